@@ -1,0 +1,1 @@
+"""Data layer: PLINK genotypes, phenotypes and covariates, GWAS summary statistics, harmonisation and QC."""

@@ -1,0 +1,314 @@
+"""PLINK 1 binary genotypes (``.bed/.bim/.fam``) read by SNP blocks through bed-reader.
+
+Conventions (DESIGN.md): allele 1 (column 5 of ``.bim``) is the counted/effect allele, so a
+genotype x in {0, 1, 2} counts A1 and ``freq`` is the A1 frequency. Missing genotypes are
+mean-imputed. Nothing here holds the whole n x M matrix: :meth:`Genotypes.iter_blocks` yields
+column blocks whose size the caller bounds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.errors import InputError
+
+BIM_COLUMNS = ["chr", "snp", "cm", "bp", "a1", "a2"]
+FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "pheno"]
+
+
+def read_bim(path) -> pd.DataFrame:
+    """Read a ``.bim`` file: columns chr (str), snp, cm (float), bp (int), a1, a2 (upper case)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    table = _read_whitespace_table(path, BIM_COLUMNS, {"cm": float, "bp": np.int64})
+    table["chr"] = table["chr"].astype(str)
+    for col in ("a1", "a2"):
+        table[col] = table[col].astype(str).str.upper()
+    return table
+
+
+def read_fam(path) -> pd.DataFrame:
+    """Read a ``.fam`` file: columns fid, iid (strings), father, mother, sex, pheno."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    table = _read_whitespace_table(path, FAM_COLUMNS, {})
+    table["fid"] = table["fid"].astype(str)
+    table["iid"] = table["iid"].astype(str)
+    return table
+
+
+def _read_whitespace_table(path: Path, columns: list[str], numeric: dict) -> pd.DataFrame:
+    """Read a headerless whitespace-separated table, checking field counts and numbers.
+
+    Errors name the file, the 1-based line and the column.
+    """
+    rows = []
+    with open(path, "rt") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != len(columns):
+                raise InputError(
+                    f"expected {len(columns)} fields ({' '.join(columns)}), found {len(fields)}",
+                    path,
+                    lineno,
+                )
+            rows.append(fields)
+    if not rows:
+        raise InputError("file is empty", path)
+    table = pd.DataFrame(rows, columns=columns)
+    for col, dtype in numeric.items():
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = values.isna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"non-numeric value {table[col].iloc[i]!r}", path, i + 1, columns.index(col) + 1
+            )
+        table[col] = values.astype(dtype)
+    return table
+
+
+def read_id_list(path) -> pd.DataFrame:
+    """Read a FID IID file (``--keep``/``--remove``): first two whitespace fields per line."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    rows = []
+    with open(path, "rt") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2:
+                raise InputError("expected FID and IID on each line", path, lineno)
+            rows.append(fields[:2])
+    return pd.DataFrame(rows, columns=["fid", "iid"])
+
+
+def read_snp_list(path) -> set[str]:
+    """Read a SNP list (``--extract``/``--exclude``): the first whitespace field of each line."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    with open(path, "rt") as fh:
+        return {line.split()[0] for line in fh if line.strip()}
+
+
+@dataclass
+class Genotypes:
+    """A PLINK 1 fileset with sample and SNP filters applied.
+
+    Use :meth:`open`. ``samples`` and ``snps`` describe the kept rows and columns in file
+    order; ``snps`` carries ``freq`` (A1 frequency over kept samples, missing excluded),
+    ``n_obs`` (non-missing genotype count) and ``bed_index`` (column in the ``.bed``).
+    """
+
+    prefix: Path
+    samples: pd.DataFrame
+    snps: pd.DataFrame
+    _bed: object = field(repr=False)
+    _sample_index: np.ndarray = field(repr=False)
+    filter_counts: dict = field(default_factory=dict)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.samples)
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snps)
+
+    @classmethod
+    def open(
+        cls,
+        prefix,
+        *,
+        keep=None,
+        remove=None,
+        extract=None,
+        exclude=None,
+        chrom=None,
+        maf: float = 0.0,
+        max_missing: float = 1.0,
+        drop_monomorphic: bool = False,
+        block_size: int = 2048,
+    ) -> "Genotypes":
+        """Open ``prefix.bed/.bim/.fam`` and apply filters.
+
+        Parameters
+        ----------
+        prefix : path without extension.
+        keep, remove : path to a FID IID file, or a DataFrame with columns fid, iid.
+        extract, exclude : path to a SNP list, or an iterable of SNP ids.
+        chrom : a chromosome label or a list of them (as in the ``.bim``).
+        maf : drop SNPs with minor allele frequency below this (0 keeps all).
+        max_missing : drop SNPs whose missing-genotype rate exceeds this (PLINK ``--geno``).
+        drop_monomorphic : drop SNPs with zero variance over the kept samples.
+        block_size : SNPs per block in the frequency pass.
+        """
+        from bed_reader import open_bed
+
+        prefix = Path(os.fspath(prefix))
+        if prefix.suffix in (".bed", ".bim", ".fam"):
+            prefix = prefix.with_suffix("")
+        paths = {ext: Path(f"{prefix}.{ext}") for ext in ("bed", "bim", "fam")}
+        for path in paths.values():
+            if not path.exists():
+                raise InputError("file not found", path)
+        bim = read_bim(paths["bim"])
+        fam = read_fam(paths["fam"])
+        _check_bed_size(paths["bed"], len(fam), len(bim))
+
+        counts: dict[str, int] = {}
+        sample_mask = np.ones(len(fam), dtype=bool)
+        if keep is not None:
+            ids = keep if isinstance(keep, pd.DataFrame) else read_id_list(keep)
+            wanted = set(zip(ids["fid"].astype(str), ids["iid"].astype(str)))
+            m = np.array([(f, i) in wanted for f, i in zip(fam["fid"], fam["iid"])])
+            counts["samples not in --keep"] = int((sample_mask & ~m).sum())
+            sample_mask &= m
+        if remove is not None:
+            ids = remove if isinstance(remove, pd.DataFrame) else read_id_list(remove)
+            unwanted = set(zip(ids["fid"].astype(str), ids["iid"].astype(str)))
+            m = np.array([(f, i) in unwanted for f, i in zip(fam["fid"], fam["iid"])])
+            counts["samples in --remove"] = int((sample_mask & m).sum())
+            sample_mask &= ~m
+        if not sample_mask.any():
+            raise InputError("no samples left after --keep/--remove", paths["fam"])
+
+        snp_mask = np.ones(len(bim), dtype=bool)
+        if chrom is not None:
+            chroms = {str(c) for c in np.atleast_1d(chrom)}
+            m = bim["chr"].isin(chroms).to_numpy()
+            counts["SNPs on other chromosomes"] = int((snp_mask & ~m).sum())
+            snp_mask &= m
+        if extract is not None:
+            ids = read_snp_list(extract) if isinstance(extract, (str, os.PathLike)) else set(extract)
+            m = bim["snp"].isin(ids).to_numpy()
+            counts["SNPs not in --extract"] = int((snp_mask & ~m).sum())
+            snp_mask &= m
+        if exclude is not None:
+            ids = read_snp_list(exclude) if isinstance(exclude, (str, os.PathLike)) else set(exclude)
+            m = bim["snp"].isin(ids).to_numpy()
+            counts["SNPs in --exclude"] = int((snp_mask & m).sum())
+            snp_mask &= ~m
+
+        bed = open_bed(paths["bed"], count_A1=True, iid_count=len(fam), sid_count=len(bim),
+                       properties=_bed_properties(fam, bim), num_threads=1)
+        sample_index = np.flatnonzero(sample_mask)
+        samples = fam.loc[sample_mask, ["fid", "iid"]].reset_index(drop=True)
+        snps = bim.loc[snp_mask].copy()
+        snps["bed_index"] = np.flatnonzero(snp_mask)
+        freq, n_obs = _allele_stats(bed, sample_index, snps["bed_index"].to_numpy(), block_size)
+        snps["freq"] = freq
+        snps["n_obs"] = n_obs
+
+        keep_snp = np.ones(len(snps), dtype=bool)
+        missing_rate = 1.0 - n_obs / len(sample_index)
+        if max_missing < 1.0:
+            m = missing_rate <= max_missing
+            counts["SNPs above missingness threshold"] = int((keep_snp & ~m).sum())
+            keep_snp &= m
+        if maf > 0:
+            m = np.minimum(freq, 1 - freq) >= maf
+            counts["SNPs below MAF threshold"] = int((keep_snp & ~m).sum())
+            keep_snp &= m
+        if drop_monomorphic:
+            m = (freq > 0) & (freq < 1) & (n_obs > 0)
+            counts["monomorphic SNPs"] = int((keep_snp & ~m).sum())
+            keep_snp &= m
+        snps = snps.loc[keep_snp].reset_index(drop=True)
+        if snps.empty:
+            raise InputError("no SNPs left after filtering", paths["bim"])
+        return cls(prefix, samples, snps, bed, sample_index, counts)
+
+    def read(self, columns=slice(None), *, standardize: bool = True, dtype=np.float32) -> np.ndarray:
+        """Genotypes of the kept samples at the given SNP positions (indices into ``snps``).
+
+        Missing genotypes are replaced by the SNP mean 2p. With ``standardize``, columns are
+        (x - 2p) / sqrt(2p(1-p)) with p the A1 frequency over the kept samples (monomorphic
+        columns become 0); otherwise raw allele counts of A1. Returns an (n, k) array in
+        Fortran order.
+        """
+        cols = np.arange(self.n_snps)[columns]
+        bed_cols = self.snps["bed_index"].to_numpy()[cols]
+        x = self._bed.read(index=np.s_[self._sample_index, bed_cols], dtype=dtype, order="F")
+        mean = (2.0 * self.snps["freq"].to_numpy()[cols]).astype(dtype)
+        missing = np.isnan(x)
+        if missing.any():
+            x[missing] = np.broadcast_to(mean, x.shape)[missing]
+        if standardize:
+            x -= mean
+            het = self.heterozygosity[cols].astype(dtype)
+            scale = np.where(het > 0, 1.0 / np.sqrt(np.where(het > 0, het, 1.0)), 0.0).astype(dtype)
+            x *= scale
+        return x
+
+    def iter_blocks(self, block_size: int = 1024, *, standardize: bool = True, dtype=np.float32):
+        """Yield ``(start, stop, block)`` over consecutive SNP blocks of at most ``block_size``."""
+        for start in range(0, self.n_snps, block_size):
+            stop = min(start + block_size, self.n_snps)
+            yield start, stop, self.read(slice(start, stop), standardize=standardize, dtype=dtype)
+
+    @property
+    def heterozygosity(self) -> np.ndarray:
+        """H_j = 2 p_j (1 - p_j) from the A1 frequencies of the kept samples (float64)."""
+        p = self.snps["freq"].to_numpy(dtype=np.float64)
+        return 2.0 * p * (1.0 - p)
+
+
+def _bed_properties(fam: pd.DataFrame, bim: pd.DataFrame) -> dict:
+    """Pass our validated tables to bed-reader so it does not re-parse the text files."""
+    return {
+        "fid": fam["fid"].to_numpy(),
+        "iid": fam["iid"].to_numpy(),
+        "chromosome": bim["chr"].to_numpy(),
+        "sid": bim["snp"].to_numpy(),
+        "cm_position": bim["cm"].to_numpy(),
+        "bp_position": bim["bp"].to_numpy(),
+        "allele_1": bim["a1"].to_numpy(),
+        "allele_2": bim["a2"].to_numpy(),
+    }
+
+
+def _check_bed_size(path: Path, n_samples: int, n_snps: int) -> None:
+    """Check the magic bytes, SNP-major mode and exact size of a ``.bed`` file."""
+    expected = 3 + n_snps * ((n_samples + 3) // 4)
+    with open(path, "rb") as fh:
+        head = fh.read(3)
+    if len(head) < 3 or head[:2] != b"\x6c\x1b":
+        raise InputError("not a PLINK 1 .bed file (bad magic bytes)", path)
+    if head[2] != 1:
+        raise InputError("individual-major .bed files are not supported; re-save with plink --make-bed", path)
+    size = path.stat().st_size
+    if size != expected:
+        raise InputError(
+            f"size {size} bytes does not match {n_samples} samples (.fam) x {n_snps} SNPs (.bim): "
+            f"expected {expected}; the .bed is truncated or belongs to other .bim/.fam files",
+            path,
+        )
+
+
+def _allele_stats(bed, sample_index, bed_cols, block_size):
+    """A1 frequency and non-missing count per SNP over the kept samples (one pass)."""
+    freq = np.empty(len(bed_cols), dtype=np.float64)
+    n_obs = np.empty(len(bed_cols), dtype=np.int64)
+    for start in range(0, len(bed_cols), block_size):
+        stop = min(start + block_size, len(bed_cols))
+        x = bed.read(index=np.s_[sample_index, bed_cols[start:stop]], dtype="float32", order="F")
+        observed = ~np.isnan(x)
+        n = observed.sum(axis=0)
+        total = np.where(observed, x, 0).sum(axis=0, dtype=np.float64)
+        n_obs[start:stop] = n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            freq[start:stop] = np.where(n > 0, total / (2.0 * np.maximum(n, 1)), np.nan)
+    return freq, n_obs

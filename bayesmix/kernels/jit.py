@@ -1,0 +1,33 @@
+"""The one place where numba compilation options are decided.
+
+- ``cache=True`` (set ``BAYESMIX_NUMBA_CACHE=0`` to disable, e.g. on a read-only install;
+  or set ``NUMBA_CACHE_DIR``).
+- ``error_model="numpy"``: a division by zero gives inf/nan instead of raising
+  ZeroDivisionError inside a sampler (which would kill a chain).
+- fastmath without ``nnan``/``ninf``: plain ``fastmath=True`` lets LLVM assume no NaN/inf, so
+  ``np.isfinite`` and ``x != x`` checks silently stop working (verified in
+  notes/api-probe.md). We keep contraction, reassociation and approximate functions.
+
+numba's cache key ignores jit options, so never compile one Python function under two
+option sets: give each variant its own ``def``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+SAFE_FASTMATH = frozenset({"contract", "arcp", "reassoc", "afn", "nsz"})
+CACHE = os.environ.get("BAYESMIX_NUMBA_CACHE", "1") != "0"
+
+
+def njit(func=None, *, parallel: bool = False, fastmath: bool = True, **options):
+    """``numba.njit`` with the project's defaults; usable as ``@njit`` or ``@njit(...)``."""
+    opts = dict(cache=CACHE, error_model="numpy", nogil=True, parallel=parallel)
+    if fastmath:
+        opts["fastmath"] = set(SAFE_FASTMATH)
+    opts.update(options)
+    if func is None:
+        return lambda f: numba.njit(**opts)(f)
+    return numba.njit(**opts)(func)

@@ -1,0 +1,1 @@
+"""LD engine: LD matrices from genotypes, the LDMatrix store, GCTB .ldm interop, LD scores, pruning weights."""

@@ -1,0 +1,1 @@
+"""PyTensor Ops wrapping the numba kernels (log-likelihoods with fused gradients)."""

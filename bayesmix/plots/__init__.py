@@ -1,0 +1,1 @@
+"""Plots: Q-Q (plain, stratified, conditional), Venn, densities, power curves, traces."""

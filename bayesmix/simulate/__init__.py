@@ -1,0 +1,1 @@
+"""Simulation: effect sizes from every prior, phenotypes, GWAS, summary statistics from LD."""

@@ -1,0 +1,29 @@
+"""Test-wide settings: scratch compile caches and a fork-safe numba threading layer."""
+
+import os
+import tempfile
+
+# pytensor caches compiled graphs keyed on Op props only; a scratch dir per session avoids
+# loading stale kernels after an edit (notes/api-probe.md, pitfall 1).
+os.environ.setdefault(
+    "PYTENSOR_FLAGS", f"base_compiledir={tempfile.mkdtemp(prefix='bayesmix-pytensor-')}"
+)
+# GNU OpenMP aborts on fork(); pm.sample(cores=2) forks.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+from bayesmix.data import example_bfile  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def bfile22():
+    """PLINK prefix of the shipped chr22 subset (503 samples x 10,000 SNPs)."""
+    return example_bfile(22)
+
+
+@pytest.fixture(scope="session")
+def bfile21():
+    """PLINK prefix of the shipped chr21 subset (503 samples x 10,000 SNPs)."""
+    return example_bfile(21)
