@@ -1,0 +1,413 @@
+"""GWAS summary statistics: readers for the usual formats and writers for ``.ma`` / ``.sumstats.gz``.
+
+Every reader returns one canonical table (:data:`CANONICAL_COLUMNS`), one row per SNP line of
+the file, in file order:
+
+========  ==========================================================================
+SNP       SNP identifier (str)
+CHR       chromosome label without a ``chr`` prefix (str; NaN when unknown)
+BP        base-pair position (nullable Int64)
+A1        effect allele, upper case: BETA, Z and FREQ refer to A1
+A2        other allele, upper case
+FREQ      A1 frequency in the GWAS sample (NaN when unknown)
+BETA      per-allele effect of A1 on the trait scale (log odds for case/control)
+SE        standard error of BETA
+Z         z-score BETA / SE (signed for A1)
+P         two-sided p-value
+N         per-SNP sample size (effective N = 4 / (1/Ncase + 1/Ncontrol) for case/control)
+INFO      imputation quality (NaN when unknown)
+========  ==========================================================================
+
+Missing statistics are NaN. Z is derived from BETA / SE (or from the sign of BETA and P) when
+the file has no Z column; BETA and SE stay NaN when the file only has Z; P is derived from Z
+when absent. Missing values in the file (``NA``, ``nan``, ``.``, empty) become NaN and are left
+to :func:`bayesmix.io.harmonise.harmonise` to drop and count; any other non-numeric value is an
+:class:`~bayesmix.errors.InputError` naming the file, line and column.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayesmix.errors import InputError
+from bayesmix.io.files import atomic_open, open_text
+
+CANONICAL_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
+NUMERIC_COLUMNS = ["FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
+FORMATS = ("auto", "ma", "ldsc", "mixer", "generic")
+
+# Tokens read as a missing value (case-insensitive) rather than as a malformed number.
+MISSING_TOKENS = frozenset({"", "na", "nan", ".", "-", "null", "none"})
+
+# Fixed headers of the tool-specific formats (case-insensitive). Extra columns are ignored.
+FORMAT_COLUMNS = {
+    # GCTA-COJO / GCTB: SNP A1 A2 freq b se p N
+    "ma": {"SNP": "SNP", "A1": "A1", "A2": "A2", "FREQ": "FREQ", "B": "BETA", "SE": "SE",
+           "P": "P", "N": "N"},
+    # LDSC munge_sumstats.py output: SNP A1 A2 Z N
+    "ldsc": {"SNP": "SNP", "A1": "A1", "A2": "A2", "Z": "Z", "N": "N"},
+    # MiXeR / LDSC-munged with positions: SNP CHR BP A1 A2 N Z [BETA SE P FRQ]
+    "mixer": {"SNP": "SNP", "CHR": "CHR", "BP": "BP", "A1": "A1", "A2": "A2", "N": "N",
+              "Z": "Z", "BETA": "BETA", "SE": "SE", "P": "P", "FRQ": "FREQ", "INFO": "INFO"},
+}
+FORMAT_REQUIRED = {
+    "ma": ["SNP", "A1", "A2", "FREQ", "BETA", "SE", "P", "N"],
+    "ldsc": ["SNP", "A1", "A2", "Z", "N"],
+    "mixer": ["SNP", "CHR", "BP", "A1", "A2", "N", "Z"],
+}
+
+# Synonyms recognised by the generic reader, matched after upper-casing and mapping '-', '.'
+# and spaces to '_'. For each target the first name of its list present in the header wins
+# (so plink2's A1/OMITTED beat its REF/ALT). Targets are canonical columns or the intermediate
+# names OR, NCASE, NCONTROL and CHRPOS.
+SYNONYMS = {
+    "SNP": ["SNP", "RSID", "RS_ID", "RS", "SNPID", "SNP_ID", "MARKERNAME", "MARKER", "ID",
+            "VARIANT_ID", "VARIANT"],
+    "CHR": ["CHR", "#CHROM", "CHROM", "CHROMOSOME", "#CHR", "HG19CHRC"],
+    "BP": ["BP", "POS", "POSITION", "BASE_PAIR_LOCATION", "BP_HG19", "BPOS", "PHYSPOS"],
+    "A1": ["A1", "EFFECT_ALLELE", "EA", "ALLELE1", "ALLELE_1", "TESTED_ALLELE", "INC_ALLELE",
+           "RISK_ALLELE", "ALT"],
+    "A2": ["A2", "OMITTED", "OTHER_ALLELE", "NEA", "OA", "ALLELE2", "ALLELE_2",
+           "NON_EFFECT_ALLELE", "DEC_ALLELE", "REF"],
+    "FREQ": ["FREQ", "A1_FREQ", "A1FREQ", "FRQ", "EAF", "FREQ1", "FREQ_A1", "AF1", "AF",
+             "EFFECT_ALLELE_FREQUENCY", "MAF"],
+    "BETA": ["BETA", "B", "EFFECT", "LOG_ODDS", "LOGOR"],
+    "OR": ["OR", "ODDS_RATIO"],
+    "SE": ["SE", "STDERR", "STANDARD_ERROR", "SE_BETA", "SEBETA", "LOG_OR_SE"],
+    "Z": ["Z", "ZSCORE", "Z_SCORE", "ZSTAT", "Z_STAT", "GC_ZSCORE"],
+    "P": ["P", "PVAL", "PVALUE", "P_VALUE", "P_VAL", "GC_PVALUE", "P_BOLT_LMM"],
+    "N": ["N", "NEFF", "N_EFF", "NEFFECTIVE", "N_TOTAL", "NTOTAL", "TOTALSAMPLESIZE",
+          "SAMPLESIZE", "SAMPLE_SIZE", "OBS_CT", "NMISS"],
+    "NCASE": ["NCASE", "N_CASE", "N_CASES", "NCASES", "NCAS", "N_CAS"],
+    "NCONTROL": ["NCONTROL", "N_CONTROL", "N_CONTROLS", "NCONTROLS", "NCON", "N_CON"],
+    "INFO": ["INFO", "IMPINFO", "IMP_INFO", "INFO_SCORE"],
+    "CHRPOS": ["CHR:BP", "CHR_BP", "CHRPOS", "CHR:POS", "CHR_POS"],
+}
+
+
+def read_sumstats(
+    path,
+    format: str = "auto",
+    columns: dict | None = None,
+    *,
+    n: float | None = None,
+) -> pd.DataFrame:
+    """Read GWAS summary statistics into the canonical table (module docstring).
+
+    Parameters
+    ----------
+    path : str or path
+        Plain or gzip-compressed text with a header line; whitespace-, tab- or comma-separated.
+    format : {"auto", "ma", "ldsc", "mixer", "generic"}
+        ``ma``: GCTA-COJO/GCTB (SNP A1 A2 freq b se p N); ``ldsc``: LDSC ``.sumstats``
+        (SNP A1 A2 Z N); ``mixer``: MiXeR / LDSC-munged (SNP CHR BP A1 A2 N Z BETA SE P FRQ,
+        the last four optional); ``generic``: any header, columns recognised by their usual
+        synonyms (:data:`SYNONYMS`); ``auto``: the first tool format whose columns are all
+        present, else generic.
+    columns : dict, optional
+        Explicit map from the file's column names to canonical names (or ``OR``, ``NCASE``,
+        ``NCONTROL``, ``CHRPOS``); takes precedence over synonyms (implies ``generic``).
+    n : float, optional
+        Sample size for every SNP when the file has no N column (also fills missing N values).
+
+    Returns
+    -------
+    pandas.DataFrame with :data:`CANONICAL_COLUMNS`; ``attrs`` holds ``path``, ``format``
+    (the one used) and ``notes`` (derivations applied, e.g. ``"BETA = log(OR)"``).
+    """
+    path = Path(os.fspath(path))
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if not path.exists():
+        raise InputError("file not found", path)
+    raw = _read_text_table(path)
+    header = list(raw.columns)
+    if columns is not None:
+        format = "generic"
+    elif format == "auto":
+        format = detect_format(header)
+    rename, required = _column_map(header, format, columns, path)
+    missing = [c for c in required if c not in rename.values()]
+    if missing:
+        raise InputError(
+            f"missing required column(s) {', '.join(missing)} for format {format!r}; "
+            f"header is: {' '.join(header)}", path, 1,
+        )
+    table = raw[list(rename)].rename(columns=rename)
+    out, notes = _to_canonical(table, path, {v: header.index(k) + 1 for k, v in rename.items()}, n)
+    out.attrs.update(path=str(path), format=format, notes=notes)
+    return out
+
+
+def detect_format(header: list[str]) -> str:
+    """Name of the tool format matching ``header`` (case-insensitive), else ``"generic"``."""
+    names = {h.upper() for h in header}
+    if {"SNP", "A1", "A2", "FREQ", "B", "SE", "P", "N"} <= names:
+        return "ma"
+    if {"SNP", "CHR", "BP", "A1", "A2", "N", "Z"} <= names:
+        return "mixer"
+    if {"SNP", "A1", "A2", "Z", "N"} <= names:
+        return "ldsc"
+    return "generic"
+
+
+def _normalise_name(name: str) -> str:
+    return re.sub(r"[\s.\-]+", "_", name.strip().upper())
+
+
+def _column_map(header, format, explicit, path):
+    """File column -> canonical/intermediate name, and the canonical columns required."""
+    rename: dict[str, str] = {}
+    if format in FORMAT_COLUMNS:
+        fixed = FORMAT_COLUMNS[format]
+        for name in header:
+            target = fixed.get(name.upper())
+            if target is not None and target not in rename.values():
+                rename[name] = target
+        return rename, FORMAT_REQUIRED[format]
+    explicit = dict(explicit or {})
+    for name, target in explicit.items():
+        if name not in header:
+            raise InputError(f"column {name!r} given in the column map is not in the header "
+                             f"({' '.join(header)})", path, 1)
+        rename[name] = target.upper()
+    by_name = {_normalise_name(h): h for h in header if h not in rename}
+    for target, names in SYNONYMS.items():
+        if target in rename.values():
+            continue
+        found = next((by_name[n] for n in names if n in by_name), None)
+        if found is not None and found not in rename:
+            rename[found] = target
+    return rename, []
+
+
+def _read_text_table(path: Path) -> pd.DataFrame:
+    """Read a header + rows text table as strings, checking every row has all its fields."""
+    with open_text(path) as fh:
+        first = fh.readline()
+    if not first.strip():
+        raise InputError("file is empty or the first line (header) is blank", path, 1)
+    if "\t" in first:
+        sep, header = "\t", first.rstrip("\r\n").split("\t")
+    elif "," in first and len(first.split()) == 1:
+        sep, header = ",", first.rstrip("\r\n").split(",")
+    else:
+        sep, header = r"\s+", first.split()
+    header = [h.strip() for h in header]
+    if len(set(header)) != len(header) or "" in header:
+        raise InputError(f"header has duplicated or empty column names: {first.strip()}", path, 1)
+    n_fields = len(header)
+    if sep != r"\s+":
+        _check_separator_counts(path, sep, n_fields)
+    # One spare column catches rows with too many fields; pandas pads short rows with "".
+    try:
+        with open_text(path) as fh:
+            table = pd.read_csv(fh, sep=sep, header=None, skiprows=1, names=[*header, None],
+                                dtype=str, keep_default_na=False, na_values=[], quoting=3,
+                                engine="c")
+    except pd.errors.ParserError as exc:
+        match = re.search(r"line (\d+), saw (\d+)", str(exc))
+        if match:
+            raise InputError(f"expected {n_fields} fields as in the header, found {match.group(2)}",
+                             path, _line_of_row(path, int(match.group(1)) - 1)) from None
+        raise InputError(f"cannot parse: {exc}", path) from None
+    extra = table.pop(None).to_numpy() != ""
+    short = (table.to_numpy() == "").any(axis=1) if sep == r"\s+" else np.zeros(len(table), bool)
+    bad = extra | short
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"expected {n_fields} fields as in the header, found "
+                         f"{'more' if extra[row] else 'fewer'}", path, _line_of_row(path, row))
+    if table.empty:
+        raise InputError("no data rows after the header", path, 2)
+    return table
+
+
+def _check_separator_counts(path: Path, sep: str, n_fields: int) -> None:
+    """Every non-blank line of a tab/comma file has ``n_fields - 1`` separators (vectorised)."""
+    with open_text(path) as fh:
+        data = np.frombuffer(fh.read().encode(), dtype=np.uint8)
+    newline = np.flatnonzero(data == ord("\n"))
+    if len(data) and data[-1] != ord("\n"):
+        newline = np.append(newline, len(data))
+    counts = np.diff(np.concatenate([[0], np.cumsum(data == ord(sep))[newline - 1]]))
+    starts = np.concatenate([[0], newline[:-1] + 1])
+    blank = (newline - starts) <= 1  # empty or just "\r"
+    wrong = np.flatnonzero((counts != n_fields - 1) & ~blank)
+    if len(wrong):
+        line = int(wrong[0]) + 1
+        raise InputError(f"expected {n_fields} fields as in the header, found {counts[wrong[0]] + 1}",
+                         path, line)
+
+
+def _line_of_row(path: Path, row: int) -> int:
+    """1-based physical line of data row ``row`` (0-based), skipping blank lines like pandas."""
+    seen = -1
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if lineno == 1 or not line.strip():
+                continue
+            seen += 1
+            if seen == row:
+                return lineno
+    return row + 2
+
+
+def _numeric(values: pd.Series, path: Path, column_name: str, column_number: int) -> np.ndarray:
+    """Parse a string column to float64; missing tokens -> NaN; anything else -> InputError."""
+    parsed = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(parsed)
+    if bad.any():
+        tokens = values.to_numpy()[bad]
+        is_missing = np.array([t.strip().lower() in MISSING_TOKENS for t in tokens], dtype=bool)
+        if not is_missing.all():
+            row = int(np.flatnonzero(bad)[np.flatnonzero(~is_missing)[0]])
+            raise InputError(
+                f"non-numeric value {values.iloc[row]!r} in column {column_name}",
+                path, _line_of_row(path, row), column_number,
+            )
+    return parsed
+
+
+def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default) -> tuple[pd.DataFrame, list]:
+    """Convert a renamed string table to canonical columns, deriving what can be derived."""
+    notes: list[str] = []
+    num = {c: _numeric(table[c], path, c, colno[c])
+           for c in (*NUMERIC_COLUMNS, "OR", "NCASE", "NCONTROL") if c in table}
+    n_rows = len(table)
+    nan = np.full(n_rows, np.nan)
+    out = pd.DataFrame(index=pd.RangeIndex(n_rows))
+
+    if "SNP" in table:
+        out["SNP"] = table["SNP"].astype(str).to_numpy()
+    chrom = table["CHR"].astype(str) if "CHR" in table else None
+    bp = table["BP"] if "BP" in table else None
+    if "CHRPOS" in table and (chrom is None or bp is None):
+        parts = table["CHRPOS"].astype(str).str.split(":", n=2, expand=True)
+        if parts.shape[1] < 2:
+            raise InputError("CHR:BP column values must look like 1:12345", path, 2, colno["CHRPOS"])
+        chrom, bp = parts[0], parts[1]
+        colno.setdefault("BP", colno["CHRPOS"])
+        notes.append("CHR and BP split from the CHR:BP column")
+    if "SNP" not in out:
+        if chrom is None or bp is None:
+            raise InputError("no SNP column and no CHR/BP columns to build SNP ids from", path, 1)
+        out["SNP"] = (chrom.str.replace(r"^chr", "", case=False, regex=True) + ":" + bp).to_numpy()
+        notes.append("SNP = CHR:BP")
+    out["CHR"] = pd.array(chrom.str.replace(r"^chr", "", case=False, regex=True).to_numpy()
+                          if chrom is not None else nan, dtype="str")
+    if bp is not None:
+        bp_values = _numeric(pd.Series(bp).reset_index(drop=True), path, "BP", colno.get("BP", 0))
+        out["BP"] = pd.array(np.where(np.isnan(bp_values), 0, bp_values).astype(np.int64),
+                             dtype="Int64")
+        out.loc[np.isnan(bp_values), "BP"] = pd.NA
+    else:
+        out["BP"] = pd.array([pd.NA] * n_rows, dtype="Int64")
+
+    for allele in ("A1", "A2"):
+        if allele not in table:
+            raise InputError(f"missing required column {allele} (effect/other allele)", path, 1)
+        out[allele] = table[allele].astype(str).str.upper().to_numpy()
+
+    beta = num.get("BETA")
+    if beta is None and "OR" in num:
+        odds = num["OR"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = np.where(odds > 0, np.log(np.where(odds > 0, odds, 1.0)), np.nan)
+        notes.append("BETA = log(OR); SE taken as the SE of log(OR)")
+    se = num.get("SE")
+    z = num.get("Z")
+    p = num.get("P")
+    if z is None:
+        if beta is not None and se is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = beta / se
+            notes.append("Z = BETA / SE")
+        elif beta is not None and p is not None:
+            z = np.sign(beta) * stats.norm.isf(p / 2.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                se = beta / z
+            notes.append("Z = sign(BETA) * Phi^-1(1 - P/2); SE = BETA / Z")
+        else:
+            raise InputError("need a Z column, or BETA (or OR) with SE or P", path, 1)
+    if p is None:
+        p = 2.0 * stats.norm.sf(np.abs(z))
+        notes.append("P = 2 Phi(-|Z|)")
+
+    n_col = num.get("N")
+    if "NCASE" in num and "NCONTROL" in num:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            n_col = 4.0 / (1.0 / num["NCASE"] + 1.0 / num["NCONTROL"])
+        notes.append("N = 4 / (1/NCASE + 1/NCONTROL) (effective sample size)")
+    if n_default is not None:
+        n_col = np.full(n_rows, float(n_default)) if n_col is None else np.where(
+            np.isnan(n_col), float(n_default), n_col)
+        notes.append(f"N = {n_default} where missing")
+
+    out["FREQ"] = num.get("FREQ", nan)
+    out["BETA"] = beta if beta is not None else nan
+    out["SE"] = se if se is not None else nan
+    out["Z"] = z
+    out["P"] = p
+    out["N"] = n_col if n_col is not None else nan
+    out["INFO"] = num.get("INFO", nan)
+    return out[CANONICAL_COLUMNS], notes
+
+
+def _format_column(values, fmt: str = "%.8g") -> np.ndarray:
+    """Numbers as text with NaN written as ``NA``."""
+    values = np.asarray(values, dtype=np.float64)
+    text = np.char.mod(fmt, np.where(np.isnan(values), 0.0, values))
+    return np.where(np.isnan(values), "NA", text)
+
+
+def _write_columns(df: pd.DataFrame, path, spec: list[tuple[str, str, str | None]], sep: str) -> None:
+    """Write ``df`` atomically with header names and formats from ``spec`` (name, column, fmt)."""
+    out = {}
+    for name, column, fmt in spec:
+        if fmt is None:
+            out[name] = df[column].astype(str).to_numpy()
+        else:
+            out[name] = _format_column(df[column], fmt)
+    table = pd.DataFrame(out)
+    with atomic_open(path, "wt") as fh:
+        table.to_csv(fh, sep=sep, index=False, lineterminator="\n")
+
+
+def write_ma(df: pd.DataFrame, path) -> None:
+    """Write a GCTA-COJO/GCTB ``.ma`` file: ``SNP A1 A2 freq b se p N``, space separated.
+
+    ``b`` is the per-allele effect of A1 (BETA). Rows with unknown BETA/SE (Z-only input)
+    cannot be expressed in ``.ma`` and raise :class:`ValueError`; unknown FREQ is written
+    as ``NA``.
+    """
+    if df[["BETA", "SE"]].isna().any().any():
+        raise ValueError("the .ma format needs BETA and SE for every SNP (harmonise first, or "
+                         "the input had only Z)")
+    _write_columns(df, path, [("SNP", "SNP", None), ("A1", "A1", None), ("A2", "A2", None),
+                              ("freq", "FREQ", "%.8g"), ("b", "BETA", "%.8g"), ("se", "SE", "%.8g"),
+                              ("p", "P", "%.8g"), ("N", "N", "%.10g")], sep=" ")
+
+
+def write_sumstats(df: pd.DataFrame, path) -> None:
+    """Write LDSC/MiXeR-style summary statistics (tab-separated; gzip when ``path`` ends .gz).
+
+    Columns ``SNP CHR BP A1 A2 N Z BETA SE P FRQ`` (each only when known for some SNP; Z is
+    always written), A1 being the effect allele and FRQ its frequency.
+    """
+    spec = [("SNP", "SNP", None)]
+    if "CHR" in df and df["CHR"].notna().any():
+        spec.append(("CHR", "CHR", None))
+    if "BP" in df and df["BP"].notna().any():
+        spec.append(("BP", "BP", None))
+    spec += [("A1", "A1", None), ("A2", "A2", None), ("N", "N", "%.10g"), ("Z", "Z", "%.8g")]
+    for name, column in (("BETA", "BETA"), ("SE", "SE"), ("P", "P"), ("FRQ", "FREQ")):
+        if column in df and df[column].notna().any():
+            spec.append((name, column, "%.8g"))
+    _write_columns(df, path, spec, sep="\t")
