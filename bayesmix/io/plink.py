@@ -30,6 +30,7 @@ def read_bim(path) -> pd.DataFrame:
     table["chr"] = table["chr"].astype(str)
     for col in ("a1", "a2"):
         table[col] = table[col].astype(str).str.upper()
+    table.attrs["path"] = str(path)
     return table
 
 
@@ -227,6 +228,7 @@ class Genotypes:
             counts["monomorphic SNPs"] = int((keep_snp & ~m).sum())
             keep_snp &= m
         snps = snps.loc[keep_snp].reset_index(drop=True)
+        snps.attrs["path"] = str(paths["bim"])
         if snps.empty:
             raise InputError("no SNPs left after filtering", paths["bim"])
         return cls(prefix, samples, snps, bed, sample_index, counts)

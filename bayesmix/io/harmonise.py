@@ -1,0 +1,375 @@
+"""Align GWAS summary statistics to an LD/genotype reference, with a report of every SNP dropped.
+
+After :func:`harmonise`, A1 of every kept SNP is the reference A1 (column 5 of the ``.bim``, the
+counted allele): BETA and Z are signed for it and FREQ is its frequency. Rows come in reference
+order. Each QC rule removes SNPs in a fixed order and the :class:`QCReport` lists how many each
+rule removed, so nothing is dropped silently.
+
+Rules, in the order applied (those marked * are optional):
+
+1. missing or non-finite values (SNP, alleles, Z, N, and BETA/SE/P/FREQ/INFO when the file had
+   that column);
+2. invalid alleles: not a single A/C/G/T base, or A1 = A2;
+3. strand-ambiguous A/T and C/G SNPs (kept with ``keep_ambiguous``: they are then aligned by
+   assuming the same strand as the reference);
+4. SE <= 0; 5. N <= 0;
+6. * INFO below ``min_info``;
+7. duplicated SNPs in the summary statistics (every copy is dropped: which one is right is
+   unknown);
+8. absent from the reference;
+9. alleles that match the reference neither directly, swapped, nor on the other strand;
+10. * minor allele frequency below ``min_maf`` (GWAS FREQ, else the reference frequency);
+11. * |FREQ - reference freq| > ``max_freq_diff`` (after alignment);
+12. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N);
+13. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
+14. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.errors import InputError
+from bayesmix.io.files import atomic_open
+from bayesmix.io.plink import read_bim
+from bayesmix.io.sumstats import CANONICAL_COLUMNS
+
+# 1-based inclusive coordinates of the extended MHC on chromosome 6.
+MHC_REGIONS = {"hg19": ("6", 28_477_797, 33_448_354), "hg38": ("6", 28_510_120, 33_480_577)}
+COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
+N_OUTLIER_SD = 3.0
+
+
+@dataclass
+class QCReport:
+    """What :func:`harmonise` did: SNPs dropped per rule, in order, and alleles re-aligned.
+
+    Attributes
+    ----------
+    n_input : number of summary-statistic rows read.
+    steps : ordered list of (rule, n_dropped).
+    n_swapped : kept SNPs whose A1/A2 were exchanged to match the reference (BETA, Z negated,
+        FREQ -> 1 - FREQ).
+    n_strand_flipped : kept SNPs given on the other strand (alleles complemented).
+    n_reference : SNPs in the reference.
+    notes : derivations and settings worth knowing (e.g. frequencies filled from the reference).
+    """
+
+    n_input: int
+    steps: list = field(default_factory=list)
+    n_swapped: int = 0
+    n_strand_flipped: int = 0
+    n_reference: int = 0
+    notes: list = field(default_factory=list)
+
+    @property
+    def n_output(self) -> int:
+        return self.n_input - sum(n for _, n in self.steps)
+
+    def dropped(self, rule: str) -> int:
+        """SNPs dropped by ``rule`` (a rule name as in :meth:`table`)."""
+        return dict(self.steps)[rule]
+
+    def table(self) -> pd.DataFrame:
+        """DataFrame with columns rule, dropped, remaining (one row per rule, in order)."""
+        dropped = np.array([n for _, n in self.steps], dtype=np.int64)
+        return pd.DataFrame({
+            "rule": [rule for rule, _ in self.steps],
+            "dropped": dropped,
+            "remaining": self.n_input - np.cumsum(dropped),
+        })
+
+    def __str__(self) -> str:
+        table = self.table()
+        width = max([len("rule"), len("summary statistics read"), *table["rule"].str.len()])
+        lines = [f"{'rule':<{width}}  {'dropped':>9}  {'remaining':>9}",
+                 f"{'summary statistics read':<{width}}  {'':>9}  {self.n_input:>9}"]
+        lines += [f"{r:<{width}}  {d:>9}  {m:>9}" for r, d, m in table.itertuples(index=False)]
+        lines.append(f"kept {self.n_output} of {self.n_input} SNPs ({self.n_reference} in the "
+                     f"reference); alleles swapped: {self.n_swapped}; strand flipped: "
+                     f"{self.n_strand_flipped}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def write_tsv(self, path) -> None:
+        """Write :meth:`table` as tab-separated text (atomically)."""
+        with atomic_open(path, "wt") as fh:
+            self.table().to_csv(fh, sep="\t", index=False, lineterminator="\n")
+
+
+def read_regions(path) -> pd.DataFrame:
+    """Read a region file: whitespace ``chr start end`` (1-based, inclusive) per line.
+
+    A ``chr`` prefix is removed; lines starting with ``#`` and a header line whose start/end
+    are not numbers are skipped. Returns columns chr (str), start, end (int64).
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise InputError("file not found", path)
+    rows = []
+    with open(path, "rt") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            if len(fields) < 3:
+                raise InputError("expected chr start end", path, lineno)
+            try:
+                start, end = int(fields[1]), int(fields[2])
+            except ValueError:
+                if lineno == 1 and not rows:
+                    continue  # header
+                bad = 2 if not fields[1].lstrip("-").isdigit() else 3
+                raise InputError(f"non-integer position {fields[bad - 1]!r}", path, lineno, bad) from None
+            if end < start:
+                raise InputError(f"region end {end} is before its start {start}", path, lineno, 3)
+            rows.append((_strip_chr(fields[0]), start, end))
+    return pd.DataFrame(rows, columns=["chr", "start", "end"]).astype(
+        {"chr": str, "start": np.int64, "end": np.int64})
+
+
+def harmonise(
+    sumstats: pd.DataFrame,
+    reference,
+    *,
+    match_by: str = "snp",
+    keep_ambiguous: bool = False,
+    min_info: float | None = None,
+    min_maf: float | None = None,
+    max_freq_diff: float | None = None,
+    impute_n: bool = False,
+    exclude_regions=None,
+    exclude_mhc: str | None = None,
+    fill_freq: bool = False,
+) -> tuple[pd.DataFrame, QCReport]:
+    """Align summary statistics to a reference and apply the QC rules of the module docstring.
+
+    Parameters
+    ----------
+    sumstats : DataFrame from :func:`bayesmix.io.sumstats.read_sumstats` (canonical columns).
+    reference : a ``.bim`` path (or PLINK prefix), or a SNP table with columns snp chr bp a1 a2
+        and optionally freq (A1 frequency), e.g. ``Genotypes.snps``.
+    match_by : ``"snp"`` (SNP id) or ``"chrpos"`` (CHR and BP; the sumstats need both).
+    keep_ambiguous : keep strand-ambiguous A/T, C/G SNPs.
+    min_info, min_maf : drop SNPs with INFO / minor allele frequency below these.
+    max_freq_diff : drop SNPs whose aligned FREQ differs from the reference freq by more.
+    impute_n : drop SNPs whose N is further than 3 SD from the median N.
+    exclude_regions : path of a ``chr start end`` file, or a DataFrame from :func:`read_regions`.
+    exclude_mhc : ``"hg19"`` or ``"hg38"``: drop the MHC of that genome build.
+    fill_freq : fill missing FREQ with the reference frequency (reported in the notes).
+
+    Returns
+    -------
+    (aligned, report): ``aligned`` has the canonical columns (SNP, CHR, BP, A1, A2 from the
+    reference), plus ``REF_INDEX`` (0-based row in ``reference``), in reference order;
+    ``report`` is a :class:`QCReport`.
+    """
+    if match_by not in ("snp", "chrpos"):
+        raise ValueError(f"match_by must be 'snp' or 'chrpos', not {match_by!r}")
+    if exclude_mhc is not None and exclude_mhc not in MHC_REGIONS:
+        raise ValueError(f"exclude_mhc must be one of {', '.join(MHC_REGIONS)}, not {exclude_mhc!r}")
+    ref = _reference_table(reference)
+    source = sumstats.attrs.get("path")
+    ss = sumstats.reset_index(drop=True).copy()
+    report = QCReport(n_input=len(ss), n_reference=len(ref))
+    keep = np.ones(len(ss), dtype=bool)
+
+    def apply(rule: str, drop: np.ndarray) -> None:
+        nonlocal keep
+        drop = np.asarray(drop, dtype=bool) & keep
+        report.steps.append((rule, int(drop.sum())))
+        keep &= ~drop
+
+    a1 = ss["A1"].astype(str).str.upper().to_numpy()
+    a2 = ss["A2"].astype(str).str.upper().to_numpy()
+
+    # 1. missing values: always-needed columns, and optional columns the file provided.
+    missing = ss["SNP"].isna().to_numpy() | ss["A1"].isna().to_numpy() | ss["A2"].isna().to_numpy()
+    for column in ("Z", "N", "BETA", "SE", "P", "FREQ", "INFO"):
+        values = ss[column].to_numpy(dtype=np.float64)
+        if np.isfinite(values).any() or column == "Z":
+            missing |= ~np.isfinite(values)
+    if match_by == "chrpos":
+        if ss["CHR"].isna().all() or ss["BP"].isna().all():
+            raise InputError("match_by='chrpos' needs CHR and BP columns in the summary statistics",
+                             source)
+        missing |= ss["CHR"].isna().to_numpy() | ss["BP"].isna().to_numpy()
+    apply("missing or non-finite values", missing)
+
+    # 2-3. alleles
+    valid = np.isin(a1, list(COMPLEMENT)) & np.isin(a2, list(COMPLEMENT)) & (a1 != a2)
+    apply("invalid alleles (not A/C/G/T, or A1 = A2)", ~valid)
+    ambiguous = valid & (np.array([COMPLEMENT.get(a, "") for a in a1], dtype=object) == a2)
+    if keep_ambiguous:
+        n_amb = int((ambiguous & keep).sum())
+        report.notes.append(f"{n_amb} strand-ambiguous SNPs kept and aligned assuming the reference strand")
+    else:
+        apply("strand-ambiguous (A/T, C/G)", ambiguous)
+
+    # 4-6. values
+    with np.errstate(invalid="ignore"):
+        se = ss["SE"].to_numpy(dtype=np.float64)
+        n = ss["N"].to_numpy(dtype=np.float64)
+        apply("SE <= 0", se <= 0)
+        apply("N <= 0", n <= 0)
+        if min_info is not None:
+            info = ss["INFO"].to_numpy(dtype=np.float64)
+            if np.isnan(info).all():
+                report.notes.append("min_info not applied: the summary statistics have no INFO")
+            else:
+                apply(f"INFO < {min_info:g}", info < min_info)
+
+    # 7. duplicates of the matching key
+    key_ss = _match_key(ss, match_by)
+    key_ref = _match_key(ref, match_by)
+    dup = np.zeros(len(ss), dtype=bool)
+    dup[keep] = pd.Series(key_ss[keep]).duplicated(keep=False).to_numpy()
+    apply("duplicated SNP in the summary statistics", dup)
+    _refuse_reference_duplicates(ref, key_ref, match_by)
+
+    # 8. presence in the reference
+    ref_pos = pd.Index(key_ref).get_indexer(key_ss)
+    apply("absent from the reference", ref_pos < 0)
+
+    # 9. allele alignment
+    r1 = np.where(ref_pos >= 0, ref["a1"].to_numpy()[np.maximum(ref_pos, 0)], "")
+    r2 = np.where(ref_pos >= 0, ref["a2"].to_numpy()[np.maximum(ref_pos, 0)], "")
+    c1 = np.array([COMPLEMENT.get(a, "") for a in a1], dtype=object)
+    c2 = np.array([COMPLEMENT.get(a, "") for a in a2], dtype=object)
+    same = (a1 == r1) & (a2 == r2)
+    swapped = ~same & (a1 == r2) & (a2 == r1)
+    flipped = ~same & ~swapped & (c1 == r1) & (c2 == r2)
+    flipped_swapped = ~same & ~swapped & ~flipped & (c1 == r2) & (c2 == r1)
+    apply("alleles do not match the reference", ~(same | swapped | flipped | flipped_swapped))
+    sign = np.where(swapped | flipped_swapped, -1.0, 1.0)
+
+    freq = ss["FREQ"].to_numpy(dtype=np.float64)
+    freq = np.where(sign < 0, 1.0 - freq, freq)
+    ref_freq = (ref["freq"].to_numpy(dtype=np.float64)[np.maximum(ref_pos, 0)]
+                if "freq" in ref else np.full(len(ss), np.nan))
+    if fill_freq and "freq" in ref:
+        fill = np.isnan(freq) & keep
+        if fill.any():
+            freq = np.where(fill, ref_freq, freq)
+            report.notes.append(f"FREQ of {int(fill.sum())} SNPs taken from the reference")
+
+    # 10-11. frequencies
+    if min_maf is not None:
+        maf_source = np.where(np.isnan(freq), ref_freq, freq)
+        if np.isnan(maf_source[keep]).all() and keep.any():
+            report.notes.append("min_maf not applied: no frequencies in the sumstats or reference")
+        else:
+            with np.errstate(invalid="ignore"):
+                apply(f"MAF < {min_maf:g}", np.minimum(maf_source, 1 - maf_source) < min_maf)
+    if max_freq_diff is not None:
+        if "freq" not in ref:
+            raise InputError("max_freq_diff needs reference allele frequencies (a .bed next to the "
+                             ".bim, or a freq column)")
+        with np.errstate(invalid="ignore"):
+            apply(f"|FREQ - reference freq| > {max_freq_diff:g}", np.abs(freq - ref_freq) > max_freq_diff)
+
+    # 12. sample-size outliers
+    if impute_n and keep.any():
+        n_kept = n[keep]
+        median, sd = np.median(n_kept), np.std(n_kept)
+        apply(f"N further than {N_OUTLIER_SD:g} SD from the median", np.abs(n - median) > N_OUTLIER_SD * sd)
+
+    # 13-14. regions, by reference position
+    ref_chr = ref["chr"].to_numpy().astype(str)[np.maximum(ref_pos, 0)]
+    ref_bp = ref["bp"].to_numpy(dtype=np.int64)[np.maximum(ref_pos, 0)]
+    if exclude_mhc is not None:
+        chrom, start, end = MHC_REGIONS[exclude_mhc]
+        apply(f"MHC ({exclude_mhc} chr{chrom}:{start}-{end})",
+              (ref_chr == chrom) & (ref_bp >= start) & (ref_bp <= end))
+    if exclude_regions is not None:
+        regions = (exclude_regions if isinstance(exclude_regions, pd.DataFrame)
+                   else read_regions(exclude_regions))
+        apply("excluded regions", _in_regions(ref_chr, ref_bp, regions))
+
+    report.n_swapped = int((sign < 0)[keep].sum())
+    report.n_strand_flipped = int((flipped | flipped_swapped)[keep].sum())
+
+    # aligned output in reference order
+    rows = np.flatnonzero(keep)
+    order = rows[np.argsort(ref_pos[rows], kind="stable")]
+    pos = ref_pos[order]
+    out = pd.DataFrame({
+        "SNP": ref["snp"].to_numpy()[pos],
+        "CHR": pd.array(ref["chr"].to_numpy().astype(str)[pos], dtype="str"),
+        "BP": pd.array(ref["bp"].to_numpy(dtype=np.int64)[pos], dtype="Int64"),
+        "A1": ref["a1"].to_numpy()[pos],
+        "A2": ref["a2"].to_numpy()[pos],
+        "FREQ": freq[order],
+        "BETA": ss["BETA"].to_numpy(dtype=np.float64)[order] * sign[order],
+        "SE": se[order],
+        "Z": ss["Z"].to_numpy(dtype=np.float64)[order] * sign[order],
+        "P": ss["P"].to_numpy(dtype=np.float64)[order],
+        "N": n[order],
+        "INFO": ss["INFO"].to_numpy(dtype=np.float64)[order],
+        "REF_INDEX": pos.astype(np.int64),
+    })[[*CANONICAL_COLUMNS, "REF_INDEX"]]
+    out.attrs.update(sumstats.attrs)
+    return out, report
+
+
+def _strip_chr(label: str) -> str:
+    label = str(label)
+    return label[3:] if label.lower().startswith("chr") else label
+
+
+def _reference_table(reference) -> pd.DataFrame:
+    """Reference SNP table (snp chr bp a1 a2 [freq]) from a path or a DataFrame."""
+    if isinstance(reference, pd.DataFrame):
+        ref = reference.rename(columns=str.lower)
+        missing = [c for c in ("snp", "chr", "bp", "a1", "a2") if c not in ref]
+        if missing:
+            raise InputError(f"reference table lacks column(s) {', '.join(missing)}",
+                             ref.attrs.get("path"))
+        ref = ref.reset_index(drop=True)
+    else:
+        path = Path(os.fspath(reference))
+        bim = path if path.suffix == ".bim" else Path(f"{path}.bim")
+        ref = read_bim(bim)
+        ref.attrs["path"] = str(bim)
+    ref = ref.copy()
+    ref["chr"] = [_strip_chr(c) for c in ref["chr"].astype(str)]
+    ref["a1"] = ref["a1"].astype(str).str.upper()
+    ref["a2"] = ref["a2"].astype(str).str.upper()
+    return ref
+
+
+def _match_key(table: pd.DataFrame, match_by: str) -> np.ndarray:
+    """SNP ids, or ``chr:bp`` strings, as the key matching sumstats rows to reference rows."""
+    if match_by == "snp":
+        column = "SNP" if "SNP" in table else "snp"
+        return table[column].astype(str).to_numpy()
+    chrom = table["CHR" if "CHR" in table else "chr"].astype(str).map(_strip_chr)
+    bp = table["BP" if "BP" in table else "bp"].astype("Int64").astype(str)
+    return (chrom + ":" + bp).to_numpy()
+
+
+def _refuse_reference_duplicates(ref: pd.DataFrame, key: np.ndarray, match_by: str) -> None:
+    """A reference with duplicated ids (or positions) cannot be matched unambiguously."""
+    dup = pd.Series(key).duplicated(keep="first").to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        line = int(ref["bed_index"].iloc[i]) + 1 if "bed_index" in ref else i + 1
+        what = "SNP id" if match_by == "snp" else "position"
+        raise InputError(
+            f"{what} {key[i]} appears more than once in the reference; make ids unique "
+            "(e.g. plink2 --set-all-var-ids, --rm-dup) or match by the other key",
+            ref.attrs.get("path"), line, 2 if match_by == "snp" else 4,
+        )
+
+
+def _in_regions(chrom: np.ndarray, bp: np.ndarray, regions: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of positions inside any region (1-based, inclusive)."""
+    inside = np.zeros(len(chrom), dtype=bool)
+    for c, start, end in regions[["chr", "start", "end"]].itertuples(index=False):
+        inside |= (chrom == _strip_chr(c)) & (bp >= start) & (bp <= end)
+    return inside
