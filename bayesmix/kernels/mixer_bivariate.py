@@ -1,0 +1,365 @@
+"""Numba kernels of the bivariate MiXeR likelihood (polygenic overlap of two traits).
+
+Model (DESIGN.md, "Bivariate prior"). Three independent causal sets over the M reference
+SNPs: C1 (trait 1 only, rate ``pi1``), C2 (trait 2 only, ``pi2``), C12 (shared, ``pi12``).
+Standardised-genotype effects (phenotype variance 1, per-allele beta times sqrt(H)) are
+``b1 ~ N(0, sig2_beta1)`` in C1, ``b2 ~ N(0, sig2_beta2)`` in C2 and
+``(b1, b2) ~ N(0, [[sig2_beta1, rho12 s], [rho12 s, sig2_beta2]])``, s = sqrt(sig2_beta1
+sig2_beta2), in C12. Here ``sig2_beta*`` are per-allele effect variances and the LD-weighted
+sum uses ``H_i r_ij^2`` (MiXeR's convention). The z-scores of tag j are
+
+    z_j = sum_c D_cj + eps_j,   eps_j ~ N(0, [[sig2_zero1, rho0 s0], [rho0 s0, sig2_zero2]]),
+
+with s0 = sqrt(sig2_zero1 sig2_zero2) (rho0 absorbs sample overlap) and, given the causal set
+C_c, ``D_cj ~ N(0, S_cj V_c)`` where ``S_cj = sum_{i in C_c} H_i r_ij^2`` and ``V_c`` is the
+2x2 effect covariance of component c scaled by the tag's sample sizes (N1_j, N2_j).
+
+- fast: each ``S_cj`` is replaced by the two-point distribution {0 w.p. 1 - p_cj, eta_cj w.p.
+  p_cj} with the same first two moments (eta_cj = pi_c l_j + (1 - pi_c) q_j / l_j, p_cj =
+  pi_c l_j / eta_cj, l_j = sum_i H_i r_ij^2, q_j = sum_i H_i^2 r_ij^4), so the pdf is a mixture
+  of 2^3 = 8 bivariate normals. It is smooth in all 9 parameters; its analytic gradient comes
+  from the same pass. With pi12 = 1, pi1 = pi2 = 0 it is the infinitesimal model.
+- full: the average over K draws of the three causal sets of the bivariate normal pdf. Each
+  draw takes the first round(pi_c M) distinct indices of a seeded splitmix64 sequence, so sets
+  are reused across evaluations and nested in pi_c (common random numbers).
+
+Parameter vector order everywhere (``PARAM_NAMES``): pi1, pi2, pi12, sig2_beta1, sig2_beta2,
+rho12, sig2_zero1, sig2_zero2, rho0. pi1 and pi2 are the UNIQUE fractions (the univariate
+polygenicity of trait t is about pi_t + pi12).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bayesmix.kernels.jit import njit
+
+PARAM_NAMES = (
+    "pi1", "pi2", "pi12", "sig2_beta1", "sig2_beta2", "rho12", "sig2_zero1", "sig2_zero2",
+    "rho0",
+)
+N_PARAMS = 9
+LOG_2PI = math.log(2.0 * math.pi)
+# Fast-model component b (0..7) has the bit pattern (b & 1: C1, b & 2: C2, b & 4: C12).
+N_FAST_COMPONENTS = 8
+
+
+@njit
+def ld_moments(indptr, indices, r2, het):
+    """LD moments of each tag: ``l_j = sum_i H_i r_ij^2`` and ``q_j = sum_i H_i^2 r_ij^4``.
+
+    Parameters
+    ----------
+    indptr, indices, r2 : CSR arrays of the tag x reference LD matrix (r squared, not r).
+    het : (M,) H_i = 2 p_i (1 - p_i) of the reference SNPs.
+    """
+    n_tags = indptr.shape[0] - 1
+    l = np.zeros(n_tags)
+    q = np.zeros(n_tags)
+    for j in range(n_tags):
+        for p in range(indptr[j], indptr[j + 1]):
+            x = het[indices[p]] * r2[p]
+            l[j] += x
+            q[j] += x * x
+    return l, q
+
+
+@njit
+def _component_moments(pi, l, q):
+    """(p, eta, dp/dpi, deta/dpi) of the two-point approximation of one component's S."""
+    if l <= 0.0:
+        return 0.0, 0.0, 0.0, 0.0
+    deta = l - q / l
+    eta = pi * l + (1.0 - pi) * q / l
+    if eta <= 0.0:
+        return 0.0, 0.0, 0.0, deta
+    p = pi * l / eta
+    if p > 1.0:
+        p = 1.0
+    return p, eta, q / (eta * eta), deta
+
+
+@njit
+def _fast_tag(z1, z2, n1, n2, l, q, params, want_grad, grad_out, post_out):
+    """Log-pdf of one tag under the fast model; optionally its gradient and the posterior
+    probabilities of the 8 components (written into ``grad_out`` / ``post_out``)."""
+    pi1, pi2, pi12 = params[0], params[1], params[2]
+    sb1, sb2, rho12 = params[3], params[4], params[5]
+    s01, s02, rho0 = params[6], params[7], params[8]
+    p_c = np.empty(3)
+    eta_c = np.empty(3)
+    dp_c = np.empty(3)
+    deta_c = np.empty(3)
+    for c in range(3):
+        p_c[c], eta_c[c], dp_c[c], deta_c[c] = _component_moments(params[c], l, q)
+    v1 = n1 * sb1
+    v2 = n2 * sb2
+    sq_n = math.sqrt(n1 * n2)
+    sq_b = math.sqrt(sb1 * sb2)
+    cov12 = rho12 * sq_n * sq_b
+    sq_0 = math.sqrt(s01 * s02)
+    logn = np.empty(N_FAST_COMPONENTS)
+    weight = np.empty(N_FAST_COMPONENTS)
+    ga = np.empty(N_FAST_COMPONENTS)
+    gb = np.empty(N_FAST_COMPONENTS)
+    gc = np.empty(N_FAST_COMPONENTS)
+    top = -np.inf
+    for b in range(N_FAST_COMPONENTS):
+        w = 1.0
+        for c in range(3):
+            w *= p_c[c] if (b >> c) & 1 else 1.0 - p_c[c]
+        weight[b] = w
+        e1 = eta_c[0] if b & 1 else 0.0
+        e2 = eta_c[1] if b & 2 else 0.0
+        e12 = eta_c[2] if b & 4 else 0.0
+        a = s01 + (e1 + e12) * v1
+        cc = s02 + (e2 + e12) * v2
+        bb = rho0 * sq_0 + e12 * cov12
+        det = a * cc - bb * bb
+        if det <= 0.0:
+            logn[b] = -np.inf
+            ga[b] = 0.0
+            gb[b] = 0.0
+            gc[b] = 0.0
+            continue
+        quad = (cc * z1 * z1 - 2.0 * bb * z1 * z2 + a * z2 * z2) / det
+        logn[b] = -LOG_2PI - 0.5 * math.log(det) - 0.5 * quad
+        if logn[b] > top:
+            top = logn[b]
+        if want_grad:
+            u1 = (cc * z1 - bb * z2) / det
+            u2 = (a * z2 - bb * z1) / det
+            ga[b] = 0.5 * (u1 * u1 - cc / det)
+            gb[b] = u1 * u2 + bb / det
+            gc[b] = 0.5 * (u2 * u2 - a / det)
+    if top == -np.inf:
+        return -np.inf
+    rel = np.empty(N_FAST_COMPONENTS)
+    total = 0.0
+    for b in range(N_FAST_COMPONENTS):
+        rel[b] = math.exp(logn[b] - top) if logn[b] > -np.inf else 0.0
+        total += weight[b] * rel[b]
+    if post_out.shape[0] > 0:
+        for b in range(N_FAST_COMPONENTS):
+            post_out[b] = weight[b] * rel[b] / total
+    if want_grad:
+        for k in range(N_PARAMS):
+            grad_out[k] = 0.0
+        for b in range(N_FAST_COMPONENTS):
+            if rel[b] == 0.0:
+                continue
+            on1 = 1.0 if b & 1 else 0.0
+            on2 = 1.0 if b & 2 else 0.0
+            on12 = 1.0 if b & 4 else 0.0
+            e1 = on1 * eta_c[0]
+            e2 = on2 * eta_c[1]
+            e12 = on12 * eta_c[2]
+            wr = weight[b] * rel[b]
+            # d weight / d pi_c through p_c (product of the other two factors)
+            for c in range(3):
+                other = 1.0
+                for c2 in range(3):
+                    if c2 != c:
+                        other *= p_c[c2] if (b >> c2) & 1 else 1.0 - p_c[c2]
+                sign = 1.0 if (b >> c) & 1 else -1.0
+                grad_out[c] += sign * other * dp_c[c] * rel[b]
+            # d log N / d Sigma entries, chained to the parameters
+            gA, gB, gC = ga[b], gb[b], gc[b]
+            grad_out[0] += wr * gA * on1 * v1 * deta_c[0]
+            grad_out[1] += wr * gC * on2 * v2 * deta_c[1]
+            grad_out[2] += wr * on12 * deta_c[2] * (gA * v1 + gC * v2 + gB * cov12)
+            if sb1 > 0.0:
+                grad_out[3] += wr * (gA * (e1 + e12) * n1 + gB * e12 * 0.5 * cov12 / sb1)
+            if sb2 > 0.0:
+                grad_out[4] += wr * (gC * (e2 + e12) * n2 + gB * e12 * 0.5 * cov12 / sb2)
+            grad_out[5] += wr * gB * e12 * sq_n * sq_b
+            grad_out[6] += wr * (gA + gB * 0.5 * rho0 * sq_0 / s01)
+            grad_out[7] += wr * (gC + gB * 0.5 * rho0 * sq_0 / s02)
+            grad_out[8] += wr * gB * sq_0
+        for k in range(N_PARAMS):
+            grad_out[k] /= total
+    return top + math.log(total)
+
+
+@njit
+def fast_logp_grad(z1, z2, n1, n2, l, q, weights, params):
+    """Weighted log-likelihood ``sum_j w_j log pdf(z_j)`` of the fast model and its gradient.
+
+    Parameters
+    ----------
+    z1, z2 : (T,) z-scores of the two traits at the tag SNPs, aligned to the same allele.
+    n1, n2 : (T,) per-tag sample sizes.
+    l, q : (T,) LD moments of :func:`ld_moments`.
+    weights : (T,) pruning weights w_j.
+    params : (9,) natural-scale parameters in ``PARAM_NAMES`` order.
+
+    Returns
+    -------
+    logp : float
+    grad : (9,) d logp / d params (natural scale).
+    """
+    grad = np.zeros(N_PARAMS)
+    tag_grad = np.zeros(N_PARAMS)
+    no_post = np.empty(0)
+    logp = 0.0
+    for j in range(z1.shape[0]):
+        if weights[j] == 0.0:
+            continue
+        logp += weights[j] * _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, True,
+                                       tag_grad, no_post)
+        for k in range(N_PARAMS):
+            grad[k] += weights[j] * tag_grad[k]
+    return logp, grad
+
+
+@njit
+def fast_logp(z1, z2, n1, n2, l, q, weights, params):
+    """Weighted log-likelihood of the fast model (no gradient); see :func:`fast_logp_grad`."""
+    no_grad = np.empty(0)
+    no_post = np.empty(0)
+    logp = 0.0
+    for j in range(z1.shape[0]):
+        if weights[j] == 0.0:
+            continue
+        logp += weights[j] * _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, False,
+                                       no_grad, no_post)
+    return logp
+
+
+@njit
+def fast_tag_logpdf(z1, z2, n1, n2, l, q, params):
+    """(T,) per-tag log pdf of the fast model (unweighted)."""
+    out = np.empty(z1.shape[0])
+    no_grad = np.empty(0)
+    no_post = np.empty(0)
+    for j in range(z1.shape[0]):
+        out[j] = _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, False, no_grad,
+                           no_post)
+    return out
+
+
+@njit
+def fast_component_posteriors(z1, z2, n1, n2, l, q, params):
+    """(T, 8) posterior probability of each fast-model component given both z-scores.
+
+    Column b is the configuration with C1 active if ``b & 1``, C2 if ``b & 2``, C12 if
+    ``b & 4``: the probability that the tag's LD-weighted effect sum contains (the moment
+    approximation of) causal variants of those components.
+    """
+    out = np.empty((z1.shape[0], N_FAST_COMPONENTS))
+    no_grad = np.empty(0)
+    for j in range(z1.shape[0]):
+        _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, False, no_grad, out[j])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# full (sampling) model
+# ---------------------------------------------------------------------------------------------
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit
+def _splitmix64(x):
+    x = (x ^ (x >> np.uint64(30))) * _MIX1
+    x = (x ^ (x >> np.uint64(27))) * _MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit
+def causal_set(seed, component, draw, n_causal, n_snps, flags, out):
+    """First ``n_causal`` distinct reference indices of the seeded sequence of (component,
+    draw), written to ``out[:n_causal]``. ``flags`` (M,) uint8 scratch, left all zero."""
+    state = _splitmix64(np.uint64(seed) * _GOLDEN + np.uint64(component * 1000003 + 1))
+    state = _splitmix64(state ^ (np.uint64(draw) * _MIX1 + _GOLDEN))
+    count = 0
+    m = np.uint64(n_snps)
+    while count < n_causal:
+        state += _GOLDEN
+        i = np.int64(_splitmix64(state) % m)
+        if flags[i] == 0:
+            flags[i] = 1
+            out[count] = i
+            count += 1
+    for t in range(n_causal):
+        flags[out[t]] = 0
+
+
+@njit
+def _bvn_logpdf(z1, z2, a, b, c):
+    det = a * c - b * b
+    if det <= 0.0:
+        return -np.inf
+    return -LOG_2PI - 0.5 * math.log(det) - 0.5 * (c * z1 * z1 - 2.0 * b * z1 * z2
+                                                    + a * z2 * z2) / det
+
+
+@njit
+def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_draws, seed):
+    """(T,) per-tag log pdf of the full (sampling) model, averaged over ``n_draws`` draws.
+
+    Parameters
+    ----------
+    col_ptr, col_tags, col_r2 : the LD matrix by reference SNP (CSC of tag x reference, or
+        CSR of its transpose): for reference SNP i, the tags ``col_tags[col_ptr[i]:col_ptr[i+1]]``
+        and their r^2.
+    het : (M,) H_i of the reference SNPs.
+    n_draws, seed : K draws of the three causal sets; fixed seed = same sets every call.
+    """
+    n_tags = z1.shape[0]
+    n_snps = het.shape[0]
+    s_sum = np.zeros((3, n_tags))
+    run_max = np.full(n_tags, -np.inf)
+    run_sum = np.zeros(n_tags)
+    flags = np.zeros(n_snps, dtype=np.uint8)
+    counts = np.empty(3, dtype=np.int64)
+    for c in range(3):
+        counts[c] = min(n_snps, max(0, int(round(params[c] * n_snps))))
+    members = np.empty(n_snps, dtype=np.int64)
+    sb1, sb2, rho12 = params[3], params[4], params[5]
+    s01, s02, rho0 = params[6], params[7], params[8]
+    b0 = rho0 * math.sqrt(s01 * s02)
+    sq_b = rho12 * math.sqrt(sb1 * sb2)
+    for k in range(n_draws):
+        for c in range(3):
+            causal_set(seed, c, k, counts[c], n_snps, flags, members)
+            for t in range(counts[c]):
+                i = members[t]
+                h = het[i]
+                for p in range(col_ptr[i], col_ptr[i + 1]):
+                    s_sum[c, col_tags[p]] += h * col_r2[p]
+        for j in range(n_tags):
+            s1 = s_sum[0, j]
+            s2 = s_sum[1, j]
+            s12 = s_sum[2, j]
+            a = s01 + (s1 + s12) * n1[j] * sb1
+            cc = s02 + (s2 + s12) * n2[j] * sb2
+            bb = b0 + s12 * math.sqrt(n1[j] * n2[j]) * sq_b
+            lp = _bvn_logpdf(z1[j], z2[j], a, bb, cc)
+            if lp > run_max[j]:
+                run_sum[j] = run_sum[j] * math.exp(run_max[j] - lp) + 1.0
+                run_max[j] = lp
+            elif lp > -np.inf:
+                run_sum[j] += math.exp(lp - run_max[j])
+            s_sum[0, j] = 0.0
+            s_sum[1, j] = 0.0
+            s_sum[2, j] = 0.0
+    out = np.empty(n_tags)
+    for j in range(n_tags):
+        out[j] = run_max[j] + math.log(run_sum[j] / n_draws) if run_sum[j] > 0 else -np.inf
+    return out
+
+
+@njit
+def full_logp(z1, z2, n1, n2, weights, col_ptr, col_tags, col_r2, het, params, n_draws, seed):
+    """Weighted log-likelihood ``sum_j w_j log pdf(z_j)`` of the full model."""
+    lp = full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_draws, seed)
+    total = 0.0
+    for j in range(z1.shape[0]):
+        if weights[j] != 0.0:
+            total += weights[j] * lp[j]
+    return total

@@ -1,0 +1,280 @@
+"""Bivariate MiXeR kernels against slow references: explicit mixture sums, exact enumeration
+of causal configurations, finite differences, numerical integration and Monte Carlo."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, sparse, stats
+
+from bayesmix.kernels import mixer_bivariate as kb
+
+PARAMS = np.array([0.2, 0.1, 0.15, 2e-5, 3e-5, 0.6, 1.1, 1.05, 0.3])
+
+
+def _random_ld(rng, n_tags, n_snps, density=0.3):
+    r2 = sparse.random(n_tags, n_snps, density=density, random_state=rng, format="csr")
+    r2.data = rng.uniform(0.05, 1.0, r2.nnz)
+    het = rng.uniform(0.1, 0.5, n_snps)
+    return r2, het
+
+
+def _cov_terms(params, n1, n2):
+    """Per-unit-S 2x2 covariances (trait-1 only, trait-2 only, shared) and the residual."""
+    pi1, pi2, pi12, sb1, sb2, rho12, s01, s02, rho0 = params
+    v1 = np.array([[n1 * sb1, 0.0], [0.0, 0.0]])
+    v2 = np.array([[0.0, 0.0], [0.0, n2 * sb2]])
+    c = rho12 * math.sqrt(n1 * n2 * sb1 * sb2)
+    v12 = np.array([[n1 * sb1, c], [c, n2 * sb2]])
+    s0 = np.array([[s01, rho0 * math.sqrt(s01 * s02)], [rho0 * math.sqrt(s01 * s02), s02]])
+    return (v1, v2, v12), s0
+
+
+def _fast_mixture(params, n1, n2, l, q):
+    """Explicit list of (weight, covariance) of the 8 bivariate normals of the fast model."""
+    (v1, v2, v12), s0 = _cov_terms(params, n1, n2)
+    comps = []
+    moments = []
+    for pi in params[:3]:
+        eta = pi * l + (1 - pi) * q / l
+        moments.append((pi * l / eta, eta))
+    for b in range(8):   # kernel order: bit 0 = C1, bit 1 = C2, bit 2 = C12
+        on = (b & 1, (b >> 1) & 1, (b >> 2) & 1)
+        w = np.prod([m[0] if o else 1 - m[0] for m, o in zip(moments, on)])
+        cov = s0 + sum(o * m[1] * v for o, m, v in zip(on, moments, (v1, v2, v12)))
+        comps.append((w, cov))
+    return comps
+
+
+def _mixture_pdf(comps, z):
+    return sum(w * stats.multivariate_normal(cov=cov, allow_singular=True).pdf(z)
+               for w, cov in comps if w > 0)
+
+
+def _mixture_moments(comps):
+    """E z1^2, E z2^2, E z1 z2, E z1^4, E z2^4, E z1^2 z2^2, E z1^3 z2 of a normal mixture."""
+    out = np.zeros(7)
+    for w, c in comps:
+        a, b, d = c[0, 0], c[0, 1], c[1, 1]
+        out += w * np.array([a, d, b, 3 * a * a, 3 * d * d, a * d + 2 * b * b, 3 * a * b])
+    return out
+
+
+def test_ld_moments_match_dense():
+    rng = np.random.default_rng(0)
+    r2, het = _random_ld(rng, 30, 50)
+    l, q = kb.ld_moments(r2.indptr, r2.indices, r2.data, het)
+    dense = r2.toarray()
+    np.testing.assert_allclose(l, dense @ het, rtol=1e-12)
+    np.testing.assert_allclose(q, (dense ** 2) @ het ** 2, rtol=1e-12)
+
+
+def test_fast_logpdf_equals_explicit_mixture_sum():
+    rng = np.random.default_rng(1)
+    t = 25
+    z1, z2 = rng.normal(0, 2, t), rng.normal(0, 2, t)
+    n1, n2 = rng.uniform(2e4, 8e4, t), rng.uniform(2e4, 8e4, t)
+    l = rng.uniform(0.5, 40, t)
+    q = l ** 2 * rng.uniform(0.02, 0.9, t)
+    got = kb.fast_tag_logpdf(z1, z2, n1, n2, l, q, PARAMS)
+    want = [math.log(_mixture_pdf(_fast_mixture(PARAMS, n1[j], n2[j], l[j], q[j]),
+                                  [z1[j], z2[j]])) for j in range(t)]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    w = rng.uniform(0, 1, t)
+    assert kb.fast_logp(z1, z2, n1, n2, l, q, w, PARAMS) == pytest.approx(np.dot(w, want),
+                                                                          rel=1e-9)
+
+
+def test_fast_model_matches_exact_second_and_fourth_moments():
+    """The two-point approximation keeps the first two moments of each S_c, so every moment
+    of z up to order 4 equals that of the exact model (Bernoulli causal indicators,
+    enumerated over all 2^(3M) configurations of a 3-SNP reference)."""
+    rng = np.random.default_rng(2)
+    het = rng.uniform(0.1, 0.5, 3)
+    r2 = rng.uniform(0.1, 1.0, 3)
+    n1, n2 = 4e4, 6e4
+    params = np.array([0.3, 0.2, 0.25, 3e-5, 2e-5, -0.7, 1.0, 1.2, 0.4])
+    (v1, v2, v12), s0 = _cov_terms(params, n1, n2)
+    exact = []
+    for ind in itertools.product([0, 1], repeat=9):
+        ind = np.array(ind).reshape(3, 3)
+        w = np.prod(np.where(ind, params[:3, None], 1 - params[:3, None]))
+        s = ind @ (het * r2)
+        exact.append((w, s0 + s[0] * v1 + s[1] * v2 + s[2] * v12))
+    l, q = np.sum(het * r2), np.sum((het * r2) ** 2)
+    fast = _fast_mixture(params, n1, n2, l, q)
+    np.testing.assert_allclose(_mixture_moments(fast), _mixture_moments(exact), rtol=1e-10)
+    # the kernel's component posteriors sum to one and follow Bayes' rule on the same mixture
+    z = np.array([3.0]), np.array([-2.0])
+    post = kb.fast_component_posteriors(*z, np.array([n1]), np.array([n2]), np.array([l]),
+                                        np.array([q]), params)[0]
+    dens = np.array([w * stats.multivariate_normal(cov=c).pdf([3.0, -2.0]) for w, c in fast])
+    np.testing.assert_allclose(post, dens / dens.sum(), rtol=1e-9)
+
+
+def test_fast_pdf_integrates_to_one_and_marginal_is_univariate():
+    n1, n2, l, q = 5e4, 3e4, 12.0, 30.0
+    params = PARAMS.copy()
+    params[0] = 0.0  # no trait-1-only component: the trait-1 marginal is univariate in pi12
+
+    def pdf(z1, z2):
+        return math.exp(kb.fast_tag_logpdf(np.array([z1]), np.array([z2]), np.array([n1]),
+                                           np.array([n2]), np.array([l]), np.array([q]),
+                                           params)[0])
+
+    total, _ = integrate.dblquad(pdf, -40, 40, -40, 40, epsabs=1e-7)
+    assert total == pytest.approx(1.0, abs=1e-5)
+    pi, sb, s0 = params[2], params[3], params[6]
+    eta = pi * l + (1 - pi) * q / l
+    p = pi * l / eta
+    for z1 in (0.3, 2.5, -6.0):
+        marg, _ = integrate.quad(lambda z2: pdf(z1, z2), -60, 60, epsabs=1e-12)
+        univ = ((1 - p) * stats.norm.pdf(z1, scale=math.sqrt(s0))
+                + p * stats.norm.pdf(z1, scale=math.sqrt(s0 + eta * n1 * sb)))
+        assert marg == pytest.approx(univ, rel=1e-6)
+
+
+def test_no_shared_component_factorises_into_univariate_models():
+    rng = np.random.default_rng(3)
+    t = 10
+    z1, z2 = rng.normal(0, 2, t), rng.normal(0, 2, t)
+    n1, n2 = np.full(t, 4e4), np.full(t, 5e4)
+    l = rng.uniform(1, 30, t)
+    q = l ** 2 * rng.uniform(0.05, 0.5, t)
+    params = PARAMS.copy()
+    params[2] = 0.0
+    params[8] = 0.0
+    got = kb.fast_tag_logpdf(z1, z2, n1, n2, l, q, params)
+
+    def univ(z, n, pi, sb, s0):
+        eta = pi * l + (1 - pi) * q / l
+        p = pi * l / eta
+        return np.log((1 - p) * stats.norm.pdf(z, scale=np.sqrt(s0))
+                      + p * stats.norm.pdf(z, scale=np.sqrt(s0 + eta * n * sb)))
+
+    want = univ(z1, n1, params[0], params[3], params[6]) + univ(z2, n2, params[1], params[4],
+                                                                params[7])
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_identical_traits_reduce_to_univariate_infinitesimal():
+    """Two traits with identical genetics (pi12 = 1, rho12 = 1, same N and sig2_beta): the
+    fast model is the bivariate infinitesimal normal whose genetic covariance is N sig2 l in
+    every entry (each marginal the univariate infinitesimal N(0, s0 + N sig2 l))."""
+    l, q, n = 10.0, 20.0, 5e4
+    params = np.array([0.0, 0.0, 1.0, 2e-5, 2e-5, 1.0, 1.0, 1.0, 0.0])
+    z = np.array([1.7])
+    got = kb.fast_tag_logpdf(z, -z, np.array([n]), np.array([n]), np.array([l]),
+                             np.array([q]), params)[0]
+    cov = np.eye(2) + l * n * 2e-5
+    assert got == pytest.approx(stats.multivariate_normal(cov=cov).logpdf([1.7, -1.7]),
+                                rel=1e-10)
+
+
+def test_fast_gradient_matches_finite_differences():
+    rng = np.random.default_rng(4)
+    t = 40
+    z1, z2 = rng.normal(0, 2.5, t), rng.normal(0, 2.5, t)
+    n1, n2 = rng.uniform(2e4, 8e4, t), rng.uniform(2e4, 8e4, t)
+    l = rng.uniform(0.5, 40, t)
+    q = l ** 2 * rng.uniform(0.02, 0.9, t)
+    w = rng.uniform(0.2, 1.0, t)
+    for params in (PARAMS, np.array([0.0, 0.05, 0.0, 1e-5, 4e-5, -0.4, 1.3, 0.9, -0.2])):
+        logp, grad = kb.fast_logp_grad(z1, z2, n1, n2, l, q, w, params)
+        assert logp == pytest.approx(kb.fast_logp(z1, z2, n1, n2, l, q, w, params), rel=1e-12)
+        for k in range(9):
+            h = 1e-6 * max(abs(params[k]), 1e-3)
+            up, down = params.copy(), params.copy()
+            up[k] += h
+            down[k] -= h
+            if down[k] < 0 and k < 3:   # one-sided at the pi = 0 boundary
+                down[k] = params[k]
+                fd = (kb.fast_logp(z1, z2, n1, n2, l, q, w, up) - logp) / h
+                assert grad[k] == pytest.approx(fd, rel=1e-3, abs=1e-4), kb.PARAM_NAMES[k]
+                continue
+            fd = (kb.fast_logp(z1, z2, n1, n2, l, q, w, up)
+                  - kb.fast_logp(z1, z2, n1, n2, l, q, w, down)) / (2 * h)
+            assert grad[k] == pytest.approx(fd, rel=1e-5, abs=1e-6), kb.PARAM_NAMES[k]
+
+
+def test_causal_sets_are_distinct_seeded_and_nested():
+    flags = np.zeros(100, dtype=np.uint8)
+    a = np.empty(100, dtype=np.int64)
+    b = np.empty(100, dtype=np.int64)
+    kb.causal_set(7, 2, 5, 40, 100, flags, a)
+    kb.causal_set(7, 2, 5, 60, 100, flags, b)
+    assert len(set(a[:40])) == 40 and not flags.any()
+    np.testing.assert_array_equal(a[:40], b[:40])   # nested in the count
+    kb.causal_set(7, 1, 5, 40, 100, flags, b)
+    assert set(a[:40]) != set(b[:40])                # components draw independently
+    # every SNP is equally likely to be drawn
+    hits = np.zeros(100)
+    for k in range(3000):
+        kb.causal_set(11, 0, k, 10, 100, flags, a)
+        hits[a[:10]] += 1
+    assert stats.chisquare(hits).pvalue > 1e-3
+
+
+def _full_reference(z1, z2, n1, n2, r2_dense, het, params, n_draws, seed):
+    """Slow full model: same seeded causal sets, explicit Python loops."""
+    m = het.shape[0]
+    flags = np.zeros(m, dtype=np.uint8)
+    idx = np.empty(m, dtype=np.int64)
+    counts = [min(m, max(0, int(round(p * m)))) for p in params[:3]]
+    pdf = np.zeros(len(z1))
+    for k in range(n_draws):
+        s = np.zeros((3, len(z1)))
+        for c in range(3):
+            kb.causal_set(seed, c, k, counts[c], m, flags, idx)
+            s[c] = r2_dense[:, idx[:counts[c]]] @ het[idx[:counts[c]]]
+        for j in range(len(z1)):
+            (v1, v2, v12), s0 = _cov_terms(params, n1[j], n2[j])
+            cov = s0 + s[0, j] * v1 + s[1, j] * v2 + s[2, j] * v12
+            pdf[j] += stats.multivariate_normal(cov=cov).pdf([z1[j], z2[j]]) / n_draws
+    return np.log(pdf)
+
+
+def test_full_model_equals_slow_reference_with_the_same_draws():
+    rng = np.random.default_rng(5)
+    r2, het = _random_ld(rng, 12, 40)
+    csc = r2.tocsc()
+    z1, z2 = rng.normal(0, 2, 12), rng.normal(0, 2, 12)
+    n1, n2 = rng.uniform(2e4, 8e4, 12), rng.uniform(2e4, 8e4, 12)
+    got = kb.full_tag_logpdf(z1, z2, n1, n2, csc.indptr, csc.indices, csc.data, het, PARAMS,
+                             30, 123)
+    want = _full_reference(z1, z2, n1, n2, r2.toarray(), het, PARAMS, 30, 123)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    w = rng.uniform(0, 1, 12)
+    assert kb.full_logp(z1, z2, n1, n2, w, csc.indptr, csc.indices, csc.data, het, PARAMS, 30,
+                        123) == pytest.approx(np.dot(w, want), rel=1e-9)
+    again = kb.full_tag_logpdf(z1, z2, n1, n2, csc.indptr, csc.indices, csc.data, het, PARAMS,
+                               30, 123)
+    np.testing.assert_array_equal(got, again)
+
+
+def test_full_model_converges_to_enumerated_fixed_size_sets():
+    """Monte Carlo: with many draws the full model's pdf approaches the exact average over all
+    causal sets of sizes round(pi_c M), enumerated on a 6-SNP reference."""
+    rng = np.random.default_rng(6)
+    m, t = 6, 4
+    r2, het = _random_ld(rng, t, m, density=0.8)
+    dense = r2.toarray()
+    csc = r2.tocsc()
+    params = np.array([1 / 6, 2 / 6, 2 / 6, 3e-5, 2e-5, 0.5, 1.0, 1.1, 0.2])
+    n1, n2 = np.full(t, 5e4), np.full(t, 4e4)
+    z1, z2 = np.array([2.0, -1.0, 4.0, 0.5]), np.array([1.5, 0.2, -3.0, 3.0])
+    subsets = [list(itertools.combinations(range(m), round(p * m))) for p in params[:3]]
+    exact = np.zeros(t)
+    n_comb = 0
+    for sets in itertools.product(*subsets):
+        s = np.array([dense[:, list(c)] @ het[list(c)] for c in sets])
+        for j in range(t):
+            (v1, v2, v12), s0 = _cov_terms(params, n1[j], n2[j])
+            cov = s0 + s[0, j] * v1 + s[1, j] * v2 + s[2, j] * v12
+            exact[j] += stats.multivariate_normal(cov=cov).pdf([z1[j], z2[j]])
+        n_comb += 1
+    exact /= n_comb
+    got = np.exp(kb.full_tag_logpdf(z1, z2, n1, n2, csc.indptr, csc.indices, csc.data, het,
+                                    params, 40000, 9))
+    np.testing.assert_allclose(got, exact, rtol=0.02)
