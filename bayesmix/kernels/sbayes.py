@@ -33,6 +33,7 @@ import math
 import numpy as np
 from numba import prange
 
+from bayesmix.kernels.gibbs import _draw_component as draw_component
 from bayesmix.kernels.jit import njit
 
 
@@ -52,7 +53,6 @@ def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, r, b
         d = xtx_diag[j]
         ve = vare[j]
         rhs = (r[j] + d * old) / ve
-        best = -np.inf
         for k in range(n_comp):
             v = comp_var[k] * snp_var_scale[j]
             if v > 0.0:
@@ -62,20 +62,7 @@ def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, r, b
             else:
                 inv_lhs[k] = 0.0
                 logp[k] = log_pi[k]
-            if logp[k] > best:
-                best = logp[k]
-        total = 0.0
-        for k in range(n_comp):
-            logp[k] = math.exp(logp[k] - best)
-            total += logp[k]
-        u = uniforms[j] * total
-        chosen = n_comp - 1
-        acc = 0.0
-        for k in range(n_comp):
-            acc += logp[k]
-            if u < acc:
-                chosen = k
-                break
+        chosen = draw_component(logp, n_comp, uniforms[j])
         if inv_lhs[chosen] > 0.0:
             new = rhs * inv_lhs[chosen] + math.sqrt(inv_lhs[chosen]) * normals[j]
             ssq[chosen] += new * new / snp_var_scale[j]
