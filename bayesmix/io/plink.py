@@ -207,6 +207,7 @@ class Genotypes:
                        properties=_bed_properties(fam, bim), num_threads=1)
         sample_index = np.flatnonzero(sample_mask)
         samples = fam.loc[sample_mask, ["fid", "iid"]].reset_index(drop=True)
+        samples.attrs["path"] = str(paths["fam"])
         snps = bim.loc[snp_mask].copy()
         snps["bed_index"] = np.flatnonzero(snp_mask)
         freq, n_obs = _allele_stats(bed, sample_index, snps["bed_index"].to_numpy(), block_size)

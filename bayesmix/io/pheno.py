@@ -1,0 +1,216 @@
+"""Phenotypes and covariates in GCTA's formats, and their alignment to the genotyped samples.
+
+- ``.phen``: ``FID IID y1 y2 ...``, whitespace-separated, no header; missing values ``-9`` or
+  ``NA``. ``mpheno`` picks the trait (1-based, as in GCTA/GCTB ``--mpheno``).
+- ``.qcovar``: ``FID IID q1 q2 ...`` quantitative covariates (same missing codes).
+- ``.covar``: ``FID IID c1 c2 ...`` discrete covariates (any labels; ``-9``/``NA`` missing),
+  expanded to one-hot columns with the first level in sorted order as the reference level.
+
+A header line starting with ``FID IID`` is accepted and skipped. Samples are identified by the
+pair (FID, IID). Values are on the scale of the file (no standardisation).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.errors import InputError
+
+MISSING_CODES = frozenset({"-9", "NA", "na", "NaN", "nan", "."})
+
+
+def _read_id_table(path, kind: str) -> tuple[pd.DataFrame, list[int]]:
+    """Read a headerless ``FID IID v1 v2 ...`` table as strings.
+
+    Returns the table (columns fid, iid, 1, 2, ...) and the 1-based file line of each row.
+    Errors: missing file, fewer than 3 fields, differing field counts, duplicated FID+IID.
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise InputError("file not found", path)
+    rows, lines = [], []
+    n_fields = None
+    seen: dict[tuple[str, str], int] = {}
+    with open(path, "rt") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if not rows and [f.upper() for f in fields[:2]] == ["FID", "IID"]:
+                continue
+            if n_fields is None:
+                if len(fields) < 3:
+                    raise InputError(f"a {kind} file needs FID, IID and at least one value column",
+                                     path, lineno)
+                n_fields = len(fields)
+            elif len(fields) != n_fields:
+                raise InputError(f"expected {n_fields} fields like the first row, found {len(fields)}",
+                                 path, lineno)
+            key = (fields[0], fields[1])
+            if key in seen:
+                raise InputError(f"sample FID={key[0]} IID={key[1]} appears twice "
+                                 f"(first on line {seen[key]})", path, lineno, 2)
+            seen[key] = lineno
+            rows.append(fields)
+            lines.append(lineno)
+    if not rows:
+        raise InputError(f"{kind} file is empty", path)
+    table = pd.DataFrame(rows, columns=["fid", "iid", *range(1, n_fields - 1)])
+    table.attrs["path"] = str(path)
+    return table, lines
+
+
+def _to_float(table: pd.DataFrame, column: int, lines: list[int]) -> np.ndarray:
+    """Numeric values of a value column (1-based after IID); missing codes -> NaN."""
+    text = table[column].astype(str)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, copy=True)
+    missing = text.isin(MISSING_CODES).to_numpy()
+    bad = np.isnan(values) & ~missing
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"non-numeric value {text.iloc[i]!r}", table.attrs["path"], lines[i],
+                         column + 2)
+    values[missing] = np.nan
+    return values
+
+
+def read_phen(path, mpheno: int = 1) -> pd.DataFrame:
+    """Read trait ``mpheno`` (1-based) of a GCTA ``.phen`` file.
+
+    Returns columns fid, iid, y (float64, NaN where missing), one row per line. Raises
+    :class:`InputError` if the trait is missing for every sample.
+    """
+    table, lines = _read_id_table(path, "phenotype")
+    n_traits = table.shape[1] - 2
+    if not 1 <= mpheno <= n_traits:
+        raise InputError(f"mpheno={mpheno} but the file has {n_traits} phenotype column(s)",
+                         table.attrs["path"])
+    y = _to_float(table, mpheno, lines)
+    if np.isnan(y).all():
+        raise InputError(f"phenotype {mpheno} (column {mpheno + 2}) is missing (-9/NA) for every "
+                         "sample", table.attrs["path"], None, mpheno + 2)
+    out = pd.DataFrame({"fid": table["fid"], "iid": table["iid"], "y": y})
+    out.attrs["path"] = table.attrs["path"]
+    return out
+
+
+def read_qcovar(path) -> pd.DataFrame:
+    """Read a ``.qcovar`` file: columns fid, iid, qcovar1, qcovar2, ... (float64, NaN missing)."""
+    table, lines = _read_id_table(path, "quantitative covariate")
+    out = pd.DataFrame({"fid": table["fid"], "iid": table["iid"]})
+    for k in range(1, table.shape[1] - 1):
+        out[f"qcovar{k}"] = _to_float(table, k, lines)
+    out.attrs["path"] = table.attrs["path"]
+    return out
+
+
+def read_covar(path) -> pd.DataFrame:
+    """Read a ``.covar`` file: columns fid, iid, covar1, covar2, ... (labels; NaN missing)."""
+    table, _ = _read_id_table(path, "discrete covariate")
+    out = pd.DataFrame({"fid": table["fid"], "iid": table["iid"]})
+    for k in range(1, table.shape[1] - 1):
+        labels = table[k].astype(object)
+        out[f"covar{k}"] = labels.where(~labels.isin(MISSING_CODES), np.nan)
+    out.attrs["path"] = table.attrs["path"]
+    return out
+
+
+@dataclass
+class AlignedSamples:
+    """Phenotype and covariates aligned to the genotyped samples.
+
+    Attributes
+    ----------
+    index : int array, rows of the genotype sample table kept (ascending: genotype order).
+    samples : DataFrame fid, iid of the kept samples.
+    y : float64 phenotype of the kept samples (file scale).
+    design : float64 (n, p) covariate design matrix: intercept, quantitative covariates,
+        one-hot discrete covariates (reference level = first label in sorted order omitted).
+    design_columns : names of the design columns.
+    counts : ordered dict of reason -> samples dropped, starting with the genotyped total.
+    """
+
+    index: np.ndarray
+    samples: pd.DataFrame
+    y: np.ndarray
+    design: np.ndarray
+    design_columns: list
+    counts: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        width = max(len(k) for k in self.counts)
+        return "\n".join(f"{k:<{width}}  {v:>8}" for k, v in self.counts.items())
+
+
+def align_samples(genotypes_samples: pd.DataFrame, pheno, qcovar=None, covar=None, *,
+                  mpheno: int = 1) -> AlignedSamples:
+    """Intersect genotyped samples with the phenotype and covariate files by FID + IID.
+
+    Parameters
+    ----------
+    genotypes_samples : DataFrame with columns fid, iid (e.g. ``Genotypes.samples``).
+    pheno : path of a ``.phen`` file (trait ``mpheno``) or a table from :func:`read_phen`.
+    qcovar, covar : paths or tables from :func:`read_qcovar` / :func:`read_covar`, optional.
+
+    Samples are dropped, and counted, when absent from a file or missing a value there.
+    Raises :class:`InputError` when no sample is shared, none is left, or the design matrix
+    is rank deficient (collinear covariates).
+    """
+    pheno = pheno if isinstance(pheno, pd.DataFrame) else read_phen(pheno, mpheno)
+    qcovar = qcovar if qcovar is None or isinstance(qcovar, pd.DataFrame) else read_qcovar(qcovar)
+    covar = covar if covar is None or isinstance(covar, pd.DataFrame) else read_covar(covar)
+    geno_keys = pd.MultiIndex.from_arrays([genotypes_samples["fid"].astype(str),
+                                           genotypes_samples["iid"].astype(str)])
+    keep = np.ones(len(geno_keys), dtype=bool)
+    counts = {"genotyped samples": len(geno_keys)}
+
+    def lookup(table: pd.DataFrame) -> np.ndarray:
+        keys = pd.MultiIndex.from_arrays([table["fid"].astype(str), table["iid"].astype(str)])
+        return keys.get_indexer(geno_keys)
+
+    pos_pheno = lookup(pheno)
+    if (pos_pheno < 0).all():
+        fam = genotypes_samples.attrs.get("path", "the genotype .fam")
+        raise InputError(f"no sample (FID IID) in common with {fam}", pheno.attrs.get("path"))
+    counts["not in the phenotype file"] = int((keep & (pos_pheno < 0)).sum())
+    keep &= pos_pheno >= 0
+    y = np.where(pos_pheno >= 0, pheno["y"].to_numpy(dtype=np.float64)[pos_pheno], np.nan)
+    counts["phenotype missing"] = int((keep & np.isnan(y)).sum())
+    keep &= ~np.isnan(y)
+
+    blocks, names = [np.ones((len(geno_keys), 1))], ["intercept"]
+    for table, label in ((qcovar, "quantitative covariate"), (covar, "discrete covariate")):
+        if table is None:
+            continue
+        pos = lookup(table)
+        counts[f"not in the {label} file"] = int((keep & (pos < 0)).sum())
+        keep &= pos >= 0
+        values = table.drop(columns=["fid", "iid"]).iloc[np.maximum(pos, 0)].reset_index(drop=True)
+        missing = values.isna().any(axis=1).to_numpy()
+        counts[f"{label} missing"] = int((keep & missing).sum())
+        keep &= ~missing
+        if table is qcovar:
+            blocks.append(values.to_numpy(dtype=np.float64))
+            names += list(values.columns)
+        else:
+            for column in values.columns:
+                levels = sorted(values.loc[keep, column].astype(str).unique())
+                for level in levels[1:]:
+                    blocks.append((values[column].astype(str) == level).to_numpy()[:, None] * 1.0)
+                    names.append(f"{column}={level}")
+    counts["kept"] = int(keep.sum())
+    if not keep.any():
+        raise InputError("no sample has a phenotype and all covariates", pheno.attrs.get("path"))
+    design = np.hstack(blocks)[keep]
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise InputError(f"covariates are collinear (design columns {', '.join(names)}); remove "
+                         "constant or duplicated covariates",
+                         (qcovar if qcovar is not None else covar).attrs.get("path"))
+    index = np.flatnonzero(keep)
+    samples = genotypes_samples.iloc[index][["fid", "iid"]].reset_index(drop=True)
+    return AlignedSamples(index, samples, y[keep], design, names, counts)
