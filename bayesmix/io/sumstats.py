@@ -411,3 +411,31 @@ def write_sumstats(df: pd.DataFrame, path) -> None:
         if column in df and df[column].notna().any():
             spec.append((name, column, "%.8g"))
     _write_columns(df, path, spec, sep="\t")
+
+
+def beta_se_from_z(z, n, freq) -> tuple[np.ndarray, np.ndarray]:
+    """Per-allele effect and SE implied by a z-score for a trait of variance 1.
+
+    b = z / sqrt(2p(1-p) (N + z^2)), se = 1 / sqrt(2p(1-p) (N + z^2)) with p the A1 frequency
+    (Zhu et al. 2016, Nat Genet 48:481, the SMR conversion). Exact for a least-squares
+    regression on a standardised phenotype up to the N vs N - 2 degrees of freedom.
+    """
+    z, n, freq = (np.asarray(a, dtype=np.float64) for a in (z, n, freq))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = 1.0 / np.sqrt(2.0 * freq * (1.0 - freq) * (n + z * z))
+    return z * se, se
+
+
+def fill_beta_se(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Fill missing BETA/SE from Z, N and FREQ with :func:`beta_se_from_z` (variance-1 trait).
+
+    Returns a copy and the number of rows filled. Rows lacking FREQ or N stay NaN.
+    """
+    out = df.copy()
+    fill = (out["BETA"].isna() | out["SE"].isna()).to_numpy()
+    if fill.any():
+        beta, se = beta_se_from_z(out["Z"], out["N"], out["FREQ"])
+        out["BETA"] = np.where(fill, beta, out["BETA"])
+        out["SE"] = np.where(fill, se, out["SE"])
+    filled = int((fill & out["BETA"].notna().to_numpy()).sum())
+    return out, filled
