@@ -1,0 +1,406 @@
+"""MiXeR univariate likelihood kernels on plain arrays (numba).
+
+Model (DESIGN.md "MiXeR"): per-allele effects beta_i ~ (1 - pi) delta_0 + pi N(0, sig2_beta)
+over M reference SNPs; the z-score of tag SNP j is z_j = delta_j + eps_j with
+eps_j ~ N(0, sig2_zero) and delta_j = sqrt(N_j) sum_i sqrt(H_i) r_ij beta_i, so a causal
+reference SNP i adds variance N_j sig2_beta H_i r_ij^2 to z_j.
+
+LD enters as the tag x reference CSR matrix of r^2 (``indptr``, ``indices``, ``r2``; rows are
+tags, columns reference SNPs, only r^2 >= r2min stored) and ``het`` = H_i = 2 p_i (1 - p_i) of
+the reference SNPs. The full (sampling) model needs the transposed store (CSC of the same
+matrix, see :func:`transpose_csr`).
+
+Every ``*_logp_grad`` kernel returns the weighted log-likelihood sum_j w_j log p(z_j) and its
+gradient with respect to the natural parameters ``(pi, sig2_beta, sig2_zero)`` as a length-3
+array. With ``censor_z > 0`` a tag with |z_j| > censor_z contributes log P(|z| > censor_z)
+(right-censoring through the CDF) instead of its density.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from bayesmix.kernels.jit import njit
+
+LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+#: Gauss-Legendre rule (nodes, weights on [-1, 1]) used per panel by the convolve kernel.
+GL_NODES, GL_WEIGHTS = np.polynomial.legendre.leggauss(8)
+
+
+# ---------------------------------------------------------------------------------------------
+# LD summaries and layout
+# ---------------------------------------------------------------------------------------------
+@njit
+def ld_moments(indptr, indices, r2, het):
+    """Per-tag LD moments ``l_j = sum_i H_i r_ij^2`` and ``l4_j = sum_i H_i^2 r_ij^4``.
+
+    ``l`` is the (heterozygosity-weighted) LD score: the infinitesimal model's z variance is
+    ``sig2_zero + N_j sig2_beta l_j``.
+    """
+    n_tags = indptr.shape[0] - 1
+    l2 = np.zeros(n_tags)
+    l4 = np.zeros(n_tags)
+    for j in range(n_tags):
+        for e in range(indptr[j], indptr[j + 1]):
+            x = het[indices[e]] * r2[e]
+            l2[j] += x
+            l4[j] += x * x
+    return l2, l4
+
+
+@njit
+def transpose_csr(indptr, indices, values, n_cols):
+    """Transpose a CSR matrix: returns ``(col_indptr (int64), row_indices (int32), values)``."""
+    counts = np.zeros(n_cols + 1, dtype=np.int64)
+    for e in range(indices.shape[0]):
+        counts[indices[e] + 1] += 1
+    col_indptr = np.cumsum(counts)
+    fill = col_indptr[:-1].copy()
+    rows = np.empty(indices.shape[0], dtype=np.int32)
+    out = np.empty(values.shape[0], dtype=values.dtype)
+    for j in range(indptr.shape[0] - 1):
+        for e in range(indptr[j], indptr[j + 1]):
+            c = indices[e]
+            rows[fill[c]] = j
+            out[fill[c]] = values[e]
+            fill[c] += 1
+    return col_indptr, rows, out
+
+
+# ---------------------------------------------------------------------------------------------
+# Gaussian pieces: log density (or log survival when censored) and its derivative in variance
+# ---------------------------------------------------------------------------------------------
+@njit
+def normal_term(z, var, censor_z):
+    """``(log p, d log p / d var)`` of N(0, var) at z; log P(|Z| > censor_z) if |z| > censor_z > 0."""
+    if censor_z > 0.0 and abs(z) > censor_z:
+        x = censor_z / math.sqrt(2.0 * var)
+        surv = math.erfc(x)
+        # d erfc(x)/d var = (2/sqrt(pi)) exp(-x^2) x / (2 var)
+        return math.log(surv), math.exp(-x * x) * x / (math.sqrt(math.pi) * var * surv)
+    return (-LOG_SQRT_2PI - 0.5 * math.log(var) - 0.5 * z * z / var,
+            0.5 * (z * z / var - 1.0) / var)
+
+
+# ---------------------------------------------------------------------------------------------
+# fast (moments) model; infinitesimal = fast at pi = 1
+# ---------------------------------------------------------------------------------------------
+@njit(parallel=True)
+def fast_logp_grad(z, n, w, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
+    """Weighted log-likelihood of the 2-component moments model and its gradient.
+
+    z_j ~ (1 - q_j) N(0, sig2_zero) + q_j N(0, sig2_zero + eta_j N_j sig2_beta) with
+    q_j = pi l_j / eta_j and eta_j = pi l_j + (1 - pi) l4_j / l_j (``l2``/``l4`` from
+    :func:`ld_moments`). At pi = 1 this is the infinitesimal model
+    z_j ~ N(0, sig2_zero + N_j sig2_beta l_j).
+
+    Returns ``(logp, grad)``, grad = d logp / d (pi, sig2_beta, sig2_zero).
+    """
+    total = 0.0
+    g_pi = 0.0
+    g_sb = 0.0
+    g_s0 = 0.0
+    for j in numba.prange(z.shape[0]):
+        lp0, d0 = normal_term(z[j], sig2_zero, censor_z)
+        if l2[j] <= 0.0:
+            total += w[j] * lp0
+            g_s0 += w[j] * d0
+            continue
+        tail = l4[j] / l2[j]
+        eta = pi * l2[j] + (1.0 - pi) * tail
+        q = pi * l2[j] / eta
+        deta = l2[j] - tail
+        dq = l2[j] / eta - pi * l2[j] * deta / (eta * eta)
+        var1 = sig2_zero + eta * n[j] * sig2_beta
+        lp1, d1 = normal_term(z[j], var1, censor_z)
+        if q >= 1.0:
+            total += w[j] * lp1
+            g_pi += w[j] * d1 * deta * n[j] * sig2_beta
+            g_sb += w[j] * d1 * eta * n[j]
+            g_s0 += w[j] * d1
+            continue
+        a0 = math.log1p(-q) + lp0
+        a1 = math.log(q) + lp1
+        m = max(a0, a1)
+        e0 = math.exp(a0 - m)
+        e1 = math.exp(a1 - m)
+        s = e0 + e1
+        r0 = e0 / s
+        r1 = e1 / s
+        total += w[j] * (m + math.log(s))
+        g_pi += w[j] * (r0 * (-dq / (1.0 - q)) + r1 * (dq / q + d1 * deta * n[j] * sig2_beta))
+        g_sb += w[j] * r1 * d1 * eta * n[j]
+        g_s0 += w[j] * (r0 * d0 + r1 * d1)
+    grad = np.empty(3)
+    grad[0] = g_pi
+    grad[1] = g_sb
+    grad[2] = g_s0
+    return total, grad
+
+
+# ---------------------------------------------------------------------------------------------
+# full (sampling) model: K causal sets from a keyed pseudo-random permutation
+# ---------------------------------------------------------------------------------------------
+@njit
+def _mix64(x):
+    """splitmix64 finaliser: a bijective 64-bit mixing function."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit
+def permuted_index(rank, draw, seed, n_items):
+    """Position ``rank`` of the ``draw``-th pseudo-random permutation of ``range(n_items)``.
+
+    A 4-round Feistel network keyed by (seed, draw) with cycle walking: a bijection of
+    [0, n_items), computed in O(1) memory, so causal set k of size c is
+    ``{permuted_index(r, k, seed, M) for r < c}``. Sets are nested in c, hence in pi.
+    """
+    half = 1
+    while (np.uint64(1) << np.uint64(2 * half)) < np.uint64(n_items):
+        half += 1
+    mask = (np.uint64(1) << np.uint64(half)) - np.uint64(1)
+    shift = np.uint64(half)
+    key = _mix64(np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(draw))
+    v = np.uint64(rank)
+    while True:
+        left = v >> shift
+        right = v & mask
+        for rnd in range(4):
+            f = _mix64(key + np.uint64(rnd) * np.uint64(0xD1B54A32D192ED03) + right) & mask
+            left, right = right, left ^ f
+        v = (left << shift) | right
+        if v < np.uint64(n_items):
+            return np.int64(v)
+
+
+@njit
+def n_causal_draw(pi, n_ref):
+    """Size of each sampled causal set: round(pi * M), so the objective is deterministic."""
+    return int(pi * n_ref + 0.5)
+
+
+@njit(parallel=True)
+def full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het, pi, sig2_beta, sig2_zero,
+                   n_draws, seed, censor_z, n_chunks):
+    """Weighted log-likelihood of the sampling ("full") model and its gradient.
+
+    p(z_j) = (1/K) sum_k N(z_j; 0, sig2_zero + N_j sig2_beta sum_{i in C_k} H_i r_ij^2), with
+    K = ``n_draws`` causal sets C_k of round(pi M) reference SNPs from
+    :func:`permuted_index` (same ``seed`` -> same sets -> deterministic objective). The LD
+    store is read column-wise (``col_*`` from :func:`transpose_csr`): each draw touches only
+    the columns of its causal SNPs, memory is O(LD store + n_chunks x tags). Draws are split in
+    ``n_chunks`` fixed chunks run in parallel, so results do not depend on the thread count.
+
+    Returns ``(logp, grad)``; d logp / d pi is 0 (the objective is piecewise constant in pi).
+    """
+    n_tags = z.shape[0]
+    n_ref = het.shape[0]
+    n_c = n_causal_draw(pi, n_ref)
+    # per chunk: running max of log p, sum of exp(log p - max), the same weighted by
+    # d log p / d sig2_beta and d log p / d sig2_zero, and how many draws touched the tag
+    acc_m = np.full((n_chunks, n_tags), -np.inf)
+    acc_s = np.zeros((n_chunks, n_tags))
+    acc_b = np.zeros((n_chunks, n_tags))
+    acc_0 = np.zeros((n_chunks, n_tags))
+    touched_count = np.zeros((n_chunks, n_tags), dtype=np.int64)
+    for c in numba.prange(n_chunks):
+        signal = np.zeros(n_tags)
+        touched = np.empty(n_tags, dtype=np.int64)
+        for k in range(c, n_draws, n_chunks):
+            n_touched = 0
+            for rank in range(n_c):
+                i = permuted_index(rank, k, seed, n_ref)
+                h = het[i]
+                for e in range(col_indptr[i], col_indptr[i + 1]):
+                    j = col_rows[e]
+                    if signal[j] == 0.0:
+                        touched[n_touched] = j
+                        n_touched += 1
+                        signal[j] = 1e-300  # mark as touched even if H_i r^2 == 0
+                    signal[j] += h * col_r2[e]
+            for t in range(n_touched):
+                j = touched[t]
+                var = sig2_zero + n[j] * sig2_beta * signal[j]
+                lp, dv = normal_term(z[j], var, censor_z)
+                m = acc_m[c, j]
+                if lp > m:
+                    scale = math.exp(m - lp)
+                    acc_s[c, j] *= scale
+                    acc_b[c, j] *= scale
+                    acc_0[c, j] *= scale
+                    acc_m[c, j] = lp
+                    m = lp
+                p = math.exp(lp - m)
+                acc_s[c, j] += p
+                acc_b[c, j] += p * dv * n[j] * signal[j]
+                acc_0[c, j] += p * dv
+                touched_count[c, j] += 1
+                signal[j] = 0.0
+    total = 0.0
+    g_sb = 0.0
+    g_s0 = 0.0
+    for j in range(n_tags):
+        lp0, d0 = normal_term(z[j], sig2_zero, censor_z)
+        n_null = n_draws
+        m = lp0
+        for c in range(n_chunks):
+            n_null -= touched_count[c, j]
+            if acc_m[c, j] > m:
+                m = acc_m[c, j]
+        s = 0.0
+        sb = 0.0
+        s0 = 0.0
+        for c in range(n_chunks):
+            if touched_count[c, j] > 0:
+                f = math.exp(acc_m[c, j] - m)
+                s += acc_s[c, j] * f
+                sb += acc_b[c, j] * f
+                s0 += acc_0[c, j] * f
+        f0 = n_null * math.exp(lp0 - m)
+        s += f0
+        s0 += f0 * d0
+        total += w[j] * (m + math.log(s / n_draws))
+        g_sb += w[j] * sb / s
+        g_s0 += w[j] * s0 / s
+    grad = np.empty(3)
+    grad[0] = 0.0
+    grad[1] = g_sb
+    grad[2] = g_s0
+    return total, grad
+
+
+# ---------------------------------------------------------------------------------------------
+# convolve (exact) model: characteristic function inverted by quadrature
+# ---------------------------------------------------------------------------------------------
+@njit
+def _panel_edges(t_max, t_low, freq):
+    """Quadrature panels on [0, t_max]: [0, t_low], then octaves up to t_max, each octave cut
+    so that no panel spans more than half a period of cos(freq t)."""
+    n_oct = 0
+    t = t_max
+    while t > t_low * 1.000001:
+        t *= 0.5
+        n_oct += 1
+    edges = [0.0]
+    lo = t_max / 2.0 ** n_oct
+    edges.append(lo)
+    for _ in range(n_oct):
+        hi = 2.0 * lo
+        m = max(1, int(math.ceil((hi - lo) * freq / math.pi)))
+        for s in range(1, m + 1):
+            edges.append(lo + (hi - lo) * s / m)
+        lo = hi
+    return edges
+
+
+@njit
+def _convolve_tag(z, n_j, ld_het_r2, pi, sig2_beta, sig2_zero, censor_z, gl_x, gl_w, tail_log):
+    """log p(z_j) and its gradient for one tag from its LD row (values H_i r_ij^2).
+
+    p = (1 - pi)^m N(z; 0, sig2_zero) + (1/pi_c) int_0^inf cos(t z) psi(t) dt, where
+    psi(t) = exp(-t^2 sig2_zero / 2) [prod_i (1 - pi + pi exp(-t^2 a_i)) - (1 - pi)^m] and
+    a_i = N_j sig2_beta H_i r_ij^2 / 2: the all-null part of the characteristic function is
+    a Gaussian handled in closed form, so only the components with at least one causal
+    variant (wider than N(0, sig2_zero)) are integrated numerically. Censored tags use
+    P(|Z| > c) = 1 - (2/pi_c) int_0^inf sin(t c)/t phi(t) dt in the same way.
+    """
+    m_ld = ld_het_r2.shape[0]
+    censored = censor_z > 0.0 and abs(z) > censor_z
+    a_max = 0.0
+    for e in range(m_ld):
+        a_max = max(a_max, 0.5 * n_j * sig2_beta * ld_het_r2[e])
+    t_max = math.sqrt(2.0 * tail_log / sig2_zero)
+    t_low = min(t_max, 0.05 / math.sqrt(a_max + 0.5 * sig2_zero))
+    freq = censor_z if censored else abs(z)
+    edges = _panel_edges(t_max, t_low, freq)
+    log_q0 = m_ld * math.log1p(-pi) if pi < 1.0 else -np.inf
+    q0 = math.exp(log_q0)
+    # closed-form all-null Gaussian part
+    lp0, d0 = normal_term(z, sig2_zero, censor_z)
+    p0 = math.exp(lp0)
+    val = q0 * p0
+    d_pi = -m_ld * math.exp((m_ld - 1) * math.log1p(-pi)) * p0 if pi < 1.0 else 0.0
+    d_sb = 0.0
+    d_s0 = q0 * p0 * d0
+    # numerical part
+    i_val = 0.0
+    i_pi = 0.0
+    i_sb = 0.0
+    i_s0 = 0.0
+    for b in range(len(edges) - 1):
+        half = 0.5 * (edges[b + 1] - edges[b])
+        mid = 0.5 * (edges[b + 1] + edges[b])
+        for q in range(gl_x.shape[0]):
+            t = mid + half * gl_x[q]
+            t2 = t * t
+            prod = 1.0
+            s_pi = 0.0
+            s_sb = 0.0
+            for e in range(m_ld):
+                ex = math.exp(-t2 * 0.5 * n_j * sig2_beta * ld_het_r2[e])
+                f = 1.0 - pi + pi * ex
+                prod *= f
+                s_pi += (ex - 1.0) / f
+                s_sb += pi * ex * (-t2 * 0.5 * n_j * ld_het_r2[e]) / f
+            g = math.exp(-0.5 * t2 * sig2_zero)
+            psi = g * (prod - q0)
+            # d psi: derivatives of prod are prod * s_*, of q0 closed form
+            dpsi_pi = g * (prod * s_pi - (-m_ld * math.exp((m_ld - 1) * math.log1p(-pi))
+                                          if pi < 1.0 else 0.0))
+            dpsi_sb = g * prod * s_sb
+            dpsi_s0 = -0.5 * t2 * psi
+            if censored:
+                kern = -math.sin(t * censor_z) / t
+            else:
+                kern = math.cos(t * z)
+            wq = half * gl_w[q] * kern / math.pi
+            if censored:
+                wq *= 2.0
+            i_val += wq * psi
+            i_pi += wq * dpsi_pi
+            i_sb += wq * dpsi_sb
+            i_s0 += wq * dpsi_s0
+    if censored:
+        # P(|Z| > c) of the non-null part is (1 - q0) + (2/pi) int (-sin(tc)/t) psi dt
+        i_val += 1.0 - q0
+        i_pi += m_ld * math.exp((m_ld - 1) * math.log1p(-pi)) if pi < 1.0 else 0.0
+    p = val + i_val
+    p = max(p, 1e-300)
+    return math.log(p), (d_pi + i_pi) / p, (d_sb + i_sb) / p, (d_s0 + i_s0) / p
+
+
+@njit(parallel=True)
+def convolve_logp_grad(z, n, w, indptr, indices, r2, het, pi, sig2_beta, sig2_zero, censor_z,
+                       gl_x, gl_w, tail_log):
+    """Weighted exact log-likelihood (characteristic-function inversion) and its gradient.
+
+    ``gl_x``, ``gl_w``: Gauss-Legendre rule on [-1, 1] used per panel (:data:`GL_NODES`);
+    ``tail_log``: the integral is cut where exp(-t^2 sig2_zero / 2) < exp(-tail_log).
+    Smooth in all three parameters. Returns ``(logp, grad)`` in (pi, sig2_beta, sig2_zero).
+    """
+    total = 0.0
+    g_pi = 0.0
+    g_sb = 0.0
+    g_s0 = 0.0
+    for j in numba.prange(z.shape[0]):
+        lo = indptr[j]
+        hi = indptr[j + 1]
+        row = np.empty(hi - lo)
+        for e in range(lo, hi):
+            row[e - lo] = het[indices[e]] * r2[e]
+        lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, pi, sig2_beta, sig2_zero, censor_z,
+                                       gl_x, gl_w, tail_log)
+        total += w[j] * lp
+        g_pi += w[j] * d1
+        g_sb += w[j] * d2
+        g_s0 += w[j] * d3
+    grad = np.empty(3)
+    grad[0] = g_pi
+    grad[1] = g_sb
+    grad[2] = g_s0
+    return total, grad

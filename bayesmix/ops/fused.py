@@ -1,0 +1,106 @@
+"""Generic fused log-likelihood + gradient PyTensor Op over a numba kernel.
+
+A likelihood with a few parameters and large data (MiXeR, ...) is one kernel pass that returns
+``(logp, grad)``. :class:`FusedLogpGradOp` wraps such a kernel:
+
+- inputs: ``theta`` (float64 vector of parameters), then the data arrays (disconnected: no
+  gradient flows to data); outputs: ``logp`` (scalar) and ``grad`` (vector, d logp/d theta);
+- ``pullback`` reuses the ``grad`` output, so logp and gradient cost one pass;
+- ``perform`` calls the kernel (C / Python linkers); the numba linker inlines the same kernel
+  through :func:`register_numba_kernel`, with a cache key that hashes the kernel modules'
+  source, so an edited kernel is never served stale from pytensor's cache.
+
+A subclass declares ``__props__`` (its scalar settings), ``data_dtypes`` (dtype of each data
+input, in order) and implements :meth:`kernel` returning an ``njit`` function
+``f(theta, *data) -> (logp, grad)`` with the settings bound.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+
+class FusedLogpGradOp(Op):
+    """``(theta, *data) -> (logp, grad)`` from one numba kernel pass; see the module docstring."""
+
+    __props__: tuple = ()
+    data_dtypes: tuple = ()
+
+    def kernel(self):
+        """The ``njit`` function ``f(theta, *data) -> (logp, grad)`` with settings bound."""
+        raise NotImplementedError
+
+    def make_node(self, theta, *data):
+        theta = pt.as_tensor_variable(theta).astype("float64")
+        if theta.ndim != 1:
+            raise TypeError(f"{type(self).__name__}: theta must be a vector, got ndim={theta.ndim}")
+        if len(data) != len(self.data_dtypes):
+            raise TypeError(f"{type(self).__name__} takes {len(self.data_dtypes)} data arrays, "
+                            f"got {len(data)}")
+        data = [pt.as_tensor_variable(x).astype(dtype) for x, dtype in zip(data, self.data_dtypes)]
+        for x in data:
+            if x.ndim != 1:
+                raise TypeError(f"{type(self).__name__}: data arrays must be vectors")
+        return Apply(self, [theta, *data], [pt.dscalar(), pt.dvector()])
+
+    def perform(self, node, inputs, output_storage):
+        logp, grad = self.kernel()(*inputs)
+        output_storage[0][0] = np.asarray(logp, dtype=np.float64)
+        output_storage[1][0] = np.asarray(grad, dtype=np.float64)
+
+    def infer_shape(self, node, shapes):
+        return [(), shapes[0]]
+
+    def connection_pattern(self, node):
+        return [[True, True]] + [[False, False] for _ in node.inputs[1:]]
+
+    def pullback(self, inputs, outputs, cotangents):
+        theta = inputs[0]
+        if not isinstance(cotangents[1].type, DisconnectedType):
+            theta_grad = grad_not_implemented(self, 0, theta,
+                                              "second derivatives of a fused likelihood")
+        else:
+            theta_grad = cotangents[0] * outputs[1]
+        return [theta_grad] + [disconnected_type() for _ in inputs[1:]]
+
+
+def source_hash(*modules) -> str:
+    """sha256 of the source of ``modules``: part of numba cache keys of kernel Ops."""
+    h = hashlib.sha256()
+    for module in modules:
+        h.update(inspect.getsource(module).encode())
+    return h.hexdigest()
+
+
+def register_numba_kernel(op_class, *modules):
+    """Let pytensor's numba linker inline ``op.kernel()`` for ``op_class``.
+
+    The cache key combines the class name, the Op's props and a hash of ``modules`` (the
+    kernel sources), so editing a kernel invalidates the compiled graph cache.
+    """
+    from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
+
+    digest = source_hash(inspect.getmodule(op_class), *modules)
+
+    @register_funcify_and_cache_key(op_class)
+    def _funcify(op, node=None, **kwargs):
+        kernel = op.kernel()
+        import numba
+
+        @numba.njit
+        def call(theta, *data):
+            logp, grad = kernel(theta, *data)
+            return np.asarray(logp), grad
+
+        key = f"{op_class.__name__}-{op._props()!r}-{digest}"
+        return call, key
+
+    return op_class
+

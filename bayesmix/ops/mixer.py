@@ -1,0 +1,116 @@
+"""PyTensor Ops of the MiXeR univariate likelihood (fused logp + gradient, numba kernels).
+
+``theta`` is the vector of natural parameters ``(pi, sig2_beta, sig2_zero)``; the gradient
+output is d logp / d theta (d/d pi is 0 for the piecewise-constant sampled "full" model, so use
+"convolve" or "fast" for NUTS).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numba
+import numpy as np
+
+from bayesmix.kernels import mixer as kernels
+from bayesmix.ops.fused import FusedLogpGradOp, register_numba_kernel
+
+
+class UnivariateMixerLogp(FusedLogpGradOp):
+    """Fused MiXeR univariate log-likelihood Op for one ``method``.
+
+    Data inputs by method (all vectors):
+    - ``fast``, ``infinitesimal``: z, n, weights, l2, l4 (from ``MixerData.ld_moments``);
+    - ``full``: z, n, weights, col_indptr, col_rows, col_r2, het (``MixerData.ld_columns``);
+    - ``convolve``: z, n, weights, indptr, indices, r2, het.
+    """
+
+    __props__ = ("method", "censor_z", "kmax", "seed", "n_chunks", "tail_log")
+    _DTYPES = {
+        "fast": ("float64",) * 5,
+        "infinitesimal": ("float64",) * 5,
+        "full": ("float64", "float64", "float64", "int64", "int32", "float32", "float64"),
+        "convolve": ("float64", "float64", "float64", "int64", "int32", "float32", "float64"),
+    }
+
+    def __init__(self, method="convolve", censor_z=0.0, kmax=1000, seed=0, n_chunks=4,
+                 tail_log=37.0):
+        if method not in self._DTYPES:
+            raise ValueError(f"unknown method {method!r}")
+        self.method = method
+        self.censor_z = float(censor_z)
+        self.kmax = int(kmax)
+        self.seed = int(seed)
+        self.n_chunks = int(n_chunks)
+        self.tail_log = float(tail_log)
+        self.data_dtypes = self._DTYPES[method]
+
+    def kernel(self):
+        return _kernel(self.method, self.censor_z, self.kmax, self.seed, self.n_chunks,
+                       self.tail_log)
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log):
+    """njit ``f(theta, *data) -> (logp, grad)`` for ``method`` with the settings bound."""
+    if method == "fast":
+        @numba.njit
+        def f(theta, z, n, w, l2, l4):
+            return kernels.fast_logp_grad(z, n, w, l2, l4, theta[0], theta[1], theta[2],
+                                          censor_z)
+    elif method == "infinitesimal":
+        @numba.njit
+        def f(theta, z, n, w, l2, l4):
+            logp, grad = kernels.fast_logp_grad(z, n, w, l2, l4, 1.0, theta[1], theta[2],
+                                                censor_z)
+            grad[0] = 0.0
+            return logp, grad
+    elif method == "full":
+        @numba.njit
+        def f(theta, z, n, w, col_indptr, col_rows, col_r2, het):
+            return kernels.full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het,
+                                          theta[0], theta[1], theta[2], kmax, seed, censor_z,
+                                          n_chunks)
+    else:
+        gl_x, gl_w = kernels.GL_NODES, kernels.GL_WEIGHTS
+
+        @numba.njit
+        def f(theta, z, n, w, indptr, indices, r2, het):
+            return kernels.convolve_logp_grad(z, n, w, indptr, indices, r2, het, theta[0],
+                                              theta[1], theta[2], censor_z, gl_x, gl_w,
+                                              tail_log)
+    return f
+
+
+register_numba_kernel(UnivariateMixerLogp, kernels)
+
+
+def likelihood_data(like) -> list[np.ndarray]:
+    """The data arrays of a :class:`bayesmix.models.mixer.UnivariateLikelihood`, in Op order."""
+    d = like.data
+    head = [d.z, d.n, d.weights]
+    if like.method in ("fast", "infinitesimal"):
+        return head + list(d.ld_moments)
+    if like.method == "full":
+        return head + list(d.ld_columns) + [d.het]
+    return head + [d.indptr, d.indices, d.r2, d.het]
+
+
+def univariate_loglik(like, theta, *, prefix: str = "mixer"):
+    """Log-likelihood tensor of ``like`` (a ``UnivariateLikelihood``) at parameter vector theta.
+
+    Inside a PyMC model context the data arrays are registered as ``pm.Data`` named
+    ``{prefix}_0, {prefix}_1, ...`` (keeps compiled graphs cacheable); outside, constants.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    op = UnivariateMixerLogp(like.method, like.censor_z, like.kmax, like.seed, like.n_chunks,
+                             like.tail_log)
+    arrays = likelihood_data(like)
+    model = pm.modelcontext(None) if pm.Model.get_context(error_if_none=False) else None
+    if model is not None:
+        inputs = [pm.Data(f"{prefix}_{i}", a) for i, a in enumerate(arrays)]
+    else:
+        inputs = [pt.as_tensor_variable(a) for a in arrays]
+    return op(theta, *inputs)[0]

@@ -1,0 +1,260 @@
+"""MiXeR univariate causal mixture model of GWAS z-scores (Frei et al. 2019; Holland et al. 2020).
+
+- :class:`MixerData`: z-scores, per-SNP N, pruning weights and the tag x reference r^2 store
+  as plain arrays (from a :class:`bayesmix.ld.store.LDMatrix` or synthetic block LD).
+- :class:`UnivariateLikelihood`: the weighted log-likelihood and its gradient in the natural
+  parameters ``(pi, sig2_beta, sig2_zero)`` for each method (infinitesimal, fast, full,
+  convolve), backed by :mod:`bayesmix.kernels.mixer`.
+- :func:`UnivariateMixer`: the PyMC graph (flat priors by default, so MAP = MLE) with the
+  likelihood as a ``pm.Potential`` through :mod:`bayesmix.ops.mixer`.
+
+Scales: ``sig2_beta`` is the variance of per-allele effects of causal variants in units of
+phenotype variance; ``het`` = H_i = 2 p_i (1 - p_i); ``sig2_zero`` is the variance of
+non-genetic z-score noise (1 for a well-calibrated GWAS, > 1 under inflation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.kernels import mixer as kernels
+
+METHODS = ("infinitesimal", "fast", "full", "convolve")
+PARAM_NAMES = ("pi", "sig2_beta", "sig2_zero")
+DEFAULT_CENSOR_Z = 5.45
+
+
+@dataclass
+class MixerData:
+    """Inputs of the univariate likelihood, on plain arrays.
+
+    Attributes
+    ----------
+    z : (J,) float64 z-scores of the tag SNPs, aligned to the reference A1.
+    n : (J,) float64 GWAS sample size per tag (N_eff for case/control).
+    weights : (J,) float64 random-pruning weights w_j (1 = keep fully).
+    indptr, indices, r2 : tag x reference CSR of r^2 (int64, int32, float32).
+    het : (M,) float64 H_i = 2 p_i (1 - p_i) of the reference SNPs.
+    tags : optional per-tag table (snp, chr, bp, freq, ...) for reports and plots.
+    """
+
+    z: np.ndarray
+    n: np.ndarray
+    weights: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    r2: np.ndarray
+    het: np.ndarray
+    tags: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self.z = np.ascontiguousarray(self.z, dtype=np.float64)
+        self.n = np.ascontiguousarray(np.broadcast_to(self.n, self.z.shape), dtype=np.float64)
+        self.weights = np.ascontiguousarray(np.broadcast_to(self.weights, self.z.shape),
+                                            dtype=np.float64)
+        self.indptr = np.ascontiguousarray(self.indptr, dtype=np.int64)
+        self.indices = np.ascontiguousarray(self.indices, dtype=np.int32)
+        self.r2 = np.ascontiguousarray(self.r2, dtype=np.float32)
+        self.het = np.ascontiguousarray(self.het, dtype=np.float64)
+        if self.indptr.shape[0] != self.z.shape[0] + 1:
+            raise ValueError(f"indptr has {self.indptr.shape[0]} entries for {self.z.shape[0]} tags")
+        if not np.all(np.isfinite(self.z)):
+            raise ValueError("z contains NaN or infinite values")
+
+    # ------------------------------------------------------------------ sizes and summaries
+    @property
+    def n_tags(self) -> int:
+        return int(self.z.shape[0])
+
+    @property
+    def n_ref(self) -> int:
+        """M, the number of reference SNPs (candidate causal variants)."""
+        return int(self.het.shape[0])
+
+    @property
+    def sum_het(self) -> float:
+        """sum_i H_i over the reference: h2 = pi sig2_beta sum_het."""
+        return float(self.het.sum())
+
+    @cached_property
+    def ld_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """(l_j = sum_i H_i r_ij^2, l4_j = sum_i H_i^2 r_ij^4) per tag."""
+        return kernels.ld_moments(self.indptr, self.indices, self.r2, self.het)
+
+    @cached_property
+    def ld_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The r^2 store transposed (reference-major CSC), built once for the full model."""
+        return kernels.transpose_csr(self.indptr, self.indices, self.r2, self.n_ref)
+
+    def with_z(self, z) -> "MixerData":
+        """The same LD and weights with other z-scores (e.g. a simulated replicate)."""
+        new = replace(self, z=z)
+        for name in ("ld_moments", "ld_columns"):
+            if name in self.__dict__:
+                new.__dict__[name] = self.__dict__[name]
+        return new
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_ld(cls, ld, z, n, weights=None, tags: pd.DataFrame | None = None) -> "MixerData":
+        """Build from an :class:`bayesmix.ld.store.LDMatrix` (rows = tags in the order of z).
+
+        H_i comes from the reference SNPs' A1 frequency ``ld.ref_snps.freq``.
+        """
+        indptr, indices, r = ld.csr_arrays()
+        freq = ld.ref_snps["freq"].to_numpy(dtype=np.float64)
+        het = 2.0 * freq * (1.0 - freq)
+        w = np.ones(len(z)) if weights is None else weights
+        return cls(np.asarray(z), np.asarray(n), w, indptr, indices,
+                   np.asarray(r, dtype=np.float32) ** 2, het,
+                   ld.snps if tags is None else tags)
+
+    @classmethod
+    def synthetic(cls, n_snps: int, *, block_size: int = 100, r2min: float = 0.05,
+                  n: float = 1e5, rng: np.random.Generator) -> tuple["MixerData", object]:
+        """Square synthetic block LD (AR(1) correlation r_ij = rho^|i-j| within blocks).
+
+        For tests and benchmarks: each block of ``block_size`` SNPs gets rho ~ U(0.5, 0.95);
+        pairs with r^2 < r2min are dropped; MAF ~ U(0.05, 0.5). Returns ``(data, r_signed)``
+        where ``r_signed`` is the scipy CSR of signed r (to simulate z-scores), and z is 0
+        until replaced by :meth:`with_z`.
+        """
+        import scipy.sparse as sp
+
+        rows, cols, vals = [], [], []
+        for start in range(0, n_snps, block_size):
+            size = min(block_size, n_snps - start)
+            rho = rng.uniform(0.5, 0.95)
+            lag = np.abs(np.subtract.outer(np.arange(size), np.arange(size)))
+            r = rho ** lag
+            i, j = np.nonzero(r * r >= r2min)
+            rows.append(start + i)
+            cols.append(start + j)
+            vals.append(r[i, j])
+        r_signed = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                          np.concatenate(cols))),
+                                 shape=(n_snps, n_snps))
+        r_signed.sort_indices()
+        maf = rng.uniform(0.05, 0.5, n_snps)
+        het = 2 * maf * (1 - maf)
+        data = cls(np.zeros(n_snps), np.full(n_snps, float(n)), np.ones(n_snps),
+                   r_signed.indptr, r_signed.indices, r_signed.data.astype(np.float32) ** 2,
+                   het, pd.DataFrame({"snp": [f"s{i}" for i in range(n_snps)], "freq": maf}))
+        return data, r_signed
+
+
+def simulate_z_from_model(data: MixerData, r_signed, params, *, rng: np.random.Generator,
+                          ld_noise: bool = False, block_size: int | None = None):
+    """Draw z-scores from the univariate model on signed LD ``r_signed`` (tags x reference).
+
+    beta_i ~ (1 - pi) delta_0 + pi N(0, sig2_beta) (per-allele), delta_j = sqrt(N_j)
+    sum_i sqrt(H_i) r_ij beta_i and z_j = delta_j + eps_j with eps_j ~ N(0, sig2_zero)
+    independent (the likelihood's own generative model). Returns ``(z, beta)``.
+    """
+    pi, sig2_beta, sig2_zero = (float(x) for x in params)
+    causal = rng.random(data.n_ref) < pi
+    beta = np.where(causal, rng.normal(0.0, np.sqrt(sig2_beta), data.n_ref), 0.0)
+    delta = np.sqrt(data.n) * (r_signed @ (np.sqrt(data.het) * beta))
+    eps = rng.normal(0.0, np.sqrt(sig2_zero), data.n_tags)
+    return delta + eps, beta
+
+
+@dataclass
+class UnivariateLikelihood:
+    """Weighted log-likelihood of the univariate model, callable per method.
+
+    Parameters
+    ----------
+    data : MixerData
+    method : one of :data:`METHODS`.
+    censor_z : right-censor |z| above this through the CDF (0 = off; MiXeR uses 5.45).
+    kmax : K, number of sampled causal sets of the full model.
+    seed : seed of the full model's causal sets (reused at every evaluation).
+    n_chunks : parallel chunks of the full model's draws (results do not depend on threads).
+    tail_log : convolve cut-off: exp(-t^2 sig2_zero / 2) < exp(-tail_log) is neglected.
+    """
+
+    data: MixerData
+    method: str = "convolve"
+    censor_z: float = 0.0
+    kmax: int = 1000
+    seed: int = 0
+    n_chunks: int = 4
+    tail_log: float = 37.0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
+
+    def logp_grad(self, params) -> tuple[float, np.ndarray]:
+        """``(logp, d logp / d (pi, sig2_beta, sig2_zero))`` at natural ``params``.
+
+        For ``infinitesimal`` the parameters are read as (ignored, sig2_inf, sig2_zero): pi is
+        fixed at 1 and its gradient is returned as 0.
+        """
+        pi, sig2_beta, sig2_zero = (float(x) for x in params)
+        d = self.data
+        if self.method in ("fast", "infinitesimal"):
+            l2, l4 = d.ld_moments
+            if self.method == "infinitesimal":
+                logp, grad = kernels.fast_logp_grad(d.z, d.n, d.weights, l2, l4, 1.0,
+                                                    sig2_beta, sig2_zero, self.censor_z)
+                grad[0] = 0.0
+                return logp, grad
+            return kernels.fast_logp_grad(d.z, d.n, d.weights, l2, l4, pi, sig2_beta,
+                                          sig2_zero, self.censor_z)
+        if self.method == "full":
+            ci, cr, cv = d.ld_columns
+            return kernels.full_logp_grad(d.z, d.n, d.weights, ci, cr, cv, d.het, pi,
+                                          sig2_beta, sig2_zero, self.kmax, self.seed,
+                                          self.censor_z, self.n_chunks)
+        return kernels.convolve_logp_grad(d.z, d.n, d.weights, d.indptr, d.indices, d.r2,
+                                          d.het, pi, sig2_beta, sig2_zero, self.censor_z,
+                                          kernels.GL_NODES, kernels.GL_WEIGHTS, self.tail_log)
+
+    def logp(self, params) -> float:
+        return self.logp_grad(params)[0]
+
+    @property
+    def smooth(self) -> bool:
+        """True when the objective is differentiable in pi (not for the sampled full model)."""
+        return self.method != "full"
+
+
+def UnivariateMixer(data: MixerData, *, method: str = "convolve", censor_z: float = 0.0,
+                    priors: dict | None = None, model=None, **likelihood_options):
+    """PyMC graph of the univariate model: pi, sig2_beta, sig2_zero and the MiXeR likelihood.
+
+    Default priors are flat (pi ~ Uniform(0, 1), sig2_beta and sig2_zero ~ HalfFlat), so the
+    MAP is the maximum-likelihood estimate. ``priors`` maps a parameter name to a callable
+    ``name -> PyMC random variable`` created inside the model, e.g.
+    ``{"pi": lambda name: pm.Beta(name, 1, 99)}``.
+
+    The likelihood enters as ``pm.Potential("loglik", ...)`` over the fused logp+gradient Op
+    of :mod:`bayesmix.ops.mixer`; z, N, weights and LD are ``pm.Data`` so compiled graphs stay
+    cacheable. Returns the ``pm.Model``.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    from bayesmix.ops.mixer import univariate_loglik
+
+    priors = dict(priors or {})
+    defaults = {
+        "pi": lambda name: pm.Uniform(name, 0.0, 1.0),
+        "sig2_beta": lambda name: pm.HalfFlat(name),
+        "sig2_zero": lambda name: pm.HalfFlat(name),
+    }
+    unknown = set(priors) - set(defaults)
+    if unknown:
+        raise ValueError(f"priors given for unknown parameters {sorted(unknown)}")
+    like = UnivariateLikelihood(data, method=method, censor_z=censor_z, **likelihood_options)
+    with pm.Model(model=model) as m:
+        rvs = [priors.get(name, defaults[name])(name) for name in PARAM_NAMES]
+        theta = pt.stack(rvs)
+        pm.Potential("loglik", univariate_loglik(like, theta))
+    return m
