@@ -180,3 +180,18 @@ def independent_blocks(indptr, indices):
                 far = i + 1
     bounds.append(m)
     return np.array(bounds, dtype=np.int64)
+
+
+@njit
+def row_ld_statistics(indptr, values, value_scale):
+    """Per row j of an LD matrix: (sum_i r_ij^2, sum_i (1 - r_ij^2)^2) over stored entries."""
+    m = indptr.shape[0] - 1
+    score = np.zeros(m)
+    samp = np.zeros(m)
+    for j in range(m):
+        for p in range(indptr[j], indptr[j + 1]):
+            r = values[p] * value_scale
+            r2 = r * r
+            score[j] += r2
+            samp[j] += (1.0 - r2) * (1.0 - r2)
+    return score, samp
