@@ -1,1 +1,35 @@
-"""LD engine: LD matrices from genotypes, the LDMatrix store, GCTB .ldm interop, LD scores, pruning weights."""
+"""LD engine: LD matrices from genotypes, the LDMatrix store, GCTB .ldm interop, LD scores, pruning weights.
+
+Public entry points (imported lazily so that ``import bayesmix.ld`` does not load numba):
+
+- :class:`LDMatrix` (``bayesmix.ld.store``): the CSR store; ``LDMatrix.load(path)``, ``.save``,
+  ``.snps``, ``.to_scipy()``, ``.csr_arrays()``, ``.r2()``, ``.subset``, ``.iter_columns``.
+- :func:`merge`: join row pieces built with ``snp_range``.
+- :func:`build_ld` (``bayesmix.ld.compute``): LD of one chromosome from PLINK genotypes.
+- :func:`read_gctb_ldm`, :func:`write_gctb_ldm`, :func:`write_ldm_text` (``bayesmix.ld.gctb``).
+- :func:`ld_scores` (``bayesmix.ld.scores``), :func:`random_pruning_weights`
+  (``bayesmix.ld.pruning``), :func:`match_snps` (``bayesmix.ld.check``).
+"""
+
+from bayesmix.ld.store import LDMatrix, merge
+
+_LAZY = {
+    "build_ld": "bayesmix.ld.compute",
+    "Window": "bayesmix.ld.compute",
+    "read_gctb_ldm": "bayesmix.ld.gctb",
+    "write_gctb_ldm": "bayesmix.ld.gctb",
+    "write_ldm_text": "bayesmix.ld.gctb",
+    "ld_scores": "bayesmix.ld.scores",
+    "random_pruning_weights": "bayesmix.ld.pruning",
+    "match_snps": "bayesmix.ld.check",
+}
+
+__all__ = ["LDMatrix", "merge", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bayesmix.ld' has no attribute {name!r}")

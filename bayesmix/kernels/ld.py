@@ -1,0 +1,137 @@
+"""numba kernels of the LD engine, on plain CSR arrays (no pandas here).
+
+Conventions: ``indptr``/``indices`` describe a CSR matrix with ascending column indices per
+row; ``r`` holds the signed correlations (float32). Column indices are global positions in
+the column SNP table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesmix.kernels.jit import njit
+
+
+@njit
+def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2):
+    """Pick the entries of a dense correlation block that go into the sparse matrix.
+
+    Parameters
+    ----------
+    block : (B, C) float32, r between B rows and the columns ``col0 .. col0 + C - 1``.
+    row_lo, row_hi : (B,) int64, per row the half-open window ``[lo, hi)`` of global columns.
+    col0 : global index of the block's first column.
+    diag_col : (B,) int64, global column holding the row's own SNP (always kept, stored as
+        exactly 1), or -1.
+    min_r2 : keep off-diagonal entries with r^2 >= min_r2 (0 keeps the whole window).
+
+    Returns
+    -------
+    counts : (B,) int64 entries per row; indices : int32 global columns (ascending per row);
+    values : float32 r.
+    """
+    n_rows, n_cols = block.shape
+    counts = np.zeros(n_rows, dtype=np.int64)
+    for b in range(n_rows):
+        start = max(row_lo[b] - col0, 0)
+        stop = min(row_hi[b] - col0, n_cols)
+        c = 0
+        for k in range(start, stop):
+            v = block[b, k]
+            if v * v >= min_r2 or col0 + k == diag_col[b]:
+                c += 1
+        counts[b] = c
+    total = counts.sum()
+    indices = np.empty(total, dtype=np.int32)
+    values = np.empty(total, dtype=np.float32)
+    pos = 0
+    for b in range(n_rows):
+        start = max(row_lo[b] - col0, 0)
+        stop = min(row_hi[b] - col0, n_cols)
+        for k in range(start, stop):
+            v = block[b, k]
+            if col0 + k == diag_col[b]:
+                indices[pos] = col0 + k
+                values[pos] = 1.0
+                pos += 1
+            elif v * v >= min_r2:
+                indices[pos] = col0 + k
+                values[pos] = v
+                pos += 1
+    return counts, indices, values
+
+
+@njit
+def symmetrize_upper(indptr, indices, values):
+    """Full symmetric CSR from its upper triangle (diagonal included), columns ascending.
+
+    Row i of the result is the lower part (transposed entries of earlier rows, ascending)
+    followed by the stored upper part of row i.
+    """
+    n = len(indptr) - 1
+    lower = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if j > i:
+                lower[j] += 1
+    out_indptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        out_indptr[i + 1] = out_indptr[i] + lower[i] + (indptr[i + 1] - indptr[i])
+    nnz = out_indptr[n]
+    out_indices = np.empty(nnz, dtype=np.int32)
+    out_values = np.empty(nnz, dtype=values.dtype)
+    cursor = out_indptr[:-1].copy()
+    for i in range(n):
+        upper_start = out_indptr[i] + lower[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            q = upper_start + (p - indptr[i])
+            out_indices[q] = j
+            out_values[q] = values[p]
+            if j > i:
+                out_indices[cursor[j]] = i
+                out_values[cursor[j]] = values[p]
+                cursor[j] += 1
+    return out_indptr, out_indices, out_values
+
+
+@njit
+def weighted_r_power_sums(indptr, indices, r, weights, power):
+    """Per row j: sum over stored columns i of ``weights[i] * |r_ji| ** power`` (float64).
+
+    With weights = H (heterozygosity 2p(1-p) of the column SNP) and power 2 this is MiXeR's
+    LD score; weights = 1, power 2 the LDSC score; weights = H^2, power 4 MiXeR's fast-model
+    fourth moment.
+    """
+    n = len(indptr) - 1
+    out = np.zeros(n, dtype=np.float64)
+    for j in range(n):
+        acc = 0.0
+        for p in range(indptr[j], indptr[j + 1]):
+            v = abs(np.float64(r[p]))
+            acc += weights[indices[p]] * v ** power
+        out[j] = acc
+    return out
+
+
+@njit
+def prune_pass(indptr, indices, r, order, col_to_row, eligible, max_r2, kept):
+    """One random-pruning pass: greedy in ``order``, keep a row unless a kept row tags it.
+
+    Rows are visited in ``order``; an eligible row not yet removed is kept (``kept[i] = 1``)
+    and removes every row whose SNP has r^2 >= ``max_r2`` with it (``col_to_row`` maps a
+    column to the row of the same SNP, or -1). ``kept`` must be zero on entry.
+    """
+    removed = np.zeros(len(indptr) - 1, dtype=np.bool_)
+    for t in range(len(order)):
+        i = order[t]
+        if removed[i] or not eligible[i]:
+            continue
+        kept[i] = 1
+        for p in range(indptr[i], indptr[i + 1]):
+            v = np.float64(r[p])
+            if v * v >= max_r2:
+                row = col_to_row[indices[p]]
+                if row >= 0:
+                    removed[row] = True

@@ -1,0 +1,386 @@
+"""LD matrices from PLINK genotypes, block by block with BLAS.
+
+r is the Pearson correlation of the allele counts of the kept samples, missing genotypes
+mean-imputed (what ``plink --r`` reports). Each SNP column is centred and scaled by its sample
+standard deviation (1/n) in float64, stored as float32, and a block of r is ``Z_a' Z_b / n``
+(one sgemm; ``precision="float64"`` uses dgemm). Only the column range a block of rows can
+reach is read, through a cache of at most ``max_memory_mb``; for square matrices only the
+upper triangle is computed and then mirrored.
+
+Kinds (:func:`build_ld`):
+
+========  =====================================================  ==========================
+kind      stored entries                                         default window
+========  =====================================================  ==========================
+full      every pair                                             whole chromosome
+window    every pair inside the window                           required
+sparse    pairs with n r^2 >= chisq (GCTB, chisq 10)             whole chromosome
+r2        pairs with r^2 >= r2min (MiXeR, r2min 0.05)            10,000 kb
+shrunk    Wen-Stephens shrunk r (see :mod:`bayesmix.ld.shrunk`)  where shrinkage >= cutoff
+========  =====================================================  ==========================
+
+The diagonal is always stored. ``snp_range`` builds rows i..j only (a piece to
+:func:`bayesmix.ld.store.merge`), ``tags`` builds a rectangular tag x reference matrix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesmix import __version__
+from bayesmix.errors import InputError
+from bayesmix.io.plink import Genotypes
+from bayesmix.kernels.ld import select_block_entries, symmetrize_upper
+from bayesmix.ld import shrunk as ws
+from bayesmix.ld.store import LDMatrix
+
+log = logging.getLogger("bayesmix")
+
+KINDS = ("full", "window", "sparse", "r2", "shrunk")
+DEFAULT_CHISQ = 10.0
+DEFAULT_R2MIN = 0.05
+DEFAULT_R2_WINDOW_KB = 10_000.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which pairs may be stored: |bp distance| <= kb * 1000, |index distance| <= snps,
+    |map distance| <= cm (each bound optional; none means the whole chromosome)."""
+
+    kb: float | None = None
+    snps: int | None = None
+    cm: float | None = None
+
+    def is_bounded(self) -> bool:
+        return self.kb is not None or self.snps is not None or self.cm is not None
+
+    def bounds(self, bp: np.ndarray, cm: np.ndarray, row_pos: np.ndarray):
+        """Half-open column ranges ``[lo, hi)`` (int64) for rows at column positions ``row_pos``.
+
+        ``bp`` and ``cm`` are the (sorted) positions of the column SNPs.
+        """
+        m = len(bp)
+        lo = np.zeros(len(row_pos), dtype=np.int64)
+        hi = np.full(len(row_pos), m, dtype=np.int64)
+        if self.kb is not None:
+            d = self.kb * 1000.0
+            lo = np.maximum(lo, np.searchsorted(bp, bp[row_pos] - d, side="left"))
+            hi = np.minimum(hi, np.searchsorted(bp, bp[row_pos] + d, side="right"))
+        if self.snps is not None:
+            lo = np.maximum(lo, row_pos - self.snps)
+            hi = np.minimum(hi, row_pos + self.snps + 1)
+        if self.cm is not None:
+            lo = np.maximum(lo, np.searchsorted(cm, cm[row_pos] - self.cm, side="left"))
+            hi = np.minimum(hi, np.searchsorted(cm, cm[row_pos] + self.cm, side="right"))
+        return lo.astype(np.int64), hi.astype(np.int64)
+
+    def as_dict(self) -> dict:
+        return {"window_kb": self.kb, "window_snps": self.snps, "window_cm": self.cm}
+
+
+def build_ld(
+    source,
+    kind: str = "window",
+    *,
+    chrom=None,
+    snp_range: tuple[int, int] | None = None,
+    tags=None,
+    window_kb: float | None = None,
+    window_snps: int | None = None,
+    window_cm: float | None = None,
+    chisq: float = DEFAULT_CHISQ,
+    r2min: float = DEFAULT_R2MIN,
+    gen_map=None,
+    cm_per_mb: float | None = None,
+    ne: float = ws.DEFAULT_NE,
+    genmap_n: int = ws.DEFAULT_GENMAP_N,
+    cutoff: float = ws.DEFAULT_CUTOFF,
+    dtype: str = "float32",
+    precision: str = "float32",
+    block_size: int = 512,
+    max_memory_mb: float = 1024.0,
+    threads: int | None = None,
+    progress: bool = True,
+    keep=None,
+    remove=None,
+    extract=None,
+    exclude=None,
+    maf: float = 0.0,
+) -> LDMatrix:
+    """Build an LD matrix of one chromosome from PLINK genotypes.
+
+    Parameters
+    ----------
+    source : PLINK prefix, or an opened :class:`bayesmix.io.plink.Genotypes`.
+    kind : "full", "window", "sparse", "r2" or "shrunk" (see the module docstring).
+    chrom : chromosome to use when the fileset holds several.
+    snp_range : (i, j), 1-based inclusive positions of the rows to build (a piece).
+    tags : SNP ids of the rows of a rectangular tag x reference matrix (columns = all SNPs).
+    window_kb, window_snps, window_cm : window bounds (combined with AND).
+    chisq : sparse kind keeps n r^2 >= chisq.  r2min : r2 kind keeps r^2 >= r2min.
+    gen_map, cm_per_mb : genetic map (path or table snp/bp/cm) or a constant rate; needed by
+        the shrunk kind and by ``window_cm`` when the .bim has no map positions.
+    ne, genmap_n, cutoff : Wen-Stephens parameters (effective population size, number of
+        individuals behind the map, hard threshold of the shrinkage factor).
+    dtype : stored values, "float32" or "int16" (error <= 1.53e-5).
+    precision : "float32" (sgemm, default) or "float64" (dgemm) for the block products.
+    block_size : rows per block. max_memory_mb : bound on cached standardised genotypes.
+    threads : BLAS threads (None: the library default).
+    progress : show a tqdm progress bar on stderr.
+    keep, remove, extract, exclude, maf : sample/SNP filters as in ``Genotypes.open``.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown LD kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if dtype not in ("float32", "int16"):
+        raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
+    genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
+    snps = genotypes.snps
+    counts = dict(genotypes.filter_counts)
+    use = np.flatnonzero(((snps["freq"] > 0) & (snps["freq"] < 1) & (snps["n_obs"] > 0)).to_numpy())
+    if len(use) < len(snps):
+        counts["monomorphic SNPs (r undefined)"] = len(snps) - len(use)
+    _check_order(genotypes, use)
+
+    cm = snps["cm"].to_numpy(dtype=np.float64)
+    if kind == "shrunk" or gen_map is not None or cm_per_mb is not None:
+        if kind == "shrunk" or window_cm is not None:
+            map_cm, known = ws.genetic_positions(snps, gen_map=gen_map, cm_per_mb=cm_per_mb)
+            cm = map_cm
+            if (~known[use]).any():
+                counts["SNPs without a genetic map position"] = int((~known[use]).sum())
+                use = use[known[use]]
+    if window_cm is not None and not (cm[use] != 0).any():
+        raise InputError("--window-cm needs map positions: the .bim cM column is all 0; pass "
+                         "--gen-map FILE or --cm-per-mb RATE", f"{genotypes.prefix}.bim")
+    if len(use) == 0:
+        raise InputError("no SNPs left to compute LD on", f"{genotypes.prefix}.bim")
+    for what, n in counts.items():
+        if n:
+            log.info("ld: dropped %d %s", n, what)
+
+    window = Window(window_kb, window_snps, window_cm)
+    if kind == "window" and not window.is_bounded():
+        raise InputError("--kind window needs --window-kb, --window-snps or --window-cm")
+    if kind == "r2" and not window.is_bounded():
+        window = Window(kb=DEFAULT_R2_WINDOW_KB)
+    if kind == "shrunk":
+        reach = ws.max_shrinkage_distance_cm(ne, genmap_n, cutoff)
+        window = Window(window.kb, window.snps, min(window.cm or np.inf, reach))
+    if window.cm is not None and np.any(np.diff(cm[use]) < 0):
+        raise InputError("genetic map positions decrease along the chromosome; the map and "
+                         "the .bim disagree on SNP order", gen_map)
+    n = genotypes.n_samples
+    min_r2 = {"sparse": chisq / n, "r2": r2min}.get(kind, 0.0)
+
+    col_snps = snps.iloc[use].assign(cm=cm[use], n=snps["n_obs"].to_numpy()[use])
+    row_pos = np.arange(len(use))
+    square = True
+    if tags is not None:
+        wanted = set(tags)
+        row_pos = np.flatnonzero(col_snps["snp"].isin(wanted).to_numpy())
+        missing = len(wanted) - len(row_pos)
+        if missing:
+            log.info("ld: %d tag SNPs are not among the reference SNPs and are skipped", missing)
+        if len(row_pos) == 0:
+            raise InputError("none of the tag SNPs is among the reference SNPs")
+        square = len(row_pos) == len(use)
+    if snp_range is not None:
+        first, last = snp_range
+        if not 1 <= first <= last:
+            raise InputError(f"--snp {first}-{last}: expected 1 <= i <= j")
+        if first > len(row_pos):
+            raise InputError(f"--snp {first}-{last}: only {len(row_pos)} SNPs are available")
+        row_pos = row_pos[first - 1:min(last, len(row_pos))]
+        square = square and len(row_pos) == len(use)
+
+    transform = None
+    if kind == "shrunk":
+        def transform(block, rows, cols, variance):
+            same = rows[:, None] == cols[None, :]
+            return ws.shrink_block(block, variance[rows], variance[cols], cm[use][rows],
+                                   cm[use][cols], same, ne=ne, genmap_n=genmap_n, cutoff=cutoff)
+
+    engine = _BlockEngine(genotypes, use, precision=precision, block_size=block_size,
+                          max_memory_mb=max_memory_mb)
+    bp = col_snps["bp"].to_numpy(dtype=np.float64)
+    lo, hi = window.bounds(bp, col_snps["cm"].to_numpy(), row_pos)
+    indptr, indices, values = engine.run(row_pos, lo, hi, min_r2, square=square,
+                                         transform=transform, threads=threads,
+                                         progress=progress, label=kind)
+    meta = dict(
+        kind=kind, n_samples=n, min_r2=min_r2, chisq=chisq if kind == "sparse" else None,
+        r2min=r2min if kind == "r2" else None, **window.as_dict(),
+        bfile=str(genotypes.prefix), dropped={k: int(v) for k, v in counts.items() if v},
+        created_by=f"bayesmix {__version__}",
+    )
+    if kind == "shrunk":
+        meta.update(ne=ne, genmap_n=genmap_n, cutoff=cutoff,
+                    gen_map=str(gen_map) if isinstance(gen_map, (str, os.PathLike)) else None,
+                    cm_per_mb=cm_per_mb)
+    if snp_range is not None:
+        meta["snp_range"] = [int(row_pos[0]) + 1, int(row_pos[-1]) + 1]
+    row_snps = col_snps.iloc[row_pos]
+    return LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
+                             meta=meta, dtype=dtype)
+
+
+def _open(source, chrom, keep, remove, extract, exclude, maf) -> Genotypes:
+    if isinstance(source, Genotypes):
+        genotypes = source
+    else:
+        genotypes = Genotypes.open(source, chrom=chrom, keep=keep, remove=remove,
+                                   extract=extract, exclude=exclude, maf=maf)
+    chroms = genotypes.snps["chr"].unique()
+    if len(chroms) > 1:
+        raise InputError(f"LD is built per chromosome but the SNPs span {len(chroms)} "
+                         f"chromosomes; choose one with --chr", f"{genotypes.prefix}.bim")
+    return genotypes
+
+
+def _check_order(genotypes: Genotypes, use: np.ndarray) -> None:
+    """SNP ids unique and positions non-decreasing, else an error naming the .bim line."""
+    snps = genotypes.snps.iloc[use]
+    bim = f"{genotypes.prefix}.bim"
+    dup = snps["snp"].duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputError(f"SNP {snps['snp'].iloc[i]} appears twice; remove duplicates "
+                         f"(plink --list-duplicate-vars)", bim,
+                         int(snps["bed_index"].iloc[i]) + 1, 2)
+    bp = snps["bp"].to_numpy()
+    bad = np.flatnonzero(np.diff(bp) < 0)
+    if len(bad):
+        i = int(bad[0]) + 1
+        raise InputError(f"SNPs are not sorted by position: {snps['snp'].iloc[i]} at bp "
+                         f"{bp[i]} follows bp {bp[i - 1]}; sort them (plink --make-bed)", bim,
+                         int(snps["bed_index"].iloc[i]) + 1, 4)
+
+
+def standardize_counts(x: np.ndarray, precision: str = "float32"):
+    """Centre and scale allele-count columns by their 1/n sample SD (computed in float64).
+
+    Returns ``(z, variance)``: z (n, k) Fortran-ordered float32 (or float64 with
+    ``precision="float64"``) and the per-column variance of the counts (float64).
+    """
+    x64 = np.asarray(x, dtype=np.float64)
+    centred = x64 - x64.mean(axis=0)
+    variance = (centred * centred).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = centred / np.sqrt(variance)
+    return np.asfortranarray(z, dtype=np.float64 if precision == "float64" else np.float32), variance
+
+
+class _BlockEngine:
+    """Computes r block by block over rows, reading standardised columns through a cache."""
+
+    def __init__(self, genotypes: Genotypes, use: np.ndarray, *, precision: str,
+                 block_size: int, max_memory_mb: float):
+        if precision not in ("float32", "float64"):
+            raise InputError(f"precision must be float32 or float64, not {precision!r}")
+        self.genotypes = genotypes
+        self.use = use
+        self.precision = precision
+        self.n = genotypes.n_samples
+        self.block_size = max(1, int(block_size))
+        item = 8 if precision == "float64" else 4
+        budget = max_memory_mb * 2**20
+        # cache n x capacity, plus a block x capacity result and n x block rows
+        capacity = int((budget - item * self.n * self.block_size) // (item * (self.n + self.block_size)))
+        self.capacity = max(capacity, self.block_size)
+        self.variance = np.full(len(use), np.nan)
+        self._start = self._stop = 0
+        self._z = None
+
+    def read(self, cols: np.ndarray) -> np.ndarray:
+        x = self.genotypes.read(self.use[cols], standardize=False)
+        z, variance = standardize_counts(x, self.precision)
+        self.variance[cols] = variance
+        return z
+
+    def columns(self, start: int, stop: int) -> np.ndarray:
+        """Standardised columns ``start .. stop - 1`` (a view into the cache)."""
+        if self._z is not None and self._start <= start and stop <= self._stop:
+            return self._z[:, start - self._start:stop - self._start]
+        new_stop = min(max(stop, start + self.capacity), len(self.use))
+        dtype = np.float64 if self.precision == "float64" else np.float32
+        z = np.empty((self.n, new_stop - start), dtype=dtype, order="F")
+        reuse_stop = start
+        if self._z is not None and self._start <= start < self._stop:
+            reuse_stop = min(self._stop, new_stop)
+            z[:, :reuse_stop - start] = self._z[:, start - self._start:reuse_stop - self._start]
+        self._z = None
+        if reuse_stop < new_stop:
+            z[:, reuse_stop - start:] = self.read(np.arange(reuse_stop, new_stop))
+        self._z, self._start, self._stop = z, start, new_stop
+        return z[:, :stop - start]
+
+    def run(self, row_pos, lo, hi, min_r2, *, square, transform, threads, progress, label):
+        """CSR arrays (indptr, indices, values float32) of the selected entries."""
+        from threadpoolctl import threadpool_limits
+        from tqdm.auto import tqdm
+
+        row_counts, row_indices, row_values = [], [], []
+        inv_n = 1.0 / self.n
+        bar = tqdm(total=len(row_pos), unit="SNP", desc=f"LD ({label})", disable=not progress,
+                   leave=False)
+        with threadpool_limits(limits=threads, user_api="blas"), bar:
+            for a in range(0, len(row_pos), self.block_size):
+                b = min(a + self.block_size, len(row_pos))
+                rows = row_pos[a:b]
+                block_lo = np.maximum(lo[a:b], rows) if square else lo[a:b]
+                col_start, col_end = int(block_lo.min()), int(hi[a:b].max())
+                z_rows = None if square else self.read(rows)
+                chunks = []
+                s = col_start
+                while s < col_end:
+                    e = min(s + self.capacity, col_end)
+                    z_cols = self.columns(s, e)
+                    if z_rows is None:     # square: rows a..b-1 are the first columns
+                        z_rows = np.array(z_cols[:, :b - a], order="F")
+                    block = z_rows.T @ z_cols
+                    block *= inv_n
+                    cols = np.arange(s, e)
+                    if transform is not None:
+                        block = transform(block, rows, cols, self.variance)
+                    block = np.ascontiguousarray(block, dtype=np.float32)
+                    chunks.append(select_block_entries(block, block_lo, hi[a:b], s,
+                                                       rows.astype(np.int64), min_r2))
+                    s = e
+                counts, indices, values = _merge_row_chunks(chunks, b - a)
+                row_counts.append(counts)
+                row_indices.append(indices)
+                row_values.append(values)
+                bar.update(b - a)
+        counts = np.concatenate(row_counts)
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.concatenate(row_indices) if row_indices else np.zeros(0, np.int32)
+        values = np.concatenate(row_values) if row_values else np.zeros(0, np.float32)
+        if square:
+            indptr, indices, values = symmetrize_upper(indptr, indices, values)
+        return indptr, indices, values
+
+
+def _merge_row_chunks(chunks, n_rows):
+    """Interleave per-row entries of consecutive column chunks (each ascending) by row."""
+    if not chunks:
+        return np.zeros(n_rows, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+    if len(chunks) == 1:
+        return chunks[0]
+    counts = np.sum([c[0] for c in chunks], axis=0)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    done = np.zeros(n_rows, dtype=np.int64)
+    indices = np.empty(offsets[-1], dtype=np.int32)
+    values = np.empty(offsets[-1], dtype=np.float32)
+    for chunk_counts, chunk_indices, chunk_values in chunks:
+        chunk_offsets = np.concatenate([[0], np.cumsum(chunk_counts)])
+        within = np.arange(len(chunk_indices)) - np.repeat(chunk_offsets[:-1], chunk_counts)
+        target = np.repeat(offsets[:-1] + done, chunk_counts) + within
+        indices[target] = chunk_indices
+        values[target] = chunk_values
+        done += chunk_counts
+    return counts, indices, values

@@ -1,0 +1,381 @@
+"""The LD matrix store: :class:`LDMatrix`, a CSR matrix of signed allelic correlations r.
+
+Rows are tag (GWAS) SNPs, columns are reference SNPs; the matrix is square when they coincide
+(SBayes) and rectangular for MiXeR's tag x reference LD (DESIGN.md). One matrix covers one
+chromosome or a contiguous range of its rows (a *piece*, see :func:`merge`).
+
+On-disk layout (a folder; format ``bayesmix-ld``, version :data:`FORMAT_VERSION`)::
+
+    PATH/meta.json      format, version, kind, build parameters, dtype, scale, shape, nnz
+    PATH/snps.tsv       row SNPs:    snp chr bp cm a1 a2 freq n   (tab-separated, header)
+    PATH/ref_snps.tsv   column SNPs (only when rows and columns differ)
+    PATH/indptr.npy     int32 (int64 if nnz >= 2**31), n_rows + 1
+    PATH/indices.npy    int32 column indices, ascending within a row
+    PATH/data.npy       float32 r, or int16 q with r = q * scale
+
+``freq`` is the A1 frequency and ``n`` the number of genotyped samples behind it. int16
+values use ``scale = max(1, max|r|) / 32767``, i.e. 1/32767 for correlations (|r| <= 1), so the
+rounding error is at most ``scale / 2`` (1.53e-5 for |r| <= 1); shrunk matrices whose diagonal
+exceeds 1 get a proportionally larger scale. :meth:`LDMatrix.load` memory-maps the arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.errors import InputError
+from bayesmix.io.files import atomic_path
+
+FORMAT_NAME = "bayesmix-ld"
+FORMAT_VERSION = 1
+INT16_MAX = 32767
+SNP_COLUMNS = ["snp", "chr", "bp", "cm", "a1", "a2", "freq", "n"]
+_SNP_DTYPES = {"snp": str, "chr": str, "bp": np.int64, "cm": np.float64, "a1": str, "a2": str,
+               "freq": np.float64, "n": np.int64}
+
+
+def int16_scale(max_abs: float) -> float:
+    """Quantisation step for values of magnitude up to ``max_abs`` (1/32767 when <= 1)."""
+    return max(1.0, float(max_abs)) / INT16_MAX
+
+
+def quantize_int16(values: np.ndarray, scale: float) -> np.ndarray:
+    """Round float values to int16 codes q = round(r / scale); |r - q scale| <= scale / 2."""
+    q = np.rint(np.asarray(values, dtype=np.float64) / scale)
+    return np.clip(q, -INT16_MAX, INT16_MAX).astype(np.int16)
+
+
+def normalize_snp_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the SNP table with exactly :data:`SNP_COLUMNS` (cm defaults to 0, n to 0)."""
+    table = table.copy()
+    if "cm" not in table:
+        table["cm"] = 0.0
+    if "n" not in table:
+        table["n"] = table["n_obs"] if "n_obs" in table else 0
+    missing = [c for c in SNP_COLUMNS if c not in table]
+    if missing:
+        raise ValueError(f"SNP table lacks columns {missing}")
+    table = table[SNP_COLUMNS].reset_index(drop=True)
+    return table.astype(_SNP_DTYPES)
+
+
+@dataclass
+class LDMatrix:
+    """Sparse LD matrix of signed correlations r (CSR), with its SNP tables and metadata.
+
+    Attributes
+    ----------
+    indptr, indices : CSR structure (int32 indices, ascending columns within each row).
+    data : float32 r, or int16 codes (r = code * ``scale``); use :meth:`values` to decode.
+    snps : row SNPs (snp chr bp cm a1 a2 freq n), ``freq`` = A1 frequency.
+    ref_snps : column SNPs; the same object as ``snps`` when the matrix is square.
+    meta : kind and build parameters (window, threshold, n_samples, ...).
+    scale : int16 quantisation step (1.0 for float32 data).
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    snps: pd.DataFrame
+    ref_snps: pd.DataFrame | None = None
+    meta: dict = field(default_factory=dict)
+    scale: float = 1.0
+
+    def __post_init__(self):
+        self.snps = normalize_snp_table(self.snps)
+        if self.ref_snps is None or self.ref_snps is self.snps:
+            self.ref_snps = self.snps
+        else:
+            self.ref_snps = normalize_snp_table(self.ref_snps)
+            if _same_snps(self.snps, self.ref_snps):
+                self.ref_snps = self.snps
+        n_rows = len(self.snps)
+        if len(self.indptr) != n_rows + 1:
+            raise ValueError(f"indptr has {len(self.indptr)} entries for {n_rows} rows")
+        if len(self.indices) != len(self.data) or int(self.indptr[-1]) != len(self.data):
+            raise ValueError("indices, data and indptr[-1] disagree on the number of nonzeros")
+        if self.data.dtype not in (np.float32, np.int16):
+            raise ValueError(f"data must be float32 or int16, not {self.data.dtype}")
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_csr(cls, indptr, indices, values, snps, ref_snps=None, *, meta=None,
+                 dtype: str = "float32") -> "LDMatrix":
+        """Build from CSR arrays of float r, stored as ``dtype`` ("float32" or "int16")."""
+        values = np.asarray(values)
+        nnz = len(values)
+        indptr = np.asarray(indptr, dtype=np.int32 if nnz < 2**31 else np.int64)
+        indices = np.asarray(indices, dtype=np.int32)
+        if dtype == "float32":
+            data, scale = np.asarray(values, dtype=np.float32), 1.0
+        elif dtype == "int16":
+            scale = int16_scale(np.abs(values).max() if nnz else 1.0)
+            data = quantize_int16(values, scale)
+        else:
+            raise ValueError(f"dtype must be 'float32' or 'int16', not {dtype!r}")
+        return cls(indptr, indices, data, snps, ref_snps, dict(meta or {}), scale)
+
+    @classmethod
+    def from_scipy(cls, matrix, snps, ref_snps=None, *, meta=None, dtype="float32") -> "LDMatrix":
+        """Build from any scipy sparse matrix of r (converted to sorted CSR)."""
+        import scipy.sparse as sp
+
+        csr = sp.csr_matrix(matrix)
+        csr.sort_indices()
+        return cls.from_csr(csr.indptr, csr.indices, csr.data, snps, ref_snps, meta=meta,
+                            dtype=dtype)
+
+    def astype(self, dtype: str) -> "LDMatrix":
+        """The same matrix stored as "float32" or "int16" (int16 -> float32 is exact)."""
+        if dtype == self.dtype:
+            return self
+        return LDMatrix.from_csr(self.indptr, self.indices, self.values(), self.snps,
+                                 self.ref_snps, meta=self.meta, dtype=dtype)
+
+    # ----------------------------------------------------------------- description
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.snps), len(self.ref_snps)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    @property
+    def dtype(self) -> str:
+        return "int16" if self.data.dtype == np.int16 else "float32"
+
+    @property
+    def kind(self) -> str:
+        return self.meta.get("kind", "unknown")
+
+    @property
+    def is_square(self) -> bool:
+        """True when rows and columns are the same SNPs (the matrix is then symmetric)."""
+        return self.ref_snps is self.snps
+
+    @property
+    def n_samples(self) -> int | None:
+        """Size of the LD reference panel, if known."""
+        return self.meta.get("n_samples")
+
+    def __repr__(self) -> str:
+        return (f"LDMatrix(kind={self.kind!r}, shape={self.shape}, nnz={self.nnz}, "
+                f"dtype={self.dtype})")
+
+    # ----------------------------------------------------------------- access
+    def values(self) -> np.ndarray:
+        """Nonzero r values decoded to float32 (a view for float32 storage)."""
+        if self.data.dtype == np.int16:
+            return self.data.astype(np.float32) * np.float32(self.scale)
+        return np.asarray(self.data)
+
+    def csr_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(indptr, indices, r)`` as plain arrays for numba kernels (r float32)."""
+        return np.asarray(self.indptr), np.asarray(self.indices), self.values()
+
+    def to_scipy(self):
+        """``scipy.sparse.csr_matrix`` of r (float32)."""
+        import scipy.sparse as sp
+
+        indptr, indices, values = self.csr_arrays()
+        return sp.csr_matrix((values, indices, indptr), shape=self.shape)
+
+    def r2(self):
+        """``scipy.sparse.csr_matrix`` of r^2 (float32) on the stored pattern."""
+        m = self.to_scipy()
+        m.data = m.data * m.data
+        return m
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and r values (float32) of row ``i``."""
+        start, stop = int(self.indptr[i]), int(self.indptr[i + 1])
+        values = self.data[start:stop]
+        if values.dtype == np.int16:
+            values = values.astype(np.float32) * np.float32(self.scale)
+        return np.asarray(self.indices[start:stop]), np.asarray(values)
+
+    def iter_columns(self):
+        """Yield ``(j, row_indices, r_values)`` for every column j, in order.
+
+        For a square (symmetric) matrix, column j is row j, so no copy is made; this is the
+        access pattern of single-site Gibbs sweeps (r -= R[:, j] * delta).
+        """
+        if self.is_square:
+            for j in range(self.shape[1]):
+                rows, values = self.row(j)
+                yield j, rows, values
+            return
+        csc = self.to_scipy().tocsc()
+        csc.sort_indices()
+        for j in range(self.shape[1]):
+            start, stop = csc.indptr[j], csc.indptr[j + 1]
+            yield j, csc.indices[start:stop], csc.data[start:stop]
+
+    def diagonal(self) -> np.ndarray:
+        """Stored diagonal r_jj (float32; 0 where absent). Square matrices only."""
+        if not self.is_square:
+            raise ValueError("diagonal() needs a square matrix")
+        return self.to_scipy().diagonal().astype(np.float32)
+
+    def index_of(self, snp_ids) -> np.ndarray:
+        """Row positions of ``snp_ids``; raises KeyError naming the first unknown SNP."""
+        lookup = pd.Index(self.snps["snp"])
+        pos = lookup.get_indexer(pd.Index(list(snp_ids)))
+        if (pos < 0).any():
+            missing = np.asarray(list(snp_ids))[pos < 0]
+            raise KeyError(f"{len(missing)} SNPs not in the LD matrix, e.g. {missing[0]}")
+        return pos
+
+    def subset(self, snp_ids) -> "LDMatrix":
+        """The matrix restricted to the SNPs in ``snp_ids`` (kept in matrix order).
+
+        Square matrices keep rows and columns of those SNPs; rectangular ones keep rows (tags)
+        only, with all reference columns.
+        """
+        wanted = set(snp_ids)
+        rows = np.flatnonzero(self.snps["snp"].isin(wanted).to_numpy())
+        m = self.to_scipy()[rows]
+        snps = self.snps.iloc[rows]
+        ref = self.ref_snps
+        if self.is_square:
+            m = m[:, rows]
+            ref = snps
+        meta = dict(self.meta, subset=True)
+        return LDMatrix.from_scipy(m, snps, ref if not self.is_square else None, meta=meta,
+                                   dtype=self.dtype)
+
+    # ----------------------------------------------------------------- files
+    def save(self, path) -> Path:
+        """Write the matrix folder atomically (see the module docstring for the layout)."""
+        path = Path(path)
+        meta = dict(self.meta)
+        meta.update(format=FORMAT_NAME, version=FORMAT_VERSION, dtype=self.dtype,
+                    scale=self.scale, shape=list(self.shape), nnz=self.nnz,
+                    square=self.is_square)
+        with atomic_path(path) as tmp:
+            tmp.mkdir()
+            np.save(tmp / "indptr.npy", np.asarray(self.indptr))
+            np.save(tmp / "indices.npy", np.asarray(self.indices))
+            np.save(tmp / "data.npy", np.asarray(self.data))
+            self.snps.to_csv(tmp / "snps.tsv", sep="\t", index=False)
+            if not self.is_square:
+                self.ref_snps.to_csv(tmp / "ref_snps.tsv", sep="\t", index=False)
+            with open(tmp / "meta.json", "wt") as fh:
+                json.dump(_jsonable(meta), fh, indent=1, sort_keys=True)
+        return path
+
+    @classmethod
+    def load(cls, path, *, mmap: bool = True) -> "LDMatrix":
+        """Open a saved matrix folder; with ``mmap`` the arrays are memory-mapped read-only."""
+        path = Path(os.fspath(path))
+        meta_path = path / "meta.json"
+        if not meta_path.exists():
+            raise InputError("not an LD matrix folder (meta.json missing)", path)
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"invalid JSON: {exc.msg}", meta_path, exc.lineno, exc.colno)
+        if meta.get("format") != FORMAT_NAME:
+            raise InputError(f"format is {meta.get('format')!r}, expected {FORMAT_NAME!r}",
+                             meta_path)
+        version = meta.get("version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise InputError(f"store version {version!r} is newer than this bayesmix reads "
+                             f"({FORMAT_VERSION}); upgrade bayesmix", meta_path)
+        mode = "r" if mmap else None
+        arrays = {}
+        for name in ("indptr", "indices", "data"):
+            file = path / f"{name}.npy"
+            if not file.exists():
+                raise InputError("file missing from the LD matrix folder", file)
+            arrays[name] = np.load(file, mmap_mode=mode)
+        snps = _read_snp_table(path / "snps.tsv")
+        ref_path = path / "ref_snps.tsv"
+        ref_snps = _read_snp_table(ref_path) if ref_path.exists() else None
+        if len(arrays["indptr"]) != len(snps) + 1:
+            raise InputError(f"indptr.npy has {len(arrays['indptr'])} entries but snps.tsv "
+                             f"lists {len(snps)} SNPs", path / "indptr.npy")
+        nnz = int(arrays["indptr"][-1])
+        if len(arrays["indices"]) != nnz or len(arrays["data"]) != nnz:
+            raise InputError("indices.npy, data.npy and indptr.npy disagree on nnz", path)
+        for key in ("format", "version", "dtype", "shape", "nnz", "square"):
+            meta.pop(key, None)
+        scale = float(meta.pop("scale", 1.0))
+        return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, ref_snps, meta,
+                   scale)
+
+
+def merge(pieces) -> LDMatrix:
+    """Concatenate row pieces that share the same column SNPs into one matrix.
+
+    Pieces are what ``--snp i-j`` builds produce (rows i..j against all reference columns);
+    they are ordered by where their first row sits among the columns, must not overlap, and
+    the result is square when the merged rows equal the columns.
+    """
+    pieces = list(pieces)
+    if not pieces:
+        raise ValueError("nothing to merge")
+    ref = pieces[0].ref_snps
+    for k, piece in enumerate(pieces[1:], start=2):
+        if not _same_snps(piece.ref_snps, ref):
+            raise InputError(f"piece {k} has different column SNPs from piece 1; only pieces "
+                             f"of the same chromosome and SNP set can be merged")
+    col_pos = pd.Index(ref["snp"])
+
+    def first_row(piece):
+        return int(col_pos.get_indexer(piece.snps["snp"].iloc[:1])[0]) if len(piece.snps) else -1
+
+    pieces.sort(key=first_row)
+    snps = pd.concat([p.snps for p in pieces], ignore_index=True)
+    if snps["snp"].duplicated().any():
+        dup = snps.loc[snps["snp"].duplicated(), "snp"].iloc[0]
+        raise InputError(f"pieces overlap: SNP {dup} appears in more than one piece")
+    indptr = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for p in pieces:
+        indptr.append(np.asarray(p.indptr[1:], dtype=np.int64) + offset)
+        offset += p.nnz
+    indices = np.concatenate([np.asarray(p.indices) for p in pieces])
+    values = np.concatenate([p.values() for p in pieces])
+    dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
+    meta = dict(pieces[0].meta)
+    meta.pop("snp_range", None)
+    meta["merged_pieces"] = len(pieces)
+    square = _same_snps(snps, ref)
+    return LDMatrix.from_csr(np.concatenate(indptr), indices, values, snps,
+                             None if square else ref, meta=meta, dtype=dtype)
+
+
+def _same_snps(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    return len(a) == len(b) and bool((a["snp"].to_numpy() == b["snp"].to_numpy()).all())
+
+
+def _read_snp_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError("file missing from the LD matrix folder", path)
+    table = pd.read_csv(path, sep="\t", dtype={"snp": str, "chr": str, "a1": str, "a2": str},
+                        keep_default_na=False)
+    missing = [c for c in SNP_COLUMNS if c not in table]
+    if missing:
+        raise InputError(f"missing columns {missing}", path, 1)
+    return table
+
+
+def _jsonable(value):
+    """Convert numpy scalars/arrays inside metadata to plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,157 @@
+"""LD builders against a dense float64 numpy computation on the shipped chr22 subset."""
+
+import numpy as np
+import pytest
+
+from bayesmix.errors import InputError
+from bayesmix.io.plink import Genotypes
+from bayesmix.ld import build_ld, merge
+
+N_REGION = 800
+
+
+@pytest.fixture(scope="module")
+def region(bfile22):
+    """The first N_REGION SNPs of chr22 and their dense float64 correlation matrix."""
+    full = Genotypes.open(bfile22)
+    ids = set(full.snps["snp"].iloc[:N_REGION])
+    genotypes = Genotypes.open(bfile22, extract=ids)
+    x = genotypes.read(standardize=False).astype(np.float64)
+    return genotypes, np.corrcoef(x.T)
+
+
+def dense(ld):
+    return ld.to_scipy().toarray().astype(np.float64)
+
+
+def test_full_matches_dense_correlation_under_any_memory_bound(region):
+    genotypes, r = region
+    big = build_ld(genotypes, "full", progress=False)
+    small = build_ld(genotypes, "full", progress=False, max_memory_mb=1, block_size=64)
+    assert big.nnz == N_REGION**2
+    np.testing.assert_allclose(dense(big), r, atol=1e-5)
+    # BLAS blocking differs with the block shapes: equal up to float32 rounding
+    np.testing.assert_allclose(dense(small), dense(big), atol=1e-5)
+    np.testing.assert_array_equal(np.diag(dense(big)), 1.0)
+    exact = build_ld(genotypes, "full", progress=False, precision="float64")
+    np.testing.assert_allclose(dense(exact), r, atol=2e-7)
+
+
+def test_window_kinds_store_exactly_the_pairs_in_the_window(region):
+    genotypes, r = region
+    bp = genotypes.snps["bp"].to_numpy()
+    dist_bp = np.abs(bp[:, None] - bp[None, :])
+    idx = np.arange(N_REGION)
+    cases = [
+        (dict(window_kb=100), dist_bp <= 100_000),
+        (dict(window_snps=25), np.abs(idx[:, None] - idx[None, :]) <= 25),
+        (dict(window_kb=300, window_snps=40),
+         (dist_bp <= 300_000) & (np.abs(idx[:, None] - idx[None, :]) <= 40)),
+    ]
+    for options, mask in cases:
+        ld = build_ld(genotypes, "window", progress=False, block_size=100, **options)
+        pattern = ld.to_scipy().toarray() != 0
+        np.testing.assert_array_equal(pattern, mask)
+        np.testing.assert_allclose(dense(ld), np.where(mask, r, 0), atol=1e-5)
+
+
+def test_sparse_and_r2_thresholds(region):
+    genotypes, r = region
+    n = genotypes.n_samples
+    sparse = build_ld(genotypes, "sparse", progress=False, block_size=128)
+    keep = (n * r**2 >= 10) | np.eye(N_REGION, dtype=bool)
+    # entries within float32 rounding of the threshold may fall either way
+    borderline = np.abs(n * r**2 - 10) < 1e-3
+    pattern = sparse.to_scipy().toarray() != 0
+    assert np.all((pattern == keep) | borderline)
+    np.testing.assert_allclose(dense(sparse)[pattern], r[pattern], atol=1e-5)
+
+    r2 = build_ld(genotypes, "r2", r2min=0.2, window_kb=500, progress=False)
+    bp = genotypes.snps["bp"].to_numpy()
+    keep = ((r**2 >= 0.2) & (np.abs(bp[:, None] - bp[None, :]) <= 500_000)) | np.eye(N_REGION, dtype=bool)
+    borderline = np.abs(r**2 - 0.2) < 1e-5
+    pattern = r2.to_scipy().toarray() != 0
+    assert np.all((pattern == keep) | borderline)
+    assert r2.meta["min_r2"] == 0.2 and sparse.meta["min_r2"] == pytest.approx(10 / n)
+
+
+def test_pieces_merge_to_the_whole_matrix(region):
+    genotypes, _ = region
+    whole = build_ld(genotypes, "window", window_kb=200, progress=False)
+    pieces = [build_ld(genotypes, "window", window_kb=200, snp_range=rng, progress=False)
+              for rng in [(301, 10_000), (1, 120), (121, 300)]]
+    assert pieces[1].meta["snp_range"] == [1, 120] and pieces[0].shape == (500, N_REGION)
+    merged = merge(pieces)
+    assert merged.is_square
+    np.testing.assert_allclose(dense(merged), dense(whole), atol=1e-5)
+    np.testing.assert_array_equal(dense(merged) != 0, dense(whole) != 0)
+
+
+def test_tag_by_reference_matrix(region):
+    genotypes, r = region
+    tags = list(genotypes.snps["snp"].iloc[::7])
+    ld = build_ld(genotypes, "window", window_kb=150, tags=tags + ["rs_absent"],
+                  progress=False, dtype="int16")
+    rows = np.arange(0, N_REGION, 7)
+    assert ld.shape == (len(rows), N_REGION) and not ld.is_square
+    assert list(ld.snps["snp"]) == tags and len(ld.ref_snps) == N_REGION
+    bp = genotypes.snps["bp"].to_numpy()
+    mask = np.abs(bp[rows, None] - bp[None, :]) <= 150_000
+    np.testing.assert_allclose(dense(ld), np.where(mask, r[rows], 0), atol=1e-5 + 0.5 / 32767)
+
+
+def test_bad_inputs(tmp_path, bfile22, bfile21):
+    import shutil
+
+    genotypes = Genotypes.open(bfile22)
+    with pytest.raises(InputError, match="needs --window"):
+        build_ld(genotypes, "window", progress=False)
+    with pytest.raises(InputError, match="genetic map"):
+        build_ld(genotypes, "shrunk", progress=False)
+    with pytest.raises(InputError, match="unknown LD kind"):
+        build_ld(genotypes, "banana", progress=False)
+    # unsorted positions: swap two .bim lines' positions
+    prefix = tmp_path / "unsorted"
+    for ext in ("bed", "fam"):
+        shutil.copy(f"{bfile22}.{ext}", f"{prefix}.{ext}")
+    lines = open(f"{bfile22}.bim").read().splitlines()
+    fields = lines[10].split("\t")
+    fields[3] = "1"
+    lines[10] = "\t".join(fields)
+    open(f"{prefix}.bim", "w").write("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="not sorted") as err:
+        build_ld(prefix, "window", window_kb=10, progress=False)
+    assert err.value.line == 11 and err.value.column == 4
+    # two chromosomes in one fileset
+    both = tmp_path / "both"
+    merged_bim = open(f"{bfile22}.bim").read().splitlines()[:5]
+    merged_bim[0] = merged_bim[0].replace("22\t", "21\t", 1)
+    for ext in ("fam",):
+        shutil.copy(f"{bfile22}.{ext}", f"{both}.{ext}")
+    n = len(open(f"{bfile22}.fam").read().splitlines())
+    bed = open(f"{bfile22}.bed", "rb").read()[: 3 + 5 * ((n + 3) // 4)]
+    open(f"{both}.bed", "wb").write(bed)
+    open(f"{both}.bim", "w").write("\n".join(merged_bim) + "\n")
+    with pytest.raises(InputError, match="per chromosome"):
+        build_ld(both, "full", progress=False)
+    ld = build_ld(both, "full", chrom="22", progress=False)
+    assert ld.shape == (4, 4)
+
+
+def test_monomorphic_snps_are_dropped_with_a_count(tmp_path, bfile22, caplog):
+    import logging
+    import shutil
+
+    prefix = tmp_path / "mono"
+    shutil.copy(f"{bfile22}.fam", f"{prefix}.fam")
+    n = len(open(f"{bfile22}.fam").read().splitlines())
+    row = (n + 3) // 4
+    bed = bytearray(open(f"{bfile22}.bed", "rb").read()[: 3 + 6 * row])
+    bed[3 + 2 * row: 3 + 3 * row] = b"\xff" * row       # SNP 3: every sample hom. A2... (code 11)
+    open(f"{prefix}.bed", "wb").write(bytes(bed))
+    open(f"{prefix}.bim", "w").write("\n".join(open(f"{bfile22}.bim").read().splitlines()[:6]) + "\n")
+    with caplog.at_level(logging.INFO, logger="bayesmix"):
+        ld = build_ld(prefix, "full", progress=False)
+    assert ld.shape == (5, 5)
+    assert ld.meta["dropped"] == {"monomorphic SNPs (r undefined)": 1}
+    assert "dropped 1 monomorphic" in caplog.text
