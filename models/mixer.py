@@ -53,9 +53,8 @@ class MixerData:
 
     def __post_init__(self):
         self.z = np.ascontiguousarray(self.z, dtype=np.float64)
-        self.n = np.ascontiguousarray(np.broadcast_to(self.n, self.z.shape), dtype=np.float64)
-        self.weights = np.ascontiguousarray(np.broadcast_to(self.weights, self.z.shape),
-                                            dtype=np.float64)
+        self.n = np.array(np.broadcast_to(self.n, self.z.shape), dtype=np.float64)
+        self.weights = np.array(np.broadcast_to(self.weights, self.z.shape), dtype=np.float64)
         self.indptr = np.ascontiguousarray(self.indptr, dtype=np.int64)
         self.indices = np.ascontiguousarray(self.indices, dtype=np.int32)
         self.r2 = np.ascontiguousarray(self.r2, dtype=np.float32)

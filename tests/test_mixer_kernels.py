@@ -1,0 +1,227 @@
+"""MiXeR univariate kernels against slow, independent references.
+
+- fast / infinitesimal: the 2-component moments formula written with scipy.stats;
+- convolve: brute-force enumeration of every causal configuration of tiny LD rows, and direct
+  numerical integration (scipy.integrate.quad) of the characteristic function;
+- full: an explicit Monte Carlo over the same causal sets written in numpy, and (statistically)
+  the exact enumeration;
+- gradients: central finite differences of the kernels' log-likelihood.
+"""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy import integrate, stats
+
+from bayesmix.kernels import mixer as K
+from bayesmix.models.mixer import MixerData, UnivariateLikelihood, simulate_z_from_model
+
+
+def tiny_problem(rng, n_tags=5, n_ref=7, row_size=4, z_scale=3.0):
+    dense = np.zeros((n_tags, n_ref))
+    for j in range(n_tags):
+        cols = rng.choice(n_ref, row_size, replace=False)
+        dense[j, cols] = rng.uniform(0.05, 1.0, row_size)
+    dense = dense.astype(np.float32).astype(np.float64)  # the store keeps float32 r^2
+    het = rng.uniform(0.1, 0.5, n_ref)
+    z = rng.normal(0, z_scale, n_tags)
+    n = rng.uniform(5e3, 5e4, n_tags)
+    w = rng.uniform(0.2, 1.0, n_tags)
+    csr = sp.csr_matrix(dense)
+    data = MixerData(z, n, w, csr.indptr, csr.indices, csr.data, het)
+    return data, dense
+
+
+def enumerate_logp(data, dense, pi, sig2_beta, sig2_zero, censor_z=0.0):
+    """Exact weighted log-likelihood: sum over all 2^M causal configurations."""
+    total = 0.0
+    m = dense.shape[1]
+    for j in range(data.n_tags):
+        p = 0.0
+        for conf in itertools.product((0, 1), repeat=m):
+            c = np.array(conf)
+            prob = np.prod(np.where(c == 1, pi, 1 - pi))
+            var = sig2_zero + data.n[j] * sig2_beta * np.sum(c * data.het * dense[j])
+            if censor_z > 0 and abs(data.z[j]) > censor_z:
+                p += prob * 2 * stats.norm.sf(censor_z, scale=math.sqrt(var))
+            else:
+                p += prob * stats.norm.pdf(data.z[j], scale=math.sqrt(var))
+        total += data.weights[j] * math.log(p)
+    return total
+
+
+def fast_reference(data, pi, sig2_beta, sig2_zero, censor_z=0.0):
+    l2 = (data.het[None, :] * dense_of(data)).sum(1)
+    l4 = ((data.het[None, :] * dense_of(data)) ** 2).sum(1)
+    eta = pi * l2 + (1 - pi) * l4 / l2
+    q = pi * l2 / eta
+    sd0 = math.sqrt(sig2_zero)
+    sd1 = np.sqrt(sig2_zero + eta * data.n * sig2_beta)
+    cens = (censor_z > 0) & (np.abs(data.z) > censor_z)
+    p0 = np.where(cens, 2 * stats.norm.sf(censor_z, scale=sd0), stats.norm.pdf(data.z, scale=sd0))
+    p1 = np.where(cens, 2 * stats.norm.sf(censor_z, scale=sd1), stats.norm.pdf(data.z, scale=sd1))
+    return float(np.sum(data.weights * np.log((1 - q) * p0 + q * p1)))
+
+
+def dense_of(data):
+    return sp.csr_matrix((data.r2, data.indices, data.indptr),
+                         shape=(data.n_tags, data.n_ref)).toarray().astype(np.float64)
+
+
+def finite_diff(f, x, rel=1e-5):
+    x = np.asarray(x, float)
+    g = np.zeros_like(x)
+    for i in range(len(x)):
+        h = rel * abs(x[i])
+        up, dn = x.copy(), x.copy()
+        up[i] += h
+        dn[i] -= h
+        g[i] = (f(up) - f(dn)) / (2 * h)
+    return g
+
+
+PARAMS = [(0.3, 2e-4, 1.1), (0.05, 1e-3, 0.9), (0.8, 5e-5, 1.3)]
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("censor_z", [0.0, 2.5])
+def test_fast_matches_moments_formula(params, censor_z):
+    rng = np.random.default_rng(11)
+    data, _ = tiny_problem(rng, n_tags=40, n_ref=30, row_size=6)
+    like = UnivariateLikelihood(data, "fast", censor_z=censor_z)
+    assert like.logp(params) == pytest.approx(fast_reference(data, *params, censor_z), rel=1e-10)
+
+
+def test_infinitesimal_is_gaussian_with_ld_score():
+    rng = np.random.default_rng(12)
+    data, dense = tiny_problem(rng, n_tags=30, n_ref=20)
+    sig2_inf, s0 = 3e-4, 1.05
+    var = s0 + data.n * sig2_inf * (dense * data.het).sum(1)
+    ref = np.sum(data.weights * stats.norm.logpdf(data.z, scale=np.sqrt(var)))
+    like = UnivariateLikelihood(data, "infinitesimal")
+    assert like.logp((0.123, sig2_inf, s0)) == pytest.approx(ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("censor_z", [0.0, 2.0])
+def test_convolve_matches_enumeration(params, censor_z):
+    rng = np.random.default_rng(13)
+    data, dense = tiny_problem(rng)
+    like = UnivariateLikelihood(data, "convolve", censor_z=censor_z)
+    exact = enumerate_logp(data, dense, *params, censor_z)
+    assert like.logp(params) == pytest.approx(exact, abs=1e-8 * data.n_tags)
+
+
+def test_convolve_tail_accuracy_far_from_zero():
+    """|z| up to 12 with a strong causal component: the closed-form null part keeps it exact."""
+    rng = np.random.default_rng(14)
+    data, dense = tiny_problem(rng, n_tags=4, n_ref=6, row_size=3)
+    data = data.with_z(np.array([12.0, -9.0, 7.5, 0.01]))
+    data.n[:] = 2e5
+    params = (0.02, 2e-4, 1.0)
+    exact = enumerate_logp(data, dense, *params)
+    assert UnivariateLikelihood(data, "convolve").logp(params) == pytest.approx(exact, rel=1e-7)
+
+
+def test_convolve_matches_quad_of_characteristic_function():
+    """Direct numerical integration of the characteristic function on one LD row of 40 SNPs."""
+    rng = np.random.default_rng(15)
+    het_r2 = rng.uniform(0.01, 0.5, 40) * rng.uniform(0.05, 1, 40)
+    n, pi, sb, s0 = 1e5, 0.1, 1e-4, 1.0
+    for z in (0.3, 2.2, 4.7):
+        def cf(t):
+            return np.exp(-t * t * s0 / 2) * np.prod(1 - pi + pi * np.exp(-t * t * n * sb * het_r2 / 2))
+        ref, _ = integrate.quad(lambda t: np.cos(t * z) * cf(t) / np.pi, 0, 40, limit=500,
+                                epsabs=1e-14, epsrel=1e-12)
+        lp, *_ = K._convolve_tag(z, n, het_r2, pi, sb, s0, 0.0, K.GL_NODES, K.GL_WEIGHTS, 37.0)
+        assert math.exp(lp) == pytest.approx(ref, rel=1e-8)
+
+
+def test_permutation_is_a_bijection():
+    for m in (1, 2, 7, 64, 1000, 4097):
+        for draw in (0, 3):
+            perm = [K.permuted_index(r, draw, 99, m) for r in range(m)]
+            assert sorted(perm) == list(range(m))
+    a = [K.permuted_index(r, 0, 1, 1000) for r in range(20)]
+    b = [K.permuted_index(r, 1, 1, 1000) for r in range(20)]
+    assert a != b
+
+
+@pytest.mark.parametrize("censor_z", [0.0, 2.0])
+def test_full_matches_explicit_monte_carlo(censor_z):
+    """The full kernel equals a numpy Monte Carlo over the same K causal sets."""
+    rng = np.random.default_rng(16)
+    data, dense = tiny_problem(rng, n_tags=12, n_ref=40, row_size=8)
+    pi, sb, s0, kmax, seed = 0.2, 3e-4, 1.05, 300, 5
+    n_c = int(pi * data.n_ref + 0.5)
+    p = np.zeros(data.n_tags)
+    for k in range(kmax):
+        causal = np.zeros(data.n_ref)
+        causal[[K.permuted_index(r, k, seed, data.n_ref) for r in range(n_c)]] = 1
+        sd = np.sqrt(s0 + data.n * sb * (dense * data.het * causal).sum(1))
+        cens = (censor_z > 0) & (np.abs(data.z) > censor_z)
+        p += np.where(cens, 2 * stats.norm.sf(censor_z, scale=sd), stats.norm.pdf(data.z, scale=sd))
+    ref = np.sum(data.weights * np.log(p / kmax))
+    for chunks in (1, 3):
+        like = UnivariateLikelihood(data, "full", censor_z=censor_z, kmax=kmax, seed=seed,
+                                    n_chunks=chunks)
+        assert like.logp((pi, sb, s0)) == pytest.approx(ref, rel=1e-10)
+
+
+def test_full_converges_to_exact_likelihood():
+    """With many reference SNPs per causal draw, fixed-size sets ~ Bernoulli; K large -> exact."""
+    rng = np.random.default_rng(17)
+    data, dense = tiny_problem(rng, n_tags=3, n_ref=8, row_size=8)
+    # the tags' LD rows use 8 of 400 reference SNPs: pad the reference with unlinked SNPs
+    het = np.concatenate([data.het, rng.uniform(0.1, 0.5, 392)])
+    big = MixerData(data.z, data.n, data.weights, data.indptr, data.indices, data.r2, het)
+    params = (0.25, 4e-4, 1.0)
+    exact = enumerate_logp(data, dense, *params)
+    full = UnivariateLikelihood(big, "full", kmax=20000, seed=3).logp(params)
+    assert full == pytest.approx(exact, abs=0.02)
+
+
+@pytest.mark.parametrize("method", ["fast", "convolve", "full", "infinitesimal"])
+def test_gradients_match_finite_differences(method):
+    rng = np.random.default_rng(18)
+    data, _ = tiny_problem(rng, n_tags=30, n_ref=40, row_size=8)
+    params = np.array([0.15, 2e-4, 1.1])
+    for censor_z in (0.0, 2.0):
+        like = UnivariateLikelihood(data, method, censor_z=censor_z, kmax=50)
+        _, grad = like.logp_grad(params)
+        fd = finite_diff(like.logp, params)
+        free = [1, 2] if method in ("full", "infinitesimal") else [0, 1, 2]
+        np.testing.assert_allclose(grad[free], fd[free], rtol=1e-5)
+
+
+def test_three_methods_agree_on_data_from_the_model():
+    """fast, full (K=2000) and convolve on z simulated from the model at the true parameters:
+    convolve is exact, full is within Monte Carlo error, fast within its moment approximation."""
+    rng = np.random.default_rng(19)
+    data, r = MixerData.synthetic(3000, block_size=100, n=1e5, rng=rng)
+    truth = (0.01, 5e-4, 1.0)
+    z, _ = simulate_z_from_model(data, r, truth, rng=rng)
+    data = data.with_z(z)
+    conv = UnivariateLikelihood(data, "convolve").logp(truth)
+    full = UnivariateLikelihood(data, "full", kmax=2000).logp(truth)
+    fast = UnivariateLikelihood(data, "fast").logp(truth)
+    inf = UnivariateLikelihood(data, "infinitesimal").logp(truth)
+    per_tag = data.n_tags
+    assert abs(full - conv) / per_tag < 2e-3
+    assert abs(fast - conv) / per_tag < 2e-2
+    # and the mixture models beat the infinitesimal one on sparse data from the mixture
+    assert conv > inf + 10
+
+
+def test_ld_moments_and_transpose():
+    rng = np.random.default_rng(20)
+    data, dense = tiny_problem(rng, n_tags=9, n_ref=11)
+    l2, l4 = data.ld_moments
+    np.testing.assert_allclose(l2, (dense * data.het).sum(1), rtol=1e-12)
+    np.testing.assert_allclose(l4, ((dense * data.het) ** 2).sum(1), rtol=1e-12)
+    ci, cr, cv = data.ld_columns
+    csc = sp.csc_matrix((cv, cr, ci), shape=dense.shape).toarray()
+    np.testing.assert_allclose(csc, dense.astype(np.float32))
