@@ -1,0 +1,172 @@
+"""Summary-statistics readers and writers on hand-made files whose content is known."""
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesmix.io.plink import Genotypes
+from bayesmix.io.sumstats import (
+    CANONICAL_COLUMNS,
+    beta_se_from_z,
+    fill_beta_se,
+    read_sumstats,
+    write_ma,
+    write_sumstats,
+)
+
+DATA = Path(__file__).parent / "data" / "io"
+Z_975 = 1.959963984540054  # Phi^-1(0.975): two-sided p = 0.05
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_ma_reader_keeps_values_and_derives_z():
+    df = read_sumstats(DATA / "cojo.ma")
+    assert df.attrs["format"] == "ma"
+    assert list(df.columns) == CANONICAL_COLUMNS
+    assert df["SNP"].tolist() == ["rs1", "rs2", "rs3"]
+    assert df["A1"].tolist() == ["A", "C", "G"]  # upper-cased
+    assert df["A2"].tolist() == ["G", "T", "T"]
+    np.testing.assert_allclose(df["Z"], [2.0, -2.0, 0.5])
+    np.testing.assert_allclose(df["BETA"], [0.02, -0.05, 0.01])
+    np.testing.assert_allclose(df["N"], [10000, 12000, 9000])
+    assert np.isnan(df["FREQ"].iloc[2]) and df["FREQ"].iloc[0] == 0.30
+    assert df["CHR"].isna().all() and df["BP"].isna().all() and df["INFO"].isna().all()
+
+
+def test_ldsc_reader_z_only_leaves_beta_se_missing_and_derives_p():
+    df = read_sumstats(DATA / "ldsc.sumstats")
+    assert df.attrs["format"] == "ldsc"
+    assert df["BETA"].isna().all() and df["SE"].isna().all()
+    np.testing.assert_allclose(df["P"].iloc[1], 0.05, rtol=1e-12)
+    np.testing.assert_allclose(df["P"].iloc[0], 0.04550026389635842, rtol=1e-12)
+    assert np.isnan(df["Z"].iloc[2])  # "NA" is a missing value, not an error
+
+
+def test_mixer_reader_from_gzip_strips_chr_prefix(tmp_path):
+    gz = tmp_path / "mixer.sumstats.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write((DATA / "mixer.sumstats").read_text())
+    df = read_sumstats(gz)
+    assert df.attrs["format"] == "mixer"
+    assert df["CHR"].tolist() == ["1", "1"] and df["BP"].tolist() == [1000, 2000]
+    np.testing.assert_allclose(df["FREQ"], [0.3, 0.75])
+    np.testing.assert_allclose(df["Z"], [2.0, -2.0])  # the file's Z, not BETA/SE
+
+
+def test_plink2_header_uses_tested_allele_not_alt():
+    df = read_sumstats(DATA / "plink2.glm.linear")
+    assert df.attrs["format"] == "generic"
+    assert df["A1"].tolist() == ["A", "C"] and df["A2"].tolist() == ["G", "T"]
+    np.testing.assert_allclose(df["FREQ"], [0.3, 0.75])
+    np.testing.assert_allclose(df["N"], [10000, 12000])
+    assert df["CHR"].tolist() == ["1", "1"] and df["BP"].tolist() == [1000, 2000]
+
+
+@pytest.mark.parametrize("header", [
+    "MarkerName EA NEA EAF BETA SE P N INFO",
+    "RSID effect_allele other_allele FRQ b se pval N info",
+    "rs_id Allele1 Allele2 MAF Effect StdErr P-value TotalSampleSize IMPINFO",
+    "variant_id ALT REF AF beta standard_error p_value N_eff INFO",
+])
+def test_generic_reader_synonyms(tmp_path, header):
+    path = write(tmp_path / "g.txt", f"{header}\nrs7 t c 0.2 -0.3 0.1 0.0027 5000 0.9\n")
+    row = read_sumstats(path).iloc[0]
+    assert (row["SNP"], row["A1"], row["A2"]) == ("rs7", "T", "C")
+    assert (row["FREQ"], row["BETA"], row["SE"], row["N"], row["INFO"]) == (0.2, -0.3, 0.1, 5000, 0.9)
+    np.testing.assert_allclose(row["Z"], -3.0)
+
+
+def test_generic_odds_ratio_case_control_and_chr_bp(tmp_path):
+    path = write(tmp_path / "cc.tsv",
+                 "CHR:BP\tA1\tA2\tOR\tSE\tNCASE\tNCONTROL\n"
+                 f"chr3:12345\tA\tC\t{float(np.exp(0.2))!r}\t0.05\t1000\t3000\n")
+    row = read_sumstats(path).iloc[0]
+    assert (row["SNP"], row["CHR"], row["BP"]) == ("3:12345", "3", 12345)
+    np.testing.assert_allclose(row["BETA"], 0.2, rtol=1e-12)
+    np.testing.assert_allclose(row["Z"], 4.0, rtol=1e-12)
+    np.testing.assert_allclose(row["N"], 3000.0)  # 4 / (1/1000 + 1/3000)
+
+
+def test_beta_and_p_without_se_gives_z_and_se(tmp_path):
+    path = write(tmp_path / "bp.csv", "SNP,A1,A2,BETA,P,N\nrs1,A,G,-0.1,0.05,100\n")
+    row = read_sumstats(path).iloc[0]
+    np.testing.assert_allclose(row["Z"], -Z_975, rtol=1e-12)
+    np.testing.assert_allclose(row["SE"], 0.1 / Z_975, rtol=1e-12)
+
+
+def test_explicit_column_map_and_default_n(tmp_path):
+    path = write(tmp_path / "odd.txt", "marker eff oth stat\nrs5 G A 1.5\n")
+    df = read_sumstats(path, columns={"marker": "SNP", "eff": "A1", "oth": "A2", "stat": "Z"}, n=800)
+    assert df.attrs["format"] == "generic"
+    assert (df["SNP"].iloc[0], df["A1"].iloc[0], df["Z"].iloc[0], df["N"].iloc[0]) == ("rs5", "G", 1.5, 800)
+
+
+def test_blank_lines_do_not_shift_error_line_numbers(tmp_path):
+    path = write(tmp_path / "b.ma", "SNP A1 A2 freq b se p N\n\nrs1 A G 0.1 0.1 0.1 0.3 100\n\n"
+                                    "rs2 A G 0.1 oops 0.1 0.3 100\n")
+    with pytest.raises(Exception) as err:
+        read_sumstats(path)
+    assert (err.value.line, err.value.column) == (5, 5)
+
+
+def test_write_ma_round_trip(tmp_path):
+    df = read_sumstats(DATA / "cojo.ma")
+    write_ma(df, tmp_path / "out.ma")
+    lines = (tmp_path / "out.ma").read_text().splitlines()
+    assert lines[0] == "SNP A1 A2 freq b se p N"
+    assert lines[3].split()[3] == "NA"
+    back = read_sumstats(tmp_path / "out.ma", format="ma")
+    pd.testing.assert_frame_equal(back, df, check_exact=False, rtol=1e-7)
+
+
+def test_write_sumstats_round_trip_gz(tmp_path):
+    df = read_sumstats(DATA / "mixer.sumstats")
+    write_sumstats(df, tmp_path / "out.sumstats.gz")
+    with gzip.open(tmp_path / "out.sumstats.gz", "rt") as fh:
+        assert fh.readline().rstrip("\n").split("\t") == [
+            "SNP", "CHR", "BP", "A1", "A2", "N", "Z", "BETA", "SE", "P", "FRQ"]
+    back = read_sumstats(tmp_path / "out.sumstats.gz")
+    pd.testing.assert_frame_equal(back, df, check_exact=False, rtol=1e-7)
+
+
+def test_write_ma_refuses_z_only():
+    with pytest.raises(ValueError, match="BETA and SE"):
+        write_ma(read_sumstats(DATA / "ldsc.sumstats"), "/nonexistent/never.ma")
+
+
+def test_beta_se_from_z_matches_least_squares_on_real_genotypes(bfile22):
+    """OLS of a standardised phenotype on allele counts: b = z / sqrt(v (n - 2 + z^2)) exactly,
+    with v the sample genotype variance; the SMR formula is that with 2p(1-p) for v, N for n-2."""
+    geno = Genotypes.open(bfile22, extract=None)
+    x = geno.read(np.arange(0, 400, 20), standardize=False).astype(np.float64)
+    x = x[:, x.var(axis=0) < 0.49]  # a frequency p with 2p(1-p) = v exists
+    rng = np.random.default_rng(7)
+    y = x @ rng.normal(0, 0.1, x.shape[1]) + rng.normal(size=x.shape[0])
+    y = (y - y.mean()) / y.std()
+    n = len(y)
+    xc = x - x.mean(axis=0)
+    v = (xc**2).mean(axis=0)
+    beta = xc.T @ y / (n * v)
+    rss = ((y[:, None] - xc * beta) ** 2).sum(axis=0)
+    se = np.sqrt(rss / (n - 2) / (n * v))
+    z = beta / se
+    p_equiv = (1 - np.sqrt(1 - 2 * v)) / 2  # 2p(1-p) = v
+    b_hat, se_hat = beta_se_from_z(z, n - 2, p_equiv)
+    np.testing.assert_allclose(b_hat, beta, rtol=1e-10)
+    np.testing.assert_allclose(se_hat, se, rtol=1e-10)
+
+
+def test_fill_beta_se_only_fills_missing():
+    df = read_sumstats(DATA / "ldsc.sumstats")
+    df["FREQ"] = [0.5, 0.5, 0.5]
+    filled, count = fill_beta_se(df)
+    assert count == 2  # rs3 has no Z
+    np.testing.assert_allclose(filled["BETA"].iloc[0], 2.0 / np.sqrt(0.5 * (10000 + 4.0)))
+    np.testing.assert_allclose(filled["BETA"] / filled["SE"], df["Z"])
