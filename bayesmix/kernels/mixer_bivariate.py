@@ -315,6 +315,9 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
     s_sum = np.zeros((3, n_tags))
     run_max = np.full(n_tags, -np.inf)
     run_sum = np.zeros(n_tags)
+    n_touched_draws = np.zeros(n_tags, dtype=np.int64)
+    touched = np.empty(n_tags, dtype=np.int64)
+    is_touched = np.zeros(n_tags, dtype=np.uint8)
     flags = np.zeros(n_snps, dtype=np.uint8)
     counts = np.empty(3, dtype=np.int64)
     for c in range(3):
@@ -325,32 +328,45 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
     b0 = rho0 * math.sqrt(s01 * s02)
     sq_b = rho12 * math.sqrt(sb1 * sb2)
     for k in range(n_draws):
+        n_touched = 0
         for c in range(3):
             causal_set(seed, c, k, counts[c], n_snps, flags, members)
             for t in range(counts[c]):
                 i = members[t]
                 h = het[i]
                 for p in range(col_ptr[i], col_ptr[i + 1]):
-                    s_sum[c, col_tags[p]] += h * col_r2[p]
-        for j in range(n_tags):
-            s1 = s_sum[0, j]
-            s2 = s_sum[1, j]
-            s12 = s_sum[2, j]
-            a = s01 + (s1 + s12) * n1[j] * sb1
-            cc = s02 + (s2 + s12) * n2[j] * sb2
-            bb = b0 + s12 * math.sqrt(n1[j] * n2[j]) * sq_b
+                    j = col_tags[p]
+                    if is_touched[j] == 0:
+                        is_touched[j] = 1
+                        touched[n_touched] = j
+                        n_touched += 1
+                    s_sum[c, j] += h * col_r2[p]
+        # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0)
+        for t in range(n_touched):
+            j = touched[t]
+            a = s01 + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
+            cc = s02 + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
+            bb = b0 + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
             lp = _bvn_logpdf(z1[j], z2[j], a, bb, cc)
             if lp > run_max[j]:
                 run_sum[j] = run_sum[j] * math.exp(run_max[j] - lp) + 1.0
                 run_max[j] = lp
             elif lp > -np.inf:
                 run_sum[j] += math.exp(lp - run_max[j])
+            n_touched_draws[j] += 1
             s_sum[0, j] = 0.0
             s_sum[1, j] = 0.0
             s_sum[2, j] = 0.0
+            is_touched[j] = 0
     out = np.empty(n_tags)
     for j in range(n_tags):
-        out[j] = run_max[j] + math.log(run_sum[j] / n_draws) if run_sum[j] > 0 else -np.inf
+        lp0 = _bvn_logpdf(z1[j], z2[j], s01, b0, s02)
+        n_null = n_draws - n_touched_draws[j]
+        top = max(lp0, run_max[j])
+        total = n_null * math.exp(lp0 - top)
+        if run_sum[j] > 0.0:
+            total += run_sum[j] * math.exp(run_max[j] - top)
+        out[j] = top + math.log(total / n_draws) if total > 0.0 else -np.inf
     return out
 
 
