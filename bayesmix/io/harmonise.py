@@ -7,12 +7,12 @@ rule removed, so nothing is dropped silently.
 
 Rules, in the order applied (those marked * are optional):
 
-1. missing or non-finite values (SNP, alleles, Z, N, and BETA/SE/P/FREQ/INFO when the file had
+1. SE <= 0; 2. N <= 0;
+3. missing or non-finite values (SNP, alleles, Z, N, and BETA/SE/P/FREQ/INFO when the file had
    that column);
-2. invalid alleles: not a single A/C/G/T base, or A1 = A2;
-3. strand-ambiguous A/T and C/G SNPs (kept with ``keep_ambiguous``: they are then aligned by
+4. invalid alleles: not a single A/C/G/T base, or A1 = A2;
+5. strand-ambiguous A/T and C/G SNPs (kept with ``keep_ambiguous``: they are then aligned by
    assuming the same strand as the reference);
-4. SE <= 0; 5. N <= 0;
 6. * INFO below ``min_info``;
 7. duplicated SNPs in the summary statistics (every copy is dropped: which one is right is
    unknown);
@@ -188,7 +188,14 @@ def harmonise(
     a1 = ss["A1"].astype(str).str.upper().to_numpy()
     a2 = ss["A2"].astype(str).str.upper().to_numpy()
 
-    # 1. missing values: always-needed columns, and optional columns the file provided.
+    # 1-2. impossible values first (an SE of 0 would otherwise show up as an infinite Z)
+    se = ss["SE"].to_numpy(dtype=np.float64)
+    n = ss["N"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        apply("SE <= 0", se <= 0)
+        apply("N <= 0", n <= 0)
+
+    # 3. missing values: always-needed columns, and optional columns the file provided.
     missing = ss["SNP"].isna().to_numpy() | ss["A1"].isna().to_numpy() | ss["A2"].isna().to_numpy()
     for column in ("Z", "N", "BETA", "SE", "P", "FREQ", "INFO"):
         values = ss[column].to_numpy(dtype=np.float64)
@@ -201,7 +208,7 @@ def harmonise(
         missing |= ss["CHR"].isna().to_numpy() | ss["BP"].isna().to_numpy()
     apply("missing or non-finite values", missing)
 
-    # 2-3. alleles
+    # 4-5. alleles
     valid = np.isin(a1, list(COMPLEMENT)) & np.isin(a2, list(COMPLEMENT)) & (a1 != a2)
     apply("invalid alleles (not A/C/G/T, or A1 = A2)", ~valid)
     ambiguous = valid & (np.array([COMPLEMENT.get(a, "") for a in a1], dtype=object) == a2)
@@ -211,12 +218,8 @@ def harmonise(
     else:
         apply("strand-ambiguous (A/T, C/G)", ambiguous)
 
-    # 4-6. values
+    # 6. imputation quality
     with np.errstate(invalid="ignore"):
-        se = ss["SE"].to_numpy(dtype=np.float64)
-        n = ss["N"].to_numpy(dtype=np.float64)
-        apply("SE <= 0", se <= 0)
-        apply("N <= 0", n <= 0)
         if min_info is not None:
             info = ss["INFO"].to_numpy(dtype=np.float64)
             if np.isnan(info).all():
