@@ -119,6 +119,8 @@ class Genotypes:
     _bed: object = field(repr=False)
     _sample_index: np.ndarray = field(repr=False)
     filter_counts: dict = field(default_factory=dict)
+    n_samples_file: int = 0
+    n_snps_file: int = 0
 
     @property
     def n_samples(self) -> int:
@@ -232,7 +234,14 @@ class Genotypes:
         snps.attrs["path"] = str(paths["bim"])
         if snps.empty:
             raise InputError("no SNPs left after filtering", paths["bim"])
-        return cls(prefix, samples, snps, bed, sample_index, counts)
+        return cls(prefix, samples, snps, bed, sample_index, counts, len(fam), len(bim))
+
+    def filter_report(self) -> str:
+        """Readable summary of the filters: samples and SNPs read, dropped per filter, kept."""
+        lines = [f"{self.prefix}: {self.n_samples_file} samples, {self.n_snps_file} SNPs"]
+        lines += [f"  {reason}: {n} dropped" for reason, n in self.filter_counts.items()]
+        lines.append(f"  kept {self.n_samples} samples and {self.n_snps} SNPs")
+        return "\n".join(lines)
 
     def read(self, columns=slice(None), *, standardize: bool = True, dtype=np.float32) -> np.ndarray:
         """Genotypes of the kept samples at the given SNP positions (indices into ``snps``).
