@@ -1,0 +1,191 @@
+"""Summary statistics drawn from LD: conditional and prior moments of z against their
+analytic values, noise covariance (one and two traits), clipping, input types, the block LD
+helper and the per-allele table."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+from bayesmix.errors import InputError
+from bayesmix.io.plink import Genotypes
+from bayesmix.simulate.effects import draw_effects
+from bayesmix.simulate.from_ld import (LDSampler, block_diagonal_ld, genetic_variance,
+                                       ld_blocks, overlap_rho0, sumstats_from_ld,
+                                       sumstats_table)
+from bayesmix.simulate.genotypes import default_bim, simulate_genotypes, write_bfile
+
+N_GWAS = 50_000
+
+
+@pytest.fixture(scope="module")
+def geno(bfile22):
+    snps = pd.read_csv(f"{bfile22}.bim", sep=r"\s+", header=None)[1]
+    return Genotypes.open(bfile22, extract=snps.iloc[2000:2300])
+
+
+@pytest.fixture(scope="module")
+def ld(geno):
+    return block_diagonal_ld(geno, 50)
+
+
+@pytest.fixture(scope="module")
+def sampler(ld):
+    return LDSampler(ld)
+
+
+def test_conditional_second_moment(geno, ld, sampler):
+    """Given b: E[z_j^2] = N (R b)_j^2 + 1 and var(z_j^2) = 2 + 4 N (R b)_j^2."""
+    b = draw_effects("mixer", geno.heterozygosity, 0.2, np.random.default_rng(1), pi=0.05).b_std
+    rng = np.random.default_rng(2)
+    reps = 3000
+    z2 = np.zeros(geno.n_snps)
+    for _ in range(reps):
+        z2 += sumstats_from_ld(sampler, b, N_GWAS, rng=rng) ** 2
+    z2 /= reps
+    mu2 = N_GWAS * (ld @ b) ** 2
+    dev = (z2 - 1 - mu2) / np.sqrt((2 + 4 * mu2) / reps)
+    assert np.abs(dev).max() < 4.5
+    assert mu2.max() > 10  # the test has signal to get wrong
+
+
+def test_noise_covariance_one_and_two_traits(ld, sampler):
+    rng = np.random.default_rng(3)
+    reps = 4000
+    rho0 = 0.3
+    idx = np.arange(50, 100)  # one LD block
+    r = ld.toarray()[np.ix_(idx, idx)]
+    s11 = np.zeros((50, 50))
+    s12 = np.zeros((50, 50))
+    for _ in range(reps):
+        e = sampler.noise(rng, n_traits=2, rho0=rho0)[idx]
+        s11 += np.outer(e[:, 0], e[:, 0])
+        s12 += np.outer(e[:, 0], e[:, 1])
+    s11 /= reps
+    s12 /= reps
+    assert np.abs((s11 - r) / np.sqrt((1 + r**2) / reps)).max() < 5
+    se12 = np.sqrt((1 + rho0**2 * r**2) / reps)
+    assert np.abs((s12 - rho0 * r) / se12).max() < 5
+    # blocks are independent
+    e = np.array([sampler.noise(rng)[[0, 60]] for _ in range(reps)])
+    assert abs(np.mean(e[:, 0] * e[:, 1])) < 5 / np.sqrt(reps)
+
+
+def test_mean_chisq_over_random_effects(geno, ld, sampler):
+    """MiXeR prior, b_i independent with var pi sig2_beta H_i: averaged over effects and
+    noise, mean_j E[z_j^2] = 1 + N pi sig2_beta mean_j(l_j), l_j = sum_i H_i r_ij^2."""
+    het = geno.heterozygosity
+    rng = np.random.default_rng(4)
+    chisq = []
+    for _ in range(800):
+        effects = draw_effects("mixer", het, 0.3, rng, pi=0.2)
+        chisq.append((sumstats_from_ld(sampler, effects.b_std, N_GWAS, rng=rng) ** 2).mean())
+    l = (ld.multiply(ld)) @ het
+    params = effects.params
+    expected = 1 + N_GWAS * params["pi"] * params["sig2_beta"] * l.mean()
+    chisq = np.asarray(chisq)
+    assert abs(chisq.mean() - expected) < 4 * chisq.std() / np.sqrt(len(chisq))
+    # the same in LD-score form for BayesC: 1 + N h2 mean(L) / M
+    chisq = []
+    for _ in range(800):
+        effects = draw_effects("C", het, 0.3, rng, pi=0.2)
+        chisq.append((sumstats_from_ld(sampler, effects.b_std, N_GWAS, rng=rng) ** 2).mean())
+    ldscore = np.asarray(ld.multiply(ld).sum(axis=1)).ravel()
+    expected = 1 + N_GWAS * 0.3 * ldscore.mean() / geno.n_snps
+    chisq = np.asarray(chisq)
+    assert abs(chisq.mean() - expected) < 4 * chisq.std() / np.sqrt(len(chisq))
+
+
+def test_two_traits_cross_moment(geno, ld, sampler):
+    """E[z1_j z2_j | b] = sqrt(N1 N2) (R b1)_j (R b2)_j + rho0."""
+    effects = draw_effects("mixer2", geno.heterozygosity, (0.3, 0.3), np.random.default_rng(5),
+                           pi1=0.02, pi2=0.02, pi12=0.05, rho12=0.8)
+    n = (40_000, 90_000)
+    rho0 = overlap_rho0(n[0], n[1], 20_000, 0.5)
+    assert np.isclose(rho0, 20_000 / np.sqrt(n[0] * n[1]) * 0.5)
+    rng = np.random.default_rng(6)
+    reps = 2000
+    prod = np.zeros(geno.n_snps)
+    for _ in range(reps):
+        z = sumstats_from_ld(sampler, effects.b_std, n, rng=rng, rho0=rho0)
+        prod += z[:, 0] * z[:, 1]
+    prod /= reps
+    m1, m2 = np.sqrt(n[0]) * ld @ effects.b_std[:, 0], np.sqrt(n[1]) * ld @ effects.b_std[:, 1]
+    var = m1**2 + m2**2 + 1 + rho0**2 + 2 * m1 * m2 * rho0  # var(z1 z2), bivariate normal
+    dev = (prod - m1 * m2 - rho0) / np.sqrt(var / reps)
+    assert np.abs(dev).max() < 4.5
+
+
+def test_indefinite_matrix_is_clipped():
+    r = np.array([[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]])
+    w, v = np.linalg.eigh(r)
+    assert w.min() < -0.5
+    psd = (v * np.clip(w, 0, None)) @ v.T
+    sampler = LDSampler(r)
+    assert np.isclose(sampler.clipped, w[w < 0].sum())
+    rng = np.random.default_rng(7)
+    e = np.array([sampler.noise(rng) for _ in range(20000)])
+    np.testing.assert_allclose(e.T @ e / len(e), psd, atol=5 * np.sqrt(2 * 2.5**2 / len(e)))
+
+
+def test_input_types_agree(ld):
+    b = np.random.default_rng(8).normal(0, 0.01, ld.shape[0])
+
+    class Store:
+        def to_scipy(self):
+            return sp.csr_matrix(ld)
+
+    z = [sumstats_from_ld(x, b, 1e5, rng=np.random.default_rng(9))
+         for x in (ld, ld.toarray(), sp.coo_matrix(ld), Store())]
+    for other in z[1:]:
+        np.testing.assert_allclose(other, z[0], rtol=1e-10, atol=1e-10)
+    with pytest.raises(InputError):
+        sumstats_from_ld(ld, b[:10], 1e5, rng=np.random.default_rng(0))
+    with pytest.raises(InputError):
+        sumstats_from_ld(np.ones((3, 4)), b[:3], 1e5, rng=np.random.default_rng(0))
+    with pytest.raises(InputError):
+        sumstats_from_ld(ld, b, -5, rng=np.random.default_rng(0))
+
+
+def test_block_diagonal_ld(tmp_path):
+    x = simulate_genotypes(400, 70, rng=np.random.default_rng(10), block_size=35, rho=0.9)
+    bim = default_bim(70)
+    bim.loc[40:, "chr"] = "2"
+    write_bfile(tmp_path / "g", x, bim=bim)
+    geno = Genotypes.open(tmp_path / "g")
+    r = block_diagonal_ld(geno, 25, dtype=np.float64).toarray()
+    bounds = [(0, 25), (25, 40), (40, 65), (65, 70)]  # blocks restart on chromosome 2
+    expected = np.zeros((70, 70))
+    for a, b in bounds:
+        expected[a:b, a:b] = np.corrcoef(x[:, a:b].T)
+    np.testing.assert_allclose(r, expected, atol=1e-12)
+    assert [len(b) for b in ld_blocks(r)] == [25, 15, 25, 5]
+    b = np.random.default_rng(11).normal(size=70)
+    assert np.isclose(genetic_variance(r, b), b @ expected @ b)
+
+
+def test_simulated_genotype_ld_matches_latent_model():
+    """Adjacent-SNP genotype correlation equals the bivariate-normal orthant formula."""
+    p = np.array([0.3, 0.6, 0.2])
+    rho = 0.8
+    x = simulate_genotypes(20000, 3, rng=np.random.default_rng(12), freqs=p, rho=rho)
+    assert (np.abs(x.mean(axis=0) / 2 - p) < 4 * np.sqrt(p * (1 - p) / 40000)).all()
+    t = stats.norm.ppf(p)
+    for i, j in [(0, 1), (1, 2), (0, 2)]:
+        cov = [[1, rho ** (j - i)], [rho ** (j - i), 1]]
+        d = stats.multivariate_normal(cov=cov).cdf([t[i], t[j]]) - p[i] * p[j]
+        r = d / np.sqrt(p[i] * (1 - p[i]) * p[j] * (1 - p[j]))
+        assert abs(np.corrcoef(x[:, i], x[:, j])[0, 1] - r) < 4 / np.sqrt(20000)
+    # Hardy-Weinberg: P(x = 2) = p^2
+    assert (np.abs((x == 2).mean(axis=0) - p**2) < 4 * np.sqrt(p**2 * (1 - p**2) / 20000)).all()
+
+
+def test_sumstats_table_per_allele_scale(geno):
+    z = np.random.default_rng(13).normal(size=geno.n_snps) * 3
+    table = sumstats_table(z, 1e5, geno.snps)
+    het = geno.heterozygosity
+    np.testing.assert_allclose(het * (table["N"] * table["SE"] ** 2 + table["BETA"] ** 2), 1.0)
+    np.testing.assert_allclose(table["BETA"] / table["SE"], z)
+    np.testing.assert_allclose(table["P"], 2 * stats.norm.sf(np.abs(z)))
+    assert table["SNP"].tolist() == geno.snps["snp"].tolist()
