@@ -1,11 +1,12 @@
 """LD matrices from PLINK genotypes, block by block with BLAS.
 
 r is the Pearson correlation of the allele counts of the kept samples, missing genotypes
-mean-imputed (what ``plink --r`` reports). Each SNP column is centred and scaled by its sample
-standard deviation (1/n) in float64, stored as float32, and a block of r is ``Z_a' Z_b / n``
-(one sgemm; ``precision="float64"`` uses dgemm). Only the column range a block of rows can
-reach is read, through a cache of at most ``max_memory_mb``; for square matrices only the
-upper triangle is computed and then mirrored.
+mean-imputed (``missing="pairwise"``: over samples observed at both SNPs, as ``plink --r``;
+the two agree when no call is missing). A block of r comes from the cross-product of raw
+0/1/2 counts, which single-precision BLAS computes exactly (integers below 2^24), then is
+centred and scaled in float64 (:func:`correlation_block`): float32 speed, float64 accuracy.
+Only the column range a block of rows can reach is read, through a cache bounded by
+``max_memory_mb``; for square matrices only the upper triangle is computed, then mirrored.
 
 Kinds (:func:`build_ld`):
 
@@ -100,7 +101,7 @@ def build_ld(
     genmap_n: int = ws.DEFAULT_GENMAP_N,
     cutoff: float = ws.DEFAULT_CUTOFF,
     dtype: str = "float32",
-    precision: str = "float32",
+    missing: str = "mean",
     block_size: int = 512,
     max_memory_mb: float = 1024.0,
     threads: int | None = None,
@@ -127,7 +128,8 @@ def build_ld(
     ne, genmap_n, cutoff : Wen-Stephens parameters (effective population size, number of
         individuals behind the map, hard threshold of the shrinkage factor).
     dtype : stored values, "float32" or "int16" (error <= 1.53e-5).
-    precision : "float32" (sgemm, default) or "float64" (dgemm) for the block products.
+    missing : "mean" (r of mean-imputed counts) or "pairwise" (r over samples observed at
+        both SNPs, as ``plink --r``); the same when no call is missing.
     block_size : rows per block. max_memory_mb : bound on cached standardised genotypes.
     threads : BLAS threads (None: the library default).
     progress : show a tqdm progress bar on stderr.
@@ -135,6 +137,8 @@ def build_ld(
     """
     if kind not in KINDS:
         raise InputError(f"unknown LD kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if missing not in ("mean", "pairwise"):
+        raise InputError(f"missing must be 'mean' or 'pairwise', not {missing!r}")
     if dtype not in ("float32", "int16"):
         raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
     genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
@@ -204,7 +208,7 @@ def build_ld(
             return ws.shrink_block(block, variance[rows], variance[cols], cm[use][rows],
                                    cm[use][cols], same, ne=ne, genmap_n=genmap_n, cutoff=cutoff)
 
-    engine = _BlockEngine(genotypes, use, precision=precision, block_size=block_size,
+    engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
                           max_memory_mb=max_memory_mb)
     bp = col_snps["bp"].to_numpy(dtype=np.float64)
     lo, hi = window.bounds(bp, col_snps["cm"].to_numpy(), row_pos)
@@ -212,7 +216,7 @@ def build_ld(
                                          transform=transform, threads=threads,
                                          progress=progress, label=kind)
     meta = dict(
-        kind=kind, n_samples=n, min_r2=min_r2, chisq=chisq if kind == "sparse" else None,
+        kind=kind, n_samples=n, missing=missing, min_r2=min_r2, chisq=chisq if kind == "sparse" else None,
         r2min=r2min if kind == "r2" else None, **window.as_dict(),
         bfile=str(genotypes.prefix), dropped={k: int(v) for k, v in counts.items() if v},
         created_by=f"bayesmix {__version__}",
@@ -260,63 +264,128 @@ def _check_order(genotypes: Genotypes, use: np.ndarray) -> None:
                          int(snps["bed_index"].iloc[i]) + 1, 4)
 
 
-def standardize_counts(x: np.ndarray, precision: str = "float32"):
-    """Centre and scale allele-count columns by their 1/n sample SD (computed in float64).
+@dataclass
+class _Counts:
+    """Allele counts of some SNP columns, split for exact integer products.
 
-    Returns ``(z, variance)``: z (n, k) Fortran-ordered float32 (or float64 with
-    ``precision="float64"``) and the per-column variance of the counts (float64).
+    The mean-imputed counts are ``x + missing * mean``: ``x`` (n, k) float32 holds the
+    observed counts 0/1/2 (0 where imputed), ``missing`` (n, k) float32 0/1 marks imputed
+    entries (None when there are none), ``mean`` and ``variance`` (float64, 1/n) describe the
+    imputed columns.
     """
-    x64 = np.asarray(x, dtype=np.float64)
-    centred = x64 - x64.mean(axis=0)
-    variance = (centred * centred).mean(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = centred / np.sqrt(variance)
-    return np.asfortranarray(z, dtype=np.float64 if precision == "float64" else np.float32), variance
+
+    x: np.ndarray
+    missing: np.ndarray | None
+    mean: np.ndarray
+    variance: np.ndarray
+
+    @classmethod
+    def from_raw(cls, raw: np.ndarray) -> "_Counts":
+        """From raw A1 counts (n, k) with NaN for missing calls."""
+        missing = np.isnan(raw)
+        x = np.asfortranarray(np.where(missing, 0, raw), dtype=np.float32)
+        x64 = x.astype(np.float64)
+        n_obs = (~missing).sum(axis=0)
+        mean = x64.sum(axis=0) / np.maximum(n_obs, 1)
+        # imputed entries sit at the mean and add nothing to the sum of squares
+        variance = (np.where(missing, 0.0, x64 - mean) ** 2).sum(axis=0) / len(raw)
+        mask = np.asfortranarray(missing, dtype=np.float32) if missing.any() else None
+        return cls(x, mask, mean, variance)
+
+    def columns(self, start: int, stop: int) -> "_Counts":
+        missing = None if self.missing is None else self.missing[:, start:stop]
+        return _Counts(self.x[:, start:stop], missing, self.mean[start:stop],
+                       self.variance[start:stop])
+
+
+def correlation_block(a: _Counts, b: _Counts, n: int, missing: str = "mean") -> np.ndarray:
+    """Pearson r (float64, (ka, kb)) between the count columns of ``a`` and ``b``.
+
+    ``missing="mean"``: r of the mean-imputed counts (the bayesmix convention).
+    ``missing="pairwise"``: r over the samples observed at both SNPs (what ``plink --r``
+    does); identical when nothing is missing.
+
+    The cross-products of 0/1/2 counts and 0/1 masks are integers below 2^24 for n < 4.19M
+    samples, so single-precision GEMM computes them exactly; centring and scaling are done in
+    float64, so r is accurate to ~1e-15 before storage.
+    """
+    gemm_dtype = np.float32 if 4 * n < 2**24 else np.float64
+
+    def cross(u, v):
+        return (u.astype(gemm_dtype, copy=False).T @ v.astype(gemm_dtype, copy=False)).astype(np.float64)
+
+    if missing == "pairwise" and (a.missing is not None or b.missing is not None):
+        obs_a = 1.0 - a.missing if a.missing is not None else np.ones_like(a.x)
+        obs_b = 1.0 - b.missing if b.missing is not None else np.ones_like(b.x)
+        n_pair = cross(obs_a, obs_b)
+        mean_a = cross(a.x, obs_b) / n_pair
+        mean_b = cross(obs_a, b.x) / n_pair
+        cov = cross(a.x, b.x) / n_pair - mean_a * mean_b
+        var_a = cross(a.x * a.x, obs_b) / n_pair - mean_a**2
+        var_b = cross(obs_a, b.x * b.x) / n_pair - mean_b**2
+        return cov / np.sqrt(var_a * var_b)
+    s = cross(a.x, b.x)
+    if b.missing is not None:
+        s += cross(a.x, b.missing) * b.mean[None, :]
+    if a.missing is not None:
+        s += a.mean[:, None] * cross(a.missing, b.x)
+        if b.missing is not None:
+            s += np.outer(a.mean, b.mean) * cross(a.missing, b.missing)
+    cov = s / n - np.outer(a.mean, b.mean)
+    return cov / np.sqrt(np.outer(a.variance, b.variance))
+
+
+def _read_raw_counts(genotypes: Genotypes, cols: np.ndarray) -> np.ndarray:
+    """A1 counts (n, k) float32 of the kept samples with NaN for missing calls.
+
+    ``Genotypes.read`` mean-imputes, which hides which calls were missing; pairwise-complete
+    r needs them, so this reads through the fileset's bed-reader handle directly.
+    """
+    bed_cols = genotypes.snps["bed_index"].to_numpy()[cols]
+    return genotypes._bed.read(index=np.s_[genotypes._sample_index, bed_cols],
+                               dtype=np.float32, order="F")
 
 
 class _BlockEngine:
-    """Computes r block by block over rows, reading standardised columns through a cache."""
+    """Computes r block by block over rows, reading count columns through a bounded cache."""
 
-    def __init__(self, genotypes: Genotypes, use: np.ndarray, *, precision: str,
-                 block_size: int, max_memory_mb: float):
-        if precision not in ("float32", "float64"):
-            raise InputError(f"precision must be float32 or float64, not {precision!r}")
+    def __init__(self, genotypes: Genotypes, use: np.ndarray, *, block_size: int,
+                 max_memory_mb: float, missing: str):
         self.genotypes = genotypes
+        self.missing = missing
         self.use = use
-        self.precision = precision
         self.n = genotypes.n_samples
         self.block_size = max(1, int(block_size))
-        item = 8 if precision == "float64" else 4
         budget = max_memory_mb * 2**20
-        # cache n x capacity, plus a block x capacity result and n x block rows
-        capacity = int((budget - item * self.n * self.block_size) // (item * (self.n + self.block_size)))
+        # cached columns (counts + mask: 8n bytes each) and float64 block temporaries (3 x 8B)
+        per_column = 8 * self.n + 24 * self.block_size
+        capacity = int((budget - 8 * self.n * self.block_size) // per_column)
         self.capacity = max(capacity, self.block_size)
         self.variance = np.full(len(use), np.nan)
         self._start = self._stop = 0
-        self._z = None
+        self._cache: _Counts | None = None
 
-    def read(self, cols: np.ndarray) -> np.ndarray:
-        x = self.genotypes.read(self.use[cols], standardize=False)
-        z, variance = standardize_counts(x, self.precision)
-        self.variance[cols] = variance
-        return z
+    def read(self, cols: np.ndarray) -> _Counts:
+        counts = _Counts.from_raw(_read_raw_counts(self.genotypes, self.use[cols]))
+        self.variance[cols] = counts.variance
+        return counts
 
-    def columns(self, start: int, stop: int) -> np.ndarray:
-        """Standardised columns ``start .. stop - 1`` (a view into the cache)."""
-        if self._z is not None and self._start <= start and stop <= self._stop:
-            return self._z[:, start - self._start:stop - self._start]
+    def columns(self, start: int, stop: int) -> _Counts:
+        """Count columns ``start .. stop - 1`` (views into the cache)."""
+        if self._cache is not None and self._start <= start and stop <= self._stop:
+            return self._cache.columns(start - self._start, stop - self._start)
         new_stop = min(max(stop, start + self.capacity), len(self.use))
-        dtype = np.float64 if self.precision == "float64" else np.float32
-        z = np.empty((self.n, new_stop - start), dtype=dtype, order="F")
+        parts = []
         reuse_stop = start
-        if self._z is not None and self._start <= start < self._stop:
+        if self._cache is not None and self._start <= start < self._stop:
             reuse_stop = min(self._stop, new_stop)
-            z[:, :reuse_stop - start] = self._z[:, start - self._start:reuse_stop - self._start]
-        self._z = None
+            parts.append(self._cache.columns(start - self._start, reuse_stop - self._start))
+        self._cache = None
         if reuse_stop < new_stop:
-            z[:, reuse_stop - start:] = self.read(np.arange(reuse_stop, new_stop))
-        self._z, self._start, self._stop = z, start, new_stop
-        return z[:, :stop - start]
+            parts.append(self.read(np.arange(reuse_stop, new_stop)))
+        self._cache = _concat_counts(parts, self.n)
+        self._start, self._stop = start, new_stop
+        return self._cache.columns(0, stop - start)
 
     def run(self, row_pos, lo, hi, min_r2, *, square, transform, threads, progress, label):
         """CSR arrays (indptr, indices, values float32) of the selected entries."""
@@ -324,7 +393,6 @@ class _BlockEngine:
         from tqdm.auto import tqdm
 
         row_counts, row_indices, row_values = [], [], []
-        inv_n = 1.0 / self.n
         bar = tqdm(total=len(row_pos), unit="SNP", desc=f"LD ({label})", disable=not progress,
                    leave=False)
         with threadpool_limits(limits=threads, user_api="blas"), bar:
@@ -333,19 +401,17 @@ class _BlockEngine:
                 rows = row_pos[a:b]
                 block_lo = np.maximum(lo[a:b], rows) if square else lo[a:b]
                 col_start, col_end = int(block_lo.min()), int(hi[a:b].max())
-                z_rows = None if square else self.read(rows)
+                row_data = None if square else self.read(rows)
                 chunks = []
                 s = col_start
                 while s < col_end:
                     e = min(s + self.capacity, col_end)
-                    z_cols = self.columns(s, e)
-                    if z_rows is None:     # square: rows a..b-1 are the first columns
-                        z_rows = np.array(z_cols[:, :b - a], order="F")
-                    block = z_rows.T @ z_cols
-                    block *= inv_n
-                    cols = np.arange(s, e)
+                    col_data = self.columns(s, e)
+                    if row_data is None:     # square: rows a..b-1 are the first columns
+                        row_data = _concat_counts([col_data.columns(0, b - a)], self.n)
+                    block = correlation_block(row_data, col_data, self.n, self.missing)
                     if transform is not None:
-                        block = transform(block, rows, cols, self.variance)
+                        block = transform(block, rows, np.arange(s, e), self.variance)
                     block = np.ascontiguousarray(block, dtype=np.float32)
                     chunks.append(select_block_entries(block, block_lo, hi[a:b], s,
                                                        rows.astype(np.int64), min_r2))
@@ -363,6 +429,19 @@ class _BlockEngine:
         if square:
             indptr, indices, values = symmetrize_upper(indptr, indices, values)
         return indptr, indices, values
+
+
+def _concat_counts(parts: list[_Counts], n: int) -> _Counts:
+    """Copy column parts into one new _Counts (so cached views do not pin old buffers)."""
+    x = np.asfortranarray(np.concatenate([p.x for p in parts], axis=1))
+    if any(p.missing is not None for p in parts):
+        missing = np.asfortranarray(np.concatenate(
+            [p.missing if p.missing is not None else np.zeros((n, p.x.shape[1]), np.float32)
+             for p in parts], axis=1))
+    else:
+        missing = None
+    return _Counts(x, missing, np.concatenate([p.mean for p in parts]),
+                   np.concatenate([p.variance for p in parts]))
 
 
 def _merge_row_chunks(chunks, n_rows):
