@@ -1,0 +1,225 @@
+"""GCTB LD matrix files (``PREFIX.ldm.TYPE.bin`` + ``.info``) and a text dump.
+
+Layout (GCTB 2.x; notes/gctb-facts.md, checked against GCTB's source):
+
+- ``.info``: one header line, then one row per SNP in matrix order, 15 whitespace-separated
+  columns ``Chrom ID GenPos PhysPos A1 A2 A1Freq Index WindStart WindEnd WindSize WindWidth N
+  SamplVar LDsum``: GenPos in cM, PhysPos in bp, A1Freq the A1 frequency, Index 0-based,
+  WindStart/WindEnd the first/last stored column (0-based), WindSize the number of values
+  stored for the row, WindWidth the bp span of the window, N the LD panel size,
+  SamplVar = sum_j (1 - r_ij^2)^2 / N and LDsum = sum_j r_ij over the stored j (SamplVar is
+  0 in shrunk files). Headerless layouts with 14 (no LDsum) or 16 (extra Skeleton) columns
+  are read too.
+- ``.bin``: raw little-endian, no header, rows in ``.info`` order. ``full``, ``band`` and
+  ``shrunk``: WindSize float32 values r_{i, WindStart..WindEnd}. ``sparse``: WindSize uint32
+  column indices (0-based, ascending) followed by WindSize float32 values.
+
+The type is the token before ``.bin``. Only square matrices exist in GCTB. float32 values are
+written and read bit for bit, so a float32 round trip is lossless.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.errors import InputError
+from bayesmix.io.files import atomic_open
+from bayesmix.ld.store import LDMatrix
+
+GCTB_TYPES = ("full", "band", "sparse", "shrunk")
+INFO_COLUMNS = ["Chrom", "ID", "GenPos", "PhysPos", "A1", "A2", "A1Freq", "Index", "WindStart",
+                "WindEnd", "WindSize", "WindWidth", "N", "SamplVar", "LDsum"]
+_KIND_TO_TYPE = {"full": "full", "window": "band", "shrunk": "shrunk", "sparse": "sparse",
+                 "r2": "sparse"}
+_TYPE_TO_KIND = {"full": "full", "band": "window", "shrunk": "shrunk", "sparse": "sparse"}
+
+
+def gctb_prefix(path) -> tuple[Path, str]:
+    """Split ``X.ldm.TYPE[.bin|.info]`` into the prefix ``X.ldm.TYPE`` and TYPE."""
+    path = Path(os.fspath(path))
+    name = re.sub(r"\.(bin|info)$", "", path.name)
+    m = re.search(r"\.ldm\.(full|band|sparse|shrunk)$", name)
+    if not m:
+        raise InputError("expected a GCTB LD file named PREFIX.ldm.TYPE(.bin/.info) with TYPE "
+                         "one of full, band, sparse, shrunk", path)
+    return path.with_name(name), m.group(1)
+
+
+def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Path:
+    """Write ``OUT.ldm.TYPE.bin`` and ``.info``; returns the ``OUT.ldm.TYPE`` prefix.
+
+    ``gctb_type`` defaults from the matrix kind (full -> full, window -> band, shrunk ->
+    shrunk, sparse/r2 -> sparse). Dense-row types store every value between the first and
+    last stored column of a row, with 0 for entries not stored.
+    """
+    if not ld.is_square:
+        raise InputError("GCTB LD files are square: only square matrices can be written")
+    gctb_type = gctb_type or _KIND_TO_TYPE.get(ld.kind, "sparse")
+    if gctb_type not in GCTB_TYPES:
+        raise InputError(f"GCTB type must be one of {', '.join(GCTB_TYPES)}, not {gctb_type!r}")
+    out_prefix = Path(os.fspath(out_prefix))
+    if not re.search(r"\.ldm\.(full|band|sparse|shrunk)$", out_prefix.name):
+        out_prefix = out_prefix.with_name(f"{out_prefix.name}.ldm.{gctb_type}")
+    indptr, indices, values = ld.csr_arrays()
+    snps = ld.snps
+    n_rows = ld.shape[0]
+    bp = snps["bp"].to_numpy()
+    starts = np.zeros(n_rows, dtype=np.int64)
+    ends = np.zeros(n_rows, dtype=np.int64)
+    sizes = np.zeros(n_rows, dtype=np.int64)
+    sampl_var = np.zeros(n_rows)
+    ld_sum = np.zeros(n_rows)
+    n_panel = snps["n"].to_numpy().astype(np.float64)
+    if ld.n_samples:
+        n_panel = np.where(n_panel > 0, n_panel, ld.n_samples)
+    with atomic_open(f"{out_prefix}.bin", "wb") as fh:
+        for i in range(n_rows):
+            a, b = int(indptr[i]), int(indptr[i + 1])
+            cols = np.asarray(indices[a:b], dtype=np.int64)
+            r = np.asarray(values[a:b], dtype=np.float32)
+            if len(cols) == 0:
+                raise InputError(f"row {i + 1} ({snps['snp'].iloc[i]}) stores no values; GCTB "
+                                 f"needs at least the diagonal")
+            if gctb_type == "full":
+                starts[i], ends[i] = 0, n_rows - 1
+            else:
+                starts[i], ends[i] = cols[0], cols[-1]
+            if gctb_type == "sparse":
+                sizes[i] = len(cols)
+                cols.astype("<u4").tofile(fh)
+                r.astype("<f4").tofile(fh)
+            else:
+                row = np.zeros(ends[i] - starts[i] + 1, dtype="<f4")
+                row[cols - starts[i]] = r
+                sizes[i] = len(row)
+                row.tofile(fh)
+            r64 = r.astype(np.float64)
+            if gctb_type != "shrunk" and n_panel[i] > 0:
+                sampl_var[i] = np.sum((1.0 - r64 * r64) ** 2) / n_panel[i]
+            ld_sum[i] = r64.sum()
+    info = pd.DataFrame({
+        "Chrom": snps["chr"], "ID": snps["snp"], "GenPos": snps["cm"], "PhysPos": bp,
+        "A1": snps["a1"], "A2": snps["a2"], "A1Freq": snps["freq"], "Index": np.arange(n_rows),
+        "WindStart": starts, "WindEnd": ends, "WindSize": sizes,
+        "WindWidth": bp[ends] - bp[starts], "N": n_panel.astype(np.int64),
+        "SamplVar": sampl_var, "LDsum": ld_sum,
+    })
+    with atomic_open(f"{out_prefix}.info", "wt") as fh:
+        info.to_csv(fh, sep=" ", index=False, float_format="%.9g")
+    return out_prefix
+
+
+def read_gctb_ldm(path, *, dtype: str = "float32") -> LDMatrix:
+    """Read ``PREFIX.ldm.TYPE.bin`` + ``.info`` (``path`` may name either file or the prefix)."""
+    prefix, gctb_type = gctb_prefix(path)
+    info_path, bin_path = Path(f"{prefix}.info"), Path(f"{prefix}.bin")
+    for p in (info_path, bin_path):
+        if not p.exists():
+            raise InputError("file not found", p)
+    info = _read_info(info_path)
+    m = len(info)
+    sizes = info["WindSize"].to_numpy(dtype=np.int64)
+    starts = info["WindStart"].to_numpy(dtype=np.int64)
+    ends = info["WindEnd"].to_numpy(dtype=np.int64)
+    bytes_per = 8 if gctb_type == "sparse" else 4
+    expected = int(sizes.sum()) * bytes_per
+    actual = bin_path.stat().st_size
+    if actual != expected:
+        raise InputError(f"size {actual} bytes does not match the WindSize column of "
+                         f"{info_path.name} ({expected} bytes expected for {gctb_type} rows); "
+                         f"the .bin and .info files do not belong together", bin_path)
+    raw = np.fromfile(bin_path, dtype="<u4")
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    if gctb_type == "sparse":
+        within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], sizes)
+        index_pos = np.repeat(2 * indptr[:-1], sizes) + within
+        cols = raw[index_pos]
+        values = raw[index_pos + np.repeat(sizes, sizes)].view("<f4").astype(np.float32)
+        row_of = np.repeat(np.arange(m), sizes)
+        step = np.diff(cols.astype(np.int64))
+        bad = (cols >= m) | np.concatenate([[False], (step <= 0) & (row_of[1:] == row_of[:-1])])
+        if bad.any():
+            i = int(row_of[np.flatnonzero(bad)[0]])
+            raise InputError(f"row {i} ({info['ID'].iloc[i]}): column indices out of range "
+                             f"or not ascending", bin_path)
+        indices = cols.astype(np.int32)
+    else:
+        bad = np.flatnonzero((ends - starts + 1 != sizes) | (starts < 0) | (ends >= m))
+        if len(bad):
+            i = int(bad[0])
+            raise InputError(f"WindStart/WindEnd/WindSize disagree ({starts[i]}, {ends[i]}, "
+                             f"{sizes[i]})", info_path, i + 2)
+        all_values = raw.view("<f4")
+        indices = (np.repeat(starts - indptr[:-1], sizes) + np.arange(indptr[-1])).astype(np.int32)
+        keep = (all_values != 0) | (indices == np.repeat(np.arange(m), sizes))
+        counts = np.add.reduceat(keep.astype(np.int64), indptr[:-1]) if m else np.zeros(0, np.int64)
+        counts[sizes == 0] = 0
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices, values = indices[keep], all_values[keep].astype(np.float32)
+    snps = pd.DataFrame({
+        "snp": info["ID"], "chr": info["Chrom"], "bp": info["PhysPos"], "cm": info["GenPos"],
+        "a1": info["A1"], "a2": info["A2"], "freq": info["A1Freq"], "n": info["N"],
+    })
+    n_panel = int(info["N"].max()) if m else 0
+    meta = {"kind": _TYPE_TO_KIND[gctb_type], "n_samples": n_panel, "gctb_type": gctb_type,
+            "source": str(prefix)}
+    return LDMatrix.from_csr(indptr, indices, values, snps, meta=meta, dtype=dtype)
+
+
+def _read_info(path: Path) -> pd.DataFrame:
+    """Parse a .info file (15-column header layout, or the headerless 12/14-token layouts)."""
+    with open(path, "rt") as fh:
+        first = fh.readline().split()
+    header = bool(first) and first[0] == "Chrom"
+    if header:
+        table = pd.read_csv(path, sep=r"\s+", dtype={"Chrom": str, "ID": str, "A1": str,
+                                                      "A2": str})
+        if "A2Freq" in table and "A1Freq" not in table:
+            table["A1Freq"] = 1.0 - table["A2Freq"]
+    else:
+        table = pd.read_csv(path, sep=r"\s+", header=None, dtype={0: str, 1: str, 4: str, 5: str})
+        width = table.shape[1]
+        if width not in (14, 15, 16):
+            raise InputError(f"headerless .info files must have 14 (no LDsum), 15 or 16 (with "
+                             f"Skeleton) columns, found {width}", path, 1)
+        table.columns = INFO_COLUMNS[:width] if width <= 15 else INFO_COLUMNS + ["Skeleton"]
+    missing = [c for c in ("Chrom", "ID", "PhysPos", "A1", "A2", "A1Freq", "WindStart",
+                           "WindEnd", "WindSize") if c not in table]
+    if missing:
+        raise InputError(f"missing columns {missing}", path, 1)
+    for col in ("GenPos", "N"):
+        if col not in table:
+            table[col] = 0
+    for col in ("PhysPos", "WindStart", "WindEnd", "WindSize", "N", "A1Freq", "GenPos"):
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = values.isna().to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"non-numeric {col} {table[col].iloc[i]!r}", path,
+                             i + 1 + header, list(table.columns).index(col) + 1)
+        table[col] = values
+    return table
+
+
+def write_ldm_text(ld: LDMatrix, path) -> Path:
+    """Text dump of the stored entries, one per line: ``Index1 Index2 SNP1 SNP2 R``.
+
+    Indices are 0-based row / column positions (as in GCTB); r is printed with 9 significant
+    digits, enough to recover float32 values exactly. Written atomically (``.gz`` compresses).
+    """
+    indptr, indices, values = ld.csr_arrays()
+    rows = np.repeat(np.arange(ld.shape[0]), np.diff(np.asarray(indptr, dtype=np.int64)))
+    table = pd.DataFrame({
+        "Index1": rows, "Index2": indices, "SNP1": ld.snps["snp"].to_numpy()[rows],
+        "SNP2": ld.ref_snps["snp"].to_numpy()[indices], "R": values,
+    })
+    with atomic_open(path, "wt") as fh:
+        table.to_csv(fh, sep="\t", index=False, float_format="%.9g")
+    return Path(path)
