@@ -1,0 +1,57 @@
+"""Effect-size priors of the Bayesian alphabet as PyMC distributions.
+
+Each SNP j carries a component label c_j ~ Categorical(pi) and an effect
+
+    beta_j | c_j ~ N(0, gamma[c_j] v_j),   gamma[c_j] v_j = 0 meaning beta_j = 0 exactly,
+
+so one family covers spike-and-slab (BayesC: gamma = (0, 1)), the normal mixture of BayesR
+(gamma = (0, 0.01, 0.1, 1)), the MAF-scaled slab of BayesS (v_j = H_j^S sig2_beta on the
+per-allele scale), and the t slab of BayesB (v_j ~ ScaledInvChi2 per SNP, so beta_j | c_j = 1
+is Student-t). The density is taken with respect to Lebesgue measure on slab SNPs and
+counting measure at 0 on spike SNPs; a non-zero effect in a spike component has log
+density -inf.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+
+def spike_slab_weights(pi):
+    """Mixture weights (1 - pi, pi) of a two-component spike-and-slab prior (BayesC)."""
+    return pt.stack([1.0 - pi, pi])
+
+
+def maf_scaled_variance(sig2_beta, heterozygosity, S):
+    """BayesS slab variance H_j^S sig2_beta (per-allele scale; H_j = 2 p_j (1 - p_j))."""
+    return sig2_beta * pt.pow(pt.as_tensor_variable(np.asarray(heterozygosity, np.float64)), S)
+
+
+def _mixture_effects_logp(beta, var):
+    slab = var > 0
+    safe_var = pt.switch(slab, var, 1.0)
+    normal = -0.5 * (pt.log(2.0 * np.pi * safe_var) + beta**2 / safe_var)
+    spike = pt.switch(pt.eq(beta, 0.0), 0.0, -np.inf)
+    return pt.switch(slab, normal, spike)
+
+
+def _mixture_effects_random(var, rng=None, size=None):
+    return rng.standard_normal(size=np.shape(var) if size is None else size) * np.sqrt(var)
+
+
+def NormalMixtureEffects(name: str, comp, gamma, slab_var, **kwargs):
+    """Effects beta_j | c_j ~ N(0, gamma[c_j] slab_var_j) with exact zeros for gamma = 0.
+
+    Parameters
+    ----------
+    comp : integer vector (M,) of component labels (usually a ``pm.Categorical``).
+    gamma : (K,) component variance multipliers, gamma[0] = 0 for a spike.
+    slab_var : scalar or (M,) slab variance on the scale of the design matrix.
+    kwargs : shape / dims of the effect vector.
+    """
+    gamma = pt.as_tensor_variable(np.asarray(gamma, np.float64))
+    var = gamma[comp] * slab_var
+    return pm.CustomDist(name, var, logp=_mixture_effects_logp,
+                         random=_mixture_effects_random, **kwargs)

@@ -1,0 +1,25 @@
+"""Small helpers to read prior hyperparameters back from a PyMC/PyTensor graph."""
+
+from __future__ import annotations
+
+import numpy as np
+from pytensor.graph.basic import Constant
+from pytensor.graph.traversal import ancestors
+
+
+def constant_value(var):
+    """The numpy value of ``var`` if it depends on no random or free input, else None.
+
+    Constants are returned directly; small constant sub-graphs (casts, ``nu * s2 / 2`` ...)
+    are evaluated.
+    """
+    if isinstance(var, Constant):
+        return np.asarray(var.data)
+    if var.owner is None:
+        return None
+    if any(a.owner is None and not isinstance(a, Constant) for a in ancestors([var])):
+        return None
+    try:
+        return np.asarray(var.eval())
+    except Exception:  # noqa: BLE001 - anything not evaluable is simply "not constant"
+        return None

@@ -1,0 +1,365 @@
+"""The Bayesian alphabet on individual genotypes (BayesB, BayesC, BayesS, BayesR) as PyMC graphs.
+
+    y = C alpha + X beta + e,   e ~ N(0, sig2_e I)
+
+X is the genotype matrix (standardised by default; centred per-allele counts with
+``standardize=False``, which BayesS always uses, as GCTB does), C the covariate design
+(intercept first), and every SNP has a component label c_j ~ Categorical(pi) and an effect
+beta_j | c_j ~ N(0, gamma[c_j] v_j) (spike at 0 when gamma = 0):
+
+=========  ==================================  ====================================
+method     weights pi                          slab variance v_j (scale of X)
+=========  ==================================  ====================================
+C          (1 - pi, pi), pi ~ Beta(1, 1)       sig2_beta
+R          pi ~ Dirichlet(1, ..., 1)           sig2_beta, gamma = (0, .01, .1, 1)
+S          (1 - pi, pi)                        sig2_beta H_j^S, S ~ N(0, 1)
+B          (1 - pi, pi)                        v_j ~ ScaledInvChi2(nu, s2) (t slab)
+=========  ==================================  ====================================
+
+sig2_beta and sig2_e have scaled-inverse-chi-square priors (4 degrees of freedom, scales set
+from the starting heritability ``hsq`` as GCTB does); alpha is flat. Every hyperprior can be
+replaced from Python through ``hyperpriors`` (a dict of name -> callable(name) creating the
+random variable inside the model); the Gibbs steps recognise conjugate priors and leave any
+other to a generic slice step (:func:`bayesmix.inference.gibbs.make_steps`).
+
+The graph is complete: ``model.logp()`` is the joint log density (X beta through a numba Op on
+the int8 genotypes), so it also runs under any PyMC step method on small data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayesmix.distributions.effects import NormalMixtureEffects, maf_scaled_variance, spike_slab_weights
+from bayesmix.distributions.genetic_values import as_float64, genetic_values
+from bayesmix.distributions.variance import ScaledInvChi2
+from bayesmix.errors import InputError
+from bayesmix.kernels.genotype_matrix import CompactGenotypes
+
+METHODS = ("B", "C", "S", "R")
+DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)
+DEFAULT_PI_R = (0.95, 0.02, 0.02, 0.01)
+DEFAULT_PI = 0.05
+DEFAULT_HSQ = 0.5
+
+warnings.filterwarnings("ignore", message="Numba will use object mode to run Genotype")
+
+
+@dataclass
+class AlphabetData:
+    """Phenotype, covariates and compact genotypes of one analysis (samples aligned).
+
+    Attributes
+    ----------
+    genotypes : CompactGenotypes (n x M int8, standardised or centred on the fly).
+    y : (n,) float64 phenotype (file scale).
+    design : (n, q) float64 covariate design, first column the intercept.
+    design_columns : names of the design columns.
+    snps : DataFrame with chr, snp, bp, a1, a2 (one row per column of X), or None.
+    """
+
+    genotypes: CompactGenotypes
+    y: np.ndarray
+    design: np.ndarray
+    design_columns: list = field(default_factory=lambda: ["intercept"])
+    snps: pd.DataFrame | None = None
+
+    def __post_init__(self):
+        self.y = np.ascontiguousarray(self.y, dtype=np.float64)
+        self.design = np.ascontiguousarray(self.design, dtype=np.float64)
+        n = self.genotypes.n_samples
+        if self.y.shape != (n,) or self.design.shape[0] != n:
+            raise InputError(f"phenotype ({self.y.shape}), covariates ({self.design.shape}) and "
+                             f"genotypes ({n} samples) disagree in the number of samples")
+        if not np.isfinite(self.y).all() or not np.isfinite(self.design).all():
+            raise InputError("phenotype or covariates contain NaN/inf; drop those samples first")
+
+    @classmethod
+    def from_arrays(cls, dosages, y, design=None, *, standardize: bool = True, snps=None):
+        """Build from an (n, M) array of A1 counts (NaN = missing) and a phenotype vector."""
+        y = np.asarray(y, dtype=np.float64)
+        design = np.ones((len(y), 1)) if design is None else np.asarray(design, np.float64)
+        names = ["intercept"] + [f"covariate{k}" for k in range(1, design.shape[1])]
+        geno = CompactGenotypes.from_dosages(dosages, standardize=standardize)
+        return cls(geno, y, design, names, snps)
+
+    @classmethod
+    def from_plink(cls, genotypes, y, design=None, design_columns=None, *, standardize=True):
+        """Build from an opened :class:`bayesmix.io.plink.Genotypes` whose samples match ``y``."""
+        y = np.asarray(y, dtype=np.float64)
+        design = np.ones((len(y), 1)) if design is None else np.asarray(design, np.float64)
+        names = design_columns or ["intercept"] + [f"covariate{k}" for k in range(1, design.shape[1])]
+        geno = CompactGenotypes.from_plink(genotypes, standardize=standardize)
+        snps = genotypes.snps[["chr", "snp", "bp", "a1", "a2"]].reset_index(drop=True)
+        return cls(geno, y, design, list(names), snps)
+
+
+@dataclass
+class AlphabetPrior:
+    """Settings of an alphabet model (GCTB option names in brackets).
+
+    method : one of B, C, S, R (``--bayes``).
+    pi : starting value(s) of the mixture weights (``--pi``): the non-zero share for B/C/S,
+        the K weights for R; with ``fix_pi`` (``--fix-pi``) they are not sampled.
+    gamma : R's component variance multipliers (``--gamma``), first 0.
+    hsq : starting heritability (``--hsq``) that sets the starting values and prior scales.
+    S : starting value of BayesS's S (``--S``).
+    nu_beta, nu_e : degrees of freedom of the scaled-inv-chi2 priors of sig2_beta, sig2_e.
+    nu_snp : BayesB's degrees of freedom of the SNP variances (t slab).
+    """
+
+    method: str = "C"
+    pi: tuple | float | None = None
+    gamma: tuple | None = None
+    hsq: float = DEFAULT_HSQ
+    S: float = 0.0
+    fix_pi: bool = False
+    nu_beta: float = 4.0
+    nu_e: float = 4.0
+    nu_snp: float = 4.0
+
+    def __post_init__(self):
+        self.method = str(self.method).upper()
+        if self.method not in METHODS:
+            raise InputError(f"unknown method Bayes{self.method}; choose one of {', '.join(METHODS)}")
+        if not 0 < self.hsq < 1:
+            raise InputError(f"hsq must be in (0, 1), got {self.hsq}")
+
+    @property
+    def gamma_values(self) -> np.ndarray:
+        if self.method != "R":
+            return np.array([0.0, 1.0])
+        gamma = np.asarray(DEFAULT_GAMMA if self.gamma is None else self.gamma, np.float64)
+        if gamma.ndim != 1 or len(gamma) < 2 or gamma[0] != 0 or (gamma[1:] <= 0).any():
+            raise InputError("--gamma must start with 0 and list positive values after it")
+        return gamma
+
+    @property
+    def pi_values(self) -> np.ndarray:
+        """Starting mixture weights as a K-vector (K = 2 except for BayesR)."""
+        k = len(self.gamma_values)
+        if self.method == "R":
+            pi = DEFAULT_PI_R if self.pi is None and k == 4 else self.pi
+            pi = np.full(k, 1.0 / k) if pi is None else np.atleast_1d(np.asarray(pi, np.float64))
+            if pi.shape != (k,):
+                raise InputError(f"--pi needs {k} values (one per --gamma value), got {len(pi)}")
+        else:
+            p = DEFAULT_PI if self.pi is None else np.atleast_1d(np.asarray(self.pi, np.float64))
+            p = float(np.ravel(p)[-1])
+            pi = np.array([1.0 - p, p])
+        if (pi < 0).any() or not np.isclose(pi.sum(), 1.0) or pi[1:].sum() <= 0:
+            raise InputError(f"--pi values must be >= 0, sum to 1 and leave weight on non-zero "
+                             f"effects; got {', '.join(map(str, pi))}")
+        return pi
+
+
+class AlphabetModel:
+    """A PyMC graph of one alphabet model plus what the Gibbs steps need to run it fast.
+
+    Parameters
+    ----------
+    data : AlphabetData.
+    prior : AlphabetPrior (or a method letter).
+    hyperpriors : optional dict name -> callable(name) that creates a replacement prior
+        for ``pi``, ``sig2_beta``, ``sig2_e`` or ``S`` inside the model context.
+
+    Attributes
+    ----------
+    model : pm.Model with free variables alpha, sig2_e, pi (unless fixed), sig2_beta (not B),
+        S (S only), snp_var (B only), comp, beta; observed y.
+    gamma : (K,) component variance multipliers.
+    start : dict of starting values (constrained scale), GCTB's choices.
+    """
+
+    effects_name = "beta"
+    component_name = "comp"
+
+    def __init__(self, data: AlphabetData, prior: AlphabetPrior | str = "C", *, hyperpriors=None):
+        self.data = data
+        self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
+        self.hyperpriors = dict(hyperpriors or {})
+        unknown = set(self.hyperpriors) - {"pi", "sig2_beta", "sig2_e", "S"}
+        if unknown:
+            raise InputError(f"hyperpriors can replace pi, sig2_beta, sig2_e or S, not {sorted(unknown)}")
+        if self.prior.method == "S" and data.genotypes.standardized:
+            raise InputError("BayesS works on per-allele effects: build AlphabetData with "
+                             "standardize=False (GCTB forces unscaled genotypes for BayesS)")
+        self.gamma = self.prior.gamma_values
+        self.start = self._starting_values()
+        self.model = self._build()
+        self._derived = None
+
+    @property
+    def method(self) -> str:
+        return self.prior.method
+
+    @property
+    def n_snps(self) -> int:
+        return self.data.genotypes.n_snps
+
+    @property
+    def n_components(self) -> int:
+        return len(self.gamma)
+
+    @property
+    def per_allele_factor(self) -> np.ndarray:
+        """Multiply an effect on the scale of X by this to get the per-allele effect of A1."""
+        return self.data.genotypes.scale if self.data.genotypes.standardized else np.where(
+            self.data.genotypes.scale > 0, 1.0, 0.0)
+
+    def _starting_values(self) -> dict:
+        d, p = self.data, self.prior
+        coef, *_ = np.linalg.lstsq(d.design, d.y, rcond=None)
+        var_y = float(np.var(d.y - d.design @ coef, ddof=1)) if len(d.y) > 1 else 1.0
+        if not var_y > 0:
+            raise InputError("the phenotype has no variance after removing the covariates")
+        var_g, var_e = p.hsq * var_y, (1.0 - p.hsq) * var_y
+        pi = p.pi_values
+        column_var = d.genotypes.xtx / d.genotypes.n_samples
+        weight = d.genotypes.heterozygosity ** p.S if p.method == "S" else np.ones(self.n_snps)
+        slab_mass = float((pi * self.gamma).sum())
+        sig2_beta = var_g / (slab_mass * float((column_var * weight).sum()))
+        return {"alpha": coef, "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta, "S": p.S,
+                "var_y": var_y}
+
+    def _hyper(self, name, default):
+        factory = self.hyperpriors.get(name)
+        return factory(name) if factory is not None else default()
+
+    def _build(self) -> pm.Model:
+        d, p, s = self.data, self.prior, self.start
+        snp_ids = (d.snps["snp"].astype(str).to_list() if d.snps is not None
+                   else [f"snp{j}" for j in range(self.n_snps)])
+        coords = {"snp": snp_ids, "component": np.arange(self.n_components),
+                  "covariate": list(d.design_columns)}
+        with pm.Model(coords=coords) as model:
+            alpha = pm.Flat("alpha", dims="covariate")
+            sig2_e = self._hyper("sig2_e", lambda: ScaledInvChi2(
+                "sig2_e", p.nu_e, (p.nu_e - 2.0) / p.nu_e * s["sig2_e"]))
+            if p.fix_pi:
+                weights = pt.as_tensor_variable(as_float64(s["pi"]))
+            elif p.method == "R":
+                weights = self._hyper("pi", lambda: pm.Dirichlet(
+                    "pi", a=np.ones(self.n_components), dims="component", default_transform=None))
+            else:
+                weights = spike_slab_weights(self._hyper("pi", lambda: pm.Beta(
+                    "pi", 1.0, 1.0, default_transform=None)))
+            comp = pm.Categorical("comp", p=weights, dims="snp")
+            if p.method == "B":
+                scale = (p.nu_snp - 2.0) / p.nu_snp * s["sig2_beta"] if p.nu_snp > 2 else s["sig2_beta"]
+                slab_var = ScaledInvChi2("snp_var", p.nu_snp, scale, dims="snp")
+            else:
+                sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
+                    "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
+                slab_var = sig2_beta
+                if p.method == "S":
+                    S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
+                    slab_var = maf_scaled_variance(sig2_beta, d.genotypes.heterozygosity, S)
+            beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
+            mean = pt.dot(as_float64(d.design), alpha) + genetic_values(d.genotypes, beta)
+            pm.Normal("y", mu=mean, sigma=pt.sqrt(sig2_e), observed=d.y)
+        self._weights = weights
+        self._slab_var = slab_var
+        self._sig2_e = sig2_e
+        return model
+
+    def initial_point(self) -> dict:
+        """Starting values in value-variable space: GCTB's choices, all effects at zero."""
+        point = self.model.initial_point()
+        s = self.start
+        constrained = {"alpha": s["alpha"], "sig2_e": s["sig2_e"], "pi": s["pi"] if self.method == "R"
+                       else s["pi"][1], "sig2_beta": s["sig2_beta"], "S": s["S"]}
+        for rv in self.model.free_RVs:
+            name = rv.name
+            value_var = self.model.rvs_to_values[rv]
+            if name in constrained:
+                transform = self.model.rvs_to_transforms.get(rv)
+                value = np.asarray(constrained[name], dtype=np.float64).reshape(point[value_var.name].shape)
+                if transform is not None:
+                    value = transform.forward(value, *rv.owner.inputs).eval()
+                point[value_var.name] = np.asarray(value, dtype=np.float64)
+        point["beta"] = np.zeros(self.n_snps)
+        point["comp"] = np.zeros(self.n_snps, dtype=np.int64)
+        if self.method == "B":
+            point["snp_var"] = np.full(self.n_snps, s["sig2_beta"])
+        return point
+
+    def derived(self, point) -> dict:
+        """Quantities the steps and the monitor need at ``point``, on the constrained scale.
+
+        Returns sig2_e, log_pi (K,), slab_var (M,) and ``hyper``: a dict of the scalar free
+        variables (pi, sig2_beta, S ...) whatever their transform.
+        """
+        if self._derived is None:
+            self._hyper_names = [rv.name for rv in self.model.free_RVs
+                                 if rv.name not in ("alpha", "beta", "comp", "snp_var")]
+            outs = [self._sig2_e, pt.log(self._weights),
+                    pt.broadcast_to(self._slab_var, (self.n_snps,))]
+            outs += [self.model[name] for name in self._hyper_names]
+            outs = self.model.replace_rvs_by_values(outs)
+            self._derived = self.model.compile_fn(outs, inputs=self.model.value_vars,
+                                                  on_unused_input="ignore", point_fn=False)
+        values = [point[v.name] for v in self.model.value_vars]
+        sig2_e, log_pi, slab, *hyper = self._derived(*values)
+        return {"sig2_e": float(sig2_e), "log_pi": np.asarray(log_pi, np.float64),
+                "slab_var": np.asarray(slab, np.float64),
+                "hyper": {name: np.asarray(v) for name, v in zip(self._hyper_names, hyper)}}
+
+    @property
+    def monitor_names(self) -> list[str]:
+        """Names of the per-iteration quantities of :meth:`monitor` (GCTB's labels)."""
+        k = self.n_components
+        names = ([f"Pi{i + 1}" for i in range(k)] + [f"NumSnp{i + 1}" for i in range(k)]
+                 if self.method == "R" else ["Pi"])
+        names += ["NnzSnp", "SigmaSq"] + (["S"] if self.method == "S" else [])
+        return names + ["ResVar", "GenVar", "hsq"]
+
+    @property
+    def progress_columns(self) -> list[str]:
+        """Columns of GCTB's progress lines (between Iter and TimeLeft)."""
+        if self.method == "R":
+            return [f"NumSnp{i + 1}" for i in range(self.n_components)] + [
+                "SigmaSq", "ResVar", "GenVar", "hsq"]
+        return [n for n in self.monitor_names]
+
+    def monitor(self, point, stats) -> dict:
+        """Per-iteration summary: Pi (or Pi_k, NumSnp_k), NnzSnp, SigmaSq, S, ResVar, GenVar, hsq.
+
+        ``stats`` are the merged step statistics (``n_nonzero``, ``genetic_variance`` of
+        :class:`~bayesmix.inference.gibbs.EffectsGibbs`). SigmaSq is sig2_beta (scale of X;
+        per-allele for BayesS); for BayesB it is the mean variance of the slab SNPs.
+        GenVar is the sample variance of X beta; hsq = GenVar / (GenVar + ResVar).
+        """
+        d = self.derived(point)
+        pi = np.exp(d["log_pi"])
+        out = {}
+        if self.method == "R":
+            counts = np.bincount(np.asarray(point["comp"]), minlength=self.n_components)
+            out.update({f"Pi{i + 1}": float(pi[i]) for i in range(self.n_components)})
+            out.update({f"NumSnp{i + 1}": int(counts[i]) for i in range(self.n_components)})
+        else:
+            out["Pi"] = float(pi[1])
+        out["NnzSnp"] = int(stats["n_nonzero"])
+        if self.method == "B":
+            slab = self.gamma[np.asarray(point["comp"])] > 0
+            out["SigmaSq"] = float(np.mean(point["snp_var"][slab])) if slab.any() else float("nan")
+        else:
+            out["SigmaSq"] = float(d["hyper"]["sig2_beta"])
+        if self.method == "S":
+            out["S"] = float(d["hyper"]["S"])
+        gen_var = float(stats["genetic_variance"])
+        out["ResVar"] = d["sig2_e"]
+        out["GenVar"] = gen_var
+        out["hsq"] = gen_var / (gen_var + d["sig2_e"])
+        return out
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_derived"] = None  # compiled functions are rebuilt in the worker
+        return state
