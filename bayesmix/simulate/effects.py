@@ -67,7 +67,7 @@ class Effects:
         Mixture component of each SNP; 0 is the null component. ``mixer2``: 1 trait-1 only,
         2 trait-2 only, 3 shared. ``R``: index into ``gamma``.
     h2_expected : float or ndarray
-        Expected ``sum_j b_std_j^2`` under the prior (the target h2 unless rescaled).
+        Expected ``sum_j b_std_j^2`` under the prior: the target h2 (kept by :meth:`scaled`).
     """
 
     prior: str
@@ -100,15 +100,16 @@ class Effects:
         return (self.b_std**2).sum(axis=0)
 
     def scaled(self, factor) -> "Effects":
-        """A copy with every effect (and the expected h2) multiplied by ``factor`` per trait.
+        """A copy with every effect multiplied by ``factor`` per trait.
 
-        Used to match a realised genetic variance; the scale factor is kept in ``notes``.
+        Used to match a realised genetic variance; the scale factor is kept in ``notes``
+        (``params`` and ``h2_expected`` still describe the prior the effects came from).
         """
         factor = np.asarray(factor, dtype=np.float64)
         beta = self.beta * factor
         notes = dict(self.notes)
         notes["rescaled_by"] = factor.tolist()
-        return replace(self, beta=beta, h2_expected=self.h2_expected * factor**2, notes=notes)
+        return replace(self, beta=beta, notes=notes)
 
     def truth(self, snps=None) -> dict:
         """JSON-ready record: prior, parameters, h2 and every causal SNP on both scales.
