@@ -46,11 +46,11 @@ def read_genetic_map(path) -> pd.DataFrame:
             try:
                 bp = int(fields[1])
             except ValueError:
-                raise InputError(f"bp {fields[1]!r} is not an integer", path, lineno, 2)
+                raise InputError(f"bp {fields[1]!r} is not an integer", path, lineno, 2) from None
             try:
                 cm = float(fields[2])
             except ValueError:
-                raise InputError(f"cM {fields[2]!r} is not a number", path, lineno, 3)
+                raise InputError(f"cM {fields[2]!r} is not a number", path, lineno, 3) from None
             if not math.isfinite(cm):
                 raise InputError(f"cM {fields[2]!r} is not finite", path, lineno, 3)
             rows.append((fields[0], bp, cm))
