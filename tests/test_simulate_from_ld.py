@@ -165,22 +165,6 @@ def test_block_diagonal_ld(tmp_path):
     assert np.isclose(genetic_variance(r, b), b @ expected @ b)
 
 
-def test_simulated_genotype_ld_matches_latent_model():
-    """Adjacent-SNP genotype correlation equals the bivariate-normal orthant formula."""
-    p = np.array([0.3, 0.6, 0.2])
-    rho = 0.8
-    x = simulate_genotypes(20000, 3, rng=np.random.default_rng(12), freqs=p, rho=rho)
-    assert (np.abs(x.mean(axis=0) / 2 - p) < 4 * np.sqrt(p * (1 - p) / 40000)).all()
-    t = stats.norm.ppf(p)
-    for i, j in [(0, 1), (1, 2), (0, 2)]:
-        cov = [[1, rho ** (j - i)], [rho ** (j - i), 1]]
-        d = stats.multivariate_normal(cov=cov).cdf([t[i], t[j]]) - p[i] * p[j]
-        r = d / np.sqrt(p[i] * (1 - p[i]) * p[j] * (1 - p[j]))
-        assert abs(np.corrcoef(x[:, i], x[:, j])[0, 1] - r) < 4 / np.sqrt(20000)
-    # Hardy-Weinberg: P(x = 2) = p^2
-    assert (np.abs((x == 2).mean(axis=0) - p**2) < 4 * np.sqrt(p**2 * (1 - p**2) / 20000)).all()
-
-
 def test_sumstats_table_per_allele_scale(geno):
     z = np.random.default_rng(13).normal(size=geno.n_snps) * 3
     table = sumstats_table(z, 1e5, geno.snps)
