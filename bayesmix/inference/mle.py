@@ -1,0 +1,439 @@
+"""Maximum-likelihood fitting: transforms, optimisers, observed-information SEs, derived
+quantities by draws, AIC/BIC, and the MiXeR univariate fit sequence.
+
+Generic pieces (reused by the bivariate model):
+
+- :class:`Transform` / :class:`ParameterSpace`: natural parameters <-> unconstrained "free"
+  coordinates (logit for fractions, log for variances, erfinv-type for correlations);
+- :func:`maximize`: Nelder-Mead or L-BFGS on a log-likelihood in free coordinates, recording
+  an optimisation trace;
+- :func:`observed_information_cov`: covariance of the free parameters = inverse of the
+  observed Fisher information (minus the Hessian of the log-likelihood), by central finite
+  differences of the analytic gradient;
+- :func:`summarize_draws` / :func:`derived_by_draws`: derived quantities (h2, counts, ...) with
+  uncertainty from 1,000 draws of the asymptotic normal of the free parameters;
+- :func:`information_criteria`: AIC = 2k - 2 logL, BIC = k ln(sum w) - 2 logL.
+
+MiXeR univariate: :func:`fit_univariate` runs the fit sequence (infinitesimal ->
+constrained fast with pi sig2_beta = sig2_inf -> unconstrained fast/full/convolve) and returns
+a :class:`UnivariateFit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from bayesmix.errors import ConvergenceError
+from bayesmix.models.mixer import PARAM_NAMES, MixerData, UnivariateLikelihood
+
+log = logging.getLogger("bayesmix")
+
+
+# ---------------------------------------------------------------------------------------------
+# parameter transforms
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Transform:
+    """Map between a natural parameter x and an unconstrained u; ``dx_du`` is dx/du at u."""
+
+    name: str
+    to_free: object
+    to_natural: object
+    dx_du: object
+
+
+LOG = Transform("log", np.log, np.exp, np.exp)
+LOGIT = Transform("logit", special.logit, special.expit,
+                  lambda u: special.expit(u) * (1.0 - special.expit(u)))
+#: correlations: u = erfinv(rho) (MiXeR's transform), rho = erf(u)
+ERFINV = Transform("erfinv", special.erfinv, special.erf,
+                   lambda u: 2.0 / math.sqrt(math.pi) * np.exp(-np.asarray(u) ** 2))
+
+
+@dataclass(frozen=True)
+class ParameterSpace:
+    """Named natural parameters with one :class:`Transform` each."""
+
+    names: tuple
+    transforms: tuple
+
+    def free(self, natural) -> np.ndarray:
+        return np.array([t.to_free(x) for t, x in zip(self.transforms, natural)], dtype=float)
+
+    def natural(self, free) -> np.ndarray:
+        return np.array([t.to_natural(u) for t, u in zip(self.transforms, free)], dtype=float)
+
+    def jacobian(self, free) -> np.ndarray:
+        """d natural / d free (diagonal, as a vector)."""
+        return np.array([t.dx_du(u) for t, u in zip(self.transforms, free)], dtype=float)
+
+
+#: MiXeR univariate free space: (logit pi, log sig2_beta, log sig2_zero)
+UNIVARIATE_SPACE = ParameterSpace(PARAM_NAMES, (LOGIT, LOG, LOG))
+
+
+# ---------------------------------------------------------------------------------------------
+# optimisation
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class OptimizeStep:
+    """One step of a fit sequence: its name, optimiser, result and trace."""
+
+    name: str
+    method: str
+    optimizer: str
+    params: dict
+    loglik: float
+    n_evals: int
+    seconds: float
+    trace: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "method": self.method, "optimizer": self.optimizer,
+                "params": self.params, "loglik": self.loglik, "cost": -self.loglik,
+                "n_evals": self.n_evals, "seconds": self.seconds, "trace": self.trace}
+
+
+def maximize(logp, u0, *, optimizer: str = "neldermead", logp_grad=None, max_evals: int = 400,
+             simplex_step: float = 0.3, tol: float = 1e-4):
+    """Maximise ``logp(u)`` over unconstrained u.
+
+    ``optimizer``: "neldermead" (derivative-free; initial simplex ``u0 + simplex_step e_i``)
+    or "lbfgs" (needs ``logp_grad(u) -> (logp, grad)``). Non-finite values count as -inf.
+    Returns ``(u_hat, logp_hat, n_evals, trace)``; trace = [[logp, *u], ...] per evaluation.
+    """
+    trace = []
+    u0 = np.asarray(u0, dtype=float)
+
+    def neg(u):
+        value = logp(u)
+        trace.append([float(value), *map(float, u)])
+        return -value if np.isfinite(value) else 1e300
+
+    if optimizer == "neldermead":
+        simplex = np.vstack([u0] + [u0 + simplex_step * np.eye(len(u0))[i] for i in range(len(u0))])
+        res = optimize.minimize(neg, u0, method="Nelder-Mead",
+                                options=dict(initial_simplex=simplex, maxfev=max_evals,
+                                             xatol=tol, fatol=tol))
+    elif optimizer == "lbfgs":
+        if logp_grad is None:
+            raise ValueError("lbfgs needs logp_grad")
+
+        def neg_and_grad(u):
+            value, grad = logp_grad(u)
+            trace.append([float(value), *map(float, u)])
+            if not np.isfinite(value):
+                return 1e300, np.zeros_like(u)
+            return -value, -np.asarray(grad)
+
+        res = optimize.minimize(neg_and_grad, u0, jac=True, method="L-BFGS-B",
+                                options=dict(maxfun=max_evals, ftol=1e-12, gtol=tol))
+    else:
+        raise ValueError(f"optimizer must be 'neldermead' or 'lbfgs', not {optimizer!r}")
+    best = int(np.argmax([t[0] for t in trace]))
+    return np.array(trace[best][1:]), trace[best][0], len(trace), trace
+
+
+def observed_information_cov(logp_grad, u_hat, step: float = 1e-3) -> np.ndarray:
+    """Covariance of free parameters: inverse of -Hessian of logp at ``u_hat``.
+
+    The Hessian is the central finite difference of the analytic gradient
+    ``logp_grad(u) -> (logp, grad)``, symmetrised. Returns NaNs if -H is not positive definite
+    (e.g. a parameter on a flat ridge) rather than a misleading number.
+    """
+    u_hat = np.asarray(u_hat, dtype=float)
+    k = len(u_hat)
+    hess = np.zeros((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = step
+        hess[i] = (np.asarray(logp_grad(u_hat + e)[1]) - np.asarray(logp_grad(u_hat - e)[1])) / (2 * step)
+    hess = 0.5 * (hess + hess.T)
+    info = -hess
+    try:
+        np.linalg.cholesky(info)
+    except np.linalg.LinAlgError:
+        log.warning("observed information is not positive definite: standard errors unavailable")
+        return np.full((k, k), np.nan)
+    return np.linalg.inv(info)
+
+
+def summarize_draws(values) -> dict:
+    """mean, median, std and the 95% interval (2.5%, 97.5% quantiles) of draws."""
+    v = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(v)):
+        return {"mean": float("nan"), "median": float("nan"), "std": float("nan"),
+                "lower": float("nan"), "upper": float("nan")}
+    return {"mean": float(v.mean()), "median": float(np.median(v)), "std": float(v.std(ddof=1)),
+            "lower": float(np.quantile(v, 0.025)), "upper": float(np.quantile(v, 0.975))}
+
+
+def derived_by_draws(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 1000,
+                     rng: np.random.Generator) -> dict:
+    """Summaries of ``derive(natural) -> dict of floats`` over draws u ~ N(u_hat, cov)."""
+    if not np.all(np.isfinite(cov)):  # no uncertainty available: point values only
+        out = {}
+        for name, value in derive(space.natural(u_hat)).items():
+            out[name] = summarize_draws([np.nan])
+            out[name]["point"] = float(value)
+        return out
+    draws = rng.multivariate_normal(u_hat, cov, size=n_draws, method="eigh")
+    values = [derive(space.natural(u)) for u in draws]
+    point = derive(space.natural(u_hat))
+    out = {}
+    for name in point:
+        out[name] = summarize_draws([v[name] for v in values])
+        out[name]["point"] = float(point[name])
+    return out
+
+
+def information_criteria(loglik: float, k: int, sum_weights: float) -> dict:
+    """AIC = 2k - 2 logL and BIC = k ln(sum w) - 2 logL (weights = effective tag count)."""
+    return {"aic": 2 * k - 2 * loglik, "bic": k * math.log(sum_weights) - 2 * loglik}
+
+
+# ---------------------------------------------------------------------------------------------
+# MiXeR univariate
+# ---------------------------------------------------------------------------------------------
+def causal_share_for_h2(het, share: float = 0.9, n_bins: int = 512) -> float:
+    """Fraction of causal variants that explain ``share`` of h2 (MiXeR's nc@p9 / nc).
+
+    A causal variant i contributes H_i beta_i^2 with beta_i ~ N(0, sig2_beta): the largest
+    contributions above a threshold T explain ``share`` of the total when
+    sum_i H_i P(chi2_3 > T/H_i) = share sum_i H_i (E[x 1(x > c)] = P(chi2_3 > c) for
+    x ~ chi2_1); the fraction is mean_i P(chi2_1 > T/H_i). Independent of pi and sig2_beta.
+    H is summarised by ``n_bins`` quantiles for speed at 10M reference SNPs.
+    """
+    het = np.asarray(het, dtype=float)
+    het = het[het > 0]
+    if het.size > n_bins:
+        het = np.quantile(het, (np.arange(n_bins) + 0.5) / n_bins)
+
+    def excess(log_t):
+        t = math.exp(log_t)
+        return np.sum(het * stats.chi2.sf(t / het, 3)) - share * het.sum()
+
+    log_t = optimize.brentq(excess, math.log(het.min() * 1e-8), math.log(het.max() * 100))
+    return float(np.mean(stats.chi2.sf(math.exp(log_t) / het, 1)))
+
+
+def univariate_derived(data: MixerData, share_p9: float):
+    """Function natural (pi, sig2_beta, sig2_zero) -> derived quantities (MiXeR's names)."""
+    m, sum_het = data.n_ref, data.sum_het
+
+    def derive(x):
+        pi, sig2_beta, sig2_zero = x
+        return {"pi": pi, "sig2_beta": sig2_beta, "sig2_zero": sig2_zero,
+                "h2": pi * sig2_beta * sum_het, "nc": pi * m, "nc@p9": pi * m * share_p9}
+
+    return derive
+
+
+@dataclass
+class UnivariateFit:
+    """Result of :func:`fit_univariate`.
+
+    ``params``: natural ML estimates (pi, sig2_beta per-allele effect variance, sig2_zero);
+    ``cov_free``: covariance in (logit pi, log sig2_beta, log sig2_zero); ``ci``: derived
+    quantities (h2 = pi sig2_beta sum H, nc = pi M, nc@p9, and the parameters) with mean,
+    median, std, 95% interval and point value from 1,000 draws; ``se``: delta-method
+    standard errors of the natural parameters; ``criteria``: AIC/BIC of the mixture and the
+    infinitesimal model and their differences (positive = mixture preferred).
+    """
+
+    method: str
+    params: dict
+    loglik: float
+    cov_free: np.ndarray
+    se: dict
+    ci: dict
+    criteria: dict
+    steps: list
+    options: dict
+    n_tags: int
+    n_ref: int
+    sum_weights: float
+    sum_het: float
+
+    @property
+    def theta(self) -> np.ndarray:
+        return np.array([self.params[n] for n in PARAM_NAMES])
+
+
+def _infinitesimal_start(data: MixerData) -> tuple[float, float]:
+    """LD-score-regression style start: E[z^2] = sig2_zero + N sig2_inf l."""
+    l2, _ = data.ld_moments
+    w = data.weights
+    x = data.n * l2
+    slope, intercept = np.polyfit(x, data.z ** 2, 1, w=np.sqrt(w))
+    return max(slope, 1e-9), min(max(intercept, 0.5), 2.0)
+
+
+def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained", "convolve"),
+                   optimizer: str | None = None, censor_z: float = 0.0, kmax: int = 1000,
+                   seed: int = 0, n_draws: int = 1000, start=None, max_evals: int = 400,
+                   tail_log: float = 37.0, progress=None) -> UnivariateFit:
+    """MiXeR univariate fit sequence, standard errors and derived quantities.
+
+    Steps (``sequence`` items; an optional optimiser prefix "neldermead-"/"lbfgs-" picks the
+    optimiser of that step):
+
+    - ``infinitesimal``: sig2_zero and sig2_inf (pi = 1) by L-BFGS from an LD-score start;
+    - ``constrained``: the fast model with pi sig2_beta = sig2_inf and sig2_zero fixed, a grid
+      over log10 pi in [-6, 0] refined by Brent;
+    - ``fast``, ``full``, ``convolve``: all three parameters free. Nelder-Mead works in
+      MiXeR's coordinates (log(pi sig2_beta), log(pi / sig2_beta), log sig2_zero); L-BFGS
+      (smooth methods only) in (logit pi, log sig2_beta, log sig2_zero) with the analytic
+      gradient. Default: Nelder-Mead for ``full``, L-BFGS otherwise (or ``optimizer``).
+
+    The standard errors come from the observed information in (logit pi, log sig2_beta,
+    log sig2_zero) of the last step's likelihood if smooth, else of the convolve likelihood at
+    the same estimate (the sampled full likelihood is piecewise constant in pi).
+    ``start``: optional natural (pi, sig2_beta, sig2_zero) to begin from instead of step 1.
+    ``progress``: optional callable(str) receiving one line per finished step.
+    """
+    rng = np.random.default_rng(seed)
+    opts = dict(censor_z=censor_z, kmax=kmax, seed=seed, tail_log=tail_log)
+    steps: list[OptimizeStep] = []
+    theta = None if start is None else np.asarray(start, dtype=float)
+    inf_fit = None  # (loglik, sig2_inf, sig2_zero)
+
+    def likelihood(method):
+        return UnivariateLikelihood(data, method=method, **opts)
+
+    def run_infinitesimal(opt):
+        like = likelihood("infinitesimal")
+        sig2_inf0, s00 = _infinitesimal_start(data)
+
+        def lg(u):
+            lp, g = like.logp_grad((1.0, math.exp(u[0]), math.exp(u[1])))
+            return lp, np.array([g[1] * math.exp(u[0]), g[2] * math.exp(u[1])])
+
+        u, lp, n_ev, trace = maximize(lambda u: lg(u)[0], np.log([sig2_inf0, s00]),
+                                      optimizer=opt or "lbfgs", logp_grad=lg,
+                                      max_evals=max_evals)
+        return lp, math.exp(u[0]), math.exp(u[1]), n_ev, trace, opt or "lbfgs"
+
+    for token in sequence:
+        opt, _, name = token.rpartition("-")
+        opt = opt or optimizer
+        t0 = time.perf_counter()
+        if name == "infinitesimal":
+            lp, sig2_inf, s0, n_ev, trace, used = run_infinitesimal(opt)
+            inf_fit = (lp, sig2_inf, s0)
+            theta = np.array([1.0, sig2_inf, s0])
+            step = OptimizeStep(name, "infinitesimal", used,
+                                {"sig2_inf": sig2_inf, "sig2_zero": s0}, lp, n_ev,
+                                time.perf_counter() - t0, trace)
+        elif name == "constrained":
+            if inf_fit is None:
+                lp, sig2_inf, s0, *_ = run_infinitesimal(None)
+                inf_fit = (lp, sig2_inf, s0)
+            _, sig2_inf, s0 = inf_fit
+            like = likelihood("fast")
+            trace = []
+
+            def lp_of_log10pi(v):
+                pi = 10.0 ** v
+                value = like.logp((pi, sig2_inf / pi, s0))
+                trace.append([float(value), float(v)])
+                return value
+
+            grid = np.linspace(-6, 0, 25)
+            values = [lp_of_log10pi(v) for v in grid]
+            i = int(np.argmax(values))
+            lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+            res = optimize.minimize_scalar(lambda v: -lp_of_log10pi(v), bounds=(lo, hi),
+                                           method="bounded", options=dict(xatol=1e-3))
+            pi = 10.0 ** res.x
+            theta = np.array([pi, sig2_inf / pi, s0])
+            step = OptimizeStep(name, "fast", "grid+brent", dict(zip(PARAM_NAMES, map(float, theta))),
+                                float(-res.fun), len(trace), time.perf_counter() - t0, trace)
+        elif name in ("fast", "full", "convolve"):
+            if theta is None:
+                lp, sig2_inf, s0, *_ = run_infinitesimal(None)
+                inf_fit = (lp, sig2_inf, s0)
+                theta = np.array([0.01, sig2_inf / 0.01, s0])
+            like = likelihood(name)
+            used = opt or ("neldermead" if name == "full" else "lbfgs")
+            if used == "lbfgs" and not like.smooth:
+                raise ValueError("the sampled full likelihood is not smooth in pi: use neldermead")
+            theta = np.clip(theta, [1e-7, 1e-12, 1e-3], [1 - 1e-6, np.inf, np.inf])
+            if used == "neldermead":
+                def lp_mixer(v):
+                    pi = math.exp(0.5 * (v[0] + v[1]))
+                    if not pi < 1.0:
+                        return -np.inf
+                    return like.logp((pi, math.exp(0.5 * (v[0] - v[1])), math.exp(v[2])))
+
+                v0 = np.array([math.log(theta[0] * theta[1]), math.log(theta[0] / theta[1]),
+                               math.log(theta[2])])
+                v, lp, n_ev, trace = maximize(lp_mixer, v0, optimizer="neldermead",
+                                              max_evals=max_evals)
+                theta = np.array([math.exp(0.5 * (v[0] + v[1])), math.exp(0.5 * (v[0] - v[1])),
+                                  math.exp(v[2])])
+            else:
+                def lg(u):
+                    x = UNIVARIATE_SPACE.natural(u)
+                    value, g = like.logp_grad(x)
+                    return value, g * UNIVARIATE_SPACE.jacobian(u)
+
+                u, lp, n_ev, trace = maximize(lambda u: lg(u)[0], UNIVARIATE_SPACE.free(theta),
+                                              optimizer="lbfgs", logp_grad=lg,
+                                              max_evals=max_evals)
+                theta = UNIVARIATE_SPACE.natural(u)
+            step = OptimizeStep(name, name, used, dict(zip(PARAM_NAMES, map(float, theta))),
+                                float(lp), n_ev, time.perf_counter() - t0, trace)
+        else:
+            raise ValueError(f"unknown fit-sequence step {token!r}; use infinitesimal, "
+                             "constrained, fast, full or convolve (optionally prefixed "
+                             "neldermead- or lbfgs-)")
+        steps.append(step)
+        if progress is not None:
+            progress(f"{step.name:>13s} [{step.optimizer}] logL={step.loglik:.3f} "
+                     f"evals={step.n_evals} {step.seconds:.1f}s {step.params}")
+    if not steps or theta is None:
+        raise ValueError("empty fit sequence")
+    final = steps[-1]
+    if not np.isfinite(final.loglik):
+        raise ConvergenceError(f"fit step {final.name} ended at a non-finite log-likelihood; "
+                               "check the inputs (z, N) or start values")
+    method = final.method
+    if method == "infinitesimal":
+        theta = np.array([1.0 - 1e-6, theta[1], theta[2]])
+    se_like = likelihood(method if method in ("fast", "convolve") else "convolve")
+
+    def lg_free(u):
+        value, g = se_like.logp_grad(UNIVARIATE_SPACE.natural(u))
+        return value, g * UNIVARIATE_SPACE.jacobian(u)
+
+    u_hat = UNIVARIATE_SPACE.free(theta)
+    cov = observed_information_cov(lg_free, u_hat)
+    jac = UNIVARIATE_SPACE.jacobian(u_hat)
+    se = {n: float(jac[i] * math.sqrt(cov[i, i])) if np.isfinite(cov[i, i]) else float("nan")
+          for i, n in enumerate(PARAM_NAMES)}
+    share = causal_share_for_h2(data.het)
+    ci = derived_by_draws(UNIVARIATE_SPACE, u_hat, cov, univariate_derived(data, share),
+                          n_draws=n_draws, rng=rng)
+    sum_w = float(data.weights.sum())
+    if inf_fit is None:
+        lp, sig2_inf, s0, *_ = run_infinitesimal(None)
+        inf_fit = (lp, sig2_inf, s0)
+    mix_ic = information_criteria(final.loglik, 3, sum_w)
+    inf_ic = information_criteria(inf_fit[0], 2, sum_w)
+    criteria = {"mixture": {"loglik": final.loglik, "k": 3, **mix_ic},
+                "infinitesimal": {"loglik": inf_fit[0], "k": 2, **inf_ic,
+                                  "sig2_inf": inf_fit[1], "sig2_zero": inf_fit[2]},
+                "AIC": inf_ic["aic"] - mix_ic["aic"], "BIC": inf_ic["bic"] - mix_ic["bic"]}
+    return UnivariateFit(method=method, params=dict(zip(PARAM_NAMES, map(float, theta))),
+                         loglik=float(final.loglik), cov_free=cov, se=se, ci=ci,
+                         criteria=criteria, steps=steps,
+                         options=dict(sequence=list(sequence), optimizer=optimizer, **opts),
+                         n_tags=data.n_tags, n_ref=data.n_ref, sum_weights=sum_w,
+                         sum_het=data.sum_het)
