@@ -1,0 +1,188 @@
+"""Summary-data normal equations for SBayes: GWAS statistics harmonised to a square LD matrix.
+
+Scale (DESIGN.md "SBayes"): genotypes standardised to variance 1 and the phenotype to
+variance 1. For SNP j with per-allele effect b_j, its SE se_j, sample size n_j and A1
+frequency p_j (H_j = 2 p_j (1 - p_j)):
+
+- per-SNP phenotypic variance  V_j = H_j (n_j se_j^2 + b_j^2)  (phenotype units^2),
+- standardised marginal effect  b*_j = b_j sqrt(H_j / V_j) = z_j / sqrt(n_j + z_j^2)
+  (the exact least-squares coefficient of the standardised phenotype on the standardised
+  genotype; needs only z and n, so an error in the GWAS frequency cannot distort it),
+- X'y_j = n_j b*_j,   (X'X)_ij = sqrt(n_i n_j) R_ij,   y'y = nobs = median_j n_j
+  (GCTB's median-based y'y, here on the standardised scale where y'y / n = 1).
+
+Per-allele effects in phenotype units are b*_j sqrt(Vp / H_j) with Vp = median_j V_j (GCTB's
+"median of per-SNP phenotypic variance"). The LD sampling variance of GCTB (used by the robust
+residual variance of :mod:`bayesmix.models.sbayes`) is
+
+    LDsamplVar_j = (n_j + n_ref) / M * sum_i (1 - r_ij^2)^2 / n_ref + (M - nnz_j) / M,
+
+summed over the stored entries i of row j (nnz_j of them) for an LD panel of n_ref people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.errors import InputError
+from bayesmix.io.harmonise import QCReport, harmonise
+from bayesmix.kernels.sbayes import row_ld_statistics
+from bayesmix.ld.store import LDMatrix
+
+
+@dataclass
+class SummaryData:
+    """Normal equations of the summary-data model for the SNPs kept, in LD-matrix order.
+
+    Attributes
+    ----------
+    snps : DataFrame, one row per SNP: SNP CHR BP A1 A2 FREQ (A1 frequency used for H) BETA SE
+        Z N (per-allele GWAS statistics aligned to the LD A1), plus H, V (per-SNP phenotypic
+        variance), B_STD (standardised marginal effect).
+    ld : square LDMatrix of the same SNPs (R).
+    n : float64[M], per-SNP GWAS sample size.
+    xty : float64[M], X'y_j = n_j b*_j.
+    xtx_diag : float64[M], (X'X)_jj = n_j R_jj.
+    nobs : float, median n_j (the "number of individuals" of the summary-data model).
+    yty : float, y'y = nobs on the standardised scale.
+    vp : float, median_j V_j (phenotype units^2; 1.0 when b/se/freq are not available).
+    ld_score : float64[M], sum_i r_ij^2 over the stored entries of row j.
+    ld_sampling_var : float64[M], GCTB's LDsamplVar_j (NaN when the LD panel size is unknown).
+    qc : QCReport of the harmonisation (and LD SNPs without statistics, in ``qc.notes``).
+    """
+
+    snps: pd.DataFrame
+    ld: LDMatrix
+    n: np.ndarray
+    xty: np.ndarray
+    xtx_diag: np.ndarray
+    nobs: float
+    yty: float
+    vp: float
+    ld_score: np.ndarray
+    ld_sampling_var: np.ndarray
+    qc: QCReport | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snps)
+
+    @property
+    def het(self) -> np.ndarray:
+        """H_j = 2 p_j (1 - p_j) of the A1 frequency used for per-allele conversions."""
+        return self.snps["H"].to_numpy(np.float64)
+
+    def per_allele(self, beta_std) -> np.ndarray:
+        """Standardised effects -> per-allele effects of A1 in phenotype units."""
+        return np.asarray(beta_std) * np.sqrt(self.vp / self.het)
+
+    def summary_table(self) -> pd.DataFrame:
+        """GCTB's "Data summary": mean and SD over SNPs of the inputs of the model."""
+        rows = {
+            "GWAS SNP phenotypic variance": self.snps["V"],
+            "GWAS SNP heterozygosity": self.snps["H"],
+            "GWAS SNP sample size": self.n,
+            "GWAS SNP effect": self.snps["BETA"],
+            "GWAS SNP SE": self.snps["SE"],
+            "MME left-hand-side diagonals": self.xtx_diag,
+            "MME right-hand-side": self.xty,
+            "LD sampling variance": self.ld_sampling_var,
+            "LD score": self.ld_score,
+        }
+        table = pd.DataFrame(
+            {"mean": [np.nanmean(np.asarray(v, np.float64)) for v in rows.values()],
+             "sd": [np.nanstd(np.asarray(v, np.float64), ddof=1) if len(v) > 1 else 0.0
+                    for v in rows.values()]},
+            index=pd.Index(list(rows), name="statistic"))
+        return table
+
+    def format_summary(self) -> str:
+        """The data summary as GCTB prints it (``Data summary:`` then mean/sd rows)."""
+        lines = ["Data summary:", f"{'':>40} {'mean':>10} {'sd':>10}"]
+        for name, (mean, sd) in self.summary_table().iterrows():
+            lines.append(f"{name:>40} {mean:>10.4g} {sd:>10.4g}")
+        lines.append(f"  Median of per-SNP phenotypic variance: {self.vp:.6g}")
+        lines.append(f"  Number of SNPs: {self.n_snps}; median sample size: {self.nobs:.0f}")
+        return "\n".join(lines)
+
+
+def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, **harmonise_options) -> SummaryData:
+    """Harmonise GWAS statistics to ``ld`` and build the summary-data normal equations.
+
+    Parameters
+    ----------
+    sumstats : canonical table from :func:`bayesmix.io.sumstats.read_sumstats` (needs Z or
+        BETA/SE, and N).
+    ld : square LDMatrix (rows = columns = reference SNPs), e.g. ``LDMatrix.load(path)``.
+    **harmonise_options : passed to :func:`bayesmix.io.harmonise.harmonise` (exclude_mhc,
+        exclude_regions, impute_n, keep_ambiguous, min_maf, max_freq_diff, ...). Frequencies
+        missing from the statistics are taken from the LD reference.
+
+    SNPs of the statistics absent from the LD, and LD SNPs without (kept) statistics, are
+    dropped; the counts are in the returned ``qc`` report (the latter in ``qc.notes``).
+    """
+    if not ld.is_square:
+        raise InputError(f"SBayes needs a square LD matrix (rows = columns); got {ld.shape}")
+    source = sumstats.attrs.get("path")
+    options = {"fill_freq": True, **harmonise_options}
+    aligned, report = harmonise(sumstats, ld.snps, **options)
+    if aligned.empty:
+        raise InputError("no SNP left after matching the summary statistics to the LD matrix "
+                         f"({ld.shape[0]} LD SNPs); QC:\n{report}", source)
+    n_ld = ld.shape[0]
+    n_missing_stats = n_ld - len(aligned)
+    report.notes.append(f"{n_missing_stats} of {n_ld} LD SNPs have no summary statistics after "
+                        "QC and were removed from the LD matrix")
+    ref_index = aligned["REF_INDEX"].to_numpy()
+    if n_missing_stats:
+        ld = ld.subset(ld.snps["snp"].to_numpy()[ref_index])
+    return summary_data_from_aligned(aligned.drop(columns="REF_INDEX"), ld, qc=report)
+
+
+def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None) -> SummaryData:
+    """Build :class:`SummaryData` from statistics already aligned to ``ld`` (same SNPs, order)."""
+    if len(aligned) != ld.shape[0] or not (aligned["SNP"].to_numpy()
+                                           == ld.snps["snp"].to_numpy()).all():
+        raise ValueError("aligned statistics and LD matrix list different SNPs")
+    snps = aligned.reset_index(drop=True).copy()
+    n = snps["N"].to_numpy(np.float64)
+    z = snps["Z"].to_numpy(np.float64)
+    freq = snps["FREQ"].to_numpy(np.float64)
+    freq = np.where(np.isnan(freq), ld.snps["freq"].to_numpy(np.float64), freq)
+    het = 2.0 * freq * (1.0 - freq)
+    bad = ~(het > 0)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{int(bad.sum())} SNPs are monomorphic or have no A1 frequency "
+                         f"(e.g. {snps['SNP'].iloc[j]}, freq {freq[j]}); filter them (min_maf)",
+                         aligned.attrs.get("path"))
+    beta, se = snps["BETA"].to_numpy(np.float64), snps["SE"].to_numpy(np.float64)
+    v = het * (n * se**2 + beta**2)
+    b_std = z / np.sqrt(n + z**2)
+    snps["FREQ"], snps["H"], snps["V"], snps["B_STD"] = freq, het, v, b_std
+    diag = ld.diagonal().astype(np.float64)
+    if (diag <= 0).any():
+        j = int(np.flatnonzero(diag <= 0)[0])
+        raise InputError(f"LD matrix has no positive diagonal entry for SNP {snps['SNP'].iloc[j]}")
+    indptr, indices = np.asarray(ld.indptr), np.asarray(ld.indices)
+    ld_score, samp = row_ld_statistics(indptr, np.asarray(ld.data), ld.scale)
+    n_ref = ld.n_samples or _panel_size(ld)
+    m = len(snps)
+    if n_ref:
+        nnz_row = np.diff(indptr).astype(np.float64)
+        ld_samp_var = (n + n_ref) / m * samp / n_ref + (m - nnz_row) / m
+    else:
+        ld_samp_var = np.full(m, np.nan)
+    vp = float(np.median(v)) if np.isfinite(v).all() else 1.0
+    nobs = float(np.median(n))
+    return SummaryData(snps=snps, ld=ld, n=n, xty=n * b_std, xtx_diag=n * diag, nobs=nobs,
+                       yty=nobs, vp=vp, ld_score=ld_score, ld_sampling_var=ld_samp_var, qc=qc)
+
+
+def _panel_size(ld: LDMatrix) -> int | None:
+    n = ld.snps["n"].to_numpy()
+    return int(np.median(n)) if len(n) and np.median(n) > 0 else None

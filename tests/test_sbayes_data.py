@@ -1,0 +1,98 @@
+"""Summary-data preparation: .ma rows harmonised to an LD matrix -> X'y, X'X, y'y, data summary.
+
+Truth: an individual-level GWAS on the shipped chr22 panel computed here with numpy, so the
+standardised marginal effects, phenotypic variance and per-allele effects are known exactly.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesmix.errors import InputError
+from bayesmix.inference.sbayes_data import prepare_summary_data
+from bayesmix.io.plink import Genotypes
+from bayesmix.io.sumstats import read_sumstats, write_ma
+from bayesmix.ld.store import LDMatrix
+
+
+@pytest.fixture(scope="module")
+def gwas(bfile22, tmp_path_factory):
+    """In-sample LD (full) of 60 SNPs and the .ma of a simulated trait (n = 503, var(y) = 4)."""
+    geno = Genotypes.open(bfile22)
+    cols = np.arange(3000, 3060)
+    x = geno.read(cols, standardize=False).astype(np.float64)
+    n = len(x)
+    rng = np.random.default_rng(2)
+    y = 2.0 * (x[:, [5, 30]] @ np.array([0.3, -0.4]) + rng.normal(size=n))
+    xc, yc = x - x.mean(0), y - y.mean()
+    sxx = (xc**2).sum(0)
+    b = xc.T @ yc / sxx
+    resid_var = ((yc[:, None] - xc * b) ** 2).sum(0) / (n - 2)
+    se = np.sqrt(resid_var / sxx)
+    snps = geno.snps.iloc[cols].reset_index(drop=True)
+    freq = x.mean(0) / 2
+    ma = pd.DataFrame({"SNP": snps["snp"], "A1": snps["a1"], "A2": snps["a2"], "FREQ": freq,
+                       "BETA": b, "SE": se, "P": 0.5, "N": float(n)})
+    r = np.corrcoef(x, rowvar=False)
+    ld = LDMatrix.from_scipy(r, snps.assign(n=n), meta={"kind": "full", "n_samples": n})
+    path = tmp_path_factory.mktemp("sbayes") / "trait.ma"
+    return dict(ma=ma, path=path, ld=ld, x=x, y=y, b=b, freq=freq, n=n)
+
+
+def standardised_marginal(x, y):
+    xs = (x - x.mean(0)) / x.std(0)
+    ys = (y - y.mean()) / y.std()
+    return xs.T @ ys / len(y)
+
+
+def test_normal_equations_match_individual_level(gwas):
+    write_ma(gwas["ma"], gwas["path"])
+    data = prepare_summary_data(read_sumstats(gwas["path"]), gwas["ld"])
+    n = gwas["n"]
+    assert data.n_snps == 60 and data.nobs == n and data.yty == n
+    truth = standardised_marginal(gwas["x"], gwas["y"])
+    # z / sqrt(n + z^2) is the standardised coefficient up to the GWAS's n - 2 residual df
+    np.testing.assert_allclose(data.xty / n, truth, rtol=3 / n, atol=1e-6)
+    np.testing.assert_allclose(data.xtx_diag, n, rtol=1e-6)
+    # per-SNP phenotypic variance V_j = H_j (n se^2 + b^2) estimates var(y) (= 4 here)
+    assert data.vp == pytest.approx(gwas["y"].var(), rel=0.05)
+    # standardised -> per-allele conversion returns the GWAS effects
+    np.testing.assert_allclose(data.per_allele(data.snps["B_STD"]), gwas["b"], rtol=0.05,
+                               atol=0.02 * np.abs(gwas["b"]).max())
+    table = data.summary_table()
+    assert table.loc["GWAS SNP sample size", "mean"] == n
+    assert table.loc["MME left-hand-side diagonals", "mean"] == pytest.approx(n, rel=1e-6)
+    np.testing.assert_allclose(data.ld_score, (np.corrcoef(gwas["x"], rowvar=False) ** 2).sum(1),
+                               rtol=1e-5)
+    assert "Data summary" in data.format_summary()
+
+
+def test_swapped_alleles_and_missing_snps_are_handled(gwas, tmp_path):
+    ma = gwas["ma"].copy()
+    swap = np.arange(0, 60, 7)
+    ma.loc[swap, ["A1", "A2"]] = ma.loc[swap, ["A2", "A1"]].to_numpy()
+    ma.loc[swap, "BETA"] *= -1
+    ma.loc[swap, "FREQ"] = 1 - ma.loc[swap, "FREQ"]
+    ma = ma.drop(index=[3, 4, 50])  # LD SNPs without statistics
+    extra = ma.iloc[:2].assign(SNP=["rsNotInLD1", "rsNotInLD2"])
+    path = tmp_path / "swapped.ma"
+    write_ma(pd.concat([ma, extra], ignore_index=True), path)
+    data = prepare_summary_data(read_sumstats(path), gwas["ld"])
+    assert data.n_snps == 57 and data.ld.shape == (57, 57)
+    assert data.qc.dropped("absent from the reference") == 2
+    assert any("3 of 60 LD SNPs" in note for note in data.qc.notes)
+    assert data.qc.n_swapped == len(swap)
+    keep = np.setdiff1d(np.arange(60), [3, 4, 50])
+    truth = standardised_marginal(gwas["x"][:, keep], gwas["y"])
+    np.testing.assert_allclose(data.xty / gwas["n"], truth, rtol=3 / gwas["n"], atol=1e-6)
+    r = np.corrcoef(gwas["x"][:, keep], rowvar=False)
+    np.testing.assert_allclose(data.ld.to_scipy().toarray(), r, atol=1e-6)
+
+
+def test_monomorphic_snp_is_an_input_error(gwas, tmp_path):
+    ma = gwas["ma"].copy()
+    ma.loc[10, "FREQ"] = 0.0
+    path = tmp_path / "mono.ma"
+    write_ma(ma, path)
+    with pytest.raises(InputError, match="monomorphic"):
+        prepare_summary_data(read_sumstats(path), gwas["ld"])
