@@ -5,6 +5,7 @@ import scipy.sparse as sp
 
 from bayesmix.kernels.ld import (
     prune_pass,
+    select_from_cross_products,
     select_block_entries,
     symmetrize_upper,
     weighted_r_power_sums,
@@ -72,3 +73,22 @@ def test_prune_pass_matches_reference_greedy():
         if eligible[i] and not any(expect[k] and dense[k, i] ** 2 >= 0.1 for k in range(m)):
             expect[i] = 1
     np.testing.assert_array_equal(kept, expect)
+
+
+def test_select_from_cross_products_matches_select_on_r():
+    rng = np.random.default_rng(4)
+    n, rows, cols, col0 = 50, 12, 20, 3
+    xa = rng.integers(0, 3, (n, rows)).astype(np.float32)
+    xb = rng.integers(0, 3, (n, cols)).astype(np.float32)
+    products = xa.T @ xb
+    ma, mb = xa.mean(axis=0, dtype=np.float64), xb.mean(axis=0, dtype=np.float64)
+    sa, sb = 1 / xa.std(axis=0, dtype=np.float64), 1 / xb.std(axis=0, dtype=np.float64)
+    r = np.corrcoef(np.hstack([xa, xb]).T.astype(np.float64))[:rows, rows:]
+    lo = rng.integers(0, 10, rows).astype(np.int64) + col0
+    hi = lo + rng.integers(0, 15, rows)
+    diag = np.where(rng.random(rows) < 0.5, lo + 1, -1).astype(np.int64)
+    got = select_from_cross_products(products, ma, sa, mb, sb, 1 / n, lo, hi, col0, diag, 0.01)
+    expect = select_block_entries(r.astype(np.float32), lo, hi, col0, diag, 0.01)
+    np.testing.assert_array_equal(got[0], expect[0])
+    np.testing.assert_array_equal(got[1], expect[1])
+    np.testing.assert_allclose(got[2], expect[2], atol=1e-7)

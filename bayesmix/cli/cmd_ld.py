@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--threads", type=int, help="BLAS threads")
     build.add_argument("--max-memory", type=float, default=1024.0, metavar="MB",
                        help="bound on cached genotypes (default 1024 MB)")
-    build.add_argument("--block-size", type=int, default=512, help="SNP rows per block")
+    build.add_argument("--block-size", type=int, help="SNP rows per block (default: from the window)")
     build.add_argument("--keep", help="FID IID file of samples to keep")
     build.add_argument("--remove", help="FID IID file of samples to remove")
     build.add_argument("--extract", help="SNP list to keep")

@@ -62,6 +62,46 @@ def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2):
 
 
 @njit
+def select_from_cross_products(products, row_mean, row_scale, col_mean, col_scale, inv_n,
+                               row_lo, row_hi, col0, diag_col, min_r2):
+    """Like :func:`select_block_entries`, computing r only inside each row's window.
+
+    ``products`` (B, C) holds sums over samples of x_a x_b (allele counts, exact integers in
+    float32, or float64); r = (products * inv_n - mean_a mean_b) * scale_a * scale_b with
+    scale = 1 / SD (1/n variance), evaluated in float64 and stored as float32.
+    """
+    n_rows, n_cols = products.shape
+    counts = np.zeros(n_rows, dtype=np.int64)
+    capacity = 0
+    for b in range(n_rows):
+        capacity += max(min(row_hi[b] - col0, n_cols) - max(row_lo[b] - col0, 0), 0)
+    indices = np.empty(capacity, dtype=np.int32)
+    values = np.empty(capacity, dtype=np.float32)
+    pos = 0
+    for b in range(n_rows):
+        start = max(row_lo[b] - col0, 0)
+        stop = min(row_hi[b] - col0, n_cols)
+        ma = row_mean[b]
+        sa = row_scale[b]
+        c = 0
+        for k in range(start, stop):
+            if col0 + k == diag_col[b]:
+                indices[pos] = col0 + k
+                values[pos] = 1.0
+                pos += 1
+                c += 1
+                continue
+            r = (np.float64(products[b, k]) * inv_n - ma * col_mean[k]) * sa * col_scale[k]
+            if r * r >= min_r2:
+                indices[pos] = col0 + k
+                values[pos] = r
+                pos += 1
+                c += 1
+        counts[b] = c
+    return counts, indices[:pos].copy(), values[:pos].copy()
+
+
+@njit
 def symmetrize_upper(indptr, indices, values):
     """Full symmetric CSR from its upper triangle (diagonal included), columns ascending.
 

@@ -35,7 +35,11 @@ import numpy as np
 from bayesmix import __version__
 from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
-from bayesmix.kernels.ld import select_block_entries, symmetrize_upper
+from bayesmix.kernels.ld import (
+    select_block_entries,
+    select_from_cross_products,
+    symmetrize_upper,
+)
 from bayesmix.ld import shrunk as ws
 from bayesmix.ld.store import LDMatrix
 
@@ -102,7 +106,7 @@ def build_ld(
     cutoff: float = ws.DEFAULT_CUTOFF,
     dtype: str = "float32",
     missing: str = "mean",
-    block_size: int = 512,
+    block_size: int | None = None,
     max_memory_mb: float = 1024.0,
     threads: int | None = None,
     progress: bool = True,
@@ -130,7 +134,9 @@ def build_ld(
     dtype : stored values, "float32" or "int16" (error <= 1.53e-5).
     missing : "mean" (r of mean-imputed counts) or "pairwise" (r over samples observed at
         both SNPs, as ``plink --r``); the same when no call is missing.
-    block_size : rows per block. max_memory_mb : bound on cached standardised genotypes.
+    block_size : rows per block (None: a quarter of the median window width, within
+        64..512, which keeps the wasted corner of each block small).
+    max_memory_mb : bound on cached genotypes (and block temporaries), in MiB.
     threads : BLAS threads (None: the library default).
     progress : show a tqdm progress bar on stderr.
     keep, remove, extract, exclude, maf : sample/SNP filters as in ``Genotypes.open``.
@@ -208,10 +214,12 @@ def build_ld(
             return ws.shrink_block(block, variance[rows], variance[cols], cm[use][rows],
                                    cm[use][cols], same, ne=ne, genmap_n=genmap_n, cutoff=cutoff)
 
-    engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
-                          max_memory_mb=max_memory_mb)
     bp = col_snps["bp"].to_numpy(dtype=np.float64)
     lo, hi = window.bounds(bp, col_snps["cm"].to_numpy(), row_pos)
+    if block_size is None:
+        block_size = int(np.clip(np.median(hi - lo) // 4, 64, 512)) if window.is_bounded() else 512
+    engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
+                          max_memory_mb=max_memory_mb)
     indptr, indices, values = engine.run(row_pos, lo, hi, min_r2, square=square,
                                          transform=transform, threads=threads,
                                          progress=progress, label=kind)
@@ -281,21 +289,53 @@ class _Counts:
 
     @classmethod
     def from_raw(cls, raw: np.ndarray) -> "_Counts":
-        """From raw A1 counts (n, k) with NaN for missing calls."""
+        """From raw A1 counts (n, k) float32, Fortran order, NaN for missing calls."""
         missing = np.isnan(raw)
-        x = np.asfortranarray(np.where(missing, 0, raw), dtype=np.float32)
-        x64 = x.astype(np.float64)
-        n_obs = (~missing).sum(axis=0)
-        mean = x64.sum(axis=0) / np.maximum(n_obs, 1)
+        has_missing = bool(missing.any())
+        x = np.asfortranarray(np.where(missing, np.float32(0), raw) if has_missing else raw,
+                              dtype=np.float32)
+        n = len(raw)
+        n_obs = n - missing.sum(axis=0) if has_missing else np.full(raw.shape[1], n)
+        total = x.sum(axis=0, dtype=np.float64)                 # exact: integer counts
+        sum_sq = np.einsum("ij,ij->j", x, x, dtype=np.float64)
+        mean = total / np.maximum(n_obs, 1)
         # imputed entries sit at the mean and add nothing to the sum of squares
-        variance = (np.where(missing, 0.0, x64 - mean) ** 2).sum(axis=0) / len(raw)
-        mask = np.asfortranarray(missing, dtype=np.float32) if missing.any() else None
+        variance = (sum_sq - n_obs * mean * mean) / n
+        mask = np.asfortranarray(missing, dtype=np.float32) if has_missing else None
         return cls(x, mask, mean, variance)
 
     def columns(self, start: int, stop: int) -> "_Counts":
         missing = None if self.missing is None else self.missing[:, start:stop]
         return _Counts(self.x[:, start:stop], missing, self.mean[start:stop],
                        self.variance[start:stop])
+
+
+def _gemm_dtype(n: int):
+    """float32 products of 0/1/2 counts are exact integers while 4 n < 2^24."""
+    return np.float32 if 4 * n < 2**24 else np.float64
+
+
+def _cross(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+    dtype = _gemm_dtype(n)
+    return u.astype(dtype, copy=False).T @ v.astype(dtype, copy=False)
+
+
+def imputed_cross_products(a: _Counts, b: _Counts, n: int) -> np.ndarray:
+    """Sum over samples of the products of mean-imputed counts, (ka, kb).
+
+    Exact integers (float32) when nothing is missing; float64 with the imputation terms.
+    """
+    s = _cross(a.x, b.x, n)
+    if a.missing is None and b.missing is None:
+        return s
+    s = s.astype(np.float64)
+    if b.missing is not None:
+        s += _cross(a.x, b.missing, n) * b.mean[None, :]
+    if a.missing is not None:
+        s += a.mean[:, None] * _cross(a.missing, b.x, n)
+        if b.missing is not None:
+            s += np.outer(a.mean, b.mean) * _cross(a.missing, b.missing, n)
+    return s
 
 
 def correlation_block(a: _Counts, b: _Counts, n: int, missing: str = "mean") -> np.ndarray:
@@ -309,12 +349,10 @@ def correlation_block(a: _Counts, b: _Counts, n: int, missing: str = "mean") -> 
     samples, so single-precision GEMM computes them exactly; centring and scaling are done in
     float64, so r is accurate to ~1e-15 before storage.
     """
-    gemm_dtype = np.float32 if 4 * n < 2**24 else np.float64
-
-    def cross(u, v):
-        return (u.astype(gemm_dtype, copy=False).T @ v.astype(gemm_dtype, copy=False)).astype(np.float64)
-
     if missing == "pairwise" and (a.missing is not None or b.missing is not None):
+        def cross(u, v):
+            return _cross(u, v, n).astype(np.float64)
+
         obs_a = 1.0 - a.missing if a.missing is not None else np.ones_like(a.x)
         obs_b = 1.0 - b.missing if b.missing is not None else np.ones_like(b.x)
         n_pair = cross(obs_a, obs_b)
@@ -324,13 +362,7 @@ def correlation_block(a: _Counts, b: _Counts, n: int, missing: str = "mean") -> 
         var_a = cross(a.x * a.x, obs_b) / n_pair - mean_a**2
         var_b = cross(obs_a, b.x * b.x) / n_pair - mean_b**2
         return cov / np.sqrt(var_a * var_b)
-    s = cross(a.x, b.x)
-    if b.missing is not None:
-        s += cross(a.x, b.missing) * b.mean[None, :]
-    if a.missing is not None:
-        s += a.mean[:, None] * cross(a.missing, b.x)
-        if b.missing is not None:
-            s += np.outer(a.mean, b.mean) * cross(a.missing, b.missing)
+    s = imputed_cross_products(a, b, n).astype(np.float64)
     cov = s / n - np.outer(a.mean, b.mean)
     return cov / np.sqrt(np.outer(a.variance, b.variance))
 
@@ -387,6 +419,23 @@ class _BlockEngine:
         self._start, self._stop = start, new_stop
         return self._cache.columns(0, stop - start)
 
+    def _select(self, row_data, col_data, rows, block_lo, block_hi, s, e, min_r2, transform):
+        """Entries of one (row block, column chunk) pair that go into the matrix."""
+        diag = rows.astype(np.int64)
+        fused = transform is None and (self.missing == "mean" or (
+            row_data.missing is None and col_data.missing is None))
+        if fused:     # r computed inside the selection kernel, only within the window
+            products = np.ascontiguousarray(imputed_cross_products(row_data, col_data, self.n))
+            return select_from_cross_products(
+                products, row_data.mean, 1.0 / np.sqrt(row_data.variance), col_data.mean,
+                1.0 / np.sqrt(col_data.variance), 1.0 / self.n, block_lo, block_hi, s, diag,
+                min_r2)
+        block = correlation_block(row_data, col_data, self.n, self.missing)
+        if transform is not None:
+            block = transform(block, rows, np.arange(s, e), self.variance)
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        return select_block_entries(block, block_lo, block_hi, s, diag, min_r2)
+
     def run(self, row_pos, lo, hi, min_r2, *, square, transform, threads, progress, label):
         """CSR arrays (indptr, indices, values float32) of the selected entries."""
         from threadpoolctl import threadpool_limits
@@ -409,12 +458,8 @@ class _BlockEngine:
                     col_data = self.columns(s, e)
                     if row_data is None:     # square: rows a..b-1 are the first columns
                         row_data = _concat_counts([col_data.columns(0, b - a)], self.n)
-                    block = correlation_block(row_data, col_data, self.n, self.missing)
-                    if transform is not None:
-                        block = transform(block, rows, np.arange(s, e), self.variance)
-                    block = np.ascontiguousarray(block, dtype=np.float32)
-                    chunks.append(select_block_entries(block, block_lo, hi[a:b], s,
-                                                       rows.astype(np.int64), min_r2))
+                    chunks.append(self._select(row_data, col_data, rows, block_lo, hi[a:b],
+                                               s, e, min_r2, transform))
                     s = e
                 counts, indices, values = _merge_row_chunks(chunks, b - a)
                 row_counts.append(counts)
