@@ -56,7 +56,7 @@ def run_chain(xtx, xty, pi, comp_var, snp_var_scale, s2e, n_iter, seed):
     beta_draws, nz_draws = np.empty((n_iter, m)), np.empty((n_iter, m))
     vare = np.full(m, s2e)
     for it in range(n_iter):
-        sbayes_sweep(indptr, indices, values, 1.0, s, np.diag(xtx).copy(), r, beta, comp,
+        sbayes_sweep(indptr, indices, values, 1.0, s, np.diag(xtx).copy(), 0.0, r, beta, comp,
                      np.log(pi), comp_var, snp_var_scale, vare, rng.random(m),
                      rng.standard_normal(m))
         beta_draws[it] = beta

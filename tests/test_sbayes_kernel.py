@@ -21,9 +21,9 @@ def random_ld(rng, m, n_ref=60, threshold=0.15, n_blocks=1):
     return sp.csr_matrix(sp.block_diag([sp.csr_array(b) for b in blocks], format="csr"))
 
 
-def reference_sweep(R, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z):
+def reference_sweep(R, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge=0.0):
     """Dense, obviously-correct single-site Gibbs sweep (same random numbers)."""
-    XtX = np.outer(s, s) * R
+    XtX = np.outer(s, s) * ((1 - ridge) * R + ridge * np.diag(np.diag(R)))
     beta, comp, r = beta.copy(), comp.copy(), r.copy()
     counts = np.zeros(len(pi), int)
     ssq = np.zeros(len(pi))
@@ -61,9 +61,10 @@ def encode(R, dtype):
     return R.indptr, R.indices.astype(np.int32), q, 1.0 / 32767
 
 
+@pytest.mark.parametrize("ridge", [0.0, 0.3])
 @pytest.mark.parametrize("dtype", ["float32", "int16"])
 @pytest.mark.parametrize("prior", ["C", "R", "S"])
-def test_sweep_matches_dense_reference(dtype, prior):
+def test_sweep_matches_dense_reference(dtype, prior, ridge):
     rng = np.random.default_rng(7)
     m = 40
     R = random_ld(rng, m)
@@ -83,23 +84,24 @@ def test_sweep_matches_dense_reference(dtype, prior):
     xty = (np.outer(s, s) * Rd) @ b_true + s * rng.normal(size=m)
     beta = np.where(rng.random(m) < 0.3, rng.normal(0, 0.03, m), 0.0)
     comp = np.where(beta != 0, len(pi) - 1, 0).astype(np.int8)
-    r = xty - (np.outer(s, s) * Rd) @ beta
+    xtx = np.outer(s, s) * ((1 - ridge) * Rd + ridge * np.diag(np.diag(Rd)))
+    r = xty - xtx @ beta
     vare = rng.uniform(0.8, 1.0, m)
     u, z = rng.random(m), rng.normal(size=m)
 
-    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z)
+    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge)
     diag = n * Rd.diagonal()
     got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
-    counts, ssq = sbayes_sweep(indptr, indices, values, scale, s, diag, got_r, got_beta, got_comp,
-                               np.log(pi), comp_var, snp_var_scale, vare, u, z)
+    counts, ssq = sbayes_sweep(indptr, indices, values, scale, s, diag, ridge, got_r, got_beta,
+                               got_comp, np.log(pi), comp_var, snp_var_scale, vare, u, z)
     np.testing.assert_array_equal(got_comp, exp[1])
     np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
     np.testing.assert_array_equal(counts, exp[3])
     np.testing.assert_allclose(ssq, exp[4], rtol=1e-9)
     # the kept residual equals X'y - X'X beta recomputed from scratch
-    np.testing.assert_allclose(got_r, xty - xtx_times(indptr, indices, values, scale, s, got_beta),
-                               rtol=1e-9, atol=1e-7)
+    recomputed = xty - xtx_times(indptr, indices, values, scale, s, diag, ridge, got_beta)
+    np.testing.assert_allclose(got_r, recomputed, rtol=1e-9, atol=1e-7)
 
 
 def test_block_parallel_sweep_equals_serial():
@@ -123,7 +125,7 @@ def test_block_parallel_sweep_equals_serial():
         r_rng = np.random.default_rng(11)
         for _ in range(3):
             u, z = r_rng.random(m), r_rng.normal(size=m)
-            common = (indptr, indices, values, scale, s, n * 1.0, r, beta, comp,
+            common = (indptr, indices, values, scale, s, n * 1.0, 0.0, r, beta, comp,
                       np.log(args["pi"]), args["comp_var"], np.ones(m), np.ones(m), u, z)
             res = sbayes_sweep_blocks(bounds, *common) if parallel else sbayes_sweep(*common)
         out.append((beta, comp, r, res))

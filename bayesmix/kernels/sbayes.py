@@ -11,6 +11,11 @@ int32), ``indices`` (int32) and ``values`` (float32, or int16 decoded as ``value
 value_scale``). Row j of a symmetric CSR matrix is also its column j, which is what the
 residual update needs.
 
+A ridge ``lam`` in [0, 1) shrinks R towards its diagonal, R_lam = (1 - lam) R + lam diag(R),
+i.e. X'X_lam = (1 - lam) S R S + lam diag(X'X): the robust setting for LD from a reference
+panel that is not positive definite (the stored values are not changed; ``lam = 0`` is the
+plain model).
+
 The sweep keeps the "corrected right-hand side" ``r = X'y - X'X beta`` up to date: for SNP j,
 ``rhs_j = r_j + (X'X)_jj beta_j``; after beta_j changes by ``delta``,
 ``r -= (X'X)_{.j} delta`` over the stored column only (O(nnz of the column)).
@@ -38,7 +43,7 @@ from bayesmix.kernels.jit import njit
 
 
 @njit
-def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, r, beta, comp,
+def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
                  log_pi, comp_var, snp_var_scale, vare, uniforms, normals, counts, ssq):
     """Sweep SNPs ``lo..hi-1`` in order; see :func:`sbayes_sweep` for the arguments.
 
@@ -73,14 +78,15 @@ def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, r, b
         beta[j] = new
         delta = new - old
         if delta != 0.0:
-            f = s[j] * delta * value_scale
+            f = s[j] * delta * value_scale * (1.0 - ridge)
             for p in range(indptr[j], indptr[j + 1]):
                 i = indices[p]
                 r[i] -= s[i] * values[p] * f
+            r[j] -= ridge * d * delta
 
 
 @njit
-def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, r, beta, comp, log_pi,
+def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp, log_pi,
                  comp_var, snp_var_scale, vare, uniforms, normals):
     """One Gibbs sweep over all SNPs in order, updating ``beta``, ``comp`` and ``r`` in place.
 
@@ -94,6 +100,8 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, r, beta, com
         sqrt(n_j); (X'X)_ij = s_i s_j R_ij on the standardised scale.
     xtx_diag : float64[M]
         (X'X)_jj = n_j R_jj.
+    ridge : float
+        lam of the module docstring (0 = R as stored).
     r : float64[M]
         X'y - X'X beta, kept up to date.
     beta : float64[M]
@@ -122,14 +130,14 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, r, beta, com
     n_comp = log_pi.shape[0]
     counts = np.zeros(n_comp, np.int64)
     ssq = np.zeros(n_comp)
-    _sweep_range(0, beta.shape[0], indptr, indices, values, value_scale, s, xtx_diag, r, beta,
-                 comp, log_pi, comp_var, snp_var_scale, vare, uniforms, normals, counts, ssq)
+    _sweep_range(0, beta.shape[0], indptr, indices, values, value_scale, s, xtx_diag, ridge, r,
+                 beta, comp, log_pi, comp_var, snp_var_scale, vare, uniforms, normals, counts, ssq)
     return counts, ssq
 
 
 @njit(parallel=True)
-def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, xtx_diag, r,
-                        beta, comp, log_pi, comp_var, snp_var_scale, vare, uniforms, normals):
+def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, xtx_diag, ridge,
+                        r, beta, comp, log_pi, comp_var, snp_var_scale, vare, uniforms, normals):
     """:func:`sbayes_sweep` run in parallel over LD blocks that do not share any LD entry.
 
     ``block_bounds`` (int64[B+1]) splits the SNPs into contiguous blocks
@@ -143,21 +151,22 @@ def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, x
     ssq_b = np.zeros((n_blocks, n_comp))
     for b in prange(n_blocks):
         _sweep_range(block_bounds[b], block_bounds[b + 1], indptr, indices, values, value_scale,
-                     s, xtx_diag, r, beta, comp, log_pi, comp_var, snp_var_scale, vare,
+                     s, xtx_diag, ridge, r, beta, comp, log_pi, comp_var, snp_var_scale, vare,
                      uniforms, normals, counts_b[b], ssq_b[b])
     return counts_b.sum(axis=0), ssq_b.sum(axis=0)
 
 
 @njit
-def xtx_times(indptr, indices, values, value_scale, s, beta):
-    """(X'X) beta = S R S beta, visiting only the columns of nonzero ``beta`` (float64[M])."""
+def xtx_times(indptr, indices, values, value_scale, s, xtx_diag, ridge, beta):
+    """(X'X_lam) beta, visiting only the columns of nonzero ``beta`` (float64[M])."""
     out = np.zeros(beta.shape[0])
     for j in range(beta.shape[0]):
         if beta[j] != 0.0:
-            f = s[j] * beta[j] * value_scale
+            f = s[j] * beta[j] * value_scale * (1.0 - ridge)
             for p in range(indptr[j], indptr[j + 1]):
                 i = indices[p]
                 out[i] += s[i] * values[p] * f
+            out[j] += ridge * xtx_diag[j] * beta[j]
     return out
 
 
