@@ -23,6 +23,15 @@ def open_text(path):
     return open(path, "rt")
 
 
+def read_bytes(path) -> bytes:
+    """Whole content of a plain or gzip-compressed file, decompressed."""
+    if is_gzip(path):
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; move it onto ``path`` only on success.

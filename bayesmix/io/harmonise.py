@@ -37,7 +37,7 @@ import pandas as pd
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
 from bayesmix.io.plink import read_bim
-from bayesmix.io.sumstats import CANONICAL_COLUMNS
+from bayesmix.io.sumstats import CANONICAL_COLUMNS, map_distinct, strip_chr
 
 # 1-based inclusive coordinates of the extended MHC on chromosome 6.
 MHC_REGIONS = {"hg19": ("6", 28_477_797, 33_448_354), "hg38": ("6", 28_510_120, 33_480_577)}
@@ -128,7 +128,7 @@ def read_regions(path) -> pd.DataFrame:
                 raise InputError(f"non-integer position {fields[bad - 1]!r}", path, lineno, bad) from None
             if end < start:
                 raise InputError(f"region end {end} is before its start {start}", path, lineno, 3)
-            rows.append((_strip_chr(fields[0]), start, end))
+            rows.append((strip_chr(fields[0]), start, end))
     return pd.DataFrame(rows, columns=["chr", "start", "end"]).astype(
         {"chr": str, "start": np.int64, "end": np.int64})
 
@@ -185,8 +185,10 @@ def harmonise(
         report.steps.append((rule, int(drop.sum())))
         keep &= ~drop
 
-    a1 = ss["A1"].astype(str).str.upper().to_numpy()
-    a2 = ss["A2"].astype(str).str.upper().to_numpy()
+    a1 = map_distinct(ss["A1"], str.upper)
+    a2 = map_distinct(ss["A2"], str.upper)
+    c1 = map_distinct(a1, lambda a: COMPLEMENT.get(a, ""))
+    c2 = map_distinct(a2, lambda a: COMPLEMENT.get(a, ""))
 
     # 1-2. impossible values first (an SE of 0 would otherwise show up as an infinite Z)
     se = ss["SE"].to_numpy(dtype=np.float64)
@@ -209,9 +211,9 @@ def harmonise(
     apply("missing or non-finite values", missing)
 
     # 4-5. alleles
-    valid = np.isin(a1, list(COMPLEMENT)) & np.isin(a2, list(COMPLEMENT)) & (a1 != a2)
+    valid = (c1 != "") & (c2 != "") & (a1 != a2)
     apply("invalid alleles (not A/C/G/T, or A1 = A2)", ~valid)
-    ambiguous = valid & (np.array([COMPLEMENT.get(a, "") for a in a1], dtype=object) == a2)
+    ambiguous = valid & (c1 == a2)
     if keep_ambiguous:
         n_amb = int((ambiguous & keep).sum())
         report.notes.append(f"{n_amb} strand-ambiguous SNPs kept and aligned assuming the reference strand")
@@ -242,8 +244,6 @@ def harmonise(
     # 9. allele alignment
     r1 = np.where(ref_pos >= 0, ref["a1"].to_numpy()[np.maximum(ref_pos, 0)], "")
     r2 = np.where(ref_pos >= 0, ref["a2"].to_numpy()[np.maximum(ref_pos, 0)], "")
-    c1 = np.array([COMPLEMENT.get(a, "") for a in a1], dtype=object)
-    c2 = np.array([COMPLEMENT.get(a, "") for a in a2], dtype=object)
     same = (a1 == r1) & (a2 == r2)
     swapped = ~same & (a1 == r2) & (a2 == r1)
     flipped = ~same & ~swapped & (c1 == r1) & (c2 == r2)
@@ -320,11 +320,6 @@ def harmonise(
     return out, report
 
 
-def _strip_chr(label: str) -> str:
-    label = str(label)
-    return label[3:] if label.lower().startswith("chr") else label
-
-
 def _reference_table(reference) -> pd.DataFrame:
     """Reference SNP table (snp chr bp a1 a2 [freq]) from a path or a DataFrame."""
     if isinstance(reference, pd.DataFrame):
@@ -340,9 +335,9 @@ def _reference_table(reference) -> pd.DataFrame:
         ref = read_bim(bim)
         ref.attrs["path"] = str(bim)
     ref = ref.copy()
-    ref["chr"] = [_strip_chr(c) for c in ref["chr"].astype(str)]
-    ref["a1"] = ref["a1"].astype(str).str.upper()
-    ref["a2"] = ref["a2"].astype(str).str.upper()
+    ref["chr"] = map_distinct(ref["chr"], strip_chr)
+    ref["a1"] = map_distinct(ref["a1"], str.upper)
+    ref["a2"] = map_distinct(ref["a2"], str.upper)
     return ref
 
 
@@ -351,8 +346,8 @@ def _match_key(table: pd.DataFrame, match_by: str) -> np.ndarray:
     if match_by == "snp":
         column = "SNP" if "SNP" in table else "snp"
         return table[column].astype(str).to_numpy()
-    chrom = table["CHR" if "CHR" in table else "chr"].astype(str).map(_strip_chr)
-    bp = table["BP" if "BP" in table else "bp"].astype("Int64").astype(str)
+    chrom = pd.Series(map_distinct(table["CHR" if "CHR" in table else "chr"], strip_chr))
+    bp = pd.Series(table["BP" if "BP" in table else "bp"].to_numpy()).astype("Int64").astype(str)
     return (chrom + ":" + bp).to_numpy()
 
 
@@ -374,5 +369,5 @@ def _in_regions(chrom: np.ndarray, bp: np.ndarray, regions: pd.DataFrame) -> np.
     """Boolean mask of positions inside any region (1-based, inclusive)."""
     inside = np.zeros(len(chrom), dtype=bool)
     for c, start, end in regions[["chr", "start", "end"]].itertuples(index=False):
-        inside |= (chrom == _strip_chr(c)) & (bp >= start) & (bp <= end)
+        inside |= (chrom == strip_chr(c)) & (bp >= start) & (bp <= end)
     return inside

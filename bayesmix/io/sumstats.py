@@ -27,6 +27,7 @@ to :func:`bayesmix.io.harmonise.harmonise` to drop and count; any other non-nume
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -36,7 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open, open_text
+from bayesmix.io.files import atomic_open, open_text, read_bytes
 
 CANONICAL_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
 NUMERIC_COLUMNS = ["FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
@@ -126,8 +127,7 @@ def read_sumstats(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     if not path.exists():
         raise InputError("file not found", path)
-    raw = _read_text_table(path)
-    header = list(raw.columns)
+    data, header, sep = _read_raw(path)
     if columns is not None:
         format = "generic"
     elif format == "auto":
@@ -139,8 +139,9 @@ def read_sumstats(
             f"missing required column(s) {', '.join(missing)} for format {format!r}; "
             f"header is: {' '.join(header)}", path, 1,
         )
-    table = raw[list(rename)].rename(columns=rename)
-    out, notes = _to_canonical(table, path, {v: header.index(k) + 1 for k, v in rename.items()}, n)
+    colno = {target: header.index(name) + 1 for name, target in rename.items()}
+    table = _parse_columns(data, path, header, sep, rename, colno)
+    out, notes = _to_canonical(table, path, colno, n)
     out.attrs.update(path=str(path), format=format, notes=notes)
     return out
 
@@ -187,63 +188,97 @@ def _column_map(header, format, explicit, path):
     return rename, []
 
 
-def _read_text_table(path: Path) -> pd.DataFrame:
-    """Read a header + rows text table as strings, checking every row has all its fields."""
-    with open_text(path) as fh:
-        first = fh.readline()
+STRING_TARGETS = ("SNP", "CHR", "A1", "A2", "CHRPOS")
+
+
+def _read_raw(path: Path) -> tuple[bytes, list[str], str]:
+    """File content, header names and separator; checks every line has the header's fields."""
+    data = read_bytes(path)
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).decode(errors="replace").rstrip("\r")
     if not first.strip():
         raise InputError("file is empty or the first line (header) is blank", path, 1)
     if "\t" in first:
-        sep, header = "\t", first.rstrip("\r\n").split("\t")
+        sep, header = "\t", first.split("\t")
     elif "," in first and len(first.split()) == 1:
-        sep, header = ",", first.rstrip("\r\n").split(",")
+        sep, header = ",", first.split(",")
     else:
         sep, header = r"\s+", first.split()
     header = [h.strip() for h in header]
     if len(set(header)) != len(header) or "" in header:
         raise InputError(f"header has duplicated or empty column names: {first.strip()}", path, 1)
-    n_fields = len(header)
-    if sep != r"\s+":
-        _check_separator_counts(path, sep, n_fields)
-    # One spare column catches rows with too many fields; pandas pads short rows with "".
+    counts, lines = _field_counts(data, sep)
+    wrong = np.flatnonzero(counts != len(header))
+    if len(wrong):
+        raise InputError(f"expected {len(header)} fields as in the header, found {counts[wrong[0]]}",
+                         path, int(lines[wrong[0]]))
+    if len(counts) < 2:
+        raise InputError("no data rows after the header", path, 2)
+    return data, header, sep
+
+
+def _field_counts(data: bytes, sep: str, chunk_bytes: int = 1 << 24) -> tuple[np.ndarray, np.ndarray]:
+    """Fields per non-blank line and their 1-based line numbers.
+
+    Vectorised over the bytes in chunks of whole lines (memory stays ~5 x ``chunk_bytes``).
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n")) + 1  # one past each line's newline
+    if len(buf) and buf[-1] != ord("\n"):
+        ends = np.append(ends, len(buf))
+    counts = np.empty(len(ends), dtype=np.int64)
+    content = np.empty(len(ends), dtype=bool)
+    first_line, start = 0, 0
+    while first_line < len(ends):
+        last_line = max(int(np.searchsorted(ends, start + chunk_bytes, side="right")), first_line + 1)
+        stop = int(ends[last_line - 1])
+        chunk = buf[start:stop]
+        space = ((chunk == ord(" ")) | (chunk == ord("\t")) | (chunk == ord("\r"))
+                 | (chunk == ord("\n")))
+        if sep == r"\s+":
+            marks = ~space
+            marks[1:] &= space[:-1]  # first byte of each whitespace-separated field
+        else:
+            marks = chunk == ord(sep)
+        local_starts = np.concatenate([[0], ends[first_line:last_line - 1] - start])
+        per_line = np.add.reduceat(marks.view(np.uint8), local_starts, dtype=np.int64)
+        counts[first_line:last_line] = per_line + (0 if sep == r"\s+" else 1)
+        content[first_line:last_line] = np.add.reduceat(
+            (~space).view(np.uint8), local_starts, dtype=np.int64) > 0
+        first_line, start = last_line, stop
+    return counts[content], np.flatnonzero(content) + 1
+
+
+def _parse_columns(data, path, header, sep, rename, colno) -> pd.DataFrame:
+    """The mapped columns, renamed: strings for ids/alleles, float64 for the rest.
+
+    Missing tokens (:data:`MISSING_TOKENS`) become NaN; any other non-number is an
+    :class:`InputError` with its line and column (found by re-reading the column as text).
+    """
+    dtypes = {name: (str if target in STRING_TARGETS else np.float64) for name, target in rename.items()}
+    na = sorted({t for tok in MISSING_TOKENS for t in (tok, tok.upper(), tok.capitalize())})
+    options = dict(sep=sep, header=0, usecols=list(rename), keep_default_na=False, quoting=3,
+                   engine="c")
     try:
-        with open_text(path) as fh:
-            table = pd.read_csv(fh, sep=sep, header=None, skiprows=1, names=[*header, None],
-                                dtype=str, keep_default_na=False, na_values=[], quoting=3,
-                                engine="c")
-    except pd.errors.ParserError as exc:
-        match = re.search(r"line (\d+), saw (\d+)", str(exc))
-        if match:
-            raise InputError(f"expected {n_fields} fields as in the header, found {match.group(2)}",
-                             path, _line_of_row(path, int(match.group(1)) - 1)) from None
-        raise InputError(f"cannot parse: {exc}", path) from None
-    extra = table.pop(None).to_numpy() != ""
-    short = (table.to_numpy() == "").any(axis=1) if sep == r"\s+" else np.zeros(len(table), bool)
-    bad = extra | short
+        table = pd.read_csv(io.BytesIO(data), dtype=dtypes, na_values={
+            name: (na if dtype is not str else []) for name, dtype in dtypes.items()}, **options)
+    except (ValueError, OverflowError):
+        text = pd.read_csv(io.BytesIO(data), dtype=str, **options)
+        for name, dtype in dtypes.items():
+            if dtype is not str:
+                _first_non_numeric(text[name], path, name, colno[rename[name]])
+        raise
+    return table.rename(columns=rename)
+
+
+def _first_non_numeric(values: pd.Series, path: Path, column_name: str, column_number: int) -> None:
+    """Raise :class:`InputError` at the first value that is neither a number nor missing."""
+    parsed = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(parsed) & ~values.str.strip().str.lower().isin(MISSING_TOKENS).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"expected {n_fields} fields as in the header, found "
-                         f"{'more' if extra[row] else 'fewer'}", path, _line_of_row(path, row))
-    if table.empty:
-        raise InputError("no data rows after the header", path, 2)
-    return table
-
-
-def _check_separator_counts(path: Path, sep: str, n_fields: int) -> None:
-    """Every non-blank line of a tab/comma file has ``n_fields - 1`` separators (vectorised)."""
-    with open_text(path) as fh:
-        data = np.frombuffer(fh.read().encode(), dtype=np.uint8)
-    newline = np.flatnonzero(data == ord("\n"))
-    if len(data) and data[-1] != ord("\n"):
-        newline = np.append(newline, len(data))
-    counts = np.diff(np.concatenate([[0], np.cumsum(data == ord(sep))[newline - 1]]))
-    starts = np.concatenate([[0], newline[:-1] + 1])
-    blank = (newline - starts) <= 1  # empty or just "\r"
-    wrong = np.flatnonzero((counts != n_fields - 1) & ~blank)
-    if len(wrong):
-        line = int(wrong[0]) + 1
-        raise InputError(f"expected {n_fields} fields as in the header, found {counts[wrong[0]] + 1}",
-                         path, line)
+        raise InputError(f"non-numeric value {values.iloc[row]!r} in column {column_name}",
+                         path, _line_of_row(path, row), column_number)
 
 
 def _line_of_row(path: Path, row: int) -> int:
@@ -259,61 +294,55 @@ def _line_of_row(path: Path, row: int) -> int:
     return row + 2
 
 
-def _numeric(values: pd.Series, path: Path, column_name: str, column_number: int) -> np.ndarray:
-    """Parse a string column to float64; missing tokens -> NaN; anything else -> InputError."""
-    parsed = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(parsed)
-    if bad.any():
-        tokens = values.to_numpy()[bad]
-        is_missing = np.array([t.strip().lower() in MISSING_TOKENS for t in tokens], dtype=bool)
-        if not is_missing.all():
-            row = int(np.flatnonzero(bad)[np.flatnonzero(~is_missing)[0]])
-            raise InputError(
-                f"non-numeric value {values.iloc[row]!r} in column {column_name}",
-                path, _line_of_row(path, row), column_number,
-            )
-    return parsed
+def map_distinct(values, func) -> np.ndarray:
+    """``func`` applied to each distinct string once (alleles and chromosomes repeat a lot)."""
+    codes, uniques = pd.factorize(pd.Series(values).astype(str))
+    return np.asarray([func(u) for u in uniques], dtype=object)[codes]
+
+
+def strip_chr(label: str) -> str:
+    """Chromosome label without a ``chr`` prefix (any case)."""
+    return label[3:] if label[:3].lower() == "chr" else label
 
 
 def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default) -> tuple[pd.DataFrame, list]:
-    """Convert a renamed string table to canonical columns, deriving what can be derived."""
+    """Convert the parsed, renamed table to canonical columns, deriving what can be derived."""
     notes: list[str] = []
-    num = {c: _numeric(table[c], path, c, colno[c])
+    num = {c: table[c].to_numpy(dtype=np.float64)
            for c in (*NUMERIC_COLUMNS, "OR", "NCASE", "NCONTROL") if c in table}
     n_rows = len(table)
     nan = np.full(n_rows, np.nan)
     out = pd.DataFrame(index=pd.RangeIndex(n_rows))
 
-    if "SNP" in table:
-        out["SNP"] = table["SNP"].astype(str).to_numpy()
-    chrom = table["CHR"].astype(str) if "CHR" in table else None
-    bp = table["BP"] if "BP" in table else None
+    chrom = table["CHR"] if "CHR" in table else None
+    bp = table["BP"].to_numpy(dtype=np.float64) if "BP" in table else None
     if "CHRPOS" in table and (chrom is None or bp is None):
         parts = table["CHRPOS"].astype(str).str.split(":", n=2, expand=True)
         if parts.shape[1] < 2:
             raise InputError("CHR:BP column values must look like 1:12345", path, 2, colno["CHRPOS"])
-        chrom, bp = parts[0], parts[1]
-        colno.setdefault("BP", colno["CHRPOS"])
+        _first_non_numeric(parts[1], path, "CHR:BP", colno["CHRPOS"])
+        chrom, bp = parts[0], pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=np.float64)
         notes.append("CHR and BP split from the CHR:BP column")
-    if "SNP" not in out:
-        if chrom is None or bp is None:
-            raise InputError("no SNP column and no CHR/BP columns to build SNP ids from", path, 1)
-        out["SNP"] = (chrom.str.replace(r"^chr", "", case=False, regex=True) + ":" + bp).to_numpy()
+    if chrom is not None:
+        chrom = pd.Series(map_distinct(chrom, strip_chr))
+    if "SNP" in table:
+        out["SNP"] = table["SNP"].astype(str).to_numpy()
+    elif chrom is not None and bp is not None:
+        out["SNP"] = (chrom + ":" + pd.Series(bp).astype("Int64").astype(str)).to_numpy()
         notes.append("SNP = CHR:BP")
-    out["CHR"] = pd.array(chrom.str.replace(r"^chr", "", case=False, regex=True).to_numpy()
-                          if chrom is not None else nan, dtype="str")
-    if bp is not None:
-        bp_values = _numeric(pd.Series(bp).reset_index(drop=True), path, "BP", colno.get("BP", 0))
-        out["BP"] = pd.array(np.where(np.isnan(bp_values), 0, bp_values).astype(np.int64),
-                             dtype="Int64")
-        out.loc[np.isnan(bp_values), "BP"] = pd.NA
     else:
-        out["BP"] = pd.array([pd.NA] * n_rows, dtype="Int64")
+        raise InputError("no SNP column and no CHR/BP columns to build SNP ids from", path, 1)
+    out["CHR"] = pd.array(chrom.to_numpy() if chrom is not None else nan, dtype="str")
+    bp_int = pd.array(np.where(np.isnan(bp), 0, bp).astype(np.int64), dtype="Int64") if bp is not None \
+        else pd.array([pd.NA] * n_rows, dtype="Int64")
+    if bp is not None:
+        bp_int[np.isnan(bp)] = pd.NA
+    out["BP"] = bp_int
 
     for allele in ("A1", "A2"):
         if allele not in table:
             raise InputError(f"missing required column {allele} (effect/other allele)", path, 1)
-        out[allele] = table[allele].astype(str).str.upper().to_numpy()
+        out[allele] = map_distinct(table[allele], str.upper)
 
     beta = num.get("BETA")
     if beta is None and "OR" in num:
