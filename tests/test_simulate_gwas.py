@@ -33,7 +33,7 @@ def test_cross_products_kernel(n, k, c):
     rng = np.random.default_rng(n)
     x = np.asfortranarray(rng.integers(0, 3, (n, k)).astype(np.float32))
     a = rng.normal(size=(n, c))
-    xta, xtx = genotype_cross_products(x, a)
+    xta, xtx = genotype_cross_products(x, np.ascontiguousarray(a.T))
     x64 = x.astype(np.float64)
     np.testing.assert_allclose(xta, x64.T @ a, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(xtx, (x64**2).sum(axis=0), rtol=1e-12)

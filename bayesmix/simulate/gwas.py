@@ -85,7 +85,7 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
     if (yy <= 1e-12 * (yv**2).sum(axis=0)).any():
         raise InputError("phenotype is constant after removing covariates")
     t = y.shape[1]
-    a = np.ascontiguousarray(np.column_stack([y_res, q, np.ones(n)]))
+    vectors = np.ascontiguousarray(np.column_stack([y_res, q, np.ones(n)]).T)
     if block_size is None:
         block_size = max(1, BLOCK_BYTES // (8 * max(n, 1)))
     m = genotypes.n_snps
@@ -102,7 +102,7 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
     for start, stop, x in blocks:
         if not all_rows:
             x = np.asfortranarray(x[rows])
-        xta, xx = genotype_cross_products(x, a)
+        xta, xx = genotype_cross_products(x, vectors)
         xty[start:stop] = xta[:, :t]
         qtx2[start:stop] = (xta[:, t:t + basis.shape[1]] ** 2).sum(axis=1)
         xsum[start:stop] = xta[:, -1]
