@@ -191,3 +191,12 @@ def test_field_counts_match_python_split_on_random_text(sep):
         expected = [(len(x.split()) if sep != "\t" else x.count("\t") + 1, i + 1)
                     for i, x in enumerate(lines) if x.strip()]
         assert list(zip(counts.tolist(), numbers.tolist())) == expected
+
+
+def test_lazy_public_api_resolves_every_name():
+    import bayesmix.io as bio
+
+    for name in bio.__all__:
+        assert getattr(bio, name) is not None, name
+    with pytest.raises(AttributeError):
+        bio.no_such_reader
