@@ -11,9 +11,10 @@ from scipy import stats
 
 from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
-from bayesmix.kernels.gwas import genotype_cross_products
+from bayesmix.kernels.gwas import complete_case_regression, genotype_cross_products
 from bayesmix.simulate.effects import draw_effects
 from bayesmix.simulate.gwas import marginal_gwas
+from bayesmix.simulate.genotypes import simulate_genotypes, write_bfile
 from bayesmix.simulate.phenotype import simulate_phenotypes, write_phen
 
 
@@ -52,6 +53,47 @@ def _lstsq_reference(x, y, cov):
     return np.array(rows)
 
 
+def test_complete_case_kernel():
+    rng = np.random.default_rng(6)
+    n, k = 60, 8
+    x = rng.integers(0, 3, (n, k)).astype(np.float32)
+    x[rng.random((n, k)) < 0.2] = np.nan
+    x[:, 5] = 1.0  # constant: no estimate
+    x[3:, 6] = np.nan  # 3 observed samples, 3 parameters: no residual degree of freedom
+    cov = rng.normal(size=(n, 1))
+    y = rng.normal(size=(2, n))
+    design = np.ascontiguousarray(np.column_stack([np.ones(n), cov]).T)
+    beta, se, n_obs, x_sum = complete_case_regression(np.asfortranarray(x), design, y)
+    for j in range(k):
+        obs = ~np.isnan(x[:, j])
+        assert n_obs[j] == obs.sum() and np.isclose(x_sum[j], x[obs, j].sum())
+        if j in (5, 6):
+            assert np.isnan(beta[j]).all() and np.isnan(se[j]).all()
+            continue
+        for t in range(2):
+            ref = _lstsq_reference(x[obs, j:j + 1].astype(np.float64), y[t, obs], cov[obs])[0]
+            np.testing.assert_allclose([beta[j, t], se[j, t]], ref[:2], rtol=1e-9)
+
+
+def test_missing_genotypes_are_dropped_per_snp(tmp_path):
+    rng = np.random.default_rng(7)
+    x = simulate_genotypes(300, 40, rng=rng).astype(np.int8)
+    x[rng.random(x.shape) < 0.05] = -127
+    x[:, 7] = np.where(x[:, 7] == -127, 1, x[:, 7])  # some SNPs complete
+    write_bfile(tmp_path / "m", x)
+    geno = Genotypes.open(tmp_path / "m")
+    y = rng.normal(size=300)
+    y[:10] = np.nan
+    cov = rng.normal(size=(300, 2))
+    res = marginal_gwas(geno, y, covariates=cov, block_size=16)
+    for j in range(40):
+        obs = (x[:, j] != -127) & ~np.isnan(y)
+        assert res["N"][j] == obs.sum()
+        ref = _lstsq_reference(x[obs, j:j + 1].astype(np.float64), y[obs], cov[obs])[0]
+        np.testing.assert_allclose(res[["BETA", "SE", "Z", "P"]].iloc[j], ref, rtol=1e-8)
+        assert np.isclose(res["FREQ"][j], x[obs, j].mean() / 2)
+
+
 def test_matches_per_snp_least_squares_with_covariates_and_missing(geno22, trait):
     rng = np.random.default_rng(3)
     cov = rng.normal(size=(geno22.n_samples, 2))
@@ -87,20 +129,17 @@ def test_bad_inputs(geno22):
         marginal_gwas(geno22, y, covariates=np.ones((geno22.n_samples, 1)))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
-def test_matches_plink2_glm(tmp_path, bfile22, geno22, trait):
-    """z, beta, se, freq agree with plink2 --glm to its printed precision (6 significant
-    digits: relative 5e-6), with two covariates."""
-    cov = np.random.default_rng(5).normal(size=(geno22.n_samples, 2))
-    write_phen(tmp_path / "y.phen", geno22.samples, trait.y)
-    write_phen(tmp_path / "c.cov", geno22.samples, cov)
-    subprocess.run(["plink2", "--bfile", str(bfile22), "--pheno", str(tmp_path / "y.phen"),
+def _assert_matches_plink2(tmp_path, bfile, geno, y, cov):
+    """z, beta, se, freq, N agree with plink2 --glm to its printed precision (6 significant
+    digits: relative 5e-6)."""
+    write_phen(tmp_path / "y.phen", geno.samples, y)
+    write_phen(tmp_path / "c.cov", geno.samples, cov)
+    subprocess.run(["plink2", "--bfile", str(bfile), "--pheno", str(tmp_path / "y.phen"),
                     "--covar", str(tmp_path / "c.cov"), "--glm", "hide-covar",
                     "cols=+a1freq,+beta,+se", "--threads", "1", "--out", str(tmp_path / "p")],
                    check=True, capture_output=True)
     plink = pd.read_csv(next(tmp_path.glob("p*.glm.linear")), sep="\t")
-    ours = marginal_gwas(geno22, trait.y[:, 0], covariates=cov)
+    ours = marginal_gwas(geno, y, covariates=cov)
     assert plink["ID"].tolist() == ours["SNP"].tolist()
     # plink2 may count the other allele: align to our A1
     same = plink["A1"].to_numpy() == ours["A1"].to_numpy()
@@ -112,3 +151,28 @@ def test_matches_plink2_glm(tmp_path, bfile22, geno22, trait):
     freq = np.where(same, ours["FREQ"], 1 - ours["FREQ"])
     np.testing.assert_allclose(plink["A1_FREQ"], freq, atol=5.01e-7)
     np.testing.assert_allclose(plink["P"], ours["P"], rtol=5.01e-6, atol=1e-300)
+    np.testing.assert_array_equal(plink["OBS_CT"], ours["N"])
+
+
+needs_plink2 = pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
+
+
+@pytest.mark.slow
+@needs_plink2
+def test_matches_plink2_glm(tmp_path, bfile22, geno22, trait):
+    cov = np.random.default_rng(5).normal(size=(geno22.n_samples, 2))
+    _assert_matches_plink2(tmp_path, bfile22, geno22, trait.y[:, 0], cov)
+
+
+@pytest.mark.slow
+@needs_plink2
+def test_matches_plink2_glm_with_missing_genotypes(tmp_path):
+    rng = np.random.default_rng(8)
+    x = simulate_genotypes(800, 300, rng=rng).astype(np.int8)
+    x[rng.random(x.shape) < 0.03] = -127
+    write_bfile(tmp_path / "m", x)
+    geno = Genotypes.open(tmp_path / "m")
+    effects = draw_effects("C", geno.heterozygosity, 0.5, rng, n_causal=20)
+    y = simulate_phenotypes(geno, effects, 0.5, rng=rng).y[:, 0]
+    y[:25] = np.nan
+    _assert_matches_plink2(tmp_path, tmp_path / "m", geno, y, rng.normal(size=(800, 1)))

@@ -243,20 +243,22 @@ class Genotypes:
         lines.append(f"  kept {self.n_samples} samples and {self.n_snps} SNPs")
         return "\n".join(lines)
 
-    def read(self, columns=slice(None), *, standardize: bool = True, dtype=np.float32) -> np.ndarray:
+    def read(self, columns=slice(None), *, standardize: bool = True, dtype=np.float32,
+             impute: bool = True) -> np.ndarray:
         """Genotypes of the kept samples at the given SNP positions (indices into ``snps``).
 
         Missing genotypes are replaced by the SNP mean 2p. With ``standardize``, columns are
         (x - 2p) / sqrt(2p(1-p)) with p the A1 frequency over the kept samples (monomorphic
         columns become 0); otherwise raw allele counts of A1. Returns an (n, k) array in
-        Fortran order.
+        Fortran order. ``impute=False`` keeps missing genotypes as NaN (complete-case
+        analyses such as ``plink --linear``).
         """
         cols = np.arange(self.n_snps)[columns]
         bed_cols = self.snps["bed_index"].to_numpy()[cols]
         x = self._bed.read(index=np.s_[self._sample_index, bed_cols], dtype=dtype, order="F")
         mean = (2.0 * self.snps["freq"].to_numpy()[cols]).astype(dtype)
         missing = np.isnan(x)
-        if missing.any():
+        if impute and missing.any():
             x[missing] = np.broadcast_to(mean, x.shape)[missing]
         if standardize:
             x -= mean
@@ -265,11 +267,13 @@ class Genotypes:
             x *= scale
         return x
 
-    def iter_blocks(self, block_size: int = 1024, *, standardize: bool = True, dtype=np.float32):
+    def iter_blocks(self, block_size: int = 1024, *, standardize: bool = True, dtype=np.float32,
+                    impute: bool = True):
         """Yield ``(start, stop, block)`` over consecutive SNP blocks of at most ``block_size``."""
         for start in range(0, self.n_snps, block_size):
             stop = min(start + block_size, self.n_snps)
-            yield start, stop, self.read(slice(start, stop), standardize=standardize, dtype=dtype)
+            yield start, stop, self.read(slice(start, stop), standardize=standardize, dtype=dtype,
+                                         impute=impute)
 
     @property
     def heterozygosity(self) -> np.ndarray:

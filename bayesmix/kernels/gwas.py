@@ -33,3 +33,75 @@ def genotype_cross_products(x, vectors):
                 acc += np.float64(x[i, j]) * vectors[col, i]
             xtv[j, col] = acc
     return xtv, xtx
+
+
+@njit
+def complete_case_regression(x, design, y):
+    """Per-SNP least squares y ~ design + x_j over the samples where x_j is observed.
+
+    Parameters
+    ----------
+    x : (n, k) float32, Fortran order; NaN marks a missing genotype.
+    design : (c, n) float64, C order: intercept and covariates, one row per column of C.
+    y : (t, n) float64, C order: phenotypes (no missing values).
+
+    Returns
+    -------
+    beta, se : (k, t) coefficient of x_j and its standard error (NaN if x_j is constant over
+        its observed samples, the system is singular, or no residual degree of freedom).
+    n_obs : (k,) samples with x_j observed.  x_sum : (k,) sum of x_j over them.
+
+    Normal equations of [C, x_j] in float64, accumulated over the observed rows only.
+    """
+    n, k = x.shape
+    c = design.shape[0]
+    t = y.shape[0]
+    p = c + 1
+    beta = np.full((k, t), np.nan)
+    se = np.full((k, t), np.nan)
+    n_obs = np.zeros(k, dtype=np.int64)
+    x_sum = np.zeros(k)
+    row = np.empty(p)
+    for j in range(k):
+        gram = np.zeros((p, p))
+        rhs = np.zeros((p, t))
+        yy = np.zeros(t)
+        count = 0
+        sx = 0.0
+        sxx = 0.0
+        for i in range(n):
+            xi = np.float64(x[i, j])
+            if np.isnan(xi):
+                continue
+            count += 1
+            sx += xi
+            sxx += xi * xi
+            for a in range(c):
+                row[a] = design[a, i]
+            row[c] = xi
+            for a in range(p):
+                for b in range(a, p):
+                    gram[a, b] += row[a] * row[b]
+                for s in range(t):
+                    rhs[a, s] += row[a] * y[s, i]
+            for s in range(t):
+                yy[s] += y[s, i] * y[s, i]
+        n_obs[j] = count
+        x_sum[j] = sx
+        df = count - p
+        if df < 1 or sxx - sx * sx / count <= 1e-8 * max(sxx, 1.0):
+            continue
+        for a in range(p):
+            for b in range(a):
+                gram[a, b] = gram[b, a]
+        if abs(np.linalg.det(gram)) <= 0.0:
+            continue
+        inverse = np.linalg.inv(gram)
+        coef = inverse @ rhs
+        for s in range(t):
+            rss = yy[s]
+            for a in range(p):
+                rss -= coef[a, s] * rhs[a, s]
+            beta[j, s] = coef[c, s]
+            se[j, s] = np.sqrt(max(rss, 0.0) / df * inverse[c, c])
+    return beta, se, n_obs, x_sum

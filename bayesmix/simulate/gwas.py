@@ -10,9 +10,10 @@ x_r = x - Q Q'x:
     p = 2 P(t_{n-c-1} > |z|).
 
 All per-SNP sums come from one pass of :func:`bayesmix.kernels.gwas.genotype_cross_products`
-over each float32 block: no loop over SNPs in Python, no n x M matrix. Missing genotypes
-are mean-imputed (:meth:`~bayesmix.io.plink.Genotypes.read`), unlike plink, which drops them
-per SNP; samples with a missing phenotype (NaN) are dropped.
+over each float32 block: no loop over SNPs in Python, no n x M matrix. As plink does, a
+sample with a missing genotype is left out of that SNP's regression (N per SNP): those SNPs
+are fitted by :func:`bayesmix.kernels.gwas.complete_case_regression` (normal equations over
+the observed samples). Samples with a missing phenotype (NaN) are dropped.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from scipy import stats
 
 from bayesmix.errors import InputError
 from bayesmix.io.sumstats import CANONICAL_COLUMNS
-from bayesmix.kernels.gwas import genotype_cross_products
+from bayesmix.kernels.gwas import complete_case_regression, genotype_cross_products
 
 #: float64 bytes per genotype block the regression may hold (block columns adapt to n).
 BLOCK_BYTES = 64 * 2**20
@@ -75,8 +76,7 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
     rank = int((np.abs(np.diag(r)) > 1e-10 * np.abs(r[0, 0])).sum())
     if rank < basis.shape[1]:
         raise InputError("covariates are collinear (with each other or the intercept)")
-    df = n - basis.shape[1] - 1
-    if df < 1:
+    if n - basis.shape[1] - 1 < 1:
         raise InputError(f"{n} samples with phenotypes are too few for "
                          f"{basis.shape[1] - 1} covariates")
     yv = y[rows]
@@ -85,45 +85,73 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
     if (yy <= 1e-12 * (yv**2).sum(axis=0)).any():
         raise InputError("phenotype is constant after removing covariates")
     t = y.shape[1]
-    vectors = np.ascontiguousarray(np.column_stack([y_res, q, np.ones(n)]).T)
+    projected = _Projected(np.ascontiguousarray(np.column_stack([y_res, q, np.ones(n)]).T),
+                           yy, t, basis.shape[1])
+    raw = (np.ascontiguousarray(basis.T), np.ascontiguousarray(yv.T))
     if block_size is None:
         block_size = max(1, BLOCK_BYTES // (8 * max(n, 1)))
     m = genotypes.n_snps
-    xty = np.empty((m, t))
-    qtx2 = np.empty(m)
-    xsum = np.empty(m)
-    xtx = np.empty(m)
-    all_rows = rows.all()
-    blocks = genotypes.iter_blocks(block_size, standardize=False)
+    beta, se = np.full((m, t), np.nan), np.full((m, t), np.nan)
+    n_obs, x_sum = np.empty(m), np.empty(m)
+    # plink drops a missing genotype per SNP (complete case); only SNPs with a missing call
+    # in the analysed samples take the slower per-SNP normal-equations path
+    may_miss = bool((genotypes.snps["n_obs"].to_numpy() < genotypes.n_samples).any())
+    blocks = genotypes.iter_blocks(block_size, standardize=False, impute=not may_miss)
     if progress:
         from tqdm import tqdm
 
         blocks = tqdm(blocks, total=-(-m // block_size), unit="block", desc="GWAS")
     for start, stop, x in blocks:
-        if not all_rows:
-            x = np.asfortranarray(x[rows])
-        xta, xx = genotype_cross_products(x, vectors)
-        xty[start:stop] = xta[:, :t]
-        qtx2[start:stop] = (xta[:, t:t + basis.shape[1]] ** 2).sum(axis=1)
-        xsum[start:stop] = xta[:, -1]
-        xtx[start:stop] = xx
-    sxx = xtx - qtx2
-    polymorphic = sxx > 1e-8 * np.maximum(xtx, 1.0)
-    freq = xsum / (2.0 * n)
+        if not rows.all():
+            x = x[rows]
+        where = np.arange(start, stop)
+        incomplete = np.isnan(x).any(axis=0) if may_miss else np.zeros(stop - start, bool)
+        if not incomplete.all():
+            cols = where[~incomplete]
+            block = x if not incomplete.any() else x[:, ~incomplete]
+            beta[cols], se[cols], x_sum[cols] = projected.fit(np.asfortranarray(block))
+            n_obs[cols] = n
+        if incomplete.any():
+            cols = where[incomplete]
+            beta[cols], se[cols], n_obs[cols], x_sum[cols] = complete_case_regression(
+                np.asfortranarray(x[:, incomplete]), *raw)
+    df = n_obs - basis.shape[1] - 1
+    freq = x_sum / (2.0 * n_obs)
     snps = genotypes.snps
     out = []
     for trait in range(t):
         with np.errstate(invalid="ignore", divide="ignore"):
-            beta = np.where(polymorphic, xty[:, trait] / sxx, np.nan)
-            sigma2 = (yy[trait] - beta * xty[:, trait]) / df
-            se = np.sqrt(sigma2 / sxx)
-            z = beta / se
-        p = 2.0 * stats.t.sf(np.abs(z), df)
+            z = beta[:, trait] / se[:, trait]
         table = pd.DataFrame({
             "SNP": snps["snp"].to_numpy(), "CHR": snps["chr"].to_numpy(),
             "BP": snps["bp"].to_numpy(), "A1": snps["a1"].to_numpy(),
-            "A2": snps["a2"].to_numpy(), "FREQ": freq, "BETA": beta, "SE": se, "Z": z, "P": p,
-            "N": np.full(m, float(n)), "INFO": np.full(m, np.nan),
+            "A2": snps["a2"].to_numpy(), "FREQ": freq, "BETA": beta[:, trait],
+            "SE": se[:, trait], "Z": z, "P": 2.0 * stats.t.sf(np.abs(z), df), "N": n_obs,
+            "INFO": np.full(m, np.nan),
         })
         out.append(table[CANONICAL_COLUMNS])
     return out
+
+
+class _Projected:
+    """Regression on SNP blocks without missing genotypes, covariates projected out.
+
+    ``vectors`` stacks y_r (t rows), the orthonormal covariate basis Q (c rows) and a row of
+    ones; ``yy`` = y_r'y_r per trait.
+    """
+
+    def __init__(self, vectors, yy, n_traits, n_basis):
+        self.vectors, self.yy, self.t, self.c = vectors, yy, n_traits, n_basis
+        self.df = vectors.shape[1] - n_basis - 1
+
+    def fit(self, x):
+        """(beta, se) of shape (k, t) and the sum of x per SNP, for an (n, k) float32 block."""
+        xtv, xtx = genotype_cross_products(x, self.vectors)
+        xty = xtv[:, :self.t]
+        sxx = xtx - (xtv[:, self.t:self.t + self.c] ** 2).sum(axis=1)
+        polymorphic = (sxx > 1e-8 * np.maximum(xtx, 1.0))[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beta = np.where(polymorphic, xty / sxx[:, None], np.nan)
+            sigma2 = (self.yy - beta * xty) / self.df
+            se = np.sqrt(sigma2 / sxx[:, None])
+        return beta, se, xtv[:, -1]
