@@ -119,3 +119,34 @@ def test_load_rejects_newer_versions_and_broken_folders(tmp_path):
     (path / "indices.npy").unlink()
     with pytest.raises(InputError, match="indices.npy"):
         LDMatrix.load(path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_upper_layout_round_trip_and_size(tmp_path, dtype):
+    m = 300
+    rng = np.random.default_rng(9)
+    band = sp.random(m, m, density=0.3, random_state=rng, format="csr")
+    band.data = rng.uniform(-1, 1, band.nnz)
+    band = sp.triu(band, 1)
+    band = band.multiply(sp.csr_matrix(np.triu(np.ones((m, m)), 1) - np.triu(np.ones((m, m)), 40)))
+    full = sp.csr_matrix(band + band.T + sp.identity(m), dtype=np.float32)
+    ld = LDMatrix.from_scipy(full, random_snps(m), dtype=dtype, meta={"kind": "window"})
+    path = ld.save(tmp_path / "u.ld", layout="upper")
+    assert not (path / "diagonal.npy").exists()
+    back = LDMatrix.load(path)
+    assert back.to_scipy().toarray().tobytes() == ld.to_scipy().toarray().tobytes()
+    assert back.kind == "window" and back.dtype == dtype
+    stored = sum((path / f).stat().st_size - 128 for f in ("row_counts.npy", "offsets.npy", "data.npy"))
+    per_nnz = stored / ld.nnz
+    assert per_nnz <= (2.0 if dtype == "int16" else 3.0) + 1e-9
+
+
+def test_upper_layout_keeps_a_non_unit_diagonal(tmp_path):
+    r = sp.csr_matrix(np.array([[1.2, 0.3, 0.0], [0.3, 1.0, -0.5], [0.0, -0.5, 0.9]],
+                               dtype=np.float32))
+    ld = LDMatrix.from_scipy(r, random_snps(3))
+    path = ld.save(tmp_path / "d.ld", layout="upper")
+    assert (path / "diagonal.npy").exists()
+    np.testing.assert_array_equal(LDMatrix.load(path).to_scipy().toarray(), r.toarray())
+    with pytest.raises(ValueError, match="square"):
+        LDMatrix.from_scipy(r[:2], random_snps(2), random_snps(3)).save(tmp_path / "x", layout="upper")

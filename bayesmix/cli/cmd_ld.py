@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--missing", choices=["mean", "pairwise"], default="mean",
                        help="missing calls: mean-imputed (default) or pairwise-complete (plink)")
     build.add_argument("--dtype", choices=["float32", "int16"], default="float32")
+    build.add_argument("--layout", choices=["csr", "upper"], default="csr",
+                       help="store layout: csr (memory-mapped) or upper (compact, ~2 bytes per "
+                            "nonzero with int16; square matrices)")
     build.add_argument("--threads", type=int, help="BLAS threads")
     build.add_argument("--max-memory", type=float, default=1024.0, metavar="MB",
                        help="bound on cached genotypes (default 1024 MB)")
@@ -120,7 +123,7 @@ def _build(args) -> int:
         threads=args.threads, progress=not args.no_progress, keep=args.keep,
         remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf,
     )
-    ld.save(args.out)
+    ld.save(args.out, layout=args.layout)
     log.info("ld: wrote %s: %d x %d, %d nonzeros (%s)", args.out, *ld.shape, ld.nnz, ld.dtype)
     return 0
 
@@ -155,7 +158,7 @@ def _merge(args) -> int:
     merged = merge(_load_any(p) for p in args.inputs)
     if args.dtype != "float32" or merged.dtype != "float32":
         merged = merged.astype(args.dtype)
-    merged.save(args.out)
+    merged.save(args.out, layout=args.layout)
     log.info("ld: merged %d pieces into %s: %d x %d", len(args.inputs), args.out, *merged.shape)
     return 0
 
@@ -173,7 +176,7 @@ def _convert(args) -> int:
     elif args.to == "text":
         write_ldm_text(ld, args.out)
     else:
-        ld.astype(args.dtype).save(args.out)
+        ld.astype(args.dtype).save(args.out, layout=args.layout)
     return 0
 
 

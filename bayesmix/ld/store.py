@@ -13,6 +13,11 @@ On-disk layout (a folder; format ``bayesmix-ld``, version :data:`FORMAT_VERSION`
     PATH/indices.npy    int32 column indices, ascending within a row
     PATH/data.npy       float32 r, or int16 q with r = q * scale
 
+The compact ``upper`` layout (``save(path, layout="upper")``, square matrices) replaces the
+three arrays by ``row_counts.npy`` (strict-upper entries per row), ``offsets.npy`` (j - i,
+uint16 when < 65,536), ``data.npy`` (their values) and ``diagonal.npy`` (only when not all
+1): with int16 values that is ~2 bytes per nonzero; it is expanded to full CSR on load.
+
 ``freq`` is the A1 frequency and ``n`` the number of genotyped samples behind it. int16
 values use ``scale = max(1, max|r|) / 32767``, i.e. 1/32767 for correlations (|r| <= 1), so the
 rounding error is at most ``scale / 2`` (1.53e-5 for |r| <= 1); shrunk matrices whose diagonal
@@ -252,18 +257,33 @@ class LDMatrix:
                                    dtype=self.dtype)
 
     # ----------------------------------------------------------------- files
-    def save(self, path) -> Path:
-        """Write the matrix folder atomically (see the module docstring for the layout)."""
+    def save(self, path, *, layout: str = "csr") -> Path:
+        """Write the matrix folder atomically (see the module docstring for the layouts).
+
+        ``layout="csr"`` (default) stores the full CSR arrays, memory-mapped by :meth:`load`.
+        ``layout="upper"`` (square matrices) stores the strict upper triangle with column
+        offsets j - i as uint16 when they fit, the diagonal only if it is not all 1, and row
+        counts: with int16 values that is about 2 bytes per nonzero of the full matrix.
+        :meth:`load` expands it back to full CSR in memory.
+        """
+        if layout not in ("csr", "upper"):
+            raise ValueError(f"layout must be 'csr' or 'upper', not {layout!r}")
+        if layout == "upper" and not self.is_square:
+            raise ValueError("the 'upper' layout needs a square (symmetric) matrix")
         path = Path(path)
         meta = dict(self.meta)
         meta.update(format=FORMAT_NAME, version=FORMAT_VERSION, dtype=self.dtype,
                     scale=self.scale, shape=list(self.shape), nnz=self.nnz,
-                    square=self.is_square)
+                    square=self.is_square, layout=layout)
         with atomic_path(path) as tmp:
             tmp.mkdir()
-            np.save(tmp / "indptr.npy", np.asarray(self.indptr))
-            np.save(tmp / "indices.npy", np.asarray(self.indices))
-            np.save(tmp / "data.npy", np.asarray(self.data))
+            if layout == "csr":
+                np.save(tmp / "indptr.npy", np.asarray(self.indptr))
+                np.save(tmp / "indices.npy", np.asarray(self.indices))
+                np.save(tmp / "data.npy", np.asarray(self.data))
+            else:
+                for name, array in _upper_arrays(self).items():
+                    np.save(tmp / f"{name}.npy", array)
             self.snps.to_csv(tmp / "snps.tsv", sep="\t", index=False)
             if not self.is_square:
                 self.ref_snps.to_csv(tmp / "ref_snps.tsv", sep="\t", index=False)
@@ -290,6 +310,20 @@ class LDMatrix:
             raise InputError(f"store version {version!r} is newer than this bayesmix reads "
                              f"({FORMAT_VERSION}); upgrade bayesmix", meta_path)
         mode = "r" if mmap else None
+        layout = meta.pop("layout", "csr")
+        if layout == "upper":
+            arrays = _expand_upper(path, mode)
+            snps = _read_snp_table(path / "snps.tsv")
+            if len(arrays["indptr"]) != len(snps) + 1:
+                raise InputError(f"row_counts.npy has {len(arrays['indptr']) - 1} entries but "
+                                 f"snps.tsv lists {len(snps)} SNPs", path / "row_counts.npy")
+            for key in ("format", "version", "dtype", "shape", "nnz", "square"):
+                meta.pop(key, None)
+            scale = float(meta.pop("scale", 1.0))
+            return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, None, meta,
+                       scale)
+        if layout != "csr":
+            raise InputError(f"unknown layout {layout!r}", meta_path)
         arrays = {}
         for name in ("indptr", "indices", "data"):
             file = path / f"{name}.npy"
@@ -351,6 +385,72 @@ def merge(pieces) -> LDMatrix:
     square = _same_snps(snps, ref)
     return LDMatrix.from_csr(np.concatenate(indptr), indices, values, snps,
                              None if square else ref, meta=meta, dtype=dtype)
+
+
+def _upper_arrays(ld: LDMatrix) -> dict:
+    """Arrays of the compact 'upper' layout: row_counts, offsets (j - i > 0), data, [diagonal]."""
+    indptr = np.asarray(ld.indptr, dtype=np.int64)
+    rows = np.repeat(np.arange(ld.shape[0]), np.diff(indptr))
+    cols = np.asarray(ld.indices, dtype=np.int64)
+    data = np.asarray(ld.data)
+    upper = cols > rows
+    offsets = cols[upper] - rows[upper]
+    counts = np.bincount(rows[upper], minlength=ld.shape[0])
+    arrays = {
+        "row_counts": counts.astype(np.uint16 if counts.max(initial=0) < 2**16 else np.uint32),
+        "offsets": offsets.astype(np.uint16 if offsets.max(initial=0) < 2**16 else np.uint32),
+        "data": data[upper],
+    }
+    on_diagonal = cols == rows
+    diagonal = np.zeros(ld.shape[0], dtype=data.dtype)
+    diagonal[rows[on_diagonal]] = data[on_diagonal]
+    one = np.int16(INT16_MAX) if data.dtype == np.int16 else np.float32(1.0)
+    if on_diagonal.sum() != ld.shape[0] or np.any(diagonal != one):
+        if on_diagonal.sum() != ld.shape[0]:
+            raise ValueError("the 'upper' layout needs every diagonal entry stored")
+        arrays["diagonal"] = diagonal
+    return arrays
+
+
+def _expand_upper(path: Path, mode) -> dict:
+    """Full CSR arrays (indptr, indices, data) from a folder in the 'upper' layout."""
+    from bayesmix.kernels.ld import symmetrize_upper
+
+    parts = {}
+    for name in ("row_counts", "offsets", "data", "diagonal"):
+        file = path / f"{name}.npy"
+        if file.exists():
+            parts[name] = np.load(file, mmap_mode=mode)
+        elif name != "diagonal":
+            raise InputError("file missing from the LD matrix folder", file)
+    counts = np.asarray(parts["row_counts"], dtype=np.int64)
+    m = len(counts)
+    if int(counts.sum()) != len(parts["offsets"]) or len(parts["data"]) != len(parts["offsets"]):
+        raise InputError("row_counts.npy, offsets.npy and data.npy disagree on nnz", path)
+    data = parts["data"]
+    if "diagonal" in parts:
+        diagonal = np.asarray(parts["diagonal"], dtype=data.dtype)
+    else:
+        one = INT16_MAX if data.dtype == np.int16 else 1.0
+        diagonal = np.full(m, one, dtype=data.dtype)
+    # upper triangle with the diagonal first in every row
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(counts + 1, out=indptr[1:])
+    is_diag = np.zeros(indptr[-1], dtype=bool)
+    is_diag[indptr[:-1]] = True
+    rows = np.repeat(np.arange(m), counts)
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    values = np.empty(indptr[-1], dtype=data.dtype)
+    indices[is_diag] = np.arange(m)
+    values[is_diag] = diagonal
+    indices[~is_diag] = rows + np.asarray(parts["offsets"], dtype=np.int64)
+    values[~is_diag] = data
+    if m and indices.max() >= m:
+        raise InputError("offsets.npy points beyond the last SNP", path / "offsets.npy")
+    full_indptr, full_indices, full_values = symmetrize_upper(indptr, indices, values)
+    nnz = int(full_indptr[-1])
+    return {"indptr": full_indptr.astype(np.int32 if nnz < 2**31 else np.int64),
+            "indices": full_indices, "data": full_values}
 
 
 def _same_snps(a: pd.DataFrame, b: pd.DataFrame) -> bool:
