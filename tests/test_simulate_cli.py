@@ -136,3 +136,29 @@ def test_argparse_conflicts_and_help(tmp_path, bfile22, capsys):
     assert "--n-gwas N" in capsys.readouterr().out
     assert _run("--bfile", tmp_path / "missing", "--prior", "C", "--h2", 0.5, "--pi", 0.1,
                 "--out", tmp_path / "x") == 1
+
+
+def test_n_gwas_with_saved_ld_matrix(tmp_path, bfile22, geno22):
+    from bayesmix.ld import LDMatrix
+
+    half = geno22.snps["snp"].iloc[::2]
+    geno = Genotypes.open(bfile22, extract=half)
+    r = block_diagonal_ld(geno, 50)
+    LDMatrix.from_scipy(r, geno.snps).save(tmp_path / "ref.ld")
+    assert _run("--bfile", bfile22, "--prior", "mixer", "--h2", 0.3, "--pi", 0.02,
+                "--n-gwas", 80_000, "--ld", tmp_path / "ref.ld", "--seed", 9,
+                "--out", tmp_path / "x") == 0
+    ma = read_sumstats(tmp_path / "x.ma")
+    assert ma["SNP"].tolist() == half.tolist()  # the bfile is restricted to the LD's SNPs
+    truth = json.loads((tmp_path / "x.truth.json").read_text())
+    b = np.zeros(geno.n_snps)
+    b[truth["causal"]["index"]] = truth["causal"]["b_std"]
+    assert np.isclose(b @ (r @ b), 0.3, rtol=1e-5)
+    # an LD matrix whose alleles disagree with the bfile is refused
+    flipped = geno.snps.copy()
+    flipped[["a1", "a2"]] = flipped[["a2", "a1"]].to_numpy()
+    LDMatrix.from_scipy(r, flipped).save(tmp_path / "bad.ld")
+    assert _run("--bfile", bfile22, "--prior", "C", "--h2", 0.3, "--pi", 0.02,
+                "--n-gwas", 80_000, "--ld", tmp_path / "bad.ld", "--seed", 9,
+                "--out", tmp_path / "y") == 1
+    assert not (tmp_path / "y.ma").exists()
