@@ -2,21 +2,23 @@
 
 The sequence follows MiXeR (Frei et al. 2019):
 
-1. the univariate parameters (pi_t = pi_t_unique + pi12, sig2_beta_t, sig2_zero_t) are fixed
-   from the two univariate fits;
-2. infinitesimal model (every SNP causal in both traits): genetic correlation ``rg`` and the
-   residual correlation ``rho0`` (sample overlap);
-3. fast model: the shared fraction pi12 (through its share of min(pi1_u, pi2_u)), the effect
-   correlation rho12 and rho0, from several starts over the overlap range;
-4. optional final tuning with the full (sampling) model (Nelder-Mead; the full objective is
-   piecewise constant in pi12).
+1. the univariate parameters (pi_t_u = pi_t + pi12, sig2_beta_t, sig2_zero_t) are fixed from
+   the two univariate fits (:func:`bayesmix.inference.mle.fit_univariate`);
+2. ``infinitesimal``: every SNP causal in both traits; fits the genetic correlation ``rg``
+   and the residual correlation ``rho0`` (sample overlap);
+3. ``fast``: the overlap share s = pi12 / min(pi1_u, pi2_u), the effect correlation rho12 and
+   rho0, by L-BFGS with the analytic gradient from several starting shares;
+4. ``full`` (optional): the sampled likelihood profiled over the share with rg and rho0 held
+   at the fast estimates (grid then bounded Brent, as MiXeR's brute/Brent pi12 step; the
+   sampled objective is piecewise constant in pi12, so no gradient is used).
 
-Standard errors come from the observed Fisher information (numerical Hessian of the fast
-model's analytic gradient) in the transformed space (logit overlap share, erf^-1 rho);
-derived quantities (rg, Venn counts, dice, ...) get SEs from 1,000 draws of the asymptotic
-normal. They are conditional on the univariate fits. AIC/BIC compare the best model with the
-minimal-overlap (pi12 = |rg| sqrt(pi1_u pi2_u), |rho12| = 1) and maximal-overlap
-(pi12 = min(pi1_u, pi2_u)) models.
+Free coordinates: (logit s, erfinv rho12, erfinv rho0) (:data:`BIVARIATE_SPACE`). Standard
+errors come from the observed Fisher information of the fast likelihood in those
+coordinates; derived quantities (rg, Venn counts, dice, ...) from 1,000 draws of the
+asymptotic normal (:func:`bayesmix.inference.mle.derived_by_draws`). They are conditional on
+the univariate fits. AIC/BIC compare the best model with the infinitesimal model and with the
+minimal-overlap (|rho12| = 1, pi12 = |rg| sqrt(pi1_u pi2_u)) and maximal-overlap
+(pi12 = min(pi1_u, pi2_u)) models, each refitted.
 """
 
 from __future__ import annotations
@@ -30,97 +32,87 @@ import numpy as np
 from scipy import optimize, special
 
 from bayesmix.errors import ConvergenceError, InputError
+from bayesmix.inference.mle import (ERFINV, LOGIT, OptimizeStep, ParameterSpace,
+                                    causal_share_for_h2, derived_by_draws,
+                                    information_criteria, maximize, observed_information_cov)
 from bayesmix.kernels import mixer_bivariate as kern
+from bayesmix.models.mixer import MixerData
 
-log = logging.getLogger("bayesmix.mixer2")
+log = logging.getLogger("bayesmix")
 
-#: Share of causal variants (largest |effect| first) explaining 90% of h2 under a normal slab:
-#: with c solving erfc(c / sqrt 2) + 2 c phi(c) = 0.9, the share is erfc(c / sqrt 2).
-_C90 = optimize.brentq(lambda c: special.erfc(c / math.sqrt(2)) + 2 * c * math.exp(-c * c / 2)
-                       / math.sqrt(2 * math.pi) - 0.9, 0.0, 10.0)
-SHARE_CAUSAL_90 = float(special.erfc(_C90 / math.sqrt(2)))
-N_SE_DRAWS = 1000
+#: free coordinates of the overlap fit: (logit share, erfinv rho12, erfinv rho0)
+BIVARIATE_SPACE = ParameterSpace(("share", "rho12", "rho0"), (LOGIT, ERFINV, ERFINV))
 RHO_LIMIT = 0.999
+SHARE_LIMITS = (1e-4, 1.0 - 1e-4)
 
 
 @dataclass
 class BivariateData:
-    """Everything the bivariate likelihood needs, as plain arrays over T tag SNPs.
+    """Two traits' z-scores on the same tag SNPs and LD.
 
-    Attributes
-    ----------
-    z1, z2 : z-scores of the two traits, aligned to the same A1 allele.
-    n1, n2 : per-tag sample sizes.
-    weights : pruning weights w_j (share of random-pruning passes keeping the tag).
-    l, q : LD moments ``sum_i H_i r_ij^2`` and ``sum_i H_i^2 r_ij^4`` (per-allele scale H).
-    het : (M,) H_i of the reference SNPs (M = ``n_ref``).
-    col_ptr, col_tags, col_r2 : LD by reference SNP (for the full model), r^2 values.
-    snps : optional tag SNP ids (for per-SNP outputs).
+    ``trait1`` and ``trait2`` are :class:`bayesmix.models.mixer.MixerData` with the same LD
+    store, reference H and pruning weights (trait 1's are used); only z and N differ. LD
+    moments and the reference-major store are those of the univariate data (cached).
     """
 
-    z1: np.ndarray
-    z2: np.ndarray
-    n1: np.ndarray
-    n2: np.ndarray
-    weights: np.ndarray
-    l: np.ndarray
-    q: np.ndarray
-    het: np.ndarray
-    col_ptr: np.ndarray | None = None
-    col_tags: np.ndarray | None = None
-    col_r2: np.ndarray | None = None
-    snps: np.ndarray | None = None
+    trait1: MixerData
+    trait2: MixerData
+
+    def __post_init__(self):
+        a, b = self.trait1, self.trait2
+        if a.n_tags != b.n_tags or a.n_ref != b.n_ref or a.indices.shape != b.indices.shape:
+            raise InputError(f"the two traits must share tags and LD: {a.n_tags} vs "
+                             f"{b.n_tags} tags, {a.n_ref} vs {b.n_ref} reference SNPs")
 
     @classmethod
-    def from_ld(cls, z1, z2, n1, n2, weights, indptr, indices, r2, het, snps=None):
-        """Build from the tag x reference LD matrix as CSR arrays of r^2 (rows = tags)."""
-        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (z1, z2, n1, n2, weights)]
-        t = len(arrays[0])
-        for name, a in zip(("z1", "z2", "n1", "n2", "weights"), arrays):
-            if a.shape != (t,):
-                raise InputError(f"{name} has shape {a.shape}, expected ({t},)")
-            if not np.isfinite(a).all():
-                raise InputError(f"{name} contains NaN or infinite values")
-        if (arrays[2] <= 0).any() or (arrays[3] <= 0).any():
-            raise InputError("sample sizes n1, n2 must be positive")
-        indptr = np.asarray(indptr, dtype=np.int64)
-        indices = np.asarray(indices, dtype=np.int64)
-        r2 = np.asarray(r2, dtype=np.float64)
-        het = np.ascontiguousarray(het, dtype=np.float64)
-        if len(indptr) != t + 1:
-            raise InputError(f"LD matrix has {len(indptr) - 1} rows but there are {t} tags")
-        l, q = kern.ld_moments(indptr, indices, r2, het)
-        order = np.argsort(indices, kind="stable")
-        rows = np.repeat(np.arange(t, dtype=np.int64), np.diff(indptr))
-        col_ptr = np.zeros(len(het) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(indices, minlength=len(het)), out=col_ptr[1:])
-        return cls(*arrays, l, q, het, col_ptr, rows[order], r2[order],
-                   None if snps is None else np.asarray(snps))
-
-    @property
-    def n_ref(self) -> int:
-        return int(self.het.shape[0])
+    def from_mixer_data(cls, data: MixerData, z1, z2, n1, n2) -> "BivariateData":
+        """Both traits on the LD of ``data`` (its cached LD summaries are shared)."""
+        trait1 = data.with_z(z1)
+        trait1.n = np.array(np.broadcast_to(n1, trait1.z.shape), dtype=np.float64)
+        trait2 = data.with_z(z2)
+        trait2.n = np.array(np.broadcast_to(n2, trait2.z.shape), dtype=np.float64)
+        return cls(trait1, trait2)
 
     @property
     def n_tags(self) -> int:
-        return int(self.z1.shape[0])
+        return self.trait1.n_tags
+
+    @property
+    def n_ref(self) -> int:
+        return self.trait1.n_ref
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.trait1.weights
+
+    def _arrays(self):
+        l2, l4 = self.trait1.ld_moments
+        return self.trait1.z, self.trait2.z, self.trait1.n, self.trait2.n, l2, l4
 
     def fast_logp_grad(self, params):
-        return kern.fast_logp_grad(self.z1, self.z2, self.n1, self.n2, self.l, self.q,
-                                   self.weights, np.asarray(params, dtype=np.float64))
+        """Weighted fast log-likelihood and its gradient in the 9 natural parameters."""
+        z1, z2, n1, n2, l2, l4 = self._arrays()
+        return kern.fast_logp_grad(z1, z2, n1, n2, l2, l4, self.weights,
+                                   np.asarray(params, dtype=np.float64))
 
     def full_logp(self, params, n_draws: int, seed: int) -> float:
-        if self.col_ptr is None:
-            raise InputError("the full model needs the LD matrix (BivariateData.from_ld)")
-        return kern.full_logp(self.z1, self.z2, self.n1, self.n2, self.weights, self.col_ptr,
-                              self.col_tags, self.col_r2, self.het,
+        """Weighted full (sampled) log-likelihood with K = ``n_draws`` causal-set draws."""
+        col_ptr, col_rows, col_r2 = self.trait1.ld_columns
+        return kern.full_logp(self.trait1.z, self.trait2.z, self.trait1.n, self.trait2.n,
+                              self.weights, col_ptr, col_rows, col_r2, self.trait1.het,
                               np.asarray(params, dtype=np.float64), n_draws, seed)
+
+    def component_posteriors(self, params) -> np.ndarray:
+        """(T, 8) posterior probabilities of the fast model's components per tag."""
+        z1, z2, n1, n2, l2, l4 = self._arrays()
+        return kern.fast_component_posteriors(z1, z2, n1, n2, l2, l4,
+                                              np.asarray(params, dtype=np.float64))
 
 
 @dataclass(frozen=True)
 class UnivariateParams:
     """Univariate MiXeR estimates of one trait: causal fraction ``pi`` (of the M reference
-    SNPs), per-allele effect variance ``sig2_beta``, residual inflation ``sig2_zero``."""
+    SNPs), per-allele effect variance ``sig2_beta``, residual variance ``sig2_zero``."""
 
     pi: float
     sig2_beta: float
@@ -128,20 +120,29 @@ class UnivariateParams:
 
     @classmethod
     def coerce(cls, value) -> "UnivariateParams":
+        """From a :class:`UnivariateFit`, a dict (optionally MiXeR JSON with ``params``) or
+        a (pi, sig2_beta, sig2_zero) sequence."""
         if isinstance(value, cls):
             return value
+        if hasattr(value, "params") and isinstance(value.params, dict):
+            value = value.params
         if isinstance(value, dict):
             source = value.get("params", value)
             try:
-                return cls(float(source["pi"]), float(source["sig2_beta"]),
-                           float(source["sig2_zero"]))
+                out = cls(float(source["pi"]), float(source["sig2_beta"]),
+                          float(source["sig2_zero"]))
             except KeyError as exc:
                 raise InputError(f"univariate parameters lack {exc.args[0]!r}") from None
-        return cls(*map(float, value))
+        else:
+            out = cls(*map(float, value))
+        if not (0 < out.pi <= 1 and out.sig2_beta > 0 and out.sig2_zero > 0):
+            raise InputError(f"univariate parameters out of range: {out}")
+        return out
 
 
 def overlap_params(uni1: UnivariateParams, uni2: UnivariateParams, share, rho12, rho0):
-    """The 9 natural parameters from the overlap share pi12 / min(pi1_u, pi2_u) and rhos."""
+    """The 9 natural parameters (kernel order) from the overlap share
+    s = pi12 / min(pi1_u, pi2_u) in [0, 1] and the two correlations."""
     pi12 = share * min(uni1.pi, uni2.pi)
     return np.array([max(uni1.pi - pi12, 0.0), max(uni2.pi - pi12, 0.0), pi12,
                      uni1.sig2_beta, uni2.sig2_beta, rho12, uni1.sig2_zero, uni2.sig2_zero,
@@ -150,54 +151,53 @@ def overlap_params(uni1: UnivariateParams, uni2: UnivariateParams, share, rho12,
 
 def infinitesimal_params(uni1: UnivariateParams, uni2: UnivariateParams, rg, rho0):
     """Fast-model parameters equal to the infinitesimal model: every SNP causal in both
-    traits (pi12 = 1) with per-SNP variances pi_t sig2_beta_t and correlation rg."""
+    traits (pi12 = 1) with per-SNP effect variances pi_t_u sig2_beta_t and correlation rg."""
     return np.array([0.0, 0.0, 1.0, uni1.pi * uni1.sig2_beta, uni2.pi * uni2.sig2_beta, rg,
                      uni1.sig2_zero, uni2.sig2_zero, rho0])
 
 
 def genetic_correlation(pi1, pi2, pi12, rho12):
-    """rg = rho12 pi12 / sqrt((pi1 + pi12)(pi2 + pi12)), pi1/pi2 the unique fractions."""
+    """rg = rho12 pi12 / sqrt((pi1 + pi12)(pi2 + pi12)); pi1, pi2 the unique fractions."""
     return rho12 * pi12 / np.sqrt((pi1 + pi12) * (pi2 + pi12))
 
 
-# transforms: the optimiser works on x = (logit share, erfinv rho12, erfinv rho0)
-def _to_rho(x):
-    return special.erf(x)
-
-
-def _from_rho(rho):
-    return special.erfinv(np.clip(rho, -RHO_LIMIT, RHO_LIMIT))
-
-
-def _drho(x):
-    return 2.0 / math.sqrt(math.pi) * np.exp(-x * x)
+def rho12_for_rg(uni1: UnivariateParams, uni2: UnivariateParams, share, rg):
+    """Effect correlation giving genetic correlation ``rg`` at overlap ``share`` (clipped)."""
+    pi12 = share * min(uni1.pi, uni2.pi)
+    return float(np.clip(rg * math.sqrt(uni1.pi * uni2.pi) / pi12, -RHO_LIMIT, RHO_LIMIT))
 
 
 @dataclass
 class BivariateFit:
-    """Result of :func:`fit_bivariate`. ``params`` are natural-scale (pi1/pi2 unique
-    fractions); ``ci`` holds estimates and SEs of derived quantities; ``optimize`` is the
-    trace of the fit sequence; ``loglik`` is the weighted log-likelihood (model ``model``)."""
+    """Result of :func:`fit_bivariate`.
 
+    ``params``: the 9 natural parameters (pi1, pi2 unique and pi12 shared fractions of the M
+    reference SNPs; sig2_beta per-allele effect variances; rho12 effect correlation in the
+    shared component; sig2_zero, rho0 residual variances and correlation); ``loglik``: the
+    weighted log-likelihood of ``method``; ``cov_free``: covariance of (logit share,
+    erfinv rho12, erfinv rho0); ``ci``: derived quantities with mean/median/std (= SE)/95%
+    interval/point; ``criteria``: AIC/BIC differences (positive = best model preferred) vs
+    the infinitesimal, minimal- and maximal-overlap models; ``steps``: the fit sequence.
+    """
+
+    method: str
     params: dict
+    loglik: float
+    cov_free: np.ndarray
+    ci: dict
+    criteria: dict
+    steps: list
     uni1: UnivariateParams
     uni2: UnivariateParams
-    model: str
-    loglik: float
+    options: dict
     n_tags: int
     n_ref: int
     sum_weights: float
-    het_sum: float
-    x_hat: np.ndarray
-    cov_x: np.ndarray | None
-    ci: dict = field(default_factory=dict)
-    model_comparison: dict = field(default_factory=dict)
-    optimize: list = field(default_factory=list)
-    n_draws: int = 0
-    seed: int = 0
+    sum_het: float
+    u_hat: np.ndarray = field(repr=False, default=None)
 
     @property
-    def vector(self) -> np.ndarray:
+    def theta(self) -> np.ndarray:
         return np.array([self.params[k] for k in kern.PARAM_NAMES])
 
     @property
@@ -205,281 +205,256 @@ class BivariateFit:
         p = self.params
         return float(genetic_correlation(p["pi1"], p["pi2"], p["pi12"], p["rho12"]))
 
+    @property
+    def share(self) -> float:
+        """pi12 / min(pi1_u, pi2_u): 0 = disjoint, 1 = the smaller trait's causal variants
+        all shared."""
+        return self.params["pi12"] / min(self.uni1.pi, self.uni2.pi)
 
-class _Objective:
-    """Negative log-likelihood over a subset of the transformed overlap parameters."""
 
-    def __init__(self, data: BivariateData, uni1, uni2, *, model="fast", n_draws=0, seed=0):
+class OverlapLikelihood:
+    """Log-likelihood of the overlap model in :data:`BIVARIATE_SPACE` coordinates."""
+
+    def __init__(self, data: BivariateData, uni1: UnivariateParams, uni2: UnivariateParams):
         self.data, self.uni1, self.uni2 = data, uni1, uni2
-        self.model, self.n_draws, self.seed = model, n_draws, seed
-        self.calls = 0
 
-    def natural(self, x):
-        share = special.expit(x[0])
-        return overlap_params(self.uni1, self.uni2, share, _to_rho(x[1]), _to_rho(x[2]))
+    def natural(self, u) -> np.ndarray:
+        share, rho12, rho0 = BIVARIATE_SPACE.natural(u)
+        return overlap_params(self.uni1, self.uni2, share, rho12, rho0)
 
-    def value_grad(self, x):
-        """(-logp, -d logp / dx) of the fast model at transformed x (length 3)."""
-        self.calls += 1
-        params = self.natural(x)
-        logp, g = self.data.fast_logp_grad(params)
-        share = special.expit(x[0])
+    def logp_grad(self, u):
+        """(logp, d logp / d u) of the fast model."""
+        logp, g = self.data.fast_logp_grad(self.natural(u))
         m = min(self.uni1.pi, self.uni2.pi)
         # d params / d share: pi12 += m, pi1 -= m, pi2 -= m
-        d_share = (g[2] - g[0] - g[1]) * m
-        gx = np.array([d_share * share * (1 - share), g[5] * _drho(x[1]), g[8] * _drho(x[2])])
-        if not np.isfinite(logp):
-            return 1e300, np.zeros(3)
-        return -logp, -gx
+        d_natural = np.array([(g[2] - g[0] - g[1]) * m, g[5], g[8]])
+        return logp, d_natural * BIVARIATE_SPACE.jacobian(u)
 
-    def value(self, x):
-        if self.model == "fast":
-            return self.value_grad(x)[0]
-        self.calls += 1
-        logp = self.data.full_logp(self.natural(x), self.n_draws, self.seed)
-        return -logp if np.isfinite(logp) else 1e300
+    def logp(self, u) -> float:
+        return self.logp_grad(u)[0]
 
 
-def _infinitesimal_fit(data, uni1, uni2):
-    """Maximise the infinitesimal model over (rg, rho0); returns (rg, rho0, logp)."""
+def _free(share, rho12, rho0) -> np.ndarray:
+    return BIVARIATE_SPACE.free([np.clip(share, *SHARE_LIMITS),
+                                 np.clip(rho12, -RHO_LIMIT, RHO_LIMIT),
+                                 np.clip(rho0, -RHO_LIMIT, RHO_LIMIT)])
 
-    def neg(x):
-        params = infinitesimal_params(uni1, uni2, _to_rho(x[0]), _to_rho(x[1]))
-        logp, g = data.fast_logp_grad(params)
-        return -logp, -np.array([g[5] * _drho(x[0]), g[8] * _drho(x[1])])
+
+def _fit_infinitesimal(data: BivariateData, uni1, uni2, max_evals):
+    """Maximise the infinitesimal model over (rg, rho0) in erfinv coordinates."""
+    def lg(u):
+        rg, rho0 = ERFINV.to_natural(u)
+        logp, g = data.fast_logp_grad(infinitesimal_params(uni1, uni2, rg, rho0))
+        return logp, np.array([g[5], g[8]]) * ERFINV.dx_du(u)
 
     best = None
-    for start in ((0.0, 0.0), (0.5, 0.0), (-0.5, 0.0)):
-        res = optimize.minimize(neg, np.array(start), jac=True, method="L-BFGS-B")
-        if best is None or res.fun < best.fun:
-            best = res
-    return float(_to_rho(best.x[0])), float(_to_rho(best.x[1])), float(-best.fun)
+    for start in (0.0, 0.5, -0.5):
+        fit = maximize(lambda u: lg(u)[0], np.array([start, 0.0]), optimizer="lbfgs",
+                       logp_grad=lg, max_evals=max_evals)
+        if best is None or fit[1] > best[1]:
+            best = fit
+    return best
 
 
-def _hessian(fun_grad, x, step=1e-4):
-    """Symmetrised central-difference Hessian of a function from its analytic gradient."""
-    k = len(x)
-    h = np.empty((k, k))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = step
-        h[i] = (fun_grad(x + e)[1] - fun_grad(x - e)[1]) / (2 * step)
-    return 0.5 * (h + h.T)
+def _fit_fixed_share(like: OverlapLikelihood, share, u_start, max_evals):
+    """Maximise over (rho12, rho0) at a fixed share; returns (logp, u)."""
+    s_free = LOGIT.to_free(share)
+
+    def lg(v):
+        logp, g = like.logp_grad(np.array([s_free, v[0], v[1]]))
+        return logp, g[1:]
+
+    v, logp, _, _ = maximize(lambda v: lg(v)[0], np.asarray(u_start[1:], dtype=float),
+                             optimizer="lbfgs", logp_grad=lg, max_evals=max_evals)
+    return logp, np.array([s_free, *v])
 
 
-def _constrained_fit(objective: _Objective, fixed_share=None, rho12_from_rg=None):
-    """Fit the fast model with pi12 fixed (share given, or minimal overlap for the given rg:
-    |rho12| = 1). Returns (logp, x)."""
+def _fit_minimal_overlap(like: OverlapLikelihood, rg_start, rho0_start, max_evals):
+    """|rho12| = 1 and pi12 = |rg| sqrt(pi1_u pi2_u): free rg and rho0 (Nelder-Mead)."""
+    m = min(like.uni1.pi, like.uni2.pi)
+    root = math.sqrt(like.uni1.pi * like.uni2.pi)
 
-    if rho12_from_rg is not None:
-        def neg(y):
-            # minimal overlap: rho12 = sign(rg), share set by rg; free: rg magnitude and rho0
-            rg = _to_rho(y[0])
-            m = min(objective.uni1.pi, objective.uni2.pi)
-            share = min(abs(rg) * math.sqrt(objective.uni1.pi * objective.uni2.pi) / m, 1.0)
-            share = min(max(share, 1e-9), 1 - 1e-9)
-            x = np.array([special.logit(share), _from_rho(math.copysign(RHO_LIMIT, rg)), y[1]])
-            return objective.value_grad(x)[0]
-        starts = [np.array([_from_rho(rho12_from_rg), 0.0])]
-        res = min((optimize.minimize(neg, s, method="Nelder-Mead",
-                                     options={"xatol": 1e-4, "fatol": 1e-4}) for s in starts),
-                  key=lambda r: r.fun)
-        return -res.fun, res.x
+    def logp(v):
+        rg, rho0 = ERFINV.to_natural(v)
+        share = min(max(abs(rg) * root / m, SHARE_LIMITS[0]), 1.0)
+        return like.data.fast_logp_grad(overlap_params(
+            like.uni1, like.uni2, share, math.copysign(1.0, rg), rho0))[0]
 
-    def neg2(y):
-        x = np.array([special.logit(fixed_share), y[0], y[1]])
-        f, g = objective.value_grad(x)
-        return f, g[1:]
-    res = min((optimize.minimize(neg2, np.array(s), jac=True, method="L-BFGS-B")
-               for s in ((0.0, 0.0), (0.5, 0.0), (-0.5, 0.0))), key=lambda r: r.fun)
-    return -res.fun, res.x
+    v0 = ERFINV.to_free(np.clip([rg_start, rho0_start], -RHO_LIMIT, RHO_LIMIT))
+    _, lp, _, _ = maximize(logp, v0, optimizer="neldermead", max_evals=max_evals,
+                           simplex_step=0.2)
+    return lp
 
 
-def fit_bivariate(data: BivariateData, uni1, uni2, *, model: str = "fast",
-                  n_draws: int = 1000, seed: int = 0, share_starts=(0.05, 0.25, 0.5, 0.75,
-                                                                     0.95),
-                  compare_models: bool = True, se_draws: int = N_SE_DRAWS,
-                  rng: np.random.Generator | None = None) -> BivariateFit:
-    """Run the bivariate MiXeR fit sequence.
+def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal", "fast"),
+                  kmax: int = 1000, seed: int = 0,
+                  share_starts=(0.05, 0.25, 0.5, 0.75, 0.95), full_grid: int = 11,
+                  compare_overlap: bool = True, n_draws: int = 1000, max_evals: int = 400,
+                  progress=None) -> BivariateFit:
+    """Run the bivariate MiXeR fit sequence; see the module docstring.
 
     Parameters
     ----------
     data : :class:`BivariateData`.
-    uni1, uni2 : univariate fits of the two traits (:class:`UnivariateParams`, a dict with
-        pi/sig2_beta/sig2_zero, or a MiXeR-style JSON dict with a ``params`` block).
-    model : "fast" (moments, smooth) or "full" (sampling; tuned after the fast fit).
-    n_draws, seed : K draws of the causal sets of the full model, and their seed.
-    share_starts : starting overlap shares pi12 / min(pi1_u, pi2_u) of the fast step.
-    compare_models : also fit the minimal- and maximal-overlap models (AIC/BIC).
-    se_draws : draws from the asymptotic normal for SEs of derived quantities.
-    rng : generator for those draws (default: seeded from ``seed``).
+    uni1, uni2 : univariate fits (:class:`~bayesmix.inference.mle.UnivariateFit`, MiXeR JSON
+        dict, dict or (pi, sig2_beta, sig2_zero)).
+    sequence : steps, from "infinitesimal", "fast", "full" (in this order).
+    kmax, seed : K sampled causal-set draws of the full model and their seed.
+    share_starts : starting overlap shares of the fast step.
+    full_grid : number of grid shares of the full step before Brent refinement.
+    compare_overlap : also refit the minimal- and maximal-overlap models (AIC/BIC).
+    n_draws : draws of the asymptotic normal for derived quantities.
+    progress : optional callable(str) receiving one line per finished step.
     """
     uni1, uni2 = UnivariateParams.coerce(uni1), UnivariateParams.coerce(uni2)
-    for t, u in enumerate((uni1, uni2), 1):
-        if not (0 < u.pi <= 1 and u.sig2_beta > 0 and u.sig2_zero > 0):
-            raise InputError(f"trait {t} univariate parameters out of range: {u}")
-    if model not in ("fast", "full"):
-        raise InputError(f"unknown model {model!r}: use 'fast' or 'full'")
-    rng = np.random.default_rng(seed) if rng is None else rng
-    trace = []
+    unknown = set(sequence) - {"infinitesimal", "fast", "full"}
+    if unknown or not sequence:
+        raise InputError(f"unknown fit2 sequence steps {sorted(unknown)}; use infinitesimal, "
+                         "fast and/or full")
+    rng = np.random.default_rng(seed)
+    like = OverlapLikelihood(data, uni1, uni2)
+    steps: list[OptimizeStep] = []
+
+    def record(step):
+        steps.append(step)
+        if progress is not None:
+            progress(f"{step.name:>13s} [{step.optimizer}] logL={step.loglik:.3f} "
+                     f"evals={step.n_evals} {step.seconds:.1f}s")
+        log.info("fit2 %s: logL=%.3f %s", step.name, step.loglik, step.params)
+
     t0 = time.perf_counter()
+    u_inf, lp_inf, n_ev, trace = _fit_infinitesimal(data, uni1, uni2, max_evals)
+    rg_inf, rho0_inf = (float(x) for x in ERFINV.to_natural(u_inf))
+    record(OptimizeStep("infinitesimal", "infinitesimal", "lbfgs",
+                        {"rg": rg_inf, "rho0": rho0_inf}, float(lp_inf), n_ev,
+                        time.perf_counter() - t0, trace))
 
-    # 1. infinitesimal: rg and rho0
-    rg_inf, rho0_inf, logp_inf = _infinitesimal_fit(data, uni1, uni2)
-    trace.append({"step": "infinitesimal", "rg": rg_inf, "rho0": rho0_inf, "loglik": logp_inf,
-                  "seconds": time.perf_counter() - t0})
-    log.info("mixer2 infinitesimal: rg=%.3f rho0=%.3f loglik=%.3f", rg_inf, rho0_inf, logp_inf)
-
-    # 2. fast model from several overlap shares; rho12 started to reproduce rg_inf
-    objective = _Objective(data, uni1, uni2)
-    m = min(uni1.pi, uni2.pi)
+    # fast: several overlap shares, rho12 started to reproduce the infinitesimal rg
+    t0 = time.perf_counter()
     best = None
+    n_total = 0
     for share in share_starts:
-        rho12 = float(np.clip(rg_inf * math.sqrt(uni1.pi * uni2.pi) / (share * m),
-                              -0.95, 0.95))
-        x0 = np.array([special.logit(share), _from_rho(rho12), _from_rho(rho0_inf)])
-        res = optimize.minimize(objective.value_grad, x0, jac=True, method="L-BFGS-B",
-                                bounds=[(-12, 12), (-2.3, 2.3), (-2.3, 2.3)])
-        if best is None or res.fun < best.fun:
-            best = res
-    x_hat = best.x
-    logp = -best.fun
-    trace.append({"step": "fast", "params": _named(objective.natural(x_hat)), "loglik": logp,
-                  "evaluations": objective.calls, "seconds": time.perf_counter() - t0})
-    log.info("mixer2 fast: pi12=%.3g rho12=%.3f rho0=%.3f loglik=%.3f",
-             objective.natural(x_hat)[2], objective.natural(x_hat)[5],
-             objective.natural(x_hat)[8], logp)
+        u0 = _free(share, rho12_for_rg(uni1, uni2, share, rg_inf), rho0_inf)
+        fit = maximize(like.logp, u0, optimizer="lbfgs", logp_grad=like.logp_grad,
+                       max_evals=max_evals)
+        n_total += fit[2]
+        if best is None or fit[1] > best[1]:
+            best = fit
+    u_hat, lp_fast, _, trace = best
+    record(OptimizeStep("fast", "fast", "lbfgs", _named(like.natural(u_hat)), float(lp_fast),
+                        n_total, time.perf_counter() - t0, trace))
+    method, loglik = "fast", float(lp_fast)
 
-    # Fisher information of the fast model at its optimum (transformed space)
-    cov_x = _covariance(objective, x_hat)
+    if "full" in sequence:
+        t0 = time.perf_counter()
+        share_f, rho12_f, rho0_f = BIVARIATE_SPACE.natural(u_hat)
+        rg_f = float(genetic_correlation(*like.natural(u_hat)[[0, 1, 2, 5]]))
+        trace = []
 
-    # 3. full-model tuning
-    if model == "full":
-        full = _Objective(data, uni1, uni2, model="full", n_draws=n_draws, seed=seed)
-        res = optimize.minimize(full.value, x_hat, method="Nelder-Mead",
-                                options={"xatol": 1e-3, "fatol": 1e-3, "maxfev": 200})
-        x_hat = res.x
-        logp = -res.fun
-        trace.append({"step": "full", "params": _named(full.natural(x_hat)), "loglik": logp,
-                      "evaluations": full.calls, "n_draws": n_draws,
-                      "seconds": time.perf_counter() - t0})
-        log.info("mixer2 full: pi12=%.3g rho12=%.3f loglik=%.3f",
-                 full.natural(x_hat)[2], full.natural(x_hat)[5], logp)
-    params = objective.natural(x_hat)
-    fit = BivariateFit(params=_named(params), uni1=uni1, uni2=uni2, model=model, loglik=logp,
-                       n_tags=data.n_tags, n_ref=data.n_ref,
-                       sum_weights=float(data.weights.sum()), het_sum=float(data.het.sum()),
-                       x_hat=np.asarray(x_hat), cov_x=cov_x, optimize=trace,
-                       n_draws=n_draws if model == "full" else 0, seed=seed)
-    fit.ci = derived_quantities(fit, rng, se_draws)
-    fit.model_comparison = {"infinitesimal": _comparison(fit, logp_inf, 2, 3)}
-    if compare_models:
-        lp_min, _ = _constrained_fit(objective, rho12_from_rg=rg_inf)
-        lp_max, _ = _constrained_fit(objective, fixed_share=1 - 1e-9)
-        if model == "full":
-            log.info("mixer2: minimal/maximal overlap models compared on the fast likelihood")
-        lp_best_fast = -_Objective(data, uni1, uni2).value_grad(x_hat)[0]
-        fit.model_comparison["minimal_overlap"] = _comparison(fit, lp_min, 2, 3, lp_best_fast)
-        fit.model_comparison["maximal_overlap"] = _comparison(fit, lp_max, 2, 3, lp_best_fast)
-        trace.append({"step": "model_comparison", "loglik_min": lp_min, "loglik_max": lp_max,
-                      "seconds": time.perf_counter() - t0})
-    return fit
+        def neg_full(share):
+            params = overlap_params(uni1, uni2, share, rho12_for_rg(uni1, uni2, share, rg_f),
+                                    rho0_f)
+            value = data.full_logp(params, kmax, seed)
+            trace.append([float(value), float(share)])
+            return -value if np.isfinite(value) else 1e300
+
+        grid = np.linspace(0.02, 1.0, full_grid)
+        values = [neg_full(s) for s in grid]
+        i = int(np.argmin(values))
+        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+        res = optimize.minimize_scalar(neg_full, bounds=(lo, hi), method="bounded",
+                                       options=dict(xatol=2e-3))
+        share_best = float(res.x) if res.fun <= values[i] else float(grid[i])
+        u_hat = _free(share_best, rho12_for_rg(uni1, uni2, share_best, rg_f), rho0_f)
+        method, loglik = "full", -min(float(res.fun), values[i])
+        record(OptimizeStep("full", "full", "grid+brent", _named(like.natural(u_hat)), loglik,
+                            len(trace), time.perf_counter() - t0, trace))
+    if not np.isfinite(loglik):
+        raise ConvergenceError("bivariate fit ended at a non-finite log-likelihood; check z, "
+                               "N and the univariate parameters")
+
+    cov = observed_information_cov(like.logp_grad, u_hat)
+    ci = derived_by_draws(BIVARIATE_SPACE, u_hat, cov, overlap_derived(uni1, uni2, data),
+                          n_draws=n_draws, rng=rng)
+    sum_w = float(data.weights.sum())
+    lp_best_fast = like.logp(u_hat)
+    models = {"best": (lp_best_fast, 3), "infinitesimal": (float(lp_inf), 2)}
+    if compare_overlap:
+        t0 = time.perf_counter()
+        models["minimal_overlap"] = (_fit_minimal_overlap(like, rg_inf, rho0_inf, max_evals), 2)
+        models["maximal_overlap"] = (_fit_fixed_share(like, SHARE_LIMITS[1], u_hat,
+                                                      max_evals)[0], 2)
+        log.info("fit2 overlap models compared in %.1fs", time.perf_counter() - t0)
+    criteria = {name: {"loglik": float(lp), "k": k, **information_criteria(lp, k, sum_w)}
+                for name, (lp, k) in models.items()}
+    best_ic = criteria["best"]
+    for name in list(criteria):
+        if name != "best":
+            criteria[f"best_vs_{name}_AIC"] = criteria[name]["aic"] - best_ic["aic"]
+            criteria[f"best_vs_{name}_BIC"] = criteria[name]["bic"] - best_ic["bic"]
+    criteria["note"] = ("information criteria use the fast likelihood for every model; "
+                        "positive best_vs_* values favour the best-fitting model")
+    return BivariateFit(method=method, params=_named(like.natural(u_hat)), loglik=loglik,
+                        cov_free=cov, ci=ci, criteria=criteria, steps=steps, uni1=uni1,
+                        uni2=uni2,
+                        options=dict(sequence=list(sequence), kmax=kmax, seed=seed,
+                                     share_starts=list(share_starts)),
+                        n_tags=data.n_tags, n_ref=data.n_ref, sum_weights=sum_w,
+                        sum_het=data.trait1.sum_het, u_hat=np.asarray(u_hat))
 
 
 def _named(vector) -> dict:
     return {k: float(v) for k, v in zip(kern.PARAM_NAMES, vector)}
 
 
-def _covariance(objective: _Objective, x_hat):
-    """Inverse observed Fisher information in transformed space, or None if singular."""
-    hess = _hessian(objective.value_grad, np.asarray(x_hat, dtype=np.float64))
-    try:
-        cov = np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
-        log.warning("mixer2: singular Fisher information; standard errors unavailable")
-        return None
-    if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
-        log.warning("mixer2: Fisher information not positive definite at the optimum "
-                    "(flat likelihood?); standard errors unavailable")
-        return None
-    return cov
+def overlap_derived(uni1: UnivariateParams, uni2: UnivariateParams, data: BivariateData):
+    """Function natural (share, rho12, rho0) -> derived quantities (MiXeR's names).
 
-
-def _comparison(fit: BivariateFit, logp_other, k_other, k_best, logp_best=None):
-    """AIC/BIC differences other - best: positive values favour the best-fitting model."""
-    logp_best = fit.loglik if logp_best is None else logp_best
-    ln_n = math.log(max(fit.sum_weights, 1.0))
-    aic = (2 * k_other - 2 * logp_other) - (2 * k_best - 2 * logp_best)
-    bic = (k_other * ln_n - 2 * logp_other) - (k_best * ln_n - 2 * logp_best)
-    return {"loglik": float(logp_other), "delta_aic": float(aic), "delta_bic": float(bic)}
-
-
-def derived_quantities(fit: BivariateFit, rng: np.random.Generator, n_draws: int) -> dict:
-    """Estimates and SEs (from draws of the asymptotic normal) of derived quantities.
-
-    Counts are numbers of causal variants among the M reference SNPs: ``nc1``/``nc2`` unique,
-    ``nc12`` shared, with ``@p9`` variants those explaining 90% of h2 (a normal slab keeps
-    the same share, :data:`SHARE_CAUSAL_90`, in every component).
+    Counts are numbers of causal variants among the M reference SNPs: ``nc1``/``nc2``
+    unique, ``nc12`` shared; ``@p9`` counts are those explaining 90% of h2
+    (:func:`~bayesmix.inference.mle.causal_share_for_h2`, the same share in every component
+    as all slabs are normal). h2 values are the univariate ones (fixed here).
     """
-    def quantities(x):
-        share = special.expit(x[..., 0])
-        rho12 = _to_rho(x[..., 1])
-        rho0 = _to_rho(x[..., 2])
-        pi12 = share * min(fit.uni1.pi, fit.uni2.pi)
-        pi1 = fit.uni1.pi - pi12
-        pi2 = fit.uni2.pi - pi12
-        m = fit.n_ref
-        out = {
-            "pi1": pi1, "pi2": pi2, "pi12": pi12, "rho12": rho12, "rho0": rho0,
-            "rg": genetic_correlation(pi1, pi2, pi12, rho12),
-            "pi12_over_pi1u": pi12 / fit.uni1.pi, "pi12_over_pi2u": pi12 / fit.uni2.pi,
-            "dice": 2 * pi12 / (fit.uni1.pi + fit.uni2.pi),
-            "nc1": pi1 * m, "nc2": pi2 * m, "nc12": pi12 * m,
-            "nc1@p9": pi1 * m * SHARE_CAUSAL_90, "nc2@p9": pi2 * m * SHARE_CAUSAL_90,
-            "nc12@p9": pi12 * m * SHARE_CAUSAL_90,
-        }
-        out["total"] = out["nc1"] + out["nc2"] + out["nc12"]
-        out["total@p9"] = out["total"] * SHARE_CAUSAL_90
-        return out
+    m = data.n_ref
+    p9 = causal_share_for_h2(data.trait1.het)
+    h2 = (uni1.pi * uni1.sig2_beta * data.trait1.sum_het,
+          uni2.pi * uni2.sig2_beta * data.trait1.sum_het)
 
-    point = {k: float(v) for k, v in quantities(np.asarray(fit.x_hat)).items()}
-    if fit.cov_x is None or n_draws <= 0:
-        out = {k: {"mean": v, "se": None} for k, v in point.items()}
-    else:
-        draws = rng.multivariate_normal(fit.x_hat, fit.cov_x, size=n_draws, method="eigh")
-        sampled = quantities(draws)
-        out = {k: {"mean": point[k], "se": float(np.std(sampled[k], ddof=1))} for k in point}
-    # heritabilities come from the (fixed) univariate fits: no SE from the bivariate fit
-    for t, uni in (("T1", fit.uni1), ("T2", fit.uni2)):
-        out[f"h2_{t}"] = {"mean": uni.pi * uni.sig2_beta * fit.het_sum, "se": None}
-    return out
+    def derive(x):
+        share, rho12, rho0 = x
+        pi1, pi2, pi12 = overlap_params(uni1, uni2, share, rho12, rho0)[:3]
+        nc1, nc2, nc12 = pi1 * m, pi2 * m, pi12 * m
+        return {"pi1": pi1, "pi2": pi2, "pi12": pi12, "rho_beta": rho12, "rho_zero": rho0,
+                "rg": genetic_correlation(pi1, pi2, pi12, rho12),
+                "pi12_over_pi1u": pi12 / uni1.pi, "pi12_over_pi2u": pi12 / uni2.pi,
+                "dice": 2 * pi12 / (uni1.pi + uni2.pi),
+                "nc1": nc1, "nc2": nc2, "nc12": nc12, "total": nc1 + nc2 + nc12,
+                "nc1@p9": nc1 * p9, "nc2@p9": nc2 * p9, "nc12@p9": nc12 * p9,
+                "total@p9": (nc1 + nc2 + nc12) * p9, "h2_T1": h2[0], "h2_T2": h2[1]}
+
+    return derive
 
 
-def component_posteriors(fit: BivariateFit, data: BivariateData) -> dict:
+def shared_posteriors(fit: BivariateFit, data: BivariateData) -> dict:
     """Per-tag posterior probabilities (fast model) given both z-scores.
 
-    Returns arrays ``p_shared`` (the tag's signal includes shared causal variants),
-    ``p_unique1``/``p_unique2`` (trait-specific causal variants) and ``p_null`` (no causal
-    variant in LD). They answer "which SNPs are shared" at the level of tag SNPs.
+    ``p_shared``: the tag's association signal includes shared causal variants;
+    ``p_unique1`` / ``p_unique2``: it includes trait-specific causal variants; ``p_null``: no
+    causal variant in LD. This answers "which SNPs are shared" at the level of tag SNPs.
     """
-    post = kern.fast_component_posteriors(data.z1, data.z2, data.n1, data.n2, data.l, data.q,
-                                          fit.vector)
+    post = data.component_posteriors(fit.theta)
     b = np.arange(kern.N_FAST_COMPONENTS)
     return {"p_shared": post[:, (b & 4) > 0].sum(1), "p_unique1": post[:, (b & 1) > 0].sum(1),
             "p_unique2": post[:, (b & 2) > 0].sum(1), "p_null": post[:, 0]}
 
 
-def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None) -> dict:
-    """Log-likelihood profile over pi12 (fast model): at each overlap share, rho12 and rho0
-    are re-optimised. Returns dict of arrays ``pi12``, ``loglik``."""
-    shares = np.linspace(0.02, 0.98, 25) if shares is None else np.asarray(shares)
-    objective = _Objective(data, fit.uni1, fit.uni2)
-    m = min(fit.uni1.pi, fit.uni2.pi)
-    loglik = np.array([_constrained_fit(objective, fixed_share=s)[0] for s in shares])
-    return {"pi12": shares * m, "loglik": loglik}
+def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
+                 max_evals: int = 200) -> dict:
+    """Fast log-likelihood profile over pi12: rho12 and rho0 re-optimised at each share.
 
-
-def check_finite_fit(fit: BivariateFit) -> None:
-    """Raise :class:`ConvergenceError` if the optimum is not finite."""
-    if not np.isfinite(fit.loglik) or not np.all(np.isfinite(fit.vector)):
-        raise ConvergenceError("bivariate fit diverged (non-finite likelihood or parameters)")
+    Returns arrays ``share``, ``pi12`` (fraction of reference SNPs) and ``loglik``.
+    """
+    shares = np.linspace(0.02, 0.98, 25) if shares is None else np.asarray(shares, dtype=float)
+    like = OverlapLikelihood(data, fit.uni1, fit.uni2)
+    loglik = np.array([_fit_fixed_share(like, s, fit.u_hat, max_evals)[0] for s in shares])
+    return {"share": shares, "pi12": shares * min(fit.uni1.pi, fit.uni2.pi), "loglik": loglik}

@@ -19,9 +19,13 @@ C_c, ``D_cj ~ N(0, S_cj V_c)`` where ``S_cj = sum_{i in C_c} H_i r_ij^2`` and ``
   pi_c l_j / eta_cj, l_j = sum_i H_i r_ij^2, q_j = sum_i H_i^2 r_ij^4), so the pdf is a mixture
   of 2^3 = 8 bivariate normals. It is smooth in all 9 parameters; its analytic gradient comes
   from the same pass. With pi12 = 1, pi1 = pi2 = 0 it is the infinitesimal model.
-- full: the average over K draws of the three causal sets of the bivariate normal pdf. Each
-  draw takes the first round(pi_c M) distinct indices of a seeded splitmix64 sequence, so sets
-  are reused across evaluations and nested in pi_c (common random numbers).
+- full: the average over K draws of the three causal sets of the bivariate normal pdf. Draw k
+  of component c is the first round(pi_c M) entries of the keyed pseudo-random permutation
+  of the univariate kernels (:func:`bayesmix.kernels.mixer.permuted_index`, key
+  :func:`component_seed`), so sets are reused across evaluations and nested in pi_c.
+
+LD moments ``l_j``, ``q_j`` come from :func:`bayesmix.kernels.mixer.ld_moments` and the
+reference-major LD store from :func:`bayesmix.kernels.mixer.transpose_csr`.
 
 Parameter vector order everywhere (``PARAM_NAMES``): pi1, pi2, pi12, sig2_beta1, sig2_beta2,
 rho12, sig2_zero1, sig2_zero2, rho0. pi1 and pi2 are the UNIQUE fractions (the univariate
@@ -35,6 +39,7 @@ import math
 import numpy as np
 
 from bayesmix.kernels.jit import njit
+from bayesmix.kernels.mixer import n_causal_draw, permuted_index
 
 PARAM_NAMES = (
     "pi1", "pi2", "pi12", "sig2_beta1", "sig2_beta2", "rho12", "sig2_zero1", "sig2_zero2",
@@ -44,26 +49,6 @@ N_PARAMS = 9
 LOG_2PI = math.log(2.0 * math.pi)
 # Fast-model component b (0..7) has the bit pattern (b & 1: C1, b & 2: C2, b & 4: C12).
 N_FAST_COMPONENTS = 8
-
-
-@njit
-def ld_moments(indptr, indices, r2, het):
-    """LD moments of each tag: ``l_j = sum_i H_i r_ij^2`` and ``q_j = sum_i H_i^2 r_ij^4``.
-
-    Parameters
-    ----------
-    indptr, indices, r2 : CSR arrays of the tag x reference LD matrix (r squared, not r).
-    het : (M,) H_i = 2 p_i (1 - p_i) of the reference SNPs.
-    """
-    n_tags = indptr.shape[0] - 1
-    l = np.zeros(n_tags)
-    q = np.zeros(n_tags)
-    for j in range(n_tags):
-        for p in range(indptr[j], indptr[j + 1]):
-            x = het[indices[p]] * r2[p]
-            l[j] += x
-            q[j] += x * x
-    return l, q
 
 
 @njit
@@ -191,7 +176,7 @@ def fast_logp_grad(z1, z2, n1, n2, l, q, weights, params):
     ----------
     z1, z2 : (T,) z-scores of the two traits at the tag SNPs, aligned to the same allele.
     n1, n2 : (T,) per-tag sample sizes.
-    l, q : (T,) LD moments of :func:`ld_moments`.
+    l, q : (T,) LD moments (:func:`bayesmix.kernels.mixer.ld_moments`).
     weights : (T,) pruning weights w_j.
     params : (9,) natural-scale parameters in ``PARAM_NAMES`` order.
 
@@ -258,35 +243,10 @@ def fast_component_posteriors(z1, z2, n1, n2, l, q, params):
 # ---------------------------------------------------------------------------------------------
 # full (sampling) model
 # ---------------------------------------------------------------------------------------------
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
 @njit
-def _splitmix64(x):
-    x = (x ^ (x >> np.uint64(30))) * _MIX1
-    x = (x ^ (x >> np.uint64(27))) * _MIX2
-    return x ^ (x >> np.uint64(31))
-
-
-@njit
-def causal_set(seed, component, draw, n_causal, n_snps, flags, out):
-    """First ``n_causal`` distinct reference indices of the seeded sequence of (component,
-    draw), written to ``out[:n_causal]``. ``flags`` (M,) uint8 scratch, left all zero."""
-    state = _splitmix64(np.uint64(seed) * _GOLDEN + np.uint64(component * 1000003 + 1))
-    state = _splitmix64(state ^ (np.uint64(draw) * _MIX1 + _GOLDEN))
-    count = 0
-    m = np.uint64(n_snps)
-    while count < n_causal:
-        state += _GOLDEN
-        i = np.int64(_splitmix64(state) % m)
-        if flags[i] == 0:
-            flags[i] = 1
-            out[count] = i
-            count += 1
-    for t in range(n_causal):
-        flags[out[t]] = 0
+def component_seed(seed, component):
+    """Key of the causal-set permutations of one component (0: C1, 1: C2, 2: C12)."""
+    return 3 * seed + component
 
 
 @njit
@@ -318,11 +278,9 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
     n_touched_draws = np.zeros(n_tags, dtype=np.int64)
     touched = np.empty(n_tags, dtype=np.int64)
     is_touched = np.zeros(n_tags, dtype=np.uint8)
-    flags = np.zeros(n_snps, dtype=np.uint8)
     counts = np.empty(3, dtype=np.int64)
     for c in range(3):
-        counts[c] = min(n_snps, max(0, int(round(params[c] * n_snps))))
-    members = np.empty(n_snps, dtype=np.int64)
+        counts[c] = min(n_snps, n_causal_draw(params[c], n_snps))
     sb1, sb2, rho12 = params[3], params[4], params[5]
     s01, s02, rho0 = params[6], params[7], params[8]
     b0 = rho0 * math.sqrt(s01 * s02)
@@ -330,9 +288,8 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
     for k in range(n_draws):
         n_touched = 0
         for c in range(3):
-            causal_set(seed, c, k, counts[c], n_snps, flags, members)
-            for t in range(counts[c]):
-                i = members[t]
+            for rank in range(counts[c]):
+                i = permuted_index(rank, k, component_seed(seed, c), n_snps)
                 h = het[i]
                 for p in range(col_ptr[i], col_ptr[i + 1]):
                     j = col_tags[p]
