@@ -57,7 +57,7 @@ def test_normal_equations_match_individual_level(gwas):
     # per-SNP phenotypic variance V_j = H_j (n se^2 + b^2) estimates var(y) (= 4 here)
     assert data.vp == pytest.approx(gwas["y"].var(), rel=0.05)
     # standardised -> per-allele conversion returns the GWAS effects
-    np.testing.assert_allclose(data.per_allele(data.snps["B_STD"]), gwas["b"], rtol=0.05,
+    np.testing.assert_allclose(data.per_allele(data.stats["B_STD"]), gwas["b"], rtol=0.05,
                                atol=0.02 * np.abs(gwas["b"]).max())
     table = data.summary_table()
     assert table.loc["GWAS SNP sample size", "mean"] == n

@@ -44,7 +44,8 @@ class ChainsResult:
     @classmethod
     def from_chains(cls, model, settings, chains) -> "ChainsResult":
         data = model.data
-        return cls(model.method, settings, list(chains), data.snps, data.genotypes.freq,
+        freq = data.freq if hasattr(data, "freq") else data.genotypes.freq  # summary data: .freq
+        return cls(model.method, settings, list(chains), data.snps, freq,
                    np.asarray(model.per_allele_factor, np.float64), list(data.design_columns),
                    model.n_components)
 

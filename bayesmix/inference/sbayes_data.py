@@ -39,7 +39,7 @@ class SummaryData:
 
     Attributes
     ----------
-    snps : DataFrame, one row per SNP: SNP CHR BP A1 A2 FREQ (A1 frequency used for H) BETA SE
+    stats : DataFrame, one row per SNP: SNP CHR BP A1 A2 FREQ (A1 frequency used for H) BETA SE
         Z N (per-allele GWAS statistics aligned to the LD A1), plus H, V (per-SNP phenotypic
         variance), B_STD (standardised marginal effect).
     ld : square LDMatrix of the same SNPs (R).
@@ -54,7 +54,7 @@ class SummaryData:
     qc : QCReport of the harmonisation (and LD SNPs without statistics, in ``qc.notes``).
     """
 
-    snps: pd.DataFrame
+    stats: pd.DataFrame
     ld: LDMatrix
     n: np.ndarray
     xty: np.ndarray
@@ -66,15 +66,29 @@ class SummaryData:
     ld_sampling_var: np.ndarray
     qc: QCReport | None = None
     notes: list = field(default_factory=list)
+    design_columns: list = field(default_factory=list)  # no fixed effects in summary data
 
     @property
     def n_snps(self) -> int:
-        return len(self.snps)
+        return len(self.stats)
+
+    @property
+    def snps(self) -> pd.DataFrame:
+        """SNP table chr, snp, bp, a1, a2 (A1 = effect allele of every effect reported)."""
+        s = self.stats
+        return pd.DataFrame({"chr": s["CHR"].astype(str).to_numpy(), "snp": s["SNP"].to_numpy(),
+                             "bp": s["BP"].to_numpy(), "a1": s["A1"].to_numpy(),
+                             "a2": s["A2"].to_numpy()})
+
+    @property
+    def freq(self) -> np.ndarray:
+        """A1 frequency used for H (GWAS FREQ, else the LD reference's)."""
+        return self.stats["FREQ"].to_numpy(np.float64)
 
     @property
     def het(self) -> np.ndarray:
         """H_j = 2 p_j (1 - p_j) of the A1 frequency used for per-allele conversions."""
-        return self.snps["H"].to_numpy(np.float64)
+        return self.stats["H"].to_numpy(np.float64)
 
     def per_allele(self, beta_std) -> np.ndarray:
         """Standardised effects -> per-allele effects of A1 in phenotype units."""
@@ -83,11 +97,11 @@ class SummaryData:
     def summary_table(self) -> pd.DataFrame:
         """GCTB's "Data summary": mean and SD over SNPs of the inputs of the model."""
         rows = {
-            "GWAS SNP phenotypic variance": self.snps["V"],
-            "GWAS SNP heterozygosity": self.snps["H"],
+            "GWAS SNP phenotypic variance": self.stats["V"],
+            "GWAS SNP heterozygosity": self.stats["H"],
             "GWAS SNP sample size": self.n,
-            "GWAS SNP effect": self.snps["BETA"],
-            "GWAS SNP SE": self.snps["SE"],
+            "GWAS SNP effect": self.stats["BETA"],
+            "GWAS SNP SE": self.stats["SE"],
             "MME left-hand-side diagonals": self.xtx_diag,
             "MME right-hand-side": self.xty,
             "LD sampling variance": self.ld_sampling_var,
@@ -179,10 +193,44 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None) -
         ld_samp_var = np.full(m, np.nan)
     vp = float(np.median(v)) if np.isfinite(v).all() else 1.0
     nobs = float(np.median(n))
-    return SummaryData(snps=snps, ld=ld, n=n, xty=n * b_std, xtx_diag=n * diag, nobs=nobs,
+    return SummaryData(stats=snps, ld=ld, n=n, xty=n * b_std, xtx_diag=n * diag, nobs=nobs,
                        yty=nobs, vp=vp, ld_score=ld_score, ld_sampling_var=ld_samp_var, qc=qc)
 
 
 def _panel_size(ld: LDMatrix) -> int | None:
     n = ld.snps["n"].to_numpy()
     return int(np.median(n)) if len(n) and np.median(n) > 0 else None
+
+
+def ld_min_eigenvalue(ld: LDMatrix, block_size: int = 800) -> float:
+    """Smallest eigenvalue of R, from dense eigenvalues of overlapping diagonal blocks.
+
+    R is cut into windows of ``block_size`` SNPs that overlap by half (an LD block smaller
+    than a window, i.e. a set of SNPs no stored entry links to the rest, is used whole). By
+    Cauchy interlacing each window's smallest eigenvalue bounds R's from above, so a negative
+    value proves R is not positive semi-definite; for LD, whose negative directions are local,
+    the estimate is close to the exact value. Cost: O(M block_size^2).
+    """
+    from bayesmix.kernels.sbayes import independent_blocks
+
+    bounds = independent_blocks(np.asarray(ld.indptr), np.asarray(ld.indices))
+    matrix = ld.to_scipy()
+    step = max(block_size // 2, 1)
+    smallest = np.inf
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        starts = [lo] if hi - lo <= block_size else range(lo, hi - step, step)
+        for start in starts:
+            stop = min(start + block_size, hi)
+            block = matrix[start:stop, start:stop].toarray().astype(np.float64)
+            smallest = min(smallest, float(np.linalg.eigvalsh(block)[0]))
+    return smallest
+
+
+def ridge_for_min_eigenvalue(min_eigenvalue: float, target: float) -> float:
+    """lam such that (1 - lam) R + lam I has smallest eigenvalue ``target`` (0 if it already has).
+
+    For a unit-diagonal R with smallest eigenvalue e < target: lam = (target - e) / (1 - e).
+    """
+    if min_eigenvalue >= target:
+        return 0.0
+    return float((target - min_eigenvalue) / (1.0 - min_eigenvalue))

@@ -204,3 +204,35 @@ def row_ld_statistics(indptr, values, value_scale):
             score[j] += r2
             samp[j] += (1.0 - r2) * (1.0 - r2)
     return score, samp
+
+
+@njit
+def summary_loglik(theta, indptr, indices, values, s, xty, xtx_diag, settings):
+    """Summary-data log-likelihood and its gradient in one pass.
+
+    ``theta = (beta_1..beta_M, sig2_e)`` (standardised effects, residual variance);
+    ``settings = (value_scale, ridge, yty, nobs)``. With SSE = y'y - 2 beta'X'y +
+    beta'X'X beta (X'X with the ridge of the module docstring),
+
+        logp = -nobs/2 log(2 pi sig2_e) - SSE / (2 sig2_e),
+
+    which with in-sample LD equals the individual-level Gaussian log-likelihood.
+    Returns ``(logp, grad)`` with grad = ((X'y - X'X beta) / sig2_e, d logp / d sig2_e).
+    """
+    value_scale, ridge, yty, nobs = settings[0], settings[1], settings[2], settings[3]
+    m = xty.shape[0]
+    beta = theta[:m]
+    sig2 = theta[m]
+    xtxb = xtx_times(indptr, indices, values, value_scale, s, xtx_diag, ridge, beta)
+    bxty = 0.0
+    quad = 0.0
+    for j in range(m):
+        bxty += beta[j] * xty[j]
+        quad += beta[j] * xtxb[j]
+    sse = yty - 2.0 * bxty + quad
+    logp = -0.5 * nobs * math.log(2.0 * math.pi * sig2) - 0.5 * sse / sig2
+    grad = np.empty(m + 1)
+    for j in range(m):
+        grad[j] = (xty[j] - xtxb[j]) / sig2
+    grad[m] = -0.5 * nobs / sig2 + 0.5 * sse / (sig2 * sig2)
+    return logp, grad

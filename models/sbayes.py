@@ -1,0 +1,234 @@
+"""SBayesC, SBayesR and SBayesS: the Bayesian alphabet on GWAS summary statistics and LD.
+
+Model (standardised scale; DESIGN.md "SBayes"): with X'y, X'X = S R S (S = diag(sqrt(n_j)))
+and y'y from :class:`~bayesmix.inference.sbayes_data.SummaryData`, the likelihood is the
+individual-level one written in summaries,
+
+    log p(data | beta, sig2_e) = -nobs/2 log(2 pi sig2_e) - SSE / (2 sig2_e),
+    SSE = y'y - 2 beta'X'y + beta'X'X beta,
+
+and the priors are the alphabet's (:mod:`bayesmix.models.alphabet`): comp_j ~ Categorical(pi),
+beta_j | comp_j ~ N(0, gamma[comp_j] v_j) with v_j = sig2_beta (C, R) or H_j^(S+1) sig2_beta
+(S: the per-allele variance H_j^S sig2_beta seen on the standardised scale), pi ~ Beta(1, 1)
+or Dirichlet(1, ..., 1), sig2_beta and sig2_e ~ scaled-inverse-chi-square (4 df, scales from
+the starting heritability ``hsq`` as GCTB sets them). Effects are reported per allele of A1
+in phenotype units (:meth:`SBayesModel.per_allele_factor`).
+
+Robust setting (``robust=True``, the default), for LD from a reference panel:
+
+- GCTB's LD-sampling-variance correction: SNP j's residual variance is sig2_e +
+  LDsamplVar_j * GenVar, which accounts for the part of the GWAS signal the reference LD
+  cannot reproduce (without it, out-of-sample LD inflates hsq and pi and soon diverges);
+- a ridge towards the LD diagonal, R_lam = (1 - lam) R + lam diag(R), with lam chosen from an
+  up-front eigenvalue check (:func:`~bayesmix.inference.sbayes_data.ld_min_eigenvalue`) so that
+  R_lam's smallest eigenvalue is at least ``min_eigenvalue``. LD that is not positive
+  definite (a window or thresholded sparse matrix, a panel smaller than the window) otherwise
+  lets the effects blow up.
+
+``robust=False`` is the exact model: with in-sample full LD its posterior is the
+individual-level one (tested against BayesC on the same individuals).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayesmix.distributions.effects import NormalMixtureEffects, maf_scaled_variance, spike_slab_weights
+from bayesmix.distributions.genetic_values import as_float64
+from bayesmix.distributions.variance import ScaledInvChi2
+from bayesmix.errors import ConvergenceError, InputError
+from bayesmix.inference.sbayes_data import (SummaryData, ld_min_eigenvalue,
+                                            ridge_for_min_eigenvalue)
+from bayesmix.kernels.sbayes import independent_blocks
+from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
+from bayesmix.ops.sbayes import summary_loglik
+
+log = logging.getLogger("bayesmix")
+
+METHODS = ("C", "R", "S")
+DEFAULT_MIN_EIGENVALUE = 0.01
+# An effect this large on the standardised scale (one SNP explaining > 100% of the phenotypic
+# variance on its own) only arises when the chain diverges.
+MAX_ABS_EFFECT = 1.0
+
+
+class SBayesModel(AlphabetModel):
+    """A PyMC graph of SBayesC/R/S plus what the Gibbs steps need to run it fast.
+
+    Parameters
+    ----------
+    data : SummaryData (from :func:`~bayesmix.inference.sbayes_data.prepare_summary_data`).
+    prior : AlphabetPrior or a method letter C, R, S (``--sbayes``).
+    hyperpriors : optional dict name -> callable(name) replacing the prior of ``pi``,
+        ``sig2_beta``, ``sig2_e`` or ``S`` (as in the alphabet).
+    robust : use the robust setting of the module docstring (default True).
+    ridge : lam in [0, 1); None = from the eigenvalue check when robust, else 0.
+    min_eigenvalue : target smallest eigenvalue of the ridged LD (robust only).
+    ld_sampling_variance : GCTB's per-SNP residual variance correction; None = ``robust``.
+    parallel_blocks : sweep LD blocks that share no LD entry in parallel threads (same draws;
+        pays off with several cores and block-diagonal LD).
+
+    Attributes
+    ----------
+    model : pm.Model with free variables sig2_e, pi (unless fixed), sig2_beta, S (S only),
+        comp, beta; observed ``xty`` (the summary-data likelihood).
+    ridge : the lam used.  ld_min_eigenvalue : the eigenvalue check's result (or None).
+    """
+
+    def __init__(self, data: SummaryData, prior: AlphabetPrior | str = "C", *, hyperpriors=None,
+                 robust: bool = True, ridge: float | None = None,
+                 min_eigenvalue: float = DEFAULT_MIN_EIGENVALUE,
+                 ld_sampling_variance: bool | None = None, parallel_blocks: bool = False):
+        self.data = data
+        self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
+        if self.prior.method not in METHODS:
+            raise InputError(f"SBayes{self.prior.method} is not available; choose one of "
+                             f"{', '.join(METHODS)}")
+        self.hyperpriors = dict(hyperpriors or {})
+        unknown = set(self.hyperpriors) - {"pi", "sig2_beta", "sig2_e", "S"}
+        if unknown:
+            raise InputError(f"hyperpriors can replace pi, sig2_beta, sig2_e or S, not {sorted(unknown)}")
+        self.robust = bool(robust)
+        self.ld_sampling_variance = self.robust if ld_sampling_variance is None else bool(
+            ld_sampling_variance)
+        if self.ld_sampling_variance and not np.isfinite(data.ld_sampling_var).all():
+            raise InputError("the LD sampling-variance correction needs the LD panel size "
+                             "(n_samples of the LD matrix); pass ld_sampling_variance=False")
+        self.ld_min_eigenvalue = None
+        if ridge is None:
+            ridge = 0.0
+            if self.robust:
+                self.ld_min_eigenvalue = ld_min_eigenvalue(data.ld)
+                ridge = ridge_for_min_eigenvalue(self.ld_min_eigenvalue, min_eigenvalue)
+                log.info("LD check: smallest eigenvalue %.4g; ridge towards the diagonal %.4g",
+                         self.ld_min_eigenvalue, ridge)
+        if not 0.0 <= ridge < 1.0:
+            raise InputError(f"the LD ridge must be in [0, 1), got {ridge}")
+        self.ridge = float(ridge)
+        self.indptr = np.asarray(data.ld.indptr)
+        self.indices = np.asarray(data.ld.indices)
+        self.values = np.asarray(data.ld.data)
+        self.sqrt_n = np.sqrt(data.n)
+        self.block_bounds = (independent_blocks(self.indptr, self.indices) if parallel_blocks
+                             else None)
+        self.gamma = self.prior.gamma_values
+        self.start = self._starting_values()
+        self.model = self._build()
+        self._derived = None
+
+    @property
+    def method(self) -> str:
+        return self.prior.method
+
+    @property
+    def n_snps(self) -> int:
+        return self.data.n_snps
+
+    @property
+    def per_allele_factor(self) -> np.ndarray:
+        """Standardised effect -> per-allele effect of A1 in phenotype units: sqrt(Vp / H_j)."""
+        return np.sqrt(self.data.vp / self.data.het)
+
+    def _slab_weight(self, S) -> np.ndarray:
+        """v_j / sig2_beta on the standardised scale: 1, or H_j^(S+1) for SBayesS."""
+        het = self.data.het
+        return het ** (S + 1.0) if self.method == "S" else np.ones(self.n_snps)
+
+    def _starting_values(self) -> dict:
+        p = self.prior
+        var_g, var_e = p.hsq, 1.0 - p.hsq  # phenotypic variance 1 on the standardised scale
+        pi = p.pi_values
+        slab_mass = float((pi * self.gamma).sum())
+        column_var = self.data.xtx_diag / self.data.n  # R_jj: 1 unless the LD is shrunk
+        sig2_beta = var_g / (slab_mass * float((column_var * self._slab_weight(p.S)).sum()))
+        return {"alpha": np.zeros(0), "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta,
+                "S": p.S, "var_y": 1.0}
+
+    def _build(self) -> pm.Model:
+        d, p, s = self.data, self.prior, self.start
+        coords = {"snp": d.snps["snp"].astype(str).to_list(),
+                  "component": np.arange(self.n_components)}
+        with pm.Model(coords=coords) as model:
+            sig2_e = self._hyper("sig2_e", lambda: ScaledInvChi2(
+                "sig2_e", p.nu_e, (p.nu_e - 2.0) / p.nu_e * s["sig2_e"]))
+            if p.fix_pi:
+                weights = pt.as_tensor_variable(as_float64(s["pi"]))
+            elif p.method == "R":
+                weights = self._hyper("pi", lambda: pm.Dirichlet(
+                    "pi", a=np.ones(self.n_components), dims="component", default_transform=None))
+            else:
+                weights = spike_slab_weights(self._hyper("pi", lambda: pm.Beta(
+                    "pi", 1.0, 1.0, default_transform=None)))
+            comp = pm.Categorical("comp", p=weights, dims="snp")
+            sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
+                "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
+            slab_var = sig2_beta
+            if p.method == "S":
+                S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
+                slab_var = maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)
+            beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
+            pm.CustomDist("xty", beta, sig2_e, observed=d.xty, dims="snp",
+                          logp=lambda value, b, s2: summary_loglik(b, pt.squeeze(s2), d,
+                                                                   self.ridge))
+        self._weights = weights
+        self._slab_var = slab_var
+        self._sig2_e = sig2_e
+        return model
+
+    def initial_point(self) -> dict:
+        point = super().initial_point()
+        point["alpha"] = np.zeros(0)  # no fixed effects: keeps the chain driver's bookkeeping
+        return point
+
+    def monitor(self, point, stats) -> dict:
+        """The alphabet's per-iteration summary (standardised scale: ResVar + GenVar ~ 1),
+        checked for divergence: raises ConvergenceError instead of reporting blown-up values."""
+        out = super().monitor(point, stats)
+        beta = np.asarray(point["beta"])
+        problems = []
+        if not np.isfinite(beta).all():
+            problems.append("non-finite effects")
+        elif np.abs(beta).max() > MAX_ABS_EFFECT:
+            j = int(np.abs(beta).argmax())
+            problems.append(f"SNP {self.data.snps['snp'].iloc[j]} has a standardised effect of "
+                            f"{beta[j]:.3g} (more than the whole phenotypic variance)")
+        if not out["ResVar"] > 0:
+            problems.append(f"residual variance {out['ResVar']:.4g} <= 0")
+        if not 0.0 <= out["GenVar"] < 1.0:
+            problems.append(f"genetic variance {out['GenVar']:.4g} outside [0, 1) of a "
+                            f"phenotypic variance of 1")
+        if not 0.0 <= out["hsq"] < 1.0:
+            problems.append(f"hsq {out['hsq']:.4g} outside [0, 1)")
+        if problems:
+            from bayesmix.inference.sbayes_gibbs import DIVERGENCE_ADVICE
+
+            raise ConvergenceError("the chain diverged: " + "; ".join(problems) + ". "
+                                   + DIVERGENCE_ADVICE)
+        return out
+
+    def robust_description(self) -> str:
+        """One line saying which robust settings this model uses (for logs and outputs)."""
+        eig = ("not checked" if self.ld_min_eigenvalue is None
+               else f"{self.ld_min_eigenvalue:.4g}")
+        return (f"LD ridge {self.ridge:.4g} (smallest LD eigenvalue {eig}); LD sampling-variance "
+                f"correction {'on' if self.ld_sampling_variance else 'off'}")
+
+
+def run_sbayes(data: SummaryData, prior: AlphabetPrior | str = "C", settings=None, *,
+               chains: int = 1, cores: int = 1, **model_options):
+    """Build an :class:`SBayesModel` and run it with the alphabet's chain driver.
+
+    ``settings`` is a :class:`~bayesmix.inference.chain.ChainSettings`; ``model_options``
+    go to :class:`SBayesModel`. Returns ``(model, ChainsResult)``.
+    """
+    from bayesmix.inference.chain import ChainSettings, run_chains
+    from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+
+    model = SBayesModel(data, prior, **model_options)
+    result = run_chains(model, make_sbayes_steps, settings or ChainSettings(), chains=chains,
+                        cores=cores)
+    return model, result

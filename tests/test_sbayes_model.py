@@ -1,0 +1,131 @@
+"""SBayes models end to end: equivalence with individual-level BayesC, divergence, outputs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayesmix.errors import ConvergenceError
+from bayesmix.inference.chain import ChainSettings, run_chains
+from bayesmix.inference.gibbs import make_steps
+from bayesmix.inference.sbayes_data import SummaryData, ld_min_eigenvalue, ridge_for_min_eigenvalue
+from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+from bayesmix.io.plink import Genotypes
+from bayesmix.ld.store import LDMatrix
+from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.sbayes import SBayesModel, run_sbayes
+
+
+def summary_from_design(x, y, snps):
+    """SummaryData holding exactly X'X, X'y, y'y of a design matrix (in-sample 'LD')."""
+    n, m = x.shape
+    xtx = x.T @ x
+    ld = LDMatrix.from_scipy(xtx / n, snps.assign(n=n), meta={"kind": "full", "n_samples": n})
+    freq = snps["freq"].to_numpy()
+    stats = pd.DataFrame({"SNP": snps["snp"], "CHR": snps["chr"], "BP": snps["bp"],
+                          "A1": snps["a1"], "A2": snps["a2"], "FREQ": freq, "BETA": np.nan,
+                          "SE": np.nan, "Z": np.nan, "N": float(n),
+                          "H": 2 * freq * (1 - freq), "V": np.nan, "B_STD": x.T @ y / n})
+    return SummaryData(stats=stats, ld=ld, n=np.full(m, float(n)), xty=x.T @ y,
+                       xtx_diag=np.diag(xtx).copy(), nobs=float(n), yty=float(y @ y), vp=1.0,
+                       ld_score=np.zeros(m), ld_sampling_var=np.ones(m))
+
+
+@pytest.fixture(scope="module")
+def cohort(bfile22):
+    """200 SNPs x 503 people of chr22, 4 causal SNPs, standardised phenotype."""
+    geno = Genotypes.open(bfile22)
+    cols = np.arange(4000, 4200)
+    dosages = geno.read(cols, standardize=False).astype(np.float64)
+    snps = geno.snps.iloc[cols].reset_index(drop=True)
+    rng = np.random.default_rng(8)
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    b = np.zeros(len(cols))
+    b[[20, 75, 130, 180]] = [0.25, -0.2, 0.2, 0.15]
+    y = xs @ b + rng.normal(size=len(xs))
+    y = (y - y.mean()) / y.std(ddof=1)
+    return dosages, y, snps
+
+
+@pytest.mark.slow
+def test_sbayesc_in_sample_equals_individual_level_bayesc(cohort):
+    dosages, y, snps = cohort
+    individual = AlphabetModel(AlphabetData.from_arrays(dosages, y), "C")
+    x = individual.data.genotypes.dense()
+    summary = SBayesModel(summary_from_design(x, y, snps), "C", robust=False)
+    settings = ChainSettings(chain_length=4000, burn_in=500, thin=1, out_freq=0, seed=3)
+    ind = run_chains(individual, make_steps, settings)
+    summ = run_chains(summary, make_sbayes_steps, settings)
+    pip_i, pip_s = ind.snp_accumulator.pip, summ.snp_accumulator.pip
+    mean_i, mean_s = ind.snp_accumulator.mean, summ.snp_accumulator.mean
+    assert np.abs(pip_i - pip_s).max() < 0.12
+    assert np.corrcoef(pip_i, pip_s)[0, 1] > 0.97
+    assert np.abs(mean_i - mean_s).max() < 0.03
+    for name in ("hsq", "Pi", "ResVar"):
+        a, b = ind.trace(name).ravel(), summ.trace(name).ravel()
+        d_i = ind.diagnostics().set_index("Parameter").loc[name]
+        d_s = summ.diagnostics().set_index("Parameter").loc[name]
+        mc_se = np.hypot(d_i["SD"] / np.sqrt(d_i["ESS_bulk"]), d_s["SD"] / np.sqrt(d_s["ESS_bulk"]))
+        assert abs(a.mean() - b.mean()) < 4 * mc_se, name
+
+
+def test_negative_residual_variance_stops_the_chain(cohort):
+    """An LD matrix that contradicts the statistics (far from positive definite) diverges:
+    the chain must stop with ConvergenceError, not print clipped numbers."""
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    data = summary_from_design(xs, y, snps)
+    m = data.n_snps
+    wrong = np.eye(m) - 0.45 * (np.eye(m, k=1) + np.eye(m, k=-1))  # |r| = .45 chain, indefinite
+    wrong[np.abs(np.subtract.outer(np.arange(m), np.arange(m))) == 2] = 0.4
+    data.ld = LDMatrix.from_scipy(wrong, data.ld.snps, meta={"n_samples": 503})
+    data.xty = data.xty * 8  # a much stronger signal than the LD allows (N = 64 x 503)
+    with pytest.raises(ConvergenceError, match="blowing up|diverged"):
+        run_sbayes(data, "C", ChainSettings(chain_length=200, burn_in=50, out_freq=0, seed=1),
+                   robust=False)
+
+
+def test_eigenvalue_check_and_ridge():
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(40, 300))  # 40 people, 300 SNPs: singular, window cut -> indefinite
+    r = np.corrcoef(g, rowvar=False)
+    band = np.abs(np.subtract.outer(np.arange(300), np.arange(300))) <= 60
+    r = np.where(band, r, 0.0)
+    snps = pd.DataFrame({"snp": [f"s{j}" for j in range(300)], "chr": "1",
+                         "bp": np.arange(300) + 1, "a1": "A", "a2": "G", "freq": 0.3})
+    ld = LDMatrix.from_scipy(r, snps)
+    exact = np.linalg.eigvalsh(r)[0]
+    est = ld_min_eigenvalue(ld, block_size=200)
+    assert exact < 0 and exact <= est + 1e-9 and est < 0.5 * exact  # upper bound, close
+    lam = ridge_for_min_eigenvalue(exact, 0.01)
+    assert np.linalg.eigvalsh((1 - lam) * r + lam * np.eye(300))[0] == pytest.approx(0.01)
+    assert ridge_for_min_eigenvalue(0.2, 0.01) == 0.0
+
+
+def test_summary_likelihood_op_matches_dense_formula(cohort):
+    """The graph's summary-data log-likelihood and its gradient vs a dense computation and
+    finite differences (it is what generic PyMC steps see)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesmix.ops.sbayes import summary_loglik
+
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    data = summary_from_design(xs, y, snps)
+    beta_v, s2_v = pt.dvector("beta"), pt.dscalar("s2")
+    for ridge in (0.0, 0.2):
+        logp = summary_loglik(beta_v, s2_v, data, ridge)
+        f = pytensor.function([beta_v, s2_v], [logp, *pytensor.grad(logp, [beta_v, s2_v])])
+        rng = np.random.default_rng(1)
+        beta = np.where(rng.random(data.n_snps) < 0.1, rng.normal(0, 0.05, data.n_snps), 0.0)
+        xtx = xs.T @ xs
+        xtx = (1 - ridge) * xtx + ridge * np.diag(np.diag(xtx))
+        sse = y @ y - 2 * beta @ (xs.T @ y) + beta @ xtx @ beta
+        n = len(y)
+        value, g_beta, g_s2 = f(beta, 0.7)
+        assert value == pytest.approx(-n / 2 * np.log(2 * np.pi * 0.7) - sse / 1.4, rel=1e-10)
+        # LD is stored in float32: agreement to ~1e-7 relative per entry
+        np.testing.assert_allclose(g_beta, (xs.T @ y - xtx @ beta) / 0.7, rtol=1e-5, atol=1e-5)
+        eps = 1e-6
+        fd = (f(beta, 0.7 + eps)[0] - f(beta, 0.7 - eps)[0]) / (2 * eps)
+        assert g_s2 == pytest.approx(fd, rel=1e-5)
