@@ -221,8 +221,8 @@ def _gwas_from_ld(args, genotypes, ld_store, effects, h2, rng, error):
 
     import numpy as np
 
-    from bayesmix.simulate.from_ld import (LDSampler, block_diagonal_ld, genetic_variance,
-                                           overlap_rho0, sumstats_table)
+    from bayesmix.simulate.from_ld import (LDSampler, draw_from_genotype_blocks, overlap_rho0,
+                                           sumstats_table)
 
     log = logging.getLogger("bayesmix")
     n_traits = effects.n_traits
@@ -231,23 +231,22 @@ def _gwas_from_ld(args, genotypes, ld_store, effects, h2, rng, error):
         raise error(f"--n-gwas needs 1 or {n_traits} positive sample size(s)")
     n_gwas = np.broadcast_to(n_gwas, (n_traits,))
     if ld_store is not None:
-        ld_snps = ld_store.snps["snp"].to_numpy()
-        if len(ld_snps) != genotypes.n_snps:
+        if len(ld_store.snps) != genotypes.n_snps:
             ld_store = ld_store.subset(genotypes.snps["snp"])
         same = (ld_store.snps["snp"].to_numpy() == genotypes.snps["snp"].to_numpy()).all()
         if not same or (ld_store.snps["a1"].to_numpy() != genotypes.snps["a1"].to_numpy()).any():
             raise error("the LD matrix's SNPs or A1 alleles differ from the --bfile's: build it "
                         "from the same fileset", args.ld)
-        reference = ld_store
         log.info("LD: %s (%d SNPs)", args.ld, genotypes.n_snps)
+        draw = LDSampler(ld_store).draw(effects.b_std, rng)
     else:
         log.info("LD: block-diagonal, %d SNPs per block", args.ld_block_size)
-        reference = block_diagonal_ld(genotypes, args.ld_block_size)
-    sampler = LDSampler(reference)
-    if sampler.clipped < -1e-3:  # float32 rounding clips about -1e-5
+        draw = draw_from_genotype_blocks(genotypes, effects.b_std, rng=rng,
+                                         block_size=args.ld_block_size)
+    if draw.clipped < -1e-3:  # float32 rounding alone clips about -1e-5
         log.warning("the LD matrix is not positive semi-definite: clipped negative eigenvalues "
-                    "summing to %.3g", sampler.clipped)
-    var_g = np.atleast_1d(genetic_variance(sampler.matrix, effects.b_std))
+                    "summing to %.3g", draw.clipped)
+    var_g = np.diag(draw.genetic_cov)
     if (var_g <= 0).any():
         raise error("the drawn effects explain no variance: raise --pi / --n-causal")
     factor = np.sqrt(h2 / var_g)
@@ -256,13 +255,11 @@ def _gwas_from_ld(args, genotypes, ld_store, effects, h2, rng, error):
     info = {"kind": "drawn from LD: z = sqrt(N) R b + e, e ~ N(0, R)",
             "n": n_gwas.tolist(), "ld": args.ld or f"block-diagonal, {args.ld_block_size} SNPs"}
     if n_traits == 2:
-        b = effects.b_std
-        genetic_cov = float(b[:, 0] @ (sampler.matrix @ b[:, 1]))
+        genetic_cov = float(draw.genetic_cov[0, 1] * factor[0] * factor[1])
         phenotype_corr = genetic_cov + args.residual_corr * np.sqrt((1 - h2[0]) * (1 - h2[1]))
         rho0 = overlap_rho0(n_gwas[0], n_gwas[1], args.n_overlap, phenotype_corr)
         info.update(n_overlap=args.n_overlap, phenotype_corr=phenotype_corr, rho0=rho0,
                     genetic_cov=genetic_cov)
-    z = sampler.zscores(effects.b_std, n_gwas if n_traits == 2 else n_gwas[0], rng=rng,
-                        rho0=rho0).reshape(genotypes.n_snps, n_traits)
+    z = draw.zscores(n_gwas if n_traits == 2 else n_gwas[0], scale=factor, rho0=rho0)
     tables = [sumstats_table(z[:, t], n_gwas[t], genotypes.snps) for t in range(n_traits)]
     return effects, tables, info

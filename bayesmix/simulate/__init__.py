@@ -11,7 +11,7 @@ statistics nor numba):
   :func:`write_phen`.
 - GWAS on genotypes (``.gwas``): :func:`marginal_gwas` (what ``plink --linear`` computes).
 - summary statistics from LD (``.from_ld``): :func:`sumstats_from_ld`, :class:`LDSampler`,
-  :func:`sumstats_table`, :func:`overlap_rho0`, :func:`genetic_variance`,
+  :func:`draw_from_genotype_blocks`, :class:`LDDraw`, :func:`sumstats_table`, :func:`overlap_rho0`, :func:`genetic_variance`,
   :func:`block_diagonal_ld`.
 - genotypes (``.genotypes``): :func:`simulate_genotypes`, :func:`simulate_bfile`,
   :func:`write_bfile`.
@@ -24,8 +24,9 @@ _LAZY = {
     **dict.fromkeys(["Phenotypes", "simulate_phenotypes", "genetic_values", "write_phen"],
                     "bayesmix.simulate.phenotype"),
     "marginal_gwas": "bayesmix.simulate.gwas",
-    **dict.fromkeys(["LDSampler", "sumstats_from_ld", "sumstats_table", "overlap_rho0",
-                     "genetic_variance", "block_diagonal_ld", "ld_blocks"],
+    **dict.fromkeys(["LDSampler", "LDDraw", "sumstats_from_ld", "draw_from_genotype_blocks",
+                     "sumstats_table", "overlap_rho0", "genetic_variance", "block_diagonal_ld",
+                     "ld_blocks"],
                     "bayesmix.simulate.from_ld"),
     **dict.fromkeys(["simulate_genotypes", "simulate_bfile", "write_bfile",
                      "iter_simulated_blocks"], "bayesmix.simulate.genotypes"),

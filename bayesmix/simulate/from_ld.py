@@ -15,9 +15,17 @@ Two traits with sample overlap: e_1, e_2 each ~ N(0, R) with cov(e_1, e_2) = rho
 block by block over the connected components of R (the LD blocks of a block-diagonal
 matrix): each block's R_c = V diag(lambda) V' is eigen-decomposed, tiny negative eigenvalues
 (of a not-quite-PSD matrix) are clipped to 0, and e_c = V diag(sqrt(lambda)) u.
+
+Pieces: :class:`LDSampler` (a given R, factorised once for repeated draws) and
+:func:`draw_from_genotype_blocks` (block-diagonal R built block by block from genotypes,
+never held) both return an :class:`LDDraw` (R b, independent noise, b'R b), from which
+:meth:`LDDraw.zscores` applies N, an h2 rescaling and rho0. :func:`sumstats_table` turns z
+into per-allele summary statistics.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -59,24 +67,82 @@ def ld_blocks(ld) -> list[np.ndarray]:
     return sorted(blocks, key=lambda idx: idx[0])
 
 
-class LDSampler:
-    """R factorised once, block by block, for repeated draws of z-scores.
+def psd_root(block: np.ndarray) -> tuple[np.ndarray, float]:
+    """Root L of one LD block with L L' = R_c after clipping: R_c = V diag(lambda) V',
+    L = V diag(sqrt(max(lambda, 0))). Returns L and the sum of the clipped eigenvalues (<= 0)."""
+    with single_threaded_blas():
+        eigenvalues, vectors = np.linalg.eigh(block)
+    clipped = float(eigenvalues[eigenvalues < 0].sum())
+    return vectors * np.sqrt(np.clip(eigenvalues, 0.0, None)), clipped
 
-    Each connected component (LD block) R_c = V diag(lambda) V' keeps its root
-    V diag(sqrt(max(lambda, 0))): eigenvalues below 0 (rounding, or an indefinite thresholded
-    matrix) are clipped, so the noise covariance is the nearest PSD version of each block.
-    ``clipped`` is the sum of the clipped (negative) eigenvalues, 0 for a PSD matrix.
+
+@dataclass
+class LDDraw:
+    """The random ingredients of z for given effects, before N, scale and rho0 are applied.
+
+    Attributes
+    ----------
+    rb : (M, T) R b_std per trait.
+    noise : (M, T) independent N(0, R) vectors, one per trait.
+    genetic_cov : (T, T) b' R b: genetic (co)variances the effects explain given LD.
+    clipped : sum of clipped negative eigenvalues of R (0 for a PSD matrix).
     """
+
+    rb: np.ndarray
+    noise: np.ndarray
+    genetic_cov: np.ndarray
+    clipped: float
+
+    def zscores(self, n, *, scale=1.0, rho0: float = 0.0) -> np.ndarray:
+        """z = sqrt(N) R (scale b) + e, shape (M, T); for two traits
+        e_2 = rho0 noise_1 + sqrt(1 - rho0^2) noise_2, so cov(e_1, e_2) = rho0 R.
+
+        ``n``: scalar, per-SNP (M,), per-trait pair, or (M, T). ``scale`` multiplies each
+        trait's effects (e.g. to reach a target h2 = scale^2 b'Rb).
+        """
+        m, n_traits = self.rb.shape
+        if not -1.0 <= rho0 <= 1.0:
+            raise InputError(f"rho0 must be in [-1, 1], got {rho0}")
+        n = _per_snp_and_trait(n, m, n_traits)
+        noise = self.noise.copy()
+        if n_traits == 2:
+            noise[:, 1] = rho0 * noise[:, 0] + np.sqrt(1.0 - rho0**2) * noise[:, 1]
+        scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), (n_traits,))
+        return np.sqrt(n) * self.rb * scale + noise
+
+
+def _per_snp_and_trait(n, m: int, n_traits: int) -> np.ndarray:
+    """GWAS sample sizes broadcast to (M, T): scalar, (M,), (T,) pair, or (M, T)."""
+    n = np.asarray(n, dtype=np.float64)
+    if n_traits == 2 and n.shape == (2,):
+        n = n[None, :]
+    elif n.ndim == 1:
+        n = n[:, None]
+    if n.ndim > 2 or not all(d in (1, s) for d, s in zip(n.shape, (m, n_traits))):
+        raise InputError(f"GWAS sample size of shape {n.shape} does not fit {m} SNPs x "
+                         f"{n_traits} traits")
+    if not (np.isfinite(n) & (n > 0)).all():
+        raise InputError("GWAS sample sizes must be positive")
+    return np.broadcast_to(n, (m, n_traits))
+
+
+def _as_effect_columns(b_std) -> np.ndarray:
+    b = np.asarray(b_std, dtype=np.float64)
+    return b.reshape(len(b), -1)
+
+
+class LDSampler:
+    """R factorised once, block by block (:func:`psd_root` of each connected component), for
+    repeated draws of z-scores. ``clipped`` sums the clipped negative eigenvalues."""
 
     def __init__(self, ld):
         self.matrix = as_sparse_ld(ld)
         self.blocks = []
         self.clipped = 0.0
-        with single_threaded_blas():
-            for idx in ld_blocks(self.matrix):
-                eigenvalues, vectors = np.linalg.eigh(self.matrix[idx][:, idx].toarray())
-                self.clipped += float(eigenvalues[eigenvalues < 0].sum())
-                self.blocks.append((idx, vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))))
+        for idx in ld_blocks(self.matrix):
+            root, clipped = psd_root(self.matrix[idx][:, idx].toarray())
+            self.clipped += clipped
+            self.blocks.append((idx, root))
 
     @property
     def n_snps(self) -> int:
@@ -86,38 +152,27 @@ class LDSampler:
         """e ~ N(0, R), shape (M,); or (M, 2) with cov(e_1, e_2) = rho0 R for two traits."""
         if n_traits not in (1, 2):
             raise InputError(f"n_traits must be 1 or 2, got {n_traits}")
-        if not -1.0 <= rho0 <= 1.0:
-            raise InputError(f"rho0 must be in [-1, 1], got {rho0}")
-        noise = np.zeros((self.n_snps, n_traits))
-        for idx, root in self.blocks:
-            u = rng.standard_normal((len(idx), n_traits))
-            if n_traits == 2:
-                u[:, 1] = rho0 * u[:, 0] + np.sqrt(1.0 - rho0**2) * u[:, 1]
-            noise[idx] = root @ u
+        draw = self.draw(np.zeros((self.n_snps, n_traits)), rng)
+        noise = draw.zscores(1.0, rho0=rho0)
         return noise[:, 0] if n_traits == 1 else noise
+
+    def draw(self, b_std, rng: np.random.Generator) -> LDDraw:
+        """R b and one independent N(0, R) noise vector per trait (column of ``b_std``)."""
+        b = _as_effect_columns(b_std)
+        if b.shape[0] != self.n_snps:
+            raise InputError(f"{b.shape[0]} effects for an LD matrix of {self.n_snps} SNPs")
+        if b.shape[1] not in (1, 2):
+            raise InputError(f"effects for 1 or 2 traits expected, got {b.shape[1]}")
+        noise = np.zeros(b.shape)
+        for idx, root in self.blocks:
+            noise[idx] = root @ rng.standard_normal((len(idx), b.shape[1]))
+        rb = self.matrix @ b
+        return LDDraw(rb, noise, b.T @ rb, self.clipped)
 
     def zscores(self, b_std, n, *, rng: np.random.Generator, rho0: float = 0.0) -> np.ndarray:
         """z = sqrt(N) R b + e, e ~ N(0, R): see :func:`sumstats_from_ld`."""
-        b = np.asarray(b_std, dtype=np.float64)
-        single = b.ndim == 1
-        b = b.reshape(len(b), -1)
-        m, n_traits = b.shape
-        if m != self.n_snps:
-            raise InputError(f"{m} effects for an LD matrix of {self.n_snps} SNPs")
-        n = np.asarray(n, dtype=np.float64)
-        if n_traits == 2 and n.shape == (2,):
-            n = n[None, :]
-        elif n.ndim == 1:
-            n = n[:, None]
-        if n.ndim > 2 or not all(d in (1, s) for d, s in zip(n.shape, (m, n_traits))):
-            raise InputError(f"GWAS sample size of shape {n.shape} does not fit {m} SNPs x "
-                             f"{n_traits} traits")
-        n = np.broadcast_to(n, (m, n_traits))
-        if not (np.isfinite(n) & (n > 0)).all():
-            raise InputError("GWAS sample sizes must be positive")
-        mean = np.sqrt(n) * (self.matrix @ b)
-        z = mean + self.noise(rng, n_traits=n_traits, rho0=rho0).reshape(m, n_traits)
-        return z[:, 0] if single else z
+        z = self.draw(b_std, rng).zscores(n, rho0=rho0)
+        return z[:, 0] if np.ndim(b_std) == 1 else z
 
 
 def sumstats_from_ld(ld, b_std, n, *, rng: np.random.Generator, rho0: float = 0.0) -> np.ndarray:
@@ -139,6 +194,29 @@ def sumstats_from_ld(ld, b_std, n, *, rng: np.random.Generator, rho0: float = 0.
     """
     sampler = ld if isinstance(ld, LDSampler) else LDSampler(ld)
     return sampler.zscores(b_std, n, rng=rng, rho0=rho0)
+
+
+def draw_from_genotype_blocks(genotypes, b_std, *, rng: np.random.Generator,
+                              block_size: int = 200) -> LDDraw:
+    """:class:`LDDraw` for the block-diagonal LD of :func:`block_diagonal_ld`, one block at a
+    time: each block's R_c is built from the genotypes, used and dropped, so memory is
+    O(M + block_size^2) whatever the number of SNPs (no M x M matrix, not even sparse).
+    Same blocks, values (float64) and random stream as ``LDSampler(block_diagonal_ld(...,
+    dtype=np.float64)).draw(b_std, rng)``.
+    """
+    b = _as_effect_columns(b_std)
+    if b.shape[0] != genotypes.n_snps:
+        raise InputError(f"{b.shape[0]} effects for {genotypes.n_snps} SNPs", genotypes.prefix)
+    rb = np.zeros(b.shape)
+    noise = np.zeros(b.shape)
+    clipped = 0.0
+    for start, stop in block_bounds(genotypes, block_size):
+        r = block_correlation(genotypes, start, stop)
+        root, block_clipped = psd_root(r)
+        clipped += block_clipped
+        rb[start:stop] = r @ b[start:stop]
+        noise[start:stop] = root @ rng.standard_normal((stop - start, b.shape[1]))
+    return LDDraw(rb, noise, b.T @ rb, clipped)
 
 
 def overlap_rho0(n1: float, n2: float, n_shared: float, phenotype_corr: float) -> float:
@@ -179,15 +257,9 @@ def sumstats_table(z, n, snps: pd.DataFrame) -> pd.DataFrame:
     return table[CANONICAL_COLUMNS]
 
 
-def block_diagonal_ld(genotypes, block_size: int = 200, *, dtype=np.float32) -> sp.csr_array:
-    """Block-diagonal reference R from genotypes: correlations within contiguous blocks.
-
-    SNPs ``[k*block_size, (k+1)*block_size)`` form block k (blocks never cross a
-    chromosome); entries between blocks are 0. Each block is X_c' X_c / n with X_c the
-    mean-imputed genotypes: Pearson correlations, so every block is PSD with unit diagonal
-    (monomorphic SNPs get 1 on the diagonal and 0 elsewhere). For simulations: a simple
-    stand-in for LD-block structure.
-    """
+def block_bounds(genotypes, block_size: int) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` SNP ranges of at most ``block_size`` that never cross a
+    chromosome boundary."""
     if block_size < 1:
         raise InputError(f"block_size must be positive, got {block_size}")
     chrom = genotypes.snps["chr"].to_numpy()
@@ -195,15 +267,31 @@ def block_diagonal_ld(genotypes, block_size: int = 200, *, dtype=np.float32) -> 
     bounds = []
     for begin, end in zip(starts, np.r_[starts[1:], len(chrom)]):
         bounds += [(s, min(s + block_size, end)) for s in range(begin, end, block_size)]
-    blocks = []
-    for start, stop in bounds:
-        x = genotypes.read(slice(start, stop), standardize=False).astype(np.float64)
-        x -= x.mean(axis=0)
-        with single_threaded_blas():
-            cross = x.T @ x
-        norm = np.sqrt(np.diag(cross))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(np.outer(norm, norm) > 0, cross / np.outer(norm, norm), 0.0)
-        np.fill_diagonal(r, 1.0)
-        blocks.append(r.astype(dtype))
-    return sp.csr_array(sp.block_diag([sp.coo_array(b) for b in blocks], format="csr"))
+    return bounds
+
+
+def block_correlation(genotypes, start: int, stop: int) -> np.ndarray:
+    """Pearson correlations (float64) of SNPs ``start:stop`` over the samples, from the
+    mean-imputed allele counts; monomorphic SNPs get 1 on the diagonal and 0 elsewhere."""
+    x = genotypes.read(slice(start, stop), standardize=False).astype(np.float64)
+    x -= x.mean(axis=0)
+    with single_threaded_blas():
+        cross = x.T @ x
+    norm = np.sqrt(np.diag(cross))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(np.outer(norm, norm) > 0, cross / np.outer(norm, norm), 0.0)
+    np.fill_diagonal(r, 1.0)
+    return r
+
+
+def block_diagonal_ld(genotypes, block_size: int = 200, *, dtype=np.float32) -> sp.csr_array:
+    """Block-diagonal reference R from genotypes: correlations within contiguous blocks.
+
+    Blocks are :func:`block_bounds` (``block_size`` SNPs, restarting at each chromosome);
+    entries between blocks are 0; each block is :func:`block_correlation`, so PSD with unit
+    diagonal. For simulations: a simple stand-in for LD-block structure (for large M,
+    :func:`draw_from_genotype_blocks` avoids holding the matrix).
+    """
+    blocks = [sp.coo_array(block_correlation(genotypes, start, stop).astype(dtype))
+              for start, stop in block_bounds(genotypes, block_size)]
+    return sp.csr_array(sp.block_diag(blocks, format="csr"))
