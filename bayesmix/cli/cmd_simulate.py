@@ -22,6 +22,10 @@ exactly h2). With --n-gwas N the summary statistics are instead drawn from the L
 --bfile genotypes as a GWAS of N individuals: z = sqrt(N) R b + e with e ~ N(0, R), R the
 block-diagonal LD of consecutive --ld-block-size SNPs (or a saved LD matrix, --ld), effects
 rescaled so b'Rb = h2; the phenotype file is still written for the --bfile samples.
+
+Outputs: OUT.phen (GCTA: FID IID y [y2]), OUT.ma and OUT.sumstats.gz (two traits:
+OUT.trait1.ma, OUT.trait2.ma, ...), OUT.truth.json (prior, parameters, seed, h2, and every
+causal SNP with its per-allele effect beta and standardised effect b_std = beta sqrt(2p(1-p))).
 """
 
 
@@ -218,6 +222,7 @@ def _prior_params(args, error) -> dict:
 def _gwas_from_ld(args, genotypes, ld_store, effects, h2, rng, error):
     """Summary statistics drawn from LD for --n-gwas; effects rescaled so b'Rb = h2."""
     import logging
+    import sys
 
     import numpy as np
 
@@ -242,7 +247,8 @@ def _gwas_from_ld(args, genotypes, ld_store, effects, h2, rng, error):
     else:
         log.info("LD: block-diagonal, %d SNPs per block", args.ld_block_size)
         draw = draw_from_genotype_blocks(genotypes, effects.b_std, rng=rng,
-                                         block_size=args.ld_block_size)
+                                         block_size=args.ld_block_size,
+                                         progress=sys.stderr.isatty())
     if draw.clipped < -1e-3:  # float32 rounding alone clips about -1e-5
         log.warning("the LD matrix is not positive semi-definite: clipped negative eigenvalues "
                     "summing to %.3g", draw.clipped)

@@ -197,12 +197,12 @@ def sumstats_from_ld(ld, b_std, n, *, rng: np.random.Generator, rho0: float = 0.
 
 
 def draw_from_genotype_blocks(genotypes, b_std, *, rng: np.random.Generator,
-                              block_size: int = 200) -> LDDraw:
+                              block_size: int = 200, progress: bool = False) -> LDDraw:
     """:class:`LDDraw` for the block-diagonal LD of :func:`block_diagonal_ld`, one block at a
     time: each block's R_c is built from the genotypes, used and dropped, so memory is
     O(M + block_size^2) whatever the number of SNPs (no M x M matrix, not even sparse).
     Same blocks, values (float64) and random stream as ``LDSampler(block_diagonal_ld(...,
-    dtype=np.float64)).draw(b_std, rng)``.
+    dtype=np.float64)).draw(b_std, rng)``. ``progress`` shows a tqdm bar over blocks.
     """
     b = _as_effect_columns(b_std)
     if b.shape[0] != genotypes.n_snps:
@@ -210,7 +210,12 @@ def draw_from_genotype_blocks(genotypes, b_std, *, rng: np.random.Generator,
     rb = np.zeros(b.shape)
     noise = np.zeros(b.shape)
     clipped = 0.0
-    for start, stop in block_bounds(genotypes, block_size):
+    bounds = block_bounds(genotypes, block_size)
+    if progress:
+        from tqdm import tqdm
+
+        bounds = tqdm(bounds, unit="block", desc="LD blocks")
+    for start, stop in bounds:
         r = block_correlation(genotypes, start, stop)
         root, block_clipped = psd_root(r)
         clipped += block_clipped
