@@ -136,7 +136,8 @@ def maximize(logp, u0, *, optimizer: str = "neldermead", logp_grad=None, max_eva
                                 options=dict(maxfun=max_evals, ftol=1e-12, gtol=tol))
     else:
         raise ValueError(f"optimizer must be 'neldermead' or 'lbfgs', not {optimizer!r}")
-    best = int(np.argmax([t[0] for t in trace]))
+    values = np.array([t[0] for t in trace])
+    best = int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))
     return np.array(trace[best][1:]), trace[best][0], len(trace), trace
 
 
@@ -285,8 +286,8 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
     optimiser of that step):
 
     - ``infinitesimal``: sig2_zero and sig2_inf (pi = 1) by L-BFGS from an LD-score start;
-    - ``constrained``: the fast model with pi sig2_beta = sig2_inf and sig2_zero fixed, a grid
-      over log10 pi in [-6, 0] refined by Brent;
+    - ``constrained``: the fast model with pi sig2_beta = sig2_inf, a grid over log10 pi in
+      [-6, 0] refined by Brent, sig2_zero profiled out in [0.25, 4] at each pi;
     - ``fast``, ``full``, ``convolve``: all three parameters free. Nelder-Mead works in
       MiXeR's coordinates (log(pi sig2_beta), log(pi / sig2_beta), log sig2_zero); L-BFGS
       (smooth methods only) in (logit pi, log sig2_beta, log sig2_zero) with the analytic
@@ -339,22 +340,30 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
             like = likelihood("fast")
             trace = []
 
-            def lp_of_log10pi(v):
+            def profile_sig2_zero(v):
+                """max over sig2_zero in [0.25, 4] of logL(pi = 10^v, sig2_inf / pi, .)."""
                 pi = 10.0 ** v
-                value = like.logp((pi, sig2_inf / pi, s0))
-                trace.append([float(value), float(v)])
-                return value
+
+                def neg(log_s0):
+                    value = like.logp((pi, sig2_inf / pi, math.exp(log_s0)))
+                    trace.append([float(value), float(v), float(log_s0)])
+                    return -value if np.isfinite(value) else 1e300
+
+                res = optimize.minimize_scalar(neg, bounds=(math.log(0.25), math.log(4.0)),
+                                               method="bounded", options=dict(xatol=1e-3))
+                return float(-res.fun), math.exp(res.x)
 
             grid = np.linspace(-6, 0, 25)
-            values = [lp_of_log10pi(v) for v in grid]
+            values = [profile_sig2_zero(v)[0] for v in grid]
             i = int(np.argmax(values))
             lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-            res = optimize.minimize_scalar(lambda v: -lp_of_log10pi(v), bounds=(lo, hi),
+            res = optimize.minimize_scalar(lambda v: -profile_sig2_zero(v)[0], bounds=(lo, hi),
                                            method="bounded", options=dict(xatol=1e-3))
             pi = 10.0 ** res.x
+            lp_best, s0 = profile_sig2_zero(res.x)
             theta = np.array([pi, sig2_inf / pi, s0])
             step = OptimizeStep(name, "fast", "grid+brent", dict(zip(PARAM_NAMES, map(float, theta))),
-                                float(-res.fun), len(trace), time.perf_counter() - t0, trace)
+                                lp_best, len(trace), time.perf_counter() - t0, trace)
         elif name in ("fast", "full", "convolve"):
             if theta is None:
                 lp, sig2_inf, s0, *_ = run_infinitesimal(None)
@@ -364,7 +373,7 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
             used = opt or ("neldermead" if name == "full" else "lbfgs")
             if used == "lbfgs" and not like.smooth:
                 raise ValueError("the sampled full likelihood is not smooth in pi: use neldermead")
-            theta = np.clip(theta, [1e-7, 1e-12, 1e-3], [1 - 1e-6, np.inf, np.inf])
+            theta = np.clip(theta, [1e-7, 1e-12, 0.1], [1 - 1e-6, np.inf, np.inf])
             if used == "neldermead":
                 def lp_mixer(v):
                     pi = math.exp(0.5 * (v[0] + v[1]))

@@ -370,7 +370,8 @@ def _convolve_tag(z, n_j, ld_het_r2, pi, sig2_beta, sig2_zero, censor_z, gl_x, g
         i_val += 1.0 - q0
         i_pi += m_ld * math.exp((m_ld - 1) * math.log1p(-pi)) if pi < 1.0 else 0.0
     p = val + i_val
-    p = max(p, 1e-300)
+    if not p > 1e-300:  # beyond the quadrature's resolution: floor, no gradient signal
+        return math.log(1e-300), 0.0, 0.0, 0.0
     return math.log(p), (d_pi + i_pi) / p, (d_sb + i_sb) / p, (d_s0 + i_s0) / p
 
 

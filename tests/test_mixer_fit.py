@@ -1,0 +1,151 @@
+"""MiXeR univariate fitting: the Op's gradients, the PyMC graph, the fit sequence, SEs.
+
+Truths are independent of the code under test: finite differences (verify_grad), parameters
+used to simulate, the empirical spread of estimates over replicates, and closed forms.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayesmix.inference.mle import (
+    UNIVARIATE_SPACE,
+    causal_share_for_h2,
+    fit_univariate,
+    information_criteria,
+)
+from bayesmix.models.mixer import MixerData, UnivariateLikelihood, simulate_z_from_model
+
+
+def simulated(n_snps, n_causal, h2, n=1.5e5, seed=0, block_size=100):
+    rng = np.random.default_rng(seed)
+    data, r = MixerData.synthetic(n_snps, block_size=block_size, n=n, rng=rng)
+    pi = n_causal / data.n_ref
+    sig2_beta = h2 / (pi * data.sum_het)
+    z, _ = simulate_z_from_model(data, r, (pi, sig2_beta, 1.0), rng=rng)
+    return data.with_z(z), (pi, sig2_beta, 1.0)
+
+
+@pytest.mark.parametrize("method", ["fast", "convolve", "full"])
+def test_op_gradient_verify_grad(method):
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesmix.ops.mixer import univariate_loglik
+
+    data, truth = simulated(400, 20, 0.2, seed=1)
+    like = UnivariateLikelihood(data, method, kmax=50)
+    if method == "full":  # piecewise constant in pi: check sig2_beta, sig2_zero only
+        def f(sb, s0):
+            return univariate_loglik(like, pt.stack([pt.constant(truth[0]), sb, s0]))
+        point = [np.array(truth[1]), np.array(1.1)]
+    else:
+        def f(pi, sb, s0):
+            return univariate_loglik(like, pt.stack([pi, sb, s0]))
+        point = [np.array(truth[0]), np.array(truth[1]), np.array(1.1)]
+    # the numba dispatch is compiled once (fast); the other methods run through perform()
+    for mode in ("NUMBA", "FAST_COMPILE") if method == "fast" else ("FAST_COMPILE",):
+        pytensor.gradient.verify_grad(f, point, rng=np.random.default_rng(2), eps=1e-7,
+                                      rel_tol=1e-4, abs_tol=1e-4, mode=mode)
+
+
+def test_graph_map_equals_fit_sequence():
+    """find_MAP on UnivariateMixer (flat priors) reaches the fit sequence's ML estimate."""
+    import pymc as pm
+
+    from bayesmix.models.mixer import UnivariateMixer
+
+    data, _ = simulated(3000, 60, 0.2, seed=3)
+    fit = fit_univariate(data, sequence=("infinitesimal", "constrained", "fast"), n_draws=50)
+    model = UnivariateMixer(data, method="fast")
+    with model:
+        start = {k: v * 1.3 for k, v in fit.params.items()}
+        mp = pm.find_MAP(initvals=start, method="L-BFGS-B", progressbar=False,
+                         return_inferencedata=False, jitter=False)
+    for name, value in fit.params.items():
+        assert float(mp[name]) == pytest.approx(value, rel=2e-3)
+
+
+def test_graph_accepts_custom_priors():
+    import pymc as pm
+
+    from bayesmix.models.mixer import UnivariateMixer
+
+    data, _ = simulated(300, 10, 0.2, seed=4)
+    model = UnivariateMixer(data, method="fast",
+                            priors={"pi": lambda name: pm.Beta(name, 1.0, 99.0)})
+    assert isinstance(model["pi"].owner.op, type(pm.Beta.dist(1.0, 1.0).owner.op))
+    lp = model.compile_logp()(model.initial_point())
+    assert np.isfinite(lp)
+    with pytest.raises(ValueError, match="unknown"):
+        UnivariateMixer(data, priors={"rho": lambda n: pm.Normal(n)})
+
+
+def test_recovery_convolve_medium_architecture():
+    """Sumstats simulated from the model on block LD: h2 within 15%, n_causal within 30%."""
+    data, truth = simulated(10000, 300, 0.3, n=2e5, seed=5)
+    fit = fit_univariate(data, n_draws=200)
+    h2_true = truth[0] * truth[1] * data.sum_het
+    assert fit.ci["h2"]["point"] == pytest.approx(h2_true, rel=0.15)
+    assert fit.ci["nc"]["point"] == pytest.approx(300, rel=0.30)
+    assert fit.params["sig2_zero"] == pytest.approx(1.0, abs=0.05)
+    assert fit.criteria["AIC"] > 0  # the causal mixture beats the infinitesimal model
+    assert [s.name for s in fit.steps] == ["infinitesimal", "constrained", "convolve"]
+
+
+def fast_model_draws(data, params, rng):
+    """z_j drawn independently from the fast model's own 2-component mixture."""
+    pi, sb, s0 = params
+    l2, l4 = data.ld_moments
+    eta = pi * l2 + (1 - pi) * l4 / l2
+    q = pi * l2 / eta
+    causal = rng.random(data.n_tags) < q
+    sd = np.sqrt(s0 + causal * eta * data.n * sb)
+    return rng.normal(0, sd)
+
+
+@pytest.mark.slow
+def test_standard_errors_match_replicate_spread_and_cover():
+    """Fast model on data from its own likelihood: SE ~ spread of estimates; 95% intervals
+    of log pi cover the truth at about the nominal rate."""
+    rng = np.random.default_rng(6)
+    data, _ = MixerData.synthetic(4000, block_size=50, n=1e5, rng=rng)
+    truth = (0.02, 2e-4, 1.0)
+    estimates, ses, covered = [], [], 0
+    for _ in range(24):
+        d = data.with_z(fast_model_draws(data, truth, rng))
+        fit = fit_univariate(d, sequence=("infinitesimal", "constrained", "fast"), n_draws=20)
+        u = UNIVARIATE_SPACE.free(fit.theta)
+        sd = math.sqrt(fit.cov_free[0, 0])
+        estimates.append(u[0])
+        ses.append(sd)
+        covered += abs(u[0] - UNIVARIATE_SPACE.free(truth)[0]) < 1.96 * sd
+    spread = np.std(estimates, ddof=1)
+    assert np.mean(ses) == pytest.approx(spread, rel=0.4)
+    assert covered >= 19  # P(Binomial(24, 0.95) < 19) ~ 0.7%
+
+
+def test_causal_share_for_h2_closed_form_and_monte_carlo():
+    # equal H: the share is P(chi2_1 > c) with P(chi2_3 > c) = 0.9
+    c = stats.chi2.ppf(0.1, 3)
+    assert causal_share_for_h2(np.full(100, 0.3)) == pytest.approx(stats.chi2.sf(c, 1), rel=1e-6)
+    # unequal H: Monte Carlo of the largest contributions H_i beta_i^2
+    rng = np.random.default_rng(7)
+    het = rng.uniform(0.05, 0.5, 400000)
+    contrib = np.sort(het * rng.normal(size=het.size) ** 2)[::-1]
+    k = np.searchsorted(np.cumsum(contrib), 0.9 * contrib.sum())
+    assert causal_share_for_h2(het) == pytest.approx(k / het.size, rel=0.02)
+
+
+def test_information_criteria_and_fit_sequence_options():
+    ic = information_criteria(-100.0, 3, math.e ** 2)
+    assert ic == {"aic": 206.0, "bic": 206.0}
+    data, _ = simulated(2000, 40, 0.2, seed=8)
+    fit = fit_univariate(data, sequence=("infinitesimal", "neldermead-fast"), n_draws=30)
+    assert fit.steps[-1].optimizer == "neldermead" and fit.method == "fast"
+    with pytest.raises(ValueError, match="unknown fit-sequence step"):
+        fit_univariate(data, sequence=("diffevo",))
+    with pytest.raises(ValueError, match="not smooth"):
+        fit_univariate(data, sequence=("infinitesimal", "lbfgs-full"))
