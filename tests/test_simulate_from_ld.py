@@ -190,3 +190,21 @@ def test_streamed_blocks_equal_the_block_diagonal_matrix(geno):
     noise = streamed.noise.copy()
     noise[:, 1] = 0.2 * noise[:, 0] + np.sqrt(1 - 0.04) * noise[:, 1]
     np.testing.assert_allclose(z, expected + noise)
+
+
+def test_per_snp_chisq_follows_ld_score_infinitesimal(geno, ld, sampler):
+    """BayesC with pi = 1 (b_i ~ N(0, h2/M) for all i): z_j ~ N(0, 1 + N h2 L_j / M)
+    exactly, so the per-SNP mean of z_j^2 over draws is 1 + N h2 L_j / M with variance
+    2 (1 + N h2 L_j / M)^2 / reps."""
+    h2, reps = 0.4, 1500
+    rng = np.random.default_rng(16)
+    z2 = np.zeros(geno.n_snps)
+    for _ in range(reps):
+        b = draw_effects("C", geno.heterozygosity, h2, rng, pi=1.0).b_std
+        z2 += sumstats_from_ld(sampler, b, N_GWAS, rng=rng) ** 2
+    z2 /= reps
+    ldscore = np.asarray(ld.multiply(ld).sum(axis=1)).ravel()
+    expected = 1 + N_GWAS * h2 * ldscore / geno.n_snps
+    dev = (z2 - expected) / (np.sqrt(2 / reps) * expected)
+    assert np.abs(dev).max() < 4.5
+    assert np.ptp(expected) > 10  # L_j varies: the test distinguishes LD-score dependence
