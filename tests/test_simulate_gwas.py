@@ -125,6 +125,10 @@ def test_bad_inputs(geno22):
     with pytest.raises(InputError, match="constant"):
         marginal_gwas(geno22, np.ones(geno22.n_samples))
     y = np.random.default_rng(0).normal(size=geno22.n_samples)
+    with pytest.raises(InputError, match="finite"):
+        marginal_gwas(geno22, np.where(np.arange(geno22.n_samples) == 3, np.inf, y))
+    with pytest.raises(InputError, match="covariate rows"):
+        marginal_gwas(geno22, y, covariates=np.ones((5, 1)))
     with pytest.raises(InputError, match="collinear"):
         marginal_gwas(geno22, y, covariates=np.ones((geno22.n_samples, 1)))
 

@@ -26,7 +26,7 @@ from bayesmix.errors import InputError
 from bayesmix.io.sumstats import CANONICAL_COLUMNS
 from bayesmix.kernels.gwas import complete_case_regression, genotype_cross_products
 
-#: float64 bytes per genotype block the regression may hold (block columns adapt to n).
+#: bytes of float32 genotypes per block (the number of SNPs per block adapts to n).
 BLOCK_BYTES = 64 * 2**20
 
 
@@ -55,7 +55,12 @@ def marginal_gwas(genotypes, y, *, covariates=None, block_size: int | None = Non
     if y.shape[0] != n:
         raise InputError(f"{y.shape[0]} phenotype values for {n} genotyped samples",
                          genotypes.prefix)
+    if np.isinf(y).any():
+        raise InputError("phenotype values must be finite (NaN marks a missing value)")
     cov = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
+    if cov.shape[0] != n:
+        raise InputError(f"{cov.shape[0]} covariate rows for {n} genotyped samples",
+                         genotypes.prefix)
     cov = cov.reshape(n, -1)
     if not np.isfinite(cov).all():
         raise InputError("covariates contain NaN or inf; drop or impute those samples first")
@@ -89,7 +94,7 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
                            yy, t, basis.shape[1])
     raw = (np.ascontiguousarray(basis.T), np.ascontiguousarray(yv.T))
     if block_size is None:
-        block_size = max(1, BLOCK_BYTES // (8 * max(n, 1)))
+        block_size = max(1, BLOCK_BYTES // (4 * max(n, 1)))
     m = genotypes.n_snps
     beta, se = np.full((m, t), np.nan), np.full((m, t), np.nan)
     n_obs, x_sum = np.empty(m), np.empty(m)
