@@ -166,6 +166,12 @@ def test_bad_inputs(tmp_path, bfile22, bfile21):
         build_ld(both, "full", progress=False)
     ld = build_ld(both, "full", chrom="22", progress=False)
     assert ld.shape == (4, 4)
+    ld = build_ld(Genotypes.open(both), "full", chrom="21", progress=False)
+    assert ld.shape == (1, 1) and ld.meta["dropped"]["SNPs on other chromosomes"] == 4
+    # a .bed that does not match the .bim/.fam
+    open(f"{both}.bed", "wb").write(bed[:-3])
+    with pytest.raises(InputError, match="does not match"):
+        build_ld(both, "full", chrom="22", progress=False)
 
 
 def test_monomorphic_snps_are_dropped_with_a_count(tmp_path, bfile22, caplog):

@@ -150,9 +150,21 @@ def build_ld(
     genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
     snps = genotypes.snps
     counts = dict(genotypes.filter_counts)
-    use = np.flatnonzero(((snps["freq"] > 0) & (snps["freq"] < 1) & (snps["n_obs"] > 0)).to_numpy())
-    if len(use) < len(snps):
-        counts["monomorphic SNPs (r undefined)"] = len(snps) - len(use)
+    on_chrom = np.ones(len(snps), dtype=bool)
+    if chrom is not None:        # already applied by Genotypes.open, not to a given object
+        on_chrom = (snps["chr"] == str(chrom)).to_numpy()
+        if not on_chrom.all():
+            counts["SNPs on other chromosomes"] = int((~on_chrom).sum())
+    chroms = snps.loc[on_chrom, "chr"].unique()
+    if len(chroms) > 1:
+        raise InputError(f"LD is built per chromosome but the SNPs span {len(chroms)} "
+                         f"chromosomes; choose one with --chr", f"{genotypes.prefix}.bim")
+    polymorphic = ((snps["freq"] > 0) & (snps["freq"] < 1) & (snps["n_obs"] > 0)).to_numpy()
+    use = np.flatnonzero(on_chrom & polymorphic)
+    if (on_chrom & ~polymorphic).any():
+        counts["monomorphic SNPs (r undefined)"] = int((on_chrom & ~polymorphic).sum())
+    if len(use) == 0:
+        raise InputError("no polymorphic SNPs left to compute LD on", f"{genotypes.prefix}.bim")
     _check_order(genotypes, use)
 
     cm = snps["cm"].to_numpy(dtype=np.float64)
@@ -242,15 +254,9 @@ def build_ld(
 
 def _open(source, chrom, keep, remove, extract, exclude, maf) -> Genotypes:
     if isinstance(source, Genotypes):
-        genotypes = source
-    else:
-        genotypes = Genotypes.open(source, chrom=chrom, keep=keep, remove=remove,
-                                   extract=extract, exclude=exclude, maf=maf)
-    chroms = genotypes.snps["chr"].unique()
-    if len(chroms) > 1:
-        raise InputError(f"LD is built per chromosome but the SNPs span {len(chroms)} "
-                         f"chromosomes; choose one with --chr", f"{genotypes.prefix}.bim")
-    return genotypes
+        return source
+    return Genotypes.open(source, chrom=chrom, keep=keep, remove=remove, extract=extract,
+                          exclude=exclude, maf=maf)
 
 
 def _check_order(genotypes: Genotypes, use: np.ndarray) -> None:

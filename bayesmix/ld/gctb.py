@@ -66,42 +66,46 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
     if not re.search(r"\.ldm\.(full|band|sparse|shrunk)$", out_prefix.name):
         out_prefix = out_prefix.with_name(f"{out_prefix.name}.ldm.{gctb_type}")
     indptr, indices, values = ld.csr_arrays()
+    indptr = np.asarray(indptr, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int64)
     snps = ld.snps
     n_rows = ld.shape[0]
     bp = snps["bp"].to_numpy()
-    starts = np.zeros(n_rows, dtype=np.int64)
-    ends = np.zeros(n_rows, dtype=np.int64)
-    sizes = np.zeros(n_rows, dtype=np.int64)
-    sampl_var = np.zeros(n_rows)
-    ld_sum = np.zeros(n_rows)
+    counts = np.diff(indptr)
+    if (counts == 0).any():
+        i = int(np.flatnonzero(counts == 0)[0])
+        raise InputError(f"row {i + 1} ({snps['snp'].iloc[i]}) stores no values; GCTB needs "
+                         f"at least the diagonal")
+    rows = np.repeat(np.arange(n_rows), counts)
+    within = np.arange(len(indices)) - np.repeat(indptr[:-1], counts)
+    if gctb_type == "full":
+        starts, ends = np.zeros(n_rows, np.int64), np.full(n_rows, n_rows - 1, np.int64)
+    else:
+        starts, ends = indices[indptr[:-1]], indices[indptr[1:] - 1]
+    if gctb_type == "sparse":
+        sizes = counts
+        words = np.empty(2 * len(indices), dtype="<u4")     # per row: indices, then values
+        first = np.repeat(2 * indptr[:-1], counts) + within
+        words[first] = indices
+        words[first + np.repeat(counts, counts)] = np.asarray(values, "<f4").view("<u4")
+        payload = words
+    else:
+        sizes = ends - starts + 1
+        offsets = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        payload = np.zeros(offsets[-1], dtype="<f4")
+        payload[offsets[rows] + indices - starts[rows]] = values
+    r64 = np.asarray(values, dtype=np.float64)
     n_panel = snps["n"].to_numpy().astype(np.float64)
     if ld.n_samples:
         n_panel = np.where(n_panel > 0, n_panel, ld.n_samples)
+    ld_sum = np.bincount(rows, weights=r64, minlength=n_rows)
+    sampl_var = np.zeros(n_rows)
+    if gctb_type != "shrunk":
+        sums = np.bincount(rows, weights=(1.0 - r64 * r64) ** 2, minlength=n_rows)
+        sampl_var = np.where(n_panel > 0, sums / np.where(n_panel > 0, n_panel, 1), 0.0)
     with atomic_open(f"{out_prefix}.bin", "wb") as fh:
-        for i in range(n_rows):
-            a, b = int(indptr[i]), int(indptr[i + 1])
-            cols = np.asarray(indices[a:b], dtype=np.int64)
-            r = np.asarray(values[a:b], dtype=np.float32)
-            if len(cols) == 0:
-                raise InputError(f"row {i + 1} ({snps['snp'].iloc[i]}) stores no values; GCTB "
-                                 f"needs at least the diagonal")
-            if gctb_type == "full":
-                starts[i], ends[i] = 0, n_rows - 1
-            else:
-                starts[i], ends[i] = cols[0], cols[-1]
-            if gctb_type == "sparse":
-                sizes[i] = len(cols)
-                cols.astype("<u4").tofile(fh)
-                r.astype("<f4").tofile(fh)
-            else:
-                row = np.zeros(ends[i] - starts[i] + 1, dtype="<f4")
-                row[cols - starts[i]] = r
-                sizes[i] = len(row)
-                row.tofile(fh)
-            r64 = r.astype(np.float64)
-            if gctb_type != "shrunk" and n_panel[i] > 0:
-                sampl_var[i] = np.sum((1.0 - r64 * r64) ** 2) / n_panel[i]
-            ld_sum[i] = r64.sum()
+        payload.tofile(fh)
     info = pd.DataFrame({
         "Chrom": snps["chr"], "ID": snps["snp"], "GenPos": snps["cm"], "PhysPos": bp,
         "A1": snps["a1"], "A2": snps["a2"], "A1Freq": snps["freq"], "Index": np.arange(n_rows),
