@@ -45,7 +45,7 @@ def test_simulate_each_prior(tmp_path, bfile22, geno22, prior, extra):
     assert _run("--bfile", bfile22, "--prior", prior, "--h2", 0.4, *extra, "--seed", 7,
                 "--out", out) == 0
     truth = json.loads((tmp_path / "sim.truth.json").read_text())
-    assert truth["prior"] == prior and truth["seed"] == 7
+    assert truth["prior"] == prior and truth["seed"] == 7 and truth["h2"] == 0.4
     assert truth["causal"]["snp"] == geno22.snps["snp"].to_numpy()[truth["causal"]["index"]].tolist()
     np.testing.assert_allclose(
         truth["causal"]["b_std"],

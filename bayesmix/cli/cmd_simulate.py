@@ -135,7 +135,8 @@ def run(args) -> int:
     log.info("prior %s: %d causal SNPs", args.prior, len(effects.causal))
 
     summary = {"seed": seed, "command": " ".join(sys.argv), "bfile": str(args.bfile),
-               "n_samples": genotypes.n_samples, "h2_target": h2.tolist()}
+               "n_samples": genotypes.n_samples,
+               "h2": h2.tolist() if bivariate else float(h2[0])}
     if args.n_gwas is None:
         pheno = simulate_phenotypes(genotypes, effects, h2, rng=rng,
                                     residual_corr=args.residual_corr, prevalence=args.prevalence)
