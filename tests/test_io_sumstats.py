@@ -200,3 +200,13 @@ def test_lazy_public_api_resolves_every_name():
         assert getattr(bio, name) is not None, name
     with pytest.raises(AttributeError):
         bio.no_such_reader
+
+
+def test_writers_spell_missing_values_na(tmp_path):
+    df = read_sumstats(DATA / "mixer.sumstats")
+    df.loc[1, ["BP", "CHR", "BETA"]] = [pd.NA, np.nan, np.nan]
+    write_sumstats(df, tmp_path / "m.sumstats")
+    row = (tmp_path / "m.sumstats").read_text().splitlines()[2].split("\t")
+    assert row[1] == "NA" and row[2] == "NA" and row[7] == "NA"
+    back = read_sumstats(tmp_path / "m.sumstats")
+    assert pd.isna(back["BP"].iloc[1]) and pd.isna(back["CHR"].iloc[1])

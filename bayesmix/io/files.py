@@ -69,7 +69,8 @@ def atomic_open(path, mode: str = "wt"):
     """Open ``path`` for writing atomically; ``.gz`` paths are gzip-compressed."""
     with atomic_path(path) as tmp:
         if str(path).endswith(".gz"):
-            with gzip.open(tmp, "wb" if "b" in mode else "wt") as fh:
+            # level 6 (gzip's default): ~2x faster than Python's 9 for a few % in size
+            with gzip.open(tmp, "wb" if "b" in mode else "wt", compresslevel=6) as fh:
                 yield fh
         else:
             with open(tmp, mode) as fh:

@@ -261,7 +261,8 @@ def _parse_columns(data, path, header, sep, rename, colno) -> pd.DataFrame:
                    engine="c")
     try:
         table = pd.read_csv(io.BytesIO(data), dtype=dtypes, na_values={
-            name: (na if dtype is not str else []) for name, dtype in dtypes.items()}, **options)
+            name: (na if dtype is not str or rename[name] == "CHR" else [])
+            for name, dtype in dtypes.items()}, **options)
     except (ValueError, OverflowError):
         text = pd.read_csv(io.BytesIO(data), dtype=str, **options)
         for name, dtype in dtypes.items():
@@ -324,7 +325,8 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default) -> tu
         chrom, bp = parts[0], pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=np.float64)
         notes.append("CHR and BP split from the CHR:BP column")
     if chrom is not None:
-        chrom = pd.Series(map_distinct(chrom, strip_chr))
+        known = pd.Series(chrom).notna().to_numpy()
+        chrom = pd.Series(np.where(known, map_distinct(chrom, strip_chr), np.nan), dtype="str")
     if "SNP" in table:
         out["SNP"] = table["SNP"].astype(str).to_numpy()
     elif chrom is not None and bp is not None:
@@ -389,24 +391,27 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default) -> tu
     return out[CANONICAL_COLUMNS], notes
 
 
-def _format_column(values, fmt: str = "%.8g") -> np.ndarray:
-    """Numbers as text with NaN written as ``NA``."""
-    values = np.asarray(values, dtype=np.float64)
-    text = np.char.mod(fmt, np.where(np.isnan(values), 0.0, values))
-    return np.where(np.isnan(values), "NA", text)
+def _format_column(values, spec: str = ".8g") -> list[str]:
+    """Numbers as text (format ``spec``), NaN written as ``NA``."""
+    return [format(v, spec) if v == v else "NA"
+            for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def _text_column(values: pd.Series) -> list[str]:
+    """Values as text, missing ones (NaN, <NA>) written as ``NA``."""
+    return values.astype(object).where(values.notna(), "NA").astype(str).tolist()
 
 
 def _write_columns(df: pd.DataFrame, path, spec: list[tuple[str, str, str | None]], sep: str) -> None:
-    """Write ``df`` atomically with header names and formats from ``spec`` (name, column, fmt)."""
-    out = {}
-    for name, column, fmt in spec:
-        if fmt is None:
-            out[name] = df[column].astype(str).to_numpy()
-        else:
-            out[name] = _format_column(df[column], fmt)
-    table = pd.DataFrame(out)
+    """Write ``df`` atomically: header names, source columns and number formats from ``spec``
+    (name, column, format spec or None for text)."""
+    columns = [_text_column(df[column]) if fmt is None else _format_column(df[column], fmt)
+               for _, column, fmt in spec]
     with atomic_open(path, "wt") as fh:
-        table.to_csv(fh, sep=sep, index=False, lineterminator="\n")
+        fh.write(sep.join(name for name, _, _ in spec) + "\n")
+        for start in range(0, len(df), 100_000):
+            rows = zip(*(c[start:start + 100_000] for c in columns))
+            fh.write("".join(sep.join(row) + "\n" for row in rows))
 
 
 def write_ma(df: pd.DataFrame, path) -> None:
@@ -420,8 +425,8 @@ def write_ma(df: pd.DataFrame, path) -> None:
         raise ValueError("the .ma format needs BETA and SE for every SNP (harmonise first, or "
                          "the input had only Z)")
     _write_columns(df, path, [("SNP", "SNP", None), ("A1", "A1", None), ("A2", "A2", None),
-                              ("freq", "FREQ", "%.8g"), ("b", "BETA", "%.8g"), ("se", "SE", "%.8g"),
-                              ("p", "P", "%.8g"), ("N", "N", "%.10g")], sep=" ")
+                              ("freq", "FREQ", ".8g"), ("b", "BETA", ".8g"), ("se", "SE", ".8g"),
+                              ("p", "P", ".8g"), ("N", "N", ".10g")], sep=" ")
 
 
 def write_sumstats(df: pd.DataFrame, path) -> None:
@@ -435,10 +440,10 @@ def write_sumstats(df: pd.DataFrame, path) -> None:
         spec.append(("CHR", "CHR", None))
     if "BP" in df and df["BP"].notna().any():
         spec.append(("BP", "BP", None))
-    spec += [("A1", "A1", None), ("A2", "A2", None), ("N", "N", "%.10g"), ("Z", "Z", "%.8g")]
+    spec += [("A1", "A1", None), ("A2", "A2", None), ("N", "N", ".10g"), ("Z", "Z", ".8g")]
     for name, column in (("BETA", "BETA"), ("SE", "SE"), ("P", "P"), ("FRQ", "FREQ")):
         if column in df and df[column].notna().any():
-            spec.append((name, column, "%.8g"))
+            spec.append((name, column, ".8g"))
     _write_columns(df, path, spec, sep="\t")
 
 
