@@ -53,3 +53,15 @@ def test_errors_exit_1_without_traceback(tmp_path, bfile21, capsys):
     assert "file not found" in capsys.readouterr().err
     assert main(["ld", "convert", str(tmp_path / "nothing.ld"), "--to", "text",
                  "--out", str(tmp_path / "x")]) == 1
+
+
+def test_eigen_action(tmp_path, bfile21):
+    from bayesmix.ld import EigenBlocks
+
+    snps = tmp_path / "snps.txt"
+    snps.write_text("\n".join(read_bim(f"{bfile21}.bim")["snp"].iloc[:200]) + "\n")
+    assert main(["ld", "eigen", "--bfile", str(bfile21), "--extract", str(snps),
+                 "--block-snps", "80", "--prop", "0.95", "--no-progress",
+                 "--out", str(tmp_path / "eig")]) == 0
+    eig = EigenBlocks.load(tmp_path / "eig")
+    assert eig.n_blocks == 3 and np.all(eig.explained_share() >= 0.95)

@@ -6,6 +6,8 @@
     bayesmix ld convert INPUT --to gctb|text|bayesmix --out OUT [--from gctb|bayesmix]
     bayesmix ld scores INPUT --out FILE.tsv              # ldsc, het_r2, het2_r4 per SNP
     bayesmix ld prune INPUT --out FILE.tsv [--passes 64 --max-r2 0.1 --seed 0]
+    bayesmix ld eigen --bfile PREFIX [--chr C] (--ld-blocks FILE | --block-snps K)
+                [--prop 0.995] --out PATH               # eigen-decomposed LD blocks
 
 The action is an optional first positional word (default ``build``), so GCTB/MiXeR-style
 ``bayesmix ld --bfile X --kind sparse --out Y`` works as written.
@@ -17,7 +19,7 @@ import argparse
 import logging
 
 HELP = "build, merge and convert LD matrices; LD scores and pruning weights"
-ACTIONS = ("build", "merge", "convert", "scores", "prune")
+ACTIONS = ("build", "merge", "convert", "scores", "prune", "eigen")
 
 log = logging.getLogger("bayesmix")
 
@@ -74,6 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     conv.add_argument("--gctb-type", choices=["full", "band", "sparse", "shrunk"],
                       help="GCTB type to write (default from the LD kind)")
 
+    eigen = parser.add_argument_group("eigen")
+    eigen.add_argument("--ld-blocks", help="LD block file: header, then Block Chrom StartBP EndBP")
+    eigen.add_argument("--block-snps", type=int, help="consecutive blocks of this many SNPs")
+    eigen.add_argument("--prop", type=float, default=0.995,
+                       help="share of LD variance (positive eigenvalues) kept per block")
+
     prune = parser.add_argument_group("prune")
     prune.add_argument("--passes", type=int, default=64, help="random pruning passes")
     prune.add_argument("--max-r2", type=float, default=0.1, help="pruning r^2 threshold")
@@ -87,7 +95,7 @@ def run(args) -> int:
         raise InputError(f"unknown action {args.action!r}; use one of {', '.join(ACTIONS)} "
                          f"(or none to build)")
     return {"build": _build, "merge": _merge, "convert": _convert, "scores": _scores,
-            "prune": _prune}[args.action](args)
+            "prune": _prune, "eigen": _eigen}[args.action](args)
 
 
 def parse_snp_range(text: str) -> tuple[int, int]:
@@ -200,4 +208,20 @@ def _prune(args) -> int:
                                              seed=args.seed)
     with atomic_open(args.out, "wt") as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+    return 0
+
+
+def _eigen(args) -> int:
+    from bayesmix.errors import InputError
+    from bayesmix.ld.eigen import eigen_decompose_blocks
+
+    if not args.bfile:
+        raise InputError("eigen needs --bfile PREFIX")
+    eig = eigen_decompose_blocks(
+        args.bfile, blocks=args.ld_blocks, block_snps=args.block_snps, prop=args.prop,
+        chrom=args.chrom, missing=args.missing, progress=not args.no_progress, keep=args.keep,
+        remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf)
+    eig.save(args.out)
+    log.info("ld: wrote %s: %d blocks, %d SNPs, %d eigenvectors kept", args.out, eig.n_blocks,
+             len(eig.snps), int(eig.rank_ptr[-1]))
     return 0

@@ -9,6 +9,8 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
 - :func:`read_gctb_ldm`, :func:`write_gctb_ldm`, :func:`write_ldm_text` (``bayesmix.ld.gctb``).
 - :func:`ld_scores` (``bayesmix.ld.scores``), :func:`random_pruning_weights`
   (``bayesmix.ld.pruning``), :func:`match_snps` (``bayesmix.ld.check``).
+- :func:`eigen_decompose_blocks`, :class:`EigenBlocks` (``bayesmix.ld.eigen``): truncated
+  eigen-decompositions of LD blocks.
 """
 
 from bayesmix.ld.store import LDMatrix, merge
@@ -22,6 +24,8 @@ _LAZY = {
     "ld_scores": "bayesmix.ld.scores",
     "random_pruning_weights": "bayesmix.ld.pruning",
     "match_snps": "bayesmix.ld.check",
+    "EigenBlocks": "bayesmix.ld.eigen",
+    "eigen_decompose_blocks": "bayesmix.ld.eigen",
 }
 
 __all__ = ["LDMatrix", "merge", *_LAZY]

@@ -1,0 +1,211 @@
+"""Eigen-decomposed LD blocks (as used by newer SBayes methods, e.g. SBayesRC).
+
+The chromosome is cut into LD blocks (a block file, or consecutive blocks of SNPs); within
+block b the correlation matrix R_b (exact, see :func:`bayesmix.ld.compute.correlation_block`)
+is decomposed as R_b = U diag(lambda) U' and only the leading eigenpairs whose eigenvalues add
+up to a share ``prop`` of the sum of positive eigenvalues are kept, so R_b ~ U_k diag(lambda_k)
+U_k'. Storage per block is m_b x k float32 instead of m_b^2.
+
+Folder layout (format ``bayesmix-ld-eigen``, version 1)::
+
+    meta.json          format, version, prop, n_samples, block ids
+    snps.tsv           snp chr bp cm a1 a2 freq n
+    block_ptr.npy      int64, SNP ranges of the blocks (n_blocks + 1)
+    rank_ptr.npy       int64, ranges of kept eigenvalues per block (n_blocks + 1)
+    eigenvalues.npy    float64, kept eigenvalues, descending within a block
+    eigenvectors.npy   float32, block b's U_k stored row-major (m_b x k_b) one after another
+    positive_sum.npy   float64, per block the sum of its positive eigenvalues
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayesmix import __version__
+from bayesmix.errors import InputError
+from bayesmix.io.files import atomic_path
+from bayesmix.io.plink import Genotypes
+from bayesmix.ld.store import _jsonable, _read_snp_table, normalize_snp_table
+
+FORMAT_NAME = "bayesmix-ld-eigen"
+FORMAT_VERSION = 1
+
+
+def read_ld_blocks(path) -> pd.DataFrame:
+    """Read an LD block file: a header line, then ``Block Chrom StartBP EndBP`` per block.
+
+    Returns columns block (str), chr (str), start, stop (int, bp, inclusive).
+    """
+    rows = []
+    with open(path, "rt") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            fields = line.split()
+            if lineno == 1 or not fields:
+                continue
+            if len(fields) < 4:
+                raise InputError("expected 4 fields: Block Chrom StartBP EndBP", path, lineno)
+            try:
+                start, stop = int(fields[2]), int(fields[3])
+            except ValueError:
+                raise InputError("StartBP and EndBP must be integers", path, lineno, 3) from None
+            if stop < start:
+                raise InputError(f"EndBP {stop} is before StartBP {start}", path, lineno, 4)
+            rows.append((fields[0], fields[1], start, stop))
+    if not rows:
+        raise InputError("no LD blocks listed", path)
+    return pd.DataFrame(rows, columns=["block", "chr", "start", "stop"])
+
+
+@dataclass
+class EigenBlocks:
+    """Per-block truncated eigen-decompositions of LD (see the module docstring)."""
+
+    snps: pd.DataFrame
+    block_ptr: np.ndarray
+    rank_ptr: np.ndarray
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    positive_sum: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.snps = normalize_snp_table(self.snps)
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.block_ptr) - 1
+
+    def block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(lambda_k, U_k)`` of block b: eigenvalues (k,) and eigenvectors (m_b, k)."""
+        m_b = int(self.block_ptr[b + 1] - self.block_ptr[b])
+        k0, k1 = int(self.rank_ptr[b]), int(self.rank_ptr[b + 1])
+        start = int(np.sum((np.diff(self.block_ptr)[:b]) * np.diff(self.rank_ptr)[:b]))
+        vectors = np.asarray(self.eigenvectors[start:start + m_b * (k1 - k0)]).reshape(m_b, k1 - k0)
+        return np.asarray(self.eigenvalues[k0:k1]), vectors
+
+    def approximate_ld(self, b: int) -> np.ndarray:
+        """U_k diag(lambda_k) U_k' of block b (dense float64), the LD the decomposition keeps."""
+        values, vectors = self.block(b)
+        u = vectors.astype(np.float64)
+        return (u * values) @ u.T
+
+    def explained_share(self) -> np.ndarray:
+        """Per block, kept eigenvalue sum / sum of positive eigenvalues."""
+        kept = np.add.reduceat(self.eigenvalues, self.rank_ptr[:-1]) if len(self.eigenvalues) else 0
+        kept = np.where(np.diff(self.rank_ptr) > 0, kept, 0.0)
+        return kept / self.positive_sum
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        meta = dict(self.meta, format=FORMAT_NAME, version=FORMAT_VERSION)
+        with atomic_path(path) as tmp:
+            tmp.mkdir()
+            for name in ("block_ptr", "rank_ptr", "eigenvalues", "eigenvectors", "positive_sum"):
+                np.save(tmp / f"{name}.npy", np.asarray(getattr(self, name)))
+            self.snps.to_csv(tmp / "snps.tsv", sep="\t", index=False)
+            (tmp / "meta.json").write_text(json.dumps(_jsonable(meta), indent=1, sort_keys=True))
+        return path
+
+    @classmethod
+    def load(cls, path, *, mmap: bool = True) -> "EigenBlocks":
+        path = Path(os.fspath(path))
+        meta_path = path / "meta.json"
+        if not meta_path.exists():
+            raise InputError("not an eigen-decomposed LD folder (meta.json missing)", path)
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != FORMAT_NAME or meta.get("version", 0) > FORMAT_VERSION:
+            raise InputError(f"format {meta.get('format')!r} version {meta.get('version')!r} "
+                             f"is not readable by this bayesmix", meta_path)
+        arrays = {}
+        for name in ("block_ptr", "rank_ptr", "eigenvalues", "eigenvectors", "positive_sum"):
+            file = path / f"{name}.npy"
+            if not file.exists():
+                raise InputError("file missing from the eigen LD folder", file)
+            arrays[name] = np.load(file, mmap_mode="r" if mmap else None)
+        return cls(_read_snp_table(path / "snps.tsv"), meta=meta, **arrays)
+
+
+def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None,
+                           prop: float = 0.995, chrom=None, missing: str = "mean",
+                           progress: bool = True, **open_options) -> EigenBlocks:
+    """Eigen-decompose the exact in-sample LD of each block of one chromosome.
+
+    Parameters
+    ----------
+    source : PLINK prefix or an opened :class:`Genotypes` (one chromosome).
+    blocks : LD block table (:func:`read_ld_blocks`) or its path; SNPs outside every block
+        are dropped and counted. Alternatively ``block_snps``: consecutive blocks of that many
+        SNPs.
+    prop : share of the sum of positive eigenvalues to keep per block (0 < prop <= 1).
+    missing : "mean" or "pairwise", as in :func:`bayesmix.ld.build_ld`.
+    """
+    from tqdm.auto import tqdm
+
+    from bayesmix.ld.compute import _Counts, _read_raw_counts, correlation_block
+
+    if not 0 < prop <= 1:
+        raise InputError(f"prop must be in (0, 1], not {prop}")
+    if (blocks is None) == (block_snps is None):
+        raise InputError("give LD blocks (--ld-blocks FILE) or a block size in SNPs, one of them")
+    genotypes = source if isinstance(source, Genotypes) else Genotypes.open(
+        source, chrom=chrom, **open_options)
+    snps = genotypes.snps
+    polymorphic = ((snps["freq"] > 0) & (snps["freq"] < 1)).to_numpy()
+    chroms = snps["chr"].unique()
+    if len(chroms) > 1:
+        raise InputError("eigen-decomposed LD is built per chromosome; choose one with --chr",
+                         f"{genotypes.prefix}.bim")
+    dropped = {}
+    if (~polymorphic).any():
+        dropped["monomorphic SNPs (r undefined)"] = int((~polymorphic).sum())
+    use = np.flatnonzero(polymorphic)
+    bp = snps["bp"].to_numpy()[use]
+    if blocks is not None:
+        table = blocks if isinstance(blocks, pd.DataFrame) else read_ld_blocks(blocks)
+        table = table[table["chr"].astype(str) == str(chroms[0])].sort_values("start")
+        starts = np.searchsorted(bp, table["start"].to_numpy(), side="left")
+        stops = np.searchsorted(bp, table["stop"].to_numpy(), side="right")
+        keep = stops > starts
+        ids = list(table["block"].to_numpy()[keep])
+        ranges = list(zip(starts[keep], stops[keep]))
+        if any(b[0] < a[1] for a, b in zip(ranges, ranges[1:])):
+            raise InputError("LD blocks overlap", blocks if not isinstance(blocks, pd.DataFrame) else None)
+    else:
+        ranges = [(a, min(a + block_snps, len(use))) for a in range(0, len(use), block_snps)]
+        ids = [f"{chroms[0]}_{k + 1}" for k in range(len(ranges))]
+    if not ranges:
+        raise InputError("no SNP falls inside the LD blocks")
+    covered = np.concatenate([np.arange(a, b) for a, b in ranges])
+    if len(covered) < len(use):
+        dropped["SNPs outside the LD blocks"] = len(use) - len(covered)
+    block_ptr = np.concatenate([[0], np.cumsum([b - a for a, b in ranges])]).astype(np.int64)
+    rank_ptr = [0]
+    values_all, vectors_all, positive = [], [], []
+    n = genotypes.n_samples
+    for a, b in tqdm(ranges, desc="LD eigen blocks", unit="block", disable=not progress,
+                     leave=False):
+        counts = _Counts.from_raw(_read_raw_counts(genotypes, use[a:b]))
+        r = correlation_block(counts, counts, n, missing)
+        np.fill_diagonal(r, 1.0)
+        values, vectors = np.linalg.eigh(r)
+        values, vectors = values[::-1], vectors[:, ::-1]
+        pos_sum = float(values[values > 0].sum())
+        k = int(np.searchsorted(np.cumsum(values), prop * pos_sum * (1 - 1e-12)) + 1)
+        k = min(k, int((values > 0).sum()))
+        values_all.append(values[:k])
+        vectors_all.append(np.ascontiguousarray(vectors[:, :k], dtype=np.float32).ravel())
+        positive.append(pos_sum)
+        rank_ptr.append(rank_ptr[-1] + k)
+    table = snps.iloc[use[covered]].assign(n=snps["n_obs"].to_numpy()[use[covered]])
+    meta = {"kind": "eigen", "prop": prop, "n_samples": n, "missing": missing, "blocks": ids,
+            "dropped": dropped, "bfile": str(genotypes.prefix),
+            "created_by": f"bayesmix {__version__}"}
+    return EigenBlocks(table, block_ptr, np.asarray(rank_ptr, dtype=np.int64),
+                       np.concatenate(values_all), np.concatenate(vectors_all),
+                       np.asarray(positive), meta)
