@@ -125,6 +125,7 @@ def test_tag_by_reference_matrix(region):
     rows = np.arange(0, N_REGION, 7)
     assert ld.shape == (len(rows), N_REGION) and not ld.is_square
     assert list(ld.snps["snp"]) == tags and len(ld.ref_snps) == N_REGION
+    assert ld.meta["missing"] == "mean"
     bp = genotypes.snps["bp"].to_numpy()
     mask = np.abs(bp[rows, None] - bp[None, :]) <= 150_000
     np.testing.assert_allclose(dense(ld), np.where(mask, r[rows], 0), atol=1e-5 + 0.5 / 32767)

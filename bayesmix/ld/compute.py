@@ -204,9 +204,9 @@ def build_ld(
     if tags is not None:
         wanted = set(tags)
         row_pos = np.flatnonzero(col_snps["snp"].isin(wanted).to_numpy())
-        missing = len(wanted) - len(row_pos)
-        if missing:
-            log.info("ld: %d tag SNPs are not among the reference SNPs and are skipped", missing)
+        absent = len(wanted) - len(row_pos)
+        if absent:
+            log.info("ld: %d tag SNPs are not among the reference SNPs and are skipped", absent)
         if len(row_pos) == 0:
             raise InputError("none of the tag SNPs is among the reference SNPs")
         square = len(row_pos) == len(use)
@@ -236,7 +236,8 @@ def build_ld(
                                          transform=transform, threads=threads,
                                          progress=progress, label=kind)
     meta = dict(
-        kind=kind, n_samples=n, missing=missing, min_r2=min_r2, chisq=chisq if kind == "sparse" else None,
+        kind=kind, n_samples=n, missing=missing, min_r2=min_r2,
+        chisq=chisq if kind == "sparse" else None,
         r2min=r2min if kind == "r2" else None, **window.as_dict(),
         bfile=str(genotypes.prefix), dropped={k: int(v) for k, v in counts.items() if v},
         created_by=f"bayesmix {__version__}",
