@@ -196,3 +196,30 @@ def test_report_tsv(tmp_path):
     report.write_tsv(tmp_path / "qc.tsv")
     back = pd.read_csv(tmp_path / "qc.tsv", sep="\t")
     pd.testing.assert_frame_equal(back, report.table(), check_dtype=False)
+
+
+def test_chrpos_matches_x_to_plink_code_23_and_regions_use_codes():
+    ref = pd.DataFrame({"snp": ["x1", "x2", "a1"], "chr": ["23", "23", "1"], "bp": [500, 900, 500],
+                        "a1": ["A", "A", "A"], "a2": ["G", "G", "G"]})
+    ss = sumstats_table().iloc[:3].copy()
+    ss["SNP"], ss["A1"], ss["A2"] = ["s1", "s2", "s3"], "A", "G"
+    ss["CHR"] = pd.array(["X", "chrX", "chr1"], dtype="str")
+    ss["BP"] = pd.array([500, 900, 500], dtype="Int64")
+    ss["SE"], ss["N"], ss["BETA"], ss["Z"] = 0.05, 1000.0, 0.1, 2.0
+    regions = pd.DataFrame({"chr": ["chrX"], "start": [800], "end": [1000]})
+    aligned, report = harmonise(ss, ref, match_by="chrpos", exclude_regions=regions)
+    assert report.dropped("absent from the reference") == 0
+    assert report.dropped("excluded regions") == 1  # x2 at X:900
+    assert aligned["SNP"].tolist() == ["x1", "a1"] and aligned["CHR"].tolist() == ["23", "1"]
+
+
+def test_missing_freq_is_kept_and_filled_from_reference():
+    ss = sumstats_table()
+    ss.loc[ss["SNP"] == "swap", "FREQ"] = np.nan
+    ss.loc[ss["SNP"] == "match", ["P", "INFO"]] = np.nan
+    aligned, report = harmonise(ss, reference_table(), fill_freq=True)
+    assert report.dropped("missing or non-finite values") == 1  # only 'nan' (missing BETA)
+    by_snp = aligned.set_index("SNP")
+    assert by_snp.loc["swap", "FREQ"] == pytest.approx(0.3)  # reference A1 frequency
+    assert "match" in by_snp.index
+    assert any("FREQ of 1 SNPs taken from the reference" in n for n in report.notes)

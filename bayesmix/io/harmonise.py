@@ -8,8 +8,8 @@ rule removed, so nothing is dropped silently.
 Rules, in the order applied (those marked * are optional):
 
 1. SE <= 0; 2. N <= 0;
-3. missing or non-finite values (SNP, alleles, Z, N, and BETA/SE/P/FREQ/INFO when the file had
-   that column);
+3. missing or non-finite values (SNP, alleles, Z, and N/BETA/SE when the file had that
+   column; a missing FREQ, P or INFO does not drop a SNP);
 4. invalid alleles: not a single A/C/G/T base, or A1 = A2;
 5. strand-ambiguous A/T and C/G SNPs (kept with ``keep_ambiguous``: they are then aligned by
    assuming the same strand as the reference);
@@ -20,7 +20,8 @@ Rules, in the order applied (those marked * are optional):
 9. alleles that match the reference neither directly, swapped, nor on the other strand;
 10. * minor allele frequency below ``min_maf`` (GWAS FREQ, else the reference frequency);
 11. * |FREQ - reference freq| > ``max_freq_diff`` (after alignment);
-12. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N);
+12. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N)
+    (``n_outlier_sd``);
 13. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
 14. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
 """
@@ -42,7 +43,14 @@ from bayesmix.io.sumstats import CANONICAL_COLUMNS, map_distinct, strip_chr
 # 1-based inclusive coordinates of the extended MHC on chromosome 6.
 MHC_REGIONS = {"hg19": ("6", 28_477_797, 33_448_354), "hg38": ("6", 28_510_120, 33_480_577)}
 COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
-N_OUTLIER_SD = 3.0
+# PLINK 1 numeric codes of the non-autosomes, so "X" in one file matches "23" in another.
+PLINK_CHROM_CODES = {"X": "23", "Y": "24", "XY": "25", "MT": "26", "M": "26"}
+
+
+def chrom_code(label: str) -> str:
+    """Chromosome label as PLINK 1 codes it: no ``chr`` prefix, X/Y/XY/MT as 23/24/25/26."""
+    label = strip_chr(str(label))
+    return PLINK_CHROM_CODES.get(label.upper(), label)
 
 
 @dataclass
@@ -128,7 +136,7 @@ def read_regions(path) -> pd.DataFrame:
                 raise InputError(f"non-integer position {fields[bad - 1]!r}", path, lineno, bad) from None
             if end < start:
                 raise InputError(f"region end {end} is before its start {start}", path, lineno, 3)
-            rows.append((strip_chr(fields[0]), start, end))
+            rows.append((chrom_code(fields[0]), start, end))
     return pd.DataFrame(rows, columns=["chr", "start", "end"]).astype(
         {"chr": str, "start": np.int64, "end": np.int64})
 
@@ -143,6 +151,7 @@ def harmonise(
     min_maf: float | None = None,
     max_freq_diff: float | None = None,
     impute_n: bool = False,
+    n_outlier_sd: float = 3.0,
     exclude_regions=None,
     exclude_mhc: str | None = None,
     fill_freq: bool = False,
@@ -158,7 +167,7 @@ def harmonise(
     keep_ambiguous : keep strand-ambiguous A/T, C/G SNPs.
     min_info, min_maf : drop SNPs with INFO / minor allele frequency below these.
     max_freq_diff : drop SNPs whose aligned FREQ differs from the reference freq by more.
-    impute_n : drop SNPs whose N is further than 3 SD from the median N.
+    impute_n : drop SNPs whose N is further than ``n_outlier_sd`` SD from the median N.
     exclude_regions : path of a ``chr start end`` file, or a DataFrame from :func:`read_regions`.
     exclude_mhc : ``"hg19"`` or ``"hg38"``: drop the MHC of that genome build.
     fill_freq : fill missing FREQ with the reference frequency (reported in the notes).
@@ -199,7 +208,7 @@ def harmonise(
 
     # 3. missing values: always-needed columns, and optional columns the file provided.
     missing = ss["SNP"].isna().to_numpy() | ss["A1"].isna().to_numpy() | ss["A2"].isna().to_numpy()
-    for column in ("Z", "N", "BETA", "SE", "P", "FREQ", "INFO"):
+    for column in ("Z", "N", "BETA", "SE"):
         values = ss[column].to_numpy(dtype=np.float64)
         if np.isfinite(values).any() or column == "Z":
             missing |= ~np.isfinite(values)
@@ -280,10 +289,10 @@ def harmonise(
     if impute_n and keep.any():
         n_kept = n[keep]
         median, sd = np.median(n_kept), np.std(n_kept)
-        apply(f"N further than {N_OUTLIER_SD:g} SD from the median", np.abs(n - median) > N_OUTLIER_SD * sd)
+        apply(f"N further than {n_outlier_sd:g} SD from the median", np.abs(n - median) > n_outlier_sd * sd)
 
     # 13-14. regions, by reference position
-    ref_chr = ref["chr"].to_numpy().astype(str)[np.maximum(ref_pos, 0)]
+    ref_chr = map_distinct(ref["chr"], chrom_code)[np.maximum(ref_pos, 0)]
     ref_bp = ref["bp"].to_numpy(dtype=np.int64)[np.maximum(ref_pos, 0)]
     if exclude_mhc is not None:
         chrom, start, end = MHC_REGIONS[exclude_mhc]
@@ -335,7 +344,7 @@ def _reference_table(reference) -> pd.DataFrame:
         ref = read_bim(bim)
         ref.attrs["path"] = str(bim)
     ref = ref.copy()
-    ref["chr"] = map_distinct(ref["chr"], strip_chr)
+    ref["chr"] = ref["chr"].astype(str)
     ref["a1"] = map_distinct(ref["a1"], str.upper)
     ref["a2"] = map_distinct(ref["a2"], str.upper)
     return ref
@@ -346,7 +355,7 @@ def _match_key(table: pd.DataFrame, match_by: str) -> np.ndarray:
     if match_by == "snp":
         column = "SNP" if "SNP" in table else "snp"
         return table[column].astype(str).to_numpy()
-    chrom = pd.Series(map_distinct(table["CHR" if "CHR" in table else "chr"], strip_chr))
+    chrom = pd.Series(map_distinct(table["CHR" if "CHR" in table else "chr"], chrom_code))
     bp = pd.Series(table["BP" if "BP" in table else "bp"].to_numpy()).astype("Int64").astype(str)
     return (chrom + ":" + bp).to_numpy()
 
@@ -369,5 +378,5 @@ def _in_regions(chrom: np.ndarray, bp: np.ndarray, regions: pd.DataFrame) -> np.
     """Boolean mask of positions inside any region (1-based, inclusive)."""
     inside = np.zeros(len(chrom), dtype=bool)
     for c, start, end in regions[["chr", "start", "end"]].itertuples(index=False):
-        inside |= (chrom == strip_chr(c)) & (bp >= start) & (bp <= end)
+        inside |= (chrom == chrom_code(c)) & (bp >= start) & (bp <= end)
     return inside
