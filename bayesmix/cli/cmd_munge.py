@@ -26,10 +26,12 @@ def add_arguments(parser) -> None:
                         help="match SNPs to the reference by id or by CHR:BP (default snp)")
     parser.add_argument("--keep-ambiguous", action="store_true",
                         help="keep strand-ambiguous A/T and C/G SNPs")
-    parser.add_argument("--min-info", type=float, default=None, help="drop SNPs with INFO below this")
-    parser.add_argument("--min-maf", type=float, default=None, help="drop SNPs with MAF below this")
-    parser.add_argument("--max-freq-diff", type=float, default=None,
-                        help="drop SNPs whose allele frequency differs from the reference by more")
+    parser.add_argument("--min-info", type=float, default=None, metavar="X",
+                        help="drop SNPs with INFO below X")
+    parser.add_argument("--min-maf", type=float, default=None, metavar="X",
+                        help="drop SNPs with MAF below X")
+    parser.add_argument("--max-freq-diff", type=float, default=None, metavar="X",
+                        help="drop SNPs whose allele frequency differs from the reference by more than X")
     parser.add_argument("--impute-n", action="store_true",
                         help="drop SNPs whose N is more than 3 SD from the median N (as GCTB)")
     parser.add_argument("--exclude-mhc", choices=["hg19", "hg38"], default=None, metavar="BUILD",
@@ -63,10 +65,11 @@ def run(args) -> int:
     if ref.suffix in (".bim", ".bed", ".fam"):
         ref = ref.with_suffix("")
     if Path(f"{ref}.bed").exists() and Path(f"{ref}.fam").exists():
-        log.info("reference allele frequencies from %s.bed", ref)
+        log.info("computing reference allele frequencies from %s.bed", ref)
         reference = Genotypes.open(ref).snps
     else:
         reference = Path(f"{ref}.bim")
+    log.info("harmonising to %s.bim", ref)
     aligned, report = harmonise(
         sumstats, reference, match_by=args.match_by, keep_ambiguous=args.keep_ambiguous,
         min_info=args.min_info, min_maf=args.min_maf, max_freq_diff=args.max_freq_diff,
