@@ -97,74 +97,67 @@ def run(args) -> int:
     from bayesmix.io.files import atomic_open
     from bayesmix.io.plink import Genotypes
     from bayesmix.io.sumstats import write_ma, write_sumstats
-    from bayesmix.simulate.effects import draw_effects
-    from bayesmix.simulate.gwas import marginal_gwas
-    from bayesmix.simulate.phenotype import simulate_phenotypes, write_phen
+    from bayesmix.simulate.phenotype import write_phen
+    from bayesmix.simulate.scenario import check_ld_snps, simulate_gwas
 
     log = logging.getLogger("bayesmix")
     bivariate = args.prior == "mixer2"
-    n_traits = 2 if bivariate else 1
-    h2 = _check_h2(args.h2, n_traits)
-    if args.n_gwas is not None and args.prevalence is not None:
-        raise InputError("--prevalence simulates a binary trait on the --bfile samples; "
-                         "--n-gwas draws z-scores of a quantitative trait: use one of them")
+    h2 = _check_h2(args.h2, 2 if bivariate else 1)
+    params = _prior_params(args, InputError)
     seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
     rng = np.random.default_rng(seed)
 
-    ld_store = None
-    extract = args.extract
+    ld, extract = None, args.extract
     if args.ld is not None:
+        if args.n_gwas is None:
+            raise InputError("--ld is the LD of summary statistics drawn with --n-gwas")
+        from bayesmix.io.plink import read_snp_list
         from bayesmix.ld import LDMatrix
 
-        ld_store = LDMatrix.load(args.ld)
-        wanted = set(ld_store.snps["snp"])
-        if extract is not None:
-            from bayesmix.io.plink import read_snp_list
-
-            wanted &= read_snp_list(extract)
-        extract = wanted
+        ld = LDMatrix.load(args.ld)
+        extract = set(ld.snps["snp"])
+        if args.extract is not None:
+            extract &= read_snp_list(args.extract)
     genotypes = Genotypes.open(args.bfile, keep=args.keep, extract=extract, chrom=args.chr,
                                maf=args.maf)
     for reason, count in genotypes.filter_counts.items():
         if count:
             log.info("dropped %d %s", count, reason)
     log.info("%d samples, %d SNPs from %s", genotypes.n_samples, genotypes.n_snps, args.bfile)
+    if ld is not None:
+        if len(ld.snps) != genotypes.n_snps:
+            ld = ld.subset(genotypes.snps["snp"])
+        check_ld_snps(ld, genotypes, args.ld)
 
-    effects = draw_effects(args.prior, genotypes.heterozygosity, h2 if bivariate else h2[0], rng,
-                           **_prior_params(args, InputError))
-    log.info("prior %s: %d causal SNPs", args.prior, len(effects.causal))
-
-    summary = {"seed": seed, "command": " ".join(sys.argv), "bfile": str(args.bfile),
-               "n_samples": genotypes.n_samples,
-               "h2": h2.tolist() if bivariate else float(h2[0])}
     if args.n_gwas is None:
-        pheno = simulate_phenotypes(genotypes, effects, h2, rng=rng,
-                                    residual_corr=args.residual_corr, prevalence=args.prevalence)
-        effects = pheno.effects
         log.info("GWAS: marginal regression on %d samples", genotypes.n_samples)
-        tables = marginal_gwas(genotypes, pheno.y, progress=sys.stderr.isatty())
-        summary["gwas"] = {"kind": "marginal regression on the --bfile samples",
-                           "n": genotypes.n_samples}
     else:
-        effects, tables, gwas_info = _gwas_from_ld(args, genotypes, ld_store, effects, h2, rng,
-                                                   InputError)
-        pheno = simulate_phenotypes(genotypes, effects, h2, rng=rng, rescale=False,
-                                    residual_corr=args.residual_corr)
-        summary["gwas"] = gwas_info
-    summary["h2_sample"] = pheno.h2_sample.tolist()
-    if args.prevalence is not None:
-        summary["prevalence"] = args.prevalence
-        summary["case_fraction"] = pheno.y.mean(axis=0).tolist()
+        log.info("GWAS: drawn from LD (%s) for N = %s", args.ld or
+                 f"block-diagonal, {args.ld_block_size} SNPs per block",
+                 " ".join(f"{n:g}" for n in args.n_gwas))
+    sim = simulate_gwas(genotypes, args.prior, h2 if bivariate else h2[0], rng=rng,
+                        n_gwas=args.n_gwas, ld=ld, ld_block_size=args.ld_block_size,
+                        residual_corr=args.residual_corr, prevalence=args.prevalence,
+                        n_overlap=args.n_overlap, progress=sys.stderr.isatty(), **params)
+    log.info("prior %s: %d causal SNPs", args.prior, len(sim.effects.causal))
 
     out = args.out
     written = [f"{out}.phen"]
-    write_phen(f"{out}.phen", pheno.samples, pheno.y)
-    for t, table in enumerate(tables):
+    write_phen(f"{out}.phen", sim.phenotypes.samples, sim.phenotypes.y)
+    for t, table in enumerate(sim.sumstats):
         stem = f"{out}.trait{t + 1}" if bivariate else out
         write_ma(table, f"{stem}.ma")
         write_sumstats(table, f"{stem}.sumstats.gz")
         written += [f"{stem}.ma", f"{stem}.sumstats.gz"]
-    truth = {**effects.truth(genotypes.snps), **summary, "files": written + [f"{out}.truth.json"]}
+    gwas = dict(sim.gwas, ld=args.ld) if args.ld is not None else sim.gwas
+    truth = {**sim.effects.truth(genotypes.snps), "seed": seed, "command": " ".join(sys.argv),
+             "bfile": str(args.bfile), "n_samples": genotypes.n_samples,
+             "h2": h2.tolist() if bivariate else float(h2[0]),
+             "h2_sample": sim.phenotypes.h2_sample.tolist(), "gwas": gwas}
+    if args.prevalence is not None:
+        truth["prevalence"] = args.prevalence
+        truth["case_fraction"] = sim.phenotypes.y.mean(axis=0).tolist()
+    truth["files"] = written + [f"{out}.truth.json"]
     with atomic_open(f"{out}.truth.json", "wt") as fh:
         # one line per top-level key: readable, and long per-SNP lists stay compact
         fh.write("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}"
@@ -216,55 +209,3 @@ def _prior_params(args, error) -> dict:
     if args.prior == "B" and args.nu is not None:
         params["nu"] = args.nu
     return params
-
-
-def _gwas_from_ld(args, genotypes, ld_store, effects, h2, rng, error):
-    """Summary statistics drawn from LD for --n-gwas; effects rescaled so b'Rb = h2."""
-    import logging
-    import sys
-
-    import numpy as np
-
-    from bayesmix.simulate.from_ld import (LDSampler, draw_from_genotype_blocks, overlap_rho0,
-                                           sumstats_table)
-
-    log = logging.getLogger("bayesmix")
-    n_traits = effects.n_traits
-    n_gwas = np.asarray(args.n_gwas, dtype=np.float64)
-    if len(n_gwas) not in (1, n_traits) or (n_gwas <= 0).any():
-        raise error(f"--n-gwas needs 1 or {n_traits} positive sample size(s)")
-    n_gwas = np.broadcast_to(n_gwas, (n_traits,))
-    if ld_store is not None:
-        if len(ld_store.snps) != genotypes.n_snps:
-            ld_store = ld_store.subset(genotypes.snps["snp"])
-        same = (ld_store.snps["snp"].to_numpy() == genotypes.snps["snp"].to_numpy()).all()
-        if not same or (ld_store.snps["a1"].to_numpy() != genotypes.snps["a1"].to_numpy()).any():
-            raise error("the LD matrix's SNPs or A1 alleles differ from the --bfile's: build it "
-                        "from the same fileset", args.ld)
-        log.info("LD: %s (%d SNPs)", args.ld, genotypes.n_snps)
-        draw = LDSampler(ld_store).draw(effects.b_std, rng)
-    else:
-        log.info("LD: block-diagonal, %d SNPs per block", args.ld_block_size)
-        draw = draw_from_genotype_blocks(genotypes, effects.b_std, rng=rng,
-                                         block_size=args.ld_block_size,
-                                         progress=sys.stderr.isatty())
-    if draw.clipped < -1e-3:  # float32 rounding alone clips about -1e-5
-        log.warning("the LD matrix is not positive semi-definite: clipped negative eigenvalues "
-                    "summing to %.3g", draw.clipped)
-    var_g = np.diag(draw.genetic_cov)
-    if (var_g <= 0).any():
-        raise error("the drawn effects explain no variance: raise --pi / --n-causal")
-    factor = np.sqrt(h2 / var_g)
-    effects = effects.scaled(factor if n_traits > 1 else factor[0])
-    rho0 = 0.0
-    info = {"kind": "drawn from LD: z = sqrt(N) R b + e, e ~ N(0, R)",
-            "n": n_gwas.tolist(), "ld": args.ld or f"block-diagonal, {args.ld_block_size} SNPs"}
-    if n_traits == 2:
-        genetic_cov = float(draw.genetic_cov[0, 1] * factor[0] * factor[1])
-        phenotype_corr = genetic_cov + args.residual_corr * np.sqrt((1 - h2[0]) * (1 - h2[1]))
-        rho0 = overlap_rho0(n_gwas[0], n_gwas[1], args.n_overlap, phenotype_corr)
-        info.update(n_overlap=args.n_overlap, phenotype_corr=phenotype_corr, rho0=rho0,
-                    genetic_cov=genetic_cov)
-    z = draw.zscores(n_gwas if n_traits == 2 else n_gwas[0], scale=factor, rho0=rho0)
-    tables = [sumstats_table(z[:, t], n_gwas[t], genotypes.snps) for t in range(n_traits)]
-    return effects, tables, info

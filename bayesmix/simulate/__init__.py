@@ -13,6 +13,8 @@ statistics nor numba):
 - summary statistics from LD (``.from_ld``): :func:`sumstats_from_ld`, :class:`LDSampler`,
   :func:`draw_from_genotype_blocks`, :class:`LDDraw`, :func:`sumstats_table`, :func:`overlap_rho0`, :func:`genetic_variance`,
   :func:`block_diagonal_ld`.
+- one call (``.scenario``): :func:`simulate_gwas` -> :class:`SimulatedGWAS` (effects,
+  phenotypes, summary statistics, how they were made): what ``bayesmix simulate`` writes.
 - genotypes (``.genotypes``): :func:`simulate_genotypes`, :func:`simulate_bfile`,
   :func:`write_bfile`.
 """
@@ -28,6 +30,7 @@ _LAZY = {
                      "sumstats_table", "overlap_rho0", "genetic_variance", "block_diagonal_ld",
                      "ld_blocks"],
                     "bayesmix.simulate.from_ld"),
+    **dict.fromkeys(["simulate_gwas", "SimulatedGWAS"], "bayesmix.simulate.scenario"),
     **dict.fromkeys(["simulate_genotypes", "simulate_bfile", "write_bfile",
                      "iter_simulated_blocks"], "bayesmix.simulate.genotypes"),
 }
