@@ -113,6 +113,18 @@ def sumstats_duplicated_header(tmp, bfile):
     return lambda: read_sumstats(tmp / "s.txt"), "s.txt", 1, None
 
 
+def column_map_unknown_target(tmp, bfile):
+    (tmp / "s.txt").write_text("id ea oa z\nrs1 A G 1\n")
+    cols = {"id": "SNP", "ea": "A1", "oa": "A2", "z": "ZSCORE"}
+    return lambda: read_sumstats(tmp / "s.txt", columns=cols), "s.txt", 1, None
+
+
+def column_map_name_not_in_header(tmp, bfile):
+    (tmp / "s.txt").write_text("id ea oa z\nrs1 A G 1\n")
+    cols = {"rsid": "SNP", "ea": "A1", "oa": "A2", "z": "Z"}
+    return lambda: read_sumstats(tmp / "s.txt", columns=cols), "s.txt", 1, None
+
+
 def reference_duplicated_snps(tmp, bfile):
     prefix = copy_bfile(bfile, tmp / "d")
     lines = Path(f"{prefix}.bim").read_text().splitlines(keepends=True)
@@ -180,6 +192,7 @@ CASES = [truncated_bed, bim_bed_mismatch, bed_bad_magic, bim_non_numeric_positio
          fam_missing_field, missing_bim, keep_file_one_field, sumstats_missing_column,
          sumstats_no_effect_column, sumstats_non_numeric, sumstats_short_row,
          sumstats_long_row_tab, sumstats_empty, sumstats_header_only, sumstats_duplicated_header,
+         column_map_unknown_target, column_map_name_not_in_header,
          reference_duplicated_snps, region_non_integer, phen_all_missing, phen_no_shared_ids,
          phen_non_numeric, phen_duplicated_ids, phen_ragged, phen_bad_mpheno, qcovar_non_numeric,
          covar_missing_file, qcovar_collinear]

@@ -42,6 +42,9 @@ from bayesmix.io.files import atomic_open, open_text, read_bytes
 CANONICAL_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
 NUMERIC_COLUMNS = ["FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
 FORMATS = ("auto", "ma", "ldsc", "mixer", "generic")
+# Column-map targets that are converted to canonical columns (OR -> BETA, NCASE + NCONTROL -> N,
+# CHRPOS "chr:bp" -> CHR and BP).
+MAP_ONLY_TARGETS = ("OR", "NCASE", "NCONTROL", "CHRPOS")
 
 # Tokens read as a missing value (case-insensitive) rather than as a malformed number.
 MISSING_TOKENS = frozenset({"", "na", "nan", ".", "-", "null", "none"})
@@ -177,6 +180,9 @@ def _column_map(header, format, explicit, path):
         if name not in header:
             raise InputError(f"column {name!r} given in the column map is not in the header "
                              f"({' '.join(header)})", path, 1)
+        if target.upper() not in (*CANONICAL_COLUMNS, *MAP_ONLY_TARGETS):
+            raise InputError(f"column map target {target!r} for {name!r} is not one of "
+                             f"{', '.join((*CANONICAL_COLUMNS, *MAP_ONLY_TARGETS))}", path, 1)
         rename[name] = target.upper()
     by_name = {_normalise_name(h): h for h in header if h not in rename}
     for target, names in SYNONYMS.items():
