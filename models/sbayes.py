@@ -71,6 +71,8 @@ class SBayesModel(AlphabetModel):
     ld_sampling_variance : GCTB's per-SNP residual variance correction; None = ``robust``.
     parallel_blocks : sweep LD blocks that share no LD entry in parallel threads (same draws;
         pays off with several cores and block-diagonal LD).
+    unscaled : GCTB's ``--unscale-genotype`` for SBayesC/R: the prior variance sig2_beta is of
+        per-allele effects, i.e. H_j sig2_beta on the standardised scale (SBayesS always is).
 
     Attributes
     ----------
@@ -82,8 +84,10 @@ class SBayesModel(AlphabetModel):
     def __init__(self, data: SummaryData, prior: AlphabetPrior | str = "C", *, hyperpriors=None,
                  robust: bool = True, ridge: float | None = None,
                  min_eigenvalue: float = DEFAULT_MIN_EIGENVALUE,
-                 ld_sampling_variance: bool | None = None, parallel_blocks: bool = False):
+                 ld_sampling_variance: bool | None = None, parallel_blocks: bool = False,
+                 unscaled: bool = False):
         self.data = data
+        self.unscaled = bool(unscaled)
         self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
         if self.prior.method not in METHODS:
             raise InputError(f"SBayes{self.prior.method} is not available; choose one of "
@@ -135,9 +139,11 @@ class SBayesModel(AlphabetModel):
         return np.sqrt(self.data.vp / self.data.het)
 
     def _slab_weight(self, S) -> np.ndarray:
-        """v_j / sig2_beta on the standardised scale: 1, or H_j^(S+1) for SBayesS."""
+        """v_j / sig2_beta on the standardised scale: 1, H_j (unscaled) or H_j^(S+1) (S)."""
         het = self.data.het
-        return het ** (S + 1.0) if self.method == "S" else np.ones(self.n_snps)
+        if self.method == "S":
+            return het ** (S + 1.0)
+        return het.copy() if self.unscaled else np.ones(self.n_snps)
 
     def _starting_values(self) -> dict:
         p = self.prior
@@ -168,6 +174,8 @@ class SBayesModel(AlphabetModel):
             sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
                 "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
             slab_var = sig2_beta
+            if self.unscaled and p.method != "S":
+                slab_var = sig2_beta * as_float64(d.het)
             if p.method == "S":
                 S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
                 slab_var = maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)

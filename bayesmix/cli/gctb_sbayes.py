@@ -1,0 +1,283 @@
+"""GCTB's summary-data options for ``bayesmix-gctb``: SBayesC/R/S and building LD matrices.
+
+``bayesmix/cli/gctb.py`` owns the parser; it calls :func:`add_arguments` and, when
+:func:`requested` is true, runs :func:`run`. Options GCTB shares with the individual-level
+analyses (--bfile, --chr, --out, --pi, --gamma, --hsq, --S, --chain-length, --burn-in,
+--out-freq, --thin, --seed ...) are added here only when the parser does not define them yet.
+
+Command lines of the GCTB tutorial that run unchanged::
+
+    gctb --bfile ref --chr 22 --make-full-ldm --snp 1-1000 --out ref      # a piece
+    gctb --mldm pieces.txt --make-full-ldm --out ref                       # merge pieces
+    gctb --bfile ref --make-sparse-ldm --chisq 10 --out ref                # or --ldm X.ldm.full
+    gctb --bfile ref --chr 22 --make-shrunk-ldm --gen-map map.txt --out ref
+    gctb --ldm ref.ldm.sparse --write-ldm-txt --out ref
+    gctb --sbayes R --ldm ref.ldm.sparse --pi 0.95,0.02,0.02,0.01 --gamma 0.0,0.01,0.1,1 \\
+         --gwas-summary trait.ma --chain-length 10000 --burn-in 2000 --out-freq 10 --out trait
+    gctb --sbayes C --mldm ldm_list.txt --gwas-summary trait.ma --exclude-mhc --impute-n ...
+
+Outputs of an SBayes run: ``OUT.parRes``, ``OUT.snpRes`` (GCTB format), ``OUT.mcmcsamples.Par``,
+``OUT.nc`` (ArviZ), and the data summary, QC table and progress lines on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("bayesmix")
+
+LD_ACTIONS = ("make_full_ldm", "make_sparse_ldm", "make_shrunk_ldm", "write_ldm_txt")
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the summary-data and LD-building options (and missing shared ones) to ``parser``."""
+    existing = set(parser._option_string_actions)  # noqa: SLF001 - argparse has no public query
+
+    def add(group, *flags, **kwargs):
+        if not any(f in existing for f in flags):
+            group.add_argument(*flags, **kwargs)
+
+    shared = parser.add_argument_group("shared with individual-level analyses")
+    add(shared, "--bfile", help="PLINK prefix (LD reference panel when building LD)")
+    add(shared, "--chr", dest="chrom", help="chromosome")
+    add(shared, "--extract", help="file of SNP ids to use")
+    add(shared, "--keep", help="file of FID IID of the individuals to use")
+    add(shared, "--out", default="gctb", help="output prefix")
+    add(shared, "--pi", type=_floats, help="starting pi (C/S: non-zero share; R: K weights)")
+    add(shared, "--gamma", type=_floats, help="SBayesR component variance multipliers")
+    add(shared, "--hsq", type=float, default=0.5, help="starting heritability")
+    add(shared, "--S", dest="S", type=float, default=0.0, help="starting S (SBayesS)")
+    add(shared, "--fix-pi", action="store_true", help="do not sample pi")
+    add(shared, "--chain-length", type=int, default=3000)
+    add(shared, "--burn-in", type=int, default=1000)
+    add(shared, "--out-freq", type=int, default=100)
+    add(shared, "--thin", type=int, default=10)
+    add(shared, "--seed", type=int, default=0)
+    add(shared, "--thread", type=int, default=1, help="threads (LD building, block sweeps)")
+    add(shared, "--unscale-genotype", action="store_true",
+        help="prior variance of per-allele effects independent of allele frequency")
+    add(shared, "--no-mcmc-bin", action="store_true", help="no .mcmcsamples files")
+    add(shared, "--chains", type=int, default=1, help="number of chains (bayesmix extra)")
+
+    sb = parser.add_argument_group("summary-data Bayesian models (SBayes)")
+    add(sb, "--sbayes", choices=["C", "R", "S"], type=str.upper, help="SBayesC, SBayesR or SBayesS")
+    add(sb, "--gwas-summary", help="GWAS summary statistics (.ma: SNP A1 A2 freq b se p N)")
+    add(sb, "--ldm", help="LD matrix: GCTB PREFIX.ldm.TYPE or a bayesmix LD folder")
+    add(sb, "--mldm", help="file listing LD matrices, one per line (one per chromosome; or "
+                           "row pieces to merge with --make-full-ldm)")
+    add(sb, "--exclude-mhc", nargs="?", const="hg19", choices=["hg19", "hg38"],
+        help="drop the MHC region (genome build hg19 by default)")
+    add(sb, "--exclude-region", help="file of regions to drop: chr start end")
+    add(sb, "--impute-n", action="store_true",
+        help="drop SNPs whose N is more than 3 SD from the median N")
+    add(sb, "--p-value", type=float, help="keep SNPs with GWAS p-value <= this")
+    add(sb, "--keep-ambiguous", action="store_true", help="keep strand-ambiguous A/T, C/G SNPs")
+    add(sb, "--robust", dest="robust", action="store_true", default=True,
+        help="robust setting (default): LD sampling-variance correction and an LD ridge from "
+             "an eigenvalue check")
+    add(sb, "--no-robust", dest="robust", action="store_false",
+        help="exact summary-data likelihood (in-sample LD only)")
+    add(sb, "--ld-ridge", type=float, help="ridge towards the LD diagonal in [0, 1) (default: "
+                                           "from the eigenvalue check)")
+    add(sb, "--min-eigenvalue", type=float, default=0.01,
+        help="smallest LD eigenvalue the automatic ridge aims for")
+
+    ldb = parser.add_argument_group("LD matrices")
+    add(ldb, "--make-full-ldm", action="store_true", help="full LD (or merge --mldm pieces)")
+    add(ldb, "--make-sparse-ldm", action="store_true", help="sparse LD: keep n r^2 >= --chisq")
+    add(ldb, "--make-shrunk-ldm", action="store_true", help="Wen-Stephens shrunk LD")
+    add(ldb, "--snp", metavar="i-j", help="build rows i..j only (1-based), a piece to merge")
+    add(ldb, "--chisq", type=float, default=10.0, help="sparse LD threshold of n r^2")
+    add(ldb, "--gen-map", help="genetic map: SNP bp cM, no header (shrunk LD)")
+    add(ldb, "--ne", type=float, default=11490.672741, help="effective population size (shrunk)")
+    add(ldb, "--genmap-n", type=int, default=183, help="individuals behind the genetic map")
+    add(ldb, "--shrunk-cutoff", type=float, default=1e-5, help="shrinkage cutoff (shrunk)")
+    add(ldb, "--write-ldm-txt", action="store_true", help="write the LD matrix as text")
+
+
+def requested(args) -> bool:
+    """True if the command line asks for an SBayes run or an LD operation."""
+    return bool(getattr(args, "sbayes", None) or any(getattr(args, a, False) for a in LD_ACTIONS))
+
+
+def run(args) -> int:
+    if any(getattr(args, a, False) for a in LD_ACTIONS):
+        return _run_ld(args)
+    return _run_sbayes(args)
+
+
+# --------------------------------------------------------------------------- LD matrices
+def _read_list(path) -> list[str]:
+    from bayesmix.errors import InputError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    entries = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not entries:
+        raise InputError("lists no LD matrix", path)
+    return entries
+
+
+def _load_ld(prefix):
+    """A bayesmix LD folder (also when named like a GCTB prefix, e.g. row pieces) or GCTB
+    ``PREFIX.ldm.TYPE`` files."""
+    from bayesmix.cli.cmd_ld import _load_any
+    from bayesmix.errors import InputError
+    from bayesmix.ld.store import LDMatrix
+
+    path = Path(prefix)
+    if path.is_dir():
+        return LDMatrix.load(path)
+    if not (Path(f"{prefix}.bin").exists() or Path(f"{prefix}.info").exists() or path.exists()):
+        raise InputError("LD matrix not found (expected PREFIX.ldm.TYPE.bin/.info or a "
+                         "bayesmix LD folder)", prefix)
+    return _load_any(prefix)
+
+
+def _ld_output_name(args, gctb_type: str) -> str:
+    parts = [args.out]
+    if args.chrom and not args.snp:
+        parts.append(f"chr{args.chrom}")
+    if args.snp:
+        parts.append(f"snp{args.snp}")
+    return ".".join(parts)
+
+
+def _run_ld(args) -> int:
+    from bayesmix.cli.cmd_ld import parse_snp_range
+    from bayesmix.errors import InputError
+    from bayesmix.ld.compute import build_ld
+    from bayesmix.ld.gctb import write_gctb_ldm, write_ldm_text
+    from bayesmix.ld.store import LDMatrix, merge
+
+    kinds = [k for k, flag in (("full", "make_full_ldm"), ("sparse", "make_sparse_ldm"),
+                               ("shrunk", "make_shrunk_ldm")) if getattr(args, flag)]
+    if len(kinds) > 1:
+        raise InputError("choose one of --make-full-ldm, --make-sparse-ldm, --make-shrunk-ldm")
+    if args.write_ldm_txt and not kinds:
+        if not args.ldm:
+            raise InputError("--write-ldm-txt needs --ldm PREFIX")
+        path = write_ldm_text(_load_ld(args.ldm), f"{args.out}.ldm.txt")
+        print(f"Written the LD matrix as text to [{path}].")
+        return 0
+    kind = kinds[0]
+    if args.mldm:
+        if kind != "full":
+            raise InputError("--mldm with LD building merges pieces: use --make-full-ldm")
+        pieces = [_load_ld(p) for p in _read_list(args.mldm)]
+        ld = merge(pieces)
+        ld.meta["kind"] = "full"
+        print(f"Merged {len(pieces)} LD matrix pieces: {ld.shape[0]} SNPs.")
+    elif args.ldm:
+        if kind != "sparse":
+            raise InputError("from an existing --ldm only --make-sparse-ldm is supported")
+        source = _load_ld(args.ldm)
+        n = source.snps["n"].to_numpy(dtype=float)
+        csr = source.to_scipy().tocoo()
+        keep = (csr.row == csr.col) | (csr.data.astype(float) ** 2 * n[csr.row] >= args.chisq)
+        import scipy.sparse as sp
+
+        thinned = sp.csr_matrix((csr.data[keep], (csr.row[keep], csr.col[keep])),
+                                shape=source.shape)
+        ld = LDMatrix.from_scipy(thinned, source.snps, meta=dict(source.meta, kind="sparse",
+                                                                 chisq=args.chisq))
+    else:
+        if not args.bfile:
+            raise InputError(f"--make-{kind}-ldm needs --bfile PREFIX (or --mldm / --ldm)")
+        options = dict(chrom=args.chrom, snp_range=parse_snp_range(args.snp) if args.snp else None,
+                       threads=args.thread, progress=sys.stderr.isatty(), extract=args.extract,
+                       keep=args.keep)
+        if kind == "sparse":
+            options["chisq"] = args.chisq
+        if kind == "shrunk":
+            if not args.gen_map:
+                raise InputError("--make-shrunk-ldm needs --gen-map FILE (SNP bp cM)")
+            options.update(gen_map=args.gen_map, ne=args.ne, genmap_n=args.genmap_n,
+                           cutoff=args.shrunk_cutoff)
+        ld = build_ld(args.bfile, kind, **options)
+    if not ld.is_square:
+        # a row piece (--snp i-j): GCTB files are square, so pieces are bayesmix LD folders
+        # named like GCTB's pieces; --mldm LIST --make-full-ldm merges them.
+        folder = ld.save(f"{_ld_output_name(args, kind)}.ldm.{kind}")
+        print(f"Written rows {args.snp} of the {kind} LD matrix ({ld.shape[0]} x {ld.shape[1]}) "
+              f"to the folder [{folder}]; merge the pieces with --mldm LIST --make-full-ldm.")
+        return 0
+    prefix = write_gctb_ldm(ld, _ld_output_name(args, kind), kind)
+    print(f"Written the {kind} LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros) to "
+          f"[{prefix}.bin] and [{prefix}.info].")
+    if args.write_ldm_txt:
+        write_ldm_text(ld, f"{prefix}.txt")
+    return 0
+
+
+# --------------------------------------------------------------------------- SBayes
+def load_reference_ld(args):
+    """The LD matrix of ``--ldm`` or the chromosomes of ``--mldm`` (block-diagonal)."""
+    from bayesmix.errors import InputError
+    from bayesmix.inference.sbayes_data import combine_ld
+
+    if bool(args.ldm) == bool(args.mldm):
+        raise InputError("--sbayes needs exactly one of --ldm PREFIX or --mldm LIST")
+    if args.ldm:
+        return _load_ld(args.ldm)
+    return combine_ld([_load_ld(p) for p in _read_list(args.mldm)])
+
+
+def _run_sbayes(args) -> int:
+    from bayesmix.errors import InputError
+    from bayesmix.inference.chain import ChainSettings
+    from bayesmix.inference.sbayes_data import prepare_summary_data
+    from bayesmix.io.sumstats import read_sumstats
+    from bayesmix.models.alphabet import AlphabetPrior
+    from bayesmix.models.sbayes import SBayesModel
+    from bayesmix.inference.chain import run_chains
+    from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+
+    if not args.gwas_summary:
+        raise InputError("--sbayes needs --gwas-summary FILE.ma")
+    ld = load_reference_ld(args)
+    print(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}).")
+    sumstats = read_sumstats(args.gwas_summary)
+    print(f"Read {len(sumstats)} SNPs from [{args.gwas_summary}].")
+    if args.p_value is not None:
+        keep = ~(sumstats["P"] > args.p_value)
+        print(f"{int((~keep).sum())} SNPs with GWAS p-value > {args.p_value:g} removed.")
+        sumstats = sumstats.loc[keep.to_numpy()]
+    data = prepare_summary_data(sumstats, ld, exclude_mhc=args.exclude_mhc,
+                                exclude_regions=args.exclude_region, impute_n=args.impute_n,
+                                keep_ambiguous=args.keep_ambiguous)
+    print(data.qc)
+    print()
+    print(data.format_summary())
+    pi = args.pi if args.pi is None or args.sbayes == "R" else args.pi[-1]
+    prior = AlphabetPrior(args.sbayes, pi=pi, gamma=args.gamma, hsq=args.hsq, S=args.S,
+                          fix_pi=args.fix_pi)
+    model = SBayesModel(data, prior, robust=args.robust, ridge=args.ld_ridge,
+                        min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
+                        parallel_blocks=args.thread > 1)
+    print(f"\nSBayes{args.sbayes}: {model.robust_description()}.")
+    settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
+                             thin=args.thin, out_freq=args.out_freq, seed=args.seed,
+                             store_snp_draws=not args.no_mcmc_bin,
+                             checkpoint=f"{args.out}.checkpoint")
+    result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
+                        cores=min(args.chains, args.thread))
+    write_outputs(model, result, args.out, mcmc_bin=not args.no_mcmc_bin)
+    return 130 if result.interrupted else 0
+
+
+def write_outputs(model, result, out: str, *, mcmc_bin: bool = True) -> None:
+    """GCTB files through the alphabet's writers, plus the ArviZ netCDF."""
+    from bayesmix.report import gctb as report
+
+    report.write_results(result, out, mcmc_bin=mcmc_bin)
+    result.to_netcdf(f"{out}.nc")
+    print(f"Results written to [{out}.parRes], [{out}.snpRes] and [{out}.nc].")
