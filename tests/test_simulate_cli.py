@@ -119,6 +119,8 @@ def test_bivariate_and_binary(tmp_path, bfile22):
     (["--prior", "C", "--h2", 0.5, "--n-causal", 100000], "n_causal must be an integer"),
     (["--prior", "C", "--h2", 0.5, "--pi", 0.1, "--n-gwas", 1000, "--prevalence", 0.1],
      "a prevalence simulates a binary trait"),
+    (["--prior", "C", "--h2", 0.5, "--pi", 0.1, "--ld", "ref.ld"], "--ld is the LD"),
+    (["--prior", "R", "--h2", 0.5, "--pi-k", 0.5, 0.5, "--gamma", 0, 1, 2], "same length"),
 ])
 def test_impossible_arguments(tmp_path, bfile22, capsys, argv, message):
     assert _run("--bfile", bfile22, *argv, "--seed", 1, "--out", tmp_path / "x") == 1
