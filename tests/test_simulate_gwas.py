@@ -61,13 +61,15 @@ def test_complete_case_kernel():
     x[:, 5] = 1.0  # constant: no estimate
     x[3:, 6] = np.nan  # 3 observed samples, 3 parameters: no residual degree of freedom
     cov = rng.normal(size=(n, 1))
+    cov[:30, 0] = 2.0  # constant covariate where SNP 7 is observed: collinear with the intercept
+    x[30:, 7] = np.nan
     y = rng.normal(size=(2, n))
     design = np.ascontiguousarray(np.column_stack([np.ones(n), cov]).T)
     beta, se, n_obs, x_sum = complete_case_regression(np.asfortranarray(x), design, y)
     for j in range(k):
         obs = ~np.isnan(x[:, j])
         assert n_obs[j] == obs.sum() and np.isclose(x_sum[j], x[obs, j].sum())
-        if j in (5, 6):
+        if j in (5, 6, 7):
             assert np.isnan(beta[j]).all() and np.isnan(se[j]).all()
             continue
         for t in range(2):

@@ -94,7 +94,10 @@ def complete_case_regression(x, design, y):
         for a in range(p):
             for b in range(a):
                 gram[a, b] = gram[b, a]
-        if abs(np.linalg.det(gram)) <= 0.0:
+        # collinear design over these samples: the determinant of the gram matrix scaled to
+        # unit diagonal (1 for orthogonal columns) vanishes
+        scale = np.sqrt(np.diag(gram))
+        if np.linalg.det(gram / np.outer(scale, scale)) < 1e-12:
             continue
         inverse = np.linalg.inv(gram)
         coef = inverse @ rhs
