@@ -60,7 +60,7 @@ def as_sparse_ld(ld) -> sp.csr_array:
 def ld_blocks(ld) -> list[np.ndarray]:
     """Index arrays of the connected components of R (its LD blocks), in order of first SNP."""
     matrix = as_sparse_ld(ld)
-    n_blocks, labels = connected_components(matrix, directed=False)
+    _, labels = connected_components(matrix, directed=False)
     order = np.argsort(labels, kind="stable")
     splits = np.flatnonzero(np.diff(labels[order])) + 1
     blocks = np.split(order, splits)
