@@ -1,0 +1,108 @@
+"""MiXeR-style JSON of a bivariate fit (``fit2``/``test2``): parameters, derived quantities
+with SEs, Venn counts, model comparison and the fit-sequence trace.
+
+Layout (keys as in MiXeR's bivariate JSON where one exists):
+
+- ``params``: the 9 natural parameters (pi1/pi2 unique and pi12 shared fractions of the
+  reference SNPs, per-allele sig2_beta, rho12 = rho_beta, sig2_zero, rho0 = rho_zero);
+- ``univariate``: the fixed univariate (pi, sig2_beta, sig2_zero) of each trait;
+- ``ci``: derived quantities (rg, dice, nc1/nc2/nc12 and ``@p9``, h2_T1/h2_T2, ...), each with
+  ``point``, ``mean``, ``median``, ``std`` (the SE), ``lower``/``upper`` (95%);
+- ``venn``: counts of unique/shared causal variants, total and explaining 90% of h2, with SEs;
+- ``criteria``: AIC/BIC of best vs infinitesimal, minimal- and maximal-overlap models;
+- ``optimize``: each step of the fit sequence; ``options``, ``n_tags``, ``n_ref``, ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from bayesmix.errors import InputError
+from bayesmix.io.files import atomic_open
+
+FORMAT = "bayesmix-mixer-bivariate-1"
+
+
+def _clean(value):
+    """JSON-safe copy: numpy scalars/arrays to Python, NaN/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def venn_counts(ci: dict) -> dict:
+    """Venn diagram numbers from a fit's ``ci``: unique (n1, n2) and shared (n12) causal
+    variants, total and at 90% of h2, each ``{"count": point, "se": std}``."""
+    out = {}
+    for suffix, label in (("", "total"), ("@p9", "p9")):
+        out[label] = {name: {"count": ci[f"{key}{suffix}"]["point"],
+                             "se": ci[f"{key}{suffix}"]["std"]}
+                      for name, key in (("n1", "nc1"), ("n12", "nc12"), ("n2", "nc2"),
+                                        ("total", "total"))}
+    return out
+
+
+def fit_to_dict(fit, *, trait_names=("trait1", "trait2"), extra: dict | None = None) -> dict:
+    """JSON-ready dict of a :class:`~bayesmix.inference.mle_bivariate.BivariateFit`."""
+    record = {
+        "format": FORMAT,
+        "analysis": "fit2",
+        "method": fit.method,
+        "trait_names": list(trait_names),
+        "params": fit.params,
+        "univariate": {"trait1": vars(fit.uni1), "trait2": vars(fit.uni2)},
+        "loglik": fit.loglik,
+        "cost": -fit.loglik,
+        "rg": fit.rg,
+        "ci": fit.ci,
+        "venn": venn_counts(fit.ci),
+        "criteria": fit.criteria,
+        "optimize": [step.to_dict() for step in fit.steps],
+        "options": fit.options,
+        "n_tags": fit.n_tags,
+        "n_ref": fit.n_ref,
+        "sum_weights": fit.sum_weights,
+        "sum_het": fit.sum_het,
+        "u_hat": fit.u_hat,
+        "cov_free": fit.cov_free,
+        "scales": {"sig2_beta": "per-allele effect variance (phenotype variance 1)",
+                   "pi": "fraction of the n_ref reference SNPs",
+                   "nc": "number of causal reference SNPs"},
+    }
+    if extra:
+        record.update(extra)
+    return _clean(record)
+
+
+def write_fit_json(path, fit, **kwargs) -> None:
+    """Write :func:`fit_to_dict` atomically to ``path``."""
+    with atomic_open(path, "w") as fh:
+        json.dump(fit_to_dict(fit, **kwargs), fh, indent=1)
+
+
+def read_fit_json(path) -> dict:
+    """Read a fit2 JSON written by :func:`write_fit_json` (checks its format tag)."""
+    try:
+        with open(path) as fh:
+            record = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
+    if record.get("format") != FORMAT:
+        raise InputError(f"not a bayesmix bivariate fit (format {record.get('format')!r}, "
+                         f"expected {FORMAT!r})", path, 1)
+    for key in ("params", "univariate"):
+        if key not in record:
+            raise InputError(f"missing key {key!r}", path, 1)
+    return record
