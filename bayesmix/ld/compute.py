@@ -478,6 +478,8 @@ class _BlockEngine:
         np.cumsum(counts, out=indptr[1:])
         indices = np.concatenate(row_indices) if row_indices else np.zeros(0, np.int32)
         values = np.concatenate(row_values) if row_values else np.zeros(0, np.float32)
+        row_indices.clear()      # free the per-block pieces before mirroring
+        row_values.clear()
         if square:
             indptr, indices, values = symmetrize_upper(indptr, indices, values)
         return indptr, indices, values
