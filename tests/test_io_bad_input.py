@@ -54,6 +54,16 @@ def bim_non_numeric_position(tmp, bfile):
     return lambda: Genotypes.open(prefix), "b.bim", 7, 4
 
 
+def bim_missing_position(tmp, bfile):
+    prefix = copy_bfile(bfile, tmp / "n")
+    lines = Path(f"{prefix}.bim").read_text().splitlines(keepends=True)
+    fields = lines[2].split("\t")
+    fields[3] = "NA"
+    lines[2] = "\t".join(fields)
+    Path(f"{prefix}.bim").write_text("".join(lines))
+    return lambda: Genotypes.open(prefix), "n.bim", 3, 4
+
+
 def fam_missing_field(tmp, bfile):
     prefix = copy_bfile(bfile, tmp / "f")
     lines = Path(f"{prefix}.fam").read_text().splitlines(keepends=True)
@@ -188,7 +198,7 @@ def qcovar_collinear(tmp, bfile):
     return lambda: align_samples(samples, tmp / "p.phen", tmp / "q.qcovar"), "q.qcovar", None, None
 
 
-CASES = [truncated_bed, bim_bed_mismatch, bed_bad_magic, bim_non_numeric_position,
+CASES = [truncated_bed, bim_bed_mismatch, bed_bad_magic, bim_non_numeric_position, bim_missing_position,
          fam_missing_field, missing_bim, keep_file_one_field, sumstats_missing_column,
          sumstats_no_effect_column, sumstats_non_numeric, sumstats_short_row,
          sumstats_long_row_tab, sumstats_empty, sumstats_header_only, sumstats_duplicated_header,

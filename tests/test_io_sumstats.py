@@ -172,27 +172,6 @@ def test_fill_beta_se_only_fills_missing():
     np.testing.assert_allclose(filled["BETA"] / filled["SE"], df["Z"])
 
 
-@pytest.mark.parametrize("sep", [r"\s+", "\t"])
-def test_field_counts_match_python_split_on_random_text(sep):
-    """The vectorised per-line field counter against str.split, with blank lines, CRLF,
-    leading blanks, no final newline, and chunk sizes cutting lines anywhere."""
-    from bayesmix.io.sumstats import _field_counts
-
-    rng = np.random.default_rng(1)
-    for _ in range(200):
-        lines = []
-        for _ in range(rng.integers(1, 20)):
-            tokens = ["x" * rng.integers(1, 4) for _ in range(rng.integers(0, 5))]
-            joiner = "\t" if sep == "\t" else str(rng.choice(["\t", " ", "  "]))
-            lead = " " if sep != "\t" and rng.uniform() < 0.2 else ""
-            lines.append(lead + joiner.join(tokens) + ("\r" if rng.uniform() < 0.2 else ""))
-        text = "\n".join(lines) + ("\n" if rng.uniform() < 0.5 else "")
-        counts, numbers = _field_counts(text.encode(), sep, chunk_bytes=int(rng.integers(1, 40)))
-        expected = [(len(x.split()) if sep != "\t" else x.count("\t") + 1, i + 1)
-                    for i, x in enumerate(lines) if x.strip()]
-        assert list(zip(counts.tolist(), numbers.tolist())) == expected
-
-
 def test_lazy_public_api_resolves_every_name():
     import bayesmix.io as bio
 

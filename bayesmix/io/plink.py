@@ -8,6 +8,7 @@ column blocks whose size the caller bounds.
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
+from bayesmix.io.files import count_fields, first_non_numeric, read_bytes
 
 BIM_COLUMNS = ["chr", "snp", "cm", "bp", "a1", "a2"]
 FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "pheno"]
@@ -48,33 +50,27 @@ def read_fam(path) -> pd.DataFrame:
 def _read_whitespace_table(path: Path, columns: list[str], numeric: dict) -> pd.DataFrame:
     """Read a headerless whitespace-separated table, checking field counts and numbers.
 
-    Errors name the file, the 1-based line and the column.
+    Columns not in ``numeric`` are kept as text exactly as written. Errors name the file, the
+    1-based line and the column.
     """
-    rows = []
-    with open(path, "rt") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != len(columns):
-                raise InputError(
-                    f"expected {len(columns)} fields ({' '.join(columns)}), found {len(fields)}",
-                    path,
-                    lineno,
-                )
-            rows.append(fields)
-    if not rows:
+    data = read_bytes(path)
+    counts, lines = count_fields(data, r"\s+")
+    if not len(counts):
         raise InputError("file is empty", path)
-    table = pd.DataFrame(rows, columns=columns)
-    for col, dtype in numeric.items():
-        values = pd.to_numeric(table[col], errors="coerce")
-        bad = values.isna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"non-numeric value {table[col].iloc[i]!r}", path, i + 1, columns.index(col) + 1
-            )
-        table[col] = values.astype(dtype)
+    wrong = np.flatnonzero(counts != len(columns))
+    if len(wrong):
+        raise InputError(f"expected {len(columns)} fields ({' '.join(columns)}), found "
+                         f"{counts[wrong[0]]}", path, int(lines[wrong[0]]))
+    options = dict(sep=r"\s+", header=None, names=columns, quoting=3, engine="c")
+    try:
+        table = pd.read_csv(io.BytesIO(data), dtype={c: numeric.get(c, str) for c in columns},
+                            na_filter=False, **options)
+    except (ValueError, OverflowError):
+        text = pd.read_csv(io.BytesIO(data), dtype=str, na_filter=False, **options)
+        for col in numeric:
+            first_non_numeric(text[col], path, col, columns.index(col) + 1, lines,
+                              allow_missing=False)
+        raise
     return table
 
 

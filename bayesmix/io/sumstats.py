@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open, open_text, read_bytes
+from bayesmix.io.files import MISSING_TOKENS, atomic_open, count_fields, first_non_numeric, read_bytes
 
 CANONICAL_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
 NUMERIC_COLUMNS = ["FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
@@ -46,8 +46,6 @@ FORMATS = ("auto", "ma", "ldsc", "mixer", "generic")
 # CHRPOS "chr:bp" -> CHR and BP).
 MAP_ONLY_TARGETS = ("OR", "NCASE", "NCONTROL", "CHRPOS")
 
-# Tokens read as a missing value (case-insensitive) rather than as a malformed number.
-MISSING_TOKENS = frozenset({"", "na", "nan", ".", "-", "null", "none"})
 
 # Fixed headers of the tool-specific formats (case-insensitive). Extra columns are ignored.
 FORMAT_COLUMNS = {
@@ -130,7 +128,7 @@ def read_sumstats(
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     if not path.exists():
         raise InputError("file not found", path)
-    data, header, sep = _read_raw(path)
+    data, header, sep, lines = _read_raw(path)
     if columns is not None:
         format = "generic"
     elif format == "auto":
@@ -143,8 +141,8 @@ def read_sumstats(
             f"header is: {' '.join(header)}", path, 1,
         )
     colno = {target: header.index(name) + 1 for name, target in rename.items()}
-    table = _parse_columns(data, path, header, sep, rename, colno)
-    out, notes = _to_canonical(table, path, colno, n)
+    table = _parse_columns(data, path, sep, rename, colno, lines[1:])
+    out, notes = _to_canonical(table, path, colno, n, lines[1:])
     out.attrs.update(path=str(path), format=format, notes=notes)
     return out
 
@@ -197,8 +195,9 @@ def _column_map(header, format, explicit, path):
 STRING_TARGETS = ("SNP", "CHR", "A1", "A2", "CHRPOS")
 
 
-def _read_raw(path: Path) -> tuple[bytes, list[str], str]:
-    """File content, header names and separator; checks every line has the header's fields."""
+def _read_raw(path: Path) -> tuple[bytes, list[str], str, np.ndarray]:
+    """File content, header names, separator and the 1-based line of each non-blank line
+    (header first); checks every line has the header's number of fields."""
     data = read_bytes(path)
     end = data.find(b"\n")
     first = (data if end < 0 else data[:end]).decode(errors="replace").rstrip("\r")
@@ -213,49 +212,17 @@ def _read_raw(path: Path) -> tuple[bytes, list[str], str]:
     header = [h.strip() for h in header]
     if len(set(header)) != len(header) or "" in header:
         raise InputError(f"header has duplicated or empty column names: {first.strip()}", path, 1)
-    counts, lines = _field_counts(data, sep)
+    counts, lines = count_fields(data, sep)
     wrong = np.flatnonzero(counts != len(header))
     if len(wrong):
         raise InputError(f"expected {len(header)} fields as in the header, found {counts[wrong[0]]}",
                          path, int(lines[wrong[0]]))
     if len(counts) < 2:
         raise InputError("no data rows after the header", path, 2)
-    return data, header, sep
+    return data, header, sep, lines
 
 
-def _field_counts(data: bytes, sep: str, chunk_bytes: int = 1 << 24) -> tuple[np.ndarray, np.ndarray]:
-    """Fields per non-blank line and their 1-based line numbers.
-
-    Vectorised over the bytes in chunks of whole lines (memory stays ~5 x ``chunk_bytes``).
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == ord("\n")) + 1  # one past each line's newline
-    if len(buf) and buf[-1] != ord("\n"):
-        ends = np.append(ends, len(buf))
-    counts = np.empty(len(ends), dtype=np.int64)
-    content = np.empty(len(ends), dtype=bool)
-    first_line, start = 0, 0
-    while first_line < len(ends):
-        last_line = max(int(np.searchsorted(ends, start + chunk_bytes, side="right")), first_line + 1)
-        stop = int(ends[last_line - 1])
-        chunk = buf[start:stop]
-        space = ((chunk == ord(" ")) | (chunk == ord("\t")) | (chunk == ord("\r"))
-                 | (chunk == ord("\n")))
-        if sep == r"\s+":
-            marks = ~space
-            marks[1:] &= space[:-1]  # first byte of each whitespace-separated field
-        else:
-            marks = chunk == ord(sep)
-        local_starts = np.concatenate([[0], ends[first_line:last_line - 1] - start])
-        per_line = np.add.reduceat(marks.view(np.uint8), local_starts, dtype=np.int64)
-        counts[first_line:last_line] = per_line + (0 if sep == r"\s+" else 1)
-        content[first_line:last_line] = np.add.reduceat(
-            (~space).view(np.uint8), local_starts, dtype=np.int64) > 0
-        first_line, start = last_line, stop
-    return counts[content], np.flatnonzero(content) + 1
-
-
-def _parse_columns(data, path, header, sep, rename, colno) -> pd.DataFrame:
+def _parse_columns(data, path, sep, rename, colno, lines) -> pd.DataFrame:
     """The mapped columns, renamed: strings for ids/alleles, float64 for the rest.
 
     Missing tokens (:data:`MISSING_TOKENS`) become NaN; any other non-number is an
@@ -273,32 +240,9 @@ def _parse_columns(data, path, header, sep, rename, colno) -> pd.DataFrame:
         text = pd.read_csv(io.BytesIO(data), dtype=str, **options)
         for name, dtype in dtypes.items():
             if dtype is not str:
-                _first_non_numeric(text[name], path, name, colno[rename[name]])
+                first_non_numeric(text[name], path, name, colno[rename[name]], lines)
         raise
     return table.rename(columns=rename)
-
-
-def _first_non_numeric(values: pd.Series, path: Path, column_name: str, column_number: int) -> None:
-    """Raise :class:`InputError` at the first value that is neither a number nor missing."""
-    parsed = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(parsed) & ~values.str.strip().str.lower().isin(MISSING_TOKENS).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InputError(f"non-numeric value {values.iloc[row]!r} in column {column_name}",
-                         path, _line_of_row(path, row), column_number)
-
-
-def _line_of_row(path: Path, row: int) -> int:
-    """1-based physical line of data row ``row`` (0-based), skipping blank lines like pandas."""
-    seen = -1
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if lineno == 1 or not line.strip():
-                continue
-            seen += 1
-            if seen == row:
-                return lineno
-    return row + 2
 
 
 def map_distinct(values, func) -> np.ndarray:
@@ -312,7 +256,7 @@ def strip_chr(label: str) -> str:
     return label[3:] if label[:3].lower() == "chr" else label
 
 
-def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default) -> tuple[pd.DataFrame, list]:
+def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines) -> tuple[pd.DataFrame, list]:
     """Convert the parsed, renamed table to canonical columns, deriving what can be derived."""
     notes: list[str] = []
     num = {c: table[c].to_numpy(dtype=np.float64)
@@ -327,7 +271,7 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default) -> tu
         parts = table["CHRPOS"].astype(str).str.split(":", n=2, expand=True)
         if parts.shape[1] < 2:
             raise InputError("CHR:BP column values must look like 1:12345", path, 2, colno["CHRPOS"])
-        _first_non_numeric(parts[1], path, "CHR:BP", colno["CHRPOS"])
+        first_non_numeric(parts[1], path, "CHR:BP", colno["CHRPOS"], lines)
         chrom, bp = parts[0], pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=np.float64)
         notes.append("CHR and BP split from the CHR:BP column")
     if chrom is not None:
