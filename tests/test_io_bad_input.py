@@ -22,6 +22,16 @@ def copy_bfile(src: Path, dst: Path) -> Path:
     return dst
 
 
+def set_bim_field(prefix: Path, line: int, column: int, value: str) -> None:
+    """Overwrite one field (1-based line and column) of ``prefix.bim``."""
+    path = Path(f"{prefix}.bim")
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[line - 1].rstrip("\n").split("\t")
+    fields[column - 1] = value
+    lines[line - 1] = "\t".join(fields) + "\n"
+    path.write_text("".join(lines))
+
+
 def truncated_bed(tmp, bfile):
     prefix = copy_bfile(bfile, tmp / "t")
     data = Path(f"{prefix}.bed").read_bytes()
@@ -46,21 +56,13 @@ def bed_bad_magic(tmp, bfile):
 
 def bim_non_numeric_position(tmp, bfile):
     prefix = copy_bfile(bfile, tmp / "b")
-    lines = Path(f"{prefix}.bim").read_text().splitlines(keepends=True)
-    fields = lines[6].split("\t")
-    fields[3] = "12x"
-    lines[6] = "\t".join(fields)
-    Path(f"{prefix}.bim").write_text("".join(lines))
+    set_bim_field(prefix, 7, 4, "12x")
     return lambda: Genotypes.open(prefix), "b.bim", 7, 4
 
 
 def bim_missing_position(tmp, bfile):
     prefix = copy_bfile(bfile, tmp / "n")
-    lines = Path(f"{prefix}.bim").read_text().splitlines(keepends=True)
-    fields = lines[2].split("\t")
-    fields[3] = "NA"
-    lines[2] = "\t".join(fields)
-    Path(f"{prefix}.bim").write_text("".join(lines))
+    set_bim_field(prefix, 3, 4, "NA")
     return lambda: Genotypes.open(prefix), "n.bim", 3, 4
 
 
@@ -137,11 +139,7 @@ def column_map_name_not_in_header(tmp, bfile):
 
 def reference_duplicated_snps(tmp, bfile):
     prefix = copy_bfile(bfile, tmp / "d")
-    lines = Path(f"{prefix}.bim").read_text().splitlines(keepends=True)
-    fields = lines[9].split("\t")
-    fields[1] = lines[4].split("\t")[1]
-    lines[9] = "\t".join(fields)
-    Path(f"{prefix}.bim").write_text("".join(lines))
+    set_bim_field(prefix, 10, 2, Path(f"{prefix}.bim").read_text().splitlines()[4].split("\t")[1])
     (tmp / "s.ma").write_text(MA_HEADER + MA_ROW)
     return lambda: harmonise(read_sumstats(tmp / "s.ma"), prefix), "d.bim", 10, 2
 
