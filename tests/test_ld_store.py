@@ -150,3 +150,27 @@ def test_upper_layout_keeps_a_non_unit_diagonal(tmp_path):
     np.testing.assert_array_equal(LDMatrix.load(path).to_scipy().toarray(), r.toarray())
     with pytest.raises(ValueError, match="square"):
         LDMatrix.from_scipy(r[:2], random_snps(2), random_snps(3)).save(tmp_path / "x", layout="upper")
+
+
+def test_reads_a_hand_written_version_1_folder(tmp_path):
+    """Pins format version 1 independently of save(): later versions must keep reading it."""
+    folder = tmp_path / "v1.ld"
+    folder.mkdir()
+    (folder / "meta.json").write_text(json.dumps({
+        "format": "bayesmix-ld", "version": 1, "kind": "window", "dtype": "int16",
+        "scale": 1 / 32767, "shape": [3, 3], "nnz": 7, "square": True, "n_samples": 503,
+        "window_kb": 100}))
+    (folder / "snps.tsv").write_text(
+        "snp\tchr\tbp\tcm\ta1\ta2\tfreq\tn\n"
+        "rs1\t22\t100\t0\tA\tG\t0.1\t503\nrs2\t22\t200\t0\tC\tT\t0.25\t500\n"
+        "rs3\t22\t300\t0\tG\tA\t0.5\t503\n")
+    np.save(folder / "indptr.npy", np.array([0, 2, 5, 7], dtype=np.int32))
+    np.save(folder / "indices.npy", np.array([0, 1, 0, 1, 2, 1, 2], dtype=np.int32))
+    np.save(folder / "data.npy", np.array([32767, 16384, 16384, 32767, -3277, -3277, 32767],
+                                          dtype=np.int16))
+    ld = LDMatrix.load(folder)
+    expect = np.array([[1, 16384, 0], [16384, 32767, -3277], [0, -3277, 32767]]) / 32767
+    expect[0, 0] = 1
+    np.testing.assert_allclose(ld.to_scipy().toarray(), expect, atol=1e-7)
+    assert ld.kind == "window" and ld.n_samples == 503 and ld.meta["window_kb"] == 100
+    assert list(ld.snps["snp"]) == ["rs1", "rs2", "rs3"] and ld.snps["n"].iloc[1] == 500
