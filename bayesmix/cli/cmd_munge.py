@@ -66,7 +66,7 @@ def run(args) -> int:
         ref = ref.with_suffix("")
     if Path(f"{ref}.bed").exists() and Path(f"{ref}.fam").exists():
         log.info("computing reference allele frequencies from %s.bed", ref)
-        reference = Genotypes.open(ref).snps
+        reference = Genotypes.open(ref, progress=True).snps
     else:
         reference = Path(f"{ref}.bim")
     log.info("harmonising to %s.bim", ref)

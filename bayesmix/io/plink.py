@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import count_fields, first_non_numeric, read_bytes
@@ -140,6 +141,7 @@ class Genotypes:
         max_missing: float = 1.0,
         drop_monomorphic: bool = False,
         block_size: int = 2048,
+        progress: bool = False,
     ) -> "Genotypes":
         """Open ``prefix.bed/.bim/.fam`` and apply filters.
 
@@ -153,6 +155,7 @@ class Genotypes:
         max_missing : drop SNPs whose missing-genotype rate exceeds this (PLINK ``--geno``).
         drop_monomorphic : drop SNPs with zero variance over the kept samples.
         block_size : SNPs per block in the frequency pass.
+        progress : show a progress bar (stderr) during the frequency pass.
         """
         from bed_reader import open_bed
 
@@ -208,7 +211,8 @@ class Genotypes:
         samples.attrs["path"] = str(paths["fam"])
         snps = bim.loc[snp_mask].copy()
         snps["bed_index"] = np.flatnonzero(snp_mask)
-        freq, n_obs = _allele_stats(bed, sample_index, snps["bed_index"].to_numpy(), block_size)
+        freq, n_obs = _allele_stats(bed, sample_index, snps["bed_index"].to_numpy(), block_size,
+                                    progress)
         snps["freq"] = freq
         snps["n_obs"] = n_obs
 
@@ -310,11 +314,12 @@ def _check_bed_size(path: Path, n_samples: int, n_snps: int) -> None:
         )
 
 
-def _allele_stats(bed, sample_index, bed_cols, block_size):
+def _allele_stats(bed, sample_index, bed_cols, block_size, progress=False):
     """A1 frequency and non-missing count per SNP over the kept samples (one pass)."""
     freq = np.empty(len(bed_cols), dtype=np.float64)
     n_obs = np.empty(len(bed_cols), dtype=np.int64)
-    for start in range(0, len(bed_cols), block_size):
+    starts = range(0, len(bed_cols), block_size)
+    for start in tqdm(starts, desc="allele frequencies", unit="block", disable=not progress):
         stop = min(start + block_size, len(bed_cols))
         x = bed.read(index=np.s_[sample_index, bed_cols[start:stop]], dtype="float32", order="F")
         observed = ~np.isnan(x)
