@@ -102,3 +102,17 @@ def test_munge_bad_input_exits_1_naming_the_file(tmp_path, bfile22, capsys):
     err = capsys.readouterr().err
     assert "bad.ma, line 2, column 5" in err and "Traceback" not in err
     assert not (tmp_path / "o.ma").exists()
+
+
+def test_munge_match_by_position(tmp_path, bfile22):
+    snps = Genotypes.open(bfile22).snps.iloc[:30]
+    lines = ["CHROM\tPOS\tEA\tNEA\tBETA\tSE\tN"] + [
+        f"chr{c}\t{bp}\t{a2}\t{a1}\t0.1\t0.05\t1000"  # alleles swapped
+        for c, bp, a1, a2 in zip(snps["chr"], snps["bp"], snps["a1"], snps["a2"])]
+    (tmp_path / "pos.tsv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "pos"
+    assert main(["munge", "--sumstats", str(tmp_path / "pos.tsv"), "--ref", str(bfile22),
+                 "--out", str(out), "--match-by", "chrpos"]) == 0
+    ma = read_sumstats(f"{out}.ma")
+    assert ma["SNP"].tolist() == snps["snp"].tolist()  # reference ids
+    np.testing.assert_allclose(ma["BETA"], -0.1)

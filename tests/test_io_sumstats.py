@@ -189,3 +189,10 @@ def test_writers_spell_missing_values_na(tmp_path):
     assert row[1] == "NA" and row[2] == "NA" and row[7] == "NA"
     back = read_sumstats(tmp_path / "m.sumstats")
     assert pd.isna(back["BP"].iloc[1]) and pd.isna(back["CHR"].iloc[1])
+
+
+def test_positions_only_file_gets_chr_bp_ids(tmp_path):
+    path = write(tmp_path / "pos.txt", "CHROM POS EA NEA Z N\nchr22 16061016 T C -1.5 900\n")
+    row = read_sumstats(path).iloc[0]
+    assert (row["SNP"], row["CHR"], row["BP"], row["A1"]) == ("22:16061016", "22", 16061016, "T")
+    assert "SNP = CHR:BP" in read_sumstats(path).attrs["notes"]
