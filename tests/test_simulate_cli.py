@@ -39,6 +39,7 @@ def _genetic_values_from_truth(geno, truth, trait=0):
     ("S", ["--pi", 0.01, "--S", -1]),
     ("B", ["--n-causal", 30, "--nu", 5]),
     ("mixer", ["--pi", 0.005]),
+    ("N", ["--pi", 0.3, "--pi-snp", 0.05, "--window-kb", 500]),
 ])
 def test_simulate_each_prior(tmp_path, bfile22, geno22, prior, extra):
     out = tmp_path / "sim"
@@ -113,7 +114,8 @@ def test_bivariate_and_binary(tmp_path, bfile22):
 @pytest.mark.parametrize("argv,message", [
     (["--prior", "C", "--h2", 1.5, "--n-causal", 10], "h2 must be in (0, 1)"),
     (["--prior", "C", "--h2", 0.5], "needs --n-causal K or --pi P"),
-    (["--prior", "C", "--h2", 0.5, "--pi", 0.1, "--S", -1], "--S applies to --prior S"),
+    (["--prior", "C", "--h2", 0.5, "--pi", 0.1, "--S", -1], "--S applies to --prior S or NS"),
+    (["--prior", "C", "--h2", 0.5, "--pi", 0.1, "--pi-snp", 0.1], "--pi-snp applies to"),
     (["--prior", "mixer2", "--h2", 0.5, 0.5, "--pi", 0.1], "not --pi"),
     (["--prior", "mixer2", "--h2", 0.5, "--pi1", 0.1], "2 value(s)"),
     (["--prior", "C", "--h2", 0.5, "--n-causal", 100000], "n_causal must be an integer"),

@@ -10,10 +10,11 @@ import pytest
 from scipy import stats
 
 from bayesmix.errors import InputError
-from bayesmix.simulate.effects import draw_effects, mixer_bivariate_effects
+from bayesmix.simulate.effects import draw_effects, mixer_bivariate_effects, window_ids
 
 M = 2000
 H2 = 0.4
+WINDOWS = np.arange(M) // 40  # 50 windows of 40 SNPs
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,8 @@ PRIORS = [
     ("R", {"n_causal": 80, "gamma": [0, 0.001, 0.01, 0.1, 1], "pi_k": [.9, .03, .03, .03, .01]}),
     ("S", {"pi": 0.05, "S": -0.7}),
     ("B", {"n_causal": 100, "nu": 5.0}),
+    ("N", {"windows": WINDOWS, "pi": 0.2, "pi_snp": 0.3}),
+    ("NS", {"windows": WINDOWS, "n_causal": 5, "pi_snp": 0.5, "S": -1.0}),
 ]
 
 
@@ -44,7 +47,7 @@ def test_same_seed_same_effects_and_scales(het, prior, params):
     np.testing.assert_allclose(a.b_std, a.beta * np.sqrt(het))
     assert (a.beta[het == 0] == 0).all()
     assert set(a.causal) == set(np.flatnonzero(a.beta != 0))
-    if "n_causal" in params:
+    if "n_causal" in params and "windows" not in params:
         assert len(a.causal) == params["n_causal"]
     record = a.truth()
     assert record["n_causal"] == len(a.causal)
@@ -164,8 +167,34 @@ def test_bivariate_counts(het):
     {"prior": "R", "h2": 0.5, "pi_k": [0.5, 0.6]},
     {"prior": "C", "h2": 0.5, "n_causal": 10**6},
     {"prior": "Q", "h2": 0.5, "pi": 0.1},
+    {"prior": "C", "h2": 0.5, "pi": 0.1, "S": -1.0},
+    {"prior": "N", "h2": 0.5, "pi": 0.1, "windows": np.zeros(3)},
 ])
 def test_impossible_arguments(het, kwargs):
     prior, h2 = kwargs.pop("prior"), kwargs.pop("h2")
     with pytest.raises(InputError):
         draw_effects(prior, het, h2, np.random.default_rng(0), **kwargs)
+
+
+def test_window_ids():
+    chrom = ["1", "1", "1", "1", "2", "2"]
+    bp = [100, 900_000, 1_000_100, 3_500_000, 50, 2_000_000]
+    # chromosome 1 from bp 100: windows [100, 1e6+100) -> 0, then 1, (gap), 3 -> dense 0 0 1 2
+    assert window_ids(chrom, bp, 1000).tolist() == [0, 0, 1, 2, 3, 4]
+
+
+def test_nested_prior_structure(het):
+    """Causal SNPs only in active windows; window and within-window fractions match."""
+    rng = np.random.default_rng(13)
+    n_active, n_windows, in_active, n_in_active = 0, 0, 0, 0
+    for _ in range(200):
+        e = draw_effects("N", het, H2, rng, windows=WINDOWS, pi=0.2, pi_snp=0.3)
+        active = np.asarray(e.params["causal_windows"])
+        assert set(WINDOWS[e.causal]) <= set(active)
+        n_active += len(active)
+        n_windows += e.params["n_windows"]
+        snps = np.isin(WINDOWS, active) & (het > 0)
+        in_active += len(e.causal)
+        n_in_active += snps.sum()
+    assert abs(n_active / n_windows - 0.2) < 4 * np.sqrt(0.2 * 0.8 / n_windows)
+    assert abs(in_active / n_in_active - 0.3) < 4 * np.sqrt(0.3 * 0.7 / n_in_active)

@@ -12,7 +12,7 @@ from __future__ import annotations
 HELP = "simulate effects, phenotypes and GWAS summary statistics (with the truth) on a PLINK fileset"
 
 DESCRIPTION = """\
-Draw causal effects from a prior (BayesC/R/S/B, MiXeR univariate, or MiXeR bivariate
+Draw causal effects from a prior (BayesC/R/S/B/N/NS, MiXeR univariate, or MiXeR bivariate
 'mixer2'), scaled to a target heritability h2 (standardised scale, phenotype variance 1);
 simulate the phenotype y = g + e of the --bfile samples; and write GWAS summary statistics.
 
@@ -35,9 +35,10 @@ def add_arguments(parser) -> None:
     parser.description = DESCRIPTION
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--bfile", required=True, metavar="PREFIX", help="PLINK 1 fileset")
-    parser.add_argument("--prior", required=True, choices=["C", "R", "S", "B", "mixer", "mixer2"],
-                        help="effect-size prior: BayesC, BayesR, BayesS, BayesB, MiXeR, or the "
-                             "bivariate MiXeR prior (two traits)")
+    parser.add_argument("--prior", required=True,
+                        choices=["C", "R", "S", "B", "N", "NS", "mixer", "mixer2"],
+                        help="effect-size prior: BayesC, BayesR, BayesS, BayesB, BayesN, "
+                             "BayesNS, MiXeR, or the bivariate MiXeR prior (two traits)")
     parser.add_argument("--h2", required=True, type=float, nargs="+", metavar="H",
                         help="heritability in (0, 1); two values with --prior mixer2")
     causal = parser.add_mutually_exclusive_group()
@@ -45,16 +46,23 @@ def add_arguments(parser) -> None:
                         help="number of causal SNPs (mixer2: three counts, trait-1 only, "
                              "trait-2 only, shared)")
     causal.add_argument("--pi", type=float, metavar="P",
-                        help="causal fraction (each polymorphic SNP causal with probability P)")
+                        help="causal fraction (each polymorphic SNP causal with probability P; "
+                             "N/NS: the share of windows with an effect, and --n-causal counts "
+                             "windows)")
     parser.add_argument("--S", type=float, default=None, metavar="s",
-                        help="BayesS: per-allele effect variance proportional to (2p(1-p))^S "
-                             "(default -0.5)")
+                        help="BayesS/NS: per-allele effect variance proportional to "
+                             "(2p(1-p))^S (default -0.5)")
     parser.add_argument("--pi-k", type=float, nargs="+", default=None, metavar="PI",
                         help="BayesR mixture weights (default 0.95 0.02 0.02 0.01)")
     parser.add_argument("--gamma", type=float, nargs="+", default=None, metavar="G",
                         help="BayesR relative variances (default 0 0.01 0.1 1)")
     parser.add_argument("--nu", type=float, default=None,
                         help="BayesB: degrees of freedom of the t slab (default 4)")
+    parser.add_argument("--pi-snp", type=float, default=None, metavar="P",
+                        help="BayesN/NS: share of SNPs with an effect inside a window with an "
+                             "effect (default 0.1)")
+    parser.add_argument("--window-kb", type=float, default=None, metavar="KB",
+                        help="BayesN/NS: window size in kb (default 1000)")
     parser.add_argument("--pi1", type=float, help="mixer2: fraction causal for trait 1 only")
     parser.add_argument("--pi2", type=float, help="mixer2: fraction causal for trait 2 only")
     parser.add_argument("--pi12", type=float, help="mixer2: fraction causal for both traits")
@@ -177,14 +185,18 @@ def _check_h2(values, n_traits):
     return np.asarray(values, dtype=np.float64)
 
 
+#: options that only some priors take: option dest -> those priors
+PRIOR_OPTIONS = {"S": ("S", "NS"), "pi_k": ("R",), "gamma": ("R",), "nu": ("B",),
+                 "pi_snp": ("N", "NS"), "window_kb": ("N", "NS"), "pi1": ("mixer2",),
+                 "pi2": ("mixer2",), "pi12": ("mixer2",)}
+
+
 def _prior_params(args, error) -> dict:
     """Keyword arguments of the prior's effect function from the command line."""
-    specific = {"S": ["S"], "R": ["pi_k", "gamma"], "B": ["nu"],
-                "mixer2": ["pi1", "pi2", "pi12"]}
-    for prior, names in specific.items():
-        for name in names:
-            if getattr(args, name) is not None and args.prior != prior:
-                raise error(f"--{name.replace('_', '-')} applies to --prior {prior} only")
+    for name, priors in PRIOR_OPTIONS.items():
+        if getattr(args, name) is not None and args.prior not in priors:
+            raise error(f"--{name.replace('_', '-')} applies to --prior {' or '.join(priors)} "
+                        "only")
     if args.prior == "mixer2":
         if args.pi is not None:
             raise error("--prior mixer2 takes --pi1 --pi2 --pi12 (or --n-causal K1 K2 K12), "
@@ -200,12 +212,9 @@ def _prior_params(args, error) -> dict:
     if args.n_causal is not None and len(args.n_causal) != 1:
         raise error("--n-causal takes one count for this prior")
     params = {"pi": args.pi, "n_causal": None if args.n_causal is None else args.n_causal[0]}
-    if args.prior == "R":
-        params.update(pi_k=args.pi_k, gamma=args.gamma)
-    elif params["pi"] is None and params["n_causal"] is None:
+    if args.prior != "R" and params["pi"] is None and params["n_causal"] is None:
         raise error(f"--prior {args.prior} needs --n-causal K or --pi P")
-    if args.prior == "S" and args.S is not None:
-        params["S"] = args.S
-    if args.prior == "B" and args.nu is not None:
-        params["nu"] = args.nu
+    for name, priors in PRIOR_OPTIONS.items():
+        if args.prior in priors and getattr(args, name) is not None:
+            params[name] = getattr(args, name)
     return params

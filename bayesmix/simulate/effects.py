@@ -25,6 +25,10 @@ S         BayesS: per-allele var_j = sig2_beta H_j^S, so b_std_j ~ N(0, sig2_bet
           h2 = pi sig2_beta sum_j H_j^(S+1)
 B         BayesB: b_std_j ~ (1 - pi) delta_0 + pi N(0, sig2_j), sig2_j ~ scaled-inv-chi2(nu,
           tau2), i.e. a t(nu) slab with scale tau; h2 = pi M tau2 nu / (nu - 2)
+N, NS     nested BayesC / BayesS: SNPs in non-overlapping windows (default 1 Mb); a window
+          has effects with probability pi (the share of windows, as GCTB's BayesN reports),
+          then each of its SNPs is causal with probability pi_snp and gets the C (N) or S
+          (NS) slab; h2 = pi pi_snp sum_j v_j with v_j = sig2_beta (N) or sig2_beta H_j^(S+1)
 ========  =================================================================================
 
 Every function takes an explicit ``numpy.random.Generator``: the same seed gives the same
@@ -33,6 +37,7 @@ effects, bit for bit.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -43,7 +48,9 @@ BAYESR_DEFAULT_PI = (0.95, 0.02, 0.02, 0.01)
 BAYESR_DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)
 BAYESS_DEFAULT_S = -0.5
 BAYESB_DEFAULT_NU = 4.0
-PRIORS = ("mixer", "mixer2", "C", "R", "S", "B")
+PRIORS = ("mixer", "mixer2", "C", "R", "S", "B", "N", "NS")
+BAYESN_DEFAULT_PI_SNP = 0.1
+BAYESN_DEFAULT_WINDOW_KB = 1000.0
 
 
 @dataclass
@@ -149,9 +156,14 @@ def _jsonable(value):
 def draw_effects(prior: str, het, h2, rng: np.random.Generator, **params) -> Effects:
     """Draw effects from the named prior (see :data:`PRIORS`); ``params`` go to its function."""
     functions = {"mixer": mixer_effects, "mixer2": mixer_bivariate_effects, "C": bayesc_effects,
-                 "R": bayesr_effects, "S": bayess_effects, "B": bayesb_effects}
+                 "R": bayesr_effects, "S": bayess_effects, "B": bayesb_effects,
+                 "N": bayesn_effects, "NS": bayesns_effects}
     if prior not in functions:
         raise InputError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
+    accepted = inspect.signature(functions[prior]).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise InputError(f"prior {prior} takes no parameter {', '.join(unknown)}")
     return functions[prior](het, h2, rng=rng, **params)
 
 
@@ -167,7 +179,7 @@ def mixer_effects(het, h2: float, *, rng: np.random.Generator, pi: float | None 
     n_causal : exactly this many causal SNPs, chosen uniformly (then pi = n_causal / M).
     """
     het, h2 = _check_het(het), _check_h2(h2)
-    mask, pi = _choose_causal(het, pi, n_causal, rng)
+    mask, pi = _choose_causal(het > 0, pi, n_causal, rng)
     sig2_beta = h2 / (pi * het[het > 0].sum())
     beta = np.zeros(len(het))
     beta[mask] = rng.normal(0.0, np.sqrt(sig2_beta), mask.sum())
@@ -239,7 +251,7 @@ def bayesc_effects(het, h2: float, *, rng: np.random.Generator, pi: float | None
     ``sig2_beta = h2 / (pi M)`` on the standardised scale (M polymorphic SNPs).
     """
     het, h2 = _check_het(het), _check_h2(h2)
-    mask, pi = _choose_causal(het, pi, n_causal, rng)
+    mask, pi = _choose_causal(het > 0, pi, n_causal, rng)
     sig2_beta = h2 / (pi * (het > 0).sum())
     b_std = np.zeros(len(het))
     b_std[mask] = rng.normal(0.0, np.sqrt(sig2_beta), mask.sum())
@@ -273,7 +285,7 @@ def bayesr_effects(het, h2: float, *, rng: np.random.Generator, pi_k=None, gamma
                          "component")
     nonnull = weights[1:] / weights[1:].sum()
     if pi is not None or n_causal is not None:
-        mask, pi = _choose_causal(het, pi, n_causal, rng)
+        mask, pi = _choose_causal(het > 0, pi, n_causal, rng)
         weights = np.concatenate([[1.0 - pi], pi * nonnull])
         component = np.zeros(len(het), dtype=np.int8)
         component[mask] = 1 + rng.choice(len(nonnull), mask.sum(), p=nonnull)
@@ -300,7 +312,7 @@ def bayess_effects(het, h2: float, *, rng: np.random.Generator, S: float = BAYES
     het, h2 = _check_het(het), _check_h2(h2)
     if not np.isfinite(S):
         raise InputError(f"S must be a finite number, got {S}")
-    mask, pi = _choose_causal(het, pi, n_causal, rng)
+    mask, pi = _choose_causal(het > 0, pi, n_causal, rng)
     poly = het > 0
     weight = np.zeros(len(het))
     weight[poly] = het[poly] ** S
@@ -321,7 +333,7 @@ def bayesb_effects(het, h2: float, *, rng: np.random.Generator, pi: float | None
     het, h2 = _check_het(het), _check_h2(h2)
     if not nu > 2:
         raise InputError(f"BayesB needs nu > 2 for a finite h2, got nu = {nu}")
-    mask, pi = _choose_causal(het, pi, n_causal, rng)
+    mask, pi = _choose_causal(het > 0, pi, n_causal, rng)
     tau2 = h2 * (nu - 2) / (nu * pi * (het > 0).sum())
     k = int(mask.sum())
     sig2_j = nu * tau2 / rng.chisquare(nu, k)
@@ -329,6 +341,73 @@ def bayesb_effects(het, h2: float, *, rng: np.random.Generator, pi: float | None
     b_std[mask] = rng.normal(0.0, 1.0, k) * np.sqrt(sig2_j)
     return Effects("B", {"pi": pi, "nu": nu, "tau2": tau2, "tau2_scale": "standardised"},
                    _per_allele(b_std, het), het, mask.astype(np.int8), h2)
+
+
+def window_ids(chrom, bp, window_kb: float = BAYESN_DEFAULT_WINDOW_KB) -> np.ndarray:
+    """Consecutive integer window of each SNP: non-overlapping ``window_kb`` windows per
+    chromosome, counted from the chromosome's first SNP (``chrom``, ``bp`` in file order)."""
+    if not window_kb > 0:
+        raise InputError(f"window size must be positive, got {window_kb} kb")
+    chrom = np.asarray(chrom).astype(str)
+    bp = np.asarray(bp, dtype=np.int64)
+    ids = np.empty(len(bp), dtype=np.int64)
+    offset = 0
+    for label in dict.fromkeys(chrom):  # chromosomes in order of appearance
+        on = chrom == label
+        local = (bp[on] - bp[on].min()) // int(window_kb * 1000)
+        _, dense = np.unique(local, return_inverse=True)
+        ids[on] = offset + dense
+        offset += dense.max() + 1
+    return ids
+
+
+def bayesn_effects(het, h2: float, *, rng: np.random.Generator, windows,
+                   pi: float | None = None, n_causal: int | None = None,
+                   pi_snp: float = BAYESN_DEFAULT_PI_SNP) -> Effects:
+    """BayesN (nested BayesC): windows with an effect (probability ``pi`` each, or exactly
+    ``n_causal`` windows), then SNPs causal within them with probability ``pi_snp``; causal
+    b_std ~ N(0, sig2_beta) (standardised scale), sig2_beta = h2 / (pi pi_snp M).
+
+    ``windows``: window id per SNP (:func:`window_ids`).
+    """
+    return _nested_effects("N", het, h2, rng, windows, pi, n_causal, pi_snp, S=None)
+
+
+def bayesns_effects(het, h2: float, *, rng: np.random.Generator, windows,
+                    pi: float | None = None, n_causal: int | None = None,
+                    pi_snp: float = BAYESN_DEFAULT_PI_SNP, S: float = BAYESS_DEFAULT_S) -> Effects:
+    """BayesNS (nested BayesS): windows and SNPs as :func:`bayesn_effects`; causal per-allele
+    beta ~ N(0, sig2_beta H^S), sig2_beta = h2 / (pi pi_snp sum_j H_j^(S+1))."""
+    return _nested_effects("NS", het, h2, rng, windows, pi, n_causal, pi_snp, S=S)
+
+
+def _nested_effects(prior, het, h2, rng, windows, pi, n_causal, pi_snp, S) -> Effects:
+    het, h2 = _check_het(het), _check_h2(h2)
+    windows = np.asarray(windows)
+    if windows.shape != het.shape:
+        raise InputError(f"windows must give one window per SNP ({len(het)}), got "
+                         f"{windows.shape}")
+    if not 0.0 < pi_snp <= 1.0:
+        raise InputError(f"pi_snp must be in (0, 1], got {pi_snp}")
+    poly = het > 0
+    labels, window_of_snp = np.unique(windows, return_inverse=True)
+    eligible_windows = np.zeros(len(labels), dtype=bool)
+    eligible_windows[window_of_snp[poly]] = True
+    active, pi = _choose_causal(eligible_windows, pi, n_causal, rng,
+                                unit="windows with a polymorphic SNP")
+    mask = active[window_of_snp] & poly & (rng.random(len(het)) < pi_snp)
+    # per-SNP prior variance weights: 1 on the standardised scale (N), H^(S+1) (NS)
+    weight = np.ones(len(het)) if S is None else np.where(poly, het, 1.0) ** (S + 1.0)
+    sig2_beta = h2 / (pi * pi_snp * weight[poly].sum())
+    b_std = np.zeros(len(het))
+    b_std[mask] = rng.normal(0.0, 1.0, mask.sum()) * np.sqrt(sig2_beta * weight[mask])
+    params = {"pi": pi, "pi_scale": "share of windows with an effect", "pi_snp": pi_snp,
+              "n_windows": int(eligible_windows.sum()),
+              "causal_windows": labels[active].tolist(), "sig2_beta": sig2_beta,
+              "sig2_beta_scale": "standardised" if S is None else "per-allele"}
+    if S is not None:
+        params["S"] = S
+    return Effects(prior, params, _per_allele(b_std, het), het, mask.astype(np.int8), h2)
 
 
 def _per_allele(b_std: np.ndarray, het: np.ndarray) -> np.ndarray:
@@ -357,20 +436,22 @@ def _check_h2(h2) -> float:
     return h2
 
 
-def _choose_causal(het, pi, n_causal, rng) -> tuple[np.ndarray, float]:
-    """Causal mask over SNPs (only polymorphic ones) and the causal fraction it implies.
+def _choose_causal(eligible, pi, n_causal, rng,
+                   unit: str = "polymorphic SNPs") -> tuple[np.ndarray, float]:
+    """Causal mask over units (SNPs or windows) drawn among the ``eligible`` ones (boolean
+    array), and the causal fraction it implies.
 
-    With ``pi`` every polymorphic SNP is causal independently with probability pi (the prior
+    With ``pi`` every eligible unit is causal independently with probability pi (the prior
     as written); with ``n_causal`` exactly that many are chosen uniformly.
     """
-    eligible = np.flatnonzero(het > 0)
+    mask = np.zeros(len(eligible), dtype=bool)
+    eligible = np.flatnonzero(eligible)
     if (pi is None) == (n_causal is None):
         raise InputError("give exactly one of pi (causal fraction) and n_causal (count)")
-    mask = np.zeros(len(het), dtype=bool)
     if n_causal is not None:
         if int(n_causal) != n_causal or not 1 <= n_causal <= len(eligible):
             raise InputError(f"n_causal must be an integer in [1, {len(eligible)}] (the number "
-                             f"of polymorphic SNPs), got {n_causal}")
+                             f"of {unit}), got {n_causal}")
         mask[rng.choice(eligible, int(n_causal), replace=False)] = True
         return mask, int(n_causal) / len(eligible)
     pi = float(pi)

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
-from bayesmix.simulate.effects import Effects, draw_effects
+from bayesmix.simulate.effects import (BAYESN_DEFAULT_WINDOW_KB, Effects, draw_effects,
+                                       window_ids)
 from bayesmix.simulate.phenotype import Phenotypes, simulate_phenotypes
 
 #: Sum of clipped negative eigenvalues above which an LD matrix is reported as not PSD
@@ -53,7 +54,9 @@ def simulate_gwas(genotypes, prior: str, h2, *, rng: np.random.Generator, n_gwas
     Parameters
     ----------
     genotypes : :class:`~bayesmix.io.plink.Genotypes`.
-    prior, prior_params : see :func:`bayesmix.simulate.effects.draw_effects`.
+    prior, prior_params : see :func:`bayesmix.simulate.effects.draw_effects`. For the nested
+        priors N/NS the windows come from the SNP positions (``window_kb``, default 1 Mb)
+        unless ``windows`` is given.
     h2 : heritability (a pair for ``mixer2``).
     n_gwas : None for the marginal regression on the genotype samples; else the GWAS sample
         size (a pair for two traits) of summary statistics drawn from LD.
@@ -69,7 +72,14 @@ def simulate_gwas(genotypes, prior: str, h2, *, rng: np.random.Generator, n_gwas
     if n_gwas is not None and prevalence is not None:
         raise InputError("a prevalence simulates a binary trait on the genotype samples; "
                          "summary statistics from LD are for a quantitative trait: use one")
+    nested = prior in ("N", "NS") and "windows" not in prior_params
+    if nested:
+        window_kb = prior_params.pop("window_kb", None) or BAYESN_DEFAULT_WINDOW_KB
+        prior_params["windows"] = window_ids(genotypes.snps["chr"], genotypes.snps["bp"],
+                                             window_kb)
     effects = draw_effects(prior, genotypes.heterozygosity, h2, rng, **prior_params)
+    if nested:
+        effects.params["window_kb"] = window_kb
     h2 = np.broadcast_to(np.asarray(h2, dtype=np.float64), (effects.n_traits,))
     if n_gwas is None:
         pheno = simulate_phenotypes(genotypes, effects, h2, rng=rng, residual_corr=residual_corr,
