@@ -5,7 +5,8 @@ statistics nor numba):
 
 - effects (``bayesmix.simulate.effects``): :func:`draw_effects` (any prior by name),
   :func:`mixer_effects`, :func:`mixer_bivariate_effects`, :func:`bayesc_effects`,
-  :func:`bayesr_effects`, :func:`bayess_effects`, :func:`bayesb_effects`; the truth is an
+  :func:`bayesr_effects`, :func:`bayess_effects`, :func:`bayesb_effects`,
+  :func:`bayesn_effects`, :func:`bayesns_effects` (windows from :func:`window_ids`); the truth is an
   :class:`Effects` (per-allele ``beta``, standardised ``b_std``, ``truth()`` record).
 - phenotypes (``.phenotype``): :func:`simulate_phenotypes`, :func:`genetic_values`,
   :func:`write_phen`.
@@ -22,7 +23,8 @@ statistics nor numba):
 _LAZY = {
     **dict.fromkeys(["Effects", "draw_effects", "mixer_effects", "mixer_bivariate_effects",
                      "bayesc_effects", "bayesr_effects", "bayess_effects", "bayesb_effects",
-                     "PRIORS"], "bayesmix.simulate.effects"),
+                     "bayesn_effects", "bayesns_effects", "window_ids", "PRIORS"],
+                    "bayesmix.simulate.effects"),
     **dict.fromkeys(["Phenotypes", "simulate_phenotypes", "genetic_values", "write_phen"],
                     "bayesmix.simulate.phenotype"),
     "marginal_gwas": "bayesmix.simulate.gwas",
