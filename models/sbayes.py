@@ -43,7 +43,7 @@ from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.inference.sbayes_data import (SummaryData, ld_min_eigenvalue,
                                             ridge_for_min_eigenvalue)
-from bayesmix.kernels.sbayes import independent_blocks
+from bayesmix.kernels.sbayes import independent_blocks, upper_from_csr
 from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
 from bayesmix.ops.sbayes import summary_loglik
 
@@ -71,6 +71,10 @@ class SBayesModel(AlphabetModel):
     ld_sampling_variance : GCTB's per-SNP residual variance correction; None = ``robust``.
     parallel_blocks : sweep LD blocks that share no LD entry in parallel threads (same draws;
         pays off with several cores and block-diagonal LD).
+    ld_layout : "upper" holds the strict upper triangle of R for the sweeps (uint16 offsets:
+        2 bytes per nonzero of R with int16 values, 4 with float32), "csr" the full CSR arrays
+        (needed by ``parallel_blocks``); "auto" = upper when every stored entry is within
+        65,535 SNPs of the diagonal and no parallel sweep is asked for.
     unscaled : GCTB's ``--unscale-genotype`` for SBayesC/R: the prior variance sig2_beta is of
         per-allele effects, i.e. H_j sig2_beta on the standardised scale (SBayesS always is).
 
@@ -85,7 +89,7 @@ class SBayesModel(AlphabetModel):
                  robust: bool = True, ridge: float | None = None,
                  min_eigenvalue: float = DEFAULT_MIN_EIGENVALUE,
                  ld_sampling_variance: bool | None = None, parallel_blocks: bool = False,
-                 unscaled: bool = False):
+                 ld_layout: str = "auto", unscaled: bool = False):
         self.data = data
         self.unscaled = bool(unscaled)
         self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
@@ -113,12 +117,18 @@ class SBayesModel(AlphabetModel):
         if not 0.0 <= ridge < 1.0:
             raise InputError(f"the LD ridge must be in [0, 1), got {ridge}")
         self.ridge = float(ridge)
-        self.indptr = np.asarray(data.ld.indptr)
-        self.indices = np.asarray(data.ld.indices)
-        self.values = np.asarray(data.ld.data)
+        indptr, indices = np.asarray(data.ld.indptr), np.asarray(data.ld.indices)
         self.sqrt_n = np.sqrt(data.n)
-        self.block_bounds = (independent_blocks(self.indptr, self.indices) if parallel_blocks
-                             else None)
+        self.block_bounds = independent_blocks(indptr, indices) if parallel_blocks else None
+        if ld_layout == "auto":
+            ld_layout = "csr" if parallel_blocks or _max_offset(indptr, indices) > 65535 else "upper"
+        if ld_layout not in ("upper", "csr") or (ld_layout == "upper" and parallel_blocks):
+            raise InputError(f"ld_layout must be 'upper' (serial sweeps) or 'csr', not {ld_layout!r}")
+        self.ld_layout = ld_layout
+        if ld_layout == "upper":
+            self.ld_arrays = upper_from_csr(indptr, indices, np.asarray(data.ld.data))
+        else:
+            self.ld_arrays = (indptr, indices, np.asarray(data.ld.data))
         self.gamma = self.prior.gamma_values
         self.start = self._starting_values()
         self.model = self._build()
@@ -128,6 +138,11 @@ class SBayesModel(AlphabetModel):
     @property
     def method(self) -> str:
         return self.prior.method
+
+    @property
+    def ld_bytes(self) -> int:
+        """Memory of the LD arrays the sweeps read (indices/offsets and values)."""
+        return int(sum(a.nbytes for a in self.ld_arrays[1:]) + self.ld_arrays[0].nbytes)
 
     @property
     def n_snps(self) -> int:
@@ -225,6 +240,12 @@ class SBayesModel(AlphabetModel):
                else f"{self.ld_min_eigenvalue:.4g}")
         return (f"LD ridge {self.ridge:.4g} (smallest LD eigenvalue {eig}); LD sampling-variance "
                 f"correction {'on' if self.ld_sampling_variance else 'off'}")
+
+
+def _max_offset(indptr, indices) -> int:
+    """Largest |j - i| of the stored entries (i, j) of a CSR matrix."""
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(np.asarray(indptr, np.int64)))
+    return int(np.abs(np.asarray(indices, np.int64) - rows).max(initial=0))
 
 
 def run_sbayes(data: SummaryData, prior: AlphabetPrior | str = "C", settings=None, *,

@@ -132,3 +132,39 @@ def test_block_parallel_sweep_equals_serial():
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])
     np.testing.assert_array_equal(out[0][3][0], out[1][3][0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_upper_triangle_sweep_equals_csr_sweep(dtype):
+    """The 2-bytes-per-nonzero upper-triangle sweep makes the same draws as the CSR sweep."""
+    from bayesmix.kernels.sbayes import sbayes_sweep_upper, upper_from_csr, xtx_times_upper
+
+    rng = np.random.default_rng(12)
+    m = 120
+    R = random_ld(rng, m, n_blocks=2)
+    indptr, indices, values, scale = encode(R, dtype)
+    row_ptr, offsets, upper = upper_from_csr(indptr, indices, values)
+    assert offsets.dtype == np.uint16 and upper.dtype == values.dtype
+    assert 2 * len(upper) + m == len(values)  # strict upper triangle + diagonal = whole matrix
+    n = rng.integers(5_000, 20_000, m).astype(float)
+    s = np.sqrt(n)
+    diag = n * R.diagonal()
+    xty = s * rng.normal(size=m) * 4
+    log_pi, comp_var = np.log([0.7, 0.2, 0.1]), np.array([0.0, 1e-4, 1e-3])
+    states = []
+    for sweep in (sbayes_sweep, sbayes_sweep_upper):
+        arrays = (indptr, indices, values) if sweep is sbayes_sweep else (row_ptr, offsets, upper)
+        beta, comp, r = np.zeros(m), np.zeros(m, np.int64), xty.copy()
+        draws = np.random.default_rng(5)
+        for _ in range(4):
+            out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, log_pi, comp_var,
+                        np.ones(m), np.full(m, 0.9), draws.random(m), draws.standard_normal(m))
+        states.append((beta, comp, r, out))
+    np.testing.assert_array_equal(states[0][1], states[1][1])
+    np.testing.assert_allclose(states[0][0], states[1][0], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(states[0][2], states[1][2], rtol=1e-9, atol=1e-7)
+    np.testing.assert_array_equal(states[0][3][0], states[1][3][0])
+    beta = states[1][0]
+    np.testing.assert_allclose(xtx_times_upper(row_ptr, offsets, upper, scale, s, diag, 0.1, beta),
+                               xtx_times(indptr, indices, values, scale, s, diag, 0.1, beta),
+                               rtol=1e-10, atol=1e-8)

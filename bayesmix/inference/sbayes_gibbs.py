@@ -29,7 +29,8 @@ from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlanketSlice,
                                       ResidualVarianceGibbs)
-from bayesmix.kernels.sbayes import sbayes_sweep, sbayes_sweep_blocks, xtx_times
+from bayesmix.kernels.sbayes import (sbayes_sweep, sbayes_sweep_blocks, sbayes_sweep_upper,
+                                     xtx_times, xtx_times_upper)
 
 DIVERGENCE_ADVICE = (
     "This happens when the LD matrix does not match the GWAS (LD from a small or different "
@@ -52,9 +53,8 @@ class SummaryResiduals:
 
     def _xtx_times(self, beta):
         m = self.sbayes
-        ld = m.data.ld
-        return xtx_times(m.indptr, m.indices, m.values, ld.scale, m.sqrt_n, m.data.xtx_diag,
-                         m.ridge, beta)
+        product = xtx_times_upper if m.ld_layout == "upper" else xtx_times
+        return product(*m.ld_arrays, m.data.ld.scale, m.sqrt_n, m.data.xtx_diag, m.ridge, beta)
 
     def sync(self, point) -> np.ndarray:
         beta = np.asarray(point["beta"], dtype=np.float64)
@@ -102,12 +102,13 @@ class SBayesEffectsGibbs(AlphabetStep):
         if m.ld_sampling_variance:
             vare += m.data.ld_sampling_var * max(genetic_variance(m, beta, r), 0.0)
         uniforms, normals = self.rng.random(m.n_snps), self.rng.standard_normal(m.n_snps)
-        args = (m.indptr, m.indices, m.values, m.data.ld.scale, m.sqrt_n, m.data.xtx_diag,
-                m.ridge, r, beta, comp, derived["log_pi"], m.gamma, derived["slab_var"], vare,
-                uniforms, normals)
+        args = (*m.ld_arrays, m.data.ld.scale, m.sqrt_n, m.data.xtx_diag, m.ridge, r, beta,
+                comp, derived["log_pi"], m.gamma, derived["slab_var"], vare, uniforms, normals)
         started = time.perf_counter()
         if m.block_bounds is not None:
             counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)
+        elif m.ld_layout == "upper":
+            counts, _ = sbayes_sweep_upper(*args)
         else:
             counts, _ = sbayes_sweep(*args)
         seconds = time.perf_counter() - started

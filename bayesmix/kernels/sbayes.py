@@ -43,6 +43,31 @@ from bayesmix.kernels.jit import njit
 
 
 @njit
+def _draw_snp(j, r_j, d, ve, old, log_pi, comp_var, var_scale_j, u, z, logp, inv_lhs):
+    """Gibbs draw of (component, effect) of SNP j given r_j = (X'y - X'X beta)_j.
+
+    rhs = (r_j + d old) / ve; for a slab component k with variance v = comp_var_k var_scale_j,
+    log p(k) = log pi_k + (log(1/lhs) - log v + rhs^2 / lhs) / 2 with lhs = d / ve + 1 / v,
+    and a point mass at zero has log p(k) = log pi_k. Returns (k, beta_j).
+    """
+    n_comp = log_pi.shape[0]
+    rhs = (r_j + d * old) / ve
+    for k in range(n_comp):
+        v = comp_var[k] * var_scale_j
+        if v > 0.0:
+            il = 1.0 / (d / ve + 1.0 / v)
+            inv_lhs[k] = il
+            logp[k] = log_pi[k] + 0.5 * (math.log(il) - math.log(v) + rhs * rhs * il)
+        else:
+            inv_lhs[k] = 0.0
+            logp[k] = log_pi[k]
+    chosen = draw_component(logp, n_comp, u)
+    if inv_lhs[chosen] > 0.0:
+        return chosen, rhs * inv_lhs[chosen] + math.sqrt(inv_lhs[chosen]) * z
+    return chosen, 0.0
+
+
+@njit
 def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
                  log_pi, comp_var, snp_var_scale, vare, uniforms, normals, counts, ssq):
     """Sweep SNPs ``lo..hi-1`` in order; see :func:`sbayes_sweep` for the arguments.
@@ -56,25 +81,11 @@ def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridg
     for j in range(lo, hi):
         old = beta[j]
         d = xtx_diag[j]
-        ve = vare[j]
-        rhs = (r[j] + d * old) / ve
-        for k in range(n_comp):
-            v = comp_var[k] * snp_var_scale[j]
-            if v > 0.0:
-                il = 1.0 / (d / ve + 1.0 / v)
-                inv_lhs[k] = il
-                logp[k] = log_pi[k] + 0.5 * (math.log(il) - math.log(v) + rhs * rhs * il)
-            else:
-                inv_lhs[k] = 0.0
-                logp[k] = log_pi[k]
-        chosen = draw_component(logp, n_comp, uniforms[j])
-        if inv_lhs[chosen] > 0.0:
-            new = rhs * inv_lhs[chosen] + math.sqrt(inv_lhs[chosen]) * normals[j]
-            ssq[chosen] += new * new / snp_var_scale[j]
-        else:
-            new = 0.0
+        chosen, new = _draw_snp(j, r[j], d, vare[j], old, log_pi, comp_var, snp_var_scale[j],
+                                uniforms[j], normals[j], logp, inv_lhs)
         comp[j] = chosen
         counts[chosen] += 1
+        ssq[chosen] += new * new / snp_var_scale[j]
         beta[j] = new
         delta = new - old
         if delta != 0.0:
@@ -236,3 +247,106 @@ def summary_loglik(theta, indptr, indices, values, s, xty, xtx_diag, settings):
         grad[j] = (xty[j] - xtxb[j]) / sig2
     grad[m] = -0.5 * nobs / sig2 + 0.5 * sse / (sig2 * sig2)
     return logp, grad
+
+
+@njit
+def upper_from_csr(indptr, indices, values):
+    """Strict upper triangle of a symmetric CSR matrix: (row_ptr int64, offsets uint16, values).
+
+    ``offsets`` are j - i (1..65535) of the entries (i, j), j > i, row by row; the diagonal is
+    not kept (the sweeps take it from ``xtx_diag``). Raises if an offset exceeds 65535.
+    """
+    m = indptr.shape[0] - 1
+    row_ptr = np.zeros(m + 1, np.int64)
+    for i in range(m):
+        count = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            if indices[p] > i:
+                count += 1
+        row_ptr[i + 1] = row_ptr[i] + count
+    offsets = np.empty(row_ptr[m], np.uint16)
+    out = np.empty(row_ptr[m], values.dtype)
+    for i in range(m):
+        q = row_ptr[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            if indices[p] > i:
+                off = indices[p] - i
+                if off > 65535:
+                    raise ValueError("LD entry too far from the diagonal for 16-bit offsets")
+                offsets[q] = off
+                out[q] = values[p]
+                q += 1
+    return row_ptr, offsets, out
+
+
+@njit
+def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
+                       log_pi, comp_var, snp_var_scale, vare, uniforms, normals):
+    """:func:`sbayes_sweep` on the strict upper triangle of R (~2 bytes per nonzero of R with
+    int16 values and uint16 offsets; see :func:`upper_from_csr`). Same draws.
+
+    Row j holds the entries (j, i) for i > j, so when beta_j changes, r_i for the SNPs after j
+    is updated at once (they are drawn later in this sweep) and r_j through the diagonal; the
+    entries (i, j) with i < j (SNPs already drawn) are applied in one pass over the rows at the
+    end of the sweep, which makes r = X'y - X'X beta exact again before anything reads it.
+    Rows whose window contains no changed effect are skipped in that pass.
+    """
+    m = beta.shape[0]
+    n_comp = log_pi.shape[0]
+    counts = np.zeros(n_comp, np.int64)
+    ssq = np.zeros(n_comp)
+    logp = np.empty(n_comp)
+    inv_lhs = np.empty(n_comp)
+    change = np.zeros(m)
+    changed_before = np.zeros(m + 1, np.int64)  # number of changed SNPs among 0..k-1
+    factor = value_scale * (1.0 - ridge)
+    for j in range(m):
+        old = beta[j]
+        d = xtx_diag[j]
+        chosen, new = _draw_snp(j, r[j], d, vare[j], old, log_pi, comp_var, snp_var_scale[j],
+                                uniforms[j], normals[j], logp, inv_lhs)
+        comp[j] = chosen
+        counts[chosen] += 1
+        ssq[chosen] += new * new / snp_var_scale[j]
+        beta[j] = new
+        delta = new - old
+        changed_before[j + 1] = changed_before[j]
+        if delta != 0.0:
+            change[j] = delta
+            changed_before[j + 1] += 1
+            f = s[j] * delta * factor
+            for p in range(row_ptr[j], row_ptr[j + 1]):
+                i = j + np.int64(offsets[p])
+                r[i] -= s[i] * values[p] * f
+            r[j] -= d * delta
+    for i in range(m):
+        lo, hi = row_ptr[i], row_ptr[i + 1]
+        if lo == hi:
+            continue
+        last = i + np.int64(offsets[hi - 1])
+        if changed_before[last + 1] == changed_before[i + 1]:
+            continue
+        acc = 0.0
+        for p in range(lo, hi):
+            j = i + np.int64(offsets[p])
+            if change[j] != 0.0:
+                acc += values[p] * s[j] * change[j]
+        r[i] -= s[i] * acc * factor
+    return counts, ssq
+
+
+@njit
+def xtx_times_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge, beta):
+    """(X'X_lam) beta from the strict upper triangle (:func:`upper_from_csr`)."""
+    m = beta.shape[0]
+    out = np.empty(m)
+    for i in range(m):
+        out[i] = xtx_diag[i] * beta[i]
+    factor = value_scale * (1.0 - ridge)
+    for i in range(m):
+        for p in range(row_ptr[i], row_ptr[i + 1]):
+            j = i + np.int64(offsets[p])
+            v = values[p] * factor * s[i] * s[j]
+            out[i] += v * beta[j]
+            out[j] += v * beta[i]
+    return out
