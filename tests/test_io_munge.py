@@ -116,3 +116,27 @@ def test_munge_match_by_position(tmp_path, bfile22):
     ma = read_sumstats(f"{out}.ma")
     assert ma["SNP"].tolist() == snps["snp"].tolist()  # reference ids
     np.testing.assert_allclose(ma["BETA"], -0.1)
+
+
+def test_munge_reference_at_template_spans_chromosomes(tmp_path, bfile21, bfile22):
+    import shutil
+
+    from bayesmix.io.plink import reference_snps
+
+    for chrom, src in (("21", bfile21), ("22", bfile22)):
+        for ext in ("bed", "bim", "fam"):
+            shutil.copy(f"{src}.{ext}", tmp_path / f"ref.chr{chrom}.{ext}")
+    (tmp_path / "ref.chr22.bed").unlink()  # chr22: .bim only, no frequencies
+    ref = reference_snps(tmp_path / "ref.chr@")
+    assert ref["chr"].unique().tolist() == ["21", "22"] and len(ref) == 20_000
+    assert ref["freq"].notna().sum() == 10_000
+    picked = pd.concat([ref.iloc[:20], ref.iloc[-20:]])
+    lines = ["SNP A1 A2 b se N"] + [f"{s} {a1} {a2} 0.2 0.1 500" for s, a1, a2 in
+                                    zip(picked["snp"], picked["a1"], picked["a2"])]
+    (tmp_path / "two.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "two"
+    assert main(["munge", "--sumstats", str(tmp_path / "two.txt"), "--ref", str(tmp_path / "ref.chr@"),
+                 "--out", str(out)]) == 0
+    ma = read_sumstats(f"{out}.ma")
+    assert ma["SNP"].tolist() == picked["snp"].tolist()
+    assert ma["FREQ"].notna().tolist() == [True] * 20 + [False] * 20  # chr22 has no .bed

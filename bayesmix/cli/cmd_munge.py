@@ -20,7 +20,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--n", type=float, default=None, metavar="N",
                         help="sample size for SNPs without an N column/value")
     parser.add_argument("--ref", required=True, metavar="PREFIX",
-                        help="PLINK reference PREFIX.bim (allele frequencies from PREFIX.bed when present)")
+                        help="PLINK reference PREFIX.bim (allele frequencies from PREFIX.bed when "
+                             "present); '@' in PREFIX stands for the chromosome, as in MiXeR")
     parser.add_argument("--out", required=True, metavar="OUT", help="output prefix")
     parser.add_argument("--match-by", choices=["snp", "chrpos"], default="snp",
                         help="match SNPs to the reference by id or by CHR:BP (default snp)")
@@ -45,7 +46,7 @@ def run(args) -> int:
 
     from bayesmix.errors import InputError
     from bayesmix.io.harmonise import harmonise
-    from bayesmix.io.plink import Genotypes
+    from bayesmix.io.plink import reference_snps
     from bayesmix.io.sumstats import fill_beta_se, read_sumstats, write_ma, write_sumstats
 
     log = logging.getLogger("bayesmix")
@@ -61,15 +62,9 @@ def run(args) -> int:
     log.info("read %d SNPs from %s (format %s)", len(sumstats), args.sumstats,
              sumstats.attrs["format"])
 
-    ref = Path(args.ref)
-    if ref.suffix in (".bim", ".bed", ".fam"):
-        ref = ref.with_suffix("")
-    if Path(f"{ref}.bed").exists() and Path(f"{ref}.fam").exists():
-        log.info("computing reference allele frequencies from %s.bed", ref)
-        reference = Genotypes.open(ref, progress=True).snps
-    else:
-        reference = Path(f"{ref}.bim")
-    log.info("harmonising to %s.bim", ref)
+    log.info("reading the reference %s (allele frequencies from the .bed when present)", args.ref)
+    reference = reference_snps(args.ref, progress=True)
+    log.info("harmonising to %d reference SNPs", len(reference))
     aligned, report = harmonise(
         sumstats, reference, match_by=args.match_by, keep_ambiguous=args.keep_ambiguous,
         min_info=args.min_info, min_maf=args.min_maf, max_freq_diff=args.max_freq_diff,

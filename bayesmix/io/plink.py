@@ -282,6 +282,38 @@ class Genotypes:
         return 2.0 * p * (1.0 - p)
 
 
+CHROMOSOME_LABELS = [str(c) for c in range(1, 27)] + ["X", "Y", "XY", "MT"]
+
+
+def reference_snps(prefix, *, progress: bool = False) -> pd.DataFrame:
+    """SNP table ``chr snp cm bp a1 a2 [bed_index freq n_obs]`` of a PLINK reference.
+
+    ``prefix`` may contain ``@`` standing for the chromosome (MiXeR's convention, e.g.
+    ``ref/1000G.EUR.QC.@``): every chromosome 1-26, X, Y, XY, MT whose ``.bim`` exists is read,
+    in that order. A1 frequencies (``freq``, over all samples) are added when the ``.bed`` and
+    ``.fam`` exist next to a ``.bim``; otherwise only the ``.bim`` columns are returned.
+    """
+    prefix = os.fspath(prefix)
+    if prefix.endswith((".bim", ".bed", ".fam")):
+        prefix = prefix[:-4]
+    if "@" in prefix:
+        prefixes = [prefix.replace("@", c) for c in CHROMOSOME_LABELS
+                    if Path(f"{prefix.replace('@', c)}.bim").exists()]
+        if not prefixes:
+            raise InputError("no chromosome file matches the @ template", f"{prefix}.bim")
+    else:
+        prefixes = [prefix]
+    tables = []
+    for p in prefixes:
+        if Path(f"{p}.bed").exists() and Path(f"{p}.fam").exists():
+            tables.append(Genotypes.open(p, progress=progress).snps)
+        else:
+            tables.append(read_bim(f"{p}.bim"))
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    table.attrs["path"] = f"{prefix}.bim"
+    return table
+
+
 def _bed_properties(fam: pd.DataFrame, bim: pd.DataFrame) -> dict:
     """Pass our validated tables to bed-reader so it does not re-parse the text files."""
     return {
