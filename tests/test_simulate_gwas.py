@@ -182,3 +182,24 @@ def test_matches_plink2_glm_with_missing_genotypes(tmp_path):
     y = simulate_phenotypes(geno, effects, 0.5, rng=rng).y[:, 0]
     y[:25] = np.nan
     _assert_matches_plink2(tmp_path, tmp_path / "m", geno, y, rng.normal(size=(800, 1)))
+
+
+def test_two_trait_gwas_noise_correlation_is_phenotypic_correlation(tmp_path):
+    """Same samples for both traits (full overlap): at null SNPs cov(z1, z2) = corr(y1, y2),
+    the rho0 = N_s / sqrt(N1 N2) corr(y1, y2) that from_ld uses for summary statistics."""
+    rng = np.random.default_rng(9)
+    x = simulate_genotypes(4000, 600, rng=rng, block_size=20, rho=0.7)
+    write_bfile(tmp_path / "c", x)
+    geno = Genotypes.open(tmp_path / "c")
+    het = geno.heterozygosity.copy()
+    het[20:] = 0.0  # causal SNPs only in the first LD block
+    effects = draw_effects("mixer2", het, (0.05, 0.05), rng, n_causal=(0, 0, 5), rho12=0.0)
+    effects.het = geno.heterozygosity  # the true H again (beta is 0 outside the block)
+    pheno = simulate_phenotypes(geno, effects, (0.05, 0.05), rng=rng, residual_corr=0.6)
+    z1, z2 = (t["Z"].to_numpy()[20:] for t in marginal_gwas(geno, pheno.y))
+    r_y = np.corrcoef(pheno.y.T)[0, 1]
+    # 29 independent blocks of 20 SNPs: average within blocks, then across them
+    block_means = (z1 * z2).reshape(29, 20).mean(axis=1)
+    se = block_means.std(ddof=1) / np.sqrt(29)
+    assert abs(block_means.mean() - r_y) < 4 * se
+    assert r_y > 0.4
