@@ -8,7 +8,7 @@ own child process, one BLAS/plink thread, best of ``--repeats``):
 - r2 (MiXeR):     r^2 >= 0.05 within 10,000 kb                ~ plink --ld-window-r2 0.05
 - window 1000 kb: every pair within 1,000 kb                  ~ plink --ld-window-r2 0
 
-It checks that both report the same number of pairs, and reports bytes per stored nonzero of
+It checks that both report the same pairs (count, and the largest r^2 difference), and reports bytes per stored nonzero of
 the saved store's array files in float32 and int16 (CSR layout) and int16 in the compact
 "upper" layout. Prints a table and writes
 JSON to ``benchmarks/results/ld.json``. The machine load average is recorded too: on a shared
@@ -30,6 +30,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ld.json"
 SETTINGS = {
@@ -104,9 +107,21 @@ def plink(prefix: str, options: dict, n_samples: int, work: Path, repeats: int) 
         result = json.loads(proc.stdout)
         if best is None or result["seconds"] < best["seconds"]:
             best = result
-    with open(work / "plink.ld") as fh:
-        best["pairs"] = sum(1 for _ in fh) - 1
+    table = pd.read_csv(work / "plink.ld", sep=r"\s+", usecols=["SNP_A", "SNP_B", "R2"])
+    best["pairs"] = len(table)
+    best["table"] = table
     return best
+
+
+def max_r2_difference(ld_path: Path, table) -> float:
+    """Largest |r^2 (bayesmix) - r^2 (plink)| over plink's pairs."""
+    from bayesmix.ld import LDMatrix
+
+    ld = LDMatrix.load(ld_path)
+    index = pd.Index(ld.snps["snp"])
+    r = ld.to_scipy()
+    ours = np.asarray(r[index.get_indexer(table["SNP_A"]), index.get_indexer(table["SNP_B"])])
+    return float(np.abs(ours.ravel() ** 2 - table["R2"].to_numpy()).max()) if len(table) else 0.0
 
 
 def main(argv=None) -> int:
@@ -127,6 +142,9 @@ def main(argv=None) -> int:
                 mine = ours(prefix, options, work, args.repeats)
                 theirs = plink(prefix, options, mine["n_samples"], work, args.repeats)
                 pairs = (mine["nnz"] - mine["n_snps"]) // 2
+                if theirs is not None:
+                    theirs["max_abs_r2_difference"] = max_r2_difference(work / "ours0.ld",
+                                                                        theirs.pop("table"))
                 row = {"bfile": Path(prefix).name, "setting": label, "options": options,
                        "bayesmix": mine, "plink": theirs, "pairs_bayesmix": pairs,
                        "same_pairs": theirs is not None and theirs["pairs"] == pairs}
@@ -138,7 +156,9 @@ def main(argv=None) -> int:
                       f"{mine['seconds']:6.2f} s {mine['peak_mb']:6.0f} MB | plink {p_time} s "
                       f"{p_mem} MB | bytes/nnz f32 {mine['bytes_per_nnz_float32']:.2f} "
                       f"int16 {mine['bytes_per_nnz_int16']:.2f} int16-upper "
-                      f"{mine['bytes_per_nnz_int16_upper']:.2f}", flush=True)
+                      f"{mine['bytes_per_nnz_int16_upper']:.2f} | max |dr2| "
+                      f"{theirs['max_abs_r2_difference'] if theirs else float('nan'):.1e}",
+                      flush=True)
     report = {"benchmark": "ld", "machine": platform.platform(), "cpus": os.cpu_count(),
               "load_average": os.getloadavg(), "python": sys.version.split()[0], "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
