@@ -25,6 +25,7 @@ def reference_table() -> pd.DataFrame:
         ("se0", "1", 700, "A", "G", 0.3),
         ("nneg", "1", 800, "A", "G", 0.3),
         ("nan", "1", 900, "A", "G", 0.3),
+        ("badfreq", "1", 950, "A", "G", 0.3),
         ("dup", "1", 1000, "A", "G", 0.3),
         ("mismatch", "1", 1100, "A", "G", 0.3),
         ("lowinfo", "1", 1200, "A", "G", 0.3),
@@ -51,6 +52,7 @@ def sumstats_table() -> pd.DataFrame:
         ("se0", "A", "G", 0.3),
         ("nneg", "A", "G", 0.3),
         ("nan", "A", "G", 0.3),
+        ("badfreq", "A", "G", 1.3),
         ("dup", "A", "G", 0.3),
         ("dup", "A", "G", 0.3),
         ("absent", "A", "G", 0.3),
@@ -91,6 +93,7 @@ def test_every_rule_drops_exactly_its_snp():
     expected = [
         ("SE <= 0", 1),
         ("N <= 0", 1),
+        ("FREQ or P outside [0, 1]", 1),                # badfreq
         ("missing or non-finite values", 1),            # nan
         ("invalid alleles (not A/C/G/T, or A1 = A2)", 1),  # indel
         ("strand-ambiguous (A/T, C/G)", 1),
@@ -107,7 +110,7 @@ def test_every_rule_drops_exactly_its_snp():
     assert report.steps == expected
     survivors = ["match", "swap", "flip", "flipswap", "justout", *[f"fill{i}" for i in range(N_FILLER)]]
     assert aligned["SNP"].tolist() == survivors  # reference order
-    assert report.n_input == 40 and report.n_output == len(survivors)
+    assert report.n_input == 41 and report.n_output == len(survivors)
     assert report.n_swapped == 2 and report.n_strand_flipped == 2
     table = report.table()
     assert list(table.columns) == ["rule", "dropped", "remaining"]
@@ -138,7 +141,7 @@ def test_keep_ambiguous_keeps_at_snp_on_reference_strand():
 def test_optional_rules_off_by_default():
     aligned, report = harmonise(sumstats_table(), reference_table())
     rules = [r for r, _ in report.steps]
-    assert rules == ["SE <= 0", "N <= 0", "missing or non-finite values",
+    assert rules == ["SE <= 0", "N <= 0", "FREQ or P outside [0, 1]", "missing or non-finite values",
                      "invalid alleles (not A/C/G/T, or A1 = A2)", "strand-ambiguous (A/T, C/G)",
                      "duplicated SNP in the summary statistics", "absent from the reference",
                      "alleles do not match the reference"]
@@ -205,7 +208,7 @@ def test_chrpos_matches_x_to_plink_code_23_and_regions_use_codes():
     ss["SNP"], ss["A1"], ss["A2"] = ["s1", "s2", "s3"], "A", "G"
     ss["CHR"] = pd.array(["X", "chrX", "chr1"], dtype="str")
     ss["BP"] = pd.array([500, 900, 500], dtype="Int64")
-    ss["SE"], ss["N"], ss["BETA"], ss["Z"] = 0.05, 1000.0, 0.1, 2.0
+    ss["SE"], ss["N"], ss["BETA"], ss["Z"], ss["FREQ"], ss["INFO"] = 0.05, 1000.0, 0.1, 2.0, 0.3, 0.9
     regions = pd.DataFrame({"chr": ["chrX"], "start": [800], "end": [1000]})
     aligned, report = harmonise(ss, ref, match_by="chrpos", exclude_regions=regions)
     assert report.dropped("absent from the reference") == 0

@@ -7,23 +7,23 @@ rule removed, so nothing is dropped silently.
 
 Rules, in the order applied (those marked * are optional):
 
-1. SE <= 0; 2. N <= 0;
-3. missing or non-finite values (SNP, alleles, Z, and N/BETA/SE when the file had that
+1. SE <= 0; 2. N <= 0; 3. FREQ or P outside [0, 1];
+4. missing or non-finite values (SNP, alleles, Z, and N/BETA/SE when the file had that
    column; a missing FREQ, P or INFO does not drop a SNP);
-4. invalid alleles: not a single A/C/G/T base, or A1 = A2;
-5. strand-ambiguous A/T and C/G SNPs (kept with ``keep_ambiguous``: they are then aligned by
+5. invalid alleles: not a single A/C/G/T base, or A1 = A2;
+6. strand-ambiguous A/T and C/G SNPs (kept with ``keep_ambiguous``: they are then aligned by
    assuming the same strand as the reference);
-6. * INFO below ``min_info``;
-7. duplicated SNPs in the summary statistics (every copy is dropped: which one is right is
+7. * INFO below ``min_info``;
+8. duplicated SNPs in the summary statistics (every copy is dropped: which one is right is
    unknown);
-8. absent from the reference;
-9. alleles that match the reference neither directly, swapped, nor on the other strand;
-10. * minor allele frequency below ``min_maf`` (GWAS FREQ, else the reference frequency);
-11. * |FREQ - reference freq| > ``max_freq_diff`` (after alignment);
-12. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N)
+9. absent from the reference;
+10. alleles that match the reference neither directly, swapped, nor on the other strand;
+11. * minor allele frequency below ``min_maf`` (GWAS FREQ, else the reference frequency);
+12. * |FREQ - reference freq| > ``max_freq_diff`` (after alignment);
+13. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N)
     (``n_outlier_sd``);
-13. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
-14. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
+14. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
+15. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
 """
 
 from __future__ import annotations
@@ -183,6 +183,9 @@ def harmonise(
     if exclude_mhc is not None and exclude_mhc not in MHC_REGIONS:
         raise ValueError(f"exclude_mhc must be one of {', '.join(MHC_REGIONS)}, not {exclude_mhc!r}")
     ref = _reference_table(reference)
+    if max_freq_diff is not None and "freq" not in ref:
+        raise InputError("max_freq_diff needs reference allele frequencies (a .bed next to the "
+                         ".bim, or a freq column)", ref.attrs.get("path"))
     source = sumstats.attrs.get("path")
     ss = sumstats.reset_index(drop=True).copy()
     report = QCReport(n_input=len(ss), n_reference=len(ref))
@@ -199,14 +202,19 @@ def harmonise(
     c1 = map_distinct(a1, lambda a: COMPLEMENT.get(a, ""))
     c2 = map_distinct(a2, lambda a: COMPLEMENT.get(a, ""))
 
-    # 1-2. impossible values first (an SE of 0 would otherwise show up as an infinite Z)
+    # 1-3. impossible values first (an SE of 0 would otherwise show up as an infinite Z)
     se = ss["SE"].to_numpy(dtype=np.float64)
     n = ss["N"].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
         apply("SE <= 0", se <= 0)
         apply("N <= 0", n <= 0)
+        outside = np.zeros(len(ss), dtype=bool)
+        for column in ("FREQ", "P"):
+            values = ss[column].to_numpy(dtype=np.float64)
+            outside |= (values < 0) | (values > 1)
+        apply("FREQ or P outside [0, 1]", outside)
 
-    # 3. missing values: always-needed columns, and optional columns the file provided.
+    # 4. missing values: always-needed columns, and optional columns the file provided.
     missing = ss["SNP"].isna().to_numpy() | ss["A1"].isna().to_numpy() | ss["A2"].isna().to_numpy()
     for column in ("Z", "N", "BETA", "SE"):
         values = ss[column].to_numpy(dtype=np.float64)
@@ -219,7 +227,7 @@ def harmonise(
         missing |= ss["CHR"].isna().to_numpy() | ss["BP"].isna().to_numpy()
     apply("missing or non-finite values", missing)
 
-    # 4-5. alleles
+    # 5-6. alleles
     valid = (c1 != "") & (c2 != "") & (a1 != a2)
     apply("invalid alleles (not A/C/G/T, or A1 = A2)", ~valid)
     ambiguous = valid & (c1 == a2)
@@ -229,7 +237,7 @@ def harmonise(
     else:
         apply("strand-ambiguous (A/T, C/G)", ambiguous)
 
-    # 6. imputation quality
+    # 7. imputation quality
     with np.errstate(invalid="ignore"):
         if min_info is not None:
             info = ss["INFO"].to_numpy(dtype=np.float64)
@@ -238,7 +246,7 @@ def harmonise(
             else:
                 apply(f"INFO < {min_info:g}", info < min_info)
 
-    # 7. duplicates of the matching key
+    # 8. duplicates of the matching key
     key_ss = _match_key(ss, match_by)
     key_ref = _match_key(ref, match_by)
     dup = np.zeros(len(ss), dtype=bool)
@@ -246,11 +254,11 @@ def harmonise(
     apply("duplicated SNP in the summary statistics", dup)
     _refuse_reference_duplicates(ref, key_ref, match_by)
 
-    # 8. presence in the reference
+    # 9. presence in the reference
     ref_pos = pd.Index(key_ref).get_indexer(key_ss)
     apply("absent from the reference", ref_pos < 0)
 
-    # 9. allele alignment
+    # 10. allele alignment
     r1 = np.where(ref_pos >= 0, ref["a1"].to_numpy()[np.maximum(ref_pos, 0)], "")
     r2 = np.where(ref_pos >= 0, ref["a2"].to_numpy()[np.maximum(ref_pos, 0)], "")
     same = (a1 == r1) & (a2 == r2)
@@ -270,7 +278,7 @@ def harmonise(
             freq = np.where(fill, ref_freq, freq)
             report.notes.append(f"FREQ of {int(fill.sum())} SNPs taken from the reference")
 
-    # 10-11. frequencies
+    # 11-12. frequencies
     if min_maf is not None:
         maf_source = np.where(np.isnan(freq), ref_freq, freq)
         if np.isnan(maf_source[keep]).all() and keep.any():
@@ -279,19 +287,16 @@ def harmonise(
             with np.errstate(invalid="ignore"):
                 apply(f"MAF < {min_maf:g}", np.minimum(maf_source, 1 - maf_source) < min_maf)
     if max_freq_diff is not None:
-        if "freq" not in ref:
-            raise InputError("max_freq_diff needs reference allele frequencies (a .bed next to the "
-                             ".bim, or a freq column)")
         with np.errstate(invalid="ignore"):
             apply(f"|FREQ - reference freq| > {max_freq_diff:g}", np.abs(freq - ref_freq) > max_freq_diff)
 
-    # 12. sample-size outliers
+    # 13. sample-size outliers
     if impute_n and keep.any():
         n_kept = n[keep]
         median, sd = np.median(n_kept), np.std(n_kept)
         apply(f"N further than {n_outlier_sd:g} SD from the median", np.abs(n - median) > n_outlier_sd * sd)
 
-    # 13-14. regions, by reference position
+    # 14-15. regions, by reference position
     ref_chr = map_distinct(ref["chr"], chrom_code)[np.maximum(ref_pos, 0)]
     ref_bp = ref["bp"].to_numpy(dtype=np.int64)[np.maximum(ref_pos, 0)]
     if exclude_mhc is not None:
