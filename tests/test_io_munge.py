@@ -140,3 +140,21 @@ def test_munge_reference_at_template_spans_chromosomes(tmp_path, bfile21, bfile2
     ma = read_sumstats(f"{out}.ma")
     assert ma["SNP"].tolist() == picked["snp"].tolist()
     assert ma["FREQ"].notna().tolist() == [True] * 20 + [False] * 20  # chr22 has no .bed
+
+
+def test_munge_explicit_columns_and_bad_column_syntax(tmp_path, bfile22, capsys):
+    snps = Genotypes.open(bfile22).snps.iloc[:10]
+    lines = ["marker eff oth effect_size stderr samples"] + [
+        f"{s} {a1} {a2} 0.3 0.1 700" for s, a1, a2 in zip(snps["snp"], snps["a1"], snps["a2"])]
+    (tmp_path / "odd.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "odd"
+    columns = ["--column", "marker=SNP", "--column", "eff=A1", "--column", "oth=A2",
+               "--column", "effect_size=BETA", "--column", "stderr=SE", "--column", "samples=N"]
+    assert main(["munge", "--sumstats", str(tmp_path / "odd.txt"), "--ref", str(bfile22),
+                 "--out", str(out), *columns]) == 0
+    ma = read_sumstats(f"{out}.ma")
+    np.testing.assert_allclose(ma["BETA"], 0.3)
+    np.testing.assert_allclose(ma["N"], 700)
+    assert main(["munge", "--sumstats", str(tmp_path / "odd.txt"), "--ref", str(bfile22),
+                 "--out", str(out), "--column", "marker"]) == 1
+    assert "NAME=CANONICAL" in capsys.readouterr().err
