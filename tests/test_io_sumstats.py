@@ -1,6 +1,8 @@
 """Summary-statistics readers and writers on hand-made files whose content is known."""
 
 import gzip
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +198,35 @@ def test_positions_only_file_gets_chr_bp_ids(tmp_path):
     row = read_sumstats(path).iloc[0]
     assert (row["SNP"], row["CHR"], row["BP"], row["A1"]) == ("22:16061016", "22", 16061016, "T")
     assert "SNP = CHR:BP" in read_sumstats(path).attrs["notes"]
+
+
+def test_plink2_a1_with_ref_alt_only_takes_the_other_allele(tmp_path):
+    path = write(tmp_path / "p2.tsv", "#CHROM\tPOS\tID\tREF\tALT\tA1\tBETA\tSE\n"
+                                      "1\t10\trs1\tG\tA\tA\t0.1\t0.1\n"
+                                      "1\t20\trs2\tC\tT\tC\t0.1\t0.1\n")
+    df = read_sumstats(path)
+    assert df["A1"].tolist() == ["A", "C"] and df["A2"].tolist() == ["G", "T"]
+
+
+@pytest.mark.skipif(shutil.which("plink2") is None, reason="plink2 not installed")
+def test_real_plink2_glm_output_reads_and_harmonises(tmp_path, bfile22):
+    from bayesmix.io.harmonise import harmonise
+
+    geno = Genotypes.open(bfile22)
+    rng = np.random.default_rng(3)
+    y = geno.read(np.arange(0, 300, 30)) @ rng.normal(0, 0.3, 10) + rng.normal(size=geno.n_samples)
+    pd.DataFrame({"fid": geno.samples["fid"], "iid": geno.samples["iid"], "y": y}).to_csv(
+        tmp_path / "y.phen", sep=" ", header=False, index=False)
+    (tmp_path / "snps").write_text("\n".join(geno.snps["snp"][:300]) + "\n")
+    subprocess.run(["plink2", "--bfile", str(bfile22), "--pheno", str(tmp_path / "y.phen"),
+                    "--glm", "allow-no-covars", "cols=+a1freq", "--extract", str(tmp_path / "snps"),
+                    "--out", str(tmp_path / "g")], check=True, capture_output=True)
+    out = next(tmp_path.glob("g*.glm.linear"))
+    raw = pd.read_csv(out, sep="\t")
+    df = read_sumstats(out)
+    assert len(df) == 300 and df["N"].eq(geno.n_samples).all()
+    np.testing.assert_allclose(df["Z"], raw["T_STAT"], rtol=1e-4, atol=1e-5)
+    aligned, report = harmonise(df, geno.snps, max_freq_diff=1e-5)
+    assert report.n_output == 300, str(report)
+    sign = np.where(raw["A1"].to_numpy() == geno.snps["a1"][:300].to_numpy(), 1, -1)
+    np.testing.assert_allclose(aligned["BETA"], raw["BETA"] * sign)

@@ -189,10 +189,20 @@ def _column_map(header, format, explicit, path):
         found = next((by_name[n] for n in names if n in by_name), None)
         if found is not None and found not in rename:
             rename[found] = target
+    _tested_allele_with_ref_alt(rename, by_name)
     return rename, []
 
 
-STRING_TARGETS = ("SNP", "CHR", "A1", "A2", "CHRPOS")
+def _tested_allele_with_ref_alt(rename: dict, by_name: dict) -> None:
+    """plink2 style (A1 plus REF and ALT, no other-allele column): the other allele is
+    whichever of REF/ALT is not A1, row by row, so REF must not be taken as A2 blindly."""
+    ref, alt = by_name.get("REF"), by_name.get("ALT")
+    if ref is None or alt is None or rename.get(ref) != "A2" or alt in rename:
+        return
+    rename[ref], rename[alt] = "REF_ALLELE", "ALT_ALLELE"
+
+
+STRING_TARGETS = ("SNP", "CHR", "A1", "A2", "CHRPOS", "REF_ALLELE", "ALT_ALLELE")
 
 
 def _read_raw(path: Path) -> tuple[bytes, list[str], str, np.ndarray]:
@@ -291,6 +301,10 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
         bp_int[np.isnan(bp)] = pd.NA
     out["BP"] = bp_int
 
+    if "REF_ALLELE" in table:
+        ref, alt, a1 = (map_distinct(table[c], str.upper) for c in ("REF_ALLELE", "ALT_ALLELE", "A1"))
+        table = table.assign(A2=np.where(a1 == ref, alt, ref))
+        notes.append("A2 = whichever of REF/ALT is not A1")
     for allele in ("A1", "A2"):
         if allele not in table:
             raise InputError(f"missing required column {allele} (effect/other allele)", path, 1)
