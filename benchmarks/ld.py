@@ -15,6 +15,9 @@ JSON to ``benchmarks/results/ld.json``. The machine load average is recorded too
 machine timings are noisy.
 
 Usage: python benchmarks/ld.py [--bfile PREFIX ...] [--repeats 2]
+       python benchmarks/ld.py --scale 20000 100000 --out benchmarks/results/ld_scale.json
+       (missing calls: bayesmix mean-imputes by default while plink drops them pairwise, so
+       compare on complete data or expect differences)
        (default: the shipped chr21/chr22 subsets; e.g. pass
        ../shared/data/g1000_eur_hm3/g1000_eur_hm3_chr21 and ..._chr22 for the full HapMap3 sets)
 """
@@ -131,34 +134,48 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bfile", nargs="+", help="PLINK prefixes (one chromosome each)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--scale", type=int, nargs="*", default=[],
+                        help="also simulate n x M panels (block LD, 1 kb spacing) with these M "
+                             "and time the r2 and window settings (growth with M)")
+    parser.add_argument("--scale-n", type=int, default=500, help="individuals of --scale panels")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    prefixes = args.bfile or [str(example_bfile(21)), str(example_bfile(22))]
+    if args.bfile:
+        prefixes = args.bfile
+    else:            # the shipped subsets, unless only --scale panels were asked for
+        prefixes = [] if args.scale else [str(example_bfile(21)), str(example_bfile(22))]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for prefix in prefixes:
-            for label, options in SETTINGS.items():
-                mine = ours(prefix, options, work, args.repeats)
-                theirs = plink(prefix, options, mine["n_samples"], work, args.repeats)
-                pairs = (mine["nnz"] - mine["n_snps"]) // 2
-                if theirs is not None:
-                    theirs["max_abs_r2_difference"] = max_r2_difference(work / "ours0.ld",
-                                                                        theirs.pop("table"))
-                row = {"bfile": Path(prefix).name, "setting": label, "options": options,
-                       "bayesmix": mine, "plink": theirs, "pairs_bayesmix": pairs,
-                       "same_pairs": theirs is not None and theirs["pairs"] == pairs}
-                rows.append(row)
-                p_time = f"{theirs['seconds']:7.2f}" if theirs else "    n/a"
-                p_mem = f"{theirs['peak_mb']:7.0f}" if theirs else "    n/a"
-                print(f"{row['bfile']:28s} {label:13s} snps {mine['n_snps']:6d} "
-                      f"pairs {pairs:9d} same={row['same_pairs']!s:5s} | bayesmix "
-                      f"{mine['seconds']:6.2f} s {mine['peak_mb']:6.0f} MB | plink {p_time} s "
-                      f"{p_mem} MB | bytes/nnz f32 {mine['bytes_per_nnz_float32']:.2f} "
-                      f"int16 {mine['bytes_per_nnz_int16']:.2f} int16-upper "
-                      f"{mine['bytes_per_nnz_int16_upper']:.2f} | max |dr2| "
-                      f"{theirs['max_abs_r2_difference'] if theirs else float('nan'):.1e}",
-                      flush=True)
+        jobs = [(prefix, label, options) for prefix in prefixes
+                for label, options in SETTINGS.items()]
+        for m in args.scale:
+            from bayesmix.simulate.genotypes import simulate_bfile
+
+            prefix = str(simulate_bfile(work / f"sim_{m}", args.scale_n, m,
+                                        rng=np.random.default_rng(m)))
+            jobs += [(prefix, label, SETTINGS[label]) for label in ("r2", "window1000kb")]
+        for prefix, label, options in jobs:
+            mine = ours(prefix, options, work, args.repeats)
+            theirs = plink(prefix, options, mine["n_samples"], work, args.repeats)
+            pairs = (mine["nnz"] - mine["n_snps"]) // 2
+            if theirs is not None:
+                theirs["max_abs_r2_difference"] = max_r2_difference(work / "ours0.ld",
+                                                                    theirs.pop("table"))
+            row = {"bfile": Path(prefix).name, "setting": label, "options": options,
+                   "bayesmix": mine, "plink": theirs, "pairs_bayesmix": pairs,
+                   "same_pairs": theirs is not None and theirs["pairs"] == pairs}
+            rows.append(row)
+            p_time = f"{theirs['seconds']:7.2f}" if theirs else "    n/a"
+            p_mem = f"{theirs['peak_mb']:7.0f}" if theirs else "    n/a"
+            print(f"{row['bfile']:28s} {label:13s} snps {mine['n_snps']:6d} "
+                  f"pairs {pairs:9d} same={row['same_pairs']!s:5s} | bayesmix "
+                  f"{mine['seconds']:6.2f} s {mine['peak_mb']:6.0f} MB | plink {p_time} s "
+                  f"{p_mem} MB | bytes/nnz f32 {mine['bytes_per_nnz_float32']:.2f} "
+                  f"int16 {mine['bytes_per_nnz_int16']:.2f} int16-upper "
+                  f"{mine['bytes_per_nnz_int16_upper']:.2f} | max |dr2| "
+                  f"{theirs['max_abs_r2_difference'] if theirs else float('nan'):.1e}",
+                  flush=True)
     report = {"benchmark": "ld", "machine": platform.platform(), "cpus": os.cpu_count(),
               "load_average": os.getloadavg(), "python": sys.version.split()[0], "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
