@@ -1,12 +1,20 @@
-"""Benchmark: marginal-regression GWAS (bayesmix.simulate.marginal_gwas) against plink.
+"""Benchmark: simulated GWAS. Marginal regression (bayesmix.simulate.marginal_gwas) against
+plink, and summary statistics drawn from LD (simulate_gwas with n_gwas).
 
-Runs on the shipped chr22 subset (503 x 10,000) and on a simulated cohort
-(``--n`` x ``--m``, default 5,000 x 20,000, block LD), with a simulated BayesC trait and two
+Regression: on the shipped chr22 subset (503 x 10,000) and on a simulated cohort (``--n`` x
+``--m``, default 5,000 x 20,000, block LD), with a simulated BayesC trait and two
 covariates. Times the bayesmix regression (after a warm-up call that compiles the numba
-kernel), ``plink1.9 --linear`` and ``plink2 --glm`` (one thread each), checks that the
-z-scores agree with plink2's, and prints and writes JSON to ``benchmarks/results/gwas.json``.
+kernel), ``plink1.9 --linear`` and ``plink2 --glm`` (one thread each), and checks that the
+z-scores agree with plink2's.
 
-Usage: python benchmarks/gwas.py [--n 5000] [--m 20000] [--repeats 3]
+From LD: time of ``simulate_gwas(..., n_gwas=100_000)`` (block-diagonal LD of 200 SNPs,
+built block by block) on panels of 503 x 10,000 (chr22) and ``--ld-n`` x ``--ld-m``
+(default 500 x 100,000) simulated genotypes.
+
+Prints and writes JSON to ``benchmarks/results/gwas.json``.
+
+Usage: python benchmarks/gwas.py [--n 5000] [--m 20000] [--ld-n 500] [--ld-m 100000]
+       [--repeats 3]
 """
 
 from __future__ import annotations
@@ -25,8 +33,8 @@ import pandas as pd
 
 from bayesmix.data import example_bfile
 from bayesmix.io.plink import Genotypes
-from bayesmix.simulate import (draw_effects, marginal_gwas, simulate_bfile, simulate_phenotypes,
-                               write_phen)
+from bayesmix.simulate import (draw_effects, marginal_gwas, simulate_bfile, simulate_gwas,
+                               simulate_phenotypes, write_phen)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gwas.json"
 
@@ -76,10 +84,25 @@ def bench(label: str, prefix: Path, work: Path, repeats: int) -> dict:
     return result
 
 
+def bench_from_ld(label: str, prefix: Path, repeats: int) -> dict:
+    genotypes = Genotypes.open(prefix)
+
+    def run():
+        return simulate_gwas(genotypes, "C", 0.5, rng=np.random.default_rng(2), pi=0.01,
+                             n_gwas=100_000)
+
+    sim = run()
+    chisq = float(np.mean(sim.sumstats[0]["Z"].to_numpy() ** 2))
+    return {"data": label, "n_samples": genotypes.n_samples, "n_snps": genotypes.n_snps,
+            "from_ld_s": best_time(run, repeats), "n_gwas": 100_000, "mean_chisq": chisq}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=5000, help="simulated cohort size")
     parser.add_argument("--m", type=int, default=20000, help="simulated SNPs")
+    parser.add_argument("--ld-n", type=int, default=500, help="panel size for the LD draws")
+    parser.add_argument("--ld-m", type=int, default=100_000, help="SNPs for the LD draws")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
     args = parser.parse_args()
     results = []
@@ -88,6 +111,9 @@ def main() -> None:
         results.append(bench("chr22", example_bfile(22), work, args.repeats))
         sim = simulate_bfile(work / "sim", args.n, args.m, rng=np.random.default_rng(0))
         results.append(bench(f"simulated_{args.n}x{args.m}", sim, work, args.repeats))
+        results.append(bench_from_ld("chr22", example_bfile(22), args.repeats))
+        panel = simulate_bfile(work / "panel", args.ld_n, args.ld_m, rng=np.random.default_rng(3))
+        results.append(bench_from_ld(f"simulated_{args.ld_n}x{args.ld_m}", panel, args.repeats))
     for row in results:
         print(json.dumps(row))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
