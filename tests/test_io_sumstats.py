@@ -230,3 +230,12 @@ def test_real_plink2_glm_output_reads_and_harmonises(tmp_path, bfile22):
     assert report.n_output == 300, str(report)
     sign = np.where(raw["A1"].to_numpy() == geno.snps["a1"][:300].to_numpy(), 1, -1)
     np.testing.assert_allclose(aligned["BETA"], raw["BETA"] * sign)
+
+
+def test_regenie_style_allele0_and_log10p(tmp_path):
+    path = write(tmp_path / "r.regenie", "CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P\n"
+                                         "1 100 rs1 G A 0.2 900 ADD 0.5 0.25 4 1.30103\n")
+    row = read_sumstats(path).iloc[0]
+    assert (row["A1"], row["A2"], row["FREQ"], row["N"]) == ("A", "G", 0.2, 900)
+    np.testing.assert_allclose(row["P"], 0.05, rtol=1e-5)
+    np.testing.assert_allclose(row["Z"], 2.0)

@@ -43,8 +43,8 @@ CANONICAL_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "FREQ", "BETA", "SE", "Z", 
 NUMERIC_COLUMNS = ["FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
 FORMATS = ("auto", "ma", "ldsc", "mixer", "generic")
 # Column-map targets that are converted to canonical columns (OR -> BETA, NCASE + NCONTROL -> N,
-# CHRPOS "chr:bp" -> CHR and BP).
-MAP_ONLY_TARGETS = ("OR", "NCASE", "NCONTROL", "CHRPOS")
+# CHRPOS "chr:bp" -> CHR and BP, LOG10P = -log10(P) -> P).
+MAP_ONLY_TARGETS = ("OR", "NCASE", "NCONTROL", "CHRPOS", "LOG10P")
 
 
 # Fixed headers of the tool-specific formats (case-insensitive). Extra columns are ignored.
@@ -76,7 +76,7 @@ SYNONYMS = {
     "A1": ["A1", "EFFECT_ALLELE", "EA", "ALLELE1", "ALLELE_1", "TESTED_ALLELE", "INC_ALLELE",
            "RISK_ALLELE", "ALT"],
     "A2": ["A2", "OMITTED", "OTHER_ALLELE", "NEA", "OA", "ALLELE2", "ALLELE_2",
-           "NON_EFFECT_ALLELE", "DEC_ALLELE", "REF"],
+           "NON_EFFECT_ALLELE", "DEC_ALLELE", "ALLELE0", "REF"],
     "FREQ": ["FREQ", "A1_FREQ", "A1FREQ", "FRQ", "EAF", "FREQ1", "FREQ_A1", "AF1", "AF",
              "EFFECT_ALLELE_FREQUENCY", "MAF"],
     "BETA": ["BETA", "B", "EFFECT", "LOG_ODDS", "LOGOR"],
@@ -84,6 +84,7 @@ SYNONYMS = {
     "SE": ["SE", "STDERR", "STANDARD_ERROR", "SE_BETA", "SEBETA", "LOG_OR_SE"],
     "Z": ["Z", "ZSCORE", "Z_SCORE", "ZSTAT", "Z_STAT", "GC_ZSCORE"],
     "P": ["P", "PVAL", "PVALUE", "P_VALUE", "P_VAL", "GC_PVALUE", "P_BOLT_LMM"],
+    "LOG10P": ["LOG10P", "LOG10_P", "MLOG10P", "NEG_LOG10_P"],
     "N": ["N", "NEFF", "N_EFF", "NEFFECTIVE", "N_TOTAL", "NTOTAL", "TOTALSAMPLESIZE",
           "SAMPLESIZE", "SAMPLE_SIZE", "OBS_CT", "NMISS"],
     "NCASE": ["NCASE", "N_CASE", "N_CASES", "NCASES", "NCAS", "N_CAS"],
@@ -270,7 +271,7 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
     """Convert the parsed, renamed table to canonical columns, deriving what can be derived."""
     notes: list[str] = []
     num = {c: table[c].to_numpy(dtype=np.float64)
-           for c in (*NUMERIC_COLUMNS, "OR", "NCASE", "NCONTROL") if c in table}
+           for c in (*NUMERIC_COLUMNS, "OR", "NCASE", "NCONTROL", "LOG10P") if c in table}
     n_rows = len(table)
     nan = np.full(n_rows, np.nan)
     out = pd.DataFrame(index=pd.RangeIndex(n_rows))
@@ -319,6 +320,9 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
     se = num.get("SE")
     z = num.get("Z")
     p = num.get("P")
+    if p is None and "LOG10P" in num:
+        p = 10.0 ** -num["LOG10P"]
+        notes.append("P = 10^-LOG10P")
     if z is None:
         if beta is not None and se is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
