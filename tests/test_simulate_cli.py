@@ -179,3 +179,21 @@ def test_library_entry_point_matches_cli(tmp_path, bfile22, geno22):
     np.testing.assert_allclose(ma["BETA"], sim.sumstats[0]["BETA"], rtol=1e-7)
     np.testing.assert_allclose(_read_phen(tmp_path / "cli.phen")[2], sim.phenotypes.y[:, 0],
                                rtol=1e-9)
+
+
+def test_snps_without_estimates_are_left_out(tmp_path):
+    from bayesmix.simulate.genotypes import simulate_genotypes, write_bfile
+
+    x = simulate_genotypes(200, 60, rng=np.random.default_rng(12))
+    x[:, 5] = 0  # monomorphic
+    x[2:, 9] = -127  # two observed calls: no residual degree of freedom
+    x[:2, 9] = [0, 1]
+    write_bfile(tmp_path / "g", x)
+    for extra in ([], ["--n-gwas", 10_000]):
+        assert _run("--bfile", tmp_path / "g", "--prior", "C", "--h2", 0.3, "--n-causal", 5,
+                    "--seed", 1, *extra, "--out", tmp_path / "s") == 0
+        ma = read_sumstats(tmp_path / "s.ma")
+        assert "snp6" not in set(ma["SNP"]) and ma[["BETA", "SE"]].notna().all().all()
+        # the regression cannot fit snp10; drawn from LD it has statistics
+        assert ("snp10" in set(ma["SNP"])) == bool(extra)
+        assert len(ma) == (59 if extra else 58)

@@ -126,8 +126,9 @@ def run(args) -> int:
         extract = set(ld.snps["snp"])
         if args.extract is not None:
             extract &= read_snp_list(args.extract)
+    # monomorphic SNPs can carry no effect and have no GWAS estimate: leave them out
     genotypes = Genotypes.open(args.bfile, keep=args.keep, extract=extract, chrom=args.chr,
-                               maf=args.maf)
+                               maf=args.maf, drop_monomorphic=True)
     for reason, count in genotypes.filter_counts.items():
         if count:
             log.info("dropped %d %s", count, reason)
@@ -153,6 +154,11 @@ def run(args) -> int:
     written = [f"{out}.phen"]
     write_phen(f"{out}.phen", sim.phenotypes.samples, sim.phenotypes.y)
     for t, table in enumerate(sim.sumstats):
+        estimable = table[["BETA", "SE"]].notna().all(axis=1).to_numpy()
+        if not estimable.all():  # e.g. a SNP observed in too few samples
+            log.info("trait %d: %d SNPs without an estimate left out of the summary statistics",
+                     t + 1, int((~estimable).sum()))
+            table = table[estimable]
         stem = f"{out}.trait{t + 1}" if bivariate else out
         write_ma(table, f"{stem}.ma")
         write_sumstats(table, f"{stem}.sumstats.gz")
