@@ -1,13 +1,17 @@
 """Bivariate MiXeR recovery on simulated trait pairs (shipped 1000G chr21+22 subset, 20k SNPs).
 
 For each scenario (disjoint / partial / complete overlap, rho12 in {0, 0.5}, with and without
-sample overlap) the package simulator draws effects from the 4-component prior; z-scores are
-``z_t = sqrt(N) R b_t + e_t`` with R the in-sample LD (r^2 >= 0.05 within a window, the same
-matrix the model uses) and noise ``e_t = X' u_t / sqrt(n)`` (so cov(e_t) is the full in-sample
-LD) where corr(u_1, u_2) = rho0 models sample overlap. The univariate parameters are fitted
-from each trait's z-scores, then the bivariate fit sequence runs.
+sample overlap) the package simulator draws effects from the 4-component prior
+(:func:`bayesmix.simulate.effects.mixer_bivariate_effects`) and z-scores from the LD
+(:class:`bayesmix.simulate.from_ld.LDSampler`: z = sqrt(N) R b + e, e ~ N(0, R),
+cov(e_1, e_2) = rho0 R) with R the block-diagonal in-sample LD of the panel (blocks of 200
+SNPs). The model sees the same R (as r^2) with random-pruning weights (64 passes, r^2 0.1).
+Each trait is fitted univariately (fast model), then the bivariate fit sequence runs.
 
-Run: ``python examples/mixer_bivariate_recovery.py [--out table.json] [--quick]``.
+Reported truth: the overlap share pi12 / (pi1 + pi12) of the prior, the prior rg and the
+realised rg of the drawn effects (b1'R b2 / sqrt(b1'R b1 b2'R b2), what the data carry).
+
+Run: ``python examples/mixer_bivariate_recovery.py [--out table.json] [--quick] [--full]``.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ from bayesmix.data import example_bfile
 from bayesmix.inference.mle import fit_univariate
 from bayesmix.inference.mle_bivariate import BivariateData, fit_bivariate
 from bayesmix.io.plink import Genotypes
+from bayesmix.ld.pruning import random_pruning_weights
+from bayesmix.ld.store import LDMatrix
 from bayesmix.models.mixer import MixerData
 from bayesmix.simulate.effects import mixer_bivariate_effects
+from bayesmix.simulate.from_ld import LDSampler, block_diagonal_ld
 
 SCENARIOS = [
     # name, pi1 (unique), pi2 (unique), pi12, rho12
@@ -37,61 +44,49 @@ SCENARIOS = [
 ]
 
 
-def reference_panel(chromosomes=(21, 22), window=300, r2min=0.05):
-    """Standardised genotypes X (n x M, float32), H per SNP and the signed in-sample LD r
-    (CSR, M x M, |r|^2 >= r2min within ``window`` SNPs of each other on a chromosome)."""
-    blocks, hets, mats = [], [], []
+def reference_panel(chromosomes=(21, 22), block_size=200):
+    """(LDSampler of the block-diagonal LD R, MixerData of R as r^2 with pruning weights)."""
+    mats, snps = [], []
     for chrom in chromosomes:
-        g = Genotypes.open(example_bfile(chrom))
-        x = g.read(standardize=True)
-        p = g.snps["freq"].to_numpy()
-        n, m = x.shape
-        rows, cols, vals = [], [], []
-        for lo in range(0, m, window):
-            hi = min(m, lo + window)
-            wide_hi = min(m, hi + window)
-            r = (x[:, lo:hi].T @ x[:, lo:wide_hi]) / n
-            i, j = np.nonzero(r * r >= r2min)
-            keep = j + lo >= i + lo           # upper triangle incl. diagonal, mirrored below
-            rows.append(i[keep] + lo)
-            cols.append(j[keep] + lo)
-            vals.append(r[i[keep], j[keep]])
-        rows, cols, vals = map(np.concatenate, (rows, cols, vals))
-        upper = sparse.coo_matrix((vals, (rows, cols)), shape=(m, m)).tocsr()
-        full = upper + sparse.triu(upper, k=1).T
-        full.setdiag(1.0)
-        blocks.append(x)
-        hets.append(2 * p * (1 - p))
-        mats.append(full.tocsr())
-    return np.hstack(blocks), np.concatenate(hets), sparse.block_diag(mats, format="csr")
+        genotypes = Genotypes.open(example_bfile(chrom))
+        mats.append(block_diagonal_ld(genotypes, block_size))
+        snps.append(genotypes.snps)
+    import pandas as pd
+
+    r = sparse.block_diag(mats, format="csr")
+    r.sort_indices()
+    table = pd.concat(snps, ignore_index=True)
+    weights = random_pruning_weights(LDMatrix.from_scipy(r, table), seed=1)
+    freq = table["freq"].to_numpy()
+    m = len(freq)
+    data = MixerData(np.zeros(m), np.ones(m), weights, r.indptr, r.indices,
+                     (r.data ** 2).astype(np.float32), 2 * freq * (1 - freq), table)
+    return LDSampler(r), data
 
 
-def simulate_pair(panel, rng, *, pi1, pi2, pi12, rho12, h2=(0.4, 0.4), n=(50_000, 50_000),
-                  rho0=0.0):
-    """z-scores of two traits and the truth; see the module docstring."""
-    x, het, r = panel
+def simulate_pair(sampler, het, rng, *, pi1, pi2, pi12, rho12, h2=(0.4, 0.4),
+                  n=(50_000, 50_000), rho0=0.0):
+    """z-scores (M, 2) of two traits and their :class:`Effects`; see the module docstring."""
     effects = mixer_bivariate_effects(het, np.array(h2), rng=rng, pi1=pi1, pi2=pi2, pi12=pi12,
                                       rho12=rho12)
-    b_std = effects.b_std
-    u = rng.multivariate_normal([0, 0], [[1, rho0], [rho0, 1]], size=x.shape[0])
-    noise = (x.T @ u) / np.sqrt(x.shape[0])
-    z = np.sqrt(np.asarray(n, dtype=float)) * (r @ b_std) + noise
-    return z[:, 0], z[:, 1], effects
+    z = sampler.zscores(effects.b_std, np.asarray(n, dtype=float), rng=rng, rho0=rho0)
+    return z, effects
 
 
-def realised_rg(effects) -> float:
-    """Genetic correlation of the drawn standardised effects (LD ignored)."""
+def realised_rg(effects, r) -> float:
+    """Genetic correlation of the drawn standardised effects given LD: b1'R b2 / sqrt(...)."""
     b = effects.b_std
-    return float(b[:, 0] @ b[:, 1] / np.sqrt((b[:, 0] ** 2).sum() * (b[:, 1] ** 2).sum()))
+    cov = b.T @ (r @ b)
+    return float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]))
 
 
-def run_scenario(panel, ld_data: MixerData, seed, *, pi1, pi2, pi12, rho12, rho0, n=50_000,
-                 sequence=("infinitesimal", "fast"), kmax=500):
+def run_scenario(sampler, ld_data: MixerData, seed, *, pi1, pi2, pi12, rho12, rho0,
+                 n=50_000, sequence=("infinitesimal", "fast"), kmax=500):
     """Simulate one pair, fit both univariate models (fast) and the bivariate model."""
     rng = np.random.default_rng(seed)
-    z1, z2, effects = simulate_pair(panel, rng, pi1=pi1, pi2=pi2, pi12=pi12, rho12=rho12,
-                                    rho0=rho0, n=(n, n))
-    data = BivariateData.from_mixer_data(ld_data, z1, z2, n, n)
+    z, effects = simulate_pair(sampler, ld_data.het, rng, pi1=pi1, pi2=pi2, pi12=pi12,
+                               rho12=rho12, rho0=rho0, n=(n, n))
+    data = BivariateData.from_mixer_data(ld_data, z[:, 0], z[:, 1], n, n)
     uni = [fit_univariate(d, sequence=("infinitesimal", "constrained", "fast"), n_draws=100)
            for d in (data.trait1, data.trait2)]
     fit = fit_bivariate(data, uni[0], uni[1], sequence=sequence, kmax=kmax, seed=seed,
@@ -100,19 +95,11 @@ def run_scenario(panel, ld_data: MixerData, seed, *, pi1, pi2, pi12, rho12, rho0
     p = fit.params
     return {
         "true_share": pi12 / (pi1 + pi12), "share": p["pi12"] / (p["pi1"] + p["pi12"]),
-        "true_rg": truth["rg_expected"], "realised_rg": realised_rg(effects), "rg": fit.rg,
+        "true_rg": truth["rg_expected"], "realised_rg": realised_rg(effects, sampler.matrix), "rg": fit.rg,
         "rg_se": fit.ci["rg"]["std"], "true_rho0": rho0, "rho0": p["rho0"],
         "pi1u": [u.params["pi"] for u in uni], "true_pi1u": pi1 + pi12,
         "pi12": p["pi12"], "rho12": p["rho12"],
     }
-
-
-def ld_data(panel) -> MixerData:
-    """The panel's LD as univariate MiXeR data (square: tags = reference SNPs; weights 1)."""
-    _, het, r = panel
-    m = len(het)
-    return MixerData(np.zeros(m), np.ones(m), np.ones(m), r.indptr, r.indices,
-                     (r.data ** 2).astype(np.float32), het)
 
 
 def main(argv=None):
@@ -122,15 +109,14 @@ def main(argv=None):
     parser.add_argument("--replicates", type=int, default=2)
     parser.add_argument("--full", action="store_true", help="add the full-model step")
     args = parser.parse_args(argv)
-    panel = reference_panel()
-    ld = ld_data(panel)
+    sampler, ld = reference_panel()
     rows = []
     scenarios = SCENARIOS[4:5] if args.quick else SCENARIOS
     for name, pi1, pi2, pi12, rho12 in scenarios:
         for rho0 in ((0.0,) if args.quick else (0.0, 0.3)):
             for rep in range(1 if args.quick else args.replicates):
                 t0 = time.perf_counter()
-                res = run_scenario(panel, ld, 1000 * rep + len(rows), pi1=pi1, pi2=pi2,
+                res = run_scenario(sampler, ld, 1000 * rep + len(rows), pi1=pi1, pi2=pi2,
                                    pi12=pi12, rho12=rho12, rho0=rho0,
                                    sequence=("infinitesimal", "fast", "full") if args.full
                                    else ("infinitesimal", "fast"))

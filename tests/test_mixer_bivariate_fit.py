@@ -119,6 +119,17 @@ def test_json_round_trip_and_plots(partial_fit, tmp_path):
     bplots.plot_z_density(data, fit, axes=axes[1, 1:], n_rep=3)
     fig.savefig(tmp_path / "fig.png")
     assert (tmp_path / "fig.png").stat().st_size > 10_000
+    # data simulated from the model: data and model conditional Q-Q curves agree
+    qq = bplots.conditional_qq_data(data, fit, n_rep=5)
+    for curve in qq["curves"][:3]:
+        at = np.linspace(0.2, 0.8, 4) * curve["data_expected"].max()
+        data_q = np.interp(at, curve["data_expected"], curve["data_observed"])
+        model_q = np.interp(at, curve["model_expected"], curve["model_observed"])
+        assert np.all(np.abs(data_q - model_q) < 0.25 * data_q + 0.3), curve["threshold"]
+    # shared causal variants: conditioning on trait 2 enriches trait 1's signal
+    unconditional, conditional = qq["curves"][0], qq["curves"][2]
+    assert (np.interp(1.0, conditional["data_expected"], conditional["data_observed"])
+            > np.interp(1.0, unconditional["data_expected"], unconditional["data_observed"]))
     # the profile peaks near the estimate
     best = profile["share"][np.argmax(profile["loglik"])]
     assert abs(best - fit.share) <= 0.2

@@ -458,3 +458,23 @@ def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
     like = OverlapLikelihood(data, fit.uni1, fit.uni2)
     loglik = np.array([_fit_fixed_share(like, s, fit.u_hat, max_evals)[0] for s in shares])
     return {"share": shares, "pi12": shares * min(fit.uni1.pi, fit.uni2.pi), "loglik": loglik}
+
+
+def fit_from_record(record: dict, data: BivariateData) -> BivariateFit:
+    """A :class:`BivariateFit` from a fit2 JSON record (for ``test2``): parameters,
+    univariate fits, derived quantities and criteria as stored; ``data`` gives the sizes."""
+    try:
+        params = {k: float(record["params"][k]) for k in kern.PARAM_NAMES}
+        uni = [UnivariateParams.coerce(record["univariate"][t]) for t in ("trait1", "trait2")]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"fit2 record lacks or has an invalid parameter: {exc}") from None
+    u_hat = record.get("u_hat")
+    cov = record.get("cov_free")
+    return BivariateFit(method=record.get("method", "fast"), params=params,
+                        loglik=float(record.get("loglik") or np.nan),
+                        cov_free=np.array(cov, dtype=float) if cov else np.full((3, 3), np.nan),
+                        ci=record.get("ci", {}), criteria=record.get("criteria", {}), steps=[],
+                        uni1=uni[0], uni2=uni[1], options=record.get("options", {}),
+                        n_tags=data.n_tags, n_ref=data.n_ref,
+                        sum_weights=float(data.weights.sum()), sum_het=data.trait1.sum_het,
+                        u_hat=np.array(u_hat, dtype=float) if u_hat else None)

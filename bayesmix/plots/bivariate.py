@@ -117,38 +117,62 @@ def _neglog10p(z):
     return -(special.log_ndtr(-np.abs(z)) + math.log(2)) / math.log(10)
 
 
-def _qq_curve(z_primary, z_secondary, weights, threshold):
+def _qq_curve(z_primary, z_secondary, weights, threshold, n_points=200):
+    """(expected, observed) -log10 p of the primary trait among tags whose secondary p <=
+    ``threshold``; expected from the pruning-weighted empirical quantiles, thinned to about
+    ``n_points`` points on the -log10 scale."""
     keep = _neglog10p(z_secondary) >= -math.log10(threshold)
-    obs = np.sort(_neglog10p(z_primary[keep]))[::-1]
-    w = np.broadcast_to(weights, z_primary.shape)[keep][np.argsort(_neglog10p(
-        z_primary[keep]))[::-1]]
+    obs = _neglog10p(z_primary[keep])
+    order = np.argsort(obs)[::-1]
+    obs = obs[order]
+    w = np.broadcast_to(weights, z_primary.shape)[keep][order]
+    if not len(obs) or w.sum() <= 0:
+        return np.array([]), np.array([])
     expected = -np.log10(np.cumsum(w) / w.sum())
-    return expected, obs
+    grid = np.linspace(0, expected.max(), n_points)
+    pick = np.unique(np.searchsorted(-expected, -grid, side="left").clip(0, len(obs) - 1))
+    return expected[pick], obs[pick]
+
+
+def conditional_qq_data(data, fit, *, primary: int = 1, thresholds=(1.0, 0.1, 0.01, 0.001),
+                        rng=None, n_rep: int = 10) -> dict:
+    """Curves of the conditional Q-Q plot: for each threshold on the other trait's p, the
+    (expected, observed) -log10 p of the primary trait in the data and in ``n_rep`` data sets
+    simulated from the fitted fast model (:func:`sample_fast_model`)."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    z = (data.trait1.z, data.trait2.z)
+    sim = sample_fast_model(data, fit.theta, rng, n_rep)
+    first, second = (0, 1) if primary == 1 else (1, 0)
+    w = data.weights
+    curves = []
+    for thr in thresholds:
+        x, y = _qq_curve(z[first], z[second], w, thr)
+        xm, ym = _qq_curve(sim[first].ravel(), sim[second].ravel(), np.tile(w, n_rep), thr)
+        curves.append({"threshold": thr, "data_expected": x, "data_observed": y,
+                       "model_expected": xm, "model_observed": ym})
+    return {"primary": primary, "curves": curves}
 
 
 def plot_conditional_qq(data, fit, *, primary: int = 1, thresholds=(1.0, 0.1, 0.01, 0.001),
                         rng=None, n_rep: int = 10, ax=None):
     """Conditional Q-Q plot: -log10 p of the primary trait among tags whose other trait has
     p <= threshold; data (solid) vs the fitted model (dashed, simulated ``n_rep`` times)."""
-    ax = _axes(ax)
-    rng = np.random.default_rng(0) if rng is None else rng
-    z = (data.trait1.z, data.trait2.z)
-    sim = sample_fast_model(data, fit.theta, rng, n_rep)
-    first, second = (0, 1) if primary == 1 else (1, 0)
-    w = data.weights
     import matplotlib.pyplot as plt
 
+    ax = _axes(ax)
+    qq = conditional_qq_data(data, fit, primary=primary, thresholds=thresholds, rng=rng,
+                             n_rep=n_rep)
     cmap = plt.get_cmap("viridis")
     top = 0.0
-    for k, thr in enumerate(thresholds):
-        color = cmap(k / max(len(thresholds) - 1, 1))
-        x, y = _qq_curve(z[first], z[second], w, thr)
-        if len(x):
-            ax.plot(x, y, color=color, label=f"p{2 if primary == 1 else 1} <= {thr:g}")
-            top = max(top, x.max(), y.max())
-        xm, ym = _qq_curve(sim[first].ravel(), sim[second].ravel(), np.tile(w, n_rep), thr)
-        if len(xm):
-            ax.plot(xm, ym, color=color, ls="--")
+    other = 2 if primary == 1 else 1
+    for k, curve in enumerate(qq["curves"]):
+        color = cmap(k / max(len(qq["curves"]) - 1, 1))
+        if len(curve["data_expected"]):
+            ax.plot(curve["data_expected"], curve["data_observed"], color=color,
+                    label=f"p{other} <= {curve['threshold']:g}")
+            top = max(top, curve["data_expected"].max(), curve["data_observed"].max())
+        if len(curve["model_expected"]):
+            ax.plot(curve["model_expected"], curve["model_observed"], color=color, ls="--")
     ax.plot([0, top], [0, top], color="grey", lw=0.8)
     ax.set_xlabel("expected -log10 p")
     ax.set_ylabel(f"observed -log10 p (trait {primary})")
