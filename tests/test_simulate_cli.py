@@ -109,6 +109,12 @@ def test_bivariate_and_binary(tmp_path, bfile22):
                 "--prevalence", 0.3, "--seed", 6, "--out", tmp_path / "cc") == 0
     status = _read_phen(tmp_path / "cc.phen")[2]
     assert set(status) == {0, 1}
+    assert _run("--bfile", bfile22, "--prior", "C", "--h2", 0.5, "--n-causal", 50,
+                "--prevalence", 0.3, "--case-control", 60, 100, "--seed", 6,
+                "--out", tmp_path / "asc") == 0
+    status = _read_phen(tmp_path / "asc.phen")[2]
+    assert (status == 1).sum() == 60 and (status == 0).sum() == 100
+    assert (read_sumstats(tmp_path / "asc.ma")["N"] == 160).all()
 
 
 @pytest.mark.parametrize("argv,message", [

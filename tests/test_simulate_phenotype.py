@@ -9,7 +9,8 @@ from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
 from bayesmix.simulate.effects import draw_effects, mixer_bivariate_effects
 from bayesmix.simulate.genotypes import simulate_genotypes, write_bfile
-from bayesmix.simulate.phenotype import genetic_values, simulate_phenotypes, write_phen
+from bayesmix.simulate.phenotype import (ascertain, genetic_values, simulate_phenotypes,
+                                          write_phen)
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,16 @@ def test_write_phen(tmp_path, geno22):
     assert fields[3][2] == "NA"
     values = np.array([[np.nan if v == "NA" else float(v) for v in f[2:]] for f in fields])
     np.testing.assert_allclose(values, y, rtol=1e-9)
+
+
+def test_case_control_ascertainment(cohort):
+    effects = draw_effects("C", cohort.heterozygosity, 0.5, np.random.default_rng(8), pi=0.1)
+    ph = simulate_phenotypes(cohort, effects, 0.5, rng=np.random.default_rng(9), prevalence=0.1)
+    cc = ascertain(ph, 150, 300, rng=np.random.default_rng(10))
+    sampled = ~np.isnan(cc.y[:, 0])
+    assert (cc.y[sampled, 0] == 1).sum() == 150 and (cc.y[sampled, 0] == 0).sum() == 300
+    np.testing.assert_array_equal(cc.y[sampled], ph.y[sampled])
+    threshold = stats.norm.isf(0.1)
+    assert (cc.liability[sampled & (cc.y[:, 0] == 1), 0] > threshold).all()
+    with pytest.raises(InputError, match="cases"):
+        ascertain(ph, 10_000, 10, rng=np.random.default_rng(0))

@@ -74,6 +74,10 @@ def add_arguments(parser) -> None:
                         help="binary trait: liability threshold with population prevalence K; "
                              "the .phen holds 1 = case, 0 = control and the GWAS is a linear "
                              "regression on that 0/1 trait (not with --n-gwas)")
+    parser.add_argument("--case-control", type=int, nargs=2, default=None,
+                        metavar=("NCASE", "NCONTROL"),
+                        help="with --prevalence: sample this many cases and controls (GCTA "
+                             "--simu-cc); other samples get NA in the .phen and no GWAS")
     parser.add_argument("--n-gwas", type=float, nargs="+", default=None, metavar="N",
                         help="draw the summary statistics from LD as a GWAS of N people "
                              "(mixer2: one or two values) instead of regressing on the "
@@ -147,7 +151,7 @@ def run(args) -> int:
     sim = simulate_gwas(genotypes, args.prior, h2 if bivariate else h2[0], rng=rng,
                         n_gwas=args.n_gwas, ld=ld, ld_block_size=args.ld_block_size,
                         residual_corr=args.residual_corr, prevalence=args.prevalence,
-                        n_overlap=args.n_overlap, progress=sys.stderr.isatty(), **params)
+                        case_control=args.case_control, n_overlap=args.n_overlap, progress=sys.stderr.isatty(), **params)
     log.info("prior %s: %d causal SNPs", args.prior, len(sim.effects.causal))
 
     out = args.out
@@ -170,7 +174,9 @@ def run(args) -> int:
              "h2_sample": sim.phenotypes.h2_sample.tolist(), "gwas": gwas}
     if args.prevalence is not None:
         truth["prevalence"] = args.prevalence
-        truth["case_fraction"] = sim.phenotypes.y.mean(axis=0).tolist()
+        truth["case_fraction"] = np.nanmean(sim.phenotypes.y, axis=0).tolist()
+        if args.case_control is not None:
+            truth["case_control"] = args.case_control
     truth["files"] = written + [f"{out}.truth.json"]
     with atomic_open(f"{out}.truth.json", "wt") as fh:
         # one line per top-level key: readable, and long per-SNP lists stay compact

@@ -9,6 +9,7 @@ statistics nor numba):
   :func:`bayesn_effects`, :func:`bayesns_effects` (windows from :func:`window_ids`); the truth is an
   :class:`Effects` (per-allele ``beta``, standardised ``b_std``, ``truth()`` record).
 - phenotypes (``.phenotype``): :func:`simulate_phenotypes`, :func:`genetic_values`,
+  :func:`ascertain` (case-control sampling),
   :func:`write_phen`.
 - GWAS on genotypes (``.gwas``): :func:`marginal_gwas` (what ``plink --linear`` computes).
 - summary statistics from LD (``.from_ld``): :func:`sumstats_from_ld`, :class:`LDSampler`,
@@ -25,7 +26,8 @@ _LAZY = {
                      "bayesc_effects", "bayesr_effects", "bayess_effects", "bayesb_effects",
                      "bayesn_effects", "bayesns_effects", "window_ids", "PRIORS"],
                     "bayesmix.simulate.effects"),
-    **dict.fromkeys(["Phenotypes", "simulate_phenotypes", "genetic_values", "write_phen"],
+    **dict.fromkeys(["Phenotypes", "simulate_phenotypes", "genetic_values", "ascertain",
+                     "write_phen"],
                     "bayesmix.simulate.phenotype"),
     "marginal_gwas": "bayesmix.simulate.gwas",
     **dict.fromkeys(["LDSampler", "LDDraw", "sumstats_from_ld", "draw_from_genotype_blocks",

@@ -10,7 +10,7 @@ returned :class:`Phenotypes` carries the rescaled effects, so the truth matches 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -119,6 +119,28 @@ def simulate_phenotypes(genotypes, effects: Effects, h2, *, rng: np.random.Gener
         y = (liability > threshold).astype(np.float64)
     return Phenotypes(genotypes.samples.copy(), y, g, liability, h2, prevalence,
                       float(residual_corr) if n_traits > 1 else 0.0, effects)
+
+
+def ascertain(phenotypes: Phenotypes, n_cases: int, n_controls: int, *,
+              rng: np.random.Generator) -> Phenotypes:
+    """Case-control sampling (as GCTA ``--simu-cc``): keep ``n_cases`` random cases and
+    ``n_controls`` random controls of a binary trait; everyone else gets a missing (NaN)
+    phenotype, so :func:`bayesmix.simulate.gwas.marginal_gwas` analyses only the sample.
+    The liabilities and genetic values of all samples are kept (the truth)."""
+    if phenotypes.prevalence is None or phenotypes.y.shape[1] != 1:
+        raise InputError("case-control sampling needs one binary trait (give a prevalence)")
+    status = phenotypes.y[:, 0]
+    chosen = []
+    for code, wanted, name in ((1.0, n_cases, "cases"), (0.0, n_controls, "controls")):
+        pool = np.flatnonzero(status == code)
+        if not 1 <= wanted <= len(pool):
+            raise InputError(f"asked for {wanted} {name} but the {len(status)} samples have "
+                             f"{len(pool)} (prevalence {phenotypes.prevalence[0]:g})")
+        chosen.append(rng.choice(pool, int(wanted), replace=False))
+    y = np.full_like(phenotypes.y, np.nan)
+    keep = np.concatenate(chosen)
+    y[keep] = phenotypes.y[keep]
+    return replace(phenotypes, y=y)
 
 
 def write_phen(path, samples: pd.DataFrame, y) -> None:

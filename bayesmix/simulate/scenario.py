@@ -20,7 +20,7 @@ import pandas as pd
 from bayesmix.errors import InputError
 from bayesmix.simulate.effects import (BAYESN_DEFAULT_WINDOW_KB, Effects, draw_effects,
                                        window_ids)
-from bayesmix.simulate.phenotype import Phenotypes, simulate_phenotypes
+from bayesmix.simulate.phenotype import Phenotypes, ascertain, simulate_phenotypes
 
 #: Sum of clipped negative eigenvalues above which an LD matrix is reported as not PSD
 #: (float32 rounding of a PSD matrix clips about -1e-5).
@@ -47,8 +47,8 @@ class SimulatedGWAS:
 
 def simulate_gwas(genotypes, prior: str, h2, *, rng: np.random.Generator, n_gwas=None,
                   ld=None, ld_block_size: int = 200, residual_corr: float = 0.0,
-                  prevalence=None, n_overlap: float = 0.0, progress: bool = False,
-                  **prior_params) -> SimulatedGWAS:
+                  prevalence=None, case_control=None, n_overlap: float = 0.0,
+                  progress: bool = False, **prior_params) -> SimulatedGWAS:
     """Effects, phenotypes and summary statistics on ``genotypes``.
 
     Parameters
@@ -65,10 +65,14 @@ def simulate_gwas(genotypes, prior: str, h2, *, rng: np.random.Generator, n_gwas
         block-diagonal LD of consecutive ``ld_block_size`` SNPs, built block by block.
     residual_corr : correlation of the two traits' residuals.
     prevalence : binary trait(s) by liability threshold (not with ``n_gwas``).
+    case_control : (n_cases, n_controls) to sample from the binary trait (GCTA
+        ``--simu-cc``); the others get a missing phenotype and stay out of the GWAS.
     n_overlap : with ``n_gwas`` and two traits, people shared by the two GWAS.
     """
     from bayesmix.simulate.gwas import marginal_gwas
 
+    if case_control is not None and prevalence is None:
+        raise InputError("case-control sampling needs a prevalence (a binary trait)")
     if n_gwas is not None and prevalence is not None:
         raise InputError("a prevalence simulates a binary trait on the genotype samples; "
                          "summary statistics from LD are for a quantitative trait: use one")
@@ -84,6 +88,8 @@ def simulate_gwas(genotypes, prior: str, h2, *, rng: np.random.Generator, n_gwas
     if n_gwas is None:
         pheno = simulate_phenotypes(genotypes, effects, h2, rng=rng, residual_corr=residual_corr,
                                     prevalence=prevalence)
+        if case_control is not None:
+            pheno = ascertain(pheno, *case_control, rng=rng)
         tables = marginal_gwas(genotypes, pheno.y, progress=progress)
         info = {"kind": "marginal regression on the genotype samples", "n": genotypes.n_samples}
         return SimulatedGWAS(pheno.effects, pheno, tables, info)
