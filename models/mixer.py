@@ -257,3 +257,72 @@ def UnivariateMixer(data: MixerData, *, method: str = "convolve", censor_z: floa
         theta = pt.stack(rvs)
         pm.Potential("loglik", univariate_loglik(like, theta))
     return m
+
+
+# ---------------------------------------------------------------------------------------------
+# model-implied distributions for Q-Q plots and power curves (fast-model moments, closed form)
+# ---------------------------------------------------------------------------------------------
+def fast_components(data: MixerData, params, n=None):
+    """Per-tag 2-component moments approximation at ``params``: ``(q, var_null, var_causal,
+    var_delta)``: z_j ~ (1 - q_j) N(0, var_null) + q_j N(0, var_causal), where var_delta_j =
+    eta_j N_j sig2_beta is the variance of the genetic part of the causal component.
+    ``n`` overrides the per-tag sample sizes (scalar or array), for power curves."""
+    pi, sig2_beta, sig2_zero = (float(x) for x in params)
+    l2, l4 = data.ld_moments
+    n = data.n if n is None else np.broadcast_to(np.asarray(n, dtype=float), data.z.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(l2 > 0, pi * l2 + (1 - pi) * l4 / np.where(l2 > 0, l2, 1.0), 0.0)
+        q = np.where(l2 > 0, pi * l2 / np.where(eta > 0, eta, 1.0), 0.0)
+    var_delta = eta * n * sig2_beta
+    return np.clip(q, 0.0, 1.0), np.full(data.n_tags, sig2_zero), sig2_zero + var_delta, var_delta
+
+
+def model_tail_probability(data: MixerData, params, thresholds, mask=None) -> np.ndarray:
+    """Weighted share of tags with |z| > threshold under the model (fast moments), per
+    threshold: sum_j w_j P_j(|z| > t) / sum_j w_j over the tags in ``mask``."""
+    from scipy import stats
+
+    q, v0, v1, _ = fast_components(data, params)
+    w = data.weights if mask is None else data.weights * mask
+    t = np.asarray(thresholds, dtype=float)[:, None]
+    tail = (1 - q) * 2 * stats.norm.sf(t / np.sqrt(v0)) + q * 2 * stats.norm.sf(t / np.sqrt(v1))
+    return tail @ w / w.sum()
+
+
+def power_curve(data: MixerData, params, n_grid, *, z_threshold: float = 5.45) -> np.ndarray:
+    """S(N): share of the tags' genetic signal captured by genome-wide significant tags.
+
+    For each N in ``n_grid`` (every tag at sample size N), under the fast moments model:
+    S(N) = sum_j w_j q_j E[delta_j^2 1(|z_j| > z_t)] / sum_j w_j q_j E[delta_j^2], with
+    (delta, z) jointly normal in the causal component, so
+    E[delta^2 1(|z| > t)] = c^2 v P(chi2_3 > t^2/v) + a s0/v P(chi2_1 > t^2/v),
+    v = a + s0, c = a/v, a = var(delta). z_t = 5.45 is p = 5e-8.
+    """
+    from scipy import stats
+
+    out = []
+    for n in np.atleast_1d(n_grid):
+        q, _, v, a = fast_components(data, params, n=n)
+        s0 = float(params[2])
+        x = z_threshold ** 2 / v
+        captured = (a / v) ** 2 * v * stats.chi2.sf(x, 3) + a * s0 / v * stats.chi2.sf(x, 1)
+        w = data.weights * q
+        out.append(float(np.sum(w * captured) / np.sum(w * a)))
+    return np.array(out)
+
+
+def sample_nuts(data: MixerData, *, method: str = "convolve", censor_z: float = 0.0,
+                draws: int = 500, tune: int = 500, chains: int = 2, seed: int = 0, start=None,
+                priors: dict | None = None, cores: int = 1):
+    """Posterior of (pi, sig2_beta, sig2_zero) by NUTS on a smooth likelihood (convolve or
+    fast), as an ArviZ DataTree. ``start``: dict of initial natural values (e.g. the ML fit).
+    With the default flat priors the posterior is proper only when the data identify pi;
+    pass ``priors`` (see :func:`UnivariateMixer`) otherwise."""
+    import pymc as pm
+
+    if method not in ("convolve", "fast"):
+        raise ValueError("NUTS needs a likelihood smooth in pi: 'convolve' or 'fast'")
+    model = UnivariateMixer(data, method=method, censor_z=censor_z, priors=priors)
+    with model:
+        return pm.sample(draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
+                         initvals=start, progressbar=False, compute_convergence_checks=False)

@@ -1,20 +1,337 @@
-"""``bayesmix-mixer``: MiXeR's command line (``ld``, ``fit1``, ``test1``, ...) on bayesmix."""
+"""``bayesmix-mixer``: MiXeR's command line (``ld``, ``fit1``, ``test1``) on bayesmix.
+
+    bayesmix-mixer ld --bfile P_chr21 --r2min 0.05 --ld-window-kb 10000 --out P_chr21.ld
+    bayesmix-mixer fit1 --trait1-file T.sumstats.gz --bim-file P_chr@.bim --ld-file P_chr@.ld \\
+        --chr2use 21-22 --extract X.snps --out T.fit
+    bayesmix-mixer test1 --trait1-file T.sumstats.gz --bim-file P_chr@.bim \\
+        --ld-file P_chr@.ld --chr2use 21-22 --load-params-file T.fit.json --out T.test
+
+``@`` in --bim-file/--ld-file stands for the chromosome. The .ld "file" is a bayesmix LD
+folder (rows = columns = the reference SNPs of the .bim, r^2 >= r2min). fit1 writes
+OUT.json (MiXeR-style fields) and OUT.nc (ArviZ/xarray netcdf); test1 writes OUT.json with
+Q-Q, stratified Q-Q and power-curve data plus OUT.qq, OUT.qqbins, OUT.power (.png/.pdf).
+The loading helpers here are shared with ``bayesmix mixer fit``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from bayesmix.cli.common import run_guarded, setup_logging, version_string
 
+log = logging.getLogger("bayesmix")
+
+#: MiXeR fit-sequence tokens -> bayesmix steps
+MIXER_SEQUENCE_ALIASES = {"diffevo-fast": "constrained", "diffevo": "constrained",
+                          "neldermead": "neldermead-convolve", "inflation": "infinitesimal",
+                          "brute1": "constrained", "brent1": "constrained"}
+DEFAULT_SEQUENCE = ["infinitesimal", "constrained", "convolve"]
+
+
+# ---------------------------------------------------------------------------------------------
+# shared input loading
+# ---------------------------------------------------------------------------------------------
+def parse_chr2use(text: str) -> list[str]:
+    """``"1-22"``, ``"1,2,5-7"`` or ``"21 22"`` -> list of chromosome labels."""
+    from bayesmix.errors import InputError
+
+    out = []
+    for part in text.replace(",", " ").split():
+        if "-" in part:
+            a, _, b = part.partition("-")
+            if not (a.isdigit() and b.isdigit()) or int(a) > int(b):
+                raise InputError(f"--chr2use: cannot read range {part!r} (expected e.g. 1-22)")
+            out.extend(str(c) for c in range(int(a), int(b) + 1))
+        else:
+            out.append(part)
+    if not out:
+        raise InputError("--chr2use is empty")
+    return out
+
+
+def parse_exclude_ranges(text):
+    """``MHC`` (default, hg19 extended MHC), ``[]``/``none``, a ``chr start end`` file, or
+    tokens ``CHR:FROM-TO[KB|MB]`` (e.g. ``6:25-35MB``). Returns (mhc_build, regions)."""
+    import os
+
+    import pandas as pd
+
+    from bayesmix.errors import InputError
+    from bayesmix.io.harmonise import read_regions
+
+    if text is None or text.strip() in ("[]", "none", ""):
+        return None, None
+    if text.strip().upper() == "MHC":
+        return "hg19", None
+    if os.path.exists(text):
+        return None, read_regions(text)
+    rows = []
+    for token in text.replace(",", " ").split():
+        chrom, _, span = token.partition(":")
+        unit = 1
+        for suffix, factor in (("MB", 10**6), ("KB", 10**3)):
+            if span.upper().endswith(suffix):
+                span, unit = span[: -len(suffix)], factor
+        a, _, b = span.partition("-")
+        try:
+            rows.append((chrom.removeprefix("chr"), int(float(a) * unit), int(float(b) * unit)))
+        except ValueError:
+            raise InputError(f"--exclude-ranges: cannot read {token!r} (expected CHR:FROM-TO[MB]"
+                             " or a file of chr start end)") from None
+    return None, pd.DataFrame(rows, columns=["chr", "start", "end"])
+
+
+def load_univariate_data(trait_file, ld_template, chromosomes, *, bim_template=None,
+                         extract=None, exclude=None, exclude_ranges="MHC",
+                         randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0):
+    """Summary statistics + per-chromosome LD -> :class:`bayesmix.models.mixer.MixerData`.
+
+    Per chromosome: the LD folder (``ld_template`` with ``@`` = chromosome) gives the
+    reference SNPs (columns) and their frequencies; the sumstats are harmonised to them
+    (allele swaps, strand, MHC/regions, ...; every drop is logged); tag SNPs = harmonised
+    SNPs in --extract and not in --exclude. Weights: random pruning among the tags
+    (``randprune_n`` passes at r^2 ``randprune_r2``). Returns ``(data, maf, report_lines)``.
+    """
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from bayesmix.errors import InputError
+    from bayesmix.io.harmonise import harmonise
+    from bayesmix.io.plink import read_bim, read_snp_list
+    from bayesmix.io.sumstats import read_sumstats
+    from bayesmix.ld.pruning import random_pruning_weights
+    from bayesmix.ld.store import LDMatrix
+    from bayesmix.models.mixer import MixerData
+
+    sumstats = read_sumstats(trait_file)
+    keep_ids = read_snp_list(extract) if extract else None
+    drop_ids = read_snp_list(exclude) if exclude else set()
+    mhc, regions = parse_exclude_ranges(exclude_ranges)
+    z_all, n_all, w_all, het_all, rows_all, tags_all, lines = [], [], [], [], [], [], []
+    offset = 0
+    for chrom in chromosomes:
+        ld_path = str(ld_template).replace("@", chrom)
+        ld = LDMatrix.load(ld_path)
+        if not ld.is_square:
+            raise InputError("fit1/test1 need a square reference LD (bayesmix-mixer ld)", ld_path)
+        if bim_template:
+            bim_path = str(bim_template).replace("@", chrom)
+            bim = read_bim(bim_path)
+            if len(bim) != ld.shape[0] or not np.array_equal(bim["snp"].to_numpy(),
+                                                             ld.snps["snp"].to_numpy()):
+                raise InputError(f"the SNPs of {bim_path} differ from those of the LD matrix "
+                                 f"{ld_path}; build the LD from the same .bim", bim_path)
+        aligned, report = harmonise(sumstats, ld.snps, exclude_mhc=mhc, exclude_regions=regions)
+        mask = np.ones(len(aligned), bool)
+        if keep_ids is not None:
+            mask &= aligned["SNP"].isin(keep_ids).to_numpy()
+        if drop_ids:
+            mask &= ~aligned["SNP"].isin(drop_ids).to_numpy()
+        aligned = aligned[mask]
+        z = aligned["Z"].to_numpy(dtype=float, copy=True)
+        missing_z = ~np.isfinite(z)
+        z[missing_z] = (aligned["BETA"].to_numpy(float) / aligned["SE"].to_numpy(float))[missing_z]
+        ok = np.isfinite(z) & np.isfinite(aligned["N"].to_numpy(float))
+        aligned, z = aligned[ok], z[ok]
+        lines.append(f"chr{chrom}: {len(aligned)} tag SNPs of {ld.shape[0]} reference SNPs "
+                     f"({report.n_input} sumstats rows; harmonisation drops: "
+                     + ", ".join(f"{rule} {n}" for rule, n in report.steps if n) + "; "
+                     f"{int((~mask).sum())} by --extract/--exclude, {int((~ok).sum())} without Z)")
+        rows = aligned["REF_INDEX"].to_numpy(dtype=np.int64)
+        eligible = np.zeros(ld.shape[0], bool)
+        eligible[rows] = True
+        weights = random_pruning_weights(ld, n_passes=randprune_n, max_r2=randprune_r2,
+                                         seed=seed, eligible=eligible)[rows]
+        r2 = ld.r2()[rows]
+        r2.indices = r2.indices + offset
+        rows_all.append(r2)
+        freq = ld.snps["freq"].to_numpy(dtype=float)
+        het_all.append(2 * freq * (1 - freq))
+        z_all.append(z)
+        n_all.append(aligned["N"].to_numpy(dtype=float))
+        w_all.append(weights)
+        tags_all.append(pd.DataFrame({"snp": aligned["SNP"].to_numpy(), "chr": chrom,
+                                      "bp": aligned["BP"].to_numpy(), "freq": freq[rows]}))
+        offset += ld.shape[1]
+    het = np.concatenate(het_all)
+    stacked = sp.vstack([sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], len(het)))
+                         for m in rows_all], format="csr")
+    stacked.sort_indices()
+    tags = pd.concat(tags_all, ignore_index=True)
+    if len(tags) == 0:
+        raise InputError("no tag SNP left after harmonisation and filters", trait_file)
+    data = MixerData(np.concatenate(z_all), np.concatenate(n_all), np.concatenate(w_all),
+                     stacked.indptr, stacked.indices, stacked.data, het, tags)
+    maf = np.minimum(tags["freq"].to_numpy(), 1 - tags["freq"].to_numpy())
+    return data, maf, lines
+
+
+def normalise_sequence(tokens) -> list[str]:
+    """MiXeR fit-sequence names -> bayesmix steps (see :data:`MIXER_SEQUENCE_ALIASES`)."""
+    out = []
+    for token in tokens:
+        out.append(MIXER_SEQUENCE_ALIASES.get(token, token))
+    return out
+
+
+def set_threads(threads):
+    if threads:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+def run_fit(data, args, out_prefix, sequence, options: dict) -> object:
+    """Fit, then write OUT.json and OUT.nc (with a NUTS posterior when args.nuts > 0)."""
+    from bayesmix.inference.mle import fit_univariate
+    from bayesmix.report.mixer_json import (fit_datatree, univariate_fit_json, write_json,
+                                            write_netcdf)
+
+    fit = fit_univariate(data, sequence=sequence, censor_z=args.z1max or 0.0, kmax=args.kmax,
+                         seed=args.seed, n_draws=args.n_draws, progress=log.info)
+    posterior = None
+    if getattr(args, "nuts", 0):
+        from bayesmix.models.mixer import sample_nuts
+
+        posterior = sample_nuts(data, method="fast" if fit.method == "fast" else "convolve",
+                                censor_z=args.z1max or 0.0, draws=args.nuts, tune=args.nuts,
+                                chains=2, seed=args.seed, start=fit.params)
+    write_json(f"{out_prefix}.json", univariate_fit_json(fit, options=options))
+    write_netcdf(fit_datatree(fit, posterior), f"{out_prefix}.nc")
+    ci = fit.ci
+    log.info("fit1: pi=%.3g sig2_beta=%.3g sig2_zero=%.4g h2=%.4g (%.4g-%.4g) nc=%.4g "
+             "(%.4g-%.4g) AIC(inf-mix)=%.2f BIC=%.2f", fit.params["pi"], fit.params["sig2_beta"],
+             fit.params["sig2_zero"], ci["h2"]["point"], ci["h2"]["lower"], ci["h2"]["upper"],
+             ci["nc"]["point"], ci["nc"]["lower"], ci["nc"]["upper"], fit.criteria["AIC"],
+             fit.criteria["BIC"])
+    if fit.criteria["AIC"] < 0:
+        log.warning("AIC prefers the infinitesimal model: pi is not identifiable at this "
+                    "GWAS power (MiXeR advises N >= 50,000); read pi/nc with their intervals")
+    log.info("wrote %s.json and %s.nc", out_prefix, out_prefix)
+    return fit
+
+
+def run_test(data, maf, params, out_prefix, options: dict) -> dict:
+    """Q-Q / stratified Q-Q / power-curve data to OUT.json and plots OUT.{qq,qqbins,power}."""
+    from bayesmix.plots.mixer import plot_power, plot_qq, plot_stratified_qq
+    from bayesmix.report.mixer_json import univariate_test_json, write_json
+
+    doc = univariate_test_json(data, params, maf, options=options)
+    write_json(f"{out_prefix}.json", doc)
+    import numpy as np
+
+    def arrays(d):
+        return {k: np.array(v, dtype=float) if isinstance(v, list) else v for k, v in d.items()}
+
+    plot_qq(arrays(doc["qqplot"]), f"{out_prefix}.qq")
+    bins = doc["qqplot_bins"]
+    plot_stratified_qq({"maf_edges": bins["maf_edges"], "ld_edges": bins["ld_edges"],
+                        "panels": [[arrays(p) for p in row] for row in bins["panels"]]},
+                       f"{out_prefix}.qqbins")
+    plot_power(arrays(doc["power"]), f"{out_prefix}.power")
+    log.info("wrote %s.json and %s.{qq,qqbins,power}.{png,pdf}", out_prefix, out_prefix)
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------
+# subcommands
+# ---------------------------------------------------------------------------------------------
+def _add_common(p, *, fit: bool):
+    p.add_argument("--trait1-file", required=True, help="summary statistics (LDSC/MiXeR, .gz ok)")
+    p.add_argument("--bim-file", help="reference .bim, '@' = chromosome (checked against the LD)")
+    p.add_argument("--ld-file", required=True, help="LD folder from 'ld', '@' = chromosome")
+    p.add_argument("--chr2use", default="1-22", help="chromosomes, e.g. 1-22 (default)")
+    p.add_argument("--exclude", help="SNP list to drop")
+    p.add_argument("--exclude-ranges", default="MHC",
+                   help="MHC (default, hg19), [] for none, a chr start end file, or "
+                        "CHR:FROM-TO[MB] tokens")
+    p.add_argument("--out", required=True, help="output prefix")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, help="numba threads")
+    p.add_argument("--randprune-n", type=int, default=64, help="random pruning passes (64)")
+    p.add_argument("--randprune-r2", type=float, default=0.1, help="random pruning r^2 (0.1)")
+    p.add_argument("--z1max", type=float, default=None,
+                   help="right-censor |z| above this through the CDF (MiXeR uses 5.45)")
+    if fit:
+        p.add_argument("--extract", help="SNP list of tag SNPs to use (e.g. from 'mixer.py snps')")
+        p.add_argument("--kmax", type=int, default=20000,
+                       help="causal-set draws of the sampled 'full' model (MiXeR's --kmax)")
+        p.add_argument("--fit-sequence", nargs="+", default=DEFAULT_SEQUENCE,
+                       help="steps: infinitesimal constrained fast full convolve, optionally "
+                            "prefixed neldermead-/lbfgs-; MiXeR names (diffevo-fast, "
+                            "neldermead-fast, neldermead) are mapped")
+        p.add_argument("--n-draws", type=int, default=1000, help="draws for derived CIs (1000)")
+        p.add_argument("--nuts", type=int, default=0, metavar="DRAWS",
+                       help="also sample the posterior by NUTS (DRAWS per chain, 2 chains)")
+    else:
+        p.add_argument("--load-params-file", required=True, help="fit JSON of fit1 (or MiXeR)")
+
+
+def _ld(args) -> int:
+    from bayesmix.ld.compute import build_ld
+
+    ld = build_ld(args.bfile, "r2", r2min=args.r2min, window_kb=args.ld_window_kb,
+                  chrom=args.chr, progress=True)
+    ld.save(args.out)
+    log.info("ld: wrote %s: %d SNPs, %d pairs with r2 >= %g within %g kb", args.out,
+             ld.shape[0], ld.nnz, args.r2min, args.ld_window_kb)
+    return 0
+
+
+def _fit1(args) -> int:
+    set_threads(args.threads)
+    data, _, lines = load_univariate_data(
+        args.trait1_file, args.ld_file, parse_chr2use(args.chr2use), bim_template=args.bim_file,
+        extract=args.extract, exclude=args.exclude, exclude_ranges=args.exclude_ranges,
+        randprune_n=args.randprune_n, randprune_r2=args.randprune_r2, seed=args.seed)
+    for line in lines:
+        log.info(line)
+    options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    run_fit(data, args, args.out, normalise_sequence(args.fit_sequence), options)
+    return 0
+
+
+def _test1(args) -> int:
+    from bayesmix.report.mixer_json import read_params
+
+    set_threads(args.threads)
+    params = read_params(args.load_params_file)
+    data, maf, lines = load_univariate_data(
+        args.trait1_file, args.ld_file, parse_chr2use(args.chr2use), bim_template=args.bim_file,
+        exclude=args.exclude, exclude_ranges=args.exclude_ranges, randprune_n=args.randprune_n,
+        randprune_r2=args.randprune_r2, seed=args.seed)
+    for line in lines:
+        log.info(line)
+    options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
+    run_test(data, maf, params, args.out, options)
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="bayesmix-mixer",
+        prog="bayesmix-mixer", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="MiXeR-compatible front end of bayesmix (causal mixture models of z-scores).",
-    )
+        epilog=__doc__)
     parser.add_argument("--version", action="version", version=version_string("bayesmix-mixer"))
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    p = sub.add_parser("ld", help="LD reference (r^2 >= r2min within a window) from PLINK")
+    p.add_argument("--bfile", required=True, help="PLINK prefix (one chromosome)")
+    p.add_argument("--out", required=True, help="output LD folder (e.g. P_chr21.ld)")
+    p.add_argument("--r2min", type=float, default=0.05, help="keep r^2 >= r2min (0.05)")
+    p.add_argument("--ld-window-kb", type=float, default=10000.0, help="window in kb (10000)")
+    p.add_argument("--ldscore-r2min", type=float, default=0.05,
+                   help="accepted for compatibility; LD scores use the stored pairs")
+    p.add_argument("--chr", help="chromosome, when the fileset holds several")
+    p.set_defaults(_run=_ld)
+    p = sub.add_parser("fit1", help="fit the univariate model")
+    _add_common(p, fit=True)
+    p.set_defaults(_run=_fit1)
+    p = sub.add_parser("test1", help="Q-Q plots and power curve of a univariate fit")
+    _add_common(p, fit=False)
+    p.set_defaults(_run=_test1)
     return parser
 
 

@@ -175,22 +175,31 @@ def summarize_draws(values) -> dict:
             "lower": float(np.quantile(v, 0.025)), "upper": float(np.quantile(v, 0.975))}
 
 
-def derived_by_draws(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 1000,
-                     rng: np.random.Generator) -> dict:
-    """Summaries of ``derive(natural) -> dict of floats`` over draws u ~ N(u_hat, cov)."""
-    if not np.all(np.isfinite(cov)):  # no uncertainty available: point values only
-        out = {}
-        for name, value in derive(space.natural(u_hat)).items():
-            out[name] = summarize_draws([np.nan])
-            out[name]["point"] = float(value)
-        return out
+def draw_derived(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 1000,
+                 rng: np.random.Generator) -> dict:
+    """Draws of ``derive(natural) -> dict of floats`` with u ~ N(u_hat, cov): name -> array.
+
+    Empty arrays when ``cov`` is not available (non-finite).
+    """
+    if not np.all(np.isfinite(cov)):
+        return {name: np.array([]) for name in derive(space.natural(u_hat))}
     draws = rng.multivariate_normal(u_hat, cov, size=n_draws, method="eigh")
     values = [derive(space.natural(u)) for u in draws]
-    point = derive(space.natural(u_hat))
+    return {name: np.array([v[name] for v in values]) for name in values[0]}
+
+
+def derived_by_draws(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 1000,
+                     rng: np.random.Generator, draws: dict | None = None) -> dict:
+    """Summaries (:func:`summarize_draws` + ``point``) of derived quantities over draws
+    u ~ N(u_hat, cov); NaN summaries when ``cov`` is unavailable. Pass ``draws`` from
+    :func:`draw_derived` to summarise draws already made."""
+    if draws is None:
+        draws = draw_derived(space, u_hat, cov, derive, n_draws=n_draws, rng=rng)
     out = {}
-    for name in point:
-        out[name] = summarize_draws([v[name] for v in values])
-        out[name]["point"] = float(point[name])
+    for name, value in derive(space.natural(u_hat)).items():
+        values = draws.get(name, np.array([]))
+        out[name] = summarize_draws(values if values.size else [np.nan])
+        out[name]["point"] = float(value)
     return out
 
 
@@ -245,7 +254,8 @@ class UnivariateFit:
     quantities (h2 = pi sig2_beta sum H, nc = pi M, nc@p9, and the parameters) with mean,
     median, std, 95% interval and point value from 1,000 draws; ``se``: delta-method
     standard errors of the natural parameters; ``criteria``: AIC/BIC of the mixture and the
-    infinitesimal model and their differences (positive = mixture preferred).
+    infinitesimal model and their differences (positive = mixture preferred); ``draws``: the
+    1,000 draws behind ``ci`` (name -> array).
     """
 
     method: str
@@ -261,6 +271,7 @@ class UnivariateFit:
     n_ref: int
     sum_weights: float
     sum_het: float
+    draws: dict = field(default_factory=dict)
 
     @property
     def theta(self) -> np.ndarray:
@@ -428,8 +439,9 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
     se = {n: float(jac[i] * math.sqrt(cov[i, i])) if np.isfinite(cov[i, i]) else float("nan")
           for i, n in enumerate(PARAM_NAMES)}
     share = causal_share_for_h2(data.het)
-    ci = derived_by_draws(UNIVARIATE_SPACE, u_hat, cov, univariate_derived(data, share),
-                          n_draws=n_draws, rng=rng)
+    derive = univariate_derived(data, share)
+    draws = draw_derived(UNIVARIATE_SPACE, u_hat, cov, derive, n_draws=n_draws, rng=rng)
+    ci = derived_by_draws(UNIVARIATE_SPACE, u_hat, cov, derive, rng=rng, draws=draws)
     sum_w = float(data.weights.sum())
     if inf_fit is None:
         lp, sig2_inf, s0, *_ = run_infinitesimal(None)
@@ -445,4 +457,4 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
                          criteria=criteria, steps=steps,
                          options=dict(sequence=list(sequence), optimizer=optimizer, **opts),
                          n_tags=data.n_tags, n_ref=data.n_ref, sum_weights=sum_w,
-                         sum_het=data.sum_het)
+                         sum_het=data.sum_het, draws=draws)

@@ -1,0 +1,135 @@
+"""MiXeR univariate plots: Q-Q of data vs model (with 95% binomial band), 3x3 stratified Q-Q
+(MAF x LD-score tertiles), power curve. Each plot has a data function (plain dicts of arrays,
+also written to the test JSON) and a drawing function (PNG/PDF via matplotlib).
+
+Q-Q convention (MiXeR's): for a grid of observed -log10 p values ``hv_logp`` (y axis), x is
+-log10 of the weighted share of tags at least that significant, for the data
+(``data_logpvec``) and under the fitted model (``model_logpvec``, fast-moments tail
+probabilities); the band is the 95% binomial interval of the observed share around the model
+with the effective number of tags sum(w).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from bayesmix.models.mixer import MixerData, model_tail_probability, power_curve
+
+
+def qq_curves(data: MixerData, params, mask=None, *, n_points: int = 200,
+              max_logp: float | None = None) -> dict:
+    """Q-Q data of the tags in ``mask`` (all when None); see the module docstring."""
+    mask = np.ones(data.n_tags, bool) if mask is None else np.asarray(mask, bool)
+    w = data.weights * mask
+    logp = -(stats.norm.logsf(np.abs(data.z)) + np.log(2)) / np.log(10)
+    top = float(np.max(logp[mask])) if max_logp is None and mask.any() else (max_logp or 10.0)
+    hv = np.linspace(0.0, max(top, 1.0), n_points)
+    order = np.argsort(logp)
+    sorted_logp, sorted_w = logp[order], w[order]
+    tail_w = np.concatenate([np.cumsum(sorted_w[::-1])[::-1], [0.0]])
+    idx = np.searchsorted(sorted_logp, hv, side="left")
+    total = w.sum()
+    data_share = tail_w[idx] / total if total > 0 else np.full(hv.shape, np.nan)
+    thresholds = stats.norm.isf(10.0 ** (-hv) / 2)
+    model_share = model_tail_probability(data, params, thresholds, mask)
+    n_eff = max(total, 1.0)
+    lower = stats.beta.ppf(0.025, model_share * n_eff, (1 - model_share) * n_eff + 1)
+    upper = stats.beta.ppf(0.975, model_share * n_eff + 1, (1 - model_share) * n_eff)
+    with np.errstate(divide="ignore"):
+        return {"hv_logp": hv, "data_logpvec": -np.log10(data_share),
+                "model_logpvec": -np.log10(model_share), "ci_lower": -np.log10(upper),
+                "ci_upper": -np.log10(lower), "n_tags": int(mask.sum()), "sum_weights": float(total)}
+
+
+def stratified_qq(data: MixerData, params, maf, *, n_points: int = 100) -> dict:
+    """3x3 Q-Q panels: tertiles of minor allele frequency (rows) x LD score l_j (columns).
+
+    ``maf``: minor allele frequency of the tags. Returns {"maf_edges", "ld_edges",
+    "panels": [[qq dict, ...] x 3] x 3}.
+    """
+    maf = np.asarray(maf, dtype=float)
+    l2, _ = data.ld_moments
+    maf_edges = np.quantile(maf, [0, 1 / 3, 2 / 3, 1])
+    ld_edges = np.quantile(l2, [0, 1 / 3, 2 / 3, 1])
+    maf_bin = np.clip(np.searchsorted(maf_edges, maf, side="right") - 1, 0, 2)
+    ld_bin = np.clip(np.searchsorted(ld_edges, l2, side="right") - 1, 0, 2)
+    logp_max = float(np.max(-(stats.norm.logsf(np.abs(data.z)) + np.log(2)) / np.log(10)))
+    panels = [[qq_curves(data, params, (maf_bin == a) & (ld_bin == b), n_points=n_points,
+                         max_logp=logp_max) for b in range(3)] for a in range(3)]
+    return {"maf_edges": maf_edges, "ld_edges": ld_edges, "panels": panels}
+
+
+def power_data(data: MixerData, params, *, n_grid=None, z_threshold: float = 5.45) -> dict:
+    """Power curve S(N) on a log grid of N (default 10^3 .. 10^8)."""
+    n_grid = np.logspace(3, 8, 41) if n_grid is None else np.asarray(n_grid, dtype=float)
+    return {"nvec": n_grid, "svec": power_curve(data, params, n_grid, z_threshold=z_threshold)}
+
+
+def _draw_qq(ax, qq, title=None):
+    hv = qq["hv_logp"]
+    finite = np.concatenate([v[np.isfinite(v)] for v in (qq["data_logpvec"], qq["model_logpvec"])])
+    xmax = 1.05 * float(finite.max()) if finite.size else 1.0
+    lower = np.minimum(np.nan_to_num(qq["ci_lower"], nan=xmax, posinf=xmax), xmax)
+    upper = np.minimum(np.nan_to_num(qq["ci_upper"], nan=xmax, posinf=xmax), xmax)
+    ax.fill_betweenx(hv, lower, upper, color="0.85", label="95% band")
+    ax.plot(qq["data_logpvec"], hv, color="C0", label="data")
+    ax.plot(qq["model_logpvec"], hv, color="C3", ls="--", label="model")
+    ax.plot([0, xmax], [0, xmax], color="0.5", lw=0.8)
+    ax.set_xlim(0, xmax)
+    ax.set_xlabel("expected -log10 p")
+    ax.set_ylabel("observed -log10 p")
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def save_figure(fig, out_prefix) -> list[str]:
+    """Write ``{out_prefix}.png`` and ``{out_prefix}.pdf`` atomically; returns the paths."""
+    from bayesmix.io.files import atomic_path
+
+    paths = []
+    for ext in ("png", "pdf"):
+        path = f"{out_prefix}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, dpi=120, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def plot_qq(qq: dict, out_prefix) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    _draw_qq(ax, qq, f"{qq['n_tags']} tags")
+    ax.legend(loc="upper left", fontsize=8)
+    paths = save_figure(fig, out_prefix)
+    plt.close(fig)
+    return paths
+
+
+def plot_stratified_qq(strat: dict, out_prefix) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 3, figsize=(10, 10), sharey=True)
+    me, le = strat["maf_edges"], strat["ld_edges"]
+    for a in range(3):
+        for b in range(3):
+            _draw_qq(axes[a, b], strat["panels"][a][b],
+                     f"MAF {me[a]:.2f}-{me[a + 1]:.2f}, LD {le[b]:.1f}-{le[b + 1]:.1f}")
+    paths = save_figure(fig, out_prefix)
+    plt.close(fig)
+    return paths
+
+
+def plot_power(power: dict, out_prefix) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(power["nvec"], power["svec"], color="C0")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("GWAS sample size N")
+    ax.set_ylabel("share of h2 captured by significant SNPs")
+    paths = save_figure(fig, out_prefix)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,138 @@
+"""MiXeR-style JSON (and ArviZ netcdf) views of univariate fits.
+
+Fit JSON (``fit1``), MiXeR's field names where they exist::
+
+    {"analysis": "univariate", "method": "convolve",
+     "params": {"pi", "sig2_beta", "sig2_zero"},          # natural ML estimates
+     "se": {...},                                          # delta-method SEs of params
+     "ci": {"pi"|"sig2_beta"|"sig2_zero"|"h2"|"nc"|"nc@p9":
+            {"point", "mean", "median", "std", "lower", "upper"}},   # 1,000 draws
+     "loglik", "cost" (= -loglik), "AIC", "BIC",           # AIC/BIC: infinitesimal minus
+     "criteria": {...},                                    #   mixture (> 0 favours mixture)
+     "optimize": [[step_name, {params, loglik, cost, optimizer, n_evals, seconds, trace}]],
+     "options": {...}, "n_tags", "n_ref", "sum_weights", "sum_het", "bayesmix_version"}
+
+Test JSON (``test1``): ``params`` plus ``qqplot`` (:func:`bayesmix.plots.mixer.qq_curves`),
+``qqplot_bins`` (3x3, MAF x LD score) and ``power`` (``nvec``, ``svec``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from bayesmix import __version__
+from bayesmix.errors import InputError
+from bayesmix.io.files import atomic_open, atomic_path
+
+PARAM_KEYS = ("pi", "sig2_beta", "sig2_zero")
+
+
+def _plain(value):
+    """numpy -> JSON-able Python (NaN/inf -> None)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def univariate_fit_json(fit, *, options: dict | None = None, include_trace: bool = True) -> dict:
+    """The fit JSON of a :class:`bayesmix.inference.mle.UnivariateFit` (module docstring)."""
+    steps = []
+    for step in fit.steps:
+        d = step.to_dict()
+        if not include_trace:
+            d.pop("trace")
+        steps.append([step.name, d])
+    return _plain({
+        "analysis": "univariate", "method": fit.method, "params": fit.params, "se": fit.se,
+        "ci": fit.ci, "loglik": fit.loglik, "cost": -fit.loglik,
+        "AIC": fit.criteria["AIC"], "BIC": fit.criteria["BIC"], "criteria": fit.criteria,
+        "optimize": steps, "options": {**fit.options, **(options or {})},
+        "cov_free": fit.cov_free, "free_coordinates": ["logit pi", "log sig2_beta",
+                                                         "log sig2_zero"],
+        "n_tags": fit.n_tags, "n_ref": fit.n_ref, "sum_weights": fit.sum_weights,
+        "sum_het": fit.sum_het, "bayesmix_version": __version__,
+    })
+
+
+def univariate_test_json(data, params, maf=None, *, options: dict | None = None) -> dict:
+    """Q-Q, stratified Q-Q (when ``maf`` is given) and power curve at ``params`` (dict)."""
+    from bayesmix.plots.mixer import power_data, qq_curves, stratified_qq
+
+    theta = [params[k] for k in PARAM_KEYS]
+    out = {"analysis": "univariate-test", "params": dict(params), "options": options or {},
+           "qqplot": qq_curves(data, theta), "power": power_data(data, theta),
+           "n_tags": data.n_tags, "bayesmix_version": __version__}
+    if maf is not None:
+        out["qqplot_bins"] = stratified_qq(data, theta, maf)
+    return _plain(out)
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as indented JSON atomically."""
+    with atomic_open(path, "wt") as fh:
+        json.dump(_plain(obj), fh, indent=1)
+        fh.write("\n")
+
+
+def read_params(path) -> dict:
+    """``params`` (pi, sig2_beta, sig2_zero) of a MiXeR or bayesmix univariate fit JSON."""
+    try:
+        with open(path, "rt") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
+    params = doc.get("params") if isinstance(doc, dict) else None
+    if not isinstance(params, dict):
+        raise InputError("no 'params' object (expected a univariate fit JSON)", path)
+    out = {}
+    for key in PARAM_KEYS:
+        value = params.get(key)
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise InputError(f"params.{key} must be a positive number, found {value!r}", path)
+        out[key] = float(value)
+    if out["pi"] > 1:
+        raise InputError(f"params.pi must be <= 1, found {out['pi']}", path)
+    return out
+
+
+def fit_datatree(fit, posterior=None):
+    """xarray DataTree of a fit: ``fit`` (point estimates, SEs, log-likelihood),
+    ``asymptotic_draws`` (the 1,000 draws of the asymptotic normal behind ``ci``) and, when
+    given, the NUTS ``posterior`` DataTree's groups."""
+    import xarray as xr
+
+    point = xr.Dataset({k: v for k, v in fit.params.items()},
+                       attrs={"method": fit.method, "loglik": fit.loglik,
+                              "AIC": fit.criteria["AIC"], "BIC": fit.criteria["BIC"]})
+    for k, v in fit.se.items():
+        point[f"{k}_se"] = v
+    groups = {"fit": point}
+    if fit.draws and all(len(v) for v in fit.draws.values()):
+        groups["asymptotic_draws"] = xr.Dataset(
+            {k.replace("@", "_at_"): ("draw", np.asarray(v)) for k, v in fit.draws.items()})
+    if posterior is not None:
+        for name, node in posterior.children.items():
+            groups[name] = node.to_dataset()
+    return xr.DataTree.from_dict(groups)
+
+
+def write_netcdf(tree, path) -> None:
+    """Write a DataTree to netcdf atomically."""
+    with atomic_path(path) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf")
