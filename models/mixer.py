@@ -189,8 +189,10 @@ class UnivariateLikelihood:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, not {self.method!r}")
 
-    def logp_grad(self, params) -> tuple[float, np.ndarray]:
+    def logp_grad(self, params, with_grad: bool = True) -> tuple[float, np.ndarray]:
         """``(logp, d logp / d (pi, sig2_beta, sig2_zero))`` at natural ``params``.
+
+        ``with_grad=False`` lets the convolve kernel skip the gradient (returned as zeros).
 
         For ``infinitesimal`` the parameters are read as (ignored, sig2_inf, sig2_zero): pi is
         fixed at 1 and its gradient is returned as 0.
@@ -213,10 +215,11 @@ class UnivariateLikelihood:
                                           self.censor_z, self.n_chunks)
         return kernels.convolve_logp_grad(d.z, d.n, d.weights, d.indptr, d.indices, d.r2,
                                           d.het, pi, sig2_beta, sig2_zero, self.censor_z,
-                                          kernels.GL_NODES, kernels.GL_WEIGHTS, self.tail_log)
+                                          kernels.GL_NODES, kernels.GL_WEIGHTS, self.tail_log,
+                                          with_grad)
 
     def logp(self, params) -> float:
-        return self.logp_grad(params)[0]
+        return self.logp_grad(params, with_grad=False)[0]
 
     @property
     def smooth(self) -> bool:

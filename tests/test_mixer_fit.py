@@ -149,3 +149,28 @@ def test_information_criteria_and_fit_sequence_options():
         fit_univariate(data, sequence=("diffevo",))
     with pytest.raises(ValueError, match="not smooth"):
         fit_univariate(data, sequence=("infinitesimal", "lbfgs-full"))
+
+
+def test_logp_only_graphs_use_the_gradient_free_kernel():
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesmix.ops.mixer import UnivariateMixerLogp, univariate_loglik
+
+    data, truth = simulated(300, 10, 0.2, seed=9)
+    like = UnivariateLikelihood(data, "convolve")
+    theta = pt.dvector("theta")
+    logp = univariate_loglik(like, theta)
+    f = pytensor.function([theta], logp, mode="FAST_COMPILE")
+    g = pytensor.function([theta], [logp, pytensor.grad(logp, theta)], mode="FAST_COMPILE")
+
+    def flags(fn):
+        return [n.op.with_grad for n in fn.maker.fgraph.apply_nodes
+                if isinstance(n.op, UnivariateMixerLogp)]
+
+    assert flags(g) == [True]
+    x = np.array(truth)
+    assert g(x)[0] == pytest.approx(like.logp(x), rel=1e-12)
+    f = pytensor.function([theta], logp)  # default mode runs the specialize rewrites
+    assert flags(f) == [False]
+    assert f(x) == pytest.approx(like.logp(x), rel=1e-12)

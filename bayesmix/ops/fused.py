@@ -10,9 +10,12 @@ A likelihood with a few parameters and large data (MiXeR, ...) is one kernel pas
   through :func:`register_numba_kernel`, with a cache key that hashes the kernel modules'
   source, so an edited kernel is never served stale from pytensor's cache.
 
-A subclass declares ``__props__`` (its scalar settings), ``data_dtypes`` (dtype of each data
-input, in order) and implements :meth:`kernel` returning an ``njit`` function
-``f(theta, *data) -> (logp, grad)`` with the settings bound.
+A subclass declares ``__props__`` (its scalar settings, including ``with_grad``),
+``data_dtypes`` (dtype of each data input, in order) and implements :meth:`kernel` returning
+an ``njit`` function ``f(theta, *data) -> (logp, grad)`` with the settings bound. When a
+compiled graph uses only ``logp`` (e.g. Nelder-Mead, logp-only evaluation), the rewrite
+:func:`fused_to_logp_only` swaps in the same Op with ``with_grad=False``, whose kernel may skip
+the gradient work (the grad output is then zeros and unused).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.graph.rewriting.basic import node_rewriter
+from pytensor.tensor.rewriting.basic import register_specialize
 
 
 class FusedLogpGradOp(Op):
@@ -32,6 +37,11 @@ class FusedLogpGradOp(Op):
 
     __props__: tuple = ()
     data_dtypes: tuple = ()
+    with_grad: bool = True
+
+    def without_grad(self) -> "FusedLogpGradOp":
+        """The same Op computing logp only (override when the kernel can skip the gradient)."""
+        return self
 
     def kernel(self):
         """The ``njit`` function ``f(theta, *data) -> (logp, grad)`` with settings bound."""
@@ -69,6 +79,20 @@ class FusedLogpGradOp(Op):
         else:
             theta_grad = cotangents[0] * outputs[1]
         return [theta_grad] + [disconnected_type() for _ in inputs[1:]]
+
+
+@register_specialize
+@node_rewriter([FusedLogpGradOp])
+def fused_to_logp_only(fgraph, node):
+    """Replace a fused Op whose gradient output has no client by its logp-only version."""
+    if not isinstance(node.op, FusedLogpGradOp) or not node.op.with_grad:
+        return None
+    if fgraph.clients.get(node.outputs[1]):
+        return None
+    lighter = node.op.without_grad()
+    if lighter is node.op:
+        return None
+    return {node.outputs[0]: lighter(*node.inputs)[0]}
 
 
 def source_hash(*modules) -> str:

@@ -25,7 +25,7 @@ class UnivariateMixerLogp(FusedLogpGradOp):
     - ``convolve``: z, n, weights, indptr, indices, r2, het.
     """
 
-    __props__ = ("method", "censor_z", "kmax", "seed", "n_chunks", "tail_log")
+    __props__ = ("method", "censor_z", "kmax", "seed", "n_chunks", "tail_log", "with_grad")
     _DTYPES = {
         "fast": ("float64",) * 5,
         "infinitesimal": ("float64",) * 5,
@@ -34,7 +34,7 @@ class UnivariateMixerLogp(FusedLogpGradOp):
     }
 
     def __init__(self, method="convolve", censor_z=0.0, kmax=1000, seed=0, n_chunks=4,
-                 tail_log=37.0):
+                 tail_log=37.0, with_grad=True):
         if method not in self._DTYPES:
             raise ValueError(f"unknown method {method!r}")
         self.method = method
@@ -43,15 +43,22 @@ class UnivariateMixerLogp(FusedLogpGradOp):
         self.seed = int(seed)
         self.n_chunks = int(n_chunks)
         self.tail_log = float(tail_log)
+        self.with_grad = bool(with_grad)
         self.data_dtypes = self._DTYPES[method]
 
     def kernel(self):
         return _kernel(self.method, self.censor_z, self.kmax, self.seed, self.n_chunks,
-                       self.tail_log)
+                       self.tail_log, self.with_grad)
+
+    def without_grad(self):
+        if self.method != "convolve":  # the other kernels get the gradient almost for free
+            return self
+        return UnivariateMixerLogp(self.method, self.censor_z, self.kmax, self.seed,
+                                   self.n_chunks, self.tail_log, with_grad=False)
 
 
 @functools.lru_cache(maxsize=None)
-def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log):
+def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log, with_grad):
     """njit ``f(theta, *data) -> (logp, grad)`` for ``method`` with the settings bound."""
     if method == "fast":
         @numba.njit
@@ -78,7 +85,7 @@ def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log):
         def f(theta, z, n, w, indptr, indices, r2, het):
             return kernels.convolve_logp_grad(z, n, w, indptr, indices, r2, het, theta[0],
                                               theta[1], theta[2], censor_z, gl_x, gl_w,
-                                              tail_log)
+                                              tail_log, with_grad)
     return f
 
 
