@@ -38,6 +38,7 @@ import pytensor.tensor as pt
 
 from bayesmix.distributions.effects import NormalMixtureEffects, maf_scaled_variance, spike_slab_weights
 from bayesmix.distributions.genetic_values import as_float64, genetic_values
+from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
 from bayesmix.kernels.genotype_matrix import CompactGenotypes
@@ -194,6 +195,7 @@ class AlphabetModel:
         self.start = self._starting_values()
         self.model = self._build()
         self._derived = None
+        self._initial = None
 
     @property
     def method(self) -> str:
@@ -271,6 +273,8 @@ class AlphabetModel:
 
     def initial_point(self) -> dict:
         """Starting values in value-variable space: GCTB's choices, all effects at zero."""
+        if self._initial is not None:
+            return {k: v.copy() for k, v in self._initial.items()}
         point = self.model.initial_point()
         s = self.start
         constrained = {"alpha": s["alpha"], "sig2_e": s["sig2_e"], "pi": s["pi"] if self.method == "R"
@@ -288,7 +292,8 @@ class AlphabetModel:
         point["comp"] = np.zeros(self.n_snps, dtype=np.int64)
         if self.method == "B":
             point["snp_var"] = np.full(self.n_snps, s["sig2_beta"])
-        return point
+        self._initial = point
+        return {k: v.copy() for k, v in point.items()}
 
     def derived(self, point) -> dict:
         """Quantities the steps and the monitor need at ``point``, on the constrained scale.
@@ -304,7 +309,9 @@ class AlphabetModel:
             outs += [self.model[name] for name in self._hyper_names]
             outs = self.model.replace_rvs_by_values(outs)
             self._derived = self.model.compile_fn(outs, inputs=self.model.value_vars,
-                                                  on_unused_input="ignore", point_fn=False)
+                                                  on_unused_input="ignore", point_fn=False,
+                                                  mode=small_graph_mode())
+            self._derived.trust_input = True  # points hold arrays of the value variables' dtypes
         values = [point[v.name] for v in self.model.value_vars]
         sig2_e, log_pi, slab, *hyper = self._derived(*values)
         return {"sig2_e": float(sig2_e), "log_pi": np.asarray(log_pi, np.float64),

@@ -23,3 +23,15 @@ def constant_value(var):
         return np.asarray(var.eval())
     except Exception:  # noqa: BLE001 - anything not evaluable is simply "not constant"
         return None
+
+
+def small_graph_mode():
+    """PyTensor mode for the small per-iteration graphs of the Gibbs steps.
+
+    Python linker with the usual rewrites except elementwise fusion (a fused Composite runs
+    scalar by scalar in Python; unfused, every elementwise op is one numpy ufunc call): no
+    numba/C compilation, which costs seconds per graph on first use.
+    """
+    from pytensor.compile.mode import Mode
+
+    return Mode(linker="py", optimizer="fast_run").excluding("fusion")

@@ -32,6 +32,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -325,11 +326,23 @@ def _run_forked_chain(chain: int) -> ChainResult:
     return run_chain(model, make_steps(model), settings, chain=chain, chain_label=label)
 
 
-def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, cores: int = 1):
+def _forward_interrupts(pool):
+    """While chains run in workers, Ctrl-C in the parent is passed on to them: each worker
+    stops after its current iteration and returns its finished part."""
+    def handler(signum, frame):
+        for process in list(getattr(pool, "_processes", {}).values()):
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGINT)
+    return signal.signal(signal.SIGINT, handler)
+
+
+def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, cores: int = 1,
+               progress_stream=None):
     """Run ``chains`` chains (in ``cores`` forked processes) and combine them.
 
     ``make_steps(model)`` builds a fresh step list per chain. Returns a
-    :class:`~bayesmix.inference.results.ChainsResult`.
+    :class:`~bayesmix.inference.results.ChainsResult`. Progress lines go to
+    ``progress_stream`` (stdout by default; workers always print to their stdout).
     """
     from bayesmix.inference.results import ChainsResult
 
@@ -340,7 +353,7 @@ def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, c
         results = []
         for c in range(chains):
             results.append(run_chain(model, make_steps(model), settings, chain=c,
-                                     chain_label=label(c)))
+                                     chain_label=label(c), progress_stream=progress_stream))
             if results[-1].interrupted:
                 break
     else:
@@ -350,7 +363,12 @@ def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, c
         ctx = multiprocessing.get_context("fork")
         try:
             with ProcessPoolExecutor(max_workers=min(cores, chains), mp_context=ctx) as pool:
-                results = list(pool.map(_run_forked_chain, range(chains)))
+                futures = [pool.submit(_run_forked_chain, c) for c in range(chains)]
+                previous = _forward_interrupts(pool)
+                try:
+                    results = [f.result() for f in futures]
+                finally:
+                    signal.signal(signal.SIGINT, previous)
         finally:
             _FORKED.clear()
     return ChainsResult.from_chains(model, settings, results)

@@ -8,13 +8,13 @@ One concept per step (all :class:`pymc.step_methods.compound.BlockedStep`):
 - :class:`EffectVarianceGibbs` - sig2_beta: scaled-inv-chi2 prior with constant parameters.
 - :class:`SnpVarianceGibbs` - BayesB's SNP variances (scaled-inv-chi2, one per SNP).
 - :class:`ResidualVarianceGibbs` - sig2_e: scaled-inv-chi2 prior with constant parameters.
-- :class:`MarkovBlanketSlice` - any other scalar/vector hyperparameter (BayesS's S, or a prior
-  the user swapped in): univariate slice sampling on the log density of the variable's
-  Markov blanket only (its prior plus its children's terms), never the whole model.
+- :class:`MarkovBlanketMetropolis` - any other scalar/vector hyperparameter (BayesS's S, or a
+  prior the user swapped in): adaptive random-walk Metropolis on the log density of the
+  variable's Markov blanket only (its prior plus its children's terms), never the whole model.
 
 Each conjugate step has a ``recognises(alphabet, rv)`` class method that inspects the prior in
 the graph (its distribution and whether its parameters are constants); :func:`make_steps`
-assigns the first step that recognises a variable and falls back to the slice step.
+assigns the first step that recognises a variable and falls back to the Metropolis step.
 
 Steps that need the residual vector e = y - C alpha - X beta share one :class:`Residuals`
 object. It keeps e in sync with whatever point it is given (after another step changed beta
@@ -32,7 +32,7 @@ from pymc.step_methods.compound import BlockedStep, Competence
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.basic import BetaRV, DirichletRV
 
-from bayesmix.distributions.graph import constant_value
+from bayesmix.distributions.graph import constant_value, small_graph_mode
 from bayesmix.distributions.variance import draw_scaled_inv_chi2, scaled_inv_chi2_params
 from bayesmix.kernels.gibbs import sweep_normal_mixture
 
@@ -274,98 +274,77 @@ class ResidualVarianceGibbs(_ScaledInvChi2Step):
         return new, [{}]
 
 
-class MarkovBlanketSlice(AlphabetStep):
-    """Univariate slice sampling (stepping out, shrinkage; Neal 2003) of one variable.
+class MarkovBlanketMetropolis(AlphabetStep):
+    """Adaptive random-walk Metropolis on one variable, element by element.
 
     Works in the value (unconstrained) space of the variable and evaluates only the terms of
-    ``model.logp`` that involve it: its own prior and the priors/likelihoods of its children.
-    The interval width adapts to the typical move size during tuning.
+    ``model.logp`` that involve it: its own prior and the densities of its direct children
+    (e.g. for pi: the component labels; for sig2_beta or S: the effects), never the whole
+    model. During tuning (burn-in) the proposal scale of each element is adapted towards an
+    acceptance rate of 0.44 (Robbins-Monro on the log scale); afterwards it is frozen, so the
+    chain is a valid Metropolis-within-Gibbs sampler.
     """
 
-    name = "markov_blanket_slice"
-    stats_dtypes_shapes = {"logp_evaluations": (np.int64, [])}
+    name = "markov_blanket_metropolis"
+    stats_dtypes_shapes = {"accepted": (np.float64, [])}
+    target_acceptance = 0.44
 
-    def __init__(self, vars, *, width: float = 1.0, max_steps: int = 30, **kwargs):
+    def __init__(self, vars, *, scale: float = 0.5, **kwargs):
         super().__init__(vars, **kwargs)
         if len(vars) != 1:
-            raise ValueError("MarkovBlanketSlice updates one variable at a time")
+            raise ValueError("MarkovBlanketMetropolis updates one variable at a time")
         rv = vars[0]
-        children = [r for r in self.model.basic_RVs
-                    if r is not rv and rv in set(ancestors(r.owner.inputs))]
+        others = [r for r in self.model.basic_RVs if r is not rv]
+        children = [r for r in others  # direct children only: stop at other random variables
+                    if rv in set(ancestors(r.owner.inputs, blockers=others))]
         self.blanket = [rv.name] + [c.name for c in children]
-        value_var = self.vars[0]
         logp = self.model.logp(vars=[rv, *children], sum=True)
         self._logp = self.model.compile_fn(logp, inputs=self.model.value_vars,
-                                           on_unused_input="ignore", point_fn=False)
-        self.value_name = value_var.name
-        self.width = float(width)
-        self.max_steps = int(max_steps)
+                                           on_unused_input="ignore", point_fn=False,
+                                           mode=small_graph_mode())
+        self._logp.trust_input = True  # points hold arrays of the value variables' dtypes
+        self.value_name = self.vars[0].name
+        size = int(np.prod(self.model.initial_point()[self.value_name].shape))
+        self.log_scale = np.full(size, math.log(scale))
         self.tune = True
-        self._moves = []
+        self.n_tuned = 0
 
-    def __getstate__(self):
-        return dict(self.__dict__)
-
-    def _eval(self, point, name, flat_value, shape):
-        point[name] = flat_value.reshape(shape)
+    def _eval(self, point):
         return float(self._logp(*[point[v.name] for v in self.model.value_vars]))
 
     def step(self, point):
         work = dict(point)
         name = self.value_name
-        current = np.array(point[name], dtype=np.float64)
-        shape = current.shape
-        flat = current.ravel().copy()
-        evals = 0
-        logp = self._eval(work, name, flat, shape)
-        evals += 1
+        shape = np.shape(point[name])
+        flat = np.array(point[name], dtype=np.float64).ravel()
+        work[name] = flat.reshape(shape)
+        logp = self._eval(work)
+        accepted = 0
         for i in range(flat.size):
-            level = logp + math.log(self.rng.random())
-            x0 = flat[i]
-            left = x0 - self.width * self.rng.random()
-            right = left + self.width
-            for _ in range(self.max_steps):
-                flat[i] = left
-                evals += 1
-                if not self._eval(work, name, flat, shape) > level:
-                    break
-                left -= self.width
-            for _ in range(self.max_steps):
-                flat[i] = right
-                evals += 1
-                if not self._eval(work, name, flat, shape) > level:
-                    break
-                right += self.width
-            while True:
-                flat[i] = left + (right - left) * self.rng.random()
-                new_logp = self._eval(work, name, flat, shape)
-                evals += 1
-                if new_logp > level:
-                    logp = new_logp
-                    break
-                if flat[i] < x0:
-                    left = flat[i]
-                else:
-                    right = flat[i]
-                if right - left < 1e-12:
-                    flat[i] = x0
-                    logp = self._eval(work, name, flat, shape)
-                    break
+            old = flat[i]
+            flat[i] = old + math.exp(self.log_scale[i]) * self.rng.standard_normal()
+            proposal = self._eval(work)
+            accept = math.log(self.rng.random()) < proposal - logp
+            if accept:
+                logp = proposal
+                accepted += 1
+            else:
+                flat[i] = old
             if self.tune:
-                self._moves.append(abs(flat[i] - x0))
-                if len(self._moves) >= 20:
-                    self.width = max(2.0 * float(np.mean(self._moves)), 1e-6)
-                    self._moves.clear()
+                rate = 1.0 if accept else 0.0
+                self.log_scale[i] += (rate - self.target_acceptance) / math.sqrt(self.n_tuned + 10)
+        if self.tune:
+            self.n_tuned += 1
         new = dict(point)
         new[name] = flat.reshape(shape)
-        return new, [{"logp_evaluations": evals}]
+        return new, [{"accepted": accepted / flat.size}]
 
     def state(self) -> dict:
-        return {**super().state(), "width": self.width, "moves": list(self._moves)}
+        return {**super().state(), "log_scale": self.log_scale.copy(), "n_tuned": self.n_tuned}
 
     def set_state(self, state: dict) -> None:
         super().set_state(state)
-        self.width, self._moves = state["width"], list(state["moves"])
+        self.log_scale, self.n_tuned = state["log_scale"].copy(), state["n_tuned"]
 
 
 CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, EffectVarianceGibbs, SnpVarianceGibbs,
@@ -376,7 +355,7 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     """The step list for an :class:`~bayesmix.models.alphabet.AlphabetModel`.
 
     The effects sweep comes first, then one step per other free variable: the first
-    conjugate step that recognises the variable's prior, else :class:`MarkovBlanketSlice`.
+    conjugate step that recognises the variable's prior, else :class:`MarkovBlanketMetropolis`.
     Random generators are spawned from ``rng`` (pm.sample and the chain driver re-seed them
     per chain through ``setup_chain``).
     """
@@ -389,7 +368,7 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     for rv, seed in zip(others, seeds[1:]):
         chosen = next((cls for cls in CONJUGATE_STEPS if cls.recognises(alphabet, rv)), None)
         if chosen is None:
-            steps.append(MarkovBlanketSlice([rv], alphabet=alphabet, residuals=residuals,
+            steps.append(MarkovBlanketMetropolis([rv], alphabet=alphabet, residuals=residuals,
                                             model=model, rng=seed))
         else:
             steps.append(chosen([rv], alphabet=alphabet, residuals=residuals, model=model, rng=seed))

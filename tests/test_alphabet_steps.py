@@ -1,0 +1,116 @@
+"""The alphabet's step methods: swapped priors, pm.sample vs our driver, seeds, checkpoints."""
+
+import numpy as np
+import pymc as pm
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
+
+from bayesmix.inference.chain import ChainSettings, run_chain, run_chains
+from bayesmix.inference.gibbs import (EffectVarianceGibbs, MarkovBlanketMetropolis, MixtureWeightsGibbs,
+                                      make_steps, sample)
+from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+
+
+def small_data(seed=3, n=300, m=40, standardize=True):
+    rng = np.random.default_rng(seed)
+    dosages = rng.binomial(2, rng.uniform(0.1, 0.5, m), size=(n, m)).astype(float)
+    dosages[rng.random((n, m)) < 0.02] = np.nan
+    beta = np.zeros(m)
+    beta[:4] = [0.4, -0.3, 0.3, 0.2]
+    g = np.nan_to_num(dosages - np.nanmean(dosages, 0)) @ beta
+    y = 2.0 + g + rng.standard_normal(n)
+    return AlphabetData.from_arrays(dosages, y, standardize=standardize)
+
+
+def kept_mean_and_se(result, name):
+    """Mean over chains and a batch-means standard error of a monitored quantity."""
+    draws = result.trace(name)
+    batches = np.array_split(draws, 10, axis=1)
+    means = np.array([b.mean() for b in batches])
+    return draws.mean(), means.std(ddof=1) / np.sqrt(len(means))
+
+
+def test_swapped_priors_use_generic_step_and_agree():
+    """Uniform(0,1) on pi equals Beta(1,1), and a log-transformed InverseGamma on sig2_beta equals
+    the default prior: the generic Metropolis step must reproduce the conjugate posterior."""
+    data = small_data()
+    default = AlphabetModel(data, "C")
+    s2 = (4 - 2) / 4 * default.start["sig2_beta"]
+    swapped = AlphabetModel(data, "C", hyperpriors={
+        "pi": lambda name: pm.Uniform(name, 0.0, 1.0),
+        "sig2_beta": lambda name: pm.InverseGamma(name, alpha=2.0, beta=np.float64(2.0 * s2))})
+    kinds = {type(s) for s in make_steps(default)}
+    assert {MixtureWeightsGibbs, EffectVarianceGibbs} <= kinds
+    swapped_steps = make_steps(swapped)
+    assert sum(isinstance(s, MarkovBlanketMetropolis) for s in swapped_steps) == 2
+    settings = ChainSettings(chain_length=3000, burn_in=300, thin=1, out_freq=0, seed=1)
+    res_default = run_chains(default, make_steps, settings)
+    res_swapped = run_chains(swapped, make_steps, settings)
+    for name in ("Pi", "hsq", "NnzSnp"):
+        m1, se1 = kept_mean_and_se(res_default, name)
+        m2, se2 = kept_mean_and_se(res_swapped, name)
+        assert abs(m1 - m2) < 4 * np.hypot(se1, se2) + 1e-3, (name, m1, m2, se1, se2)
+
+
+def test_pm_sample_and_chain_driver_agree():
+    data = small_data(seed=4, m=25)
+    am = AlphabetModel(data, "R")
+    tree = sample(am, draws=1500, tune=300, chains=2, cores=1, random_seed=2)
+    ours = run_chains(am, make_steps, ChainSettings(chain_length=1800, burn_in=300, thin=1,
+                                                    out_freq=0, seed=2), chains=2)
+    beta_pm = tree.posterior["beta"].mean(("chain", "draw")).values
+    beta_ours = ours.snp_accumulator.mean
+    assert np.abs(beta_pm - beta_ours).max() < 0.03
+    assert abs(float(tree.posterior["sig2_e"].mean()) - kept_mean_and_se(ours, "ResVar")[0]) < 0.05
+
+
+def test_same_seed_same_draws_and_checkpoint_resume(tmp_path):
+    data = small_data(seed=5, m=30)
+    am = AlphabetModel(data, "C")
+    settings = ChainSettings(chain_length=400, burn_in=100, thin=5, out_freq=0, seed=9)
+    first = run_chain(am, make_steps(am), settings)
+    second = run_chain(am, make_steps(am), settings)
+    np.testing.assert_array_equal(first.traces["hsq"], second.traces["hsq"])
+    np.testing.assert_array_equal(first.snp.sum_beta, second.snp.sum_beta)
+    other = run_chain(am, make_steps(am), ChainSettings(chain_length=400, burn_in=100, thin=5,
+                                                        out_freq=0, seed=10))
+    assert not np.array_equal(first.traces["hsq"], other.traces["hsq"])
+
+    # Interrupt after 250 iterations (Ctrl-C), then resume from the checkpoint.
+    ckpt = tmp_path / "run.ckpt"
+    settings_ck = ChainSettings(chain_length=400, burn_in=100, thin=5, out_freq=0, seed=9,
+                                checkpoint=str(ckpt), checkpoint_every=100)
+    steps = make_steps(am)
+    calls = {"n": 0}
+    original = steps[0].step
+
+    def interrupting_step(point):
+        calls["n"] += 1
+        if calls["n"] == 251:
+            raise KeyboardInterrupt
+        return original(point)
+
+    steps[0].step = interrupting_step
+    partial = run_chain(am, steps, settings_ck)
+    assert partial.interrupted and partial.completed == 250
+    assert (tmp_path / "run.ckpt.chain0").exists()
+    resumed = run_chain(am, make_steps(am), settings_ck)
+    assert not resumed.interrupted and resumed.completed == 400
+    np.testing.assert_array_equal(resumed.traces["hsq"], first.traces["hsq"])
+    np.testing.assert_allclose(resumed.snp.sum_beta, first.snp.sum_beta, rtol=0, atol=0)
+    assert not (tmp_path / "run.ckpt.chain0").exists()
+
+
+@pytest.mark.parametrize("method", ["S", "B"])
+def test_bayes_s_and_b_sample(method):
+    data = small_data(seed=6, m=30, standardize=(method != "S"))
+    am = AlphabetModel(data, method)
+    res = run_chains(am, make_steps, ChainSettings(chain_length=600, burn_in=200, thin=2,
+                                                   out_freq=0, seed=3), chains=1)
+    summary = res.snp_summary()
+    assert summary["PIP"].iloc[0] > 0.9  # the largest true effect is found
+    assert summary["PIP"].iloc[:4].mean() > 3 * summary["PIP"].iloc[4:].mean()
+    assert np.isfinite(res.trace("hsq")).all()
+    if method == "S":
+        assert np.ptp(res.trace("S")) > 0  # S moves (Metropolis on the Markov blanket)
