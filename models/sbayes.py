@@ -51,6 +51,7 @@ log = logging.getLogger("bayesmix")
 
 METHODS = ("C", "R", "S")
 DEFAULT_MIN_EIGENVALUE = 0.01
+STRONG_RIDGE = 0.3  # above this the ridge changes the LD a lot: warn
 # An effect this large on the standardised scale (one SNP explaining > 100% of the phenotypic
 # variance on its own) only arises when the chain diverges.
 MAX_ABS_EFFECT = 1.0
@@ -114,6 +115,13 @@ class SBayesModel(AlphabetModel):
                 ridge = ridge_for_min_eigenvalue(self.ld_min_eigenvalue, min_eigenvalue)
                 log.info("LD check: smallest eigenvalue %.4g; ridge towards the diagonal %.4g",
                          self.ld_min_eigenvalue, ridge)
+                if ridge > STRONG_RIDGE:
+                    log.warning(
+                        "warning: the LD matrix is far from positive definite (smallest "
+                        "eigenvalue %.3g), so the robust setting shrinks it strongly (ridge "
+                        "%.2f) and the estimates lean towards an LD-free model; thresholded "
+                        "sparse LD from a small panel does this. Prefer shrunk "
+                        "(--make-shrunk-ldm) or windowed LD.", self.ld_min_eigenvalue, ridge)
         if not 0.0 <= ridge < 1.0:
             raise InputError(f"the LD ridge must be in [0, 1), got {ridge}")
         self.ridge = float(ridge)

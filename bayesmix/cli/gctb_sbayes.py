@@ -1,7 +1,7 @@
 """GCTB's summary-data options for ``bayesmix-gctb``: SBayesC/R/S and building LD matrices.
 
-``bayesmix/cli/gctb.py`` owns the parser; it calls :func:`add_arguments` and, when
-:func:`requested` is true, runs :func:`run`. Options GCTB shares with the individual-level
+``bayesmix/cli/gctb.py`` owns the parser; it calls :func:`add_arguments` and dispatches to
+:func:`run` through :data:`ANALYSES`. Options GCTB shares with the individual-level
 analyses (--bfile, --chr, --out, --pi, --gamma, --hsq, --S, --chain-length, --burn-in,
 --out-freq, --thin, --seed ...) are added here only when the parser does not define them yet.
 
@@ -16,8 +16,10 @@ Command lines of the GCTB tutorial that run unchanged::
          --gwas-summary trait.ma --chain-length 10000 --burn-in 2000 --out-freq 10 --out trait
     gctb --sbayes C --mldm ldm_list.txt --gwas-summary trait.ma --exclude-mhc --impute-n ...
 
-Outputs of an SBayes run: ``OUT.parRes``, ``OUT.snpRes`` (GCTB format), ``OUT.mcmcsamples.Par``,
-``OUT.nc`` (ArviZ), and the data summary, QC table and progress lines on stdout.
+Outputs of an SBayes run (the alphabet's writers, :mod:`bayesmix.report.gctb`): ``OUT.parRes``,
+``OUT.snpRes`` (GCTB format), ``OUT.mcmcsamples.Par`` (and ``.SnpEffects`` unless
+--no-mcmc-bin), ``OUT.nc`` (ArviZ); the data summary, QC table, robust settings and progress
+lines go to stdout.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="prior variance of per-allele effects independent of allele frequency")
     add(shared, "--no-mcmc-bin", action="store_true", help="no .mcmcsamples files")
     add(shared, "--chains", type=int, default=1, help="number of chains (bayesmix extra)")
+    add(shared, "--checkpoint-every", type=int, default=0,
+        help="write PREFIX.ckpt.chainK every k iterations and resume from it (0: off)")
 
     sb = parser.add_argument_group("summary-data Bayesian models (SBayes)")
     add(sb, "--sbayes", choices=["C", "R", "S"], type=str.upper, help="SBayesC, SBayesR or SBayesS")
@@ -104,13 +108,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def requested(args) -> bool:
     """True if the command line asks for an SBayes run or an LD operation."""
-    return bool(getattr(args, "sbayes", None) or any(getattr(args, a, False) for a in LD_ACTIONS))
+    return any(getattr(args, flag, None) for flag, _ in ANALYSES)
 
 
 def run(args) -> int:
+    """Run the LD operation or SBayes analysis the arguments ask for."""
     if any(getattr(args, a, False) for a in LD_ACTIONS):
         return _run_ld(args)
     return _run_sbayes(args)
+
+
+ANALYSES = [(flag, run) for flag in (*LD_ACTIONS, "sbayes")]
+"""(attribute, runner) pairs for ``bayesmix.cli.gctb``'s dispatch."""
 
 
 # --------------------------------------------------------------------------- LD matrices
@@ -264,20 +273,22 @@ def _run_sbayes(args) -> int:
                         min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
                         parallel_blocks=args.thread > 1)
     print(f"\nSBayes{args.sbayes}: {model.robust_description()}.")
+    every = getattr(args, "checkpoint_every", 0)
     settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
                              thin=args.thin, out_freq=args.out_freq, seed=args.seed,
                              store_snp_draws=not args.no_mcmc_bin,
-                             checkpoint=f"{args.out}.checkpoint")
+                             checkpoint=f"{args.out}.ckpt" if every else None,
+                             checkpoint_every=every or 1)
     result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
                         cores=min(args.chains, args.thread))
-    write_outputs(model, result, args.out, mcmc_bin=not args.no_mcmc_bin)
+    write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
+                  netcdf=not getattr(args, "no_netcdf", False))
     return 130 if result.interrupted else 0
 
 
-def write_outputs(model, result, out: str, *, mcmc_bin: bool = True) -> None:
-    """GCTB files through the alphabet's writers, plus the ArviZ netCDF."""
-    from bayesmix.report import gctb as report
+def write_outputs(result, out: str, *, mcmc_bin: bool = True, netcdf: bool = True) -> None:
+    """GCTB files and the ArviZ netCDF through the alphabet's writers."""
+    from bayesmix.report.gctb import write_outputs as write_gctb_outputs
 
-    report.write_results(result, out, mcmc_bin=mcmc_bin)
-    result.to_netcdf(f"{out}.nc")
-    print(f"Results written to [{out}.parRes], [{out}.snpRes] and [{out}.nc].")
+    paths = write_gctb_outputs(result, out, mcmc_bin=mcmc_bin, netcdf=netcdf)
+    print("Results written to " + ", ".join(f"[{p}]" for p in paths) + ".")
