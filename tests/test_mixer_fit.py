@@ -174,3 +174,21 @@ def test_logp_only_graphs_use_the_gradient_free_kernel():
     f = pytensor.function([theta], logp)  # default mode runs the specialize rewrites
     assert flags(f) == [False]
     assert f(x) == pytest.approx(like.logp(x), rel=1e-12)
+
+
+def test_nuts_posterior_agrees_with_asymptotic_normal():
+    """NUTS on the fast likelihood (flat priors): the posterior of logit pi is centred at the
+    MLE with a spread close to the observed-information SE (Bernstein-von Mises)."""
+    from scipy import special
+
+    from bayesmix.models.mixer import sample_nuts
+
+    data, _ = simulated(2000, 60, 0.3, seed=10)
+    fit = fit_univariate(data, sequence=("infinitesimal", "constrained", "fast"), n_draws=50)
+    idata = sample_nuts(data, method="fast", draws=300, tune=300, chains=2, seed=1,
+                        start=fit.params)
+    logit_pi = special.logit(idata.posterior["pi"].values.ravel())
+    se = math.sqrt(fit.cov_free[0, 0])
+    assert abs(logit_pi.mean() - special.logit(fit.params["pi"])) < 0.5 * se
+    assert np.std(logit_pi) == pytest.approx(se, rel=0.3)
+    assert int(idata.sample_stats["diverging"].sum()) == 0
