@@ -25,7 +25,8 @@ import numpy as np
 
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.chain import ChainSettings
-from bayesmix.inference.sbayes_data import prepare_summary_data
+from bayesmix.inference.sbayes_data import (ld_min_eigenvalue, prepare_summary_data,
+                                            ridge_for_min_eigenvalue)
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld import build_ld
 from bayesmix.models.sbayes import run_sbayes
@@ -73,10 +74,14 @@ def main(argv=None) -> list[dict]:
     truth = float(draw.genetic_cov[0, 0])
     snps = pop.snps[["snp", "chr", "bp", "a1", "a2", "freq"]]
 
+    # the robust setting's eigenvalue check, done once for the LD shared by every run
+    min_eigenvalue = ld_min_eigenvalue(ld)
+    ridge = ridge_for_min_eigenvalue(min_eigenvalue, 0.01)
     rows = []
     for n_gwas in args.n_gwas:
         z = draw.zscores(n_gwas)[:, 0]
         data = prepare_summary_data(sumstats_table(z, n_gwas, snps), ld)
+        assert data.n_snps == ld.shape[0]  # simulated statistics: no SNP is dropped
         for method in args.methods.split(","):
             settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
                                      thin=1, out_freq=0, seed=args.seed)
@@ -85,7 +90,7 @@ def main(argv=None) -> list[dict]:
                    "nnz_per_snp": ld.nnz / args.snps, "true_hsq": truth,
                    "true_n_causal": int((effects.b_std != 0).sum())}
             try:
-                model, result = run_sbayes(data, method, settings)
+                model, result = run_sbayes(data, method, settings, ridge=ridge)
             except ConvergenceError as exc:
                 row.update(diverged=True, error=str(exc))
             else:
@@ -94,7 +99,7 @@ def main(argv=None) -> list[dict]:
                            hsq_sd=float(hsq.std(ddof=1)),
                            rel_error=float(hsq.mean() / truth - 1),
                            nnz_mean=float(result.trace("NnzSnp").mean()),
-                           ridge=model.ridge, ld_min_eigenvalue=model.ld_min_eigenvalue,
+                           ridge=model.ridge, ld_min_eigenvalue=min_eigenvalue,
                            seconds_per_iteration=result.chains[0].seconds_per_iteration)
             rows.append(row)
     (args.out / "recovery.json").write_text(json.dumps(

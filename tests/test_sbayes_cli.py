@@ -1,11 +1,14 @@
 """``bayesmix-gctb`` summary-data command lines (GCTB tutorial style) on the shipped chr22 panel."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayesmix.cli.gctb import main
 from bayesmix.io.plink import Genotypes
+from bayesmix.io.sumstats import write_ma
 from bayesmix.ld.gctb import read_gctb_ldm
+from bayesmix.simulate.from_ld import sumstats_table
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +44,47 @@ def test_ld_pieces_merge_to_the_full_matrix(panel):
     np.testing.assert_array_equal(thin != 0, keep & (whole != 0))
     assert main(["--ldm", f"{ref}.ldm.full", "--write-ldm-txt", "--out", str(work / "txt")]) == 0
     assert (work / "txt.ldm.txt").exists()
+def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
+    bfile, work, snps = panel
+    ref = str(work / "ref")
+    if not (work / "ref.ldm.full.bin").exists():
+        main(["--bfile", str(bfile), "--extract", str(work / "snps.txt"), "--out", ref,
+              "--make-full-ldm"])
+    ld = read_gctb_ldm(f"{ref}.ldm.full")
+    rng = np.random.default_rng(4)
+    b = np.zeros(400)
+    b[rng.choice(400, 4, replace=False)] = 0.04
+    r = ld.to_scipy().toarray().astype(np.float64)
+    z = np.sqrt(20_000) * r @ b + np.linalg.cholesky(r + 1e-3 * np.eye(400)) @ rng.normal(size=400)
+    table = sumstats_table(z, 20_000, ld.snps.assign(freq=ld.snps["freq"]))
+    write_ma(table, work / "trait.ma")
+    out = str(work / "trait")
+    rc = main(["--sbayes", "R", "--ldm", f"{ref}.ldm.full", "--gwas-summary",
+               str(work / "trait.ma"), "--pi", "0.95,0.02,0.02,0.01", "--gamma",
+               "0.0,0.01,0.1,1", "--chain-length", "300", "--burn-in", "100", "--out-freq",
+               "100", "--out", out])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert "Data summary" in printed and "NumSnp1" in printed
+    snp_res = pd.read_csv(f"{out}.snpRes", sep=r"\s+")
+    assert len(snp_res) == 400 and {"A1Effect", "PIP"} <= set(snp_res.columns)
+    assert (work / "trait.parRes").exists() and (work / "trait.nc").exists()
+
+    # an LD matrix unrelated to the GWAS LD, with strong statistics: the chain blows up; the
+    # run must exit 1 with the explanation and write no result files
+    bad = np.eye(400) - 0.45 * (np.eye(400, k=1) + np.eye(400, k=-1))
+    bad[np.abs(np.subtract.outer(np.arange(400), np.arange(400))) == 2] = 0.4
+    from bayesmix.ld.gctb import write_gctb_ldm
+    from bayesmix.ld.store import LDMatrix
+
+    write_gctb_ldm(LDMatrix.from_scipy(bad, ld.snps, meta={"kind": "full", "n_samples": 503}),
+                   work / "bad", "full")
+    strong = table.assign(SE=table["SE"] / 8)  # z x 8: far more signal than the LD allows
+    write_ma(strong, work / "strong.ma")
+    rc = main(["--sbayes", "C", "--ldm", f"{work}/bad.ldm.full", "--gwas-summary",
+               str(work / "strong.ma"), "--no-robust", "--chain-length", "200", "--burn-in",
+               "50", "--out", str(work / "bad")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "blowing up" in err or "diverged" in err
+    assert not (work / "bad.parRes").exists() and not (work / "bad.snpRes").exists()

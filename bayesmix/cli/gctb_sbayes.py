@@ -106,11 +106,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(ldb, "--write-ldm-txt", action="store_true", help="write the LD matrix as text")
 
 
-def requested(args) -> bool:
-    """True if the command line asks for an SBayes run or an LD operation."""
-    return any(getattr(args, flag, None) for flag, _ in ANALYSES)
-
-
 def run(args) -> int:
     """Run the LD operation or SBayes analysis the arguments ask for."""
     if any(getattr(args, a, False) for a in LD_ACTIONS):

@@ -9,7 +9,8 @@ Only two steps differ from the individual-level alphabet (:mod:`bayesmix.inferen
   (nu s2 + SSE) / (nu + nobs)) with SSE = y'y - beta'(X'y + r).
 
 The mixture weights and the effect variance use the alphabet's conjugate steps unchanged
-(their conditionals depend on beta and comp only), BayesS's S the alphabet's generic Markov-blanket step.
+(their conditionals depend on beta and comp only), BayesS's S the alphabet's generic
+Markov-blanket Metropolis step.
 
 Divergence: a negative SSE (more variance explained than the phenotype has) means the effects
 are blowing up, which happens when the LD does not fit the summary statistics (out-of-sample
@@ -27,8 +28,8 @@ from pymc.step_methods.compound import BlockedStep
 
 from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
-from bayesmix.inference import gibbs as alphabet_gibbs
-from bayesmix.inference.gibbs import CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs
+from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlanketMetropolis,
+                                      ResidualVarianceGibbs)
 from bayesmix.kernels.sbayes import (sbayes_sweep, sbayes_sweep_blocks, sbayes_sweep_upper,
                                      xtx_times, xtx_times_upper)
 
@@ -147,10 +148,8 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
 
     The effects sweep first, then per other free variable the first step that recognises its
     prior (the summary-data residual variance, then the alphabet's conjugate steps), else the
-    alphabet's generic Markov-blanket step.
+    alphabet's generic Markov-blanket Metropolis step.
     """
-    generic = getattr(alphabet_gibbs, "MarkovBlanketMetropolis", None) or getattr(
-        alphabet_gibbs, "MarkovBlanketSlice")  # the alphabet renamed its generic step
     model = sbayes.model
     residuals = SummaryResiduals(sbayes)
     others = [rv for rv in model.free_RVs if rv.name not in (sbayes.effects_name,
@@ -161,6 +160,7 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     candidates = (SBayesResidualVarianceGibbs,) + tuple(
         c for c in CONJUGATE_STEPS if c is not ResidualVarianceGibbs)
     for rv, seed in zip(others, seeds[1:]):
-        chosen = next((c for c in candidates if c.recognises(sbayes, rv)), generic)
+        chosen = next((c for c in candidates if c.recognises(sbayes, rv)),
+                      MarkovBlanketMetropolis)
         steps.append(chosen([rv], alphabet=sbayes, residuals=residuals, model=model, rng=seed))
     return steps
