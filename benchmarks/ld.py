@@ -52,11 +52,21 @@ build_ld(prefix, progress=False, threads=1, **options)          # warm the numba
 start = time.perf_counter()
 ld = build_ld(prefix, progress=False, threads=1, **options)
 seconds = time.perf_counter() - start
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024    # before saving
+def peak_mb():
+    # VmHWM belongs to this process image; ru_maxrss would also count the parent's memory at
+    # fork time (Linux keeps it across exec), inflating the figure
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_mb()                                                # before saving
 ld.save(out)
 ld.astype("int16").save(out + ".int16")
 ld.astype("int16").save(out + ".upper16", layout="upper")
-print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "nnz": ld.nnz,
+print(json.dumps({"seconds": seconds, "peak_mb": peak, "nnz": ld.nnz,
                   "n_snps": ld.shape[0], "n_samples": ld.n_samples}))
 """
 
