@@ -133,3 +133,25 @@ def test_summary_likelihood_op_matches_dense_formula(cohort):
         eps = 1e-6
         fd = (f(beta, 0.7 + eps)[0] - f(beta, 0.7 - eps)[0]) / (2 * eps)
         assert g_s2 == pytest.approx(fd, rel=1e-5)
+
+
+def test_sbayess_and_swapped_prior_run(cohort):
+    """SBayesS samples S with the alphabet's generic step; a user prior on pi (not conjugate
+    to the alphabet's steps) is sampled too, and the strong SNPs are found."""
+    import pymc as pm
+
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    data = summary_from_design(xs, y, snps)
+    settings = ChainSettings(chain_length=300, burn_in=100, thin=1, out_freq=0, seed=2)
+    model, result = run_sbayes(data, "S", settings, robust=False)
+    s_trace = result.trace("S").ravel()
+    assert np.isfinite(s_trace).all() and np.ptp(s_trace) > 0
+    model, result = run_sbayes(data, "C", settings, robust=False,
+                               hyperpriors={"pi": lambda name: pm.Uniform(name, 0.0, 0.5)})
+    assert np.ptp(result.trace("Pi")) > 0 and result.trace("Pi").max() <= 0.5
+    # each of the three strongest causal SNPs, or a SNP in LD with it (r^2 > 0.5), is selected
+    r2 = np.corrcoef(xs, rowvar=False) ** 2
+    pip = result.snp_accumulator.pip
+    for causal in (20, 75, 130):
+        assert pip[r2[causal] > 0.5].sum() > 0.5, causal
