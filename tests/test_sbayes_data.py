@@ -96,3 +96,24 @@ def test_monomorphic_snp_is_an_input_error(gwas, tmp_path):
     write_ma(ma, path)
     with pytest.raises(InputError, match="monomorphic"):
         prepare_summary_data(read_sumstats(path), gwas["ld"])
+
+
+def test_impute_n_recovers_per_snp_sample_sizes(gwas, tmp_path):
+    """GCTB's --impute-n: a file with one average N for every SNP gets back the per-SNP N its
+    BETA, SE and frequency imply; a SNP whose SE is inconsistent with any plausible N goes."""
+    ma = gwas["ma"].copy()
+    n_true = np.linspace(300, 503, 60).round()
+    # statistics of SNPs with fewer genotyped people: SE grows like 1 / sqrt(n)
+    ma["SE"] = ma["SE"] * np.sqrt(gwas["n"] / n_true)
+    ma["N"] = float(n_true.mean())
+    ma.loc[40, "SE"] = ma.loc[40, "SE"] / 20  # an outlier: implies a 400x larger N
+    path = tmp_path / "avg_n.ma"
+    write_ma(ma, path)
+    data = prepare_summary_data(read_sumstats(path), gwas["ld"], impute_n=True)
+    assert data.n_snps == 59 and "rs" in data.stats["SNP"].iloc[0]
+    assert data.qc.dropped("imputed N further than 3 SD from the median (--impute-n)") == 1
+    keep = np.setdiff1d(np.arange(60), [40])
+    # per-SNP variance estimates of 503 people scatter by a few %; the average N was off by
+    # up to 25%
+    np.testing.assert_allclose(data.n, n_true[keep], rtol=0.12)
+    assert np.corrcoef(data.n, n_true[keep])[0, 1] > 0.95

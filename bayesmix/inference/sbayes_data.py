@@ -124,7 +124,8 @@ class SummaryData:
         return "\n".join(lines)
 
 
-def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, **harmonise_options) -> SummaryData:
+def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool = False,
+                         **harmonise_options) -> SummaryData:
     """Harmonise GWAS statistics to ``ld`` and build the summary-data normal equations.
 
     Parameters
@@ -132,9 +133,13 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, **harmonise_optio
     sumstats : canonical table from :func:`bayesmix.io.sumstats.read_sumstats` (needs Z or
         BETA/SE, and N).
     ld : square LDMatrix (rows = columns = reference SNPs), e.g. ``LDMatrix.load(path)``.
+    impute_n : GCTB's ``--impute-n``: replace each SNP's N by the one its BETA, SE and
+        frequency imply, n_j = (Vp / H_j - b_j^2) / se_j^2 (Vp the median per-SNP phenotypic
+        variance), and drop SNPs whose imputed N is more than 3 SD from the median (counted
+        in the QC report). For files that give one average N for every SNP.
     **harmonise_options : passed to :func:`bayesmix.io.harmonise.harmonise` (exclude_mhc,
-        exclude_regions, impute_n, keep_ambiguous, min_maf, max_freq_diff, ...). Frequencies
-        missing from the statistics are taken from the LD reference.
+        exclude_regions, keep_ambiguous, min_maf, max_freq_diff, ...). Frequencies missing
+        from the statistics are taken from the LD reference.
 
     SNPs of the statistics absent from the LD, and LD SNPs without (kept) statistics, are
     dropped; the counts are in the returned ``qc`` report (the latter in ``qc.notes``).
@@ -144,6 +149,8 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, **harmonise_optio
     source = sumstats.attrs.get("path")
     options = {"fill_freq": True, **harmonise_options}
     aligned, report = harmonise(sumstats, ld.snps, **options)
+    if impute_n and not aligned.empty:
+        aligned = _impute_n(aligned, report, source)
     if aligned.empty:
         raise InputError("no SNP left after matching the summary statistics to the LD matrix "
                          f"({ld.shape[0]} LD SNPs); QC:\n{report}", source)
@@ -155,6 +162,25 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, **harmonise_optio
     if n_missing_stats:
         ld = ld.subset(ld.snps["snp"].to_numpy()[ref_index])
     return summary_data_from_aligned(aligned.drop(columns="REF_INDEX"), ld, qc=report)
+
+
+def _impute_n(aligned: pd.DataFrame, report: QCReport, source) -> pd.DataFrame:
+    """GCTB's --impute-n on harmonised statistics (see :func:`prepare_summary_data`)."""
+    b, se = aligned["BETA"].to_numpy(np.float64), aligned["SE"].to_numpy(np.float64)
+    freq = aligned["FREQ"].to_numpy(np.float64)
+    if not (np.isfinite(b) & np.isfinite(se) & np.isfinite(freq)).all():
+        raise InputError("--impute-n needs BETA, SE and the A1 frequency of every SNP", source)
+    het = 2.0 * freq * (1.0 - freq)
+    vp = np.median(het * (aligned["N"].to_numpy(np.float64) * se**2 + b**2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_imputed = (vp / het - b**2) / se**2
+    median, sd = np.median(n_imputed), np.std(n_imputed)
+    drop = ~(np.abs(n_imputed - median) <= 3.0 * sd) | ~(n_imputed > 0)
+    report.steps.append(("imputed N further than 3 SD from the median (--impute-n)",
+                         int(drop.sum())))
+    report.notes.append(f"--impute-n: per-SNP N imputed from BETA, SE and frequency (median "
+                        f"{median:.0f}, SD {sd:.0f})")
+    return aligned.assign(N=n_imputed).loc[~drop].reset_index(drop=True)
 
 
 def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None) -> SummaryData:
