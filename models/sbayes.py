@@ -119,9 +119,10 @@ class SBayesModel(AlphabetModel):
                     log.warning(
                         "warning: the LD matrix is far from positive definite (smallest "
                         "eigenvalue %.3g), so the robust setting shrinks it strongly (ridge "
-                        "%.2f) and the estimates lean towards an LD-free model; thresholded "
-                        "sparse LD from a small panel does this. Prefer shrunk "
-                        "(--make-shrunk-ldm) or windowed LD.", self.ld_min_eigenvalue, ridge)
+                        "%.2f): strong-LD directions then get too little weight, so estimates can "
+                        "be far off or the chain can still diverge. Thresholded sparse LD from a "
+                        "small panel does this; prefer shrunk (--make-shrunk-ldm), windowed or "
+                        "full LD.", self.ld_min_eigenvalue, ridge)
         if not 0.0 <= ridge < 1.0:
             raise InputError(f"the LD ridge must be in [0, 1), got {ridge}")
         self.ridge = float(ridge)
