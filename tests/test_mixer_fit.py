@@ -28,7 +28,8 @@ def simulated(n_snps, n_causal, h2, n=1.5e5, seed=0, block_size=100):
     return data.with_z(z), (pi, sig2_beta, 1.0)
 
 
-@pytest.mark.parametrize("method", ["fast", "convolve", "full"])
+@pytest.mark.parametrize("method", ["fast", "convolve",
+                                    pytest.param("full", marks=pytest.mark.slow)])
 def test_op_gradient_verify_grad(method):
     import pytensor
     import pytensor.tensor as pt
@@ -176,6 +177,7 @@ def test_logp_only_graphs_use_the_gradient_free_kernel():
     assert f(x) == pytest.approx(like.logp(x), rel=1e-12)
 
 
+@pytest.mark.slow
 def test_nuts_posterior_agrees_with_asymptotic_normal():
     """NUTS on the fast likelihood (flat priors): the posterior of logit pi is centred at the
     MLE with a spread close to the observed-information SE (Bernstein-von Mises)."""
