@@ -1,4 +1,4 @@
-"""The Bayesian alphabet on individual genotypes (BayesB, BayesC, BayesS, BayesR) as PyMC graphs.
+"""The Bayesian alphabet on individual genotypes (BayesB/C/S/R, nested BayesN/NS) as PyMC graphs.
 
     y = C alpha + X beta + e,   e ~ N(0, sig2_e I)
 
@@ -14,7 +14,13 @@ C          (1 - pi, pi), pi ~ Beta(1, 1)       sig2_beta
 R          pi ~ Dirichlet(1, ..., 1)           sig2_beta, gamma = (0, .01, .1, 1)
 S          (1 - pi, pi)                        sig2_beta H_j^S, S ~ N(0, 1)
 B          (1 - pi, pi)                        v_j ~ ScaledInvChi2(nu, s2) (t slab)
+N / NS     as C / S, nested in windows         as C / S
 =========  ==================================  ====================================
+
+BayesN / BayesNS group SNPs in non-overlapping windows (``wind`` Mb, by chromosome and base
+pair): window w has delta_w ~ Bernoulli(pi_window) and SNP j of window w enters the likelihood
+as delta_w beta_j, while (c_j, beta_j) keep the C / S prior in every window (the augmented
+"pseudo-prior" parametrisation GCTB uses). The reported effect is delta_w beta_j.
 
 sig2_beta and sig2_e have scaled-inverse-chi-square priors (4 degrees of freedom, scales set
 from the starting heritability ``hsq`` as GCTB does); alpha is flat. Every hyperprior can be
@@ -43,7 +49,8 @@ from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
 from bayesmix.kernels.genotype_matrix import CompactGenotypes
 
-METHODS = ("B", "C", "S", "R")
+METHODS = ("B", "C", "S", "R", "N", "NS")
+NESTED = {"N": "C", "NS": "S"}
 DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)
 DEFAULT_PI_R = (0.95, 0.02, 0.02, 0.01)
 DEFAULT_PI = 0.05
@@ -113,6 +120,8 @@ class AlphabetPrior:
     S : starting value of BayesS's S (``--S``).
     nu_beta, nu_e : degrees of freedom of the scaled-inv-chi2 priors of sig2_beta, sig2_e.
     nu_snp : BayesB's degrees of freedom of the SNP variances (t slab).
+    wind : BayesN/NS window width in Mb (``--wind``); for these ``pi`` is the SNP-level share
+        within active windows and the window share starts at 0.5 (Beta(1, 1) prior).
     """
 
     method: str = "C"
@@ -124,6 +133,7 @@ class AlphabetPrior:
     nu_beta: float = 4.0
     nu_e: float = 4.0
     nu_snp: float = 4.0
+    wind: float = 1.0
 
     def __post_init__(self):
         self.method = str(self.method).upper()
@@ -131,6 +141,17 @@ class AlphabetPrior:
             raise InputError(f"unknown method Bayes{self.method}; choose one of {', '.join(METHODS)}")
         if not 0 < self.hsq < 1:
             raise InputError(f"hsq must be in (0, 1), got {self.hsq}")
+        if not self.wind > 0:
+            raise InputError(f"--wind must be positive (Mb), got {self.wind}")
+
+    @property
+    def base(self) -> str:
+        """The SNP-level prior: C for N, S for NS, the method itself otherwise."""
+        return NESTED.get(self.method, self.method)
+
+    @property
+    def nested(self) -> bool:
+        return self.method in NESTED
 
     @property
     def gamma_values(self) -> np.ndarray:
@@ -188,10 +209,11 @@ class AlphabetModel:
         unknown = set(self.hyperpriors) - {"pi", "sig2_beta", "sig2_e", "S"}
         if unknown:
             raise InputError(f"hyperpriors can replace pi, sig2_beta, sig2_e or S, not {sorted(unknown)}")
-        if self.prior.method == "S" and data.genotypes.standardized:
+        if self.prior.base == "S" and data.genotypes.standardized:
             raise InputError("BayesS works on per-allele effects: build AlphabetData with "
                              "standardize=False (GCTB forces unscaled genotypes for BayesS)")
         self.gamma = self.prior.gamma_values
+        self.window_ptr, self.snp_window = self._windows() if self.prior.nested else (None, None)
         self.start = self._starting_values()
         self.model = self._build()
         self._derived = None
@@ -215,6 +237,34 @@ class AlphabetModel:
         return self.data.genotypes.scale if self.data.genotypes.standardized else np.where(
             self.data.genotypes.scale > 0, 1.0, 0.0)
 
+    @property
+    def n_windows(self) -> int:
+        return 0 if self.window_ptr is None else len(self.window_ptr) - 1
+
+    def _windows(self):
+        """Window boundaries (W + 1,) and the window of each SNP (M,), GCTB's rule: a new window
+        starts at a new chromosome or more than ``wind`` Mb after the window's first SNP."""
+        snps = self.data.snps
+        if snps is None or not {"chr", "bp"} <= set(snps.columns):
+            raise InputError("BayesN/NS need SNP positions: give AlphabetData a table with chr, bp")
+        chrom = snps["chr"].astype(str).to_numpy()
+        bp = snps["bp"].to_numpy(dtype=np.int64)
+        new_chrom = np.r_[True, chrom[1:] != chrom[:-1]]
+        if len(set(chrom[new_chrom])) != int(new_chrom.sum()):
+            raise InputError("SNPs of one chromosome must be contiguous for BayesN/NS windows")
+        if np.any(~new_chrom[1:] & (bp[1:] < bp[:-1])):
+            raise InputError("SNPs must be sorted by position within each chromosome for "
+                             "BayesN/NS windows")
+        width = self.prior.wind * 1e6
+        snp_window = np.empty(len(bp), dtype=np.int64)
+        w, first = -1, 0
+        for j in range(len(bp)):
+            if new_chrom[j] or bp[j] - first > width:
+                w, first = w + 1, bp[j]
+            snp_window[j] = w
+        window_ptr = np.searchsorted(snp_window, np.arange(w + 2)).astype(np.int64)
+        return window_ptr, snp_window
+
     def _starting_values(self) -> dict:
         d, p = self.data, self.prior
         coef, *_ = np.linalg.lstsq(d.design, d.y, rcond=None)
@@ -224,9 +274,10 @@ class AlphabetModel:
         var_g, var_e = p.hsq * var_y, (1.0 - p.hsq) * var_y
         pi = p.pi_values
         column_var = d.genotypes.xtx / d.genotypes.n_samples
-        weight = d.genotypes.heterozygosity ** p.S if p.method == "S" else np.ones(self.n_snps)
+        weight = d.genotypes.heterozygosity ** p.S if p.base == "S" else np.ones(self.n_snps)
         slab_mass = float((pi * self.gamma).sum())
-        sig2_beta = var_g / (slab_mass * float((column_var * weight).sum()))
+        window_share = 0.5 if p.nested else 1.0
+        sig2_beta = var_g / (window_share * slab_mass * float((column_var * weight).sum()))
         return {"alpha": coef, "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta, "S": p.S,
                 "var_y": var_y}
 
@@ -240,6 +291,8 @@ class AlphabetModel:
                    else [f"snp{j}" for j in range(self.n_snps)])
         coords = {"snp": snp_ids, "component": np.arange(self.n_components),
                   "covariate": list(d.design_columns)}
+        if p.nested:
+            coords["window"] = np.arange(self.n_windows)
         with pm.Model(coords=coords) as model:
             alpha = pm.Flat("alpha", dims="covariate")
             sig2_e = self._hyper("sig2_e", lambda: ScaledInvChi2(
@@ -260,10 +313,14 @@ class AlphabetModel:
                 sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
                     "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
                 slab_var = sig2_beta
-                if p.method == "S":
+                if p.base == "S":
                     S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
                     slab_var = maf_scaled_variance(sig2_beta, d.genotypes.heterozygosity, S)
             beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
+            if p.nested:
+                pi_window = pm.Beta("pi_window", 1.0, 1.0, default_transform=None)
+                window_on = pm.Bernoulli("window_on", p=pi_window, dims="window")
+                beta = beta * window_on[self.snp_window]
             mean = pt.dot(as_float64(d.design), alpha) + genetic_values(d.genotypes, beta)
             pm.Normal("y", mu=mean, sigma=pt.sqrt(sig2_e), observed=d.y)
         self._weights = weights
@@ -292,6 +349,9 @@ class AlphabetModel:
         point["comp"] = np.zeros(self.n_snps, dtype=np.int64)
         if self.method == "B":
             point["snp_var"] = np.full(self.n_snps, s["sig2_beta"])
+        if self.prior.nested:
+            point["pi_window"] = np.asarray(0.5)
+            point["window_on"] = np.ones(self.n_windows, dtype=np.int64)
         self._initial = point
         return {k: v.copy() for k, v in point.items()}
 
@@ -303,7 +363,7 @@ class AlphabetModel:
         """
         if self._derived is None:
             self._hyper_names = [rv.name for rv in self.model.free_RVs
-                                 if rv.name not in ("alpha", "beta", "comp", "snp_var")]
+                                 if rv.name not in ("alpha", "beta", "comp", "snp_var", "window_on")]
             outs = [self._sig2_e, pt.log(self._weights),
                     pt.broadcast_to(self._slab_var, (self.n_snps,))]
             outs += [self.model[name] for name in self._hyper_names]
@@ -324,7 +384,9 @@ class AlphabetModel:
         k = self.n_components
         names = ([f"Pi{i + 1}" for i in range(k)] + [f"NumSnp{i + 1}" for i in range(k)]
                  if self.method == "R" else ["Pi"])
-        names += ["NnzSnp", "SigmaSq"] + (["S"] if self.method == "S" else [])
+        if self.prior.nested:
+            names += ["PiSnp", "NnzWind"]
+        names += ["NnzSnp", "SigmaSq"] + (["S"] if self.prior.base == "S" else [])
         return names + ["ResVar", "GenVar", "hsq"]
 
     @property
@@ -338,6 +400,9 @@ class AlphabetModel:
     def monitor(self, point, stats) -> dict:
         """Per-iteration summary: Pi (or Pi_k, NumSnp_k), NnzSnp, SigmaSq, S, ResVar, GenVar, hsq.
 
+        BayesN/NS: Pi is the share of active windows (GCTB), PiSnp the SNP-level share,
+        NnzWind the number of active windows.
+
         ``stats`` are the merged step statistics (``n_nonzero``, ``genetic_variance`` of
         :class:`~bayesmix.inference.gibbs.EffectsGibbs`). SigmaSq is sig2_beta (scale of X;
         per-allele for BayesS); for BayesB it is the mean variance of the slab SNPs.
@@ -346,7 +411,11 @@ class AlphabetModel:
         d = self.derived(point)
         pi = np.exp(d["log_pi"])
         out = {}
-        if self.method == "R":
+        if self.prior.nested:
+            out["Pi"] = float(d["hyper"]["pi_window"])
+            out["PiSnp"] = float(pi[1])
+            out["NnzWind"] = int(np.sum(point["window_on"]))
+        elif self.method == "R":
             counts = np.bincount(np.asarray(point["comp"]), minlength=self.n_components)
             out.update({f"Pi{i + 1}": float(pi[i]) for i in range(self.n_components)})
             out.update({f"NumSnp{i + 1}": int(counts[i]) for i in range(self.n_components)})
@@ -358,13 +427,23 @@ class AlphabetModel:
             out["SigmaSq"] = float(np.mean(point["snp_var"][slab])) if slab.any() else float("nan")
         else:
             out["SigmaSq"] = float(d["hyper"]["sig2_beta"])
-        if self.method == "S":
+        if self.prior.base == "S":
             out["S"] = float(d["hyper"]["S"])
         gen_var = float(stats["genetic_variance"])
         out["ResVar"] = d["sig2_e"]
         out["GenVar"] = gen_var
         out["hsq"] = gen_var / (gen_var + d["sig2_e"])
         return out
+
+    def snp_effects(self, point) -> np.ndarray:
+        """Effects in the likelihood (scale of X): beta, times the window indicator for N/NS."""
+        beta = np.asarray(point["beta"], dtype=np.float64)
+        return beta * point["window_on"][self.snp_window] if self.prior.nested else beta
+
+    def snp_components(self, point) -> np.ndarray:
+        """Components in the likelihood: 0 (no effect) for SNPs of inactive windows."""
+        comp = np.asarray(point["comp"])
+        return comp * point["window_on"][self.snp_window] if self.prior.nested else comp
 
     def __getstate__(self):
         state = dict(self.__dict__)

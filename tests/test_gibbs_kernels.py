@@ -101,3 +101,16 @@ def test_sweep_matches_reference(gamma):
         np.testing.assert_allclose(resid_fast, y - x @ beta_fast, atol=1e-9)
         assert nnz == nnz_ref
         beta0 = beta_fast
+
+
+def test_from_blocks_in_place_equals_joined():
+    rng = np.random.default_rng(5)
+    dosages = random_dosages(rng, 40, 9)
+    blocks = [dosages[:, :4], dosages[:, 4:]]
+    joined = CompactGenotypes.from_blocks(40, blocks)
+    in_place = CompactGenotypes.from_blocks(40, blocks, n_snps=9)
+    np.testing.assert_array_equal(joined.codes, in_place.codes)
+    np.testing.assert_array_equal(joined.missing_idx, in_place.missing_idx)
+    np.testing.assert_allclose(joined.dense(), reference_design(dosages, True), atol=1e-12)
+    with pytest.raises(ValueError):
+        CompactGenotypes.from_blocks(40, blocks, n_snps=10)

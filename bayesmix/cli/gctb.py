@@ -1,6 +1,6 @@
 """``bayesmix-gctb``: GCTB's command line (``--bfile --pheno --bayes R ...``) on bayesmix.
 
-Individual-level analyses (``--bayes B|C|S|R``) are implemented here. The parser is built from
+Individual-level analyses (``--bayes B|C|S|R|N|NS``) are implemented here. The parser is built from
 option groups (:func:`add_data_options`, :func:`add_prior_options`, :func:`add_mcmc_options`,
 :func:`add_output_options`) so summary-data analyses can add their own group and dispatch on
 their own flag (see :data:`ANALYSES`).
@@ -25,7 +25,7 @@ from bayesmix.errors import InputError
 
 log = logging.getLogger("bayesmix")
 
-INDIVIDUAL_METHODS = ("B", "C", "S", "R")
+INDIVIDUAL_METHODS = ("B", "C", "S", "R", "N", "NS")
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -54,13 +54,15 @@ def add_data_options(parser) -> None:
 def add_prior_options(parser) -> None:
     g = parser.add_argument_group("model")
     g.add_argument("--bayes", type=str.upper, choices=INDIVIDUAL_METHODS,
-                   help="BayesB, C, S or R on individual genotypes")
+                   help="BayesB, C, S, R, N or NS on individual genotypes")
     g.add_argument("--pi", type=_float_list,
                    help="starting pi: non-zero share (B/C/S, default 0.05) or BayesR's "
                         "weights (default 0.95,0.02,0.02,0.01)")
     g.add_argument("--gamma", type=_float_list, help="BayesR variance multipliers (default 0,0.01,0.1,1)")
     g.add_argument("--hsq", type=float, default=0.5, help="starting heritability (default 0.5)")
     g.add_argument("--S", dest="S", type=float, default=0.0, help="BayesS starting S (default 0)")
+    g.add_argument("--wind", type=float, default=1.0,
+                   help="BayesN/NS window width in Mb (default 1)")
     g.add_argument("--fix-pi", action="store_true", help="keep pi at its starting value")
     g.add_argument("--unscale-genotype", action="store_true",
                    help="centred allele counts instead of standardised genotypes (per-allele "
@@ -165,8 +167,8 @@ def run_individual(args, out=None) -> int:
     if genotypes.n_samples != len(aligned.y):
         raise InputError("the genotype .fam has duplicated FID IID pairs", f"{args.bfile}.fam")
     prior = AlphabetPrior(args.bayes, pi=args.pi, gamma=args.gamma, hsq=args.hsq, S=args.S,
-                          fix_pi=args.fix_pi)
-    standardize = not (args.unscale_genotype or args.bayes == "S")
+                          fix_pi=args.fix_pi, wind=args.wind)
+    standardize = not (args.unscale_genotype or prior.base == "S")
     data = AlphabetData.from_plink(genotypes, aligned.y, aligned.design, aligned.design_columns,
                                    standardize=standardize)
     model = AlphabetModel(data, prior)
@@ -209,7 +211,7 @@ def dispatch(args) -> int:
     for attribute, runner in ANALYSES:
         if getattr(args, attribute, None):
             return runner(args)
-    raise InputError("no analysis requested: give --bayes B|C|S|R (see --help)")
+    raise InputError("no analysis requested: give --bayes B|C|S|R|N|NS (see --help)")
 
 
 def main(argv=None) -> int:

@@ -229,6 +229,12 @@ def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress
     finished part is returned with ``interrupted=True``.
     """
     eff, comp_name = model.effects_name, model.component_name
+
+    def snp_state(point):
+        """Effects and components as they enter the likelihood (nested models gate them)."""
+        if hasattr(model, "snp_effects"):
+            return model.snp_effects(point), model.snp_components(point)
+        return np.asarray(point[eff]), np.asarray(point[comp_name])
     key = _settings_key(settings, model)
     ckpt = checkpoint_path(settings, chain)
     names = list(model.monitor_names)
@@ -289,8 +295,8 @@ def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress
                 for step in steps:
                     step.stop_tuning()
             if iteration > settings.burn_in:
-                beta = np.asarray(point[eff])
-                acc.add(beta, np.asarray(point[comp_name]))
+                beta, comp = snp_state(point)
+                acc.add(beta, comp)
                 if iteration % settings.thin == 0:
                     for name in names:
                         traces[name].append(values[name])

@@ -2,9 +2,11 @@
 
 One concept per step (all :class:`pymc.step_methods.compound.BlockedStep`):
 
-- :class:`EffectsGibbs` - (beta, comp): the numba single-site sweep with a residual vector.
+- :class:`EffectsGibbs` - (beta, comp[, window_on]): the numba single-site sweep with a
+  residual vector (BayesN/NS: the nested window sweep).
 - :class:`FixedEffectsGibbs` - alpha (flat prior): a multivariate normal draw.
 - :class:`MixtureWeightsGibbs` - pi: Beta / Dirichlet prior with constant parameters.
+- :class:`WindowWeightsGibbs` - BayesN/NS's pi_window: Beta prior with constant parameters.
 - :class:`EffectVarianceGibbs` - sig2_beta: scaled-inv-chi2 prior with constant parameters.
 - :class:`SnpVarianceGibbs` - BayesB's SNP variances (scaled-inv-chi2, one per SNP).
 - :class:`ResidualVarianceGibbs` - sig2_e: scaled-inv-chi2 prior with constant parameters.
@@ -34,7 +36,7 @@ from pytensor.tensor.random.basic import BetaRV, DirichletRV
 
 from bayesmix.distributions.graph import constant_value, small_graph_mode
 from bayesmix.distributions.variance import draw_scaled_inv_chi2, scaled_inv_chi2_params
-from bayesmix.kernels.gibbs import sweep_normal_mixture
+from bayesmix.kernels.gibbs import sweep_nested_windows, sweep_normal_mixture
 
 
 class Residuals:
@@ -53,7 +55,7 @@ class Residuals:
     def sync(self, point) -> np.ndarray:
         """e for ``point``: recomputed, or updated by the effects that changed since last seen."""
         data = self.alphabet.data
-        beta = np.asarray(point["beta"], dtype=np.float64)
+        beta = self.alphabet.snp_effects(point)
         alpha = np.asarray(point["alpha"], dtype=np.float64)
         if self.e is None:
             self.e = data.y - data.design @ alpha - data.genotypes.matvec(beta)
@@ -66,7 +68,9 @@ class Residuals:
         return self.e
 
     def commit(self, *, beta=None, alpha=None) -> None:
-        """Record that e already accounts for these new values (the caller updated e)."""
+        """Record that e already accounts for these new values (the caller updated e).
+
+        ``beta`` are the effects in the likelihood (``alphabet.snp_effects``)."""
         if beta is not None:
             self.beta = np.array(beta, dtype=np.float64)
         if alpha is not None:
@@ -110,8 +114,8 @@ class EffectsGibbs(AlphabetStep):
     """Joint single-site Gibbs update of every (comp_j, beta_j): one numba sweep."""
 
     name = "effects_gibbs"
-    stats_dtypes_shapes = {"n_nonzero": (np.int64, []), "genetic_variance": (np.float64, []),
-                           "sweep_seconds": (np.float64, [])}
+    stats_dtypes_shapes = {"n_nonzero": (np.int64, []), "n_windows": (np.int64, []),
+                           "genetic_variance": (np.float64, []), "sweep_seconds": (np.float64, [])}
 
     def step(self, point):
         alphabet = self.alphabet
@@ -120,18 +124,29 @@ class EffectsGibbs(AlphabetStep):
         e = self.residuals.sync(point)
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
-        started = time.perf_counter()
-        n_nonzero = sweep_normal_mixture(
-            geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
-            geno.colsum, e, beta, comp, alphabet.gamma, derived["slab_var"], derived["log_pi"],
-            derived["sig2_e"], self.rng)
-        seconds = time.perf_counter() - started
-        self.residuals.commit(beta=beta)
-        genetic = alphabet.data.y - alphabet.data.design @ np.asarray(point["alpha"]) - e
         new = dict(point)
+        started = time.perf_counter()
+        if alphabet.window_ptr is None:
+            n_nonzero = sweep_normal_mixture(
+                geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
+                geno.colsum, e, beta, comp, alphabet.gamma, derived["slab_var"],
+                derived["log_pi"], derived["sig2_e"], self.rng)
+            n_windows = 0
+        else:
+            window_on = np.array(point["window_on"])
+            pi_window = float(derived["hyper"]["pi_window"])
+            n_nonzero, n_windows = sweep_nested_windows(
+                geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
+                geno.colsum, e, beta, comp, alphabet.window_ptr, window_on, alphabet.gamma,
+                derived["slab_var"], derived["log_pi"],
+                math.log(pi_window) - math.log1p(-pi_window), derived["sig2_e"], self.rng)
+            new["window_on"] = window_on
+        seconds = time.perf_counter() - started
         new["beta"], new["comp"] = beta, comp
-        return new, [{"n_nonzero": int(n_nonzero), "genetic_variance": float(np.var(genetic)),
-                      "sweep_seconds": seconds}]
+        self.residuals.commit(beta=alphabet.snp_effects(new))
+        genetic = alphabet.data.y - alphabet.data.design @ np.asarray(point["alpha"]) - e
+        return new, [{"n_nonzero": int(n_nonzero), "n_windows": int(n_windows),
+                      "genetic_variance": float(np.var(genetic)), "sweep_seconds": seconds}]
 
 
 class ConjugateStep(AlphabetStep):
@@ -189,7 +204,7 @@ class MixtureWeightsGibbs(ConjugateStep):
     def recognises(cls, alphabet, rv) -> bool:
         if rv.name != cls.role or alphabet.model.rvs_to_transforms.get(rv) is not None:
             return False
-        if not isinstance(rv.owner.op, (BetaRV, DirichletRV)):
+        if not isinstance(rv.owner.op, BetaRV if cls.role == "pi_window" else (BetaRV, DirichletRV)):
             return False
         return all(constant_value(p) is not None for p in rv.owner.op.dist_params(rv.owner))
 
@@ -202,6 +217,21 @@ class MixtureWeightsGibbs(ConjugateStep):
             new["pi"] = np.asarray(self.rng.beta(params[0] + counts[1], params[1] + counts[0]))
         else:
             new["pi"] = self.rng.dirichlet(params[0] + counts)
+        return new, [{}]
+
+
+class WindowWeightsGibbs(MixtureWeightsGibbs):
+    """BayesN/NS: pi_window | delta ~ Beta(a + #active windows, b + #inactive windows)."""
+
+    name = "window_weights_gibbs"
+    role = "pi_window"
+
+    def step(self, point):
+        rv = self.rv
+        a, b = (float(constant_value(p)) for p in rv.owner.op.dist_params(rv.owner))
+        active = int(np.sum(point["window_on"]))
+        new = dict(point)
+        new["pi_window"] = np.asarray(self.rng.beta(a + active, b + len(point["window_on"]) - active))
         return new, [{}]
 
 
@@ -347,8 +377,8 @@ class MarkovBlanketMetropolis(AlphabetStep):
         self.log_scale, self.n_tuned = state["log_scale"].copy(), state["n_tuned"]
 
 
-CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, EffectVarianceGibbs, SnpVarianceGibbs,
-                   ResidualVarianceGibbs)
+CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, WindowWeightsGibbs,
+                   EffectVarianceGibbs, SnpVarianceGibbs, ResidualVarianceGibbs)
 
 
 def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
@@ -361,10 +391,11 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     """
     model = alphabet.model
     residuals = Residuals(alphabet)
-    others = [rv for rv in model.free_RVs if rv.name not in (alphabet.effects_name, alphabet.component_name)]
+    swept = ["beta", "comp"] + (["window_on"] if alphabet.window_ptr is not None else [])
+    others = [rv for rv in model.free_RVs if rv.name not in swept]
     seeds = np.random.default_rng(rng).spawn(len(others) + 1)
-    steps = [EffectsGibbs([model["beta"], model["comp"]], alphabet=alphabet, residuals=residuals,
-                          model=model, rng=seeds[0])]
+    steps = [EffectsGibbs([model[name] for name in swept], alphabet=alphabet,
+                          residuals=residuals, model=model, rng=seeds[0])]
     for rv, seed in zip(others, seeds[1:]):
         chosen = next((cls for cls in CONJUGATE_STEPS if cls.recognises(alphabet, rv)), None)
         if chosen is None:

@@ -40,6 +40,7 @@ class ChainsResult:
     per_allele_factor: np.ndarray
     design_columns: list
     n_components: int
+    snp_window: np.ndarray | None = None
 
     @classmethod
     def from_chains(cls, model, settings, chains) -> "ChainsResult":
@@ -47,7 +48,7 @@ class ChainsResult:
         freq = data.freq if hasattr(data, "freq") else data.genotypes.freq  # summary data: .freq
         return cls(model.method, settings, list(chains), data.snps, freq,
                    np.asarray(model.per_allele_factor, np.float64), list(data.design_columns),
-                   model.n_components)
+                   model.n_components, getattr(model, "snp_window", None))
 
     @property
     def interrupted(self) -> bool:
@@ -79,7 +80,7 @@ class ChainsResult:
 
         Columns: the SNP table, A1Frq, A1Effect and SE (posterior mean and SD of the
         per-allele effect of A1), PIP (P(beta != 0)), Pi1..PiK (component probabilities,
-        BayesR) and mean_std / sd_std on the scale of X.
+        BayesR), Window (1-based, BayesN/NS) and mean_x_scale / sd_x_scale on the scale of X.
         """
         acc = self.snp_accumulator
         factor = self.per_allele_factor
@@ -92,6 +93,8 @@ class ChainsResult:
         if self.method == "R":
             for k in range(self.n_components):
                 table[f"Pi{k + 1}"] = acc.comp_prob[:, k]
+        if self.snp_window is not None:
+            table["Window"] = self.snp_window + 1
         table["mean_x_scale"] = acc.mean
         table["sd_x_scale"] = acc.sd
         return table

@@ -83,25 +83,43 @@ class CompactGenotypes:
     def from_plink(cls, genotypes, *, standardize: bool = True, block_size: int = 1024):
         """Build from a :class:`bayesmix.io.plink.Genotypes` (read in SNP blocks)."""
         blocks = (b for _, _, b in genotypes.iter_blocks(block_size, standardize=False))
-        return cls.from_blocks(genotypes.n_samples, blocks, standardize=standardize)
+        return cls.from_blocks(genotypes.n_samples, blocks, standardize=standardize,
+                               n_snps=genotypes.n_snps)
 
     @classmethod
-    def from_blocks(cls, n: int, blocks, *, standardize: bool = True) -> "CompactGenotypes":
-        """Build from an iterable of (n, k) A1-count blocks (consecutive SNPs)."""
+    def from_blocks(cls, n: int, blocks, *, standardize: bool = True,
+                    n_snps: int | None = None) -> "CompactGenotypes":
+        """Build from an iterable of (n, k) A1-count blocks (consecutive SNPs).
+
+        With ``n_snps`` given the int8 matrix is filled in place (peak memory n x M bytes);
+        otherwise blocks are collected and joined (twice that, briefly).
+        """
         code_blocks, miss_rows, miss_counts = [], [], []
+        codes = None if n_snps is None else np.zeros((n, n_snps), dtype=np.int8, order="F")
+        filled = 0
         for block in blocks:
             block = np.asarray(block, dtype=np.float64)
             if block.ndim != 2 or block.shape[0] != n:
                 raise ValueError(f"genotype block of shape {block.shape}, expected ({n}, k)")
             rounded = np.rint(block)
             missing = ~np.isfinite(block) | (np.abs(block - rounded) > 1e-6) | (rounded < 0) | (rounded > 2)
-            codes = np.where(missing, 0, rounded).astype(np.int8)
-            code_blocks.append(codes)
+            block_codes = np.where(missing, 0, rounded).astype(np.int8)
+            if codes is None:
+                code_blocks.append(block_codes)
+            else:
+                if filled + block.shape[1] > n_snps:
+                    raise ValueError(f"more than n_snps = {n_snps} columns in the blocks")
+                codes[:, filled:filled + block.shape[1]] = block_codes
+            filled += block.shape[1]
             for j in range(block.shape[1]):
                 rows = np.flatnonzero(missing[:, j]).astype(np.int32)
                 miss_rows.append(rows)
                 miss_counts.append(len(rows))
-        codes = np.asfortranarray(np.concatenate(code_blocks, axis=1)) if code_blocks else np.zeros((n, 0), np.int8, order="F")
+        if codes is None:
+            codes = (np.asfortranarray(np.concatenate(code_blocks, axis=1)) if code_blocks
+                     else np.zeros((n, 0), np.int8, order="F"))
+        elif filled != n_snps:
+            raise ValueError(f"blocks held {filled} SNPs, expected n_snps = {n_snps}")
         m = codes.shape[1]
         missing_ptr = np.zeros(m + 1, dtype=np.int64)
         missing_ptr[1:] = np.cumsum(miss_counts)

@@ -3,7 +3,8 @@
 - ``PREFIX.parRes``: "Posterior statistics from MCMC samples:" then one row per monitored
   quantity with Mean and SD (GCTB's layout; we append ESS and R-hat columns after GCTB's two).
 - ``PREFIX.snpRes``: ``Id Name Chrom Position A1 A2 A1Frq A1Effect SE PIP`` (GCTB's columns;
-  BayesR adds ``Pi1..PiK``, the posterior probability of each mixture component). A1Effect and
+  BayesR adds ``Pi1..PiK``, the posterior probability of each mixture component; BayesN/NS
+  add ``Window``, 1-based, as GCTB does). A1Effect and
   SE are the posterior mean and SD of the per-allele effect of A1 (divided by sqrt(2pq) when
   genotypes were standardised, as GCTB does).
 - ``PREFIX.covRes``: ``Covariate Mean SD`` of the fixed effects (intercept first).
@@ -56,7 +57,7 @@ def snp_res_table(result) -> pd.DataFrame:
         "PIP": summary["PIP"].to_numpy(),
     })
     for column in summary.columns:
-        if column.startswith("Pi") and column[2:].isdigit():
+        if (column.startswith("Pi") and column[2:].isdigit()) or column == "Window":
             table[column] = summary[column].to_numpy()
     return table
 
@@ -70,7 +71,7 @@ def write_snp_res(result, path) -> pd.DataFrame:
             cells = [str(row.Id), str(row.Name), str(row.Chrom), str(row.Position), str(row.A1),
                      str(row.A2), f"{row.A1Frq:.6f}", f"{row.A1Effect:.8g}", f"{row.SE:.8g}",
                      f"{row.PIP:.6f}"]
-            cells += [f"{v:.6f}" for v in row[10:]]
+            cells += [f"{v:.6f}" if isinstance(v, float) else str(v) for v in row[10:]]
             fh.write(" ".join(cells) + "\n")
     return table
 
