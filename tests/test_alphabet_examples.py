@@ -1,0 +1,42 @@
+"""The alphabet examples run on small data, and recovery of known truth from simulations."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_example(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_composing_example_runs_and_recovers_hsq():
+    out = load_example("alphabet_composing").main(["--snps", "800", "--iterations", "450"])
+    for key in ("hsq_default", "hsq_swapped"):
+        assert abs(out[key] - out["hsq_true"]) < 0.12
+    assert 0 < out["pi_pm_sample"] < 0.2  # the swapped Uniform(0, 0.2) prior is respected
+    assert len(set(out["top_snps_default"]) & set(out["causal_snps"])) >= 2
+
+
+@pytest.mark.slow
+def test_recovery_on_simulated_cohort():
+    """2,000 people x 3,000 SNPs (block LD), 30 causal SNPs, h2 = 0.5."""
+    rows = load_example("alphabet_recovery").recover(n=2000, m=3000, causal=30, h2=0.5,
+                                                     chain_length=900, burn_in=300, quiet=True)
+    for row in rows:
+        hsq = float(row["hsq_est"].split()[0])
+        assert abs(hsq - row["hsq_true"]) < 0.08, row
+        assert row["mean_pip_causal"] > 0.3, row
+    nnz_c = float(rows[0]["nnz_est"].split()[0])
+    assert 0.5 * 30 < nnz_c < 2.5 * 30
+    s_est = float(rows[2]["S_est"].split()[0])
+    assert -2.0 < s_est < 0.5
