@@ -1,0 +1,216 @@
+"""Benchmark: SBayesR seconds per iteration and LD memory, at ~20k SNPs and a synthetic 1M.
+
+1. ``20k``: LD of the shipped chr21 + chr22 subsets (503 people, 2 x 10,000 SNPs), int16
+   values, two kinds: all pairs within 1 Mb ("window") and GCTB-style sparse (n r^2 >= 10
+   anywhere on the chromosome; strongly indefinite for 503 people, so chains on it stop at
+   divergence and only the sweep is timed, at fixed hyperparameters). Summary statistics
+   z = sqrt(N) R b + e drawn from the same people's 200-SNP block LD (``--n-gwas`` N, default
+   100,000; 1% causal, h2 = 0.3). SBayesR
+   (4 components, GCTB's default pi and gamma) with the default robust settings runs
+   ``--iterations`` iterations through the chain driver, for the upper-triangle ("upper",
+   2 bytes per nonzero of R) and full CSR ("csr") LD layouts. Reported: seconds per iteration
+   (whole iteration: effects sweep + hyperparameter steps + monitoring) and of the sweep
+   alone, LD bytes per nonzero of R, the eigenvalue check's time and peak RSS.
+2. ``1M``: a synthetic banded LD of 1,000,000 SNPs (r_ij = 0.9^|i-j| for |i-j| <= ``--band``,
+   int16, built directly in the upper layout) and the SBayesR sweep kernel with fixed
+   hyperparameters (the hyperparameter steps are O(M) numpy on top; timed separately as
+   the random numbers and derived quantities of one iteration).
+
+GCTB reference (notes/gctb-facts.md, GCTB's own runs, one thread, 20,000 SNPs with 10,000-wide
+shrunk LD): SBayesR 16-44 ms per iteration. GCTB is not installed here, so the comparison is
+against those numbers, not the same LD. Each configuration runs in its own process. Prints a
+table; writes ``benchmarks/results/sbayes.json``.
+
+Usage: python benchmarks/sbayes.py [--iterations 300] [--band 50] [--skip-1m]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "sbayes.json"
+
+_WORKER_20K = r"""
+import json, resource, sys, time
+import numpy as np
+from bayesmix.data import example_bfile
+from bayesmix.inference.chain import ChainSettings, run_chains
+from bayesmix.inference.sbayes_data import combine_ld, prepare_summary_data
+from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+from bayesmix.ld import build_ld
+from bayesmix.models.sbayes import SBayesModel
+from bayesmix.simulate.from_ld import sumstats_table
+
+layout, iterations, cache, N_GWAS, kind = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
+                                            float(sys.argv[4]), sys.argv[5])
+cache = f"{cache}.{kind}"
+options = {"sparse": {}, "window": {"window_kb": 1000}}[kind]
+t0 = time.perf_counter()
+try:
+    from bayesmix.ld.store import LDMatrix
+    ld = LDMatrix.load(cache, mmap=False)
+    built = False
+except Exception:
+    ld = combine_ld([build_ld(example_bfile(c), kind, dtype="int16", progress=False, threads=1,
+                              **options) for c in (21, 22)])
+    ld.save(cache)
+    built = True
+ld_seconds = time.perf_counter() - t0
+rng = np.random.default_rng(1)
+m = ld.shape[0]
+b = np.where(rng.random(m) < 0.01, rng.normal(0, np.sqrt(0.3 / (0.01 * m)), m), 0.0)
+from bayesmix.io.plink import Genotypes
+from bayesmix.simulate.from_ld import draw_from_genotype_blocks
+z = np.concatenate([draw_from_genotype_blocks(Genotypes.open(example_bfile(c)), b[k * 10000:(k + 1) * 10000],
+                                              rng=rng, block_size=200).zscores(N_GWAS)[:, 0]
+                    for k, c in enumerate((21, 22))])
+data = prepare_summary_data(sumstats_table(z, N_GWAS, ld.snps), ld)
+t0 = time.perf_counter()
+model = SBayesModel(data, "R", ld_layout=layout)
+setup_seconds = time.perf_counter() - t0
+if kind == "sparse":
+    # GCTB-style sparse LD of a 503-person panel is strongly indefinite (eigenvalue ~ -5): a chain
+    # stops at divergence within iterations, so time the SBayesR sweep at fixed hyperparameters
+    from bayesmix.kernels.sbayes import sbayes_sweep, sbayes_sweep_upper
+    sweep_fn = sbayes_sweep_upper if layout == "upper" else sbayes_sweep
+    r, beta, comp = data.xty.copy(), np.zeros(m), np.zeros(m, np.int64)
+    log_pi, comp_var = np.log([0.95, 0.02, 0.02, 0.01]), np.array([0, .01, .1, 1]) * 0.3 / (m * 0.0123)
+    vare = np.full(m, 0.7)
+    times = []
+    for it in range(iterations // 4 + 2):
+        u, g = rng.random(m), rng.standard_normal(m)
+        t1 = time.perf_counter()
+        sweep_fn(*model.ld_arrays, ld.scale, model.sqrt_n, data.xtx_diag, 0.0, r, beta, comp, log_pi,
+                 comp_var, np.ones(m), vare, u, g)
+        if it >= 2:
+            times.append(time.perf_counter() - t1)
+    print(json.dumps({
+        "config": f"20k sparse int16 {layout} (sweep only)", "n_snps": m, "nnz": ld.nnz,
+        "ld_bytes": model.ld_bytes, "bytes_per_nonzero": model.ld_bytes / ld.nnz,
+        "sweep_seconds_per_iteration": float(np.median(times)),
+        "ld_min_eigenvalue": model.ld_min_eigenvalue, "ridge": model.ridge,
+        "model_setup_seconds (eigen check)": setup_seconds, "ld_seconds": ld_seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    sys.exit(0)
+settings = ChainSettings(chain_length=iterations + 20, burn_in=20, thin=1, out_freq=0, seed=1)
+t0 = time.perf_counter()
+steps = make_sbayes_steps(model)
+sweep = []
+orig = steps[0].step
+def timed(point):
+    new, stats = orig(point)
+    sweep.append(stats[0]["sweep_seconds"])
+    return new, stats
+steps[0].step = timed
+from bayesmix.inference.chain import run_chain
+result = run_chain(model, steps, settings)
+print(json.dumps({
+    "config": f"20k {kind} int16 {layout}", "n_snps": m, "nnz": ld.nnz,
+    "ld_bytes": model.ld_bytes, "bytes_per_nonzero": model.ld_bytes / ld.nnz,
+    "seconds_per_iteration": result.seconds_per_iteration,
+    "sweep_seconds_per_iteration": float(np.median(sweep[20:])),
+    "ld_min_eigenvalue": model.ld_min_eigenvalue, "ridge": model.ridge,
+    "model_setup_seconds (eigen check)": setup_seconds, "ld_seconds": ld_seconds,
+    "ld_built": built, "hsq_mean": float(result.traces["hsq"].mean()),
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+_WORKER_1M = r"""
+import json, resource, sys, time
+import numpy as np
+from bayesmix.kernels.sbayes import sbayes_sweep_upper
+m, band, iterations = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+t0 = time.perf_counter()
+offsets = np.tile(np.arange(1, band + 1, dtype=np.uint16), m)
+row_counts = np.minimum(band, m - 1 - np.arange(m))
+keep = offsets.reshape(m, band) <= row_counts[:, None]
+offsets = offsets[keep.ravel()]
+values = np.round(0.9 ** offsets.astype(np.float64) * 32767).astype(np.int16)
+row_ptr = np.zeros(m + 1, np.int64)
+np.cumsum(row_counts, out=row_ptr[1:])
+build_seconds = time.perf_counter() - t0
+nnz = 2 * len(values) + m
+rng = np.random.default_rng(2)
+n = np.full(m, 500_000.0)
+s = np.sqrt(n)
+xtx_diag = n.copy()
+xty = s * rng.standard_normal(m) * 1.2
+r = xty.copy()
+beta = np.zeros(m)
+comp = np.zeros(m, np.int64)
+log_pi = np.log([0.95, 0.02, 0.02, 0.01])
+sig2 = 0.5 / (m * 0.0123)
+comp_var = np.array([0.0, 0.01, 0.1, 1.0]) * sig2
+ones = np.ones(m)
+vare = np.full(m, 0.5)
+times, extras = [], []
+for it in range(iterations + 2):
+    t0 = time.perf_counter()
+    u, g = rng.random(m), rng.standard_normal(m)
+    vare_it = vare + 0.0 * ones                       # per-SNP residual variance vector
+    t1 = time.perf_counter()
+    sbayes_sweep_upper(row_ptr, offsets, values, 1 / 32767, s, xtx_diag, 0.0, r, beta, comp,
+                       log_pi, comp_var, ones, vare_it, u, g)
+    t2 = time.perf_counter()
+    if it >= 2:  # the first calls compile / load the numba cache
+        times.append(t2 - t1)
+        extras.append(t1 - t0)
+ld_bytes = row_ptr.nbytes + offsets.nbytes + values.nbytes
+print(json.dumps({
+    "config": f"1M synthetic band {band} int16 upper", "n_snps": m, "nnz": nnz,
+    "ld_bytes": ld_bytes, "bytes_per_nonzero": ld_bytes / nnz,
+    "sweep_seconds_per_iteration": float(np.median(times)),
+    "random_numbers_seconds_per_iteration": float(np.median(extras)),
+    "n_nonzero_effects_last": int((beta != 0).sum()), "build_seconds": build_seconds,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _run(code: str, *args) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                         text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(f"benchmark worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--band", type=int, default=50, help="1M synthetic: entries per side")
+    parser.add_argument("--snps-1m", type=int, default=1_000_000)
+    parser.add_argument("--skip-1m", action="store_true")
+    parser.add_argument("--n-gwas", type=float, default=100_000)
+    parser.add_argument("--cache", default="/tmp/bayesmix-bench-sbayes-ld20k",
+                        help="where the 20k sparse LD is kept between runs")
+    args = parser.parse_args(argv)
+    rows = [_run(_WORKER_20K, layout, args.iterations, args.cache, args.n_gwas, kind)
+            for kind in ("window", "sparse") for layout in ("upper", "csr")]
+    if not args.skip_1m:
+        rows.append(_run(_WORKER_1M, args.snps_1m, args.band, max(args.iterations // 30, 5)))
+    record = {"rows": rows, "machine": platform.platform(), "cpus": os.cpu_count(),
+              "load_average": os.getloadavg(),
+              "gctb_reference_ms_per_iteration": {"SBayesR 20k SNPs (shrunk LD)": [16, 44]}}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(record, indent=1))
+    print(f"load average {record['load_average']}")
+    print(f"{'config':<36} {'SNPs':>9} {'nnz':>11} {'B/nnz':>6} {'s/iter':>9} {'sweep s':>9} "
+          f"{'RSS MB':>8}")
+    for r in rows:
+        print(f"{r['config']:<36} {r['n_snps']:>9} {r['nnz']:>11} {r['bytes_per_nonzero']:>6.2f} "
+              f"{r.get('seconds_per_iteration', float('nan')):>9.4f} "
+              f"{r['sweep_seconds_per_iteration']:>9.4f} {r['peak_rss_mb']:>8.0f}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
