@@ -66,6 +66,13 @@ def speed_at(n_snps: int, *, kmax: int, full_fit: bool, seed: int = 0) -> dict:
         row[f"{method}_logp_grad_s"] = timed(lambda: like.logp_grad(theta), repeat)
         if method == "convolve":
             row["convolve_logp_only_s"] = timed(lambda: like.logp(theta), repeat)
+        if not big and method in ("convolve", "full"):  # does prange pay? 1 thread vs all
+            import numba
+
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
+            row[f"{method}_logp_grad_1thread_s"] = timed(lambda: like.logp_grad(theta), repeat)
+            numba.set_num_threads(threads)
     row["peak_rss_mb_after_evals"] = peak_rss_mb()
     for method in ("fast",) + (() if big or not full_fit else ("convolve",)):
         t0 = time.perf_counter()

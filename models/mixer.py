@@ -263,7 +263,7 @@ def UnivariateMixer(data: MixerData, *, method: str = "convolve", censor_z: floa
 
 
 # ---------------------------------------------------------------------------------------------
-# model-implied distributions for Q-Q plots and power curves (fast-model moments, closed form)
+# model-implied distributions for Q-Q plots and power curves
 # ---------------------------------------------------------------------------------------------
 def fast_components(data: MixerData, params, n=None):
     """Per-tag 2-component moments approximation at ``params``: ``(q, var_null, var_causal,
@@ -280,16 +280,49 @@ def fast_components(data: MixerData, params, n=None):
     return np.clip(q, 0.0, 1.0), np.full(data.n_tags, sig2_zero), sig2_zero + var_delta, var_delta
 
 
-def model_tail_probability(data: MixerData, params, thresholds, mask=None) -> np.ndarray:
-    """Weighted share of tags with |z| > threshold under the model (fast moments), per
-    threshold: sum_j w_j P_j(|z| > t) / sum_j w_j over the tags in ``mask``."""
+def model_tail_probability(data: MixerData, params, thresholds, mask=None, *,
+                           method: str = "fast", chunk: int = 20000) -> np.ndarray:
+    """Weighted share of tags with |z| > threshold under the model, per threshold:
+    sum_j w_j P_j(|z| > t) / sum_j w_j over the tags in ``mask`` (bool, or integer bin
+    labels: then one row per label 0..max, shape (n_bins, n_thresholds)).
+
+    ``method``: "fast" (moments approximation, closed form) or "convolve" (exact, one
+    characteristic-function pass per tag serving all thresholds; tags in chunks of ``chunk``).
+    """
     from scipy import stats
 
-    q, v0, v1, _ = fast_components(data, params)
-    w = data.weights if mask is None else data.weights * mask
-    t = np.asarray(thresholds, dtype=float)[:, None]
-    tail = (1 - q) * 2 * stats.norm.sf(t / np.sqrt(v0)) + q * 2 * stats.norm.sf(t / np.sqrt(v1))
-    return tail @ w / w.sum()
+    t = np.asarray(thresholds, dtype=float)
+    labels = np.ones(data.n_tags, bool) if mask is None else np.asarray(mask)
+    binned = labels.dtype != bool
+    labels = labels.astype(np.int64)
+    n_bins = int(labels.max()) + 1 if binned and labels.size else 1
+    if not binned:
+        labels = np.where(labels == 1, 0, -1)
+    sums = np.zeros((n_bins, t.size))
+    weights = np.zeros(n_bins)
+    if method == "fast":
+        q, v0, v1, _ = fast_components(data, params)
+    for start in range(0, data.n_tags, chunk):
+        idx = np.arange(start, min(start + chunk, data.n_tags))
+        idx = idx[labels[idx] >= 0]
+        if idx.size == 0:
+            continue
+        if method == "fast":
+            tail = ((1 - q[idx, None]) * 2 * stats.norm.sf(t / np.sqrt(v0[idx, None]))
+                    + q[idx, None] * 2 * stats.norm.sf(t / np.sqrt(v1[idx, None])))
+        elif method == "convolve":
+            tail = kernels.convolve_tail_probabilities(
+                idx, data.n, data.indptr, data.indices, data.r2, data.het, float(params[0]),
+                float(params[1]), float(params[2]), t, kernels.GL_NODES, kernels.GL_WEIGHTS,
+                37.0)
+        else:
+            raise ValueError(f"method must be 'fast' or 'convolve', not {method!r}")
+        w = data.weights[idx]
+        np.add.at(sums, labels[idx], tail * w[:, None])
+        np.add.at(weights, labels[idx], w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = sums / weights[:, None]
+    return share if binned else share[0]
 
 
 def power_curve(data: MixerData, params, n_grid, *, z_threshold: float = 5.45) -> np.ndarray:

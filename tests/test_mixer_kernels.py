@@ -225,3 +225,36 @@ def test_ld_moments_and_transpose():
     ci, cr, cv = data.ld_columns
     csc = sp.csc_matrix((cv, cr, ci), shape=dense.shape).toarray()
     np.testing.assert_allclose(csc, dense.astype(np.float32))
+
+
+def test_convolve_tail_probabilities_match_enumeration():
+    rng = np.random.default_rng(21)
+    data, dense = tiny_problem(rng, n_tags=6, n_ref=8, row_size=6)
+    pi, sb, s0 = 0.2, 5e-4, 1.05
+    thresholds = np.array([0.5, 2.0, 4.0, 6.0, 8.0])
+    tails = K.convolve_tail_probabilities(np.arange(6), data.n, data.indptr, data.indices,
+                                          data.r2, data.het, pi, sb, s0, thresholds,
+                                          K.GL_NODES, K.GL_WEIGHTS, 37.0)
+    for j in range(6):
+        ref = np.zeros(thresholds.size)
+        for conf in itertools.product((0, 1), repeat=8):
+            c = np.array(conf)
+            var = s0 + data.n[j] * sb * np.sum(c * data.het * dense[j])
+            ref += np.prod(np.where(c == 1, pi, 1 - pi)) * 2 * stats.norm.sf(thresholds / math.sqrt(var))
+        np.testing.assert_allclose(tails[j], ref, rtol=1e-7)
+
+
+def test_power_curve_matches_monte_carlo_of_the_moments_model():
+    """S(N) closed form vs simulation of (delta, z) from the fast model's causal component."""
+    from bayesmix.models.mixer import fast_components, power_curve
+
+    rng = np.random.default_rng(22)
+    data, _ = MixerData.synthetic(400, block_size=40, rng=rng)
+    params = (0.02, 3e-4, 1.1)
+    for n in (2e4, 3e5):
+        q, _, _, a = fast_components(data, params, n=n)
+        delta = rng.normal(size=(4000, data.n_tags)) * np.sqrt(a)
+        z = delta + rng.normal(size=delta.shape) * math.sqrt(params[2])
+        captured = (delta ** 2 * (np.abs(z) > 5.45)).mean(0)
+        mc = np.sum(data.weights * q * captured) / np.sum(data.weights * q * a)
+        assert power_curve(data, params, [n])[0] == pytest.approx(mc, abs=0.01)

@@ -19,7 +19,9 @@ HELP = "MiXeR univariate causal mixture: fit (ML + SEs, optional NUTS) and Q-Q/p
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = __doc__
-    parser.add_argument("action", choices=["fit", "test"])
+    parser.add_argument("action", choices=["fit", "test", "fit2", "test2"],
+                        help="fit2/test2: bivariate (polygenic overlap), see "
+                             "bayesmix.cli.mixer_fit2")
     parser.add_argument("--sumstats", required=True, help="GWAS summary statistics")
     parser.add_argument("--ld", required=True, help="LD folder(s), '@' = chromosome")
     parser.add_argument("--chr", default="1-22", help="chromosomes (default 1-22)")
@@ -38,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="NUTS posterior with DRAWS (and as many tuning) draws per chain")
     parser.add_argument("--params", help="test: fit JSON whose params to use")
     parser.add_argument("--plots", action="store_true", help="fit: also run test and plot")
+    parser.add_argument("--qq-method", choices=["convolve", "fast"],
+                        help="model curve of the Q-Q plots (default: the fitted method, "
+                             "convolve for full)")
     parser.add_argument("--extract", help="SNP list of tag SNPs")
     parser.add_argument("--exclude", help="SNP list to drop")
     parser.add_argument("--exclude-ranges", default="MHC",
@@ -46,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prune-r2", type=float, default=0.1, help="random pruning r^2")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="numba threads")
+    from bayesmix.cli.mixer_fit2 import add_native_arguments
+
+    add_native_arguments(parser)
 
 
 def run(args) -> int:
@@ -56,6 +64,10 @@ def run(args) -> int:
     from bayesmix.errors import InputError
     from bayesmix.report.mixer_json import read_params
 
+    if args.action in ("fit2", "test2"):
+        from bayesmix.cli.mixer_fit2 import run_native
+
+        return run_native(args)
     log = logging.getLogger("bayesmix")
     set_threads(args.threads)
     data, maf, lines = load_univariate_data(
@@ -69,7 +81,8 @@ def run(args) -> int:
     if args.action == "test":
         if not args.params:
             raise InputError("mixer test needs --params FIT.json")
-        run_test(data, maf, read_params(args.params), args.out, options)
+        run_test(data, maf, read_params(args.params), args.out, options,
+                 qq_method=args.qq_method or "convolve")
         return 0
     final = f"{args.optimizer}-{args.method}" if args.optimizer else args.method
     sequence = args.sequence or ["infinitesimal", "constrained", final]
@@ -77,5 +90,6 @@ def run(args) -> int:
                                   n_draws=args.draws, nuts=args.nuts)
     fit = run_fit(data, fit_args, args.out, sequence, options)
     if args.plots:
-        run_test(data, maf, fit.params, f"{args.out}.test", options)
+        qq_method = args.qq_method or ("fast" if fit.method == "fast" else "convolve")
+        run_test(data, maf, fit.params, f"{args.out}.test", options, qq_method=qq_method)
     return 0

@@ -214,12 +214,12 @@ def run_fit(data, args, out_prefix, sequence, options: dict) -> object:
     return fit
 
 
-def run_test(data, maf, params, out_prefix, options: dict) -> dict:
+def run_test(data, maf, params, out_prefix, options: dict, qq_method: str = "convolve") -> dict:
     """Q-Q / stratified Q-Q / power-curve data to OUT.json and plots OUT.{qq,qqbins,power}."""
     from bayesmix.plots.mixer import plot_power, plot_qq, plot_stratified_qq
     from bayesmix.report.mixer_json import univariate_test_json, write_json
 
-    doc = univariate_test_json(data, params, maf, options=options)
+    doc = univariate_test_json(data, params, maf, options=options, qq_method=qq_method)
     write_json(f"{out_prefix}.json", doc)
     import numpy as np
 
@@ -268,6 +268,9 @@ def _add_common(p, *, fit: bool):
                        help="also sample the posterior by NUTS (DRAWS per chain, 2 chains)")
     else:
         p.add_argument("--load-params-file", required=True, help="fit JSON of fit1 (or MiXeR)")
+        p.add_argument("--qq-method", choices=["convolve", "fast"], default="convolve",
+                       help="model curve of the Q-Q plots: exact convolve tails (default) or "
+                            "the fast moments approximation")
 
 
 def _ld(args) -> int:
@@ -306,7 +309,7 @@ def _test1(args) -> int:
     for line in lines:
         log.info(line)
     options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    run_test(data, maf, params, args.out, options)
+    run_test(data, maf, params, args.out, options, qq_method=args.qq_method)
     return 0
 
 
@@ -332,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test1", help="Q-Q plots and power curve of a univariate fit")
     _add_common(p, fit=False)
     p.set_defaults(_run=_test1)
+    from bayesmix.cli.mixer_fit2 import add_subcommands as add_bivariate_subcommands
+
+    add_bivariate_subcommands(sub)  # fit2 / test2
     return parser
 
 

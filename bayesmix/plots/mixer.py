@@ -2,11 +2,12 @@
 (MAF x LD-score tertiles), power curve. Each plot has a data function (plain dicts of arrays,
 also written to the test JSON) and a drawing function (PNG/PDF via matplotlib).
 
-Q-Q convention (MiXeR's): for a grid of observed -log10 p values ``hv_logp`` (y axis), x is
--log10 of the weighted share of tags at least that significant, for the data
-(``data_logpvec``) and under the fitted model (``model_logpvec``, fast-moments tail
-probabilities); the band is the 95% binomial interval of the observed share around the model
-with the effective number of tags sum(w).
+Q-Q convention (MiXeR's): for a grid of observed -log10 p values ``hv_logp`` (y axis, up to
+:data:`MAX_QQ_LOGP`), x is -log10 of the weighted share of tags at least that significant,
+for the data (``data_logpvec``) and under the fitted model (``model_logpvec``: exact tail
+probabilities of the convolve likelihood by default, or the fast moments approximation);
+the band is the 95% binomial interval of the observed share around the model with the
+effective number of tags sum(w).
 """
 
 from __future__ import annotations
@@ -17,36 +18,58 @@ from scipy import stats
 from bayesmix.models.mixer import MixerData, model_tail_probability, power_curve
 
 
-def qq_curves(data: MixerData, params, mask=None, *, n_points: int = 200,
-              max_logp: float | None = None) -> dict:
-    """Q-Q data of the tags in ``mask`` (all when None); see the module docstring."""
-    mask = np.ones(data.n_tags, bool) if mask is None else np.asarray(mask, bool)
-    w = data.weights * mask
-    logp = -(stats.norm.logsf(np.abs(data.z)) + np.log(2)) / np.log(10)
-    top = float(np.max(logp[mask])) if max_logp is None and mask.any() else (max_logp or 10.0)
-    hv = np.linspace(0.0, max(top, 1.0), n_points)
+#: Q-Q grids stop at this -log10 p (the model tail needs finer quadrature further out)
+MAX_QQ_LOGP = 50.0
+
+
+def _logp(z) -> np.ndarray:
+    """Two-sided -log10 p of z-scores (stable in the far tail)."""
+    return -(stats.norm.logsf(np.abs(z)) + np.log(2)) / np.log(10)
+
+
+def _curves(logp, w, hv, model_share) -> dict:
+    """Observed and model -log10 shares on the grid ``hv`` and the 95% binomial band."""
     order = np.argsort(logp)
     sorted_logp, sorted_w = logp[order], w[order]
     tail_w = np.concatenate([np.cumsum(sorted_w[::-1])[::-1], [0.0]])
-    idx = np.searchsorted(sorted_logp, hv, side="left")
-    total = w.sum()
-    data_share = tail_w[idx] / total if total > 0 else np.full(hv.shape, np.nan)
-    thresholds = stats.norm.isf(10.0 ** (-hv) / 2)
-    model_share = model_tail_probability(data, params, thresholds, mask)
+    total = float(w.sum())
+    data_share = (tail_w[np.searchsorted(sorted_logp, hv, side="left")] / total
+                  if total > 0 else np.full(hv.shape, np.nan))
     n_eff = max(total, 1.0)
-    lower = stats.beta.ppf(0.025, model_share * n_eff, (1 - model_share) * n_eff + 1)
-    upper = stats.beta.ppf(0.975, model_share * n_eff + 1, (1 - model_share) * n_eff)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = stats.beta.ppf(0.025, model_share * n_eff, (1 - model_share) * n_eff + 1)
+        upper = stats.beta.ppf(0.975, model_share * n_eff + 1, (1 - model_share) * n_eff)
         return {"hv_logp": hv, "data_logpvec": -np.log10(data_share),
                 "model_logpvec": -np.log10(model_share), "ci_lower": -np.log10(upper),
-                "ci_upper": -np.log10(lower), "n_tags": int(mask.sum()), "sum_weights": float(total)}
+                "ci_upper": -np.log10(lower), "n_tags": int(np.count_nonzero(w)),
+                "sum_weights": total}
 
 
-def stratified_qq(data: MixerData, params, maf, *, n_points: int = 100) -> dict:
+def _grid(logp, n_points, max_logp):
+    top = float(np.max(logp)) if max_logp is None else max_logp
+    return np.linspace(0.0, min(max(top, 1.0), MAX_QQ_LOGP), n_points)
+
+
+def qq_curves(data: MixerData, params, mask=None, *, n_points: int = 200,
+              max_logp: float | None = None, method: str = "convolve") -> dict:
+    """Q-Q data of the tags in ``mask`` (all when None); see the module docstring.
+
+    ``method``: likelihood behind the model curve, "convolve" (exact) or "fast" (moments).
+    """
+    mask = np.ones(data.n_tags, bool) if mask is None else np.asarray(mask, bool)
+    logp = _logp(data.z)
+    hv = _grid(logp[mask], n_points, max_logp)
+    thresholds = stats.norm.isf(10.0 ** (-hv) / 2)
+    share = model_tail_probability(data, params, thresholds, mask, method=method)
+    return _curves(logp, data.weights * mask, hv, share)
+
+
+def stratified_qq(data: MixerData, params, maf, *, n_points: int = 100,
+                  method: str = "convolve") -> dict:
     """3x3 Q-Q panels: tertiles of minor allele frequency (rows) x LD score l_j (columns).
 
     ``maf``: minor allele frequency of the tags. Returns {"maf_edges", "ld_edges",
-    "panels": [[qq dict, ...] x 3] x 3}.
+    "panels": [[qq dict, ...] x 3] x 3}; the model tails of all panels come from one pass.
     """
     maf = np.asarray(maf, dtype=float)
     l2, _ = data.ld_moments
@@ -54,9 +77,14 @@ def stratified_qq(data: MixerData, params, maf, *, n_points: int = 100) -> dict:
     ld_edges = np.quantile(l2, [0, 1 / 3, 2 / 3, 1])
     maf_bin = np.clip(np.searchsorted(maf_edges, maf, side="right") - 1, 0, 2)
     ld_bin = np.clip(np.searchsorted(ld_edges, l2, side="right") - 1, 0, 2)
-    logp_max = float(np.max(-(stats.norm.logsf(np.abs(data.z)) + np.log(2)) / np.log(10)))
-    panels = [[qq_curves(data, params, (maf_bin == a) & (ld_bin == b), n_points=n_points,
-                         max_logp=logp_max) for b in range(3)] for a in range(3)]
+    label = 3 * maf_bin + ld_bin
+    logp = _logp(data.z)
+    hv = _grid(logp, n_points, None)
+    thresholds = stats.norm.isf(10.0 ** (-hv) / 2)
+    shares = model_tail_probability(data, params, thresholds, label, method=method)
+    shares = np.vstack([shares, np.full((9 - shares.shape[0], hv.size), np.nan)])
+    panels = [[_curves(logp, data.weights * (label == 3 * a + b), hv, shares[3 * a + b])
+               for b in range(3)] for a in range(3)]
     return {"maf_edges": maf_edges, "ld_edges": ld_edges, "panels": panels}
 
 
@@ -116,6 +144,7 @@ def plot_stratified_qq(strat: dict, out_prefix) -> list[str]:
         for b in range(3):
             _draw_qq(axes[a, b], strat["panels"][a][b],
                      f"MAF {me[a]:.2f}-{me[a + 1]:.2f}, LD {le[b]:.1f}-{le[b + 1]:.1f}")
+    fig.tight_layout()
     paths = save_figure(fig, out_prefix)
     plt.close(fig)
     return paths

@@ -68,16 +68,19 @@ def univariate_fit_json(fit, *, options: dict | None = None, include_trace: bool
     })
 
 
-def univariate_test_json(data, params, maf=None, *, options: dict | None = None) -> dict:
-    """Q-Q, stratified Q-Q (when ``maf`` is given) and power curve at ``params`` (dict)."""
+def univariate_test_json(data, params, maf=None, *, options: dict | None = None,
+                         qq_method: str = "convolve") -> dict:
+    """Q-Q, stratified Q-Q (when ``maf`` is given) and power curve at ``params`` (dict);
+    ``qq_method``: model tails from the exact convolve likelihood or the fast moments."""
     from bayesmix.plots.mixer import power_data, qq_curves, stratified_qq
 
     theta = [params[k] for k in PARAM_KEYS]
     out = {"analysis": "univariate-test", "params": dict(params), "options": options or {},
-           "qqplot": qq_curves(data, theta), "power": power_data(data, theta),
+           "qqplot": qq_curves(data, theta, method=qq_method),
+           "power": power_data(data, theta), "qq_method": qq_method,
            "n_tags": data.n_tags, "bayesmix_version": __version__}
     if maf is not None:
-        out["qqplot_bins"] = stratified_qq(data, theta, maf)
+        out["qqplot_bins"] = stratified_qq(data, theta, maf, method=qq_method)
     return _plain(out)
 
 
