@@ -132,6 +132,8 @@ def run_individual(args, out=None) -> int:
 
     out = out if out is not None else _Tee(sys.stdout)
     started = time.time()
+    for noisy in ("arviz", "arviz_base", "arviz_stats", "arviz_plots"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)  # backend banners at INFO
 
     def say(text=""):
         print(text, file=out, flush=True)
