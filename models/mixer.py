@@ -146,8 +146,7 @@ class MixerData:
         return data, r_signed
 
 
-def simulate_z_from_model(data: MixerData, r_signed, params, *, rng: np.random.Generator,
-                          ld_noise: bool = False, block_size: int | None = None):
+def simulate_z_from_model(data: MixerData, r_signed, params, *, rng: np.random.Generator):
     """Draw z-scores from the univariate model on signed LD ``r_signed`` (tags x reference).
 
     beta_i ~ (1 - pi) delta_0 + pi N(0, sig2_beta) (per-allele), delta_j = sqrt(N_j)

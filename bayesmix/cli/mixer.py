@@ -124,7 +124,11 @@ def load_univariate_data(trait_file, ld_template, chromosomes, *, bim_template=N
                                                              ld.snps["snp"].to_numpy()):
                 raise InputError(f"the SNPs of {bim_path} differ from those of the LD matrix "
                                  f"{ld_path}; build the LD from the same .bim", bim_path)
-        aligned, report = harmonise(sumstats, ld.snps, exclude_mhc=mhc, exclude_regions=regions)
+        chrom_rows = sumstats
+        if sumstats["CHR"].notna().all():  # harmonise only this chromosome's rows
+            chrom_rows = sumstats[sumstats["CHR"].astype(str) == str(chrom)]
+            chrom_rows.attrs.update(sumstats.attrs)
+        aligned, report = harmonise(chrom_rows, ld.snps, exclude_mhc=mhc, exclude_regions=regions)
         mask = np.ones(len(aligned), bool)
         if keep_ids is not None:
             mask &= aligned["SNP"].isin(keep_ids).to_numpy()
