@@ -185,6 +185,9 @@ def run_individual(args, out=None) -> int:
     try:
         result = run_chains(model, make_steps, settings, chains=args.chains, cores=args.thread,
                             progress_stream=out)
+        if args.chains > 1 and args.thread > 1 and isinstance(out, _Tee):
+            for chain in result.chains:  # printed by worker processes: add them to the log
+                out.lines.extend(line + "\n" for line in chain.progress)
         if result.n_draws == 0:
             raise InputError("no draws were kept (stopped during burn-in, or chain length - "
                              "burn-in < thin); nothing to write")

@@ -144,6 +144,7 @@ class ChainResult:
         kept draws, if asked.
     completed : iterations run; interrupted : stopped by Ctrl-C before the end.
     seconds : wall time of the sampling loop; seconds_per_iteration.
+    progress : the progress lines printed (kept for logs of chains run in other processes).
     """
 
     chain: int
@@ -155,6 +156,7 @@ class ChainResult:
     completed: int = 0
     interrupted: bool = False
     seconds: float = 0.0
+    progress: list = field(default_factory=list)
 
     @property
     def seconds_per_iteration(self) -> float:
@@ -183,11 +185,16 @@ class ProgressPrinter:
         self.stream = stream if stream is not None else sys.stdout
         self.started = time.perf_counter()
         self.first_iter = None
+        self.lines = []
+
+    def _emit(self, line: str) -> None:
+        self.lines.append(line)
+        print(line, file=self.stream, flush=True)
 
     def header(self) -> None:
         if self.out_freq:
             cells = [f"{'Iter':>7}"] + [f"{c:>12}" for c in self.columns] + [f"{'TimeLeft':>10}"]
-            print(self.label + " ".join(cells), file=self.stream, flush=True)
+            self._emit(self.label + " ".join(cells))
 
     def update(self, iteration: int, values: dict) -> None:
         """``iteration`` is 1-based; prints when it is a multiple of ``out_freq``."""
@@ -203,7 +210,7 @@ class ProgressPrinter:
             v = values[c]
             cells.append(f"{v:>12d}" if isinstance(v, (int, np.integer)) else f"{v:>12.6g}")
         cells.append(f"{format_time_left(rate * (self.total - iteration)):>10}")
-        print(self.label + " ".join(cells), file=self.stream, flush=True)
+        self._emit(self.label + " ".join(cells))
 
 
 def _settings_key(settings: ChainSettings, model) -> str:
@@ -320,7 +327,7 @@ def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress
     return ChainResult(chain, {k: np.asarray(v, dtype=np.float64) for k, v in traces.items()},
                        np.asarray(alphas, dtype=np.float64).reshape(len(alphas), -1),
                        np.asarray(kept_iters, dtype=np.int64), acc, snp_draws, completed,
-                       interrupted, seconds)
+                       interrupted, seconds, printer.lines)
 
 
 _FORKED = {}
