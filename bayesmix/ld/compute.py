@@ -148,41 +148,8 @@ def build_ld(
     if dtype not in ("float32", "int16"):
         raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
     genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
+    use, cm, counts = _usable_snps(genotypes, chrom, kind, window_cm, gen_map, cm_per_mb)
     snps = genotypes.snps
-    counts = dict(genotypes.filter_counts)
-    on_chrom = np.ones(len(snps), dtype=bool)
-    if chrom is not None:        # already applied by Genotypes.open, not to a given object
-        on_chrom = (snps["chr"] == str(chrom)).to_numpy()
-        if not on_chrom.all():
-            counts["SNPs on other chromosomes"] = int((~on_chrom).sum())
-    chroms = snps.loc[on_chrom, "chr"].unique()
-    if len(chroms) > 1:
-        raise InputError(f"LD is built per chromosome but the SNPs span {len(chroms)} "
-                         f"chromosomes; choose one with --chr", f"{genotypes.prefix}.bim")
-    polymorphic = ((snps["freq"] > 0) & (snps["freq"] < 1) & (snps["n_obs"] > 0)).to_numpy()
-    use = np.flatnonzero(on_chrom & polymorphic)
-    if (on_chrom & ~polymorphic).any():
-        counts["monomorphic SNPs (r undefined)"] = int((on_chrom & ~polymorphic).sum())
-    if len(use) == 0:
-        raise InputError("no polymorphic SNPs left to compute LD on", f"{genotypes.prefix}.bim")
-    _check_order(genotypes, use)
-
-    cm = snps["cm"].to_numpy(dtype=np.float64)
-    if kind == "shrunk" or gen_map is not None or cm_per_mb is not None:
-        if kind == "shrunk" or window_cm is not None:
-            map_cm, known = ws.genetic_positions(snps, gen_map=gen_map, cm_per_mb=cm_per_mb)
-            cm = map_cm
-            if (~known[use]).any():
-                counts["SNPs without a genetic map position"] = int((~known[use]).sum())
-                use = use[known[use]]
-    if window_cm is not None and not (cm[use] != 0).any():
-        raise InputError("--window-cm needs map positions: the .bim cM column is all 0; pass "
-                         "--gen-map FILE or --cm-per-mb RATE", f"{genotypes.prefix}.bim")
-    if len(use) == 0:
-        raise InputError("no SNPs left to compute LD on", f"{genotypes.prefix}.bim")
-    for what, n in counts.items():
-        if n:
-            log.info("ld: dropped %d %s", n, what)
 
     window = Window(window_kb, window_snps, window_cm)
     if kind == "window" and not window.is_bounded():
@@ -199,25 +166,7 @@ def build_ld(
     min_r2 = {"sparse": chisq / n, "r2": r2min}.get(kind, 0.0)
 
     col_snps = snps.iloc[use].assign(cm=cm[use], n=snps["n_obs"].to_numpy()[use])
-    row_pos = np.arange(len(use))
-    square = True
-    if tags is not None:
-        wanted = set(tags)
-        row_pos = np.flatnonzero(col_snps["snp"].isin(wanted).to_numpy())
-        absent = len(wanted) - len(row_pos)
-        if absent:
-            log.info("ld: %d tag SNPs are not among the reference SNPs and are skipped", absent)
-        if len(row_pos) == 0:
-            raise InputError("none of the tag SNPs is among the reference SNPs")
-        square = len(row_pos) == len(use)
-    if snp_range is not None:
-        first, last = snp_range
-        if not 1 <= first <= last:
-            raise InputError(f"--snp {first}-{last}: expected 1 <= i <= j")
-        if first > len(row_pos):
-            raise InputError(f"--snp {first}-{last}: only {len(row_pos)} SNPs are available")
-        row_pos = row_pos[first - 1:min(last, len(row_pos))]
-        square = square and len(row_pos) == len(use)
+    row_pos, square = _row_positions(col_snps, tags, snp_range)
 
     transform = None
     if kind == "shrunk":
@@ -251,6 +200,69 @@ def build_ld(
     row_snps = col_snps.iloc[row_pos]
     return LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
                              meta=meta, dtype=dtype)
+
+
+def _usable_snps(genotypes, chrom, kind, window_cm, gen_map, cm_per_mb):
+    """Positions (into ``genotypes.snps``) of the SNPs LD is computed on, their map
+    positions (cM, all SNPs) and the counts of SNPs dropped, by reason (also logged)."""
+    snps = genotypes.snps
+    counts = dict(genotypes.filter_counts)
+    on_chrom = np.ones(len(snps), dtype=bool)
+    if chrom is not None:        # already applied by Genotypes.open, not to a given object
+        on_chrom = (snps["chr"] == str(chrom)).to_numpy()
+        if not on_chrom.all():
+            counts["SNPs on other chromosomes"] = int((~on_chrom).sum())
+    chroms = snps.loc[on_chrom, "chr"].unique()
+    if len(chroms) > 1:
+        raise InputError(f"LD is built per chromosome but the SNPs span {len(chroms)} "
+                         f"chromosomes; choose one with --chr", f"{genotypes.prefix}.bim")
+    polymorphic = ((snps["freq"] > 0) & (snps["freq"] < 1) & (snps["n_obs"] > 0)).to_numpy()
+    use = np.flatnonzero(on_chrom & polymorphic)
+    if (on_chrom & ~polymorphic).any():
+        counts["monomorphic SNPs (r undefined)"] = int((on_chrom & ~polymorphic).sum())
+    if len(use) == 0:
+        raise InputError("no polymorphic SNPs left to compute LD on", f"{genotypes.prefix}.bim")
+    _check_order(genotypes, use)
+
+    cm = snps["cm"].to_numpy(dtype=np.float64)
+    if kind == "shrunk" or (window_cm is not None and (gen_map is not None or cm_per_mb is not None)):
+        cm, known = ws.genetic_positions(snps, gen_map=gen_map, cm_per_mb=cm_per_mb)
+        if (~known[use]).any():
+            counts["SNPs without a genetic map position"] = int((~known[use]).sum())
+            use = use[known[use]]
+    if window_cm is not None and not (cm[use] != 0).any():
+        raise InputError("--window-cm needs map positions: the .bim cM column is all 0; pass "
+                         "--gen-map FILE or --cm-per-mb RATE", f"{genotypes.prefix}.bim")
+    if len(use) == 0:
+        raise InputError("no SNPs left to compute LD on", f"{genotypes.prefix}.bim")
+    for what, n in counts.items():
+        if n:
+            log.info("ld: dropped %d %s", n, what)
+    return use, cm, counts
+
+
+def _row_positions(col_snps, tags, snp_range):
+    """Column positions of the matrix rows (tags and/or a 1-based range) and squareness."""
+    row_pos = np.arange(len(col_snps))
+    square = True
+    if tags is not None:
+        wanted = set(tags)
+        row_pos = np.flatnonzero(col_snps["snp"].isin(wanted).to_numpy())
+        absent = len(wanted) - len(row_pos)
+        if absent:
+            log.info("ld: %d tag SNPs are not among the reference SNPs and are skipped", absent)
+        if len(row_pos) == 0:
+            raise InputError("none of the tag SNPs is among the reference SNPs")
+        square = len(row_pos) == len(col_snps)
+    if snp_range is not None:
+        first, last = snp_range
+        if not 1 <= first <= last:
+            raise InputError(f"--snp {first}-{last}: expected 1 <= i <= j")
+        if first > len(row_pos):
+            raise InputError(f"--snp {first}-{last}: only {len(row_pos)} SNPs are available")
+        row_pos = row_pos[first - 1:min(last, len(row_pos))]
+        square = square and len(row_pos) == len(col_snps)
+    return row_pos, square
 
 
 def _open(source, chrom, keep, remove, extract, exclude, maf) -> Genotypes:
