@@ -30,8 +30,8 @@ from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlanketMetropolis,
                                       ResidualVarianceGibbs)
-from bayesmix.kernels.sbayes import (sbayes_sweep, sbayes_sweep_blocks, sbayes_sweep_upper,
-                                     xtx_times, xtx_times_upper)
+from bayesmix.kernels.sbayes import (effect_products, sbayes_sweep, sbayes_sweep_blocks,
+                                     sbayes_sweep_upper, xtx_times, xtx_times_upper)
 
 DIVERGENCE_ADVICE = (
     "This happens when the LD matrix does not match the GWAS (LD from a small or different "
@@ -79,7 +79,8 @@ class SummaryResiduals:
 
 def genetic_variance(sbayes, beta, r) -> float:
     """beta'X'X beta / nobs = beta'(X'y - r) / nobs: variance explained (standardised scale)."""
-    return float(beta @ (sbayes.data.xty - r)) / sbayes.data.nobs
+    bxty, br = effect_products(beta, sbayes.data.xty, r)
+    return (bxty - br) / sbayes.data.nobs
 
 
 class SBayesEffectsGibbs(AlphabetStep):
@@ -131,7 +132,8 @@ class SBayesResidualVarianceGibbs(ResidualVarianceGibbs):
         m = self.alphabet
         r = self.residuals.sync(point)
         beta = np.asarray(point["beta"], dtype=np.float64)
-        sse = m.data.yty - float(beta @ (m.data.xty + r))
+        bxty, br = effect_products(beta, m.data.xty, r)
+        sse = m.data.yty - bxty - br
         if not sse > 0:
             raise ConvergenceError(
                 f"Residual variance is negative ({sse / m.data.nobs:.4g}): the effect sizes are "
