@@ -117,3 +117,27 @@ def test_impute_n_recovers_per_snp_sample_sizes(gwas, tmp_path):
     # up to 25%
     np.testing.assert_allclose(data.n, n_true[keep], rtol=0.12)
     assert np.corrcoef(data.n, n_true[keep])[0, 1] > 0.95
+
+
+def test_combine_ld_is_block_diagonal_per_chromosome(bfile21, bfile22):
+    """--mldm: one LD matrix per chromosome -> one block-diagonal matrix, SNP tables stacked."""
+    from bayesmix.errors import InputError
+    from bayesmix.inference.sbayes_data import combine_ld
+
+    blocks, tables = [], []
+    for bfile, n_snps in ((bfile21, 30), (bfile22, 20)):
+        geno = Genotypes.open(bfile)
+        x = geno.read(np.arange(n_snps), standardize=False).astype(np.float64)
+        blocks.append(np.corrcoef(x, rowvar=False))
+        tables.append(geno.snps.iloc[:n_snps].assign(n=len(x)))
+    lds = [LDMatrix.from_scipy(r, t, meta={"n_samples": 503}, dtype="int16")
+           for r, t in zip(blocks, tables)]
+    combined = combine_ld(lds)
+    assert combined.shape == (50, 50) and combined.dtype == "int16" and combined.n_samples == 503
+    dense = combined.to_scipy().toarray()
+    np.testing.assert_allclose(dense[:30, :30], blocks[0], atol=2e-5)
+    np.testing.assert_allclose(dense[30:, 30:], blocks[1], atol=2e-5)
+    assert not dense[:30, 30:].any() and not dense[30:, :30].any()
+    assert list(combined.snps["snp"]) == list(tables[0]["snp"]) + list(tables[1]["snp"])
+    with pytest.raises(InputError, match="more than one LD matrix"):
+        combine_ld([lds[0], lds[0]])
