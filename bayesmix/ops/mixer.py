@@ -92,22 +92,25 @@ def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log, with_grad):
 register_numba_kernel(UnivariateMixerLogp, kernels)
 
 
-def likelihood_data(like) -> list[np.ndarray]:
-    """The data arrays of a :class:`bayesmix.models.mixer.UnivariateLikelihood`, in Op order."""
+def likelihood_data(like) -> dict:
+    """Named data arrays of a :class:`bayesmix.models.mixer.UnivariateLikelihood`, in Op order."""
     d = like.data
-    head = [d.z, d.n, d.weights]
+    out = {"z": d.z, "n": d.n, "weights": d.weights}
     if like.method in ("fast", "infinitesimal"):
-        return head + list(d.ld_moments)
-    if like.method == "full":
-        return head + list(d.ld_columns) + [d.het]
-    return head + [d.indptr, d.indices, d.r2, d.het]
+        out.update(zip(("l2", "l4"), d.ld_moments))
+    elif like.method == "full":
+        out.update(zip(("col_indptr", "col_rows", "col_r2"), d.ld_columns))
+        out["het"] = d.het
+    else:
+        out.update(indptr=d.indptr, indices=d.indices, r2=d.r2, het=d.het)
+    return out
 
 
 def univariate_loglik(like, theta, *, prefix: str = "mixer"):
     """Log-likelihood tensor of ``like`` (a ``UnivariateLikelihood``) at parameter vector theta.
 
     Inside a PyMC model context the data arrays are registered as ``pm.Data`` named
-    ``{prefix}_0, {prefix}_1, ...`` (keeps compiled graphs cacheable); outside, constants.
+    ``{prefix}_z``, ``{prefix}_n``, ... (keeps compiled graphs cacheable); outside, constants.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -117,7 +120,7 @@ def univariate_loglik(like, theta, *, prefix: str = "mixer"):
     arrays = likelihood_data(like)
     model = pm.modelcontext(None) if pm.Model.get_context(error_if_none=False) else None
     if model is not None:
-        inputs = [pm.Data(f"{prefix}_{i}", a) for i, a in enumerate(arrays)]
+        inputs = [pm.Data(f"{prefix}_{name}", a) for name, a in arrays.items()]
     else:
-        inputs = [pt.as_tensor_variable(a) for a in arrays]
+        inputs = [pt.as_tensor_variable(a) for a in arrays.values()]
     return op(theta, *inputs)[0]

@@ -117,7 +117,7 @@ def read_params(path) -> dict:
 def fit_datatree(fit, posterior=None):
     """xarray DataTree of a fit: ``fit`` (point estimates, SEs, log-likelihood),
     ``asymptotic_draws`` (the 1,000 draws of the asymptotic normal behind ``ci``) and, when
-    given, the NUTS ``posterior`` DataTree's groups."""
+    given, the ``posterior`` and ``sample_stats`` groups of a NUTS DataTree."""
     import xarray as xr
 
     point = xr.Dataset({k: v for k, v in fit.params.items()},
@@ -129,9 +129,10 @@ def fit_datatree(fit, posterior=None):
     if fit.draws and all(len(v) for v in fit.draws.values()):
         groups["asymptotic_draws"] = xr.Dataset(
             {k.replace("@", "_at_"): ("draw", np.asarray(v)) for k, v in fit.draws.items()})
-    if posterior is not None:
-        for name, node in posterior.children.items():
-            groups[name] = node.to_dataset()
+    if posterior is not None:  # not constant_data: it would copy z and the LD store
+        for name in ("posterior", "sample_stats"):
+            if name in posterior.children:
+                groups[name] = posterior[name].to_dataset()
     return xr.DataTree.from_dict(groups)
 
 
