@@ -141,3 +141,23 @@ def test_combine_ld_is_block_diagonal_per_chromosome(bfile21, bfile22):
     assert list(combined.snps["snp"]) == list(tables[0]["snp"]) + list(tables[1]["snp"])
     with pytest.raises(InputError, match="more than one LD matrix"):
         combine_ld([lds[0], lds[0]])
+
+
+def test_eigen_decomposed_ld_feeds_the_model(bfile22):
+    """Eigen-decomposed LD blocks (bayesmix ld eigen) -> the block-diagonal LD they keep."""
+    from bayesmix.inference.sbayes_data import ld_from_eigen_blocks
+    from bayesmix.ld.eigen import eigen_decompose_blocks
+
+    geno = Genotypes.open(bfile22, extract=set(Genotypes.open(bfile22).snps["snp"].iloc[:250]))
+    eigen = eigen_decompose_blocks(geno, block_snps=100, prop=0.99, progress=False)
+    ld = ld_from_eigen_blocks(eigen, dtype="float32")
+    dense = ld.to_scipy().toarray()
+    for b in range(eigen.n_blocks):
+        lo, hi = eigen.block_ptr[b], eigen.block_ptr[b + 1]
+        np.testing.assert_allclose(dense[lo:hi, lo:hi], eigen.approximate_ld(b), atol=1e-6)
+        assert not dense[lo:hi, hi:].any()
+    assert np.linalg.eigvalsh(dense.astype(np.float64))[0] > -1e-5  # PSD
+    x = geno.read(np.arange(250), standardize=False).astype(np.float64)
+    full = np.corrcoef(x, rowvar=False)
+    block = slice(0, 100)
+    assert np.abs(dense[block, block] - full[block, block]).max() < 0.15  # 99% of the variance

@@ -73,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sb = parser.add_argument_group("summary-data Bayesian models (SBayes)")
     add(sb, "--sbayes", choices=["C", "R", "S"], type=str.upper, help="SBayesC, SBayesR or SBayesS")
     add(sb, "--gwas-summary", help="GWAS summary statistics (.ma: SNP A1 A2 freq b se p N)")
-    add(sb, "--ldm", help="LD matrix: GCTB PREFIX.ldm.TYPE or a bayesmix LD folder")
+    add(sb, "--ldm", help="LD matrix: GCTB PREFIX.ldm.TYPE, a bayesmix LD folder or an "
+                          "eigen-decomposed LD folder")
     add(sb, "--mldm", help="file listing LD matrices, one per line (one per chromosome; or "
                            "row pieces to merge with --make-full-ldm)")
     add(sb, "--exclude-mhc", nargs="?", const="hg19", choices=["hg19", "hg38"],
@@ -131,14 +132,19 @@ def _read_list(path) -> list[str]:
 
 
 def _load_ld(prefix):
-    """A bayesmix LD folder (also when named like a GCTB prefix, e.g. row pieces) or GCTB
-    ``PREFIX.ldm.TYPE`` files."""
+    """A bayesmix LD folder (also when named like a GCTB prefix, e.g. row pieces), an
+    eigen-decomposed LD folder (``bayesmix ld eigen``), or GCTB ``PREFIX.ldm.TYPE`` files."""
     from bayesmix.cli.cmd_ld import _load_any
     from bayesmix.errors import InputError
     from bayesmix.ld.store import LDMatrix
 
     path = Path(prefix)
     if path.is_dir():
+        if '"bayesmix-ld-eigen"' in (path / "meta.json").read_text():
+            from bayesmix.inference.sbayes_data import ld_from_eigen_blocks
+            from bayesmix.ld.eigen import EigenBlocks
+
+            return ld_from_eigen_blocks(EigenBlocks.load(path))
         return LDMatrix.load(path)
     if not (Path(f"{prefix}.bin").exists() or Path(f"{prefix}.info").exists() or path.exists()):
         raise InputError("LD matrix not found (expected PREFIX.ldm.TYPE.bin/.info or a "

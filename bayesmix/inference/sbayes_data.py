@@ -297,3 +297,21 @@ def combine_ld(matrices) -> LDMatrix:
     meta = dict(matrices[0].meta, n_samples=max(panel), combined=len(matrices))
     return LDMatrix.from_csr(indptr, indices.astype(np.int32), values, snps, meta=meta,
                              dtype=matrices[0].dtype)
+
+
+def ld_from_eigen_blocks(eigen, *, dtype: str = "int16") -> LDMatrix:
+    """The LD an eigen-decomposition keeps, U_k diag(lambda_k) U_k' per block, as a
+    block-diagonal LDMatrix the SBayes sweeps can use.
+
+    ``eigen`` is a :class:`bayesmix.ld.eigen.EigenBlocks`. The result is positive
+    semi-definite by construction (its diagonal is slightly below 1 when eigenvalues were
+    truncated; the model uses the stored diagonal). Memory: the square of each block size.
+    """
+    import scipy.sparse as sp
+
+    blocks = [sp.csr_array(eigen.approximate_ld(b)) for b in range(eigen.n_blocks)]
+    matrix = sp.block_diag(blocks, format="csr")
+    meta = dict(eigen.meta, kind="eigen", n_samples=eigen.meta.get("n_samples"))
+    for key in ("format", "version"):
+        meta.pop(key, None)
+    return LDMatrix.from_scipy(matrix, eigen.snps, meta=meta, dtype=dtype)
