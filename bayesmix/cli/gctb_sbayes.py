@@ -272,7 +272,7 @@ def _run_sbayes(args) -> int:
                           fix_pi=args.fix_pi)
     model = SBayesModel(data, prior, robust=args.robust, ridge=args.ld_ridge,
                         min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
-                        parallel_blocks=args.thread > 1)
+                        parallel_blocks=args.thread > 1 and args.chains == 1)
     print(f"\nSBayes{args.sbayes}: {model.robust_description()}.")
     every = getattr(args, "checkpoint_every", 0)
     settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
