@@ -5,7 +5,8 @@ Each configuration runs in its own process (so peak RSS is its own) on simulated
 into the int8 :class:`~bayesmix.kernels.genotype_matrix.CompactGenotypes` (never a float
 matrix), a BayesC trait with 1% causal SNPs and h2 = 0.5. It times our chain driver
 (``run_chain`` with ``make_steps``: sweep + conjugate updates + monitoring) after 10 warm-up
-iterations, and reports the sweep alone (the ``sweep_seconds`` statistic).
+iterations, and reports the sweep alone. Wall time and CPU time (``time.process_time``) are
+both recorded: on a shared machine the CPU time is the fair per-iteration cost.
 
 Default grid: n x M = 5,000 x 20,000 (GCTB's own one-thread numbers on such data: BayesC ~44
 ms/iteration, BayesR ~37 ms; notes/gctb-facts.md), plus n in {2,500, 10,000} at M = 20,000 and
@@ -60,11 +61,13 @@ def run_one(n: int, m: int, method: str, iterations: int) -> dict:
     data = AlphabetData(geno, y, np.ones((n, 1)))
     model = AlphabetModel(data, method)
     steps = make_steps(model)
-    sweeps = []
+    sweeps, sweeps_cpu = [], []
     original = steps[0].step
 
     def timed(point):
+        cpu = time.process_time()
         new, stats = original(point)
+        sweeps_cpu.append(time.process_time() - cpu)
         sweeps.append(stats[0]["sweep_seconds"])
         return new, stats
 
@@ -72,13 +75,18 @@ def run_one(n: int, m: int, method: str, iterations: int) -> dict:
     warm = ChainSettings(chain_length=10, burn_in=5, thin=1, out_freq=0, seed=1)
     run_chain(model, steps, warm)  # compiles numba kernels and pytensor graphs
     sweeps.clear()
+    sweeps_cpu.clear()
     settings = ChainSettings(chain_length=iterations, burn_in=iterations // 2, thin=1,
                              out_freq=0, seed=2)
+    cpu = time.process_time()
     result = run_chain(model, steps, settings)
+    cpu = time.process_time() - cpu
     return {
         "method": f"Bayes{method}", "n": n, "m": m,
         "seconds_per_iteration": result.seconds_per_iteration,
         "sweep_seconds_median": float(np.median(sweeps)),
+        "cpu_seconds_per_iteration": cpu / iterations,
+        "sweep_cpu_seconds_median": float(np.median(sweeps_cpu)),
         "nnz_mean": float(result.traces["NnzSnp"].mean()),
         "hsq_mean": float(result.traces["hsq"].mean()),
         "genotype_bytes": geno.nbytes,
@@ -111,7 +119,8 @@ def main(argv=None) -> int:
             row = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(row)
             print(f"{row['method']:>7} n={n:>6} M={m:>6}: {1e3 * row['seconds_per_iteration']:7.1f} "
-                  f"ms/iter (sweep {1e3 * row['sweep_seconds_median']:6.1f} ms), peak RSS "
+                  f"ms/iter wall, {1e3 * row['cpu_seconds_per_iteration']:6.1f} ms CPU (sweep "
+                  f"{1e3 * row['sweep_cpu_seconds_median']:6.1f} ms CPU), peak RSS "
                   f"{row['peak_rss_bytes'] / 2**20:7.1f} MiB (imports "
                   f"{row['rss_before_genotypes_bytes'] / 2**20:5.0f}), genotypes "
                   f"{row['genotype_bytes'] / 2**20:6.1f} MiB (float32 matrix "
