@@ -5,7 +5,8 @@ sample overlap) the package simulator draws effects from the 4-component prior
 (:func:`bayesmix.simulate.effects.mixer_bivariate_effects`) and z-scores from the LD
 (:class:`bayesmix.simulate.from_ld.LDSampler`: z = sqrt(N) R b + e, e ~ N(0, R),
 cov(e_1, e_2) = rho0 R) with R the block-diagonal in-sample LD of the panel (blocks of 200
-SNPs). The model sees the same R (as r^2) with random-pruning weights (64 passes, r^2 0.1).
+SNPs, r^2 >= 0.05 kept). The model sees the same R (as r^2) with random-pruning weights (64
+passes, r^2 0.1).
 Each trait is fitted univariately (fast model), then the bivariate fit sequence runs.
 
 Reported truth: the overlap share pi12 / (pi1 + pi12) of the prior, the prior rg and the
@@ -25,7 +26,8 @@ from scipy import sparse
 
 from bayesmix.data import example_bfile
 from bayesmix.inference.mle import fit_univariate
-from bayesmix.inference.mle_bivariate import BivariateData, fit_bivariate
+from bayesmix.inference.mle_bivariate import (BivariateData, fit_bivariate,
+                                              realised_genetic_correlation)
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld.pruning import random_pruning_weights
 from bayesmix.ld.store import LDMatrix
@@ -44,8 +46,13 @@ SCENARIOS = [
 ]
 
 
-def reference_panel(chromosomes=(21, 22), block_size=200):
-    """(LDSampler of the block-diagonal LD R, MixerData of R as r^2 with pruning weights)."""
+def reference_panel(chromosomes=(21, 22), block_size=200, r2min=0.05):
+    """(LDSampler of the LD R, MixerData of R as r^2 with pruning weights).
+
+    R is the block-diagonal in-sample LD with r^2 < ``r2min`` set to 0 (MiXeR's threshold;
+    in 503 people such r are mostly sampling noise, |r| ~ 0.045): simulation and model use
+    the same matrix (negative eigenvalues of the thresholded blocks are clipped by the
+    sampler, see ``LDSampler.clipped``)."""
     mats, snps = [], []
     for chrom in chromosomes:
         genotypes = Genotypes.open(example_bfile(chrom))
@@ -54,6 +61,8 @@ def reference_panel(chromosomes=(21, 22), block_size=200):
     import pandas as pd
 
     r = sparse.block_diag(mats, format="csr")
+    r.data[r.data.astype(np.float64) ** 2 < r2min] = 0.0
+    r.eliminate_zeros()
     r.sort_indices()
     table = pd.concat(snps, ignore_index=True)
     weights = random_pruning_weights(LDMatrix.from_scipy(r, table), seed=1)
@@ -73,13 +82,6 @@ def simulate_pair(sampler, het, rng, *, pi1, pi2, pi12, rho12, h2=(0.4, 0.4),
     return z, effects
 
 
-def realised_rg(effects, r) -> float:
-    """Genetic correlation of the drawn standardised effects given LD: b1'R b2 / sqrt(...)."""
-    b = effects.b_std
-    cov = b.T @ (r @ b)
-    return float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]))
-
-
 def run_scenario(sampler, ld_data: MixerData, seed, *, pi1, pi2, pi12, rho12, rho0,
                  n=50_000, sequence=("infinitesimal", "fast"), kmax=500):
     """Simulate one pair, fit both univariate models (fast) and the bivariate model."""
@@ -95,7 +97,9 @@ def run_scenario(sampler, ld_data: MixerData, seed, *, pi1, pi2, pi12, rho12, rh
     p = fit.params
     return {
         "true_share": pi12 / (pi1 + pi12), "share": p["pi12"] / (p["pi1"] + p["pi12"]),
-        "true_rg": truth["rg_expected"], "realised_rg": realised_rg(effects, sampler.matrix), "rg": fit.rg,
+        "true_rg": truth["rg_expected"],
+        "realised_rg": realised_genetic_correlation(effects.b_std, sampler.matrix),
+        "rg": fit.rg,
         "rg_se": fit.ci["rg"]["std"], "true_rho0": rho0, "rho0": p["rho0"],
         "pi1u": [u.params["pi"] for u in uni], "true_pi1u": pi1 + pi12,
         "pi12": p["pi12"], "rho12": p["rho12"],

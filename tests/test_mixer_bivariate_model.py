@@ -54,3 +54,18 @@ def test_find_map_agrees_with_fit_sequence(small_pair):
     assert float(post["rho0"].values.ravel()[0]) == pytest.approx(fit.params["rho0"],
                                                                   abs=0.01)
     assert float(post["rg"].values.ravel()[0]) == pytest.approx(fit.rg, abs=0.02)
+
+
+def test_full_step_improves_the_sampled_likelihood(small_pair):
+    """The full step starts from the fast optimum and can only improve the sampled
+    likelihood (same seeded causal sets at every evaluation)."""
+    data, uni = small_pair
+    fast = fit_bivariate(data, uni[0], uni[1], compare_overlap=False, n_draws=20)
+    full = fit_bivariate(data, uni[0], uni[1], sequence=("infinitesimal", "fast", "full"),
+                         kmax=100, seed=3, full_grid=5, full_evals=20, compare_overlap=False,
+                         n_draws=20)
+    assert full.method == "full" and full.steps[-1].name == "full"
+    at_fast = data.full_logp(fast.theta, 100, 3)
+    assert full.loglik >= at_fast - 1e-9
+    assert full.loglik == pytest.approx(data.full_logp(full.theta, 100, 3), rel=1e-12)
+    assert abs(full.share - 0.5) < 0.3

@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test1", help="Q-Q plots and power curve of a univariate fit")
     _add_common(p, fit=False)
     p.set_defaults(_run=_test1)
+    from bayesmix.cli.mixer_fit2 import add_subcommands as add_bivariate_subcommands
+
+    add_bivariate_subcommands(sub)  # fit2 / test2
     return parser
 
 

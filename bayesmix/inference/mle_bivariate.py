@@ -8,9 +8,12 @@ The sequence follows MiXeR (Frei et al. 2019):
    and the residual correlation ``rho0`` (sample overlap);
 3. ``fast``: the overlap share s = pi12 / min(pi1_u, pi2_u), the effect correlation rho12 and
    rho0, by L-BFGS with the analytic gradient from several starting shares;
-4. ``full`` (optional): the sampled likelihood profiled over the share with rg and rho0 held
-   at the fast estimates (grid then bounded Brent, as MiXeR's brute/Brent pi12 step; the
-   sampled objective is piecewise constant in pi12, so no gradient is used).
+4. ``full`` (optional): the sampled likelihood, first profiled over the share with rg and
+   rho0 held at the fast estimates (grid then bounded Brent, as MiXeR's brute/Brent pi12
+   step), then refined jointly in all three overlap parameters by Nelder-Mead (the sampled
+   objective is piecewise constant in pi12, so no gradient is used). The fast model's
+   two-point approximation can trade residual correlation rho0 for a spurious shared
+   component when causal variants are dense in LD blocks; this step corrects it.
 
 Free coordinates: (logit s, erfinv rho12, erfinv rho0) (:data:`BIVARIATE_SPACE`). Standard
 errors come from the observed Fisher information of the fast likelihood in those
@@ -161,6 +164,14 @@ def genetic_correlation(pi1, pi2, pi12, rho12):
     return rho12 * pi12 / np.sqrt((pi1 + pi12) * (pi2 + pi12))
 
 
+def realised_genetic_correlation(b_std, r) -> float:
+    """Genetic correlation of given standardised effects (M, 2) under LD ``r`` (sparse or
+    dense M x M): b1' R b2 / sqrt(b1' R b1 b2' R b2). The truth of a simulation."""
+    b = np.asarray(b_std, dtype=np.float64)
+    cov = b.T @ (r @ b)
+    return float(cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]))
+
+
 def rho12_for_rg(uni1: UnivariateParams, uni2: UnivariateParams, share, rg):
     """Effect correlation giving genetic correlation ``rg`` at overlap ``share`` (clipped)."""
     pi12 = share * min(uni1.pi, uni2.pi)
@@ -289,6 +300,7 @@ def _fit_minimal_overlap(like: OverlapLikelihood, rg_start, rho0_start, max_eval
 def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal", "fast"),
                   kmax: int = 1000, seed: int = 0,
                   share_starts=(0.05, 0.25, 0.5, 0.75, 0.95), full_grid: int = 11,
+                  full_evals: int = 80,
                   compare_overlap: bool = True, n_draws: int = 1000, max_evals: int = 400,
                   progress=None) -> BivariateFit:
     """Run the bivariate MiXeR fit sequence; see the module docstring.
@@ -302,6 +314,7 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
     kmax, seed : K sampled causal-set draws of the full model and their seed.
     share_starts : starting overlap shares of the fast step.
     full_grid : number of grid shares of the full step before Brent refinement.
+    full_evals : Nelder-Mead evaluation budget of the full step's joint refinement.
     compare_overlap : also refit the minimal- and maximal-overlap models (AIC/BIC).
     n_draws : draws of the asymptotic normal for derived quantities.
     progress : optional callable(str) receiving one line per finished step.
@@ -365,10 +378,22 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
         res = optimize.minimize_scalar(neg_full, bounds=(lo, hi), method="bounded",
                                        options=dict(xatol=2e-3))
         share_best = float(res.x) if res.fun <= values[i] else float(grid[i])
-        u_hat = _free(share_best, rho12_for_rg(uni1, uni2, share_best, rg_f), rho0_f)
-        method, loglik = "full", -min(float(res.fun), values[i])
-        record(OptimizeStep("full", "full", "grid+brent", _named(like.natural(u_hat)), loglik,
-                            len(trace), time.perf_counter() - t0, trace))
+        # then all three overlap parameters on the sampled likelihood (Nelder-Mead)
+        full_trace = []
+
+        def logp_full(u):
+            value = data.full_logp(like.natural(u), kmax, seed)
+            full_trace.append([float(value), *map(float, u)])
+            return value
+
+        u0 = _free(share_best, rho12_for_rg(uni1, uni2, share_best, rg_f), rho0_f)
+        u_hat, loglik, _, _ = maximize(logp_full, u0, optimizer="neldermead",
+                                       max_evals=full_evals, simplex_step=0.3, tol=1e-2)
+        method = "full"
+        record(OptimizeStep("full", "full", "grid+brent+neldermead",
+                            _named(like.natural(u_hat)), float(loglik),
+                            len(trace) + len(full_trace), time.perf_counter() - t0,
+                            trace + full_trace))
     if not np.isfinite(loglik):
         raise ConvergenceError("bivariate fit ended at a non-finite log-likelihood; check z, "
                                "N and the univariate parameters")
@@ -381,7 +406,8 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
     models = {"best": (lp_best_fast, 3), "infinitesimal": (float(lp_inf), 2)}
     if compare_overlap:
         t0 = time.perf_counter()
-        models["minimal_overlap"] = (_fit_minimal_overlap(like, rg_inf, rho0_inf, max_evals), 2)
+        models["minimal_overlap"] = (_fit_minimal_overlap(like, rg_inf, rho0_inf,
+                                                          min(max_evals, 120)), 2)
         models["maximal_overlap"] = (_fit_fixed_share(like, SHARE_LIMITS[1], u_hat,
                                                       max_evals)[0], 2)
         log.info("fit2 overlap models compared in %.1fs", time.perf_counter() - t0)

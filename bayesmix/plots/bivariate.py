@@ -121,11 +121,12 @@ def _qq_curve(z_primary, z_secondary, weights, threshold, n_points=200):
     """(expected, observed) -log10 p of the primary trait among tags whose secondary p <=
     ``threshold``; expected from the pruning-weighted empirical quantiles, thinned to about
     ``n_points`` points on the -log10 scale."""
-    keep = _neglog10p(z_secondary) >= -math.log10(threshold)
+    w_all = np.broadcast_to(weights, z_primary.shape)
+    keep = (_neglog10p(z_secondary) >= -math.log10(threshold)) & (w_all > 0)
     obs = _neglog10p(z_primary[keep])
     order = np.argsort(obs)[::-1]
     obs = obs[order]
-    w = np.broadcast_to(weights, z_primary.shape)[keep][order]
+    w = w_all[keep][order]
     if not len(obs) or w.sum() <= 0:
         return np.array([]), np.array([])
     expected = -np.log10(np.cumsum(w) / w.sum())

@@ -16,30 +16,12 @@ Layout (keys as in MiXeR's bivariate JSON where one exists):
 from __future__ import annotations
 
 import json
-import math
 
-import numpy as np
-
+from bayesmix import __version__
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open
+from bayesmix.report.mixer_json import write_json
 
 FORMAT = "bayesmix-mixer-bivariate-1"
-
-
-def _clean(value):
-    """JSON-safe copy: numpy scalars/arrays to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def venn_counts(ci: dict) -> dict:
@@ -55,7 +37,8 @@ def venn_counts(ci: dict) -> dict:
 
 
 def fit_to_dict(fit, *, trait_names=("trait1", "trait2"), extra: dict | None = None) -> dict:
-    """JSON-ready dict of a :class:`~bayesmix.inference.mle_bivariate.BivariateFit`."""
+    """Dict of a :class:`~bayesmix.inference.mle_bivariate.BivariateFit` in the layout of the
+    module docstring (numpy values; :func:`write_fit_json` makes them JSON-safe)."""
     record = {
         "format": FORMAT,
         "analysis": "fit2",
@@ -69,7 +52,7 @@ def fit_to_dict(fit, *, trait_names=("trait1", "trait2"), extra: dict | None = N
         "ci": fit.ci,
         "venn": venn_counts(fit.ci),
         "criteria": fit.criteria,
-        "optimize": [step.to_dict() for step in fit.steps],
+        "optimize": [[step.name, step.to_dict()] for step in fit.steps],
         "options": fit.options,
         "n_tags": fit.n_tags,
         "n_ref": fit.n_ref,
@@ -80,16 +63,17 @@ def fit_to_dict(fit, *, trait_names=("trait1", "trait2"), extra: dict | None = N
         "scales": {"sig2_beta": "per-allele effect variance (phenotype variance 1)",
                    "pi": "fraction of the n_ref reference SNPs",
                    "nc": "number of causal reference SNPs"},
+        "free_coordinates": ["logit share", "erfinv rho12", "erfinv rho0"],
+        "bayesmix_version": __version__,
     }
     if extra:
         record.update(extra)
-    return _clean(record)
+    return record
 
 
 def write_fit_json(path, fit, **kwargs) -> None:
-    """Write :func:`fit_to_dict` atomically to ``path``."""
-    with atomic_open(path, "w") as fh:
-        json.dump(fit_to_dict(fit, **kwargs), fh, indent=1)
+    """Write :func:`fit_to_dict` atomically to ``path`` (NaN/inf become null)."""
+    write_json(path, fit_to_dict(fit, **kwargs))
 
 
 def read_fit_json(path) -> dict:

@@ -1,0 +1,120 @@
+"""bayesmix-mixer fit2 / test2 and ``bayesmix mixer fit2`` on the shipped chr22 subset with
+z-scores simulated from the bivariate model (known overlap), plus bad inputs."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from bayesmix.cli import main as bayesmix_main
+from bayesmix.cli import mixer as mixer_cli
+
+N_GWAS = 1e5
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """LD of chr22 (bayesmix-mixer ld), two traits sharing half their causal variants
+    (rho12 = 0.6, rho0 = 0.2) and their univariate fit JSONs (fit1)."""
+    from bayesmix.data import example_bfile
+    from bayesmix.inference.mle_bivariate import realised_genetic_correlation
+    from bayesmix.io.sumstats import write_sumstats
+    from bayesmix.ld.store import LDMatrix
+    from bayesmix.simulate.effects import mixer_bivariate_effects
+    from bayesmix.simulate.from_ld import LDSampler, sumstats_table
+
+    tmp = tmp_path_factory.mktemp("mixer2_cli")
+    assert mixer_cli.main(["ld", "--bfile", str(example_bfile(22)), "--out",
+                           str(tmp / "ref_chr22.ld")]) == 0
+    ld = LDMatrix.load(tmp / "ref_chr22.ld")
+    r = ld.to_scipy()
+    freq = ld.snps["freq"].to_numpy()
+    rng = np.random.default_rng(5)
+    effects = mixer_bivariate_effects(2 * freq * (1 - freq), np.array([0.3, 0.3]), rng=rng,
+                                      pi1=0.006, pi2=0.006, pi12=0.006, rho12=0.6)
+    z = LDSampler(r).zscores(effects.b_std, np.array([N_GWAS, N_GWAS]), rng=rng, rho0=0.2)
+    # fit on every 3rd SNP as tag (MiXeR's --extract of a random subset), all as reference
+    (tmp / "tags.snps").write_text("\n".join(ld.snps["snp"].to_numpy()[::3]) + "\n")
+    for t in range(2):
+        write_sumstats(sumstats_table(z[:, t], N_GWAS, ld.snps), tmp / f"t{t + 1}.sumstats.gz")
+        assert mixer_cli.main(["fit1", "--trait1-file", str(tmp / f"t{t + 1}.sumstats.gz"),
+                               "--ld-file", str(tmp / "ref_chr@.ld"), "--chr2use", "22",
+                               "--extract", str(tmp / "tags.snps"),
+                               "--fit-sequence", "infinitesimal", "constrained", "fast",
+                               "--n-draws", "20", "--out", str(tmp / f"t{t + 1}.fit")]) == 0
+    rg = realised_genetic_correlation(effects.b_std, r)
+    return tmp, rg
+
+
+def _common(tmp):
+    return ["--trait1-file", str(tmp / "t1.sumstats.gz"), "--trait2-file",
+            str(tmp / "t2.sumstats.gz"), "--ld-file", str(tmp / "ref_chr@.ld"),
+            "--chr2use", "22", "--extract", str(tmp / "tags.snps")]
+
+
+@pytest.mark.slow
+def test_fit2_test2_and_native(pair):
+    """MiXeR's option names end to end; the native command gives the same estimate."""
+    tmp, rg = pair
+    rc = mixer_cli.main(["fit2", *_common(tmp), "--trait1-params-file",
+                         str(tmp / "t1.fit.json"), "--trait2-params-file",
+                         str(tmp / "t2.fit.json"), "--fit-sequence", "diffevo-fast",
+                         "neldermead-fast", "--n-draws", "100", "--profile-points", "4",
+                         "--out", str(tmp / "pair.fit")])
+    assert rc == 0
+    doc = json.loads((tmp / "pair.fit.json").read_text())
+    assert [s[0] for s in doc["optimize"]] == ["infinitesimal", "fast"]
+    p = doc["params"]
+    assert p["pi12"] / (p["pi1"] + p["pi12"]) == pytest.approx(0.5, abs=0.2)
+    assert doc["rg"] == pytest.approx(rg, abs=0.1)
+    assert p["rho0"] == pytest.approx(0.2, abs=0.06)
+    venn = doc["venn"]["total"]
+    assert venn["n12"]["count"] == pytest.approx(p["pi12"] * doc["n_ref"])
+    assert venn["n12"]["se"] > 0
+    assert len(doc["pi12_profile"]["loglik"]) == 4
+    for key in ("best_vs_minimal_overlap_AIC", "best_vs_maximal_overlap_AIC"):
+        assert key in doc["criteria"]
+
+    rc = mixer_cli.main(["test2", *_common(tmp), "--load-params-file",
+                         str(tmp / "pair.fit.json"), "--out", str(tmp / "pair.test")])
+    assert rc == 0
+    test = json.loads((tmp / "pair.test.json").read_text())
+    assert len(test["conditional_qq"]["curves"]) == 4
+    with gzip.open(tmp / "pair.test.snps.tsv.gz", "rt") as fh:
+        header = fh.readline().split()
+        rows = sum(1 for _ in fh)
+    assert header == ["snp", "chr", "bp", "z1", "z2", "p_shared", "p_unique1", "p_unique2",
+                      "p_null"]
+    assert rows == test["n_tags"]
+    for name in ("venn", "condqq", "density", "profile"):
+        for ext in ("png", "pdf"):
+            assert (tmp / f"pair.test.{name}.{ext}").stat().st_size > 1000
+
+    rc = bayesmix_main.main(["mixer", "fit2", "--sumstats", str(tmp / "t1.sumstats.gz"),
+                             "--sumstats2", str(tmp / "t2.sumstats.gz"), "--ld",
+                             str(tmp / "ref_chr@.ld"), "--chr", "22", "--params",
+                             str(tmp / "t1.fit.json"), "--params2", str(tmp / "t2.fit.json"),
+                             "--extract", str(tmp / "tags.snps"),
+                             "--sequence", "infinitesimal", "fast", "--draws", "100",
+                             "--out", str(tmp / "native")])
+    assert rc == 0
+    native = json.loads((tmp / "native.json").read_text())
+    for key, value in p.items():  # same engine, same seed: the same estimate
+        assert native["params"][key] == pytest.approx(value, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_fit2_bad_inputs(pair, capsys):
+    tmp, _ = pair
+    bad = tmp / "bad.json"
+    bad.write_text('{"params": {"pi": -1, "sig2_beta": 1e-5, "sig2_zero": 1}}')
+    rc = mixer_cli.main(["fit2", *_common(tmp), "--trait1-params-file", str(bad),
+                         "--trait2-params-file", str(tmp / "t2.fit.json"),
+                         "--out", str(tmp / "x")])
+    assert rc == 1
+    assert "bad.json" in capsys.readouterr().err
+    rc = mixer_cli.main(["test2", *_common(tmp), "--load-params-file",
+                         str(tmp / "t1.fit.json"), "--out", str(tmp / "y")])
+    assert rc == 1
+    assert "not a bayesmix bivariate fit" in capsys.readouterr().err
