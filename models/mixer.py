@@ -361,3 +361,7 @@ def sample_nuts(data: MixerData, *, method: str = "convolve", censor_z: float = 
     with model:
         return pm.sample(draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
                          initvals=start, progressbar=False, compute_convergence_checks=False)
+
+
+# the bivariate graph lives in models/mixer_bivariate.py; re-exported here
+from bayesmix.models.mixer_bivariate import BivariateMixer  # noqa: E402,F401
