@@ -69,6 +69,7 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     snp_res = pd.read_csv(f"{out}.snpRes", sep=r"\s+")
     assert len(snp_res) == 400 and {"A1Effect", "PIP"} <= set(snp_res.columns)
     assert (work / "trait.parRes").exists() and (work / "trait.nc").exists()
+    assert "Posterior statistics" in (work / "trait.log").read_text()
 
     # an LD matrix unrelated to the GWAS LD, with strong statistics: the chain blows up; the
     # run must exit 1 with the explanation and write no result files
@@ -88,3 +89,4 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     assert rc == 1
     assert "blowing up" in err or "diverged" in err
     assert not (work / "bad.parRes").exists() and not (work / "bad.snpRes").exists()
+    assert "Data summary" in (work / "bad.log").read_text()  # what was done before it stopped

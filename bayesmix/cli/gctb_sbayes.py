@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 
 log = logging.getLogger("bayesmix")
@@ -242,54 +243,88 @@ def load_reference_ld(args):
 
 
 def _run_sbayes(args) -> int:
+    """Read the LD and statistics, run SBayesC/R/S, write GCTB outputs and ``OUT.log``."""
+    from bayesmix.cli.common import version_string
+    from bayesmix.cli.gctb import _Tee
     from bayesmix.errors import InputError
-    from bayesmix.inference.chain import ChainSettings
+    from bayesmix.inference.chain import ChainSettings, run_chains
     from bayesmix.inference.sbayes_data import prepare_summary_data
+    from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+    from bayesmix.io.files import atomic_open
     from bayesmix.io.sumstats import read_sumstats
     from bayesmix.models.alphabet import AlphabetPrior
     from bayesmix.models.sbayes import SBayesModel
-    from bayesmix.inference.chain import run_chains
-    from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+
+    out = _Tee(sys.stdout)
+
+    def say(text=""):
+        print(text, file=out, flush=True)
 
     if not args.gwas_summary:
         raise InputError("--sbayes needs --gwas-summary FILE.ma")
-    ld = load_reference_ld(args)
-    print(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}).")
-    sumstats = read_sumstats(args.gwas_summary)
-    print(f"Read {len(sumstats)} SNPs from [{args.gwas_summary}].")
-    if args.p_value is not None:
-        keep = ~(sumstats["P"] > args.p_value)
-        print(f"{int((~keep).sum())} SNPs with GWAS p-value > {args.p_value:g} removed.")
-        sumstats = sumstats.loc[keep.to_numpy()]
-    data = prepare_summary_data(sumstats, ld, exclude_mhc=args.exclude_mhc,
-                                exclude_regions=args.exclude_region, impute_n=args.impute_n,
-                                keep_ambiguous=args.keep_ambiguous)
-    print(data.qc)
-    print()
-    print(data.format_summary())
-    pi = args.pi if args.pi is None or args.sbayes == "R" else args.pi[-1]
-    prior = AlphabetPrior(args.sbayes, pi=pi, gamma=args.gamma, hsq=args.hsq, S=args.S,
-                          fix_pi=args.fix_pi)
-    model = SBayesModel(data, prior, robust=args.robust, ridge=args.ld_ridge,
-                        min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
-                        parallel_blocks=args.thread > 1 and args.chains == 1)
-    print(f"\nSBayes{args.sbayes}: {model.robust_description()}.")
     every = getattr(args, "checkpoint_every", 0)
-    settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
-                             thin=args.thin, out_freq=args.out_freq, seed=args.seed,
-                             store_snp_draws=not args.no_mcmc_bin,
-                             checkpoint=f"{args.out}.ckpt" if every else None,
-                             checkpoint_every=every or 1)
-    result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
-                        cores=min(args.chains, args.thread))
-    write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
-                  netcdf=not getattr(args, "no_netcdf", False))
-    return 130 if result.interrupted else 0
+    try:
+        settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
+                                 thin=args.thin, out_freq=args.out_freq, seed=args.seed,
+                                 store_snp_draws=not args.no_mcmc_bin,
+                                 checkpoint=f"{args.out}.ckpt" if every else None,
+                                 checkpoint_every=every or 1)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    log_path = f"{args.out}.log"
+    started = time.time()
+    try:
+        say(version_string("bayesmix-gctb"))
+        say("Options: " + " ".join(getattr(args, "argv", None) or sys.argv[1:]))
+        say()
+        ld = load_reference_ld(args)
+        say(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}).")
+        sumstats = read_sumstats(args.gwas_summary)
+        say(f"Read {len(sumstats)} SNPs from [{args.gwas_summary}].")
+        if args.p_value is not None:
+            keep = ~(sumstats["P"] > args.p_value)
+            say(f"{int((~keep).sum())} SNPs with GWAS p-value > {args.p_value:g} removed.")
+            sumstats = sumstats.loc[keep.to_numpy()]
+        data = prepare_summary_data(sumstats, ld, exclude_mhc=args.exclude_mhc,
+                                    exclude_regions=args.exclude_region, impute_n=args.impute_n,
+                                    keep_ambiguous=args.keep_ambiguous)
+        say(str(data.qc))
+        say()
+        say(data.format_summary())
+        pi = args.pi if args.pi is None or args.sbayes == "R" else args.pi[-1]
+        prior = AlphabetPrior(args.sbayes, pi=pi, gamma=args.gamma, hsq=args.hsq, S=args.S,
+                              fix_pi=args.fix_pi)
+        model = SBayesModel(data, prior, robust=args.robust, ridge=args.ld_ridge,
+                            min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
+                            parallel_blocks=args.thread > 1 and args.chains == 1)
+        say(f"\nSBayes{args.sbayes}: {model.robust_description()}; chain length "
+            f"{settings.chain_length}, burn-in {settings.burn_in}, thin {settings.thin}, seed "
+            f"{settings.seed}, {args.chains} chain(s).")
+        say()
+        result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
+                            cores=min(args.chains, args.thread), progress_stream=out)
+        if result.n_draws == 0:
+            raise InputError("no draws were kept (stopped during burn-in, or chain length - "
+                             "burn-in < thin); nothing to write")
+        say()
+        say("Posterior statistics from MCMC samples:")
+        say(result.diagnostics().to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        say()
+        paths = write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
+                              netcdf=not getattr(args, "no_netcdf", False))
+        for path in paths + [log_path]:
+            say(f"Wrote {path}")
+        say(f"Analysis finished in {time.time() - started:.1f} s "
+            f"({1e3 * result.chains[0].seconds_per_iteration:.2f} ms per iteration)"
+            f"{' - INTERRUPTED, outputs cover the finished iterations' if result.interrupted else ''}")
+        return 130 if result.interrupted else 0
+    finally:
+        with atomic_open(log_path) as fh:
+            fh.write("".join(out.lines))
 
 
-def write_outputs(result, out: str, *, mcmc_bin: bool = True, netcdf: bool = True) -> None:
-    """GCTB files and the ArviZ netCDF through the alphabet's writers."""
+def write_outputs(result, out: str, *, mcmc_bin: bool = True, netcdf: bool = True) -> list[str]:
+    """GCTB files and the ArviZ netCDF through the alphabet's writers; returns the paths."""
     from bayesmix.report.gctb import write_outputs as write_gctb_outputs
 
-    paths = write_gctb_outputs(result, out, mcmc_bin=mcmc_bin, netcdf=netcdf)
-    print("Results written to " + ", ".join(f"[{p}]" for p in paths) + ".")
+    return write_gctb_outputs(result, out, mcmc_bin=mcmc_bin, netcdf=netcdf)
