@@ -315,7 +315,9 @@ class AlphabetModel:
                 slab_var = sig2_beta
                 if p.base == "S":
                     S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
-                    slab_var = maf_scaled_variance(sig2_beta, d.genotypes.heterozygosity, S)
+                    het = d.genotypes.heterozygosity  # monomorphic SNPs carry no information:
+                    het = np.where(het > 0, het, 1.0)  # keep their prior variance finite
+                    slab_var = maf_scaled_variance(sig2_beta, het, S)
             beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
             if p.nested:
                 pi_window = pm.Beta("pi_window", 1.0, 1.0, default_transform=None)

@@ -114,3 +114,54 @@ def test_bayes_s_and_b_sample(method):
     assert np.isfinite(res.trace("hsq")).all()
     if method == "S":
         assert np.ptp(res.trace("S")) > 0  # S moves (Metropolis on the Markov blanket)
+
+
+def test_bayes_s_hyperparameter_steps_match_numerical_integration():
+    """Given the effects, p(S | beta) = N(S; 0, 1) prod_j H_j^(-S/2)
+    (nu s2 + sum_j beta_j^2 / H_j^S)^(-(nu + k)/2) with sig2_beta integrated out: the S
+    Metropolis, the joint (S, sig2_beta) move and the sig2_beta Gibbs step must reproduce its
+    mean and SD."""
+    from bayesmix.inference.gibbs import EffectVarianceGibbs, ShapeScaleMetropolis
+
+    rng = np.random.default_rng(12)
+    n, m, k = 40, 300, 80
+    dosages = rng.binomial(2, rng.uniform(0.02, 0.5, m), size=(n, m)).astype(float)
+    am = AlphabetModel(AlphabetData.from_arrays(dosages, rng.standard_normal(n),
+                                                standardize=False), "S")
+    het = am.data.genotypes.heterozygosity
+    active = rng.choice(np.flatnonzero(het > 0), k, replace=False)
+    beta = np.zeros(m)
+    beta[active] = rng.standard_normal(k) * np.sqrt(0.01 * het[active] ** 0.7)
+    steps = [s for s in make_steps(am) if isinstance(s, (EffectVarianceGibbs,
+                                                          MarkovBlanketMetropolis,
+                                                          ShapeScaleMetropolis))]
+    assert len(steps) == 3
+    point = am.initial_point()
+    point["beta"], point["comp"] = beta, (beta != 0).astype(np.int64)
+    for step, seed in zip(steps, np.random.default_rng(3).spawn(len(steps))):
+        step.setup_chain(seed, 500, 4000)
+    draws = []
+    for it in range(4500):
+        if it == 500:
+            for step in steps:
+                step.stop_tuning()
+        for step in steps:
+            point, _ = step.step(point)
+        if it >= 500:
+            draws.append(float(point["S"]))
+    draws = np.array(draws)
+
+    nu = 4.0
+    s2 = (nu - 2) / nu * am.start["sig2_beta"]
+    grid = np.linspace(-4, 5, 4001)
+    h, b2 = het[active], beta[active] ** 2
+    log_post = np.array([-0.5 * S**2 - 0.5 * S * np.log(h).sum()
+                         - 0.5 * (nu + k) * np.log(nu * s2 + (b2 / h**S).sum()) for S in grid])
+    w = np.exp(log_post - log_post.max())
+    w /= w.sum()
+    mean = (w * grid).sum()
+    sd = np.sqrt((w * (grid - mean) ** 2).sum())
+    batches = np.array([b.mean() for b in np.array_split(draws, 20)])
+    se = batches.std(ddof=1) / np.sqrt(len(batches))
+    assert abs(draws.mean() - mean) < 4 * se + 0.01, (draws.mean(), mean, se)
+    assert abs(draws.std() - sd) < 0.15 * sd, (draws.std(), sd)

@@ -10,6 +10,7 @@ One concept per step (all :class:`pymc.step_methods.compound.BlockedStep`):
 - :class:`EffectVarianceGibbs` - sig2_beta: scaled-inv-chi2 prior with constant parameters.
 - :class:`SnpVarianceGibbs` - BayesB's SNP variances (scaled-inv-chi2, one per SNP).
 - :class:`ResidualVarianceGibbs` - sig2_e: scaled-inv-chi2 prior with constant parameters.
+- :class:`ShapeScaleMetropolis` - BayesS: a joint move of (S, sig2_beta) along their ridge.
 - :class:`MarkovBlanketMetropolis` - any other scalar/vector hyperparameter (BayesS's S, or a
   prior the user swapped in): adaptive random-walk Metropolis on the log density of the
   variable's Markov blanket only (its prior plus its children's terms), never the whole model.
@@ -377,6 +378,78 @@ class MarkovBlanketMetropolis(AlphabetStep):
         self.log_scale, self.n_tuned = state["log_scale"].copy(), state["n_tuned"]
 
 
+class ShapeScaleMetropolis(AlphabetStep):
+    """BayesS: a joint Metropolis move of (S, sig2_beta) along their posterior ridge.
+
+    Given the effects, S and sig2_beta are strongly correlated (raising S shrinks every H_j^S,
+    which sig2_beta compensates), so one-at-a-time updates crawl. This move proposes
+    S' = S + eps, eps ~ N(0, scale^2), and rescales sig2_beta' = sig2_beta m(S) / m(S') with
+    m(S) = mean_j H_j^S, keeping the average prior variance fixed. The map is an involution
+    for eps -> -eps with Jacobian m(S) / m(S'), which enters the acceptance ratio; the log
+    density is that of the Markov blanket of (S, sig2_beta). The scale adapts during burn-in.
+    Used in addition to the one-variable steps of S and sig2_beta.
+    """
+
+    name = "shape_scale_metropolis"
+    stats_dtypes_shapes = {"accepted": (np.float64, [])}
+    target_acceptance = 0.44
+
+    def __init__(self, vars, *, scale: float = 0.2, **kwargs):
+        super().__init__(vars, **kwargs)
+        shape_rv, scale_rv = vars
+        others = [r for r in self.model.basic_RVs if r is not shape_rv and r is not scale_rv]
+        children = [r for r in others
+                    if {shape_rv, scale_rv} & set(ancestors(r.owner.inputs, blockers=others))]
+        logp = self.model.logp(vars=[shape_rv, scale_rv, *children], sum=True)
+        self._logp = self.model.compile_fn(logp, inputs=self.model.value_vars,
+                                           on_unused_input="ignore", point_fn=False,
+                                           mode=small_graph_mode())
+        self._logp.trust_input = True
+        het = self.alphabet.data.genotypes.heterozygosity
+        self.log_het = np.log(het[het > 0])
+        self.log_scale = math.log(scale)
+        self.tune = True
+        self.n_tuned = 0
+
+    @classmethod
+    def applies(cls, alphabet) -> bool:
+        """Both S and sig2_beta are free and untransformed (value = constrained value)."""
+        model = alphabet.model
+        names = {rv.name: rv for rv in model.free_RVs}
+        return ("S" in names and "sig2_beta" in names
+                and model.rvs_to_transforms.get(names["S"]) is None
+                and model.rvs_to_transforms.get(names["sig2_beta"]) is None)
+
+    def _log_mean_h(self, shape: float) -> float:
+        a = shape * self.log_het
+        top = a.max()
+        return top + math.log(np.exp(a - top).mean())
+
+    def _eval(self, point):
+        return float(self._logp(*[point[v.name] for v in self.model.value_vars]))
+
+    def step(self, point):
+        shape, scale = float(point["S"]), float(point["sig2_beta"])
+        new_shape = shape + math.exp(self.log_scale) * self.rng.standard_normal()
+        log_ratio = self._log_mean_h(shape) - self._log_mean_h(new_shape)
+        proposal = dict(point)
+        proposal["S"] = np.asarray(new_shape)
+        proposal["sig2_beta"] = np.asarray(scale * math.exp(log_ratio))
+        log_accept = self._eval(proposal) - self._eval(point) + log_ratio
+        accept = math.log(self.rng.random()) < log_accept
+        if self.tune:
+            self.log_scale += ((1.0 if accept else 0.0) - self.target_acceptance) / math.sqrt(self.n_tuned + 10)
+            self.n_tuned += 1
+        return (proposal if accept else dict(point)), [{"accepted": float(accept)}]
+
+    def state(self) -> dict:
+        return {**super().state(), "log_scale": self.log_scale, "n_tuned": self.n_tuned}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.log_scale, self.n_tuned = state["log_scale"], state["n_tuned"]
+
+
 CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, WindowWeightsGibbs,
                    EffectVarianceGibbs, SnpVarianceGibbs, ResidualVarianceGibbs)
 
@@ -385,7 +458,8 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     """The step list for an :class:`~bayesmix.models.alphabet.AlphabetModel`.
 
     The effects sweep comes first, then one step per other free variable: the first
-    conjugate step that recognises the variable's prior, else :class:`MarkovBlanketMetropolis`.
+    conjugate step that recognises the variable's prior, else :class:`MarkovBlanketMetropolis`;
+    BayesS/NS add the joint :class:`ShapeScaleMetropolis` move of (S, sig2_beta).
     Random generators are spawned from ``rng`` (pm.sample and the chain driver re-seed them
     per chain through ``setup_chain``).
     """
@@ -393,7 +467,7 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     residuals = Residuals(alphabet)
     swept = ["beta", "comp"] + (["window_on"] if alphabet.window_ptr is not None else [])
     others = [rv for rv in model.free_RVs if rv.name not in swept]
-    seeds = np.random.default_rng(rng).spawn(len(others) + 1)
+    seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [EffectsGibbs([model[name] for name in swept], alphabet=alphabet,
                           residuals=residuals, model=model, rng=seeds[0])]
     for rv, seed in zip(others, seeds[1:]):
@@ -403,6 +477,9 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
                                             model=model, rng=seed))
         else:
             steps.append(chosen([rv], alphabet=alphabet, residuals=residuals, model=model, rng=seed))
+    if ShapeScaleMetropolis.applies(alphabet):
+        steps.append(ShapeScaleMetropolis([model["S"], model["sig2_beta"]], alphabet=alphabet,
+                                          residuals=residuals, model=model, rng=seeds[-1]))
     return steps
 
 
