@@ -97,6 +97,7 @@ def windowed_data(seed, standardize):
     return AlphabetData.from_arrays(dosages, y, standardize=standardize, snps=snps)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nested,flat", [("N", "C"), ("NS", "S")])
 def test_nested_models_agree_with_flat_models_and_skip_windows(nested, flat):
     data = windowed_data(8, standardize=(flat == "C"))

@@ -31,6 +31,7 @@ def kept_mean_and_se(result, name):
     return draws.mean(), means.std(ddof=1) / np.sqrt(len(means))
 
 
+@pytest.mark.slow
 def test_swapped_priors_use_generic_step_and_agree():
     """Uniform(0,1) on pi equals Beta(1,1), and a log-transformed InverseGamma on sig2_beta equals
     the default prior: the generic Metropolis step must reproduce the conjugate posterior."""
