@@ -158,3 +158,21 @@ def test_sbayess_and_swapped_prior_run(cohort):
     pip = result.snp_accumulator.pip
     for causal in (20, 75, 130):
         assert pip[r2[causal] > 0.5].sum() > 0.5, causal
+
+
+def test_steps_run_inside_pm_sample(cohort):
+    """The same SBayes steps compose with pm.sample (DataTree out, chains seeded by PyMC)."""
+    import pymc as pm
+
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    model = SBayesModel(summary_from_design(xs, y, snps), "C", robust=False)
+    with model.model:
+        idata = pm.sample(draws=300, tune=100, chains=2, cores=1, random_seed=1,
+                          step=make_sbayes_steps(model), compute_convergence_checks=False,
+                          progressbar=False)
+    pip = (idata.posterior["beta"] != 0).mean(("chain", "draw")).values
+    r2 = np.corrcoef(xs, rowvar=False) ** 2
+    for causal in (75, 130):
+        assert pip[r2[causal] > 0.5].sum() > 0.5, causal
+    assert 0.6 < float(idata.posterior["sig2_e"].mean()) < 1.0
