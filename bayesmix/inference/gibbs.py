@@ -335,7 +335,7 @@ class MarkovBlanketMetropolis(AlphabetStep):
                                            mode=small_graph_mode())
         self._logp.trust_input = True  # points hold arrays of the value variables' dtypes
         self.value_name = self.vars[0].name
-        size = int(np.prod(self.model.initial_point()[self.value_name].shape))
+        size = int(np.prod(np.shape(self.alphabet.initial_point()[self.value_name])))
         self.log_scale = np.full(size, math.log(scale))
         self.tune = True
         self.n_tuned = 0
