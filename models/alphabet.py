@@ -181,6 +181,28 @@ class AlphabetPrior:
         return pi
 
 
+def declare_variance(name: str, nu: float, start: float, hyper):
+    """``name`` ~ ScaledInvChi2(nu, (nu - 2)/nu x start) in the current model (GCTB's scale
+    choice), unless ``hyper(name, default)`` substitutes a user prior."""
+    return hyper(name, lambda: ScaledInvChi2(name, nu, (nu - 2.0) / nu * start))
+
+
+def declare_mixture(prior: AlphabetPrior, start_pi, hyper):
+    """Mixture weights and SNP components in the current model: pi ~ Beta(1, 1) (two
+    components) or Dirichlet(1, ..., 1) (BayesR), or the fixed ``start_pi`` with ``fix_pi``;
+    comp ~ Categorical(weights) over dimension ``snp``. Returns (weights, comp)."""
+    k = len(start_pi)
+    if prior.fix_pi:
+        weights = pt.as_tensor_variable(as_float64(start_pi))
+    elif prior.method == "R":
+        weights = hyper("pi", lambda: pm.Dirichlet("pi", a=np.ones(k), dims="component",
+                                                   default_transform=None))
+    else:
+        weights = spike_slab_weights(hyper("pi", lambda: pm.Beta("pi", 1.0, 1.0,
+                                                                 default_transform=None)))
+    return weights, pm.Categorical("comp", p=weights, dims="snp")
+
+
 class AlphabetModel:
     """A PyMC graph of one alphabet model plus what the Gibbs steps need to run it fast.
 
@@ -295,23 +317,13 @@ class AlphabetModel:
             coords["window"] = np.arange(self.n_windows)
         with pm.Model(coords=coords) as model:
             alpha = pm.Flat("alpha", dims="covariate")
-            sig2_e = self._hyper("sig2_e", lambda: ScaledInvChi2(
-                "sig2_e", p.nu_e, (p.nu_e - 2.0) / p.nu_e * s["sig2_e"]))
-            if p.fix_pi:
-                weights = pt.as_tensor_variable(as_float64(s["pi"]))
-            elif p.method == "R":
-                weights = self._hyper("pi", lambda: pm.Dirichlet(
-                    "pi", a=np.ones(self.n_components), dims="component", default_transform=None))
-            else:
-                weights = spike_slab_weights(self._hyper("pi", lambda: pm.Beta(
-                    "pi", 1.0, 1.0, default_transform=None)))
-            comp = pm.Categorical("comp", p=weights, dims="snp")
+            sig2_e = declare_variance("sig2_e", p.nu_e, s["sig2_e"], self._hyper)
+            weights, comp = declare_mixture(p, s["pi"], self._hyper)
             if p.method == "B":
                 scale = (p.nu_snp - 2.0) / p.nu_snp * s["sig2_beta"] if p.nu_snp > 2 else s["sig2_beta"]
                 slab_var = ScaledInvChi2("snp_var", p.nu_snp, scale, dims="snp")
             else:
-                sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
-                    "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
+                sig2_beta = declare_variance("sig2_beta", p.nu_beta, s["sig2_beta"], self._hyper)
                 slab_var = sig2_beta
                 if p.base == "S":
                     S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
