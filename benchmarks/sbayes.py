@@ -15,6 +15,8 @@
    int16, built directly in the upper layout) and the SBayesR sweep kernel with fixed
    hyperparameters (the hyperparameter steps are O(M) numpy on top; timed separately as
    the random numbers and derived quantities of one iteration).
+3. CSR and upper sweeps alternating in one process on the 20k window LD (the fair comparison
+   of the two layouts on a machine whose load changes between runs).
 
 GCTB reference (notes/gctb-facts.md, GCTB's own runs, one thread, 20,000 SNPs with 10,000-wide
 shrunk LD): SBayesR 16-44 ms per iteration. GCTB is not installed here, so the comparison is
@@ -121,6 +123,38 @@ print(json.dumps({
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+_WORKER_PAIR = r"""
+import json, sys, time
+import numpy as np
+from bayesmix.kernels.sbayes import sbayes_sweep, sbayes_sweep_upper, upper_from_csr
+from bayesmix.ld.store import LDMatrix
+cache, iterations = sys.argv[1], int(sys.argv[2])
+ld = LDMatrix.load(cache, mmap=False)
+m = ld.shape[0]
+csr = (np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data))
+upper = upper_from_csr(*csr)
+rng = np.random.default_rng(0)
+n = np.full(m, 1e5)
+s, xtx_diag = np.sqrt(n), n.copy()
+xty = s * rng.standard_normal(m) * 1.5
+log_pi, comp_var = np.log([0.95, 0.02, 0.02, 0.01]), np.array([0, .01, .1, 1]) * 0.3 / (m * 0.0123)
+states = {k: (xty.copy(), np.zeros(m), np.zeros(m, np.int64)) for k in ("csr", "upper")}
+times = {"csr": [], "upper": []}
+for it in range(iterations + 2):
+    u, g = rng.random(m), rng.standard_normal(m)
+    for key, sweep, arrays in (("csr", sbayes_sweep, csr), ("upper", sbayes_sweep_upper, upper)):
+        r, beta, comp = states[key]
+        t0 = time.perf_counter()
+        sweep(*arrays, ld.scale, s, xtx_diag, 0.0, r, beta, comp, log_pi, comp_var, np.ones(m),
+              np.full(m, 0.8), u, g)
+        if it >= 2:
+            times[key].append(time.perf_counter() - t0)
+print(json.dumps({"config": "20k window int16: CSR vs upper sweeps, interleaved", "n_snps": m,
+                  "nnz": ld.nnz, "nonzero_effects": int((states["csr"][1] != 0).sum()),
+                  "csr_sweep_seconds": float(np.median(times["csr"])),
+                  "upper_sweep_seconds": float(np.median(times["upper"]))}))
+"""
+
 _WORKER_1M = r"""
 import json, resource, sys, time
 import numpy as np
@@ -195,9 +229,11 @@ def main(argv=None) -> list[dict]:
     args = parser.parse_args(argv)
     rows = [_run(_WORKER_20K, layout, args.iterations, args.cache, args.n_gwas, kind)
             for kind in ("window", "sparse") for layout in ("upper", "csr")]
+    pair = _run(_WORKER_PAIR, f"{args.cache}.window", max(args.iterations // 20, 5))
     if not args.skip_1m:
         rows.append(_run(_WORKER_1M, args.snps_1m, args.band, max(args.iterations // 30, 5)))
-    record = {"rows": rows, "machine": platform.platform(), "cpus": os.cpu_count(),
+    record = {"rows": rows, "layout_pair": pair, "machine": platform.platform(),
+              "cpus": os.cpu_count(),
               "load_average": os.getloadavg(),
               "gctb_reference_ms_per_iteration": {"SBayesR 20k SNPs (shrunk LD)": [16, 44]}}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +245,8 @@ def main(argv=None) -> list[dict]:
         print(f"{r['config']:<36} {r['n_snps']:>9} {r['nnz']:>11} {r['bytes_per_nonzero']:>6.2f} "
               f"{r.get('seconds_per_iteration', float('nan')):>9.4f} "
               f"{r['sweep_seconds_per_iteration']:>9.4f} {r['peak_rss_mb']:>8.0f}")
+    print(f"same process, alternating sweeps on the 20k window LD: CSR "
+          f"{pair['csr_sweep_seconds']:.4f} s, upper {pair['upper_sweep_seconds']:.4f} s")
     return rows
 
 

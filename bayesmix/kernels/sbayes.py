@@ -289,7 +289,8 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     is updated at once (they are drawn later in this sweep) and r_j through the diagonal; the
     entries (i, j) with i < j (SNPs already drawn) are applied in one pass over the rows at the
     end of the sweep, which makes r = X'y - X'X beta exact again before anything reads it.
-    Rows whose window contains no changed effect are skipped in that pass.
+    Rows whose window contains no changed effect are skipped in that pass, and rows with few
+    changes find their entries by bisection instead of scanning the row.
     """
     m = beta.shape[0]
     n_comp = log_pi.shape[0]
@@ -298,6 +299,7 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     logp = np.empty(n_comp)
     inv_lhs = np.empty(n_comp)
     change = np.zeros(m)
+    changed = np.empty(m, np.int64)  # indices of the changed SNPs, ascending
     changed_before = np.zeros(m + 1, np.int64)  # number of changed SNPs among 0..k-1
     factor = value_scale * (1.0 - ridge)
     for j in range(m):
@@ -313,6 +315,7 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
         changed_before[j + 1] = changed_before[j]
         if delta != 0.0:
             change[j] = delta
+            changed[changed_before[j]] = j
             changed_before[j + 1] += 1
             f = s[j] * delta * factor
             for p in range(row_ptr[j], row_ptr[j + 1]):
@@ -323,14 +326,30 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
         lo, hi = row_ptr[i], row_ptr[i + 1]
         if lo == hi:
             continue
-        last = i + np.int64(offsets[hi - 1])
-        if changed_before[last + 1] == changed_before[i + 1]:
+        first = changed_before[i + 1]
+        stop = changed_before[i + np.int64(offsets[hi - 1]) + 1]
+        if first == stop:
             continue
         acc = 0.0
-        for p in range(lo, hi):
-            j = i + np.int64(offsets[p])
-            if change[j] != 0.0:
-                acc += values[p] * s[j] * change[j]
+        if 16 * (stop - first) < hi - lo:
+            # few changes in this row's window: find each one's entry by bisection
+            for t in range(first, stop):
+                j = changed[t]
+                off = j - i
+                a, b = lo, hi
+                while a < b:
+                    mid = (a + b) // 2
+                    if np.int64(offsets[mid]) < off:
+                        a = mid + 1
+                    else:
+                        b = mid
+                if a < hi and np.int64(offsets[a]) == off:
+                    acc += values[a] * s[j] * change[j]
+        else:
+            for p in range(lo, hi):
+                j = i + np.int64(offsets[p])
+                if change[j] != 0.0:
+                    acc += values[p] * s[j] * change[j]
         r[i] -= s[i] * acc * factor
     return counts, ssq
 
