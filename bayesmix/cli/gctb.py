@@ -216,7 +216,8 @@ def dispatch(args) -> int:
     for attribute, runner in ANALYSES:
         if getattr(args, attribute, None):
             return runner(args)
-    raise InputError("no analysis requested: give --bayes B|C|S|R|N|NS (see --help)")
+    raise InputError("no analysis requested: give e.g. --bayes R, --sbayes R or --make-sparse-ldm "
+                     "(see --help)")
 
 
 def main(argv=None) -> int:
