@@ -1,5 +1,7 @@
 """GCTB .ldm.* interop: lossless float32 round trips of every type, layout checks, text dump."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,9 +78,39 @@ def test_mismatched_or_misnamed_files_are_rejected(tmp_path, genotypes):
 def test_text_dump_recovers_float32_values(tmp_path, genotypes):
     ld = build_ld(genotypes, "r2", r2min=0.1, progress=False)
     path = write_ldm_text(ld, tmp_path / "ld.txt.gz")
-    table = pd.read_csv(path, sep="\t")
+    table = pd.read_csv(path, sep=" ", header=None, names=["i", "snp_i", "j", "snp_j", "r"])
     dense = ld.to_scipy().toarray()
-    assert len(table) == ld.nnz
-    np.testing.assert_array_equal(table["R"].to_numpy(np.float32),
-                                  dense[table["Index1"], table["Index2"]])
-    assert (table["SNP1"] == ld.snps["snp"].to_numpy()[table["Index1"]]).all()
+    assert len(table) == ld.nnz and table["i"].min() == 1       # 1-based, as GCTB
+    np.testing.assert_array_equal(table["r"].to_numpy(np.float32),
+                                  dense[table["i"] - 1, table["j"] - 1])
+    assert (table["snp_j"] == ld.snps["snp"].to_numpy()[table["j"] - 1]).all()
+
+
+def write_info(path, rows):
+    path.write_text("".join(" ".join(map(str, row)) + "\n" for row in rows))
+
+
+def test_reads_float64_values_and_the_oldest_headerless_info(tmp_path):
+    """Some GCTB builds write float64 values; the oldest .info has 12 columns, no frequency."""
+    r = np.array([[1.0, 0.25, 0.0], [0.25, 1.0, -0.5], [0.0, -0.5, 1.0]])
+    prefix = tmp_path / "old.ldm.sparse"
+    rows = []
+    with open(f"{prefix}.bin", "wb") as fh:
+        for i in range(3):
+            cols = np.flatnonzero(r[i])
+            cols.astype("<u4").tofile(fh)
+            r[i, cols].astype("<f8").tofile(fh)
+            rows.append(["22", f"rs{i}", 0, 100 * (i + 1), "A", "G", i, cols[0], cols[-1],
+                         len(cols), 100 * (cols[-1] - cols[0]), 500])
+    write_info(Path(f"{prefix}.info"), rows)
+    ld = read_gctb_ldm(prefix)
+    np.testing.assert_array_equal(ld.to_scipy().toarray(), r.astype(np.float32))
+    assert ld.snps["freq"].isna().all() and ld.n_samples == 500
+
+    band = tmp_path / "b.ldm.band"
+    r[[0, 2], [2, 0]] = 0.125
+    r.astype("<f8").tofile(f"{band}.bin")
+    write_info(Path(f"{band}.info"), [
+        ["22", f"rs{i}", 0, 100 * (i + 1), "A", "G", 0.3, i, 0, 2, 3, 200, 500, 0.0, 1.0, 0]
+        for i in range(3)])                                         # 16 columns (Skeleton)
+    np.testing.assert_array_equal(read_gctb_ldm(band).to_scipy().toarray(), r.astype(np.float32))

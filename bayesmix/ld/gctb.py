@@ -8,11 +8,13 @@ Layout (GCTB 2.x; notes/gctb-facts.md, checked against GCTB's source):
   WindStart/WindEnd the first/last stored column (0-based), WindSize the number of values
   stored for the row, WindWidth the bp span of the window, N the LD panel size,
   SamplVar = sum_j (1 - r_ij^2)^2 / N and LDsum = sum_j r_ij over the stored j (SamplVar is
-  0 in shrunk files). Headerless layouts with 14 (no LDsum) or 16 (extra Skeleton) columns
-  are read too.
+  0 in shrunk files). Headerless layouts of older versions are read too: 12 columns
+  (``Chrom ID GenPos PhysPos A1 A2 Index WindStart WindEnd WindSize WindWidth N``, no
+  frequency: freq becomes NaN), 14 (no LDsum) or 16 (extra Skeleton column).
 - ``.bin``: raw little-endian, no header, rows in ``.info`` order. ``full``, ``band`` and
   ``shrunk``: WindSize float32 values r_{i, WindStart..WindEnd}. ``sparse``: WindSize uint32
-  column indices (0-based, ascending) followed by WindSize float32 values.
+  column indices (0-based, ascending) followed by WindSize float32 values. (Some later GCTB
+  builds write float64 values; the reader tells them apart by the file size.)
 
 The type is the token before ``.bin``. Only square matrices exist in GCTB. float32 values are
 written and read bit for bit, so a float32 round trip is lossless.
@@ -96,9 +98,9 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
         payload = np.zeros(offsets[-1], dtype="<f4")
         payload[offsets[rows] + indices - starts[rows]] = values
     r64 = np.asarray(values, dtype=np.float64)
-    n_panel = snps["n"].to_numpy().astype(np.float64)
-    if ld.n_samples:
-        n_panel = np.where(n_panel > 0, n_panel, ld.n_samples)
+    # GCTB writes the panel size (number of kept individuals) as N for every SNP
+    n_panel = (np.full(n_rows, float(ld.n_samples)) if ld.n_samples
+               else snps["n"].to_numpy().astype(np.float64))
     ld_sum = np.bincount(rows, weights=r64, minlength=n_rows)
     sampl_var = np.zeros(n_rows)
     if gctb_type != "shrunk":
@@ -130,21 +132,33 @@ def read_gctb_ldm(path, *, dtype: str = "float32") -> LDMatrix:
     sizes = info["WindSize"].to_numpy(dtype=np.int64)
     starts = info["WindStart"].to_numpy(dtype=np.int64)
     ends = info["WindEnd"].to_numpy(dtype=np.int64)
-    bytes_per = 8 if gctb_type == "sparse" else 4
-    expected = int(sizes.sum()) * bytes_per
+    # GCTB 2.x writes float32 values; some later builds write float64: tell them by size
+    index_bytes = 4 if gctb_type == "sparse" else 0
     actual = bin_path.stat().st_size
-    if actual != expected:
+    for width in (4, 8):
+        if actual == int(sizes.sum()) * (index_bytes + width):
+            break
+    else:
+        expected = int(sizes.sum()) * (index_bytes + 4)
         raise InputError(f"size {actual} bytes does not match the WindSize column of "
-                         f"{info_path.name} ({expected} bytes expected for {gctb_type} rows); "
-                         f"the .bin and .info files do not belong together", bin_path)
+                         f"{info_path.name} ({expected} bytes expected for {gctb_type} rows of "
+                         f"float32, or the float64 equivalent); the .bin and .info files do not "
+                         f"belong together", bin_path)
     raw = np.fromfile(bin_path, dtype="<u4")
     indptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
     if gctb_type == "sparse":
+        # row i: sizes[i] uint32 column indices, then sizes[i] values of `width` bytes
+        words = (4 + width) // 4 * indptr[:-1]          # start of each row, in 4-byte words
         within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], sizes)
-        index_pos = np.repeat(2 * indptr[:-1], sizes) + within
+        index_pos = np.repeat(words, sizes) + within
         cols = raw[index_pos]
-        values = raw[index_pos + np.repeat(sizes, sizes)].view("<f4").astype(np.float32)
+        value_pos = np.repeat(words + sizes, sizes) + within * (width // 4)
+        if width == 4:
+            values = raw[value_pos].view("<f4").astype(np.float32)
+        else:
+            pairs = np.stack([raw[value_pos], raw[value_pos + 1]], axis=1)
+            values = np.ascontiguousarray(pairs).view("<f8").ravel().astype(np.float32)
         row_of = np.repeat(np.arange(m), sizes)
         step = np.diff(cols.astype(np.int64))
         bad = (cols >= m) | np.concatenate([[False], (step <= 0) & (row_of[1:] == row_of[:-1])])
@@ -159,7 +173,7 @@ def read_gctb_ldm(path, *, dtype: str = "float32") -> LDMatrix:
             i = int(bad[0])
             raise InputError(f"WindStart/WindEnd/WindSize disagree ({starts[i]}, {ends[i]}, "
                              f"{sizes[i]})", info_path, i + 2)
-        all_values = raw.view("<f4")
+        all_values = raw.view("<f4" if width == 4 else "<f8")
         indices = (np.repeat(starts - indptr[:-1], sizes) + np.arange(indptr[-1])).astype(np.int32)
         keep = (all_values != 0) | (indices == np.repeat(np.arange(m), sizes))
         counts = np.add.reduceat(keep.astype(np.int64), indptr[:-1]) if m else np.zeros(0, np.int64)
@@ -190,10 +204,14 @@ def _read_info(path: Path) -> pd.DataFrame:
     else:
         table = pd.read_csv(path, sep=r"\s+", header=None, dtype={0: str, 1: str, 4: str, 5: str})
         width = table.shape[1]
-        if width not in (14, 15, 16):
-            raise InputError(f"headerless .info files must have 14 (no LDsum), 15 or 16 (with "
-                             f"Skeleton) columns, found {width}", path, 1)
-        table.columns = INFO_COLUMNS[:width] if width <= 15 else INFO_COLUMNS + ["Skeleton"]
+        if width not in (12, 14, 15, 16):
+            raise InputError(f"headerless .info files must have 12 (oldest, no A1Freq), 14 (no "
+                             f"LDsum), 15 or 16 (with Skeleton) columns, found {width}", path, 1)
+        if width == 12:      # Chrom ID GenPos PhysPos A1 A2 Index WindStart WindEnd WindSize WindWidth N
+            table.columns = INFO_COLUMNS[:6] + INFO_COLUMNS[7:13]
+            table["A1Freq"] = np.nan
+        else:
+            table.columns = INFO_COLUMNS[:width] if width <= 15 else INFO_COLUMNS + ["Skeleton"]
     missing = [c for c in ("Chrom", "ID", "PhysPos", "A1", "A2", "A1Freq", "WindStart",
                            "WindEnd", "WindSize") if c not in table]
     if missing:
@@ -201,7 +219,10 @@ def _read_info(path: Path) -> pd.DataFrame:
     for col in ("GenPos", "N"):
         if col not in table:
             table[col] = 0
-    for col in ("PhysPos", "WindStart", "WindEnd", "WindSize", "N", "A1Freq", "GenPos"):
+    numeric = ["PhysPos", "WindStart", "WindEnd", "WindSize", "N", "GenPos"]
+    if table["A1Freq"].notna().any() or header:
+        numeric.append("A1Freq")
+    for col in numeric:
         values = pd.to_numeric(table[col], errors="coerce")
         bad = values.isna().to_numpy()
         if bad.any():
@@ -213,17 +234,18 @@ def _read_info(path: Path) -> pd.DataFrame:
 
 
 def write_ldm_text(ld: LDMatrix, path) -> Path:
-    """Text dump of the stored entries, one per line: ``Index1 Index2 SNP1 SNP2 R``.
+    """Text dump of the stored entries in the layout of GCTB's sparse ``--write-ldm-txt``.
 
-    Indices are 0-based row / column positions (as in GCTB); r is printed with 9 significant
-    digits, enough to recover float32 values exactly. Written atomically (``.gz`` compresses).
+    One line per stored entry, no header: ``i SNP_i j SNP_j r`` with 1-based row and column
+    positions; r has 9 significant digits, enough to recover float32 values exactly (GCTB
+    prints 6). Written atomically (``.gz`` compresses).
     """
     indptr, indices, values = ld.csr_arrays()
     rows = np.repeat(np.arange(ld.shape[0]), np.diff(np.asarray(indptr, dtype=np.int64)))
     table = pd.DataFrame({
-        "Index1": rows, "Index2": indices, "SNP1": ld.snps["snp"].to_numpy()[rows],
-        "SNP2": ld.ref_snps["snp"].to_numpy()[indices], "R": values,
+        "i": rows + 1, "snp_i": ld.snps["snp"].to_numpy()[rows], "j": np.asarray(indices) + 1,
+        "snp_j": ld.ref_snps["snp"].to_numpy()[indices], "r": values,
     })
     with atomic_open(path, "wt") as fh:
-        table.to_csv(fh, sep="\t", index=False, float_format="%.9g")
+        table.to_csv(fh, sep=" ", index=False, header=False, float_format="%.9g")
     return Path(path)
