@@ -77,7 +77,8 @@ def add_mcmc_options(parser) -> None:
     g.add_argument("--out-freq", type=int, default=100, help="progress line every k iterations (100)")
     g.add_argument("--seed", type=int, default=1, help="random seed (default 1: runs are reproducible)")
     g.add_argument("--chains", type=int, default=1, help="independent chains (R-hat needs >= 2)")
-    g.add_argument("--thread", type=int, default=1, help="processes running chains in parallel")
+    g.add_argument("--thread", type=int, default=1,
+                   help="processes running --chains in parallel (each sweep is single-threaded)")
     g.add_argument("--checkpoint-every", type=int, default=1000,
                    help="write PREFIX.ckpt.chainK every k iterations and resume from it (0: off)")
 
