@@ -118,6 +118,7 @@ def recovery(args) -> dict:
             for key in ("h2", "nc", "pi", "sig2_beta", "sig2_zero"):
                 c = fit.ci[key]
                 row[key] = c["point"]
+                row[f"{key}_std"] = c["std"]
                 row[f"{key}_truth"] = truth[key]
                 row[f"{key}_covered"] = bool(c["lower"] <= truth[key] <= c["upper"])
             row["AIC"] = fit.criteria["AIC"]
@@ -127,7 +128,8 @@ def recovery(args) -> dict:
                   f"[{row['seconds']:.0f}s]", flush=True)
     summary = []
     print(f"\n{'scenario':10s}{'reps':>5s}{'h2 rel.err':>12s}{'nc rel.err':>12s}"
-          f"{'|h2 err|':>10s}{'|nc err|':>10s}{'h2 cover':>10s}{'nc cover':>10s}")
+          f"{'|h2 err|':>10s}{'|nc err|':>10s}{'h2 cover':>10s}{'nc cover':>10s}"
+          f"{'h2 sd rep/emp':>16s}{'nc sd rep/emp':>16s}")
     for name, n_causal in SCENARIOS:
         sel = [r for r in rows if r["scenario"] == name]
         h2_err = np.array([r["h2"] / r["h2_truth"] - 1 for r in sel])
@@ -137,11 +139,18 @@ def recovery(args) -> dict:
              "h2_mean_abs_rel_error": float(np.abs(h2_err).mean()),
              "nc_mean_abs_rel_error": float(np.abs(nc_err).mean()),
              "h2_coverage": float(np.mean([r["h2_covered"] for r in sel])),
-             "nc_coverage": float(np.mean([r["nc_covered"] for r in sel]))}
+             "nc_coverage": float(np.mean([r["nc_covered"] for r in sel])),
+             # calibration: mean reported SD (1,000 draws) vs SD of estimates over replicates
+             "h2_mean_reported_sd": float(np.mean([r["h2_std"] for r in sel])),
+             "h2_sd_over_reps": float(np.std([r["h2"] for r in sel], ddof=1)),
+             "nc_mean_reported_sd": float(np.mean([r["nc_std"] for r in sel])),
+             "nc_sd_over_reps": float(np.std([r["nc"] for r in sel], ddof=1))}
         summary.append(s)
         print(f"{name:10s}{len(sel):5d}{s['h2_mean_rel_error']:12.3f}{s['nc_mean_rel_error']:12.3f}"
               f"{s['h2_mean_abs_rel_error']:10.3f}{s['nc_mean_abs_rel_error']:10.3f}"
-              f"{s['h2_coverage']:10.2f}{s['nc_coverage']:10.2f}")
+              f"{s['h2_coverage']:10.2f}{s['nc_coverage']:10.2f}"
+              f"{s['h2_mean_reported_sd']:8.3f}/{s['h2_sd_over_reps']:<7.3f}"
+              f"{s['nc_mean_reported_sd']:8.1f}/{s['nc_sd_over_reps']:<7.1f}")
     return {"rows": rows, "summary": summary, "snps": args.snps, "h2": args.h2}
 
 
