@@ -52,6 +52,8 @@ log = logging.getLogger("bayesmix")
 METHODS = ("C", "R", "S")
 DEFAULT_MIN_EIGENVALUE = 0.01
 STRONG_RIDGE = 0.3  # above this the ridge changes the LD a lot: warn
+# ld_layout="auto" keeps the faster full CSR arrays up to this size, then the 2-byte upper layout
+CSR_MEMORY_LIMIT = 2 * 2**30
 # An effect this large on the standardised scale (one SNP explaining > 100% of the phenotypic
 # variance on its own) only arises when the chain diverges.
 MAX_ABS_EFFECT = 1.0
@@ -74,8 +76,10 @@ class SBayesModel(AlphabetModel):
         pays off with several cores and block-diagonal LD).
     ld_layout : "upper" holds the strict upper triangle of R for the sweeps (uint16 offsets:
         2 bytes per nonzero of R with int16 values, 4 with float32), "csr" the full CSR arrays
-        (needed by ``parallel_blocks``); "auto" = upper when every stored entry is within
-        65,535 SNPs of the diagonal and no parallel sweep is asked for.
+        (6 or 8 bytes per nonzero; needed by ``parallel_blocks``; its sweeps touch only the
+        columns of changed effects, so they are up to several times faster when few effects
+        change). "auto" = CSR while its arrays take at most :data:`CSR_MEMORY_LIMIT` bytes,
+        else upper (when every stored entry is within 65,535 SNPs of the diagonal).
     unscaled : GCTB's ``--unscale-genotype`` for SBayesC/R: the prior variance sig2_beta is of
         per-allele effects, i.e. H_j sig2_beta on the standardised scale (SBayesS always is).
 
@@ -130,7 +134,10 @@ class SBayesModel(AlphabetModel):
         self.sqrt_n = np.sqrt(data.n)
         self.block_bounds = independent_blocks(indptr, indices) if parallel_blocks else None
         if ld_layout == "auto":
-            ld_layout = "csr" if parallel_blocks or _max_offset(indptr, indices) > 65535 else "upper"
+            csr_bytes = indptr.nbytes + indices.nbytes + np.asarray(data.ld.data).nbytes
+            small = csr_bytes <= CSR_MEMORY_LIMIT
+            ld_layout = ("csr" if small or parallel_blocks or _max_offset(indptr, indices) > 65535
+                         else "upper")
         if ld_layout not in ("upper", "csr") or (ld_layout == "upper" and parallel_blocks):
             raise InputError(f"ld_layout must be 'upper' (serial sweeps) or 'csr', not {ld_layout!r}")
         self.ld_layout = ld_layout

@@ -161,12 +161,13 @@ def test_sbayess_and_swapped_prior_run(cohort):
 
 
 def test_steps_run_inside_pm_sample(cohort):
-    """The same SBayes steps compose with pm.sample (DataTree out, chains seeded by PyMC)."""
+    """The same SBayes steps compose with pm.sample (DataTree out, chains seeded by PyMC); here
+    with the 2-byte upper-triangle LD layout."""
     import pymc as pm
 
     dosages, y, snps = cohort
     xs = (dosages - dosages.mean(0)) / dosages.std(0)
-    model = SBayesModel(summary_from_design(xs, y, snps), "C", robust=False)
+    model = SBayesModel(summary_from_design(xs, y, snps), "C", robust=False, ld_layout="upper")
     with model.model:
         idata = pm.sample(draws=300, tune=100, chains=2, cores=1, random_seed=1,
                           step=make_sbayes_steps(model), compute_convergence_checks=False,

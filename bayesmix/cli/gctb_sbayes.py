@@ -93,8 +93,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(sb, "--ld-ridge", type=float, help="ridge towards the LD diagonal in [0, 1) (default: "
                                            "from the eigenvalue check)")
     add(sb, "--ld-layout", choices=["auto", "upper", "csr"], default="auto",
-        help="LD held for the sweeps: upper triangle (2 bytes per nonzero with int16; default) "
-             "or full CSR (3x the memory, up to ~2x faster sweeps when few effects change)")
+        help="LD held for the sweeps: upper triangle (2 bytes per nonzero with int16) or full "
+             "CSR (3x the memory, several times faster sweeps when few effects change); auto: "
+             "CSR up to 2 GiB of LD arrays, else upper")
     add(sb, "--min-eigenvalue", type=float, default=0.01,
         help="smallest LD eigenvalue the automatic ridge aims for")
 
