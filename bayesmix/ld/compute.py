@@ -387,14 +387,9 @@ def correlation_block(a: _Counts, b: _Counts, n: int, missing: str = "mean") -> 
 
 
 def _read_raw_counts(genotypes: Genotypes, cols: np.ndarray) -> np.ndarray:
-    """A1 counts (n, k) float32 of the kept samples with NaN for missing calls.
-
-    ``Genotypes.read`` mean-imputes, which hides which calls were missing; pairwise-complete
-    r needs them, so this reads through the fileset's bed-reader handle directly.
-    """
-    bed_cols = genotypes.snps["bed_index"].to_numpy()[cols]
-    return genotypes._bed.read(index=np.s_[genotypes._sample_index, bed_cols],
-                               dtype=np.float32, order="F")
+    """A1 counts (n, k) float32 of the kept samples with NaN for missing calls (pairwise-complete
+    r needs to know which calls were missing)."""
+    return genotypes.read(cols, standardize=False, impute=False, dtype=np.float32)
 
 
 class _BlockEngine:
