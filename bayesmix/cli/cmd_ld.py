@@ -136,7 +136,7 @@ def _build(args) -> int:
     return 0
 
 
-def _load_any(path, source_format=None):
+def load_ld_any(path, source_format=None):
     """Open a bayesmix LD folder or a GCTB .ldm.* file (format guessed from the name)."""
     import re
 
@@ -154,7 +154,7 @@ def _one_input(args):
 
     if len(args.inputs) != 1:
         raise InputError(f"{args.action} takes exactly one input LD matrix")
-    return _load_any(args.inputs[0], getattr(args, "source_format", None))
+    return load_ld_any(args.inputs[0], getattr(args, "source_format", None))
 
 
 def _merge(args) -> int:
@@ -163,7 +163,7 @@ def _merge(args) -> int:
 
     if len(args.inputs) < 1:
         raise InputError("merge needs the LD pieces as positional inputs")
-    merged = merge(_load_any(p) for p in args.inputs)
+    merged = merge(load_ld_any(p) for p in args.inputs)
     if args.dtype != "float32" or merged.dtype != "float32":
         merged = merged.astype(args.dtype)
     merged.save(args.out, layout=args.layout)

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Tee(io.TextIOBase):
+class Tee(io.TextIOBase):
     """Write to stdout and keep every line for PREFIX.log."""
 
     def __init__(self, stream):
@@ -131,7 +131,7 @@ def run_individual(args, out=None) -> int:
     from bayesmix.models.alphabet import AlphabetData, AlphabetModel, AlphabetPrior
     from bayesmix.report.gctb import write_outputs
 
-    out = out if out is not None else _Tee(sys.stdout)
+    out = out if out is not None else Tee(sys.stdout)
     started = time.time()
     for noisy in ("arviz", "arviz_base", "arviz_stats", "arviz_plots"):
         logging.getLogger(noisy).setLevel(logging.WARNING)  # backend banners at INFO
@@ -186,7 +186,7 @@ def run_individual(args, out=None) -> int:
     try:
         result = run_chains(model, make_steps, settings, chains=args.chains, cores=args.thread,
                             progress_stream=out)
-        if args.chains > 1 and args.thread > 1 and isinstance(out, _Tee):
+        if args.chains > 1 and args.thread > 1 and isinstance(out, Tee):
             for chain in result.chains:  # printed by worker processes: add them to the log
                 out.lines.extend(line + "\n" for line in chain.progress)
         if result.n_draws == 0:
@@ -206,7 +206,7 @@ def run_individual(args, out=None) -> int:
         return 130 if result.interrupted else 0
     finally:
         with atomic_open(log_path) as fh:
-            fh.write("".join(out.lines) if isinstance(out, _Tee) else "")
+            fh.write("".join(out.lines) if isinstance(out, Tee) else "")
 
 
 ANALYSES = [("bayes", run_individual), *gctb_sbayes.ANALYSES]

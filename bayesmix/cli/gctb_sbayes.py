@@ -139,7 +139,7 @@ def _read_list(path) -> list[str]:
 def _load_ld(prefix):
     """A bayesmix LD folder (also when named like a GCTB prefix, e.g. row pieces), an
     eigen-decomposed LD folder (``bayesmix ld eigen``), or GCTB ``PREFIX.ldm.TYPE`` files."""
-    from bayesmix.cli.cmd_ld import _load_any
+    from bayesmix.cli.cmd_ld import load_ld_any
     from bayesmix.errors import InputError
     from bayesmix.ld.store import LDMatrix
 
@@ -154,7 +154,7 @@ def _load_ld(prefix):
     if not (Path(f"{prefix}.bin").exists() or Path(f"{prefix}.info").exists() or path.exists()):
         raise InputError("LD matrix not found (expected PREFIX.ldm.TYPE.bin/.info or a "
                          "bayesmix LD folder)", prefix)
-    return _load_any(prefix)
+    return load_ld_any(prefix)
 
 
 def _ld_output_name(args, gctb_type: str) -> str:
@@ -249,7 +249,7 @@ def load_reference_ld(args):
 def _run_sbayes(args) -> int:
     """Read the LD and statistics, run SBayesC/R/S, write GCTB outputs and ``OUT.log``."""
     from bayesmix.cli.common import version_string
-    from bayesmix.cli.gctb import _Tee
+    from bayesmix.cli.gctb import Tee
     from bayesmix.errors import InputError
     from bayesmix.inference.chain import ChainSettings, run_chains
     from bayesmix.inference.sbayes_data import prepare_summary_data
@@ -259,7 +259,7 @@ def _run_sbayes(args) -> int:
     from bayesmix.models.alphabet import AlphabetPrior
     from bayesmix.models.sbayes import SBayesModel
 
-    out = _Tee(sys.stdout)
+    out = Tee(sys.stdout)
 
     def say(text=""):
         print(text, file=out, flush=True)

@@ -26,7 +26,7 @@ from bayesmix.kernels.jit import njit
 
 
 @njit
-def _draw_component(log_w, k_max, u):
+def draw_component(log_w, k_max, u):
     """Index k with probability exp(log_w[k]) / sum, for k < k_max, from a uniform u."""
     top = log_w[0]
     for k in range(1, k_max):
@@ -65,7 +65,7 @@ def _update_snp(codes, j, center, scale, missing_ptr, missing_idx, xtx, colsum, 
             log_w[k] = log_pi[k] - 0.5 * np.log(v * lhs / sig2_e) + 0.5 * rhs * rhs / (sig2_e * lhs)
         else:
             log_w[k] = log_pi[k]
-    k = _draw_component(log_w, n_comp, rng.random())
+    k = draw_component(log_w, n_comp, rng.random())
     v = gamma[k] * var_j
     new = 0.0
     if v > 0.0:

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from numba import prange
 
-from bayesmix.kernels.gibbs import _draw_component as draw_component
+from bayesmix.kernels.gibbs import draw_component
 from bayesmix.kernels.jit import njit
 
 
