@@ -13,7 +13,7 @@ from bayesmix.inference.mle import fit_univariate
 from bayesmix.inference.mle_bivariate import (BivariateData, fit_bivariate, genetic_correlation,
                                               profile_pi12, shared_posteriors)
 from bayesmix.models.mixer import MixerData
-from bayesmix.report.mixer_bivariate_json import read_fit_json, write_fit_json
+from bayesmix.report.mixer_bivariate_json import pairs_table, read_fit_json, write_fit_json
 from bayesmix.simulate.effects import mixer_bivariate_effects
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +102,10 @@ def test_json_round_trip_and_plots(partial_fit, tmp_path):
         (fit.params["pi1"] + fit.params["pi2"] + fit.params["pi12"]) * data.n_ref)
     assert record["venn"]["p9"]["n1"]["count"] < venn["n1"]["count"]
     json.dumps(record)
+    table = pairs_table([record, record], counts="total", scale=1.0)
+    assert list(table["trait1"]) == ["A", "A"]
+    assert table["n12"][0] == pytest.approx(venn["n12"]["count"])
+    assert table["rg"][0] == pytest.approx(fit.rg)
 
     import matplotlib
 

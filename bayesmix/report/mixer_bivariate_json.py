@@ -11,6 +11,8 @@ Layout (keys as in MiXeR's bivariate JSON where one exists):
 - ``venn``: counts of unique/shared causal variants, total and explaining 90% of h2, with SEs;
 - ``criteria``: AIC/BIC of best vs infinitesimal, minimal- and maximal-overlap models;
 - ``optimize``: each step of the fit sequence; ``options``, ``n_tags``, ``n_ref``, ...
+
+:func:`pairs_table` turns several fits into a table like MiXeR's Table 1.
 """
 
 from __future__ import annotations
@@ -90,3 +92,29 @@ def read_fit_json(path) -> dict:
         if key not in record:
             raise InputError(f"missing key {key!r}", path, 1)
     return record
+
+
+def pairs_table(records, *, counts: str = "p9", scale: float = 1000.0):
+    """A table like MiXeR's Table 1 (Frei et al. 2019) from several fit2 records (dicts of
+    :func:`read_fit_json`): one row per trait pair with unique/shared causal variants (in
+    units of ``scale``; ``counts`` = "p9" for those explaining 90% of h2 or "total") and
+    their SEs, the shared share of each trait, dice, rho_beta, rg, rho_zero.
+
+    Returns a pandas DataFrame.
+    """
+    import pandas as pd
+
+    rows = []
+    for record in records:
+        venn = record["venn"][counts]
+        ci = record["ci"]
+        names = record.get("trait_names", ["trait1", "trait2"])
+        row = {"trait1": names[0], "trait2": names[1]}
+        for key in ("n1", "n12", "n2"):
+            row[key] = venn[key]["count"] / scale
+            row[f"{key}_se"] = None if venn[key]["se"] is None else venn[key]["se"] / scale
+        for key in ("pi12_over_pi1u", "pi12_over_pi2u", "dice", "rho_beta", "rg", "rho_zero"):
+            row[key] = ci[key]["point"]
+            row[f"{key}_se"] = ci[key]["std"]
+        rows.append(row)
+    return pd.DataFrame(rows)
