@@ -166,3 +166,38 @@ def test_bayes_s_hyperparameter_steps_match_numerical_integration():
     se = batches.std(ddof=1) / np.sqrt(len(batches))
     assert abs(draws.mean() - mean) < 4 * se + 0.01, (draws.mean(), mean, se)
     assert abs(draws.std() - sd) < 0.15 * sd, (draws.std(), sd)
+
+
+@pytest.mark.parametrize("chain_length, burn_in, thin", [(15, 12, 10), (100, 100, 1),
+                                                         (50, 80, 5), (0, 0, 1)])
+def test_chain_settings_that_keep_no_draw_are_input_errors(chain_length, burn_in, thin):
+    from bayesmix.errors import InputError
+    from bayesmix.inference.chain import ChainSettings
+
+    with pytest.raises(InputError, match="chain-length"):
+        ChainSettings(chain_length=chain_length, burn_in=burn_in, thin=thin)
+
+
+@pytest.mark.parametrize("chain_length, burn_in, thin", [(23, 7, 4), (20, 19, 1), (30, 10, 10)])
+def test_kept_draw_count_matches_the_run(chain_length, burn_in, thin):
+    """n_kept_draws equals the draws a run keeps, counted by brute force over iterations."""
+    from bayesmix.inference.chain import ChainSettings, run_chain
+
+    settings = ChainSettings(chain_length=chain_length, burn_in=burn_in, thin=thin, out_freq=0)
+    expected = sum(1 for it in range(1, chain_length + 1) if it > burn_in and it % thin == 0)
+    assert settings.n_kept_draws == expected
+    am = AlphabetModel(small_data(m=10), "C")
+    result = run_chain(am, make_steps(am), settings)
+    assert len(result.traces["hsq"]) == len(result.iterations) == expected
+
+
+def test_cli_rejects_a_run_without_draws_before_reading_data(tmp_path, capsys):
+    """The check happens at argument time: the (absent) genotypes are never opened."""
+    from bayesmix.cli.gctb import main
+
+    rc = main(["--bfile", str(tmp_path / "absent"), "--pheno", str(tmp_path / "absent.phen"),
+               "--bayes", "C", "--chain-length", "15", "--burn-in", "12", "--thin", "10",
+               "--out", str(tmp_path / "out")])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "no draw would be kept" in err and "absent" not in err

@@ -143,14 +143,11 @@ def run_individual(args, out=None) -> int:
         raise InputError("--bayes needs --bfile and --pheno")
     if args.covar and args.qcovar:
         raise InputError("give quantitative covariates with --covar or --qcovar, not both")
-    try:
-        settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
-                                 thin=args.thin, out_freq=args.out_freq, seed=args.seed,
-                                 store_snp_draws=not args.no_mcmc_bin,
-                                 checkpoint=f"{args.out}.ckpt" if args.checkpoint_every else None,
-                                 checkpoint_every=max(args.checkpoint_every, 1))
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
+    settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
+                             thin=args.thin, out_freq=args.out_freq, seed=args.seed,
+                             store_snp_draws=not args.no_mcmc_bin,
+                             checkpoint=f"{args.out}.ckpt" if args.checkpoint_every else None,
+                             checkpoint_every=max(args.checkpoint_every, 1))  # InputError if no draws
     say(f"{version_string('bayesmix-gctb')}")
     say("Options: " + " ".join(getattr(args, "argv", None) or sys.argv[1:]))
     say()

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
 
 log = logging.getLogger("bayesmix")
@@ -71,10 +72,20 @@ class ChainSettings:
 
     def __post_init__(self):
         if self.chain_length < 1 or self.burn_in < 0 or self.thin < 1:
-            raise ValueError("need chain_length >= 1, burn_in >= 0, thin >= 1")
+            raise InputError(f"need --chain-length >= 1, --burn-in >= 0 and --thin >= 1; got "
+                             f"{self.chain_length}, {self.burn_in}, {self.thin}")
         if self.burn_in >= self.chain_length:
-            raise ValueError(f"burn-in ({self.burn_in}) must be shorter than the chain "
-                             f"({self.chain_length})")
+            raise InputError(f"--burn-in ({self.burn_in}) must be shorter than --chain-length "
+                             f"({self.chain_length}): no draws would be kept")
+        if self.n_kept_draws == 0:
+            raise InputError(f"no draw would be kept: no multiple of --thin ({self.thin}) lies "
+                             f"after --burn-in ({self.burn_in}) up to --chain-length "
+                             f"({self.chain_length}); lengthen the chain or lower --thin")
+
+    @property
+    def n_kept_draws(self) -> int:
+        """Number of kept (thinned, post burn-in) draws per chain."""
+        return self.chain_length // self.thin - self.burn_in // self.thin
 
 
 @dataclass
