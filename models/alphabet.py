@@ -20,7 +20,9 @@ N / NS     as C / S, nested in windows         as C / S
 BayesN / BayesNS group SNPs in non-overlapping windows (``wind`` Mb, by chromosome and base
 pair): window w has delta_w ~ Bernoulli(pi_window) and SNP j of window w enters the likelihood
 as delta_w beta_j, while (c_j, beta_j) keep the C / S prior in every window (the augmented
-"pseudo-prior" parametrisation GCTB uses). The reported effect is delta_w beta_j.
+"pseudo-prior" parametrisation GCTB uses). The reported effect is delta_w beta_j. As in GCTB,
+``pi`` / ``Pi`` of N/NS is pi_window, the share of windows with an effect; the within-window
+SNP share (the C / S ``pi``) is ``pi_snp`` / ``PiSnp``.
 
 sig2_beta and sig2_e have scaled-inverse-chi-square priors (4 degrees of freedom, scales set
 from the starting heritability ``hsq`` as GCTB does); alpha is flat. Every hyperprior can be
@@ -54,6 +56,7 @@ NESTED = {"N": "C", "NS": "S"}
 DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)
 DEFAULT_PI_R = (0.95, 0.02, 0.02, 0.01)
 DEFAULT_PI = 0.05
+DEFAULT_PI_WINDOW = 0.5  # BayesN/NS: starting share of windows with an effect
 DEFAULT_HSQ = 0.5
 
 warnings.filterwarnings("ignore", message="Numba will use object mode to run Genotype")
@@ -114,14 +117,17 @@ class AlphabetPrior:
 
     method : one of B, C, S, R (``--bayes``).
     pi : starting value(s) of the mixture weights (``--pi``): the non-zero share for B/C/S,
-        the K weights for R; with ``fix_pi`` (``--fix-pi``) they are not sampled.
+        the K weights for R; with ``fix_pi`` (``--fix-pi``) they are not sampled. For N/NS, as
+        in GCTB, ``pi`` is the share of WINDOWS with an effect (default start 0.5, Beta(1, 1)
+        prior; ``fix_pi`` fixes it).
     gamma : R's component variance multipliers (``--gamma``), first 0.
     hsq : starting heritability (``--hsq``) that sets the starting values and prior scales.
     S : starting value of BayesS's S (``--S``).
     nu_beta, nu_e : degrees of freedom of the scaled-inv-chi2 priors of sig2_beta, sig2_e.
     nu_snp : BayesB's degrees of freedom of the SNP variances (t slab).
-    wind : BayesN/NS window width in Mb (``--wind``); for these ``pi`` is the SNP-level share
-        within active windows and the window share starts at 0.5 (Beta(1, 1) prior).
+    wind : BayesN/NS window width in Mb (``--wind``).
+    pi_snp : BayesN/NS: starting share of SNPs with an effect inside windows (``--pi-snp``,
+        default 0.05, Beta(1, 1) prior); ``fix_pi_snp`` (``--fix-pi-snp``) fixes it.
     """
 
     method: str = "C"
@@ -134,6 +140,8 @@ class AlphabetPrior:
     nu_e: float = 4.0
     nu_snp: float = 4.0
     wind: float = 1.0
+    pi_snp: float | None = None
+    fix_pi_snp: bool = False
 
     def __post_init__(self):
         self.method = str(self.method).upper()
@@ -143,6 +151,24 @@ class AlphabetPrior:
             raise InputError(f"hsq must be in (0, 1), got {self.hsq}")
         if not self.wind > 0:
             raise InputError(f"--wind must be positive (Mb), got {self.wind}")
+        if not self.nested and (self.pi_snp is not None or self.fix_pi_snp):
+            raise InputError("--pi-snp / --fix-pi-snp apply to BayesN and BayesNS only")
+        if self.nested:
+            self.pi_window_start  # validated here, at argument time
+
+    @property
+    def pi_window_start(self) -> float:
+        """N/NS: starting share of windows with an effect (``--pi``, GCTB's Pi)."""
+        p = np.ravel(np.asarray(DEFAULT_PI_WINDOW if self.pi is None else self.pi, np.float64))
+        if p.size != 1 or not 0 < p[0] < 1:
+            raise InputError(f"--pi of BayesN/NS is the share of windows with an effect: one "
+                             f"value in (0, 1), got {self.pi}")
+        return float(p[0])
+
+    @property
+    def snp_weights_fixed(self) -> bool:
+        """Whether the SNP-level mixture weights are constants (``--fix-pi``; N/NS: ``--fix-pi-snp``)."""
+        return self.fix_pi_snp if self.nested else self.fix_pi
 
     @property
     def base(self) -> str:
@@ -164,7 +190,8 @@ class AlphabetPrior:
 
     @property
     def pi_values(self) -> np.ndarray:
-        """Starting mixture weights as a K-vector (K = 2 except for BayesR)."""
+        """Starting SNP-level mixture weights as a K-vector (K = 2 except for BayesR; N/NS: the
+        share inside windows, ``pi_snp``)."""
         k = len(self.gamma_values)
         if self.method == "R":
             pi = DEFAULT_PI_R if self.pi is None and k == 4 else self.pi
@@ -172,7 +199,8 @@ class AlphabetPrior:
             if pi.shape != (k,):
                 raise InputError(f"--pi needs {k} values (one per --gamma value), got {len(pi)}")
         else:
-            p = DEFAULT_PI if self.pi is None else np.atleast_1d(np.asarray(self.pi, np.float64))
+            start = self.pi_snp if self.nested else self.pi
+            p = DEFAULT_PI if start is None else np.atleast_1d(np.asarray(start, np.float64))
             p = float(np.ravel(p)[-1])
             pi = np.array([1.0 - p, p])
         if (pi < 0).any() or not np.isclose(pi.sum(), 1.0) or pi[1:].sum() <= 0:
@@ -192,7 +220,7 @@ def declare_mixture(prior: AlphabetPrior, start_pi, hyper):
     components) or Dirichlet(1, ..., 1) (BayesR), or the fixed ``start_pi`` with ``fix_pi``;
     comp ~ Categorical(weights) over dimension ``snp``. Returns (weights, comp)."""
     k = len(start_pi)
-    if prior.fix_pi:
+    if prior.snp_weights_fixed:
         weights = pt.as_tensor_variable(as_float64(start_pi))
     elif prior.method == "R":
         weights = hyper("pi", lambda: pm.Dirichlet("pi", a=np.ones(k), dims="component",
@@ -298,7 +326,7 @@ class AlphabetModel:
         column_var = d.genotypes.xtx / d.genotypes.n_samples
         weight = d.genotypes.heterozygosity ** p.S if p.base == "S" else np.ones(self.n_snps)
         slab_mass = float((pi * self.gamma).sum())
-        window_share = 0.5 if p.nested else 1.0
+        window_share = p.pi_window_start if p.nested else 1.0
         sig2_beta = var_g / (window_share * slab_mass * float((column_var * weight).sum()))
         return {"alpha": coef, "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta, "S": p.S,
                 "var_y": var_y}
@@ -332,7 +360,9 @@ class AlphabetModel:
                     slab_var = maf_scaled_variance(sig2_beta, het, S)
             beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
             if p.nested:
-                pi_window = pm.Beta("pi_window", 1.0, 1.0, default_transform=None)
+                pi_window = (pt.as_tensor_variable(p.pi_window_start) if p.fix_pi
+                             else pm.Beta("pi_window", 1.0, 1.0, default_transform=None))
+                self._pi_window = pi_window
                 window_on = pm.Bernoulli("window_on", p=pi_window, dims="window")
                 beta = beta * window_on[self.snp_window]
             mean = pt.dot(as_float64(d.design), alpha) + genetic_values(d.genotypes, beta)
@@ -364,7 +394,8 @@ class AlphabetModel:
         if self.method == "B":
             point["snp_var"] = np.full(self.n_snps, s["sig2_beta"])
         if self.prior.nested:
-            point["pi_window"] = np.asarray(0.5)
+            if not self.prior.fix_pi:
+                point["pi_window"] = np.asarray(self.prior.pi_window_start)
             point["window_on"] = np.ones(self.n_windows, dtype=np.int64)
         self._initial = point
         return {k: v.copy() for k, v in point.items()}
@@ -380,6 +411,8 @@ class AlphabetModel:
                                  if rv.name not in ("alpha", "beta", "comp", "snp_var", "window_on")]
             outs = [self._sig2_e, pt.log(self._weights),
                     pt.broadcast_to(self._slab_var, (self.n_snps,))]
+            if self.prior.nested:
+                outs.append(pt.as_tensor_variable(self._pi_window))
             outs += [self.model[name] for name in self._hyper_names]
             outs = self.model.replace_rvs_by_values(outs)
             self._derived = self.model.compile_fn(outs, inputs=self.model.value_vars,
@@ -388,9 +421,12 @@ class AlphabetModel:
             self._derived.trust_input = True  # points hold arrays of the value variables' dtypes
         values = [point[v.name] for v in self.model.value_vars]
         sig2_e, log_pi, slab, *hyper = self._derived(*values)
-        return {"sig2_e": float(sig2_e), "log_pi": np.asarray(log_pi, np.float64),
-                "slab_var": np.asarray(slab, np.float64),
-                "hyper": {name: np.asarray(v) for name, v in zip(self._hyper_names, hyper)}}
+        out = {"sig2_e": float(sig2_e), "log_pi": np.asarray(log_pi, np.float64),
+               "slab_var": np.asarray(slab, np.float64)}
+        if self.prior.nested:
+            out["pi_window"] = float(hyper.pop(0))
+        out["hyper"] = {name: np.asarray(v) for name, v in zip(self._hyper_names, hyper)}
+        return out
 
     @property
     def monitor_names(self) -> list[str]:
@@ -399,7 +435,7 @@ class AlphabetModel:
         names = ([f"Pi{i + 1}" for i in range(k)] + [f"NumSnp{i + 1}" for i in range(k)]
                  if self.method == "R" else ["Pi"])
         if self.prior.nested:
-            names += ["PiSnp", "NnzWind"]
+            names += ["NNZwind", "PiSnp"]
         names += ["NnzSnp", "SigmaSq"] + (["S"] if self.prior.base == "S" else [])
         return names + ["ResVar", "GenVar", "hsq"]
 
@@ -414,8 +450,8 @@ class AlphabetModel:
     def monitor(self, point, stats) -> dict:
         """Per-iteration summary: Pi (or Pi_k, NumSnp_k), NnzSnp, SigmaSq, S, ResVar, GenVar, hsq.
 
-        BayesN/NS: Pi is the share of active windows (GCTB), PiSnp the SNP-level share,
-        NnzWind the number of active windows.
+        BayesN/NS: Pi is the share of windows with an effect (GCTB's Pi), NNZwind the number
+        of active windows, PiSnp the share of SNPs with an effect inside windows.
 
         ``stats`` are the merged step statistics (``n_nonzero``, ``genetic_variance`` of
         :class:`~bayesmix.inference.gibbs.EffectsGibbs`). SigmaSq is sig2_beta (scale of X;
@@ -426,9 +462,9 @@ class AlphabetModel:
         pi = np.exp(d["log_pi"])
         out = {}
         if self.prior.nested:
-            out["Pi"] = float(d["hyper"]["pi_window"])
+            out["Pi"] = d["pi_window"]
+            out["NNZwind"] = int(np.sum(point["window_on"]))
             out["PiSnp"] = float(pi[1])
-            out["NnzWind"] = int(np.sum(point["window_on"]))
         elif self.method == "R":
             counts = np.bincount(np.asarray(point["comp"]), minlength=self.n_components)
             out.update({f"Pi{i + 1}": float(pi[i]) for i in range(self.n_components)})

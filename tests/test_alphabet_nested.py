@@ -113,4 +113,59 @@ def test_nested_models_agree_with_flat_models_and_skip_windows(nested, flat):
     assert pip_nested[[5, 200]].min() > 0.9 and pip_flat[[5, 200]].min() > 0.9
     n_windows = res_nested.snp_summary()["Window"].max()
     assert n_windows == 20
-    assert res_nested.trace("NnzWind").mean() < 0.5 * n_windows  # most windows are skipped
+    assert res_nested.trace("NNZwind").mean() < 0.5 * n_windows  # most windows are skipped
+
+
+def test_pi_is_the_share_of_windows_with_an_effect():
+    """Simulated with bayesmix.simulate's BayesN prior and a known share of active windows
+    (15 of 60), the reported Pi (GCTB's meaning) recovers the window share and PiSnp the
+    within-window SNP share (0.5), each far from the other's truth and from the overall SNP
+    share (0.125)."""
+    from bayesmix.simulate.effects import bayesn_effects, window_ids
+
+    rng = np.random.default_rng(5)
+    n, m = 1000, 600
+    dosages = rng.binomial(2, rng.uniform(0.1, 0.5, m), size=(n, m)).astype(float)
+    bp = np.arange(m) * 10_000 + 1  # 10 SNPs per 0.1 Mb window
+    freq = dosages.mean(0) / 2
+    effects = bayesn_effects(2 * freq * (1 - freq), 0.7, rng=rng, n_causal=15, pi_snp=0.5,
+                             windows=window_ids(np.ones(m, int), bp, window_kb=100.0))
+    g = (dosages - dosages.mean(0)) @ effects.beta
+    y = g + rng.standard_normal(n) * np.sqrt(g.var() * 0.3 / 0.7)
+    snps = pd.DataFrame({"chr": "1", "snp": [f"s{j}" for j in range(m)], "bp": bp,
+                         "a1": "A", "a2": "G"})
+    data = AlphabetData.from_arrays(dosages, y, snps=snps)
+    # GCTB's windows start at a SNP: 0.095 Mb gives the simulator's 10-SNP windows
+    model = AlphabetModel(data, AlphabetPrior("N", wind=0.095, pi=0.5, pi_snp=0.05))
+    assert model.n_windows == 60
+    np.testing.assert_array_equal(model.snp_window, np.repeat(np.arange(60), 10))
+    res = run_chains(model, make_steps, ChainSettings(chain_length=1500, burn_in=500, thin=2,
+                                                      out_freq=0, seed=2))
+    pi, nnz_wind, pi_snp = (res.trace(name).mean() for name in ("Pi", "NNZwind", "PiSnp"))
+    assert abs(pi - 15 / 60) < 0.08 and abs(nnz_wind - 15) < 5
+    assert abs(pi_snp - 0.5) < 0.2
+
+
+def test_nested_pi_options():
+    """--pi is the window share (one value), --pi-snp the within-window SNP share; the window
+    share is fixed by --fix-pi and the SNP share by --fix-pi-snp."""
+    from bayesmix.cli.gctb import build_parser
+    from bayesmix.errors import InputError
+
+    args = build_parser().parse_args("--bayes N --pi 0.2 --pi-snp 0.1 --fix-pi".split())
+    prior = AlphabetPrior(args.bayes, pi=args.pi, pi_snp=args.pi_snp, fix_pi=args.fix_pi)
+    assert prior.pi_window_start == 0.2 and np.allclose(prior.pi_values, [0.9, 0.1])
+    assert not prior.snp_weights_fixed
+    data = windowed_data(1, standardize=True)
+    model = AlphabetModel(data, AlphabetPrior("N", wind=0.2, pi=0.2, pi_snp=0.1, fix_pi=True))
+    assert "pi_window" not in [rv.name for rv in model.model.free_RVs]
+    res = run_chains(model, make_steps, ChainSettings(chain_length=60, burn_in=20, thin=1,
+                                                      out_freq=0, seed=1))
+    assert np.all(res.trace("Pi") == 0.2) and np.ptp(res.trace("PiSnp")) > 0
+    fixed_snp = AlphabetModel(data, AlphabetPrior("N", wind=0.2, pi_snp=0.1, fix_pi_snp=True))
+    assert "pi" not in [rv.name for rv in fixed_snp.model.free_RVs]
+    assert "pi_window" in [rv.name for rv in fixed_snp.model.free_RVs]
+    with pytest.raises(InputError, match="share of windows"):
+        AlphabetPrior("N", pi=(0.95, 0.05))
+    with pytest.raises(InputError, match="BayesN and BayesNS only"):
+        AlphabetPrior("C", pi_snp=0.1)

@@ -56,14 +56,19 @@ def add_prior_options(parser) -> None:
     g.add_argument("--bayes", type=str.upper, choices=INDIVIDUAL_METHODS,
                    help="BayesB, C, S, R, N or NS on individual genotypes")
     g.add_argument("--pi", type=_float_list,
-                   help="starting pi: non-zero share (B/C/S, default 0.05) or BayesR's "
-                        "weights (default 0.95,0.02,0.02,0.01)")
+                   help="starting pi: non-zero share (B/C/S, default 0.05), BayesR's "
+                        "weights (default 0.95,0.02,0.02,0.01), or for N/NS the share of "
+                        "windows with an effect (GCTB's Pi, default 0.5)")
+    g.add_argument("--pi-snp", type=float,
+                   help="BayesN/NS: starting share of SNPs with an effect inside windows (0.05)")
     g.add_argument("--gamma", type=_float_list, help="BayesR variance multipliers (default 0,0.01,0.1,1)")
     g.add_argument("--hsq", type=float, default=0.5, help="starting heritability (default 0.5)")
     g.add_argument("--S", dest="S", type=float, default=0.0, help="BayesS starting S (default 0)")
     g.add_argument("--wind", type=float, default=1.0,
                    help="BayesN/NS window width in Mb (default 1)")
     g.add_argument("--fix-pi", action="store_true", help="keep pi at its starting value")
+    g.add_argument("--fix-pi-snp", action="store_true",
+                   help="BayesN/NS: keep the within-window SNP share at --pi-snp")
     g.add_argument("--unscale-genotype", action="store_true",
                    help="centred allele counts instead of standardised genotypes (per-allele "
                         "effects in the prior; BayesS always uses them)")
@@ -167,7 +172,8 @@ def run_individual(args, out=None) -> int:
     if genotypes.n_samples != len(aligned.y):
         raise InputError("the genotype .fam has duplicated FID IID pairs", f"{args.bfile}.fam")
     prior = AlphabetPrior(args.bayes, pi=args.pi, gamma=args.gamma, hsq=args.hsq, S=args.S,
-                          fix_pi=args.fix_pi, wind=args.wind)
+                          fix_pi=args.fix_pi, wind=args.wind, pi_snp=args.pi_snp,
+                          fix_pi_snp=args.fix_pi_snp)
     standardize = not (args.unscale_genotype or prior.base == "S")
     data = AlphabetData.from_plink(genotypes, aligned.y, aligned.design, aligned.design_columns,
                                    standardize=standardize)

@@ -135,7 +135,7 @@ class EffectsGibbs(AlphabetStep):
             n_windows = 0
         else:
             window_on = np.array(point["window_on"])
-            pi_window = float(derived["hyper"]["pi_window"])
+            pi_window = derived["pi_window"]
             n_nonzero, n_windows = sweep_nested_windows(
                 geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
                 geno.colsum, e, beta, comp, alphabet.window_ptr, window_on, alphabet.gamma,
