@@ -208,3 +208,28 @@ def test_per_snp_chisq_follows_ld_score_infinitesimal(geno, ld, sampler):
     dev = (z2 - expected) / (np.sqrt(2 / reps) * expected)
     assert np.abs(dev).max() < 4.5
     assert np.ptp(expected) > 10  # L_j varies: the test distinguishes LD-score dependence
+
+
+def test_large_components_are_cut_for_the_noise_but_not_for_r_b():
+    """A 30-SNP AR(1) correlation matrix is one component; with max_block 10 the noise keeps
+    R within each 10-SNP piece exactly (empirical covariance over many draws) and has no
+    correlation across pieces, while R b still uses the whole matrix."""
+    import numpy as np
+
+    from bayesmix.simulate.from_ld import LDSampler, ld_blocks
+
+    m, rho = 30, 0.8
+    r = rho ** np.abs(np.subtract.outer(np.arange(m), np.arange(m)))
+    pieces = ld_blocks(r, max_block=10)
+    assert [p.tolist() for p in pieces] == [list(range(0, 10)), list(range(10, 20)),
+                                            list(range(20, 30))]
+    sampler = LDSampler(r, max_block=10)
+    assert sampler.n_cut == 1
+    rng = np.random.default_rng(0)
+    noise = np.stack([sampler.noise(rng) for _ in range(20000)])
+    cov = np.cov(noise, rowvar=False)
+    within = np.kron(np.eye(3), np.ones((10, 10))).astype(bool)
+    np.testing.assert_allclose(cov[within], r[within], atol=0.04)
+    np.testing.assert_allclose(cov[~within], 0.0, atol=0.04)
+    b = rng.normal(size=m)
+    np.testing.assert_allclose(sampler.draw(b, rng).rb[:, 0], r @ b)

@@ -14,7 +14,11 @@ Two traits with sample overlap: e_1, e_2 each ~ N(0, R) with cov(e_1, e_2) = rho
 ``rho0 = N_s / sqrt(N_1 N_2) * corr(y_1, y_2)`` (:func:`overlap_rho0`). The noise is drawn
 block by block over the connected components of R (the LD blocks of a block-diagonal
 matrix): each block's R_c = V diag(lambda) V' is eigen-decomposed, tiny negative eigenvalues
-(of a not-quite-PSD matrix) are clipped to 0, and e_c = V diag(sqrt(lambda)) u.
+(of a not-quite-PSD matrix) are clipped to 0, and e_c = V diag(sqrt(lambda)) u. A component
+larger than ``max_block`` SNPs (a thresholded chromosome-wide matrix is often one component)
+is cut into contiguous pieces of at most ``max_block`` SNPs, because an eigen-decomposition
+costs O(size^3): the noise then keeps R exactly within each piece and drops the (weak,
+long-range) noise correlation between pieces; R b always uses the whole matrix.
 
 Pieces: :class:`LDSampler` (a given R, factorised once for repeated draws) and
 :func:`draw_from_genotype_blocks` (block-diagonal R built block by block from genotypes,
@@ -57,14 +61,26 @@ def as_sparse_ld(ld) -> sp.csr_array:
     return matrix
 
 
-def ld_blocks(ld) -> list[np.ndarray]:
-    """Index arrays of the connected components of R (its LD blocks), in order of first SNP."""
+#: Largest LD block (SNPs) eigen-decomposed whole when drawing noise; see the module docstring.
+MAX_NOISE_BLOCK = 2000
+
+
+def ld_blocks(ld, max_block: int | None = None) -> list[np.ndarray]:
+    """Index arrays of the connected components of R (its LD blocks), in order of first SNP;
+    with ``max_block``, components larger than that are cut into contiguous, near-equal
+    pieces of at most ``max_block`` SNPs."""
     matrix = as_sparse_ld(ld)
     _, labels = connected_components(matrix, directed=False)
     order = np.argsort(labels, kind="stable")
     splits = np.flatnonzero(np.diff(labels[order])) + 1
-    blocks = np.split(order, splits)
-    return sorted(blocks, key=lambda idx: idx[0])
+    blocks = sorted(np.split(order, splits), key=lambda idx: idx[0])
+    if max_block is None:
+        return blocks
+    pieces = []
+    for idx in blocks:
+        n_pieces = -(-len(idx) // max_block)
+        pieces.extend(np.array_split(idx, n_pieces))
+    return pieces
 
 
 def psd_root(block: np.ndarray) -> tuple[np.ndarray, float]:
@@ -132,14 +148,16 @@ def _as_effect_columns(b_std) -> np.ndarray:
 
 
 class LDSampler:
-    """R factorised once, block by block (:func:`psd_root` of each connected component), for
-    repeated draws of z-scores. ``clipped`` sums the clipped negative eigenvalues."""
+    """R factorised once, block by block (:func:`psd_root` of each connected component, cut
+    into pieces of at most ``max_block`` SNPs), for repeated draws of z-scores. ``clipped``
+    sums the clipped negative eigenvalues; ``n_cut`` counts components that were cut."""
 
-    def __init__(self, ld):
+    def __init__(self, ld, max_block: int = MAX_NOISE_BLOCK):
         self.matrix = as_sparse_ld(ld)
         self.blocks = []
         self.clipped = 0.0
-        for idx in ld_blocks(self.matrix):
+        self.n_cut = sum(len(idx) > max_block for idx in ld_blocks(self.matrix))
+        for idx in ld_blocks(self.matrix, max_block):
             root, clipped = psd_root(self.matrix[idx][:, idx].toarray())
             self.clipped += clipped
             self.blocks.append((idx, root))

@@ -105,7 +105,8 @@ def _sumstats_from_ld(genotypes, effects, h2, rng, n_gwas, ld, block_size, resid
     """Effects rescaled so b'Rb = h2, and z = sqrt(N) R b + e tables per trait."""
     import logging
 
-    from bayesmix.simulate.from_ld import (LDSampler, draw_from_genotype_blocks, overlap_rho0,
+    from bayesmix.simulate.from_ld import (MAX_NOISE_BLOCK, LDSampler,
+                                           draw_from_genotype_blocks, overlap_rho0,
                                            sumstats_table)
 
     n_traits = effects.n_traits
@@ -119,8 +120,14 @@ def _sumstats_from_ld(genotypes, effects, h2, rng, n_gwas, ld, block_size, resid
         ld_label = f"block-diagonal, {block_size} SNPs"
     else:
         check_ld_snps(ld, genotypes)
-        draw = LDSampler(ld).draw(effects.b_std, rng)
+        sampler = LDSampler(ld)
+        draw = sampler.draw(effects.b_std, rng)
         ld_label = "given"
+        if sampler.n_cut:
+            logging.getLogger("bayesmix").info(
+                "noise drawn in LD pieces of at most %d SNPs: %d LD component(s) larger than "
+                "that were cut (noise correlation between pieces dropped)", MAX_NOISE_BLOCK,
+                sampler.n_cut)
     if draw.clipped < CLIP_WARNING:
         logging.getLogger("bayesmix").warning(
             "the LD matrix is not positive semi-definite: clipped negative eigenvalues summing "
