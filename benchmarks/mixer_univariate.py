@@ -47,7 +47,7 @@ def timed(fn, repeat: int = 3) -> float:
     return best
 
 
-def speed_at(n_snps: int, *, kmax: int, full_fit: bool, seed: int = 0) -> dict:
+def speed_at(n_snps: int, *, kmax: int, fit_methods: tuple, seed: int = 0) -> dict:
     from bayesmix.models.mixer import UnivariateLikelihood
 
     t0 = time.perf_counter()
@@ -74,7 +74,7 @@ def speed_at(n_snps: int, *, kmax: int, full_fit: bool, seed: int = 0) -> dict:
             row[f"{method}_logp_grad_1thread_s"] = timed(lambda: like.logp_grad(theta), repeat)
             numba.set_num_threads(threads)
     row["peak_rss_mb_after_evals"] = peak_rss_mb()
-    for method in ("fast",) + (() if big or not full_fit else ("convolve",)):
+    for method in fit_methods:
         t0 = time.perf_counter()
         fit = fit_trait(data, sequence=("infinitesimal", "constrained", method))
         row[f"fit_{method}_s"] = time.perf_counter() - t0
@@ -88,9 +88,10 @@ def speed_at(n_snps: int, *, kmax: int, full_fit: bool, seed: int = 0) -> dict:
 def speed(args) -> dict:
     import numba
 
-    rows = [speed_at(args.snps, kmax=args.kmax, full_fit=True)]
+    rows = [speed_at(args.snps, kmax=args.kmax, fit_methods=("fast", "convolve"))]
     if args.big:
-        rows.append(speed_at(args.big, kmax=args.kmax, full_fit=False))
+        big_fits = ("fast", "convolve") if args.big_convolve else ("fast",)
+        rows.append(speed_at(args.big, kmax=args.kmax, fit_methods=big_fits))
     for row in rows:
         print(json.dumps(row, indent=1))
     return {"rows": rows, "kmax": args.kmax, "threads": numba.get_num_threads(),
@@ -161,6 +162,8 @@ def main(argv=None):
     parser.add_argument("--snps", type=int, default=None)
     parser.add_argument("--big", type=int, default=1_000_000, help="large-scale tags (0: skip)")
     parser.add_argument("--kmax", type=int, default=1000)
+    parser.add_argument("--big-convolve", action="store_true",
+                        help="also time a whole convolve fit at the --big scale (minutes)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--h2", type=float, default=0.4)
     parser.add_argument("--seed", type=int, default=1)
