@@ -23,6 +23,19 @@ def small_data(seed=3, n=300, m=40, standardize=True):
     return AlphabetData.from_arrays(dosages, y, standardize=standardize)
 
 
+def interrupt_at_call(step, call):
+    """Make ``step`` raise KeyboardInterrupt (a Ctrl-C) at its ``call``-th call."""
+    original, calls = step.step, {"n": 0}
+
+    def interrupting_step(point):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return original(point)
+
+    step.step = interrupting_step
+
+
 def kept_mean_and_se(result, name):
     """Mean over chains and a batch-means standard error of a monitored quantity."""
     draws = result.trace(name)
@@ -83,16 +96,7 @@ def test_same_seed_same_draws_and_checkpoint_resume(tmp_path):
     settings_ck = ChainSettings(chain_length=400, burn_in=100, thin=5, out_freq=0, seed=9,
                                 checkpoint=str(ckpt), checkpoint_every=100)
     steps = make_steps(am)
-    calls = {"n": 0}
-    original = steps[0].step
-
-    def interrupting_step(point):
-        calls["n"] += 1
-        if calls["n"] == 251:
-            raise KeyboardInterrupt
-        return original(point)
-
-    steps[0].step = interrupting_step
+    interrupt_at_call(steps[0], 251)
     partial = run_chain(am, steps, settings_ck)
     assert partial.interrupted and partial.completed == 250
     assert (tmp_path / "run.ckpt.chain0").exists()
@@ -201,3 +205,14 @@ def test_cli_rejects_a_run_without_draws_before_reading_data(tmp_path, capsys):
     assert rc == 1
     err = capsys.readouterr().err
     assert "no draw would be kept" in err and "absent" not in err
+
+
+def test_interrupt_before_the_first_kept_draw_returns_an_empty_chain():
+    """Ctrl-C during burn-in: no draw kept, an empty (0, q) alpha table instead of a crash."""
+    am = AlphabetModel(small_data(m=10), "C")
+    steps = make_steps(am)
+    interrupt_at_call(steps[0], 4)
+    result = run_chain(am, steps, ChainSettings(chain_length=50, burn_in=10, thin=1, out_freq=0))
+    assert result.interrupted and result.completed == 3
+    assert result.alpha.shape == (0, 1) and len(result.iterations) == 0
+    assert all(len(v) == 0 for v in result.traces.values())

@@ -192,9 +192,10 @@ def run_individual(args, out=None) -> int:
         if args.chains > 1 and args.thread > 1 and isinstance(out, Tee):
             for chain in result.chains:  # printed by worker processes: add them to the log
                 out.lines.extend(line + "\n" for line in chain.progress)
-        if result.n_draws == 0:
-            raise InputError("no draws were kept (stopped during burn-in, or chain length - "
-                             "burn-in < thin); nothing to write")
+        if result.n_draws == 0:  # only possible when stopped before the first kept draw
+            say("Interrupted before the first kept draw: no outputs written"
+                f"{'; re-run the same command to resume from the checkpoint' if settings.checkpoint else ''}")
+            return 130
         say()
         say("Posterior statistics from MCMC samples:")
         say(result.diagnostics().to_string(index=False, float_format=lambda v: f"{v:.6g}"))

@@ -336,7 +336,8 @@ def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress
     if not interrupted and ckpt is not None and ckpt.exists():
         ckpt.unlink()
     return ChainResult(chain, {k: np.asarray(v, dtype=np.float64) for k, v in traces.items()},
-                       np.asarray(alphas, dtype=np.float64).reshape(len(alphas), -1),
+                       np.asarray(alphas, dtype=np.float64).reshape(len(alphas),
+                                                                    np.size(point["alpha"])),
                        np.asarray(kept_iters, dtype=np.int64), acc, snp_draws, completed,
                        interrupted, seconds, printer.lines)
 
