@@ -120,3 +120,22 @@ def test_example_script_end_to_end(tmp_path, monkeypatch):
     assert fit.ci["nc"]["point"] == pytest.approx(truth["nc"], rel=0.4)
     assert fit.ci["h2"]["point"] == pytest.approx(truth["h2"], rel=0.35)
     assert (tmp_path / "ex.fit.json").exists() and (tmp_path / "ex.test.qq.png").exists()
+
+
+def test_reference_chromosome_without_tags_is_left_out(reference, bfile21, bfile22):
+    """Sumstats on chr22 only, --chr2use 21-22: chr21 must not enter h2 = pi sig2_beta sum H
+    and nc = pi M (it would double them); the fit equals the chr22-only fit."""
+    tmp, _ = reference
+    assert mixer_cli.main(["ld", "--bfile", str(bfile21), "--out", str(tmp / "ref_chr21.ld")]) == 0
+    bim = str(bfile22).replace("22_sub", "@_sub") + ".bim"
+    fits = {}
+    for chroms in ("22", "21-22"):
+        out = tmp / f"chroms_{chroms}"
+        assert mixer_cli.main(["fit1", "--trait1-file", str(tmp / "trait.sumstats.gz"),
+                               "--ld-file", str(tmp / "ref_chr@.ld"), "--bim-file", bim,
+                               "--chr2use", chroms, "--fit-sequence", "infinitesimal",
+                               "diffevo-fast", "fast", "--n-draws", "100",
+                               "--out", str(out)]) == 0
+        fits[chroms] = json.loads(out.with_suffix(".json").read_text())
+    assert fits["21-22"]["n_ref"] == fits["22"]["n_ref"]
+    assert fits["21-22"]["ci"]["h2"]["point"] == pytest.approx(fits["22"]["ci"]["h2"]["point"])

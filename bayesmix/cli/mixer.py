@@ -144,6 +144,12 @@ def load_univariate_data(trait_file, ld_template, chromosomes, *, bim_template=N
                      f"({report.n_input} sumstats rows; harmonisation drops: "
                      + ", ".join(f"{rule} {n}" for rule, n in report.steps if n) + "; "
                      f"{int((~mask).sum())} by --extract/--exclude, {int((~ok).sum())} without Z)")
+        if len(aligned) == 0:
+            # A reference chromosome without any tag would enter h2 = pi sig2_beta sum H and
+            # nc = pi M with no data behind it (doubling them when half the genome is missing).
+            lines.append(f"chr{chrom}: left out of the reference: no tag SNP of the summary "
+                         "statistics on it (check --chr2use)")
+            continue
         rows = aligned["REF_INDEX"].to_numpy(dtype=np.int64)
         eligible = np.zeros(ld.shape[0], bool)
         eligible[rows] = True
@@ -160,6 +166,8 @@ def load_univariate_data(trait_file, ld_template, chromosomes, *, bim_template=N
         tags_all.append(pd.DataFrame({"snp": aligned["SNP"].to_numpy(), "chr": chrom,
                                       "bp": aligned["BP"].to_numpy(), "freq": freq[rows]}))
         offset += ld.shape[1]
+    if not het_all:
+        raise InputError("no tag SNP left after harmonisation and filters", trait_file)
     het = np.concatenate(het_all)
     stacked = sp.vstack([sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], len(het)))
                          for m in rows_all], format="csr")
