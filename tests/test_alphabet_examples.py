@@ -40,3 +40,15 @@ def test_recovery_on_simulated_cohort():
     assert 0.5 * 30 < nnz_c < 2.5 * 30
     s_est = float(rows[2]["S_est"].split()[0])
     assert -2.0 < s_est < 0.5
+
+
+@pytest.mark.parametrize("true_s", [-1.0, -0.5, 0.5])
+def test_s_given_true_effects_is_centred_on_the_truth(true_s):
+    """The density examples/alphabet_bayess_ld.py integrates: with 3,000 effects drawn from
+    the BayesS prior (per allele, var = sig2_beta H^S), p(S | beta) concentrates on the true S."""
+    s_posterior = load_example("alphabet_bayess_ld").s_posterior_given_effects
+    rng = np.random.default_rng(int(10 * true_s) + 20)
+    het = 2 * (p := rng.uniform(0.01, 0.5, 3000)) * (1 - p)
+    beta = rng.standard_normal(3000) * np.sqrt(1e-3 * het**true_s)
+    mean, lo, hi = s_posterior(beta, het, nu=4.0, s2=5e-4)
+    assert lo < true_s < hi and hi - lo < 0.25, (mean, lo, hi)
