@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 HELP = "build, merge and convert LD matrices; LD scores and pruning weights"
 ACTIONS = ("build", "merge", "convert", "scores", "prune", "eigen")
@@ -67,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--extract", help="SNP list to keep")
     build.add_argument("--exclude", help="SNP list to drop")
     build.add_argument("--maf", type=float, default=0.0, help="minimum minor allele frequency")
-    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
 
     conv = parser.add_argument_group("convert")
     conv.add_argument("--to", choices=["gctb", "text", "bayesmix"], help="output format")
@@ -128,7 +129,7 @@ def _build(args) -> int:
         chisq=args.chisq, r2min=args.r2min, gen_map=args.gen_map, cm_per_mb=args.cm_per_mb,
         ne=args.ne, genmap_n=args.genmap_n, cutoff=args.cutoff, dtype=args.dtype,
         missing=args.missing, block_size=args.block_size, max_memory_mb=args.max_memory,
-        threads=args.threads, progress=not args.no_progress, keep=args.keep,
+        threads=args.threads, progress=not args.no_progress and sys.stderr.isatty(), keep=args.keep,
         remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf,
     )
     ld.save(args.out, layout=args.layout)
@@ -219,7 +220,7 @@ def _eigen(args) -> int:
         raise InputError("eigen needs --bfile PREFIX")
     eig = eigen_decompose_blocks(
         args.bfile, blocks=args.ld_blocks, block_snps=args.block_snps, prop=args.prop,
-        chrom=args.chrom, missing=args.missing, progress=not args.no_progress, keep=args.keep,
+        chrom=args.chrom, missing=args.missing, progress=not args.no_progress and sys.stderr.isatty(), keep=args.keep,
         remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf)
     eig.save(args.out)
     log.info("ld: wrote %s: %d blocks, %d SNPs, %d eigenvectors kept", args.out, eig.n_blocks,

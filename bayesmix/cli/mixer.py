@@ -289,7 +289,7 @@ def _ld(args) -> int:
     from bayesmix.ld.compute import build_ld
 
     ld = build_ld(args.bfile, "r2", r2min=args.r2min, window_kb=args.ld_window_kb,
-                  chrom=args.chr, progress=True)
+                  chrom=args.chr, progress=sys.stderr.isatty())
     ld.save(args.out)
     log.info("ld: wrote %s: %d SNPs, %d pairs with r2 >= %g within %g kb", args.out,
              ld.shape[0], ld.nnz, args.r2min, args.ld_window_kb)
