@@ -263,3 +263,23 @@ def test_full_model_converges_to_uniform_random_causal_sets():
     got = np.exp(kb.full_tag_logpdf(z1, z2, np.full(t, n1), np.full(t, n2), csc.indptr,
                                     csc.indices, csc.data, het, params, n_draws, 9))
     assert np.all(np.abs(got - want) < 5 * se), (got - want) / se
+
+
+def test_reduces_to_the_univariate_kernel():
+    """No shared component and no residual correlation: the bivariate log-likelihood is the
+    sum of the two univariate MiXeR fast log-likelihoods (bayesmix.kernels.mixer), and so are
+    the gradients in (pi_t, sig2_beta_t, sig2_zero_t)."""
+    rng = np.random.default_rng(8)
+    t = 50
+    z1, z2 = rng.normal(0, 2, t), rng.normal(0, 3, t)
+    n1, n2 = rng.uniform(2e4, 8e4, t), rng.uniform(2e4, 8e4, t)
+    l = rng.uniform(0.5, 30, t)
+    q = l ** 2 * rng.uniform(0.05, 0.8, t)
+    w = rng.uniform(0.1, 1, t)
+    params = np.array([0.02, 0.05, 0.0, 3e-5, 2e-5, 0.4, 1.1, 0.95, 0.0])
+    logp, grad = kb.fast_logp_grad(z1, z2, n1, n2, l, q, w, params)
+    lp1, g1 = ku.fast_logp_grad(z1, n1, w, l, q, params[0], params[3], params[6], 0.0)
+    lp2, g2 = ku.fast_logp_grad(z2, n2, w, l, q, params[1], params[4], params[7], 0.0)
+    assert logp == pytest.approx(lp1 + lp2, rel=1e-10)
+    np.testing.assert_allclose(grad[[0, 3, 6]], g1, rtol=1e-8)
+    np.testing.assert_allclose(grad[[1, 4, 7]], g2, rtol=1e-8)
