@@ -69,3 +69,24 @@ def test_full_step_improves_the_sampled_likelihood(small_pair):
     assert full.loglik >= at_fast - 1e-9
     assert full.loglik == pytest.approx(data.full_logp(full.theta, 100, 3), rel=1e-12)
     assert abs(full.share - 0.5) < 0.3
+
+
+@pytest.mark.slow
+def test_nuts_runs_on_the_smooth_fast_likelihood(small_pair):
+    """NUTS on the graph (fast likelihood, analytic gradient): no divergences and the
+    posterior mean of the overlap share lies near the maximum-likelihood estimate."""
+    import pymc as pm
+
+    from bayesmix.models.mixer_bivariate import BivariateMixer
+
+    data, uni = small_pair
+    fit = fit_bivariate(data, uni[0], uni[1], compare_overlap=False, n_draws=20)
+    model = BivariateMixer(data, uni1=uni[0], uni2=uni[1])
+    with model:
+        idata = pm.sample(150, tune=150, chains=2, cores=1, random_seed=4, progressbar=False,
+                          compute_convergence_checks=False,
+                          initvals={"share": fit.share, "rho12": fit.params["rho12"],
+                                    "rho0": fit.params["rho0"]})
+    assert int(idata.sample_stats["diverging"].sum()) == 0
+    share = idata.posterior["share"].values
+    assert abs(share.mean() - fit.share) < max(0.1, 2 * share.std())
