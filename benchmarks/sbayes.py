@@ -18,12 +18,27 @@
 3. CSR and upper sweeps alternating in one process on the 20k window LD (the fair comparison
    of the two layouts on a machine whose load changes between runs).
 
+4. ``--gctb-like`` (run on its own): the shape of GCTB's published benchmark. 20,000 SNPs and a
+   banded LD 10,001 entries wide (5,000 per side; 175 M nonzeros), positive definite by
+   construction: r_ij = 0.999 * 0.9^k + 0.001 * 0.9995^k, k = |i - j| <= 5,000 (AR(1) 0.9,
+   plus a 0.1% long-range AR(1) so that every stored int16 entry is nonzero, as the far
+   entries of shrunk LD are small but stored; the eigenvalue check measured a smallest
+   eigenvalue of 0.0525, as the untruncated AR(1) 0.9's 0.0526). Summary statistics from that LD
+   (:class:`bayesmix.simulate.from_ld.LDSampler`; N ``--n-gwas``, 1% causal, b'Rb = 0.3).
+   SBayesR with the default model settings (GCTB's pi and gamma, robust, ``ld_layout="auto"``
+   = CSR at this size) through the chain driver, one thread, ``--iterations`` kept
+   iterations after 20 burn-in. The LD and summary statistics are built in one process and
+   the chain runs in another, so the peak RSS is the model's. Writes
+   ``benchmarks/results/sbayes_gctb_like.json`` (``sbayes.json`` is left alone).
+
 GCTB reference (notes/gctb-facts.md, GCTB's own runs, one thread, 20,000 SNPs with 10,000-wide
 shrunk LD): SBayesR 16-44 ms per iteration. GCTB is not installed here, so the comparison is
-against those numbers, not the same LD. Each configuration runs in its own process. Prints a
-table; writes ``benchmarks/results/sbayes.json``.
+against those numbers (another machine), not a run on the same machine. Each configuration runs
+in its own process with numba and BLAS limited to one thread. Configurations 1-3 print a table
+and write ``benchmarks/results/sbayes.json``.
 
 Usage: python benchmarks/sbayes.py [--iterations 300] [--band 50] [--skip-1m]
+       python benchmarks/sbayes.py --gctb-like [--iterations 300]
 """
 
 from __future__ import annotations
@@ -37,6 +52,7 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "sbayes.json"
+RESULTS_GCTB_LIKE = Path(__file__).resolve().parent / "results" / "sbayes_gctb_like.json"
 
 _WORKER_20K = r"""
 import json, resource, sys, time
@@ -205,6 +221,95 @@ print(json.dumps({
     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+_WORKER_GCTB_LIKE_LD = r"""
+# Builds the GCTB-like banded LD (int16, full CSR) and summary statistics drawn from it; saves
+# both for the timing worker, so its peak memory is the model's and not the simulator's.
+import json, sys, time
+import numpy as np
+import pandas as pd
+from bayesmix.ld.store import LDMatrix, int16_scale
+from bayesmix.simulate.from_ld import LDSampler, genetic_variance, sumstats_table
+m, half, n_gwas, cache = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+t0 = time.perf_counter()
+scale = int16_scale(1.0)
+lag = np.arange(half + 1)
+codes = np.rint((0.999 * 0.9 ** lag + 0.001 * 0.9995 ** lag) / scale).astype(np.int16)
+lo = np.maximum(np.arange(m) - half, 0)
+hi = np.minimum(np.arange(m) + half + 1, m)
+indptr = np.zeros(m + 1, np.int64)
+np.cumsum(hi - lo, out=indptr[1:])
+indices = np.empty(indptr[-1], np.int32)
+data = np.empty(indptr[-1], np.int16)
+for i in range(m):
+    cols = np.arange(lo[i], hi[i], dtype=np.int32)
+    indices[indptr[i]:indptr[i + 1]] = cols
+    data[indptr[i]:indptr[i + 1]] = codes[np.abs(cols - i)]
+rng = np.random.default_rng(7)
+freq = rng.uniform(0.05, 0.5, m)
+snps = pd.DataFrame({"snp": [f"rs{j + 1}" for j in range(m)], "chr": 1, "bp": 1000 + 100 * np.arange(m),
+                     "cm": 0.0, "a1": "A", "a2": "G", "freq": freq, "n": 5000})
+ld = LDMatrix(indptr.astype(np.int32), indices, data, snps,
+              meta={"kind": "band", "n_samples": 5000}, scale=scale)
+build_seconds = time.perf_counter() - t0
+b = np.where(rng.random(m) < 0.01, rng.standard_normal(m), 0.0)
+t0 = time.perf_counter()
+sampler = LDSampler(ld)
+b *= np.sqrt(0.3 / float(genetic_variance(sampler.matrix, b)))  # b'Rb = h2
+z = sampler.zscores(b, n_gwas, rng=rng)
+sumstats_seconds = time.perf_counter() - t0
+ld.save(cache)
+sumstats_table(z, n_gwas, snps).to_pickle(cache + ".sumstats.pkl")
+print(json.dumps({"nnz": int(indptr[-1]), "n_causal": int((b != 0).sum()),
+                  "ld_build_seconds": build_seconds, "sumstats_seconds": sumstats_seconds,
+                  "noise_components_cut": sampler.n_cut, "clipped_eigenvalues": sampler.clipped}))
+"""
+
+_WORKER_GCTB_LIKE = r"""
+# Whole SBayesR iterations through the default model (robust settings, ld_layout auto) and the
+# chain driver, one thread, on the LD and summary statistics saved by the worker above.
+import json, resource, sys, time
+import numpy as np
+from bayesmix.inference.chain import ChainSettings, run_chain
+from bayesmix.inference.sbayes_data import prepare_summary_data
+from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+import pandas as pd
+from bayesmix.ld.store import LDMatrix
+from bayesmix.models.sbayes import SBayesModel
+cache, iterations = sys.argv[1], int(sys.argv[2])
+t0 = time.perf_counter()
+ld = LDMatrix.load(cache, mmap=False)
+data = prepare_summary_data(pd.read_pickle(cache + ".sumstats.pkl"), ld)
+load_seconds = time.perf_counter() - t0
+t0 = time.perf_counter()
+model = SBayesModel(data, "R")  # GCTB's default pi (0.95, 0.02, 0.02, 0.01), gamma (0, .01, .1, 1)
+setup_seconds = time.perf_counter() - t0
+burn = 20
+settings = ChainSettings(chain_length=iterations + burn, burn_in=burn, thin=1, out_freq=0, seed=1)
+steps = make_sbayes_steps(model)
+sweep = []
+orig = steps[0].step
+def timed(point):
+    new, stats = orig(point)
+    sweep.append(stats[0]["sweep_seconds"])
+    return new, stats
+steps[0].step = timed
+result = run_chain(model, steps, settings)
+traces = {k: np.asarray(v) for k, v in result.traces.items()}
+print(json.dumps({
+    "config": "GCTB-like: 20k SNPs, band 10,001 wide, int16, " + model.ld_layout, "n_snps": ld.shape[0],
+    "nnz": int(ld.nnz), "ld_layout": model.ld_layout, "ld_bytes": model.ld_bytes,
+    "bytes_per_nonzero": model.ld_bytes / ld.nnz,
+    "iterations": iterations, "burn_in_iterations": burn,
+    "seconds_per_iteration": result.seconds_per_iteration,
+    "sweep_seconds_per_iteration": float(np.median(sweep[burn:])),
+    "sweep_seconds_mean": float(np.mean(sweep[burn:])),
+    "ld_min_eigenvalue": model.ld_min_eigenvalue, "ridge": model.ridge,
+    "model_setup_seconds (eigen check)": setup_seconds, "load_and_prepare_seconds": load_seconds,
+    "hsq_mean": float(traces["hsq"].mean()) if "hsq" in traces else None,
+    "trace_means": {k: float(v.mean()) for k, v in traces.items() if v.ndim == 1},
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
 
 def _run(code: str, *args) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
@@ -226,7 +331,14 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--n-gwas", type=float, default=100_000)
     parser.add_argument("--cache", default="/tmp/bayesmix-bench-sbayes-ld20k",
                         help="where the 20k sparse LD is kept between runs")
+    parser.add_argument("--gctb-like", action="store_true",
+                        help="run only configuration 4 (GCTB's benchmark shape)")
+    parser.add_argument("--gctb-like-snps", type=int, default=20_000)
+    parser.add_argument("--gctb-like-half-band", type=int, default=5_000,
+                        help="LD entries per side of the diagonal (GCTB's 10,000-wide LD: 5,000)")
     args = parser.parse_args(argv)
+    if args.gctb_like:
+        return [gctb_like(args)]
     rows = [_run(_WORKER_20K, layout, args.iterations, args.cache, args.n_gwas, kind)
             for kind in ("window", "sparse") for layout in ("upper", "csr")]
     pair = _run(_WORKER_PAIR, f"{args.cache}.window", max(args.iterations // 20, 5))
@@ -248,6 +360,29 @@ def main(argv=None) -> list[dict]:
     print(f"same process, alternating sweeps on the 20k window LD: CSR "
           f"{pair['csr_sweep_seconds']:.4f} s, upper {pair['upper_sweep_seconds']:.4f} s")
     return rows
+
+
+def gctb_like(args) -> dict:
+    """Configuration 4: build the LD and summary statistics, then time SBayesR, one thread."""
+    cache = f"{args.cache}.gctb_like"
+    load_before = os.getloadavg()
+    simulated = _run(_WORKER_GCTB_LIKE_LD, args.gctb_like_snps, args.gctb_like_half_band,
+                     args.n_gwas, cache)
+    row = _run(_WORKER_GCTB_LIKE, cache, args.iterations)
+    record = {"row": row, "simulation": simulated, "n_gwas": args.n_gwas,
+              "machine": platform.platform(), "cpus": os.cpu_count(),
+              "load_average_before": load_before, "load_average_after": os.getloadavg(),
+              "gctb_reference_ms_per_iteration": {
+                  "SBayesR 20k SNPs, 10,000-wide shrunk LD, one thread (GCTB's own run, "
+                  "another machine)": [16, 44]}}
+    RESULTS_GCTB_LIKE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_GCTB_LIKE.write_text(json.dumps(record, indent=1))
+    print(f"load average before {load_before}, after {record['load_average_after']}")
+    print(f"{row['config']}: {row['nnz']} nonzeros, {row['bytes_per_nonzero']:.2f} B/nnz, "
+          f"whole iteration {1e3 * row['seconds_per_iteration']:.1f} ms, sweep "
+          f"{1e3 * row['sweep_seconds_per_iteration']:.1f} ms (median), peak RSS "
+          f"{row['peak_rss_mb']:.0f} MB; GCTB SBayesR 16-44 ms")
+    return row
 
 
 if __name__ == "__main__":
