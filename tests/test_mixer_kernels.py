@@ -258,3 +258,22 @@ def test_power_curve_matches_monte_carlo_of_the_moments_model():
         captured = (delta ** 2 * (np.abs(z) > 5.45)).mean(0)
         mc = np.sum(data.weights * q * captured) / np.sum(data.weights * q * a)
         assert power_curve(data, params, [n])[0] == pytest.approx(mc, abs=0.01)
+
+
+@pytest.mark.parametrize("n_items", [10, 50])
+def test_permuted_index_gives_uniform_ordered_pairs(n_items):
+    """The first two positions of the keyed permutations: every ordered pair of distinct items
+    equally likely (chi-square over K = 40 M (M - 1) draws), so causal sets are uniform."""
+    from scipy import stats
+
+    from bayesmix.kernels.mixer import permuted_index
+
+    n_draws = 40 * n_items * (n_items - 1)
+    first = np.array([permuted_index(0, k, 3, n_items) for k in range(n_draws)])
+    second = np.array([permuted_index(1, k, 3, n_items) for k in range(n_draws)])
+    assert (first != second).all()
+    counts = np.bincount(first * n_items + second, minlength=n_items**2)
+    counts = counts.reshape(n_items, n_items)[~np.eye(n_items, dtype=bool)]
+    expected = n_draws / (n_items * (n_items - 1))
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert stats.chi2.sf(chi2, counts.size - 1) > 1e-4

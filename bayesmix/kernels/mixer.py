@@ -154,12 +154,21 @@ def _mix64(x):
     return x ^ (x >> np.uint64(31))
 
 
+
+
+
+#: Feistel rounds of :func:`permuted_index`. 4 rounds left pair (and, at M = 10, single-item)
+#: inclusion frequencies measurably non-uniform for M <= 50 (chi-square p < 1e-19); 12 rounds
+#: pass those tests at no measurable cost (the LD reads dominate the full model).
+FEISTEL_ROUNDS = 12
+
+
 @njit
 def permuted_index(rank, draw, seed, n_items):
     """Position ``rank`` of the ``draw``-th pseudo-random permutation of ``range(n_items)``.
 
-    A 4-round Feistel network keyed by (seed, draw) with cycle walking: a bijection of
-    [0, n_items), computed in O(1) memory, so causal set k of size c is
+    A :data:`FEISTEL_ROUNDS`-round Feistel network keyed by (seed, draw) with cycle walking:
+    a bijection of [0, n_items), computed in O(1) memory, so causal set k of size c is
     ``{permuted_index(r, k, seed, M) for r < c}``. Sets are nested in c, hence in pi.
     """
     half = 1
@@ -172,7 +181,7 @@ def permuted_index(rank, draw, seed, n_items):
     while True:
         left = v >> shift
         right = v & mask
-        for rnd in range(4):
+        for rnd in range(FEISTEL_ROUNDS):
             f = _mix64(key + np.uint64(rnd) * np.uint64(0xD1B54A32D192ED03) + right) & mask
             left, right = right, left ^ f
         v = (left << shift) | right
