@@ -194,3 +194,17 @@ def test_nuts_posterior_agrees_with_asymptotic_normal():
     assert abs(logit_pi.mean() - special.logit(fit.params["pi"])) < 0.5 * se
     assert np.std(logit_pi) == pytest.approx(se, rel=0.3)
     assert int(idata.sample_stats["diverging"].sum()) == 0
+
+
+def test_derived_quantities_without_draws_are_nan_not_a_crash():
+    """n_draws = 0 (e.g. --n-draws 0 for speed): point estimates kept, interval summaries NaN."""
+    from bayesmix.inference.mle import UNIVARIATE_SPACE, derived_by_draws, draw_derived
+
+    u_hat = UNIVARIATE_SPACE.free([0.01, 1e-4, 1.0])
+    derive = lambda natural: {"nc": natural[0] * 1000.0}  # noqa: E731
+    rng = np.random.default_rng(0)
+    assert draw_derived(UNIVARIATE_SPACE, u_hat, np.eye(3) * 0.01, derive, n_draws=0,
+                        rng=rng)["nc"].size == 0
+    summary = derived_by_draws(UNIVARIATE_SPACE, u_hat, np.eye(3) * 0.01, derive, n_draws=0,
+                               rng=rng)["nc"]
+    assert summary["point"] == pytest.approx(10.0) and np.isnan(summary["std"])

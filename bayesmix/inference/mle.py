@@ -179,9 +179,11 @@ def draw_derived(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 10
                  rng: np.random.Generator) -> dict:
     """Draws of ``derive(natural) -> dict of floats`` with u ~ N(u_hat, cov): name -> array.
 
-    Empty arrays when ``cov`` is not available (non-finite).
+    Empty arrays when ``cov`` is not available (non-finite) or ``n_draws`` is 0.
     """
-    if not np.all(np.isfinite(cov)):
+    if n_draws < 0:
+        raise ValueError(f"n_draws must be >= 0, got {n_draws}")
+    if n_draws == 0 or not np.all(np.isfinite(cov)):
         return {name: np.array([]) for name in derive(space.natural(u_hat))}
     draws = rng.multivariate_normal(u_hat, cov, size=n_draws, method="eigh")
     values = [derive(space.natural(u)) for u in draws]
