@@ -19,8 +19,8 @@
    of the two layouts on a machine whose load changes between runs).
 
 4. ``--gctb-like`` (run on its own): the shape of GCTB's published benchmark. 20,000 SNPs and a
-   banded LD 10,001 entries wide (5,000 per side; 175 M nonzeros), positive definite by
-   construction: r_ij = 0.999 * 0.9^k + 0.001 * 0.9995^k, k = |i - j| <= 5,000 (AR(1) 0.9,
+   banded positive-definite LD 10,001 entries wide (5,000 per side; 175 M nonzeros):
+   r_ij = 0.999 * 0.9^k + 0.001 * 0.9995^k, k = |i - j| <= 5,000 (AR(1) 0.9,
    plus a 0.1% long-range AR(1) so that every stored int16 entry is nonzero, as the far
    entries of shrunk LD are small but stored; the eigenvalue check measured a smallest
    eigenvalue of 0.0525, as the untruncated AR(1) 0.9's 0.0526). Summary statistics from that LD
