@@ -251,8 +251,8 @@ def run_test(data, maf, params, out_prefix, options: dict, qq_method: str = "con
 # ---------------------------------------------------------------------------------------------
 # subcommands
 # ---------------------------------------------------------------------------------------------
-def _add_common(p, *, fit: bool):
-    p.add_argument("--trait1-file", required=True, help="summary statistics (LDSC/MiXeR, .gz ok)")
+def add_reference_options(p) -> None:
+    """MiXeR options shared by fit1/test1/fit2/test2: LD reference, SNP filters, output."""
     p.add_argument("--bim-file", help="reference .bim, '@' = chromosome (checked against the LD)")
     p.add_argument("--ld-file", required=True, help="LD folder from 'ld', '@' = chromosome")
     p.add_argument("--chr2use", default="1-22", help="chromosomes, e.g. 1-22 (default)")
@@ -265,6 +265,11 @@ def _add_common(p, *, fit: bool):
     p.add_argument("--threads", type=int, help="numba threads")
     p.add_argument("--randprune-n", type=int, default=64, help="random pruning passes (64)")
     p.add_argument("--randprune-r2", type=float, default=0.1, help="random pruning r^2 (0.1)")
+
+
+def _add_common(p, *, fit: bool):
+    p.add_argument("--trait1-file", required=True, help="summary statistics (LDSC/MiXeR, .gz ok)")
+    add_reference_options(p)
     p.add_argument("--z1max", type=float, default=None,
                    help="right-censor |z| above this through the CDF (MiXeR uses 5.45)")
     if fit:

@@ -43,21 +43,12 @@ def add_subcommands(sub) -> None:
 
 
 def _add_common(p, *, fit: bool) -> None:
+    from bayesmix.cli.mixer import add_reference_options
+
     p.add_argument("--trait1-file", required=True, help="summary statistics of trait 1")
     p.add_argument("--trait2-file", required=True, help="summary statistics of trait 2")
-    p.add_argument("--bim-file", help="reference .bim, '@' = chromosome (checked against the LD)")
-    p.add_argument("--ld-file", required=True, help="LD folder from 'ld', '@' = chromosome")
-    p.add_argument("--chr2use", default="1-22", help="chromosomes, e.g. 1-22 (default)")
     p.add_argument("--extract", help="SNP list of tag SNPs to use")
-    p.add_argument("--exclude", help="SNP list to drop")
-    p.add_argument("--exclude-ranges", default="MHC",
-                   help="MHC (default, hg19), [] for none, a chr start end file, or "
-                        "CHR:FROM-TO[MB] tokens")
-    p.add_argument("--out", required=True, help="output prefix")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="numba threads")
-    p.add_argument("--randprune-n", type=int, default=64, help="random pruning passes (64)")
-    p.add_argument("--randprune-r2", type=float, default=0.1, help="random pruning r^2 (0.1)")
+    add_reference_options(p)
     if fit:
         p.add_argument("--trait1-params-file", required=True,
                        help="univariate fit JSON of trait 1 (fit1 or MiXeR)")
