@@ -86,6 +86,9 @@ struct Options {
     float hsq = 0.5f;           // starting heritability (GCTB --hsq)
     std::vector<float> gamma{0.0f, 0.01f, 0.1f, 1.0f};
     std::vector<float> pi{0.95f, 0.02f, 0.02f, 0.01f};
+    // starting sigmaSq (and its prior scale): GenVar / (M (1 - pi_1)) as GCTB ("gctb"), or
+    // GenVar / (M sum_k pi_k gamma_k) as bayesmix ("mixture"; for cross-checks of the posterior)
+    std::string sigma_sq_start = "gctb";
     bool json = false;
 };
 
@@ -93,7 +96,7 @@ void usage() {
     std::cerr << "usage: sbayesr_baseline --ldm PREFIX.ldm.band|full|sparse --gwas-summary F.ma\n"
                  "       [--chain-length 3000] [--burn-in 1000] [--thin 10] [--out-freq 100]\n"
                  "       [--seed 1] [--hsq 0.5] [--gamma 0,0.01,0.1,1] [--pi 0.95,0.02,0.02,0.01]\n"
-                 "       [--json]\n";
+                 "       [--sigma-sq-start gctb|mixture] [--json]\n";
 }
 
 Options parse_options(int argc, char **argv) {
@@ -114,6 +117,7 @@ Options parse_options(int argc, char **argv) {
         else if (key == "--hsq") o.hsq = std::stof(value());
         else if (key == "--gamma") o.gamma = parse_list(value());
         else if (key == "--pi") o.pi = parse_list(value());
+        else if (key == "--sigma-sq-start") o.sigma_sq_start = value();
         else if (key == "--json") o.json = true;
         else if (key == "--help" || key == "-h") { usage(); std::exit(0); }
         else fail("unknown option " + key);
@@ -124,6 +128,8 @@ Options parse_options(int argc, char **argv) {
     if (o.gamma.size() != o.pi.size() || o.gamma.size() < 2 || o.gamma[0] != 0.0f)
         fail("--gamma and --pi need the same number (>= 2) of values, gamma starting with 0");
     if (!(o.hsq > 0.0f && o.hsq < 1.0f)) fail("--hsq must be in (0, 1)");
+    if (o.sigma_sq_start != "gctb" && o.sigma_sq_start != "mixture")
+        fail("--sigma-sq-start must be gctb or mixture");
     return o;
 }
 
@@ -397,7 +403,8 @@ struct Sampler {
         varg = e.var_phenotypic * o.hsq;
         vare = e.var_phenotypic - varg;
         vare_scale = 0.5f * vare;                                 // df 4
-        sigma_sq = varg / (float(m) * (1.0f - pis[0]));           // scaled genotypes
+        const float slab_mass = o.sigma_sq_start == "gctb" ? 1.0f - pis[0] : gamma.dot(pis);
+        sigma_sq = varg / (float(m) * slab_mass);                 // scaled genotypes
         sigma_sq_scale = 0.5f * sigma_sq;                         // df 4
         scale_prior = sigma_sq_scale;
         gen_var_prior = varg;
