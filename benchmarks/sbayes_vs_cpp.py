@@ -209,8 +209,8 @@ def main(argv=None) -> dict:
                        load_average_after=os.getloadavg())
             runs.append(row)
             print(f"repeat {repeat} {program:>8}: {row['ms_per_iteration_median']:7.2f} ms per "
-                  f"iteration (median), hsq {row['hsq_mean']:.4f}, load {load[0]:.2f}",
-                  flush=True)
+                  f"iteration (median; sweep {row['sweep_ms_median']:.2f}), hsq "
+                  f"{row['hsq_mean']:.4f}, load {load[0]:.2f}", flush=True)
     summary = {}
     for program in ("cpp", "bayesmix"):
         rows = [r for r in runs if r["program"] == program]
@@ -218,6 +218,7 @@ def main(argv=None) -> dict:
             "ms_per_iteration_median_of_repeats": float(np.median(
                 [r["ms_per_iteration_median"] for r in rows])),
             "ms_per_iteration_each_repeat": [r["ms_per_iteration_median"] for r in rows],
+            "sweep_ms_median_of_repeats": float(np.median([r["sweep_ms_median"] for r in rows])),
             "hsq_mean_each_repeat": [r["hsq_mean"] for r in rows],
             "hsq_mean": float(np.mean([r["hsq_mean"] for r in rows])),
         }

@@ -389,6 +389,7 @@ struct Sampler {
     const float df = 4.0f;
     float sum_sq = 0.0f, sum2pq = 0.0f;
     unsigned num_nonzeros = 0;
+    double sweep_ms = 0.0;        // time of this iteration's effect sweep(s)
     // running means that replace the prior scale of sigmaSq from iteration 2,000 on
     int iter = 0;
     float scale_prior, gen_var_prior;
@@ -471,10 +472,13 @@ struct Sampler {
 
     void sample_unknowns() {
         int tries = 0;
+        const auto sweep_start = std::chrono::steady_clock::now();
         do {
             sample_effects();
             if (++tries == 100) fail("no SNP effect in the model for 100 sweeps");
         } while (num_nonzeros == 0);
+        sweep_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now()
+                                                             - sweep_start).count();
         // sigmaSq | effects ~ scaled-inv-chi2 (df 4 prior)
         sigma_sq = rng.inv_chisq(df + float(num_nonzeros), sum_sq + df * sigma_sq_scale);
         // pi | counts ~ Dirichlet(counts + 1)
@@ -561,13 +565,15 @@ int main(int argc, char **argv) {
 
         Sampler sampler(mme, o);
         Posterior post(m);
-        std::vector<double> iteration_ms;
+        std::vector<double> iteration_ms, sweep_ms;
         iteration_ms.reserve(o.chain_length);
+        sweep_ms.reserve(o.chain_length);
         for (int it = 1; it <= o.chain_length; ++it) {
             auto start = clock::now();
             sampler.sample_unknowns();
             if (it > o.burn_in && it % o.thin == 0) post.collect(sampler);
             iteration_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - start).count());
+            sweep_ms.push_back(sampler.sweep_ms);
             if (o.out_freq > 0 && it % o.out_freq == 0) {
                 std::cout << "Iter " << it;
                 for (long k = 0; k < sampler.snp_store.size(); ++k) std::cout << " " << sampler.snp_store[k];
@@ -580,11 +586,13 @@ int main(int argc, char **argv) {
         const double median_ms = median_of(steady);
         const double mean_ms = std::accumulate(steady.begin(), steady.end(), 0.0) / double(steady.size());
         const double first_ms = iteration_ms.front();
+        const double sweep_median_ms = median_of(std::vector<double>(sweep_ms.begin() + o.burn_in, sweep_ms.end()));
 
         std::cout << "Posterior means over " << post.kept << " kept iterations:";
         for (const auto &kv : post.scalars) std::cout << " " << kv.first << " " << Posterior::mean(kv.second);
         std::cout << "\nms per iteration after burn-in: median " << median_ms << ", mean " << mean_ms
-                  << " (first iteration " << first_ms << ")" << std::endl;
+                  << " (first iteration " << first_ms << "); effect sweep median " << sweep_median_ms
+                  << std::endl;
         if (o.json) {
             std::cout.precision(9);
             std::cout << "{\"program\": \"sbayesr_baseline\", \"ld_type\": \"" << ld_type << "\", \"n_snps\": " << m
@@ -592,6 +600,7 @@ int main(int argc, char **argv) {
                       << ", \"burn_in\": " << o.burn_in << ", \"thin\": " << o.thin << ", \"kept\": " << post.kept
                       << ", \"setup_seconds\": " << setup_seconds << ", \"ms_per_iteration_median\": " << median_ms
                       << ", \"ms_per_iteration_mean\": " << mean_ms << ", \"first_iteration_ms\": " << first_ms
+                      << ", \"sweep_ms_median\": " << sweep_median_ms
                       << ", \"var_phenotypic\": " << mme.var_phenotypic << ", \"posterior_mean\": {";
             bool first = true;
             for (const auto &kv : post.scalars) {
