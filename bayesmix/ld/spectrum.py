@@ -1,0 +1,185 @@
+"""Smallest eigenvalue of a square LD matrix R, cheaply, and the ridge that lifts it.
+
+SBayes' robust setting (:mod:`bayesmix.models.sbayes`) replaces R by
+R_lam = (1 - lam) R + lam I with lam chosen from the smallest eigenvalue of R
+(:func:`ridge_for_min_eigenvalue`). :func:`ld_min_eigenvalue` finds that eigenvalue per
+independent LD block (no stored entry between blocks, e.g. chromosomes or LD blocks):
+
+- blocks of fewer than ``dense_below`` SNPs: exact, ``numpy.linalg.eigvalsh`` of the dense block;
+- larger blocks (a chromosome-wide sparse or window matrix is one block): the Lanczos method
+  on the stored CSR arrays (int16 codes or float32 r; a parallel numba product
+  :func:`bayesmix.kernels.ld_spectrum.block_matvec`, no float64 copy of the matrix).
+
+Direction of the Lanczos error. The smallest Ritz value theta_k after k products is the minimum
+of the Rayleigh quotient x'Rx / x'x over the k-dimensional Krylov space, so
+theta_k >= lambda_min always, and it decreases towards lambda_min as k grows: Lanczos
+OVER-estimates lambda_min, which alone would give a ridge that is too small. The estimate
+returned is therefore pushed down by an error bound,
+
+    lambda_hat = theta_k - error,   error = min(theta_{k/2} - theta_k,  ||R y - theta_k y||),
+
+with y the Ritz vector (unit norm). The residual norm bounds the distance from theta_k to the
+nearest eigenvalue (sharp when the lowest eigenvalue is isolated, as for thresholded sparse LD:
+there the Ritz value converges geometrically). The drift over the second half of the run
+bounds theta_k - lambda_min whenever that error decreases at least like 1/k; it is the useful
+bound when the lowest eigenvalues are densely packed (banded or window LD of a large panel),
+where the error falls like 1/k^1.6 .. 1/k^2 (measured on the GCTB-like band of
+``benchmarks/sbayes.py``) and the residual only like 1/k, so lambda_hat errs low by 1-3 times
+the drift there. Neither bound sees an eigenvalue that the Krylov space has not reached at all,
+which a random start vector makes unlikely. The run stops when the error bound is at most
+``max(rtol * |theta_k|, atol)`` (at least ``min_iter`` products). Plain Lanczos (three-term
+recurrence, no re-orthogonalisation: O(n) memory) is enough for the extreme eigenvalue: loss
+of orthogonality only duplicates converged Ritz values, it does not move the smallest one
+below lambda_min (Paige 1980).
+
+The Krylov space is shift-invariant, so running Lanczos on (lambda_max I - R) for its largest
+eigenvalue gives the same Ritz values after the same number of products: no gain.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesmix.ld.store import LDMatrix
+
+log = logging.getLogger(__name__)
+
+DENSE_BELOW = 2000
+RTOL = 0.05
+ATOL = 0.005
+MIN_ITER = 20
+MAX_ITER = 300
+
+
+@dataclass(frozen=True)
+class LanczosEstimate:
+    """Smallest-eigenvalue estimate of one symmetric operator.
+
+    Attributes
+    ----------
+    value : the returned estimate ``ritz - error`` (meant to be <= the true eigenvalue).
+    ritz : smallest Ritz value theta_k after the last product (>= the true eigenvalue).
+    error : the error bound subtracted (module docstring).
+    n_products : number of matrix-vector products k.
+    converged : whether the error bound reached the tolerance within ``max_iter`` products.
+    """
+
+    value: float
+    ritz: float
+    error: float
+    n_products: int
+    converged: bool
+
+
+def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = ATOL,
+                           stop_above: float | None = None, min_iter: int = MIN_ITER,
+                           max_iter: int = MAX_ITER, seed=0) -> LanczosEstimate:
+    """Smallest eigenvalue of a symmetric n x n operator by plain Lanczos (module docstring).
+
+    Parameters
+    ----------
+    matvec : callable ``matvec(x, out)`` writing the product with float64[n] ``x`` into ``out``.
+    n : dimension.
+    rtol, atol : stop when the error bound <= max(rtol * |theta_k|, atol).
+    stop_above : also stop once the estimate theta_k - error is >= this value (for a caller
+        that only needs to know that lambda_min is above it, e.g. the ridge's target: the
+        estimate is then less precise but still on the low side).
+    min_iter, max_iter : bounds on the number of products (the Krylov dimension).
+    seed : seed or ``numpy.random.Generator`` of the random start vector.
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal(n)
+    q /= np.linalg.norm(q)
+    q_prev = np.zeros(n)
+    w = np.empty(n)
+    alpha, beta = [], []
+    ritz = []  # theta_k, k = 1, 2, ...
+    max_iter = min(max_iter, n)
+    for k in range(1, max_iter + 1):
+        matvec(q, w)
+        a = float(q @ w)
+        w -= a * q
+        if beta:
+            w -= beta[-1] * q_prev
+        alpha.append(a)
+        theta, s = eigh_tridiagonal(np.array(alpha), np.array(beta), select="i",
+                                    select_range=(0, 0))
+        ritz.append(float(theta[0]))
+        b = float(np.linalg.norm(w))
+        residual = b * abs(float(s[-1, 0]))  # ||R y - theta y|| of the Ritz vector y
+        exact = residual <= 1e-12 * max(abs(ritz[-1]), 1.0)  # invariant Krylov space
+        if k >= min_iter or exact:
+            error = min(ritz[k // 2 - 1] - ritz[-1] if k > 1 else np.inf, residual)
+            if (error <= max(rtol * abs(ritz[-1]), atol)
+                    or (stop_above is not None and ritz[-1] - error >= stop_above)):
+                return LanczosEstimate(ritz[-1] - error, ritz[-1], error, k, True)
+        beta.append(b)
+        q_prev, q = q, w / b
+    error = min(ritz[len(ritz) // 2 - 1] - ritz[-1] if len(ritz) > 1 else np.inf, residual)
+    return LanczosEstimate(ritz[-1] - error, ritz[-1], error, len(ritz), False)
+
+
+def ld_block_matvec(ld: LDMatrix, lo: int, hi: int):
+    """``matvec(x, out)``: out = R[lo:hi, lo:hi] x for an independent block, on the stored arrays."""
+    from bayesmix.kernels.ld_spectrum import block_matvec
+
+    indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
+    scale = float(ld.scale)
+
+    def matvec(x, out):
+        block_matvec(indptr, indices, data, scale, lo, x, out)
+
+    return matvec
+
+
+def ld_min_eigenvalue(ld: LDMatrix, *, dense_below: int = DENSE_BELOW, rtol: float = RTOL,
+                      atol: float = ATOL, stop_above: float | None = None,
+                      max_iter: int = MAX_ITER, seed=0) -> float:
+    """Smallest eigenvalue of the square LD matrix R (r scale), over its independent blocks.
+
+    Blocks of fewer than ``dense_below`` SNPs: exact dense eigenvalues. Larger blocks: the
+    Lanczos estimate of :func:`lanczos_min_eigenvalue` (``rtol``, ``atol``, ``stop_above``,
+    ``max_iter``, ``seed``), pushed below the Ritz value by its error bound so that the ridge
+    chosen from it is not too small (module docstring). Thresholded sparse LD from a 503-person panel gives about
+    -5; a positive semi-definite matrix gives ~0 or more (minus at most the tolerance).
+    Pass ``stop_above=target`` when only the ridge for ``target`` is needed: a block whose
+    estimate is already above the target stops there (e.g. 20 instead of 68 products on the
+    GCTB-like band of ``benchmarks/sbayes.py``).
+    """
+    from bayesmix.kernels.ld_spectrum import dense_block
+    from bayesmix.kernels.sbayes import independent_blocks
+
+    if not ld.is_square:
+        raise ValueError("ld_min_eigenvalue needs a square (symmetric) LD matrix")
+    indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
+    bounds = independent_blocks(indptr, indices)
+    smallest = np.inf
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        if hi - lo < dense_below:
+            block = dense_block(indptr, indices, data, float(ld.scale), lo, hi)
+            value = float(np.linalg.eigvalsh(block)[0])
+        else:
+            est = lanczos_min_eigenvalue(ld_block_matvec(ld, lo, hi), hi - lo, rtol=rtol,
+                                         atol=atol, stop_above=stop_above, max_iter=max_iter,
+                                         seed=seed)
+            log.info("LD block of SNPs %d..%d: smallest Ritz value %.4g after %d products, "
+                     "estimate %.4g%s", lo, hi - 1, est.ritz, est.n_products, est.value,
+                     "" if est.converged else " (tolerance not reached)")
+            value = est.value
+        smallest = min(smallest, value)
+    return float(smallest)
+
+
+def ridge_for_min_eigenvalue(min_eigenvalue: float, target: float) -> float:
+    """lam such that (1 - lam) R + lam I has smallest eigenvalue ``target`` (0 if it already has).
+
+    For a unit-diagonal R with smallest eigenvalue e < target: lam = (target - e) / (1 - e).
+    """
+    if min_eigenvalue >= target:
+        return 0.0
+    return float((target - min_eigenvalue) / (1.0 - min_eigenvalue))

@@ -1,0 +1,156 @@
+"""Smallest LD eigenvalue (bayesmix.ld.spectrum) against dense numpy eigenvalues, and its
+numba kernels against scipy products."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from bayesmix.io.plink import Genotypes
+from bayesmix.kernels.ld_spectrum import block_matvec, dense_block
+from bayesmix.ld import build_ld
+from bayesmix.ld.spectrum import (ATOL, RTOL, lanczos_min_eigenvalue, ld_block_matvec,
+                                  ld_min_eigenvalue, ridge_for_min_eigenvalue)
+from bayesmix.ld.store import LDMatrix
+
+
+def snp_table(m):
+    return pd.DataFrame({"snp": [f"s{j}" for j in range(m)], "chr": "1", "bp": np.arange(m) + 1,
+                         "a1": "A", "a2": "G", "freq": 0.3})
+
+
+def random_symmetric_ld(m, density, seed, dtype):
+    """Random symmetric sparse matrix with unit diagonal and |r| < 1 (indefinite in general)."""
+    rng = np.random.default_rng(seed)
+    upper = sp.random(m, m, density=density, random_state=rng, format="coo")
+    upper.data = rng.uniform(-0.95, 0.95, upper.nnz)
+    upper = sp.triu(upper, k=1)
+    matrix = (upper + upper.T + sp.identity(m)).tocsr()
+    return LDMatrix.from_scipy(matrix, snp_table(m), dtype=dtype)
+
+
+def exact_matrix(ld):
+    """The stored values decoded exactly in float64 (``ld.to_scipy()`` decodes int16 in float32)."""
+    return sp.csr_matrix((ld.data.astype(np.float64) * ld.scale, ld.indices, ld.indptr),
+                         shape=ld.shape)
+
+
+def exact_min_eigenvalue(ld):
+    return float(np.linalg.eigvalsh(exact_matrix(ld).toarray())[0])
+
+
+def assert_low_side_within_tolerance(estimate, exact):
+    """The documented contract: at or below the true value, by at most the tolerance."""
+    assert estimate <= exact + 1e-9
+    assert exact - estimate <= max(RTOL * abs(exact), ATOL) * 1.05 + 1e-9
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float32"])
+def test_block_matvec_and_dense_block_match_scipy(dtype):
+    ld = random_symmetric_ld(700, 0.02, seed=1, dtype=dtype)
+    matrix = exact_matrix(ld)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(700)
+    out = np.empty(700)
+    block_matvec(ld.indptr, ld.indices, ld.data, ld.scale, 0, x, out)
+    np.testing.assert_allclose(out, matrix @ x, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out, ld.to_scipy() @ x, rtol=1e-5, atol=1e-5)
+    # a block of rows/columns 200..499 of a block-diagonal matrix
+    blocks = sp.block_diag([random_symmetric_ld(k, 0.05, seed=k, dtype="float32").to_scipy()
+                            for k in (200, 300, 200)]).tocsr()
+    ld = LDMatrix.from_scipy(blocks, snp_table(700), dtype=dtype)
+    y = rng.standard_normal(300)
+    out = np.empty(300)
+    block_matvec(ld.indptr, ld.indices, ld.data, ld.scale, 200, y, out)
+    dense = exact_matrix(ld).toarray()[200:500, 200:500]
+    np.testing.assert_allclose(out, dense @ y, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dense_block(ld.indptr, ld.indices, ld.data, ld.scale, 200, 500),
+                               dense, rtol=1e-15, atol=0)
+
+
+@pytest.fixture(scope="module")
+def sparse_ld_chr22(bfile22):
+    """GCTB-style sparse LD (n r^2 >= 10) of the first 2,000 SNPs of the shipped chr22, 503
+    people (strongly indefinite), and its smallest eigenvalue."""
+    ids = set(Genotypes.open(bfile22).snps["snp"].iloc[:2000])
+    ld = build_ld(Genotypes.open(bfile22, extract=ids), "sparse", dtype="int16", progress=False)
+    return ld, exact_min_eigenvalue(ld)
+
+
+def test_min_eigenvalue_of_thresholded_real_ld(sparse_ld_chr22):
+    ld, exact = sparse_ld_chr22
+    assert exact < -2  # thresholded LD of a small panel is far from positive definite
+    for seed in range(3):
+        estimate = ld_min_eigenvalue(ld, dense_below=500, seed=seed)  # Lanczos
+        assert_low_side_within_tolerance(estimate, exact)
+    assert ld_min_eigenvalue(ld, dense_below=2001) == pytest.approx(exact, abs=1e-9)  # dense
+    as_float = ld.astype("float32")
+    assert_low_side_within_tolerance(ld_min_eigenvalue(as_float, dense_below=500), exact)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_min_eigenvalue_of_random_indefinite_matrices(seed):
+    ld = random_symmetric_ld(1500, 0.004, seed=seed, dtype="float32")
+    exact = exact_min_eigenvalue(ld)
+    assert exact < -0.5
+    assert_low_side_within_tolerance(ld_min_eigenvalue(ld, dense_below=100, seed=seed), exact)
+
+
+def ar1_band(m, rho, half_width):
+    """Positive-definite-ish banded AR(1) correlations r_ij = rho^|i-j|, |i-j| <= half_width:
+    its lowest eigenvalues are densely packed, the hard case for Lanczos."""
+    lags = np.arange(half_width + 1)
+    diagonals = [np.full(m - k, rho ** k) for k in lags]
+    upper = sp.diags(diagonals[1:], lags[1:], shape=(m, m))
+    return (upper + upper.T + sp.identity(m)).tocsr()
+
+
+@pytest.fixture(scope="module")
+def band_ld():
+    ld = LDMatrix.from_scipy(ar1_band(2000, 0.9, 300), snp_table(2000), dtype="int16")
+    return ld, exact_min_eigenvalue(ld)
+
+
+def test_min_eigenvalue_of_band_with_clustered_low_spectrum(band_ld):
+    ld, exact = band_ld
+    assert 0.04 < exact < 0.06  # ~ (1 - rho) / (1 + rho) = 0.0526
+    for seed in range(3):
+        est = lanczos_min_eigenvalue(ld_block_matvec(ld, 0, 2000), 2000, seed=seed)
+        assert est.converged and est.ritz >= exact - 1e-9  # Ritz values never undershoot
+        assert_low_side_within_tolerance(est.value, exact)
+    # a caller that only needs "above 0.01" stops early, still on the low side
+    full = lanczos_min_eigenvalue(ld_block_matvec(ld, 0, 2000), 2000)
+    quick = lanczos_min_eigenvalue(ld_block_matvec(ld, 0, 2000), 2000, stop_above=0.01)
+    assert quick.n_products < full.n_products
+    assert 0.01 <= quick.value <= exact
+    assert ridge_for_min_eigenvalue(quick.value, 0.01) == 0.0
+
+
+def test_block_diagonal_matrix_mixes_dense_and_lanczos_blocks(sparse_ld_chr22, band_ld):
+    """Blocks below ``dense_below`` exact, the others by Lanczos; the minimum over blocks."""
+    real, real_exact = sparse_ld_chr22
+    band, band_exact = band_ld
+    small = random_symmetric_ld(300, 0.05, seed=5, dtype="int16")
+    small_exact = exact_min_eigenvalue(small)
+    for blocks, exact in (([small, band, real], min(small_exact, band_exact, real_exact)),
+                          ([small, band], min(small_exact, band_exact))):
+        matrix = sp.block_diag([b.to_scipy() for b in blocks]).tocsr()
+        ld = LDMatrix.from_scipy(matrix, snp_table(matrix.shape[0]), dtype="int16")
+        assert_low_side_within_tolerance(ld_min_eigenvalue(ld, dense_below=1000), exact)
+
+
+def test_invariant_krylov_space_stops_exactly():
+    """A matrix with two distinct eigenvalues: Lanczos is exact after two products."""
+    m = 3000
+    u = np.ones(m) / np.sqrt(m)
+    est = lanczos_min_eigenvalue(lambda x, out: np.copyto(out, x - 1.5 * u * (u @ x)), m)
+    assert est.n_products <= 3 and est.value == pytest.approx(-0.5, abs=1e-9)
+
+
+def test_ridge_lifts_the_smallest_eigenvalue_to_the_target(sparse_ld_chr22):
+    r = exact_matrix(sparse_ld_chr22[0]).toarray()[:600, :600]
+    e = float(np.linalg.eigvalsh(r)[0])
+    lam = ridge_for_min_eigenvalue(e, 0.01)
+    lifted = np.linalg.eigvalsh((1 - lam) * r + lam * np.eye(600))[0]
+    assert lifted == pytest.approx(0.01, abs=1e-9)
+    assert ridge_for_min_eigenvalue(0.2, 0.01) == 0.0
