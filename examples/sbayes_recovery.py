@@ -46,8 +46,12 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--n-gwas", type=float, nargs="+", default=[100_000])
     parser.add_argument("--h2", type=float, default=0.5)
     parser.add_argument("--pi", type=float, default=0.01)
+    parser.add_argument("--ld-kind", choices=["window", "sparse"], default="window",
+                        help="reference LD: all pairs within --window-kb, or GCTB's sparse "
+                             "(n r^2 >= --chisq anywhere on the chromosome)")
     parser.add_argument("--window-kb", type=float, default=200.0,
                         help="LD window of the reference matrix (SNPs are 1 kb apart)")
+    parser.add_argument("--chisq", type=float, default=10.0)
     parser.add_argument("--methods", default="C,R")
     parser.add_argument("--chain-length", type=int, default=600)
     parser.add_argument("--burn-in", type=int, default=200)
@@ -65,7 +69,11 @@ def main(argv=None) -> list[dict]:
                        freqs=freqs, block_size=args.block_size)
         panels[name] = Genotypes.open(prefix)
     started = time.perf_counter()
-    ld = build_ld(panels["ref"], "window", window_kb=args.window_kb, progress=False)
+    window_kb = args.window_kb if args.ld_kind == "window" else None
+    ld = build_ld(panels["ref"], args.ld_kind, window_kb=window_kb, chisq=args.chisq,
+                  progress=False)
+    ld_label = (f"window {args.window_kb:g} kb" if args.ld_kind == "window"
+                else f"sparse chisq {args.chisq:g}")
     ld_seconds = time.perf_counter() - started
     pop = panels["pop"]
     het = 2 * pop.snps["freq"].to_numpy() * (1 - pop.snps["freq"].to_numpy())
@@ -86,7 +94,7 @@ def main(argv=None) -> list[dict]:
             settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
                                      thin=1, out_freq=0, seed=args.seed)
             row = {"method": f"SBayes{method}", "snps": args.snps, "n_gwas": n_gwas,
-                   "n_ref": args.n_ref, "ld": f"window {args.window_kb:g} kb",
+                   "n_ref": args.n_ref, "ld": ld_label,
                    "nnz_per_snp": ld.nnz / args.snps, "true_hsq": truth,
                    "true_n_causal": int((effects.b_std != 0).sum())}
             try:

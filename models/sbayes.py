@@ -25,6 +25,11 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
   definite (a window or thresholded sparse matrix, a panel smaller than the window) otherwise
   lets the effects blow up.
 
+With in-sample LD (``SummaryData.ld_in_sample``: the LD panel is the GWAS sample) both parts
+shrink to what in-sample LD still needs: the sampling variance keeps only the term of LD
+entries not stored (0 for full LD), and the ridge only removes negative eigenvalues (target 0:
+the GWAS X'y lies in the range of its own X'X). In-sample full LD is then the exact model.
+
 ``robust=False`` is the exact model: with in-sample full LD its posterior is the
 individual-level one (tested against BayesC on the same individuals).
 """
@@ -70,7 +75,8 @@ class SBayesModel(AlphabetModel):
         ``sig2_beta``, ``sig2_e`` or ``S`` (as in the alphabet).
     robust : use the robust setting of the module docstring (default True).
     ridge : lam in [0, 1); None = from the eigenvalue check when robust, else 0.
-    min_eigenvalue : target smallest eigenvalue of the ridged LD (robust only).
+    min_eigenvalue : target smallest eigenvalue of the ridged LD (robust only); None = 0.01,
+        or 0 with in-sample LD.
     ld_sampling_variance : GCTB's per-SNP residual variance correction; None = ``robust``.
     parallel_blocks : sweep LD blocks that share no LD entry in parallel threads (same draws;
         pays off with several cores and block-diagonal LD).
@@ -92,7 +98,7 @@ class SBayesModel(AlphabetModel):
 
     def __init__(self, data: SummaryData, prior: AlphabetPrior | str = "C", *, hyperpriors=None,
                  robust: bool = True, ridge: float | None = None,
-                 min_eigenvalue: float = DEFAULT_MIN_EIGENVALUE,
+                 min_eigenvalue: float | None = None,
                  ld_sampling_variance: bool | None = None, parallel_blocks: bool = False,
                  ld_layout: str = "auto", unscaled: bool = False):
         self.data = data
@@ -112,6 +118,8 @@ class SBayesModel(AlphabetModel):
             raise InputError("the LD sampling-variance correction needs the LD panel size "
                              "(n_samples of the LD matrix); pass ld_sampling_variance=False")
         self.ld_min_eigenvalue = None
+        if min_eigenvalue is None:
+            min_eigenvalue = 0.0 if data.ld_in_sample else DEFAULT_MIN_EIGENVALUE
         if ridge is None:
             ridge = 0.0
             if self.robust:
@@ -254,8 +262,12 @@ class SBayesModel(AlphabetModel):
         """One line saying which robust settings this model uses (for logs and outputs)."""
         eig = ("not checked" if self.ld_min_eigenvalue is None
                else f"{self.ld_min_eigenvalue:.4g}")
+        sampling = "off"
+        if self.ld_sampling_variance:
+            sampling = ("on (in-sample LD: entries not stored only)" if self.data.ld_in_sample
+                        else "on")
         return (f"LD ridge {self.ridge:.4g} (smallest LD eigenvalue {eig}); LD sampling-variance "
-                f"correction {'on' if self.ld_sampling_variance else 'off'}")
+                f"correction {sampling}")
 
 
 def _max_offset(indptr, indices) -> int:

@@ -177,3 +177,58 @@ def test_steps_run_inside_pm_sample(cohort):
     for causal in (75, 130):
         assert pip[r2[causal] > 0.5].sum() > 0.5, causal
     assert 0.6 < float(idata.posterior["sig2_e"].mean()) < 1.0
+
+
+@pytest.fixture(scope="module")
+def in_sample_gwas(bfile22, cohort):
+    """The cohort's GWAS (per-SNP regressions on its 503 people) and full LD of the same people,
+    through the user's path: Genotypes -> marginal_gwas / build_ld -> prepare_summary_data."""
+    from bayesmix.ld import build_ld
+    from bayesmix.simulate.gwas import marginal_gwas
+
+    dosages, y, snps = cohort
+    geno = Genotypes.open(bfile22, extract=snps["snp"].tolist())
+    return marginal_gwas(geno, y), build_ld(geno, "full", progress=False), dosages
+
+
+def test_ld_sampling_variance_follows_gctb_formula_and_sample_overlap(in_sample_gwas):
+    """LDsamplVar_j from dense correlations: out of sample (n_j + n_ref)/M sum_i (1 - r_ij^2)^2
+    / n_ref + (M - nnz_j)/M; in sample (the GWAS people are the LD panel, detected from N =
+    panel size) only the second term, which is 0 for full LD."""
+    from bayesmix.inference.sbayes_data import prepare_summary_data
+
+    gwas, ld, dosages = in_sample_gwas
+    r = np.corrcoef(dosages, rowvar=False)
+    n, m = len(dosages), dosages.shape[1]
+    inside = prepare_summary_data(gwas, ld)
+    assert inside.ld_in_sample
+    np.testing.assert_allclose(inside.ld_sampling_var, 0.0, atol=1e-12)
+    outside = prepare_summary_data(gwas, ld, ld_in_sample=False)
+    assert not outside.ld_in_sample
+    expect = (n + n) / m * ((1 - r**2) ** 2).sum(axis=1) / n
+    np.testing.assert_allclose(outside.ld_sampling_var, expect, rtol=1e-5)
+    # another panel size: out of sample automatically
+    smaller = prepare_summary_data(gwas.assign(N=n - 3.0), ld)
+    assert not smaller.ld_in_sample
+
+
+@pytest.mark.slow
+def test_default_settings_with_in_sample_full_ld_match_individual_level(in_sample_gwas, cohort):
+    """GCTB's tutorial path (GWAS and full LD from the same people) with the DEFAULT (robust)
+    settings gives individual-level BayesC's hsq within Monte Carlo error: the robust setting
+    must not add reference-panel LD noise that in-sample LD does not have."""
+    from bayesmix.inference.sbayes_data import prepare_summary_data
+
+    gwas, ld, dosages = in_sample_gwas
+    _, y, _ = cohort
+    settings = ChainSettings(chain_length=3000, burn_in=500, thin=1, out_freq=0, seed=5)
+    ind = run_chains(AlphabetModel(AlphabetData.from_arrays(dosages, y), "C"), make_steps,
+                     settings)
+    model = SBayesModel(prepare_summary_data(gwas, ld), "C")
+    assert model.robust and model.ridge < 1e-3
+    summ = run_chains(model, make_sbayes_steps, settings)
+    a, b = ind.trace("hsq").ravel(), summ.trace("hsq").ravel()
+    d_i = ind.diagnostics().set_index("Parameter").loc["hsq"]
+    d_s = summ.diagnostics().set_index("Parameter").loc["hsq"]
+    mc_se = np.hypot(d_i["SD"] / np.sqrt(d_i["ESS_bulk"]), d_s["SD"] / np.sqrt(d_s["ESS_bulk"]))
+    assert abs(a.mean() - b.mean()) < 4 * mc_se

@@ -96,8 +96,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="LD held for the sweeps: upper triangle (2 bytes per nonzero with int16) or full "
              "CSR (3x the memory, several times faster sweeps when few effects change); auto: "
              "CSR up to 2 GiB of LD arrays, else upper")
-    add(sb, "--min-eigenvalue", type=float, default=0.01,
-        help="smallest LD eigenvalue the automatic ridge aims for")
+    add(sb, "--min-eigenvalue", type=float,
+        help="smallest LD eigenvalue the automatic ridge aims for (default 0.01; 0 with "
+             "in-sample LD)")
+    sample = sb.add_mutually_exclusive_group()
+    sample.add_argument("--ld-in-sample", dest="ld_in_sample", action="store_const", const=True,
+                        help="the LD panel is the GWAS sample itself (default: assumed when "
+                             "the panel size equals the largest GWAS N)")
+    sample.add_argument("--ld-out-of-sample", dest="ld_in_sample", action="store_const",
+                        const=False, help="the LD panel is an independent reference")
 
     ldb = parser.add_argument_group("LD matrices")
     add(ldb, "--make-full-ldm", action="store_true", help="full LD (or merge --mldm pieces)")
@@ -291,7 +298,8 @@ def _run_sbayes(args) -> int:
             sumstats = sumstats.loc[keep.to_numpy()]
         data = prepare_summary_data(sumstats, ld, exclude_mhc=args.exclude_mhc,
                                     exclude_regions=args.exclude_region, impute_n=args.impute_n,
-                                    keep_ambiguous=args.keep_ambiguous)
+                                    keep_ambiguous=args.keep_ambiguous,
+                                    ld_in_sample=args.ld_in_sample)
         say(str(data.qc))
         say()
         say(data.format_summary())

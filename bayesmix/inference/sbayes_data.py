@@ -18,6 +18,13 @@ residual variance of :mod:`bayesmix.models.sbayes`) is
     LDsamplVar_j = (n_j + n_ref) / M * sum_i (1 - r_ij^2)^2 / n_ref + (M - nnz_j) / M,
 
 summed over the stored entries i of row j (nnz_j of them) for an LD panel of n_ref people.
+It is the variance, in units of GenVar, that the difference between the GWAS sample's LD and
+the reference's adds to SNP j's residual: an estimated r differs from the population's by
+variance (1 - r^2)^2 / n in a sample of n people, so a GWAS sample and an independent
+reference differ by (1 - r^2)^2 (1 / n_j + 1 / n_ref) per stored entry (the first term), and
+an entry not stored is r = 0 in the model but has variance 1 / n_j in the GWAS sample (the
+second). With in-sample LD (the reference panel IS the GWAS sample) the stored entries are
+the GWAS sample's own and the first term is 0 (``ld_in_sample``).
 """
 
 from __future__ import annotations
@@ -50,7 +57,10 @@ class SummaryData:
     yty : float, y'y = nobs on the standardised scale.
     vp : float, median_j V_j (phenotype units^2; 1.0 when b/se/freq are not available).
     ld_score : float64[M], sum_i r_ij^2 over the stored entries of row j.
-    ld_sampling_var : float64[M], GCTB's LDsamplVar_j (NaN when the LD panel size is unknown).
+    ld_sampling_var : float64[M], GCTB's LDsamplVar_j (NaN when the LD panel size is unknown;
+        only the term of entries not stored when ``ld_in_sample``).
+    ld_in_sample : bool, the LD was computed on the GWAS individuals themselves (see
+        :func:`summary_data_from_aligned`).
     qc : QCReport of the harmonisation (and LD SNPs without statistics, in ``qc.notes``).
     """
 
@@ -64,6 +74,7 @@ class SummaryData:
     vp: float
     ld_score: np.ndarray
     ld_sampling_var: np.ndarray
+    ld_in_sample: bool = False
     qc: QCReport | None = None
     notes: list = field(default_factory=list)
     design_columns: list = field(default_factory=list)  # no fixed effects in summary data
@@ -125,7 +136,7 @@ class SummaryData:
 
 
 def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool = False,
-                         **harmonise_options) -> SummaryData:
+                         ld_in_sample: bool | None = None, **harmonise_options) -> SummaryData:
     """Harmonise GWAS statistics to ``ld`` and build the summary-data normal equations.
 
     Parameters
@@ -137,6 +148,8 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
         frequency imply, n_j = (Vp / H_j - b_j^2) / se_j^2 (Vp the median per-SNP phenotypic
         variance), and drop SNPs whose imputed N is more than 3 SD from the median (counted
         in the QC report). For files that give one average N for every SNP.
+    ld_in_sample : the LD panel is the GWAS sample itself (True), an independent reference
+        (False), or None: decide from the sample sizes (:func:`summary_data_from_aligned`).
     **harmonise_options : passed to :func:`bayesmix.io.harmonise.harmonise` (exclude_mhc,
         exclude_regions, keep_ambiguous, min_maf, max_freq_diff, ...). Frequencies missing
         from the statistics are taken from the LD reference.
@@ -161,7 +174,8 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
     ref_index = aligned["REF_INDEX"].to_numpy()
     if n_missing_stats:
         ld = ld.subset(ld.snps["snp"].to_numpy()[ref_index])
-    return summary_data_from_aligned(aligned.drop(columns="REF_INDEX"), ld, qc=report)
+    return summary_data_from_aligned(aligned.drop(columns="REF_INDEX"), ld, qc=report,
+                                     ld_in_sample=ld_in_sample)
 
 
 def _impute_n(aligned: pd.DataFrame, report: QCReport, source) -> pd.DataFrame:
@@ -183,8 +197,15 @@ def _impute_n(aligned: pd.DataFrame, report: QCReport, source) -> pd.DataFrame:
     return aligned.assign(N=n_imputed).loc[~drop].reset_index(drop=True)
 
 
-def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None) -> SummaryData:
-    """Build :class:`SummaryData` from statistics already aligned to ``ld`` (same SNPs, order)."""
+def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
+                              ld_in_sample: bool | None = None) -> SummaryData:
+    """Build :class:`SummaryData` from statistics already aligned to ``ld`` (same SNPs, order).
+
+    ``ld_in_sample=None`` treats the LD as in-sample when the LD panel size n_ref is known and
+    equals the largest per-SNP GWAS N: a GWAS of the reference panel's own people (with
+    per-SNP N at most the panel size, lower where calls are missing). An independent
+    reference of exactly the GWAS's size is the only case this misjudges; pass False then.
+    """
     if len(aligned) != ld.shape[0] or not (aligned["SNP"].to_numpy()
                                            == ld.snps["snp"].to_numpy()).all():
         raise ValueError("aligned statistics and LD matrix list different SNPs")
@@ -212,15 +233,20 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None) -
     ld_score, samp = row_ld_statistics(indptr, np.asarray(ld.data), ld.scale)
     n_ref = ld.n_samples or _panel_size(ld)
     m = len(snps)
-    if n_ref:
-        nnz_row = np.diff(indptr).astype(np.float64)
-        ld_samp_var = (n + n_ref) / m * samp / n_ref + (m - nnz_row) / m
+    if ld_in_sample is None:
+        ld_in_sample = bool(n_ref) and float(np.max(n)) == float(n_ref)
+    not_stored = (m - np.diff(indptr).astype(np.float64)) / m
+    if ld_in_sample:
+        ld_samp_var = not_stored
+    elif n_ref:
+        ld_samp_var = (n + n_ref) / m * samp / n_ref + not_stored
     else:
         ld_samp_var = np.full(m, np.nan)
     vp = float(np.median(v)) if np.isfinite(v).all() else 1.0
     nobs = float(np.median(n))
     return SummaryData(stats=snps, ld=ld, n=n, xty=n * b_std, xtx_diag=n * diag, nobs=nobs,
-                       yty=nobs, vp=vp, ld_score=ld_score, ld_sampling_var=ld_samp_var, qc=qc)
+                       yty=nobs, vp=vp, ld_score=ld_score, ld_sampling_var=ld_samp_var,
+                       ld_in_sample=bool(ld_in_sample), qc=qc)
 
 
 def _panel_size(ld: LDMatrix) -> int | None:
