@@ -8,7 +8,8 @@
    100,000; 1% causal, h2 = 0.3). SBayesR
    (4 components, GCTB's default pi and gamma) with the default robust settings runs
    ``--iterations`` iterations through the chain driver, for the upper-triangle ("upper",
-   2 bytes per nonzero of R) and full CSR ("csr") LD layouts. Reported: seconds per iteration
+   2 bytes per nonzero of R), full CSR ("csr") and, for the window LD, band ("band": rows as
+   contiguous runs, 2 bytes per value) LD layouts. Reported: seconds per iteration
    (whole iteration: effects sweep + hyperparameter steps + monitoring) and of the sweep
    alone, LD bytes per nonzero of R, the eigenvalue check's time and peak RSS.
 2. ``1M``: a synthetic banded LD of 1,000,000 SNPs (r_ij = 0.9^|i-j| for |i-j| <= ``--band``,
@@ -117,8 +118,8 @@ setup_seconds = time.perf_counter() - t0
 if kind == "sparse":
     # GCTB-style sparse LD of a 503-person panel is strongly indefinite (eigenvalue ~ -5): a chain
     # stops at divergence within iterations, so time the SBayesR sweep at fixed hyperparameters
-    from bayesmix.kernels.sbayes import sbayes_sweep, sbayes_sweep_upper
-    sweep_fn = sbayes_sweep_upper if layout == "upper" else sbayes_sweep
+    from bayesmix.inference.sbayes_gibbs import SWEEPS
+    sweep_fn = SWEEPS[layout]
     r, beta, comp = data.xty.copy(), np.zeros(m), np.zeros(m, np.int64)
     log_pi, comp_var = np.log([0.95, 0.02, 0.02, 0.01]), np.array([0, .01, .1, 1]) * 0.3 / (m * 0.0123)
     vare = np.full(m, 0.7)
@@ -346,8 +347,10 @@ def main(argv=None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.gctb_like:
         return [gctb_like(args)]
+    # band only for window LD: a chromosome-wide sparse row spans the chromosome
     rows = [_run(_WORKER_20K, layout, args.iterations, args.cache, args.n_gwas, kind)
-            for kind in ("window", "sparse") for layout in ("upper", "csr")]
+            for kind, layouts in (("window", ("band", "upper", "csr")), ("sparse", ("upper", "csr")))
+            for layout in layouts]
     pair = _run(_WORKER_PAIR, f"{args.cache}.window", max(args.iterations // 20, 5))
     if not args.skip_1m:
         rows.append(_run(_WORKER_1M, args.snps_1m, args.band, max(args.iterations // 30, 5)))

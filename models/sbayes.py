@@ -48,7 +48,7 @@ from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.inference.sbayes_data import (SummaryData, ld_min_eigenvalue,
                                             ridge_for_min_eigenvalue)
-from bayesmix.kernels.sbayes import independent_blocks, upper_from_csr
+from bayesmix.kernels.sbayes import band_from_csr, band_size, independent_blocks, upper_from_csr
 from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
 from bayesmix.ops.sbayes import summary_loglik
 
@@ -57,7 +57,10 @@ log = logging.getLogger("bayesmix")
 METHODS = ("C", "R", "S")
 DEFAULT_MIN_EIGENVALUE = 0.01
 STRONG_RIDGE = 0.3  # above this the ridge changes the LD a lot: warn
-# ld_layout="auto" keeps the faster full CSR arrays up to this size, then the 2-byte upper layout
+# ld_layout="auto" takes the band layout when it holds at most this many values per stored
+# nonzero (rows are contiguous runs of columns: window, band, shrunk, full LD) ...
+BAND_PADDING_LIMIT = 1.1
+# ... else the faster full CSR arrays up to this size, then the 2-byte upper layout
 CSR_MEMORY_LIMIT = 2 * 2**30
 # An effect this large on the standardised scale (one SNP explaining > 100% of the phenotypic
 # variance on its own) only arises when the chain diverges.
@@ -80,12 +83,16 @@ class SBayesModel(AlphabetModel):
     ld_sampling_variance : GCTB's per-SNP residual variance correction; None = ``robust``.
     parallel_blocks : sweep LD blocks that share no LD entry in parallel threads (same draws;
         pays off with several cores and block-diagonal LD).
-    ld_layout : "upper" holds the strict upper triangle of R for the sweeps (uint16 offsets:
-        2 bytes per nonzero of R with int16 values, 4 with float32), "csr" the full CSR arrays
-        (6 or 8 bytes per nonzero; needed by ``parallel_blocks``; its sweeps touch only the
-        columns of changed effects, so they are up to several times faster when few effects
-        change). "auto" = CSR while its arrays take at most :data:`CSR_MEMORY_LIMIT` bytes,
-        else upper (when every stored entry is within 65,535 SNPs of the diagonal).
+    ld_layout : how R is held for the sweeps. "band": each row as one contiguous run of
+        columns with implicit indices (2 bytes per value with int16, 4 with float32; gaps in a
+        run held as zeros) and sweeps that touch only the columns of changed effects;
+        "csr": the full CSR arrays (6 or 8 bytes per nonzero; needed by ``parallel_blocks``;
+        as fast as band); "upper": the strict upper triangle (uint16 offsets: 2 bytes per
+        nonzero with int16 values), whose sweeps end with a pass over all rows, so up to
+        several times slower when few effects change. "auto" = band when it holds at most
+        :data:`BAND_PADDING_LIMIT` values per nonzero (window, band, shrunk, full LD), else
+        CSR while its arrays take at most :data:`CSR_MEMORY_LIMIT` bytes, else upper (when
+        every stored entry is within 65,535 SNPs of the diagonal).
     unscaled : GCTB's ``--unscale-genotype`` for SBayesC/R: the prior variance sig2_beta is of
         per-allele effects, i.e. H_j sig2_beta on the standardised scale (SBayesS always is).
 
@@ -141,18 +148,19 @@ class SBayesModel(AlphabetModel):
         indptr, indices = np.asarray(data.ld.indptr), np.asarray(data.ld.indices)
         self.sqrt_n = np.sqrt(data.n)
         self.block_bounds = independent_blocks(indptr, indices) if parallel_blocks else None
+        values = np.asarray(data.ld.data)
         if ld_layout == "auto":
-            csr_bytes = indptr.nbytes + indices.nbytes + np.asarray(data.ld.data).nbytes
-            small = csr_bytes <= CSR_MEMORY_LIMIT
-            ld_layout = ("csr" if small or parallel_blocks or _max_offset(indptr, indices) > 65535
-                         else "upper")
-        if ld_layout not in ("upper", "csr") or (ld_layout == "upper" and parallel_blocks):
-            raise InputError(f"ld_layout must be 'upper' (serial sweeps) or 'csr', not {ld_layout!r}")
+            ld_layout = _auto_layout(indptr, indices, values, parallel_blocks)
+        if ld_layout not in ("band", "upper", "csr") or (ld_layout != "csr" and parallel_blocks):
+            raise InputError(f"ld_layout must be 'band' or 'upper' (serial sweeps) or 'csr', not "
+                             f"{ld_layout!r}")
         self.ld_layout = ld_layout
         if ld_layout == "upper":
-            self.ld_arrays = upper_from_csr(indptr, indices, np.asarray(data.ld.data))
+            self.ld_arrays = upper_from_csr(indptr, indices, values)
+        elif ld_layout == "band":
+            self.ld_arrays = band_from_csr(indptr, indices, values)
         else:
-            self.ld_arrays = (indptr, indices, np.asarray(data.ld.data))
+            self.ld_arrays = (indptr, indices, values)
         self.gamma = self.prior.gamma_values
         self.start = self._starting_values()
         self.model = self._build()
@@ -268,6 +276,18 @@ class SBayesModel(AlphabetModel):
                         else "on")
         return (f"LD ridge {self.ridge:.4g} (smallest LD eigenvalue {eig}); LD sampling-variance "
                 f"correction {sampling}")
+
+
+def _auto_layout(indptr, indices, values, parallel_blocks: bool) -> str:
+    """The ``ld_layout="auto"`` choice of :class:`SBayesModel` (see its docstring)."""
+    if parallel_blocks:
+        return "csr"
+    if band_size(indptr, indices) <= BAND_PADDING_LIMIT * len(indices):
+        return "band"
+    csr_bytes = indptr.nbytes + indices.nbytes + values.nbytes
+    if csr_bytes <= CSR_MEMORY_LIMIT or _max_offset(indptr, indices) > 65535:
+        return "csr"
+    return "upper"
 
 
 def _max_offset(indptr, indices) -> int:

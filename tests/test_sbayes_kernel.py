@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bayesmix.kernels.sbayes import independent_blocks, sbayes_sweep, sbayes_sweep_blocks, xtx_times
+from bayesmix.kernels.sbayes import (band_from_csr, band_size, independent_blocks, sbayes_sweep,
+                                     sbayes_sweep_band, sbayes_sweep_blocks, xtx_times,
+                                     xtx_times_band)
 
 
 def random_ld(rng, m, n_ref=60, threshold=0.15, n_blocks=1):
@@ -61,14 +63,21 @@ def encode(R, dtype):
     return R.indptr, R.indices.astype(np.int32), q, 1.0 / 32767
 
 
+@pytest.mark.parametrize("layout", ["csr", "band"])
 @pytest.mark.parametrize("ridge", [0.0, 0.3])
 @pytest.mark.parametrize("dtype", ["float32", "int16"])
 @pytest.mark.parametrize("prior", ["C", "R", "S"])
-def test_sweep_matches_dense_reference(dtype, prior, ridge):
+def test_sweep_matches_dense_reference(dtype, prior, ridge, layout):
+    """One sweep of the CSR kernel, or of the band kernel (implicit column indices; the
+    thresholded rows have gaps, held as zeros), against the dense reference."""
     rng = np.random.default_rng(7)
     m = 40
     R = random_ld(rng, m)
     indptr, indices, values, scale = encode(R, dtype)
+    sweep, product, arrays = sbayes_sweep, xtx_times, (indptr, indices, values)
+    if layout == "band":
+        sweep, product, arrays = sbayes_sweep_band, xtx_times_band, band_from_csr(*arrays)
+        assert len(arrays[2]) == band_size(indptr, indices) > len(values)  # gaps held as zeros
     Rd = sp.csr_matrix((values.astype(np.float64) * scale, indices, indptr), shape=(m, m)).toarray()
     n = rng.integers(5_000, 20_000, m).astype(float)
     s = np.sqrt(n)
@@ -92,15 +101,15 @@ def test_sweep_matches_dense_reference(dtype, prior, ridge):
     exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge)
     diag = n * Rd.diagonal()
     got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
-    counts, ssq = sbayes_sweep(indptr, indices, values, scale, s, diag, ridge, got_r, got_beta,
-                               got_comp, np.log(pi), comp_var, snp_var_scale, vare, u, z)
+    counts, ssq = sweep(*arrays, scale, s, diag, ridge, got_r, got_beta, got_comp, np.log(pi),
+                        comp_var, snp_var_scale, vare, u, z)
     np.testing.assert_array_equal(got_comp, exp[1])
     np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
     np.testing.assert_array_equal(counts, exp[3])
     np.testing.assert_allclose(ssq, exp[4], rtol=1e-9)
     # the kept residual equals X'y - X'X beta recomputed from scratch
-    recomputed = xty - xtx_times(indptr, indices, values, scale, s, diag, ridge, got_beta)
+    recomputed = xty - product(*arrays, scale, s, diag, ridge, got_beta)
     np.testing.assert_allclose(got_r, recomputed, rtol=1e-9, atol=1e-7)
 
 

@@ -226,6 +226,7 @@ def test_default_settings_with_in_sample_full_ld_match_individual_level(in_sampl
                      settings)
     model = SBayesModel(prepare_summary_data(gwas, ld), "C")
     assert model.robust and model.ridge < 1e-3
+    assert model.ld_layout == "band"  # full LD: rows are contiguous runs, 2 bytes per value
     summ = run_chains(model, make_sbayes_steps, settings)
     a, b = ind.trace("hsq").ravel(), summ.trace("hsq").ravel()
     d_i = ind.diagnostics().set_index("Parameter").loc["hsq"]

@@ -92,10 +92,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exact summary-data likelihood (in-sample LD only)")
     add(sb, "--ld-ridge", type=float, help="ridge towards the LD diagonal in [0, 1) (default: "
                                            "from the eigenvalue check)")
-    add(sb, "--ld-layout", choices=["auto", "upper", "csr"], default="auto",
-        help="LD held for the sweeps: upper triangle (2 bytes per nonzero with int16) or full "
-             "CSR (3x the memory, several times faster sweeps when few effects change); auto: "
-             "CSR up to 2 GiB of LD arrays, else upper")
+    add(sb, "--ld-layout", choices=["auto", "band", "upper", "csr"], default="auto",
+        help="LD held for the sweeps: band (rows as contiguous runs, 2 bytes per value with "
+             "int16), upper triangle (2 bytes per nonzero; slower sweeps when few effects "
+             "change) or full CSR (6 bytes per nonzero); auto: band for window/band/shrunk/full "
+             "LD, else CSR up to 2 GiB of LD arrays, else upper")
     add(sb, "--min-eigenvalue", type=float,
         help="smallest LD eigenvalue the automatic ridge aims for (default 0.01; 0 with "
              "in-sample LD)")

@@ -30,8 +30,13 @@ from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlanketMetropolis,
                                       ResidualVarianceGibbs)
-from bayesmix.kernels.sbayes import (effect_products, sbayes_sweep, sbayes_sweep_blocks,
-                                     sbayes_sweep_upper, xtx_times, xtx_times_upper)
+from bayesmix.kernels.sbayes import (effect_products, sbayes_sweep, sbayes_sweep_band,
+                                     sbayes_sweep_blocks, sbayes_sweep_upper, xtx_times,
+                                     xtx_times_band, xtx_times_upper)
+
+# the serial effects sweep and the X'X product for each LD layout of SBayesModel.ld_arrays
+SWEEPS = {"csr": sbayes_sweep, "band": sbayes_sweep_band, "upper": sbayes_sweep_upper}
+XTX_PRODUCTS = {"csr": xtx_times, "band": xtx_times_band, "upper": xtx_times_upper}
 
 DIVERGENCE_ADVICE = (
     "This happens when the LD matrix does not match the GWAS (LD from a small or different "
@@ -54,8 +59,8 @@ class SummaryResiduals:
 
     def _xtx_times(self, beta):
         m = self.sbayes
-        product = xtx_times_upper if m.ld_layout == "upper" else xtx_times
-        return product(*m.ld_arrays, m.data.ld.scale, m.sqrt_n, m.data.xtx_diag, m.ridge, beta)
+        return XTX_PRODUCTS[m.ld_layout](*m.ld_arrays, m.data.ld.scale, m.sqrt_n,
+                                         m.data.xtx_diag, m.ridge, beta)
 
     def sync(self, point) -> np.ndarray:
         beta = np.asarray(point["beta"], dtype=np.float64)
@@ -109,10 +114,8 @@ class SBayesEffectsGibbs(AlphabetStep):
         started = time.perf_counter()
         if m.block_bounds is not None:
             counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)
-        elif m.ld_layout == "upper":
-            counts, _ = sbayes_sweep_upper(*args)
         else:
-            counts, _ = sbayes_sweep(*args)
+            counts, _ = SWEEPS[m.ld_layout](*args)
         seconds = time.perf_counter() - started
         self.residuals.commit(beta=beta)
         new = dict(point)

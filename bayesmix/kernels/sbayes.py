@@ -68,6 +68,21 @@ def _draw_snp(j, r_j, d, ve, old, log_pi, comp_var, var_scale_j, u, z, logp, inv
 
 
 @njit
+def _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag, uniforms,
+                normals, counts, ssq, logp, inv_lhs):
+    """Draw SNP j (:func:`_draw_snp`), store beta_j and its component, add it to ``counts`` and
+    ``ssq``; returns the change of beta_j (the caller moves r along the LD column)."""
+    old = beta[j]
+    chosen, new = _draw_snp(j, r[j], xtx_diag[j], vare[j], old, log_pi, comp_var,
+                            snp_var_scale[j], uniforms[j], normals[j], logp, inv_lhs)
+    comp[j] = chosen
+    counts[chosen] += 1
+    ssq[chosen] += new * new / snp_var_scale[j]
+    beta[j] = new
+    return new - old
+
+
+@njit
 def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
                  log_pi, comp_var, snp_var_scale, vare, uniforms, normals, counts, ssq):
     """Sweep SNPs ``lo..hi-1`` in order; see :func:`sbayes_sweep` for the arguments.
@@ -79,21 +94,14 @@ def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridg
     logp = np.empty(n_comp)
     inv_lhs = np.empty(n_comp)
     for j in range(lo, hi):
-        old = beta[j]
-        d = xtx_diag[j]
-        chosen, new = _draw_snp(j, r[j], d, vare[j], old, log_pi, comp_var, snp_var_scale[j],
-                                uniforms[j], normals[j], logp, inv_lhs)
-        comp[j] = chosen
-        counts[chosen] += 1
-        ssq[chosen] += new * new / snp_var_scale[j]
-        beta[j] = new
-        delta = new - old
+        delta = _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag,
+                            uniforms, normals, counts, ssq, logp, inv_lhs)
         if delta != 0.0:
             f = s[j] * delta * value_scale * (1.0 - ridge)
             for p in range(indptr[j], indptr[j + 1]):
                 i = indices[p]
                 r[i] -= s[i] * values[p] * f
-            r[j] -= ridge * d * delta
+            r[j] -= ridge * xtx_diag[j] * delta
 
 
 @njit
@@ -303,15 +311,8 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     changed_before = np.zeros(m + 1, np.int64)  # number of changed SNPs among 0..k-1
     factor = value_scale * (1.0 - ridge)
     for j in range(m):
-        old = beta[j]
-        d = xtx_diag[j]
-        chosen, new = _draw_snp(j, r[j], d, vare[j], old, log_pi, comp_var, snp_var_scale[j],
-                                uniforms[j], normals[j], logp, inv_lhs)
-        comp[j] = chosen
-        counts[chosen] += 1
-        ssq[chosen] += new * new / snp_var_scale[j]
-        beta[j] = new
-        delta = new - old
+        delta = _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag,
+                            uniforms, normals, counts, ssq, logp, inv_lhs)
         changed_before[j + 1] = changed_before[j]
         if delta != 0.0:
             change[j] = delta
@@ -321,7 +322,7 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
             for p in range(row_ptr[j], row_ptr[j + 1]):
                 i = j + np.int64(offsets[p])
                 r[i] -= s[i] * values[p] * f
-            r[j] -= d * delta
+            r[j] -= xtx_diag[j] * delta
     for i in range(m):
         lo, hi = row_ptr[i], row_ptr[i + 1]
         if lo == hi:
@@ -368,6 +369,81 @@ def xtx_times_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge, b
             v = values[p] * factor * s[i] * s[j]
             out[i] += v * beta[j]
             out[j] += v * beta[i]
+    return out
+
+
+@njit
+def band_size(indptr, indices):
+    """Values a band layout of this CSR matrix holds: sum over rows of (last - first column + 1)."""
+    total = 0
+    for j in range(indptr.shape[0] - 1):
+        if indptr[j + 1] > indptr[j]:
+            total += indices[indptr[j + 1] - 1] - indices[indptr[j]] + 1
+    return total
+
+
+@njit
+def band_from_csr(indptr, indices, values):
+    """Each row of a CSR matrix as one contiguous run of columns: (first, row_ptr, band).
+
+    Row j holds the values of columns ``first[j] .. first[j] + row_ptr[j+1] - row_ptr[j] - 1``
+    in ``band[row_ptr[j]:row_ptr[j+1]]`` (entries not stored inside that run are 0), so column
+    indices are implicit: 2 bytes per value with int16, like GCTB's band/full ``.bin`` rows.
+    For window, band, shrunk or full LD the runs have (almost) no gaps, see :func:`band_size`.
+    """
+    m = indptr.shape[0] - 1
+    first = np.zeros(m, np.int64)
+    row_ptr = np.zeros(m + 1, np.int64)
+    for j in range(m):
+        length = 0
+        if indptr[j + 1] > indptr[j]:
+            first[j] = indices[indptr[j]]
+            length = indices[indptr[j + 1] - 1] - first[j] + 1
+        else:
+            first[j] = j
+        row_ptr[j + 1] = row_ptr[j] + length
+    band = np.zeros(row_ptr[m], values.dtype)
+    for j in range(m):
+        for p in range(indptr[j], indptr[j + 1]):
+            band[row_ptr[j] + indices[p] - first[j]] = values[p]
+    return first, row_ptr, band
+
+
+@njit
+def sbayes_sweep_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, r, beta, comp,
+                      log_pi, comp_var, snp_var_scale, vare, uniforms, normals):
+    """:func:`sbayes_sweep` on the band layout of :func:`band_from_csr` (same arguments after
+    the three LD arrays, same draws: the band's zeros leave r unchanged)."""
+    n_comp = log_pi.shape[0]
+    counts = np.zeros(n_comp, np.int64)
+    ssq = np.zeros(n_comp)
+    logp = np.empty(n_comp)
+    inv_lhs = np.empty(n_comp)
+    for j in range(beta.shape[0]):
+        delta = _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag,
+                            uniforms, normals, counts, ssq, logp, inv_lhs)
+        if delta != 0.0:
+            f = s[j] * delta * value_scale * (1.0 - ridge)
+            column = first[j] - row_ptr[j]  # column of band[p] is column + p
+            for p in range(row_ptr[j], row_ptr[j + 1]):
+                i = column + p
+                r[i] -= s[i] * band[p] * f
+            r[j] -= ridge * xtx_diag[j] * delta
+    return counts, ssq
+
+
+@njit
+def xtx_times_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, beta):
+    """:func:`xtx_times` on the band layout of :func:`band_from_csr`."""
+    out = np.zeros(beta.shape[0])
+    for j in range(beta.shape[0]):
+        if beta[j] != 0.0:
+            f = s[j] * beta[j] * value_scale * (1.0 - ridge)
+            column = first[j] - row_ptr[j]
+            for p in range(row_ptr[j], row_ptr[j + 1]):
+                i = column + p
+                out[i] += s[i] * band[p] * f
+            out[j] += ridge * xtx_diag[j] * beta[j]
     return out
 
 
