@@ -1,5 +1,7 @@
 """``bayesmix-gctb`` summary-data command lines (GCTB tutorial style) on the shipped chr22 panel."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,6 +72,16 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     assert len(snp_res) == 400 and {"A1Effect", "PIP"} <= set(snp_res.columns)
     assert (work / "trait.parRes").exists() and (work / "trait.nc").exists()
     assert "Posterior statistics" in (work / "trait.log").read_text()
+
+    # GCTB's --rsq high-LD filter and the in-sample override reach the analysis
+    rc = main(["--sbayes", "C", "--ldm", f"{ref}.ldm.full", "--gwas-summary",
+               str(work / "trait.ma"), "--rsq", "0.9", "--ld-out-of-sample", "--chain-length",
+               "100", "--burn-in", "20", "--out", out + "_rsq"])
+    printed = capsys.readouterr().out
+    n_dropped = int(re.search(r"in LD r\^2 > 0.9 .*\(--rsq\) +(\d+)", printed).group(1))
+    assert rc == 0 and n_dropped > 0
+    assert len(pd.read_csv(f"{out}_rsq.snpRes", sep=r"\s+")) == 400 - n_dropped
+    assert "in-sample" not in printed.split("LD sampling-variance correction")[1].split("\n")[0]
 
     # an LD matrix unrelated to the GWAS LD, with strong statistics: the chain blows up; the
     # run must exit 1 with the explanation and write no result files

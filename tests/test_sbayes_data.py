@@ -161,3 +161,26 @@ def test_eigen_decomposed_ld_feeds_the_model(bfile22):
     full = np.corrcoef(x, rowvar=False)
     block = slice(0, 100)
     assert np.abs(dense[block, block] - full[block, block]).max() < 0.15  # 99% of the variance
+
+
+def test_rsq_filter_leaves_no_high_ld_pair_and_keeps_the_strongest(gwas):
+    """--rsq 0.8: among the kept SNPs no pair has r^2 > 0.8 (dense correlations of the
+    genotypes), every dropped SNP has r^2 > 0.8 with a SNP of larger |z| or is tied, the most
+    significant SNP is kept, and the QC report counts the dropped SNPs."""
+    write_ma(gwas["ma"], gwas["path"])
+    data_all = prepare_summary_data(read_sumstats(gwas["path"]), gwas["ld"])
+    data = prepare_summary_data(read_sumstats(gwas["path"]), gwas["ld"], rsq=0.8)
+    r2 = np.corrcoef(gwas["x"], rowvar=False) ** 2
+    ids = list(gwas["ma"]["SNP"])
+    kept = np.array([ids.index(s) for s in data.stats["SNP"]])
+    dropped = np.setdiff1d(np.arange(len(ids)), kept)
+    assert len(dropped) > 0
+    sub = r2[np.ix_(kept, kept)]
+    assert (sub[~np.eye(len(kept), dtype=bool)] <= 0.8 + 1e-5).all()
+    z = np.abs(data_all.stats["Z"].to_numpy())
+    assert np.argmax(z) in kept
+    for j in dropped:
+        partners = np.flatnonzero(r2[j] > 0.8 - 1e-5)
+        assert (z[partners[partners != j]] >= z[j] - 1e-9).any()
+    assert dict(data.qc.steps)["in LD r^2 > 0.8 with a more significant SNP (--rsq)"] == len(dropped)
+    assert data.ld.shape[0] == len(kept) == data.n_snps

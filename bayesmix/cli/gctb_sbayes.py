@@ -84,6 +84,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(sb, "--impute-n", action="store_true",
         help="drop SNPs whose N is more than 3 SD from the median N")
     add(sb, "--p-value", type=float, help="keep SNPs with GWAS p-value <= this")
+    add(sb, "--rsq", type=float,
+        help="drop SNPs in LD r^2 > this with a more significant SNP (GCTB's high-LD filter)")
     add(sb, "--keep-ambiguous", action="store_true", help="keep strand-ambiguous A/T, C/G SNPs")
     add(sb, "--robust", dest="robust", action="store_true", default=True,
         help="robust setting (default): LD sampling-variance correction and an LD ridge from "
@@ -300,7 +302,7 @@ def _run_sbayes(args) -> int:
         data = prepare_summary_data(sumstats, ld, exclude_mhc=args.exclude_mhc,
                                     exclude_regions=args.exclude_region, impute_n=args.impute_n,
                                     keep_ambiguous=args.keep_ambiguous,
-                                    ld_in_sample=args.ld_in_sample)
+                                    rsq=args.rsq, ld_in_sample=args.ld_in_sample)
         say(str(data.qc))
         say()
         say(data.format_summary())

@@ -136,7 +136,8 @@ class SummaryData:
 
 
 def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool = False,
-                         ld_in_sample: bool | None = None, **harmonise_options) -> SummaryData:
+                         rsq: float | None = None, ld_in_sample: bool | None = None,
+                         **harmonise_options) -> SummaryData:
     """Harmonise GWAS statistics to ``ld`` and build the summary-data normal equations.
 
     Parameters
@@ -148,6 +149,9 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
         frequency imply, n_j = (Vp / H_j - b_j^2) / se_j^2 (Vp the median per-SNP phenotypic
         variance), and drop SNPs whose imputed N is more than 3 SD from the median (counted
         in the QC report). For files that give one average N for every SNP.
+    rsq : GCTB's ``--rsq``: after matching, drop SNPs until no two kept SNPs have LD
+        r^2 > ``rsq``, keeping the smaller GWAS p-value of a pair
+        (:func:`bayesmix.ld.pruning.high_ld_filter`; counted in the QC report).
     ld_in_sample : the LD panel is the GWAS sample itself (True), an independent reference
         (False), or None: decide from the sample sizes (:func:`summary_data_from_aligned`).
     **harmonise_options : passed to :func:`bayesmix.io.harmonise.harmonise` (exclude_mhc,
@@ -174,8 +178,24 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
     ref_index = aligned["REF_INDEX"].to_numpy()
     if n_missing_stats:
         ld = ld.subset(ld.snps["snp"].to_numpy()[ref_index])
+    if rsq is not None:
+        aligned, ld = _filter_high_ld(aligned, ld, rsq, report)
     return summary_data_from_aligned(aligned.drop(columns="REF_INDEX"), ld, qc=report,
                                      ld_in_sample=ld_in_sample)
+
+
+def _filter_high_ld(aligned: pd.DataFrame, ld: LDMatrix, rsq: float,
+                    report: QCReport) -> tuple[pd.DataFrame, LDMatrix]:
+    """GCTB's --rsq on statistics aligned to ``ld`` (same SNPs and order)."""
+    from bayesmix.ld.pruning import high_ld_filter
+
+    z = aligned["Z"].to_numpy(np.float64)
+    kept, n_dropped = high_ld_filter(ld, rsq, -np.abs(z))  # larger |z| = smaller p-value
+    report.steps.append((f"in LD r^2 > {rsq:g} with a more significant SNP (--rsq)", n_dropped))
+    if not n_dropped:
+        return aligned, ld
+    return (aligned.loc[kept].reset_index(drop=True),
+            ld.subset(ld.snps["snp"].to_numpy()[kept]))
 
 
 def _impute_n(aligned: pd.DataFrame, report: QCReport, source) -> pd.DataFrame:
