@@ -117,6 +117,13 @@ def build_baseline(binary: Path) -> Path:
     return binary
 
 
+def compiler_description() -> str:
+    """Compiler version and flags of the baseline (those of build.sh)."""
+    version = subprocess.run([os.environ.get("CXX", "g++"), "--version"], capture_output=True,
+                             text=True).stdout.splitlines()[:1]
+    return f"{' '.join(version)}; -std=c++17 -O3 -msse2 -m64 -fopenmp -DNDEBUG; Eigen 3"
+
+
 def run_baseline(binary: Path, ldm: str, ma: str, iterations: int, burn: int, seed: int) -> dict:
     """One C++ chain (one thread); its JSON summary line."""
     cmd = [str(binary), "--ldm", ldm, "--gwas-summary", ma, "--chain-length",
@@ -231,7 +238,8 @@ def main(argv=None) -> dict:
         "bayesmix_over_cpp_time_ratio": ratio, "runs": runs,
         "gctb_command": gctb_command(files, args.iterations, args.burn_in, f"{cache}.gctb_run"),
         "gctb_reference_ms_per_iteration (GCTB's own run, another machine)": GCTB_REFERENCE_MS,
-        "machine": platform.platform(), "cpus": os.cpu_count(),
+        "cpp_build": compiler_description(), "machine": platform.platform(),
+        "cpus": os.cpu_count(),
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(record, indent=1))
