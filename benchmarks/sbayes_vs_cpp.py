@@ -20,12 +20,13 @@ script
    whole iteration (bayesmix: between consecutive iteration starts of the chain driver, i.e.
    every step, monitoring and summaries; C++: effects sweep, hyperparameters and sample
    collection);
-4. prints and writes ``benchmarks/results/sbayes_vs_cpp.json`` (or ``--output``): both
+4. prints and writes ``benchmarks/results/sbayes_vs_cpp.json`` (other shapes:
+   ``sbayes_vs_cpp_SNPS_HALFBAND.json``; or ``--output``): both
    per-iteration medians per repeat and over repeats, both posterior mean hsq, the load average
    around each run, and the ``gctb`` command line that runs real GCTB on the same files.
 
 Usage: python benchmarks/sbayes_vs_cpp.py [--repeats 3] [--iterations 300]
-       python benchmarks/sbayes_vs_cpp.py --snps 5000 --half-band 1000 --output /tmp/quick.json
+       python benchmarks/sbayes_vs_cpp.py --snps 5000 --half-band 1000 --repeats 1   # quick
 """
 
 from __future__ import annotations
@@ -138,10 +139,14 @@ def run_baseline(binary: Path, ldm: str, ma: str, iterations: int, burn: int, se
     return record
 
 
+def shape_suffix(args) -> str:
+    """"" for GCTB's benchmark shape (20,000 SNPs, 5,000 per side), else "_SNPS_HALFBAND"."""
+    return "" if (args.snps, args.half_band) == (20_000, 5_000) else f"_{args.snps}_{args.half_band}"
+
+
 def gctb_like_inputs(args) -> tuple[str, dict]:
     """The cache prefix of the GCTB-like LD + statistics (built by sbayes.py's worker if needed)."""
-    default_shape = (args.snps, args.half_band) == (20_000, 5_000)
-    cache = f"{args.cache}.gctb_like" + ("" if default_shape else f"_{args.snps}_{args.half_band}")
+    cache = f"{args.cache}.gctb_like{shape_suffix(args)}"
     info = {"cache": cache, "reused": _cache_matches(cache, args)}
     if not info["reused"]:
         info["simulation"] = SBAYES._run(SBAYES._WORKER_GCTB_LIKE_LD, args.snps, args.half_band,
@@ -196,8 +201,12 @@ def main(argv=None) -> dict:
                         help="how bayesmix holds the LD it reads from the GCTB files")
     parser.add_argument("--cache", default="/tmp/bayesmix-bench-sbayes-ld20k",
                         help="prefix of the LD cache shared with benchmarks/sbayes.py")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON record (default: results/sbayes_vs_cpp.json for GCTB's shape, "
+                             "results/sbayes_vs_cpp_SNPS_HALFBAND.json for another)")
     args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = RESULTS.with_name(f"sbayes_vs_cpp{shape_suffix(args)}.json")
 
     cache, inputs = gctb_like_inputs(args)
     files = write_gctb_files(cache)
