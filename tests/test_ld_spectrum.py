@@ -96,6 +96,22 @@ def test_min_eigenvalue_of_random_indefinite_matrices(seed):
     assert_low_side_within_tolerance(ld_min_eigenvalue(ld, dense_below=100, seed=seed), exact)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_min_eigenvalue_of_small_panel_window_ld(seed):
+    """Window LD of 30-300 people: very negative, nearly degenerate lowest eigenvalues (a
+    Ritz value can sit above lambda_min by more than its residual norm)."""
+    rng = np.random.default_rng(seed)
+    m, n_people = 1500, int(rng.integers(30, 300))
+    g = rng.normal(size=(n_people, m)).cumsum(axis=1) * 0.3 + rng.normal(size=(n_people, m))
+    r = np.corrcoef(g, rowvar=False)
+    width = np.abs(np.subtract.outer(np.arange(m), np.arange(m))) <= int(rng.integers(10, 200))
+    ld = LDMatrix.from_scipy(np.where(width, r, 0.0), snp_table(m), dtype="int16")
+    exact = exact_min_eigenvalue(ld)
+    for start in range(2):
+        assert_low_side_within_tolerance(ld_min_eigenvalue(ld, dense_below=100, seed=start),
+                                         exact)
+
+
 def ar1_band(m, rho, half_width):
     """Positive-definite-ish banded AR(1) correlations r_ij = rho^|i-j|, |i-j| <= half_width:
     its lowest eigenvalues are densely packed, the hard case for Lanczos."""
