@@ -129,7 +129,7 @@ def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = 
 
 
 def ld_block_matvec(ld: LDMatrix, lo: int, hi: int):
-    """``matvec(x, out)``: out = R[lo:hi, lo:hi] x for an independent block, on the stored arrays."""
+    """``matvec(x, out)``: out = R[lo:hi, lo:hi] x of an independent block, on the stored arrays."""
     from bayesmix.kernels.ld_spectrum import block_matvec
 
     indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
@@ -149,8 +149,9 @@ def ld_min_eigenvalue(ld: LDMatrix, *, dense_below: int = DENSE_BELOW, rtol: flo
     Blocks of fewer than ``dense_below`` SNPs: exact dense eigenvalues. Larger blocks: the
     Lanczos estimate of :func:`lanczos_min_eigenvalue` (``rtol``, ``atol``, ``stop_above``,
     ``max_iter``, ``seed``), pushed below the Ritz value by its error bound so that the ridge
-    chosen from it is not too small (module docstring). Thresholded sparse LD from a 503-person panel gives about
-    -5; a positive semi-definite matrix gives ~0 or more (minus at most the tolerance).
+    chosen from it is not too small (module docstring). Thresholded sparse LD from a
+    503-person panel gives about -5; a positive semi-definite matrix gives ~0 or more (minus
+    at most the tolerance).
     Pass ``stop_above=target`` when only the ridge for ``target`` is needed: a block whose
     estimate is already above the target stops there (e.g. 20 instead of 68 products on the
     GCTB-like band of ``benchmarks/sbayes.py``).
