@@ -119,15 +119,17 @@ if kind == "sparse":
     # GCTB-style sparse LD of a 503-person panel is strongly indefinite (eigenvalue ~ -5): a chain
     # stops at divergence within iterations, so time the SBayesR sweep at fixed hyperparameters
     from bayesmix.inference.sbayes_gibbs import SWEEPS
+    from bayesmix.kernels.sbayes import mixture_terms
     sweep_fn = SWEEPS[layout]
     r, beta, comp = data.xty.copy(), np.zeros(m), np.zeros(m, np.int64)
     log_pi, comp_var = np.log([0.95, 0.02, 0.02, 0.01]), np.array([0, .01, .1, 1]) * 0.3 / (m * 0.0123)
+    mixture = mixture_terms(log_pi, comp_var)
     vare = np.full(m, 0.7)
     times = []
     for it in range(iterations // 4 + 2):
         u, g = rng.random(m), rng.standard_normal(m)
         t1 = time.perf_counter()
-        sweep_fn(*model.ld_arrays, ld.scale, model.sqrt_n, data.xtx_diag, 0.0, r, beta, comp, log_pi,
+        sweep_fn(*model.ld_arrays, ld.scale, model.sqrt_n, data.xtx_diag, 0.0, r, beta, comp, mixture,
                  comp_var, np.ones(m), vare, u, g)
         if it >= 2:
             times.append(time.perf_counter() - t1)
@@ -176,7 +178,7 @@ for it in range(iterations + 2):
     for key, sweep, arrays in (("csr", sbayes_sweep, csr), ("upper", sbayes_sweep_upper, upper)):
         r, beta, comp = states[key]
         t0 = time.perf_counter()
-        sweep(*arrays, ld.scale, s, xtx_diag, 0.0, r, beta, comp, log_pi, comp_var, np.ones(m),
+        sweep(*arrays, ld.scale, s, xtx_diag, 0.0, r, beta, comp, mixture_terms(log_pi, comp_var), np.ones(m),
               np.full(m, 0.8), u, g)
         if it >= 2:
             times[key].append(time.perf_counter() - t0)
@@ -221,7 +223,7 @@ for it in range(iterations + 2):
     vare_it = vare + 0.0 * ones                       # per-SNP residual variance vector
     t1 = time.perf_counter()
     sbayes_sweep_upper(row_ptr, offsets, values, 1 / 32767, s, xtx_diag, 0.0, r, beta, comp,
-                       log_pi, comp_var, ones, vare_it, u, g)
+                       mixture_terms(log_pi, comp_var), ones, vare_it, u, g)
     t2 = time.perf_counter()
     if it >= 2:  # the first calls compile / load the numba cache
         times.append(t2 - t1)

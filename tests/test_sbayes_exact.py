@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bayesmix.io.plink import Genotypes
-from bayesmix.kernels.sbayes import sbayes_sweep
+from bayesmix.kernels.sbayes import mixture_terms, sbayes_sweep
 
 
 def enumerate_posterior(xtx, xty, pi, comp_var, snp_var_scale, s2e):
@@ -57,7 +57,7 @@ def run_chain(xtx, xty, pi, comp_var, snp_var_scale, s2e, n_iter, seed):
     vare = np.full(m, s2e)
     for it in range(n_iter):
         sbayes_sweep(indptr, indices, values, 1.0, s, np.diag(xtx).copy(), 0.0, r, beta, comp,
-                     np.log(pi), comp_var, snp_var_scale, vare, rng.random(m),
+                     mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, rng.random(m),
                      rng.standard_normal(m))
         beta_draws[it] = beta
         nz_draws[it] = beta != 0

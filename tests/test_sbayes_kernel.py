@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from bayesmix.kernels.sbayes import (band_from_csr, band_size, independent_blocks, sbayes_sweep,
+from bayesmix.kernels.sbayes import (band_from_csr, band_size, independent_blocks, mixture_terms,
+                                     sbayes_sweep,
                                      sbayes_sweep_band, sbayes_sweep_blocks, xtx_times,
                                      xtx_times_band)
 
@@ -101,8 +102,8 @@ def test_sweep_matches_dense_reference(dtype, prior, ridge, layout):
     exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge)
     diag = n * Rd.diagonal()
     got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
-    counts, ssq = sweep(*arrays, scale, s, diag, ridge, got_r, got_beta, got_comp, np.log(pi),
-                        comp_var, snp_var_scale, vare, u, z)
+    counts, ssq = sweep(*arrays, scale, s, diag, ridge, got_r, got_beta, got_comp,
+                        mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, u, z)
     np.testing.assert_array_equal(got_comp, exp[1])
     np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
@@ -135,8 +136,9 @@ def test_block_parallel_sweep_equals_serial():
         for _ in range(3):
             u, z = r_rng.random(m), r_rng.normal(size=m)
             common = (indptr, indices, values, scale, s, n * 1.0, 0.0, r, beta, comp,
-                      np.log(args["pi"]), args["comp_var"], np.ones(m), np.ones(m), u, z)
-            res = sbayes_sweep_blocks(bounds, *common) if parallel else sbayes_sweep(*common)
+                      mixture_terms(np.log(args["pi"]), args["comp_var"]), np.ones(m), np.ones(m),
+                      u, z)
+            res = sbayes_sweep_blocks(bounds, *common, threads=3) if parallel else sbayes_sweep(*common)
         out.append((beta, comp, r, res))
     np.testing.assert_array_equal(out[0][0], out[1][0])
     np.testing.assert_array_equal(out[0][1], out[1][1])
@@ -168,7 +170,7 @@ def test_upper_triangle_sweep_equals_csr_sweep(dtype, null_weight):
         beta, comp, r = np.zeros(m), np.zeros(m, np.int64), xty.copy()
         draws = np.random.default_rng(5)
         for _ in range(4):
-            out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, log_pi, comp_var,
+            out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, mixture_terms(log_pi, comp_var),
                         np.ones(m), np.full(m, 0.9), draws.random(m), draws.standard_normal(m))
         states.append((beta, comp, r, out))
     np.testing.assert_array_equal(states[0][1], states[1][1])
@@ -179,3 +181,32 @@ def test_upper_triangle_sweep_equals_csr_sweep(dtype, null_weight):
     np.testing.assert_allclose(xtx_times_upper(row_ptr, offsets, upper, scale, s, diag, 0.1, beta),
                                xtx_times(indptr, indices, values, scale, s, diag, 0.1, beta),
                                rtol=1e-10, atol=1e-8)
+
+
+def test_zero_shortcut_only_fires_when_the_exact_draw_is_zero():
+    """The log/exp-free shortcut of the per-SNP draw returns component 0 (a point mass) only
+    when the exact probability of component 0 exceeds the uniform (brute-force p_0 from the
+    mixture weights), over random SNP inputs from the regime where it fires to far outside;
+    every draw equals the exact draw's (shortcut disabled by a tiny variance for component 0)."""
+    from bayesmix.kernels.sbayes import _draw_exact, _draw_snp
+
+    rng = np.random.default_rng(21)
+    fired = 0
+    for _ in range(20_000):
+        k = rng.integers(2, 6)
+        pi = rng.dirichlet(np.r_[20.0, np.ones(k - 1)])
+        comp_var = np.r_[0.0, np.sort(rng.uniform(1e-6, 1e-2, k - 1))]
+        d, ve = rng.uniform(1e3, 1e6), rng.uniform(0.3, 5.0)
+        var_scale = rng.uniform(0.2, 2.0)
+        rhs = rng.normal(0, 1) * np.sqrt(d) / ve * rng.choice([0.01, 0.1, 1, 3])
+        u, z = rng.random(), rng.normal()
+        v = comp_var[1:] * var_scale
+        il = 1 / (d / ve + 1 / v)
+        weights = np.r_[pi[0], pi[1:] * np.sqrt(il / v) * np.exp(0.5 * rhs**2 * il)]
+        p0 = weights[0] / weights.sum()
+        got = _draw_snp(rhs * ve, d, ve, 0.0, mixture_terms(np.log(pi), comp_var), var_scale, u, z)
+        exact = _draw_exact(rhs, d, ve, tuple(np.log(pi)), tuple(comp_var), var_scale, u, z)
+        assert got[0] == exact[0] and got[1] == pytest.approx(exact[1], rel=1e-12, abs=1e-15)
+        assert (got[0] == 0) == (u < p0)
+        fired += got[0] == 0
+    assert fired > 5_000  # not vacuous

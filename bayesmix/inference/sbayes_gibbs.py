@@ -30,7 +30,7 @@ from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlanketMetropolis,
                                       ResidualVarianceGibbs)
-from bayesmix.kernels.sbayes import (effect_products, sbayes_sweep, sbayes_sweep_band,
+from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_sweep, sbayes_sweep_band,
                                      sbayes_sweep_blocks, sbayes_sweep_upper, xtx_times,
                                      xtx_times_band, xtx_times_upper)
 
@@ -110,7 +110,8 @@ class SBayesEffectsGibbs(AlphabetStep):
             vare += m.data.ld_sampling_var * max(genetic_variance(m, beta, r), 0.0)
         uniforms, normals = self.rng.random(m.n_snps), self.rng.standard_normal(m.n_snps)
         args = (*m.ld_arrays, m.data.ld.scale, m.sqrt_n, m.data.xtx_diag, m.ridge, r, beta,
-                comp, derived["log_pi"], m.gamma, derived["slab_var"], vare, uniforms, normals)
+                comp, mixture_terms(derived["log_pi"], m.gamma), derived["slab_var"], vare,
+                uniforms, normals)
         started = time.perf_counter()
         if m.block_bounds is not None:
             counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)

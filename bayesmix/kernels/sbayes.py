@@ -36,28 +36,71 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
 from bayesmix.kernels.gibbs import draw_component
 from bayesmix.kernels.jit import njit
 
 
+def mixture_terms(log_pi, comp_var) -> tuple:
+    """The prior of the sweeps as tuples (log pi_k, comp_var_k, odds_k = pi_k / pi_0).
+
+    Tuples, not arrays: numba passes them by value, so the per-SNP draw costs no array
+    reference counting (which otherwise takes most of a sweep's time).
+    """
+    log_pi = np.asarray(log_pi, dtype=np.float64)
+    comp_var = np.asarray(comp_var, dtype=np.float64)
+    odds = np.exp(log_pi - log_pi[0])
+    return (tuple(log_pi.tolist()), tuple(comp_var.tolist()), tuple(odds.tolist()))
+
+
 @njit
-def _draw_snp(j, r_j, d, ve, old, log_pi, comp_var, var_scale_j, u, z, logp, inv_lhs):
-    """Gibbs draw of (component, effect) of SNP j given r_j = (X'y - X'X beta)_j.
+def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, z):
+    """Gibbs draw of (component, effect) of a SNP given r_j = (X'y - X'X beta)_j.
 
     rhs = (r_j + d old) / ve; for a slab component k with variance v = comp_var_k var_scale_j,
     log p(k) = log pi_k + (log(1/lhs) - log v + rhs^2 / lhs) / 2 with lhs = d / ve + 1 / v,
-    and a point mass at zero has log p(k) = log pi_k. Returns (k, beta_j).
+    and a point mass at zero has log p(k) = log pi_k. ``mixture`` is :func:`mixture_terms`.
+    Returns (k, beta_j).
+
+    Shortcut: the exact draw picks 0 iff u < p_0 = 1 / (1 + sum_k odds_k sqrt(il_k / v_k)
+    e^{x_k}) with il_k = 1 / lhs_k and x_k = rhs^2 il_k / 2 >= 0. When component 0 is a point
+    mass and x_max = max_k x_k <= 1, e^{x_k} <= 1 + x_max + x_max^2 bounds 1 / p_0 from above;
+    if u times that bound is below 1, u < p_0 and the exact draw is 0, decided here without
+    log or exp. Most SNPs of a sparse architecture take this path; the others are drawn by
+    :func:`_draw_exact` from the same u and z, so the draws do not depend on the shortcut.
     """
-    n_comp = log_pi.shape[0]
+    log_pi, comp_var, odds = mixture
     rhs = (r_j + d * old) / ve
+    if comp_var[0] == 0.0:
+        weight = 0.0
+        il_max = 0.0
+        for k in range(1, len(comp_var)):
+            v = comp_var[k] * var_scale_j
+            if v > 0.0:
+                il = 1.0 / (d / ve + 1.0 / v)
+                weight += odds[k] * math.sqrt(il / v)
+                if il > il_max:
+                    il_max = il
+            else:
+                weight += odds[k]
+        x = 0.5 * rhs * rhs * il_max
+        if x <= 1.0 and u * (1.0 + weight * (1.0 + x + x * x)) < 1.0:
+            return 0, 0.0
+    return _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, z)
+
+
+@njit
+def _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, z):
+    """The draw of :func:`_draw_snp` from all component weights (log and exp)."""
+    n_comp = len(log_pi)
+    logp = np.empty(n_comp)
+    inv_lhs = np.empty(n_comp)
     for k in range(n_comp):
         v = comp_var[k] * var_scale_j
         if v > 0.0:
             il = 1.0 / (d / ve + 1.0 / v)
             inv_lhs[k] = il
-            logp[k] = log_pi[k] + 0.5 * (math.log(il) - math.log(v) + rhs * rhs * il)
+            logp[k] = log_pi[k] + 0.5 * (math.log(il / v) + rhs * rhs * il)
         else:
             inv_lhs[k] = 0.0
             logp[k] = log_pi[k]
@@ -68,45 +111,49 @@ def _draw_snp(j, r_j, d, ve, old, log_pi, comp_var, var_scale_j, u, z, logp, inv
 
 
 @njit
-def _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag, uniforms,
-                normals, counts, ssq, logp, inv_lhs):
-    """Draw SNP j (:func:`_draw_snp`), store beta_j and its component, add it to ``counts`` and
-    ``ssq``; returns the change of beta_j (the caller moves r along the LD column)."""
-    old = beta[j]
-    chosen, new = _draw_snp(j, r[j], xtx_diag[j], vare[j], old, log_pi, comp_var,
-                            snp_var_scale[j], uniforms[j], normals[j], logp, inv_lhs)
-    comp[j] = chosen
-    counts[chosen] += 1
-    ssq[chosen] += new * new / snp_var_scale[j]
-    beta[j] = new
-    return new - old
-
-
-@njit
 def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                 log_pi, comp_var, snp_var_scale, vare, uniforms, normals, counts, ssq):
+                 mixture, snp_var_scale, vare, uniforms, normals, counts, ssq):
     """Sweep SNPs ``lo..hi-1`` in order; see :func:`sbayes_sweep` for the arguments.
 
     ``counts[k]`` and ``ssq[k]`` are incremented (not reset): the number of SNPs that end in
-    component k and their sum of ``beta_j^2 / snp_var_scale_j``.
+    component k and their sum of ``beta_j^2 / snp_var_scale_j``. No stored LD entry may link
+    a SNP of ``lo..hi-1`` with one outside (see :func:`sbayes_sweep_blocks`).
     """
-    n_comp = log_pi.shape[0]
-    logp = np.empty(n_comp)
-    inv_lhs = np.empty(n_comp)
+    scaled = _to_scaled(r, s, lo, hi)
     for j in range(lo, hi):
-        delta = _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag,
-                            uniforms, normals, counts, ssq, logp, inv_lhs)
+        chosen, new = _draw_snp(scaled[j - lo] * s[j], xtx_diag[j], vare[j], beta[j], mixture,
+                                snp_var_scale[j], uniforms[j], normals[j])
+        delta = new - beta[j]
+        beta[j], comp[j] = new, chosen
+        counts[chosen] += 1
+        ssq[chosen] += new * new / snp_var_scale[j]
         if delta != 0.0:
             f = s[j] * delta * value_scale * (1.0 - ridge)
             for p in range(indptr[j], indptr[j + 1]):
-                i = indices[p]
-                r[i] -= s[i] * values[p] * f
-            r[j] -= ridge * xtx_diag[j] * delta
+                scaled[indices[p] - lo] -= values[p] * f
+            scaled[j - lo] -= ridge * xtx_diag[j] * delta / s[j]
+    _from_scaled(scaled, s, r, lo)
 
 
 @njit
-def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp, log_pi,
-                 comp_var, snp_var_scale, vare, uniforms, normals):
+def _to_scaled(r, s, lo, hi):
+    """r_i / s_i for i in lo..hi-1: the residual in which a column update needs no s_i."""
+    scaled = np.empty(hi - lo)
+    for i in range(lo, hi):
+        scaled[i - lo] = r[i] / s[i]
+    return scaled
+
+
+@njit
+def _from_scaled(scaled, s, r, lo):
+    """Write r_i = s_i scaled_{i-lo} back (inverse of :func:`_to_scaled`)."""
+    for t in range(scaled.shape[0]):
+        r[lo + t] = scaled[t] * s[lo + t]
+
+
+@njit
+def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp, mixture,
+                 snp_var_scale, vare, uniforms, normals):
     """One Gibbs sweep over all SNPs in order, updating ``beta``, ``comp`` and ``r`` in place.
 
     Parameters
@@ -127,10 +174,9 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
         Standardised effects (phenotype SD units per genotype SD).
     comp : int8/int64[M]
         Mixture component of each SNP (0 is usually the zero component).
-    log_pi : float64[K]
-        Log prior probabilities of the components.
-    comp_var : float64[K]
-        Prior variance of each component (0 = point mass at zero).
+    mixture : tuple
+        :func:`mixture_terms` of the log prior probabilities log pi_k of the K components and
+        their prior variances comp_var_k (0 = point mass at zero).
     snp_var_scale : float64[M]
         Per-SNP multiplier of ``comp_var`` (1 for C/R; H_j^(S+1) for S).
     vare : float64[M]
@@ -146,33 +192,51 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
     ssq : float64[K]
         Sum of beta_j^2 / snp_var_scale_j over the SNPs of each component.
     """
-    n_comp = log_pi.shape[0]
+    n_comp = len(mixture[0])
     counts = np.zeros(n_comp, np.int64)
     ssq = np.zeros(n_comp)
     _sweep_range(0, beta.shape[0], indptr, indices, values, value_scale, s, xtx_diag, ridge, r,
-                 beta, comp, log_pi, comp_var, snp_var_scale, vare, uniforms, normals, counts, ssq)
+                 beta, comp, mixture, snp_var_scale, vare, uniforms, normals, counts, ssq)
     return counts, ssq
 
 
-@njit(parallel=True)
 def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, xtx_diag, ridge,
-                        r, beta, comp, log_pi, comp_var, snp_var_scale, vare, uniforms, normals):
-    """:func:`sbayes_sweep` run in parallel over LD blocks that do not share any LD entry.
+                        r, beta, comp, mixture, snp_var_scale, vare, uniforms, normals, *,
+                        threads: int | None = None):
+    """:func:`sbayes_sweep` run in parallel threads over LD blocks that share no LD entry.
 
     ``block_bounds`` (int64[B+1]) splits the SNPs into contiguous blocks
     ``block_bounds[b]..block_bounds[b+1]-1``; the caller guarantees that no stored LD entry
     links two blocks (e.g. chromosomes, or the connected components returned by
-    :func:`independent_blocks`). The draws are then identical to the serial sweep's.
+    :func:`independent_blocks`). The blocks are grouped into ``threads`` (default: numba's
+    thread count) contiguous runs of about equal numbers of stored LD entries, one run per
+    thread (the numba sweep releases the GIL). The draws are identical to the serial sweep's.
     """
-    n_blocks = block_bounds.shape[0] - 1
-    n_comp = log_pi.shape[0]
-    counts_b = np.zeros((n_blocks, n_comp), np.int64)
-    ssq_b = np.zeros((n_blocks, n_comp))
-    for b in prange(n_blocks):
-        _sweep_range(block_bounds[b], block_bounds[b + 1], indptr, indices, values, value_scale,
-                     s, xtx_diag, ridge, r, beta, comp, log_pi, comp_var, snp_var_scale, vare,
-                     uniforms, normals, counts_b[b], ssq_b[b])
-    return counts_b.sum(axis=0), ssq_b.sum(axis=0)
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+
+    threads = threads or numba.get_num_threads()
+    bounds = np.asarray(block_bounds, dtype=np.int64)
+    work = np.asarray(indptr)[bounds]  # stored entries before each block boundary
+    targets = np.linspace(work[0], work[-1], threads + 1)[1:-1]
+    cuts = np.unique(np.r_[0, np.searchsorted(work, targets), len(bounds) - 1])
+    runs = [(int(bounds[a]), int(bounds[b])) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    n_comp = len(mixture[0])
+    counts = np.zeros((len(runs), n_comp), np.int64)
+    ssq = np.zeros((len(runs), n_comp))
+
+    def sweep_run(k):
+        lo, hi = runs[k]
+        _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta,
+                     comp, mixture, snp_var_scale, vare, uniforms, normals, counts[k], ssq[k])
+
+    if len(runs) == 1:
+        sweep_run(0)
+    else:
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            list(pool.map(sweep_run, range(len(runs))))
+    return counts.sum(axis=0), ssq.sum(axis=0)
 
 
 @njit
@@ -289,7 +353,7 @@ def upper_from_csr(indptr, indices, values):
 
 @njit
 def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                       log_pi, comp_var, snp_var_scale, vare, uniforms, normals):
+                       mixture, snp_var_scale, vare, uniforms, normals):
     """:func:`sbayes_sweep` on the strict upper triangle of R (~2 bytes per nonzero of R with
     int16 values and uint16 offsets; see :func:`upper_from_csr`). Same draws.
 
@@ -301,18 +365,20 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     changes find their entries by bisection instead of scanning the row.
     """
     m = beta.shape[0]
-    n_comp = log_pi.shape[0]
+    n_comp = len(mixture[0])
     counts = np.zeros(n_comp, np.int64)
     ssq = np.zeros(n_comp)
-    logp = np.empty(n_comp)
-    inv_lhs = np.empty(n_comp)
     change = np.zeros(m)
     changed = np.empty(m, np.int64)  # indices of the changed SNPs, ascending
     changed_before = np.zeros(m + 1, np.int64)  # number of changed SNPs among 0..k-1
     factor = value_scale * (1.0 - ridge)
     for j in range(m):
-        delta = _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag,
-                            uniforms, normals, counts, ssq, logp, inv_lhs)
+        chosen, new = _draw_snp(r[j], xtx_diag[j], vare[j], beta[j], mixture, snp_var_scale[j],
+                                uniforms[j], normals[j])
+        delta = new - beta[j]
+        beta[j], comp[j] = new, chosen
+        counts[chosen] += 1
+        ssq[chosen] += new * new / snp_var_scale[j]
         changed_before[j + 1] = changed_before[j]
         if delta != 0.0:
             change[j] = delta
@@ -411,24 +477,30 @@ def band_from_csr(indptr, indices, values):
 
 @njit
 def sbayes_sweep_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                      log_pi, comp_var, snp_var_scale, vare, uniforms, normals):
+                      mixture, snp_var_scale, vare, uniforms, normals):
     """:func:`sbayes_sweep` on the band layout of :func:`band_from_csr` (same arguments after
-    the three LD arrays, same draws: the band's zeros leave r unchanged)."""
-    n_comp = log_pi.shape[0]
+    the three LD arrays, same draws: the band's zeros leave r unchanged). A column update is
+    one contiguous axpy on r_i / s_i, which the compiler vectorises."""
+    n_comp = len(mixture[0])
     counts = np.zeros(n_comp, np.int64)
     ssq = np.zeros(n_comp)
-    logp = np.empty(n_comp)
-    inv_lhs = np.empty(n_comp)
-    for j in range(beta.shape[0]):
-        delta = _update_snp(j, r, beta, comp, log_pi, comp_var, snp_var_scale, vare, xtx_diag,
-                            uniforms, normals, counts, ssq, logp, inv_lhs)
+    m = beta.shape[0]
+    scaled = _to_scaled(r, s, 0, m)
+    for j in range(m):
+        chosen, new = _draw_snp(scaled[j] * s[j], xtx_diag[j], vare[j], beta[j], mixture,
+                                snp_var_scale[j], uniforms[j], normals[j])
+        delta = new - beta[j]
+        beta[j], comp[j] = new, chosen
+        counts[chosen] += 1
+        ssq[chosen] += new * new / snp_var_scale[j]
         if delta != 0.0:
             f = s[j] * delta * value_scale * (1.0 - ridge)
-            column = first[j] - row_ptr[j]  # column of band[p] is column + p
-            for p in range(row_ptr[j], row_ptr[j + 1]):
-                i = column + p
-                r[i] -= s[i] * band[p] * f
-            r[j] -= ridge * xtx_diag[j] * delta
+            values = band[row_ptr[j]:row_ptr[j + 1]]
+            target = scaled[first[j]:first[j] + values.shape[0]]
+            for p in range(values.shape[0]):
+                target[p] -= values[p] * f
+            scaled[j] -= ridge * xtx_diag[j] * delta / s[j]
+    _from_scaled(scaled, s, r, 0)
     return counts, ssq
 
 
