@@ -20,7 +20,7 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
   LDsamplVar_j * GenVar, which accounts for the part of the GWAS signal the reference LD
   cannot reproduce (without it, out-of-sample LD inflates hsq and pi and soon diverges);
 - a ridge towards the LD diagonal, R_lam = (1 - lam) R + lam diag(R), with lam chosen from an
-  up-front eigenvalue check (:func:`~bayesmix.inference.sbayes_data.ld_min_eigenvalue`) so that
+  up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`) so that
   R_lam's smallest eigenvalue is at least ``min_eigenvalue``. LD that is not positive
   definite (a window or thresholded sparse matrix, a panel smaller than the window) otherwise
   lets the effects blow up.
@@ -46,9 +46,9 @@ from bayesmix.distributions.effects import NormalMixtureEffects, maf_scaled_vari
 from bayesmix.distributions.genetic_values import as_float64
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
-from bayesmix.inference.sbayes_data import (SummaryData, ld_min_eigenvalue,
-                                            ridge_for_min_eigenvalue)
+from bayesmix.inference.sbayes_data import SummaryData
 from bayesmix.kernels.sbayes import band_from_csr, band_size, independent_blocks, upper_from_csr
+from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
 from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
 from bayesmix.ops.sbayes import summary_loglik
 
@@ -130,7 +130,8 @@ class SBayesModel(AlphabetModel):
         if ridge is None:
             ridge = 0.0
             if self.robust:
-                self.ld_min_eigenvalue = ld_min_eigenvalue(data.ld)
+                # a low-side estimate; it stops early once it clears the target
+                self.ld_min_eigenvalue = ld_min_eigenvalue(data.ld, stop_above=min_eigenvalue)
                 ridge = ridge_for_min_eigenvalue(self.ld_min_eigenvalue, min_eigenvalue)
                 log.info("LD check: smallest eigenvalue %.4g; ridge towards the diagonal %.4g",
                          self.ld_min_eigenvalue, ridge)

@@ -7,9 +7,10 @@ import pytest
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
-from bayesmix.inference.sbayes_data import SummaryData, ld_min_eigenvalue, ridge_for_min_eigenvalue
+from bayesmix.inference.sbayes_data import SummaryData
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
 from bayesmix.io.plink import Genotypes
+from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
 from bayesmix.ld.store import LDMatrix
 from bayesmix.models.alphabet import AlphabetData, AlphabetModel
 from bayesmix.models.sbayes import SBayesModel, run_sbayes
@@ -99,7 +100,9 @@ def test_eigenvalue_check_and_ridge(n_snps):
     exact = np.linalg.eigvalsh(ld.to_scipy().toarray().astype(np.float64))[0]
     assert exact < -0.01
     # dense for blocks under 500 SNPs here, Lanczos above
-    assert ld_min_eigenvalue(ld, dense_below=500) == pytest.approx(exact, rel=0.05)
+    # Lanczos estimates are on the low side (the ridge is never too small)
+    estimate = ld_min_eigenvalue(ld, dense_below=500)
+    assert exact - max(0.05 * abs(exact), 0.005) <= estimate <= exact
     lam = ridge_for_min_eigenvalue(exact, 0.01)
     lifted = np.linalg.eigvalsh((1 - lam) * r + lam * np.eye(n_snps))[0]
     assert lifted == pytest.approx(0.01, abs=1e-6)

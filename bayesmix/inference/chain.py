@@ -382,7 +382,6 @@ def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, c
             if results[-1].interrupted:
                 break
     else:
-        os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
         _FORKED["job"] = (model, make_steps, settings)
         _FORKED["n_chains"] = chains
         ctx = multiprocessing.get_context("fork")

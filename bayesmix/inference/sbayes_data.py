@@ -274,46 +274,6 @@ def _panel_size(ld: LDMatrix) -> int | None:
     return int(np.median(n)) if len(n) and np.median(n) > 0 else None
 
 
-def ld_min_eigenvalue(ld: LDMatrix, *, dense_below: int = 2000, rtol: float = 0.05) -> float:
-    """Smallest eigenvalue of R over its independent LD blocks (no stored entry between them).
-
-    Blocks of fewer than ``dense_below`` SNPs get exact dense eigenvalues; larger ones (a
-    chromosome-wide sparse or window matrix is one block) the Lanczos estimate of
-    ``scipy.sparse.linalg.eigsh`` to relative tolerance ``rtol`` (ample for choosing a ridge).
-    Thresholded sparse LD from a small panel typically gives -5 or less; a positive
-    semi-definite matrix gives ~0 or more.
-    """
-    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
-
-    from bayesmix.kernels.sbayes import independent_blocks
-
-    bounds = independent_blocks(np.asarray(ld.indptr), np.asarray(ld.indices))
-    matrix = ld.to_scipy()
-    smallest = np.inf
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        block = matrix[lo:hi, lo:hi].astype(np.float64)
-        if hi - lo < dense_below:
-            value = float(np.linalg.eigvalsh(block.toarray())[0])
-        else:
-            try:
-                value = float(eigsh(block, k=1, which="SA", tol=rtol, ncv=min(40, hi - lo - 1),
-                                    return_eigenvectors=False)[0])
-            except ArpackNoConvergence as exc:  # keep the best estimate found
-                value = float(np.min(exc.eigenvalues)) if len(exc.eigenvalues) else -np.inf
-        smallest = min(smallest, value)
-    return smallest
-
-
-def ridge_for_min_eigenvalue(min_eigenvalue: float, target: float) -> float:
-    """lam such that (1 - lam) R + lam I has smallest eigenvalue ``target`` (0 if it already has).
-
-    For a unit-diagonal R with smallest eigenvalue e < target: lam = (target - e) / (1 - e).
-    """
-    if min_eigenvalue >= target:
-        return 0.0
-    return float((target - min_eigenvalue) / (1.0 - min_eigenvalue))
-
-
 def combine_ld(matrices) -> LDMatrix:
     """Square LD matrices of different chromosomes (or LD blocks) as one block-diagonal matrix.
 

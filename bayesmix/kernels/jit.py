@@ -10,13 +10,20 @@
 
 numba's cache key ignores jit options, so never compile one Python function under two
 option sets: give each variant its own ``def``.
+
+Parallel kernels use numba's ``workqueue`` threading layer unless ``NUMBA_THREADING_LAYER``
+says otherwise: chains run in forked processes, and a process that forks after an OpenMP
+parallel region (numba's default layer) aborts in the child. It is set at import, before any
+parallel kernel can run.
 """
 
 from __future__ import annotations
 
 import os
 
-import numba
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+import numba  # noqa: E402 - the threading layer must be chosen before numba starts threads
 
 SAFE_FASTMATH = frozenset({"contract", "arcp", "reassoc", "afn", "nsz"})
 CACHE = os.environ.get("BAYESMIX_NUMBA_CACHE", "1") != "0"

@@ -11,6 +11,9 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
   (``bayesmix.ld.pruning``), :func:`match_snps` (``bayesmix.ld.check``).
 - :func:`eigen_decompose_blocks`, :class:`EigenBlocks` (``bayesmix.ld.eigen``): truncated
   eigen-decompositions of LD blocks.
+- :func:`ld_min_eigenvalue`, :func:`ridge_for_min_eigenvalue` (``bayesmix.ld.spectrum``): the
+  smallest eigenvalue of an LD matrix and the ridge that lifts it;
+  :func:`high_ld_filter` (``bayesmix.ld.pruning``): GCTB's ``--rsq`` filter.
 """
 
 from bayesmix.ld.store import LDMatrix, merge
@@ -23,6 +26,9 @@ _LAZY = {
     "write_ldm_text": "bayesmix.ld.gctb",
     "ld_scores": "bayesmix.ld.scores",
     "random_pruning_weights": "bayesmix.ld.pruning",
+    "high_ld_filter": "bayesmix.ld.pruning",
+    "ld_min_eigenvalue": "bayesmix.ld.spectrum",
+    "ridge_for_min_eigenvalue": "bayesmix.ld.spectrum",
     "match_snps": "bayesmix.ld.check",
     "EigenBlocks": "bayesmix.ld.eigen",
     "eigen_decompose_blocks": "bayesmix.ld.eigen",
