@@ -58,6 +58,9 @@ DEFAULT_PI_R = (0.95, 0.02, 0.02, 0.01)
 DEFAULT_PI = 0.05
 DEFAULT_PI_WINDOW = 0.5  # BayesN/NS: starting share of windows with an effect
 DEFAULT_HSQ = 0.5
+# value variables that hold effects: the derived quantities (variances, weights) never depend
+# on them, so AlphabetModel.derived caches on the others
+EFFECT_VALUE_NAMES = frozenset({"beta", "comp", "alpha"})
 
 warnings.filterwarnings("ignore", message="Numba will use object mode to run Genotype")
 
@@ -267,6 +270,7 @@ class AlphabetModel:
         self.start = self._starting_values()
         self.model = self._build()
         self._derived = None
+        self._derived_cache = None
         self._initial = None
 
     @property
@@ -404,8 +408,19 @@ class AlphabetModel:
         """Quantities the steps and the monitor need at ``point``, on the constrained scale.
 
         Returns sig2_e, log_pi (K,), slab_var (M,) and ``hyper``: a dict of the scalar free
-        variables (pi, sig2_beta, S ...) whatever their transform.
+        variables (pi, sig2_beta, S ...) whatever their transform. None of these depends on the
+        effects, so the last result is reused while the other value variables are unchanged
+        (the effects step and the effect-variance step see the same hyperparameters).
         """
+        key = tuple(np.asarray(point[v.name]).tobytes() for v in self.model.value_vars
+                    if v.name not in EFFECT_VALUE_NAMES)
+        if self._derived_cache is not None and self._derived_cache[0] == key:
+            return self._derived_cache[1]
+        out = self._compute_derived(point)
+        self._derived_cache = (key, out)
+        return out
+
+    def _compute_derived(self, point) -> dict:
         if self._derived is None:
             self._hyper_names = [rv.name for rv in self.model.free_RVs
                                  if rv.name not in ("alpha", "beta", "comp", "snp_var", "window_on")]

@@ -166,6 +166,7 @@ class SBayesModel(AlphabetModel):
         self.start = self._starting_values()
         self.model = self._build()
         self._derived = None
+        self._derived_cache = None
         self._initial = None  # AlphabetModel's cache of the initial point
 
     @property

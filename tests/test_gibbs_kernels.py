@@ -114,3 +114,22 @@ def test_from_blocks_in_place_equals_joined():
     np.testing.assert_allclose(joined.dense(), reference_design(dosages, True), atol=1e-12)
     with pytest.raises(ValueError):
         CompactGenotypes.from_blocks(40, blocks, n_snps=10)
+
+
+def test_snp_accumulator_kernel_matches_numpy_sums():
+    """The chain driver's one-pass per-SNP accumulation equals plain numpy sums over draws."""
+    from bayesmix.inference.chain import SnpAccumulator
+
+    rng = np.random.default_rng(4)
+    m, k, n_draws = 50, 4, 30
+    draws_beta = np.where(rng.random((n_draws, m)) < 0.3, rng.normal(size=(n_draws, m)), 0.0)
+    draws_comp = np.where(draws_beta != 0, rng.integers(1, k, (n_draws, m)), 0).astype(np.int8)
+    acc = SnpAccumulator.empty(m, k)
+    for beta, comp in zip(draws_beta, draws_comp):
+        acc.add(beta, comp)
+    assert acc.count == n_draws
+    np.testing.assert_allclose(acc.mean, draws_beta.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(acc.sd, draws_beta.std(0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(acc.pip, (draws_beta != 0).mean(0))
+    expect = np.stack([(draws_comp == c).sum(0) for c in range(k)], axis=1)
+    np.testing.assert_array_equal(acc.comp_counts, expect)

@@ -58,7 +58,7 @@ def run_chain(xtx, xty, pi, comp_var, snp_var_scale, s2e, n_iter, seed):
     for it in range(n_iter):
         sbayes_sweep(indptr, indices, values, 1.0, s, np.diag(xtx).copy(), 0.0, r, beta, comp,
                      mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, rng.random(m),
-                     rng.standard_normal(m))
+                     rng.random(m))
         beta_draws[it] = beta
         nz_draws[it] = beta != 0
     return nz_draws, beta_draws

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.special import ndtri
 
 from bayesmix.kernels.sbayes import (band_from_csr, band_size, independent_blocks, mixture_terms,
                                      sbayes_sweep,
@@ -97,13 +98,15 @@ def test_sweep_matches_dense_reference(dtype, prior, ridge, layout):
     xtx = np.outer(s, s) * ((1 - ridge) * Rd + ridge * np.diag(np.diag(Rd)))
     r = xty - xtx @ beta
     vare = rng.uniform(0.8, 1.0, m)
-    u, z = rng.random(m), rng.normal(size=m)
+    u, u_effect = rng.random(m), rng.random(m)
+    z = np.where(u_effect < 0.5, ndtri(u_effect + 2.0**-54),
+                 -ndtri((1 - u_effect) - 2.0**-54))  # the kernel's normal from its uniform
 
     exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge)
     diag = n * Rd.diagonal()
     got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
     counts, ssq = sweep(*arrays, scale, s, diag, ridge, got_r, got_beta, got_comp,
-                        mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, u, z)
+                        mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, u, u_effect)
     np.testing.assert_array_equal(got_comp, exp[1])
     np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
@@ -134,7 +137,7 @@ def test_block_parallel_sweep_equals_serial():
         beta, comp, r = np.zeros(m), np.zeros(m, np.int8), xty.copy()
         r_rng = np.random.default_rng(11)
         for _ in range(3):
-            u, z = r_rng.random(m), r_rng.normal(size=m)
+            u, z = r_rng.random(m), r_rng.random(m)
             common = (indptr, indices, values, scale, s, n * 1.0, 0.0, r, beta, comp,
                       mixture_terms(np.log(args["pi"]), args["comp_var"]), np.ones(m), np.ones(m),
                       u, z)
@@ -171,7 +174,7 @@ def test_upper_triangle_sweep_equals_csr_sweep(dtype, null_weight):
         draws = np.random.default_rng(5)
         for _ in range(4):
             out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, mixture_terms(log_pi, comp_var),
-                        np.ones(m), np.full(m, 0.9), draws.random(m), draws.standard_normal(m))
+                        np.ones(m), np.full(m, 0.9), draws.random(m), draws.random(m))
         states.append((beta, comp, r, out))
     np.testing.assert_array_equal(states[0][1], states[1][1])
     np.testing.assert_allclose(states[0][0], states[1][0], rtol=1e-10, atol=1e-13)
@@ -199,7 +202,7 @@ def test_zero_shortcut_only_fires_when_the_exact_draw_is_zero():
         d, ve = rng.uniform(1e3, 1e6), rng.uniform(0.3, 5.0)
         var_scale = rng.uniform(0.2, 2.0)
         rhs = rng.normal(0, 1) * np.sqrt(d) / ve * rng.choice([0.01, 0.1, 1, 3])
-        u, z = rng.random(), rng.normal()
+        u, z = rng.random(), rng.random()
         v = comp_var[1:] * var_scale
         il = 1 / (d / ve + 1 / v)
         weights = np.r_[pi[0], pi[1:] * np.sqrt(il / v) * np.exp(0.5 * rhs**2 * il)]
@@ -210,3 +213,19 @@ def test_zero_shortcut_only_fires_when_the_exact_draw_is_zero():
         assert (got[0] == 0) == (u < p0)
         fired += got[0] == 0
     assert fired > 5_000  # not vacuous
+
+
+def test_normal_quantile_matches_scipy_to_double_precision():
+    """The kernels' standard normal quantile of u + 2^-54 against scipy's ndtri, over the
+    bulk, both tails and the extreme uniforms numpy can draw (0 and 1 - 2^-53)."""
+    from bayesmix.kernels.sbayes import normal_quantile
+
+    rng = np.random.default_rng(2)
+    u = np.r_[rng.random(20_000), 10.0 ** -rng.uniform(1, 16, 2_000),
+              1 - 10.0 ** -rng.uniform(1, 15, 2_000), 0.0, 0.5, 1 - 2.0**-53, 2.0**-53]
+    u = np.floor(u * 2**53) / 2**53  # uniforms on numpy's grid, in [0, 1)
+    got = np.array([normal_quantile(x) for x in u])
+    upper = u >= 0.5  # p = u + 2^-54 in double precision rounds; use its exact tail
+    expect = np.where(upper, -ndtri(np.where(upper, (1 - u) - 2.0**-54, 0.5)), ndtri(u + 2.0**-54))
+    np.testing.assert_allclose(got, expect, rtol=1e-12, atol=1e-13)
+    assert np.isfinite(got).all()

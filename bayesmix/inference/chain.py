@@ -112,11 +112,11 @@ class SnpAccumulator:
                    np.zeros((n_snps, n_components), np.int32))
 
     def add(self, beta, comp) -> None:
+        from bayesmix.kernels.gibbs import accumulate_snp_draw
+
         self.count += 1
-        self.sum_beta += beta
-        self.sum_beta2 += beta * beta
-        self.nonzero += beta != 0
-        self.comp_counts[np.arange(len(comp)), comp] += 1
+        accumulate_snp_draw(np.asarray(beta, np.float64), np.asarray(comp), self.sum_beta,
+                            self.sum_beta2, self.nonzero, self.comp_counts)
 
     def merged(self, other: "SnpAccumulator") -> "SnpAccumulator":
         return SnpAccumulator(self.count + other.count, self.sum_beta + other.sum_beta,

@@ -108,10 +108,10 @@ class SBayesEffectsGibbs(AlphabetStep):
         vare = np.full(m.n_snps, derived["sig2_e"])
         if m.ld_sampling_variance:
             vare += m.data.ld_sampling_var * max(genetic_variance(m, beta, r), 0.0)
-        uniforms, normals = self.rng.random(m.n_snps), self.rng.standard_normal(m.n_snps)
+        uniforms, effect_uniforms = self.rng.random((2, m.n_snps))
         args = (*m.ld_arrays, m.data.ld.scale, m.sqrt_n, m.data.xtx_diag, m.ridge, r, beta,
                 comp, mixture_terms(derived["log_pi"], m.gamma), derived["slab_var"], vare,
-                uniforms, normals)
+                uniforms, effect_uniforms)
         started = time.perf_counter()
         if m.block_bounds is not None:
             counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)

@@ -213,3 +213,17 @@ def sweep_nested_windows(codes, center, scale, missing_ptr, missing_idx, xtx, co
             for j in range(start, stop):
                 _draw_from_prior(j, beta, comp, gamma, snp_var[j], pi_cum, rng)
     return n_nonzero, n_on
+
+
+@njit
+def accumulate_snp_draw(beta, comp, sum_beta, sum_beta2, nonzero, comp_counts):
+    """Add one draw of the effects ``beta`` (M,) and components ``comp`` (M,) to the running
+    per-SNP sums: sum_beta += beta, sum_beta2 += beta^2, nonzero += (beta != 0) and
+    comp_counts[j, comp_j] += 1 (one pass; the chain driver's online SNP summaries)."""
+    for j in range(beta.shape[0]):
+        b = beta[j]
+        sum_beta[j] += b
+        sum_beta2[j] += b * b
+        if b != 0.0:
+            nonzero[j] += 1
+        comp_counts[j, comp[j]] += 1

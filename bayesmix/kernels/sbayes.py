@@ -26,9 +26,10 @@ point mass at zero. SBayesC: comp_var = (0, sigma^2), snp_var_scale = 1. SBayesR
 gamma_k sigma^2. SBayesS: comp_var = (0, sigma^2), snp_var_scale_j = H_j^(S+1) (the per-allele
 variance H_j^S sigma^2 seen on the standardised scale).
 
-The random numbers (one uniform and one standard normal per SNP) are drawn by the caller, so
-the kernels are pure functions of their inputs and the block-parallel version gives the same
-draws as the serial one.
+The random numbers (two uniforms per SNP; the second becomes a standard normal only for SNPs
+drawn into a slab, which is cheaper than drawing M normals) are drawn by the caller, so the
+kernels are pure functions of their inputs and the block-parallel version gives the same draws
+as the serial one.
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ def mixture_terms(log_pi, comp_var) -> tuple:
 
 
 @njit
-def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, z):
+def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, u_effect):
     """Gibbs draw of (component, effect) of a SNP given r_j = (X'y - X'X beta)_j.
 
     rhs = (r_j + d old) / ve; for a slab component k with variance v = comp_var_k var_scale_j,
     log p(k) = log pi_k + (log(1/lhs) - log v + rhs^2 / lhs) / 2 with lhs = d / ve + 1 / v,
     and a point mass at zero has log p(k) = log pi_k. ``mixture`` is :func:`mixture_terms`.
+    ``u`` picks the component and ``u_effect`` (both U[0, 1)) gives the standard normal of a
+    slab effect through :func:`normal_quantile` (only slab draws pay for it).
     Returns (k, beta_j).
 
     Shortcut: the exact draw picks 0 iff u < p_0 = 1 / (1 + sum_k odds_k sqrt(il_k / v_k)
@@ -67,7 +70,7 @@ def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, z):
     mass and x_max = max_k x_k <= 1, e^{x_k} <= 1 + x_max + x_max^2 bounds 1 / p_0 from above;
     if u times that bound is below 1, u < p_0 and the exact draw is 0, decided here without
     log or exp. Most SNPs of a sparse architecture take this path; the others are drawn by
-    :func:`_draw_exact` from the same u and z, so the draws do not depend on the shortcut.
+    :func:`_draw_exact` from the same uniforms, so the draws do not depend on the shortcut.
     """
     log_pi, comp_var, odds = mixture
     rhs = (r_j + d * old) / ve
@@ -86,11 +89,11 @@ def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, z):
         x = 0.5 * rhs * rhs * il_max
         if x <= 1.0 and u * (1.0 + weight * (1.0 + x + x * x)) < 1.0:
             return 0, 0.0
-    return _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, z)
+    return _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, u_effect)
 
 
 @njit
-def _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, z):
+def _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, u_effect):
     """The draw of :func:`_draw_snp` from all component weights (log and exp)."""
     n_comp = len(log_pi)
     logp = np.empty(n_comp)
@@ -106,13 +109,39 @@ def _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, z):
             logp[k] = log_pi[k]
     chosen = draw_component(logp, n_comp, u)
     if inv_lhs[chosen] > 0.0:
+        z = normal_quantile(u_effect)
         return chosen, rhs * inv_lhs[chosen] + math.sqrt(inv_lhs[chosen]) * z
     return chosen, 0.0
 
 
 @njit
+def normal_quantile(u):
+    """Standard normal quantile of p = u + 2^-54, for u in [0, 1) on numpy's ``random()`` grid
+    (multiples of 2^-53; the half-step shift keeps p strictly inside (0, 1), symmetric about
+    1/2, so the largest u gives a finite quantile).
+
+    Start: Abramowitz & Stegun 26.2.23 (absolute error < 4.5e-4) for the tail probability
+    q = min(p, 1 - p), computed exactly in integers of 2^-54 (float arithmetic here may be
+    reassociated: numba compiles a callee with its caller's fastmath flags); then two Halley
+    steps on Phi(y) = q with Phi from erfc (cubic convergence: double precision, tested
+    against scipy's ndtri).
+    """
+    k = np.int64(u * 9007199254740992.0)  # u * 2^53, exact on numpy's grid
+    half_steps = 2 * k + 1 if k < 4503599627370496 else 2 * (9007199254740992 - k) - 1
+    q = half_steps * 5.551115123125783e-17  # * 2^-54
+    t = math.sqrt(-2.0 * math.log(q))
+    y = -(t - (2.515517 + t * (0.802853 + t * 0.010328))
+          / (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308))))
+    for _ in range(2):
+        e = 0.5 * math.erfc(-y / math.sqrt(2.0)) - q
+        step = e * math.sqrt(2.0 * math.pi) * math.exp(0.5 * y * y)
+        y -= step / (1.0 + 0.5 * y * step)
+    return y if k < 4503599627370496 else -y
+
+
+@njit
 def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                 mixture, snp_var_scale, vare, uniforms, normals, counts, ssq):
+                 mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts, ssq):
     """Sweep SNPs ``lo..hi-1`` in order; see :func:`sbayes_sweep` for the arguments.
 
     ``counts[k]`` and ``ssq[k]`` are incremented (not reset): the number of SNPs that end in
@@ -122,7 +151,7 @@ def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridg
     scaled = _to_scaled(r, s, lo, hi)
     for j in range(lo, hi):
         chosen, new = _draw_snp(scaled[j - lo] * s[j], xtx_diag[j], vare[j], beta[j], mixture,
-                                snp_var_scale[j], uniforms[j], normals[j])
+                                snp_var_scale[j], uniforms[j], effect_uniforms[j])
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
@@ -153,7 +182,7 @@ def _from_scaled(scaled, s, r, lo):
 
 @njit
 def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp, mixture,
-                 snp_var_scale, vare, uniforms, normals):
+                 snp_var_scale, vare, uniforms, effect_uniforms):
     """One Gibbs sweep over all SNPs in order, updating ``beta``, ``comp`` and ``r`` in place.
 
     Parameters
@@ -182,8 +211,9 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
     vare : float64[M]
         Residual variance used for SNP j (sigma_e^2, or GCTB's sigma_e^2 + LDsamplVar_j
         sigma_g^2 when robust to LD sampling error).
-    uniforms, normals : float64[M]
-        One U(0,1) and one N(0,1) draw per SNP.
+    uniforms, effect_uniforms : float64[M]
+        Two U[0, 1) draws per SNP: the first picks the component, the second gives the
+        standard normal of a slab effect (:func:`normal_quantile`).
 
     Returns
     -------
@@ -196,12 +226,12 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
     counts = np.zeros(n_comp, np.int64)
     ssq = np.zeros(n_comp)
     _sweep_range(0, beta.shape[0], indptr, indices, values, value_scale, s, xtx_diag, ridge, r,
-                 beta, comp, mixture, snp_var_scale, vare, uniforms, normals, counts, ssq)
+                 beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts, ssq)
     return counts, ssq
 
 
 def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, xtx_diag, ridge,
-                        r, beta, comp, mixture, snp_var_scale, vare, uniforms, normals, *,
+                        r, beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, *,
                         threads: int | None = None):
     """:func:`sbayes_sweep` run in parallel threads over LD blocks that share no LD entry.
 
@@ -229,7 +259,7 @@ def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, x
     def sweep_run(k):
         lo, hi = runs[k]
         _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta,
-                     comp, mixture, snp_var_scale, vare, uniforms, normals, counts[k], ssq[k])
+                     comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts[k], ssq[k])
 
     if len(runs) == 1:
         sweep_run(0)
@@ -353,7 +383,7 @@ def upper_from_csr(indptr, indices, values):
 
 @njit
 def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                       mixture, snp_var_scale, vare, uniforms, normals):
+                       mixture, snp_var_scale, vare, uniforms, effect_uniforms):
     """:func:`sbayes_sweep` on the strict upper triangle of R (~2 bytes per nonzero of R with
     int16 values and uint16 offsets; see :func:`upper_from_csr`). Same draws.
 
@@ -374,7 +404,7 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     factor = value_scale * (1.0 - ridge)
     for j in range(m):
         chosen, new = _draw_snp(r[j], xtx_diag[j], vare[j], beta[j], mixture, snp_var_scale[j],
-                                uniforms[j], normals[j])
+                                uniforms[j], effect_uniforms[j])
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
@@ -477,7 +507,7 @@ def band_from_csr(indptr, indices, values):
 
 @njit
 def sbayes_sweep_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                      mixture, snp_var_scale, vare, uniforms, normals):
+                      mixture, snp_var_scale, vare, uniforms, effect_uniforms):
     """:func:`sbayes_sweep` on the band layout of :func:`band_from_csr` (same arguments after
     the three LD arrays, same draws: the band's zeros leave r unchanged). A column update is
     one contiguous axpy on r_i / s_i, which the compiler vectorises."""
@@ -488,7 +518,7 @@ def sbayes_sweep_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, r, 
     scaled = _to_scaled(r, s, 0, m)
     for j in range(m):
         chosen, new = _draw_snp(scaled[j] * s[j], xtx_diag[j], vare[j], beta[j], mixture,
-                                snp_var_scale[j], uniforms[j], normals[j])
+                                snp_var_scale[j], uniforms[j], effect_uniforms[j])
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
