@@ -50,6 +50,7 @@ from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
 from bayesmix.kernels.genotype_matrix import CompactGenotypes
+from bayesmix.kernels.gibbs import component_counts
 
 METHODS = ("B", "C", "S", "R", "N", "NS")
 NESTED = {"N": "C", "NS": "S"}
@@ -481,7 +482,7 @@ class AlphabetModel:
             out["NNZwind"] = int(np.sum(point["window_on"]))
             out["PiSnp"] = float(pi[1])
         elif self.method == "R":
-            counts = np.bincount(np.asarray(point["comp"]), minlength=self.n_components)
+            counts = component_counts(np.asarray(point["comp"]), self.n_components)
             out.update({f"Pi{i + 1}": float(pi[i]) for i in range(self.n_components)})
             out.update({f"NumSnp{i + 1}": int(counts[i]) for i in range(self.n_components)})
         else:

@@ -133,3 +133,21 @@ def test_snp_accumulator_kernel_matches_numpy_sums():
     np.testing.assert_array_equal(acc.pip, (draws_beta != 0).mean(0))
     expect = np.stack([(draws_comp == c).sum(0) for c in range(k)], axis=1)
     np.testing.assert_array_equal(acc.comp_counts, expect)
+
+
+def test_component_counts_and_slab_sum_of_squares_match_numpy():
+    """The hyperparameter steps' one-pass sums against numpy on random draws (BayesR-like
+    gamma with a zero component, per-SNP slab variances as in BayesS)."""
+    from bayesmix.kernels.gibbs import component_counts, slab_sum_of_squares
+
+    rng = np.random.default_rng(6)
+    m = 300
+    gamma = np.array([0.0, 0.01, 0.1, 1.0])
+    comp = rng.integers(0, 4, m).astype(np.int8)
+    beta = np.where(comp > 0, rng.normal(0, 0.1, m), 0.0)
+    slab = rng.uniform(0.5, 2.0, m) * 0.3
+    np.testing.assert_array_equal(component_counts(comp, 4), np.bincount(comp, minlength=4))
+    rel = gamma[comp] * slab / 0.3
+    k, ssq = slab_sum_of_squares(beta, comp, gamma, slab, 0.3)
+    assert k == (rel > 0).sum()
+    assert ssq == pytest.approx((beta[rel > 0] ** 2 / rel[rel > 0]).sum(), rel=1e-12)

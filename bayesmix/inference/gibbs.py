@@ -26,6 +26,7 @@ or alpha it applies the difference), so steps can be combined with any PyMC step
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 
@@ -37,7 +38,8 @@ from pytensor.tensor.random.basic import BetaRV, DirichletRV
 
 from bayesmix.distributions.graph import constant_value, small_graph_mode
 from bayesmix.distributions.variance import draw_scaled_inv_chi2, scaled_inv_chi2_params
-from bayesmix.kernels.gibbs import sweep_nested_windows, sweep_normal_mixture
+from bayesmix.kernels.gibbs import (component_counts, slab_sum_of_squares, sweep_nested_windows,
+                                     sweep_normal_mixture)
 
 
 class Residuals:
@@ -209,10 +211,16 @@ class MixtureWeightsGibbs(ConjugateStep):
             return False
         return all(constant_value(p) is not None for p in rv.owner.op.dist_params(rv.owner))
 
+    @functools.cached_property
+    def _prior_params(self) -> list[np.ndarray]:
+        """The constant prior parameters (``recognises`` checked they are constants)."""
+        rv = self.rv
+        return [np.asarray(constant_value(p), np.float64) for p in rv.owner.op.dist_params(rv.owner)]
+
     def step(self, point):
         rv = self.rv
-        params = [np.asarray(constant_value(p), np.float64) for p in rv.owner.op.dist_params(rv.owner)]
-        counts = np.bincount(np.asarray(point["comp"]), minlength=self.alphabet.n_components)
+        params = self._prior_params
+        counts = component_counts(np.asarray(point["comp"]), self.alphabet.n_components)
         new = dict(point)
         if isinstance(rv.owner.op, BetaRV):
             new["pi"] = np.asarray(self.rng.beta(params[0] + counts[1], params[1] + counts[0]))
@@ -242,8 +250,13 @@ class _ScaledInvChi2Step(ConjugateStep):
         return (rv.name == cls.role and alphabet.model.rvs_to_transforms.get(rv) is None
                 and scaled_inv_chi2_params(rv) is not None)
 
-    def prior(self):
+    @functools.cached_property
+    def _prior_params(self):
         return scaled_inv_chi2_params(self.rv)
+
+    def prior(self):
+        """(nu, s2) of the prior (constants: ``recognises`` checked them; looked up once)."""
+        return self._prior_params
 
 
 class EffectVarianceGibbs(_ScaledInvChi2Step):
@@ -260,12 +273,11 @@ class EffectVarianceGibbs(_ScaledInvChi2Step):
         nu, s2 = self.prior()
         sig2_beta = float(point["sig2_beta"])
         slab = self.alphabet.derived(point)["slab_var"]
-        comp = np.asarray(point["comp"])
-        rel = self.alphabet.gamma[comp] * slab / sig2_beta
-        active = rel > 0
-        beta = np.asarray(point["beta"])[active]
-        dof = nu + active.sum()
-        scale = (nu * s2 + float((beta**2 / rel[active]).sum())) / dof
+        k, weighted_ssq = slab_sum_of_squares(np.asarray(point["beta"], np.float64),
+                                              np.asarray(point["comp"]), self.alphabet.gamma,
+                                              slab, sig2_beta)
+        dof = nu + k
+        scale = (nu * s2 + weighted_ssq) / dof
         new = dict(point)
         new["sig2_beta"] = np.asarray(draw_scaled_inv_chi2(self.rng, dof, scale))
         return new, [{}]

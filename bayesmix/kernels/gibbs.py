@@ -227,3 +227,26 @@ def accumulate_snp_draw(beta, comp, sum_beta, sum_beta2, nonzero, comp_counts):
         if b != 0.0:
             nonzero[j] += 1
         comp_counts[j, comp[j]] += 1
+
+
+@njit
+def component_counts(comp, n_components):
+    """Number of SNPs in each mixture component: int64[n_components] from comp (M,)."""
+    counts = np.zeros(n_components, np.int64)
+    for j in range(comp.shape[0]):
+        counts[comp[j]] += 1
+    return counts
+
+
+@njit
+def slab_sum_of_squares(beta, comp, gamma, slab_var, sig2_beta):
+    """(k, sum_j beta_j^2 / w_j) over the k SNPs with relative prior variance
+    w_j = gamma[comp_j] slab_var_j / sig2_beta > 0: the data of sig2_beta's conjugate update."""
+    k = 0
+    total = 0.0
+    for j in range(beta.shape[0]):
+        w = gamma[comp[j]] * slab_var[j] / sig2_beta
+        if w > 0.0:
+            k += 1
+            total += beta[j] * beta[j] / w
+    return k, total
