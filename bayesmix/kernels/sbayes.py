@@ -43,7 +43,9 @@ from bayesmix.kernels.jit import njit
 
 
 def mixture_terms(log_pi, comp_var) -> tuple:
-    """The prior of the sweeps as tuples (log pi_k, comp_var_k, odds_k = pi_k / pi_0).
+    """The prior of the sweeps as tuples: (log pi_k, comp_var_k, odds_k = pi_k / pi_0,
+    (sum over slabs k >= 1 of odds_k / sqrt(comp_var_k), sum over point masses k >= 1 of
+    odds_k)), the last two for the quick bound of :func:`_draw_snp`.
 
     Tuples, not arrays: numba passes them by value, so the per-SNP draw costs no array
     reference counting (which otherwise takes most of a sweep's time).
@@ -51,7 +53,10 @@ def mixture_terms(log_pi, comp_var) -> tuple:
     log_pi = np.asarray(log_pi, dtype=np.float64)
     comp_var = np.asarray(comp_var, dtype=np.float64)
     odds = np.exp(log_pi - log_pi[0])
-    return (tuple(log_pi.tolist()), tuple(comp_var.tolist()), tuple(odds.tolist()))
+    slab = comp_var[1:] > 0
+    bound = (float(np.sum(odds[1:][slab] / np.sqrt(comp_var[1:][slab]))),
+             float(np.sum(odds[1:][~slab])))
+    return (tuple(log_pi.tolist()), tuple(comp_var.tolist()), tuple(odds.tolist()), bound)
 
 
 @njit
@@ -71,10 +76,19 @@ def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, u_effect):
     if u times that bound is below 1, u < p_0 and the exact draw is 0, decided here without
     log or exp. Most SNPs of a sparse architecture take this path; the others are drawn by
     :func:`_draw_exact` from the same uniforms, so the draws do not depend on the shortcut.
+    A quicker, looser bound is tried first: il_k <= ve / d gives x_max <= rhs^2 ve / (2 d)
+    and sqrt(il_k / v_k) <= sqrt(ve / (d var_scale_j)) / sqrt(comp_var_k), so with the sums
+    of :func:`mixture_terms` one square root bounds all slabs at once.
     """
-    log_pi, comp_var, odds = mixture
+    log_pi, comp_var, odds, (odds_over_sd, odds_point_masses) = mixture
     rhs = (r_j + d * old) / ve
     if comp_var[0] == 0.0:
+        ratio = ve / d
+        x = 0.5 * rhs * rhs * ratio
+        if x <= 1.0:
+            weight = odds_over_sd * math.sqrt(ratio / var_scale_j) + odds_point_masses
+            if u * (1.0 + weight * (1.0 + x + x * x)) < 1.0:
+                return 0, 0.0
         weight = 0.0
         il_max = 0.0
         for k in range(1, len(comp_var)):
