@@ -130,7 +130,7 @@ if kind == "sparse":
         u, g = rng.random(m), rng.random(m)
         t1 = time.perf_counter()
         sweep_fn(*model.ld_arrays, ld.scale, model.sqrt_n, data.xtx_diag, 0.0, r, beta, comp, mixture,
-                 comp_var, np.ones(m), vare, u, g)
+                 np.ones(m), vare, u, g)
         if it >= 2:
             times.append(time.perf_counter() - t1)
     print(json.dumps({
@@ -159,39 +159,43 @@ print(json.dumps({
 _WORKER_PAIR = r"""
 import json, sys, time
 import numpy as np
-from bayesmix.kernels.sbayes import sbayes_sweep, sbayes_sweep_upper, upper_from_csr
+from bayesmix.kernels.sbayes import (band_from_csr, mixture_terms, sbayes_sweep, sbayes_sweep_band,
+                                     sbayes_sweep_upper, upper_from_csr)
 from bayesmix.ld.store import LDMatrix
 cache, iterations = sys.argv[1], int(sys.argv[2])
 ld = LDMatrix.load(cache, mmap=False)
 m = ld.shape[0]
 csr = (np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data))
 upper = upper_from_csr(*csr)
+band = band_from_csr(*csr)
 rng = np.random.default_rng(0)
 n = np.full(m, 1e5)
 s, xtx_diag = np.sqrt(n), n.copy()
 xty = s * rng.standard_normal(m) * 1.5
 log_pi, comp_var = np.log([0.95, 0.02, 0.02, 0.01]), np.array([0, .01, .1, 1]) * 0.3 / (m * 0.0123)
-states = {k: (xty.copy(), np.zeros(m), np.zeros(m, np.int64)) for k in ("csr", "upper")}
-times = {"csr": [], "upper": []}
+layouts = (("csr", sbayes_sweep, csr), ("upper", sbayes_sweep_upper, upper),
+           ("band", sbayes_sweep_band, band))
+states = {k: (xty.copy(), np.zeros(m), np.zeros(m, np.int64)) for k, _, _ in layouts}
+times = {k: [] for k, _, _ in layouts}
 for it in range(iterations + 2):
     u, g = rng.random(m), rng.random(m)
-    for key, sweep, arrays in (("csr", sbayes_sweep, csr), ("upper", sbayes_sweep_upper, upper)):
+    for key, sweep, arrays in layouts:
         r, beta, comp = states[key]
         t0 = time.perf_counter()
         sweep(*arrays, ld.scale, s, xtx_diag, 0.0, r, beta, comp, mixture_terms(log_pi, comp_var), np.ones(m),
               np.full(m, 0.8), u, g)
         if it >= 2:
             times[key].append(time.perf_counter() - t0)
-print(json.dumps({"config": "20k window int16: CSR vs upper sweeps, interleaved", "n_snps": m,
-                  "nnz": ld.nnz, "nonzero_effects": int((states["csr"][1] != 0).sum()),
-                  "csr_sweep_seconds": float(np.median(times["csr"])),
-                  "upper_sweep_seconds": float(np.median(times["upper"]))}))
+print(json.dumps({"config": "20k window int16: CSR vs upper vs band sweeps, interleaved",
+                  "n_snps": m, "nnz": ld.nnz,
+                  "nonzero_effects": int((states["csr"][1] != 0).sum()),
+                  **{f"{k}_sweep_seconds": float(np.median(v)) for k, v in times.items()}}))
 """
 
 _WORKER_1M = r"""
 import json, resource, sys, time
 import numpy as np
-from bayesmix.kernels.sbayes import sbayes_sweep_upper
+from bayesmix.kernels.sbayes import mixture_terms, sbayes_sweep_upper
 m, band, iterations = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 t0 = time.perf_counter()
 offsets = np.tile(np.arange(1, band + 1, dtype=np.uint16), m)
@@ -370,7 +374,8 @@ def main(argv=None) -> list[dict]:
               f"{r.get('seconds_per_iteration', float('nan')):>9.4f} "
               f"{r['sweep_seconds_per_iteration']:>9.4f} {r['peak_rss_mb']:>8.0f}")
     print(f"same process, alternating sweeps on the 20k window LD: CSR "
-          f"{pair['csr_sweep_seconds']:.4f} s, upper {pair['upper_sweep_seconds']:.4f} s")
+          f"{pair['csr_sweep_seconds']:.4f} s, upper {pair['upper_sweep_seconds']:.4f} s, "
+          f"band {pair['band_sweep_seconds']:.4f} s")
     return rows
 
 
