@@ -28,7 +28,6 @@ from bayesmix.inference.chain import ChainSettings
 from bayesmix.inference.sbayes_data import prepare_summary_data
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld import build_ld
-from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
 from bayesmix.models.sbayes import run_sbayes
 from bayesmix.simulate.effects import bayesc_effects
 from bayesmix.simulate.from_ld import draw_from_genotype_blocks, sumstats_table
@@ -82,9 +81,6 @@ def main(argv=None) -> list[dict]:
     truth = float(draw.genetic_cov[0, 0])
     snps = pop.snps[["snp", "chr", "bp", "a1", "a2", "freq"]]
 
-    # the robust setting's eigenvalue check, done once for the LD shared by every run
-    min_eigenvalue = ld_min_eigenvalue(ld)
-    ridge = ridge_for_min_eigenvalue(min_eigenvalue, 0.01)
     rows = []
     for n_gwas in args.n_gwas:
         z = draw.zscores(n_gwas)[:, 0]
@@ -98,7 +94,7 @@ def main(argv=None) -> list[dict]:
                    "nnz_per_snp": ld.nnz / args.snps, "true_hsq": truth,
                    "true_n_causal": int((effects.b_std != 0).sum())}
             try:
-                model, result = run_sbayes(data, method, settings, ridge=ridge)
+                model, result = run_sbayes(data, method, settings)
             except ConvergenceError as exc:
                 row.update(diverged=True, error=str(exc))
             else:
@@ -107,7 +103,8 @@ def main(argv=None) -> list[dict]:
                            hsq_sd=float(hsq.std(ddof=1)),
                            rel_error=float(hsq.mean() / truth - 1),
                            nnz_mean=float(result.trace("NnzSnp").mean()),
-                           ridge=model.ridge, ld_min_eigenvalue=min_eigenvalue,
+                           ridge=model.ridge, ld_min_eigenvalue=model.ld_min_eigenvalue,
+                           ld_repaired=model.ld_repair is not None,
                            seconds_per_iteration=result.chains[0].seconds_per_iteration)
             rows.append(row)
     (args.out / "recovery.json").write_text(json.dumps(

@@ -13,7 +13,8 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
   eigen-decompositions of LD blocks.
 - :func:`ld_min_eigenvalue`, :func:`ridge_for_min_eigenvalue` (``bayesmix.ld.spectrum``): the
   smallest eigenvalue of an LD matrix and the ridge that lifts it;
-  :func:`high_ld_filter` (``bayesmix.ld.pruning``): GCTB's ``--rsq`` filter.
+  :func:`high_ld_filter` (``bayesmix.ld.pruning``): GCTB's ``--rsq`` filter;
+  :func:`nearest_psd_blocks` (``bayesmix.ld.repair``): block-wise PSD repair of indefinite LD.
 """
 
 from bayesmix.ld.store import LDMatrix, merge
@@ -29,6 +30,7 @@ _LAZY = {
     "high_ld_filter": "bayesmix.ld.pruning",
     "ld_min_eigenvalue": "bayesmix.ld.spectrum",
     "ridge_for_min_eigenvalue": "bayesmix.ld.spectrum",
+    "nearest_psd_blocks": "bayesmix.ld.repair",
     "match_snps": "bayesmix.ld.check",
     "EigenBlocks": "bayesmix.ld.eigen",
     "eigen_decompose_blocks": "bayesmix.ld.eigen",

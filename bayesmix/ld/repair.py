@@ -1,0 +1,96 @@
+"""Positive semi-definite repair of an indefinite LD matrix, block by block.
+
+Thresholded (GCTB "sparse") or window-cut LD from a small panel can be far from positive
+semi-definite: the summary-data models then let effects grow without bound along the negative
+directions. A ridge lifts the smallest eigenvalue but, when it is very negative (-5 on a
+503-person panel), shrinks all LD so much that hsq is biased. :func:`nearest_psd_blocks`
+instead
+
+1. cuts the SNPs into contiguous blocks of about ``block_size`` SNPs, each cut placed where
+   the least LD crosses it (the smallest sum of r^2 over stored pairs (i, j) with
+   i < cut <= j, searched between half and one and a half block sizes from the last cut);
+2. replaces each block by its nearest positive semi-definite matrix in Frobenius norm
+   (eigenvalues below 0 set to 0), rescaled to a unit diagonal (a correlation matrix);
+3. drops the entries between blocks.
+
+The result is block-diagonal and positive semi-definite; a block that was already positive
+semi-definite and had no entry outside itself is returned unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesmix.ld.store import LDMatrix
+
+DEFAULT_BLOCK_SIZE = 1000
+
+
+@dataclass
+class RepairReport:
+    """What :func:`nearest_psd_blocks` changed.
+
+    Attributes
+    ----------
+    n_blocks : number of blocks.
+    clipped : sum of the negative eigenvalues set to 0 (<= 0).
+    r2_dropped : sum of r^2 over the stored pairs between blocks (each pair counted once).
+    """
+
+    n_blocks: int
+    clipped: float
+    r2_dropped: float
+
+
+def block_cuts(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE) -> np.ndarray:
+    """Block bounds (int64, from 0 to M) for :func:`nearest_psd_blocks` (module docstring)."""
+    m = ld.shape[0]
+    indptr, indices = np.asarray(ld.indptr), np.asarray(ld.indices)
+    rows = np.repeat(np.arange(m), np.diff(indptr))
+    r2 = ld.values().astype(np.float64) ** 2
+    upper = indices > rows
+    crossing = np.zeros(m + 1)  # crossing[c] = sum of r^2 over pairs i < c <= j
+    np.add.at(crossing, rows[upper] + 1, r2[upper])
+    np.add.at(crossing, indices[upper] + 1, -r2[upper])
+    crossing = np.cumsum(crossing)
+    cuts = [0]
+    while m - cuts[-1] > 1.5 * block_size:
+        candidates = np.arange(cuts[-1] + block_size // 2, cuts[-1] + 3 * block_size // 2)
+        cuts.append(int(candidates[np.argmin(crossing[candidates])]))
+    cuts.append(m)
+    return np.asarray(cuts, dtype=np.int64)
+
+
+def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
+                       ) -> tuple[LDMatrix, RepairReport]:
+    """The block-diagonal, positive semi-definite repair of a square LD matrix (module
+    docstring), stored like ``ld`` (same SNPs, dtype and panel size; ``meta["repaired"]``
+    records the block size)."""
+    import scipy.sparse as sp
+
+    if not ld.is_square:
+        raise ValueError("nearest_psd_blocks needs a square LD matrix")
+    cuts = block_cuts(ld, block_size)
+    matrix = ld.to_scipy().astype(np.float64).tocsr()
+    blocks = []
+    clipped = 0.0
+    kept_r2 = 0.0
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        block = matrix[lo:hi, lo:hi].toarray()
+        block = 0.5 * (block + block.T)
+        kept_r2 += float((block[np.triu_indices(hi - lo, 1)] ** 2).sum())
+        values, vectors = np.linalg.eigh(block)
+        if values[0] < 0.0:
+            clipped += float(values[values < 0.0].sum())
+            block = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+            scale = 1.0 / np.sqrt(np.diag(block))
+            block = block * np.outer(scale, scale)
+        blocks.append(sp.csr_matrix(block))
+    total_r2 = float((sp.triu(matrix, 1).power(2)).sum())
+    repaired = sp.block_diag(blocks, format="csr")
+    meta = dict(ld.meta, repaired={"method": "nearest_psd_blocks", "block_size": block_size})
+    report = RepairReport(n_blocks=len(cuts) - 1, clipped=clipped,
+                          r2_dropped=max(total_r2 - kept_r2, 0.0))
+    return LDMatrix.from_scipy(repaired, ld.snps, meta=meta, dtype=ld.dtype), report
