@@ -161,7 +161,6 @@ def run_test2(args) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    import pandas as pd
 
     from bayesmix.cli.mixer import set_threads
     from bayesmix.inference.mle_bivariate import fit_from_record, shared_posteriors

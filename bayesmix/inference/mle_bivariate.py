@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize
 
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.inference.mle import (ERFINV, LOGIT, OptimizeStep, ParameterSpace,

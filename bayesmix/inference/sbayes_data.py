@@ -249,7 +249,7 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     if (diag <= 0).any():
         j = int(np.flatnonzero(diag <= 0)[0])
         raise InputError(f"LD matrix has no positive diagonal entry for SNP {snps['SNP'].iloc[j]}")
-    indptr, indices = np.asarray(ld.indptr), np.asarray(ld.indices)
+    indptr = np.asarray(ld.indptr)
     ld_score, samp = row_ld_statistics(indptr, np.asarray(ld.data), ld.scale)
     n_ref = ld.n_samples or _panel_size(ld)
     m = len(snps)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 
 import numba
-import numpy as np
 
 from bayesmix.kernels import mixer as kernels
 from bayesmix.ops.fused import FusedLogpGradOp, register_numba_kernel
