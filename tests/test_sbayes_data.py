@@ -164,10 +164,14 @@ def test_eigen_decomposed_ld_feeds_the_model(bfile22):
 
 
 def test_rsq_filter_leaves_no_high_ld_pair_and_keeps_the_strongest(gwas):
-    """--rsq 0.8: among the kept SNPs no pair has r^2 > 0.8 (dense correlations of the
-    genotypes), every dropped SNP has r^2 > 0.8 with a SNP of larger |z| or is tied, the most
-    significant SNP is kept, and the QC report counts the dropped SNPs."""
-    write_ma(gwas["ma"], gwas["path"])
+    """--rsq 0.8 (pairs ranked by the file's p-values, as GCTB): among the kept SNPs no pair
+    has r^2 > 0.8 (dense correlations of the genotypes), every dropped SNP has r^2 > 0.8 with a
+    SNP of larger |z| or is tied, the most significant SNP is kept, and the QC report counts
+    the dropped SNPs."""
+    from scipy.stats import norm
+
+    ma = gwas["ma"]
+    write_ma(ma.assign(P=2 * norm.sf(np.abs(ma["BETA"] / ma["SE"]))), gwas["path"])
     data_all = prepare_summary_data(read_sumstats(gwas["path"]), gwas["ld"])
     data = prepare_summary_data(read_sumstats(gwas["path"]), gwas["ld"], rsq=0.8)
     r2 = np.corrcoef(gwas["x"], rowvar=False) ** 2

@@ -150,7 +150,8 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
         variance), and drop SNPs whose imputed N is more than 3 SD from the median (counted
         in the QC report). For files that give one average N for every SNP.
     rsq : GCTB's ``--rsq``: after matching, drop SNPs until no two kept SNPs have LD
-        r^2 > ``rsq``, keeping the smaller GWAS p-value of a pair
+        r^2 > ``rsq``, keeping the smaller GWAS p-value of a pair (the P column; the normal
+        p-value of Z where it is missing)
         (:func:`bayesmix.ld.pruning.high_ld_filter`; counted in the QC report).
     ld_in_sample : the LD panel is the GWAS sample itself (True), an independent reference
         (False), or None: decide from the sample sizes (:func:`summary_data_from_aligned`).
@@ -189,8 +190,13 @@ def _filter_high_ld(aligned: pd.DataFrame, ld: LDMatrix, rsq: float,
     """GCTB's --rsq on statistics aligned to ``ld`` (same SNPs and order)."""
     from bayesmix.ld.pruning import high_ld_filter
 
+    from scipy.stats import norm
+
+    # GCTB ranks by the file's p-values (ties included); where missing, the normal p of Z
     z = aligned["Z"].to_numpy(np.float64)
-    kept, n_dropped = high_ld_filter(ld, rsq, -np.abs(z))  # larger |z| = smaller p-value
+    p = aligned["P"].to_numpy(np.float64) if "P" in aligned else np.full(len(z), np.nan)
+    p = np.where(np.isfinite(p), p, 2.0 * norm.sf(np.abs(z)))
+    kept, n_dropped = high_ld_filter(ld, rsq, p)
     report.steps.append((f"in LD r^2 > {rsq:g} with a more significant SNP (--rsq)", n_dropped))
     if not n_dropped:
         return aligned, ld
