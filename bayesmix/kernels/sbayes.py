@@ -154,13 +154,15 @@ def normal_quantile(u):
 
 
 @njit
-def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                 mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts, ssq):
+def _sweep_range(lo, hi, is_band, ptr, cols, values, value_scale, s, xtx_diag, ridge, r, beta,
+                 comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts, ssq):
     """Sweep SNPs ``lo..hi-1`` in order; see :func:`sbayes_sweep` for the arguments.
 
-    ``counts[k]`` and ``ssq[k]`` are incremented (not reset): the number of SNPs that end in
-    component k and their sum of ``beta_j^2 / snp_var_scale_j``. No stored LD entry may link
-    a SNP of ``lo..hi-1`` with one outside (see :func:`sbayes_sweep_blocks`).
+    The LD is CSR (``is_band`` False: ``ptr, cols, values`` = indptr, indices, values) or the
+    band layout of :func:`band_from_csr` (True: ``ptr, cols, values`` = row_ptr, first,
+    band). ``counts[k]`` and ``ssq[k]`` are incremented (not reset): the number of SNPs that
+    end in component k and their sum of ``beta_j^2 / snp_var_scale_j``. No stored LD entry may
+    link a SNP of ``lo..hi-1`` with one outside (see :func:`sbayes_sweep_blocks`).
     """
     scaled = _to_scaled(r, s, lo, hi)
     for j in range(lo, hi):
@@ -172,8 +174,14 @@ def _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridg
         ssq[chosen] += new * new / snp_var_scale[j]
         if delta != 0.0:
             f = s[j] * delta * value_scale * (1.0 - ridge)
-            for p in range(indptr[j], indptr[j + 1]):
-                scaled[indices[p] - lo] -= values[p] * f
+            if is_band:  # one contiguous axpy, which the compiler vectorises
+                column = values[ptr[j]:ptr[j + 1]]
+                target = scaled[cols[j] - lo:cols[j] - lo + column.shape[0]]
+                for p in range(column.shape[0]):
+                    target[p] -= column[p] * f
+            else:
+                for p in range(ptr[j], ptr[j + 1]):
+                    scaled[cols[p] - lo] -= values[p] * f
             scaled[j - lo] -= ridge * xtx_diag[j] * delta / s[j]
     _from_scaled(scaled, s, r, lo)
 
@@ -239,8 +247,9 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
     n_comp = len(mixture[0])
     counts = np.zeros(n_comp, np.int64)
     ssq = np.zeros(n_comp)
-    _sweep_range(0, beta.shape[0], indptr, indices, values, value_scale, s, xtx_diag, ridge, r,
-                 beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts, ssq)
+    _sweep_range(0, beta.shape[0], False, indptr, indices, values, value_scale, s, xtx_diag,
+                 ridge, r, beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms,
+                 counts, ssq)
     return counts, ssq
 
 
@@ -272,8 +281,9 @@ def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, x
 
     def sweep_run(k):
         lo, hi = runs[k]
-        _sweep_range(lo, hi, indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta,
-                     comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts[k], ssq[k])
+        _sweep_range(lo, hi, False, indptr, indices, values, value_scale, s, xtx_diag, ridge, r,
+                     beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms,
+                     counts[k], ssq[k])
 
     if len(runs) == 1:
         sweep_run(0)
@@ -284,17 +294,24 @@ def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, x
 
 
 @njit
-def xtx_times(indptr, indices, values, value_scale, s, xtx_diag, ridge, beta):
-    """(X'X_lam) beta, visiting only the columns of nonzero ``beta`` (float64[M])."""
+def _xtx_times(is_band, ptr, cols, values, value_scale, s, xtx_diag, ridge, beta):
+    """(X'X_lam) beta over CSR or band LD (the layouts of :func:`_sweep_range`), visiting only
+    the columns of nonzero ``beta`` (float64[M])."""
     out = np.zeros(beta.shape[0])
     for j in range(beta.shape[0]):
         if beta[j] != 0.0:
             f = s[j] * beta[j] * value_scale * (1.0 - ridge)
-            for p in range(indptr[j], indptr[j + 1]):
-                i = indices[p]
+            for p in range(ptr[j], ptr[j + 1]):
+                i = cols[j] - ptr[j] + p if is_band else cols[p]
                 out[i] += s[i] * values[p] * f
             out[j] += ridge * xtx_diag[j] * beta[j]
     return out
+
+
+@njit
+def xtx_times(indptr, indices, values, value_scale, s, xtx_diag, ridge, beta):
+    """(X'X_lam) beta with CSR LD, visiting only the columns of nonzero ``beta``."""
+    return _xtx_times(False, indptr, indices, values, value_scale, s, xtx_diag, ridge, beta)
 
 
 @njit
@@ -523,44 +540,20 @@ def band_from_csr(indptr, indices, values):
 def sbayes_sweep_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, r, beta, comp,
                       mixture, snp_var_scale, vare, uniforms, effect_uniforms):
     """:func:`sbayes_sweep` on the band layout of :func:`band_from_csr` (same arguments after
-    the three LD arrays, same draws: the band's zeros leave r unchanged). A column update is
-    one contiguous axpy on r_i / s_i, which the compiler vectorises."""
+    the three LD arrays, same draws: the band's zeros leave r unchanged)."""
     n_comp = len(mixture[0])
     counts = np.zeros(n_comp, np.int64)
     ssq = np.zeros(n_comp)
-    m = beta.shape[0]
-    scaled = _to_scaled(r, s, 0, m)
-    for j in range(m):
-        chosen, new = _draw_snp(scaled[j] * s[j], xtx_diag[j], vare[j], beta[j], mixture,
-                                snp_var_scale[j], uniforms[j], effect_uniforms[j])
-        delta = new - beta[j]
-        beta[j], comp[j] = new, chosen
-        counts[chosen] += 1
-        ssq[chosen] += new * new / snp_var_scale[j]
-        if delta != 0.0:
-            f = s[j] * delta * value_scale * (1.0 - ridge)
-            values = band[row_ptr[j]:row_ptr[j + 1]]
-            target = scaled[first[j]:first[j] + values.shape[0]]
-            for p in range(values.shape[0]):
-                target[p] -= values[p] * f
-            scaled[j] -= ridge * xtx_diag[j] * delta / s[j]
-    _from_scaled(scaled, s, r, 0)
+    _sweep_range(0, beta.shape[0], True, row_ptr, first, band, value_scale, s, xtx_diag, ridge,
+                 r, beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts,
+                 ssq)
     return counts, ssq
 
 
 @njit
 def xtx_times_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, beta):
     """:func:`xtx_times` on the band layout of :func:`band_from_csr`."""
-    out = np.zeros(beta.shape[0])
-    for j in range(beta.shape[0]):
-        if beta[j] != 0.0:
-            f = s[j] * beta[j] * value_scale * (1.0 - ridge)
-            column = first[j] - row_ptr[j]
-            for p in range(row_ptr[j], row_ptr[j + 1]):
-                i = column + p
-                out[i] += s[i] * band[p] * f
-            out[j] += ridge * xtx_diag[j] * beta[j]
-    return out
+    return _xtx_times(True, row_ptr, first, band, value_scale, s, xtx_diag, ridge, beta)
 
 
 @njit
