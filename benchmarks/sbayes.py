@@ -82,7 +82,8 @@ import json, resource, sys, time
 import numpy as np
 from bayesmix.data import example_bfile
 from bayesmix.inference.chain import ChainSettings, run_chains
-from bayesmix.inference.sbayes_data import combine_ld, prepare_summary_data
+from bayesmix.inference.sbayes_data import prepare_summary_data
+from bayesmix.ld.store import combine_ld
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
 from bayesmix.ld import build_ld
 from bayesmix.models.sbayes import SBayesModel

@@ -11,6 +11,7 @@ import pytest
 
 from bayesmix.cli import main as bayesmix_main
 from bayesmix.cli import mixer as mixer_cli
+from bayesmix.prepare.mixer import parse_chromosomes, parse_exclude_ranges
 
 ROOT = Path(__file__).resolve().parents[1]
 H2, N_CAUSAL, N_GWAS = 0.2, 100, 1e5
@@ -100,12 +101,12 @@ def test_bad_inputs_are_reported_with_file_and_line(reference, tmp_path, capsys)
 
 
 def test_exclude_ranges_forms(tmp_path):
-    assert mixer_cli.parse_exclude_ranges("MHC") == ("hg19", None)
-    assert mixer_cli.parse_exclude_ranges("[]") == (None, None)
-    _, regions = mixer_cli.parse_exclude_ranges("6:25-35MB 8:100-200KB")
+    assert parse_exclude_ranges("MHC") == ("hg19", None)
+    assert parse_exclude_ranges("[]") == (None, None)
+    _, regions = parse_exclude_ranges("6:25-35MB 8:100-200KB")
     assert regions.to_dict("list") == {"chr": ["6", "8"], "start": [25_000_000, 100_000],
                                        "end": [35_000_000, 200_000]}
-    assert mixer_cli.parse_chr2use("1-3,X") == ["1", "2", "3", "X"]
+    assert parse_chromosomes("1-3,X") == ["1", "2", "3", "X"]
     assert mixer_cli.normalise_sequence(["diffevo-fast", "neldermead"]) == [
         "constrained", "neldermead-convolve"]
 

@@ -122,7 +122,7 @@ def test_impute_n_recovers_per_snp_sample_sizes(gwas, tmp_path):
 def test_combine_ld_is_block_diagonal_per_chromosome(bfile21, bfile22):
     """--mldm: one LD matrix per chromosome -> one block-diagonal matrix, SNP tables stacked."""
     from bayesmix.errors import InputError
-    from bayesmix.inference.sbayes_data import combine_ld
+    from bayesmix.ld.store import combine_ld
 
     blocks, tables = [], []
     for bfile, n_snps in ((bfile21, 30), (bfile22, 20)):
@@ -145,7 +145,7 @@ def test_combine_ld_is_block_diagonal_per_chromosome(bfile21, bfile22):
 
 def test_eigen_decomposed_ld_feeds_the_model(bfile22):
     """Eigen-decomposed LD blocks (bayesmix ld eigen) -> the block-diagonal LD they keep."""
-    from bayesmix.inference.sbayes_data import ld_from_eigen_blocks
+    from bayesmix.ld.eigen import ld_from_eigen_blocks
     from bayesmix.ld.eigen import eigen_decompose_blocks
 
     geno = Genotypes.open(bfile22, extract=set(Genotypes.open(bfile22).snps["snp"].iloc[:250]))

@@ -137,34 +137,24 @@ def _build(args) -> int:
     return 0
 
 
-def load_ld_any(path, source_format=None):
-    """Open a bayesmix LD folder or a GCTB .ldm.* file (format guessed from the name)."""
-    import re
-
-    from bayesmix.ld.gctb import read_gctb_ldm
-    from bayesmix.ld.store import LDMatrix
-
-    if source_format == "gctb" or (source_format is None and re.search(
-            r"\.ldm\.(full|band|sparse|shrunk)(\.bin|\.info)?$", str(path))):
-        return read_gctb_ldm(path)
-    return LDMatrix.load(path)
-
-
 def _one_input(args):
     from bayesmix.errors import InputError
 
     if len(args.inputs) != 1:
         raise InputError(f"{args.action} takes exactly one input LD matrix")
-    return load_ld_any(args.inputs[0], getattr(args, "source_format", None))
+    from bayesmix.ld.open import open_ld
+
+    return open_ld(args.inputs[0], getattr(args, "source_format", None))
 
 
 def _merge(args) -> int:
     from bayesmix.errors import InputError
+    from bayesmix.ld.open import open_ld
     from bayesmix.ld.store import merge
 
     if len(args.inputs) < 1:
         raise InputError("merge needs the LD pieces as positional inputs")
-    merged = merge(load_ld_any(p) for p in args.inputs)
+    merged = merge(open_ld(p) for p in args.inputs)
     if args.dtype != "float32" or merged.dtype != "float32":
         merged = merged.astype(args.dtype)
     merged.save(args.out, layout=args.layout)

@@ -59,8 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import logging
 
-    from bayesmix.cli.mixer import (load_univariate_data, parse_chr2use, run_fit, run_test,
-                                    set_threads)
+    from bayesmix.cli.mixer import run_fit, run_test, set_threads
+    from bayesmix.prepare.mixer import load_mixer_data, parse_chromosomes
     from bayesmix.errors import InputError
     from bayesmix.report.mixer_json import read_params
 
@@ -70,8 +70,8 @@ def run(args) -> int:
         return run_native(args)
     log = logging.getLogger("bayesmix")
     set_threads(args.threads)
-    data, maf, lines = load_univariate_data(
-        args.sumstats, args.ld, parse_chr2use(args.chr),
+    data, maf, lines = load_mixer_data(
+        args.sumstats, args.ld, parse_chromosomes(args.chr),
         extract=args.extract if args.action == "fit" else None, exclude=args.exclude,
         exclude_ranges=args.exclude_ranges, randprune_n=args.prune_passes,
         randprune_r2=args.prune_r2, seed=args.seed)

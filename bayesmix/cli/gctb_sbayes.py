@@ -28,7 +28,6 @@ import argparse
 import logging
 import sys
 import time
-from pathlib import Path
 
 log = logging.getLogger("bayesmix")
 
@@ -134,39 +133,6 @@ ANALYSES = [(flag, run) for flag in (*LD_ACTIONS, "sbayes")]
 
 
 # --------------------------------------------------------------------------- LD matrices
-def _read_list(path) -> list[str]:
-    from bayesmix.errors import InputError
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    entries = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if not entries:
-        raise InputError("lists no LD matrix", path)
-    return entries
-
-
-def _load_ld(prefix):
-    """A bayesmix LD folder (also when named like a GCTB prefix, e.g. row pieces), an
-    eigen-decomposed LD folder (``bayesmix ld eigen``), or GCTB ``PREFIX.ldm.TYPE`` files."""
-    from bayesmix.cli.cmd_ld import load_ld_any
-    from bayesmix.errors import InputError
-    from bayesmix.ld.store import LDMatrix
-
-    path = Path(prefix)
-    if path.is_dir():
-        if '"bayesmix-ld-eigen"' in (path / "meta.json").read_text():
-            from bayesmix.inference.sbayes_data import ld_from_eigen_blocks
-            from bayesmix.ld.eigen import EigenBlocks
-
-            return ld_from_eigen_blocks(EigenBlocks.load(path))
-        return LDMatrix.load(path)
-    if not (Path(f"{prefix}.bin").exists() or Path(f"{prefix}.info").exists() or path.exists()):
-        raise InputError("LD matrix not found (expected PREFIX.ldm.TYPE.bin/.info or a "
-                         "bayesmix LD folder)", prefix)
-    return load_ld_any(prefix)
-
-
 def _ld_output_name(args, gctb_type: str) -> str:
     parts = [args.out]
     if args.chrom and not args.snp:
@@ -181,7 +147,8 @@ def _run_ld(args) -> int:
     from bayesmix.errors import InputError
     from bayesmix.ld.compute import build_ld
     from bayesmix.ld.gctb import write_gctb_ldm, write_ldm_text
-    from bayesmix.ld.store import LDMatrix, merge
+    from bayesmix.ld.open import open_ld, open_ld_list, thin_to_sparse
+    from bayesmix.ld.store import merge
 
     kinds = [k for k, flag in (("full", "make_full_ldm"), ("sparse", "make_sparse_ldm"),
                                ("shrunk", "make_shrunk_ldm")) if getattr(args, flag)]
@@ -190,30 +157,21 @@ def _run_ld(args) -> int:
     if args.write_ldm_txt and not kinds:
         if not args.ldm:
             raise InputError("--write-ldm-txt needs --ldm PREFIX")
-        path = write_ldm_text(_load_ld(args.ldm), f"{args.out}.ldm.txt")
+        path = write_ldm_text(open_ld(args.ldm), f"{args.out}.ldm.txt")
         print(f"Written the LD matrix as text to [{path}].")
         return 0
     kind = kinds[0]
     if args.mldm:
         if kind != "full":
             raise InputError("--mldm with LD building merges pieces: use --make-full-ldm")
-        pieces = [_load_ld(p) for p in _read_list(args.mldm)]
+        pieces = open_ld_list(args.mldm)
         ld = merge(pieces)
         ld.meta["kind"] = "full"
         print(f"Merged {len(pieces)} LD matrix pieces: {ld.shape[0]} SNPs.")
     elif args.ldm:
         if kind != "sparse":
             raise InputError("from an existing --ldm only --make-sparse-ldm is supported")
-        source = _load_ld(args.ldm)
-        n = source.snps["n"].to_numpy(dtype=float)
-        csr = source.to_scipy().tocoo()
-        keep = (csr.row == csr.col) | (csr.data.astype(float) ** 2 * n[csr.row] >= args.chisq)
-        import scipy.sparse as sp
-
-        thinned = sp.csr_matrix((csr.data[keep], (csr.row[keep], csr.col[keep])),
-                                shape=source.shape)
-        ld = LDMatrix.from_scipy(thinned, source.snps, meta=dict(source.meta, kind="sparse",
-                                                                 chisq=args.chisq))
+        ld = thin_to_sparse(open_ld(args.ldm), args.chisq)
     else:
         if not args.bfile:
             raise InputError(f"--make-{kind}-ldm needs --bfile PREFIX (or --mldm / --ldm)")
@@ -244,18 +202,6 @@ def _run_ld(args) -> int:
 
 
 # --------------------------------------------------------------------------- SBayes
-def load_reference_ld(args):
-    """The LD matrix of ``--ldm`` or the chromosomes of ``--mldm`` (block-diagonal)."""
-    from bayesmix.errors import InputError
-    from bayesmix.inference.sbayes_data import combine_ld
-
-    if bool(args.ldm) == bool(args.mldm):
-        raise InputError("--sbayes needs exactly one of --ldm PREFIX or --mldm LIST")
-    if args.ldm:
-        return _load_ld(args.ldm)
-    return combine_ld([_load_ld(p) for p in _read_list(args.mldm)])
-
-
 def _run_sbayes(args) -> int:
     """Read the LD and statistics, run SBayesC/R/S, write GCTB outputs and ``OUT.log``."""
     from bayesmix.cli.common import version_string
@@ -266,6 +212,7 @@ def _run_sbayes(args) -> int:
     from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
     from bayesmix.io.files import atomic_open
     from bayesmix.io.sumstats import read_sumstats
+    from bayesmix.ld.open import open_reference_ld
     from bayesmix.models.alphabet import AlphabetPrior
     from bayesmix.models.sbayes import SBayesModel
 
@@ -291,7 +238,7 @@ def _run_sbayes(args) -> int:
         say(version_string("bayesmix-gctb"))
         say("Options: " + " ".join(getattr(args, "argv", None) or sys.argv[1:]))
         say()
-        ld = load_reference_ld(args)
+        ld = open_reference_ld(args.ldm, args.mldm)
         say(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}).")
         sumstats = read_sumstats(args.gwas_summary)
         say(f"Read {len(sumstats)} SNPs from [{args.gwas_summary}].")

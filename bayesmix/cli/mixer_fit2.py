@@ -77,51 +77,14 @@ def normalise_fit2_sequence(tokens) -> list[str]:
     return out
 
 
-def load_bivariate_data(args):
-    """Both traits' summary statistics on the shared tag SNPs and LD -> BivariateData."""
-    import numpy as np
-    import pandas as pd
+def _load(args):
+    from bayesmix.prepare.mixer import load_bivariate_data, parse_chromosomes
 
-    from bayesmix.cli.mixer import load_univariate_data, parse_chr2use
-    from bayesmix.errors import InputError
-    from bayesmix.inference.mle_bivariate import BivariateData
-    from bayesmix.models.mixer import MixerData
-
-    loaded = []
-    for path in (args.trait1_file, args.trait2_file):
-        data, _, lines = load_univariate_data(
-            path, args.ld_file, parse_chr2use(args.chr2use), bim_template=args.bim_file,
-            extract=getattr(args, "extract", None), exclude=args.exclude,
-            exclude_ranges=args.exclude_ranges, randprune_n=args.randprune_n,
-            randprune_r2=args.randprune_r2, seed=args.seed)
-        for line in lines:
-            log.info("%s: %s", path, line)
-        loaded.append(data)
-    ids = [pd.Index(d.tags["snp"].astype(str)) for d in loaded]
-    common = ids[0].intersection(ids[1], sort=False)
-    if len(common) == 0:
-        raise InputError("the two traits share no tag SNP after harmonisation",
-                         args.trait2_file)
-    rows = [ids[0].get_indexer(common), ids[1].get_indexer(common)]
-    order = np.argsort(rows[0])
-    rows = [r[order] for r in rows]
-    log.info("fit2: %d tag SNPs in both traits (%d only in trait 1, %d only in trait 2)",
-             len(common), len(ids[0]) - len(common), len(ids[1]) - len(common))
-    first = _rows(loaded[0], rows[0], MixerData)
-    z2 = loaded[1].z[rows[1]]
-    n2 = loaded[1].n[rows[1]]
-    return BivariateData.from_mixer_data(first, first.z, z2, first.n, n2)
-
-
-def _rows(data, rows, mixer_data_cls):
-    """The tag rows ``rows`` of a MixerData (same reference SNPs)."""
-    import scipy.sparse as sp
-
-    matrix = sp.csr_matrix((data.r2, data.indices, data.indptr),
-                           shape=(data.n_tags, data.n_ref))[rows]
-    return mixer_data_cls(data.z[rows], data.n[rows], data.weights[rows], matrix.indptr,
-                          matrix.indices, matrix.data, data.het,
-                          data.tags.iloc[rows].reset_index(drop=True))
+    return load_bivariate_data(
+        (args.trait1_file, args.trait2_file), args.ld_file, parse_chromosomes(args.chr2use),
+        bim_template=args.bim_file, extract=getattr(args, "extract", None), exclude=args.exclude,
+        exclude_ranges=args.exclude_ranges, randprune_n=args.randprune_n,
+        randprune_r2=args.randprune_r2, seed=args.seed)
 
 
 def run_fit2(args) -> int:
@@ -132,7 +95,7 @@ def run_fit2(args) -> int:
 
     set_threads(args.threads)
     uni = [read_params(args.trait1_params_file), read_params(args.trait2_params_file)]
-    data = load_bivariate_data(args)
+    data = _load(args)
     fit = fit_bivariate(data, uni[0], uni[1], sequence=normalise_fit2_sequence(args.fit_sequence),
                         kmax=args.kmax, seed=args.seed, n_draws=args.n_draws,
                         progress=log.info)
@@ -171,7 +134,7 @@ def run_test2(args) -> int:
 
     set_threads(args.threads)
     record = read_fit_json(args.load_params_file)
-    data = load_bivariate_data(args)
+    data = _load(args)
     fit = fit_from_record(record, data)
     post = shared_posteriors(fit, data)
     table = data.trait1.tags[["snp", "chr", "bp"]].copy()

@@ -4,7 +4,10 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
 
 - :class:`LDMatrix` (``bayesmix.ld.store``): the CSR store; ``LDMatrix.load(path)``, ``.save``,
   ``.snps``, ``.to_scipy()``, ``.csr_arrays()``, ``.r2()``, ``.subset``, ``.iter_columns``.
-- :func:`merge`: join row pieces built with ``snp_range``.
+- :func:`merge`: join row pieces built with ``snp_range``; :func:`combine_ld`: chromosomes
+  (or blocks) as one block-diagonal matrix.
+- :func:`open_ld`, :func:`open_ld_list`, :func:`open_reference_ld`, :func:`thin_to_sparse`
+  (``bayesmix.ld.open``): any LD on disk (bayesmix folder, eigen folder, GCTB files) by path.
 - :func:`build_ld` (``bayesmix.ld.compute``): LD of one chromosome from PLINK genotypes.
 - :func:`read_gctb_ldm`, :func:`write_gctb_ldm`, :func:`write_ldm_text` (``bayesmix.ld.gctb``).
 - :func:`ld_scores` (``bayesmix.ld.scores``), :func:`random_pruning_weights`
@@ -17,7 +20,7 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
   :func:`nearest_psd_blocks` (``bayesmix.ld.repair``): block-wise PSD repair of indefinite LD.
 """
 
-from bayesmix.ld.store import LDMatrix, merge
+from bayesmix.ld.store import LDMatrix, combine_ld, merge
 
 _LAZY = {
     "build_ld": "bayesmix.ld.compute",
@@ -34,9 +37,14 @@ _LAZY = {
     "match_snps": "bayesmix.ld.check",
     "EigenBlocks": "bayesmix.ld.eigen",
     "eigen_decompose_blocks": "bayesmix.ld.eigen",
+    "ld_from_eigen_blocks": "bayesmix.ld.eigen",
+    "open_ld": "bayesmix.ld.open",
+    "open_ld_list": "bayesmix.ld.open",
+    "open_reference_ld": "bayesmix.ld.open",
+    "thin_to_sparse": "bayesmix.ld.open",
 }
 
-__all__ = ["LDMatrix", "merge", *_LAZY]
+__all__ = ["LDMatrix", "combine_ld", "merge", *_LAZY]
 
 
 def __getattr__(name):

@@ -31,7 +31,7 @@ from bayesmix import __version__
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_path
 from bayesmix.io.plink import Genotypes
-from bayesmix.ld.store import _jsonable, _read_snp_table, normalize_snp_table
+from bayesmix.ld.store import LDMatrix, _jsonable, _read_snp_table, normalize_snp_table
 
 FORMAT_NAME = "bayesmix-ld-eigen"
 FORMAT_VERSION = 1
@@ -209,3 +209,21 @@ def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None
     return EigenBlocks(table, block_ptr, np.asarray(rank_ptr, dtype=np.int64),
                        np.concatenate(values_all), np.concatenate(vectors_all),
                        np.asarray(positive), meta)
+
+
+def ld_from_eigen_blocks(eigen, *, dtype: str = "int16") -> LDMatrix:
+    """The LD an eigen-decomposition keeps, U_k diag(lambda_k) U_k' per block, as a
+    block-diagonal LDMatrix the SBayes sweeps can use.
+
+    ``eigen`` is an :class:`EigenBlocks`. The result is positive
+    semi-definite by construction (its diagonal is slightly below 1 when eigenvalues were
+    truncated; the model uses the stored diagonal). Memory: the square of each block size.
+    """
+    import scipy.sparse as sp
+
+    blocks = [sp.csr_array(eigen.approximate_ld(b)) for b in range(eigen.n_blocks)]
+    matrix = sp.block_diag(blocks, format="csr")
+    meta = dict(eigen.meta, kind="eigen", n_samples=eigen.meta.get("n_samples"))
+    for key in ("format", "version"):
+        meta.pop(key, None)
+    return LDMatrix.from_scipy(matrix, eigen.snps, meta=meta, dtype=dtype)

@@ -479,3 +479,34 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def combine_ld(matrices) -> LDMatrix:
+    """Square LD matrices of different chromosomes (or LD blocks) as one block-diagonal matrix.
+
+    Entries between matrices are 0 (no LD across chromosomes). Values are decoded and stored
+    again in the first matrix's dtype; ``n_samples`` is the largest panel size.
+    """
+    matrices = list(matrices)
+    if not matrices:
+        raise InputError("no LD matrix to combine")
+    if len(matrices) == 1:
+        return matrices[0]
+    for ld in matrices:
+        if not ld.is_square:
+            raise InputError(f"SBayes needs square LD matrices; got {ld.shape}")
+    offsets = np.cumsum([0] + [ld.shape[0] for ld in matrices])
+    nnz = np.cumsum([0] + [ld.nnz for ld in matrices])
+    indptr = np.concatenate([[0]] + [np.asarray(ld.indptr[1:], np.int64) + nnz[k]
+                                     for k, ld in enumerate(matrices)])
+    indices = np.concatenate([np.asarray(ld.indices, np.int64) + offsets[k]
+                              for k, ld in enumerate(matrices)])
+    values = np.concatenate([ld.values() for ld in matrices])
+    snps = pd.concat([ld.snps for ld in matrices], ignore_index=True)
+    if snps["snp"].duplicated().any():
+        raise InputError(f"SNP {snps.loc[snps['snp'].duplicated(), 'snp'].iloc[0]} is in more "
+                         "than one LD matrix")
+    panel = [ld.n_samples or 0 for ld in matrices]
+    meta = dict(matrices[0].meta, n_samples=max(panel), combined=len(matrices))
+    return LDMatrix.from_csr(indptr, indices.astype(np.int32), values, snps, meta=meta,
+                             dtype=matrices[0].dtype)

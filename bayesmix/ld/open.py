@@ -1,0 +1,105 @@
+"""Open LD matrices by path, whatever their on-disk format, for every front end and Python user.
+
+Formats recognised (a folder's ``meta.json`` decides; otherwise the name):
+
+- a GCTB matrix ``PREFIX.ldm.TYPE`` (``.bin`` + ``.info``; TYPE full, band, sparse, shrunk),
+  given as the prefix with or without ``.bin``/``.info``;
+- a bayesmix LD folder (:class:`~bayesmix.ld.store.LDMatrix`, ``meta.json`` format
+  ``bayesmix-ld``);
+- an eigen-decomposed LD folder (:class:`~bayesmix.ld.eigen.EigenBlocks`, format
+  ``bayesmix-ld-eigen``), opened as the block-diagonal LD it keeps.
+
+A list file (GCTB's ``--mldm``) holds one such path per line; :func:`open_reference_ld`
+combines per-chromosome matrices into one block-diagonal matrix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from bayesmix.errors import InputError
+from bayesmix.ld.store import LDMatrix, combine_ld
+
+_GCTB_NAME = re.compile(r"\.ldm\.(full|band|sparse|shrunk)(\.bin|\.info)?$")
+
+
+def _folder_format(path: Path) -> str:
+    meta_path = path / "meta.json"
+    if not meta_path.exists():
+        raise InputError("not an LD matrix: a folder without meta.json (expected a bayesmix LD "
+                         "folder, an eigen LD folder or GCTB PREFIX.ldm.TYPE files)", path)
+    try:
+        return str(json.loads(meta_path.read_text()).get("format"))
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        raise InputError(f"unreadable meta.json ({exc})", meta_path) from None
+
+
+def open_ld(path, source_format: str | None = None, *, eigen_dtype: str = "int16") -> LDMatrix:
+    """The LD matrix at ``path`` (see the module docstring for the formats).
+
+    ``source_format`` ``"gctb"`` or ``"bayesmix"`` overrides the guess from the name.
+    """
+    from bayesmix.ld.eigen import FORMAT_NAME as EIGEN_FORMAT
+
+    text = os.fspath(path)
+    folder = Path(text)
+    if source_format == "gctb" or (source_format is None and _GCTB_NAME.search(text)
+                                   and not folder.is_dir()):
+        from bayesmix.ld.gctb import read_gctb_ldm
+
+        return read_gctb_ldm(text)
+    if not folder.exists():
+        raise InputError("LD matrix not found (expected PREFIX.ldm.TYPE .bin/.info files, a "
+                         "bayesmix LD folder or an eigen LD folder)", text)
+    if not folder.is_dir():
+        raise InputError("not an LD matrix: a file, not a folder (GCTB matrices are named "
+                         "PREFIX.ldm.TYPE.bin)", text)
+    if _folder_format(folder) == EIGEN_FORMAT:
+        from bayesmix.ld.eigen import EigenBlocks, ld_from_eigen_blocks
+
+        return ld_from_eigen_blocks(EigenBlocks.load(folder), dtype=eigen_dtype)
+    return LDMatrix.load(folder)
+
+
+def read_ld_list(path) -> list[str]:
+    """The LD paths of a list file (one per line, blank lines skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("LD list file not found", path)
+    entries = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not entries:
+        raise InputError("lists no LD matrix", path)
+    return entries
+
+
+def open_ld_list(path) -> list[LDMatrix]:
+    """Every LD matrix of a list file, in order."""
+    return [open_ld(entry) for entry in read_ld_list(path)]
+
+
+def open_reference_ld(ldm=None, mldm=None) -> LDMatrix:
+    """The reference LD of a summary-data analysis: one matrix (``ldm``) or the chromosomes of
+    a list file (``mldm``) as one block-diagonal matrix. Exactly one must be given."""
+    if (ldm is None) == (mldm is None):
+        raise InputError("give exactly one LD source: one matrix (--ldm) or a list of them "
+                         "(--mldm)")
+    if ldm is not None:
+        return open_ld(ldm)
+    return combine_ld(open_ld_list(mldm))
+
+
+def thin_to_sparse(ld: LDMatrix, chisq: float) -> LDMatrix:
+    """GCTB's sparse rule on an existing matrix: keep the diagonal and every r_ij with
+    n r_ij^2 >= ``chisq`` (n = the row SNP's panel size)."""
+    import scipy.sparse as sp
+
+    n = ld.snps["n"].to_numpy(dtype=np.float64)
+    coo = ld.to_scipy().tocoo()
+    keep = (coo.row == coo.col) | (coo.data.astype(np.float64) ** 2 * n[coo.row] >= chisq)
+    thinned = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=ld.shape)
+    return LDMatrix.from_scipy(thinned, ld.snps, meta=dict(ld.meta, kind="sparse", chisq=chisq))

@@ -1,0 +1,202 @@
+"""MiXeR model inputs from files: summary statistics + per-chromosome LD references.
+
+:func:`load_mixer_data` harmonises one trait's summary statistics to the reference SNPs of
+each chromosome's LD folder (``@`` in the path template stands for the chromosome), applies
+the SNP filters, computes the random-pruning weights and stacks the tag x reference r^2 rows;
+:func:`load_bivariate_data` does it for two traits and keeps their shared tag SNPs.
+:func:`parse_chromosomes` and :func:`parse_exclude_ranges` read MiXeR's ``--chr2use`` and
+``--exclude-ranges`` values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+
+from bayesmix.errors import InputError
+
+log = logging.getLogger("bayesmix")
+
+
+def parse_chromosomes(text: str) -> list[str]:
+    """``"1-22"``, ``"1,2,5-7"`` or ``"21 22"`` -> list of chromosome labels."""
+    out = []
+    for part in text.replace(",", " ").split():
+        if "-" in part:
+            a, _, b = part.partition("-")
+            if not (a.isdigit() and b.isdigit()) or int(a) > int(b):
+                raise InputError(f"--chr2use: cannot read range {part!r} (expected e.g. 1-22)")
+            out.extend(str(c) for c in range(int(a), int(b) + 1))
+        else:
+            out.append(part)
+    if not out:
+        raise InputError("--chr2use is empty")
+    return out
+
+
+def parse_exclude_ranges(text):
+    """``MHC`` (default, hg19 extended MHC), ``[]``/``none``, a ``chr start end`` file, or
+    tokens ``CHR:FROM-TO[KB|MB]`` (e.g. ``6:25-35MB``). Returns (mhc_build, regions)."""
+    from bayesmix.io.harmonise import read_regions
+
+    if text is None or text.strip() in ("[]", "none", ""):
+        return None, None
+    if text.strip().upper() == "MHC":
+        return "hg19", None
+    if os.path.exists(text):
+        return None, read_regions(text)
+    rows = []
+    for token in text.replace(",", " ").split():
+        chrom, _, span = token.partition(":")
+        unit = 1
+        for suffix, factor in (("MB", 10**6), ("KB", 10**3)):
+            if span.upper().endswith(suffix):
+                span, unit = span[: -len(suffix)], factor
+        a, _, b = span.partition("-")
+        try:
+            rows.append((chrom.removeprefix("chr"), int(float(a) * unit), int(float(b) * unit)))
+        except ValueError:
+            raise InputError(f"--exclude-ranges: cannot read {token!r} (expected CHR:FROM-TO[MB]"
+                             " or a file of chr start end)") from None
+    return None, pd.DataFrame(rows, columns=["chr", "start", "end"])
+
+
+def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
+                         extract=None, exclude=None, exclude_ranges="MHC",
+                         randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0):
+    """Summary statistics + per-chromosome LD -> :class:`bayesmix.models.mixer.MixerData`.
+
+    Per chromosome: the LD folder (``ld_template`` with ``@`` = chromosome) gives the
+    reference SNPs (columns) and their frequencies; the sumstats are harmonised to them
+    (allele swaps, strand, MHC/regions, ...; every drop is logged); tag SNPs = harmonised
+    SNPs in --extract and not in --exclude. Weights: random pruning among the tags
+    (``randprune_n`` passes at r^2 ``randprune_r2``). Returns ``(data, maf, report_lines)``.
+    """
+    import scipy.sparse as sp
+
+    from bayesmix.io.harmonise import harmonise
+    from bayesmix.io.plink import read_bim, read_snp_list
+    from bayesmix.io.sumstats import read_sumstats
+    from bayesmix.ld.pruning import random_pruning_weights
+    from bayesmix.ld.store import LDMatrix
+    from bayesmix.models.mixer import MixerData
+
+    sumstats = read_sumstats(trait_file)
+    keep_ids = read_snp_list(extract) if extract else None
+    drop_ids = read_snp_list(exclude) if exclude else set()
+    mhc, regions = parse_exclude_ranges(exclude_ranges)
+    z_all, n_all, w_all, het_all, rows_all, tags_all, lines = [], [], [], [], [], [], []
+    offset = 0
+    for chrom in chromosomes:
+        ld_path = str(ld_template).replace("@", chrom)
+        ld = LDMatrix.load(ld_path)
+        if not ld.is_square:
+            raise InputError("fit1/test1 need a square reference LD (bayesmix-mixer ld)", ld_path)
+        if bim_template:
+            bim_path = str(bim_template).replace("@", chrom)
+            bim = read_bim(bim_path)
+            if len(bim) != ld.shape[0] or not np.array_equal(bim["snp"].to_numpy(),
+                                                             ld.snps["snp"].to_numpy()):
+                raise InputError(f"the SNPs of {bim_path} differ from those of the LD matrix "
+                                 f"{ld_path}; build the LD from the same .bim", bim_path)
+        chrom_rows = sumstats
+        if sumstats["CHR"].notna().all():  # harmonise only this chromosome's rows
+            chrom_rows = sumstats[sumstats["CHR"].astype(str) == str(chrom)]
+            chrom_rows.attrs.update(sumstats.attrs)
+        aligned, report = harmonise(chrom_rows, ld.snps, exclude_mhc=mhc, exclude_regions=regions)
+        mask = np.ones(len(aligned), bool)
+        if keep_ids is not None:
+            mask &= aligned["SNP"].isin(keep_ids).to_numpy()
+        if drop_ids:
+            mask &= ~aligned["SNP"].isin(drop_ids).to_numpy()
+        aligned = aligned[mask]
+        z = aligned["Z"].to_numpy(dtype=float, copy=True)
+        missing_z = ~np.isfinite(z)
+        z[missing_z] = (aligned["BETA"].to_numpy(float) / aligned["SE"].to_numpy(float))[missing_z]
+        ok = np.isfinite(z) & np.isfinite(aligned["N"].to_numpy(float))
+        aligned, z = aligned[ok], z[ok]
+        lines.append(f"chr{chrom}: {len(aligned)} tag SNPs of {ld.shape[0]} reference SNPs "
+                     f"({report.n_input} sumstats rows; harmonisation drops: "
+                     + ", ".join(f"{rule} {n}" for rule, n in report.steps if n) + "; "
+                     f"{int((~mask).sum())} by --extract/--exclude, {int((~ok).sum())} without Z)")
+        if len(aligned) == 0:
+            # A reference chromosome without any tag would enter h2 = pi sig2_beta sum H and
+            # nc = pi M with no data behind it (doubling them when half the genome is missing).
+            lines.append(f"chr{chrom}: left out of the reference: no tag SNP of the summary "
+                         "statistics on it (check --chr2use)")
+            continue
+        rows = aligned["REF_INDEX"].to_numpy(dtype=np.int64)
+        eligible = np.zeros(ld.shape[0], bool)
+        eligible[rows] = True
+        weights = random_pruning_weights(ld, n_passes=randprune_n, max_r2=randprune_r2,
+                                         seed=seed, eligible=eligible)[rows]
+        r2 = ld.r2()[rows]
+        r2.indices = r2.indices + offset
+        rows_all.append(r2)
+        freq = ld.snps["freq"].to_numpy(dtype=float)
+        het_all.append(2 * freq * (1 - freq))
+        z_all.append(z)
+        n_all.append(aligned["N"].to_numpy(dtype=float))
+        w_all.append(weights)
+        tags_all.append(pd.DataFrame({"snp": aligned["SNP"].to_numpy(), "chr": chrom,
+                                      "bp": aligned["BP"].to_numpy(), "freq": freq[rows]}))
+        offset += ld.shape[1]
+    if not het_all:
+        raise InputError("no tag SNP left after harmonisation and filters", trait_file)
+    het = np.concatenate(het_all)
+    stacked = sp.vstack([sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], len(het)))
+                         for m in rows_all], format="csr")
+    stacked.sort_indices()
+    tags = pd.concat(tags_all, ignore_index=True)
+    if len(tags) == 0:
+        raise InputError("no tag SNP left after harmonisation and filters", trait_file)
+    data = MixerData(np.concatenate(z_all), np.concatenate(n_all), np.concatenate(w_all),
+                     stacked.indptr, stacked.indices, stacked.data, het, tags)
+    maf = np.minimum(tags["freq"].to_numpy(), 1 - tags["freq"].to_numpy())
+    return data, maf, lines
+
+
+def load_bivariate_data(trait_files, ld_template, chromosomes, **options):
+    """Both traits' summary statistics on their shared tag SNPs -> ``BivariateData``.
+
+    ``trait_files`` are the two summary-statistics files; ``options`` are those of
+    :func:`load_mixer_data` (each trait is loaded as there; the pruning weights are trait
+    1's). Every drop is logged.
+    """
+    from bayesmix.inference.mle_bivariate import BivariateData
+    from bayesmix.models.mixer import MixerData
+
+    loaded = []
+    for path in trait_files:
+        data, _, lines = load_mixer_data(path, ld_template, chromosomes, **options)
+        for line in lines:
+            log.info("%s: %s", path, line)
+        loaded.append(data)
+    ids = [pd.Index(d.tags["snp"].astype(str)) for d in loaded]
+    common = ids[0].intersection(ids[1], sort=False)
+    if len(common) == 0:
+        raise InputError("the two traits share no tag SNP after harmonisation",
+                         trait_files[1])
+    rows = [ids[0].get_indexer(common), ids[1].get_indexer(common)]
+    order = np.argsort(rows[0])
+    rows = [r[order] for r in rows]
+    log.info("fit2: %d tag SNPs in both traits (%d only in trait 1, %d only in trait 2)",
+             len(common), len(ids[0]) - len(common), len(ids[1]) - len(common))
+    first = _rows(loaded[0], rows[0], MixerData)
+    z2 = loaded[1].z[rows[1]]
+    n2 = loaded[1].n[rows[1]]
+    return BivariateData.from_mixer_data(first, first.z, z2, first.n, n2)
+
+
+def _rows(data, rows, mixer_data_cls):
+    """The tag rows ``rows`` of a MixerData (same reference SNPs)."""
+    import scipy.sparse as sp
+
+    matrix = sp.csr_matrix((data.r2, data.indices, data.indptr),
+                           shape=(data.n_tags, data.n_ref))[rows]
+    return mixer_data_cls(data.z[rows], data.n[rows], data.weights[rows], matrix.indptr,
+                          matrix.indices, matrix.data, data.het,
+                          data.tags.iloc[rows].reset_index(drop=True))
