@@ -75,8 +75,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from bayesmix.cli.mixer import run_test
-    from bayesmix.report.mixer_json import univariate_fit_json, write_json
+    from bayesmix.report.mixer_json import (univariate_fit_json, write_json,
+                                            write_univariate_test)
 
     ld, data = make_reference(args.snps, seed=args.seed)
     data, truth = simulate_trait(ld, data, n_causal=args.causal, h2=args.h2, n_gwas=args.n,
@@ -86,7 +86,7 @@ def main(argv=None):
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     write_json(f"{args.out}.fit.json", univariate_fit_json(fit))
     maf = np.minimum(data.tags["freq"], 1 - data.tags["freq"]).to_numpy()
-    run_test(data, maf, fit.params, f"{args.out}.test", {})
+    write_univariate_test(data, maf, fit.params, f"{args.out}.test")
     print(f"{'':10s}{'truth':>12s}{'estimate':>12s}{'95% interval':>26s}")
     for key in ("pi", "sig2_beta", "sig2_zero", "h2", "nc"):
         c = fit.ci[key]

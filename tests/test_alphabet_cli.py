@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmix.cli.gctb import build_parser, main
+from bayesmix.cli.gctb import SPEC, main
+from bayesmix.cli.options import build_parser
 from bayesmix.io.plink import Genotypes
 from bayesmix.report.gctb import read_snp_effect_samples
 from bayesmix.simulate.effects import bayesc_effects
@@ -17,7 +18,7 @@ GCTB_EXAMPLE = ("--bfile test --pheno test.phen --bayes R --gamma 0,0.01,0.1,1 "
 
 
 def test_gctb_example_command_line_parses_unchanged():
-    args = build_parser().parse_args(GCTB_EXAMPLE.split())
+    args = build_parser(SPEC).parse_args(GCTB_EXAMPLE.split())
     assert args.bayes == "R" and args.gamma == (0, 0.01, 0.1, 1)
     assert args.pi == (0.95, 0.02, 0.02, 0.01) and args.chain_length == 10000
     assert args.burn_in == 2000 and args.out == "test"

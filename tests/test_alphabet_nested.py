@@ -149,10 +149,11 @@ def test_pi_is_the_share_of_windows_with_an_effect():
 def test_nested_pi_options():
     """--pi is the window share (one value), --pi-snp the within-window SNP share; the window
     share is fixed by --fix-pi and the SNP share by --fix-pi-snp."""
-    from bayesmix.cli.gctb import build_parser
+    from bayesmix.cli.gctb import SPEC
+    from bayesmix.cli.options import build_parser
     from bayesmix.errors import InputError
 
-    args = build_parser().parse_args("--bayes N --pi 0.2 --pi-snp 0.1 --fix-pi".split())
+    args = build_parser(SPEC).parse_args("--bayes N --pi 0.2 --pi-snp 0.1 --fix-pi".split())
     prior = AlphabetPrior(args.bayes, pi=args.pi, pi_snp=args.pi_snp, fix_pi=args.fix_pi)
     assert prior.pi_window_start == 0.2 and np.allclose(prior.pi_values, [0.9, 0.1])
     assert not prior.snp_weights_fixed

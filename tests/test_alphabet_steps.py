@@ -195,16 +195,22 @@ def test_kept_draw_count_matches_the_run(chain_length, burn_in, thin):
     assert len(result.traces["hsq"]) == len(result.iterations) == expected
 
 
-def test_cli_rejects_a_run_without_draws_before_reading_data(tmp_path, capsys):
-    """The check happens at argument time: the (absent) genotypes are never opened."""
+def test_cli_rejects_a_run_without_draws_before_reading_data(tmp_path, capsys, monkeypatch,
+                                                             bfile22):
+    """The check happens before any data is read: the genotypes are never opened."""
     from bayesmix.cli.gctb import main
+    from bayesmix.io.plink import Genotypes
 
-    rc = main(["--bfile", str(tmp_path / "absent"), "--pheno", str(tmp_path / "absent.phen"),
+    def refuse(*args, **kwargs):
+        raise AssertionError("genotypes opened before the chain settings were checked")
+
+    monkeypatch.setattr(Genotypes, "open", refuse)
+    (tmp_path / "y.phen").write_text("a a 1\n")
+    rc = main(["--bfile", str(bfile22), "--pheno", str(tmp_path / "y.phen"),
                "--bayes", "C", "--chain-length", "15", "--burn-in", "12", "--thin", "10",
                "--out", str(tmp_path / "out")])
     assert rc == 1
-    err = capsys.readouterr().err
-    assert "no draw would be kept" in err and "absent" not in err
+    assert "no draw would be kept" in capsys.readouterr().err
 
 
 def test_interrupt_before_the_first_kept_draw_returns_an_empty_chain():

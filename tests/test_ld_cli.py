@@ -47,10 +47,10 @@ def test_errors_exit_1_without_traceback(tmp_path, bfile21, capsys):
     assert "unknown action" in capsys.readouterr().err
     assert main(["ld", "--bfile", str(bfile21), "--kind", "full", "--snp", "5-2",
                  "--out", str(tmp_path / "x")]) == 1
-    assert "--snp 5-2" in capsys.readouterr().err
+    assert "--snp: 5-2: expected 1 <= i <= j" in capsys.readouterr().err
     assert main(["ld", "--bfile", str(tmp_path / "missing"), "--kind", "full",
                  "--out", str(tmp_path / "x")]) == 1
-    assert "file not found" in capsys.readouterr().err
+    assert "PLINK fileset not found" in capsys.readouterr().err
     assert main(["ld", "convert", str(tmp_path / "nothing.ld"), "--to", "text",
                  "--out", str(tmp_path / "x")]) == 1
 

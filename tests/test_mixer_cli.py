@@ -1,6 +1,7 @@
 """bayesmix-mixer ld / fit1 / test1 and ``bayesmix mixer`` on the shipped chr22 subset, the
 example script, and bad inputs. Truth: the parameters the z-scores were simulated with."""
 
+import argparse
 import json
 import runpy
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from bayesmix.cli import main as bayesmix_main
 from bayesmix.cli import mixer as mixer_cli
+from bayesmix.cli.mixer_runs import fit1_step
 from bayesmix.prepare.mixer import parse_chromosomes, parse_exclude_ranges
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,8 +109,11 @@ def test_exclude_ranges_forms(tmp_path):
     assert regions.to_dict("list") == {"chr": ["6", "8"], "start": [25_000_000, 100_000],
                                        "end": [35_000_000, 200_000]}
     assert parse_chromosomes("1-3,X") == ["1", "2", "3", "X"]
-    assert mixer_cli.normalise_sequence(["diffevo-fast", "neldermead"]) == [
-        "constrained", "neldermead-convolve"]
+    assert [fit1_step(t) for t in ["diffevo-fast", "neldermead", "lbfgs-fast"]] == [
+        "constrained", "neldermead-convolve", "lbfgs-fast"]
+    for bad in ("bogus", "lbfgs-full", "neldermead-constrained"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fit1_step(bad)
 
 
 def test_example_script_end_to_end(tmp_path, monkeypatch):

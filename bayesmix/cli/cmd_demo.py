@@ -16,13 +16,19 @@ demo doubles as a worked example of the command line:
 
 from __future__ import annotations
 
+from bayesmix.cli.options import CommandSpec, option
+
 HELP = "run the main job end to end on the shipped 1000 Genomes subset"
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--out", default="demo_out/demo", metavar="PREFIX",
-                        help="output prefix (default demo_out/demo)")
-    parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+OPTIONS = [
+    option("--out", applies=("demo",), default="demo_out/demo", role="output", metavar="PREFIX",
+           help="output prefix (its directory is created)"),
+    option("--seed", applies=("demo",), default=2026, type=int, help="random seed"),
+]
+# The demo's steps are commands with their own logs, so the demo keeps none of its own.
+SPEC = CommandSpec(prog="bayesmix demo", description=__doc__, analyses={"demo": "demo"},
+                   options=OPTIONS, detect=lambda namespace: "demo", log_option=None)
 
 
 #: SNPs of the shipped chr22 subset used for the MiXeR part (keeps the demo near a minute).
@@ -58,9 +64,13 @@ def steps(out: str, seed: int) -> list[tuple[str, list[str]]]:
     ]
 
 
-def run(args) -> int:
+def run(invocation, run_log) -> int:
+    from pathlib import Path
+
     from bayesmix.cli.main import main
 
+    args = invocation.args
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     plan = steps(args.out, args.seed)
     for number, (title, argv) in enumerate(plan, start=1):
         print(f"\n== step {number}/{len(plan)}: {title}\n$ bayesmix {' '.join(argv)}", flush=True)

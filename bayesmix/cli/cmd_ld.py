@@ -10,209 +10,252 @@
                 [--prop 0.995] --out PATH               # eigen-decomposed LD blocks
 
 The action is an optional first positional word (default ``build``), so GCTB/MiXeR-style
-``bayesmix ld --bfile X --kind sparse --out Y`` works as written.
+``bayesmix ld --bfile X --kind sparse --out Y`` works as written. Each option applies to
+the actions (and, for ``build``, the kinds) declared with it; others refuse it.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
+from bayesmix.cli.options import (CommandSpec, nonnegative_float, option, positive_float,
+                                  positive_int, snp_range, unit_interval)
+from bayesmix.errors import InputError
 
 HELP = "build, merge and convert LD matrices; LD scores and pruning weights"
+KINDS = ("full", "window", "sparse", "r2", "shrunk")
+BUILD = tuple(f"build-{k}" for k in KINDS)
 ACTIONS = ("build", "merge", "convert", "scores", "prune", "eigen")
+ANALYSES = {**{f"build-{k}": f"ld build --kind {k}" for k in KINDS},
+            **{a: f"ld {a}" for a in ACTIONS[1:]}}
+WINDOWED = ("build-window", "build-sparse", "build-r2", "build-shrunk")
+GENOTYPES = BUILD + ("eigen",)
+STORE = BUILD + ("merge", "convert")
 
-log = logging.getLogger("bayesmix")
+OPTIONS = [
+    option("action", applies=tuple(ANALYSES), role="selector", nargs="?", metavar="ACTION",
+           help=f"one of {', '.join(ACTIONS)} (default build)"),
+    option("inputs", applies=("merge", "convert", "scores", "prune"),
+           required=("merge", "convert", "scores", "prune"), nargs="*", metavar="INPUT",
+           input="ld",
+           help="LD matrices (merge: the pieces; convert/scores/prune: one matrix)"),
+    option("--out", applies=tuple(ANALYSES), required=tuple(ANALYSES), role="output",
+           metavar="PATH", help="output path"),
+    # genotypes
+    option("--bfile", applies=GENOTYPES, required=GENOTYPES, input="plink", metavar="PREFIX",
+           help="PLINK fileset of the LD reference panel"),
+    option("--chr", applies=GENOTYPES, dest="chrom", metavar="CHR",
+           help="the chromosome to use (LD is built per chromosome)"),
+    option("--keep", applies=GENOTYPES, input="file", metavar="FILE",
+           help="FID IID file of samples to keep"),
+    option("--remove", applies=GENOTYPES, input="file", metavar="FILE",
+           help="FID IID file of samples to remove"),
+    option("--extract", applies=GENOTYPES, input="file", metavar="FILE", help="SNPs to keep"),
+    option("--exclude", applies=GENOTYPES, input="file", metavar="FILE", help="SNPs to drop"),
+    option("--maf", applies=GENOTYPES, default=0.0, type=unit_interval,
+           help="minimum minor allele frequency"),
+    option("--missing", applies=GENOTYPES, default="mean", choices=["mean", "pairwise"],
+           help="missing calls: mean-imputed, or pairwise-complete correlations (plink --r)"),
+    option("--no-progress", applies=GENOTYPES, role="runtime", action="store_true",
+           help="no progress output"),
+    # build
+    option("--kind", applies=BUILD, required=BUILD, role="selector", choices=list(KINDS),
+           help="full, window, sparse (n r^2 >= --chisq), r2 (r^2 >= --r2min) or shrunk"),
+    option("--snp", applies=BUILD, type=snp_range, metavar="i-j",
+           help="build rows i..j only (1-based), a piece to merge"),
+    option("--tags", applies=BUILD, input="file", metavar="FILE",
+           help="SNP list of tag SNPs: the rows of a tag x reference matrix"),
+    option("--window-kb", applies=WINDOWED, type=positive_float,
+           help="window in kb (r2: default 10000)"),
+    option("--window-snps", applies=WINDOWED, type=positive_int, help="window in SNPs"),
+    option("--window-cm", applies=WINDOWED, type=positive_float,
+           help="window in cM (needs map positions: the .bim, --gen-map or --cm-per-mb)"),
+    option("--chisq", applies=("build-sparse",), default=10.0, type=nonnegative_float,
+           help="keep n r^2 >= CHISQ"),
+    option("--r2min", applies=("build-r2",), default=0.05, type=unit_interval,
+           help="keep r^2 >= R2MIN"),
+    option("--gen-map", applies=WINDOWED, input="file", conflicts=("cm_per_mb",),
+           requires=("window_cm",), requires_in=("build-window", "build-sparse", "build-r2"),
+           metavar="FILE", help="genetic map: SNP bp cM per line, no header (shrunk LD, or "
+                                "--window-cm)"),
+    option("--cm-per-mb", applies=WINDOWED, type=positive_float, conflicts=("gen_map",),
+           requires=("window_cm",), requires_in=("build-window", "build-sparse", "build-r2"),
+           help="a constant recombination rate instead of a map"),
+    option("--ne", applies=("build-shrunk",), default=11400.0, type=positive_float,
+           help="effective population size"),
+    option("--genmap-n", applies=("build-shrunk",), default=183, type=positive_int,
+           help="individuals behind the genetic map"),
+    option("--cutoff", applies=("build-shrunk",), default=1e-5, type=nonnegative_float,
+           help="shrinkage factors below this are set to 0"),
+    option("--threads", applies=BUILD, role="runtime", type=positive_int,
+           help="BLAS threads (results do not change)"),
+    option("--max-memory", applies=BUILD, default=1024.0, role="runtime",
+           type=positive_float, metavar="MB", help="bound on cached genotypes, in MB"),
+    option("--block-size", applies=BUILD, role="runtime", type=positive_int,
+           help="SNP rows per block (default: from the window)"),
+    # storage
+    option("--dtype", applies=STORE, default="float32", choices=["float32", "int16"],
+           help="stored values: float32, or int16 (error <= 1.53e-5, half the size); "
+                "convert: --to bayesmix only"),
+    option("--layout", applies=STORE, default="csr", choices=["csr", "upper"],
+           help="store layout: csr (memory-mapped) or upper (~2 bytes per nonzero with int16; "
+                "square matrices); convert: --to bayesmix only"),
+    # convert
+    option("--to", applies=("convert",), required=("convert",), role="selector",
+           choices=["gctb", "text", "bayesmix"], help="output format"),
+    option("--from", applies=("convert", "scores", "prune"), dest="source_format",
+           choices=["gctb", "bayesmix"], help="input format (default: guessed from the name)"),
+    option("--gctb-type", applies=("convert",), choices=["full", "band", "sparse", "shrunk"],
+           help="GCTB type to write with --to gctb (default from the LD kind)"),
+    # eigen
+    option("--ld-blocks", applies=("eigen",), input="file", conflicts=("block_snps",),
+           metavar="FILE", help="LD block file: header, then Block Chrom StartBP EndBP"),
+    option("--block-snps", applies=("eigen",), type=positive_int, conflicts=("ld_blocks",),
+           help="consecutive blocks of this many SNPs"),
+    option("--prop", applies=("eigen",), default=0.995, type=unit_interval,
+           help="share of LD variance (positive eigenvalues) kept per block"),
+    # prune
+    option("--passes", applies=("prune",), default=64, type=positive_int,
+           help="random pruning passes"),
+    option("--max-r2", applies=("prune",), default=0.1, type=unit_interval,
+           help="pruning r^2 threshold"),
+    option("--seed", applies=("prune",), default=0, type=int, help="random seed"),
+]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = __doc__
-    parser.add_argument("action", nargs="?", default="build", metavar="ACTION",
-                        help=f"one of {', '.join(ACTIONS)} (default build)")
-    parser.add_argument("inputs", nargs="*", metavar="INPUT",
-                        help="LD matrices (merge: pieces; convert/scores/prune: one input)")
-    parser.add_argument("--out", required=True, help="output path")
-
-    build = parser.add_argument_group("build")
-    build.add_argument("--bfile", help="PLINK prefix of the LD reference panel")
-    build.add_argument("--chr", dest="chrom", help="chromosome to use")
-    build.add_argument("--snp", metavar="i-j", help="build rows i..j only (1-based), for merge")
-    build.add_argument("--kind", choices=["full", "window", "sparse", "r2", "shrunk"])
-    build.add_argument("--window-kb", type=float, help="window in kb")
-    build.add_argument("--window-snps", type=int, help="window in SNPs")
-    build.add_argument("--window-cm", type=float, help="window in cM")
-    build.add_argument("--chisq", type=float, default=10.0,
-                       help="sparse: keep n r^2 >= CHISQ (default 10)")
-    build.add_argument("--r2min", type=float, default=0.05,
-                       help="r2: keep r^2 >= R2MIN (default 0.05; window default 10000 kb)")
-    build.add_argument("--gen-map", help="genetic map file: SNP bp cM (no header)")
-    build.add_argument("--cm-per-mb", type=float, help="constant recombination rate instead of a map")
-    build.add_argument("--ne", type=float, default=11400.0, help="shrunk: effective population size")
-    build.add_argument("--genmap-n", type=int, default=183,
-                       help="shrunk: individuals behind the genetic map")
-    build.add_argument("--cutoff", type=float, default=1e-5, help="shrunk: shrinkage cutoff")
-    build.add_argument("--tags", help="SNP list of tag SNPs: rows of a tag x reference matrix")
-    build.add_argument("--missing", choices=["mean", "pairwise"], default="mean",
-                       help="missing calls: mean-imputed (default) or pairwise-complete (plink)")
-    build.add_argument("--dtype", choices=["float32", "int16"], default="float32")
-    build.add_argument("--layout", choices=["csr", "upper"], default="csr",
-                       help="store layout: csr (memory-mapped) or upper (compact, ~2 bytes per "
-                            "nonzero with int16; square matrices)")
-    build.add_argument("--threads", type=int, help="BLAS threads")
-    build.add_argument("--max-memory", type=float, default=1024.0, metavar="MB",
-                       help="bound on cached genotypes (default 1024 MB)")
-    build.add_argument("--block-size", type=int, help="SNP rows per block (default: from the window)")
-    build.add_argument("--keep", help="FID IID file of samples to keep")
-    build.add_argument("--remove", help="FID IID file of samples to remove")
-    build.add_argument("--extract", help="SNP list to keep")
-    build.add_argument("--exclude", help="SNP list to drop")
-    build.add_argument("--maf", type=float, default=0.0, help="minimum minor allele frequency")
-    build.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
-
-    conv = parser.add_argument_group("convert")
-    conv.add_argument("--to", choices=["gctb", "text", "bayesmix"], help="output format")
-    conv.add_argument("--from", dest="source_format", choices=["gctb", "bayesmix"],
-                      help="input format (default: guessed from the name)")
-    conv.add_argument("--gctb-type", choices=["full", "band", "sparse", "shrunk"],
-                      help="GCTB type to write (default from the LD kind)")
-
-    eigen = parser.add_argument_group("eigen")
-    eigen.add_argument("--ld-blocks", help="LD block file: header, then Block Chrom StartBP EndBP")
-    eigen.add_argument("--block-snps", type=int, help="consecutive blocks of this many SNPs")
-    eigen.add_argument("--prop", type=float, default=0.995,
-                       help="share of LD variance (positive eigenvalues) kept per block")
-
-    prune = parser.add_argument_group("prune")
-    prune.add_argument("--passes", type=int, default=64, help="random pruning passes")
-    prune.add_argument("--max-r2", type=float, default=0.1, help="pruning r^2 threshold")
-    prune.add_argument("--seed", type=int, default=0, help="random seed")
+def detect(namespace: dict) -> str:
+    action = namespace.get("action", "build")
+    if action not in ACTIONS:
+        raise InputError(f"unknown action {action!r}; use one of {', '.join(ACTIONS)} "
+                         "(or none to build)")
+    if action != "build":
+        return action
+    if "kind" not in namespace:
+        raise InputError("building LD needs --kind full|window|sparse|r2|shrunk (and --bfile)")
+    return f"build-{namespace['kind']}"
 
 
-def run(args) -> int:
-    from bayesmix.errors import InputError
+SPEC = CommandSpec(prog="bayesmix ld", description=__doc__, analyses=ANALYSES,
+                   options=OPTIONS, detect=detect)
 
-    if args.action not in ACTIONS:
-        raise InputError(f"unknown action {args.action!r}; use one of {', '.join(ACTIONS)} "
-                         f"(or none to build)")
+
+def run(invocation, run_log) -> int:
+    args, analysis = invocation.args, invocation.analysis
+    action = analysis.split("-")[0]
+    if action in ("convert", "scores", "prune") and len(args.inputs) != 1:
+        raise InputError(f"ld {action} takes exactly one input LD matrix")
+    if action == "convert" and args.to != "bayesmix" and (
+            "dtype" in invocation.given or "layout" in invocation.given):
+        raise InputError("--dtype and --layout apply to --to bayesmix only")
+    if action == "convert" and args.to != "gctb" and args.gctb_type is not None:
+        raise InputError("--gctb-type applies to --to gctb only")
     return {"build": _build, "merge": _merge, "convert": _convert, "scores": _scores,
-            "prune": _prune, "eigen": _eigen}[args.action](args)
+            "prune": _prune, "eigen": _eigen}[action](invocation, run_log)
 
 
-def parse_snp_range(text: str) -> tuple[int, int]:
-    """``"i-j"`` -> (i, j), 1-based inclusive."""
-    from bayesmix.errors import InputError
+def _progress(args) -> bool:
+    import sys
 
-    parts = text.split("-")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise InputError(f"--snp expects i-j (e.g. 1-5000), not {text!r}")
-    first, last = int(parts[0]), int(parts[1])
-    if not 1 <= first <= last:
-        raise InputError(f"--snp {text}: expected 1 <= i <= j")
-    return first, last
+    return not args.no_progress and sys.stderr.isatty()
 
 
-def _build(args) -> int:
-    from bayesmix.errors import InputError
+def _build(invocation, run_log) -> int:
     from bayesmix.io.plink import read_snp_list
     from bayesmix.ld.compute import build_ld
 
-    if args.inputs:
-        raise InputError(f"build takes no positional inputs (got {' '.join(args.inputs)})")
-    if not args.bfile or not args.kind:
-        raise InputError("building LD needs --bfile PREFIX and --kind full|window|sparse|r2|shrunk")
+    args = invocation.args
     ld = build_ld(
-        args.bfile, args.kind, chrom=args.chrom,
-        snp_range=parse_snp_range(args.snp) if args.snp else None,
+        args.bfile, args.kind, chrom=args.chrom, snp_range=args.snp,
         tags=read_snp_list(args.tags) if args.tags else None,
         window_kb=args.window_kb, window_snps=args.window_snps, window_cm=args.window_cm,
-        chisq=args.chisq, r2min=args.r2min, gen_map=args.gen_map, cm_per_mb=args.cm_per_mb,
-        ne=args.ne, genmap_n=args.genmap_n, cutoff=args.cutoff, dtype=args.dtype,
+        **({"chisq": args.chisq} if args.kind == "sparse" else {}),
+        **({"r2min": args.r2min} if args.kind == "r2" else {}),
+        **({"ne": args.ne, "genmap_n": args.genmap_n, "cutoff": args.cutoff}
+           if args.kind == "shrunk" else {}),
+        gen_map=args.gen_map, cm_per_mb=args.cm_per_mb, dtype=args.dtype,
         missing=args.missing, block_size=args.block_size, max_memory_mb=args.max_memory,
-        threads=args.threads, progress=not args.no_progress and sys.stderr.isatty(), keep=args.keep,
-        remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf,
+        threads=args.threads, progress=_progress(args), keep=args.keep, remove=args.remove,
+        extract=args.extract, exclude=args.exclude, maf=args.maf,
     )
     ld.save(args.out, layout=args.layout)
-    log.info("ld: wrote %s: %d x %d, %d nonzeros (%s)", args.out, *ld.shape, ld.nnz, ld.dtype)
+    run_log.say(f"ld: wrote {args.out}: {ld.shape[0]} x {ld.shape[1]}, {ld.nnz} nonzeros "
+                f"({ld.dtype})")
     return 0
 
 
-def _one_input(args):
-    from bayesmix.errors import InputError
-
-    if len(args.inputs) != 1:
-        raise InputError(f"{args.action} takes exactly one input LD matrix")
+def _open_input(args):
     from bayesmix.ld.open import open_ld
 
-    return open_ld(args.inputs[0], getattr(args, "source_format", None))
+    return open_ld(args.inputs[0], args.source_format)
 
 
-def _merge(args) -> int:
-    from bayesmix.errors import InputError
+def _merge(invocation, run_log) -> int:
     from bayesmix.ld.open import open_ld
     from bayesmix.ld.store import merge
 
-    if len(args.inputs) < 1:
-        raise InputError("merge needs the LD pieces as positional inputs")
+    args = invocation.args
     merged = merge(open_ld(p) for p in args.inputs)
-    if args.dtype != "float32" or merged.dtype != "float32":
+    if args.dtype != merged.dtype:
         merged = merged.astype(args.dtype)
     merged.save(args.out, layout=args.layout)
-    log.info("ld: merged %d pieces into %s: %d x %d", len(args.inputs), args.out, *merged.shape)
+    run_log.say(f"ld: merged {len(args.inputs)} pieces into {args.out}: {merged.shape[0]} x "
+                f"{merged.shape[1]}")
     return 0
 
 
-def _convert(args) -> int:
-    from bayesmix.errors import InputError
+def _convert(invocation, run_log) -> int:
     from bayesmix.ld.gctb import write_gctb_ldm, write_ldm_text
 
-    if args.to is None:
-        raise InputError("convert needs --to gctb|text|bayesmix")
-    ld = _one_input(args)
+    args = invocation.args
+    ld = _open_input(args)
     if args.to == "gctb":
         prefix = write_gctb_ldm(ld, args.out, args.gctb_type)
-        log.info("ld: wrote %s.bin/.info", prefix)
+        run_log.say(f"ld: wrote {prefix}.bin/.info")
     elif args.to == "text":
         write_ldm_text(ld, args.out)
+        run_log.say(f"ld: wrote {args.out}")
     else:
         ld.astype(args.dtype).save(args.out, layout=args.layout)
+        run_log.say(f"ld: wrote {args.out}")
     return 0
 
 
-def _scores(args) -> int:
+def _scores(invocation, run_log) -> int:
     from bayesmix.io.files import atomic_open
     from bayesmix.ld.scores import ld_scores
 
-    table = ld_scores(_one_input(args))
+    args = invocation.args
+    table = ld_scores(_open_input(args))
     with atomic_open(args.out, "wt") as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+    run_log.say(f"ld: wrote LD scores of {len(table)} SNPs to {args.out}")
     return 0
 
 
-def _prune(args) -> int:
+def _prune(invocation, run_log) -> int:
     from bayesmix.io.files import atomic_open
     from bayesmix.ld.pruning import random_pruning_weights
 
-    ld = _one_input(args)
+    args = invocation.args
+    ld = _open_input(args)
     table = ld.snps[["snp", "chr", "bp"]].copy()
     table["weight"] = random_pruning_weights(ld, n_passes=args.passes, max_r2=args.max_r2,
                                              seed=args.seed)
     with atomic_open(args.out, "wt") as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+    run_log.say(f"ld: wrote pruning weights of {len(table)} SNPs to {args.out}")
     return 0
 
 
-def _eigen(args) -> int:
-    from bayesmix.errors import InputError
+def _eigen(invocation, run_log) -> int:
     from bayesmix.ld.eigen import eigen_decompose_blocks
 
-    if not args.bfile:
-        raise InputError("eigen needs --bfile PREFIX")
+    args = invocation.args
+    if args.ld_blocks is None and args.block_snps is None:
+        raise InputError("ld eigen needs --ld-blocks FILE or --block-snps K")
     eig = eigen_decompose_blocks(
         args.bfile, blocks=args.ld_blocks, block_snps=args.block_snps, prop=args.prop,
-        chrom=args.chrom, missing=args.missing, progress=not args.no_progress and sys.stderr.isatty(), keep=args.keep,
+        chrom=args.chrom, missing=args.missing, progress=_progress(args), keep=args.keep,
         remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf)
     eig.save(args.out)
-    log.info("ld: wrote %s: %d blocks, %d SNPs, %d eigenvectors kept", args.out, eig.n_blocks,
-             len(eig.snps), int(eig.rank_ptr[-1]))
+    run_log.say(f"ld: wrote {args.out}: {eig.n_blocks} blocks, {len(eig.snps)} SNPs, "
+                f"{int(eig.rank_ptr[-1])} eigenvectors kept")
     return 0

@@ -1,95 +1,133 @@
-"""``bayesmix mixer``: the MiXeR univariate model with bayesmix's own option names.
+"""``bayesmix mixer``: the MiXeR models with bayesmix's own option names.
 
     bayesmix mixer fit --sumstats T.sumstats.gz --ld ref_chr@.ld --chr 21-22 --out T
     bayesmix mixer test --sumstats T.sumstats.gz --ld ref_chr@.ld --chr 21-22 \\
         --params T.json --out T.test
+    bayesmix mixer fit2 --sumstats A.sumstats.gz --sumstats2 B.sumstats.gz --params A.json \\
+        --params2 B.json --ld ref_chr@.ld --chr 21-22 --out AB
+    bayesmix mixer test2 --sumstats A.sumstats.gz --sumstats2 B.sumstats.gz --params AB.json \\
+        --ld ref_chr@.ld --chr 21-22 --out AB.test
 
-Same engine as ``bayesmix-mixer fit1/test1`` (:mod:`bayesmix.cli.mixer`). ``fit`` writes
-OUT.json and OUT.nc and, with ``--plots``, the Q-Q / stratified Q-Q / power-curve figures
-(OUT.test.*); ``--nuts DRAWS`` adds a NUTS posterior to OUT.nc.
+Same engine as ``bayesmix-mixer fit1/test1/fit2/test2`` (:mod:`bayesmix.cli.mixer_runs`).
+``fit`` writes OUT.json and OUT.nc and, with ``--plots``, the Q-Q / stratified Q-Q /
+power-curve figures (OUT.test.*); ``--nuts DRAWS`` adds a NUTS posterior to OUT.nc.
 """
 
 from __future__ import annotations
 
-import argparse
+from bayesmix.cli.mixer_runs import (DEFAULT_FIT2_SEQUENCE, FIT1_STEPS, fit1_step, fit2_step)
+from bayesmix.cli.options import (CommandSpec, nonnegative_int, option, positive_float,
+                                  positive_int, steps_of, unit_interval)
 
-HELP = "MiXeR univariate causal mixture: fit (ML + SEs, optional NUTS) and Q-Q/power plots"
+HELP = ("MiXeR causal mixtures: univariate fit (ML + SEs, optional NUTS) and Q-Q/power "
+        "plots, bivariate overlap fit2/test2")
+ANALYSES = {"fit": "mixer fit", "test": "mixer test", "fit2": "mixer fit2",
+            "test2": "mixer test2"}
+ALL = tuple(ANALYSES)
+
+OPTIONS = [
+    option("action", applies=ALL, role="selector", choices=list(ANALYSES), metavar="ACTION",
+           help="fit or test (univariate), fit2 or test2 (bivariate)"),
+    option("--sumstats", applies=ALL, required=ALL, input="file", metavar="FILE",
+           help="GWAS summary statistics (of trait 1 for fit2/test2)"),
+    option("--sumstats2", applies=("fit2", "test2"), required=("fit2", "test2"), input="file",
+           metavar="FILE", help="summary statistics of trait 2"),
+    option("--ld", applies=ALL, required=ALL, input="template", metavar="TEMPLATE",
+           help="LD folder(s), '@' standing for the chromosome"),
+    option("--chr", applies=ALL, default="1-22", metavar="LIST",
+           help="chromosomes, e.g. 1-22 or 21,22"),
+    option("--out", applies=ALL, required=ALL, role="output", metavar="PREFIX",
+           help="output prefix"),
+    option("--params", applies=("test", "fit2", "test2"), required=("test", "fit2", "test2"),
+           input="file", metavar="JSON",
+           help="test: the univariate fit to test; fit2: trait 1's univariate fit; test2: "
+                "the fit2 JSON"),
+    option("--params2", applies=("fit2",), required=("fit2",), input="file", metavar="JSON",
+           help="fit2: trait 2's univariate fit"),
+    option("--method", applies=("fit",), default="convolve", choices=["convolve", "fast", "full"],
+           conflicts=("sequence",),
+           help="likelihood of the final fit step (the sequence is infinitesimal, "
+                "constrained, METHOD)"),
+    option("--optimizer", applies=("fit",), choices=["lbfgs", "neldermead"],
+           conflicts=("sequence",),
+           help="optimiser of the final step (default: lbfgs; neldermead for full)"),
+    option("--sequence", applies=("fit", "fit2"), nargs="+", metavar="STEP",
+           conflicts=("method", "optimizer"),
+           help="the whole fit sequence instead: fit "
+                f"{' '.join(FIT1_STEPS)} (optionally prefixed neldermead-/lbfgs-); fit2 "
+                f"infinitesimal fast full [default fit2: {' '.join(DEFAULT_FIT2_SEQUENCE)}]"),
+    option("--censor-z", applies=("fit",), type=positive_float,
+           help="right-censor |z| above this through the CDF (e.g. 5.45)"),
+    option("--kmax", applies=("fit", "fit2"), default=1000, type=positive_int,
+           help="causal-set draws of the sampled 'full' likelihood"),
+    option("--draws", applies=("fit", "fit2"), default=1000, type=positive_int,
+           help="draws for the CIs/SEs of derived quantities"),
+    option("--nuts", applies=("fit",), default=0, type=nonnegative_int, metavar="DRAWS",
+           help="NUTS posterior with DRAWS (and as many tuning) draws per chain, 2 chains"),
+    option("--plots", applies=("fit",), action="store_true",
+           help="also write test's Q-Q and power-curve outputs under OUT.test"),
+    option("--qq-method", applies=("fit", "test"), choices=["convolve", "fast"],
+           requires=("plots",), requires_in=("fit",),
+           help="model curve of the Q-Q plots (default: the fitted method, convolve for full)"),
+    option("--profile-points", applies=("fit2",), default=25, type=nonnegative_int,
+           help="points of the pi12 log-likelihood profile (0: none)"),
+    option("--extract", applies=("fit", "fit2", "test2"), input="file", metavar="FILE",
+           help="tag SNPs to use"),
+    option("--exclude", applies=ALL, input="file", metavar="FILE", help="tag SNPs to leave out"),
+    option("--exclude-ranges", applies=ALL, default="MHC", metavar="RANGES",
+           help="MHC (hg19), [] for none, a chr start end file, or CHR:FROM-TO[KB|MB] tokens"),
+    option("--prune-passes", applies=ALL, default=64, type=positive_int,
+           help="random-pruning passes of the tag-SNP weights"),
+    option("--prune-r2", applies=ALL, default=0.1, type=unit_interval,
+           help="random-pruning r^2 threshold"),
+    option("--seed", applies=ALL, default=0, type=int,
+           help="seed of the pruning weights, the sampled likelihood and derived draws"),
+    option("--threads", applies=ALL, role="runtime", type=positive_int,
+           help="threads of the likelihood kernels (results do not change)"),
+]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.description = __doc__
-    parser.add_argument("action", choices=["fit", "test", "fit2", "test2"],
-                        help="fit2/test2: bivariate (polygenic overlap), see "
-                             "bayesmix.cli.mixer_fit2")
-    parser.add_argument("--sumstats", required=True, help="GWAS summary statistics")
-    parser.add_argument("--ld", required=True, help="LD folder(s), '@' = chromosome")
-    parser.add_argument("--chr", default="1-22", help="chromosomes (default 1-22)")
-    parser.add_argument("--out", required=True, help="output prefix")
-    parser.add_argument("--method", default="convolve", choices=["convolve", "fast", "full"],
-                        help="likelihood of the final step (default convolve)")
-    parser.add_argument("--sequence", nargs="+",
-                        help="explicit fit sequence (default: infinitesimal constrained METHOD)")
-    parser.add_argument("--optimizer", choices=["lbfgs", "neldermead"],
-                        help="optimiser of the final step (default lbfgs; neldermead for full)")
-    parser.add_argument("--censor-z", type=float, default=None,
-                        help="right-censor |z| above this (e.g. 5.45)")
-    parser.add_argument("--kmax", type=int, default=1000, help="draws of the full model")
-    parser.add_argument("--draws", type=int, default=1000, help="draws for derived CIs")
-    parser.add_argument("--nuts", type=int, default=0, metavar="DRAWS",
-                        help="NUTS posterior with DRAWS (and as many tuning) draws per chain")
-    parser.add_argument("--params", help="test: fit JSON whose params to use")
-    parser.add_argument("--plots", action="store_true", help="fit: also run test and plot")
-    parser.add_argument("--qq-method", choices=["convolve", "fast"],
-                        help="model curve of the Q-Q plots (default: the fitted method, "
-                             "convolve for full)")
-    parser.add_argument("--extract", help="SNP list of tag SNPs")
-    parser.add_argument("--exclude", help="SNP list to drop")
-    parser.add_argument("--exclude-ranges", default="MHC",
-                        help="MHC (default), [] for none, a regions file or CHR:FROM-TO[MB]")
-    parser.add_argument("--prune-passes", type=int, default=64, help="random pruning passes")
-    parser.add_argument("--prune-r2", type=float, default=0.1, help="random pruning r^2")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, help="numba threads")
-    from bayesmix.cli.mixer_fit2 import add_native_arguments
-
-    add_native_arguments(parser)
-
-
-def run(args) -> int:
-    import logging
-
-    from bayesmix.cli.mixer import run_fit, run_test, set_threads
-    from bayesmix.prepare.mixer import load_mixer_data, parse_chromosomes
+def detect(namespace: dict) -> str:
     from bayesmix.errors import InputError
-    from bayesmix.report.mixer_json import read_params
 
-    if args.action in ("fit2", "test2"):
-        from bayesmix.cli.mixer_fit2 import run_native
+    if "action" not in namespace:
+        raise InputError("give an action: fit, test, fit2 or test2")
+    return namespace["action"]
 
-        return run_native(args)
-    log = logging.getLogger("bayesmix")
-    set_threads(args.threads)
-    data, maf, lines = load_mixer_data(
-        args.sumstats, args.ld, parse_chromosomes(args.chr),
-        extract=args.extract if args.action == "fit" else None, exclude=args.exclude,
-        exclude_ranges=args.exclude_ranges, randprune_n=args.prune_passes,
-        randprune_r2=args.prune_r2, seed=args.seed)
-    for line in lines:
-        log.info(line)
-    options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    if args.action == "test":
-        if not args.params:
-            raise InputError("mixer test needs --params FIT.json")
-        run_test(data, maf, read_params(args.params), args.out, options,
-                 qq_method=args.qq_method or "convolve")
-        return 0
-    final = f"{args.optimizer}-{args.method}" if args.optimizer else args.method
-    sequence = args.sequence or ["infinitesimal", "constrained", final]
-    fit_args = argparse.Namespace(z1max=args.censor_z, kmax=args.kmax, seed=args.seed,
-                                  n_draws=args.draws, nuts=args.nuts)
-    fit = run_fit(data, fit_args, args.out, sequence, options)
-    if args.plots:
-        qq_method = args.qq_method or ("fast" if fit.method == "fast" else "convolve")
-        run_test(data, maf, fit.params, f"{args.out}.test", options, qq_method=qq_method)
-    return 0
+
+SPEC = CommandSpec(prog="bayesmix mixer", description=__doc__, analyses=ANALYSES,
+                   options=OPTIONS, detect=detect)
+
+
+def run(invocation, run_log) -> int:
+    from bayesmix.cli import mixer_runs as runs
+    from bayesmix.prepare.mixer import MixerInputs, parse_chromosomes
+
+    args, action = invocation.args, invocation.analysis
+    runs.set_threads(args.threads)
+    traits = (args.sumstats,) + ((args.sumstats2,) if args.sumstats2 else ())
+    inputs = MixerInputs(traits, args.ld, parse_chromosomes(args.chr), extract=args.extract,
+                         exclude=args.exclude, exclude_ranges=args.exclude_ranges,
+                         randprune_n=args.prune_passes, randprune_r2=args.prune_r2,
+                         seed=args.seed)
+    options = invocation.record()
+    if action == "fit":
+        final = f"{args.optimizer}-{args.method}" if args.optimizer else args.method
+        sequence = steps_of(args.sequence or ["infinitesimal", "constrained", final],
+                            fit1_step, "--sequence" if args.sequence else "--method/--optimizer")
+        qq = None
+        if args.plots:
+            qq = args.qq_method or ("fast" if sequence[-1].endswith("fast") else "convolve")
+        return runs.run_fit1(run_log, inputs, args.out, sequence=sequence,
+                             censor_z=args.censor_z, kmax=args.kmax, n_draws=args.draws,
+                             nuts=args.nuts, options=options, plots_qq_method=qq)
+    if action == "test":
+        return runs.run_test1(run_log, inputs, args.out, params_file=args.params,
+                              qq_method=args.qq_method or "convolve", options=options)
+    if action == "fit2":
+        return runs.run_fit2(run_log, inputs, args.out, params_files=(args.params, args.params2),
+                             sequence=steps_of(args.sequence or DEFAULT_FIT2_SEQUENCE,
+                                               fit2_step, "--sequence"),
+                             kmax=args.kmax, n_draws=args.draws,
+                             profile_points=args.profile_points, options=options)
+    return runs.run_test2(run_log, inputs, args.out, params_file=args.params)

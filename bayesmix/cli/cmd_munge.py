@@ -6,42 +6,51 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bayesmix.cli.options import CommandSpec, option, positive_float, unit_interval
+
 HELP = "harmonise GWAS summary statistics to a PLINK reference and write .ma / .sumstats.gz"
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--sumstats", required=True, metavar="FILE",
-                        help="summary statistics (plain or gzip)")
-    parser.add_argument("--format", default="auto",
-                        choices=["auto", "ma", "ldsc", "mixer", "generic"],
-                        help="input format (default: auto-detect from the header)")
-    parser.add_argument("--column", action="append", default=[], metavar="NAME=CANONICAL",
-                        help="explicit column map, e.g. --column pval=P (repeatable; implies generic)")
-    parser.add_argument("--n", type=float, default=None, metavar="N",
-                        help="sample size for SNPs without an N column/value")
-    parser.add_argument("--ref", required=True, metavar="PREFIX",
-                        help="PLINK reference PREFIX.bim (allele frequencies from PREFIX.bed when "
-                             "present); '@' in PREFIX stands for the chromosome, as in MiXeR")
-    parser.add_argument("--out", required=True, metavar="OUT", help="output prefix")
-    parser.add_argument("--match-by", choices=["snp", "chrpos"], default="snp",
-                        help="match SNPs to the reference by id or by CHR:BP (default snp)")
-    parser.add_argument("--keep-ambiguous", action="store_true",
-                        help="keep strand-ambiguous A/T and C/G SNPs")
-    parser.add_argument("--min-info", type=float, default=None, metavar="X",
-                        help="drop SNPs with INFO below X")
-    parser.add_argument("--min-maf", type=float, default=None, metavar="X",
-                        help="drop SNPs with MAF below X")
-    parser.add_argument("--max-freq-diff", type=float, default=None, metavar="X",
-                        help="drop SNPs whose allele frequency differs from the reference by more than X")
-    parser.add_argument("--impute-n", action="store_true",
-                        help="drop SNPs whose N is more than 3 SD from the median N (as GCTB)")
-    parser.add_argument("--exclude-mhc", choices=["hg19", "hg38"], default=None, metavar="BUILD",
-                        help="drop the MHC region of genome build hg19 or hg38")
-    parser.add_argument("--exclude-region", default=None, metavar="FILE",
-                        help="drop SNPs in the regions of FILE (chr start end, 1-based inclusive)")
+MUNGE = ("munge",)
+
+OPTIONS = [
+    option("--sumstats", applies=MUNGE, required=MUNGE, input="file", metavar="FILE",
+           help="summary statistics (plain or gzip)"),
+    option("--format", applies=MUNGE, default="auto",
+           choices=["auto", "ma", "ldsc", "mixer", "generic"],
+           help="input format (auto: detected from the header)"),
+    option("--column", applies=MUNGE, action="append", metavar="NAME=CANONICAL",
+           help="explicit column map, e.g. --column pval=P (repeatable; implies generic)"),
+    option("--n", applies=MUNGE, type=positive_float, metavar="N",
+           help="sample size for SNPs without an N column/value"),
+    option("--ref", applies=MUNGE, required=MUNGE, metavar="PREFIX",
+           help="PLINK reference PREFIX.bim (allele frequencies from PREFIX.bed when "
+                "present); '@' in PREFIX stands for the chromosome, as in MiXeR"),
+    option("--out", applies=MUNGE, required=MUNGE, role="output", metavar="OUT",
+           help="output prefix"),
+    option("--match-by", applies=MUNGE, default="snp", choices=["snp", "chrpos"],
+           help="match SNPs to the reference by id or by CHR:BP"),
+    option("--keep-ambiguous", applies=MUNGE, action="store_true",
+           help="keep strand-ambiguous A/T and C/G SNPs"),
+    option("--min-info", applies=MUNGE, type=unit_interval, metavar="X",
+           help="drop SNPs with INFO below X"),
+    option("--min-maf", applies=MUNGE, type=unit_interval, metavar="X",
+           help="drop SNPs with MAF below X"),
+    option("--max-freq-diff", applies=MUNGE, type=unit_interval, metavar="X",
+           help="drop SNPs whose allele frequency differs from the reference by more than X"),
+    option("--impute-n", applies=MUNGE, action="store_true",
+           help="GCTB's per-SNP sample size imputation: N_j from b, se and allele frequency, "
+                "SNPs with an outlying N dropped; writes OUT.imputedPerSnpN"),
+    option("--exclude-mhc", applies=MUNGE, choices=["hg19", "hg38"], metavar="BUILD",
+           help="drop the MHC region of genome build hg19 or hg38"),
+    option("--exclude-region", applies=MUNGE, input="file", metavar="FILE",
+           help="drop SNPs in the regions of FILE (chr start end, 1-based inclusive)"),
+]
+SPEC = CommandSpec(prog="bayesmix munge", description=__doc__, analyses={"munge": "munge"},
+                   options=OPTIONS, detect=lambda namespace: "munge")
 
 
-def run(args) -> int:
+def run(invocation, run_log) -> int:
     import logging
 
     from bayesmix.errors import InputError
@@ -50,6 +59,7 @@ def run(args) -> int:
     from bayesmix.io.sumstats import fill_beta_se, read_sumstats, write_ma, write_sumstats
 
     log = logging.getLogger("bayesmix")
+    args = invocation.args
     column_map = None
     if args.column:
         column_map = {}
@@ -72,7 +82,7 @@ def run(args) -> int:
         fill_freq=True,
     )
     if aligned.empty:
-        print(report)
+        run_log.say(str(report))
         raise InputError("no SNP survived harmonisation (see the table above)", args.sumstats)
     if aligned["N"].isna().all():
         raise InputError("no sample size: the file has no N column; pass --n", args.sumstats)
@@ -89,6 +99,6 @@ def run(args) -> int:
     write_ma(aligned, f"{out}.ma")
     write_sumstats(aligned, f"{out}.sumstats.gz")
     report.write_tsv(f"{out}.qc.tsv")
-    print(report)
+    run_log.say(str(report))
     log.info("wrote %s.ma, %s.sumstats.gz, %s.qc.tsv", out, out, out)
     return 0

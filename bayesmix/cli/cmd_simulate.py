@@ -9,6 +9,9 @@ Outputs (one trait): ``OUT.phen`` (GCTA: FID IID y), ``OUT.ma`` (GCTB/COJO),
 
 from __future__ import annotations
 
+from bayesmix.cli.options import (CommandSpec, nonnegative_float, nonnegative_int, option,
+                                  positive_float, positive_int, probability, unit_interval)
+
 HELP = "simulate effects, phenotypes and GWAS summary statistics (with the truth) on a PLINK fileset"
 
 DESCRIPTION = """\
@@ -29,76 +32,96 @@ causal SNP with its per-allele effect beta and standardised effect b_std = beta 
 """
 
 
-def add_arguments(parser) -> None:
-    import argparse
+PRIORS = ("C", "R", "S", "B", "N", "NS", "mixer", "mixer2")
+ANALYSES = {p: f"--prior {p}" for p in PRIORS}
+SINGLE = tuple(p for p in PRIORS if p != "mixer2")
 
-    parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--bfile", required=True, metavar="PREFIX", help="PLINK 1 fileset")
-    parser.add_argument("--prior", required=True,
-                        choices=["C", "R", "S", "B", "N", "NS", "mixer", "mixer2"],
-                        help="effect-size prior: BayesC, BayesR, BayesS, BayesB, BayesN, "
-                             "BayesNS, MiXeR, or the bivariate MiXeR prior (two traits)")
-    parser.add_argument("--h2", required=True, type=float, nargs="+", metavar="H",
-                        help="heritability in (0, 1); two values with --prior mixer2")
-    causal = parser.add_mutually_exclusive_group()
-    causal.add_argument("--n-causal", type=int, nargs="+", metavar="K",
-                        help="number of causal SNPs (mixer2: three counts, trait-1 only, "
-                             "trait-2 only, shared)")
-    causal.add_argument("--pi", type=float, metavar="P",
-                        help="causal fraction (each polymorphic SNP causal with probability P; "
-                             "N/NS: the share of windows with an effect, and --n-causal counts "
-                             "windows)")
-    parser.add_argument("--S", type=float, default=None, metavar="s",
-                        help="BayesS/NS: per-allele effect variance proportional to "
-                             "(2p(1-p))^S (default -0.5)")
-    parser.add_argument("--pi-k", type=float, nargs="+", default=None, metavar="PI",
-                        help="BayesR mixture weights (default 0.95 0.02 0.02 0.01)")
-    parser.add_argument("--gamma", type=float, nargs="+", default=None, metavar="G",
-                        help="BayesR relative variances (default 0 0.01 0.1 1)")
-    parser.add_argument("--nu", type=float, default=None,
-                        help="BayesB: degrees of freedom of the t slab (default 4)")
-    parser.add_argument("--pi-snp", type=float, default=None, metavar="P",
-                        help="BayesN/NS: share of SNPs with an effect inside a window with an "
-                             "effect (default 0.1)")
-    parser.add_argument("--window-kb", type=float, default=None, metavar="KB",
-                        help="BayesN/NS: window size in kb (default 1000)")
-    parser.add_argument("--pi1", type=float, help="mixer2: fraction causal for trait 1 only")
-    parser.add_argument("--pi2", type=float, help="mixer2: fraction causal for trait 2 only")
-    parser.add_argument("--pi12", type=float, help="mixer2: fraction causal for both traits")
-    parser.add_argument("--rho12", type=float, default=0.0,
-                        help="mixer2: correlation of the shared effects (default 0)")
-    parser.add_argument("--residual-corr", type=float, default=0.0,
-                        help="mixer2: correlation of the two traits' residuals (default 0)")
-    parser.add_argument("--prevalence", type=float, default=None, metavar="K",
-                        help="binary trait: liability threshold with population prevalence K; "
-                             "the .phen holds 1 = case, 0 = control and the GWAS is a linear "
-                             "regression on that 0/1 trait (not with --n-gwas)")
-    parser.add_argument("--case-control", type=int, nargs=2, default=None,
-                        metavar=("NCASE", "NCONTROL"),
-                        help="with --prevalence: sample this many cases and controls (GCTA "
-                             "--simu-cc); other samples get NA in the .phen and no GWAS")
-    parser.add_argument("--n-gwas", type=float, nargs="+", default=None, metavar="N",
-                        help="draw the summary statistics from LD as a GWAS of N people "
-                             "(mixer2: one or two values) instead of regressing on the "
-                             "--bfile samples")
-    parser.add_argument("--n-overlap", type=float, default=0.0, metavar="NS",
-                        help="mixer2 with --n-gwas: people shared by the two GWAS (correlated "
-                             "noise rho0 = NS / sqrt(N1 N2) * phenotypic correlation)")
-    parser.add_argument("--ld-block-size", type=int, default=200, metavar="K",
-                        help="--n-gwas: SNPs per block of the block-diagonal LD (default 200)")
-    parser.add_argument("--ld", default=None, metavar="DIR",
-                        help="--n-gwas: a saved LD matrix (bayesmix LD folder) to use as R")
-    parser.add_argument("--maf", type=float, default=0.0, help="drop SNPs with MAF below this")
-    parser.add_argument("--chr", default=None, help="use only this chromosome")
-    parser.add_argument("--extract", default=None, metavar="FILE", help="SNPs to use")
-    parser.add_argument("--keep", default=None, metavar="FILE", help="samples to use (FID IID)")
-    parser.add_argument("--seed", type=int, default=None, metavar="S",
-                        help="random seed (default: fresh entropy, recorded in the truth)")
-    parser.add_argument("--out", required=True, metavar="OUT", help="output prefix")
+OPTIONS = [
+    option("--bfile", applies=PRIORS, required=PRIORS, input="plink", metavar="PREFIX",
+           help="PLINK 1 fileset"),
+    option("--prior", applies=PRIORS, required=PRIORS, role="selector", choices=list(PRIORS),
+           help="effect-size prior: BayesC, BayesR, BayesS, BayesB, BayesN, BayesNS, MiXeR, "
+                "or the bivariate MiXeR prior (two traits)"),
+    option("--h2", applies=PRIORS, required=PRIORS, type=float, nargs="+", metavar="H",
+           help="heritability in (0, 1); two values with --prior mixer2"),
+    option("--n-causal", applies=PRIORS, type=nonnegative_int, nargs="+", metavar="K",
+           conflicts=("pi",),
+           help="number of causal SNPs (N/NS: windows with an effect; mixer2: three counts, "
+                "trait-1 only, trait-2 only, shared)"),
+    option("--pi", applies=SINGLE, type=probability, metavar="P", conflicts=("n_causal",),
+           help="causal fraction (each polymorphic SNP causal with probability P; N/NS: the "
+                "share of windows with an effect)"),
+    option("--S", applies=("S", "NS"), type=float, metavar="s",
+           help="per-allele effect variance proportional to (2p(1-p))^S (default -0.5)"),
+    option("--pi-k", applies=("R",), type=probability, nargs="+", metavar="PI",
+           help="BayesR mixture weights (default 0.95 0.02 0.02 0.01)"),
+    option("--gamma", applies=("R",), type=nonnegative_float, nargs="+", metavar="G",
+           help="BayesR relative variances (default 0 0.01 0.1 1)"),
+    option("--nu", applies=("B",), type=positive_float,
+           help="degrees of freedom of BayesB's t slab (default 4)"),
+    option("--pi-snp", applies=("N", "NS"), type=probability, metavar="P",
+           help="share of SNPs with an effect inside a window with an effect (default 0.1)"),
+    option("--window-kb", applies=("N", "NS"), type=positive_float, metavar="KB",
+           help="window size in kb (default 1000)"),
+    option("--pi1", applies=("mixer2",), type=probability, conflicts=("n_causal",),
+           help="fraction causal for trait 1 only"),
+    option("--pi2", applies=("mixer2",), type=probability, conflicts=("n_causal",),
+           help="fraction causal for trait 2 only"),
+    option("--pi12", applies=("mixer2",), type=probability, conflicts=("n_causal",),
+           help="fraction causal for both traits"),
+    option("--rho12", applies=("mixer2",), default=0.0, type=float,
+           help="correlation of the shared effects"),
+    option("--residual-corr", applies=("mixer2",), default=0.0, type=float,
+           help="correlation of the two traits' residuals"),
+    option("--prevalence", applies=PRIORS, type=probability, metavar="K",
+           conflicts=("n_gwas",),
+           help="binary trait: liability threshold with population prevalence K; the .phen "
+                "holds 1 = case, 0 = control and the GWAS is a linear regression on that 0/1 "
+                "trait"),
+    option("--case-control", applies=PRIORS, type=positive_int, nargs=2,
+           metavar=("NCASE", "NCONTROL"), requires=("prevalence",),
+           help="sample this many cases and controls (GCTA --simu-cc); other samples get NA "
+                "in the .phen and no GWAS"),
+    option("--n-gwas", applies=PRIORS, type=positive_float, nargs="+", metavar="N",
+           conflicts=("prevalence",),
+           help="draw the summary statistics from LD as a GWAS of N people (mixer2: one or "
+                "two values) instead of regressing on the --bfile samples"),
+    option("--n-overlap", applies=("mixer2",), default=0.0, type=nonnegative_float,
+           metavar="NS", requires=("n_gwas",),
+           help="people shared by the two GWAS (correlated noise rho0 = NS / sqrt(N1 N2) * "
+                "phenotypic correlation)"),
+    option("--ld-block-size", applies=PRIORS, default=200, type=positive_int, metavar="K",
+           requires=("n_gwas",), conflicts=("ld",),
+           help="SNPs per block of the block-diagonal LD of --n-gwas"),
+    option("--ld", applies=PRIORS, input="dir", metavar="DIR", requires=("n_gwas",),
+           conflicts=("ld_block_size",),
+           help="a saved LD matrix (bayesmix LD folder) to draw the --n-gwas statistics from"),
+    option("--maf", applies=PRIORS, default=0.0, type=unit_interval,
+           help="drop SNPs with MAF below this"),
+    option("--chr", applies=PRIORS, metavar="CHR", help="use only this chromosome"),
+    option("--extract", applies=PRIORS, input="file", metavar="FILE", help="SNPs to use"),
+    option("--keep", applies=PRIORS, input="file", metavar="FILE",
+           help="samples to use (FID IID)"),
+    option("--seed", applies=PRIORS, type=int, metavar="S",
+           help="random seed (default: fresh entropy, recorded in the truth)"),
+    option("--out", applies=PRIORS, required=PRIORS, role="output", metavar="OUT",
+           help="output prefix"),
+]
 
 
-def run(args) -> int:
+def _prior(namespace: dict) -> str:
+    from bayesmix.errors import InputError
+
+    if "prior" not in namespace:
+        raise InputError("simulate needs --prior")
+    return namespace["prior"]
+
+
+SPEC = CommandSpec(prog="bayesmix simulate", description=DESCRIPTION, analyses=ANALYSES,
+                   options=OPTIONS, detect=_prior)
+
+
+def run(invocation, run_log) -> int:
     import json
     import logging
     import sys
@@ -113,6 +136,7 @@ def run(args) -> int:
     from bayesmix.simulate.scenario import check_ld_snps, simulate_gwas
 
     log = logging.getLogger("bayesmix")
+    args = invocation.args
     bivariate = args.prior == "mixer2"
     h2 = _check_h2(args.h2, 2 if bivariate else 1)
     params = _prior_params(args, InputError)
@@ -148,10 +172,12 @@ def run(args) -> int:
         log.info("GWAS: drawn from LD (%s) for N = %s", args.ld or
                  f"block-diagonal, {args.ld_block_size} SNPs per block",
                  " ".join(f"{n:g}" for n in args.n_gwas))
+    bivariate_options = (dict(residual_corr=args.residual_corr, n_overlap=args.n_overlap)
+                         if bivariate else {})
     sim = simulate_gwas(genotypes, args.prior, h2 if bivariate else h2[0], rng=rng,
                         n_gwas=args.n_gwas, ld=ld, ld_block_size=args.ld_block_size,
-                        residual_corr=args.residual_corr, prevalence=args.prevalence,
-                        case_control=args.case_control, n_overlap=args.n_overlap, progress=sys.stderr.isatty(), **params)
+                        prevalence=args.prevalence, case_control=args.case_control,
+                        progress=sys.stderr.isatty(), **bivariate_options, **params)
     log.info("prior %s: %d causal SNPs", args.prior, len(sim.effects.causal))
 
     out = args.out
@@ -197,22 +223,16 @@ def _check_h2(values, n_traits):
     return np.asarray(values, dtype=np.float64)
 
 
-#: options that only some priors take: option dest -> those priors
+#: options of the prior's effect function: option dest -> the priors that take it
 PRIOR_OPTIONS = {"S": ("S", "NS"), "pi_k": ("R",), "gamma": ("R",), "nu": ("B",),
                  "pi_snp": ("N", "NS"), "window_kb": ("N", "NS"), "pi1": ("mixer2",),
                  "pi2": ("mixer2",), "pi12": ("mixer2",)}
 
 
 def _prior_params(args, error) -> dict:
-    """Keyword arguments of the prior's effect function from the command line."""
-    for name, priors in PRIOR_OPTIONS.items():
-        if getattr(args, name) is not None and args.prior not in priors:
-            raise error(f"--{name.replace('_', '-')} applies to --prior {' or '.join(priors)} "
-                        "only")
+    """Keyword arguments of the prior's effect function from the command line (which options
+    apply to which prior is checked by :data:`SPEC`)."""
     if args.prior == "mixer2":
-        if args.pi is not None:
-            raise error("--prior mixer2 takes --pi1 --pi2 --pi12 (or --n-causal K1 K2 K12), "
-                        "not --pi")
         params = {"pi1": args.pi1, "pi2": args.pi2, "pi12": args.pi12, "rho12": args.rho12}
         if args.n_causal is not None:
             if len(args.n_causal) != 3:

@@ -1,41 +1,175 @@
-"""Shared command-line plumbing: error reporting without tracebacks, logging, versions."""
+"""What every command line shares: logging, the run log, errors and interrupts, exit codes.
+
+:func:`execute` runs a parsed :class:`~bayesmix.cli.options.Invocation`:
+
+1. logging goes to the ``bayesmix`` logger only (stderr; other libraries' INFO messages stay
+   quiet);
+2. signals stop the run gracefully (:mod:`bayesmix.interrupt`);
+3. the output prefix is checked and locked before any work (:func:`bayesmix.io.outputs.claim_outputs`);
+4. ``OUT.log`` receives, as they happen, the command line, everything the run prints and
+   logs, and the final error or interrupt message;
+5. exit codes: 0 success, 1 a user-facing error (bad input, divergence), 128 + the signal
+   number when interrupted. Unexpected exceptions keep their traceback (they are bugs), which
+   also goes to the log.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
-from bayesmix import __version__
+from bayesmix import __version__, interrupt
 from bayesmix.errors import BayesmixError
 
 log = logging.getLogger("bayesmix")
 
 
+class _ConsoleHandler(logging.Handler):
+    """The ``bayesmix`` logger's stderr handler (looked up by type, so it is added once). It
+    writes to whatever ``sys.stderr`` is at the time (test runners replace it)."""
+
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging's own convention
+            self.handleError(record)
+
+
 def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr: INFO by default, DEBUG with ``--verbose``."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
+    """Log the ``bayesmix`` logger's records to stderr: INFO, or DEBUG with ``verbose``.
+
+    Only the package's logger is configured: the root logger (and with it pytensor's or
+    arviz's INFO messages) is left alone.
+    """
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    if any(isinstance(handler, _ConsoleHandler) for handler in log.handlers):
+        return
+    handler = _ConsoleHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
 
 
 def version_string(prog: str) -> str:
     return f"{prog} (bayesmix) {__version__}"
 
 
-def run_guarded(func, args) -> int:
-    """Run ``func(args)``; turn user-facing errors and Ctrl-C into a message and exit code.
+class RunLog:
+    """What a run prints (stdout) and logs (stderr), also written to ``path`` as it happens.
 
-    Exit codes: 0 success, 1 a :class:`BayesmixError` (bad input, divergence), 130 interrupted.
-    Unexpected exceptions keep their traceback: they are bugs and should be reported.
+    A text stream: ``print(..., file=run_log)`` and :meth:`say` go to stdout and the file;
+    the ``bayesmix`` logger's records go to the file through a handler attached while the log
+    is open. ``path=None`` keeps stdout only (commands without an output prefix).
     """
+
+    def __init__(self, path=None):
+        self.path = path
+        self._file = open(path, "w", buffering=1) if path is not None else None
+        self._handler = None
+        if self._file is not None:
+            self._handler = logging.StreamHandler(self._file)
+            self._handler.setFormatter(logging.Formatter("%(message)s"))
+            log.addHandler(self._handler)
+
+    def write(self, text: str) -> int:
+        sys.stdout.write(text)
+        if self._file is not None:
+            self._file.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+        if self._file is not None:
+            self._file.flush()
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self, flush=True)
+
+    def note(self, text: str) -> None:
+        """A line for the log file only (its console copy went to stderr)."""
+        if self._file is not None:
+            self._file.write(text.rstrip("\n") + "\n")
+
+    def close(self) -> None:
+        if self._handler is not None:
+            log.removeHandler(self._handler)
+            self._handler = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def parse_and_execute(spec, argv, runner, *, parser=None, verbose: bool = False) -> int:
+    """Parse ``argv`` for ``spec`` (:func:`bayesmix.cli.options.parse`) and :func:`execute`
+    it; a refused command line is a one-line error with exit code 1.
+
+    ``parser``: a parser of several commands (subcommands); ``spec`` is then a callable
+    taking the parsed namespace and returning ``(spec, runner, verbose)``; ``runner`` is
+    unused. Without a subcommand the help is printed (exit code 2).
+    """
+    from bayesmix.cli.options import build_parser, parse
+
     try:
-        rc = func(args)
+        namespace = (parser or build_parser(spec)).parse_args(argv)
+        if parser is not None:
+            if getattr(namespace, "command", None) is None:
+                parser.print_help()
+                return 2
+            spec, runner, verbose = spec(namespace)
+        setup_logging(verbose)
+        invocation = parse(spec, argv, namespace=namespace)
     except BayesmixError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: finished outputs were kept", file=sys.stderr)
-        return 130
-    return 0 if rc is None else int(rc)
+        setup_logging(verbose)
+        return _fail(None, f"error: {exc}", 1)
+    return execute(invocation, runner)
+
+
+def execute(invocation, runner) -> int:
+    """Run ``runner(invocation, run_log)`` with the shared plumbing (module docstring)."""
+    from bayesmix.cli._claim_tmp import claim_outputs
+
+    spec, args = invocation.spec, invocation.args
+    prefix = getattr(args, spec.log_option) if spec.log_option else None
+    run_log = None
+    with interrupt.handling_signals():
+        try:
+            with claim_outputs(prefix, command=" ".join([spec.prog, *invocation.argv])) \
+                    if prefix is not None else _nothing():
+                run_log = RunLog(f"{prefix}.log" if prefix is not None else None)
+                run_log.say(version_string(spec.prog))
+                run_log.say(f"Options: {' '.join(invocation.argv)}")
+                run_log.say(f"Analysis: {invocation.label}")
+                run_log.say()
+                rc = runner(invocation, run_log)
+                return 0 if rc is None else int(rc)
+        except BayesmixError as exc:
+            return _fail(run_log, f"error: {exc}", 1)
+        except BaseException as exc:  # noqa: BLE001 - interrupts, then bugs with traceback
+            stopped = interrupt.interrupted_from(exc)
+            if stopped is None:
+                if run_log is not None:
+                    run_log.note("".join(traceback.format_exception(exc)))
+                raise
+            kept = getattr(stopped, "kept", None) or "nothing was finished to keep"
+            return _fail(run_log, f"interrupted by {interrupt.signal_name(stopped.signum)}: "
+                                  f"{kept}", stopped.exit_code)
+        finally:
+            if run_log is not None:
+                run_log.close()
+
+
+def _fail(run_log, message: str, code: int) -> int:
+    print(message, file=sys.stderr, flush=True)
+    if run_log is not None:
+        run_log.note(message)
+    return code
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False

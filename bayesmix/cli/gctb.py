@@ -1,236 +1,281 @@
-"""``bayesmix-gctb``: GCTB's command line (``--bfile --pheno --bayes R ...``) on bayesmix.
+"""``bayesmix-gctb``: GCTB's command line on bayesmix.
 
-Individual-level analyses (``--bayes B|C|S|R|N|NS``) are implemented here. The parser is built from
-option groups (:func:`add_data_options`, :func:`add_prior_options`, :func:`add_mcmc_options`,
-:func:`add_output_options`) so summary-data analyses can add their own group and dispatch on
-their own flag (see :data:`ANALYSES`).
+One declaration (:data:`SPEC`) lists every option with the analyses it applies to; the
+parser refuses options an analysis does not use and two analyses at once
+(:mod:`bayesmix.cli.options`). The analyses run in :mod:`bayesmix.cli.gctb_runs`.
 
-GCTB's example runs unchanged::
+GCTB's own examples run unchanged::
 
     bayesmix-gctb --bfile test --pheno test.phen --bayes R --gamma 0,0.01,0.1,1 \\
         --pi 0.95,0.02,0.02,0.01 --chain-length 10000 --burn-in 2000 --out test
+    bayesmix-gctb --bfile ref --chr 22 --make-full-ldm --snp 1-1000 --out ref
+    bayesmix-gctb --mldm pieces.txt --make-full-ldm --out ref
+    bayesmix-gctb --bfile ref --make-sparse-ldm --chisq 10 --out ref
+    bayesmix-gctb --bfile ref --chr 22 --make-shrunk-ldm --gen-map map.txt --out ref
+    bayesmix-gctb --sbayes R --ldm ref.ldm.sparse --pi 0.95,0.02,0.02,0.01 \\
+        --gamma 0.0,0.01,0.1,1 --gwas-summary trait.ma --chain-length 10000 --burn-in 2000 \\
+        --out-freq 10 --out trait
 """
 
 from __future__ import annotations
 
-import argparse
-import io
-import logging
 import sys
-import time
 
-from bayesmix.cli import gctb_sbayes
-from bayesmix.cli.common import run_guarded, setup_logging, version_string
+from bayesmix.cli.options import (CommandSpec, float_list, nonnegative_float, nonnegative_int,
+                                  half_open_unit, option, positive_float, positive_int, probability,
+                                  snp_range, unit_interval)
 from bayesmix.errors import InputError
 
-log = logging.getLogger("bayesmix")
+BAYES = ("bayes-B", "bayes-C", "bayes-S", "bayes-R", "bayes-N", "bayes-NS")
+SBAYES = ("sbayes-C", "sbayes-R", "sbayes-S")
+LD_BUILD = ("make-full-ldm", "make-sparse-ldm", "make-shrunk-ldm")
+LD_FROM_FILES = ("merge-ldm", "thin-ldm", "write-ldm-txt")
+MCMC = BAYES + SBAYES
 
-INDIVIDUAL_METHODS = ("B", "C", "S", "R", "N", "NS")
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def add_data_options(parser) -> None:
-    g = parser.add_argument_group("data")
-    g.add_argument("--bfile", help="PLINK 1 binary prefix (.bed/.bim/.fam)")
-    g.add_argument("--pheno", help="phenotype file: FID IID trait1 [trait2 ...] (GCTA .phen)")
-    g.add_argument("--mpheno", type=int, default=1, help="which trait column of --pheno (1-based)")
-    g.add_argument("--covar", help="quantitative covariates: FID IID c1 c2 ... (fitted as fixed effects)")
-    g.add_argument("--qcovar", help="alias of --covar (GCTA's name for quantitative covariates)")
-    g.add_argument("--dcovar", help="discrete covariates (GCTA .covar labels, one-hot coded)")
-    g.add_argument("--keep", help="keep only samples listed (FID IID)")
-    g.add_argument("--remove", help="remove samples listed (FID IID)")
-    g.add_argument("--extract", help="keep only SNPs listed")
-    g.add_argument("--exclude", help="remove SNPs listed")
-    g.add_argument("--chr", dest="chrom", help="analyse one chromosome")
-    g.add_argument("--maf", type=float, default=0.0, help="drop SNPs with MAF below this")
+ANALYSES = {
+    **{a: f"--bayes {a.split('-')[1]}" for a in BAYES},
+    **{a: f"--sbayes {a.split('-')[1]}" for a in SBAYES},
+    "make-full-ldm": "--make-full-ldm",
+    "make-sparse-ldm": "--make-sparse-ldm",
+    "make-shrunk-ldm": "--make-shrunk-ldm",
+    "merge-ldm": "--mldm LIST --make-full-ldm",
+    "thin-ldm": "--ldm LD --make-sparse-ldm",
+    "write-ldm-txt": "--ldm LD --write-ldm-txt",
+}
 
 
-def add_prior_options(parser) -> None:
-    g = parser.add_argument_group("model")
-    g.add_argument("--bayes", type=str.upper, choices=INDIVIDUAL_METHODS,
-                   help="BayesB, C, S, R, N or NS on individual genotypes")
-    g.add_argument("--pi", type=_float_list,
-                   help="starting pi: non-zero share (B/C/S, default 0.05), BayesR's "
-                        "weights (default 0.95,0.02,0.02,0.01), or for N/NS the share of "
-                        "windows with an effect (GCTB's Pi, default 0.5)")
-    g.add_argument("--pi-snp", type=float,
-                   help="BayesN/NS: starting share of SNPs with an effect inside windows (0.05)")
-    g.add_argument("--gamma", type=_float_list, help="BayesR variance multipliers (default 0,0.01,0.1,1)")
-    g.add_argument("--hsq", type=float, default=0.5, help="starting heritability (default 0.5)")
-    g.add_argument("--S", dest="S", type=float, default=0.0, help="BayesS starting S (default 0)")
-    g.add_argument("--wind", type=float, default=1.0,
-                   help="BayesN/NS window width in Mb (default 1)")
-    g.add_argument("--fix-pi", action="store_true", help="keep pi at its starting value")
-    g.add_argument("--fix-pi-snp", action="store_true",
-                   help="BayesN/NS: keep the within-window SNP share at --pi-snp")
-    g.add_argument("--unscale-genotype", action="store_true",
-                   help="centred allele counts instead of standardised genotypes (per-allele "
-                        "effects in the prior; BayesS always uses them)")
+def detect(given: dict) -> str:
+    """The analysis the options ask for (exactly one)."""
+    asked = []
+    if "bayes" in given:
+        asked.append(f"bayes-{given['bayes']}")
+    if "sbayes" in given:
+        asked.append(f"sbayes-{given['sbayes']}")
+    builds = [k for k in ("make_full_ldm", "make_sparse_ldm", "make_shrunk_ldm") if given.get(k)]
+    if len(builds) > 1:
+        raise InputError("choose one of --make-full-ldm, --make-sparse-ldm, --make-shrunk-ldm")
+    if builds == ["make_full_ldm"] and "mldm" in given and "sbayes" not in given:
+        asked.append("merge-ldm")
+    elif builds == ["make_sparse_ldm"] and "ldm" in given and "sbayes" not in given:
+        asked.append("thin-ldm")
+    elif builds:
+        asked.append(builds[0].replace("_", "-"))
+    elif given.get("write_ldm_txt"):
+        asked.append("write-ldm-txt")
+    if len(asked) > 1:
+        raise InputError(f"one analysis per run: {' and '.join(ANALYSES[a] for a in asked)} "
+                         "were both asked for; run them one after the other")
+    if not asked:
+        raise InputError("no analysis requested: give --bayes B|C|S|R|N|NS, --sbayes C|R|S, "
+                         "--make-full-ldm, --make-sparse-ldm, --make-shrunk-ldm or "
+                         "--write-ldm-txt (see --help)")
+    return asked[0]
 
 
-def add_mcmc_options(parser) -> None:
-    g = parser.add_argument_group("MCMC")
-    g.add_argument("--chain-length", type=int, default=3000, help="iterations incl. burn-in (3000)")
-    g.add_argument("--burn-in", type=int, default=1000, help="iterations discarded (1000)")
-    g.add_argument("--thin", type=int, default=10, help="keep every k-th iteration in traces (10)")
-    g.add_argument("--out-freq", type=int, default=100, help="progress line every k iterations (100)")
-    g.add_argument("--seed", type=int, default=1, help="random seed (default 1: runs are reproducible)")
-    g.add_argument("--chains", type=int, default=1, help="independent chains (R-hat needs >= 2)")
-    g.add_argument("--thread", type=int, default=1,
-                   help="processes running --chains in parallel (each sweep is single-threaded)")
-    g.add_argument("--checkpoint-every", type=int, default=1000,
-                   help="write PREFIX.ckpt.chainK every k iterations and resume from it (0: off)")
+DATA, MODEL, CHAIN, OUTPUT, SUMMARY, LDM = (
+    "data and SNP selection", "model", "MCMC", "output", "summary-data (SBayes)",
+    "LD matrices")
+
+OPTIONS = [
+    # ----------------------------------------------------------------- analyses
+    option("--bayes", applies=BAYES, role="selector", group=MODEL, type=str.upper,
+           choices=["B", "C", "S", "R", "N", "NS"], metavar="B|C|S|R|N|NS",
+           help="BayesB, C, S, R, N or NS on individual genotypes (--bfile, --pheno)"),
+    option("--sbayes", applies=SBAYES, role="selector", group=SUMMARY, type=str.upper,
+           choices=["C", "R", "S"], metavar="C|R|S",
+           help="SBayesC, SBayesR or SBayesS on GWAS summary statistics (--gwas-summary) "
+                "and an LD matrix (--ldm or --mldm)"),
+    option("--make-full-ldm", applies=("make-full-ldm", "merge-ldm"), role="selector",
+           group=LDM, action="store_true",
+           help="full LD matrix from --bfile, or with --mldm LIST the merge of the pieces "
+                "(--snp i-j) listed"),
+    option("--make-sparse-ldm", applies=("make-sparse-ldm", "thin-ldm"), role="selector",
+           group=LDM, action="store_true",
+           help="sparse LD: keep r_ij with n r_ij^2 >= --chisq, from --bfile or from an "
+                "existing --ldm"),
+    option("--make-shrunk-ldm", applies=("make-shrunk-ldm",), role="selector", group=LDM,
+           action="store_true",
+           help="shrunk LD (Wen & Stephens 2010) from --bfile and a genetic map (--gen-map)"),
+    option("--write-ldm-txt", applies=LD_BUILD + LD_FROM_FILES, role="runtime", group=LDM,
+           action="store_true",
+           help="write the LD matrix as text OUT.ldm.txt: of --ldm, or also of the matrix "
+                "being built or merged"),
+    # ----------------------------------------------------------------- data
+    option("--bfile", applies=BAYES + LD_BUILD, required=BAYES + LD_BUILD, input="plink",
+           group=DATA, metavar="PREFIX",
+           help="PLINK 1 binary fileset PREFIX.bed/.bim/.fam: the genotypes (--bayes) or "
+                "the LD reference panel (--make-*-ldm)"),
+    option("--pheno", applies=BAYES, required=BAYES, input="file", group=DATA, metavar="FILE",
+           help="phenotype file: FID IID trait1 [trait2 ...] (GCTA .phen)"),
+    option("--mpheno", applies=BAYES, default=1, group=DATA, type=positive_int, metavar="K",
+           help="which trait column of --pheno (1-based)"),
+    option("--covar", applies=BAYES, input="file", conflicts=("qcovar",), group=DATA,
+           metavar="FILE", help="quantitative covariates FID IID c1 c2 ..., fitted as fixed "
+                                "effects"),
+    option("--qcovar", applies=BAYES, input="file", conflicts=("covar",), group=DATA,
+           metavar="FILE", help="same as --covar (GCTA's name)"),
+    option("--dcovar", applies=BAYES, input="file", group=DATA, metavar="FILE",
+           help="discrete covariates FID IID label1 ... (one-hot coded fixed effects)"),
+    option("--keep", applies=BAYES + LD_BUILD, input="file", group=DATA, metavar="FILE",
+           help="keep only the individuals listed (FID IID)"),
+    option("--remove", applies=BAYES + LD_BUILD, input="file", group=DATA, metavar="FILE",
+           help="remove the individuals listed (FID IID)"),
+    option("--extract", applies=MCMC + LD_BUILD, input="file", group=DATA, metavar="FILE",
+           help="use only the SNPs listed (first column)"),
+    option("--exclude", applies=MCMC + LD_BUILD, input="file", group=DATA, metavar="FILE",
+           help="leave out the SNPs listed"),
+    option("--chr", applies=MCMC + LD_BUILD, group=DATA, metavar="CHR",
+           dest="chrom", help="use only this chromosome"),
+    option("--exclude-mhc", applies=MCMC + LD_BUILD, group=DATA, nargs="?", const="hg19",
+           choices=["hg19", "hg38"], metavar="BUILD",
+           help="leave out the MHC region (genome build hg19 unless hg38 is given)"),
+    option("--exclude-region", applies=MCMC + LD_BUILD, input="file", group=DATA,
+           metavar="FILE", help="leave out SNPs in the regions of FILE (chr start end, "
+                                "1-based inclusive)"),
+    option("--maf", applies=BAYES + LD_BUILD, default=0.0, group=DATA, type=unit_interval,
+           help="leave out SNPs whose minor allele frequency (in the analysed samples) is "
+                "below this"),
+    # ----------------------------------------------------------------- model
+    option("--pi", applies=MCMC, group=MODEL, type=float_list, metavar="P[,P...]",
+           help="starting mixture weights: the non-zero share for B/C/S (default 0.05), the "
+                "K weights of R (default 0.95,0.02,0.02,0.01), the share of windows with an "
+                "effect for N/NS (default 0.5)"),
+    option("--pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, type=probability,
+           help="starting share of SNPs with an effect inside windows with one (0.05)"),
+    option("--fix-pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, action="store_true",
+           help="keep the within-window SNP share at --pi-snp"),
+    option("--gamma", applies=("bayes-R", "sbayes-R"), group=MODEL, type=float_list,
+           metavar="G,G,...", help="component variances relative to sig2_beta, first 0 "
+                                   "(default 0,0.01,0.1,1)"),
+    option("--hsq", applies=MCMC, default=0.5, group=MODEL, type=probability,
+           help="starting heritability: sets the starting values and prior scales"),
+    option("--S", applies=("bayes-S", "bayes-NS", "sbayes-S"), default=0.0, group=MODEL,
+           type=float, dest="S", help="starting value of S (per-allele effect "
+                                               "variance proportional to (2pq)^S)"),
+    option("--wind", applies=("bayes-N", "bayes-NS"), default=1.0, group=MODEL,
+           type=positive_float, help="window width in Mb"),
+    option("--fix-pi", applies=MCMC, group=MODEL, action="store_true",
+           help="keep the mixture weights at --pi (not sampled)"),
+    option("--unscale-genotype", applies=("bayes-B", "bayes-C", "bayes-R", "bayes-N",
+                                          "sbayes-C", "sbayes-R"),
+           group=MODEL, action="store_true",
+           help="per-allele effects: prior variance independent of allele frequency "
+                "(centred, not standardised, genotypes); BayesS/NS/SBayesS always are"),
+    # ----------------------------------------------------------------- MCMC
+    option("--chain-length", applies=MCMC, default=3000, group=CHAIN, type=positive_int,
+           help="iterations including burn-in"),
+    option("--burn-in", applies=MCMC, default=1000, group=CHAIN, type=nonnegative_int,
+           help="iterations discarded"),
+    option("--thin", applies=MCMC, default=10, group=CHAIN, type=positive_int,
+           help="keep every k-th iteration in the traces and MCMC sample files"),
+    option("--seed", applies=MCMC, default=1, group=CHAIN, type=int,
+           help="random seed: the same seed gives the same chain, bit for bit"),
+    option("--chains", applies=MCMC, default=1, group=CHAIN, type=positive_int,
+           help="independent chains (R-hat needs 2 or more; bayesmix extra)"),
+    option("--out-freq", applies=MCMC, default=100, role="runtime", group=CHAIN,
+           type=nonnegative_int, help="a progress line every k iterations (0: none)"),
+    option("--thread", applies=MCMC + LD_BUILD, default=1, role="runtime", group=CHAIN,
+           type=positive_int,
+           help="threads: chains run in parallel processes (at most --chains); with one "
+                "chain, SBayes sweeps independent LD blocks in parallel; LD building uses "
+                "them for its matrix products. Results do not depend on it"),
+    option("--checkpoint-every", applies=MCMC, default=1000, role="runtime", group=CHAIN,
+           type=nonnegative_int,
+           help="write OUT.ckpt.chainK every k iterations (and when interrupted); 0: only "
+                "when interrupted"),
+    option("--resume", applies=MCMC, role="runtime", group=CHAIN, action="store_true",
+           help="continue an interrupted run from its checkpoint (its inputs and settings "
+                "must be unchanged)"),
+    # ----------------------------------------------------------------- output
+    option("--out", applies=tuple(ANALYSES), default="gctb", role="output", group=OUTPUT,
+           metavar="PREFIX", help="output prefix"),
+    option("--no-mcmc-bin", applies=MCMC, role="runtime", group=OUTPUT, action="store_true",
+           help="do not write OUT.mcmcsamples.SnpEffects"),
+    option("--no-netcdf", applies=MCMC, role="runtime", group=OUTPUT, action="store_true",
+           help="do not write the ArviZ file OUT.nc"),
+    # ----------------------------------------------------------------- summary data
+    option("--gwas-summary", applies=SBAYES, required=SBAYES, input="file", group=SUMMARY,
+           metavar="FILE", help="GWAS summary statistics (.ma: SNP A1 A2 freq b se p N)"),
+    option("--ldm", applies=SBAYES + ("thin-ldm", "write-ldm-txt"),
+           required=("thin-ldm", "write-ldm-txt"), input="ld", conflicts=("mldm",),
+           group=SUMMARY, metavar="LD",
+           help="LD matrix: GCTB PREFIX.ldm.TYPE files, a bayesmix LD folder or an "
+                "eigen-decomposed LD folder"),
+    option("--mldm", applies=SBAYES + ("merge-ldm",), required=("merge-ldm",), input="file",
+           conflicts=("ldm",), group=SUMMARY, metavar="LIST",
+           help="file listing LD matrices, one per line: per-chromosome matrices (SBayes) or "
+                "row pieces to merge (--make-full-ldm)"),
+    option("--impute-n", applies=SBAYES, group=SUMMARY, action="store_true",
+           help="GCTB's per-SNP sample size imputation: N_j from b, se and allele frequency, "
+                "SNPs with an outlying N dropped; writes OUT.imputedPerSnpN"),
+    option("--p-value", applies=SBAYES, group=SUMMARY,
+           type=probability, help="keep SNPs with GWAS p-value <= this"),
+    option("--rsq", applies=SBAYES, group=SUMMARY, type=unit_interval,
+           help="drop SNPs in LD r^2 > this with a more significant SNP (GCTB's high-LD filter)"),
+    option("--keep-ambiguous", applies=SBAYES, group=SUMMARY, action="store_true",
+           help="keep strand-ambiguous A/T and C/G SNPs (dropped by default)"),
+    option("--robust", applies=SBAYES, conflicts=("no_robust",), group=SUMMARY,
+           action="store_true",
+           help="robust setting: LD sampling-variance correction and an LD ridge from an "
+                "eigenvalue check (the default; the flag is accepted for GCTB scripts)"),
+    option("--no-robust", applies=SBAYES, conflicts=("robust",), group=SUMMARY,
+           action="store_true", help="exact summary-data likelihood (in-sample LD only)"),
+    option("--ld-ridge", applies=SBAYES, group=SUMMARY, type=half_open_unit,
+           help="ridge towards the LD diagonal, in [0, 1) (default: from the eigenvalue check)"),
+    option("--ld-layout", applies=SBAYES, default="auto", role="runtime", group=SUMMARY,
+           choices=["auto", "band", "upper", "csr"],
+           help="LD layout of the sweeps (same results, different memory and speed): band "
+                "(contiguous row runs, 2 bytes per value with int16), upper (2 bytes per "
+                "nonzero, slower) or csr (6 bytes per nonzero); auto: band for window, band, "
+                "shrunk and full LD, else csr up to 2 GiB of LD arrays, else upper"),
+    option("--min-eigenvalue", applies=SBAYES, group=SUMMARY, type=nonnegative_float,
+           help="smallest LD eigenvalue the automatic ridge aims for (default 0.01; 0 with "
+                "in-sample LD)"),
+    option("--ld-in-sample", applies=SBAYES, conflicts=("ld_out_of_sample",), group=SUMMARY,
+           action="store_true",
+           help="the LD panel is the GWAS sample itself (default: assumed when the panel "
+                "size equals the largest GWAS N)"),
+    option("--ld-out-of-sample", applies=SBAYES, conflicts=("ld_in_sample",), group=SUMMARY,
+           action="store_true", help="the LD panel is an independent reference"),
+    # ----------------------------------------------------------------- LD building
+    option("--snp", applies=LD_BUILD, group=LDM, type=snp_range, metavar="i-j",
+           help="build rows i..j only (1-based), a piece to merge with --mldm"),
+    option("--chisq", applies=("make-sparse-ldm", "thin-ldm"), default=10.0, group=LDM,
+           type=nonnegative_float, help="sparse LD keeps n r^2 >= this"),
+    option("--gen-map", applies=("make-shrunk-ldm",), required=("make-shrunk-ldm",),
+           input="file", group=LDM, metavar="FILE",
+           help="genetic map: SNP bp cM per line, no header"),
+    option("--ne", applies=("make-shrunk-ldm",), default=11490.672741, group=LDM,
+           type=positive_float, help="effective population size"),
+    option("--genmap-n", applies=("make-shrunk-ldm",), default=183, group=LDM,
+           type=positive_int, help="individuals behind the genetic map"),
+    option("--shrunk-cutoff", applies=("make-shrunk-ldm",), default=1e-5, group=LDM,
+           type=nonnegative_float, help="shrinkage factors below this are set to 0"),
+]
 
 
-def add_output_options(parser) -> None:
-    g = parser.add_argument_group("output")
-    g.add_argument("--out", default="gctb", help="output prefix")
-    g.add_argument("--no-mcmc-bin", action="store_true",
-                   help="do not write PREFIX.mcmcsamples.SnpEffects")
-    g.add_argument("--no-netcdf", action="store_true", help="do not write the ArviZ PREFIX.nc")
+SPEC = CommandSpec(
+    prog="bayesmix-gctb",
+    description="GCTB-compatible front end of bayesmix: the Bayesian alphabet on individual "
+                "genotypes, SBayes on summary statistics, LD matrices.",
+    analyses=ANALYSES, options=OPTIONS, detect=detect, epilog=__doc__)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bayesmix-gctb",
-        description="GCTB-compatible front end of bayesmix (Bayesian alphabet, SBayes, LD).",
-    )
-    parser.add_argument("--version", action="version", version=version_string("bayesmix-gctb"))
-    add_data_options(parser)
-    add_prior_options(parser)
-    add_mcmc_options(parser)
-    add_output_options(parser)
-    gctb_sbayes.add_arguments(parser)  # SBayes and LD options (only those not defined above)
-    return parser
+def run(invocation, run_log) -> int:
+    """Dispatch to the analysis' runner."""
+    from bayesmix.cli import gctb_runs
 
-
-class Tee(io.TextIOBase):
-    """Write to stdout and keep every line for PREFIX.log."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.lines = []
-
-    def write(self, text):
-        self.stream.write(text)
-        self.lines.append(text)
-        return len(text)
-
-    def flush(self):
-        self.stream.flush()
-
-
-def run_individual(args, out=None) -> int:
-    """BayesB/C/S/R on PLINK genotypes: read, sample, write GCTB outputs. Returns an exit code."""
-    from bayesmix.inference.chain import ChainSettings, run_chains
-    from bayesmix.inference.gibbs import make_steps
-    from bayesmix.io.files import atomic_open
-    from bayesmix.io.pheno import align_samples, read_covar, read_phen, read_qcovar
-    from bayesmix.io.plink import Genotypes
-    from bayesmix.models.alphabet import AlphabetData, AlphabetModel, AlphabetPrior
-    from bayesmix.report.gctb import write_outputs
-
-    out = out if out is not None else Tee(sys.stdout)
-    started = time.time()
-    for noisy in ("arviz", "arviz_base", "arviz_stats", "arviz_plots"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)  # backend banners at INFO
-
-    def say(text=""):
-        print(text, file=out, flush=True)
-
-    if not args.bfile or not args.pheno:
-        raise InputError("--bayes needs --bfile and --pheno")
-    if args.covar and args.qcovar:
-        raise InputError("give quantitative covariates with --covar or --qcovar, not both")
-    settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
-                             thin=args.thin, out_freq=args.out_freq, seed=args.seed,
-                             store_snp_draws=not args.no_mcmc_bin,
-                             checkpoint=f"{args.out}.ckpt" if args.checkpoint_every else None,
-                             checkpoint_every=max(args.checkpoint_every, 1))  # InputError if no draws
-    say(f"{version_string('bayesmix-gctb')}")
-    say("Options: " + " ".join(getattr(args, "argv", None) or sys.argv[1:]))
-    say()
-    genotypes = Genotypes.open(args.bfile, keep=args.keep, remove=args.remove, extract=args.extract,
-                               exclude=args.exclude, chrom=args.chrom, maf=args.maf)
-    qcovar = read_qcovar(args.covar or args.qcovar) if (args.covar or args.qcovar) else None
-    dcovar = read_covar(args.dcovar) if args.dcovar else None
-    aligned = align_samples(genotypes.samples, read_phen(args.pheno, args.mpheno), qcovar, dcovar)
-    for reason, count in aligned.counts.items():
-        say(f"  {reason:<40} {count:>10}")
-    genotypes = Genotypes.open(args.bfile, keep=aligned.samples, extract=args.extract,
-                               exclude=args.exclude, chrom=args.chrom, maf=args.maf,
-                               drop_monomorphic=True)
-    for reason, count in genotypes.filter_counts.items():
-        if count:
-            say(f"  {reason:<40} {count:>10}")
-    if genotypes.n_samples != len(aligned.y):
-        raise InputError("the genotype .fam has duplicated FID IID pairs", f"{args.bfile}.fam")
-    prior = AlphabetPrior(args.bayes, pi=args.pi, gamma=args.gamma, hsq=args.hsq, S=args.S,
-                          fix_pi=args.fix_pi, wind=args.wind, pi_snp=args.pi_snp,
-                          fix_pi_snp=args.fix_pi_snp)
-    standardize = not (args.unscale_genotype or prior.base == "S")
-    data = AlphabetData.from_plink(genotypes, aligned.y, aligned.design, aligned.design_columns,
-                                   standardize=standardize)
-    model = AlphabetModel(data, prior)
-    say(f"Data: {data.genotypes.n_samples} individuals, {data.genotypes.n_snps} SNPs, "
-        f"{data.design.shape[1]} fixed effects ({', '.join(data.design_columns)}); genotypes "
-        f"{'standardised' if standardize else 'centred (per-allele effects)'}, "
-        f"{data.genotypes.nbytes / 2**20:.1f} MiB in memory")
-    say(f"Running Bayes{prior.method}: chain length {settings.chain_length}, burn-in "
-        f"{settings.burn_in}, thin {settings.thin}, seed {settings.seed}, {args.chains} chain(s)")
-    say()
-    log_path = f"{args.out}.log"
-    try:
-        result = run_chains(model, make_steps, settings, chains=args.chains, cores=args.thread,
-                            progress_stream=out)
-        if args.chains > 1 and args.thread > 1 and isinstance(out, Tee):
-            for chain in result.chains:  # printed by worker processes: add them to the log
-                out.lines.extend(line + "\n" for line in chain.progress)
-        if result.n_draws == 0:  # only possible when stopped before the first kept draw
-            say("Interrupted before the first kept draw: no outputs written"
-                f"{'; re-run the same command to resume from the checkpoint' if settings.checkpoint else ''}")
-            return 130
-        say()
-        say("Posterior statistics from MCMC samples:")
-        say(result.diagnostics().to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-        paths = write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
-                              netcdf=not args.no_netcdf)
-        say()
-        for path in paths + [log_path]:
-            say(f"Wrote {path}")
-        seconds = time.time() - started
-        say(f"Analysis finished in {seconds:.1f} s ({1e3 * result.chains[0].seconds_per_iteration:.2f}"
-            f" ms per iteration){' - INTERRUPTED, outputs cover the finished iterations' if result.interrupted else ''}")
-        return 130 if result.interrupted else 0
-    finally:
-        with atomic_open(log_path) as fh:
-            fh.write("".join(out.lines) if isinstance(out, Tee) else "")
-
-
-ANALYSES = [("bayes", run_individual), *gctb_sbayes.ANALYSES]
-"""(attribute, runner) pairs: the first attribute set on the parsed arguments picks the analysis."""
-
-
-def dispatch(args) -> int:
-    for attribute, runner in ANALYSES:
-        if getattr(args, attribute, None):
-            return runner(args)
-    raise InputError("no analysis requested: give e.g. --bayes R, --sbayes R or --make-sparse-ldm "
-                     "(see --help)")
+    if invocation.analysis in BAYES:
+        return gctb_runs.run_alphabet(invocation, run_log)
+    if invocation.analysis in SBAYES:
+        return gctb_runs.run_sbayes(invocation, run_log)
+    return gctb_runs.run_ld(invocation, run_log)
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    setup_logging()
-    return run_guarded(dispatch, args)
+    from bayesmix.cli.common import parse_and_execute
+
+    return parse_and_execute(SPEC, sys.argv[1:] if argv is None else argv, run)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """``bayesmix``: the package's own command line.
 
 Each subcommand lives in its own module ``bayesmix.cli.cmd_<name>`` exposing ``HELP`` (one
-line), ``add_arguments(parser)`` and ``run(args)``. Commands are discovered from the module
-names, so adding a command means adding one module. Command modules import heavy libraries
-(PyMC, numba kernels) inside ``run`` only, so ``bayesmix --help`` stays fast.
+line), ``SPEC`` (its options, declared once with the analyses they apply to:
+:mod:`bayesmix.cli.options`) and ``run(invocation, run_log)``. Commands are discovered from
+the module names, so adding a command means adding one module. Command modules import heavy
+libraries (PyMC, numba kernels) inside ``run`` only, so ``bayesmix --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import pkgutil
 import sys
 
 import bayesmix.cli
-
-from bayesmix.cli.common import run_guarded, setup_logging, version_string
-
+from bayesmix.cli.common import parse_and_execute, version_string
+from bayesmix.cli.options import Parser
 
 
 def command_names() -> list[str]:
@@ -28,8 +28,12 @@ def command_names() -> list[str]:
     )
 
 
+def command_module(name: str):
+    return importlib.import_module(f"bayesmix.cli.cmd_{name}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bayesmix",
         description="Bayesian mixture models of complex-trait genetic architecture.",
     )
@@ -37,21 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_names():
-        module = importlib.import_module(f"bayesmix.cli.cmd_{name}")
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        module = command_module(name)
+        p = sub.add_parser(name, help=module.HELP, description=module.SPEC.description,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.SPEC.add_to(p)
     return parser
 
 
+def _command(namespace):
+    module = command_module(namespace.command)
+    return module.SPEC, module.run, namespace.verbose
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    setup_logging(args.verbose)
-    return run_guarded(args._run, args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parse_and_execute(_command, argv, None, parser=build_parser())
 
 
 if __name__ == "__main__":

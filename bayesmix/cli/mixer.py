@@ -1,223 +1,194 @@
-"""``bayesmix-mixer``: MiXeR's command line (``ld``, ``fit1``, ``test1``) on bayesmix.
+"""``bayesmix-mixer``: MiXeR's command line (``ld``, ``fit1``, ``test1``, ``fit2``, ``test2``).
 
     bayesmix-mixer ld --bfile P_chr21 --r2min 0.05 --ld-window-kb 10000 --out P_chr21.ld
     bayesmix-mixer fit1 --trait1-file T.sumstats.gz --bim-file P_chr@.bim --ld-file P_chr@.ld \\
         --chr2use 21-22 --extract X.snps --out T.fit
     bayesmix-mixer test1 --trait1-file T.sumstats.gz --bim-file P_chr@.bim \\
         --ld-file P_chr@.ld --chr2use 21-22 --load-params-file T.fit.json --out T.test
+    bayesmix-mixer fit2 --trait1-file A.sumstats.gz --trait2-file B.sumstats.gz \\
+        --trait1-params-file A.fit.json --trait2-params-file B.fit.json \\
+        --ld-file P_chr@.ld --chr2use 1-22 --extract X.snps --out AB.fit
+    bayesmix-mixer test2 --trait1-file A.sumstats.gz --trait2-file B.sumstats.gz \\
+        --ld-file P_chr@.ld --chr2use 1-22 --load-params-file AB.fit.json --out AB.test
 
 ``@`` in --bim-file/--ld-file stands for the chromosome. The .ld "file" is a bayesmix LD
-folder (rows = columns = the reference SNPs of the .bim, r^2 >= r2min). fit1 writes
-OUT.json (MiXeR-style fields) and OUT.nc (ArviZ/xarray netcdf); test1 writes OUT.json with
-Q-Q, stratified Q-Q and power-curve data plus OUT.qq, OUT.qqbins, OUT.power (.png/.pdf).
-Loading is :mod:`bayesmix.prepare.mixer`, shared with ``bayesmix mixer fit``.
+folder (rows = columns = the reference SNPs of the .bim, r^2 >= r2min). Each subcommand's
+options are declared once in :data:`SPEC` with the subcommands they apply to; an option of
+another subcommand is refused with a message. The analyses are in
+:mod:`bayesmix.cli.mixer_runs`.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from bayesmix.cli.common import run_guarded, setup_logging, version_string
+from bayesmix.cli.mixer_runs import (DEFAULT_FIT1_SEQUENCE, DEFAULT_FIT2_SEQUENCE, fit1_step,
+                                     fit2_step)
+from bayesmix.cli.options import (CommandSpec, Parser, nonnegative_int, option, positive_float,
+                                  positive_int, steps_of, unit_interval, unsupported)
 
-log = logging.getLogger("bayesmix")
+ANALYSES = {"ld": "ld", "fit1": "fit1", "test1": "test1", "fit2": "fit2", "test2": "test2"}
+HELP = {"ld": "LD reference (r^2 >= r2min within a window) of one chromosome from PLINK",
+        "fit1": "fit the univariate model", "test1": "Q-Q plots and power curve of fit1",
+        "fit2": "fit the bivariate model (polygenic overlap)",
+        "test2": "Venn, conditional Q-Q, densities and shared-SNP posteriors of fit2"}
+FITS = ("fit1", "test1", "fit2", "test2")
+UNI, BI = ("fit1", "test1"), ("fit2", "test2")
 
-#: MiXeR fit-sequence tokens -> bayesmix steps
-MIXER_SEQUENCE_ALIASES = {"diffevo-fast": "constrained", "diffevo": "constrained",
-                          "neldermead": "neldermead-convolve", "inflation": "infinitesimal",
-                          "brute1": "constrained", "brent1": "constrained"}
-DEFAULT_SEQUENCE = ["infinitesimal", "constrained", "convolve"]
-
-
-def normalise_sequence(tokens) -> list[str]:
-    """MiXeR fit-sequence names -> bayesmix steps (see :data:`MIXER_SEQUENCE_ALIASES`)."""
-    out = []
-    for token in tokens:
-        out.append(MIXER_SEQUENCE_ALIASES.get(token, token))
-    return out
-
-
-def set_threads(threads):
-    if threads:
-        import numba
-
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-
-
-def run_fit(data, args, out_prefix, sequence, options: dict) -> object:
-    """Fit, then write OUT.json and OUT.nc (with a NUTS posterior when args.nuts > 0)."""
-    from bayesmix.inference.mle import fit_univariate
-    from bayesmix.report.mixer_json import (fit_datatree, univariate_fit_json, write_json,
-                                            write_netcdf)
-
-    fit = fit_univariate(data, sequence=sequence, censor_z=args.z1max or 0.0, kmax=args.kmax,
-                         seed=args.seed, n_draws=args.n_draws, progress=log.info)
-    posterior = None
-    if getattr(args, "nuts", 0):
-        from bayesmix.models.mixer import sample_nuts
-
-        posterior = sample_nuts(data, method="fast" if fit.method == "fast" else "convolve",
-                                censor_z=args.z1max or 0.0, draws=args.nuts, tune=args.nuts,
-                                chains=2, seed=args.seed, start=fit.params)
-    write_json(f"{out_prefix}.json", univariate_fit_json(fit, options=options))
-    write_netcdf(fit_datatree(fit, posterior), f"{out_prefix}.nc")
-    ci = fit.ci
-    log.info("fit1: pi=%.3g sig2_beta=%.3g sig2_zero=%.4g h2=%.4g (%.4g-%.4g) nc=%.4g "
-             "(%.4g-%.4g) AIC(inf-mix)=%.2f BIC=%.2f", fit.params["pi"], fit.params["sig2_beta"],
-             fit.params["sig2_zero"], ci["h2"]["point"], ci["h2"]["lower"], ci["h2"]["upper"],
-             ci["nc"]["point"], ci["nc"]["lower"], ci["nc"]["upper"], fit.criteria["AIC"],
-             fit.criteria["BIC"])
-    if fit.criteria["AIC"] < 0:
-        log.warning("AIC prefers the infinitesimal model: pi is not identifiable at this "
-                    "GWAS power (MiXeR advises N >= 50,000); read pi/nc with their intervals")
-    log.info("wrote %s.json and %s.nc", out_prefix, out_prefix)
-    return fit
-
-
-def run_test(data, maf, params, out_prefix, options: dict, qq_method: str = "convolve") -> dict:
-    """Q-Q / stratified Q-Q / power-curve data to OUT.json and plots OUT.{qq,qqbins,power}."""
-    from bayesmix.plots.mixer import plot_power, plot_qq, plot_stratified_qq
-    from bayesmix.report.mixer_json import univariate_test_json, write_json
-
-    doc = univariate_test_json(data, params, maf, options=options, qq_method=qq_method)
-    write_json(f"{out_prefix}.json", doc)
-    import numpy as np
-
-    def arrays(d):
-        return {k: np.array(v, dtype=float) if isinstance(v, list) else v for k, v in d.items()}
-
-    plot_qq(arrays(doc["qqplot"]), f"{out_prefix}.qq")
-    bins = doc["qqplot_bins"]
-    plot_stratified_qq({"maf_edges": bins["maf_edges"], "ld_edges": bins["ld_edges"],
-                        "panels": [[arrays(p) for p in row] for row in bins["panels"]]},
-                       f"{out_prefix}.qqbins")
-    plot_power(arrays(doc["power"]), f"{out_prefix}.power")
-    log.info("wrote %s.json and %s.{qq,qqbins,power}.{png,pdf}", out_prefix, out_prefix)
-    return doc
-
-
-# ---------------------------------------------------------------------------------------------
-# subcommands
-# ---------------------------------------------------------------------------------------------
-def add_reference_options(p) -> None:
-    """MiXeR options shared by fit1/test1/fit2/test2: LD reference, SNP filters, output."""
-    p.add_argument("--bim-file", help="reference .bim, '@' = chromosome (checked against the LD)")
-    p.add_argument("--ld-file", required=True, help="LD folder from 'ld', '@' = chromosome")
-    p.add_argument("--chr2use", default="1-22", help="chromosomes, e.g. 1-22 (default)")
-    p.add_argument("--exclude", help="SNP list to drop")
-    p.add_argument("--exclude-ranges", default="MHC",
-                   help="MHC (default, hg19), [] for none, a chr start end file, or "
-                        "CHR:FROM-TO[MB] tokens")
-    p.add_argument("--out", required=True, help="output prefix")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="numba threads")
-    p.add_argument("--randprune-n", type=int, default=64, help="random pruning passes (64)")
-    p.add_argument("--randprune-r2", type=float, default=0.1, help="random pruning r^2 (0.1)")
+OPTIONS = [
+    # ld
+    option("--bfile", applies=("ld",), required=("ld",), input="plink", metavar="PREFIX",
+           help="PLINK fileset of the reference panel (one chromosome, or give --chr)"),
+    option("--r2min", applies=("ld",), default=0.05, type=unit_interval,
+           help="store pairs with r^2 >= this"),
+    option("--ld-window-kb", applies=("ld",), default=10000.0, type=positive_float,
+           help="window in kb"),
+    option("--chr", applies=("ld",), metavar="CHR",
+           help="the chromosome to use when the fileset holds several"),
+    unsupported("--ldscore-r2min", reason="bayesmix stores every pair with r^2 >= --r2min "
+                "and no separate sums below it; lower --r2min to include weaker LD"),
+    # inputs of the fits
+    option("--trait1-file", applies=FITS, required=FITS, input="file", metavar="FILE",
+           help="summary statistics of trait 1 (LDSC/MiXeR .sumstats, plain or gzip)"),
+    option("--trait2-file", applies=BI, required=BI, input="file", metavar="FILE",
+           help="summary statistics of trait 2"),
+    option("--ld-file", applies=FITS, required=FITS, input="template", metavar="TEMPLATE",
+           help="LD folders from 'ld', '@' standing for the chromosome"),
+    option("--bim-file", applies=FITS, input="template", metavar="TEMPLATE",
+           help="reference .bim per chromosome ('@'), checked against the LD's SNPs"),
+    option("--chr2use", applies=FITS, default="1-22", metavar="LIST",
+           help="chromosomes, e.g. 1-22 or 21,22"),
+    option("--extract", applies=("fit1", "fit2", "test2"), input="file", metavar="FILE",
+           help="tag SNPs to use (e.g. one random pruned subset per fit, as MiXeR's 'snps')"),
+    option("--exclude", applies=FITS, input="file", metavar="FILE",
+           help="tag SNPs to leave out"),
+    option("--exclude-ranges", applies=FITS, default="MHC", metavar="RANGES",
+           help="regions to leave out: MHC (hg19), [] for none, a chr start end file, or "
+                "CHR:FROM-TO[KB|MB] tokens"),
+    option("--randprune-n", applies=FITS, default=64, type=positive_int,
+           help="random-pruning passes of the tag-SNP weights"),
+    option("--randprune-r2", applies=FITS, default=0.1, type=unit_interval,
+           help="random-pruning r^2 threshold"),
+    option("--seed", applies=FITS, default=0, type=int,
+           help="seed of the pruning weights, the sampled likelihood and derived-quantity "
+                "draws"),
+    option("--threads", applies=("ld",) + FITS, role="runtime", type=positive_int,
+           help="threads of the likelihood kernels / LD products (results do not change)"),
+    # fits
+    option("--trait1-params-file", applies=("fit2",), required=("fit2",), input="file",
+           metavar="JSON", help="univariate fit of trait 1 (fit1's or MiXeR's JSON)"),
+    option("--trait2-params-file", applies=("fit2",), required=("fit2",), input="file",
+           metavar="JSON", help="univariate fit of trait 2"),
+    option("--load-params-file", applies=("test1", "test2"), required=("test1", "test2"),
+           input="file", metavar="JSON", help="the fit to test (fit1's or fit2's JSON)"),
+    option("--fit-sequence", applies=("fit1", "fit2"),
+           default={"fit1": DEFAULT_FIT1_SEQUENCE, "fit2": DEFAULT_FIT2_SEQUENCE}, nargs="+",
+           metavar="STEP",
+           help="fit steps: fit1 infinitesimal constrained fast full convolve (fast/full/"
+                "convolve optionally prefixed neldermead- or lbfgs-), fit2 infinitesimal fast "
+                "full; MiXeR's names (diffevo-fast, neldermead-fast, neldermead, brute1, "
+                "brent1, inflation) are mapped"),
+    option("--kmax", applies=("fit1", "fit2"), default={"fit1": 20000, "fit2": 1000},
+           type=positive_int, help="causal-set draws of the sampled 'full' likelihood"),
+    option("--n-draws", applies=("fit1", "fit2"), default=1000, type=positive_int,
+           help="draws from the asymptotic normal for the CIs/SEs of derived quantities"),
+    option("--z1max", applies=("fit1",), type=positive_float,
+           help="right-censor |z| above this through the CDF (MiXeR uses 5.45)"),
+    option("--nuts", applies=("fit1",), default=0, type=nonnegative_int, metavar="DRAWS",
+           help="also sample the posterior by NUTS: DRAWS (and as many tuning) draws per "
+                "chain, 2 chains, into OUT.nc"),
+    option("--profile-points", applies=("fit2",), default=25, type=nonnegative_int,
+           help="points of the pi12 log-likelihood profile (0: none)"),
+    option("--qq-method", applies=("test1",), default="convolve", choices=["convolve", "fast"],
+           help="model curve of the Q-Q plots: exact convolve tails or the fast moments "
+                "approximation"),
+    # output
+    option("--out", applies=tuple(ANALYSES), required=tuple(ANALYSES), role="output",
+           metavar="PREFIX", help="output prefix (ld: the LD folder)"),
+    unsupported("--argsfile", reason="put the options on the command line (or in a shell "
+                "script)"),
+    unsupported("--kmax-pdf", reason="the Q-Q and power curves of test1 use the exact "
+                "convolve (or fast) model, not sampling"),
+    unsupported("--downsample-factor", reason="test1 uses every tag SNP"),
+    unsupported("--diffevo-fast-repeats", reason="bayesmix's constrained step is a grid "
+                "search refined by Brent, with no random restarts"),
+]
 
 
-def _add_common(p, *, fit: bool):
-    p.add_argument("--trait1-file", required=True, help="summary statistics (LDSC/MiXeR, .gz ok)")
-    add_reference_options(p)
-    p.add_argument("--z1max", type=float, default=None,
-                   help="right-censor |z| above this through the CDF (MiXeR uses 5.45)")
-    if fit:
-        p.add_argument("--extract", help="SNP list of tag SNPs to use (e.g. from 'mixer.py snps')")
-        p.add_argument("--kmax", type=int, default=20000,
-                       help="causal-set draws of the sampled 'full' model (MiXeR's --kmax)")
-        p.add_argument("--fit-sequence", nargs="+", default=DEFAULT_SEQUENCE,
-                       help="steps: infinitesimal constrained fast full convolve, optionally "
-                            "prefixed neldermead-/lbfgs-; MiXeR names (diffevo-fast, "
-                            "neldermead-fast, neldermead) are mapped")
-        p.add_argument("--n-draws", type=int, default=1000, help="draws for derived CIs (1000)")
-        p.add_argument("--nuts", type=int, default=0, metavar="DRAWS",
-                       help="also sample the posterior by NUTS (DRAWS per chain, 2 chains)")
-    else:
-        p.add_argument("--load-params-file", required=True, help="fit JSON of fit1 (or MiXeR)")
-        p.add_argument("--qq-method", choices=["convolve", "fast"], default="convolve",
-                       help="model curve of the Q-Q plots: exact convolve tails (default) or "
-                            "the fast moments approximation")
+def detect(namespace: dict) -> str:
+    command = namespace.get("command")
+    if command is None:
+        from bayesmix.errors import InputError
+
+        raise InputError("give a subcommand: ld, fit1, test1, fit2 or test2 (see --help)")
+    return command
 
 
-def _ld(args) -> int:
-    from bayesmix.ld.compute import build_ld
-
-    ld = build_ld(args.bfile, "r2", r2min=args.r2min, window_kb=args.ld_window_kb,
-                  chrom=args.chr, progress=sys.stderr.isatty())
-    ld.save(args.out)
-    log.info("ld: wrote %s: %d SNPs, %d pairs with r2 >= %g within %g kb", args.out,
-             ld.shape[0], ld.nnz, args.r2min, args.ld_window_kb)
-    return 0
-
-
-def _fit1(args) -> int:
-    from bayesmix.prepare.mixer import load_mixer_data, parse_chromosomes
-
-    set_threads(args.threads)
-    data, _, lines = load_mixer_data(
-        args.trait1_file, args.ld_file, parse_chromosomes(args.chr2use), bim_template=args.bim_file,
-        extract=args.extract, exclude=args.exclude, exclude_ranges=args.exclude_ranges,
-        randprune_n=args.randprune_n, randprune_r2=args.randprune_r2, seed=args.seed)
-    for line in lines:
-        log.info(line)
-    options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    run_fit(data, args, args.out, normalise_sequence(args.fit_sequence), options)
-    return 0
-
-
-def _test1(args) -> int:
-    from bayesmix.prepare.mixer import load_mixer_data, parse_chromosomes
-    from bayesmix.report.mixer_json import read_params
-
-    set_threads(args.threads)
-    params = read_params(args.load_params_file)
-    data, maf, lines = load_mixer_data(
-        args.trait1_file, args.ld_file, parse_chromosomes(args.chr2use), bim_template=args.bim_file,
-        exclude=args.exclude, exclude_ranges=args.exclude_ranges, randprune_n=args.randprune_n,
-        randprune_r2=args.randprune_r2, seed=args.seed)
-    for line in lines:
-        log.info(line)
-    options = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    run_test(data, maf, params, args.out, options, qq_method=args.qq_method)
-    return 0
+SPEC = CommandSpec(prog="bayesmix-mixer",
+                   description="MiXeR-compatible front end of bayesmix (causal mixture models "
+                               "of GWAS z-scores).",
+                   analyses=ANALYSES, options=OPTIONS, detect=detect, epilog=__doc__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bayesmix-mixer", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="MiXeR-compatible front end of bayesmix (causal mixture models of z-scores).",
-        epilog=__doc__)
-    parser.add_argument("--version", action="version", version=version_string("bayesmix-mixer"))
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("ld", help="LD reference (r^2 >= r2min within a window) from PLINK")
-    p.add_argument("--bfile", required=True, help="PLINK prefix (one chromosome)")
-    p.add_argument("--out", required=True, help="output LD folder (e.g. P_chr21.ld)")
-    p.add_argument("--r2min", type=float, default=0.05, help="keep r^2 >= r2min (0.05)")
-    p.add_argument("--ld-window-kb", type=float, default=10000.0, help="window in kb (10000)")
-    p.add_argument("--ldscore-r2min", type=float, default=0.05,
-                   help="accepted for compatibility; LD scores use the stored pairs")
-    p.add_argument("--chr", help="chromosome, when the fileset holds several")
-    p.set_defaults(_run=_ld)
-    p = sub.add_parser("fit1", help="fit the univariate model")
-    _add_common(p, fit=True)
-    p.set_defaults(_run=_fit1)
-    p = sub.add_parser("test1", help="Q-Q plots and power curve of a univariate fit")
-    _add_common(p, fit=False)
-    p.set_defaults(_run=_test1)
-    from bayesmix.cli.mixer_fit2 import add_subcommands as add_bivariate_subcommands
+    from bayesmix.cli.common import version_string
 
-    add_bivariate_subcommands(sub)  # fit2 / test2
+    parser = Parser(prog=SPEC.prog, description=SPEC.description,
+                                     epilog=SPEC.epilog,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=version_string(SPEC.prog))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in ANALYSES:
+        SPEC.add_to(sub.add_parser(name, help=HELP[name], description=HELP[name]),
+                    analysis=name)
     return parser
 
 
+def inputs_from(args):
+    """The MiXeR inputs of a fit/test subcommand."""
+    from bayesmix.prepare.mixer import MixerInputs, parse_chromosomes
+
+    traits = (args.trait1_file,) + ((args.trait2_file,) if args.trait2_file else ())
+    return MixerInputs(traits, args.ld_file, parse_chromosomes(args.chr2use),
+                       bim_template=args.bim_file, extract=args.extract, exclude=args.exclude,
+                       exclude_ranges=args.exclude_ranges, randprune_n=args.randprune_n,
+                       randprune_r2=args.randprune_r2, seed=args.seed)
+
+
+def run(invocation, run_log) -> int:
+    from bayesmix.cli import mixer_runs as runs
+
+    args, command = invocation.args, invocation.analysis
+    if command == "ld":
+        return runs.run_ld(run_log, bfile=args.bfile, out=args.out, r2min=args.r2min,
+                           window_kb=args.ld_window_kb, chrom=args.chr, threads=args.threads)
+    runs.set_threads(args.threads)
+    inputs = inputs_from(args)
+    options = invocation.record()
+    if command == "fit1":
+        return runs.run_fit1(run_log, inputs, args.out,
+                             sequence=steps_of(args.fit_sequence, fit1_step, "--fit-sequence"),
+                             censor_z=args.z1max, kmax=args.kmax, n_draws=args.n_draws,
+                             nuts=args.nuts, options=options)
+    if command == "test1":
+        return runs.run_test1(run_log, inputs, args.out, params_file=args.load_params_file,
+                              qq_method=args.qq_method, options=options)
+    if command == "fit2":
+        return runs.run_fit2(run_log, inputs, args.out,
+                             params_files=(args.trait1_params_file, args.trait2_params_file),
+                             sequence=steps_of(args.fit_sequence, fit2_step, "--fit-sequence"),
+                             kmax=args.kmax, n_draws=args.n_draws,
+                             profile_points=args.profile_points, options=options)
+    return runs.run_test2(run_log, inputs, args.out, params_file=args.load_params_file)
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    setup_logging()
-    return run_guarded(args._run, args)
+    from bayesmix.cli.common import parse_and_execute
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return parse_and_execute(lambda namespace: (SPEC, run, False), argv, None,
+                             parser=build_parser())
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
-from bayesmix.io.plink import read_bim
+from bayesmix.io.plink import read_bim, snp_id_set
 from bayesmix.io.sumstats import CANONICAL_COLUMNS, map_distinct, strip_chr
 
 # 1-based inclusive coordinates of the extended MHC on chromosome 6.
@@ -141,6 +141,20 @@ def read_regions(path) -> pd.DataFrame:
         {"chr": str, "start": np.int64, "end": np.int64})
 
 
+def _apply_selection(apply, ref, ref_pos, extract, exclude, chrom) -> None:
+    """QC steps for a SNP selection (lists and chromosome), judged on the matched reference
+    SNPs (summary statistics need not carry CHR)."""
+    ids = ref["snp"].to_numpy().astype(str)[np.maximum(ref_pos, 0)]
+    if extract is not None:
+        apply("not in the --extract list", ~np.isin(ids, list(snp_id_set(extract))))
+    if exclude is not None:
+        apply("in the --exclude list", np.isin(ids, list(snp_id_set(exclude))))
+    if chrom is not None:
+        wanted = {chrom_code(c) for c in ([chrom] if isinstance(chrom, str) else chrom)}
+        ref_chr = map_distinct(ref["chr"], chrom_code)[np.maximum(ref_pos, 0)]
+        apply(f"not on chromosome {', '.join(sorted(wanted))}", ~np.isin(ref_chr, list(wanted)))
+
+
 def harmonise(
     sumstats: pd.DataFrame,
     reference,
@@ -154,6 +168,9 @@ def harmonise(
     n_outlier_sd: float = 3.0,
     exclude_regions=None,
     exclude_mhc: str | None = None,
+    extract=None,
+    exclude=None,
+    chrom=None,
     fill_freq: bool = False,
 ) -> tuple[pd.DataFrame, QCReport]:
     """Align summary statistics to a reference and apply the QC rules of the module docstring.
@@ -170,6 +187,9 @@ def harmonise(
     impute_n : drop SNPs whose N is further than ``n_outlier_sd`` SD from the median N.
     exclude_regions : path of a ``chr start end`` file, or a DataFrame from :func:`read_regions`.
     exclude_mhc : ``"hg19"`` or ``"hg38"``: drop the MHC of that genome build.
+    extract, exclude : keep only / drop the SNPs of these lists (a path of a SNP list or an
+        iterable of ids; GCTB's and PLINK's ``--extract`` / ``--exclude``).
+    chrom : keep only SNPs on this chromosome (or these; by the reference's chromosome).
     fill_freq : fill missing FREQ with the reference frequency (reported in the notes).
 
     Returns
@@ -257,6 +277,7 @@ def harmonise(
     # 9. presence in the reference
     ref_pos = pd.Index(key_ref).get_indexer(key_ss)
     apply("absent from the reference", ref_pos < 0)
+    _apply_selection(apply, ref, ref_pos, extract, exclude, chrom)
 
     # 10. allele alignment
     r1 = np.where(ref_pos >= 0, ref["a1"].to_numpy()[np.maximum(ref_pos, 0)], "")
@@ -299,14 +320,8 @@ def harmonise(
     # 14-15. regions, by reference position
     ref_chr = map_distinct(ref["chr"], chrom_code)[np.maximum(ref_pos, 0)]
     ref_bp = ref["bp"].to_numpy(dtype=np.int64)[np.maximum(ref_pos, 0)]
-    if exclude_mhc is not None:
-        chrom, start, end = MHC_REGIONS[exclude_mhc]
-        apply(f"MHC ({exclude_mhc} chr{chrom}:{start}-{end})",
-              (ref_chr == chrom) & (ref_bp >= start) & (ref_bp <= end))
-    if exclude_regions is not None:
-        regions = (exclude_regions if isinstance(exclude_regions, pd.DataFrame)
-                   else read_regions(exclude_regions))
-        apply("excluded regions", _in_regions(ref_chr, ref_bp, regions))
+    for rule, inside in region_masks(ref_chr, ref_bp, exclude_mhc, exclude_regions):
+        apply(rule, inside)
 
     report.n_swapped = int((sign < 0)[keep].sum())
     report.n_strand_flipped = int((flipped | flipped_swapped)[keep].sum())
@@ -377,6 +392,26 @@ def _refuse_reference_duplicates(ref: pd.DataFrame, key: np.ndarray, match_by: s
             "(e.g. plink2 --set-all-var-ids, --rm-dup) or match by the other key",
             ref.attrs.get("path"), line, 2 if match_by == "snp" else 4,
         )
+
+
+def region_masks(chrom: np.ndarray, bp: np.ndarray, exclude_mhc: str | None = None,
+                 exclude_regions=None) -> list[tuple[str, np.ndarray]]:
+    """(rule, mask) of the SNPs inside the MHC of genome build ``exclude_mhc`` and inside the
+    regions of ``exclude_regions`` (a ``chr start end`` path or a :func:`read_regions`
+    table). ``chrom`` are PLINK chromosome codes (:func:`chrom_code`), ``bp`` positions."""
+    masks = []
+    if exclude_mhc is not None:
+        if exclude_mhc not in MHC_REGIONS:
+            raise InputError(f"unknown genome build {exclude_mhc!r} for the MHC; choose one "
+                             f"of {', '.join(MHC_REGIONS)}")
+        c, start, end = MHC_REGIONS[exclude_mhc]
+        masks.append((f"MHC ({exclude_mhc} chr{c}:{start}-{end})",
+                      (chrom == c) & (bp >= start) & (bp <= end)))
+    if exclude_regions is not None:
+        regions = (exclude_regions if isinstance(exclude_regions, pd.DataFrame)
+                   else read_regions(exclude_regions))
+        masks.append(("excluded regions", _in_regions(chrom, bp, regions)))
+    return masks
 
 
 def _in_regions(chrom: np.ndarray, bp: np.ndarray, regions: pd.DataFrame) -> np.ndarray:

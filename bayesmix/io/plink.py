@@ -101,6 +101,13 @@ def read_snp_list(path) -> set[str]:
         return {line.split()[0] for line in fh if line.strip()}
 
 
+def snp_id_set(ids) -> set[str]:
+    """SNP ids from a SNP-list path (:func:`read_snp_list`) or an iterable of ids."""
+    if isinstance(ids, (str, os.PathLike)):
+        return read_snp_list(ids)
+    return {str(i) for i in ids}
+
+
 @dataclass
 class Genotypes:
     """A PLINK 1 fileset with sample and SNP filters applied.
@@ -137,6 +144,8 @@ class Genotypes:
         extract=None,
         exclude=None,
         chrom=None,
+        exclude_mhc: str | None = None,
+        exclude_regions=None,
         maf: float = 0.0,
         max_missing: float = 1.0,
         drop_monomorphic: bool = False,
@@ -151,6 +160,9 @@ class Genotypes:
         keep, remove : path to a FID IID file, or a DataFrame with columns fid, iid.
         extract, exclude : path to a SNP list, or an iterable of SNP ids.
         chrom : a chromosome label or a list of them (as in the ``.bim``).
+        exclude_mhc, exclude_regions : drop SNPs in the MHC of that genome build (hg19, hg38)
+            and in the regions of a ``chr start end`` file (or table); see
+            :func:`bayesmix.io.harmonise.region_masks`.
         maf : drop SNPs with minor allele frequency below this (0 keeps all).
         max_missing : drop SNPs whose missing-genotype rate exceeds this (PLINK ``--geno``).
         drop_monomorphic : drop SNPs with zero variance over the kept samples.
@@ -203,6 +215,16 @@ class Genotypes:
             m = bim["snp"].isin(ids).to_numpy()
             counts["SNPs in --exclude"] = int((snp_mask & m).sum())
             snp_mask &= ~m
+        if exclude_mhc is not None or exclude_regions is not None:
+            from bayesmix.io.harmonise import chrom_code, region_masks
+            from bayesmix.io.sumstats import map_distinct
+
+            codes = map_distinct(bim["chr"], chrom_code)
+            for rule, inside in region_masks(codes, bim["bp"].to_numpy(np.int64), exclude_mhc,
+                                             exclude_regions):
+                counts[f"SNPs in the {rule}" if rule.startswith("MHC") else f"SNPs in {rule}"] = \
+                    int((snp_mask & inside).sum())
+                snp_mask &= ~inside
 
         bed = open_bed(paths["bed"], count_A1=True, iid_count=len(fam), sid_count=len(bim),
                        properties=_bed_properties(fam, bim), num_threads=1)

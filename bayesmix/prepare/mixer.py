@@ -16,9 +16,53 @@ import os
 import numpy as np
 import pandas as pd
 
+from dataclasses import dataclass
+
 from bayesmix.errors import InputError
 
 log = logging.getLogger("bayesmix")
+
+
+@dataclass
+class MixerInputs:
+    """Where a MiXeR analysis reads its data, and how tag SNPs are chosen and weighted.
+
+    trait_files : summary statistics of trait 1 (and trait 2 for bivariate analyses).
+    ld_template : per-chromosome LD folders, ``@`` standing for the chromosome.
+    chromosomes : chromosome labels (:func:`parse_chromosomes`).
+    bim_template : optional reference ``.bim`` per chromosome (``@``), checked against the LD.
+    extract, exclude : SNP lists of tag SNPs to use / leave out.
+    exclude_ranges : ``MHC``, ``[]`` or regions (:func:`parse_exclude_ranges`).
+    randprune_n, randprune_r2, seed : random-pruning weights (passes, r^2 threshold, seed).
+    """
+
+    trait_files: tuple
+    ld_template: str
+    chromosomes: list
+    bim_template: str | None = None
+    extract: str | None = None
+    exclude: str | None = None
+    exclude_ranges: str | None = "MHC"
+    randprune_n: int = 64
+    randprune_r2: float = 0.1
+    seed: int = 0
+
+    def _options(self) -> dict:
+        return dict(bim_template=self.bim_template, extract=self.extract, exclude=self.exclude,
+                    exclude_ranges=self.exclude_ranges, randprune_n=self.randprune_n,
+                    randprune_r2=self.randprune_r2, seed=self.seed)
+
+    def load_univariate(self):
+        """Trait 1 -> ``(MixerData, maf, report_lines)`` (:func:`load_mixer_data`)."""
+        return load_mixer_data(self.trait_files[0], self.ld_template, self.chromosomes,
+                               **self._options())
+
+    def load_bivariate(self):
+        """Both traits on their shared tags -> ``BivariateData`` (:func:`load_bivariate_data`)."""
+        if len(self.trait_files) != 2:
+            raise InputError("a bivariate analysis needs two summary-statistics files")
+        return load_bivariate_data(self.trait_files, self.ld_template, self.chromosomes,
+                                   **self._options())
 
 
 def parse_chromosomes(text: str) -> list[str]:

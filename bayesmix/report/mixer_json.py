@@ -140,3 +140,25 @@ def write_netcdf(tree, path) -> None:
     """Write a DataTree to netcdf atomically."""
     with atomic_path(path) as tmp:
         tree.to_netcdf(tmp, engine="h5netcdf")
+
+
+def write_univariate_test(data, maf, params, out, *, options=None,
+                          qq_method: str = "convolve") -> dict:
+    """test1's outputs: OUT.json (Q-Q, stratified Q-Q and power-curve data of the fitted
+    ``params`` on ``data``; ``maf`` per tag SNP) and the figures OUT.qq, OUT.qqbins,
+    OUT.power (.png and .pdf). Returns the JSON document."""
+    from bayesmix.plots.mixer import plot_power, plot_qq, plot_stratified_qq
+
+    doc = univariate_test_json(data, params, maf, options=options or {}, qq_method=qq_method)
+    write_json(f"{out}.json", doc)
+
+    def arrays(d):
+        return {k: np.array(v, dtype=float) if isinstance(v, list) else v for k, v in d.items()}
+
+    plot_qq(arrays(doc["qqplot"]), f"{out}.qq")
+    bins = doc["qqplot_bins"]
+    plot_stratified_qq({"maf_edges": bins["maf_edges"], "ld_edges": bins["ld_edges"],
+                        "panels": [[arrays(p) for p in row] for row in bins["panels"]]},
+                       f"{out}.qqbins")
+    plot_power(arrays(doc["power"]), f"{out}.power")
+    return doc

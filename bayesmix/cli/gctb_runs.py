@@ -1,0 +1,189 @@
+"""The analyses of ``bayesmix-gctb`` (:mod:`bayesmix.cli.gctb`): library calls in order.
+
+Each runner takes the parsed :class:`~bayesmix.cli.options.Invocation` and the
+:class:`~bayesmix.cli.common.RunLog` (stdout and OUT.log), loads through
+:mod:`bayesmix.prepare` / :mod:`bayesmix.ld`, samples or builds, and writes GCTB's files
+through :mod:`bayesmix.report.gctb` / :mod:`bayesmix.ld.gctb`. Nothing here parses files.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bayesmix.errors import InputError
+
+
+def _present(args, *names) -> dict:
+    """Keyword arguments from the options among ``names`` that apply (not None)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _chain_settings(args):
+    from bayesmix.inference.chain import ChainSettings
+
+    return ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
+                         thin=args.thin, out_freq=args.out_freq, seed=args.seed,
+                         store_snp_draws=not args.no_mcmc_bin,
+                         checkpoint=f"{args.out}.ckpt" if args.checkpoint_every else None,
+                         checkpoint_every=max(args.checkpoint_every, 1))
+
+
+def run_alphabet(invocation, run_log) -> int:
+    """BayesB/C/S/R/N/NS on PLINK genotypes: load, sample, write GCTB outputs."""
+    from bayesmix.inference.chain import run_chains
+    from bayesmix.inference.gibbs import make_steps
+    from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
+    from bayesmix.prepare.alphabet import SampleSnpFilters, load_alphabet_data
+
+    args = invocation.args
+    started = time.time()
+    settings = _chain_settings(args)
+    prior = AlphabetPrior(args.bayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi", "wind",
+                                                 "pi_snp", "fix_pi_snp"))
+    standardize = not (args.unscale_genotype or prior.base == "S")
+    filters = SampleSnpFilters(keep=args.keep, remove=args.remove, extract=args.extract,
+                               exclude=args.exclude, chrom=args.chrom,
+                               exclude_mhc=args.exclude_mhc,
+                               exclude_regions=args.exclude_region, maf=args.maf)
+    loaded = load_alphabet_data(args.bfile, args.pheno, mpheno=args.mpheno,
+                                qcovar=args.covar or args.qcovar, dcovar=args.dcovar,
+                                filters=filters, standardize=standardize)
+    for reason, count in loaded.counts:
+        run_log.say(f"  {reason:<40} {count:>10}")
+    data = loaded.data
+    model = AlphabetModel(data, prior)
+    run_log.say(f"Data: {data.genotypes.n_samples} individuals, {data.genotypes.n_snps} SNPs, "
+                f"{data.design.shape[1]} fixed effects ({', '.join(data.design_columns)}); "
+                f"genotypes {'standardised' if standardize else 'centred (per-allele effects)'}"
+                f", {data.genotypes.nbytes / 2**20:.1f} MiB in memory")
+    run_log.say(f"Running Bayes{prior.method}: chain length {settings.chain_length}, burn-in "
+                f"{settings.burn_in}, thin {settings.thin}, seed {settings.seed}, "
+                f"{args.chains} chain(s)")
+    run_log.say()
+    result = run_chains(model, make_steps, settings, chains=args.chains, cores=args.thread,
+                        progress_stream=run_log)
+    return _finish_mcmc(result, args, run_log, started)
+
+
+def run_sbayes(invocation, run_log) -> int:
+    """SBayesC/R/S: read the LD and statistics, sample, write GCTB outputs."""
+    from bayesmix.inference.chain import run_chains
+    from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+    from bayesmix.models.alphabet import AlphabetPrior
+    from bayesmix.models.sbayes import SBayesModel
+    from bayesmix.prepare.summary import SummarySelection, load_summary_data
+
+    args = invocation.args
+    started = time.time()
+    settings = _chain_settings(args)
+    pi = args.pi if args.pi is None or args.sbayes == "R" else args.pi[-1]
+    prior = AlphabetPrior(args.sbayes, pi=pi, **_present(args, "gamma", "hsq", "S", "fix_pi"))
+    if args.ldm is None and args.mldm is None:
+        raise InputError(f"{invocation.label} needs an LD matrix: --ldm LD or --mldm LIST")
+    selection = SummarySelection(extract=args.extract, exclude=args.exclude, chrom=args.chrom,
+                                 exclude_mhc=args.exclude_mhc,
+                                 exclude_regions=args.exclude_region, p_value=args.p_value,
+                                 keep_ambiguous=args.keep_ambiguous)
+    in_sample = True if args.ld_in_sample else (False if args.ld_out_of_sample else None)
+    data = load_summary_data(args.gwas_summary, ldm=args.ldm, mldm=args.mldm,
+                             selection=selection, impute_n=args.impute_n, rsq=args.rsq,
+                             ld_in_sample=in_sample, say=run_log.say)
+    run_log.say(str(data.qc))
+    run_log.say()
+    run_log.say(data.format_summary())
+    model = SBayesModel(data, prior, robust=not args.no_robust, ridge=args.ld_ridge,
+                        min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
+                        parallel_blocks=args.thread > 1 and args.chains == 1,
+                        ld_layout=args.ld_layout)
+    run_log.say(f"\nSBayes{args.sbayes}: {model.robust_description()}; LD layout "
+                f"{model.ld_layout}; chain length {settings.chain_length}, burn-in "
+                f"{settings.burn_in}, thin {settings.thin}, seed {settings.seed}, "
+                f"{args.chains} chain(s).")
+    run_log.say()
+    result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
+                        cores=min(args.chains, args.thread), progress_stream=run_log)
+    return _finish_mcmc(result, args, run_log, started)
+
+
+def _finish_mcmc(result, args, run_log, started) -> int:
+    """Posterior table, GCTB files and the closing lines of an MCMC run."""
+    from bayesmix.report.gctb import write_outputs
+
+    if result.n_draws == 0:
+        raise InputError("no draws were kept (stopped during burn-in, or chain length - "
+                         "burn-in < thin); nothing to write")
+    run_log.say()
+    run_log.say("Posterior statistics from MCMC samples:")
+    run_log.say(result.diagnostics().to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    run_log.say()
+    paths = write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
+                          netcdf=not args.no_netcdf)
+    for path in paths + [f"{args.out}.log"]:
+        run_log.say(f"Wrote {path}")
+    run_log.say(f"Analysis finished in {time.time() - started:.1f} s "
+                f"({1e3 * result.chains[0].seconds_per_iteration:.2f} ms per iteration)"
+                f"{' - INTERRUPTED, outputs cover the finished iterations' if result.interrupted else ''}")
+    return 130 if result.interrupted else 0
+
+
+def run_ld(invocation, run_log) -> int:
+    """Build, merge, thin or print LD matrices (GCTB's --make-*-ldm, --write-ldm-txt)."""
+    from bayesmix.ld.gctb import write_gctb_ldm, write_ldm_text
+    from bayesmix.ld.open import open_ld, open_ld_list, thin_to_sparse
+    from bayesmix.ld.store import merge
+
+    args, analysis = invocation.args, invocation.analysis
+    if analysis == "write-ldm-txt":
+        path = write_ldm_text(open_ld(args.ldm), f"{args.out}.ldm.txt")
+        run_log.say(f"Written the LD matrix as text to [{path}].")
+        return 0
+    if analysis == "merge-ldm":
+        pieces = open_ld_list(args.mldm)
+        ld = merge(pieces)
+        ld.meta["kind"] = "full"
+        run_log.say(f"Merged {len(pieces)} LD matrix pieces: {ld.shape[0]} SNPs.")
+        kind = "full"
+    elif analysis == "thin-ldm":
+        ld = thin_to_sparse(open_ld(args.ldm), args.chisq)
+        kind = "sparse"
+    else:
+        ld, kind = _build_ld(args, analysis), analysis.split("-")[1]
+    name = ".".join([args.out] + ([f"chr{args.chrom}"] if args.chrom and not args.snp else [])
+                    + ([f"snp{args.snp}"] if args.snp else []))
+    if not ld.is_square:
+        # a row piece (--snp i-j): bayesmix LD folders named like GCTB's pieces;
+        # --mldm LIST --make-full-ldm merges them.
+        folder = ld.save(f"{name}.ldm.{kind}")
+        run_log.say(f"Written rows {args.snp} of the {kind} LD matrix ({ld.shape[0]} x "
+                    f"{ld.shape[1]}) to the folder [{folder}]; merge the pieces with --mldm "
+                    "LIST --make-full-ldm.")
+        return 0
+    prefix = write_gctb_ldm(ld, name, kind)
+    run_log.say(f"Written the {kind} LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros) to "
+                f"[{prefix}.bin] and [{prefix}.info].")
+    if args.write_ldm_txt:
+        write_ldm_text(ld, f"{prefix}.txt")
+        run_log.say(f"Written the LD matrix as text to [{prefix}.txt].")
+    return 0
+
+
+def _build_ld(args, analysis):
+    """--make-full/sparse/shrunk-ldm from --bfile with the sample and SNP filters."""
+    import sys
+
+    from bayesmix.io.plink import Genotypes
+    from bayesmix.ld.compute import build_ld
+
+    kind = analysis.split("-")[1]
+    genotypes = Genotypes.open(args.bfile, keep=args.keep, remove=args.remove,
+                               extract=args.extract, exclude=args.exclude, chrom=args.chrom,
+                               exclude_mhc=args.exclude_mhc,
+                               exclude_regions=args.exclude_region, maf=args.maf)
+    options = dict(chrom=args.chrom, snp_range=args.snp, threads=args.thread,
+                   progress=sys.stderr.isatty())
+    if kind == "sparse":
+        options["chisq"] = args.chisq
+    if kind == "shrunk":
+        options.update(gen_map=args.gen_map, ne=args.ne, genmap_n=args.genmap_n,
+                       cutoff=args.shrunk_cutoff)
+    return build_ld(genotypes, kind, **options)

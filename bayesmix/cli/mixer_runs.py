@@ -1,0 +1,231 @@
+"""The MiXeR analyses shared by ``bayesmix-mixer`` and ``bayesmix mixer``: library calls in order.
+
+Inputs come as a :class:`~bayesmix.prepare.mixer.MixerInputs` (each front end fills it from
+its own option names); fits run in :mod:`bayesmix.inference.mle` /
+:mod:`bayesmix.inference.mle_bivariate`; files are written by :mod:`bayesmix.report` and
+:mod:`bayesmix.plots`. Outputs:
+
+- ``ld``: the LD folder (r^2 >= r2min within a window) of one chromosome;
+- ``fit1``: OUT.json (MiXeR fields) and OUT.nc (ArviZ; with a NUTS posterior on request);
+- ``test1``: OUT.json (Q-Q, stratified Q-Q, power curve) and OUT.{qq,qqbins,power}.{png,pdf};
+- ``fit2``: OUT.json (parameters, rg, Venn counts with SEs, AIC/BIC, pi12 profile);
+- ``test2``: OUT.json (conditional Q-Q), OUT.snps.tsv.gz (per-SNP shared/unique posteriors)
+  and OUT.{venn,condqq,density,profile}.{png,pdf}.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("bayesmix")
+
+#: MiXeR univariate fit-sequence names -> bayesmix steps
+FIT1_ALIASES = {"diffevo-fast": "constrained", "diffevo": "constrained",
+                "neldermead": "neldermead-convolve", "inflation": "infinitesimal",
+                "brute1": "constrained", "brent1": "constrained"}
+FIT1_STEPS = ("infinitesimal", "constrained", "fast", "full", "convolve")
+DEFAULT_FIT1_SEQUENCE = ("infinitesimal", "constrained", "convolve")
+#: MiXeR bivariate fit-sequence names -> bayesmix steps
+FIT2_ALIASES = {"diffevo-fast": "fast", "neldermead-fast": "fast", "diffevo": "fast",
+                "neldermead": "fast", "inflation": "infinitesimal", "brute1": "full",
+                "brent1": "full", "brute1-fast": "fast", "brent1-fast": "fast"}
+FIT2_STEPS = ("infinitesimal", "fast", "full")
+DEFAULT_FIT2_SEQUENCE = ("infinitesimal", "fast", "full")
+
+
+def fit1_step(token: str) -> str:
+    """One univariate fit-sequence token -> a bayesmix step (argparse type; MiXeR's names are
+    mapped, an optional ``neldermead-``/``lbfgs-`` prefix picks the optimiser)."""
+    import argparse
+
+    step = FIT1_ALIASES.get(token, token)
+    optimiser, _, name = step.rpartition("-")
+    if name not in FIT1_STEPS or optimiser not in ("", "neldermead", "lbfgs") or (
+            optimiser and name in ("infinitesimal", "constrained")):
+        raise argparse.ArgumentTypeError(
+            f"unknown fit-sequence step {token!r}: use {', '.join(FIT1_STEPS)} (fast, full "
+            f"and convolve optionally prefixed neldermead- or lbfgs-) or MiXeR's "
+            f"{', '.join(sorted(FIT1_ALIASES))}")
+    if step == "lbfgs-full":
+        raise argparse.ArgumentTypeError("lbfgs-full: the sampled full likelihood is not "
+                                         "smooth in pi; use neldermead-full")
+    return step
+
+
+def fit2_step(token: str) -> str:
+    """One bivariate fit-sequence token -> a bayesmix step (argparse type)."""
+    import argparse
+
+    step = FIT2_ALIASES.get(token, token)
+    if step not in FIT2_STEPS:
+        raise argparse.ArgumentTypeError(
+            f"unknown fit2 step {token!r}: use {', '.join(FIT2_STEPS)} or MiXeR's "
+            f"{', '.join(sorted(FIT2_ALIASES))}")
+    return step
+
+
+def set_threads(threads) -> None:
+    """numba threads for the likelihood kernels (None: numba's default)."""
+    if threads:
+        import numba
+
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+def run_ld(run_log, *, bfile, out, r2min, window_kb, chrom=None, threads=None) -> int:
+    """MiXeR's ``ld``: r^2 >= r2min within ``window_kb`` of one chromosome -> LD folder."""
+    import sys
+
+    from bayesmix.ld.compute import build_ld
+
+    ld = build_ld(bfile, "r2", r2min=r2min, window_kb=window_kb, chrom=chrom, threads=threads,
+                  progress=sys.stderr.isatty())
+    ld.save(out)
+    run_log.say(f"ld: wrote {out}: {ld.shape[0]} SNPs, {ld.nnz} pairs with r2 >= {r2min:g} "
+                f"within {window_kb:g} kb")
+    return 0
+
+
+def _say_lines(run_log, lines, prefix=""):
+    for line in lines:
+        run_log.say(f"{prefix}{line}")
+
+
+def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draws=1000,
+             nuts=0, options=None, plots_qq_method=None) -> int:
+    """Univariate fit -> OUT.json and OUT.nc; with ``plots_qq_method`` also test1's outputs
+    under OUT.test (``bayesmix mixer fit --plots``)."""
+    from bayesmix.inference.mle import fit_univariate
+    from bayesmix.report.mixer_json import (fit_datatree, univariate_fit_json, write_json,
+                                            write_netcdf)
+
+    data, maf, lines = inputs.load_univariate()
+    _say_lines(run_log, lines)
+    fit = fit_univariate(data, sequence=list(sequence), censor_z=censor_z or 0.0, kmax=kmax,
+                         seed=inputs.seed, n_draws=n_draws, progress=log.info)
+    posterior = None
+    if nuts:
+        from bayesmix.models.mixer import sample_nuts
+
+        posterior = sample_nuts(data, method="fast" if fit.method == "fast" else "convolve",
+                                censor_z=censor_z or 0.0, draws=nuts, tune=nuts, chains=2,
+                                seed=inputs.seed, start=fit.params)
+    write_json(f"{out}.json", univariate_fit_json(fit, options=options or {}))
+    write_netcdf(fit_datatree(fit, posterior), f"{out}.nc")
+    ci = fit.ci
+    run_log.say(f"fit1: pi={fit.params['pi']:.3g} sig2_beta={fit.params['sig2_beta']:.3g} "
+                f"sig2_zero={fit.params['sig2_zero']:.4g} h2={ci['h2']['point']:.4g} "
+                f"({ci['h2']['lower']:.4g}-{ci['h2']['upper']:.4g}) nc={ci['nc']['point']:.4g} "
+                f"({ci['nc']['lower']:.4g}-{ci['nc']['upper']:.4g}) "
+                f"AIC(inf-mix)={fit.criteria['AIC']:.2f} BIC={fit.criteria['BIC']:.2f}")
+    if fit.criteria["AIC"] < 0:
+        log.warning("AIC prefers the infinitesimal model: pi is not identifiable at this "
+                    "GWAS power (MiXeR advises N >= 50,000); read pi/nc with their intervals")
+    run_log.say(f"wrote {out}.json and {out}.nc")
+    if plots_qq_method is not None:
+        _test1(run_log, data, maf, fit.params, f"{out}.test", options, plots_qq_method)
+    return 0
+
+
+def run_test1(run_log, inputs, out, *, params_file, qq_method="convolve", options=None) -> int:
+    """Q-Q / stratified Q-Q / power curve of a univariate fit -> OUT.json and figures."""
+    from bayesmix.report.mixer_json import read_params
+
+    params = read_params(params_file)
+    data, maf, lines = inputs.load_univariate()
+    _say_lines(run_log, lines)
+    _test1(run_log, data, maf, params, out, options, qq_method)
+    return 0
+
+
+def _test1(run_log, data, maf, params, out, options, qq_method) -> None:
+    from bayesmix.report.mixer_json import write_univariate_test
+
+    write_univariate_test(data, maf, params, out, options=options, qq_method=qq_method)
+    run_log.say(f"wrote {out}.json and {out}.{{qq,qqbins,power}}.{{png,pdf}}")
+
+
+def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws=1000,
+             profile_points=25, options=None) -> int:
+    """Bivariate fit -> OUT.json (with the pi12 log-likelihood profile)."""
+    import numpy as np
+
+    from bayesmix.inference.mle_bivariate import fit_bivariate, profile_pi12
+    from bayesmix.report.mixer_bivariate_json import write_fit_json
+    from bayesmix.report.mixer_json import read_params
+
+    uni = [read_params(path) for path in params_files]
+    data = inputs.load_bivariate()
+    fit = fit_bivariate(data, uni[0], uni[1], sequence=list(dict.fromkeys(sequence)),
+                        kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info)
+    extra = {"options": options or {}}
+    if profile_points > 0:
+        extra["pi12_profile"] = profile_pi12(fit, data, np.linspace(0.02, 0.98, profile_points))
+    write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, inputs.trait_files)),
+                   extra=extra)
+    ci = fit.ci
+    run_log.say(
+        f"fit2: pi12={fit.params['pi12']:.3g} (share {fit.share:.3f}) "
+        f"rho12={fit.params['rho12']:.3f} rho0={fit.params['rho0']:.3f} rg={fit.rg:.3f} "
+        f"(SE {ci['rg']['std']:.3f}); causal variants n1={ci['nc1']['point']:.0f} "
+        f"n12={ci['nc12']['point']:.0f} n2={ci['nc2']['point']:.0f}; AIC best vs minimal "
+        f"{fit.criteria.get('best_vs_minimal_overlap_AIC', float('nan')):.2f}, vs maximal "
+        f"{fit.criteria.get('best_vs_maximal_overlap_AIC', float('nan')):.2f}")
+    run_log.say(f"wrote {out}.json")
+    return 0
+
+
+def run_test2(run_log, inputs, out, *, params_file) -> int:
+    """Venn, conditional Q-Q, densities and per-SNP shared posteriors of a bivariate fit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from bayesmix.inference.mle_bivariate import fit_from_record, shared_posteriors
+    from bayesmix.io.files import atomic_path
+    from bayesmix.plots import bivariate as bplots
+    from bayesmix.report.mixer_bivariate_json import read_fit_json
+    from bayesmix.report.mixer_json import write_json
+
+    record = read_fit_json(params_file)
+    data = inputs.load_bivariate()
+    fit = fit_from_record(record, data)
+    post = shared_posteriors(fit, data)
+    table = data.trait1.tags[["snp", "chr", "bp"]].copy()
+    table["z1"], table["z2"] = data.trait1.z, data.trait2.z
+    for key, value in post.items():
+        table[key] = value
+    with atomic_path(f"{out}.snps.tsv.gz") as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g", compression="gzip")
+    rng = np.random.default_rng(inputs.seed)
+    qq = bplots.conditional_qq_data(data, fit, rng=rng)
+    write_json(f"{out}.json", {"analysis": "bivariate-test", "params": record["params"],
+                               "venn": record.get("venn"), "conditional_qq": qq,
+                               "n_tags": data.n_tags,
+                               "n_shared_p90": int((post["p_shared"] >= 0.9).sum())})
+    figures = {"venn": lambda ax: bplots.plot_venn(record["venn"]["total"], ax=ax),
+               "condqq": lambda ax: bplots.plot_conditional_qq(data, fit, ax=ax, rng=rng),
+               "density": None,
+               "profile": (lambda ax: bplots.plot_pi12_profile(record["pi12_profile"],
+                                                               fit=fit, ax=ax))
+               if record.get("pi12_profile") else None}
+    for name, draw in figures.items():
+        if name == "density":
+            fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+            bplots.plot_z_density(data, fit, axes=axes[:2], rng=rng)
+            bplots.plot_beta_density(fit, ax=axes[2], rng=rng)
+        elif draw is None:
+            continue
+        else:
+            fig, ax = plt.subplots(figsize=(5, 4))
+            draw(ax)
+        for ext in ("png", "pdf"):
+            with atomic_path(f"{out}.{name}.{ext}") as tmp:
+                fig.savefig(tmp, format=ext, bbox_inches="tight")
+        plt.close(fig)
+    run_log.say(f"test2: {int((post['p_shared'] >= 0.9).sum())} of {data.n_tags} tag SNPs "
+                f"with P(shared) >= 0.9; wrote {out}.json, {out}.snps.tsv.gz and "
+                f"{out}.{{venn,condqq,density,profile}}.{{png,pdf}}")
+    return 0
