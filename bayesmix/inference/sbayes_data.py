@@ -36,6 +36,7 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.harmonise import QCReport, harmonise
+from bayesmix.io.sumstats import require_sample_size
 from bayesmix.kernels.sbayes import row_ld_statistics
 from bayesmix.ld.store import LDMatrix
 
@@ -183,10 +184,8 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
     if not ld.is_square:
         raise InputError(f"SBayes needs a square LD matrix (rows = columns); got {ld.shape}")
     source = sumstats.attrs.get("path")
-    if sumstats["N"].isna().all():
-        raise InputError("no per-SNP sample size: the summary statistics have no N column "
-                         f"(header: {' '.join(sumstats.attrs.get('header', []))}); add one, or "
-                         "write a .ma with N (bayesmix munge --n N)", source, 1)
+    require_sample_size(sumstats, "add an N column, or write a .ma with N (bayesmix munge "
+                        "--n N)")
     options = {"fill_freq": True, "max_vp_ratio": None if impute_n else max_vp_ratio,
                **harmonise_options}
     aligned, report = harmonise(sumstats, ld.snps, **options)

@@ -67,6 +67,7 @@ def _gzip_break_line(path) -> int:
                         newlines += before.decompress(raw[byte:byte + 1]).count(b"\n")
                     except zlib.error:
                         return newlines + 1
+                member = before
             pos = end
         if not member.eof:
             break

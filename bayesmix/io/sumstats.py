@@ -148,6 +148,16 @@ def read_sumstats(
     return out
 
 
+def require_sample_size(sumstats: pd.DataFrame, advice: str) -> None:
+    """Refuse statistics with no per-SNP sample size at all (no N column, or N missing on
+    every line): an :class:`InputError` at line 1 (the header) of the file, naming the header
+    and ending with ``advice`` (how to add N for the analysis at hand)."""
+    if sumstats["N"].isna().all():
+        raise InputError(f"no per-SNP sample size (no N column, or N missing on every line; "
+                         f"header: {' '.join(sumstats.attrs.get('header', []))}); {advice}",
+                         sumstats.attrs.get("path"), 1)
+
+
 def detect_format(header: list[str]) -> str:
     """Name of the tool format matching ``header`` (case-insensitive), else ``"generic"``."""
     names = {h.upper() for h in header}

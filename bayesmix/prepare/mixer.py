@@ -103,18 +103,15 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
 
     from bayesmix.io.harmonise import harmonise
     from bayesmix.io.plink import read_bim, read_snp_list
-    from bayesmix.io.sumstats import read_sumstats
+    from bayesmix.io.sumstats import read_sumstats, require_sample_size
     from bayesmix.ld.pruning import random_pruning_weights
     from bayesmix.ld.store import LDMatrix
     from bayesmix.models.mixer import MixerData
 
     sumstats = read_sumstats(trait_file)
-    if sumstats["N"].isna().all():
-        raise InputError(
-            "no sample size: the summary statistics have no N column (header: "
-            f"{' '.join(sumstats.attrs.get('header', []))}); MiXeR needs per-SNP N: add an N "
-            "column (LDSC munge_sumstats.py --N, or bayesmix munge --n N --ref PREFIX, which "
-            "writes OUT.sumstats.gz with N)", trait_file, 1)
+    require_sample_size(sumstats, "MiXeR needs per-SNP N: add an N column (LDSC "
+                        "munge_sumstats.py --N, or bayesmix munge --n N --ref PREFIX, which "
+                        "writes OUT.sumstats.gz with N)")
     ld_paths = {chrom: str(ld_template).replace("@", chrom) for chrom in chromosomes}
     no_ld = [chrom for chrom, path in ld_paths.items() if not Path(path).exists()]
     if no_ld:
