@@ -56,7 +56,8 @@ def run(invocation, run_log) -> int:
     from bayesmix.errors import InputError
     from bayesmix.io.harmonise import harmonise
     from bayesmix.io.plink import reference_snps
-    from bayesmix.io.sumstats import fill_beta_se, read_sumstats, write_ma, write_sumstats
+    from bayesmix.io.sumstats import (fill_beta_se, read_sumstats, require_sample_size, write_ma,
+                                      write_sumstats)
 
     log = logging.getLogger("bayesmix")
     args = invocation.args
@@ -69,6 +70,7 @@ def run(invocation, run_log) -> int:
                 raise InputError(f"--column expects NAME=CANONICAL, got {item!r}")
             column_map[name] = target
     sumstats = read_sumstats(args.sumstats, args.format, column_map, n=args.n)
+    require_sample_size(sumstats, "pass --n N")
     log.info("read %d SNPs from %s (format %s)", len(sumstats), args.sumstats,
              sumstats.attrs["format"])
 
@@ -84,8 +86,6 @@ def run(invocation, run_log) -> int:
     if aligned.empty:
         run_log.say(str(report))
         raise InputError("no SNP survived harmonisation (see the table above)", args.sumstats)
-    if aligned["N"].isna().all():
-        raise InputError("no sample size: the file has no N column; pass --n", args.sumstats)
     aligned, n_filled = fill_beta_se(aligned)
     if n_filled:
         report.notes.append(f"BETA/SE of {n_filled} SNPs derived from Z, N and FREQ for a "

@@ -99,8 +99,13 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     from bayesmix.report.mixer_json import (fit_datatree, univariate_fit_json, write_json,
                                             write_netcdf)
 
+    from bayesmix.prepare.mixer import power_warning
+
     data, maf, lines = inputs.load_univariate()
     _say_lines(run_log, lines)
+    warning = power_warning(data)
+    if warning:
+        log.warning("warning: %s", warning)
     fit = fit_univariate(data, sequence=list(sequence), censor_z=censor_z or 0.0, kmax=kmax,
                          seed=inputs.seed, n_draws=n_draws, progress=log.info)
     posterior = None
@@ -154,8 +159,14 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     from bayesmix.report.mixer_bivariate_json import write_fit_json
     from bayesmix.report.mixer_json import read_params
 
+    from bayesmix.prepare.mixer import power_warning
+
     uni = [read_params(path) for path in params_files]
     data = inputs.load_bivariate()
+    for trait, label in ((data.trait1, "trait 1"), (data.trait2, "trait 2")):
+        warning = power_warning(trait, label=label)
+        if warning:
+            log.warning("warning: %s", warning)
     fit = fit_bivariate(data, uni[0], uni[1], sequence=list(dict.fromkeys(sequence)),
                         kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info)
     extra = {"options": options or {}}

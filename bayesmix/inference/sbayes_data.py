@@ -36,6 +36,7 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.harmonise import QCReport, harmonise
+from bayesmix.io.sumstats import require_sample_size
 from bayesmix.kernels.sbayes import row_ld_statistics
 from bayesmix.ld.store import LDMatrix
 
@@ -135,8 +136,15 @@ class SummaryData:
         return "\n".join(lines)
 
 
+MAX_VP_RATIO = 4.0
+"""Default of ``max_vp_ratio`` in :func:`prepare_summary_data`: a SNP whose per-SNP
+phenotypic variance is 4 times above (or below) the median claims, with a sane SE, to explain
+3/4 of the trait's variance alone (b*^2 = 1 - 1/4; see the function's docstring)."""
+
+
 def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool = False,
                          rsq: float | None = None, ld_in_sample: bool | None = None,
+                         max_vp_ratio: float | None = MAX_VP_RATIO,
                          **harmonise_options) -> SummaryData:
     """Harmonise GWAS statistics to ``ld`` and build the summary-data normal equations.
 
@@ -155,6 +163,17 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
         (:func:`bayesmix.ld.pruning.high_ld_filter`; counted in the QC report).
     ld_in_sample : the LD panel is the GWAS sample itself (True), an independent reference
         (False), or None: decide from the sample sizes (:func:`summary_data_from_aligned`).
+    max_vp_ratio : drop, and count in the QC report, SNPs whose per-SNP phenotypic variance
+        V_j = H_j (n_j se_j^2 + b_j^2) is more than this factor above or below the median
+        (harmonisation rule 13, docs/formats.md; None: keep them). With a correct SE,
+        n_j se_j^2 H_j ~ Vp and V_j / Vp = 1 / (1 - b*_j^2), so the default 4 drops a SNP
+        claiming that it alone explains more than 3/4 of the phenotypic variance (b = 50 with
+        se = 0.01: the standardised effect b*_j = z_j / sqrt(n_j + z_j^2) is ~1 and the
+        chain diverges); V_j below Vp / 4 means an N, SE or frequency off by 4-fold. GCTB
+        prints the mean and SD of V_j in its data summary without filtering. SNPs without
+        BETA/SE (z-only files) are not tested. Not applied with ``impute_n``: a per-SNP N off
+        by a factor shifts V_j by that factor, and --impute-n replaces N (making every V_j
+        equal to Vp) and drops its own outliers.
     **harmonise_options : passed to :func:`bayesmix.io.harmonise.harmonise` (exclude_mhc,
         exclude_regions, keep_ambiguous, min_maf, max_freq_diff, ...). Frequencies missing
         from the statistics are taken from the LD reference.
@@ -165,7 +184,10 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
     if not ld.is_square:
         raise InputError(f"SBayes needs a square LD matrix (rows = columns); got {ld.shape}")
     source = sumstats.attrs.get("path")
-    options = {"fill_freq": True, **harmonise_options}
+    require_sample_size(sumstats, "add an N column, or write a .ma with N (bayesmix munge "
+                        "--n N)")
+    options = {"fill_freq": True, "max_vp_ratio": None if impute_n else max_vp_ratio,
+               **harmonise_options}
     aligned, report = harmonise(sumstats, ld.snps, **options)
     if impute_n and not aligned.empty:
         aligned = _impute_n(aligned, report, source)

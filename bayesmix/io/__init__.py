@@ -7,24 +7,27 @@ rules are documented in ``docs/formats.md``:
   ``snps``, ``samples``, ``heterozygosity``, ``filter_report``), :func:`read_bim`,
   :func:`read_fam`.
 - phenotypes (``.pheno``): :func:`read_phen`, :func:`read_qcovar`, :func:`read_covar`,
-  :func:`align_samples` -> :class:`AlignedSamples`.
+  :func:`align_samples` -> :class:`AlignedSamples`, :func:`check_design`.
 - summary statistics (``.sumstats``): :func:`read_sumstats`, :func:`write_ma`,
   :func:`write_sumstats`, :func:`fill_beta_se`, :func:`beta_se_from_z`,
-  ``CANONICAL_COLUMNS``.
+  :func:`require_sample_size`, ``CANONICAL_COLUMNS``.
 - harmonisation (``.harmonise``): :func:`harmonise` -> (aligned table, :class:`QCReport`),
   :func:`read_regions`, ``MHC_REGIONS``.
-- files (``.files``): :func:`open_text`, :func:`atomic_open`, :func:`atomic_path`.
+- files (``.files``): :func:`open_text`, :func:`read_bytes`, :func:`input_file`,
+  :func:`atomic_open`, :func:`atomic_path`.
 """
 
 _LAZY = {
     **dict.fromkeys(["Genotypes", "read_bim", "read_fam"], "bayesmix.io.plink"),
     **dict.fromkeys(["read_phen", "read_qcovar", "read_covar", "align_samples",
-                     "AlignedSamples"], "bayesmix.io.pheno"),
+                     "AlignedSamples", "check_design"], "bayesmix.io.pheno"),
     **dict.fromkeys(["read_sumstats", "write_ma", "write_sumstats", "fill_beta_se",
-                     "beta_se_from_z", "CANONICAL_COLUMNS"], "bayesmix.io.sumstats"),
+                     "beta_se_from_z", "require_sample_size", "CANONICAL_COLUMNS"],
+                    "bayesmix.io.sumstats"),
     **dict.fromkeys(["harmonise", "QCReport", "read_regions", "MHC_REGIONS"],
                     "bayesmix.io.harmonise"),
-    **dict.fromkeys(["open_text", "atomic_open", "atomic_path"], "bayesmix.io.files"),
+    **dict.fromkeys(["open_text", "read_bytes", "input_file", "atomic_open", "atomic_path"],
+                    "bayesmix.io.files"),
 }
 
 __all__ = list(_LAZY)

@@ -1,4 +1,5 @@
-"""File helpers shared by every reader and writer: transparent gzip, atomic writes, fast
+"""File helpers shared by every reader and writer: checked opening of plain or gzip text
+(damaged files become one-line errors naming the file and line), atomic writes, fast
 field-count and number checks that name the offending line."""
 
 from __future__ import annotations
@@ -8,12 +9,33 @@ import gzip
 import os
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
+
+# What gzip raises on damaged data: EOFError (truncated stream), gzip.BadGzipFile (an OSError:
+# bad header, CRC or length check failed), zlib.error (invalid deflate data).
+_GZIP_ERRORS = (EOFError, OSError, zlib.error)
+
+
+def input_file(path) -> Path:
+    """``path`` as a :class:`~pathlib.Path` after checking it is an existing, readable file.
+
+    Raises :class:`InputError` naming the path when it does not exist, is a directory or
+    cannot be read.
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("is a directory, not a file", path)
+    if not os.access(path, os.R_OK):
+        raise InputError("permission denied: the file cannot be read", path)
+    return path
 
 
 def is_gzip(path) -> bool:
@@ -22,11 +44,95 @@ def is_gzip(path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+def _gzip_break_line(path) -> int:
+    """1-based line in which the readable data of a damaged gzip file ends.
+
+    Decompresses member by member (bgzip files are many members) with zlib, which, unlike
+    :mod:`gzip`, hands out every byte it could decode before the damage: the piece in which
+    zlib fails is fed again a byte at a time from a copy of the state before it.
+    """
+    raw = Path(path).read_bytes()
+    newlines, start, piece = 0, 0, 1 << 16
+    while start < len(raw):
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pos = start
+        while pos < len(raw) and not member.eof:
+            end = min(pos + piece, len(raw))
+            before = member.copy()
+            try:
+                newlines += member.decompress(raw[pos:end]).count(b"\n")
+            except zlib.error:
+                for byte in range(pos, end):
+                    try:
+                        newlines += before.decompress(raw[byte:byte + 1]).count(b"\n")
+                    except zlib.error:
+                        return newlines + 1
+                member = before
+            pos = end
+        if not member.eof:
+            break
+        start = pos - len(member.unused_data)  # the next member begins there
+    return newlines + 1
+
+
+def _damaged(path, line: int, exc: BaseException, compressed: bool) -> InputError:
+    """The one-line error for a read of ``path`` that failed (``line``: where, 1-based)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"not a text file (byte 0x{exc.object[exc.start]:02x} is not UTF-8 "
+                          "text); expected plain or gzip-compressed text", path, line)
+    if compressed:
+        return InputError(f"truncated or corrupt gzip file, readable up to this line "
+                          f"({type(exc).__name__}: {exc}); download or compress it again",
+                          path, _gzip_break_line(path))
+    return InputError(f"cannot be read ({type(exc).__name__}: {exc})", path, line)
+
+
+class TextInput:
+    """Lines of a plain or gzip-compressed text file (see :func:`open_text`).
+
+    Iterating yields lines (with their newline) and counts them in :attr:`lineno`; a
+    truncated or corrupt gzip stream, or bytes that are not UTF-8 text, raise
+    :class:`InputError` naming the file and the line where reading stopped.
+    """
+
+    def __init__(self, path: Path, handle, compressed: bool):
+        self.path = path
+        self.lineno = 0
+        self._handle = handle
+        self._compressed = compressed
+
+    def __iter__(self):
+        while True:
+            try:
+                line = self._handle.readline()
+            except UnicodeDecodeError as exc:  # decoded ahead by blocks: find the byte's line
+                check_utf8(read_bytes(self.path), self.path)
+                raise _damaged(self.path, self.lineno + 1, exc, False) from None
+            except _GZIP_ERRORS as exc:
+                raise _damaged(self.path, self.lineno + 1, exc, self._compressed) from None
+            if not line:
+                return
+            self.lineno += 1
+            yield line
+
+    def read(self) -> str:
+        """The rest of the file as one string."""
+        return "".join(self)
+
+
+@contextlib.contextmanager
 def open_text(path):
-    """Open a plain or gzip-compressed text file for reading."""
-    if is_gzip(path):
-        return gzip.open(path, "rt")
-    return open(path, "rt")
+    """Open a plain or gzip-compressed text file (gzip recognised by its magic bytes) for
+    reading; yields a :class:`TextInput`. Missing files, directories and damaged data raise
+    :class:`InputError` naming the file (and the line where reading stopped)."""
+    path = input_file(path)
+    compressed = is_gzip(path)
+    handle = (gzip.open(path, "rt", encoding="utf-8") if compressed
+              else open(path, "rt", encoding="utf-8"))
+    try:
+        yield TextInput(path, handle, compressed)
+    finally:
+        handle.close()
 
 
 # Tokens read as a missing value (case-insensitive) rather than as a malformed number.
@@ -34,12 +140,28 @@ MISSING_TOKENS = frozenset({"", "na", "nan", ".", "-", "null", "none"})
 
 
 def read_bytes(path) -> bytes:
-    """Whole content of a plain or gzip-compressed file, decompressed."""
-    if is_gzip(path):
+    """Whole content of a plain or gzip-compressed file, decompressed.
+
+    Raises :class:`InputError` for a missing file or a truncated or corrupt gzip stream, naming
+    the line where the readable data stops.
+    """
+    path = input_file(path)
+    if not is_gzip(path):
+        with open(path, "rb") as fh:
+            return fh.read()
+    try:
         with gzip.open(path, "rb") as fh:
             return fh.read()
-    with open(path, "rb") as fh:
-        return fh.read()
+    except _GZIP_ERRORS as exc:
+        raise _damaged(path, 0, exc, True) from None
+
+
+def check_utf8(data: bytes, path) -> None:
+    """Raise :class:`InputError` at the line of the first byte that is not UTF-8 text."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, data.count(b"\n", 0, exc.start) + 1, exc, False) from None
 
 
 def count_fields(data: bytes, sep: str, chunk_bytes: int = 1 << 24) -> tuple[np.ndarray, np.ndarray]:

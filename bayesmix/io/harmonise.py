@@ -20,10 +20,14 @@ Rules, in the order applied (those marked * are optional):
 10. alleles that match the reference neither directly, swapped, nor on the other strand;
 11. * minor allele frequency below ``min_maf`` (GWAS FREQ, else the reference frequency);
 12. * |FREQ - reference freq| > ``max_freq_diff`` (after alignment);
-13. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N)
+13. * per-SNP phenotypic variance V_j = H_j (N_j SE_j^2 + BETA_j^2), H_j = 2 p_j (1 - p_j),
+    more than ``max_vp_ratio`` times above or below its median over the SNPs (GCTB's "GWAS
+    SNP phenotypic variance"; every SNP of one GWAS estimates the same trait variance, so an
+    outlier has a wrong BETA, SE, N or FREQ);
+14. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N)
     (``n_outlier_sd``);
-14. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
-15. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
+15. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
+16. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open
+from bayesmix.io.files import atomic_open, open_text
 from bayesmix.io.plink import read_bim, snp_id_set
 from bayesmix.io.sumstats import CANONICAL_COLUMNS, map_distinct, strip_chr
 
@@ -117,10 +121,8 @@ def read_regions(path) -> pd.DataFrame:
     are not numbers are skipped. Returns columns chr (str), start, end (int64).
     """
     path = Path(os.fspath(path))
-    if not path.exists():
-        raise InputError("file not found", path)
     rows = []
-    with open(path, "rt") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             fields = line.split()
             if not fields or fields[0].startswith("#"):
@@ -164,6 +166,7 @@ def harmonise(
     min_info: float | None = None,
     min_maf: float | None = None,
     max_freq_diff: float | None = None,
+    max_vp_ratio: float | None = None,
     impute_n: bool = False,
     n_outlier_sd: float = 3.0,
     exclude_regions=None,
@@ -184,6 +187,9 @@ def harmonise(
     keep_ambiguous : keep strand-ambiguous A/T, C/G SNPs.
     min_info, min_maf : drop SNPs with INFO / minor allele frequency below these.
     max_freq_diff : drop SNPs whose aligned FREQ differs from the reference freq by more.
+    max_vp_ratio : drop SNPs whose per-SNP phenotypic variance V_j = H_j (N_j SE_j^2 +
+        BETA_j^2) (trait units^2) is more than this factor above or below the median V over
+        the SNPs (rule 13; needs BETA, SE, N and FREQ: SNPs lacking one are not tested).
     impute_n : drop SNPs whose N is further than ``n_outlier_sd`` SD from the median N.
     exclude_regions : path of a ``chr start end`` file, or a DataFrame from :func:`read_regions`.
     exclude_mhc : ``"hg19"`` or ``"hg38"``: drop the MHC of that genome build.
@@ -311,13 +317,18 @@ def harmonise(
         with np.errstate(invalid="ignore"):
             apply(f"|FREQ - reference freq| > {max_freq_diff:g}", np.abs(freq - ref_freq) > max_freq_diff)
 
-    # 13. sample-size outliers
+    # 13. per-SNP phenotypic variance outliers
+    if max_vp_ratio is not None:
+        apply(f"per-SNP phenotypic variance > {max_vp_ratio:g} x or < 1/{max_vp_ratio:g} x the "
+              "median", _vp_outliers(ss, freq, keep, max_vp_ratio, report))
+
+    # 14. sample-size outliers
     if impute_n and keep.any():
         n_kept = n[keep]
         median, sd = np.median(n_kept), np.std(n_kept)
         apply(f"N further than {n_outlier_sd:g} SD from the median", np.abs(n - median) > n_outlier_sd * sd)
 
-    # 14-15. regions, by reference position
+    # 15-16. regions, by reference position
     ref_chr = map_distinct(ref["chr"], chrom_code)[np.maximum(ref_pos, 0)]
     ref_bp = ref["bp"].to_numpy(dtype=np.int64)[np.maximum(ref_pos, 0)]
     for rule, inside in region_masks(ref_chr, ref_bp, exclude_mhc, exclude_regions):
@@ -347,6 +358,36 @@ def harmonise(
     })[[*CANONICAL_COLUMNS, "REF_INDEX"]]
     out.attrs.update(sumstats.attrs)
     return out, report
+
+
+def _vp_outliers(ss: pd.DataFrame, freq: np.ndarray, keep: np.ndarray, ratio: float,
+                 report: QCReport) -> np.ndarray:
+    """Rows whose per-SNP phenotypic variance is ``ratio`` times off the median (rule 13).
+
+    ``freq`` is the aligned A1 frequency; rows already dropped (``keep`` False) and rows
+    without BETA, SE, N or FREQ do not enter the median and are not flagged. The largest
+    outliers are named in the report's notes.
+    """
+    if not ratio > 1:
+        raise ValueError(f"max_vp_ratio must be > 1, not {ratio}")
+    beta, se, n = (ss[c].to_numpy(dtype=np.float64) for c in ("BETA", "SE", "N"))
+    with np.errstate(invalid="ignore", over="ignore"):
+        v = 2.0 * freq * (1.0 - freq) * (n * se**2 + beta**2)
+        usable = keep & np.isfinite(v) & (v > 0)
+        if not usable.any():
+            report.notes.append("per-SNP phenotypic variance not tested: needs BETA, SE, N and "
+                                "FREQ")
+            return np.zeros(len(ss), dtype=bool)
+        off = v / np.median(v[usable])
+        outlier = usable & ((off > ratio) | (off < 1.0 / ratio))
+    if outlier.any():
+        worst = np.flatnonzero(outlier)[np.argsort(-np.abs(np.log(off[outlier])))][:3]
+        report.notes.append(
+            "per-SNP phenotypic variance V = 2p(1-p)(N SE^2 + BETA^2) far from the median "
+            f"{np.median(v[usable]):.4g}, e.g. " + ", ".join(
+                f"{ss['SNP'].iloc[i]} (BETA {beta[i]:.4g}, SE {se[i]:.4g}, N {n[i]:.0f}: "
+                f"{off[i]:.3g} x)" for i in worst))
+    return outlier
 
 
 def _reference_table(reference) -> pd.DataFrame:

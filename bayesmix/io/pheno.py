@@ -12,6 +12,7 @@ pair (FID, IID). Values are on the scale of the file (no standardisation).
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
+from bayesmix.io.files import open_text
 
 MISSING_CODES = frozenset({"-9", "NA", "na", "NaN", "nan", "."})
 
@@ -31,12 +33,10 @@ def _read_id_table(path, kind: str) -> tuple[pd.DataFrame, list[int]]:
     Errors: missing file, fewer than 3 fields, differing field counts, duplicated FID+IID.
     """
     path = Path(os.fspath(path))
-    if not path.exists():
-        raise InputError("file not found", path)
     rows, lines = [], []
     n_fields = None
     seen: dict[tuple[str, str], int] = {}
-    with open(path, "rt") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             fields = line.split()
             if not fields:
@@ -158,8 +158,9 @@ def align_samples(genotypes_samples: pd.DataFrame, pheno, qcovar=None, covar=Non
     qcovar, covar : paths or tables from :func:`read_qcovar` / :func:`read_covar`, optional.
 
     Samples are dropped, and counted, when absent from a file or missing a value there.
-    Raises :class:`InputError` when no sample is shared, none is left, or the design matrix
-    is rank deficient (collinear covariates).
+    Raises :class:`InputError` when no sample is shared, none is left, or a covariate is
+    constant or (nearly) a linear combination of the intercept and the covariates before it
+    over the samples kept (:func:`check_design`).
     """
     pheno = pheno if isinstance(pheno, pd.DataFrame) else read_phen(pheno, mpheno)
     qcovar = qcovar if qcovar is None or isinstance(qcovar, pd.DataFrame) else read_qcovar(qcovar)
@@ -183,7 +184,7 @@ def align_samples(genotypes_samples: pd.DataFrame, pheno, qcovar=None, covar=Non
     counts["phenotype missing"] = int((keep & np.isnan(y)).sum())
     keep &= ~np.isnan(y)
 
-    blocks, names = [np.ones((len(geno_keys), 1))], ["intercept"]
+    blocks, names, sources = [np.ones((len(geno_keys), 1))], ["intercept"], [(None, None)]
     for table, label in ((qcovar, "quantitative covariate"), (covar, "discrete covariate")):
         if table is None:
             continue
@@ -194,23 +195,85 @@ def align_samples(genotypes_samples: pd.DataFrame, pheno, qcovar=None, covar=Non
         missing = values.isna().any(axis=1).to_numpy()
         counts[f"{label} missing"] = int((keep & missing).sum())
         keep &= ~missing
+        path = table.attrs.get("path")
         if table is qcovar:
             blocks.append(values.to_numpy(dtype=np.float64))
             names += list(values.columns)
+            sources += [(path, k + 3) for k in range(values.shape[1])]
         else:
-            for column in values.columns:
+            for k, column in enumerate(values.columns):
                 levels = sorted(values.loc[keep, column].astype(str).unique())
                 for level in levels[1:]:
                     blocks.append((values[column].astype(str) == level).to_numpy()[:, None] * 1.0)
                     names.append(f"{column}={level}")
+                    sources.append((path, k + 3))
     counts["kept"] = int(keep.sum())
     if not keep.any():
         raise InputError("no sample has a phenotype and all covariates", pheno.attrs.get("path"))
     design = np.hstack(blocks)[keep]
-    if np.linalg.matrix_rank(design) < design.shape[1]:
-        raise InputError(f"covariates are collinear (design columns {', '.join(names)}); remove "
-                         "constant or duplicated covariates",
-                         (qcovar if qcovar is not None else covar).attrs.get("path"))
+    check_design(design, names, sources)
     index = np.flatnonzero(keep)
     samples = genotypes_samples.iloc[index][["fid", "iid"]].reset_index(drop=True)
     return AlignedSamples(index, samples, y[keep], design, names, counts)
+
+
+COLLINEAR_TOL = 1e-4
+"""Smallest share of a covariate's standard deviation that the intercept and the covariates
+before it may leave unexplained (:func:`check_design`)."""
+
+
+def check_design(design: np.ndarray, names: list, sources: list, *,
+                 tol: float = COLLINEAR_TOL) -> None:
+    """Refuse a fixed-effect design whose covariates cannot be estimated separately.
+
+    Parameters
+    ----------
+    design : (n, p) float64, column 0 the intercept, then covariates, over the samples kept.
+    names : the p column names (``qcovar1``, ``covar1=b``, ...).
+    sources : per column, ``(file, 1-based column in that file)``; ``(None, None)`` for the
+        intercept.
+    tol : a covariate whose part not explained by the intercept and the covariates before it
+        (the residual of their least-squares fit) has a standard deviation below ``tol``
+        times its own is refused.
+
+    Column by column (the order of the files), as R's ``lm`` aliases columns, but with a
+    stricter tolerance than R's 1e-7: below 1e-4 the remainder is of the size of the rounding
+    of the values in a text file, and the posterior SD of the coefficient is inflated more
+    than 10,000-fold (a flat-prior coefficient's SD is sigma_e / (remainder SD x sqrt(n))),
+    so .covRes would report huge, meaningless effects. Constant columns (a copy of the
+    intercept) are refused first. Raises :class:`InputError` naming the covariate, its file
+    and column, and the columns it duplicates; no column is dropped silently.
+    """
+    x = design[:, 1:]
+    for j in range(x.shape[1]):
+        if np.ptp(x[:, j]) == 0:
+            path, column = sources[j + 1]
+            raise InputError(f"covariate {names[j + 1]} is constant ({x[0, j]:g}) over the "
+                             f"{len(x)} samples kept, a copy of the intercept: remove it",
+                             path, None, column)
+    if not x.shape[1]:
+        return
+    mean = x.mean(axis=0)
+    gram = np.zeros((x.shape[1], x.shape[1]))
+    for start in range(0, len(x), 1 << 16):  # centred Gram matrix without an n x p copy
+        centred = x[start:start + (1 << 16)] - mean
+        gram += centred.T @ centred
+    sd = np.sqrt(np.diag(gram))
+    corr = gram / np.outer(sd, sd)
+    chol = np.zeros_like(corr)
+    for j in range(len(corr)):  # Cholesky row by row: chol[j, j]^2 = unexplained share
+        row = (np.linalg.solve(chol[:j, :j], corr[:j, j]) if j else np.zeros(0))
+        remainder = math.sqrt(max(corr[j, j] - row @ row, 0.0))
+        if remainder < tol:
+            coef = np.linalg.lstsq(corr[:j, :j], corr[:j, j], rcond=None)[0]
+            involved = [names[k + 1] for k in np.flatnonzero(np.abs(coef) >= 1e-3 * np.abs(coef).max())]
+            path, column = sources[j + 1]
+            how = ("exactly" if remainder < 1e-12 else
+                   f"up to a rest of {remainder:.2g} of its SD (below {tol:g})")
+            raise InputError(
+                f"covariate {names[j + 1]} is a linear combination of the intercept and "
+                f"{', '.join(involved)} over the {len(x)} samples kept, {how}: their "
+                "coefficients cannot be estimated separately; remove one of them",
+                path, None, column)
+        chol[j, :j] = row
+        chol[j, j] = remainder

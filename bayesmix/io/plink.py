@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import count_fields, first_non_numeric, read_bytes
+from bayesmix.io.files import check_utf8, count_fields, first_non_numeric, open_text, read_bytes
 
 BIM_COLUMNS = ["chr", "snp", "cm", "bp", "a1", "a2"]
 FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "pheno"]
@@ -27,9 +27,7 @@ FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "pheno"]
 def read_bim(path) -> pd.DataFrame:
     """Read a ``.bim`` file: columns chr (str), snp, cm (float), bp (int), a1, a2 (upper case)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    table = _read_whitespace_table(path, BIM_COLUMNS, {"cm": float, "bp": np.int64})
+    table, _ = _read_whitespace_table(path, BIM_COLUMNS, {"cm": float, "bp": np.int64})
     table["chr"] = table["chr"].astype(str)
     for col in ("a1", "a2"):
         table[col] = table[col].astype(str).str.upper()
@@ -38,21 +36,33 @@ def read_bim(path) -> pd.DataFrame:
 
 
 def read_fam(path) -> pd.DataFrame:
-    """Read a ``.fam`` file: columns fid, iid (strings), father, mother, sex, pheno."""
+    """Read a ``.fam`` file: columns fid, iid (strings), father, mother, sex, pheno.
+
+    A sample (FID, IID pair) listed twice is an :class:`InputError` naming the line of the
+    second copy (column 2), as in PLINK: phenotypes, covariates and ``--keep`` lists are
+    matched by that pair, so it must be unique.
+    """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    table = _read_whitespace_table(path, FAM_COLUMNS, {})
+    table, lines = _read_whitespace_table(path, FAM_COLUMNS, {})
     table["fid"] = table["fid"].astype(str)
     table["iid"] = table["iid"].astype(str)
+    copies = table.duplicated(["fid", "iid"]).to_numpy()  # second and later copies
+    if copies.any():
+        second = int(np.flatnonzero(copies)[0])
+        fid, iid = table["fid"].iloc[second], table["iid"].iloc[second]
+        first = int(np.flatnonzero(((table["fid"] == fid) & (table["iid"] == iid)).to_numpy())[0])
+        raise InputError(f"sample FID={fid} IID={iid} appears twice (first on line "
+                         f"{lines[first]}); sample ids must be unique", path,
+                         int(lines[second]), 2)
     return table
 
 
-def _read_whitespace_table(path: Path, columns: list[str], numeric: dict) -> pd.DataFrame:
+def _read_whitespace_table(path: Path, columns: list[str],
+                           numeric: dict) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a headerless whitespace-separated table, checking field counts and numbers.
 
-    Columns not in ``numeric`` are kept as text exactly as written. Errors name the file, the
-    1-based line and the column.
+    Columns not in ``numeric`` are kept as text exactly as written. Returns the table and
+    the 1-based file line of each row. Errors name the file, the 1-based line and the column.
     """
     data = read_bytes(path)
     counts, lines = count_fields(data, r"\s+")
@@ -67,21 +77,19 @@ def _read_whitespace_table(path: Path, columns: list[str], numeric: dict) -> pd.
         table = pd.read_csv(io.BytesIO(data), dtype={c: numeric.get(c, str) for c in columns},
                             na_filter=False, **options)
     except (ValueError, OverflowError):
+        check_utf8(data, path)
         text = pd.read_csv(io.BytesIO(data), dtype=str, na_filter=False, **options)
         for col in numeric:
             first_non_numeric(text[col], path, col, columns.index(col) + 1, lines,
                               allow_missing=False)
         raise
-    return table
+    return table, lines
 
 
 def read_id_list(path) -> pd.DataFrame:
     """Read a FID IID file (``--keep``/``--remove``): first two whitespace fields per line."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
     rows = []
-    with open(path, "rt") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             fields = line.split()
             if not fields:
@@ -94,10 +102,7 @@ def read_id_list(path) -> pd.DataFrame:
 
 def read_snp_list(path) -> set[str]:
     """Read a SNP list (``--extract``/``--exclude``): the first whitespace field of each line."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", path)
-    with open(path, "rt") as fh:
+    with open_text(path) as fh:
         return {line.split()[0] for line in fh if line.strip()}
 
 

@@ -37,7 +37,8 @@ import pandas as pd
 from scipy import stats
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import MISSING_TOKENS, atomic_open, count_fields, first_non_numeric, read_bytes
+from bayesmix.io.files import (MISSING_TOKENS, atomic_open, check_utf8, count_fields,
+                               first_non_numeric, read_bytes)
 
 CANONICAL_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
 NUMERIC_COLUMNS = ["FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
@@ -122,13 +123,12 @@ def read_sumstats(
     Returns
     -------
     pandas.DataFrame with :data:`CANONICAL_COLUMNS`; ``attrs`` holds ``path``, ``format``
-    (the one used) and ``notes`` (derivations applied, e.g. ``"BETA = log(OR)"``).
+    (the one used), ``header`` (the file's column names) and ``notes`` (derivations
+    applied, e.g. ``"BETA = log(OR)"``).
     """
     path = Path(os.fspath(path))
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if not path.exists():
-        raise InputError("file not found", path)
     data, header, sep, lines = _read_raw(path)
     if columns is not None:
         format = "generic"
@@ -144,8 +144,18 @@ def read_sumstats(
     colno = {target: header.index(name) + 1 for name, target in rename.items()}
     table = _parse_columns(data, path, sep, rename, colno, lines[1:])
     out, notes = _to_canonical(table, path, colno, n, lines[1:])
-    out.attrs.update(path=str(path), format=format, notes=notes)
+    out.attrs.update(path=str(path), format=format, notes=notes, header=header)
     return out
+
+
+def require_sample_size(sumstats: pd.DataFrame, advice: str) -> None:
+    """Refuse statistics with no per-SNP sample size at all (no N column, or N missing on
+    every line): an :class:`InputError` at line 1 (the header) of the file, naming the header
+    and ending with ``advice`` (how to add N for the analysis at hand)."""
+    if sumstats["N"].isna().all():
+        raise InputError(f"no per-SNP sample size (no N column, or N missing on every line; "
+                         f"header: {' '.join(sumstats.attrs.get('header', []))}); {advice}",
+                         sumstats.attrs.get("path"), 1)
 
 
 def detect_format(header: list[str]) -> str:
@@ -248,6 +258,7 @@ def _parse_columns(data, path, sep, rename, colno, lines) -> pd.DataFrame:
             name: (na if dtype is not str or rename[name] == "CHR" else [])
             for name, dtype in dtypes.items()}, **options)
     except (ValueError, OverflowError):
+        check_utf8(data, path)
         text = pd.read_csv(io.BytesIO(data), dtype=str, **options)
         for name, dtype in dtypes.items():
             if dtype is not str:

@@ -31,7 +31,9 @@ from bayesmix import __version__
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_path
 from bayesmix.io.plink import Genotypes
-from bayesmix.ld.store import LDMatrix, _jsonable, _read_snp_table, normalize_snp_table
+from bayesmix.io.files import open_text
+from bayesmix.ld.store import (LDMatrix, _jsonable, _read_snp_table, load_array,
+                                 normalize_snp_table, read_meta)
 
 FORMAT_NAME = "bayesmix-ld-eigen"
 FORMAT_VERSION = 1
@@ -43,7 +45,7 @@ def read_ld_blocks(path) -> pd.DataFrame:
     Returns columns block (str), chr (str), start, stop (int, bp, inclusive).
     """
     rows = []
-    with open(path, "rt") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             fields = line.split()
             if lineno == 1 or not fields:
@@ -114,21 +116,43 @@ class EigenBlocks:
 
     @classmethod
     def load(cls, path, *, mmap: bool = True) -> "EigenBlocks":
+        """Open a saved folder (arrays memory-mapped with ``mmap``).
+
+        Missing, truncated or mutually inconsistent files raise :class:`InputError` naming
+        the file.
+        """
         path = Path(os.fspath(path))
-        meta_path = path / "meta.json"
-        if not meta_path.exists():
-            raise InputError("not an eigen-decomposed LD folder (meta.json missing)", path)
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != FORMAT_NAME or meta.get("version", 0) > FORMAT_VERSION:
-            raise InputError(f"format {meta.get('format')!r} version {meta.get('version')!r} "
-                             f"is not readable by this bayesmix", meta_path)
-        arrays = {}
-        for name in ("block_ptr", "rank_ptr", "eigenvalues", "eigenvectors", "positive_sum"):
-            file = path / f"{name}.npy"
-            if not file.exists():
-                raise InputError("file missing from the eigen LD folder", file)
-            arrays[name] = np.load(file, mmap_mode="r" if mmap else None)
-        return cls(_read_snp_table(path / "snps.tsv"), meta=meta, **arrays)
+        meta = read_meta(path, FORMAT_NAME, FORMAT_VERSION)
+        arrays = {name: load_array(path / f"{name}.npy", "r" if mmap else None)
+                  for name in ("block_ptr", "rank_ptr", "eigenvalues", "eigenvectors",
+                               "positive_sum")}
+        snps = _read_snp_table(path / "snps.tsv")
+        _check_layout(path, arrays, len(snps))
+        return cls(snps, meta=meta, **arrays)
+
+
+def _check_layout(path: Path, arrays: dict, n_snps: int) -> None:
+    """The arrays of an eigen folder describe the same blocks and SNPs (else InputError)."""
+    block_ptr = np.asarray(arrays["block_ptr"], dtype=np.int64)
+    rank_ptr = np.asarray(arrays["rank_ptr"], dtype=np.int64)
+    if (len(block_ptr) < 1 or len(rank_ptr) != len(block_ptr) or block_ptr[0] != 0
+            or rank_ptr[0] != 0 or (np.diff(block_ptr) < 0).any() or (np.diff(rank_ptr) < 0).any()):
+        raise InputError("block_ptr.npy and rank_ptr.npy are not matching block boundaries",
+                         path / "rank_ptr.npy")
+    checks = [("block_ptr", "SNPs covered by the blocks", int(block_ptr[-1]), n_snps,
+               "the rows of snps.tsv"),
+              ("eigenvalues", "eigenvalues", len(arrays["eigenvalues"]), int(rank_ptr[-1]),
+               "rank_ptr.npy"),
+              ("eigenvectors", "eigenvector entries", len(arrays["eigenvectors"]),
+               int(np.sum(np.diff(block_ptr) * np.diff(rank_ptr))),
+               "block sizes x ranks of block_ptr.npy and rank_ptr.npy"),
+              ("positive_sum", "blocks", len(arrays["positive_sum"]), len(block_ptr) - 1,
+               "block_ptr.npy")]
+    for name, what, found, expected, source in checks:
+        if found != expected:
+            raise InputError(f"{found} {what}, but {source} implies {expected}; the folder "
+                             "mixes files of different builds: build it again",
+                             path / f"{name}.npy")
 
 
 def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None,

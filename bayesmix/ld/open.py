@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bayesmix.errors import InputError
+from bayesmix.io.files import open_text
 from bayesmix.ld.store import LDMatrix, combine_ld
 
 _GCTB_NAME = re.compile(r"\.ldm\.(full|band|sparse|shrunk)(\.bin|\.info)?$")
@@ -68,10 +69,8 @@ def open_ld(path, source_format: str | None = None, *, eigen_dtype: str = "int16
 
 def read_ld_list(path) -> list[str]:
     """The LD paths of a list file (one per line, blank lines skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("LD list file not found", path)
-    entries = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    with open_text(path) as fh:
+        entries = [line.strip() for line in fh if line.strip()]
     if not entries:
         raise InputError("lists no LD matrix", path)
     return entries

@@ -26,6 +26,7 @@ exceeds 1 get a proportionally larger scale. :meth:`LDMatrix.load` memory-maps t
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_path
+from bayesmix.io.files import atomic_path, first_non_numeric, read_bytes
 
 FORMAT_NAME = "bayesmix-ld"
 FORMAT_VERSION = 1
@@ -295,20 +296,8 @@ class LDMatrix:
     def load(cls, path, *, mmap: bool = True) -> "LDMatrix":
         """Open a saved matrix folder; with ``mmap`` the arrays are memory-mapped read-only."""
         path = Path(os.fspath(path))
+        meta = read_meta(path, FORMAT_NAME, FORMAT_VERSION)
         meta_path = path / "meta.json"
-        if not meta_path.exists():
-            raise InputError("not an LD matrix folder (meta.json missing)", path)
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", meta_path, exc.lineno, exc.colno)
-        if meta.get("format") != FORMAT_NAME:
-            raise InputError(f"format is {meta.get('format')!r}, expected {FORMAT_NAME!r}",
-                             meta_path)
-        version = meta.get("version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise InputError(f"store version {version!r} is newer than this bayesmix reads "
-                             f"({FORMAT_VERSION}); upgrade bayesmix", meta_path)
         mode = "r" if mmap else None
         layout = meta.pop("layout", "csr")
         if layout == "upper":
@@ -324,12 +313,11 @@ class LDMatrix:
                        scale)
         if layout != "csr":
             raise InputError(f"unknown layout {layout!r}", meta_path)
-        arrays = {}
-        for name in ("indptr", "indices", "data"):
-            file = path / f"{name}.npy"
-            if not file.exists():
-                raise InputError("file missing from the LD matrix folder", file)
-            arrays[name] = np.load(file, mmap_mode=mode)
+        arrays = {name: load_array(path / f"{name}.npy", mode)
+                  for name in ("indptr", "indices", "data")}
+        if arrays["data"].dtype not in (np.float32, np.int16):
+            raise InputError(f"values are {arrays['data'].dtype}, expected float32 or int16",
+                             path / "data.npy")
         snps = _read_snp_table(path / "snps.tsv")
         ref_path = path / "ref_snps.tsv"
         ref_snps = _read_snp_table(ref_path) if ref_path.exists() else None
@@ -416,13 +404,12 @@ def _expand_upper(path: Path, mode) -> dict:
     """Full CSR arrays (indptr, indices, data) from a folder in the 'upper' layout."""
     from bayesmix.kernels.ld import symmetrize_upper
 
-    parts = {}
-    for name in ("row_counts", "offsets", "data", "diagonal"):
-        file = path / f"{name}.npy"
-        if file.exists():
-            parts[name] = np.load(file, mmap_mode=mode)
-        elif name != "diagonal":
-            raise InputError("file missing from the LD matrix folder", file)
+    parts = {name: load_array(path / f"{name}.npy", mode)
+             for name in ("row_counts", "offsets", "data", "diagonal")
+             if name != "diagonal" or (path / "diagonal.npy").exists()}
+    if parts["data"].dtype not in (np.float32, np.int16):
+        raise InputError(f"values are {parts['data'].dtype}, expected float32 or int16",
+                         path / "data.npy")
     counts = np.asarray(parts["row_counts"], dtype=np.int64)
     m = len(counts)
     if int(counts.sum()) != len(parts["offsets"]) or len(parts["data"]) != len(parts["offsets"]):
@@ -457,14 +444,82 @@ def _same_snps(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     return len(a) == len(b) and bool((a["snp"].to_numpy() == b["snp"].to_numpy()).all())
 
 
+def read_meta(folder: Path, format_name: str, format_version: int) -> dict:
+    """``meta.json`` of an LD folder, checked to be of ``format_name`` and a readable version.
+
+    Raises :class:`InputError` naming the folder or file (and the line and column of invalid
+    JSON).
+    """
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise InputError(f"not an LD folder of format {format_name} (meta.json missing)", folder)
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", meta_path, exc.lineno, exc.colno) from None
+    except UnicodeDecodeError:
+        raise InputError("not a text file (invalid JSON)", meta_path) from None
+    if not isinstance(meta, dict) or meta.get("format") != format_name:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise InputError(f"format is {found!r}, expected {format_name!r}", meta_path)
+    version = meta.get("version")
+    if not isinstance(version, int) or version > format_version:
+        raise InputError(f"store version {version!r} is newer than this bayesmix reads "
+                         f"({format_version}); upgrade bayesmix", meta_path)
+    return meta
+
+
+def load_array(file: Path, mmap_mode=None) -> np.ndarray:
+    """One ``.npy`` array of an LD folder, its size checked against its header first.
+
+    A missing, truncated (an interrupted copy or write) or otherwise damaged file raises
+    :class:`InputError` naming it, instead of numpy's mmap or reshape errors.
+    """
+    if not file.is_file():
+        raise InputError("file missing from the LD folder", file)
+    try:
+        with open(file, "rb") as fh:
+            major, _ = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if major == 1
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(fh)
+            offset = fh.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"not a readable .npy array ({exc}); copy or build the LD folder "
+                         "again", file) from None
+    if dtype.hasobject:
+        raise InputError(f"holds Python objects ({dtype}), not numbers", file)
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = file.stat().st_size
+    if size != expected:
+        raise InputError(f"{'truncated' if size < expected else 'too long'}: {size} bytes, "
+                         f"expected {expected} for {dtype} values of shape {shape}; the file was "
+                         "copied or written incompletely: copy or build the LD folder again",
+                         file)
+    return np.load(file, mmap_mode=mmap_mode)
+
+
+_NUMERIC_SNP_COLUMNS = {"bp": False, "cm": True, "freq": True, "n": False}  # -> NaN allowed
+
+
 def _read_snp_table(path: Path) -> pd.DataFrame:
+    """The SNP table of an LD folder (``snps.tsv``), values checked (line, column)."""
     if not path.exists():
-        raise InputError("file missing from the LD matrix folder", path)
-    table = pd.read_csv(path, sep="\t", dtype={"snp": str, "chr": str, "a1": str, "a2": str},
-                        keep_default_na=False)
+        raise InputError("file missing from the LD folder", path)
+    data = read_bytes(path)
+    try:
+        table = pd.read_csv(io.BytesIO(data), sep="\t", dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"unreadable SNP table ({type(exc).__name__}: {exc})", path) from None
     missing = [c for c in SNP_COLUMNS if c not in table]
     if missing:
         raise InputError(f"missing columns {missing}", path, 1)
+    lines = np.arange(2, len(table) + 2)
+    for column, allow_missing in _NUMERIC_SNP_COLUMNS.items():
+        values = table[column].fillna("")
+        first_non_numeric(values, path, column, table.columns.get_loc(column) + 1, lines,
+                          allow_missing=allow_missing)
+        table[column] = pd.to_numeric(values, errors="coerce")
     return table
 
 

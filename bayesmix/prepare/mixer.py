@@ -5,13 +5,15 @@ each chromosome's LD folder (``@`` in the path template stands for the chromosom
 the SNP filters, computes the random-pruning weights and stacks the tag x reference r^2 rows;
 :func:`load_bivariate_data` does it for two traits and keeps their shared tag SNPs.
 :func:`parse_chromosomes` and :func:`parse_exclude_ranges` read MiXeR's ``--chr2use`` and
-``--exclude-ranges`` values.
+``--exclude-ranges`` values; :func:`power_warning` says when a GWAS is too small for the
+mixture parameters to be identified.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,28 @@ from dataclasses import dataclass
 from bayesmix.errors import InputError
 
 log = logging.getLogger("bayesmix")
+
+MIN_GWAS_N = 50_000
+"""MiXeR's guidance for univariate fits: below this GWAS sample size pi (polygenicity) and the
+number of causal variants are poorly identified (notes/mixer-facts.md)."""
+
+
+def power_warning(data, *, label: str = "the GWAS", min_n: float = MIN_GWAS_N) -> str | None:
+    """A warning when the median per-SNP sample size of ``data`` is below ``min_n``, else None.
+
+    ``data`` is a :class:`bayesmix.models.mixer.MixerData` (for a bivariate fit, call it on
+    ``trait1`` and ``trait2``). The fit still runs: with few samples the likelihood is nearly
+    flat in pi, so the point estimates of pi, sig2_beta and the number of causal variants mean
+    little on their own (their intervals and the AIC versus the infinitesimal model say how
+    little).
+    """
+    n = float(np.median(data.n))
+    if n >= min_n:
+        return None
+    return (f"{label} is small for a MiXeR fit (median N {n:,.0f}; MiXeR advises N >= "
+            f"{min_n:,.0f}): polygenicity (pi) and the number of causal variants are weakly "
+            "identified; read them with their confidence intervals and the AIC versus the "
+            "infinitesimal model")
 
 
 @dataclass
@@ -123,19 +147,32 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
 
     from bayesmix.io.harmonise import harmonise
     from bayesmix.io.plink import read_bim, read_snp_list
-    from bayesmix.io.sumstats import read_sumstats
+    from bayesmix.io.sumstats import read_sumstats, require_sample_size
     from bayesmix.ld.pruning import random_pruning_weights
     from bayesmix.ld.store import LDMatrix
     from bayesmix.models.mixer import MixerData
 
     sumstats = read_sumstats(trait_file)
+    require_sample_size(sumstats, "MiXeR needs per-SNP N: add an N column (LDSC "
+                        "munge_sumstats.py --N, or bayesmix munge --n N --ref PREFIX, which "
+                        "writes OUT.sumstats.gz with N)")
+    ld_paths = {chrom: str(ld_template).replace("@", chrom) for chrom in chromosomes}
+    no_ld = [chrom for chrom, path in ld_paths.items() if not Path(path).exists()]
+    if no_ld:
+        found = [chrom for chrom in chromosomes if chrom not in no_ld]
+        raise InputError(
+            f"no LD reference for chromosome(s) {', '.join(no_ld)} of the {len(chromosomes)} "
+            f"asked for (--chr2use/--chr {','.join(chromosomes)}); "
+            + (f"LD exists for {', '.join(found)} only: " if found else "")
+            + f"choose the chromosomes accordingly or build the LD ({ld_template})",
+            ld_paths[no_ld[0]])
     keep_ids = read_snp_list(extract) if extract else None
     drop_ids = read_snp_list(exclude) if exclude else set()
     mhc, regions = parse_exclude_ranges(exclude_ranges)
     z_all, n_all, w_all, het_all, rows_all, tags_all, lines = [], [], [], [], [], [], []
     offset = 0
     for chrom in chromosomes:
-        ld_path = str(ld_template).replace("@", chrom)
+        ld_path = ld_paths[chrom]
         ld = LDMatrix.load(ld_path)
         if not ld.is_square:
             raise InputError("fit1/test1 need a square reference LD (bayesmix-mixer ld)", ld_path)
@@ -162,10 +199,11 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
         z[missing_z] = (aligned["BETA"].to_numpy(float) / aligned["SE"].to_numpy(float))[missing_z]
         ok = np.isfinite(z) & np.isfinite(aligned["N"].to_numpy(float))
         aligned, z = aligned[ok], z[ok]
+        drops = ", ".join(f"{rule} {n}" for rule, n in report.steps if n) or "none"
         lines.append(f"chr{chrom}: {len(aligned)} tag SNPs of {ld.shape[0]} reference SNPs "
-                     f"({report.n_input} sumstats rows; harmonisation drops: "
-                     + ", ".join(f"{rule} {n}" for rule, n in report.steps if n) + "; "
-                     f"{int((~mask).sum())} by --extract/--exclude, {int((~ok).sum())} without Z)")
+                     f"({report.n_input} sumstats rows; harmonisation drops: {drops}; "
+                     f"{int((~mask).sum())} by --extract/--exclude, {int((~ok).sum())} without "
+                     "Z or N)")
         if len(aligned) == 0:
             # A reference chromosome without any tag would enter h2 = pi sig2_beta sum H and
             # nc = pi M with no data behind it (doubling them when half the genome is missing).
@@ -189,18 +227,37 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                                       "bp": aligned["BP"].to_numpy(), "freq": freq[rows]}))
         offset += ld.shape[1]
     if not het_all:
-        raise InputError("no tag SNP left after harmonisation and filters", trait_file)
+        for line in lines:  # the per-chromosome drops say where the SNPs went
+            log.info(line)
+        raise InputError(_no_tags_reason(sumstats, chromosomes), trait_file)
     het = np.concatenate(het_all)
     stacked = sp.vstack([sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], len(het)))
                          for m in rows_all], format="csr")
     stacked.sort_indices()
     tags = pd.concat(tags_all, ignore_index=True)
-    if len(tags) == 0:
-        raise InputError("no tag SNP left after harmonisation and filters", trait_file)
     data = MixerData(np.concatenate(z_all), np.concatenate(n_all), np.concatenate(w_all),
                      stacked.indptr, stacked.indices, stacked.data, het, tags)
     maf = np.minimum(tags["freq"].to_numpy(), 1 - tags["freq"].to_numpy())
     return data, maf, lines
+
+
+def _no_tags_reason(sumstats: pd.DataFrame, chromosomes) -> str:
+    """Why no tag SNP is left, in one sentence (chromosome mismatch, else the drop table)."""
+    from bayesmix.io.harmonise import chrom_code
+
+    if sumstats["CHR"].notna().any():
+        have = sorted(set(sumstats["CHR"].dropna().astype(str)), key=_chrom_order)
+        wanted = {chrom_code(c) for c in chromosomes}
+        if not wanted & {chrom_code(c) for c in have}:
+            return (f"no tag SNP left: the summary statistics are on chromosome(s) "
+                    f"{', '.join(have)}, the LD reference asked for (--chr2use/--chr) on "
+                    f"{', '.join(chromosomes)}; use LD of the same chromosomes")
+    return ("no tag SNP left after harmonisation and filters (the per-chromosome drops are "
+            "listed above)")
+
+
+def _chrom_order(label: str):
+    return (0, int(label)) if label.isdigit() else (1, label)
 
 
 def load_bivariate_data(trait_files, ld_template, chromosomes, **options):

@@ -1,0 +1,414 @@
+"""Bad input through the three command lines, as a user meets it.
+
+Each case runs ``bayesmix-gctb``, ``bayesmix-mixer`` or ``bayesmix`` in-process through
+``main(argv)`` on files built from the shipped panels, and checks what the user sees: exit
+status 1, exactly one ``error: FILE[, line N][, column C]: ...`` line on stderr naming the file
+(line and column where they apply; the expected values are fixed by how each file was
+damaged), no traceback, and no output file under the ``--out`` prefix. QC filters that drop
+SNPs instead of refusing are checked by the counts they report.
+"""
+
+import gzip
+import shutil
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from bayesmix.cli import gctb as gctb_cli
+from bayesmix.cli import main as bayesmix_cli
+from bayesmix.cli import mixer as mixer_cli
+from bayesmix.io.plink import Genotypes
+from bayesmix.io.sumstats import write_ma, write_sumstats
+from bayesmix.ld.compute import build_ld
+from bayesmix.ld.eigen import eigen_decompose_blocks
+from bayesmix.ld.gctb import read_gctb_ldm
+from bayesmix.simulate.from_ld import sumstats_table
+
+pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
+
+CHAIN = ["--chain-length", "20", "--burn-in", "10", "--thin", "1", "--no-netcdf"]
+SBAYES_CHAIN = ["--chain-length", "20", "--burn-in", "10", "--thin", "1"]
+MIXER_FIT = ["--fit-sequence", "infinitesimal", "--n-draws", "20"]
+
+
+# --------------------------------------------------------------------------- damaged files
+def gzip_cut_after(lines: list[str], keep: int) -> bytes:
+    """gzip data whose readable content is exactly the first ``keep`` lines, then ends.
+
+    The deflate stream is fully flushed after those lines and cut there (no final block, no
+    trailer), as a download or copy that stopped: by construction reading breaks off in line
+    ``keep + 1``.
+    """
+    packer = zlib.compressobj(wbits=31)
+    return (packer.compress("".join(lines[:keep]).encode())
+            + packer.flush(zlib.Z_FULL_FLUSH))
+
+
+def gzip_bad_crc(lines: list[str]) -> bytes:
+    """Complete gzip data whose CRC-32 trailer is wrong: every line decodes, the check fails
+    after the last one (line ``len(lines) + 1``)."""
+    data = bytearray(gzip.compress("".join(lines).encode()))
+    data[-8] ^= 0xFF  # first byte of the CRC-32
+    return bytes(data)
+
+
+def truncate(path: Path, n_bytes: int = 100) -> None:
+    path.write_bytes(path.read_bytes()[:-n_bytes])
+
+
+# --------------------------------------------------------------------------- checks
+def refused(capsys, rc: int, path, line=None, column=None) -> str:
+    """Exit 1, one ``error:`` line (the last) naming ``path`` [line] [column], no traceback;
+    returns the message after the location."""
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "Traceback" not in err, err
+    errors = [text for text in err.splitlines() if text.startswith("error: ")]
+    assert len(errors) == 1 and err.rstrip().splitlines()[-1] == errors[0], err
+    location, _, message = errors[0][len("error: "):].partition(": ")
+    expected = [str(path)] + ([f"line {line}"] if line is not None else []) + (
+        [f"column {column}"] if column is not None else [])
+    assert location.split(", ") == expected, errors[0]
+    return message
+
+
+def no_outputs(out: Path) -> None:
+    """Nothing whose name starts with the --out prefix but OUT.log, the run's log, which a
+    run refused after it started keeps, its last line the error."""
+    left = sorted(p.name for p in out.parent.iterdir() if p.name.startswith(out.name))
+    assert [name for name in left if name != out.name + ".log"] == []
+    log = out.parent / (out.name + ".log")
+    if log.exists():
+        assert log.read_text().rstrip().splitlines()[-1].startswith("error: ")
+
+
+# --------------------------------------------------------------------------- shared inputs
+@pytest.fixture(scope="module")
+def inputs(bfile21, bfile22, tmp_path_factory):
+    """Phenotypes for the chr22 panel, 100 of its SNPs with full LD (GCTB files, a bayesmix
+    folder, an eigen folder) and a .ma simulated from that LD; MiXeR LD folders of 300 SNPs
+    of chr21 and chr22 with z-scores from a GWAS of N = 503."""
+    d = tmp_path_factory.mktemp("bad_cli")
+    rng = np.random.default_rng(15)
+    geno = Genotypes.open(bfile22)
+    samples = geno.samples
+    phen = [f"{f} {i} {y:.6g}\n" for f, i, y in zip(samples["fid"], samples["iid"],
+                                                     rng.normal(size=len(samples)))]
+    (d / "y.phen").write_text("".join(phen))
+    snps = geno.snps["snp"].iloc[5000:5100]
+    (d / "snps.txt").write_text("\n".join(snps) + "\n")
+    assert gctb_cli.main(["--bfile", str(bfile22), "--extract", str(d / "snps.txt"),
+                          "--make-full-ldm", "--out", str(d / "ref")]) == 0
+    ld = read_gctb_ldm(d / "ref.ldm.full")
+    ld.save(d / "ref.ld")
+    eigen_decompose_blocks(bfile22, block_snps=50, extract=set(snps),
+                           progress=False).save(d / "ref.eigen")
+    r = ld.to_scipy().toarray().astype(np.float64)
+    effects = np.zeros(len(r))
+    effects[[10, 60]] = 0.05
+    z = (np.sqrt(20_000) * r @ effects
+         + np.linalg.cholesky(r + 1e-3 * np.eye(len(r))) @ rng.normal(size=len(r)))
+    write_ma(sumstats_table(z, 20_000, ld.snps), d / "trait.ma")
+    for chrom, bfile in ((21, bfile21), (22, bfile22)):
+        ids = set(Genotypes.open(bfile).snps["snp"].iloc[:300])
+        mix = build_ld(bfile, "r2", r2min=0.05, window_kb=10_000, extract=ids, progress=False)
+        mix.save(d / f"mix_chr{chrom}.ld")
+        write_sumstats(sumstats_table(rng.normal(size=mix.shape[0]), 503, mix.snps),
+                       d / f"t{chrom}.sumstats.gz")
+    return SimpleNamespace(dir=d, bfile=bfile22, phen=phen, samples=samples)
+
+
+def copy_bfile(src, dst: Path) -> Path:
+    for ext in ("bed", "bim", "fam"):
+        shutil.copy(f"{src}.{ext}", f"{dst}.{ext}")
+    return dst
+
+
+def bayes_c(inputs, out, *extra):
+    return gctb_cli.main(["--bayes", "C", "--extract", str(inputs.dir / "snps.txt"), *CHAIN,
+                          "--out", str(out), *extra])
+
+
+def sbayes(inputs, out, *extra):
+    return gctb_cli.main(["--sbayes", "C", *SBAYES_CHAIN, "--out", str(out), *extra])
+
+
+def fit1(out, *extra):
+    return mixer_cli.main(["fit1", *MIXER_FIT, "--out", str(out), *extra])
+
+
+# --------------------------------------------------------------------------- bayesmix-gctb --bayes
+def test_fam_with_a_duplicated_sample_is_refused(inputs, tmp_path, capsys):
+    prefix = copy_bfile(inputs.bfile, tmp_path / "dup")
+    fam = Path(f"{prefix}.fam").read_text().splitlines(keepends=True)
+    fields = fam[4].split()
+    fam[4] = " ".join(fam[3].split()[:2] + fields[2:]) + "\n"  # line 5 repeats line 4's ids
+    Path(f"{prefix}.fam").write_text("".join(fam))
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(prefix), "--pheno",
+                 str(inputs.dir / "y.phen"))
+    assert "appears twice (first on line 4)" in refused(capsys, rc, f"{prefix}.fam", 5, 2)
+    no_outputs(tmp_path / "run")
+
+
+@pytest.mark.parametrize("option", ["--pheno", "--covar", "--dcovar"])
+def test_duplicated_sample_in_phenotype_or_covariates_is_refused(inputs, tmp_path, capsys,
+                                                                 option):
+    rows = list(inputs.phen) + [inputs.phen[2]]  # line 504 repeats line 3
+    (tmp_path / "dup.txt").write_text("".join(rows))
+    files = {"--pheno": str(inputs.dir / "y.phen")} | {option: str(tmp_path / "dup.txt")}
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile),
+                 *[x for kv in files.items() for x in kv])
+    assert "first on line 3" in refused(capsys, rc, tmp_path / "dup.txt", len(rows), 2)
+    no_outputs(tmp_path / "run")
+
+
+def covariate_file(path: Path, samples, *columns) -> None:
+    lines = [" ".join([f, i, *values]) + "\n" for f, i, *values in
+             zip(samples["fid"], samples["iid"], *columns)]
+    path.write_text("".join(lines))
+
+
+def test_near_collinear_covariates_are_refused(inputs, tmp_path, capsys):
+    """q2 = 2 q1 + noise of SD 1e-5 (a 1e-6 share of q2's SD): main printed .covRes means of
+    about 5,700 and -2,900 for them."""
+    rng = np.random.default_rng(3)
+    q1 = rng.normal(50, 10, len(inputs.samples))
+    q2 = 2 * q1 + 1e-5 * rng.normal(size=len(q1))
+    covariate_file(tmp_path / "q.covar", inputs.samples, [f"{v:.10g}" for v in q1],
+                   [f"{v:.10g}" for v in q2])
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile), "--pheno",
+                 str(inputs.dir / "y.phen"), "--covar", str(tmp_path / "q.covar"))
+    message = refused(capsys, rc, tmp_path / "q.covar", None, 4)
+    assert "qcovar2 is a linear combination of the intercept and qcovar1" in message
+    no_outputs(tmp_path / "run")
+
+
+def test_constant_covariate_is_refused(inputs, tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    age = [f"{v:.1f}" for v in rng.normal(50, 10, len(inputs.samples))]
+    covariate_file(tmp_path / "q.covar", inputs.samples, age, ["7"] * len(age))
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile), "--pheno",
+                 str(inputs.dir / "y.phen"), "--covar", str(tmp_path / "q.covar"))
+    assert "qcovar2 is constant (7)" in refused(capsys, rc, tmp_path / "q.covar", None, 4)
+    no_outputs(tmp_path / "run")
+
+
+def test_discrete_covariate_aliasing_a_quantitative_one_is_refused(inputs, tmp_path, capsys):
+    """sex given twice: as a 0/1 quantitative covariate and as labels F/M."""
+    sex = np.random.default_rng(5).integers(0, 2, len(inputs.samples))
+    covariate_file(tmp_path / "q.covar", inputs.samples, [str(s) for s in sex])
+    covariate_file(tmp_path / "d.covar", inputs.samples, ["FM"[s] for s in sex])
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile), "--pheno",
+                 str(inputs.dir / "y.phen"), "--covar", str(tmp_path / "q.covar"), "--dcovar",
+                 str(tmp_path / "d.covar"))
+    message = refused(capsys, rc, tmp_path / "d.covar", None, 3)
+    assert "covar1=M is a linear combination of the intercept and qcovar1" in message
+    no_outputs(tmp_path / "run")
+
+
+@pytest.mark.parametrize("option", ["--pheno", "--covar", "--keep"])
+def test_truncated_gzip_text_input_is_refused_at_its_line(inputs, tmp_path, capsys, option):
+    rows = [f"{f} {i} {k % 7}.5\n" for k, (f, i) in enumerate(
+        zip(inputs.samples["fid"], inputs.samples["iid"]))]
+    (tmp_path / "cut.gz").write_bytes(gzip_cut_after(rows, 200))
+    files = {"--pheno": str(inputs.dir / "y.phen")} | {option: str(tmp_path / "cut.gz")}
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile),
+                 *[x for kv in files.items() for x in kv])
+    assert "truncated or corrupt gzip" in refused(capsys, rc, tmp_path / "cut.gz", 201)
+    no_outputs(tmp_path / "run")
+
+
+def test_gzip_with_a_bad_checksum_is_refused(inputs, tmp_path, capsys):
+    (tmp_path / "y.phen.gz").write_bytes(gzip_bad_crc(inputs.phen))
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile), "--pheno",
+                 str(tmp_path / "y.phen.gz"))
+    message = refused(capsys, rc, tmp_path / "y.phen.gz", len(inputs.phen) + 1)
+    assert "CRC check failed" in message
+    no_outputs(tmp_path / "run")
+
+
+def test_binary_file_given_as_phenotypes_is_refused(inputs, tmp_path, capsys):
+    (tmp_path / "y.bin").write_bytes(b"f1 a 1.0\n\xff\xfe\x00 2\n")
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile), "--pheno",
+                 str(tmp_path / "y.bin"))
+    assert "not a text file" in refused(capsys, rc, tmp_path / "y.bin", 2)
+    no_outputs(tmp_path / "run")
+
+
+def test_directory_given_as_phenotypes_is_refused(inputs, tmp_path, capsys):
+    rc = bayes_c(inputs, tmp_path / "run", "--bfile", str(inputs.bfile), "--pheno",
+                 str(inputs.dir))
+    assert "directory" in refused(capsys, rc, inputs.dir)
+    no_outputs(tmp_path / "run")
+
+
+# --------------------------------------------------------------------------- bayesmix-gctb --sbayes
+def test_truncated_gzip_summary_statistics_are_refused(inputs, tmp_path, capsys):
+    rows = (inputs.dir / "trait.ma").read_text().splitlines(keepends=True)
+    (tmp_path / "trait.ma.gz").write_bytes(gzip_cut_after(rows, 61))
+    rc = sbayes(inputs, tmp_path / "run", "--ldm", str(inputs.dir / "ref.ldm.full"),
+                "--gwas-summary", str(tmp_path / "trait.ma.gz"))
+    assert "truncated or corrupt gzip" in refused(capsys, rc, tmp_path / "trait.ma.gz", 62)
+    no_outputs(tmp_path / "run")
+
+
+@pytest.mark.parametrize("folder, array", [("ref.ld", "data.npy"), ("ref.ld", "indptr.npy"),
+                                           ("ref.eigen", "eigenvectors.npy")])
+def test_truncated_array_of_an_ld_folder_is_refused(inputs, tmp_path, capsys, folder, array):
+    shutil.copytree(inputs.dir / folder, tmp_path / folder)
+    truncate(tmp_path / folder / array)
+    rc = sbayes(inputs, tmp_path / "run", "--ldm", str(tmp_path / folder), "--gwas-summary",
+                str(inputs.dir / "trait.ma"))
+    assert "truncated" in refused(capsys, rc, tmp_path / folder / array)
+    no_outputs(tmp_path / "run")
+
+
+def test_summary_statistics_without_n_are_refused_for_sbayes(inputs, tmp_path, capsys):
+    rows = (inputs.dir / "trait.ma").read_text().splitlines()
+    (tmp_path / "z.txt").write_text("".join(
+        " ".join(np.array(r.split())[[0, 1, 2, 4, 5]]) + "\n" for r in rows))  # SNP A1 A2 b se
+    rc = sbayes(inputs, tmp_path / "run", "--ldm", str(inputs.dir / "ref.ldm.full"),
+                "--gwas-summary", str(tmp_path / "z.txt"))
+    assert "no N column" in refused(capsys, rc, tmp_path / "z.txt", 1)
+    no_outputs(tmp_path / "run")
+
+
+def test_corrupt_gzip_region_file_is_refused(inputs, tmp_path, capsys):
+    (tmp_path / "regions.gz").write_bytes(gzip_bad_crc(["22 1 1000\n", "22 5000 6000\n"]))
+    rc = sbayes(inputs, tmp_path / "run", "--ldm", str(inputs.dir / "ref.ldm.full"),
+                "--gwas-summary", str(inputs.dir / "trait.ma"), "--exclude-region",
+                str(tmp_path / "regions.gz"))
+    refused(capsys, rc, tmp_path / "regions.gz", 3)
+    no_outputs(tmp_path / "run")
+
+
+def test_absurd_snp_effect_is_dropped_and_counted_not_blamed_on_the_ld(inputs, tmp_path,
+                                                                      capsys):
+    """b = 50 with se = 0.01 on one SNP of the .ma: on main SBayes diverged and the error
+    blamed the LD. Its per-SNP phenotypic variance 2p(1-p)(N se^2 + b^2) is hundreds of
+    times the others' (all 1 by construction of the simulated file), so QC rule 13 drops
+    exactly that SNP, the run finishes, and the QC table and note say so."""
+    table = (inputs.dir / "trait.ma").read_text().splitlines(keepends=True)
+    fields = table[8].split()
+    fields[4], fields[5] = "50", "0.01"
+    table[8] = " ".join(fields) + "\n"
+    (tmp_path / "absurd.ma").write_text("".join(table))
+    out = tmp_path / "run"
+    rc = sbayes(inputs, out, "--ldm", str(inputs.dir / "ref.ldm.full"), "--gwas-summary",
+                str(tmp_path / "absurd.ma"))
+    printed = capsys.readouterr().out
+    assert rc == 0
+    row = next(line for line in printed.splitlines() if line.startswith("per-SNP phenotypic"))
+    assert row.split()[-2:] == ["1", "99"]
+    assert f"e.g. {fields[0]} (BETA 50, SE 0.01" in printed
+    kept = [line.split()[1] for line in (tmp_path / "run.snpRes").read_text().splitlines()[1:]]
+    assert len(kept) == 99 and fields[0] not in kept
+
+
+# --------------------------------------------------------------------------- bayesmix-gctb LD
+def test_missing_genetic_map_for_shrunk_ld_is_refused(inputs, tmp_path, capsys):
+    rc = gctb_cli.main(["--bfile", str(inputs.bfile), "--extract", str(inputs.dir / "snps.txt"),
+                        "--make-shrunk-ldm", "--gen-map", str(tmp_path / "map.txt"), "--out",
+                        str(tmp_path / "run")])
+    assert "file not found" in refused(capsys, rc, tmp_path / "map.txt")
+    no_outputs(tmp_path / "run")
+
+
+def test_truncated_gzip_genetic_map_is_refused(inputs, tmp_path, capsys):
+    snps = Genotypes.open(inputs.bfile, extract=inputs.dir / "snps.txt").snps
+    rows = [f"{s} {bp} {bp / 1e6:.6f}\n" for s, bp in zip(snps["snp"], snps["bp"])]
+    (tmp_path / "map.gz").write_bytes(gzip_cut_after(rows, 40))
+    rc = gctb_cli.main(["--bfile", str(inputs.bfile), "--extract", str(inputs.dir / "snps.txt"),
+                        "--make-shrunk-ldm", "--gen-map", str(tmp_path / "map.gz"), "--out",
+                        str(tmp_path / "run")])
+    refused(capsys, rc, tmp_path / "map.gz", 41)
+    no_outputs(tmp_path / "run")
+
+
+# --------------------------------------------------------------------------- bayesmix-mixer
+def test_ldsc_sumstats_without_n_say_so(inputs, tmp_path, capsys):
+    """On main: "no tag SNP left"."""
+    with gzip.open(inputs.dir / "t22.sumstats.gz", "rt") as fh:
+        rows = [line.split("\t") for line in fh.read().splitlines()]
+    header = rows[0]
+    keep = [header.index(c) for c in ("SNP", "A1", "A2", "Z")]
+    (tmp_path / "noN.sumstats").write_text("".join(
+        "\t".join(r[k] for k in keep) + "\n" for r in rows))
+    rc = fit1(tmp_path / "run", "--trait1-file", str(tmp_path / "noN.sumstats"), "--ld-file",
+              str(inputs.dir / "mix_chr@.ld"), "--chr2use", "22")
+    message = refused(capsys, rc, tmp_path / "noN.sumstats", 1)
+    assert "no N column" in message and "bayesmix munge --n" in message
+    no_outputs(tmp_path / "run")
+
+
+def test_sumstats_of_another_chromosome_than_the_ld(inputs, tmp_path, capsys, caplog):
+    """chr21 statistics against chr22 LD: the per-chromosome drops are logged, then the error
+    names both chromosomes."""
+    caplog.set_level("INFO", logger="bayesmix")
+    rc = fit1(tmp_path / "run", "--trait1-file", str(inputs.dir / "t21.sumstats.gz"),
+              "--ld-file", str(inputs.dir / "mix_chr@.ld"), "--chr2use", "22")
+    message = refused(capsys, rc, inputs.dir / "t21.sumstats.gz")
+    assert "on chromosome(s) 21" in message and "on 22" in message
+    assert any(r.getMessage().startswith("chr22: 0 tag SNPs of 300 reference SNPs (0 sumstats")
+               for r in caplog.records)
+    no_outputs(tmp_path / "run")
+
+
+def test_chromosomes_without_ld_are_named(inputs, tmp_path, capsys):
+    rc = fit1(tmp_path / "run", "--trait1-file", str(inputs.dir / "t22.sumstats.gz"),
+              "--ld-file", str(inputs.dir / "mix_chr@.ld"), "--chr2use", "20-22")
+    message = refused(capsys, rc, inputs.dir / "mix_chr20.ld")
+    assert "chromosome(s) 20 of the 3" in message and "LD exists for 21, 22 only" in message
+    no_outputs(tmp_path / "run")
+
+
+def test_truncated_inputs_of_a_mixer_fit(inputs, tmp_path, capsys):
+    shutil.copytree(inputs.dir / "mix_chr22.ld", tmp_path / "cut_chr22.ld")
+    truncate(tmp_path / "cut_chr22.ld" / "indices.npy")
+    rc = fit1(tmp_path / "run", "--trait1-file", str(inputs.dir / "t22.sumstats.gz"),
+              "--ld-file", str(tmp_path / "cut_chr@.ld"), "--chr2use", "22")
+    refused(capsys, rc, tmp_path / "cut_chr22.ld" / "indices.npy")
+    with gzip.open(inputs.dir / "t22.sumstats.gz", "rt") as fh:
+        rows = fh.read().splitlines(keepends=True)
+    (tmp_path / "cut.sumstats.gz").write_bytes(gzip_cut_after(rows, 150))
+    rc = fit1(tmp_path / "run", "--trait1-file", str(tmp_path / "cut.sumstats.gz"),
+              "--ld-file", str(inputs.dir / "mix_chr@.ld"), "--chr2use", "22")
+    refused(capsys, rc, tmp_path / "cut.sumstats.gz", 151)
+    rc = bayesmix_cli.main(["mixer", "fit", "--sumstats", str(tmp_path / "cut.sumstats.gz"),
+                            "--ld", str(inputs.dir / "mix_chr@.ld"), "--chr", "22", "--out",
+                            str(tmp_path / "run")])
+    refused(capsys, rc, tmp_path / "cut.sumstats.gz", 151)
+    no_outputs(tmp_path / "run")
+
+
+def test_underpowered_gwas_gets_a_warning(inputs, tmp_path):
+    """The library check the fit commands call (MiXeR: N >= 50,000): the shipped-panel GWAS
+    has N = 503 on every SNP; the same z-scores with N = 100,000 pass."""
+    from bayesmix.prepare.mixer import load_mixer_data, power_warning
+
+    data, _, _ = load_mixer_data(inputs.dir / "t22.sumstats.gz", inputs.dir / "mix_chr@.ld",
+                                 ["22"])
+    warning = power_warning(data)
+    assert "median N 503" in warning and "N >= 50,000" in warning
+    data.n = np.full(data.n.shape, 100_000.0)
+    assert power_warning(data) is None
+
+
+# --------------------------------------------------------------------------- bayesmix munge
+def test_munge_refuses_damaged_statistics_and_writes_nothing(inputs, tmp_path, capsys):
+    rows = (inputs.dir / "trait.ma").read_text().splitlines(keepends=True)
+    (tmp_path / "bad.ma.gz").write_bytes(gzip_bad_crc(rows))
+    out = tmp_path / "run"
+    rc = bayesmix_cli.main(["munge", "--sumstats", str(tmp_path / "bad.ma.gz"), "--ref",
+                            str(inputs.bfile), "--out", str(out)])
+    refused(capsys, rc, tmp_path / "bad.ma.gz", len(rows) + 1)
+    no_outputs(out)
+    z_only = "".join(" ".join(np.array(r.split())[[0, 1, 2, 4]]) + "\n" for r in rows)
+    (tmp_path / "z.txt").write_text(z_only.replace(" b\n", " Z\n", 1))
+    rc = bayesmix_cli.main(["munge", "--sumstats", str(tmp_path / "z.txt"), "--ref",
+                            str(inputs.bfile), "--out", str(out)])
+    assert "pass --n" in refused(capsys, rc, tmp_path / "z.txt")
+    no_outputs(out)
