@@ -20,10 +20,15 @@ Rules, in the order applied (those marked * are optional):
 10. alleles that match the reference neither directly, swapped, nor on the other strand;
 11. * minor allele frequency below ``min_maf`` (GWAS FREQ, else the reference frequency);
 12. * |FREQ - reference freq| > ``max_freq_diff`` (after alignment);
-13. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N)
-    (``n_outlier_sd``);
+13. * N outliers (``n_outlier_sd``): N below median(N) - k SD(N) or above median(N) + k SD(N),
+    GCTB's median (upper middle value) and population SD; GCTB's SBayes always applies
+    this with k = 3 to the file's N;
 14. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
-15. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
+15. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive);
+16. * ``impute_n`` (GCTB's ``--impute-n``, last as in GCTB): N replaced by the N that BETA, SE
+    and FREQ imply, dropping SNPs whose imputed N is outside median +- 3 SD, iterated
+    (:func:`bayesmix.io.impute_n.impute_per_snp_n`); the result, with the iteration log and
+    the dropped SNPs, is ``QCReport.imputed_n``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
+from bayesmix.io.impute_n import (REASON_FIXED, REASON_NOT_POSITIVE, REASON_OUTSIDE, ImputedN,
+                                  impute_per_snp_n, upper_median)
 from bayesmix.io.plink import read_bim
 from bayesmix.io.sumstats import CANONICAL_COLUMNS, map_distinct, strip_chr
 
@@ -66,6 +73,8 @@ class QCReport:
     n_strand_flipped : kept SNPs given on the other strand (alleles complemented).
     n_reference : SNPs in the reference.
     notes : derivations and settings worth knowing (e.g. frequencies filled from the reference).
+    imputed_n : the :class:`~bayesmix.io.impute_n.ImputedN` of rule 16 (``impute_n``), else
+        None; write ``OUT.imputedPerSnpN`` with :func:`bayesmix.io.impute_n.write_imputed_n`.
     """
 
     n_input: int
@@ -74,6 +83,7 @@ class QCReport:
     n_strand_flipped: int = 0
     n_reference: int = 0
     notes: list = field(default_factory=list)
+    imputed_n: ImputedN | None = None
 
     @property
     def n_output(self) -> int:
@@ -150,8 +160,8 @@ def harmonise(
     min_info: float | None = None,
     min_maf: float | None = None,
     max_freq_diff: float | None = None,
+    n_outlier_sd: float | None = None,
     impute_n: bool = False,
-    n_outlier_sd: float = 3.0,
     exclude_regions=None,
     exclude_mhc: str | None = None,
     fill_freq: bool = False,
@@ -167,7 +177,11 @@ def harmonise(
     keep_ambiguous : keep strand-ambiguous A/T, C/G SNPs.
     min_info, min_maf : drop SNPs with INFO / minor allele frequency below these.
     max_freq_diff : drop SNPs whose aligned FREQ differs from the reference freq by more.
-    impute_n : drop SNPs whose N is further than ``n_outlier_sd`` SD from the median N.
+    n_outlier_sd : drop SNPs whose N is further than this many SD from the median N (rule 13;
+        GCTB's SBayes uses 3).
+    impute_n : GCTB's ``--impute-n`` (rule 16): impute each SNP's N from BETA, SE and FREQ
+        (needs all three; ``fill_freq`` fills FREQ from the reference) and drop SNPs whose
+        imputed N is outside median +- 3 SD; the output's N column is the imputed N.
     exclude_regions : path of a ``chr start end`` file, or a DataFrame from :func:`read_regions`.
     exclude_mhc : ``"hg19"`` or ``"hg38"``: drop the MHC of that genome build.
     fill_freq : fill missing FREQ with the reference frequency (reported in the notes).
@@ -290,11 +304,13 @@ def harmonise(
         with np.errstate(invalid="ignore"):
             apply(f"|FREQ - reference freq| > {max_freq_diff:g}", np.abs(freq - ref_freq) > max_freq_diff)
 
-    # 13. sample-size outliers
-    if impute_n and keep.any():
+    # 13. sample-size outliers of the file's N
+    if n_outlier_sd is not None and keep.any():
         n_kept = n[keep]
-        median, sd = np.median(n_kept), np.std(n_kept)
-        apply(f"N further than {n_outlier_sd:g} SD from the median", np.abs(n - median) > n_outlier_sd * sd)
+        median, sd = upper_median(n_kept), float(np.std(n_kept))
+        with np.errstate(invalid="ignore"):
+            apply(f"N further than {n_outlier_sd:g} SD from the median",
+                  (n < median - n_outlier_sd * sd) | (n > median + n_outlier_sd * sd))
 
     # 14-15. regions, by reference position
     ref_chr = map_distinct(ref["chr"], chrom_code)[np.maximum(ref_pos, 0)]
@@ -307,6 +323,10 @@ def harmonise(
         regions = (exclude_regions if isinstance(exclude_regions, pd.DataFrame)
                    else read_regions(exclude_regions))
         apply("excluded regions", _in_regions(ref_chr, ref_bp, regions))
+
+    # 16. per-SNP N imputed from BETA, SE and FREQ, on the SNPs every other rule kept
+    if impute_n:
+        n = _impute_n(ss, freq, sign, keep, apply, report, source)
 
     report.n_swapped = int((sign < 0)[keep].sum())
     report.n_strand_flipped = int((flipped | flipped_swapped)[keep].sum())
@@ -332,6 +352,31 @@ def harmonise(
     })[[*CANONICAL_COLUMNS, "REF_INDEX"]]
     out.attrs.update(sumstats.attrs)
     return out, report
+
+
+def _impute_n(ss, freq, sign, keep, apply, report, source) -> np.ndarray:
+    """Rule 16: GCTB's --impute-n on the kept rows; returns N with the imputed values."""
+    rows = np.flatnonzero(keep)
+    stats = pd.DataFrame({"SNP": ss["SNP"].to_numpy()[rows],
+                          "BETA": ss["BETA"].to_numpy(dtype=np.float64)[rows] * sign[rows],
+                          "SE": ss["SE"].to_numpy(dtype=np.float64)[rows],
+                          "FREQ": freq[rows], "N": ss["N"].to_numpy(dtype=np.float64)[rows]})
+    stats.attrs["path"] = source
+    imputed = impute_per_snp_n(stats)
+    drop = np.zeros(len(ss), dtype=bool)
+    reasons = imputed.dropped.set_index("row")["reason"]
+    for rule, names in ((f"{REASON_OUTSIDE} (--impute-n)", (REASON_OUTSIDE,)),
+                        (f"N not imputable: {REASON_FIXED}, or {REASON_NOT_POSITIVE} "
+                         "(--impute-n)", (REASON_FIXED, REASON_NOT_POSITIVE))):
+        drop[:] = False
+        drop[rows[reasons.index[reasons.isin(names)].to_numpy(dtype=np.int64)]] = True
+        apply(rule, drop)
+    report.imputed_n = imputed
+    if imputed.n_kept:
+        report.notes.append(f"--impute-n: {imputed.summary()}")
+    n = ss["N"].to_numpy(dtype=np.float64).copy()
+    n[rows[imputed.keep]] = imputed.n[imputed.keep]
+    return n
 
 
 def _reference_table(reference) -> pd.DataFrame:
