@@ -90,6 +90,7 @@ def test_harmonise_counts_the_imputation_in_the_qc_table():
                               "bp": np.arange(1, len(stats) + 1) * 1000, "a1": "A", "a2": "G"})
     table = stats.assign(CHR=np.nan, BP=np.nan, A1="A", A2="G", Z=stats["BETA"] / stats["SE"],
                          P=0.5, INFO=np.nan)[CANONICAL_COLUMNS]
+    table = table.iloc[::-1].reset_index(drop=True)   # file order differs from the reference's
     table.attrs["path"] = "hand.ma"
     aligned, report = harmonise(table, reference, impute_n=True)
     steps = dict(report.steps)
@@ -98,6 +99,7 @@ def test_harmonise_counts_the_imputation_in_the_qc_table():
     assert report.steps[-1][0].endswith("(--impute-n)")  # the last rule, as in GCTB
     assert aligned["SNP"].tolist() == KEPT
     np.testing.assert_allclose(aligned["N"], [10_000] * 8 + [9_500, 10_500], rtol=1e-9)
+    assert report.imputed_n.kept_table()["SNP"].tolist() == KEPT    # reference order, as GCTB
     assert report.imputed_n.n_kept == 10
     assert any("median value of 10000" in note for note in report.notes)
 

@@ -326,7 +326,7 @@ def harmonise(
 
     # 16. per-SNP N imputed from BETA, SE and FREQ, on the SNPs every other rule kept
     if impute_n:
-        n = _impute_n(ss, freq, sign, keep, apply, report, source)
+        n = _impute_n(ss, freq, sign, keep, ref_pos, apply, report, source)
 
     report.n_swapped = int((sign < 0)[keep].sum())
     report.n_strand_flipped = int((flipped | flipped_swapped)[keep].sum())
@@ -354,9 +354,11 @@ def harmonise(
     return out, report
 
 
-def _impute_n(ss, freq, sign, keep, apply, report, source) -> np.ndarray:
-    """Rule 16: GCTB's --impute-n on the kept rows; returns N with the imputed values."""
+def _impute_n(ss, freq, sign, keep, ref_pos, apply, report, source) -> np.ndarray:
+    """Rule 16: GCTB's --impute-n on the kept rows, taken in reference order (the order of
+    GCTB's OUT.imputedPerSnpN); returns N with the imputed values."""
     rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(ref_pos[rows], kind="stable")]
     stats = pd.DataFrame({"SNP": ss["SNP"].to_numpy()[rows],
                           "BETA": ss["BETA"].to_numpy(dtype=np.float64)[rows] * sign[rows],
                           "SE": ss["SE"].to_numpy(dtype=np.float64)[rows],

@@ -89,6 +89,8 @@ class ImputedN:
 
     def summary(self) -> str:
         """One sentence as GCTB prints it, with the number of iterations."""
+        if self.log.empty:
+            return "no SNP with an A1 frequency strictly between 0 and 1: no N imputed"
         last = self.log.iloc[-1]
         return (f"{self.n_kept} SNPs with per-SNP sample size within {N_SD:g} SD around the "
                 f"median value of {last['median_n']:g} ({len(self.log)} iterations; "
