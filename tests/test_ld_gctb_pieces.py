@@ -9,8 +9,8 @@ import pytest
 from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld import build_ld, merge
-from bayesmix.ld.gctb import (merge_gctb_pieces, read_gctb_ldm, read_gctb_pieces,
-                              write_gctb_ldm)
+from bayesmix.ld.gctb import (merge_gctb_pieces, read_gctb_ldm, read_gctb_list,
+                              read_gctb_pieces, write_gctb_ldm)
 
 M = 40
 RANGES = [(1, 15), (16, 30), (31, 40)]
@@ -147,3 +147,21 @@ def test_rows_that_are_not_a_run_of_the_columns_cannot_be_a_piece(tmp_path, pane
     ld = build_ld(geno, "full", tags=tags, progress=False)
     with pytest.raises(InputError, match="not a contiguous run"):
         write_gctb_ldm(ld, tmp_path / "tags", "full")
+
+
+def test_mldm_list_merges_pieces_and_combines_matrices_of_their_own(tmp_path):
+    """GCTB's rule: a file after the first not starting at Index 0 means row pieces."""
+    r = np.array([[1.0, 0.5, 0.25], [0.5, 1.0, -0.5], [0.25, -0.5, 1.0]])
+    ids = ["s1", "s2", "s3"]
+    write_hand_piece(tmp_path / "h.snp1-2.ldm.full", [0, 1], r[:2], ids)
+    write_hand_piece(tmp_path / "h.snp3-3.ldm.full", [2], r[2:], ids)
+    pieces = read_gctb_list([tmp_path / "h.snp1-2.ldm.full", tmp_path / "h.snp3-3.ldm.full"])
+    np.testing.assert_array_equal(pieces.to_scipy().toarray(), r)
+    s = np.array([[1.0, -0.25], [-0.25, 1.0]])
+    write_hand_piece(tmp_path / "chr1.ldm.full", [0, 1, 2], r, ids)
+    write_hand_piece(tmp_path / "chr2.ldm.full", [0, 1], s, ["t1", "t2"])
+    both = read_gctb_list([tmp_path / "chr1.ldm.full", tmp_path / "chr2.ldm.full"])
+    expected = np.zeros((5, 5))
+    expected[:3, :3], expected[3:, 3:] = r, s
+    np.testing.assert_array_equal(both.to_scipy().toarray(), expected)
+    assert both.snps["snp"].tolist() == ids + ["t1", "t2"]

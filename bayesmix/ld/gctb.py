@@ -28,7 +28,7 @@ cannot be read alone (its column SNPs are the other pieces' rows):
 :func:`read_gctb_pieces` reads a set of pieces that together cover 0..M-1 and
 :func:`merge_gctb_pieces` joins them (GCTB's ``--mldm LIST --make-full-ldm``). GCTB itself
 tells pieces from per-chromosome files by the first Index of the second file (0 for files of
-their own).
+their own); :func:`read_gctb_list` does the same for a whole ``--mldm`` list.
 """
 
 from __future__ import annotations
@@ -169,9 +169,34 @@ def read_gctb_pieces(paths, *, dtype: str = "float32") -> list[LDMatrix]:
     :func:`bayesmix.ld.store.merge` (:func:`merge_gctb_pieces` does both).
     """
     named = [gctb_prefix(p) for p in paths]
+    return _pieces(named, [_read_info(_existing(Path(f"{prefix}.info"))) for prefix, _ in named],
+                   dtype)
+
+
+def read_gctb_list(paths, *, dtype: str = "float32") -> LDMatrix:
+    """The GCTB matrices of an ``--mldm`` list as one matrix, as GCTB reads such a list.
+
+    Files whose Index starts at 0 are matrices of their own (one per chromosome or block) and
+    are combined block-diagonally (:func:`bayesmix.ld.store.combine_ld`); when a file after
+    the first does not start at Index 0, the files are row pieces of one matrix and are merged
+    (:func:`merge_gctb_pieces`).
+    """
+    from bayesmix.ld.store import combine_ld
+
+    named = [gctb_prefix(p) for p in paths]
+    infos = [_read_info(_existing(Path(f"{prefix}.info"))) for prefix, _ in named]
+    if any(len(info) and int(info["Index"].iloc[0]) != 0 for info in infos[1:]):
+        merged = merge(_pieces(named, infos, dtype))
+        merged.meta.pop("source", None)
+        return merged
+    return combine_ld(_decode(prefix, gctb_type, info, dtype, None)
+                      for (prefix, gctb_type), info in zip(named, infos))
+
+
+def _pieces(named, infos, dtype) -> list[LDMatrix]:
+    """Decode row pieces (:func:`read_gctb_pieces`) from their parsed .info tables."""
     if not named:
         raise InputError("no LD matrix piece to read")
-    infos = [_read_info(_existing(Path(f"{prefix}.info"))) for prefix, _ in named]
     order = np.argsort([int(info["Index"].iloc[0]) if len(info) else -1 for info in infos],
                        kind="stable")
     expected = 0
