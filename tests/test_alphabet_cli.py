@@ -54,23 +54,23 @@ def test_bayes_c_run_writes_gctb_outputs(simulated, bfile22, capsys):
     assert "Iter" in printed and "NnzSnp" in printed and "TimeLeft" in printed
     snp_res = pd.read_csv(f"{out}.snpRes", sep=r"\s+")
     assert list(snp_res.columns) == ["Id", "Name", "Chrom", "Position", "A1", "A2", "A1Frq",
-                                     "A1Effect", "SE", "PIP"]
+                                     "A1Effect", "SE", "PIP", "LastSampleEff"]
     assert len(snp_res) == geno.n_snps - int((geno.heterozygosity == 0).sum())
     truth = pd.Series(effects.beta, index=geno.snps["snp"])
     causal = truth[truth != 0].index
     pip = snp_res.set_index("Name")["PIP"]
     assert pip[causal].mean() > 5 * pip.drop(causal).mean()
-    # The binary samples hold per-allele effects: with thin 1 their mean is the A1Effect.
-    n_snps, records = read_snp_effect_samples(f"{out}.mcmcsamples.SnpEffects")
-    assert n_snps == len(snp_res) and len(records) == 500
-    total = np.zeros(n_snps)
-    for _, _, idx, values in records:
-        total[idx] += values
-    np.testing.assert_allclose(total / len(records), snp_res["A1Effect"], atol=2e-5)
+    # GCTB's binary samples: effects of standardised genotypes, one row per iteration / thin
+    # (burn-in rows empty); divided by sqrt(2pq), their mean over the kept rows is A1Effect.
+    samples = read_snp_effect_samples(f"{out}.mcmcsamples.SnpEffects")
+    assert samples.shape == (700, len(snp_res)) and samples[:200].nnz == 0
+    het = 2 * snp_res["A1Frq"] * (1 - snp_res["A1Frq"])
+    np.testing.assert_allclose(np.asarray(samples[200:].mean(axis=0)).ravel() / np.sqrt(het),
+                               snp_res["A1Effect"], rtol=1e-4, atol=2e-5)  # A1Frq: 6 dp
     par = open(f"{out}.parRes").read()
-    assert "Posterior statistics from MCMC samples" in par and "hsq" in par
-    cov = pd.read_csv(f"{out}.covRes", sep=r"\s+")
-    assert list(cov["Covariate"]) == ["intercept", "qcovar1"]
+    assert par.split("\n")[0].split()[:2] == ["Mean", "SD"] and "hsq" in par
+    cov = pd.read_csv(f"{out}.covRes", sep=r"\s+", header=None)
+    assert list(cov[0]) == ["intercept", "qcovar1"]
     samples = pd.read_csv(f"{out}.mcmcsamples.Par", sep=r"\s+")
     assert len(samples) == 500 and {"Pi", "NnzSnp", "hsq"} <= set(samples.columns)
     assert "Iter" in open(f"{out}.log").read()
@@ -87,7 +87,7 @@ def test_bayes_r_gctb_options_and_bad_input(simulated, bfile22, capsys):
                "--chain-length", "300", "--burn-in", "100", "--no-mcmc-bin", "--out", str(out)])
     assert rc == 0
     header = open(f"{out}.snpRes").readline().split()
-    assert header[-4:] == ["Pi1", "Pi2", "Pi3", "Pi4"]
+    assert header[-3:] == ["SE", "PIP", "LastSampleEff"]   # GCTB's: no Pi1..Pi4 columns
     assert "NumSnp1" in capsys.readouterr().out
     assert not (tmp / "runR.mcmcsamples.SnpEffects").exists()
     rc = main(["--bfile", str(bfile22), "--pheno", str(tmp / "sim.phen"), "--bayes", "R",
@@ -124,6 +124,8 @@ def test_ctrl_c_keeps_finished_output_and_checkpoint(simulated, bfile22):
     assert "INTERRUPTED" in stdout
     snp_res = pd.read_csv(f"{out}.snpRes", sep=r"\s+")
     assert len(snp_res) > 0 and snp_res["PIP"].between(0, 1).all()
-    samples = pd.read_csv(f"{out}.mcmcsamples.Par", sep=r"\s+")
-    assert samples["Iteration"].min() == 51 and samples["Iteration"].max() >= 250
+    import arviz as az
+    iterations = az.from_netcdf(f"{out}.nc")["sample_stats"]["iteration"].values
+    assert iterations.min() == 51 and iterations.max() >= 250
+    assert len(pd.read_csv(f"{out}.mcmcsamples.Par", sep=r"\s+")) == iterations.size
     assert (tmp / "interrupted.ckpt.chain0").exists()

@@ -410,5 +410,5 @@ def test_munge_refuses_damaged_statistics_and_writes_nothing(inputs, tmp_path, c
     (tmp_path / "z.txt").write_text(z_only.replace(" b\n", " Z\n", 1))
     rc = bayesmix_cli.main(["munge", "--sumstats", str(tmp_path / "z.txt"), "--ref",
                             str(inputs.bfile), "--out", str(out)])
-    assert "pass --n" in refused(capsys, rc, tmp_path / "z.txt")
+    assert "pass --n" in refused(capsys, rc, tmp_path / "z.txt", 1)
     no_outputs(out)

@@ -84,7 +84,7 @@ def sumstats_table() -> pd.DataFrame:
     return df
 
 
-ALL_RULES = dict(min_info=0.8, min_maf=0.01, max_freq_diff=0.1, impute_n=True,
+ALL_RULES = dict(min_info=0.8, min_maf=0.01, max_freq_diff=0.1, n_outlier_sd=3.0,
                  exclude_mhc="hg19", exclude_regions=DATA / "regions.txt")
 
 

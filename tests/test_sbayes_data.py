@@ -111,7 +111,7 @@ def test_impute_n_recovers_per_snp_sample_sizes(gwas, tmp_path):
     write_ma(ma, path)
     data = prepare_summary_data(read_sumstats(path), gwas["ld"], impute_n=True)
     assert data.n_snps == 59 and "rs" in data.stats["SNP"].iloc[0]
-    assert data.qc.dropped("imputed N further than 3 SD from the median (--impute-n)") == 1
+    assert data.qc.dropped("imputed N outside median +- 3 SD (--impute-n)") == 1
     keep = np.setdiff1d(np.arange(60), [40])
     # per-SNP variance estimates of 503 people scatter by a few %; the average N was off by
     # up to 25%

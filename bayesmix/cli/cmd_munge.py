@@ -1,6 +1,6 @@
 """``bayesmix munge``: read GWAS summary statistics, harmonise them to a PLINK reference, write
 ``OUT.ma`` (GCTB/COJO), ``OUT.sumstats.gz`` (LDSC/MiXeR) and ``OUT.qc.tsv`` (SNPs dropped per
-QC rule), and print the QC table."""
+QC rule; with ``--impute-n`` also GCTB's ``OUT.imputedPerSnpN``), and print the QC table."""
 
 from __future__ import annotations
 
@@ -99,6 +99,10 @@ def run(invocation, run_log) -> int:
     write_ma(aligned, f"{out}.ma")
     write_sumstats(aligned, f"{out}.sumstats.gz")
     report.write_tsv(f"{out}.qc.tsv")
+    if report.imputed_n is not None:
+        from bayesmix.io.impute_n import write_imputed_n
+
+        write_imputed_n(report.imputed_n, f"{out}.imputedPerSnpN")
     run_log.say(str(report))
     log.info("wrote %s.ma, %s.sumstats.gz, %s.qc.tsv", out, out, out)
     return 0

@@ -190,7 +190,8 @@ OPTIONS = [
     option("--out", applies=tuple(ANALYSES), default="gctb", role="output", group=OUTPUT,
            metavar="PREFIX", help="output prefix"),
     option("--no-mcmc-bin", applies=MCMC, role="runtime", group=OUTPUT, action="store_true",
-           help="do not write OUT.mcmcsamples.SnpEffects"),
+           help="do not write OUT.mcmcsamples.SnpEffects (nor keep per-SNP draws in memory; "
+                "LastSampleEff of OUT.snpRes is then NA)"),
     option("--no-netcdf", applies=MCMC, role="runtime", group=OUTPUT, action="store_true",
            help="do not write the ArviZ file OUT.nc"),
     # ----------------------------------------------------------------- summary data

@@ -62,7 +62,7 @@ def run_alphabet(invocation, run_log) -> int:
     run_log.say()
     result = run_chains(model, make_steps, settings, chains=args.chains, cores=args.thread,
                         progress_stream=run_log)
-    return _finish_mcmc(result, args, run_log, started)
+    return _finish_mcmc(result, args, run_log, started, unscaled=not standardize)
 
 
 def run_sbayes(invocation, run_log) -> int:
@@ -89,6 +89,11 @@ def run_sbayes(invocation, run_log) -> int:
                              selection=selection, impute_n=args.impute_n, rsq=args.rsq,
                              ld_in_sample=in_sample, say=run_log.say)
     run_log.say(str(data.qc))
+    if data.qc.imputed_n is not None:
+        from bayesmix.io.impute_n import write_imputed_n
+
+        write_imputed_n(data.qc.imputed_n, f"{args.out}.imputedPerSnpN")
+        run_log.say(f"Wrote the imputed per-SNP sample sizes to [{args.out}.imputedPerSnpN].")
     run_log.say()
     run_log.say(data.format_summary())
     model = SBayesModel(data, prior, robust=not args.no_robust, ridge=args.ld_ridge,
@@ -102,22 +107,24 @@ def run_sbayes(invocation, run_log) -> int:
     run_log.say()
     result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
                         cores=min(args.chains, args.thread), progress_stream=run_log)
-    return _finish_mcmc(result, args, run_log, started)
+    return _finish_mcmc(result, args, run_log, started,
+                        unscaled=args.unscale_genotype)
 
 
-def _finish_mcmc(result, args, run_log, started) -> int:
-    """Posterior table, GCTB files and the closing lines of an MCMC run."""
-    from bayesmix.report.gctb import write_outputs
+def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
+    """Posterior table, GCTB files and the closing lines of an MCMC run (``unscaled``: the
+    effects are per allele, as GCTB writes them for BayesS or --unscale-genotype)."""
+    from bayesmix.report.gctb import format_par_res, write_outputs
 
     if result.n_draws == 0:
         raise InputError("no draws were kept (stopped during burn-in, or chain length - "
                          "burn-in < thin); nothing to write")
     run_log.say()
     run_log.say("Posterior statistics from MCMC samples:")
-    run_log.say(result.diagnostics().to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    run_log.say(format_par_res(result))
     run_log.say()
     paths = write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
-                          netcdf=not args.no_netcdf)
+                          netcdf=not args.no_netcdf, unscaled=unscaled)
     for path in paths + [f"{args.out}.log"]:
         run_log.say(f"Wrote {path}")
     run_log.say(f"Analysis finished in {time.time() - started:.1f} s "
@@ -130,7 +137,6 @@ def run_ld(invocation, run_log) -> int:
     """Build, merge, thin or print LD matrices (GCTB's --make-*-ldm, --write-ldm-txt)."""
     from bayesmix.ld.gctb import write_gctb_ldm, write_ldm_text
     from bayesmix.ld.open import open_ld, open_ld_list, thin_to_sparse
-    from bayesmix.ld.store import merge
 
     args, analysis = invocation.args, invocation.analysis
     if analysis == "write-ldm-txt":
@@ -138,10 +144,9 @@ def run_ld(invocation, run_log) -> int:
         run_log.say(f"Written the LD matrix as text to [{path}].")
         return 0
     if analysis == "merge-ldm":
-        pieces = open_ld_list(args.mldm)
-        ld = merge(pieces)
+        ld = open_ld_list(args.mldm)
         ld.meta["kind"] = "full"
-        run_log.say(f"Merged {len(pieces)} LD matrix pieces: {ld.shape[0]} SNPs.")
+        run_log.say(f"Merged the LD matrices listed in [{args.mldm}]: {ld.shape[0]} SNPs.")
         kind = "full"
     elif analysis == "thin-ldm":
         ld = thin_to_sparse(open_ld(args.ldm), args.chisq)
@@ -150,17 +155,12 @@ def run_ld(invocation, run_log) -> int:
         ld, kind = _build_ld(args, analysis), analysis.split("-")[1]
     name = ".".join([args.out] + ([f"chr{args.chrom}"] if args.chrom and not args.snp else [])
                     + ([f"snp{args.snp}"] if args.snp else []))
-    if not ld.is_square:
-        # a row piece (--snp i-j): bayesmix LD folders named like GCTB's pieces;
-        # --mldm LIST --make-full-ldm merges them.
-        folder = ld.save(f"{name}.ldm.{kind}")
-        run_log.say(f"Written rows {args.snp} of the {kind} LD matrix ({ld.shape[0]} x "
-                    f"{ld.shape[1]}) to the folder [{folder}]; merge the pieces with --mldm "
-                    "LIST --make-full-ldm.")
-        return 0
     prefix = write_gctb_ldm(ld, name, kind)
-    run_log.say(f"Written the {kind} LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros) to "
-                f"[{prefix}.bin] and [{prefix}.info].")
+    what = (f"rows {args.snp} of the {kind} LD matrix ({ld.shape[0]} x {ld.shape[1]})"
+            if not ld.is_square else f"the {kind} LD matrix of {ld.shape[0]} SNPs")
+    run_log.say(f"Written {what} ({ld.nnz} nonzeros) to [{prefix}.bin] and [{prefix}.info]"
+                + ("; merge the pieces with --mldm LIST --make-full-ldm." if not ld.is_square
+                   else "."))
     if args.write_ldm_txt:
         write_ldm_text(ld, f"{prefix}.txt")
         run_log.say(f"Written the LD matrix as text to [{prefix}.txt].")

@@ -153,10 +153,12 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
     sumstats : canonical table from :func:`bayesmix.io.sumstats.read_sumstats` (needs Z or
         BETA/SE, and N).
     ld : square LDMatrix (rows = columns = reference SNPs), e.g. ``LDMatrix.load(path)``.
-    impute_n : GCTB's ``--impute-n``: replace each SNP's N by the one its BETA, SE and
-        frequency imply, n_j = (Vp / H_j - b_j^2) / se_j^2 (Vp the median per-SNP phenotypic
-        variance), and drop SNPs whose imputed N is more than 3 SD from the median (counted
-        in the QC report). For files that give one average N for every SNP.
+    impute_n : GCTB's ``--impute-n`` (for files that give one average N for every SNP):
+        after the other QC rules, each SNP's N becomes the one its BETA, SE and frequency
+        imply, N_j = (Vy - H_j b_j^2) / (H_j se_j^2) with Vy = median_j H_j N_j (N_j se_j^2 +
+        b_j^2) / median_j N_j, and SNPs whose imputed N is outside median +- 3 SD are
+        dropped, iterated as GCTB does (:func:`bayesmix.io.impute_n.impute_per_snp_n`;
+        counted in the QC report, details in ``qc.imputed_n``).
     rsq : GCTB's ``--rsq``: after matching, drop SNPs until no two kept SNPs have LD
         r^2 > ``rsq``, keeping the smaller GWAS p-value of a pair (the P column; the normal
         p-value of Z where it is missing)
@@ -188,9 +190,7 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
                         "--n N)")
     options = {"fill_freq": True, "max_vp_ratio": None if impute_n else max_vp_ratio,
                **harmonise_options}
-    aligned, report = harmonise(sumstats, ld.snps, **options)
-    if impute_n and not aligned.empty:
-        aligned = _impute_n(aligned, report, source)
+    aligned, report = harmonise(sumstats, ld.snps, impute_n=impute_n, **options)
     if aligned.empty:
         raise InputError("no SNP left after matching the summary statistics to the LD matrix "
                          f"({ld.shape[0]} LD SNPs); QC:\n{report}", source)
@@ -224,25 +224,6 @@ def _filter_high_ld(aligned: pd.DataFrame, ld: LDMatrix, rsq: float,
         return aligned, ld
     return (aligned.loc[kept].reset_index(drop=True),
             ld.subset(ld.snps["snp"].to_numpy()[kept]))
-
-
-def _impute_n(aligned: pd.DataFrame, report: QCReport, source) -> pd.DataFrame:
-    """GCTB's --impute-n on harmonised statistics (see :func:`prepare_summary_data`)."""
-    b, se = aligned["BETA"].to_numpy(np.float64), aligned["SE"].to_numpy(np.float64)
-    freq = aligned["FREQ"].to_numpy(np.float64)
-    if not (np.isfinite(b) & np.isfinite(se) & np.isfinite(freq)).all():
-        raise InputError("--impute-n needs BETA, SE and the A1 frequency of every SNP", source)
-    het = 2.0 * freq * (1.0 - freq)
-    vp = np.median(het * (aligned["N"].to_numpy(np.float64) * se**2 + b**2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_imputed = (vp / het - b**2) / se**2
-    median, sd = np.median(n_imputed), np.std(n_imputed)
-    drop = ~(np.abs(n_imputed - median) <= 3.0 * sd) | ~(n_imputed > 0)
-    report.steps.append(("imputed N further than 3 SD from the median (--impute-n)",
-                         int(drop.sum())))
-    report.notes.append(f"--impute-n: per-SNP N imputed from BETA, SE and frequency (median "
-                        f"{median:.0f}, SD {sd:.0f})")
-    return aligned.assign(N=n_imputed).loc[~drop].reset_index(drop=True)
 
 
 def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,

@@ -24,10 +24,15 @@ Rules, in the order applied (those marked * are optional):
     more than ``max_vp_ratio`` times above or below its median over the SNPs (GCTB's "GWAS
     SNP phenotypic variance"; every SNP of one GWAS estimates the same trait variance, so an
     outlier has a wrong BETA, SE, N or FREQ);
-14. * N outliers (``impute_n``, like GCTB ``--impute-n``): |N - median(N)| > 3 SD(N)
-    (``n_outlier_sd``);
+14. * N outliers (``n_outlier_sd``): N below median(N) - k SD(N) or above median(N) + k SD(N),
+    GCTB's median (upper middle value) and population SD; GCTB's SBayes always applies
+    this with k = 3 to the file's N;
 15. * the MHC (``exclude_mhc`` = "hg19" or "hg38"), by reference position;
-16. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive).
+16. * regions of ``exclude_regions`` (a file or table of ``chr start end``, 1-based, inclusive);
+17. * ``impute_n`` (GCTB's ``--impute-n``, last as in GCTB): N replaced by the N that BETA, SE
+    and FREQ imply, dropping SNPs whose imputed N is outside median +- 3 SD, iterated
+    (:func:`bayesmix.io.impute_n.impute_per_snp_n`); the result, with the iteration log and
+    the dropped SNPs, is ``QCReport.imputed_n``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open, open_text
+from bayesmix.io.impute_n import (REASON_FIXED, REASON_NOT_POSITIVE, REASON_OUTSIDE, ImputedN,
+                                  impute_per_snp_n, upper_median)
 from bayesmix.io.plink import read_bim, snp_id_set
 from bayesmix.io.sumstats import CANONICAL_COLUMNS, map_distinct, strip_chr
 
@@ -70,6 +77,8 @@ class QCReport:
     n_strand_flipped : kept SNPs given on the other strand (alleles complemented).
     n_reference : SNPs in the reference.
     notes : derivations and settings worth knowing (e.g. frequencies filled from the reference).
+    imputed_n : the :class:`~bayesmix.io.impute_n.ImputedN` of rule 16 (``impute_n``), else
+        None; write ``OUT.imputedPerSnpN`` with :func:`bayesmix.io.impute_n.write_imputed_n`.
     """
 
     n_input: int
@@ -78,6 +87,7 @@ class QCReport:
     n_strand_flipped: int = 0
     n_reference: int = 0
     notes: list = field(default_factory=list)
+    imputed_n: ImputedN | None = None
 
     @property
     def n_output(self) -> int:
@@ -167,8 +177,8 @@ def harmonise(
     min_maf: float | None = None,
     max_freq_diff: float | None = None,
     max_vp_ratio: float | None = None,
+    n_outlier_sd: float | None = None,
     impute_n: bool = False,
-    n_outlier_sd: float = 3.0,
     exclude_regions=None,
     exclude_mhc: str | None = None,
     extract=None,
@@ -190,7 +200,11 @@ def harmonise(
     max_vp_ratio : drop SNPs whose per-SNP phenotypic variance V_j = H_j (N_j SE_j^2 +
         BETA_j^2) (trait units^2) is more than this factor above or below the median V over
         the SNPs (rule 13; needs BETA, SE, N and FREQ: SNPs lacking one are not tested).
-    impute_n : drop SNPs whose N is further than ``n_outlier_sd`` SD from the median N.
+    n_outlier_sd : drop SNPs whose N is further than this many SD from the median N (rule 14;
+        GCTB's SBayes uses 3).
+    impute_n : GCTB's ``--impute-n`` (rule 17): impute each SNP's N from BETA, SE and FREQ
+        (needs all three; ``fill_freq`` fills FREQ from the reference) and drop SNPs whose
+        imputed N is outside median +- 3 SD; the output's N column is the imputed N.
     exclude_regions : path of a ``chr start end`` file, or a DataFrame from :func:`read_regions`.
     exclude_mhc : ``"hg19"`` or ``"hg38"``: drop the MHC of that genome build.
     extract, exclude : keep only / drop the SNPs of these lists (a path of a SNP list or an
@@ -322,17 +336,23 @@ def harmonise(
         apply(f"per-SNP phenotypic variance > {max_vp_ratio:g} x or < 1/{max_vp_ratio:g} x the "
               "median", _vp_outliers(ss, freq, keep, max_vp_ratio, report))
 
-    # 14. sample-size outliers
-    if impute_n and keep.any():
+    # 14. sample-size outliers of the file's N
+    if n_outlier_sd is not None and keep.any():
         n_kept = n[keep]
-        median, sd = np.median(n_kept), np.std(n_kept)
-        apply(f"N further than {n_outlier_sd:g} SD from the median", np.abs(n - median) > n_outlier_sd * sd)
+        median, sd = upper_median(n_kept), float(np.std(n_kept))
+        with np.errstate(invalid="ignore"):
+            apply(f"N further than {n_outlier_sd:g} SD from the median",
+                  (n < median - n_outlier_sd * sd) | (n > median + n_outlier_sd * sd))
 
     # 15-16. regions, by reference position
     ref_chr = map_distinct(ref["chr"], chrom_code)[np.maximum(ref_pos, 0)]
     ref_bp = ref["bp"].to_numpy(dtype=np.int64)[np.maximum(ref_pos, 0)]
     for rule, inside in region_masks(ref_chr, ref_bp, exclude_mhc, exclude_regions):
         apply(rule, inside)
+
+    # 17. per-SNP N imputed from BETA, SE and FREQ, on the SNPs every other rule kept
+    if impute_n:
+        n = _impute_n(ss, freq, sign, keep, ref_pos, apply, report, source)
 
     report.n_swapped = int((sign < 0)[keep].sum())
     report.n_strand_flipped = int((flipped | flipped_swapped)[keep].sum())
@@ -388,6 +408,33 @@ def _vp_outliers(ss: pd.DataFrame, freq: np.ndarray, keep: np.ndarray, ratio: fl
                 f"{ss['SNP'].iloc[i]} (BETA {beta[i]:.4g}, SE {se[i]:.4g}, N {n[i]:.0f}: "
                 f"{off[i]:.3g} x)" for i in worst))
     return outlier
+
+
+def _impute_n(ss, freq, sign, keep, ref_pos, apply, report, source) -> np.ndarray:
+    """Rule 17: GCTB's --impute-n on the kept rows, taken in reference order (the order of
+    GCTB's OUT.imputedPerSnpN); returns N with the imputed values."""
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(ref_pos[rows], kind="stable")]
+    stats = pd.DataFrame({"SNP": ss["SNP"].to_numpy()[rows],
+                          "BETA": ss["BETA"].to_numpy(dtype=np.float64)[rows] * sign[rows],
+                          "SE": ss["SE"].to_numpy(dtype=np.float64)[rows],
+                          "FREQ": freq[rows], "N": ss["N"].to_numpy(dtype=np.float64)[rows]})
+    stats.attrs["path"] = source
+    imputed = impute_per_snp_n(stats)
+    drop = np.zeros(len(ss), dtype=bool)
+    reasons = imputed.dropped.set_index("row")["reason"]
+    for rule, names in ((f"{REASON_OUTSIDE} (--impute-n)", (REASON_OUTSIDE,)),
+                        (f"N not imputable: {REASON_FIXED}, or {REASON_NOT_POSITIVE} "
+                         "(--impute-n)", (REASON_FIXED, REASON_NOT_POSITIVE))):
+        drop[:] = False
+        drop[rows[reasons.index[reasons.isin(names)].to_numpy(dtype=np.int64)]] = True
+        apply(rule, drop)
+    report.imputed_n = imputed
+    if imputed.n_kept:
+        report.notes.append(f"--impute-n: {imputed.summary()}")
+    n = ss["N"].to_numpy(dtype=np.float64).copy()
+    n[rows[imputed.keep]] = imputed.n[imputed.keep]
+    return n
 
 
 def _reference_table(reference) -> pd.DataFrame:

@@ -9,7 +9,9 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
 - :func:`open_ld`, :func:`open_ld_list`, :func:`open_reference_ld`, :func:`thin_to_sparse`
   (``bayesmix.ld.open``): any LD on disk (bayesmix folder, eigen folder, GCTB files) by path.
 - :func:`build_ld` (``bayesmix.ld.compute``): LD of one chromosome from PLINK genotypes.
-- :func:`read_gctb_ldm`, :func:`write_gctb_ldm`, :func:`write_ldm_text` (``bayesmix.ld.gctb``).
+- :func:`read_gctb_ldm`, :func:`write_gctb_ldm`, :func:`write_ldm_text`,
+  :func:`read_gctb_pieces`, :func:`merge_gctb_pieces`, :func:`read_gctb_list`
+  (``bayesmix.ld.gctb``; GCTB files, GCTB's ``--snp i-j`` row pieces and ``--mldm`` lists).
 - :func:`ld_scores` (``bayesmix.ld.scores``), :func:`random_pruning_weights`
   (``bayesmix.ld.pruning``), :func:`match_snps` (``bayesmix.ld.check``).
 - :func:`eigen_decompose_blocks`, :class:`EigenBlocks` (``bayesmix.ld.eigen``): truncated
@@ -28,6 +30,9 @@ _LAZY = {
     "read_gctb_ldm": "bayesmix.ld.gctb",
     "write_gctb_ldm": "bayesmix.ld.gctb",
     "write_ldm_text": "bayesmix.ld.gctb",
+    "read_gctb_pieces": "bayesmix.ld.gctb",
+    "merge_gctb_pieces": "bayesmix.ld.gctb",
+    "read_gctb_list": "bayesmix.ld.gctb",
     "ld_scores": "bayesmix.ld.scores",
     "random_pruning_weights": "bayesmix.ld.pruning",
     "high_ld_filter": "bayesmix.ld.pruning",

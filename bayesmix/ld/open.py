@@ -76,20 +76,36 @@ def read_ld_list(path) -> list[str]:
     return entries
 
 
-def open_ld_list(path) -> list[LDMatrix]:
-    """Every LD matrix of a list file, in order."""
-    return [open_ld(entry) for entry in read_ld_list(path)]
+def open_ld_list(path) -> LDMatrix:
+    """The matrices of a list file (GCTB's ``--mldm``) as one matrix, as GCTB reads a list:
+    row pieces of one matrix (``--snp i-j``) are merged, whole matrices (one per chromosome
+    or block) are combined block-diagonally. Entries are GCTB files or bayesmix folders, not
+    a mix of both."""
+    from bayesmix.ld.gctb import read_gctb_list
+    from bayesmix.ld.store import merge
+
+    entries = read_ld_list(path)
+    gctb = [bool(_GCTB_NAME.search(e)) and not Path(e).is_dir() for e in entries]
+    if all(gctb):
+        return read_gctb_list(entries)
+    if any(gctb):
+        raise InputError("the list mixes GCTB files and bayesmix LD folders; convert them to "
+                         "one format (bayesmix ld convert)", path)
+    matrices = [open_ld(e) for e in entries]
+    if any(not m.is_square for m in matrices):
+        return merge(matrices)
+    return combine_ld(matrices)
 
 
 def open_reference_ld(ldm=None, mldm=None) -> LDMatrix:
-    """The reference LD of a summary-data analysis: one matrix (``ldm``) or the chromosomes of
-    a list file (``mldm``) as one block-diagonal matrix. Exactly one must be given."""
+    """The reference LD of a summary-data analysis: one matrix (``ldm``) or the matrices of a
+    list file (``mldm``, :func:`open_ld_list`). Exactly one must be given."""
     if (ldm is None) == (mldm is None):
         raise InputError("give exactly one LD source: one matrix (--ldm) or a list of them "
                          "(--mldm)")
     if ldm is not None:
         return open_ld(ldm)
-    return combine_ld(open_ld_list(mldm))
+    return open_ld_list(mldm)
 
 
 def thin_to_sparse(ld: LDMatrix, chisq: float) -> LDMatrix:

@@ -1,47 +1,83 @@
 """GCTB-format output files, written atomically from a :class:`ChainsResult`.
 
-- ``PREFIX.parRes``: "Posterior statistics from MCMC samples:" then one row per monitored
-  quantity with Mean and SD (GCTB's layout; we append ESS and R-hat columns after GCTB's two).
-- ``PREFIX.snpRes``: ``Id Name Chrom Position A1 A2 A1Frq A1Effect SE PIP`` (GCTB's columns;
-  BayesR adds ``Pi1..PiK``, the posterior probability of each mixture component; BayesN/NS
-  add ``Window``, 1-based, as GCTB does). A1Effect and
-  SE are the posterior mean and SD of the per-allele effect of A1 (divided by sqrt(2pq) when
-  genotypes were standardised, as GCTB does).
-- ``PREFIX.covRes``: ``Covariate Mean SD`` of the fixed effects (intercept first).
-- ``PREFIX.mcmcsamples.Par``: text; header of the monitored names, one row per kept
-  (thinned, post-burn-in) draw, chains one after the other, a ``Chain`` column first.
-- ``PREFIX.mcmcsamples.SnpEffects``: binary, little-endian, the non-zero per-allele effects
-  of every kept draw (layout in :func:`write_snp_effect_samples`, reader
-  :func:`read_snp_effect_samples`). Skipped with ``--no-mcmc-bin``.
+Layouts as GCTB 2.05 writes them (``MCMC::printSummary``, ``Data::outputSnpResults``,
+``Data::outputFixedEffects``, ``McmcSamples::initBinFile`` / ``getSample`` and
+``MCMC::collectSamples``; GCTB <= 2.04 named the sample files ``OUT.mcmcsamples.SnpEffects``
+and ``OUT.mcmcsamples.Par``, which are the names used here). Whitespace-separated text is
+written with more digits than GCTB's fixed 6 decimals where that loses precision.
+
+- ``PREFIX.parRes``: a header line ``Mean SD`` (GCTB writes no title line into the file; it
+  prints "Posterior statistics from MCMC samples:" only to the screen), then one row per
+  monitored quantity: name, posterior mean and SD over the kept draws of every chain (SD with
+  1/(n-1); GCTB divides by n, a relative difference of 1/(2n)). bayesmix appends ``ESS_bulk`` and, with more than one chain,
+  ``R_hat`` (ArviZ); :func:`format_par_res` gives the same text for the screen.
+- ``PREFIX.snpRes``: ``Id Name Chrom Position A1 A2 A1Frq A1Effect SE PIP LastSampleEff``
+  (+ ``Window``, 1-based, for BayesN/NS). A1Effect and SE are the posterior mean and SD of the
+  per-allele effect of A1 (standardised effects divided by sqrt(2pq), as GCTB does);
+  LastSampleEff is the per-allele effect of the last kept draw of the first chain (``NA``
+  when per-SNP draws were not kept, ``--no-mcmc-bin``). Component probabilities (BayesR) are
+  in ``PREFIX.nc`` and :meth:`ChainsResult.snp_summary`, not here: GCTB has no such columns.
+- ``PREFIX.covRes``: no header; one row per fixed effect (intercept first): name, posterior
+  mean, SD. Not written without fixed effects (summary-data models).
+- ``PREFIX.mcmcsamples.Par``: a header of the monitored names, then one row per kept draw
+  of the first chain. GCTB writes one row per iteration, burn-in included; bayesmix keeps only
+  the thinned post-burn-in draws (every ``--thin``-th iteration after ``--burn-in``).
+- ``PREFIX.mcmcsamples.SnpEffects``: binary, little-endian (:func:`write_snp_effect_samples`):
+  three uint32 (rows = chain length // thin, columns = number of SNPs, number of records), then
+  one 12-byte record per non-zero effect of a kept draw: uint32 row (= iteration / thin - 1,
+  so post-burn-in rows sit where GCTB puts them and burn-in rows are empty), uint32 SNP
+  (0-based, ``.snpRes`` Id - 1), float32 effect on GCTB's genotype scale (per-allele effect
+  x sqrt(2pq), or per allele with unscaled genotypes). GCTB writes the first chain only;
+  bayesmix writes chain c > 0 of a multi-chain run to ``PREFIX.chainc.mcmcsamples.*``.
 - ``PREFIX.log`` is written by the command line (the same lines it prints).
 """
 
 from __future__ import annotations
-
-import struct
 
 import numpy as np
 import pandas as pd
 
 from bayesmix.io.files import atomic_open
 
-SNP_EFFECTS_MAGIC = b"BMXSNPE1"
+UNSCALED_METHODS = ("S", "NS")
+"""Models whose effects GCTB samples on unscaled (per-allele) genotypes (bayesmix too)."""
+
+
+def par_res_table(result) -> pd.DataFrame:
+    """``Parameter Mean SD ESS_bulk [R_hat]`` (:meth:`ChainsResult.diagnostics`: pooled over
+    chains, SD with 1/(n-1) where GCTB divides by n); R_hat only with more than one chain."""
+    columns = ["Parameter", "Mean", "SD", "ESS_bulk"] + (["R_hat"] if len(result.chains) > 1
+                                                          else [])
+    return result.diagnostics()[columns]
+
+
+def format_par_res(result) -> str:
+    """The ``.parRes`` text (also for the screen, after "Posterior statistics from MCMC
+    samples:"): GCTB's ``Mean SD`` table plus bayesmix's ESS / R-hat columns."""
+    return _format_par_table(par_res_table(result))
+
+
+def _format_par_table(table: pd.DataFrame) -> str:
+    extra = [c for c in ("ESS_bulk", "R_hat") if c in table]
+    lines = [f"{'':>13} {'Mean':<15} {'SD':<15}" + "".join(f" {c:<10}" for c in extra)]
+    for row in table.to_dict("records"):
+        cells = "".join(f" {_number(row[c], '.1f' if c == 'ESS_bulk' else '.4f'):<10}"
+                        for c in extra)
+        lines.append(f"{row['Parameter']:>10} {'':2} {_number(row['Mean'], '.6f'):<15} "
+                     f"{_number(row['SD'], '.6f'):<15}{cells}")
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def write_par_res(result, path) -> pd.DataFrame:
-    """Write ``.parRes`` (GCTB layout plus ESS / R-hat columns); returns the table."""
-    table = result.diagnostics()
+    """Write ``.parRes`` (:func:`format_par_res`); returns :func:`par_res_table`."""
+    table = par_res_table(result)
     with atomic_open(path) as fh:
-        fh.write("    Posterior statistics from MCMC samples:\n\n")
-        fh.write(f"{'':>14}{'Mean':>14}{'SD':>14}{'ESS_bulk':>12}{'R_hat':>10}\n")
-        for row in table.itertuples(index=False):
-            fh.write(f"{row.Parameter:>14}{row.Mean:>14.6f}{row.SD:>14.6f}"
-                     f"{row.ESS_bulk:>12.1f}{row.R_hat:>10.4f}\n")
+        fh.write(_format_par_table(table))
     return table
 
 
 def snp_res_table(result) -> pd.DataFrame:
-    """The ``.snpRes`` table (GCTB column names)."""
+    """The ``.snpRes`` table: GCTB's columns (+ Window for BayesN/NS)."""
     summary = result.snp_summary()
     m = len(summary)
     table = pd.DataFrame({
@@ -55,11 +91,22 @@ def snp_res_table(result) -> pd.DataFrame:
         "A1Effect": summary["A1Effect"].to_numpy(),
         "SE": summary["SE"].to_numpy(),
         "PIP": summary["PIP"].to_numpy(),
+        "LastSampleEff": _last_sample(result),
     })
-    for column in summary.columns:
-        if (column.startswith("Pi") and column[2:].isdigit()) or column == "Window":
-            table[column] = summary[column].to_numpy()
+    if "Window" in summary:
+        table["Window"] = summary["Window"].to_numpy()
     return table
+
+
+def _last_sample(result) -> np.ndarray:
+    """Per-allele effects of the last kept draw of the first chain (NaN if not kept)."""
+    draws = result.chains[0].snp_draws
+    last = np.full(len(result.per_allele_factor), np.nan)
+    if draws:
+        _, idx, values = draws[-1]
+        last[:] = 0.0
+        last[idx] = np.asarray(values, np.float64) * result.per_allele_factor[idx]
+    return last
 
 
 def write_snp_res(result, path) -> pd.DataFrame:
@@ -70,78 +117,106 @@ def write_snp_res(result, path) -> pd.DataFrame:
         for row in table.itertuples(index=False):
             cells = [str(row.Id), str(row.Name), str(row.Chrom), str(row.Position), str(row.A1),
                      str(row.A2), f"{row.A1Frq:.6f}", f"{row.A1Effect:.8g}", f"{row.SE:.8g}",
-                     f"{row.PIP:.6f}"]
-            cells += [f"{v:.6f}" if isinstance(v, float) else str(v) for v in row[10:]]
+                     f"{row.PIP:.6f}", _number(row.LastSampleEff, ".8g")]
+            cells += [str(v) for v in row[11:]]
             fh.write(" ".join(cells) + "\n")
     return table
 
 
 def write_cov_res(result, path) -> pd.DataFrame:
-    """Write ``.covRes`` (Covariate Mean SD); returns the table."""
+    """Write ``.covRes`` in GCTB's layout (no header: name, mean, SD); returns the table."""
     table = result.covariate_summary()
     with atomic_open(path) as fh:
-        fh.write(f"{'Covariate':>20}{'Mean':>14}{'SD':>14}\n")
         for row in table.itertuples(index=False):
-            fh.write(f"{row.Covariate:>20}{row.Mean:>14.6f}{row.SD:>14.6f}\n")
+            fh.write(f"{row.Covariate:>20} {_number(row.Mean, '12.6f')} "
+                     f"{_number(row.SD, '12.6f')}\n")
     return table
 
 
-def write_par_samples(result, path) -> None:
-    """Write ``.mcmcsamples.Par``: Chain, Iteration, then every monitored quantity."""
+def write_par_samples(result, path, *, chain: int = 0) -> None:
+    """Write ``.mcmcsamples.Par`` of one chain: a header of the monitored names, one row per
+    kept draw (values with 8 significant digits)."""
     names = result.parameter_names
+    traces = result.chains[chain].traces
     with atomic_open(path) as fh:
-        fh.write(" ".join(["Chain", "Iteration", *names]) + "\n")
-        for chain in result.chains:
-            for i, iteration in enumerate(chain.iterations):
-                values = " ".join(f"{chain.traces[n][i]:.8g}" for n in names)
-                fh.write(f"{chain.chain} {iteration} {values}\n")
+        fh.write(" ".join(f"{name:>12}" for name in names) + "\n")
+        for i in range(len(result.chains[chain].iterations)):
+            fh.write(" ".join(f"{traces[name][i]:>12.8g}" for name in names) + "\n")
 
 
-def write_snp_effect_samples(result, path) -> None:
-    """Write ``.mcmcsamples.SnpEffects``: the non-zero per-allele effects of each kept draw.
+def gctb_effect_factor(result, *, unscaled: bool = False) -> np.ndarray:
+    """(M,) factor from effects on the model's X scale to GCTB's sampled scale: the per-allele
+    effect times sqrt(2pq) (A1Frq of ``.snpRes``), or the per-allele effect when genotypes were
+    unscaled (``unscaled``, and always for BayesS/NS)."""
+    factor = np.asarray(result.per_allele_factor, np.float64)
+    if unscaled or result.method in UNSCALED_METHODS:
+        return factor
+    freq = np.asarray(result.freq, np.float64)
+    return factor * np.sqrt(2.0 * freq * (1.0 - freq))
 
-    Layout (little-endian): 8 bytes magic ``BMXSNPE1``; uint32 number of SNPs M; uint32
-    number of records R. Then R records, each: uint32 chain, uint32 iteration (1-based),
-    uint32 k (non-zero effects), k x uint32 SNP index (0-based, in ``.snpRes`` order, i.e.
-    Id - 1), k x float32 per-allele effect of A1.
-    """
-    factor = result.per_allele_factor
-    records = [(c.chain, it, idx, values) for c in result.chains for it, idx, values in c.snp_draws]
+
+def write_snp_effect_samples(result, path, *, chain: int = 0, unscaled: bool = False) -> None:
+    """Write ``.mcmcsamples.SnpEffects`` of one chain in GCTB's binary layout (module
+    docstring): header uint32 (chain length // thin, M, records), then records
+    (uint32 row, uint32 SNP, float32 effect on GCTB's scale, :func:`gctb_effect_factor`)."""
+    settings = result.settings
+    factor = gctb_effect_factor(result, unscaled=unscaled)
+    draws = result.chains[chain].snp_draws
+    counts = [len(idx) for _, idx, _ in draws]
+    records = np.zeros(sum(counts), dtype=[("row", "<u4"), ("snp", "<u4"), ("value", "<f4")])
+    if draws:
+        records["row"] = np.repeat([it // settings.thin - 1 for it, _, _ in draws], counts)
+        idx = np.concatenate([np.asarray(i, np.int64) for _, i, _ in draws])
+        values = np.concatenate([np.asarray(v, np.float64) for _, _, v in draws])
+        records["snp"] = idx
+        records["value"] = values * factor[idx]
+    header = np.array([settings.chain_length // settings.thin, len(factor), len(records)], "<u4")
     with atomic_open(path, "wb") as fh:
-        fh.write(SNP_EFFECTS_MAGIC)
-        fh.write(struct.pack("<II", len(factor), len(records)))
-        for chain, iteration, idx, values in records:
-            fh.write(struct.pack("<III", chain, iteration, len(idx)))
-            fh.write(np.asarray(idx, "<u4").tobytes())
-            fh.write((np.asarray(values, np.float64) * factor[idx]).astype("<f4").tobytes())
+        fh.write(header.tobytes())
+        fh.write(records.tobytes())
 
 
 def read_snp_effect_samples(path):
-    """Read ``.mcmcsamples.SnpEffects`` -> (n_snps, list of (chain, iteration, idx, effects))."""
-    with open(path, "rb") as fh:
-        if fh.read(8) != SNP_EFFECTS_MAGIC:
-            raise ValueError(f"{path}: not a bayesmix .mcmcsamples.SnpEffects file")
-        n_snps, n_records = struct.unpack("<II", fh.read(8))
-        records = []
-        for _ in range(n_records):
-            chain, iteration, k = struct.unpack("<III", fh.read(12))
-            idx = np.frombuffer(fh.read(4 * k), "<u4").astype(np.int64)
-            values = np.frombuffer(fh.read(4 * k), "<f4").astype(np.float64)
-            records.append((chain, iteration, idx, values))
-    return n_snps, records
+    """Read a ``.mcmcsamples.SnpEffects`` file (GCTB's or ours) -> scipy CSR matrix (rows x
+    SNPs, float32), row = iteration / thin - 1 (GCTB: 0-based iteration / thin)."""
+    import scipy.sparse as sp
+
+    raw = np.fromfile(path, dtype=np.uint8)
+    if len(raw) < 12 or len(raw) % 12:
+        raise ValueError(f"{path}: not a .mcmcsamples.SnpEffects file (size {len(raw)} bytes "
+                         "is not 12 + 12 x records)")
+    n_rows, n_snps, _ = raw[:12].view("<u4")
+    records = raw[12:].view([("row", "<u4"), ("snp", "<u4"), ("value", "<f4")])
+    return sp.csr_matrix((records["value"], (records["row"], records["snp"])),
+                         shape=(int(n_rows), int(n_snps)), dtype=np.float32)
 
 
-def write_outputs(result, prefix, *, mcmc_bin: bool = True, netcdf: bool = True) -> list[str]:
-    """Write every GCTB-format output (and the ArviZ netCDF ``PREFIX.nc``); returns the paths."""
+def _number(value, spec: str) -> str:
+    return "NA" if not np.isfinite(value) else format(value, spec)
+
+
+def write_outputs(result, prefix, *, mcmc_bin: bool = True, netcdf: bool = True,
+                  unscaled: bool = False) -> list[str]:
+    """Write every GCTB-format output (and the ArviZ netCDF ``PREFIX.nc``); returns the paths.
+
+    ``unscaled``: the model used unscaled genotypes (``--unscale-genotype``; implied for
+    BayesS/NS), which sets the scale of ``.mcmcsamples.SnpEffects``. ``.covRes`` is written
+    only when there are fixed effects; chains after the first get their own sample files.
+    """
     prefix = str(prefix)
-    paths = [f"{prefix}.parRes", f"{prefix}.snpRes", f"{prefix}.covRes", f"{prefix}.mcmcsamples.Par"]
+    paths = [f"{prefix}.parRes", f"{prefix}.snpRes"]
     write_par_res(result, paths[0])
     write_snp_res(result, paths[1])
-    write_cov_res(result, paths[2])
-    write_par_samples(result, paths[3])
-    if mcmc_bin:
-        paths.append(f"{prefix}.mcmcsamples.SnpEffects")
-        write_snp_effect_samples(result, paths[-1])
+    if result.design_columns:
+        paths.append(f"{prefix}.covRes")
+        write_cov_res(result, paths[-1])
+    for k, chain in enumerate(result.chains):
+        stem = prefix if k == 0 else f"{prefix}.chain{chain.chain}"
+        paths.append(f"{stem}.mcmcsamples.Par")
+        write_par_samples(result, paths[-1], chain=k)
+        if mcmc_bin:
+            paths.append(f"{stem}.mcmcsamples.SnpEffects")
+            write_snp_effect_samples(result, paths[-1], chain=k, unscaled=unscaled)
     if netcdf:
         paths.append(f"{prefix}.nc")
         result.to_netcdf(paths[-1])
