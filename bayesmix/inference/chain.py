@@ -323,8 +323,9 @@ def chain_fingerprint(model, steps, settings: ChainSettings) -> dict[str, str]:
 
     The driver's entries: every :class:`ChainSettings` field that changes the draws
     (:data:`DRAW_SETTINGS`), the model method, numbers of SNPs and mixture components, the
-    monitored names, the step classes, each free variable's prior with its constant
-    parameters, the LD ridge of summary-data models, and a digest of the starting values
+    monitored names, the step classes, the mixture's component variances (gamma), each free
+    variable's prior with its constant parameters, the LD ridge of summary-data models, and
+    a digest of the starting values
     (float32-rounded; they depend on the phenotype, covariates, --hsq and --pi). Then the
     caller's ``settings.fingerprint`` entries (input digests, options the driver cannot see).
     """
@@ -334,6 +335,8 @@ def chain_fingerprint(model, steps, settings: ChainSettings) -> dict[str, str]:
     fp["mixture components"] = str(model.n_components)
     fp["monitored"] = ", ".join(model.monitor_names)
     fp["steps"] = ", ".join(type(s).__qualname__ for s in steps)
+    if getattr(model, "gamma", None) is not None:
+        fp["component variances (gamma)"] = _number_text(model.gamma)
     for rv in model.model.free_RVs:
         fp[f"prior of {rv.name}"] = _prior_text(rv)
     if getattr(model, "ridge", None) is not None:

@@ -148,13 +148,13 @@ def mcmc_output_bytes(n_snps: int, n_components: int, kept_draws: int, chains: i
     n_monitored : monitored quantities per draw (.mcmcsamples.Par columns).
     checkpoints : include the chains' checkpoints (each written next to its previous version).
 
-    Per SNP: ~(100 + 10 K) bytes of ``.snpRes`` text and ~(60 + 8 K) of netCDF; per kept
+    Per SNP: ~(100 + 10 K) bytes of ``.snpRes`` text and ~(120 + 8 K) of netCDF; per kept
     draw and chain: ~13 bytes per monitored value (text and netCDF), and 12 + 8 x non-zero
     effects in ``.mcmcsamples.SnpEffects``; a checkpoint holds the SNP sums (28 + 4 K bytes
     per SNP), the state (~40 bytes per SNP) and the draws kept so far.
     """
     nonzero = n_snps if nonzero_snps is None else min(int(nonzero_snps), n_snps)
-    per_snp = (100 + 10 * n_components) + (60 + 8 * n_components)
+    per_snp = (100 + 10 * n_components) + (120 + 8 * n_components)
     draws = kept_draws * chains
     total = n_snps * per_snp + draws * 13 * (n_monitored + 2)
     snp_draws = draws * (12 + 8 * nonzero) if store_snp_draws else 0
