@@ -9,6 +9,9 @@ Two modes, chosen by the code that is running when the signal arrives:
 - **immediate** (the default once :func:`handling_signals` is active): the signal raises
   :class:`Interrupted` at once. Used while reading inputs and preparing data, where nothing
   is worth keeping; readers and the atomic writers of :mod:`bayesmix.io.files` clean up.
+  Inside a numba function the raise often surfaces as numba's "returned a result with an
+  exception set" ``SystemError`` (:func:`interrupted_from` finds the interrupt behind it);
+  the request is recorded before the raise, so it is never lost.
 - **deferred** (inside :func:`deferred`): the signal only records a request. Loops that own
   state (an MCMC iteration, an LD row block, an optimiser's function evaluation) poll
   :func:`requested` at their boundaries and stop there, so no state is ever half-updated,
@@ -179,7 +182,8 @@ def passed_on(listener):
     try:
         yield
     finally:
-        _state.listeners.remove(listener)
+        if listener in _state.listeners:  # (a forked child has none)
+            _state.listeners.remove(listener)
 
 
 def forget() -> None:

@@ -271,6 +271,8 @@ def test_partial_results_pool_what_finished(model, reference, tmp_path):
     result, settings = interrupted_in_chain_1(model, tmp_path, 50)
     c0, c1 = result.chains
     assert (c0.completed, c1.completed) == (90, 50) and result.interrupted
+    assert (c0.stopped_by, c1.stopped_by) == (None, signal.SIGTERM)
+    assert result.exit_code == 143  # 128 + SIGTERM, as a shell reports it
     kept0, kept1 = kept_iterations(settings, 90), kept_iterations(settings, 50)
     assert result.draws_per_chain == [len(kept0), len(kept1)]
     assert result.n_draws == len(kept0) + len(kept1) == 20 + 6  # 33, 36, ..., 48
@@ -320,6 +322,7 @@ def test_resume_does_not_repeat_a_finished_chain(model, reference, tmp_path):
     for chain, ref in zip(resumed.chains, reference.chains):
         assert_same_chain(chain, ref)
     assert not any(tmp_path.glob("run.chain*"))
+    assert resumed.exit_code == 0 and not resumed.interrupted
 
 
 def test_a_chain_not_started_adds_nothing(model, tmp_path):
@@ -333,6 +336,7 @@ def test_a_chain_not_started_adds_nothing(model, tmp_path):
     np.testing.assert_array_equal(result.snp_summary()["PIP"], c0.snp.nonzero / 60)
     assert np.isnan(result.trace("hsq")[1]).all()
     assert result.progress_summary() == "chain 0: 90/90; chain 1: not started"
+    assert c1.stopped_by == signal.SIGTERM and result.exit_code == 143
 
 
 def test_stopped_during_burn_in_leaves_nothing_to_write(model, tmp_path):

@@ -203,6 +203,8 @@ class ChainResult:
         includes those of the runs before); interrupted : the chain stopped before its end
         (a stop request, or never started because of one).
     resumed_from : the iteration this process started from (0 unless resumed).
+    stopped_by : the signal number of the stop request that ended the chain (or kept it from
+        starting), None when it completed.
     seconds : wall time of the sampling loop in this process (s).
     progress : the progress lines printed (kept for logs of chains run in other processes).
     """
@@ -218,6 +220,7 @@ class ChainResult:
     seconds: float = 0.0
     progress: list = field(default_factory=list)
     resumed_from: int = 0
+    stopped_by: int | None = None
 
     @property
     def iterations_run(self) -> int:
@@ -299,7 +302,7 @@ def _number_text(values) -> str:
         flat = [f"{float(v):.10g}" for v in a.ravel()]
         return flat[0] if a.ndim == 0 else "[" + ", ".join(flat) + "]"
     data = np.ascontiguousarray(a, dtype=np.float32)
-    return f"{a.shape} sha256 {hashlib.sha256(data.tobytes()).hexdigest()}"
+    return f"{a.size} values, sha256 {hashlib.sha256(data.tobytes()).hexdigest()}"
 
 
 def _prior_text(rv) -> str:
@@ -351,14 +354,12 @@ def chain_fingerprint(model, steps, settings: ChainSettings) -> dict[str, str]:
     return fp
 
 
-_DIGEST = re.compile(r"^(?:sha256 )?[0-9a-f]{20,}$")
+_DIGEST = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
 
 
 def _shown(value) -> str:
-    """A fingerprint value for a message: digests shortened to 12 hex digits."""
-    if value is None:
-        return "(absent)"
-    return value.removeprefix("sha256 ")[:12] if _DIGEST.match(value) else value
+    """A fingerprint value for a message: SHA-256 digests shortened to 12 hex digits."""
+    return "(absent)" if value is None else _DIGEST.sub(r"\1", value)
 
 
 def fingerprint_differences(old: dict, new: dict) -> list[str]:
@@ -388,17 +389,23 @@ def read_checkpoint(path, *, state: bool = True):
 
     Raises :class:`InputError` for a file that is not a checkpoint of this version.
     """
-    try:
-        with open(path, "rb") as fh:
+    with open(path, "rb") as fh:
+        try:
             header = pickle.load(fh)
-            if not (isinstance(header, dict) and header.get("format") == CHECKPOINT_FORMAT
-                    and header.get("version") == CHECKPOINT_VERSION):
-                raise InputError("not a checkpoint of this bayesmix version; delete it to "
-                                 "start over", path)
-            return header, (pickle.load(fh) if state else None)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as exc:
-        raise InputError(f"unreadable checkpoint ({type(exc).__name__}); delete it to start "
-                         f"over", path) from None
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure: not our file
+            raise InputError(f"unreadable checkpoint ({type(exc).__name__}); delete it to "
+                             f"start over", path) from None
+        if not (isinstance(header, dict) and header.get("format") == CHECKPOINT_FORMAT
+                and header.get("version") == CHECKPOINT_VERSION):
+            raise InputError("not a checkpoint of this bayesmix version; delete it to start "
+                             "over", path)
+        if not state:
+            return header, None
+        try:
+            return header, pickle.load(fh)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"unreadable checkpoint ({type(exc).__name__}); delete it to "
+                             f"start over", path) from None
 
 
 def check_checkpoints(settings: ChainSettings, fingerprint: dict, chains) -> dict:
@@ -445,7 +452,7 @@ def _empty_result(model, chain: int) -> ChainResult:
     return ChainResult(chain, {name: np.zeros(0) for name in model.monitor_names},
                        np.zeros((0, n_alpha)), np.zeros(0, np.int64),
                        SnpAccumulator.empty(model.n_snps, model.n_components),
-                       interrupted=True)
+                       interrupted=True, stopped_by=interrupt.requested_signal())
 
 
 def _chain_result(chain, traces, alphas, kept_iters, acc, snp_draws, n_alpha, completed,
@@ -453,7 +460,8 @@ def _chain_result(chain, traces, alphas, kept_iters, acc, snp_draws, n_alpha, co
     return ChainResult(chain, {k: np.asarray(v, dtype=np.float64) for k, v in traces.items()},
                        np.asarray(alphas, dtype=np.float64).reshape(len(alphas), n_alpha),
                        np.asarray(kept_iters, dtype=np.int64), acc, list(snp_draws), completed,
-                       interrupted, seconds, list(progress), resumed_from)
+                       interrupted, seconds, list(progress), resumed_from,
+                       interrupt.requested_signal() if interrupted else None)
 
 
 def _unstarted_result(model, settings: ChainSettings, chain: int) -> ChainResult:

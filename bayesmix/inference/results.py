@@ -64,6 +64,14 @@ class ChainsResult:
         return any(c.interrupted for c in self.chains)
 
     @property
+    def exit_code(self) -> int:
+        """0 when every chain completed, else 128 + the number of the signal that stopped
+        the run (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), as a shell reports it."""
+        if not self.interrupted:
+            return 0
+        return 128 + next((c.stopped_by for c in self.chains if c.stopped_by), 2)
+
+    @property
     def draws_per_chain(self) -> list[int]:
         """Kept draws of each chain (unequal when interrupted; 0 for a chain not started)."""
         return [len(c.iterations) for c in self.chains]
