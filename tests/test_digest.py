@@ -11,7 +11,7 @@ import pytest
 
 from bayesmix.errors import InputError
 from bayesmix.io import digest
-from bayesmix.io.digest import file_digest, input_digest, sampled_digest
+from bayesmix.io.digest import file_digest, input_digest, options_fingerprint, sampled_digest
 
 
 def sha(data: bytes) -> str:
@@ -176,3 +176,18 @@ def test_nothing_at_the_path_is_a_clear_error(tmp_path):
         input_digest(tmp_path / "missing")
     assert str(tmp_path / "missing") in str(caught.value)
     assert "PLINK prefix" in str(caught.value) and "GCTB LD prefix" in str(caught.value)
+
+
+def test_options_fingerprint(tmp_path):
+    pheno = tmp_path / "y.phen"
+    pheno.write_text("1 1 0.5\n")
+    keep = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    keep[0].write_text("1 1\n")
+    keep[1].write_text("2 2\n")
+    entries = options_fingerprint({"--hsq": 0.5, "--pheno": str(pheno), "--covar": None,
+                                   "--gamma": (0, 0.01, 1), "--keep": keep},
+                                  files={"--pheno", "--covar", "--keep"})
+    assert entries == {"--hsq": "0.5", "--pheno": sha(b"1 1 0.5\n"),
+                       "--gamma": "0,0.01,1", "--keep": f"{sha(b'1 1\n')},{sha(b'2 2\n')}"}
+    with pytest.raises(InputError, match="absent"):
+        options_fingerprint({"--pheno": str(tmp_path / "absent")}, files={"--pheno"})

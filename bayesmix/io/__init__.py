@@ -14,7 +14,8 @@ rules are documented in ``docs/formats.md``:
 - harmonisation (``.harmonise``): :func:`harmonise` -> (aligned table, :class:`QCReport`),
   :func:`read_regions`, ``MHC_REGIONS``.
 - files (``.files``): :func:`open_text`, :func:`atomic_open`, :func:`atomic_path`.
-- input digests (``.digest``): :func:`input_digest`, :func:`file_digest`.
+- input digests (``.digest``): :func:`input_digest`, :func:`file_digest`,
+  :func:`options_fingerprint`.
 - the output guard (``.outputs``): :func:`claim_outputs`, :func:`mcmc_output_bytes`.
 """
 
@@ -27,7 +28,7 @@ _LAZY = {
     **dict.fromkeys(["harmonise", "QCReport", "read_regions", "MHC_REGIONS"],
                     "bayesmix.io.harmonise"),
     **dict.fromkeys(["open_text", "atomic_open", "atomic_path"], "bayesmix.io.files"),
-    **dict.fromkeys(["input_digest", "file_digest"], "bayesmix.io.digest"),
+    **dict.fromkeys(["input_digest", "file_digest", "options_fingerprint"], "bayesmix.io.digest"),
     **dict.fromkeys(["claim_outputs", "mcmc_output_bytes"], "bayesmix.io.outputs"),
 }
 

@@ -15,7 +15,8 @@ sample list always changes the digest; a change to genotypes outside the sampled
 
 :func:`input_digest` recognises what a path names: a file, a folder (a bayesmix LD store:
 every file in it, by sorted relative name), a PLINK prefix (PREFIX.bed/.bim/.fam) or a GCTB
-LD prefix (PREFIX.info and PREFIX.bin, e.g. ``chr22.ldm.sparse``).
+LD prefix (PREFIX.info and PREFIX.bin, e.g. ``chr22.ldm.sparse``). :func:`options_fingerprint`
+turns a command line's options into fingerprint entries, files by their digests.
 """
 
 from __future__ import annotations
@@ -123,3 +124,28 @@ def input_digest(path_or_prefix) -> str:
                              f"{', '.join(suffixes)}", text)
     raise InputError("no such file, folder, PLINK prefix (.bed/.bim/.fam) or GCTB LD prefix "
                      "(.info/.bin)", text)
+
+
+def options_fingerprint(options, *, files=()) -> dict[str, str]:
+    """Fingerprint entries (:class:`~bayesmix.inference.chain.ChainSettings` ``fingerprint``)
+    for a command line's options.
+
+    Parameters
+    ----------
+    options : mapping of option name (e.g. ``"--hsq"``) to value; None values are left out
+        (an option not given), sequences are joined with commas.
+    files : the names in ``options`` whose values are paths (or sequences of paths): each
+        is replaced by its :func:`input_digest`.
+
+    Returns name -> text, in the order of ``options``.
+    """
+    files = set(files)
+    entries = {}
+    for name, value in options.items():
+        if value is None:
+            continue
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if name in files:
+            values = [input_digest(v) for v in values]
+        entries[name] = ",".join(str(v) for v in values)
+    return entries
