@@ -8,6 +8,7 @@ reference chain, checkpoint that state (residuals matching the effects), and a r
 (interrupted again, possibly) must end with every result array identical to the reference.
 """
 
+import multiprocessing
 import signal
 import time
 import zlib
@@ -123,21 +124,20 @@ def test_a_failing_forked_chain_stops_the_others_and_raises(models):
     """Divergence in one worker: its ConvergenceError reaches the caller promptly; the other
     chain (200,000 iterations long) is stopped instead of being waited for."""
     model, make = models["bayesr"]
-    built = []
 
     def failing_steps(m):
+        """Chain 1 (in the worker process named so) diverges at its 20th iteration."""
         steps = make(m)
-        built.append(steps)
-        effects = steps[0]
-        original = effects.step
+        if multiprocessing.current_process().name == "bayesmix-chain-1":
+            original, calls = steps[0].step, []
 
-        def diverging(point, calls=[0]):
-            calls[0] += 1
-            if calls[0] == 20:
-                raise ConvergenceError("the residual variance went negative")
-            return original(point)
+            def diverging(point):
+                calls.append(1)
+                if len(calls) == 20:
+                    raise ConvergenceError("the residual variance went negative")
+                return original(point)
 
-        effects.step = diverging
+            steps[0].step = diverging
         return steps
 
     settings = ChainSettings(chain_length=200_000, burn_in=10, thin=5, out_freq=0, seed=3)
