@@ -9,6 +9,9 @@ Two modes, chosen by the code that is running when the signal arrives:
 - **immediate** (the default once :func:`handling_signals` is active): the signal raises
   :class:`Interrupted` at once. Used while reading inputs and preparing data, where nothing
   is worth keeping; readers and the atomic writers of :mod:`bayesmix.io.files` clean up.
+  Inside a numba function the raise often surfaces as numba's "returned a result with an
+  exception set" ``SystemError`` (:func:`interrupted_from` finds the interrupt behind it);
+  the request is recorded before the raise, so it is never lost.
 - **deferred** (inside :func:`deferred`): the signal only records a request. Loops that own
   state (an MCMC iteration, an LD row block, an optimiser's function evaluation) poll
   :func:`requested` at their boundaries and stop there, so no state is ever half-updated,
@@ -18,6 +21,11 @@ A request, once recorded, stays until the process ends (or, without
 :func:`handling_signals`, until the outermost :func:`deferred` block exits), so every later
 loop of the same run stops at its first boundary too.
 
+Worker processes: a process forked inside :func:`deferred` inherits the handlers, the
+deferred mode and any recorded request, so it stops at its own boundaries; the parent passes
+each signal on to its live workers with :func:`passed_on` (listeners are not inherited by a
+forked child: they belong to the process that registered them).
+
 Python users need nothing of this: :func:`deferred` installs the handlers itself when they
 are not installed (main thread only; elsewhere it only polls), so Ctrl-C in a notebook stops
 an MCMC chain after its current iteration and returns the finished part.
@@ -26,8 +34,12 @@ an MCMC chain after its current iteration and returns the finished part.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import signal
 import threading
+
+log = logging.getLogger("bayesmix")
 
 #: the signals that request a graceful stop
 SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None))
@@ -47,6 +59,9 @@ class Interrupted(KeyboardInterrupt):
         self.signum = int(signum)
         super().__init__(f"interrupted by {signal_name(signum)}")
 
+    def __reduce__(self):  # pickled by signal number (e.g. from a worker process)
+        return (type(self), (self.signum,))
+
     @property
     def exit_code(self) -> int:
         """128 + the signal number, as a shell reports a process killed by it."""
@@ -54,6 +69,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def signal_name(signum: int) -> str:
+    """SIGINT, SIGTERM ... for a signal number (``signal N`` for an unknown one)."""
     try:
         return signal.Signals(signum).name
     except ValueError:
@@ -71,6 +87,8 @@ class _State:
 
 
 _state = _State()
+# listeners pass signals to this process's workers: a forked child has none of its own
+os.register_at_fork(after_in_child=_state.listeners.clear)
 
 
 def requested() -> bool:
@@ -93,7 +111,10 @@ def _handler(signum, frame):
     if _state.signum is None:
         _state.signum = signum
     for listener in list(_state.listeners):
-        listener(signum)
+        try:
+            listener(signum)
+        except Exception:  # noqa: BLE001 - a handler must not raise at a random point
+            log.debug("signal listener %r failed", listener, exc_info=True)
     if _state.depth == 0:
         raise Interrupted(signum)
 
@@ -153,12 +174,16 @@ def deferred():
 @contextlib.contextmanager
 def passed_on(listener):
     """Call ``listener(signum)`` for every signal received during the block (e.g. to pass
-    the signal on to worker processes, which then stop at their own boundaries)."""
+    the signal on to worker processes, which then stop at their own boundaries).
+
+    The listener runs inside the signal handler, in the main thread: keep it short; an
+    exception it raises is logged (debug) and ignored. Forked children do not inherit it."""
     _state.listeners.append(listener)
     try:
         yield
     finally:
-        _state.listeners.remove(listener)
+        if listener in _state.listeners:  # (a forked child has none)
+            _state.listeners.remove(listener)
 
 
 def forget() -> None:

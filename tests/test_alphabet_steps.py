@@ -1,5 +1,8 @@
 """The alphabet's step methods: swapped priors, pm.sample vs our driver, seeds, checkpoints."""
 
+import os
+import signal
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -24,13 +27,13 @@ def small_data(seed=3, n=300, m=40, standardize=True):
 
 
 def interrupt_at_call(step, call):
-    """Make ``step`` raise KeyboardInterrupt (a Ctrl-C) at its ``call``-th call."""
+    """Make ``step`` send this process SIGINT (a Ctrl-C) at its ``call``-th call, mid-iteration."""
     original, calls = step.step, {"n": 0}
 
     def interrupting_step(point):
         calls["n"] += 1
         if calls["n"] == call:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
         return original(point)
 
     step.step = interrupting_step
@@ -91,15 +94,16 @@ def test_same_seed_same_draws_and_checkpoint_resume(tmp_path):
                                                         out_freq=0, seed=10))
     assert not np.array_equal(first.traces["hsq"], other.traces["hsq"])
 
-    # Interrupt after 250 iterations (Ctrl-C), then resume from the checkpoint.
+    # Ctrl-C during iteration 251: the iteration ends, then the chain stops; resume from there.
     ckpt = tmp_path / "run.ckpt"
     settings_ck = ChainSettings(chain_length=400, burn_in=100, thin=5, out_freq=0, seed=9,
                                 checkpoint=str(ckpt), checkpoint_every=100)
     steps = make_steps(am)
     interrupt_at_call(steps[0], 251)
     partial = run_chain(am, steps, settings_ck)
-    assert partial.interrupted and partial.completed == 250
+    assert partial.interrupted and partial.completed == 251
     assert (tmp_path / "run.ckpt.chain0").exists()
+    settings_ck.resume = True
     resumed = run_chain(am, make_steps(am), settings_ck)
     assert not resumed.interrupted and resumed.completed == 400
     np.testing.assert_array_equal(resumed.traces["hsq"], first.traces["hsq"])
@@ -219,6 +223,6 @@ def test_interrupt_before_the_first_kept_draw_returns_an_empty_chain():
     steps = make_steps(am)
     interrupt_at_call(steps[0], 4)
     result = run_chain(am, steps, ChainSettings(chain_length=50, burn_in=10, thin=1, out_freq=0))
-    assert result.interrupted and result.completed == 3
+    assert result.interrupted and result.completed == 4
     assert result.alpha.shape == (0, 1) and len(result.iterations) == 0
     assert all(len(v) == 0 for v in result.traces.values())

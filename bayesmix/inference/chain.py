@@ -13,38 +13,61 @@ is the bottleneck. :func:`run_chain` runs the SAME step objects (any list of
   ResVar, GenVar, hsq, TimeLeft);
 - a seed: the same seed gives bit-identical draws (each step gets its own generator spawned
   from ``SeedSequence(seed)`` and the chain index);
-- checkpoints written atomically every ``checkpoint_every`` iterations and on Ctrl-C;
-  :func:`run_chain` resumes from one and continues with identical draws;
-- Ctrl-C stops the chain and returns what is finished (``interrupted=True``).
+- interrupts (Ctrl-C, SIGTERM, SIGHUP; :mod:`bayesmix.interrupt`): the loop runs in deferred
+  mode, so a signal only records a stop request, whatever kernel it lands in. The loop checks
+  for it between iterations, writes a checkpoint of that consistent state and returns the
+  finished part (``interrupted=True``);
+- checkpoints written atomically every ``checkpoint_every`` iterations and when interrupted,
+  resumed only when asked (``ChainSettings.resume``) and only by the same run: a checkpoint
+  carries a fingerprint (:func:`chain_fingerprint`: the settings that change the draws, the
+  model, its step classes and constant prior parameters, the starting values, plus the
+  caller's entries such as input-file digests), and every chain's checkpoint is checked
+  before any chain runs. A resumed chain continues with exactly the draws of an
+  uninterrupted one.
 
-:func:`run_chains` runs several chains in parallel processes (fork) and combines them into an
-:class:`~bayesmix.inference.results.ChainsResult` with R-hat / ESS from ArviZ.
+:func:`run_chains` runs several chains, serially or in forked processes, and combines them
+into an :class:`~bayesmix.inference.results.ChainsResult` (chains of unequal length when
+interrupted; see its docstring for what is pooled over what).
 
 The model object passed in only needs ``initial_point()``, ``monitor(point, stats)``,
-``monitor_names``, ``progress_columns``, ``n_snps``, ``n_components``, ``effects_name`` and
-``component_name``; the SBayes models provide the same.
+``monitor_names``, ``progress_columns``, ``n_snps``, ``n_components``, ``effects_name``,
+``component_name``, ``method`` and a PyMC ``model``; the SBayes models provide the same.
+
+Checkpoint files (``CHECKPOINT.chainC``) hold two pickles: a small header (format, chain,
+iteration, chain length, fingerprint), read alone to check a run before it starts, then the
+chain's state (point, step and residual states, traces, SNP sums, stored draws). They are
+removed when the run completes: by :func:`run_chain` when its chain completes, by
+:func:`run_chains` when all its chains have (a finished chain keeps its final checkpoint
+until then, so a resumed run does not repeat it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_for_connections
 from pathlib import Path
 
 import numpy as np
 
+from bayesmix import interrupt
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
 
 log = logging.getLogger("bayesmix")
+
+CHECKPOINT_FORMAT = "bayesmix-chain-checkpoint"
+CHECKPOINT_VERSION = 2
 
 
 @dataclass
@@ -57,8 +80,17 @@ class ChainSettings:
     out_freq : a progress line every this many iterations (``--out-freq``, 100); 0 = quiet.
     seed : base random seed (``--seed``); chains use independent streams spawned from it.
     store_snp_draws : keep the thinned non-zero effects (for ``.mcmcsamples.SnpEffects``).
-    checkpoint : path of the checkpoint file (None = no checkpoints).
-    checkpoint_every : iterations between checkpoints.
+    checkpoint : path prefix of the checkpoint files, one per chain (``PATH.chain0`` ...);
+        None = no checkpoints (an interrupted run then cannot be resumed).
+    checkpoint_every : iterations between checkpoints; 0 = only when interrupted.
+    resume : continue from existing checkpoints (``--resume``). Without it an existing
+        checkpoint is an error (a run never silently continues another one); with it, a
+        checkpoint whose fingerprint differs is an error naming every difference, and a
+        chain without a checkpoint starts from iteration 0.
+    fingerprint : the caller's entries identifying the run's inputs and options, name ->
+        text (e.g. ``{"--hsq": "0.5", "--pheno": "<sha256>"}``, see
+        :func:`bayesmix.io.digest.input_digest`); the driver adds its own
+        (:func:`chain_fingerprint`).
     """
 
     chain_length: int = 3000
@@ -69,6 +101,8 @@ class ChainSettings:
     store_snp_draws: bool = False
     checkpoint: str | None = None
     checkpoint_every: int = 500
+    resume: bool = False
+    fingerprint: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.chain_length < 1 or self.burn_in < 0 or self.thin < 1:
@@ -81,11 +115,23 @@ class ChainSettings:
             raise InputError(f"no draw would be kept: no multiple of --thin ({self.thin}) lies "
                              f"after --burn-in ({self.burn_in}) up to --chain-length "
                              f"({self.chain_length}); lengthen the chain or lower --thin")
+        if self.checkpoint_every < 0:
+            raise InputError(f"--checkpoint-every must be >= 0 (0 = only when interrupted), "
+                             f"got {self.checkpoint_every}")
+        if self.resume and self.checkpoint is None:
+            raise InputError("resuming needs the checkpoint path of the run to continue")
+        self.fingerprint = {str(k): str(v) for k, v in dict(self.fingerprint).items()}
 
     @property
     def n_kept_draws(self) -> int:
         """Number of kept (thinned, post burn-in) draws per chain."""
         return self.chain_length // self.thin - self.burn_in // self.thin
+
+
+# ChainSettings fields that change the draws or what is kept of them, with their names in
+# fingerprints (out_freq, checkpoint, checkpoint_every and resume change neither).
+DRAW_SETTINGS = {"chain_length": "chain length", "burn_in": "burn-in", "thin": "thin",
+                 "seed": "seed", "store_snp_draws": "stored SNP draws"}
 
 
 @dataclass
@@ -153,8 +199,13 @@ class ChainResult:
     snp : SnpAccumulator over all post-burn-in iterations.
     snp_draws : list of (iteration, indices int32, values float32) of non-zero effects at
         kept draws, if asked.
-    completed : iterations run; interrupted : stopped by Ctrl-C before the end.
-    seconds : wall time of the sampling loop; seconds_per_iteration.
+    completed : iterations finished, counted from the start of the chain (a resumed chain
+        includes those of the runs before); interrupted : the chain stopped before its end
+        (a stop request, or never started because of one).
+    resumed_from : the iteration this process started from (0 unless resumed).
+    stopped_by : the signal number of the stop request that ended the chain (or kept it from
+        starting), None when it completed.
+    seconds : wall time of the sampling loop in this process (s).
     progress : the progress lines printed (kept for logs of chains run in other processes).
     """
 
@@ -168,10 +219,18 @@ class ChainResult:
     interrupted: bool = False
     seconds: float = 0.0
     progress: list = field(default_factory=list)
+    resumed_from: int = 0
+    stopped_by: int | None = None
+
+    @property
+    def iterations_run(self) -> int:
+        """Iterations run in this process (``completed - resumed_from``)."""
+        return self.completed - self.resumed_from
 
     @property
     def seconds_per_iteration(self) -> float:
-        return self.seconds / max(self.completed, 1)
+        """Seconds per iteration run in this process; NaN when it ran none."""
+        return self.seconds / self.iterations_run if self.iterations_run > 0 else math.nan
 
 
 def chain_seeds(seed: int, chain: int, n_steps: int) -> list[np.random.Generator]:
@@ -186,15 +245,22 @@ def format_time_left(seconds: float) -> str:
 
 
 class ProgressPrinter:
-    """GCTB-style progress lines: a header, then one line every ``out_freq`` iterations."""
+    """GCTB-style progress lines: a header, then one line every ``out_freq`` iterations.
 
-    def __init__(self, columns, out_freq: int, total: int, chain_label: str = "", stream=None):
+    TimeLeft is the time per iteration measured in this process since its first iteration
+    (which may include compilation, so it is not timed) times the iterations left; after a
+    resume only the iterations run since then count. ``clock`` returns seconds.
+    """
+
+    def __init__(self, columns, out_freq: int, total: int, chain_label: str = "", stream=None,
+                 clock=time.perf_counter):
         self.columns = list(columns)
         self.out_freq = out_freq
         self.total = total
         self.label = chain_label
         self.stream = stream if stream is not None else sys.stdout
-        self.started = time.perf_counter()
+        self.clock = clock
+        self.started = None
         self.first_iter = None
         self.lines = []
 
@@ -209,99 +275,289 @@ class ProgressPrinter:
 
     def update(self, iteration: int, values: dict) -> None:
         """``iteration`` is 1-based; prints when it is a multiple of ``out_freq``."""
-        if self.first_iter is None:
+        if self.first_iter is None:  # the timer starts when this process's first iteration ends
             self.first_iter = iteration
-            self.started = time.perf_counter()
+            self.started = self.clock()
         if not self.out_freq or iteration % self.out_freq:
             return
-        done = iteration - self.first_iter + 1
-        rate = (time.perf_counter() - self.started) / max(done, 1)
+        timed = iteration - self.first_iter  # iterations finished since the timer started
         cells = [f"{iteration:>7d}"]
         for c in self.columns:
             v = values[c]
             cells.append(f"{v:>12d}" if isinstance(v, (int, np.integer)) else f"{v:>12.6g}")
-        cells.append(f"{format_time_left(rate * (self.total - iteration)):>10}")
+        if timed > 0:
+            rate = (self.clock() - self.started) / timed
+            cells.append(f"{format_time_left(rate * (self.total - iteration)):>10}")
+        else:
+            cells.append(f"{'-':>10}")
         self._emit(self.label + " ".join(cells))
 
 
-def _settings_key(settings: ChainSettings, model) -> str:
-    """Fingerprint that a checkpoint must match to be resumed."""
-    fields = {k: v for k, v in asdict(settings).items() if k not in ("checkpoint", "out_freq",
-                                                                      "checkpoint_every")}
-    text = repr((fields, model.n_snps, model.n_components, list(model.monitor_names)))
-    return hashlib.sha256(text.encode()).hexdigest()
+# --------------------------------------------------------------------------- fingerprints
+def _number_text(values) -> str:
+    """Constants as text: up to 16 numbers at 10 significant digits, else a short digest of
+    their float32 values (robust to last-bit differences between machines)."""
+    a = np.asarray(values)
+    if a.size <= 16:
+        flat = [f"{float(v):.10g}" for v in a.ravel()]
+        return flat[0] if a.ndim == 0 else "[" + ", ".join(flat) + "]"
+    data = np.ascontiguousarray(a, dtype=np.float32)
+    return f"{a.size} values, sha256 {hashlib.sha256(data.tobytes()).hexdigest()}"
 
 
+def _prior_text(rv) -> str:
+    """The distribution of a free variable and its constant parameters ('?' = not constant)."""
+    from bayesmix.distributions.graph import constant_value
+
+    op = rv.owner.op
+    try:
+        params = op.dist_params(rv.owner)
+    except (AttributeError, TypeError, ValueError):
+        params = []
+    texts = []
+    for p in params:
+        value = constant_value(p)
+        texts.append("?" if value is None else _number_text(value))
+    return f"{type(op).__name__}({', '.join(texts)})"
+
+
+def chain_fingerprint(model, steps, settings: ChainSettings) -> dict[str, str]:
+    """What a checkpoint must match to be resumed: name -> text.
+
+    The driver's entries: every :class:`ChainSettings` field that changes the draws
+    (:data:`DRAW_SETTINGS`), the model method, numbers of SNPs and mixture components, the
+    monitored names, the step classes, the mixture's component variances (gamma), each free
+    variable's prior with its constant parameters, the LD ridge of summary-data models, and
+    a digest of the starting values
+    (float32-rounded; they depend on the phenotype, covariates, --hsq and --pi). Then the
+    caller's ``settings.fingerprint`` entries (input digests, options the driver cannot see).
+    """
+    fp = {label: str(getattr(settings, name)) for name, label in DRAW_SETTINGS.items()}
+    fp["method"] = str(model.method)
+    fp["SNPs"] = str(model.n_snps)
+    fp["mixture components"] = str(model.n_components)
+    fp["monitored"] = ", ".join(model.monitor_names)
+    fp["steps"] = ", ".join(type(s).__qualname__ for s in steps)
+    if getattr(model, "gamma", None) is not None:
+        fp["component variances (gamma)"] = _number_text(model.gamma)
+    for rv in model.model.free_RVs:
+        fp[f"prior of {rv.name}"] = _prior_text(rv)
+    if getattr(model, "ridge", None) is not None:
+        fp["LD ridge"] = f"{float(model.ridge):.10g}"
+    point = model.initial_point()
+    digest = hashlib.sha256()
+    for name in sorted(point):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(point[name], dtype=np.float32).tobytes())
+    fp["starting values"] = digest.hexdigest()
+    fp.update(settings.fingerprint)
+    return fp
+
+
+_DIGEST = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def _shown(value) -> str:
+    """A fingerprint value for a message: SHA-256 digests shortened to 12 hex digits."""
+    return "(absent)" if value is None else _DIGEST.sub(r"\1", value)
+
+
+def fingerprint_differences(old: dict, new: dict) -> list[str]:
+    """'NAME: VALUE in the checkpoint, now VALUE' for every entry that differs."""
+    return [f"{name}: {_shown(old.get(name))} in the checkpoint, now {_shown(new.get(name))}"
+            for name in list(new) + [k for k in old if k not in new]
+            if old.get(name) != new.get(name)]
+
+
+# --------------------------------------------------------------------------- checkpoint files
 def checkpoint_path(settings: ChainSettings, chain: int) -> Path | None:
     if settings.checkpoint is None:
         return None
     return Path(f"{settings.checkpoint}.chain{chain}")
 
 
+def write_checkpoint(path, header: dict, state: dict) -> None:
+    """Write a checkpoint atomically: the header pickle, then the state pickle."""
+    header = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **header}
+    with atomic_open(path, "wb") as fh:
+        pickle.dump(header, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_checkpoint(path, *, state: bool = True):
+    """(header, state) of a checkpoint; ``state=False`` reads the header only (state None).
+
+    Raises :class:`InputError` for a file that is not a checkpoint of this version.
+    """
+    with open(path, "rb") as fh:
+        try:
+            header = pickle.load(fh)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure: not our file
+            raise InputError(f"unreadable checkpoint ({type(exc).__name__}); delete it to "
+                             f"start over", path) from None
+        if not (isinstance(header, dict) and header.get("format") == CHECKPOINT_FORMAT
+                and header.get("version") == CHECKPOINT_VERSION):
+            raise InputError("not a checkpoint of this bayesmix version; delete it to start "
+                             "over", path)
+        if not state:
+            return header, None
+        try:
+            return header, pickle.load(fh)
+        except Exception as exc:  # noqa: BLE001
+            raise InputError(f"unreadable checkpoint ({type(exc).__name__}); delete it to "
+                             f"start over", path) from None
+
+
+def check_checkpoints(settings: ChainSettings, fingerprint: dict, chains) -> dict:
+    """Check the checkpoints of ``chains`` before any chain runs; returns chain -> header of
+    the checkpoints to resume.
+
+    Raises :class:`InputError` when a checkpoint exists and ``settings.resume`` is False, or
+    when a checkpoint to resume has another fingerprint (naming every difference). With
+    ``resume`` a chain without a checkpoint starts from iteration 0 (logged).
+    """
+    if settings.checkpoint is None:
+        return {}
+    existing = {c: checkpoint_path(settings, c) for c in chains}
+    existing = {c: p for c, p in existing.items() if p.exists()}
+    if existing and not settings.resume:
+        paths = ", ".join(str(p) for p in existing.values())
+        raise InputError(f"a checkpoint of an unfinished run exists at {paths}: give --resume "
+                         f"to continue it, or delete it to start over")
+    headers = {}
+    for c, path in existing.items():
+        header, _ = read_checkpoint(path, state=False)
+        differences = fingerprint_differences(header["fingerprint"], fingerprint)
+        if differences:
+            raise InputError(f"the checkpoint belongs to a run with other inputs or settings "
+                             f"({'; '.join(differences)}); run with those to continue it, or "
+                             f"delete it to start over", path)
+        headers[c] = header
+    for c in chains:
+        if settings.resume and c not in existing:
+            log.info("no checkpoint %s: chain %d starts from iteration 0",
+                     checkpoint_path(settings, c), c)
+    return headers
+
+
+def remove_checkpoints(settings: ChainSettings, chains) -> None:
+    for c in chains:
+        path = checkpoint_path(settings, c)
+        if path is not None and path.exists():
+            path.unlink()
+
+
+def _empty_result(model, chain: int) -> ChainResult:
+    n_alpha = int(np.size(model.initial_point()["alpha"]))
+    return ChainResult(chain, {name: np.zeros(0) for name in model.monitor_names},
+                       np.zeros((0, n_alpha)), np.zeros(0, np.int64),
+                       SnpAccumulator.empty(model.n_snps, model.n_components),
+                       interrupted=True, stopped_by=interrupt.requested_signal())
+
+
+def _chain_result(chain, traces, alphas, kept_iters, acc, snp_draws, n_alpha, completed,
+                  interrupted, seconds=0.0, progress=(), resumed_from=0) -> ChainResult:
+    return ChainResult(chain, {k: np.asarray(v, dtype=np.float64) for k, v in traces.items()},
+                       np.asarray(alphas, dtype=np.float64).reshape(len(alphas), n_alpha),
+                       np.asarray(kept_iters, dtype=np.int64), acc, list(snp_draws), completed,
+                       interrupted, seconds, list(progress), resumed_from,
+                       interrupt.requested_signal() if interrupted else None)
+
+
+def _unstarted_result(model, settings: ChainSettings, chain: int) -> ChainResult:
+    """A chain this process did not run (stopped before it started): the finished part in
+    its checkpoint (resume), else an empty chain."""
+    path = checkpoint_path(settings, chain)
+    if not (settings.resume and path is not None and path.exists()):
+        return _empty_result(model, chain)
+    header, state = read_checkpoint(path)
+    n_alpha = int(np.size(state["point"]["alpha"]))
+    completed = header["iteration"]
+    return _chain_result(chain, state["traces"], state["alphas"], state["kept_iters"],
+                         state["acc"], state["snp_draws"], n_alpha, completed,
+                         completed < settings.chain_length, resumed_from=completed)
+
+
+# --------------------------------------------------------------------------- one chain
 def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress_stream=None,
               chain_label: str = "") -> ChainResult:
     """Run one chain of ``steps`` (e.g. :func:`bayesmix.inference.gibbs.make_steps`).
 
-    Resumes from ``settings.checkpoint`` (per chain) when a matching checkpoint exists. On
-    Ctrl-C the chain stops after the current iteration, a checkpoint is written, and the
-    finished part is returned with ``interrupted=True``.
+    With ``settings.resume`` it continues from the chain's checkpoint (checked first, see
+    :func:`check_checkpoints`). A stop request (SIGINT, SIGTERM, SIGHUP) ends the chain after
+    the current iteration: a checkpoint of that state is written and the finished part is
+    returned with ``interrupted=True``. The checkpoint is removed when the chain completes.
     """
-    eff, comp_name = model.effects_name, model.component_name
+    with interrupt.deferred():
+        fingerprint = chain_fingerprint(model, steps, settings)
+        check_checkpoints(settings, fingerprint, [chain])
+        return _run_chain(model, steps, settings, chain=chain, fingerprint=fingerprint,
+                          progress_stream=progress_stream, chain_label=chain_label,
+                          keep_final=False)
 
-    def snp_state(point):
-        """Effects and components as they enter the likelihood (nested models gate them)."""
-        if hasattr(model, "snp_effects"):
-            return model.snp_effects(point), model.snp_components(point)
-        return np.asarray(point[eff]), np.asarray(point[comp_name])
-    key = _settings_key(settings, model)
-    ckpt = checkpoint_path(settings, chain)
-    names = list(model.monitor_names)
-    traces = {name: [] for name in names}
-    alphas, kept_iters, snp_draws = [], [], []
-    acc = SnpAccumulator.empty(model.n_snps, model.n_components)
-    for step, rng in zip(steps, chain_seeds(settings.seed, chain, len(steps))):
-        step.setup_chain(rng, settings.burn_in, settings.chain_length - settings.burn_in)
-    point = model.initial_point()
-    start = 0
-    if ckpt is not None and ckpt.exists():
-        with open(ckpt, "rb") as fh:
-            saved = pickle.load(fh)
-        if saved["key"] == key:
-            start, point = saved["iteration"], saved["point"]
+
+def _run_chain(model, steps, settings: ChainSettings, *, chain: int, fingerprint: dict,
+               progress_stream=None, chain_label: str = "", keep_final: bool = False
+               ) -> ChainResult:
+    """The chain loop, checkpoints already checked. ``keep_final`` writes a checkpoint of the
+    completed chain instead of removing it (run_chains removes all when all are done)."""
+    with interrupt.deferred():
+        eff, comp_name = model.effects_name, model.component_name
+
+        def snp_state(point):
+            """Effects and components as they enter the likelihood (nested models gate them)."""
+            if hasattr(model, "snp_effects"):
+                return model.snp_effects(point), model.snp_components(point)
+            return np.asarray(point[eff]), np.asarray(point[comp_name])
+
+        ckpt = checkpoint_path(settings, chain)
+        names = list(model.monitor_names)
+        traces = {name: [] for name in names}
+        alphas, kept_iters, snp_draws = [], [], []
+        acc = SnpAccumulator.empty(model.n_snps, model.n_components)
+        for step, rng in zip(steps, chain_seeds(settings.seed, chain, len(steps))):
+            step.setup_chain(rng, settings.burn_in, settings.chain_length - settings.burn_in)
+        residuals = next((s.residuals for s in steps
+                          if getattr(s, "residuals", None) is not None), None)
+        point = model.initial_point()
+        start = 0
+        if settings.resume and ckpt is not None and ckpt.exists():
+            header, saved = read_checkpoint(ckpt)
+            if header["fingerprint"] != fingerprint or header["chain"] != chain:
+                raise InputError("the checkpoint changed since it was checked", ckpt)
+            start, point = header["iteration"], saved["point"]
             for step, state in zip(steps, saved["steps"]):
                 step.set_state(state)
             if saved["residuals"] is not None:
-                steps[0].residuals.set_state(saved["residuals"])
+                residuals.set_state(saved["residuals"])
             traces, alphas, kept_iters = saved["traces"], saved["alphas"], saved["kept_iters"]
             acc, snp_draws = saved["acc"], saved["snp_draws"]
             log.info("resuming chain %d from iteration %d (%s)", chain, start, ckpt)
-        else:
-            log.warning("ignoring checkpoint %s: it belongs to other settings or data", ckpt)
-    for step in steps:
-        if start >= settings.burn_in and hasattr(step, "tune"):
-            step.tune = False
+        if start >= settings.burn_in:
+            for step in steps:
+                step.stop_tuning()
+        saved_at = start  # the iteration whose state the checkpoint file holds
 
-    def save_checkpoint(iteration):
-        if ckpt is None:
-            return
-        residuals = getattr(steps[0], "residuals", None)
-        state = {"key": key, "iteration": iteration, "point": point,
-                 "steps": [s.state() for s in steps],
-                 "residuals": residuals.state() if residuals is not None else None,
-                 "traces": traces, "alphas": alphas, "kept_iters": kept_iters, "acc": acc,
-                 "snp_draws": snp_draws}
-        with atomic_open(ckpt, "wb") as fh:
-            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        def save_checkpoint(iteration):
+            nonlocal saved_at
+            state = {"point": point, "steps": [s.state() for s in steps],
+                     "residuals": residuals.state() if residuals is not None else None,
+                     "traces": traces, "alphas": alphas, "kept_iters": kept_iters, "acc": acc,
+                     "snp_draws": snp_draws}
+            write_checkpoint(ckpt, {"chain": chain, "iteration": iteration,
+                                    "chain_length": settings.chain_length,
+                                    "fingerprint": fingerprint}, state)
+            saved_at = iteration
 
-    printer = ProgressPrinter(model.progress_columns, settings.out_freq, settings.chain_length,
-                              chain_label, progress_stream)
-    if start == 0:
+        printer = ProgressPrinter(model.progress_columns, settings.out_freq,
+                                  settings.chain_length, chain_label, progress_stream)
         printer.header()
-    interrupted = False
-    completed = start
-    started = time.perf_counter()
-    try:
+        every = settings.checkpoint_every
+        completed = start
+        started = time.perf_counter()
         for it in range(start, settings.chain_length):
+            if interrupt.requested():
+                break
             stats = {}
             for step in steps:
                 point, step_stats = step.step(point)
@@ -325,74 +581,149 @@ def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress
                         snp_draws.append((iteration, idx, beta[idx].astype(np.float32)))
             printer.update(iteration, values)
             completed = iteration
-            if ckpt is not None and iteration % settings.checkpoint_every == 0:
+            if (ckpt is not None and every and iteration % every == 0
+                    and iteration < settings.chain_length):
                 save_checkpoint(iteration)
-    except KeyboardInterrupt:
-        interrupted = True
-        save_checkpoint(completed)
-        log.warning("chain %d interrupted after %d iterations; keeping what is finished",
-                    chain, completed)
-    seconds = time.perf_counter() - started
-    if not interrupted and ckpt is not None and ckpt.exists():
-        ckpt.unlink()
-    return ChainResult(chain, {k: np.asarray(v, dtype=np.float64) for k, v in traces.items()},
-                       np.asarray(alphas, dtype=np.float64).reshape(len(alphas),
-                                                                    np.size(point["alpha"])),
-                       np.asarray(kept_iters, dtype=np.int64), acc, snp_draws, completed,
-                       interrupted, seconds, printer.lines)
+        seconds = time.perf_counter() - started
+        interrupted = completed < settings.chain_length
+        if ckpt is not None:
+            if (interrupted or keep_final) and completed > saved_at:
+                save_checkpoint(completed)
+            elif not interrupted and not keep_final and ckpt.exists():
+                ckpt.unlink()
+        if interrupted:
+            log.warning("chain %d stopped after %d of %d iterations (%s)%s", chain, completed,
+                        settings.chain_length,
+                        interrupt.signal_name(interrupt.requested_signal() or signal.SIGINT),
+                        f"; checkpoint {ckpt}" if ckpt is not None and saved_at else "")
+        return _chain_result(chain, traces, alphas, kept_iters, acc, snp_draws,
+                             int(np.size(point["alpha"])), completed, interrupted, seconds,
+                             printer.lines, start)
 
 
+# --------------------------------------------------------------------------- several chains
 _FORKED = {}
 
 
-def _run_forked_chain(chain: int) -> ChainResult:
-    model, make_steps, settings = _FORKED["job"]
-    label = f"[chain {chain}] " if _FORKED["n_chains"] > 1 else ""
-    return run_chain(model, make_steps(model), settings, chain=chain, chain_label=label)
+def _chain_worker(conn, chain: int, label: str) -> None:
+    """Body of a forked worker: run one chain, send ("ok", result) or ("error", exc, text)."""
+    model, make_steps, settings, fingerprint = _FORKED["job"]
+    try:
+        result = _run_chain(model, make_steps(model), settings, chain=chain,
+                            fingerprint=fingerprint, chain_label=label, keep_final=True)
+        message = ("ok", result)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        message = ("error", exc, traceback.format_exc())
+    try:
+        conn.send(message)
+    except Exception:  # noqa: BLE001 - e.g. an exception that cannot be pickled
+        conn.send(("error", RuntimeError(f"chain {chain} failed: {message[-1]}"), ""))
+    conn.close()
 
 
-def _forward_interrupts(pool):
-    """While chains run in workers, Ctrl-C in the parent is passed on to them: each worker
-    stops after its current iteration and returns its finished part."""
-    def handler(signum, frame):
-        for process in list(getattr(pool, "_processes", {}).values()):
-            if process.is_alive():
-                os.kill(process.pid, signal.SIGINT)
-    return signal.signal(signal.SIGINT, handler)
+def _run_forked(model, make_steps, settings, fingerprint, chains: int, cores: int) -> dict:
+    """Chains in forked processes, at most ``cores`` at a time; returns chain -> result.
+
+    Signals received by this process are passed on to the live workers, which stop at their
+    own iteration boundaries; no new chain starts after a stop request. A failing chain
+    (e.g. divergence) stops the others the same way and its exception is raised here.
+    """
+    ctx = multiprocessing.get_context("fork")
+    live = set()  # pids of workers that have not reported yet
+
+    def pass_on(signum):
+        for pid in list(live):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    label = (lambda c: f"[chain {c}] ") if chains > 1 else (lambda c: "")
+    results, failure = {}, None
+    pending, running = list(range(chains)), {}
+    _FORKED["job"] = (model, make_steps, settings, fingerprint)
+    try:
+        with interrupt.passed_on(pass_on):
+            while pending or running:
+                while (pending and len(running) < cores and failure is None
+                       and not interrupt.requested()):
+                    c = pending.pop(0)
+                    reader, writer = ctx.Pipe(duplex=False)
+                    process = ctx.Process(target=_chain_worker, args=(writer, c, label(c)),
+                                          name=f"bayesmix-chain-{c}")
+                    process.start()
+                    writer.close()
+                    running[reader] = (c, process)
+                    live.add(process.pid)
+                    if interrupt.requested():  # a signal between the fork and live.add
+                        pass_on(interrupt.requested_signal())
+                if not running:
+                    break
+                for reader in wait_for_connections(list(running)):
+                    c, process = running.pop(reader)
+                    try:
+                        message = reader.recv()
+                    except EOFError:
+                        process.join()
+                        message = ("error", RuntimeError(
+                            f"the worker process of chain {c} ended without a result (exit "
+                            f"code {process.exitcode})"), "")
+                    live.discard(process.pid)
+                    reader.close()
+                    process.join()
+                    if message[0] == "ok":
+                        results[c] = message[1]
+                    elif failure is None:
+                        failure = (c, *message[1:])
+                        pass_on(signal.SIGTERM)  # the others stop at their next boundary
+    finally:
+        _FORKED.clear()
+        for c, process in running.values():  # only after an exception in this loop
+            process.kill()
+            process.join()
+    if failure is not None:
+        c, exc, text = failure
+        if text and not isinstance(exc, (InputError, interrupt.Interrupted)):
+            exc.add_note(f"in the worker process of chain {c}:\n{text}")
+        raise exc
+    return results
 
 
 def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, cores: int = 1,
                progress_stream=None):
     """Run ``chains`` chains (in ``cores`` forked processes) and combine them.
 
-    ``make_steps(model)`` builds a fresh step list per chain. Returns a
-    :class:`~bayesmix.inference.results.ChainsResult`. Progress lines go to
-    ``progress_stream`` (stdout by default; workers always print to their stdout).
+    ``make_steps(model)`` builds a fresh step list per chain. Every chain's checkpoint is
+    checked before any chain runs (:func:`check_checkpoints`). A stop request (SIGINT,
+    SIGTERM, SIGHUP) stops the running chains at their iteration boundaries (forked workers
+    get the signal passed on) and starts no further chain; chains not started are returned
+    as their checkpointed part (resume) or empty. Checkpoints are removed once every chain
+    has completed. Returns a :class:`~bayesmix.inference.results.ChainsResult`; progress
+    lines go to ``progress_stream`` (stdout by default; workers print to their stdout).
     """
     from bayesmix.inference.results import ChainsResult
 
     if chains < 1:
         raise ValueError("need at least one chain")
-    if chains == 1 or cores <= 1:
-        label = (lambda c: f"[chain {c}] ") if chains > 1 else (lambda c: "")
-        results = []
-        for c in range(chains):
-            results.append(run_chain(model, make_steps(model), settings, chain=c,
-                                     chain_label=label(c), progress_stream=progress_stream))
-            if results[-1].interrupted:
-                break
-    else:
-        _FORKED["job"] = (model, make_steps, settings)
-        _FORKED["n_chains"] = chains
-        ctx = multiprocessing.get_context("fork")
-        try:
-            with ProcessPoolExecutor(max_workers=min(cores, chains), mp_context=ctx) as pool:
-                futures = [pool.submit(_run_forked_chain, c) for c in range(chains)]
-                previous = _forward_interrupts(pool)
-                try:
-                    results = [f.result() for f in futures]
-                finally:
-                    signal.signal(signal.SIGINT, previous)
-        finally:
-            _FORKED.clear()
-    return ChainsResult.from_chains(model, settings, results)
+    with interrupt.deferred():
+        first_steps = make_steps(model)
+        fingerprint = chain_fingerprint(model, first_steps, settings)
+        check_checkpoints(settings, fingerprint, range(chains))
+        if chains == 1 or cores <= 1:
+            label = (lambda c: f"[chain {c}] ") if chains > 1 else (lambda c: "")
+            results = {}
+            for c in range(chains):
+                if interrupt.requested():
+                    break
+                steps = first_steps if c == 0 else make_steps(model)
+                results[c] = _run_chain(model, steps, settings, chain=c,
+                                        fingerprint=fingerprint, chain_label=label(c),
+                                        progress_stream=progress_stream,
+                                        keep_final=chains > 1)
+        else:
+            results = _run_forked(model, make_steps, settings, fingerprint, chains, cores)
+        combined = [results[c] if c in results else _unstarted_result(model, settings, c)
+                    for c in range(chains)]
+        if not any(r.interrupted for r in combined):
+            remove_checkpoints(settings, range(chains))
+    return ChainsResult.from_chains(model, settings, combined)

@@ -5,6 +5,13 @@ hyperparameter traces (chain, draw), per-SNP posterior summaries pooled over cha
 scale of X and per allele of A1), convergence diagnostics from ArviZ on the hyperparameters
 only (per-SNP diagnostics would cost ~3 ms per SNP), and an ``xarray.DataTree``
 (:meth:`ChainsResult.to_datatree`) that round-trips through netCDF.
+
+Interrupted runs: the chains may have unequal lengths, and chains never started have none.
+Everything is then computed over what finished: per-SNP summaries pool every finished
+post-burn-in iteration of every chain (each iteration weighs the same), the fixed effects and
+the Mean / SD of the monitored quantities pool every kept draw, traces are padded with NaN to
+the longest chain, and :meth:`ChainsResult.diagnostics` documents its ESS / R-hat rule.
+``n_draws == 0`` (no kept draw in any chain) is the only case with nothing to write.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ class ChainsResult:
     ----------
     method : model letter (C, R, S, B ...).
     settings : the ChainSettings used.
-    chains : list of ChainResult.
+    chains : list of ChainResult, one per chain in chain order (chains not started included,
+        with no draws).
     snps : DataFrame chr, snp, bp, a1, a2 (or None), one row per SNP.
     freq : (M,) A1 frequency of the analysed samples.
     per_allele_factor : (M,) multiply effects on the X scale by this for per-allele effects.
@@ -52,21 +60,60 @@ class ChainsResult:
 
     @property
     def interrupted(self) -> bool:
+        """Some chain stopped before its end (or never started) because of a stop request."""
         return any(c.interrupted for c in self.chains)
 
     @property
+    def exit_code(self) -> int:
+        """0 when every chain completed, else 128 + the number of the signal that stopped
+        the run (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), as a shell reports it."""
+        if not self.interrupted:
+            return 0
+        return 128 + next((c.stopped_by for c in self.chains if c.stopped_by), 2)
+
+    @property
+    def draws_per_chain(self) -> list[int]:
+        """Kept draws of each chain (unequal when interrupted; 0 for a chain not started)."""
+        return [len(c.iterations) for c in self.chains]
+
+    @property
     def n_draws(self) -> int:
-        """Kept draws per chain (the shortest chain, so traces stack)."""
-        return min(len(c.iterations) for c in self.chains)
+        """Kept draws of all chains together; 0 means there is nothing to write."""
+        return sum(self.draws_per_chain)
+
+    @property
+    def seconds_per_iteration(self) -> float:
+        """Wall seconds per iteration run in this process, over all chains (NaN if none ran)."""
+        ran = sum(c.iterations_run for c in self.chains)
+        return sum(c.seconds for c in self.chains) / ran if ran else float("nan")
+
+    def progress_summary(self) -> str:
+        """One line: the iterations each chain finished, e.g. ``chain 0: 3000/3000; chain 1:
+        1200/3000 (interrupted); chain 2: not started``."""
+        total = self.settings.chain_length
+        parts = []
+        for c in self.chains:
+            state = ("not started" if c.completed == 0 else f"{c.completed}/{total}"
+                     + (" (interrupted)" if c.interrupted else ""))
+            parts.append(f"chain {c.chain}: {state}")
+        return "; ".join(parts)
 
     @property
     def parameter_names(self) -> list[str]:
         return list(self.chains[0].traces)
 
     def trace(self, name: str) -> np.ndarray:
-        """(chain, draw) array of a monitored quantity."""
-        d = self.n_draws
-        return np.stack([c.traces[name][:d] for c in self.chains])
+        """(chain, draw) array of a monitored quantity; chains shorter than the longest
+        (interrupted, or not started) are padded with NaN."""
+        d = max(self.draws_per_chain)
+        out = np.full((len(self.chains), d), np.nan)
+        for i, c in enumerate(self.chains):
+            out[i, :len(c.iterations)] = c.traces[name]
+        return out
+
+    def pooled(self, name: str) -> np.ndarray:
+        """(n_draws,) every kept draw of a monitored quantity, chains one after the other."""
+        return np.concatenate([np.asarray(c.traces[name], np.float64) for c in self.chains])
 
     @property
     def snp_accumulator(self):
@@ -100,9 +147,10 @@ class ChainsResult:
         return table
 
     def covariate_summary(self) -> pd.DataFrame:
-        """Posterior mean and SD of the fixed effects (intercept, covariates)."""
+        """Posterior mean and SD of the fixed effects (intercept, covariates) over every kept
+        draw of every chain."""
         d = self.n_draws
-        draws = np.concatenate([c.alpha[:d] for c in self.chains]) if d else np.zeros((0, len(self.design_columns)))
+        draws = np.concatenate([c.alpha for c in self.chains])
         return pd.DataFrame({"Covariate": self.design_columns,
                              "Mean": draws.mean(axis=0) if d else np.nan,
                              "SD": draws.std(axis=0, ddof=1) if d > 1 else np.nan})
@@ -112,14 +160,19 @@ class ChainsResult:
 
         ``snp_summary`` is a group with dimension ``snp`` (mean, sd, pip on the X scale,
         per-allele mean and SD, component probabilities with dimension ``component``).
+        Chains shorter than the longest are padded with NaN (and iteration 0) at the end.
         """
         import arviz as az
         import xarray as xr
 
         posterior = {name.replace(" ", "_"): self.trace(name) for name in self.parameter_names}
-        d = self.n_draws
-        posterior["alpha"] = np.stack([c.alpha[:d] for c in self.chains])
-        iterations = np.stack([c.iterations[:d] for c in self.chains])
+        d = max(self.draws_per_chain)
+        alpha = np.full((len(self.chains), d, len(self.design_columns)), np.nan)
+        iterations = np.zeros((len(self.chains), d), np.int64)
+        for i, c in enumerate(self.chains):
+            alpha[i, :len(c.iterations)] = c.alpha
+            iterations[i, :len(c.iterations)] = c.iterations
+        posterior["alpha"] = alpha
         tree = az.from_dict({"posterior": posterior, "sample_stats": {"iteration": iterations}},
                             dims={"alpha": ["covariate"]},
                             coords={"covariate": self.design_columns})
@@ -139,22 +192,40 @@ class ChainsResult:
         return tree
 
     def diagnostics(self) -> pd.DataFrame:
-        """Mean, SD, ESS (bulk, tail) and R-hat of every monitored quantity (ArviZ)."""
+        """Mean, SD, ESS (bulk, tail) and R-hat of every monitored quantity (ArviZ).
+
+        Mean and SD are over every kept draw of every chain. When the chains with draws have
+        equal lengths, ESS and R-hat are ArviZ's multi-chain estimates. Otherwise (an
+        interrupted run) ESS is the sum of the per-chain ESS of the chains with at least 4
+        draws, and R-hat compares those chains cut to the shortest of them. NaN where a
+        quantity is constant or there are fewer than 4 draws (R-hat: fewer than 2 chains).
+        """
         import arviz  # noqa: F401 - registers the ``azstats`` accessor
         import xarray as xr
 
+        def stats(values):
+            return xr.DataArray(values, dims=("chain", "draw")).azstats
+
         rows = []
+        lengths = [n for n in self.draws_per_chain if n]
         for name in self.parameter_names:
-            values = self.trace(name)
-            row = {"Parameter": name, "Mean": float(values.mean()),
-                   "SD": float(values.std(ddof=1)) if values.size > 1 else float("nan"),
+            pooled = self.pooled(name)
+            row = {"Parameter": name, "Mean": float(pooled.mean()) if pooled.size else np.nan,
+                   "SD": float(pooled.std(ddof=1)) if pooled.size > 1 else float("nan"),
                    "ESS_bulk": float("nan"), "ESS_tail": float("nan"), "R_hat": float("nan")}
-            if values.shape[1] >= 4 and np.ptp(values) > 0:
-                draws = xr.DataArray(values, dims=("chain", "draw")).azstats
-                row["ESS_bulk"] = float(draws.ess(method="bulk"))
-                row["ESS_tail"] = float(draws.ess(method="tail"))
-                if len(self.chains) > 1:
-                    row["R_hat"] = float(draws.rhat())
+            chains = [np.asarray(c.traces[name]) for c in self.chains if len(c.traces[name]) >= 4]
+            if chains and np.ptp(np.concatenate(chains)) > 0:
+                if len(set(lengths)) == 1:
+                    draws = stats(np.stack(chains))
+                    row["ESS_bulk"] = float(draws.ess(method="bulk"))
+                    row["ESS_tail"] = float(draws.ess(method="tail"))
+                else:
+                    per_chain = [stats(v[None, :]) for v in chains if np.ptp(v) > 0]
+                    row["ESS_bulk"] = float(sum(float(s.ess(method="bulk")) for s in per_chain))
+                    row["ESS_tail"] = float(sum(float(s.ess(method="tail")) for s in per_chain))
+                if len(chains) > 1:
+                    shortest = min(len(v) for v in chains)
+                    row["R_hat"] = float(stats(np.stack([v[:shortest] for v in chains])).rhat())
             rows.append(row)
         return pd.DataFrame(rows)
 

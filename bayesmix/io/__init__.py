@@ -15,6 +15,9 @@ rules are documented in ``docs/formats.md``:
   :func:`read_regions`, ``MHC_REGIONS``.
 - files (``.files``): :func:`open_text`, :func:`read_bytes`, :func:`input_file`,
   :func:`atomic_open`, :func:`atomic_path`.
+- input digests (``.digest``): :func:`input_digest`, :func:`file_digest`,
+  :func:`options_fingerprint`.
+- the output guard (``.outputs``): :func:`claim_outputs`, :func:`mcmc_output_bytes`.
 """
 
 _LAZY = {
@@ -28,6 +31,8 @@ _LAZY = {
                     "bayesmix.io.harmonise"),
     **dict.fromkeys(["open_text", "read_bytes", "input_file", "atomic_open", "atomic_path"],
                     "bayesmix.io.files"),
+    **dict.fromkeys(["input_digest", "file_digest", "options_fingerprint"], "bayesmix.io.digest"),
+    **dict.fromkeys(["claim_outputs", "mcmc_output_bytes"], "bayesmix.io.outputs"),
 }
 
 __all__ = list(_LAZY)
