@@ -30,11 +30,12 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from bayesmix import __version__
+from bayesmix import __version__, interrupt
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open, atomic_path
 
@@ -101,10 +102,7 @@ class Checkpoint:
         if doc.get("kind") != kind:
             raise InputError(f"holds a checkpoint of {doc.get('kind')}, not of {kind}; delete it "
                              "or choose another output prefix", ckpt.path)
-        if not resume:
-            raise InputError("a checkpoint of an unfinished run exists here: give --resume "
-                             "(resume=True) to continue it, or delete it to start over",
-                             ckpt.path)
+        cls.refuse_without_resume(ckpt.path, resume)
         differences = fingerprint_differences(doc.get("fingerprint", {}), ckpt.fingerprint)
         if differences:
             raise InputError("cannot resume: the checkpoint was made with other inputs or "
@@ -115,6 +113,14 @@ class Checkpoint:
         ckpt.resumed = True
         log.info("resuming from the checkpoint %s", ckpt.path)
         return ckpt
+
+    @staticmethod
+    def refuse_without_resume(path, resume: bool) -> None:
+        """InputError when something exists at ``path`` and ``resume`` is false: a cheap
+        check to make before loading inputs (:meth:`open` makes it again)."""
+        if path is not None and not resume and os.path.lexists(path):
+            raise InputError("a checkpoint of an unfinished run exists here: give --resume "
+                             "(resume=True) to continue it, or delete it to start over", path)
 
     # ------------------------------------------------------------------ writing
     def save(self, state: dict) -> None:
@@ -170,9 +176,16 @@ class Checkpoint:
         return np.fromfile(file, dtype=dtype, count=length)
 
     def remove(self) -> None:
-        """Delete the folder (the computation finished)."""
-        if self.path.exists():
-            shutil.rmtree(self.path)
+        """Delete the folder (the computation finished): renamed away in one step, then
+        deleted, with signals deferred (:func:`bayesmix.interrupt.deferred`), so neither a
+        signal nor a crash can leave a torn checkpoint under the name."""
+        if not self.path.exists():
+            return
+        with interrupt.deferred():
+            trash = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.removed-",
+                                          dir=self.path.parent))
+            os.replace(self.path, trash / self.path.name)
+            shutil.rmtree(trash)
 
 
 def plain(value):

@@ -172,6 +172,7 @@ def build_ld(
         raise InputError(f"missing must be 'mean' or 'pairwise', not {missing!r}")
     if dtype not in ("float32", "int16"):
         raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
+    Checkpoint.refuse_without_resume(checkpoint, resume)
     genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
     use, cm, counts = _usable_snps(genotypes, chrom, kind, window_cm, gen_map, cm_per_mb)
     snps = genotypes.snps

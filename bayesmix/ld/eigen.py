@@ -164,6 +164,7 @@ def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None
         raise InputError(f"prop must be in (0, 1], not {prop}")
     if (blocks is None) == (block_snps is None):
         raise InputError("give LD blocks (--ld-blocks FILE) or a block size in SNPs, one of them")
+    Checkpoint.refuse_without_resume(checkpoint, resume)
     genotypes = source if isinstance(source, Genotypes) else Genotypes.open(
         source, chrom=chrom, **open_options)
     snps = genotypes.snps
