@@ -422,11 +422,15 @@ def sample_nuts(data: MixerData, *, method: str = "convolve", censor_z: float = 
     warning says how to reduce it (fewer tag SNPs, fewer draws, the fast likelihood).
     ``progress``: PyMC's bar on a terminal, per-chain log lines every 10% of the iterations
     elsewhere, nothing with False (:mod:`bayesmix.progress`).
+
+    A signal under :func:`bayesmix.interrupt.handling_signals` stops sampling and raises
+    :class:`~bayesmix.interrupt.Interrupted` (PyMC itself would return the partial draws).
     """
     import logging
 
     import pymc as pm
 
+    from bayesmix import interrupt
     from bayesmix.progress import format_seconds
     from bayesmix.progress import mode as progress_mode
 
@@ -453,12 +457,20 @@ def sample_nuts(data: MixerData, *, method: str = "convolve", censor_z: float = 
     model = UnivariateMixer(data, method=method, censor_z=censor_z, priors=priors)
     try:
         with model:
-            return pm.sample(draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                             initvals=start, progressbar=shown == "bar", callback=callback,
-                             compute_convergence_checks=False)
+            posterior = pm.sample(draws, tune=tune, chains=chains, cores=cores,
+                                  random_seed=seed, initvals=start,
+                                  progressbar=shown == "bar", callback=callback,
+                                  compute_convergence_checks=False)
+    except Exception:
+        interrupt.check()   # stopped in tuning, PyMC fails to build a trace: say why
+        raise
     finally:
         if callback is not None:
             callback.close()
+    # PyMC returns the draws made so far when a KeyboardInterrupt stops it; a signal under
+    # bayesmix.interrupt.handling_signals (a command line) must not pass for a full run
+    interrupt.check()
+    return posterior
 
 
 # the bivariate graph lives in models/mixer_bivariate.py; re-exported here

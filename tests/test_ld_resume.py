@@ -113,13 +113,14 @@ def test_eigen_blocks_resume_bit_identical(bfile22, snps, tmp_path):
     assert total_stops >= 20     # interruptions, at most 3 per trial
 
 
-def stop_after_blocks(monkeypatch, n_blocks):
-    """Make the build see a stop request after ``n_blocks`` blocks (deterministically)."""
+def stop_at_poll(monkeypatch, n):
+    """Make the build see a stop request at its n-th poll (deterministically; it polls
+    before each column chunk and after each row block)."""
     polls = []
 
     def requested():
         polls.append(1)
-        return len(polls) >= n_blocks
+        return len(polls) >= n
 
     monkeypatch.setattr(interrupt, "requested", requested)
     monkeypatch.setattr(interrupt, "requested_signal", lambda: signal.SIGTERM)
@@ -129,7 +130,7 @@ def test_partial_checkpoint_then_refusals_then_resume(bfile22, snps, tmp_path, m
     ckpt = tmp_path / "out.ckpt"
     reference = build_ld(bfile22, "sparse", extract=snps, block_size=16, progress=False)
     with monkeypatch.context() as m:
-        stop_after_blocks(m, 5)
+        stop_at_poll(m, 10)
         with pytest.raises(interrupt.Interrupted) as stopped:
             build_ld(bfile22, "sparse", extract=snps, block_size=16, progress=False,
                      checkpoint=ckpt, fingerprint={"--bfile": "digest-one"})
@@ -183,7 +184,7 @@ def test_bytes_appended_after_the_recorded_state_are_ignored(bfile22, snps, tmp_
     ckpt = tmp_path / "torn.ckpt"
     reference = build_ld(bfile22, "sparse", extract=snps, block_size=16, progress=False)
     with monkeypatch.context() as m:
-        stop_after_blocks(m, 3)
+        stop_at_poll(m, 6)
         with pytest.raises(interrupt.Interrupted):
             build_ld(bfile22, "sparse", extract=snps, block_size=16, progress=False,
                      checkpoint=ckpt)

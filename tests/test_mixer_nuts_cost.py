@@ -85,3 +85,31 @@ def test_sample_nuts_logs_its_cost_and_chain_progress(small, caplog, monkeypatch
             [f"{k}/40" for k in range(4, 40, 4)] + ["40/40"]
         assert "leapfrog steps per iteration" in lines[0]
         assert "tuning" in lines[0] and "sampling" in lines[-2]
+
+
+@pytest.mark.parametrize("at", [15, 30])     # in tuning, in sampling
+def test_a_signal_during_sampling_is_not_a_finished_run(small, monkeypatch, at):
+    """PyMC swallows the KeyboardInterrupt of a signal and returns the draws so far (or fails
+    to build a trace of tuning draws only); under a command line's signal handling
+    sample_nuts raises Interrupted instead."""
+    import os
+    import signal
+
+    from bayesmix import interrupt
+
+    data, start = small
+    calls = []
+    original = M._NutsProgressLines.__call__
+
+    def signalling(self, trace=None, draw=None):
+        calls.append(1)
+        if len(calls) == at:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, trace=trace, draw=draw)
+
+    monkeypatch.setattr(M._NutsProgressLines, "__call__", signalling)
+    with interrupt.handling_signals(), pytest.raises(interrupt.Interrupted) as stop:
+        M.sample_nuts(data, method="fast", draws=20, tune=20, chains=1, seed=1, start=start,
+                      progress="lines")
+    assert stop.value.signum == signal.SIGTERM
+    assert at <= len(calls) < 40          # sampling stopped early

@@ -206,7 +206,8 @@ def build_ld(
     if block_size is None:
         block_size = int(np.clip(np.median(hi - lo) // 4, 64, 512)) if window.is_bounded() else 512
     own = {"kind": kind, "missing": missing, "min_r2": repr(float(min_r2)),
-           "block_size": str(int(block_size)), **{k: repr(v) for k, v in window.as_dict().items()},
+           "block_size": str(int(block_size)), "max_memory_mb": repr(float(max_memory_mb)),
+           **{k: repr(v) for k, v in window.as_dict().items()},
            "rows": digest_arrays(row_pos), "square": str(square),
            "snps": _table_digest(col_snps), "samples": _table_digest(genotypes.samples)}
     if kind == "shrunk":
@@ -501,7 +502,8 @@ class _BlockEngine:
 
         Row blocks already in ``checkpoint`` are read back, the others computed and appended
         to it; a stop request (:func:`bayesmix.interrupt.requested`) raises
-        :class:`~bayesmix.interrupt.Interrupted` after the running block.
+        :class:`~bayesmix.interrupt.Interrupted` after the running block, or within it
+        between column chunks (the unfinished block is dropped and recomputed on resume).
         """
         from threadpoolctl import threadpool_limits
 
@@ -527,6 +529,8 @@ class _BlockEngine:
                 chunks = []
                 s = col_start
                 while s < col_end:
+                    if interrupt.requested():   # a chromosome-wide block can take long:
+                        raise interrupt.Interrupted(interrupt.requested_signal())  # drop it
                     e = min(s + self.capacity, col_end)
                     col_data = self.columns(s, e)
                     if row_data is None:     # square: rows a..b-1 are the first columns
