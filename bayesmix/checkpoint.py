@@ -158,7 +158,7 @@ class Checkpoint:
                "created_by": f"bayesmix {__version__}", "fingerprint": self.fingerprint,
                "arrays": self.lengths, "state": self.state}
         with atomic_open(file or self.state_file) as fh:
-            json.dump(doc, fh, indent=1)
+            json.dump(doc, fh)
 
     # ------------------------------------------------------------------ reading
     def array(self, name: str) -> np.ndarray:
