@@ -205,3 +205,63 @@ def test_progress_lines_every_n_evaluations():
                      f"(best {values[k - 1]:.3f}), {k}s" for k in (20, 40, 60)]
     assert monitor.n_evals == 60 and monitor.best == values[-1]
     assert math.isclose(monitor.best, -1000 + math.sqrt(60))
+
+
+CHILD = r"""
+import os, pickle, sys, threading, time
+from pathlib import Path
+import numpy as np
+from threadpoolctl import threadpool_limits
+from bayesmix import interrupt
+from bayesmix.inference.mle import fit_univariate
+from bayesmix.models.mixer import MixerData, simulate_z_from_model
+
+ckpt, out, stop = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "stop"
+threadpool_limits(1)
+rng = np.random.default_rng(3)
+data, r = MixerData.synthetic(300, block_size=100, n=1.5e5, rng=rng)
+pi = 15 / data.n_ref
+z, _ = simulate_z_from_model(data, r, (pi, 0.3 / (pi * data.sum_het), 1.0), rng=rng)
+data = data.with_z(z)
+
+def stop_after_first_stage():
+    while not (ckpt / "state.json").exists():
+        time.sleep(0.001)
+    os.kill(os.getpid(), 15)
+
+with interrupt.handling_signals():
+    if stop:
+        threading.Thread(target=stop_after_first_stage, daemon=True).start()
+    try:
+        fit = fit_univariate(data, sequence=%r, n_draws=100, checkpoint=ckpt, resume=not stop)
+    except BaseException as exc:
+        stopped = interrupt.interrupted_from(exc)
+        if stopped is None:
+            raise
+        sys.exit(stopped.exit_code)
+with open(out, "wb") as fh:
+    pickle.dump(fit, fh)
+""" % (UNI_SEQUENCE,)
+
+
+def test_resume_in_a_new_process_is_bit_identical(uni_data, tmp_path):
+    """A SIGTERM stops one process (exit status 128 + 15, finished stages kept); another
+    process resumes; its fit equals this process's uninterrupted fit exactly."""
+    import pickle
+    import subprocess
+    import sys
+
+    reference = fit_uni(uni_data)
+    ckpt, out = tmp_path / "fit.ckpt", tmp_path / "fit.pkl"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    first = subprocess.run([sys.executable, str(script), str(ckpt), str(out), "stop"],
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 128 + signal.SIGTERM, first.stderr
+    assert (ckpt / "state.json").exists() and not out.exists()
+    second = subprocess.run([sys.executable, str(script), str(ckpt), str(out), "resume"],
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert not ckpt.exists()
+    with open(out, "rb") as fh:
+        assert_same_fit(pickle.load(fh), reference)
