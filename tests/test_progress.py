@@ -152,3 +152,32 @@ def test_lanczos_reports_decreasing_ritz_values_above_the_smallest_eigenvalue():
     assert np.all(np.diff(ritz) <= 1e-12)
     assert np.all(ritz >= truth - 1e-10)
     assert ritz[-1] == est.ritz
+
+
+def test_eigenvalue_check_reports_products_estimate_and_target(lines, monkeypatch):
+    """The SBayes eigenvalue check off a terminal: a line per interval during Lanczos with
+    the number of products, the current estimate and the ridge target."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from bayesmix.ld import spectrum
+    from bayesmix.ld.store import LDMatrix
+
+    m = 400
+    lags = np.arange(1, 30)
+    upper = sp.diags([np.full(m - k, 0.9 ** k) for k in lags], lags, shape=(m, m))
+    band = (upper + upper.T + sp.identity(m)).tocsr()
+    snps = pd.DataFrame({"snp": [f"s{j}" for j in range(m)], "chr": "1",
+                         "bp": np.arange(m) + 1, "a1": "A", "a2": "G", "freq": 0.3})
+    ld = LDMatrix.from_scipy(band, snps)
+    monkeypatch.setattr(spectrum, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(P.Progress.__init__, "__kwdefaults__",
+                        dict(P.Progress.__init__.__kwdefaults__, delay=0.0))
+    value = spectrum.ld_min_eigenvalue(ld, dense_below=100, stop_above=0.5, progress="lines")
+    products = [s for s in lines() if s.startswith("LD eigenvalue check, Lanczos on SNPs 0..399")]
+    assert products[0].startswith("LD eigenvalue check, Lanczos on SNPs 0..399: 1 products")
+    assert all("target 0.5" in s and "estimate" in s for s in products[:-1])
+    # the last estimate reported is the value returned
+    assert products[-2].endswith(f"estimate {value:.4g}, target 0.5")
+    assert products[-1].split(": ")[1].startswith(f"{len(products) - 1} products done in")
+    assert value <= np.linalg.eigvalsh(band.toarray())[0] + 1e-9
