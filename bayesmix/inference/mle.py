@@ -17,6 +17,13 @@ Generic pieces (reused by the bivariate model):
 MiXeR univariate: :func:`fit_univariate` runs the fit sequence (infinitesimal ->
 constrained fast with pi sig2_beta = sig2_inf -> unconstrained fast/full/convolve) and returns
 a :class:`UnivariateFit`.
+
+Interrupts and resuming (:class:`FitStages`, shared with the bivariate fit): each step of a
+fit sequence is a unit. The likelihood polls for a stop request at every evaluation
+(:class:`EvaluationMonitor`) and abandons the running step; finished steps, with their
+optimiser traces and the random generator's state, are saved to a checkpoint folder after
+each step, and a resumed fit skips them and ends identical, bit for bit, to an
+uninterrupted one.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, special, stats
 
-from bayesmix.errors import ConvergenceError
+from bayesmix import interrupt
+from bayesmix.checkpoint import Checkpoint, digest_arrays, plain
+from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.models.mixer import PARAM_NAMES, MixerData, UnivariateLikelihood
 
 log = logging.getLogger("bayesmix")
@@ -289,10 +298,150 @@ def _infinitesimal_start(data: MixerData) -> tuple[float, float]:
     return max(slope, 1e-9), min(max(intercept, 0.5), 2.0)
 
 
+# ---------------------------------------------------------------------------------------------
+# interruptible fit sequences
+# ---------------------------------------------------------------------------------------------
+#: a progress line every this many objective evaluations (and at most this often, seconds)
+EVAL_LINES_EVERY = 25
+EVAL_LINES_SECONDS = 10.0
+
+
+def _say(progress):
+    """A callable(str) from ``progress``: a callable, True (the ``bayesmix`` logger) or None."""
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        return log.info
+    return progress
+
+
+class EvaluationMonitor:
+    """Watches the objective evaluations of a fit stage.
+
+    Before each evaluation it polls :func:`bayesmix.interrupt.check`, which raises
+    :class:`~bayesmix.interrupt.Interrupted` once a stop was requested: the stage is
+    abandoned (objectives are pure functions, so nothing is left half-updated). After each
+    evaluation it counts, keeps the best value and, every ``every`` evaluations when at least
+    ``seconds`` have passed since the last line, sends a line with the current and best
+    log-likelihood to ``progress``.
+    """
+
+    def __init__(self, progress=None, *, every: int = EVAL_LINES_EVERY,
+                 seconds: float = EVAL_LINES_SECONDS, clock=time.monotonic):
+        self.say = _say(progress)
+        self.every, self.seconds, self.clock = every, seconds, clock
+        self.begin("")
+
+    def begin(self, stage: str) -> None:
+        self.stage = stage
+        self.n_evals = 0
+        self.best = -np.inf
+        self.start = self._last = self.clock()
+
+    def poll(self) -> None:
+        interrupt.check()
+
+    def record(self, value: float) -> None:
+        self.n_evals += 1
+        if np.isfinite(value) and value > self.best:
+            self.best = float(value)
+        if self.say is None or self.n_evals % self.every:
+            return
+        now = self.clock()
+        if now - self._last >= self.seconds:
+            self._last = now
+            self.say(f"{self.stage:>13s}: {self.n_evals} evaluations, logL={value:.3f} "
+                     f"(best {self.best:.3f}), {now - self.start:.0f}s")
+
+
+class _WatchedLikelihood:
+    """A :class:`UnivariateLikelihood` whose evaluations go through an EvaluationMonitor."""
+
+    def __init__(self, like: UnivariateLikelihood, monitor: EvaluationMonitor):
+        self.like, self.monitor = like, monitor
+
+    @property
+    def smooth(self) -> bool:
+        return self.like.smooth
+
+    def logp_grad(self, params, with_grad: bool = True):
+        self.monitor.poll()
+        value, grad = self.like.logp_grad(params, with_grad)
+        self.monitor.record(value)
+        return value, grad
+
+    def logp(self, params) -> float:
+        return self.logp_grad(params, with_grad=False)[0]
+
+
+class FitStages:
+    """The stages of a fit sequence as interruptible, checkpointed units.
+
+    :meth:`run` runs one stage (a function returning a JSON-able result), or returns its
+    result from the checkpoint when a previous run finished it; after each stage the results
+    so far and the state of ``rng`` are saved (:class:`bayesmix.checkpoint.Checkpoint`). A
+    stop request abandons the running stage (:class:`EvaluationMonitor`) or stops after it;
+    either way :class:`~bayesmix.interrupt.Interrupted` is raised with the finished stages
+    saved. Stages are pure functions of the earlier stages' results, so a resumed fit is
+    identical, bit for bit, to an uninterrupted one.
+    """
+
+    def __init__(self, kind: str, *, checkpoint, resume: bool, fingerprint: dict,
+                 rng: np.random.Generator, progress=None):
+        self.ckpt = Checkpoint.open(checkpoint, kind=kind, fingerprint=fingerprint,
+                                    resume=resume)
+        self.records = []
+        self.rng = rng
+        if self.ckpt is not None and self.ckpt.resumed:
+            self.records = list(self.ckpt.state["stages"])
+            rng.bit_generator.state = self.ckpt.state["rng"]
+        self.position = 0
+        self.monitor = EvaluationMonitor(progress)
+        self.say = _say(progress)
+
+    def run(self, name: str, func):
+        """``func()``'s result for stage ``name`` (restored or computed now)."""
+        i = self.position
+        self.position += 1
+        if i < len(self.records):
+            if self.records[i]["stage"] != name:
+                raise InputError(f"the checkpoint's stage {i + 1} is {self.records[i]['stage']}"
+                                 f", not {name}; delete it to start over", self.ckpt.path)
+            if self.say is not None:
+                self.say(f"{name:>13s}: restored from the checkpoint")
+            return self.records[i]["result"]
+        interrupt.check()
+        self.monitor.begin(name)
+        result = plain(func())
+        self.records.append({"stage": name, "result": result})
+        if self.ckpt is not None:
+            self.ckpt.save({"stages": self.records, "rng": self.rng.bit_generator.state})
+        interrupt.check()
+        return result
+
+    def finish(self) -> None:
+        """The fit is complete: delete the checkpoint."""
+        if self.ckpt is not None:
+            self.ckpt.remove()
+
+
+def data_digest(data: MixerData) -> str:
+    """Digest of a MixerData's arrays (z, N, weights, LD store, H) for fingerprints."""
+    return digest_arrays(data.z, data.n, data.weights, data.indptr, data.indices, data.r2,
+                         data.het)
+
+
+def _step_record(step: OptimizeStep) -> dict:
+    return {"name": step.name, "method": step.method, "optimizer": step.optimizer,
+            "params": step.params, "loglik": step.loglik, "n_evals": step.n_evals,
+            "seconds": step.seconds, "trace": step.trace}
+
+
 def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained", "convolve"),
                    optimizer: str | None = None, censor_z: float = 0.0, kmax: int = 1000,
                    seed: int = 0, n_draws: int = 1000, start=None, max_evals: int = 400,
-                   tail_log: float = 37.0, progress=None) -> UnivariateFit:
+                   tail_log: float = 37.0, progress=None, checkpoint=None, resume: bool = False,
+                   fingerprint: dict[str, str] | None = None) -> UnivariateFit:
     """MiXeR univariate fit sequence, standard errors and derived quantities.
 
     Steps (``sequence`` items; an optional optimiser prefix "neldermead-"/"lbfgs-" picks the
@@ -310,16 +459,51 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
     log sig2_zero) of the last step's likelihood if smooth, else of the convolve likelihood at
     the same estimate (the sampled full likelihood is piecewise constant in pi).
     ``start``: optional natural (pi, sig2_beta, sig2_zero) to begin from instead of step 1.
-    ``progress``: optional callable(str) receiving one line per finished step.
+    ``progress``: optional callable(str) (or True: the ``bayesmix`` logger) receiving one
+    line per finished step and, in long steps, a line every :data:`EVAL_LINES_EVERY`
+    likelihood evaluations with the current log-likelihood.
+
+    Interrupts: the fit runs inside :func:`bayesmix.interrupt.deferred`; a signal abandons
+    the running step at its next likelihood evaluation and raises
+    :class:`~bayesmix.interrupt.Interrupted`. Each step (and the standard-error step) is a
+    unit of ``checkpoint`` (a folder, e.g. ``OUT.ckpt``; deleted when the fit completes):
+    with ``resume=True`` finished steps are restored and the fit is identical, bit for bit,
+    to an uninterrupted one. ``fingerprint``: the caller's entries that must match for a
+    resume (input digests, options); the fit adds its settings and a digest of ``data``.
     """
+    for token in sequence:
+        if token.rpartition("-")[2] not in ("infinitesimal", "constrained", "fast", "full",
+                                             "convolve"):
+            raise ValueError(f"unknown fit-sequence step {token!r}; use infinitesimal, "
+                             "constrained, fast, full or convolve (optionally prefixed "
+                             "neldermead- or lbfgs-)")
+    if not sequence:
+        raise ValueError("empty fit sequence")
     rng = np.random.default_rng(seed)
     opts = dict(censor_z=censor_z, kmax=kmax, seed=seed, tail_log=tail_log)
+    own = {"sequence": " ".join(sequence), "optimizer": str(optimizer), "n_draws": str(n_draws),
+           "start": repr(None if start is None else [float(x) for x in start]),
+           "max_evals": str(max_evals), "data": data_digest(data),
+           **{k: repr(v) for k, v in opts.items()}}
+    stages = FitStages("fit_univariate", checkpoint=checkpoint, resume=resume, rng=rng,
+                       fingerprint={**{f"fit1.{k}": v for k, v in own.items()},
+                                    **(fingerprint or {})}, progress=progress)
+    with interrupt.deferred():
+        fit = _fit_univariate(data, stages, sequence, optimizer, opts, rng, n_draws, start,
+                              max_evals)
+    stages.finish()
+    return fit
+
+
+def _fit_univariate(data, stages: FitStages, sequence, optimizer, opts, rng, n_draws, start,
+                    max_evals) -> UnivariateFit:
     steps: list[OptimizeStep] = []
     theta = None if start is None else np.asarray(start, dtype=float)
     inf_fit = None  # (loglik, sig2_inf, sig2_zero)
 
     def likelihood(method):
-        return UnivariateLikelihood(data, method=method, **opts)
+        return _WatchedLikelihood(UnivariateLikelihood(data, method=method, **opts),
+                                  stages.monitor)
 
     def run_infinitesimal(opt):
         like = likelihood("infinitesimal")
@@ -334,9 +518,8 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
                                       max_evals=max_evals)
         return lp, math.exp(u[0]), math.exp(u[1]), n_ev, trace, opt or "lbfgs"
 
-    for token in sequence:
-        opt, _, name = token.rpartition("-")
-        opt = opt or optimizer
+    def stage(name, opt, theta, inf_fit):
+        """One step of the sequence from the previous steps' (theta, inf_fit)."""
         t0 = time.perf_counter()
         if name == "infinitesimal":
             lp, sig2_inf, s0, n_ev, trace, used = run_infinitesimal(opt)
@@ -377,7 +560,7 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
             theta = np.array([pi, sig2_inf / pi, s0])
             step = OptimizeStep(name, "fast", "grid+brent", dict(zip(PARAM_NAMES, map(float, theta))),
                                 lp_best, len(trace), time.perf_counter() - t0, trace)
-        elif name in ("fast", "full", "convolve"):
+        else:  # fast, full, convolve
             if theta is None:
                 lp, sig2_inf, s0, *_ = run_infinitesimal(None)
                 inf_fit = (lp, sig2_inf, s0)
@@ -412,20 +595,26 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
                 theta = UNIVARIATE_SPACE.natural(u)
             step = OptimizeStep(name, name, used, dict(zip(PARAM_NAMES, map(float, theta))),
                                 float(lp), n_ev, time.perf_counter() - t0, trace)
-        else:
-            raise ValueError(f"unknown fit-sequence step {token!r}; use infinitesimal, "
-                             "constrained, fast, full or convolve (optionally prefixed "
-                             "neldermead- or lbfgs-)")
+        return {"step": _step_record(step), "theta": theta, "inf_fit": inf_fit}
+
+    for token in sequence:
+        opt, _, name = token.rpartition("-")
+        opt = opt or optimizer
+        record = stages.run(name, lambda: stage(name, opt, theta, inf_fit))
+        theta = np.array(record["theta"], dtype=float)
+        inf_fit = None if record["inf_fit"] is None else tuple(record["inf_fit"])
+        step = OptimizeStep(**record["step"])
         steps.append(step)
-        if progress is not None:
-            progress(f"{step.name:>13s} [{step.optimizer}] logL={step.loglik:.3f} "
-                     f"evals={step.n_evals} {step.seconds:.1f}s {step.params}")
-    if not steps or theta is None:
-        raise ValueError("empty fit sequence")
+        if stages.say is not None:
+            stages.say(f"{step.name:>13s} [{step.optimizer}] logL={step.loglik:.3f} "
+                       f"evals={step.n_evals} {step.seconds:.1f}s {step.params}")
     final = steps[-1]
     if not np.isfinite(final.loglik):
         raise ConvergenceError(f"fit step {final.name} ended at a non-finite log-likelihood; "
                                "check the inputs (z, N) or start values")
+    if inf_fit is None:   # the infinitesimal model for AIC/BIC
+        inf_fit = tuple(stages.run("infinitesimal (AIC/BIC)",
+                                   lambda: list(run_infinitesimal(None)[:3])))
     method = final.method
     if method == "infinitesimal":
         theta = np.array([1.0 - 1e-6, theta[1], theta[2]])
@@ -436,18 +625,22 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
         return value, g * UNIVARIATE_SPACE.jacobian(u)
 
     u_hat = UNIVARIATE_SPACE.free(theta)
-    cov = observed_information_cov(lg_free, u_hat)
+    share = causal_share_for_h2(data.het)
+    derive = univariate_derived(data, share)
+
+    def standard_errors():
+        cov = observed_information_cov(lg_free, u_hat)
+        return {"cov": cov, "draws": draw_derived(UNIVARIATE_SPACE, u_hat, cov, derive,
+                                                  n_draws=n_draws, rng=rng)}
+
+    record = stages.run("standard errors", standard_errors)
+    cov = np.array(record["cov"], dtype=float)
+    draws = {k: np.array(v, dtype=float) for k, v in record["draws"].items()}
     jac = UNIVARIATE_SPACE.jacobian(u_hat)
     se = {n: float(jac[i] * math.sqrt(cov[i, i])) if np.isfinite(cov[i, i]) else float("nan")
           for i, n in enumerate(PARAM_NAMES)}
-    share = causal_share_for_h2(data.het)
-    derive = univariate_derived(data, share)
-    draws = draw_derived(UNIVARIATE_SPACE, u_hat, cov, derive, n_draws=n_draws, rng=rng)
     ci = derived_by_draws(UNIVARIATE_SPACE, u_hat, cov, derive, rng=rng, draws=draws)
     sum_w = float(data.weights.sum())
-    if inf_fit is None:
-        lp, sig2_inf, s0, *_ = run_infinitesimal(None)
-        inf_fit = (lp, sig2_inf, s0)
     mix_ic = information_criteria(final.loglik, 3, sum_w)
     inf_ic = information_criteria(inf_fit[0], 2, sum_w)
     criteria = {"mixture": {"loglik": final.loglik, "k": 3, **mix_ic},

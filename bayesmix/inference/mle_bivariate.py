@@ -34,10 +34,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
+from bayesmix import interrupt
+from bayesmix.checkpoint import digest_arrays
 from bayesmix.errors import ConvergenceError, InputError
-from bayesmix.inference.mle import (ERFINV, LOGIT, OptimizeStep, ParameterSpace,
-                                    causal_share_for_h2, derived_by_draws,
-                                    information_criteria, maximize, observed_information_cov)
+from bayesmix.inference.mle import (ERFINV, LOGIT, EvaluationMonitor, FitStages, OptimizeStep,
+                                    ParameterSpace, _step_record, causal_share_for_h2,
+                                    data_digest, derived_by_draws, information_criteria,
+                                    maximize, observed_information_cov)
 from bayesmix.kernels import mixer_bivariate as kern
 from bayesmix.models.mixer import MixerData
 
@@ -297,12 +300,31 @@ def _fit_minimal_overlap(like: OverlapLikelihood, rg_start, rho0_start, max_eval
     return lp
 
 
+class _WatchedBivariateData(BivariateData):
+    """BivariateData whose likelihood evaluations go through an EvaluationMonitor."""
+
+    monitor: EvaluationMonitor = None
+
+    def fast_logp_grad(self, params):
+        self.monitor.poll()
+        value, grad = super().fast_logp_grad(params)
+        self.monitor.record(value)
+        return value, grad
+
+    def full_logp(self, params, n_draws: int, seed: int) -> float:
+        self.monitor.poll()
+        value = super().full_logp(params, n_draws, seed)
+        self.monitor.record(value)
+        return value
+
+
 def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal", "fast"),
                   kmax: int = 1000, seed: int = 0,
                   share_starts=(0.05, 0.25, 0.5, 0.75, 0.95), full_grid: int = 11,
                   full_evals: int = 80,
                   compare_overlap: bool = True, n_draws: int = 1000, max_evals: int = 400,
-                  progress=None) -> BivariateFit:
+                  progress=None, checkpoint=None, resume: bool = False,
+                  fingerprint: dict[str, str] | None = None) -> BivariateFit:
     """Run the bivariate MiXeR fit sequence; see the module docstring.
 
     Parameters
@@ -317,7 +339,17 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
     full_evals : Nelder-Mead evaluation budget of the full step's joint refinement.
     compare_overlap : also refit the minimal- and maximal-overlap models (AIC/BIC).
     n_draws : draws of the asymptotic normal for derived quantities.
-    progress : optional callable(str) receiving one line per finished step.
+    progress : optional callable(str) (or True: the ``bayesmix`` logger) receiving one line
+        per finished step and, in long steps, a line every
+        :data:`~bayesmix.inference.mle.EVAL_LINES_EVERY` likelihood evaluations.
+    checkpoint, resume, fingerprint : interrupts and resuming, as in
+        :func:`~bayesmix.inference.mle.fit_univariate`; the units are the infinitesimal,
+        fast and full steps, the standard errors and each overlap model of the comparison.
+
+    Raises
+    ------
+    bayesmix.interrupt.Interrupted : a signal stopped the fit (finished steps are in
+        ``checkpoint``).
     """
     uni1, uni2 = UnivariateParams.coerce(uni1), UnivariateParams.coerce(uni2)
     unknown = set(sequence) - {"infinitesimal", "fast", "full"}
@@ -325,91 +357,135 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
         raise InputError(f"unknown fit2 sequence steps {sorted(unknown)}; use infinitesimal, "
                          "fast and/or full")
     rng = np.random.default_rng(seed)
+    own = {"uni1": repr(uni1), "uni2": repr(uni2), "sequence": " ".join(sequence),
+           "kmax": str(kmax), "seed": str(seed), "share_starts": repr(list(share_starts)),
+           "full_grid": str(full_grid), "full_evals": str(full_evals),
+           "compare_overlap": str(compare_overlap), "n_draws": str(n_draws),
+           "max_evals": str(max_evals),
+           "data": digest_arrays(data.trait1.z, data.trait2.z, data.trait1.n, data.trait2.n)
+           + data_digest(data.trait1)}
+    stages = FitStages("fit_bivariate", checkpoint=checkpoint, resume=resume, rng=rng,
+                       fingerprint={**{f"fit2.{k}": v for k, v in own.items()},
+                                    **(fingerprint or {})}, progress=progress)
+    watched = _WatchedBivariateData(data.trait1, data.trait2)
+    watched.monitor = stages.monitor
+    with interrupt.deferred():
+        fit = _fit_bivariate(watched, uni1, uni2, stages, rng, sequence=sequence, kmax=kmax,
+                             seed=seed, share_starts=share_starts, full_grid=full_grid,
+                             full_evals=full_evals, compare_overlap=compare_overlap,
+                             n_draws=n_draws, max_evals=max_evals)
+    stages.finish()
+    return fit
+
+
+def _fit_bivariate(data, uni1, uni2, stages, rng, *, sequence, kmax, seed, share_starts,
+                   full_grid, full_evals, compare_overlap, n_draws, max_evals) -> BivariateFit:
     like = OverlapLikelihood(data, uni1, uni2)
     steps: list[OptimizeStep] = []
 
-    def record(step):
+    def record(result):
+        step = OptimizeStep(**result["step"])
         steps.append(step)
-        if progress is not None:
-            progress(f"{step.name:>13s} [{step.optimizer}] logL={step.loglik:.3f} "
-                     f"evals={step.n_evals} {step.seconds:.1f}s")
+        if stages.say is not None:
+            stages.say(f"{step.name:>13s} [{step.optimizer}] logL={step.loglik:.3f} "
+                       f"evals={step.n_evals} {step.seconds:.1f}s")
         log.info("fit2 %s: logL=%.3f %s", step.name, step.loglik, step.params)
+        return result
 
-    t0 = time.perf_counter()
-    u_inf, lp_inf, n_ev, trace = _fit_infinitesimal(data, uni1, uni2, max_evals)
-    rg_inf, rho0_inf = (float(x) for x in ERFINV.to_natural(u_inf))
-    record(OptimizeStep("infinitesimal", "infinitesimal", "lbfgs",
-                        {"rg": rg_inf, "rho0": rho0_inf}, float(lp_inf), n_ev,
-                        time.perf_counter() - t0, trace))
+    def infinitesimal():
+        t0 = time.perf_counter()
+        u_inf, lp_inf, n_ev, trace = _fit_infinitesimal(data, uni1, uni2, max_evals)
+        rg_inf, rho0_inf = (float(x) for x in ERFINV.to_natural(u_inf))
+        return {"step": _step_record(OptimizeStep(
+            "infinitesimal", "infinitesimal", "lbfgs", {"rg": rg_inf, "rho0": rho0_inf},
+            float(lp_inf), n_ev, time.perf_counter() - t0, trace))}
 
-    # fast: several overlap shares, rho12 started to reproduce the infinitesimal rg
-    t0 = time.perf_counter()
-    best = None
-    n_total = 0
-    for share in share_starts:
-        u0 = _free(share, rho12_for_rg(uni1, uni2, share, rg_inf), rho0_inf)
-        fit = maximize(like.logp, u0, optimizer="lbfgs", logp_grad=like.logp_grad,
-                       max_evals=max_evals)
-        n_total += fit[2]
-        if best is None or fit[1] > best[1]:
-            best = fit
-    u_hat, lp_fast, _, trace = best
-    record(OptimizeStep("fast", "fast", "lbfgs", _named(like.natural(u_hat)), float(lp_fast),
-                        n_total, time.perf_counter() - t0, trace))
-    method, loglik = "fast", float(lp_fast)
+    result = record(stages.run("infinitesimal", infinitesimal))
+    lp_inf = result["step"]["loglik"]
+    rg_inf, rho0_inf = result["step"]["params"]["rg"], result["step"]["params"]["rho0"]
+
+    def fast():
+        """Several overlap shares, rho12 started to reproduce the infinitesimal rg."""
+        t0 = time.perf_counter()
+        best = None
+        n_total = 0
+        for share in share_starts:
+            u0 = _free(share, rho12_for_rg(uni1, uni2, share, rg_inf), rho0_inf)
+            fit = maximize(like.logp, u0, optimizer="lbfgs", logp_grad=like.logp_grad,
+                           max_evals=max_evals)
+            n_total += fit[2]
+            if best is None or fit[1] > best[1]:
+                best = fit
+        u_hat, lp_fast, _, trace = best
+        return {"u_hat": u_hat, "step": _step_record(OptimizeStep(
+            "fast", "fast", "lbfgs", _named(like.natural(u_hat)), float(lp_fast), n_total,
+            time.perf_counter() - t0, trace))}
+
+    result = record(stages.run("fast", fast))
+    u_hat = np.array(result["u_hat"], dtype=float)
+    method, loglik = "fast", result["step"]["loglik"]
 
     if "full" in sequence:
-        t0 = time.perf_counter()
-        share_f, rho12_f, rho0_f = BIVARIATE_SPACE.natural(u_hat)
-        rg_f = float(genetic_correlation(*like.natural(u_hat)[[0, 1, 2, 5]]))
-        trace = []
+        def full(u_hat):
+            t0 = time.perf_counter()
+            share_f, rho12_f, rho0_f = BIVARIATE_SPACE.natural(u_hat)
+            rg_f = float(genetic_correlation(*like.natural(u_hat)[[0, 1, 2, 5]]))
+            trace = []
 
-        def neg_full(share):
-            params = overlap_params(uni1, uni2, share, rho12_for_rg(uni1, uni2, share, rg_f),
-                                    rho0_f)
-            value = data.full_logp(params, kmax, seed)
-            trace.append([float(value), float(share)])
-            return -value if np.isfinite(value) else 1e300
+            def neg_full(share):
+                params = overlap_params(uni1, uni2, share,
+                                        rho12_for_rg(uni1, uni2, share, rg_f), rho0_f)
+                value = data.full_logp(params, kmax, seed)
+                trace.append([float(value), float(share)])
+                return -value if np.isfinite(value) else 1e300
 
-        grid = np.linspace(0.02, 1.0, full_grid)
-        values = [neg_full(s) for s in grid]
-        i = int(np.argmin(values))
-        lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-        res = optimize.minimize_scalar(neg_full, bounds=(lo, hi), method="bounded",
-                                       options=dict(xatol=2e-3))
-        share_best = float(res.x) if res.fun <= values[i] else float(grid[i])
-        # then all three overlap parameters on the sampled likelihood (Nelder-Mead)
-        full_trace = []
+            grid = np.linspace(0.02, 1.0, full_grid)
+            values = [neg_full(s) for s in grid]
+            i = int(np.argmin(values))
+            lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+            res = optimize.minimize_scalar(neg_full, bounds=(lo, hi), method="bounded",
+                                           options=dict(xatol=2e-3))
+            share_best = float(res.x) if res.fun <= values[i] else float(grid[i])
+            # then all three overlap parameters on the sampled likelihood (Nelder-Mead)
+            full_trace = []
 
-        def logp_full(u):
-            value = data.full_logp(like.natural(u), kmax, seed)
-            full_trace.append([float(value), *map(float, u)])
-            return value
+            def logp_full(u):
+                value = data.full_logp(like.natural(u), kmax, seed)
+                full_trace.append([float(value), *map(float, u)])
+                return value
 
-        u0 = _free(share_best, rho12_for_rg(uni1, uni2, share_best, rg_f), rho0_f)
-        u_hat, loglik, _, _ = maximize(logp_full, u0, optimizer="neldermead",
-                                       max_evals=full_evals, simplex_step=0.3, tol=1e-2)
-        method = "full"
-        record(OptimizeStep("full", "full", "grid+brent+neldermead",
-                            _named(like.natural(u_hat)), float(loglik),
-                            len(trace) + len(full_trace), time.perf_counter() - t0,
-                            trace + full_trace))
+            u0 = _free(share_best, rho12_for_rg(uni1, uni2, share_best, rg_f), rho0_f)
+            u_hat, loglik, _, _ = maximize(logp_full, u0, optimizer="neldermead",
+                                           max_evals=full_evals, simplex_step=0.3, tol=1e-2)
+            return {"u_hat": u_hat, "step": _step_record(OptimizeStep(
+                "full", "full", "grid+brent+neldermead", _named(like.natural(u_hat)),
+                float(loglik), len(trace) + len(full_trace), time.perf_counter() - t0,
+                trace + full_trace))}
+
+        result = record(stages.run("full", lambda: full(u_hat)))
+        u_hat = np.array(result["u_hat"], dtype=float)
+        method, loglik = "full", result["step"]["loglik"]
     if not np.isfinite(loglik):
         raise ConvergenceError("bivariate fit ended at a non-finite log-likelihood; check z, "
                                "N and the univariate parameters")
 
-    cov = observed_information_cov(like.logp_grad, u_hat)
-    ci = derived_by_draws(BIVARIATE_SPACE, u_hat, cov, overlap_derived(uni1, uni2, data),
-                          n_draws=n_draws, rng=rng)
+    def standard_errors():
+        cov = observed_information_cov(like.logp_grad, u_hat)
+        ci = derived_by_draws(BIVARIATE_SPACE, u_hat, cov, overlap_derived(uni1, uni2, data),
+                              n_draws=n_draws, rng=rng)
+        return {"cov": cov, "ci": ci, "loglik_fast": like.logp(u_hat)}
+
+    result = stages.run("standard errors", standard_errors)
+    cov = np.array(result["cov"], dtype=float)
+    ci = result["ci"]
     sum_w = float(data.weights.sum())
-    lp_best_fast = like.logp(u_hat)
-    models = {"best": (lp_best_fast, 3), "infinitesimal": (float(lp_inf), 2)}
+    models = {"best": (result["loglik_fast"], 3), "infinitesimal": (float(lp_inf), 2)}
     if compare_overlap:
         t0 = time.perf_counter()
-        models["minimal_overlap"] = (_fit_minimal_overlap(like, rg_inf, rho0_inf,
-                                                          min(max_evals, 120)), 2)
-        models["maximal_overlap"] = (_fit_fixed_share(like, SHARE_LIMITS[1], u_hat,
-                                                      max_evals)[0], 2)
+        models["minimal_overlap"] = (stages.run("minimal overlap", lambda: _fit_minimal_overlap(
+            like, rg_inf, rho0_inf, min(max_evals, 120))), 2)
+        models["maximal_overlap"] = (stages.run("maximal overlap", lambda: _fit_fixed_share(
+            like, SHARE_LIMITS[1], u_hat, max_evals)[0]), 2)
         log.info("fit2 overlap models compared in %.1fs", time.perf_counter() - t0)
     criteria = {name: {"loglik": float(lp), "k": k, **information_criteria(lp, k, sum_w)}
                 for name, (lp, k) in models.items()}
@@ -420,7 +496,7 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
             criteria[f"best_vs_{name}_BIC"] = criteria[name]["bic"] - best_ic["bic"]
     criteria["note"] = ("information criteria use the fast likelihood for every model; "
                         "positive best_vs_* values favour the best-fitting model")
-    return BivariateFit(method=method, params=_named(like.natural(u_hat)), loglik=loglik,
+    return BivariateFit(method=method, params=_named(like.natural(u_hat)), loglik=float(loglik),
                         cov_free=cov, ci=ci, criteria=criteria, steps=steps, uni1=uni1,
                         uni2=uni2,
                         options=dict(sequence=list(sequence), kmax=kmax, seed=seed,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import check_utf8, count_fields, first_non_numeric, open_text, read_bytes
@@ -172,7 +171,8 @@ class Genotypes:
         max_missing : drop SNPs whose missing-genotype rate exceeds this (PLINK ``--geno``).
         drop_monomorphic : drop SNPs with zero variance over the kept samples.
         block_size : SNPs per block in the frequency pass.
-        progress : show a progress bar (stderr) during the frequency pass.
+        progress : progress of the frequency pass (:mod:`bayesmix.progress`: True = a bar on
+            a terminal, log lines elsewhere; False = nothing).
         """
         from bed_reader import open_bed
 
@@ -375,10 +375,12 @@ def _check_bed_size(path: Path, n_samples: int, n_snps: int) -> None:
 
 def _allele_stats(bed, sample_index, bed_cols, block_size, progress=False):
     """A1 frequency and non-missing count per SNP over the kept samples (one pass)."""
+    from bayesmix.progress import track
+
     freq = np.empty(len(bed_cols), dtype=np.float64)
     n_obs = np.empty(len(bed_cols), dtype=np.int64)
     starts = range(0, len(bed_cols), block_size)
-    for start in tqdm(starts, desc="allele frequencies", unit="block", disable=not progress):
+    for start in track(starts, desc="allele frequencies", unit="blocks", progress=progress):
         stop = min(start + block_size, len(bed_cols))
         x = bed.read(index=np.s_[sample_index, bed_cols[start:stop]], dtype="float32", order="F")
         observed = ~np.isnan(x)

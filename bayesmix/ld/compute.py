@@ -22,6 +22,14 @@ shrunk    Wen-Stephens shrunk r (see :mod:`bayesmix.ld.shrunk`)  where shrinkage
 
 The diagonal is always stored. ``snp_range`` builds rows i..j only (a piece to
 :func:`bayesmix.ld.store.merge`), ``tags`` builds a rectangular tag x reference matrix.
+
+Interrupts and resuming: the row blocks run inside :func:`bayesmix.interrupt.deferred`, so a
+signal (Ctrl-C, SIGTERM, SIGHUP) stops the build after the running block. With
+``checkpoint=FOLDER`` every finished block is appended to that folder
+(:class:`bayesmix.checkpoint.Checkpoint`); the interrupted build raises
+:class:`bayesmix.interrupt.Interrupted`, and the same call with ``resume=True`` continues
+after the last finished block and returns a matrix identical, bit for bit, to an
+uninterrupted build (the blocks are the same pure functions of the genotypes).
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesmix import __version__
+from bayesmix import __version__, interrupt
+from bayesmix.checkpoint import Checkpoint, digest_arrays
 from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
 from bayesmix.kernels.ld import (
@@ -109,12 +118,15 @@ def build_ld(
     block_size: int | None = None,
     max_memory_mb: float = 1024.0,
     threads: int | None = None,
-    progress: bool = True,
+    progress=True,
     keep=None,
     remove=None,
     extract=None,
     exclude=None,
     maf: float = 0.0,
+    checkpoint=None,
+    resume: bool = False,
+    fingerprint: dict[str, str] | None = None,
 ) -> LDMatrix:
     """Build an LD matrix of one chromosome from PLINK genotypes.
 
@@ -138,8 +150,21 @@ def build_ld(
         64..512, which keeps the wasted corner of each block small).
     max_memory_mb : bound on cached genotypes (and block temporaries), in MiB.
     threads : BLAS threads (None: the library default).
-    progress : show a tqdm progress bar on stderr.
+    progress : True (a bar on a terminal, log lines per 10% elsewhere), False, "bar" or
+        "lines" (:mod:`bayesmix.progress`).
     keep, remove, extract, exclude, maf : sample/SNP filters as in ``Genotypes.open``.
+    checkpoint : folder keeping the finished row blocks (e.g. ``OUT.ckpt``); removed when the
+        build finishes. None: an interrupted build keeps nothing.
+    resume : continue from an existing ``checkpoint`` (an existing one without ``resume``
+        is an :class:`InputError`; ``resume`` without one starts from the beginning).
+    fingerprint : the caller's entries that must match for a resume (e.g. input file
+        digests and options); the build adds its own (kind, window, thresholds, block size,
+        the digests of the SNP and sample tables).
+
+    Raises
+    ------
+    bayesmix.interrupt.Interrupted : a signal stopped the build after a row block (the
+        finished blocks are in ``checkpoint``).
     """
     if kind not in KINDS:
         raise InputError(f"unknown LD kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -147,6 +172,7 @@ def build_ld(
         raise InputError(f"missing must be 'mean' or 'pairwise', not {missing!r}")
     if dtype not in ("float32", "int16"):
         raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
+    Checkpoint.refuse_without_resume(checkpoint, resume)
     genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
     use, cm, counts = _usable_snps(genotypes, chrom, kind, window_cm, gen_map, cm_per_mb)
     snps = genotypes.snps
@@ -179,11 +205,21 @@ def build_ld(
     lo, hi = window.bounds(bp, col_snps["cm"].to_numpy(), row_pos)
     if block_size is None:
         block_size = int(np.clip(np.median(hi - lo) // 4, 64, 512)) if window.is_bounded() else 512
+    own = {"kind": kind, "missing": missing, "min_r2": repr(float(min_r2)),
+           "block_size": str(int(block_size)), "max_memory_mb": repr(float(max_memory_mb)),
+           **{k: repr(v) for k, v in window.as_dict().items()},
+           "rows": digest_arrays(row_pos), "square": str(square),
+           "snps": _table_digest(col_snps), "samples": _table_digest(genotypes.samples)}
+    if kind == "shrunk":
+        own.update(ne=repr(ne), genmap_n=repr(genmap_n), cutoff=repr(cutoff))
+    ckpt = Checkpoint.open(checkpoint, kind="build_ld", resume=resume,
+                           fingerprint={**{f"ld.{k}": v for k, v in own.items()},
+                                        **(fingerprint or {})})
     engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
                           max_memory_mb=max_memory_mb)
     indptr, indices, values = engine.run(row_pos, lo, hi, min_r2, square=square,
                                          transform=transform, threads=threads,
-                                         progress=progress, label=kind)
+                                         progress=progress, label=kind, checkpoint=ckpt)
     meta = dict(
         kind=kind, n_samples=n, missing=missing, min_r2=min_r2,
         chisq=chisq if kind == "sparse" else None,
@@ -198,8 +234,18 @@ def build_ld(
     if snp_range is not None:
         meta["snp_range"] = [int(row_pos[0]) + 1, int(row_pos[-1]) + 1]
     row_snps = col_snps.iloc[row_pos]
-    return LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
-                             meta=meta, dtype=dtype)
+    ld = LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
+                           meta=meta, dtype=dtype)
+    if ckpt is not None:
+        ckpt.remove()
+    return ld
+
+
+def _table_digest(table) -> str:
+    """sha256 of a table's values (row hashes of pandas), for checkpoint fingerprints."""
+    import pandas as pd
+
+    return digest_arrays(pd.util.hash_pandas_object(table, index=False).to_numpy())
 
 
 def _usable_snps(genotypes, chrom, kind, window_cm, gen_map, cm_per_mb):
@@ -450,16 +496,31 @@ class _BlockEngine:
         block = np.ascontiguousarray(block, dtype=np.float32)
         return select_block_entries(block, block_lo, block_hi, s, diag, min_r2)
 
-    def run(self, row_pos, lo, hi, min_r2, *, square, transform, threads, progress, label):
-        """CSR arrays (indptr, indices, values float32) of the selected entries."""
+    def run(self, row_pos, lo, hi, min_r2, *, square, transform, threads, progress, label,
+            checkpoint: Checkpoint | None = None):
+        """CSR arrays (indptr, indices, values float32) of the selected entries.
+
+        Row blocks already in ``checkpoint`` are read back, the others computed and appended
+        to it; a stop request (:func:`bayesmix.interrupt.requested`) raises
+        :class:`~bayesmix.interrupt.Interrupted` after the running block, or within it
+        between column chunks (the unfinished block is dropped and recomputed on resume).
+        """
         from threadpoolctl import threadpool_limits
-        from tqdm.auto import tqdm
+
+        from bayesmix.progress import Progress
 
         row_counts, row_indices, row_values = [], [], []
-        bar = tqdm(total=len(row_pos), unit="SNP", desc=f"LD ({label})", disable=not progress,
-                   leave=False)
-        with threadpool_limits(limits=threads, user_api="blas"), bar:
-            for a in range(0, len(row_pos), self.block_size):
+        first = 0
+        if checkpoint is not None and checkpoint.resumed:
+            first = int(checkpoint.state["rows_done"])
+            row_counts.append(checkpoint.array("counts"))
+            row_indices.append(checkpoint.array("indices"))
+            row_values.append(checkpoint.array("values"))
+            log.info("ld: %d of %d rows restored from the checkpoint", first, len(row_pos))
+        bar = Progress(len(row_pos), desc=f"LD ({label})", unit="SNPs", progress=progress,
+                       initial=first)
+        with threadpool_limits(limits=threads, user_api="blas"), bar, interrupt.deferred():
+            for a in range(first, len(row_pos), self.block_size):
                 b = min(a + self.block_size, len(row_pos))
                 rows = row_pos[a:b]
                 block_lo = np.maximum(lo[a:b], rows) if square else lo[a:b]
@@ -468,6 +529,8 @@ class _BlockEngine:
                 chunks = []
                 s = col_start
                 while s < col_end:
+                    if interrupt.requested():   # a chromosome-wide block can take long:
+                        raise interrupt.Interrupted(interrupt.requested_signal())  # drop it
                     e = min(s + self.capacity, col_end)
                     col_data = self.columns(s, e)
                     if row_data is None:     # square: rows a..b-1 are the first columns
@@ -479,7 +542,13 @@ class _BlockEngine:
                 row_counts.append(counts)
                 row_indices.append(indices)
                 row_values.append(values)
+                if checkpoint is not None:
+                    checkpoint.append({"counts": counts.astype(np.int64), "indices": indices,
+                                       "values": values},
+                                      {"rows_done": b, "n_rows": len(row_pos)})
                 bar.update(b - a)
+                if interrupt.requested():
+                    raise interrupt.Interrupted(interrupt.requested_signal())
         counts = np.concatenate(row_counts)
         indptr = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayesmix import __version__
+from bayesmix import __version__, interrupt
+from bayesmix.checkpoint import Checkpoint, digest_arrays
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_path
 from bayesmix.io.plink import Genotypes
@@ -157,8 +158,16 @@ def _check_layout(path: Path, arrays: dict, n_snps: int) -> None:
 
 def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None,
                            prop: float = 0.995, chrom=None, missing: str = "mean",
-                           progress: bool = True, **open_options) -> EigenBlocks:
+                           progress=True, checkpoint=None, resume: bool = False,
+                           fingerprint: dict[str, str] | None = None,
+                           **open_options) -> EigenBlocks:
     """Eigen-decompose the exact in-sample LD of each block of one chromosome.
+
+    The blocks run inside :func:`bayesmix.interrupt.deferred`: a signal stops the work after
+    the running block and raises :class:`bayesmix.interrupt.Interrupted`; with
+    ``checkpoint`` the finished blocks are kept there and ``resume=True`` continues after
+    them, with a result identical bit for bit to an uninterrupted run (as in
+    :func:`bayesmix.ld.build_ld`).
 
     Parameters
     ----------
@@ -168,15 +177,18 @@ def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None
         SNPs.
     prop : share of the sum of positive eigenvalues to keep per block (0 < prop <= 1).
     missing : "mean" or "pairwise", as in :func:`bayesmix.ld.build_ld`.
+    progress : True (a bar on a terminal, log lines elsewhere), False, "bar" or "lines".
+    checkpoint, resume, fingerprint : as in :func:`bayesmix.ld.build_ld` (the function adds
+        prop, missing, the block ranges and the digests of the SNP and sample tables).
     """
-    from tqdm.auto import tqdm
-
-    from bayesmix.ld.compute import _Counts, _read_raw_counts, correlation_block
+    from bayesmix.ld.compute import _Counts, _read_raw_counts, _table_digest, correlation_block
+    from bayesmix.progress import Progress
 
     if not 0 < prop <= 1:
         raise InputError(f"prop must be in (0, 1], not {prop}")
     if (blocks is None) == (block_snps is None):
         raise InputError("give LD blocks (--ld-blocks FILE) or a block size in SNPs, one of them")
+    Checkpoint.refuse_without_resume(checkpoint, resume)
     genotypes = source if isinstance(source, Genotypes) else Genotypes.open(
         source, chrom=chrom, **open_options)
     snps = genotypes.snps
@@ -209,30 +221,52 @@ def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None
     if len(covered) < len(use):
         dropped["SNPs outside the LD blocks"] = len(use) - len(covered)
     block_ptr = np.concatenate([[0], np.cumsum([b - a for a, b in ranges])]).astype(np.int64)
+    own = {"prop": repr(float(prop)), "missing": missing,
+           "ranges": digest_arrays(np.asarray(ranges, dtype=np.int64), use),
+           "snps": _table_digest(snps), "samples": _table_digest(genotypes.samples)}
+    ckpt = Checkpoint.open(checkpoint, kind="eigen_decompose_blocks", resume=resume,
+                           fingerprint={**{f"eigen.{k}": v for k, v in own.items()},
+                                        **(fingerprint or {})})
     rank_ptr = [0]
     values_all, vectors_all, positive = [], [], []
+    if ckpt is not None and ckpt.resumed:
+        rank_ptr = [int(k) for k in ckpt.state["rank_ptr"]]
+        positive = [float(x) for x in ckpt.state["positive_sum"]]
+        values_all.append(ckpt.array("eigenvalues"))
+        vectors_all.append(ckpt.array("eigenvectors"))
+    first = len(positive)
     n = genotypes.n_samples
-    for a, b in tqdm(ranges, desc="LD eigen blocks", unit="block", disable=not progress,
-                     leave=False):
-        counts = _Counts.from_raw(_read_raw_counts(genotypes, use[a:b]))
-        r = correlation_block(counts, counts, n, missing)
-        np.fill_diagonal(r, 1.0)
-        values, vectors = np.linalg.eigh(r)
-        values, vectors = values[::-1], vectors[:, ::-1]
-        pos_sum = float(values[values > 0].sum())
-        k = int(np.searchsorted(np.cumsum(values), prop * pos_sum * (1 - 1e-12)) + 1)
-        k = min(k, int((values > 0).sum()))
-        values_all.append(values[:k])
-        vectors_all.append(np.ascontiguousarray(vectors[:, :k], dtype=np.float32).ravel())
-        positive.append(pos_sum)
-        rank_ptr.append(rank_ptr[-1] + k)
+    with Progress(len(ranges), desc="LD eigen blocks", unit="blocks", progress=progress,
+                  initial=first) as bar, interrupt.deferred():
+        for a, b in ranges[first:]:
+            counts = _Counts.from_raw(_read_raw_counts(genotypes, use[a:b]))
+            r = correlation_block(counts, counts, n, missing)
+            np.fill_diagonal(r, 1.0)
+            values, vectors = np.linalg.eigh(r)
+            values, vectors = values[::-1], vectors[:, ::-1]
+            pos_sum = float(values[values > 0].sum())
+            k = int(np.searchsorted(np.cumsum(values), prop * pos_sum * (1 - 1e-12)) + 1)
+            k = min(k, int((values > 0).sum()))
+            values_all.append(np.ascontiguousarray(values[:k]))
+            vectors_all.append(np.ascontiguousarray(vectors[:, :k], dtype=np.float32).ravel())
+            positive.append(pos_sum)
+            rank_ptr.append(rank_ptr[-1] + k)
+            if ckpt is not None:
+                ckpt.append({"eigenvalues": values_all[-1], "eigenvectors": vectors_all[-1]},
+                            {"rank_ptr": rank_ptr, "positive_sum": positive})
+            bar.update(1, note=f"{b - a} SNPs, rank {k}")
+            if interrupt.requested():
+                raise interrupt.Interrupted(interrupt.requested_signal())
     table = snps.iloc[use[covered]].assign(n=snps["n_obs"].to_numpy()[use[covered]])
     meta = {"kind": "eigen", "prop": prop, "n_samples": n, "missing": missing, "blocks": ids,
             "dropped": dropped, "bfile": str(genotypes.prefix),
             "created_by": f"bayesmix {__version__}"}
-    return EigenBlocks(table, block_ptr, np.asarray(rank_ptr, dtype=np.int64),
-                       np.concatenate(values_all), np.concatenate(vectors_all),
-                       np.asarray(positive), meta)
+    result = EigenBlocks(table, block_ptr, np.asarray(rank_ptr, dtype=np.int64),
+                         np.concatenate(values_all), np.concatenate(vectors_all),
+                         np.asarray(positive), meta)
+    if ckpt is not None:
+        ckpt.remove()
+    return result
 
 
 def ld_from_eigen_blocks(eigen, *, dtype: str = "int16") -> LDMatrix:

@@ -57,6 +57,8 @@ RTOL = 0.05
 ATOL = 0.005
 MIN_ITER = 20
 MAX_ITER = 300
+#: seconds between progress lines of one Lanczos run (off a terminal)
+PROGRESS_INTERVAL = 5.0
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class LanczosEstimate:
 
 def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = ATOL,
                            stop_above: float | None = None, min_iter: int = MIN_ITER,
-                           max_iter: int = MAX_ITER, seed=0) -> LanczosEstimate:
+                           max_iter: int = MAX_ITER, seed=0, report=None) -> LanczosEstimate:
     """Smallest eigenvalue of a symmetric n x n operator by plain Lanczos (module docstring).
 
     Parameters
@@ -94,6 +96,9 @@ def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = 
         estimate is then less precise but still on the low side).
     min_iter, max_iter : bounds on the number of products (the Krylov dimension).
     seed : seed or ``numpy.random.Generator`` of the random start vector.
+    report : optional callable ``report(k, ritz, estimate)`` after each product: the
+        smallest Ritz value theta_k and the current estimate theta_k - (theta_{k/2} -
+        theta_k) (NaN before the second product).
     """
     from scipy.linalg import eigvalsh_tridiagonal
 
@@ -114,6 +119,8 @@ def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = 
         alpha.append(a)
         ritz.append(float(eigvalsh_tridiagonal(np.array(alpha), np.array(beta), select="i",
                                                select_range=(0, 0))[0]))
+        if report is not None:
+            report(k, ritz[-1], 2 * ritz[-1] - ritz[k // 2 - 1] if k >= 2 else np.nan)
         b = float(np.linalg.norm(w))
         if b <= 1e-12 * max(abs(a), 1.0):  # invariant Krylov space: theta_k is exact
             return LanczosEstimate(ritz[-1], ritz[-1], 0.0, k, True)
@@ -143,7 +150,7 @@ def ld_block_matvec(ld: LDMatrix, lo: int, hi: int):
 
 def ld_min_eigenvalue(ld: LDMatrix, *, dense_below: int = DENSE_BELOW, rtol: float = RTOL,
                       atol: float = ATOL, stop_above: float | None = None,
-                      max_iter: int = MAX_ITER, seed=0) -> float:
+                      max_iter: int = MAX_ITER, seed=0, progress=True) -> float:
     """Smallest eigenvalue of the square LD matrix R (r scale), over its independent blocks.
 
     Blocks of fewer than ``dense_below`` SNPs: exact dense eigenvalues. Larger blocks: the
@@ -155,28 +162,43 @@ def ld_min_eigenvalue(ld: LDMatrix, *, dense_below: int = DENSE_BELOW, rtol: flo
     Pass ``stop_above=target`` when only the ridge for ``target`` is needed: a block whose
     estimate is already above the target stops there (e.g. 20 instead of 68 products on the
     GCTB-like band of ``benchmarks/sbayes.py``).
+    ``progress``: progress over blocks and, every few seconds of a long Lanczos run, the
+    number of products, the current estimate and the target (:mod:`bayesmix.progress`;
+    nothing is shown for a check shorter than a couple of seconds).
     """
     from bayesmix.kernels.ld_spectrum import dense_block
     from bayesmix.kernels.sbayes import independent_blocks
+    from bayesmix.progress import Progress
 
     if not ld.is_square:
         raise ValueError("ld_min_eigenvalue needs a square (symmetric) LD matrix")
     indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
     bounds = independent_blocks(indptr, indices)
     smallest = np.inf
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        if hi - lo < dense_below:
-            block = dense_block(indptr, indices, data, float(ld.scale), lo, hi)
-            value = float(np.linalg.eigvalsh(block)[0])
-        else:
-            est = lanczos_min_eigenvalue(ld_block_matvec(ld, lo, hi), hi - lo, rtol=rtol,
-                                         atol=atol, stop_above=stop_above, max_iter=max_iter,
-                                         seed=seed)
-            log.info("LD block of SNPs %d..%d: smallest Ritz value %.4g after %d products, "
-                     "estimate %.4g%s", lo, hi - 1, est.ritz, est.n_products, est.value,
-                     "" if est.converged else " (tolerance not reached)")
-            value = est.value
-        smallest = min(smallest, value)
+    target = "" if stop_above is None else f", target {stop_above:.4g}"
+    with Progress(len(bounds) - 1, desc="LD eigenvalue check", unit="blocks",
+                  progress=progress) as blocks:
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            if hi - lo < dense_below:
+                block = dense_block(indptr, indices, data, float(ld.scale), lo, hi)
+                value = float(np.linalg.eigvalsh(block)[0])
+            else:
+                with Progress(None, desc=f"LD eigenvalue check, Lanczos on SNPs {lo}..{hi - 1}",
+                              unit="products", progress=progress,
+                              interval=PROGRESS_INTERVAL) as products:
+                    def report(k, ritz, estimate):
+                        products.update(1, note=f"smallest Ritz value {ritz:.4g}, estimate "
+                                                f"{estimate:.4g}{target}")
+
+                    est = lanczos_min_eigenvalue(ld_block_matvec(ld, lo, hi), hi - lo,
+                                                 rtol=rtol, atol=atol, stop_above=stop_above,
+                                                 max_iter=max_iter, seed=seed, report=report)
+                log.info("LD block of SNPs %d..%d: smallest Ritz value %.4g after %d products, "
+                         "estimate %.4g%s", lo, hi - 1, est.ritz, est.n_products, est.value,
+                         "" if est.converged else " (tolerance not reached)")
+                value = est.value
+            smallest = min(smallest, value)
+            blocks.update(1)
     return float(smallest)
 
 

@@ -220,7 +220,8 @@ def draw_from_genotype_blocks(genotypes, b_std, *, rng: np.random.Generator,
     time: each block's R_c is built from the genotypes, used and dropped, so memory is
     O(M + block_size^2) whatever the number of SNPs (no M x M matrix, not even sparse).
     Same blocks, values (float64) and random stream as ``LDSampler(block_diagonal_ld(...,
-    dtype=np.float64)).draw(b_std, rng)``. ``progress`` shows a tqdm bar over blocks.
+    dtype=np.float64)).draw(b_std, rng)``. ``progress``: progress over blocks
+    (:mod:`bayesmix.progress`).
     """
     b = _as_effect_columns(b_std)
     if b.shape[0] != genotypes.n_snps:
@@ -228,12 +229,10 @@ def draw_from_genotype_blocks(genotypes, b_std, *, rng: np.random.Generator,
     rb = np.zeros(b.shape)
     noise = np.zeros(b.shape)
     clipped = 0.0
-    bounds = block_bounds(genotypes, block_size)
-    if progress:
-        from tqdm import tqdm
+    from bayesmix.progress import track
 
-        bounds = tqdm(bounds, unit="block", desc="LD blocks")
-    for start, stop in bounds:
+    bounds = block_bounds(genotypes, block_size)
+    for start, stop in track(bounds, desc="LD blocks", unit="blocks", progress=progress):
         r = block_correlation(genotypes, start, stop)
         root, block_clipped = psd_root(r)
         clipped += block_clipped

@@ -40,7 +40,7 @@ def marginal_gwas(genotypes, y, *, covariates=None, block_size: int | None = Non
     y : (n,) or (n, T) phenotypes of ``genotypes.samples`` in order; NaN = missing.
     covariates : (n, c) covariates (no intercept column: one is always added), or None.
     block_size : SNPs per block (default: as many as fit in :data:`BLOCK_BYTES`).
-    progress : show a tqdm progress bar over blocks.
+    progress : progress over blocks (:mod:`bayesmix.progress`; False: none).
 
     Returns
     -------
@@ -102,10 +102,10 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
     # in the analysed samples take the slower per-SNP normal-equations path
     may_miss = bool((genotypes.snps["n_obs"].to_numpy() < genotypes.n_samples).any())
     blocks = genotypes.iter_blocks(block_size, standardize=False, impute=not may_miss)
-    if progress:
-        from tqdm import tqdm
+    from bayesmix.progress import track
 
-        blocks = tqdm(blocks, total=-(-m // block_size), unit="block", desc="GWAS")
+    blocks = track(blocks, total=-(-m // block_size), desc="GWAS", unit="blocks",
+                   progress=progress)
     for start, stop, x in blocks:
         if not rows.all():
             x = x[rows]
