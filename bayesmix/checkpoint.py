@@ -29,6 +29,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -203,22 +204,19 @@ def plain(value):
     return value
 
 
+_DIGEST = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
+
+
+def _shown(value) -> str:
+    """A fingerprint value for a message: SHA-256 digests shortened to 12 hex digits."""
+    return "(absent)" if value is None else _DIGEST.sub(r"\1", str(value))
+
+
 def fingerprint_differences(old: dict, new: dict) -> list[str]:
-    """Human-readable entries that differ between two fingerprints, e.g.
-    ``"--kind: 'r2' then, 'sparse' now"``; long values (digests) are shortened."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if a != b:
-            out.append(f"{key}: {_short(a)} then, {_short(b)} now")
-    return out
-
-
-def _short(value) -> str:
-    if value is None:
-        return "absent"
-    value = str(value)
-    return repr(value if len(value) <= 24 else value[:12] + "...")
+    """'NAME: VALUE in the checkpoint, now VALUE' for every entry that differs."""
+    return [f"{name}: {_shown(old.get(name))} in the checkpoint, now {_shown(new.get(name))}"
+            for name in list(new) + [k for k in old if k not in new]
+            if old.get(name) != new.get(name)]
 
 
 def digest_arrays(*arrays) -> str:

@@ -304,13 +304,14 @@ def test_partial_results_pool_what_finished(model, reference, tmp_path):
     assert diag.loc["hsq", "R_hat"] == pytest.approx(rhat, rel=1e-12)
     # the outputs of the finished iterations
     paths = write_outputs(result, tmp_path / "out")
-    samples = pd.read_csv(tmp_path / "out.mcmcsamples.Par", sep=r"\s+")
-    assert samples["Chain"].tolist() == [0] * 20 + [1] * 6
-    assert samples["Iteration"].tolist() == kept0 + kept1
+    samples = [pd.read_csv(tmp_path / name, sep=r"\s+")
+               for name in ("out.mcmcsamples.Par", "out.chain1.mcmcsamples.Par")]
+    assert [len(s) for s in samples] == [20, 6]
+    np.testing.assert_allclose(samples[1]["hsq"], c1.traces["hsq"], rtol=1e-7)
     tree = xr.open_datatree(tmp_path / "out.nc", engine="h5netcdf")
     iterations = tree["sample_stats"]["iteration"].values
     np.testing.assert_array_equal(iterations[1], kept1 + [0] * 14)
-    assert len(paths) == 6
+    assert len(paths) == 8  # .parRes .snpRes .covRes, Par and SnpEffects per chain, .nc
 
 
 def test_resume_does_not_repeat_a_finished_chain(model, reference, tmp_path):

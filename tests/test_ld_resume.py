@@ -142,14 +142,14 @@ def test_partial_checkpoint_then_refusals_then_resume(bfile22, snps, tmp_path, m
         build_ld(bfile22, "sparse", extract=snps, block_size=16, progress=False,
                  checkpoint=ckpt, fingerprint={"--bfile": "digest-one"})
     # other settings: each differing entry is named, with its old and new value
-    with pytest.raises(InputError, match=r"ld\.block_size: '16' then, '32' now"):
+    with pytest.raises(InputError, match=r"ld\.block_size: 16 in the checkpoint, now 32"):
         build_ld(bfile22, "sparse", extract=snps, block_size=32, progress=False,
                  checkpoint=ckpt, resume=True, fingerprint={"--bfile": "digest-one"})
     with pytest.raises(InputError) as err:
         build_ld(bfile22, "r2", extract=snps, block_size=16, progress=False, checkpoint=ckpt,
                  resume=True, fingerprint={"--bfile": "digest-two"})
-    assert "ld.kind: 'sparse' then, 'r2' now" in str(err.value)
-    assert "--bfile: 'digest-one' then, 'digest-two' now" in str(err.value)
+    assert "ld.kind: sparse in the checkpoint, now r2" in str(err.value)
+    assert "--bfile: digest-one in the checkpoint, now digest-two" in str(err.value)
     with pytest.raises(InputError, match=r"ld\.snps"):   # other SNPs
         build_ld(bfile22, "sparse", extract=snps[:-1], block_size=16, progress=False,
                  checkpoint=ckpt, resume=True, fingerprint={"--bfile": "digest-one"})

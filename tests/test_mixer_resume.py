@@ -160,8 +160,8 @@ def test_checkpoint_holds_finished_stages_and_refuses_other_settings(uni_data, t
         fit_uni(uni_data.with_z(uni_data.z * 1.01), checkpoint=ckpt, resume=True,
                 fingerprint={"--trait1-file": "bbb"})
     assert "fit1.data" in str(err.value)
-    assert "--trait1-file: 'aaa' then, 'bbb' now" in str(err.value)
-    with pytest.raises(InputError, match=r"fit1\.kmax: '1000' then, '50' now"):
+    assert "--trait1-file: aaa in the checkpoint, now bbb" in str(err.value)
+    with pytest.raises(InputError, match=r"fit1\.kmax: 1000 in the checkpoint, now 50"):
         fit_uni(uni_data, checkpoint=ckpt, resume=True, kmax=50,
                 fingerprint={"--trait1-file": "aaa"})
     fit = fit_uni(uni_data, checkpoint=ckpt, resume=True, fingerprint={"--trait1-file": "aaa"})

@@ -3,7 +3,7 @@
     bayesmix ld [build] --bfile PREFIX [--chr C] [--snp i-j] --kind KIND [window options]
                 --out PATH                               # build one chromosome's LD matrix
     bayesmix ld merge PIECE [PIECE ...] --out PATH       # join --snp pieces
-    bayesmix ld convert INPUT --to gctb|text|bayesmix --out OUT [--from gctb|bayesmix]
+    bayesmix ld convert INPUT --to gctb|text|bayesmix --out OUT   # format by name/folder
     bayesmix ld scores INPUT --out FILE.tsv              # ldsc, het_r2, het2_r4 per SNP
     bayesmix ld prune INPUT --out FILE.tsv [--passes 64 --max-r2 0.1 --seed 0]
     bayesmix ld eigen --bfile PREFIX [--chr C] (--ld-blocks FILE | --block-snps K)
@@ -55,7 +55,10 @@ OPTIONS = [
     option("--missing", applies=GENOTYPES, default="mean", choices=["mean", "pairwise"],
            help="missing calls: mean-imputed, or pairwise-complete correlations (plink --r)"),
     option("--no-progress", applies=GENOTYPES, role="runtime", action="store_true",
-           help="no progress output"),
+           help="no progress output (a bar on a terminal, logged lines otherwise)"),
+    option("--resume", applies=GENOTYPES, role="runtime", action="store_true",
+           help="continue an interrupted build from its checkpoint OUT.ckpt (finished row or "
+                "LD blocks; inputs and settings must be unchanged)"),
     # build
     option("--kind", applies=BUILD, required=BUILD, role="selector", choices=list(KINDS),
            help="full, window, sparse (n r^2 >= --chisq), r2 (r^2 >= --r2min) or shrunk"),
@@ -99,10 +102,8 @@ OPTIONS = [
            help="store layout: csr (memory-mapped) or upper (~2 bytes per nonzero with int16; "
                 "square matrices); convert: --to bayesmix only"),
     # convert
-    option("--to", applies=("convert",), required=("convert",), role="selector",
+    option("--to", applies=("convert",), required=("convert",),
            choices=["gctb", "text", "bayesmix"], help="output format"),
-    option("--from", applies=("convert", "scores", "prune"), dest="source_format",
-           choices=["gctb", "bayesmix"], help="input format (default: guessed from the name)"),
     option("--gctb-type", applies=("convert",), choices=["full", "band", "sparse", "shrunk"],
            help="GCTB type to write with --to gctb (default from the LD kind)"),
     # eigen
@@ -151,40 +152,52 @@ def run(invocation, run_log) -> int:
             "prune": _prune, "eigen": _eigen}[action](invocation, run_log)
 
 
-def _progress(args) -> bool:
-    import sys
+def _resumable(invocation):
+    """Checkpoint keywords of a build (OUT.ckpt, refused up front without --resume) and
+    the message of an interrupt."""
+    from bayesmix.checkpoint import Checkpoint
 
-    return not args.no_progress and sys.stderr.isatty()
+    args = invocation.args
+    path = f"{args.out}.ckpt"
+    Checkpoint.refuse_without_resume(path, args.resume)
+    return (dict(checkpoint=path, resume=args.resume, fingerprint=invocation.fingerprint()),
+            f"the finished blocks are kept in {path}; rerun the same command with --resume "
+            "to finish")
 
 
 def _build(invocation, run_log) -> int:
+    from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.io.plink import read_snp_list
     from bayesmix.ld.compute import build_ld
 
     args = invocation.args
-    ld = build_ld(
-        args.bfile, args.kind, chrom=args.chrom, snp_range=args.snp,
-        tags=read_snp_list(args.tags) if args.tags else None,
-        window_kb=args.window_kb, window_snps=args.window_snps, window_cm=args.window_cm,
-        **({"chisq": args.chisq} if args.kind == "sparse" else {}),
-        **({"r2min": args.r2min} if args.kind == "r2" else {}),
-        **({"ne": args.ne, "genmap_n": args.genmap_n, "cutoff": args.cutoff}
-           if args.kind == "shrunk" else {}),
-        gen_map=args.gen_map, cm_per_mb=args.cm_per_mb, dtype=args.dtype,
-        missing=args.missing, block_size=args.block_size, max_memory_mb=args.max_memory,
-        threads=args.threads, progress=_progress(args), keep=args.keep, remove=args.remove,
-        extract=args.extract, exclude=args.exclude, maf=args.maf,
-    )
+    resumable, kept = _resumable(invocation)
+    kind_options = {"sparse": {"chisq": args.chisq}, "r2": {"r2min": args.r2min},
+                    "shrunk": {"ne": args.ne, "genmap_n": args.genmap_n,
+                               "cutoff": args.cutoff}}.get(args.kind, {})
+    with kept_on_interrupt(kept):
+        ld = build_ld(
+            args.bfile, args.kind, chrom=args.chrom, snp_range=args.snp,
+            tags=read_snp_list(args.tags) if args.tags else None,
+            window_kb=args.window_kb, window_snps=args.window_snps, window_cm=args.window_cm,
+            gen_map=args.gen_map, cm_per_mb=args.cm_per_mb, dtype=args.dtype,
+            missing=args.missing, block_size=args.block_size, max_memory_mb=args.max_memory,
+            threads=args.threads, progress=not args.no_progress, keep=args.keep,
+            remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf,
+            **kind_options, **resumable)
     ld.save(args.out, layout=args.layout)
     run_log.say(f"ld: wrote {args.out}: {ld.shape[0]} x {ld.shape[1]}, {ld.nnz} nonzeros "
-                f"({ld.dtype})")
+                f"({ld.dtype}, {args.layout} layout); rows in blocks of "
+                f"{args.block_size or 'auto'}, genotype cache <= {args.max_memory:g} MB, "
+                f"{args.threads or 'default'} BLAS threads"
+                f"{', progress not shown' if args.no_progress else ''}")
     return 0
 
 
 def _open_input(args):
     from bayesmix.ld.open import open_ld
 
-    return open_ld(args.inputs[0], args.source_format)
+    return open_ld(args.inputs[0])
 
 
 def _merge(invocation, run_log) -> int:
@@ -246,16 +259,22 @@ def _prune(invocation, run_log) -> int:
 
 
 def _eigen(invocation, run_log) -> int:
+    from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.ld.eigen import eigen_decompose_blocks
 
     args = invocation.args
     if args.ld_blocks is None and args.block_snps is None:
         raise InputError("ld eigen needs --ld-blocks FILE or --block-snps K")
-    eig = eigen_decompose_blocks(
-        args.bfile, blocks=args.ld_blocks, block_snps=args.block_snps, prop=args.prop,
-        chrom=args.chrom, missing=args.missing, progress=_progress(args), keep=args.keep,
-        remove=args.remove, extract=args.extract, exclude=args.exclude, maf=args.maf)
+
+    resumable, kept = _resumable(invocation)
+    with kept_on_interrupt(kept):
+        eig = eigen_decompose_blocks(
+            args.bfile, blocks=args.ld_blocks, block_snps=args.block_snps, prop=args.prop,
+            chrom=args.chrom, missing=args.missing, progress=not args.no_progress,
+            keep=args.keep, remove=args.remove, extract=args.extract, exclude=args.exclude,
+            maf=args.maf, **resumable)
     eig.save(args.out)
     run_log.say(f"ld: wrote {args.out}: {eig.n_blocks} blocks, {len(eig.snps)} SNPs, "
-                f"{int(eig.rank_ptr[-1])} eigenvectors kept")
+                f"{int(eig.rank_ptr[-1])} eigenvectors kept"
+                f"{'; progress not shown' if args.no_progress else ''}")
     return 0

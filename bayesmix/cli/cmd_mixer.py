@@ -82,6 +82,9 @@ OPTIONS = [
            help="random-pruning r^2 threshold"),
     option("--seed", applies=ALL, default=0, type=int,
            help="seed of the pruning weights, the sampled likelihood and derived draws"),
+    option("--resume", applies=("fit", "fit2"), role="runtime", action="store_true",
+           help="continue an interrupted fit from its checkpoint OUT.ckpt (inputs and settings "
+                "must be unchanged)"),
     option("--threads", applies=ALL, role="runtime", type=positive_int,
            help="threads of the likelihood kernels (results do not change)"),
 ]
@@ -120,7 +123,8 @@ def run(invocation, run_log) -> int:
             qq = args.qq_method or ("fast" if sequence[-1].endswith("fast") else "convolve")
         return runs.run_fit1(run_log, inputs, args.out, sequence=sequence,
                              censor_z=args.censor_z, kmax=args.kmax, n_draws=args.draws,
-                             nuts=args.nuts, options=options, plots_qq_method=qq)
+                             nuts=args.nuts, options=options, plots_qq_method=qq,
+                             resume=args.resume, fingerprint=invocation.fingerprint())
     if action == "test":
         return runs.run_test1(run_log, inputs, args.out, params_file=args.params,
                               qq_method=args.qq_method or "convolve", options=options)
@@ -129,5 +133,6 @@ def run(invocation, run_log) -> int:
                              sequence=steps_of(args.sequence or DEFAULT_FIT2_SEQUENCE,
                                                fit2_step, "--sequence"),
                              kmax=args.kmax, n_draws=args.draws,
-                             profile_points=args.profile_points, options=options)
+                             profile_points=args.profile_points, options=options,
+                             resume=args.resume, fingerprint=invocation.fingerprint())
     return runs.run_test2(run_log, inputs, args.out, params_file=args.params)

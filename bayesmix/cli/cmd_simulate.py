@@ -145,8 +145,6 @@ def run(invocation, run_log) -> int:
 
     ld, extract = None, args.extract
     if args.ld is not None:
-        if args.n_gwas is None:
-            raise InputError("--ld is the LD of summary statistics drawn with --n-gwas")
         from bayesmix.io.plink import read_snp_list
         from bayesmix.ld import LDMatrix
 
@@ -159,6 +157,8 @@ def run(invocation, run_log) -> int:
                                maf=args.maf, drop_monomorphic=True)
     for reason, count in genotypes.filter_counts.items():
         if count:
+            if ld is not None and reason == "SNPs not in --extract":
+                reason = "SNPs not in --ld" + (" or --extract" if args.extract else "")
             log.info("dropped %d %s", count, reason)
     log.info("%d samples, %d SNPs from %s", genotypes.n_samples, genotypes.n_snps, args.bfile)
     if ld is not None:
@@ -177,7 +177,7 @@ def run(invocation, run_log) -> int:
     sim = simulate_gwas(genotypes, args.prior, h2 if bivariate else h2[0], rng=rng,
                         n_gwas=args.n_gwas, ld=ld, ld_block_size=args.ld_block_size,
                         prevalence=args.prevalence, case_control=args.case_control,
-                        progress=sys.stderr.isatty(), **bivariate_options, **params)
+                        progress=True, **bivariate_options, **params)
     log.info("prior %s: %d causal SNPs", args.prior, len(sim.effects.causal))
 
     out = args.out

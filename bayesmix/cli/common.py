@@ -128,7 +128,7 @@ def parse_and_execute(spec, argv, runner, *, parser=None, verbose: bool = False)
 
 def execute(invocation, runner) -> int:
     """Run ``runner(invocation, run_log)`` with the shared plumbing (module docstring)."""
-    from bayesmix.cli._claim_tmp import claim_outputs
+    from bayesmix.io.outputs import claim_outputs
 
     spec, args = invocation.spec, invocation.args
     prefix = getattr(args, spec.log_option) if spec.log_option else None
@@ -143,6 +143,10 @@ def execute(invocation, runner) -> int:
                 run_log.say(f"Analysis: {invocation.label}")
                 run_log.say()
                 rc = runner(invocation, run_log)
+                if rc in (None, 0) and interrupt.requested():
+                    run_log.say(f"({interrupt.signal_name(interrupt.requested_signal())} "
+                                "arrived after the work had finished: every output is "
+                                "complete)")
                 return 0 if rc is None else int(rc)
         except BayesmixError as exc:
             return _fail(run_log, f"error: {exc}", 1)
@@ -158,6 +162,36 @@ def execute(invocation, runner) -> int:
         finally:
             if run_log is not None:
                 run_log.close()
+
+
+def stopped(run_log, kept: str) -> int:
+    """A runner that stopped at a boundary on a signal reports what it kept (stderr and the
+    log); returns the exit code, 128 + the signal number."""
+    signum = interrupt.requested_signal() or 2
+    return _fail(run_log, f"interrupted by {interrupt.signal_name(signum)}: {kept}",
+                 128 + signum)
+
+
+def kept_on_interrupt(kept: str):
+    """Context manager: an :class:`~bayesmix.interrupt.Interrupted` raised inside gets
+    ``kept`` (what was saved, and how to continue) for the final message."""
+    return _Kept(kept)
+
+
+class _Kept:
+    def __init__(self, kept):
+        self.kept = kept
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        stop = interrupt.interrupted_from(exc) if exc is not None else None
+        if stop is not None:
+            stop.kept = self.kept
+            if stop is not exc:
+                raise stop from None
+        return False
 
 
 def _fail(run_log, message: str, code: int) -> int:

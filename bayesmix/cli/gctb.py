@@ -181,11 +181,13 @@ OPTIONS = [
                 "them for its matrix products. Results do not depend on it"),
     option("--checkpoint-every", applies=MCMC, default=1000, role="runtime", group=CHAIN,
            type=nonnegative_int,
-           help="write OUT.ckpt.chainK every k iterations (and when interrupted); 0: only "
-                "when interrupted"),
-    option("--resume", applies=MCMC, role="runtime", group=CHAIN, action="store_true",
-           help="continue an interrupted run from its checkpoint (its inputs and settings "
-                "must be unchanged)"),
+           help="write OUT.ckpt.chainK every k iterations (and always when interrupted by "
+                "Ctrl-C, SIGTERM or SIGHUP); 0: only when interrupted"),
+    option("--resume", applies=MCMC + LD_BUILD, role="runtime", group=CHAIN,
+           action="store_true",
+           help="continue an interrupted run from its checkpoint (OUT.ckpt.chainK; LD builds: "
+                "OUT...ldm.TYPE.ckpt); its inputs and settings must be unchanged. Without it an "
+                "existing checkpoint is an error, never silently continued or overwritten"),
     # ----------------------------------------------------------------- output
     option("--out", applies=tuple(ANALYSES), default="gctb", role="output", group=OUTPUT,
            metavar="PREFIX", help="output prefix"),
@@ -202,7 +204,7 @@ OPTIONS = [
            group=SUMMARY, metavar="LD",
            help="LD matrix: GCTB PREFIX.ldm.TYPE files, a bayesmix LD folder or an "
                 "eigen-decomposed LD folder"),
-    option("--mldm", applies=SBAYES + ("merge-ldm",), required=("merge-ldm",), input="file",
+    option("--mldm", applies=SBAYES + ("merge-ldm",), required=("merge-ldm",), input="list",
            conflicts=("ldm",), group=SUMMARY, metavar="LIST",
            help="file listing LD matrices, one per line: per-chromosome matrices (SBayes) or "
                 "row pieces to merge (--make-full-ldm)"),

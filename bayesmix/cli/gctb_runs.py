@@ -18,14 +18,34 @@ def _present(args, *names) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def _chain_settings(args):
+def _chain_settings(invocation):
+    """The MCMC settings (checked before any data is read); a leftover checkpoint without
+    --resume is refused here too."""
+    import glob
+
     from bayesmix.inference.chain import ChainSettings
 
-    return ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
-                         thin=args.thin, out_freq=args.out_freq, seed=args.seed,
-                         store_snp_draws=not args.no_mcmc_bin,
-                         checkpoint=f"{args.out}.ckpt" if args.checkpoint_every else None,
-                         checkpoint_every=max(args.checkpoint_every, 1))
+    args = invocation.args
+    settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
+                             thin=args.thin, out_freq=args.out_freq, seed=args.seed,
+                             store_snp_draws=not args.no_mcmc_bin,
+                             checkpoint=f"{args.out}.ckpt",
+                             checkpoint_every=args.checkpoint_every, resume=args.resume)
+    left = sorted(glob.glob(glob.escape(settings.checkpoint) + ".chain*"))
+    if left and not args.resume:
+        raise InputError(f"a checkpoint of an unfinished run exists at {', '.join(left)}: give "
+                         "--resume to continue it, or delete it to start over")
+    settings.fingerprint = invocation.fingerprint()
+    return settings
+
+
+def _chain_description(settings, args) -> str:
+    """The MCMC settings as one phrase for the log (runtime ones included)."""
+    checkpoints = (f"checkpoints every {settings.checkpoint_every} iterations"
+                   if args.checkpoint_every else "checkpoints only when interrupted")
+    return (f"chain length {settings.chain_length}, burn-in {settings.burn_in}, thin "
+            f"{settings.thin}, seed {settings.seed}, {args.chains} chain(s), {args.thread} "
+            f"thread(s), {checkpoints}, progress every {args.out_freq or 'no'} iterations")
 
 
 def run_alphabet(invocation, run_log) -> int:
@@ -37,7 +57,7 @@ def run_alphabet(invocation, run_log) -> int:
 
     args = invocation.args
     started = time.time()
-    settings = _chain_settings(args)
+    settings = _chain_settings(invocation)
     prior = AlphabetPrior(args.bayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi", "wind",
                                                  "pi_snp", "fix_pi_snp"))
     standardize = not (args.unscale_genotype or prior.base == "S")
@@ -56,10 +76,9 @@ def run_alphabet(invocation, run_log) -> int:
                 f"{data.design.shape[1]} fixed effects ({', '.join(data.design_columns)}); "
                 f"genotypes {'standardised' if standardize else 'centred (per-allele effects)'}"
                 f", {data.genotypes.nbytes / 2**20:.1f} MiB in memory")
-    run_log.say(f"Running Bayes{prior.method}: chain length {settings.chain_length}, burn-in "
-                f"{settings.burn_in}, thin {settings.thin}, seed {settings.seed}, "
-                f"{args.chains} chain(s)")
+    run_log.say(f"Running Bayes{prior.method}: {_chain_description(settings, args)}")
     run_log.say()
+    _check_space(args, model, prior, settings)
     result = run_chains(model, make_steps, settings, chains=args.chains, cores=args.thread,
                         progress_stream=run_log)
     return _finish_mcmc(result, args, run_log, started, unscaled=not standardize)
@@ -75,7 +94,7 @@ def run_sbayes(invocation, run_log) -> int:
 
     args = invocation.args
     started = time.time()
-    settings = _chain_settings(args)
+    settings = _chain_settings(invocation)
     pi = args.pi if args.pi is None or args.sbayes == "R" else args.pi[-1]
     prior = AlphabetPrior(args.sbayes, pi=pi, **_present(args, "gamma", "hsq", "S", "fix_pi"))
     if args.ldm is None and args.mldm is None:
@@ -101,24 +120,38 @@ def run_sbayes(invocation, run_log) -> int:
                         parallel_blocks=args.thread > 1 and args.chains == 1,
                         ld_layout=args.ld_layout)
     run_log.say(f"\nSBayes{args.sbayes}: {model.robust_description()}; LD layout "
-                f"{model.ld_layout}; chain length {settings.chain_length}, burn-in "
-                f"{settings.burn_in}, thin {settings.thin}, seed {settings.seed}, "
-                f"{args.chains} chain(s).")
+                f"{model.ld_layout}; {_chain_description(settings, args)}.")
     run_log.say()
+    _check_space(args, model, prior, settings)
     result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
                         cores=min(args.chains, args.thread), progress_stream=run_log)
     return _finish_mcmc(result, args, run_log, started,
                         unscaled=args.unscale_genotype)
 
 
+def _check_space(args, model, prior, settings) -> None:
+    """Enough free space for the outputs and checkpoints of this run (before sampling),
+    counting the non-zero effects implied by the starting mixture weights."""
+    from bayesmix.io.outputs import check_output_directory, mcmc_output_bytes
+
+    nonzero = int(model.n_snps * (1.0 - float(prior.pi_values[0]))) + 1
+    check_output_directory(args.out, mcmc_output_bytes(
+        model.n_snps, model.n_components, settings.n_kept_draws, args.chains,
+        store_snp_draws=settings.store_snp_draws, nonzero_snps=nonzero))
+
+
 def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
     """Posterior table, GCTB files and the closing lines of an MCMC run (``unscaled``: the
-    effects are per allele, as GCTB writes them for BayesS or --unscale-genotype)."""
+    effects are per allele, as GCTB writes them for BayesS or --unscale-genotype). An
+    interrupted run writes the outputs of its finished iterations (if any draw was kept)
+    and exits with 128 + the signal number."""
+    from bayesmix.cli.common import stopped
     from bayesmix.report.gctb import format_par_res, write_outputs
 
+    resume = f"rerun the same command with --resume to finish ({result.progress_summary()})"
     if result.n_draws == 0:
-        raise InputError("no draws were kept (stopped during burn-in, or chain length - "
-                         "burn-in < thin); nothing to write")
+        return stopped(run_log, f"no draw kept yet, nothing written; the checkpoint "
+                                f"{args.out}.ckpt.chainK is kept: {resume}")
     run_log.say()
     run_log.say("Posterior statistics from MCMC samples:")
     run_log.say(format_par_res(result))
@@ -128,9 +161,11 @@ def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
     for path in paths + [f"{args.out}.log"]:
         run_log.say(f"Wrote {path}")
     run_log.say(f"Analysis finished in {time.time() - started:.1f} s "
-                f"({1e3 * result.chains[0].seconds_per_iteration:.2f} ms per iteration)"
-                f"{' - INTERRUPTED, outputs cover the finished iterations' if result.interrupted else ''}")
-    return 130 if result.interrupted else 0
+                f"({1e3 * result.seconds_per_iteration:.2f} ms per iteration)")
+    if result.interrupted:
+        return stopped(run_log, f"the outputs cover the finished iterations and the "
+                                f"checkpoint {args.out}.ckpt.chainK is kept: {resume}")
+    return 0
 
 
 def run_ld(invocation, run_log) -> int:
@@ -152,10 +187,11 @@ def run_ld(invocation, run_log) -> int:
         ld = thin_to_sparse(open_ld(args.ldm), args.chisq)
         kind = "sparse"
     else:
-        ld, kind = _build_ld(args, analysis), analysis.split("-")[1]
-    name = ".".join([args.out] + ([f"chr{args.chrom}"] if args.chrom and not args.snp else [])
-                    + ([f"snp{args.snp}"] if args.snp else []))
+        ld, kind = _build_ld(args, analysis, invocation.fingerprint()), analysis.split("-")[1]
+    name = _ld_name(args)
     prefix = write_gctb_ldm(ld, name, kind)
+    if analysis in ("make-full-ldm", "make-sparse-ldm", "make-shrunk-ldm"):
+        run_log.say(f"Built with {args.thread} thread(s).")
     what = (f"rows {args.snp} of the {kind} LD matrix ({ld.shape[0]} x {ld.shape[1]})"
             if not ld.is_square else f"the {kind} LD matrix of {ld.shape[0]} SNPs")
     run_log.say(f"Written {what} ({ld.nnz} nonzeros) to [{prefix}.bin] and [{prefix}.info]"
@@ -167,23 +203,35 @@ def run_ld(invocation, run_log) -> int:
     return 0
 
 
-def _build_ld(args, analysis):
-    """--make-full/sparse/shrunk-ldm from --bfile with the sample and SNP filters."""
-    import sys
+def _ld_name(args) -> str:
+    """GCTB's LD output name before ``.ldm.TYPE``: OUT[.chrC][.snpI-J]."""
+    return ".".join([args.out] + ([f"chr{args.chrom}"] if args.chrom and not args.snp else [])
+                    + ([f"snp{args.snp}"] if args.snp else []))
 
+
+def _build_ld(args, analysis, fingerprint):
+    """--make-full/sparse/shrunk-ldm from --bfile with the sample and SNP filters (finished
+    row blocks kept in a checkpoint when interrupted)."""
     from bayesmix.io.plink import Genotypes
     from bayesmix.ld.compute import build_ld
 
+    from bayesmix.checkpoint import Checkpoint
+    from bayesmix.cli.common import kept_on_interrupt
+
     kind = analysis.split("-")[1]
+    checkpoint = f"{_ld_name(args)}.ldm.{kind}.ckpt"
+    Checkpoint.refuse_without_resume(checkpoint, args.resume)
     genotypes = Genotypes.open(args.bfile, keep=args.keep, remove=args.remove,
                                extract=args.extract, exclude=args.exclude, chrom=args.chrom,
                                exclude_mhc=args.exclude_mhc,
                                exclude_regions=args.exclude_region, maf=args.maf)
-    options = dict(chrom=args.chrom, snp_range=args.snp, threads=args.thread,
-                   progress=sys.stderr.isatty())
+    options = dict(chrom=args.chrom, snp_range=args.snp, threads=args.thread, progress=True,
+                   checkpoint=checkpoint, resume=args.resume, fingerprint=fingerprint)
     if kind == "sparse":
         options["chisq"] = args.chisq
     if kind == "shrunk":
         options.update(gen_map=args.gen_map, ne=args.ne, genmap_n=args.genmap_n,
                        cutoff=args.shrunk_cutoff)
-    return build_ld(genotypes, kind, **options)
+    with kept_on_interrupt(f"the finished row blocks are kept in {checkpoint}; rerun the "
+                           "same command with --resume to finish"):
+        return build_ld(genotypes, kind, **options)

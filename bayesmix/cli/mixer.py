@@ -103,6 +103,9 @@ OPTIONS = [
     option("--qq-method", applies=("test1",), default="convolve", choices=["convolve", "fast"],
            help="model curve of the Q-Q plots: exact convolve tails or the fast moments "
                 "approximation"),
+    option("--resume", applies=("ld", "fit1", "fit2"), role="runtime", action="store_true",
+           help="continue an interrupted run from its checkpoint OUT.ckpt (finished LD blocks "
+                "or fit stages; inputs and settings must be unchanged)"),
     # output
     option("--out", applies=tuple(ANALYSES), required=tuple(ANALYSES), role="output",
            metavar="PREFIX", help="output prefix (ld: the LD folder)"),
@@ -162,7 +165,8 @@ def run(invocation, run_log) -> int:
     args, command = invocation.args, invocation.analysis
     if command == "ld":
         return runs.run_ld(run_log, bfile=args.bfile, out=args.out, r2min=args.r2min,
-                           window_kb=args.ld_window_kb, chrom=args.chr, threads=args.threads)
+                           window_kb=args.ld_window_kb, chrom=args.chr, threads=args.threads,
+                           resume=args.resume, fingerprint=invocation.fingerprint())
     runs.set_threads(args.threads)
     inputs = inputs_from(args)
     options = invocation.record()
@@ -170,7 +174,8 @@ def run(invocation, run_log) -> int:
         return runs.run_fit1(run_log, inputs, args.out,
                              sequence=steps_of(args.fit_sequence, fit1_step, "--fit-sequence"),
                              censor_z=args.z1max, kmax=args.kmax, n_draws=args.n_draws,
-                             nuts=args.nuts, options=options)
+                             nuts=args.nuts, options=options, resume=args.resume,
+                             fingerprint=invocation.fingerprint())
     if command == "test1":
         return runs.run_test1(run_log, inputs, args.out, params_file=args.load_params_file,
                               qq_method=args.qq_method, options=options)
@@ -179,7 +184,8 @@ def run(invocation, run_log) -> int:
                              params_files=(args.trait1_params_file, args.trait2_params_file),
                              sequence=steps_of(args.fit_sequence, fit2_step, "--fit-sequence"),
                              kmax=args.kmax, n_draws=args.n_draws,
-                             profile_points=args.profile_points, options=options)
+                             profile_points=args.profile_points, options=options,
+                             resume=args.resume, fingerprint=invocation.fingerprint())
     return runs.run_test2(run_log, inputs, args.out, params_file=args.load_params_file)
 
 

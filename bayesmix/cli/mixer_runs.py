@@ -65,24 +65,38 @@ def fit2_step(token: str) -> str:
 
 
 def set_threads(threads) -> None:
-    """numba threads for the likelihood kernels (None: numba's default)."""
+    """numba threads for the likelihood kernels (None: numba's default), logged."""
+    import numba
+
     if threads:
-        import numba
-
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    log.info("likelihood kernels on %d thread(s)", numba.get_num_threads())
 
 
-def run_ld(run_log, *, bfile, out, r2min, window_kb, chrom=None, threads=None) -> int:
+def _checkpoint(out, resume):
+    """OUT.ckpt, refused up front when it exists and ``resume`` is not asked for."""
+    from bayesmix.checkpoint import Checkpoint
+
+    path = f"{out}.ckpt"
+    Checkpoint.refuse_without_resume(path, resume)
+    return path
+
+
+def run_ld(run_log, *, bfile, out, r2min, window_kb, chrom=None, threads=None, resume=False,
+           fingerprint=None) -> int:
     """MiXeR's ``ld``: r^2 >= r2min within ``window_kb`` of one chromosome -> LD folder."""
-    import sys
-
+    from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.ld.compute import build_ld
 
-    ld = build_ld(bfile, "r2", r2min=r2min, window_kb=window_kb, chrom=chrom, threads=threads,
-                  progress=sys.stderr.isatty())
+    checkpoint = _checkpoint(out, resume)
+    with kept_on_interrupt(f"the finished row blocks are kept in {checkpoint}; rerun the same "
+                           "command with --resume to finish"):
+        ld = build_ld(bfile, "r2", r2min=r2min, window_kb=window_kb, chrom=chrom,
+                      threads=threads, progress=True, checkpoint=checkpoint, resume=resume,
+                      fingerprint=fingerprint)
     ld.save(out)
     run_log.say(f"ld: wrote {out}: {ld.shape[0]} SNPs, {ld.nnz} pairs with r2 >= {r2min:g} "
-                f"within {window_kb:g} kb")
+                f"within {window_kb:g} kb ({threads or 'default'} BLAS threads)")
     return 0
 
 
@@ -92,31 +106,38 @@ def _say_lines(run_log, lines, prefix=""):
 
 
 def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draws=1000,
-             nuts=0, options=None, plots_qq_method=None) -> int:
+             nuts=0, options=None, plots_qq_method=None, resume=False, fingerprint=None) -> int:
     """Univariate fit -> OUT.json and OUT.nc; with ``plots_qq_method`` also test1's outputs
-    under OUT.test (``bayesmix mixer fit --plots``)."""
+    under OUT.test (``bayesmix mixer fit --plots``). Finished fit stages are kept in
+    OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts."""
+    from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
+    from bayesmix.prepare.mixer import power_warning
     from bayesmix.report.mixer_json import (fit_datatree, univariate_fit_json, write_json,
                                             write_netcdf)
 
-    from bayesmix.prepare.mixer import power_warning
-
+    checkpoint = _checkpoint(out, resume)
     data, maf, lines = inputs.load_univariate()
     _say_lines(run_log, lines)
     warning = power_warning(data)
     if warning:
         log.warning("warning: %s", warning)
-    fit = fit_univariate(data, sequence=list(sequence), censor_z=censor_z or 0.0, kmax=kmax,
-                         seed=inputs.seed, n_draws=n_draws, progress=log.info)
-    posterior = None
+    with kept_on_interrupt(f"the finished fit stages are kept in {checkpoint}; rerun the same "
+                           "command with --resume to finish"):
+        fit = fit_univariate(data, sequence=list(sequence), censor_z=censor_z or 0.0,
+                             kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info,
+                             checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
+    write_json(f"{out}.json", univariate_fit_json(fit, options=options or {}))
+    write_netcdf(fit_datatree(fit, None), f"{out}.nc")
     if nuts:
         from bayesmix.models.mixer import sample_nuts
 
-        posterior = sample_nuts(data, method="fast" if fit.method == "fast" else "convolve",
-                                censor_z=censor_z or 0.0, draws=nuts, tune=nuts, chains=2,
-                                seed=inputs.seed, start=fit.params)
-    write_json(f"{out}.json", univariate_fit_json(fit, options=options or {}))
-    write_netcdf(fit_datatree(fit, posterior), f"{out}.nc")
+        with kept_on_interrupt(f"the fit is written ({out}.json, {out}.nc) but not the NUTS "
+                               "posterior; rerun with --nuts to sample it"):
+            posterior = sample_nuts(data, method="fast" if fit.method == "fast" else "convolve",
+                                    censor_z=censor_z or 0.0, draws=nuts, tune=nuts, chains=2,
+                                    seed=inputs.seed, start=fit.params)
+        write_netcdf(fit_datatree(fit, posterior), f"{out}.nc")
     ci = fit.ci
     run_log.say(f"fit1: pi={fit.params['pi']:.3g} sig2_beta={fit.params['sig2_beta']:.3g} "
                 f"sig2_zero={fit.params['sig2_zero']:.4g} h2={ci['h2']['point']:.4g} "
@@ -151,27 +172,33 @@ def _test1(run_log, data, maf, params, out, options, qq_method) -> None:
 
 
 def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws=1000,
-             profile_points=25, options=None) -> int:
-    """Bivariate fit -> OUT.json (with the pi12 log-likelihood profile)."""
+             profile_points=25, options=None, resume=False, fingerprint=None) -> int:
+    """Bivariate fit -> OUT.json (with the pi12 log-likelihood profile); finished fit stages
+    are kept in OUT.ckpt when interrupted."""
     import numpy as np
 
+    from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle_bivariate import fit_bivariate, profile_pi12
+    from bayesmix.prepare.mixer import power_warning
     from bayesmix.report.mixer_bivariate_json import write_fit_json
     from bayesmix.report.mixer_json import read_params
 
-    from bayesmix.prepare.mixer import power_warning
-
+    checkpoint = _checkpoint(out, resume)
     uni = [read_params(path) for path in params_files]
     data = inputs.load_bivariate()
     for trait, label in ((data.trait1, "trait 1"), (data.trait2, "trait 2")):
         warning = power_warning(trait, label=label)
         if warning:
             log.warning("warning: %s", warning)
-    fit = fit_bivariate(data, uni[0], uni[1], sequence=list(dict.fromkeys(sequence)),
-                        kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info)
-    extra = {"options": options or {}}
-    if profile_points > 0:
-        extra["pi12_profile"] = profile_pi12(fit, data, np.linspace(0.02, 0.98, profile_points))
+    with kept_on_interrupt(f"the finished fit stages are kept in {checkpoint}; rerun the same "
+                           "command with --resume to finish"):
+        fit = fit_bivariate(data, uni[0], uni[1], sequence=list(dict.fromkeys(sequence)),
+                            kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info,
+                            checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
+        extra = {"options": options or {}}
+        if profile_points > 0:
+            extra["pi12_profile"] = profile_pi12(fit, data,
+                                                 np.linspace(0.02, 0.98, profile_points))
     write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, inputs.trait_files)),
                    extra=extra)
     ci = fit.ci

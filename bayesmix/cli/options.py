@@ -24,6 +24,7 @@ option changes the analysis and each other one is refused.
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +38,10 @@ from bayesmix.errors import InputError
 ROLES = ("setting", "runtime", "output", "selector")
 
 #: input kinds checked before any work: ``file`` (a file), ``plink`` (PREFIX.bed/.bim/.fam),
-#: ``ld`` (GCTB PREFIX.ldm.TYPE files or an LD folder), ``dir`` (a folder), ``template``
-#: (a path with ``@`` for the chromosome: checked when the chromosomes are known)
-INPUT_KINDS = ("file", "plink", "ld", "dir", "template")
+#: ``ld`` (GCTB PREFIX.ldm.TYPE files or an LD folder), ``dir`` (a folder), ``list`` (a file
+#: listing LD matrices, one per line), ``template`` (a path with ``@`` for the chromosome:
+#: checked when the chromosomes are known)
+INPUT_KINDS = ("file", "plink", "ld", "dir", "list", "template")
 
 
 @dataclass(frozen=True)
@@ -248,18 +250,33 @@ class Invocation:
         """Every applicable option's value by its flag (for results files that echo them)."""
         return {opt.name: _jsonable(getattr(self.args, opt.dest)) for opt in self.applicable()}
 
-    def fingerprint(self, digest: Callable[[str], str]) -> dict[str, str]:
-        """What the results depend on: each applicable ``setting`` option's value, inputs by
-        content (``digest(path)``). Output, runtime and selector options are left out."""
-        out = {"analysis": self.label}
+    def fingerprint(self) -> dict[str, str]:
+        """What the results depend on, for checkpoints: the analysis and each applicable
+        ``setting`` option's value, input files by content
+        (:func:`bayesmix.io.digest.options_fingerprint`; a list file's entries and a
+        ``@`` template's chromosome files too). Output and runtime options are left out."""
+        from bayesmix.io.digest import options_fingerprint
+
+        options, files = {"analysis": self.label}, []
         for opt in self.applicable():
-            if opt.role != "setting":
-                continue
             value = getattr(self.args, opt.dest)
-            if value is not None and opt.input in ("file", "plink", "ld", "dir"):
-                value = digest(value)
-            out[opt.name] = _show(value) if value is not None else "-"
-        return out
+            if opt.role != "setting" or value is None:
+                continue
+            if opt.input == "template":
+                matches = sorted(glob.glob(glob.escape(str(value)).replace("@", "*")))
+                if not matches:  # the loader names the missing chromosome file
+                    options[opt.name] = str(value)
+                    continue
+                value = matches
+            elif opt.input == "list":
+                from bayesmix.ld.open import read_ld_list
+
+                options[f"{opt.name} entries"] = read_ld_list(value)
+                files.append(f"{opt.name} entries")
+            if opt.input is not None:
+                files.append(opt.name)
+            options[opt.name] = value if opt.input else _show(value)
+        return options_fingerprint(options, files=files)
 
 
 def parse(spec: CommandSpec, argv, parser: argparse.ArgumentParser | None = None,
@@ -348,7 +365,7 @@ def _check_input(opt: Option, value) -> None:
     paths = value if isinstance(value, (list, tuple)) else [value]
     for path in paths:
         path = os.fspath(path)
-        if opt.input == "file" and not Path(path).is_file():
+        if opt.input in ("file", "list") and not Path(path).is_file():
             what = "is a directory, not a file" if Path(path).is_dir() else "file not found"
             raise InputError(f"{opt.name}: {what}", path)
         if opt.input == "dir" and not Path(path).is_dir():

@@ -49,7 +49,6 @@ import math
 import multiprocessing
 import os
 import pickle
-import re
 import signal
 import sys
 import time
@@ -61,6 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from bayesmix import interrupt
+from bayesmix.checkpoint import fingerprint_differences
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
 
@@ -352,21 +352,6 @@ def chain_fingerprint(model, steps, settings: ChainSettings) -> dict[str, str]:
     fp["starting values"] = digest.hexdigest()
     fp.update(settings.fingerprint)
     return fp
-
-
-_DIGEST = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
-
-
-def _shown(value) -> str:
-    """A fingerprint value for a message: SHA-256 digests shortened to 12 hex digits."""
-    return "(absent)" if value is None else _DIGEST.sub(r"\1", value)
-
-
-def fingerprint_differences(old: dict, new: dict) -> list[str]:
-    """'NAME: VALUE in the checkpoint, now VALUE' for every entry that differs."""
-    return [f"{name}: {_shown(old.get(name))} in the checkpoint, now {_shown(new.get(name))}"
-            for name in list(new) + [k for k in old if k not in new]
-            if old.get(name) != new.get(name)]
 
 
 # --------------------------------------------------------------------------- checkpoint files

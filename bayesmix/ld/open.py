@@ -40,17 +40,14 @@ def _folder_format(path: Path) -> str:
         raise InputError(f"unreadable meta.json ({exc})", meta_path) from None
 
 
-def open_ld(path, source_format: str | None = None, *, eigen_dtype: str = "int16") -> LDMatrix:
-    """The LD matrix at ``path`` (see the module docstring for the formats).
-
-    ``source_format`` ``"gctb"`` or ``"bayesmix"`` overrides the guess from the name.
-    """
+def open_ld(path, *, eigen_dtype: str = "int16") -> LDMatrix:
+    """The LD matrix at ``path`` (see the module docstring for the formats); an eigen folder
+    becomes the block-diagonal LD it keeps, stored as ``eigen_dtype``."""
     from bayesmix.ld.eigen import FORMAT_NAME as EIGEN_FORMAT
 
     text = os.fspath(path)
     folder = Path(text)
-    if source_format == "gctb" or (source_format is None and _GCTB_NAME.search(text)
-                                   and not folder.is_dir()):
+    if _GCTB_NAME.search(text) and not folder.is_dir():
         from bayesmix.ld.gctb import read_gctb_ldm
 
         return read_gctb_ldm(text)

@@ -183,6 +183,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                                                              ld.snps["snp"].to_numpy()):
                 raise InputError(f"the SNPs of {bim_path} differ from those of the LD matrix "
                                  f"{ld_path}; build the LD from the same .bim", bim_path)
+            lines.append(f"chr{chrom}: the reference SNPs of {ld_path} match {bim_path}")
         chrom_rows = sumstats
         if sumstats["CHR"].notna().all():  # harmonise only this chromosome's rows
             chrom_rows = sumstats[sumstats["CHR"].astype(str) == str(chrom)]
