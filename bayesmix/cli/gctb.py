@@ -245,9 +245,14 @@ OPTIONS = [
            help="build rows i..j only (1-based), a piece to merge with --mldm"),
     option("--chisq", applies=("make-sparse-ldm", "thin-ldm"), default=10.0, group=LDM,
            type=nonnegative_float, help="sparse LD keeps n r^2 >= this"),
-    option("--gen-map", applies=("make-shrunk-ldm",), required=("make-shrunk-ldm",),
-           input="file", group=LDM, metavar="FILE",
-           help="genetic map: SNP bp cM per line, no header"),
+    option("--gen-map", applies=("make-shrunk-ldm",), input="file", group=LDM,
+           conflicts=("cm_per_mb",), metavar="FILE",
+           help="genetic map: SNP bp cM per line, no header (shrunk LD needs it or "
+                "--cm-per-mb)"),
+    option("--cm-per-mb", applies=("make-shrunk-ldm",), group=LDM, type=positive_float,
+           conflicts=("gen_map",), metavar="RATE",
+           help="a constant recombination rate (cM per Mb) instead of --gen-map (bayesmix "
+                "extra; e.g. 1 for a rough human average)"),
     option("--ne", applies=("make-shrunk-ldm",), default=11490.672741, group=LDM,
            type=positive_float, help="effective population size"),
     option("--genmap-n", applies=("make-shrunk-ldm",), default=183, group=LDM,

@@ -219,6 +219,9 @@ def _build_ld(args, analysis, fingerprint):
     from bayesmix.cli.common import kept_on_interrupt
 
     kind = analysis.split("-")[1]
+    if kind == "shrunk" and args.gen_map is None and args.cm_per_mb is None:
+        raise InputError("--make-shrunk-ldm needs a genetic map: --gen-map FILE (SNP bp cM) or "
+                         "a constant rate --cm-per-mb RATE")
     checkpoint = f"{_ld_name(args)}.ldm.{kind}.ckpt"
     Checkpoint.refuse_without_resume(checkpoint, args.resume)
     genotypes = Genotypes.open(args.bfile, keep=args.keep, remove=args.remove,
@@ -230,8 +233,8 @@ def _build_ld(args, analysis, fingerprint):
     if kind == "sparse":
         options["chisq"] = args.chisq
     if kind == "shrunk":
-        options.update(gen_map=args.gen_map, ne=args.ne, genmap_n=args.genmap_n,
-                       cutoff=args.shrunk_cutoff)
+        options.update(gen_map=args.gen_map, cm_per_mb=args.cm_per_mb, ne=args.ne,
+                       genmap_n=args.genmap_n, cutoff=args.shrunk_cutoff)
     with kept_on_interrupt(f"the finished row blocks are kept in {checkpoint}; rerun the "
                            "same command with --resume to finish"):
         return build_ld(genotypes, kind, **options)
