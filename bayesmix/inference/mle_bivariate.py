@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, stats
 
 from bayesmix import interrupt
 from bayesmix.checkpoint import digest_arrays
@@ -550,16 +550,132 @@ def shared_posteriors(fit: BivariateFit, data: BivariateData) -> dict:
             "p_unique2": post[:, (b & 2) > 0].sum(1), "p_null": post[:, 0]}
 
 
-def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
-                 max_evals: int = 200) -> dict:
-    """Fast log-likelihood profile over pi12: rho12 and rho0 re-optimised at each share.
+#: log-likelihood drop bounding a 95% likelihood-ratio interval: chi2_1(0.95) / 2
+LR_DROP_95 = 0.5 * float(stats.chi2.ppf(0.95, 1))
+#: a profile point this far (log-likelihood units) above the fit is reported: 5% of the
+#: LR_DROP_95 cut-off, small against inference, above the optimisers' tolerances
+EXCESS_WARNING = 0.1
 
-    Returns arrays ``share``, ``pi12`` (fraction of reference SNPs) and ``loglik``.
+
+def _profile_objective(fit: BivariateFit, data: BivariateData, max_evals: int):
+    """(share, v_start) -> (loglik, v): the fit's own objective maximised over
+    v = (erfinv rho12, erfinv rho0) at a fixed overlap share, and a description of it.
+
+    The objective is the one that produced ``fit.params``: the fast likelihood (L-BFGS with
+    the analytic gradient) or, for a ``full`` fit, the sampled likelihood with the fit's K
+    draws and seed (Nelder-Mead: it is piecewise constant in pi12, not differentiable).
     """
-    shares = np.linspace(0.02, 0.98, 25) if shares is None else np.asarray(shares, dtype=float)
     like = OverlapLikelihood(data, fit.uni1, fit.uni2)
-    loglik = np.array([_fit_fixed_share(like, s, fit.u_hat, max_evals)[0] for s in shares])
-    return {"share": shares, "pi12": shares * min(fit.uni1.pi, fit.uni2.pi), "loglik": loglik}
+    if fit.method == "fast":
+        def best(share, v_start):
+            logp, u = _fit_fixed_share(like, share, np.array([0.0, *v_start]), max_evals)
+            return logp, u[1:]
+
+        return best, "fast"
+    if fit.method != "full":
+        raise InputError(f"no profile for a {fit.method!r} fit; expected 'fast' or 'full'")
+    kmax, seed = int(fit.options["kmax"]), int(fit.options["seed"])
+
+    def best(share, v_start):
+        s_free = LOGIT.to_free(share)
+        v, logp, _, _ = maximize(
+            lambda v: data.full_logp(like.natural(np.array([s_free, *v])), kmax, seed),
+            np.asarray(v_start, dtype=float), optimizer="neldermead", max_evals=max_evals,
+            simplex_step=0.05, tol=1e-2)
+        return logp, v
+
+    return best, f"full (K={kmax}, seed={seed})"
+
+
+def _lr_interval(x, loglik, drop=LR_DROP_95):
+    """Where a profile (``loglik`` at increasing ``x``) crosses max - ``drop``, by linear
+    interpolation; an end is None when the profile stays above the cut-off up to the grid's
+    edge (the interval is open on that side)."""
+    top = int(np.argmax(loglik))
+    cut = loglik[top] - drop
+    ends = []
+    for step in (-1, 1):
+        i = top
+        while 0 <= i + step < len(x) and loglik[i + step] >= cut:
+            i += step
+        j = i + step
+        if not 0 <= j < len(x):
+            ends.append(None)
+            continue
+        frac = (loglik[i] - cut) / (loglik[i] - loglik[j])
+        ends.append(float(x[i] + frac * (x[j] - x[i])))
+    return ends[0], ends[1]
+
+
+def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
+                 max_evals: int | None = None) -> dict:
+    """Profile log-likelihood over the shared causal fraction pi12.
+
+    At each overlap share s = pi12 / min(pi1_u, pi2_u) (``shares``, default 25 points in
+    [0.02, 0.98]) and at the fit's own share, rho12 and rho0 are re-maximised on the
+    objective that produced the fit (fast, or full with the fit's K and seed; see
+    :func:`_profile_objective`), so the fit's estimate is the profile's maximum when the fit
+    is at the maximum of its objective. Points are computed outwards from the estimate, each
+    started from its neighbour's optimum. ``max_evals``: evaluation budget per point
+    (default 200 for fast, 60 for full).
+
+    Returns a dict (JSON-safe after :func:`bayesmix.report.mixer_json.write_json`):
+
+    - ``share``, ``pi12`` (fraction of the ``n_ref`` reference SNPs), ``n12`` (= pi12 M,
+      shared causal variants), ``loglik`` (weighted log-likelihood), ``rho12``, ``rho0``:
+      the grid, in increasing share;
+    - ``estimate``: the same quantities at the fit's share, plus ``fit_loglik`` (the fit's own
+      value; the profile there is at least as high);
+    - ``excess``: max of the grid minus the estimate's profile value (<= 0 when the estimate
+      is the maximum; above :data:`EXCESS_WARNING` the fit stopped short of the maximum of
+      its objective, which is logged as a warning);
+    - ``lr95_n12``: the 95% likelihood-ratio interval of n12 (profile >= max - chi2_1(0.95)/2
+      over grid and estimate; an end is None where it reaches the grid's edge);
+    - ``objective``, ``n_ref``, ``smaller_trait`` (the trait whose causal variants s refers
+      to: 1 or 2).
+    """
+    shares = (np.linspace(0.02, 0.98, 25) if shares is None
+              else np.asarray(shares, dtype=float))
+    if shares.ndim != 1 or not np.all((shares > 0) & (shares < 1)):
+        raise InputError("profile shares must be fractions in (0, 1)")
+    shares = np.sort(shares)
+    best, objective = _profile_objective(
+        fit, data, max_evals or (200 if fit.method == "fast" else 60))
+    p = fit.params
+    s_hat = float(np.clip(fit.share, *SHARE_LIMITS))
+    v_hat = ERFINV.to_free(np.clip([p["rho12"], p["rho0"]], -RHO_LIMIT, RHO_LIMIT))
+    lp_hat, v_at_hat = best(s_hat, v_hat)
+    loglik = np.empty(len(shares))
+    v_grid = np.empty((len(shares), 2))
+    for indices in (np.flatnonzero(shares < s_hat)[::-1], np.flatnonzero(shares >= s_hat)):
+        # each point starts where the last two optima extrapolate to (the nuisance
+        # parameters move smoothly with the share)
+        path = [(s_hat, v_at_hat)]
+        for i in indices:
+            (s0, v0), (s1, v1) = path[max(len(path) - 2, 0)], path[-1]
+            v_start = v1 + (v1 - v0) * (shares[i] - s1) / (s1 - s0) if s1 != s0 else v1
+            loglik[i], v_grid[i] = best(shares[i], v_start)
+            path.append((shares[i], v_grid[i]))
+    m = min(fit.uni1.pi, fit.uni2.pi)
+    n_ref = int(data.n_ref)
+    rho = ERFINV.to_natural(v_grid) if len(shares) else np.empty((0, 2))
+    rho_hat = ERFINV.to_natural(v_at_hat)
+    excess = float(loglik.max() - lp_hat) if len(shares) else 0.0
+    if excess > EXCESS_WARNING:
+        log.warning("the pi12 profile (%s) reaches %.3f above the fit at share %.3f: the fit "
+                    "is not at the maximum of its objective", objective, excess,
+                    shares[int(np.argmax(loglik))])
+    all_share = np.concatenate([shares, [s_hat]])
+    order = np.argsort(all_share, kind="stable")
+    lower, upper = _lr_interval(all_share[order] * m * n_ref,
+                                np.concatenate([loglik, [lp_hat]])[order])
+    return {"share": shares, "pi12": shares * m, "n12": shares * m * n_ref, "loglik": loglik,
+            "rho12": rho[:, 0], "rho0": rho[:, 1],
+            "estimate": {"share": s_hat, "pi12": s_hat * m, "n12": s_hat * m * n_ref,
+                         "loglik": float(lp_hat), "fit_loglik": float(fit.loglik),
+                         "rho12": float(rho_hat[0]), "rho0": float(rho_hat[1])},
+            "excess": excess, "lr95_n12": [lower, upper], "objective": objective,
+            "n_ref": n_ref, "smaller_trait": 1 if fit.uni1.pi <= fit.uni2.pi else 2}
 
 
 def fit_from_record(record: dict, data: BivariateData) -> BivariateFit:

@@ -259,6 +259,28 @@ def _bvn_logpdf(z1, z2, a, b, c):
 
 
 @njit
+def draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched, is_touched):
+    """Causal-set draw ``k`` of the full model: adds S_cj = sum_{i in C_c} H_i r_ij^2 of
+    each component c (sets of ``counts[c]`` reference SNPs) into ``s_sum[c, j]`` and lists the
+    tags it reaches in ``touched`` (flagged in ``is_touched``); returns their number. The
+    caller reads and resets ``s_sum`` and ``is_touched`` of the touched tags."""
+    n_snps = het.shape[0]
+    n_touched = 0
+    for c in range(3):
+        for rank in range(counts[c]):
+            i = permuted_index(rank, k, component_seed(seed, c), n_snps)
+            h = het[i]
+            for p in range(col_ptr[i], col_ptr[i + 1]):
+                j = col_tags[p]
+                if is_touched[j] == 0:
+                    is_touched[j] = 1
+                    touched[n_touched] = j
+                    n_touched += 1
+                s_sum[c, j] += h * col_r2[p]
+    return n_touched
+
+
+@njit
 def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_draws, seed):
     """(T,) per-tag log pdf of the full (sampling) model, averaged over ``n_draws`` draws.
 
@@ -286,18 +308,8 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
     b0 = rho0 * math.sqrt(s01 * s02)
     sq_b = rho12 * math.sqrt(sb1 * sb2)
     for k in range(n_draws):
-        n_touched = 0
-        for c in range(3):
-            for rank in range(counts[c]):
-                i = permuted_index(rank, k, component_seed(seed, c), n_snps)
-                h = het[i]
-                for p in range(col_ptr[i], col_ptr[i + 1]):
-                    j = col_tags[p]
-                    if is_touched[j] == 0:
-                        is_touched[j] = 1
-                        touched[n_touched] = j
-                        n_touched += 1
-                    s_sum[c, j] += h * col_r2[p]
+        n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
+                                 touched, is_touched)
         # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0)
         for t in range(n_touched):
             j = touched[t]

@@ -2,9 +2,16 @@
 conditional Q-Q plots (data vs model), observed vs predicted bivariate z density with the
 fitted effect-size density, and the log-likelihood profile over pi12.
 
-Every function draws on a matplotlib ``Axes`` (created when ``ax`` is None) and returns it;
-the model curves are computed from z-scores simulated from the fitted fast model
-(:func:`sample_fast_model`), so data and model go through the same code.
+Every drawing function draws on a matplotlib ``Axes`` (created when ``ax`` is None) and
+returns it. Plots with data behind them have a data function returning plain dicts of arrays
+(also written to the test JSON) and a drawing function that accepts those dicts as read back
+from JSON: :func:`conditional_qq_data` / :func:`draw_conditional_qq`, and
+:func:`~bayesmix.inference.mle_bivariate.profile_pi12` / :func:`plot_pi12_profile`.
+
+The conditional Q-Q model curves are exact tail probabilities of the model that produced the
+fit (fast: a mixture of 8 bivariate normals per tag, :func:`fast_mixture`; full: the average
+over its causal-set draws), not a simulation; the z density panel compares the data with z
+simulated from the fast model (:func:`sample_fast_model`).
 """
 
 from __future__ import annotations
@@ -12,9 +19,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
-from bayesmix.kernels.mixer_bivariate import PARAM_NAMES
+from bayesmix.kernels.mixer_bivariate import N_FAST_COMPONENTS, PARAM_NAMES
+
+#: strata of the conditional Q-Q plot: p-value of the other trait <= threshold (1 = all SNPs)
+QQ_THRESHOLDS = (1.0, 0.1, 0.01, 0.001)
+#: -log10 of genome-wide significance (5e-8): the Q-Q plots' default top
+GENOME_WIDE_LOGP = -math.log10(5e-8)
 
 
 def _axes(ax):
@@ -82,103 +94,232 @@ def plot_venn(venn: dict, *, labels=("trait 1", "trait 2"), ax=None, scale=1000.
     return ax
 
 
-def sample_fast_model(data, params, rng: np.random.Generator, n_rep: int = 10):
-    """z-scores simulated from the fitted fast model, ``n_rep`` replicates per tag.
+def fast_mixture(data, params):
+    """The fast model of each tag as a mixture of 8 zero-mean bivariate normals.
 
-    Returns ``(z1, z2)`` arrays of shape (n_rep, T): per tag, component configuration b is
-    drawn with the fast model's weights, then z ~ N(0, Sigma_b) (the likelihood's own mixture).
+    Component b (bit pattern as in :mod:`bayesmix.kernels.mixer_bivariate`: ``b & 1`` trait-1
+    causal variants in LD, ``b & 2`` trait-2, ``b & 4`` shared) has weight
+    prod_c p_c^[c in b] (1 - p_c)^[c not in b] and covariance
+    [[s01 + (e1 + e12) N1 sig2_beta1, rho0 s0 + e12 rho12 sqrt(N1 N2 sig2_beta1 sig2_beta2)],
+    [., s02 + (e2 + e12) N2 sig2_beta2]] with e_c = eta_c if c in b else 0 (p_c, eta_c the
+    two-point moments of the likelihood). Returns ``(weights, var1, cov, var2)``, each (T, 8),
+    on the z-score scale.
     """
     theta = dict(zip(PARAM_NAMES, np.asarray(params, dtype=float)))
     l2, l4 = data.trait1.ld_moments
     n1, n2 = data.trait1.n, data.trait2.n
-    t = data.n_tags
-    safe_l = np.where(l2 > 0, l2, 1.0)
-    a = np.full((n_rep, t), theta["sig2_zero1"])
-    c = np.full((n_rep, t), theta["sig2_zero2"])
-    b = np.full((n_rep, t), theta["rho0"] * math.sqrt(theta["sig2_zero1"] * theta["sig2_zero2"]))
-    for name, on1, on2 in (("pi1", 1, 0), ("pi2", 0, 1), ("pi12", 1, 1)):
+    p_c, eta_c = [], []
+    for name in ("pi1", "pi2", "pi12"):
         pi = theta[name]
-        eta = pi * l2 + (1 - pi) * l4 / safe_l
-        p = np.where((l2 > 0) & (eta > 0), pi * l2 / np.where(eta > 0, eta, 1.0), 0.0)
-        active = rng.random((n_rep, t)) < p
-        a += active * on1 * eta * n1 * theta["sig2_beta1"]
-        c += active * on2 * eta * n2 * theta["sig2_beta2"]
-        if on1 and on2:
-            b += active * eta * theta["rho12"] * np.sqrt(n1 * n2 * theta["sig2_beta1"]
-                                                         * theta["sig2_beta2"])
-    x = rng.standard_normal((2, n_rep, t))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = np.where(l2 > 0, pi * l2 + (1 - pi) * l4 / np.where(l2 > 0, l2, 1.0), 0.0)
+            p = np.where(eta > 0, np.minimum(pi * l2 / np.where(eta > 0, eta, 1.0), 1.0), 0.0)
+        p_c.append(p)
+        eta_c.append(np.where(eta > 0, eta, 0.0))
+    s0 = theta["rho0"] * math.sqrt(theta["sig2_zero1"] * theta["sig2_zero2"])
+    shared = theta["rho12"] * np.sqrt(n1 * n2 * theta["sig2_beta1"] * theta["sig2_beta2"])
+    shape = (data.n_tags, N_FAST_COMPONENTS)
+    weights, var1, cov, var2 = (np.empty(shape) for _ in range(4))
+    for b in range(N_FAST_COMPONENTS):
+        on = [(b >> c) & 1 for c in range(3)]
+        weights[:, b] = np.prod([p if o else 1 - p for p, o in zip(p_c, on)], axis=0)
+        e1, e2, e12 = (eta * o for eta, o in zip(eta_c, on))
+        var1[:, b] = theta["sig2_zero1"] + (e1 + e12) * n1 * theta["sig2_beta1"]
+        var2[:, b] = theta["sig2_zero2"] + (e2 + e12) * n2 * theta["sig2_beta2"]
+        cov[:, b] = s0 + e12 * shared
+    return weights, var1, cov, var2
+
+
+def sample_fast_model(data, params, rng: np.random.Generator, n_rep: int = 10):
+    """z-scores simulated from the fitted fast model, ``n_rep`` replicates per tag.
+
+    Returns ``(z1, z2)`` arrays of shape (n_rep, T): per tag, a component of
+    :func:`fast_mixture` is drawn by its weight, then z ~ N(0, Sigma_b).
+    """
+    weights, var1, cov, var2 = fast_mixture(data, params)
+    cum = np.cumsum(weights, axis=1)
+    u = rng.random((n_rep, data.n_tags)) * cum[:, -1]
+    comp = np.minimum((u[:, :, None] > cum[None]).sum(axis=2), N_FAST_COMPONENTS - 1)
+    tags = np.arange(data.n_tags)
+    a, b, c = var1[tags, comp], cov[tags, comp], var2[tags, comp]
+    x = rng.standard_normal((2, n_rep, data.n_tags))
     z1 = np.sqrt(a) * x[0]
     z2 = b / np.sqrt(a) * x[0] + np.sqrt(np.maximum(c - b * b / a, 0.0)) * x[1]
     return z1, z2
 
 
-def _neglog10p(z):
-    """-log10 of the two-sided p-value of z (log scale: finite for any |z|)."""
-    return -(special.log_ndtr(-np.abs(z)) + math.log(2)) / math.log(10)
+def neglog10p(z):
+    """-log10 of the two-sided normal p-value of z (from the log tail: finite for any |z|)."""
+    return -(special.log_ndtr(-np.abs(np.asarray(z, dtype=float))) + math.log(2)) / math.log(10)
 
 
-def _qq_curve(z_primary, z_secondary, weights, threshold, n_points=200):
-    """(expected, observed) -log10 p of the primary trait among tags whose secondary p <=
-    ``threshold``; expected from the pruning-weighted empirical quantiles, thinned to about
-    ``n_points`` points on the -log10 scale."""
-    w_all = np.broadcast_to(weights, z_primary.shape)
-    keep = (_neglog10p(z_secondary) >= -math.log10(threshold)) & (w_all > 0)
-    obs = _neglog10p(z_primary[keep])
-    order = np.argsort(obs)[::-1]
-    obs = obs[order]
-    w = w_all[keep][order]
-    if not len(obs) or w.sum() <= 0:
-        return np.array([]), np.array([])
-    expected = -np.log10(np.cumsum(w) / w.sum())
-    grid = np.linspace(0, expected.max(), n_points)
-    pick = np.unique(np.searchsorted(-expected, -grid, side="left").clip(0, len(obs) - 1))
-    return expected[pick], obs[pick]
+def _data_shares(logp_primary, weights, hv):
+    """Weighted share of tags with -log10 p >= each value of ``hv``."""
+    order = np.argsort(logp_primary)
+    tail = np.concatenate([np.cumsum(weights[order][::-1])[::-1], [0.0]])
+    return tail[np.searchsorted(logp_primary[order], hv, side="left")] / tail[0]
 
 
-def conditional_qq_data(data, fit, *, primary: int = 1, thresholds=(1.0, 0.1, 0.01, 0.001),
-                        rng=None, n_rep: int = 10) -> dict:
-    """Curves of the conditional Q-Q plot: for each threshold on the other trait's p, the
-    (expected, observed) -log10 p of the primary trait in the data and in ``n_rep`` data sets
-    simulated from the fitted fast model (:func:`sample_fast_model`)."""
-    rng = np.random.default_rng(0) if rng is None else rng
-    z = (data.trait1.z, data.trait2.z)
-    sim = sample_fast_model(data, fit.theta, rng, n_rep)
-    first, second = (0, 1) if primary == 1 else (1, 0)
-    w = data.weights
+def _model_tail_sums(data, fit, primary, tag_w, t, s, n_draws):
+    """(joint, marginal, description) of :func:`conditional_qq_data`'s model curves."""
+    from bayesmix.kernels import mixer_bivariate_tails as tails
+
+    if fit.method == "full":
+        seed = int(fit.options.get("seed", 0))
+        k = min(int(n_draws), int(fit.options.get("kmax", n_draws)))
+        col_ptr, col_rows, col_r2 = data.trait1.ld_columns
+        joint, marginal = tails.full_conditional_tail_sums(
+            data.trait1.n, data.trait2.n, col_ptr, col_rows, col_r2, data.trait1.het,
+            fit.theta, k, seed, tag_w, primary == 2, t, s, tails.GL_X, tails.GL_W)
+        return joint, marginal, f"full (K={k} of the fit's causal-set draws, seed={seed})"
+    mix = fast_mixture(data, fit.theta)
+    if primary == 2:  # swap the traits' roles in every component
+        mix = (mix[0], mix[3], mix[2], mix[1])
+    joint, marginal = tails.conditional_tail_sums(*mix, tag_w, t, s, tails.GL_X, tails.GL_W)
+    return joint, marginal, "fast"
+
+
+def conditional_qq_data(data, fit, *, primary: int = 1, thresholds=QQ_THRESHOLDS,
+                        n_points: int = 100, max_logp: float = GENOME_WIDE_LOGP,
+                        max_tags: int = 50_000, n_draws: int = 50, rng=None) -> dict:
+    """Curves of the conditional Q-Q plot of the ``primary`` trait given the other trait.
+
+    MiXeR's Q-Q convention: ``hv_logp`` is a grid of observed -log10 p of the primary trait
+    (``n_points`` values in [0, ``max_logp``]); for each stratum of tags whose other-trait
+    p-value is <= threshold (1 = all tags), ``data_logpvec`` is -log10 of the pruning-weighted
+    share of the stratum's tags with -log10 p at least the grid value (NaN where no tag is
+    left), and ``model_logpvec`` the same share under the fitted model:
+
+        sum_j w_j P_j(|z_p| > t, |z_o| > s) / sum_j w_j P_j(|z_o| > s),
+
+    t and s the |z| thresholds of the grid value and the stratum, P_j tag j's distribution
+    under the model that produced the fit: the fast model's mixture of 8 bivariate normals
+    (:func:`fast_mixture`), or for a ``full`` fit the average over the first ``n_draws`` of
+    its causal-set draws (same seed; at most its K). Bivariate normal tails are exact
+    (:mod:`bayesmix.kernels.mixer_bivariate_tails`). The model sums run over all tags with
+    w_j > 0, or over a random subset of ``max_tags`` of them (drawn with ``rng``, default
+    seed 0) when there are more. A null trait pair gives the diagonal; enrichment of the
+    primary trait's association among tags significant for the other trait lifts a stratum's
+    curve above the all-SNPs curve.
+
+    Returns ``{"primary", "conditioning", "max_logp", "model", "n_model_tags", "curves"}``;
+    each curve has ``threshold``, ``hv_logp``, ``data_logpvec``, ``model_logpvec``,
+    ``n_tags`` (tags in the stratum with w > 0) and ``sum_weights``.
+    """
+    if primary not in (1, 2):
+        raise ValueError(f"primary must be 1 or 2, not {primary!r}")
+    thresholds = [float(x) for x in thresholds]
+    if not all(0 < x <= 1 for x in thresholds):
+        raise ValueError(f"stratum thresholds must be p-values in (0, 1], got {thresholds}")
+    other = 3 - primary
+    z = {1: data.trait1.z, 2: data.trait2.z}
+    w = np.asarray(data.weights, dtype=float)
+    hv = np.linspace(0.0, max_logp, n_points)
+    logp_p, logp_o = neglog10p(z[primary]), neglog10p(z[other])
+
+    tag_w = w.copy()
+    live = np.flatnonzero(w > 0)
+    if len(live) > max_tags:
+        rng = np.random.default_rng(0) if rng is None else rng
+        tag_w[:] = 0.0
+        keep = rng.choice(live, max_tags, replace=False)
+        tag_w[keep] = w[keep]
+    t = stats.norm.isf(10.0 ** -hv / 2)
+    s = np.array([stats.norm.isf(x / 2) if x < 1 else 0.0 for x in thresholds])
+    joint, marginal, model = _model_tail_sums(data, fit, primary, tag_w, t, s, n_draws)
     curves = []
-    for thr in thresholds:
-        x, y = _qq_curve(z[first], z[second], w, thr)
-        xm, ym = _qq_curve(sim[first].ravel(), sim[second].ravel(), np.tile(w, n_rep), thr)
-        curves.append({"threshold": thr, "data_expected": x, "data_observed": y,
-                       "model_expected": xm, "model_observed": ym})
-    return {"primary": primary, "curves": curves}
+    for i, thr in enumerate(thresholds):
+        in_stratum = (logp_o >= -math.log10(thr)) & (w > 0)
+        wk = np.where(in_stratum, w, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            data_x = (-np.log10(_data_shares(logp_p, wk, hv)) if wk.sum() > 0
+                      else np.full(hv.shape, np.nan))
+            model_x = -np.log10(joint[i] / marginal[i])
+        curves.append({"threshold": thr, "hv_logp": hv,
+                       "data_logpvec": np.where(np.isfinite(data_x), data_x, np.nan),
+                       "model_logpvec": np.where(np.isfinite(model_x), model_x, np.nan),
+                       "n_tags": int(in_stratum.sum()), "sum_weights": float(wk.sum())})
+    return {"primary": primary, "conditioning": other, "max_logp": float(max_logp),
+            "model": model, "n_model_tags": int(np.count_nonzero(tag_w)), "curves": curves}
 
 
-def plot_conditional_qq(data, fit, *, primary: int = 1, thresholds=(1.0, 0.1, 0.01, 0.001),
-                        rng=None, n_rep: int = 10, ax=None):
-    """Conditional Q-Q plot: -log10 p of the primary trait among tags whose other trait has
-    p <= threshold; data (solid) vs the fitted model (dashed, simulated ``n_rep`` times)."""
-    import matplotlib.pyplot as plt
+def _stratum_label(threshold, other, n_tags):
+    text = "all SNPs" if threshold >= 1 else f"$p_{{{other}}} \\leq {threshold:g}$"
+    return f"{text} ({n_tags:,} SNPs)"
+
+
+def draw_conditional_qq(qq: dict, *, ax=None, trait_names=("trait 1", "trait 2")):
+    """Draw :func:`conditional_qq_data` (a dict, also as read back from JSON).
+
+    One colour per stratum (all SNPs, p <= 0.1, 0.01, 0.001 of the conditioning trait): data
+    solid, model dashed; the null diagonal dotted. The y axis stops at ``max_logp``
+    (genome-wide significance by default, as MiXeR's figures); a model curve stops where its
+    stratum's data stop, the x axis where the curves do.
+    """
+    from matplotlib.lines import Line2D
 
     ax = _axes(ax)
-    qq = conditional_qq_data(data, fit, primary=primary, thresholds=thresholds, rng=rng,
-                             n_rep=n_rep)
-    cmap = plt.get_cmap("viridis")
-    top = 0.0
-    other = 2 if primary == 1 else 1
+    primary, other = qq["primary"], qq["conditioning"]
+    top_y = float(qq["max_logp"])
+    right = 1.0
+    handles = []
     for k, curve in enumerate(qq["curves"]):
-        color = cmap(k / max(len(qq["curves"]) - 1, 1))
-        if len(curve["data_expected"]):
-            ax.plot(curve["data_expected"], curve["data_observed"], color=color,
-                    label=f"p{other} <= {curve['threshold']:g}")
-            top = max(top, curve["data_expected"].max(), curve["data_observed"].max())
-        if len(curve["model_expected"]):
-            ax.plot(curve["model_expected"], curve["model_observed"], color=color, ls="--")
-    ax.plot([0, top], [0, top], color="grey", lw=0.8)
-    ax.set_xlabel("expected -log10 p")
-    ax.set_ylabel(f"observed -log10 p (trait {primary})")
-    ax.legend(fontsize=7, title="data (solid), model (dashed)", title_fontsize=7)
+        color = f"C{k % 10}"
+        hv = np.asarray(curve["hv_logp"], dtype=float)
+        data_x = np.asarray(curve["data_logpvec"], dtype=float)
+        model_x = np.asarray(curve["model_logpvec"], dtype=float)
+        finite = np.isfinite(data_x)
+        reach = hv[finite].max() if finite.any() else 0.0
+        model_x = np.where(hv <= reach, model_x, np.nan)
+        ax.plot(data_x, hv, color=color, lw=1.8)
+        ax.plot(model_x, hv, color=color, lw=1.5, ls=(0, (5, 2)))
+        for x in (data_x, model_x):
+            if np.isfinite(x).any():
+                right = max(right, float(np.nanmax(x)))
+        handles.append(Line2D([], [], color=color, lw=2.5,
+                              label=_stratum_label(curve["threshold"], other,
+                                                   curve["n_tags"])))
+    right = min(1.05 * right, top_y)
+    ax.plot([0, top_y], [0, top_y], color="0.35", lw=1.0, ls=":")
+    ax.set_xlim(0, right)
+    ax.set_ylim(0, top_y)
+    handles += [Line2D([], [], color="k", lw=1.8, label="data"),
+                Line2D([], [], color="k", lw=1.5, ls=(0, (5, 2)), label="model"),
+                Line2D([], [], color="0.35", lw=1.0, ls=":", label="null")]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2,
+              fontsize=8, frameon=False, handlelength=2.4, labelspacing=0.3,
+              columnspacing=1.2, title=f"$p_{other}$: p-value of {trait_names[other - 1]}",
+              title_fontsize=8)
+    ax.set_xlabel("expected $-\\log_{10}\\,p$")
+    ax.set_ylabel(f"observed $-\\log_{{10}}\\,p$, {trait_names[primary - 1]}")
+    ax.set_title(f"{trait_names[primary - 1]} | {trait_names[other - 1]}", fontsize=10)
+    ax.grid(color="0.92", lw=0.6)
+    ax.set_axisbelow(True)
     return ax
+
+
+def plot_conditional_qq(data, fit, *, primary: int = 1, thresholds=QQ_THRESHOLDS, rng=None,
+                        ax=None, trait_names=("trait 1", "trait 2"), **options):
+    """Conditional Q-Q plot of the ``primary`` trait given the other trait's significance:
+    :func:`conditional_qq_data` (``rng`` and ``options`` passed on) drawn by
+    :func:`draw_conditional_qq`. Returns the axes."""
+    qq = conditional_qq_data(data, fit, primary=primary, thresholds=thresholds, rng=rng,
+                             **options)
+    return draw_conditional_qq(qq, ax=ax, trait_names=trait_names)
+
+
+def plot_conditional_qq_pair(data, fit, *, thresholds=QQ_THRESHOLDS, rng=None, axes=None,
+                             trait_names=("trait 1", "trait 2"), **options):
+    """Both directions side by side (trait 1 | trait 2, trait 2 | trait 1), as MiXeR's
+    ``two`` figures; ``axes`` (two) are created when None. Returns the two axes."""
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    for primary, ax in zip((1, 2), axes):
+        plot_conditional_qq(data, fit, primary=primary, thresholds=thresholds, rng=rng, ax=ax,
+                            trait_names=trait_names, **options)
+    return axes
 
 
 def plot_z_density(data, fit, *, rng=None, n_rep: int = 10, lim: float = 8.0, bins: int = 60,
@@ -228,15 +369,88 @@ def plot_beta_density(fit, *, rng=None, n: int = 20000, ax=None):
     return ax
 
 
-def plot_pi12_profile(profile: dict, *, fit=None, ax=None):
-    """Log-likelihood profile over pi12 (from :func:`~bayesmix.inference.mle_bivariate.
-    profile_pi12`), relative to its maximum; the fit's pi12 as a vertical line."""
+def _criteria_lines(criteria) -> list[str]:
+    """'vs <model>: dAIC' lines of a fit's ``criteria`` (positive favours the best model)."""
+    lines = []
+    for name, label in (("infinitesimal", "infinitesimal"), ("minimal_overlap", "minimal overlap"),
+                        ("maximal_overlap", "maximal overlap")):
+        value = (criteria or {}).get(f"best_vs_{name}_AIC")
+        if value is not None and np.isfinite(value):
+            lines.append(f"vs {label}: {value:+.1f}")
+    return lines
+
+
+def plot_pi12_profile(profile: dict, *, fit=None, ax=None, trait_names=("trait 1", "trait 2"),
+                      drop: float | None = None):
+    """Profile log-likelihood of the number of shared causal variants n12 = pi12 M
+    (:func:`~bayesmix.inference.mle_bivariate.profile_pi12`; a dict, also as read from JSON).
+
+    y: log-likelihood minus its maximum (0 at the top); the estimate as a red point and line
+    (the profile's maximum when the fit is at the maximum of its objective; otherwise the
+    figure says by how much it is not); the 95% likelihood-ratio interval (profile >= max -
+    1.92) shaded, with its ends and the estimate's SE (``fit.ci["nc12"]``) in the legend; the
+    AIC differences of the best model vs the infinitesimal, minimal- and maximal-overlap
+    models (``fit.criteria``; positive favours the best model) below it, both right of the
+    axes. The top axis gives the share of the smaller trait's causal variants that are
+    shared. The axes show the top ``drop`` log-likelihood units (default 8 x 1.92) and the
+    shares where the profile is within them, plus one grid point on each side.
+    """
+    from bayesmix.inference.mle_bivariate import LR_DROP_95
+
     ax = _axes(ax)
-    loglik = np.asarray(profile["loglik"])
-    ax.plot(profile["pi12"], loglik - loglik.max(), marker="o", ms=3)
-    if fit is not None:
-        ax.axvline(fit.params["pi12"], color="tab:red", ls="--", label="estimate")
-        ax.legend(fontsize=7)
-    ax.set_xlabel("pi12 (shared causal fraction)")
-    ax.set_ylabel("log-likelihood - max")
+    est = profile["estimate"]
+    n12 = np.append(np.asarray(profile["n12"], dtype=float), est["n12"])
+    loglik = np.append(np.asarray(profile["loglik"], dtype=float), est["loglik"])
+    order = np.argsort(n12, kind="stable")
+    n12, loglik = n12[order], loglik[order]
+    top = float(np.nanmax(loglik))
+    rel = loglik - top
+    drop = 8 * LR_DROP_95 if drop is None else float(drop)
+    lower, upper = profile.get("lr95_n12", (None, None))
+    ax.plot(n12, rel, color="C0", lw=1.6, marker="o", ms=3.5, zorder=3,
+            label=f"profile, {profile.get('objective', 'fast')} likelihood")
+    lo = n12[0] if lower is None else lower
+    hi = n12[-1] if upper is None else upper
+    ax.axvspan(lo, hi, color="C0", alpha=0.12, lw=0,
+               label="95% LR interval: " + ("<" if lower is None else f"{lower:,.0f}")
+               + " to " + (">" if upper is None else f"{upper:,.0f}"))
+    ax.axhline(-LR_DROP_95, color="0.4", lw=0.9, ls="--")
+    ax.text(0.01, -LR_DROP_95, "max - 1.92", transform=ax.get_yaxis_transform(),
+            va="bottom", ha="left", fontsize=7, color="0.3")
+    se = None
+    if fit is not None and isinstance(getattr(fit, "ci", None), dict):
+        se = (fit.ci.get("nc12") or {}).get("std")
+    label = f"estimate: {est['n12']:,.0f}" + (f" (SE {se:,.0f})" if se is not None
+                                              and np.isfinite(se) else "")
+    ax.axvline(est["n12"], color="C3", lw=1.3, zorder=2)
+    ax.plot([est["n12"]], [est["loglik"] - top], "o", color="C3", ms=7, zorder=4, label=label)
+    excess = float(profile.get("excess", 0.0))
+    if excess > 0:
+        ax.text(0.5, 0.02, f"the fit is {excess:.2f} below the profile's maximum",
+                transform=ax.transAxes, ha="center", va="bottom", color="C3", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.03, 1.0), fontsize=8,
+                       frameon=False, title="shared causal variants $n_{12}$",
+                       title_fontsize=8, alignment="left")
+    lines = _criteria_lines(getattr(fit, "criteria", None) if fit is not None else None)
+    if lines:
+        ax.text(1.05, 0.45, "AIC difference, best model\n" + "\n".join(lines)
+                + "\n(> 0 favours the best model)", transform=ax.transAxes, ha="left",
+                va="top", fontsize=8, linespacing=1.4)
+    # the informative window: down to ``drop`` below the maximum, one grid point beyond
+    inside = np.flatnonzero(rel >= -drop)
+    first, last = max(inside.min() - 1, 0), min(inside.max() + 1, len(n12) - 1)
+    pad = 0.02 * (n12[last] - n12[first] or 1.0)
+    ax.set_xlim(n12[first] - pad, n12[last] + pad)
+    ax.set_ylim(-1.05 * drop, 0.06 * drop)
+    ax.set_xlabel("shared causal variants $n_{12} = \\pi_{12} M$")
+    ax.set_ylabel("log-likelihood $-$ maximum")
+    share_per_n12 = profile["share"][0] / profile["n12"][0] if len(profile["share"]) else None
+    if share_per_n12:
+        smaller = trait_names[int(profile.get("smaller_trait", 1)) - 1]
+        sec = ax.secondary_xaxis("top", functions=(lambda x: 100 * x * share_per_n12,
+                                                   lambda y: y / 100 / share_per_n12))
+        sec.set_xlabel(f"% of {smaller}'s causal variants shared", fontsize=8)
+        sec.tick_params(labelsize=8)
+    ax.grid(color="0.92", lw=0.6)
+    ax.set_axisbelow(True)
     return ax
