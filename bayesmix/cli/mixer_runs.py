@@ -16,6 +16,7 @@ its own option names); fits run in :mod:`bayesmix.inference.mle` /
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 log = logging.getLogger("bayesmix")
 
@@ -238,32 +239,37 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
     with atomic_path(f"{out}.snps.tsv.gz") as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g", compression="gzip")
     rng = np.random.default_rng(inputs.seed)
-    qq = bplots.conditional_qq_data(data, fit, rng=rng)
+    names = tuple(Path(str(f)).name.split(".")[0] for f in inputs.trait_files)
+    qq = [bplots.conditional_qq_data(data, fit, primary=p, rng=rng) for p in (1, 2)]
     write_json(f"{out}.json", {"analysis": "bivariate-test", "params": record["params"],
                                "venn": record.get("venn"), "conditional_qq": qq,
                                "n_tags": data.n_tags,
                                "n_shared_p90": int((post["p_shared"] >= 0.9).sum())})
-    figures = {"venn": lambda ax: bplots.plot_venn(record["venn"]["total"], ax=ax),
-               "condqq": lambda ax: bplots.plot_conditional_qq(data, fit, ax=ax, rng=rng),
-               "density": None,
-               "profile": (lambda ax: bplots.plot_pi12_profile(record["pi12_profile"],
-                                                               fit=fit, ax=ax))
-               if record.get("pi12_profile") else None}
-    for name, draw in figures.items():
-        if name == "density":
-            fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-            bplots.plot_z_density(data, fit, axes=axes[:2], rng=rng)
-            bplots.plot_beta_density(fit, ax=axes[2], rng=rng)
-        elif draw is None:
-            continue
-        else:
-            fig, ax = plt.subplots(figsize=(5, 4))
-            draw(ax)
+
+    def condqq(fig):
+        for q, ax in zip(qq, fig.subplots(1, 2)):
+            bplots.draw_conditional_qq(q, ax=ax, trait_names=names)
+
+    def density(fig):
+        axes = fig.subplots(1, 3)
+        bplots.plot_z_density(data, fit, axes=axes[:2], rng=rng)
+        bplots.plot_beta_density(fit, ax=axes[2], rng=rng)
+
+    figures = {"venn": ((5, 4), lambda fig: bplots.plot_venn(record["venn"]["total"],
+                                                               ax=fig.subplots())),
+               "condqq": ((10, 4.6), condqq), "density": ((13, 4), density)}
+    if record.get("pi12_profile"):
+        figures["profile"] = ((6, 4), lambda fig: bplots.plot_pi12_profile(
+            record["pi12_profile"], fit=fit, ax=fig.subplots(), trait_names=names))
+    for name, (size, draw) in figures.items():
+        fig = plt.figure(figsize=size)
+        draw(fig)
+        fig.tight_layout()
         for ext in ("png", "pdf"):
             with atomic_path(f"{out}.{name}.{ext}") as tmp:
                 fig.savefig(tmp, format=ext, bbox_inches="tight")
         plt.close(fig)
     run_log.say(f"test2: {int((post['p_shared'] >= 0.9).sum())} of {data.n_tags} tag SNPs "
                 f"with P(shared) >= 0.9; wrote {out}.json, {out}.snps.tsv.gz and "
-                f"{out}.{{venn,condqq,density,profile}}.{{png,pdf}}")
+                f"{out}.{{{','.join(figures)}}}.{{png,pdf}}")
     return 0

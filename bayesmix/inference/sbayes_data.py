@@ -231,9 +231,10 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     """Build :class:`SummaryData` from statistics already aligned to ``ld`` (same SNPs, order).
 
     ``ld_in_sample=None`` treats the LD as in-sample when the LD panel size n_ref is known and
-    equals the largest per-SNP GWAS N: a GWAS of the reference panel's own people (with
-    per-SNP N at most the panel size, lower where calls are missing). An independent
-    reference of exactly the GWAS's size is the only case this misjudges; pass False then.
+    the largest per-SNP GWAS N lies in [0.9 n_ref, n_ref]: a GWAS of the reference panel's
+    own people (per-SNP N at most the panel size, lower where calls are missing, so that even
+    a panel with missing calls at every SNP is recognised). An independent reference within
+    10% of the GWAS's size is the only case this misjudges; pass False then.
     """
     if len(aligned) != ld.shape[0] or not (aligned["SNP"].to_numpy()
                                            == ld.snps["snp"].to_numpy()).all():
@@ -263,7 +264,7 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     n_ref = ld.n_samples or _panel_size(ld)
     m = len(snps)
     if ld_in_sample is None:
-        ld_in_sample = bool(n_ref) and float(np.max(n)) == float(n_ref)
+        ld_in_sample = bool(n_ref) and 0.9 * n_ref <= float(np.max(n)) <= float(n_ref)
     not_stored = (m - np.diff(indptr).astype(np.float64)) / m
     if ld_in_sample:
         ld_samp_var = not_stored
