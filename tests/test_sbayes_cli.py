@@ -101,4 +101,7 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     assert rc == 1
     assert "blowing up" in err or "diverged" in err
     assert not (work / "bad.parRes").exists() and not (work / "bad.snpRes").exists()
-    assert "Data summary" in (work / "bad.log").read_text()  # what was done before it stopped
+    log = (work / "bad.log").read_text()
+    assert "Data summary" in log                # what was done before it stopped, and why
+    assert log.rstrip().splitlines()[-1] == err.rstrip().splitlines()[-1]
+    assert log.rstrip().splitlines()[-1].startswith("error: ") and "blowing up" in log

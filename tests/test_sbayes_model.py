@@ -196,8 +196,8 @@ def in_sample_gwas(bfile22, cohort):
 
 def test_ld_sampling_variance_follows_gctb_formula_and_sample_overlap(in_sample_gwas):
     """LDsamplVar_j from dense correlations: out of sample (n_j + n_ref)/M sum_i (1 - r_ij^2)^2
-    / n_ref + (M - nnz_j)/M; in sample (the GWAS people are the LD panel, detected from N =
-    panel size) only the second term, which is 0 for full LD."""
+    / n_ref + (M - nnz_j)/M; in sample (the GWAS people are the LD panel, detected from N in
+    [0.9, 1] x panel size) only the second term, which is 0 for full LD."""
     from bayesmix.inference.sbayes_data import prepare_summary_data
 
     gwas, ld, dosages = in_sample_gwas
@@ -210,9 +210,11 @@ def test_ld_sampling_variance_follows_gctb_formula_and_sample_overlap(in_sample_
     assert not outside.ld_in_sample
     expect = (n + n) / m * ((1 - r**2) ** 2).sum(axis=1) / n
     np.testing.assert_allclose(outside.ld_sampling_var, expect, rtol=1e-5)
-    # another panel size: out of sample automatically
-    smaller = prepare_summary_data(gwas.assign(N=n - 3.0), ld)
-    assert not smaller.ld_in_sample
+    # a few calls missing (N up to 10% below the panel): still the panel's own GWAS; a larger
+    # GWAS, or one well below the panel size: out of sample automatically
+    assert prepare_summary_data(gwas.assign(N=n - 3.0), ld).ld_in_sample
+    assert not prepare_summary_data(gwas.assign(N=n + 50.0), ld).ld_in_sample
+    assert not prepare_summary_data(gwas.assign(N=0.8 * n), ld).ld_in_sample
 
 
 @pytest.mark.slow

@@ -107,6 +107,13 @@ def run(invocation, run_log) -> int:
     from bayesmix.prepare.mixer import MixerInputs, parse_chromosomes
 
     args, action = invocation.args, invocation.analysis
+    sequence = None
+    if action == "fit":
+        final = f"{args.optimizer}-{args.method}" if args.optimizer else args.method
+        sequence = steps_of(args.sequence or ["infinitesimal", "constrained", final],
+                            fit1_step, "--sequence" if args.sequence else "--method/--optimizer")
+    elif action == "fit2":
+        sequence = steps_of(args.sequence or DEFAULT_FIT2_SEQUENCE, fit2_step, "--sequence")
     runs.set_threads(args.threads)
     traits = (args.sumstats,) + ((args.sumstats2,) if args.sumstats2 else ())
     inputs = MixerInputs(traits, args.ld, parse_chromosomes(args.chr), extract=args.extract,
@@ -115,9 +122,6 @@ def run(invocation, run_log) -> int:
                          seed=args.seed)
     options = invocation.record()
     if action == "fit":
-        final = f"{args.optimizer}-{args.method}" if args.optimizer else args.method
-        sequence = steps_of(args.sequence or ["infinitesimal", "constrained", final],
-                            fit1_step, "--sequence" if args.sequence else "--method/--optimizer")
         qq = None
         if args.plots:
             qq = args.qq_method or ("fast" if sequence[-1].endswith("fast") else "convolve")
@@ -130,8 +134,7 @@ def run(invocation, run_log) -> int:
                               qq_method=args.qq_method or "convolve", options=options)
     if action == "fit2":
         return runs.run_fit2(run_log, inputs, args.out, params_files=(args.params, args.params2),
-                             sequence=steps_of(args.sequence or DEFAULT_FIT2_SEQUENCE,
-                                               fit2_step, "--sequence"),
+                             sequence=sequence,
                              kmax=args.kmax, n_draws=args.draws,
                              profile_points=args.profile_points, options=options,
                              resume=args.resume, fingerprint=invocation.fingerprint())

@@ -78,7 +78,7 @@ OPTIONS = [
            help="binary trait: liability threshold with population prevalence K; the .phen "
                 "holds 1 = case, 0 = control and the GWAS is a linear regression on that 0/1 "
                 "trait"),
-    option("--case-control", applies=PRIORS, type=positive_int, nargs=2,
+    option("--case-control", applies=SINGLE, type=positive_int, nargs=2,
            metavar=("NCASE", "NCONTROL"), requires=("prevalence",),
            help="sample this many cases and controls (GCTA --simu-cc); other samples get NA "
                 "in the .phen and no GWAS"),

@@ -167,13 +167,15 @@ def run(invocation, run_log) -> int:
         return runs.run_ld(run_log, bfile=args.bfile, out=args.out, r2min=args.r2min,
                            window_kb=args.ld_window_kb, chrom=args.chr, threads=args.threads,
                            resume=args.resume, fingerprint=invocation.fingerprint())
+    sequence = None
+    if command in ("fit1", "fit2"):
+        sequence = steps_of(args.fit_sequence, fit1_step if command == "fit1" else fit2_step,
+                            "--fit-sequence")
     runs.set_threads(args.threads)
     inputs = inputs_from(args)
     options = invocation.record()
     if command == "fit1":
-        return runs.run_fit1(run_log, inputs, args.out,
-                             sequence=steps_of(args.fit_sequence, fit1_step, "--fit-sequence"),
-                             censor_z=args.z1max, kmax=args.kmax, n_draws=args.n_draws,
+        return runs.run_fit1(run_log, inputs, args.out, sequence=sequence, censor_z=args.z1max, kmax=args.kmax, n_draws=args.n_draws,
                              nuts=args.nuts, options=options, resume=args.resume,
                              fingerprint=invocation.fingerprint())
     if command == "test1":
@@ -182,8 +184,7 @@ def run(invocation, run_log) -> int:
     if command == "fit2":
         return runs.run_fit2(run_log, inputs, args.out,
                              params_files=(args.trait1_params_file, args.trait2_params_file),
-                             sequence=steps_of(args.fit_sequence, fit2_step, "--fit-sequence"),
-                             kmax=args.kmax, n_draws=args.n_draws,
+                             sequence=sequence, kmax=args.kmax, n_draws=args.n_draws,
                              profile_points=args.profile_points, options=options,
                              resume=args.resume, fingerprint=invocation.fingerprint())
     return runs.run_test2(run_log, inputs, args.out, params_file=args.load_params_file)

@@ -66,11 +66,11 @@ def fit2_step(token: str) -> str:
 
 
 def set_threads(threads) -> None:
-    """numba threads for the likelihood kernels (None: numba's default), logged."""
+    """numba threads for the likelihood kernels (None: numba's default, every core), logged."""
     import numba
 
-    if threads:
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    limit = numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(max(1, min(int(threads), limit)) if threads else limit)
     log.info("likelihood kernels on %d thread(s)", numba.get_num_threads())
 
 

@@ -332,7 +332,8 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
     data : :class:`BivariateData`.
     uni1, uni2 : univariate fits (:class:`~bayesmix.inference.mle.UnivariateFit`, MiXeR JSON
         dict, dict or (pi, sig2_beta, sig2_zero)).
-    sequence : steps, from "infinitesimal", "fast", "full" (in this order).
+    sequence : must hold "fast"; "infinitesimal" (the start) and "fast" (the fit of every
+        parameter) always run, "full" adds pi12 refined on the sampled likelihood.
     kmax, seed : K sampled causal-set draws of the full model and their seed.
     share_starts : starting overlap shares of the fast step.
     full_grid : number of grid shares of the full step before Brent refinement.
@@ -356,6 +357,12 @@ def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal",
     if unknown or not sequence:
         raise InputError(f"unknown fit2 sequence steps {sorted(unknown)}; use infinitesimal, "
                          "fast and/or full")
+    if "fast" not in sequence:
+        raise InputError("the bivariate fit always runs infinitesimal (its start) then fast "
+                         "(all parameters); a sequence can only add full: give "
+                         "'infinitesimal fast' or 'infinitesimal fast full' (MiXeR's "
+                         f"diffevo-fast neldermead-fast [brute1 brent1]), not "
+                         f"{' '.join(sequence)!r}")
     rng = np.random.default_rng(seed)
     own = {"uni1": repr(uni1), "uni2": repr(uni2), "sequence": " ".join(sequence),
            "kmax": str(kmax), "seed": str(seed), "share_starts": repr(list(share_starts)),

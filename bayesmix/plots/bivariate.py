@@ -338,8 +338,10 @@ def plot_z_density(data, fit, *, rng=None, n_rep: int = 10, lim: float = 8.0, bi
             (sim[0].ravel(), sim[1].ravel(), np.tile(data.weights, n_rep) / n_rep,
              "predicted"))):
         h, _, _ = np.histogram2d(z1, z2, bins=[edges, edges], weights=w)
-        ax.imshow(np.log10(h.T + 1e-3), origin="lower", extent=[-lim, lim, -lim, lim],
-                  cmap="magma", vmin=-1)
+        image = np.log10(h.T + 1e-3)
+        # colour scale from 0.1 (weighted) SNPs per cell; a sparse panel may have no cell above
+        ax.imshow(image, origin="lower", extent=[-lim, lim, -lim, lim], cmap="magma",
+                  vmin=-1, vmax=max(float(image.max()), 0.0))
         ax.set_title(f"{title} z density (log10)", fontsize=9)
         ax.set_xlabel("z1")
     axes[0].set_ylabel("z2")
@@ -358,11 +360,12 @@ def plot_beta_density(fit, *, rng=None, n: int = 20000, ax=None):
     s1, s2 = math.sqrt(p["sig2_beta1"]), math.sqrt(p["sig2_beta2"])
     cov = [[s1 * s1, p["rho12"] * s1 * s2], [p["rho12"] * s1 * s2, s2 * s2]]
     shared = rng.multivariate_normal([0, 0], cov, counts[2])
-    ax.scatter(rng.normal(0, s1, counts[0]), np.zeros(counts[0]), s=2, alpha=0.3,
+    ax.scatter(rng.normal(0, s1, counts[0]), np.zeros(counts[0]), s=2, alpha=0.3, rasterized=True,
                label="trait 1 only", color="tab:red")
-    ax.scatter(np.zeros(counts[1]), rng.normal(0, s2, counts[1]), s=2, alpha=0.3,
+    ax.scatter(np.zeros(counts[1]), rng.normal(0, s2, counts[1]), s=2, alpha=0.3, rasterized=True,
                label="trait 2 only", color="tab:blue")
-    ax.scatter(shared[:, 0], shared[:, 1], s=2, alpha=0.3, label="shared", color="tab:purple")
+    ax.scatter(shared[:, 0], shared[:, 1], s=2, alpha=0.3, label="shared", color="tab:purple",
+               rasterized=True)  # 20,000 points: an image in PDFs, not 20,000 paths
     ax.set_xlabel("beta1 (per allele)")
     ax.set_ylabel("beta2 (per allele)")
     ax.legend(fontsize=7, markerscale=4)

@@ -1,0 +1,142 @@
+"""What every command line does around its analysis: the output location is checked and
+locked before any work, the run log records errors, only the ``bayesmix`` logger speaks, GCTB's
+SNP selection reaches the SBayes QC table, and argument mistakes are one-line errors."""
+
+import multiprocessing
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bayesmix.cli import gctb as gctb_cli
+from bayesmix.cli import main as bayesmix_cli
+from bayesmix.cli import mixer as mixer_cli
+from bayesmix.io.plink import Genotypes
+
+
+@pytest.fixture(scope="module")
+def trait(tmp_path_factory, bfile22):
+    """A simulated trait on the first 300 SNPs of the shipped chr22 subset, its GWAS and full
+    GCTB LD of those SNPs."""
+    d = tmp_path_factory.mktemp("cli_runs")
+    snps = Genotypes.open(bfile22).snps["snp"].iloc[:300]
+    (d / "snps.txt").write_text("\n".join(snps) + "\n")
+    assert bayesmix_cli.main(["simulate", "--bfile", str(bfile22), "--extract",
+                              str(d / "snps.txt"), "--prior", "C", "--h2", "0.5",
+                              "--n-causal", "10", "--seed", "2", "--out", str(d / "sim")]) == 0
+    assert gctb_cli.main(["--bfile", str(bfile22), "--extract", str(d / "snps.txt"),
+                          "--make-full-ldm", "--out", str(d / "ref")]) == 0
+    return d
+
+
+def _hold(prefix, ready, release):
+    from bayesmix.io.outputs import claim_outputs
+
+    with claim_outputs(prefix, command="bayesmix-gctb --bayes C (the first run)"):
+        ready.set()
+        release.wait(60)
+
+
+def test_a_second_run_on_a_live_out_is_refused_before_any_work(trait, bfile22, capsys):
+    """Another process holds OUT.lock: the run stops at once naming it, writing nothing; once
+    that process ends the same command runs."""
+    out = trait / "busy"
+    argv = ["--bfile", str(bfile22), "--pheno", str(trait / "sim.phen"), "--extract",
+            str(trait / "snps.txt"), "--bayes", "C", "--chain-length", "30", "--burn-in", "10",
+            "--out", str(out)]
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold, args=(str(out), ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        assert gctb_cli.main(argv) == 1
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("error: ") and str(holder.pid) in err and "(the first run)" in err
+        assert sorted(p.name for p in trait.iterdir() if p.name.startswith("busy")) == \
+            ["busy.lock"]
+    finally:
+        release.set()
+        holder.join(30)
+    assert gctb_cli.main(argv) == 0
+    assert (trait / "busy.snpRes").exists() and not (trait / "busy.lock").exists()
+
+
+def test_a_missing_output_directory_is_refused_before_any_work(trait, bfile22, capsys,
+                                                                monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("genotypes read before the output location was checked")
+
+    monkeypatch.setattr(Genotypes, "open", refuse)
+    rc = gctb_cli.main(["--bfile", str(bfile22), "--pheno", str(trait / "sim.phen"),
+                        "--bayes", "C", "--out", str(trait / "no_such_dir" / "x")])
+    assert rc == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_dir" in err[0] and "does not exist" in err[0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--chains", "0"], "argument --chains: must be >= 1, got 0"),
+    (["--thin", "-1"], "argument --thin: must be >= 1, got -1"),
+    (["--hsq", "1.2"], "argument --hsq: must be < 1, got 1.2"),
+    (["--bayes", "Q"], "argument --bayes: invalid choice"),
+    (["--sbayes", "R"], "one analysis per run: --bayes C and --sbayes R"),
+    (["--make-full-ldm"], "one analysis per run"),
+    (["--gwas-summary", "x.ma"], "--gwas-summary does not apply to --bayes C (it applies to "
+                                 "--sbayes C/R/S)"),
+    (["--covar", "c.txt", "--qcovar", "c.txt"], "exclude each other"),
+])
+def test_argument_mistakes_are_one_line_errors(trait, bfile22, capsys, argv, message):
+    (trait / "c.txt").write_text("")
+    rc = gctb_cli.main(["--bfile", str(bfile22), "--pheno", str(trait / "sim.phen"),
+                        "--bayes", "C", *argv, "--out", str(trait / "mistake")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and message in err[0], err
+    assert not list(trait.glob("mistake*"))
+
+
+def test_mixer_fit_sequence_mistakes(trait, capsys):
+    rc = mixer_cli.main(["fit1", "--trait1-file", str(trait / "sim.sumstats.gz"), "--ld-file",
+                         str(trait / "x_chr@.ld"), "--fit-sequence", "infinitesimal", "bogus",
+                         "--out", str(trait / "seq")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1
+    assert "--fit-sequence: unknown fit-sequence step 'bogus'" in err[0]
+
+
+def test_sbayes_snp_selection_is_counted_in_the_qc_table(trait, capsys):
+    """GCTB's --extract/--exclude/--chr reach a summary-data run: each is a row of the QC
+    table with the number it dropped, and the analysis has exactly the SNPs left."""
+    keep = trait / "keep.snps"
+    drop = trait / "drop.snps"
+    snps = (trait / "snps.txt").read_text().split()
+    keep.write_text("\n".join(snps[:200]) + "\n")
+    drop.write_text("\n".join(snps[150:180]) + "\n")
+    out = trait / "selected"
+    assert gctb_cli.main(["--sbayes", "C", "--gwas-summary", str(trait / "sim.ma"), "--ldm",
+                          str(trait / "ref.ldm.full"), "--extract", str(keep), "--exclude",
+                          str(drop), "--chr", "22", "--chain-length", "40", "--burn-in", "10",
+                          "--thin", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = {rule: int(n) for rule, n in re.findall(r"^\s*(not in the --extract list|in the "
+                                                   r"--exclude list|not on chromosome 22)"
+                                                   r"\s+(\d+)", printed, re.M)}
+    assert rows["in the --exclude list"] == 30 and rows["not on chromosome 22"] == 0
+    n_snps = len(open(f"{out}.snpRes").read().splitlines()) - 1
+    assert rows["not in the --extract list"] >= 100 and n_snps <= 170
+
+
+def test_only_bayesmix_speaks_on_stderr(trait, bfile22):
+    """A normal run logs through the bayesmix logger only: no pytensor/arviz/numba chatter."""
+    cmd = [sys.executable, "-c", "from bayesmix.cli.gctb import main; raise SystemExit(main())",
+           "--bfile", str(bfile22), "--pheno", str(trait / "sim.phen"), "--extract",
+           str(trait / "snps.txt"), "--bayes", "S", "--chain-length", "30", "--burn-in", "10",
+           "--out", str(trait / "quiet")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    noisy = [line for line in done.stderr.splitlines()
+             if re.search(r"pytensor|arviz|numba|WARNING \(|INFO \(", line, re.I)]
+    assert noisy == []
+    assert not np.any(["Traceback" in line for line in done.stderr.splitlines()])
