@@ -1,6 +1,6 @@
 """Summary-data normal equations for SBayes: GWAS statistics harmonised to a square LD matrix.
 
-Scale (DESIGN.md "SBayes"): genotypes standardised to variance 1 and the phenotype to
+Scale (docs/design.md "SBayes"): genotypes standardised to variance 1 and the phenotype to
 variance 1. For SNP j with per-allele effect b_j, its SE se_j, sample size n_j and A1
 frequency p_j (H_j = 2 p_j (1 - p_j)):
 
