@@ -213,6 +213,9 @@ def test_ld_sampling_variance_follows_gctb_formula_and_sample_overlap(in_sample_
     # another panel size: out of sample automatically
     smaller = prepare_summary_data(gwas.assign(N=n - 3.0), ld)
     assert not smaller.ld_in_sample
+    # shrunk LD of the same people is not their own LD: out of sample automatically
+    shrunk = LDMatrix.from_scipy(ld.to_scipy(), ld.snps, meta={**ld.meta, "kind": "shrunk"})
+    assert not prepare_summary_data(gwas, shrunk).ld_in_sample
 
 
 @pytest.mark.slow

@@ -232,8 +232,11 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
 
     ``ld_in_sample=None`` treats the LD as in-sample when the LD panel size n_ref is known and
     equals the largest per-SNP GWAS N: a GWAS of the reference panel's own people (with
-    per-SNP N at most the panel size, lower where calls are missing). An independent
-    reference of exactly the GWAS's size is the only case this misjudges; pass False then.
+    per-SNP N at most the panel size, lower where calls are missing), unless the LD is shrunk
+    (its entries are not the sample's own correlations: a GWAS of 503 people with shrunk LD
+    of the same people diverged when taken as in-sample). An independent reference of
+    exactly the GWAS's size is the only case this misjudges; pass False then. Pass True for
+    statistics drawn from the LD matrix itself (``bayesmix simulate --n-gwas N --ld``).
     """
     if len(aligned) != ld.shape[0] or not (aligned["SNP"].to_numpy()
                                            == ld.snps["snp"].to_numpy()).all():
@@ -263,7 +266,8 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     n_ref = ld.n_samples or _panel_size(ld)
     m = len(snps)
     if ld_in_sample is None:
-        ld_in_sample = bool(n_ref) and float(np.max(n)) == float(n_ref)
+        ld_in_sample = (bool(n_ref) and float(np.max(n)) == float(n_ref)
+                        and ld.kind != "shrunk")
     not_stored = (m - np.diff(indptr).astype(np.float64)) / m
     if ld_in_sample:
         ld_samp_var = not_stored
