@@ -14,7 +14,8 @@ Rules the pages follow (checked here):
 - the README's first block (install, demo, test suite) is the one block not run here: the
   demo has its own test (tests/test_demo.py).
 
-The page runs are slow (one to two minutes each on 2 shared cores); the tag check is fast.
+The page runs are slow (3-60 s each, about 3.5 minutes in all on 2 shared cores, one thread
+per process); the tag checks are fast.
 """
 
 from __future__ import annotations
