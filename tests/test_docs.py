@@ -283,7 +283,7 @@ def check_simulate(w: Path) -> None:
     u = np.sqrt(100_000) * (r @ b)
     slope, se = u @ z / (u @ u), np.sqrt(u @ (r @ u)) / (u @ u)
     assert abs(slope - 1) < 4 * se
-    assert "--ld-in-sample" in record["gwas"]["ld_in_sample"]
+    assert "--ld-in-sample" in record["gwas"]["ld_note"]
 
 
 def check_alphabet(w: Path) -> None:

@@ -36,7 +36,8 @@ class SimulatedGWAS:
     effects : the effects actually behind the data (after rescaling).
     phenotypes : phenotypes of the genotype samples.
     sumstats : one canonical summary-statistics table per trait (:mod:`bayesmix.io.sumstats`).
-    gwas : how the summary statistics were made (kind, N, LD, rho0, ...).
+    gwas : how the summary statistics were made (kind, N, LD, rho0, ...; drawn from LD,
+        ``ld_note`` says what that LD is to a model fitted with it: :func:`ld_in_sample_note`).
     """
 
     effects: Effects
@@ -139,7 +140,7 @@ def _sumstats_from_ld(genotypes, effects, h2, rng, n_gwas, ld, block_size, resid
     effects = effects.scaled(factor if n_traits > 1 else factor[0])
     info = {"kind": "drawn from LD: z = sqrt(N) R b + e, e ~ N(0, R)", "n": n_gwas.tolist(),
             "ld": ld_label, "ld_clipped_eigenvalues": draw.clipped,
-            "ld_in_sample": ld_in_sample_note(ld is not None, block_size)}
+            "ld_note": ld_in_sample_note(ld is not None, block_size)}
     rho0 = 0.0
     if n_traits == 2:
         genetic_cov = float(draw.genetic_cov[0, 1] * factor[0] * factor[1])
@@ -161,9 +162,9 @@ def ld_in_sample_note(saved_ld: bool, block_size: int) -> str:
     *in-sample* LD, although N differs from the LD panel size. SBayes guesses in-sample LD only
     when the panel size equals the GWAS N, so the fit must be told (``--ld-in-sample``);
     treated as an independent reference (the LD sampling-variance correction of
-    docs/sbayes.md) the same statistics give hsq about a quarter too low on the shipped chr22
-    data. ``saved_ld``: drawn from a saved matrix (``--ld``), else from the block-diagonal LD
-    of consecutive ``block_size`` SNPs of the genotypes.
+    docs/sbayes.md) the same statistics gave hsq 19-43% too low on the shipped chr22 data.
+    ``saved_ld``: drawn from a saved matrix (``--ld``), else from the block-diagonal LD of
+    consecutive ``block_size`` SNPs of the genotypes.
     """
     if saved_ld:
         return ("the statistics are drawn from this LD matrix itself: fitted with the same "
