@@ -160,7 +160,7 @@ def ld_in_sample_note(saved_ld: bool, block_size: int) -> str:
     Statistics drawn as z = sqrt(N) R b + e, e ~ N(0, R), lie in the range of R exactly as a
     GWAS of the LD panel's own people would: to SBayes fitted with the same R this is
     *in-sample* LD, although N differs from the LD panel size. SBayes guesses in-sample LD only
-    when the panel size equals the GWAS N, so the fit must be told (``--ld-in-sample``);
+    when the GWAS N matches the panel size, so the fit must be told (``--ld-in-sample``);
     treated as an independent reference (the LD sampling-variance correction of
     docs/sbayes.md) the same statistics gave hsq 19-43% too low on the shipped chr22 data.
     ``saved_ld``: drawn from a saved matrix (``--ld``), else from the block-diagonal LD of
