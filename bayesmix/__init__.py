@@ -1,7 +1,7 @@
 """bayesmix: Bayesian mixture models of complex-trait genetic architecture.
 
 One package for MiXeR-style causal mixture models of GWAS z-scores and the GCTB Bayesian
-alphabet (BayesB/C/S/N/NS/R, SBayesC/R/S). See ``docs/`` and DESIGN.md for the map.
+alphabet (BayesB/C/S/N/NS/R, SBayesC/R/S). See ``docs/`` and docs/design.md for the map.
 
 Subpackages are imported lazily so that ``import bayesmix`` stays cheap (no numba
 compilation, no PyMC import) until a model or kernel is used.

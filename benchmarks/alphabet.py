@@ -8,9 +8,9 @@ matrix), a BayesC trait with 1% causal SNPs and h2 = 0.5. It times our chain dri
 iterations, and reports the sweep alone. Wall time and CPU time (``time.process_time``) are
 both recorded: on a shared machine the CPU time is the fair per-iteration cost.
 
-Default grid: n x M = 5,000 x 20,000 (GCTB's own one-thread numbers on such data: BayesC ~44
-ms/iteration, BayesR ~37 ms; notes/gctb-facts.md), plus n in {2,500, 10,000} at M = 20,000 and
-M in {10,000, 40,000} at n = 5,000 to show growth. One thread (numba kernels are serial).
+Default grid: n x M = 5,000 x 20,000 (GCTB 2.05beta's own one-thread runs on such data, on
+another machine: BayesC ~44 ms/iteration, BayesR ~37 ms), plus n in {2,500, 10,000} at
+M = 20,000 and M in {10,000, 40,000} at n = 5,000 to show growth. One thread (numba kernels are serial).
 
 Prints a table and writes JSON to ``benchmarks/results/alphabet.json``.
 

@@ -32,8 +32,8 @@
    the chain runs in another, so the peak RSS is the model's. Writes
    ``benchmarks/results/sbayes_gctb_like.json`` (``sbayes.json`` is left alone).
 
-GCTB reference (notes/gctb-facts.md, GCTB's own runs, one thread, 20,000 SNPs with 10,000-wide
-shrunk LD): SBayesR 16-44 ms per iteration. GCTB is not installed here, so the comparison is
+GCTB reference (GCTB 2.05beta's own runs on another machine, one thread, 20,000 SNPs with
+10,000-wide shrunk LD; docs/sbayes.md): SBayesR 16-44 ms per iteration. GCTB is not installed here, so the comparison is
 against those numbers (another machine), not a run on the same machine. Each configuration runs
 in its own process with numba and BLAS limited to one thread. Configurations 1-3 print a table
 and write ``benchmarks/results/sbayes.json``.

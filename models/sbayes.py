@@ -1,6 +1,6 @@
 """SBayesC, SBayesR and SBayesS: the Bayesian alphabet on GWAS summary statistics and LD.
 
-Model (standardised scale; DESIGN.md "SBayes"): with X'y, X'X = S R S (S = diag(sqrt(n_j)))
+Model (standardised scale; docs/design.md "SBayes"): with X'y, X'X = S R S (S = diag(sqrt(n_j)))
 and y'y from :class:`~bayesmix.inference.sbayes_data.SummaryData`, the likelihood is the
 individual-level one written in summaries,
 

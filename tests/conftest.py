@@ -4,7 +4,7 @@ import os
 import tempfile
 
 # pytensor caches compiled graphs keyed on Op props only; a scratch dir per session avoids
-# loading stale kernels after an edit (notes/api-probe.md, pitfall 1).
+# loading stale kernels after an edit (bayesmix.ops.fused keys its Ops on the kernel source).
 os.environ.setdefault(
     "PYTENSOR_FLAGS", f"base_compiledir={tempfile.mkdtemp(prefix='bayesmix-pytensor-')}"
 )

@@ -215,6 +215,9 @@ def test_ld_sampling_variance_follows_gctb_formula_and_sample_overlap(in_sample_
     assert prepare_summary_data(gwas.assign(N=n - 3.0), ld).ld_in_sample
     assert not prepare_summary_data(gwas.assign(N=n + 50.0), ld).ld_in_sample
     assert not prepare_summary_data(gwas.assign(N=0.8 * n), ld).ld_in_sample
+    # shrunk LD of the same people is not their own LD: out of sample automatically
+    shrunk = LDMatrix.from_scipy(ld.to_scipy(), ld.snps, meta={**ld.meta, "kind": "shrunk"})
+    assert not prepare_summary_data(gwas, shrunk).ld_in_sample
 
 
 @pytest.mark.slow

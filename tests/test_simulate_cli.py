@@ -95,6 +95,8 @@ def test_n_gwas_from_ld(tmp_path, bfile22, geno22):
     z = ma["BETA"] / ma["SE"]
     assert abs(np.mean(z**2) / expected - 1) < 0.1
     assert (tmp_path / "ld.phen").exists()
+    # no saved matrix holds this block-diagonal LD: the note says to draw from one instead
+    assert "(--ld)" in truth["gwas"]["ld_note"]
 
 
 def test_bivariate_and_binary(tmp_path, bfile22):
@@ -168,6 +170,9 @@ def test_n_gwas_with_saved_ld_matrix(tmp_path, bfile22, geno22):
     b = np.zeros(geno.n_snps)
     b[truth["causal"]["index"]] = truth["causal"]["b_std"]
     assert np.isclose(b @ (r @ b), 0.3, rtol=1e-5)
+    # drawn from the matrix itself: SBayes with it is in-sample, and the log and truth say so
+    assert "--ld-in-sample" in truth["gwas"]["ld_note"]
+    assert f"note: {truth['gwas']['ld_note']}" in (tmp_path / "x.log").read_text()
     # an LD matrix whose alleles disagree with the bfile is refused
     flipped = geno.snps.copy()
     flipped[["a1", "a2"]] = flipped[["a2", "a1"]].to_numpy()

@@ -1,6 +1,6 @@
 """Effect-size priors: reproducibility, scales, and the h2 scaling checked by Monte Carlo.
 
-The truth each test uses is the prior as written in DESIGN.md: averages over many draws must
+The truth each test uses is the prior as written in docs/design.md: averages over many draws must
 match the analytic moments (expected h2, causal fractions, component weights, variance
 laws, effect correlations) within a few Monte Carlo standard errors.
 """

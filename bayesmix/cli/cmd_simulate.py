@@ -179,6 +179,8 @@ def run(invocation, run_log) -> int:
                         prevalence=args.prevalence, case_control=args.case_control,
                         progress=True, **bivariate_options, **params)
     log.info("prior %s: %d causal SNPs", args.prior, len(sim.effects.causal))
+    if "ld_note" in sim.gwas:
+        log.info("note: %s", sim.gwas["ld_note"])
 
     out = args.out
     written = [f"{out}.phen"]

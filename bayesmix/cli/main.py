@@ -20,16 +20,17 @@ from bayesmix.cli.options import Parser
 
 
 def command_names() -> list[str]:
-    """Names of the available subcommands (modules ``bayesmix/cli/cmd_*.py``), sorted."""
+    """Names of the available subcommands (modules ``bayesmix/cli/cmd_*.py``, ``_`` typed as
+    ``-``: ``cmd_example_data`` is ``bayesmix example-data``), sorted."""
     return sorted(
-        m.name[len("cmd_"):]
+        m.name[len("cmd_"):].replace("_", "-")
         for m in pkgutil.iter_modules(bayesmix.cli.__path__)
         if m.name.startswith("cmd_")
     )
 
 
 def command_module(name: str):
-    return importlib.import_module(f"bayesmix.cli.cmd_{name}")
+    return importlib.import_module(f"bayesmix.cli.cmd_{name.replace('-', '_')}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """Summary-data normal equations for SBayes: GWAS statistics harmonised to a square LD matrix.
 
-Scale (DESIGN.md "SBayes"): genotypes standardised to variance 1 and the phenotype to
+Scale (docs/design.md "SBayes"): genotypes standardised to variance 1 and the phenotype to
 variance 1. For SNP j with per-allele effect b_j, its SE se_j, sample size n_j and A1
 frequency p_j (H_j = 2 p_j (1 - p_j)):
 
@@ -233,8 +233,11 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     ``ld_in_sample=None`` treats the LD as in-sample when the LD panel size n_ref is known and
     the largest per-SNP GWAS N lies in [0.9 n_ref, n_ref]: a GWAS of the reference panel's
     own people (per-SNP N at most the panel size, lower where calls are missing, so that even
-    a panel with missing calls at every SNP is recognised). An independent reference within
-    10% of the GWAS's size is the only case this misjudges; pass False then.
+    a panel with missing calls at every SNP is recognised), unless the LD is shrunk (its
+    entries are not the sample's own correlations: a GWAS of 503 people with shrunk LD of the
+    same people diverged when taken as in-sample). An independent reference within 10% of the
+    GWAS's size is the only case this misjudges; pass False then. Pass True for statistics
+    drawn from the LD matrix itself (``bayesmix simulate --n-gwas N --ld``).
     """
     if len(aligned) != ld.shape[0] or not (aligned["SNP"].to_numpy()
                                            == ld.snps["snp"].to_numpy()).all():
@@ -264,7 +267,8 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     n_ref = ld.n_samples or _panel_size(ld)
     m = len(snps)
     if ld_in_sample is None:
-        ld_in_sample = bool(n_ref) and 0.9 * n_ref <= float(np.max(n)) <= float(n_ref)
+        ld_in_sample = (bool(n_ref) and 0.9 * n_ref <= float(np.max(n)) <= float(n_ref)
+                        and ld.kind != "shrunk")
     not_stored = (m - np.diff(indptr).astype(np.float64)) / m
     if ld_in_sample:
         ld_samp_var = not_stored

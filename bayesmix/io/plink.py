@@ -1,6 +1,6 @@
 """PLINK 1 binary genotypes (``.bed/.bim/.fam``) read by SNP blocks through bed-reader.
 
-Conventions (DESIGN.md): allele 1 (column 5 of ``.bim``) is the counted/effect allele, so a
+Conventions (docs/design.md): allele 1 (column 5 of ``.bim``) is the counted/effect allele, so a
 genotype x in {0, 1, 2} counts A1 and ``freq`` is the A1 frequency. Missing genotypes are
 mean-imputed. Nothing here holds the whole n x M matrix: :meth:`Genotypes.iter_blocks` yields
 column blocks whose size the caller bounds.

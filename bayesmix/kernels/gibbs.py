@@ -1,6 +1,6 @@
 """numba Gibbs sweeps over SNP effects for the Bayesian alphabet (individual genotypes).
 
-Model (DESIGN.md): y* = X beta + e, e ~ N(0, sig2_e I), X a :class:`CompactGenotypes`
+Model (docs/design.md): y* = X beta + e, e ~ N(0, sig2_e I), X a :class:`CompactGenotypes`
 matrix (standardised or centred columns) and a normal-mixture prior per SNP,
 
     beta_j ~ sum_k pi_k N(0, gamma_k v_j),   gamma_k v_j = 0 meaning a point mass at 0,

@@ -5,8 +5,9 @@
 - ``error_model="numpy"``: a division by zero gives inf/nan instead of raising
   ZeroDivisionError inside a sampler (which would kill a chain).
 - fastmath without ``nnan``/``ninf``: plain ``fastmath=True`` lets LLVM assume no NaN/inf, so
-  ``np.isfinite`` and ``x != x`` checks silently stop working (verified in
-  notes/api-probe.md). We keep contraction, reassociation and approximate functions.
+  ``np.isfinite`` and ``x != x`` checks silently stop working (verified: under it
+  ``np.isfinite(math.log(0.0))`` is True). We keep contraction, reassociation and approximate
+  functions.
 
 numba's cache key ignores jit options, so never compile one Python function under two
 option sets: give each variant its own ``def``.

@@ -1,6 +1,6 @@
 """MiXeR univariate likelihood kernels on plain arrays (numba).
 
-Model (DESIGN.md "MiXeR"): per-allele effects beta_i ~ (1 - pi) delta_0 + pi N(0, sig2_beta)
+Model (docs/design.md "MiXeR"): per-allele effects beta_i ~ (1 - pi) delta_0 + pi N(0, sig2_beta)
 over M reference SNPs; the z-score of tag SNP j is z_j = delta_j + eps_j with
 eps_j ~ N(0, sig2_zero) and delta_j = sqrt(N_j) sum_i sqrt(H_i) r_ij beta_i, so a causal
 reference SNP i adds variance N_j sig2_beta H_i r_ij^2 to z_j.

@@ -1,6 +1,6 @@
 """Numba kernels of the bivariate MiXeR likelihood (polygenic overlap of two traits).
 
-Model (DESIGN.md, "Bivariate prior"). Three independent causal sets over the M reference
+Model (docs/design.md, "Bivariate prior"). Three independent causal sets over the M reference
 SNPs: C1 (trait 1 only, rate ``pi1``), C2 (trait 2 only, ``pi2``), C12 (shared, ``pi12``).
 Standardised-genotype effects (phenotype variance 1, per-allele beta times sqrt(H)) are
 ``b1 ~ N(0, sig2_beta1)`` in C1, ``b2 ~ N(0, sig2_beta2)`` in C2 and

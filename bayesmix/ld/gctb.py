@@ -1,6 +1,6 @@
 """GCTB LD matrix files (``PREFIX.ldm.TYPE.bin`` + ``.info``) and a text dump.
 
-Layout (GCTB 2.x; notes/gctb-facts.md, checked against GCTB's source):
+Layout (GCTB 2.x, checked against GCTB's source; docs/formats.md, "GCTB files"):
 
 - ``.info``: one header line, then one row per SNP in matrix order, 15 whitespace-separated
   columns ``Chrom ID GenPos PhysPos A1 A2 A1Freq Index WindStart WindEnd WindSize WindWidth N

@@ -1,7 +1,7 @@
 """The LD matrix store: :class:`LDMatrix`, a CSR matrix of signed allelic correlations r.
 
 Rows are tag (GWAS) SNPs, columns are reference SNPs; the matrix is square when they coincide
-(SBayes) and rectangular for MiXeR's tag x reference LD (DESIGN.md). One matrix covers one
+(SBayes) and rectangular for MiXeR's tag x reference LD (docs/design.md). One matrix covers one
 chromosome or a contiguous range of its rows (a *piece*, see :func:`merge`).
 
 On-disk layout (a folder; format ``bayesmix-ld``, version :data:`FORMAT_VERSION`)::

@@ -26,7 +26,7 @@ log = logging.getLogger("bayesmix")
 
 MIN_GWAS_N = 50_000
 """MiXeR's guidance for univariate fits: below this GWAS sample size pi (polygenicity) and the
-number of causal variants are poorly identified (notes/mixer-facts.md)."""
+number of causal variants are poorly identified (docs/mixer.md, AIC/BIC)."""
 
 
 def power_warning(data, *, label: str = "the GWAS", min_n: float = MIN_GWAS_N) -> str | None:

@@ -1,6 +1,6 @@
-"""Causal effect sizes drawn from every prior of DESIGN.md, returned with their truth.
+"""Causal effect sizes drawn from every prior of docs/design.md, returned with their truth.
 
-Scales (DESIGN.md conventions; phenotype variance 1):
+Scales (docs/design.md conventions; phenotype variance 1):
 
 - ``beta``: per-allele effect of A1, in phenotype standard deviations per allele;
 - ``b_std = beta * sqrt(H)``: standardised effect, H_j = 2 p_j (1 - p_j);
