@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmix.cli import cmd_demo, cmd_ld, cmd_mixer, cmd_munge, cmd_simulate
+from bayesmix.cli import (cmd_demo, cmd_example_data, cmd_ld, cmd_mixer, cmd_munge,
+                          cmd_simulate)
 from bayesmix.cli import gctb as gctb_cli
 from bayesmix.cli import main as bayesmix_main
 from bayesmix.cli import mixer as mixer_cli
@@ -42,7 +43,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning"
 
 SPECS = {spec.prog: spec for spec in (gctb_cli.SPEC, mixer_cli.SPEC, cmd_mixer.SPEC,
                                       cmd_ld.SPEC, cmd_munge.SPEC, cmd_simulate.SPEC,
-                                      cmd_demo.SPEC)}
+                                      cmd_demo.SPEC, cmd_example_data.SPEC)}
 
 
 # --------------------------------------------------------------------------- tiny data
@@ -256,6 +257,7 @@ def bases(w) -> dict:
         b[("bayesmix simulate", prior)] = ["simulate", "--bfile", bf, "--prior", prior, "--h2",
                                            *h2, *causal, "--seed", "1"]
     b[("bayesmix demo", "demo")] = ["demo"]
+    b[("bayesmix example-data", "example-data")] = ["example-data"]
     return b
 
 
@@ -532,6 +534,7 @@ def probes(w) -> dict:
     P[S, "--out"] = Probe([])
     P["bayesmix demo", "--out"] = Probe([])
     P["bayesmix demo", "--seed"] = Probe([])
+    P["bayesmix example-data", "--out"] = Probe([])
     return P
 
 

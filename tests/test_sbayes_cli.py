@@ -100,6 +100,9 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     err = capsys.readouterr().err
     assert rc == 1
     assert "blowing up" in err or "diverged" in err
+    # the advice names what this run can change, not what it already uses
+    assert "drop --no-robust" in err and "shrunk LD (--make-shrunk-ldm)" in err
+    assert "a larger LD reference panel (this one has 503 people)" in err
     assert not (work / "bad.parRes").exists() and not (work / "bad.snpRes").exists()
     log = (work / "bad.log").read_text()
     assert "Data summary" in log                # what was done before it stopped, and why

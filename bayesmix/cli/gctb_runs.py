@@ -45,7 +45,9 @@ def _chain_description(settings, args) -> str:
                    if args.checkpoint_every else "checkpoints only when interrupted")
     return (f"chain length {settings.chain_length}, burn-in {settings.burn_in}, thin "
             f"{settings.thin}, seed {settings.seed}, {args.chains} chain(s), {args.thread} "
-            f"thread(s), {checkpoints}, progress every {args.out_freq or 'no'} iterations")
+            f"thread(s), {checkpoints}, "
+            + (f"a progress line every {args.out_freq} iterations" if args.out_freq
+               else "no progress lines"))
 
 
 def run_alphabet(invocation, run_log) -> int:

@@ -38,12 +38,29 @@ from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_swee
 SWEEPS = {"csr": sbayes_sweep, "band": sbayes_sweep_band, "upper": sbayes_sweep_upper}
 XTX_PRODUCTS = {"csr": xtx_times, "band": xtx_times_band, "upper": xtx_times_upper}
 
-DIVERGENCE_ADVICE = (
-    "This happens when the LD matrix does not match the GWAS (LD from a small or different "
-    "reference panel, or thresholded sparse LD, which is not positive definite). Try: the "
-    "robust setting (on by default; check that --ld-ridge was not set to 0), a larger --ld-ridge "
-    "(e.g. 0.2), shrunk LD (--make-shrunk-ldm), or a larger LD reference panel; check the "
-    "allele alignment and per-SNP sample sizes (--impute-n) of the summary statistics.")
+def divergence_advice(sbayes) -> str:
+    """What to try when a chain blows up, naming only settings this run does not use yet."""
+    data, tips = sbayes.data, []
+    kind = data.ld.kind
+    if not sbayes.robust:
+        tips.append("the robust setting (drop --no-robust)")
+    elif sbayes.ridge < 0.2:
+        tips.append(f"a larger --ld-ridge (this run used {sbayes.ridge:.3g}; e.g. 0.2)")
+    if kind == "sparse":
+        tips.append("LD that is positive definite: thresholded sparse LD is not "
+                    "(--make-shrunk-ldm, or full/window LD)")
+    elif kind != "shrunk":
+        tips.append("shrunk LD (--make-shrunk-ldm)")
+    n_ref = data.ld.n_samples
+    if n_ref and n_ref < 5000:
+        tips.append(f"a larger LD reference panel (this one has {n_ref:,} people)")
+    if data.ld_in_sample:
+        tips.append("--ld-out-of-sample if the LD panel is not the GWAS sample")
+    if getattr(data.qc, "imputed_n", None) is None:
+        tips.append("per-SNP sample sizes from the statistics (--impute-n)")
+    return ("This happens when the LD matrix does not match the GWAS (LD from a small or "
+            "different reference panel, or LD that is not positive definite). Try: "
+            + "; ".join(tips) + ". Check the allele alignment of the summary statistics too.")
 
 
 class SummaryResiduals:
@@ -142,7 +159,7 @@ class SBayesResidualVarianceGibbs(ResidualVarianceGibbs):
             raise ConvergenceError(
                 f"Residual variance is negative ({sse / m.data.nobs:.4g}): the effect sizes are "
                 f"blowing up (genetic variance {genetic_variance(m, beta, r):.4g} of a "
-                f"phenotypic variance of 1). {DIVERGENCE_ADVICE}")
+                f"phenotypic variance of 1). {divergence_advice(m)}")
         dof = nu + m.data.nobs
         new = dict(point)
         new["sig2_e"] = np.asarray(draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + sse) / dof))
