@@ -38,7 +38,7 @@ import numpy as np
 
 from bayesmix import __version__, interrupt
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open, atomic_path
+from bayesmix.io.files import atomic_open, atomic_path, json_types
 
 log = logging.getLogger("bayesmix")
 
@@ -127,7 +127,7 @@ class Checkpoint:
     def save(self, state: dict) -> None:
         """Replace the state atomically. JSON types, numpy scalars and arrays (stored as
         lists); floats round-trip exactly, NaN and infinities included."""
-        self.state = plain(state)
+        self.state = json_types(state)
         self._ensure_folder()
         self._write_state()
 
@@ -145,7 +145,7 @@ class Checkpoint:
                 fh.seek(0, os.SEEK_END)
                 fh.write(values.tobytes())
             self.lengths[name] = [dtype, length + values.size]
-        self.state = plain(state)
+        self.state = json_types(state)
         self._write_state()
 
     def _ensure_folder(self) -> None:
@@ -187,21 +187,6 @@ class Checkpoint:
                                           dir=self.path.parent))
             os.replace(self.path, trash / self.path.name)
             shutil.rmtree(trash)
-
-
-def plain(value):
-    """``value`` with numpy arrays and scalars, tuples and paths turned into JSON types."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 _DIGEST = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")

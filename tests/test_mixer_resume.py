@@ -208,7 +208,7 @@ def test_progress_lines_every_n_evaluations():
 
 
 CHILD = r"""
-import os, pickle, sys, threading, time
+import os, pickle, sys
 from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -224,14 +224,18 @@ pi = 15 / data.n_ref
 z, _ = simulate_z_from_model(data, r, (pi, 0.3 / (pi * data.sum_het), 1.0), rng=rng)
 data = data.with_z(z)
 
-def stop_after_first_stage():
-    while not (ckpt / "state.json").exists():
-        time.sleep(0.001)
-    os.kill(os.getpid(), 15)
+if stop:  # SIGTERM right after the first stage is saved (no race with a busy machine)
+    from bayesmix.checkpoint import Checkpoint
+
+    saving = Checkpoint.save
+
+    def save_then_stop(self, state):
+        saving(self, state)
+        os.kill(os.getpid(), 15)
+
+    Checkpoint.save = save_then_stop
 
 with interrupt.handling_signals():
-    if stop:
-        threading.Thread(target=stop_after_first_stage, daemon=True).start()
     try:
         fit = fit_univariate(data, sequence=%r, n_draws=100, checkpoint=ckpt, resume=not stop)
     except BaseException as exc:

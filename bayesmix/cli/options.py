@@ -191,12 +191,6 @@ class CommandSpec:
                 group.add_argument(*opt.flags, help=help_text, **kwargs)
 
 
-def _jsonable(value):
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
 def _show(value) -> str:
     if isinstance(value, (list, tuple)) and not isinstance(value, SnpRange):
         return ",".join(str(v) for v in value)
@@ -248,7 +242,9 @@ class Invocation:
 
     def record(self) -> dict:
         """Every applicable option's value by its flag (for results files that echo them)."""
-        return {opt.name: _jsonable(getattr(self.args, opt.dest)) for opt in self.applicable()}
+        from bayesmix.io.files import json_types
+
+        return {opt.name: json_types(getattr(self.args, opt.dest)) for opt in self.applicable()}
 
     def fingerprint(self) -> dict[str, str]:
         """What the results depend on, for checkpoints: the analysis and each applicable

@@ -37,7 +37,8 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from bayesmix import interrupt
-from bayesmix.checkpoint import Checkpoint, digest_arrays, plain
+from bayesmix.checkpoint import Checkpoint, digest_arrays
+from bayesmix.io.files import json_types
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.models.mixer import PARAM_NAMES, MixerData, UnivariateLikelihood
 
@@ -412,7 +413,7 @@ class FitStages:
             return self.records[i]["result"]
         interrupt.check()
         self.monitor.begin(name)
-        result = plain(func())
+        result = json_types(func())
         self.records.append({"stage": name, "result": result})
         if self.ckpt is not None:
             self.ckpt.save({"stages": self.records, "rng": self.rng.bit_generator.state})

@@ -215,6 +215,26 @@ def first_non_numeric(values, path, column_name, column_number, lines, *,
                          path, int(lines[row]), column_number)
 
 
+def json_types(value, *, finite: bool = False):
+    """``value`` with numpy arrays and scalars, tuples and paths turned into JSON types
+    (recursively through dicts and lists). ``finite``: NaN and infinities become None
+    (strict JSON); otherwise floats are kept exactly, non-finite ones included (Python's
+    json writes and reads them back)."""
+    if isinstance(value, dict):
+        return {str(k): json_types(v, finite=finite) for k, v in value.items()}
+    if isinstance(value, np.ndarray):  # 0-d arrays become scalars
+        return json_types(value.tolist(), finite=finite)
+    if isinstance(value, (list, tuple)):
+        return [json_types(v, finite=finite) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if finite and isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; move it onto ``path`` only on success.

@@ -30,10 +30,9 @@ import pandas as pd
 from bayesmix import __version__, interrupt
 from bayesmix.checkpoint import Checkpoint, digest_arrays
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_path
+from bayesmix.io.files import atomic_path, json_types, open_text
 from bayesmix.io.plink import Genotypes
-from bayesmix.io.files import open_text
-from bayesmix.ld.store import (LDMatrix, _jsonable, _read_snp_table, load_array,
+from bayesmix.ld.store import (LDMatrix, _read_snp_table, load_array,
                                  normalize_snp_table, read_meta)
 
 FORMAT_NAME = "bayesmix-ld-eigen"
@@ -112,7 +111,7 @@ class EigenBlocks:
             for name in ("block_ptr", "rank_ptr", "eigenvalues", "eigenvectors", "positive_sum"):
                 np.save(tmp / f"{name}.npy", np.asarray(getattr(self, name)))
             self.snps.to_csv(tmp / "snps.tsv", sep="\t", index=False)
-            (tmp / "meta.json").write_text(json.dumps(_jsonable(meta), indent=1, sort_keys=True))
+            (tmp / "meta.json").write_text(json.dumps(json_types(meta), indent=1, sort_keys=True))
         return path
 
     @classmethod

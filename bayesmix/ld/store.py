@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_path, first_non_numeric, read_bytes
+from bayesmix.io.files import atomic_path, json_types, first_non_numeric, read_bytes
 
 FORMAT_NAME = "bayesmix-ld"
 FORMAT_VERSION = 1
@@ -289,7 +289,7 @@ class LDMatrix:
             if not self.is_square:
                 self.ref_snps.to_csv(tmp / "ref_snps.tsv", sep="\t", index=False)
             with open(tmp / "meta.json", "wt") as fh:
-                json.dump(_jsonable(meta), fh, indent=1, sort_keys=True)
+                json.dump(json_types(meta), fh, indent=1, sort_keys=True)
         return path
 
     @classmethod
@@ -521,19 +521,6 @@ def _read_snp_table(path: Path) -> pd.DataFrame:
                           allow_missing=allow_missing)
         table[column] = pd.to_numeric(values, errors="coerce")
     return table
-
-
-def _jsonable(value):
-    """Convert numpy scalars/arrays inside metadata to plain JSON types."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def combine_ld(matrices) -> LDMatrix:

@@ -25,27 +25,14 @@ import numpy as np
 
 from bayesmix import __version__
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open, atomic_path
+from bayesmix.io.files import atomic_open, atomic_path, json_types
 
 PARAM_KEYS = ("pi", "sig2_beta", "sig2_zero")
 
 
-def _plain(value):
-    """numpy -> JSON-able Python (NaN/inf -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+def _strict(value):
+    """JSON types with NaN/inf as None (the fit files are strict JSON)."""
+    return json_types(value, finite=True)
 
 
 def univariate_fit_json(fit, *, options: dict | None = None, include_trace: bool = True) -> dict:
@@ -56,7 +43,7 @@ def univariate_fit_json(fit, *, options: dict | None = None, include_trace: bool
         if not include_trace:
             d.pop("trace")
         steps.append([step.name, d])
-    return _plain({
+    return _strict({
         "analysis": "univariate", "method": fit.method, "params": fit.params, "se": fit.se,
         "ci": fit.ci, "loglik": fit.loglik, "cost": -fit.loglik,
         "AIC": fit.criteria["AIC"], "BIC": fit.criteria["BIC"], "criteria": fit.criteria,
@@ -81,13 +68,13 @@ def univariate_test_json(data, params, maf=None, *, options: dict | None = None,
            "n_tags": data.n_tags, "bayesmix_version": __version__}
     if maf is not None:
         out["qqplot_bins"] = stratified_qq(data, theta, maf, method=qq_method)
-    return _plain(out)
+    return _strict(out)
 
 
 def write_json(path, obj) -> None:
     """Write ``obj`` as indented JSON atomically."""
     with atomic_open(path, "wt") as fh:
-        json.dump(_plain(obj), fh, indent=1)
+        json.dump(_strict(obj), fh, indent=1)
         fh.write("\n")
 
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bayesmix.errors import InputError
+from bayesmix.io.files import json_types
 
 BAYESR_DEFAULT_PI = (0.95, 0.02, 0.02, 0.01)
 BAYESR_DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)
@@ -134,9 +135,9 @@ class Effects:
             },
             "n_snps": int(len(self.beta)),
             "n_causal": int(len(idx)),
-            "h2_expected": _jsonable(self.h2_expected),
-            "h2_sum_b_std2": _jsonable(self.h2_realised),
-            **{k: _jsonable(v) for k, v in self.notes.items()},
+            "h2_expected": json_types(self.h2_expected),
+            "h2_sum_b_std2": json_types(self.h2_realised),
+            **{k: json_types(v) for k, v in self.notes.items()},
         }
         causal = {"index": idx.tolist(), "component": self.component[idx].tolist()}
         if snps is not None:
@@ -146,11 +147,6 @@ class Effects:
         causal["b_std"] = b_std[idx].tolist()
         record["causal"] = causal
         return record
-
-
-def _jsonable(value):
-    value = np.asarray(value)
-    return value.item() if value.ndim == 0 else value.tolist()
 
 
 def draw_effects(prior: str, het, h2, rng: np.random.Generator, **params) -> Effects:
