@@ -140,3 +140,57 @@ def test_only_bayesmix_speaks_on_stderr(trait, bfile22):
              if re.search(r"pytensor|arviz|numba|WARNING \(|INFO \(", line, re.I)]
     assert noisy == []
     assert not np.any(["Traceback" in line for line in done.stderr.splitlines()])
+
+
+def _interrupted_run(argv, delay=1.0):
+    """Run bayesmix-gctb in this process and send it SIGINT after ``delay`` seconds."""
+    import os
+    import signal
+    import threading
+
+    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        return gctb_cli.main(argv)
+    finally:
+        timer.cancel()
+
+
+def test_resume_refuses_changed_inputs_and_settings_naming_them(trait, bfile22, capsys):
+    """After an interrupt the checkpoint is only continued with --resume, and only when every
+    input file and setting is as it was: each change is refused, naming the option."""
+    import shutil
+
+    pheno = trait / "resume.phen"
+    shutil.copy(trait / "sim.phen", pheno)
+    out = trait / "resume"
+    argv = ["--bfile", str(bfile22), "--pheno", str(pheno), "--extract", str(trait / "snps.txt"),
+            "--bayes", "C", "--chain-length", "1000000", "--burn-in", "10", "--thin", "10",
+            "--out-freq", "0", "--no-netcdf", "--no-mcmc-bin", "--out", str(out)]
+    assert _interrupted_run(argv) == 130
+    assert "--resume" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert (trait / "resume.ckpt.chain0").exists()
+
+    def refused(extra, *, edit=None):
+        if edit is not None:
+            edit()
+        rc = gctb_cli.main(argv + extra)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 1 and len(err) == 1, err
+        return err[0]
+
+    assert "give --resume" in refused([])
+    assert "--hsq: 0.5 in the checkpoint, now 0.3" in refused(["--resume", "--hsq", "0.3"])
+    assert "--seed" in refused(["--resume", "--seed", "7"])
+    (trait / "few.snps").write_text("\n".join((trait / "snps.txt").read_text().split()[:5]))
+    message = refused(["--resume", "--exclude", str(trait / "few.snps")])
+    assert "--exclude: (absent) in the checkpoint, now " in message
+    original = pheno.read_text()
+    lines = original.splitlines()
+    lines[0] = " ".join(lines[0].split()[:2] + ["0.123"])
+    message = refused(["--resume"], edit=lambda: pheno.write_text("\n".join(lines) + "\n"))
+    assert message.count(" in the checkpoint, now ") == 1 and "--pheno: " in message
+    pheno.write_text(original)
+    # as it was: the run continues from the checkpoint (stopped again here)
+    assert _interrupted_run(argv + ["--resume"], delay=1.5) == 130
+    assert "resuming chain 0 from iteration" in capsys.readouterr().err

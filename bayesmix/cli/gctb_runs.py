@@ -23,7 +23,7 @@ def _chain_settings(invocation):
     --resume is refused here too."""
     import glob
 
-    from bayesmix.inference.chain import ChainSettings
+    from bayesmix.inference.chain import ChainSettings, read_checkpoint, refuse_other_run
 
     args = invocation.args
     settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
@@ -36,6 +36,10 @@ def _chain_settings(invocation):
         raise InputError(f"a checkpoint of an unfinished run exists at {', '.join(left)}: give "
                          "--resume to continue it, or delete it to start over")
     settings.fingerprint = invocation.fingerprint()
+    for path in left:  # the command line's part of the fingerprint, before any data is read
+        saved = read_checkpoint(path, state=False)[0]["fingerprint"]
+        refuse_other_run(path, {k: saved.get(k) for k in settings.fingerprint},
+                         settings.fingerprint)
     return settings
 
 

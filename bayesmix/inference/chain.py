@@ -393,6 +393,16 @@ def read_checkpoint(path, *, state: bool = True):
                              f"start over", path) from None
 
 
+def refuse_other_run(path, saved: dict, fingerprint: dict) -> None:
+    """InputError naming every entry in which the checkpoint at ``path`` (fingerprint
+    ``saved``) differs from this run's ``fingerprint``."""
+    differences = fingerprint_differences(saved, fingerprint)
+    if differences:
+        raise InputError(f"the checkpoint belongs to a run with other inputs or settings "
+                         f"({'; '.join(differences)}); run with those to continue it, or "
+                         f"delete it to start over", path)
+
+
 def check_checkpoints(settings: ChainSettings, fingerprint: dict, chains) -> dict:
     """Check the checkpoints of ``chains`` before any chain runs; returns chain -> header of
     the checkpoints to resume.
@@ -412,11 +422,7 @@ def check_checkpoints(settings: ChainSettings, fingerprint: dict, chains) -> dic
     headers = {}
     for c, path in existing.items():
         header, _ = read_checkpoint(path, state=False)
-        differences = fingerprint_differences(header["fingerprint"], fingerprint)
-        if differences:
-            raise InputError(f"the checkpoint belongs to a run with other inputs or settings "
-                             f"({'; '.join(differences)}); run with those to continue it, or "
-                             f"delete it to start over", path)
+        refuse_other_run(path, header["fingerprint"], fingerprint)
         headers[c] = header
     for c in chains:
         if settings.resume and c not in existing:
