@@ -138,9 +138,14 @@ def _uninstall() -> None:
 
 
 @contextlib.contextmanager
-def handling_signals():
+def handling_signals(*, until_exit: bool = False):
     """For a whole command-line run: signals raise :class:`Interrupted` outside
-    :func:`deferred` blocks and record a stop request inside them."""
+    :func:`deferred` blocks and record a stop request inside them.
+
+    ``until_exit`` (a program's own run, not a call from Python): afterwards the handlers are
+    not restored but ignore signals, so one arriving between the end of the work and the
+    end of the process does not kill a run whose outputs are complete.
+    """
     installed = _install()
     _state.global_handlers = _state.global_handlers or installed
     try:
@@ -150,6 +155,9 @@ def handling_signals():
             _uninstall()
             _state.global_handlers = False
             _state.signum = None
+            if until_exit and threading.current_thread() is threading.main_thread():
+                for s in SIGNALS:
+                    signal.signal(s, signal.SIG_IGN)
 
 
 @contextlib.contextmanager

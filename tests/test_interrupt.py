@@ -189,3 +189,26 @@ def test_interrupted_from_finds_the_interrupt_behind_other_errors():
     looped.__context__ = ValueError("b")
     looped.__context__.__context__ = looped
     assert interrupt.interrupted_from(looped) is None  # a cycle ends the search
+
+
+def test_a_programs_late_signal_does_not_kill_finished_work():
+    """A console script's run (until_exit): after its work, SIGINT/SIGTERM/SIGHUP are ignored
+    up to the process end (they would otherwise report a finished run as killed); a Python
+    caller gets its previous handlers back."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal\n"
+            "from bayesmix import interrupt\n"
+            "with interrupt.handling_signals(until_exit=True):\n"
+            "    pass\n"
+            "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
+            "    os.kill(os.getpid(), s)\n"
+            "print('survived')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "survived", done.stderr
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt.handling_signals():
+        assert signal.getsignal(signal.SIGINT) is not before
+    assert signal.getsignal(signal.SIGINT) is before

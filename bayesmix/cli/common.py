@@ -101,13 +101,15 @@ class RunLog:
             self._file = None
 
 
-def parse_and_execute(spec, argv, runner, *, parser=None, verbose: bool = False) -> int:
+def parse_and_execute(spec, argv, runner, *, parser=None, verbose: bool = False,
+                      program: bool = False) -> int:
     """Parse ``argv`` for ``spec`` (:func:`bayesmix.cli.options.parse`) and :func:`execute`
     it; a refused command line is a one-line error with exit code 1.
 
     ``parser``: a parser of several commands (subcommands); ``spec`` is then a callable
     taking the parsed namespace and returning ``(spec, runner, verbose)``; ``runner`` is
-    unused. Without a subcommand the help is printed (exit code 2).
+    unused. Without a subcommand the help is printed (exit code 2). ``program``: this is the
+    process's own run (a console script), so signals after the work are ignored.
     """
     from bayesmix.cli.options import build_parser, parse
 
@@ -123,17 +125,17 @@ def parse_and_execute(spec, argv, runner, *, parser=None, verbose: bool = False)
     except BayesmixError as exc:
         setup_logging(verbose)
         return _fail(None, f"error: {exc}", 1)
-    return execute(invocation, runner)
+    return execute(invocation, runner, program=program)
 
 
-def execute(invocation, runner) -> int:
+def execute(invocation, runner, *, program: bool = False) -> int:
     """Run ``runner(invocation, run_log)`` with the shared plumbing (module docstring)."""
     from bayesmix.io.outputs import claim_outputs
 
     spec, args = invocation.spec, invocation.args
     prefix = getattr(args, spec.log_option) if spec.log_option else None
     run_log = None
-    with interrupt.handling_signals():
+    with interrupt.handling_signals(until_exit=program):
         try:
             with claim_outputs(prefix, command=" ".join([spec.prog, *invocation.argv])) \
                     if prefix is not None else _nothing():

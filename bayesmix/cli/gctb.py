@@ -283,7 +283,8 @@ def run(invocation, run_log) -> int:
 def main(argv=None) -> int:
     from bayesmix.cli.common import parse_and_execute
 
-    return parse_and_execute(SPEC, sys.argv[1:] if argv is None else argv, run)
+    return parse_and_execute(SPEC, sys.argv[1:] if argv is None else argv, run,
+                             program=argv is None)
 
 
 if __name__ == "__main__":

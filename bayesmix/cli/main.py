@@ -55,8 +55,9 @@ def _command(namespace):
 
 
 def main(argv=None) -> int:
+    program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
-    return parse_and_execute(_command, argv, None, parser=build_parser())
+    return parse_and_execute(_command, argv, None, parser=build_parser(), program=program)
 
 
 if __name__ == "__main__":

@@ -193,9 +193,10 @@ def run(invocation, run_log) -> int:
 def main(argv=None) -> int:
     from bayesmix.cli.common import parse_and_execute
 
+    program = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     return parse_and_execute(lambda namespace: (SPEC, run, False), argv, None,
-                             parser=build_parser())
+                             parser=build_parser(), program=program)
 
 
 if __name__ == "__main__":
