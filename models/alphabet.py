@@ -28,10 +28,14 @@ sig2_beta and sig2_e have scaled-inverse-chi-square priors (4 degrees of freedom
 from the starting heritability ``hsq`` as GCTB does); alpha is flat. Every hyperprior can be
 replaced from Python through ``hyperpriors`` (a dict of name -> callable(name) creating the
 random variable inside the model); the Gibbs steps recognise conjugate priors and leave any
-other to a generic slice step (:func:`bayesmix.inference.gibbs.make_steps`).
+other to an adaptive random-walk Metropolis step on its Markov blanket
+(:func:`bayesmix.inference.gibbs.make_steps`).
 
 The graph is complete: ``model.logp()`` is the joint log density (X beta through a numba Op on
-the int8 genotypes), so it also runs under any PyMC step method on small data.
+the int8 genotypes). The effects need the Gibbs sweep, though: no generic PyMC step moves an
+exact zero of the spike, so ``pm.sample()`` without ``step=make_steps(...)`` is refused
+(:class:`bayesmix.distributions.effects.NeedsGibbsSteps`) rather than returning inclusion
+probabilities of 0; hyperparameters may take any PyMC step.
 """
 
 from __future__ import annotations

@@ -14,9 +14,18 @@ density -inf.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.step_methods import STEP_METHODS
+from pymc.step_methods.compound import BlockedStep, Competence
+
+from bayesmix.errors import BayesmixError
+
+#: effect vectors declared with :func:`NormalMixtureEffects` (for :class:`NeedsGibbsSteps`)
+_MIXTURE_EFFECTS = weakref.WeakSet()
 
 
 def spike_slab_weights(pi):
@@ -53,5 +62,45 @@ def NormalMixtureEffects(name: str, comp, gamma, slab_var, **kwargs):
     """
     gamma = pt.as_tensor_variable(np.asarray(gamma, np.float64))
     var = gamma[comp] * slab_var
-    return pm.CustomDist(name, var, logp=_mixture_effects_logp,
+    beta = pm.CustomDist(name, var, logp=_mixture_effects_logp,
                          random=_mixture_effects_random, **kwargs)
+    _MIXTURE_EFFECTS.add(beta)
+    return beta
+
+
+class GibbsStepsNeeded(BayesmixError, ValueError):
+    """PyMC was about to sample mixture effects with a generic step method."""
+
+
+class NeedsGibbsSteps(BlockedStep):
+    """Claims, through PyMC's ``competence``, every effect vector declared with
+    :func:`NormalMixtureEffects` that no step was given for, and refuses to sample it.
+
+    No generic step method samples these effects correctly: a gradient method (NUTS, PyMC's
+    default for a continuous vector) never moves an exact zero of the spike, so a strong true
+    effect keeps a posterior inclusion probability of 0. ``pm.sample()`` without bayesmix's
+    steps therefore stops with this error instead of returning a silently wrong posterior.
+    """
+
+    name = "needs_gibbs_steps"
+
+    def __init__(self, vars, model=None, **kwargs):
+        names = ", ".join(getattr(v, "name", "?") for v in vars)
+        raise GibbsStepsNeeded(
+            f"{names}: spike-and-slab / normal-mixture effects cannot be sampled by PyMC's "
+            "generic step methods (NUTS never leaves an exact zero, so inclusion "
+            "probabilities would be silently 0). Sample the bayesmix model with its Gibbs "
+            "steps: bayesmix.inference.gibbs.sample(model) or "
+            "pm.sample(step=make_steps(model)) (bayesmix.inference.sbayes_gibbs."
+            "make_sbayes_steps for SBayes models), or bayesmix.inference.chain.run_chains.")
+
+    @staticmethod
+    def competence(var, has_grad):
+        return Competence.IDEAL if var in _MIXTURE_EFFECTS else Competence.INCOMPATIBLE
+
+    def step(self, point):  # never reached: __init__ refuses
+        raise GibbsStepsNeeded("mixture effects need bayesmix's Gibbs steps")
+
+
+if NeedsGibbsSteps not in STEP_METHODS:
+    STEP_METHODS.append(NeedsGibbsSteps)

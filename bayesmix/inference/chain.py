@@ -518,7 +518,7 @@ def _run_chain(model, steps, settings: ChainSettings, *, chain: int, fingerprint
                 raise InputError("the checkpoint changed since it was checked", ckpt)
             start, point = header["iteration"], saved["point"]
             for step, state in zip(steps, saved["steps"]):
-                step.set_state(state)
+                step.sampling_state = state
             if saved["residuals"] is not None:
                 residuals.set_state(saved["residuals"])
             traces, alphas, kept_iters = saved["traces"], saved["alphas"], saved["kept_iters"]
@@ -531,7 +531,7 @@ def _run_chain(model, steps, settings: ChainSettings, *, chain: int, fingerprint
 
         def save_checkpoint(iteration):
             nonlocal saved_at
-            state = {"point": point, "steps": [s.state() for s in steps],
+            state = {"point": point, "steps": [s.sampling_state for s in steps],
                      "residuals": residuals.state() if residuals is not None else None,
                      "traces": traces, "alphas": alphas, "kept_iters": kept_iters, "acc": acc,
                      "snp_draws": snp_draws}

@@ -32,7 +32,8 @@ import time
 
 import numpy as np
 import pymc as pm
-from pymc.step_methods.compound import BlockedStep, Competence
+from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
+from pymc.step_methods.state import dataclass_state
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.basic import BetaRV, DirichletRV
 
@@ -87,7 +88,13 @@ class Residuals:
 
 
 class AlphabetStep(BlockedStep):
-    """Base of the alphabet steps: holds the model wrapper, the shared residuals and an RNG."""
+    """Base of the alphabet steps: holds the model wrapper, the shared residuals and an RNG.
+
+    Its PyMC ``sampling_state`` is the generator (``StepMethodState``; adaptive steps add
+    their tuning state), which is also what checkpoints store.
+    """
+
+    _state_class = StepMethodState
 
     def __init__(self, vars, *, alphabet, residuals=None, model=None, rng=None, blocked=True):
         self.alphabet = alphabet
@@ -97,20 +104,16 @@ class AlphabetStep(BlockedStep):
         self.rng = np.random.default_rng(rng)
 
     def setup_chain(self, rng, tune, draws) -> None:
+        """PyMC's per-chain reset: this chain's generator, and the residuals recomputed."""
         super().setup_chain(rng, tune, draws)
         if self.residuals is not None:
             self.residuals.reset()
 
-    def state(self) -> dict:
-        """Everything needed to resume this step bit for bit (checkpoints)."""
-        return {"rng": self.rng.bit_generator.state}
-
-    def set_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state["rng"]
-
     @staticmethod
     def competence(var, has_grad):
-        return Competence.INCOMPATIBLE  # assigned explicitly by make_steps, never automatically
+        # these steps need the model wrapper (make_steps builds them); PyMC's automatic
+        # assignment is refused for the effects by bayesmix.distributions.effects instead
+        return Competence.INCOMPATIBLE
 
 
 class EffectsGibbs(AlphabetStep):
@@ -317,7 +320,41 @@ class ResidualVarianceGibbs(_ScaledInvChi2Step):
         return new, [{}]
 
 
-class MarkovBlanketMetropolis(AlphabetStep):
+@dataclass_state
+class AdaptiveStepState(StepMethodState):
+    """PyMC sampling state of the adaptive Metropolis steps: the generator (base class), the
+    log proposal scale(s), the number of tuning updates so far and whether still tuning."""
+
+    log_scale: object
+    n_tuned: int
+    tune: bool
+
+
+class _Adaptive:
+    """Per-chain tuning of a random-walk scale (PyMC's contract): ``setup_chain`` and
+    ``reset_tuning`` restart it from the initial scale, ``stop_tuning`` freezes it, and the
+    whole state is the step's ``sampling_state`` (checkpoints, PyMC's chain restarts)."""
+
+    _state_class = AdaptiveStepState
+    target_acceptance = 0.44
+
+    def setup_chain(self, rng, tune, draws) -> None:
+        super().setup_chain(rng, tune, draws)
+        self.reset_tuning()
+        self.tune = tune > 0
+
+    def reset_tuning(self) -> None:
+        self.log_scale = np.array(self._initial_log_scale, dtype=np.float64)
+        self.n_tuned = 0
+        self.tune = True
+
+    def _adapt(self, accepted: np.ndarray | float, index=...) -> None:
+        """Robbins-Monro step of the log scale towards ``target_acceptance``."""
+        self.log_scale[index] += ((np.asarray(accepted, np.float64) - self.target_acceptance)
+                                  / math.sqrt(self.n_tuned + 10))
+
+
+class MarkovBlanketMetropolis(_Adaptive, AlphabetStep):
     """Adaptive random-walk Metropolis on one variable, element by element.
 
     Works in the value (unconstrained) space of the variable and evaluates only the terms of
@@ -330,7 +367,6 @@ class MarkovBlanketMetropolis(AlphabetStep):
 
     name = "markov_blanket_metropolis"
     stats_dtypes_shapes = {"accepted": (np.float64, [])}
-    target_acceptance = 0.44
 
     def __init__(self, vars, *, scale: float = 0.5, **kwargs):
         super().__init__(vars, **kwargs)
@@ -348,9 +384,8 @@ class MarkovBlanketMetropolis(AlphabetStep):
         self._logp.trust_input = True  # points hold arrays of the value variables' dtypes
         self.value_name = self.vars[0].name
         size = int(np.prod(np.shape(self.alphabet.initial_point()[self.value_name])))
-        self.log_scale = np.full(size, math.log(scale))
-        self.tune = True
-        self.n_tuned = 0
+        self._initial_log_scale = np.full(size, math.log(scale))
+        self.reset_tuning()
 
     def _eval(self, point):
         return float(self._logp(*[point[v.name] for v in self.model.value_vars]))
@@ -374,23 +409,16 @@ class MarkovBlanketMetropolis(AlphabetStep):
             else:
                 flat[i] = old
             if self.tune:
-                rate = 1.0 if accept else 0.0
-                self.log_scale[i] += (rate - self.target_acceptance) / math.sqrt(self.n_tuned + 10)
+                self._adapt(float(accept), i)
         if self.tune:
             self.n_tuned += 1
         new = dict(point)
         new[name] = flat.reshape(shape)
         return new, [{"accepted": accepted / flat.size}]
 
-    def state(self) -> dict:
-        return {**super().state(), "log_scale": self.log_scale.copy(), "n_tuned": self.n_tuned}
-
-    def set_state(self, state: dict) -> None:
-        super().set_state(state)
-        self.log_scale, self.n_tuned = state["log_scale"].copy(), state["n_tuned"]
 
 
-class ShapeScaleMetropolis(AlphabetStep):
+class ShapeScaleMetropolis(_Adaptive, AlphabetStep):
     """BayesS: a joint Metropolis move of (S, sig2_beta) along their posterior ridge.
 
     Given the effects, S and sig2_beta are strongly correlated (raising S shrinks every H_j^S,
@@ -404,7 +432,6 @@ class ShapeScaleMetropolis(AlphabetStep):
 
     name = "shape_scale_metropolis"
     stats_dtypes_shapes = {"accepted": (np.float64, [])}
-    target_acceptance = 0.44
 
     def __init__(self, vars, *, scale: float = 0.2, **kwargs):
         super().__init__(vars, **kwargs)
@@ -419,9 +446,8 @@ class ShapeScaleMetropolis(AlphabetStep):
         self._logp.trust_input = True
         het = self.alphabet.data.genotypes.heterozygosity
         self.log_het = np.log(het[het > 0])
-        self.log_scale = math.log(scale)
-        self.tune = True
-        self.n_tuned = 0
+        self._initial_log_scale = np.array(math.log(scale))
+        self.reset_tuning()
 
     @classmethod
     def applies(cls, alphabet) -> bool:
@@ -442,7 +468,7 @@ class ShapeScaleMetropolis(AlphabetStep):
 
     def step(self, point):
         shape, scale = float(point["S"]), float(point["sig2_beta"])
-        new_shape = shape + math.exp(self.log_scale) * self.rng.standard_normal()
+        new_shape = shape + math.exp(float(self.log_scale)) * self.rng.standard_normal()
         log_ratio = self._log_mean_h(shape) - self._log_mean_h(new_shape)
         proposal = dict(point)
         proposal["S"] = np.asarray(new_shape)
@@ -450,16 +476,9 @@ class ShapeScaleMetropolis(AlphabetStep):
         log_accept = self._eval(proposal) - self._eval(point) + log_ratio
         accept = math.log(self.rng.random()) < log_accept
         if self.tune:
-            self.log_scale += ((1.0 if accept else 0.0) - self.target_acceptance) / math.sqrt(self.n_tuned + 10)
+            self._adapt(float(accept))
             self.n_tuned += 1
         return (proposal if accept else dict(point)), [{"accepted": float(accept)}]
-
-    def state(self) -> dict:
-        return {**super().state(), "log_scale": self.log_scale, "n_tuned": self.n_tuned}
-
-    def set_state(self, state: dict) -> None:
-        super().set_state(state)
-        self.log_scale, self.n_tuned = state["log_scale"], state["n_tuned"]
 
 
 CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, WindowWeightsGibbs,
