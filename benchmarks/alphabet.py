@@ -2,7 +2,7 @@
 
 Each configuration runs in its own process (so peak RSS is its own) on simulated genotypes
 (``bayesmix.simulate.genotypes.iter_simulated_blocks``: block LD, MAF 0.05-0.5) packed straight
-into the int8 :class:`~bayesmix.kernels.genotype_matrix.CompactGenotypes` (never a float
+into the int8 :class:`~bayesmix.prepare.compact_genotypes.CompactGenotypes` (never a float
 matrix), a BayesC trait with 1% causal SNPs and h2 = 0.5. It times our chain driver
 (``run_chain`` with ``make_steps``: sweep + conjugate updates + monitoring) after 10 warm-up
 iterations, and reports the sweep alone. Wall time and CPU time (``time.process_time``) are
@@ -42,7 +42,7 @@ def run_one(n: int, m: int, method: str, iterations: int) -> dict:
     warnings.filterwarnings("ignore")
     from bayesmix.inference.chain import ChainSettings, run_chain
     from bayesmix.inference.gibbs import make_steps
-    from bayesmix.kernels.genotype_matrix import CompactGenotypes
+    from bayesmix.prepare.compact_genotypes import CompactGenotypes
     from bayesmix.models.alphabet import AlphabetData, AlphabetModel
     from bayesmix.simulate.genotypes import iter_simulated_blocks
 

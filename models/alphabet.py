@@ -53,7 +53,7 @@ from bayesmix.distributions.genetic_values import as_float64, genetic_values
 from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
-from bayesmix.kernels.genotype_matrix import CompactGenotypes
+from bayesmix.prepare.compact_genotypes import CompactGenotypes
 from bayesmix.kernels.gibbs import component_counts
 
 METHODS = ("B", "C", "S", "R", "N", "NS")

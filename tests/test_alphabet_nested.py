@@ -6,7 +6,7 @@ import pytest
 
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
-from bayesmix.kernels.genotype_matrix import CompactGenotypes
+from bayesmix.prepare.compact_genotypes import CompactGenotypes
 from bayesmix.kernels.gibbs import sweep_nested_windows
 from bayesmix.models.alphabet import AlphabetData, AlphabetModel, AlphabetPrior
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayesmix.kernels.genotype_matrix import CompactGenotypes
+from bayesmix.prepare.compact_genotypes import CompactGenotypes
 from bayesmix.kernels.gibbs import sweep_normal_mixture
 
 

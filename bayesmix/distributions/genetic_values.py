@@ -68,7 +68,7 @@ class GenotypeRMatVec(_GenotypeOp):
 
 
 def genetic_values(genotypes, beta):
-    """Symbolic X beta for a :class:`~bayesmix.kernels.genotype_matrix.CompactGenotypes`."""
+    """Symbolic X beta for a :class:`~bayesmix.prepare.compact_genotypes.CompactGenotypes`."""
     return GenotypeMatVec(genotypes)(beta)
 
 

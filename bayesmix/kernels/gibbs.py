@@ -92,7 +92,7 @@ def sweep_normal_mixture(codes, center, scale, missing_ptr, missing_idx, xtx, co
     Parameters
     ----------
     codes, center, scale, missing_ptr, missing_idx, xtx, colsum : the arrays of a
-        :class:`bayesmix.kernels.genotype_matrix.CompactGenotypes`.
+        :class:`bayesmix.prepare.compact_genotypes.CompactGenotypes`.
     resid : (n,) float64, updated in place; y - fixed effects - X beta.
     beta : (M,) float64, updated in place; effects on the scale of X.
     comp : (M,) int8/int64, updated in place; mixture component of each SNP.
