@@ -43,7 +43,8 @@ def run_one(n: int, m: int, method: str, iterations: int) -> dict:
     from bayesmix.inference.chain import ChainSettings, run_chain
     from bayesmix.inference.gibbs import make_steps
     from bayesmix.prepare.compact_genotypes import CompactGenotypes
-    from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+    from bayesmix.models.alphabet import AlphabetModel
+    from bayesmix.prepare.alphabet_data import AlphabetData
     from bayesmix.simulate.genotypes import iter_simulated_blocks
 
     rng = np.random.default_rng(1)

@@ -29,7 +29,8 @@ import numpy as np
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
 from bayesmix.io.plink import Genotypes
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
+from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.simulate.effects import bayess_effects
 from bayesmix.simulate.genotypes import simulate_bfile
 from bayesmix.simulate.phenotype import simulate_phenotypes

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
 
 from bayesmix.inference.chain import ChainSettings, run_chain
 from bayesmix.inference.gibbs import EffectsGibbs, FixedEffectsGibbs, make_steps
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel, AlphabetPrior
+from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
+from bayesmix.prepare.alphabet_data import AlphabetData
 
 
 def enumerate_posterior(x, y, gamma, pi, slab_var, sig2_e):

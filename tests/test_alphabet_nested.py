@@ -8,7 +8,8 @@ from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
 from bayesmix.prepare.compact_genotypes import CompactGenotypes
 from bayesmix.kernels.gibbs import sweep_nested_windows
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel, AlphabetPrior
+from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
+from bayesmix.prepare.alphabet_data import AlphabetData
 
 pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
 

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
 from bayesmix.inference.chain import ChainSettings, run_chain, run_chains
 from bayesmix.inference.gibbs import (EffectVarianceGibbs, MarkovBlanketMetropolis, MixtureWeightsGibbs,
                                       make_steps, sample)
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
+from bayesmix.prepare.alphabet_data import AlphabetData
 
 
 def small_data(seed=3, n=300, m=40, standardize=True):

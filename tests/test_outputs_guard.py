@@ -123,7 +123,8 @@ def test_output_estimate_covers_a_real_run(tmp_path):
     from bayesmix.inference.chain import ChainSettings, run_chain
     from bayesmix.inference.gibbs import make_steps
     from bayesmix.inference.results import ChainsResult
-    from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+    from bayesmix.models.alphabet import AlphabetModel
+    from bayesmix.prepare.alphabet_data import AlphabetData
     from bayesmix.report.gctb import write_outputs
 
     from chain_models import signal_at_call

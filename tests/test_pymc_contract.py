@@ -16,7 +16,8 @@ import pytest
 from bayesmix.distributions.effects import GibbsStepsNeeded
 from bayesmix.inference.gibbs import (MarkovBlanketMetropolis, ShapeScaleMetropolis,
                                       make_steps)
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel, AlphabetPrior
+from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
+from bayesmix.prepare.alphabet_data import AlphabetData
 
 from chain_models import cohort, sbayes_r
 

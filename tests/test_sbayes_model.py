@@ -12,8 +12,9 @@ from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
 from bayesmix.ld.store import LDMatrix
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
 from bayesmix.models.sbayes import SBayesModel, run_sbayes
+from bayesmix.prepare.alphabet_data import AlphabetData
 
 
 def summary_from_design(x, y, snps):

@@ -4,7 +4,7 @@
 the genotyped samples with the phenotype and covariate files (counting every sample dropped
 and why), applies the SNP filters (``--extract``/``--exclude``/``--chr``, MHC and region
 exclusion, ``--maf``, monomorphic SNPs) over the analysed samples, and builds the model's
-:class:`~bayesmix.models.alphabet.AlphabetData` (genotypes compacted, standardised or
+:class:`~bayesmix.prepare.alphabet_data.AlphabetData` (genotypes compacted, standardised or
 centred; the fixed-effect design with an intercept first).
 """
 
@@ -42,7 +42,7 @@ class SampleSnpFilters:
 
 @dataclass
 class LoadedAlphabetData:
-    """An :class:`~bayesmix.models.alphabet.AlphabetData` and the report of how it was made.
+    """An :class:`~bayesmix.prepare.alphabet_data.AlphabetData` and the report of how it was made.
 
     counts : (what, how many) rows: samples kept/dropped per reason, SNPs dropped per filter.
     """
@@ -66,7 +66,7 @@ def load_alphabet_data(bfile, pheno, *, mpheno: int = 1, qcovar=None, dcovar=Non
     """
     from bayesmix.io.pheno import align_samples, read_covar, read_phen, read_qcovar
     from bayesmix.io.plink import Genotypes
-    from bayesmix.models.alphabet import AlphabetData
+    from bayesmix.prepare.alphabet_data import AlphabetData
 
     filters = filters or SampleSnpFilters()
     samples = Genotypes.open(bfile, keep=filters.keep, remove=filters.remove,
