@@ -82,11 +82,11 @@ import json, resource, sys, time
 import numpy as np
 from bayesmix.data import example_bfile
 from bayesmix.inference.chain import ChainSettings, run_chains
-from bayesmix.inference.sbayes_data import prepare_summary_data
 from bayesmix.ld.store import combine_ld
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
 from bayesmix.ld import build_ld
 from bayesmix.models.sbayes import SBayesModel
+from bayesmix.prepare.summary_data import prepare_summary_data
 from bayesmix.simulate.from_ld import sumstats_table
 
 layout, iterations, cache, N_GWAS, kind = (sys.argv[1], int(sys.argv[2]), sys.argv[3],
@@ -294,9 +294,9 @@ import json, resource, sys, time
 import numpy as np
 import pandas as pd
 from bayesmix.inference.chain import ChainSettings
-from bayesmix.inference.sbayes_data import prepare_summary_data
 from bayesmix.ld.store import LDMatrix
 from bayesmix.models.sbayes import SBayesModel
+from bayesmix.prepare.summary_data import prepare_summary_data
 cache, iterations = sys.argv[1], int(sys.argv[2])
 t0 = time.perf_counter()
 ld = LDMatrix.load(cache, mmap=False)

@@ -77,10 +77,10 @@ _WORKER_BAYESMIX = SBAYES._TIMED_CHAIN + r"""
 import json, resource, sys, time
 import numpy as np
 from bayesmix.inference.chain import ChainSettings
-from bayesmix.inference.sbayes_data import prepare_summary_data
 from bayesmix.io.sumstats import read_sumstats
 from bayesmix.ld.gctb import read_gctb_ldm
 from bayesmix.models.sbayes import SBayesModel
+from bayesmix.prepare.summary_data import prepare_summary_data
 ldm, ma, iterations, burn, seed, dtype = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
                                           int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
 t0 = time.perf_counter()

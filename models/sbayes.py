@@ -1,7 +1,7 @@
 """SBayesC, SBayesR and SBayesS: the Bayesian alphabet on GWAS summary statistics and LD.
 
 Model (standardised scale; docs/design.md "SBayes"): with X'y, X'X = S R S (S = diag(sqrt(n_j)))
-and y'y from :class:`~bayesmix.inference.sbayes_data.SummaryData`, the likelihood is the
+and y'y from :class:`~bayesmix.prepare.summary_data.SummaryData`, the likelihood is the
 individual-level one written in summaries,
 
     log p(data | beta, sig2_e) = -nobs/2 log(2 pi sig2_e) - SSE / (2 sig2_e),
@@ -49,12 +49,12 @@ from bayesmix.distributions.effects import NormalMixtureEffects, maf_scaled_vari
 from bayesmix.distributions.genetic_values import as_float64
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
-from bayesmix.inference.sbayes_data import SummaryData
 from bayesmix.kernels.sbayes import band_from_csr, band_size, independent_blocks, upper_from_csr
 from bayesmix.ld.repair import nearest_psd_blocks
 from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
 from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
 from bayesmix.ops.sbayes import summary_loglik
+from bayesmix.prepare.summary_data import SummaryData
 
 log = logging.getLogger("bayesmix")
 
@@ -76,7 +76,7 @@ class SBayesModel(AlphabetModel):
 
     Parameters
     ----------
-    data : SummaryData (from :func:`~bayesmix.inference.sbayes_data.prepare_summary_data`).
+    data : SummaryData (from :func:`~bayesmix.prepare.summary_data.prepare_summary_data`).
     prior : AlphabetPrior or a method letter C, R, S (``--sbayes``).
     hyperpriors : optional dict name -> callable(name) replacing the prior of ``pi``,
         ``sig2_beta``, ``sig2_e`` or ``S`` (as in the alphabet).

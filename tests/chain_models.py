@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.inference.chain import checkpoint_path, read_checkpoint
-from bayesmix.inference.sbayes_data import SummaryData
 from bayesmix.ld.store import LDMatrix
 from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
 from bayesmix.models.sbayes import SBayesModel
 from bayesmix.prepare.alphabet_data import AlphabetData
+from bayesmix.prepare.summary_data import SummaryData
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

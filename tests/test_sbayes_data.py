@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from bayesmix.errors import InputError
-from bayesmix.inference.sbayes_data import prepare_summary_data
 from bayesmix.io.plink import Genotypes
 from bayesmix.io.sumstats import read_sumstats, write_ma
 from bayesmix.ld.store import LDMatrix
+from bayesmix.prepare.summary_data import prepare_summary_data
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import pytest
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
-from bayesmix.inference.sbayes_data import SummaryData
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
@@ -15,6 +14,7 @@ from bayesmix.ld.store import LDMatrix
 from bayesmix.models.alphabet import AlphabetModel
 from bayesmix.models.sbayes import SBayesModel, run_sbayes
 from bayesmix.prepare.alphabet_data import AlphabetData
+from bayesmix.prepare.summary_data import SummaryData
 
 
 def summary_from_design(x, y, snps):
@@ -199,7 +199,7 @@ def test_ld_sampling_variance_follows_gctb_formula_and_sample_overlap(in_sample_
     """LDsamplVar_j from dense correlations: out of sample (n_j + n_ref)/M sum_i (1 - r_ij^2)^2
     / n_ref + (M - nnz_j)/M; in sample (the GWAS people are the LD panel, detected from N in
     [0.9, 1] x panel size) only the second term, which is 0 for full LD."""
-    from bayesmix.inference.sbayes_data import prepare_summary_data
+    from bayesmix.prepare.summary_data import prepare_summary_data
 
     gwas, ld, dosages = in_sample_gwas
     r = np.corrcoef(dosages, rowvar=False)
@@ -226,7 +226,7 @@ def test_default_settings_with_in_sample_full_ld_match_individual_level(in_sampl
     """GCTB's tutorial path (GWAS and full LD from the same people) with the DEFAULT (robust)
     settings gives individual-level BayesC's hsq within Monte Carlo error: the robust setting
     must not add reference-panel LD noise that in-sample LD does not have."""
-    from bayesmix.inference.sbayes_data import prepare_summary_data
+    from bayesmix.prepare.summary_data import prepare_summary_data
 
     gwas, ld, dosages = in_sample_gwas
     _, y, _ = cohort

@@ -1,7 +1,7 @@
 """The SBayes summary-data likelihood as a PyTensor Op (logp and gradient in one kernel pass).
 
 Inputs: ``theta = concatenate([beta, [sig2_e]])`` and the data arrays of a
-:class:`~bayesmix.inference.sbayes_data.SummaryData` (see :func:`likelihood_inputs`);
+:class:`~bayesmix.prepare.summary_data.SummaryData` (see :func:`likelihood_inputs`);
 the kernel is :func:`bayesmix.kernels.sbayes.summary_loglik`.
 """
 

@@ -5,7 +5,7 @@
 per-chromosome matrices, :func:`bayesmix.ld.open.open_reference_ld`), applies GCTB's SNP
 selection (``--extract``, ``--exclude``, ``--chr``, ``--exclude-mhc``,
 ``--exclude-region``, ``--p-value``) and QC, and builds the normal equations
-(:func:`bayesmix.inference.sbayes_data.prepare_summary_data`). Every SNP dropped is counted
+(:func:`bayesmix.prepare.summary_data.prepare_summary_data`). Every SNP dropped is counted
 in the QC table.
 """
 
@@ -45,13 +45,13 @@ class SummarySelection:
 def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
                       selection: SummarySelection | None = None, impute_n: bool = False,
                       rsq: float | None = None, ld_in_sample: bool | None = None, say=None):
-    """Statistics + LD -> :class:`~bayesmix.inference.sbayes_data.SummaryData`.
+    """Statistics + LD -> :class:`~bayesmix.prepare.summary_data.SummaryData`.
 
     ``say`` (a callable taking one line) receives what was read, with timings.
     """
-    from bayesmix.inference.sbayes_data import prepare_summary_data
     from bayesmix.io.sumstats import read_sumstats
     from bayesmix.ld.open import open_reference_ld
+    from bayesmix.prepare.summary_data import prepare_summary_data
 
     say = say or log.info
     selection = selection or SummarySelection()
