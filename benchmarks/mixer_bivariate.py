@@ -1,6 +1,6 @@
 """Benchmark: bivariate MiXeR likelihood evaluations and fits.
 
-Synthetic block LD (:meth:`bayesmix.models.mixer.MixerData.synthetic`, blocks of 100 SNPs,
+Synthetic block LD (:meth:`bayesmix.prepare.mixer_data.MixerData.synthetic`, blocks of 100 SNPs,
 r^2 >= 0.05, square: tags = reference SNPs) at ``--small`` (default 35,000, MiXeR's fit
 scale) and ``--large`` (default 1,000,000, ~HapMap3 genome) SNPs, z-scores of a pair drawn
 from the model (pi1_u = pi2_u = 0.005, half shared, rho12 = 0.5, rho0 = 0.2, N = 100,000).
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesmix.inference.mle_bivariate import (BivariateData, UnivariateParams, fit_bivariate,
-                                              overlap_params)
-from bayesmix.models.mixer import MixerData
+from bayesmix.inference.mle_bivariate import UnivariateParams, fit_bivariate, overlap_params
+from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.simulate.effects import mixer_bivariate_effects
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bivariate.json"

@@ -26,12 +26,11 @@ from scipy import sparse
 
 from bayesmix.data import example_bfile
 from bayesmix.inference.mle import fit_univariate
-from bayesmix.inference.mle_bivariate import (BivariateData, fit_bivariate,
-                                              realised_genetic_correlation)
+from bayesmix.inference.mle_bivariate import fit_bivariate, realised_genetic_correlation
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld.pruning import random_pruning_weights
 from bayesmix.ld.store import LDMatrix
-from bayesmix.models.mixer import MixerData
+from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.simulate.effects import mixer_bivariate_effects
 from bayesmix.simulate.from_ld import LDSampler, block_diagonal_ld
 

@@ -25,7 +25,7 @@ import pandas as pd
 def make_reference(n_snps: int, *, seed: int, block_size: int = 100):
     """Synthetic block LD as an LDMatrix (signed r) plus MixerData on it (z still 0)."""
     from bayesmix.ld.store import LDMatrix
-    from bayesmix.models.mixer import MixerData
+    from bayesmix.prepare.mixer_data import MixerData
 
     rng = np.random.default_rng(seed)
     data, r_signed = MixerData.synthetic(n_snps, block_size=block_size, rng=rng)

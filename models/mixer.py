@@ -1,12 +1,13 @@
 """MiXeR univariate causal mixture model of GWAS z-scores (Frei et al. 2019; Holland et al. 2020).
 
-- :class:`MixerData`: z-scores, per-SNP N, pruning weights and the tag x reference r^2 store
-  as plain arrays (from a :class:`bayesmix.ld.store.LDMatrix` or synthetic block LD).
 - :class:`UnivariateLikelihood`: the weighted log-likelihood and its gradient in the natural
   parameters ``(pi, sig2_beta, sig2_zero)`` for each method (infinitesimal, fast, full,
   convolve), backed by :mod:`bayesmix.kernels.mixer`.
 - :func:`UnivariateMixer`: the PyMC graph (flat priors by default, so MAP = MLE) with the
   likelihood as a ``pm.Potential`` through :mod:`bayesmix.ops.mixer`.
+
+The data (z-scores, per-SNP N, pruning weights, the tag x reference r^2 store) are a
+:class:`bayesmix.prepare.mixer_data.MixerData`.
 
 Scales: ``sig2_beta`` is the variance of per-allele effects of causal variants in units of
 phenotype variance; ``het`` = H_i = 2 p_i (1 - p_i); ``sig2_zero`` is the variance of
@@ -15,135 +16,16 @@ non-genetic z-score noise (1 for a well-calibrated GWAS, > 1 under inflation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from functools import cached_property
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from bayesmix.kernels import mixer as kernels
+from bayesmix.prepare.mixer_data import MixerData
 
 METHODS = ("infinitesimal", "fast", "full", "convolve")
 PARAM_NAMES = ("pi", "sig2_beta", "sig2_zero")
 DEFAULT_CENSOR_Z = 5.45
-
-
-@dataclass
-class MixerData:
-    """Inputs of the univariate likelihood, on plain arrays.
-
-    Attributes
-    ----------
-    z : (J,) float64 z-scores of the tag SNPs, aligned to the reference A1.
-    n : (J,) float64 GWAS sample size per tag (N_eff for case/control).
-    weights : (J,) float64 random-pruning weights w_j (1 = keep fully).
-    indptr, indices, r2 : tag x reference CSR of r^2 (int64, int32, float32).
-    het : (M,) float64 H_i = 2 p_i (1 - p_i) of the reference SNPs.
-    tags : optional per-tag table (snp, chr, bp, freq, ...) for reports and plots.
-    """
-
-    z: np.ndarray
-    n: np.ndarray
-    weights: np.ndarray
-    indptr: np.ndarray
-    indices: np.ndarray
-    r2: np.ndarray
-    het: np.ndarray
-    tags: pd.DataFrame | None = field(default=None, repr=False)
-
-    def __post_init__(self):
-        self.z = np.ascontiguousarray(self.z, dtype=np.float64)
-        self.n = np.array(np.broadcast_to(self.n, self.z.shape), dtype=np.float64)
-        self.weights = np.array(np.broadcast_to(self.weights, self.z.shape), dtype=np.float64)
-        self.indptr = np.ascontiguousarray(self.indptr, dtype=np.int64)
-        self.indices = np.ascontiguousarray(self.indices, dtype=np.int32)
-        self.r2 = np.ascontiguousarray(self.r2, dtype=np.float32)
-        self.het = np.ascontiguousarray(self.het, dtype=np.float64)
-        if self.indptr.shape[0] != self.z.shape[0] + 1:
-            raise ValueError(f"indptr has {self.indptr.shape[0]} entries for {self.z.shape[0]} tags")
-        if not np.all(np.isfinite(self.z)):
-            raise ValueError("z contains NaN or infinite values")
-
-    # ------------------------------------------------------------------ sizes and summaries
-    @property
-    def n_tags(self) -> int:
-        return int(self.z.shape[0])
-
-    @property
-    def n_ref(self) -> int:
-        """M, the number of reference SNPs (candidate causal variants)."""
-        return int(self.het.shape[0])
-
-    @property
-    def sum_het(self) -> float:
-        """sum_i H_i over the reference: h2 = pi sig2_beta sum_het."""
-        return float(self.het.sum())
-
-    @cached_property
-    def ld_moments(self) -> tuple[np.ndarray, np.ndarray]:
-        """(l_j = sum_i H_i r_ij^2, l4_j = sum_i H_i^2 r_ij^4) per tag."""
-        return kernels.ld_moments(self.indptr, self.indices, self.r2, self.het)
-
-    @cached_property
-    def ld_columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The r^2 store transposed (reference-major CSC), built once for the full model."""
-        return kernels.transpose_csr(self.indptr, self.indices, self.r2, self.n_ref)
-
-    def with_z(self, z) -> "MixerData":
-        """The same LD and weights with other z-scores (e.g. a simulated replicate)."""
-        new = replace(self, z=z)
-        for name in ("ld_moments", "ld_columns"):
-            if name in self.__dict__:
-                new.__dict__[name] = self.__dict__[name]
-        return new
-
-    # ------------------------------------------------------------------ constructors
-    @classmethod
-    def from_ld(cls, ld, z, n, weights=None, tags: pd.DataFrame | None = None) -> "MixerData":
-        """Build from an :class:`bayesmix.ld.store.LDMatrix` (rows = tags in the order of z).
-
-        H_i comes from the reference SNPs' A1 frequency ``ld.ref_snps.freq``.
-        """
-        indptr, indices, r = ld.csr_arrays()
-        freq = ld.ref_snps["freq"].to_numpy(dtype=np.float64)
-        het = 2.0 * freq * (1.0 - freq)
-        w = np.ones(len(z)) if weights is None else weights
-        return cls(np.asarray(z), np.asarray(n), w, indptr, indices,
-                   np.asarray(r, dtype=np.float32) ** 2, het,
-                   ld.snps if tags is None else tags)
-
-    @classmethod
-    def synthetic(cls, n_snps: int, *, block_size: int = 100, r2min: float = 0.05,
-                  n: float = 1e5, rng: np.random.Generator) -> tuple["MixerData", object]:
-        """Square synthetic block LD (AR(1) correlation r_ij = rho^|i-j| within blocks).
-
-        For tests and benchmarks: each block of ``block_size`` SNPs gets rho ~ U(0.5, 0.95);
-        pairs with r^2 < r2min are dropped; MAF ~ U(0.05, 0.5). Returns ``(data, r_signed)``
-        where ``r_signed`` is the scipy CSR of signed r (to simulate z-scores), and z is 0
-        until replaced by :meth:`with_z`.
-        """
-        import scipy.sparse as sp
-
-        rows, cols, vals = [], [], []
-        for start in range(0, n_snps, block_size):
-            size = min(block_size, n_snps - start)
-            rho = rng.uniform(0.5, 0.95)
-            lag = np.abs(np.subtract.outer(np.arange(size), np.arange(size)))
-            r = rho ** lag
-            i, j = np.nonzero(r * r >= r2min)
-            rows.append(start + i)
-            cols.append(start + j)
-            vals.append(r[i, j])
-        r_signed = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
-                                                          np.concatenate(cols))),
-                                 shape=(n_snps, n_snps))
-        r_signed.sort_indices()
-        maf = rng.uniform(0.05, 0.5, n_snps)
-        het = 2 * maf * (1 - maf)
-        data = cls(np.zeros(n_snps), np.full(n_snps, float(n)), np.ones(n_snps),
-                   r_signed.indptr, r_signed.indices, r_signed.data.astype(np.float32) ** 2,
-                   het, pd.DataFrame({"snp": [f"s{i}" for i in range(n_snps)], "freq": maf}))
-        return data, r_signed
 
 
 def simulate_z_from_model(data: MixerData, r_signed, params, *, rng: np.random.Generator):

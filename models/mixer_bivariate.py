@@ -4,7 +4,7 @@
 likelihood of :mod:`bayesmix.kernels.mixer_bivariate` as a ``pm.Potential`` through the fused
 Op of :mod:`bayesmix.ops.mixer_bivariate`. The maximum-likelihood fit sequence lives in
 :mod:`bayesmix.inference.mle_bivariate`; data in
-:class:`bayesmix.inference.mle_bivariate.BivariateData`.
+:class:`bayesmix.prepare.mixer_data.BivariateData`.
 
 Scales: pi1, pi2 (unique) and pi12 (shared) are fractions of the M reference SNPs;
 sig2_beta1/2 per-allele effect variances; rho12 the effect correlation of shared variants;

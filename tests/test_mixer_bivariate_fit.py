@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from bayesmix.inference.mle import fit_univariate
-from bayesmix.inference.mle_bivariate import (BivariateData, fit_bivariate, genetic_correlation,
-                                              profile_pi12, shared_posteriors)
-from bayesmix.models.mixer import MixerData
+from bayesmix.inference.mle_bivariate import (fit_bivariate, genetic_correlation, profile_pi12,
+                                              shared_posteriors)
+from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.report.mixer_bivariate_json import pairs_table, read_fit_json, write_fit_json
 from bayesmix.simulate.effects import mixer_bivariate_effects
 

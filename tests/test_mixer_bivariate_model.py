@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from bayesmix.inference.mle_bivariate import BivariateData, fit_bivariate
-from bayesmix.models.mixer import MixerData
+from bayesmix.inference.mle_bivariate import fit_bivariate
+from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.simulate.effects import mixer_bivariate_effects
 
 

@@ -9,12 +9,12 @@ import pytest
 from scipy import integrate, special, stats
 
 from bayesmix.inference.mle import fit_univariate
-from bayesmix.inference.mle_bivariate import (LR_DROP_95, BivariateData, _lr_interval,
-                                              fit_bivariate, overlap_params, profile_pi12)
+from bayesmix.inference.mle_bivariate import (LR_DROP_95, _lr_interval, fit_bivariate,
+                                              overlap_params, profile_pi12)
 from bayesmix.kernels import mixer_bivariate as kern
 from bayesmix.kernels import mixer_bivariate_tails as tails
-from bayesmix.models.mixer import MixerData
 from bayesmix.plots import bivariate as bplots
+from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.simulate.effects import mixer_bivariate_effects
 
 # pi1, pi2, pi12, sig2_beta1, sig2_beta2, rho12, sig2_zero1, sig2_zero2, rho0

@@ -24,7 +24,8 @@ def reference(tmp_path_factory, bfile22):
     """MiXeR-style LD (r2 >= 0.05, 10 Mb) of chr22 and sumstats simulated from the model."""
     from bayesmix.io.sumstats import write_sumstats
     from bayesmix.ld.store import LDMatrix
-    from bayesmix.models.mixer import MixerData, simulate_z_from_model
+    from bayesmix.models.mixer import simulate_z_from_model
+    from bayesmix.prepare.mixer_data import MixerData
     from bayesmix.simulate.from_ld import sumstats_table
 
     tmp = tmp_path_factory.mktemp("mixer_cli")

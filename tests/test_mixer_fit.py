@@ -16,7 +16,8 @@ from bayesmix.inference.mle import (
     fit_univariate,
     information_criteria,
 )
-from bayesmix.models.mixer import MixerData, UnivariateLikelihood, simulate_z_from_model
+from bayesmix.models.mixer import UnivariateLikelihood, simulate_z_from_model
+from bayesmix.prepare.mixer_data import MixerData
 
 
 def simulated(n_snps, n_causal, h2, n=1.5e5, seed=0, block_size=100):

@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from scipy import integrate, stats
 
 from bayesmix.kernels import mixer as K
-from bayesmix.models.mixer import MixerData, UnivariateLikelihood, simulate_z_from_model
+from bayesmix.models.mixer import UnivariateLikelihood, simulate_z_from_model
+from bayesmix.prepare.mixer_data import MixerData
 
 
 def tiny_problem(rng, n_tags=5, n_ref=7, row_size=4, z_scale=3.0):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bayesmix.models import mixer as M
+from bayesmix.prepare.mixer_data import MixerData
 
 
 def test_cost_estimate_worked_by_hand():
@@ -36,7 +37,7 @@ def test_timing_measures_one_evaluation():
 @pytest.fixture(scope="module")
 def small():
     rng = np.random.default_rng(5)
-    data, r = M.MixerData.synthetic(2000, rng=rng, n=1e5)
+    data, r = MixerData.synthetic(2000, rng=rng, n=1e5)
     params = (0.02, 0.3 / (0.02 * data.sum_het), 1.0)
     z, _ = M.simulate_z_from_model(data, r, params, rng=rng)
     return data.with_z(z), dict(zip(M.PARAM_NAMES, params))

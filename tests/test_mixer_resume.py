@@ -19,7 +19,8 @@ from bayesmix import interrupt
 from bayesmix.errors import InputError
 from bayesmix.inference.mle import EvaluationMonitor, fit_univariate
 from bayesmix.inference.mle_bivariate import fit_bivariate
-from bayesmix.models.mixer import MixerData, simulate_z_from_model
+from bayesmix.models.mixer import simulate_z_from_model
+from bayesmix.prepare.mixer_data import MixerData
 from interrupting import SIGNALS, attempt
 
 UNI_SEQUENCE = ("infinitesimal", "constrained", "fast", "convolve")
@@ -214,7 +215,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from bayesmix import interrupt
 from bayesmix.inference.mle import fit_univariate
-from bayesmix.models.mixer import MixerData, simulate_z_from_model
+from bayesmix.models.mixer import simulate_z_from_model
+from bayesmix.prepare.mixer_data import MixerData
 
 ckpt, out, mode = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 stop = mode == "stop"

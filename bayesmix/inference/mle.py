@@ -40,7 +40,8 @@ from bayesmix import interrupt
 from bayesmix.checkpoint import Checkpoint, digest_arrays
 from bayesmix.io.files import json_types
 from bayesmix.errors import ConvergenceError, InputError
-from bayesmix.models.mixer import PARAM_NAMES, MixerData, UnivariateLikelihood
+from bayesmix.models.mixer import PARAM_NAMES, UnivariateLikelihood
+from bayesmix.prepare.mixer_data import MixerData
 
 log = logging.getLogger("bayesmix")
 

@@ -42,7 +42,7 @@ from bayesmix.inference.mle import (ERFINV, LOGIT, EvaluationMonitor, FitStages,
                                     data_digest, derived_by_draws, information_criteria,
                                     maximize, observed_information_cov)
 from bayesmix.kernels import mixer_bivariate as kern
-from bayesmix.models.mixer import MixerData
+from bayesmix.prepare.mixer_data import BivariateData
 
 log = logging.getLogger("bayesmix")
 
@@ -50,69 +50,6 @@ log = logging.getLogger("bayesmix")
 BIVARIATE_SPACE = ParameterSpace(("share", "rho12", "rho0"), (LOGIT, ERFINV, ERFINV))
 RHO_LIMIT = 0.999
 SHARE_LIMITS = (1e-4, 1.0 - 1e-4)
-
-
-@dataclass
-class BivariateData:
-    """Two traits' z-scores on the same tag SNPs and LD.
-
-    ``trait1`` and ``trait2`` are :class:`bayesmix.models.mixer.MixerData` with the same LD
-    store, reference H and pruning weights (trait 1's are used); only z and N differ. LD
-    moments and the reference-major store are those of the univariate data (cached).
-    """
-
-    trait1: MixerData
-    trait2: MixerData
-
-    def __post_init__(self):
-        a, b = self.trait1, self.trait2
-        if a.n_tags != b.n_tags or a.n_ref != b.n_ref or a.indices.shape != b.indices.shape:
-            raise InputError(f"the two traits must share tags and LD: {a.n_tags} vs "
-                             f"{b.n_tags} tags, {a.n_ref} vs {b.n_ref} reference SNPs")
-
-    @classmethod
-    def from_mixer_data(cls, data: MixerData, z1, z2, n1, n2) -> "BivariateData":
-        """Both traits on the LD of ``data`` (its cached LD summaries are shared)."""
-        trait1 = data.with_z(z1)
-        trait1.n = np.array(np.broadcast_to(n1, trait1.z.shape), dtype=np.float64)
-        trait2 = data.with_z(z2)
-        trait2.n = np.array(np.broadcast_to(n2, trait2.z.shape), dtype=np.float64)
-        return cls(trait1, trait2)
-
-    @property
-    def n_tags(self) -> int:
-        return self.trait1.n_tags
-
-    @property
-    def n_ref(self) -> int:
-        return self.trait1.n_ref
-
-    @property
-    def weights(self) -> np.ndarray:
-        return self.trait1.weights
-
-    def _arrays(self):
-        l2, l4 = self.trait1.ld_moments
-        return self.trait1.z, self.trait2.z, self.trait1.n, self.trait2.n, l2, l4
-
-    def fast_logp_grad(self, params):
-        """Weighted fast log-likelihood and its gradient in the 9 natural parameters."""
-        z1, z2, n1, n2, l2, l4 = self._arrays()
-        return kern.fast_logp_grad(z1, z2, n1, n2, l2, l4, self.weights,
-                                   np.asarray(params, dtype=np.float64))
-
-    def full_logp(self, params, n_draws: int, seed: int) -> float:
-        """Weighted full (sampled) log-likelihood with K = ``n_draws`` causal-set draws."""
-        col_ptr, col_rows, col_r2 = self.trait1.ld_columns
-        return kern.full_logp(self.trait1.z, self.trait2.z, self.trait1.n, self.trait2.n,
-                              self.weights, col_ptr, col_rows, col_r2, self.trait1.het,
-                              np.asarray(params, dtype=np.float64), n_draws, seed)
-
-    def component_posteriors(self, params) -> np.ndarray:
-        """(T, 8) posterior probabilities of the fast model's components per tag."""
-        z1, z2, n1, n2, l2, l4 = self._arrays()
-        return kern.fast_component_posteriors(z1, z2, n1, n2, l2, l4,
-                                              np.asarray(params, dtype=np.float64))
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ register_numba_kernel(BivariateMixerLogp, kernels)
 
 
 def bivariate_data_arrays(data) -> list[np.ndarray]:
-    """The Op's data arrays of a :class:`bayesmix.inference.mle_bivariate.BivariateData`."""
+    """The Op's data arrays of a :class:`bayesmix.prepare.mixer_data.BivariateData`."""
     l2, l4 = data.trait1.ld_moments
     return [data.trait1.z, data.trait2.z, data.trait1.n, data.trait2.n, l2, l4, data.weights]
 

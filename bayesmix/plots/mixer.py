@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from bayesmix.models.mixer import MixerData, model_tail_probability, power_curve
+from bayesmix.models.mixer import model_tail_probability, power_curve
+from bayesmix.prepare.mixer_data import MixerData
 
 
 #: Q-Q grids stop at this -log10 p (the model tail needs finer quadrature further out)

@@ -32,7 +32,7 @@ number of causal variants are poorly identified (docs/mixer.md, AIC/BIC)."""
 def power_warning(data, *, label: str = "the GWAS", min_n: float = MIN_GWAS_N) -> str | None:
     """A warning when the median per-SNP sample size of ``data`` is below ``min_n``, else None.
 
-    ``data`` is a :class:`bayesmix.models.mixer.MixerData` (for a bivariate fit, call it on
+    ``data`` is a :class:`bayesmix.prepare.mixer_data.MixerData` (for a bivariate fit, call it on
     ``trait1`` and ``trait2``). The fit still runs: with few samples the likelihood is nearly
     flat in pi, so the point estimates of pi, sig2_beta and the number of causal variants mean
     little on their own (their intervals and the AIC versus the infinitesimal model say how
@@ -135,7 +135,7 @@ def parse_exclude_ranges(text):
 def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                          extract=None, exclude=None, exclude_ranges="MHC",
                          randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0):
-    """Summary statistics + per-chromosome LD -> :class:`bayesmix.models.mixer.MixerData`.
+    """Summary statistics + per-chromosome LD -> :class:`bayesmix.prepare.mixer_data.MixerData`.
 
     Per chromosome: the LD folder (``ld_template`` with ``@`` = chromosome) gives the
     reference SNPs (columns) and their frequencies; the sumstats are harmonised to them
@@ -150,7 +150,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     from bayesmix.io.sumstats import read_sumstats, require_sample_size
     from bayesmix.ld.pruning import random_pruning_weights
     from bayesmix.ld.store import LDMatrix
-    from bayesmix.models.mixer import MixerData
+    from bayesmix.prepare.mixer_data import MixerData
 
     sumstats = read_sumstats(trait_file)
     require_sample_size(sumstats, "MiXeR needs per-SNP N: add an N column (LDSC "
@@ -268,8 +268,7 @@ def load_bivariate_data(trait_files, ld_template, chromosomes, **options):
     :func:`load_mixer_data` (each trait is loaded as there; the pruning weights are trait
     1's). Every drop is logged.
     """
-    from bayesmix.inference.mle_bivariate import BivariateData
-    from bayesmix.models.mixer import MixerData
+    from bayesmix.prepare.mixer_data import BivariateData, MixerData
 
     loaded = []
     for path in trait_files:
