@@ -289,10 +289,8 @@ class SBayesModel(AlphabetModel):
         if not 0.0 <= out["hsq"] < 1.0:
             problems.append(f"hsq {out['hsq']:.4g} outside [0, 1)")
         if problems:
-            from bayesmix.inference.sbayes_gibbs import DIVERGENCE_ADVICE
-
             raise ConvergenceError("the chain diverged: " + "; ".join(problems) + ". "
-                                   + DIVERGENCE_ADVICE)
+                                   + divergence_advice(self))
         return out
 
     def robust_description(self) -> str:
@@ -308,6 +306,31 @@ class SBayesModel(AlphabetModel):
                   f"{self.ld_repair.n_blocks} blocks; ")
         return (f"{repair}LD ridge {self.ridge:.4g} (smallest LD eigenvalue {eig}); LD "
                 f"sampling-variance correction {sampling}")
+
+
+def divergence_advice(sbayes) -> str:
+    """What to try when a chain blows up, naming only settings this run does not use yet."""
+    data, tips = sbayes.data, []
+    kind = data.ld.kind
+    if not sbayes.robust:
+        tips.append("the robust setting (drop --no-robust)")
+    elif sbayes.ridge < 0.2:
+        tips.append(f"a larger --ld-ridge (this run used {sbayes.ridge:.3g}; e.g. 0.2)")
+    if kind == "sparse":
+        tips.append("LD that is positive definite: thresholded sparse LD is not "
+                    "(--make-shrunk-ldm, or full/window LD)")
+    elif kind != "shrunk":
+        tips.append("shrunk LD (--make-shrunk-ldm)")
+    n_ref = data.ld.n_samples
+    if n_ref and n_ref < 5000:
+        tips.append(f"a larger LD reference panel (this one has {n_ref:,} people)")
+    if data.ld_in_sample:
+        tips.append("--ld-out-of-sample if the LD panel is not the GWAS sample")
+    if getattr(data.qc, "imputed_n", None) is None:
+        tips.append("per-SNP sample sizes from the statistics (--impute-n)")
+    return ("This happens when the LD matrix does not match the GWAS (LD from a small or "
+            "different reference panel, or LD that is not positive definite). Try: "
+            + "; ".join(tips) + ". Check the allele alignment of the summary statistics too.")
 
 
 def _auto_layout(indptr, indices, values, parallel_blocks: bool) -> str:

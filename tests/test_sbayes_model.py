@@ -86,6 +86,20 @@ def test_negative_residual_variance_stops_the_chain(cohort):
                    robust=False)
 
 
+def test_monitor_stops_a_blown_up_chain_with_advice(cohort):
+    """A point whose genetic variance exceeds the phenotypic variance (an effect of 5 SDs)
+    is refused by the model's per-iteration check with the settings to try."""
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    model = SBayesModel(summary_from_design(xs, y, snps), "C", robust=False)
+    point = model.initial_point()
+    point["beta"] = np.zeros(model.n_snps)
+    point["beta"][0] = 5.0
+    with pytest.raises(ConvergenceError, match="diverged: SNP .* standardised effect of 5.*"
+                                               "the robust setting"):
+        model.monitor(point, {"n_nonzero": 1, "genetic_variance": 25.0})
+
+
 @pytest.mark.parametrize("n_snps", [300, 900])
 def test_eigenvalue_check_and_ridge(n_snps):
     """Window-cut LD of a tiny panel is indefinite; the check finds its smallest eigenvalue

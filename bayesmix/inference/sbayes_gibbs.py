@@ -33,34 +33,11 @@ from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlank
 from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_sweep, sbayes_sweep_band,
                                      sbayes_sweep_blocks, sbayes_sweep_upper, xtx_times,
                                      xtx_times_band, xtx_times_upper)
+from bayesmix.models.sbayes import divergence_advice
 
 # the serial effects sweep and the X'X product for each LD layout of SBayesModel.ld_arrays
 SWEEPS = {"csr": sbayes_sweep, "band": sbayes_sweep_band, "upper": sbayes_sweep_upper}
 XTX_PRODUCTS = {"csr": xtx_times, "band": xtx_times_band, "upper": xtx_times_upper}
-
-def divergence_advice(sbayes) -> str:
-    """What to try when a chain blows up, naming only settings this run does not use yet."""
-    data, tips = sbayes.data, []
-    kind = data.ld.kind
-    if not sbayes.robust:
-        tips.append("the robust setting (drop --no-robust)")
-    elif sbayes.ridge < 0.2:
-        tips.append(f"a larger --ld-ridge (this run used {sbayes.ridge:.3g}; e.g. 0.2)")
-    if kind == "sparse":
-        tips.append("LD that is positive definite: thresholded sparse LD is not "
-                    "(--make-shrunk-ldm, or full/window LD)")
-    elif kind != "shrunk":
-        tips.append("shrunk LD (--make-shrunk-ldm)")
-    n_ref = data.ld.n_samples
-    if n_ref and n_ref < 5000:
-        tips.append(f"a larger LD reference panel (this one has {n_ref:,} people)")
-    if data.ld_in_sample:
-        tips.append("--ld-out-of-sample if the LD panel is not the GWAS sample")
-    if getattr(data.qc, "imputed_n", None) is None:
-        tips.append("per-SNP sample sizes from the statistics (--impute-n)")
-    return ("This happens when the LD matrix does not match the GWAS (LD from a small or "
-            "different reference panel, or LD that is not positive definite). Try: "
-            + "; ".join(tips) + ". Check the allele alignment of the summary statistics too.")
 
 
 class SummaryResiduals:
