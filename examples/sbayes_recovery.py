@@ -25,9 +25,9 @@ import numpy as np
 
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.chain import ChainSettings
+from bayesmix.inference.sbayes_run import run_sbayes
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld import build_ld
-from bayesmix.models.sbayes import run_sbayes
 from bayesmix.prepare.summary_data import prepare_summary_data
 from bayesmix.simulate.effects import bayesc_effects
 from bayesmix.simulate.from_ld import draw_from_genotype_blocks, sumstats_table

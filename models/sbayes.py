@@ -349,19 +349,3 @@ def _max_offset(indptr, indices) -> int:
     """Largest |j - i| of the stored entries (i, j) of a CSR matrix."""
     rows = np.repeat(np.arange(len(indptr) - 1), np.diff(np.asarray(indptr, np.int64)))
     return int(np.abs(np.asarray(indices, np.int64) - rows).max(initial=0))
-
-
-def run_sbayes(data: SummaryData, prior: AlphabetPrior | str = "C", settings=None, *,
-               chains: int = 1, cores: int = 1, **model_options):
-    """Build an :class:`SBayesModel` and run it with the alphabet's chain driver.
-
-    ``settings`` is a :class:`~bayesmix.inference.chain.ChainSettings`; ``model_options``
-    go to :class:`SBayesModel`. Returns ``(model, ChainsResult)``.
-    """
-    from bayesmix.inference.chain import ChainSettings, run_chains
-    from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
-
-    model = SBayesModel(data, prior, **model_options)
-    result = run_chains(model, make_sbayes_steps, settings or ChainSettings(), chains=chains,
-                        cores=cores)
-    return model, result

@@ -83,9 +83,9 @@ def batch_means_se(trace, n_batches: int = 20) -> float:
 
 def test_baseline_hsq_agrees_with_bayesmix_sbayesr(baseline, gctb_files):
     from bayesmix.inference.chain import ChainSettings
+    from bayesmix.inference.sbayes_run import run_sbayes
     from bayesmix.io.sumstats import read_sumstats
     from bayesmix.ld.gctb import read_gctb_ldm
-    from bayesmix.models.sbayes import run_sbayes
     from bayesmix.prepare.summary_data import prepare_summary_data
 
     # bayesmix's starting sigmaSq (its prior scale), and fewer than 2,000 iterations (GCTB then

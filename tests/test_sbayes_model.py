@@ -8,11 +8,12 @@ from bayesmix.errors import ConvergenceError
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+from bayesmix.inference.sbayes_run import run_sbayes
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
 from bayesmix.ld.store import LDMatrix
 from bayesmix.models.alphabet import AlphabetModel
-from bayesmix.models.sbayes import SBayesModel, run_sbayes
+from bayesmix.models.sbayes import SBayesModel
 from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.prepare.summary_data import SummaryData
 
