@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bayesmix.inference.mle_bivariate import UnivariateParams, fit_bivariate, overlap_params
+from bayesmix.inference.mle_bivariate import fit_bivariate, overlap_params
+from bayesmix.models.mixer_bivariate import UnivariateParams
 from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.simulate.effects import mixer_bivariate_effects
 

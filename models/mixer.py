@@ -354,6 +354,3 @@ def sample_nuts(data: MixerData, *, method: str = "convolve", censor_z: float = 
     interrupt.check()
     return posterior
 
-
-# the bivariate graph lives in models/mixer_bivariate.py; re-exported here
-from bayesmix.models.mixer_bivariate import BivariateMixer  # noqa: E402,F401

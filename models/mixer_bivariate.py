@@ -13,14 +13,48 @@ sig2_zero1/2 and rho0 the residual z variances and correlation (sample overlap).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bayesmix.errors import InputError
 from bayesmix.kernels.mixer_bivariate import PARAM_NAMES
+
+
+@dataclass(frozen=True)
+class UnivariateParams:
+    """Univariate MiXeR estimates of one trait: causal fraction ``pi`` (of the M reference
+    SNPs), per-allele effect variance ``sig2_beta``, residual variance ``sig2_zero``."""
+
+    pi: float
+    sig2_beta: float
+    sig2_zero: float
+
+    @classmethod
+    def coerce(cls, value) -> "UnivariateParams":
+        """From a :class:`~bayesmix.inference.mle.UnivariateFit`, a dict (optionally MiXeR
+        JSON with ``params``) or a (pi, sig2_beta, sig2_zero) sequence."""
+        if isinstance(value, cls):
+            return value
+        if hasattr(value, "params") and isinstance(value.params, dict):
+            value = value.params
+        if isinstance(value, dict):
+            source = value.get("params", value)
+            try:
+                out = cls(float(source["pi"]), float(source["sig2_beta"]),
+                          float(source["sig2_zero"]))
+            except KeyError as exc:
+                raise InputError(f"univariate parameters lack {exc.args[0]!r}") from None
+        else:
+            out = cls(*map(float, value))
+        if not (0 < out.pi <= 1 and out.sig2_beta > 0 and out.sig2_zero > 0):
+            raise InputError(f"univariate parameters out of range: {out}")
+        return out
 
 
 def BivariateMixer(data, *, uni1=None, uni2=None, priors: dict | None = None, model=None):
     """PyMC graph of the bivariate model; returns the ``pm.Model``.
 
     With ``uni1``/``uni2`` (univariate fits; see
-    :class:`~bayesmix.inference.mle_bivariate.UnivariateParams`) the univariate parameters
+    :class:`UnivariateParams`) the univariate parameters
     are fixed, as in MiXeR's fit2, and the free variables are ``share`` = pi12 / min(pi1_u,
     pi2_u) ~ Uniform(0, 1), ``rho12`` and ``rho0`` ~ Uniform(-1, 1); deterministic ``pi1``,
     ``pi2``, ``pi12`` and ``rg`` are recorded. Without them all 9 parameters are free (pi's
@@ -30,7 +64,6 @@ def BivariateMixer(data, *, uni1=None, uni2=None, priors: dict | None = None, mo
     import pymc as pm
     import pytensor.tensor as pt
 
-    from bayesmix.inference.mle_bivariate import UnivariateParams
     from bayesmix.ops.mixer_bivariate import bivariate_loglik
 
     priors = dict(priors or {})

@@ -42,6 +42,7 @@ from bayesmix.inference.mle import (ERFINV, LOGIT, EvaluationMonitor, FitStages,
                                     data_digest, derived_by_draws, information_criteria,
                                     maximize, observed_information_cov)
 from bayesmix.kernels import mixer_bivariate as kern
+from bayesmix.models.mixer_bivariate import UnivariateParams
 from bayesmix.prepare.mixer_data import BivariateData
 
 log = logging.getLogger("bayesmix")
@@ -50,37 +51,6 @@ log = logging.getLogger("bayesmix")
 BIVARIATE_SPACE = ParameterSpace(("share", "rho12", "rho0"), (LOGIT, ERFINV, ERFINV))
 RHO_LIMIT = 0.999
 SHARE_LIMITS = (1e-4, 1.0 - 1e-4)
-
-
-@dataclass(frozen=True)
-class UnivariateParams:
-    """Univariate MiXeR estimates of one trait: causal fraction ``pi`` (of the M reference
-    SNPs), per-allele effect variance ``sig2_beta``, residual variance ``sig2_zero``."""
-
-    pi: float
-    sig2_beta: float
-    sig2_zero: float
-
-    @classmethod
-    def coerce(cls, value) -> "UnivariateParams":
-        """From a :class:`UnivariateFit`, a dict (optionally MiXeR JSON with ``params``) or
-        a (pi, sig2_beta, sig2_zero) sequence."""
-        if isinstance(value, cls):
-            return value
-        if hasattr(value, "params") and isinstance(value.params, dict):
-            value = value.params
-        if isinstance(value, dict):
-            source = value.get("params", value)
-            try:
-                out = cls(float(source["pi"]), float(source["sig2_beta"]),
-                          float(source["sig2_zero"]))
-            except KeyError as exc:
-                raise InputError(f"univariate parameters lack {exc.args[0]!r}") from None
-        else:
-            out = cls(*map(float, value))
-        if not (0 < out.pi <= 1 and out.sig2_beta > 0 and out.sig2_zero > 0):
-            raise InputError(f"univariate parameters out of range: {out}")
-        return out
 
 
 def overlap_params(uni1: UnivariateParams, uni2: UnivariateParams, share, rho12, rho0):
