@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 
 from bayesmix.errors import InputError
-from bayesmix.io.harmonise import harmonise, read_regions
+from bayesmix.io.harmonise import harmonise
 from bayesmix.io.pheno import align_samples, check_design, read_covar, read_phen, read_qcovar
 from bayesmix.io.plink import Genotypes, read_bim, read_id_list, read_snp_list
+from bayesmix.io.regions import read_regions
 from bayesmix.io.sumstats import read_sumstats
 from bayesmix.ld.eigen import EigenBlocks, eigen_decompose_blocks, read_ld_blocks
 from bayesmix.ld.open import open_ld, read_ld_list

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesmix.io.harmonise import MHC_REGIONS, QCReport, harmonise, read_regions
+from bayesmix.io.harmonise import QCReport, harmonise
+from bayesmix.io.regions import MHC_REGIONS, read_regions
 from bayesmix.io.sumstats import CANONICAL_COLUMNS
 
 DATA = Path(__file__).parent / "data" / "io"

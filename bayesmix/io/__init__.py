@@ -11,8 +11,8 @@ rules are documented in ``docs/formats.md``:
 - summary statistics (``.sumstats``): :func:`read_sumstats`, :func:`write_ma`,
   :func:`write_sumstats`, :func:`fill_beta_se`, :func:`beta_se_from_z`,
   :func:`require_sample_size`, ``CANONICAL_COLUMNS``.
-- harmonisation (``.harmonise``): :func:`harmonise` -> (aligned table, :class:`QCReport`),
-  :func:`read_regions`, ``MHC_REGIONS``.
+- harmonisation (``.harmonise``): :func:`harmonise` -> (aligned table, :class:`QCReport`).
+- genomic regions (``.regions``): :func:`read_regions`, ``MHC_REGIONS``.
 - files (``.files``): :func:`open_text`, :func:`read_bytes`, :func:`input_file`,
   :func:`atomic_open`, :func:`atomic_path`.
 - input digests (``.digest``): :func:`input_digest`, :func:`file_digest`,
@@ -27,8 +27,8 @@ _LAZY = {
     **dict.fromkeys(["read_sumstats", "write_ma", "write_sumstats", "fill_beta_se",
                      "beta_se_from_z", "require_sample_size", "CANONICAL_COLUMNS"],
                     "bayesmix.io.sumstats"),
-    **dict.fromkeys(["harmonise", "QCReport", "read_regions", "MHC_REGIONS"],
-                    "bayesmix.io.harmonise"),
+    **dict.fromkeys(["harmonise", "QCReport"], "bayesmix.io.harmonise"),
+    **dict.fromkeys(["read_regions", "MHC_REGIONS"], "bayesmix.io.regions"),
     **dict.fromkeys(["open_text", "read_bytes", "input_file", "atomic_open", "atomic_path"],
                     "bayesmix.io.files"),
     **dict.fromkeys(["input_digest", "file_digest", "options_fingerprint"], "bayesmix.io.digest"),

@@ -166,7 +166,7 @@ class Genotypes:
         chrom : a chromosome label or a list of them (as in the ``.bim``).
         exclude_mhc, exclude_regions : drop SNPs in the MHC of that genome build (hg19, hg38)
             and in the regions of a ``chr start end`` file (or table); see
-            :func:`bayesmix.io.harmonise.region_masks`.
+            :func:`bayesmix.io.regions.region_masks`.
         maf : drop SNPs with minor allele frequency below this (0 keeps all).
         max_missing : drop SNPs whose missing-genotype rate exceeds this (PLINK ``--geno``).
         drop_monomorphic : drop SNPs with zero variance over the kept samples.
@@ -221,7 +221,7 @@ class Genotypes:
             counts["SNPs in --exclude"] = int((snp_mask & m).sum())
             snp_mask &= ~m
         if exclude_mhc is not None or exclude_regions is not None:
-            from bayesmix.io.harmonise import chrom_code, region_masks
+            from bayesmix.io.regions import chrom_code, region_masks
             from bayesmix.io.sumstats import map_distinct
 
             codes = map_distinct(bim["chr"], chrom_code)

@@ -108,7 +108,7 @@ def parse_chromosomes(text: str) -> list[str]:
 def parse_exclude_ranges(text):
     """``MHC`` (default, hg19 extended MHC), ``[]``/``none``, a ``chr start end`` file, or
     tokens ``CHR:FROM-TO[KB|MB]`` (e.g. ``6:25-35MB``). Returns (mhc_build, regions)."""
-    from bayesmix.io.harmonise import read_regions
+    from bayesmix.io.regions import read_regions
 
     if text is None or text.strip() in ("[]", "none", ""):
         return None, None
@@ -244,7 +244,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
 
 def _no_tags_reason(sumstats: pd.DataFrame, chromosomes) -> str:
     """Why no tag SNP is left, in one sentence (chromosome mismatch, else the drop table)."""
-    from bayesmix.io.harmonise import chrom_code
+    from bayesmix.io.regions import chrom_code
 
     if sumstats["CHR"].notna().any():
         have = sorted(set(sumstats["CHR"].dropna().astype(str)), key=_chrom_order)
