@@ -23,9 +23,11 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
   up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`) so that
   R_lam's smallest eigenvalue is at least ``min_eigenvalue``. LD that is not positive
   definite (a window or thresholded sparse matrix, a panel smaller than the window) otherwise
-  lets the effects blow up. LD that would need lam > :data:`STRONG_RIDGE` is first replaced
-  by its block-wise nearest positive semi-definite matrix
-  (:func:`~bayesmix.ld.repair.nearest_psd_blocks`), which keeps the LD's strength.
+  lets the effects blow up. LD that would need lam >
+  :data:`~bayesmix.prepare.ld_conditioning.STRONG_RIDGE` is first replaced by its block-wise
+  nearest positive semi-definite matrix (:func:`~bayesmix.ld.repair.nearest_psd_blocks`),
+  which keeps the LD's strength. Both are chosen in
+  :func:`bayesmix.prepare.ld_conditioning.condition_ld`.
 
 With in-sample LD (``SummaryData.ld_in_sample``: the LD panel is the GWAS sample) both parts
 shrink to what in-sample LD still needs: the sampling variance keeps only the term of LD
@@ -38,9 +40,6 @@ individual-level one (tested against BayesC on the same individuals).
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
-
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -50,17 +49,12 @@ from bayesmix.distributions.genetic_values import as_float64
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.kernels.sbayes import band_from_csr, band_size, independent_blocks, upper_from_csr
-from bayesmix.ld.repair import nearest_psd_blocks
-from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
 from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
 from bayesmix.ops.sbayes import summary_loglik
+from bayesmix.prepare.ld_conditioning import condition_ld
 from bayesmix.prepare.summary_data import SummaryData
 
-log = logging.getLogger("bayesmix")
-
 METHODS = ("C", "R", "S")
-DEFAULT_MIN_EIGENVALUE = 0.01
-STRONG_RIDGE = 0.3  # above this the robust setting repairs the LD instead of a ridge
 # ld_layout="auto" takes the band layout when it holds at most this many values per stored
 # nonzero (rows are contiguous runs of columns: window, band, shrunk, full LD) ...
 BAND_PADDING_LIMIT = 1.1
@@ -131,16 +125,12 @@ class SBayesModel(AlphabetModel):
         if self.ld_sampling_variance and not np.isfinite(data.ld_sampling_var).all():
             raise InputError("the LD sampling-variance correction needs the LD panel size "
                              "(n_samples of the LD matrix); pass ld_sampling_variance=False")
-        self.ld_min_eigenvalue = None
-        if min_eigenvalue is None:
-            min_eigenvalue = 0.0 if data.ld_in_sample else DEFAULT_MIN_EIGENVALUE
-        self.ld_repair = None
-        if ridge is None:
-            ridge = self._robust_ridge(min_eigenvalue) if self.robust else 0.0
-        data = self.data  # the robust setting may have repaired its LD
-        if not 0.0 <= ridge < 1.0:
-            raise InputError(f"the LD ridge must be in [0, 1), got {ridge}")
-        self.ridge = float(ridge)
+        conditioned = condition_ld(data, robust=self.robust, ridge=ridge,
+                                   min_eigenvalue=min_eigenvalue)
+        self.data = data = conditioned.data  # the robust setting may have repaired its LD
+        self.ridge = conditioned.ridge
+        self.ld_min_eigenvalue = conditioned.min_eigenvalue
+        self.ld_repair = conditioned.repair
         indptr, indices = np.asarray(data.ld.indptr), np.asarray(data.ld.indices)
         self.sqrt_n = np.sqrt(data.n)
         self.block_bounds = independent_blocks(indptr, indices) if parallel_blocks else None
@@ -163,38 +153,6 @@ class SBayesModel(AlphabetModel):
         self._derived = None
         self._derived_cache = None
         self._initial = None  # AlphabetModel's cache of the initial point
-
-    def _robust_ridge(self, target: float) -> float:
-        """The robust setting's ridge for a smallest eigenvalue of at least ``target``.
-
-        LD that would need a ridge above :data:`STRONG_RIDGE` (thresholded sparse LD of a small
-        panel: smallest eigenvalue ~ -5) is first replaced by its block-wise nearest positive
-        semi-definite matrix (:func:`bayesmix.ld.repair.nearest_psd_blocks`; ``self.data``
-        then holds it and ``self.ld_repair`` the report): a ridge that large would shrink all
-        LD and bias hsq upwards (+9 to +20% in simulations with a 1,000-person panel, against
-        +4 to +9% after the repair).
-        """
-        # a low-side estimate; it stops early once it clears the target
-        eigenvalue = ld_min_eigenvalue(self.data.ld, stop_above=target)
-        ridge = ridge_for_min_eigenvalue(eigenvalue, target)
-        log.info("LD check: smallest eigenvalue %.4g; ridge towards the diagonal %.4g",
-                 eigenvalue, ridge)
-        if ridge > STRONG_RIDGE or (ridge > 0.0 and self.data.ld.kind == "sparse"):
-            repaired, report = nearest_psd_blocks(self.data.ld)
-            log.warning(
-                "warning: the LD matrix is far from positive definite (smallest eigenvalue "
-                "%.3g; a ridge of %.2f would shrink all LD). The robust setting uses its nearest "
-                "positive semi-definite matrix instead, in %d blocks (negative eigenvalues "
-                "summing to %.3g set to 0; r^2 summing to %.3g between blocks dropped). "
-                "Thresholded sparse LD from a small panel does this; shrunk "
-                "(--make-shrunk-ldm), windowed or full LD of a larger panel is better.",
-                eigenvalue, ridge, report.n_blocks, report.clipped, report.r2_dropped)
-            self.data = replace(self.data, ld=repaired)
-            self.ld_repair = report
-            eigenvalue = ld_min_eigenvalue(repaired, stop_above=target)
-            ridge = ridge_for_min_eigenvalue(eigenvalue, target)
-        self.ld_min_eigenvalue = eigenvalue
-        return ridge
 
     @property
     def method(self) -> str:
