@@ -20,7 +20,7 @@ Model (every default is a module constant with its source):
   expected number of segregating sites is Watterson's theta * sum_{i<2n} 1/i.
 - recombination: :func:`hotspot_map`, a synthetic map (no genetic map ships with bayesmix):
   hotspots 2 kb wide, one per 50 kb on average (Poisson positions), carrying 60% of the
-  crossovers with exponentially distributed intensities, over a flat background; the mean
+  crossovers with exponentially distributed intensities, on top of a flat background; the mean
   rate is 1e-8 per bp per generation (1 cM/Mb), so a 5 Mb chromosome is 5 cM long. Real
   maps concentrate most crossovers in hotspots of 1-2 kb, a few tens of kb apart (Myers et
   al. 2005, Science 310:321; International HapMap Consortium 2007, Nature 449:851); broad-
@@ -127,40 +127,39 @@ def hotspot_map(length_bp: int, rng: np.random.Generator, *,
     per generation).
 
     Hotspot starts are uniform over the chromosome (their number Poisson with mean
-    ``length_bp / spacing_bp``; overlapping ones merge), each ``width_bp`` wide; together
-    they carry ``hotspot_share`` of the map's length, split in proportion to exponential
-    intensities; the rest is spread evenly over the background. The map's total length is
-    exactly ``mean_rate * length_bp`` Morgans.
+    ``length_bp / spacing_bp``; overlapping ones merge), each ``width_bp`` wide. A flat
+    background rate carries ``1 - hotspot_share`` of the map's length; on top of it the
+    hotspots carry the rest, split in proportion to exponential intensities. The map's total
+    length is exactly ``mean_rate * length_bp`` Morgans.
     """
     msprime = _msprime()
     if not 0.0 <= hotspot_share < 1.0:
         raise InputError(f"hotspot_share must be in [0, 1), got {hotspot_share}")
     total = mean_rate * length_bp
     count = rng.poisson(length_bp / spacing_bp) if length_bp > width_bp else 0
-    starts = np.sort(rng.integers(0, length_bp - width_bp, count)) if count else np.zeros(0, int)
+    if count == 0:
+        return msprime.RateMap.uniform(length_bp, mean_rate)
+    starts = np.sort(rng.integers(0, length_bp - width_bp, count))
     heat = rng.exponential(size=count)
-    edges, masses = [0.0], []
-    hot_mass = hotspot_share * total * heat / heat.sum() if count else heat
-    for start, mass in zip(starts, hot_mass):
-        if start < edges[-1]:               # overlaps the previous hotspot: merge into it
+    extra = hotspot_share * total * heat / heat.sum()   # Morgans above the background
+    edges, masses = [0.0], []                            # masses: None for background
+    for start, mass in zip(starts, extra):
+        if start < edges[-1]:                            # overlaps the previous hotspot
             masses[-1] += mass
             edges[-1] = max(edges[-1], float(start + width_bp))
             continue
         if start > edges[-1]:
             edges.append(float(start))
-            masses.append(None)             # background, filled below
+            masses.append(None)
         edges.append(float(start + width_bp))
         masses.append(mass)
     if edges[-1] < length_bp:
         edges.append(float(length_bp))
         masses.append(None)
-    edges = np.asarray(edges)
     widths = np.diff(edges)
-    is_background = np.array([m is None for m in masses])
-    background_rate = ((1.0 - hotspot_share) * total if count else total) / widths[is_background].sum()
-    rates = np.where(is_background, background_rate,
-                     [0.0 if m is None else m for m in masses] / widths)
-    return msprime.RateMap(position=edges, rate=rates)
+    excess = np.array([0.0 if m is None else m for m in masses]) / widths
+    background = (1.0 - hotspot_share) * total / length_bp
+    return msprime.RateMap(position=edges, rate=background + excess)
 
 
 def simulate_chromosome(n_individuals: int, recombination_map, *, demography, seed: int,
@@ -308,9 +307,8 @@ def site_allele_counts(ts, n_cohort: int):
     cohort_count = np.zeros(n_sites, dtype=np.int64)
     panel_count = np.zeros(n_sites, dtype=np.int64)
     alleles = []
-    for variant in ts.variants(samples=nodes, copy=False):
+    for s, variant in enumerate(ts.variants(samples=nodes, copy=False)):  # sites in id order
         g = variant.genotypes
-        s = variant.site.id
         alleles.append(variant.alleles)
         if variant.num_alleles == 2:  # one mutation: alleles 0 and 1
             in_cohort, in_panel = np.count_nonzero(g[:split]), np.count_nonzero(g[split:])
