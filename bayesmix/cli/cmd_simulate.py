@@ -127,26 +127,22 @@ OPTIONS = [
            group="coalescent genotypes",
            help="simulate coalescent genotypes of a cohort and an independent reference panel "
                 "instead of a trait"),
-    option("--n-cohort", applies=("coalescent",), default=2000, type=positive_int,
-           metavar="N", group="coalescent genotypes",
-           help="diploid people in the cohort (the GWAS sample)"),
-    option("--n-panel", applies=("coalescent",), default=500, type=positive_int,
-           metavar="N", group="coalescent genotypes",
-           help="diploid people in the reference panel (other people of the same "
-                "population)"),
-    option("--chromosomes", applies=("coalescent",), default=1, type=positive_int,
-           metavar="K", group="coalescent genotypes",
-           help="number of chromosomes (named 1..K, independent)"),
-    option("--length-mb", applies=("coalescent",), default=5.0, type=positive_float,
-           metavar="MB", group="coalescent genotypes", help="length of each chromosome in Mb"),
-    option("--n-snps", applies=("coalescent",), type=positive_int, metavar="M",
-           group="coalescent genotypes",
-           help="keep a random M of the SNPs passing the filters (split evenly over the "
-                "chromosomes; default: all)"),
-    option("--demography", applies=("coalescent",), default="human",
-           choices=["human", "constant"], group="coalescent genotypes",
-           help="human: growth model after Tennessen et al. 2012 (European branch); "
-                "constant: 10,000 people throughout"),
+    *(option(flag, applies=("coalescent",), group="coalescent genotypes", help=text, **kwargs)
+      for flag, text, kwargs in (
+          ("--n-cohort", "diploid people in the cohort (the GWAS sample)",
+           dict(default=2000, type=positive_int, metavar="N")),
+          ("--n-panel", "diploid people in the reference panel (other people of the same "
+           "population)", dict(default=500, type=positive_int, metavar="N")),
+          ("--chromosomes", "number of chromosomes (named 1..K, independent)",
+           dict(default=1, type=positive_int, metavar="K")),
+          ("--length-mb", "length of each chromosome in Mb",
+           dict(default=5.0, type=positive_float, metavar="MB")),
+          ("--n-snps", "keep a random M of the SNPs passing the filters (split evenly over "
+           "the chromosomes; default: all)", dict(type=positive_int, metavar="M")),
+          ("--demography", "human: growth model after Tennessen et al. 2012 (European "
+           "branch); constant: 10,000 people throughout",
+           dict(default="human", choices=["human", "constant"])),
+      )),
 ]
 
 

@@ -310,7 +310,7 @@ def site_allele_counts(ts, n_cohort: int):
     for s, variant in enumerate(ts.variants(samples=nodes, copy=False)):  # sites in id order
         g = variant.genotypes
         alleles.append(variant.alleles)
-        if variant.num_alleles == 2:  # one mutation: alleles 0 and 1
+        if variant.num_alleles == 2:  # ancestral (0) and one derived allele (1)
             in_cohort, in_panel = np.count_nonzero(g[:split]), np.count_nonzero(g[split:])
             present = [0, 1] if 0 < in_cohort + in_panel < len(g) else []
         else:
