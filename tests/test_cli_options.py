@@ -256,6 +256,9 @@ def bases(w) -> dict:
                   "NS": ["--n-causal", "1", "--pi-snp", "0.5"]}.get(prior, ["--n-causal", "5"])
         b[("bayesmix simulate", prior)] = ["simulate", "--bfile", bf, "--prior", prior, "--h2",
                                            *h2, *causal, "--seed", "1"]
+    b[("bayesmix simulate", "coalescent")] = ["simulate", "--coalescent", "--n-cohort", "30",
+                                              "--n-panel", "20", "--length-mb", "0.2",
+                                              "--seed", "1"]
     b[("bayesmix demo", "demo")] = ["demo"]
     b[("bayesmix example-data", "example-data")] = ["example-data"]
     return b
@@ -532,6 +535,13 @@ def probes(w) -> dict:
     P[S, "--keep"] = Probe(["--keep", f"{d}/keep.txt"])
     P[S, "--seed"] = Probe(["--seed", "2"])
     P[S, "--out"] = Probe([])
+    P[S, "--coalescent"] = Probe([])
+    P[S, "--n-cohort"] = Probe(["--n-cohort", "40"])
+    P[S, "--n-panel"] = Probe(["--n-panel", "30"])
+    P[S, "--chromosomes"] = Probe(["--chromosomes", "2"])
+    P[S, "--length-mb"] = Probe(["--length-mb", "0.3"])
+    P[S, "--n-snps"] = Probe(["--n-snps", "20"])
+    P[S, "--demography"] = Probe(["--demography", "constant"])
     P["bayesmix demo", "--out"] = Probe([])
     P["bayesmix demo", "--seed"] = Probe([])
     P["bayesmix example-data", "--out"] = Probe([])

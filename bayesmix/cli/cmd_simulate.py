@@ -1,10 +1,12 @@
 """``bayesmix simulate``: effects from a prior, a phenotype on a PLINK fileset's samples, GWAS
-summary statistics and the truth.
+summary statistics and the truth; or (``--coalescent``) the genotypes of a cohort and an
+independent reference panel from the coalescent.
 
 Outputs (one trait): ``OUT.phen`` (GCTA: FID IID y), ``OUT.ma`` (GCTB/COJO),
 ``OUT.sumstats.gz`` (LDSC/MiXeR) and ``OUT.truth.json``. Two traits (``--prior mixer2``):
 ``OUT.phen`` has two phenotype columns and the summary statistics are
-``OUT.trait1.ma``/``OUT.trait2.ma`` and ``OUT.trait{1,2}.sumstats.gz``.
+``OUT.trait1.ma``/``OUT.trait2.ma`` and ``OUT.trait{1,2}.sumstats.gz``. ``--coalescent``:
+``OUT.cohort.bed/.bim/.fam``, ``OUT.panel.bed/.bim/.fam`` and ``OUT.coalescent.json``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 from bayesmix.cli.options import (CommandSpec, nonnegative_float, nonnegative_int, option,
                                   positive_float, positive_int, probability, unit_interval)
 
-HELP = "simulate effects, phenotypes and GWAS summary statistics (with the truth) on a PLINK fileset"
+HELP = ("simulate effects, phenotypes and GWAS summary statistics (with the truth) on a PLINK "
+        "fileset, or coalescent genotypes of a cohort and a reference panel")
 
 DESCRIPTION = """\
 Draw causal effects from a prior (BayesC/R/S/B/N/NS, MiXeR univariate, or MiXeR bivariate
@@ -29,12 +32,22 @@ rescaled so b'Rb = h2; the phenotype file is still written for the --bfile sampl
 Outputs: OUT.phen (GCTA: FID IID y [y2]), OUT.ma and OUT.sumstats.gz (two traits:
 OUT.trait1.ma, OUT.trait2.ma, ...), OUT.truth.json (prior, parameters, seed, h2, and every
 causal SNP with its per-allele effect beta and standardised effect b_std = beta sqrt(2p(1-p))).
+
+--coalescent instead simulates genotypes (msprime; pip install 'bayesmix[sim]'): chromosomes of
+--n-cohort + --n-panel diploid people of one population with human-like LD (a growth
+demography after Tennessen et al. 2012, a synthetic recombination map with hotspots, 1 cM/Mb
+on average, mutation rate 1.25e-8), biallelic SNPs with MAF >= --maf in cohort and panel
+together, optionally thinned to --n-snps. Outputs: OUT.cohort.bed/.bim/.fam (the GWAS sample),
+OUT.panel.bed/.bim/.fam (an independent reference panel: other people, same SNPs and alleles)
+and OUT.coalescent.json (settings and SNP counts per filter). Traits on the cohort then come
+from `bayesmix simulate --bfile OUT.cohort --prior ...`.
 """
 
 
 PRIORS = ("C", "R", "S", "B", "N", "NS", "mixer", "mixer2")
-ANALYSES = {p: f"--prior {p}" for p in PRIORS}
+ANALYSES = {**{p: f"--prior {p}" for p in PRIORS}, "coalescent": "--coalescent"}
 SINGLE = tuple(p for p in PRIORS if p != "mixer2")
+EVERY = (*PRIORS, "coalescent")
 
 OPTIONS = [
     option("--bfile", applies=PRIORS, required=PRIORS, input="plink", metavar="PREFIX",
@@ -96,32 +109,106 @@ OPTIONS = [
     option("--ld", applies=PRIORS, input="dir", metavar="DIR", requires=("n_gwas",),
            conflicts=("ld_block_size",),
            help="a saved LD matrix (bayesmix LD folder) to draw the --n-gwas statistics from"),
-    option("--maf", applies=PRIORS, default=0.0, type=unit_interval,
-           help="drop SNPs with MAF below this"),
+    option("--maf", applies=EVERY, default={**dict.fromkeys(PRIORS, 0.0), "coalescent": 0.01},
+           type=unit_interval,
+           help="drop SNPs with MAF below this (--coalescent: MAF of cohort and panel "
+                "together)"),
     option("--chr", applies=PRIORS, metavar="CHR", help="use only this chromosome"),
     option("--extract", applies=PRIORS, input="file", metavar="FILE", help="SNPs to use"),
     option("--keep", applies=PRIORS, input="file", metavar="FILE",
            help="samples to use (FID IID)"),
-    option("--seed", applies=PRIORS, type=int, metavar="S",
-           help="random seed (default: fresh entropy, recorded in the truth)"),
-    option("--out", applies=PRIORS, required=PRIORS, role="output", metavar="OUT",
+    option("--seed", applies=EVERY, type=nonnegative_int, metavar="S",
+           help="random seed (default: fresh entropy, recorded in the truth or "
+                "OUT.coalescent.json)"),
+    option("--out", applies=EVERY, required=EVERY, role="output", metavar="OUT",
            help="output prefix"),
+    # ------------------------------------------------------------------ --coalescent
+    option("--coalescent", applies=("coalescent",), role="selector", action="store_true",
+           group="coalescent genotypes",
+           help="simulate coalescent genotypes of a cohort and an independent reference panel "
+                "instead of a trait"),
+    *(option(flag, applies=("coalescent",), group="coalescent genotypes", help=text, **kwargs)
+      for flag, text, kwargs in (
+          ("--n-cohort", "diploid people in the cohort (the GWAS sample)",
+           dict(default=2000, type=positive_int, metavar="N")),
+          ("--n-panel", "diploid people in the reference panel (other people of the same "
+           "population)", dict(default=500, type=positive_int, metavar="N")),
+          ("--chromosomes", "number of chromosomes (named 1..K, independent)",
+           dict(default=1, type=positive_int, metavar="K")),
+          ("--length-mb", "length of each chromosome in Mb",
+           dict(default=5.0, type=positive_float, metavar="MB")),
+          ("--n-snps", "keep a random M of the SNPs passing the filters (split evenly over "
+           "the chromosomes; default: all)", dict(type=positive_int, metavar="M")),
+          ("--demography", "human: growth model after Tennessen et al. 2012 (European "
+           "branch); constant: 10,000 people throughout",
+           dict(default="human", choices=["human", "constant"])),
+      )),
 ]
 
 
-def _prior(namespace: dict) -> str:
+def _analysis(namespace: dict) -> str:
     from bayesmix.errors import InputError
 
+    if namespace.get("coalescent"):
+        if "prior" in namespace:
+            raise InputError("one analysis per run: --coalescent and --prior were both asked "
+                             "for; simulate the genotypes first, then a trait on "
+                             "OUT.cohort with --bfile")
+        return "coalescent"
     if "prior" not in namespace:
-        raise InputError("simulate needs --prior")
+        raise InputError("simulate needs --prior (a trait) or --coalescent (genotypes)")
     return namespace["prior"]
 
 
 SPEC = CommandSpec(prog="bayesmix simulate", description=DESCRIPTION, analyses=ANALYSES,
-                   options=OPTIONS, detect=_prior)
+                   options=OPTIONS, detect=_analysis)
 
 
 def run(invocation, run_log) -> int:
+    if invocation.analysis == "coalescent":
+        return _run_coalescent(invocation.args)
+    return _run_trait(invocation)
+
+
+def _fresh_seed() -> int:
+    import numpy as np
+
+    return int(np.random.SeedSequence().entropy % 2**63)
+
+
+def _run_coalescent(args) -> int:
+    import json
+    import logging
+    from pathlib import Path
+
+    from bayesmix.io.files import atomic_open
+    from bayesmix.simulate.coalescent import simulate_coalescent
+
+    log = logging.getLogger("bayesmix")
+    seed = args.seed if args.seed is not None else _fresh_seed()
+    log.info("coalescent: %d cohort + %d panel people, %d chromosome(s) of %g Mb, %s "
+             "demography, seed %d", args.n_cohort, args.n_panel, args.chromosomes,
+             args.length_mb, args.demography, seed)
+    data = simulate_coalescent(n_cohort=args.n_cohort, n_panel=args.n_panel, seed=seed,
+                               chromosomes=args.chromosomes, length_mb=args.length_mb,
+                               n_snps=args.n_snps, maf=args.maf, demography=args.demography,
+                               progress=log.info)
+    out = args.out
+    data.write(f"{out}.cohort", f"{out}.panel")
+    summary = data.summary()
+    written = [f"{out}.{part}.{ext}" for part in ("cohort", "panel")
+               for ext in ("bed", "bim", "fam")]
+    # file names without their folder: the same seed gives the same bytes wherever written
+    summary["files"] = [Path(f).name for f in written + [f"{out}.coalescent.json"]]
+    with atomic_open(f"{out}.coalescent.json", "wt") as fh:
+        json.dump(summary, fh, indent=1)
+        fh.write("\n")
+    log.info("%d SNPs; wrote %s and %s.coalescent.json", summary["n_snps_kept"],
+             ", ".join(written), out)
+    return 0
+
+
+def _run_trait(invocation) -> int:
     import json
     import logging
     import sys
@@ -140,7 +227,7 @@ def run(invocation, run_log) -> int:
     bivariate = args.prior == "mixer2"
     h2 = _check_h2(args.h2, 2 if bivariate else 1)
     params = _prior_params(args, InputError)
-    seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
+    seed = args.seed if args.seed is not None else _fresh_seed()
     rng = np.random.default_rng(seed)
 
     ld, extract = None, args.extract
