@@ -156,7 +156,7 @@ assert pip[unlinked].mean() < 0.02
 # %%
 position = geno.snps["bp"].to_numpy() / 1e6
 fig, ax = plt.subplots(figsize=(9, 3.2))
-ax.scatter(position, pip, s=8, color="0.5", label="SNP")
+ax.scatter(position, pip, s=8, color="C0", label="SNP")
 ax.scatter(position[causal], pip[causal], s=60, facecolors="none", edgecolors="C3", lw=1.5,
            label="simulated causal SNP")
 ax.set_xlabel("chr22 position (Mb)")
