@@ -25,12 +25,12 @@ import json
 import sys
 from pathlib import Path
 
+import jupytext
+import nbclient
 import numpy as np
 import pytest
+from PIL import Image as PIL_Image
 
-jupytext = pytest.importorskip("jupytext", reason="the docs extra: pip install -e '.[docs]'")
-nbclient = pytest.importorskip("nbclient")
-PIL_Image = pytest.importorskip("PIL.Image")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "examples" / "notebooks").glob("*.py"))

@@ -77,7 +77,7 @@ print("their standardised effects:", np.round(effects.b_std[causal], 3))
 # %%
 default = AlphabetModel(data, "C")
 print([type(step).__name__ for step in make_steps(default)])
-tree = sample(default, draws=400, tune=200, chains=2, random_seed=1)
+tree = sample(default, draws=300, tune=150, chains=2, random_seed=1)
 hyper = ["pi", "sig2_beta", "sig2_e"]
 summary = az.summary(tree, var_names=hyper)
 summary
@@ -182,7 +182,7 @@ swapped = AlphabetModel(data, "C", hyperpriors={
     "sig2_beta": lambda name: pm.HalfNormal(name, sigma=0.5),
 })
 print([type(step).__name__ for step in make_steps(swapped)])
-tree_swapped = sample(swapped, draws=400, tune=200, chains=2, random_seed=1)
+tree_swapped = sample(swapped, draws=300, tune=150, chains=2, random_seed=1)
 az.summary(tree_swapped, var_names=hyper)
 
 # %% [markdown]

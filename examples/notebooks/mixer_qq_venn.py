@@ -96,7 +96,7 @@ for key, truth in (("h2", h2), ("nc", n_causal)):
 # `bayesmix mixer test` writes.
 
 # %%
-qq = qq_curves(trait, fit.theta, n_points=60)
+qq = qq_curves(trait, fit.theta, n_points=40)
 outdir = tempfile.TemporaryDirectory()
 png, _pdf = plot_qq(qq, f"{outdir.name}/trait.qq")
 display(Image(filename=png))
@@ -108,7 +108,7 @@ display(Image(filename=png))
 
 # %%
 pi, sig2_beta, sig2_zero = fit.theta
-qq_wrong = qq_curves(trait, np.array([3 * pi, sig2_beta / 3, sig2_zero]), n_points=60)
+qq_wrong = qq_curves(trait, np.array([3 * pi, sig2_beta / 3, sig2_zero]), n_points=40)
 png_wrong, _pdf = plot_qq(qq_wrong, f"{outdir.name}/wrong.qq")
 display(Image(filename=png_wrong))
 

@@ -76,7 +76,7 @@ print(data.qc)
 # ArviZ `DataTree`.
 
 # %%
-settings = ChainSettings(chain_length=600, burn_in=200, out_freq=0, seed=1)
+settings = ChainSettings(chain_length=500, burn_in=150, out_freq=0, seed=1)
 results = {}
 for method in ("C", "R"):
     model, result = run_sbayes(data, method, settings, chains=2)
