@@ -175,3 +175,131 @@ def prune_pass(indptr, indices, r, order, col_to_row, eligible, max_r2, kept):
                 row = col_to_row[indices[p]]
                 if row >= 0:
                     removed[row] = True
+
+
+@njit
+def _stored_value(values, q, v, scale, quantize):
+    """Store float ``v`` at ``values[q]``: as is, or as the int16 code rint(v / scale)."""
+    if quantize:
+        code = np.rint(np.float64(v) / scale)
+        values[q] = min(max(code, -32767.0), 32767.0)
+    else:
+        values[q] = v
+
+
+@njit
+def count_dense_rows(raw, sizes, starts, diag_cols, counts):
+    """First pass over rows of a GCTB dense-row ``.bin`` (full, band, shrunk).
+
+    Row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32 or
+    float64, rows back to back). An entry is kept when it is nonzero or on the diagonal (column
+    ``diag_cols[i]``); zeros inside a row are entries GCTB did not keep. Writes the number of
+    kept entries of each row into ``counts`` and returns the largest |r| kept.
+    """
+    p = 0
+    largest = 0.0
+    for i in range(sizes.shape[0]):
+        kept = 0
+        for k in range(sizes[i]):
+            v = raw[p + k]
+            if v != 0 or starts[i] + k == diag_cols[i]:
+                kept += 1
+                largest = max(largest, abs(np.float64(v)))
+        counts[i] = kept
+        p += sizes[i]
+    return largest
+
+
+@njit
+def fill_dense_rows(raw, sizes, starts, diag_cols, col_offset, out_start, indices, values,
+                    scale, quantize):
+    """Second pass (see :func:`count_dense_rows`): the kept entries of the rows in ``raw``
+    written from position ``out_start`` of the CSR arrays ``indices`` (column + ``col_offset``)
+    and ``values`` (r, or int16 codes rint(r / scale) when ``quantize``). Returns the position
+    after the last entry written."""
+    p = 0
+    q = out_start
+    for i in range(sizes.shape[0]):
+        for k in range(sizes[i]):
+            v = raw[p + k]
+            col = starts[i] + k
+            if v != 0 or col == diag_cols[i]:
+                indices[q] = col + col_offset
+                _stored_value(values, q, v, scale, quantize)
+                q += 1
+        p += sizes[i]
+    return q
+
+
+@njit
+def _sparse_value(words, pos, value_words):
+    """The little-endian float32 (``value_words`` 1) or float64 (2) value at word ``pos``."""
+    if value_words == 1:
+        return np.float64(words[pos:pos + 1].view(np.float32)[0])
+    pair = np.empty(2, dtype=np.uint32)
+    pair[0] = words[pos]
+    pair[1] = words[pos + 1]
+    return pair.view(np.float64)[0]
+
+
+@njit
+def check_sparse_rows(words, sizes, value_words):
+    """First pass over rows of a GCTB sparse ``.bin``: row i is ``sizes[i]`` uint32 column
+    indices then ``sizes[i]`` values of ``value_words`` 4-byte words each (float32 or
+    float64), rows back to back in ``words``.
+
+    Returns (the first row whose indices do not ascend strictly, or -1; the largest column
+    index; the largest |r|), stopping at a bad row.
+    """
+    p = 0
+    largest_col = -1
+    largest = 0.0
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        for k in range(n):
+            col = np.int64(words[p + k])
+            if k > 0 and col <= np.int64(words[p + k - 1]):
+                return i, largest_col, largest
+            largest_col = max(largest_col, col)
+            largest = max(largest, abs(_sparse_value(words, p + n + k * value_words,
+                                                     value_words)))
+        p += n * (1 + value_words)
+    return -1, largest_col, largest
+
+
+@njit
+def fill_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, values, scale,
+                     quantize):
+    """Second pass over sparse rows (see :func:`check_sparse_rows`): the entries written from
+    position ``out_start`` as in :func:`fill_dense_rows`. Returns the position after the last
+    entry written."""
+    p = 0
+    q = out_start
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        for k in range(n):
+            indices[q] = np.int64(words[p + k]) + col_offset
+            _stored_value(values, q, _sparse_value(words, p + n + k * value_words,
+                                                   value_words), scale, quantize)
+            q += 1
+        p += n * (1 + value_words)
+    return q
+
+
+@njit
+def csr_diagonal(indptr, indices, values, value_scale):
+    """Stored diagonal r_ii of a square CSR matrix (float32; 0 where not stored), read from
+    the stored values (int16 codes times ``value_scale``, or float32 r)."""
+    n = indptr.shape[0] - 1
+    out = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        lo, hi = indptr[i], indptr[i + 1]
+        while lo < hi:          # binary search: columns ascend within a row
+            mid = (lo + hi) // 2
+            if indices[mid] < i:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < indptr[i + 1] and indices[lo] == i:
+            out[i] = np.float32(values[lo] * value_scale)
+    return out
