@@ -303,3 +303,31 @@ def csr_diagonal(indptr, indices, values, value_scale):
         if lo < indptr[i + 1] and indices[lo] == i:
             out[i] = np.float32(values[lo] * value_scale)
     return out
+
+
+@njit
+def subset_csr(indptr, indices, values, rows, col_map):
+    """The CSR matrix restricted to ``rows`` (in that order) and to the columns with
+    ``col_map[j] >= 0`` (renumbered to ``col_map[j]``, which must keep their order).
+
+    Values are copied as stored (int16 codes keep their scale). Returns (indptr int64,
+    indices int32, values).
+    """
+    out_indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    for k in range(rows.shape[0]):
+        count = 0
+        for p in range(indptr[rows[k]], indptr[rows[k] + 1]):
+            if col_map[indices[p]] >= 0:
+                count += 1
+        out_indptr[k + 1] = out_indptr[k] + count
+    out_indices = np.empty(out_indptr[-1], dtype=np.int32)
+    out_values = np.empty(out_indptr[-1], dtype=values.dtype)
+    q = 0
+    for k in range(rows.shape[0]):
+        for p in range(indptr[rows[k]], indptr[rows[k] + 1]):
+            j = col_map[indices[p]]
+            if j >= 0:
+                out_indices[q] = j
+                out_values[q] = values[p]
+                q += 1
+    return out_indptr, out_indices, out_values

@@ -248,17 +248,23 @@ class LDMatrix:
         Square matrices keep rows and columns of those SNPs; rectangular ones keep rows (tags)
         only, with all reference columns.
         """
+        from bayesmix.kernels.ld import subset_csr
+
         wanted = set(snp_ids)
         rows = np.flatnonzero(self.snps["snp"].isin(wanted).to_numpy())
-        m = self.to_scipy()[rows]
         snps = self.snps.iloc[rows]
-        ref = self.ref_snps
         if self.is_square:
-            m = m[:, rows]
-            ref = snps
+            col_map = np.full(self.shape[1], -1, dtype=np.int64)
+            col_map[rows] = np.arange(len(rows))
+        else:
+            col_map = np.arange(self.shape[1], dtype=np.int64)
+        indptr, indices, values = subset_csr(np.asarray(self.indptr), np.asarray(self.indices),
+                                             np.asarray(self.data), rows, col_map)
+        if indptr[-1] < 2**31:
+            indptr = indptr.astype(np.int32)
         meta = dict(self.meta, subset=True)
-        return LDMatrix.from_scipy(m, snps, ref if not self.is_square else None, meta=meta,
-                                   dtype=self.dtype)
+        return LDMatrix(indptr, indices, values, snps, None if self.is_square else self.ref_snps,
+                        meta, self.scale)
 
     # ----------------------------------------------------------------- files
     def save(self, path, *, layout: str = "csr") -> Path:
