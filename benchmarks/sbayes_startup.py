@@ -98,7 +98,8 @@ def prepare(args):
         "band": lambda c, out: [args.gctb, "--bfile", panel, "--make-band-ldm", "--wind", "5",
                                 "--chr", c, "--thread", "1", "--out", out],
     }
-    for kind, maker in makers.items():
+    for kind in args.ld:
+        maker = makers[kind]
         listing = work / f"{kind}.mldm"
         if listing.exists():
             continue
