@@ -181,10 +181,29 @@ def prune_pass(indptr, indices, r, order, col_to_row, eligible, max_r2, kept):
 def _stored_value(values, q, v, scale, quantize):
     """Store float ``v`` at ``values[q]``: as is, or as the int16 code rint(v / scale)."""
     if quantize:
-        code = np.rint(np.float64(v) / scale)
-        values[q] = min(max(code, -32767.0), 32767.0)
+        values[q] = min(max(np.rint(np.float64(v) / scale), -32767.0), 32767.0)
     else:
         values[q] = v
+
+
+@njit
+def _run_stats(row):
+    """(number of nonzero values, largest |value|) of one row (a slice: vectorises)."""
+    nonzero = 0
+    largest = 0.0
+    for k in range(row.shape[0]):
+        v = abs(np.float64(row[k]))
+        nonzero += v != 0.0
+        largest = max(largest, v)
+    return nonzero, largest
+
+
+@njit
+def _store_run(row, first_col, indices, values, scale, quantize):
+    """A whole row of values and its consecutive columns into equally long output slices."""
+    for k in range(row.shape[0]):
+        indices[k] = first_col + k
+        _stored_value(values, k, row[k], scale, quantize)
 
 
 @njit
@@ -199,35 +218,41 @@ def count_dense_rows(raw, sizes, starts, diag_cols, counts):
     p = 0
     largest = 0.0
     for i in range(sizes.shape[0]):
-        kept = 0
-        for k in range(sizes[i]):
-            v = raw[p + k]
-            if v != 0 or starts[i] + k == diag_cols[i]:
-                kept += 1
-                largest = max(largest, abs(np.float64(v)))
-        counts[i] = kept
+        nonzero, row_largest = _run_stats(raw[p:p + sizes[i]])
+        d = diag_cols[i] - starts[i]
+        if 0 <= d < sizes[i] and raw[p + d] == 0:
+            nonzero += 1
+        counts[i] = nonzero
+        largest = max(largest, row_largest)
         p += sizes[i]
     return largest
 
 
 @njit
-def fill_dense_rows(raw, sizes, starts, diag_cols, col_offset, out_start, indices, values,
-                    scale, quantize):
-    """Second pass (see :func:`count_dense_rows`): the kept entries of the rows in ``raw``
-    written from position ``out_start`` of the CSR arrays ``indices`` (column + ``col_offset``)
-    and ``values`` (r, or int16 codes rint(r / scale) when ``quantize``). Returns the position
-    after the last entry written."""
+def fill_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_start, indices,
+                    values, scale, quantize):
+    """Second pass (see :func:`count_dense_rows`, whose ``counts`` it takes): the kept entries
+    of the rows in ``raw`` written from position ``out_start`` of the CSR arrays ``indices``
+    (column + ``col_offset``) and ``values`` (r, or int16 codes rint(r / scale) when
+    ``quantize``). A row without zeros is copied as one run. Returns the position after the
+    last entry written."""
     p = 0
     q = out_start
     for i in range(sizes.shape[0]):
-        for k in range(sizes[i]):
-            v = raw[p + k]
-            col = starts[i] + k
-            if v != 0 or col == diag_cols[i]:
-                indices[q] = col + col_offset
-                _stored_value(values, q, v, scale, quantize)
-                q += 1
-        p += sizes[i]
+        n = sizes[i]
+        if counts[i] == n:
+            _store_run(raw[p:p + n], starts[i] + col_offset, indices[q:q + n],
+                       values[q:q + n], scale, quantize)
+            q += n
+        else:
+            for k in range(n):
+                v = raw[p + k]
+                col = starts[i] + k
+                if v != 0 or col == diag_cols[i]:
+                    indices[q] = col + col_offset
+                    _stored_value(values, q, v, scale, quantize)
+                    q += 1
+        p += n
     return q
 
 

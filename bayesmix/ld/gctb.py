@@ -343,8 +343,8 @@ class _BinFile:
                                      indices, values, scale, quantize)
             else:
                 q = fill_dense_rows(self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
-                                    self.index[lo:hi], col_offset, q, indices, values, scale,
-                                    quantize)
+                                    self.index[lo:hi], self.counts[lo:hi], col_offset, q,
+                                    indices, values, scale, quantize)
         return q
 
     def meta(self) -> dict:
