@@ -50,13 +50,13 @@ SINGLE_THREAD = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
 N_PEOPLE, SNPS_PER_CHROMOSOME, CHROMOSOMES = 1000, 10_000, 2
 
 
-def measured_run(command, *, env=None, log_path=None) -> dict:
+def measured_run(command, *, env=None, log_path=None, cwd=None) -> dict:
     """Run ``command``; its exit status, CPU seconds (user + system), peak RSS (GB) and wall
     time from its rusage, and the load average around it."""
     load_before = os.getloadavg()
     started = time.perf_counter()
     with open(log_path or os.devnull, "wb") as log:
-        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+        child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
                                  env={**os.environ, **SINGLE_THREAD, **(env or {})})
         _, status, usage = os.wait4(child.pid, 0)
     return {"exit_status": os.waitstatus_to_exitcode(status),
@@ -129,7 +129,9 @@ def run_tool(tool: str, args, method: str, ld: str, length: int, tag: str) -> di
     else:
         command = [args.python, "-m", "bayesmix.cli.gctb", *sbayes]
         env = {"PYTHONPATH": args.pythonpath} if args.pythonpath else None
-    result = measured_run(command, env=env, log_path=f"{out}.stdout")
+    # run from the work folder: `python -m` puts the current folder first on sys.path, where a
+    # checkout would shadow --pythonpath
+    result = measured_run(command, env=env, log_path=f"{out}.stdout", cwd=work)
     result.update(tool=tool, method=method, ld=ld, chain_length=length,
                   ok=result["exit_status"] == 0 and Path(f"{out}.parRes").exists())
     print(json.dumps({k: result[k] for k in ("tool", "method", "ld", "chain_length", "ok",
