@@ -169,17 +169,8 @@ def fitted_costs(runs: list[dict], lengths: list[int]) -> dict:
     return out
 
 
-def run(args):
-    tools = ["gctb", "bayesmix"] if not args.bayesmix_only else ["bayesmix"]
-    runs = []
-    for method in args.methods:
-        for ld in args.ld:
-            run_tool("bayesmix", args, method, ld, min(args.chain_lengths), "warmup")
-            for repeat in range(args.repeats):
-                for k, length in enumerate(args.chain_lengths):
-                    order = tools if (repeat + k) % 2 == 0 else tools[::-1]
-                    for tool in order:
-                        runs.append(run_tool(tool, args, method, ld, length, f"r{repeat}"))
+def save(args, runs: list[dict]) -> dict:
+    """Write the runs so far (and their fitted costs) under ``--label``; returns that entry."""
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results[args.label] = {
         "runs": runs, "costs": fitted_costs(runs, args.chain_lengths),
@@ -193,7 +184,23 @@ def run(args):
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    print(json.dumps(results[args.label]["costs"], indent=1))
+    return results[args.label]
+
+
+def run(args):
+    """The runs of step 2, saved after each one (a long series stopped early keeps them)."""
+    tools = ["gctb", "bayesmix"] if not args.bayesmix_only else ["bayesmix"]
+    runs = []
+    for method in args.methods:
+        for ld in args.ld:
+            run_tool("bayesmix", args, method, ld, min(args.chain_lengths), "warmup")
+            for repeat in range(args.repeats):
+                for k, length in enumerate(args.chain_lengths):
+                    order = tools if (repeat + k) % 2 == 0 else tools[::-1]
+                    for tool in order:
+                        runs.append(run_tool(tool, args, method, ld, length, f"r{repeat}"))
+                        entry = save(args, runs)
+    print(json.dumps(entry["costs"], indent=1))
 
 
 def main():
