@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from bayesmix.io.plink import Genotypes
-from bayesmix.kernels.ld_spectrum import block_matvec, dense_block
+from bayesmix.kernels.ld_spectrum import dense_block, symmetric_block_matvec, upper_starts
 from bayesmix.ld import build_ld
 from bayesmix.ld.spectrum import (ATOL, RTOL, lanczos_min_eigenvalue, ld_block_matvec,
                                   ld_min_eigenvalue, ridge_for_min_eigenvalue)
@@ -45,6 +45,12 @@ def assert_low_side_within_tolerance(estimate, exact):
     assert exact - estimate <= max(RTOL * abs(exact), ATOL) * 1.05 + 1e-9
 
 
+def block_matvec(ld, lo, x, out):
+    """The upper-triangle product of the block starting at row ``lo`` (length of ``x``)."""
+    starts = upper_starts(ld.indptr, ld.indices, lo, lo + len(x))
+    symmetric_block_matvec(ld.indptr, starts, ld.indices, ld.data, ld.scale, lo, x, out)
+
+
 @pytest.mark.parametrize("dtype", ["int16", "float32"])
 def test_block_matvec_and_dense_block_match_scipy(dtype):
     ld = random_symmetric_ld(700, 0.02, seed=1, dtype=dtype)
@@ -52,7 +58,7 @@ def test_block_matvec_and_dense_block_match_scipy(dtype):
     rng = np.random.default_rng(2)
     x = rng.standard_normal(700)
     out = np.empty(700)
-    block_matvec(ld.indptr, ld.indices, ld.data, ld.scale, 0, x, out)
+    block_matvec(ld, 0, x, out)
     np.testing.assert_allclose(out, matrix @ x, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(out, ld.to_scipy() @ x, rtol=1e-5, atol=1e-5)
     # a block of rows/columns 200..499 of a block-diagonal matrix
@@ -61,7 +67,7 @@ def test_block_matvec_and_dense_block_match_scipy(dtype):
     ld = LDMatrix.from_scipy(blocks, snp_table(700), dtype=dtype)
     y = rng.standard_normal(300)
     out = np.empty(300)
-    block_matvec(ld.indptr, ld.indices, ld.data, ld.scale, 200, y, out)
+    block_matvec(ld, 200, y, out)
     dense = exact_matrix(ld).toarray()[200:500, 200:500]
     np.testing.assert_allclose(out, dense @ y, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(dense_block(ld.indptr, ld.indices, ld.data, ld.scale, 200, 500),
@@ -170,3 +176,26 @@ def test_ridge_lifts_the_smallest_eigenvalue_to_the_target(sparse_ld_chr22):
     lifted = np.linalg.eigvalsh((1 - lam) * r + lam * np.eye(600))[0]
     assert lifted == pytest.approx(0.01, abs=1e-9)
     assert ridge_for_min_eigenvalue(0.2, 0.01) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", ["int16", "float32"])
+def test_block_matvec_on_runs_gaps_and_missing_diagonals(seed, dtype):
+    """Rows that are one run of columns (the index-free loop), rows with gaps, rows without a
+    stored diagonal or with nothing above it: the product equals the dense one."""
+    rng = np.random.default_rng(seed)
+    m = 400
+    dense = np.zeros((m, m))
+    for i in range(m):
+        width = int(rng.integers(0, 40))
+        dense[i, i:i + width + 1] = rng.uniform(-0.6, 0.6, len(range(i, min(m, i + width + 1))))
+        if rng.random() < 0.3:   # a gap: drop entries inside the run
+            dense[i, i + 1:i + width:3] = 0.0
+    dense = np.triu(dense, 1)
+    dense = dense + dense.T + np.diag(np.where(rng.random(m) < 0.1, 0.0, 1.0))
+    ld = LDMatrix.from_scipy(sp.csr_matrix(dense), snp_table(m), dtype=dtype)
+    exact = exact_matrix(ld).toarray()
+    x = rng.standard_normal(m)
+    out = np.empty(m)
+    block_matvec(ld, 0, x, out)
+    np.testing.assert_allclose(out, exact @ x, rtol=1e-10, atol=1e-10)

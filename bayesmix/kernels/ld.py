@@ -175,3 +175,184 @@ def prune_pass(indptr, indices, r, order, col_to_row, eligible, max_r2, kept):
                 row = col_to_row[indices[p]]
                 if row >= 0:
                     removed[row] = True
+
+
+@njit
+def _stored_value(values, q, v, scale, quantize):
+    """Store float ``v`` at ``values[q]``: as is, or as the int16 code rint(v / scale)."""
+    if quantize:
+        values[q] = min(max(np.rint(np.float64(v) / scale), -32767.0), 32767.0)
+    else:
+        values[q] = v
+
+
+@njit
+def _run_stats(row):
+    """(number of nonzero values, largest |value|) of one row (a slice: vectorises)."""
+    nonzero = 0
+    largest = 0.0
+    for k in range(row.shape[0]):
+        v = abs(np.float64(row[k]))
+        nonzero += v != 0.0
+        largest = max(largest, v)
+    return nonzero, largest
+
+
+@njit
+def _store_run(row, first_col, indices, values, scale, quantize):
+    """A whole row of values and its consecutive columns into equally long output slices."""
+    for k in range(row.shape[0]):
+        indices[k] = first_col + k
+        _stored_value(values, k, row[k], scale, quantize)
+
+
+@njit
+def count_dense_rows(raw, sizes, starts, diag_cols, counts):
+    """First pass over rows of a GCTB dense-row ``.bin`` (full, band, shrunk).
+
+    Row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32 or
+    float64, rows back to back). An entry is kept when it is nonzero or on the diagonal (column
+    ``diag_cols[i]``); zeros inside a row are entries GCTB did not keep. Writes the number of
+    kept entries of each row into ``counts`` and returns the largest |r| kept.
+    """
+    p = 0
+    largest = 0.0
+    for i in range(sizes.shape[0]):
+        nonzero, row_largest = _run_stats(raw[p:p + sizes[i]])
+        d = diag_cols[i] - starts[i]
+        if 0 <= d < sizes[i] and raw[p + d] == 0:
+            nonzero += 1
+        counts[i] = nonzero
+        largest = max(largest, row_largest)
+        p += sizes[i]
+    return largest
+
+
+@njit
+def fill_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_start, indices,
+                    values, scale, quantize):
+    """Second pass (see :func:`count_dense_rows`, whose ``counts`` it takes): the kept entries
+    of the rows in ``raw`` written from position ``out_start`` of the CSR arrays ``indices``
+    (column + ``col_offset``) and ``values`` (r, or int16 codes rint(r / scale) when
+    ``quantize``). A row without zeros is copied as one run. Returns the position after the
+    last entry written."""
+    p = 0
+    q = out_start
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        if counts[i] == n:
+            _store_run(raw[p:p + n], starts[i] + col_offset, indices[q:q + n],
+                       values[q:q + n], scale, quantize)
+            q += n
+        else:
+            for k in range(n):
+                v = raw[p + k]
+                col = starts[i] + k
+                if v != 0 or col == diag_cols[i]:
+                    indices[q] = col + col_offset
+                    _stored_value(values, q, v, scale, quantize)
+                    q += 1
+        p += n
+    return q
+
+
+@njit
+def _sparse_value(words, pos, value_words):
+    """The little-endian float32 (``value_words`` 1) or float64 (2) value at word ``pos``."""
+    if value_words == 1:
+        return np.float64(words[pos:pos + 1].view(np.float32)[0])
+    pair = np.empty(2, dtype=np.uint32)
+    pair[0] = words[pos]
+    pair[1] = words[pos + 1]
+    return pair.view(np.float64)[0]
+
+
+@njit
+def check_sparse_rows(words, sizes, value_words):
+    """First pass over rows of a GCTB sparse ``.bin``: row i is ``sizes[i]`` uint32 column
+    indices then ``sizes[i]`` values of ``value_words`` 4-byte words each (float32 or
+    float64), rows back to back in ``words``.
+
+    Returns (the first row whose indices do not ascend strictly, or -1; the largest column
+    index; the largest |r|), stopping at a bad row.
+    """
+    p = 0
+    largest_col = -1
+    largest = 0.0
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        for k in range(n):
+            col = np.int64(words[p + k])
+            if k > 0 and col <= np.int64(words[p + k - 1]):
+                return i, largest_col, largest
+            largest_col = max(largest_col, col)
+            largest = max(largest, abs(_sparse_value(words, p + n + k * value_words,
+                                                     value_words)))
+        p += n * (1 + value_words)
+    return -1, largest_col, largest
+
+
+@njit
+def fill_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, values, scale,
+                     quantize):
+    """Second pass over sparse rows (see :func:`check_sparse_rows`): the entries written from
+    position ``out_start`` as in :func:`fill_dense_rows`. Returns the position after the last
+    entry written."""
+    p = 0
+    q = out_start
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        for k in range(n):
+            indices[q] = np.int64(words[p + k]) + col_offset
+            _stored_value(values, q, _sparse_value(words, p + n + k * value_words,
+                                                   value_words), scale, quantize)
+            q += 1
+        p += n * (1 + value_words)
+    return q
+
+
+@njit
+def csr_diagonal(indptr, indices, values, value_scale):
+    """Stored diagonal r_ii of a square CSR matrix (float32; 0 where not stored), read from
+    the stored values (int16 codes times ``value_scale``, or float32 r)."""
+    n = indptr.shape[0] - 1
+    out = np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        lo, hi = indptr[i], indptr[i + 1]
+        while lo < hi:          # binary search: columns ascend within a row
+            mid = (lo + hi) // 2
+            if indices[mid] < i:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < indptr[i + 1] and indices[lo] == i:
+            out[i] = np.float32(values[lo] * value_scale)
+    return out
+
+
+@njit
+def subset_csr(indptr, indices, values, rows, col_map):
+    """The CSR matrix restricted to ``rows`` (in that order) and to the columns with
+    ``col_map[j] >= 0`` (renumbered to ``col_map[j]``, which must keep their order).
+
+    Values are copied as stored (int16 codes keep their scale). Returns (indptr int64,
+    indices int32, values).
+    """
+    out_indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    for k in range(rows.shape[0]):
+        count = 0
+        for p in range(indptr[rows[k]], indptr[rows[k] + 1]):
+            if col_map[indices[p]] >= 0:
+                count += 1
+        out_indptr[k + 1] = out_indptr[k] + count
+    out_indices = np.empty(out_indptr[-1], dtype=np.int32)
+    out_values = np.empty(out_indptr[-1], dtype=values.dtype)
+    q = 0
+    for k in range(rows.shape[0]):
+        for p in range(indptr[rows[k]], indptr[rows[k] + 1]):
+            j = col_map[indices[p]]
+            if j >= 0:
+                out_indices[q] = j
+                out_values[q] = values[p]
+                q += 1
+    return out_indptr, out_indices, out_values

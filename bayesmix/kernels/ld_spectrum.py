@@ -11,24 +11,83 @@ whose stored columns all lie in the same range (an independent LD block, see
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from bayesmix.kernels.jit import njit
 
+#: entries of a row handled as one piece by :func:`symmetric_block_matvec`
+SEGMENT = 64
 
-@njit(parallel=True)
-def block_matvec(indptr, indices, values, value_scale, lo, x, out):
-    """``out = R_block @ x`` for the block of rows/columns ``lo .. lo + len(x) - 1``.
 
-    Parallel over rows (each row's dot product is independent; the symmetric matrix is read
-    row by row as stored, so no transpose is needed). ``x`` and ``out`` are float64[n].
+@njit
+def upper_starts(indptr, indices, lo, hi):
+    """Per row i of the block ``lo .. hi - 1``: the position of its first stored column >= i
+    (the diagonal when stored), found by bisection (columns ascend within a row)."""
+    out = np.empty(hi - lo, dtype=np.int64)
+    for i in range(lo, hi):
+        a, b = indptr[i], indptr[i + 1]
+        while a < b:
+            mid = (a + b) // 2
+            if indices[mid] < i:
+                a = mid + 1
+            else:
+                b = mid
+        out[i - lo] = a
+    return out
+
+
+@njit
+def _run_product(values, x, out, xi):
+    """sum_k values[k] x[k], adding values[k] xi to out[k] (one run of columns; slices, so
+    the loop has no index arithmetic and vectorises)."""
+    acc = 0.0
+    for k in range(values.shape[0]):
+        v = np.float64(values[k])
+        acc += v * x[k]
+        out[k] += v * xi
+    return acc
+
+
+@njit
+def symmetric_block_matvec(indptr, starts, indices, values, value_scale, lo, x, out):
+    """``out = R_block @ x`` for the block of rows/columns ``lo .. lo + len(x) - 1`` of a
+    symmetric matrix, reading only its upper triangle (``starts`` from :func:`upper_starts`).
+
+    Each stored R_ij with j > i adds R_ij x_j to out_i and R_ij x_i to out_j, so every value
+    is read once per product: half the memory traffic of a row-by-row product. A row is read
+    in segments of :data:`SEGMENT` entries; a segment whose columns are one contiguous run
+    (most of window, band, shrunk and full LD) is read without its column indices, as two
+    loops over contiguous memory that vectorise.
+    ``x`` and ``out`` are float64[n]; sums are accumulated in float64.
     """
     n = x.shape[0]
-    for i in prange(n):
+    out[:] = 0.0
+    for i in range(n):
+        row = lo + i
+        p, end = starts[i], indptr[row + 1]
+        xi = x[i]
         acc = 0.0
-        for p in range(indptr[lo + i], indptr[lo + i + 1]):
-            acc += values[p] * x[indices[p] - lo]
-        out[i] = acc * value_scale
+        if p < end and indices[p] == row:
+            acc = np.float64(values[p]) * xi
+            p += 1
+        while p < end:
+            # the rest of the row when it is one run of columns, else SEGMENT entries
+            length = end - p
+            if indices[end - 1] - indices[p] != length - 1:
+                length = min(SEGMENT, length)
+            first = indices[p] - lo
+            if indices[p + length - 1] - lo - first == length - 1:
+                acc += _run_product(values[p:p + length], x[first:first + length],
+                                    out[first:first + length], xi)
+            else:
+                for q in range(p, p + length):
+                    j = indices[q] - lo
+                    v = np.float64(values[q])
+                    acc += v * x[j]
+                    out[j] += v * xi
+            p += length
+        out[i] += acc
+    for i in range(n):
+        out[i] *= value_scale
 
 
 @njit

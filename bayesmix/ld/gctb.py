@@ -42,7 +42,7 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
-from bayesmix.ld.store import LDMatrix, merge
+from bayesmix.ld.store import LDMatrix, int16_scale, merge
 
 GCTB_TYPES = ("full", "band", "sparse", "shrunk")
 INFO_COLUMNS = ["Chrom", "ID", "GenPos", "PhysPos", "A1", "A2", "A1Freq", "Index", "WindStart",
@@ -181,16 +181,15 @@ def read_gctb_list(paths, *, dtype: str = "float32") -> LDMatrix:
     the first does not start at Index 0, the files are row pieces of one matrix and are merged
     (:func:`merge_gctb_pieces`).
     """
-    from bayesmix.ld.store import combine_ld
-
     named = [gctb_prefix(p) for p in paths]
     infos = [_read_info(_existing(Path(f"{prefix}.info"))) for prefix, _ in named]
     if any(len(info) and int(info["Index"].iloc[0]) != 0 for info in infos[1:]):
         merged = merge(_pieces(named, infos, dtype))
         merged.meta.pop("source", None)
         return merged
-    return combine_ld(_decode(prefix, gctb_type, info, dtype, None)
-                      for (prefix, gctb_type), info in zip(named, infos))
+    if len(named) == 1:
+        return _decode(named[0][0], named[0][1], infos[0], dtype, None)
+    return _combine_files(named, infos, dtype)
 
 
 def _pieces(named, infos, dtype) -> list[LDMatrix]:
@@ -234,83 +233,184 @@ def _snp_table(info: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
+#: bytes of a .bin read at a time (the file is read in row chunks, never whole)
+CHUNK_BYTES = 1 << 25
+
+
+class _BinFile:
+    """One GCTB ``.bin`` with its parsed ``.info``, scanned once (:meth:`scan`) for the
+    number of entries kept per row, the largest |r| and the largest column index, then
+    decoded into preallocated CSR arrays (:meth:`fill`), reading a chunk of rows at a time."""
+
+    def __init__(self, prefix: Path, gctb_type: str, info: pd.DataFrame):
+        self.prefix, self.gctb_type, self.info = prefix, gctb_type, info
+        self.info_path, self.bin_path = Path(f"{prefix}.info"), _existing(Path(f"{prefix}.bin"))
+        self.sizes = info["WindSize"].to_numpy(dtype=np.int64)
+        self.starts = info["WindStart"].to_numpy(dtype=np.int64)
+        self.ends = info["WindEnd"].to_numpy(dtype=np.int64)
+        self.index = info["Index"].to_numpy(dtype=np.int64)
+        self.sparse = gctb_type == "sparse"
+        # GCTB 2.x writes float32 values; some later builds write float64: tell them by size
+        index_words = 1 if self.sparse else 0
+        actual = self.bin_path.stat().st_size
+        total = int(self.sizes.sum())
+        for value_words in (1, 2):
+            if actual == total * 4 * (index_words + value_words):
+                break
+        else:
+            raise InputError(f"size {actual} bytes does not match the WindSize column of "
+                             f"{self.info_path.name} ({total * 4 * (index_words + 1)} bytes "
+                             f"expected for {gctb_type} rows of float32, or the float64 "
+                             f"equivalent); the .bin and .info files do not belong together",
+                             self.bin_path)
+        self.value_words = value_words
+        self.row_words = self.sizes * (index_words + value_words)
+        if not self.sparse:
+            bad = np.flatnonzero((self.ends - self.starts + 1 != self.sizes) | (self.starts < 0))
+            if len(bad):
+                self._bad_window(int(bad[0]))
+        self.counts = self.sizes.copy()
+        self.largest = 0.0
+        self.max_col = -1
+
+    def _bad_window(self, i: int):
+        raise InputError(f"WindStart/WindEnd/WindSize disagree ({self.starts[i]}, "
+                         f"{self.ends[i]}, {self.sizes[i]})", self.info_path, i + 2)
+
+    def _chunks(self):
+        """Yield ``(lo, hi, words)``: rows lo..hi-1 of the .bin as uint32 words."""
+        bounds = np.zeros(len(self.sizes) + 1, dtype=np.int64)
+        np.cumsum(self.row_words, out=bounds[1:])
+        limit = CHUNK_BYTES // 4
+        with open(self.bin_path, "rb") as fh:
+            lo = 0
+            while lo < len(self.sizes):
+                hi = max(int(np.searchsorted(bounds, bounds[lo] + limit, side="right")) - 1,
+                         lo + 1)
+                words = np.fromfile(fh, dtype="<u4", count=int(bounds[hi] - bounds[lo]))
+                yield lo, hi, words
+                lo = hi
+
+    def _values(self, words):
+        return words.view("<f4" if self.value_words == 1 else "<f8")
+
+    def scan(self) -> "_BinFile":
+        """First pass: entries kept per row, largest |r|, largest column (rows checked)."""
+        from bayesmix.kernels.ld import check_sparse_rows, count_dense_rows
+
+        for lo, hi, words in self._chunks():
+            if self.sparse:
+                bad, max_col, largest = check_sparse_rows(words, self.sizes[lo:hi],
+                                                          self.value_words)
+                if bad >= 0:
+                    i = lo + int(bad)
+                    raise InputError(f"row {i} ({self.info['ID'].iloc[i]}): column indices "
+                                     f"not ascending", self.bin_path)
+                self.max_col = max(self.max_col, int(max_col))
+            else:
+                largest = count_dense_rows(self._values(words), self.sizes[lo:hi],
+                                           self.starts[lo:hi], self.index[lo:hi],
+                                           self.counts[lo:hi])
+            self.largest = max(self.largest, float(largest))
+        if not self.sparse and len(self.sizes):
+            self.max_col = int(self.ends[self.sizes > 0].max(initial=-1))
+        return self
+
+    @property
+    def nnz(self) -> int:
+        return int(self.counts.sum())
+
+    def check_columns(self, n_cols: int):
+        """Stored columns must lie below ``n_cols``."""
+        if self.sparse:
+            if self.max_col >= n_cols:
+                raise InputError(f"column index {self.max_col} out of range ({n_cols} "
+                                 f"columns)", self.bin_path)
+            return
+        bad = np.flatnonzero(self.ends >= n_cols)
+        if len(bad):
+            self._bad_window(int(bad[0]))
+
+    def fill(self, out_start: int, col_offset: int, indices, values, scale: float):
+        """Second pass: the kept entries into ``indices``/``values`` from ``out_start``."""
+        from bayesmix.kernels.ld import fill_dense_rows, fill_sparse_rows
+
+        quantize = values.dtype == np.int16
+        q = out_start
+        for lo, hi, words in self._chunks():
+            if self.sparse:
+                q = fill_sparse_rows(words, self.sizes[lo:hi], self.value_words, col_offset, q,
+                                     indices, values, scale, quantize)
+            else:
+                q = fill_dense_rows(self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
+                                    self.index[lo:hi], self.counts[lo:hi], col_offset, q,
+                                    indices, values, scale, quantize)
+        return q
+
+    def meta(self) -> dict:
+        n_panel = int(self.info["N"].max()) if len(self.info) else 0
+        return {"kind": _TYPE_TO_KIND[self.gctb_type], "n_samples": n_panel,
+                "gctb_type": self.gctb_type, "source": str(self.prefix)}
+
+
+def _csr_arrays(n_rows: int, nnz: int, dtype: str, largest: float):
+    """Empty CSR arrays for ``nnz`` entries of ``dtype`` and the int16 scale of ``largest``."""
+    if dtype not in ("float32", "int16"):
+        raise ValueError(f"dtype must be 'float32' or 'int16', not {dtype!r}")
+    indptr = np.zeros(n_rows + 1, dtype=np.int32 if nnz < 2**31 else np.int64)
+    scale = int16_scale(largest) if dtype == "int16" else 1.0
+    return indptr, np.empty(nnz, dtype=np.int32), np.empty(nnz, dtype=np.dtype(dtype)), scale
+
+
 def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
             ref_snps: pd.DataFrame | None) -> LDMatrix:
-    """Decode the .bin of ``prefix`` given its parsed ``.info`` (see :func:`read_gctb_ldm`)."""
-    info_path, bin_path = Path(f"{prefix}.info"), _existing(Path(f"{prefix}.bin"))
+    """Decode the .bin of ``prefix`` given its parsed ``.info`` (see :func:`read_gctb_ldm`):
+    two passes over the file in row chunks, straight into CSR arrays of ``dtype``."""
+    source = _BinFile(prefix, gctb_type, info).scan()
     m = len(info)
-    sizes = info["WindSize"].to_numpy(dtype=np.int64)
-    starts = info["WindStart"].to_numpy(dtype=np.int64)
-    ends = info["WindEnd"].to_numpy(dtype=np.int64)
-    index = info["Index"].to_numpy(dtype=np.int64)
-    # GCTB 2.x writes float32 values; some later builds write float64: tell them by size
-    index_bytes = 4 if gctb_type == "sparse" else 0
-    actual = bin_path.stat().st_size
-    for width in (4, 8):
-        if actual == int(sizes.sum()) * (index_bytes + width):
-            break
-    else:
-        expected = int(sizes.sum()) * (index_bytes + 4)
-        raise InputError(f"size {actual} bytes does not match the WindSize column of "
-                         f"{info_path.name} ({expected} bytes expected for {gctb_type} rows of "
-                         f"float32, or the float64 equivalent); the .bin and .info files do not "
-                         f"belong together", bin_path)
-    raw = np.fromfile(bin_path, dtype="<u4")
-    indptr = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(sizes, out=indptr[1:])
-    if gctb_type == "sparse":
-        # row i: sizes[i] uint32 column indices, then sizes[i] values of `width` bytes
-        words = (4 + width) // 4 * indptr[:-1]          # start of each row, in 4-byte words
-        within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], sizes)
-        cols = raw[np.repeat(words, sizes) + within].astype(np.int64)
-        value_pos = np.repeat(words + sizes, sizes) + within * (width // 4)
-        if width == 4:
-            values = raw[value_pos].view("<f4").astype(np.float32)
-        else:
-            pairs = np.stack([raw[value_pos], raw[value_pos + 1]], axis=1)
-            values = np.ascontiguousarray(pairs).view("<f8").ravel().astype(np.float32)
-    else:
-        cols = np.repeat(starts - indptr[:-1], sizes) + np.arange(indptr[-1])
-        values = raw.view("<f4" if width == 4 else "<f8")
-    n_cols = _column_count(prefix, info, cols, ref_snps)
-    row_of = np.repeat(np.arange(m), sizes)
-    if gctb_type == "sparse":
-        step = np.diff(cols)
-        bad = (cols >= n_cols) | np.concatenate([[False], (step <= 0) & (row_of[1:] == row_of[:-1])])
-        if bad.any():
-            i = int(row_of[np.flatnonzero(bad)[0]])
-            raise InputError(f"row {i} ({info['ID'].iloc[i]}): column indices out of range "
-                             f"or not ascending", bin_path)
-    else:
-        bad = np.flatnonzero((ends - starts + 1 != sizes) | (starts < 0) | (ends >= n_cols))
-        if len(bad):
-            i = int(bad[0])
-            raise InputError(f"WindStart/WindEnd/WindSize disagree ({starts[i]}, {ends[i]}, "
-                             f"{sizes[i]})", info_path, i + 2)
-        # zeros between stored columns are entries GCTB did not keep; the diagonal stays
-        keep = (values != 0) | (cols == np.repeat(index, sizes))
-        counts = np.add.reduceat(keep.astype(np.int64), indptr[:-1]) if m else np.zeros(0, np.int64)
-        counts[sizes == 0] = 0
-        indptr = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        cols, values = cols[keep], values[keep]
-    snps = _snp_table(info)
-    n_panel = int(info["N"].max()) if m else 0
-    meta = {"kind": _TYPE_TO_KIND[gctb_type], "n_samples": n_panel, "gctb_type": gctb_type,
-            "source": str(prefix)}
+    n_cols = _column_count(prefix, info, source.max_col, ref_snps)
+    source.check_columns(n_cols)
+    indptr, indices, values, scale = _csr_arrays(m, source.nnz, dtype, source.largest)
+    np.cumsum(source.counts, out=indptr[1:])
+    source.fill(0, 0, indices, values, scale)
+    meta = source.meta()
+    index = source.index
     if ref_snps is not None and not (m == n_cols and index[0] == 0):
         meta["snp_range"] = [int(index[0]) + 1, int(index[-1]) + 1]
-    return LDMatrix.from_csr(indptr, cols.astype(np.int32), values.astype(np.float32), snps,
-                             ref_snps, meta=meta, dtype=dtype)
+    return LDMatrix(indptr, indices, values, _snp_table(info), ref_snps, meta, scale)
 
 
-def _column_count(prefix: Path, info: pd.DataFrame, cols: np.ndarray,
+def _combine_files(named, infos, dtype: str) -> LDMatrix:
+    """Whole GCTB matrices (one per chromosome or block) decoded straight into one
+    block-diagonal matrix (what :func:`bayesmix.ld.store.combine_ld` gives for them, without
+    decoding each file into a matrix of its own first)."""
+    from bayesmix.ld.store import combine_snp_tables
+
+    sources = [_BinFile(prefix, gctb_type, info).scan() for (prefix, gctb_type), info
+               in zip(named, infos)]
+    for source in sources:
+        source.check_columns(_column_count(source.prefix, source.info, source.max_col, None))
+    snps = combine_snp_tables([_snp_table(info) for info in infos])
+    counts = np.concatenate([source.counts for source in sources])
+    indptr, indices, values, scale = _csr_arrays(len(counts), int(counts.sum()), dtype,
+                                                 max(s.largest for s in sources))
+    np.cumsum(counts, out=indptr[1:])
+    position, col_offset = 0, 0
+    for source in sources:
+        position = source.fill(position, col_offset, indices, values, scale)
+        col_offset += len(source.info)
+    meta = dict(sources[0].meta(), n_samples=max(s.meta()["n_samples"] for s in sources),
+                combined=len(sources))
+    return LDMatrix(indptr, indices, values, snps, None, meta, scale)
+
+
+def _column_count(prefix: Path, info: pd.DataFrame, max_col: int,
                   ref_snps: pd.DataFrame | None) -> int:
     """Number of columns: the rows of a square file, or ``len(ref_snps)`` for a piece (whose
     rows are checked against ``ref_snps`` at their Index)."""
     m = len(info)
     index = info["Index"].to_numpy(dtype=np.int64)
-    piece = m > 0 and (index[0] != 0 or (len(cols) and int(cols.max()) >= m))
+    piece = m > 0 and (index[0] != 0 or max_col >= m)
     if ref_snps is None:
         if piece:
             raise InputError(f"a row piece: rows {index[0] + 1}-{index[-1] + 1} (Index "

@@ -40,9 +40,14 @@ def _folder_format(path: Path) -> str:
         raise InputError(f"unreadable meta.json ({exc})", meta_path) from None
 
 
-def open_ld(path, *, eigen_dtype: str = "int16") -> LDMatrix:
+def open_ld(path, *, eigen_dtype: str = "int16", dtype: str | None = None) -> LDMatrix:
     """The LD matrix at ``path`` (see the module docstring for the formats); an eigen folder
-    becomes the block-diagonal LD it keeps, stored as ``eigen_dtype``."""
+    becomes the block-diagonal LD it keeps, stored as ``eigen_dtype``.
+
+    ``dtype`` ("float32" or "int16"; None = as stored, float32 for GCTB files): the values
+    held in memory. GCTB files are decoded straight into it; a bayesmix folder stored in the
+    other dtype is converted after loading.
+    """
     from bayesmix.ld.eigen import FORMAT_NAME as EIGEN_FORMAT
 
     text = os.fspath(path)
@@ -50,7 +55,7 @@ def open_ld(path, *, eigen_dtype: str = "int16") -> LDMatrix:
     if _GCTB_NAME.search(text) and not folder.is_dir():
         from bayesmix.ld.gctb import read_gctb_ldm
 
-        return read_gctb_ldm(text)
+        return read_gctb_ldm(text, dtype=dtype or "float32")
     if not folder.exists():
         raise InputError("LD matrix not found (expected PREFIX.ldm.TYPE .bin/.info files, a "
                          "bayesmix LD folder or an eigen LD folder)", text)
@@ -60,8 +65,9 @@ def open_ld(path, *, eigen_dtype: str = "int16") -> LDMatrix:
     if _folder_format(folder) == EIGEN_FORMAT:
         from bayesmix.ld.eigen import EigenBlocks, ld_from_eigen_blocks
 
-        return ld_from_eigen_blocks(EigenBlocks.load(folder), dtype=eigen_dtype)
-    return LDMatrix.load(folder)
+        return ld_from_eigen_blocks(EigenBlocks.load(folder), dtype=dtype or eigen_dtype)
+    ld = LDMatrix.load(folder)
+    return ld if dtype is None else ld.astype(dtype)
 
 
 def read_ld_list(path) -> list[str]:
@@ -73,36 +79,37 @@ def read_ld_list(path) -> list[str]:
     return entries
 
 
-def open_ld_list(path) -> LDMatrix:
+def open_ld_list(path, *, dtype: str | None = None) -> LDMatrix:
     """The matrices of a list file (GCTB's ``--mldm``) as one matrix, as GCTB reads a list:
     row pieces of one matrix (``--snp i-j``) are merged, whole matrices (one per chromosome
     or block) are combined block-diagonally. Entries are GCTB files or bayesmix folders, not
-    a mix of both."""
+    a mix of both. ``dtype`` as in :func:`open_ld`."""
     from bayesmix.ld.gctb import read_gctb_list
     from bayesmix.ld.store import merge
 
     entries = read_ld_list(path)
     gctb = [bool(_GCTB_NAME.search(e)) and not Path(e).is_dir() for e in entries]
     if all(gctb):
-        return read_gctb_list(entries)
+        return read_gctb_list(entries, dtype=dtype or "float32")
     if any(gctb):
         raise InputError("the list mixes GCTB files and bayesmix LD folders; convert them to "
                          "one format (bayesmix ld convert)", path)
-    matrices = [open_ld(e) for e in entries]
+    matrices = [open_ld(e, dtype=dtype) for e in entries]
     if any(not m.is_square for m in matrices):
         return merge(matrices)
     return combine_ld(matrices)
 
 
-def open_reference_ld(ldm=None, mldm=None) -> LDMatrix:
+def open_reference_ld(ldm=None, mldm=None, *, dtype: str | None = None) -> LDMatrix:
     """The reference LD of a summary-data analysis: one matrix (``ldm``) or the matrices of a
-    list file (``mldm``, :func:`open_ld_list`). Exactly one must be given."""
+    list file (``mldm``, :func:`open_ld_list`). Exactly one must be given; ``dtype`` as in
+    :func:`open_ld`."""
     if (ldm is None) == (mldm is None):
         raise InputError("give exactly one LD source: one matrix (--ldm) or a list of them "
                          "(--mldm)")
     if ldm is not None:
-        return open_ld(ldm)
-    return open_ld_list(mldm)
+        return open_ld(ldm, dtype=dtype)
+    return open_ld_list(mldm, dtype=dtype)
 
 
 def thin_to_sparse(ld: LDMatrix, chisq: float) -> LDMatrix:

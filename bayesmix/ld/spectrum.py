@@ -7,8 +7,10 @@ independent LD block (no stored entry between blocks, e.g. chromosomes or LD blo
 
 - blocks of fewer than ``dense_below`` SNPs: exact, ``numpy.linalg.eigvalsh`` of the dense block;
 - larger blocks (a chromosome-wide sparse or window matrix is one block): the Lanczos method
-  on the stored CSR arrays (int16 codes or float32 r; a parallel numba product
-  :func:`bayesmix.kernels.ld_spectrum.block_matvec`, no float64 copy of the matrix).
+  on the stored CSR arrays (int16 codes or float32 r; the numba product
+  :func:`bayesmix.kernels.ld_spectrum.symmetric_block_matvec` reads each value of the upper
+  triangle once, without column indices where a row is one run of columns; no float64 copy
+  of the matrix).
 
 Direction of the Lanczos error. The smallest Ritz value theta_k after k products is the minimum
 of the Rayleigh quotient x'Rx / x'x over the k-dimensional Krylov space, so
@@ -136,14 +138,16 @@ def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = 
 
 
 def ld_block_matvec(ld: LDMatrix, lo: int, hi: int):
-    """``matvec(x, out)``: out = R[lo:hi, lo:hi] x of an independent block, on the stored arrays."""
-    from bayesmix.kernels.ld_spectrum import block_matvec
+    """``matvec(x, out)``: out = R[lo:hi, lo:hi] x of an independent block, on the stored arrays
+    (their upper triangle: :func:`bayesmix.kernels.ld_spectrum.symmetric_block_matvec`)."""
+    from bayesmix.kernels.ld_spectrum import symmetric_block_matvec, upper_starts
 
     indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
     scale = float(ld.scale)
+    starts = upper_starts(indptr, indices, lo, hi)
 
     def matvec(x, out):
-        block_matvec(indptr, indices, data, scale, lo, x, out)
+        symmetric_block_matvec(indptr, starts, indices, data, scale, lo, x, out)
 
     return matvec
 

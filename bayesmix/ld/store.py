@@ -226,9 +226,12 @@ class LDMatrix:
 
     def diagonal(self) -> np.ndarray:
         """Stored diagonal r_jj (float32; 0 where absent). Square matrices only."""
+        from bayesmix.kernels.ld import csr_diagonal
+
         if not self.is_square:
             raise ValueError("diagonal() needs a square matrix")
-        return self.to_scipy().diagonal().astype(np.float32)
+        return csr_diagonal(np.asarray(self.indptr), np.asarray(self.indices),
+                            np.asarray(self.data), np.float32(self.scale))
 
     def index_of(self, snp_ids) -> np.ndarray:
         """Row positions of ``snp_ids``; raises KeyError naming the first unknown SNP."""
@@ -245,17 +248,23 @@ class LDMatrix:
         Square matrices keep rows and columns of those SNPs; rectangular ones keep rows (tags)
         only, with all reference columns.
         """
+        from bayesmix.kernels.ld import subset_csr
+
         wanted = set(snp_ids)
         rows = np.flatnonzero(self.snps["snp"].isin(wanted).to_numpy())
-        m = self.to_scipy()[rows]
         snps = self.snps.iloc[rows]
-        ref = self.ref_snps
         if self.is_square:
-            m = m[:, rows]
-            ref = snps
+            col_map = np.full(self.shape[1], -1, dtype=np.int64)
+            col_map[rows] = np.arange(len(rows))
+        else:
+            col_map = np.arange(self.shape[1], dtype=np.int64)
+        indptr, indices, values = subset_csr(np.asarray(self.indptr), np.asarray(self.indices),
+                                             np.asarray(self.data), rows, col_map)
+        if indptr[-1] < 2**31:
+            indptr = indptr.astype(np.int32)
         meta = dict(self.meta, subset=True)
-        return LDMatrix.from_scipy(m, snps, ref if not self.is_square else None, meta=meta,
-                                   dtype=self.dtype)
+        return LDMatrix(indptr, indices, values, snps, None if self.is_square else self.ref_snps,
+                        meta, self.scale)
 
     # ----------------------------------------------------------------- files
     def save(self, path, *, layout: str = "csr") -> Path:
@@ -523,11 +532,24 @@ def _read_snp_table(path: Path) -> pd.DataFrame:
     return table
 
 
+def combine_snp_tables(tables) -> pd.DataFrame:
+    """SNP tables of matrices combined block-diagonally, one after the other; a SNP in more
+    than one of them raises :class:`InputError`."""
+    snps = pd.concat(list(tables), ignore_index=True)
+    duplicated = snps["snp"].duplicated()
+    if duplicated.any():
+        raise InputError(f"SNP {snps.loc[duplicated, 'snp'].iloc[0]} is in more than one LD "
+                         "matrix")
+    return snps
+
+
 def combine_ld(matrices) -> LDMatrix:
     """Square LD matrices of different chromosomes (or LD blocks) as one block-diagonal matrix.
 
-    Entries between matrices are 0 (no LD across chromosomes). Values are decoded and stored
-    again in the first matrix's dtype; ``n_samples`` is the largest panel size.
+    Entries between matrices are 0 (no LD across chromosomes). Values are stored in the first
+    matrix's dtype: int16 codes are copied as they are when a matrix already has the combined
+    scale (the largest), float32 values likewise; only other matrices are decoded and
+    quantised again. ``n_samples`` is the largest panel size.
     """
     matrices = list(matrices)
     if not matrices:
@@ -537,18 +559,29 @@ def combine_ld(matrices) -> LDMatrix:
     for ld in matrices:
         if not ld.is_square:
             raise InputError(f"SBayes needs square LD matrices; got {ld.shape}")
-    offsets = np.cumsum([0] + [ld.shape[0] for ld in matrices])
+    snps = combine_snp_tables(ld.snps for ld in matrices)
     nnz = np.cumsum([0] + [ld.nnz for ld in matrices])
-    indptr = np.concatenate([[0]] + [np.asarray(ld.indptr[1:], np.int64) + nnz[k]
-                                     for k, ld in enumerate(matrices)])
-    indices = np.concatenate([np.asarray(ld.indices, np.int64) + offsets[k]
-                              for k, ld in enumerate(matrices)])
-    values = np.concatenate([ld.values() for ld in matrices])
-    snps = pd.concat([ld.snps for ld in matrices], ignore_index=True)
-    if snps["snp"].duplicated().any():
-        raise InputError(f"SNP {snps.loc[snps['snp'].duplicated(), 'snp'].iloc[0]} is in more "
-                         "than one LD matrix")
+    dtype = matrices[0].dtype
+    scale = 1.0
+    if dtype == "int16":
+        scale = int16_scale(max(ld.scale * INT16_MAX if ld.dtype == "int16"
+                                else float(np.abs(ld.values()).max(initial=0.0))
+                                for ld in matrices))
+    indptr = np.zeros(len(snps) + 1, dtype=np.int32 if nnz[-1] < 2**31 else np.int64)
+    indices = np.empty(nnz[-1], dtype=np.int32)
+    values = np.empty(nnz[-1], dtype=np.dtype(dtype))
+    first_row = 0
+    for k, ld in enumerate(matrices):
+        lo, hi = nnz[k], nnz[k + 1]
+        indptr[first_row + 1:first_row + ld.shape[0] + 1] = np.asarray(ld.indptr[1:]) + lo
+        np.add(ld.indices, first_row, out=indices[lo:hi], casting="unsafe")
+        if ld.dtype == dtype and ld.scale == scale:
+            values[lo:hi] = ld.data
+        elif dtype == "int16":
+            values[lo:hi] = quantize_int16(ld.values(), scale)
+        else:
+            values[lo:hi] = ld.values()
+        first_row += ld.shape[0]
     panel = [ld.n_samples or 0 for ld in matrices]
     meta = dict(matrices[0].meta, n_samples=max(panel), combined=len(matrices))
-    return LDMatrix.from_csr(indptr, indices.astype(np.int32), values, snps, meta=meta,
-                             dtype=matrices[0].dtype)
+    return LDMatrix(indptr, indices, values, snps, None, meta, scale)

@@ -44,10 +44,13 @@ class SummarySelection:
 
 def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
                       selection: SummarySelection | None = None, impute_n: bool = False,
-                      rsq: float | None = None, ld_in_sample: bool | None = None, say=None):
+                      rsq: float | None = None, ld_in_sample: bool | None = None, say=None,
+                      ld_dtype: str = "int16"):
     """Statistics + LD -> :class:`~bayesmix.prepare.summary_data.SummaryData`.
 
-    ``say`` (a callable taking one line) receives what was read, with timings.
+    ``say`` (a callable taking one line) receives what was read, with timings. ``ld_dtype``:
+    how the LD values are held (int16 by default: 2 bytes per value, r rounded to within
+    1.5e-5; GCTB files are decoded straight into it, without a float32 copy of the matrix).
     """
     from bayesmix.io.sumstats import read_sumstats
     from bayesmix.ld.open import open_reference_ld
@@ -57,7 +60,7 @@ def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
     selection = selection or SummarySelection()
     started = time.perf_counter()
     say(f"Reading the LD matrix {ldm if ldm is not None else f'list {mldm}'} ...")
-    ld = open_reference_ld(ldm, mldm)
+    ld = open_reference_ld(ldm, mldm, dtype=ld_dtype)
     say(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}) in "
         f"{time.perf_counter() - started:.1f} s.")
     sumstats = read_sumstats(gwas_summary)
