@@ -40,7 +40,8 @@ import pymc as pm
 from bayesmix.data import example_bfile
 from bayesmix.inference.gibbs import make_steps, sample
 from bayesmix.io.plink import Genotypes
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
+from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.simulate.effects import bayesc_effects
 from bayesmix.simulate.phenotype import simulate_phenotypes
 

@@ -38,10 +38,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bayesmix.inference.chain import ChainSettings
-from bayesmix.inference.sbayes_data import prepare_summary_data
+from bayesmix.inference.sbayes_run import run_sbayes
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld import build_ld
-from bayesmix.models.sbayes import run_sbayes
+from bayesmix.prepare.summary_data import prepare_summary_data
 from bayesmix.simulate import simulate_bfile, simulate_gwas
 
 # %%
