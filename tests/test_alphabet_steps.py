@@ -3,6 +3,7 @@
 import os
 import signal
 
+import arviz as az
 import numpy as np
 import pymc as pm
 import pytest
@@ -127,11 +128,15 @@ def test_bayes_s_and_b_sample(method):
         assert np.ptp(res.trace("S")) > 0  # S moves (Metropolis on the Markov blanket)
 
 
-def test_bayes_s_hyperparameter_steps_match_numerical_integration():
+@pytest.mark.parametrize("moves", ["all", "ridge"])
+def test_bayes_s_hyperparameter_steps_match_numerical_integration(moves):
     """Given the effects, p(S | beta) = N(S; 0, 1) prod_j H_j^(-S/2)
     (nu s2 + sum_j beta_j^2 / H_j^S)^(-(nu + k)/2) with sig2_beta integrated out: the S
     Metropolis, the joint (S, sig2_beta) move and the sig2_beta Gibbs step must reproduce its
-    mean and SD."""
+    mean and SD. "ridge" moves S only by the joint move (plus the sig2_beta Gibbs step), so
+    an error in its Jacobian is not diluted by the exact one-variable step. Dropping the
+    Jacobian shifts the mean by 0.026 for a tolerance of 4 Monte Carlo SEs = 0.018 ("all")
+    and 0.020 ("ridge"): both fail."""
     from bayesmix.inference.gibbs import EffectVarianceGibbs, ShapeScaleMetropolis
 
     rng = np.random.default_rng(12)
@@ -143,10 +148,11 @@ def test_bayes_s_hyperparameter_steps_match_numerical_integration():
     active = rng.choice(np.flatnonzero(het > 0), k, replace=False)
     beta = np.zeros(m)
     beta[active] = rng.standard_normal(k) * np.sqrt(0.01 * het[active] ** 0.7)
-    steps = [s for s in make_steps(am) if isinstance(s, (EffectVarianceGibbs,
-                                                          MarkovBlanketMetropolis,
-                                                          ShapeScaleMetropolis))]
-    assert len(steps) == 3
+    kept = (EffectVarianceGibbs, ShapeScaleMetropolis) + (
+        (MarkovBlanketMetropolis,) if moves == "all" else ())
+    steps = [s for s in make_steps(am) if isinstance(s, kept)
+             and (not isinstance(s, MarkovBlanketMetropolis) or s.value_name == "S")]
+    assert len(steps) == len(kept)
     point = am.initial_point()
     point["beta"], point["comp"] = beta, (beta != 0).astype(np.int64)
     for step, seed in zip(steps, np.random.default_rng(3).spawn(len(steps))):
@@ -172,9 +178,8 @@ def test_bayes_s_hyperparameter_steps_match_numerical_integration():
     w /= w.sum()
     mean = (w * grid).sum()
     sd = np.sqrt((w * (grid - mean) ** 2).sum())
-    batches = np.array([b.mean() for b in np.array_split(draws, 20)])
-    se = batches.std(ddof=1) / np.sqrt(len(batches))
-    assert abs(draws.mean() - mean) < 4 * se + 0.01, (draws.mean(), mean, se)
+    se = draws.std() / np.sqrt(float(az.ess(draws[None, :])))  # Monte Carlo SE of the mean
+    assert abs(draws.mean() - mean) < 4 * se, (draws.mean(), mean, se)
     assert abs(draws.std() - sd) < 0.15 * sd, (draws.std(), sd)
 
 

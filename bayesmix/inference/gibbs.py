@@ -5,19 +5,27 @@ One concept per step (all :class:`pymc.step_methods.compound.BlockedStep`):
 - :class:`EffectsGibbs` - (beta, comp[, window_on]): the numba single-site sweep with a
   residual vector (BayesN/NS: the nested window sweep).
 - :class:`FixedEffectsGibbs` - alpha (flat prior): a multivariate normal draw.
-- :class:`MixtureWeightsGibbs` - pi: Beta / Dirichlet prior with constant parameters.
-- :class:`WindowWeightsGibbs` - BayesN/NS's pi_window: Beta prior with constant parameters.
-- :class:`EffectVarianceGibbs` - sig2_beta: scaled-inv-chi2 prior with constant parameters.
-- :class:`SnpVarianceGibbs` - BayesB's SNP variances (scaled-inv-chi2, one per SNP).
-- :class:`ResidualVarianceGibbs` - sig2_e: scaled-inv-chi2 prior with constant parameters.
+- :class:`MixtureWeightsGibbs` - mixture weights: a Beta prior on the probability of the
+  labels (pi of BayesC/S as Categorical(1 - pi, pi), BayesN's pi_window as Bernoulli) or a
+  Dirichlet prior on a Categorical's probability vector (BayesR's pi).
+- :class:`EffectVarianceGibbs` - a scalar that the effects' slab variance is proportional to
+  (sig2_beta): inverse-gamma / scaled-inv-chi2 prior.
+- :class:`SnpVarianceGibbs` - BayesB's per-SNP slab variances (inverse-gamma, one per SNP).
+- :class:`ResidualVarianceGibbs` - the likelihood's residual variance (sig2_e):
+  inverse-gamma / scaled-inv-chi2 prior.
 - :class:`ShapeScaleMetropolis` - BayesS: a joint move of (S, sig2_beta) along their ridge.
 - :class:`MarkovBlanketMetropolis` - any other scalar/vector hyperparameter (BayesS's S, or a
-  prior the user swapped in): adaptive random-walk Metropolis on the log density of the
-  variable's Markov blanket only (its prior plus its children's terms), never the whole model.
+  non-conjugate prior the user swapped in: HalfNormal, HalfCauchy, Uniform, LogNormal, ...):
+  adaptive random-walk Metropolis on the log density of the variable's Markov blanket only
+  (its prior plus its children's terms, with the transform's Jacobian), never the whole model.
 
-Each conjugate step has a ``recognises(alphabet, rv)`` class method that inspects the prior in
-the graph (its distribution and whether its parameters are constants); :func:`make_steps`
-assigns the first step that recognises a variable and falls back to the Metropolis step.
+Each conjugate step has a ``recognises(alphabet, rv)`` class method that inspects the graph
+(:mod:`bayesmix.inference.conjugacy`): the prior's family with constant parameters (Beta,
+Dirichlet, InverseGamma - ScaledInvChi2 is an InverseGamma) and the variable's role, found
+from its children in the graph, never from its name. The draw is written in the variable's
+value space, so PyMC's default transforms (logodds, simplex, log) are fine.
+:func:`make_steps` assigns the first step that recognises a variable and falls back to the
+Metropolis step.
 
 Steps that need the residual vector e = y - C alpha - X beta share one :class:`Residuals`
 object. It keeps e in sync with whatever point it is given (after another step changed beta
