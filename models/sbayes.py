@@ -18,7 +18,15 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
 
 - GCTB's LD-sampling-variance correction: SNP j's residual variance is sig2_e +
   LDsamplVar_j * GenVar, which accounts for the part of the GWAS signal the reference LD
-  cannot reproduce (without it, out-of-sample LD inflates hsq and pi and soon diverges);
+  cannot reproduce (without it, out-of-sample LD inflates hsq and pi and soon diverges).
+  It is part of the graph: a plug-in h = GenVar / sig2_e (free variable ``ld_sampling_ratio``,
+  flat prior, never sampled) gives kappa_j = 1 + LDsamplVar_j h and the likelihood is the
+  exact one with sample sizes n_j / kappa_j (:func:`bayesmix.ops.sbayes.summary_loglik`):
+  SNP j's residual variance is sig2_e kappa_j, which equals sig2_e + LDsamplVar_j GenVar at
+  the plug-in point. h is set from the state during burn-in and held fixed afterwards
+  (:class:`~bayesmix.inference.sbayes_gibbs.LDSamplingRatioPlugIn`), so every step - the
+  effects sweep, the conjugate sig2_e step, the Metropolis step of a swapped prior -
+  samples ``model.logp()`` at that h;
 - a ridge towards the LD diagonal, R_lam = (1 - lam) R + lam diag(R), with lam chosen from an
   up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`) so that
   R_lam's smallest eigenvalue is at least ``min_eigenvalue``. LD that is not positive
@@ -104,7 +112,8 @@ class SBayesModel(AlphabetModel):
     Attributes
     ----------
     model : pm.Model with free variables sig2_e, pi (unless fixed), sig2_beta, S (S only),
-        comp, beta; observed ``xty`` (the summary-data likelihood).
+        comp, beta, ``ld_sampling_ratio`` (robust setting with some LDsamplVar_j > 0);
+        observed ``xty`` (the summary-data likelihood).
     ridge : the lam used.  ld_min_eigenvalue : the eigenvalue check's result (or None).
     ld_repair : :class:`~bayesmix.ld.repair.RepairReport` when the robust setting replaced a
         strongly indefinite LD by its block-wise nearest positive semi-definite matrix, else
