@@ -272,3 +272,16 @@ def test_halfnormal_variance_matches_numerical_integration(robust, half_normal):
     for j in range(4):
         mean, se = mean_and_mcse(on[:, j])
         assert abs(mean - pip[j]) < 4 * se + 0.005, (j, mean, pip[j], se)
+
+
+def test_robust_plug_in_keeps_pymc_contract():
+    """Inside pm.sample the plug-in h follows the chain during tuning only: every kept draw
+    of a chain has the same h, the GenVar / sig2_e of that chain's last tuning state."""
+    data = summary_data(seed=1, m=10, ld_sampling_var=np.linspace(0.2, 1.0, 10))
+    model = SBayesModel(data, "C")
+    with model.model:
+        tree = pm.sample(draws=40, tune=30, chains=2, cores=1, random_seed=1,
+                         step=make_sbayes_steps(model), compute_convergence_checks=False,
+                         progressbar=False)
+    ratio = tree.posterior[SAMPLING_RATIO].values
+    assert (ratio == ratio[:, :1]).all() and ratio[0, 0] != ratio[1, 0] and (ratio > 0).all()

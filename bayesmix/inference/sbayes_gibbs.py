@@ -196,6 +196,10 @@ class LDSamplingRatioPlugIn(AlphabetStep):
     _state_class = PlugInState
     stats_dtypes_shapes = {"ld_sampling_ratio": (np.float64, [])}
 
+    def __init__(self, vars, **kwargs):
+        super().__init__(vars, **kwargs)
+        self.tune = True  # until setup_chain or stop_tuning says otherwise
+
     def setup_chain(self, rng, tune, draws) -> None:
         super().setup_chain(rng, tune, draws)
         self.tune = tune > 0
