@@ -103,7 +103,7 @@ def test_ordinary_pymc_priors_get_conjugate_steps_and_the_same_posterior(method,
     assert steps == {"beta": steps["beta"], "alpha": steps["alpha"],
                      "sig2_e_log__": conjugate, transformed: MixtureWeightsGibbs,
                      "sig2_beta_log__": EffectVarianceGibbs}
-    settings = ChainSettings(chain_length=1500, burn_in=200, thin=1, out_freq=0, seed=11)
+    settings = ChainSettings(chain_length=1200, burn_in=200, thin=1, out_freq=0, seed=11)
     first = run_chains(builtin, make_steps, settings)
     settings.seed = 12  # independent draws, not the same stream
     second = run_chains(swapped, make_steps, settings)
@@ -121,7 +121,7 @@ def test_sbayes_ordinary_priors_get_conjugate_steps_and_the_same_posterior(robus
     assert kinds["pi_logodds__"] is MixtureWeightsGibbs
     assert kinds["sig2_beta_log__"] is EffectVarianceGibbs
     assert (kinds.get(SAMPLING_RATIO) is LDSamplingRatioPlugIn) == robust
-    settings = ChainSettings(chain_length=2000, burn_in=300, thin=1, out_freq=0, seed=5)
+    settings = ChainSettings(chain_length=1500, burn_in=300, thin=1, out_freq=0, seed=5)
     first = run_chains(builtin, make_sbayes_steps, settings)
     settings.seed = 6
     second = run_chains(swapped, make_sbayes_steps, settings)
