@@ -69,10 +69,14 @@ def main(argv=None) -> dict:
            "hsq_default": float(result.trace("hsq").mean()),
            "hsq_swapped": float(result_swapped.trace("hsq").mean()),
            "pi_pm_sample": float(tree.posterior["pi"].mean()),
+           "pi_draws_pm_sample": tree.posterior["pi"].values.ravel(),
+           "nnz_draws_pm_sample": (tree.posterior["comp"].values > 0).sum(axis=-1).ravel(),
+           "n_snps": int(data.genotypes.n_snps),
            "top_snps_default": result.snp_summary().nlargest(5, "PIP")["snp"].tolist(),
            "causal_snps": geno.snps["snp"].to_numpy()[effects.causal].tolist()}
     for key, value in out.items():
-        print(f"{key}: {value}")
+        if not isinstance(value, np.ndarray):  # the per-draw arrays are for the tests
+            print(f"{key}: {value}")
     return out
 
 

@@ -344,10 +344,11 @@ class AlphabetModel:
             value_var = self.model.rvs_to_values[rv]
             if name in constrained:
                 transform = self.model.rvs_to_transforms.get(rv)
-                value = np.asarray(constrained[name], dtype=np.float64).reshape(point[value_var.name].shape)
-                if transform is not None:
+                value = np.asarray(constrained[name], dtype=np.float64)
+                if transform is not None:  # e.g. Dirichlet's simplex: K values -> K - 1
                     value = transform.forward(value, *rv.owner.inputs).eval()
-                point[value_var.name] = np.asarray(value, dtype=np.float64)
+                point[value_var.name] = np.asarray(value, np.float64).reshape(
+                    point[value_var.name].shape)
         point["beta"] = np.zeros(self.n_snps)
         point["comp"] = np.zeros(self.n_snps, dtype=np.int64)
         if self.method == "B":

@@ -18,7 +18,15 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
 
 - GCTB's LD-sampling-variance correction: SNP j's residual variance is sig2_e +
   LDsamplVar_j * GenVar, which accounts for the part of the GWAS signal the reference LD
-  cannot reproduce (without it, out-of-sample LD inflates hsq and pi and soon diverges);
+  cannot reproduce (without it, out-of-sample LD inflates hsq and pi and soon diverges).
+  It is part of the graph: a plug-in h = GenVar / sig2_e (free variable ``ld_sampling_ratio``,
+  flat prior, never sampled) gives kappa_j = 1 + LDsamplVar_j h and the likelihood is the
+  exact one with sample sizes n_j / kappa_j (:func:`bayesmix.ops.sbayes.summary_loglik`):
+  SNP j's residual variance is sig2_e kappa_j, which equals sig2_e + LDsamplVar_j GenVar at
+  the plug-in point. h is set from the state during burn-in and held fixed afterwards
+  (:class:`~bayesmix.inference.sbayes_gibbs.LDSamplingRatioPlugIn`), so every step - the
+  effects sweep, the conjugate sig2_e step, the Metropolis step of a swapped prior -
+  samples ``model.logp()`` at that h;
 - a ridge towards the LD diagonal, R_lam = (1 - lam) R + lam diag(R), with lam chosen from an
   up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`) so that
   R_lam's smallest eigenvalue is at least ``min_eigenvalue``. LD that is not positive
@@ -55,6 +63,7 @@ from bayesmix.prepare.ld_conditioning import condition_ld
 from bayesmix.prepare.summary_data import SummaryData
 
 METHODS = ("C", "R", "S")
+SAMPLING_RATIO = "ld_sampling_ratio"  # the robust setting's plug-in h = GenVar / ResVar
 # ld_layout="auto" takes the band layout when it holds at most this many values per stored
 # nonzero (rows are contiguous runs of columns: window, band, shrunk, full LD) ...
 BAND_PADDING_LIMIT = 1.1
@@ -97,7 +106,8 @@ class SBayesModel(AlphabetModel):
     Attributes
     ----------
     model : pm.Model with free variables sig2_e, pi (unless fixed), sig2_beta, S (S only),
-        comp, beta; observed ``xty`` (the summary-data likelihood).
+        comp, beta, ``ld_sampling_ratio`` (robust setting with some LDsamplVar_j > 0);
+        observed ``xty`` (the summary-data likelihood).
     ridge : the lam used.  ld_min_eigenvalue : the eigenvalue check's result (or None).
     ld_repair : :class:`~bayesmix.ld.repair.RepairReport` when the robust setting replaced a
         strongly indefinite LD by its block-wise nearest positive semi-definite matrix, else
@@ -149,6 +159,7 @@ class SBayesModel(AlphabetModel):
             self.ld_arrays = (indptr, indices, values)
         self.gamma = self.prior.gamma_values
         self.start = self._starting_values()
+        self._summaries = None
         self.model = self._build()
         self._derived = None
         self._derived_cache = None
@@ -187,7 +198,31 @@ class SBayesModel(AlphabetModel):
         column_var = self.data.xtx_diag / self.data.n  # R_jj: 1 unless the LD is shrunk
         sig2_beta = var_g / (slab_mass * float((column_var * self._slab_weight(p.S)).sum()))
         return {"alpha": np.zeros(0), "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta,
-                "S": p.S, "var_y": 1.0}
+                "S": p.S, "var_y": 1.0, "var_g": var_g}
+
+    @property
+    def has_sampling_ratio(self) -> bool:
+        """Whether the graph has the LD-sampling-variance plug-in h (robust setting with some
+        LDsamplVar_j > 0; in-sample full LD has none, and its target is the exact model)."""
+        return self.ld_sampling_variance and bool(np.any(self.data.ld_sampling_var > 0))
+
+    def inflation(self, ratio):
+        """kappa_j = 1 + LDsamplVar_j h: SNP j's residual variance is sig2_e kappa_j (numpy
+        or symbolic ``ratio`` h)."""
+        return 1.0 + self.data.ld_sampling_var * ratio
+
+    def summaries_at(self, ratio: float | None) -> tuple:
+        """(s, X'X diagonal, X'y) of the target at plug-in h = ``ratio`` (None: no plug-in):
+        the exact model's arrays with n_j / kappa_j in place of n_j, i.e. sqrt(n_j / kappa_j),
+        n_j R_jj / kappa_j and n_j b_j / kappa_j (standardised scale). The last h is cached."""
+        d = self.data
+        if ratio is None:
+            return self.sqrt_n, d.xtx_diag, d.xty
+        if self._summaries is None or self._summaries[0] != ratio:
+            kappa = self.inflation(float(ratio))
+            self._summaries = (ratio, (self.sqrt_n / np.sqrt(kappa), d.xtx_diag / kappa,
+                                       d.xty / kappa))
+        return self._summaries[1]
 
     def _build(self) -> pm.Model:
         d, p, s = self.data, self.prior, self.start
@@ -214,9 +249,16 @@ class SBayesModel(AlphabetModel):
                 S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
                 slab_var = maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)
             beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
-            pm.CustomDist("xty", beta, sig2_e, observed=d.xty, dims="snp",
-                          logp=lambda value, b, s2: summary_loglik(b, pt.squeeze(s2), d,
-                                                                   self.ridge))
+            if self.has_sampling_ratio:
+                ratio = pm.Flat(SAMPLING_RATIO, initval=s["var_g"] / s["sig2_e"])
+                pm.CustomDist("xty", beta, sig2_e, ratio, observed=d.xty, dims="snp",
+                              logp=lambda value, b, s2, h: summary_loglik(
+                                  b, pt.squeeze(s2), d, self.ridge,
+                                  self.inflation(pt.squeeze(h))))
+            else:
+                pm.CustomDist("xty", beta, sig2_e, observed=d.xty, dims="snp",
+                              logp=lambda value, b, s2: summary_loglik(b, pt.squeeze(s2), d,
+                                                                       self.ridge))
         self._weights = weights
         self._slab_var = slab_var
         self._sig2_e = sig2_e

@@ -3,6 +3,7 @@
 import os
 import signal
 
+import arviz as az
 import numpy as np
 import pymc as pm
 import pytest
@@ -50,8 +51,9 @@ def kept_mean_and_se(result, name):
 
 @pytest.mark.slow
 def test_swapped_priors_use_generic_step_and_agree():
-    """Uniform(0,1) on pi equals Beta(1,1), and a log-transformed InverseGamma on sig2_beta equals
-    the default prior: the generic Metropolis step must reproduce the conjugate posterior."""
+    """Uniform(0,1) on pi equals Beta(1,1): the generic Metropolis step must reproduce the
+    conjugate posterior. A log-transformed InverseGamma on sig2_beta equals the default prior
+    and is recognised as conjugate by its family despite the transform."""
     data = small_data()
     default = AlphabetModel(data, "C")
     s2 = (4 - 2) / 4 * default.start["sig2_beta"]
@@ -60,8 +62,9 @@ def test_swapped_priors_use_generic_step_and_agree():
         "sig2_beta": lambda name: pm.InverseGamma(name, alpha=2.0, beta=np.float64(2.0 * s2))})
     kinds = {type(s) for s in make_steps(default)}
     assert {MixtureWeightsGibbs, EffectVarianceGibbs} <= kinds
-    swapped_steps = make_steps(swapped)
-    assert sum(isinstance(s, MarkovBlanketMetropolis) for s in swapped_steps) == 2
+    swapped_steps = {s.vars[0].name: type(s) for s in make_steps(swapped)}
+    assert swapped_steps["pi_interval__"] is MarkovBlanketMetropolis
+    assert swapped_steps["sig2_beta_log__"] is EffectVarianceGibbs
     settings = ChainSettings(chain_length=3000, burn_in=300, thin=1, out_freq=0, seed=1)
     res_default = run_chains(default, make_steps, settings)
     res_swapped = run_chains(swapped, make_steps, settings)
@@ -126,11 +129,15 @@ def test_bayes_s_and_b_sample(method):
         assert np.ptp(res.trace("S")) > 0  # S moves (Metropolis on the Markov blanket)
 
 
-def test_bayes_s_hyperparameter_steps_match_numerical_integration():
+@pytest.mark.parametrize("moves", ["all", "ridge"])
+def test_bayes_s_hyperparameter_steps_match_numerical_integration(moves):
     """Given the effects, p(S | beta) = N(S; 0, 1) prod_j H_j^(-S/2)
     (nu s2 + sum_j beta_j^2 / H_j^S)^(-(nu + k)/2) with sig2_beta integrated out: the S
     Metropolis, the joint (S, sig2_beta) move and the sig2_beta Gibbs step must reproduce its
-    mean and SD."""
+    mean and SD. "ridge" moves S only by the joint move (plus the sig2_beta Gibbs step), so
+    an error in its Jacobian is not diluted by the exact one-variable step. Dropping the
+    Jacobian shifts the mean by 0.026 for a tolerance of 4 Monte Carlo SEs = 0.018 ("all")
+    and 0.020 ("ridge"): both fail."""
     from bayesmix.inference.gibbs import EffectVarianceGibbs, ShapeScaleMetropolis
 
     rng = np.random.default_rng(12)
@@ -142,10 +149,11 @@ def test_bayes_s_hyperparameter_steps_match_numerical_integration():
     active = rng.choice(np.flatnonzero(het > 0), k, replace=False)
     beta = np.zeros(m)
     beta[active] = rng.standard_normal(k) * np.sqrt(0.01 * het[active] ** 0.7)
-    steps = [s for s in make_steps(am) if isinstance(s, (EffectVarianceGibbs,
-                                                          MarkovBlanketMetropolis,
-                                                          ShapeScaleMetropolis))]
-    assert len(steps) == 3
+    kept = (EffectVarianceGibbs, ShapeScaleMetropolis) + (
+        (MarkovBlanketMetropolis,) if moves == "all" else ())
+    steps = [s for s in make_steps(am) if isinstance(s, kept)
+             and (not isinstance(s, MarkovBlanketMetropolis) or s.value_name == "S")]
+    assert len(steps) == len(kept)
     point = am.initial_point()
     point["beta"], point["comp"] = beta, (beta != 0).astype(np.int64)
     for step, seed in zip(steps, np.random.default_rng(3).spawn(len(steps))):
@@ -171,9 +179,8 @@ def test_bayes_s_hyperparameter_steps_match_numerical_integration():
     w /= w.sum()
     mean = (w * grid).sum()
     sd = np.sqrt((w * (grid - mean) ** 2).sum())
-    batches = np.array([b.mean() for b in np.array_split(draws, 20)])
-    se = batches.std(ddof=1) / np.sqrt(len(batches))
-    assert abs(draws.mean() - mean) < 4 * se + 0.01, (draws.mean(), mean, se)
+    se = draws.std() / np.sqrt(float(az.ess(draws[None, :])))  # Monte Carlo SE of the mean
+    assert abs(draws.mean() - mean) < 4 * se, (draws.mean(), mean, se)
     assert abs(draws.std() - sd) < 0.15 * sd, (draws.std(), sd)
 
 

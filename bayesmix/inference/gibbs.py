@@ -5,19 +5,27 @@ One concept per step (all :class:`pymc.step_methods.compound.BlockedStep`):
 - :class:`EffectsGibbs` - (beta, comp[, window_on]): the numba single-site sweep with a
   residual vector (BayesN/NS: the nested window sweep).
 - :class:`FixedEffectsGibbs` - alpha (flat prior): a multivariate normal draw.
-- :class:`MixtureWeightsGibbs` - pi: Beta / Dirichlet prior with constant parameters.
-- :class:`WindowWeightsGibbs` - BayesN/NS's pi_window: Beta prior with constant parameters.
-- :class:`EffectVarianceGibbs` - sig2_beta: scaled-inv-chi2 prior with constant parameters.
-- :class:`SnpVarianceGibbs` - BayesB's SNP variances (scaled-inv-chi2, one per SNP).
-- :class:`ResidualVarianceGibbs` - sig2_e: scaled-inv-chi2 prior with constant parameters.
+- :class:`MixtureWeightsGibbs` - mixture weights: a Beta prior on the probability of the
+  labels (pi of BayesC/S as Categorical(1 - pi, pi), BayesN's pi_window as Bernoulli) or a
+  Dirichlet prior on a Categorical's probability vector (BayesR's pi).
+- :class:`EffectVarianceGibbs` - a scalar that the effects' slab variance is proportional to
+  (sig2_beta): inverse-gamma / scaled-inv-chi2 prior.
+- :class:`SnpVarianceGibbs` - BayesB's per-SNP slab variances (inverse-gamma, one per SNP).
+- :class:`ResidualVarianceGibbs` - the likelihood's residual variance (sig2_e):
+  inverse-gamma / scaled-inv-chi2 prior.
 - :class:`ShapeScaleMetropolis` - BayesS: a joint move of (S, sig2_beta) along their ridge.
 - :class:`MarkovBlanketMetropolis` - any other scalar/vector hyperparameter (BayesS's S, or a
-  prior the user swapped in): adaptive random-walk Metropolis on the log density of the
-  variable's Markov blanket only (its prior plus its children's terms), never the whole model.
+  non-conjugate prior the user swapped in: HalfNormal, HalfCauchy, Uniform, LogNormal, ...):
+  adaptive random-walk Metropolis on the log density of the variable's Markov blanket only
+  (its prior plus its children's terms, with the transform's Jacobian), never the whole model.
 
-Each conjugate step has a ``recognises(alphabet, rv)`` class method that inspects the prior in
-the graph (its distribution and whether its parameters are constants); :func:`make_steps`
-assigns the first step that recognises a variable and falls back to the Metropolis step.
+Each conjugate step has a ``recognises(alphabet, rv)`` class method that inspects the graph
+(:mod:`bayesmix.inference.conjugacy`): the prior's family with constant parameters (Beta,
+Dirichlet, InverseGamma - ScaledInvChi2 is an InverseGamma) and the variable's role, found
+from its children in the graph, never from its name. The draw is written in the variable's
+value space, so PyMC's default transforms (logodds, simplex, log) are fine.
+:func:`make_steps` assigns the first step that recognises a variable and falls back to the
+Metropolis step.
 
 Steps that need the residual vector e = y - C alpha - X beta share one :class:`Residuals`
 object. It keeps e in sync with whatever point it is given (after another step changed beta
@@ -26,7 +34,6 @@ or alpha it applies the difference), so steps can be combined with any PyMC step
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 
@@ -35,11 +42,12 @@ import pymc as pm
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
 from pymc.step_methods.state import dataclass_state
 from pytensor.graph.traversal import ancestors
-from pytensor.tensor.random.basic import BetaRV, DirichletRV
 
-from bayesmix.distributions.graph import constant_value, small_graph_mode
+from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.distributions.variance import draw_scaled_inv_chi2, scaled_inv_chi2_params
-from bayesmix.kernels.gibbs import (component_counts, slab_sum_of_squares, sweep_nested_windows,
+from bayesmix.inference.conjugacy import (ValueSpace, beta_or_dirichlet, constant_params,
+                                          direct_children, is_scale_of, weights_role)
+from bayesmix.kernels.gibbs import (slab_sum_of_squares, sweep_nested_windows,
                                      sweep_normal_mixture)
 
 
@@ -156,24 +164,29 @@ class EffectsGibbs(AlphabetStep):
 
 
 class ConjugateStep(AlphabetStep):
-    """A closed-form update of one variable; ``recognises`` checks its prior in the graph."""
+    """A closed-form update of one variable. ``recognises`` checks the variable's prior family
+    and its role in the graph (:mod:`bayesmix.inference.conjugacy`); the draw is written in the
+    variable's value space (transformed when PyMC transforms it)."""
 
-    role = ""  # the name of the variable this step can update
+    def __init__(self, vars, **kwargs):
+        super().__init__(vars, **kwargs)
+        self.rv = vars[0]
+        self.space = ValueSpace(self.model, self.rv)
 
     @classmethod
     def recognises(cls, alphabet, rv) -> bool:
         raise NotImplementedError
 
-    @property
-    def rv(self):
-        return self.model[self.role]
+    def write(self, point, constrained) -> tuple[dict, list]:
+        new = dict(point)
+        self.space.write(new, constrained)
+        return new, [{}]
 
 
 class FixedEffectsGibbs(ConjugateStep):
     """alpha | rest ~ N((C'C)^-1 C'(e + C alpha), sig2_e (C'C)^-1) under a flat prior."""
 
     name = "fixed_effects_gibbs"
-    role = "alpha"
 
     def __init__(self, vars, **kwargs):
         super().__init__(vars, **kwargs)
@@ -184,114 +197,119 @@ class FixedEffectsGibbs(ConjugateStep):
 
     @classmethod
     def recognises(cls, alphabet, rv) -> bool:
-        return rv.name == cls.role and type(rv.owner.op).__name__ == "FlatRV"
+        """A flat prior on the model's design coefficients, whose only child is the observed
+        phenotype."""
+        children = direct_children(alphabet.model, rv)
+        return (type(rv.owner.op).__name__ == "FlatRV"
+                and rv is alphabet.model.named_vars.get("alpha")
+                and len(children) == 1 and children[0] in alphabet.model.observed_RVs)
 
     def step(self, point):
         design = self.alphabet.data.design
         e = self.residuals.sync(point)
-        alpha_old = np.asarray(point["alpha"], dtype=np.float64)
+        alpha_old = np.asarray(point[self.space.name], dtype=np.float64)
         sig2_e = self.alphabet.derived(point)["sig2_e"]
         mean = self._solve @ (e + design @ alpha_old)
         alpha = mean + math.sqrt(sig2_e) * self._chol_inv @ self.rng.standard_normal(len(mean))
         e += design @ (alpha_old - alpha)
         self.residuals.commit(alpha=alpha)
-        new = dict(point)
-        new["alpha"] = alpha
-        return new, [{}]
+        return self.write(point, alpha)
 
 
 class MixtureWeightsGibbs(ConjugateStep):
-    """pi | comp: Beta(a + #slab, b + #spike) or Dirichlet(a + counts); constant a, b."""
+    """Mixture weights with a Beta or Dirichlet prior of constant parameters (a, b or a_k),
+    whatever their name and transform, given the labels they are the probabilities of:
+
+    - Beta, labels Categorical(1 - x, x) (pi of BayesC/S) or Bernoulli(x) (BayesN's
+      pi_window): x | labels ~ Beta(a + #ones, b + #zeros);
+    - Dirichlet, labels Categorical(x) (BayesR's pi): x | labels ~ Dirichlet(a + counts).
+    """
 
     name = "mixture_weights_gibbs"
-    role = "pi"
+
+    def __init__(self, vars, **kwargs):
+        super().__init__(vars, **kwargs)
+        child, self.success = weights_role(self.model, self.rv)
+        self.labels = self.model.rvs_to_values[child].name
+        self.prior_params = constant_params(self.rv)
 
     @classmethod
     def recognises(cls, alphabet, rv) -> bool:
-        if rv.name != cls.role or alphabet.model.rvs_to_transforms.get(rv) is not None:
-            return False
-        if not isinstance(rv.owner.op, BetaRV if cls.role == "pi_window" else (BetaRV, DirichletRV)):
-            return False
-        return all(constant_value(p) is not None for p in rv.owner.op.dist_params(rv.owner))
-
-    @functools.cached_property
-    def _prior_params(self) -> list[np.ndarray]:
-        """The constant prior parameters (``recognises`` checked they are constants)."""
-        rv = self.rv
-        return [np.asarray(constant_value(p), np.float64) for p in rv.owner.op.dist_params(rv.owner)]
+        return beta_or_dirichlet(rv) and weights_role(alphabet.model, rv) is not None
 
     def step(self, point):
-        rv = self.rv
-        params = self._prior_params
-        counts = component_counts(np.asarray(point["comp"]), self.alphabet.n_components)
-        new = dict(point)
-        if isinstance(rv.owner.op, BetaRV):
-            new["pi"] = np.asarray(self.rng.beta(params[0] + counts[1], params[1] + counts[0]))
-        else:
-            new["pi"] = self.rng.dirichlet(params[0] + counts)
-        return new, [{}]
+        labels = np.asarray(point[self.labels])
+        if self.success is None:
+            counts = np.bincount(labels.ravel(), minlength=self.prior_params[0].shape[-1])
+            return self.write(point, self.rng.dirichlet(self.prior_params[0] + counts))
+        ones = int(np.count_nonzero(labels == self.success))
+        a, b = (float(p) for p in self.prior_params)
+        return self.write(point, self.rng.beta(a + ones, b + labels.size - ones))
 
 
-class WindowWeightsGibbs(MixtureWeightsGibbs):
-    """BayesN/NS: pi_window | delta ~ Beta(a + #active windows, b + #inactive windows)."""
+class _InverseGammaStep(ConjugateStep):
+    """A variance with an inverse-gamma prior of constant parameters: ScaledInvChi2(nu, s2) =
+    InverseGamma(nu / 2, nu s2 / 2); given k normal terms with sum of squares SS scaled by the
+    variance, its conditional is ScaledInvChi2(nu + k, (nu s2 + SS) / (nu + k))."""
 
-    name = "window_weights_gibbs"
-    role = "pi_window"
+    def __init__(self, vars, **kwargs):
+        super().__init__(vars, **kwargs)
+        self.nu, self.s2 = scaled_inv_chi2_params(self.rv)
 
-    def step(self, point):
-        rv = self.rv
-        a, b = (float(constant_value(p)) for p in rv.owner.op.dist_params(rv.owner))
-        active = int(np.sum(point["window_on"]))
-        new = dict(point)
-        new["pi_window"] = np.asarray(self.rng.beta(a + active, b + len(point["window_on"]) - active))
-        return new, [{}]
-
-
-class _ScaledInvChi2Step(ConjugateStep):
     @classmethod
     def recognises(cls, alphabet, rv) -> bool:
-        return (rv.name == cls.role and alphabet.model.rvs_to_transforms.get(rv) is None
-                and scaled_inv_chi2_params(rv) is not None)
+        return scaled_inv_chi2_params(rv) is not None and cls.plays_role(alphabet, rv)
 
-    @functools.cached_property
-    def _prior_params(self):
-        return scaled_inv_chi2_params(self.rv)
+    @classmethod
+    def plays_role(cls, alphabet, rv) -> bool:
+        raise NotImplementedError
 
     def prior(self):
-        """(nu, s2) of the prior (constants: ``recognises`` checked them; looked up once)."""
-        return self._prior_params
+        """(nu, s2) of the prior."""
+        return self.nu, self.s2
 
 
-class EffectVarianceGibbs(_ScaledInvChi2Step):
+def _scales_the_effects(alphabet, rv) -> bool:
+    """rv's only child is the effect vector."""
+    children = direct_children(alphabet.model, rv)
+    return len(children) == 1 and children[0] is alphabet.model[alphabet.effects_name]
+
+
+class EffectVarianceGibbs(_InverseGammaStep):
     """sig2_beta | beta, comp ~ ScaledInvChi2(nu + k, (nu s2 + sum beta_j^2 / w_j) / (nu + k)).
 
-    k is the number of non-zero effects and w_j = gamma[c_j] v_j / sig2_beta the relative
-    prior variance of effect j (gamma_k for BayesR, H_j^S for BayesS).
+    Recognised for a scalar whose only child is the effect vector and which the slab variance
+    is proportional to. k is the number of non-zero effects and w_j = gamma[c_j] v_j / sig2_beta
+    the relative prior variance of effect j (gamma_k for BayesR, H_j^S for BayesS).
     """
 
     name = "effect_variance_gibbs"
-    role = "sig2_beta"
+
+    @classmethod
+    def plays_role(cls, alphabet, rv) -> bool:
+        return (rv.ndim == 0 and _scales_the_effects(alphabet, rv)
+                and is_scale_of(alphabet.model, rv, alphabet._slab_var, alphabet.initial_point()))
 
     def step(self, point):
         nu, s2 = self.prior()
-        sig2_beta = float(point["sig2_beta"])
+        sig2_beta = float(self.space.read(point))
         slab = self.alphabet.derived(point)["slab_var"]
         k, weighted_ssq = slab_sum_of_squares(np.asarray(point["beta"], np.float64),
                                               np.asarray(point["comp"]), self.alphabet.gamma,
                                               slab, sig2_beta)
         dof = nu + k
-        scale = (nu * s2 + weighted_ssq) / dof
-        new = dict(point)
-        new["sig2_beta"] = np.asarray(draw_scaled_inv_chi2(self.rng, dof, scale))
-        return new, [{}]
+        return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + weighted_ssq) / dof))
 
 
-class SnpVarianceGibbs(_ScaledInvChi2Step):
+class SnpVarianceGibbs(_InverseGammaStep):
     """BayesB: v_j | beta_j ~ ScaledInvChi2(nu + 1, (nu s2 + beta_j^2) / (nu + 1)) for slab SNPs,
-    the prior ScaledInvChi2(nu, s2) for spike SNPs."""
+    the prior ScaledInvChi2(nu, s2) for spike SNPs (v is the slab variance itself)."""
 
     name = "snp_variance_gibbs"
-    role = "snp_var"
+
+    @classmethod
+    def plays_role(cls, alphabet, rv) -> bool:
+        return rv.ndim == 1 and rv is alphabet._slab_var and _scales_the_effects(alphabet, rv)
 
     def step(self, point):
         nu, s2 = self.prior()
@@ -300,24 +318,26 @@ class SnpVarianceGibbs(_ScaledInvChi2Step):
         slab = self.alphabet.gamma[comp] > 0
         dof = np.where(slab, nu + 1.0, nu)
         scale = np.where(slab, (nu * s2 + beta**2) / (nu + 1.0), s2)
-        new = dict(point)
-        new["snp_var"] = draw_scaled_inv_chi2(self.rng, dof, scale)
-        return new, [{}]
+        return self.write(point, draw_scaled_inv_chi2(self.rng, dof, scale))
 
 
-class ResidualVarianceGibbs(_ScaledInvChi2Step):
-    """sig2_e | e ~ ScaledInvChi2(nu + n, (nu s2 + e'e) / (nu + n))."""
+class ResidualVarianceGibbs(_InverseGammaStep):
+    """sig2_e | e ~ ScaledInvChi2(nu + n, (nu s2 + e'e) / (nu + n)); recognised for the
+    residual variance of the likelihood (its children are observed variables only)."""
 
     name = "residual_variance_gibbs"
-    role = "sig2_e"
+
+    @classmethod
+    def plays_role(cls, alphabet, rv) -> bool:
+        children = direct_children(alphabet.model, rv)
+        return (rv.ndim == 0 and rv is alphabet._sig2_e and len(children) > 0
+                and all(c in alphabet.model.observed_RVs for c in children))
 
     def step(self, point):
         nu, s2 = self.prior()
         e = self.residuals.sync(point)
         dof = nu + len(e)
-        new = dict(point)
-        new["sig2_e"] = np.asarray(draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + float(e @ e)) / dof))
-        return new, [{}]
+        return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + float(e @ e)) / dof))
 
 
 @dataclass_state
@@ -481,8 +501,8 @@ class ShapeScaleMetropolis(_Adaptive, AlphabetStep):
         return (proposal if accept else dict(point)), [{"accepted": float(accept)}]
 
 
-CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, WindowWeightsGibbs,
-                   EffectVarianceGibbs, SnpVarianceGibbs, ResidualVarianceGibbs)
+CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, EffectVarianceGibbs,
+                   SnpVarianceGibbs, ResidualVarianceGibbs)
 
 
 def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:

@@ -1,16 +1,21 @@
 """Gibbs steps of the SBayes models (summary statistics + LD), in the alphabet's step framework.
 
-Only two steps differ from the individual-level alphabet (:mod:`bayesmix.inference.gibbs`):
+Steps that differ from the individual-level alphabet (:mod:`bayesmix.inference.gibbs`):
 
 - :class:`SBayesEffectsGibbs` - (beta, comp): the sparse-LD sweep of
   :func:`bayesmix.kernels.sbayes.sbayes_sweep`, keeping r = X'y - X'X beta (the summary-data
   counterpart of the residual vector) in a shared :class:`SummaryResiduals`;
 - :class:`SBayesResidualVarianceGibbs` - sig2_e | beta ~ ScaledInvChi2(nu + nobs,
-  (nu s2 + SSE) / (nu + nobs)) with SSE = y'y - beta'(X'y + r).
+  (nu s2 + SSE) / (nu + nobs)) with SSE = y'y - beta'(X'y + r), for an inverse-gamma prior
+  (any name or transform) on the likelihood's residual variance;
+- :class:`LDSamplingRatioPlugIn` - the robust setting's plug-in h of the LD sampling variance
+  (:mod:`bayesmix.models.sbayes`): set from the state during burn-in, then fixed.
 
-The mixture weights and the effect variance use the alphabet's conjugate steps unchanged
-(their conditionals depend on beta and comp only), BayesS's S the alphabet's generic
-Markov-blanket Metropolis step.
+With the plug-in, X'y, X'X and r are those of the graph's likelihood at h (per-SNP sample
+sizes n_j / kappa_j, :meth:`~bayesmix.models.sbayes.SBayesModel.summaries_at`), so every step
+- these, the alphabet's conjugate steps (weights and effect variance depend on beta and comp
+only) and the generic Markov-blanket Metropolis step of any other prior - targets
+``model.logp()``.
 
 Divergence: a negative SSE (more variance explained than the phenotype has) means the effects
 are blowing up, which happens when the LD does not fit the summary statistics (out-of-sample
@@ -24,12 +29,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from pymc.step_methods.compound import BlockedStep
+from pymc.step_methods.compound import BlockedStep, StepMethodState
+from pymc.step_methods.state import dataclass_state
 
 from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlanketMetropolis,
                                       ResidualVarianceGibbs)
+from bayesmix.models.sbayes import SAMPLING_RATIO
 from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_sweep, sbayes_sweep_band,
                                      sbayes_sweep_blocks, sbayes_sweep_upper, xtx_times,
                                      xtx_times_band, xtx_times_upper)
@@ -41,7 +48,9 @@ XTX_PRODUCTS = {"csr": xtx_times, "band": xtx_times_band, "upper": xtx_times_upp
 
 
 class SummaryResiduals:
-    """r = X'y - X'X beta of one chain, kept in sync with whatever point a step receives."""
+    """r = X'y - X'X beta of one chain at the point's LD-sampling plug-in h (the arrays of
+    :meth:`~bayesmix.models.sbayes.SBayesModel.summaries_at`), kept in sync with whatever
+    point a step receives; recomputed when h changes (burn-in only)."""
 
     def __init__(self, sbayes):
         self.sbayes = sbayes
@@ -50,43 +59,64 @@ class SummaryResiduals:
     def reset(self) -> None:
         self.r = None
         self.beta = None
+        self.ratio = None
 
-    def _xtx_times(self, beta):
+    def ratio_of(self, point) -> float | None:
+        """The plug-in h held by ``point`` (None when the model has none)."""
+        return float(point[SAMPLING_RATIO]) if self.sbayes.has_sampling_ratio else None
+
+    def summaries(self, point) -> tuple:
+        """(s, X'X diagonal, X'y) of the target at ``point``'s plug-in."""
+        return self.sbayes.summaries_at(self.ratio_of(point))
+
+    def xtx_times(self, beta, s=None, xtx_diag=None) -> np.ndarray:
+        """X'X beta with the given (default: unscaled) s and X'X diagonal."""
         m = self.sbayes
-        return XTX_PRODUCTS[m.ld_layout](*m.ld_arrays, m.data.ld.scale, m.sqrt_n,
-                                         m.data.xtx_diag, m.ridge, beta)
+        s = m.sqrt_n if s is None else s
+        xtx_diag = m.data.xtx_diag if xtx_diag is None else xtx_diag
+        return XTX_PRODUCTS[m.ld_layout](*m.ld_arrays, m.data.ld.scale, s, xtx_diag, m.ridge,
+                                         beta)
 
     def sync(self, point) -> np.ndarray:
         beta = np.asarray(point["beta"], dtype=np.float64)
-        if self.r is None:
-            self.r = self.sbayes.data.xty - self._xtx_times(beta)
+        ratio = self.ratio_of(point)
+        s, xtx_diag, xty = self.sbayes.summaries_at(ratio)
+        if self.r is None or ratio != self.ratio:
+            self.r = xty - self.xtx_times(beta, s, xtx_diag)
         elif not np.array_equal(beta, self.beta):
-            self.r -= self._xtx_times(beta - self.beta)
-        self.beta = beta.copy()
+            self.r -= self.xtx_times(beta - self.beta, s, xtx_diag)
+        self.beta, self.ratio = beta.copy(), ratio
         return self.r
 
     def commit(self, *, beta=None, alpha=None) -> None:
         if beta is not None:
             self.beta = np.array(beta, dtype=np.float64)
 
+    def genetic_variance(self, point) -> float:
+        """beta'X'X beta / nobs (standardised scale, unscaled X'X): from r = X'y - X'X beta
+        without a plug-in, else by one product over the non-zero effects."""
+        m = self.sbayes
+        beta = np.asarray(point["beta"], dtype=np.float64)
+        if self.ratio_of(point) is None:
+            bxty, br = effect_products(beta, m.data.xty, self.sync(point))
+            return (bxty - br) / m.data.nobs
+        return float(beta @ self.xtx_times(beta)) / m.data.nobs
+
     def state(self) -> dict:
-        return {"r": None if self.r is None else self.r.copy(), "beta": self.beta}
+        return {"r": None if self.r is None else self.r.copy(), "beta": self.beta,
+                "ratio": self.ratio}
 
     def set_state(self, state: dict) -> None:
-        self.r, self.beta = state["r"], state["beta"]
-
-
-def genetic_variance(sbayes, beta, r) -> float:
-    """beta'X'X beta / nobs = beta'(X'y - r) / nobs: variance explained (standardised scale)."""
-    bxty, br = effect_products(beta, sbayes.data.xty, r)
-    return (bxty - br) / sbayes.data.nobs
+        self.r, self.beta, self.ratio = state["r"], state["beta"], state["ratio"]
 
 
 class SBayesEffectsGibbs(AlphabetStep):
     """Single-site Gibbs update of every (comp_j, beta_j) with sparse LD: one numba sweep.
 
-    The residual variance of SNP j is sig2_e, plus LDsamplVar_j * GenVar when the model uses
-    GCTB's LD-sampling-variance correction (``sbayes.ld_sampling_variance``).
+    Exact Gibbs for the graph's likelihood: with the LD-sampling plug-in h the sweep runs on
+    the arrays of n_j / kappa_j (:meth:`~bayesmix.models.sbayes.SBayesModel.summaries_at`)
+    with residual variance sig2_e, so SNP j's conditional has residual variance
+    sig2_e kappa_j = sig2_e + LDsamplVar_j h sig2_e.
     """
 
     name = "sbayes_effects_gibbs"
@@ -97,14 +127,13 @@ class SBayesEffectsGibbs(AlphabetStep):
         m = self.alphabet
         derived = m.derived(point)
         r = self.residuals.sync(point)
+        s, xtx_diag, _ = self.residuals.summaries(point)
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
         vare = np.full(m.n_snps, derived["sig2_e"])
-        if m.ld_sampling_variance:
-            vare += m.data.ld_sampling_var * max(genetic_variance(m, beta, r), 0.0)
         uniforms, effect_uniforms = self.rng.random((2, m.n_snps))
-        args = (*m.ld_arrays, m.data.ld.scale, m.sqrt_n, m.data.xtx_diag, m.ridge, r, beta,
-                comp, mixture_terms(derived["log_pi"], m.gamma), derived["slab_var"], vare,
+        args = (*m.ld_arrays, m.data.ld.scale, s, xtx_diag, m.ridge, r, beta, comp,
+                mixture_terms(derived["log_pi"], m.gamma), derived["slab_var"], vare,
                 uniforms, effect_uniforms)
         started = time.perf_counter()
         if m.block_bounds is not None:
@@ -116,8 +145,50 @@ class SBayesEffectsGibbs(AlphabetStep):
         new = dict(point)
         new["beta"], new["comp"] = beta, comp
         n_nonzero = int(counts[m.gamma > 0].sum())
-        return new, [{"n_nonzero": n_nonzero, "genetic_variance": genetic_variance(m, beta, r),
+        return new, [{"n_nonzero": n_nonzero,
+                      "genetic_variance": self.residuals.genetic_variance(new),
                       "sweep_seconds": seconds}]
+
+
+@dataclass_state
+class PlugInState(StepMethodState):
+    """Sampling state of :class:`LDSamplingRatioPlugIn`: the generator and the tuning flag."""
+
+    tune: bool
+
+
+class LDSamplingRatioPlugIn(AlphabetStep):
+    """The robust setting's plug-in h = GenVar / sig2_e (GenVar = beta'X'X beta / nobs), set
+    from the current state at every burn-in iteration and then held fixed.
+
+    h is a variable of the graph (``ld_sampling_ratio``) that the likelihood reads, so during
+    burn-in the target follows the chain as GCTB's correction does (SNP j's residual variance
+    is sig2_e + LDsamplVar_j GenVar at the plug-in point); after burn-in (``stop_tuning``)
+    this step leaves h unchanged and every other step targets one fixed density,
+    ``model.logp()`` at that h. It runs before the effects sweep, which thus conditions on
+    the previous state's GenVar, as in GCTB.
+    """
+
+    name = "ld_sampling_ratio_plug_in"
+    _state_class = PlugInState
+    stats_dtypes_shapes = {"ld_sampling_ratio": (np.float64, [])}
+
+    def __init__(self, vars, **kwargs):
+        super().__init__(vars, **kwargs)
+        self.tune = True  # until setup_chain or stop_tuning says otherwise
+
+    def setup_chain(self, rng, tune, draws) -> None:
+        super().setup_chain(rng, tune, draws)
+        self.tune = tune > 0
+
+    def step(self, point):
+        ratio = float(point[SAMPLING_RATIO])
+        if self.tune:
+            sig2_e = self.alphabet.derived(point)["sig2_e"]
+            ratio = max(self.residuals.genetic_variance(point), 0.0) / sig2_e
+            point = dict(point)
+            point[SAMPLING_RATIO] = np.asarray(ratio)
+        return point, [{"ld_sampling_ratio": ratio}]
 
 
 class SBayesResidualVarianceGibbs(ResidualVarianceGibbs):
@@ -130,33 +201,35 @@ class SBayesResidualVarianceGibbs(ResidualVarianceGibbs):
         m = self.alphabet
         r = self.residuals.sync(point)
         beta = np.asarray(point["beta"], dtype=np.float64)
-        bxty, br = effect_products(beta, m.data.xty, r)
-        sse = m.data.yty - bxty - br
+        bxty, br = effect_products(beta, self.residuals.summaries(point)[2], r)
+        sse = m.data.yty - bxty - br  # SSE_kappa of the graph's likelihood (ops.sbayes)
         if not sse > 0:
             raise ConvergenceError(
                 f"Residual variance is negative ({sse / m.data.nobs:.4g}): the effect sizes are "
-                f"blowing up (genetic variance {genetic_variance(m, beta, r):.4g} of a "
+                f"blowing up (genetic variance {self.residuals.genetic_variance(point):.4g} of a "
                 f"phenotypic variance of 1). {divergence_advice(m)}")
         dof = nu + m.data.nobs
-        new = dict(point)
-        new["sig2_e"] = np.asarray(draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + sse) / dof))
-        return new, [{}]
+        return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + sse) / dof))
 
 
 def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     """The step list of an :class:`~bayesmix.models.sbayes.SBayesModel`.
 
-    The effects sweep first, then per other free variable the first step that recognises its
+    With the robust setting's LD-sampling plug-in, :class:`LDSamplingRatioPlugIn` first; then
+    the effects sweep, then per other free variable the first step that recognises its
     prior (the summary-data residual variance, then the alphabet's conjugate steps), else the
     alphabet's generic Markov-blanket Metropolis step.
     """
     model = sbayes.model
     residuals = SummaryResiduals(sbayes)
-    others = [rv for rv in model.free_RVs if rv.name not in (sbayes.effects_name,
-                                                             sbayes.component_name)]
-    seeds = np.random.default_rng(rng).spawn(len(others) + 1)
+    swept = (sbayes.effects_name, sbayes.component_name, SAMPLING_RATIO)
+    others = [rv for rv in model.free_RVs if rv.name not in swept]
+    seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [SBayesEffectsGibbs([model["beta"], model["comp"]], alphabet=sbayes,
                                 residuals=residuals, model=model, rng=seeds[0])]
+    if sbayes.has_sampling_ratio:
+        steps.insert(0, LDSamplingRatioPlugIn([model[SAMPLING_RATIO]], alphabet=sbayes,
+                                              residuals=residuals, model=model, rng=seeds[-1]))
     candidates = (SBayesResidualVarianceGibbs,) + tuple(
         c for c in CONJUGATE_STEPS if c is not ResidualVarianceGibbs)
     for rv, seed in zip(others, seeds[1:]):

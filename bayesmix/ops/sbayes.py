@@ -42,10 +42,26 @@ def likelihood_inputs(data, ridge: float = 0.0) -> list[np.ndarray]:
             np.asarray(ld.data), np.sqrt(data.n), data.xty, data.xtx_diag, settings]
 
 
-def summary_loglik(beta, sig2_e, data, ridge: float = 0.0):
-    """Symbolic summary-data log-likelihood of standardised effects ``beta`` and ``sig2_e``."""
+def summary_loglik(beta, sig2_e, data, ridge: float = 0.0, inflation=None):
+    """Symbolic summary-data log-likelihood of standardised effects ``beta`` and ``sig2_e``.
+
+    ``inflation`` (symbolic (M,) vector kappa >= 1, or None for kappa = 1) gives SNP j the
+    residual variance sig2_e kappa_j (the robust setting's LD sampling variance,
+    :mod:`bayesmix.models.sbayes`): the exact likelihood with per-SNP sample sizes n_j / kappa_j,
+
+        logp = -nobs/2 log(2 pi sig2_e) - SSE_kappa / (2 sig2_e),
+        SSE_kappa = y'y - 2 beta'K^-1 X'y + beta'K^-1/2 X'X K^-1/2 beta,   K = diag(kappa),
+
+    written as the Op at gamma = K^-1/2 beta (its SSE has -2 gamma'X'y) plus the correction
+    2 sum_j beta_j X'y_j (kappa_j^-1/2 - kappa_j^-1) of the linear term; PyTensor
+    differentiates the sum (the Op supplies d/d gamma and d/d sig2_e).
+    """
     arrays = likelihood_inputs(data, ridge)
     op = SummaryLogLik(str(arrays[2].dtype))
-    theta = pt.concatenate([pt.as_tensor_variable(beta).astype("float64"),
-                            pt.reshape(pt.as_tensor_variable(sig2_e).astype("float64"), (1,))])
-    return op(theta, *arrays)[0]
+    beta = pt.as_tensor_variable(beta).astype("float64")
+    sig2_e = pt.as_tensor_variable(sig2_e).astype("float64")
+    if inflation is None:
+        return op(pt.concatenate([beta, pt.reshape(sig2_e, (1,))]), *arrays)[0]
+    root = pt.sqrt(inflation)
+    logp = op(pt.concatenate([beta / root, pt.reshape(sig2_e, (1,))]), *arrays)[0]
+    return logp - pt.sum(beta * data.xty * (1.0 / root - 1.0 / inflation)) / sig2_e
