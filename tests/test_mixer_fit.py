@@ -28,9 +28,9 @@ def simulated(n_snps, n_causal, h2, n=1.5e5, seed=0, block_size=100):
     return data.with_z(z), (pi, sig2_beta, 1.0)
 
 
-@pytest.mark.parametrize("method", ["fast", "convolve",
-                                    pytest.param("full", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method", ["fast", "convolve"])
 def test_op_gradient_verify_grad(method):
+    """(The sampled full likelihood refuses gradients: tests/test_mixer_gradients.py.)"""
     import pytensor
     import pytensor.tensor as pt
 
@@ -38,14 +38,10 @@ def test_op_gradient_verify_grad(method):
 
     data, truth = simulated(400, 20, 0.2, seed=1)
     like = UnivariateLikelihood(data, method, kmax=50)
-    if method == "full":  # piecewise constant in pi: check sig2_beta, sig2_zero only
-        def f(sb, s0):
-            return univariate_loglik(like, pt.stack([pt.constant(truth[0]), sb, s0]))
-        point = [np.array(truth[1]), np.array(1.1)]
-    else:
-        def f(pi, sb, s0):
-            return univariate_loglik(like, pt.stack([pi, sb, s0]))
-        point = [np.array(truth[0]), np.array(truth[1]), np.array(1.1)]
+
+    def f(pi, sb, s0):
+        return univariate_loglik(like, pt.stack([pi, sb, s0]))
+    point = [np.array(truth[0]), np.array(truth[1]), np.array(1.1)]
     # the numba dispatch is compiled once (fast); the other methods run through perform()
     for mode in ("NUMBA", "FAST_COMPILE") if method == "fast" else ("FAST_COMPILE",):
         pytensor.gradient.verify_grad(f, point, rng=np.random.default_rng(2), eps=1e-7,
