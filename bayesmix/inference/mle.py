@@ -289,6 +289,12 @@ class UnivariateFit:
     def theta(self) -> np.ndarray:
         return np.array([self.params[n] for n in PARAM_NAMES])
 
+    def to_datatree(self):
+        """ArviZ/xarray DataTree of the fit (:mod:`bayesmix.inference.mle_datatree`)."""
+        from bayesmix.inference.mle_datatree import univariate_datatree
+
+        return univariate_datatree(self)
+
 
 def _infinitesimal_start(data: MixerData) -> tuple[float, float]:
     """LD-score-regression style start: E[z^2] = sig2_zero + N sig2_inf l."""
