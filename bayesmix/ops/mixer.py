@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 
 import numba
+import numpy as np
 from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 
 from bayesmix.kernels import mixer as kernels
@@ -64,6 +65,13 @@ class UnivariateMixerLogp(FusedLogpGradOp):
             return self
         return UnivariateMixerLogp(self.method, self.censor_z, self.kmax, self.seed,
                                    self.n_chunks, self.tail_log, with_grad=False)
+
+    def perform(self, node, inputs, output_storage):
+        # the wrapper's Python body calls the disk-cached numba kernels, so graphs run by
+        # Python linkers (the fit sequences') do not compile the wrapper in every process
+        logp, grad = self.kernel().py_func(*inputs)
+        output_storage[0][0] = np.asarray(logp, dtype=np.float64)
+        output_storage[1][0] = np.asarray(grad, dtype=np.float64)
 
     def gradient_refusal(self) -> str | None:
         """Why this Op cannot give d logp / d theta (None when it can)."""
