@@ -28,16 +28,18 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def best_of(fn, repeat: int) -> float:
-    """Least CPU seconds of this process over ``repeat`` calls (CPU time, not wall time: the
-    numbers stay meaningful on a shared machine; run with NUMBA_NUM_THREADS=1)."""
+def cpu_seconds(fn) -> float:
+    t0 = time.process_time()
     fn()
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
+    return time.process_time() - t0
+
+
+def best_of(fn, repeat: int) -> float:
+    """Least CPU seconds of this process over ``repeat`` calls after a warm-up (CPU time, not
+    wall time: the numbers stay meaningful on a shared machine; run with
+    NUMBA_NUM_THREADS=1)."""
+    fn()
+    return min(cpu_seconds(fn) for _ in range(repeat))
 
 
 def main(argv=None):

@@ -10,8 +10,8 @@
 
 Same engine as ``bayesmix-mixer fit1/test1/fit2/test2`` (:mod:`bayesmix.cli.mixer_runs`).
 ``fit`` and ``fit2`` write OUT.json and OUT.nc (ArviZ DataTree); ``fit`` with ``--plots`` also
-the Q-Q / stratified Q-Q /
-power-curve figures (OUT.test.*); ``--nuts DRAWS`` adds a NUTS posterior to OUT.nc.
+the Q-Q / stratified Q-Q / power-curve figures (OUT.test.*); ``--nuts DRAWS`` adds a NUTS
+posterior to OUT.nc.
 """
 
 from __future__ import annotations
