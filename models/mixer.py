@@ -222,11 +222,6 @@ class UnivariateLikelihood:
     def logp(self, params) -> float:
         return self.logp_grad(params, with_grad=False)[0]
 
-    @property
-    def smooth(self) -> bool:
-        """True when the objective is differentiable in pi (not for the sampled full model)."""
-        return self.method != "full"
-
 
 def UnivariateMixer(data: MixerData, *, method: str = "convolve", censor_z: float = 0.0,
                     priors: dict | None = None, model=None, **likelihood_options):
