@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -384,19 +385,35 @@ class _WatchedObjective:
         return value
 
 
-def univariate_objective(data: MixerData, method: str, **likelihood_options):
+#: compiled objectives of live MixerData objects: (data_digest(data), method, options) ->
+#: objective, dropped when the MixerData object is garbage-collected
+_OBJECTIVES: dict = {}
+
+
+def univariate_objective(data: MixerData, method: str, *, digest: str | None = None,
+                         **likelihood_options):
     """:class:`~bayesmix.inference.model_objective.ModelObjective` of
     :func:`~bayesmix.models.mixer.UnivariateMixer` (flat priors, so its log-density is the
     weighted log-likelihood) in the coordinates of :data:`UNIVARIATE_SPACE`; the function
-    ``pm.find_MAP`` maximises on that model."""
+    ``pm.find_MAP`` maximises on that model.
+
+    Kept while ``data`` lives, keyed on its content (``digest``: :func:`data_digest`, computed
+    when not given), so refits of the same data (resumed fits, other sequences) do not
+    compile again: a compile cannot be interrupted, evaluations can.
+    """
     from bayesmix.inference.model_objective import ModelObjective
     from bayesmix.models.mixer import UnivariateMixer
 
+    key = (digest or data_digest(data), method, tuple(sorted(likelihood_options.items())))
+    if key in _OBJECTIVES:
+        return _OBJECTIVES[key]
     objective = ModelObjective(UnivariateMixer(data, method=method, **likelihood_options))
     expected = ("pi_interval__", "sig2_beta_log__", "sig2_zero_log__")
     if objective.names != expected:  # the free coordinates must be UNIVARIATE_SPACE's
         raise RuntimeError(f"UnivariateMixer's value variables {objective.names} are not "
                            f"{expected}")
+    _OBJECTIVES[key] = objective
+    weakref.finalize(data, _OBJECTIVES.pop, key, None)
     return objective
 
 
@@ -507,35 +524,32 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
         raise ValueError("empty fit sequence")
     rng = np.random.default_rng(seed)
     opts = dict(censor_z=censor_z, kmax=kmax, seed=seed, tail_log=tail_log)
+    digest = data_digest(data)
     own = {"sequence": " ".join(sequence), "optimizer": str(optimizer), "n_draws": str(n_draws),
            "start": repr(None if start is None else [float(x) for x in start]),
-           "max_evals": str(max_evals), "data": data_digest(data),
+           "max_evals": str(max_evals), "data": digest,
            **{k: repr(v) for k, v in opts.items()}}
     stages = FitStages("fit_univariate", checkpoint=checkpoint, resume=resume, rng=rng,
                        fingerprint={**{f"fit1.{k}": v for k, v in own.items()},
                                     **(fingerprint or {})}, progress=progress)
     with interrupt.deferred():
-        fit = _fit_univariate(data, stages, sequence, optimizer, opts, rng, n_draws, start,
-                              max_evals)
+        fit = _fit_univariate(data, digest, stages, sequence, optimizer, opts, rng, n_draws,
+                              start, max_evals)
     stages.finish()
     return fit
 
 
-def _fit_univariate(data, stages: FitStages, sequence, optimizer, opts, rng, n_draws, start,
-                    max_evals) -> UnivariateFit:
+def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, rng, n_draws,
+                    start, max_evals) -> UnivariateFit:
     steps: list[OptimizeStep] = []
     theta = None if start is None else np.asarray(start, dtype=float)
     inf_fit = None  # (loglik, sig2_inf, sig2_zero)
 
-    objectives = {}
-
     def likelihood(method):
-        """The model graph's log-likelihood of ``method`` (compiled once per fit)."""
-        if method not in objectives:
-            objectives[method] = univariate_objective(
-                data, method, censor_z=opts["censor_z"], kmax=opts["kmax"], seed=opts["seed"],
-                tail_log=opts["tail_log"])
-        return _WatchedObjective(objectives[method], stages.monitor)
+        """The model graph's log-likelihood of ``method``."""
+        return _WatchedObjective(univariate_objective(
+            data, method, digest=digest, censor_z=opts["censor_z"], kmax=opts["kmax"],
+            seed=opts["seed"], tail_log=opts["tail_log"]), stages.monitor)
 
     def run_infinitesimal(opt):
         like = likelihood("infinitesimal")

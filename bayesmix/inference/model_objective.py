@@ -20,6 +20,8 @@ graph", has the measurements; ``benchmarks/mixer_graph.py`` makes them).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 
@@ -45,6 +47,13 @@ class ModelObjective:
         self.names = tuple(v.name for v in self.value_vars)
         self.mode = graph_mode() if mode is None else mode
         self._functions = {}
+        # a compiled function keeps its inputs and outputs in its own storage: one call at
+        # a time (threads fitting the same data share the objective)
+        self._lock = threading.RLock()
+
+    def _call(self, with_grad: bool, u):
+        with self._lock:
+            return self._function(with_grad)(*self._inputs(u))
 
     def _function(self, with_grad: bool):
         if with_grad not in self._functions:
@@ -62,9 +71,9 @@ class ModelObjective:
 
     def logp(self, u) -> float:
         """log-density at free coordinates ``u``."""
-        return float(self._function(False)(*self._inputs(u))[0])
+        return float(self._call(False, u)[0])
 
     def logp_grad(self, u) -> tuple[float, np.ndarray]:
         """(log-density, its gradient in the free coordinates) at ``u``."""
-        out = self._function(True)(*self._inputs(u))
+        out = self._call(True, u)
         return float(out[0]), np.array([float(g) for g in out[1:]])
