@@ -73,10 +73,12 @@ class UnivariateLikelihood:
     def logp_grad(self, params, with_grad: bool = True) -> tuple[float, np.ndarray]:
         """``(logp, d logp / d (pi, sig2_beta, sig2_zero))`` at natural ``params``.
 
-        ``with_grad=False`` lets the convolve kernel skip the gradient (returned as zeros).
+        ``with_grad=False`` lets the convolve kernel skip the gradient (returned as zeros,
+        not to be used).
 
         For ``infinitesimal`` the parameters are read as (ignored, sig2_inf, sig2_zero): pi is
-        fixed at 1 and its gradient is returned as 0.
+        fixed at 1, the value does not depend on params[0] and its derivative is exactly 0.
+        For ``full`` the derivative in pi is undefined (piecewise constant) and NaN.
         """
         pi, sig2_beta, sig2_zero = (float(x) for x in params)
         d = self.data
@@ -101,11 +103,6 @@ class UnivariateLikelihood:
 
     def logp(self, params) -> float:
         return self.logp_grad(params, with_grad=False)[0]
-
-    @property
-    def smooth(self) -> bool:
-        """True when the objective is differentiable in pi (not for the sampled full model)."""
-        return self.method != "full"
 
 
 def UnivariateMixer(data: MixerData, *, method: str = "convolve", censor_z: float = 0.0,

@@ -77,6 +77,14 @@ def test_fit2_test2_and_native(pair):
     assert len(doc["pi12_profile"]["loglik"]) == 4
     for key in ("best_vs_minimal_overlap_AIC", "best_vs_maximal_overlap_AIC"):
         assert key in doc["criteria"]
+    import xarray as xr  # the same fit as an ArviZ DataTree
+
+    tree = xr.open_datatree(tmp / "pair.fit.nc", engine="h5netcdf")
+    assert float(tree["fit"]["estimate"].sel(parameter="pi12")) == p["pi12"]
+    assert float(tree["venn"]["se"].sel(counting="total", component="n12")) == \
+        pytest.approx(venn["n12"]["se"], rel=1e-12)
+    assert tree["asymptotic_draws"].sizes["draw"] == 100
+    assert tree["pi12_profile"].sizes["share"] == 4
 
     rc = mixer_cli.main(["test2", *_common(tmp), "--load-params-file",
                          str(tmp / "pair.fit.json"), "--out", str(tmp / "pair.test")])
@@ -104,6 +112,7 @@ def test_fit2_test2_and_native(pair):
     native = json.loads((tmp / "native.json").read_text())
     for key, value in p.items():  # same engine, same seed: the same estimate
         assert native["params"][key] == pytest.approx(value, rel=1e-9)
+    assert (tmp / "native.nc").stat().st_size > 0
 
 
 @pytest.mark.slow

@@ -62,6 +62,10 @@ def test_fit1_test1_and_native_fit(reference, bfile22):
     tree = xr.open_datatree(tmp / "t.fit.nc", engine="h5netcdf")
     assert float(tree["fit"]["pi"]) == pytest.approx(doc["params"]["pi"])
     assert tree["asymptotic_draws"]["h2"].size == 200
+    assert float(tree["summary"]["std"].sel(quantity="nc@p9")) == pytest.approx(
+        doc["ci"]["nc@p9"]["std"], rel=1e-12)
+    command = json.loads(tree.attrs["command_options"])
+    assert command and all(doc["options"][k] == v for k, v in command.items())
 
     rc = mixer_cli.main(["test1", *common, "--load-params-file", str(tmp / "t.fit.json"),
                          "--qq-method", "fast", "--out", str(tmp / "t.test")])

@@ -5,6 +5,7 @@ used to simulate, the empirical spread of estimates over replicates, and closed 
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -29,9 +30,9 @@ def simulated(n_snps, n_causal, h2, n=1.5e5, seed=0, block_size=100):
     return data.with_z(z), (pi, sig2_beta, 1.0)
 
 
-@pytest.mark.parametrize("method", ["fast", "convolve",
-                                    pytest.param("full", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method", ["fast", "convolve"])
 def test_op_gradient_verify_grad(method):
+    """(The sampled full likelihood refuses gradients: tests/test_mixer_gradients.py.)"""
     import pytensor
     import pytensor.tensor as pt
 
@@ -39,33 +40,49 @@ def test_op_gradient_verify_grad(method):
 
     data, truth = simulated(400, 20, 0.2, seed=1)
     like = UnivariateLikelihood(data, method, kmax=50)
-    if method == "full":  # piecewise constant in pi: check sig2_beta, sig2_zero only
-        def f(sb, s0):
-            return univariate_loglik(like, pt.stack([pt.constant(truth[0]), sb, s0]))
-        point = [np.array(truth[1]), np.array(1.1)]
-    else:
-        def f(pi, sb, s0):
-            return univariate_loglik(like, pt.stack([pi, sb, s0]))
-        point = [np.array(truth[0]), np.array(truth[1]), np.array(1.1)]
+
+    def f(pi, sb, s0):
+        return univariate_loglik(like, pt.stack([pi, sb, s0]))
+    point = [np.array(truth[0]), np.array(truth[1]), np.array(1.1)]
     # the numba dispatch is compiled once (fast); the other methods run through perform()
     for mode in ("NUMBA", "FAST_COMPILE") if method == "fast" else ("FAST_COMPILE",):
         pytensor.gradient.verify_grad(f, point, rng=np.random.default_rng(2), eps=1e-7,
                                       rel_tol=1e-4, abs_tol=1e-4, mode=mode)
 
 
-def test_graph_map_equals_fit_sequence():
-    """find_MAP on UnivariateMixer (flat priors) reaches the fit sequence's ML estimate."""
+@pytest.mark.parametrize("method", ["fast", "convolve", "full"])
+def test_find_map_on_the_graph_reaches_the_fit_sequence_optimum(method, monkeypatch):
+    """pm.find_MAP on UnivariateMixer (flat priors) and fit_univariate reach the same ML
+    estimate, and the fit evaluates its likelihood only through that model graph (the direct
+    kernel path is disabled here). find_MAP runs L-BFGS-B on the smooth likelihoods; on the
+    sampled full likelihood the Op refuses gradients, so find_MAP falls back to Powell."""
     import pymc as pm
 
+    from bayesmix.inference.model_objective import graph_mode
     from bayesmix.models.mixer import UnivariateMixer
 
-    data, _ = simulated(3000, 60, 0.2, seed=3)
-    fit = fit_univariate(data, sequence=("infinitesimal", "constrained", "fast"), n_draws=50)
-    model = UnivariateMixer(data, method="fast")
-    with model:
-        start = {k: v * 1.3 for k, v in fit.params.items()}
-        mp = pm.find_MAP(initvals=start, method="L-BFGS-B", progressbar=False,
-                         return_inferencedata=False, jitter=False)
+    def direct_path(*args, **kwargs):
+        raise AssertionError("fit_univariate called the likelihood kernel outside the graph")
+
+    monkeypatch.setattr(UnivariateLikelihood, "logp_grad", direct_path)
+    data, truth = simulated(1500, 40, 0.3, seed=3)
+    final = "neldermead-full" if method == "full" else method
+    fit = fit_univariate(data, sequence=(final,), start=truth, n_draws=20, kmax=100)
+    model = UnivariateMixer(data, method=method, kmax=100)
+    start = {k: v * (1.02 if method == "full" else 1.3) for k, v in fit.params.items()}
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # full: "Gradient not available ... powell"
+        mp = pm.find_MAP(initvals=start, progressbar=False, return_inferencedata=False,
+                         jitter=False, compile_kwargs={"mode": graph_mode()})
+    logp = model.compile_logp(jacobian=False)
+    at_map = float(logp({k: mp[k] for k in ("pi_interval__", "sig2_beta_log__",
+                                            "sig2_zero_log__")}))
+    if method == "full":  # piecewise constant in pi: compare the optimum's value
+        assert at_map == pytest.approx(fit.loglik, abs=1.0)
+        for name, value in fit.params.items():
+            assert float(mp[name]) == pytest.approx(value, rel=0.05)
+        return
+    assert at_map == pytest.approx(fit.loglik, abs=1e-3)
     for name, value in fit.params.items():
         assert float(mp[name]) == pytest.approx(value, rel=2e-3)
 

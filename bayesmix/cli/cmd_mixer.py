@@ -9,8 +9,9 @@
         --ld ref_chr@.ld --chr 21-22 --out AB.test
 
 Same engine as ``bayesmix-mixer fit1/test1/fit2/test2`` (:mod:`bayesmix.cli.mixer_runs`).
-``fit`` writes OUT.json and OUT.nc and, with ``--plots``, the Q-Q / stratified Q-Q /
-power-curve figures (OUT.test.*); ``--nuts DRAWS`` adds a NUTS posterior to OUT.nc.
+``fit`` and ``fit2`` write OUT.json and OUT.nc (ArviZ DataTree); ``fit`` with ``--plots`` also
+the Q-Q / stratified Q-Q / power-curve figures (OUT.test.*); ``--nuts DRAWS`` adds a NUTS
+posterior to OUT.nc.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ its own option names); fits run in :mod:`bayesmix.inference.mle` /
 - ``ld``: the LD folder (r^2 >= r2min within a window) of one chromosome;
 - ``fit1``: OUT.json (MiXeR fields) and OUT.nc (ArviZ; with a NUTS posterior on request);
 - ``test1``: OUT.json (Q-Q, stratified Q-Q, power curve) and OUT.{qq,qqbins,power}.{png,pdf};
-- ``fit2``: OUT.json (parameters, rg, Venn counts with SEs, AIC/BIC, pi12 profile);
+- ``fit2``: OUT.json (parameters, rg, Venn counts with SEs, AIC/BIC, pi12 profile) and
+  OUT.nc (the same fit as an ArviZ DataTree);
 - ``test2``: OUT.json (conditional Q-Q), OUT.snps.tsv.gz (per-SNP shared/unique posteriors)
   and OUT.{venn,condqq,density,profile}.{png,pdf}.
 """
@@ -111,11 +112,13 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     """Univariate fit -> OUT.json and OUT.nc; with ``plots_qq_method`` also test1's outputs
     under OUT.test (``bayesmix mixer fit --plots``). Finished fit stages are kept in
     OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts."""
+    import json
+
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
+    from bayesmix.io.files import json_types
     from bayesmix.prepare.mixer import power_warning
-    from bayesmix.report.mixer_json import (fit_datatree, univariate_fit_json, write_json,
-                                            write_netcdf)
+    from bayesmix.report.mixer_json import univariate_fit_json, write_json, write_netcdf
 
     checkpoint = _checkpoint(out, resume)
     data, maf, lines = inputs.load_univariate()
@@ -129,7 +132,9 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
                              kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info,
                              checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
     write_json(f"{out}.json", univariate_fit_json(fit, options=options or {}))
-    write_netcdf(fit_datatree(fit, None), f"{out}.nc")
+    tree = fit.to_datatree()
+    tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
+    write_netcdf(tree, f"{out}.nc")
     if nuts:
         from bayesmix.models.mixer import sample_nuts
 
@@ -138,7 +143,9 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
             posterior = sample_nuts(data, method="fast" if fit.method == "fast" else "convolve",
                                     censor_z=censor_z or 0.0, draws=nuts, tune=nuts, chains=2,
                                     seed=inputs.seed, start=fit.params)
-        write_netcdf(fit_datatree(fit, posterior), f"{out}.nc")
+        from bayesmix.inference.mle_datatree import with_nuts
+
+        write_netcdf(with_nuts(tree, posterior), f"{out}.nc")
     ci = fit.ci
     run_log.say(f"fit1: pi={fit.params['pi']:.3g} sig2_beta={fit.params['sig2_beta']:.3g} "
                 f"sig2_zero={fit.params['sig2_zero']:.4g} h2={ci['h2']['point']:.4g} "
@@ -174,15 +181,19 @@ def _test1(run_log, data, maf, params, out, options, qq_method) -> None:
 
 def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws=1000,
              profile_points=25, options=None, resume=False, fingerprint=None) -> int:
-    """Bivariate fit -> OUT.json (with the pi12 log-likelihood profile); finished fit stages
-    are kept in OUT.ckpt when interrupted."""
+    """Bivariate fit -> OUT.json (with the pi12 log-likelihood profile) and OUT.nc (the
+    same fit as an ArviZ DataTree); finished fit stages are kept in OUT.ckpt when
+    interrupted."""
+    import json
+
     import numpy as np
 
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle_bivariate import fit_bivariate, profile_pi12
+    from bayesmix.io.files import json_types
     from bayesmix.prepare.mixer import power_warning
     from bayesmix.report.mixer_bivariate_json import write_fit_json
-    from bayesmix.report.mixer_json import read_params
+    from bayesmix.report.mixer_json import read_params, write_netcdf
 
     checkpoint = _checkpoint(out, resume)
     uni = [read_params(path) for path in params_files]
@@ -202,6 +213,10 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
                                                  np.linspace(0.02, 0.98, profile_points))
     write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, inputs.trait_files)),
                    extra=extra)
+    tree = fit.to_datatree(extra.get("pi12_profile"))
+    tree.attrs["trait_names"] = json.dumps([str(f) for f in inputs.trait_files])
+    tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
+    write_netcdf(tree, f"{out}.nc")
     ci = fit.ci
     run_log.say(
         f"fit2: pi12={fit.params['pi12']:.3g} (share {fit.share:.3f}) "
@@ -210,7 +225,7 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
         f"n12={ci['nc12']['point']:.0f} n2={ci['nc2']['point']:.0f}; AIC best vs minimal "
         f"{fit.criteria.get('best_vs_minimal_overlap_AIC', float('nan')):.2f}, vs maximal "
         f"{fit.criteria.get('best_vs_maximal_overlap_AIC', float('nan')):.2f}")
-    run_log.say(f"wrote {out}.json")
+    run_log.say(f"wrote {out}.json and {out}.nc")
     return 0
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,7 +41,7 @@ from bayesmix import interrupt
 from bayesmix.checkpoint import Checkpoint, digest_arrays
 from bayesmix.io.files import json_types
 from bayesmix.errors import ConvergenceError, InputError
-from bayesmix.models.mixer import PARAM_NAMES, UnivariateLikelihood
+from bayesmix.models.mixer import PARAM_NAMES
 from bayesmix.prepare.mixer_data import MixerData
 
 log = logging.getLogger("bayesmix")
@@ -290,6 +291,12 @@ class UnivariateFit:
     def theta(self) -> np.ndarray:
         return np.array([self.params[n] for n in PARAM_NAMES])
 
+    def to_datatree(self):
+        """ArviZ/xarray DataTree of the fit (:mod:`bayesmix.inference.mle_datatree`)."""
+        from bayesmix.inference.mle_datatree import univariate_datatree
+
+        return univariate_datatree(self)
+
 
 def _infinitesimal_start(data: MixerData) -> tuple[float, float]:
     """LD-score-regression style start: E[z^2] = sig2_zero + N sig2_inf l."""
@@ -356,24 +363,59 @@ class EvaluationMonitor:
                      f"(best {self.best:.3f}), {now - self.start:.0f}s")
 
 
-class _WatchedLikelihood:
-    """A :class:`UnivariateLikelihood` whose evaluations go through an EvaluationMonitor."""
+class _WatchedObjective:
+    """The log-likelihood of a model graph in free coordinates
+    (:class:`~bayesmix.inference.model_objective.ModelObjective`) whose evaluations go
+    through an EvaluationMonitor."""
 
-    def __init__(self, like: UnivariateLikelihood, monitor: EvaluationMonitor):
-        self.like, self.monitor = like, monitor
+    def __init__(self, objective, monitor: EvaluationMonitor):
+        self.objective, self.monitor = objective, monitor
 
-    @property
-    def smooth(self) -> bool:
-        return self.like.smooth
-
-    def logp_grad(self, params, with_grad: bool = True):
+    def logp_grad(self, u) -> tuple[float, np.ndarray]:
+        """(logp, d logp / d u) at free coordinates ``u``."""
         self.monitor.poll()
-        value, grad = self.like.logp_grad(params, with_grad)
+        value, grad = self.objective.logp_grad(u)
         self.monitor.record(value)
         return value, grad
 
-    def logp(self, params) -> float:
-        return self.logp_grad(params, with_grad=False)[0]
+    def logp(self, u) -> float:
+        """logp at free coordinates ``u`` (the gradient is not computed)."""
+        self.monitor.poll()
+        value = self.objective.logp(u)
+        self.monitor.record(value)
+        return value
+
+
+#: compiled objectives of live MixerData objects: (data_digest(data), method, options) ->
+#: objective, dropped when the MixerData object is garbage-collected
+_OBJECTIVES: dict = {}
+
+
+def univariate_objective(data: MixerData, method: str, *, digest: str | None = None,
+                         **likelihood_options):
+    """:class:`~bayesmix.inference.model_objective.ModelObjective` of
+    :func:`~bayesmix.models.mixer.UnivariateMixer` (flat priors, so its log-density is the
+    weighted log-likelihood) in the coordinates of :data:`UNIVARIATE_SPACE`; the function
+    ``pm.find_MAP`` maximises on that model.
+
+    Kept while ``data`` lives, keyed on its content (``digest``: :func:`data_digest`, computed
+    when not given), so refits of the same data (resumed fits, other sequences) do not
+    compile again: a compile cannot be interrupted, evaluations can.
+    """
+    from bayesmix.inference.model_objective import ModelObjective
+    from bayesmix.models.mixer import UnivariateMixer
+
+    key = (digest or data_digest(data), method, tuple(sorted(likelihood_options.items())))
+    if key in _OBJECTIVES:
+        return _OBJECTIVES[key]
+    objective = ModelObjective(UnivariateMixer(data, method=method, **likelihood_options))
+    expected = ("pi_interval__", "sig2_beta_log__", "sig2_zero_log__")
+    if objective.names != expected:  # the free coordinates must be UNIVARIATE_SPACE's
+        raise RuntimeError(f"UnivariateMixer's value variables {objective.names} are not "
+                           f"{expected}")
+    _OBJECTIVES[key] = objective
+    weakref.finalize(data, _OBJECTIVES.pop, key, None)
+    return objective
 
 
 class FitStages:
@@ -483,37 +525,40 @@ def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained",
         raise ValueError("empty fit sequence")
     rng = np.random.default_rng(seed)
     opts = dict(censor_z=censor_z, kmax=kmax, seed=seed, tail_log=tail_log)
+    digest = data_digest(data)
     own = {"sequence": " ".join(sequence), "optimizer": str(optimizer), "n_draws": str(n_draws),
            "start": repr(None if start is None else [float(x) for x in start]),
-           "max_evals": str(max_evals), "data": data_digest(data),
+           "max_evals": str(max_evals), "data": digest,
            **{k: repr(v) for k, v in opts.items()}}
     stages = FitStages("fit_univariate", checkpoint=checkpoint, resume=resume, rng=rng,
                        fingerprint={**{f"fit1.{k}": v for k, v in own.items()},
                                     **(fingerprint or {})}, progress=progress)
     with interrupt.deferred():
-        fit = _fit_univariate(data, stages, sequence, optimizer, opts, rng, n_draws, start,
-                              max_evals)
+        fit = _fit_univariate(data, digest, stages, sequence, optimizer, opts, rng, n_draws,
+                              start, max_evals)
     stages.finish()
     return fit
 
 
-def _fit_univariate(data, stages: FitStages, sequence, optimizer, opts, rng, n_draws, start,
-                    max_evals) -> UnivariateFit:
+def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, rng, n_draws,
+                    start, max_evals) -> UnivariateFit:
     steps: list[OptimizeStep] = []
     theta = None if start is None else np.asarray(start, dtype=float)
     inf_fit = None  # (loglik, sig2_inf, sig2_zero)
 
     def likelihood(method):
-        return _WatchedLikelihood(UnivariateLikelihood(data, method=method, **opts),
-                                  stages.monitor)
+        """The model graph's log-likelihood of ``method``."""
+        return _WatchedObjective(univariate_objective(
+            data, method, digest=digest, censor_z=opts["censor_z"], kmax=opts["kmax"],
+            seed=opts["seed"], tail_log=opts["tail_log"]), stages.monitor)
 
     def run_infinitesimal(opt):
         like = likelihood("infinitesimal")
         sig2_inf0, s00 = _infinitesimal_start(data)
 
-        def lg(u):
-            lp, g = like.logp_grad((1.0, math.exp(u[0]), math.exp(u[1])))
-            return lp, np.array([g[1] * math.exp(u[0]), g[2] * math.exp(u[1])])
+        def lg(u):  # u = (log sig2_inf, log sig2_zero); the graph's pi is not read
+            lp, g = like.logp_grad((0.0, u[0], u[1]))
+            return lp, g[1:]
 
         u, lp, n_ev, trace = maximize(lambda u: lg(u)[0], np.log([sig2_inf0, s00]),
                                       optimizer=opt or "lbfgs", logp_grad=lg,
@@ -543,7 +588,7 @@ def _fit_univariate(data, stages: FitStages, sequence, optimizer, opts, rng, n_d
                 pi = 10.0 ** v
 
                 def neg(log_s0):
-                    value = like.logp((pi, sig2_inf / pi, math.exp(log_s0)))
+                    value = like.logp((LOGIT.to_free(pi), math.log(sig2_inf / pi), log_s0))
                     trace.append([float(value), float(v), float(log_s0)])
                     return -value if np.isfinite(value) else 1e300
 
@@ -567,17 +612,17 @@ def _fit_univariate(data, stages: FitStages, sequence, optimizer, opts, rng, n_d
                 lp, sig2_inf, s0, *_ = run_infinitesimal(None)
                 inf_fit = (lp, sig2_inf, s0)
                 theta = np.array([0.01, sig2_inf / 0.01, s0])
-            like = likelihood(name)
             used = opt or ("neldermead" if name == "full" else "lbfgs")
-            if used == "lbfgs" and not like.smooth:
+            if used == "lbfgs" and name == "full":
                 raise ValueError("the sampled full likelihood is not smooth in pi: use neldermead")
+            like = likelihood(name)
             theta = np.clip(theta, [1e-7, 1e-12, 0.1], [1 - 1e-6, np.inf, np.inf])
             if used == "neldermead":
                 def lp_mixer(v):
                     pi = math.exp(0.5 * (v[0] + v[1]))
                     if not pi < 1.0:
                         return -np.inf
-                    return like.logp((pi, math.exp(0.5 * (v[0] - v[1])), math.exp(v[2])))
+                    return like.logp((LOGIT.to_free(pi), 0.5 * (v[0] - v[1]), v[2]))
 
                 v0 = np.array([math.log(theta[0] * theta[1]), math.log(theta[0] / theta[1]),
                                math.log(theta[2])])
@@ -586,13 +631,8 @@ def _fit_univariate(data, stages: FitStages, sequence, optimizer, opts, rng, n_d
                 theta = np.array([math.exp(0.5 * (v[0] + v[1])), math.exp(0.5 * (v[0] - v[1])),
                                   math.exp(v[2])])
             else:
-                def lg(u):
-                    x = UNIVARIATE_SPACE.natural(u)
-                    value, g = like.logp_grad(x)
-                    return value, g * UNIVARIATE_SPACE.jacobian(u)
-
-                u, lp, n_ev, trace = maximize(lambda u: lg(u)[0], UNIVARIATE_SPACE.free(theta),
-                                              optimizer="lbfgs", logp_grad=lg,
+                u, lp, n_ev, trace = maximize(like.logp, UNIVARIATE_SPACE.free(theta),
+                                              optimizer="lbfgs", logp_grad=like.logp_grad,
                                               max_evals=max_evals)
                 theta = UNIVARIATE_SPACE.natural(u)
             step = OptimizeStep(name, name, used, dict(zip(PARAM_NAMES, map(float, theta))),
@@ -621,11 +661,7 @@ def _fit_univariate(data, stages: FitStages, sequence, optimizer, opts, rng, n_d
     if method == "infinitesimal":
         theta = np.array([1.0 - 1e-6, theta[1], theta[2]])
     se_like = likelihood(method if method in ("fast", "convolve") else "convolve")
-
-    def lg_free(u):
-        value, g = se_like.logp_grad(UNIVARIATE_SPACE.natural(u))
-        return value, g * UNIVARIATE_SPACE.jacobian(u)
-
+    lg_free = se_like.logp_grad
     u_hat = UNIVARIATE_SPACE.free(theta)
     share = causal_share_for_h2(data.het)
     derive = univariate_derived(data, share)

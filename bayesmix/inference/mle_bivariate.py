@@ -39,7 +39,8 @@ from bayesmix.checkpoint import digest_arrays
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.inference.mle import (ERFINV, LOGIT, EvaluationMonitor, FitStages, OptimizeStep,
                                     ParameterSpace, _step_record, causal_share_for_h2,
-                                    data_digest, derived_by_draws, information_criteria,
+                                    data_digest, derived_by_draws, draw_derived,
+                                    information_criteria,
                                     maximize, observed_information_cov)
 from bayesmix.kernels import mixer_bivariate as kern
 from bayesmix.models.mixer_bivariate import UnivariateParams
@@ -98,7 +99,9 @@ class BivariateFit:
     weighted log-likelihood of ``method``; ``cov_free``: covariance of (logit share,
     erfinv rho12, erfinv rho0); ``ci``: derived quantities with mean/median/std (= SE)/95%
     interval/point; ``criteria``: AIC/BIC differences (positive = best model preferred) vs
-    the infinitesimal, minimal- and maximal-overlap models; ``steps``: the fit sequence.
+    the infinitesimal, minimal- and maximal-overlap models; ``steps``: the fit sequence;
+    ``draws``: the draws of the asymptotic normal behind ``ci`` (name -> array; empty for a
+    fit read back from JSON).
     """
 
     method: str
@@ -116,6 +119,7 @@ class BivariateFit:
     sum_weights: float
     sum_het: float
     u_hat: np.ndarray = field(repr=False, default=None)
+    draws: dict = field(repr=False, default_factory=dict)
 
     @property
     def theta(self) -> np.ndarray:
@@ -131,6 +135,13 @@ class BivariateFit:
         """pi12 / min(pi1_u, pi2_u): 0 = disjoint, 1 = the smaller trait's causal variants
         all shared."""
         return self.params["pi12"] / min(self.uni1.pi, self.uni2.pi)
+
+    def to_datatree(self, profile: dict | None = None):
+        """ArviZ/xarray DataTree of the fit (:mod:`bayesmix.inference.mle_datatree`);
+        ``profile``: a :func:`profile_pi12` result to include."""
+        from bayesmix.inference.mle_datatree import bivariate_datatree
+
+        return bivariate_datatree(self, profile)
 
 
 class OverlapLikelihood:
@@ -383,15 +394,17 @@ def _fit_bivariate(data, uni1, uni2, stages, rng, *, sequence, kmax, seed, share
         raise ConvergenceError("bivariate fit ended at a non-finite log-likelihood; check z, "
                                "N and the univariate parameters")
 
+    derive = overlap_derived(uni1, uni2, data)
+
     def standard_errors():
         cov = observed_information_cov(like.logp_grad, u_hat)
-        ci = derived_by_draws(BIVARIATE_SPACE, u_hat, cov, overlap_derived(uni1, uni2, data),
-                              n_draws=n_draws, rng=rng)
-        return {"cov": cov, "ci": ci, "loglik_fast": like.logp(u_hat)}
+        draws = draw_derived(BIVARIATE_SPACE, u_hat, cov, derive, n_draws=n_draws, rng=rng)
+        return {"cov": cov, "draws": draws, "loglik_fast": like.logp(u_hat)}
 
     result = stages.run("standard errors", standard_errors)
     cov = np.array(result["cov"], dtype=float)
-    ci = result["ci"]
+    draws = {k: np.array(v, dtype=float) for k, v in result["draws"].items()}
+    ci = derived_by_draws(BIVARIATE_SPACE, u_hat, cov, derive, rng=rng, draws=draws)
     sum_w = float(data.weights.sum())
     models = {"best": (result["loglik_fast"], 3), "infinitesimal": (float(lp_inf), 2)}
     if compare_overlap:
@@ -416,7 +429,7 @@ def _fit_bivariate(data, uni1, uni2, stages, rng, *, sequence, kmax, seed, share
                         options=dict(sequence=list(sequence), kmax=kmax, seed=seed,
                                      share_starts=list(share_starts)),
                         n_tags=data.n_tags, n_ref=data.n_ref, sum_weights=sum_w,
-                        sum_het=data.trait1.sum_het, u_hat=np.asarray(u_hat))
+                        sum_het=data.trait1.sum_het, u_hat=np.asarray(u_hat), draws=draws)
 
 
 def _named(vector) -> dict:
@@ -449,6 +462,18 @@ def overlap_derived(uni1: UnivariateParams, uni2: UnivariateParams, data: Bivari
                 "total@p9": (nc1 + nc2 + nc12) * p9, "h2_T1": h2[0], "h2_T2": h2[1]}
 
     return derive
+
+
+def venn_counts(ci: dict) -> dict:
+    """Venn diagram numbers from a fit's ``ci``: unique (n1, n2) and shared (n12) causal
+    variants, total and at 90% of h2, each ``{"count": point, "se": std}``."""
+    out = {}
+    for suffix, label in (("", "total"), ("@p9", "p9")):
+        out[label] = {name: {"count": ci[f"{key}{suffix}"]["point"],
+                             "se": ci[f"{key}{suffix}"]["std"]}
+                      for name, key in (("n1", "nc1"), ("n12", "nc12"), ("n2", "nc2"),
+                                        ("total", "total"))}
+    return out
 
 
 def shared_posteriors(fit: BivariateFit, data: BivariateData) -> dict:

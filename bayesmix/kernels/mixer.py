@@ -118,9 +118,9 @@ def fast_logp_grad(z, n, w, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
         dq = l2[j] / eta - pi * l2[j] * deta / (eta * eta)
         var1 = sig2_zero + eta * n[j] * sig2_beta
         lp1, d1 = normal_term(z[j], var1, censor_z)
-        if q >= 1.0:
+        if q >= 1.0:  # pi = 1: the derivative from below, where the null weight vanishes
             total += w[j] * lp1
-            g_pi += w[j] * d1 * deta * n[j] * sig2_beta
+            g_pi += w[j] * (dq * (1.0 - math.exp(lp0 - lp1)) + d1 * deta * n[j] * sig2_beta)
             g_sb += w[j] * d1 * eta * n[j]
             g_s0 += w[j] * d1
             continue
@@ -207,7 +207,8 @@ def full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het, pi, sig2_beta, si
     the columns of its causal SNPs, memory is O(LD store + n_chunks x tags). Draws are split in
     ``n_chunks`` fixed chunks run in parallel, so results do not depend on the thread count.
 
-    Returns ``(logp, grad)``; d logp / d pi is 0 (the objective is piecewise constant in pi).
+    Returns ``(logp, grad)``; d logp / d pi is undefined (the objective is piecewise constant
+    in pi, in steps of 1/M) and returned as NaN, never as a misleading 0.
     """
     n_tags = z.shape[0]
     n_ref = het.shape[0]
@@ -279,7 +280,7 @@ def full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het, pi, sig2_beta, si
         g_sb += w[j] * sb / s
         g_s0 += w[j] * s0 / s
     grad = np.empty(3)
-    grad[0] = 0.0
+    grad[0] = np.nan
     grad[1] = g_sb
     grad[2] = g_s0
     return total, grad

@@ -1,8 +1,17 @@
 """PyTensor Ops of the MiXeR univariate likelihood (fused logp + gradient, numba kernels).
 
 ``theta`` is the vector of natural parameters ``(pi, sig2_beta, sig2_zero)``; the gradient
-output is d logp / d theta (d/d pi is 0 for the piecewise-constant sampled "full" model, so use
-"convolve" or "fast" for NUTS).
+output is d logp / d theta. Gradients the Op cannot honour are refused, not reported as 0:
+
+- ``full`` (sampled causal sets): the objective is piecewise constant in pi (steps of 1/M), so
+  d/d pi is undefined (the kernel's gradient output holds NaN there). ``pytensor.grad``
+  through the Op raises ``NullTypeGradError``; ``pm.find_MAP`` then falls back to the
+  gradient-free Powell method with a warning, and ``pm.sample`` assigns gradient-free steps
+  (an explicit ``pm.NUTS`` is refused). Use "convolve" or "fast" for gradients.
+- ``with_grad=False`` (the logp-only variant swapped in by
+  :func:`bayesmix.ops.fused.fused_to_logp_only`): its gradient output is not computed.
+- ``infinitesimal`` reads theta as (ignored, sig2_inf, sig2_zero): its logp does not depend
+  on theta[0], so d/d theta[0] = 0 is exact.
 """
 
 from __future__ import annotations
@@ -10,6 +19,8 @@ from __future__ import annotations
 import functools
 
 import numba
+import numpy as np
+from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 
 from bayesmix.kernels import mixer as kernels
 from bayesmix.ops.fused import FusedLogpGradOp, register_numba_kernel
@@ -54,6 +65,31 @@ class UnivariateMixerLogp(FusedLogpGradOp):
             return self
         return UnivariateMixerLogp(self.method, self.censor_z, self.kmax, self.seed,
                                    self.n_chunks, self.tail_log, with_grad=False)
+
+    def perform(self, node, inputs, output_storage):
+        # the wrapper's Python body calls the disk-cached numba kernels, so graphs run by
+        # Python linkers (the fit sequences') do not compile the wrapper in every process
+        logp, grad = self.kernel().py_func(*inputs)
+        output_storage[0][0] = np.asarray(logp, dtype=np.float64)
+        output_storage[1][0] = np.asarray(grad, dtype=np.float64)
+
+    def gradient_refusal(self) -> str | None:
+        """Why this Op cannot give d logp / d theta (None when it can)."""
+        if self.method == "full":
+            return ("the sampled 'full' MiXeR likelihood is piecewise constant in pi (steps "
+                    "of 1/M): its derivative in pi is undefined. Optimise it with a "
+                    "gradient-free method (Nelder-Mead, Powell) or use the 'convolve' or "
+                    "'fast' likelihood for gradients (NUTS, L-BFGS)")
+        if not self.with_grad:
+            return "this logp-only variant of the MiXeR likelihood does not compute gradients"
+        return None
+
+    def pullback(self, inputs, outputs, cotangents):
+        reason = self.gradient_refusal()
+        if reason is None or isinstance(cotangents[0].type, DisconnectedType):
+            return super().pullback(inputs, outputs, cotangents)
+        return ([grad_not_implemented(self, 0, inputs[0], reason)]
+                + [disconnected_type() for _ in inputs[1:]])
 
 
 @functools.lru_cache(maxsize=None)

@@ -21,21 +21,10 @@ import json
 
 from bayesmix import __version__
 from bayesmix.errors import InputError
+from bayesmix.inference.mle_bivariate import venn_counts
 from bayesmix.report.mixer_json import write_json
 
 FORMAT = "bayesmix-mixer-bivariate-1"
-
-
-def venn_counts(ci: dict) -> dict:
-    """Venn diagram numbers from a fit's ``ci``: unique (n1, n2) and shared (n12) causal
-    variants, total and at 90% of h2, each ``{"count": point, "se": std}``."""
-    out = {}
-    for suffix, label in (("", "total"), ("@p9", "p9")):
-        out[label] = {name: {"count": ci[f"{key}{suffix}"]["point"],
-                             "se": ci[f"{key}{suffix}"]["std"]}
-                      for name, key in (("n1", "nc1"), ("n12", "nc12"), ("n2", "nc2"),
-                                        ("total", "total"))}
-    return out
 
 
 def fit_to_dict(fit, *, trait_names=("trait1", "trait2"), extra: dict | None = None) -> dict:

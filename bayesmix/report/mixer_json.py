@@ -1,4 +1,5 @@
-"""MiXeR-style JSON (and ArviZ netcdf) views of univariate fits.
+"""MiXeR-style JSON views of univariate fits (the ArviZ DataTree view:
+:mod:`bayesmix.inference.mle_datatree`; :func:`write_netcdf` writes it).
 
 Fit JSON (``fit1``), MiXeR's field names where they exist::
 
@@ -99,28 +100,6 @@ def read_params(path) -> dict:
     if out["pi"] > 1:
         raise InputError(f"params.pi must be <= 1, found {out['pi']}", path)
     return out
-
-
-def fit_datatree(fit, posterior=None):
-    """xarray DataTree of a fit: ``fit`` (point estimates, SEs, log-likelihood),
-    ``asymptotic_draws`` (the 1,000 draws of the asymptotic normal behind ``ci``) and, when
-    given, the ``posterior`` and ``sample_stats`` groups of a NUTS DataTree."""
-    import xarray as xr
-
-    point = xr.Dataset({k: v for k, v in fit.params.items()},
-                       attrs={"method": fit.method, "loglik": fit.loglik,
-                              "AIC": fit.criteria["AIC"], "BIC": fit.criteria["BIC"]})
-    for k, v in fit.se.items():
-        point[f"{k}_se"] = v
-    groups = {"fit": point}
-    if fit.draws and all(len(v) for v in fit.draws.values()):
-        groups["asymptotic_draws"] = xr.Dataset(
-            {k.replace("@", "_at_"): ("draw", np.asarray(v)) for k, v in fit.draws.items()})
-    if posterior is not None:  # not constant_data: it would copy z and the LD store
-        for name in ("posterior", "sample_stats"):
-            if name in posterior.children:
-                groups[name] = posterior[name].to_dataset()
-    return xr.DataTree.from_dict(groups)
 
 
 def write_netcdf(tree, path) -> None:
