@@ -52,8 +52,8 @@ def main(argv=None):
 
     from bayesmix.inference.mle import UNIVARIATE_SPACE, univariate_objective
     from bayesmix.inference.model_objective import ModelObjective
-    from bayesmix.models.mixer import (MixerData, UnivariateLikelihood, UnivariateMixer,
-                                       simulate_z_from_model)
+    from bayesmix.models.mixer import UnivariateLikelihood, UnivariateMixer, simulate_z_from_model
+    from bayesmix.prepare.mixer_data import MixerData
 
     rows = []
     for n_snps in args.snps:

@@ -23,7 +23,7 @@ from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import (EffectVarianceGibbs, MarkovBlanketMetropolis,
                                       MixtureWeightsGibbs, ResidualVarianceGibbs, make_steps)
-from bayesmix.inference.sbayes_data import SummaryData
+from bayesmix.prepare.summary_data import SummaryData
 from bayesmix.inference.sbayes_gibbs import (LDSamplingRatioPlugIn, SBayesResidualVarianceGibbs,
                                              make_sbayes_steps)
 from bayesmix.ld.store import LDMatrix

@@ -12,8 +12,9 @@ import pytest
 import xarray as xr
 
 from bayesmix.inference.mle import fit_univariate
-from bayesmix.inference.mle_bivariate import BivariateData, fit_bivariate, profile_pi12
-from bayesmix.models.mixer import MixerData, simulate_z_from_model
+from bayesmix.inference.mle_bivariate import fit_bivariate, profile_pi12
+from bayesmix.models.mixer import simulate_z_from_model
+from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.report.mixer_bivariate_json import fit_to_dict
 from bayesmix.report.mixer_json import univariate_fit_json, write_json, write_netcdf
 

@@ -10,7 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from bayesmix.models.mixer import MixerData, UnivariateLikelihood, simulate_z_from_model
+from bayesmix.models.mixer import UnivariateLikelihood, simulate_z_from_model
+from bayesmix.prepare.mixer_data import MixerData
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def test_bivariate_gradients_equal_finite_differences(data):
     import pytensor
     import pytensor.tensor as pt
 
-    from bayesmix.inference.mle_bivariate import BivariateData
+    from bayesmix.prepare.mixer_data import BivariateData
     from bayesmix.ops.mixer_bivariate import bivariate_loglik
 
     rng = np.random.default_rng(5)

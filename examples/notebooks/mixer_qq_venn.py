@@ -36,13 +36,12 @@ import pandas as pd
 from IPython.display import Image, display
 
 from bayesmix.inference.mle import fit_univariate
-from bayesmix.inference.mle_bivariate import fit_bivariate, realised_genetic_correlation
+from bayesmix.inference.mle_bivariate import fit_bivariate, realised_genetic_correlation, venn_counts
 from bayesmix.ld.pruning import random_pruning_weights
 from bayesmix.ld.store import LDMatrix
 from bayesmix.plots.bivariate import plot_venn
 from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.plots.mixer import plot_qq, qq_curves
-from bayesmix.report.mixer_bivariate_json import venn_counts
 from bayesmix.simulate.effects import mixer_bivariate_effects, mixer_effects
 from bayesmix.simulate.from_ld import LDSampler
 
