@@ -30,6 +30,9 @@ from bayesmix.errors import BayesmixError, InputError
 
 #: effect vectors declared with :func:`NormalMixtureEffects` (for :class:`NeedsGibbsSteps`)
 _MIXTURE_EFFECTS = weakref.WeakSet()
+#: weights tensor of :func:`annotation_weights` -> (annotations (M, A), theta tensor), so a
+#: step can recognise the multinomial-logistic structure (``annotation_structure``)
+_ANNOTATION_WEIGHTS = weakref.WeakKeyDictionary()
 
 
 def spike_slab_weights(pi):
@@ -57,12 +60,19 @@ def annotation_weights(annotations, theta):
     if annotations.ndim != 2:
         raise InputError(f"annotations must be an (SNPs, annotations) matrix, got shape "
                          f"{annotations.shape}")
-    theta = pt.as_tensor_variable(theta)
+    theta = theta_in = pt.as_tensor_variable(theta)
     if theta.ndim == 1:
         theta = theta[:, None]
     logits = pt.dot(pt.as_tensor_variable(annotations), theta)
     logits = pt.concatenate([pt.zeros((annotations.shape[0], 1)), logits], axis=1)
-    return pt.special.softmax(logits, axis=1)
+    weights = pt.special.softmax(logits, axis=1)
+    _ANNOTATION_WEIGHTS[weights] = (annotations, theta_in)
+    return weights
+
+
+def annotation_structure(weights):
+    """(annotations (M, A), theta) if ``weights`` came from :func:`annotation_weights`."""
+    return _ANNOTATION_WEIGHTS.get(weights)
 
 
 def covariate_scaled_variance(sig2_beta, covariate, alpha):
