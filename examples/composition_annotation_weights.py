@@ -8,13 +8,16 @@ Normal(0, 3^2) per coefficient. The model is BayesC / SBayesC with its weights r
         annotation_weights(A, pm.Normal("theta", 0, 3, shape=2))})
 
 ``make_steps`` keeps the numba sweep (now with per-SNP weights) and samples theta with the
-Markov-blanket Metropolis step (its blanket is the categorical density of the components).
+step :class:`~bayesmix.inference.effect_steps.AnnotationWeightsMetropolis` (theta given the
+components is a multinomial logistic regression); any other prior on theta would get the
+generic Markov-blanket Metropolis step.
 
 Data: ``--people`` x ``--snps`` block-LD genotypes simulated by bayesmix, 20% of SNPs
 annotated, true theta = (-4.5, 3): about 1% of unannotated and 18% of annotated SNPs are
 causal, h2 0.5. Fitted on the individual data (AlphabetModel) and on summary statistics of a
 GWAS of ``--n-gwas`` people from the same LD (SBayesModel, LD from the simulated panel).
-Prints theta's posterior mean and 90% interval next to the truth and returns them.
+Both run through ``pm.sample`` with bayesmix's steps. Prints theta's posterior mean and 90%
+interval next to the truth and returns them.
 
 Usage: python examples/composition_annotation_weights.py [--snps 2000] [--people 2000]
        [--iterations 1500] [--n-gwas 50000] [--out composition_annotation]
@@ -30,7 +33,6 @@ import numpy as np
 import pymc as pm
 
 from bayesmix.distributions.effects import annotation_weights
-from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
 from bayesmix.inference.sbayes_data import prepare_summary_data
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
@@ -45,32 +47,22 @@ TRUE_THETA = np.array([-4.5, 3.0])
 H2 = 0.5
 
 
-def theta_draws(model, steps, iterations, seed):
-    """Posterior draws of theta from the bayesmix chain driver: the steps are run directly
-    and theta read from each kept point (the driver's traces hold GCTB's columns)."""
-    kept = []
-    settings = ChainSettings(chain_length=iterations, burn_in=iterations // 3, thin=1,
-                             out_freq=0, seed=seed)
-    theta_step = next(s for s in steps if s.vars[0].name == "theta")
-    step = theta_step.step
-
-    def recording_step(point):
-        new, stats = step(point)
-        kept.append(np.asarray(new["theta"], np.float64).copy())
-        return new, stats
-
-    theta_step.step = recording_step
-    result = run_chains(model, lambda m: steps, settings)
-    return np.array(kept[settings.burn_in:]), result
+def theta_draws(model, steps, iterations, seed) -> np.ndarray:
+    """Posterior draws of theta (draws, 2): ``pm.sample`` with the model's steps, one chain,
+    a third of the iterations as burn-in, only theta and the effects' summaries kept."""
+    with model.model:
+        tree = pm.sample(draws=iterations - iterations // 3, tune=iterations // 3, chains=1,
+                         step=steps, var_names=["theta"], random_seed=seed, progressbar=False,
+                         compute_convergence_checks=False)
+    return tree.posterior["theta"].values[0]
 
 
-def summarise(label, draws, result) -> dict:
+def summarise(label, draws) -> dict:
     low, high = np.percentile(draws, [5, 95], axis=0)
     mean = draws.mean(0)
     print(f"{label}: theta = {np.round(mean, 2)} (90% {np.round(low, 2)} .. {np.round(high, 2)}), "
-          f"truth {TRUE_THETA}; hsq {result.trace('hsq').mean():.3f}")
-    return {"theta_mean": mean.tolist(), "theta_low": low.tolist(), "theta_high": high.tolist(),
-            "hsq": float(result.trace("hsq").mean())}
+          f"truth {TRUE_THETA}")
+    return {"theta_mean": mean.tolist(), "theta_low": low.tolist(), "theta_high": high.tolist()}
 
 
 def main(argv=None) -> dict:
@@ -104,7 +96,7 @@ def main(argv=None) -> dict:
     individual = AlphabetModel(AlphabetData.from_plink(geno, y), "C",
                                hyperpriors={"weights": weights})
     print("individual-data steps:", [type(s).__name__ for s in make_steps(individual)])
-    out["individual"] = summarise("individual data", *theta_draws(
+    out["individual"] = summarise("individual data", theta_draws(
         individual, make_steps(individual), args.iterations, args.seed))
 
     draw = draw_from_genotype_blocks(geno, b_std, rng=rng)
@@ -113,7 +105,7 @@ def main(argv=None) -> dict:
     data = prepare_summary_data(sumstats_table(draw.zscores(args.n_gwas)[:, 0], args.n_gwas,
                                                snps), ld)
     summary = SBayesModel(data, "C", hyperpriors={"weights": weights})
-    out["summary"] = summarise(f"summary data (N = {args.n_gwas:,.0f})", *theta_draws(
+    out["summary"] = summarise(f"summary data (N = {args.n_gwas:,.0f})", theta_draws(
         summary, make_sbayes_steps(summary), args.iterations, args.seed))
     return out
 
