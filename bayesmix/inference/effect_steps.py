@@ -259,6 +259,8 @@ class AnnotationWeightsMetropolis(AlphabetStep):
     the Hessian H there; the proposal theta' ~ N(m, (-H)^-1), independent of the current
     theta, is accepted with ratio exp(l(theta') - l(theta) + log q(theta) - log q(theta')).
     With many SNPs the posterior is close to that normal and almost every draw is accepted.
+    Newton starts from the last mode (few iterations when few components changed), and the
+    mode and Hessian are reused while the components are unchanged.
     """
 
     name = "annotation_weights_metropolis"
@@ -275,6 +277,11 @@ class AnnotationWeightsMetropolis(AlphabetStep):
         full = (self.annotations.shape[1], n_free)
         self.prior_mean = np.broadcast_to(mu, self.shape).reshape(full)
         self.prior_precision = np.broadcast_to(sd ** -2.0, self.shape).reshape(full)
+        self._laplace = None
+
+    def setup_chain(self, rng, tune, draws) -> None:
+        super().setup_chain(rng, tune, draws)
+        self._laplace = None  # (components, mode, Hessian, Cholesky factor of the covariance)
 
     @classmethod
     def recognises(cls, alphabet, rv) -> bool:
@@ -316,15 +323,14 @@ class AnnotationWeightsMetropolis(AlphabetStep):
         for _ in range(100):
             step = np.linalg.solve(-hess, grad).reshape(theta.shape)
             size = 1.0
-            while size > 1e-8:
+            while True:
                 trial = theta + size * step
-                trial_value = self._log_density(trial, onehot)
-                if trial_value >= value - 1e-12:
+                trial_value, trial_grad, trial_hess = self._log_density(trial, onehot, True)
+                if trial_value >= value - 1e-12 or size < 1e-8:
                     break
                 size /= 2
-            theta = trial
-            value, grad, hess = self._log_density(theta, onehot, True)
-            if np.abs(size * step).max() < 1e-10:
+            theta, value, grad, hess = trial, trial_value, trial_grad, trial_hess
+            if np.abs(size * step).max() < 1e-8:
                 break
         return theta, hess
 
@@ -334,8 +340,12 @@ class AnnotationWeightsMetropolis(AlphabetStep):
         onehot = np.zeros((len(comp), n_k + 1))
         onehot[np.arange(len(comp)), comp] = 1.0
         current = np.asarray(point[self.value_name], np.float64).reshape(-1, n_k)
-        mode, hess = self._mode(np.zeros_like(current), onehot)
-        chol = np.linalg.cholesky(np.linalg.inv(-hess))
+        key = comp.tobytes()
+        if self._laplace is None or self._laplace[0] != key:
+            start = np.zeros_like(current) if self._laplace is None else self._laplace[1]
+            mode, hess = self._mode(start, onehot)
+            self._laplace = (key, mode, hess, np.linalg.cholesky(np.linalg.inv(-hess)))
+        _, mode, hess, chol = self._laplace
         proposal = mode + (chol @ self.rng.standard_normal(mode.size)).reshape(mode.shape)
 
         def log_q(theta):
