@@ -37,6 +37,7 @@ import pytensor.tensor as pt
 from bayesmix.distributions.effects import annotation_structure
 from bayesmix.distributions.graph import constant_value, small_graph_mode
 from bayesmix.inference.gibbs import AlphabetStep, MarkovBlanketMetropolis, _Adaptive
+from bayesmix.kernels.gibbs import multinomial_logistic_terms
 
 
 def children(model, rv) -> list:
@@ -269,7 +270,7 @@ class AnnotationWeightsMetropolis(AlphabetStep):
     def __init__(self, vars, **kwargs):
         super().__init__(vars, **kwargs)
         rv = vars[0]
-        self.annotations = annotation_structure(self.alphabet._weights)[0]
+        self.annotations = np.ascontiguousarray(annotation_structure(self.alphabet._weights)[0])
         mu, sd = (np.asarray(constant_value(p), np.float64) for p in rv.owner.op.dist_params(rv.owner))
         self.value_name = self.model.rvs_to_values[rv].name
         self.shape = np.shape(self.alphabet.initial_point()[self.value_name])
@@ -294,38 +295,26 @@ class AnnotationWeightsMetropolis(AlphabetStep):
             return False
         return [k.name for k in children(alphabet.model, rv)] == [alphabet.component_name]
 
-    def _log_density(self, theta, onehot, derivatives=False):
+    def _log_density(self, theta, comp, derivatives=False):
         """l(theta) (and its gradient and Hessian over the flattened (A, K-1) theta)."""
-        a = self.annotations
-        eta = np.concatenate([np.zeros((a.shape[0], 1)), a @ theta], axis=1)
-        top = eta.max(axis=1, keepdims=True)
-        log_norm = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
+        value, grad, hess = multinomial_logistic_terms(self.annotations, theta, comp)
         diff = theta - self.prior_mean
-        value = float((onehot * eta).sum() - log_norm.sum()
-                      - 0.5 * (self.prior_precision * diff**2).sum())
+        value -= 0.5 * float((self.prior_precision * diff**2).sum())
         if not derivatives:
             return value
-        p = np.exp(eta - log_norm[:, None])[:, 1:]  # (M, K-1)
-        grad = a.T @ (onehot[:, 1:] - p) - self.prior_precision * diff  # (A, K-1)
-        n_a, n_k = theta.shape
-        hess = np.zeros((n_a, n_k, n_a, n_k))
-        for k in range(n_k):
-            for l in range(n_k):
-                w = p[:, k] * ((k == l) - p[:, l])
-                hess[:, k, :, l] = -(a.T * w) @ a
-        hess = hess.reshape(n_a * n_k, n_a * n_k) - np.diag(self.prior_precision.ravel())
-        return value, grad.ravel(), hess
+        grad = (grad - self.prior_precision * diff).ravel()
+        return value, grad, hess - np.diag(self.prior_precision.ravel())
 
-    def _mode(self, start, onehot):
+    def _mode(self, start, comp):
         """Newton's method with step halving, to convergence; returns (mode, Hessian)."""
         theta = start.copy()
-        value, grad, hess = self._log_density(theta, onehot, True)
+        value, grad, hess = self._log_density(theta, comp, True)
         for _ in range(100):
             step = np.linalg.solve(-hess, grad).reshape(theta.shape)
             size = 1.0
             while True:
                 trial = theta + size * step
-                trial_value, trial_grad, trial_hess = self._log_density(trial, onehot, True)
+                trial_value, trial_grad, trial_hess = self._log_density(trial, comp, True)
                 if trial_value >= value - 1e-12 or size < 1e-8:
                     break
                 size /= 2
@@ -337,13 +326,11 @@ class AnnotationWeightsMetropolis(AlphabetStep):
     def step(self, point):
         n_k = self.alphabet.n_components - 1
         comp = np.asarray(point[self.alphabet.component_name])
-        onehot = np.zeros((len(comp), n_k + 1))
-        onehot[np.arange(len(comp)), comp] = 1.0
         current = np.asarray(point[self.value_name], np.float64).reshape(-1, n_k)
         key = comp.tobytes()
         if self._laplace is None or self._laplace[0] != key:
             start = np.zeros_like(current) if self._laplace is None else self._laplace[1]
-            mode, hess = self._mode(start, onehot)
+            mode, hess = self._mode(start, comp)
             self._laplace = (key, mode, hess, np.linalg.cholesky(np.linalg.inv(-hess)))
         _, mode, hess, chol = self._laplace
         proposal = mode + (chol @ self.rng.standard_normal(mode.size)).reshape(mode.shape)
@@ -352,7 +339,7 @@ class AnnotationWeightsMetropolis(AlphabetStep):
             d = (theta - mode).ravel()
             return -0.5 * d @ (-hess) @ d
 
-        log_ratio = (self._log_density(proposal, onehot) - self._log_density(current, onehot)
+        log_ratio = (self._log_density(proposal, comp) - self._log_density(current, comp)
                      + log_q(current) - log_q(proposal))
         accept = math.log(self.rng.random()) < log_ratio
         new = dict(point)

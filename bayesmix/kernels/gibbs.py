@@ -273,3 +273,50 @@ def slab_sum_of_squares(beta, comp, gamma, slab_var, sig2_beta):
             k += 1
             total += beta[j] * beta[j] / w
     return k, total
+
+
+@njit
+def multinomial_logistic_terms(annotations, theta, comp):
+    """Log-likelihood, gradient and Hessian of components under annotation weights.
+
+    pi_jk = softmax_k(eta_jk), eta_j0 = 0 and eta_jk = A_j theta[:, k-1] (k >= 1), so with
+    p = pi_j and y the one-hot of comp_j: l = sum_j log pi_j[comp_j],
+    dl/dtheta[a, k] = sum_j A_ja (y_jk - p_jk) and d2l/dtheta[a, k] dtheta[b, l] =
+    -sum_j A_ja A_jb p_jk (delta_kl - p_jl) (k, l >= 1).
+
+    Parameters: annotations (M, A) float64, theta (A, K-1) float64, comp (M,) integers.
+    Returns (l, gradient (A, K-1), Hessian (A (K-1), A (K-1)) over theta.ravel()).
+    """
+    m, n_a = annotations.shape
+    n_k = theta.shape[1]
+    grad = np.zeros((n_a, n_k))
+    hess = np.zeros((n_a * n_k, n_a * n_k))
+    eta = np.empty(n_k + 1)
+    total = 0.0
+    for j in range(m):
+        eta[0] = 0.0
+        top = 0.0
+        for k in range(n_k):
+            s = 0.0
+            for a in range(n_a):
+                s += annotations[j, a] * theta[a, k]
+            eta[k + 1] = s
+            if s > top:
+                top = s
+        norm = 0.0
+        for k in range(n_k + 1):
+            norm += np.exp(eta[k] - top)
+        log_norm = top + np.log(norm)
+        total += eta[comp[j]] - log_norm
+        for k in range(n_k):
+            p_k = np.exp(eta[k + 1] - log_norm)
+            y_k = 1.0 if comp[j] == k + 1 else 0.0
+            for a in range(n_a):
+                grad[a, k] += annotations[j, a] * (y_k - p_k)
+            for l in range(n_k):
+                p_l = np.exp(eta[l + 1] - log_norm)
+                w = p_k * ((1.0 if k == l else 0.0) - p_l)
+                for a in range(n_a):
+                    for b in range(n_a):
+                        hess[a * n_k + k, b * n_k + l] -= annotations[j, a] * annotations[j, b] * w
+    return total, grad, hess
