@@ -297,7 +297,8 @@ class AnnotationWeightsMetropolis(AlphabetStep):
 
     def _log_density(self, theta, comp, derivatives=False):
         """l(theta) (and its gradient and Hessian over the flattened (A, K-1) theta)."""
-        value, grad, hess = multinomial_logistic_terms(self.annotations, theta, comp)
+        value, grad, hess = multinomial_logistic_terms(self.annotations, theta, comp,
+                                                       derivatives)
         diff = theta - self.prior_mean
         value -= 0.5 * float((self.prior_precision * diff**2).sum())
         if not derivatives:

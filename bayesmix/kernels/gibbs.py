@@ -276,15 +276,16 @@ def slab_sum_of_squares(beta, comp, gamma, slab_var, sig2_beta):
 
 
 @njit
-def multinomial_logistic_terms(annotations, theta, comp):
-    """Log-likelihood, gradient and Hessian of components under annotation weights.
+def multinomial_logistic_terms(annotations, theta, comp, derivatives):
+    """Log-likelihood (and gradient and Hessian) of components under annotation weights.
 
     pi_jk = softmax_k(eta_jk), eta_j0 = 0 and eta_jk = A_j theta[:, k-1] (k >= 1), so with
     p = pi_j and y the one-hot of comp_j: l = sum_j log pi_j[comp_j],
     dl/dtheta[a, k] = sum_j A_ja (y_jk - p_jk) and d2l/dtheta[a, k] dtheta[b, l] =
     -sum_j A_ja A_jb p_jk (delta_kl - p_jl) (k, l >= 1).
 
-    Parameters: annotations (M, A) float64, theta (A, K-1) float64, comp (M,) integers.
+    Parameters: annotations (M, A) float64, theta (A, K-1) float64, comp (M,) integers,
+    derivatives: whether to accumulate the gradient and Hessian (else they stay 0).
     Returns (l, gradient (A, K-1), Hessian (A (K-1), A (K-1)) over theta.ravel()).
     """
     m, n_a = annotations.shape
@@ -292,6 +293,7 @@ def multinomial_logistic_terms(annotations, theta, comp):
     grad = np.zeros((n_a, n_k))
     hess = np.zeros((n_a * n_k, n_a * n_k))
     eta = np.empty(n_k + 1)
+    p = np.empty(n_k)
     total = 0.0
     for j in range(m):
         eta[0] = 0.0
@@ -303,20 +305,23 @@ def multinomial_logistic_terms(annotations, theta, comp):
             eta[k + 1] = s
             if s > top:
                 top = s
-        norm = 0.0
-        for k in range(n_k + 1):
-            norm += np.exp(eta[k] - top)
-        log_norm = top + np.log(norm)
-        total += eta[comp[j]] - log_norm
+        norm = np.exp(-top)
         for k in range(n_k):
-            p_k = np.exp(eta[k + 1] - log_norm)
+            p[k] = np.exp(eta[k + 1] - top)
+            norm += p[k]
+        total += eta[comp[j]] - top - np.log(norm)
+        if not derivatives:
+            continue
+        for k in range(n_k):
+            p[k] /= norm
+        for k in range(n_k):
             y_k = 1.0 if comp[j] == k + 1 else 0.0
             for a in range(n_a):
-                grad[a, k] += annotations[j, a] * (y_k - p_k)
+                grad[a, k] += annotations[j, a] * (y_k - p[k])
             for l in range(n_k):
-                p_l = np.exp(eta[l + 1] - log_norm)
-                w = p_k * ((1.0 if k == l else 0.0) - p_l)
+                w = p[k] * ((1.0 if k == l else 0.0) - p[l])
                 for a in range(n_a):
+                    x = annotations[j, a] * w
                     for b in range(n_a):
-                        hess[a * n_k + k, b * n_k + l] -= annotations[j, a] * annotations[j, b] * w
+                        hess[a * n_k + k, b * n_k + l] -= x * annotations[j, b]
     return total, grad, hess
