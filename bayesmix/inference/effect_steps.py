@@ -308,14 +308,15 @@ class AnnotationWeightsMetropolis(AlphabetStep):
 
     def _mode(self, start, comp):
         """Newton's method with step halving until the Newton step is below 1e-7 in every
-        coordinate (quadratic convergence: the mode is then exact to ~1e-14); returns
-        (mode, Hessian at the mode)."""
+        coordinate, that last step taken without a new evaluation (quadratic convergence: the
+        mode is then exact to ~1e-14, the Hessian is taken within 1e-7 of it, so the proposal
+        depends on the components only, up to that rounding); returns (mode, Hessian)."""
         theta = start.copy()
         value, grad, hess = self._log_density(theta, comp, True)
         for _ in range(100):
             step = np.linalg.solve(-hess, grad).reshape(theta.shape)
             if np.abs(step).max() < 1e-7:
-                break
+                return theta + step, hess
             size = 1.0
             while True:
                 trial = theta + size * step
