@@ -361,7 +361,7 @@ def test_conjugate_updates_are_refused_where_the_composed_prior_breaks_them():
     coupled = AlphabetModel(data, "C", hyperpriors={
         "slab_var": lambda default: pm.math.cumsum(pm.HalfNormal("tau", 0.1, dims="snp"))})
     names = {s.vars[0].name: type(s).__name__ for s in make_steps(coupled)}
-    assert names["tau"] == "MarkovBlanketMetropolis"
+    assert names["tau_log__"] == "MarkovBlanketMetropolis"
 
 
 def test_bad_compositions_are_input_errors():
