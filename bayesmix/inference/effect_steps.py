@@ -226,6 +226,10 @@ class SnpwiseMetropolis(_Adaptive, AlphabetStep):
         values = lambda p: [p[v.name] for v in model.value_vars]  # noqa: E731
         point[name] = np.asarray(point[name], np.float64) + 0.1 * rng.standard_normal(
             alphabet.n_snps)
+        # every SNP in the largest-variance slab with an effect, so that each effect's
+        # density depends on its variance
+        point[alphabet.component_name] = np.full(alphabet.n_snps, int(np.argmax(alphabet.gamma)))
+        point[alphabet.effects_name] = 0.01 * rng.standard_normal(alphabet.n_snps)
         before = np.asarray(logp(*values(point)))
         for j in (0, alphabet.n_snps - 1):
             moved = dict(point)
