@@ -25,11 +25,16 @@ as delta_w beta_j, while (c_j, beta_j) keep the C / S prior in every window (the
 SNP share (the C / S ``pi``) is ``pi_snp`` / ``PiSnp``.
 
 sig2_beta and sig2_e have scaled-inverse-chi-square priors (4 degrees of freedom, scales set
-from the starting heritability ``hsq`` as GCTB does); alpha is flat. Every hyperprior can be
-replaced from Python through ``hyperpriors`` (a dict of name -> callable(name) creating the
-random variable inside the model); the Gibbs steps recognise conjugate priors and leave any
-other to an adaptive random-walk Metropolis step on its Markov blanket
-(:func:`bayesmix.inference.gibbs.make_steps`).
+from the starting heritability ``hsq`` as GCTB does); alpha is flat. Every prior can be
+replaced from Python through ``hyperpriors`` (:data:`HYPERPRIOR_KEYS`): a random variable
+(``pi``, ``sig2_beta``, ``sig2_e``, ``S``, BayesB's ``snp_var``, BayesN/NS's ``pi_window``)
+by a callable(name) creating its replacement inside the model, and the effect prior itself
+through its two pieces, the mixture weights (``weights``: shared (K,) or per SNP (M, K), e.g.
+from annotations) and the slab variance (``slab_var``: scalar or (M,), e.g. per-SNP variances
+of a scale mixture, or a function of a covariate), each a callable(default) returning a PyMC
+expression (``default()`` declares the model's own). The Gibbs steps recognise conjugate
+priors and leave any other to a Metropolis step on its Markov blanket
+(:func:`bayesmix.inference.gibbs.make_steps`; docs/composition.md).
 
 The graph is complete: ``model.logp()`` is the joint log density (X beta through a numba Op on
 the int8 genotypes). The effects need the Gibbs sweep, though: no generic PyMC step moves an
@@ -65,6 +70,11 @@ DEFAULT_HSQ = 0.5
 # value variables that hold effects: the derived quantities (variances, weights) never depend
 # on them, so AlphabetModel.derived caches on the others
 EFFECT_VALUE_NAMES = frozenset({"beta", "comp", "alpha"})
+# what ``hyperpriors`` can replace: random variables (callable(name) -> random variable) and
+# the two pieces of the effect prior (callable(default) -> PyMC expression)
+PRIOR_VARIABLES = ("pi", "sig2_beta", "sig2_e", "S", "snp_var", "pi_window")
+EFFECT_PRIOR_PIECES = ("weights", "slab_var")
+HYPERPRIOR_KEYS = PRIOR_VARIABLES + EFFECT_PRIOR_PIECES
 
 warnings.filterwarnings("ignore", message="Numba will use object mode to run Genotype")
 
@@ -173,20 +183,25 @@ def declare_variance(name: str, nu: float, start: float, hyper):
     return hyper(name, lambda: ScaledInvChi2(name, nu, (nu - 2.0) / nu * start))
 
 
-def declare_mixture(prior: AlphabetPrior, start_pi, hyper):
-    """Mixture weights and SNP components in the current model: pi ~ Beta(1, 1) (two
-    components) or Dirichlet(1, ..., 1) (BayesR), or the fixed ``start_pi`` with ``fix_pi``;
-    comp ~ Categorical(weights) over dimension ``snp``. Returns (weights, comp)."""
-    k = len(start_pi)
+def check_hyperprior_keys(hyperpriors: dict, allowed) -> dict:
+    """``hyperpriors`` as a dict, refusing names this model cannot replace."""
+    hyperpriors = dict(hyperpriors or {})
+    unknown = sorted(set(hyperpriors) - set(allowed))
+    if unknown:
+        raise InputError(f"hyperpriors can replace {', '.join(allowed)}; not {unknown}")
+    return hyperpriors
+
+
+def default_weights(prior: AlphabetPrior, start_pi, hyper):
+    """The mixture weights of ``prior`` in the current model: (1 - pi, pi) with pi ~ Beta(1, 1)
+    (two components), pi ~ Dirichlet(1, ..., 1) (BayesR), or the fixed ``start_pi`` with
+    ``fix_pi``."""
     if prior.snp_weights_fixed:
-        weights = pt.as_tensor_variable(as_float64(start_pi))
-    elif prior.method == "R":
-        weights = hyper("pi", lambda: pm.Dirichlet("pi", a=np.ones(k), dims="component",
-                                                   default_transform=None))
-    else:
-        weights = spike_slab_weights(hyper("pi", lambda: pm.Beta("pi", 1.0, 1.0,
-                                                                 default_transform=None)))
-    return weights, pm.Categorical("comp", p=weights, dims="snp")
+        return pt.as_tensor_variable(as_float64(start_pi))
+    if prior.method == "R":
+        return hyper("pi", lambda: pm.Dirichlet("pi", a=np.ones(len(start_pi)), dims="component",
+                                                default_transform=None))
+    return spike_slab_weights(hyper("pi", lambda: pm.Beta("pi", 1.0, 1.0, default_transform=None)))
 
 
 class AlphabetModel:
@@ -196,8 +211,12 @@ class AlphabetModel:
     ----------
     data : AlphabetData.
     prior : AlphabetPrior (or a method letter).
-    hyperpriors : optional dict name -> callable(name) that creates a replacement prior
-        for ``pi``, ``sig2_beta``, ``sig2_e`` or ``S`` inside the model context.
+    hyperpriors : optional dict of replaced priors (:data:`HYPERPRIOR_KEYS`): for ``pi``,
+        ``sig2_beta``, ``sig2_e``, ``S``, ``snp_var`` (B), ``pi_window`` (N/NS) a callable(name)
+        creating the replacement random variable inside the model; for ``weights`` (mixture
+        weights, (K,) or (M, K) with rows summing to 1) and ``slab_var`` (slab variance on
+        the scale of X, scalar or (M,)) a callable(default) returning a PyMC expression,
+        where ``default()`` declares and returns the model's own.
 
     Attributes
     ----------
@@ -213,10 +232,7 @@ class AlphabetModel:
     def __init__(self, data: AlphabetData, prior: AlphabetPrior | str = "C", *, hyperpriors=None):
         self.data = data
         self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
-        self.hyperpriors = dict(hyperpriors or {})
-        unknown = set(self.hyperpriors) - {"pi", "sig2_beta", "sig2_e", "S"}
-        if unknown:
-            raise InputError(f"hyperpriors can replace pi, sig2_beta, sig2_e or S, not {sorted(unknown)}")
+        self.hyperpriors = check_hyperprior_keys(hyperpriors, HYPERPRIOR_KEYS)
         if self.prior.base == "S" and data.genotypes.standardized:
             raise InputError("BayesS works on per-allele effects: build AlphabetData with "
                              "standardize=False (GCTB forces unscaled genotypes for BayesS)")
@@ -294,6 +310,31 @@ class AlphabetModel:
         factory = self.hyperpriors.get(name)
         return factory(name) if factory is not None else default()
 
+    def _effect_piece(self, name, default, shapes):
+        """The effect prior's ``weights`` or ``slab_var``: the user's callable(default) if
+        given (its result checked against ``shapes``, the allowed shapes), else ``default()``."""
+        factory = self.hyperpriors.get(name)
+        if factory is None:
+            return default()
+        value = pt.as_tensor_variable(factory(default))
+        shape = tuple(value.shape.eval(mode=small_graph_mode()))
+        if shape not in shapes:
+            raise InputError(f"hyperpriors[{name!r}] has shape {shape}; it must be one of "
+                             f"{', '.join(map(str, shapes))}")
+        return value
+
+    def _declare_effect_prior(self, default_weights, default_slab_var):
+        """comp ~ Categorical(weights) and beta | comp ~ N(0, gamma[comp] slab_var) in the
+        current model, the weights and slab variance being the model's defaults or the user's
+        (``hyperpriors["weights"]``, ``hyperpriors["slab_var"]``).
+        Returns (weights, slab_var, beta)."""
+        m, k = self.n_snps, self.n_components
+        weights = self._effect_piece("weights", default_weights, [(k,), (m, k)])
+        comp = pm.Categorical("comp", p=weights, dims="snp")
+        slab_var = self._effect_piece("slab_var", default_slab_var, [(), (1,), (m,)])
+        beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
+        return weights, slab_var, beta
+
     def _build(self) -> pm.Model:
         d, p, s = self.data, self.prior, self.start
         snp_ids = (d.snps["snp"].astype(str).to_list() if d.snps is not None
@@ -305,22 +346,12 @@ class AlphabetModel:
         with pm.Model(coords=coords) as model:
             alpha = pm.Flat("alpha", dims="covariate")
             sig2_e = declare_variance("sig2_e", p.nu_e, s["sig2_e"], self._hyper)
-            weights, comp = declare_mixture(p, s["pi"], self._hyper)
-            if p.method == "B":
-                scale = (p.nu_snp - 2.0) / p.nu_snp * s["sig2_beta"] if p.nu_snp > 2 else s["sig2_beta"]
-                slab_var = ScaledInvChi2("snp_var", p.nu_snp, scale, dims="snp")
-            else:
-                sig2_beta = declare_variance("sig2_beta", p.nu_beta, s["sig2_beta"], self._hyper)
-                slab_var = sig2_beta
-                if p.base == "S":
-                    S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
-                    het = d.genotypes.heterozygosity  # monomorphic SNPs carry no information:
-                    het = np.where(het > 0, het, 1.0)  # keep their prior variance finite
-                    slab_var = maf_scaled_variance(sig2_beta, het, S)
-            beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
+            weights, slab_var, beta = self._declare_effect_prior(
+                lambda: default_weights(p, s["pi"], self._hyper), self._default_slab_var)
             if p.nested:
                 pi_window = (pt.as_tensor_variable(p.pi_window_start) if p.fix_pi
-                             else pm.Beta("pi_window", 1.0, 1.0, default_transform=None))
+                             else self._hyper("pi_window", lambda: pm.Beta(
+                                 "pi_window", 1.0, 1.0, default_transform=None)))
                 self._pi_window = pi_window
                 window_on = pm.Bernoulli("window_on", p=pi_window, dims="window")
                 beta = beta * window_on[self.snp_window]
@@ -331,6 +362,22 @@ class AlphabetModel:
         self._sig2_e = sig2_e
         return model
 
+    def _default_slab_var(self):
+        """The method's slab variance in the current model (scale of X): BayesB's per-SNP
+        ``snp_var`` ~ ScaledInvChi2(nu_snp, .), else sig2_beta (times H_j^S for S)."""
+        p, s = self.prior, self.start
+        if p.method == "B":
+            scale = (p.nu_snp - 2.0) / p.nu_snp * s["sig2_beta"] if p.nu_snp > 2 else s["sig2_beta"]
+            return self._hyper("snp_var", lambda: ScaledInvChi2("snp_var", p.nu_snp, scale,
+                                                               dims="snp"))
+        sig2_beta = declare_variance("sig2_beta", p.nu_beta, s["sig2_beta"], self._hyper)
+        if p.base != "S":
+            return sig2_beta
+        S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
+        het = self.data.genotypes.heterozygosity  # monomorphic SNPs carry no information:
+        het = np.where(het > 0, het, 1.0)  # keep their prior variance finite
+        return maf_scaled_variance(sig2_beta, het, S)
+
     def initial_point(self) -> dict:
         """Starting values in value-variable space: GCTB's choices, all effects at zero."""
         if self._initial is not None:
@@ -338,7 +385,10 @@ class AlphabetModel:
         point = self.model.initial_point()
         s = self.start
         constrained = {"alpha": s["alpha"], "sig2_e": s["sig2_e"], "pi": s["pi"] if self.method == "R"
-                       else s["pi"][1], "sig2_beta": s["sig2_beta"], "S": s["S"]}
+                       else s["pi"][1], "sig2_beta": s["sig2_beta"], "S": s["S"],
+                       "snp_var": np.full(self.n_snps, s["sig2_beta"])}
+        if self.prior.nested and not self.prior.fix_pi:
+            constrained["pi_window"] = self.prior.pi_window_start
         for rv in self.model.free_RVs:
             name = rv.name
             value_var = self.model.rvs_to_values[rv]
@@ -351,11 +401,7 @@ class AlphabetModel:
                     point[value_var.name].shape)
         point["beta"] = np.zeros(self.n_snps)
         point["comp"] = np.zeros(self.n_snps, dtype=np.int64)
-        if self.method == "B":
-            point["snp_var"] = np.full(self.n_snps, s["sig2_beta"])
         if self.prior.nested:
-            if not self.prior.fix_pi:
-                point["pi_window"] = np.asarray(self.prior.pi_window_start)
             point["window_on"] = np.ones(self.n_windows, dtype=np.int64)
         self._initial = point
         return {k: v.copy() for k, v in point.items()}
@@ -363,8 +409,9 @@ class AlphabetModel:
     def derived(self, point) -> dict:
         """Quantities the steps and the monitor need at ``point``, on the constrained scale.
 
-        Returns sig2_e, log_pi (K,), slab_var (M,) and ``hyper``: a dict of the scalar free
-        variables (pi, sig2_beta, S ...) whatever their transform. None of these depends on the
+        Returns sig2_e, log_pi (K,), or (M, K) for per-SNP weights, slab_var (M,) and
+        ``hyper``: a dict of the other free variables (pi, sig2_beta, S ...) on the constrained
+        scale whatever their transform. None of these depends on the
         effects, so the last result is reused while the other value variables are unchanged
         (the effects step and the effect-variance step see the same hyperparameters).
         """
@@ -426,11 +473,14 @@ class AlphabetModel:
 
         ``stats`` are the merged step statistics (``n_nonzero``, ``genetic_variance`` of
         :class:`~bayesmix.inference.gibbs.EffectsGibbs`). SigmaSq is sig2_beta (scale of X;
-        per-allele for BayesS); for BayesB it is the mean variance of the slab SNPs.
+        per-allele for BayesS); for BayesB, or a slab variance without sig2_beta, it is the
+        mean slab variance of the slab SNPs. With per-SNP weights Pi is their mean over SNPs.
         GenVar is the sample variance of X beta; hsq = GenVar / (GenVar + ResVar).
         """
         d = self.derived(point)
         pi = np.exp(d["log_pi"])
+        if pi.ndim == 2:
+            pi = pi.mean(axis=0)
         out = {}
         if self.prior.nested:
             out["Pi"] = d["pi_window"]
@@ -443,13 +493,13 @@ class AlphabetModel:
         else:
             out["Pi"] = float(pi[1])
         out["NnzSnp"] = int(stats["n_nonzero"])
-        if self.method == "B":
-            slab = self.gamma[np.asarray(point["comp"])] > 0
-            out["SigmaSq"] = float(np.mean(point["snp_var"][slab])) if slab.any() else float("nan")
-        else:
+        if "sig2_beta" in d["hyper"]:
             out["SigmaSq"] = float(d["hyper"]["sig2_beta"])
+        else:
+            slab = self.gamma[np.asarray(point["comp"])] > 0
+            out["SigmaSq"] = float(np.mean(d["slab_var"][slab])) if slab.any() else float("nan")
         if self.prior.base == "S":
-            out["S"] = float(d["hyper"]["S"])
+            out["S"] = float(d["hyper"].get("S", np.nan))  # nan: a slab variance without S
         gen_var = float(stats["genetic_variance"])
         out["ResVar"] = d["sig2_e"]
         out["GenVar"] = gen_var

@@ -52,12 +52,13 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayesmix.distributions.effects import NormalMixtureEffects, maf_scaled_variance, spike_slab_weights
+from bayesmix.distributions.effects import maf_scaled_variance
 from bayesmix.distributions.genetic_values import as_float64
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.kernels.sbayes import band_from_csr, band_size, independent_blocks, upper_from_csr
-from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
+from bayesmix.models.alphabet import (EFFECT_PRIOR_PIECES, AlphabetModel, AlphabetPrior,
+                                      check_hyperprior_keys, default_weights)
 from bayesmix.ops.sbayes import summary_loglik
 from bayesmix.prepare.ld_conditioning import condition_ld
 from bayesmix.prepare.summary_data import SummaryData
@@ -81,8 +82,9 @@ class SBayesModel(AlphabetModel):
     ----------
     data : SummaryData (from :func:`~bayesmix.prepare.summary_data.prepare_summary_data`).
     prior : AlphabetPrior or a method letter C, R, S (``--sbayes``).
-    hyperpriors : optional dict name -> callable(name) replacing the prior of ``pi``,
-        ``sig2_beta``, ``sig2_e`` or ``S`` (as in the alphabet).
+    hyperpriors : optional dict replacing the prior of ``pi``, ``sig2_beta``, ``sig2_e``,
+        ``S`` (callable(name)) or the effect prior's ``weights`` / ``slab_var``
+        (callable(default); the slab variance on the standardised scale), as in the alphabet.
     robust : use the robust setting of the module docstring (default True).
     ridge : lam in [0, 1); None = from the eigenvalue check when robust, else 0.
     min_eigenvalue : target smallest eigenvalue of the ridged LD (robust only); None = 0.01,
@@ -125,10 +127,8 @@ class SBayesModel(AlphabetModel):
         if self.prior.method not in METHODS:
             raise InputError(f"SBayes{self.prior.method} is not available; choose one of "
                              f"{', '.join(METHODS)}")
-        self.hyperpriors = dict(hyperpriors or {})
-        unknown = set(self.hyperpriors) - {"pi", "sig2_beta", "sig2_e", "S"}
-        if unknown:
-            raise InputError(f"hyperpriors can replace pi, sig2_beta, sig2_e or S, not {sorted(unknown)}")
+        self.hyperpriors = check_hyperprior_keys(
+            hyperpriors, ("pi", "sig2_beta", "sig2_e", "S") + EFFECT_PRIOR_PIECES)
         self.robust = bool(robust)
         self.ld_sampling_variance = self.robust if ld_sampling_variance is None else bool(
             ld_sampling_variance)
@@ -231,24 +231,8 @@ class SBayesModel(AlphabetModel):
         with pm.Model(coords=coords) as model:
             sig2_e = self._hyper("sig2_e", lambda: ScaledInvChi2(
                 "sig2_e", p.nu_e, (p.nu_e - 2.0) / p.nu_e * s["sig2_e"]))
-            if p.fix_pi:
-                weights = pt.as_tensor_variable(as_float64(s["pi"]))
-            elif p.method == "R":
-                weights = self._hyper("pi", lambda: pm.Dirichlet(
-                    "pi", a=np.ones(self.n_components), dims="component", default_transform=None))
-            else:
-                weights = spike_slab_weights(self._hyper("pi", lambda: pm.Beta(
-                    "pi", 1.0, 1.0, default_transform=None)))
-            comp = pm.Categorical("comp", p=weights, dims="snp")
-            sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
-                "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
-            slab_var = sig2_beta
-            if self.unscaled and p.method != "S":
-                slab_var = sig2_beta * as_float64(d.het)
-            if p.method == "S":
-                S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
-                slab_var = maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)
-            beta = NormalMixtureEffects("beta", comp, self.gamma, slab_var, dims="snp")
+            weights, slab_var, beta = self._declare_effect_prior(
+                lambda: default_weights(p, s["pi"], self._hyper), self._default_slab_var)
             if self.has_sampling_ratio:
                 ratio = pm.Flat(SAMPLING_RATIO, initval=s["var_g"] / s["sig2_e"])
                 pm.CustomDist("xty", beta, sig2_e, ratio, observed=d.xty, dims="snp",
@@ -263,6 +247,16 @@ class SBayesModel(AlphabetModel):
         self._slab_var = slab_var
         self._sig2_e = sig2_e
         return model
+
+    def _default_slab_var(self):
+        """sig2_beta on the standardised scale: times H_j (unscaled) or H_j^(S+1) (S)."""
+        p, s, d = self.prior, self.start, self.data
+        sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
+            "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
+        if p.method == "S":
+            S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
+            return maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)
+        return sig2_beta * as_float64(d.het) if self.unscaled else sig2_beta
 
     def initial_point(self) -> dict:
         point = super().initial_point()

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
 
 def reference_nested_sweep(x, resid, beta, comp, window_ptr, window_on, gamma, snp_var, log_pi,
                            log_odds_window, sig2_e, rng):
-    """The nested pass written with dense columns, consuming random numbers in the same order."""
-    pi = np.exp(log_pi)
+    """The nested pass written with dense columns, consuming random numbers in the same order.
+    ``log_pi``: (K,) shared or (M, K) per-SNP log weights."""
     for w in range(len(window_ptr) - 1):
         cols = np.arange(window_ptr[w], window_ptr[w + 1])
         if not np.any(beta[cols] != 0):
@@ -29,12 +29,14 @@ def reference_nested_sweep(x, resid, beta, comp, window_ptr, window_on, gamma, s
             window_on[w] = int(rng.random() < 1 / (1 + np.exp(-log_odds)))
             resid[:] = r - window_on[w] * u
         for j in cols:
+            lp = log_pi[j] if np.ndim(log_pi) == 2 else log_pi
+            pi = np.exp(lp)
             if window_on[w]:
                 xj = x[:, j]
                 xtx = xj @ xj
                 rhs = xj @ resid + xtx * beta[j]
-                log_w = np.array([log_pi[k] if gamma[k] == 0 else
-                                  log_pi[k] - 0.5 * np.log(gamma[k] * snp_var[j] * (xtx + sig2_e / (gamma[k] * snp_var[j])) / sig2_e)
+                log_w = np.array([lp[k] if gamma[k] == 0 else
+                                  lp[k] - 0.5 * np.log(gamma[k] * snp_var[j] * (xtx + sig2_e / (gamma[k] * snp_var[j])) / sig2_e)
                                   + 0.5 * rhs**2 / (sig2_e * (xtx + sig2_e / (gamma[k] * snp_var[j])))
                                   for k in range(len(gamma))])
                 wts = np.exp(log_w - log_w.max())
@@ -52,7 +54,9 @@ def reference_nested_sweep(x, resid, beta, comp, window_ptr, window_on, gamma, s
                 beta[j] = np.sqrt(v) * rng.standard_normal() if v > 0 else 0.0
 
 
-def test_nested_sweep_matches_reference():
+@pytest.mark.parametrize("per_snp", [False, True])
+def test_nested_sweep_matches_reference(per_snp):
+    """Shared weights, or per-SNP weights (a composed prior) passed as snp_log_weights."""
     rng = np.random.default_rng(3)
     n, m = 70, 24
     dosages = rng.binomial(2, rng.uniform(0.1, 0.5, m), size=(n, m)).astype(float)
@@ -60,7 +64,8 @@ def test_nested_sweep_matches_reference():
     x = geno.dense()
     window_ptr = np.array([0, 5, 6, 14, 24])
     gamma = np.array([0.0, 1.0])
-    log_pi = np.log([0.7, 0.3])
+    log_pi = np.log(rng.dirichlet([7, 3], size=m)) if per_snp else np.log([0.7, 0.3])
+    shared, rows = (log_pi[0], log_pi) if per_snp else (log_pi, None)
     snp_var = np.full(m, 0.2)
     beta = np.where(rng.random(m) < 0.3, rng.standard_normal(m) * 0.3, 0.0)
     beta[5] = 0.0  # window 1 has no effect: its indicator is drawn from the prior
@@ -72,8 +77,8 @@ def test_nested_sweep_matches_reference():
         state_ref = [s.copy() for s in state_fast]
         nnz, n_on = sweep_nested_windows(geno.codes, geno.center, geno.scale, geno.missing_ptr,
                                          geno.missing_idx, geno.xtx, geno.colsum, *state_fast[:3],
-                                         window_ptr, state_fast[3], gamma, snp_var, log_pi, -0.5,
-                                         0.9, np.random.default_rng(rep))
+                                         window_ptr, state_fast[3], gamma, snp_var, shared, -0.5,
+                                         0.9, np.random.default_rng(rep), rows)
         reference_nested_sweep(x, *state_ref[:3], window_ptr, state_ref[3], gamma, snp_var, log_pi,
                                -0.5, 0.9, np.random.default_rng(rep))
         np.testing.assert_array_equal(state_fast[3], state_ref[3])

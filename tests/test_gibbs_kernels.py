@@ -44,8 +44,10 @@ def test_compact_genotypes_match_dense_reference(standardize):
 
 
 def reference_sweep(x, resid, beta, comp, gamma, snp_var, log_pi, sig2_e, rng):
-    """Single-site Gibbs written out with dense columns; same random-number order."""
+    """Single-site Gibbs written out with dense columns; same random-number order.
+    ``log_pi``: (K,) shared or (M, K) per-SNP log weights."""
     for j in range(x.shape[1]):
+        lp = log_pi[j] if np.ndim(log_pi) == 2 else log_pi
         xj = x[:, j]
         xtx = xj @ xj
         rhs = xj @ resid + xtx * beta[j]
@@ -53,10 +55,10 @@ def reference_sweep(x, resid, beta, comp, gamma, snp_var, log_pi, sig2_e, rng):
         for k, g in enumerate(gamma):
             v = g * snp_var[j]
             if v <= 0 or xtx <= 0:
-                log_w[k] = log_pi[k]
+                log_w[k] = lp[k]
             else:
                 lhs = xtx + sig2_e / v
-                log_w[k] = log_pi[k] - 0.5 * np.log(v * lhs / sig2_e) + 0.5 * rhs**2 / (sig2_e * lhs)
+                log_w[k] = lp[k] - 0.5 * np.log(v * lhs / sig2_e) + 0.5 * rhs**2 / (sig2_e * lhs)
         w = np.exp(log_w - log_w.max())
         u = rng.random()
         k = min(int(np.searchsorted(np.cumsum(w), u * w.sum(), side="right")), len(w) - 1)
@@ -74,15 +76,18 @@ def reference_sweep(x, resid, beta, comp, gamma, snp_var, log_pi, sig2_e, rng):
     return int((beta != 0).sum())
 
 
+@pytest.mark.parametrize("per_snp", [False, True])
 @pytest.mark.parametrize("gamma", [[0.0, 1.0], [0.0, 0.01, 0.1, 1.0]])
-def test_sweep_matches_reference(gamma):
+def test_sweep_matches_reference(gamma, per_snp):
+    """Shared weights, or per-SNP weights (a composed prior) passed as snp_log_weights."""
     rng = np.random.default_rng(7)
     n, m = 80, 15
     dosages = random_dosages(rng, n, m)
     geno = CompactGenotypes.from_dosages(dosages)
     x = geno.dense()
     gamma = np.array(gamma)
-    log_pi = np.log(rng.dirichlet(np.ones(len(gamma))))
+    log_pi = np.log(rng.dirichlet(np.ones(len(gamma)), size=m if per_snp else None))
+    shared, rows = (log_pi[0], log_pi) if per_snp else (log_pi, None)
     snp_var = rng.uniform(0.05, 0.5, m)
     beta0 = np.where(rng.random(m) < 0.5, rng.standard_normal(m), 0.0)
     y = x @ rng.standard_normal(m) + rng.standard_normal(n)
@@ -91,8 +96,8 @@ def test_sweep_matches_reference(gamma):
         resid_ref, beta_ref, comp_ref = resid_fast.copy(), beta0.copy(), np.zeros(m, np.int8)
         nnz = sweep_normal_mixture(geno.codes, geno.center, geno.scale, geno.missing_ptr,
                                    geno.missing_idx, geno.xtx, geno.colsum, resid_fast, beta_fast,
-                                   comp_fast, gamma, snp_var, log_pi, 0.8,
-                                   np.random.default_rng(sweep_round))
+                                   comp_fast, gamma, snp_var, shared, 0.8,
+                                   np.random.default_rng(sweep_round), rows)
         nnz_ref = reference_sweep(x, resid_ref, beta_ref, comp_ref, gamma, snp_var, log_pi, 0.8,
                                   np.random.default_rng(sweep_round))
         np.testing.assert_array_equal(comp_fast, comp_ref)

@@ -26,25 +26,28 @@ def random_ld(rng, m, n_ref=60, threshold=0.15, n_blocks=1):
 
 
 def reference_sweep(R, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge=0.0):
-    """Dense, obviously-correct single-site Gibbs sweep (same random numbers)."""
+    """Dense, obviously-correct single-site Gibbs sweep (same random numbers); ``pi`` (K,)
+    shared or (M, K) per SNP."""
     XtX = np.outer(s, s) * ((1 - ridge) * R + ridge * np.diag(np.diag(R)))
     beta, comp, r = beta.copy(), comp.copy(), r.copy()
-    counts = np.zeros(len(pi), int)
-    ssq = np.zeros(len(pi))
+    k_max = np.shape(pi)[-1]
+    counts = np.zeros(k_max, int)
+    ssq = np.zeros(k_max)
     for j in range(len(beta)):
+        pi_j = pi[j] if np.ndim(pi) == 2 else pi
         rhs = (r[j] + XtX[j, j] * beta[j]) / vare[j]
-        w = np.empty(len(pi))
-        for k in range(len(pi)):
+        w = np.empty(k_max)
+        for k in range(k_max):
             v = comp_var[k] * snp_var_scale[j]
             if v > 0:
                 lhs = XtX[j, j] / vare[j] + 1 / v
                 # marginal likelihood ratio vs beta = 0: N(0, v) prior integrated out
-                w[k] = pi[k] * math.sqrt(1 / (v * lhs)) * math.exp(rhs**2 / (2 * lhs))
+                w[k] = pi_j[k] * math.sqrt(1 / (v * lhs)) * math.exp(rhs**2 / (2 * lhs))
             else:
-                w[k] = pi[k]
+                w[k] = pi_j[k]
         cdf = np.cumsum(w / w.sum())
         k = int(np.searchsorted(cdf, u[j], side="right"))
-        k = min(k, len(pi) - 1)
+        k = min(k, k_max - 1)
         v = comp_var[k] * snp_var_scale[j]
         if v > 0:
             lhs = XtX[j, j] / vare[j] + 1 / v
@@ -115,6 +118,49 @@ def test_sweep_matches_dense_reference(dtype, prior, ridge, layout):
     # the kept residual equals X'y - X'X beta recomputed from scratch
     recomputed = xty - product(*arrays, scale, s, diag, ridge, got_beta)
     np.testing.assert_allclose(got_r, recomputed, rtol=1e-9, atol=1e-7)
+
+
+@pytest.mark.parametrize("layout", ["csr", "band", "upper"])
+def test_per_snp_weights_sweep_matches_dense_reference(layout):
+    """Per-SNP mixture weights (a composed prior, :func:`snp_weight_terms`) in every LD
+    layout's sweep against the dense reference, a few SNPs with a near-certain spike (the
+    zero shortcut) and a few with almost no spike weight."""
+    from bayesmix.kernels.sbayes import sbayes_sweep_upper, snp_weight_terms, upper_from_csr
+
+    rng = np.random.default_rng(21)
+    m = 60
+    R = random_ld(rng, m)
+    indptr, indices, values, scale = encode(R, "int16")
+    arrays = {"csr": (indptr, indices, values), "band": band_from_csr(indptr, indices, values),
+              "upper": upper_from_csr(indptr, indices, values)}[layout]
+    sweep = {"csr": sbayes_sweep, "band": sbayes_sweep_band, "upper": sbayes_sweep_upper}[layout]
+    Rd = sp.csr_matrix((values.astype(np.float64) * scale, indices, indptr), shape=(m, m)).toarray()
+    n = rng.integers(5_000, 20_000, m).astype(float)
+    s = np.sqrt(n)
+    comp_var = np.array([0.0, 1e-4, 0.0, 1e-2])  # a second point mass among the components
+    pi = rng.dirichlet(np.ones(4), size=m)
+    pi[:5] = [0.999, 0.0005, 0.0003, 0.0002]
+    pi[5:10] = [1e-6, 0.3, 0.3, 0.4 - 1e-6]
+    xty = s * rng.normal(size=m) * 3
+    beta = np.where(rng.random(m) < 0.3, rng.normal(0, 0.03, m), 0.0)
+    comp = np.where(beta != 0, 3, 0).astype(np.int8)
+    xtx = np.outer(s, s) * Rd
+    r = xty - xtx @ beta
+    vare = rng.uniform(0.8, 1.0, m)
+    snp_var_scale = rng.uniform(0.5, 2.0, m)
+    u, u_effect = rng.random(m), rng.random(m)
+    z = np.where(u_effect < 0.5, ndtri(u_effect + 2.0**-54), -ndtri((1 - u_effect) - 2.0**-54))
+    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z)
+    got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
+    counts, ssq = sweep(*arrays, scale, s, n * Rd.diagonal(), 0.0, got_r, got_beta, got_comp,
+                        mixture_terms(np.log(pi[0]), comp_var), snp_var_scale, vare, u, u_effect,
+                        snp_weight_terms(np.log(pi), comp_var))
+    np.testing.assert_array_equal(got_comp, exp[1])
+    np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
+    np.testing.assert_array_equal(counts, exp[3])
+    np.testing.assert_allclose(ssq, exp[4], rtol=1e-9)
+    assert len(set(exp[1])) > 2  # several components drawn
 
 
 def test_block_parallel_sweep_equals_serial():

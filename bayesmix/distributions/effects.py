@@ -10,6 +10,10 @@ per-allele scale), and the t slab of BayesB (v_j ~ ScaledInvChi2 per SNP, so bet
 is Student-t). The density is taken with respect to Lebesgue measure on slab SNPs and
 counting measure at 0 on spike SNPs; a non-zero effect in a spike component has log
 density -inf.
+
+Composed priors (docs/composition.md) replace the weights by per-SNP weights pi_jk (e.g.
+:func:`annotation_weights`) and v_j by any per-SNP expression (a scale mixture with a
+per-SNP variance, or a function of a covariate such as :func:`covariate_scaled_variance`).
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import pytensor.tensor as pt
 from pymc.step_methods import STEP_METHODS
 from pymc.step_methods.compound import BlockedStep, Competence
 
-from bayesmix.errors import BayesmixError
+from bayesmix.errors import BayesmixError, InputError
 
 #: effect vectors declared with :func:`NormalMixtureEffects` (for :class:`NeedsGibbsSteps`)
 _MIXTURE_EFFECTS = weakref.WeakSet()
+#: weights tensor of :func:`annotation_weights` -> (annotations (M, A), theta tensor), so a
+#: step can recognise the multinomial-logistic structure (``annotation_structure``)
+_ANNOTATION_WEIGHTS = weakref.WeakKeyDictionary()
 
 
 def spike_slab_weights(pi):
@@ -36,6 +43,42 @@ def spike_slab_weights(pi):
 def maf_scaled_variance(sig2_beta, heterozygosity, S):
     """BayesS slab variance H_j^S sig2_beta (per-allele scale; H_j = 2 p_j (1 - p_j))."""
     return sig2_beta * pt.pow(pt.as_tensor_variable(np.asarray(heterozygosity, np.float64)), S)
+
+
+def annotation_weights(annotations, theta):
+    """Per-SNP mixture weights pi_j = softmax([0, A_j theta]) (M, K), SBayesRC's idea.
+
+    Parameters
+    ----------
+    annotations : (M, A) array of SNP annotations A_j (include a column of ones for an
+        intercept).
+    theta : (A, K - 1) tensor of log-odds coefficients of components 1..K-1 against
+        component 0 (the baseline, usually the spike); (A,) for two components, where
+        pi_j1 = 1 / (1 + exp(-A_j theta)).
+    """
+    annotations = np.asarray(annotations, np.float64)
+    if annotations.ndim != 2:
+        raise InputError(f"annotations must be an (SNPs, annotations) matrix, got shape "
+                         f"{annotations.shape}")
+    theta = theta_in = pt.as_tensor_variable(theta)
+    if theta.ndim == 1:
+        theta = theta[:, None]
+    logits = pt.dot(pt.as_tensor_variable(annotations), theta)
+    logits = pt.concatenate([pt.zeros((annotations.shape[0], 1)), logits], axis=1)
+    weights = pt.special.softmax(logits, axis=1)
+    _ANNOTATION_WEIGHTS[weights] = (annotations, theta_in)
+    return weights
+
+
+def annotation_structure(weights):
+    """(annotations (M, A), theta) if ``weights`` came from :func:`annotation_weights`."""
+    return _ANNOTATION_WEIGHTS.get(weights)
+
+
+def covariate_scaled_variance(sig2_beta, covariate, alpha):
+    """Slab variance v_j = sig2_beta exp(alpha x_j) of a per-SNP covariate x_j (e.g. an LD
+    score, centred so that sig2_beta is the variance at the average SNP)."""
+    return sig2_beta * pt.exp(alpha * pt.as_tensor_variable(np.asarray(covariate, np.float64)))
 
 
 def _mixture_effects_logp(beta, var):

@@ -124,6 +124,14 @@ class AlphabetStep(BlockedStep):
         return Competence.INCOMPATIBLE
 
 
+def shared_or_snp_weights(log_pi: np.ndarray) -> tuple:
+    """(shared (K,), per-SNP (M, K) or None) log weights for the sweeps from the model's
+    log weights, which are (K,) or, for a composed prior, (M, K)."""
+    if log_pi.ndim == 1:
+        return log_pi, None
+    return log_pi[0], np.ascontiguousarray(log_pi)
+
+
 class EffectsGibbs(AlphabetStep):
     """Joint single-site Gibbs update of every (comp_j, beta_j): one numba sweep."""
 
@@ -139,12 +147,13 @@ class EffectsGibbs(AlphabetStep):
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
         new = dict(point)
+        log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
         started = time.perf_counter()
         if alphabet.window_ptr is None:
             n_nonzero = sweep_normal_mixture(
                 geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
                 geno.colsum, e, beta, comp, alphabet.gamma, derived["slab_var"],
-                derived["log_pi"], derived["sig2_e"], self.rng)
+                log_pi, derived["sig2_e"], self.rng, snp_log_weights)
             n_windows = 0
         else:
             window_on = np.array(point["window_on"])
@@ -152,8 +161,9 @@ class EffectsGibbs(AlphabetStep):
             n_nonzero, n_windows = sweep_nested_windows(
                 geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
                 geno.colsum, e, beta, comp, alphabet.window_ptr, window_on, alphabet.gamma,
-                derived["slab_var"], derived["log_pi"],
-                math.log(pi_window) - math.log1p(-pi_window), derived["sig2_e"], self.rng)
+                derived["slab_var"], log_pi,
+                math.log(pi_window) - math.log1p(-pi_window), derived["sig2_e"], self.rng,
+                snp_log_weights)
             new["window_on"] = window_on
         seconds = time.perf_counter() - started
         new["beta"], new["comp"] = beta, comp
@@ -289,6 +299,12 @@ class EffectVarianceGibbs(_InverseGammaStep):
     def plays_role(cls, alphabet, rv) -> bool:
         return (rv.ndim == 0 and _scales_the_effects(alphabet, rv)
                 and is_scale_of(alphabet.model, rv, alphabet._slab_var, alphabet.initial_point()))
+
+    @classmethod
+    def recognises(cls, alphabet, rv) -> bool:
+        from bayesmix.inference.effect_steps import slab_proportional_to
+
+        return super().recognises(alphabet, rv) and slab_proportional_to(alphabet, rv)
 
     def step(self, point):
         nu, s2 = self.prior()
@@ -509,8 +525,10 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     """The step list for an :class:`~bayesmix.models.alphabet.AlphabetModel`.
 
     The effects sweep comes first, then one step per other free variable: the first
-    conjugate step that recognises the variable's prior, else :class:`MarkovBlanketMetropolis`;
-    BayesS/NS add the joint :class:`ShapeScaleMetropolis` move of (S, sig2_beta).
+    conjugate step that recognises the variable's prior, else a step for the per-SNP
+    variables of a composed effect prior, else :class:`MarkovBlanketMetropolis`
+    (:func:`bayesmix.inference.effect_steps.choose_step`); BayesS/NS add the joint
+    :class:`ShapeScaleMetropolis` move of (S, sig2_beta).
     Random generators are spawned from ``rng`` (pm.sample and the chain driver re-seed them
     per chain through ``setup_chain``).
     """
@@ -521,13 +539,11 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [EffectsGibbs([model[name] for name in swept], alphabet=alphabet,
                           residuals=residuals, model=model, rng=seeds[0])]
+    from bayesmix.inference.effect_steps import choose_step
+
     for rv, seed in zip(others, seeds[1:]):
-        chosen = next((cls for cls in CONJUGATE_STEPS if cls.recognises(alphabet, rv)), None)
-        if chosen is None:
-            steps.append(MarkovBlanketMetropolis([rv], alphabet=alphabet, residuals=residuals,
-                                            model=model, rng=seed))
-        else:
-            steps.append(chosen([rv], alphabet=alphabet, residuals=residuals, model=model, rng=seed))
+        chosen = choose_step(alphabet, rv, CONJUGATE_STEPS)
+        steps.append(chosen([rv], alphabet=alphabet, residuals=residuals, model=model, rng=seed))
     if ShapeScaleMetropolis.applies(alphabet):
         steps.append(ShapeScaleMetropolis([model["S"], model["sig2_beta"]], alphabet=alphabet,
                                           residuals=residuals, model=model, rng=seeds[-1]))

@@ -34,11 +34,13 @@ from pymc.step_methods.state import dataclass_state
 
 from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
-from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, MarkovBlanketMetropolis,
-                                      ResidualVarianceGibbs)
+from bayesmix.inference.effect_steps import choose_step
+from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
+                                      shared_or_snp_weights)
 from bayesmix.models.sbayes import SAMPLING_RATIO
 from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_sweep, sbayes_sweep_band,
-                                     sbayes_sweep_blocks, sbayes_sweep_upper, xtx_times,
+                                     sbayes_sweep_blocks, sbayes_sweep_upper, snp_weight_terms,
+                                     xtx_times,
                                      xtx_times_band, xtx_times_upper)
 from bayesmix.models.sbayes import divergence_advice
 
@@ -132,9 +134,11 @@ class SBayesEffectsGibbs(AlphabetStep):
         comp = np.array(point["comp"])
         vare = np.full(m.n_snps, derived["sig2_e"])
         uniforms, effect_uniforms = self.rng.random((2, m.n_snps))
+        log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
         args = (*m.ld_arrays, m.data.ld.scale, s, xtx_diag, m.ridge, r, beta, comp,
-                mixture_terms(derived["log_pi"], m.gamma), derived["slab_var"], vare,
-                uniforms, effect_uniforms)
+                mixture_terms(log_pi, m.gamma), derived["slab_var"], vare,
+                uniforms, effect_uniforms,
+                None if snp_log_weights is None else snp_weight_terms(snp_log_weights, m.gamma))
         started = time.perf_counter()
         if m.block_bounds is not None:
             counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)
@@ -217,8 +221,8 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
 
     With the robust setting's LD-sampling plug-in, :class:`LDSamplingRatioPlugIn` first; then
     the effects sweep, then per other free variable the first step that recognises its
-    prior (the summary-data residual variance, then the alphabet's conjugate steps), else the
-    alphabet's generic Markov-blanket Metropolis step.
+    prior (the summary-data residual variance, then the alphabet's conjugate steps), else
+    the alphabet's choice for other variables (:func:`bayesmix.inference.effect_steps.choose_step`).
     """
     model = sbayes.model
     residuals = SummaryResiduals(sbayes)
@@ -233,7 +237,6 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     candidates = (SBayesResidualVarianceGibbs,) + tuple(
         c for c in CONJUGATE_STEPS if c is not ResidualVarianceGibbs)
     for rv, seed in zip(others, seeds[1:]):
-        chosen = next((c for c in candidates if c.recognises(sbayes, rv)),
-                      MarkovBlanketMetropolis)
+        chosen = choose_step(sbayes, rv, candidates)
         steps.append(chosen([rv], alphabet=sbayes, residuals=residuals, model=model, rng=seed))
     return steps

@@ -6,7 +6,9 @@ matrix (standardised or centred columns) and a normal-mixture prior per SNP,
     beta_j ~ sum_k pi_k N(0, gamma_k v_j),   gamma_k v_j = 0 meaning a point mass at 0,
 
 where v_j is the slab variance of SNP j on the scale of X (sig2_beta for BayesC/R; H_j^S
-sig2_beta for BayesS; a SNP-specific variance for BayesB). For each SNP the sweep forms
+sig2_beta for BayesS; a SNP-specific variance for BayesB; any per-SNP expression of a
+composed prior) and the weights pi_k are shared by all SNPs or, for a composed prior
+(annotation-dependent weights), given per SNP as pi_jk. For each SNP the sweep forms
 rhs = x_j'e + x_j'x_j beta_j, draws the component from its marginal likelihood
 
     log p(k) = log pi_k - 1/2 log(gamma_k v_j lhs_k / sig2_e) + rhs^2 / (2 sig2_e lhs_k),
@@ -86,7 +88,7 @@ def _update_snp(codes, j, center, scale, missing_ptr, missing_idx, xtx, colsum, 
 
 @njit
 def sweep_normal_mixture(codes, center, scale, missing_ptr, missing_idx, xtx, colsum, resid,
-                         beta, comp, gamma, snp_var, log_pi, sig2_e, rng):
+                         beta, comp, gamma, snp_var, log_pi, sig2_e, rng, snp_log_weights=None):
     """One single-site Gibbs pass over all SNPs (BayesC, BayesR, BayesS, BayesB).
 
     Parameters
@@ -98,9 +100,11 @@ def sweep_normal_mixture(codes, center, scale, missing_ptr, missing_idx, xtx, co
     comp : (M,) int8/int64, updated in place; mixture component of each SNP.
     gamma : (K,) float64; component variance multipliers (0 = point mass at zero).
     snp_var : (M,) float64; slab variance v_j of each SNP on the scale of X.
-    log_pi : (K,) float64; log mixture weights (-inf allowed).
+    log_pi : (K,) float64; log mixture weights shared by all SNPs (-inf allowed).
     sig2_e : residual variance.
     rng : numpy.random.Generator.
+    snp_log_weights : None, or (M, K) float64 log mixture weights of each SNP (rows
+        normalised; -inf allowed), used instead of ``log_pi``.
 
     Returns
     -------
@@ -112,16 +116,31 @@ def sweep_normal_mixture(codes, center, scale, missing_ptr, missing_idx, xtx, co
         sum_r += resid[i]
     n_nonzero = 0
     for j in range(beta.shape[0]):
+        if snp_log_weights is None:
+            weights_j = log_pi
+        else:
+            weights_j = snp_log_weights[j]
         sum_r = _update_snp(codes, j, center, scale, missing_ptr, missing_idx, xtx, colsum,
-                            resid, sum_r, beta, comp, gamma, snp_var[j], log_pi, sig2_e, rng, log_w)
+                            resid, sum_r, beta, comp, gamma, snp_var[j], weights_j, sig2_e, rng,
+                            log_w)
         if beta[j] != 0.0:
             n_nonzero += 1
     return n_nonzero
 
 
 @njit
+def _cumulative_weights(log_pi, pi_cum):
+    """pi_cum[k] = sum_{l <= k} exp(log_pi[l]) (the mixture weights' running sums)."""
+    acc = 0.0
+    for k in range(log_pi.shape[0]):
+        acc += np.exp(log_pi[k])
+        pi_cum[k] = acc
+
+
+@njit
 def _draw_from_prior(j, beta, comp, gamma, var_j, pi_cum, rng):
-    """(comp_j, beta_j) from the mixture prior: the pseudo-prior of an inactive window."""
+    """(comp_j, beta_j) from the mixture prior (running sums ``pi_cum`` of its weights): the
+    pseudo-prior of an inactive window."""
     u = rng.random() * pi_cum[pi_cum.shape[0] - 1]
     k = 0
     while k < pi_cum.shape[0] - 1 and u >= pi_cum[k]:
@@ -134,7 +153,7 @@ def _draw_from_prior(j, beta, comp, gamma, var_j, pi_cum, rng):
 @njit
 def sweep_nested_windows(codes, center, scale, missing_ptr, missing_idx, xtx, colsum, resid,
                          beta, comp, window_ptr, window_on, gamma, snp_var, log_pi,
-                         log_odds_window, sig2_e, rng):
+                         log_odds_window, sig2_e, rng, snp_log_weights=None):
     """One Gibbs pass of BayesN/NS over windows of SNPs (GCTB's nested model).
 
     Augmented parametrisation: every SNP keeps a component c_j and an effect b_j with the
@@ -150,7 +169,8 @@ def sweep_nested_windows(codes, center, scale, missing_ptr, missing_idx, xtx, co
 
     ``resid`` holds y - fixed effects - sum_w delta_w X_w b_w and is updated in place, as are
     ``beta`` (b), ``comp`` and ``window_on``. ``log_odds_window`` = log(pi_w / (1 - pi_w)).
-    Other parameters as in :func:`sweep_normal_mixture`.
+    Other parameters (``snp_log_weights``: per-SNP weights instead of ``log_pi``) as in
+    :func:`sweep_normal_mixture`.
 
     Returns
     -------
@@ -160,10 +180,7 @@ def sweep_nested_windows(codes, center, scale, missing_ptr, missing_idx, xtx, co
     n_comp = gamma.shape[0]
     log_w = np.empty(n_comp)
     pi_cum = np.empty(n_comp)
-    acc = 0.0
-    for k in range(n_comp):
-        acc += np.exp(log_pi[k])
-        pi_cum[k] = acc
+    _cumulative_weights(log_pi, pi_cum)
     u = np.zeros(n)
     sum_r = 0.0
     for i in range(n):
@@ -204,13 +221,19 @@ def sweep_nested_windows(codes, center, scale, missing_ptr, missing_idx, xtx, co
         if window_on[w] == 1:
             n_on += 1
             for j in range(start, stop):
+                if snp_log_weights is None:
+                    weights_j = log_pi
+                else:
+                    weights_j = snp_log_weights[j]
                 sum_r = _update_snp(codes, j, center, scale, missing_ptr, missing_idx, xtx,
                                     colsum, resid, sum_r, beta, comp, gamma, snp_var[j],
-                                    log_pi, sig2_e, rng, log_w)
+                                    weights_j, sig2_e, rng, log_w)
                 if beta[j] != 0.0:
                     n_nonzero += 1
         else:
             for j in range(start, stop):
+                if snp_log_weights is not None:
+                    _cumulative_weights(snp_log_weights[j], pi_cum)
                 _draw_from_prior(j, beta, comp, gamma, snp_var[j], pi_cum, rng)
     return n_nonzero, n_on
 
@@ -250,3 +273,55 @@ def slab_sum_of_squares(beta, comp, gamma, slab_var, sig2_beta):
             k += 1
             total += beta[j] * beta[j] / w
     return k, total
+
+
+@njit
+def multinomial_logistic_terms(annotations, theta, comp, derivatives):
+    """Log-likelihood (and gradient and Hessian) of components under annotation weights.
+
+    pi_jk = softmax_k(eta_jk), eta_j0 = 0 and eta_jk = A_j theta[:, k-1] (k >= 1), so with
+    p = pi_j and y the one-hot of comp_j: l = sum_j log pi_j[comp_j],
+    dl/dtheta[a, k] = sum_j A_ja (y_jk - p_jk) and d2l/dtheta[a, k] dtheta[b, l] =
+    -sum_j A_ja A_jb p_jk (delta_kl - p_jl) (k, l >= 1).
+
+    Parameters: annotations (M, A) float64, theta (A, K-1) float64, comp (M,) integers,
+    derivatives: whether to accumulate the gradient and Hessian (else they stay 0).
+    Returns (l, gradient (A, K-1), Hessian (A (K-1), A (K-1)) over theta.ravel()).
+    """
+    m, n_a = annotations.shape
+    n_k = theta.shape[1]
+    grad = np.zeros((n_a, n_k))
+    hess = np.zeros((n_a * n_k, n_a * n_k))
+    eta = np.empty(n_k + 1)
+    p = np.empty(n_k)
+    total = 0.0
+    for j in range(m):
+        eta[0] = 0.0
+        top = 0.0
+        for k in range(n_k):
+            s = 0.0
+            for a in range(n_a):
+                s += annotations[j, a] * theta[a, k]
+            eta[k + 1] = s
+            if s > top:
+                top = s
+        norm = np.exp(-top)
+        for k in range(n_k):
+            p[k] = np.exp(eta[k + 1] - top)
+            norm += p[k]
+        total += eta[comp[j]] - top - np.log(norm)
+        if not derivatives:
+            continue
+        for k in range(n_k):
+            p[k] /= norm
+        for k in range(n_k):
+            y_k = 1.0 if comp[j] == k + 1 else 0.0
+            for a in range(n_a):
+                grad[a, k] += annotations[j, a] * (y_k - p[k])
+            for l in range(n_k):
+                w = p[k] * ((1.0 if k == l else 0.0) - p[l])
+                for a in range(n_a):
+                    x = annotations[j, a] * w
+                    for b in range(n_a):
+                        hess[a * n_k + k, b * n_k + l] -= x * annotations[j, b]
+    return total, grad, hess

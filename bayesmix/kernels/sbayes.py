@@ -24,7 +24,9 @@ One prior covers SBayesC, SBayesR and SBayesS: beta_j is a mixture over componen
 probabilities ``pi_k`` of N(0, comp_var_k * snp_var_scale_j), where ``comp_var_k = 0`` is a
 point mass at zero. SBayesC: comp_var = (0, sigma^2), snp_var_scale = 1. SBayesR: comp_var =
 gamma_k sigma^2. SBayesS: comp_var = (0, sigma^2), snp_var_scale_j = H_j^(S+1) (the per-allele
-variance H_j^S sigma^2 seen on the standardised scale).
+variance H_j^S sigma^2 seen on the standardised scale). A composed prior may give each SNP its
+own weights pi_jk (annotation-dependent weights): the sweeps' ``snp_weights`` argument, see
+:func:`snp_weight_terms`.
 
 The random numbers (two uniforms per SNP; the second becomes a standard normal only for SNPs
 drawn into a slab, which is cheaper than drawing M normals) are drawn by the caller, so the
@@ -59,6 +61,21 @@ def mixture_terms(log_pi, comp_var) -> tuple:
     return (tuple(log_pi.tolist()), tuple(comp_var.tolist()), tuple(odds.tolist()), bound)
 
 
+def snp_weight_terms(log_weights, comp_var) -> tuple:
+    """Per-SNP mixture weights for the sweeps' ``snp_weights``: the arrays (log pi_jk (M, K),
+    odds_jk = pi_jk / pi_j0 (M, K), sum over slabs k >= 1 of odds_jk / sqrt(comp_var_k) (M,),
+    sum over point masses k >= 1 of odds_jk (M,)), row j playing the part of
+    :func:`mixture_terms` for SNP j. ``log_weights`` (M, K): rows normalised, -inf allowed
+    except in column 0 when component 0 is a point mass."""
+    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
+    comp_var = np.asarray(comp_var, dtype=np.float64)
+    odds = np.exp(log_weights - log_weights[:, :1])
+    slab = comp_var[1:] > 0
+    over_sd = odds[:, 1:][:, slab] @ (1.0 / np.sqrt(comp_var[1:][slab]))
+    point_masses = odds[:, 1:][:, ~slab].sum(axis=1)
+    return log_weights, odds, np.ascontiguousarray(over_sd), np.ascontiguousarray(point_masses)
+
+
 @njit
 def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, u_effect):
     """Gibbs draw of (component, effect) of a SNP given r_j = (X'y - X'X beta)_j.
@@ -81,6 +98,15 @@ def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, u_effect):
     of :func:`mixture_terms` one square root bounds all slabs at once.
     """
     log_pi, comp_var, odds, (odds_over_sd, odds_point_masses) = mixture
+    return _draw_weighted(r_j, d, ve, old, log_pi, comp_var, odds, odds_over_sd,
+                          odds_point_masses, var_scale_j, u, u_effect)
+
+
+@njit
+def _draw_weighted(r_j, d, ve, old, log_pi, comp_var, odds, odds_over_sd, odds_point_masses,
+                   var_scale_j, u, u_effect):
+    """:func:`_draw_snp` with the weight terms given one by one (tuples of
+    :func:`mixture_terms` or rows of :func:`snp_weight_terms`)."""
     rhs = (r_j + d * old) / ve
     if comp_var[0] == 0.0:
         ratio = ve / d
@@ -154,8 +180,20 @@ def normal_quantile(u):
 
 
 @njit
+def _draw_snp_j(j, r_j, d, ve, old, mixture, snp_weights, var_scale_j, u, u_effect):
+    """:func:`_draw_snp` for SNP j with the shared weights of ``mixture``, or with its own
+    (row j of ``snp_weights``, :func:`snp_weight_terms`) when that is not None."""
+    if snp_weights is None:
+        return _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, u_effect)
+    log_w, odds, over_sd, point_masses = snp_weights
+    return _draw_weighted(r_j, d, ve, old, log_w[j], mixture[1], odds[j], over_sd[j],
+                          point_masses[j], var_scale_j, u, u_effect)
+
+
+@njit
 def _sweep_range(lo, hi, is_band, ptr, cols, values, value_scale, s, xtx_diag, ridge, r, beta,
-                 comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts, ssq):
+                 comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts, ssq,
+                 snp_weights):
     """Sweep SNPs ``lo..hi-1`` in order; see :func:`sbayes_sweep` for the arguments.
 
     The LD is CSR (``is_band`` False: ``ptr, cols, values`` = indptr, indices, values) or the
@@ -166,8 +204,9 @@ def _sweep_range(lo, hi, is_band, ptr, cols, values, value_scale, s, xtx_diag, r
     """
     scaled = _to_scaled(r, s, lo, hi)
     for j in range(lo, hi):
-        chosen, new = _draw_snp(scaled[j - lo] * s[j], xtx_diag[j], vare[j], beta[j], mixture,
-                                snp_var_scale[j], uniforms[j], effect_uniforms[j])
+        chosen, new = _draw_snp_j(j, scaled[j - lo] * s[j], xtx_diag[j], vare[j], beta[j],
+                                  mixture, snp_weights, snp_var_scale[j], uniforms[j],
+                                  effect_uniforms[j])
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
@@ -204,7 +243,7 @@ def _from_scaled(scaled, s, r, lo):
 
 @njit
 def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, beta, comp, mixture,
-                 snp_var_scale, vare, uniforms, effect_uniforms):
+                 snp_var_scale, vare, uniforms, effect_uniforms, snp_weights=None):
     """One Gibbs sweep over all SNPs in order, updating ``beta``, ``comp`` and ``r`` in place.
 
     Parameters
@@ -236,6 +275,9 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
     uniforms, effect_uniforms : float64[M]
         Two U[0, 1) draws per SNP: the first picks the component, the second gives the
         standard normal of a slab effect (:func:`normal_quantile`).
+    snp_weights : None or tuple
+        Per-SNP mixture weights (:func:`snp_weight_terms`); when given, only the component
+        variances of ``mixture`` are used.
 
     Returns
     -------
@@ -249,13 +291,13 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
     ssq = np.zeros(n_comp)
     _sweep_range(0, beta.shape[0], False, indptr, indices, values, value_scale, s, xtx_diag,
                  ridge, r, beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms,
-                 counts, ssq)
+                 counts, ssq, snp_weights)
     return counts, ssq
 
 
 def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, xtx_diag, ridge,
-                        r, beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, *,
-                        threads: int | None = None):
+                        r, beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms,
+                        snp_weights=None, *, threads: int | None = None):
     """:func:`sbayes_sweep` run in parallel threads over LD blocks that share no LD entry.
 
     ``block_bounds`` (int64[B+1]) splits the SNPs into contiguous blocks
@@ -283,7 +325,7 @@ def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, x
         lo, hi = runs[k]
         _sweep_range(lo, hi, False, indptr, indices, values, value_scale, s, xtx_diag, ridge, r,
                      beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms,
-                     counts[k], ssq[k])
+                     counts[k], ssq[k], snp_weights)
 
     if len(runs) == 1:
         sweep_run(0)
@@ -414,7 +456,7 @@ def upper_from_csr(indptr, indices, values):
 
 @njit
 def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                       mixture, snp_var_scale, vare, uniforms, effect_uniforms):
+                       mixture, snp_var_scale, vare, uniforms, effect_uniforms, snp_weights=None):
     """:func:`sbayes_sweep` on the strict upper triangle of R (~2 bytes per nonzero of R with
     int16 values and uint16 offsets; see :func:`upper_from_csr`). Same draws.
 
@@ -434,8 +476,8 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     changed_before = np.zeros(m + 1, np.int64)  # number of changed SNPs among 0..k-1
     factor = value_scale * (1.0 - ridge)
     for j in range(m):
-        chosen, new = _draw_snp(r[j], xtx_diag[j], vare[j], beta[j], mixture, snp_var_scale[j],
-                                uniforms[j], effect_uniforms[j])
+        chosen, new = _draw_snp_j(j, r[j], xtx_diag[j], vare[j], beta[j], mixture, snp_weights,
+                                  snp_var_scale[j], uniforms[j], effect_uniforms[j])
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
@@ -538,7 +580,7 @@ def band_from_csr(indptr, indices, values):
 
 @njit
 def sbayes_sweep_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, r, beta, comp,
-                      mixture, snp_var_scale, vare, uniforms, effect_uniforms):
+                      mixture, snp_var_scale, vare, uniforms, effect_uniforms, snp_weights=None):
     """:func:`sbayes_sweep` on the band layout of :func:`band_from_csr` (same arguments after
     the three LD arrays, same draws: the band's zeros leave r unchanged)."""
     n_comp = len(mixture[0])
@@ -546,7 +588,7 @@ def sbayes_sweep_band(first, row_ptr, band, value_scale, s, xtx_diag, ridge, r, 
     ssq = np.zeros(n_comp)
     _sweep_range(0, beta.shape[0], True, row_ptr, first, band, value_scale, s, xtx_diag, ridge,
                  r, beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms, counts,
-                 ssq)
+                 ssq, snp_weights)
     return counts, ssq
 
 
