@@ -34,11 +34,12 @@ import pymc as pm
 
 from bayesmix.distributions.effects import annotation_weights
 from bayesmix.inference.gibbs import make_steps
-from bayesmix.inference.sbayes_data import prepare_summary_data
+from bayesmix.prepare.summary_data import prepare_summary_data
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld import build_ld
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
+from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.models.sbayes import SBayesModel
 from bayesmix.simulate.from_ld import draw_from_genotype_blocks, sumstats_table
 from bayesmix.simulate.genotypes import simulate_bfile

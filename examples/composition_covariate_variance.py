@@ -35,7 +35,8 @@ from bayesmix.inference.gibbs import sample
 from bayesmix.io.plink import Genotypes
 from bayesmix.kernels.sbayes import row_ld_statistics
 from bayesmix.ld import build_ld
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
+from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.simulate.genotypes import simulate_bfile
 
 H2 = 0.5

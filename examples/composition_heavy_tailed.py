@@ -35,7 +35,8 @@ import pymc as pm
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
 from bayesmix.io.plink import Genotypes
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
+from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.simulate.genotypes import simulate_bfile
 
 H2 = 0.5

@@ -27,10 +27,11 @@ from bayesmix.inference.effect_steps import (AnnotationWeightsMetropolis, SnpSca
                                              SnpwiseMetropolis)
 from bayesmix.inference.gibbs import (EffectsGibbs, FixedEffectsGibbs, MarkovBlanketMetropolis,
                                       make_steps)
-from bayesmix.inference.sbayes_data import SummaryData
+from bayesmix.prepare.summary_data import SummaryData
 from bayesmix.inference.sbayes_gibbs import SBayesEffectsGibbs, make_sbayes_steps
 from bayesmix.ld.store import LDMatrix
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel, AlphabetPrior
+from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
+from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.models.sbayes import SBayesModel
 
 pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")

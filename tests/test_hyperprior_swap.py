@@ -27,7 +27,8 @@ from bayesmix.prepare.summary_data import SummaryData
 from bayesmix.inference.sbayes_gibbs import (LDSamplingRatioPlugIn, SBayesResidualVarianceGibbs,
                                              make_sbayes_steps)
 from bayesmix.ld.store import LDMatrix
-from bayesmix.models.alphabet import AlphabetData, AlphabetModel
+from bayesmix.models.alphabet import AlphabetModel
+from bayesmix.prepare.alphabet_data import AlphabetData
 from bayesmix.models.sbayes import SAMPLING_RATIO, SBayesModel
 
 pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
