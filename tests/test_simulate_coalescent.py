@@ -190,18 +190,23 @@ def test_plink_frequencies_match_the_tree_sequences(written, tmp_path):
 
 # ---------------------------------------------------------------- (e) seeds
 def _simulate_cli(folder, seed, *extra):
-    folder.mkdir()
+    """Run the command into an empty ``folder``; the bytes of its outputs (then removed, so
+    the next run writes to the same paths, which the JSON records)."""
+    folder.mkdir(exist_ok=True)
     argv = ["simulate", "--coalescent", "--n-cohort", "30", "--n-panel", "12",
             "--chromosomes", "2", "--length-mb", "0.2", "--seed", str(seed),
             "--out", str(folder / "sim"), *extra]
     assert main(argv) == 0
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix != ".log"}
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix != ".log"}
+    for path in folder.iterdir():
+        path.unlink()
+    return files
 
 
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
-    first = _simulate_cli(tmp_path / "a", 5)
-    again = _simulate_cli(tmp_path / "b", 5)
-    other = _simulate_cli(tmp_path / "c", 6)
+    first = _simulate_cli(tmp_path, 5)
+    again = _simulate_cli(tmp_path, 5)
+    other = _simulate_cli(tmp_path, 6)
     assert sorted(first) == ["sim.coalescent.json", "sim.cohort.bed", "sim.cohort.bim",
                              "sim.cohort.fam", "sim.panel.bed", "sim.panel.bim",
                              "sim.panel.fam"]
@@ -228,9 +233,10 @@ def test_thinning_keeps_a_subset_split_over_chromosomes():
 
 def test_trait_simulation_runs_on_the_cohort(tmp_path):
     """The cohort is an ordinary PLINK fileset for `bayesmix simulate --prior`."""
-    _simulate_cli(tmp_path / "g", 1)
     out = tmp_path / "trait"
-    assert main(["simulate", "--bfile", str(tmp_path / "g" / "sim.cohort"), "--prior", "C",
+    assert main(["simulate", "--coalescent", "--n-cohort", "30", "--n-panel", "12",
+                 "--length-mb", "0.2", "--seed", "1", "--out", str(tmp_path / "sim")]) == 0
+    assert main(["simulate", "--bfile", str(tmp_path / "sim.cohort"), "--prior", "C",
                  "--h2", "0.5", "--n-causal", "5", "--seed", "1", "--out", str(out)]) == 0
     truth = json.loads((tmp_path / "trait.truth.json").read_text())
     assert truth["n_samples"] == 30 and len(truth["causal"]["index"]) == 5

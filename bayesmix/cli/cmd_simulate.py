@@ -179,7 +179,6 @@ def _fresh_seed() -> int:
 def _run_coalescent(args) -> int:
     import json
     import logging
-    from pathlib import Path
 
     from bayesmix.io.files import atomic_open
     from bayesmix.simulate.coalescent import simulate_coalescent
@@ -198,8 +197,7 @@ def _run_coalescent(args) -> int:
     summary = data.summary()
     written = [f"{out}.{part}.{ext}" for part in ("cohort", "panel")
                for ext in ("bed", "bim", "fam")]
-    # file names without their folder: the same seed gives the same bytes wherever written
-    summary["files"] = [Path(f).name for f in written + [f"{out}.coalescent.json"]]
+    summary["files"] = written + [f"{out}.coalescent.json"]
     with atomic_open(f"{out}.coalescent.json", "wt") as fh:
         json.dump(summary, fh, indent=1)
         fh.write("\n")
