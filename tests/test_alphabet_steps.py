@@ -11,8 +11,8 @@ import pytest
 pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
 
 from bayesmix.inference.chain import ChainSettings, run_chain, run_chains
-from bayesmix.inference.gibbs import (EffectVarianceGibbs, MarkovBlanketMetropolis, MixtureWeightsGibbs,
-                                      make_steps, sample)
+from bayesmix.inference.gibbs import EffectVarianceGibbs, MixtureWeightsGibbs, make_steps, sample
+from bayesmix.inference.step_base import MarkovBlanketMetropolis
 from bayesmix.models.alphabet import AlphabetModel
 from bayesmix.prepare.alphabet_data import AlphabetData
 

@@ -25,8 +25,8 @@ from scipy.special import expit, logsumexp
 from bayesmix.distributions.effects import annotation_weights, covariate_scaled_variance
 from bayesmix.inference.effect_steps import (AnnotationWeightsMetropolis, SnpScaleMixtureGibbs,
                                              SnpwiseMetropolis)
-from bayesmix.inference.gibbs import (EffectsGibbs, FixedEffectsGibbs, MarkovBlanketMetropolis,
-                                      make_steps)
+from bayesmix.inference.gibbs import EffectsGibbs, FixedEffectsGibbs, make_steps
+from bayesmix.inference.step_base import MarkovBlanketMetropolis
 from bayesmix.prepare.summary_data import SummaryData
 from bayesmix.inference.sbayes_gibbs import SBayesEffectsGibbs, make_sbayes_steps
 from bayesmix.ld.store import LDMatrix

@@ -21,8 +21,8 @@ from scipy.special import betaln
 
 from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.inference.chain import ChainSettings, run_chains
-from bayesmix.inference.gibbs import (EffectVarianceGibbs, MarkovBlanketMetropolis,
-                                      MixtureWeightsGibbs, ResidualVarianceGibbs, make_steps)
+from bayesmix.inference.gibbs import (EffectVarianceGibbs, MixtureWeightsGibbs, ResidualVarianceGibbs, make_steps)
+from bayesmix.inference.step_base import MarkovBlanketMetropolis
 from bayesmix.prepare.summary_data import SummaryData
 from bayesmix.inference.sbayes_gibbs import (LDSamplingRatioPlugIn, SBayesResidualVarianceGibbs,
                                              make_sbayes_steps)

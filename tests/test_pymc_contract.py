@@ -14,8 +14,8 @@ import pymc as pm
 import pytest
 
 from bayesmix.distributions.effects import GibbsStepsNeeded
-from bayesmix.inference.gibbs import (MarkovBlanketMetropolis, ShapeScaleMetropolis,
-                                      make_steps)
+from bayesmix.inference.gibbs import ShapeScaleMetropolis, make_steps
+from bayesmix.inference.step_base import MarkovBlanketMetropolis
 from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
 from bayesmix.prepare.alphabet_data import AlphabetData
 

@@ -36,7 +36,7 @@ import pytensor.tensor as pt
 
 from bayesmix.distributions.effects import annotation_structure
 from bayesmix.distributions.graph import constant_value, small_graph_mode
-from bayesmix.inference.gibbs import AlphabetStep, MarkovBlanketMetropolis, _Adaptive
+from bayesmix.inference.step_base import Adaptive, AlphabetStep, MarkovBlanketMetropolis
 from bayesmix.kernels.gibbs import multinomial_logistic_terms
 
 
@@ -179,7 +179,7 @@ class SnpScaleMixtureGibbs(AlphabetStep):
         return new, [{}]
 
 
-class SnpwiseMetropolis(_Adaptive, AlphabetStep):
+class SnpwiseMetropolis(Adaptive, AlphabetStep):
     """Random-walk Metropolis on an (M,) variable whose Markov blanket factorises over SNPs.
 
     Every element gets a proposal x_j' = x_j + s_j eps_j (value space) and is accepted with

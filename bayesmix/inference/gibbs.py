@@ -14,7 +14,7 @@ One concept per step (all :class:`pymc.step_methods.compound.BlockedStep`):
 - :class:`ResidualVarianceGibbs` - the likelihood's residual variance (sig2_e):
   inverse-gamma / scaled-inv-chi2 prior.
 - :class:`ShapeScaleMetropolis` - BayesS: a joint move of (S, sig2_beta) along their ridge.
-- :class:`MarkovBlanketMetropolis` - any other scalar/vector hyperparameter (BayesS's S, or a
+- :class:`~bayesmix.inference.step_base.MarkovBlanketMetropolis` - any other scalar/vector hyperparameter (BayesS's S, or a
   non-conjugate prior the user swapped in: HalfNormal, HalfCauchy, Uniform, LogNormal, ...):
   adaptive random-walk Metropolis on the log density of the variable's Markov blanket only
   (its prior plus its children's terms, with the transform's Jacobian), never the whole model.
@@ -39,14 +39,15 @@ import time
 
 import numpy as np
 import pymc as pm
-from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
-from pymc.step_methods.state import dataclass_state
+from pymc.step_methods.compound import BlockedStep
 from pytensor.graph.traversal import ancestors
 
 from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.distributions.variance import draw_scaled_inv_chi2, scaled_inv_chi2_params
 from bayesmix.inference.conjugacy import (ValueSpace, beta_or_dirichlet, constant_params,
                                           direct_children, is_scale_of, weights_role)
+from bayesmix.inference.effect_steps import choose_step
+from bayesmix.inference.step_base import Adaptive, AlphabetStep
 from bayesmix.kernels.gibbs import (slab_sum_of_squares, sweep_nested_windows,
                                      sweep_normal_mixture)
 
@@ -93,35 +94,6 @@ class Residuals:
 
     def set_state(self, state: dict) -> None:
         self.e, self.beta, self.alpha = state["e"], state["beta"], state["alpha"]
-
-
-class AlphabetStep(BlockedStep):
-    """Base of the alphabet steps: holds the model wrapper, the shared residuals and an RNG.
-
-    Its PyMC ``sampling_state`` is the generator (``StepMethodState``; adaptive steps add
-    their tuning state), which is also what checkpoints store.
-    """
-
-    _state_class = StepMethodState
-
-    def __init__(self, vars, *, alphabet, residuals=None, model=None, rng=None, blocked=True):
-        self.alphabet = alphabet
-        self.model = alphabet.model
-        self.vars = [self.model.rvs_to_values[v] for v in vars]
-        self.residuals = residuals
-        self.rng = np.random.default_rng(rng)
-
-    def setup_chain(self, rng, tune, draws) -> None:
-        """PyMC's per-chain reset: this chain's generator, and the residuals recomputed."""
-        super().setup_chain(rng, tune, draws)
-        if self.residuals is not None:
-            self.residuals.reset()
-
-    @staticmethod
-    def competence(var, has_grad):
-        # these steps need the model wrapper (make_steps builds them); PyMC's automatic
-        # assignment is refused for the effects by bayesmix.distributions.effects instead
-        return Competence.INCOMPATIBLE
 
 
 def shared_or_snp_weights(log_pi: np.ndarray) -> tuple:
@@ -300,12 +272,6 @@ class EffectVarianceGibbs(_InverseGammaStep):
         return (rv.ndim == 0 and _scales_the_effects(alphabet, rv)
                 and is_scale_of(alphabet.model, rv, alphabet._slab_var, alphabet.initial_point()))
 
-    @classmethod
-    def recognises(cls, alphabet, rv) -> bool:
-        from bayesmix.inference.effect_steps import slab_proportional_to
-
-        return super().recognises(alphabet, rv) and slab_proportional_to(alphabet, rv)
-
     def step(self, point):
         nu, s2 = self.prior()
         sig2_beta = float(self.space.read(point))
@@ -356,105 +322,7 @@ class ResidualVarianceGibbs(_InverseGammaStep):
         return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + float(e @ e)) / dof))
 
 
-@dataclass_state
-class AdaptiveStepState(StepMethodState):
-    """PyMC sampling state of the adaptive Metropolis steps: the generator (base class), the
-    log proposal scale(s), the number of tuning updates so far and whether still tuning."""
-
-    log_scale: object
-    n_tuned: int
-    tune: bool
-
-
-class _Adaptive:
-    """Per-chain tuning of a random-walk scale (PyMC's contract): ``setup_chain`` and
-    ``reset_tuning`` restart it from the initial scale, ``stop_tuning`` freezes it, and the
-    whole state is the step's ``sampling_state`` (checkpoints, PyMC's chain restarts)."""
-
-    _state_class = AdaptiveStepState
-    target_acceptance = 0.44
-
-    def setup_chain(self, rng, tune, draws) -> None:
-        super().setup_chain(rng, tune, draws)
-        self.reset_tuning()
-        self.tune = tune > 0
-
-    def reset_tuning(self) -> None:
-        self.log_scale = np.array(self._initial_log_scale, dtype=np.float64)
-        self.n_tuned = 0
-        self.tune = True
-
-    def _adapt(self, accepted: np.ndarray | float, index=...) -> None:
-        """Robbins-Monro step of the log scale towards ``target_acceptance``."""
-        self.log_scale[index] += ((np.asarray(accepted, np.float64) - self.target_acceptance)
-                                  / math.sqrt(self.n_tuned + 10))
-
-
-class MarkovBlanketMetropolis(_Adaptive, AlphabetStep):
-    """Adaptive random-walk Metropolis on one variable, element by element.
-
-    Works in the value (unconstrained) space of the variable and evaluates only the terms of
-    ``model.logp`` that involve it: its own prior and the densities of its direct children
-    (e.g. for pi: the component labels; for sig2_beta or S: the effects), never the whole
-    model. During tuning (burn-in) the proposal scale of each element is adapted towards an
-    acceptance rate of 0.44 (Robbins-Monro on the log scale); afterwards it is frozen, so the
-    chain is a valid Metropolis-within-Gibbs sampler.
-    """
-
-    name = "markov_blanket_metropolis"
-    stats_dtypes_shapes = {"accepted": (np.float64, [])}
-
-    def __init__(self, vars, *, scale: float = 0.5, **kwargs):
-        super().__init__(vars, **kwargs)
-        if len(vars) != 1:
-            raise ValueError("MarkovBlanketMetropolis updates one variable at a time")
-        rv = vars[0]
-        others = [r for r in self.model.basic_RVs if r is not rv]
-        children = [r for r in others  # direct children only: stop at other random variables
-                    if rv in set(ancestors(r.owner.inputs, blockers=others))]
-        self.blanket = [rv.name] + [c.name for c in children]
-        logp = self.model.logp(vars=[rv, *children], sum=True)
-        self._logp = self.model.compile_fn(logp, inputs=self.model.value_vars,
-                                           on_unused_input="ignore", point_fn=False,
-                                           mode=small_graph_mode())
-        self._logp.trust_input = True  # points hold arrays of the value variables' dtypes
-        self.value_name = self.vars[0].name
-        size = int(np.prod(np.shape(self.alphabet.initial_point()[self.value_name])))
-        self._initial_log_scale = np.full(size, math.log(scale))
-        self.reset_tuning()
-
-    def _eval(self, point):
-        return float(self._logp(*[point[v.name] for v in self.model.value_vars]))
-
-    def step(self, point):
-        work = dict(point)
-        name = self.value_name
-        shape = np.shape(point[name])
-        flat = np.array(point[name], dtype=np.float64).ravel()
-        work[name] = flat.reshape(shape)
-        logp = self._eval(work)
-        accepted = 0
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + math.exp(self.log_scale[i]) * self.rng.standard_normal()
-            proposal = self._eval(work)
-            accept = math.log(self.rng.random()) < proposal - logp
-            if accept:
-                logp = proposal
-                accepted += 1
-            else:
-                flat[i] = old
-            if self.tune:
-                self._adapt(float(accept), i)
-        if self.tune:
-            self.n_tuned += 1
-        new = dict(point)
-        new[name] = flat.reshape(shape)
-        return new, [{"accepted": accepted / flat.size}]
-
-
-
-class ShapeScaleMetropolis(_Adaptive, AlphabetStep):
+class ShapeScaleMetropolis(Adaptive, AlphabetStep):
     """BayesS: a joint Metropolis move of (S, sig2_beta) along their posterior ridge.
 
     Given the effects, S and sig2_beta are strongly correlated (raising S shrinks every H_j^S,
@@ -539,8 +407,6 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [EffectsGibbs([model[name] for name in swept], alphabet=alphabet,
                           residuals=residuals, model=model, rng=seeds[0])]
-    from bayesmix.inference.effect_steps import choose_step
-
     for rv, seed in zip(others, seeds[1:]):
         chosen = choose_step(alphabet, rv, CONJUGATE_STEPS)
         steps.append(chosen([rv], alphabet=alphabet, residuals=residuals, model=model, rng=seed))

@@ -295,7 +295,7 @@ class UnivariateFit:
         """ArviZ/xarray DataTree of the fit (:mod:`bayesmix.inference.mle_datatree`)."""
         from bayesmix.inference.mle_datatree import univariate_datatree
 
-        return univariate_datatree(self)
+        return univariate_datatree(self, UNIVARIATE_SPACE.free(self.theta))
 
 
 def _infinitesimal_start(data: MixerData) -> tuple[float, float]:

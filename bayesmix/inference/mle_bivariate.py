@@ -141,7 +141,7 @@ class BivariateFit:
         ``profile``: a :func:`profile_pi12` result to include."""
         from bayesmix.inference.mle_datatree import bivariate_datatree
 
-        return bivariate_datatree(self, profile)
+        return bivariate_datatree(self, venn_counts(self.ci), profile)
 
 
 class OverlapLikelihood:

@@ -132,11 +132,10 @@ def _root_attrs(fit, analysis: str) -> dict:
             "options": json.dumps(json_types(fit.options, finite=True))}
 
 
-def univariate_datatree(fit):
-    """DataTree of a :class:`bayesmix.inference.mle.UnivariateFit` (module docstring)."""
+def univariate_datatree(fit, free_theta):
+    """DataTree of a :class:`bayesmix.inference.mle.UnivariateFit` (module docstring);
+    ``free_theta``: the estimate in the free coordinates of ``cov_free``."""
     import xarray as xr
-
-    from bayesmix.inference.mle import UNIVARIATE_SPACE
 
     point = xr.Dataset({k: float(v) for k, v in fit.params.items()},
                        attrs={"method": fit.method,
@@ -150,7 +149,7 @@ def univariate_datatree(fit):
         "/": xr.Dataset(attrs=_root_attrs(fit, "univariate")),
         "fit": point,
         "summary": _summary(fit.ci),
-        "covariance": _covariance(UNIVARIATE_SPACE.free(fit.theta), fit.cov_free,
+        "covariance": _covariance(free_theta, fit.cov_free,
                                   ("logit pi", "log sig2_beta", "log sig2_zero")),
         "criteria": _criteria(
             {"mixture": c["mixture"], "infinitesimal": c["infinitesimal"]},
@@ -164,13 +163,13 @@ def univariate_datatree(fit):
     return xr.DataTree.from_dict(groups)
 
 
-def bivariate_datatree(fit, profile: dict | None = None):
+def bivariate_datatree(fit, venn: dict, profile: dict | None = None):
     """DataTree of a :class:`bayesmix.inference.mle_bivariate.BivariateFit` (module
-    docstring); ``profile`` (:func:`~bayesmix.inference.mle_bivariate.profile_pi12`) adds a
+    docstring); ``venn``: its :func:`~bayesmix.inference.mle_bivariate.venn_counts`;
+    ``profile`` (:func:`~bayesmix.inference.mle_bivariate.profile_pi12`) adds a
     ``pi12_profile`` group over dimension ``share``."""
     import xarray as xr
 
-    from bayesmix.inference.mle_bivariate import venn_counts
     from bayesmix.kernels.mixer_bivariate import PARAM_NAMES
 
     uni_names = ("pi", "sig2_beta", "sig2_zero")
@@ -193,7 +192,6 @@ def bivariate_datatree(fit, profile: dict | None = None):
                                                       - _number(best.get(ic))
                                                       for m in models]))
                  for ic in ("aic", "bic")}
-    venn = venn_counts(fit.ci)
     counting, components = list(venn), ["n1", "n12", "n2", "total"]
     groups = {
         "/": xr.Dataset(attrs=_root_attrs(fit, "bivariate")),

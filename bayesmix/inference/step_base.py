@@ -1,0 +1,150 @@
+"""The base of bayesmix's Gibbs and Metropolis step methods (PyMC ``BlockedStep`` contract).
+
+- :class:`AlphabetStep`: holds the model wrapper, the shared residuals and a generator;
+  PyMC's per-chain ``setup_chain`` resets both.
+- :class:`Adaptive` / :class:`AdaptiveStepState`: random-walk scale tuning that restarts per
+  chain and lives in PyMC's ``sampling_state`` (so checkpoints keep it).
+- :class:`MarkovBlanketMetropolis`: the fallback step for any hyperparameter no specialised
+  step recognises.
+
+The specialised steps (:mod:`bayesmix.inference.gibbs`, :mod:`bayesmix.inference.effect_steps`,
+:mod:`bayesmix.inference.sbayes_gibbs`) build on these; keeping them here lets those modules
+import each other one way only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
+from pymc.step_methods.state import dataclass_state
+from pytensor.graph.traversal import ancestors
+
+from bayesmix.distributions.graph import small_graph_mode
+
+
+class AlphabetStep(BlockedStep):
+    """Base of the alphabet steps: holds the model wrapper, the shared residuals and an RNG.
+
+    Its PyMC ``sampling_state`` is the generator (``StepMethodState``; adaptive steps add
+    their tuning state), which is also what checkpoints store.
+    """
+
+    _state_class = StepMethodState
+
+    def __init__(self, vars, *, alphabet, residuals=None, model=None, rng=None, blocked=True):
+        self.alphabet = alphabet
+        self.model = alphabet.model
+        self.vars = [self.model.rvs_to_values[v] for v in vars]
+        self.residuals = residuals
+        self.rng = np.random.default_rng(rng)
+
+    def setup_chain(self, rng, tune, draws) -> None:
+        """PyMC's per-chain reset: this chain's generator, and the residuals recomputed."""
+        super().setup_chain(rng, tune, draws)
+        if self.residuals is not None:
+            self.residuals.reset()
+
+    @staticmethod
+    def competence(var, has_grad):
+        # these steps need the model wrapper (make_steps builds them); PyMC's automatic
+        # assignment is refused for the effects by bayesmix.distributions.effects instead
+        return Competence.INCOMPATIBLE
+
+
+@dataclass_state
+class AdaptiveStepState(StepMethodState):
+    """PyMC sampling state of the adaptive Metropolis steps: the generator (base class), the
+    log proposal scale(s), the number of tuning updates so far and whether still tuning."""
+
+    log_scale: object
+    n_tuned: int
+    tune: bool
+
+
+class Adaptive:
+    """Per-chain tuning of a random-walk scale (PyMC's contract): ``setup_chain`` and
+    ``reset_tuning`` restart it from the initial scale, ``stop_tuning`` freezes it, and the
+    whole state is the step's ``sampling_state`` (checkpoints, PyMC's chain restarts)."""
+
+    _state_class = AdaptiveStepState
+    target_acceptance = 0.44
+
+    def setup_chain(self, rng, tune, draws) -> None:
+        super().setup_chain(rng, tune, draws)
+        self.reset_tuning()
+        self.tune = tune > 0
+
+    def reset_tuning(self) -> None:
+        self.log_scale = np.array(self._initial_log_scale, dtype=np.float64)
+        self.n_tuned = 0
+        self.tune = True
+
+    def _adapt(self, accepted: np.ndarray | float, index=...) -> None:
+        """Robbins-Monro step of the log scale towards ``target_acceptance``."""
+        self.log_scale[index] += ((np.asarray(accepted, np.float64) - self.target_acceptance)
+                                  / math.sqrt(self.n_tuned + 10))
+
+
+class MarkovBlanketMetropolis(Adaptive, AlphabetStep):
+    """Adaptive random-walk Metropolis on one variable, element by element.
+
+    Works in the value (unconstrained) space of the variable and evaluates only the terms of
+    ``model.logp`` that involve it: its own prior and the densities of its direct children
+    (e.g. for pi: the component labels; for sig2_beta or S: the effects), never the whole
+    model. During tuning (burn-in) the proposal scale of each element is adapted towards an
+    acceptance rate of 0.44 (Robbins-Monro on the log scale); afterwards it is frozen, so the
+    chain is a valid Metropolis-within-Gibbs sampler.
+    """
+
+    name = "markov_blanket_metropolis"
+    stats_dtypes_shapes = {"accepted": (np.float64, [])}
+
+    def __init__(self, vars, *, scale: float = 0.5, **kwargs):
+        super().__init__(vars, **kwargs)
+        if len(vars) != 1:
+            raise ValueError("MarkovBlanketMetropolis updates one variable at a time")
+        rv = vars[0]
+        others = [r for r in self.model.basic_RVs if r is not rv]
+        children = [r for r in others  # direct children only: stop at other random variables
+                    if rv in set(ancestors(r.owner.inputs, blockers=others))]
+        self.blanket = [rv.name] + [c.name for c in children]
+        logp = self.model.logp(vars=[rv, *children], sum=True)
+        self._logp = self.model.compile_fn(logp, inputs=self.model.value_vars,
+                                           on_unused_input="ignore", point_fn=False,
+                                           mode=small_graph_mode())
+        self._logp.trust_input = True  # points hold arrays of the value variables' dtypes
+        self.value_name = self.vars[0].name
+        size = int(np.prod(np.shape(self.alphabet.initial_point()[self.value_name])))
+        self._initial_log_scale = np.full(size, math.log(scale))
+        self.reset_tuning()
+
+    def _eval(self, point):
+        return float(self._logp(*[point[v.name] for v in self.model.value_vars]))
+
+    def step(self, point):
+        work = dict(point)
+        name = self.value_name
+        shape = np.shape(point[name])
+        flat = np.array(point[name], dtype=np.float64).ravel()
+        work[name] = flat.reshape(shape)
+        logp = self._eval(work)
+        accepted = 0
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + math.exp(self.log_scale[i]) * self.rng.standard_normal()
+            proposal = self._eval(work)
+            accept = math.log(self.rng.random()) < proposal - logp
+            if accept:
+                logp = proposal
+                accepted += 1
+            else:
+                flat[i] = old
+            if self.tune:
+                self._adapt(float(accept), i)
+        if self.tune:
+            self.n_tuned += 1
+        new = dict(point)
+        new[name] = flat.reshape(shape)
+        return new, [{"accepted": accepted / flat.size}]
