@@ -19,6 +19,8 @@ statistics nor numba):
   phenotypes, summary statistics, how they were made): what ``bayesmix simulate`` writes.
 - genotypes (``.genotypes``): :func:`simulate_genotypes`, :func:`simulate_bfile`,
   :func:`write_bfile`.
+- coalescent genomes (``.coalescent``, needs the ``sim`` extra): :func:`simulate_coalescent`
+  -> :class:`CoalescentData` (a cohort and an independent reference panel, PLINK output).
 """
 
 _LAZY = {
@@ -37,6 +39,7 @@ _LAZY = {
     **dict.fromkeys(["simulate_gwas", "SimulatedGWAS"], "bayesmix.simulate.scenario"),
     **dict.fromkeys(["simulate_genotypes", "simulate_bfile", "write_bfile",
                      "iter_simulated_blocks"], "bayesmix.simulate.genotypes"),
+    **dict.fromkeys(["simulate_coalescent", "CoalescentData"], "bayesmix.simulate.coalescent"),
 }
 
 __all__ = list(_LAZY)
