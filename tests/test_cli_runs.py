@@ -142,18 +142,31 @@ def test_only_bayesmix_speaks_on_stderr(trait, bfile22):
     assert not np.any(["Traceback" in line for line in done.stderr.splitlines()])
 
 
-def _interrupted_run(argv, delay=1.0):
-    """Run bayesmix-gctb in this process and send it SIGINT after ``delay`` seconds."""
+def _interrupted_run(argv, ready):
+    """Run bayesmix-gctb in this process and send it SIGINT once ``ready()`` is true (polled;
+    a fixed delay raced the run's start-up on a loaded machine)."""
     import os
     import signal
     import threading
+    import time
 
-    timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    done = threading.Event()
+
+    def interrupt_when_ready():
+        deadline = time.monotonic() + 300.0
+        while not done.is_set() and time.monotonic() < deadline:
+            if ready():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=interrupt_when_ready, daemon=True)
+    watcher.start()
     try:
         return gctb_cli.main(argv)
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
 
 
 def test_resume_refuses_changed_inputs_and_settings_naming_them(trait, bfile22, capsys):
@@ -167,9 +180,10 @@ def test_resume_refuses_changed_inputs_and_settings_naming_them(trait, bfile22, 
     argv = ["--bfile", str(bfile22), "--pheno", str(pheno), "--extract", str(trait / "snps.txt"),
             "--bayes", "C", "--chain-length", "1000000", "--burn-in", "10", "--thin", "10",
             "--out-freq", "0", "--no-netcdf", "--no-mcmc-bin", "--out", str(out)]
-    assert _interrupted_run(argv) == 130
+    checkpoint = trait / "resume.ckpt.chain0"
+    assert _interrupted_run(argv, ready=checkpoint.exists) == 130  # after the first saved one
     assert "--resume" in capsys.readouterr().err.strip().splitlines()[-1]
-    assert (trait / "resume.ckpt.chain0").exists()
+    assert checkpoint.exists()
 
     def refused(extra, *, edit=None):
         if edit is not None:
@@ -192,5 +206,7 @@ def test_resume_refuses_changed_inputs_and_settings_naming_them(trait, bfile22, 
     assert message.count(" in the checkpoint, now ") == 1 and "--pheno: " in message
     pheno.write_text(original)
     # as it was: the run continues from the checkpoint (stopped again here)
-    assert _interrupted_run(argv + ["--resume"], delay=1.5) == 130
+    saved = checkpoint.stat().st_mtime_ns
+    assert _interrupted_run(argv + ["--resume"],
+                            ready=lambda: checkpoint.stat().st_mtime_ns != saved) == 130
     assert "resuming chain 0 from iteration" in capsys.readouterr().err
