@@ -19,14 +19,19 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
 - GCTB's LD-sampling-variance correction: SNP j's residual variance is sig2_e +
   LDsamplVar_j * GenVar, which accounts for the part of the GWAS signal the reference LD
   cannot reproduce (without it, out-of-sample LD inflates hsq and pi and soon diverges).
-  It is part of the graph: a plug-in h = GenVar / sig2_e (free variable ``ld_sampling_ratio``,
-  flat prior, never sampled) gives kappa_j = 1 + LDsamplVar_j h and the likelihood is the
-  exact one with sample sizes n_j / kappa_j (:func:`bayesmix.ops.sbayes.summary_loglik`):
+  It is part of the graph through two plug-ins (flat priors, never sampled): h = GenVar /
+  sig2_e (free variable ``ld_sampling_ratio``) gives kappa_j = 1 + LDsamplVar_j h and the
+  likelihood with sample sizes n_j / kappa_j (:func:`bayesmix.ops.sbayes.summary_loglik`):
   SNP j's residual variance is sig2_e kappa_j, which equals sig2_e + LDsamplVar_j GenVar at
-  the plug-in point. h is set from the state during burn-in and held fixed afterwards
-  (:class:`~bayesmix.inference.sbayes_gibbs.LDSamplingRatioPlugIn`), so every step - the
-  effects sweep, the conjugate sig2_e step, the Metropolis step of a swapped prior -
-  samples ``model.logp()`` at that h;
+  the plug-in point. That likelihood keeps only a share omega of the explained variance
+  (2 beta'K^-1 X'y - beta'K^-1/2 X'X K^-1/2 beta against 2 beta'X'y - beta'X'X beta), so the
+  phenotype counts as omega nobs observations (free variable ``ld_sampling_weight``, y'y and
+  nobs times omega): sig2_e's conditional then has GCTB's residual sum of squares at the
+  plug-in point instead of absorbing the down-weighted genetic variance (which lowered hsq by
+  a third in tests/test_sbayes_example.py). Both are set from the state during burn-in and
+  held fixed afterwards (:class:`~bayesmix.inference.sbayes_gibbs.LDSamplingRatioPlugIn`), so
+  every step - the effects sweep, the conjugate sig2_e step, the Metropolis step of a
+  swapped prior - samples ``model.logp()`` at those plug-ins;
 - a ridge towards the LD diagonal, R_lam = (1 - lam) R + lam diag(R), with lam chosen from an
   up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`) so that
   R_lam's smallest eigenvalue is at least ``min_eigenvalue``. LD that is not positive
@@ -65,6 +70,7 @@ from bayesmix.prepare.summary_data import SummaryData
 
 METHODS = ("C", "R", "S")
 SAMPLING_RATIO = "ld_sampling_ratio"  # the robust setting's plug-in h = GenVar / ResVar
+SAMPLING_WEIGHT = "ld_sampling_weight"  # its effective share omega of the phenotype's nobs
 # ld_layout="auto" takes the band layout when it holds at most this many values per stored
 # nonzero (rows are contiguous runs of columns: window, band, shrunk, full LD) ...
 BAND_PADDING_LIMIT = 1.1
@@ -108,7 +114,8 @@ class SBayesModel(AlphabetModel):
     Attributes
     ----------
     model : pm.Model with free variables sig2_e, pi (unless fixed), sig2_beta, S (S only),
-        comp, beta, ``ld_sampling_ratio`` (robust setting with some LDsamplVar_j > 0);
+        comp, beta, ``ld_sampling_ratio`` and ``ld_sampling_weight`` (robust setting with
+        some LDsamplVar_j > 0);
         observed ``xty`` (the summary-data likelihood).
     ridge : the lam used.  ld_min_eigenvalue : the eigenvalue check's result (or None).
     ld_repair : :class:`~bayesmix.ld.repair.RepairReport` when the robust setting replaced a
@@ -202,8 +209,8 @@ class SBayesModel(AlphabetModel):
 
     @property
     def has_sampling_ratio(self) -> bool:
-        """Whether the graph has the LD-sampling-variance plug-in h (robust setting with some
-        LDsamplVar_j > 0; in-sample full LD has none, and its target is the exact model)."""
+        """Whether the graph has the LD-sampling-variance plug-ins h and omega (robust setting
+        with some LDsamplVar_j > 0; in-sample full LD has none: its target is the exact model)."""
         return self.ld_sampling_variance and bool(np.any(self.data.ld_sampling_var > 0))
 
     def inflation(self, ratio):
@@ -235,10 +242,11 @@ class SBayesModel(AlphabetModel):
                 lambda: default_weights(p, s["pi"], self._hyper), self._default_slab_var)
             if self.has_sampling_ratio:
                 ratio = pm.Flat(SAMPLING_RATIO, initval=s["var_g"] / s["sig2_e"])
-                pm.CustomDist("xty", beta, sig2_e, ratio, observed=d.xty, dims="snp",
-                              logp=lambda value, b, s2, h: summary_loglik(
+                weight = pm.Flat(SAMPLING_WEIGHT, initval=1.0)
+                pm.CustomDist("xty", beta, sig2_e, ratio, weight, observed=d.xty, dims="snp",
+                              logp=lambda value, b, s2, h, w: summary_loglik(
                                   b, pt.squeeze(s2), d, self.ridge,
-                                  self.inflation(pt.squeeze(h))))
+                                  self.inflation(pt.squeeze(h)), pt.squeeze(w)))
             else:
                 pm.CustomDist("xty", beta, sig2_e, observed=d.xty, dims="snp",
                               logp=lambda value, b, s2: summary_loglik(b, pt.squeeze(s2), d,

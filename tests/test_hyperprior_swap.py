@@ -29,7 +29,7 @@ from bayesmix.inference.sbayes_gibbs import (LDSamplingRatioPlugIn, SBayesResidu
 from bayesmix.ld.store import LDMatrix
 from bayesmix.models.alphabet import AlphabetModel
 from bayesmix.prepare.alphabet_data import AlphabetData
-from bayesmix.models.sbayes import SAMPLING_RATIO, SBayesModel
+from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT, SBayesModel
 
 pytestmark = pytest.mark.filterwarnings("ignore:Numba will use object mode")
 
@@ -129,14 +129,15 @@ def test_sbayes_ordinary_priors_get_conjugate_steps_and_the_same_posterior(robus
     assert_same_posterior(first, second, ("Pi", "SigmaSq", "ResVar", "hsq"))
 
 
-def robust_density(data, beta, sig2_e, ratio):
+def robust_density(data, beta, sig2_e, ratio, weight):
     """The robust likelihood by hand: SNP j's residual variance sig2_e kappa_j, kappa_j =
-    1 + LDsamplVar_j h, as the exact summary likelihood with sample sizes n_j / kappa_j."""
+    1 + LDsamplVar_j h, as the summary likelihood with sample sizes n_j / kappa_j, and the
+    phenotype's y'y and nobs counted with weight omega."""
     kappa = 1.0 + data.ld_sampling_var * ratio
     xtx = np.sqrt(np.outer(data.n, data.n)) * data.ld.to_scipy().toarray().astype(np.float64)
     q = xtx / np.sqrt(np.outer(kappa, kappa))
-    sse = data.yty - 2.0 * beta @ (data.xty / kappa) + beta @ q @ beta
-    return -data.nobs / 2 * np.log(2 * np.pi * sig2_e) - sse / (2 * sig2_e)
+    sse = weight * data.yty - 2.0 * beta @ (data.xty / kappa) + beta @ q @ beta
+    return -weight * data.nobs / 2 * np.log(2 * np.pi * sig2_e) - sse / (2 * sig2_e)
 
 
 def test_robust_logp_is_the_hand_written_density_and_its_gradient_matches():
@@ -157,18 +158,18 @@ def test_robust_logp_is_the_hand_written_density_and_its_gradient_matches():
         names = [v.name for v in pm_model.value_vars]
         point = model.initial_point()
         point.update(beta=beta, sig2_e=np.asarray(0.85))
-        ratio = 0.6 if robust else 0.0
+        ratio, weight = (0.6, 0.8) if robust else (0.0, 1.0)
         if robust:
-            point[SAMPLING_RATIO] = np.asarray(ratio)
+            point[SAMPLING_RATIO], point[SAMPLING_WEIGHT] = np.asarray(ratio), np.asarray(weight)
 
         def call(p):
             return f(*[p[name] for name in names])
 
         value, *grads = call(point)
-        assert value == pytest.approx(robust_density(data, beta, 0.85, ratio), rel=1e-7)
-        # gradient in beta, sig2_e and h against central differences
+        assert value == pytest.approx(robust_density(data, beta, 0.85, ratio, weight), rel=1e-7)
+        # gradient in beta, sig2_e, h and omega against central differences
         eps = 1e-6
-        for name in ("beta", "sig2_e") + ((SAMPLING_RATIO,) if robust else ()):
+        for name in ("beta", "sig2_e") + ((SAMPLING_RATIO, SAMPLING_WEIGHT) if robust else ()):
             g = np.atleast_1d(grads[names.index(name)])
             for i in range(g.size):
                 up, down = dict(point), dict(point)
@@ -188,9 +189,9 @@ def log_inverse_gamma(x, alpha, beta):
     return -(alpha + 1) * np.log(x) - beta / x
 
 
-def grid_posterior(data, ratio, a_pi, b_pi, log_prior_e, log_prior_beta):
+def grid_posterior(data, ratio, weight, a_pi, b_pi, log_prior_e, log_prior_beta):
     """Posterior means of sig2_e, sig2_beta and the PIPs of SBayesC with pi ~ Beta(a, b) and
-    the given log prior densities of the variances, at LD-sampling plug-in h: indicators
+    the given log prior densities of the variances, at LD-sampling plug-ins h, omega: indicators
     enumerated, effects (Gaussian) and pi (Beta-Bernoulli) integrated in closed form, the two
     variances on a grid."""
     m = len(data.xty)
@@ -201,8 +202,8 @@ def grid_posterior(data, ratio, a_pi, b_pi, log_prior_e, log_prior_beta):
     s2e = np.linspace(0.5, 1.6, 300)[:, None]
     log_s2b = np.linspace(np.log(1e-5), np.log(20.0), 400)[None, :]
     s2b = np.exp(log_s2b)
-    base = (-0.5 * data.nobs * np.log(s2e) - data.yty / (2 * s2e) + log_prior_e(s2e)
-            + log_prior_beta(s2b) + log_s2b)  # + log s2b: the log-spaced grid's measure
+    base = (-0.5 * weight * data.nobs * np.log(s2e) - weight * data.yty / (2 * s2e)
+            + log_prior_e(s2e) + log_prior_beta(s2b) + log_s2b)  # + log s2b: the log-spaced grid's measure
     logs, pips = [], []
     for config in range(2**m):
         on = np.array([(config >> j) & 1 for j in range(m)], bool)
@@ -261,10 +262,11 @@ def test_halfnormal_variance_matches_numerical_integration(robust, half_normal):
             trace["sig2_beta"].append(float(np.exp(point["sig2_beta_log__"])))
             trace["on"].append(np.asarray(point["comp"]) > 0)
     ratio = float(point[SAMPLING_RATIO]) if robust else 0.0
-    assert (ratio > 0) == robust
+    weight = float(point[SAMPLING_WEIGHT]) if robust else 1.0
+    assert (ratio > 0) == robust and 0 < weight <= 1
     priors = {half_normal: lambda x: log_half_normal(x, sd),
               other: lambda x: log_inverse_gamma(x, shape, rate)}
-    mean_e, mean_b, pip = grid_posterior(data, ratio, 2.0, 8.0, priors["sig2_e"],
+    mean_e, mean_b, pip = grid_posterior(data, ratio, weight, 2.0, 8.0, priors["sig2_e"],
                                          priors["sig2_beta"])
     for name, truth in (("sig2_e", mean_e), ("sig2_beta", mean_b)):
         mean, se = mean_and_mcse(np.array(trace[name]))
@@ -286,3 +288,5 @@ def test_robust_plug_in_keeps_pymc_contract():
                          progressbar=False)
     ratio = tree.posterior[SAMPLING_RATIO].values
     assert (ratio == ratio[:, :1]).all() and ratio[0, 0] != ratio[1, 0] and (ratio > 0).all()
+    weight = tree.posterior[SAMPLING_WEIGHT].values
+    assert (weight == weight[:, :1]).all() and ((weight > 0) & (weight <= 1)).all()

@@ -5,13 +5,15 @@ Steps that differ from the individual-level alphabet (:mod:`bayesmix.inference.g
 - :class:`SBayesEffectsGibbs` - (beta, comp): the sparse-LD sweep of
   :func:`bayesmix.kernels.sbayes.sbayes_sweep`, keeping r = X'y - X'X beta (the summary-data
   counterpart of the residual vector) in a shared :class:`SummaryResiduals`;
-- :class:`SBayesResidualVarianceGibbs` - sig2_e | beta ~ ScaledInvChi2(nu + nobs,
-  (nu s2 + SSE) / (nu + nobs)) with SSE = y'y - beta'(X'y + r), for an inverse-gamma prior
-  (any name or transform) on the likelihood's residual variance;
-- :class:`LDSamplingRatioPlugIn` - the robust setting's plug-in h of the LD sampling variance
-  (:mod:`bayesmix.models.sbayes`): set from the state during burn-in, then fixed.
+- :class:`SBayesResidualVarianceGibbs` - sig2_e | beta ~ ScaledInvChi2(nu + omega nobs,
+  (nu s2 + SSE) / (nu + omega nobs)) with SSE = omega y'y - beta'(X'y + r) (omega = 1 without
+  the robust plug-ins), for an inverse-gamma prior (any name or transform) on the
+  likelihood's residual variance;
+- :class:`LDSamplingRatioPlugIn` - the robust setting's plug-ins h and omega of the LD
+  sampling variance (:mod:`bayesmix.models.sbayes`): set from the state during burn-in, then
+  fixed.
 
-With the plug-in, X'y, X'X and r are those of the graph's likelihood at h (per-SNP sample
+With the plug-ins, X'y, X'X and r are those of the graph's likelihood at h (per-SNP sample
 sizes n_j / kappa_j, :meth:`~bayesmix.models.sbayes.SBayesModel.summaries_at`), so every step
 - these, the alphabet's conjugate steps (weights and effect variance depend on beta and comp
 only) and the generic Markov-blanket Metropolis step of any other prior - targets
@@ -37,7 +39,7 @@ from bayesmix.errors import ConvergenceError
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       shared_or_snp_weights)
-from bayesmix.models.sbayes import SAMPLING_RATIO
+from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT
 from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_sweep, sbayes_sweep_band,
                                      sbayes_sweep_blocks, sbayes_sweep_upper, snp_weight_terms,
                                      xtx_times,
@@ -66,6 +68,16 @@ class SummaryResiduals:
     def ratio_of(self, point) -> float | None:
         """The plug-in h held by ``point`` (None when the model has none)."""
         return float(point[SAMPLING_RATIO]) if self.sbayes.has_sampling_ratio else None
+
+    def weight_of(self, point) -> float:
+        """The plug-in omega held by ``point`` (1 when the model has none)."""
+        return float(point[SAMPLING_WEIGHT]) if self.sbayes.has_sampling_ratio else 1.0
+
+    def explained(self, point) -> float:
+        """2 beta'X'y - beta'X'X beta of the likelihood at ``point``'s plug-in h (y'y - SSE)."""
+        bxty, br = effect_products(np.asarray(point["beta"], dtype=np.float64),
+                                   self.summaries(point)[2], self.sync(point))
+        return bxty + br
 
     def summaries(self, point) -> tuple:
         """(s, X'X diagonal, X'y) of the target at ``point``'s plug-in."""
@@ -162,20 +174,24 @@ class PlugInState(StepMethodState):
 
 
 class LDSamplingRatioPlugIn(AlphabetStep):
-    """The robust setting's plug-in h = GenVar / sig2_e (GenVar = beta'X'X beta / nobs), set
-    from the current state at every burn-in iteration and then held fixed.
+    """The robust setting's plug-ins, set from the current state at every burn-in iteration
+    and then held fixed: h = GenVar / sig2_e (GenVar = beta'X'X beta / nobs) and omega, the
+    share of the explained variance 2 beta'X'y - beta'X'X beta that the likelihood at h keeps
+    (clipped to [1 / max kappa, 1]; 1 while it is not positive).
 
-    h is a variable of the graph (``ld_sampling_ratio``) that the likelihood reads, so during
-    burn-in the target follows the chain as GCTB's correction does (SNP j's residual variance
-    is sig2_e + LDsamplVar_j GenVar at the plug-in point); after burn-in (``stop_tuning``)
-    this step leaves h unchanged and every other step targets one fixed density,
-    ``model.logp()`` at that h. It runs before the effects sweep, which thus conditions on
-    the previous state's GenVar, as in GCTB.
+    Both are variables of the graph (``ld_sampling_ratio``, ``ld_sampling_weight``) that the
+    likelihood reads, so during burn-in the target follows the chain as GCTB's correction does
+    (SNP j's residual variance is sig2_e + LDsamplVar_j GenVar, and sig2_e's conditional has
+    the residual sum of squares y'y - 2 beta'X'y + beta'X'X beta, at the plug-in point); after
+    burn-in (``stop_tuning``) this step leaves them unchanged and every other step targets one
+    fixed density, ``model.logp()`` at those values. It runs before the effects sweep, which
+    thus conditions on the previous state's GenVar, as in GCTB.
     """
 
     name = "ld_sampling_ratio_plug_in"
     _state_class = PlugInState
-    stats_dtypes_shapes = {"ld_sampling_ratio": (np.float64, [])}
+    stats_dtypes_shapes = {"ld_sampling_ratio": (np.float64, []),
+                           "ld_sampling_weight": (np.float64, [])}
 
     def __init__(self, vars, **kwargs):
         super().__init__(vars, **kwargs)
@@ -186,13 +202,21 @@ class LDSamplingRatioPlugIn(AlphabetStep):
         self.tune = tune > 0
 
     def step(self, point):
-        ratio = float(point[SAMPLING_RATIO])
         if self.tune:
-            sig2_e = self.alphabet.derived(point)["sig2_e"]
-            ratio = max(self.residuals.genetic_variance(point), 0.0) / sig2_e
+            m = self.alphabet
+            genetic_variance = self.residuals.genetic_variance(point)
+            ratio = max(genetic_variance, 0.0) / m.derived(point)["sig2_e"]
             point = dict(point)
             point[SAMPLING_RATIO] = np.asarray(ratio)
-        return point, [{"ld_sampling_ratio": ratio}]
+            explained = 2.0 * float(np.asarray(point["beta"]) @ m.data.xty) - (
+                genetic_variance * m.data.nobs)
+            weight = 1.0
+            if explained > 0:
+                floor = 1.0 / float(m.inflation(ratio).max())
+                weight = min(max(self.residuals.explained(point) / explained, floor), 1.0)
+            point[SAMPLING_WEIGHT] = np.asarray(weight)
+        return point, [{"ld_sampling_ratio": float(point[SAMPLING_RATIO]),
+                        "ld_sampling_weight": float(point[SAMPLING_WEIGHT])}]
 
 
 class SBayesResidualVarianceGibbs(ResidualVarianceGibbs):
@@ -203,37 +227,37 @@ class SBayesResidualVarianceGibbs(ResidualVarianceGibbs):
     def step(self, point):
         nu, s2 = self.prior()
         m = self.alphabet
-        r = self.residuals.sync(point)
-        beta = np.asarray(point["beta"], dtype=np.float64)
-        bxty, br = effect_products(beta, self.residuals.summaries(point)[2], r)
-        sse = m.data.yty - bxty - br  # SSE_kappa of the graph's likelihood (ops.sbayes)
+        weight = self.residuals.weight_of(point)
+        sse = weight * m.data.yty - self.residuals.explained(point)  # ops.sbayes's SSE_kappa
         if not sse > 0:
             raise ConvergenceError(
-                f"Residual variance is negative ({sse / m.data.nobs:.4g}): the effect sizes are "
-                f"blowing up (genetic variance {self.residuals.genetic_variance(point):.4g} of a "
-                f"phenotypic variance of 1). {divergence_advice(m)}")
-        dof = nu + m.data.nobs
+                f"Residual variance is negative ({sse / (weight * m.data.nobs):.4g}): the effect "
+                f"sizes are blowing up (genetic variance "
+                f"{self.residuals.genetic_variance(point):.4g} of a phenotypic variance of 1). "
+                f"{divergence_advice(m)}")
+        dof = nu + weight * m.data.nobs
         return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + sse) / dof))
 
 
 def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     """The step list of an :class:`~bayesmix.models.sbayes.SBayesModel`.
 
-    With the robust setting's LD-sampling plug-in, :class:`LDSamplingRatioPlugIn` first; then
+    With the robust setting's LD-sampling plug-ins, :class:`LDSamplingRatioPlugIn` first; then
     the effects sweep, then per other free variable the first step that recognises its
     prior (the summary-data residual variance, then the alphabet's conjugate steps), else
     the alphabet's choice for other variables (:func:`bayesmix.inference.effect_steps.choose_step`).
     """
     model = sbayes.model
     residuals = SummaryResiduals(sbayes)
-    swept = (sbayes.effects_name, sbayes.component_name, SAMPLING_RATIO)
+    swept = (sbayes.effects_name, sbayes.component_name, SAMPLING_RATIO, SAMPLING_WEIGHT)
     others = [rv for rv in model.free_RVs if rv.name not in swept]
     seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [SBayesEffectsGibbs([model["beta"], model["comp"]], alphabet=sbayes,
                                 residuals=residuals, model=model, rng=seeds[0])]
     if sbayes.has_sampling_ratio:
-        steps.insert(0, LDSamplingRatioPlugIn([model[SAMPLING_RATIO]], alphabet=sbayes,
-                                              residuals=residuals, model=model, rng=seeds[-1]))
+        plug_ins = [model[SAMPLING_RATIO], model[SAMPLING_WEIGHT]]
+        steps.insert(0, LDSamplingRatioPlugIn(plug_ins, alphabet=sbayes, residuals=residuals,
+                                              model=model, rng=seeds[-1]))
     candidates = (SBayesResidualVarianceGibbs,) + tuple(
         c for c in CONJUGATE_STEPS if c is not ResidualVarianceGibbs)
     for rv, seed in zip(others, seeds[1:]):

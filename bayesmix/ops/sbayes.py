@@ -42,19 +42,22 @@ def likelihood_inputs(data, ridge: float = 0.0) -> list[np.ndarray]:
             np.asarray(ld.data), np.sqrt(data.n), data.xty, data.xtx_diag, settings]
 
 
-def summary_loglik(beta, sig2_e, data, ridge: float = 0.0, inflation=None):
+def summary_loglik(beta, sig2_e, data, ridge: float = 0.0, inflation=None, sample_weight=None):
     """Symbolic summary-data log-likelihood of standardised effects ``beta`` and ``sig2_e``.
 
     ``inflation`` (symbolic (M,) vector kappa >= 1, or None for kappa = 1) gives SNP j the
     residual variance sig2_e kappa_j (the robust setting's LD sampling variance,
-    :mod:`bayesmix.models.sbayes`): the exact likelihood with per-SNP sample sizes n_j / kappa_j,
+    :mod:`bayesmix.models.sbayes`): the likelihood with per-SNP sample sizes n_j / kappa_j,
+    and ``sample_weight`` omega in (0, 1] (symbolic scalar; None for 1) counts the phenotype
+    as omega nobs observations,
 
-        logp = -nobs/2 log(2 pi sig2_e) - SSE_kappa / (2 sig2_e),
-        SSE_kappa = y'y - 2 beta'K^-1 X'y + beta'K^-1/2 X'X K^-1/2 beta,   K = diag(kappa),
+        logp = -omega nobs/2 log(2 pi sig2_e) - SSE_kappa / (2 sig2_e),
+        SSE_kappa = omega y'y - 2 beta'K^-1 X'y + beta'K^-1/2 X'X K^-1/2 beta,   K = diag(kappa),
 
     written as the Op at gamma = K^-1/2 beta (its SSE has -2 gamma'X'y) plus the correction
-    2 sum_j beta_j X'y_j (kappa_j^-1/2 - kappa_j^-1) of the linear term; PyTensor
-    differentiates the sum (the Op supplies d/d gamma and d/d sig2_e).
+    2 sum_j beta_j X'y_j (kappa_j^-1/2 - kappa_j^-1) of the linear term and (1 - omega) times
+    the Op's beta-free terms; PyTensor differentiates the sum (the Op supplies d/d gamma and
+    d/d sig2_e).
     """
     arrays = likelihood_inputs(data, ridge)
     op = SummaryLogLik(str(arrays[2].dtype))
@@ -64,4 +67,8 @@ def summary_loglik(beta, sig2_e, data, ridge: float = 0.0, inflation=None):
         return op(pt.concatenate([beta, pt.reshape(sig2_e, (1,))]), *arrays)[0]
     root = pt.sqrt(inflation)
     logp = op(pt.concatenate([beta / root, pt.reshape(sig2_e, (1,))]), *arrays)[0]
-    return logp - pt.sum(beta * data.xty * (1.0 / root - 1.0 / inflation)) / sig2_e
+    logp = logp - pt.sum(beta * data.xty * (1.0 / root - 1.0 / inflation)) / sig2_e
+    if sample_weight is None:
+        return logp
+    unweighted = data.nobs / 2.0 * pt.log(2.0 * np.pi * sig2_e) + data.yty / (2.0 * sig2_e)
+    return logp + (1.0 - sample_weight) * unweighted
