@@ -1,6 +1,7 @@
 """The alphabet examples run on small data, and recovery of known truth from simulations."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import arviz as az
@@ -48,8 +49,10 @@ def test_recovery_on_simulated_cohort():
         assert row["mean_pip_causal"] > 0.3, row
     nnz_c = float(rows[0]["nnz_est"].split()[0])
     assert 0.5 * 30 < nnz_c < 2.5 * 30
-    s_est = float(rows[2]["S_est"].split()[0])
-    assert -2.0 < s_est < 0.5
+    # BayesS on a BayesS truth (S = -0.5, 30 causal SNPs): the truth inside the posterior's
+    # 90% interval, and the interval narrower than the N(0, 1) prior's (3.29): the data inform S
+    s_mean, lo, hi = (float(x) for x in re.findall(r"-?\d+\.\d+", rows[2]["S_est"]))
+    assert lo < rows[2]["S_true"] < hi and hi - lo < 2.0, rows[2]
 
 
 @pytest.mark.parametrize("true_s", [-1.0, -0.5, 0.5])

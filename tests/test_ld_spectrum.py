@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from bayesmix.io.plink import Genotypes
-from bayesmix.kernels.ld_spectrum import dense_block, symmetric_block_matvec, upper_starts
+from bayesmix.kernels.ld_spectrum import (crossing_r2, dense_block, symmetric_block_matvec,
+                                          upper_starts)
 from bayesmix.ld import build_ld
 from bayesmix.ld.spectrum import (ATOL, RTOL, lanczos_min_eigenvalue, ld_block_matvec,
                                   ld_min_eigenvalue, ridge_for_min_eigenvalue)
@@ -72,6 +73,21 @@ def test_block_matvec_and_dense_block_match_scipy(dtype):
     np.testing.assert_allclose(out, dense @ y, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(dense_block(ld.indptr, ld.indices, ld.data, ld.scale, 200, 500),
                                dense, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["int16", "float32"])
+def test_submatrix_and_crossing_sums_match_dense_references(dtype):
+    """dense_block of rows/columns that also have entries outside the range, and crossing_r2
+    (r^2 over stored pairs i < c <= j, and over all i < j) by brute force on the dense matrix."""
+    ld = random_symmetric_ld(300, 0.05, seed=4, dtype=dtype)
+    dense = exact_matrix(ld).toarray()
+    for lo, hi in ((0, 300), (40, 170), (299, 300)):
+        np.testing.assert_allclose(dense_block(ld.indptr, ld.indices, ld.data, ld.scale, lo, hi),
+                                   dense[lo:hi, lo:hi], rtol=1e-15, atol=0)
+    crossing, total = crossing_r2(ld.indptr, ld.indices, ld.data, ld.scale)
+    expected = [(dense[:c, c:] ** 2).sum() for c in range(301)]
+    np.testing.assert_allclose(crossing, expected, rtol=1e-12, atol=1e-12)
+    assert total == pytest.approx((np.triu(dense, 1) ** 2).sum(), rel=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -92,10 +92,31 @@ def symmetric_block_matvec(indptr, starts, indices, values, value_scale, lo, x, 
 
 @njit
 def dense_block(indptr, indices, values, value_scale, lo, hi):
-    """The block of rows/columns ``lo .. hi - 1`` as a dense float64 array (small blocks only)."""
+    """The rows/columns ``lo .. hi - 1`` as a dense float64 array (small blocks only); stored
+    entries of these rows in other columns are left out."""
     n = hi - lo
     out = np.zeros((n, n))
     for i in range(n):
         for p in range(indptr[lo + i], indptr[lo + i + 1]):
-            out[i, indices[p] - lo] = values[p] * value_scale
+            j = indices[p]
+            if lo <= j < hi:
+                out[i, j - lo] = values[p] * value_scale
     return out
+
+
+@njit
+def crossing_r2(indptr, indices, values, value_scale):
+    """(crossing, total) of the stored upper triangle: crossing[c] (c = 0..M) is the sum of
+    r_ij^2 over stored pairs i < c <= j, total the sum of r_ij^2 over all stored i < j."""
+    m = indptr.shape[0] - 1
+    change = np.zeros(m + 1)
+    total = 0.0
+    for i in range(m):
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            if j > i:
+                r = values[p] * value_scale
+                change[i + 1] += r * r
+                change[j + 1] -= r * r
+                total += r * r
+    return np.cumsum(change), total

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesmix.kernels.ld_spectrum import crossing_r2, dense_block
 from bayesmix.ld.store import LDMatrix
 
 DEFAULT_BLOCK_SIZE = 1000
@@ -46,39 +47,46 @@ class RepairReport:
 
 def block_cuts(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE) -> np.ndarray:
     """Block bounds (int64, from 0 to M) for :func:`nearest_psd_blocks` (module docstring)."""
+    return _cuts_and_total(ld, block_size)[0]
+
+
+def _stored(ld: LDMatrix) -> tuple:
+    """(indptr, indices, values, value_scale): the stored CSR arrays, read in place."""
+    return (np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data),
+            float(ld.scale) if ld.data.dtype == np.int16 else 1.0)
+
+
+def _cuts_and_total(ld: LDMatrix, block_size: int) -> tuple[np.ndarray, float]:
+    """The block bounds and the sum of r^2 over stored pairs i < j, from one pass over the
+    stored entries (no copy of the matrix)."""
     m = ld.shape[0]
-    indptr, indices = np.asarray(ld.indptr), np.asarray(ld.indices)
-    rows = np.repeat(np.arange(m), np.diff(indptr))
-    r2 = ld.values().astype(np.float64) ** 2
-    upper = indices > rows
-    crossing = np.zeros(m + 1)  # crossing[c] = sum of r^2 over pairs i < c <= j
-    np.add.at(crossing, rows[upper] + 1, r2[upper])
-    np.add.at(crossing, indices[upper] + 1, -r2[upper])
-    crossing = np.cumsum(crossing)
+    crossing, total = crossing_r2(*_stored(ld))
     cuts = [0]
     while m - cuts[-1] > 1.5 * block_size:
         candidates = np.arange(cuts[-1] + block_size // 2, cuts[-1] + 3 * block_size // 2)
         cuts.append(int(candidates[np.argmin(crossing[candidates])]))
     cuts.append(m)
-    return np.asarray(cuts, dtype=np.int64)
+    return np.asarray(cuts, dtype=np.int64), float(total)
 
 
 def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
                        ) -> tuple[LDMatrix, RepairReport]:
     """The block-diagonal, positive semi-definite repair of a square LD matrix (module
     docstring), stored like ``ld`` (same SNPs, dtype and panel size; ``meta["repaired"]``
-    records the block size)."""
+    records the block size). The stored arrays are read in place and one block at a time is
+    dense (float64), so the extra memory is the repaired matrix (float32 blocks) and one
+    block, not a float64 copy of the input."""
     import scipy.sparse as sp
 
     if not ld.is_square:
         raise ValueError("nearest_psd_blocks needs a square LD matrix")
-    cuts = block_cuts(ld, block_size)
-    matrix = ld.to_scipy().astype(np.float64).tocsr()
+    cuts, total_r2 = _cuts_and_total(ld, block_size)
+    stored = _stored(ld)
     blocks = []
     clipped = 0.0
     kept_r2 = 0.0
     for lo, hi in zip(cuts[:-1], cuts[1:]):
-        block = matrix[lo:hi, lo:hi].toarray()
+        block = dense_block(*stored, lo, hi)
         block = 0.5 * (block + block.T)
         kept_r2 += float((block[np.triu_indices(hi - lo, 1)] ** 2).sum())
         values, vectors = np.linalg.eigh(block)
@@ -87,8 +95,7 @@ def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
             block = (vectors * np.clip(values, 0.0, None)) @ vectors.T
             scale = 1.0 / np.sqrt(np.diag(block))
             block = block * np.outer(scale, scale)
-        blocks.append(sp.csr_matrix(block))
-    total_r2 = float((sp.triu(matrix, 1).power(2)).sum())
+        blocks.append(sp.csr_matrix(block.astype(np.float32)))
     repaired = sp.block_diag(blocks, format="csr")
     meta = dict(ld.meta, repaired={"method": "nearest_psd_blocks", "block_size": block_size})
     report = RepairReport(n_blocks=len(cuts) - 1, clipped=clipped,
