@@ -15,7 +15,8 @@ Every step is the command a user runs:
    not --ld-in-sample) and ``bayesmix-mixer fit1 --trait1-file T.sumstats.gz --ld-file
    PANEL_LD@ --chr2use 1-C`` (default fit sequence).
 
-Reported per method: hsq / h2 and the number of causal SNPs (SBayesC: posterior means of hsq
+Reported per method (a fit that stops with an error, e.g. diverging, is listed under
+``failed`` with its message and left out of the summaries): hsq / h2 and the number of causal SNPs (SBayesC: posterior means of hsq
 and NnzSnp; MiXeR: h2 and nc), each seed's value and its mean, SD and mean relative error
 against the truth (H, K). Both models drop strand-ambiguous SNPs (~17% of the simulated
 ones, as in real data): each seed's truth also gives the h2 and causal count on the other
@@ -43,12 +44,20 @@ RESULTS = Path(__file__).resolve().parent / "results" / "accuracy_sbayes_mixer.j
 BIN = Path(sys.executable).parent
 
 
-def run(*argv) -> float:
-    """Run a bayesmix console script; its seconds. Stops with its log on failure."""
+class RunFailed(Exception):
+    """A console script exited non-zero; the message is its last error line."""
+
+
+def run(*argv, allow_failure: bool = False) -> float:
+    """Run a bayesmix console script; its seconds. Stops with its log on failure, or with
+    ``allow_failure`` raises :class:`RunFailed` (a fit that refuses or diverges is a result)."""
     start = time.perf_counter()
     done = subprocess.run([str(BIN / argv[0]), *map(str, argv[1:])], capture_output=True,
                           text=True)
     if done.returncode != 0:
+        if allow_failure:
+            errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+            raise RunFailed(errors[-1] if errors else done.stderr[-300:])
         sys.exit(f"{' '.join(map(str, argv))} failed:\n{done.stdout[-2000:]}\n"
                  f"{done.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -139,11 +148,17 @@ def main(argv=None) -> int:
                                         bim, seed))
         for kind in args.ld_kinds:
             out = work / f"sbayesC_{kind}_{seed}"
-            t = run("bayesmix-gctb", "--sbayes", "C", "--mldm", ld_lists[kind],
-                    "--gwas-summary", f"{trait}.ma", "--chain-length", args.chain_length,
-                    "--burn-in", args.burn_in, "--out-freq", 0, "--seed", seed, "--out", out)
-            par = par_res(f"{out}.parRes")
             fit = fits[f"sbayesC_{kind}"]
+            try:
+                t = run("bayesmix-gctb", "--sbayes", "C", "--mldm", ld_lists[kind],
+                        "--gwas-summary", f"{trait}.ma", "--chain-length", args.chain_length,
+                        "--burn-in", args.burn_in, "--out-freq", 0, "--seed", seed, "--out",
+                        out, allow_failure=True)
+            except RunFailed as failure:
+                fit.setdefault("failed", []).append({"seed": seed, "error": str(failure)})
+                print(f"seed {seed} SBayesC ({kind} LD): stopped: {failure}", flush=True)
+                continue
+            par = par_res(f"{out}.parRes")
             fit["hsq"].append(par["hsq"])
             fit["n_causal"].append(par["NnzSnp"])
             fit["seconds"].append(round(t, 1))
@@ -175,16 +190,24 @@ def main(argv=None) -> int:
     }
     for name, fit in fits.items():
         size = "hsq" if "hsq" in fit else "h2"
-        result["fits"][name] = {size: summarise(fit[size], args.h2),
-                                "n_causal": summarise(fit["n_causal"], args.n_causal),
-                                "seconds": fit["seconds"]}
+        failed = fit.get("failed", [])
+        finished = [t for t in truths if t["seed"] not in {f["seed"] for f in failed}]
+        result["fits"][name] = {"failed": failed, "seconds": fit["seconds"]}
+        if not finished:
+            continue
+        result["fits"][name].update({size: summarise(fit[size], args.h2),
+                                     "n_causal": summarise(fit["n_causal"], args.n_causal)})
         for key, truth_key in ((size, "h2_unambiguous"), ("n_causal", "n_causal_unambiguous")):
-            ratio = np.asarray(fit[key]) / [t[truth_key] for t in truths]
+            ratio = np.asarray(fit[key]) / [t[truth_key] for t in finished]
             result["fits"][name][key]["mean_relative_error_vs_unambiguous"] = float(
                 ratio.mean() - 1)
     Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
     for name, fit in result["fits"].items():
         size = "hsq" if "hsq" in fit else "h2"
+        if fit["failed"]:
+            print(f"{name:18s} stopped in {len(fit['failed'])} of {len(truths)} seeds")
+        if size not in fit:
+            continue
         print(f"{name:18s} {size} {fit[size]['mean']:.3f} (sd {fit[size]['sd'] or 0:.3f}, "
               f"truth {args.h2})  n_causal {fit['n_causal']['mean']:.0f} "
               f"(sd {fit['n_causal']['sd'] or 0:.0f}, truth {args.n_causal})")
