@@ -1,0 +1,142 @@
+"""Where MiXeR's univariate bias comes from on realistic LD: fit1 with LD references that
+differ in one cause at a time.
+
+Input: the data of ``benchmarks/coalescent_data.py`` (PREFIX.cohort.*, PREFIX.panel.*). The
+GWAS are drawn from the cohort's own LD (``bayesmix simulate --prior mixer --n-gwas N --ld
+COHORT_FULL``, per chromosome, strand-unambiguous SNPs only so that every causal SNP can be a
+tag), so the truth is exact: h2 = b'Rb summed over chromosomes, and the causal count. Each
+trait is then fitted (``bayesmix-mixer fit1``, default fit sequence) with four LD references:
+
+- ``panel r2>=0.05``: an independent 1,000-person panel at MiXeR's default r2min (what users run);
+- ``panel r2>=0.01``: the same panel, pairs down to r^2 0.01 kept (the truncation cause);
+- ``cohort r2>=0.05``: the GWAS's own LD at the default r2min (no panel sampling noise);
+- ``cohort r2>=0.01``: the GWAS's own LD, r^2 down to 0.01 (neither cause).
+
+The difference between rows with the same r2min is the panel's sampling noise in r^2
+(E[r^2] = rho^2 + (1 - rho^2)^2 / n); between rows with the same source, the truncation at
+r2min. Per trait and reference: mean and SD over seeds of h2 and of the causal count, and
+their mean relative errors. Writes ``benchmarks/results/mixer_bias_causes.json``.
+
+Usage: python benchmarks/mixer_bias_causes.py [--data /tmp/bayesmix-coalescent/coalescent]
+       [--seeds 1 2 3] [--n-gwas 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy_sbayes_mixer import run  # noqa: E402  (the same console-script runner)
+
+RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bias_causes.json"
+# (name, causal SNPs, h2): the issue's sparse / mid / polygenic traits at 20,000 SNPs, scaled
+# to the ~4,200 unambiguous SNPs of the default 5,000-SNP data (0.5%, 2.5%, 15% causal)
+TRAITS = (("sparse", 20, 0.05), ("mid", 100, 0.10), ("polygenic", 600, 0.25))
+REFERENCES = (("panel r2>=0.05", "panel", 0.05), ("panel r2>=0.01", "panel", 0.01),
+              ("cohort r2>=0.05", "cohort", 0.05), ("cohort r2>=0.01", "cohort", 0.01))
+
+
+def unambiguous_snps(bim: pd.DataFrame) -> pd.Series:
+    pair = (bim["a1"] + bim["a2"]).map(lambda a: "".join(sorted(a)))
+    return bim.loc[~pair.isin(["AT", "CG"]), "snp"]
+
+
+def simulate_trait(cohort, work, chromosomes, name, n_causal, h2, n_gwas, seed) -> dict:
+    """Per chromosome a share of the causal SNPs and h2 (by SNP count), GWAS statistics drawn
+    from the cohort's full LD; the chromosomes' statistics joined into one file."""
+    prefix = work / f"{name}_{seed}"
+    tables, truth = [], {"h2": 0.0, "n_causal": 0}
+    for k, chrom in enumerate(chromosomes):
+        causal = n_causal // len(chromosomes) + (k < n_causal % len(chromosomes))
+        out = f"{prefix}.chr{chrom}"
+        run("bayesmix", "simulate", "--bfile", cohort, "--chr", chrom, "--prior", "mixer",
+            "--h2", h2 / len(chromosomes), "--n-causal", causal, "--n-gwas", n_gwas,
+            "--ld", work / f"cohort_full_chr{chrom}.ld", "--extract", work / "unambiguous.snps",
+            "--seed", 100 * seed + k, "--out", out)
+        record = json.loads(Path(f"{out}.truth.json").read_text())
+        truth["h2"] += float(np.sum(record["h2"]))
+        truth["n_causal"] += int(np.sum(record["n_causal"]))
+        tables.append(pd.read_csv(f"{out}.sumstats.gz", sep="\t"))
+    with gzip.open(f"{prefix}.sumstats.gz", "wt") as fh:
+        pd.concat(tables, ignore_index=True).to_csv(fh, sep="\t", index=False)
+    return truth
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="/tmp/bayesmix-coalescent/coalescent")
+    parser.add_argument("--work", default=None, help="folder for LD and fits "
+                        "(default: next to the data)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--n-gwas", type=int, default=100_000)
+    parser.add_argument("--results", default=str(RESULTS))
+    args = parser.parse_args(argv)
+
+    data = Path(args.data)
+    cohort, panel = f"{data}.cohort", f"{data}.panel"
+    work = Path(args.work) if args.work else data.parent / "mixer_bias"
+    work.mkdir(parents=True, exist_ok=True)
+    bim = pd.read_csv(f"{cohort}.bim", sep=r"\s+", header=None,
+                      names=["chr", "snp", "cm", "bp", "a1", "a2"])
+    chromosomes = [str(c) for c in bim["chr"].unique()]
+    unambiguous_snps(bim).to_csv(work / "unambiguous.snps", header=False, index=False)
+    seconds = {}
+    for chrom in chromosomes:
+        seconds[f"cohort_full_chr{chrom}"] = run(
+            "bayesmix", "ld", "--bfile", cohort, "--chr", chrom, "--kind", "full", "--extract",
+            work / "unambiguous.snps", "--no-progress", "--out", work / f"cohort_full_chr{chrom}.ld")
+    for label, source, r2min in REFERENCES:
+        for chrom in chromosomes:
+            seconds[f"{label} chr{chrom}"] = run(
+                "bayesmix-mixer", "ld", "--bfile", {"panel": panel, "cohort": cohort}[source],
+                "--chr", chrom, "--r2min", r2min, "--out",
+                work / f"{source}_{r2min}_chr{chrom}.ld")
+
+    rows = []
+    for name, n_causal, h2 in TRAITS:
+        for seed in args.seeds:
+            truth = simulate_trait(cohort, work, chromosomes, name, n_causal, h2, args.n_gwas,
+                                   seed)
+            for label, source, r2min in REFERENCES:
+                out = work / f"fit_{name}_{seed}_{source}_{r2min}"
+                started = time.perf_counter()
+                run("bayesmix-mixer", "fit1", "--trait1-file", work / f"{name}_{seed}.sumstats.gz",
+                    "--ld-file", work / f"{source}_{r2min}_chr@.ld", "--chr2use",
+                    ",".join(chromosomes), "--seed", seed, "--out", out)
+                ci = json.loads(Path(f"{out}.json").read_text())["ci"]
+                rows.append({"trait": name, "seed": seed, "reference": label,
+                             "h2_true": truth["h2"], "n_causal_true": truth["n_causal"],
+                             "h2": ci["h2"]["point"], "n_causal": ci["nc"]["point"],
+                             "seconds": round(time.perf_counter() - started, 1)})
+                print(f"{name} seed {seed} {label:16s} h2 {ci['h2']['point']:.4f} "
+                      f"(truth {truth['h2']:.4f})  nc {ci['nc']['point']:.0f} "
+                      f"(truth {truth['n_causal']})", flush=True)
+
+    table = pd.DataFrame(rows)
+    table["h2_error"] = table["h2"] / table["h2_true"] - 1
+    table["nc_error"] = table["n_causal"] / table["n_causal_true"] - 1
+    summary = (table.groupby(["trait", "reference"], sort=False)
+               .agg(h2_error_mean=("h2_error", "mean"), h2_error_sd=("h2_error", "std"),
+                    nc_error_mean=("nc_error", "mean"), nc_error_sd=("nc_error", "std"))
+               .reset_index())
+    result = {"what": __doc__.splitlines()[0], "machine": platform.platform(),
+              "data": str(data), "n_gwas": args.n_gwas, "seeds": args.seeds,
+              "traits": [{"name": n, "n_causal": k, "h2": h} for n, k, h in TRAITS],
+              "ld_seconds": {k: round(v, 1) for k, v in seconds.items()},
+              "fits": rows, "summary": summary.to_dict(orient="records")}
+    Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
+    print(summary.to_string(index=False, float_format=lambda x: f"{x:+.3f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
