@@ -28,7 +28,7 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
   phenotype counts as omega nobs observations (free variable ``ld_sampling_weight``, y'y and
   nobs times omega): sig2_e's conditional then has GCTB's residual sum of squares at the
   plug-in point instead of absorbing the down-weighted genetic variance (which lowered hsq by
-  a third in tests/test_sbayes_example.py). Both are set from the state during burn-in and
+  a third in examples/sbayes_recovery.py). Both are set from the state during burn-in and
   held fixed afterwards (:class:`~bayesmix.inference.sbayes_gibbs.LDSamplingRatioPlugIn`), so
   every step - the effects sweep, the conjugate sig2_e step, the Metropolis step of a
   swapped prior - samples ``model.logp()`` at those plug-ins;
