@@ -85,6 +85,17 @@ def unambiguous_truth(truth: dict, bim: pd.DataFrame, seed: int) -> dict:
             "n_causal_unambiguous": int(kept.sum())}
 
 
+def coalescent_inputs(data: Path, work, default_work: str):
+    """(cohort prefix, panel prefix, work folder (created), the .bim table, chromosomes) of
+    the data of benchmarks/coalescent_data.py at prefix ``data``."""
+    cohort, panel = f"{data}.cohort", f"{data}.panel"
+    work = Path(work) if work else data.parent / default_work
+    work.mkdir(parents=True, exist_ok=True)
+    bim = pd.read_csv(f"{panel}.bim", sep=r"\s+", header=None,
+                      names=["chr", "snp", "cm", "bp", "a1", "a2"])
+    return cohort, panel, work, bim, [str(c) for c in bim["chr"].unique()]
+
+
 def summarise(values, truth) -> dict:
     values = np.asarray(values, dtype=np.float64)
     return {"values": values.tolist(), "truth": truth, "mean": float(values.mean()),
@@ -109,12 +120,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     data = Path(args.data)
-    cohort, panel = f"{data}.cohort", f"{data}.panel"
-    work = Path(args.work) if args.work else data.parent / "accuracy"
-    work.mkdir(parents=True, exist_ok=True)
-    bim = pd.read_csv(f"{panel}.bim", sep=r"\s+", header=None,
-                      names=["chr", "snp", "cm", "bp", "a1", "a2"])
-    chromosomes = [str(c) for c in bim["chr"].unique()]
+    cohort, panel, work, bim, chromosomes = coalescent_inputs(data, args.work, "accuracy")
     bim[["snp", "bp", "cm"]].to_csv(work / "panel.map", sep=" ", header=False, index=False)
     seconds = {}
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_sbayes_mixer import run  # noqa: E402  (the same console-script runner)
+from accuracy_sbayes_mixer import coalescent_inputs, run  # noqa: E402  (shared helpers)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bias_causes.json"
 # (name, causal SNPs, h2): the sparse / mid / polygenic traits at 20,000 SNPs, scaled
@@ -82,12 +82,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     data = Path(args.data)
-    cohort, panel = f"{data}.cohort", f"{data}.panel"
-    work = Path(args.work) if args.work else data.parent / "mixer_bias"
-    work.mkdir(parents=True, exist_ok=True)
-    bim = pd.read_csv(f"{cohort}.bim", sep=r"\s+", header=None,
-                      names=["chr", "snp", "cm", "bp", "a1", "a2"])
-    chromosomes = [str(c) for c in bim["chr"].unique()]
+    cohort, panel, work, bim, chromosomes = coalescent_inputs(data, args.work, "mixer_bias")
     unambiguous_snps(bim).to_csv(work / "unambiguous.snps", header=False, index=False)
     seconds = {}
     for chrom in chromosomes:
