@@ -1,7 +1,7 @@
 """Benchmark: composed effect priors against the built-in models of the same size.
 
 Seconds per iteration (CPU time, ``time.process_time``: the fair measure on a shared machine;
-wall time too) of bayesmix's chain driver (``run_chain`` with ``make_steps`` /
+wall time too; the median of ``--repeats`` chains) of bayesmix's chain driver (``run_chain`` with ``make_steps`` /
 ``make_sbayes_steps``: effects sweep + every other step + monitoring) after 10 warm-up
 iterations that compile the kernels and graphs, for:
 
@@ -17,7 +17,8 @@ Each composed model is reported with its ratio to the built-in model it extends 
 SBayesC; the heavy-tailed slabs also against BayesB, the built-in t slab). Target: within 2x.
 Writes ``benchmarks/results/composition.json``.
 
-Usage: python benchmarks/composition.py [--people 2000] [--snps 10000] [--iterations 100]
+Usage: python benchmarks/composition.py [--people 2000] [--snps 10000] [--iterations 200]
+       [--repeats 3]
 """
 
 from __future__ import annotations
@@ -35,19 +36,26 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results" / "composition.json"
 
 
-def timed_chain(model, make, iterations: int) -> dict:
+def timed_chain(model, make, iterations: int, repeats: int) -> dict:
+    """CPU and wall seconds per iteration of ``repeats`` chains (after a warm-up chain), the
+    median over chains: single runs on a shared machine vary by up to 2x."""
     from bayesmix.inference.chain import ChainSettings, run_chain
 
     steps = make(model)
     run_chain(model, steps, ChainSettings(chain_length=10, burn_in=5, thin=1, out_freq=0, seed=1))
-    settings = ChainSettings(chain_length=iterations, burn_in=iterations // 2, thin=1,
-                             out_freq=0, seed=2)
-    cpu = time.process_time()
-    result = run_chain(model, steps, settings)
-    cpu = time.process_time() - cpu
-    return {"cpu_seconds_per_iteration": cpu / iterations,
-            "seconds_per_iteration": result.seconds_per_iteration,
-            "hsq_mean": float(np.mean(result.traces["hsq"])),
+    cpu_times, wall_times, hsq = [], [], []
+    for seed in range(2, 2 + repeats):
+        settings = ChainSettings(chain_length=iterations, burn_in=iterations // 2, thin=1,
+                                 out_freq=0, seed=seed)
+        cpu = time.process_time()
+        result = run_chain(model, steps, settings)
+        cpu_times.append((time.process_time() - cpu) / iterations)
+        wall_times.append(result.seconds_per_iteration)
+        hsq.append(float(np.mean(result.traces["hsq"])))
+    return {"cpu_seconds_per_iteration": float(np.median(cpu_times)),
+            "cpu_seconds_per_iteration_all": cpu_times,
+            "seconds_per_iteration": float(np.median(wall_times)),
+            "hsq_mean": float(np.mean(hsq)),
             "steps": [type(s).__name__ for s in steps]}
 
 
@@ -55,7 +63,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--snps", type=int, default=10000)
-    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
 
@@ -106,7 +115,7 @@ def main(argv=None) -> dict:
     rows = {}
     for label, (method, hyper) in individual.items():
         rows[label] = timed_chain(AlphabetModel(data, method, hyperpriors=hyper), make_steps,
-                                  args.iterations)
+                                  args.iterations, args.repeats)
         print(f"{label:32s} {1e3 * rows[label]['cpu_seconds_per_iteration']:7.2f} ms CPU/iteration")
 
     ld = build_ld(geno, "window", window_kb=200, progress=False)
@@ -115,7 +124,7 @@ def main(argv=None) -> dict:
     summary = prepare_summary_data(sumstats_table(draw.zscores(1e5)[:, 0], 1e5, snps), ld)
     for label, hyper in {"SBayesC": {}, "SBayesC + annotation weights": {"weights": weights}}.items():
         rows[label] = timed_chain(SBayesModel(summary, "C", hyperpriors=hyper),
-                                  make_sbayes_steps, args.iterations)
+                                  make_sbayes_steps, args.iterations, args.repeats)
         print(f"{label:32s} {1e3 * rows[label]['cpu_seconds_per_iteration']:7.2f} ms CPU/iteration")
 
     baselines = {"BayesC + annotation weights": ["BayesC"],
@@ -128,7 +137,8 @@ def main(argv=None) -> dict:
                                     / rows[base]["cpu_seconds_per_iteration"] for base in bases}
         print(f"{label:32s} " + ", ".join(f"{r:.2f}x {b}" for b, r in
                                            rows[label]["cpu_ratio"].items()))
-    out = {"people": n, "snps": m, "iterations": args.iterations, "ld_nnz": int(ld.nnz),
+    out = {"people": n, "snps": m, "iterations": args.iterations, "repeats": args.repeats,
+           "ld_nnz": int(ld.nnz),
            "machine": platform.platform(), "python": platform.python_version(),
            "results": rows}
     RESULTS.write_text(json.dumps(out, indent=2) + "\n")

@@ -52,12 +52,13 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from bayesmix.distributions.effects import NormalMixtureEffects, maf_scaled_variance, spike_slab_weights
+from bayesmix.distributions.effects import (NormalMixtureEffects, annotation_structure,
+                                            maf_scaled_variance, spike_slab_weights)
 from bayesmix.distributions.genetic_values import as_float64, genetic_values
 from bayesmix.distributions.graph import small_graph_mode
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
-from bayesmix.kernels.gibbs import component_counts
+from bayesmix.kernels.gibbs import annotation_softmax, component_counts
 from bayesmix.prepare.alphabet_data import AlphabetData
 
 METHODS = ("B", "C", "S", "R", "N", "NS")
@@ -242,6 +243,8 @@ class AlphabetModel:
         self.model = self._build()
         self._derived = None
         self._derived_cache = None
+        self._softmax_memo = {}
+        self._annotations_t = None
         self._initial = None
 
     @property
@@ -409,9 +412,10 @@ class AlphabetModel:
     def derived(self, point) -> dict:
         """Quantities the steps and the monitor need at ``point``, on the constrained scale.
 
-        Returns sig2_e, log_pi (K,), or (M, K) for per-SNP weights, slab_var (M,) and
-        ``hyper``: a dict of the other free variables (pi, sig2_beta, S ...) on the constrained
-        scale whatever their transform. None of these depends on the
+        Returns sig2_e, log_pi (K,), or (M, K) for per-SNP weights, mean_pi (K,): pi_k or its
+        mean over SNPs, slab_var (M,) and ``hyper``: a dict of the other free variables (pi,
+        sig2_beta, S ...) on the constrained scale whatever their transform (arrays shared
+        with caches: read, do not modify). None of these depends on the
         effects, so the last result is reused while the other value variables are unchanged
         (the effects step and the effect-variance step see the same hyperparameters).
         """
@@ -424,11 +428,13 @@ class AlphabetModel:
         return out
 
     def _compute_derived(self, point) -> dict:
+        annotated = annotation_structure(self._weights)
         if self._derived is None:
             self._hyper_names = [rv.name for rv in self.model.free_RVs
                                  if rv.name not in ("alpha", "beta", "comp", "snp_var", "window_on")]
-            outs = [self._sig2_e, pt.log(self._weights),
-                    pt.broadcast_to(self._slab_var, (self.n_snps,))]
+            # annotation weights: theta here, its softmax in numba (annotation_softmax)
+            weights = pt.log(self._weights) if annotated is None else annotated[1]
+            outs = [self._sig2_e, weights, pt.broadcast_to(self._slab_var, (self.n_snps,))]
             if self.prior.nested:
                 outs.append(pt.as_tensor_variable(self._pi_window))
             outs += [self.model[name] for name in self._hyper_names]
@@ -439,12 +445,38 @@ class AlphabetModel:
             self._derived.trust_input = True  # points hold arrays of the value variables' dtypes
         values = [point[v.name] for v in self.model.value_vars]
         sig2_e, log_pi, slab, *hyper = self._derived(*values)
-        out = {"sig2_e": float(sig2_e), "log_pi": np.asarray(log_pi, np.float64),
+        if annotated is None:
+            log_pi = np.asarray(log_pi, np.float64)
+            mean_pi = np.exp(log_pi) if log_pi.ndim == 1 else np.exp(log_pi).mean(axis=0)
+        else:
+            theta = np.asarray(log_pi, np.float64)
+            _, log_pi, _, mean_pi, _, _ = self.annotation_softmax(
+                theta.reshape(theta.shape[0], -1))
+        out = {"sig2_e": float(sig2_e), "log_pi": log_pi, "mean_pi": mean_pi,
                "slab_var": np.asarray(slab, np.float64)}
         if self.prior.nested:
             out["pi_window"] = float(hyper.pop(0))
         out["hyper"] = {name: np.asarray(v) for name, v in zip(self._hyper_names, hyper)}
         return out
+
+    def annotation_softmax(self, theta) -> tuple:
+        """:func:`~bayesmix.kernels.gibbs.annotation_softmax` (f, log weights (M, K), weights
+        (M, K), their means over SNPs (K,), f's gradient and Hessian) of the model's annotation
+        weights (:func:`~bayesmix.distributions.effects.annotation_weights`) at theta
+        (A, K-1). The last two results are kept (the chain's theta and the last proposal of
+        its step): a memo of a pure function of theta, shared by the weights step and the
+        sweeps."""
+        theta = np.ascontiguousarray(theta, np.float64)
+        key = theta.tobytes()
+        memo = self._softmax_memo
+        if key not in memo:
+            if len(memo) >= 2:
+                del memo[next(iter(memo))]
+            if self._annotations_t is None:
+                self._annotations_t = np.ascontiguousarray(
+                    annotation_structure(self._weights)[0].T)
+            memo[key] = annotation_softmax(self._annotations_t, theta)
+        return memo[key]
 
     @property
     def monitor_names(self) -> list[str]:
@@ -478,9 +510,7 @@ class AlphabetModel:
         GenVar is the sample variance of X beta; hsq = GenVar / (GenVar + ResVar).
         """
         d = self.derived(point)
-        pi = np.exp(d["log_pi"])
-        if pi.ndim == 2:
-            pi = pi.mean(axis=0)
+        pi = d["mean_pi"]
         out = {}
         if self.prior.nested:
             out["Pi"] = d["pi_window"]
@@ -519,4 +549,5 @@ class AlphabetModel:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_derived"] = None  # compiled functions are rebuilt in the worker
+        state["_softmax_memo"] = {}  # recomputed there too (a memo, not state)
         return state

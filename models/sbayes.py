@@ -170,6 +170,8 @@ class SBayesModel(AlphabetModel):
         self.model = self._build()
         self._derived = None
         self._derived_cache = None
+        self._softmax_memo = {}
+        self._annotations_t = None
         self._initial = None  # AlphabetModel's cache of the initial point
 
     @property

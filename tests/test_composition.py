@@ -133,10 +133,46 @@ def annotation_posterior(xtx, xty):
     return pip, theta
 
 
+def test_annotation_kernels_match_direct_formulas():
+    """annotation_softmax (weights, normaliser f, its gradient and Hessian) against scipy's
+    log-softmax, finite differences of f and of its gradient; annotation_component_sums
+    against a one-hot product; on random annotations, theta and components, 4 components,
+    with logits large enough to need the max shift."""
+    from bayesmix.kernels.gibbs import annotation_component_sums, annotation_softmax
+
+    rng = np.random.default_rng(5)
+    m, n_a, k = 200, 3, 4
+    a = np.column_stack([np.ones(m), rng.standard_normal((m, n_a - 1)) * 20])
+    a_t = np.ascontiguousarray(a.T)
+    theta = rng.standard_normal((n_a, k - 1))
+    logits = np.column_stack([np.zeros(m), a @ theta])
+    f, log_w, w, mean_w, grad, hess = annotation_softmax(a_t, theta)
+    expected = logits - logsumexp(logits, axis=1, keepdims=True)
+    np.testing.assert_allclose(log_w, expected, atol=1e-10)
+    np.testing.assert_allclose(w, np.exp(expected), atol=1e-12)
+    np.testing.assert_allclose(mean_w, np.exp(expected).mean(0), atol=1e-12)
+    assert np.isclose(f, logsumexp(logits, axis=1).sum(), rtol=1e-12)
+    theta_small = theta / 20  # finite differences where f is smooth on the step's scale
+    _, _, _, _, grad, hess = annotation_softmax(a_t, theta_small)
+    eps = 1e-6
+    steps = [eps * e.reshape(theta.shape) for e in np.eye(theta.size)]
+    num_grad = np.array([(annotation_softmax(a_t, theta_small + d)[0]
+                          - annotation_softmax(a_t, theta_small - d)[0]) / (2 * eps) for d in steps])
+    np.testing.assert_allclose(grad.ravel(), num_grad, rtol=1e-6, atol=1e-5)
+    num_hess = np.array([(annotation_softmax(a_t, theta_small + d)[4]
+                          - annotation_softmax(a_t, theta_small - d)[4]).ravel() / (2 * eps)
+                         for d in steps])
+    np.testing.assert_allclose(hess, num_hess, rtol=1e-5, atol=1e-4)
+    comp = rng.integers(0, k, m)
+    one_hot = (comp[:, None] == np.arange(1, k)).astype(float)
+    np.testing.assert_allclose(annotation_component_sums(a, comp, k - 1), a.T @ one_hot,
+                               rtol=1e-12)
+
+
 def test_annotation_weights_step_matches_generic_density():
-    """The step's l(theta), gradient and Hessian (numba kernel multinomial_logistic_terms)
-    against the model's own Markov-blanket log density (PyMC) and finite differences, on
-    random components and theta, 3 components."""
+    """The step's l(theta), gradient and Hessian (numba kernels annotation_component_sums and
+    annotation_softmax) against the model's own Markov-blanket log density (PyMC) and finite
+    differences, on random components and theta, 3 components."""
     rng = np.random.default_rng(0)
     m, k = 30, 3
     dosages, y = tiny_cohort(9, 40, np.zeros(m))

@@ -151,10 +151,15 @@ def test_per_snp_weights_sweep_matches_dense_reference(layout):
     u, u_effect = rng.random(m), rng.random(m)
     z = np.where(u_effect < 0.5, ndtri(u_effect + 2.0**-54), -ndtri((1 - u_effect) - 2.0**-54))
     exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z)
+    table = snp_weight_terms(np.log(pi), comp_var)
+    odds = pi / pi[:, :1]  # the table's columns, written out
+    np.testing.assert_allclose(table, np.column_stack([
+        np.log(pi), odds, odds[:, 1] / np.sqrt(1e-4) + odds[:, 3] / np.sqrt(1e-2), odds[:, 2]]),
+        rtol=1e-12)
     got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
     counts, ssq = sweep(*arrays, scale, s, n * Rd.diagonal(), 0.0, got_r, got_beta, got_comp,
                         mixture_terms(np.log(pi[0]), comp_var), snp_var_scale, vare, u, u_effect,
-                        snp_weight_terms(np.log(pi), comp_var))
+                        table)
     np.testing.assert_array_equal(got_comp, exp[1])
     np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)

@@ -56,7 +56,7 @@ def annotation_weights(annotations, theta):
         component 0 (the baseline, usually the spike); (A,) for two components, where
         pi_j1 = 1 / (1 + exp(-A_j theta)).
     """
-    annotations = np.asarray(annotations, np.float64)
+    annotations = np.ascontiguousarray(annotations, np.float64)
     if annotations.ndim != 2:
         raise InputError(f"annotations must be an (SNPs, annotations) matrix, got shape "
                          f"{annotations.shape}")

@@ -37,7 +37,7 @@ import pytensor.tensor as pt
 from bayesmix.distributions.effects import annotation_structure
 from bayesmix.distributions.graph import constant_value, small_graph_mode
 from bayesmix.inference.step_base import Adaptive, AlphabetStep, MarkovBlanketMetropolis
-from bayesmix.kernels.gibbs import multinomial_logistic_terms
+from bayesmix.kernels.gibbs import annotation_component_sums
 
 
 def children(model, rv) -> list:
@@ -265,7 +265,16 @@ class AnnotationWeightsMetropolis(AlphabetStep):
     with the Metropolis-Hastings ratio exp(l(theta') - l(theta) + log q(theta | theta') -
     log q(theta' | theta)). The posterior of theta is close to normal, so the Newton step
     lands near its mode from anywhere and the proposal is close to an independent draw
-    from it: nearly every proposal is accepted. Two O(M A^2 K^2) numba passes per iteration.
+    from it: nearly every proposal is accepted.
+
+    Cost: sum_j log pi_j[c_j] = sum(theta * S) - f(theta), where S (A, K-1) sums the
+    annotations per component (:func:`~bayesmix.kernels.gibbs.annotation_component_sums`,
+    O(M A), no exp) and f with its derivatives (:func:`~bayesmix.kernels.gibbs.
+    annotation_softmax`, one exp per SNP and component) does not depend on the components.
+    The model keeps the softmax of the current theta and of the last proposal
+    (:meth:`~bayesmix.models.alphabet.AlphabetModel.annotation_softmax`, a memo of a pure
+    function of theta), which the effects sweep then reuses: an iteration computes one
+    softmax, at the proposal.
     """
 
     name = "annotation_weights_metropolis"
@@ -296,18 +305,23 @@ class AnnotationWeightsMetropolis(AlphabetStep):
 
     def _log_density(self, theta, comp, derivatives=False):
         """l(theta) (and its gradient and Hessian over the flattened (A, K-1) theta)."""
-        value, grad, hess = multinomial_logistic_terms(self.annotations, theta, comp,
-                                                       derivatives)
+        sums = annotation_component_sums(self.annotations, comp, theta.shape[1])
+        return self._terms(theta, sums, derivatives)
+
+    def _terms(self, theta, sums, derivatives=False):
+        """:meth:`_log_density` from the component sums S."""
+        theta = np.ascontiguousarray(theta, np.float64)
+        f, _, _, _, f_grad, f_hess = self.alphabet.annotation_softmax(theta)
         diff = theta - self.prior_mean
-        value -= 0.5 * float((self.prior_precision * diff**2).sum())
+        value = float((theta * sums).sum()) - f - 0.5 * float((self.prior_precision * diff**2).sum())
         if not derivatives:
             return value
-        grad = (grad - self.prior_precision * diff).ravel()
-        return value, grad, hess - np.diag(self.prior_precision.ravel())
+        grad = (sums - f_grad - self.prior_precision * diff).ravel()
+        return value, grad, -f_hess - np.diag(self.prior_precision.ravel())
 
-    def _newton_proposal(self, theta, comp):
+    def _newton_proposal(self, theta, sums):
         """l(theta), and the mean and Cholesky factor of the proposal from theta."""
-        value, grad, hess = self._log_density(theta, comp, True)
+        value, grad, hess = self._terms(theta, sums, True)
         cov = np.linalg.inv(-hess)
         return value, theta + (cov @ grad).reshape(theta.shape), np.linalg.cholesky(cov), hess
 
@@ -320,10 +334,11 @@ class AnnotationWeightsMetropolis(AlphabetStep):
     def step(self, point):
         n_k = self.alphabet.n_components - 1
         comp = np.asarray(point[self.alphabet.component_name])
+        sums = annotation_component_sums(self.annotations, comp, n_k)
         current = np.asarray(point[self.value_name], np.float64).reshape(-1, n_k)
-        value, mean, chol, hess = self._newton_proposal(current, comp)
+        value, mean, chol, hess = self._newton_proposal(current, sums)
         proposal = mean + (chol @ self.rng.standard_normal(mean.size)).reshape(mean.shape)
-        new_value, back_mean, back_chol, back_hess = self._newton_proposal(proposal, comp)
+        new_value, back_mean, back_chol, back_hess = self._newton_proposal(proposal, sums)
         log_ratio = (new_value - value + self._log_q(current, back_mean, back_hess, back_chol)
                      - self._log_q(proposal, mean, hess, chol))
         accept = math.log(self.rng.random()) < log_ratio

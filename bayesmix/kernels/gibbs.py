@@ -21,6 +21,8 @@ here: the conjugate updates live in :mod:`bayesmix.inference.gibbs`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bayesmix.kernels.genotype_matrix import column_axpy, column_dot
@@ -276,52 +278,87 @@ def slab_sum_of_squares(beta, comp, gamma, slab_var, sig2_beta):
 
 
 @njit
-def multinomial_logistic_terms(annotations, theta, comp, derivatives):
-    """Log-likelihood (and gradient and Hessian) of components under annotation weights.
+def annotation_component_sums(annotations, comp, n_free):
+    """S[a, k - 1] = sum of A_ja over the SNPs j in component k >= 1: with f of
+    :func:`annotation_softmax`, the log-likelihood of the components under annotation
+    weights pi_j = softmax([0, A_j theta]) is l(theta) = sum(theta * S) - f(theta).
 
-    pi_jk = softmax_k(eta_jk), eta_j0 = 0 and eta_jk = A_j theta[:, k-1] (k >= 1), so with
-    p = pi_j and y the one-hot of comp_j: l = sum_j log pi_j[comp_j],
-    dl/dtheta[a, k] = sum_j A_ja (y_jk - p_jk) and d2l/dtheta[a, k] dtheta[b, l] =
-    -sum_j A_ja A_jb p_jk (delta_kl - p_jl) (k, l >= 1).
-
-    Parameters: annotations (M, A) float64, theta (A, K-1) float64, comp (M,) integers,
-    derivatives: whether to accumulate the gradient and Hessian (else they stay 0).
-    Returns (l, gradient (A, K-1), Hessian (A (K-1), A (K-1)) over theta.ravel()).
+    Parameters: annotations (M, A) float64, comp (M,) integers in 0..n_free, n_free = K - 1.
+    Returns float64 (A, K - 1).
     """
     m, n_a = annotations.shape
-    n_k = theta.shape[1]
-    grad = np.zeros((n_a, n_k))
-    hess = np.zeros((n_a * n_k, n_a * n_k))
-    eta = np.empty(n_k + 1)
-    p = np.empty(n_k)
+    sums = np.zeros((n_a, n_free))
+    for j in range(m):
+        k = comp[j]
+        if k > 0:
+            for a in range(n_a):
+                sums[a, k - 1] += annotations[j, a]
+    return sums
+
+
+@njit
+def annotation_softmax(annotations_t, theta):
+    """Annotation weights pi_j = softmax([0, eta_j]), eta_jk = A_j theta[:, k-1] (k >= 1),
+    with the normaliser of the components' log-likelihood and its derivatives.
+
+    Parameters: annotations_t (A, M) float64, the annotation matrix transposed (C order, so
+    the sums over SNPs run along memory); theta (A, K-1) float64.
+
+    Returns (f, log_w, w, mean_w, grad, hess):
+    f = sum_j log(1 + sum_k exp(eta_jk)), so that the components' log-likelihood is
+    l(theta) = sum(theta * S) - f(theta) (:func:`annotation_component_sums`);
+    log_w, w (M, K): log pi_jk and pi_jk; mean_w (K,): the mean of pi_jk over SNPs;
+    grad (A, K-1): df/dtheta[a, k] = sum_j A_ja p_jk; hess (A (K-1), A (K-1)) over
+    theta.ravel(): d2f/dtheta[a, k] dtheta[b, l] = sum_j A_ja A_jb p_jk (delta_kl - p_jl),
+    with p_jk = pi_jk (k, l >= 1). One exp per SNP and component and one log per SNP.
+    """
+    n_a, m = annotations_t.shape
+    n_free = theta.shape[1]
+    n_k = n_free + 1
+    log_w = np.zeros((m, n_k))
+    for k in range(n_free):  # eta, summed along the SNPs (vectorised)
+        for a in range(n_a):
+            t = theta[a, k]
+            row = annotations_t[a]
+            for j in range(m):
+                log_w[j, k + 1] += row[j] * t
+    w = np.empty((m, n_k))
+    p = np.empty((n_free, m))  # pi_jk, k >= 1, component-major for the derivatives
+    mean_w = np.zeros(n_k)
     total = 0.0
     for j in range(m):
-        eta[0] = 0.0
         top = 0.0
+        for k in range(1, n_k):
+            if log_w[j, k] > top:
+                top = log_w[j, k]
+        norm = 0.0
         for k in range(n_k):
-            s = 0.0
+            x = log_w[j, k] - top
+            w[j, k] = 1.0 if x == 0.0 else math.exp(x)  # the largest needs no exp
+            norm += w[j, k]
+        shift = top + math.log(norm)
+        total += shift
+        for k in range(n_k):
+            log_w[j, k] -= shift
+            w[j, k] /= norm
+            mean_w[k] += w[j, k]
+        for k in range(n_free):
+            p[k, j] = w[j, k + 1]
+    size = n_a * n_free
+    grad = np.zeros((n_a, n_free))
+    hess = np.zeros((size, size))
+    c = np.empty(m)
+    for k in range(n_free):
+        for a in range(n_a):
+            grad[a, k] = np.dot(annotations_t[a], p[k])
+        for l in range(k, n_free):
+            for j in range(m):
+                c[j] = p[k, j] * ((1.0 if k == l else 0.0) - p[l, j])
             for a in range(n_a):
-                s += annotations[j, a] * theta[a, k]
-            eta[k + 1] = s
-            if s > top:
-                top = s
-        norm = np.exp(-top)
-        for k in range(n_k):
-            p[k] = np.exp(eta[k + 1] - top)
-            norm += p[k]
-        total += eta[comp[j]] - top - np.log(norm)
-        if not derivatives:
-            continue
-        for k in range(n_k):
-            p[k] /= norm
-        for k in range(n_k):
-            y_k = 1.0 if comp[j] == k + 1 else 0.0
-            for a in range(n_a):
-                grad[a, k] += annotations[j, a] * (y_k - p[k])
-            for l in range(n_k):
-                w = p[k] * ((1.0 if k == l else 0.0) - p[l])
-                for a in range(n_a):
-                    x = annotations[j, a] * w
-                    for b in range(n_a):
-                        hess[a * n_k + k, b * n_k + l] -= x * annotations[j, b]
-    return total, grad, hess
+                ca = annotations_t[a] * c
+                for b in range(n_a):
+                    if l > k or b >= a:
+                        value = np.dot(ca, annotations_t[b])
+                        hess[a * n_free + k, b * n_free + l] = value
+                        hess[b * n_free + l, a * n_free + k] = value
+    return total, log_w, w, mean_w / m, grad, hess

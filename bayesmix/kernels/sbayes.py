@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba.cpython.unsafe.tuple import tuple_setitem
 
 from bayesmix.kernels.gibbs import draw_component
 from bayesmix.kernels.jit import njit
@@ -61,19 +62,33 @@ def mixture_terms(log_pi, comp_var) -> tuple:
     return (tuple(log_pi.tolist()), tuple(comp_var.tolist()), tuple(odds.tolist()), bound)
 
 
-def snp_weight_terms(log_weights, comp_var) -> tuple:
-    """Per-SNP mixture weights for the sweeps' ``snp_weights``: the arrays (log pi_jk (M, K),
-    odds_jk = pi_jk / pi_j0 (M, K), sum over slabs k >= 1 of odds_jk / sqrt(comp_var_k) (M,),
-    sum over point masses k >= 1 of odds_jk (M,)), row j playing the part of
-    :func:`mixture_terms` for SNP j. ``log_weights`` (M, K): rows normalised, -inf allowed
-    except in column 0 when component 0 is a point mass."""
-    log_weights = np.ascontiguousarray(log_weights, dtype=np.float64)
-    comp_var = np.asarray(comp_var, dtype=np.float64)
-    odds = np.exp(log_weights - log_weights[:, :1])
-    slab = comp_var[1:] > 0
-    over_sd = odds[:, 1:][:, slab] @ (1.0 / np.sqrt(comp_var[1:][slab]))
-    point_masses = odds[:, 1:][:, ~slab].sum(axis=1)
-    return log_weights, odds, np.ascontiguousarray(over_sd), np.ascontiguousarray(point_masses)
+@njit
+def snp_weight_terms(log_weights, comp_var):
+    """Per-SNP mixture weights for the sweeps' ``snp_weights``: an (M, 2K + 2) table whose row
+    j plays the part of :func:`mixture_terms` for SNP j, columns log pi_jk (0..K-1), odds_jk =
+    pi_jk / pi_j0 (K..2K-1), the sum over slabs k >= 1 of odds_jk / sqrt(comp_var_k) (2K) and
+    the sum over point masses k >= 1 of odds_jk (2K + 1); the sweeps read row j into tuples
+    (:func:`_row_as_tuple`).
+    ``log_weights`` (M, K) float64: log pi_jk, rows normalised (or shifted by any per-SNP
+    constant), -inf allowed except in column 0 when component 0 is a point mass;
+    ``comp_var`` (K,) float64 component variances (0: a point mass)."""
+    m, n_comp = log_weights.shape
+    table = np.empty((m, 2 * n_comp + 2))
+    for j in range(m):
+        over_sd = 0.0
+        point_masses = 0.0
+        for k in range(n_comp):
+            odds = math.exp(log_weights[j, k] - log_weights[j, 0]) if k > 0 else 1.0
+            table[j, k] = log_weights[j, k]
+            table[j, n_comp + k] = odds
+            if k > 0:
+                if comp_var[k] > 0.0:
+                    over_sd += odds / math.sqrt(comp_var[k])
+                else:
+                    point_masses += odds
+        table[j, 2 * n_comp] = over_sd
+        table[j, 2 * n_comp + 1] = point_masses
+    return table
 
 
 @njit
@@ -102,11 +117,22 @@ def _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, u_effect):
                           odds_point_masses, var_scale_j, u, u_effect)
 
 
+@njit(inline="always")
+def _row_as_tuple(template, table, j, first_column):
+    """``table[j, first_column:first_column + K]`` as a tuple of the type of ``template`` (a
+    K-tuple of floats), which numba passes by value (a row view would be reference counted
+    in every per-SNP draw, which costs more than the draw)."""
+    out = template
+    for k in range(len(template)):
+        out = tuple_setitem(out, k, table[j, first_column + k])
+    return out
+
+
 @njit
 def _draw_weighted(r_j, d, ve, old, log_pi, comp_var, odds, odds_over_sd, odds_point_masses,
                    var_scale_j, u, u_effect):
-    """:func:`_draw_snp` with the weight terms given one by one (tuples of
-    :func:`mixture_terms` or rows of :func:`snp_weight_terms`)."""
+    """:func:`_draw_snp` with the weight terms given one by one (the tuples of
+    :func:`mixture_terms`, or a row of :func:`snp_weight_terms` as such tuples)."""
     rhs = (r_j + d * old) / ve
     if comp_var[0] == 0.0:
         ratio = ve / d
@@ -185,9 +211,12 @@ def _draw_snp_j(j, r_j, d, ve, old, mixture, snp_weights, var_scale_j, u, u_effe
     (row j of ``snp_weights``, :func:`snp_weight_terms`) when that is not None."""
     if snp_weights is None:
         return _draw_snp(r_j, d, ve, old, mixture, var_scale_j, u, u_effect)
-    log_w, odds, over_sd, point_masses = snp_weights
-    return _draw_weighted(r_j, d, ve, old, log_w[j], mixture[1], odds[j], over_sd[j],
-                          point_masses[j], var_scale_j, u, u_effect)
+    log_pi, comp_var, odds, _ = mixture
+    n_comp = len(comp_var)
+    return _draw_weighted(r_j, d, ve, old, _row_as_tuple(log_pi, snp_weights, j, 0), comp_var,
+                          _row_as_tuple(odds, snp_weights, j, n_comp),
+                          snp_weights[j, 2 * n_comp], snp_weights[j, 2 * n_comp + 1],
+                          var_scale_j, u, u_effect)
 
 
 @njit
@@ -275,7 +304,7 @@ def sbayes_sweep(indptr, indices, values, value_scale, s, xtx_diag, ridge, r, be
     uniforms, effect_uniforms : float64[M]
         Two U[0, 1) draws per SNP: the first picks the component, the second gives the
         standard normal of a slab effect (:func:`normal_quantile`).
-    snp_weights : None or tuple
+    snp_weights : None or float64[M, 2K + 2]
         Per-SNP mixture weights (:func:`snp_weight_terms`); when given, only the component
         variances of ``mixture`` are used.
 
