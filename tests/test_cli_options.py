@@ -48,7 +48,16 @@ SPECS = {spec.prog: spec for spec in (gctb_cli.SPEC, mixer_cli.SPEC, cmd_mixer.S
 
 # --------------------------------------------------------------------------- tiny data
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, bfile22):
+def dask_scheduler():
+    """Address of a running Dask scheduler (in-process workers) for ``--dask-scheduler``."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, bfile22, dask_scheduler):
     """Inputs of every analysis: a 503 x 120 fileset on chromosomes 6 (inside and around the
     MHC) and 22 with two strand-ambiguous SNPs, a phenotype, covariates, sample/SNP lists,
     GCTB LD per chromosome, summary statistics, MiXeR LD references and fits."""
@@ -180,6 +189,7 @@ def world(tmp_path_factory, bfile22):
     ma.rename(columns={"p": "myp"}).drop(columns="freq").to_csv(d / "myp.txt", sep=" ",
                                                                  index=False)
     w["d"] = str(d)
+    w["dask"] = dask_scheduler
     return w
 
 
@@ -473,6 +483,9 @@ def probes(w) -> dict:
     P[L, "--threads"] = Probe(["--threads", "2"])
     P[L, "--max-memory"] = Probe(["--max-memory", "64"])
     P[L, "--block-size"] = Probe(["--block-size", "16"])
+    P[L, "--cluster"] = Probe(["--cluster", "local:1"])
+    P[L, "--dask-scheduler"] = Probe(["--dask-scheduler", w["dask"]])
+    P[L, "--pieces"] = Probe(["--pieces", "3"], context=["--dask-scheduler", w["dask"]])
     P[L, "--dtype"] = Probe(["--dtype", "int16"])
     P[L, "--layout"] = Probe(["--layout", "upper"])
     P[L, "--to"] = Probe(["--to", "text"])

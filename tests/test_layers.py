@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"bayesmix": ROOT / "bayesmix", "bayesmix.models": ROOT / "models"}
 
-CORE = {"core"}  # bayesmix/__init__.py, errors, interrupt, progress: imported by every layer
+CORE = {"core"}  # bayesmix/__init__.py, errors, interrupt, progress, distributed: any layer
 NO_PYMC = {"core", "kernels", "io", "checkpoint", "ld", "simulate", "prepare", "data"}
 BELOW_MODELS = {"core", "kernels", "io", "checkpoint", "ld", "prepare", "ops", "distributions"}
 BELOW_CLI = BELOW_MODELS | {"simulate", "data", "models", "inference"}
@@ -38,7 +38,8 @@ ALLOWED = {
     "report": BELOW_CLI | {"plots"},
     "cli": BELOW_CLI | {"plots", "report", "cli"},
 }
-CORE_MODULES = {"bayesmix", "bayesmix.errors", "bayesmix.interrupt", "bayesmix.progress"}
+CORE_MODULES = {"bayesmix", "bayesmix.errors", "bayesmix.interrupt", "bayesmix.progress",
+                "bayesmix.distributed"}
 #: third-party packages a layer must not import (the probabilistic-programming stack)
 PYMC_STACK = {"pymc", "pytensor", "arviz", "xarray"}
 

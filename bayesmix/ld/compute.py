@@ -127,6 +127,8 @@ def build_ld(
     checkpoint=None,
     resume: bool = False,
     fingerprint: dict[str, str] | None = None,
+    client=None,
+    pieces: int | None = None,
 ) -> LDMatrix:
     """Build an LD matrix of one chromosome from PLINK genotypes.
 
@@ -160,6 +162,13 @@ def build_ld(
     fingerprint : the caller's entries that must match for a resume (e.g. input file
         digests and options); the build adds its own (kind, window, thresholds, block size,
         the digests of the SNP and sample tables).
+    client : a ``dask.distributed`` client (:func:`bayesmix.distributed.connect`): build the
+        rows as ``pieces`` row pieces (``snp_range``), one Dask task each, and merge them;
+        the matrix is the serial build's, bit for bit. ``source`` must then be a PLINK prefix
+        and the workers must see the same file system: the pieces are written to
+        ``checkpoint`` (kept on an interrupt, reused with ``resume``; default a temporary
+        folder), then merged here. A worker that dies mid-piece has its piece rebuilt.
+    pieces : number of row pieces with a ``client`` (default 4 per worker thread).
 
     Raises
     ------
@@ -173,6 +182,22 @@ def build_ld(
     if dtype not in ("float32", "int16"):
         raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
     Checkpoint.refuse_without_resume(checkpoint, resume)
+    if client is not None:
+        if snp_range is not None:
+            raise InputError("--snp builds one piece; on Dask the pieces are made for you "
+                             "(--pieces N)")
+        if isinstance(source, Genotypes):
+            raise InputError("on Dask pass the PLINK prefix (the workers open it), not an "
+                             "opened Genotypes")
+        return _build_on_dask(
+            client, source, kind, pieces=pieces, folder=checkpoint, resume=resume,
+            progress=progress, fingerprint=fingerprint,
+            options=dict(chrom=chrom, tags=tags, window_kb=window_kb, window_snps=window_snps,
+                         window_cm=window_cm, chisq=chisq, r2min=r2min, gen_map=gen_map,
+                         cm_per_mb=cm_per_mb, ne=ne, genmap_n=genmap_n, cutoff=cutoff,
+                         dtype=dtype, missing=missing, block_size=block_size,
+                         max_memory_mb=max_memory_mb, threads=threads, keep=keep,
+                         remove=remove, extract=extract, exclude=exclude, maf=maf))
     genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
     use, cm, counts = _usable_snps(genotypes, chrom, kind, window_cm, gen_map, cm_per_mb)
     snps = genotypes.snps
@@ -239,6 +264,69 @@ def build_ld(
     if ckpt is not None:
         ckpt.remove()
     return ld
+
+
+def _build_on_dask(client, source, kind, *, pieces, folder, resume, progress, fingerprint,
+                   options) -> LDMatrix:
+    """:func:`build_ld` as Dask tasks of row pieces, merged (see its ``client``)."""
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from bayesmix.distributed import run_tasks, worker_count
+    from bayesmix.ld.store import merge
+
+    genotypes = _open(source, options["chrom"], options["keep"], options["remove"],
+                      options["extract"], options["exclude"], options["maf"])
+    use, _, _ = _usable_snps(genotypes, options["chrom"], kind, options["window_cm"],
+                             options["gen_map"], options["cm_per_mb"])
+    rows = len(_row_positions(genotypes.snps.iloc[use], options["tags"], None)[0])
+    count = min(rows, pieces or 4 * worker_count(client))
+    cuts = np.linspace(0, rows, count + 1).round().astype(int)
+    ranges = [(int(a) + 1, int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    plan = {"kind": kind, "ranges": ranges,
+            "options": {k: repr(v) for k, v in sorted(options.items())},
+            "snps": _table_digest(genotypes.snps.iloc[use]),
+            "samples": _table_digest(genotypes.samples), **(fingerprint or {})}
+    temporary = folder is None
+    folder = Path(tempfile.mkdtemp(prefix="bayesmix_ld_pieces_") if temporary else folder)
+    plan_path = folder / "plan.json"
+    if resume and folder.exists() and any(folder.iterdir()) and not plan_path.exists():
+        raise InputError("this checkpoint is of a build in one process; resume it without "
+                         "--cluster/--dask-scheduler (or delete it)", folder)
+    if resume and plan_path.exists():
+        if json.loads(plan_path.read_text()) != json.loads(json.dumps(plan)):
+            raise InputError("the finished LD pieces were built with other inputs, options or "
+                             "piece count; delete the folder to start again", folder)
+        log.info("ld: reusing the finished pieces in %s", folder)
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        plan_path.write_text(json.dumps(plan, indent=1))
+    tasks = [(str(source), kind, piece, str(folder / f"piece_{k:05d}"), options)
+             for k, piece in enumerate(ranges)]
+    try:
+        paths = run_tasks(client, _build_piece, tasks, desc=f"LD ({kind}) pieces",
+                          unit="pieces", progress=progress)
+        ld = merge(LDMatrix.load(path) for path in paths)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    return ld
+
+
+def _build_piece(task) -> str:
+    """One Dask task of :func:`_build_on_dask`: rows ``first..last`` saved to ``path`` (a
+    piece already there, from a task of the same plan whose worker died after saving it, or
+    from the run a ``resume`` continues, is kept)."""
+    from pathlib import Path
+
+    source, kind, (first, last), path, options = task
+    if not (Path(path) / "meta.json").exists():
+        build_ld(source, kind, snp_range=(first, last), progress=False, **options).save(path)
+    return path
 
 
 def _table_digest(table) -> str:

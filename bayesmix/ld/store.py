@@ -374,14 +374,19 @@ def merge(pieces) -> LDMatrix:
         indptr.append(np.asarray(p.indptr[1:], dtype=np.int64) + offset)
         offset += p.nnz
     indices = np.concatenate([np.asarray(p.indices) for p in pieces])
-    values = np.concatenate([p.values() for p in pieces])
-    dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
     meta = dict(pieces[0].meta)
     meta.pop("snp_range", None)
     meta["merged_pieces"] = len(pieces)
-    square = _same_snps(snps, ref)
-    return LDMatrix.from_csr(np.concatenate(indptr), indices, values, snps,
-                             None if square else ref, meta=meta, dtype=dtype)
+    ref = None if _same_snps(snps, ref) else ref
+    indptr = np.concatenate(indptr)
+    if all(p.dtype == "int16" for p in pieces) and len({p.scale for p in pieces}) == 1:
+        # one int16 code for all pieces (a diagonal of 1 in each): keep the codes as they are
+        data = np.concatenate([np.asarray(p.data) for p in pieces])
+        indptr = indptr.astype(np.int32 if len(data) < 2**31 else np.int64)
+        return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale)
+    dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
+    values = np.concatenate([p.values() for p in pieces])
+    return LDMatrix.from_csr(indptr, indices, values, snps, ref, meta=meta, dtype=dtype)
 
 
 def _upper_arrays(ld: LDMatrix) -> dict:

@@ -1,0 +1,100 @@
+"""Work beyond one process, on Dask: bayesmix schedules nothing itself.
+
+Commands with independent pieces of work (LD row pieces, ...) hand them to a
+``dask.distributed`` client as tasks, one task per piece, and gather the results in the order
+of the pieces, so the result is the serial run's. Where the client comes from:
+
+- ``--cluster local:N`` (Python: ``connect(cluster="local:N")``): a ``LocalCluster`` of N
+  worker processes with one thread each on this machine, started for the command and closed
+  after it;
+- ``--dask-scheduler ADDRESS`` (Python: ``connect(scheduler=ADDRESS)`` or any ``Client``
+  passed as ``client=``): a running scheduler, e.g. one that dask-jobqueue's
+  ``SLURMCluster`` / ``PBSCluster`` / ``SGECluster`` started (docs/scale.md). Workers must
+  see the same file system as the command (inputs are read and pieces written by path).
+
+A worker that dies mid-task (killed, out of memory, node lost) makes the scheduler run its
+tasks again on another worker; pieces already finished are files and are not recomputed.
+Progress is shown as tasks finish (:mod:`bayesmix.progress`). Dask is an optional
+dependency (``pip install "bayesmix[dask]"``); without it these options are refused with
+that instruction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from bayesmix.errors import InputError
+from bayesmix.progress import Progress
+
+INSTALL = 'pip install "bayesmix[dask]"'
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as err:  # pragma: no cover - the test extra installs it
+        raise InputError(f"running on Dask needs dask.distributed: {INSTALL}") from err
+    return distributed
+
+
+def parse_cluster(text: str) -> int:
+    """The number of workers of a ``local:N`` cluster specification."""
+    kind, _, count = str(text).partition(":")
+    if kind != "local" or not count.isdigit() or int(count) < 1:
+        raise InputError(f"--cluster takes local:N (N worker processes on this machine), not "
+                         f"{text!r}; for a cluster scheduler start it with dask-jobqueue and "
+                         "pass its address with --dask-scheduler")
+    return int(count)
+
+
+@contextlib.contextmanager
+def connect(scheduler: str | None = None, cluster: str | None = None):
+    """A ``distributed.Client`` for the scheduler at ``scheduler`` or a new ``local:N``
+    ``cluster`` (closed on exit), or None when neither is given (run in this process)."""
+    if scheduler and cluster:
+        raise InputError("give --dask-scheduler or --cluster, not both")
+    if not scheduler and not cluster:
+        yield None
+        return
+    distributed = _distributed()
+    if scheduler:
+        try:
+            client = distributed.Client(scheduler, timeout="30s")
+        except OSError as err:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from err
+        with client:
+            yield client
+        return
+    workers = parse_cluster(cluster)
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local, \
+            distributed.Client(local) as client:
+        yield client
+
+
+def worker_count(client) -> int:
+    """Worker threads the scheduler has now (at least 1)."""
+    return max(1, sum(client.nthreads().values()))
+
+
+def run_tasks(client, function, pieces, *, desc: str, unit: str = "pieces", progress=True):
+    """``[function(piece) for piece in pieces]`` as Dask tasks, in the order of ``pieces``.
+
+    Each piece is one task (retried twice if it raises, e.g. on a transient file-system error;
+    tasks of a worker that died are rerun by the scheduler without counting as a retry).
+    An error of a task cancels the others and is raised here. Progress counts finished tasks.
+    """
+    distributed = _distributed()
+    pieces = list(pieces)
+    futures = [client.submit(function, piece, pure=False, retries=2) for piece in pieces]
+    order = {future.key: k for k, future in enumerate(futures)}
+    results = [None] * len(futures)
+    try:
+        with Progress(len(futures), desc=desc, unit=unit, progress=progress) as bar:
+            for future in distributed.as_completed(futures):
+                results[order[future.key]] = future.result()
+                bar.update(1)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    return results
