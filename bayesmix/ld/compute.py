@@ -129,6 +129,7 @@ def build_ld(
     fingerprint: dict[str, str] | None = None,
     client=None,
     pieces: int | None = None,
+    upper_piece: bool = False,
 ) -> LDMatrix:
     """Build an LD matrix of one chromosome from PLINK genotypes.
 
@@ -169,6 +170,10 @@ def build_ld(
         ``checkpoint`` (kept on an interrupt, reused with ``resume``; default a temporary
         folder), then merged here. A worker that dies mid-piece has its piece rebuilt.
     pieces : number of row pieces with a ``client`` (default 4 per worker thread).
+    upper_piece : with ``snp_range``: keep only the entries on and right of the diagonal of
+        those rows (their share of the square matrix's upper triangle, half the arithmetic
+        of a full row piece); :func:`~bayesmix.ld.store.merge` mirrors such pieces into the
+        square matrix. What the pieces of a ``client`` build are; not an LD matrix by itself.
 
     Raises
     ------
@@ -182,6 +187,9 @@ def build_ld(
     if dtype not in ("float32", "int16"):
         raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
     Checkpoint.refuse_without_resume(checkpoint, resume)
+    if upper_piece and (snp_range is None or tags is not None):
+        raise InputError("upper_piece is a piece of a square matrix: it needs snp_range and "
+                         "no tags")
     if client is not None:
         if snp_range is not None:
             raise InputError("--snp builds one piece; on Dask the pieces are made for you "
@@ -234,6 +242,7 @@ def build_ld(
            "block_size": str(int(block_size)), "max_memory_mb": repr(float(max_memory_mb)),
            **{k: repr(v) for k, v in window.as_dict().items()},
            "rows": digest_arrays(row_pos), "square": str(square),
+           "upper_piece": str(bool(upper_piece)),
            "snps": _table_digest(col_snps), "samples": _table_digest(genotypes.samples)}
     if kind == "shrunk":
         own.update(ne=repr(ne), genmap_n=repr(genmap_n), cutoff=repr(cutoff))
@@ -243,6 +252,7 @@ def build_ld(
     engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
                           max_memory_mb=max_memory_mb)
     indptr, indices, values = engine.run(row_pos, lo, hi, min_r2, square=square,
+                                         upper=square or bool(upper_piece),
                                          transform=transform, threads=threads,
                                          progress=progress, label=kind, checkpoint=ckpt)
     meta = dict(
@@ -258,6 +268,8 @@ def build_ld(
                     cm_per_mb=cm_per_mb)
     if snp_range is not None:
         meta["snp_range"] = [int(row_pos[0]) + 1, int(row_pos[-1]) + 1]
+    if upper_piece:
+        meta["upper_piece"] = True
     row_snps = col_snps.iloc[row_pos]
     ld = LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
                            meta=meta, dtype=dtype)
@@ -325,7 +337,8 @@ def _build_piece(task) -> str:
 
     source, kind, (first, last), path, options = task
     if not (Path(path) / "meta.json").exists():
-        build_ld(source, kind, snp_range=(first, last), progress=False, **options).save(path)
+        build_ld(source, kind, snp_range=(first, last), upper_piece=options["tags"] is None,
+                 progress=False, **options).save(path)
     return path
 
 
@@ -584,7 +597,8 @@ class _BlockEngine:
         block = np.ascontiguousarray(block, dtype=np.float32)
         return select_block_entries(block, block_lo, block_hi, s, diag, min_r2)
 
-    def run(self, row_pos, lo, hi, min_r2, *, square, transform, threads, progress, label,
+    def run(self, row_pos, lo, hi, min_r2, *, square, upper, transform, threads, progress,
+            label,
             checkpoint: Checkpoint | None = None):
         """CSR arrays (indptr, indices, values float32) of the selected entries.
 
@@ -611,9 +625,9 @@ class _BlockEngine:
             for a in range(first, len(row_pos), self.block_size):
                 b = min(a + self.block_size, len(row_pos))
                 rows = row_pos[a:b]
-                block_lo = np.maximum(lo[a:b], rows) if square else lo[a:b]
+                block_lo = np.maximum(lo[a:b], rows) if upper else lo[a:b]
                 col_start, col_end = int(block_lo.min()), int(hi[a:b].max())
-                row_data = None if square else self.read(rows)
+                row_data = None if upper else self.read(rows)
                 chunks = []
                 s = col_start
                 while s < col_end:
@@ -621,7 +635,7 @@ class _BlockEngine:
                         raise interrupt.Interrupted(interrupt.requested_signal())  # drop it
                     e = min(s + self.capacity, col_end)
                     col_data = self.columns(s, e)
-                    if row_data is None:     # square: rows a..b-1 are the first columns
+                    if row_data is None:     # upper: rows a..b-1 are the first columns
                         row_data = _concat_counts([col_data.columns(0, b - a)], self.n)
                     chunks.append(self._select(row_data, col_data, rows, block_lo, hi[a:b],
                                                s, e, min_r2, transform))

@@ -37,6 +37,7 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_path, json_types, first_non_numeric, read_bytes
+from bayesmix.kernels.ld import symmetrize_upper
 
 FORMAT_NAME = "bayesmix-ld"
 FORMAT_VERSION = 1
@@ -348,7 +349,9 @@ def merge(pieces) -> LDMatrix:
 
     Pieces are what ``--snp i-j`` builds produce (rows i..j against all reference columns);
     they are ordered by where their first row sits among the columns, must not overlap, and
-    the result is square when the merged rows equal the columns.
+    the result is square when the merged rows equal the columns. Pieces of the upper
+    triangle (``build_ld(upper_piece=True)``, a build on Dask) must cover every row and are
+    mirrored into the square matrix.
     """
     pieces = list(pieces)
     if not pieces:
@@ -373,19 +376,32 @@ def merge(pieces) -> LDMatrix:
     for p in pieces:
         indptr.append(np.asarray(p.indptr[1:], dtype=np.int64) + offset)
         offset += p.nnz
+    upper = {bool(p.meta.get("upper_piece")) for p in pieces}
+    if len(upper) > 1:
+        raise InputError("upper-triangle pieces (of a build on Dask) and full-row pieces "
+                         "cannot be merged together")
+    upper = upper.pop()
     indices = np.concatenate([np.asarray(p.indices) for p in pieces])
     meta = dict(pieces[0].meta)
-    meta.pop("snp_range", None)
+    for key in ("snp_range", "upper_piece"):
+        meta.pop(key, None)
     meta["merged_pieces"] = len(pieces)
     ref = None if _same_snps(snps, ref) else ref
+    if upper and ref is not None:
+        raise InputError("the upper-triangle pieces do not cover every row of the matrix; "
+                         "merge all the pieces of the build")
     indptr = np.concatenate(indptr)
     if all(p.dtype == "int16" for p in pieces) and len({p.scale for p in pieces}) == 1:
         # one int16 code for all pieces (a diagonal of 1 in each): keep the codes as they are
         data = np.concatenate([np.asarray(p.data) for p in pieces])
+        if upper:  # mirrored as the serial build mirrors its upper triangle
+            indptr, indices, data = symmetrize_upper(indptr, indices, data)
         indptr = indptr.astype(np.int32 if len(data) < 2**31 else np.int64)
         return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale)
     dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
     values = np.concatenate([p.values() for p in pieces])
+    if upper:
+        indptr, indices, values = symmetrize_upper(indptr, indices, values)
     return LDMatrix.from_csr(indptr, indices, values, snps, ref, meta=meta, dtype=dtype)
 
 
