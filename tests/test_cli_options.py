@@ -483,9 +483,10 @@ def probes(w) -> dict:
     P[L, "--threads"] = Probe(["--threads", "2"])
     P[L, "--max-memory"] = Probe(["--max-memory", "64"])
     P[L, "--block-size"] = Probe(["--block-size", "16"])
-    P[L, "--cluster"] = Probe(["--cluster", "local:1"])
-    P[L, "--dask-scheduler"] = Probe(["--dask-scheduler", w["dask"]])
-    P[L, "--pieces"] = Probe(["--pieces", "3"], context=["--dask-scheduler", w["dask"]])
+    for prog in (L, G, M):  # LD builds on Dask
+        P[prog, "--cluster"] = Probe(["--cluster", "local:1"])
+        P[prog, "--dask-scheduler"] = Probe(["--dask-scheduler", w["dask"]])
+        P[prog, "--pieces"] = Probe(["--pieces", "3"], context=["--dask-scheduler", w["dask"]])
     P[L, "--dtype"] = Probe(["--dtype", "int16"])
     P[L, "--layout"] = Probe(["--layout", "upper"])
     P[L, "--to"] = Probe(["--to", "text"])

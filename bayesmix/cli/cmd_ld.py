@@ -17,8 +17,8 @@ the actions (and, for ``build``, the kinds) declared with it; others refuse it.
 
 from __future__ import annotations
 
-from bayesmix.cli.options import (CommandSpec, nonnegative_float, option, positive_float,
-                                  positive_int, snp_range, unit_interval)
+from bayesmix.cli.options import (CommandSpec, dask_options, nonnegative_float, option,
+                                  positive_float, positive_int, snp_range, unit_interval)
 from bayesmix.errors import InputError
 
 HELP = "build, merge and convert LD matrices; LD scores and pruning weights"
@@ -95,15 +95,7 @@ OPTIONS = [
            type=positive_float, metavar="MB", help="bound on cached genotypes, in MB"),
     option("--block-size", applies=BUILD, role="runtime", type=positive_int,
            help="SNP rows per block (default: from the window)"),
-    option("--cluster", applies=BUILD, role="runtime", conflicts=("dask_scheduler",),
-           metavar="local:N", help="build on N local Dask worker processes (row pieces as "
-                                   "tasks, merged; the serial result)"),
-    option("--dask-scheduler", applies=BUILD, role="runtime", conflicts=("cluster",),
-           metavar="ADDRESS", help="build on the workers of a running Dask scheduler (e.g. "
-                                   "dask-jobqueue's SLURMCluster; shared file system)"),
-    option("--pieces", applies=BUILD, role="runtime", type=positive_int,
-           help="row pieces (Dask tasks) with --cluster/--dask-scheduler (default 4 per "
-                "worker)"),
+    *dask_options(BUILD),
     # storage
     option("--dtype", applies=STORE, default="float32", choices=["float32", "int16"],
            help="stored values: float32, or int16 (error <= 1.53e-5, half the size); "
@@ -176,8 +168,7 @@ def _resumable(invocation):
 
 
 def _build(invocation, run_log) -> int:
-    from bayesmix.cli.common import kept_on_interrupt
-    from bayesmix.distributed import connect
+    from bayesmix.cli.common import dask_client, dask_note, kept_on_interrupt
     from bayesmix.io.plink import read_snp_list
     from bayesmix.ld.compute import build_ld
 
@@ -186,9 +177,7 @@ def _build(invocation, run_log) -> int:
     kind_options = {"sparse": {"chisq": args.chisq}, "r2": {"r2min": args.r2min},
                     "shrunk": {"ne": args.ne, "genmap_n": args.genmap_n,
                                "cutoff": args.cutoff}}.get(args.kind, {})
-    if args.pieces and not (args.cluster or args.dask_scheduler):
-        raise InputError("--pieces applies to builds on Dask (--cluster or --dask-scheduler)")
-    with kept_on_interrupt(kept), connect(args.dask_scheduler, args.cluster) as client:
+    with kept_on_interrupt(kept), dask_client(args) as client:
         ld = build_ld(
             args.bfile, args.kind, chrom=args.chrom, snp_range=args.snp,
             tags=read_snp_list(args.tags) if args.tags else None,
@@ -203,16 +192,9 @@ def _build(invocation, run_log) -> int:
                 f"({ld.dtype}, {args.layout} layout); rows in blocks of "
                 f"{args.block_size or 'auto'}, genotype cache <= {args.max_memory:g} MB, "
                 f"{args.threads or 'default'} BLAS threads"
-                f"{_dask_note(args)}"
+                f"{dask_note(args)}"
                 f"{', progress not shown' if args.no_progress else ''}")
     return 0
-
-
-def _dask_note(args) -> str:
-    """How the build ran on Dask, for the run log ('' in one process)."""
-    where = (f"{args.cluster} Dask workers" if args.cluster
-             else f"the Dask scheduler at {args.dask_scheduler}" if args.dask_scheduler else "")
-    return f", {args.pieces or 'automatic'} row pieces on {where}" if where else ""
 
 
 def _open_input(args):

@@ -15,12 +15,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import traceback
 
 from bayesmix import __version__, interrupt
-from bayesmix.errors import BayesmixError
+from bayesmix.errors import BayesmixError, InputError
 
 log = logging.getLogger("bayesmix")
 
@@ -172,6 +173,25 @@ def stopped(run_log, kept: str) -> int:
     signum = interrupt.requested_signal() or 2
     return _fail(run_log, f"interrupted by {interrupt.signal_name(signum)}: {kept}",
                  128 + signum)
+
+
+@contextlib.contextmanager
+def dask_client(args):
+    """The Dask client of :func:`~bayesmix.cli.options.dask_options` (None without
+    ``--cluster``/``--dask-scheduler``), closed on exit."""
+    from bayesmix.distributed import connect
+
+    if args.pieces and not (args.cluster or args.dask_scheduler):
+        raise InputError("--pieces applies to builds on Dask (--cluster or --dask-scheduler)")
+    with connect(args.dask_scheduler, args.cluster) as client:
+        yield client
+
+
+def dask_note(args) -> str:
+    """How an LD build ran on Dask, for the run log ('' in one process)."""
+    where = (f"{args.cluster} Dask workers" if args.cluster
+             else f"the Dask scheduler at {args.dask_scheduler}" if args.dask_scheduler else "")
+    return f", {args.pieces or 'automatic'} row pieces on {where}" if where else ""
 
 
 def kept_on_interrupt(kept: str):

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import sys
 
-from bayesmix.cli.options import (CommandSpec, float_list, nonnegative_float, nonnegative_int,
-                                  half_open_unit, option, positive_float, positive_int, probability,
-                                  snp_range, unit_interval)
+from bayesmix.cli.options import (CommandSpec, dask_options, float_list, nonnegative_float,
+                                  nonnegative_int, half_open_unit, option, positive_float,
+                                  positive_int, probability, snp_range, unit_interval)
 from bayesmix.errors import InputError
 
 BAYES = ("bayes-B", "bayes-C", "bayes-S", "bayes-R", "bayes-N", "bayes-NS")
@@ -174,6 +174,7 @@ OPTIONS = [
            help="independent chains (R-hat needs 2 or more; bayesmix extra)"),
     option("--out-freq", applies=MCMC, default=100, role="runtime", group=CHAIN,
            type=nonnegative_int, help="a progress line every k iterations (0: none)"),
+    *dask_options(LD_BUILD, group=LDM),
     option("--thread", applies=MCMC + LD_BUILD, default=1, role="runtime", group=CHAIN,
            type=positive_int,
            help="threads: chains run in parallel processes (at most --chains); with one "

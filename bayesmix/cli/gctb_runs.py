@@ -176,6 +176,7 @@ def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
 
 def run_ld(invocation, run_log) -> int:
     """Build, merge, thin or print LD matrices (GCTB's --make-*-ldm, --write-ldm-txt)."""
+    from bayesmix.cli.common import dask_note
     from bayesmix.ld.gctb import write_gctb_ldm, write_ldm_text
     from bayesmix.ld.open import open_ld, open_ld_list, thin_to_sparse
 
@@ -197,7 +198,7 @@ def run_ld(invocation, run_log) -> int:
     name = _ld_name(args)
     prefix = write_gctb_ldm(ld, name, kind)
     if analysis in ("make-full-ldm", "make-sparse-ldm", "make-shrunk-ldm"):
-        run_log.say(f"Built with {args.thread} thread(s).")
+        run_log.say(f"Built with {args.thread} thread(s){dask_note(args)}.")
     what = (f"rows {args.snp} of the {kind} LD matrix ({ld.shape[0]} x {ld.shape[1]})"
             if not ld.is_square else f"the {kind} LD matrix of {ld.shape[0]} SNPs")
     run_log.say(f"Written {what} ({ld.nnz} nonzeros) to [{prefix}.bin] and [{prefix}.info]"
@@ -218,11 +219,9 @@ def _ld_name(args) -> str:
 def _build_ld(args, analysis, fingerprint):
     """--make-full/sparse/shrunk-ldm from --bfile with the sample and SNP filters (finished
     row blocks kept in a checkpoint when interrupted)."""
-    from bayesmix.io.plink import Genotypes
-    from bayesmix.ld.compute import build_ld
-
     from bayesmix.checkpoint import Checkpoint
-    from bayesmix.cli.common import kept_on_interrupt
+    from bayesmix.cli.common import dask_client, kept_on_interrupt
+    from bayesmix.ld.compute import build_ld
 
     kind = analysis.split("-")[1]
     if kind == "shrunk" and args.gen_map is None and args.cm_per_mb is None:
@@ -230,17 +229,16 @@ def _build_ld(args, analysis, fingerprint):
                          "a constant rate --cm-per-mb RATE")
     checkpoint = f"{_ld_name(args)}.ldm.{kind}.ckpt"
     Checkpoint.refuse_without_resume(checkpoint, args.resume)
-    genotypes = Genotypes.open(args.bfile, keep=args.keep, remove=args.remove,
-                               extract=args.extract, exclude=args.exclude, chrom=args.chrom,
-                               exclude_mhc=args.exclude_mhc,
-                               exclude_regions=args.exclude_region, maf=args.maf)
     options = dict(chrom=args.chrom, snp_range=args.snp, threads=args.thread, progress=True,
-                   checkpoint=checkpoint, resume=args.resume, fingerprint=fingerprint)
+                   checkpoint=checkpoint, resume=args.resume, fingerprint=fingerprint,
+                   keep=args.keep, remove=args.remove, extract=args.extract,
+                   exclude=args.exclude, exclude_mhc=args.exclude_mhc,
+                   exclude_regions=args.exclude_region, maf=args.maf, pieces=args.pieces)
     if kind == "sparse":
         options["chisq"] = args.chisq
     if kind == "shrunk":
         options.update(gen_map=args.gen_map, cm_per_mb=args.cm_per_mb, ne=args.ne,
                        genmap_n=args.genmap_n, cutoff=args.shrunk_cutoff)
     with kept_on_interrupt(f"the finished row blocks are kept in {checkpoint}; rerun the "
-                           "same command with --resume to finish"):
-        return build_ld(genotypes, kind, **options)
+                           "same command with --resume to finish"), dask_client(args) as client:
+        return build_ld(args.bfile, kind, client=client, **options)

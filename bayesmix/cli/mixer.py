@@ -25,8 +25,9 @@ import sys
 
 from bayesmix.cli.mixer_runs import (DEFAULT_FIT1_SEQUENCE, DEFAULT_FIT2_SEQUENCE, fit1_step,
                                      fit2_step)
-from bayesmix.cli.options import (CommandSpec, Parser, nonnegative_int, option, positive_float,
-                                  positive_int, steps_of, unit_interval, unsupported)
+from bayesmix.cli.options import (CommandSpec, Parser, dask_options, nonnegative_int, option,
+                                  positive_float, positive_int, steps_of, unit_interval,
+                                  unsupported)
 
 ANALYSES = {"ld": "ld", "fit1": "fit1", "test1": "test1", "fit2": "fit2", "test2": "test2"}
 HELP = {"ld": "LD reference (r^2 >= r2min within a window) of one chromosome from PLINK",
@@ -73,6 +74,7 @@ OPTIONS = [
     option("--seed", applies=FITS, default=0, type=int,
            help="seed of the pruning weights, the sampled likelihood and derived-quantity "
                 "draws"),
+    *dask_options(("ld",)),
     option("--threads", applies=("ld",) + FITS, role="runtime", type=positive_int,
            help="threads of the likelihood kernels / LD products (results do not change)"),
     # fits
@@ -164,7 +166,7 @@ def run(invocation, run_log) -> int:
 
     args, command = invocation.args, invocation.analysis
     if command == "ld":
-        return runs.run_ld(run_log, bfile=args.bfile, out=args.out, r2min=args.r2min,
+        return runs.run_ld(run_log, args, bfile=args.bfile, out=args.out, r2min=args.r2min,
                            window_kb=args.ld_window_kb, chrom=args.chr, threads=args.threads,
                            resume=args.resume, fingerprint=invocation.fingerprint())
     sequence = None

@@ -84,21 +84,24 @@ def _checkpoint(out, resume):
     return path
 
 
-def run_ld(run_log, *, bfile, out, r2min, window_kb, chrom=None, threads=None, resume=False,
-           fingerprint=None) -> int:
-    """MiXeR's ``ld``: r^2 >= r2min within ``window_kb`` of one chromosome -> LD folder."""
-    from bayesmix.cli.common import kept_on_interrupt
+def run_ld(run_log, args, *, bfile, out, r2min, window_kb, chrom=None, threads=None,
+           resume=False, fingerprint=None) -> int:
+    """MiXeR's ``ld``: r^2 >= r2min within ``window_kb`` of one chromosome -> LD folder.
+    ``args``: the parsed command line, for its Dask options (``--cluster``,
+    ``--dask-scheduler``, ``--pieces``: :func:`bayesmix.cli.common.dask_client`)."""
+    from bayesmix.cli.common import dask_client, dask_note, kept_on_interrupt
     from bayesmix.ld.compute import build_ld
 
     checkpoint = _checkpoint(out, resume)
     with kept_on_interrupt(f"the finished row blocks are kept in {checkpoint}; rerun the same "
-                           "command with --resume to finish"):
+                           "command with --resume to finish"), dask_client(args) as client:
         ld = build_ld(bfile, "r2", r2min=r2min, window_kb=window_kb, chrom=chrom,
                       threads=threads, progress=True, checkpoint=checkpoint, resume=resume,
-                      fingerprint=fingerprint)
+                      fingerprint=fingerprint, client=client, pieces=args.pieces)
     ld.save(out)
     run_log.say(f"ld: wrote {out}: {ld.shape[0]} SNPs, {ld.nnz} pairs with r2 >= {r2min:g} "
-                f"within {window_kb:g} kb ({threads or 'default'} BLAS threads)")
+                f"within {window_kb:g} kb ({threads or 'default'} BLAS threads"
+                f"{dask_note(args)})")
     return 0
 
 

@@ -120,6 +120,25 @@ def option(*flags, help: str, applies, default=None, required=(), input=None, ro
                   frozenset(requires_in))
 
 
+def dask_options(applies, group="options") -> list[Option]:
+    """``--cluster local:N``, ``--dask-scheduler ADDRESS`` and ``--pieces N`` of the commands
+    that build LD: the rows as Dask tasks (:mod:`bayesmix.distributed`), merged into the
+    serial build's matrix (:func:`bayesmix.cli.common.dask_client` reads them)."""
+    return [
+        option("--cluster", applies=applies, role="runtime", conflicts=("dask_scheduler",),
+               group=group, metavar="local:N",
+               help="build the LD on N local Dask worker processes (row pieces as tasks, "
+                    "merged; the serial result)"),
+        option("--dask-scheduler", applies=applies, role="runtime", conflicts=("cluster",),
+               group=group, metavar="ADDRESS",
+               help="build the LD on the workers of a running Dask scheduler (e.g. "
+                    "dask-jobqueue's SLURMCluster; shared file system)"),
+        option("--pieces", applies=applies, role="runtime", type=positive_int, group=group,
+               help="LD row pieces (Dask tasks) with --cluster/--dask-scheduler (default 4 "
+                    "per worker)"),
+    ]
+
+
 def unsupported(*flags, reason: str, takes_value: bool = True, group="options") -> Option:
     """An option users know from GCTB or MiXeR that bayesmix refuses, saying why."""
     kwargs = {"metavar": "X"} if takes_value else {"action": "store_true"}

@@ -124,6 +124,8 @@ def build_ld(
     extract=None,
     exclude=None,
     maf: float = 0.0,
+    exclude_mhc=None,
+    exclude_regions=None,
     checkpoint=None,
     resume: bool = False,
     fingerprint: dict[str, str] | None = None,
@@ -155,7 +157,8 @@ def build_ld(
     threads : BLAS threads (None: the library default).
     progress : True (a bar on a terminal, log lines per 10% elsewhere), False, "bar" or
         "lines" (:mod:`bayesmix.progress`).
-    keep, remove, extract, exclude, maf : sample/SNP filters as in ``Genotypes.open``.
+    keep, remove, extract, exclude, maf, exclude_mhc, exclude_regions : sample/SNP filters as
+        in ``Genotypes.open``.
     checkpoint : folder keeping the finished row blocks (e.g. ``OUT.ckpt``); removed when the
         build finishes. None: an interrupted build keeps nothing.
     resume : continue from an existing ``checkpoint`` (an existing one without ``resume``
@@ -205,8 +208,10 @@ def build_ld(
                          cm_per_mb=cm_per_mb, ne=ne, genmap_n=genmap_n, cutoff=cutoff,
                          dtype=dtype, missing=missing, block_size=block_size,
                          max_memory_mb=max_memory_mb, threads=threads, keep=keep,
-                         remove=remove, extract=extract, exclude=exclude, maf=maf))
-    genotypes = _open(source, chrom, keep, remove, extract, exclude, maf)
+                         remove=remove, extract=extract, exclude=exclude, maf=maf,
+                         exclude_mhc=exclude_mhc, exclude_regions=exclude_regions))
+    genotypes = _open(source, chrom, keep, remove, extract, exclude, maf, exclude_mhc,
+                      exclude_regions)
     use, cm, counts = _usable_snps(genotypes, chrom, kind, window_cm, gen_map, cm_per_mb)
     snps = genotypes.snps
 
@@ -290,7 +295,8 @@ def _build_on_dask(client, source, kind, *, pieces, folder, resume, progress, fi
     from bayesmix.ld.store import merge
 
     genotypes = _open(source, options["chrom"], options["keep"], options["remove"],
-                      options["extract"], options["exclude"], options["maf"])
+                      options["extract"], options["exclude"], options["maf"],
+                      options["exclude_mhc"], options["exclude_regions"])
     use, _, _ = _usable_snps(genotypes, options["chrom"], kind, options["window_cm"],
                              options["gen_map"], options["cm_per_mb"])
     rows = len(_row_positions(genotypes.snps.iloc[use], options["tags"], None)[0])
@@ -412,11 +418,13 @@ def _row_positions(col_snps, tags, snp_range):
     return row_pos, square
 
 
-def _open(source, chrom, keep, remove, extract, exclude, maf) -> Genotypes:
+def _open(source, chrom, keep, remove, extract, exclude, maf, exclude_mhc=None,
+          exclude_regions=None) -> Genotypes:
     if isinstance(source, Genotypes):
         return source
     return Genotypes.open(source, chrom=chrom, keep=keep, remove=remove, extract=extract,
-                          exclude=exclude, maf=maf)
+                          exclude=exclude, maf=maf, exclude_mhc=exclude_mhc,
+                          exclude_regions=exclude_regions)
 
 
 def _check_order(genotypes: Genotypes, use: np.ndarray) -> None:
@@ -598,10 +606,11 @@ class _BlockEngine:
         return select_block_entries(block, block_lo, block_hi, s, diag, min_r2)
 
     def run(self, row_pos, lo, hi, min_r2, *, square, upper, transform, threads, progress,
-            label,
-            checkpoint: Checkpoint | None = None):
+            label, checkpoint: Checkpoint | None = None):
         """CSR arrays (indptr, indices, values float32) of the selected entries.
 
+        ``upper``: only the entries on and right of the diagonal (rows are then consecutive
+        columns); ``square``: those of every row, mirrored into the full matrix at the end.
         Row blocks already in ``checkpoint`` are read back, the others computed and appended
         to it; a stop request (:func:`bayesmix.interrupt.requested`) raises
         :class:`~bayesmix.interrupt.Interrupted` after the running block, or within it
