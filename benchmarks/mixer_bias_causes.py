@@ -5,20 +5,23 @@ Input: the data of ``benchmarks/coalescent_data.py`` (PREFIX.cohort.*, PREFIX.pa
 GWAS are drawn from the cohort's own LD (``bayesmix simulate --prior mixer --n-gwas N --ld
 COHORT_FULL``, per chromosome, strand-unambiguous SNPs only so that every causal SNP can be a
 tag), so the truth is exact: h2 = b'Rb summed over chromosomes, and the causal count. Each
-trait is then fitted (``bayesmix-mixer fit1``, default fit sequence) with four LD references:
+trait is then fitted (``bayesmix-mixer fit1``, default fit sequence) with these LD references:
 
-- ``panel r2>=0.05``: an independent 1,000-person panel at MiXeR's default r2min (what users run);
-- ``panel r2>=0.01``: the same panel, pairs down to r^2 0.01 kept (the truncation cause);
+- ``panel r2>=0.05, no weak``: an independent 1,000-person panel at MiXeR's default r2min,
+  the LD below it left out (MiXeR's model: its folder without ``weak_ld.npy``);
+- ``panel r2>=0.05``: the same with the weak-LD sums (bayesmix's default since they exist);
+- ``panel r2>=0.01``: pairs down to r^2 0.01 stored, the rest as weak-LD sums;
 - ``cohort r2>=0.05``: the GWAS's own LD at the default r2min (no panel sampling noise);
-- ``cohort r2>=0.01``: the GWAS's own LD, r^2 down to 0.01 (neither cause).
+- ``cohort r2>=0.05, no weak``: the GWAS's own LD, MiXeR's model.
 
-The difference between rows with the same r2min is the panel's sampling noise in r^2
-(E[r^2] = rho^2 + (1 - rho^2)^2 / n); between rows with the same source, the truncation at
-r2min. Per trait and reference: mean and SD over seeds of h2 and of the causal count, and
-their mean relative errors. Writes ``benchmarks/results/mixer_bias_causes.json``.
+Rows with the same source and r2min differ by the weak-LD sums (the truncation cause);
+rows with the same r2min and model, by the panel's sampling noise in r^2
+(E[r^2] = rho^2 + (1 - rho^2)^2 / n). Per trait and reference: mean and SD over seeds of h2
+and of the causal count, and their mean relative errors. Writes
+``benchmarks/results/mixer_bias_causes.json``.
 
 Usage: python benchmarks/mixer_bias_causes.py [--data /tmp/bayesmix-coalescent/coalescent]
-       [--seeds 1 2 3] [--n-gwas 100000]
+       [--seeds 1 2 3] [--n-gwas 100000] [--references LABEL ...] [--results FILE]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import gzip
 import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,11 +42,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy_sbayes_mixer import coalescent_inputs, run  # noqa: E402  (shared helpers)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bias_causes.json"
-# (name, causal SNPs, h2): the issue's sparse / mid / polygenic traits at 20,000 SNPs, scaled
-# to the ~4,200 unambiguous SNPs of the default 5,000-SNP data (0.5%, 2.5%, 15% causal)
-TRAITS = (("sparse", 20, 0.05), ("mid", 100, 0.10), ("polygenic", 600, 0.25))
-REFERENCES = (("panel r2>=0.05", "panel", 0.05), ("panel r2>=0.01", "panel", 0.01),
-              ("cohort r2>=0.05", "cohort", 0.05), ("cohort r2>=0.01", "cohort", 0.01))
+# (name, share of the unambiguous SNPs causal, h2): sparse / mid / polygenic traits, 100 /
+# 500 / 3,000 causal of 20,000 SNPs (20 / 100 / 600 of the ~4,200 unambiguous SNPs of a
+# 5,000-SNP genome)
+TRAITS = (("sparse", 0.005, 0.05), ("mid", 0.025, 0.10), ("polygenic", 0.15, 0.25))
+# (label, LD source, r2min, weak-LD sums used)
+REFERENCES = (("panel r2>=0.05, no weak", "panel", 0.05, False),
+              ("panel r2>=0.05", "panel", 0.05, True),
+              ("panel r2>=0.01", "panel", 0.01, True),
+              ("cohort r2>=0.05", "cohort", 0.05, True),
+              ("cohort r2>=0.05, no weak", "cohort", 0.05, False))
+
+
+def ld_name(source: str, r2min: float, weak: bool, chrom: str) -> str:
+    return f"{source}_{r2min}{'' if weak else '_noweak'}_chr{chrom}.ld"
 
 
 def unambiguous_snps(bim: pd.DataFrame) -> pd.Series:
@@ -79,33 +92,45 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--n-gwas", type=int, default=100_000)
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--references", nargs="+", choices=[r[0] for r in REFERENCES],
+                        default=[r[0] for r in REFERENCES], help="LD references to fit with")
     args = parser.parse_args(argv)
 
     data = Path(args.data)
     cohort, panel, work, bim, chromosomes = coalescent_inputs(data, args.work, "mixer_bias")
-    unambiguous_snps(bim).to_csv(work / "unambiguous.snps", header=False, index=False)
+    unambiguous = unambiguous_snps(bim)
+    unambiguous.to_csv(work / "unambiguous.snps", header=False, index=False)
+    traits = [(name, round(share * len(unambiguous)), h2) for name, share, h2 in TRAITS]
+    wanted = [r for r in REFERENCES if r[0] in args.references]
+    needed = wanted + [r for r in REFERENCES if r[3] and r[0] not in args.references
+                       and any(w[1:3] == r[1:3] and not w[3] for w in wanted)]
     seconds = {}
     for chrom in chromosomes:
         seconds[f"cohort_full_chr{chrom}"] = run(
             "bayesmix", "ld", "--bfile", cohort, "--chr", chrom, "--kind", "full", "--extract",
             work / "unambiguous.snps", "--no-progress", "--out", work / f"cohort_full_chr{chrom}.ld")
-    for label, source, r2min in REFERENCES:
-        for chrom in chromosomes:
-            seconds[f"{label} chr{chrom}"] = run(
-                "bayesmix-mixer", "ld", "--bfile", {"panel": panel, "cohort": cohort}[source],
-                "--chr", chrom, "--r2min", r2min, "--out",
-                work / f"{source}_{r2min}_chr{chrom}.ld")
+    for label, source, r2min, weak in sorted(needed, key=lambda ref: not ref[3]):
+        for chrom in chromosomes:   # the folders with weak-LD sums first: the others copy them
+            folder = work / ld_name(source, r2min, weak, chrom)
+            if weak:
+                seconds[f"{label} chr{chrom}"] = run(
+                    "bayesmix-mixer", "ld", "--bfile", {"panel": panel, "cohort": cohort}[source],
+                    "--chr", chrom, "--r2min", r2min, "--out", folder)
+            else:   # the same matrix without its weak-LD sums
+                shutil.rmtree(folder, ignore_errors=True)
+                shutil.copytree(work / ld_name(source, r2min, True, chrom), folder)
+                (folder / "weak_ld.npy").unlink()
 
     rows = []
-    for name, n_causal, h2 in TRAITS:
+    for name, n_causal, h2 in traits:
         for seed in args.seeds:
             truth = simulate_trait(cohort, work, chromosomes, name, n_causal, h2, args.n_gwas,
                                    seed)
-            for label, source, r2min in REFERENCES:
-                out = work / f"fit_{name}_{seed}_{source}_{r2min}"
+            for label, source, r2min, weak in wanted:
+                out = work / f"fit_{name}_{seed}_{ld_name(source, r2min, weak, '')}"
                 started = time.perf_counter()
                 run("bayesmix-mixer", "fit1", "--trait1-file", work / f"{name}_{seed}.sumstats.gz",
-                    "--ld-file", work / f"{source}_{r2min}_chr@.ld", "--chr2use",
+                    "--ld-file", work / ld_name(source, r2min, weak, "@"), "--chr2use",
                     ",".join(chromosomes), "--seed", seed, "--out", out)
                 ci = json.loads(Path(f"{out}.json").read_text())["ci"]
                 rows.append({"trait": name, "seed": seed, "reference": label,
@@ -125,12 +150,18 @@ def main(argv=None) -> int:
                .reset_index())
     result = {"what": __doc__.splitlines()[0], "machine": platform.platform(),
               "data": str(data), "n_gwas": args.n_gwas, "seeds": args.seeds,
-              "traits": [{"name": n, "n_causal": k, "h2": h} for n, k, h in TRAITS],
+              "traits": [{"name": n, "n_causal": k, "h2": h} for n, k, h in traits],
               "ld_seconds": {k: round(v, 1) for k, v in seconds.items()},
-              "fits": rows, "summary": summary.to_dict(orient="records")}
-    Path(args.results).write_text(json.dumps(result, indent=1) + "\n")
-    print(summary.to_string(index=False, float_format=lambda x: f"{x:+.3f}"))
+              "fits": rows}
+    write_results(args.results, result, summary)
     return 0
+
+
+def write_results(path, result: dict, summary: pd.DataFrame) -> None:
+    """``result`` with the summary table to JSON at ``path``; the table printed."""
+    result = {**result, "summary": summary.to_dict(orient="records")}
+    Path(path).write_text(json.dumps(result, indent=1) + "\n")
+    print(summary.to_string(index=False, float_format=lambda x: f"{x:+.3f}"))
 
 
 if __name__ == "__main__":

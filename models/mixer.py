@@ -32,14 +32,15 @@ def simulate_z_from_model(data: MixerData, r_signed, params, *, rng: np.random.G
     """Draw z-scores from the univariate model on signed LD ``r_signed`` (tags x reference).
 
     beta_i ~ (1 - pi) delta_0 + pi N(0, sig2_beta) (per-allele), delta_j = sqrt(N_j)
-    sum_i sqrt(H_i) r_ij beta_i and z_j = delta_j + eps_j with eps_j ~ N(0, sig2_zero)
-    independent (the likelihood's own generative model). Returns ``(z, beta)``.
+    sum_i sqrt(H_i) r_ij beta_i and z_j = delta_j + eps_j with eps_j ~ N(0, sig2_zero +
+    N_j pi sig2_beta weak_j) independent: the likelihood's own generative model, in which the
+    LD below the store's threshold (``data.weak``) adds Gaussian signal. Returns ``(z, beta)``.
     """
     pi, sig2_beta, sig2_zero = (float(x) for x in params)
     causal = rng.random(data.n_ref) < pi
     beta = np.where(causal, rng.normal(0.0, np.sqrt(sig2_beta), data.n_ref), 0.0)
     delta = np.sqrt(data.n) * (r_signed @ (np.sqrt(data.het) * beta))
-    eps = rng.normal(0.0, np.sqrt(sig2_zero), data.n_tags)
+    eps = rng.normal(0.0, np.sqrt(sig2_zero + data.n * pi * sig2_beta * data.weak))
     return delta + eps, beta
 
 
@@ -85,18 +86,18 @@ class UnivariateLikelihood:
         if self.method in ("fast", "infinitesimal"):
             l2, l4 = d.ld_moments
             if self.method == "infinitesimal":
-                logp, grad = kernels.fast_logp_grad(d.z, d.n, d.weights, l2, l4, 1.0,
+                logp, grad = kernels.fast_logp_grad(d.z, d.n, d.weights, d.weak, l2, l4, 1.0,
                                                     sig2_beta, sig2_zero, self.censor_z)
                 grad[0] = 0.0
                 return logp, grad
-            return kernels.fast_logp_grad(d.z, d.n, d.weights, l2, l4, pi, sig2_beta,
+            return kernels.fast_logp_grad(d.z, d.n, d.weights, d.weak, l2, l4, pi, sig2_beta,
                                           sig2_zero, self.censor_z)
         if self.method == "full":
             ci, cr, cv = d.ld_columns
-            return kernels.full_logp_grad(d.z, d.n, d.weights, ci, cr, cv, d.het, pi,
+            return kernels.full_logp_grad(d.z, d.n, d.weights, d.weak, ci, cr, cv, d.het, pi,
                                           sig2_beta, sig2_zero, self.kmax, self.seed,
                                           self.censor_z, self.n_chunks)
-        return kernels.convolve_logp_grad(d.z, d.n, d.weights, d.indptr, d.indices, d.r2,
+        return kernels.convolve_logp_grad(d.z, d.n, d.weights, d.weak, d.indptr, d.indices, d.r2,
                                           d.het, pi, sig2_beta, sig2_zero, self.censor_z,
                                           kernels.GL_NODES, kernels.GL_WEIGHTS, self.tail_log,
                                           with_grad)
@@ -146,7 +147,8 @@ def UnivariateMixer(data: MixerData, *, method: str = "convolve", censor_z: floa
 def fast_components(data: MixerData, params, n=None):
     """Per-tag 2-component moments approximation at ``params``: ``(q, var_null, var_causal,
     var_delta)``: z_j ~ (1 - q_j) N(0, var_null) + q_j N(0, var_causal), where var_delta_j =
-    eta_j N_j sig2_beta is the variance of the genetic part of the causal component.
+    eta_j N_j sig2_beta is the variance of the genetic part of the causal component and
+    var_null_j = sig2_zero + N_j pi sig2_beta weak_j (the weak LD's signal counts as noise).
     ``n`` overrides the per-tag sample sizes (scalar or array), for power curves."""
     pi, sig2_beta, sig2_zero = (float(x) for x in params)
     l2, l4 = data.ld_moments
@@ -155,7 +157,8 @@ def fast_components(data: MixerData, params, n=None):
         eta = np.where(l2 > 0, pi * l2 + (1 - pi) * l4 / np.where(l2 > 0, l2, 1.0), 0.0)
         q = np.where(l2 > 0, pi * l2 / np.where(eta > 0, eta, 1.0), 0.0)
     var_delta = eta * n * sig2_beta
-    return np.clip(q, 0.0, 1.0), np.full(data.n_tags, sig2_zero), sig2_zero + var_delta, var_delta
+    var_null = sig2_zero + n * pi * sig2_beta * data.weak
+    return np.clip(q, 0.0, 1.0), var_null, var_null + var_delta, var_delta
 
 
 def model_tail_probability(data: MixerData, params, thresholds, mask=None, *,
@@ -190,7 +193,8 @@ def model_tail_probability(data: MixerData, params, thresholds, mask=None, *,
                     + q[idx, None] * 2 * stats.norm.sf(t / np.sqrt(v1[idx, None])))
         elif method == "convolve":
             tail = kernels.convolve_tail_probabilities(
-                idx, data.n, data.indptr, data.indices, data.r2, data.het, float(params[0]),
+                idx, data.n, data.weak, data.indptr, data.indices, data.r2, data.het,
+                float(params[0]),
                 float(params[1]), float(params[2]), t, kernels.GL_NODES, kernels.GL_WEIGHTS,
                 37.0)
         else:

@@ -60,6 +60,10 @@ def test_dask_build_is_the_serial_build(client, bfile, kind, dtype):
     on_dask = build_ld(prefix, kind, client=client, pieces=7, **options)
     same_matrix(on_dask, serial)
     assert on_dask.meta["merged_pieces"] == 7
+    if kind == "r2":   # whole rows, with their weak-LD sums
+        np.testing.assert_array_equal(on_dask.weak_ld, serial.weak_ld)
+    else:
+        assert on_dask.weak_ld is None and serial.weak_ld is None
 
 
 @pytest.mark.parametrize("kind", ["full", "shrunk"])

@@ -6,6 +6,7 @@ import pytest
 from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
 from bayesmix.ld import build_ld, merge
+from bayesmix.ld.store import LDMatrix
 
 N_REGION = 800
 
@@ -103,6 +104,33 @@ def test_sparse_and_r2_thresholds(region):
     pattern = r2.to_scipy().toarray() != 0
     assert np.all((pattern == keep) | borderline)
     assert r2.meta["min_r2"] == 0.2 and sparse.meta["min_r2"] == pytest.approx(10 / n)
+
+
+def test_r2_kind_keeps_the_weak_ld_it_leaves_out(region, tmp_path):
+    """weak_ld_j = sum over the window's pairs with r^2 < r2min of H_i (r^2 - (1 - r^2)/(n - 2)),
+    from the dense correlation matrix; the same from pieces, for tag rows and after a reload."""
+    genotypes, r = region
+    n = genotypes.n_samples
+    freq = genotypes.snps["freq"].to_numpy()
+    het = 2 * freq * (1 - freq)
+    bp = genotypes.snps["bp"].to_numpy()
+    r2 = r**2
+    left_out = (r2 < 0.05) & (np.abs(bp[:, None] - bp[None, :]) <= 300_000)
+    np.fill_diagonal(left_out, False)
+    expect = np.maximum((left_out * het[None, :] * (r2 - (1 - r2) / (n - 2))).sum(axis=1), 0)
+    ld = build_ld(genotypes, "r2", r2min=0.05, window_kb=300, progress=False, block_size=64)
+    # the build sums float32-rounded r (1e-7 relative); pairs within rounding of the threshold
+    # may fall either way
+    slack = (np.abs(r2 - 0.05) < 1e-6).sum(axis=1) * 0.05 + 1e-6
+    assert np.all(np.abs(ld.weak_ld - expect) <= slack)
+    pieces = merge(build_ld(genotypes, "r2", r2min=0.05, window_kb=300, snp_range=rows,
+                            progress=False) for rows in [(1, 250), (251, N_REGION)])
+    np.testing.assert_allclose(pieces.weak_ld, ld.weak_ld, rtol=1e-12, atol=1e-12)
+    tags = list(genotypes.snps["snp"].iloc[::9])
+    tag_ld = build_ld(genotypes, "r2", r2min=0.05, window_kb=300, tags=tags, progress=False)
+    np.testing.assert_allclose(tag_ld.weak_ld, ld.weak_ld[::9], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(LDMatrix.load(ld.save(tmp_path / "r2.ld")).weak_ld, ld.weak_ld)
+    assert build_ld(genotypes, "window", window_kb=300, progress=False).weak_ld is None
 
 
 def test_pieces_merge_to_the_whole_matrix(region):

@@ -1,6 +1,7 @@
 """numba LD kernels against slow, obviously-correct references on random inputs."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from bayesmix.kernels.ld import (
@@ -19,7 +20,8 @@ def test_select_block_entries_matches_a_double_loop():
     lo = rng.integers(0, 20, rows).astype(np.int64)
     hi = lo + rng.integers(0, 30, rows)
     diag = rng.integers(-1, 40, rows).astype(np.int64)
-    counts, indices, values = select_block_entries(block, lo, hi, col0, diag, 0.3)
+    het, n = rng.uniform(0.05, 0.5, cols), 60
+    counts, indices, values, weak = select_block_entries(block, lo, hi, col0, diag, 0.3, het, n)
     pos = 0
     for b in range(rows):
         expect = [(col0 + k, 1.0 if col0 + k == diag[b] else block[b, k]) for k in range(cols)
@@ -28,6 +30,28 @@ def test_select_block_entries_matches_a_double_loop():
         got = list(zip(indices[pos:pos + counts[b]], values[pos:pos + counts[b]]))
         assert got == expect
         pos += counts[b]
+        left_out = [k for k in range(cols) if lo[b] <= col0 + k < hi[b]
+                    and col0 + k != diag[b] and float(block[b, k]) ** 2 < 0.3]
+        r2 = np.array([float(block[b, k]) ** 2 for k in left_out])
+        assert weak[b] == pytest.approx(np.sum(het[left_out] * (r2 - (1 - r2) / (n - 2))),
+                                        abs=1e-12)
+
+
+def test_weak_ld_sums_are_unbiased_for_unlinked_snps():
+    """For independent SNPs (rho = 0) the noise-corrected r^2 averages to 0 over many panels,
+    where the raw r^2 averages to 1 / (n - 1)."""
+    rng = np.random.default_rng(5)
+    n, m, reps = 40, 30, 400
+    raw, corrected = [], []
+    for _ in range(reps):
+        x = rng.integers(0, 3, (n, m)).astype(np.float64)
+        r = np.corrcoef(x.T)[0, 1:].astype(np.float32)[None, :]
+        *_, weak = select_block_entries(r, np.array([0]), np.array([m - 1]), 0,
+                                        np.array([-1]), 0.5, np.ones(m - 1), n)
+        raw.append(np.mean(r.astype(np.float64) ** 2))
+        corrected.append(weak[0] / (m - 1))
+    assert np.mean(raw) == pytest.approx(1 / (n - 1), rel=0.05)
+    assert abs(np.mean(corrected)) < 3 * np.std(corrected) / np.sqrt(reps)
 
 
 def test_symmetrize_upper_equals_scipy():
@@ -87,8 +111,11 @@ def test_select_from_cross_products_matches_select_on_r():
     lo = rng.integers(0, 10, rows).astype(np.int64) + col0
     hi = lo + rng.integers(0, 15, rows)
     diag = np.where(rng.random(rows) < 0.5, lo + 1, -1).astype(np.int64)
-    got = select_from_cross_products(products, ma, sa, mb, sb, 1 / n, lo, hi, col0, diag, 0.01)
-    expect = select_block_entries(r.astype(np.float32), lo, hi, col0, diag, 0.01)
+    het = rng.uniform(0.05, 0.5, cols)
+    got = select_from_cross_products(products, ma, sa, mb, sb, 1 / n, lo, hi, col0, diag, 0.01,
+                                     het, n)
+    expect = select_block_entries(r.astype(np.float32), lo, hi, col0, diag, 0.01, het, n)
     np.testing.assert_array_equal(got[0], expect[0])
     np.testing.assert_array_equal(got[1], expect[1])
     np.testing.assert_allclose(got[2], expect[2], atol=1e-7)
+    np.testing.assert_allclose(got[3], expect[3], atol=1e-9)

@@ -16,14 +16,15 @@ N_GWAS = 1e5
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     """LD of chr22 (bayesmix-mixer ld), two traits sharing half their causal variants
-    (rho12 = 0.6, rho0 = 0.2) drawn from the likelihood's generative model (z = sqrt(N) R b
-    + eps, eps ~ N(0, [[1, rho0], [rho0, 1]]) per tag), and their univariate fits (fit1)."""
+    (rho12 = 0.6, rho0 = 0.2) drawn from the likelihood's generative model (z = sqrt(N) (R b +
+    weak-LD signal) + eps, eps ~ N(0, [[1, rho0], [rho0, 1]]) per tag), and their univariate
+    fits (fit1)."""
     from bayesmix.data import example_bfile
     from bayesmix.inference.mle_bivariate import realised_genetic_correlation
     from bayesmix.io.sumstats import write_sumstats
     from bayesmix.ld.store import LDMatrix
     from bayesmix.simulate.effects import mixer_bivariate_effects
-    from bayesmix.simulate.from_ld import sumstats_table
+    from bayesmix.simulate.from_ld import sumstats_table, weak_ld_signal
 
     tmp = tmp_path_factory.mktemp("mixer2_cli")
     assert mixer_cli.main(["ld", "--bfile", str(example_bfile(22)), "--out",
@@ -34,8 +35,10 @@ def pair(tmp_path_factory):
     rng = np.random.default_rng(5)
     effects = mixer_bivariate_effects(2 * freq * (1 - freq), np.array([0.3, 0.3]), rng=rng,
                                       pi1=0.006, pi2=0.006, pi12=0.006, rho12=0.6)
-    z = np.sqrt(N_GWAS) * (r @ effects.b_std) + rng.multivariate_normal(
-        [0, 0], [[1, 0.2], [0.2, 1]], size=r.shape[0])
+    signal = r @ effects.b_std + weak_ld_signal(ld.weak_ld, 2 * freq * (1 - freq),
+                                                effects.b_std, rng)
+    z = np.sqrt(N_GWAS) * signal + rng.multivariate_normal([0, 0], [[1, 0.2], [0.2, 1]],
+                                                           size=r.shape[0])
     # fit on every 3rd SNP as tag (MiXeR's --extract of a random subset), all as reference
     (tmp / "tags.snps").write_text("\n".join(ld.snps["snp"].to_numpy()[::3]) + "\n")
     for t in range(2):

@@ -21,20 +21,22 @@ def _random_ld(rng, n_tags, n_snps, density=0.3):
     return r2, het
 
 
-def _cov_terms(params, n1, n2):
-    """Per-unit-S 2x2 covariances (trait-1 only, trait-2 only, shared) and the residual."""
+def _cov_terms(params, n1, n2, weak):
+    """Per-unit-S 2x2 covariances (trait-1 only, trait-2 only, shared) and the null
+    covariance: the residual plus the weak-LD signal, weak x the expected per-SNP effect
+    covariance sum_c pi_c V_c."""
     pi1, pi2, pi12, sb1, sb2, rho12, s01, s02, rho0 = params
     v1 = np.array([[n1 * sb1, 0.0], [0.0, 0.0]])
     v2 = np.array([[0.0, 0.0], [0.0, n2 * sb2]])
     c = rho12 * math.sqrt(n1 * n2 * sb1 * sb2)
     v12 = np.array([[n1 * sb1, c], [c, n2 * sb2]])
     s0 = np.array([[s01, rho0 * math.sqrt(s01 * s02)], [rho0 * math.sqrt(s01 * s02), s02]])
-    return (v1, v2, v12), s0
+    return (v1, v2, v12), s0 + weak * (pi1 * v1 + pi2 * v2 + pi12 * v12)
 
 
-def _fast_mixture(params, n1, n2, l, q):
+def _fast_mixture(params, n1, n2, weak, l, q):
     """Explicit list of (weight, covariance) of the 8 bivariate normals of the fast model."""
-    (v1, v2, v12), s0 = _cov_terms(params, n1, n2)
+    (v1, v2, v12), s0 = _cov_terms(params, n1, n2, weak)
     comps = []
     moments = []
     for pi in params[:3]:
@@ -69,25 +71,27 @@ def test_fast_logpdf_equals_explicit_mixture_sum():
     n1, n2 = rng.uniform(2e4, 8e4, t), rng.uniform(2e4, 8e4, t)
     l = rng.uniform(0.5, 40, t)
     q = l ** 2 * rng.uniform(0.02, 0.9, t)
-    got = kb.fast_tag_logpdf(z1, z2, n1, n2, l, q, PARAMS)
-    want = [math.log(_mixture_pdf(_fast_mixture(PARAMS, n1[j], n2[j], l[j], q[j]),
+    weak = rng.uniform(0, 3, t)
+    got = kb.fast_tag_logpdf(z1, z2, n1, n2, weak, l, q, PARAMS)
+    want = [math.log(_mixture_pdf(_fast_mixture(PARAMS, n1[j], n2[j], weak[j], l[j], q[j]),
                                   [z1[j], z2[j]])) for j in range(t)]
     np.testing.assert_allclose(got, want, rtol=1e-9)
     w = rng.uniform(0, 1, t)
-    assert kb.fast_logp(z1, z2, n1, n2, l, q, w, PARAMS) == pytest.approx(np.dot(w, want),
-                                                                          rel=1e-9)
+    assert kb.fast_logp(z1, z2, n1, n2, weak, l, q, w, PARAMS) == pytest.approx(
+        np.dot(w, want), rel=1e-9)
 
 
 def test_fast_model_matches_exact_second_and_fourth_moments():
     """The two-point approximation keeps the first two moments of each S_c, so every moment
     of z up to order 4 equals that of the exact model (Bernoulli causal indicators,
-    enumerated over all 2^(3M) configurations of a 3-SNP reference)."""
+    enumerated over all 2^(3M) configurations of a 3-SNP reference; both with the same
+    weak-LD null covariance)."""
     rng = np.random.default_rng(2)
     het = rng.uniform(0.1, 0.5, 3)
     r2 = rng.uniform(0.1, 1.0, 3)
-    n1, n2 = 4e4, 6e4
+    n1, n2, weak = 4e4, 6e4, 1.7
     params = np.array([0.3, 0.2, 0.25, 3e-5, 2e-5, -0.7, 1.0, 1.2, 0.4])
-    (v1, v2, v12), s0 = _cov_terms(params, n1, n2)
+    (v1, v2, v12), s0 = _cov_terms(params, n1, n2, weak)
     exact = []
     for ind in itertools.product([0, 1], repeat=9):
         ind = np.array(ind).reshape(3, 3)
@@ -95,29 +99,30 @@ def test_fast_model_matches_exact_second_and_fourth_moments():
         s = ind @ (het * r2)
         exact.append((w, s0 + s[0] * v1 + s[1] * v2 + s[2] * v12))
     l, q = np.sum(het * r2), np.sum((het * r2) ** 2)
-    fast = _fast_mixture(params, n1, n2, l, q)
+    fast = _fast_mixture(params, n1, n2, weak, l, q)
     np.testing.assert_allclose(_mixture_moments(fast), _mixture_moments(exact), rtol=1e-10)
     # the kernel's component posteriors sum to one and follow Bayes' rule on the same mixture
     z = np.array([3.0]), np.array([-2.0])
-    post = kb.fast_component_posteriors(*z, np.array([n1]), np.array([n2]), np.array([l]),
-                                        np.array([q]), params)[0]
+    post = kb.fast_component_posteriors(*z, np.array([n1]), np.array([n2]), np.array([weak]),
+                                        np.array([l]), np.array([q]), params)[0]
     dens = np.array([w * stats.multivariate_normal(cov=c).pdf([3.0, -2.0]) for w, c in fast])
     np.testing.assert_allclose(post, dens / dens.sum(), rtol=1e-9)
 
 
 def test_fast_pdf_integrates_to_one_and_marginal_is_univariate():
-    n1, n2, l, q = 5e4, 3e4, 12.0, 30.0
+    n1, n2, weak, l, q = 5e4, 3e4, 2.2, 12.0, 30.0
     params = PARAMS.copy()
     params[0] = 0.0  # no trait-1-only component: the trait-1 marginal is univariate in pi12
 
     def pdf(z1, z2):
         return math.exp(kb.fast_tag_logpdf(np.array([z1]), np.array([z2]), np.array([n1]),
-                                           np.array([n2]), np.array([l]), np.array([q]),
-                                           params)[0])
+                                           np.array([n2]), np.array([weak]), np.array([l]),
+                                           np.array([q]), params)[0])
 
     total, _ = integrate.dblquad(pdf, -40, 40, -40, 40, epsabs=1e-7)
     assert total == pytest.approx(1.0, abs=1e-5)
-    pi, sb, s0 = params[2], params[3], params[6]
+    pi, sb = params[2], params[3]
+    s0 = params[6] + n1 * pi * sb * weak  # the univariate null variance with pi = pi12
     eta = pi * l + (1 - pi) * q / l
     p = pi * l / eta
     for z1 in (0.3, 2.5, -6.0):
@@ -134,14 +139,16 @@ def test_no_shared_component_factorises_into_univariate_models():
     n1, n2 = np.full(t, 4e4), np.full(t, 5e4)
     l = rng.uniform(1, 30, t)
     q = l ** 2 * rng.uniform(0.05, 0.5, t)
+    weak = rng.uniform(0, 3, t)
     params = PARAMS.copy()
     params[2] = 0.0
     params[8] = 0.0
-    got = kb.fast_tag_logpdf(z1, z2, n1, n2, l, q, params)
+    got = kb.fast_tag_logpdf(z1, z2, n1, n2, weak, l, q, params)
 
     def univ(z, n, pi, sb, s0):
         eta = pi * l + (1 - pi) * q / l
         p = pi * l / eta
+        s0 = s0 + n * pi * sb * weak
         return np.log((1 - p) * stats.norm.pdf(z, scale=np.sqrt(s0))
                       + p * stats.norm.pdf(z, scale=np.sqrt(s0 + eta * n * sb)))
 
@@ -153,13 +160,14 @@ def test_no_shared_component_factorises_into_univariate_models():
 def test_identical_traits_reduce_to_univariate_infinitesimal():
     """Two traits with identical genetics (pi12 = 1, rho12 = 1, same N and sig2_beta): the
     fast model is the bivariate infinitesimal normal whose genetic covariance is N sig2 l in
-    every entry (each marginal the univariate infinitesimal N(0, s0 + N sig2 l))."""
-    l, q, n = 10.0, 20.0, 5e4
+    every entry (each marginal the univariate infinitesimal N(0, s0 + N sig2 l)); the weak LD
+    adds to l."""
+    l, q, n, weak = 10.0, 20.0, 5e4, 1.5
     params = np.array([0.0, 0.0, 1.0, 2e-5, 2e-5, 1.0, 1.0, 1.0, 0.0])
     z = np.array([1.7])
-    got = kb.fast_tag_logpdf(z, -z, np.array([n]), np.array([n]), np.array([l]),
-                             np.array([q]), params)[0]
-    cov = np.eye(2) + l * n * 2e-5
+    got = kb.fast_tag_logpdf(z, -z, np.array([n]), np.array([n]), np.array([weak]),
+                             np.array([l]), np.array([q]), params)[0]
+    cov = np.eye(2) + (l + weak) * n * 2e-5
     assert got == pytest.approx(stats.multivariate_normal(cov=cov).logpdf([1.7, -1.7]),
                                 rel=1e-10)
 
@@ -172,25 +180,29 @@ def test_fast_gradient_matches_finite_differences():
     l = rng.uniform(0.5, 40, t)
     q = l ** 2 * rng.uniform(0.02, 0.9, t)
     w = rng.uniform(0.2, 1.0, t)
-    for params in (PARAMS, np.array([0.0, 0.05, 0.0, 1e-5, 4e-5, -0.4, 1.3, 0.9, -0.2])):
-        logp, grad = kb.fast_logp_grad(z1, z2, n1, n2, l, q, w, params)
-        assert logp == pytest.approx(kb.fast_logp(z1, z2, n1, n2, l, q, w, params), rel=1e-12)
+    weak = rng.uniform(0, 3, t)
+
+    def fast_logp(p):
+        return kb.fast_logp(z1, z2, n1, n2, weak, l, q, w, p)
+
+    for params in (PARAMS, np.array([0.0, 0.05, 0.0, 1e-5, 4e-5, -0.4, 1.3, 0.9, -0.2]),
+                   np.array([0.01, 0.0, 0.03, 4e-5, 1e-5, 0.8, 0.95, 1.2, 0.1])):
+        logp, grad = kb.fast_logp_grad(z1, z2, n1, n2, weak, l, q, w, params)
+        assert logp == pytest.approx(fast_logp(params), rel=1e-12)
         for k in range(9):
             h = 1e-6 * max(abs(params[k]), 1e-3)
             up, down = params.copy(), params.copy()
             up[k] += h
             down[k] -= h
             if down[k] < 0 and k < 3:   # one-sided at the pi = 0 boundary
-                down[k] = params[k]
-                fd = (kb.fast_logp(z1, z2, n1, n2, l, q, w, up) - logp) / h
+                fd = (fast_logp(up) - logp) / h
                 assert grad[k] == pytest.approx(fd, rel=1e-3, abs=1e-4), kb.PARAM_NAMES[k]
                 continue
-            fd = (kb.fast_logp(z1, z2, n1, n2, l, q, w, up)
-                  - kb.fast_logp(z1, z2, n1, n2, l, q, w, down)) / (2 * h)
+            fd = (fast_logp(up) - fast_logp(down)) / (2 * h)
             assert grad[k] == pytest.approx(fd, rel=1e-5, abs=1e-6), kb.PARAM_NAMES[k]
 
 
-def _full_reference(z1, z2, n1, n2, r2_dense, het, params, n_draws, seed):
+def _full_reference(z1, z2, n1, n2, weak, r2_dense, het, params, n_draws, seed):
     """Slow full model: same seeded causal sets, explicit Python loops."""
     m = het.shape[0]
     counts = [int(round(p * m)) for p in params[:3]]
@@ -203,7 +215,7 @@ def _full_reference(z1, z2, n1, n2, r2_dense, het, params, n_draws, seed):
             assert len(set(idx)) == counts[c]
             s[c] = r2_dense[:, idx] @ het[idx]
         for j in range(len(z1)):
-            (v1, v2, v12), s0 = _cov_terms(params, n1[j], n2[j])
+            (v1, v2, v12), s0 = _cov_terms(params, n1[j], n2[j], weak[j])
             cov = s0 + s[0, j] * v1 + s[1, j] * v2 + s[2, j] * v12
             pdf[j] += stats.multivariate_normal(cov=cov).pdf([z1[j], z2[j]]) / n_draws
     return np.log(pdf)
@@ -215,15 +227,15 @@ def test_full_model_equals_slow_reference_with_the_same_draws():
     csc = r2.tocsc()
     z1, z2 = rng.normal(0, 2, 12), rng.normal(0, 2, 12)
     n1, n2 = rng.uniform(2e4, 8e4, 12), rng.uniform(2e4, 8e4, 12)
-    got = kb.full_tag_logpdf(z1, z2, n1, n2, csc.indptr, csc.indices, csc.data, het, PARAMS,
-                             30, 123)
-    want = _full_reference(z1, z2, n1, n2, r2.toarray(), het, PARAMS, 30, 123)
+    weak = rng.uniform(0, 3, 12)
+    ld = (csc.indptr, csc.indices, csc.data, het)
+    got = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
+    want = _full_reference(z1, z2, n1, n2, weak, r2.toarray(), het, PARAMS, 30, 123)
     np.testing.assert_allclose(got, want, rtol=1e-9)
     w = rng.uniform(0, 1, 12)
-    assert kb.full_logp(z1, z2, n1, n2, w, csc.indptr, csc.indices, csc.data, het, PARAMS, 30,
-                        123) == pytest.approx(np.dot(w, want), rel=1e-9)
-    again = kb.full_tag_logpdf(z1, z2, n1, n2, csc.indptr, csc.indices, csc.data, het, PARAMS,
-                               30, 123)
+    assert kb.full_logp(z1, z2, n1, n2, weak, w, *ld, PARAMS, 30, 123) == pytest.approx(
+        np.dot(w, want), rel=1e-9)
+    again = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
     np.testing.assert_array_equal(got, again)
 
 
@@ -245,6 +257,7 @@ def test_full_model_converges_to_uniform_random_causal_sets():
     params = np.array([0.05, 0.1, 0.08, 3e-5, 2e-5, 0.5, 1.0, 1.1, 0.2])
     n1, n2 = 5e4, 4e4
     z1, z2 = rng.normal(0, 3, t), rng.normal(0, 3, t)
+    weak = rng.uniform(0, 3, t)
     n_ref_draws = 60000
     s = np.zeros((3, n_ref_draws, t))
     for c, p in enumerate(params[:3]):
@@ -252,23 +265,24 @@ def test_full_model_converges_to_uniform_random_causal_sets():
         for k in range(n_ref_draws):
             idx = rng.choice(m, size, replace=False)
             s[c, k] = dense[:, idx] @ het[idx]
-    (v1, v2, v12), s0 = _cov_terms(params, n1, n2)
-    a = s0[0, 0] + (s[0] + s[2]) * v1[0, 0]
-    c = s0[1, 1] + (s[1] + s[2]) * v2[1, 1]
-    b = s0[0, 1] + s[2] * v12[0, 1]
+    (v1, v2, v12), _ = _cov_terms(params, n1, n2, 0.0)
+    s0 = np.array([_cov_terms(params, n1, n2, x)[1] for x in weak])  # (t, 2, 2)
+    a = s0[:, 0, 0] + (s[0] + s[2]) * v1[0, 0]
+    c = s0[:, 1, 1] + (s[1] + s[2]) * v2[1, 1]
+    b = s0[:, 0, 1] + s[2] * v12[0, 1]
     values = _bvn_pdf(z1, z2, a, b, c)
     n_draws = 20000
     want = values.mean(0)
     se = values.std(0) * math.sqrt(1 / n_draws + 1 / n_ref_draws)
-    got = np.exp(kb.full_tag_logpdf(z1, z2, np.full(t, n1), np.full(t, n2), csc.indptr,
+    got = np.exp(kb.full_tag_logpdf(z1, z2, np.full(t, n1), np.full(t, n2), weak, csc.indptr,
                                     csc.indices, csc.data, het, params, n_draws, 9))
     assert np.all(np.abs(got - want) < 5 * se), (got - want) / se
 
 
 def test_reduces_to_the_univariate_kernel():
     """No shared component and no residual correlation: the bivariate log-likelihood is the
-    sum of the two univariate MiXeR fast log-likelihoods (bayesmix.kernels.mixer), and so are
-    the gradients in (pi_t, sig2_beta_t, sig2_zero_t)."""
+    sum of the two univariate MiXeR fast log-likelihoods (bayesmix.kernels.mixer, with the
+    same weak-LD sums), and so are the gradients in (pi_t, sig2_beta_t, sig2_zero_t)."""
     rng = np.random.default_rng(8)
     t = 50
     z1, z2 = rng.normal(0, 2, t), rng.normal(0, 3, t)
@@ -276,10 +290,11 @@ def test_reduces_to_the_univariate_kernel():
     l = rng.uniform(0.5, 30, t)
     q = l ** 2 * rng.uniform(0.05, 0.8, t)
     w = rng.uniform(0.1, 1, t)
+    weak = rng.uniform(0, 3, t)
     params = np.array([0.02, 0.05, 0.0, 3e-5, 2e-5, 0.4, 1.1, 0.95, 0.0])
-    logp, grad = kb.fast_logp_grad(z1, z2, n1, n2, l, q, w, params)
-    lp1, g1 = ku.fast_logp_grad(z1, n1, w, l, q, params[0], params[3], params[6], 0.0)
-    lp2, g2 = ku.fast_logp_grad(z2, n2, w, l, q, params[1], params[4], params[7], 0.0)
+    logp, grad = kb.fast_logp_grad(z1, z2, n1, n2, weak, l, q, w, params)
+    lp1, g1 = ku.fast_logp_grad(z1, n1, w, weak, l, q, params[0], params[3], params[6], 0.0)
+    lp2, g2 = ku.fast_logp_grad(z2, n2, w, weak, l, q, params[1], params[4], params[7], 0.0)
     assert logp == pytest.approx(lp1 + lp2, rel=1e-10)
     np.testing.assert_allclose(grad[[0, 3, 6]], g1, rtol=1e-8)
     np.testing.assert_allclose(grad[[1, 4, 7]], g2, rtol=1e-8)

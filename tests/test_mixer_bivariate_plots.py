@@ -79,7 +79,7 @@ def test_bvn_abs_tail_matches_quadrature():
 @pytest.fixture(scope="module")
 def tiny():
     """400 SNPs of synthetic block LD, z drawn from the bivariate prior; random pruning-like
-    weights (a quarter of the tags at 0)."""
+    weights (a quarter of the tags at 0) and weak-LD sums (a third of them 0)."""
     rng = np.random.default_rng(7)
     ld, r_signed = MixerData.synthetic(400, block_size=50, rng=rng, n=1e5)
     effects = mixer_bivariate_effects(ld.het, np.array([0.3, 0.3]), rng=rng, pi1=0.02,
@@ -90,6 +90,9 @@ def tiny():
     w = rng.uniform(0.2, 1.0, 400) * (rng.random(400) > 0.25)
     data.trait1.weights = w
     data.trait2.weights = w
+    weak = rng.uniform(0, 3, 400) * (rng.random(400) > 1 / 3)
+    data.trait1.weak = weak
+    data.trait2.weak = weak
     return data
 
 
@@ -98,13 +101,21 @@ def test_fast_mixture_is_the_likelihood(tiny):
     rng = np.random.default_rng(2)
     weights, var1, cov, var2 = bplots.fast_mixture(tiny, PARAMS)
     assert np.allclose(weights.sum(axis=1), 1.0)
+    # the all-null component: residual plus weak-LD signal weak sum_c pi_c V_c
+    pi1, pi2, pi12, sb1, sb2, rho12, s01, s02, rho0 = PARAMS
+    weak, n1, n2 = tiny.trait1.weak, tiny.trait1.n, tiny.trait2.n
+    np.testing.assert_allclose(var1[:, 0], s01 + weak * (pi1 + pi12) * n1 * sb1, rtol=1e-13)
+    np.testing.assert_allclose(var2[:, 0], s02 + weak * (pi2 + pi12) * n2 * sb2, rtol=1e-13)
+    np.testing.assert_allclose(cov[:, 0], rho0 * math.sqrt(s01 * s02) + weak * pi12 * rho12
+                               * np.sqrt(n1 * sb1 * n2 * sb2), rtol=1e-13)
     z1, z2 = rng.normal(0, 3, 400), rng.normal(0, 3, 400)
     det = var1 * var2 - cov ** 2
     quad = (var2 * z1[:, None] ** 2 - 2 * cov * z1[:, None] * z2[:, None]
             + var1 * z2[:, None] ** 2) / det
     pdf = (weights * np.exp(-0.5 * quad) / (2 * np.pi * np.sqrt(det))).sum(axis=1)
     l2, l4 = tiny.trait1.ld_moments
-    want = kern.fast_tag_logpdf(z1, z2, tiny.trait1.n, tiny.trait2.n, l2, l4, PARAMS)
+    want = kern.fast_tag_logpdf(z1, z2, tiny.trait1.n, tiny.trait2.n, tiny.trait1.weak, l2, l4,
+                                PARAMS)
     assert np.allclose(np.log(pdf), want, rtol=0, atol=1e-10)
 
 
@@ -133,8 +144,8 @@ def _fast_density(data, params):
         g = len(z1)
         rep = np.repeat(live, g)
         lp = kern.fast_tag_logpdf(np.tile(z1, len(live)), np.tile(z2, len(live)),
-                                  data.trait1.n[rep], data.trait2.n[rep], l2[rep], l4[rep],
-                                  params)
+                                  data.trait1.n[rep], data.trait2.n[rep],
+                                  data.trait1.weak[rep], l2[rep], l4[rep], params)
         return (data.weights[rep] * np.exp(lp)).reshape(len(live), g).sum(axis=0)
 
     return density
@@ -148,8 +159,8 @@ def _full_density(data, params, n_draws, seed):
         out = np.empty(len(z1))
         for i in range(len(z1)):
             lp = kern.full_tag_logpdf(np.full(t, z1[i]), np.full(t, z2[i]), data.trait1.n,
-                                      data.trait2.n, col_ptr, col_rows, col_r2,
-                                      data.trait1.het, params, n_draws, seed)
+                                      data.trait2.n, data.trait1.weak, col_ptr, col_rows,
+                                      col_r2, data.trait1.het, params, n_draws, seed)
             out[i] = (data.weights * np.exp(lp)).sum()
         return out
 

@@ -6,6 +6,9 @@
 - full: an explicit Monte Carlo over the same causal sets written in numpy, and (statistically)
   the exact enumeration;
 - gradients: central finite differences of the kernels' log-likelihood.
+
+The tiny problems carry nonzero weak-LD sums, so every reference adds the weak LD's variance
+N_j pi sig2_beta weak_j to the tag's null variance (:func:`null_variance` below, written out).
 """
 
 import itertools
@@ -21,6 +24,11 @@ from bayesmix.models.mixer import UnivariateLikelihood, simulate_z_from_model
 from bayesmix.prepare.mixer_data import MixerData
 
 
+def null_variance(data, pi, sig2_beta, sig2_zero):
+    """Per-tag variance of z without a causal variant in the stored LD (J,)."""
+    return sig2_zero + data.n * pi * sig2_beta * data.weak
+
+
 def tiny_problem(rng, n_tags=5, n_ref=7, row_size=4, z_scale=3.0):
     dense = np.zeros((n_tags, n_ref))
     for j in range(n_tags):
@@ -32,7 +40,8 @@ def tiny_problem(rng, n_tags=5, n_ref=7, row_size=4, z_scale=3.0):
     n = rng.uniform(5e3, 5e4, n_tags)
     w = rng.uniform(0.2, 1.0, n_tags)
     csr = sp.csr_matrix(dense)
-    data = MixerData(z, n, w, csr.indptr, csr.indices, csr.data, het)
+    weak = rng.uniform(0.0, 3.0, n_tags)
+    data = MixerData(z, n, w, csr.indptr, csr.indices, csr.data, het, weak=weak)
     return data, dense
 
 
@@ -40,12 +49,13 @@ def enumerate_logp(data, dense, pi, sig2_beta, sig2_zero, censor_z=0.0):
     """Exact weighted log-likelihood: sum over all 2^M causal configurations."""
     total = 0.0
     m = dense.shape[1]
+    s0 = null_variance(data, pi, sig2_beta, sig2_zero)
     for j in range(data.n_tags):
         p = 0.0
         for conf in itertools.product((0, 1), repeat=m):
             c = np.array(conf)
             prob = np.prod(np.where(c == 1, pi, 1 - pi))
-            var = sig2_zero + data.n[j] * sig2_beta * np.sum(c * data.het * dense[j])
+            var = s0[j] + data.n[j] * sig2_beta * np.sum(c * data.het * dense[j])
             if censor_z > 0 and abs(data.z[j]) > censor_z:
                 p += prob * 2 * stats.norm.sf(censor_z, scale=math.sqrt(var))
             else:
@@ -59,8 +69,9 @@ def fast_reference(data, pi, sig2_beta, sig2_zero, censor_z=0.0):
     l4 = ((data.het[None, :] * dense_of(data)) ** 2).sum(1)
     eta = pi * l2 + (1 - pi) * l4 / l2
     q = pi * l2 / eta
-    sd0 = math.sqrt(sig2_zero)
-    sd1 = np.sqrt(sig2_zero + eta * data.n * sig2_beta)
+    s0 = null_variance(data, pi, sig2_beta, sig2_zero)
+    sd0 = np.sqrt(s0)
+    sd1 = np.sqrt(s0 + eta * data.n * sig2_beta)
     cens = (censor_z > 0) & (np.abs(data.z) > censor_z)
     p0 = np.where(cens, 2 * stats.norm.sf(censor_z, scale=sd0), stats.norm.pdf(data.z, scale=sd0))
     p1 = np.where(cens, 2 * stats.norm.sf(censor_z, scale=sd1), stats.norm.pdf(data.z, scale=sd1))
@@ -100,7 +111,7 @@ def test_infinitesimal_is_gaussian_with_ld_score():
     rng = np.random.default_rng(12)
     data, dense = tiny_problem(rng, n_tags=30, n_ref=20)
     sig2_inf, s0 = 3e-4, 1.05
-    var = s0 + data.n * sig2_inf * (dense * data.het).sum(1)
+    var = s0 + data.n * sig2_inf * ((dense * data.het).sum(1) + data.weak)
     ref = np.sum(data.weights * stats.norm.logpdf(data.z, scale=np.sqrt(var)))
     like = UnivariateLikelihood(data, "infinitesimal")
     assert like.logp((0.123, sig2_inf, s0)) == pytest.approx(ref, rel=1e-10)
@@ -121,6 +132,7 @@ def test_convolve_tail_accuracy_far_from_zero():
     rng = np.random.default_rng(14)
     data, dense = tiny_problem(rng, n_tags=4, n_ref=6, row_size=3)
     data = data.with_z(np.array([12.0, -9.0, 7.5, 0.01]))
+    data.weak[:] = [0.0, 0.5, 0.0, 2.0]
     data.n[:] = 2e5
     params = (0.02, 2e-4, 1.0)
     exact = enumerate_logp(data, dense, *params)
@@ -162,7 +174,7 @@ def test_full_matches_explicit_monte_carlo(censor_z):
     for k in range(kmax):
         causal = np.zeros(data.n_ref)
         causal[[K.permuted_index(r, k, seed, data.n_ref) for r in range(n_c)]] = 1
-        sd = np.sqrt(s0 + data.n * sb * (dense * data.het * causal).sum(1))
+        sd = np.sqrt(null_variance(data, pi, sb, s0) + data.n * sb * (dense * data.het * causal).sum(1))
         cens = (censor_z > 0) & (np.abs(data.z) > censor_z)
         p += np.where(cens, 2 * stats.norm.sf(censor_z, scale=sd), stats.norm.pdf(data.z, scale=sd))
     ref = np.sum(data.weights * np.log(p / kmax))
@@ -178,7 +190,8 @@ def test_full_converges_to_exact_likelihood():
     data, dense = tiny_problem(rng, n_tags=3, n_ref=8, row_size=8)
     # the tags' LD rows use 8 of 400 reference SNPs: pad the reference with unlinked SNPs
     het = np.concatenate([data.het, rng.uniform(0.1, 0.5, 392)])
-    big = MixerData(data.z, data.n, data.weights, data.indptr, data.indices, data.r2, het)
+    big = MixerData(data.z, data.n, data.weights, data.indptr, data.indices, data.r2, het,
+                    weak=data.weak)
     params = (0.25, 4e-4, 1.0)
     exact = enumerate_logp(data, dense, *params)
     full = UnivariateLikelihood(big, "full", kmax=20000, seed=3).logp(params)
@@ -233,14 +246,15 @@ def test_convolve_tail_probabilities_match_enumeration():
     data, dense = tiny_problem(rng, n_tags=6, n_ref=8, row_size=6)
     pi, sb, s0 = 0.2, 5e-4, 1.05
     thresholds = np.array([0.5, 2.0, 4.0, 6.0, 8.0])
-    tails = K.convolve_tail_probabilities(np.arange(6), data.n, data.indptr, data.indices,
-                                          data.r2, data.het, pi, sb, s0, thresholds,
-                                          K.GL_NODES, K.GL_WEIGHTS, 37.0)
+    tails = K.convolve_tail_probabilities(np.arange(6), data.n, data.weak, data.indptr,
+                                          data.indices, data.r2, data.het, pi, sb, s0,
+                                          thresholds, K.GL_NODES, K.GL_WEIGHTS, 37.0)
+    null = null_variance(data, pi, sb, s0)
     for j in range(6):
         ref = np.zeros(thresholds.size)
         for conf in itertools.product((0, 1), repeat=8):
             c = np.array(conf)
-            var = s0 + data.n[j] * sb * np.sum(c * data.het * dense[j])
+            var = null[j] + data.n[j] * sb * np.sum(c * data.het * dense[j])
             ref += np.prod(np.where(c == 1, pi, 1 - pi)) * 2 * stats.norm.sf(thresholds / math.sqrt(var))
         np.testing.assert_allclose(tails[j], ref, rtol=1e-7)
 

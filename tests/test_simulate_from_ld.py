@@ -13,7 +13,7 @@ from bayesmix.io.plink import Genotypes
 from bayesmix.simulate.effects import draw_effects
 from bayesmix.simulate.from_ld import (LDSampler, block_diagonal_ld, draw_from_genotype_blocks,
                                        genetic_variance, ld_blocks, overlap_rho0,
-                                       sumstats_from_ld, sumstats_table)
+                                       sumstats_from_ld, sumstats_table, weak_ld_signal)
 from bayesmix.simulate.genotypes import default_bim, simulate_genotypes, write_bfile
 
 N_GWAS = 50_000
@@ -233,3 +233,32 @@ def test_large_components_are_cut_for_the_noise_but_not_for_r_b():
     np.testing.assert_allclose(cov[~within], 0.0, atol=0.04)
     b = rng.normal(size=m)
     np.testing.assert_allclose(sampler.draw(b, rng).rb[:, 0], r @ b)
+
+
+def test_weak_ld_signal_has_the_covariance_of_the_weak_pairs():
+    """Per SNP j the weak-LD signal of two traits has covariance weak_j C, C = mean_i b_i b_i'
+    / H_i: checked against the empirical covariance over many draws, and an LDMatrix with
+    weak sums adds it to R b (without them R b is unchanged)."""
+    from bayesmix.ld.store import LDMatrix
+
+    rng = np.random.default_rng(3)
+    m = 40
+    het = rng.uniform(0.1, 0.5, m)
+    beta = rng.multivariate_normal([0, 0], [[2e-4, 1e-4], [1e-4, 3e-4]], m)
+    b_std = beta * np.sqrt(het)[:, None]
+    weak = rng.uniform(0.0, 4.0, m)
+    draws = np.stack([weak_ld_signal(weak, het, b_std, rng) for _ in range(20000)])
+    c = beta.T @ beta / m
+    for j in (0, 7, 23):
+        np.testing.assert_allclose(np.cov(draws[:, j].T), weak[j] * c, rtol=0.06,
+                                   atol=0.06 * weak[j] * np.sqrt(c[0, 0] * c[1, 1]))
+    snps = pd.DataFrame({"snp": [f"s{i}" for i in range(m)], "chr": "1",
+                         "bp": np.arange(m) + 1, "a1": "A", "a2": "G",
+                         "freq": (1 - np.sqrt(1 - 2 * het)) / 2})
+    identity = sp.identity(m, format="csr")
+    plain = LDMatrix.from_scipy(identity, snps)
+    with_weak = LDMatrix.from_csr(plain.indptr, plain.indices, plain.values(), snps,
+                                  weak_ld=weak)
+    assert np.array_equal(LDSampler(plain).draw(b_std, np.random.default_rng(1)).rb, b_std)
+    extra = LDSampler(with_weak).draw(b_std, np.random.default_rng(1)).rb - b_std
+    assert np.all(extra[weak > 0] != 0) and extra.shape == b_std.shape

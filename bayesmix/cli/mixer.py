@@ -42,13 +42,16 @@ OPTIONS = [
     option("--bfile", applies=("ld",), required=("ld",), input="plink", metavar="PREFIX",
            help="PLINK fileset of the reference panel (one chromosome, or give --chr)"),
     option("--r2min", applies=("ld",), default=0.05, type=unit_interval,
-           help="store pairs with r^2 >= this"),
+           help="store pairs with r^2 >= this; the window's weaker pairs are kept as "
+                "per-SNP weak-LD sums (noise-corrected r^2, all of them)"),
     option("--ld-window-kb", applies=("ld",), default=10000.0, type=positive_float,
            help="window in kb"),
     option("--chr", applies=("ld",), metavar="CHR",
            help="the chromosome to use when the fileset holds several"),
-    unsupported("--ldscore-r2min", reason="bayesmix stores every pair with r^2 >= --r2min "
-                "and no separate sums below it; lower --r2min to include weaker LD"),
+    unsupported("--ldscore-r2min", reason="bayesmix keeps every pair of the window below "
+                "--r2min in its per-SNP weak-LD sums (r^2 corrected for the panel's sampling "
+                "noise, so no lower cut-off is needed), and the fits use them (MiXeR's fits "
+                "do not use its ld scores); drop the option"),
     # inputs of the fits
     option("--trait1-file", applies=FITS, required=FITS, input="file", metavar="FILE",
            help="summary statistics of trait 1 (LDSC/MiXeR .sumstats, plain or gzip)"),

@@ -299,10 +299,10 @@ class UnivariateFit:
 
 
 def _infinitesimal_start(data: MixerData) -> tuple[float, float]:
-    """LD-score-regression style start: E[z^2] = sig2_zero + N sig2_inf l."""
+    """LD-score-regression style start: E[z^2] = sig2_zero + N sig2_inf (l + weak)."""
     l2, _ = data.ld_moments
     w = data.weights
-    x = data.n * l2
+    x = data.n * (l2 + data.weak)
     slope, intercept = np.polyfit(x, data.z ** 2, 1, w=np.sqrt(w))
     return max(slope, 1e-9), min(max(intercept, 0.5), 2.0)
 

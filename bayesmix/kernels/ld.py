@@ -13,7 +13,16 @@ from bayesmix.kernels.jit import njit
 
 
 @njit
-def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2):
+def unbiased_r2(r2, n_samples):
+    """r^2 - (1 - r^2) / (n - 2): unbiased for rho^2 when rho = 0 (E[r^2] = 1 / (n - 1) then),
+    and within O(rho^2 / n) otherwise (Olkin-Pratt's first term); 0 weight when n <= 2."""
+    if n_samples <= 2:
+        return 0.0
+    return r2 - (1.0 - r2) / (n_samples - 2.0)
+
+
+@njit
+def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2, col_het, n_samples):
     """Pick the entries of a dense correlation block that go into the sparse matrix.
 
     Parameters
@@ -24,22 +33,28 @@ def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2):
     diag_col : (B,) int64, global column holding the row's own SNP (always kept, stored as
         exactly 1), or -1.
     min_r2 : keep off-diagonal entries with r^2 >= min_r2 (0 keeps the whole window).
+    col_het, n_samples : H_i = 2 p_i (1 - p_i) of the block's columns (C,) and the panel size
+        n behind r, for the ``weak`` sums.
 
     Returns
     -------
     counts : (B,) int64 entries per row; indices : int32 global columns (ascending per row);
-    values : float32 r.
+    values : float32 r; weak : (B,) float64 per row the sum over the window's entries left out
+    (r^2 < min_r2) of H_i times :func:`unbiased_r2` (what the threshold drops).
     """
     n_rows, n_cols = block.shape
     counts = np.zeros(n_rows, dtype=np.int64)
+    weak = np.zeros(n_rows)
     for b in range(n_rows):
         start = max(row_lo[b] - col0, 0)
         stop = min(row_hi[b] - col0, n_cols)
         c = 0
         for k in range(start, stop):
-            v = block[b, k]
+            v = np.float64(block[b, k])
             if v * v >= min_r2 or col0 + k == diag_col[b]:
                 c += 1
+            else:
+                weak[b] += col_het[k] * unbiased_r2(v * v, n_samples)
         counts[b] = c
     total = counts.sum()
     indices = np.empty(total, dtype=np.int32)
@@ -58,20 +73,22 @@ def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2):
                 indices[pos] = col0 + k
                 values[pos] = v
                 pos += 1
-    return counts, indices, values
+    return counts, indices, values, weak
 
 
 @njit
 def select_from_cross_products(products, row_mean, row_scale, col_mean, col_scale, inv_n,
-                               row_lo, row_hi, col0, diag_col, min_r2):
+                               row_lo, row_hi, col0, diag_col, min_r2, col_het, n_samples):
     """Like :func:`select_block_entries`, computing r only inside each row's window.
 
     ``products`` (B, C) holds sums over samples of x_a x_b (allele counts, exact integers in
     float32, or float64); r = (products * inv_n - mean_a mean_b) * scale_a * scale_b with
-    scale = 1 / SD (1/n variance), evaluated in float64 and stored as float32.
+    scale = 1 / SD (1/n variance), evaluated in float64 and stored as float32. The ``weak``
+    sums use r rounded to float32, as :func:`select_block_entries` sees it.
     """
     n_rows, n_cols = products.shape
     counts = np.zeros(n_rows, dtype=np.int64)
+    weak = np.zeros(n_rows)
     capacity = 0
     for b in range(n_rows):
         capacity += max(min(row_hi[b] - col0, n_cols) - max(row_lo[b] - col0, 0), 0)
@@ -97,8 +114,11 @@ def select_from_cross_products(products, row_mean, row_scale, col_mean, col_scal
                 values[pos] = r
                 pos += 1
                 c += 1
+            else:
+                v = np.float64(np.float32(r))
+                weak[b] += col_het[k] * unbiased_r2(v * v, n_samples)
         counts[b] = c
-    return counts, indices[:pos].copy(), values[:pos].copy()
+    return counts, indices[:pos].copy(), values[:pos].copy(), weak
 
 
 @njit

@@ -10,6 +10,13 @@ tags, columns reference SNPs, only r^2 >= r2min stored) and ``het`` = H_i = 2 p_
 the reference SNPs. The full (sampling) model needs the transposed store (CSC of the same
 matrix, see :func:`transpose_csr`).
 
+The LD the r2min threshold drops enters through ``weak`` (J,): tag j's weak-LD sum
+sum_i H_i r~_ij^2 over the reference SNPs of its window below the threshold
+(:attr:`bayesmix.ld.store.LDMatrix.weak_ld`). Many SNPs each in weak LD with the tag add
+approximately Gaussian signal of expected variance N_j pi sig2_beta weak_j, so every kernel
+uses the per-tag null variance ``s0_j = sig2_zero + N_j pi sig2_beta weak_j``
+(:func:`null_variance`) where MiXeR uses sig2_zero alone (weak = 0 gives MiXeR's model).
+
 Every ``*_logp_grad`` kernel returns the weighted log-likelihood sum_j w_j log p(z_j) and its
 gradient with respect to the natural parameters ``(pi, sig2_beta, sig2_zero)`` as a length-3
 array. With ``censor_z > 0`` a tag with |z_j| > censor_z contributes log P(|z| > censor_z)
@@ -87,17 +94,25 @@ def normal_term(z, var, censor_z):
             0.5 * (z * z / var - 1.0) / var)
 
 
+@njit
+def null_variance(n_j, weak_j, pi, sig2_beta, sig2_zero):
+    """``(s0_j, d s0_j / d pi, d s0_j / d sig2_beta)`` of s0_j = sig2_zero + N_j pi sig2_beta
+    weak_j (d s0_j / d sig2_zero = 1)."""
+    x = n_j * weak_j
+    return sig2_zero + x * pi * sig2_beta, x * sig2_beta, x * pi
+
+
 # ---------------------------------------------------------------------------------------------
 # fast (moments) model; infinitesimal = fast at pi = 1
 # ---------------------------------------------------------------------------------------------
 @njit(parallel=True)
-def fast_logp_grad(z, n, w, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
+def fast_logp_grad(z, n, w, weak, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
     """Weighted log-likelihood of the 2-component moments model and its gradient.
 
-    z_j ~ (1 - q_j) N(0, sig2_zero) + q_j N(0, sig2_zero + eta_j N_j sig2_beta) with
+    z_j ~ (1 - q_j) N(0, s0_j) + q_j N(0, s0_j + eta_j N_j sig2_beta) with
     q_j = pi l_j / eta_j and eta_j = pi l_j + (1 - pi) l4_j / l_j (``l2``/``l4`` from
-    :func:`ld_moments`). At pi = 1 this is the infinitesimal model
-    z_j ~ N(0, sig2_zero + N_j sig2_beta l_j).
+    :func:`ld_moments`; s0_j from :func:`null_variance`). At pi = 1 this is the infinitesimal
+    model z_j ~ N(0, sig2_zero + N_j sig2_beta (l_j + weak_j)).
 
     Returns ``(logp, grad)``, grad = d logp / d (pi, sig2_beta, sig2_zero).
     """
@@ -106,9 +121,12 @@ def fast_logp_grad(z, n, w, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
     g_sb = 0.0
     g_s0 = 0.0
     for j in numba.prange(z.shape[0]):
-        lp0, d0 = normal_term(z[j], sig2_zero, censor_z)
+        s0, ds0_pi, ds0_sb = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)
+        lp0, d0 = normal_term(z[j], s0, censor_z)
         if l2[j] <= 0.0:
             total += w[j] * lp0
+            g_pi += w[j] * d0 * ds0_pi
+            g_sb += w[j] * d0 * ds0_sb
             g_s0 += w[j] * d0
             continue
         tail = l4[j] / l2[j]
@@ -116,12 +134,13 @@ def fast_logp_grad(z, n, w, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
         q = pi * l2[j] / eta
         deta = l2[j] - tail
         dq = l2[j] / eta - pi * l2[j] * deta / (eta * eta)
-        var1 = sig2_zero + eta * n[j] * sig2_beta
+        var1 = s0 + eta * n[j] * sig2_beta
         lp1, d1 = normal_term(z[j], var1, censor_z)
         if q >= 1.0:  # pi = 1: the derivative from below, where the null weight vanishes
             total += w[j] * lp1
-            g_pi += w[j] * (dq * (1.0 - math.exp(lp0 - lp1)) + d1 * deta * n[j] * sig2_beta)
-            g_sb += w[j] * d1 * eta * n[j]
+            g_pi += w[j] * (dq * (1.0 - math.exp(lp0 - lp1)) + d1 * deta * n[j] * sig2_beta
+                            + d1 * ds0_pi)
+            g_sb += w[j] * d1 * (eta * n[j] + ds0_sb)
             g_s0 += w[j] * d1
             continue
         a0 = math.log1p(-q) + lp0
@@ -133,9 +152,11 @@ def fast_logp_grad(z, n, w, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
         r0 = e0 / s
         r1 = e1 / s
         total += w[j] * (m + math.log(s))
-        g_pi += w[j] * (r0 * (-dq / (1.0 - q)) + r1 * (dq / q + d1 * deta * n[j] * sig2_beta))
-        g_sb += w[j] * r1 * d1 * eta * n[j]
-        g_s0 += w[j] * (r0 * d0 + r1 * d1)
+        d_s0 = r0 * d0 + r1 * d1
+        g_pi += w[j] * (r0 * (-dq / (1.0 - q)) + r1 * (dq / q + d1 * deta * n[j] * sig2_beta)
+                        + d_s0 * ds0_pi)
+        g_sb += w[j] * (r1 * d1 * eta * n[j] + d_s0 * ds0_sb)
+        g_s0 += w[j] * d_s0
     grad = np.empty(3)
     grad[0] = g_pi
     grad[1] = g_sb
@@ -196,11 +217,11 @@ def n_causal_draw(pi, n_ref):
 
 
 @njit(parallel=True)
-def full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het, pi, sig2_beta, sig2_zero,
+def full_logp_grad(z, n, w, weak, col_indptr, col_rows, col_r2, het, pi, sig2_beta, sig2_zero,
                    n_draws, seed, censor_z, n_chunks):
     """Weighted log-likelihood of the sampling ("full") model and its gradient.
 
-    p(z_j) = (1/K) sum_k N(z_j; 0, sig2_zero + N_j sig2_beta sum_{i in C_k} H_i r_ij^2), with
+    p(z_j) = (1/K) sum_k N(z_j; 0, s0_j + N_j sig2_beta sum_{i in C_k} H_i r_ij^2), with
     K = ``n_draws`` causal sets C_k of round(pi M) reference SNPs from
     :func:`permuted_index` (same ``seed`` -> same sets -> deterministic objective). The LD
     store is read column-wise (``col_*`` from :func:`transpose_csr`): each draw touches only
@@ -237,7 +258,8 @@ def full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het, pi, sig2_beta, si
                     signal[j] += h * col_r2[e]
             for t in range(n_touched):
                 j = touched[t]
-                var = sig2_zero + n[j] * sig2_beta * signal[j]
+                var = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)[0] + (
+                    n[j] * sig2_beta * signal[j])
                 lp, dv = normal_term(z[j], var, censor_z)
                 m = acc_m[c, j]
                 if lp > m:
@@ -257,7 +279,8 @@ def full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het, pi, sig2_beta, si
     g_sb = 0.0
     g_s0 = 0.0
     for j in range(n_tags):
-        lp0, d0 = normal_term(z[j], sig2_zero, censor_z)
+        s0, _, ds0_sb = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)
+        lp0, d0 = normal_term(z[j], s0, censor_z)
         n_null = n_draws
         m = lp0
         for c in range(n_chunks):
@@ -266,19 +289,19 @@ def full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het, pi, sig2_beta, si
                 m = acc_m[c, j]
         s = 0.0
         sb = 0.0
-        s0 = 0.0
+        acc_d0 = 0.0
         for c in range(n_chunks):
             if touched_count[c, j] > 0:
                 f = math.exp(acc_m[c, j] - m)
                 s += acc_s[c, j] * f
                 sb += acc_b[c, j] * f
-                s0 += acc_0[c, j] * f
+                acc_d0 += acc_0[c, j] * f
         f0 = n_null * math.exp(lp0 - m)
         s += f0
-        s0 += f0 * d0
+        acc_d0 += f0 * d0
         total += w[j] * (m + math.log(s / n_draws))
-        g_sb += w[j] * sb / s
-        g_s0 += w[j] * s0 / s
+        g_sb += w[j] * (sb + acc_d0 * ds0_sb) / s
+        g_s0 += w[j] * acc_d0 / s
     grad = np.empty(3)
     grad[0] = np.nan
     grad[1] = g_sb
@@ -396,13 +419,15 @@ def _convolve_tag(z, n_j, ld_het_r2, pi, sig2_beta, sig2_zero, censor_z, gl_x, g
 
 
 @njit(parallel=True)
-def convolve_logp_grad(z, n, w, indptr, indices, r2, het, pi, sig2_beta, sig2_zero, censor_z,
-                       gl_x, gl_w, tail_log, with_grad=True):
+def convolve_logp_grad(z, n, w, weak, indptr, indices, r2, het, pi, sig2_beta, sig2_zero,
+                       censor_z, gl_x, gl_w, tail_log, with_grad=True):
     """Weighted exact log-likelihood (characteristic-function inversion) and its gradient.
 
     ``gl_x``, ``gl_w``: Gauss-Legendre rule on [-1, 1] used per panel (:data:`GL_NODES`);
     ``tail_log``: the integral is cut where exp(-t^2 sig2_zero / 2) < exp(-tail_log).
-    Smooth in all three parameters. Returns ``(logp, grad)`` in (pi, sig2_beta, sig2_zero);
+    Each tag's null variance is its s0_j (:func:`null_variance`; ``_convolve_tag``'s
+    sig2_zero). Smooth in all three parameters. Returns ``(logp, grad)`` in
+    (pi, sig2_beta, sig2_zero);
     ``with_grad=False`` skips the gradient (returned as zeros) at about half the cost.
     """
     total = 0.0
@@ -415,11 +440,12 @@ def convolve_logp_grad(z, n, w, indptr, indices, r2, het, pi, sig2_beta, sig2_ze
         row = np.empty(hi - lo)
         for e in range(lo, hi):
             row[e - lo] = het[indices[e]] * r2[e]
-        lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, pi, sig2_beta, sig2_zero, censor_z,
+        s0, ds0_pi, ds0_sb = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)
+        lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, pi, sig2_beta, s0, censor_z,
                                        gl_x, gl_w, tail_log, with_grad)
         total += w[j] * lp
-        g_pi += w[j] * d1
-        g_sb += w[j] * d2
+        g_pi += w[j] * (d1 + d3 * ds0_pi)
+        g_sb += w[j] * (d2 + d3 * ds0_sb)
         g_s0 += w[j] * d3
     grad = np.empty(3)
     grad[0] = g_pi
@@ -429,13 +455,14 @@ def convolve_logp_grad(z, n, w, indptr, indices, r2, het, pi, sig2_beta, sig2_ze
 
 
 @njit(parallel=True)
-def convolve_tail_probabilities(tags, n, indptr, indices, r2, het, pi, sig2_beta, sig2_zero,
-                                thresholds, gl_x, gl_w, tail_log):
+def convolve_tail_probabilities(tags, n, weak, indptr, indices, r2, het, pi, sig2_beta,
+                                sig2_zero, thresholds, gl_x, gl_w, tail_log):
     """Exact P(|z_j| > c) for each tag in ``tags`` and each c in ``thresholds``: (T, C).
 
     One characteristic-function evaluation per quadrature node serves every threshold
     (panels resolve the largest c): P = (1 - pi)^m P0(|Z| > c) + (1 - (1 - pi)^m)
-    - (2/pi_c) int_0^inf sin(t c)/t psi(t) dt with psi as in :func:`_convolve_tag`.
+    - (2/pi_c) int_0^inf sin(t c)/t psi(t) dt with psi as in :func:`_convolve_tag` and the
+    tag's null variance s0_j (:func:`null_variance`).
     For model Q-Q curves; values are clipped to [0, 1].
     """
     n_thr = thresholds.shape[0]
@@ -445,13 +472,14 @@ def convolve_tail_probabilities(tags, n, indptr, indices, r2, het, pi, sig2_beta
     out = np.empty((tags.shape[0], n_thr))
     for k in numba.prange(tags.shape[0]):
         j = tags[k]
+        s0 = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)[0]
         lo = indptr[j]
         m_ld = indptr[j + 1] - lo
         a_max = 0.0
         for e in range(lo, indptr[j + 1]):
             a_max = max(a_max, 0.5 * n[j] * sig2_beta * het[indices[e]] * r2[e])
-        t_max = math.sqrt(2.0 * tail_log / sig2_zero)
-        t_low = min(t_max, LOW_PANEL / math.sqrt(a_max + 0.5 * sig2_zero))
+        t_max = math.sqrt(2.0 * tail_log / s0)
+        t_low = min(t_max, LOW_PANEL / math.sqrt(a_max + 0.5 * s0))
         edges = _panel_edges(t_max, t_low, c_max)
         q0 = math.exp(m_ld * math.log1p(-pi)) if pi < 1.0 else 0.0
         acc = np.zeros(n_thr)
@@ -464,11 +492,11 @@ def convolve_tail_probabilities(tags, n, indptr, indices, r2, het, pi, sig2_beta
                 prod = 1.0
                 for e in range(lo, indptr[j + 1]):
                     prod *= 1.0 - pi + pi * math.exp(scale * het[indices[e]] * r2[e])
-                psi = math.exp(-0.5 * t * t * sig2_zero) * (prod - q0)
+                psi = math.exp(-0.5 * t * t * s0) * (prod - q0)
                 wq = 2.0 * half * gl_w[q] * psi / (math.pi * t)
                 for c in range(n_thr):
                     acc[c] -= wq * math.sin(t * thresholds[c])
         for c in range(n_thr):
-            null_tail = math.erfc(thresholds[c] / math.sqrt(2.0 * sig2_zero))
+            null_tail = math.erfc(thresholds[c] / math.sqrt(2.0 * s0))
             out[k, c] = min(1.0, max(0.0, q0 * null_tail + (1.0 - q0) + acc[c]))
     return out

@@ -24,6 +24,18 @@ C_c, ``D_cj ~ N(0, S_cj V_c)`` where ``S_cj = sum_{i in C_c} H_i r_ij^2`` and ``
   of the univariate kernels (:func:`bayesmix.kernels.mixer.permuted_index`, key
   :func:`component_seed`), so sets are reused across evaluations and nested in pi_c.
 
+The LD the r2min threshold drops enters through ``weak`` (T,): tag j's weak-LD sum
+sum_i H_i r~_ij^2 over the reference SNPs of its window below the threshold (as in
+:mod:`bayesmix.kernels.mixer`). Many SNPs each in weak LD with the tag add approximately
+Gaussian signal of expected covariance weak_j times the LD-free prior covariance, so both
+models replace the residual covariance by the per-tag null covariance (:func:`null_covariance`)
+
+    a0_j = sig2_zero1 + N1_j (pi1 + pi12) sig2_beta1 weak_j,
+    c0_j = sig2_zero2 + N2_j (pi2 + pi12) sig2_beta2 weak_j,
+    b0_j = rho0 s0 + sqrt(N1_j N2_j) pi12 rho12 sqrt(sig2_beta1 sig2_beta2) weak_j,
+
+and add each component's causal covariance on top of it (weak = 0 gives MiXeR's model).
+
 LD moments ``l_j``, ``q_j`` come from :func:`bayesmix.kernels.mixer.ld_moments` and the
 reference-major LD store from :func:`bayesmix.kernels.mixer.transpose_csr`.
 
@@ -67,9 +79,29 @@ def _component_moments(pi, l, q):
 
 
 @njit
-def _fast_tag(z1, z2, n1, n2, l, q, params, want_grad, grad_out, post_out):
+def null_covariance(n1, n2, weak, params):
+    """``(a0, b0, c0)``: the null covariance [[a0, b0], [b0, c0]] of (z1, z2) (z-score scale)
+    of tags with sample sizes ``n1``, ``n2`` and weak-LD sum ``weak`` (scalars or arrays):
+
+        a0 = sig2_zero1 + n1 (pi1 + pi12) sig2_beta1 weak,
+        c0 = sig2_zero2 + n2 (pi2 + pi12) sig2_beta2 weak,
+        b0 = rho0 sqrt(sig2_zero1 sig2_zero2) + sqrt(n1 n2) pi12 rho12
+             sqrt(sig2_beta1 sig2_beta2) weak.
+    """
+    pi1, pi2, pi12 = params[0], params[1], params[2]
+    sb1, sb2, rho12 = params[3], params[4], params[5]
+    s01, s02, rho0 = params[6], params[7], params[8]
+    a0 = s01 + n1 * (pi1 + pi12) * sb1 * weak
+    c0 = s02 + n2 * (pi2 + pi12) * sb2 * weak
+    b0 = rho0 * np.sqrt(s01 * s02) + np.sqrt(n1 * n2 * sb1 * sb2) * pi12 * rho12 * weak
+    return a0, b0, c0
+
+
+@njit
+def _fast_tag(z1, z2, n1, n2, weak, l, q, params, want_grad, grad_out, post_out):
     """Log-pdf of one tag under the fast model; optionally its gradient and the posterior
-    probabilities of the 8 components (written into ``grad_out`` / ``post_out``)."""
+    probabilities of the 8 components (written into ``grad_out`` / ``post_out``).
+    ``weak``: the tag's weak-LD sum (:func:`null_covariance`)."""
     pi1, pi2, pi12 = params[0], params[1], params[2]
     sb1, sb2, rho12 = params[3], params[4], params[5]
     s01, s02, rho0 = params[6], params[7], params[8]
@@ -85,6 +117,7 @@ def _fast_tag(z1, z2, n1, n2, l, q, params, want_grad, grad_out, post_out):
     sq_b = math.sqrt(sb1 * sb2)
     cov12 = rho12 * sq_n * sq_b
     sq_0 = math.sqrt(s01 * s02)
+    a0, b0, c0 = null_covariance(n1, n2, weak, params)
     logn = np.empty(N_FAST_COMPONENTS)
     weight = np.empty(N_FAST_COMPONENTS)
     ga = np.empty(N_FAST_COMPONENTS)
@@ -99,9 +132,9 @@ def _fast_tag(z1, z2, n1, n2, l, q, params, want_grad, grad_out, post_out):
         e1 = eta_c[0] if b & 1 else 0.0
         e2 = eta_c[1] if b & 2 else 0.0
         e12 = eta_c[2] if b & 4 else 0.0
-        a = s01 + (e1 + e12) * v1
-        cc = s02 + (e2 + e12) * v2
-        bb = rho0 * sq_0 + e12 * cov12
+        a = a0 + (e1 + e12) * v1
+        cc = c0 + (e2 + e12) * v2
+        bb = b0 + e12 * cov12
         det = a * cc - bb * bb
         if det <= 0.0:
             logn[b] = -np.inf
@@ -132,6 +165,9 @@ def _fast_tag(z1, z2, n1, n2, l, q, params, want_grad, grad_out, post_out):
     if want_grad:
         for k in range(N_PARAMS):
             grad_out[k] = 0.0
+        g_a = 0.0  # sum_b wr d log N / d (a, b, c), chained to the weak part of (a0, b0, c0)
+        g_b = 0.0
+        g_c = 0.0
         for b in range(N_FAST_COMPONENTS):
             if rel[b] == 0.0:
                 continue
@@ -152,6 +188,9 @@ def _fast_tag(z1, z2, n1, n2, l, q, params, want_grad, grad_out, post_out):
                 grad_out[c] += sign * other * dp_c[c] * rel[b]
             # d log N / d Sigma entries, chained to the parameters
             gA, gB, gC = ga[b], gb[b], gc[b]
+            g_a += wr * gA
+            g_b += wr * gB
+            g_c += wr * gC
             grad_out[0] += wr * gA * on1 * v1 * deta_c[0]
             grad_out[1] += wr * gC * on2 * v2 * deta_c[1]
             grad_out[2] += wr * on12 * deta_c[2] * (gA * v1 + gC * v2 + gB * cov12)
@@ -163,19 +202,31 @@ def _fast_tag(z1, z2, n1, n2, l, q, params, want_grad, grad_out, post_out):
             grad_out[6] += wr * (gA + gB * 0.5 * rho0 * sq_0 / s01)
             grad_out[7] += wr * (gC + gB * 0.5 * rho0 * sq_0 / s02)
             grad_out[8] += wr * gB * sq_0
+        # the weak-LD part of (a0, b0, c0), common to all components: da0/dpi1 = weak v1,
+        # db0/dpi12 = weak cov12, da0/dsig2_beta1 = weak (pi1 + pi12) n1,
+        # db0/dsig2_beta1 = weak pi12 cov12 / (2 sig2_beta1), db0/drho12 = weak pi12 sq_n sq_b
+        grad_out[0] += g_a * weak * v1
+        grad_out[1] += g_c * weak * v2
+        grad_out[2] += weak * (g_a * v1 + g_c * v2 + g_b * cov12)
+        if sb1 > 0.0:
+            grad_out[3] += weak * (g_a * (pi1 + pi12) * n1 + g_b * pi12 * 0.5 * cov12 / sb1)
+        if sb2 > 0.0:
+            grad_out[4] += weak * (g_c * (pi2 + pi12) * n2 + g_b * pi12 * 0.5 * cov12 / sb2)
+        grad_out[5] += g_b * weak * pi12 * sq_n * sq_b
         for k in range(N_PARAMS):
             grad_out[k] /= total
     return top + math.log(total)
 
 
 @njit
-def fast_logp_grad(z1, z2, n1, n2, l, q, weights, params):
+def fast_logp_grad(z1, z2, n1, n2, weak, l, q, weights, params):
     """Weighted log-likelihood ``sum_j w_j log pdf(z_j)`` of the fast model and its gradient.
 
     Parameters
     ----------
     z1, z2 : (T,) z-scores of the two traits at the tag SNPs, aligned to the same allele.
     n1, n2 : (T,) per-tag sample sizes.
+    weak : (T,) weak-LD sums of the tags (:func:`null_covariance`; zeros: MiXeR's model).
     l, q : (T,) LD moments (:func:`bayesmix.kernels.mixer.ld_moments`).
     weights : (T,) pruning weights w_j.
     params : (9,) natural-scale parameters in ``PARAM_NAMES`` order.
@@ -192,15 +243,15 @@ def fast_logp_grad(z1, z2, n1, n2, l, q, weights, params):
     for j in range(z1.shape[0]):
         if weights[j] == 0.0:
             continue
-        logp += weights[j] * _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, True,
-                                       tag_grad, no_post)
+        logp += weights[j] * _fast_tag(z1[j], z2[j], n1[j], n2[j], weak[j], l[j], q[j], params,
+                                       True, tag_grad, no_post)
         for k in range(N_PARAMS):
             grad[k] += weights[j] * tag_grad[k]
     return logp, grad
 
 
 @njit
-def fast_logp(z1, z2, n1, n2, l, q, weights, params):
+def fast_logp(z1, z2, n1, n2, weak, l, q, weights, params):
     """Weighted log-likelihood of the fast model (no gradient); see :func:`fast_logp_grad`."""
     no_grad = np.empty(0)
     no_post = np.empty(0)
@@ -208,25 +259,25 @@ def fast_logp(z1, z2, n1, n2, l, q, weights, params):
     for j in range(z1.shape[0]):
         if weights[j] == 0.0:
             continue
-        logp += weights[j] * _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, False,
-                                       no_grad, no_post)
+        logp += weights[j] * _fast_tag(z1[j], z2[j], n1[j], n2[j], weak[j], l[j], q[j], params,
+                                       False, no_grad, no_post)
     return logp
 
 
 @njit
-def fast_tag_logpdf(z1, z2, n1, n2, l, q, params):
+def fast_tag_logpdf(z1, z2, n1, n2, weak, l, q, params):
     """(T,) per-tag log pdf of the fast model (unweighted)."""
     out = np.empty(z1.shape[0])
     no_grad = np.empty(0)
     no_post = np.empty(0)
     for j in range(z1.shape[0]):
-        out[j] = _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, False, no_grad,
-                           no_post)
+        out[j] = _fast_tag(z1[j], z2[j], n1[j], n2[j], weak[j], l[j], q[j], params, False,
+                           no_grad, no_post)
     return out
 
 
 @njit
-def fast_component_posteriors(z1, z2, n1, n2, l, q, params):
+def fast_component_posteriors(z1, z2, n1, n2, weak, l, q, params):
     """(T, 8) posterior probability of each fast-model component given both z-scores.
 
     Column b is the configuration with C1 active if ``b & 1``, C2 if ``b & 2``, C12 if
@@ -236,7 +287,8 @@ def fast_component_posteriors(z1, z2, n1, n2, l, q, params):
     out = np.empty((z1.shape[0], N_FAST_COMPONENTS))
     no_grad = np.empty(0)
     for j in range(z1.shape[0]):
-        _fast_tag(z1[j], z2[j], n1[j], n2[j], l[j], q[j], params, False, no_grad, out[j])
+        _fast_tag(z1[j], z2[j], n1[j], n2[j], weak[j], l[j], q[j], params, False, no_grad,
+                  out[j])
     return out
 
 
@@ -281,11 +333,13 @@ def draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched
 
 
 @njit
-def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_draws, seed):
+def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
+                    seed):
     """(T,) per-tag log pdf of the full (sampling) model, averaged over ``n_draws`` draws.
 
     Parameters
     ----------
+    weak : (T,) weak-LD sums of the tags (:func:`null_covariance`).
     col_ptr, col_tags, col_r2 : the LD matrix by reference SNP (CSC of tag x reference, or
         CSR of its transpose): for reference SNP i, the tags ``col_tags[col_ptr[i]:col_ptr[i+1]]``
         and their r^2.
@@ -304,18 +358,17 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
     for c in range(3):
         counts[c] = min(n_snps, n_causal_draw(params[c], n_snps))
     sb1, sb2, rho12 = params[3], params[4], params[5]
-    s01, s02, rho0 = params[6], params[7], params[8]
-    b0 = rho0 * math.sqrt(s01 * s02)
     sq_b = rho12 * math.sqrt(sb1 * sb2)
+    a0, b0, c0 = null_covariance(n1, n2, weak, params)
     for k in range(n_draws):
         n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
                                  touched, is_touched)
-        # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0)
+        # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0j)
         for t in range(n_touched):
             j = touched[t]
-            a = s01 + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
-            cc = s02 + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
-            bb = b0 + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
+            a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
+            cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
+            bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
             lp = _bvn_logpdf(z1[j], z2[j], a, bb, cc)
             if lp > run_max[j]:
                 run_sum[j] = run_sum[j] * math.exp(run_max[j] - lp) + 1.0
@@ -329,7 +382,7 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
             is_touched[j] = 0
     out = np.empty(n_tags)
     for j in range(n_tags):
-        lp0 = _bvn_logpdf(z1[j], z2[j], s01, b0, s02)
+        lp0 = _bvn_logpdf(z1[j], z2[j], a0[j], b0[j], c0[j])
         n_null = n_draws - n_touched_draws[j]
         top = max(lp0, run_max[j])
         total = n_null * math.exp(lp0 - top)
@@ -340,9 +393,11 @@ def full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_dr
 
 
 @njit
-def full_logp(z1, z2, n1, n2, weights, col_ptr, col_tags, col_r2, het, params, n_draws, seed):
+def full_logp(z1, z2, n1, n2, weak, weights, col_ptr, col_tags, col_r2, het, params, n_draws,
+              seed):
     """Weighted log-likelihood ``sum_j w_j log pdf(z_j)`` of the full model."""
-    lp = full_tag_logpdf(z1, z2, n1, n2, col_ptr, col_tags, col_r2, het, params, n_draws, seed)
+    lp = full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
+                         seed)
     total = 0.0
     for j in range(z1.shape[0]):
         if weights[j] != 0.0:

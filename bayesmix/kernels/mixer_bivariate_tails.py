@@ -40,7 +40,7 @@ import numpy as np
 
 from bayesmix.kernels.jit import njit
 from bayesmix.kernels.mixer import n_causal_draw
-from bayesmix.kernels.mixer_bivariate import draw_ld_sums
+from bayesmix.kernels.mixer_bivariate import draw_ld_sums, null_covariance
 
 #: Gauss-Legendre rule on [-1, 1] of both integrals
 GL_X, GL_W = np.polynomial.legendre.leggauss(20)
@@ -191,14 +191,16 @@ def conditional_tail_sums(weights, var1, cov, var2, tag_weights, t, s, gl_x, gl_
 
 
 @njit
-def full_conditional_tail_sums(n1, n2, col_ptr, col_tags, col_r2, het, params, n_draws, seed,
-                               tag_weights, swap, t, s, gl_x, gl_w):
+def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
+                               seed, tag_weights, swap, t, s, gl_x, gl_w):
     """:func:`conditional_tail_sums` of the full (sampling) model: tag j's z-scores are the
     average over draws k < ``n_draws`` of N(0, Sigma_j(k)), the causal sets of draw k being
     those of :func:`bayesmix.kernels.mixer_bivariate.full_tag_logpdf` with the same ``seed``
     (arguments as there; ``params`` in ``PARAM_NAMES`` order). ``swap``: exchange the traits'
     roles (t then thresholds |z2|, s thresholds |z1|). Tags outside the LD of every causal
-    SNP of a draw have the null covariance, added once per tag with its share of draws.
+    SNP of a draw have their null covariance
+    (:func:`bayesmix.kernels.mixer_bivariate.null_covariance`), added once per tag with its
+    share of draws; tags with weak = 0 share the residual covariance and are added together.
     """
     n_tags = n1.shape[0]
     joint = np.zeros((s.shape[0], t.shape[0]))
@@ -213,18 +215,17 @@ def full_conditional_tail_sums(n1, n2, col_ptr, col_tags, col_r2, het, params, n
     for c in range(3):
         counts[c] = min(het.shape[0], n_causal_draw(params[c], het.shape[0]))
     sb1, sb2, rho12 = params[3], params[4], params[5]
-    s01, s02, rho0 = params[6], params[7], params[8]
-    b0 = rho0 * math.sqrt(s01 * s02)
     sq_b = rho12 * math.sqrt(sb1 * sb2)
+    a0, b0, c0 = null_covariance(n1, n2, weak, params)
     for k in range(n_draws):
         n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
                                  touched, is_touched)
         for e in range(n_touched):
             j = touched[e]
             if tag_weights[j] != 0.0:
-                a = s01 + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
-                cc = s02 + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
-                bb = b0 + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
+                a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
+                cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
+                bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
                 if swap:
                     a, cc = cc, a
                 _add_component(joint, marginal, tag_weights[j] / n_draws, a, bb, cc, t, s,
@@ -234,11 +235,20 @@ def full_conditional_tail_sums(n1, n2, col_ptr, col_tags, col_r2, het, params, n
             s_sum[1, j] = 0.0
             s_sum[2, j] = 0.0
             is_touched[j] = 0
-    null_weight = 0.0
+    pooled = 0.0  # null share of the tags with weak = 0 (null covariance Sigma_0 for all)
     for j in range(n_tags):
-        if tag_weights[j] != 0.0:
-            null_weight += tag_weights[j] * (n_draws - n_touched_draws[j]) / n_draws
-    if null_weight > 0.0:
-        _add_component(joint, marginal, null_weight, s02 if swap else s01, b0,
-                       s01 if swap else s02, t, s, gl_x, gl_w, sin_t, half_sec2)
+        if tag_weights[j] == 0.0 or n_touched_draws[j] == n_draws:
+            continue
+        share = tag_weights[j] * (n_draws - n_touched_draws[j]) / n_draws
+        if weak[j] == 0.0:
+            pooled += share
+            continue
+        a, cc = (c0[j], a0[j]) if swap else (a0[j], c0[j])
+        _add_component(joint, marginal, share, a, b0[j], cc, t, s, gl_x, gl_w, sin_t,
+                       half_sec2)
+    if pooled > 0.0:
+        a, bb, cc = null_covariance(0.0, 0.0, 0.0, params)
+        if swap:
+            a, cc = cc, a
+        _add_component(joint, marginal, pooled, a, bb, cc, t, s, gl_x, gl_w, sin_t, half_sec2)
     return joint, marginal

@@ -6,7 +6,8 @@ the two agree when no call is missing). A block of r comes from the cross-produc
 0/1/2 counts, which single-precision BLAS computes exactly (integers below 2^24), then is
 centred and scaled in float64 (:func:`correlation_block`): float32 speed, float64 accuracy.
 Only the column range a block of rows can reach is read, through a cache bounded by
-``max_memory_mb``; for square matrices only the upper triangle is computed, then mirrored.
+``max_memory_mb``; for square matrices only the upper triangle is computed, then mirrored
+(except for the r2 kind, below).
 
 Kinds (:func:`build_ld`):
 
@@ -20,7 +21,14 @@ r2        pairs with r^2 >= r2min (MiXeR, r2min 0.05)            10,000 kb
 shrunk    Wen-Stephens shrunk r (see :mod:`bayesmix.ld.shrunk`)  where shrinkage >= cutoff
 ========  =====================================================  ==========================
 
-The diagonal is always stored. ``snp_range`` builds rows i..j only (a piece to
+The diagonal is always stored. The r2 kind also keeps, per row SNP j, the *weak-LD sum*
+``weak_ld_j = sum_i H_i (r_ij^2 - (1 - r_ij^2) / (n - 2))`` over the pairs of its window left
+out (r^2 < r2min), H_i = 2 p_i (1 - p_i), the r^2 of each pair corrected for the panel's
+sampling noise (E[r^2] = 1 / (n - 1) for unlinked SNPs): what MiXeR's likelihoods add to each
+tag's variance for the LD the threshold drops (:mod:`bayesmix.kernels.mixer`). It needs each
+row's whole window, so r2 rows are computed in full, not mirrored.
+
+``snp_range`` builds rows i..j only (a piece to
 :func:`bayesmix.ld.store.merge`), ``tags`` builds a rectangular tag x reference matrix.
 
 Interrupts and resuming: the row blocks run inside :func:`bayesmix.interrupt.deferred`, so a
@@ -58,6 +66,8 @@ KINDS = ("full", "window", "sparse", "r2", "shrunk")
 DEFAULT_CHISQ = 10.0
 DEFAULT_R2MIN = 0.05
 DEFAULT_R2_WINDOW_KB = 10_000.0
+#: kinds whose matrices carry per-row weak-LD sums (LDMatrix.weak_ld)
+WEAK_LD_KINDS = ("r2",)
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,9 @@ def build_ld(
     if upper_piece and (snp_range is None or tags is not None):
         raise InputError("upper_piece is a piece of a square matrix: it needs snp_range and "
                          "no tags")
+    if upper_piece and kind in WEAK_LD_KINDS:
+        raise InputError(f"the {kind} kind computes whole rows (their weak-LD sums need the "
+                         "full window): build full-row pieces, without upper_piece")
     if client is not None:
         if snp_range is not None:
             raise InputError("--snp builds one piece; on Dask the pieces are made for you "
@@ -247,7 +260,7 @@ def build_ld(
            "block_size": str(int(block_size)), "max_memory_mb": repr(float(max_memory_mb)),
            **{k: repr(v) for k, v in window.as_dict().items()},
            "rows": digest_arrays(row_pos), "square": str(square),
-           "upper_piece": str(bool(upper_piece)),
+           "upper_piece": str(bool(upper_piece)), "weak_ld": str(kind in WEAK_LD_KINDS),
            "snps": _table_digest(col_snps), "samples": _table_digest(genotypes.samples)}
     if kind == "shrunk":
         own.update(ne=repr(ne), genmap_n=repr(genmap_n), cutoff=repr(cutoff))
@@ -256,10 +269,11 @@ def build_ld(
                                         **(fingerprint or {})})
     engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
                           max_memory_mb=max_memory_mb)
-    indptr, indices, values = engine.run(row_pos, lo, hi, min_r2, square=square,
-                                         upper=square or bool(upper_piece),
-                                         transform=transform, threads=threads,
-                                         progress=progress, label=kind, checkpoint=ckpt)
+    whole_rows = kind in WEAK_LD_KINDS     # their weak sums need every pair of the window
+    indptr, indices, values, weak = engine.run(
+        row_pos, lo, hi, min_r2, square=square,
+        upper=(square or bool(upper_piece)) and not whole_rows, transform=transform,
+        threads=threads, progress=progress, label=kind, checkpoint=ckpt)
     meta = dict(
         kind=kind, n_samples=n, missing=missing, min_r2=min_r2,
         chisq=chisq if kind == "sparse" else None,
@@ -277,7 +291,8 @@ def build_ld(
         meta["upper_piece"] = True
     row_snps = col_snps.iloc[row_pos]
     ld = LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
-                           meta=meta, dtype=dtype)
+                           meta=meta, dtype=dtype,
+                           weak_ld=np.maximum(weak, 0.0) if whole_rows else None)
     if ckpt is not None:
         ckpt.remove()
     return ld
@@ -343,8 +358,9 @@ def _build_piece(task) -> str:
 
     source, kind, (first, last), path, options = task
     if not (Path(path) / "meta.json").exists():
-        build_ld(source, kind, snp_range=(first, last), upper_piece=options["tags"] is None,
-                 progress=False, **options).save(path)
+        upper = options["tags"] is None and kind not in WEAK_LD_KINDS
+        build_ld(source, kind, snp_range=(first, last), upper_piece=upper, progress=False,
+                 **options).save(path)
     return path
 
 
@@ -563,6 +579,8 @@ class _BlockEngine:
         capacity = int((budget - 8 * self.n * self.block_size) // per_column)
         self.capacity = max(capacity, self.block_size)
         self.variance = np.full(len(use), np.nan)
+        freq = genotypes.snps["freq"].to_numpy(dtype=np.float64)[use]
+        self.het = 2.0 * freq * (1.0 - freq)   # H_i of the columns, weights of the weak sums
         self._start = self._stop = 0
         self._cache: _Counts | None = None
 
@@ -589,8 +607,10 @@ class _BlockEngine:
         return self._cache.columns(0, stop - start)
 
     def _select(self, row_data, col_data, rows, block_lo, block_hi, s, e, min_r2, transform):
-        """Entries of one (row block, column chunk) pair that go into the matrix."""
+        """Entries of one (row block, column chunk) pair that go into the matrix, and the
+        rows' weak-LD sums over the chunk (see :func:`select_block_entries`)."""
         diag = rows.astype(np.int64)
+        col_het = self.het[s:e]
         fused = transform is None and (self.missing == "mean" or (
             row_data.missing is None and col_data.missing is None))
         if fused:     # r computed inside the selection kernel, only within the window
@@ -598,16 +618,18 @@ class _BlockEngine:
             return select_from_cross_products(
                 products, row_data.mean, 1.0 / np.sqrt(row_data.variance), col_data.mean,
                 1.0 / np.sqrt(col_data.variance), 1.0 / self.n, block_lo, block_hi, s, diag,
-                min_r2)
+                min_r2, col_het, self.n)
         block = correlation_block(row_data, col_data, self.n, self.missing)
         if transform is not None:
             block = transform(block, rows, np.arange(s, e), self.variance)
         block = np.ascontiguousarray(block, dtype=np.float32)
-        return select_block_entries(block, block_lo, block_hi, s, diag, min_r2)
+        return select_block_entries(block, block_lo, block_hi, s, diag, min_r2, col_het, self.n)
 
     def run(self, row_pos, lo, hi, min_r2, *, square, upper, transform, threads, progress,
             label, checkpoint: Checkpoint | None = None):
-        """CSR arrays (indptr, indices, values float32) of the selected entries.
+        """CSR arrays (indptr, indices, values float32) of the selected entries, and per row
+        the weak-LD sum of the window's entries left out (float64; None with ``upper``,
+        whose rows see only part of their window).
 
         ``upper``: only the entries on and right of the diagonal (rows are then consecutive
         columns); ``square``: those of every row, mirrored into the full matrix at the end.
@@ -620,13 +642,14 @@ class _BlockEngine:
 
         from bayesmix.progress import Progress
 
-        row_counts, row_indices, row_values = [], [], []
+        row_counts, row_indices, row_values, row_weak = [], [], [], []
         first = 0
         if checkpoint is not None and checkpoint.resumed:
             first = int(checkpoint.state["rows_done"])
             row_counts.append(checkpoint.array("counts"))
             row_indices.append(checkpoint.array("indices"))
             row_values.append(checkpoint.array("values"))
+            row_weak.append(checkpoint.array("weak"))
             log.info("ld: %d of %d rows restored from the checkpoint", first, len(row_pos))
         bar = Progress(len(row_pos), desc=f"LD ({label})", unit="SNPs", progress=progress,
                        initial=first)
@@ -649,13 +672,14 @@ class _BlockEngine:
                     chunks.append(self._select(row_data, col_data, rows, block_lo, hi[a:b],
                                                s, e, min_r2, transform))
                     s = e
-                counts, indices, values = _merge_row_chunks(chunks, b - a)
+                counts, indices, values, weak = _merge_row_chunks(chunks, b - a)
                 row_counts.append(counts)
                 row_indices.append(indices)
                 row_values.append(values)
+                row_weak.append(weak)
                 if checkpoint is not None:
                     checkpoint.append({"counts": counts.astype(np.int64), "indices": indices,
-                                       "values": values},
+                                       "values": values, "weak": weak},
                                       {"rows_done": b, "n_rows": len(row_pos)})
                 bar.update(b - a)
                 if interrupt.requested():
@@ -665,11 +689,12 @@ class _BlockEngine:
         np.cumsum(counts, out=indptr[1:])
         indices = np.concatenate(row_indices) if row_indices else np.zeros(0, np.int32)
         values = np.concatenate(row_values) if row_values else np.zeros(0, np.float32)
+        weak = None if upper else np.concatenate(row_weak)
         row_indices.clear()      # free the per-block pieces before mirroring
         row_values.clear()
-        if square:
+        if square and upper:
             indptr, indices, values = symmetrize_upper(indptr, indices, values)
-        return indptr, indices, values
+        return indptr, indices, values, weak
 
 
 def _concat_counts(parts: list[_Counts], n: int) -> _Counts:
@@ -686,21 +711,24 @@ def _concat_counts(parts: list[_Counts], n: int) -> _Counts:
 
 
 def _merge_row_chunks(chunks, n_rows):
-    """Interleave per-row entries of consecutive column chunks (each ascending) by row."""
+    """Interleave per-row entries of consecutive column chunks (each ascending) by row;
+    the rows' weak-LD sums add up over the chunks."""
     if not chunks:
-        return np.zeros(n_rows, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return (np.zeros(n_rows, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
+                np.zeros(n_rows))
     if len(chunks) == 1:
         return chunks[0]
     counts = np.sum([c[0] for c in chunks], axis=0)
+    weak = np.sum([c[3] for c in chunks], axis=0)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     done = np.zeros(n_rows, dtype=np.int64)
     indices = np.empty(offsets[-1], dtype=np.int32)
     values = np.empty(offsets[-1], dtype=np.float32)
-    for chunk_counts, chunk_indices, chunk_values in chunks:
+    for chunk_counts, chunk_indices, chunk_values, _ in chunks:
         chunk_offsets = np.concatenate([[0], np.cumsum(chunk_counts)])
         within = np.arange(len(chunk_indices)) - np.repeat(chunk_offsets[:-1], chunk_counts)
         target = np.repeat(offsets[:-1] + done, chunk_counts) + within
         indices[target] = chunk_indices
         values[target] = chunk_values
         done += chunk_counts
-    return counts, indices, values
+    return counts, indices, values, weak

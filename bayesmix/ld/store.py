@@ -12,6 +12,7 @@ On-disk layout (a folder; format ``bayesmix-ld``, version :data:`FORMAT_VERSION`
     PATH/indptr.npy     int32 (int64 if nnz >= 2**31), n_rows + 1
     PATH/indices.npy    int32 column indices, ascending within a row
     PATH/data.npy       float32 r, or int16 q with r = q * scale
+    PATH/weak_ld.npy    float64 per row SNP, the weak-LD sum of an r2-kind matrix (optional)
 
 The compact ``upper`` layout (``save(path, layout="upper")``, square matrices) replaces the
 three arrays by ``row_counts.npy`` (strict-upper entries per row), ``offsets.npy`` (j - i,
@@ -84,6 +85,9 @@ class LDMatrix:
     ref_snps : column SNPs; the same object as ``snps`` when the matrix is square.
     meta : kind and build parameters (window, threshold, n_samples, ...).
     scale : int16 quantisation step (1.0 for float32 data).
+    weak_ld : (n_rows,) float64 or None: per row SNP j, sum_i H_i r~_ij^2 over the pairs of
+        its window the threshold left out, r~^2 = r^2 - (1 - r^2) / (n - 2) (noise-corrected),
+        H_i = 2 p_i (1 - p_i) of the column SNP (:mod:`bayesmix.ld.compute`, r2 kind).
     """
 
     indptr: np.ndarray
@@ -93,6 +97,7 @@ class LDMatrix:
     ref_snps: pd.DataFrame | None = None
     meta: dict = field(default_factory=dict)
     scale: float = 1.0
+    weak_ld: np.ndarray | None = None
 
     def __post_init__(self):
         self.snps = normalize_snp_table(self.snps)
@@ -109,11 +114,13 @@ class LDMatrix:
             raise ValueError("indices, data and indptr[-1] disagree on the number of nonzeros")
         if self.data.dtype not in (np.float32, np.int16):
             raise ValueError(f"data must be float32 or int16, not {self.data.dtype}")
+        if self.weak_ld is not None and len(self.weak_ld) != n_rows:
+            raise ValueError(f"weak_ld has {len(self.weak_ld)} entries for {n_rows} rows")
 
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_csr(cls, indptr, indices, values, snps, ref_snps=None, *, meta=None,
-                 dtype: str = "float32") -> "LDMatrix":
+                 dtype: str = "float32", weak_ld=None) -> "LDMatrix":
         """Build from CSR arrays of float r, stored as ``dtype`` ("float32" or "int16")."""
         values = np.asarray(values)
         nnz = len(values)
@@ -126,7 +133,7 @@ class LDMatrix:
             data = quantize_int16(values, scale)
         else:
             raise ValueError(f"dtype must be 'float32' or 'int16', not {dtype!r}")
-        return cls(indptr, indices, data, snps, ref_snps, dict(meta or {}), scale)
+        return cls(indptr, indices, data, snps, ref_snps, dict(meta or {}), scale, weak_ld)
 
     @classmethod
     def from_scipy(cls, matrix, snps, ref_snps=None, *, meta=None, dtype="float32") -> "LDMatrix":
@@ -143,7 +150,8 @@ class LDMatrix:
         if dtype == self.dtype:
             return self
         return LDMatrix.from_csr(self.indptr, self.indices, self.values(), self.snps,
-                                 self.ref_snps, meta=self.meta, dtype=dtype)
+                                 self.ref_snps, meta=self.meta, dtype=dtype,
+                                 weak_ld=self.weak_ld)
 
     # ----------------------------------------------------------------- description
     @property
@@ -246,8 +254,9 @@ class LDMatrix:
     def subset(self, snp_ids) -> "LDMatrix":
         """The matrix restricted to the SNPs in ``snp_ids`` (kept in matrix order).
 
-        Square matrices keep rows and columns of those SNPs; rectangular ones keep rows (tags)
-        only, with all reference columns.
+        Square matrices keep rows and columns of those SNPs (and lose their weak-LD sums,
+        which were over the dropped columns too); rectangular ones keep rows (tags) only, with
+        all reference columns.
         """
         from bayesmix.kernels.ld import subset_csr
 
@@ -264,8 +273,9 @@ class LDMatrix:
         if indptr[-1] < 2**31:
             indptr = indptr.astype(np.int32)
         meta = dict(self.meta, subset=True)
+        weak = None if self.is_square or self.weak_ld is None else self.weak_ld[rows]
         return LDMatrix(indptr, indices, values, snps, None if self.is_square else self.ref_snps,
-                        meta, self.scale)
+                        meta, self.scale, weak)
 
     # ----------------------------------------------------------------- files
     def save(self, path, *, layout: str = "csr") -> Path:
@@ -295,6 +305,8 @@ class LDMatrix:
             else:
                 for name, array in _upper_arrays(self).items():
                     np.save(tmp / f"{name}.npy", array)
+            if self.weak_ld is not None:
+                np.save(tmp / "weak_ld.npy", np.asarray(self.weak_ld, dtype=np.float64))
             self.snps.to_csv(tmp / "snps.tsv", sep="\t", index=False)
             if not self.is_square:
                 self.ref_snps.to_csv(tmp / "ref_snps.tsv", sep="\t", index=False)
@@ -320,7 +332,7 @@ class LDMatrix:
                 meta.pop(key, None)
             scale = float(meta.pop("scale", 1.0))
             return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, None, meta,
-                       scale)
+                       scale, _load_weak_ld(path, len(snps)))
         if layout != "csr":
             raise InputError(f"unknown layout {layout!r}", meta_path)
         arrays = {name: load_array(path / f"{name}.npy", mode)
@@ -341,7 +353,20 @@ class LDMatrix:
             meta.pop(key, None)
         scale = float(meta.pop("scale", 1.0))
         return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, ref_snps, meta,
-                   scale)
+                   scale, _load_weak_ld(path, len(snps)))
+
+
+def _load_weak_ld(folder: Path, n_rows: int) -> np.ndarray | None:
+    """The optional ``weak_ld.npy`` of an LD folder, checked (one finite value >= 0 per row)."""
+    file = folder / "weak_ld.npy"
+    if not file.exists():
+        return None
+    weak = load_array(file)
+    if weak.ndim != 1 or len(weak) != n_rows:
+        raise InputError(f"holds {weak.shape} values for {n_rows} row SNPs", file)
+    if not np.all(np.isfinite(weak) & (weak >= 0)):
+        raise InputError("weak-LD sums must be finite and >= 0", file)
+    return np.asarray(weak, dtype=np.float64)
 
 
 def merge(pieces) -> LDMatrix:
@@ -391,18 +416,21 @@ def merge(pieces) -> LDMatrix:
         raise InputError("the upper-triangle pieces do not cover every row of the matrix; "
                          "merge all the pieces of the build")
     indptr = np.concatenate(indptr)
+    weak = (np.concatenate([p.weak_ld for p in pieces])
+            if all(p.weak_ld is not None for p in pieces) else None)
     if all(p.dtype == "int16" for p in pieces) and len({p.scale for p in pieces}) == 1:
         # one int16 code for all pieces (a diagonal of 1 in each): keep the codes as they are
         data = np.concatenate([np.asarray(p.data) for p in pieces])
         if upper:  # mirrored as the serial build mirrors its upper triangle
             indptr, indices, data = symmetrize_upper(indptr, indices, data)
         indptr = indptr.astype(np.int32 if len(data) < 2**31 else np.int64)
-        return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale)
+        return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale, weak)
     dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
     values = np.concatenate([p.values() for p in pieces])
     if upper:
         indptr, indices, values = symmetrize_upper(indptr, indices, values)
-    return LDMatrix.from_csr(indptr, indices, values, snps, ref, meta=meta, dtype=dtype)
+    return LDMatrix.from_csr(indptr, indices, values, snps, ref, meta=meta, dtype=dtype,
+                             weak_ld=weak)
 
 
 def _upper_arrays(ld: LDMatrix) -> dict:

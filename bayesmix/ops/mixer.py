@@ -30,17 +30,18 @@ class UnivariateMixerLogp(FusedLogpGradOp):
     """Fused MiXeR univariate log-likelihood Op for one ``method``.
 
     Data inputs by method (all vectors):
-    - ``fast``, ``infinitesimal``: z, n, weights, l2, l4 (from ``MixerData.ld_moments``);
-    - ``full``: z, n, weights, col_indptr, col_rows, col_r2, het (``MixerData.ld_columns``);
-    - ``convolve``: z, n, weights, indptr, indices, r2, het.
+    - ``fast``, ``infinitesimal``: z, n, weights, weak, l2, l4 (``MixerData.ld_moments``);
+    - ``full``: z, n, weights, weak, col_indptr, col_rows, col_r2, het
+      (``MixerData.ld_columns``);
+    - ``convolve``: z, n, weights, weak, indptr, indices, r2, het.
     """
 
     __props__ = ("method", "censor_z", "kmax", "seed", "n_chunks", "tail_log", "with_grad")
     _DTYPES = {
-        "fast": ("float64",) * 5,
-        "infinitesimal": ("float64",) * 5,
-        "full": ("float64", "float64", "float64", "int64", "int32", "float32", "float64"),
-        "convolve": ("float64", "float64", "float64", "int64", "int32", "float32", "float64"),
+        "fast": ("float64",) * 6,
+        "infinitesimal": ("float64",) * 6,
+        "full": ("float64",) * 4 + ("int64", "int32", "float32", "float64"),
+        "convolve": ("float64",) * 4 + ("int64", "int32", "float32", "float64"),
     }
 
     def __init__(self, method="convolve", censor_z=0.0, kmax=1000, seed=0, n_chunks=4,
@@ -97,28 +98,28 @@ def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log, with_grad):
     """njit ``f(theta, *data) -> (logp, grad)`` for ``method`` with the settings bound."""
     if method == "fast":
         @numba.njit
-        def f(theta, z, n, w, l2, l4):
-            return kernels.fast_logp_grad(z, n, w, l2, l4, theta[0], theta[1], theta[2],
+        def f(theta, z, n, w, weak, l2, l4):
+            return kernels.fast_logp_grad(z, n, w, weak, l2, l4, theta[0], theta[1], theta[2],
                                           censor_z)
     elif method == "infinitesimal":
         @numba.njit
-        def f(theta, z, n, w, l2, l4):
-            logp, grad = kernels.fast_logp_grad(z, n, w, l2, l4, 1.0, theta[1], theta[2],
-                                                censor_z)
+        def f(theta, z, n, w, weak, l2, l4):
+            logp, grad = kernels.fast_logp_grad(z, n, w, weak, l2, l4, 1.0, theta[1],
+                                                theta[2], censor_z)
             grad[0] = 0.0
             return logp, grad
     elif method == "full":
         @numba.njit
-        def f(theta, z, n, w, col_indptr, col_rows, col_r2, het):
-            return kernels.full_logp_grad(z, n, w, col_indptr, col_rows, col_r2, het,
+        def f(theta, z, n, w, weak, col_indptr, col_rows, col_r2, het):
+            return kernels.full_logp_grad(z, n, w, weak, col_indptr, col_rows, col_r2, het,
                                           theta[0], theta[1], theta[2], kmax, seed, censor_z,
                                           n_chunks)
     else:
         gl_x, gl_w = kernels.GL_NODES, kernels.GL_WEIGHTS
 
         @numba.njit
-        def f(theta, z, n, w, indptr, indices, r2, het):
-            return kernels.convolve_logp_grad(z, n, w, indptr, indices, r2, het, theta[0],
+        def f(theta, z, n, w, weak, indptr, indices, r2, het):
+            return kernels.convolve_logp_grad(z, n, w, weak, indptr, indices, r2, het, theta[0],
                                               theta[1], theta[2], censor_z, gl_x, gl_w,
                                               tail_log, with_grad)
     return f
@@ -130,7 +131,7 @@ register_numba_kernel(UnivariateMixerLogp, kernels)
 def likelihood_data(like) -> dict:
     """Named data arrays of a :class:`bayesmix.models.mixer.UnivariateLikelihood`, in Op order."""
     d = like.data
-    out = {"z": d.z, "n": d.n, "weights": d.weights}
+    out = {"z": d.z, "n": d.n, "weights": d.weights, "weak": d.weak}
     if like.method in ("fast", "infinitesimal"):
         out.update(zip(("l2", "l4"), d.ld_moments))
     elif like.method == "full":

@@ -2,8 +2,9 @@
 
 ``theta`` is the 9-vector of natural parameters in
 :data:`bayesmix.kernels.mixer_bivariate.PARAM_NAMES` order; data inputs are
-z1, z2, n1, n2, l2, l4, weights (float64 vectors over the tag SNPs). The fast model is smooth
-in every parameter, so the Op serves ``find_MAP`` and NUTS.
+z1, z2, n1, n2, weak, l2, l4, weights (float64 vectors over the tag SNPs; weak the tags'
+weak-LD sums). The fast model is smooth in every parameter, so the Op serves ``find_MAP``
+and NUTS.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class BivariateMixerLogp(FusedLogpGradOp):
     """Fused bivariate MiXeR (fast model) log-likelihood Op."""
 
     __props__ = ()
-    data_dtypes = ("float64",) * 7
+    data_dtypes = ("float64",) * 8
 
     def kernel(self):
         return _kernel()
@@ -30,8 +31,8 @@ class BivariateMixerLogp(FusedLogpGradOp):
 @functools.lru_cache(maxsize=None)
 def _kernel():
     @numba.njit
-    def f(theta, z1, z2, n1, n2, l2, l4, w):
-        return kernels.fast_logp_grad(z1, z2, n1, n2, l2, l4, w, theta)
+    def f(theta, z1, z2, n1, n2, weak, l2, l4, w):
+        return kernels.fast_logp_grad(z1, z2, n1, n2, weak, l2, l4, w, theta)
 
     return f
 
@@ -42,7 +43,8 @@ register_numba_kernel(BivariateMixerLogp, kernels)
 def bivariate_data_arrays(data) -> list[np.ndarray]:
     """The Op's data arrays of a :class:`bayesmix.prepare.mixer_data.BivariateData`."""
     l2, l4 = data.trait1.ld_moments
-    return [data.trait1.z, data.trait2.z, data.trait1.n, data.trait2.n, l2, l4, data.weights]
+    return [data.trait1.z, data.trait2.z, data.trait1.n, data.trait2.n, data.trait1.weak, l2,
+            l4, data.weights]
 
 
 def bivariate_loglik(data, theta, *, prefix: str = "mixer2"):

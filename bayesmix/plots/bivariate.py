@@ -21,7 +21,7 @@ import math
 import numpy as np
 from scipy import optimize, special, stats
 
-from bayesmix.kernels.mixer_bivariate import N_FAST_COMPONENTS, PARAM_NAMES
+from bayesmix.kernels.mixer_bivariate import N_FAST_COMPONENTS, PARAM_NAMES, null_covariance
 
 #: strata of the conditional Q-Q plot: p-value of the other trait <= threshold (1 = all SNPs)
 QQ_THRESHOLDS = (1.0, 0.1, 0.01, 0.001)
@@ -100,12 +100,15 @@ def fast_mixture(data, params):
     Component b (bit pattern as in :mod:`bayesmix.kernels.mixer_bivariate`: ``b & 1`` trait-1
     causal variants in LD, ``b & 2`` trait-2, ``b & 4`` shared) has weight
     prod_c p_c^[c in b] (1 - p_c)^[c not in b] and covariance
-    [[s01 + (e1 + e12) N1 sig2_beta1, rho0 s0 + e12 rho12 sqrt(N1 N2 sig2_beta1 sig2_beta2)],
-    [., s02 + (e2 + e12) N2 sig2_beta2]] with e_c = eta_c if c in b else 0 (p_c, eta_c the
-    two-point moments of the likelihood). Returns ``(weights, var1, cov, var2)``, each (T, 8),
-    on the z-score scale.
+    [[a0 + (e1 + e12) N1 sig2_beta1, b0 + e12 rho12 sqrt(N1 N2 sig2_beta1 sig2_beta2)],
+    [., c0 + (e2 + e12) N2 sig2_beta2]] with e_c = eta_c if c in b else 0 (p_c, eta_c the
+    two-point moments of the likelihood) and (a0, b0, c0) the tag's null covariance, which
+    includes its weak-LD sum ``data.trait1.weak``
+    (:func:`~bayesmix.kernels.mixer_bivariate.null_covariance`). Returns
+    ``(weights, var1, cov, var2)``, each (T, 8), on the z-score scale.
     """
-    theta = dict(zip(PARAM_NAMES, np.asarray(params, dtype=float)))
+    params = np.asarray(params, dtype=np.float64)
+    theta = dict(zip(PARAM_NAMES, params))
     l2, l4 = data.trait1.ld_moments
     n1, n2 = data.trait1.n, data.trait2.n
     p_c, eta_c = [], []
@@ -116,7 +119,7 @@ def fast_mixture(data, params):
             p = np.where(eta > 0, np.minimum(pi * l2 / np.where(eta > 0, eta, 1.0), 1.0), 0.0)
         p_c.append(p)
         eta_c.append(np.where(eta > 0, eta, 0.0))
-    s0 = theta["rho0"] * math.sqrt(theta["sig2_zero1"] * theta["sig2_zero2"])
+    a0, b0, c0 = null_covariance(n1, n2, data.trait1.weak, params)
     shared = theta["rho12"] * np.sqrt(n1 * n2 * theta["sig2_beta1"] * theta["sig2_beta2"])
     shape = (data.n_tags, N_FAST_COMPONENTS)
     weights, var1, cov, var2 = (np.empty(shape) for _ in range(4))
@@ -124,9 +127,9 @@ def fast_mixture(data, params):
         on = [(b >> c) & 1 for c in range(3)]
         weights[:, b] = np.prod([p if o else 1 - p for p, o in zip(p_c, on)], axis=0)
         e1, e2, e12 = (eta * o for eta, o in zip(eta_c, on))
-        var1[:, b] = theta["sig2_zero1"] + (e1 + e12) * n1 * theta["sig2_beta1"]
-        var2[:, b] = theta["sig2_zero2"] + (e2 + e12) * n2 * theta["sig2_beta2"]
-        cov[:, b] = s0 + e12 * shared
+        var1[:, b] = a0 + (e1 + e12) * n1 * theta["sig2_beta1"]
+        var2[:, b] = c0 + (e2 + e12) * n2 * theta["sig2_beta2"]
+        cov[:, b] = b0 + e12 * shared
     return weights, var1, cov, var2
 
 
@@ -169,8 +172,9 @@ def _model_tail_sums(data, fit, primary, tag_w, t, s, n_draws):
         k = min(int(n_draws), int(fit.options.get("kmax", n_draws)))
         col_ptr, col_rows, col_r2 = data.trait1.ld_columns
         joint, marginal = tails.full_conditional_tail_sums(
-            data.trait1.n, data.trait2.n, col_ptr, col_rows, col_r2, data.trait1.het,
-            fit.theta, k, seed, tag_w, primary == 2, t, s, tails.GL_X, tails.GL_W)
+            data.trait1.n, data.trait2.n, data.trait1.weak, col_ptr, col_rows, col_r2,
+            data.trait1.het, fit.theta, k, seed, tag_w, primary == 2, t, s, tails.GL_X,
+            tails.GL_W)
         return joint, marginal, f"full (K={k} of the fit's causal-set draws, seed={seed})"
     mix = fast_mixture(data, fit.theta)
     if primary == 2:  # swap the traits' roles in every component

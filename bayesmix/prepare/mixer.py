@@ -170,6 +170,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     drop_ids = read_snp_list(exclude) if exclude else set()
     mhc, regions = parse_exclude_ranges(exclude_ranges)
     z_all, n_all, w_all, het_all, rows_all, tags_all, lines = [], [], [], [], [], [], []
+    weak_all = []
     offset = 0
     for chrom in chromosomes:
         ld_path = ld_paths[chrom]
@@ -219,6 +220,13 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
         r2 = ld.r2()[rows]
         r2.indices = r2.indices + offset
         rows_all.append(r2)
+        if ld.weak_ld is None:
+            lines.append(f"chr{chrom}: warning: {ld_path} has no weak-LD sums (an LD folder of "
+                         "an older bayesmix); the LD below its r2min is left out, which biases "
+                         "h2 and pi upwards (docs/mixer.md): rebuild it with bayesmix-mixer ld")
+            weak_all.append(np.zeros(len(rows)))
+        else:
+            weak_all.append(ld.weak_ld[rows])
         freq = ld.snps["freq"].to_numpy(dtype=float)
         het_all.append(2 * freq * (1 - freq))
         z_all.append(z)
@@ -237,7 +245,8 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     stacked.sort_indices()
     tags = pd.concat(tags_all, ignore_index=True)
     data = MixerData(np.concatenate(z_all), np.concatenate(n_all), np.concatenate(w_all),
-                     stacked.indptr, stacked.indices, stacked.data, het, tags)
+                     stacked.indptr, stacked.indices, stacked.data, het, tags,
+                     np.concatenate(weak_all))
     maf = np.minimum(tags["freq"].to_numpy(), 1 - tags["freq"].to_numpy())
     return data, maf, lines
 
@@ -300,4 +309,4 @@ def _rows(data, rows, mixer_data_cls):
                            shape=(data.n_tags, data.n_ref))[rows]
     return mixer_data_cls(data.z[rows], data.n[rows], data.weights[rows], matrix.indptr,
                           matrix.indices, matrix.data, data.het,
-                          data.tags.iloc[rows].reset_index(drop=True))
+                          data.tags.iloc[rows].reset_index(drop=True), data.weak[rows])

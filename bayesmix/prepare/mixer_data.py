@@ -35,6 +35,8 @@ class MixerData:
     indptr, indices, r2 : tag x reference CSR of r^2 (int64, int32, float32).
     het : (M,) float64 H_i = 2 p_i (1 - p_i) of the reference SNPs.
     tags : optional per-tag table (snp, chr, bp, freq, ...) for reports and plots.
+    weak : (J,) float64 weak-LD sums of the tags (the r^2 below the LD's threshold,
+        :attr:`bayesmix.ld.store.LDMatrix.weak_ld`); None -> zeros (MiXeR's model).
     """
 
     z: np.ndarray
@@ -45,6 +47,7 @@ class MixerData:
     r2: np.ndarray
     het: np.ndarray
     tags: pd.DataFrame | None = field(default=None, repr=False)
+    weak: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self.z = np.ascontiguousarray(self.z, dtype=np.float64)
@@ -54,6 +57,10 @@ class MixerData:
         self.indices = np.ascontiguousarray(self.indices, dtype=np.int32)
         self.r2 = np.ascontiguousarray(self.r2, dtype=np.float32)
         self.het = np.ascontiguousarray(self.het, dtype=np.float64)
+        self.weak = (np.zeros(self.z.shape) if self.weak is None
+                     else np.ascontiguousarray(self.weak, dtype=np.float64))
+        if self.weak.shape != self.z.shape:
+            raise ValueError(f"weak has {self.weak.shape[0]} entries for {self.z.shape[0]} tags")
         if self.indptr.shape[0] != self.z.shape[0] + 1:
             raise ValueError(f"indptr has {self.indptr.shape[0]} entries for {self.z.shape[0]} tags")
         if not np.all(np.isfinite(self.z)):
@@ -105,7 +112,7 @@ class MixerData:
         w = np.ones(len(z)) if weights is None else weights
         return cls(np.asarray(z), np.asarray(n), w, indptr, indices,
                    np.asarray(r, dtype=np.float32) ** 2, het,
-                   ld.snps if tags is None else tags)
+                   ld.snps if tags is None else tags, ld.weak_ld)
 
     @classmethod
     def synthetic(cls, n_snps: int, *, block_size: int = 100, r2min: float = 0.05,
@@ -146,8 +153,9 @@ class BivariateData:
     """Two traits' z-scores on the same tag SNPs and LD.
 
     ``trait1`` and ``trait2`` are :class:`MixerData` with the same LD
-    store, reference H and pruning weights (trait 1's are used); only z and N differ. LD
-    moments and the reference-major store are those of the univariate data (cached).
+    store, reference H, weak-LD sums and pruning weights (trait 1's are used); only z and N
+    differ. LD moments and the reference-major store are those of the univariate data
+    (cached).
     """
 
     trait1: MixerData
@@ -181,24 +189,25 @@ class BivariateData:
         return self.trait1.weights
 
     def _arrays(self):
+        """(z1, z2, n1, n2, weak, l2, l4): the fast kernels' per-tag data arrays."""
         l2, l4 = self.trait1.ld_moments
-        return self.trait1.z, self.trait2.z, self.trait1.n, self.trait2.n, l2, l4
+        return (self.trait1.z, self.trait2.z, self.trait1.n, self.trait2.n, self.trait1.weak,
+                l2, l4)
 
     def fast_logp_grad(self, params):
         """Weighted fast log-likelihood and its gradient in the 9 natural parameters."""
-        z1, z2, n1, n2, l2, l4 = self._arrays()
-        return kern.fast_logp_grad(z1, z2, n1, n2, l2, l4, self.weights,
+        return kern.fast_logp_grad(*self._arrays(), self.weights,
                                    np.asarray(params, dtype=np.float64))
 
     def full_logp(self, params, n_draws: int, seed: int) -> float:
         """Weighted full (sampled) log-likelihood with K = ``n_draws`` causal-set draws."""
         col_ptr, col_rows, col_r2 = self.trait1.ld_columns
         return kern.full_logp(self.trait1.z, self.trait2.z, self.trait1.n, self.trait2.n,
-                              self.weights, col_ptr, col_rows, col_r2, self.trait1.het,
-                              np.asarray(params, dtype=np.float64), n_draws, seed)
+                              self.trait1.weak, self.weights, col_ptr, col_rows, col_r2,
+                              self.trait1.het, np.asarray(params, dtype=np.float64), n_draws,
+                              seed)
 
     def component_posteriors(self, params) -> np.ndarray:
         """(T, 8) posterior probabilities of the fast model's components per tag."""
-        z1, z2, n1, n2, l2, l4 = self._arrays()
-        return kern.fast_component_posteriors(z1, z2, n1, n2, l2, l4,
+        return kern.fast_component_posteriors(*self._arrays(),
                                               np.asarray(params, dtype=np.float64))

@@ -20,6 +20,12 @@ is cut into contiguous pieces of at most ``max_block`` SNPs, because an eigen-de
 costs O(size^3): the noise then keeps R exactly within each piece and drops the (weak,
 long-range) noise correlation between pieces; R b always uses the whole matrix.
 
+An LD store that keeps the LD below its threshold only as per-SNP weak-LD sums
+(``LDMatrix.weak_ld``, the r2 kind) adds that part of the signal as
+:func:`weak_ld_signal`: per SNP an independent Gaussian of the variance the weak pairs give
+it, as the MiXeR likelihoods model it, so that data drawn from such a store match the model
+fitted with it.
+
 Pieces: :class:`LDSampler` (a given R, factorised once for repeated draws) and
 :func:`draw_from_genotype_blocks` (block-diagonal R built block by block from genotypes,
 never held) both return an :class:`LDDraw` (R b, independent noise, b'R b), from which
@@ -153,6 +159,10 @@ class LDSampler:
     sums the clipped negative eigenvalues; ``n_cut`` counts components that were cut."""
 
     def __init__(self, ld, max_block: int = MAX_NOISE_BLOCK):
+        self.weak = getattr(ld, "weak_ld", None)
+        if self.weak is not None:
+            freq = ld.snps["freq"].to_numpy(dtype=np.float64)
+            self.het = 2.0 * freq * (1.0 - freq)
         self.matrix = as_sparse_ld(ld)
         self.blocks = []
         self.clipped = 0.0
@@ -175,7 +185,8 @@ class LDSampler:
         return noise[:, 0] if n_traits == 1 else noise
 
     def draw(self, b_std, rng: np.random.Generator) -> LDDraw:
-        """R b and one independent N(0, R) noise vector per trait (column of ``b_std``)."""
+        """R b (plus :func:`weak_ld_signal` when the store has weak-LD sums) and one
+        independent N(0, R) noise vector per trait (column of ``b_std``)."""
         b = _as_effect_columns(b_std)
         if b.shape[0] != self.n_snps:
             raise InputError(f"{b.shape[0]} effects for an LD matrix of {self.n_snps} SNPs")
@@ -185,12 +196,33 @@ class LDSampler:
         for idx, root in self.blocks:
             noise[idx] = root @ rng.standard_normal((len(idx), b.shape[1]))
         rb = self.matrix @ b
-        return LDDraw(rb, noise, b.T @ rb, self.clipped)
+        genetic_cov = b.T @ rb
+        if self.weak is not None:
+            rb = rb + weak_ld_signal(self.weak, self.het, b, rng)
+        return LDDraw(rb, noise, genetic_cov, self.clipped)
 
     def zscores(self, b_std, n, *, rng: np.random.Generator, rho0: float = 0.0) -> np.ndarray:
         """z = sqrt(N) R b + e, e ~ N(0, R): see :func:`sumstats_from_ld`."""
         z = self.draw(b_std, rng).zscores(n, rho0=rho0)
         return z[:, 0] if np.ndim(b_std) == 1 else z
+
+
+def weak_ld_signal(weak, het, b_std, rng: np.random.Generator) -> np.ndarray:
+    """The part of R b carried by LD below a store's threshold, (M, T), drawn per SNP.
+
+    SNP j's part is sum_i r_ij b_i over its weak-LD partners i; of those only
+    weak_j = sum_i H_i r_ij^2 is kept (``LDMatrix.weak_ld``), so it is drawn as
+    N(0, weak_j C) independently per SNP, with C = mean_i b_i b_i' / H_i the traits'
+    per-allele effect (co)variance (``b_std`` standardised, H_i = 2 p_i (1 - p_i)).
+    """
+    b = _as_effect_columns(b_std)
+    het = np.asarray(het, dtype=np.float64)
+    per_allele = np.divide(b, np.sqrt(het)[:, None], out=np.zeros_like(b),
+                           where=het[:, None] > 0)
+    cov = per_allele.T @ per_allele / len(b)
+    root, _ = psd_root(cov)
+    return np.sqrt(np.asarray(weak, dtype=np.float64))[:, None] * (
+        rng.standard_normal(b.shape) @ root.T)
 
 
 def sumstats_from_ld(ld, b_std, n, *, rng: np.random.Generator, rho0: float = 0.0) -> np.ndarray:
