@@ -226,3 +226,20 @@ def test_derived_quantities_without_draws_are_nan_not_a_crash():
     summary = derived_by_draws(UNIVARIATE_SPACE, u_hat, np.eye(3) * 0.01, derive, n_draws=0,
                                rng=rng)["nc"]
     assert summary["point"] == pytest.approx(10.0) and np.isnan(summary["std"])
+
+
+def test_data_differing_only_in_weak_ld_get_their_own_objective():
+    """Two live MixerData with the same z, LD store and H but other weak-LD sums are fitted
+    on their own likelihoods (the compiled-objective cache and checkpoints key on them too):
+    each fit's log-likelihood is the one its own data give at its estimate."""
+    from dataclasses import replace
+
+    data, _ = simulated(2000, 40, 0.2, seed=9)
+    weak = replace(data, weak=np.full(data.n_tags, 0.5))
+    fits = [fit_univariate(d, sequence=("infinitesimal", "constrained", "fast"), n_draws=30)
+            for d in (data, weak)]
+    for d, fit in zip((data, weak), fits):
+        own = UnivariateLikelihood(d, "fast").logp([fit.params[k] for k in
+                                                    ("pi", "sig2_beta", "sig2_zero")])
+        assert fit.loglik == pytest.approx(own, rel=1e-9)
+    assert fits[0].params["sig2_beta"] != fits[1].params["sig2_beta"]
