@@ -21,7 +21,13 @@ and of the causal count, and their mean relative errors. Writes
 ``benchmarks/results/mixer_bias_causes.json``.
 
 Usage: python benchmarks/mixer_bias_causes.py [--data /tmp/bayesmix-coalescent/coalescent]
-       [--seeds 1 2 3] [--n-gwas 100000] [--references LABEL ...] [--results FILE]
+       [--seeds 1 2 3] [--n-gwas 100000] [--n-causal 20 100 600] [--references LABEL ...]
+       [--results FILE]
+
+The tables of docs/mixer.md: data of ``coalescent_data.py --n-cohort 5000 --n-panel 1000
+--chromosomes 2 --length-mb 6 --n-snps 5000`` fitted with ``--n-causal 20 100 600``, and of
+``coalescent_data.py --n-cohort 5000 --n-panel 1000 --chromosomes 4 --length-mb 12 --n-snps
+20000`` with the default counts (83, 415, 2,492 causal).
 """
 
 from __future__ import annotations
@@ -92,6 +98,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--n-gwas", type=int, default=100_000)
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--n-causal", type=int, nargs=3, metavar=("SPARSE", "MID", "POLY"),
+                        help="causal SNPs of the three traits (default: the TRAITS shares of "
+                             "the unambiguous SNPs)")
     parser.add_argument("--references", nargs="+", choices=[r[0] for r in REFERENCES],
                         default=[r[0] for r in REFERENCES], help="LD references to fit with")
     args = parser.parse_args(argv)
@@ -100,7 +109,8 @@ def main(argv=None) -> int:
     cohort, panel, work, bim, chromosomes = coalescent_inputs(data, args.work, "mixer_bias")
     unambiguous = unambiguous_snps(bim)
     unambiguous.to_csv(work / "unambiguous.snps", header=False, index=False)
-    traits = [(name, round(share * len(unambiguous)), h2) for name, share, h2 in TRAITS]
+    counts = args.n_causal or [round(share * len(unambiguous)) for _, share, _ in TRAITS]
+    traits = [(name, count, h2) for (name, _, h2), count in zip(TRAITS, counts)]
     wanted = [r for r in REFERENCES if r[0] in args.references]
     needed = wanted + [r for r in REFERENCES if r[3] and r[0] not in args.references
                        and any(w[1:3] == r[1:3] and not w[3] for w in wanted)]
