@@ -169,3 +169,18 @@ def test_recovery_example_runs_quick(tmp_path, monkeypatch):
     table = json.loads(out.read_text())
     assert table["mean_abs_share_error"] < 0.15
     assert table["mean_abs_realised_rg_error"] < 0.05
+
+
+def test_interval_warning_compares_asymptotic_and_profile_widths():
+    """The warning fires when the n12 interval of the SEs is under half as wide as the
+    profile's likelihood-ratio interval (an open end read at the grid's edge), not otherwise."""
+    from bayesmix.inference.mle_bivariate import interval_warning
+
+    ci = {"nc12": {"lower": 100.0, "upper": 140.0}}
+    flat = {"lr95_n12": [50.0, None], "n12": np.linspace(10, 300, 25),
+            "estimate": {"n12": 120.0}}
+    message = interval_warning(ci, flat)
+    assert message is not None and "100-140" in message and "50-300" in message
+    peaked = {"lr95_n12": [95.0, 150.0], "n12": np.linspace(10, 300, 25),
+              "estimate": {"n12": 120.0}}
+    assert interval_warning(ci, peaked) is None       # 40 >= 0.5 x 55

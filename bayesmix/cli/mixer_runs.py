@@ -192,7 +192,7 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     import numpy as np
 
     from bayesmix.cli.common import kept_on_interrupt
-    from bayesmix.inference.mle_bivariate import fit_bivariate, profile_pi12
+    from bayesmix.inference.mle_bivariate import fit_bivariate, interval_warning, profile_pi12
     from bayesmix.io.files import json_types
     from bayesmix.prepare.mixer import power_warning
     from bayesmix.report.mixer_bivariate_json import write_fit_json
@@ -214,6 +214,9 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
         if profile_points > 0:
             extra["pi12_profile"] = profile_pi12(fit, data,
                                                  np.linspace(0.02, 0.98, profile_points))
+            warning = interval_warning(fit.ci, extra["pi12_profile"])
+            if warning:
+                log.warning("warning: %s", warning)
     write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, inputs.trait_files)),
                    extra=extra)
     tree = fit.to_datatree(extra.get("pi12_profile"))

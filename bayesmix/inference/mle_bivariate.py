@@ -617,6 +617,27 @@ def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
             "n_ref": n_ref, "smaller_trait": 1 if fit.uni1.pi <= fit.uni2.pi else 2}
 
 
+def interval_warning(ci: dict, profile: dict, *, ratio: float = 0.5) -> str | None:
+    """A warning when the asymptotic 95% interval of the shared count n12 (``ci["nc12"]``,
+    from the fast likelihood's information) is narrower than ``ratio`` times the
+    likelihood-ratio interval of the pi12 profile (``profile["lr95_n12"]``, an open end taken
+    at the grid's edge), else None: the profile is then flatter than the SEs say, and its
+    interval is the one to report."""
+    lower, upper = profile["lr95_n12"]
+    grid = np.concatenate([np.asarray(profile["n12"], dtype=float),
+                           [float(profile["estimate"]["n12"])]])
+    lower = grid.min() if lower is None else lower
+    upper = grid.max() if upper is None else upper
+    asymptotic = ci["nc12"]["upper"] - ci["nc12"]["lower"]
+    if not np.isfinite(asymptotic) or asymptotic >= ratio * (upper - lower):
+        return None
+    return (f"the asymptotic 95% interval of the shared causal variants, n12 "
+            f"{ci['nc12']['lower']:.0f}-{ci['nc12']['upper']:.0f}, is less than "
+            f"{ratio:g}x as wide as the pi12 profile's likelihood-ratio interval "
+            f"{lower:.0f}-{upper:.0f} (pi12_profile.lr95_n12): the likelihood is flatter in "
+            "pi12 than the standard errors say; report the profile's interval")
+
+
 def fit_from_record(record: dict, data: BivariateData) -> BivariateFit:
     """A :class:`BivariateFit` from a fit2 JSON record (for ``test2``): parameters,
     univariate fits, derived quantities and criteria as stored; ``data`` gives the sizes."""
