@@ -388,3 +388,29 @@ def test_profile_plot_marks_the_maximum(tmp_path):
         assert estimate_line.get_xdata()[0] == pytest.approx(fit.params["pi12"] * data.n_ref)
         fig.savefig(tmp_path / "profile.png")
         plt.close(fig)
+
+
+def test_profile_is_not_stuck_where_the_fit_has_rho12_at_its_edge():
+    """A profile is a maximum over (rho12, rho0), so at every share it is at least the
+    objective at the fit's rg and rho0 held (rho12 = rg sqrt(pi1_u pi2_u) / pi12). A fit with
+    rho12 at +-1 (as fit2 returns on flat profiles) once started every point there, where a
+    Nelder-Mead simplex in erfinv rho12 cannot move, and fell below that bound."""
+    from dataclasses import replace
+
+    from bayesmix.inference.mle_bivariate import rho12_for_rg
+
+    data, uni = _pair(12, 1500, pi1=0.01, pi2=0.01, pi12=0.01, rho12=0.6)
+    fit = fit_bivariate(data, uni[0], uni[1], sequence=("infinitesimal", "fast", "full"),
+                        kmax=40, seed=2, compare_overlap=False, n_draws=20, full_evals=60)
+    # the same rg as the fit, reached with rho12 at the edge and fewer shared variants
+    pi12 = fit.rg * math.sqrt(fit.uni1.pi * fit.uni2.pi) / 0.9999999
+    edge = replace(fit, params={**fit.params, "rho12": 0.9999999, "pi12": pi12,
+                                "pi1": fit.uni1.pi - pi12, "pi2": fit.uni2.pi - pi12})
+    assert edge.rg == pytest.approx(fit.rg, rel=1e-6) and edge.share < 0.8
+    shares = np.minimum(edge.share + np.array([0.1, 0.2, 0.3]), 0.98)
+    profile = profile_pi12(edge, data, shares=shares)
+    for share, value in zip(shares, profile["loglik"]):
+        rho12 = rho12_for_rg(fit.uni1, fit.uni2, share, edge.rg)
+        held = data.full_logp(overlap_params(fit.uni1, fit.uni2, share, rho12,
+                                             fit.params["rho0"]), 40, 2)
+        assert value >= held - 1e-9

@@ -497,8 +497,9 @@ EXCESS_WARNING = 0.1
 
 
 def _profile_objective(fit: BivariateFit, data: BivariateData, max_evals: int):
-    """(share, v_start) -> (loglik, v): the fit's own objective maximised over
-    v = (erfinv rho12, erfinv rho0) at a fixed overlap share, and a description of it.
+    """(share, v_starts) -> (loglik, v): the fit's own objective maximised over
+    v = (erfinv rho12, erfinv rho0) at a fixed overlap share, from the best (by value) of the
+    starting points ``v_starts``, and a description of it.
 
     The objective is the one that produced ``fit.params``: the fast likelihood (L-BFGS with
     the analytic gradient) or, for a ``full`` fit, the sampled likelihood with the fit's K
@@ -506,24 +507,36 @@ def _profile_objective(fit: BivariateFit, data: BivariateData, max_evals: int):
     """
     like = OverlapLikelihood(data, fit.uni1, fit.uni2)
     if fit.method == "fast":
-        def best(share, v_start):
+        def value(s_free, v):
+            return like.logp(np.array([s_free, *v]))
+
+        def optimize(share, v_start):
             logp, u = _fit_fixed_share(like, share, np.array([0.0, *v_start]), max_evals)
             return logp, u[1:]
+        description = "fast"
+    elif fit.method == "full":
+        kmax, seed = int(fit.options["kmax"]), int(fit.options["seed"])
 
-        return best, "fast"
-    if fit.method != "full":
+        def value(s_free, v):
+            return data.full_logp(like.natural(np.array([s_free, *v])), kmax, seed)
+
+        def optimize(share, v_start):
+            s_free = LOGIT.to_free(share)
+            v, logp, _, _ = maximize(lambda v: value(s_free, v), v_start,
+                                     optimizer="neldermead", max_evals=max_evals,
+                                     simplex_step=0.05, tol=1e-2)
+            return logp, v
+        description = f"full (K={kmax}, seed={seed})"
+    else:
         raise InputError(f"no profile for a {fit.method!r} fit; expected 'fast' or 'full'")
-    kmax, seed = int(fit.options["kmax"]), int(fit.options["seed"])
 
-    def best(share, v_start):
+    def best(share, v_starts):
         s_free = LOGIT.to_free(share)
-        v, logp, _, _ = maximize(
-            lambda v: data.full_logp(like.natural(np.array([s_free, *v])), kmax, seed),
-            np.asarray(v_start, dtype=float), optimizer="neldermead", max_evals=max_evals,
-            simplex_step=0.05, tol=1e-2)
-        return logp, v
+        starts = [np.asarray(v, dtype=float) for v in v_starts]
+        start = max(starts, key=lambda v: value(s_free, v))
+        return optimize(share, start)
 
-    return best, f"full (K={kmax}, seed={seed})"
+    return best, description
 
 
 def _lr_interval(x, loglik, drop=LR_DROP_95):
@@ -583,17 +596,22 @@ def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
     p = fit.params
     s_hat = float(np.clip(fit.share, *SHARE_LIMITS))
     v_hat = ERFINV.to_free(np.clip([p["rho12"], p["rho0"]], -RHO_LIMIT, RHO_LIMIT))
-    lp_hat, v_at_hat = best(s_hat, v_hat)
+    rho_hat_0 = float(np.clip(p["rho0"], -RHO_LIMIT, RHO_LIMIT))
+    lp_hat, v_at_hat = best(s_hat, [v_hat])
     loglik = np.empty(len(shares))
     v_grid = np.empty((len(shares), 2))
     for indices in (np.flatnonzero(shares < s_hat)[::-1], np.flatnonzero(shares >= s_hat)):
         # each point starts where the last two optima extrapolate to (the nuisance
-        # parameters move smoothly with the share)
+        # parameters move smoothly with the share), or at the fit's rg and rho0 if that is
+        # better: with rho12 near +-1 a Nelder-Mead simplex in erfinv rho12 is stuck on the
+        # flat end, and the profile fell far below the rg-held curve of the full step
         path = [(s_hat, v_at_hat)]
         for i in indices:
             (s0, v0), (s1, v1) = path[max(len(path) - 2, 0)], path[-1]
             v_start = v1 + (v1 - v0) * (shares[i] - s1) / (s1 - s0) if s1 != s0 else v1
-            loglik[i], v_grid[i] = best(shares[i], v_start)
+            v_rg = ERFINV.to_free(np.array([rho12_for_rg(fit.uni1, fit.uni2, shares[i],
+                                                         fit.rg), rho_hat_0]))
+            loglik[i], v_grid[i] = best(shares[i], [v_start, v_rg])
             path.append((shares[i], v_grid[i]))
     m = min(fit.uni1.pi, fit.uni2.pi)
     n_ref = int(data.n_ref)
