@@ -400,8 +400,9 @@ class AlphabetModel:
                 value = np.asarray(constrained[name], dtype=np.float64)
                 if transform is not None:  # e.g. Dirichlet's simplex: K values -> K - 1
                     value = transform.forward(value, *rv.owner.inputs).eval()
-                point[value_var.name] = np.asarray(value, np.float64).reshape(
-                    point[value_var.name].shape)
+                point[value_var.name] = np.broadcast_to(  # e.g. one value per LD block
+                    np.asarray(value, np.float64).reshape(-1) if np.size(value) > 1 else
+                    np.asarray(value, np.float64).reshape(()), point[value_var.name].shape).copy()
         point["beta"] = np.zeros(self.n_snps)
         point["comp"] = np.zeros(self.n_snps, dtype=np.int64)
         if self.prior.nested:
@@ -412,8 +413,8 @@ class AlphabetModel:
     def derived(self, point) -> dict:
         """Quantities the steps and the monitor need at ``point``, on the constrained scale.
 
-        Returns sig2_e, log_pi (K,), or (M, K) for per-SNP weights, mean_pi (K,): pi_k or its
-        mean over SNPs, slab_var (M,) and ``hyper``: a dict of the other free variables (pi,
+        Returns sig2_e (a float, or one per LD block), log_pi (K,), or (M, K) for per-SNP
+        weights, mean_pi (K,): pi_k or its mean over SNPs, slab_var (M,) and ``hyper``: a dict of the other free variables (pi,
         sig2_beta, S ...) on the constrained scale whatever their transform (arrays shared
         with caches: read, do not modify). None of these depends on the
         effects, so the last result is reused while the other value variables are unchanged
@@ -452,7 +453,9 @@ class AlphabetModel:
             theta = np.asarray(log_pi, np.float64)
             _, log_pi, _, mean_pi, _, _ = self.annotation_softmax(
                 theta.reshape(theta.shape[0], -1))
-        out = {"sig2_e": float(sig2_e), "log_pi": log_pi, "mean_pi": mean_pi,
+        sig2_e = np.asarray(sig2_e, np.float64)  # one per LD block in the eigen SBayes model
+        out = {"sig2_e": float(sig2_e) if sig2_e.ndim == 0 else sig2_e, "log_pi": log_pi,
+               "mean_pi": mean_pi,
                "slab_var": np.asarray(slab, np.float64)}
         if self.prior.nested:
             out["pi_window"] = float(hyper.pop(0))

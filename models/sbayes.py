@@ -81,7 +81,110 @@ CSR_MEMORY_LIMIT = 2 * 2**30
 MAX_ABS_EFFECT = 1.0
 
 
-class SBayesModel(AlphabetModel):
+class SummaryAlphabetModel(AlphabetModel):
+    """What the SBayes models on summary statistics share, whatever form their LD takes:
+    the prior (method C, R or S on the standardised scale), GCTB's starting values, the
+    per-allele conversion and the divergence checks of the monitor. A subclass sets
+    ``data`` (with ``stats``, ``vp``, ``het``), ``prior``, ``unscaled``, ``hyperpriors`` and
+    ``gamma``, and provides :attr:`column_variance` and :meth:`divergence_advice`."""
+
+    @property
+    def method(self) -> str:
+        return self.prior.method
+
+    @property
+    def n_snps(self) -> int:
+        return self.data.n_snps
+
+    @property
+    def per_allele_factor(self) -> np.ndarray:
+        """Standardised effect -> per-allele effect of A1 in phenotype units: sqrt(Vp / H_j)."""
+        return np.sqrt(self.data.vp / self.data.het)
+
+    @property
+    def column_variance(self) -> np.ndarray:
+        """R_jj of the LD the likelihood uses (1 unless the LD is shrunk or truncated)."""
+        raise NotImplementedError
+
+    def divergence_advice(self) -> str:
+        """What to try when the chain blows up (for ConvergenceError messages)."""
+        raise NotImplementedError
+
+    def _init_prior(self, prior, hyperpriors, unscaled: bool) -> None:
+        self.unscaled = bool(unscaled)
+        self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
+        if self.prior.method not in METHODS:
+            raise InputError(f"SBayes{self.prior.method} is not available; choose one of "
+                             f"{', '.join(METHODS)}")
+        self.hyperpriors = check_hyperprior_keys(
+            hyperpriors, ("pi", "sig2_beta", "sig2_e", "S") + EFFECT_PRIOR_PIECES)
+        self.gamma = self.prior.gamma_values
+
+    def _init_caches(self) -> None:
+        self._summaries = None
+        self._derived = None
+        self._derived_cache = None
+        self._softmax_memo = {}
+        self._annotations_t = None
+        self._initial = None  # AlphabetModel's cache of the initial point
+
+    def _slab_weight(self, S) -> np.ndarray:
+        """v_j / sig2_beta on the standardised scale: 1, H_j (unscaled) or H_j^(S+1) (S)."""
+        het = self.data.het
+        if self.method == "S":
+            return het ** (S + 1.0)
+        return het.copy() if self.unscaled else np.ones(self.n_snps)
+
+    def _starting_values(self) -> dict:
+        p = self.prior
+        var_g, var_e = p.hsq, 1.0 - p.hsq  # phenotypic variance 1 on the standardised scale
+        pi = p.pi_values
+        slab_mass = float((pi * self.gamma).sum())
+        sig2_beta = var_g / (slab_mass * float((self.column_variance
+                                                * self._slab_weight(p.S)).sum()))
+        return {"alpha": np.zeros(0), "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta,
+                "S": p.S, "var_y": 1.0, "var_g": var_g}
+
+    def _default_slab_var(self):
+        """sig2_beta on the standardised scale: times H_j (unscaled) or H_j^(S+1) (S)."""
+        p, s, d = self.prior, self.start, self.data
+        sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
+            "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
+        if p.method == "S":
+            S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
+            return maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)
+        return sig2_beta * as_float64(d.het) if self.unscaled else sig2_beta
+
+    def initial_point(self) -> dict:
+        point = super().initial_point()
+        point["alpha"] = np.zeros(0)  # no fixed effects: keeps the chain driver's bookkeeping
+        return point
+
+    def check_divergence(self, point, out) -> dict:
+        """``out`` (the monitor's values) unless the chain diverged: then ConvergenceError
+        naming what blew up, with :meth:`divergence_advice`."""
+        beta = np.asarray(point["beta"])
+        problems = []
+        if not np.isfinite(beta).all():
+            problems.append("non-finite effects")
+        elif np.abs(beta).max() > MAX_ABS_EFFECT:
+            j = int(np.abs(beta).argmax())
+            problems.append(f"SNP {self.data.stats['SNP'].iloc[j]} has a standardised effect "
+                            f"of {beta[j]:.3g} (more than the whole phenotypic variance)")
+        if not out["ResVar"] > 0:
+            problems.append(f"residual variance {out['ResVar']:.4g} <= 0")
+        if not 0.0 <= out["GenVar"] < 1.0:
+            problems.append(f"genetic variance {out['GenVar']:.4g} outside [0, 1) of a "
+                            f"phenotypic variance of 1")
+        if not 0.0 <= out["hsq"] < 1.0:
+            problems.append(f"hsq {out['hsq']:.4g} outside [0, 1)")
+        if problems:
+            raise ConvergenceError("the chain diverged: " + "; ".join(problems) + ". "
+                                   + self.divergence_advice())
+        return out
+
+
+class SBayesModel(SummaryAlphabetModel):
     """A PyMC graph of SBayesC/R/S plus what the Gibbs steps need to run it fast.
 
     Parameters
@@ -129,13 +232,7 @@ class SBayesModel(AlphabetModel):
                  ld_sampling_variance: bool | None = None, parallel_blocks: bool = False,
                  ld_layout: str = "auto", unscaled: bool = False):
         self.data = data
-        self.unscaled = bool(unscaled)
-        self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
-        if self.prior.method not in METHODS:
-            raise InputError(f"SBayes{self.prior.method} is not available; choose one of "
-                             f"{', '.join(METHODS)}")
-        self.hyperpriors = check_hyperprior_keys(
-            hyperpriors, ("pi", "sig2_beta", "sig2_e", "S") + EFFECT_PRIOR_PIECES)
+        self._init_prior(prior, hyperpriors, unscaled)
         self.robust = bool(robust)
         self.ld_sampling_variance = self.robust if ld_sampling_variance is None else bool(
             ld_sampling_variance)
@@ -164,19 +261,9 @@ class SBayesModel(AlphabetModel):
             self.ld_arrays = band_from_csr(indptr, indices, values)
         else:
             self.ld_arrays = (indptr, indices, values)
-        self.gamma = self.prior.gamma_values
+        self._init_caches()
         self.start = self._starting_values()
-        self._summaries = None
         self.model = self._build()
-        self._derived = None
-        self._derived_cache = None
-        self._softmax_memo = {}
-        self._annotations_t = None
-        self._initial = None  # AlphabetModel's cache of the initial point
-
-    @property
-    def method(self) -> str:
-        return self.prior.method
 
     @property
     def ld_bytes(self) -> int:
@@ -184,30 +271,8 @@ class SBayesModel(AlphabetModel):
         return int(sum(a.nbytes for a in self.ld_arrays[1:]) + self.ld_arrays[0].nbytes)
 
     @property
-    def n_snps(self) -> int:
-        return self.data.n_snps
-
-    @property
-    def per_allele_factor(self) -> np.ndarray:
-        """Standardised effect -> per-allele effect of A1 in phenotype units: sqrt(Vp / H_j)."""
-        return np.sqrt(self.data.vp / self.data.het)
-
-    def _slab_weight(self, S) -> np.ndarray:
-        """v_j / sig2_beta on the standardised scale: 1, H_j (unscaled) or H_j^(S+1) (S)."""
-        het = self.data.het
-        if self.method == "S":
-            return het ** (S + 1.0)
-        return het.copy() if self.unscaled else np.ones(self.n_snps)
-
-    def _starting_values(self) -> dict:
-        p = self.prior
-        var_g, var_e = p.hsq, 1.0 - p.hsq  # phenotypic variance 1 on the standardised scale
-        pi = p.pi_values
-        slab_mass = float((pi * self.gamma).sum())
-        column_var = self.data.xtx_diag / self.data.n  # R_jj: 1 unless the LD is shrunk
-        sig2_beta = var_g / (slab_mass * float((column_var * self._slab_weight(p.S)).sum()))
-        return {"alpha": np.zeros(0), "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta,
-                "S": p.S, "var_y": 1.0, "var_g": var_g}
+    def column_variance(self) -> np.ndarray:
+        return self.data.xtx_diag / self.data.n
 
     @property
     def has_sampling_ratio(self) -> bool:
@@ -258,44 +323,13 @@ class SBayesModel(AlphabetModel):
         self._sig2_e = sig2_e
         return model
 
-    def _default_slab_var(self):
-        """sig2_beta on the standardised scale: times H_j (unscaled) or H_j^(S+1) (S)."""
-        p, s, d = self.prior, self.start, self.data
-        sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
-            "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
-        if p.method == "S":
-            S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
-            return maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)
-        return sig2_beta * as_float64(d.het) if self.unscaled else sig2_beta
-
-    def initial_point(self) -> dict:
-        point = super().initial_point()
-        point["alpha"] = np.zeros(0)  # no fixed effects: keeps the chain driver's bookkeeping
-        return point
-
     def monitor(self, point, stats) -> dict:
         """The alphabet's per-iteration summary (standardised scale: ResVar + GenVar ~ 1),
         checked for divergence: raises ConvergenceError instead of reporting blown-up values."""
-        out = super().monitor(point, stats)
-        beta = np.asarray(point["beta"])
-        problems = []
-        if not np.isfinite(beta).all():
-            problems.append("non-finite effects")
-        elif np.abs(beta).max() > MAX_ABS_EFFECT:
-            j = int(np.abs(beta).argmax())
-            problems.append(f"SNP {self.data.snps['snp'].iloc[j]} has a standardised effect of "
-                            f"{beta[j]:.3g} (more than the whole phenotypic variance)")
-        if not out["ResVar"] > 0:
-            problems.append(f"residual variance {out['ResVar']:.4g} <= 0")
-        if not 0.0 <= out["GenVar"] < 1.0:
-            problems.append(f"genetic variance {out['GenVar']:.4g} outside [0, 1) of a "
-                            f"phenotypic variance of 1")
-        if not 0.0 <= out["hsq"] < 1.0:
-            problems.append(f"hsq {out['hsq']:.4g} outside [0, 1)")
-        if problems:
-            raise ConvergenceError("the chain diverged: " + "; ".join(problems) + ". "
-                                   + divergence_advice(self))
-        return out
+        return self.check_divergence(point, super().monitor(point, stats))
+
+    def divergence_advice(self) -> str:
+        return divergence_advice(self)
 
     def robust_description(self) -> str:
         """One line saying which robust settings this model uses (for logs and outputs)."""
@@ -312,6 +346,26 @@ class SBayesModel(AlphabetModel):
                 f"sampling-variance correction {sampling}")
 
 
+def reference_ld_note(data) -> str | None:
+    """A line for the log when the LD is a reference panel's sparse or shrunk matrix, whose
+    estimates are biased on realistic LD (docs/sbayes.md, eigen-decomposed block LD), else
+    None."""
+    if data.ld_in_sample:
+        return None
+    if data.ld.kind == "sparse":
+        return ("Warning: thresholded sparse LD of a reference panel is not positive definite: "
+                "with a 1,000-person panel on a coalescent genome SBayesC diverged for mid and "
+                "polygenic traits and overestimated hsq by 39% for a sparse one, where "
+                "eigen-decomposed block LD (--make-ldm-eigen, then --ldm-eigen) was within 10% "
+                "(docs/sbayes.md).")
+    if data.ld.kind == "shrunk":
+        return ("Note: shrunk LD of a reference panel underestimated hsq by 18-24% for mid and "
+                "polygenic traits on a coalescent genome with a 1,000-person panel, where "
+                "eigen-decomposed block LD (--make-ldm-eigen, then --ldm-eigen) was within 10% "
+                "(docs/sbayes.md).")
+    return None
+
+
 def divergence_advice(sbayes) -> str:
     """What to try when a chain blows up, naming only settings this run does not use yet."""
     data, tips = sbayes.data, []
@@ -320,6 +374,10 @@ def divergence_advice(sbayes) -> str:
         tips.append("the robust setting (drop --no-robust)")
     elif sbayes.ridge < 0.2:
         tips.append(f"a larger --ld-ridge (this run used {sbayes.ridge:.3g}; e.g. 0.2)")
+    if not data.ld_in_sample:
+        tips.append("eigen-decomposed block LD (--make-ldm-eigen --block-info FILE, then "
+                    "--ldm-eigen DIR), whose likelihood is positive definite and absorbs the "
+                    "panel's LD mismatch per block")
     if kind == "sparse":
         tips.append("LD that is positive definite: thresholded sparse LD is not "
                     "(--make-shrunk-ldm, or full/window LD)")

@@ -37,6 +37,7 @@ from bayesmix.cli import main as bayesmix_main
 from bayesmix.cli import mixer as mixer_cli
 from bayesmix.cli.options import parse
 from bayesmix.errors import InputError
+from bayesmix.ld.eigen import EigenBlocks
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::UserWarning"),
               pytest.mark.filterwarnings("ignore:Numba will use object mode")]
@@ -138,6 +139,22 @@ def world(tmp_path_factory, bfile22, dask_scheduler):
         "--out", d / "bm6.ld")
     run(bayesmix_main.main, "ld", "--bfile", d / "tiny", "--chr", "22", "--kind", "full",
         "--out", d / "bm22.ld")
+    # eigen-decomposed LD per chromosome and of both in one folder (as GCTB keeps a genome),
+    # and statistics without every 4th SNP (--impute-summary)
+    for chrom in ("6", "22"):
+        run(bayesmix_main.main, "ld", "eigen", "--bfile", d / "tiny", "--chr", chrom,
+            "--block-snps", 20, "--out", d / f"eig{chrom}")
+    EigenBlocks.concatenate(EigenBlocks.load(d / f"eig{c}", mmap=False)
+                            for c in ("6", "22")).save(d / "eig")
+    ma.loc[np.arange(len(ma)) % 4 != 0].to_csv(d / "sim_miss.ma", sep=" ", index=False)
+    # SNP annotations (--annot): an intercept and one binary annotation; another file without
+    # the intercept column and a continuous annotation
+    annot = pd.DataFrame({"SNP": bim["snp"], "Intercept": 1,
+                          "coding": (np.arange(len(bim)) % 3 == 0).astype(int)})
+    annot.to_csv(d / "annot.txt", sep=" ", index=False)
+    annot.drop(columns="Intercept").assign(
+        cons=np.random.default_rng(9).normal(size=len(bim)).round(3)).to_csv(
+        d / "annot2.txt", sep=" ", index=False)
     # MiXeR: r2 references per chromosome (and coarser ones), a .bim per reference, a
     # bivariate trait pair drawn from LD, fits
     from bayesmix.ld.store import LDMatrix
@@ -188,6 +205,30 @@ def world(tmp_path_factory, bfile22, dask_scheduler):
         d / "extra.sumstats.gz", sep="\t", index=False)
     ma.rename(columns={"p": "myp"}).drop(columns="freq").to_csv(d / "myp.txt", sep=" ",
                                                                  index=False)
+    # GCTB's block LD: blocks over both chromosomes (and other ones), folders of per-block
+    # files (merge-block-ldm-info deletes them: restored before each run that names them)
+    # and the same folders merged (make-ldm-eigen)
+    import shutil
+
+    (d / "gw_blocks.txt").write_text("Block Chrom StartBP EndBP\n1 6 28000000 31000000\n"
+                                     "2 6 31000000 34000000\n"
+                                     f"3 22 0 {bim['bp'].iloc[90]}\n"
+                                     f"4 22 {bim['bp'].iloc[90]} 60000000\n")
+    (d / "gw_blocks2.txt").write_text("Block Chrom StartBP EndBP\n1 6 28000000 34000000\n"
+                                      f"2 22 0 {bim['bp'].iloc[100]}\n")
+    w["restore"] = {}
+    for name, source in (("blk", "tiny"), ("blk_alt", "alt")):
+        run(gctb_cli.main, "--bfile", d / source, "--make-block-ldm", "--block-info",
+            d / "gw_blocks.txt", "--out", d / f"{name}.orig")
+        w["restore"][str(d / name)] = d / f"{name}.orig"
+        for copy in (name, f"{name}.merged"):
+            shutil.copytree(d / f"{name}.orig", d / copy)
+        run(gctb_cli.main, "--ldm", d / f"{name}.merged", "--merge-block-ldm-info", "--out",
+            d / f"{name}.merge")
+    # eigen LD of both chromosomes in the blocks of gw_blocks.txt (blocks of 20 SNPs cut
+    # through the LD of the tiny data: their rotated statistics claim more than all of h2)
+    run(gctb_cli.main, "--bfile", d / "tiny", "--make-ldm-eigen", "--block-info",
+        d / "gw_blocks.txt", "--out", d / "gweig")
     w["d"] = str(d)
     w["dask"] = dask_scheduler
     return w
@@ -219,6 +260,18 @@ def bases(w) -> dict:
     b[("bayesmix-gctb", "thin-ldm")] = ["--make-sparse-ldm", "--ldm", f"{d}/ld6.chr6.ldm.full"]
     b[("bayesmix-gctb", "write-ldm-txt")] = ["--write-ldm-txt", "--ldm",
                                              f"{d}/ld6.chr6.ldm.full"]
+    for m in ("C", "R", "S", "RC"):
+        b[("bayesmix-gctb", f"sbayes-eigen-{m}")] = [
+            "--sbayes", m, "--gwas-summary", f"{d}/sim1000.ma", "--ldm-eigen", f"{d}/gweig",
+            *(["--annot", f"{d}/annot.txt"] if m == "RC" else []), *GCTB_CHAIN]
+    b[("bayesmix-gctb", "impute-summary")] = ["--impute-summary", "--ldm-eigen", f"{d}/eig",
+                                              "--gwas-summary", f"{d}/sim_miss.ma"]
+    blocks = ["--bfile", bf, "--block-info", f"{d}/gw_blocks.txt"]
+    b[("bayesmix-gctb", "make-block-ldm")] = ["--make-block-ldm", *blocks]
+    b[("bayesmix-gctb", "make-ldm-eigen-bfile")] = ["--make-ldm-eigen", *blocks]
+    b[("bayesmix-gctb", "merge-block-ldm-info")] = ["--merge-block-ldm-info", "--ldm",
+                                                    f"{d}/blk"]
+    b[("bayesmix-gctb", "make-ldm-eigen")] = ["--make-ldm-eigen", "--ldm", f"{d}/blk.merged"]
     # bayesmix-mixer
     fits = ["--ld-file", f"{d}/tiny_chr@.ld", "--chr2use", "22", "--exclude-ranges", "[]"]
     b[("bayesmix-mixer", "ld")] = ["ld", "--bfile", bf, "--chr", "6"]
@@ -314,6 +367,10 @@ def probes(w) -> dict:
     for flag in ("--bayes", "--sbayes", "--make-full-ldm", "--make-sparse-ldm",
                  "--make-shrunk-ldm", "--out"):
         P[G, flag] = Probe([])
+    for flag in ("--make-block-ldm", "--merge-block-ldm-info", "--make-ldm-eigen"):
+        P[G, flag] = Probe([])
+    P[G, "--block-info"] = Probe(["--block-info", f"{d}/gw_blocks2.txt"])
+    P[G, "--block"] = Probe(["--block", "2"])
     P[G, "--bfile"] = Probe(["--bfile", w["alt_bfile"]])
     P[G, "--pheno"] = Probe(["--pheno", f"{d}/sim2.phen"])
     P[G, "--mpheno"] = Probe(["--mpheno", "2"], context=["--pheno", f"{d}/two.phen"])
@@ -332,8 +389,10 @@ def probes(w) -> dict:
                                            ("make-full-ldm", "make-sparse-ldm",
                                             "make-shrunk-ldm")})
     P[G, "--maf"] = Probe(["--maf", "0.2"])
-    P[G, "--pi"] = Probe(["--pi", "0.2"], only={"bayes-R": ["--pi", "0.8,0.1,0.05,0.05"],
-                                                "sbayes-R": ["--pi", "0.8,0.1,0.05,0.05"]})
+    P[G, "--pi"] = Probe(["--pi", "0.2"], only={
+        "bayes-R": ["--pi", "0.8,0.1,0.05,0.05"], "sbayes-R": ["--pi", "0.8,0.1,0.05,0.05"],
+        **{a: ["--pi", "0.8,0.1,0.05,0.03,0.02"] for a in ("sbayes-eigen-R",
+                                                           "sbayes-eigen-RC")}})
     P[G, "--pi-snp"] = Probe(["--pi-snp", "0.3"])
     P[G, "--fix-pi-snp"] = Probe(["--fix-pi-snp"])
     P[G, "--gamma"] = Probe(["--gamma", "0,0.001,0.01,0.1"])
@@ -354,13 +413,20 @@ def probes(w) -> dict:
     P[G, "--no-mcmc-bin"] = Probe(["--no-mcmc-bin"])
     P[G, "--no-netcdf"] = Probe(["--no-netcdf"], drop=["--no-netcdf"])
     P[G, "--gwas-summary"] = Probe(["--gwas-summary", f"{d}/sim2.ma"])
-    P[G, "--ldm"] = Probe(["--ldm", f"{d}/ld22.chr22.ldm.full"], replaces=["--mldm"])
+    P[G, "--ldm"] = Probe(["--ldm", f"{d}/ld22.chr22.ldm.full"], replaces=["--mldm"],
+                          only={"merge-block-ldm-info": ["--ldm", f"{d}/blk_alt"],
+                                "make-ldm-eigen": ["--ldm", f"{d}/blk_alt.merged"]})
     P[G, "--mldm"] = Probe(["--mldm", f"{d}/pieces22.txt"],
                            only={a: ["--mldm", f"{d}/mldm2.txt"] for a in gctb_cli.SBAYES})
     P[G, "--impute-n"] = Probe(["--impute-n"])
     P[G, "--p-value"] = Probe(["--p-value", "0.5"])
     P[G, "--rsq"] = Probe(["--rsq", "0.3"])
     P[G, "--keep-ambiguous"] = Probe(["--keep-ambiguous"])
+    P[G, "--impute-summary"] = Probe([])
+    P[G, "--annot"] = Probe(["--annot", f"{d}/annot2.txt"])
+    P[G, "--impute-ridge"] = Probe(["--impute-ridge", "0.5"])
+    P[G, "--ldm-eigen"] = Probe(["--ldm-eigen", f"{d}/eig22"])
+    P[G, "--ldm-eigen-cutoff"] = Probe(["--ldm-eigen-cutoff", "0.9"])
     P[G, "--robust"] = Probe(["--robust"], same=True)
     P[G, "--no-robust"] = Probe(["--no-robust"])
     P[G, "--ld-ridge"] = Probe(["--ld-ridge", "0.3"])
@@ -647,12 +713,18 @@ def observe(path_prefix: Path) -> dict:
 @pytest.fixture(scope="module")
 def harness(world, tmp_path_factory):
     """run(prog, argv) -> observation of a successful run; counts the runs made."""
+    import shutil
+
     root = tmp_path_factory.mktemp("option_runs")
     counter = {"n": 0}
 
     def run(prog, argv):
         counter["n"] += 1
         out = root / f"r{counter['n']}"
+        for target, source in world["restore"].items():  # inputs a run changes in place
+            if target in argv:
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(source, target)
         main = MAINS.get(prog, bayesmix_main.main)
         rc = main([*argv, "--out", str(out)])
         if rc != 0:

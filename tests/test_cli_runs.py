@@ -85,7 +85,8 @@ def test_a_missing_output_directory_is_refused_before_any_work(trait, bfile22, c
     (["--sbayes", "R"], "one analysis per run: --bayes C and --sbayes R"),
     (["--make-full-ldm"], "one analysis per run"),
     (["--gwas-summary", "x.ma"], "--gwas-summary does not apply to --bayes C (it applies to "
-                                 "--sbayes C/R/S)"),
+                                 "--sbayes C/R/S, --ldm-eigen DIR --sbayes C/R/S/RC, "
+                                 "--ldm-eigen DIR --gwas-summary --impute-summary)"),
     (["--covar", "c.txt", "--qcovar", "c.txt"], "exclude each other"),
 ])
 def test_argument_mistakes_are_one_line_errors(trait, bfile22, capsys, argv, message):

@@ -42,6 +42,13 @@ def test_ma_reader_keeps_values_and_derives_z():
     assert df["CHR"].isna().all() and df["BP"].isna().all() and df["INFO"].isna().all()
 
 
+def test_gctb_unknown_frequency_minus_one_is_missing(tmp_path):
+    path = write(tmp_path / "t.ma", "SNP A1 A2 freq b se p N\nrs1 A G -1 0.02 0.01 0.05 1000\n"
+                                    "rs2 C T 0.2 0.01 0.01 0.3 1000\n")
+    df = read_sumstats(path)
+    assert np.isnan(df["FREQ"].iloc[0]) and df["FREQ"].iloc[1] == 0.2
+
+
 def test_ldsc_reader_z_only_leaves_beta_se_missing_and_derives_p():
     df = read_sumstats(DATA / "ldsc.sumstats")
     assert df.attrs["format"] == "ldsc"

@@ -108,3 +108,50 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     assert "Data summary" in log                # what was done before it stopped, and why
     assert log.rstrip().splitlines()[-1] == err.rstrip().splitlines()[-1]
     assert log.rstrip().splitlines()[-1].startswith("error: ") and "blowing up" in log
+
+
+def test_sbayes_on_eigen_ld_from_the_gctb_commands(panel, capsys):
+    """GCTB's eigen workflow end to end: the one-step --make-ldm-eigen, SBayesR on it (GCTB's
+    five components), SBayesRC with annotations, and the refusals of settings that have no
+    meaning on eigen LD."""
+    bfile, work, snps = panel
+    cut = int(snps["bp"].iloc[200])
+    (work / "blocks.txt").write_text(f"Block Chrom StartBP EndBP\n1 22 0 {cut}\n"
+                                     f"2 22 {cut} 60000000\n")
+    eig = str(work / "eig")
+    assert main(["--bfile", str(bfile), "--extract", str(work / "snps.txt"), "--make-ldm-eigen",
+                 "--block-info", str(work / "blocks.txt"), "--out", eig]) == 0
+    geno = Genotypes.open(bfile, extract=set(snps["snp"]))
+    x = geno.read(np.arange(400), standardize=False).astype(np.float64)
+    r = np.corrcoef(x, rowvar=False)
+    rng = np.random.default_rng(6)
+    b = np.zeros(400)
+    b[[30, 120, 250, 330]] = [0.03, -0.03, 0.025, 0.03]
+    z = np.sqrt(20_000) * r @ b + np.linalg.cholesky(r + 1e-3 * np.eye(400)) @ rng.normal(size=400)
+    write_ma(sumstats_table(z, 20_000, geno.snps), work / "eig_trait.ma")
+    capsys.readouterr()
+    out = str(work / "eig_r")
+    assert main(["--sbayes", "R", "--ldm-eigen", eig, "--gwas-summary",
+                 str(work / "eig_trait.ma"), "--chain-length", "300", "--burn-in", "100",
+                 "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "2 LD blocks" in printed and "one residual variance per block" in printed
+    par = pd.read_csv(f"{out}.parRes", sep=r"\s+", index_col=0)
+    assert [f"NumSnp{k}" for k in range(1, 6)] == [i for i in par.index if i.startswith("NumSnp")]
+    assert 0 < par.loc["hsq", "Mean"] < 0.2
+    annot = pd.DataFrame({"SNP": snps["snp"], "Intercept": 1,
+                          "coding": (np.arange(400) % 4 == 0).astype(int)})
+    annot.to_csv(work / "annot.txt", sep=" ", index=False)
+    assert main(["--sbayes", "RC", "--ldm-eigen", eig, "--annot", str(work / "annot.txt"),
+                 "--gwas-summary", str(work / "eig_trait.ma"), "--chain-length", "200",
+                 "--burn-in", "100", "--out", str(work / "eig_rc")]) == 0
+    assert "Read 2 annotations (Intercept, coding) of 400 SNPs" in capsys.readouterr().out
+    # RC needs eigen LD and annotations; the ridge and its kin do not apply to eigen LD
+    for argv, message in (
+            (["--sbayes", "RC", "--ldm", f"{work}/ref.ldm.full"], "--ldm-eigen"),
+            (["--sbayes", "RC", "--ldm-eigen", eig], "needs --annot"),
+            (["--sbayes", "C", "--ldm-eigen", eig, "--ld-ridge", "0.1"],
+             "--ld-ridge does not apply")):
+        assert main([*argv, "--gwas-summary", str(work / "eig_trait.ma"), "--out",
+                     str(work / "refused")]) == 1
+        assert message in capsys.readouterr().err

@@ -12,6 +12,9 @@ GCTB's own examples run unchanged::
     bayesmix-gctb --mldm pieces.txt --make-full-ldm --out ref
     bayesmix-gctb --bfile ref --make-sparse-ldm --chisq 10 --out ref
     bayesmix-gctb --bfile ref --chr 22 --make-shrunk-ldm --gen-map map.txt --out ref
+    bayesmix-gctb --bfile ref --make-block-ldm --block-info blocks.txt --out ldm
+    bayesmix-gctb --ldm ldm --merge-block-ldm-info --out ldm
+    bayesmix-gctb --ldm ldm --make-ldm-eigen --ldm-eigen-cutoff 0.995 --out ldm
     bayesmix-gctb --sbayes R --ldm ref.ldm.sparse --pi 0.95,0.02,0.02,0.01 \\
         --gamma 0.0,0.01,0.1,1 --gwas-summary trait.ma --chain-length 10000 --burn-in 2000 \\
         --out-freq 10 --out trait
@@ -19,6 +22,7 @@ GCTB's own examples run unchanged::
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from bayesmix.cli.options import (CommandSpec, dask_options, float_list, nonnegative_float,
@@ -28,13 +32,24 @@ from bayesmix.errors import InputError
 
 BAYES = ("bayes-B", "bayes-C", "bayes-S", "bayes-R", "bayes-N", "bayes-NS")
 SBAYES = ("sbayes-C", "sbayes-R", "sbayes-S")
+SBAYES_EIGEN = ("sbayes-eigen-C", "sbayes-eigen-R", "sbayes-eigen-S", "sbayes-eigen-RC")
 LD_BUILD = ("make-full-ldm", "make-sparse-ldm", "make-shrunk-ldm")
 LD_FROM_FILES = ("merge-ldm", "thin-ldm", "write-ldm-txt")
-MCMC = BAYES + SBAYES
+BLOCK_LD_FROM_GENOTYPES = ("make-block-ldm", "make-ldm-eigen-bfile")
+EIGEN_LD = BLOCK_LD_FROM_GENOTYPES + ("merge-block-ldm-info", "make-ldm-eigen")
+BLOCK_BUILDS = BLOCK_LD_FROM_GENOTYPES + ("make-ldm-eigen",)   # those that compute block LD
+SUMMARY_ANALYSES = SBAYES + SBAYES_EIGEN
+MCMC = BAYES + SUMMARY_ANALYSES
 
 ANALYSES = {
     **{a: f"--bayes {a.split('-')[1]}" for a in BAYES},
     **{a: f"--sbayes {a.split('-')[1]}" for a in SBAYES},
+    **{a: f"--ldm-eigen DIR --sbayes {a.split('-')[2]}" for a in SBAYES_EIGEN},
+    "make-block-ldm": "--bfile --make-block-ldm --block-info",
+    "merge-block-ldm-info": "--ldm DIR --merge-block-ldm-info",
+    "make-ldm-eigen": "--ldm DIR --make-ldm-eigen",
+    "make-ldm-eigen-bfile": "--bfile --make-ldm-eigen --block-info",
+    "impute-summary": "--ldm-eigen DIR --gwas-summary --impute-summary",
     "make-full-ldm": "--make-full-ldm",
     "make-sparse-ldm": "--make-sparse-ldm",
     "make-shrunk-ldm": "--make-shrunk-ldm",
@@ -50,7 +65,22 @@ def detect(given: dict) -> str:
     if "bayes" in given:
         asked.append(f"bayes-{given['bayes']}")
     if "sbayes" in given:
-        asked.append(f"sbayes-{given['sbayes']}")
+        if "ldm_eigen" in given:
+            asked.append(f"sbayes-eigen-{given['sbayes']}")
+        elif given["sbayes"] == "RC":
+            raise InputError("--sbayes RC runs on eigen-decomposed LD: give --ldm-eigen DIR "
+                             "(and --annot FILE)")
+        else:
+            asked.append(f"sbayes-{given['sbayes']}")
+    for flag in ("make_block_ldm", "merge_block_ldm_info", "impute_summary"):
+        if given.get(flag):
+            asked.append(flag.replace("_", "-"))
+    if given.get("make_ldm_eigen"):
+        if "bfile" in given and "ldm" in given:
+            raise InputError("--ldm does not apply to --bfile --make-ldm-eigen, nor --bfile "
+                             "to --ldm DIR --make-ldm-eigen: give --ldm DIR (decompose its "
+                             "block LD) or --bfile with --block-info (build it), not both")
+        asked.append("make-ldm-eigen-bfile" if "bfile" in given else "make-ldm-eigen")
     builds = [k for k in ("make_full_ldm", "make_sparse_ldm", "make_shrunk_ldm") if given.get(k)]
     if len(builds) > 1:
         raise InputError("choose one of --make-full-ldm, --make-sparse-ldm, --make-shrunk-ldm")
@@ -60,16 +90,34 @@ def detect(given: dict) -> str:
         asked.append("thin-ldm")
     elif builds:
         asked.append(builds[0].replace("_", "-"))
-    elif given.get("write_ldm_txt"):
+    elif given.get("write_ldm_txt") and not set(asked) & set(BLOCK_BUILDS):
         asked.append("write-ldm-txt")
     if len(asked) > 1:
         raise InputError(f"one analysis per run: {' and '.join(ANALYSES[a] for a in asked)} "
                          "were both asked for; run them one after the other")
     if not asked:
-        raise InputError("no analysis requested: give --bayes B|C|S|R|N|NS, --sbayes C|R|S, "
-                         "--make-full-ldm, --make-sparse-ldm, --make-shrunk-ldm or "
-                         "--write-ldm-txt (see --help)")
+        raise InputError("no analysis requested: give --bayes B|C|S|R|N|NS, --sbayes "
+                         "C|R|S|RC, --make-full-ldm, --make-sparse-ldm, --make-shrunk-ldm, "
+                         "--make-block-ldm, --make-ldm-eigen, --merge-block-ldm-info, "
+                         "--impute-summary or --write-ldm-txt (see --help)")
     return asked[0]
+
+
+def eigen_cutoff(text: str) -> float:
+    """``--ldm-eigen-cutoff``: one share in (0, 1]. GCTB also takes a list, over which its
+    SBayes tunes the cut-off by pseudo-validation; bayesmix refuses a list rather than
+    silently using one of its values."""
+    if "," in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give one cut-off (GCTB's list of cut-offs, tuned by pseudo-validation, "
+            "is not supported; 0.995 is GCTB's default and first choice)")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
+    return value
 
 
 DATA, MODEL, CHAIN, OUTPUT, SUMMARY, LDM = (
@@ -81,10 +129,12 @@ OPTIONS = [
     option("--bayes", applies=BAYES, role="selector", group=MODEL, type=str.upper,
            choices=["B", "C", "S", "R", "N", "NS"], metavar="B|C|S|R|N|NS",
            help="BayesB, C, S, R, N or NS on individual genotypes (--bfile, --pheno)"),
-    option("--sbayes", applies=SBAYES, role="selector", group=SUMMARY, type=str.upper,
-           choices=["C", "R", "S"], metavar="C|R|S",
+    option("--sbayes", applies=SUMMARY_ANALYSES, role="selector", group=SUMMARY,
+           type=str.upper, choices=["C", "R", "S", "RC"], metavar="C|R|S|RC",
            help="SBayesC, SBayesR or SBayesS on GWAS summary statistics (--gwas-summary) "
-                "and an LD matrix (--ldm or --mldm)"),
+                "and an LD matrix (--ldm or --mldm) or eigen-decomposed LD (--ldm-eigen); "
+                "RC: SBayesR with annotation-dependent mixture weights (--ldm-eigen, "
+                "--annot)"),
     option("--make-full-ldm", applies=("make-full-ldm", "merge-ldm"), role="selector",
            group=LDM, action="store_true",
            help="full LD matrix from --bfile, or with --mldm LIST the merge of the pieces "
@@ -96,15 +146,40 @@ OPTIONS = [
     option("--make-shrunk-ldm", applies=("make-shrunk-ldm",), role="selector", group=LDM,
            action="store_true",
            help="shrunk LD (Wen & Stephens 2010) from --bfile and a genetic map (--gen-map)"),
-    option("--write-ldm-txt", applies=LD_BUILD + LD_FROM_FILES, role="runtime", group=LDM,
+    option("--make-block-ldm", applies=("make-block-ldm",), role="selector", group=LDM,
            action="store_true",
+           help="the full LD of each block of --block-info from --bfile, into the folder "
+                "--out: block<ID>.ldm.bin, .snp.info, .ldm.info (GCTB's eigen LD, step 1)"),
+    option("--merge-block-ldm-info", applies=("merge-block-ldm-info",), role="selector",
+           group=LDM, action="store_true",
+           help="merge the per-block info files of the folder --ldm DIR into DIR/snp.info "
+                "and DIR/ldm.info, deleting them (step 2)"),
+    option("--make-ldm-eigen", applies=("make-ldm-eigen", "make-ldm-eigen-bfile"),
+           role="selector", group=LDM, action="store_true",
+           help="eigen-decompose each block LD of --ldm DIR into DIR/block<ID>.eigen.bin "
+                "(step 3); with --bfile and --block-info instead, steps 1-3 in one pass into "
+                "the folder --out, without the m x m matrices (bayesmix extra)"),
+    option("--block-info", applies=BLOCK_LD_FROM_GENOTYPES, required=BLOCK_LD_FROM_GENOTYPES,
+           input="file", group=LDM, metavar="FILE",
+           help="LD blocks: a header line, then ID Chrom StartBP EndBP per block (integer "
+                "IDs); a block holds the SNPs of its chromosome with StartBP <= bp < EndBP"),
+    option("--block", applies=BLOCK_BUILDS + ("impute-summary",), group=LDM,
+           type=positive_int, conflicts=("resume",), metavar="N",
+           help="only the N-th block (1-based, in the order of --block-info, or of "
+                "DIR/ldm.info with --ldm DIR), so blocks run as separate jobs; merge their "
+                "info files with --merge-block-ldm-info afterwards. --impute-summary: "
+                "impute the N-th block of --ldm-eigen only, into OUT.block<ID>.imputed.ma"),
+    option("--write-ldm-txt", applies=LD_BUILD + LD_FROM_FILES + BLOCK_BUILDS, role="runtime",
+           group=LDM, action="store_true",
            help="write the LD matrix as text OUT.ldm.txt: of --ldm, or also of the matrix "
-                "being built or merged"),
+                "being built or merged; block LD: also block<ID>.ldm.txt (--make-block-ldm) "
+                "or block<ID>.eigen.txt (--make-ldm-eigen), GCTB's layouts"),
     # ----------------------------------------------------------------- data
-    option("--bfile", applies=BAYES + LD_BUILD, required=BAYES + LD_BUILD, input="plink",
+    option("--bfile", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES,
+           required=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, input="plink",
            group=DATA, metavar="PREFIX",
            help="PLINK 1 binary fileset PREFIX.bed/.bim/.fam: the genotypes (--bayes) or "
-                "the LD reference panel (--make-*-ldm)"),
+                "the LD reference panel (--make-*-ldm, --make-block-ldm, --make-ldm-eigen)"),
     option("--pheno", applies=BAYES, required=BAYES, input="file", group=DATA, metavar="FILE",
            help="phenotype file: FID IID trait1 [trait2 ...] (GCTA .phen)"),
     option("--mpheno", applies=BAYES, default=1, group=DATA, type=positive_int, metavar="K",
@@ -116,48 +191,67 @@ OPTIONS = [
            metavar="FILE", help="same as --covar (GCTA's name)"),
     option("--dcovar", applies=BAYES, input="file", group=DATA, metavar="FILE",
            help="discrete covariates FID IID label1 ... (one-hot coded fixed effects)"),
-    option("--keep", applies=BAYES + LD_BUILD, input="file", group=DATA, metavar="FILE",
+    option("--keep", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, input="file", group=DATA, metavar="FILE",
            help="keep only the individuals listed (FID IID)"),
-    option("--remove", applies=BAYES + LD_BUILD, input="file", group=DATA, metavar="FILE",
+    option("--remove", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, input="file", group=DATA, metavar="FILE",
            help="remove the individuals listed (FID IID)"),
-    option("--extract", applies=MCMC + LD_BUILD, input="file", group=DATA, metavar="FILE",
+    option("--extract", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
+           + ("impute-summary",), input="file",
+           group=DATA, metavar="FILE",
            help="use only the SNPs listed (first column)"),
-    option("--exclude", applies=MCMC + LD_BUILD, input="file", group=DATA, metavar="FILE",
+    option("--exclude", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
+           + ("impute-summary",), input="file",
+           group=DATA, metavar="FILE",
            help="leave out the SNPs listed"),
-    option("--chr", applies=MCMC + LD_BUILD, group=DATA, metavar="CHR",
+    option("--chr", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES + ("impute-summary",),
+           group=DATA, metavar="CHR",
            dest="chrom", help="use only this chromosome"),
-    option("--exclude-mhc", applies=MCMC + LD_BUILD, group=DATA, nargs="?", const="hg19",
+    option("--exclude-mhc", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
+           + ("impute-summary",), group=DATA,
+           nargs="?", const="hg19",
            choices=["hg19", "hg38"], metavar="BUILD",
            help="leave out the MHC region (genome build hg19 unless hg38 is given)"),
-    option("--exclude-region", applies=MCMC + LD_BUILD, input="file", group=DATA,
+    option("--exclude-region", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
+           + ("impute-summary",), input="file",
+           group=DATA,
            metavar="FILE", help="leave out SNPs in the regions of FILE (chr start end, "
                                 "1-based inclusive)"),
-    option("--maf", applies=BAYES + LD_BUILD, default=0.0, group=DATA, type=unit_interval,
+    option("--maf", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, default=0.0, group=DATA, type=unit_interval,
            help="leave out SNPs whose minor allele frequency (in the analysed samples) is "
                 "below this"),
     # ----------------------------------------------------------------- model
     option("--pi", applies=MCMC, group=MODEL, type=float_list, metavar="P[,P...]",
            help="starting mixture weights: the non-zero share for B/C/S (default 0.05), the "
-                "K weights of R (default 0.95,0.02,0.02,0.01), the share of windows with an "
-                "effect for N/NS (default 0.5)"),
+                "K weights of R (default 0.95,0.02,0.02,0.01; on eigen LD, as GCTB, "
+                "0.95,0.02,0.01,0.01,0.01), the share of windows with an effect for N/NS "
+                "(default 0.5)"),
     option("--pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, type=probability,
            help="starting share of SNPs with an effect inside windows with one (0.05)"),
     option("--fix-pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, action="store_true",
            help="keep the within-window SNP share at --pi-snp"),
-    option("--gamma", applies=("bayes-R", "sbayes-R"), group=MODEL, type=float_list,
+    option("--gamma", applies=("bayes-R", "sbayes-R", "sbayes-eigen-R", "sbayes-eigen-RC"),
+           group=MODEL, type=float_list,
            metavar="G,G,...", help="component variances relative to sig2_beta, first 0 "
-                                   "(default 0,0.01,0.1,1)"),
-    option("--hsq", applies=MCMC, default=0.5, group=MODEL, type=probability,
-           help="starting heritability: sets the starting values and prior scales"),
-    option("--S", applies=("bayes-S", "bayes-NS", "sbayes-S"), default=0.0, group=MODEL,
+                                   "(default 0,0.01,0.1,1; on eigen LD, as GCTB, "
+                                   "0,0.001,0.01,0.1,1)"),
+    option("--hsq", applies=MCMC, default={**{a: 0.5 for a in BAYES + SBAYES},
+                                           **{a: 0.1 for a in SBAYES_EIGEN}},
+           group=MODEL, type=probability,
+           help="starting heritability: sets the starting values and prior scales (default "
+                "0.5; on eigen LD, as GCTB, 0.1)"),
+    option("--S", applies=("bayes-S", "bayes-NS", "sbayes-S", "sbayes-eigen-S"), default=0.0,
+           group=MODEL,
            type=float, dest="S", help="starting value of S (per-allele effect "
                                                "variance proportional to (2pq)^S)"),
     option("--wind", applies=("bayes-N", "bayes-NS"), default=1.0, group=MODEL,
            type=positive_float, help="window width in Mb"),
-    option("--fix-pi", applies=MCMC, group=MODEL, action="store_true",
-           help="keep the mixture weights at --pi (not sampled)"),
+    option("--fix-pi", applies=tuple(a for a in MCMC if a != "sbayes-eigen-RC"), group=MODEL,
+           action="store_true",
+           help="keep the mixture weights at --pi (not sampled; SBayesRC's weights come from "
+                "the annotations)"),
     option("--unscale-genotype", applies=("bayes-B", "bayes-C", "bayes-R", "bayes-N",
-                                          "sbayes-C", "sbayes-R"),
+                                          "sbayes-C", "sbayes-R", "sbayes-eigen-C",
+                                          "sbayes-eigen-R", "sbayes-eigen-RC"),
            group=MODEL, action="store_true",
            help="per-allele effects: prior variance independent of allele frequency "
                 "(centred, not standardised, genotypes); BayesS/NS/SBayesS always are"),
@@ -175,49 +269,84 @@ OPTIONS = [
     option("--out-freq", applies=MCMC, default=100, role="runtime", group=CHAIN,
            type=nonnegative_int, help="a progress line every k iterations (0: none)"),
     *dask_options(LD_BUILD, group=LDM),
-    option("--thread", applies=MCMC + LD_BUILD, default=1, role="runtime", group=CHAIN,
+    option("--thread", applies=MCMC + LD_BUILD + BLOCK_BUILDS, default=1, role="runtime", group=CHAIN,
            type=positive_int,
            help="threads: chains run in parallel processes (at most --chains); with one "
-                "chain, SBayes sweeps independent LD blocks in parallel; LD building uses "
-                "them for its matrix products. Results do not depend on it"),
+                "chain, SBayes sweeps independent LD blocks (eigen LD: runs of blocks) in "
+                "parallel; LD building uses them for its matrix products (block LD: and "
+                "eigen-decompositions). Results do not depend on it"),
     option("--checkpoint-every", applies=MCMC, default=1000, role="runtime", group=CHAIN,
            type=nonnegative_int,
            help="write OUT.ckpt.chainK every k iterations (and always when interrupted by "
                 "Ctrl-C, SIGTERM or SIGHUP); 0: only when interrupted"),
-    option("--resume", applies=MCMC + LD_BUILD, role="runtime", group=CHAIN,
+    option("--resume", applies=MCMC + LD_BUILD + BLOCK_BUILDS, role="runtime", group=CHAIN,
            action="store_true",
            help="continue an interrupted run from its checkpoint (OUT.ckpt.chainK; LD builds: "
-                "OUT...ldm.TYPE.ckpt); its inputs and settings must be unchanged. Without it an "
+                "OUT...ldm.TYPE.ckpt; block LD: the blocks finished in the folder); its "
+                "inputs and settings must be unchanged. Without it an "
                 "existing checkpoint is an error, never silently continued or overwritten"),
     # ----------------------------------------------------------------- output
     option("--out", applies=tuple(ANALYSES), default="gctb", role="output", group=OUTPUT,
-           metavar="PREFIX", help="output prefix"),
+           metavar="PREFIX", help="output prefix (--make-block-ldm, --make-ldm-eigen "
+                                  "--bfile: the output folder, created; OUT.log next to it)"),
     option("--no-mcmc-bin", applies=MCMC, role="runtime", group=OUTPUT, action="store_true",
            help="do not write OUT.mcmcsamples.SnpEffects (nor keep per-SNP draws in memory; "
                 "LastSampleEff of OUT.snpRes is then NA)"),
     option("--no-netcdf", applies=MCMC, role="runtime", group=OUTPUT, action="store_true",
            help="do not write the ArviZ file OUT.nc"),
     # ----------------------------------------------------------------- summary data
-    option("--gwas-summary", applies=SBAYES, required=SBAYES, input="file", group=SUMMARY,
+    option("--gwas-summary", applies=SUMMARY_ANALYSES + ("impute-summary",),
+           required=SUMMARY_ANALYSES + ("impute-summary",), input="file", group=SUMMARY,
            metavar="FILE", help="GWAS summary statistics (.ma: SNP A1 A2 freq b se p N)"),
-    option("--ldm", applies=SBAYES + ("thin-ldm", "write-ldm-txt"),
-           required=("thin-ldm", "write-ldm-txt"), input="ld", conflicts=("mldm",),
-           group=SUMMARY, metavar="LD",
+    option("--ldm-eigen", applies=SBAYES_EIGEN + ("impute-summary",),
+           required=SBAYES_EIGEN + ("impute-summary",), input="dir", group=SUMMARY,
+           metavar="DIR",
+           help="eigen-decomposed block LD (GCTB's --make-ldm-eigen folder, or a bayesmix "
+                "eigen LD folder): SBayes on the low-rank likelihood of SBayesRC, one residual "
+                "variance per LD block"),
+    option("--ldm-eigen-cutoff", applies=SBAYES_EIGEN + ("make-ldm-eigen",
+                                                        "make-ldm-eigen-bfile",
+                                                        "impute-summary"),
+           default={"make-ldm-eigen": 0.995, "make-ldm-eigen-bfile": 0.995,
+                    "impute-summary": 0.995},
+           group=SUMMARY, type=eigen_cutoff, metavar="C",
+           help="share of each block's LD variance (sum of positive eigenvalues) kept by its "
+                "leading eigenvectors: when decomposing (default 0.995), or lower than the "
+                "folder's for SBayes (default: all the folder keeps)"),
+    option("--annot", applies=("sbayes-eigen-RC",), required=("sbayes-eigen-RC",),
+           input="file", group=SUMMARY, metavar="FILE",
+           help="SNP annotations: a header line, then SNP and one column per annotation "
+                "(an intercept column of ones is added when absent)"),
+    option("--ldm", applies=SBAYES + ("thin-ldm", "write-ldm-txt", "merge-block-ldm-info",
+                                      "make-ldm-eigen"),
+           required=("thin-ldm", "write-ldm-txt", "merge-block-ldm-info", "make-ldm-eigen"),
+           input="ld", conflicts=("mldm",), group=SUMMARY, metavar="LD",
            help="LD matrix: GCTB PREFIX.ldm.TYPE files, a bayesmix LD folder or an "
-                "eigen-decomposed LD folder"),
+                "eigen-decomposed LD folder; --merge-block-ldm-info, --make-ldm-eigen: the "
+                "block LD folder DIR (--make-block-ldm --out DIR)"),
     option("--mldm", applies=SBAYES + ("merge-ldm",), required=("merge-ldm",), input="list",
            conflicts=("ldm",), group=SUMMARY, metavar="LIST",
            help="file listing LD matrices, one per line: per-chromosome matrices (SBayes) or "
                 "row pieces to merge (--make-full-ldm)"),
-    option("--impute-n", applies=SBAYES, group=SUMMARY, action="store_true",
+    option("--impute-n", applies=SUMMARY_ANALYSES, group=SUMMARY, action="store_true",
            help="GCTB's per-SNP sample size imputation: N_j from b, se and allele frequency, "
                 "SNPs with an outlying N dropped; writes OUT.imputedPerSnpN"),
-    option("--p-value", applies=SBAYES, group=SUMMARY,
+    option("--p-value", applies=SUMMARY_ANALYSES + ("impute-summary",), group=SUMMARY,
            type=probability, help="keep SNPs with GWAS p-value <= this"),
     option("--rsq", applies=SBAYES, group=SUMMARY, type=unit_interval,
            help="drop SNPs in LD r^2 > this with a more significant SNP (GCTB's high-LD filter)"),
-    option("--keep-ambiguous", applies=SBAYES, group=SUMMARY, action="store_true",
+    option("--keep-ambiguous", applies=SUMMARY_ANALYSES + ("impute-summary",), group=SUMMARY,
+           action="store_true",
            help="keep strand-ambiguous A/T and C/G SNPs (dropped by default)"),
+    option("--impute-summary", applies=("impute-summary",), role="selector", group=SUMMARY,
+           action="store_true",
+           help="impute the statistics of the --ldm-eigen SNPs missing from --gwas-summary "
+                "(or removed by QC and the SNP selection) from their LD neighbours; writes "
+                "OUT.imputed.ma (all the SNPs, GCTB's format) and OUT.imputed.status"),
+    option("--impute-ridge", applies=("impute-summary",), default=0.1, group=SUMMARY,
+           type=positive_float,
+           help="added to the LD diagonal of the imputation, R~ = U L U' + ridge I (GCTB's "
+                "0.1; bayesmix extra)"),
     option("--robust", applies=SBAYES, conflicts=("no_robust",), group=SUMMARY,
            action="store_true",
            help="robust setting: LD sampling-variance correction and an LD ridge from an "
@@ -278,6 +407,14 @@ def run(invocation, run_log) -> int:
         return gctb_runs.run_alphabet(invocation, run_log)
     if invocation.analysis in SBAYES:
         return gctb_runs.run_sbayes(invocation, run_log)
+    if invocation.analysis in SBAYES_EIGEN:
+        return gctb_runs.run_sbayes_eigen(invocation, run_log)
+    if invocation.analysis == "impute-summary":
+        return gctb_runs.run_impute_summary(invocation, run_log)
+    if invocation.analysis in EIGEN_LD:
+        from bayesmix.cli import gctb_eigen_runs
+
+        return gctb_eigen_runs.RUNNERS[invocation.analysis](invocation, run_log)
     return gctb_runs.run_ld(invocation, run_log)
 
 

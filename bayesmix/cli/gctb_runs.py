@@ -18,6 +18,15 @@ def _present(args, *names) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
+def _summary_selection(args):
+    """GCTB's SNP selection of a summary-data analysis (--extract ... --keep-ambiguous)."""
+    from bayesmix.prepare.summary import SummarySelection
+
+    return SummarySelection(extract=args.extract, exclude=args.exclude, chrom=args.chrom,
+                            exclude_mhc=args.exclude_mhc, exclude_regions=args.exclude_region,
+                            p_value=args.p_value, keep_ambiguous=args.keep_ambiguous)
+
+
 def _chain_settings(invocation):
     """The MCMC settings (checked before any data is read); a leftover checkpoint without
     --resume is refused here too."""
@@ -95,8 +104,8 @@ def run_sbayes(invocation, run_log) -> int:
     from bayesmix.inference.chain import run_chains
     from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
     from bayesmix.models.alphabet import AlphabetPrior
-    from bayesmix.models.sbayes import SBayesModel
-    from bayesmix.prepare.summary import SummarySelection, load_summary_data
+    from bayesmix.models.sbayes import SBayesModel, reference_ld_note
+    from bayesmix.prepare.summary import load_summary_data
 
     args = invocation.args
     started = time.time()
@@ -105,22 +114,15 @@ def run_sbayes(invocation, run_log) -> int:
     prior = AlphabetPrior(args.sbayes, pi=pi, **_present(args, "gamma", "hsq", "S", "fix_pi"))
     if args.ldm is None and args.mldm is None:
         raise InputError(f"{invocation.label} needs an LD matrix: --ldm LD or --mldm LIST")
-    selection = SummarySelection(extract=args.extract, exclude=args.exclude, chrom=args.chrom,
-                                 exclude_mhc=args.exclude_mhc,
-                                 exclude_regions=args.exclude_region, p_value=args.p_value,
-                                 keep_ambiguous=args.keep_ambiguous)
+    selection = _summary_selection(args)
     in_sample = True if args.ld_in_sample else (False if args.ld_out_of_sample else None)
     data = load_summary_data(args.gwas_summary, ldm=args.ldm, mldm=args.mldm,
                              selection=selection, impute_n=args.impute_n, rsq=args.rsq,
                              ld_in_sample=in_sample, say=run_log.say)
-    run_log.say(str(data.qc))
-    if data.qc.imputed_n is not None:
-        from bayesmix.io.impute_n import write_imputed_n
-
-        write_imputed_n(data.qc.imputed_n, f"{args.out}.imputedPerSnpN")
-        run_log.say(f"Wrote the imputed per-SNP sample sizes to [{args.out}.imputedPerSnpN].")
-    run_log.say()
-    run_log.say(data.format_summary())
+    _report_data(data, args, run_log)
+    note = reference_ld_note(data)
+    if note:
+        run_log.say(note)
     model = SBayesModel(data, prior, robust=not args.no_robust, ridge=args.ld_ridge,
                         min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
                         parallel_blocks=args.thread > 1 and args.chains == 1,
@@ -133,6 +135,85 @@ def run_sbayes(invocation, run_log) -> int:
                         cores=min(args.chains, args.thread), progress_stream=run_log)
     return _finish_mcmc(result, args, run_log, started,
                         unscaled=args.unscale_genotype)
+
+
+def run_sbayes_eigen(invocation, run_log) -> int:
+    """SBayesC/R/S/RC on eigen-decomposed block LD (--ldm-eigen): read, sample, write GCTB
+    outputs. RC is SBayesR with annotation-dependent mixture weights (--annot)."""
+    from bayesmix.inference.chain import run_chains
+    from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
+    from bayesmix.models.alphabet import AlphabetPrior
+    from bayesmix.models.sbayes_eigen import EIGEN_GAMMA, EIGEN_PI, SBayesEigenModel
+    from bayesmix.prepare.summary import load_eigen_data
+
+    args = invocation.args
+    started = time.time()
+    settings = _chain_settings(invocation)
+    method = "R" if args.sbayes == "RC" else args.sbayes
+    pi = args.pi if args.pi is None or method == "R" else args.pi[-1]
+    gamma = args.gamma
+    if method == "R" and gamma is None:  # GCTB's five components on eigen LD
+        gamma, pi = EIGEN_GAMMA, EIGEN_PI if pi is None else pi
+    prior = AlphabetPrior(method, pi=pi, gamma=gamma, **_present(args, "hsq", "S", "fix_pi"))
+    selection = _summary_selection(args)
+    data = load_eigen_data(args.gwas_summary, args.ldm_eigen, selection=selection,
+                           impute_n=args.impute_n, cutoff=args.ldm_eigen_cutoff,
+                           say=run_log.say)
+    _report_data(data, args, run_log)
+    hyperpriors = None
+    if args.sbayes == "RC":
+        hyperpriors = _annotation_prior(args.annot, data, prior, run_log)
+    threads = args.thread if args.chains == 1 else 1
+    model = SBayesEigenModel(data, prior, hyperpriors=hyperpriors,
+                             unscaled=args.unscale_genotype, threads=threads)
+    if model.implied_hsq > 0.9:
+        run_log.say(f"Warning: the rotated statistics claim {model.implied_hsq:.2f} of the "
+                    "phenotypic variance (|w|^2 beyond its sampling noise): the LD blocks may "
+                    "not be independent (use LD-based block boundaries) or the sample sizes "
+                    "may be too large; the chain is likely to stop.")
+    run_log.say(f"\nSBayes{args.sbayes}: {model.robust_description()}; "
+                f"{_chain_description(settings, args)}.")
+    run_log.say()
+    _check_space(args, model, prior, settings)
+    result = run_chains(model, make_eigen_steps, settings, chains=args.chains,
+                        cores=min(args.chains, args.thread), progress_stream=run_log)
+    return _finish_mcmc(result, args, run_log, started, unscaled=args.unscale_genotype)
+
+
+def _report_data(data, args, run_log) -> None:
+    """The QC table, the imputed per-SNP sample sizes (--impute-n: OUT.imputedPerSnpN) and
+    the data summary of a summary-data analysis."""
+    run_log.say(str(data.qc))
+    if data.qc.imputed_n is not None:
+        from bayesmix.io.impute_n import write_imputed_n
+
+        write_imputed_n(data.qc.imputed_n, f"{args.out}.imputedPerSnpN")
+        run_log.say(f"Wrote the imputed per-SNP sample sizes to [{args.out}.imputedPerSnpN].")
+    run_log.say()
+    run_log.say(data.format_summary())
+
+
+def _annotation_prior(path, data, prior, run_log) -> dict:
+    """SBayesRC's prior: per-SNP weights softmax([0, A_j theta]) of the annotations A_j of
+    ``path``, theta ~ N(0, 3^2) per annotation and component, started where every SNP has the
+    starting weights (``--pi``)."""
+    import numpy as np
+    import pymc as pm
+
+    from bayesmix.distributions.effects import annotation_weights
+    from bayesmix.io.annotations import annotation_matrix, read_annotations
+
+    table = read_annotations(path)
+    matrix, missing = annotation_matrix(table, data.stats["SNP"], path)
+    run_log.say(f"Read {table.shape[1]} annotations ({', '.join(table.columns)}) of "
+                f"{len(table)} SNPs from [{path}]; {missing} analysed SNPs are not in the file "
+                "and get the intercept alone.")
+    pi = np.asarray(prior.pi_values, np.float64)
+    start = np.zeros((matrix.shape[1], len(pi) - 1))
+    intercept = int(np.flatnonzero((table == 1.0).all(axis=0).to_numpy())[0])
+    start[intercept] = np.log(pi[1:] / pi[0])
+    return {"weights": lambda default: annotation_weights(matrix, pm.Normal(
+        "theta", 0.0, 3.0, shape=start.shape, initval=start))}
 
 
 def _check_space(args, model, prior, settings) -> None:
@@ -242,3 +323,33 @@ def _build_ld(args, analysis, fingerprint):
     with kept_on_interrupt(f"the finished row blocks are kept in {checkpoint}; rerun the "
                            "same command with --resume to finish"), dask_client(args) as client:
         return build_ld(args.bfile, kind, client=client, **options)
+
+
+def run_impute_summary(invocation, run_log) -> int:
+    """GCTB's --impute-summary: the statistics of the --ldm-eigen SNPs missing from
+    --gwas-summary, imputed from their LD neighbours; writes OUT.imputed.ma and
+    OUT.imputed.status."""
+    from bayesmix.ld.open import open_eigen
+    from bayesmix.prepare.impute_summary import (impute_summary, write_impute_status,
+                                                 write_imputed_ma)
+    from bayesmix.prepare.summary import read_selected_sumstats
+
+    args = invocation.args
+    started = time.time()
+    eigen = open_eigen(args.ldm_eigen)
+    run_log.say(f"Read {eigen.n_blocks} eigen-decomposed LD blocks of {len(eigen.snps)} SNPs "
+                f"from [{args.ldm_eigen}].")
+    selection = _summary_selection(args)
+    sumstats = read_selected_sumstats(args.gwas_summary, selection, run_log.say)
+    table, report = impute_summary(sumstats, eigen, ridge=args.impute_ridge,
+                                   cutoff=args.ldm_eigen_cutoff, block=args.block,
+                                   **selection.harmonise_options())
+    run_log.say(str(report))
+    run_log.say()
+    out = f"{args.out}.block{table['BLOCK'].iloc[0]}" if args.block else args.out
+    rows = write_imputed_ma(table, f"{out}.imputed.ma")
+    write_impute_status(table, f"{out}.imputed.status")
+    run_log.say(f"Summary statistics of {rows} SNPs ({report.n_imputed} imputed) written to "
+                f"[{out}.imputed.ma]; typed or imputed, per SNP, in [{out}.imputed.status].")
+    run_log.say(f"Imputation finished in {time.time() - started:.1f} s.")
+    return 0

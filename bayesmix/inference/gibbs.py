@@ -303,6 +303,13 @@ class SnpVarianceGibbs(_InverseGammaStep):
         return self.write(point, draw_scaled_inv_chi2(self.rng, dof, scale))
 
 
+def is_likelihood_variance(alphabet, rv) -> bool:
+    """rv is the model's residual variance and only observed variables depend on it."""
+    children = direct_children(alphabet.model, rv)
+    return (rv is alphabet._sig2_e and len(children) > 0
+            and all(c in alphabet.model.observed_RVs for c in children))
+
+
 class ResidualVarianceGibbs(_InverseGammaStep):
     """sig2_e | e ~ ScaledInvChi2(nu + n, (nu s2 + e'e) / (nu + n)); recognised for the
     residual variance of the likelihood (its children are observed variables only)."""
@@ -311,9 +318,7 @@ class ResidualVarianceGibbs(_InverseGammaStep):
 
     @classmethod
     def plays_role(cls, alphabet, rv) -> bool:
-        children = direct_children(alphabet.model, rv)
-        return (rv.ndim == 0 and rv is alphabet._sig2_e and len(children) > 0
-                and all(c in alphabet.model.observed_RVs for c in children))
+        return rv.ndim == 0 and is_likelihood_variance(alphabet, rv)
 
     def step(self, point):
         nu, s2 = self.prior()

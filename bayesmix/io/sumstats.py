@@ -9,7 +9,7 @@ CHR       chromosome label without a ``chr`` prefix (str; NaN when unknown)
 BP        base-pair position (nullable Int64)
 A1        effect allele, upper case: BETA, Z and FREQ refer to A1
 A2        other allele, upper case
-FREQ      A1 frequency in the GWAS sample (NaN when unknown)
+FREQ      A1 frequency in the GWAS sample (NaN when unknown; -1, GCTB's "unknown", too)
 BETA      per-allele effect of A1 on the trait scale (log odds for case/control)
 SE        standard error of BETA
 Z         z-score BETA / SE (signed for A1)
@@ -360,7 +360,12 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
             np.isnan(n_col), float(n_default), n_col)
         notes.append(f"N = {n_default} where missing")
 
-    out["FREQ"] = num.get("FREQ", nan)
+    freq = num.get("FREQ", nan)
+    if isinstance(freq, np.ndarray) and (freq == -1).any():  # GCTB's "frequency unknown"
+        notes.append(f"FREQ -1 read as unknown in {int((freq == -1).sum())} rows (GCTB's "
+                     "convention; the LD reference's frequency is used)")
+        freq = np.where(freq == -1, nan, freq)
+    out["FREQ"] = freq
     out["BETA"] = beta if beta is not None else nan
     out["SE"] = se if se is not None else nan
     out["Z"] = z

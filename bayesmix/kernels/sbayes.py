@@ -336,31 +336,42 @@ def sbayes_sweep_blocks(block_bounds, indptr, indices, values, value_scale, s, x
     thread count) contiguous runs of about equal numbers of stored LD entries, one run per
     thread (the numba sweep releases the GIL). The draws are identical to the serial sweep's.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     import numba
 
-    threads = threads or numba.get_num_threads()
     bounds = np.asarray(block_bounds, dtype=np.int64)
-    work = np.asarray(indptr)[bounds]  # stored entries before each block boundary
-    targets = np.linspace(work[0], work[-1], threads + 1)[1:-1]
-    cuts = np.unique(np.r_[0, np.searchsorted(work, targets), len(bounds) - 1])
-    runs = [(int(bounds[a]), int(bounds[b])) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
-    n_comp = len(mixture[0])
-    counts = np.zeros((len(runs), n_comp), np.int64)
-    ssq = np.zeros((len(runs), n_comp))
+    runs = [(int(bounds[a]), int(bounds[b])) for a, b in
+            balanced_runs(np.asarray(indptr)[bounds], threads or numba.get_num_threads())]
 
-    def sweep_run(k):
+    def sweep_run(k, counts, ssq):
         lo, hi = runs[k]
         _sweep_range(lo, hi, False, indptr, indices, values, value_scale, s, xtx_diag, ridge, r,
                      beta, comp, mixture, snp_var_scale, vare, uniforms, effect_uniforms,
-                     counts[k], ssq[k], snp_weights)
+                     counts, ssq, snp_weights)
 
-    if len(runs) == 1:
-        sweep_run(0)
+    return sweep_in_threads(len(runs), len(mixture[0]), sweep_run)
+
+
+def balanced_runs(work, threads: int) -> list[tuple[int, int]]:
+    """Cut units 0..len(work)-2 into at most ``threads`` contiguous runs (a, b) of about equal
+    work, ``work`` being the cumulative work before each unit (len = units + 1)."""
+    work = np.asarray(work)
+    targets = np.linspace(work[0], work[-1], threads + 1)[1:-1]
+    cuts = np.unique(np.r_[0, np.searchsorted(work, targets), len(work) - 1])
+    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def sweep_in_threads(n_runs: int, n_comp: int, sweep_run) -> tuple:
+    """Call ``sweep_run(k, counts_k, ssq_k)`` for runs k = 0..n_runs-1 in parallel threads
+    (the sweeps release the GIL; runs must share no state); the counts and ssq summed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    counts = np.zeros((n_runs, n_comp), np.int64)
+    ssq = np.zeros((n_runs, n_comp))
+    if n_runs == 1:
+        sweep_run(0, counts[0], ssq[0])
     else:
-        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            list(pool.map(sweep_run, range(len(runs))))
+        with ThreadPoolExecutor(max_workers=n_runs) as pool:
+            list(pool.map(lambda k: sweep_run(k, counts[k], ssq[k]), range(n_runs)))
     return counts.sum(axis=0), ssq.sum(axis=0)
 
 

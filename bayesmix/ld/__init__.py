@@ -15,7 +15,10 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
 - :func:`ld_scores` (``bayesmix.ld.scores``), :func:`random_pruning_weights`
   (``bayesmix.ld.pruning``), :func:`match_snps` (``bayesmix.ld.check``).
 - :func:`eigen_decompose_blocks`, :class:`EigenBlocks` (``bayesmix.ld.eigen``): truncated
-  eigen-decompositions of LD blocks.
+  eigen-decompositions of LD blocks; :func:`open_eigen` (``bayesmix.ld.open``) opens them in
+  either format; GCTB's block-LD folders (``bayesmix.ld.gctb_eigen``): :func:`read_gctb_eigen`,
+  :func:`write_gctb_eigen`, :func:`make_block_ldm`, :func:`merge_block_ldm_info`,
+  :func:`make_ldm_eigen`, :func:`make_ldm_eigen_from_genotypes`.
 - :func:`ld_min_eigenvalue`, :func:`ridge_for_min_eigenvalue` (``bayesmix.ld.spectrum``): the
   smallest eigenvalue of an LD matrix and the ridge that lifts it;
   :func:`high_ld_filter` (``bayesmix.ld.pruning``): GCTB's ``--rsq`` filter;
@@ -43,6 +46,13 @@ _LAZY = {
     "EigenBlocks": "bayesmix.ld.eigen",
     "eigen_decompose_blocks": "bayesmix.ld.eigen",
     "ld_from_eigen_blocks": "bayesmix.ld.eigen",
+    "read_gctb_eigen": "bayesmix.ld.gctb_eigen",
+    "write_gctb_eigen": "bayesmix.ld.gctb_eigen",
+    "make_block_ldm": "bayesmix.ld.gctb_eigen",
+    "merge_block_ldm_info": "bayesmix.ld.gctb_eigen",
+    "make_ldm_eigen": "bayesmix.ld.gctb_eigen",
+    "make_ldm_eigen_from_genotypes": "bayesmix.ld.gctb_eigen",
+    "open_eigen": "bayesmix.ld.open",
     "open_ld": "bayesmix.ld.open",
     "open_ld_list": "bayesmix.ld.open",
     "open_reference_ld": "bayesmix.ld.open",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -39,29 +40,169 @@ FORMAT_NAME = "bayesmix-ld-eigen"
 FORMAT_VERSION = 1
 
 
-def read_ld_blocks(path) -> pd.DataFrame:
-    """Read an LD block file: a header line, then ``Block Chrom StartBP EndBP`` per block.
+#: eigenvalues above this count as positive (GCTB's ``eigenDecomposition``, eigen.cpp:61)
+POSITIVE_EIGENVALUE = 1e-10
 
-    Returns columns block (str), chr (str), start, stop (int, bp, inclusive).
+
+def read_block_info(path, *, integer_ids: bool = True) -> pd.DataFrame:
+    """Read an LD block file (GCTB's ``--block-info``, ``bayesmix ld eigen --ld-blocks``).
+
+    The first line is a header and is skipped whatever it holds (as GCTB does); then one
+    block per line, exactly 4 whitespace-separated fields ``ID Chrom StartBP EndBP``. A block
+    holds the SNPs of its chromosome with **StartBP <= bp < EndBP** (half-open, GCTB's
+    ``mapSnpsToBlocks``): a SNP at bp == EndBP belongs to the next block when one starts
+    there, else to no block. Chromosomes match the ``.bim``'s with a ``chr`` prefix ignored
+    (:func:`block_members`).
+
+    ``integer_ids``: IDs must be integers (GCTB names its files ``block<ID>.*`` and the merge
+    step reads the ID back as an integer); otherwise any text.
+
+    Returns columns block (int, or str), chr (str, as written), start, end (int64, bp) and
+    line (1-based line of the file), in file order. Raises :class:`InputError` naming the
+    file, line and column for: a line without exactly 4 fields, a non-integer ID (with
+    ``integer_ids``) or StartBP/EndBP, EndBP <= StartBP, a negative StartBP, an ID listed
+    twice, blocks overlapping on a chromosome, or no block at all.
     """
-    rows = []
+    rows, first_line = [], {}
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
             fields = line.split()
             if lineno == 1 or not fields:
                 continue
-            if len(fields) < 4:
-                raise InputError("expected 4 fields: Block Chrom StartBP EndBP", path, lineno)
-            try:
-                start, stop = int(fields[2]), int(fields[3])
-            except ValueError:
-                raise InputError("StartBP and EndBP must be integers", path, lineno, 3) from None
-            if stop < start:
-                raise InputError(f"EndBP {stop} is before StartBP {start}", path, lineno, 4)
-            rows.append((fields[0], fields[1], start, stop))
+            if len(fields) != 4:
+                raise InputError(f"expected 4 fields (ID Chrom StartBP EndBP), found "
+                                 f"{len(fields)}", path, lineno)
+            block = fields[0]
+            if integer_ids:
+                try:
+                    block = int(block)
+                except ValueError:
+                    raise InputError(f"block ID {fields[0]!r} is not an integer (GCTB names "
+                                     "the files of block ID block<ID>.* and reads the ID back "
+                                     "as an integer)", path, lineno, 1) from None
+            for column in (3, 4):
+                try:
+                    int(fields[column - 1])
+                except ValueError:
+                    raise InputError(f"{'StartBP' if column == 3 else 'EndBP'} "
+                                     f"{fields[column - 1]!r} is not an integer", path,
+                                     lineno, column) from None
+            start, end = int(fields[2]), int(fields[3])
+            if start < 0:
+                raise InputError(f"StartBP {start} is negative", path, lineno, 3)
+            if end <= start:
+                raise InputError(f"EndBP {end} is not after StartBP {start} (a block holds "
+                                 "StartBP <= bp < EndBP)", path, lineno, 4)
+            if block in first_line:
+                raise InputError(f"block ID {block} is listed twice (first on line "
+                                 f"{first_line[block]})", path, lineno, 1)
+            first_line[block] = lineno
+            rows.append((block, fields[1], start, end, lineno))
     if not rows:
-        raise InputError("no LD blocks listed", path)
-    return pd.DataFrame(rows, columns=["block", "chr", "start", "stop"])
+        raise InputError("no LD blocks listed (a header line, then ID Chrom StartBP EndBP "
+                         "per block)", path)
+    table = pd.DataFrame(rows, columns=["block", "chr", "start", "end", "line"])
+    _refuse_overlaps(table, path)
+    return table
+
+
+def read_ld_blocks(path) -> pd.DataFrame:
+    """:func:`read_block_info` with IDs of any text (``bayesmix ld eigen --ld-blocks``)."""
+    return read_block_info(path, integer_ids=False)
+
+
+def _chrom_codes(labels) -> np.ndarray:
+    from bayesmix.io.regions import chrom_code
+    from bayesmix.io.sumstats import map_distinct
+
+    return map_distinct(labels, chrom_code)
+
+
+def _refuse_overlaps(table: pd.DataFrame, path) -> None:
+    """InputError at the first block that starts before the end of another block of its
+    chromosome (blocks of a chromosome sorted by StartBP)."""
+    order = table.assign(code=_chrom_codes(table["chr"])).sort_values(["code", "start"],
+                                                                       kind="stable")
+    same = order["code"].to_numpy()[1:] == order["code"].to_numpy()[:-1]
+    overlap = same & (order["start"].to_numpy()[1:] < order["end"].to_numpy()[:-1])
+    if overlap.any():
+        i = int(np.flatnonzero(overlap)[0])
+        earlier, later = order.iloc[i], order.iloc[i + 1]
+        first, second = sorted([earlier, later], key=lambda row: row["line"])
+        raise InputError(f"block {second['block']} ({second['chr']}:{second['start']}-"
+                         f"{second['end']}) overlaps block {first['block']} "
+                         f"({first['chr']}:{first['start']}-{first['end']}, line "
+                         f"{first['line']}); blocks must not overlap", path,
+                         int(second["line"]))
+
+
+def block_members(snps: pd.DataFrame, blocks: pd.DataFrame) -> list[np.ndarray]:
+    """The SNPs of each block: positions (rows of ``snps``, ascending), in the order of
+    ``blocks`` (a :func:`read_block_info` table).
+
+    A SNP is in a block when its chromosome is the block's (``chr`` prefixes ignored, X/Y/
+    XY/MT as PLINK codes them) and StartBP <= bp < EndBP. Unlike GCTB's single forward sweep
+    (which loses the last SNPs of a chromosome when any SNP was excluded, and needs sorted
+    blocks), every block is found by its own search, so filters and block order do not
+    matter.
+    """
+    chrom = _chrom_codes(snps["chr"])
+    bp = snps["bp"].to_numpy(dtype=np.int64)
+    block_chrom = _chrom_codes(blocks["chr"])
+    starts, ends = blocks["start"].to_numpy(np.int64), blocks["end"].to_numpy(np.int64)
+    members = [np.zeros(0, dtype=np.int64)] * len(blocks)
+    for code in pd.unique(block_chrom):
+        rows = np.flatnonzero(block_chrom == code)
+        on = np.flatnonzero(chrom == code)
+        order = on[np.argsort(bp[on], kind="stable")]
+        lo = np.searchsorted(bp[order], starts[rows], side="left")
+        hi = np.searchsorted(bp[order], ends[rows], side="left")
+        for row, a, b in zip(rows, lo, hi):
+            members[row] = np.sort(order[a:b])
+    return members
+
+
+def block_ld(genotypes: Genotypes, columns: np.ndarray, missing: str = "mean") -> np.ndarray:
+    """The exact LD (float64, m x m, unit diagonal) of the SNPs at ``columns`` (positions in
+    ``genotypes.snps``): Pearson r of the A1 counts, missing calls at the SNP mean
+    (``missing="mean"``, GCTB's rule; see :func:`bayesmix.ld.compute.correlation_block`)."""
+    from bayesmix.ld.compute import _Counts, _read_raw_counts, correlation_block
+
+    counts = _Counts.from_raw(_read_raw_counts(genotypes, np.asarray(columns)))
+    r = correlation_block(counts, counts, genotypes.n_samples, missing)
+    np.fill_diagonal(r, 1.0)
+    return r
+
+
+def kept_rank(values: np.ndarray, prop: float, total: float | None = None) -> tuple[int, float]:
+    """GCTB's truncation rule on eigenvalues sorted descending: ``(k, positive_sum)``.
+
+    positive_sum is the sum of the eigenvalues above :data:`POSITIVE_EIGENVALUE` (or
+    ``total``: a block's full sum when ``values`` are only its kept ones); k is the fewest
+    leading eigenvalues whose sum is a share of it strictly greater than ``prop`` (all positive
+    ones when no share exceeds ``prop``, e.g. ``prop`` = 1).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    positive = values[values > POSITIVE_EIGENVALUE]
+    total = float(positive.sum()) if total is None else float(total)
+    if not len(positive) or not total > 0:
+        return 0, total
+    share = np.cumsum(positive) / total
+    k = int(np.searchsorted(share, prop, side="right")) + 1
+    return min(k, len(positive)), total
+
+
+def decompose_ld(r: np.ndarray, prop: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Truncated eigen-decomposition of one block's LD, in float64 (``numpy.linalg.eigh``).
+
+    Returns ``(values, vectors, positive_sum)``: the kept eigenvalues, descending (k,), their
+    eigenvectors as the columns of an (m, k) float64 array, and the sum of all positive
+    eigenvalues (the rule is :func:`kept_rank`'s).
+    """
+    values, vectors = np.linalg.eigh(np.asarray(r, dtype=np.float64))
+    values, vectors = values[::-1], vectors[:, ::-1]
+    k, positive_sum = kept_rank(values, prop)
+    return np.ascontiguousarray(values[:k]), np.ascontiguousarray(vectors[:, :k]), positive_sum
 
 
 @dataclass
@@ -83,13 +224,49 @@ class EigenBlocks:
     def n_blocks(self) -> int:
         return len(self.block_ptr) - 1
 
+    @cached_property
+    def vector_ptr(self) -> np.ndarray:
+        """Start of each block's eigenvectors in ``eigenvectors`` (n_blocks + 1)."""
+        sizes = np.diff(np.asarray(self.block_ptr, np.int64)) * np.diff(
+            np.asarray(self.rank_ptr, np.int64))
+        return np.concatenate([[0], np.cumsum(sizes)])
+
     def block(self, b: int) -> tuple[np.ndarray, np.ndarray]:
         """``(lambda_k, U_k)`` of block b: eigenvalues (k,) and eigenvectors (m_b, k)."""
         m_b = int(self.block_ptr[b + 1] - self.block_ptr[b])
         k0, k1 = int(self.rank_ptr[b]), int(self.rank_ptr[b + 1])
-        start = int(np.sum((np.diff(self.block_ptr)[:b]) * np.diff(self.rank_ptr)[:b]))
+        start = int(self.vector_ptr[b])
         vectors = np.asarray(self.eigenvectors[start:start + m_b * (k1 - k0)]).reshape(m_b, k1 - k0)
         return np.asarray(self.eigenvalues[k0:k1]), vectors
+
+    @classmethod
+    def concatenate(cls, parts) -> "EigenBlocks":
+        """The blocks of several decompositions (e.g. one per chromosome) as one, in order;
+        meta from the first, with every part's block ids."""
+        parts = list(parts)
+        snp_offsets = np.cumsum([0] + [int(p.block_ptr[-1]) for p in parts])
+        rank_offsets = np.cumsum([0] + [int(p.rank_ptr[-1]) for p in parts])
+        return cls(pd.concat([p.snps for p in parts], ignore_index=True),
+                   np.concatenate([[0]] + [np.asarray(p.block_ptr[1:]) + o
+                                           for p, o in zip(parts, snp_offsets)]),
+                   np.concatenate([[0]] + [np.asarray(p.rank_ptr[1:]) + o
+                                           for p, o in zip(parts, rank_offsets)]),
+                   *(np.concatenate([np.asarray(getattr(p, name)) for p in parts])
+                     for name in ("eigenvalues", "eigenvectors", "positive_sum")),
+                   meta=dict(parts[0].meta, blocks=[b for p in parts for b in p.meta["blocks"]]))
+
+    def kept(self, b: int, cutoff: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Block b's eigenvalues (descending) and eigenvectors (m_b, k) as float64, truncated
+        at ``cutoff`` by :func:`kept_rank` against the block's full positive sum (GCTB's
+        ``--ldm-eigen-cutoff``); all the folder keeps when ``cutoff`` is None or not below the
+        share it was built with (GCTB folders store it as float32: 0.995 reads 0.99500000477)."""
+        values, vectors = self.block(b)
+        values = np.asarray(values, np.float64)
+        built = float(self.meta.get("prop", 1.0))
+        if cutoff is not None and cutoff < built * (1 - 1e-6) and len(values):
+            k, _ = kept_rank(values, cutoff, self.positive_sum[b])
+            values, vectors = values[:k], vectors[:, :k]
+        return values, np.asarray(vectors, np.float64)
 
     def approximate_ld(self, b: int) -> np.ndarray:
         """U_k diag(lambda_k) U_k' of block b (dense float64), the LD the decomposition keeps."""
@@ -171,16 +348,18 @@ def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None
     Parameters
     ----------
     source : PLINK prefix or an opened :class:`Genotypes` (one chromosome).
-    blocks : LD block table (:func:`read_ld_blocks`) or its path; SNPs outside every block
-        are dropped and counted. Alternatively ``block_snps``: consecutive blocks of that many
-        SNPs.
-    prop : share of the sum of positive eigenvalues to keep per block (0 < prop <= 1).
+    blocks : LD block table (:func:`read_block_info`) or the path of a block file (IDs of
+        any text); a block holds StartBP <= bp < EndBP of its chromosome (:func:`block_members`)
+        and SNPs outside every block are dropped and counted. Alternatively ``block_snps``:
+        consecutive blocks of that many SNPs.
+    prop : share of the sum of positive eigenvalues to keep per block (0 < prop <= 1): the
+        fewest leading eigenvalues whose share is greater than ``prop`` (:func:`kept_rank`).
     missing : "mean" or "pairwise", as in :func:`bayesmix.ld.build_ld`.
     progress : True (a bar on a terminal, log lines elsewhere), False, "bar" or "lines".
     checkpoint, resume, fingerprint : as in :func:`bayesmix.ld.build_ld` (the function adds
         prop, missing, the block ranges and the digests of the SNP and sample tables).
     """
-    from bayesmix.ld.compute import _Counts, _read_raw_counts, _table_digest, correlation_block
+    from bayesmix.ld.compute import _table_digest
     from bayesmix.progress import Progress
 
     if not 0 < prop <= 1:
@@ -200,28 +379,25 @@ def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None
     if (~polymorphic).any():
         dropped["monomorphic SNPs (r undefined)"] = int((~polymorphic).sum())
     use = np.flatnonzero(polymorphic)
-    bp = snps["bp"].to_numpy()[use]
     if blocks is not None:
         table = blocks if isinstance(blocks, pd.DataFrame) else read_ld_blocks(blocks)
-        table = table[table["chr"].astype(str) == str(chroms[0])].sort_values("start")
-        starts = np.searchsorted(bp, table["start"].to_numpy(), side="left")
-        stops = np.searchsorted(bp, table["stop"].to_numpy(), side="right")
-        keep = stops > starts
-        ids = list(table["block"].to_numpy()[keep])
-        ranges = list(zip(starts[keep], stops[keep]))
-        if any(b[0] < a[1] for a, b in zip(ranges, ranges[1:])):
-            raise InputError("LD blocks overlap", blocks if not isinstance(blocks, pd.DataFrame) else None)
+        table = table.sort_values("start", kind="stable").reset_index(drop=True)
+        members = block_members(snps.iloc[use], table)
+        groups = [m for m in members if len(m)]
+        ids = [b for b, m in zip(table["block"], members) if len(m)]
     else:
-        ranges = [(a, min(a + block_snps, len(use))) for a in range(0, len(use), block_snps)]
-        ids = [f"{chroms[0]}_{k + 1}" for k in range(len(ranges))]
-    if not ranges:
-        raise InputError("no SNP falls inside the LD blocks")
-    covered = np.concatenate([np.arange(a, b) for a, b in ranges])
+        groups = [np.arange(a, min(a + block_snps, len(use))) for a in range(0, len(use), block_snps)]
+        ids = [f"{chroms[0]}_{k + 1}" for k in range(len(groups))]
+    if not groups:
+        raise InputError("no SNP falls inside the LD blocks (a block holds StartBP <= bp < "
+                         "EndBP of its chromosome)")
+    covered = np.concatenate(groups)
     if len(covered) < len(use):
         dropped["SNPs outside the LD blocks"] = len(use) - len(covered)
-    block_ptr = np.concatenate([[0], np.cumsum([b - a for a, b in ranges])]).astype(np.int64)
+    sizes = np.array([len(g) for g in groups], dtype=np.int64)
+    block_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     own = {"prop": repr(float(prop)), "missing": missing,
-           "ranges": digest_arrays(np.asarray(ranges, dtype=np.int64), use),
+           "ranges": digest_arrays(covered, sizes, use),
            "snps": _table_digest(snps), "samples": _table_digest(genotypes.samples)}
     ckpt = Checkpoint.open(checkpoint, kind="eigen_decompose_blocks", resume=resume,
                            fingerprint={**{f"eigen.{k}": v for k, v in own.items()},
@@ -235,25 +411,20 @@ def eigen_decompose_blocks(source, *, blocks=None, block_snps: int | None = None
         vectors_all.append(ckpt.array("eigenvectors"))
     first = len(positive)
     n = genotypes.n_samples
-    with Progress(len(ranges), desc="LD eigen blocks", unit="blocks", progress=progress,
+    with Progress(len(groups), desc="LD eigen blocks", unit="blocks", progress=progress,
                   initial=first) as bar, interrupt.deferred():
-        for a, b in ranges[first:]:
-            counts = _Counts.from_raw(_read_raw_counts(genotypes, use[a:b]))
-            r = correlation_block(counts, counts, n, missing)
-            np.fill_diagonal(r, 1.0)
-            values, vectors = np.linalg.eigh(r)
-            values, vectors = values[::-1], vectors[:, ::-1]
-            pos_sum = float(values[values > 0].sum())
-            k = int(np.searchsorted(np.cumsum(values), prop * pos_sum * (1 - 1e-12)) + 1)
-            k = min(k, int((values > 0).sum()))
-            values_all.append(np.ascontiguousarray(values[:k]))
-            vectors_all.append(np.ascontiguousarray(vectors[:, :k], dtype=np.float32).ravel())
+        for group in groups[first:]:
+            values, vectors, pos_sum = decompose_ld(block_ld(genotypes, use[group], missing),
+                                                    prop)
+            k = len(values)
+            values_all.append(values)
+            vectors_all.append(vectors.astype(np.float32).ravel())
             positive.append(pos_sum)
             rank_ptr.append(rank_ptr[-1] + k)
             if ckpt is not None:
                 ckpt.append({"eigenvalues": values_all[-1], "eigenvectors": vectors_all[-1]},
                             {"rank_ptr": rank_ptr, "positive_sum": positive})
-            bar.update(1, note=f"{b - a} SNPs, rank {k}")
+            bar.update(1, note=f"{len(group)} SNPs, rank {k}")
             if interrupt.requested():
                 raise interrupt.Interrupted(interrupt.requested_signal())
     table = snps.iloc[use[covered]].assign(n=snps["n_obs"].to_numpy()[use[covered]])

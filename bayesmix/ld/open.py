@@ -70,6 +70,28 @@ def open_ld(path, *, eigen_dtype: str = "int16", dtype: str | None = None) -> LD
     return ld if dtype is None else ld.astype(dtype)
 
 
+def open_eigen(path):
+    """The eigen-decomposed block LD at ``path`` (:class:`~bayesmix.ld.eigen.EigenBlocks`):
+    a bayesmix eigen LD folder (``bayesmix ld eigen``) or GCTB's ``--make-ldm-eigen`` folder
+    (``ldm.info``, ``snp.info`` and ``block<ID>.eigen.bin`` files)."""
+    from bayesmix.ld.eigen import FORMAT_NAME as EIGEN_FORMAT
+    from bayesmix.ld.eigen import EigenBlocks
+
+    folder = Path(os.fspath(path))
+    if not folder.is_dir():
+        raise InputError("eigen-decomposed LD not found: expected a folder (GCTB's "
+                         "--make-ldm-eigen output, or bayesmix ld eigen's)", folder)
+    if (folder / "meta.json").exists():
+        found = _folder_format(folder)
+        if found != EIGEN_FORMAT:
+            raise InputError(f"not eigen-decomposed LD: a {found} folder (use --ldm for it, "
+                             "or decompose it with --make-ldm-eigen)", folder)
+        return EigenBlocks.load(folder)
+    from bayesmix.ld.gctb_eigen import read_gctb_eigen
+
+    return read_gctb_eigen(folder)
+
+
 def read_ld_list(path) -> list[str]:
     """The LD paths of a list file (one per line, blank lines skipped)."""
     with open_text(path) as fh:

@@ -52,7 +52,6 @@ def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
     how the LD values are held (int16 by default: 2 bytes per value, r rounded to within
     1.5e-5; GCTB files are decoded straight into it, without a float32 copy of the matrix).
     """
-    from bayesmix.io.sumstats import read_sumstats
     from bayesmix.ld.open import open_reference_ld
     from bayesmix.prepare.summary_data import prepare_summary_data
 
@@ -63,11 +62,39 @@ def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
     ld = open_reference_ld(ldm, mldm, dtype=ld_dtype)
     say(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}) in "
         f"{time.perf_counter() - started:.1f} s.")
+    sumstats = read_selected_sumstats(gwas_summary, selection, say)
+    return prepare_summary_data(sumstats, ld, impute_n=impute_n, rsq=rsq,
+                                ld_in_sample=ld_in_sample, **selection.harmonise_options())
+
+
+def read_selected_sumstats(gwas_summary, selection: SummarySelection, say):
+    """The statistics of ``gwas_summary`` with the p-value selection applied (counted)."""
+    from bayesmix.io.sumstats import read_sumstats
+
     sumstats = read_sumstats(gwas_summary)
     say(f"Read {len(sumstats)} SNPs from [{gwas_summary}].")
     if selection.p_value is not None:
         keep = ~(sumstats["P"] > selection.p_value).to_numpy()
         say(f"{int((~keep).sum())} SNPs with GWAS p-value > {selection.p_value:g} removed.")
         sumstats = sumstats.loc[keep]
-    return prepare_summary_data(sumstats, ld, impute_n=impute_n, rsq=rsq,
-                                ld_in_sample=ld_in_sample, **selection.harmonise_options())
+    return sumstats
+
+
+def load_eigen_data(gwas_summary, ldm_eigen, *, selection: SummarySelection | None = None,
+                    impute_n: bool = False, cutoff: float | None = None, say=None):
+    """Statistics + eigen-decomposed block LD ->
+    :class:`~bayesmix.prepare.eigen_data.EigenSummaryData` (the same selection and QC as
+    :func:`load_summary_data`; ``cutoff``: GCTB's ``--ldm-eigen-cutoff``)."""
+    from bayesmix.ld.open import open_eigen
+    from bayesmix.prepare.eigen_data import prepare_eigen_data
+
+    say = say or log.info
+    selection = selection or SummarySelection()
+    started = time.perf_counter()
+    eigen = open_eigen(ldm_eigen)
+    say(f"Read {eigen.n_blocks} eigen-decomposed LD blocks of {len(eigen.snps)} SNPs "
+        f"({int(eigen.rank_ptr[-1])} eigenvectors) from [{ldm_eigen}] in "
+        f"{time.perf_counter() - started:.1f} s.")
+    sumstats = read_selected_sumstats(gwas_summary, selection, say)
+    return prepare_eigen_data(sumstats, eigen, cutoff=cutoff, impute_n=impute_n,
+                              **selection.harmonise_options())

@@ -41,8 +41,39 @@ from bayesmix.kernels.sbayes import row_ld_statistics
 from bayesmix.ld.store import LDMatrix
 
 
+class PerSnpStatistics:
+    """What every summary-data container derives from its ``stats`` table (one row per SNP:
+    SNP CHR BP A1 A2 FREQ H V B_STD ..., see :func:`per_snp_columns`) and its ``vp``."""
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.stats)
+
+    @property
+    def snps(self) -> pd.DataFrame:
+        """SNP table chr, snp, bp, a1, a2 (A1 = effect allele of every effect reported)."""
+        s = self.stats
+        return pd.DataFrame({"chr": s["CHR"].astype(str).to_numpy(), "snp": s["SNP"].to_numpy(),
+                             "bp": s["BP"].to_numpy(), "a1": s["A1"].to_numpy(),
+                             "a2": s["A2"].to_numpy()})
+
+    @property
+    def freq(self) -> np.ndarray:
+        """A1 frequency used for H (GWAS FREQ, else the LD reference's)."""
+        return self.stats["FREQ"].to_numpy(np.float64)
+
+    @property
+    def het(self) -> np.ndarray:
+        """H_j = 2 p_j (1 - p_j) of the A1 frequency used for per-allele conversions."""
+        return self.stats["H"].to_numpy(np.float64)
+
+    def per_allele(self, beta_std) -> np.ndarray:
+        """Standardised effects -> per-allele effects of A1 in phenotype units."""
+        return np.asarray(beta_std) * np.sqrt(self.vp / self.het)
+
+
 @dataclass
-class SummaryData:
+class SummaryData(PerSnpStatistics):
     """Normal equations of the summary-data model for the SNPs kept, in LD-matrix order.
 
     Attributes
@@ -79,32 +110,6 @@ class SummaryData:
     qc: QCReport | None = None
     notes: list = field(default_factory=list)
     design_columns: list = field(default_factory=list)  # no fixed effects in summary data
-
-    @property
-    def n_snps(self) -> int:
-        return len(self.stats)
-
-    @property
-    def snps(self) -> pd.DataFrame:
-        """SNP table chr, snp, bp, a1, a2 (A1 = effect allele of every effect reported)."""
-        s = self.stats
-        return pd.DataFrame({"chr": s["CHR"].astype(str).to_numpy(), "snp": s["SNP"].to_numpy(),
-                             "bp": s["BP"].to_numpy(), "a1": s["A1"].to_numpy(),
-                             "a2": s["A2"].to_numpy()})
-
-    @property
-    def freq(self) -> np.ndarray:
-        """A1 frequency used for H (GWAS FREQ, else the LD reference's)."""
-        return self.stats["FREQ"].to_numpy(np.float64)
-
-    @property
-    def het(self) -> np.ndarray:
-        """H_j = 2 p_j (1 - p_j) of the A1 frequency used for per-allele conversions."""
-        return self.stats["H"].to_numpy(np.float64)
-
-    def per_allele(self, beta_std) -> np.ndarray:
-        """Standardised effects -> per-allele effects of A1 in phenotype units."""
-        return np.asarray(beta_std) * np.sqrt(self.vp / self.het)
 
     def summary_table(self) -> pd.DataFrame:
         """GCTB's "Data summary": mean and SD over SNPs of the inputs of the model."""
@@ -242,22 +247,9 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     if len(aligned) != ld.shape[0] or not (aligned["SNP"].to_numpy()
                                            == ld.snps["snp"].to_numpy()).all():
         raise ValueError("aligned statistics and LD matrix list different SNPs")
-    snps = aligned.reset_index(drop=True).copy()
+    snps = per_snp_columns(aligned, ld.snps["freq"].to_numpy(np.float64))
     n = snps["N"].to_numpy(np.float64)
-    z = snps["Z"].to_numpy(np.float64)
-    freq = snps["FREQ"].to_numpy(np.float64)
-    freq = np.where(np.isnan(freq), ld.snps["freq"].to_numpy(np.float64), freq)
-    het = 2.0 * freq * (1.0 - freq)
-    bad = ~(het > 0)
-    if bad.any():
-        j = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{int(bad.sum())} SNPs are monomorphic or have no A1 frequency "
-                         f"(e.g. {snps['SNP'].iloc[j]}, freq {freq[j]}); filter them (min_maf)",
-                         aligned.attrs.get("path"))
-    beta, se = snps["BETA"].to_numpy(np.float64), snps["SE"].to_numpy(np.float64)
-    v = het * (n * se**2 + beta**2)
-    b_std = z / np.sqrt(n + z**2)
-    snps["FREQ"], snps["H"], snps["V"], snps["B_STD"] = freq, het, v, b_std
+    v, b_std = snps["V"].to_numpy(np.float64), snps["B_STD"].to_numpy(np.float64)
     diag = ld.diagonal().astype(np.float64)
     if (diag <= 0).any():
         j = int(np.flatnonzero(diag <= 0)[0])
@@ -281,6 +273,30 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     return SummaryData(stats=snps, ld=ld, n=n, xty=n * b_std, xtx_diag=n * diag, nobs=nobs,
                        yty=nobs, vp=vp, ld_score=ld_score, ld_sampling_var=ld_samp_var,
                        ld_in_sample=bool(ld_in_sample), qc=qc)
+
+
+def per_snp_columns(aligned: pd.DataFrame, reference_freq: np.ndarray) -> pd.DataFrame:
+    """A copy of ``aligned`` (statistics aligned to an LD reference) with FREQ (the GWAS A1
+    frequency, else ``reference_freq``), H, V (per-SNP phenotypic variance) and B_STD (the
+    standardised marginal effect) of the module docstring; monomorphic SNPs or SNPs without
+    a frequency raise InputError."""
+    snps = aligned.reset_index(drop=True).copy()
+    n = snps["N"].to_numpy(np.float64)
+    z = snps["Z"].to_numpy(np.float64)
+    freq = snps["FREQ"].to_numpy(np.float64)
+    freq = np.where(np.isnan(freq), reference_freq, freq)
+    het = 2.0 * freq * (1.0 - freq)
+    bad = ~(het > 0)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{int(bad.sum())} SNPs are monomorphic or have no A1 frequency "
+                         f"(e.g. {snps['SNP'].iloc[j]}, freq {freq[j]}); filter them (min_maf)",
+                         aligned.attrs.get("path"))
+    beta, se = snps["BETA"].to_numpy(np.float64), snps["SE"].to_numpy(np.float64)
+    snps["FREQ"], snps["H"] = freq, het
+    snps["V"] = het * (n * se**2 + beta**2)
+    snps["B_STD"] = z / np.sqrt(n + z**2)
+    return snps
 
 
 def _panel_size(ld: LDMatrix) -> int | None:
