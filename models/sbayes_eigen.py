@@ -118,10 +118,12 @@ class SBayesEigenModel(SummaryAlphabetModel):
         K / n for independent blocks and LD that matches (a panel's mismatch adds to it).
         Near or above 1 the statistics ask for more than the whole phenotypic variance: LD
         between the blocks (boundaries cutting through LD count a signal twice) or sample
-        sizes above the real ones."""
+        sizes above the real ones. NaN when K >= n / 2 (the noise term dominates)."""
         d = self.data
         noise = float(d.ranks.sum()) / d.nobs
-        return (float(d.w @ d.w) - noise) / max(1.0 - noise, 1e-12)
+        if noise >= 0.5:  # as many eigenvectors as half the sample size: not informative
+            return float("nan")
+        return (float(d.w @ d.w) - noise) / (1.0 - noise)
 
     def divergence_advice(self) -> str:
         """The likelihood constrains the effects only along the kept eigenvectors (k_b of m_b

@@ -1,4 +1,5 @@
-"""Tiny BayesR and SBayesR models and checks shared by the interrupt and checkpoint tests."""
+"""Tiny BayesR, SBayesR and eigen-LD SBayesR models and checks shared by the interrupt and
+checkpoint tests."""
 
 import os
 import signal
@@ -60,11 +61,39 @@ def sbayes_r(seed=0, **options):
     return SBayesModel(summary_data(seed), "R", **options)
 
 
+def sbayes_eigen_r(seed=0):
+    """SBayesR on eigen-decomposed in-sample LD of the cohort: 4 blocks of 50 SNPs, the
+    eigenpairs of 80% of each block's LD kept (fewer than the 150 people in all)."""
+    from bayesmix.ld.eigen import EigenBlocks, decompose_ld
+    from bayesmix.models.sbayes_eigen import SBayesEigenModel
+    from bayesmix.prepare.eigen_data import prepare_eigen_data
+    from bayesmix.simulate.from_ld import sumstats_table
+
+    _, x, y, snps = cohort(seed)
+    n, m = x.shape
+    parts = [decompose_ld(x[:, a:a + 50].T @ x[:, a:a + 50] / n, 0.8) for a in range(0, m, 50)]
+    eigen = EigenBlocks(snps.assign(cm=0.0, n=n), np.arange(0, m + 1, 50),
+                        np.cumsum([0] + [len(v) for v, _, _ in parts]),
+                        np.concatenate([v for v, _, _ in parts]),
+                        np.concatenate([np.asarray(u, np.float32).ravel() for _, u, _ in parts]),
+                        np.array([t for _, _, t in parts]),
+                        {"prop": 0.8, "n_samples": n, "blocks": [1, 2, 3, 4]})
+    return SBayesEigenModel(prepare_eigen_data(sumstats_table(x.T @ y / np.sqrt(n), n, snps),
+                                               eigen), "R")
+
+
 def residual_error(model, point, saved_residuals) -> float:
     """Largest |saved - recomputed| of the residual vector a checkpoint holds, relative to
     the largest entry: e = y - C alpha - X beta (individual data, dense X) or
-    r = X'y - X'X beta (summary data, dense X'X = n_i^1/2 n_j^1/2 R_ij)."""
-    if "e" in saved_residuals:
+    r = X'y - X'X beta (summary data, dense X'X = n_i^1/2 n_j^1/2 R_ij) or e = w - Q beta
+    (eigen LD)."""
+    if hasattr(model.data, "q_values"):  # eigen LD: e = w - Q beta in the rotated space
+        from bayesmix.kernels.sbayes_eigen import eigen_fitted
+
+        d = model.data
+        truth = d.w - eigen_fitted(d.block_ptr, d.rank_ptr, d.q_ptr, d.q_values, point["beta"])
+        saved = saved_residuals["e"]
+    elif "e" in saved_residuals:
         data = model.data
         x = data.genotypes.dense()
         truth = data.y - data.design @ point["alpha"] - x @ model.snp_effects(point)

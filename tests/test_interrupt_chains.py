@@ -20,17 +20,20 @@ from bayesmix import interrupt
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
+from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
 from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
 
 from chain_models import (SIGNALS, SignalSender, assert_consistent_partial, assert_same_chain,
-                          bayes_r, sbayes_r, signal_at_call)
+                          bayes_r, sbayes_eigen_r, sbayes_r, signal_at_call)
 
 pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded")
 
 BASE = dict(chain_length=90, burn_in=30, thin=3, out_freq=0, seed=11, store_snp_draws=True)
-LENGTH = {"bayesr": 90, "sbayesr": 300}  # ~0.1 s per chain each (SBayes iterations are shorter)
-# name -> (model, chains, cores); 5 configurations x 11 trials = 55 interrupted-or-not runs
+# ~0.1 s per chain each (SBayes iterations are shorter)
+LENGTH = {"bayesr": 90, "sbayesr": 300, "sbayesr-eigen": 300}
+# name -> (model, chains, cores); 6 configurations x 11 trials = 66 interrupted-or-not runs
 CONFIGS = {"bayesr": ("bayesr", 1, 1), "sbayesr": ("sbayesr", 1, 1),
+           "sbayesr-eigen": ("sbayesr-eigen", 1, 1),
            "bayesr-2-serial": ("bayesr", 2, 1), "bayesr-2-forked": ("bayesr", 2, 2),
            "sbayesr-2-forked": ("sbayesr", 2, 2)}
 TRIALS = 11
@@ -39,7 +42,8 @@ MAX_STOP_SECONDS = 1.5  # from the signal to run_chains returning (iterations ta
 
 @pytest.fixture(scope="module")
 def models():
-    return {"bayesr": (bayes_r(), make_steps), "sbayesr": (sbayes_r(), make_sbayes_steps)}
+    return {"bayesr": (bayes_r(), make_steps), "sbayesr": (sbayes_r(), make_sbayes_steps),
+            "sbayesr-eigen": (sbayes_eigen_r(), make_eigen_steps)}
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
