@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
-import pytensor.tensor as pt
 
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
