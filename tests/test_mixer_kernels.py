@@ -292,3 +292,26 @@ def test_permuted_index_gives_uniform_ordered_pairs(n_items):
     expected = n_draws / (n_items * (n_items - 1))
     chi2 = ((counts - expected) ** 2 / expected).sum()
     assert stats.chi2.sf(chi2, counts.size - 1) > 1e-4
+
+
+@pytest.mark.parametrize("method", ["fast", "convolve", "full"])
+def test_likelihoods_do_not_depend_on_the_thread_count(method):
+    """--threads changes the speed, never a digit of the likelihood or its gradient (fixed
+    chunks of tags, their partial sums added in order)."""
+    import numba
+
+    rng = np.random.default_rng(21)
+    data, _ = MixerData.synthetic(3000, block_size=100, n=1e5, rng=rng)
+    like = UnivariateLikelihood(data, method, kmax=64)
+    params = np.array([0.01, 5e-4, 1.05])
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = like.logp_grad(params)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = like.logp_grad(params)
+    finally:
+        numba.set_num_threads(before)
+    assert numba.config.NUMBA_NUM_THREADS > 1
+    assert one[0] == many[0]
+    np.testing.assert_array_equal(one[1], many[1])

@@ -14,7 +14,12 @@ from bayesmix.io.sumstats import read_sumstats
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
 from bayesmix.kernels.sbayes import mixture_terms
-from bayesmix.kernels.sbayes_eigen import eigen_loglik, eigen_sweep, eigen_sweep_threads
+from bayesmix.kernels.sbayes_eigen import (
+    block_sums_of_squares,
+    eigen_loglik,
+    eigen_sweep,
+    eigen_sweep_threads,
+)
 from bayesmix.ld.eigen import EigenBlocks
 from bayesmix.models.sbayes_eigen import SBayesEigenModel
 from bayesmix.prepare.eigen_data import prepare_eigen_data, restricted_decomposition
@@ -101,6 +106,15 @@ def test_threaded_sweep_gives_the_serial_draws():
     for serial, threaded in zip(*runs):
         np.testing.assert_array_equal(serial, threaded)
     assert runs[0][3][1] > 0
+
+
+def test_block_sums_of_squares_match_numpy_per_block():
+    rng = np.random.default_rng(8)
+    ranks = np.array([3, 0, 5, 1])
+    rank_ptr = np.concatenate([[0], np.cumsum(ranks)])
+    values = rng.normal(size=rank_ptr[-1])
+    expect = [np.sum(values[a:b] ** 2) for a, b in zip(rank_ptr[:-1], rank_ptr[1:])]
+    np.testing.assert_allclose(block_sums_of_squares(rank_ptr, values), expect, rtol=1e-14)
 
 
 def test_loglik_is_the_gaussian_density_and_its_gradient():

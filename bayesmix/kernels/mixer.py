@@ -102,6 +102,28 @@ def null_variance(n_j, weak_j, pi, sig2_beta, sig2_zero):
     return sig2_zero + x * pi * sig2_beta, x * sig2_beta, x * pi
 
 
+#: tags per chunk of the parallel likelihood sums: the chunks are fixed, and their partial
+#: sums are added in order, so a likelihood does not depend on the number of threads
+TAG_CHUNK = 256
+
+
+@njit
+def _n_tag_chunks(n_tags):
+    return max((n_tags + TAG_CHUNK - 1) // TAG_CHUNK, 1)
+
+
+@njit
+def _chunk_totals(sums):
+    """(logp, grad) from per-chunk partial sums (chunks, 4) of log p and its gradient."""
+    total = 0.0
+    grad = np.zeros(3)
+    for c in range(sums.shape[0]):
+        total += sums[c, 0]
+        for k in range(3):
+            grad[k] += sums[c, k + 1]
+    return total, grad
+
+
 # ---------------------------------------------------------------------------------------------
 # fast (moments) model; infinitesimal = fast at pi = 1
 # ---------------------------------------------------------------------------------------------
@@ -116,52 +138,47 @@ def fast_logp_grad(z, n, w, weak, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
 
     Returns ``(logp, grad)``, grad = d logp / d (pi, sig2_beta, sig2_zero).
     """
-    total = 0.0
-    g_pi = 0.0
-    g_sb = 0.0
-    g_s0 = 0.0
-    for j in numba.prange(z.shape[0]):
-        s0, ds0_pi, ds0_sb = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)
-        lp0, d0 = normal_term(z[j], s0, censor_z)
-        if l2[j] <= 0.0:
-            total += w[j] * lp0
-            g_pi += w[j] * d0 * ds0_pi
-            g_sb += w[j] * d0 * ds0_sb
-            g_s0 += w[j] * d0
-            continue
-        tail = l4[j] / l2[j]
-        eta = pi * l2[j] + (1.0 - pi) * tail
-        q = pi * l2[j] / eta
-        deta = l2[j] - tail
-        dq = l2[j] / eta - pi * l2[j] * deta / (eta * eta)
-        var1 = s0 + eta * n[j] * sig2_beta
-        lp1, d1 = normal_term(z[j], var1, censor_z)
-        if q >= 1.0:  # pi = 1: the derivative from below, where the null weight vanishes
-            total += w[j] * lp1
-            g_pi += w[j] * (dq * (1.0 - math.exp(lp0 - lp1)) + d1 * deta * n[j] * sig2_beta
-                            + d1 * ds0_pi)
-            g_sb += w[j] * d1 * (eta * n[j] + ds0_sb)
-            g_s0 += w[j] * d1
-            continue
-        a0 = math.log1p(-q) + lp0
-        a1 = math.log(q) + lp1
-        m = max(a0, a1)
-        e0 = math.exp(a0 - m)
-        e1 = math.exp(a1 - m)
-        s = e0 + e1
-        r0 = e0 / s
-        r1 = e1 / s
-        total += w[j] * (m + math.log(s))
-        d_s0 = r0 * d0 + r1 * d1
-        g_pi += w[j] * (r0 * (-dq / (1.0 - q)) + r1 * (dq / q + d1 * deta * n[j] * sig2_beta)
-                        + d_s0 * ds0_pi)
-        g_sb += w[j] * (r1 * d1 * eta * n[j] + d_s0 * ds0_sb)
-        g_s0 += w[j] * d_s0
-    grad = np.empty(3)
-    grad[0] = g_pi
-    grad[1] = g_sb
-    grad[2] = g_s0
-    return total, grad
+    sums = np.zeros((_n_tag_chunks(z.shape[0]), 4))
+    for c in numba.prange(sums.shape[0]):
+        for j in range(c * TAG_CHUNK, min((c + 1) * TAG_CHUNK, z.shape[0])):
+            lp, d_pi, d_sb, d_s0 = _fast_tag(z[j], n[j], weak[j], l2[j], l4[j], pi, sig2_beta,
+                                             sig2_zero, censor_z)
+            sums[c, 0] += w[j] * lp
+            sums[c, 1] += w[j] * d_pi
+            sums[c, 2] += w[j] * d_sb
+            sums[c, 3] += w[j] * d_s0
+    return _chunk_totals(sums)
+
+
+@njit
+def _fast_tag(z, n, weak, l2, l4, pi, sig2_beta, sig2_zero, censor_z):
+    """log p(z_j) of the moments model and its derivatives in (pi, sig2_beta, sig2_zero)."""
+    s0, ds0_pi, ds0_sb = null_variance(n, weak, pi, sig2_beta, sig2_zero)
+    lp0, d0 = normal_term(z, s0, censor_z)
+    if l2 <= 0.0:
+        return lp0, d0 * ds0_pi, d0 * ds0_sb, d0
+    tail = l4 / l2
+    eta = pi * l2 + (1.0 - pi) * tail
+    q = pi * l2 / eta
+    deta = l2 - tail
+    dq = l2 / eta - pi * l2 * deta / (eta * eta)
+    var1 = s0 + eta * n * sig2_beta
+    lp1, d1 = normal_term(z, var1, censor_z)
+    if q >= 1.0:  # pi = 1: the derivative from below, where the null weight vanishes
+        return (lp1, dq * (1.0 - math.exp(lp0 - lp1)) + d1 * deta * n * sig2_beta + d1 * ds0_pi,
+                d1 * (eta * n + ds0_sb), d1)
+    a0 = math.log1p(-q) + lp0
+    a1 = math.log(q) + lp1
+    m = max(a0, a1)
+    e0 = math.exp(a0 - m)
+    e1 = math.exp(a1 - m)
+    s = e0 + e1
+    r0 = e0 / s
+    r1 = e1 / s
+    d_s0 = r0 * d0 + r1 * d1
+    return (m + math.log(s),
+            r0 * (-dq / (1.0 - q)) + r1 * (dq / q + d1 * deta * n * sig2_beta) + d_s0 * ds0_pi,
+            r1 * d1 * eta * n + d_s0 * ds0_sb, d_s0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,28 +447,22 @@ def convolve_logp_grad(z, n, w, weak, indptr, indices, r2, het, pi, sig2_beta, s
     (pi, sig2_beta, sig2_zero);
     ``with_grad=False`` skips the gradient (returned as zeros) at about half the cost.
     """
-    total = 0.0
-    g_pi = 0.0
-    g_sb = 0.0
-    g_s0 = 0.0
-    for j in numba.prange(z.shape[0]):
-        lo = indptr[j]
-        hi = indptr[j + 1]
-        row = np.empty(hi - lo)
-        for e in range(lo, hi):
-            row[e - lo] = het[indices[e]] * r2[e]
-        s0, ds0_pi, ds0_sb = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)
-        lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, pi, sig2_beta, s0, censor_z,
-                                       gl_x, gl_w, tail_log, with_grad)
-        total += w[j] * lp
-        g_pi += w[j] * (d1 + d3 * ds0_pi)
-        g_sb += w[j] * (d2 + d3 * ds0_sb)
-        g_s0 += w[j] * d3
-    grad = np.empty(3)
-    grad[0] = g_pi
-    grad[1] = g_sb
-    grad[2] = g_s0
-    return total, grad
+    sums = np.zeros((_n_tag_chunks(z.shape[0]), 4))
+    for c in numba.prange(sums.shape[0]):
+        for j in range(c * TAG_CHUNK, min((c + 1) * TAG_CHUNK, z.shape[0])):
+            lo = indptr[j]
+            hi = indptr[j + 1]
+            row = np.empty(hi - lo)
+            for e in range(lo, hi):
+                row[e - lo] = het[indices[e]] * r2[e]
+            s0, ds0_pi, ds0_sb = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)
+            lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, pi, sig2_beta, s0, censor_z,
+                                           gl_x, gl_w, tail_log, with_grad)
+            sums[c, 0] += w[j] * lp
+            sums[c, 1] += w[j] * (d1 + d3 * ds0_pi)
+            sums[c, 2] += w[j] * (d2 + d3 * ds0_sb)
+            sums[c, 3] += w[j] * d3
+    return _chunk_totals(sums)
 
 
 @njit(parallel=True)
