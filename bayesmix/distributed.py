@@ -22,6 +22,7 @@ that instruction.
 from __future__ import annotations
 
 import contextlib
+import time
 
 from bayesmix.errors import InputError
 from bayesmix.progress import Progress
@@ -77,23 +78,40 @@ def worker_count(client) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def run_tasks(client, function, pieces, *, desc: str, unit: str = "pieces", progress=True):
+def run_tasks(client, function, pieces, *, desc: str, unit: str = "pieces", progress=True,
+              on_result=None, stop=None, retries: int = 2):
     """``[function(piece) for piece in pieces]`` as Dask tasks, in the order of ``pieces``.
 
-    Each piece is one task (retried twice if it raises, e.g. on a transient file-system error;
-    tasks of a worker that died are rerun by the scheduler without counting as a retry).
-    An error of a task cancels the others and is raised here. Progress counts finished tasks.
+    Each piece is one task (retried ``retries`` times if it raises, e.g. on a transient
+    file-system error; tasks of a worker that died are rerun by the scheduler without
+    counting as a retry).
+    An error of a task cancels the others and is raised here. Progress counts finished tasks;
+    ``on_result(k, result)`` is called here as the task of ``pieces[k]`` finishes. ``stop``:
+    a callable polled while waiting (every 0.2 s); once it returns True the unfinished tasks
+    are cancelled and their results are None (Dask does not interrupt a task already running
+    on a worker: it finishes there unless its worker ends).
     """
     distributed = _distributed()
     pieces = list(pieces)
-    futures = [client.submit(function, piece, pure=False, retries=2) for piece in pieces]
+    futures = [client.submit(function, piece, pure=False, retries=retries) for piece in pieces]
     order = {future.key: k for k, future in enumerate(futures)}
     results = [None] * len(futures)
     try:
         with Progress(len(futures), desc=desc, unit=unit, progress=progress) as bar:
-            for future in distributed.as_completed(futures):
-                results[order[future.key]] = future.result()
-                bar.update(1)
+            finished = distributed.as_completed(futures)
+            while not finished.is_empty():
+                if stop is not None and stop():
+                    client.cancel(futures)
+                    break
+                batch = finished.next_batch(block=stop is None)
+                if not batch:
+                    time.sleep(0.2)
+                for future in batch:
+                    k = order[future.key]
+                    results[k] = future.result()
+                    bar.update(1)
+                    if on_result is not None:
+                        on_result(k, results[k])
     except BaseException:
         client.cancel(futures)
         raise

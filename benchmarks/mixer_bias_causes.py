@@ -9,7 +9,11 @@ trait is then fitted (``bayesmix-mixer fit1``, default fit sequence) with these 
 
 - ``panel r2>=0.05, no weak``: an independent 1,000-person panel at MiXeR's default r2min,
   the LD below it left out (MiXeR's model: its folder without ``weak_ld.npy``);
-- ``panel r2>=0.05``: the same with the weak-LD sums (bayesmix's default since they exist);
+- ``panel r2>=0.05, raw weak sums``: the same with the weak-LD sums as the panel gives them
+  (bayesmix's default until the split-half calibration: the folder without
+  ``weak_ld_halves.npy``);
+- ``panel r2>=0.05``: the weak-LD sums calibrated for the panel's noise (bayesmix's default,
+  :mod:`bayesmix.ld.weak_ld`);
 - ``panel r2>=0.01``: pairs down to r^2 0.01 stored, the rest as weak-LD sums;
 - ``cohort r2>=0.05``: the GWAS's own LD at the default r2min (no panel sampling noise);
 - ``cohort r2>=0.05, no weak``: the GWAS's own LD, MiXeR's model.
@@ -52,16 +56,22 @@ RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bias_causes.json"
 # 500 / 3,000 causal of 20,000 SNPs (20 / 100 / 600 of the ~4,200 unambiguous SNPs of a
 # 5,000-SNP genome)
 TRAITS = (("sparse", 0.005, 0.05), ("mid", 0.025, 0.10), ("polygenic", 0.15, 0.25))
-# (label, LD source, r2min, weak-LD sums used)
-REFERENCES = (("panel r2>=0.05, no weak", "panel", 0.05, False),
-              ("panel r2>=0.05", "panel", 0.05, True),
-              ("panel r2>=0.01", "panel", 0.01, True),
-              ("cohort r2>=0.05", "cohort", 0.05, True),
-              ("cohort r2>=0.05, no weak", "cohort", 0.05, False))
+# (label, LD source, r2min, weak-LD sums: "calibrated" (the default build), "raw" (without
+# the split-half sums that calibrate them) or "none" (MiXeR's model))
+REFERENCES = (("panel r2>=0.05, no weak", "panel", 0.05, "none"),
+              ("panel r2>=0.05, raw weak sums", "panel", 0.05, "raw"),
+              ("panel r2>=0.05", "panel", 0.05, "calibrated"),
+              ("panel r2>=0.01", "panel", 0.01, "calibrated"),
+              ("cohort r2>=0.05", "cohort", 0.05, "calibrated"),
+              ("cohort r2>=0.05, no weak", "cohort", 0.05, "none"))
+#: files of a default LD folder left out to make each weak-sum variant
+DROPPED_FILES = {"calibrated": (), "raw": ("weak_ld_halves.npy",),
+                 "none": ("weak_ld.npy", "weak_ld_halves.npy")}
 
 
-def ld_name(source: str, r2min: float, weak: bool, chrom: str) -> str:
-    return f"{source}_{r2min}{'' if weak else '_noweak'}_chr{chrom}.ld"
+def ld_name(source: str, r2min: float, weak: str, chrom: str) -> str:
+    suffix = {"calibrated": "", "raw": "_raw", "none": "_noweak"}[weak]
+    return f"{source}_{r2min}{suffix}_chr{chrom}.ld"
 
 
 def unambiguous_snps(bim: pd.DataFrame) -> pd.Series:
@@ -112,24 +122,26 @@ def main(argv=None) -> int:
     counts = args.n_causal or [round(share * len(unambiguous)) for _, share, _ in TRAITS]
     traits = [(name, count, h2) for (name, _, h2), count in zip(TRAITS, counts)]
     wanted = [r for r in REFERENCES if r[0] in args.references]
-    needed = wanted + [r for r in REFERENCES if r[3] and r[0] not in args.references
-                       and any(w[1:3] == r[1:3] and not w[3] for w in wanted)]
+    needed = wanted + [r for r in REFERENCES if r[3] == "calibrated" and r[0] not in
+                       args.references and any(w[1:3] == r[1:3] and w[3] != "calibrated"
+                                               for w in wanted)]
     seconds = {}
     for chrom in chromosomes:
         seconds[f"cohort_full_chr{chrom}"] = run(
             "bayesmix", "ld", "--bfile", cohort, "--chr", chrom, "--kind", "full", "--extract",
             work / "unambiguous.snps", "--no-progress", "--out", work / f"cohort_full_chr{chrom}.ld")
-    for label, source, r2min, weak in sorted(needed, key=lambda ref: not ref[3]):
-        for chrom in chromosomes:   # the folders with weak-LD sums first: the others copy them
+    for label, source, r2min, weak in sorted(needed, key=lambda ref: ref[3] != "calibrated"):
+        for chrom in chromosomes:   # the default folders first: the others copy them
             folder = work / ld_name(source, r2min, weak, chrom)
-            if weak:
+            if weak == "calibrated":
                 seconds[f"{label} chr{chrom}"] = run(
                     "bayesmix-mixer", "ld", "--bfile", {"panel": panel, "cohort": cohort}[source],
                     "--chr", chrom, "--r2min", r2min, "--out", folder)
-            else:   # the same matrix without its weak-LD sums
+            else:   # the same matrix without (some of) its weak-LD sums
                 shutil.rmtree(folder, ignore_errors=True)
-                shutil.copytree(work / ld_name(source, r2min, True, chrom), folder)
-                (folder / "weak_ld.npy").unlink()
+                shutil.copytree(work / ld_name(source, r2min, "calibrated", chrom), folder)
+                for name in DROPPED_FILES[weak]:
+                    (folder / name).unlink()
 
     rows = []
     for name, n_causal, h2 in traits:

@@ -113,6 +113,7 @@ def world(tmp_path_factory, bfile22, dask_scheduler):
     ma = pd.read_csv(d / "sim.ma", sep=r"\s+")
     ma.to_csv(d / "sim503.ma", sep=" ", index=False)
     ma.assign(N=1000).to_csv(d / "sim1000.ma", sep=" ", index=False)
+    (d / "traits.txt").write_text(f"{d}/sim1000.ma\n")   # --mgwas-summary: one trait
     # GCTB LD per chromosome and a list of both
     for chrom in ("6", "22"):
         run(gctb_cli.main, "--bfile", d / "tiny", "--chr", chrom, "--make-full-ldm",
@@ -164,6 +165,9 @@ def world(tmp_path_factory, bfile22, dask_scheduler):
             "--out", d / f"tiny_chr{chrom}.ld")
         run(mixer_cli.main, "ld", "--bfile", d / "tiny", "--chr", chrom, "--r2min", 0.05,
             "--out", d / f"alt_chr{chrom}.ld")
+        # fewer SNPs (snps draws its subset from the LD's SNPs; its pairs >= r2 are alike)
+        run(bayesmix_main.main, "ld", "--bfile", d / "tiny", "--chr", chrom, "--kind", "r2",
+            "--extract", d / "extract.txt", "--no-progress", "--out", d / f"few_chr{chrom}.ld")
         snps = LDMatrix.load(d / f"tiny_chr{chrom}.ld").snps
         snps[["chr", "snp", "cm", "bp", "a1", "a2"]].to_csv(d / f"tiny_chr{chrom}.bim",
                                                             sep="\t", header=False, index=False)
@@ -187,6 +191,11 @@ def world(tmp_path_factory, bfile22, dask_scheduler):
         d / "tiny_chr@.ld", "--chr2use", "22", "--fit-sequence", "infinitesimal", "fast",
         "--extract", d / "extract.txt", "--n-draws", 20, "--profile-points", 0,
         "--exclude-ranges", "[]", "--out", d / "fitb2")
+    for out, seed in (("rep", 0), ("rep5", 5)):   # replicate fits for combine
+        run(mixer_cli.main, "fit1", "--trait1-file", d / "pair.trait1.sumstats.gz",
+            "--ld-file", d / "tiny_chr@.ld", "--chr2use", "22", "--fit-sequence",
+            "infinitesimal", "--n-draws", 20, "--exclude-ranges", "[]", "--replicates", 2,
+            "--seed", seed, "--out", d / out)
     # munge inputs: no N; positions with other ids; INFO; shifted FREQ; extra columns; a
     # generic file with an unusual p-value column
     ldsc = pd.read_csv(d / "sim.sumstats.gz", sep="\t")
@@ -287,6 +296,9 @@ def bases(w) -> dict:
                                      "--fit-sequence", "infinitesimal", "fast", "--n-draws",
                                      "20", "--profile-points", "0"]
     b[("bayesmix-mixer", "test2")] = ["test2", *pair, "--load-params-file", f"{d}/fitb.json"]
+    b[("bayesmix-mixer", "snps")] = ["snps", "--ld-file", f"{d}/tiny_chr@.ld", "--chr2use", "22",
+                                     "--subset", "40"]
+    b[("bayesmix-mixer", "combine")] = ["combine", "--json", f"{d}/rep.rep@.json"]
     # bayesmix mixer (native names)
     native = ["--ld", f"{d}/tiny_chr@.ld", "--chr", "22", "--exclude-ranges", "[]"]
     t1, t2 = f"{d}/pair.trait1.sumstats.gz", f"{d}/pair.trait2.sumstats.gz"
@@ -413,6 +425,8 @@ def probes(w) -> dict:
     P[G, "--no-mcmc-bin"] = Probe(["--no-mcmc-bin"])
     P[G, "--no-netcdf"] = Probe(["--no-netcdf"], drop=["--no-netcdf"])
     P[G, "--gwas-summary"] = Probe(["--gwas-summary", f"{d}/sim2.ma"])
+    P[G, "--mgwas-summary"] = Probe(["--mgwas-summary", f"{d}/traits.txt"],
+                                    replaces=["--gwas-summary"])   # OUT.sim1000.* instead
     P[G, "--ldm"] = Probe(["--ldm", f"{d}/ld22.chr22.ldm.full"], replaces=["--mldm"],
                           only={"merge-block-ldm-info": ["--ldm", f"{d}/blk_alt"],
                                 "make-ldm-eigen": ["--ldm", f"{d}/blk_alt.merged"]})
@@ -450,13 +464,15 @@ def probes(w) -> dict:
     P[M, "--chr"] = Probe(["--chr", "22"])
     P[M, "--trait1-file"] = Probe(["--trait1-file", f"{d}/pair.trait2.sumstats.gz"])
     P[M, "--trait2-file"] = Probe(["--trait2-file", f"{d}/pair.trait1.sumstats.gz"])
-    P[M, "--ld-file"] = Probe(["--ld-file", f"{d}/alt_chr@.ld"])
+    P[M, "--ld-file"] = Probe(["--ld-file", f"{d}/alt_chr@.ld"],
+                              only={"snps": ["--ld-file", f"{d}/few_chr@.ld"]})
     P[M, "--bim-file"] = Probe(["--bim-file", f"{d}/tiny_chr@.bim"])
     P[M, "--chr2use"] = Probe(["--chr2use", "6,22"])
     P[M, "--extract"] = Probe(["--extract", f"{d}/extract.txt"])
     P[M, "--exclude"] = Probe(["--exclude", f"{d}/exclude.txt"])
     P[M, "--exclude-ranges"] = Probe(["--exclude-ranges", f"{d}/regions.txt"])
     P[M, "--randprune-n"] = Probe(["--randprune-n", "3"])
+    P[M, "--ld-in-sample"] = Probe(["--ld-in-sample"])
     P[M, "--randprune-r2", ] = Probe(["--randprune-r2", "0.5"])
     P[M, "--seed"] = Probe(["--seed", "9"])
     P[M, "--threads"] = Probe(["--threads", "1"], only={"ld": ["--threads", "2"]})
@@ -479,6 +495,22 @@ def probes(w) -> dict:
     P[M, "--qq-method"] = Probe(["--qq-method", "fast"])
     P[M, "--out"] = Probe([])
     P[M, "--resume"] = Probe(["--resume"])
+    P[M, "--r2"] = Probe(["--r2", "0.3"])
+    P[M, "--maf"] = Probe(["--maf", "0.3"])
+    P[M, "--subset"] = Probe(["--subset", "20"])
+    P[M, "--replicates"] = Probe(["--replicates", "2"])
+    for flag, value in (("--replicate-r2", "0.3"), ("--replicate-maf", "0.3"),
+                        ("--replicate-subset", "15")):
+        P[M, flag] = Probe([flag, value], context=["--replicates", "2"])
+    singles = ["--trait1-file", "--trait2-file", "--trait1-params-file", "--trait2-params-file"]
+    traits = f"{d}/pair.trait1.sumstats.gz,{d}/pair.trait2.sumstats.gz"
+    P[M, "--trait-files"] = Probe(["--trait-files", traits, "--trait-params-files",
+                                   f"{d}/fit1.json,{d}/fit2.json"], replaces=singles)
+    P[M, "--trait-params-files"] = Probe(
+        ["--trait-params-files", f"{d}/fit2.json,{d}/fit1.json"], drop=singles,
+        context=["--trait-files", traits, "--trait-params-files", f"{d}/fit1.json,{d}/fit2.json"])
+    P[M, "--json"] = Probe(["--json", f"{d}/rep5.rep@.json"])
+    P[M, "--rep2use"] = Probe(["--rep2use", "1"])
     # ----- bayesmix mixer
     P[N, "action"] = Probe([])
     P[N, "--sumstats"] = Probe(["--sumstats", f"{d}/pair.trait2.sumstats.gz"])
@@ -508,6 +540,7 @@ def probes(w) -> dict:
     P[N, "--exclude"] = Probe(["--exclude", f"{d}/exclude.txt"])
     P[N, "--exclude-ranges"] = Probe(["--exclude-ranges", f"{d}/regions.txt"])
     P[N, "--prune-passes"] = Probe(["--prune-passes", "3"])
+    P[N, "--ld-in-sample"] = Probe(["--ld-in-sample"])
     P[N, "--prune-r2"] = Probe(["--prune-r2", "0.5"])
     P[N, "--seed"] = Probe(["--seed", "9"])
     P[N, "--threads"] = Probe(["--threads", "1"])

@@ -62,6 +62,7 @@ def test_dask_build_is_the_serial_build(client, bfile, kind, dtype):
     assert on_dask.meta["merged_pieces"] == 7
     if kind == "r2":   # whole rows, with their weak-LD sums
         np.testing.assert_array_equal(on_dask.weak_ld, serial.weak_ld)
+        np.testing.assert_array_equal(on_dask.weak_ld_halves, serial.weak_ld_halves)
     else:
         assert on_dask.weak_ld is None and serial.weak_ld is None
 

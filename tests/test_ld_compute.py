@@ -129,8 +129,38 @@ def test_r2_kind_keeps_the_weak_ld_it_leaves_out(region, tmp_path):
     tags = list(genotypes.snps["snp"].iloc[::9])
     tag_ld = build_ld(genotypes, "r2", r2min=0.05, window_kb=300, tags=tags, progress=False)
     np.testing.assert_allclose(tag_ld.weak_ld, ld.weak_ld[::9], rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(LDMatrix.load(ld.save(tmp_path / "r2.ld")).weak_ld, ld.weak_ld)
-    assert build_ld(genotypes, "window", window_kb=300, progress=False).weak_ld is None
+    np.testing.assert_allclose(pieces.weak_ld_halves, ld.weak_ld_halves, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tag_ld.weak_ld_halves, ld.weak_ld_halves[::9], rtol=1e-12,
+                               atol=1e-12)
+    reloaded = LDMatrix.load(ld.save(tmp_path / "r2.ld"))
+    np.testing.assert_array_equal(reloaded.weak_ld, ld.weak_ld)
+    np.testing.assert_array_equal(reloaded.weak_ld_halves, ld.weak_ld_halves)
+    window = build_ld(genotypes, "window", window_kb=300, progress=False)
+    assert window.weak_ld is None and window.weak_ld_halves is None
+
+
+def test_r2_kind_sums_the_weak_ld_of_each_half_of_the_panel(region):
+    """weak_ld_halves[:, h]: the same pairs (those the whole panel leaves out), each half's
+    own r and n (even / odd samples), from the genotypes directly."""
+    genotypes, r = region
+    n = genotypes.n_samples
+    x = genotypes.read(standardize=False).astype(np.float64)   # no missing calls here
+    freq = genotypes.snps["freq"].to_numpy()
+    het = 2 * freq * (1 - freq)
+    bp = genotypes.snps["bp"].to_numpy()
+    left_out = (r**2 < 0.05) & (np.abs(bp[:, None] - bp[None, :]) <= 300_000)
+    np.fill_diagonal(left_out, False)
+    ld = build_ld(genotypes, "r2", r2min=0.05, window_kb=300, progress=False, block_size=64)
+    safe = ~np.any(np.abs(r**2 - 0.05) < 1e-6, axis=1)   # no pair at the threshold
+    for h, samples in enumerate((slice(0, None, 2), slice(1, None, 2))):
+        half = x[samples]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r_half = np.corrcoef(half.T)
+        # a SNP monomorphic in the half has no r there: the whole panel's term stands in
+        n_half = np.where(np.isnan(r_half), n, len(half))
+        r_half = np.where(np.isnan(r_half), r.astype(np.float32), r_half)
+        expect = (left_out * het[None, :] * (r_half**2 - (1 - r_half**2) / (n_half - 2))).sum(1)
+        np.testing.assert_allclose(ld.weak_ld_halves[safe, h], expect[safe], atol=1e-6)
 
 
 def test_pieces_merge_to_the_whole_matrix(region):

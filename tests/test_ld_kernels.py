@@ -8,6 +8,7 @@ from bayesmix.kernels.ld import (
     prune_pass,
     select_from_cross_products,
     select_block_entries,
+    split_weak_sums,
     symmetrize_upper,
     weighted_r_power_sums,
 )
@@ -35,6 +36,27 @@ def test_select_block_entries_matches_a_double_loop():
         r2 = np.array([float(block[b, k]) ** 2 for k in left_out])
         assert weak[b] == pytest.approx(np.sum(het[left_out] * (r2 - (1 - r2) / (n - 2))),
                                         abs=1e-12)
+
+
+def test_split_weak_sums_match_a_loop_over_the_pairs_the_whole_panel_leaves_out():
+    rng = np.random.default_rng(3)
+    rows, cols, col0, min_r2 = 13, 29, 4, 0.2
+    full = rng.uniform(-1, 1, (rows, cols))
+    parts = rng.uniform(-1, 1, (2, rows, cols))
+    parts[1, :, 3] = np.nan          # a SNP monomorphic in one half: the whole panel's term
+    lo = rng.integers(0, 20, rows).astype(np.int64)
+    hi = lo + rng.integers(0, 30, rows)
+    diag = rng.integers(-1, 40, rows).astype(np.int64)
+    het, part_n = rng.uniform(0.05, 0.5, cols), np.array([31.0, 30.0])
+    got = split_weak_sums(full, parts, lo, hi, col0, diag, min_r2, het, part_n, 61)
+    for b in range(rows):
+        for h in range(2):
+            r_h = np.where(np.isnan(parts[h, b]), np.float32(full[b]), parts[h, b])
+            n_h = np.where(np.isnan(parts[h, b]), 61, part_n[h])
+            expect = sum(het[k] * (r_h[k] ** 2 - (1 - r_h[k] ** 2) / (n_h[k] - 2))
+                         for k in range(cols) if lo[b] <= col0 + k < hi[b]
+                         and col0 + k != diag[b] and float(np.float32(full[b, k])) ** 2 < min_r2)
+            assert got[b, h] == pytest.approx(expect, abs=1e-12)
 
 
 def test_weak_ld_sums_are_unbiased_for_unlinked_snps():

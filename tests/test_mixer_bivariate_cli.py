@@ -45,7 +45,7 @@ def pair(tmp_path_factory):
         write_sumstats(sumstats_table(z[:, t], N_GWAS, ld.snps), tmp / f"t{t + 1}.sumstats.gz")
         assert mixer_cli.main(["fit1", "--trait1-file", str(tmp / f"t{t + 1}.sumstats.gz"),
                                "--ld-file", str(tmp / "ref_chr@.ld"), "--chr2use", "22",
-                               "--extract", str(tmp / "tags.snps"),
+                               "--extract", str(tmp / "tags.snps"), "--ld-in-sample",
                                "--fit-sequence", "infinitesimal", "constrained", "fast",
                                "--n-draws", "20", "--out", str(tmp / f"t{t + 1}.fit")]) == 0
     rg = realised_genetic_correlation(effects.b_std, r)
@@ -55,7 +55,7 @@ def pair(tmp_path_factory):
 def _common(tmp):
     return ["--trait1-file", str(tmp / "t1.sumstats.gz"), "--trait2-file",
             str(tmp / "t2.sumstats.gz"), "--ld-file", str(tmp / "ref_chr@.ld"),
-            "--chr2use", "22", "--extract", str(tmp / "tags.snps")]
+            "--chr2use", "22", "--extract", str(tmp / "tags.snps"), "--ld-in-sample"]
 
 
 @pytest.mark.slow
@@ -106,7 +106,7 @@ def test_fit2_test2_and_native(pair):
 
     rc = bayesmix_main.main(["mixer", "fit2", "--sumstats", str(tmp / "t1.sumstats.gz"),
                              "--sumstats2", str(tmp / "t2.sumstats.gz"), "--ld",
-                             str(tmp / "ref_chr@.ld"), "--chr", "22", "--params",
+                             str(tmp / "ref_chr@.ld"), "--chr", "22", "--ld-in-sample", "--params",
                              str(tmp / "t1.fit.json"), "--params2", str(tmp / "t2.fit.json"),
                              "--extract", str(tmp / "tags.snps"),
                              "--sequence", "infinitesimal", "fast", "--draws", "100",

@@ -32,7 +32,7 @@ def reference(tmp_path_factory, bfile22):
     assert mixer_cli.main(["ld", "--bfile", str(bfile22), "--out", str(tmp / "ref_chr22.ld")]) == 0
     ld = LDMatrix.load(tmp / "ref_chr22.ld")
     assert ld.meta.get("min_r2", ld.meta.get("r2min", 0.05)) == pytest.approx(0.05)
-    data = MixerData.from_ld(ld, np.zeros(ld.shape[0]), N_GWAS)
+    data = MixerData.from_ld(ld, np.zeros(ld.shape[0]), N_GWAS, ld_in_sample=True)
     pi = N_CAUSAL / data.n_ref
     truth = (pi, H2 / (pi * data.sum_het), 1.0)
     z, _ = simulate_z_from_model(data, ld.to_scipy(), truth, rng=np.random.default_rng(3))
@@ -44,7 +44,7 @@ def test_fit1_test1_and_native_fit(reference, bfile22):
     tmp, truth = reference
     common = ["--trait1-file", str(tmp / "trait.sumstats.gz"), "--ld-file",
               str(tmp / "ref_chr@.ld"), "--bim-file", str(bfile22).replace("22_sub", "@_sub") + ".bim",
-              "--chr2use", "22"]
+              "--chr2use", "22", "--ld-in-sample"]   # the statistics are drawn from this LD
     rc = mixer_cli.main(["fit1", *common, "--fit-sequence", "infinitesimal", "diffevo-fast",
                          "fast", "--n-draws", "200", "--out", str(tmp / "t.fit")])
     assert rc == 0
@@ -80,7 +80,7 @@ def test_fit1_test1_and_native_fit(reference, bfile22):
 
     rc = bayesmix_main.main(["mixer", "fit", "--sumstats", str(tmp / "trait.sumstats.gz"),
                              "--ld", str(tmp / "ref_chr@.ld"), "--chr", "22", "--method", "fast",
-                             "--draws", "200", "--out", str(tmp / "native")])
+                             "--ld-in-sample", "--draws", "200", "--out", str(tmp / "native")])
     assert rc == 0
     native = json.loads((tmp / "native.json").read_text())
     for key, value in doc["params"].items():  # same engine, same seed: the same estimate

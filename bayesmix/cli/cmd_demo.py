@@ -58,9 +58,9 @@ def steps(out: str, seed: int) -> list[tuple[str, list[str]]]:
          ["simulate", "--bfile", bfile, "--prior", "mixer", "--h2", "0.3", "--n-causal", "150",
           "--n-gwas", "100000", "--ld", f"{out}.chr22.ld", "--seed", str(seed),
           "--out", f"{out}.mixer"]),
-        ("fit the univariate MiXeR model",
+        ("fit the univariate MiXeR model (the GWAS was drawn from the reference LD itself)",
          ["mixer", "fit", "--sumstats", f"{out}.mixer.sumstats.gz", "--ld", f"{out}.chr22.ld",
-          "--chr", "22", "--seed", str(seed), "--out", f"{out}.mixer.fit"]),
+          "--chr", "22", "--ld-in-sample", "--seed", str(seed), "--out", f"{out}.mixer.fit"]),
     ]
 
 

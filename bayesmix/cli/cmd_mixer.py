@@ -77,6 +77,10 @@ OPTIONS = [
     option("--exclude", applies=ALL, input="file", metavar="FILE", help="tag SNPs to leave out"),
     option("--exclude-ranges", applies=ALL, default="MHC", metavar="RANGES",
            help="MHC (hg19), [] for none, a chr start end file, or CHR:FROM-TO[KB|MB] tokens"),
+    option("--ld-in-sample", applies=ALL, action="store_true",
+           help="the LD folders are the GWAS sample's own LD (or the statistics were "
+                "simulated from them): use their weak-LD sums as stored (default: calibrated "
+                "for a reference panel's sampling noise)"),
     option("--prune-passes", applies=ALL, default=64, type=positive_int,
            help="random-pruning passes of the tag-SNP weights"),
     option("--prune-r2", applies=ALL, default=0.1, type=unit_interval,
@@ -120,7 +124,7 @@ def run(invocation, run_log) -> int:
     inputs = MixerInputs(traits, args.ld, parse_chromosomes(args.chr), extract=args.extract,
                          exclude=args.exclude, exclude_ranges=args.exclude_ranges,
                          randprune_n=args.prune_passes, randprune_r2=args.prune_r2,
-                         seed=args.seed)
+                         seed=args.seed, ld_in_sample=args.ld_in_sample)
     options = invocation.record()
     if action == "fit":
         qq = None

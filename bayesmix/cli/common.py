@@ -62,11 +62,13 @@ class RunLog:
 
     A text stream: ``print(..., file=run_log)`` and :meth:`say` go to stdout and the file;
     the ``bayesmix`` logger's records go to the file through a handler attached while the log
-    is open. ``path=None`` keeps stdout only (commands without an output prefix).
+    is open. ``path=None`` keeps stdout only (commands without an output prefix);
+    ``echo=False`` writes the file only (the log of one trait of several).
     """
 
-    def __init__(self, path=None):
+    def __init__(self, path=None, *, echo: bool = True):
         self.path = path
+        self.echo = echo
         self._file = open(path, "w", buffering=1) if path is not None else None
         self._handler = None
         if self._file is not None:
@@ -75,7 +77,8 @@ class RunLog:
             log.addHandler(self._handler)
 
     def write(self, text: str) -> int:
-        sys.stdout.write(text)
+        if self.echo:
+            sys.stdout.write(text)
         if self._file is not None:
             self._file.write(text)
         return len(text)
@@ -187,10 +190,15 @@ def dask_client(args):
         yield client
 
 
+def dask_where(args) -> str:
+    """Where Dask tasks run, for the run log ('' in this process)."""
+    return (f"{args.cluster} Dask workers" if args.cluster
+            else f"the Dask scheduler at {args.dask_scheduler}" if args.dask_scheduler else "")
+
+
 def dask_note(args) -> str:
     """How an LD build ran on Dask, for the run log ('' in one process)."""
-    where = (f"{args.cluster} Dask workers" if args.cluster
-             else f"the Dask scheduler at {args.dask_scheduler}" if args.dask_scheduler else "")
+    where = dask_where(args)
     return f", {args.pieces or 'automatic'} row pieces on {where}" if where else ""
 
 

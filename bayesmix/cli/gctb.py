@@ -120,9 +120,9 @@ def eigen_cutoff(text: str) -> float:
     return value
 
 
-DATA, MODEL, CHAIN, OUTPUT, SUMMARY, LDM = (
+DATA, MODEL, CHAIN, OUTPUT, SUMMARY, LDM, DASK = (
     "data and SNP selection", "model", "MCMC", "output", "summary-data (SBayes)",
-    "LD matrices")
+    "LD matrices", "Dask (beyond one process; docs/scale.md)")
 
 OPTIONS = [
     # ----------------------------------------------------------------- analyses
@@ -268,7 +268,7 @@ OPTIONS = [
            help="independent chains (R-hat needs 2 or more; bayesmix extra)"),
     option("--out-freq", applies=MCMC, default=100, role="runtime", group=CHAIN,
            type=nonnegative_int, help="a progress line every k iterations (0: none)"),
-    *dask_options(LD_BUILD, group=LDM),
+    *dask_options(LD_BUILD + MCMC, group=DASK, pieces=LD_BUILD),
     option("--thread", applies=MCMC + LD_BUILD + BLOCK_BUILDS, default=1, role="runtime", group=CHAIN,
            type=positive_int,
            help="threads: chains run in parallel processes (at most --chains); with one "
@@ -296,8 +296,16 @@ OPTIONS = [
            help="do not write the ArviZ file OUT.nc"),
     # ----------------------------------------------------------------- summary data
     option("--gwas-summary", applies=SUMMARY_ANALYSES + ("impute-summary",),
-           required=SUMMARY_ANALYSES + ("impute-summary",), input="file", group=SUMMARY,
-           metavar="FILE", help="GWAS summary statistics (.ma: SNP A1 A2 freq b se p N)"),
+           required=("impute-summary",), input="file", conflicts=("mgwas_summary",),
+           group=SUMMARY, metavar="FILE",
+           help="GWAS summary statistics (.ma: SNP A1 A2 freq b se p N)"),
+    option("--mgwas-summary", applies=SUMMARY_ANALYSES, input="file",
+           conflicts=("gwas_summary",), group=SUMMARY, metavar="LIST",
+           help="several traits in one run (bayesmix extra): a file listing statistics "
+                "files, one per line, each optionally followed by the trait's name (default: "
+                "the file name without .gz and its extension); each trait is analysed as "
+                "with --gwas-summary into OUT.NAME.* (log OUT.NAME.log), one after the other "
+                "or, with --cluster/--dask-scheduler, each as one Dask task"),
     option("--ldm-eigen", applies=SBAYES_EIGEN + ("impute-summary",),
            required=SBAYES_EIGEN + ("impute-summary",), input="dir", group=SUMMARY,
            metavar="DIR",
@@ -403,12 +411,21 @@ def run(invocation, run_log) -> int:
     """Dispatch to the analysis' runner."""
     from bayesmix.cli import gctb_runs
 
-    if invocation.analysis in BAYES:
-        return gctb_runs.run_alphabet(invocation, run_log)
-    if invocation.analysis in SBAYES:
-        return gctb_runs.run_sbayes(invocation, run_log)
-    if invocation.analysis in SBAYES_EIGEN:
-        return gctb_runs.run_sbayes_eigen(invocation, run_log)
+    if invocation.analysis in MCMC:
+        from bayesmix.inference.chain import one_blas_thread
+
+        # one BLAS thread from loading to sampling, so that the results are the same
+        # whether the analysis runs here, in forked chains or on a Dask worker
+        with one_blas_thread():
+            if invocation.args.mgwas_summary:
+                return gctb_runs.run_traits(invocation, run_log, (
+                    gctb_runs.run_sbayes_eigen if invocation.analysis in SBAYES_EIGEN
+                    else gctb_runs.run_sbayes))
+            if invocation.analysis in SBAYES:
+                return gctb_runs.run_sbayes(invocation, run_log)
+            if invocation.analysis in SBAYES_EIGEN:
+                return gctb_runs.run_sbayes_eigen(invocation, run_log)
+            return gctb_runs.run_alphabet(invocation, run_log)
     if invocation.analysis == "impute-summary":
         return gctb_runs.run_impute_summary(invocation, run_log)
     if invocation.analysis in EIGEN_LD:

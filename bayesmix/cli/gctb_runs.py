@@ -35,6 +35,7 @@ def _chain_settings(invocation):
     from bayesmix.inference.chain import ChainSettings, read_checkpoint, refuse_other_run
 
     args = invocation.args
+    _refuse_threads_on_dask(args)
     settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
                              thin=args.thin, out_freq=args.out_freq, seed=args.seed,
                              store_snp_draws=not args.no_mcmc_bin,
@@ -52,20 +53,54 @@ def _chain_settings(invocation):
     return settings
 
 
+def _refuse_threads_on_dask(args) -> None:
+    """--cluster is checked, and --thread refused where Dask runs the chains or traits."""
+    from bayesmix.distributed import parse_cluster
+
+    if args.cluster:
+        parse_cluster(args.cluster)
+    if (args.cluster or args.dask_scheduler) and args.thread > 1 and (
+            args.chains > 1 or args.mgwas_summary):
+        raise InputError("--thread N runs chains in N processes of this machine; with "
+                         "--cluster/--dask-scheduler the chains (or traits) are Dask tasks on "
+                         "the workers instead: leave --thread out (it applies to one chain "
+                         "of one trait on Dask: its LD blocks in parallel threads)")
+
+
 def _chain_description(settings, args) -> str:
     """The MCMC settings as one phrase for the log (runtime ones included)."""
+    from bayesmix.cli.common import dask_where
+
     checkpoints = (f"checkpoints every {settings.checkpoint_every} iterations"
                    if args.checkpoint_every else "checkpoints only when interrupted")
+    where = dask_where(args)
     return (f"chain length {settings.chain_length}, burn-in {settings.burn_in}, thin "
-            f"{settings.thin}, seed {settings.seed}, {args.chains} chain(s), {args.thread} "
-            f"thread(s), {checkpoints}, "
+            f"{settings.thin}, seed {settings.seed}, {args.chains} chain(s)"
+            + (f" as Dask tasks on {where}" if where else "")
+            + f", {args.thread} thread(s), {checkpoints}, "
             + (f"a progress line every {args.out_freq} iterations" if args.out_freq
                else "no progress lines"))
 
 
+def _sample(args, model, make_steps, settings, run_log, *, cores: int):
+    """The chains of an MCMC analysis: in this process, in ``cores`` forked processes, or
+    one Dask task per chain (--cluster/--dask-scheduler)."""
+    from bayesmix.cli.common import dask_client
+    from bayesmix.inference.chain import run_chains
+
+    with dask_client(args) as client:
+        return run_chains(model, make_steps, settings, chains=args.chains, cores=cores,
+                          progress_stream=run_log, client=client)
+
+
+def _need_statistics(invocation) -> None:
+    if invocation.args.gwas_summary is None:
+        raise InputError(f"{invocation.label} needs --gwas-summary FILE (or several traits: "
+                         "--mgwas-summary LIST)")
+
+
 def run_alphabet(invocation, run_log) -> int:
     """BayesB/C/S/R/N/NS on PLINK genotypes: load, sample, write GCTB outputs."""
-    from bayesmix.inference.chain import run_chains
     from bayesmix.inference.gibbs import make_steps
     from bayesmix.models.alphabet import AlphabetModel, AlphabetPrior
     from bayesmix.prepare.alphabet import SampleSnpFilters, load_alphabet_data
@@ -94,14 +129,12 @@ def run_alphabet(invocation, run_log) -> int:
     run_log.say(f"Running Bayes{prior.method}: {_chain_description(settings, args)}")
     run_log.say()
     _check_space(args, model, prior, settings)
-    result = run_chains(model, make_steps, settings, chains=args.chains, cores=args.thread,
-                        progress_stream=run_log)
+    result = _sample(args, model, make_steps, settings, run_log, cores=args.thread)
     return _finish_mcmc(result, args, run_log, started, unscaled=not standardize)
 
 
 def run_sbayes(invocation, run_log) -> int:
     """SBayesC/R/S: read the LD and statistics, sample, write GCTB outputs."""
-    from bayesmix.inference.chain import run_chains
     from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
     from bayesmix.models.alphabet import AlphabetPrior
     from bayesmix.models.sbayes import SBayesModel, reference_ld_note
@@ -109,6 +142,7 @@ def run_sbayes(invocation, run_log) -> int:
 
     args = invocation.args
     started = time.time()
+    _need_statistics(invocation)
     settings = _chain_settings(invocation)
     pi = args.pi if args.pi is None or args.sbayes == "R" else args.pi[-1]
     prior = AlphabetPrior(args.sbayes, pi=pi, **_present(args, "gamma", "hsq", "S", "fix_pi"))
@@ -131,8 +165,8 @@ def run_sbayes(invocation, run_log) -> int:
                 f"{model.ld_layout}; {_chain_description(settings, args)}.")
     run_log.say()
     _check_space(args, model, prior, settings)
-    result = run_chains(model, make_sbayes_steps, settings, chains=args.chains,
-                        cores=min(args.chains, args.thread), progress_stream=run_log)
+    result = _sample(args, model, make_sbayes_steps, settings, run_log,
+                     cores=min(args.chains, args.thread))
     return _finish_mcmc(result, args, run_log, started,
                         unscaled=args.unscale_genotype)
 
@@ -140,7 +174,6 @@ def run_sbayes(invocation, run_log) -> int:
 def run_sbayes_eigen(invocation, run_log) -> int:
     """SBayesC/R/S/RC on eigen-decomposed block LD (--ldm-eigen): read, sample, write GCTB
     outputs. RC is SBayesR with annotation-dependent mixture weights (--annot)."""
-    from bayesmix.inference.chain import run_chains
     from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
     from bayesmix.models.alphabet import AlphabetPrior
     from bayesmix.models.sbayes_eigen import EIGEN_GAMMA, EIGEN_PI, SBayesEigenModel
@@ -148,6 +181,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
 
     args = invocation.args
     started = time.time()
+    _need_statistics(invocation)
     settings = _chain_settings(invocation)
     method = "R" if args.sbayes == "RC" else args.sbayes
     pi = args.pi if args.pi is None or method == "R" else args.pi[-1]
@@ -175,8 +209,8 @@ def run_sbayes_eigen(invocation, run_log) -> int:
                 f"{_chain_description(settings, args)}.")
     run_log.say()
     _check_space(args, model, prior, settings)
-    result = run_chains(model, make_eigen_steps, settings, chains=args.chains,
-                        cores=min(args.chains, args.thread), progress_stream=run_log)
+    result = _sample(args, model, make_eigen_steps, settings, run_log,
+                     cores=min(args.chains, args.thread))
     return _finish_mcmc(result, args, run_log, started, unscaled=args.unscale_genotype)
 
 
@@ -253,6 +287,170 @@ def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
         return stopped(run_log, f"the outputs cover the finished iterations and the "
                                 f"checkpoint {args.out}.ckpt.chainK is kept: {resume}")
     return 0
+
+
+def run_traits(invocation, run_log, runner) -> int:
+    """SBayes on every trait of --mgwas-summary LIST: each trait's analysis as with
+    --gwas-summary, into OUT.NAME.* with its own log OUT.NAME.log; one after the other, or
+    one Dask task per trait (--cluster/--dask-scheduler); ``runner`` analyses one trait
+    (:func:`run_sbayes` or :func:`run_sbayes_eigen`). A trait finished by an interrupted
+    run (OUT.NAME.done, removed when every trait has finished) is kept by --resume."""
+    from bayesmix import interrupt
+    from bayesmix.cli.common import dask_client, dask_where, stopped
+    from bayesmix.distributed import run_tasks
+    from bayesmix.io.sumstats import read_trait_list
+    from bayesmix.progress import Progress
+
+    args = invocation.args
+    started = time.time()
+    _refuse_threads_on_dask(args)
+    traits = read_trait_list(args.mgwas_summary)
+    jobs, done = [], {}
+    for name, path in traits:
+        trait = _trait_invocation(invocation, name, path)
+        _chain_settings(trait)  # leftover checkpoints refused before any trait runs
+        marker = _done_marker(trait)
+        if marker is not None:
+            done[name] = marker
+        jobs.append((runner, trait, name))
+    where = dask_where(args)
+    run_log.say(f"{len(traits)} traits listed in [{args.mgwas_summary}], each analysed as "
+                f"{invocation.label} --gwas-summary FILE into OUT.NAME.* (OUT = {args.out}), "
+                + (f"as Dask tasks on {where}" if where else "one after the other") + ":")
+    for name, path in traits:
+        run_log.say(f"  {name:<20} {path}"
+                    + ("   (finished by the interrupted run: kept)" if name in done else ""))
+    run_log.say()
+    todo = [job for job in jobs if job[2] not in done]
+    outcomes = {}
+
+    def finished(k, outcome):
+        outcomes[todo[k][2]] = outcome
+        run_log.say(_trait_line(todo[k][2], todo[k][1], outcome))
+
+    with dask_client(args) as client:
+        if client is None:
+            with Progress(len(todo), desc="traits", unit="traits") as bar:
+                for k, job in enumerate(todo):
+                    if interrupt.requested():
+                        break
+                    finished(k, _trait_task(job))
+                    bar.update(1)
+                    if outcomes[job[2]][0] != 0:
+                        break
+        else:
+            run_tasks(client, _trait_task, todo, desc="traits", unit="traits",
+                      on_result=finished, stop=interrupt.requested, retries=0)
+    ok = set(done) | {name for name, outcome in outcomes.items() if outcome[0] == 0}
+    left = [name for name, _ in traits if name not in ok]
+    run_log.say()
+    if left:
+        return stopped(run_log, f"{len(ok)} of {len(traits)} traits finished; "
+                                f"{', '.join(left)} did not (their logs OUT.NAME.log and "
+                                "checkpoints are kept): rerun the same command with --resume "
+                                "to finish them")
+    for trait in (job[1] for job in jobs):
+        _remove_done_marker(trait)
+    run_log.say(f"All {len(traits)} traits finished in {time.time() - started:.1f} s.")
+    return 0
+
+
+def _trait_invocation(invocation, name: str, path: str):
+    """The invocation of one trait of --mgwas-summary: --gwas-summary PATH, --out OUT.NAME,
+    in this process (its chains are not Dask tasks of their own)."""
+    import argparse
+    import dataclasses
+
+    values = {**vars(invocation.args), "gwas_summary": path, "mgwas_summary": None,
+              "out": f"{invocation.args.out}.{name}", "cluster": None, "dask_scheduler": None}
+    given = (invocation.given - {"mgwas_summary", "cluster", "dask_scheduler"}) | {
+        "gwas_summary"}
+    return dataclasses.replace(invocation, args=argparse.Namespace(**values),
+                               given=frozenset(given))
+
+
+def _done_path(trait) -> str:
+    return f"{trait.args.out}.done"
+
+
+def _done_marker(trait):
+    """The fingerprint of ``trait``'s finished analysis kept for --resume, or None; a marker
+    without --resume, or of other inputs or settings, is refused."""
+    import json
+    import os
+
+    from bayesmix.inference.chain import refuse_other_run
+
+    path = _done_path(trait)
+    if not os.path.exists(path):
+        return None
+    if not trait.args.resume:
+        raise InputError("a trait of an unfinished run finished with these outputs: give "
+                         "--resume to keep it, or delete the file to run it again", path)
+    saved = json.loads(open(path).read())["fingerprint"]
+    refuse_other_run(path, saved, trait.fingerprint())
+    return saved
+
+
+def _remove_done_marker(trait) -> None:
+    import os
+
+    if os.path.exists(_done_path(trait)):
+        os.remove(_done_path(trait))
+
+
+def _trait_task(job) -> tuple:
+    """One trait of :func:`run_traits` (a Dask task, or called in this process): its
+    analysis with the log OUT.NAME.log; returns (exit code, where it ran). A finished trait
+    leaves OUT.NAME.done (its fingerprint) for --resume."""
+    import argparse
+    import dataclasses
+    import glob
+    import json
+    import os
+    import socket
+
+    from bayesmix.cli.common import RunLog, version_string
+    from bayesmix.errors import BayesmixError
+    from bayesmix.inference.chain import one_blas_thread
+    from bayesmix.io.files import atomic_open
+
+    runner, trait, name = job
+    if not trait.args.resume and glob.glob(glob.escape(f"{trait.args.out}.ckpt") + ".chain*"):
+        # checkpoints of this run's own attempt whose worker died (run_traits refused any
+        # other before the first trait started): continue from them
+        trait = dataclasses.replace(trait, args=argparse.Namespace(
+            **{**vars(trait.args), "resume": True}))
+    run_log = RunLog(f"{trait.args.out}.log", echo=False)
+    try:
+        run_log.say(version_string(trait.spec.prog))
+        run_log.say(f"Trait {name}: {trait.label} --gwas-summary {trait.args.gwas_summary} "
+                    f"--out {trait.args.out}")
+        run_log.say()
+        with one_blas_thread():  # as in this process (bayesmix.cli.gctb.run)
+            rc = runner(trait, run_log)
+    except BayesmixError as exc:
+        run_log.note(f"error: {exc}")
+        raise type(exc)(f"trait {name}: {exc}") from None
+    finally:
+        run_log.close()
+    if rc == 0:
+        with atomic_open(_done_path(trait)) as fh:
+            json.dump({"trait": name, "fingerprint": trait.fingerprint()}, fh)
+    try:
+        from distributed import get_worker
+
+        where = f"the Dask worker {get_worker().address}"
+    except (ImportError, ValueError):
+        where = f"process {os.getpid()} on {socket.gethostname()}"
+    return rc, where
+
+
+def _trait_line(name, trait, outcome) -> str:
+    rc, where = outcome
+    state = "finished" if rc == 0 else f"stopped (exit code {rc})"
+    return (f"Trait {name}: {state} in {where}; outputs {trait.args.out}.parRes, .snpRes, "
+            f"...; log {trait.args.out}.log")
 
 
 def run_ld(invocation, run_log) -> int:

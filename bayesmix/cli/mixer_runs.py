@@ -115,13 +115,10 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     """Univariate fit -> OUT.json and OUT.nc; with ``plots_qq_method`` also test1's outputs
     under OUT.test (``bayesmix mixer fit --plots``). Finished fit stages are kept in
     OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts."""
-    import json
-
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
-    from bayesmix.io.files import json_types
     from bayesmix.prepare.mixer import power_warning
-    from bayesmix.report.mixer_json import univariate_fit_json, write_json, write_netcdf
+    from bayesmix.report.mixer_json import write_netcdf
 
     checkpoint = _checkpoint(out, resume)
     data, maf, lines = inputs.load_univariate()
@@ -134,10 +131,7 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
         fit = fit_univariate(data, sequence=list(sequence), censor_z=censor_z or 0.0,
                              kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info,
                              checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
-    write_json(f"{out}.json", univariate_fit_json(fit, options=options or {}))
-    tree = fit.to_datatree()
-    tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
-    write_netcdf(tree, f"{out}.nc")
+    tree = write_fit1(fit, out, options)
     if nuts:
         from bayesmix.models.mixer import sample_nuts
 
@@ -149,12 +143,7 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
         from bayesmix.inference.mle_datatree import with_nuts
 
         write_netcdf(with_nuts(tree, posterior), f"{out}.nc")
-    ci = fit.ci
-    run_log.say(f"fit1: pi={fit.params['pi']:.3g} sig2_beta={fit.params['sig2_beta']:.3g} "
-                f"sig2_zero={fit.params['sig2_zero']:.4g} h2={ci['h2']['point']:.4g} "
-                f"({ci['h2']['lower']:.4g}-{ci['h2']['upper']:.4g}) nc={ci['nc']['point']:.4g} "
-                f"({ci['nc']['lower']:.4g}-{ci['nc']['upper']:.4g}) "
-                f"AIC(inf-mix)={fit.criteria['AIC']:.2f} BIC={fit.criteria['BIC']:.2f}")
+    run_log.say(f"fit1: {fit1_summary(fit)}")
     if fit.criteria["AIC"] < 0:
         log.warning("AIC prefers the infinitesimal model: pi is not identifiable at this "
                     "GWAS power (MiXeR advises N >= 50,000); read pi/nc with their intervals")
@@ -162,6 +151,31 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     if plots_qq_method is not None:
         _test1(run_log, data, maf, fit.params, f"{out}.test", options, plots_qq_method)
     return 0
+
+
+def write_fit1(fit, out, options=None, extra: dict | None = None):
+    """OUT.json (``extra`` keys added) and OUT.nc of a univariate fit; returns the tree."""
+    import json
+
+    from bayesmix.io.files import json_types
+    from bayesmix.report.mixer_json import univariate_fit_json, write_json, write_netcdf
+
+    write_json(f"{out}.json", {**univariate_fit_json(fit, options=options or {}),
+                               **(extra or {})})
+    tree = fit.to_datatree()
+    tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
+    write_netcdf(tree, f"{out}.nc")
+    return tree
+
+
+def fit1_summary(fit) -> str:
+    """One line: the parameters, h2 and nc with 95% intervals, AIC/BIC of a univariate fit."""
+    ci = fit.ci
+    return (f"pi={fit.params['pi']:.3g} sig2_beta={fit.params['sig2_beta']:.3g} "
+            f"sig2_zero={fit.params['sig2_zero']:.4g} h2={ci['h2']['point']:.4g} "
+            f"({ci['h2']['lower']:.4g}-{ci['h2']['upper']:.4g}) nc={ci['nc']['point']:.4g} "
+            f"({ci['nc']['lower']:.4g}-{ci['nc']['upper']:.4g}) "
+            f"AIC(inf-mix)={fit.criteria['AIC']:.2f} BIC={fit.criteria['BIC']:.2f}")
 
 
 def run_test1(run_log, inputs, out, *, params_file, qq_method="convolve", options=None) -> int:
@@ -187,16 +201,9 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     """Bivariate fit -> OUT.json (with the pi12 log-likelihood profile) and OUT.nc (the
     same fit as an ArviZ DataTree); finished fit stages are kept in OUT.ckpt when
     interrupted."""
-    import json
-
-    import numpy as np
-
     from bayesmix.cli.common import kept_on_interrupt
-    from bayesmix.inference.mle_bivariate import fit_bivariate, interval_warning, profile_pi12
-    from bayesmix.io.files import json_types
     from bayesmix.prepare.mixer import power_warning
-    from bayesmix.report.mixer_bivariate_json import write_fit_json
-    from bayesmix.report.mixer_json import read_params, write_netcdf
+    from bayesmix.report.mixer_json import read_params
 
     checkpoint = _checkpoint(out, resume)
     uni = [read_params(path) for path in params_files]
@@ -207,32 +214,66 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
             log.warning("warning: %s", warning)
     with kept_on_interrupt(f"the finished fit stages are kept in {checkpoint}; rerun the same "
                            "command with --resume to finish"):
-        fit = fit_bivariate(data, uni[0], uni[1], sequence=list(dict.fromkeys(sequence)),
-                            kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info,
-                            checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
-        extra = {"options": options or {}}
-        if profile_points > 0:
-            extra["pi12_profile"] = profile_pi12(fit, data,
-                                                 np.linspace(0.02, 0.98, profile_points))
-            warning = interval_warning(fit.ci, extra["pi12_profile"])
-            if warning:
-                log.warning("warning: %s", warning)
-    write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, inputs.trait_files)),
-                   extra=extra)
-    tree = fit.to_datatree(extra.get("pi12_profile"))
-    tree.attrs["trait_names"] = json.dumps([str(f) for f in inputs.trait_files])
-    tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
-    write_netcdf(tree, f"{out}.nc")
-    ci = fit.ci
-    run_log.say(
-        f"fit2: pi12={fit.params['pi12']:.3g} (share {fit.share:.3f}) "
-        f"rho12={fit.params['rho12']:.3f} rho0={fit.params['rho0']:.3f} rg={fit.rg:.3f} "
-        f"(SE {ci['rg']['std']:.3f}); causal variants n1={ci['nc1']['point']:.0f} "
-        f"n12={ci['nc12']['point']:.0f} n2={ci['nc2']['point']:.0f}; AIC best vs minimal "
-        f"{fit.criteria.get('best_vs_minimal_overlap_AIC', float('nan')):.2f}, vs maximal "
-        f"{fit.criteria.get('best_vs_maximal_overlap_AIC', float('nan')):.2f}")
+        fit, extra = fit2_with_profile(data, uni, sequence=sequence, kmax=kmax,
+                                       seed=inputs.seed, n_draws=n_draws,
+                                       profile_points=profile_points, progress=log.info,
+                                       checkpoint=checkpoint, resume=resume,
+                                       fingerprint=fingerprint)
+        if extra.get("interval_warning"):
+            log.warning("warning: %s", extra["interval_warning"])
+    write_fit2(fit, out, inputs.trait_files, options, extra)
+    run_log.say(f"fit2: {fit2_summary(fit)}")
     run_log.say(f"wrote {out}.json and {out}.nc")
     return 0
+
+
+def fit2_with_profile(data, uni, *, sequence, kmax, seed, n_draws, profile_points,
+                      progress=None, checkpoint=None, resume=False, fingerprint=None):
+    """The bivariate fit of ``data`` on the univariate ``uni`` (two params dicts) and its
+    pi12 profile at ``profile_points`` shares -> (fit, extra JSON keys: ``pi12_profile``
+    and, when the asymptotic n12 interval is too narrow, ``interval_warning``)."""
+    import numpy as np
+
+    from bayesmix.inference.mle_bivariate import fit_bivariate, interval_warning, profile_pi12
+
+    fit = fit_bivariate(data, uni[0], uni[1], sequence=list(dict.fromkeys(sequence)),
+                        kmax=kmax, seed=seed, n_draws=n_draws, progress=progress,
+                        checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
+    extra = {}
+    if profile_points > 0:
+        extra["pi12_profile"] = profile_pi12(fit, data, np.linspace(0.02, 0.98, profile_points))
+        warning = interval_warning(fit.ci, extra["pi12_profile"])
+        if warning:
+            extra["interval_warning"] = warning
+    return fit, extra
+
+
+def write_fit2(fit, out, trait_files, options=None, extra: dict | None = None) -> None:
+    """OUT.json (with ``extra`` keys) and OUT.nc of a bivariate fit of ``trait_files``."""
+    import json
+
+    from bayesmix.io.files import json_types
+    from bayesmix.report.mixer_bivariate_json import write_fit_json
+    from bayesmix.report.mixer_json import write_netcdf
+
+    extra = {key: value for key, value in (extra or {}).items() if key != "interval_warning"}
+    write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, trait_files)),
+                   extra={"options": options or {}, **extra})
+    tree = fit.to_datatree(extra.get("pi12_profile"))
+    tree.attrs["trait_names"] = json.dumps([str(f) for f in trait_files])
+    tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
+    write_netcdf(tree, f"{out}.nc")
+
+
+def fit2_summary(fit) -> str:
+    """One line: overlap, correlations, Venn counts and AIC of a bivariate fit."""
+    ci = fit.ci
+    return (f"pi12={fit.params['pi12']:.3g} (share {fit.share:.3f}) "
+            f"rho12={fit.params['rho12']:.3f} rho0={fit.params['rho0']:.3f} rg={fit.rg:.3f} "
+            f"(SE {ci['rg']['std']:.3f}); causal variants n1={ci['nc1']['point']:.0f} "
+            f"n12={ci['nc12']['point']:.0f} n2={ci['nc2']['point']:.0f}; AIC best vs minimal "
+            f"{fit.criteria.get('best_vs_minimal_overlap_AIC', float('nan')):.2f}, vs maximal "
+            f"{fit.criteria.get('best_vs_maximal_overlap_AIC', float('nan')):.2f}")
 
 
 def run_test2(run_log, inputs, out, *, params_file) -> int:
@@ -293,4 +334,35 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
     run_log.say(f"test2: {int((post['p_shared'] >= 0.9).sum())} of {data.n_tags} tag SNPs "
                 f"with P(shared) >= 0.9; wrote {out}.json, {out}.snps.tsv.gz and "
                 f"{out}.{{{','.join(figures)}}}.{{png,pdf}}")
+    return 0
+
+
+def run_snps(run_log, ld_template, chromosomes, out, *, bim_template=None, r2=0.8, maf=0.05,
+             subset=None, seed=0) -> int:
+    """MiXeR's ``snps``: a random LD-pruned subset of the reference SNPs -> OUT, one SNP id
+    per line (:func:`bayesmix.prepare.mixer.draw_snp_subset`)."""
+    from bayesmix.io.files import atomic_open
+    from bayesmix.prepare.mixer import draw_snp_subset
+
+    ids, lines = draw_snp_subset(ld_template, chromosomes, bim_template=bim_template, r2=r2,
+                                 maf=maf, subset=subset, seed=seed)
+    _say_lines(run_log, lines)
+    with atomic_open(out, "wt") as fh:
+        fh.write("".join(f"{snp}\n" for snp in ids))
+    run_log.say(f"snps: wrote {out} ({len(ids)} SNPs)")
+    return 0
+
+
+def run_combine(run_log, pattern, out, *, rep2use=None) -> int:
+    """MiXeR's ``mixer_figures.py combine``: replicate fit JSONs -> OUT.json, OUT.csv and
+    OUT.replicates.{png,pdf} (:mod:`bayesmix.report.mixer_combine`)."""
+    from bayesmix.report.mixer_combine import (combine_fits, combined_summary,
+                                               parse_replicates, replicate_paths,
+                                               write_combined)
+
+    paths = replicate_paths(pattern, parse_replicates(rep2use) if rep2use else None)
+    combined = combine_fits(paths)
+    written = write_combined(out, combined)
+    run_log.say(f"combine: {combined['analysis']} fits; {combined_summary(combined)}")
+    run_log.say(f"wrote {', '.join(written)}")
     return 0

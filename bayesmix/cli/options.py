@@ -120,20 +120,24 @@ def option(*flags, help: str, applies, default=None, required=(), input=None, ro
                   frozenset(requires_in))
 
 
-def dask_options(applies, group="options") -> list[Option]:
-    """``--cluster local:N``, ``--dask-scheduler ADDRESS`` and ``--pieces N`` of the commands
-    that build LD: the rows as Dask tasks (:mod:`bayesmix.distributed`), merged into the
-    serial build's matrix (:func:`bayesmix.cli.common.dask_client` reads them)."""
+def dask_options(applies, group="options", pieces=None) -> list[Option]:
+    """``--cluster local:N``, ``--dask-scheduler ADDRESS`` and ``--pieces N``: the command's
+    independent work as Dask tasks (:mod:`bayesmix.distributed`; LD row pieces, MCMC chains,
+    traits), with the serial run's results (:func:`bayesmix.cli.common.dask_client` reads
+    them). ``pieces``: the analyses that build LD in row pieces (default: all of
+    ``applies``); ``--pieces`` is refused elsewhere."""
+    pieces = applies if pieces is None else pieces
     return [
         option("--cluster", applies=applies, role="runtime", conflicts=("dask_scheduler",),
                group=group, metavar="local:N",
-               help="build the LD on N local Dask worker processes (row pieces as tasks, "
-                    "merged; the serial result)"),
+               help="run the command's independent pieces of work (LD row pieces, MCMC "
+                    "chains, traits; docs/scale.md) as tasks on N local Dask worker "
+                    "processes, with the serial run's results"),
         option("--dask-scheduler", applies=applies, role="runtime", conflicts=("cluster",),
                group=group, metavar="ADDRESS",
-               help="build the LD on the workers of a running Dask scheduler (e.g. "
+               help="the same on the workers of a running Dask scheduler (e.g. "
                     "dask-jobqueue's SLURMCluster; shared file system)"),
-        option("--pieces", applies=applies, role="runtime", type=positive_int, group=group,
+        option("--pieces", applies=pieces, role="runtime", type=positive_int, group=group,
                help="LD row pieces (Dask tasks) with --cluster/--dask-scheduler (default 4 "
                     "per worker)"),
     ]

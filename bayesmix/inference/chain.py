@@ -456,10 +456,11 @@ def _chain_result(chain, traces, alphas, kept_iters, acc, snp_draws, n_alpha, co
 
 
 def _unstarted_result(model, settings: ChainSettings, chain: int) -> ChainResult:
-    """A chain this process did not run (stopped before it started): the finished part in
-    its checkpoint (resume), else an empty chain."""
+    """A chain this process did not finish (stopped before it started, or stopped on Dask):
+    the finished part in its checkpoint (of this run: :func:`check_checkpoints` refused any
+    other), else an empty chain."""
     path = checkpoint_path(settings, chain)
-    if not (settings.resume and path is not None and path.exists()):
+    if path is None or not path.exists():
         return _empty_result(model, chain)
     header, state = read_checkpoint(path)
     n_alpha = int(np.size(state["point"]["alpha"]))
@@ -470,6 +471,17 @@ def _unstarted_result(model, settings: ChainSettings, chain: int) -> ChainResult
 
 
 # --------------------------------------------------------------------------- one chain
+def one_blas_thread():
+    """Context manager: BLAS (numpy's, and numba's calls into it) on one thread.
+
+    The order of a BLAS sum depends on its thread count, and so do the last bits of a dot
+    product; chains run under it give the same draws in this process, in a forked one or on
+    a Dask worker (which runs one BLAS thread), whatever the machine's core count."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress_stream=None,
               chain_label: str = "") -> ChainResult:
     """Run one chain of ``steps`` (e.g. :func:`bayesmix.inference.gibbs.make_steps`).
@@ -492,7 +504,7 @@ def _run_chain(model, steps, settings: ChainSettings, *, chain: int, fingerprint
                ) -> ChainResult:
     """The chain loop, checkpoints already checked. ``keep_final`` writes a checkpoint of the
     completed chain instead of removing it (run_chains removes all when all are done)."""
-    with interrupt.deferred():
+    with interrupt.deferred(), one_blas_thread():
         eff, comp_name = model.effects_name, model.component_name
 
         def snp_state(point):
@@ -680,9 +692,107 @@ def _run_forked(model, make_steps, settings, fingerprint, chains: int, cores: in
     return results
 
 
+def _chain_task(job) -> tuple:
+    """One Dask task of :func:`run_chains` (``client``): run chain ``chain``; returns
+    (ChainResult, the worker's address). Its checkpoint file, if there is one, is of this run
+    (a rerun after its worker died, or the run ``--resume`` continues; the caller refused any
+    other), so the chain continues from it."""
+    import dataclasses
+    import io
+
+    shipped, make_steps, settings, fingerprint, chain, label = job
+    model = shipped.model
+    path = checkpoint_path(settings, chain)
+    if path is not None and path.exists() and not settings.resume:
+        settings = dataclasses.replace(settings, resume=True)
+    result = _run_chain(model, make_steps(model), settings, chain=chain,
+                        fingerprint=fingerprint, chain_label=label,
+                        progress_stream=io.StringIO(), keep_final=True)
+    try:
+        from distributed import get_worker
+
+        where = get_worker().address
+    except (ImportError, ValueError):  # run outside a worker (tests call it directly)
+        where = f"process {os.getpid()}"
+    return result, where
+
+
+def _identity(value):
+    return value
+
+
+def _dispatchers() -> dict:
+    """PyMC's dispatch tables that ``pm.CustomDist`` registers its RV classes in."""
+    from pymc.distributions.distribution import _support_point
+    from pymc.distributions.shape_utils import _change_dist_size
+    from pymc.logprob.abstract import _logcdf, _logprob
+
+    return {"logprob": _logprob, "logcdf": _logcdf, "support_point": _support_point,
+            "change_dist_size": _change_dist_size}
+
+
+class _ShippedModel:
+    """A model pickled for another process, with the dispatch entries of its RV classes.
+
+    ``pm.CustomDist`` creates its RV class at run time and registers its log density in
+    PyMC's dispatch tables; pickling recreates the class in the worker but not those entries
+    (a fork inherits them). They travel with the model and are registered again when it is
+    unpickled."""
+
+    def __init__(self, model):
+        self.model = model
+        self.entries = []
+        tables = _dispatchers()
+        for rv in model.model.basic_RVs:
+            cls = type(rv.owner.op)
+            for name, table in tables.items():
+                if cls in table.registry:
+                    self.entries.append((name, cls, table.registry[cls]))
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        tables = _dispatchers()
+        for name, cls, function in self.entries:
+            if cls not in tables[name].registry:
+                tables[name].register(cls)(function)
+
+
+def _run_on_dask(client, model, make_steps, settings, fingerprint, chains: int,
+                 progress_stream) -> dict:
+    """Chains as Dask tasks, one task per chain; returns chain -> result of the chains that
+    finished (all unless a stop request cancelled the others).
+
+    The model travels to the workers as the result of one task, copied to as many workers
+    as there are chains (recomputed from the scheduler's copy if every worker holding it
+    dies), not once per chain. Each chain's
+    progress lines are written to ``progress_stream`` when it finishes, and a log line
+    says which worker ran it.
+    """
+    from bayesmix.distributed import run_tasks, worker_count
+
+    stream = progress_stream if progress_stream is not None else sys.stdout
+    shared = client.submit(_identity, _ShippedModel(model), pure=False)
+    client.replicate([shared], n=min(chains, worker_count(client)))  # chains spread out
+    label = (lambda c: f"[chain {c}] ") if chains > 1 else (lambda c: "")
+    jobs = [(shared, make_steps, settings, fingerprint, c, label(c)) for c in range(chains)]
+    log.info("running %d chain(s) as Dask tasks on %d worker thread(s) of the scheduler at %s",
+             chains, worker_count(client), client.scheduler.address)
+
+    def finished(c, outcome):
+        result, where = outcome
+        for line in result.progress:
+            print(line, file=stream, flush=True)
+        log.info("chain %d: %d iterations on the Dask worker %s", c, result.completed, where)
+
+    outcomes = run_tasks(client, _chain_task, jobs, desc="MCMC chains", unit="chains",
+                         on_result=finished, stop=interrupt.requested, retries=0)
+    return {c: outcome[0] for c, outcome in enumerate(outcomes) if outcome is not None}
+
+
 def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, cores: int = 1,
-               progress_stream=None):
-    """Run ``chains`` chains (in ``cores`` forked processes) and combine them.
+               progress_stream=None, client=None):
+    """Run ``chains`` chains (in ``cores`` forked processes, or as Dask tasks) and combine
+    them.
 
     ``make_steps(model)`` builds a fresh step list per chain. Every chain's checkpoint is
     checked before any chain runs (:func:`check_checkpoints`). A stop request (SIGINT,
@@ -690,7 +800,16 @@ def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, c
     get the signal passed on) and starts no further chain; chains not started are returned
     as their checkpointed part (resume) or empty. Checkpoints are removed once every chain
     has completed. Returns a :class:`~bayesmix.inference.results.ChainsResult`; progress
-    lines go to ``progress_stream`` (stdout by default; workers print to their stdout).
+    lines go to ``progress_stream`` (stdout by default; forked workers print to their
+    stdout).
+
+    ``client``: a ``dask.distributed`` client (:func:`bayesmix.distributed.connect`); each
+    chain is then one task on its workers (``cores`` is not used) and the result is the
+    serial run's, bit for bit. With ``settings.checkpoint`` on a file system the workers
+    share, a chain whose worker dies is rerun from its last checkpoint (else from the
+    start), and each finished chain keeps its final checkpoint until all have finished, so
+    ``resume`` after a stopped run reuses it. The model (data and LD included) is pickled
+    and sent to the workers; a chain's progress lines are written when it finishes.
     """
     from bayesmix.inference.results import ChainsResult
 
@@ -700,7 +819,10 @@ def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, c
         first_steps = make_steps(model)
         fingerprint = chain_fingerprint(model, first_steps, settings)
         check_checkpoints(settings, fingerprint, range(chains))
-        if chains == 1 or cores <= 1:
+        if client is not None:
+            results = _run_on_dask(client, model, make_steps, settings, fingerprint, chains,
+                                   progress_stream)
+        elif chains == 1 or cores <= 1:
             label = (lambda c: f"[chain {c}] ") if chains > 1 else (lambda c: "")
             results = {}
             for c in range(chains):

@@ -15,13 +15,15 @@ from bayesmix.prepare.summary_data import SummaryData
 
 
 def run_sbayes(data: SummaryData, prior: AlphabetPrior | str = "C", settings=None, *,
-               chains: int = 1, cores: int = 1, **model_options):
+               chains: int = 1, cores: int = 1, client=None, **model_options):
     """Build an SBayes model and run it with the alphabet's chain driver.
 
     ``settings`` is a :class:`~bayesmix.inference.chain.ChainSettings`; ``model_options``
-    go to :class:`~bayesmix.models.sbayes.SBayesModel`. Returns ``(model, ChainsResult)``.
+    go to :class:`~bayesmix.models.sbayes.SBayesModel`; ``client``: a Dask client, one
+    task per chain (:func:`~bayesmix.inference.chain.run_chains`). Returns
+    ``(model, ChainsResult)``.
     """
     model = SBayesModel(data, prior, **model_options)
     result = run_chains(model, make_sbayes_steps, settings or ChainSettings(), chains=chains,
-                        cores=cores)
+                        cores=cores, client=client)
     return model, result

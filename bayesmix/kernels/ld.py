@@ -122,6 +122,45 @@ def select_from_cross_products(products, row_mean, row_scale, col_mean, col_scal
 
 
 @njit
+def split_weak_sums(full_r, part_r, row_lo, row_hi, col0, diag_col, min_r2, col_het, part_n,
+                    n_samples):
+    """Weak-LD sums of each row computed from parts of the panel (its two halves).
+
+    The pairs are those the whole panel leaves out (``full_r`` rounded to float32, as stored,
+    with r^2 < min_r2, inside the row's window, off the diagonal), so every part sums over the
+    same pairs; part h weighs ``col_het`` H_i by :func:`unbiased_r2` of its own r with its own
+    sample size ``part_n[h]``. Where a part has no r (a SNP monomorphic in it: NaN) it takes
+    the whole panel's term (``n_samples`` samples) for that pair.
+
+    Parameters
+    ----------
+    full_r : (B, C) r of the whole panel; part_r : (P, B, C) r of each part of the panel.
+    row_lo, row_hi, col0, diag_col, min_r2, col_het : as :func:`select_block_entries`.
+    part_n : (P,) samples per part; n_samples : samples of the whole panel.
+
+    Returns
+    -------
+    (B, P) float64: per row and part, sum_i H_i (r_h^2 - (1 - r_h^2) / (n_h - 2)).
+    """
+    n_parts, n_rows, n_cols = part_r.shape
+    out = np.zeros((n_rows, n_parts))
+    for b in range(n_rows):
+        start = max(row_lo[b] - col0, 0)
+        stop = min(row_hi[b] - col0, n_cols)
+        for k in range(start, stop):
+            v = np.float64(np.float32(full_r[b, k]))
+            if col0 + k == diag_col[b] or v * v >= min_r2:
+                continue
+            for h in range(n_parts):
+                u = np.float64(part_r[h, b, k])
+                if np.isfinite(u):
+                    out[b, h] += col_het[k] * unbiased_r2(u * u, part_n[h])
+                else:
+                    out[b, h] += col_het[k] * unbiased_r2(v * v, n_samples)
+    return out
+
+
+@njit
 def symmetrize_upper(indptr, indices, values):
     """Full symmetric CSR from its upper triangle (diagonal included), columns ascending.
 

@@ -12,8 +12,9 @@ Public entry points (imported lazily so that ``import bayesmix.ld`` does not loa
 - :func:`read_gctb_ldm`, :func:`write_gctb_ldm`, :func:`write_ldm_text`,
   :func:`read_gctb_pieces`, :func:`merge_gctb_pieces`, :func:`read_gctb_list`
   (``bayesmix.ld.gctb``; GCTB files, GCTB's ``--snp i-j`` row pieces and ``--mldm`` lists).
-- :func:`ld_scores` (``bayesmix.ld.scores``), :func:`random_pruning_weights`
-  (``bayesmix.ld.pruning``), :func:`match_snps` (``bayesmix.ld.check``).
+- :func:`ld_scores` (``bayesmix.ld.scores``), :func:`random_pruning_weights` and
+  :func:`random_pruned_subset` (MiXeR's ``snps``; ``bayesmix.ld.pruning``),
+  :func:`match_snps` (``bayesmix.ld.check``).
 - :func:`eigen_decompose_blocks`, :class:`EigenBlocks` (``bayesmix.ld.eigen``): truncated
   eigen-decompositions of LD blocks; :func:`open_eigen` (``bayesmix.ld.open``) opens them in
   either format; GCTB's block-LD folders (``bayesmix.ld.gctb_eigen``): :func:`read_gctb_eigen`,
@@ -38,6 +39,7 @@ _LAZY = {
     "read_gctb_list": "bayesmix.ld.gctb",
     "ld_scores": "bayesmix.ld.scores",
     "random_pruning_weights": "bayesmix.ld.pruning",
+    "random_pruned_subset": "bayesmix.ld.pruning",
     "high_ld_filter": "bayesmix.ld.pruning",
     "ld_min_eigenvalue": "bayesmix.ld.spectrum",
     "ridge_for_min_eigenvalue": "bayesmix.ld.spectrum",

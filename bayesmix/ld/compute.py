@@ -26,7 +26,10 @@ The diagonal is always stored. The r2 kind also keeps, per row SNP j, the *weak-
 out (r^2 < r2min), H_i = 2 p_i (1 - p_i), the r^2 of each pair corrected for the panel's
 sampling noise (E[r^2] = 1 / (n - 1) for unlinked SNPs): what MiXeR's likelihoods add to each
 tag's variance for the LD the threshold drops (:mod:`bayesmix.kernels.mixer`). It needs each
-row's whole window, so r2 rows are computed in full, not mirrored.
+row's whole window, so r2 rows are computed in full, not mirrored. The same sums are also
+computed from each half of the panel (even and odd samples; ``LDMatrix.weak_ld_halves``),
+whose independent noise lets the fits correct the sums for the panel's sampling noise
+(:mod:`bayesmix.ld.weak_ld`); that costs a second pass of cross-products over the samples.
 
 ``snp_range`` builds rows i..j only (a piece to
 :func:`bayesmix.ld.store.merge`), ``tags`` builds a rectangular tag x reference matrix.
@@ -55,6 +58,7 @@ from bayesmix.io.plink import Genotypes
 from bayesmix.kernels.ld import (
     select_block_entries,
     select_from_cross_products,
+    split_weak_sums,
     symmetrize_upper,
 )
 from bayesmix.ld import shrunk as ws
@@ -260,17 +264,18 @@ def build_ld(
            "block_size": str(int(block_size)), "max_memory_mb": repr(float(max_memory_mb)),
            **{k: repr(v) for k, v in window.as_dict().items()},
            "rows": digest_arrays(row_pos), "square": str(square),
-           "upper_piece": str(bool(upper_piece)), "weak_ld": str(kind in WEAK_LD_KINDS),
+           "upper_piece": str(bool(upper_piece)),
+           "weak_ld": "with halves" if kind in WEAK_LD_KINDS else "False",
            "snps": _table_digest(col_snps), "samples": _table_digest(genotypes.samples)}
     if kind == "shrunk":
         own.update(ne=repr(ne), genmap_n=repr(genmap_n), cutoff=repr(cutoff))
     ckpt = Checkpoint.open(checkpoint, kind="build_ld", resume=resume,
                            fingerprint={**{f"ld.{k}": v for k, v in own.items()},
                                         **(fingerprint or {})})
-    engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
-                          max_memory_mb=max_memory_mb)
     whole_rows = kind in WEAK_LD_KINDS     # their weak sums need every pair of the window
-    indptr, indices, values, weak = engine.run(
+    engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
+                          max_memory_mb=max_memory_mb, split_halves=whole_rows and n >= 8)
+    indptr, indices, values, weak, halves = engine.run(
         row_pos, lo, hi, min_r2, square=square,
         upper=(square or bool(upper_piece)) and not whole_rows, transform=transform,
         threads=threads, progress=progress, label=kind, checkpoint=ckpt)
@@ -292,7 +297,8 @@ def build_ld(
     row_snps = col_snps.iloc[row_pos]
     ld = LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
                            meta=meta, dtype=dtype,
-                           weak_ld=np.maximum(weak, 0.0) if whole_rows else None)
+                           weak_ld=np.maximum(weak, 0.0) if whole_rows else None,
+                           weak_ld_halves=halves)
     if ckpt is not None:
         ckpt.remove()
     return ld
@@ -499,6 +505,14 @@ class _Counts:
         return _Counts(self.x[:, start:stop], missing, self.mean[start:stop],
                        self.variance[start:stop])
 
+    def samples(self, rows: np.ndarray) -> "_Counts":
+        """The same columns over the samples ``rows`` only, as a panel of its own (missing
+        calls imputed at, and moments taken over, those samples)."""
+        raw = self.x[rows]
+        if self.missing is not None:
+            raw = np.where(self.missing[rows] > 0, np.float32(np.nan), raw)
+        return _Counts.from_raw(np.asfortranarray(raw))
+
 
 def _gemm_dtype(n: int):
     """float32 products of 0/1/2 counts are exact integers while 4 n < 2^24."""
@@ -552,8 +566,12 @@ def correlation_block(a: _Counts, b: _Counts, n: int, missing: str = "mean") -> 
         var_a = cross(a.x * a.x, obs_b) / n_pair - mean_a**2
         var_b = cross(obs_a, b.x * b.x) / n_pair - mean_b**2
         return cov / np.sqrt(var_a * var_b)
-    s = imputed_cross_products(a, b, n).astype(np.float64)
-    cov = s / n - np.outer(a.mean, b.mean)
+    return r_from_cross_products(imputed_cross_products(a, b, n), a, b, n)
+
+
+def r_from_cross_products(products: np.ndarray, a: _Counts, b: _Counts, n: int) -> np.ndarray:
+    """r (float64) of mean-imputed columns from their cross-products (sums over n samples)."""
+    cov = products.astype(np.float64) / n - np.outer(a.mean, b.mean)
     return cov / np.sqrt(np.outer(a.variance, b.variance))
 
 
@@ -567,15 +585,19 @@ class _BlockEngine:
     """Computes r block by block over rows, reading count columns through a bounded cache."""
 
     def __init__(self, genotypes: Genotypes, use: np.ndarray, *, block_size: int,
-                 max_memory_mb: float, missing: str):
+                 max_memory_mb: float, missing: str, split_halves: bool = False):
         self.genotypes = genotypes
         self.missing = missing
         self.use = use
         self.n = genotypes.n_samples
         self.block_size = max(1, int(block_size))
+        # split_halves: also the weak-LD sums of each half of the panel (even / odd samples)
+        self.halves = ((np.arange(0, self.n, 2), np.arange(1, self.n, 2)) if split_halves
+                       else None)
         budget = max_memory_mb * 2**20
-        # cached columns (counts + mask: 8n bytes each) and float64 block temporaries (3 x 8B)
-        per_column = 8 * self.n + 24 * self.block_size
+        # cached columns (counts + mask: 8n bytes each) and float64 block temporaries (3 x 8B,
+        # and 3 more for the r of the whole panel and of its halves)
+        per_column = 8 * self.n + (48 if split_halves else 24) * self.block_size
         capacity = int((budget - 8 * self.n * self.block_size) // per_column)
         self.capacity = max(capacity, self.block_size)
         self.variance = np.full(len(use), np.nan)
@@ -615,21 +637,36 @@ class _BlockEngine:
             row_data.missing is None and col_data.missing is None))
         if fused:     # r computed inside the selection kernel, only within the window
             products = np.ascontiguousarray(imputed_cross_products(row_data, col_data, self.n))
-            return select_from_cross_products(
+            selected = select_from_cross_products(
                 products, row_data.mean, 1.0 / np.sqrt(row_data.variance), col_data.mean,
                 1.0 / np.sqrt(col_data.variance), 1.0 / self.n, block_lo, block_hi, s, diag,
                 min_r2, col_het, self.n)
-        block = correlation_block(row_data, col_data, self.n, self.missing)
-        if transform is not None:
-            block = transform(block, rows, np.arange(s, e), self.variance)
-        block = np.ascontiguousarray(block, dtype=np.float32)
-        return select_block_entries(block, block_lo, block_hi, s, diag, min_r2, col_het, self.n)
+            if self.halves is None:
+                return selected + (None,)
+            block = r_from_cross_products(products, row_data, col_data, self.n)
+            del products
+        else:
+            block = correlation_block(row_data, col_data, self.n, self.missing)
+            if transform is not None:
+                block = transform(block, rows, np.arange(s, e), self.variance)
+            block = np.ascontiguousarray(block, dtype=np.float32)
+            selected = select_block_entries(block, block_lo, block_hi, s, diag, min_r2,
+                                            col_het, self.n)
+            if self.halves is None:
+                return selected + (None,)
+        with np.errstate(invalid="ignore", divide="ignore"):  # monomorphic in a half: NaN
+            half_r = np.stack([correlation_block(row_data.samples(h), col_data.samples(h),
+                                                 len(h), self.missing) for h in self.halves])
+        half_n = np.array([len(h) for h in self.halves], dtype=np.float64)
+        return selected + (split_weak_sums(block, half_r, block_lo, block_hi, s, diag, min_r2,
+                                           col_het, half_n, self.n),)
 
     def run(self, row_pos, lo, hi, min_r2, *, square, upper, transform, threads, progress,
             label, checkpoint: Checkpoint | None = None):
         """CSR arrays (indptr, indices, values float32) of the selected entries, and per row
         the weak-LD sum of the window's entries left out (float64; None with ``upper``,
-        whose rows see only part of their window).
+        whose rows see only part of their window), and (n_rows, 2) those sums from each half
+        of the panel (None unless the engine splits halves).
 
         ``upper``: only the entries on and right of the diagonal (rows are then consecutive
         columns); ``square``: those of every row, mirrored into the full matrix at the end.
@@ -642,7 +679,7 @@ class _BlockEngine:
 
         from bayesmix.progress import Progress
 
-        row_counts, row_indices, row_values, row_weak = [], [], [], []
+        row_counts, row_indices, row_values, row_weak, row_halves = [], [], [], [], []
         first = 0
         if checkpoint is not None and checkpoint.resumed:
             first = int(checkpoint.state["rows_done"])
@@ -650,6 +687,8 @@ class _BlockEngine:
             row_indices.append(checkpoint.array("indices"))
             row_values.append(checkpoint.array("values"))
             row_weak.append(checkpoint.array("weak"))
+            if self.halves is not None:   # stored flat: two sums per row
+                row_halves.append(checkpoint.array("weak_halves").reshape(-1, 2))
             log.info("ld: %d of %d rows restored from the checkpoint", first, len(row_pos))
         bar = Progress(len(row_pos), desc=f"LD ({label})", unit="SNPs", progress=progress,
                        initial=first)
@@ -672,15 +711,18 @@ class _BlockEngine:
                     chunks.append(self._select(row_data, col_data, rows, block_lo, hi[a:b],
                                                s, e, min_r2, transform))
                     s = e
-                counts, indices, values, weak = _merge_row_chunks(chunks, b - a)
+                counts, indices, values, weak, halves = _merge_row_chunks(chunks, b - a)
                 row_counts.append(counts)
                 row_indices.append(indices)
                 row_values.append(values)
                 row_weak.append(weak)
+                arrays = {"counts": counts.astype(np.int64), "indices": indices,
+                          "values": values, "weak": weak}
+                if halves is not None:
+                    row_halves.append(halves)
+                    arrays["weak_halves"] = halves
                 if checkpoint is not None:
-                    checkpoint.append({"counts": counts.astype(np.int64), "indices": indices,
-                                       "values": values, "weak": weak},
-                                      {"rows_done": b, "n_rows": len(row_pos)})
+                    checkpoint.append(arrays, {"rows_done": b, "n_rows": len(row_pos)})
                 bar.update(b - a)
                 if interrupt.requested():
                     raise interrupt.Interrupted(interrupt.requested_signal())
@@ -690,11 +732,12 @@ class _BlockEngine:
         indices = np.concatenate(row_indices) if row_indices else np.zeros(0, np.int32)
         values = np.concatenate(row_values) if row_values else np.zeros(0, np.float32)
         weak = None if upper else np.concatenate(row_weak)
+        halves = np.concatenate(row_halves) if row_halves and not upper else None
         row_indices.clear()      # free the per-block pieces before mirroring
         row_values.clear()
         if square and upper:
             indptr, indices, values = symmetrize_upper(indptr, indices, values)
-        return indptr, indices, values, weak
+        return indptr, indices, values, weak, halves
 
 
 def _concat_counts(parts: list[_Counts], n: int) -> _Counts:
@@ -712,23 +755,25 @@ def _concat_counts(parts: list[_Counts], n: int) -> _Counts:
 
 def _merge_row_chunks(chunks, n_rows):
     """Interleave per-row entries of consecutive column chunks (each ascending) by row;
-    the rows' weak-LD sums add up over the chunks."""
+    the rows' weak-LD sums (and those of the panel's halves, or None) add up over the
+    chunks."""
     if not chunks:
         return (np.zeros(n_rows, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
-                np.zeros(n_rows))
+                np.zeros(n_rows), None)
     if len(chunks) == 1:
         return chunks[0]
     counts = np.sum([c[0] for c in chunks], axis=0)
     weak = np.sum([c[3] for c in chunks], axis=0)
+    halves = None if chunks[0][4] is None else np.sum([c[4] for c in chunks], axis=0)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     done = np.zeros(n_rows, dtype=np.int64)
     indices = np.empty(offsets[-1], dtype=np.int32)
     values = np.empty(offsets[-1], dtype=np.float32)
-    for chunk_counts, chunk_indices, chunk_values, _ in chunks:
+    for chunk_counts, chunk_indices, chunk_values, *_ in chunks:
         chunk_offsets = np.concatenate([[0], np.cumsum(chunk_counts)])
         within = np.arange(len(chunk_indices)) - np.repeat(chunk_offsets[:-1], chunk_counts)
         target = np.repeat(offsets[:-1] + done, chunk_counts) + within
         indices[target] = chunk_indices
         values[target] = chunk_values
         done += chunk_counts
-    return counts, indices, values, weak
+    return counts, indices, values, weak, halves

@@ -23,6 +23,18 @@ DEFAULT_PASSES = 64
 DEFAULT_MAX_R2 = 0.1
 
 
+def _pruning_arrays(ld: LDMatrix, max_r2: float):
+    """(indptr int64, indices, r, column -> row map) of ``ld`` for :func:`prune_pass`, after
+    checking that the matrix stores every pair with r^2 >= ``max_r2``."""
+    min_r2 = float(ld.meta.get("min_r2", 0.0) or 0.0)
+    if min_r2 > max_r2:
+        raise InputError(f"the LD matrix only stores r^2 >= {min_r2:g}, so pruning at r^2 "
+                         f"{max_r2:g} would miss pairs; rebuild it with a lower threshold")
+    indptr, indices, r = ld.csr_arrays()
+    col_to_row = pd.Index(ld.snps["snp"]).get_indexer(ld.ref_snps["snp"]).astype(np.int64)
+    return np.asarray(indptr, dtype=np.int64), indices, r, col_to_row
+
+
 def random_pruning_weights(ld: LDMatrix, *, n_passes: int = DEFAULT_PASSES,
                            max_r2: float = DEFAULT_MAX_R2, seed=0,
                            eligible: np.ndarray | None = None) -> np.ndarray:
@@ -39,16 +51,10 @@ def random_pruning_weights(ld: LDMatrix, *, n_passes: int = DEFAULT_PASSES,
     eligible : optional bool mask of rows that may be kept (e.g. SNPs with a z-score);
         ineligible rows get weight 0 and do not prune others.
     """
-    min_r2 = float(ld.meta.get("min_r2", 0.0) or 0.0)
-    if min_r2 > max_r2:
-        raise InputError(f"the LD matrix only stores r^2 >= {min_r2:g}, so pruning at r^2 "
-                         f"{max_r2:g} would miss pairs; rebuild it with a lower threshold")
     if n_passes < 1:
         raise InputError(f"the number of pruning passes must be >= 1, not {n_passes}")
-    indptr, indices, r = ld.csr_arrays()
-    indptr = np.asarray(indptr, dtype=np.int64)
+    indptr, indices, r, col_to_row = _pruning_arrays(ld, max_r2)
     n_rows = ld.shape[0]
-    col_to_row = pd.Index(ld.snps["snp"]).get_indexer(ld.ref_snps["snp"]).astype(np.int64)
     eligible = np.ones(n_rows, dtype=bool) if eligible is None else np.asarray(eligible, bool)
     rng = np.random.default_rng(seed)
     total = np.zeros(n_rows, dtype=np.int64)
@@ -59,6 +65,67 @@ def random_pruning_weights(ld: LDMatrix, *, n_passes: int = DEFAULT_PASSES,
                    kept)
         total += kept
     return total / n_passes
+
+
+def random_pruned_subset(lds, *, max_r2: float = 0.8, min_maf: float = 0.05,
+                         subset: int | None = None, seed=0, eligible=None) -> list[np.ndarray]:
+    """MiXeR's ``snps``: a random, LD-pruned subset of the SNPs of square LD matrices.
+
+    Every SNP of every matrix in ``lds`` (e.g. one per chromosome, in that order) gets one
+    uniform random number u from ``seed``; then
+
+    1. candidates: SNPs with minor allele frequency >= ``min_maf`` (from ``snps['freq']``)
+       and, with ``eligible`` (one bool array per matrix), marked eligible;
+    2. subset: the ``subset`` candidates with the smallest u (all when there are fewer or
+       ``subset`` is None) -- a uniformly random subset;
+    3. pruning: within each matrix, the subset is visited in increasing u (a uniformly random
+       order) and a SNP is kept unless a SNP kept before it has r^2 >= ``max_r2`` with it
+       (one pass of :func:`random_pruning_weights`; MiXeR's ``perform_ld_clump`` on random
+       ranks).
+
+    Parameters
+    ----------
+    lds : square :class:`LDMatrix` objects storing every pair with r^2 >= ``max_r2``.
+    max_r2 : r^2 (of the stored r, allelic correlation) at or above which a kept SNP removes
+        another; 1 keeps only exact duplicates apart.
+    min_maf : minor allele frequency threshold (0 keeps every SNP).
+    subset : number of SNPs drawn before pruning (None: every candidate).
+    seed : seed or ``numpy.random.Generator``; the same seed gives the same subset.
+    eligible : optional list of bool arrays (rows of each matrix that may be drawn).
+
+    Returns one bool array per matrix, True for the SNPs kept.
+    """
+    lds = list(lds)
+    rng = np.random.default_rng(seed)
+    u = rng.random(sum(ld.shape[0] for ld in lds))
+    candidate = []
+    for k, ld in enumerate(lds):
+        if not ld.is_square:
+            raise InputError("a random pruned subset needs square LD matrices (the reference "
+                             "SNPs of each chromosome)")
+        freq = ld.snps["freq"].to_numpy(dtype=np.float64)
+        ok = np.minimum(freq, 1.0 - freq) >= min_maf
+        if eligible is not None:
+            ok &= np.asarray(eligible[k], dtype=bool)
+        candidate.append(ok)
+    candidate_all = np.concatenate(candidate) if candidate else np.zeros(0, bool)
+    chosen = candidate_all.copy()
+    if subset is not None and candidate_all.sum() > subset:
+        ranks = np.flatnonzero(candidate_all)
+        drawn = ranks[np.argsort(u[ranks], kind="stable")[:subset]]
+        chosen[:] = False
+        chosen[drawn] = True
+    kept_all, offset = [], 0
+    for ld in lds:
+        rows = ld.shape[0]
+        mine, order = chosen[offset:offset + rows], np.argsort(u[offset:offset + rows],
+                                                               kind="stable")
+        indptr, indices, r, col_to_row = _pruning_arrays(ld, max_r2)
+        kept = np.zeros(rows, dtype=np.int64)
+        prune_pass(indptr, indices, r, order.astype(np.int64), col_to_row, mine, max_r2, kept)
+        kept_all.append(kept.astype(bool))
+        offset += rows
+    return kept_all
 
 
 def high_ld_filter(ld: LDMatrix, rsq_threshold: float, priority=None, *,

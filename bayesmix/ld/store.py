@@ -13,6 +13,8 @@ On-disk layout (a folder; format ``bayesmix-ld``, version :data:`FORMAT_VERSION`
     PATH/indices.npy    int32 column indices, ascending within a row
     PATH/data.npy       float32 r, or int16 q with r = q * scale
     PATH/weak_ld.npy    float64 per row SNP, the weak-LD sum of an r2-kind matrix (optional)
+    PATH/weak_ld_halves.npy  float64 (rows, 2), the same sums from each half of the panel
+                        (optional)
 
 The compact ``upper`` layout (``save(path, layout="upper")``, square matrices) replaces the
 three arrays by ``row_counts.npy`` (strict-upper entries per row), ``offsets.npy`` (j - i,
@@ -88,6 +90,9 @@ class LDMatrix:
     weak_ld : (n_rows,) float64 or None: per row SNP j, sum_i H_i r~_ij^2 over the pairs of
         its window the threshold left out, r~^2 = r^2 - (1 - r^2) / (n - 2) (noise-corrected),
         H_i = 2 p_i (1 - p_i) of the column SNP (:mod:`bayesmix.ld.compute`, r2 kind).
+    weak_ld_halves : (n_rows, 2) float64 or None: the same sums over the same pairs, each from
+        one half of the panel (its own r and n); their independent noise calibrates
+        ``weak_ld`` for the panel's sampling noise (:mod:`bayesmix.ld.weak_ld`).
     """
 
     indptr: np.ndarray
@@ -98,6 +103,7 @@ class LDMatrix:
     meta: dict = field(default_factory=dict)
     scale: float = 1.0
     weak_ld: np.ndarray | None = None
+    weak_ld_halves: np.ndarray | None = None
 
     def __post_init__(self):
         self.snps = normalize_snp_table(self.snps)
@@ -116,11 +122,15 @@ class LDMatrix:
             raise ValueError(f"data must be float32 or int16, not {self.data.dtype}")
         if self.weak_ld is not None and len(self.weak_ld) != n_rows:
             raise ValueError(f"weak_ld has {len(self.weak_ld)} entries for {n_rows} rows")
+        if self.weak_ld_halves is not None and (
+                self.weak_ld is None or self.weak_ld_halves.shape != (n_rows, 2)):
+            raise ValueError(f"weak_ld_halves must be ({n_rows}, 2) next to weak_ld, not "
+                             f"{self.weak_ld_halves.shape}")
 
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_csr(cls, indptr, indices, values, snps, ref_snps=None, *, meta=None,
-                 dtype: str = "float32", weak_ld=None) -> "LDMatrix":
+                 dtype: str = "float32", weak_ld=None, weak_ld_halves=None) -> "LDMatrix":
         """Build from CSR arrays of float r, stored as ``dtype`` ("float32" or "int16")."""
         values = np.asarray(values)
         nnz = len(values)
@@ -133,7 +143,8 @@ class LDMatrix:
             data = quantize_int16(values, scale)
         else:
             raise ValueError(f"dtype must be 'float32' or 'int16', not {dtype!r}")
-        return cls(indptr, indices, data, snps, ref_snps, dict(meta or {}), scale, weak_ld)
+        return cls(indptr, indices, data, snps, ref_snps, dict(meta or {}), scale, weak_ld,
+                   weak_ld_halves)
 
     @classmethod
     def from_scipy(cls, matrix, snps, ref_snps=None, *, meta=None, dtype="float32") -> "LDMatrix":
@@ -151,7 +162,7 @@ class LDMatrix:
             return self
         return LDMatrix.from_csr(self.indptr, self.indices, self.values(), self.snps,
                                  self.ref_snps, meta=self.meta, dtype=dtype,
-                                 weak_ld=self.weak_ld)
+                                 weak_ld=self.weak_ld, weak_ld_halves=self.weak_ld_halves)
 
     # ----------------------------------------------------------------- description
     @property
@@ -274,8 +285,10 @@ class LDMatrix:
             indptr = indptr.astype(np.int32)
         meta = dict(self.meta, subset=True)
         weak = None if self.is_square or self.weak_ld is None else self.weak_ld[rows]
+        halves = (None if weak is None or self.weak_ld_halves is None
+                  else self.weak_ld_halves[rows])
         return LDMatrix(indptr, indices, values, snps, None if self.is_square else self.ref_snps,
-                        meta, self.scale, weak)
+                        meta, self.scale, weak, halves)
 
     # ----------------------------------------------------------------- files
     def save(self, path, *, layout: str = "csr") -> Path:
@@ -307,6 +320,9 @@ class LDMatrix:
                     np.save(tmp / f"{name}.npy", array)
             if self.weak_ld is not None:
                 np.save(tmp / "weak_ld.npy", np.asarray(self.weak_ld, dtype=np.float64))
+            if self.weak_ld_halves is not None:
+                np.save(tmp / "weak_ld_halves.npy",
+                        np.asarray(self.weak_ld_halves, dtype=np.float64))
             self.snps.to_csv(tmp / "snps.tsv", sep="\t", index=False)
             if not self.is_square:
                 self.ref_snps.to_csv(tmp / "ref_snps.tsv", sep="\t", index=False)
@@ -332,7 +348,7 @@ class LDMatrix:
                 meta.pop(key, None)
             scale = float(meta.pop("scale", 1.0))
             return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, None, meta,
-                       scale, _load_weak_ld(path, len(snps)))
+                       scale, *_load_weak_ld(path, len(snps)))
         if layout != "csr":
             raise InputError(f"unknown layout {layout!r}", meta_path)
         arrays = {name: load_array(path / f"{name}.npy", mode)
@@ -353,20 +369,29 @@ class LDMatrix:
             meta.pop(key, None)
         scale = float(meta.pop("scale", 1.0))
         return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, ref_snps, meta,
-                   scale, _load_weak_ld(path, len(snps)))
+                   scale, *_load_weak_ld(path, len(snps)))
 
 
-def _load_weak_ld(folder: Path, n_rows: int) -> np.ndarray | None:
-    """The optional ``weak_ld.npy`` of an LD folder, checked (one finite value >= 0 per row)."""
+def _load_weak_ld(folder: Path, n_rows: int) -> tuple:
+    """The optional ``weak_ld.npy`` (one finite value >= 0 per row) and ``weak_ld_halves.npy``
+    (two finite values per row) of an LD folder, checked; None for a missing file."""
     file = folder / "weak_ld.npy"
     if not file.exists():
-        return None
+        return None, None
     weak = load_array(file)
     if weak.ndim != 1 or len(weak) != n_rows:
         raise InputError(f"holds {weak.shape} values for {n_rows} row SNPs", file)
     if not np.all(np.isfinite(weak) & (weak >= 0)):
         raise InputError("weak-LD sums must be finite and >= 0", file)
-    return np.asarray(weak, dtype=np.float64)
+    halves_file = folder / "weak_ld_halves.npy"
+    halves = load_array(halves_file) if halves_file.exists() else None
+    if halves is not None:
+        if halves.shape != (n_rows, 2):
+            raise InputError(f"holds {halves.shape} values, expected ({n_rows}, 2)", halves_file)
+        if not np.all(np.isfinite(halves)):
+            raise InputError("weak-LD sums must be finite", halves_file)
+        halves = np.asarray(halves, dtype=np.float64)
+    return np.asarray(weak, dtype=np.float64), halves
 
 
 def merge(pieces) -> LDMatrix:
@@ -418,19 +443,22 @@ def merge(pieces) -> LDMatrix:
     indptr = np.concatenate(indptr)
     weak = (np.concatenate([p.weak_ld for p in pieces])
             if all(p.weak_ld is not None for p in pieces) else None)
+    halves = (np.concatenate([p.weak_ld_halves for p in pieces])
+              if weak is not None and all(p.weak_ld_halves is not None for p in pieces)
+              else None)
     if all(p.dtype == "int16" for p in pieces) and len({p.scale for p in pieces}) == 1:
         # one int16 code for all pieces (a diagonal of 1 in each): keep the codes as they are
         data = np.concatenate([np.asarray(p.data) for p in pieces])
         if upper:  # mirrored as the serial build mirrors its upper triangle
             indptr, indices, data = symmetrize_upper(indptr, indices, data)
         indptr = indptr.astype(np.int32 if len(data) < 2**31 else np.int64)
-        return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale, weak)
+        return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale, weak, halves)
     dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
     values = np.concatenate([p.values() for p in pieces])
     if upper:
         indptr, indices, values = symmetrize_upper(indptr, indices, values)
     return LDMatrix.from_csr(indptr, indices, values, snps, ref, meta=meta, dtype=dtype,
-                             weak_ld=weak)
+                             weak_ld=weak, weak_ld_halves=halves)
 
 
 def _upper_arrays(ld: LDMatrix) -> dict:

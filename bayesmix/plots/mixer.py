@@ -169,3 +169,28 @@ def plot_power(power: dict, out_prefix) -> list[str]:
     paths = save_figure(fig, out_prefix)
     plt.close(fig)
     return paths
+
+
+def plot_replicates(ci: dict, keys, out_prefix) -> list[str]:
+    """The spread of replicate fits (:mod:`bayesmix.report.mixer_combine`): one panel per
+    quantity of ``keys``, each replicate's estimate as a point, the mean as a line and
+    mean +- SD as a band. ``ci``: quantity -> {mean, std, values}."""
+    import matplotlib.pyplot as plt
+
+    keys = list(keys)
+    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(2.6 * max(len(keys), 1), 3.4),
+                             squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        entry = ci[key]
+        values = np.array([np.nan if v is None else v for v in entry["values"]], dtype=float)
+        x = np.arange(1, len(values) + 1)
+        ax.axhspan(entry["mean"] - entry["std"], entry["mean"] + entry["std"], color="0.88")
+        ax.axhline(entry["mean"], color="C3", lw=1)
+        ax.plot(x, values, "o", color="C0", ms=4)
+        ax.set_xlabel("replicate")
+        ax.ticklabel_format(axis="y", useOffset=False, style="sci", scilimits=(-3, 4))
+        ax.set_title(f"{key}\n{entry['mean']:.3g} (SD {entry['std']:.2g})", fontsize=9)
+    fig.tight_layout()
+    paths = save_figure(fig, out_prefix)
+    plt.close(fig)
+    return paths

@@ -58,6 +58,8 @@ class MixerInputs:
     extract, exclude : SNP lists of tag SNPs to use / leave out.
     exclude_ranges : ``MHC``, ``[]`` or regions (:func:`parse_exclude_ranges`).
     randprune_n, randprune_r2, seed : random-pruning weights (passes, r^2 threshold, seed).
+    ld_in_sample : the LD folders are the GWAS sample's own LD (or the statistics were drawn
+        from them): their weak-LD sums are used as stored, not calibrated for a panel's noise.
     """
 
     trait_files: tuple
@@ -70,11 +72,13 @@ class MixerInputs:
     randprune_n: int = 64
     randprune_r2: float = 0.1
     seed: int = 0
+    ld_in_sample: bool = False
 
     def _options(self) -> dict:
         return dict(bim_template=self.bim_template, extract=self.extract, exclude=self.exclude,
                     exclude_ranges=self.exclude_ranges, randprune_n=self.randprune_n,
-                    randprune_r2=self.randprune_r2, seed=self.seed)
+                    randprune_r2=self.randprune_r2, seed=self.seed,
+                    ld_in_sample=self.ld_in_sample)
 
     def load_univariate(self):
         """Trait 1 -> ``(MixerData, maf, report_lines)`` (:func:`load_mixer_data`)."""
@@ -134,19 +138,22 @@ def parse_exclude_ranges(text):
 
 def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                          extract=None, exclude=None, exclude_ranges="MHC",
-                         randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0):
+                         randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0,
+                         ld_in_sample: bool = False):
     """Summary statistics + per-chromosome LD -> :class:`bayesmix.prepare.mixer_data.MixerData`.
 
     Per chromosome: the LD folder (``ld_template`` with ``@`` = chromosome) gives the
     reference SNPs (columns) and their frequencies; the sumstats are harmonised to them
     (allele swaps, strand, MHC/regions, ...; every drop is logged); tag SNPs = harmonised
     SNPs in --extract and not in --exclude. Weights: random pruning among the tags
-    (``randprune_n`` passes at r^2 ``randprune_r2``). Returns ``(data, maf, report_lines)``.
+    (``randprune_n`` passes at r^2 ``randprune_r2``). Weak-LD sums: calibrated for the
+    panel's noise over all chromosomes' rows (:mod:`bayesmix.ld.weak_ld`), or as stored with
+    ``ld_in_sample``. Returns ``(data, maf, report_lines)``.
     """
     import scipy.sparse as sp
 
     from bayesmix.io.harmonise import harmonise
-    from bayesmix.io.plink import read_bim, read_snp_list
+    from bayesmix.io.plink import read_snp_list
     from bayesmix.io.sumstats import read_sumstats, require_sample_size
     from bayesmix.ld.pruning import random_pruning_weights
     from bayesmix.ld.store import LDMatrix
@@ -156,16 +163,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     require_sample_size(sumstats, "MiXeR needs per-SNP N: add an N column (LDSC "
                         "munge_sumstats.py --N, or bayesmix munge --n N --ref PREFIX, which "
                         "writes OUT.sumstats.gz with N)")
-    ld_paths = {chrom: str(ld_template).replace("@", chrom) for chrom in chromosomes}
-    no_ld = [chrom for chrom, path in ld_paths.items() if not Path(path).exists()]
-    if no_ld:
-        found = [chrom for chrom in chromosomes if chrom not in no_ld]
-        raise InputError(
-            f"no LD reference for chromosome(s) {', '.join(no_ld)} of the {len(chromosomes)} "
-            f"asked for (--chr2use/--chr {','.join(chromosomes)}); "
-            + (f"LD exists for {', '.join(found)} only: " if found else "")
-            + f"choose the chromosomes accordingly or build the LD ({ld_template})",
-            ld_paths[no_ld[0]])
+    ld_paths = _ld_paths(ld_template, chromosomes)
     keep_ids = read_snp_list(extract) if extract else None
     drop_ids = read_snp_list(exclude) if exclude else set()
     mhc, regions = parse_exclude_ranges(exclude_ranges)
@@ -178,13 +176,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
         if not ld.is_square:
             raise InputError("fit1/test1 need a square reference LD (bayesmix-mixer ld)", ld_path)
         if bim_template:
-            bim_path = str(bim_template).replace("@", chrom)
-            bim = read_bim(bim_path)
-            if len(bim) != ld.shape[0] or not np.array_equal(bim["snp"].to_numpy(),
-                                                             ld.snps["snp"].to_numpy()):
-                raise InputError(f"the SNPs of {bim_path} differ from those of the LD matrix "
-                                 f"{ld_path}; build the LD from the same .bim", bim_path)
-            lines.append(f"chr{chrom}: the reference SNPs of {ld_path} match {bim_path}")
+            lines.append(_check_bim(bim_template, chrom, ld, ld_path))
         chrom_rows = sumstats
         if sumstats["CHR"].notna().all():  # harmonise only this chromosome's rows
             chrom_rows = sumstats[sumstats["CHR"].astype(str) == str(chrom)]
@@ -224,9 +216,12 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
             lines.append(f"chr{chrom}: warning: {ld_path} has no weak-LD sums (an LD folder of "
                          "an older bayesmix); the LD below its r2min is left out, which biases "
                          "h2 and pi upwards (docs/mixer.md): rebuild it with bayesmix-mixer ld")
-            weak_all.append(np.zeros(len(rows)))
-        else:
-            weak_all.append(ld.weak_ld[rows])
+        elif ld.weak_ld_halves is None and not ld_in_sample:
+            lines.append(f"chr{chrom}: warning: {ld_path} has no split-half weak-LD sums (an LD "
+                         "folder of an older bayesmix), so they cannot be corrected for the "
+                         "panel's noise, which biases h2 ~10% low (docs/mixer.md): rebuild it "
+                         "with bayesmix-mixer ld")
+        weak_all.append((ld.weak_ld, ld.weak_ld_halves, rows))
         freq = ld.snps["freq"].to_numpy(dtype=float)
         het_all.append(2 * freq * (1 - freq))
         z_all.append(z)
@@ -240,15 +235,109 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
             log.info(line)
         raise InputError(_no_tags_reason(sumstats, chromosomes), trait_file)
     het = np.concatenate(het_all)
+    weak, calibration = _tag_weak_ld(weak_all, calibrate=not ld_in_sample)
+    if calibration is not None:
+        lines.append(calibration.describe())
+    elif ld_in_sample:
+        lines.append("weak-LD sums used as stored (--ld-in-sample: the LD is the GWAS "
+                     "sample's own)")
     stacked = sp.vstack([sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], len(het)))
                          for m in rows_all], format="csr")
     stacked.sort_indices()
     tags = pd.concat(tags_all, ignore_index=True)
     data = MixerData(np.concatenate(z_all), np.concatenate(n_all), np.concatenate(w_all),
-                     stacked.indptr, stacked.indices, stacked.data, het, tags,
-                     np.concatenate(weak_all))
+                     stacked.indptr, stacked.indices, stacked.data, het, tags, weak)
     maf = np.minimum(tags["freq"].to_numpy(), 1 - tags["freq"].to_numpy())
     return data, maf, lines
+
+
+def _tag_weak_ld(per_chromosome, *, calibrate: bool) -> tuple:
+    """The tags' weak-LD sums (0 where an LD folder has none), calibrated for the panel's
+    noise (:mod:`bayesmix.ld.weak_ld`) when ``calibrate`` and every folder has split-half
+    sums, and the calibration (or None). ``per_chromosome``: (weak_ld, weak_ld_halves, tag
+    rows) per folder."""
+    from bayesmix.ld.weak_ld import calibrate_weak_ld
+
+    calibration = None
+    sums = [weak for weak, _, _ in per_chromosome]
+    if calibrate and all(weak is not None and halves is not None
+                         for weak, halves, _ in per_chromosome):
+        sums, calibration = calibrate_weak_ld(sums, [h for _, h, _ in per_chromosome])
+    return np.concatenate([np.zeros(len(rows)) if weak is None else weak[rows]
+                           for weak, (_, _, rows) in zip(sums, per_chromosome)]), calibration
+
+
+def _ld_paths(ld_template, chromosomes) -> dict:
+    """Chromosome -> LD folder (``@`` of ``ld_template`` replaced); InputError naming the
+    chromosomes without one."""
+    ld_paths = {chrom: str(ld_template).replace("@", chrom) for chrom in chromosomes}
+    no_ld = [chrom for chrom, path in ld_paths.items() if not Path(path).exists()]
+    if no_ld:
+        found = [chrom for chrom in chromosomes if chrom not in no_ld]
+        raise InputError(
+            f"no LD reference for chromosome(s) {', '.join(no_ld)} of the {len(chromosomes)} "
+            f"asked for (--chr2use/--chr {','.join(chromosomes)}); "
+            + (f"LD exists for {', '.join(found)} only: " if found else "")
+            + f"choose the chromosomes accordingly or build the LD ({ld_template})",
+            ld_paths[no_ld[0]])
+    return ld_paths
+
+
+def _check_bim(bim_template, chrom, ld, ld_path) -> str:
+    """InputError unless the .bim of ``chrom`` (``@`` of ``bim_template``) lists the LD
+    matrix's SNPs in its order; else the line saying they match."""
+    from bayesmix.io.plink import read_bim
+
+    bim_path = str(bim_template).replace("@", chrom)
+    bim = read_bim(bim_path)
+    if len(bim) != ld.shape[0] or not np.array_equal(bim["snp"].to_numpy(),
+                                                     ld.snps["snp"].to_numpy()):
+        raise InputError(f"the SNPs of {bim_path} differ from those of the LD matrix "
+                         f"{ld_path}; build the LD from the same .bim", bim_path)
+    return f"chr{chrom}: the reference SNPs of {ld_path} match {bim_path}"
+
+
+def draw_snp_subset(ld_template, chromosomes, *, bim_template=None, r2: float = 0.8,
+                    maf: float = 0.05, subset: int | None = None, seed: int = 0,
+                    extract=None) -> tuple[list[str], list[str]]:
+    """MiXeR's ``snps``: a random LD-pruned subset of the reference SNPs of ``chromosomes``.
+
+    The rule is :func:`bayesmix.ld.pruning.random_pruned_subset` over the per-chromosome LD
+    folders (``@`` of ``ld_template``), in chromosome order: minor allele frequency >=
+    ``maf``, a uniformly random ``subset`` of those (all when None or fewer), then a random
+    pruning pass at r^2 ``r2``. ``extract``: optional SNP-list file; only its SNPs are drawn.
+    ``bim_template``: optional .bim per chromosome, checked to list the LD's SNPs.
+
+    Returns (SNP ids in reference order, report lines).
+    """
+    from bayesmix.io.plink import read_snp_list
+    from bayesmix.ld.pruning import random_pruned_subset
+    from bayesmix.ld.store import LDMatrix
+
+    ld_paths = _ld_paths(ld_template, chromosomes)
+    keep_ids = read_snp_list(extract) if extract else None
+    lds, eligible, lines = [], [], []
+    for chrom in chromosomes:
+        ld = LDMatrix.load(ld_paths[chrom])
+        if bim_template:
+            lines.append(_check_bim(bim_template, chrom, ld, ld_paths[chrom]))
+        lds.append(ld)
+        eligible.append(np.ones(ld.shape[0], bool) if keep_ids is None
+                        else ld.snps["snp"].isin(keep_ids).to_numpy())
+    try:
+        kept = random_pruned_subset(lds, max_r2=r2, min_maf=maf, subset=subset, seed=seed,
+                                    eligible=eligible)
+    except InputError as exc:
+        raise InputError(exc.message, exc.path or ld_template) from None
+    ids = []
+    for chrom, ld, mask, ok in zip(chromosomes, lds, kept, eligible):
+        ids.extend(ld.snps["snp"].to_numpy()[mask].astype(str))
+        lines.append(f"chr{chrom}: {int(mask.sum())} of {ld.shape[0]} reference SNPs kept"
+                     + ("" if keep_ids is None else f" ({int(ok.sum())} in --extract)"))
+    lines.append(f"{len(ids)} SNPs in the subset (MAF >= {maf:g}, "
+                 + (f"a random {subset:,} of them, " if subset else "")
+                 + f"randomly pruned at r2 {r2:g}, seed {seed})")
+    return ids, lines
 
 
 def _no_tags_reason(sumstats: pd.DataFrame, chromosomes) -> str:

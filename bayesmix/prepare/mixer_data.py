@@ -21,6 +21,7 @@ import pandas as pd
 from bayesmix.errors import InputError
 from bayesmix.kernels import mixer as kernels
 from bayesmix.kernels import mixer_bivariate as kern
+from bayesmix.ld.weak_ld import model_weak_ld
 
 
 @dataclass
@@ -36,7 +37,8 @@ class MixerData:
     het : (M,) float64 H_i = 2 p_i (1 - p_i) of the reference SNPs.
     tags : optional per-tag table (snp, chr, bp, freq, ...) for reports and plots.
     weak : (J,) float64 weak-LD sums of the tags (the r^2 below the LD's threshold,
-        :attr:`bayesmix.ld.store.LDMatrix.weak_ld`); None -> zeros (MiXeR's model).
+        :attr:`bayesmix.ld.store.LDMatrix.weak_ld`, calibrated for the panel's noise by
+        :mod:`bayesmix.ld.weak_ld`); None -> zeros (MiXeR's model).
     """
 
     z: np.ndarray
@@ -101,10 +103,14 @@ class MixerData:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_ld(cls, ld, z, n, weights=None, tags: pd.DataFrame | None = None) -> "MixerData":
+    def from_ld(cls, ld, z, n, weights=None, tags: pd.DataFrame | None = None, *,
+                ld_in_sample: bool = False) -> "MixerData":
         """Build from an :class:`bayesmix.ld.store.LDMatrix` (rows = tags in the order of z).
 
-        H_i comes from the reference SNPs' A1 frequency ``ld.ref_snps.freq``.
+        H_i comes from the reference SNPs' A1 frequency ``ld.ref_snps.freq``. The weak-LD sums
+        are calibrated for the panel's noise (:func:`bayesmix.ld.weak_ld.model_weak_ld`), or
+        used as stored with ``ld_in_sample`` (z drawn from this LD itself, or the GWAS
+        sample's own LD).
         """
         indptr, indices, r = ld.csr_arrays()
         freq = ld.ref_snps["freq"].to_numpy(dtype=np.float64)
@@ -112,7 +118,8 @@ class MixerData:
         w = np.ones(len(z)) if weights is None else weights
         return cls(np.asarray(z), np.asarray(n), w, indptr, indices,
                    np.asarray(r, dtype=np.float32) ** 2, het,
-                   ld.snps if tags is None else tags, ld.weak_ld)
+                   ld.snps if tags is None else tags,
+                   ld.weak_ld if ld_in_sample else model_weak_ld(ld))
 
     @classmethod
     def synthetic(cls, n_snps: int, *, block_size: int = 100, r2min: float = 0.05,

@@ -79,17 +79,27 @@ def write_json(path, obj) -> None:
         fh.write("\n")
 
 
-def read_params(path) -> dict:
-    """``params`` (pi, sig2_beta, sig2_zero) of a MiXeR or bayesmix univariate fit JSON."""
+def read_json(path):
+    """The JSON document at ``path``; InputError naming the file (and the line and column
+    of a syntax error)."""
     try:
         with open(path, "rt") as fh:
-            doc = json.load(fh)
+            return json.load(fh)
     except FileNotFoundError:
         raise InputError("file not found", path) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
+
+
+def read_params(path) -> dict:
+    """``params`` (pi, sig2_beta, sig2_zero) of a MiXeR or bayesmix univariate fit JSON."""
+    doc = read_json(path)
     params = doc.get("params") if isinstance(doc, dict) else None
     if not isinstance(params, dict):
+        if isinstance(doc, dict) and doc.get("format") == "bayesmix-mixer-combined-1":
+            raise InputError("a combination of replicate fits has no 'params': use one "
+                             "replicate's fit (OUT.repk.json; fit2 --replicates takes "
+                             "OUT.rep@.json)", path)
         raise InputError("no 'params' object (expected a univariate fit JSON)", path)
     out = {}
     for key in PARAM_KEYS:

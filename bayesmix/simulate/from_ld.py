@@ -24,7 +24,8 @@ An LD store that keeps the LD below its threshold only as per-SNP weak-LD sums
 (``LDMatrix.weak_ld``, the r2 kind) adds that part of the signal as
 :func:`weak_ld_signal`: per SNP an independent Gaussian of the variance the weak pairs give
 it, as the MiXeR likelihoods model it, so that data drawn from such a store match the model
-fitted with it.
+fitted with it as in-sample LD (``--ld-in-sample``: the stored sums are then the truth, not
+noisy estimates of a population's to calibrate).
 
 Pieces: :class:`LDSampler` (a given R, factorised once for repeated draws) and
 :func:`draw_from_genotype_blocks` (block-diagonal R built block by block from genotypes,

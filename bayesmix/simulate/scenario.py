@@ -170,7 +170,10 @@ def ld_in_sample_note(saved_ld: bool, block_size: int) -> str:
         return ("the statistics are drawn from this LD matrix itself: fitted with the same "
                 "matrix it is in-sample LD although N differs from its panel size, so give "
                 "SBayes --ld-in-sample (prepare_summary_data(..., ld_in_sample=True)); "
-                "otherwise it is taken for an independent reference and hsq comes out too low")
+                "otherwise it is taken for an independent reference and hsq comes out too low; "
+                "MiXeR fits likewise need --ld-in-sample (MixerData.from_ld(..., "
+                "ld_in_sample=True)), or they calibrate the weak-LD sums this draw used as "
+                "the truth")
     return (f"the statistics follow the block-diagonal LD of blocks of {block_size} SNPs of "
             "these genotypes, which no saved LD matrix reproduces: to fit them with SBayes "
             "and --ld-in-sample, draw them from a saved matrix instead (--ld)")

@@ -1,0 +1,215 @@
+"""Replicate fits combined (MiXeR's ``mixer_figures.py combine``): mean and SD over replicates.
+
+MiXeR's workflow fits the same trait (or pair) on 20 random LD-pruned subsets of tag SNPs and
+reports the spread of the estimates over those fits. :func:`combine_fits` reads the fit JSONs
+(``fit1``'s univariate or ``fit2``'s bivariate files of bayesmix, or MiXeR's own), and for
+every parameter and derived quantity (the point estimate of each ``ci`` entry: univariate h2,
+nc, nc@p9, pi, sig2_beta, sig2_zero; bivariate rg, rho_beta (rho12), rho_zero, pi1, pi2, pi12,
+nc1, nc2, nc12, dice, h2_T1, h2_T2, ...; plus ``params``, the log-likelihood and the AIC/BIC
+differences) gives
+
+- ``mean``, ``std`` (numpy's ``np.std``, divisor n, as MiXeR's combine), ``median``,
+  ``min``, ``max`` over the replicates, and
+- ``values``: the per-replicate values, in the order of ``replicates``.
+
+Combined JSON (``FORMAT``)::
+
+    {"format": "bayesmix-mixer-combined-1", "analysis": "univariate" | "bivariate",
+     "replicates": [paths], "n_replicates": N, "ci": {quantity: {mean, std, median, min,
+     max, values}}, "trait_files": {...}, "bayesmix_version"}
+
+:func:`write_combined` writes it with a table ``OUT.csv`` (one row per quantity: mean, std,
+median, min, max, then one column per replicate) and the figure ``OUT.replicates``
+(:func:`bayesmix.plots.mixer.plot_replicates`).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from bayesmix import __version__
+from bayesmix.errors import InputError
+from bayesmix.report.mixer_json import read_json
+
+FORMAT = "bayesmix-mixer-combined-1"
+#: quantities of the figure, per analysis (those present are drawn)
+FIGURE_KEYS = {"univariate": ("h2", "nc", "pi", "sig2_zero"),
+               "bivariate": ("rg", "dice", "nc12", "rho_beta")}
+#: per-fit scalars combined besides ``params`` and ``ci`` (univariate; bivariate criteria)
+_UNIVARIATE_SCALARS = ("loglik", "AIC", "BIC")
+_BIVARIATE_CRITERIA = ("best_vs_minimal_overlap_AIC", "best_vs_minimal_overlap_BIC",
+                       "best_vs_maximal_overlap_AIC", "best_vs_maximal_overlap_BIC")
+
+
+def replicate_paths(pattern: str, replicates=None) -> list[str]:
+    """The files of ``pattern`` with ``@`` standing for the replicate number.
+
+    ``replicates``: the numbers to read (e.g. ``range(1, 21)``); every one must exist. None:
+    every file matching the pattern with a positive integer in place of ``@``; the numbers
+    must then run 1..N without a gap (a gap means a replicate failed or is still running).
+    """
+    pattern = str(pattern)
+    if "@" not in pattern:
+        raise InputError("--json needs '@' standing for the replicate number (e.g. "
+                         "T.fit.rep@.json)", pattern)
+    if replicates is not None:
+        paths = [pattern.replace("@", str(k)) for k in replicates]
+        missing = [p for p in paths if not Path(p).is_file()]
+        if missing:
+            raise InputError(f"{len(missing)} of the {len(paths)} replicate files do not "
+                             f"exist: {', '.join(missing[:5])}"
+                             + (" ..." if len(missing) > 5 else ""), missing[0])
+        return paths
+    head, _, tail = pattern.partition("@")
+    if "@" in tail:
+        raise InputError("--json has more than one '@'", pattern)
+    number = re.compile(re.escape(head) + r"(\d+)" + re.escape(tail))
+    found = {}
+    for path in glob.glob(glob.escape(head) + "*" + glob.escape(tail)):
+        match = number.fullmatch(path)
+        if match and int(match.group(1)) > 0:
+            found[int(match.group(1))] = path
+    if not found:
+        raise InputError("no file matches (with '@' a replicate number 1, 2, ...)", pattern)
+    gaps = sorted(set(range(1, max(found) + 1)) - set(found))
+    if gaps:
+        raise InputError(f"replicate(s) {', '.join(map(str, gaps))} of 1-{max(found)} are "
+                         "missing (failed or unfinished?); rerun them or name the ones to "
+                         "combine with --rep2use", pattern.replace("@", str(gaps[0])))
+    return [found[k] for k in sorted(found)]
+
+
+def parse_replicates(text: str) -> list[int]:
+    """``"1-20"``, ``"1,3,5-7"`` -> replicate numbers (MiXeR's ``--rep2use``)."""
+    numbers = []
+    for part in str(text).replace(",", " ").split():
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()) or int(first) < 1 or (
+                last and int(last) < int(first)):
+            raise InputError(f"--rep2use: cannot read {part!r} (expected e.g. 1-20 or 1,3,5-7)")
+        numbers.extend(range(int(first), int(last or first) + 1))
+    if not numbers:
+        raise InputError("--rep2use is empty")
+    return list(dict.fromkeys(numbers))
+
+
+def read_fit_record(path) -> tuple[str, dict]:
+    """(``"univariate"`` or ``"bivariate"``, the quantities of one fit JSON: name -> value).
+
+    Reads bayesmix's fit1/fit2 JSON and MiXeR's (``ci`` entries with ``point_estimate``).
+    """
+    doc = read_json(path)
+    kind = doc.get("analysis") if isinstance(doc, dict) else None
+    kind = {"univariate": "univariate", "fit2": "bivariate", "bivariate": "bivariate"}.get(kind)
+    if kind is None or not isinstance(doc.get("ci"), dict) or not doc["ci"]:
+        what = doc.get("format") or doc.get("analysis") if isinstance(doc, dict) else None
+        raise InputError("not a fit1/fit2 result (expected a JSON with 'analysis' "
+                         f"univariate/bivariate and a 'ci' block; found {what!r})", path)
+    values = {}
+    for key, value in (doc.get("params") or {}).items():
+        _put(values, key, value)
+    for key, entry in doc["ci"].items():
+        if isinstance(entry, dict):
+            _put(values, key, entry.get("point", entry.get("point_estimate")))
+    scalars = ({k: doc.get(k) for k in _UNIVARIATE_SCALARS} if kind == "univariate" else
+               {"loglik": doc.get("loglik"),
+                **{k: (doc.get("criteria") or {}).get(k) for k in _BIVARIATE_CRITERIA}})
+    for key, value in scalars.items():
+        _put(values, key, value)
+    return kind, values
+
+
+def _put(values: dict, key, value) -> None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        values.setdefault(str(key), float(value))
+
+
+def _trait_files(path) -> dict:
+    with open(path) as fh:
+        options = json.load(fh).get("options") or {}
+    return {k: options[k] for k in ("--trait1-file", "--trait2-file", "trait1_file",
+                                    "trait2_file") if isinstance(options.get(k), str)}
+
+
+def combine_fits(paths) -> dict:
+    """The combined record of the fit JSONs ``paths`` (module docstring).
+
+    Refused: no path, univariate and bivariate fits mixed, or fits of different summary
+    statistics (as recorded in their ``options``).
+    """
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise InputError("no replicate fit to combine")
+    records = [read_fit_record(p) for p in paths]
+    kinds = {kind for kind, _ in records}
+    if len(kinds) > 1:
+        first = {kind: p for p, (kind, _) in zip(paths, records)}
+        raise InputError("univariate and bivariate fits cannot be combined: "
+                         + ", ".join(f"{p} is {k}" for k, p in first.items()), paths[0])
+    traits = [_trait_files(p) for p in paths]
+    for path, files in zip(paths[1:], traits[1:]):
+        differ = [k for k in files if k in traits[0] and files[k] != traits[0][k]]
+        if differ:
+            raise InputError(f"a fit of other summary statistics ({differ[0]} "
+                             f"{files[differ[0]]}, not {traits[0][differ[0]]} as in "
+                             f"{paths[0]})", path)
+    names = list(dict.fromkeys(k for _, values in records for k in values))
+    ci = {}
+    for name in names:
+        column = [values.get(name, math.nan) for _, values in records]
+        present = np.array([v for v in column if math.isfinite(v)], dtype=np.float64)
+        if len(present) == 0:
+            continue
+        ci[name] = {"mean": float(np.mean(present)), "std": float(np.std(present)),
+                    "median": float(np.median(present)), "min": float(np.min(present)),
+                    "max": float(np.max(present)), "n": int(len(present)),
+                    "values": [v if math.isfinite(v) else None for v in column]}
+    return {"format": FORMAT, "analysis": kinds.pop(), "replicates": paths,
+            "n_replicates": len(paths), "ci": ci, "trait_files": traits[0],
+            "bayesmix_version": __version__}
+
+
+def combined_table(combined: dict):
+    """One row per quantity: mean, std, median, min, max, n, then rep1..repN (a DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for name, entry in combined["ci"].items():
+        row = {"quantity": name, **{k: entry[k] for k in ("mean", "std", "median", "min",
+                                                           "max", "n")}}
+        row.update({f"rep{k + 1}": v for k, v in enumerate(entry["values"])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_combined(out, combined: dict, *, figure: bool = True) -> list[str]:
+    """OUT.json, OUT.csv (:func:`combined_table`, tab-separated) and, with ``figure``, the
+    replicates' spread OUT.replicates.{png,pdf}; returns the paths written."""
+    from bayesmix.io.files import atomic_path
+    from bayesmix.report.mixer_json import write_json
+
+    write_json(f"{out}.json", combined)
+    with atomic_path(f"{out}.csv") as tmp:
+        combined_table(combined).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    paths = [f"{out}.json", f"{out}.csv"]
+    if figure:
+        from bayesmix.plots.mixer import plot_replicates
+
+        keys = [k for k in FIGURE_KEYS[combined["analysis"]] if k in combined["ci"]]
+        paths += plot_replicates(combined["ci"], keys, f"{out}.replicates")
+    return paths
+
+
+def combined_summary(combined: dict) -> str:
+    """One line: mean (SD) over the replicates of the headline quantities."""
+    keys = (("h2", "nc", "pi", "sig2_zero") if combined["analysis"] == "univariate"
+            else ("rg", "dice", "nc12", "rho_beta", "rho_zero"))
+    parts = [f"{k} {combined['ci'][k]['mean']:.4g} (SD {combined['ci'][k]['std']:.2g})"
+             for k in keys if k in combined["ci"]]
+    return f"mean over {combined['n_replicates']} replicates: " + ", ".join(parts)

@@ -1,0 +1,92 @@
+"""Calibration of weak-LD sums for the panel's noise, against simulated sums of known truth."""
+
+import numpy as np
+import pytest
+
+from bayesmix.ld.weak_ld import MIN_ROWS, NEIGHBOURS, calibrate_weak_ld, local_mean
+
+
+def test_local_mean_is_the_mean_of_the_neighbours_without_the_row():
+    values = np.random.default_rng(0).normal(size=37)
+    got = local_mean(values, neighbours=4)
+    for j in range(len(values)):
+        around = [values[k] for k in range(max(j - 4, 0), min(j + 5, len(values))) if k != j]
+        assert got[j] == pytest.approx(np.mean(around), abs=1e-12)
+    assert local_mean(np.array([2.5]), neighbours=4)[0] == 2.5
+
+
+def simulated_sums(rng, rows_per_chromosome=(3000, 2000, 2500), noise_sd=0.3):
+    """Per chromosome: true sums T (a smooth trend along the rows plus a rough part), and the
+    two halves' sums T + e_h with noise correlated along the rows (SNPs in LD err together)
+    and independent between halves; the whole panel's noise is the halves' mean."""
+    truth, whole, halves = [], [], []
+    for rows in rows_per_chromosome:
+        trend = np.convolve(rng.normal(size=rows + 200), np.ones(200) / np.sqrt(200), "valid")
+        t = 1.0 + 0.15 * trend[:rows] + 0.15 * rng.normal(size=rows)
+
+        def noise():
+            return noise_sd * np.convolve(rng.normal(size=rows + 9), np.ones(10) / np.sqrt(10),
+                                          "valid")
+
+        a, b = t + noise(), t + noise()
+        truth.append(t)
+        whole.append((a + b) / 2)
+        halves.append(np.column_stack([a, b]))
+    return truth, whole, halves
+
+
+def slope(y, x):
+    return np.cov(y, x)[0, 1] / np.var(x, ddof=1)
+
+
+def test_calibrated_sums_predict_the_truth_without_attenuation():
+    """Regressed on the raw sums the truth has slope < 1 (the noise attenuates it); on the
+    calibrated sums slope 1, and the calibrated sums are closer to the truth."""
+    rng = np.random.default_rng(11)
+    truth, whole, halves = simulated_sums(rng)
+    calibrated, calibration = calibrate_weak_ld(whole, halves)
+    t, raw, cal = (np.concatenate(x) for x in (truth, whole, calibrated))
+    assert slope(t, raw) < 0.7
+    assert slope(t, cal) == pytest.approx(1.0, abs=0.08)
+    assert np.mean((cal - t) ** 2) < 0.6 * np.mean((raw - t) ** 2)
+    assert cal.mean() == pytest.approx(raw.mean(), abs=1e-9)      # nothing clipped here
+    # the split-half reliability is Var(T) / Var(w)
+    assert calibration.reliability == pytest.approx(np.var(t) / np.var(raw), abs=0.05)
+    assert calibration.rows == len(t) and 0 < calibration.weight_own < 1
+    assert [len(c) for c in calibrated] == [len(w) for w in whole]
+
+
+def test_noise_free_sums_are_left_as_they_are():
+    rng = np.random.default_rng(12)
+    truth, _, _ = simulated_sums(rng)
+    calibrated, calibration = calibrate_weak_ld(truth, [np.column_stack([t, t]) for t in truth])
+    assert calibration.reliability == pytest.approx(1.0)
+    for got, t in zip(calibrated, truth):
+        np.testing.assert_allclose(got, t, atol=1e-9)
+
+
+def test_too_few_rows_are_not_calibrated():
+    rng = np.random.default_rng(13)
+    _, whole, halves = simulated_sums(rng, rows_per_chromosome=(MIN_ROWS - 1,))
+    calibrated, calibration = calibrate_weak_ld(whole, halves)
+    assert calibration is None
+    np.testing.assert_array_equal(calibrated[0], whole[0])
+    assert MIN_ROWS > 2 * NEIGHBOURS
+
+
+def test_fits_use_calibrated_sums_unless_the_ld_is_in_sample():
+    """load_mixer_data's choice: the tags' rows of the calibrated sums (moments pooled over
+    every chromosome's rows), or of the stored sums with --ld-in-sample."""
+    from bayesmix.prepare.mixer import _tag_weak_ld
+
+    rng = np.random.default_rng(14)
+    _, whole, halves = simulated_sums(rng)
+    rows = [np.array([0, 5, 17]), np.array([3]), np.array([100, 2000])]
+    per_chromosome = list(zip(whole, halves, rows))
+    calibrated, _ = calibrate_weak_ld(whole, halves)
+    got, calibration = _tag_weak_ld(per_chromosome, calibrate=True)
+    np.testing.assert_array_equal(got, np.concatenate([c[r] for c, r in zip(calibrated, rows)]))
+    assert calibration is not None
+    got, calibration = _tag_weak_ld(per_chromosome, calibrate=False)
+    np.testing.assert_array_equal(got, np.concatenate([w[r] for w, r in zip(whole, rows)]))
+    assert calibration is None
