@@ -245,22 +245,9 @@ class SBayesModel(SummaryAlphabetModel):
         self.ridge = conditioned.ridge
         self.ld_min_eigenvalue = conditioned.min_eigenvalue
         self.ld_repair = conditioned.repair
-        indptr, indices = np.asarray(data.ld.indptr), np.asarray(data.ld.indices)
         self.sqrt_n = np.sqrt(data.n)
-        self.block_bounds = independent_blocks(indptr, indices) if parallel_blocks else None
-        values = np.asarray(data.ld.data)
-        if ld_layout == "auto":
-            ld_layout = _auto_layout(indptr, indices, values, parallel_blocks)
-        if ld_layout not in ("band", "upper", "csr") or (ld_layout != "csr" and parallel_blocks):
-            raise InputError(f"ld_layout must be 'band' or 'upper' (serial sweeps) or 'csr', not "
-                             f"{ld_layout!r}")
-        self.ld_layout = ld_layout
-        if ld_layout == "upper":
-            self.ld_arrays = upper_from_csr(indptr, indices, values)
-        elif ld_layout == "band":
-            self.ld_arrays = band_from_csr(indptr, indices, values)
-        else:
-            self.ld_arrays = (indptr, indices, values)
+        self.ld_layout, self.ld_arrays, self.block_bounds = _sweep_arrays(
+            data.ld, ld_layout, parallel_blocks)
         self._init_caches()
         self.start = self._starting_values()
         self.model = self._build()
@@ -393,6 +380,28 @@ def divergence_advice(sbayes) -> str:
     return ("This happens when the LD matrix does not match the GWAS (LD from a small or "
             "different reference panel, or LD that is not positive definite). Try: "
             + "; ".join(tips) + ". Check the allele alignment of the summary statistics too.")
+
+
+def _sweep_arrays(ld, ld_layout: str, parallel_blocks: bool) -> tuple:
+    """(layout, the LD arrays the sweeps read, block bounds or None) of :class:`SBayesModel`
+    (``ld_layout`` and ``parallel_blocks`` as there). A matrix held in the band layout
+    already (GCTB's full, band and shrunk files) is read as it is, without a copy."""
+    if ld_layout not in ("auto", "band", "upper", "csr") or (
+            ld_layout not in ("auto", "csr") and parallel_blocks):
+        raise InputError(f"ld_layout must be 'band' or 'upper' (serial sweeps) or 'csr', not "
+                         f"{ld_layout!r}")
+    if ld.is_band and ld_layout in ("auto", "band") and not parallel_blocks:
+        return "band", (ld.row_first, np.asarray(ld.indptr), np.asarray(ld.data)), None
+    csr = ld.to_csr()
+    indptr, indices, values = np.asarray(csr.indptr), np.asarray(csr.indices), np.asarray(csr.data)
+    bounds = independent_blocks(indptr, indices) if parallel_blocks else None
+    if ld_layout == "auto":
+        ld_layout = _auto_layout(indptr, indices, values, parallel_blocks)
+    if ld_layout == "upper":
+        return ld_layout, upper_from_csr(indptr, indices, values), bounds
+    if ld_layout == "band":
+        return ld_layout, band_from_csr(indptr, indices, values), bounds
+    return ld_layout, (indptr, indices, values), bounds
 
 
 def _auto_layout(indptr, indices, values, parallel_blocks: bool) -> str:

@@ -246,6 +246,15 @@ def _stored_value(values, q, v, scale, quantize):
 
 
 @njit
+def stored_code_is_zero(v, scale, quantize):
+    """Whether float ``v`` is stored as 0 (exactly 0, or an int16 code rint(v / scale) of 0
+    when ``quantize``): such an off-diagonal entry is left out, as GCTB's zeros are."""
+    if quantize:
+        return np.rint(np.float64(v) / scale) == 0.0
+    return v == 0
+
+
+@njit
 def _run_stats(row):
     """(number of nonzero values, largest |value|) of one row (a slice: vectorises)."""
     nonzero = 0
@@ -293,24 +302,27 @@ def fill_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_start
     """Second pass (see :func:`count_dense_rows`, whose ``counts`` it takes): the kept entries
     of the rows in ``raw`` written from position ``out_start`` of the CSR arrays ``indices``
     (column + ``col_offset``) and ``values`` (r, or int16 codes rint(r / scale) when
-    ``quantize``). A row without zeros is copied as one run. Returns the position after the
-    last entry written."""
+    ``quantize``, leaving out the off-diagonal entries whose code is 0 and lowering
+    ``counts`` by them). A row without zeros is copied as one run when not quantized.
+    Returns the position after the last entry written."""
     p = 0
     q = out_start
     for i in range(sizes.shape[0]):
         n = sizes[i]
-        if counts[i] == n:
+        if counts[i] == n and not quantize:
             _store_run(raw[p:p + n], starts[i] + col_offset, indices[q:q + n],
                        values[q:q + n], scale, quantize)
             q += n
         else:
+            row_start = q
             for k in range(n):
                 v = raw[p + k]
                 col = starts[i] + k
-                if v != 0 or col == diag_cols[i]:
+                if col == diag_cols[i] or not stored_code_is_zero(v, scale, quantize):
                     indices[q] = col + col_offset
                     _stored_value(values, q, v, scale, quantize)
                     q += 1
+            counts[i] = q - row_start
         p += n
     return q
 

@@ -397,22 +397,24 @@ def xtx_times(indptr, indices, values, value_scale, s, xtx_diag, ridge, beta):
 
 
 @njit
-def independent_blocks(indptr, indices):
+def independent_blocks(ptr, cols, is_band=False):
     """Split SNPs 0..M-1 into the finest contiguous blocks that no LD entry crosses.
 
-    Returns int64 bounds ``b`` with blocks ``b[k]..b[k+1]-1``: a new block starts at j when no
-    stored entry (i, l) has i < j <= l (the matrix is symmetric, so rows suffice).
+    The LD is CSR (``ptr, cols`` = indptr, indices ascending within a row) or the band layout
+    (``is_band``: row_ptr, first; :mod:`bayesmix.kernels.ld_band`, whose runs end at a stored
+    entry). Returns int64 bounds ``b`` with blocks ``b[k]..b[k+1]-1``: a new block starts at j
+    when no stored entry (i, l) has i < j <= l (the matrix is symmetric, so rows suffice).
     """
-    m = indptr.shape[0] - 1
+    m = ptr.shape[0] - 1
     far = 0  # 1 + the largest column index stored in rows 0..j-1
     bounds = [0]
     for j in range(m):
         if j > 0 and far <= j:
             bounds.append(j)
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            if i + 1 > far:
-                far = i + 1
+        if ptr[j + 1] > ptr[j]:
+            last = cols[j] + ptr[j + 1] - ptr[j] - 1 if is_band else cols[ptr[j + 1] - 1]
+            if last + 1 > far:
+                far = last + 1
     bounds.append(m)
     return np.array(bounds, dtype=np.int64)
 
@@ -434,7 +436,20 @@ def row_ld_statistics(indptr, values, value_scale):
 
 @njit
 def summary_loglik(theta, indptr, indices, values, s, xty, xtx_diag, settings):
-    """Summary-data log-likelihood and its gradient in one pass.
+    """:func:`summary_loglik_of` with CSR LD."""
+    return summary_loglik_of(False, theta, indptr, indices, values, s, xty, xtx_diag, settings)
+
+
+@njit
+def summary_loglik_band(theta, row_ptr, first, values, s, xty, xtx_diag, settings):
+    """:func:`summary_loglik_of` with LD in the band layout (:mod:`bayesmix.kernels.ld_band`)."""
+    return summary_loglik_of(True, theta, row_ptr, first, values, s, xty, xtx_diag, settings)
+
+
+@njit
+def summary_loglik_of(is_band, theta, ptr, cols, values, s, xty, xtx_diag, settings):
+    """Summary-data log-likelihood and its gradient in one pass, over CSR or band LD (the
+    layouts of :func:`_sweep_range`).
 
     ``theta = (beta_1..beta_M, sig2_e)`` (standardised effects, residual variance);
     ``settings = (value_scale, ridge, yty, nobs)``. With SSE = y'y - 2 beta'X'y +
@@ -449,7 +464,7 @@ def summary_loglik(theta, indptr, indices, values, s, xty, xtx_diag, settings):
     m = xty.shape[0]
     beta = theta[:m]
     sig2 = theta[m]
-    xtxb = xtx_times(indptr, indices, values, value_scale, s, xtx_diag, ridge, beta)
+    xtxb = _xtx_times(is_band, ptr, cols, values, value_scale, s, xtx_diag, ridge, beta)
     bxty = 0.0
     quad = 0.0
     for j in range(m):

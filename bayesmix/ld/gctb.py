@@ -147,10 +147,13 @@ def _piece_offset(ld: LDMatrix) -> int:
     return first
 
 
-def read_gctb_ldm(path, *, dtype: str = "float32", ref_snps: pd.DataFrame | None = None
-                  ) -> LDMatrix:
+def read_gctb_ldm(path, *, dtype: str = "float32", ref_snps: pd.DataFrame | None = None,
+                  band: bool = False) -> LDMatrix:
     """Read ``PREFIX.ldm.TYPE.bin`` + ``.info`` (``path`` may name either file or the prefix).
 
+    ``band``: decode a full, band or shrunk matrix into the band layout (``LDMatrix.row_first``:
+    implicit column indices, 2 bytes per value with int16) instead of CSR (6 bytes per
+    nonzero with int16); sparse files and row pieces are always CSR.
     A row piece (module docstring) needs the SNP table of all columns, ``ref_snps`` (snp chr
     bp cm a1 a2 freq n, in column order): it is then returned as a rectangular LDMatrix of its
     rows against those columns. Pieces are usually read together with
@@ -158,7 +161,7 @@ def read_gctb_ldm(path, *, dtype: str = "float32", ref_snps: pd.DataFrame | None
     """
     prefix, gctb_type = gctb_prefix(path)
     info = _read_info(_existing(Path(f"{prefix}.info")))
-    return _decode(prefix, gctb_type, info, dtype, ref_snps)
+    return _decode(prefix, gctb_type, info, dtype, ref_snps, band)
 
 
 def read_gctb_pieces(paths, *, dtype: str = "float32") -> list[LDMatrix]:
@@ -173,13 +176,14 @@ def read_gctb_pieces(paths, *, dtype: str = "float32") -> list[LDMatrix]:
                    dtype)
 
 
-def read_gctb_list(paths, *, dtype: str = "float32") -> LDMatrix:
+def read_gctb_list(paths, *, dtype: str = "float32", band: bool = False) -> LDMatrix:
     """The GCTB matrices of an ``--mldm`` list as one matrix, as GCTB reads such a list.
 
     Files whose Index starts at 0 are matrices of their own (one per chromosome or block) and
     are combined block-diagonally (:func:`bayesmix.ld.store.combine_ld`); when a file after
     the first does not start at Index 0, the files are row pieces of one matrix and are merged
-    (:func:`merge_gctb_pieces`).
+    (:func:`merge_gctb_pieces`). ``band`` as in :func:`read_gctb_ldm` (whole matrices of the
+    full, band or shrunk type only).
     """
     named = [gctb_prefix(p) for p in paths]
     infos = [_read_info(_existing(Path(f"{prefix}.info"))) for prefix, _ in named]
@@ -188,8 +192,8 @@ def read_gctb_list(paths, *, dtype: str = "float32") -> LDMatrix:
         merged.meta.pop("source", None)
         return merged
     if len(named) == 1:
-        return _decode(named[0][0], named[0][1], infos[0], dtype, None)
-    return _combine_files(named, infos, dtype)
+        return _decode(named[0][0], named[0][1], infos[0], dtype, None, band)
+    return _combine_files(named, infos, dtype, band)
 
 
 def _pieces(named, infos, dtype) -> list[LDMatrix]:
@@ -272,6 +276,7 @@ class _BinFile:
         self.counts = self.sizes.copy()
         self.largest = 0.0
         self.max_col = -1
+        self.run_first = None   # band layout: per row its run's first column and length
 
     def _bad_window(self, i: int):
         raise InputError(f"WindStart/WindEnd/WindSize disagree ({self.starts[i]}, "
@@ -294,9 +299,17 @@ class _BinFile:
     def _values(self, words):
         return words.view("<f4" if self.value_words == 1 else "<f8")
 
-    def scan(self) -> "_BinFile":
-        """First pass: entries kept per row, largest |r|, largest column (rows checked)."""
+    def scan(self, band: bool = False) -> "_BinFile":
+        """First pass: entries kept per row, largest |r|, largest column (rows checked).
+        With ``band`` (dense types only): per row the run from its first to its last kept
+        entry instead (``run_first`` and ``counts`` = run lengths)."""
         from bayesmix.kernels.ld import check_sparse_rows, count_dense_rows
+        from bayesmix.kernels.ld_band import dense_row_runs
+
+        if band:
+            if self.sparse:
+                raise ValueError("the band layout is for full, band and shrunk files")
+            self.run_first = np.empty(len(self.sizes), dtype=np.int64)
 
         for lo, hi, words in self._chunks():
             if self.sparse:
@@ -307,6 +320,10 @@ class _BinFile:
                     raise InputError(f"row {i} ({self.info['ID'].iloc[i]}): column indices "
                                      f"not ascending", self.bin_path)
                 self.max_col = max(self.max_col, int(max_col))
+            elif band:
+                largest = dense_row_runs(self._values(words), self.sizes[lo:hi],
+                                         self.starts[lo:hi], self.index[lo:hi],
+                                         self.run_first[lo:hi], self.counts[lo:hi])
             else:
                 largest = count_dense_rows(self._values(words), self.sizes[lo:hi],
                                            self.starts[lo:hi], self.index[lo:hi],
@@ -332,13 +349,19 @@ class _BinFile:
             self._bad_window(int(bad[0]))
 
     def fill(self, out_start: int, col_offset: int, indices, values, scale: float):
-        """Second pass: the kept entries into ``indices``/``values`` from ``out_start``."""
+        """Second pass: the kept entries into ``indices``/``values`` from ``out_start`` (the
+        runs into ``values`` after a band :meth:`scan`; ``indices`` is then unused)."""
         from bayesmix.kernels.ld import fill_dense_rows, fill_sparse_rows
+        from bayesmix.kernels.ld_band import fill_dense_runs
 
         quantize = values.dtype == np.int16
         q = out_start
         for lo, hi, words in self._chunks():
-            if self.sparse:
+            if self.run_first is not None:
+                q = fill_dense_runs(self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
+                                    self.index[lo:hi], self.run_first[lo:hi],
+                                    self.counts[lo:hi], q, values, scale, quantize)
+            elif self.sparse:
                 q = fill_sparse_rows(words, self.sizes[lo:hi], self.value_words, col_offset, q,
                                      indices, values, scale, quantize)
             else:
@@ -353,55 +376,74 @@ class _BinFile:
                 "gctb_type": self.gctb_type, "source": str(self.prefix)}
 
 
-def _csr_arrays(n_rows: int, nnz: int, dtype: str, largest: float):
-    """Empty CSR arrays for ``nnz`` entries of ``dtype`` and the int16 scale of ``largest``."""
+def _csr_arrays(n_rows: int, nnz: int, dtype: str, largest: float, band: bool = False):
+    """Empty CSR arrays for ``nnz`` entries of ``dtype`` and the int16 scale of ``largest``
+    (no column indices, None, for the ``band`` layout)."""
     if dtype not in ("float32", "int16"):
         raise ValueError(f"dtype must be 'float32' or 'int16', not {dtype!r}")
     indptr = np.zeros(n_rows + 1, dtype=np.int32 if nnz < 2**31 else np.int64)
     scale = int16_scale(largest) if dtype == "int16" else 1.0
-    return indptr, np.empty(nnz, dtype=np.int32), np.empty(nnz, dtype=np.dtype(dtype)), scale
+    indices = None if band else np.empty(nnz, dtype=np.int32)
+    return indptr, indices, np.empty(nnz, dtype=np.dtype(dtype)), scale
+
+
+def _counted(indptr, counts, indices, values):
+    """Fill ``indptr`` from the per-row ``counts`` the decoding wrote (int16 codes of 0 left
+    out make them smaller than the first pass's), and cut the arrays to that length."""
+    np.cumsum(counts, out=indptr[1:])
+    nnz = int(indptr[-1])
+    return (None if indices is None else indices[:nnz]), values[:nnz]
 
 
 def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
-            ref_snps: pd.DataFrame | None) -> LDMatrix:
+            ref_snps: pd.DataFrame | None, band: bool = False) -> LDMatrix:
     """Decode the .bin of ``prefix`` given its parsed ``.info`` (see :func:`read_gctb_ldm`):
-    two passes over the file in row chunks, straight into CSR arrays of ``dtype``."""
-    source = _BinFile(prefix, gctb_type, info).scan()
+    two passes over the file in row chunks, straight into CSR (or ``band``) arrays of
+    ``dtype``."""
+    if band and (gctb_type == "sparse" or ref_snps is not None):
+        band = False
+    source = _BinFile(prefix, gctb_type, info).scan(band)
     m = len(info)
     n_cols = _column_count(prefix, info, source.max_col, ref_snps)
     source.check_columns(n_cols)
-    indptr, indices, values, scale = _csr_arrays(m, source.nnz, dtype, source.largest)
-    np.cumsum(source.counts, out=indptr[1:])
+    indptr, indices, values, scale = _csr_arrays(m, source.nnz, dtype, source.largest, band)
     source.fill(0, 0, indices, values, scale)
+    indices, values = _counted(indptr, source.counts, indices, values)
     meta = source.meta()
     index = source.index
     if ref_snps is not None and not (m == n_cols and index[0] == 0):
         meta["snp_range"] = [int(index[0]) + 1, int(index[-1]) + 1]
-    return LDMatrix(indptr, indices, values, _snp_table(info), ref_snps, meta, scale)
+    return LDMatrix(indptr, indices, values, _snp_table(info), ref_snps, meta, scale,
+                    row_first=source.run_first)
 
 
-def _combine_files(named, infos, dtype: str) -> LDMatrix:
+def _combine_files(named, infos, dtype: str, band: bool = False) -> LDMatrix:
     """Whole GCTB matrices (one per chromosome or block) decoded straight into one
     block-diagonal matrix (what :func:`bayesmix.ld.store.combine_ld` gives for them, without
-    decoding each file into a matrix of its own first)."""
+    decoding each file into a matrix of its own first); ``band`` when no file is sparse."""
     from bayesmix.ld.store import combine_snp_tables
 
-    sources = [_BinFile(prefix, gctb_type, info).scan() for (prefix, gctb_type), info
+    band = band and all(gctb_type != "sparse" for _, gctb_type in named)
+    sources = [_BinFile(prefix, gctb_type, info).scan(band) for (prefix, gctb_type), info
                in zip(named, infos)]
     for source in sources:
         source.check_columns(_column_count(source.prefix, source.info, source.max_col, None))
     snps = combine_snp_tables([_snp_table(info) for info in infos])
     counts = np.concatenate([source.counts for source in sources])
     indptr, indices, values, scale = _csr_arrays(len(counts), int(counts.sum()), dtype,
-                                                 max(s.largest for s in sources))
-    np.cumsum(counts, out=indptr[1:])
-    position, col_offset = 0, 0
+                                                 max(s.largest for s in sources), band)
+    position, col_offset, firsts = 0, 0, []
     for source in sources:
         position = source.fill(position, col_offset, indices, values, scale)
+        if band:
+            firsts.append(source.run_first + col_offset)
         col_offset += len(source.info)
+    counts = np.concatenate([source.counts for source in sources])
+    indices, values = _counted(indptr, counts, indices, values)
     meta = dict(sources[0].meta(), n_samples=max(s.meta()["n_samples"] for s in sources),
                 combined=len(sources))
-    return LDMatrix(indptr, indices, values, snps, None, meta, scale)
+    return LDMatrix(indptr, indices, values, snps, None, meta, scale,
+                    row_first=np.concatenate(firsts) if band else None)
 
 
 def _column_count(prefix: Path, info: pd.DataFrame, max_col: int,

@@ -40,13 +40,16 @@ def _folder_format(path: Path) -> str:
         raise InputError(f"unreadable meta.json ({exc})", meta_path) from None
 
 
-def open_ld(path, *, eigen_dtype: str = "int16", dtype: str | None = None) -> LDMatrix:
+def open_ld(path, *, eigen_dtype: str = "int16", dtype: str | None = None,
+            band: bool = False) -> LDMatrix:
     """The LD matrix at ``path`` (see the module docstring for the formats); an eigen folder
     becomes the block-diagonal LD it keeps, stored as ``eigen_dtype``.
 
     ``dtype`` ("float32" or "int16"; None = as stored, float32 for GCTB files): the values
     held in memory. GCTB files are decoded straight into it; a bayesmix folder stored in the
-    other dtype is converted after loading.
+    other dtype is converted after loading. ``band``: GCTB's full, band and shrunk files are
+    decoded into the band layout (:func:`bayesmix.ld.gctb.read_gctb_ldm`); other sources stay
+    CSR.
     """
     from bayesmix.ld.eigen import FORMAT_NAME as EIGEN_FORMAT
 
@@ -55,7 +58,7 @@ def open_ld(path, *, eigen_dtype: str = "int16", dtype: str | None = None) -> LD
     if _GCTB_NAME.search(text) and not folder.is_dir():
         from bayesmix.ld.gctb import read_gctb_ldm
 
-        return read_gctb_ldm(text, dtype=dtype or "float32")
+        return read_gctb_ldm(text, dtype=dtype or "float32", band=band)
     if not folder.exists():
         raise InputError("LD matrix not found (expected PREFIX.ldm.TYPE .bin/.info files, a "
                          "bayesmix LD folder or an eigen LD folder)", text)
@@ -101,18 +104,18 @@ def read_ld_list(path) -> list[str]:
     return entries
 
 
-def open_ld_list(path, *, dtype: str | None = None) -> LDMatrix:
+def open_ld_list(path, *, dtype: str | None = None, band: bool = False) -> LDMatrix:
     """The matrices of a list file (GCTB's ``--mldm``) as one matrix, as GCTB reads a list:
     row pieces of one matrix (``--snp i-j``) are merged, whole matrices (one per chromosome
     or block) are combined block-diagonally. Entries are GCTB files or bayesmix folders, not
-    a mix of both. ``dtype`` as in :func:`open_ld`."""
+    a mix of both. ``dtype`` and ``band`` as in :func:`open_ld`."""
     from bayesmix.ld.gctb import read_gctb_list
     from bayesmix.ld.store import merge
 
     entries = read_ld_list(path)
     gctb = [bool(_GCTB_NAME.search(e)) and not Path(e).is_dir() for e in entries]
     if all(gctb):
-        return read_gctb_list(entries, dtype=dtype or "float32")
+        return read_gctb_list(entries, dtype=dtype or "float32", band=band)
     if any(gctb):
         raise InputError("the list mixes GCTB files and bayesmix LD folders; convert them to "
                          "one format (bayesmix ld convert)", path)
@@ -122,16 +125,17 @@ def open_ld_list(path, *, dtype: str | None = None) -> LDMatrix:
     return combine_ld(matrices)
 
 
-def open_reference_ld(ldm=None, mldm=None, *, dtype: str | None = None) -> LDMatrix:
+def open_reference_ld(ldm=None, mldm=None, *, dtype: str | None = None,
+                      band: bool = False) -> LDMatrix:
     """The reference LD of a summary-data analysis: one matrix (``ldm``) or the matrices of a
-    list file (``mldm``, :func:`open_ld_list`). Exactly one must be given; ``dtype`` as in
-    :func:`open_ld`."""
+    list file (``mldm``, :func:`open_ld_list`). Exactly one must be given; ``dtype`` and
+    ``band`` as in :func:`open_ld`."""
     if (ldm is None) == (mldm is None):
         raise InputError("give exactly one LD source: one matrix (--ldm) or a list of them "
                          "(--mldm)")
     if ldm is not None:
-        return open_ld(ldm, dtype=dtype)
-    return open_ld_list(mldm, dtype=dtype)
+        return open_ld(ldm, dtype=dtype, band=band)
+    return open_ld_list(mldm, dtype=dtype, band=band)
 
 
 def thin_to_sparse(ld: LDMatrix, chisq: float) -> LDMatrix:

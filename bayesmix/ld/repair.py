@@ -78,6 +78,7 @@ def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
     block, not a float64 copy of the input."""
     import scipy.sparse as sp
 
+    ld = ld.to_csr()
     if not ld.is_square:
         raise ValueError("nearest_psd_blocks needs a square LD matrix")
     cuts, total_r2 = _cuts_and_total(ld, block_size)

@@ -139,11 +139,20 @@ def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = 
 
 def ld_block_matvec(ld: LDMatrix, lo: int, hi: int):
     """``matvec(x, out)``: out = R[lo:hi, lo:hi] x of an independent block, on the stored arrays
-    (their upper triangle: :func:`bayesmix.kernels.ld_spectrum.symmetric_block_matvec`)."""
+    (their upper triangle: :func:`bayesmix.kernels.ld_spectrum.symmetric_block_matvec`, or
+    :func:`bayesmix.kernels.ld_band.symmetric_band_matvec` for the band layout)."""
+    from bayesmix.kernels.ld_band import symmetric_band_matvec
     from bayesmix.kernels.ld_spectrum import symmetric_block_matvec, upper_starts
 
-    indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
-    scale = float(ld.scale)
+    indptr, data, scale = np.asarray(ld.indptr), np.asarray(ld.data), float(ld.scale)
+    if ld.is_band:
+        first = ld.row_first
+
+        def band_matvec(x, out):
+            symmetric_band_matvec(indptr, first, data, scale, lo, x, out)
+
+        return band_matvec
+    indices = np.asarray(ld.indices)
     starts = upper_starts(indptr, indices, lo, hi)
 
     def matvec(x, out):
@@ -170,21 +179,24 @@ def ld_min_eigenvalue(ld: LDMatrix, *, dense_below: int = DENSE_BELOW, rtol: flo
     number of products, the current estimate and the target (:mod:`bayesmix.progress`;
     nothing is shown for a check shorter than a couple of seconds).
     """
+    from bayesmix.kernels.ld_band import dense_band_block
     from bayesmix.kernels.ld_spectrum import dense_block
     from bayesmix.kernels.sbayes import independent_blocks
     from bayesmix.progress import Progress
 
     if not ld.is_square:
         raise ValueError("ld_min_eigenvalue needs a square (symmetric) LD matrix")
-    indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
-    bounds = independent_blocks(indptr, indices)
+    indptr, data = np.asarray(ld.indptr), np.asarray(ld.data)
+    columns = ld.row_first if ld.is_band else np.asarray(ld.indices)
+    bounds = independent_blocks(indptr, columns, ld.is_band)
+    block_of = dense_band_block if ld.is_band else dense_block
     smallest = np.inf
     target = "" if stop_above is None else f", target {stop_above:.4g}"
     with Progress(len(bounds) - 1, desc="LD eigenvalue check", unit="blocks",
                   progress=progress) as blocks:
         for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
             if hi - lo < dense_below:
-                block = dense_block(indptr, indices, data, float(ld.scale), lo, hi)
+                block = block_of(indptr, columns, data, float(ld.scale), lo, hi)
                 value = float(np.linalg.eigvalsh(block)[0])
             else:
                 with Progress(None, desc=f"LD eigenvalue check, Lanczos on SNPs {lo}..{hi - 1}",

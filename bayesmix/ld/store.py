@@ -93,6 +93,12 @@ class LDMatrix:
     weak_ld_halves : (n_rows, 2) float64 or None: the same sums over the same pairs, each from
         one half of the panel (its own r and n); their independent noise calibrates
         ``weak_ld`` for the panel's sampling noise (:mod:`bayesmix.ld.weak_ld`).
+    row_first : None for CSR. For the *band* layout of a square matrix (decoded from GCTB's
+        full, band or shrunk files for SBayes, :func:`bayesmix.ld.gctb.read_gctb_list`), the
+        first column of each row's run: ``indptr`` then delimits runs of consecutive columns,
+        ``indices`` is None and zeros inside a run are entries not stored
+        (:mod:`bayesmix.kernels.ld_band`), so the matrix takes 2 bytes per value (int16).
+        Code that needs column indices calls :meth:`to_csr`.
     """
 
     indptr: np.ndarray
@@ -104,6 +110,7 @@ class LDMatrix:
     scale: float = 1.0
     weak_ld: np.ndarray | None = None
     weak_ld_halves: np.ndarray | None = None
+    row_first: np.ndarray | None = None
 
     def __post_init__(self):
         self.snps = normalize_snp_table(self.snps)
@@ -116,7 +123,13 @@ class LDMatrix:
         n_rows = len(self.snps)
         if len(self.indptr) != n_rows + 1:
             raise ValueError(f"indptr has {len(self.indptr)} entries for {n_rows} rows")
-        if len(self.indices) != len(self.data) or int(self.indptr[-1]) != len(self.data):
+        if (self.indices is None) != (self.row_first is not None):
+            raise ValueError("give column indices (CSR) or row_first (band), not both")
+        if self.row_first is not None and (len(self.row_first) != n_rows
+                                           or not self.is_square):
+            raise ValueError("the band layout needs a square matrix and one row_first per row")
+        stored = len(self.data) if self.indices is None else len(self.indices)
+        if stored != len(self.data) or int(self.indptr[-1]) != len(self.data):
             raise ValueError("indices, data and indptr[-1] disagree on the number of nonzeros")
         if self.data.dtype not in (np.float32, np.int16):
             raise ValueError(f"data must be float32 or int16, not {self.data.dtype}")
@@ -160,7 +173,8 @@ class LDMatrix:
         """The same matrix stored as "float32" or "int16" (int16 -> float32 is exact)."""
         if dtype == self.dtype:
             return self
-        return LDMatrix.from_csr(self.indptr, self.indices, self.values(), self.snps,
+        csr = self.to_csr()
+        return LDMatrix.from_csr(csr.indptr, csr.indices, csr.values(), self.snps,
                                  self.ref_snps, meta=self.meta, dtype=dtype,
                                  weak_ld=self.weak_ld, weak_ld_halves=self.weak_ld_halves)
 
@@ -171,7 +185,25 @@ class LDMatrix:
 
     @property
     def nnz(self) -> int:
+        """Values held (for the band layout, zeros inside runs included)."""
         return int(self.indptr[-1])
+
+    @property
+    def is_band(self) -> bool:
+        return self.row_first is not None
+
+    def to_csr(self) -> "LDMatrix":
+        """The matrix in CSR (itself when it is): a band matrix's stored entries."""
+        if not self.is_band:
+            return self
+        from bayesmix.kernels.ld_band import band_to_csr
+
+        indptr, indices, data = band_to_csr(np.asarray(self.indptr), self.row_first,
+                                            np.asarray(self.data))
+        if indptr[-1] < 2**31:
+            indptr = indptr.astype(np.int32)
+        return LDMatrix(indptr, indices, data, self.snps, None, dict(self.meta), self.scale,
+                        self.weak_ld, self.weak_ld_halves)
 
     @property
     def dtype(self) -> str:
@@ -193,7 +225,7 @@ class LDMatrix:
 
     def __repr__(self) -> str:
         return (f"LDMatrix(kind={self.kind!r}, shape={self.shape}, nnz={self.nnz}, "
-                f"dtype={self.dtype})")
+                f"dtype={self.dtype}{', band' if self.is_band else ''})")
 
     # ----------------------------------------------------------------- access
     def values(self) -> np.ndarray:
@@ -204,7 +236,8 @@ class LDMatrix:
 
     def csr_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(indptr, indices, r)`` as plain arrays for numba kernels (r float32)."""
-        return np.asarray(self.indptr), np.asarray(self.indices), self.values()
+        csr = self.to_csr()
+        return np.asarray(csr.indptr), np.asarray(csr.indices), csr.values()
 
     def to_scipy(self):
         """``scipy.sparse.csr_matrix`` of r (float32)."""
@@ -221,6 +254,8 @@ class LDMatrix:
 
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and r values (float32) of row ``i``."""
+        if self.is_band:
+            return self.to_csr().row(i)
         start, stop = int(self.indptr[i]), int(self.indptr[i + 1])
         values = self.data[start:stop]
         if values.dtype == np.int16:
@@ -234,8 +269,9 @@ class LDMatrix:
         access pattern of single-site Gibbs sweeps (r -= R[:, j] * delta).
         """
         if self.is_square:
+            csr = self.to_csr()
             for j in range(self.shape[1]):
-                rows, values = self.row(j)
+                rows, values = csr.row(j)
                 yield j, rows, values
             return
         csc = self.to_scipy().tocsc()
@@ -247,9 +283,13 @@ class LDMatrix:
     def diagonal(self) -> np.ndarray:
         """Stored diagonal r_jj (float32; 0 where absent). Square matrices only."""
         from bayesmix.kernels.ld import csr_diagonal
+        from bayesmix.kernels.ld_band import band_diagonal
 
         if not self.is_square:
             raise ValueError("diagonal() needs a square matrix")
+        if self.is_band:
+            return band_diagonal(np.asarray(self.indptr), self.row_first, np.asarray(self.data),
+                                 np.float32(self.scale))
         return csr_diagonal(np.asarray(self.indptr), np.asarray(self.indices),
                             np.asarray(self.data), np.float32(self.scale))
 
@@ -279,11 +319,18 @@ class LDMatrix:
             col_map[rows] = np.arange(len(rows))
         else:
             col_map = np.arange(self.shape[1], dtype=np.int64)
+        meta = dict(self.meta, subset=True)
+        if self.is_band:
+            from bayesmix.kernels.ld_band import subset_band
+
+            indptr, first, values = subset_band(np.asarray(self.indptr), self.row_first,
+                                                np.asarray(self.data), rows, col_map)
+            return LDMatrix(indptr, None, values, snps, None, meta, self.scale,
+                            row_first=first)
         indptr, indices, values = subset_csr(np.asarray(self.indptr), np.asarray(self.indices),
                                              np.asarray(self.data), rows, col_map)
         if indptr[-1] < 2**31:
             indptr = indptr.astype(np.int32)
-        meta = dict(self.meta, subset=True)
         weak = None if self.is_square or self.weak_ld is None else self.weak_ld[rows]
         halves = (None if weak is None or self.weak_ld_halves is None
                   else self.weak_ld_halves[rows])
@@ -302,6 +349,8 @@ class LDMatrix:
         """
         if layout not in ("csr", "upper"):
             raise ValueError(f"layout must be 'csr' or 'upper', not {layout!r}")
+        if self.is_band:
+            return self.to_csr().save(path, layout=layout)
         if layout == "upper" and not self.is_square:
             raise ValueError("the 'upper' layout needs a square (symmetric) matrix")
         path = Path(path)

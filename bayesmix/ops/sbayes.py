@@ -15,20 +15,22 @@ from bayesmix.ops.fused import FusedLogpGradOp, register_numba_kernel
 
 
 class SummaryLogLik(FusedLogpGradOp):
-    """``(theta, indptr, indices, values, s, xty, xtx_diag, settings) -> (logp, grad)``.
+    """``(theta, indptr, indices, values, s, xty, xtx_diag, settings) -> (logp, grad)``, or
+    with ``band`` ``(theta, row_ptr, first, values, ...)`` (LD in the band layout,
+    :mod:`bayesmix.kernels.ld_band`).
 
     ``values_dtype`` is the storage type of the LD values ("float32" or "int16").
     """
 
-    __props__ = ("values_dtype",)
+    __props__ = ("values_dtype", "band")
 
-    def __init__(self, values_dtype: str = "float32"):
-        self.values_dtype = values_dtype
-        self.data_dtypes = ("int64", "int32", values_dtype, "float64", "float64", "float64",
-                            "float64")
+    def __init__(self, values_dtype: str = "float32", band: bool = False):
+        self.values_dtype, self.band = values_dtype, bool(band)
+        self.data_dtypes = ("int64", "int64" if band else "int32", values_dtype, "float64",
+                            "float64", "float64", "float64")
 
     def kernel(self):
-        return kernels.summary_loglik
+        return kernels.summary_loglik_band if self.band else kernels.summary_loglik
 
 
 register_numba_kernel(SummaryLogLik, kernels)
@@ -38,8 +40,10 @@ def likelihood_inputs(data, ridge: float = 0.0) -> list[np.ndarray]:
     """The data arrays of the Op for ``data`` (SummaryData) and a ridge in [0, 1)."""
     ld = data.ld
     settings = np.array([ld.scale, ridge, data.yty, data.nobs], dtype=np.float64)
-    return [np.asarray(ld.indptr, np.int64), np.asarray(ld.indices, np.int32),
-            np.asarray(ld.data), np.sqrt(data.n), data.xty, data.xtx_diag, settings]
+    columns = (np.asarray(ld.row_first, np.int64) if ld.is_band
+               else np.asarray(ld.indices, np.int32))
+    return [np.asarray(ld.indptr, np.int64), columns, np.asarray(ld.data), np.sqrt(data.n),
+            data.xty, data.xtx_diag, settings]
 
 
 def summary_loglik(beta, sig2_e, data, ridge: float = 0.0, inflation=None, sample_weight=None):
@@ -60,7 +64,7 @@ def summary_loglik(beta, sig2_e, data, ridge: float = 0.0, inflation=None, sampl
     d/d sig2_e).
     """
     arrays = likelihood_inputs(data, ridge)
-    op = SummaryLogLik(str(arrays[2].dtype))
+    op = SummaryLogLik(str(arrays[2].dtype), data.ld.is_band)
     beta = pt.as_tensor_variable(beta).astype("float64")
     sig2_e = pt.as_tensor_variable(sig2_e).astype("float64")
     if inflation is None:

@@ -51,6 +51,8 @@ def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
     ``say`` (a callable taking one line) receives what was read, with timings. ``ld_dtype``:
     how the LD values are held (int16 by default: 2 bytes per value, r rounded to within
     1.5e-5; GCTB files are decoded straight into it, without a float32 copy of the matrix).
+    GCTB's full, band and shrunk files are held in the band layout (``LDMatrix.row_first``:
+    no column indices, 2 bytes per value), which the SBayes sweeps read directly.
     """
     from bayesmix.ld.open import open_reference_ld
     from bayesmix.prepare.summary_data import prepare_summary_data
@@ -59,7 +61,7 @@ def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
     selection = selection or SummarySelection()
     started = time.perf_counter()
     say(f"Reading the LD matrix {ldm if ldm is not None else f'list {mldm}'} ...")
-    ld = open_reference_ld(ldm, mldm, dtype=ld_dtype)
+    ld = open_reference_ld(ldm, mldm, dtype=ld_dtype, band=True)
     say(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}) in "
         f"{time.perf_counter() - started:.1f} s.")
     sumstats = read_selected_sumstats(gwas_summary, selection, say)

@@ -37,6 +37,7 @@ import pandas as pd
 from bayesmix.errors import InputError
 from bayesmix.io.harmonise import QCReport, harmonise
 from bayesmix.io.sumstats import require_sample_size
+from bayesmix.kernels.ld_band import band_row_statistics
 from bayesmix.kernels.sbayes import row_ld_statistics
 from bayesmix.ld.store import LDMatrix
 
@@ -223,7 +224,7 @@ def _filter_high_ld(aligned: pd.DataFrame, ld: LDMatrix, rsq: float,
     z = aligned["Z"].to_numpy(np.float64)
     p = aligned["P"].to_numpy(np.float64) if "P" in aligned else np.full(len(z), np.nan)
     p = np.where(np.isfinite(p), p, 2.0 * norm.sf(np.abs(z)))
-    kept, n_dropped = high_ld_filter(ld, rsq, p)
+    kept, n_dropped = high_ld_filter(ld.to_csr(), rsq, p)
     report.steps.append((f"in LD r^2 > {rsq:g} with a more significant SNP (--rsq)", n_dropped))
     if not n_dropped:
         return aligned, ld
@@ -255,13 +256,18 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
         j = int(np.flatnonzero(diag <= 0)[0])
         raise InputError(f"LD matrix has no positive diagonal entry for SNP {snps['SNP'].iloc[j]}")
     indptr = np.asarray(ld.indptr)
-    ld_score, samp = row_ld_statistics(indptr, np.asarray(ld.data), ld.scale)
+    if ld.is_band:
+        ld_score, samp, stored = band_row_statistics(indptr, ld.row_first, np.asarray(ld.data),
+                                                     ld.scale)
+    else:
+        ld_score, samp = row_ld_statistics(indptr, np.asarray(ld.data), ld.scale)
+        stored = np.diff(indptr)
     n_ref = ld.n_samples or _panel_size(ld)
     m = len(snps)
     if ld_in_sample is None:
         ld_in_sample = (bool(n_ref) and 0.9 * n_ref <= float(np.max(n)) <= float(n_ref)
                         and ld.kind != "shrunk")
-    not_stored = (m - np.diff(indptr).astype(np.float64)) / m
+    not_stored = (m - stored.astype(np.float64)) / m
     if ld_in_sample:
         ld_samp_var = not_stored
     elif n_ref:

@@ -1,0 +1,173 @@
+"""The band layout of LD (bayesmix.kernels.ld_band, LDMatrix.row_first): GCTB's dense files
+decoded into it equal the CSR decoding, and every band kernel equals a dense numpy reference
+on random matrices (runs with zeros inside and at their ends, int16 codes that round to 0,
+a zero diagonal)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+import bayesmix.ld.gctb as gctb
+from bayesmix.kernels.ld_band import (band_diagonal, band_row_statistics, dense_band_block,
+                                      symmetric_band_matvec)
+from bayesmix.kernels.sbayes import band_from_csr, independent_blocks, summary_loglik, \
+    summary_loglik_band
+from bayesmix.ld.spectrum import ld_min_eigenvalue
+from bayesmix.ld.store import LDMatrix
+from tests.test_ld_gctb_decode import random_ld, write_by_hand
+
+
+def band_ld(m, seed, blocks=1, diag_high=1.0):
+    """A symmetric block-diagonal dense r of ``blocks`` random windowed blocks, with values
+    that int16 rounds to 0 (1e-6) inside and at the ends of some rows' windows."""
+    rng = np.random.default_rng(seed)
+    sizes = np.diff(np.linspace(0, m, blocks + 1).astype(int))
+    dense = sp.block_diag([sp.coo_array(random_ld(size, seed + k, diag_high))
+                           for k, size in enumerate(sizes)]).toarray().astype(np.float32)
+    for i in rng.choice(m, m // 5, replace=False):
+        nonzero = np.flatnonzero(dense[i])
+        j = int(nonzero[-1] if rng.random() < 0.5 else nonzero[len(nonzero) // 2])
+        if j != i:
+            dense[i, j] = dense[j, i] = 1e-6
+    return dense
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(gctb, "CHUNK_BYTES", 64)
+
+
+def csr_and_band(tmp_path, dense, gctb_type="shrunk", dtype="int16"):
+    prefix = write_by_hand(dense, tmp_path / "x", gctb_type)
+    return (gctb.read_gctb_ldm(prefix, dtype=dtype),
+            gctb.read_gctb_ldm(prefix, dtype=dtype, band=True))
+
+
+def stored_dense(ld: LDMatrix) -> np.ndarray:
+    """r of the stored entries, 0 elsewhere (float64)."""
+    csr = ld.to_csr()
+    return sp.csr_matrix((csr.data * np.float64(csr.scale), csr.indices, csr.indptr),
+                         shape=csr.shape).toarray()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+@pytest.mark.parametrize("gctb_type", ["full", "band", "shrunk"])
+def test_band_decoding_is_the_band_layout_of_the_csr_decoding(tmp_path, small_chunks, dtype,
+                                                              gctb_type):
+    dense = band_ld(150, seed=3, diag_high=1.2)
+    dense[5, 5] = 0.0            # a zero diagonal is still an entry of its row
+    csr, band = csr_and_band(tmp_path, dense, gctb_type, dtype)
+    assert band.is_band and band.indices is None and band.scale == csr.scale
+    first, row_ptr, values = band_from_csr(np.asarray(csr.indptr), np.asarray(csr.indices),
+                                           np.asarray(csr.data))
+    np.testing.assert_array_equal(band.row_first, first)
+    np.testing.assert_array_equal(np.asarray(band.indptr), row_ptr)
+    np.testing.assert_array_equal(band.data, values)
+    back = band.to_csr()
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(csr, name))
+    if dtype == "float32":
+        np.testing.assert_array_equal(stored_dense(band), dense)
+    else:   # int16: the 1e-6 entries round to 0 and are left out, as the CSR decoding does
+        assert csr.nnz == np.count_nonzero(np.abs(dense) > csr.scale / 2) + (dense[5, 5] == 0)
+        assert np.abs(stored_dense(band) - dense).max() <= csr.scale / 2 * 1.0001
+
+
+def test_a_list_of_dense_files_decodes_into_one_band_matrix(tmp_path, small_chunks):
+    blocks = [band_ld(m, seed=m) for m in (40, 70, 9)]
+    prefixes = [write_by_hand(b, tmp_path / f"c{k}", kind)
+                for k, (b, kind) in enumerate(zip(blocks, ["shrunk", "full", "band"]))]
+    csr = gctb.read_gctb_list(prefixes, dtype="int16")
+    band = gctb.read_gctb_list(prefixes, dtype="int16", band=True)
+    assert band.is_band and band.meta["combined"] == 3
+    np.testing.assert_array_equal(stored_dense(band), stored_dense(csr))
+    np.testing.assert_array_equal(band.to_csr().indices, csr.indices)
+    # a sparse file in the list: CSR, as the band layout is for dense rows
+    prefixes[1] = write_by_hand(blocks[1], tmp_path / "s", "sparse")
+    assert not gctb.read_gctb_list(prefixes, dtype="int16", band=True).is_band
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_band_kernels_match_dense_references(tmp_path, seed):
+    dense = band_ld(120, seed, blocks=3, diag_high=1.1)
+    dense[7, 7] = 0.0
+    _, band = csr_and_band(tmp_path, dense)
+    truth = stored_dense(band)
+    is_stored = truth != 0
+    np.fill_diagonal(is_stored, True)
+    ptr, first, data, scale = np.asarray(band.indptr), band.row_first, band.data, band.scale
+    np.testing.assert_allclose(band_diagonal(ptr, first, data, np.float32(scale)),
+                               np.diag(truth), rtol=1e-6)
+    score, samp, count = band_row_statistics(ptr, first, data, scale)
+    np.testing.assert_allclose(score, (truth ** 2).sum(axis=1))
+    np.testing.assert_allclose(samp, np.where(is_stored, (1 - truth ** 2) ** 2, 0).sum(axis=1))
+    np.testing.assert_array_equal(count, is_stored.sum(axis=1))
+    # blocks: the finest cut no stored entry crosses, found by brute force
+    rows, cols = np.nonzero(is_stored)
+    cut = [j for j in range(1, 120) if not ((rows < j) & (cols >= j)).any()]
+    np.testing.assert_array_equal(independent_blocks(ptr, first, True), [0, *cut, 120])
+    rng = np.random.default_rng(seed)
+    bounds = [0, *cut, 120]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        x, out = rng.normal(size=hi - lo), np.empty(hi - lo)
+        symmetric_band_matvec(ptr, first, data, scale, lo, x, out)
+        np.testing.assert_allclose(out, truth[lo:hi, lo:hi] @ x, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(dense_band_block(ptr, first, data, scale, lo, hi),
+                                      truth[lo:hi, lo:hi])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_band_subset_equals_the_dense_submatrix(tmp_path, seed):
+    dense = band_ld(100, seed)
+    csr, band = csr_and_band(tmp_path, dense)
+    keep = np.sort(np.random.default_rng(seed).choice(100, 60, replace=False))
+    ids = band.snps["snp"].to_numpy()[keep]
+    sub_band, sub_csr = band.subset(ids), csr.subset(ids)
+    assert sub_band.is_band and list(sub_band.snps["snp"]) == list(ids)
+    np.testing.assert_array_equal(stored_dense(sub_band), stored_dense(csr)[np.ix_(keep, keep)])
+    first, row_ptr, values = band_from_csr(np.asarray(sub_csr.indptr),
+                                           np.asarray(sub_csr.indices), np.asarray(sub_csr.data))
+    np.testing.assert_array_equal(sub_band.row_first, first)
+    np.testing.assert_array_equal(np.asarray(sub_band.indptr), row_ptr)
+    np.testing.assert_array_equal(sub_band.data, values)
+
+
+def test_band_likelihood_and_eigenvalue_equal_the_csr_ones(tmp_path):
+    dense = band_ld(90, seed=5, blocks=2)
+    csr, band = csr_and_band(tmp_path, dense)
+    truth = stored_dense(band)
+    rng = np.random.default_rng(0)
+    m = 90
+    s, xty, xtx_diag = np.sqrt(np.full(m, 1e4)), rng.normal(size=m) * 100, np.full(m, 1e4)
+    theta = np.append(rng.normal(size=m) * 0.01 * (rng.random(m) < 0.3), 0.9)
+    settings = np.array([band.scale, 0.1, 1e4, 1e4])
+    logp_b, grad_b = summary_loglik_band(theta, np.asarray(band.indptr, np.int64),
+                                         band.row_first, band.data, s, xty, xtx_diag, settings)
+    logp_c, grad_c = summary_loglik(theta, np.asarray(csr.indptr, np.int64), csr.indices,
+                                    csr.data, s, xty, xtx_diag, settings)
+    assert logp_b == logp_c
+    np.testing.assert_array_equal(grad_b, grad_c)
+    # the formula of the kernel's docstring, dense: X'X_lam = (1 - lam) S R S + lam diag(X'X)
+    beta, sig2, lam = theta[:m], theta[m], 0.1
+    xtx = (1 - lam) * np.outer(s, s) * truth + lam * np.diag(xtx_diag)
+    sse = 1e4 - 2 * beta @ xty + beta @ xtx @ beta
+    assert logp_b == pytest.approx(-0.5 * 1e4 * np.log(2 * np.pi * sig2) - 0.5 * sse / sig2,
+                                   rel=1e-10)
+    exact = np.linalg.eigvalsh(truth).min()
+    for ld in (band, csr):
+        assert ld_min_eigenvalue(ld, progress=False) == pytest.approx(exact, abs=1e-9)
+        lanczos = ld_min_eigenvalue(ld, dense_below=1, progress=False)   # the mat-vec path
+        assert lanczos == pytest.approx(exact, abs=1e-3)
+
+
+def test_band_matrix_needs_one_layout(tmp_path):
+    _, band = csr_and_band(tmp_path, band_ld(20, seed=1))
+    with pytest.raises(ValueError, match="not both"):
+        LDMatrix(band.indptr, np.zeros(band.nnz, np.int32), band.data, band.snps,
+                 row_first=band.row_first)
+    saved = band.save(tmp_path / "saved")      # saved as CSR
+    loaded = LDMatrix.load(saved)
+    assert not loaded.is_band
+    np.testing.assert_array_equal(stored_dense(loaded), stored_dense(band))
+    assert isinstance(loaded.snps, pd.DataFrame)
