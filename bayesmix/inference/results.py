@@ -162,8 +162,8 @@ class ChainsResult:
         per-allele mean and SD, component probabilities with dimension ``component``).
         Chains shorter than the longest are padded with NaN (and iteration 0) at the end.
         """
-        import arviz as az
         import xarray as xr
+        from arviz_base import from_dict  # arviz's from_dict, without its plotting stack
 
         posterior = {name.replace(" ", "_"): self.trace(name) for name in self.parameter_names}
         d = max(self.draws_per_chain)
@@ -173,7 +173,7 @@ class ChainsResult:
             alpha[i, :len(c.iterations)] = c.alpha
             iterations[i, :len(c.iterations)] = c.iterations
         posterior["alpha"] = alpha
-        tree = az.from_dict({"posterior": posterior, "sample_stats": {"iteration": iterations}},
+        tree = from_dict({"posterior": posterior, "sample_stats": {"iteration": iterations}},
                             dims={"alpha": ["covariate"]},
                             coords={"covariate": self.design_columns})
         acc = self.snp_accumulator
@@ -200,7 +200,7 @@ class ChainsResult:
         draws, and R-hat compares those chains cut to the shortest of them. NaN where a
         quantity is constant or there are fewer than 4 draws (R-hat: fewer than 2 chains).
         """
-        import arviz  # noqa: F401 - registers the ``azstats`` accessor
+        import arviz_stats  # noqa: F401 - registers the ``azstats`` accessor (no plotting stack)
         import xarray as xr
 
         def stats(values):

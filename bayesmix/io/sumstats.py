@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtr, ndtri
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import (MISSING_TOKENS, atomic_open, check_utf8, count_fields,
@@ -394,14 +394,14 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
                 z = beta / se
             notes.append("Z = BETA / SE")
         elif beta is not None and p is not None:
-            z = np.sign(beta) * stats.norm.isf(p / 2.0)
+            z = np.sign(beta) * -ndtri(p / 2.0)  # the normal's isf
             with np.errstate(divide="ignore", invalid="ignore"):
                 se = beta / z
             notes.append("Z = sign(BETA) * Phi^-1(1 - P/2); SE = BETA / Z")
         else:
             raise InputError("need a Z column, or BETA (or OR) with SE or P", path, 1)
     if p is None:
-        p = 2.0 * stats.norm.sf(np.abs(z))
+        p = 2.0 * ndtr(-np.abs(z))  # the normal's sf
         notes.append("P = 2 Phi(-|Z|)")
 
     n_col = num.get("N")
