@@ -118,7 +118,10 @@ def test_json_round_trip_and_plots(partial_fit, tmp_path):
     bplots.plot_venn(record["venn"]["total"], ax=axes[0, 0])
     bplots.plot_conditional_qq(data, fit, ax=axes[0, 1], n_points=40)
     bplots.plot_beta_density(fit, ax=axes[0, 2], n=2000)
-    profile = profile_pi12(fit, data, shares=np.linspace(0.1, 0.9, 5))
+    heard = []
+    profile = profile_pi12(fit, data, shares=np.linspace(0.1, 0.9, 5), progress=heard.append)
+    assert [line.split(":")[1].split(" of")[0].strip() for line in heard] == ["1", "2", "3",
+                                                                              "4", "5"]
     bplots.plot_pi12_profile(profile, fit=fit, ax=axes[1, 0])
     bplots.plot_z_density(data, fit, axes=axes[1, 1:], n_rep=3)
     fig.savefig(tmp_path / "fig.png")

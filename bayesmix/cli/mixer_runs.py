@@ -241,7 +241,8 @@ def fit2_with_profile(data, uni, *, sequence, kmax, seed, n_draws, profile_point
                         checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
     extra = {}
     if profile_points > 0:
-        extra["pi12_profile"] = profile_pi12(fit, data, np.linspace(0.02, 0.98, profile_points))
+        extra["pi12_profile"] = profile_pi12(fit, data, np.linspace(0.02, 0.98, profile_points),
+                                             progress=progress)
         warning = interval_warning(fit.ci, extra["pi12_profile"])
         if warning:
             extra["interval_warning"] = warning

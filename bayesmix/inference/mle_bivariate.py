@@ -560,7 +560,7 @@ def _lr_interval(x, loglik, drop=LR_DROP_95):
 
 
 def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
-                 max_evals: int | None = None) -> dict:
+                 max_evals: int | None = None, progress=None) -> dict:
     """Profile log-likelihood over the shared causal fraction pi12.
 
     At each overlap share s = pi12 / min(pi1_u, pi2_u) (``shares``, default 25 points in
@@ -569,7 +569,8 @@ def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
     :func:`_profile_objective`), so the fit's estimate is the profile's maximum when the fit
     is at the maximum of its objective. Points are computed outwards from the estimate, each
     started from its neighbour's optimum. ``max_evals``: evaluation budget per point
-    (default 200 for fast, 60 for full).
+    (default 200 for fast, 60 for full). ``progress`` (a callable taking one line) hears
+    of each point as it is done, with the time so far.
 
     Returns a dict (JSON-safe after :func:`bayesmix.report.mixer_json.write_json`):
 
@@ -600,6 +601,7 @@ def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
     lp_hat, v_at_hat = best(s_hat, [v_hat])
     loglik = np.empty(len(shares))
     v_grid = np.empty((len(shares), 2))
+    started, done = time.perf_counter(), 0
     for indices in (np.flatnonzero(shares < s_hat)[::-1], np.flatnonzero(shares >= s_hat)):
         # each point starts where the last two optima extrapolate to (the nuisance
         # parameters move smoothly with the share), or at the fit's rg and rho0 if that is
@@ -613,6 +615,12 @@ def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
                                                          fit.rg), rho_hat_0]))
             loglik[i], v_grid[i] = best(shares[i], [v_start, v_rg])
             path.append((shares[i], v_grid[i]))
+            done += 1
+            if progress is not None:
+                progress(f"fit2 pi12 profile on the {objective} likelihood: {done} of "
+                         f"{len(shares)} shares, "
+                         f"share {shares[i]:.3f} logL={loglik[i]:.3f} "
+                         f"{time.perf_counter() - started:.1f}s")
     m = min(fit.uni1.pi, fit.uni2.pi)
     n_ref = int(data.n_ref)
     rho = ERFINV.to_natural(v_grid) if len(shares) else np.empty((0, 2))
