@@ -12,18 +12,18 @@ count) is exact. Every step is the command a user runs:
    (GCTB's eigen files, cut-off 0.995); with ``--ld-kinds shrunk``/``sparse`` also
    ``--make-shrunk-ldm`` (the panel's genetic map) / ``--make-sparse-ldm`` per chromosome.
 2. Per trait and seed: ``bayesmix-gctb --sbayes C|R --ldm-eigen DIR --gwas-summary T.ma``
-   (defaults: for R GCTB's five components), the same at ``--ldm-eigen-cutoff`` values of
-   ``--cutoffs``, SBayesC on the other LD kinds (``--mldm``), and with ``--gctb`` GCTB's
-   ``--sbayes R --ldm-eigen DIR`` on the very same folder (GCTB tunes its cut-off over
-   0.995/0.99/0.95/0.9 first).
+   (defaults: the cut-off chosen from 0.995/0.99/0.95/0.9 by pseudo-validation, for R GCTB's
+   five components), SBayesC at each ``--ldm-eigen-cutoff`` of ``--cutoffs``, SBayesC on the
+   other LD kinds (``--mldm``), and with ``--gctb`` GCTB's ``--sbayes R --ldm-eigen DIR`` on
+   the very same folder (GCTB tunes its cut-off over the same list first).
 
 Per fit: hsq (posterior mean) and NnzSnp (SBayesC; for SBayesR every SNP outside the zero
 component counts, so it is not a causal count), mean relative error and SD over seeds.
-A fit that stops with an error is listed under ``failed`` with its message. Writes
-``benchmarks/results/sbayes_eigen_accuracy.json``.
+For the default fits, the cut-off chosen. A fit that stops with an error is listed under
+``failed`` with its message. Writes ``benchmarks/results/sbayes_eigen_accuracy.json``.
 
 Usage: python benchmarks/sbayes_eigen_accuracy.py [--data /tmp/bayesmix-coalescent-20k/coalescent]
-       [--traits DATA_FOLDER/mixer_bias] [--seeds 1 2 3] [--methods C R] [--cutoffs 0.9]
+       [--traits DATA_FOLDER/mixer_bias] [--seeds 1 2 3] [--methods C R] [--cutoffs 0.995 0.9]
        [--ld-kinds shrunk sparse] [--gctb /work/gctb/scr/gctb]
 """
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -85,6 +86,13 @@ def gctb_fit(gctb: str, eigen: Path, ma: Path, out: Path, seed: int, length: int
     return par_res(f"{out}.parRes"), time.perf_counter() - started
 
 
+def chosen_cutoff(log: str) -> float | None:
+    """The eigen cut-off a bayesmix run chose by pseudo-validation (None: none chosen)."""
+    path = Path(log)
+    found = re.search(r"Eigen cut-off (\S+) chosen", path.read_text()) if path.exists() else None
+    return float(found.group(1)) if found else None
+
+
 def summary(values, truths) -> dict:
     values, truths = np.asarray(values, float), np.asarray(truths, float)
     errors = values / truths - 1
@@ -101,7 +109,7 @@ def main(argv=None) -> int:
     parser.add_argument("--work", default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--methods", nargs="+", default=["C", "R"])
-    parser.add_argument("--cutoffs", type=float, nargs="*", default=[0.9],
+    parser.add_argument("--cutoffs", type=float, nargs="*", default=[0.995, 0.9],
                         help="further --ldm-eigen-cutoff values (SBayesC)")
     parser.add_argument("--block-mb", type=float, default=1.0)
     parser.add_argument("--ld-kinds", nargs="*", default=["shrunk", "sparse"],
@@ -136,7 +144,7 @@ def main(argv=None) -> int:
             lists[kind].write_text("".join(f"{work}/panel.chr{c}.ldm.{kind}\n"
                                            for c in chromosomes))
 
-    configs = [(f"SBayes{m} eigen 0.995", ["--sbayes", m, "--ldm-eigen", eigen])
+    configs = [(f"SBayes{m} eigen (tuned cut-off)", ["--sbayes", m, "--ldm-eigen", eigen])
                for m in args.methods]
     configs += [(f"SBayesC eigen {c:g}", ["--sbayes", "C", "--ldm-eigen", eigen,
                                           "--ldm-eigen-cutoff", c]) for c in args.cutoffs]
@@ -165,13 +173,16 @@ def main(argv=None) -> int:
                     fit["failed"].append({"trait": name, "seed": seed, "error": str(failure)})
                     print(f"{name} {seed} {label}: stopped: {failure}", flush=True)
                     continue
+                chosen = chosen_cutoff(f"{out}.log")
                 fit["records"].append({"trait": name, "seed": seed, "hsq": par["hsq"],
+                                       "cutoff": chosen,
                                        "NnzSnp": par.get("NnzSnp", np.nan),
                                        "ResVar": par.get("ResVar", np.nan),
                                        "truth_h2": truth["h2"],
                                        "truth_n_causal": truth["n_causal"],
                                        "seconds": round(t, 1)})
-                print(f"{name} {seed} {label}: hsq {par['hsq']:.4f} (truth {truth['h2']:.4f}) "
+                print(f"{name} {seed} {label}: cut-off {chosen} hsq {par['hsq']:.4f} "
+                      f"(truth {truth['h2']:.4f}) "
                       f"NnzSnp {par.get('NnzSnp', float('nan')):.0f} (truth "
                       f"{truth['n_causal']}) {t:.0f} s", flush=True)
 

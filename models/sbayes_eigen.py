@@ -32,10 +32,10 @@ from bayesmix.ops.sbayes_eigen import eigen_loglik
 from bayesmix.prepare.eigen_data import EigenSummaryData
 
 BLOCK_VARIANCE = "sig2_e"  # the per-block residual variances (dims "block")
-# GCTB's defaults for SBayesR/RC on eigen LD (five components, a starting hsq of 0.1)
+# GCTB's defaults for SBayesR/RC on eigen LD: five components (its starting hsq of 0.1 is
+# the default of bayesmix-gctb's --hsq there)
 EIGEN_GAMMA = (0.0, 0.001, 0.01, 0.1, 1.0)
 EIGEN_PI = (0.95, 0.02, 0.01, 0.01, 0.01)
-EIGEN_HSQ = 0.1
 
 
 class SBayesEigenModel(SummaryAlphabetModel):

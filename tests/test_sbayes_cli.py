@@ -109,6 +109,9 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     assert log.rstrip().splitlines()[-1] == err.rstrip().splitlines()[-1]
     assert log.rstrip().splitlines()[-1].startswith("error: ") and "blowing up" in log
 
+#: a row of the eigen cut-off tuning table: cut-off, eigenvectors, r, relative r, slope, s
+TUNING_ROW = re.compile(r"^ +([0-9.]+) +(\d+) +\S+ +\S+ +\S+ +[0-9.]+$", re.M)
+
 
 def test_sbayes_on_eigen_ld_from_the_gctb_commands(panel, capsys):
     """GCTB's eigen workflow end to end: the one-step --make-ldm-eigen, SBayesR on it (GCTB's
@@ -136,6 +139,12 @@ def test_sbayes_on_eigen_ld_from_the_gctb_commands(panel, capsys):
                  "--out", out]) == 0
     printed = capsys.readouterr().out
     assert "2 LD blocks" in printed and "one residual variance per block" in printed
+    # GCTB's default: the cut-off chosen from 0.995, 0.99, 0.95, 0.9 by pseudo-validation
+    tried = TUNING_ROW.findall(printed)
+    assert [c for c, _ in tried] == ["0.995", "0.99", "0.95", "0.9"]
+    assert [int(k) for _, k in tried] == sorted((int(k) for _, k in tried), reverse=True)
+    chosen = re.search(r"Eigen cut-off (\S+) chosen", printed).group(1)
+    assert f"at a cut-off of {chosen}," in printed
     par = pd.read_csv(f"{out}.parRes", sep=r"\s+", index_col=0)
     assert [f"NumSnp{k}" for k in range(1, 6)] == [i for i in par.index if i.startswith("NumSnp")]
     assert 0 < par.loc["hsq", "Mean"] < 0.2
@@ -146,6 +155,26 @@ def test_sbayes_on_eigen_ld_from_the_gctb_commands(panel, capsys):
                  "--gwas-summary", str(work / "eig_trait.ma"), "--chain-length", "200",
                  "--burn-in", "100", "--out", str(work / "eig_rc")]) == 0
     assert "Read 2 annotations (Intercept, coding) of 400 SNPs" in capsys.readouterr().out
+    # a list of the user's: those cut-offs only; one cut-off: no tuning
+    for cutoffs, tried_expected in (("0.9,0.95", ["0.95", "0.9"]), ("0.9", [])):
+        assert main(["--sbayes", "C", "--ldm-eigen", eig, "--ldm-eigen-cutoff", cutoffs,
+                     "--gwas-summary", str(work / "eig_trait.ma"), "--chain-length", "120",
+                     "--burn-in", "100", "--out", str(work / "eig_c")]) == 0
+        printed = capsys.readouterr().out
+        assert [c for c, _ in TUNING_ROW.findall(printed)] == tried_expected
+    assert main(["--ldm", eig, "--make-ldm-eigen", "--ldm-eigen-cutoff", "0.99,0.9",
+                 "--out", str(work / "refused")]) == 1
+    assert "--make-ldm-eigen takes one cut-off" in capsys.readouterr().err
+    # a folder built at 0.97: GCTB's list is tried as 0.97, 0.95, 0.9
+    assert main(["--bfile", str(bfile), "--extract", str(work / "snps.txt"), "--make-ldm-eigen",
+                 "--block-info", str(work / "blocks.txt"), "--ldm-eigen-cutoff", "0.97",
+                 "--out", str(work / "eig97")]) == 0
+    assert main(["--sbayes", "C", "--ldm-eigen", str(work / "eig97"), "--gwas-summary",
+                 str(work / "eig_trait.ma"), "--chain-length", "120", "--burn-in", "100",
+                 "--out", str(work / "eig_c97")]) == 0
+    printed = capsys.readouterr().out
+    assert "keeps a share of 0.97: the listed cut-offs above it count as that share" in printed
+    assert [c for c, _ in TUNING_ROW.findall(printed)] == ["0.97", "0.95", "0.9"]
     # RC needs eigen LD and annotations; the ridge and its kin do not apply to eigen LD
     for argv, message in (
             (["--sbayes", "RC", "--ldm", f"{work}/ref.ldm.full"], "--ldm-eigen"),

@@ -151,12 +151,13 @@ def test_restricted_decomposition_is_the_observed_snps_kept_ld():
     observed = np.ones(12, bool)
     observed[[2, 7, 8]] = False
     kept = (vectors * values) @ vectors.T
-    new_values, new_vectors = restricted_decomposition(values, vectors, observed, 1.0)
+    new_values, new_vectors, total = restricted_decomposition(values, vectors, observed, 1.0)
     np.testing.assert_allclose((new_vectors * new_values) @ new_vectors.T,
                                kept[np.ix_(observed, observed)], atol=1e-10)
     exact = np.sort(np.linalg.eigvalsh(kept[np.ix_(observed, observed)]))[::-1]
     np.testing.assert_allclose(new_values, exact[:len(new_values)], atol=1e-10)
-    part, _ = restricted_decomposition(values, vectors, observed, 0.8)
+    np.testing.assert_allclose(total, exact[exact > 1e-9].sum(), rtol=1e-9)
+    part, _, _ = restricted_decomposition(values, vectors, observed, 0.8)
     assert part.sum() >= 0.8 * exact[exact > 0].sum() > part[:-1].sum()
 
 

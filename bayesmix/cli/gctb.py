@@ -103,21 +103,36 @@ def detect(given: dict) -> str:
     return asked[0]
 
 
-def eigen_cutoff(text: str) -> float:
-    """``--ldm-eigen-cutoff``: one share in (0, 1]. GCTB also takes a list, over which its
-    SBayes tunes the cut-off by pseudo-validation; bayesmix refuses a list rather than
-    silently using one of its values."""
-    if "," in text:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give one cut-off (GCTB's list of cut-offs, tuned by pseudo-validation, "
-            "is not supported; 0.995 is GCTB's default and first choice)")
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1]")
-    return value
+#: GCTB's default --ldm-eigen-cutoff of SBayes on eigen LD: chosen from by pseudo-validation
+GCTB_CUTOFFS = (0.995, 0.99, 0.95, 0.9)
+
+
+def eigen_cutoff(text: str) -> tuple:
+    """``--ldm-eigen-cutoff``: one share in (0, 1], or GCTB's list (commas or spaces), over
+    which SBayes on eigen LD chooses by pseudo-validation
+    (:mod:`bayesmix.inference.eigen_cutoff`). Returns the shares, largest first."""
+    values = []
+    for token in text.replace(",", " ").split():
+        try:
+            value = float(token)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{token!r} is not a number") from None
+        if not 0 < value <= 1:
+            raise argparse.ArgumentTypeError(f"{token} is not in (0, 1]")
+        values.append(value)
+    if not values:
+        raise argparse.ArgumentTypeError("give a cut-off, e.g. 0.995, or a list: 0.995,0.99")
+    return tuple(sorted(set(values), reverse=True))
+
+
+def single_eigen_cutoff(args, action: str) -> None:
+    """Analyses that decompose or impute take one ``--ldm-eigen-cutoff``: replace the parsed
+    tuple by its value (``action`` names the analysis in the error)."""
+    cutoffs = args.ldm_eigen_cutoff
+    if len(cutoffs) > 1:
+        raise InputError(f"--ldm-eigen-cutoff {','.join(f'{c:g}' for c in cutoffs)}: {action} "
+                         "takes one cut-off (a list is chosen from by SBayes on eigen LD)")
+    args.ldm_eigen_cutoff = cutoffs[0]
 
 
 DATA, MODEL, CHAIN, OUTPUT, SUMMARY, LDM, DASK = (
@@ -315,12 +330,15 @@ OPTIONS = [
     option("--ldm-eigen-cutoff", applies=SBAYES_EIGEN + ("make-ldm-eigen",
                                                         "make-ldm-eigen-bfile",
                                                         "impute-summary"),
-           default={"make-ldm-eigen": 0.995, "make-ldm-eigen-bfile": 0.995,
-                    "impute-summary": 0.995},
-           group=SUMMARY, type=eigen_cutoff, metavar="C",
+           default={"make-ldm-eigen": (0.995,), "make-ldm-eigen-bfile": (0.995,),
+                    "impute-summary": (0.995,),
+                    **{a: GCTB_CUTOFFS for a in SBAYES_EIGEN}},
+           group=SUMMARY, type=eigen_cutoff, metavar="C[,C...]",
            help="share of each block's LD variance (sum of positive eigenvalues) kept by its "
-                "leading eigenvectors: when decomposing (default 0.995), or lower than the "
-                "folder's for SBayes (default: all the folder keeps)"),
+                "leading eigenvectors: when decomposing or imputing, one share; for SBayes, "
+                "one share (at most the folder's) or GCTB's list, from which the share with "
+                "the best pseudo-validation prediction accuracy is chosen (shares above the "
+                "folder's count as the folder's)"),
     option("--annot", applies=("sbayes-eigen-RC",), required=("sbayes-eigen-RC",),
            input="file", group=SUMMARY, metavar="FILE",
            help="SNP annotations: a header line, then SNP and one column per annotation "
@@ -427,10 +445,13 @@ def run(invocation, run_log) -> int:
                 return gctb_runs.run_sbayes_eigen(invocation, run_log)
             return gctb_runs.run_alphabet(invocation, run_log)
     if invocation.analysis == "impute-summary":
+        single_eigen_cutoff(invocation.args, "--impute-summary")
         return gctb_runs.run_impute_summary(invocation, run_log)
     if invocation.analysis in EIGEN_LD:
         from bayesmix.cli import gctb_eigen_runs
 
+        if invocation.analysis in ("make-ldm-eigen", "make-ldm-eigen-bfile"):
+            single_eigen_cutoff(invocation.args, "--make-ldm-eigen")
         return gctb_eigen_runs.RUNNERS[invocation.analysis](invocation, run_log)
     return gctb_runs.run_ld(invocation, run_log)
 

@@ -190,14 +190,25 @@ def run_sbayes_eigen(invocation, run_log) -> int:
         gamma, pi = EIGEN_GAMMA, EIGEN_PI if pi is None else pi
     prior = AlphabetPrior(method, pi=pi, gamma=gamma, **_present(args, "hsq", "S", "fix_pi"))
     selection = _summary_selection(args)
+    cutoffs = args.ldm_eigen_cutoff  # one share, or a list to choose from (GCTB's default)
     data = load_eigen_data(args.gwas_summary, args.ldm_eigen, selection=selection,
-                           impute_n=args.impute_n, cutoff=args.ldm_eigen_cutoff,
-                           say=run_log.say)
-    _report_data(data, args, run_log)
+                           impute_n=args.impute_n,
+                           cutoff=cutoffs[0] if len(cutoffs) == 1 else None, say=run_log.say)
+    if max(cutoffs) > data.cutoff:
+        run_log.say(f"The LD folder keeps a share of {data.cutoff:g}: the listed cut-offs "
+                    "above it count as that share.")
     hyperpriors = None
     if args.sbayes == "RC":
         hyperpriors = _annotation_prior(args.annot, data, prior, run_log)
     threads = args.thread if args.chains == 1 else 1
+    candidates = sorted({min(c, data.cutoff) for c in cutoffs}, reverse=True)
+    if len(candidates) > 1:
+        data = _tuned_eigen_data(data, candidates, prior, hyperpriors, args, threads, run_log)
+        if data is None:
+            from bayesmix.cli.common import stopped
+            return stopped(run_log, "stopped while choosing the eigen cut-off; nothing "
+                                    "written: rerun the same command")
+    _report_data(data, args, run_log)
     model = SBayesEigenModel(data, prior, hyperpriors=hyperpriors,
                              unscaled=args.unscale_genotype, threads=threads)
     if model.implied_hsq > 0.9:
@@ -212,6 +223,41 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     result = _sample(args, model, make_eigen_steps, settings, run_log,
                      cores=min(args.chains, args.thread))
     return _finish_mcmc(result, args, run_log, started, unscaled=args.unscale_genotype)
+
+
+def _tuned_eigen_data(data, cutoffs, prior, hyperpriors, args, threads, run_log):
+    """``data`` at the cut-off of ``cutoffs`` with the best pseudo-validation prediction
+    accuracy (:mod:`bayesmix.inference.eigen_cutoff`), each scored by a short chain of the
+    analysis' own model; None when a stop was requested meanwhile."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from bayesmix import interrupt
+    from bayesmix.inference.chain import ChainSettings, run_chains
+    from bayesmix.inference.eigen_cutoff import (TUNING_BURN_IN, TUNING_LENGTH,
+                                                 tune_eigen_cutoff)
+    from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
+    from bayesmix.models.sbayes_eigen import SBayesEigenModel
+
+    settings = ChainSettings(chain_length=TUNING_LENGTH, burn_in=TUNING_BURN_IN, thin=1,
+                             out_freq=0)
+
+    def fit_effects(train, seed):
+        if interrupt.requested():
+            return np.zeros(train.n_snps)
+        model = SBayesEigenModel(train, prior, hyperpriors=hyperpriors,
+                                 unscaled=args.unscale_genotype, threads=threads)
+        result = run_chains(model, make_eigen_steps, replace(settings, seed=seed))
+        return result.snp_accumulator.mean
+
+    started = time.time()
+    tuning = tune_eigen_cutoff(data, cutoffs, fit_effects, seed=args.seed, say=run_log.say)
+    if interrupt.requested():
+        return None
+    run_log.say(f"Eigen cut-off {tuning.best:g} chosen ({time.time() - started:.1f} s).")
+    run_log.say()
+    return data.at_cutoff(tuning.best)
 
 
 def _report_data(data, args, run_log) -> None:

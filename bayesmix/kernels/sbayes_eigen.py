@@ -121,6 +121,38 @@ def eigen_fitted(block_ptr, rank_ptr, q_ptr, q_values, beta):
 
 
 @njit
+def eigen_transposed(block_ptr, rank_ptr, q_ptr, q_values, v):
+    """Q'v: per block Q_b' v_b, one value per SNP (M), for ``v`` of the rotated space
+    (sum_b k_b values)."""
+    out = np.zeros(block_ptr[-1])
+    for b in range(block_ptr.shape[0] - 1):
+        r0, k = rank_ptr[b], rank_ptr[b + 1] - rank_ptr[b]
+        for j in range(block_ptr[b], block_ptr[b + 1]):
+            base = q_ptr[b] + (j - block_ptr[b]) * k
+            acc = 0.0
+            for t in range(k):
+                acc += q_values[base + t] * v[r0 + t]
+            out[j] = acc
+    return out
+
+
+@njit
+def snp_sums_of_squares(block_ptr, rank_ptr, q_ptr, q_values):
+    """q_j'q_j of every SNP (M): the LD diagonal the kept eigenvectors reproduce."""
+    out = np.zeros(block_ptr[-1])
+    for b in range(block_ptr.shape[0] - 1):
+        k = rank_ptr[b + 1] - rank_ptr[b]
+        for j in range(block_ptr[b], block_ptr[b + 1]):
+            base = q_ptr[b] + (j - block_ptr[b]) * k
+            acc = 0.0
+            for t in range(k):
+                q = np.float64(q_values[base + t])
+                acc += q * q
+            out[j] = acc
+    return out
+
+
+@njit
 def block_sums_of_squares(rank_ptr, values):
     """Per block, the sum of squares of its rotated ``values`` (B)."""
     out = np.zeros(rank_ptr.shape[0] - 1)

@@ -22,7 +22,7 @@ share the folder was built with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ import pandas as pd
 from bayesmix.errors import InputError
 from bayesmix.io.harmonise import QCReport, harmonise
 from bayesmix.io.sumstats import require_sample_size
+from bayesmix.kernels.sbayes_eigen import snp_sums_of_squares
 from bayesmix.ld.eigen import kept_rank
 from bayesmix.prepare.summary_data import MAX_VP_RATIO, PerSnpStatistics, per_snp_columns
 
@@ -50,6 +51,10 @@ class EigenSummaryData(PerSnpStatistics):
     q_values : float32, Q_b' of each block row-major (m_b x k_b).
     qq : float64[M], q_j'q_j, the LD diagonal the kept eigenpairs reproduce (<= 1).
     w : float64[sum_b k_b], the rotated marginal effects.
+    eigenvalues : float64[sum_b k_b], lambda of each kept eigenvector (descending per block).
+    share_total : float64[B], per block the eigenvalue sum the cut-off is a share of (the
+        folder's sum of positive eigenvalues; that of the re-decomposition for blocks with
+        SNPs missing).
     n_block : float64[B], n_b = median GWAS sample size of the block's SNPs.
     n : float64[M], per-SNP GWAS sample size.  nobs : median n.
     vp : median per-SNP phenotypic variance (phenotype units^2; 1.0 when unknown).
@@ -65,6 +70,8 @@ class EigenSummaryData(PerSnpStatistics):
     q_values: np.ndarray
     qq: np.ndarray
     w: np.ndarray
+    eigenvalues: np.ndarray
+    share_total: np.ndarray
     n_block: np.ndarray
     n: np.ndarray
     nobs: float
@@ -96,6 +103,33 @@ class EigenSummaryData(PerSnpStatistics):
         start = int(self.q_ptr[b])
         return np.asarray(self.q_values[start:start + m_b * k], np.float64).reshape(m_b, k)
 
+    def at_cutoff(self, cutoff: float) -> "EigenSummaryData":
+        """The same statistics on fewer eigenvectors: per block the fewest leading ones whose
+        eigenvalues sum to more than ``cutoff`` of :attr:`share_total` (:func:`kept_rank`),
+        what :func:`prepare_eigen_data` gives at that cut-off (w_b's entry t depends on
+        eigenvector t alone, so w and Q are truncated, not recomputed). ``self`` when
+        ``cutoff`` is not below :attr:`cutoff`."""
+        if cutoff >= self.cutoff * (1 - 1e-6):
+            return self
+        ranks = np.empty(self.n_blocks, np.int64)
+        for b in range(self.n_blocks):
+            values = self.eigenvalues[self.rank_ptr[b]:self.rank_ptr[b + 1]]
+            ranks[b] = kept_rank(values, cutoff, self.share_total[b])[0]
+        sizes = np.diff(self.block_ptr)
+        rank_ptr = np.concatenate([[0], np.cumsum(ranks)])
+        q_ptr = np.concatenate([[0], np.cumsum(sizes * ranks)])
+        q_values = np.empty(int(q_ptr[-1]), self.q_values.dtype)
+        kept = np.zeros(int(self.rank_ptr[-1]), bool)
+        for b in range(self.n_blocks):
+            start = int(self.q_ptr[b])
+            block = self.q_values[start:start + sizes[b] * self.ranks[b]]
+            q_values[q_ptr[b]:q_ptr[b + 1]] = (
+                block.reshape(sizes[b], self.ranks[b])[:, :ranks[b]].ravel())
+            kept[self.rank_ptr[b]:self.rank_ptr[b] + ranks[b]] = True
+        return replace(self, rank_ptr=rank_ptr, q_ptr=q_ptr, q_values=q_values,
+                       qq=snp_sums_of_squares(self.block_ptr, rank_ptr, q_ptr, q_values),
+                       w=self.w[kept], eigenvalues=self.eigenvalues[kept], cutoff=float(cutoff))
+
     def format_summary(self) -> str:
         """What the model sees, for the log: blocks, ranks, sample sizes."""
         ranks, sizes = self.ranks, np.diff(self.block_ptr)
@@ -114,17 +148,18 @@ class EigenSummaryData(PerSnpStatistics):
 def restricted_decomposition(values, vectors, observed, cutoff: float) -> tuple:
     """Eigenpairs of U[observed] diag(values) U[observed]' (the kept LD of the observed SNPs),
     truncated at ``cutoff``: from the thin SVD of U[observed] diag(values)^1/2.
-    Returns (eigenvalues descending, eigenvectors (m_o, k))."""
+    Returns (eigenvalues descending, eigenvectors (m_o, k), the sum of the positive
+    eigenvalues the cut-off is a share of)."""
     values = np.asarray(values, np.float64)
     factor = np.asarray(vectors, np.float64)[observed] * np.sqrt(np.maximum(values, 0.0))
     if factor.size == 0:
-        return np.zeros(0), np.zeros((int(np.sum(observed)), 0))
+        return np.zeros(0), np.zeros((int(np.sum(observed)), 0)), 0.0
     left, singular, _ = np.linalg.svd(factor, full_matrices=False)
     new_values = singular**2
     keep = new_values > RELATIVE_EIGENVALUE_FLOOR * max(float(new_values.max(initial=0.0)), 1e-300)
     new_values, left = new_values[keep], left[:, keep]
-    k, _ = kept_rank(new_values, cutoff)
-    return new_values[:k], left[:, :k]
+    k, total = kept_rank(new_values, cutoff)
+    return new_values[:k], left[:, :k], total
 
 
 def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = None,
@@ -172,7 +207,7 @@ def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = 
     n_all = columns["N"].to_numpy(np.float64)
 
     order, ids, block_ptr, rank_ptr, q_ptr = [], [], [0], [0], [0]
-    qq_parts, w_parts, n_block = [], [], []
+    qq_parts, w_parts, value_parts, share_total, n_block = [], [], [], [], []
     # Q of every block, filled in place: no block has more entries than its eigenvectors, and
     # the pages never written are never resident (one copy of Q, not parts plus their join)
     q_values = np.empty(int(eigen.vector_ptr[-1]), np.float32)
@@ -186,9 +221,10 @@ def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = 
             continue
         if observed.all():
             values, vectors = eigen.kept(b, cutoff)
+            total = float(eigen.positive_sum[b])
         else:
             redone += 1
-            values, vectors = restricted_decomposition(
+            values, vectors, total = restricted_decomposition(
                 *eigen.kept(b), observed, cutoff if cutoff < built * (1 - 1e-6) else 1.0)
         rows = rows[observed]
         if len(values) == 0:
@@ -203,6 +239,8 @@ def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = 
         q_ptr.append(q_ptr[-1] + q.size)
         qq_parts.append(np.einsum("jk,jk->j", q.astype(np.float64), q.astype(np.float64)))
         w_parts.append((vectors.T @ b_std[rows]) / np.sqrt(values))
+        value_parts.append(values)
+        share_total.append(total)
         n_block.append(float(np.median(n_all[rows])))
     if not order:
         raise InputError("no LD block has SNPs with summary statistics", source)
@@ -221,6 +259,7 @@ def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = 
         stats=stats, block_ids=ids, block_ptr=np.asarray(block_ptr, np.int64),
         rank_ptr=np.asarray(rank_ptr, np.int64), q_ptr=np.asarray(q_ptr, np.int64),
         q_values=q_values[:q_ptr[-1]], qq=np.concatenate(qq_parts),
-        w=np.concatenate(w_parts), n_block=np.asarray(n_block), n=n, nobs=float(np.median(n)),
+        w=np.concatenate(w_parts), eigenvalues=np.concatenate(value_parts),
+        share_total=np.asarray(share_total, np.float64), n_block=np.asarray(n_block), n=n, nobs=float(np.median(n)),
         vp=float(np.median(v)) if np.isfinite(v).all() else 1.0, cutoff=cutoff,
         n_ref=int(n_ref) if n_ref else None, qc=report)
