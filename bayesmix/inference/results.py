@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.io.files import atomic_path
+from bayesmix.kernels.diagnostics import ess_bulk, ess_tail, rhat
 
 
 @dataclass
@@ -192,7 +193,8 @@ class ChainsResult:
         return tree
 
     def diagnostics(self) -> pd.DataFrame:
-        """Mean, SD, ESS (bulk, tail) and R-hat of every monitored quantity (ArviZ).
+        """Mean, SD, ESS (bulk, tail) and R-hat of every monitored quantity (ArviZ's
+        definitions, computed by :mod:`bayesmix.kernels.diagnostics`).
 
         Mean and SD are over every kept draw of every chain. When the chains with draws have
         equal lengths, ESS and R-hat are ArviZ's multi-chain estimates. Otherwise (an
@@ -200,12 +202,6 @@ class ChainsResult:
         draws, and R-hat compares those chains cut to the shortest of them. NaN where a
         quantity is constant or there are fewer than 4 draws (R-hat: fewer than 2 chains).
         """
-        import arviz_stats  # noqa: F401 - registers the ``azstats`` accessor (no plotting stack)
-        import xarray as xr
-
-        def stats(values):
-            return xr.DataArray(values, dims=("chain", "draw")).azstats
-
         rows = []
         lengths = [n for n in self.draws_per_chain if n]
         for name in self.parameter_names:
@@ -216,16 +212,16 @@ class ChainsResult:
             chains = [np.asarray(c.traces[name]) for c in self.chains if len(c.traces[name]) >= 4]
             if chains and np.ptp(np.concatenate(chains)) > 0:
                 if len(set(lengths)) == 1:
-                    draws = stats(np.stack(chains))
-                    row["ESS_bulk"] = float(draws.ess(method="bulk"))
-                    row["ESS_tail"] = float(draws.ess(method="tail"))
+                    draws = np.stack(chains)
+                    row["ESS_bulk"] = ess_bulk(draws)
+                    row["ESS_tail"] = ess_tail(draws)
                 else:
-                    per_chain = [stats(v[None, :]) for v in chains if np.ptp(v) > 0]
-                    row["ESS_bulk"] = float(sum(float(s.ess(method="bulk")) for s in per_chain))
-                    row["ESS_tail"] = float(sum(float(s.ess(method="tail")) for s in per_chain))
+                    per_chain = [v[None, :] for v in chains if np.ptp(v) > 0]
+                    row["ESS_bulk"] = float(sum(ess_bulk(v) for v in per_chain))
+                    row["ESS_tail"] = float(sum(ess_tail(v) for v in per_chain))
                 if len(chains) > 1:
                     shortest = min(len(v) for v in chains)
-                    row["R_hat"] = float(stats(np.stack([v[:shortest] for v in chains])).rhat())
+                    row["R_hat"] = rhat(np.stack([v[:shortest] for v in chains]))
             rows.append(row)
         return pd.DataFrame(rows)
 
