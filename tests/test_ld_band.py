@@ -163,9 +163,11 @@ def test_band_likelihood_and_eigenvalue_equal_the_csr_ones(tmp_path):
 
 def test_band_matrix_needs_one_layout(tmp_path):
     _, band = csr_and_band(tmp_path, band_ld(20, seed=1))
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="exactly one"):
         LDMatrix(band.indptr, np.zeros(band.nnz, np.int32), band.data, band.snps,
                  row_first=band.row_first)
+    with pytest.raises(ValueError, match="exactly one"):
+        LDMatrix(band.indptr, None, band.data, band.snps)
     saved = band.save(tmp_path / "saved")      # saved as CSR
     loaded = LDMatrix.load(saved)
     assert not loaded.is_band

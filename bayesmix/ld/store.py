@@ -124,7 +124,7 @@ class LDMatrix:
         if len(self.indptr) != n_rows + 1:
             raise ValueError(f"indptr has {len(self.indptr)} entries for {n_rows} rows")
         if (self.indices is None) != (self.row_first is not None):
-            raise ValueError("give column indices (CSR) or row_first (band), not both")
+            raise ValueError("give exactly one of column indices (CSR) and row_first (band)")
         if self.row_first is not None and (len(self.row_first) != n_rows
                                            or not self.is_square):
             raise ValueError("the band layout needs a square matrix and one row_first per row")
