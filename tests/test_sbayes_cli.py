@@ -109,8 +109,8 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     assert log.rstrip().splitlines()[-1] == err.rstrip().splitlines()[-1]
     assert log.rstrip().splitlines()[-1].startswith("error: ") and "blowing up" in log
 
-#: a row of the eigen cut-off tuning table: cut-off, eigenvectors, r, relative r, slope, s
-TUNING_ROW = re.compile(r"^ +([0-9.]+) +(\d+) +\S+ +\S+ +\S+ +[0-9.]+$", re.M)
+#: a row of the eigen cut-off tuning table: cut-off, eigenvectors, r, relative r, slope, time
+TUNING_ROW = re.compile(r"^ +([0-9.]+) +(\d+) +\S+ +\S+ +\S+ +[0-9.]+ s$", re.M)
 
 
 def test_sbayes_on_eigen_ld_from_the_gctb_commands(panel, capsys):

@@ -116,9 +116,9 @@ class CutoffTuning:
 
 
 #: the tuning table's columns: cut-off, eigenvectors, r, r relative to the first (GCTB's
-#: columns), calibration slope, seconds
+#: columns), calibration slope, time taken
 TABLE_HEADER = (f"{'Cutoff':>8} {'Eigenvectors':>13} {'Prediction accuracy (r)':>24} "
-                f"{'Relative accuracy':>18} {'Calibration slope':>18} {'Seconds':>8}")
+                f"{'Relative accuracy':>18} {'Calibration slope':>18}   Time")
 
 
 def tune_eigen_cutoff(data, cutoffs, fit_effects, *, seed: int = 0, say=print) -> CutoffTuning:
@@ -153,7 +153,7 @@ def tune_eigen_cutoff(data, cutoffs, fit_effects, *, seed: int = 0, say=print) -
         accuracy.append(r)
         slope.append(b)
         say(f"{c:>8g} {eigenvectors[-1]:>13d} {r:>24.4f} {r / accuracy[0]:>18.3f} "
-            f"{b:>18.3f} {time.perf_counter() - started:>8.1f}{note}")
+            f"{b:>18.3f}   {time.perf_counter() - started:.1f} s{note}")
     scores = np.nan_to_num(np.asarray(accuracy), nan=-np.inf)
     return CutoffTuning(cutoffs=cutoffs, eigenvectors=eigenvectors, accuracy=accuracy,
                         slope=slope, best=cutoffs[int(np.argmax(scores))])
