@@ -387,8 +387,9 @@ class AlphabetModel:
             return {k: v.copy() for k, v in self._initial.items()}
         point = self.model.initial_point()
         s = self.start
-        constrained = {"alpha": s["alpha"], "sig2_e": s["sig2_e"], "pi": s["pi"] if self.method == "R"
-                       else s["pi"][1], "sig2_beta": s["sig2_beta"], "S": s["S"],
+        constrained = {"alpha": s["alpha"], "sig2_e": s.get("sig2_e_init", s["sig2_e"]),
+                       "pi": s["pi"] if self.method == "R" else s["pi"][1],
+                       "sig2_beta": s["sig2_beta"], "S": s["S"],
                        "snp_var": np.full(self.n_snps, s["sig2_beta"])}
         if self.prior.nested and not self.prior.fix_pi:
             constrained["pi_window"] = self.prior.pi_window_start

@@ -162,9 +162,12 @@ def test_sbayes_on_eigen_ld_from_the_gctb_commands(panel, capsys):
                      "--burn-in", "100", "--out", str(work / "eig_c")]) == 0
         printed = capsys.readouterr().out
         assert [c for c, _ in TUNING_ROW.findall(printed)] == tried_expected
-    assert main(["--ldm", eig, "--make-ldm-eigen", "--ldm-eigen-cutoff", "0.99,0.9",
-                 "--out", str(work / "refused")]) == 1
-    assert "--make-ldm-eigen takes one cut-off" in capsys.readouterr().err
+    for argv, action in ((["--ldm", eig, "--make-ldm-eigen"], "--make-ldm-eigen"),
+                         (["--ldm-eigen", eig, "--gwas-summary", str(work / "eig_trait.ma"),
+                           "--impute-summary"], "--impute-summary")):
+        assert main([*argv, "--ldm-eigen-cutoff", "0.99,0.9", "--out",
+                     str(work / "refused")]) == 1
+        assert f"{action} takes one cut-off" in capsys.readouterr().err
     # a folder built at 0.97: GCTB's list is tried as 0.97, 0.95, 0.9
     assert main(["--bfile", str(bfile), "--extract", str(work / "snps.txt"), "--make-ldm-eigen",
                  "--block-info", str(work / "blocks.txt"), "--ldm-eigen-cutoff", "0.97",

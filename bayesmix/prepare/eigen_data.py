@@ -207,7 +207,7 @@ def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = 
     n_all = columns["N"].to_numpy(np.float64)
 
     order, ids, block_ptr, rank_ptr, q_ptr = [], [], [0], [0], [0]
-    qq_parts, w_parts, value_parts, share_total, n_block = [], [], [], [], []
+    w_parts, value_parts, share_total, n_block = [], [], [], []
     # Q of every block, filled in place: no block has more entries than its eigenvectors, and
     # the pages never written are never resident (one copy of Q, not parts plus their join)
     q_values = np.empty(int(eigen.vector_ptr[-1]), np.float32)
@@ -237,7 +237,6 @@ def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = 
         block_ptr.append(block_ptr[-1] + len(rows))
         rank_ptr.append(rank_ptr[-1] + len(values))
         q_ptr.append(q_ptr[-1] + q.size)
-        qq_parts.append(np.einsum("jk,jk->j", q.astype(np.float64), q.astype(np.float64)))
         w_parts.append((vectors.T @ b_std[rows]) / np.sqrt(values))
         value_parts.append(values)
         share_total.append(total)
@@ -255,11 +254,13 @@ def prepare_eigen_data(sumstats: pd.DataFrame, eigen, *, cutoff: float | None = 
         report.steps.append(("in an LD block without a positive eigenvalue", dropped_snps))
     v = stats["V"].to_numpy(np.float64)
     n_ref = eigen.meta.get("n_samples")
+    block_ptr, rank_ptr, q_ptr = (np.asarray(p, np.int64) for p in (block_ptr, rank_ptr, q_ptr))
+    q_values = q_values[:q_ptr[-1]]
     return EigenSummaryData(
-        stats=stats, block_ids=ids, block_ptr=np.asarray(block_ptr, np.int64),
-        rank_ptr=np.asarray(rank_ptr, np.int64), q_ptr=np.asarray(q_ptr, np.int64),
-        q_values=q_values[:q_ptr[-1]], qq=np.concatenate(qq_parts),
+        stats=stats, block_ids=ids, block_ptr=block_ptr, rank_ptr=rank_ptr, q_ptr=q_ptr,
+        q_values=q_values, qq=snp_sums_of_squares(block_ptr, rank_ptr, q_ptr, q_values),
         w=np.concatenate(w_parts), eigenvalues=np.concatenate(value_parts),
-        share_total=np.asarray(share_total, np.float64), n_block=np.asarray(n_block), n=n, nobs=float(np.median(n)),
+        share_total=np.asarray(share_total, np.float64), n_block=np.asarray(n_block), n=n,
+        nobs=float(np.median(n)),
         vp=float(np.median(v)) if np.isfinite(v).all() else 1.0, cutoff=cutoff,
         n_ref=int(n_ref) if n_ref else None, qc=report)
