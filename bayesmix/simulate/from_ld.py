@@ -36,6 +36,7 @@ into per-allele summary statistics.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,12 +49,19 @@ from bayesmix.errors import InputError
 from bayesmix.io.sumstats import CANONICAL_COLUMNS
 
 
+@functools.cache
+def _blas_controller():
+    """One threadpoolctl controller per process: building one inspects every loaded library
+    (~5 ms), which dominated drawing many small blocks when done per call."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def single_threaded_blas():
     """Limit BLAS to one thread: LD blocks are small, and a threaded BLAS on a busy machine
     spins (eigh of 100 x 100 blocks measured 20x slower with 2 threads under load)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def as_sparse_ld(ld) -> sp.csr_array:
