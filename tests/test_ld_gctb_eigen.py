@@ -259,6 +259,11 @@ def test_gctb_folder_round_trip(panel, tmp_path):
     for name in ("block_ptr", "rank_ptr"):
         np.testing.assert_array_equal(getattr(back, name), getattr(mine, name))
     np.testing.assert_array_equal(back.eigenvectors, mine.eigenvectors)
+    # read block by block from the files (each block's file when it is asked for)
+    assert isinstance(back.eigenvectors, ge.BlockFileEigenvectors)
+    for b in range(back.n_blocks):
+        np.testing.assert_array_equal(back.block(b)[1], mine.block(b)[1])
+    np.testing.assert_array_equal(back.eigenvectors[5:-7], mine.eigenvectors[5:-7])
     np.testing.assert_allclose(back.eigenvalues, mine.eigenvalues, rtol=1e-7)
     np.testing.assert_allclose(back.positive_sum, mine.positive_sum, rtol=1e-7)
     assert back.snps["snp"].tolist() == mine.snps["snp"].tolist()

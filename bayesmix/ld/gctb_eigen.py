@@ -278,10 +278,15 @@ def read_eigen_bin(path, m: int | None = None):
     folder's ldm.info gives (checked). A missing or truncated file is an InputError."""
     path = Path(path)
     m_file, k, positive_sum, cutoff = _eigen_header(path, m)
-    values = np.fromfile(path, dtype="<f4", count=k, offset=16)
     vectors = np.fromfile(path, dtype="<f4", count=m_file * k, offset=16 + 4 * k)
-    return (values[::-1].astype(np.float64), np.ascontiguousarray(vectors.reshape(k, m_file)[::-1].T),
+    return (_eigenvalues(path, k), np.ascontiguousarray(vectors.reshape(k, m_file)[::-1].T),
             float(positive_sum), float(cutoff))
+
+
+def _eigenvalues(path: Path, k: int) -> np.ndarray:
+    """The k eigenvalues of an eigen.bin, descending (float64; stored ascending)."""
+    return np.fromfile(path, dtype="<f4", count=k, offset=EIGEN_HEADER.size)[::-1].astype(
+        np.float64)
 
 
 def _float32_text(value: float) -> float:
@@ -356,10 +361,49 @@ def _read_folder(folder) -> _Folder:
     return _Folder(folder, ldm, snps)
 
 
+class BlockFileEigenvectors:
+    """The eigenvectors of a GCTB eigen folder, block after block row-major (float32), read
+    from a block's ``eigen.bin`` when :meth:`EigenBlocks.block` slices that block: a run
+    holds one block's file at a time, not the folder (1.2 GB at 1.1M SNPs). Any other use
+    (``np.asarray``, other slices) reads every block."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, paths, sizes, ranks):
+        self.paths, self.sizes = list(paths), np.asarray(sizes, np.int64)
+        self.ptr = np.concatenate([[0], np.cumsum(self.sizes * np.asarray(ranks, np.int64))])
+        self._block_at = {int(start): b for b, start in enumerate(self.ptr[:-1])}
+
+    def __len__(self) -> int:
+        return int(self.ptr[-1])
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (len(self),)
+
+    def read_block(self, b: int) -> np.ndarray:
+        """Block b's eigenvectors (m_b, k_b), float32 C-ordered, eigenvalues descending."""
+        return read_eigen_bin(self.paths[b], int(self.sizes[b]))[1]
+
+    def __getitem__(self, key):
+        if isinstance(key, slice) and key.step in (None, 1):
+            b = self._block_at.get(int(key.start or 0))
+            if b is not None and key.stop == self.ptr[b + 1]:
+                return self.read_block(b).ravel()
+        return np.asarray(self)[key]
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.empty(len(self), np.float32)
+        for b in range(len(self.paths)):
+            out[self.ptr[b]:self.ptr[b + 1]] = self.read_block(b).ravel()
+        return out if dtype is None else out.astype(dtype)
+
+
 def read_gctb_eigen(folder) -> EigenBlocks:
     """GCTB's eigen LD folder (``ldm.info``, ``snp.info``, ``block<ID>.eigen.bin``) as
     :class:`~bayesmix.ld.eigen.EigenBlocks`: blocks in ldm.info order, eigenvalues
-    descending, eigenvectors row-major per block (float32, read into memory).
+    descending, eigenvectors row-major per block, read block by block as they are used
+    (:class:`BlockFileEigenvectors`).
 
     meta: ``prop`` the files' cut-off (the smallest when they differ), ``n_samples`` the
     snp.info N (the most frequent), ``blocks`` the IDs (integers when they are). Missing,
@@ -371,14 +415,8 @@ def read_gctb_eigen(folder) -> EigenBlocks:
     paths = [layout.path / f"block{i}.eigen.bin" for i in layout.ids]
     headers = [_eigen_header(path, int(m)) for path, m in zip(paths, sizes)]
     ranks = np.array([h[1] for h in headers], dtype=np.int64)
-    values = np.empty(int(ranks.sum()), dtype=np.float64)
-    vectors = np.empty(int(np.sum(sizes * ranks)), dtype=np.float32)
-    at_value = at_vector = 0
-    for path, m, k in zip(paths, sizes, ranks):
-        block_values, block_vectors, _, _ = read_eigen_bin(path, int(m))
-        values[at_value:at_value + k] = block_values
-        vectors[at_vector:at_vector + m * k] = block_vectors.ravel()
-        at_value, at_vector = at_value + k, at_vector + m * k
+    values = np.concatenate([_eigenvalues(path, int(k)) for path, k in zip(paths, ranks)])
+    vectors = BlockFileEigenvectors(paths, sizes, ranks)
     info = layout.snps
     snps = pd.DataFrame({"snp": info["ID"], "chr": info["Chrom"], "bp": info["PhysPos"],
                          "cm": info["GenPos"], "a1": info["A1"], "a2": info["A2"],
