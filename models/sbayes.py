@@ -59,6 +59,7 @@ import pytensor.tensor as pt
 
 from bayesmix.distributions.effects import maf_scaled_variance
 from bayesmix.distributions.genetic_values import as_float64
+from bayesmix.distributions.graph import WeakLogp
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.kernels.sbayes import band_from_csr, band_size, independent_blocks, upper_from_csr
@@ -294,21 +295,24 @@ class SBayesModel(SummaryAlphabetModel):
                 "sig2_e", p.nu_e, (p.nu_e - 2.0) / p.nu_e * s["sig2_e"]))
             weights, slab_var, beta = self._declare_effect_prior(
                 lambda: default_weights(p, s["pi"], self._hyper), self._default_slab_var)
+            plug_ins = []
             if self.has_sampling_ratio:
-                ratio = pm.Flat(SAMPLING_RATIO, initval=s["var_g"] / s["sig2_e"])
-                weight = pm.Flat(SAMPLING_WEIGHT, initval=1.0)
-                pm.CustomDist("xty", beta, sig2_e, ratio, weight, observed=d.xty, dims="snp",
-                              logp=lambda value, b, s2, h, w: summary_loglik(
-                                  b, pt.squeeze(s2), d, self.ridge,
-                                  self.inflation(pt.squeeze(h)), pt.squeeze(w)))
-            else:
-                pm.CustomDist("xty", beta, sig2_e, observed=d.xty, dims="snp",
-                              logp=lambda value, b, s2: summary_loglik(b, pt.squeeze(s2), d,
-                                                                       self.ridge))
+                plug_ins = [pm.Flat(SAMPLING_RATIO, initval=s["var_g"] / s["sig2_e"]),
+                            pm.Flat(SAMPLING_WEIGHT, initval=1.0)]
+            pm.CustomDist("xty", beta, sig2_e, *plug_ins, observed=d.xty, dims="snp",
+                          logp=WeakLogp(self._likelihood))
         self._weights = weights
         self._slab_var = slab_var
         self._sig2_e = sig2_e
         return model
+
+    def _likelihood(self, value, beta, sig2_e, ratio=None, weight=None):
+        """log p(X'y | beta, sig2_e[, h, omega]), the observed node's density (``value`` is
+        X'y; h and omega the LD-sampling plug-ins when the graph has them)."""
+        if ratio is None:
+            return summary_loglik(beta, pt.squeeze(sig2_e), self.data, self.ridge)
+        return summary_loglik(beta, pt.squeeze(sig2_e), self.data, self.ridge,
+                              self.inflation(pt.squeeze(ratio)), pt.squeeze(weight))
 
     def monitor(self, point, stats) -> dict:
         """The alphabet's per-iteration summary (standardised scale: ResVar + GenVar ~ 1),

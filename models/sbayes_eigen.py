@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 
+from bayesmix.distributions.graph import WeakLogp
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
 from bayesmix.kernels.sbayes_eigen import block_sums_of_squares
@@ -104,12 +105,15 @@ class SBayesEigenModel(SummaryAlphabetModel):
                 BLOCK_VARIANCE, p.nu_e, (p.nu_e - 2.0) / p.nu_e * s["sig2_e"], dims="block"))
             weights, slab_var, beta = self._declare_effect_prior(
                 lambda: default_weights(p, s["pi"], self._hyper), self._default_slab_var)
-            pm.CustomDist("w", beta, sig2_e, observed=d.w,
-                          logp=lambda value, b, s2: eigen_loglik(b, s2, d))
+            pm.CustomDist("w", beta, sig2_e, observed=d.w, logp=WeakLogp(self._likelihood))
         self._weights = weights
         self._slab_var = slab_var
         self._sig2_e = sig2_e
         return model
+
+    def _likelihood(self, value, beta, sig2_e):
+        """log p(w | beta, sig2_e), the observed node's density (``value`` is w)."""
+        return eigen_loglik(beta, sig2_e, self.data)
 
     def residual_variance(self, sig2_e) -> float:
         """ResVar: the per-block residual variances' mean weighted by the kept ranks k_b."""

@@ -1,6 +1,10 @@
-"""Small helpers to read prior hyperparameters back from a PyMC/PyTensor graph."""
+"""Small helpers around PyMC/PyTensor graphs: reading prior hyperparameters back from a
+graph, the mode of the Gibbs steps' small graphs, and log densities that do not keep their
+model alive."""
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 from pytensor.graph.basic import Constant
@@ -35,3 +39,28 @@ def small_graph_mode():
     from pytensor.compile.mode import Mode
 
     return Mode(linker="py", optimizer="fast_run").excluding("fusion")
+
+
+class WeakLogp:
+    """The log density of a ``pm.CustomDist`` as a method of an object held weakly:
+    ``pm.CustomDist(..., logp=WeakLogp(self.likelihood_logp))``.
+
+    PyMC registers each CustomDist's log density in its global dispatch tables for good, so
+    a lambda closing over a model keeps the model, and the LD it holds, alive after the
+    model is gone (each short chain of the eigen cut-off tuning kept its copy of the
+    eigenvectors: 1 GB at 1.1M SNPs). The object must be alive when the log density is
+    built, which it is while its model is used. Pickled (a model shipped to a Dask worker)
+    it travels with the object."""
+
+    def __init__(self, method):
+        self._method = weakref.WeakMethod(method)
+
+    def __call__(self, *args):
+        method = self._method()
+        if method is None:
+            raise RuntimeError("the log density's model no longer exists: build the model "
+                               "again")
+        return method(*args)
+
+    def __reduce__(self):
+        return WeakLogp, (self._method(),)

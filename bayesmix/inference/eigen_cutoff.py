@@ -150,6 +150,7 @@ def tune_eigen_cutoff(data, cutoffs, fit_effects, *, seed: int = 0, say=print) -
         except ConvergenceError as error:
             r = b = float("nan")
             note = f"  the chain diverged ({str(error).split('. ')[0]})"
+        del train  # freed before the next cut-off's eigenvectors are copied
         accuracy.append(r)
         slope.append(b)
         say(f"{c:>8g} {eigenvectors[-1]:>13d} {r:>24.4f} {r / accuracy[0]:>18.3f} "

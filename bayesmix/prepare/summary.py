@@ -98,5 +98,22 @@ def load_eigen_data(gwas_summary, ldm_eigen, *, selection: SummarySelection | No
         f"({int(eigen.rank_ptr[-1])} eigenvectors) from [{ldm_eigen}] in "
         f"{time.perf_counter() - started:.1f} s.")
     sumstats = read_selected_sumstats(gwas_summary, selection, say)
-    return prepare_eigen_data(sumstats, eigen, cutoff=cutoff, impute_n=impute_n,
+    data = prepare_eigen_data(sumstats, eigen, cutoff=cutoff, impute_n=impute_n,
                               **selection.harmonise_options())
+    del eigen, sumstats
+    _return_freed_memory()
+    return data
+
+
+def _return_freed_memory() -> None:
+    """Give the heap freed by loading back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere). Reading and re-decomposing LD blocks leaves the heap fragmented: at 1.1M SNPs
+    0.4 GB freed but still counted against the run, 1.53 GB resident for 1.14 GB in use."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl): no such call
+        pass
