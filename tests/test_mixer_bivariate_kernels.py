@@ -4,6 +4,7 @@ of causal configurations, finite differences, numerical integration and Monte Ca
 import itertools
 import math
 
+import numba
 import numpy as np
 import pytest
 from scipy import integrate, sparse, stats
@@ -235,7 +236,13 @@ def test_full_model_equals_slow_reference_with_the_same_draws():
     w = rng.uniform(0, 1, 12)
     assert kb.full_logp(z1, z2, n1, n2, weak, w, *ld, PARAMS, 30, 123) == pytest.approx(
         np.dot(w, want), rel=1e-9)
-    again = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
+    # the draws run in fixed parallel chunks: the same numbers on any number of threads
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        again = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
+    finally:
+        numba.set_num_threads(threads)
     np.testing.assert_array_equal(got, again)
 
 

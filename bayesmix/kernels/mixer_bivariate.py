@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from bayesmix.kernels.jit import njit
@@ -61,6 +62,8 @@ N_PARAMS = 9
 LOG_2PI = math.log(2.0 * math.pi)
 # Fast-model component b (0..7) has the bit pattern (b & 1: C1, b & 2: C2, b & 4: C12).
 N_FAST_COMPONENTS = 8
+#: fixed chunks of the full model's draws, run in parallel (:func:`full_tag_logpdf`)
+FULL_DRAW_CHUNKS = 4
 
 
 @njit
@@ -332,7 +335,7 @@ def draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched
     return n_touched
 
 
-@njit
+@njit(parallel=True)
 def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
                     seed):
     """(T,) per-tag log pdf of the full (sampling) model, averaged over ``n_draws`` draws.
@@ -345,49 +348,61 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
         and their r^2.
     het : (M,) H_i of the reference SNPs.
     n_draws, seed : K draws of the three causal sets; fixed seed = same sets every call.
+
+    The draws are split in :data:`FULL_DRAW_CHUNKS` fixed chunks (draw k in chunk
+    k mod chunks) run in parallel, each keeping per tag a running maximum and scaled sum of
+    its pdfs, merged in chunk order: results do not depend on the thread count. Memory
+    O(chunks x T) on top of the LD.
     """
     n_tags = z1.shape[0]
     n_snps = het.shape[0]
-    s_sum = np.zeros((3, n_tags))
-    run_max = np.full(n_tags, -np.inf)
-    run_sum = np.zeros(n_tags)
-    n_touched_draws = np.zeros(n_tags, dtype=np.int64)
-    touched = np.empty(n_tags, dtype=np.int64)
-    is_touched = np.zeros(n_tags, dtype=np.uint8)
+    n_chunks = FULL_DRAW_CHUNKS
+    run_max = np.full((n_chunks, n_tags), -np.inf)
+    run_sum = np.zeros((n_chunks, n_tags))
+    n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
     counts = np.empty(3, dtype=np.int64)
     for c in range(3):
         counts[c] = min(n_snps, n_causal_draw(params[c], n_snps))
     sb1, sb2, rho12 = params[3], params[4], params[5]
     sq_b = rho12 * math.sqrt(sb1 * sb2)
     a0, b0, c0 = null_covariance(n1, n2, weak, params)
-    for k in range(n_draws):
-        n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
-                                 touched, is_touched)
-        # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0j)
-        for t in range(n_touched):
-            j = touched[t]
-            a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
-            cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
-            bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
-            lp = _bvn_logpdf(z1[j], z2[j], a, bb, cc)
-            if lp > run_max[j]:
-                run_sum[j] = run_sum[j] * math.exp(run_max[j] - lp) + 1.0
-                run_max[j] = lp
-            elif lp > -np.inf:
-                run_sum[j] += math.exp(lp - run_max[j])
-            n_touched_draws[j] += 1
-            s_sum[0, j] = 0.0
-            s_sum[1, j] = 0.0
-            s_sum[2, j] = 0.0
-            is_touched[j] = 0
+    for chunk in numba.prange(n_chunks):
+        s_sum = np.zeros((3, n_tags))
+        touched = np.empty(n_tags, dtype=np.int64)
+        is_touched = np.zeros(n_tags, dtype=np.uint8)
+        for k in range(chunk, n_draws, n_chunks):
+            n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
+                                     touched, is_touched)
+            # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0j)
+            for t in range(n_touched):
+                j = touched[t]
+                a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
+                cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
+                bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
+                lp = _bvn_logpdf(z1[j], z2[j], a, bb, cc)
+                top = run_max[chunk, j]
+                if lp > top:
+                    run_sum[chunk, j] = run_sum[chunk, j] * math.exp(top - lp) + 1.0
+                    run_max[chunk, j] = lp
+                elif lp > -np.inf:
+                    run_sum[chunk, j] += math.exp(lp - top)
+                n_touched_draws[chunk, j] += 1
+                s_sum[0, j] = 0.0
+                s_sum[1, j] = 0.0
+                s_sum[2, j] = 0.0
+                is_touched[j] = 0
     out = np.empty(n_tags)
-    for j in range(n_tags):
+    for j in numba.prange(n_tags):
         lp0 = _bvn_logpdf(z1[j], z2[j], a0[j], b0[j], c0[j])
-        n_null = n_draws - n_touched_draws[j]
-        top = max(lp0, run_max[j])
+        n_null = n_draws
+        top = lp0
+        for chunk in range(n_chunks):
+            n_null -= n_touched_draws[chunk, j]
+            top = max(top, run_max[chunk, j])
         total = n_null * math.exp(lp0 - top)
-        if run_sum[j] > 0.0:
-            total += run_sum[j] * math.exp(run_max[j] - top)
+        for chunk in range(n_chunks):
+            if run_sum[chunk, j] > 0.0:
+                total += run_sum[chunk, j] * math.exp(run_max[chunk, j] - top)
         out[j] = top + math.log(total / n_draws) if total > 0.0 else -np.inf
     return out
 
