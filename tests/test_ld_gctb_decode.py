@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 import bayesmix.ld.gctb as gctb
+from bayesmix.errors import InputError
 from bayesmix.ld.store import LDMatrix, combine_ld, quantize_int16, int16_scale
 
 
@@ -142,3 +143,20 @@ def test_subset_equals_scipy_slicing(seed, dtype):
     rows = rect.subset(rect.snps["snp"].to_numpy()[keep])
     assert rows.shape == (50, 60)
     np.testing.assert_array_equal(rows.to_scipy().toarray(), rect.to_scipy()[keep].toarray())
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+@pytest.mark.parametrize("band", [False, True])
+@pytest.mark.parametrize("gctb_type", ["sparse", "band", "shrunk"])
+def test_non_finite_values_are_refused_naming_file_and_row(tmp_path, small_chunks, gctb_type,
+                                                           band, bad_value):
+    """A NaN or infinite r (a corrupt file) is an error naming the .bin and the row's SNP, in
+    every decoding (it used to vanish from the int16 scale and be stored as an arbitrary code)."""
+    dense = random_ld(60, seed=3)
+    dense[41, 42] = dense[42, 41] = bad_value
+    prefix = write_by_hand(dense, tmp_path / "x", gctb_type)
+    for dtype in ("float32", "int16"):
+        with pytest.raises(InputError, match=r"row 41 \(x_41\): a NaN or infinite value") \
+                as err:
+            gctb.read_gctb_list([prefix], dtype=dtype, band=band)
+        assert err.value.path.endswith(".bin")

@@ -255,15 +255,40 @@ def stored_code_is_zero(v, scale, quantize):
 
 
 @njit
-def _run_stats(row):
-    """(number of nonzero values, largest |value|) of one row (a slice: vectorises)."""
-    nonzero = 0
-    largest = 0.0
+def _outside_unit(row):
+    """Number of entries of a slice outside [-1, 1], NaN included (a count: vectorises)."""
+    n = 0
+    for k in range(row.shape[0]):
+        v = row[k]
+        n += not (v >= -1.0 and v <= 1.0)
+    return n
+
+
+@njit
+def magnitude_bound(row):
+    """(max(1, largest |value|), whether every value is finite) of a slice of correlations.
+
+    One vectorised count of the entries outside [-1, 1]; the scalar pass for their largest
+    magnitude runs only when there are some. The bound is what the int16 step needs
+    (:func:`bayesmix.ld.store.int16_scale`)."""
+    bound = 1.0
+    if _outside_unit(row) == 0:
+        return bound, True
     for k in range(row.shape[0]):
         v = abs(np.float64(row[k]))
-        nonzero += v != 0.0
-        largest = max(largest, v)
-    return nonzero, largest
+        if not v <= np.inf:  # NaN
+            return bound, False
+        bound = max(bound, v)
+    return bound, bound < np.inf
+
+
+@njit
+def _count_nonzero(row):
+    """Number of nonzero values of a slice (vectorises)."""
+    nonzero = 0
+    for k in range(row.shape[0]):
+        nonzero += row[k] != 0
+    return nonzero
 
 
 @njit
@@ -281,19 +306,24 @@ def count_dense_rows(raw, sizes, starts, diag_cols, counts):
     Row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32 or
     float64, rows back to back). An entry is kept when it is nonzero or on the diagonal (column
     ``diag_cols[i]``); zeros inside a row are entries GCTB did not keep. Writes the number of
-    kept entries of each row into ``counts`` and returns the largest |r| kept.
+    kept entries of each row into ``counts``; returns (max(1, largest |r|), the first row
+    with a NaN or infinite value, or -1).
     """
     p = 0
-    largest = 0.0
+    largest = 1.0
     for i in range(sizes.shape[0]):
-        nonzero, row_largest = _run_stats(raw[p:p + sizes[i]])
+        row = raw[p:p + sizes[i]]
+        bound, finite = magnitude_bound(row)
+        if not finite:
+            return largest, i
+        nonzero = _count_nonzero(row)
         d = diag_cols[i] - starts[i]
         if 0 <= d < sizes[i] and raw[p + d] == 0:
             nonzero += 1
         counts[i] = nonzero
-        largest = max(largest, row_largest)
+        largest = max(largest, bound)
         p += sizes[i]
-    return largest
+    return largest, -1
 
 
 @njit
@@ -344,8 +374,9 @@ def check_sparse_rows(words, sizes, value_words):
     indices then ``sizes[i]`` values of ``value_words`` 4-byte words each (float32 or
     float64), rows back to back in ``words``.
 
-    Returns (the first row whose indices do not ascend strictly, or -1; the largest column
-    index; the largest |r|), stopping at a bad row.
+    Returns (the first bad row, or -1; why it is bad: 1 its indices do not ascend strictly,
+    2 a NaN or infinite value; the largest column index; the largest |r|), stopping at a bad
+    row.
     """
     p = 0
     largest_col = -1
@@ -355,12 +386,14 @@ def check_sparse_rows(words, sizes, value_words):
         for k in range(n):
             col = np.int64(words[p + k])
             if k > 0 and col <= np.int64(words[p + k - 1]):
-                return i, largest_col, largest
+                return i, 1, largest_col, largest
+            value = abs(_sparse_value(words, p + n + k * value_words, value_words))
+            if not value < np.inf:
+                return i, 2, largest_col, largest
             largest_col = max(largest_col, col)
-            largest = max(largest, abs(_sparse_value(words, p + n + k * value_words,
-                                                     value_words)))
+            largest = max(largest, value)
         p += n * (1 + value_words)
-    return -1, largest_col, largest
+    return -1, 0, largest_col, largest
 
 
 @njit

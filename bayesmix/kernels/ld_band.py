@@ -15,8 +15,16 @@ from __future__ import annotations
 import numpy as np
 
 from bayesmix.kernels.jit import njit
-from bayesmix.kernels.ld import _stored_value, stored_code_is_zero
+from bayesmix.kernels.ld import _stored_value, magnitude_bound, stored_code_is_zero
 from bayesmix.kernels.ld_spectrum import _run_product
+
+
+@njit
+def _store_values(row, out, scale, quantize):
+    """``row`` into the equally long slice ``out`` (:func:`_stored_value` per entry; slices
+    indexed from 0, so the copy vectorises)."""
+    for k in range(row.shape[0]):
+        _stored_value(out, k, row[k], scale, quantize)
 
 
 @njit
@@ -25,24 +33,29 @@ def dense_row_runs(raw, sizes, starts, diag_cols, run_first, run_length):
     layout: row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32
     or float64, rows back to back); its run goes from its first to its last stored entry
     (nonzero, or column ``diag_cols[i]``). Writes each run's first column (file numbering)
-    and length into ``run_first``/``run_length``; returns the largest |r| kept."""
+    and length into ``run_first``/``run_length``; returns (max(1, largest |r| kept), the
+    first row with a NaN or infinite value kept, or -1)."""
     p = 0
-    largest = 0.0
+    largest = 1.0
     for i in range(sizes.shape[0]):
-        lo, hi = -1, -1
-        for k in range(sizes[i]):
-            v = raw[p + k]
-            if v != 0 or starts[i] + k == diag_cols[i]:
-                if lo < 0:
-                    lo = k
-                hi = k
-                largest = max(largest, abs(np.float64(v)))
-        if lo < 0:
+        row = raw[p:p + sizes[i]]
+        diag = diag_cols[i] - starts[i]  # the diagonal's position in the row (may be outside)
+        lo = 0
+        while lo < row.shape[0] and row[lo] == 0 and lo != diag:
+            lo += 1
+        hi = row.shape[0] - 1
+        while hi > lo and row[hi] == 0 and hi != diag:
+            hi -= 1
+        if lo == row.shape[0]:
             run_first[i], run_length[i] = diag_cols[i], 0
         else:
             run_first[i], run_length[i] = starts[i] + lo, hi - lo + 1
+            bound, finite = magnitude_bound(row[lo:hi + 1])
+            if not finite:
+                return largest, i
+            largest = max(largest, bound)
         p += sizes[i]
-    return largest
+    return largest, -1
 
 
 @njit
@@ -65,8 +78,7 @@ def fill_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, out_st
         while hi > lo and run_first[i] + hi - 1 != diag_cols[i] and stored_code_is_zero(
                 raw[offset + hi - 1], scale, quantize):
             hi -= 1
-        for k in range(lo, hi):
-            _stored_value(values, q + k - lo, raw[offset + k], scale, quantize)
+        _store_values(raw[offset + lo:offset + hi], values[q:q + hi - lo], scale, quantize)
         run_first[i] = run_first[i] + lo if hi > lo else diag_cols[i]
         run_length[i] = hi - lo
         q += hi - lo
@@ -159,22 +171,40 @@ def band_to_csr(row_ptr, first, values):
 
 
 @njit
+def _run_sums(run, value_scale):
+    """(sum r^2, sum (1 - r^2)^2, number of nonzero values) over a whole run, zeros included
+    (a plain reduction over a slice, which vectorises)."""
+    s2 = 0.0
+    s4 = 0.0
+    nonzero = 0
+    for k in range(run.shape[0]):
+        r = run[k] * value_scale
+        r2 = r * r
+        s2 += r2
+        s4 += (1.0 - r2) * (1.0 - r2)
+        nonzero += run[k] != 0
+    return s2, s4, nonzero
+
+
+@njit
 def band_row_statistics(row_ptr, first, values, value_scale):
     """Per row j, over its stored entries: (sum_i r_ij^2, sum_i (1 - r_ij^2)^2, their
     number), as :func:`bayesmix.kernels.sbayes.row_ld_statistics` and ``diff(indptr)`` give
-    for the CSR form."""
+    for the CSR form. A zero inside a run is not stored (unless on the diagonal): it adds 0
+    to the first sum and 1 to the second, which are taken back."""
     m = row_ptr.shape[0] - 1
     score = np.zeros(m)
     samp = np.zeros(m)
     count = np.zeros(m, np.int64)
     for j in range(m):
-        for p in range(row_ptr[j], row_ptr[j + 1]):
-            if values[p] != 0 or first[j] + p - row_ptr[j] == j:
-                r = values[p] * value_scale
-                r2 = r * r
-                score[j] += r2
-                samp[j] += (1.0 - r2) * (1.0 - r2)
-                count[j] += 1
+        run = values[row_ptr[j]:row_ptr[j + 1]]
+        s2, s4, stored = _run_sums(run, value_scale)
+        d = j - first[j]
+        if 0 <= d < run.shape[0] and run[d] == 0:
+            stored += 1
+        score[j] = s2
+        samp[j] = s4 - (run.shape[0] - stored)
+        count[j] = stored
     return score, samp, count
 
 

@@ -313,21 +313,21 @@ class _BinFile:
 
         for lo, hi, words in self._chunks():
             if self.sparse:
-                bad, max_col, largest = check_sparse_rows(words, self.sizes[lo:hi],
-                                                          self.value_words)
-                if bad >= 0:
-                    i = lo + int(bad)
-                    raise InputError(f"row {i} ({self.info['ID'].iloc[i]}): column indices "
-                                     f"not ascending", self.bin_path)
+                bad, why, max_col, largest = check_sparse_rows(words, self.sizes[lo:hi],
+                                                               self.value_words)
                 self.max_col = max(self.max_col, int(max_col))
-            elif band:
-                largest = dense_row_runs(self._values(words), self.sizes[lo:hi],
-                                         self.starts[lo:hi], self.index[lo:hi],
-                                         self.run_first[lo:hi], self.counts[lo:hi])
             else:
-                largest = count_dense_rows(self._values(words), self.sizes[lo:hi],
-                                           self.starts[lo:hi], self.index[lo:hi],
-                                           self.counts[lo:hi])
+                first_pass = dense_row_runs if band else count_dense_rows
+                outputs = ((self.run_first[lo:hi], self.counts[lo:hi]) if band
+                           else (self.counts[lo:hi],))
+                largest, bad = first_pass(self._values(words), self.sizes[lo:hi],
+                                          self.starts[lo:hi], self.index[lo:hi], *outputs)
+                why = 2
+            if bad >= 0:
+                i = lo + int(bad)
+                problem = "column indices not ascending" if why == 1 else "a NaN or infinite value"
+                raise InputError(f"row {i} ({self.info['ID'].iloc[i]}): {problem}",
+                                 self.bin_path)
             self.largest = max(self.largest, float(largest))
         if not self.sparse and len(self.sizes):
             self.max_col = int(self.ends[self.sizes > 0].max(initial=-1))
