@@ -222,6 +222,9 @@ class SBayesModel(SummaryAlphabetModel):
         some LDsamplVar_j > 0);
         observed ``xty`` (the summary-data likelihood).
     ridge : the lam used.  ld_min_eigenvalue : the eigenvalue check's result (or None).
+    has_sampling_ratio : whether the graph has the LD-sampling-variance plug-ins h and omega
+        (robust setting with some LDsamplVar_j > 0; in-sample full LD has none: its target is
+        the exact model).
     ld_repair : :class:`~bayesmix.ld.repair.RepairReport` when the robust setting replaced a
         strongly indefinite LD by its block-wise nearest positive semi-definite matrix, else
         None (``data.ld`` is then the repaired matrix).
@@ -247,6 +250,8 @@ class SBayesModel(SummaryAlphabetModel):
         self.ld_min_eigenvalue = conditioned.min_eigenvalue
         self.ld_repair = conditioned.repair
         self.sqrt_n = np.sqrt(data.n)
+        self.has_sampling_ratio = self.ld_sampling_variance and bool(
+            np.any(data.ld_sampling_var > 0))
         self.ld_layout, self.ld_arrays, self.block_bounds = _sweep_arrays(
             data.ld, ld_layout, parallel_blocks)
         self._init_caches()
@@ -261,12 +266,6 @@ class SBayesModel(SummaryAlphabetModel):
     @property
     def column_variance(self) -> np.ndarray:
         return self.data.xtx_diag / self.data.n
-
-    @property
-    def has_sampling_ratio(self) -> bool:
-        """Whether the graph has the LD-sampling-variance plug-ins h and omega (robust setting
-        with some LDsamplVar_j > 0; in-sample full LD has none: its target is the exact model)."""
-        return self.ld_sampling_variance and bool(np.any(self.data.ld_sampling_var > 0))
 
     def inflation(self, ratio):
         """kappa_j = 1 + LDsamplVar_j h: SNP j's residual variance is sig2_e kappa_j (numpy

@@ -103,6 +103,31 @@ def test_monitor_stops_a_blown_up_chain_with_advice(cohort):
         model.monitor(point, {"n_nonzero": 1, "genetic_variance": 25.0})
 
 
+def test_monitor_is_computed_only_where_used_and_right_there(cohort):
+    """The chain driver computes GenVar and the other monitor values only at kept and printed
+    iterations: the kept values equal those of a run monitoring every iteration (same draws),
+    and GenVar at each kept draw is beta'X'X beta / n of that draw's effects, by dense numpy
+    (robust setting: the sweep runs on the plug-in's scaled arrays, GenVar on the exact ones)."""
+    from bayesmix.inference.chain import run_chain
+
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    model = SBayesModel(summary_from_design(xs, y, snps), "C", robust=True, ridge=0.0)
+    assert model.has_sampling_ratio
+    base = dict(chain_length=120, burn_in=30, seed=4, store_snp_draws=True)
+    sparse = run_chain(model, make_sbayes_steps(model),
+                       ChainSettings(thin=3, out_freq=0, **base))
+    every = run_chain(model, make_sbayes_steps(model),
+                      ChainSettings(thin=1, out_freq=1, **base))
+    kept = np.isin(every.iterations, sparse.iterations)
+    for name, values in sparse.traces.items():
+        np.testing.assert_array_equal(values, np.asarray(every.traces[name])[kept], name)
+    for (iteration, idx, values), gen_var in zip(sparse.snp_draws, sparse.traces["GenVar"]):
+        beta = np.zeros(model.n_snps)
+        beta[idx] = values
+        assert gen_var == pytest.approx(np.sum((xs @ beta) ** 2) / len(y), rel=1e-5), iteration
+
+
 @pytest.mark.parametrize("n_snps", [300, 900])
 def test_eigenvalue_check_and_ridge(n_snps):
     """Window-cut LD of a tiny panel is indefinite; the check finds its smallest eigenvalue

@@ -499,6 +499,13 @@ def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress
                           keep_final=False)
 
 
+def _monitored(iteration: int, settings: ChainSettings) -> bool:
+    """Whether the monitor values of ``iteration`` (1-based) are used: a kept draw (after
+    burn-in, a multiple of ``thin``) or a progress line (a multiple of ``out_freq``)."""
+    kept = iteration > settings.burn_in and iteration % settings.thin == 0
+    return kept or bool(settings.out_freq and iteration % settings.out_freq == 0)
+
+
 def _run_chain(model, steps, settings: ChainSettings, *, chain: int, fingerprint: dict,
                progress_stream=None, chain_label: str = "", keep_final: bool = False
                ) -> ChainResult:
@@ -558,35 +565,41 @@ def _run_chain(model, steps, settings: ChainSettings, *, chain: int, fingerprint
         every = settings.checkpoint_every
         completed = start
         started = time.perf_counter()
-        for it in range(start, settings.chain_length):
-            if interrupt.requested():
-                break
-            stats = {}
-            for step in steps:
-                point, step_stats = step.step(point)
-                for s in step_stats:
-                    stats.update(s)
-            values = model.monitor(point, stats)
-            iteration = it + 1
-            if iteration == settings.burn_in:
+        try:
+            for it in range(start, settings.chain_length):
+                if interrupt.requested():
+                    break
+                iteration = it + 1
+                monitored = _monitored(iteration, settings)
+                stats = {}
                 for step in steps:
-                    step.stop_tuning()
-            if iteration > settings.burn_in:
-                beta, comp = snp_state(point)
-                acc.add(beta, comp)
-                if iteration % settings.thin == 0:
-                    for name in names:
-                        traces[name].append(values[name])
-                    alphas.append(np.array(point["alpha"], dtype=np.float64))
-                    kept_iters.append(iteration)
-                    if settings.store_snp_draws:
-                        idx = np.flatnonzero(beta).astype(np.int32)
-                        snp_draws.append((iteration, idx, beta[idx].astype(np.float32)))
-            printer.update(iteration, values)
-            completed = iteration
-            if (ckpt is not None and every and iteration % every == 0
-                    and iteration < settings.chain_length):
-                save_checkpoint(iteration)
+                    step.monitoring = monitored
+                    point, step_stats = step.step(point)
+                    for s in step_stats:
+                        stats.update(s)
+                values = model.monitor(point, stats) if monitored else None
+                if iteration == settings.burn_in:
+                    for step in steps:
+                        step.stop_tuning()
+                if iteration > settings.burn_in:
+                    beta, comp = snp_state(point)
+                    acc.add(beta, comp)
+                    if iteration % settings.thin == 0:
+                        for name in names:
+                            traces[name].append(values[name])
+                        alphas.append(np.array(point["alpha"], dtype=np.float64))
+                        kept_iters.append(iteration)
+                        if settings.store_snp_draws:
+                            idx = np.flatnonzero(beta).astype(np.int32)
+                            snp_draws.append((iteration, idx, beta[idx].astype(np.float32)))
+                printer.update(iteration, values)
+                completed = iteration
+                if (ckpt is not None and every and iteration % every == 0
+                        and iteration < settings.chain_length):
+                    save_checkpoint(iteration)
+        finally:
+            for step in steps:
+                step.monitoring = True  # as pm.sample expects them, should the steps be reused
         seconds = time.perf_counter() - started
         interrupted = completed < settings.chain_length
         if ckpt is not None:

@@ -140,9 +140,12 @@ class EffectsGibbs(AlphabetStep):
         seconds = time.perf_counter() - started
         new["beta"], new["comp"] = beta, comp
         self.residuals.commit(beta=alphabet.snp_effects(new))
-        genetic = alphabet.data.y - alphabet.data.design @ np.asarray(point["alpha"]) - e
+        genetic_variance = math.nan
+        if self.monitoring:
+            genetic = alphabet.data.y - alphabet.data.design @ np.asarray(point["alpha"]) - e
+            genetic_variance = float(np.var(genetic))
         return new, [{"n_nonzero": int(n_nonzero), "n_windows": int(n_windows),
-                      "genetic_variance": float(np.var(genetic)), "sweep_seconds": seconds}]
+                      "genetic_variance": genetic_variance, "sweep_seconds": seconds}]
 
 
 class ConjugateStep(AlphabetStep):

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -106,7 +107,8 @@ class EigenEffectsGibbs(AlphabetStep):
         new = dict(point)
         new["beta"], new["comp"] = beta, comp
         return new, [{"n_nonzero": int(counts[m.gamma > 0].sum()),
-                      "genetic_variance": self.residuals.genetic_variance(new),
+                      "genetic_variance": (self.residuals.genetic_variance(new)
+                                           if self.monitoring else math.nan),
                       "sweep_seconds": seconds}]
 
 

@@ -28,6 +28,7 @@ silently wrong values.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -162,7 +163,8 @@ class SBayesEffectsGibbs(AlphabetStep):
         new["beta"], new["comp"] = beta, comp
         n_nonzero = int(counts[m.gamma > 0].sum())
         return new, [{"n_nonzero": n_nonzero,
-                      "genetic_variance": self.residuals.genetic_variance(new),
+                      "genetic_variance": (self.residuals.genetic_variance(new)
+                                           if self.monitoring else math.nan),
                       "sweep_seconds": seconds}]
 
 

@@ -29,9 +29,16 @@ class AlphabetStep(BlockedStep):
 
     Its PyMC ``sampling_state`` is the generator (``StepMethodState``; adaptive steps add
     their tuning state), which is also what checkpoints store.
+
+    ``monitoring``: whether the statistics that only feed the monitor (the effects steps'
+    ``genetic_variance``, a product with the LD) are computed this iteration; otherwise they
+    are NaN. ``pm.sample`` records every draw's statistics, so it stays True there;
+    :func:`bayesmix.inference.chain.run_chain` turns it off for iterations that are neither
+    kept nor printed.
     """
 
     _state_class = StepMethodState
+    monitoring = True
 
     def __init__(self, vars, *, alphabet, residuals=None, model=None, rng=None, blocked=True):
         self.alphabet = alphabet

@@ -378,15 +378,26 @@ def sweep_in_threads(n_runs: int, n_comp: int, sweep_run) -> tuple:
 @njit
 def _xtx_times(is_band, ptr, cols, values, value_scale, s, xtx_diag, ridge, beta):
     """(X'X_lam) beta over CSR or band LD (the layouts of :func:`_sweep_range`), visiting only
-    the columns of nonzero ``beta`` (float64[M])."""
-    out = np.zeros(beta.shape[0])
-    for j in range(beta.shape[0]):
+    the columns of nonzero ``beta`` (float64[M]).
+
+    Accumulated, as the sweep's residual, divided by s_i, so that a band column is one
+    contiguous axpy the compiler vectorises (gathering s_i per entry made it 4x slower)."""
+    m = beta.shape[0]
+    scaled = np.zeros(m)
+    for j in range(m):
         if beta[j] != 0.0:
             f = s[j] * beta[j] * value_scale * (1.0 - ridge)
-            for p in range(ptr[j], ptr[j + 1]):
-                i = cols[j] - ptr[j] + p if is_band else cols[p]
-                out[i] += s[i] * values[p] * f
-            out[j] += ridge * xtx_diag[j] * beta[j]
+            if is_band:
+                column = values[ptr[j]:ptr[j + 1]]
+                target = scaled[cols[j]:cols[j] + column.shape[0]]
+                for p in range(column.shape[0]):
+                    target[p] += column[p] * f
+            else:
+                for p in range(ptr[j], ptr[j + 1]):
+                    scaled[cols[p]] += values[p] * f
+    out = np.empty(m)
+    for i in range(m):
+        out[i] = s[i] * scaled[i] + ridge * xtx_diag[i] * beta[i]
     return out
 
 
