@@ -9,7 +9,11 @@ start-up cost and peak memory.
    100000``: ``gwas.ma``) and GCTB-format LD per chromosome, listed in ``--mldm`` files:
    ``shrunk`` (``bayesmix-gctb --make-shrunk-ldm``, the genetic map of the panel: two dense
    10,000 x 10,000 blocks, 199 M nonzeros), ``band`` (GCTB's ``--make-band-ldm --wind 5``)
-   and ``sparse`` (``bayesmix-gctb --make-sparse-ldm``, n r^2 >= 10).
+   and ``sparse`` (``bayesmix-gctb --make-sparse-ldm``, n r^2 >= 10); and ``gctb_like``,
+   GCTB's published benchmark shape with its own statistics (``benchmarks/sbayes.py
+   --gctb-like``: 20,000 SNPs, a positive-definite band 10,001 wide, statistics of N 100,000
+   drawn from it; written as ``gctb_like.ldm.band`` and ``gctb_like.ma``), the band that
+   GCTB itself can run (on the panel's own ``band`` LD it fails in its first iterations).
 2. ``run``: for every ``--methods`` x ``--ld`` configuration and every ``--chain-lengths``
    (burn-in = a fifth of the chain), GCTB (``--gctb``) and bayesmix (``--python -m
    bayesmix.cli.gctb``, optionally another checkout through ``--pythonpath`` to measure a
@@ -98,7 +102,9 @@ def prepare(args):
         "band": lambda c, out: [args.gctb, "--bfile", panel, "--make-band-ldm", "--wind", "5",
                                 "--chr", c, "--thread", "1", "--out", out],
     }
-    for kind in args.ld:
+    if "gctb_like" in args.ld:
+        prepare_gctb_like(work)
+    for kind in set(args.ld) - {"gctb_like"}:
         maker = makers[kind]
         listing = work / f"{kind}.mldm"
         if listing.exists():
@@ -112,8 +118,26 @@ def prepare(args):
         listing.write_text("\n".join(prefixes) + "\n")
 
 
+def prepare_gctb_like(work: Path):
+    """``gctb_like.mldm`` and ``gctb_like.ma``: the LD and statistics of sbayes.py's GCTB-like
+    worker, written in GCTB's formats by sbayes_vs_cpp.py's writer."""
+    if (work / "gctb_like.mldm").exists():
+        return
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bayesmix_bench_sbayes_vs_cpp", Path(__file__).resolve().parent / "sbayes_vs_cpp.py")
+    vs_cpp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vs_cpp)
+    cache = work / "gctb_like_cache"
+    vs_cpp.SBAYES._run(vs_cpp.SBAYES._WORKER_GCTB_LIKE_LD, 20_000, 5_000, 100_000, cache)
+    written = vs_cpp.SBAYES._run(vs_cpp._WORKER_WRITE_GCTB, cache, work / "gctb_like")
+    (work / "gctb_like.mldm").write_text(written["ldm"] + "\n")
+
+
 def sbayes_arguments(work: Path, method: str, ld: str, length: int, out: Path) -> list[str]:
-    return ["--sbayes", method, "--gwas-summary", str(work / "gwas.ma"), "--mldm",
+    gwas = work / ("gctb_like.ma" if ld == "gctb_like" else "gwas.ma")
+    return ["--sbayes", method, "--gwas-summary", str(gwas), "--mldm",
             str(work / f"{ld}.mldm"), "--chain-length", str(length), "--burn-in",
             str(length // 5), "--thread", "1", "--out", str(out)]
 
@@ -216,7 +240,7 @@ def main():
     parser.add_argument("--label", default="after")
     parser.add_argument("--methods", nargs="+", default=["R", "C"], choices=["C", "R"])
     parser.add_argument("--ld", nargs="+", default=["shrunk", "band"],
-                        choices=["shrunk", "band", "sparse"])
+                        choices=["shrunk", "band", "sparse", "gctb_like"])
     parser.add_argument("--chain-lengths", nargs=2, type=int, default=[100, 1000])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--bayesmix-only", action="store_true",
