@@ -136,10 +136,13 @@ def prepare_gctb_like(work: Path):
 
 
 def sbayes_arguments(work: Path, method: str, ld: str, length: int, out: Path) -> list[str]:
-    gwas = work / ("gctb_like.ma" if ld == "gctb_like" else "gwas.ma")
-    return ["--sbayes", method, "--gwas-summary", str(gwas), "--mldm",
-            str(work / f"{ld}.mldm"), "--chain-length", str(length), "--burn-in",
-            str(length // 5), "--thread", "1", "--out", str(out)]
+    listing = work / f"{ld}.mldm"
+    if ld == "gctb_like":  # one matrix: --ldm (GCTB 2.05 stops silently on a one-line --mldm)
+        gwas, ld_option = work / "gctb_like.ma", ["--ldm", listing.read_text().strip()]
+    else:
+        gwas, ld_option = work / "gwas.ma", ["--mldm", str(listing)]
+    return ["--sbayes", method, "--gwas-summary", str(gwas), *ld_option, "--chain-length",
+            str(length), "--burn-in", str(length // 5), "--thread", "1", "--out", str(out)]
 
 
 def run_tool(tool: str, args, method: str, ld: str, length: int, tag: str) -> dict:
