@@ -63,6 +63,7 @@ from bayesmix import interrupt
 from bayesmix.checkpoint import fingerprint_differences
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
+from bayesmix.kernels.blas import single_threaded_blas
 
 log = logging.getLogger("bayesmix")
 
@@ -477,9 +478,7 @@ def one_blas_thread():
     The order of a BLAS sum depends on its thread count, and so do the last bits of a dot
     product; chains run under it give the same draws in this process, in a forked one or on
     a Dask worker (which runs one BLAS thread), whatever the machine's core count."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
+    return single_threaded_blas()
 
 
 def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress_stream=None,
@@ -500,10 +499,13 @@ def run_chain(model, steps, settings: ChainSettings, *, chain: int = 0, progress
 
 
 def _monitored(iteration: int, settings: ChainSettings) -> bool:
-    """Whether the monitor values of ``iteration`` (1-based) are used: a kept draw (after
-    burn-in, a multiple of ``thin``) or a progress line (a multiple of ``out_freq``)."""
+    """Whether the monitor values of ``iteration`` (1-based) are computed: a kept draw (after
+    burn-in, a multiple of ``thin``), a progress line (a multiple of ``out_freq``) or the
+    last iteration. The monitor also checks for divergence (the SBayes models raise on
+    blown-up effects or GenVar >= 1); the residual-variance steps check every iteration."""
     kept = iteration > settings.burn_in and iteration % settings.thin == 0
-    return kept or bool(settings.out_freq and iteration % settings.out_freq == 0)
+    printed = bool(settings.out_freq and iteration % settings.out_freq == 0)
+    return kept or printed or iteration == settings.chain_length
 
 
 def _run_chain(model, steps, settings: ChainSettings, *, chain: int, fingerprint: dict,

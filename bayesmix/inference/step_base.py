@@ -34,7 +34,7 @@ class AlphabetStep(BlockedStep):
     ``genetic_variance``, a product with the LD) are computed this iteration; otherwise they
     are NaN. ``pm.sample`` records every draw's statistics, so it stays True there;
     :func:`bayesmix.inference.chain.run_chain` turns it off for iterations that are neither
-    kept nor printed.
+    kept, printed nor the last.
     """
 
     _state_class = StepMethodState

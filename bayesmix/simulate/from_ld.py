@@ -36,7 +36,6 @@ into per-allele summary statistics.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,21 +46,7 @@ from scipy.sparse.csgraph import connected_components
 
 from bayesmix.errors import InputError
 from bayesmix.io.sumstats import CANONICAL_COLUMNS
-
-
-@functools.cache
-def _blas_controller():
-    """One threadpoolctl controller per process: building one inspects every loaded library
-    (~5 ms), which dominated drawing many small blocks when done per call."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def single_threaded_blas():
-    """Limit BLAS to one thread: LD blocks are small, and a threaded BLAS on a busy machine
-    spins (eigh of 100 x 100 blocks measured 20x slower with 2 threads under load)."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+from bayesmix.kernels.blas import single_threaded_blas
 
 
 def as_sparse_ld(ld) -> sp.csr_array:
