@@ -77,6 +77,11 @@ def test_bayes_c_run_writes_gctb_outputs(simulated, bfile22, capsys):
     import arviz as az
     tree = az.from_netcdf(f"{out}.nc")
     np.testing.assert_allclose(tree["snp_summary"]["pip"].values, snp_res["PIP"], atol=1e-6)
+    # ArviZ reads the posterior group as its own: draws per chain, ESS, the .parRes mean
+    assert tree["posterior"].sizes["draw"] == 500
+    hsq = next(line.split() for line in par.splitlines() if line.split()[:1] == ["hsq"])
+    assert float(tree["posterior"]["hsq"].mean()) == pytest.approx(float(hsq[1]), rel=1e-4)
+    assert 1 < float(az.ess(tree, var_names=["hsq"])["hsq"]) <= 500
 
 
 def test_bayes_r_gctb_options_and_bad_input(simulated, bfile22, capsys):

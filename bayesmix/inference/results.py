@@ -17,6 +17,7 @@ the longest chain, and :meth:`ChainsResult.diagnostics` documents its ESS / R-ha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -164,19 +165,30 @@ class ChainsResult:
         Chains shorter than the longest are padded with NaN (and iteration 0) at the end.
         """
         import xarray as xr
-        from arviz_base import from_dict  # arviz's from_dict, without its plotting stack
 
-        posterior = {name.replace(" ", "_"): self.trace(name) for name in self.parameter_names}
+        from bayesmix import __version__
+
+        sample = ("chain", "draw")
+        posterior = {name.replace(" ", "_"): (sample, self.trace(name))
+                     for name in self.parameter_names}
         d = max(self.draws_per_chain)
         alpha = np.full((len(self.chains), d, len(self.design_columns)), np.nan)
         iterations = np.zeros((len(self.chains), d), np.int64)
         for i, c in enumerate(self.chains):
             alpha[i, :len(c.iterations)] = c.alpha
             iterations[i, :len(c.iterations)] = c.iterations
-        posterior["alpha"] = alpha
-        tree = from_dict({"posterior": posterior, "sample_stats": {"iteration": iterations}},
-                            dims={"alpha": ["covariate"]},
-                            coords={"covariate": self.design_columns})
+        posterior["alpha"] = (sample + ("covariate",), alpha)
+        # the groups as ArviZ's from_dict lays them out (built here: importing arviz_base
+        # from deep inside a command cost 0.5 s of its start-up)
+        coords = {"chain": np.arange(len(self.chains)), "draw": np.arange(d)}
+        attrs = {"created_at": datetime.now(timezone.utc).isoformat(),
+                 "creation_library": "bayesmix", "creation_library_version": __version__,
+                 "creation_library_language": "Python", "sample_dims": list(sample)}
+        tree = xr.DataTree.from_dict({
+            "posterior": xr.Dataset(posterior, attrs=attrs,
+                                    coords={**coords, "covariate": self.design_columns}),
+            "sample_stats": xr.Dataset({"iteration": (sample, iterations)}, coords=coords,
+                                       attrs=attrs)})
         acc = self.snp_accumulator
         snp_ids = (self.snps["snp"].astype(str).to_numpy() if self.snps is not None
                    else np.array([f"snp{j}" for j in range(len(self.freq))]))
