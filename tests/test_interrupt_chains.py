@@ -218,3 +218,31 @@ def test_signals_inside_a_numba_sweep(models):
         sender.join()
     if "SystemError" not in kinds:
         pytest.skip(f"numba raised no SystemError this time ({set(kinds)})")
+
+
+@pytest.mark.parametrize("kind", ["bayesr", "sbayesr", "sbayesr-eigen"])
+def test_a_sweep_interrupted_before_its_commit_leaves_no_stale_residuals(kind, models,
+                                                                      monkeypatch):
+    """The sweep updates the cached residuals in place; an interrupt surfacing before the step
+    commits (immediate mode: inside or right after the numba call) must not leave residuals
+    of effects that were never returned. Truth: the residuals recomputed from the point."""
+    model, make = models[kind]
+    steps = make(model)
+    for step, rng in zip(steps, np.random.default_rng(4).spawn(len(steps))):
+        step.setup_chain(rng, 10, 10)
+    point = model.initial_point()
+    for _ in range(3):
+        for step in steps:
+            point, _ = step.step(point)
+    residuals = steps[0].residuals
+
+    def interrupted(**_):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(residuals, "commit", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            steps[0].step(point)
+    cached = np.array(residuals.sync(point))
+    residuals.reset()
+    np.testing.assert_allclose(cached, residuals.sync(point), rtol=1e-9, atol=1e-9)

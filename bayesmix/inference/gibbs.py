@@ -121,25 +121,26 @@ class EffectsGibbs(AlphabetStep):
         new = dict(point)
         log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
         started = time.perf_counter()
-        if alphabet.window_ptr is None:
-            n_nonzero = sweep_normal_mixture(
-                geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
-                geno.colsum, e, beta, comp, alphabet.gamma, derived["slab_var"],
-                log_pi, derived["sig2_e"], self.rng, snp_log_weights)
-            n_windows = 0
-        else:
-            window_on = np.array(point["window_on"])
-            pi_window = derived["pi_window"]
-            n_nonzero, n_windows = sweep_nested_windows(
-                geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx, geno.xtx,
-                geno.colsum, e, beta, comp, alphabet.window_ptr, window_on, alphabet.gamma,
-                derived["slab_var"], log_pi,
-                math.log(pi_window) - math.log1p(-pi_window), derived["sig2_e"], self.rng,
-                snp_log_weights)
-            new["window_on"] = window_on
+        with self.updating_residuals():
+            if alphabet.window_ptr is None:
+                n_nonzero = sweep_normal_mixture(
+                    geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx,
+                    geno.xtx, geno.colsum, e, beta, comp, alphabet.gamma, derived["slab_var"],
+                    log_pi, derived["sig2_e"], self.rng, snp_log_weights)
+                n_windows = 0
+            else:
+                window_on = np.array(point["window_on"])
+                pi_window = derived["pi_window"]
+                n_nonzero, n_windows = sweep_nested_windows(
+                    geno.codes, geno.center, geno.scale, geno.missing_ptr, geno.missing_idx,
+                    geno.xtx, geno.colsum, e, beta, comp, alphabet.window_ptr, window_on,
+                    alphabet.gamma, derived["slab_var"], log_pi,
+                    math.log(pi_window) - math.log1p(-pi_window), derived["sig2_e"], self.rng,
+                    snp_log_weights)
+                new["window_on"] = window_on
+            new["beta"], new["comp"] = beta, comp
+            self.residuals.commit(beta=alphabet.snp_effects(new))
         seconds = time.perf_counter() - started
-        new["beta"], new["comp"] = beta, comp
-        self.residuals.commit(beta=alphabet.snp_effects(new))
         genetic_variance = math.nan
         if self.monitoring:
             genetic = alphabet.data.y - alphabet.data.design @ np.asarray(point["alpha"]) - e
@@ -196,8 +197,9 @@ class FixedEffectsGibbs(ConjugateStep):
         sig2_e = self.alphabet.derived(point)["sig2_e"]
         mean = self._solve @ (e + design @ alpha_old)
         alpha = mean + math.sqrt(sig2_e) * self._chol_inv @ self.rng.standard_normal(len(mean))
-        e += design @ (alpha_old - alpha)
-        self.residuals.commit(alpha=alpha)
+        with self.updating_residuals():
+            e += design @ (alpha_old - alpha)
+            self.residuals.commit(alpha=alpha)
         return self.write(point, alpha)
 
 

@@ -98,12 +98,14 @@ class EigenEffectsGibbs(AlphabetStep):
                 mixture_terms(log_pi, m.gamma), derived["slab_var"], np.ascontiguousarray(vare),
                 uniforms, effect_uniforms,
                 None if snp_log_weights is None else snp_weight_terms(snp_log_weights, m.gamma))
-        if m.threads > 1:
-            counts, _ = eigen_sweep_threads(*args, threads=m.threads)
-        else:
-            counts, _ = eigen_sweep(*args)
+        with self.updating_residuals():
+            if m.threads > 1:
+                counts, _ = eigen_sweep_threads(*args, threads=m.threads)
+            else:
+                counts, _ = eigen_sweep(*args)
+            self.residuals.commit(beta=beta)
         seconds = time.perf_counter() - started
-        self.residuals.commit(beta=beta)
+        m.check_effects(beta)
         new = dict(point)
         new["beta"], new["comp"] = beta, comp
         return new, [{"n_nonzero": int(counts[m.gamma > 0].sum()),

@@ -153,12 +153,14 @@ class SBayesEffectsGibbs(AlphabetStep):
                 uniforms, effect_uniforms,
                 None if snp_log_weights is None else snp_weight_terms(snp_log_weights, m.gamma))
         started = time.perf_counter()
-        if m.block_bounds is not None:
-            counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)
-        else:
-            counts, _ = SWEEPS[m.ld_layout](*args)
+        with self.updating_residuals():
+            if m.block_bounds is not None:
+                counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)
+            else:
+                counts, _ = SWEEPS[m.ld_layout](*args)
+            self.residuals.commit(beta=beta)
         seconds = time.perf_counter() - started
-        self.residuals.commit(beta=beta)
+        m.check_effects(beta)
         new = dict(point)
         new["beta"], new["comp"] = beta, comp
         n_nonzero = int(counts[m.gamma > 0].sum())

@@ -15,6 +15,7 @@ import each other one way only.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
@@ -52,6 +53,18 @@ class AlphabetStep(BlockedStep):
         super().setup_chain(rng, tune, draws)
         if self.residuals is not None:
             self.residuals.reset()
+
+    @contextmanager
+    def updating_residuals(self):
+        """Around a step that updates ``self.residuals`` in place before committing its new
+        point: if it is interrupted in between (a signal surfacing inside or right after a
+        numba sweep, in immediate mode), the cached residuals belong to effects that were
+        never returned, so they are forgotten and recomputed from the point at the next sync."""
+        try:
+            yield
+        except BaseException:
+            self.residuals.reset()
+            raise
 
     @staticmethod
     def competence(var, has_grad):
