@@ -161,17 +161,31 @@ class SummaryAlphabetModel(AlphabetModel):
         point["alpha"] = np.zeros(0)  # no fixed effects: keeps the chain driver's bookkeeping
         return point
 
+    def effect_problems(self, beta) -> list[str]:
+        """What is wrong with the standardised effects ``beta`` (empty if nothing): non-finite
+        values, or an effect above :data:`MAX_ABS_EFFECT`. O(M), so the effects steps run it
+        every iteration (:meth:`check_effects`)."""
+        if not np.isfinite(beta).all():
+            return ["non-finite effects"]
+        j = int(np.abs(beta).argmax())
+        if abs(beta[j]) > MAX_ABS_EFFECT:
+            return [f"SNP {self.data.stats['SNP'].iloc[j]} has a standardised effect of "
+                    f"{beta[j]:.3g} (more than the whole phenotypic variance)"]
+        return []
+
+    def check_effects(self, beta) -> None:
+        """ConvergenceError (with :meth:`divergence_advice`) if :meth:`effect_problems`."""
+        self.raise_diverged(self.effect_problems(beta))
+
+    def raise_diverged(self, problems: list[str]) -> None:
+        if problems:
+            raise ConvergenceError("the chain diverged: " + "; ".join(problems) + ". "
+                                   + self.divergence_advice())
+
     def check_divergence(self, point, out) -> dict:
         """``out`` (the monitor's values) unless the chain diverged: then ConvergenceError
         naming what blew up, with :meth:`divergence_advice`."""
-        beta = np.asarray(point["beta"])
-        problems = []
-        if not np.isfinite(beta).all():
-            problems.append("non-finite effects")
-        elif np.abs(beta).max() > MAX_ABS_EFFECT:
-            j = int(np.abs(beta).argmax())
-            problems.append(f"SNP {self.data.stats['SNP'].iloc[j]} has a standardised effect "
-                            f"of {beta[j]:.3g} (more than the whole phenotypic variance)")
+        problems = self.effect_problems(np.asarray(point["beta"]))
         if not out["ResVar"] > 0:
             problems.append(f"residual variance {out['ResVar']:.4g} <= 0")
         if not 0.0 <= out["GenVar"] < 1.0:
@@ -179,9 +193,7 @@ class SummaryAlphabetModel(AlphabetModel):
                             f"phenotypic variance of 1")
         if not 0.0 <= out["hsq"] < 1.0:
             problems.append(f"hsq {out['hsq']:.4g} outside [0, 1)")
-        if problems:
-            raise ConvergenceError("the chain diverged: " + "; ".join(problems) + ". "
-                                   + self.divergence_advice())
+        self.raise_diverged(problems)
         return out
 
 

@@ -103,6 +103,22 @@ def test_monitor_stops_a_blown_up_chain_with_advice(cohort):
         model.monitor(point, {"n_nonzero": 1, "genetic_variance": 25.0})
 
 
+def test_effects_step_stops_a_blown_up_effect_at_every_iteration(cohort):
+    """The effect-size check runs in the sweep's step itself, also at iterations where the
+    monitor is not computed: statistics 1,000x stronger than the LD allows give effects far
+    above 1 SD after one sweep."""
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    data = summary_from_design(xs, y, snps)
+    data.xty = data.xty * 1000
+    model = SBayesModel(data, "C", robust=False)
+    effects_step = make_sbayes_steps(model)[0]
+    effects_step.setup_chain(np.random.default_rng(2), 10, 10)
+    effects_step.monitoring = False
+    with pytest.raises(ConvergenceError, match="diverged: SNP .* standardised effect"):
+        effects_step.step(model.initial_point())
+
+
 def test_monitor_is_computed_only_where_used_and_right_there(cohort):
     """The chain driver computes GenVar and the other monitor values only at kept and printed
     iterations: the kept values equal those of a run monitoring every iteration (same draws),

