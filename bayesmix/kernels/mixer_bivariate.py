@@ -305,15 +305,6 @@ def component_seed(seed, component):
 
 
 @njit
-def _bvn_logpdf(z1, z2, a, b, c):
-    det = a * c - b * b
-    if det <= 0.0:
-        return -np.inf
-    return -LOG_2PI - 0.5 * math.log(det) - 0.5 * (c * z1 * z1 - 2.0 * b * z1 * z2
-                                                    + a * z2 * z2) / det
-
-
-@njit
 def draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched, is_touched):
     """Causal-set draw ``k`` of the full model: adds S_cj = sum_{i in C_c} H_i r_ij^2 of
     each component c (sets of ``counts[c]`` reference SNPs) into ``s_sum[c, j]`` and lists the
@@ -350,14 +341,19 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
     n_draws, seed : K draws of the three causal sets; fixed seed = same sets every call.
 
     The draws are split in :data:`FULL_DRAW_CHUNKS` fixed chunks (draw k in chunk
-    k mod chunks) run in parallel, each keeping per tag a running maximum and scaled sum of
-    its pdfs, merged in chunk order: results do not depend on the thread count. Memory
-    O(chunks x T) on top of the LD.
+    k mod chunks) run in parallel, merged in chunk order: results do not depend on the thread
+    count. Memory O(chunks x T) on top of the LD.
+
+    Without logarithms in the loop over draws: a draw's density at tag j is
+    exp(e) / (2 pi sqrt(det)) with e = -z' Sigma^-1 z / 2, and each chunk keeps per tag the
+    running maximum of e and the sum of det^-1/2 exp(e - max). Sigma = Sigma_0 + (a positive
+    semi-definite causal part), so det >= det_0 and every term is at most det_0^-1/2: nothing
+    overflows, and a term lost to underflow is below e^-745 of the largest.
     """
     n_tags = z1.shape[0]
     n_snps = het.shape[0]
     n_chunks = FULL_DRAW_CHUNKS
-    run_max = np.full((n_chunks, n_tags), -np.inf)
+    run_top = np.full((n_chunks, n_tags), -np.inf)
     run_sum = np.zeros((n_chunks, n_tags))
     n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
     counts = np.empty(3, dtype=np.int64)
@@ -379,13 +375,17 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
                 a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
                 cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
                 bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
-                lp = _bvn_logpdf(z1[j], z2[j], a, bb, cc)
-                top = run_max[chunk, j]
-                if lp > top:
-                    run_sum[chunk, j] = run_sum[chunk, j] * math.exp(top - lp) + 1.0
-                    run_max[chunk, j] = lp
-                elif lp > -np.inf:
-                    run_sum[chunk, j] += math.exp(lp - top)
+                det = a * cc - bb * bb
+                if det > 0.0:  # else a zero density: counted as a touched draw, nothing added
+                    x1, x2 = z1[j], z2[j]
+                    e = -0.5 * (cc * x1 * x1 - 2.0 * bb * x1 * x2 + a * x2 * x2) / det
+                    top = run_top[chunk, j]
+                    if e > top:
+                        run_sum[chunk, j] = run_sum[chunk, j] * math.exp(top - e) \
+                            + 1.0 / math.sqrt(det)
+                        run_top[chunk, j] = e
+                    else:
+                        run_sum[chunk, j] += math.exp(e - top) / math.sqrt(det)
                 n_touched_draws[chunk, j] += 1
                 s_sum[0, j] = 0.0
                 s_sum[1, j] = 0.0
@@ -393,17 +393,24 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
                 is_touched[j] = 0
     out = np.empty(n_tags)
     for j in numba.prange(n_tags):
-        lp0 = _bvn_logpdf(z1[j], z2[j], a0[j], b0[j], c0[j])
+        det0 = a0[j] * c0[j] - b0[j] * b0[j]
         n_null = n_draws
-        top = lp0
+        top = -np.inf
         for chunk in range(n_chunks):
             n_null -= n_touched_draws[chunk, j]
-            top = max(top, run_max[chunk, j])
-        total = n_null * math.exp(lp0 - top)
+            top = max(top, run_top[chunk, j])
+        e0 = -np.inf
+        if det0 > 0.0 and n_null > 0:
+            e0 = -0.5 * (c0[j] * z1[j] ** 2 - 2.0 * b0[j] * z1[j] * z2[j]
+                         + a0[j] * z2[j] ** 2) / det0
+            top = max(top, e0)
+        total = 0.0
+        if e0 > -np.inf:
+            total = n_null * math.exp(e0 - top) / math.sqrt(det0)
         for chunk in range(n_chunks):
             if run_sum[chunk, j] > 0.0:
-                total += run_sum[chunk, j] * math.exp(run_max[chunk, j] - top)
-        out[j] = top + math.log(total / n_draws) if total > 0.0 else -np.inf
+                total += run_sum[chunk, j] * math.exp(run_top[chunk, j] - top)
+        out[j] = -LOG_2PI + top + math.log(total / n_draws) if total > 0.0 else -np.inf
     return out
 
 
