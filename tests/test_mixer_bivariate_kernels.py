@@ -223,14 +223,21 @@ def _full_reference(z1, z2, n1, n2, weak, r2_dense, het, params, n_draws, seed):
     return special.logsumexp(logpdf, axis=0) - np.log(n_draws)
 
 
+def _random_pair(rng, n_tags, n_snps):
+    """(r2 CSR, z1, z2, n1, n2, weak, ld): random LD and per-tag data of a trait pair; ``ld``
+    = (col_ptr, col_tags, col_r2, het), the full kernels' LD arguments."""
+    r2, het = _random_ld(rng, n_tags, n_snps)
+    csc = r2.tocsc()
+    z1, z2 = rng.normal(0, 2, n_tags), rng.normal(0, 2, n_tags)
+    n1, n2 = rng.uniform(2e4, 8e4, n_tags), rng.uniform(2e4, 8e4, n_tags)
+    weak = rng.uniform(0, 3, n_tags)
+    return r2, z1, z2, n1, n2, weak, (csc.indptr, csc.indices, csc.data, het)
+
+
 def test_full_model_equals_slow_reference_with_the_same_draws():
     rng = np.random.default_rng(5)
-    r2, het = _random_ld(rng, 12, 40)
-    csc = r2.tocsc()
-    z1, z2 = rng.normal(0, 2, 12), rng.normal(0, 2, 12)
-    n1, n2 = rng.uniform(2e4, 8e4, 12), rng.uniform(2e4, 8e4, 12)
-    weak = rng.uniform(0, 3, 12)
-    ld = (csc.indptr, csc.indices, csc.data, het)
+    r2, z1, z2, n1, n2, weak, ld = _random_pair(rng, 12, 40)
+    het = ld[3]
     got = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
     want = _full_reference(z1, z2, n1, n2, weak, r2.toarray(), het, PARAMS, 30, 123)
     np.testing.assert_allclose(got, want, rtol=1e-9)
@@ -312,3 +319,43 @@ def test_reduces_to_the_univariate_kernel():
     assert logp == pytest.approx(lp1 + lp2, rel=1e-10)
     np.testing.assert_allclose(grad[[0, 3, 6]], g1, rtol=1e-8)
     np.testing.assert_allclose(grad[[1, 4, 7]], g2, rtol=1e-8)
+
+
+def test_stored_draw_sums_give_the_same_likelihood_bit_for_bit():
+    """The draws' LD sums depend on the causal-set sizes, K and the seed only: stored once
+    (draw_tag_sums), they give full_tag_logpdf's numbers exactly at other variances and
+    correlations; BivariateData stores them when a setting repeats, and not above its memory
+    limit, with the same likelihood either way."""
+    from bayesmix.prepare.mixer_data import BivariateData, FullDrawCache, MixerData
+
+    rng = np.random.default_rng(8)
+    _, z1, z2, n1, n2, weak, ld = _random_pair(rng, 25, 60)
+    counts = kb.full_causal_counts(PARAMS, 60)
+    n_touched, _, _ = kb.draw_tag_sums(counts, 123, 30, *ld, 25, np.empty(0, np.int64))
+    draw_ptr = np.concatenate([[0], np.cumsum(n_touched)])
+    again, tags, sums = kb.draw_tag_sums(counts, 123, 30, *ld, 25, draw_ptr)
+    np.testing.assert_array_equal(again, n_touched)
+    assert len(tags) == draw_ptr[-1] > 0
+    for rho12, rho0, scale in [(0.6, 0.3, 1.0), (-0.9, 0.0, 3.0), (0.2, -0.5, 0.2)]:
+        params = PARAMS.copy()
+        params[[3, 4]] *= scale
+        params[5], params[8] = rho12, rho0
+        np.testing.assert_array_equal(
+            kb.full_tag_logpdf_from_sums(z1, z2, n1, n2, weak, draw_ptr, tags, sums, params),
+            kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, params, 30, 123))
+
+    data, _ = MixerData.synthetic(400, rng=rng)
+    pair = BivariateData.from_mixer_data(data, rng.normal(0, 2, 400), rng.normal(0, 2, 400),
+                                         1e5, 8e4)
+    small = BivariateData(pair.trait1, pair.trait2)
+    small.full_draws = FullDrawCache(limit_bytes=0)
+    theta = np.array([0.01, 0.02, 0.03, 2e-5, 3e-5, 0.5, 1.0, 1.1, 0.1])
+    a, b = pair.trait1, pair.trait2
+    for rho12 in (0.5, 0.1, -0.3, 0.8):
+        theta[5] = rho12
+        direct = kb.full_logp(a.z, b.z, a.n, b.n, a.weak, a.weights, *a.ld_columns, a.het,
+                              theta, 50, 4)
+        assert pair.full_logp(theta, 50, 4) == direct
+        assert small.full_logp(theta, 50, 4) == direct
+    assert pair.full_draws.arrays is not None          # stored from the second call on
+    assert small.full_draws.arrays is None             # over the limit: never stored

@@ -326,6 +326,65 @@ def draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched
     return n_touched
 
 
+@njit
+def full_causal_counts(params, n_snps):
+    """(3,) sizes round(pi_c M) of the full model's causal sets C1, C2, C12 (at most M)."""
+    counts = np.empty(3, dtype=np.int64)
+    for c in range(3):
+        counts[c] = min(n_snps, n_causal_draw(params[c], n_snps))
+    return counts
+
+
+@njit(inline="always")  # a call per draw and tag: numba's inlining keeps the loop tight
+def _add_draw_density(chunk, j, s1, s2, s12, z1, z2, n1, n2, a0, b0, c0, sb1, sb2, sq_b,
+                      run_top, run_sum, n_touched_draws):
+    """Add one draw's density at tag j, whose causal sets C1, C2, C12 have LD sums s1, s2, s12
+    with it, to ``chunk``'s running maximum ``run_top`` and scaled sum ``run_sum``
+    (:func:`full_tag_logpdf`)."""
+    a = a0[j] + (s1 + s12) * n1[j] * sb1
+    cc = c0[j] + (s2 + s12) * n2[j] * sb2
+    bb = b0[j] + s12 * math.sqrt(n1[j] * n2[j]) * sq_b
+    det = a * cc - bb * bb
+    if det > 0.0:  # else a zero density: counted as a touched draw, nothing added
+        x1, x2 = z1[j], z2[j]
+        e = -0.5 * (cc * x1 * x1 - 2.0 * bb * x1 * x2 + a * x2 * x2) / det
+        top = run_top[chunk, j]
+        if e > top:
+            run_sum[chunk, j] = run_sum[chunk, j] * math.exp(top - e) + 1.0 / math.sqrt(det)
+            run_top[chunk, j] = e
+        else:
+            run_sum[chunk, j] += math.exp(e - top) / math.sqrt(det)
+    n_touched_draws[chunk, j] += 1
+
+
+@njit(parallel=True)
+def _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws):
+    """(T,) log of the average density over the draws: the chunks' sums, in chunk order, plus
+    the null density N(0, Sigma_0j) for each draw that did not reach tag j."""
+    n_tags = z1.shape[0]
+    out = np.empty(n_tags)
+    for j in numba.prange(n_tags):
+        det0 = a0[j] * c0[j] - b0[j] * b0[j]
+        n_null = n_draws
+        top = -np.inf
+        for chunk in range(run_top.shape[0]):
+            n_null -= n_touched_draws[chunk, j]
+            top = max(top, run_top[chunk, j])
+        e0 = -np.inf
+        if det0 > 0.0 and n_null > 0:
+            e0 = -0.5 * (c0[j] * z1[j] ** 2 - 2.0 * b0[j] * z1[j] * z2[j]
+                         + a0[j] * z2[j] ** 2) / det0
+            top = max(top, e0)
+        total = 0.0
+        if e0 > -np.inf:
+            total = n_null * math.exp(e0 - top) / math.sqrt(det0)
+        for chunk in range(run_top.shape[0]):
+            if run_sum[chunk, j] > 0.0:
+                total += run_sum[chunk, j] * math.exp(run_top[chunk, j] - top)
+        out[j] = -LOG_2PI + top + math.log(total / n_draws) if total > 0.0 else -np.inf
+    return out
+
+
 @njit(parallel=True)
 def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
                     seed):
@@ -351,14 +410,11 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
     overflows, and a term lost to underflow is below e^-745 of the largest.
     """
     n_tags = z1.shape[0]
-    n_snps = het.shape[0]
     n_chunks = FULL_DRAW_CHUNKS
     run_top = np.full((n_chunks, n_tags), -np.inf)
     run_sum = np.zeros((n_chunks, n_tags))
     n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
-    counts = np.empty(3, dtype=np.int64)
-    for c in range(3):
-        counts[c] = min(n_snps, n_causal_draw(params[c], n_snps))
+    counts = full_causal_counts(params, het.shape[0])
     sb1, sb2, rho12 = params[3], params[4], params[5]
     sq_b = rho12 * math.sqrt(sb1 * sb2)
     a0, b0, c0 = null_covariance(n1, n2, weak, params)
@@ -372,56 +428,86 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
             # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0j)
             for t in range(n_touched):
                 j = touched[t]
-                a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
-                cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
-                bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
-                det = a * cc - bb * bb
-                if det > 0.0:  # else a zero density: counted as a touched draw, nothing added
-                    x1, x2 = z1[j], z2[j]
-                    e = -0.5 * (cc * x1 * x1 - 2.0 * bb * x1 * x2 + a * x2 * x2) / det
-                    top = run_top[chunk, j]
-                    if e > top:
-                        run_sum[chunk, j] = run_sum[chunk, j] * math.exp(top - e) \
-                            + 1.0 / math.sqrt(det)
-                        run_top[chunk, j] = e
-                    else:
-                        run_sum[chunk, j] += math.exp(e - top) / math.sqrt(det)
-                n_touched_draws[chunk, j] += 1
+                _add_draw_density(chunk, j, s_sum[0, j], s_sum[1, j], s_sum[2, j], z1, z2, n1,
+                                  n2, a0, b0, c0, sb1, sb2, sq_b, run_top, run_sum,
+                                  n_touched_draws)
                 s_sum[0, j] = 0.0
                 s_sum[1, j] = 0.0
                 s_sum[2, j] = 0.0
                 is_touched[j] = 0
-    out = np.empty(n_tags)
-    for j in numba.prange(n_tags):
-        det0 = a0[j] * c0[j] - b0[j] * b0[j]
-        n_null = n_draws
-        top = -np.inf
-        for chunk in range(n_chunks):
-            n_null -= n_touched_draws[chunk, j]
-            top = max(top, run_top[chunk, j])
-        e0 = -np.inf
-        if det0 > 0.0 and n_null > 0:
-            e0 = -0.5 * (c0[j] * z1[j] ** 2 - 2.0 * b0[j] * z1[j] * z2[j]
-                         + a0[j] * z2[j] ** 2) / det0
-            top = max(top, e0)
-        total = 0.0
-        if e0 > -np.inf:
-            total = n_null * math.exp(e0 - top) / math.sqrt(det0)
-        for chunk in range(n_chunks):
-            if run_sum[chunk, j] > 0.0:
-                total += run_sum[chunk, j] * math.exp(run_top[chunk, j] - top)
-        out[j] = -LOG_2PI + top + math.log(total / n_draws) if total > 0.0 else -np.inf
-    return out
+    return _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws)
+
+
+@njit(parallel=True)
+def draw_tag_sums(counts, seed, n_draws, col_ptr, col_tags, col_r2, het, n_tags, draw_ptr):
+    """The tags each causal-set draw of :func:`full_tag_logpdf` reaches and their LD sums with
+    its three sets, in the order that function visits them.
+
+    Returns ``(n_touched, tags, sums)``: (K,) tags reached per draw; with ``draw_ptr`` =
+    [0, cumsum(n_touched)] (K + 1,) also ``tags`` (E,) int32 and ``sums`` (E, 3), draw k at
+    ``draw_ptr[k]:draw_ptr[k + 1]``. With an empty ``draw_ptr`` only the counts (the first
+    pass: E decides whether storing fits), and empty arrays.
+    """
+    store = draw_ptr.shape[0] > 0
+    n_entries = draw_ptr[n_draws] if store else 0
+    tags = np.empty(n_entries, dtype=np.int32)
+    sums = np.empty((n_entries, 3))
+    n_touched = np.zeros(n_draws, dtype=np.int64)
+    for chunk in numba.prange(FULL_DRAW_CHUNKS):
+        s_sum = np.zeros((3, n_tags))
+        touched = np.empty(n_tags, dtype=np.int64)
+        is_touched = np.zeros(n_tags, dtype=np.uint8)
+        for k in range(chunk, n_draws, FULL_DRAW_CHUNKS):
+            n = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched,
+                             is_touched)
+            n_touched[k] = n
+            for t in range(n):
+                j = touched[t]
+                if store:
+                    tags[draw_ptr[k] + t] = j
+                    for c in range(3):
+                        sums[draw_ptr[k] + t, c] = s_sum[c, j]
+                for c in range(3):
+                    s_sum[c, j] = 0.0
+                is_touched[j] = 0
+    return n_touched, tags, sums
+
+
+@njit(parallel=True)
+def full_tag_logpdf_from_sums(z1, z2, n1, n2, weak, draw_ptr, draw_tags, draw_sums, params):
+    """:func:`full_tag_logpdf` from the draws' LD sums stored by :func:`draw_tag_sums` (same
+    causal-set sizes, K and seed): the same numbers, without redoing the draws."""
+    n_tags = z1.shape[0]
+    n_draws = draw_ptr.shape[0] - 1
+    n_chunks = FULL_DRAW_CHUNKS
+    run_top = np.full((n_chunks, n_tags), -np.inf)
+    run_sum = np.zeros((n_chunks, n_tags))
+    n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
+    sb1, sb2, rho12 = params[3], params[4], params[5]
+    sq_b = rho12 * math.sqrt(sb1 * sb2)
+    a0, b0, c0 = null_covariance(n1, n2, weak, params)
+    for chunk in numba.prange(n_chunks):
+        for k in range(chunk, n_draws, n_chunks):
+            for e in range(draw_ptr[k], draw_ptr[k + 1]):
+                _add_draw_density(chunk, draw_tags[e], draw_sums[e, 0], draw_sums[e, 1],
+                                  draw_sums[e, 2], z1, z2, n1, n2, a0, b0, c0, sb1, sb2, sq_b,
+                                  run_top, run_sum, n_touched_draws)
+    return _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws)
+
+
+@njit
+def weighted_total(weights, tag_logpdf):
+    """``sum_j w_j log pdf(z_j)`` over the tags with w_j != 0 (in tag order)."""
+    total = 0.0
+    for j in range(tag_logpdf.shape[0]):
+        if weights[j] != 0.0:
+            total += weights[j] * tag_logpdf[j]
+    return total
 
 
 @njit
 def full_logp(z1, z2, n1, n2, weak, weights, col_ptr, col_tags, col_r2, het, params, n_draws,
               seed):
     """Weighted log-likelihood ``sum_j w_j log pdf(z_j)`` of the full model."""
-    lp = full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
-                         seed)
-    total = 0.0
-    for j in range(z1.shape[0]):
-        if weights[j] != 0.0:
-            total += weights[j] * lp[j]
-    return total
+    return weighted_total(weights, full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags,
+                                                   col_r2, het, params, n_draws, seed))
