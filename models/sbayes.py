@@ -165,13 +165,14 @@ class SummaryAlphabetModel(AlphabetModel):
         """What is wrong with the standardised effects ``beta`` (empty if nothing): non-finite
         values, or an effect above :data:`MAX_ABS_EFFECT`. O(M), so the effects steps run it
         every iteration (:meth:`check_effects`)."""
+        magnitude = np.abs(beta)
+        if magnitude.size == 0 or magnitude.max() <= MAX_ABS_EFFECT:  # one pass; NaN fails it
+            return []
         if not np.isfinite(beta).all():
             return ["non-finite effects"]
-        j = int(np.abs(beta).argmax())
-        if abs(beta[j]) > MAX_ABS_EFFECT:
-            return [f"SNP {self.data.stats['SNP'].iloc[j]} has a standardised effect of "
-                    f"{beta[j]:.3g} (more than the whole phenotypic variance)"]
-        return []
+        j = int(magnitude.argmax())
+        return [f"SNP {self.data.stats['SNP'].iloc[j]} has a standardised effect of "
+                f"{beta[j]:.3g} (more than the whole phenotypic variance)"]
 
     def check_effects(self, beta) -> None:
         """ConvergenceError (with :meth:`divergence_advice`) if :meth:`effect_problems`."""

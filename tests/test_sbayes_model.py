@@ -101,6 +101,11 @@ def test_monitor_stops_a_blown_up_chain_with_advice(cohort):
     with pytest.raises(ConvergenceError, match="diverged: SNP .* standardised effect of 5.*"
                                                "the robust setting"):
         model.monitor(point, {"n_nonzero": 1, "genetic_variance": 25.0})
+    for bad in (np.nan, np.inf, -np.inf):
+        point["beta"][0] = bad
+        assert model.effect_problems(point["beta"]) == ["non-finite effects"]
+    point["beta"][0] = -1.0  # exactly the limit: allowed
+    assert model.effect_problems(point["beta"]) == []
 
 
 def test_effects_step_stops_a_blown_up_effect_at_every_iteration(cohort):
