@@ -3,6 +3,7 @@ of causal configurations, finite differences, numerical integration and Monte Ca
 
 import itertools
 import math
+import pickle
 
 import numba
 import numpy as np
@@ -359,3 +360,5 @@ def test_stored_draw_sums_give_the_same_likelihood_bit_for_bit():
         assert small.full_logp(theta, 50, 4) == direct
     assert pair.full_draws.arrays is not None          # stored from the second call on
     assert small.full_draws.arrays is None             # over the limit: never stored
+    shipped = pickle.loads(pickle.dumps(pair))          # as to a Dask worker: sent empty
+    assert shipped.full_draws.arrays is None and shipped.full_logp(theta, 50, 4) == direct

@@ -173,20 +173,36 @@ class FullDrawCache:
 
     def __init__(self, limit_bytes: int = FULL_DRAW_CACHE_BYTES):
         self.limit_bytes = limit_bytes
-        self.key = None  # the setting stored (its arrays, or None: too large to store)
-        self.arrays = None
+        # (setting, its arrays or None when too large): one attribute, replaced whole, so a
+        # thread sharing the data never pairs one setting with another's arrays
+        self.stored = (None, None)
         self.asked = None  # the setting asked for last
+
+    @property
+    def arrays(self):
+        """The stored setting's (draw_ptr, tags, sums), or None."""
+        return self.stored[1]
 
     def arrays_for(self, key, build):
         """(draw_ptr, tags, sums) of setting ``key`` if stored or now stored, else None;
         ``build(limit_bytes)`` makes them or returns None when they take more."""
+        stored_key, arrays = self.stored
+        if key == stored_key:
+            return arrays
         if key != self.asked:
             self.asked = key
             return None
-        if key != self.key:
-            self.key, self.arrays = key, None  # free the previous setting's arrays first
-            self.arrays = build(self.limit_bytes)
-        return self.arrays
+        self.stored = (None, None)  # free the previous setting's arrays first
+        arrays = build(self.limit_bytes)
+        self.stored = (key, arrays)
+        return arrays
+
+    def __getstate__(self):
+        """Pickled (e.g. sent to a Dask worker) empty: the arrays are remade where used."""
+        return {"limit_bytes": self.limit_bytes}
+
+    def __setstate__(self, state):
+        self.__init__(state["limit_bytes"])
 
 
 @dataclass
