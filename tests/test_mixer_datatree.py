@@ -13,10 +13,11 @@ import xarray as xr
 
 from bayesmix.inference.mle import fit_univariate
 from bayesmix.inference.mle_bivariate import fit_bivariate, profile_pi12
+from bayesmix.io.files import write_netcdf
 from bayesmix.models.mixer import simulate_z_from_model
 from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.report.mixer_bivariate_json import fit_to_dict
-from bayesmix.report.mixer_json import univariate_fit_json, write_json, write_netcdf
+from bayesmix.report.mixer_json import univariate_fit_json, write_json
 
 
 @pytest.fixture(scope="module")

@@ -117,8 +117,8 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts."""
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
+    from bayesmix.io.files import write_netcdf
     from bayesmix.prepare.mixer import power_warning
-    from bayesmix.report.mixer_json import write_netcdf
 
     checkpoint = _checkpoint(out, resume)
     data, maf, lines = inputs.load_univariate()
@@ -157,8 +157,8 @@ def write_fit1(fit, out, options=None, extra: dict | None = None):
     """OUT.json (``extra`` keys added) and OUT.nc of a univariate fit; returns the tree."""
     import json
 
-    from bayesmix.io.files import json_types
-    from bayesmix.report.mixer_json import univariate_fit_json, write_json, write_netcdf
+    from bayesmix.io.files import json_types, write_netcdf
+    from bayesmix.report.mixer_json import univariate_fit_json, write_json
 
     write_json(f"{out}.json", {**univariate_fit_json(fit, options=options or {}),
                                **(extra or {})})
@@ -253,9 +253,8 @@ def write_fit2(fit, out, trait_files, options=None, extra: dict | None = None) -
     """OUT.json (with ``extra`` keys) and OUT.nc of a bivariate fit of ``trait_files``."""
     import json
 
-    from bayesmix.io.files import json_types
+    from bayesmix.io.files import json_types, write_netcdf
     from bayesmix.report.mixer_bivariate_json import write_fit_json
-    from bayesmix.report.mixer_json import write_netcdf
 
     extra = {key: value for key, value in (extra or {}).items() if key != "interval_warning"}
     write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, trait_files)),
@@ -288,6 +287,7 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
     from bayesmix.inference.mle_bivariate import fit_from_record, shared_posteriors
     from bayesmix.io.files import atomic_path
     from bayesmix.plots import bivariate as bplots
+    from bayesmix.plots.mixer import save_figure
     from bayesmix.report.mixer_bivariate_json import read_fit_json
     from bayesmix.report.mixer_json import write_json
 
@@ -328,9 +328,7 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
         fig = plt.figure(figsize=size)
         draw(fig)
         fig.tight_layout()
-        for ext in ("png", "pdf"):
-            with atomic_path(f"{out}.{name}.{ext}") as tmp:
-                fig.savefig(tmp, format=ext, bbox_inches="tight")
+        save_figure(fig, f"{out}.{name}")
         plt.close(fig)
     run_log.say(f"test2: {int((post['p_shared'] >= 0.9).sum())} of {data.n_tags} tag SNPs "
                 f"with P(shared) >= 0.9; wrote {out}.json, {out}.snps.tsv.gz and "

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from bayesmix.io.files import atomic_path
+from bayesmix.io.files import write_netcdf
 from bayesmix.kernels.diagnostics import ess_bulk, ess_tail, rhat
 
 
@@ -239,6 +239,4 @@ class ChainsResult:
 
     def to_netcdf(self, path) -> None:
         """Write :meth:`to_datatree` atomically."""
-        tree = self.to_datatree()
-        with atomic_path(path) as tmp:
-            tree.to_netcdf(tmp, engine="h5netcdf")
+        write_netcdf(self.to_datatree(), path)

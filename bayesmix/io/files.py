@@ -267,6 +267,12 @@ def atomic_path(path):
                 tmp.unlink()
 
 
+def write_netcdf(tree, path) -> None:
+    """Write an xarray DataTree to netCDF-4 (h5netcdf) atomically."""
+    with atomic_path(path) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "wt"):
     """Open ``path`` for writing atomically; ``.gz`` paths are gzip-compressed."""

@@ -327,6 +327,23 @@ def draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched
 
 
 @njit
+def draw_scratch(n_tags):
+    """Work arrays of :func:`draw_ld_sums` for one chunk of draws: ``s_sum`` (3, T) zeros,
+    ``touched`` (T,) and ``is_touched`` (T,) zeros."""
+    return (np.zeros((3, n_tags)), np.empty(n_tags, dtype=np.int64),
+            np.zeros(n_tags, dtype=np.uint8))
+
+
+@njit(inline="always")
+def clear_tag(s_sum, is_touched, j):
+    """Reset touched tag j in :func:`draw_ld_sums`' work arrays once its sums are read."""
+    s_sum[0, j] = 0.0
+    s_sum[1, j] = 0.0
+    s_sum[2, j] = 0.0
+    is_touched[j] = 0
+
+
+@njit
 def full_causal_counts(params, n_snps):
     """(3,) sizes round(pi_c M) of the full model's causal sets C1, C2, C12 (at most M)."""
     counts = np.empty(3, dtype=np.int64)
@@ -419,9 +436,7 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
     sq_b = rho12 * math.sqrt(sb1 * sb2)
     a0, b0, c0 = null_covariance(n1, n2, weak, params)
     for chunk in numba.prange(n_chunks):
-        s_sum = np.zeros((3, n_tags))
-        touched = np.empty(n_tags, dtype=np.int64)
-        is_touched = np.zeros(n_tags, dtype=np.uint8)
+        s_sum, touched, is_touched = draw_scratch(n_tags)
         for k in range(chunk, n_draws, n_chunks):
             n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
                                      touched, is_touched)
@@ -431,10 +446,7 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
                 _add_draw_density(chunk, j, s_sum[0, j], s_sum[1, j], s_sum[2, j], z1, z2, n1,
                                   n2, a0, b0, c0, sb1, sb2, sq_b, run_top, run_sum,
                                   n_touched_draws)
-                s_sum[0, j] = 0.0
-                s_sum[1, j] = 0.0
-                s_sum[2, j] = 0.0
-                is_touched[j] = 0
+                clear_tag(s_sum, is_touched, j)
     return _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws)
 
 
@@ -454,9 +466,7 @@ def draw_tag_sums(counts, seed, n_draws, col_ptr, col_tags, col_r2, het, n_tags,
     sums = np.empty((n_entries, 3))
     n_touched = np.zeros(n_draws, dtype=np.int64)
     for chunk in numba.prange(FULL_DRAW_CHUNKS):
-        s_sum = np.zeros((3, n_tags))
-        touched = np.empty(n_tags, dtype=np.int64)
-        is_touched = np.zeros(n_tags, dtype=np.uint8)
+        s_sum, touched, is_touched = draw_scratch(n_tags)
         for k in range(chunk, n_draws, FULL_DRAW_CHUNKS):
             n = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum, touched,
                              is_touched)
@@ -467,9 +477,7 @@ def draw_tag_sums(counts, seed, n_draws, col_ptr, col_tags, col_r2, het, n_tags,
                     tags[draw_ptr[k] + t] = j
                     for c in range(3):
                         sums[draw_ptr[k] + t, c] = s_sum[c, j]
-                for c in range(3):
-                    s_sum[c, j] = 0.0
-                is_touched[j] = 0
+                clear_tag(s_sum, is_touched, j)
     return n_touched, tags, sums
 
 

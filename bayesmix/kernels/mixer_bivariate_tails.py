@@ -36,11 +36,13 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from bayesmix.kernels.jit import njit
-from bayesmix.kernels.mixer import n_causal_draw
-from bayesmix.kernels.mixer_bivariate import draw_ld_sums, null_covariance
+from bayesmix.kernels.mixer_bivariate import (FULL_DRAW_CHUNKS, clear_tag, draw_ld_sums,
+                                              draw_scratch, full_causal_counts,
+                                              null_covariance)
 
 #: Gauss-Legendre rule on [-1, 1] of both integrals
 GL_X, GL_W = np.polynomial.legendre.leggauss(20)
@@ -190,7 +192,7 @@ def conditional_tail_sums(weights, var1, cov, var2, tag_weights, t, s, gl_x, gl_
     return joint, marginal
 
 
-@njit
+@njit(parallel=True)
 def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
                                seed, tag_weights, swap, t, s, gl_x, gl_w):
     """:func:`conditional_tail_sums` of the full (sampling) model: tag j's z-scores are the
@@ -201,45 +203,55 @@ def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, par
     SNP of a draw have their null covariance
     (:func:`bayesmix.kernels.mixer_bivariate.null_covariance`), added once per tag with its
     share of draws; tags with weak = 0 share the residual covariance and are added together.
+
+    The draws run in the likelihood's fixed chunks (draw k in chunk k mod
+    ``FULL_DRAW_CHUNKS``) in parallel, summed in chunk order: the result does not depend on
+    the thread count. Memory O(chunks x T).
     """
     n_tags = n1.shape[0]
-    joint = np.zeros((s.shape[0], t.shape[0]))
-    marginal = np.zeros(s.shape[0])
-    sin_t = np.empty(gl_x.shape[0])
-    half_sec2 = np.empty(gl_x.shape[0])
-    s_sum = np.zeros((3, n_tags))
-    touched = np.empty(n_tags, dtype=np.int64)
-    is_touched = np.zeros(n_tags, dtype=np.uint8)
-    n_touched_draws = np.zeros(n_tags, dtype=np.int64)
-    counts = np.empty(3, dtype=np.int64)
-    for c in range(3):
-        counts[c] = min(het.shape[0], n_causal_draw(params[c], het.shape[0]))
+    n_chunks = FULL_DRAW_CHUNKS
+    joints = np.zeros((n_chunks, s.shape[0], t.shape[0]))
+    marginals = np.zeros((n_chunks, s.shape[0]))
+    n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
+    counts = full_causal_counts(params, het.shape[0])
     sb1, sb2, rho12 = params[3], params[4], params[5]
     sq_b = rho12 * math.sqrt(sb1 * sb2)
     a0, b0, c0 = null_covariance(n1, n2, weak, params)
-    for k in range(n_draws):
-        n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
-                                 touched, is_touched)
-        for e in range(n_touched):
-            j = touched[e]
-            if tag_weights[j] != 0.0:
-                a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
-                cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
-                bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
-                if swap:
-                    a, cc = cc, a
-                _add_component(joint, marginal, tag_weights[j] / n_draws, a, bb, cc, t, s,
-                               gl_x, gl_w, sin_t, half_sec2)
-                n_touched_draws[j] += 1
-            s_sum[0, j] = 0.0
-            s_sum[1, j] = 0.0
-            s_sum[2, j] = 0.0
-            is_touched[j] = 0
+    for chunk in numba.prange(n_chunks):
+        joint, marginal = joints[chunk], marginals[chunk]
+        sin_t = np.empty(gl_x.shape[0])
+        half_sec2 = np.empty(gl_x.shape[0])
+        s_sum, touched, is_touched = draw_scratch(n_tags)
+        for k in range(chunk, n_draws, n_chunks):
+            n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
+                                     touched, is_touched)
+            for e in range(n_touched):
+                j = touched[e]
+                if tag_weights[j] != 0.0:
+                    a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
+                    cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
+                    bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
+                    if swap:
+                        a, cc = cc, a
+                    _add_component(joint, marginal, tag_weights[j] / n_draws, a, bb, cc, t,
+                                   s, gl_x, gl_w, sin_t, half_sec2)
+                    n_touched_draws[chunk, j] += 1
+                clear_tag(s_sum, is_touched, j)
+    joint = np.zeros((s.shape[0], t.shape[0]))
+    marginal = np.zeros(s.shape[0])
+    for chunk in range(n_chunks):
+        joint += joints[chunk]
+        marginal += marginals[chunk]
+    sin_t = np.empty(gl_x.shape[0])
+    half_sec2 = np.empty(gl_x.shape[0])
     pooled = 0.0  # null share of the tags with weak = 0 (null covariance Sigma_0 for all)
     for j in range(n_tags):
-        if tag_weights[j] == 0.0 or n_touched_draws[j] == n_draws:
+        n_null = n_draws
+        for chunk in range(n_chunks):
+            n_null -= n_touched_draws[chunk, j]
+        if tag_weights[j] == 0.0 or n_null == 0:
             continue
-        share = tag_weights[j] * (n_draws - n_touched_draws[j]) / n_draws
+        share = tag_weights[j] * n_null / n_draws
         if weak[j] == 0.0:
             pooled += share
             continue

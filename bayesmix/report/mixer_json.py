@@ -1,5 +1,5 @@
 """MiXeR-style JSON views of univariate fits (the ArviZ DataTree view:
-:mod:`bayesmix.inference.mle_datatree`; :func:`write_netcdf` writes it).
+:mod:`bayesmix.inference.mle_datatree`; :func:`bayesmix.io.files.write_netcdf` writes it).
 
 Fit JSON (``fit1``), MiXeR's field names where they exist::
 
@@ -26,7 +26,7 @@ import numpy as np
 
 from bayesmix import __version__
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open, atomic_path, json_types
+from bayesmix.io.files import atomic_open, json_types
 
 PARAM_KEYS = ("pi", "sig2_beta", "sig2_zero")
 
@@ -110,12 +110,6 @@ def read_params(path) -> dict:
     if out["pi"] > 1:
         raise InputError(f"params.pi must be <= 1, found {out['pi']}", path)
     return out
-
-
-def write_netcdf(tree, path) -> None:
-    """Write a DataTree to netcdf atomically."""
-    with atomic_path(path) as tmp:
-        tree.to_netcdf(tmp, engine="h5netcdf")
 
 
 def write_univariate_test(data, maf, params, out, *, options=None,
