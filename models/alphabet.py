@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pytensor.graph.traversal import ancestors
 
 from bayesmix.distributions.effects import (NormalMixtureEffects, annotation_structure,
                                             maf_scaled_variance, spike_slab_weights)
@@ -68,9 +69,6 @@ DEFAULT_PI_R = (0.95, 0.02, 0.02, 0.01)
 DEFAULT_PI = 0.05
 DEFAULT_PI_WINDOW = 0.5  # BayesN/NS: starting share of windows with an effect
 DEFAULT_HSQ = 0.5
-# value variables that hold effects: the derived quantities (variances, weights) never depend
-# on them, so AlphabetModel.derived caches on the others
-EFFECT_VALUE_NAMES = frozenset({"beta", "comp", "alpha"})
 # what ``hyperpriors`` can replace: random variables (callable(name) -> random variable) and
 # the two pieces of the effect prior (callable(default) -> PyMC expression)
 PRIOR_VARIABLES = ("pi", "sig2_beta", "sig2_e", "S", "snp_var", "pi_window")
@@ -417,21 +415,36 @@ class AlphabetModel:
         Returns sig2_e (a float, or one per LD block), log_pi (K,), or (M, K) for per-SNP
         weights, mean_pi (K,): pi_k or its mean over SNPs, slab_var (M,) and ``hyper``: a dict of the other free variables (pi,
         sig2_beta, S ...) on the constrained scale whatever their transform (arrays shared
-        with caches: read, do not modify). None of these depends on the
-        effects, so the last result is reused while the other value variables are unchanged
-        (the effects step and the effect-variance step see the same hyperparameters).
+        with caches: read, do not modify). The last result is reused while the value
+        variables it depends on (read from the graph: never the effects, nor e.g. the LD
+        sampling plug-ins) are unchanged, so the steps of one iteration share it.
         """
-        key = tuple(np.asarray(point[v.name]).tobytes() for v in self.model.value_vars
-                    if v.name not in EFFECT_VALUE_NAMES)
+        function, inputs, _ = self._derived_function()
+        key = tuple(np.asarray(point[name]).tobytes() for name in inputs)
         if self._derived_cache is not None and self._derived_cache[0] == key:
             return self._derived_cache[1]
-        out = self._compute_derived(point)
+        out = self._compute_derived(function, inputs, point)
         self._derived_cache = (key, out)
         return out
 
-    def _compute_derived(self, point) -> dict:
-        annotated = annotation_structure(self._weights)
+    def derived_value(self, point, name: str):
+        """``derived(point)[name]`` for ``name`` in ``sig2_e``, ``log_pi``, ``mean_pi``,
+        ``slab_var``: the last result's value while the variables ``name`` itself depends on
+        are unchanged, though others moved (e.g. the effect-variance step reads slab_var
+        after the weights step changed pi, which slab_var does not involve)."""
+        cached = self._derived_cache
+        if cached is not None:
+            key, out = cached
+            _, inputs, needs = self._derived_function()
+            if all(key[i] == np.asarray(point[inputs[i]]).tobytes() for i in needs[name]):
+                return out[name]
+        return self.derived(point)[name]
+
+    def _derived_function(self) -> tuple:
+        """(compiled derived graph, names of the value variables it reads, for each of
+        ``derived_value``'s names the positions in that list of the ones it reads)."""
         if self._derived is None:
+            annotated = annotation_structure(self._weights)
             self._hyper_names = [rv.name for rv in self.model.free_RVs
                                  if rv.name not in ("alpha", "beta", "comp", "snp_var", "window_on")]
             # annotation weights: theta here, its softmax in numba (annotation_softmax)
@@ -441,12 +454,20 @@ class AlphabetModel:
                 outs.append(pt.as_tensor_variable(self._pi_window))
             outs += [self.model[name] for name in self._hyper_names]
             outs = self.model.replace_rvs_by_values(outs)
-            self._derived = self.model.compile_fn(outs, inputs=self.model.value_vars,
-                                                  on_unused_input="ignore", point_fn=False,
-                                                  mode=small_graph_mode())
-            self._derived.trust_input = True  # points hold arrays of the value variables' dtypes
-        values = [point[v.name] for v in self.model.value_vars]
-        sig2_e, log_pi, slab, *hyper = self._derived(*values)
+            reads = [set(ancestors([out])) for out in outs]
+            used = [v for v in self.model.value_vars if any(v in r for r in reads)]
+            function = self.model.compile_fn(outs, inputs=used, on_unused_input="ignore",
+                                             point_fn=False, mode=small_graph_mode())
+            function.trust_input = True  # points hold arrays of the value variables' dtypes
+            needs = {name: [i for i, v in enumerate(used) if v in reads[k]]
+                     for name, k in (("sig2_e", 0), ("log_pi", 1), ("mean_pi", 1),
+                                     ("slab_var", 2))}
+            self._derived = (function, [v.name for v in used], needs)
+        return self._derived
+
+    def _compute_derived(self, function, inputs, point) -> dict:
+        annotated = annotation_structure(self._weights)
+        sig2_e, log_pi, slab, *hyper = function(*[point[name] for name in inputs])
         if annotated is None:
             log_pi = np.asarray(log_pi, np.float64)
             mean_pi = np.exp(log_pi) if log_pi.ndim == 1 else np.exp(log_pi).mean(axis=0)

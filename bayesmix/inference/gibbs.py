@@ -194,7 +194,7 @@ class FixedEffectsGibbs(ConjugateStep):
         design = self.alphabet.data.design
         e = self.residuals.sync(point)
         alpha_old = np.asarray(point[self.space.name], dtype=np.float64)
-        sig2_e = self.alphabet.derived(point)["sig2_e"]
+        sig2_e = self.alphabet.derived_value(point, "sig2_e")
         mean = self._solve @ (e + design @ alpha_old)
         alpha = mean + math.sqrt(sig2_e) * self._chol_inv @ self.rng.standard_normal(len(mean))
         with self.updating_residuals():
@@ -280,7 +280,7 @@ class EffectVarianceGibbs(_InverseGammaStep):
     def step(self, point):
         nu, s2 = self.prior()
         sig2_beta = float(self.space.read(point))
-        slab = self.alphabet.derived(point)["slab_var"]
+        slab = self.alphabet.derived_value(point, "slab_var")
         k, weighted_ssq = slab_sum_of_squares(np.asarray(point["beta"], np.float64),
                                               np.asarray(point["comp"]), self.alphabet.gamma,
                                               slab, sig2_beta)

@@ -209,7 +209,7 @@ class LDSamplingRatioPlugIn(AlphabetStep):
         if self.tune:
             m = self.alphabet
             genetic_variance = self.residuals.genetic_variance(point)
-            ratio = max(genetic_variance, 0.0) / m.derived(point)["sig2_e"]
+            ratio = max(genetic_variance, 0.0) / m.derived_value(point, "sig2_e")
             point = dict(point)
             point[SAMPLING_RATIO] = np.asarray(ratio)
             explained = 2.0 * float(np.asarray(point["beta"]) @ m.data.xty) - (
