@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from bayesmix.io.files import write_netcdf
+from bayesmix.io.netcdf import Group, write_groups
 from bayesmix.kernels.diagnostics import ess_bulk, ess_tail, rhat
 
 
@@ -157,15 +157,8 @@ class ChainsResult:
                              "Mean": draws.mean(axis=0) if d else np.nan,
                              "SD": draws.std(axis=0, ddof=1) if d > 1 else np.nan})
 
-    def to_datatree(self):
-        """ArviZ DataTree: posterior (monitored quantities, alpha), sample_stats, snp_summary.
-
-        ``snp_summary`` is a group with dimension ``snp`` (mean, sd, pip on the X scale,
-        per-allele mean and SD, component probabilities with dimension ``component``).
-        Chains shorter than the longest are padded with NaN (and iteration 0) at the end.
-        """
-        import xarray as xr
-
+    def netcdf_groups(self) -> dict:
+        """The groups of :meth:`to_datatree` as :class:`~bayesmix.io.netcdf.Group` (numpy)."""
         from bayesmix import __version__
 
         sample = ("chain", "draw")
@@ -178,31 +171,41 @@ class ChainsResult:
             alpha[i, :len(c.iterations)] = c.alpha
             iterations[i, :len(c.iterations)] = c.iterations
         posterior["alpha"] = (sample + ("covariate",), alpha)
-        # the groups as ArviZ's from_dict lays them out (built here: importing arviz_base
-        # from deep inside a command cost 0.5 s of its start-up)
+        # the groups as ArviZ's from_dict lays them out
         coords = {"chain": np.arange(len(self.chains)), "draw": np.arange(d)}
         attrs = {"created_at": datetime.now(timezone.utc).isoformat(),
                  "creation_library": "bayesmix", "creation_library_version": __version__,
                  "creation_library_language": "Python", "sample_dims": list(sample)}
-        tree = xr.DataTree.from_dict({
-            "posterior": xr.Dataset(posterior, attrs=attrs,
-                                    coords={**coords, "covariate": self.design_columns}),
-            "sample_stats": xr.Dataset({"iteration": (sample, iterations)}, coords=coords,
-                                       attrs=attrs)})
         acc = self.snp_accumulator
         snp_ids = (self.snps["snp"].astype(str).to_numpy() if self.snps is not None
                    else np.array([f"snp{j}" for j in range(len(self.freq))]))
-        summary = xr.Dataset(
-            {"mean": ("snp", acc.mean), "sd": ("snp", acc.sd), "pip": ("snp", acc.pip),
-             "a1_effect": ("snp", acc.mean * self.per_allele_factor),
-             "a1_effect_sd": ("snp", acc.sd * self.per_allele_factor),
+        summary = Group(
+            {"mean": (("snp",), acc.mean), "sd": (("snp",), acc.sd), "pip": (("snp",), acc.pip),
+             "a1_effect": (("snp",), acc.mean * self.per_allele_factor),
+             "a1_effect_sd": (("snp",), acc.sd * self.per_allele_factor),
              "comp_prob": (("snp", "component"), acc.comp_prob),
-             "a1_freq": ("snp", self.freq)},
+             "a1_freq": (("snp",), np.asarray(self.freq))},
             coords={"snp": snp_ids, "component": np.arange(self.n_components)},
             attrs={"method": f"Bayes{self.method}", "iterations": int(acc.count),
                    "scale": "mean/sd on the scale of X; a1_effect per allele of A1"})
-        tree["snp_summary"] = xr.DataTree(summary)
-        return tree
+        return {"posterior": Group(posterior, {**coords,
+                                               "covariate": np.asarray(self.design_columns)},
+                                   attrs),
+                "sample_stats": Group({"iteration": (sample, iterations)}, coords, attrs),
+                "snp_summary": summary}
+
+    def to_datatree(self):
+        """ArviZ DataTree: posterior (monitored quantities, alpha), sample_stats, snp_summary.
+
+        ``snp_summary`` is a group with dimension ``snp`` (mean, sd, pip on the X scale,
+        per-allele mean and SD, component probabilities with dimension ``component``).
+        Chains shorter than the longest are padded with NaN (and iteration 0) at the end.
+        """
+        import xarray as xr
+
+        return xr.DataTree.from_dict({
+            name: xr.Dataset(group.data_vars, coords=group.coords, attrs=group.attrs)
+            for name, group in self.netcdf_groups().items()})
 
     def diagnostics(self) -> pd.DataFrame:
         """Mean, SD, ESS (bulk, tail) and R-hat of every monitored quantity (ArviZ's
@@ -238,5 +241,6 @@ class ChainsResult:
         return pd.DataFrame(rows)
 
     def to_netcdf(self, path) -> None:
-        """Write :meth:`to_datatree` atomically."""
-        write_netcdf(self.to_datatree(), path)
+        """Write the groups of :meth:`to_datatree` atomically (without building it: see
+        :mod:`bayesmix.io.netcdf`)."""
+        write_groups(path, self.netcdf_groups())
