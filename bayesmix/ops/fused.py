@@ -21,7 +21,9 @@ the gradient work (the grad output is then zeros and unused).
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
 import inspect
+import sys
 
 import numpy as np
 import pytensor.tensor as pt
@@ -103,18 +105,40 @@ def source_hash(*modules) -> str:
     return h.hexdigest()
 
 
+#: pytensor's numba dispatch module; importing it costs 0.25 s, and only pytensor's numba
+#: linker needs it (the Gibbs steps and MiXeR fits compile with Python / VM linkers)
+NUMBA_DISPATCH = "pytensor.link.numba.dispatch.basic"
+#: (op class, kernel modules) waiting for NUMBA_DISPATCH to be imported
+_pending: list = []
+
+
 def register_numba_kernel(op_class, *modules):
     """Let pytensor's numba linker inline ``op.kernel()`` for ``op_class``.
 
     The cache key combines the class name, the Op's props and a hash of ``modules`` (the
-    kernel sources), so editing a kernel invalidates the compiled graph cache.
+    kernel sources), so editing a kernel invalidates the compiled graph cache. The
+    registration is made as soon as pytensor's numba dispatch is imported (now, if it is),
+    before anything can compile with it.
     """
+    _pending.append((op_class, modules))
+    if NUMBA_DISPATCH in sys.modules:
+        _register_pending()
+    else:
+        _RegisterOnImport.install()
+    return op_class
+
+
+def _register_pending() -> None:
     from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
 
-    digest = source_hash(inspect.getmodule(op_class), *modules)
+    while _pending:
+        op_class, modules = _pending.pop(0)
+        digest = source_hash(inspect.getmodule(op_class), *modules)
+        register_funcify_and_cache_key(op_class)(_numba_funcify(op_class, digest))
 
-    @register_funcify_and_cache_key(op_class)
-    def _funcify(op, node=None, **kwargs):
+
+def _numba_funcify(op_class, digest):
+    def funcify(op, node=None, **kwargs):
         kernel = op.kernel()
         import numba
 
@@ -126,5 +150,43 @@ def register_numba_kernel(op_class, *modules):
         key = f"{op_class.__name__}-{op._props()!r}-{digest}"
         return call, key
 
-    return op_class
+    return funcify
 
+
+class _RegisterOnImport(importlib.abc.MetaPathFinder):
+    """Import hook: loads :data:`NUMBA_DISPATCH` as usual, then registers the pending
+    kernels (:func:`_register_pending`) and removes itself."""
+
+    @classmethod
+    def install(cls) -> None:
+        if not any(isinstance(finder, cls) for finder in sys.meta_path):
+            sys.meta_path.insert(0, cls())
+
+    def find_spec(self, name, path, target=None):
+        if name != NUMBA_DISPATCH:
+            return None
+        for finder in sys.meta_path:
+            spec = (None if finder is self or not hasattr(finder, "find_spec")
+                    else finder.find_spec(name, path, target))
+            if spec is not None:
+                spec.loader = _ThenRegister(spec.loader)
+                return spec
+        return None
+
+
+class _ThenRegister(importlib.abc.Loader):
+    """A module loader that runs :func:`_register_pending` after loading the module."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):  # get_source, get_code ... of the real loader
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _RegisterOnImport)]
+        _register_pending()
