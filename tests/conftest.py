@@ -1,4 +1,5 @@
-"""Test-wide settings: scratch compile caches and a fork-safe numba threading layer."""
+"""Test-wide settings: scratch compile caches, Python's compiled modules kept, and a fork-safe
+numba threading layer."""
 
 import atexit
 import os
@@ -15,6 +16,10 @@ if "PYTENSOR_FLAGS" not in os.environ:
 # GNU OpenMP aborts on fork(); pm.sample(cores=2) forks.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Some machines set PYTHONDONTWRITEBYTECODE; every command the tests run in a subprocess
+# (docs pages, notebooks, CLI runs) then compiled bayesmix's sources again (~0.5 s of CPU
+# each). Subprocesses keep Python's compiled modules, as on a user's machine.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 import pytest  # noqa: E402
 
