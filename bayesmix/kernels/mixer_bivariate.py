@@ -352,15 +352,32 @@ def full_causal_counts(params, n_snps):
     return counts
 
 
+@njit
+def full_setting(params, n1, n2, weak):
+    """(sb1, sb2, sq_b, a0, b0, c0) of the full model's draws: the slab variances, the scale
+    rho12 sqrt(sb1 sb2) of the shared effects' covariance, and every tag's null covariance
+    (:func:`null_covariance`)."""
+    sb1, sb2, rho12 = params[3], params[4], params[5]
+    a0, b0, c0 = null_covariance(n1, n2, weak, params)
+    return sb1, sb2, rho12 * math.sqrt(sb1 * sb2), a0, b0, c0
+
+
+@njit(inline="always")
+def draw_covariance(j, s1, s2, s12, n1, n2, a0, b0, c0, sb1, sb2, sq_b):
+    """(var z1, cov, var z2) of tag j in a draw whose causal sets C1, C2, C12 have LD sums
+    s1, s2, s12 with it (:func:`full_setting`'s terms)."""
+    return (a0[j] + (s1 + s12) * n1[j] * sb1,
+            b0[j] + s12 * math.sqrt(n1[j] * n2[j]) * sq_b,
+            c0[j] + (s2 + s12) * n2[j] * sb2)
+
+
 @njit(inline="always")  # a call per draw and tag: numba's inlining keeps the loop tight
 def _add_draw_density(chunk, j, s1, s2, s12, z1, z2, n1, n2, a0, b0, c0, sb1, sb2, sq_b,
                       run_top, run_sum, n_touched_draws):
     """Add one draw's density at tag j, whose causal sets C1, C2, C12 have LD sums s1, s2, s12
     with it, to ``chunk``'s running maximum ``run_top`` and scaled sum ``run_sum``
     (:func:`full_tag_logpdf`)."""
-    a = a0[j] + (s1 + s12) * n1[j] * sb1
-    cc = c0[j] + (s2 + s12) * n2[j] * sb2
-    bb = b0[j] + s12 * math.sqrt(n1[j] * n2[j]) * sq_b
+    a, bb, cc = draw_covariance(j, s1, s2, s12, n1, n2, a0, b0, c0, sb1, sb2, sq_b)
     det = a * cc - bb * bb
     if det > 0.0:  # else a zero density: counted as a touched draw, nothing added
         x1, x2 = z1[j], z2[j]
@@ -432,9 +449,7 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
     run_sum = np.zeros((n_chunks, n_tags))
     n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
     counts = full_causal_counts(params, het.shape[0])
-    sb1, sb2, rho12 = params[3], params[4], params[5]
-    sq_b = rho12 * math.sqrt(sb1 * sb2)
-    a0, b0, c0 = null_covariance(n1, n2, weak, params)
+    sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
     for chunk in numba.prange(n_chunks):
         s_sum, touched, is_touched = draw_scratch(n_tags)
         for k in range(chunk, n_draws, n_chunks):
@@ -491,9 +506,7 @@ def full_tag_logpdf_from_sums(z1, z2, n1, n2, weak, draw_ptr, draw_tags, draw_su
     run_top = np.full((n_chunks, n_tags), -np.inf)
     run_sum = np.zeros((n_chunks, n_tags))
     n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
-    sb1, sb2, rho12 = params[3], params[4], params[5]
-    sq_b = rho12 * math.sqrt(sb1 * sb2)
-    a0, b0, c0 = null_covariance(n1, n2, weak, params)
+    sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
     for chunk in numba.prange(n_chunks):
         for k in range(chunk, n_draws, n_chunks):
             for e in range(draw_ptr[k], draw_ptr[k + 1]):

@@ -40,9 +40,9 @@ import numba
 import numpy as np
 
 from bayesmix.kernels.jit import njit
-from bayesmix.kernels.mixer_bivariate import (FULL_DRAW_CHUNKS, clear_tag, draw_ld_sums,
-                                              draw_scratch, full_causal_counts,
-                                              null_covariance)
+from bayesmix.kernels.mixer_bivariate import (FULL_DRAW_CHUNKS, clear_tag, draw_covariance,
+                                              draw_ld_sums, draw_scratch, full_causal_counts,
+                                              full_setting, null_covariance)
 
 #: Gauss-Legendre rule on [-1, 1] of both integrals
 GL_X, GL_W = np.polynomial.legendre.leggauss(20)
@@ -214,9 +214,7 @@ def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, par
     marginals = np.zeros((n_chunks, s.shape[0]))
     n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
     counts = full_causal_counts(params, het.shape[0])
-    sb1, sb2, rho12 = params[3], params[4], params[5]
-    sq_b = rho12 * math.sqrt(sb1 * sb2)
-    a0, b0, c0 = null_covariance(n1, n2, weak, params)
+    sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
     for chunk in numba.prange(n_chunks):
         joint, marginal = joints[chunk], marginals[chunk]
         sin_t = np.empty(gl_x.shape[0])
@@ -228,9 +226,8 @@ def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, par
             for e in range(n_touched):
                 j = touched[e]
                 if tag_weights[j] != 0.0:
-                    a = a0[j] + (s_sum[0, j] + s_sum[2, j]) * n1[j] * sb1
-                    cc = c0[j] + (s_sum[1, j] + s_sum[2, j]) * n2[j] * sb2
-                    bb = b0[j] + s_sum[2, j] * math.sqrt(n1[j] * n2[j]) * sq_b
+                    a, bb, cc = draw_covariance(j, s_sum[0, j], s_sum[1, j], s_sum[2, j], n1,
+                                                n2, a0, b0, c0, sb1, sb2, sq_b)
                     if swap:
                         a, cc = cc, a
                     _add_component(joint, marginal, tag_weights[j] / n_draws, a, bb, cc, t,
