@@ -43,15 +43,16 @@ def mismatched_statistics(tmp_path, seed, n=1000, sig2=2.5, h2=0.2):
 
 def test_the_first_sweeps_do_not_fit_the_mismatch_noise(tmp_path):
     """From GCTB's starting hsq 0.5 (a residual variance of 0.5 against a true 2.5), the
-    first sweeps' genetic variance stays below 0.75 (truth about 0.2; their posterior spread
-    at n = 1000 is wide). With the start 1 - hsq, iteration 1 claimed 2.4 and the chain
-    stopped. (Later on, with K / n = 3 and this much noise, the
-    posterior itself lets many small effects take over part of the noise: that is the model,
-    not its start, and beyond this test.)"""
+    first two sweeps' genetic variance stays below 0.75 (truth about 0.2; their posterior
+    spread at n = 1000 is wide). With the start 1 - hsq, iteration 1 claimed 2.4 and the chain
+    stopped. (Later on, with K / n = 3 and this much noise, the posterior itself lets many
+    small effects take over part of the noise: by the fifth iteration 5 of 12 seeds are past
+    0.75, with either random stream the sweeps have had. That is the model, not its start,
+    and beyond this test.)"""
     for seed in range(3):
         data, genetic = mismatched_statistics(tmp_path, seed)
         model = SBayesEigenModel(data, AlphabetPrior("C", hsq=0.5))
         result = run_chains(model, make_eigen_steps, ChainSettings(
-            chain_length=5, burn_in=0, thin=1, out_freq=0, seed=seed))
+            chain_length=2, burn_in=0, thin=1, out_freq=0, seed=seed))
         first = result.chains[0].traces["GenVar"]
         assert 0.1 < genetic < 0.35 and np.all(first < 0.75), (seed, first, genetic)

@@ -24,6 +24,7 @@ from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       _InverseGammaStep, is_likelihood_variance,
                                       shared_or_snp_weights)
+from bayesmix.kernels.random import sweep_uniforms
 from bayesmix.kernels.sbayes import mixture_terms, snp_weight_terms
 from bayesmix.kernels.sbayes_eigen import (block_sums_of_squares, eigen_fitted, eigen_sweep,
                                            eigen_sweep_threads)
@@ -90,7 +91,7 @@ class EigenEffectsGibbs(AlphabetStep):
         e = self.residuals.sync(point)
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
-        uniforms, effect_uniforms = self.rng.random((2, m.n_snps))
+        uniforms, effect_uniforms = sweep_uniforms(self.rng, m.n_snps)
         log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
         vare = np.broadcast_to(np.asarray(derived["sig2_e"], np.float64), (d.n_blocks,))
         started = time.perf_counter()

@@ -40,12 +40,12 @@ from bayesmix.errors import ConvergenceError
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       shared_or_snp_weights)
-from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT
+from bayesmix.kernels.random import sweep_uniforms
 from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_sweep, sbayes_sweep_band,
                                      sbayes_sweep_blocks, sbayes_sweep_upper, snp_weight_terms,
                                      xtx_times,
                                      xtx_times_band, xtx_times_upper)
-from bayesmix.models.sbayes import divergence_advice
+from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT, divergence_advice
 
 # the serial effects sweep and the X'X product for each LD layout of SBayesModel.ld_arrays
 SWEEPS = {"csr": sbayes_sweep, "band": sbayes_sweep_band, "upper": sbayes_sweep_upper}
@@ -146,7 +146,7 @@ class SBayesEffectsGibbs(AlphabetStep):
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
         vare = np.full(m.n_snps, derived["sig2_e"])
-        uniforms, effect_uniforms = self.rng.random((2, m.n_snps))
+        uniforms, effect_uniforms = sweep_uniforms(self.rng, m.n_snps)
         log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
         args = (*m.ld_arrays, m.data.ld.scale, s, xtx_diag, m.ridge, r, beta, comp,
                 mixture_terms(log_pi, m.gamma), derived["slab_var"], vare,

@@ -29,9 +29,9 @@ own weights pi_jk (annotation-dependent weights): the sweeps' ``snp_weights`` ar
 :func:`snp_weight_terms`.
 
 The random numbers (two uniforms per SNP; the second becomes a standard normal only for SNPs
-drawn into a slab, which is cheaper than drawing M normals) are drawn by the caller, so the
-kernels are pure functions of their inputs and the block-parallel version gives the same draws
-as the serial one.
+drawn into a slab, which is cheaper than drawing M normals) are drawn by the caller
+(:func:`bayesmix.kernels.random.sweep_uniforms`), so the kernels are pure functions of their
+inputs and the block-parallel version gives the same draws as the serial one.
 """
 
 from __future__ import annotations
@@ -182,7 +182,8 @@ def _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, u_effect):
 
 @njit
 def normal_quantile(u):
-    """Standard normal quantile of p = u + 2^-54, for u in [0, 1) on numpy's ``random()`` grid
+    """Standard normal quantile of p = u + 2^-54, for u in [0, 1) on the grid of
+    numpy's ``random()`` and :func:`~bayesmix.kernels.random.fill_uniforms`
     (multiples of 2^-53; the half-step shift keeps p strictly inside (0, 1), symmetric about
     1/2, so the largest u gives a finite quantile).
 

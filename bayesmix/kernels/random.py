@@ -1,0 +1,48 @@
+"""Counter-based random numbers for the sweeps: splitmix64 (Steele, Lea & Flood 2014).
+
+Output i of the stream keyed by k is ``mix64(k + (i + 1) * GOLDEN_GAMMA)``, the (i+1)-th
+output of a splitmix64 generator seeded with k (the generator behind Java's
+SplittableRandom; it passes BigCrush). A sweep takes one key from its step's numpy
+generator per iteration, so a chain is still reproducible from its seed and a checkpoint
+(which holds that generator) resumes it exactly. Filling the two uniforms per SNP of an
+SBayes sweep this way costs ~1 ns per number against ~2.3 ns for numpy's ``random``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesmix.kernels.jit import njit
+
+#: splitmix64's increment, 2^64 / golden ratio (odd)
+GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+#: 2^-53: uniforms are multiples of it in [0, 1), as numpy's ``Generator.random``
+UNIT = 1.0 / 9007199254740992.0
+
+
+@njit(inline="always")
+def mix64(x):
+    """splitmix64 finaliser: a bijective mixing function of uint64 ``x``."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@njit
+def fill_uniforms(key, out):
+    """Fill float64 array ``out`` (any shape, C-contiguous) in memory order with outputs
+    0, 1, ... of the splitmix64 stream keyed by uint64 ``key``, as U[0, 1) numbers on the
+    2^-53 grid (the top 53 bits). Returns ``out``."""
+    flat = out.reshape(-1)
+    state = np.uint64(key)
+    for i in range(flat.shape[0]):
+        state += GOLDEN_GAMMA
+        flat[i] = np.float64(mix64(state) >> np.uint64(11)) * UNIT
+    return out
+
+
+def sweep_uniforms(rng: np.random.Generator, n_snps: int) -> np.ndarray:
+    """(2, n_snps) U[0, 1): a sweep's component and effect uniforms, from the stream of one
+    uint64 key drawn from ``rng``."""
+    key = rng.integers(0, 2**64, dtype=np.uint64)
+    return fill_uniforms(key, np.empty((2, n_snps)))
