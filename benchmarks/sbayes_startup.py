@@ -16,8 +16,11 @@ start-up cost and peak memory.
    GCTB itself can run (on the panel's own ``band`` LD it fails in its first iterations).
 2. ``run``: for every ``--methods`` x ``--ld`` configuration and every ``--chain-lengths``
    (burn-in = a fifth of the chain), GCTB (``--gctb``) and bayesmix (``--python -m
-   bayesmix.cli.gctb``, optionally another checkout through ``--pythonpath`` to measure a
-   *before*) run the same command line ``--sbayes M --gwas-summary gwas.ma --mldm LIST
+   bayesmix.cli.gctb``; to measure a *before*, the interpreter of another checkout's own
+   venv: ``git worktree add /tmp/before COMMIT``, ``python3 -m venv /tmp/before/.venv``,
+   ``/tmp/before/.venv/bin/pip install -e /tmp/before``, then ``--python
+   /tmp/before/.venv/bin/python``. A PYTHONPATH pointing at the other checkout does not
+   work with an editable install: ``bayesmix.models`` would still come from this one) run the same command line ``--sbayes M --gwas-summary gwas.ma --mldm LIST
    --chain-length L --burn-in B --thread 1``, each in its own process with numba, OpenMP, MKL
    and OpenBLAS limited to one thread, alternating which tool goes first. The CPU time
    (user + system) and peak RSS come from the child's rusage (``os.wait4``, what
@@ -158,10 +161,9 @@ def run_tool(tool: str, args, method: str, ld: str, length: int, tag: str) -> di
     if tool == "gctb":
         command, env = [args.gctb, *sbayes], None
     else:
-        command = [args.python, "-m", "bayesmix.cli.gctb", *sbayes]
-        env = {"PYTHONPATH": args.pythonpath} if args.pythonpath else None
+        command, env = [args.python, "-m", "bayesmix.cli.gctb", *sbayes], None
     # run from the work folder: `python -m` puts the current folder first on sys.path, where a
-    # checkout would shadow --pythonpath
+    # checkout would shadow the interpreter's own installation
     result = measured_run(command, env=env, log_path=f"{out}.stdout", cwd=work)
     result.update(tool=tool, method=method, ld=ld, chain_length=length,
                   ok=result["exit_status"] == 0 and Path(f"{out}.parRes").exists())
@@ -207,7 +209,7 @@ def save(args, runs: list[dict]) -> dict:
         "runs": runs, "costs": fitted_costs(runs, args.chain_lengths),
         "settings": {"methods": args.methods, "ld": args.ld,
                      "chain_lengths": args.chain_lengths, "repeats": args.repeats,
-                     "pythonpath": args.pythonpath, "panel": N_PEOPLE,
+                     "python": args.python, "panel": N_PEOPLE,
                      "snps": SNPS_PER_CHROMOSOME * CHROMOSOMES},
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "python": sys.version.split()[0]},
@@ -241,9 +243,7 @@ def main():
     parser.add_argument("--gctb", default=os.environ.get("GCTB", "gctb"),
                         help="GCTB 2.x binary (built from source, see docs/ld.md)")
     parser.add_argument("--python", default=sys.executable,
-                        help="interpreter that runs bayesmix")
-    parser.add_argument("--pythonpath", default=None,
-                        help="PYTHONPATH for bayesmix (another checkout, e.g. a 'before')")
+                        help="interpreter that runs bayesmix (another venv's for a 'before')")
     parser.add_argument("--label", default="after")
     parser.add_argument("--methods", nargs="+", default=["R", "C"], choices=["C", "R"])
     parser.add_argument("--ld", nargs="+", default=["shrunk", "band"],
