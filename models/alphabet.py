@@ -227,6 +227,9 @@ class AlphabetModel:
 
     effects_name = "beta"
     component_name = "comp"
+    #: free variables that are not hyperparameters of the prior (left out of ``derived``'s
+    #: ``hyper``, so its cache does not follow them)
+    not_hyperparameters = ("alpha", "beta", "comp", "snp_var", "window_on")
 
     def __init__(self, data: AlphabetData, prior: AlphabetPrior | str = "C", *, hyperpriors=None):
         self.data = data
@@ -446,7 +449,7 @@ class AlphabetModel:
         if self._derived is None:
             annotated = annotation_structure(self._weights)
             self._hyper_names = [rv.name for rv in self.model.free_RVs
-                                 if rv.name not in ("alpha", "beta", "comp", "snp_var", "window_on")]
+                                 if rv.name not in self.not_hyperparameters]
             # annotation weights: theta here, its softmax in numba (annotation_softmax)
             weights = pt.log(self._weights) if annotated is None else annotated[1]
             outs = [self._sig2_e, weights, pt.broadcast_to(self._slab_var, (self.n_snps,))]

@@ -243,6 +243,11 @@ class SBayesModel(SummaryAlphabetModel):
         None (``data.ld`` is then the repaired matrix).
     """
 
+    # the likelihood's plug-ins h and omega are no hyperparameters: the plug-in step moves
+    # them at every burn-in iteration, which must not recompute the prior's derived values
+    not_hyperparameters = (*SummaryAlphabetModel.not_hyperparameters, SAMPLING_RATIO,
+                           SAMPLING_WEIGHT)
+
     def __init__(self, data: SummaryData, prior: AlphabetPrior | str = "C", *, hyperpriors=None,
                  robust: bool = True, ridge: float | None = None,
                  min_eigenvalue: float | None = None,

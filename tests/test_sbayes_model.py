@@ -325,3 +325,25 @@ def test_default_settings_with_in_sample_full_ld_match_individual_level(in_sampl
     d_s = summ.diagnostics().set_index("Parameter").loc["hsq"]
     mc_se = np.hypot(d_i["SD"] / np.sqrt(d_i["ESS_bulk"]), d_s["SD"] / np.sqrt(d_s["ESS_bulk"]))
     assert abs(a.mean() - b.mean()) < 4 * mc_se
+
+
+def test_plug_ins_do_not_recompute_the_derived_hyperparameters(in_sample_gwas):
+    """The robust plug-ins h and omega move at every burn-in iteration; the prior's derived
+    values do not depend on them, so ``derived`` keeps its last result (the same object) and
+    it still equals a fresh model's; a hyperparameter's change recomputes it."""
+    from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT
+    from bayesmix.prepare.summary_data import prepare_summary_data
+
+    gwas, ld, _ = in_sample_gwas
+    data = prepare_summary_data(gwas, ld, ld_in_sample=False)
+    model, fresh = SBayesModel(data, "C"), SBayesModel(data, "C")
+    assert model.has_sampling_ratio
+    point = model.initial_point()
+    first = model.derived(point)
+    assert not {SAMPLING_RATIO, SAMPLING_WEIGHT} & set(first["hyper"])
+    moved = {**point, SAMPLING_RATIO: np.asarray(0.7), SAMPLING_WEIGHT: np.asarray(0.9)}
+    assert model.derived(moved) is first
+    for key in ("sig2_e", "log_pi", "slab_var"):
+        np.testing.assert_array_equal(first[key], fresh.derived(moved)[key])
+    changed = {**moved, "sig2_e": np.asarray(float(point["sig2_e"]) * 1.5)}
+    assert model.derived(changed)["sig2_e"] == pytest.approx(float(point["sig2_e"]) * 1.5)
