@@ -5,7 +5,8 @@ output of a splitmix64 generator seeded with k (the generator behind Java's
 SplittableRandom; it passes BigCrush). A sweep takes one key from its step's numpy
 generator per iteration, so a chain is still reproducible from its seed and a checkpoint
 (which holds that generator) resumes it exactly. Filling the two uniforms per SNP of an
-SBayes sweep this way costs ~1 ns per number against ~2.3 ns for numpy's ``random``.
+SBayes sweep this way costs ~0.5 ns per number against ~2 ns for numpy's ``random``
+(18 against 83 us for 2 x 20,000 numbers).
 """
 
 from __future__ import annotations
