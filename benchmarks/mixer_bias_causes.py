@@ -11,9 +11,12 @@ trait is then fitted (``bayesmix-mixer fit1``, default fit sequence) with these 
   the LD below it left out (MiXeR's model: its folder without ``weak_ld.npy``);
 - ``panel r2>=0.05, raw weak sums``: the same with the weak-LD sums as the panel gives them
   (bayesmix's default until the split-half calibration: the folder without
-  ``weak_ld_halves.npy``);
-- ``panel r2>=0.05``: the weak-LD sums calibrated for the panel's noise (bayesmix's default,
-  :mod:`bayesmix.ld.weak_ld`);
+  ``weak_ld_halves.npy`` and ``weak_ld4.npy``);
+- ``panel r2>=0.05, Gaussian weak``: the sums calibrated for the panel's noise
+  (:mod:`bayesmix.ld.weak_ld`), their signal taken as Gaussian noise (the folder without
+  ``weak_ld4.npy``: bayesmix's default until the pseudo-SNPs);
+- ``panel r2>=0.05``: the same with the weak LD's signal as pseudo-SNPs that match its mean
+  and variance (bayesmix's default, :func:`bayesmix.kernels.mixer.weak_pseudo_snps`);
 - ``panel r2>=0.01``: pairs down to r^2 0.01 stored, the rest as weak-LD sums;
 - ``cohort r2>=0.05``: the GWAS's own LD at the default r2min (no panel sampling noise);
 - ``cohort r2>=0.05, no weak``: the GWAS's own LD, MiXeR's model.
@@ -56,21 +59,25 @@ RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bias_causes.json"
 # 500 / 3,000 causal of 20,000 SNPs (20 / 100 / 600 of the ~4,200 unambiguous SNPs of a
 # 5,000-SNP genome)
 TRAITS = (("sparse", 0.005, 0.05), ("mid", 0.025, 0.10), ("polygenic", 0.15, 0.25))
-# (label, LD source, r2min, weak-LD sums: "calibrated" (the default build), "raw" (without
-# the split-half sums that calibrate them) or "none" (MiXeR's model))
+# (label, LD source, r2min, weak-LD sums: "calibrated" (the default build), "gaussian" (without
+# the fourth-moment sums: the weak LD's signal as Gaussian noise, bayesmix before the
+# pseudo-SNPs), "raw" (without those and the split-half sums that calibrate them) or "none"
+# (MiXeR's model))
 REFERENCES = (("panel r2>=0.05, no weak", "panel", 0.05, "none"),
               ("panel r2>=0.05, raw weak sums", "panel", 0.05, "raw"),
+              ("panel r2>=0.05, Gaussian weak", "panel", 0.05, "gaussian"),
               ("panel r2>=0.05", "panel", 0.05, "calibrated"),
               ("panel r2>=0.01", "panel", 0.01, "calibrated"),
               ("cohort r2>=0.05", "cohort", 0.05, "calibrated"),
               ("cohort r2>=0.05, no weak", "cohort", 0.05, "none"))
 #: files of a default LD folder left out to make each weak-sum variant
-DROPPED_FILES = {"calibrated": (), "raw": ("weak_ld_halves.npy",),
-                 "none": ("weak_ld.npy", "weak_ld_halves.npy")}
+DROPPED_FILES = {"calibrated": (), "gaussian": ("weak_ld4.npy",),
+                 "raw": ("weak_ld_halves.npy", "weak_ld4.npy"),
+                 "none": ("weak_ld.npy", "weak_ld_halves.npy", "weak_ld4.npy")}
 
 
 def ld_name(source: str, r2min: float, weak: str, chrom: str) -> str:
-    suffix = {"calibrated": "", "raw": "_raw", "none": "_noweak"}[weak]
+    suffix = {"calibrated": "", "gaussian": "_gaussian", "raw": "_raw", "none": "_noweak"}[weak]
     return f"{source}_{r2min}{suffix}_chr{chrom}.ld"
 
 

@@ -34,7 +34,10 @@ def simulate_z_from_model(data: MixerData, r_signed, params, *, rng: np.random.G
     beta_i ~ (1 - pi) delta_0 + pi N(0, sig2_beta) (per-allele), delta_j = sqrt(N_j)
     sum_i sqrt(H_i) r_ij beta_i and z_j = delta_j + eps_j with eps_j ~ N(0, sig2_zero +
     N_j pi sig2_beta weak_j) independent: the likelihood's own generative model, in which the
-    LD below the store's threshold (``data.weak``) adds Gaussian signal. Returns ``(z, beta)``.
+    LD below the store's threshold (``data.weak``) adds Gaussian signal (that of the fast and
+    full likelihoods, and of convolve without ``data.weak4``; with it, convolve takes that
+    signal as pseudo-SNPs: :func:`bayesmix.kernels.mixer.weak_pseudo_snps`). Returns
+    ``(z, beta)``.
     """
     pi, sig2_beta, sig2_zero = (float(x) for x in params)
     causal = rng.random(data.n_ref) < pi
@@ -97,10 +100,10 @@ class UnivariateLikelihood:
             return kernels.full_logp_grad(d.z, d.n, d.weights, d.weak, ci, cr, cv, d.het, pi,
                                           sig2_beta, sig2_zero, self.kmax, self.seed,
                                           self.censor_z, self.n_chunks)
-        return kernels.convolve_logp_grad(d.z, d.n, d.weights, d.weak, d.indptr, d.indices, d.r2,
-                                          d.het, pi, sig2_beta, sig2_zero, self.censor_z,
-                                          kernels.GL_NODES, kernels.GL_WEIGHTS, self.tail_log,
-                                          with_grad)
+        return kernels.convolve_logp_grad(d.z, d.n, d.weights, d.weak, d.weak4, d.indptr,
+                                          d.indices, d.r2, d.het, pi, sig2_beta, sig2_zero,
+                                          self.censor_z, kernels.GL_NODES, kernels.GL_WEIGHTS,
+                                          self.tail_log, with_grad)
 
     def logp(self, params) -> float:
         return self.logp_grad(params, with_grad=False)[0]
@@ -193,10 +196,9 @@ def model_tail_probability(data: MixerData, params, thresholds, mask=None, *,
                     + q[idx, None] * 2 * stats.norm.sf(t / np.sqrt(v1[idx, None])))
         elif method == "convolve":
             tail = kernels.convolve_tail_probabilities(
-                idx, data.n, data.weak, data.indptr, data.indices, data.r2, data.het,
-                float(params[0]),
-                float(params[1]), float(params[2]), t, kernels.GL_NODES, kernels.GL_WEIGHTS,
-                37.0)
+                idx, data.n, data.weak, data.weak4, data.indptr, data.indices, data.r2,
+                data.het, float(params[0]), float(params[1]), float(params[2]), t,
+                kernels.GL_NODES, kernels.GL_WEIGHTS, 37.0)
         else:
             raise ValueError(f"method must be 'fast' or 'convolve', not {method!r}")
         w = data.weights[idx]

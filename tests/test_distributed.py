@@ -63,6 +63,7 @@ def test_dask_build_is_the_serial_build(client, bfile, kind, dtype):
     if kind == "r2":   # whole rows, with their weak-LD sums
         np.testing.assert_array_equal(on_dask.weak_ld, serial.weak_ld)
         np.testing.assert_array_equal(on_dask.weak_ld_halves, serial.weak_ld_halves)
+        np.testing.assert_array_equal(on_dask.weak_ld4, serial.weak_ld4)
     else:
         assert on_dask.weak_ld is None and serial.weak_ld is None
 

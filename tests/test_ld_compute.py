@@ -107,8 +107,9 @@ def test_sparse_and_r2_thresholds(region):
 
 
 def test_r2_kind_keeps_the_weak_ld_it_leaves_out(region, tmp_path):
-    """weak_ld_j = sum over the window's pairs with r^2 < r2min of H_i (r^2 - (1 - r^2)/(n - 2)),
-    from the dense correlation matrix; the same from pieces, for tag rows and after a reload."""
+    """weak_ld_j = sum over the window's pairs with r^2 < r2min of H_i (r^2 - (1 - r^2)/(n - 2))
+    and weak_ld4_j of H_i^2 (r^4 - 6 v r^2 + 3 v^2), v = (1 - r^2)/(n - 2), from the dense
+    correlation matrix; the same from pieces, for tag rows and after a reload."""
     genotypes, r = region
     n = genotypes.n_samples
     freq = genotypes.snps["freq"].to_numpy()
@@ -123,6 +124,10 @@ def test_r2_kind_keeps_the_weak_ld_it_leaves_out(region, tmp_path):
     # may fall either way
     slack = (np.abs(r2 - 0.05) < 1e-6).sum(axis=1) * 0.05 + 1e-6
     assert np.all(np.abs(ld.weak_ld - expect) <= slack)
+    v = (1 - r2) / (n - 2)
+    expect4 = np.maximum((left_out * het[None, :] ** 2 * (r2 ** 2 - 6 * v * r2 + 3 * v ** 2))
+                         .sum(axis=1), 0)
+    assert np.all(np.abs(ld.weak_ld4 - expect4) <= slack * 0.05 + 1e-9)
     pieces = merge(build_ld(genotypes, "r2", r2min=0.05, window_kb=300, snp_range=rows,
                             progress=False) for rows in [(1, 250), (251, N_REGION)])
     np.testing.assert_allclose(pieces.weak_ld, ld.weak_ld, rtol=1e-12, atol=1e-12)
@@ -132,11 +137,14 @@ def test_r2_kind_keeps_the_weak_ld_it_leaves_out(region, tmp_path):
     np.testing.assert_allclose(pieces.weak_ld_halves, ld.weak_ld_halves, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(tag_ld.weak_ld_halves, ld.weak_ld_halves[::9], rtol=1e-12,
                                atol=1e-12)
+    np.testing.assert_allclose(pieces.weak_ld4, ld.weak_ld4, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(tag_ld.weak_ld4, ld.weak_ld4[::9], rtol=1e-12, atol=1e-15)
     reloaded = LDMatrix.load(ld.save(tmp_path / "r2.ld"))
     np.testing.assert_array_equal(reloaded.weak_ld, ld.weak_ld)
     np.testing.assert_array_equal(reloaded.weak_ld_halves, ld.weak_ld_halves)
+    np.testing.assert_array_equal(reloaded.weak_ld4, ld.weak_ld4)
     window = build_ld(genotypes, "window", window_kb=300, progress=False)
-    assert window.weak_ld is None and window.weak_ld_halves is None
+    assert window.weak_ld is None and window.weak_ld_halves is None and window.weak_ld4 is None
 
 
 def test_r2_kind_sums_the_weak_ld_of_each_half_of_the_panel(region):

@@ -76,17 +76,20 @@ def test_too_few_rows_are_not_calibrated():
 
 def test_fits_use_calibrated_sums_unless_the_ld_is_in_sample():
     """load_mixer_data's choice: the tags' rows of the calibrated sums (moments pooled over
-    every chromosome's rows), or of the stored sums with --ld-in-sample."""
+    every chromosome's rows), or of the stored sums with --ld-in-sample; the fourth-moment
+    sums of those rows, capped at r2min / 2 x the sums used (0 for a folder without them)."""
     from bayesmix.prepare.mixer import _tag_weak_ld
 
     rng = np.random.default_rng(14)
     _, whole, halves = simulated_sums(rng)
+    fourth = [w * rng.uniform(0.0, 0.05, len(w)) for w in whole[:2]] + [None]
     rows = [np.array([0, 5, 17]), np.array([3]), np.array([100, 2000])]
-    per_chromosome = list(zip(whole, halves, rows))
+    per_chromosome = list(zip(whole, halves, fourth, [0.05] * 3, rows))
     calibrated, _ = calibrate_weak_ld(whole, halves)
-    got, calibration = _tag_weak_ld(per_chromosome, calibrate=True)
-    np.testing.assert_array_equal(got, np.concatenate([c[r] for c, r in zip(calibrated, rows)]))
-    assert calibration is not None
-    got, calibration = _tag_weak_ld(per_chromosome, calibrate=False)
-    np.testing.assert_array_equal(got, np.concatenate([w[r] for w, r in zip(whole, rows)]))
-    assert calibration is None
+    for calibrate, used in ((True, calibrated), (False, whole)):
+        got, got4, calibration = _tag_weak_ld(per_chromosome, calibrate=calibrate)
+        np.testing.assert_array_equal(got, np.concatenate([c[r] for c, r in zip(used, rows)]))
+        assert (calibration is not None) == calibrate
+        expect4 = [np.minimum(f[r], 0.025 * u[r]) for f, u, r in zip(fourth[:2], used, rows)]
+        np.testing.assert_array_equal(got4, np.concatenate(expect4 + [np.zeros(2)]))
+        assert 0 < (got4[:4] < np.concatenate([f[r] for f, r in zip(fourth[:2], rows)])).sum()

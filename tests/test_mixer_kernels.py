@@ -127,6 +127,67 @@ def test_convolve_matches_enumeration(params, censor_z):
     assert like.logp(params) == pytest.approx(exact, abs=1e-8 * data.n_tags)
 
 
+def with_weak_pairs(data, dense, rng, max_pairs=3):
+    """The tiny problem with its weak LD made of k_j = 1..``max_pairs`` equal pairs of LD x_j
+    per tag (H r^2 units), given two ways: as ``weak`` = k x and ``weak4`` = k x^2 (for the
+    pseudo-SNPs of :func:`bayesmix.kernels.mixer.weak_pseudo_snps`), and as explicit
+    reference columns (H = 1, r^2 = x) with no weak sums, which enumeration treats exactly."""
+    k = rng.integers(1, max_pairs + 1, data.n_tags)
+    x = rng.uniform(0.02, 0.4, data.n_tags).astype(np.float32).astype(np.float64)  # as stored
+    columns = np.zeros((data.n_tags, int(k.sum())))
+    start = 0
+    for j in range(data.n_tags):
+        columns[j, start:start + k[j]] = x[j]
+        start += k[j]
+    explicit_dense = np.hstack([dense, columns])
+    csr = sp.csr_matrix(explicit_dense)
+    het = np.concatenate([data.het, np.ones(columns.shape[1])])
+    explicit = MixerData(data.z, data.n, data.weights, csr.indptr, csr.indices, csr.data, het)
+    pseudo = MixerData(data.z, data.n, data.weights, data.indptr, data.indices, data.r2,
+                       data.het, weak=k * x, weak4=k * x * x)
+    return pseudo, explicit, explicit_dense
+
+
+def rows_of(data, dense):
+    """Per tag: the one-tag problem on its nonzero reference columns, and those columns (the
+    other columns cannot change its likelihood; enumeration then stays small)."""
+    for j in range(data.n_tags):
+        cols = np.flatnonzero(dense[j])
+        csr = sp.csr_matrix(dense[j:j + 1, cols])
+        yield (MixerData(data.z[j:j + 1], data.n[j:j + 1], data.weights[j:j + 1], csr.indptr,
+                         csr.indices, csr.data, data.het[cols], weak=data.weak[j:j + 1]), cols)
+
+
+@pytest.mark.parametrize("params", PARAMS)
+@pytest.mark.parametrize("censor_z", [0.0, 2.0])
+def test_convolve_weak_pseudo_snps_equal_the_pairs_they_stand_for(params, censor_z):
+    """When a tag's weak LD is k equal pairs, its pseudo-SNPs (nu = weak^2 / weak4 = k of LD
+    weak4 / weak = x) are those pairs: the likelihood and the tail probabilities equal the
+    enumeration over every causal configuration with the pairs stored."""
+    rng = np.random.default_rng(23)
+    data, dense = tiny_problem(rng, n_tags=6, n_ref=6, row_size=3)
+    pseudo, explicit, explicit_dense = with_weak_pairs(data, dense, rng)
+    exact = sum(enumerate_logp(explicit_row, explicit_dense[j:j + 1, cols], *params, censor_z)
+                for j, (explicit_row, cols) in enumerate(rows_of(explicit, explicit_dense)))
+    got = UnivariateLikelihood(pseudo, "convolve", censor_z=censor_z).logp(params)
+    assert got == pytest.approx(exact, abs=1e-8 * data.n_tags)
+    # the Gaussian stand-in for the same weak LD (weak4 = 0) is measurably different
+    gaussian = pseudo.with_z(pseudo.z)
+    gaussian.weak4 = np.zeros(pseudo.n_tags)
+    assert abs(UnivariateLikelihood(gaussian, "convolve", censor_z=censor_z).logp(params)
+               - exact) > 1e-4
+    thresholds = np.array([0.5, 2.0, 4.0, 6.0])
+    tails = K.convolve_tail_probabilities(
+        np.arange(pseudo.n_tags), pseudo.n, pseudo.weak, pseudo.weak4, pseudo.indptr,
+        pseudo.indices, pseudo.r2, pseudo.het, *params, thresholds, K.GL_NODES, K.GL_WEIGHTS,
+        37.0)
+    reference = K.convolve_tail_probabilities(
+        np.arange(pseudo.n_tags), explicit.n, explicit.weak, explicit.weak4, explicit.indptr,
+        explicit.indices, explicit.r2, explicit.het, *params, thresholds, K.GL_NODES,
+        K.GL_WEIGHTS, 37.0)
+    np.testing.assert_allclose(tails, reference, rtol=1e-7, atol=1e-12)
+
+
 def test_convolve_tail_accuracy_far_from_zero():
     """|z| up to 12 with a strong causal component: the closed-form null part keeps it exact."""
     rng = np.random.default_rng(14)
@@ -149,7 +210,8 @@ def test_convolve_matches_quad_of_characteristic_function():
             return np.exp(-t * t * s0 / 2) * np.prod(1 - pi + pi * np.exp(-t * t * n * sb * het_r2 / 2))
         ref, _ = integrate.quad(lambda t: np.cos(t * z) * cf(t) / np.pi, 0, 40, limit=500,
                                 epsabs=1e-14, epsrel=1e-12)
-        lp, *_ = K._convolve_tag(z, n, het_r2, pi, sb, s0, 0.0, K.GL_NODES, K.GL_WEIGHTS, 37.0)
+        lp, *_ = K._convolve_tag(z, n, het_r2, 0.0, 0.0, pi, sb, s0, 0.0, K.GL_NODES,
+                                 K.GL_WEIGHTS, 37.0)
         assert math.exp(lp) == pytest.approx(ref, rel=1e-8)
 
 
@@ -209,6 +271,12 @@ def test_gradients_match_finite_differences(method):
         fd = finite_diff(like.logp, params)
         free = [1, 2] if method in ("full", "infinitesimal") else [0, 1, 2]
         np.testing.assert_allclose(grad[free], fd[free], rtol=1e-5)
+    if method == "convolve":   # the weak LD as pseudo-SNPs (real nu) too
+        data.weak4 = data.weak * rng.uniform(0.01, 0.3, data.n_tags)
+        for censor_z in (0.0, 2.0):
+            like = UnivariateLikelihood(data, method, censor_z=censor_z)
+            _, grad = like.logp_grad(params)
+            np.testing.assert_allclose(grad, finite_diff(like.logp, params), rtol=1e-5)
 
 
 def test_three_methods_agree_on_data_from_the_model():
@@ -246,9 +314,9 @@ def test_convolve_tail_probabilities_match_enumeration():
     data, dense = tiny_problem(rng, n_tags=6, n_ref=8, row_size=6)
     pi, sb, s0 = 0.2, 5e-4, 1.05
     thresholds = np.array([0.5, 2.0, 4.0, 6.0, 8.0])
-    tails = K.convolve_tail_probabilities(np.arange(6), data.n, data.weak, data.indptr,
-                                          data.indices, data.r2, data.het, pi, sb, s0,
-                                          thresholds, K.GL_NODES, K.GL_WEIGHTS, 37.0)
+    tails = K.convolve_tail_probabilities(np.arange(6), data.n, data.weak, data.weak4,
+                                          data.indptr, data.indices, data.r2, data.het, pi, sb,
+                                          s0, thresholds, K.GL_NODES, K.GL_WEIGHTS, 37.0)
     null = null_variance(data, pi, sb, s0)
     for j in range(6):
         ref = np.zeros(thresholds.size)

@@ -472,8 +472,8 @@ class FitStages:
 def data_digest(data: MixerData) -> str:
     """Digest of every array a MixerData's likelihoods read (z, N, weights, weak-LD sums,
     LD store, H): the key of the compiled objectives and of the fits' checkpoints."""
-    return digest_arrays(data.z, data.n, data.weights, data.weak, data.indptr, data.indices,
-                         data.r2, data.het)
+    return digest_arrays(data.z, data.n, data.weights, data.weak, data.weak4, data.indptr,
+                         data.indices, data.r2, data.het)
 
 
 def _step_record(step: OptimizeStep) -> dict:

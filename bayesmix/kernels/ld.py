@@ -22,6 +22,29 @@ def unbiased_r2(r2, n_samples):
 
 
 @njit
+def unbiased_r4(r2, n_samples):
+    """r^4 - 6 v r^2 + 3 v^2 with v = (1 - r^2) / (n - 2), the sampling variance of r: unbiased
+    for rho^4 when r ~ N(rho, v) (E[r^4] = rho^4 + 6 rho^2 v + 3 v^2, E[r^2] = rho^2 + v);
+    0 weight when n <= 2."""
+    if n_samples <= 2:
+        return 0.0
+    v = (1.0 - r2) / (n_samples - 2.0)
+    return r2 * r2 - 6.0 * v * r2 + 3.0 * v * v
+
+
+#: columns of the selection kernels' ``weak`` sums: sum H r~^2 and sum H^2 r~^4, noise-corrected
+#: (:func:`unbiased_r2`, :func:`unbiased_r4`)
+WEAK_COLUMNS = 2
+
+
+@njit
+def _add_weak(weak, b, het, r2, n_samples):
+    """Row ``b``'s weak-LD sums (:data:`WEAK_COLUMNS`) gain a pair left out."""
+    weak[b, 0] += het * unbiased_r2(r2, n_samples)
+    weak[b, 1] += het * het * unbiased_r4(r2, n_samples)
+
+
+@njit
 def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2, col_het, n_samples):
     """Pick the entries of a dense correlation block that go into the sparse matrix.
 
@@ -39,12 +62,13 @@ def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2, col_het,
     Returns
     -------
     counts : (B,) int64 entries per row; indices : int32 global columns (ascending per row);
-    values : float32 r; weak : (B,) float64 per row the sum over the window's entries left out
-    (r^2 < min_r2) of H_i times :func:`unbiased_r2` (what the threshold drops).
+    values : float32 r; weak : (B, 2) float64 per row the sums over the window's entries left
+    out (r^2 < min_r2) of H_i times :func:`unbiased_r2` and of H_i^2 times
+    :func:`unbiased_r4` (what the threshold drops, and its spread; :data:`WEAK_COLUMNS`).
     """
     n_rows, n_cols = block.shape
     counts = np.zeros(n_rows, dtype=np.int64)
-    weak = np.zeros(n_rows)
+    weak = np.zeros((n_rows, WEAK_COLUMNS))
     for b in range(n_rows):
         start = max(row_lo[b] - col0, 0)
         stop = min(row_hi[b] - col0, n_cols)
@@ -54,7 +78,7 @@ def select_block_entries(block, row_lo, row_hi, col0, diag_col, min_r2, col_het,
             if v * v >= min_r2 or col0 + k == diag_col[b]:
                 c += 1
             else:
-                weak[b] += col_het[k] * unbiased_r2(v * v, n_samples)
+                _add_weak(weak, b, col_het[k], v * v, n_samples)
         counts[b] = c
     total = counts.sum()
     indices = np.empty(total, dtype=np.int32)
@@ -88,7 +112,7 @@ def select_from_cross_products(products, row_mean, row_scale, col_mean, col_scal
     """
     n_rows, n_cols = products.shape
     counts = np.zeros(n_rows, dtype=np.int64)
-    weak = np.zeros(n_rows)
+    weak = np.zeros((n_rows, WEAK_COLUMNS))
     capacity = 0
     for b in range(n_rows):
         capacity += max(min(row_hi[b] - col0, n_cols) - max(row_lo[b] - col0, 0), 0)
@@ -116,7 +140,7 @@ def select_from_cross_products(products, row_mean, row_scale, col_mean, col_scal
                 c += 1
             else:
                 v = np.float64(np.float32(r))
-                weak[b] += col_het[k] * unbiased_r2(v * v, n_samples)
+                _add_weak(weak, b, col_het[k], v * v, n_samples)
         counts[b] = c
     return counts, indices[:pos].copy(), values[:pos].copy(), weak
 

@@ -16,6 +16,12 @@ sum_i H_i r~_ij^2 over the reference SNPs of its window below the threshold
 approximately Gaussian signal of expected variance N_j pi sig2_beta weak_j, so every kernel
 uses the per-tag null variance ``s0_j = sig2_zero + N_j pi sig2_beta weak_j``
 (:func:`null_variance`) where MiXeR uses sig2_zero alone (weak = 0 gives MiXeR's model).
+For sparse traits that Gaussian is too light-tailed: a tag's weak LD then holds a few causal
+SNPs or none, so the variance they add is itself random, with variance pi (1 - pi)
+sum_i H_i^2 r~_ij^4 (``weak4``, :attr:`bayesmix.ld.store.LDMatrix.weak_ld4`). Where ``weak4`` is
+given (> 0), the convolve kernels replace the Gaussian by nu_j equal "pseudo-SNPs" of LD
+x_j = weak4_j / weak_j, nu_j = weak_j^2 / weak4_j, which match both moments
+(:func:`weak_pseudo_snps`); ``weak4 = 0`` keeps the Gaussian.
 
 Every ``*_logp_grad`` kernel returns the weighted log-likelihood sum_j w_j log p(z_j) and its
 gradient with respect to the natural parameters ``(pi, sig2_beta, sig2_zero)`` as a length-3
@@ -101,6 +107,18 @@ def null_variance(n_j, weak_j, pi, sig2_beta, sig2_zero):
     weak_j (d s0_j / d sig2_zero = 1)."""
     x = n_j * weak_j
     return sig2_zero + x * pi * sig2_beta, x * sig2_beta, x * pi
+
+
+@njit
+def weak_pseudo_snps(weak_j, weak4_j):
+    """``(gaussian_j, nu_j, x_j)``: tag j's weak LD as ``nu_j`` pseudo-SNPs of LD ``x_j``
+    (H r^2 units) that match the mean N pi sig2_beta weak_j and the variance
+    N^2 pi (1 - pi) sig2_beta^2 weak4_j of the signal variance they add, nothing left to the
+    Gaussian (``gaussian_j = 0``); without ``weak4_j`` (<= 0) all of ``weak_j`` stays
+    Gaussian (``nu_j = 0``)."""
+    if weak4_j > 0.0 and weak_j > 0.0:
+        return 0.0, weak_j * weak_j / weak4_j, weak4_j / weak_j
+    return weak_j, 0.0, 0.0
 
 
 #: tags per chunk of the parallel likelihood sums: the chunks are fixed, and their partial
@@ -341,34 +359,39 @@ def _panel_edges(t_max, t_low, freq):
 
 
 @njit
-def _convolve_tag(z, n_j, ld_het_r2, pi, sig2_beta, sig2_zero, censor_z, gl_x, gl_w, tail_log,
-                  with_grad=True):
-    """log p(z_j) and its gradient for one tag from its LD row (values H_i r_ij^2).
+def _convolve_tag(z, n_j, ld_het_r2, weak_nu, weak_x, pi, sig2_beta, sig2_zero, censor_z, gl_x,
+                  gl_w, tail_log, with_grad=True):
+    """log p(z_j) and its gradient for one tag from its LD row (values H_i r_ij^2) and
+    ``weak_nu`` pseudo-SNPs of LD ``weak_x`` (:func:`weak_pseudo_snps`; 0 for none).
 
     p = (1 - pi)^m N(z; 0, sig2_zero) + (1/pi_c) int_0^inf cos(t z) psi(t) dt, where
     psi(t) = exp(-t^2 sig2_zero / 2) [prod_i (1 - pi + pi exp(-t^2 a_i)) - (1 - pi)^m] and
-    a_i = N_j sig2_beta H_i r_ij^2 / 2: the all-null part of the characteristic function is
-    a Gaussian handled in closed form, so only the components with at least one causal
-    variant (wider than N(0, sig2_zero)) are integrated numerically. Censored tags use
+    a_i = N_j sig2_beta H_i r_ij^2 / 2 over the row and the pseudo-SNPs (a real power nu of
+    their common factor; m = row length + nu): the all-null part of the characteristic
+    function is a Gaussian handled in closed form, so only the components with at least one
+    causal variant (wider than N(0, sig2_zero)) are integrated numerically. Censored tags use
     P(|Z| > c) = 1 - (2/pi_c) int_0^inf sin(t c)/t phi(t) dt in the same way.
     With ``with_grad=False`` the gradient terms are skipped (about half the work) and 0.
     """
     m_ld = ld_het_r2.shape[0]
+    m_all = m_ld + weak_nu
     censored = censor_z > 0.0 and abs(z) > censor_z
-    a_max = 0.0
+    a_max = 0.5 * n_j * sig2_beta * weak_x if weak_nu > 0.0 else 0.0
     for e in range(m_ld):
         a_max = max(a_max, 0.5 * n_j * sig2_beta * ld_het_r2[e])
     t_max = math.sqrt(2.0 * tail_log / sig2_zero)
     t_low = min(t_max, LOW_PANEL / math.sqrt(a_max + 0.5 * sig2_zero))
     freq = censor_z if censored else abs(z)
     edges = _panel_edges(t_max, t_low, freq)
-    log_q0 = m_ld * math.log1p(-pi) if pi < 1.0 else -np.inf
+    log_q0 = m_all * math.log1p(-pi) if pi < 1.0 else -np.inf
     q0 = math.exp(log_q0)
+    # d q0 / d pi
+    dq0 = -m_all * math.exp((m_all - 1.0) * math.log1p(-pi)) if pi < 1.0 else 0.0
     # closed-form all-null Gaussian part
     lp0, d0 = normal_term(z, sig2_zero, censor_z)
     p0 = math.exp(lp0)
     val = q0 * p0
-    d_pi = -m_ld * math.exp((m_ld - 1) * math.log1p(-pi)) * p0 if pi < 1.0 else 0.0
+    d_pi = dq0 * p0
     d_sb = 0.0
     d_s0 = q0 * p0 * d0
     # numerical part
@@ -397,11 +420,17 @@ def _convolve_tag(z, n_j, ld_het_r2, pi, sig2_beta, sig2_zero, censor_z, gl_x, g
             else:
                 for e in range(m_ld):
                     prod *= 1.0 - pi + pi * math.exp(scale * sig2_beta * ld_het_r2[e])
+            if weak_nu > 0.0:
+                ex = math.exp(scale * sig2_beta * weak_x)
+                f = 1.0 - pi + pi * ex
+                prod *= math.exp(weak_nu * math.log(f))
+                if with_grad:
+                    s_pi += weak_nu * (ex - 1.0) / f
+                    s_sb += weak_nu * pi * ex * scale * weak_x / f
             g = math.exp(-0.5 * t2 * sig2_zero)
             psi = g * (prod - q0)
             # d psi: derivatives of prod are prod * s_*, of q0 closed form
-            dpsi_pi = g * (prod * s_pi - (-m_ld * math.exp((m_ld - 1) * math.log1p(-pi))
-                                          if pi < 1.0 else 0.0))
+            dpsi_pi = g * (prod * s_pi - dq0)
             dpsi_sb = g * prod * s_sb
             dpsi_s0 = -0.5 * t2 * psi
             if censored:
@@ -418,7 +447,7 @@ def _convolve_tag(z, n_j, ld_het_r2, pi, sig2_beta, sig2_zero, censor_z, gl_x, g
     if censored:
         # P(|Z| > c) of the non-null part is (1 - q0) + (2/pi) int (-sin(tc)/t) psi dt
         i_val += 1.0 - q0
-        i_pi += m_ld * math.exp((m_ld - 1) * math.log1p(-pi)) if pi < 1.0 else 0.0
+        i_pi -= dq0
     p = val + i_val
     if not p > 1e-300 or not with_grad:  # floor beyond the quadrature's resolution
         return math.log(max(p, 1e-300)), 0.0, 0.0, 0.0
@@ -426,13 +455,14 @@ def _convolve_tag(z, n_j, ld_het_r2, pi, sig2_beta, sig2_zero, censor_z, gl_x, g
 
 
 @njit(parallel=True)
-def convolve_logp_grad(z, n, w, weak, indptr, indices, r2, het, pi, sig2_beta, sig2_zero,
-                       censor_z, gl_x, gl_w, tail_log, with_grad=True):
+def convolve_logp_grad(z, n, w, weak, weak4, indptr, indices, r2, het, pi, sig2_beta,
+                       sig2_zero, censor_z, gl_x, gl_w, tail_log, with_grad=True):
     """Weighted exact log-likelihood (characteristic-function inversion) and its gradient.
 
     ``gl_x``, ``gl_w``: Gauss-Legendre rule on [-1, 1] used per panel (:data:`GL_NODES`);
     ``tail_log``: the integral is cut where exp(-t^2 sig2_zero / 2) < exp(-tail_log).
-    Each tag's null variance is its s0_j (:func:`null_variance`; ``_convolve_tag``'s
+    Each tag's weak LD enters as pseudo-SNPs where ``weak4`` is given, else in its null
+    variance s0_j (:func:`weak_pseudo_snps`, :func:`null_variance`; ``_convolve_tag``'s
     sig2_zero). Smooth in all three parameters. Returns ``(logp, grad)`` in
     (pi, sig2_beta, sig2_zero);
     ``with_grad=False`` skips the gradient (returned as zeros) at about half the cost.
@@ -445,9 +475,10 @@ def convolve_logp_grad(z, n, w, weak, indptr, indices, r2, het, pi, sig2_beta, s
             row = np.empty(hi - lo)
             for e in range(lo, hi):
                 row[e - lo] = het[indices[e]] * r2[e]
-            s0, ds0_pi, ds0_sb = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)
-            lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, pi, sig2_beta, s0, censor_z,
-                                           gl_x, gl_w, tail_log, with_grad)
+            gaussian, nu, x = weak_pseudo_snps(weak[j], weak4[j])
+            s0, ds0_pi, ds0_sb = null_variance(n[j], gaussian, pi, sig2_beta, sig2_zero)
+            lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, nu, x, pi, sig2_beta, s0,
+                                           censor_z, gl_x, gl_w, tail_log, with_grad)
             sums[c, 0] += w[j] * lp
             sums[c, 1] += w[j] * (d1 + d3 * ds0_pi)
             sums[c, 2] += w[j] * (d2 + d3 * ds0_sb)
@@ -456,14 +487,14 @@ def convolve_logp_grad(z, n, w, weak, indptr, indices, r2, het, pi, sig2_beta, s
 
 
 @njit(parallel=True)
-def convolve_tail_probabilities(tags, n, weak, indptr, indices, r2, het, pi, sig2_beta,
-                                sig2_zero, thresholds, gl_x, gl_w, tail_log):
+def convolve_tail_probabilities(tags, n, weak, weak4, indptr, indices, r2, het, pi,
+                                sig2_beta, sig2_zero, thresholds, gl_x, gl_w, tail_log):
     """Exact P(|z_j| > c) for each tag in ``tags`` and each c in ``thresholds``: (T, C).
 
     One characteristic-function evaluation per quadrature node serves every threshold
     (panels resolve the largest c): P = (1 - pi)^m P0(|Z| > c) + (1 - (1 - pi)^m)
     - (2/pi_c) int_0^inf sin(t c)/t psi(t) dt with psi as in :func:`_convolve_tag` and the
-    tag's null variance s0_j (:func:`null_variance`).
+    tag's weak LD as in :func:`convolve_logp_grad`.
     For model Q-Q curves; values are clipped to [0, 1].
     """
     n_thr = thresholds.shape[0]
@@ -473,16 +504,17 @@ def convolve_tail_probabilities(tags, n, weak, indptr, indices, r2, het, pi, sig
     out = np.empty((tags.shape[0], n_thr))
     for k in numba.prange(tags.shape[0]):
         j = tags[k]
-        s0 = null_variance(n[j], weak[j], pi, sig2_beta, sig2_zero)[0]
+        gaussian, nu, x = weak_pseudo_snps(weak[j], weak4[j])
+        s0 = null_variance(n[j], gaussian, pi, sig2_beta, sig2_zero)[0]
         lo = indptr[j]
-        m_ld = indptr[j + 1] - lo
-        a_max = 0.0
+        m_all = indptr[j + 1] - lo + nu
+        a_max = 0.5 * n[j] * sig2_beta * x
         for e in range(lo, indptr[j + 1]):
             a_max = max(a_max, 0.5 * n[j] * sig2_beta * het[indices[e]] * r2[e])
         t_max = math.sqrt(2.0 * tail_log / s0)
         t_low = min(t_max, LOW_PANEL / math.sqrt(a_max + 0.5 * s0))
         edges = _panel_edges(t_max, t_low, c_max)
-        q0 = math.exp(m_ld * math.log1p(-pi)) if pi < 1.0 else 0.0
+        q0 = math.exp(m_all * math.log1p(-pi)) if pi < 1.0 else 0.0
         acc = np.zeros(n_thr)
         for b in range(len(edges) - 1):
             half = 0.5 * (edges[b + 1] - edges[b])
@@ -493,6 +525,8 @@ def convolve_tail_probabilities(tags, n, weak, indptr, indices, r2, het, pi, sig
                 prod = 1.0
                 for e in range(lo, indptr[j + 1]):
                     prod *= 1.0 - pi + pi * math.exp(scale * het[indices[e]] * r2[e])
+                if nu > 0.0:
+                    prod *= math.exp(nu * math.log(1.0 - pi + pi * math.exp(scale * x)))
                 psi = math.exp(-0.5 * t * t * s0) * (prod - q0)
                 wq = 2.0 * half * gl_w[q] * psi / (math.pi * t)
                 for c in range(n_thr):

@@ -56,6 +56,7 @@ from bayesmix.checkpoint import Checkpoint, digest_arrays
 from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
 from bayesmix.kernels.ld import (
+    WEAK_COLUMNS,
     select_block_entries,
     select_from_cross_products,
     split_weak_sums,
@@ -265,7 +266,7 @@ def build_ld(
            **{k: repr(v) for k, v in window.as_dict().items()},
            "rows": digest_arrays(row_pos), "square": str(square),
            "upper_piece": str(bool(upper_piece)),
-           "weak_ld": "with halves" if kind in WEAK_LD_KINDS else "False",
+           "weak_ld": "with halves and fourth moments" if kind in WEAK_LD_KINDS else "False",
            "snps": _table_digest(col_snps), "samples": _table_digest(genotypes.samples)}
     if kind == "shrunk":
         own.update(ne=repr(ne), genmap_n=repr(genmap_n), cutoff=repr(cutoff))
@@ -297,8 +298,7 @@ def build_ld(
     row_snps = col_snps.iloc[row_pos]
     ld = LDMatrix.from_csr(indptr, indices, values, row_snps, None if square else col_snps,
                            meta=meta, dtype=dtype,
-                           weak_ld=np.maximum(weak, 0.0) if whole_rows else None,
-                           weak_ld_halves=halves)
+                           **(_weak_arrays(weak, halves) if whole_rows else {}))
     if ckpt is not None:
         ckpt.remove()
     return ld
@@ -664,7 +664,8 @@ class _BlockEngine:
     def run(self, row_pos, lo, hi, min_r2, *, square, upper, transform, threads, progress,
             label, checkpoint: Checkpoint | None = None):
         """CSR arrays (indptr, indices, values float32) of the selected entries, and per row
-        the weak-LD sum of the window's entries left out (float64; None with ``upper``,
+        the weak-LD sums of the window's entries left out ((n_rows, 2) float64, see
+        :func:`select_block_entries`; None with ``upper``,
         whose rows see only part of their window), and (n_rows, 2) those sums from each half
         of the panel (None unless the engine splits halves).
 
@@ -686,8 +687,8 @@ class _BlockEngine:
             row_counts.append(checkpoint.array("counts"))
             row_indices.append(checkpoint.array("indices"))
             row_values.append(checkpoint.array("values"))
-            row_weak.append(checkpoint.array("weak"))
-            if self.halves is not None:   # stored flat: two sums per row
+            row_weak.append(checkpoint.array("weak").reshape(-1, WEAK_COLUMNS))  # stored flat
+            if self.halves is not None:   # two sums per row
                 row_halves.append(checkpoint.array("weak_halves").reshape(-1, 2))
             log.info("ld: %d of %d rows restored from the checkpoint", first, len(row_pos))
         bar = Progress(len(row_pos), desc=f"LD ({label})", unit="SNPs", progress=progress,
@@ -740,6 +741,13 @@ class _BlockEngine:
         return indptr, indices, values, weak, halves
 
 
+def _weak_arrays(weak, halves) -> dict:
+    """The LDMatrix weak-LD arrays (:data:`bayesmix.ld.store.WEAK_ARRAYS`) from the engine's
+    sums (:data:`bayesmix.kernels.ld.WEAK_COLUMNS`) and those of the panel's halves."""
+    return {"weak_ld": np.maximum(weak[:, 0], 0.0), "weak_ld4": np.maximum(weak[:, 1], 0.0),
+            "weak_ld_halves": halves}
+
+
 def _concat_counts(parts: list[_Counts], n: int) -> _Counts:
     """Copy column parts into one new _Counts (so cached views do not pin old buffers)."""
     x = np.asfortranarray(np.concatenate([p.x for p in parts], axis=1))
@@ -759,7 +767,7 @@ def _merge_row_chunks(chunks, n_rows):
     chunks."""
     if not chunks:
         return (np.zeros(n_rows, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
-                np.zeros(n_rows), None)
+                np.zeros((n_rows, WEAK_COLUMNS)), None)
     if len(chunks) == 1:
         return chunks[0]
     counts = np.sum([c[0] for c in chunks], axis=0)

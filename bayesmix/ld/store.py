@@ -15,6 +15,8 @@ On-disk layout (a folder; format ``bayesmix-ld``, version :data:`FORMAT_VERSION`
     PATH/weak_ld.npy    float64 per row SNP, the weak-LD sum of an r2-kind matrix (optional)
     PATH/weak_ld_halves.npy  float64 (rows, 2), the same sums from each half of the panel
                         (optional)
+    PATH/weak_ld4.npy   float64 per row SNP, the sum of H_i^2 r~^4 over the same pairs
+                        (optional)
 
 The compact ``upper`` layout (``save(path, layout="upper")``, square matrices) replaces the
 three arrays by ``row_counts.npy`` (strict-upper entries per row), ``offsets.npy`` (j - i,
@@ -48,6 +50,11 @@ INT16_MAX = 32767
 SNP_COLUMNS = ["snp", "chr", "bp", "cm", "a1", "a2", "freq", "n"]
 _SNP_DTYPES = {"snp": str, "chr": str, "bp": np.int64, "cm": np.float64, "a1": str, "a2": str,
                "freq": np.float64, "n": np.int64}
+
+
+#: the optional per-row weak-LD arrays of an r2-kind matrix (:class:`LDMatrix` attributes and
+#: files NAME.npy): name -> columns after the row axis
+WEAK_ARRAYS = {"weak_ld": (), "weak_ld_halves": (2,), "weak_ld4": ()}
 
 
 def int16_scale(max_abs: float) -> float:
@@ -93,6 +100,10 @@ class LDMatrix:
     weak_ld_halves : (n_rows, 2) float64 or None: the same sums over the same pairs, each from
         one half of the panel (its own r and n); their independent noise calibrates
         ``weak_ld`` for the panel's sampling noise (:mod:`bayesmix.ld.weak_ld`).
+    weak_ld4 : (n_rows,) float64 or None: per row SNP j, sum_i H_i^2 r~_ij^4 over the same
+        pairs (r~^4 unbiased for rho^4, :func:`bayesmix.kernels.ld.unbiased_r4`): the spread of
+        the weak LD's signal, which a sparse trait concentrates on few SNPs
+        (:func:`bayesmix.kernels.mixer.weak_pseudo_snps`).
     row_first : None for CSR. For the *band* layout of a square matrix (decoded from GCTB's
         full, band or shrunk files for SBayes, :func:`bayesmix.ld.gctb.read_gctb_list`), the
         first column of each row's run: ``indptr`` then delimits runs of consecutive columns,
@@ -111,6 +122,7 @@ class LDMatrix:
     weak_ld: np.ndarray | None = None
     weak_ld_halves: np.ndarray | None = None
     row_first: np.ndarray | None = None
+    weak_ld4: np.ndarray | None = None
 
     def __post_init__(self):
         self.snps = normalize_snp_table(self.snps)
@@ -133,18 +145,19 @@ class LDMatrix:
             raise ValueError("indices, data and indptr[-1] disagree on the number of nonzeros")
         if self.data.dtype not in (np.float32, np.int16):
             raise ValueError(f"data must be float32 or int16, not {self.data.dtype}")
-        if self.weak_ld is not None and len(self.weak_ld) != n_rows:
-            raise ValueError(f"weak_ld has {len(self.weak_ld)} entries for {n_rows} rows")
-        if self.weak_ld_halves is not None and (
-                self.weak_ld is None or self.weak_ld_halves.shape != (n_rows, 2)):
-            raise ValueError(f"weak_ld_halves must be ({n_rows}, 2) next to weak_ld, not "
-                             f"{self.weak_ld_halves.shape}")
+        for name, columns in WEAK_ARRAYS.items():
+            array = getattr(self, name)
+            if array is not None and (array.shape != (n_rows, *columns) or (
+                    name != "weak_ld" and self.weak_ld is None)):
+                raise ValueError(f"{name} must be {(n_rows, *columns)} next to weak_ld, not "
+                                 f"{array.shape}")
 
     # ----------------------------------------------------------------- construction
     @classmethod
     def from_csr(cls, indptr, indices, values, snps, ref_snps=None, *, meta=None,
-                 dtype: str = "float32", weak_ld=None, weak_ld_halves=None) -> "LDMatrix":
-        """Build from CSR arrays of float r, stored as ``dtype`` ("float32" or "int16")."""
+                 dtype: str = "float32", **weak) -> "LDMatrix":
+        """Build from CSR arrays of float r, stored as ``dtype`` ("float32" or "int16");
+        ``weak``: the weak-LD arrays by name (:data:`WEAK_ARRAYS`)."""
         values = np.asarray(values)
         nnz = len(values)
         indptr = np.asarray(indptr, dtype=np.int32 if nnz < 2**31 else np.int64)
@@ -156,8 +169,7 @@ class LDMatrix:
             data = quantize_int16(values, scale)
         else:
             raise ValueError(f"dtype must be 'float32' or 'int16', not {dtype!r}")
-        return cls(indptr, indices, data, snps, ref_snps, dict(meta or {}), scale, weak_ld,
-                   weak_ld_halves)
+        return cls(indptr, indices, data, snps, ref_snps, dict(meta or {}), scale, **weak)
 
     @classmethod
     def from_scipy(cls, matrix, snps, ref_snps=None, *, meta=None, dtype="float32") -> "LDMatrix":
@@ -176,7 +188,7 @@ class LDMatrix:
         csr = self.to_csr()
         return LDMatrix.from_csr(csr.indptr, csr.indices, csr.values(), self.snps,
                                  self.ref_snps, meta=self.meta, dtype=dtype,
-                                 weak_ld=self.weak_ld, weak_ld_halves=self.weak_ld_halves)
+                                 **self.weak_sums())
 
     # ----------------------------------------------------------------- description
     @property
@@ -203,7 +215,13 @@ class LDMatrix:
         if indptr[-1] < 2**31:
             indptr = indptr.astype(np.int32)
         return LDMatrix(indptr, indices, data, self.snps, None, dict(self.meta), self.scale,
-                        self.weak_ld, self.weak_ld_halves)
+                        **self.weak_sums())
+
+    def weak_sums(self, rows=None) -> dict:
+        """The weak-LD arrays by name (:data:`WEAK_ARRAYS`), of the ``rows`` given (all by
+        default)."""
+        arrays = {name: getattr(self, name) for name in WEAK_ARRAYS}
+        return {k: v if v is None or rows is None else v[rows] for k, v in arrays.items()}
 
     @property
     def dtype(self) -> str:
@@ -331,11 +349,9 @@ class LDMatrix:
                                              np.asarray(self.data), rows, col_map)
         if indptr[-1] < 2**31:
             indptr = indptr.astype(np.int32)
-        weak = None if self.is_square or self.weak_ld is None else self.weak_ld[rows]
-        halves = (None if weak is None or self.weak_ld_halves is None
-                  else self.weak_ld_halves[rows])
+        weak = {} if self.is_square else self.weak_sums(rows)
         return LDMatrix(indptr, indices, values, snps, None if self.is_square else self.ref_snps,
-                        meta, self.scale, weak, halves)
+                        meta, self.scale, **weak)
 
     # ----------------------------------------------------------------- files
     def save(self, path, *, layout: str = "csr") -> Path:
@@ -367,11 +383,9 @@ class LDMatrix:
             else:
                 for name, array in _upper_arrays(self).items():
                     np.save(tmp / f"{name}.npy", array)
-            if self.weak_ld is not None:
-                np.save(tmp / "weak_ld.npy", np.asarray(self.weak_ld, dtype=np.float64))
-            if self.weak_ld_halves is not None:
-                np.save(tmp / "weak_ld_halves.npy",
-                        np.asarray(self.weak_ld_halves, dtype=np.float64))
+            for name, array in self.weak_sums().items():
+                if array is not None:
+                    np.save(tmp / f"{name}.npy", np.asarray(array, dtype=np.float64))
             self.snps.to_csv(tmp / "snps.tsv", sep="\t", index=False)
             if not self.is_square:
                 self.ref_snps.to_csv(tmp / "ref_snps.tsv", sep="\t", index=False)
@@ -397,7 +411,7 @@ class LDMatrix:
                 meta.pop(key, None)
             scale = float(meta.pop("scale", 1.0))
             return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, None, meta,
-                       scale, *_load_weak_ld(path, len(snps)))
+                       scale, **_load_weak_ld(path, len(snps)))
         if layout != "csr":
             raise InputError(f"unknown layout {layout!r}", meta_path)
         arrays = {name: load_array(path / f"{name}.npy", mode)
@@ -418,29 +432,29 @@ class LDMatrix:
             meta.pop(key, None)
         scale = float(meta.pop("scale", 1.0))
         return cls(arrays["indptr"], arrays["indices"], arrays["data"], snps, ref_snps, meta,
-                   scale, *_load_weak_ld(path, len(snps)))
+                   scale, **_load_weak_ld(path, len(snps)))
 
 
-def _load_weak_ld(folder: Path, n_rows: int) -> tuple:
-    """The optional ``weak_ld.npy`` (one finite value >= 0 per row) and ``weak_ld_halves.npy``
-    (two finite values per row) of an LD folder, checked; None for a missing file."""
-    file = folder / "weak_ld.npy"
-    if not file.exists():
-        return None, None
-    weak = load_array(file)
-    if weak.ndim != 1 or len(weak) != n_rows:
-        raise InputError(f"holds {weak.shape} values for {n_rows} row SNPs", file)
-    if not np.all(np.isfinite(weak) & (weak >= 0)):
-        raise InputError("weak-LD sums must be finite and >= 0", file)
-    halves_file = folder / "weak_ld_halves.npy"
-    halves = load_array(halves_file) if halves_file.exists() else None
-    if halves is not None:
-        if halves.shape != (n_rows, 2):
-            raise InputError(f"holds {halves.shape} values, expected ({n_rows}, 2)", halves_file)
-        if not np.all(np.isfinite(halves)):
-            raise InputError("weak-LD sums must be finite", halves_file)
-        halves = np.asarray(halves, dtype=np.float64)
-    return np.asarray(weak, dtype=np.float64), halves
+def _load_weak_ld(folder: Path, n_rows: int) -> dict:
+    """The optional weak-LD arrays of an LD folder (``NAME.npy`` for each NAME of
+    :data:`WEAK_ARRAYS`, all after ``weak_ld.npy``), checked (shape; finite; the sums of one
+    column >= 0), as :class:`LDMatrix` keywords; missing files are left out."""
+    if not (folder / "weak_ld.npy").exists():
+        return {}
+    arrays = {}
+    for name, columns in WEAK_ARRAYS.items():
+        file = folder / f"{name}.npy"
+        if not file.exists():
+            continue
+        array = load_array(file)
+        if array.shape != (n_rows, *columns):
+            raise InputError(f"holds {array.shape} values, expected {(n_rows, *columns)} "
+                             f"({n_rows} row SNPs)", file)
+        if not np.all(np.isfinite(array) & ((array >= 0) | bool(columns))):
+            raise InputError("weak-LD sums must be finite" + ("" if columns else " and >= 0"),
+                             file)
+        arrays[name] = np.asarray(array, dtype=np.float64)
+    return arrays
 
 
 def merge(pieces) -> LDMatrix:
@@ -490,24 +504,24 @@ def merge(pieces) -> LDMatrix:
         raise InputError("the upper-triangle pieces do not cover every row of the matrix; "
                          "merge all the pieces of the build")
     indptr = np.concatenate(indptr)
-    weak = (np.concatenate([p.weak_ld for p in pieces])
-            if all(p.weak_ld is not None for p in pieces) else None)
-    halves = (np.concatenate([p.weak_ld_halves for p in pieces])
-              if weak is not None and all(p.weak_ld_halves is not None for p in pieces)
-              else None)
+    weak = {}   # each weak-LD array that every piece has (the others need weak_ld)
+    for name in WEAK_ARRAYS:
+        arrays = [getattr(p, name) for p in pieces]
+        if all(a is not None for a in arrays) and (name == "weak_ld" or "weak_ld" in weak):
+            weak[name] = np.concatenate(arrays)
     if all(p.dtype == "int16" for p in pieces) and len({p.scale for p in pieces}) == 1:
         # one int16 code for all pieces (a diagonal of 1 in each): keep the codes as they are
         data = np.concatenate([np.asarray(p.data) for p in pieces])
         if upper:  # mirrored as the serial build mirrors its upper triangle
             indptr, indices, data = symmetrize_upper(indptr, indices, data)
         indptr = indptr.astype(np.int32 if len(data) < 2**31 else np.int64)
-        return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale, weak, halves)
+        return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale, **weak)
     dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
     values = np.concatenate([p.values() for p in pieces])
     if upper:
         indptr, indices, values = symmetrize_upper(indptr, indices, values)
     return LDMatrix.from_csr(indptr, indices, values, snps, ref, meta=meta, dtype=dtype,
-                             weak_ld=weak, weak_ld_halves=halves)
+                             **weak)
 
 
 def _upper_arrays(ld: LDMatrix) -> dict:

@@ -127,3 +127,17 @@ def model_weak_ld(ld) -> np.ndarray | None:
         return ld.weak_ld
     (weak,), _ = calibrate_weak_ld([ld.weak_ld], [ld.weak_ld_halves])
     return weak
+
+
+def weak_fourth_moments(weak, weak4, r2min):
+    """The weak-LD fourth-moment sums a model uses next to the (calibrated) sums ``weak``:
+    ``weak4`` capped so that its pseudo-SNPs' LD weak4 / weak stays below the largest a
+    left-out pair can have, H r^2 < r2min / 2 (H <= 1/2), which the panel's noise in either
+    sum could otherwise pass (:func:`bayesmix.kernels.mixer.weak_pseudo_snps`); None without
+    sums (or with an unknown ``r2min``: ``weak4`` as it is)."""
+    if weak is None or weak4 is None:
+        return None
+    if r2min is None:
+        return weak4
+    return np.minimum(weak4, 0.5 * float(r2min) * weak)
+

@@ -33,7 +33,7 @@ class UnivariateMixerLogp(FusedLogpGradOp):
     - ``fast``, ``infinitesimal``: z, n, weights, weak, l2, l4 (``MixerData.ld_moments``);
     - ``full``: z, n, weights, weak, col_indptr, col_rows, col_r2, het
       (``MixerData.ld_columns``);
-    - ``convolve``: z, n, weights, weak, indptr, indices, r2, het.
+    - ``convolve``: z, n, weights, weak, weak4, indptr, indices, r2, het.
     """
 
     __props__ = ("method", "censor_z", "kmax", "seed", "n_chunks", "tail_log", "with_grad")
@@ -41,7 +41,7 @@ class UnivariateMixerLogp(FusedLogpGradOp):
         "fast": ("float64",) * 6,
         "infinitesimal": ("float64",) * 6,
         "full": ("float64",) * 4 + ("int64", "int32", "float32", "float64"),
-        "convolve": ("float64",) * 4 + ("int64", "int32", "float32", "float64"),
+        "convolve": ("float64",) * 5 + ("int64", "int32", "float32", "float64"),
     }
 
     def __init__(self, method="convolve", censor_z=0.0, kmax=1000, seed=0, n_chunks=4,
@@ -118,10 +118,10 @@ def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log, with_grad):
         gl_x, gl_w = kernels.GL_NODES, kernels.GL_WEIGHTS
 
         @numba.njit
-        def f(theta, z, n, w, weak, indptr, indices, r2, het):
-            return kernels.convolve_logp_grad(z, n, w, weak, indptr, indices, r2, het, theta[0],
-                                              theta[1], theta[2], censor_z, gl_x, gl_w,
-                                              tail_log, with_grad)
+        def f(theta, z, n, w, weak, weak4, indptr, indices, r2, het):
+            return kernels.convolve_logp_grad(z, n, w, weak, weak4, indptr, indices, r2, het,
+                                              theta[0], theta[1], theta[2], censor_z, gl_x,
+                                              gl_w, tail_log, with_grad)
     return f
 
 
@@ -138,7 +138,7 @@ def likelihood_data(like) -> dict:
         out.update(zip(("col_indptr", "col_rows", "col_r2"), d.ld_columns))
         out["het"] = d.het
     else:
-        out.update(indptr=d.indptr, indices=d.indices, r2=d.r2, het=d.het)
+        out.update(weak4=d.weak4, indptr=d.indptr, indices=d.indices, r2=d.r2, het=d.het)
     return out
 
 

@@ -221,7 +221,12 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                          "folder of an older bayesmix), so they cannot be corrected for the "
                          "panel's noise, which biases h2 ~10% low (docs/mixer.md): rebuild it "
                          "with bayesmix-mixer ld")
-        weak_all.append((ld.weak_ld, ld.weak_ld_halves, rows))
+        elif ld.weak_ld4 is None:
+            lines.append(f"chr{chrom}: warning: {ld_path} has no fourth-moment weak-LD sums (an "
+                         "LD folder of an older bayesmix), so the weak LD's signal is taken as "
+                         "Gaussian, which biases h2 of sparse traits upwards (docs/mixer.md): "
+                         "rebuild it with bayesmix-mixer ld")
+        weak_all.append((ld.weak_ld, ld.weak_ld_halves, ld.weak_ld4, ld.meta.get("r2min"), rows))
         freq = ld.snps["freq"].to_numpy(dtype=float)
         het_all.append(2 * freq * (1 - freq))
         z_all.append(z)
@@ -235,7 +240,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
             log.info(line)
         raise InputError(_no_tags_reason(sumstats, chromosomes), trait_file)
     het = np.concatenate(het_all)
-    weak, calibration = _tag_weak_ld(weak_all, calibrate=not ld_in_sample)
+    weak, weak4, calibration = _tag_weak_ld(weak_all, calibrate=not ld_in_sample)
     if calibration is not None:
         lines.append(calibration.describe())
     elif ld_in_sample:
@@ -246,7 +251,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     stacked.sort_indices()
     tags = pd.concat(tags_all, ignore_index=True)
     data = MixerData(np.concatenate(z_all), np.concatenate(n_all), np.concatenate(w_all),
-                     stacked.indptr, stacked.indices, stacked.data, het, tags, weak)
+                     stacked.indptr, stacked.indices, stacked.data, het, tags, weak, weak4)
     maf = np.minimum(tags["freq"].to_numpy(), 1 - tags["freq"].to_numpy())
     return data, maf, lines
 
@@ -254,17 +259,22 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
 def _tag_weak_ld(per_chromosome, *, calibrate: bool) -> tuple:
     """The tags' weak-LD sums (0 where an LD folder has none), calibrated for the panel's
     noise (:mod:`bayesmix.ld.weak_ld`) when ``calibrate`` and every folder has split-half
-    sums, and the calibration (or None). ``per_chromosome``: (weak_ld, weak_ld_halves, tag
-    rows) per folder."""
-    from bayesmix.ld.weak_ld import calibrate_weak_ld
+    sums, their fourth-moment sums (:func:`bayesmix.ld.weak_ld.weak_fourth_moments`; 0 where
+    a folder has none) and the calibration (or None). ``per_chromosome``: (weak_ld,
+    weak_ld_halves, weak_ld4, r2min, tag rows) per folder."""
+    from bayesmix.ld.weak_ld import calibrate_weak_ld, weak_fourth_moments
 
     calibration = None
-    sums = [weak for weak, _, _ in per_chromosome]
+    sums = [weak for weak, *_ in per_chromosome]
     if calibrate and all(weak is not None and halves is not None
-                         for weak, halves, _ in per_chromosome):
-        sums, calibration = calibrate_weak_ld(sums, [h for _, h, _ in per_chromosome])
-    return np.concatenate([np.zeros(len(rows)) if weak is None else weak[rows]
-                           for weak, (_, _, rows) in zip(sums, per_chromosome)]), calibration
+                         for weak, halves, *_ in per_chromosome):
+        sums, calibration = calibrate_weak_ld(sums, [h for _, h, *_ in per_chromosome])
+    weak, weak4 = [], []
+    for chrom_sums, (_, _, fourth, r2min, rows) in zip(sums, per_chromosome):
+        fourth = weak_fourth_moments(chrom_sums, fourth, r2min)
+        weak.append(np.zeros(len(rows)) if chrom_sums is None else chrom_sums[rows])
+        weak4.append(np.zeros(len(rows)) if fourth is None else fourth[rows])
+    return np.concatenate(weak), np.concatenate(weak4), calibration
 
 
 def _ld_paths(ld_template, chromosomes) -> dict:
@@ -398,4 +408,5 @@ def _rows(data, rows, mixer_data_cls):
                            shape=(data.n_tags, data.n_ref))[rows]
     return mixer_data_cls(data.z[rows], data.n[rows], data.weights[rows], matrix.indptr,
                           matrix.indices, matrix.data, data.het,
-                          data.tags.iloc[rows].reset_index(drop=True), data.weak[rows])
+                          data.tags.iloc[rows].reset_index(drop=True), data.weak[rows],
+                          data.weak4[rows])

@@ -21,7 +21,7 @@ import pandas as pd
 from bayesmix.errors import InputError
 from bayesmix.kernels import mixer as kernels
 from bayesmix.kernels import mixer_bivariate as kern
-from bayesmix.ld.weak_ld import model_weak_ld
+from bayesmix.ld.weak_ld import model_weak_ld, weak_fourth_moments
 
 
 @dataclass
@@ -39,6 +39,10 @@ class MixerData:
     weak : (J,) float64 weak-LD sums of the tags (the r^2 below the LD's threshold,
         :attr:`bayesmix.ld.store.LDMatrix.weak_ld`, calibrated for the panel's noise by
         :mod:`bayesmix.ld.weak_ld`); None -> zeros (MiXeR's model).
+    weak4 : (J,) float64 the tags' sums sum_i H_i^2 r~_ij^4 over the same pairs
+        (:attr:`bayesmix.ld.store.LDMatrix.weak_ld4`): with them the convolve likelihood
+        treats the weak LD's signal as random (:func:`bayesmix.kernels.mixer.
+        weak_pseudo_snps`); None -> zeros (its expected variance as Gaussian noise).
     """
 
     z: np.ndarray
@@ -50,6 +54,7 @@ class MixerData:
     het: np.ndarray
     tags: pd.DataFrame | None = field(default=None, repr=False)
     weak: np.ndarray | None = field(default=None, repr=False)
+    weak4: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self.z = np.ascontiguousarray(self.z, dtype=np.float64)
@@ -61,8 +66,12 @@ class MixerData:
         self.het = np.ascontiguousarray(self.het, dtype=np.float64)
         self.weak = (np.zeros(self.z.shape) if self.weak is None
                      else np.ascontiguousarray(self.weak, dtype=np.float64))
-        if self.weak.shape != self.z.shape:
-            raise ValueError(f"weak has {self.weak.shape[0]} entries for {self.z.shape[0]} tags")
+        self.weak4 = (np.zeros(self.z.shape) if self.weak4 is None
+                      else np.ascontiguousarray(self.weak4, dtype=np.float64))
+        for name in ("weak", "weak4"):
+            if getattr(self, name).shape != self.z.shape:
+                raise ValueError(f"{name} has {getattr(self, name).shape[0]} entries for "
+                                 f"{self.z.shape[0]} tags")
         if self.indptr.shape[0] != self.z.shape[0] + 1:
             raise ValueError(f"indptr has {self.indptr.shape[0]} entries for {self.z.shape[0]} tags")
         if not np.all(np.isfinite(self.z)):
@@ -110,16 +119,18 @@ class MixerData:
         H_i comes from the reference SNPs' A1 frequency ``ld.ref_snps.freq``. The weak-LD sums
         are calibrated for the panel's noise (:func:`bayesmix.ld.weak_ld.model_weak_ld`), or
         used as stored with ``ld_in_sample`` (z drawn from this LD itself, or the GWAS
-        sample's own LD).
+        sample's own LD); their fourth moments as :func:`bayesmix.ld.weak_ld.
+        weak_fourth_moments` gives them.
         """
         indptr, indices, r = ld.csr_arrays()
         freq = ld.ref_snps["freq"].to_numpy(dtype=np.float64)
         het = 2.0 * freq * (1.0 - freq)
         w = np.ones(len(z)) if weights is None else weights
+        weak = ld.weak_ld if ld_in_sample else model_weak_ld(ld)
         return cls(np.asarray(z), np.asarray(n), w, indptr, indices,
                    np.asarray(r, dtype=np.float32) ** 2, het,
-                   ld.snps if tags is None else tags,
-                   ld.weak_ld if ld_in_sample else model_weak_ld(ld))
+                   ld.snps if tags is None else tags, weak,
+                   weak_fourth_moments(weak, ld.weak_ld4, ld.meta.get("r2min")))
 
     @classmethod
     def synthetic(cls, n_snps: int, *, block_size: int = 100, r2min: float = 0.05,
