@@ -188,6 +188,20 @@ def test_convolve_weak_pseudo_snps_equal_the_pairs_they_stand_for(params, censor
     np.testing.assert_allclose(tails, reference, rtol=1e-7, atol=1e-12)
 
 
+@pytest.mark.parametrize("censor_z", [0.0, 2.0])
+def test_convolve_many_tiny_pseudo_snps_are_the_gaussian(censor_z):
+    """nu -> infinity at fixed weak (weak4 = 1e-10 weak): (1 + pi (e^(-s x) - 1))^nu ->
+    e^(-pi s weak), the Gaussian term of weak4 = 0, value and gradient."""
+    rng = np.random.default_rng(24)
+    data, _ = tiny_problem(rng, n_tags=8, n_ref=10, row_size=4)
+    params = np.array([0.1, 3e-4, 1.05])
+    gaussian = UnivariateLikelihood(data, "convolve", censor_z=censor_z).logp_grad(params)
+    data.weak4 = 1e-10 * data.weak
+    tiny = UnivariateLikelihood(data, "convolve", censor_z=censor_z).logp_grad(params)
+    assert tiny[0] == pytest.approx(gaussian[0], rel=1e-9)
+    np.testing.assert_allclose(tiny[1], gaussian[1], rtol=1e-6)
+
+
 def test_convolve_tail_accuracy_far_from_zero():
     """|z| up to 12 with a strong causal component: the closed-form null part keeps it exact."""
     rng = np.random.default_rng(14)

@@ -420,13 +420,13 @@ def _convolve_tag(z, n_j, ld_het_r2, weak_nu, weak_x, pi, sig2_beta, sig2_zero, 
             else:
                 for e in range(m_ld):
                     prod *= 1.0 - pi + pi * math.exp(scale * sig2_beta * ld_het_r2[e])
-            if weak_nu > 0.0:
-                ex = math.exp(scale * sig2_beta * weak_x)
-                f = 1.0 - pi + pi * ex
-                prod *= math.exp(weak_nu * math.log(f))
+            if weak_nu > 0.0:   # f^nu, f = 1 + pi (e^u - 1): expm1/log1p keep a tiny x exact
+                em = math.expm1(scale * sig2_beta * weak_x)
+                prod *= math.exp(weak_nu * math.log1p(pi * em))
                 if with_grad:
-                    s_pi += weak_nu * (ex - 1.0) / f
-                    s_sb += weak_nu * pi * ex * scale * weak_x / f
+                    f = 1.0 + pi * em
+                    s_pi += weak_nu * em / f
+                    s_sb += weak_nu * pi * (1.0 + em) * scale * weak_x / f
             g = math.exp(-0.5 * t2 * sig2_zero)
             psi = g * (prod - q0)
             # d psi: derivatives of prod are prod * s_*, of q0 closed form
@@ -526,7 +526,7 @@ def convolve_tail_probabilities(tags, n, weak, weak4, indptr, indices, r2, het, 
                 for e in range(lo, indptr[j + 1]):
                     prod *= 1.0 - pi + pi * math.exp(scale * het[indices[e]] * r2[e])
                 if nu > 0.0:
-                    prod *= math.exp(nu * math.log(1.0 - pi + pi * math.exp(scale * x)))
+                    prod *= math.exp(nu * math.log1p(pi * math.expm1(scale * x)))
                 psi = math.exp(-0.5 * t * t * s0) * (prod - q0)
                 wq = 2.0 * half * gl_w[q] * psi / (math.pi * t)
                 for c in range(n_thr):
