@@ -96,7 +96,8 @@ def main(argv=None) -> int:
         plain = work / f"panel_ld_noweak_chr{chrom}.ld"
         shutil.rmtree(plain, ignore_errors=True)
         shutil.copytree(work / f"panel_ld_chr{chrom}.ld", plain)
-        (plain / "weak_ld.npy").unlink()
+        for name in ("weak_ld.npy", "weak_ld_halves.npy", "weak_ld4.npy"):   # MiXeR's model
+            (plain / name).unlink()
 
     rows = []
     for seed in args.seeds:

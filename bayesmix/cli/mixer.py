@@ -53,7 +53,7 @@ OPTIONS = [
            help="PLINK fileset of the reference panel (one chromosome, or give --chr)"),
     option("--r2min", applies=("ld",), default=0.05, type=unit_interval,
            help="store pairs with r^2 >= this; the window's weaker pairs are kept as "
-                "per-SNP weak-LD sums (noise-corrected r^2, all of them)"),
+                "per-SNP weak-LD sums (of noise-corrected r^2 and r^4, all of them)"),
     option("--ld-window-kb", applies=("ld",), default=10000.0, type=positive_float,
            help="window in kb"),
     option("--chr", applies=("ld",), metavar="CHR",
