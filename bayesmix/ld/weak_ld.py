@@ -140,4 +140,3 @@ def weak_fourth_moments(weak, weak4, r2min):
     if r2min is None:
         return weak4
     return np.minimum(weak4, 0.5 * float(r2min) * weak)
-
