@@ -132,11 +132,34 @@ def bvn_abs_tail(h, k, r, gl_x, gl_w):
     return 2.0 * (bvn_upper(h, k, r, gl_x, gl_w) + bvn_upper(h, k, -r, gl_x, gl_w))
 
 
+#: the factored middle path of :func:`_add_component` is used for h <= FACTOR_MAX_Z,
+#: k <= FACTOR_MAX_Z and h k <= FACTOR_MAX_HK, where every factor stays within double range
+#: (exponents below 710 in size: h^2 / (2 cos^2 t) <= 400 / 0.72 and 2 h k sin t / (2 cos^2 t)
+#: <= 250 x 1.12 at |r| <= R_SWITCH); beyond it the per-node exponentials are used
+FACTOR_MAX_Z = 20.0
+FACTOR_MAX_HK = 250.0
+
+
 @njit
-def _add_component(joint, marginal, pw, var1, cov, var2, t, s, gl_x, gl_w, sin_t, half_sec2):
+def tail_scratch(n_nodes, n_strata):
+    """Scratch arrays of :func:`_add_component` for a rule of ``n_nodes`` nodes and
+    ``n_strata`` |z2| thresholds."""
+    return (np.empty(n_nodes), np.empty(n_nodes), np.empty(n_nodes), np.empty(n_nodes),
+            np.empty((n_strata, n_nodes)), np.empty(n_strata))
+
+
+@njit
+def _add_component(joint, marginal, pw, var1, cov, var2, t, s, gl_x, gl_w, scratch):
     """Add ``pw`` x the tails of N(0, [[var1, cov], [cov, var2]]) to ``joint`` (S, G) and
-    ``marginal`` (S,) (see :func:`conditional_tail_sums`); ``sin_t``, ``half_sec2`` are
-    scratch arrays of the rule's length."""
+    ``marginal`` (S,) (see :func:`conditional_tail_sums`); ``scratch``: :func:`tail_scratch`.
+
+    For |r| <= ``R_SWITCH`` the integrand of :func:`_abs_tail_middle` at node t_n,
+    exp(-(h^2 + k^2) c_n) 2 sinh(2 h k sin(t_n) c_n) with c_n = 1 / (2 cos^2 t_n), is
+    evaluated as exp(-h^2 c_n) exp(-k^2 c_n) (e - 1 / e), e = exp(2 h k sin(t_n) c_n): the
+    first factor once per grid value h, the second once per stratum, so one exponential per
+    (h, k, node) instead of two, and the normal tails Phi(-h), Phi(-k) once each.
+    """
+    sin_t, half_sec2, h_factor, h_cross, k_factor, k_upper = scratch
     sd1 = math.sqrt(var1)
     sd2 = math.sqrt(var2)
     rho = cov / (sd1 * sd2)
@@ -144,13 +167,32 @@ def _add_component(joint, marginal, pw, var1, cov, var2, t, s, gl_x, gl_w, sin_t
         return  # degenerate component: zero density in the likelihood as well
     middle = abs(rho) <= R_SWITCH
     theta = _middle_nodes(rho, gl_x, sin_t, half_sec2) if middle else 0.0
+    n_nodes = gl_w.shape[0]
     for i in range(s.shape[0]):
         k = s[i] / sd2
-        marginal[i] += pw * 2.0 * _upper_normal(k)
-        for g in range(t.shape[0]):
-            h = t[g] / sd1
+        k_upper[i] = _upper_normal(k)
+        marginal[i] += pw * 2.0 * k_upper[i]
+        if middle and k <= FACTOR_MAX_Z:
+            for n in range(n_nodes):
+                k_factor[i, n] = math.exp(-k * k * half_sec2[n])
+    for g in range(t.shape[0]):
+        h = t[g] / sd1
+        h_upper = _upper_normal(h)
+        factored = middle and h <= FACTOR_MAX_Z
+        if factored:
+            for n in range(n_nodes):
+                h_factor[n] = math.exp(-h * h * half_sec2[n])
+                h_cross[n] = 2.0 * h * sin_t[n] * half_sec2[n]
+        for i in range(s.shape[0]):
+            k = s[i] / sd2
             if k == 0.0:
-                tail = 2.0 * _upper_normal(h)
+                tail = 2.0 * h_upper
+            elif factored and k <= FACTOR_MAX_Z and h * k <= FACTOR_MAX_HK:
+                total = 0.0
+                for n in range(n_nodes):
+                    e = math.exp(h_cross[n] * k)
+                    total += gl_w[n] * h_factor[n] * k_factor[i, n] * (e - 1.0 / e)
+                tail = 4.0 * h_upper * k_upper[i] + theta * total / (2.0 * math.pi)
             elif middle:
                 tail = _abs_tail_middle(h, k, theta, sin_t, half_sec2, gl_w)
             else:
@@ -179,8 +221,7 @@ def conditional_tail_sums(weights, var1, cov, var2, tag_weights, t, s, gl_x, gl_
     """
     joint = np.zeros((s.shape[0], t.shape[0]))
     marginal = np.zeros(s.shape[0])
-    sin_t = np.empty(gl_x.shape[0])
-    half_sec2 = np.empty(gl_x.shape[0])
+    scratch = tail_scratch(gl_x.shape[0], s.shape[0])
     for j in range(weights.shape[0]):
         if tag_weights[j] == 0.0:
             continue
@@ -188,7 +229,7 @@ def conditional_tail_sums(weights, var1, cov, var2, tag_weights, t, s, gl_x, gl_
             pw = weights[j, b] * tag_weights[j]
             if pw != 0.0:
                 _add_component(joint, marginal, pw, var1[j, b], cov[j, b], var2[j, b], t, s,
-                               gl_x, gl_w, sin_t, half_sec2)
+                               gl_x, gl_w, scratch)
     return joint, marginal
 
 
@@ -217,8 +258,7 @@ def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, par
     sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
     for chunk in numba.prange(n_chunks):
         joint, marginal = joints[chunk], marginals[chunk]
-        sin_t = np.empty(gl_x.shape[0])
-        half_sec2 = np.empty(gl_x.shape[0])
+        scratch = tail_scratch(gl_x.shape[0], s.shape[0])
         s_sum, touched, is_touched = draw_scratch(n_tags)
         for k in range(chunk, n_draws, n_chunks):
             n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
@@ -231,7 +271,7 @@ def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, par
                     if swap:
                         a, cc = cc, a
                     _add_component(joint, marginal, tag_weights[j] / n_draws, a, bb, cc, t,
-                                   s, gl_x, gl_w, sin_t, half_sec2)
+                                   s, gl_x, gl_w, scratch)
                     n_touched_draws[chunk, j] += 1
                 clear_tag(s_sum, is_touched, j)
     joint = np.zeros((s.shape[0], t.shape[0]))
@@ -239,8 +279,7 @@ def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, par
     for chunk in range(n_chunks):
         joint += joints[chunk]
         marginal += marginals[chunk]
-    sin_t = np.empty(gl_x.shape[0])
-    half_sec2 = np.empty(gl_x.shape[0])
+    scratch = tail_scratch(gl_x.shape[0], s.shape[0])
     pooled = 0.0  # null share of the tags with weak = 0 (null covariance Sigma_0 for all)
     for j in range(n_tags):
         n_null = n_draws
@@ -253,11 +292,10 @@ def full_conditional_tail_sums(n1, n2, weak, col_ptr, col_tags, col_r2, het, par
             pooled += share
             continue
         a, cc = (c0[j], a0[j]) if swap else (a0[j], c0[j])
-        _add_component(joint, marginal, share, a, b0[j], cc, t, s, gl_x, gl_w, sin_t,
-                       half_sec2)
+        _add_component(joint, marginal, share, a, b0[j], cc, t, s, gl_x, gl_w, scratch)
     if pooled > 0.0:
         a, bb, cc = null_covariance(0.0, 0.0, 0.0, params)
         if swap:
             a, cc = cc, a
-        _add_component(joint, marginal, pooled, a, bb, cc, t, s, gl_x, gl_w, sin_t, half_sec2)
+        _add_component(joint, marginal, pooled, a, bb, cc, t, s, gl_x, gl_w, scratch)
     return joint, marginal
