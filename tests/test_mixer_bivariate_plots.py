@@ -61,6 +61,18 @@ def test_bvn_upper_matches_quadrature():
         assert abs(got - _upper_by_quad(h, k, r)) <= 1e-8 * scale, (h, k, r)
 
 
+def test_bvn_upper_within_the_frechet_bounds_far_in_the_tails():
+    """Beyond the range checked against quadrature (12 < h, k < 40, |r| near 1), where the
+    terms of the integration from r = +-1 cancel or overflow, U stays within its bounds
+    0 <= U <= min(Phi(-h), Phi(-k)) (it was NaN or above the bound before)."""
+    rng = np.random.default_rng(4)
+    for _ in range(2000):
+        h, k = rng.uniform(12, 40, 2)
+        r = rng.choice([-1, 1]) * (1 - 10 ** rng.uniform(-6, -0.7))
+        got = tails.bvn_upper(h, k, r, tails.GL_X, tails.GL_W)
+        assert 0.0 <= got <= special.ndtr(-max(h, k)) * (1 + 1e-9) + 1e-300, (h, k, r, got)
+
+
 def test_bvn_abs_tail_matches_quadrature():
     rng = np.random.default_rng(1)
     for h, k, r in _random_bvn_points(rng, 300):

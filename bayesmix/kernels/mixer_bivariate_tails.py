@@ -101,8 +101,14 @@ def bvn_upper(h, k, r, gl_x, gl_w):
     step = big_x * e_end - d * SQRT_2PI * _upper_normal(d / big_x) * math.exp(-0.5 * p)
     integral = step + c1 * (big_x ** 3 * e_end - d * d * step) / 3.0 + rest
     if r > 0:
-        return _upper_normal(max(h, k)) - integral / (2.0 * math.pi)
-    return max(0.0, _upper_normal(k) - _upper_normal(-h)) + integral / (2.0 * math.pi)
+        upper = _upper_normal(max(h, k)) - integral / (2.0 * math.pi)
+    else:
+        upper = max(0.0, _upper_normal(k) - _upper_normal(-h)) + integral / (2.0 * math.pi)
+    # far beyond the checked range (h, k > 12) the terms cancel or overflow: keep U inside
+    # its bounds 0 <= U <= min(Phi(-h), Phi(-k)) (and a NaN out of the sums)
+    if not upper > 0.0:
+        return 0.0
+    return min(upper, _upper_normal(max(h, k)))
 
 
 @njit
