@@ -32,7 +32,8 @@ Usage:
     python benchmarks/genome_wide.py prepare --workdir /tmp/genome_wide --snps 1100000 \\
         [--base /tmp/bayesmix-coalescent-20k/coalescent]
     python benchmarks/genome_wide.py run --workdir /tmp/genome_wide --snps 1100000 \\
-        [--stages ld_eigen sbayes_r mixer_ld mixer_fit1 mixer_fit2 bayesr]
+        [--stages ld_eigen sbayes_r mixer_ld mixer_fit1 mixer_fit2 bayesr] \\
+        [--fit2-profile-points 0]
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ def stage_commands(args, stage: str) -> list[tuple[str, list[str]]]:
             str(work / "gwas.trait2.sumstats.gz"), "--trait1-params-file",
             str(work / "fit1_trait1.json"), "--trait2-params-file",
             str(work / "fit1_trait2.json"), "--ld-file", str(work / "mixer_ld" / "chr@"),
+            *([] if args.fit2_profile_points is None
+              else ["--profile-points", str(args.fit2_profile_points)]),
             "--threads", THREADS, "--out", str(work / "fit2")])]
     if stage == "bayesr":
         return [(f"bayesr_{length}", gctb + [
@@ -269,6 +272,8 @@ def main():
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--chain-lengths", nargs=2, type=int, default=[500, 2000])
     parser.add_argument("--bayesr-lengths", nargs=2, type=int, default=[10, 50])
+    parser.add_argument("--fit2-profile-points", type=int, default=None,
+                        help="fit2's --profile-points (default: the command's, 25)")
     args = parser.parse_args()
     (prepare if args.step == "prepare" else run)(args)
 
