@@ -15,7 +15,7 @@ coefficient 2 n12 / (n1 + n2 + 2 n12). Writes
 
 Usage: python benchmarks/mixer_bivariate_accuracy.py [--data /tmp/bayesmix-coalescent/coalescent]
        [--seeds 1 2 3] [--n-gwas 100000] [--n-causal 200 200 200] [--rho12 0.6]
-       [--h2 0.2 0.2]
+       [--h2 0.2 0.2] [--references panel_ld panel_ld_noweak] [--gwas-ld-window-kb KB]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def simulate_pair(cohort, work, chromosomes, args, seed) -> dict:
         run("bayesmix", "simulate", "--bfile", cohort, "--chr", chrom, "--prior", "mixer2",
             "--h2", *[h / len(chromosomes) for h in args.h2], "--n-causal",
             *[s[k] for s in shares], "--rho12", args.rho12, "--n-gwas", args.n_gwas,
-            "--ld", work / f"cohort_full_chr{chrom}.ld", "--extract", work / "unambiguous.snps",
+            "--ld", work / f"cohort_gwas_chr{chrom}.ld", "--extract", work / "unambiguous.snps",
             "--seed", 100 * seed + k, "--out", out)
         causal = json.loads(Path(f"{out}.truth.json").read_text())["causal"]
         b_std += causal["b_std"]
@@ -83,14 +83,23 @@ def main(argv=None) -> int:
     parser.add_argument("--rho12", type=float, default=0.6)
     parser.add_argument("--h2", type=float, nargs=2, default=[0.2, 0.2])
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--references", nargs="+", default=[ld for _, ld in REFERENCES],
+                        choices=[ld for _, ld in REFERENCES])
+    parser.add_argument("--gwas-ld-window-kb", type=int, default=None,
+                        help="draw the GWAS from the cohort's LD within this window instead of "
+                             "its whole-chromosome LD, whose sampling noise (r ~ 1/sqrt(5,000) "
+                             "between every pair) adds N h2_chromosome / 5,000 to every "
+                             "z-score's variance, as no GWAS of N people has")
     args = parser.parse_args(argv)
 
     data = Path(args.data)
     cohort, panel, work, bim, chromosomes = coalescent_inputs(data, args.work, "mixer_bivariate")
     unambiguous_snps(bim).to_csv(work / "unambiguous.snps", header=False, index=False)
     for chrom in chromosomes:
-        run("bayesmix", "ld", "--bfile", cohort, "--chr", chrom, "--kind", "full", "--extract",
-            work / "unambiguous.snps", "--no-progress", "--out", work / f"cohort_full_chr{chrom}.ld")
+        kind = (["--kind", "full"] if args.gwas_ld_window_kb is None
+                else ["--kind", "window", "--window-kb", args.gwas_ld_window_kb])
+        run("bayesmix", "ld", "--bfile", cohort, "--chr", chrom, *kind, "--extract",
+            work / "unambiguous.snps", "--no-progress", "--out", work / f"cohort_gwas_chr{chrom}.ld")
         run("bayesmix-mixer", "ld", "--bfile", panel, "--chr", chrom, "--out",
             work / f"panel_ld_chr{chrom}.ld")
         plain = work / f"panel_ld_noweak_chr{chrom}.ld"
@@ -102,7 +111,7 @@ def main(argv=None) -> int:
     rows = []
     for seed in args.seeds:
         truth = simulate_pair(cohort, work, chromosomes, args, seed)
-        for label, ld in REFERENCES:
+        for label, ld in [r for r in REFERENCES if r[1] in args.references]:
             common = ["--ld-file", work / f"{ld}_chr@.ld", "--chr2use", ",".join(chromosomes),
                       "--seed", seed]
             started = time.perf_counter()
@@ -137,6 +146,8 @@ def main(argv=None) -> int:
     result = {"what": __doc__.splitlines()[0], "machine": platform.platform(),
               "data": str(data), "n_gwas": args.n_gwas, "seeds": args.seeds,
               "n_causal": args.n_causal, "rho12": args.rho12, "h2": args.h2,
+              "gwas_ld": ("cohort, whole chromosome" if args.gwas_ld_window_kb is None
+                          else f"cohort, {args.gwas_ld_window_kb} kb window"),
               "fits": rows}
     write_results(args.results, result, summary)
     return 0
