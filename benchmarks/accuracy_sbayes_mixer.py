@@ -96,6 +96,21 @@ def coalescent_inputs(data: Path, work, default_work: str):
     return cohort, panel, work, bim, [str(c) for c in bim["chr"].unique()]
 
 
+#: help of the --gwas-ld-window-kb option of the MiXeR accuracy benchmarks
+GWAS_LD_WINDOW_HELP = (
+    "draw the GWAS from the cohort's LD within this window instead of its whole-chromosome "
+    "LD, whose sampling noise (r ~ 1/sqrt(n_cohort) between every pair of a chromosome) adds "
+    "about N h2_chromosome / n_cohort to every z-score's variance, as no GWAS of N people has")
+
+
+def gwas_ld_options(window_kb) -> list:
+    """``bayesmix ld`` options of the cohort LD the GWAS are drawn from: the whole chromosome
+    (``window_kb`` None) or pairs within ``window_kb``."""
+    if window_kb is None:
+        return ["--kind", "full"]
+    return ["--kind", "window", "--window-kb", window_kb]
+
+
 def summarise(values, truth) -> dict:
     values = np.asarray(values, dtype=np.float64)
     return {"values": values.tolist(), "truth": truth, "mean": float(values.mean()),

@@ -3,8 +3,9 @@ differ in one cause at a time.
 
 Input: the data of ``benchmarks/coalescent_data.py`` (PREFIX.cohort.*, PREFIX.panel.*). The
 GWAS are drawn from the cohort's own LD (``bayesmix simulate --prior mixer --n-gwas N --ld
-COHORT_FULL``, per chromosome, strand-unambiguous SNPs only so that every causal SNP can be a
-tag), so the truth is exact: h2 = b'Rb summed over chromosomes, and the causal count. Each
+COHORT_LD``, per chromosome, strand-unambiguous SNPs only so that every causal SNP can be a
+tag; whole-chromosome LD, or within ``--gwas-ld-window-kb``), so the truth is exact: h2 =
+b'Rb summed over chromosomes, and the causal count. Each
 trait is then fitted (``bayesmix-mixer fit1``, default fit sequence) with these LD references:
 
 - ``panel r2>=0.05, no weak``: an independent 1,000-person panel at MiXeR's default r2min,
@@ -29,7 +30,7 @@ and of the causal count, and their mean relative errors. Writes
 
 Usage: python benchmarks/mixer_bias_causes.py [--data /tmp/bayesmix-coalescent/coalescent]
        [--seeds 1 2 3] [--n-gwas 100000] [--n-causal 20 100 600] [--references LABEL ...]
-       [--results FILE]
+       [--traits sparse mid polygenic] [--gwas-ld-window-kb KB] [--results FILE]
 
 The tables of docs/mixer.md: data of ``coalescent_data.py --n-cohort 5000 --n-panel 1000
 --chromosomes 2 --length-mb 6 --n-snps 5000`` fitted with ``--n-causal 20 100 600``, and of
@@ -52,7 +53,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_sbayes_mixer import coalescent_inputs, run  # noqa: E402  (shared helpers)
+from accuracy_sbayes_mixer import (GWAS_LD_WINDOW_HELP, coalescent_inputs,  # noqa: E402
+                                   gwas_ld_options, run)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bias_causes.json"
 # (name, share of the unambiguous SNPs causal, h2): sparse / mid / polygenic traits, 100 /
@@ -88,7 +90,8 @@ def unambiguous_snps(bim: pd.DataFrame) -> pd.Series:
 
 def simulate_trait(cohort, work, chromosomes, name, n_causal, h2, n_gwas, seed) -> dict:
     """Per chromosome a share of the causal SNPs and h2 (by SNP count), GWAS statistics drawn
-    from the cohort's full LD; the chromosomes' statistics joined into one file."""
+    from the cohort's LD (``cohort_gwas_chr*.ld``); the chromosomes' statistics joined into
+    one file."""
     prefix = work / f"{name}_{seed}"
     tables, truth = [], {"h2": 0.0, "n_causal": 0}
     for k, chrom in enumerate(chromosomes):
@@ -96,7 +99,7 @@ def simulate_trait(cohort, work, chromosomes, name, n_causal, h2, n_gwas, seed) 
         out = f"{prefix}.chr{chrom}"
         run("bayesmix", "simulate", "--bfile", cohort, "--chr", chrom, "--prior", "mixer",
             "--h2", h2 / len(chromosomes), "--n-causal", causal, "--n-gwas", n_gwas,
-            "--ld", work / f"cohort_full_chr{chrom}.ld", "--extract", work / "unambiguous.snps",
+            "--ld", work / f"cohort_gwas_chr{chrom}.ld", "--extract", work / "unambiguous.snps",
             "--seed", 100 * seed + k, "--out", out)
         record = json.loads(Path(f"{out}.truth.json").read_text())
         truth["h2"] += float(np.sum(record["h2"]))
@@ -120,6 +123,9 @@ def main(argv=None) -> int:
                              "the unambiguous SNPs)")
     parser.add_argument("--references", nargs="+", choices=[r[0] for r in REFERENCES],
                         default=[r[0] for r in REFERENCES], help="LD references to fit with")
+    parser.add_argument("--traits", nargs="+", choices=[t[0] for t in TRAITS],
+                        default=[t[0] for t in TRAITS])
+    parser.add_argument("--gwas-ld-window-kb", type=int, default=None, help=GWAS_LD_WINDOW_HELP)
     args = parser.parse_args(argv)
 
     data = Path(args.data)
@@ -127,16 +133,18 @@ def main(argv=None) -> int:
     unambiguous = unambiguous_snps(bim)
     unambiguous.to_csv(work / "unambiguous.snps", header=False, index=False)
     counts = args.n_causal or [round(share * len(unambiguous)) for _, share, _ in TRAITS]
-    traits = [(name, count, h2) for (name, _, h2), count in zip(TRAITS, counts)]
+    traits = [(name, count, h2) for (name, _, h2), count in zip(TRAITS, counts)
+              if name in args.traits]
     wanted = [r for r in REFERENCES if r[0] in args.references]
     needed = wanted + [r for r in REFERENCES if r[3] == "calibrated" and r[0] not in
                        args.references and any(w[1:3] == r[1:3] and w[3] != "calibrated"
                                                for w in wanted)]
     seconds = {}
     for chrom in chromosomes:
-        seconds[f"cohort_full_chr{chrom}"] = run(
-            "bayesmix", "ld", "--bfile", cohort, "--chr", chrom, "--kind", "full", "--extract",
-            work / "unambiguous.snps", "--no-progress", "--out", work / f"cohort_full_chr{chrom}.ld")
+        seconds[f"cohort_gwas_chr{chrom}"] = run(
+            "bayesmix", "ld", "--bfile", cohort, "--chr", chrom,
+            *gwas_ld_options(args.gwas_ld_window_kb), "--extract", work / "unambiguous.snps",
+            "--no-progress", "--out", work / f"cohort_gwas_chr{chrom}.ld")
     for label, source, r2min, weak in sorted(needed, key=lambda ref: ref[3] != "calibrated"):
         for chrom in chromosomes:   # the default folders first: the others copy them
             folder = work / ld_name(source, r2min, weak, chrom)
@@ -179,6 +187,8 @@ def main(argv=None) -> int:
                .reset_index())
     result = {"what": __doc__.splitlines()[0], "machine": platform.platform(),
               "data": str(data), "n_gwas": args.n_gwas, "seeds": args.seeds,
+              "gwas_ld": ("cohort, whole chromosome" if args.gwas_ld_window_kb is None
+                          else f"cohort, {args.gwas_ld_window_kb} kb window"),
               "traits": [{"name": n, "n_causal": k, "h2": h} for n, k, h in traits],
               "ld_seconds": {k: round(v, 1) for k, v in seconds.items()},
               "fits": rows}

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy_sbayes_mixer import coalescent_inputs, run  # noqa: E402  (shared helpers)
+from accuracy_sbayes_mixer import (GWAS_LD_WINDOW_HELP, coalescent_inputs,  # noqa: E402
+                                   gwas_ld_options, run)
 from mixer_bias_causes import unambiguous_snps, write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mixer_bivariate_accuracy.json"
@@ -86,19 +87,15 @@ def main(argv=None) -> int:
     parser.add_argument("--references", nargs="+", default=[ld for _, ld in REFERENCES],
                         choices=[ld for _, ld in REFERENCES])
     parser.add_argument("--gwas-ld-window-kb", type=int, default=None,
-                        help="draw the GWAS from the cohort's LD within this window instead of "
-                             "its whole-chromosome LD, whose sampling noise (r ~ 1/sqrt(5,000) "
-                             "between every pair) adds N h2_chromosome / 5,000 to every "
-                             "z-score's variance, as no GWAS of N people has")
+                        help=GWAS_LD_WINDOW_HELP)
     args = parser.parse_args(argv)
 
     data = Path(args.data)
     cohort, panel, work, bim, chromosomes = coalescent_inputs(data, args.work, "mixer_bivariate")
     unambiguous_snps(bim).to_csv(work / "unambiguous.snps", header=False, index=False)
     for chrom in chromosomes:
-        kind = (["--kind", "full"] if args.gwas_ld_window_kb is None
-                else ["--kind", "window", "--window-kb", args.gwas_ld_window_kb])
-        run("bayesmix", "ld", "--bfile", cohort, "--chr", chrom, *kind, "--extract",
+        run("bayesmix", "ld", "--bfile", cohort, "--chr", chrom,
+            *gwas_ld_options(args.gwas_ld_window_kb), "--extract",
             work / "unambiguous.snps", "--no-progress", "--out", work / f"cohort_gwas_chr{chrom}.ld")
         run("bayesmix-mixer", "ld", "--bfile", panel, "--chr", chrom, "--out",
             work / f"panel_ld_chr{chrom}.ld")
