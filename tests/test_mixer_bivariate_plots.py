@@ -88,13 +88,14 @@ def test_bvn_abs_tail_matches_quadrature():
 def test_component_tails_are_the_bivariate_normal_tails():
     """The per-component sums (factored exponentials, tails once per threshold) equal
     bvn_abs_tail at every (t, s) of a grid, for correlations on both paths; for |r| <=
-    R_SWITCH at standardised thresholds on both sides of the factored path's limits, beyond
-    it where bvn_abs_tail is checked against quadrature (h <= 12, k <= 7)."""
+    R_SWITCH at standardised thresholds on both sides of the factored path's limit
+    (h^2 + k^2 = 500, reached at r = +-0.8 with unit variances), beyond it where bvn_abs_tail
+    is checked against quadrature (h <= 12, k <= 7)."""
     rng = np.random.default_rng(3)
-    t = np.concatenate([[0.0], np.sort(rng.uniform(0, 30, 40)), [19.99, 20.01]])
-    s = np.array([0.0, 0.5, 3.3, 12.0, 19.5, 21.0, 26.0])
+    t = np.concatenate([[0.0], np.sort(rng.uniform(0, 30, 40)), [10.0, 15.8, 19.9, 22.3]])
+    s = np.array([0.0, 0.5, 3.3, 10.0, 12.0, 15.8, 19.5, 21.0, 26.0])
     for r in [0.0, 0.3, -0.5, 0.79, -0.8, 0.81, 0.95, -0.999, *rng.uniform(-1, 1, 12)]:
-        var1, var2 = rng.uniform(0.7, 1.5, 2)
+        var1, var2 = (1.0, 1.0) if abs(r) == 0.8 else rng.uniform(0.7, 1.5, 2)
         joint, marginal = tails.conditional_tail_sums(
             np.array([[0.6]]), np.array([[var1]]), np.array([[r * math.sqrt(var1 * var2)]]),
             np.array([[var2]]), np.array([0.5]), t, s, tails.GL_X, tails.GL_W)

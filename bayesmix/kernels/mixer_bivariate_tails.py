@@ -138,12 +138,12 @@ def bvn_abs_tail(h, k, r, gl_x, gl_w):
     return 2.0 * (bvn_upper(h, k, r, gl_x, gl_w) + bvn_upper(h, k, -r, gl_x, gl_w))
 
 
-#: the factored middle path of :func:`_add_component` is used for h <= FACTOR_MAX_Z,
-#: k <= FACTOR_MAX_Z and h k <= FACTOR_MAX_HK, where every factor stays within double range
-#: (exponents below 710 in size: h^2 / (2 cos^2 t) <= 400 / 0.72 and 2 h k sin t / (2 cos^2 t)
-#: <= 250 x 1.12 at |r| <= R_SWITCH); beyond it the per-node exponentials are used
-FACTOR_MAX_Z = 20.0
-FACTOR_MAX_HK = 250.0
+#: the factored middle path of :func:`_add_component` is used for h^2 + k^2 <= FACTOR_MAX_SQ:
+#: at |r| <= R_SWITCH (cos^2 t > 0.36) every factor and every partial product of the four,
+#: in any order, stays a normal double (exponents within [-695, 556]: (h^2 + k^2) / (2 cos^2 t)
+#: and 2 h k sin t / (2 cos^2 t) <= (h^2 + k^2) 0.8 / 0.72), so the compiler may reassociate
+#: the product; beyond it the per-node exponentials are used
+FACTOR_MAX_SQ = 500.0
 
 
 @njit
@@ -178,13 +178,13 @@ def _add_component(joint, marginal, pw, var1, cov, var2, t, s, gl_x, gl_w, scrat
         k = s[i] / sd2
         k_upper[i] = _upper_normal(k)
         marginal[i] += pw * 2.0 * k_upper[i]
-        if middle and k <= FACTOR_MAX_Z:
+        if middle and k * k <= FACTOR_MAX_SQ:
             for n in range(n_nodes):
                 k_factor[i, n] = math.exp(-k * k * half_sec2[n])
     for g in range(t.shape[0]):
         h = t[g] / sd1
         h_upper = _upper_normal(h)
-        factored = middle and h <= FACTOR_MAX_Z
+        factored = middle and h * h <= FACTOR_MAX_SQ
         if factored:
             for n in range(n_nodes):
                 h_factor[n] = math.exp(-h * h * half_sec2[n])
@@ -193,7 +193,7 @@ def _add_component(joint, marginal, pw, var1, cov, var2, t, s, gl_x, gl_w, scrat
             k = s[i] / sd2
             if k == 0.0:
                 tail = 2.0 * h_upper
-            elif factored and k <= FACTOR_MAX_Z and h * k <= FACTOR_MAX_HK:
+            elif factored and h * h + k * k <= FACTOR_MAX_SQ:
                 total = 0.0
                 for n in range(n_nodes):
                     e = math.exp(h_cross[n] * k)
