@@ -5,7 +5,8 @@ xarray's own writer needs xarray objects, and building one imports dask.array (a
 dask.distributed) whenever dask is installed: 0.55 s of every MCMC command's start-up for a
 file of a few arrays. A :class:`Group` is the plain description such a file needs; the caller
 may build its xarray view from the same description, so the two cannot drift apart
-(tests/test_io_netcdf.py reads a written file back against xarray's own writer).
+(tests/test_io_netcdf.py reads a written file back against xarray's own writer). Trees built
+with xarray (the MiXeR fits) are written through :func:`tree_groups`.
 """
 
 from __future__ import annotations
@@ -32,13 +33,22 @@ class Group:
 
 
 def _h5_data(values: np.ndarray):
-    """(data, dtype) as h5netcdf stores it: strings as variable-length UTF-8."""
+    """(data, dtype, attributes) as h5netcdf stores it: strings as variable-length UTF-8,
+    booleans as int8 with the ``dtype`` attribute xarray decodes them by."""
     import h5py
 
     values = np.asarray(values)
     if values.dtype.kind in "OU":
-        return values.astype(str).astype(object), h5py.string_dtype()
-    return values, values.dtype
+        return values.astype(str).astype(object), h5py.string_dtype(), {}
+    if values.dtype.kind == "b":
+        return values.astype(np.int8), np.dtype(np.int8), {"dtype": "bool"}
+    return values, values.dtype, {}
+
+
+def _create(node, name: str, dims: tuple, values) -> None:
+    data, dtype, attrs = _h5_data(values)
+    variable = node.create_variable(name, dims, data=data, dtype=dtype)
+    variable.attrs.update(attrs)
 
 
 def write_groups(path, groups: dict[str, Group]) -> None:
@@ -48,15 +58,32 @@ def write_groups(path, groups: dict[str, Group]) -> None:
 
     with atomic_path(path) as tmp, h5netcdf.File(tmp, "w") as f:
         for name, group in groups.items():
-            node = f.create_group(name)
+            node = f if name.strip("/") == "" else f.create_group(name.strip("/"))
             sizes = {dim: len(values) for dim, values in group.coords.items()}
             for dims, values in group.data_vars.values():
                 sizes.update(zip(dims, np.shape(values)))
             node.dimensions = sizes
             for dim, values in group.coords.items():
-                data, dtype = _h5_data(values)
-                node.create_variable(dim, (dim,), data=data, dtype=dtype)
+                _create(node, dim, (dim,), values)
             for var, (dims, values) in group.data_vars.items():
-                data, dtype = _h5_data(values)
-                node.create_variable(var, tuple(dims), data=data, dtype=dtype)
+                _create(node, var, tuple(dims), values)
             node.attrs.update(group.attrs)
+
+
+def tree_groups(tree) -> dict[str, Group]:
+    """The groups of an ``xarray.DataTree`` (per node its own variables, dimension
+    coordinates and attributes; ``"/"`` the root), for :func:`write_groups`. Refuses what a
+    :class:`Group` cannot hold (a coordinate that is not a dimension's, attributes of a
+    variable), rather than write a file that reads back differently."""
+    groups = {}
+    for node in tree.subtree:
+        data = node.to_dataset(inherit=False)
+        for name, variable in data.variables.items():
+            if name in data.coords and variable.dims != (name,):
+                raise ValueError(f"{node.path}: coordinate {name!r} is not a dimension's")
+            if variable.attrs:
+                raise ValueError(f"{node.path}: variable {name!r} has attributes")
+        groups[node.path] = Group(
+            {name: (v.dims, v.values) for name, v in data.data_vars.items()},
+            {name: c.values for name, c in data.coords.items()}, dict(data.attrs))
+    return groups
