@@ -15,7 +15,9 @@ count) is exact. Every step is the command a user runs:
    (defaults: the cut-off chosen from 0.995/0.99/0.95/0.9 by pseudo-validation, for R GCTB's
    five components), SBayesC at each ``--ldm-eigen-cutoff`` of ``--cutoffs``, SBayesC on the
    other LD kinds (``--mldm``), and with ``--gctb`` GCTB's ``--sbayes R --ldm-eigen DIR`` on
-   the very same folder (GCTB tunes its cut-off over the same list first).
+   the very same folder (GCTB tunes its cut-off over the same list first). ``--eigen-noise
+   lambda flat`` fits every eigen configuration under both noise models (the default
+   weights the noise per eigen direction; flat is SBayesRC's one level per block).
 
 Per fit: hsq (posterior mean) and NnzSnp (SBayesC; for SBayesR every SNP outside the zero
 component counts, so it is not a causal count), mean relative error and SD over seeds.
@@ -111,6 +113,10 @@ def main(argv=None) -> int:
     parser.add_argument("--methods", nargs="+", default=["C", "R"])
     parser.add_argument("--cutoffs", type=float, nargs="*", default=[0.995, 0.9],
                         help="further --ldm-eigen-cutoff values (SBayesC)")
+    parser.add_argument("--eigen-noise", nargs="+", default=["lambda"],
+                        choices=["lambda", "flat"],
+                        help="noise models of the eigen fits (bayesmix-gctb --eigen-noise); "
+                             "'flat' fits are labelled so")
     parser.add_argument("--block-mb", type=float, default=1.0)
     parser.add_argument("--ld-kinds", nargs="*", default=["shrunk", "sparse"],
                         choices=["shrunk", "sparse"])
@@ -144,10 +150,14 @@ def main(argv=None) -> int:
             lists[kind].write_text("".join(f"{work}/panel.chr{c}.ldm.{kind}\n"
                                            for c in chromosomes))
 
-    configs = [(f"SBayes{m} eigen (tuned cut-off)", ["--sbayes", m, "--ldm-eigen", eigen])
-               for m in args.methods]
-    configs += [(f"SBayesC eigen {c:g}", ["--sbayes", "C", "--ldm-eigen", eigen,
-                                          "--ldm-eigen-cutoff", c]) for c in args.cutoffs]
+    configs = []
+    for noise in args.eigen_noise:
+        label, flag = ("" if noise == "lambda" else ", flat noise"), ["--eigen-noise", noise]
+        configs += [(f"SBayes{m} eigen (tuned cut-off{label})",
+                     ["--sbayes", m, "--ldm-eigen", eigen, *flag]) for m in args.methods]
+        configs += [(f"SBayesC eigen {c:g}{label}", ["--sbayes", "C", "--ldm-eigen", eigen,
+                                                     "--ldm-eigen-cutoff", c, *flag])
+                    for c in args.cutoffs]
     configs += [(f"SBayesC {kind}", ["--sbayes", "C", "--mldm", lists[kind]])
                 for kind in args.ld_kinds]
     if args.gctb:

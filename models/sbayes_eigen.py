@@ -3,7 +3,7 @@
 Model (standardised scale; :mod:`bayesmix.prepare.eigen_data`): per LD block b, the rotated
 marginal effects w_b = diag(lambda_b)^-1/2 U_b' b*_b follow
 
-    w_b = Q_b beta_b + e_b,   e_b ~ N(0, sig2_b / n_b I_(k_b)),   Q_b = diag(lambda_b)^1/2 U_b',
+    w_b = Q_b beta_b + e_b,   e_b ~ N(0, sig2_b / n_b D_b),   Q_b = diag(lambda_b)^1/2 U_b',
 
 with the alphabet's prior on beta (:mod:`bayesmix.models.sbayes`) and a residual variance
 sig2_b per block, each with the scaled-inverse-chi-square prior GCTB gives its residual
@@ -12,6 +12,9 @@ by construction (Q_b'Q_b is the kept part of R_b), whatever the panel, and the b
 residual variance absorbs what its LD cannot explain: where the panel's LD differs from the
 GWAS sample's, the part of b* that Q_b beta_b cannot reproduce enters e_b, whose variance
 then exceeds the 1 - hsq of a well-matched block instead of pulling the effects apart.
+D_b = diag(1 + c / lambda_t) weights that noise per eigen direction, where a panel's small
+eigenvalues magnify it (:mod:`bayesmix.prepare.eigen_noise`; the data then holds the
+transformed statistics, and D_b = I with ``--eigen-noise flat``, SBayesRC's model).
 
 Reported per iteration: GenVar = beta'Q'Q beta = sum_b |Q_b beta_b|^2 (the genetic variance
 under the kept LD, phenotype variance 1), hsq = GenVar (on the standardised scale the
@@ -70,7 +73,7 @@ class SBayesEigenModel(SummaryAlphabetModel):
 
     @property
     def column_variance(self) -> np.ndarray:
-        return self.data.qq
+        return self.data.ld_diagonal
 
     def _starting_values(self) -> dict:
         """The alphabet's starts, with each block's residual variance started where its
@@ -140,7 +143,7 @@ class SBayesEigenModel(SummaryAlphabetModel):
         noise = float(d.ranks.sum()) / d.nobs
         if noise >= 0.5:  # as many eigenvectors as half the sample size: not informative
             return float("nan")
-        return (float(d.w @ d.w) - noise) / (1.0 - noise)
+        return (d.squared_norm(d.w) - noise) / (1.0 - noise)
 
     def divergence_advice(self) -> str:
         """The likelihood constrains the effects only along the kept eigenvectors (k_b of m_b
@@ -164,4 +167,6 @@ class SBayesEigenModel(SummaryAlphabetModel):
     def robust_description(self) -> str:
         d = self.data
         return (f"eigen-decomposed LD: {d.n_blocks} blocks, {int(d.ranks.sum())} eigenvectors "
-                f"at a cut-off of {d.cutoff:g}, one residual variance per block")
+                f"at a cut-off of {d.cutoff:g}, one residual variance per block"
+                + (", times 1 + c / lambda per eigen direction" if d.noise_weights is not None
+                   else ""))

@@ -488,6 +488,7 @@ def probes(w) -> dict:
     P[G, "--ldm-eigen"] = Probe(["--ldm-eigen", f"{d}/eig22"])
     P[G, "--ldm-eigen-cutoff"] = Probe(["--ldm-eigen-cutoff", "0.9"], only={
         f"sbayes-eigen-{m}": ["--ldm-eigen-cutoff", "0.99,0.9"] for m in ("C", "R", "S", "RC")})
+    P[G, "--eigen-noise"] = Probe(["--eigen-noise", "flat"])
     P[G, "--robust"] = Probe(["--robust"], same=True)
     P[G, "--no-robust"] = Probe(["--no-robust"])
     P[G, "--ld-ridge"] = Probe(["--ld-ridge", "0.3"])

@@ -177,6 +177,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
     from bayesmix.models.alphabet import AlphabetPrior
     from bayesmix.models.sbayes_eigen import EIGEN_GAMMA, EIGEN_PI, SBayesEigenModel
+    from bayesmix.prepare.eigen_noise import eigen_noise_data
     from bayesmix.prepare.summary import load_eigen_data
 
     args = invocation.args
@@ -209,6 +210,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
             return stopped(run_log, "stopped while choosing the eigen cut-off; nothing "
                                     "written: rerun the same command")
     _report_data(data, args, run_log)
+    data = eigen_noise_data(data, args.eigen_noise, say=run_log.say)
     model = SBayesEigenModel(data, prior, hyperpriors=hyperpriors,
                              unscaled=args.unscale_genotype, threads=threads)
     if model.implied_hsq > 0.9:
@@ -228,7 +230,8 @@ def run_sbayes_eigen(invocation, run_log) -> int:
 def _tuned_eigen_data(data, cutoffs, prior, hyperpriors, args, threads, run_log):
     """``data`` at the cut-off of ``cutoffs`` with the best pseudo-validation prediction
     accuracy (:mod:`bayesmix.inference.eigen_cutoff`), each scored by a short chain of the
-    analysis' own model; None when a stop was requested meanwhile."""
+    analysis' own model (its noise model fitted to the training statistics); None when a
+    stop was requested meanwhile."""
     from dataclasses import replace
 
     import numpy as np
@@ -239,6 +242,7 @@ def _tuned_eigen_data(data, cutoffs, prior, hyperpriors, args, threads, run_log)
                                                  tune_eigen_cutoff)
     from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
     from bayesmix.models.sbayes_eigen import SBayesEigenModel
+    from bayesmix.prepare.eigen_noise import eigen_noise_data
 
     settings = ChainSettings(chain_length=TUNING_LENGTH, burn_in=TUNING_BURN_IN, thin=1,
                              out_freq=0)
@@ -246,8 +250,9 @@ def _tuned_eigen_data(data, cutoffs, prior, hyperpriors, args, threads, run_log)
     def fit_effects(train, seed):
         if interrupt.requested():
             return np.zeros(train.n_snps)
-        model = SBayesEigenModel(train, prior, hyperpriors=hyperpriors,
-                                 unscaled=args.unscale_genotype, threads=threads)
+        model = SBayesEigenModel(eigen_noise_data(train, args.eigen_noise), prior,
+                                 hyperpriors=hyperpriors, unscaled=args.unscale_genotype,
+                                 threads=threads)
         result = run_chains(model, make_eigen_steps, replace(settings, seed=seed))
         return result.snp_accumulator.mean
 

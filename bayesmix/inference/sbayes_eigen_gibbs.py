@@ -65,9 +65,10 @@ class EigenResiduals:
         return d.n_block * block_sums_of_squares(d.rank_ptr, self.sync(point))
 
     def genetic_variance(self, point) -> float:
-        """beta'Q'Q beta = |w - e|^2 (standardised scale, phenotype variance 1)."""
-        fitted = self.model.data.w - self.sync(point)
-        return float(fitted @ fitted)
+        """beta'Q'Q beta = |w - e|^2 (standardised scale, phenotype variance 1; weighted back
+        by d_t when the noise is, :meth:`EigenSummaryData.squared_norm`)."""
+        data = self.model.data
+        return data.squared_norm(data.w - self.sync(point))
 
     def state(self) -> dict:
         return {"e": None if self.e is None else self.e.copy(), "beta": self.beta}

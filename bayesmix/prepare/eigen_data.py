@@ -60,6 +60,11 @@ class EigenSummaryData(PerSnpStatistics):
     vp : median per-SNP phenotypic variance (phenotype units^2; 1.0 when unknown).
     cutoff : the eigenvalue share kept.  n_ref : size of the LD panel (None when unknown).
     qc : QCReport of the harmonisation.  notes : further lines for the log.
+    noise_weights : float64[sum_b k_b] or None, d_t of the residual variance per eigen
+        direction (:mod:`bayesmix.prepare.eigen_noise`); when set, ``w`` and ``q_values`` are
+        divided by sqrt(d_t) and ``qq`` is that of the divided Q.
+    unweighted_qq : float64[M] or None, the LD diagonal the eigenvectors keep when ``qq`` is
+        that of noise-weighted Q (None: ``qq`` is it).
     """
 
     stats: pd.DataFrame
@@ -81,6 +86,8 @@ class EigenSummaryData(PerSnpStatistics):
     qc: QCReport | None = None
     notes: list = field(default_factory=list)
     design_columns: list = field(default_factory=list)  # no fixed effects in summary data
+    noise_weights: np.ndarray | None = None
+    unweighted_qq: np.ndarray | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -90,6 +97,19 @@ class EigenSummaryData(PerSnpStatistics):
     def ranks(self) -> np.ndarray:
         """k_b, the eigenpairs kept per block."""
         return np.diff(self.rank_ptr)
+
+    @property
+    def ld_diagonal(self) -> np.ndarray:
+        """q_j'q_j of the unweighted eigenvectors (M): the LD diagonal they keep (<= 1)."""
+        return self.qq if self.unweighted_qq is None else self.unweighted_qq
+
+    def squared_norm(self, rotated: np.ndarray) -> float:
+        """|v|^2 of a vector of the rotated space given as held (divided by sqrt(d_t) when
+        noise-weighted), e.g. |Q beta|^2 from the fitted values, or |w|^2."""
+        rotated = np.asarray(rotated, np.float64)
+        if self.noise_weights is None:
+            return float(rotated @ rotated)
+        return float(rotated @ (self.noise_weights * rotated))
 
     @property
     def block_of_snp(self) -> np.ndarray:
@@ -111,6 +131,9 @@ class EigenSummaryData(PerSnpStatistics):
         ``cutoff`` is not below :attr:`cutoff`."""
         if cutoff >= self.cutoff * (1 - 1e-6):
             return self
+        if self.noise_weights is not None:
+            raise ValueError("choose the cut-off before weighting the noise (the weights are "
+                             "fitted on the kept directions)")
         ranks = np.empty(self.n_blocks, np.int64)
         for b in range(self.n_blocks):
             values = self.eigenvalues[self.rank_ptr[b]:self.rank_ptr[b + 1]]

@@ -1,0 +1,149 @@
+"""Noise per eigen direction of SBayes on eigen LD (bayesmix.prepare.eigen_noise): the fit of
+the noise slope against simulations with known noise, the weighted model against the
+heteroscedastic Gaussian density and the dense genetic variance, and hsq recovered where one
+noise level per block underestimates it."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import stats
+from test_sbayes_eigen import eigen_folder, sumstats_table, two_block_ld  # noqa: F401
+
+from bayesmix.inference.chain import ChainSettings, run_chains
+from bayesmix.inference.sbayes_eigen_gibbs import EigenResiduals, make_eigen_steps
+from bayesmix.kernels.sbayes_eigen import eigen_loglik
+from bayesmix.models.sbayes_eigen import SBayesEigenModel
+from bayesmix.prepare.eigen_data import prepare_eigen_data
+from bayesmix.prepare.eigen_noise import (EigenNoiseFit, eigen_noise_data, fit_eigen_noise,
+                                          with_eigen_noise)
+
+
+def rotated_draws(rng, a, b, s, n_blocks=400, rank=250, n=100_000.0):
+    """w_t of independent directions with n w_t^2 ~ (a + b / lambda + s lambda) chi2_1."""
+    lam = np.exp(rng.normal(0.0, 1.2, n_blocks * rank))
+    w = rng.standard_normal(lam.size) * np.sqrt((a + b / lam + s * lam) / n)
+    return SimpleNamespace(eigenvalues=lam, w=w, n_block=np.full(n_blocks, n),
+                           ranks=np.full(n_blocks, rank), noise_weights=None)
+
+
+@pytest.mark.parametrize("a, b, s", [(1.05, 0.09, 0.04), (1.0, 0.0, 0.02), (2.2, 0.5, 0.0)])
+def test_fit_recovers_the_noise_and_the_signal(a, b, s):
+    """On 100,000 simulated directions the least-squares fit finds a, b and s within four
+    of their standard errors (from 20 repeats), and c = b / a."""
+    fits = [fit_eigen_noise(rotated_draws(np.random.default_rng(seed), a, b, s))
+            for seed in range(20)]
+    for name, truth in (("a", a), ("b", b), ("s", s)):
+        values = np.array([getattr(f, name) for f in fits])
+        assert abs(values[0] - truth) < 4 * values.std(ddof=1) + 1e-9, (name, values[0])
+        assert abs(values.mean() - truth) < 4 * values.std(ddof=1) / np.sqrt(20), name
+    assert fits[0].c == pytest.approx(max(fits[0].b, 0) / fits[0].a)
+
+
+def test_no_slope_means_no_weighting():
+    """b <= 0 gives c = 0, and then every weight is 1."""
+    fit = EigenNoiseFit(a=1.0, b=-0.01, s=0.03, n_directions=10)
+    assert fit.c == 0.0
+    assert EigenNoiseFit(a=-1.0, b=0.2, s=0.0, n_directions=10).c == 0.0
+
+
+@pytest.fixture()
+def weighted(tmp_path, two_block_ld):  # noqa: F811
+    blocks, snps = two_block_ld
+    b_std = np.random.default_rng(3).normal(0, 0.01, len(snps))
+    data = prepare_eigen_data(sumstats_table(tmp_path / "t.ma", snps, b_std, 20_000),
+                              eigen_folder(blocks, snps))
+    return data, with_eigen_noise(data, EigenNoiseFit(a=1.0, b=0.3, s=0.0, n_directions=70))
+
+
+def test_weighted_statistics_give_the_heteroscedastic_density(weighted):
+    """The flat kernel on the transformed statistics, plus the Jacobian -1/2 sum log d_t, is
+    the density of w_b ~ N(Q_b beta_b, diag(sig2_b d_t / n_b)) of the original statistics;
+    q~_j'q~_j = sum_t q_tj^2 / d_t and the LD diagonal stays that of the eigenvectors."""
+    data, new = weighted
+    d = 1.0 + 0.3 / data.eigenvalues
+    np.testing.assert_allclose(new.noise_weights, d)
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        beta = rng.normal(0, 0.02, data.n_snps)
+        sig2 = rng.uniform(0.5, 2.0, data.n_blocks)
+        ours, _ = eigen_loglik(np.concatenate([beta, sig2]), new.block_ptr, new.rank_ptr,
+                               new.q_ptr, new.q_values, new.n_block, new.w)
+        dense = 0.0
+        for b in range(data.n_blocks):
+            lo, hi = data.block_ptr[b], data.block_ptr[b + 1]
+            r0, r1 = data.rank_ptr[b], data.rank_ptr[b + 1]
+            mean = data.q_block(b).T @ beta[lo:hi]
+            dense += stats.multivariate_normal.logpdf(
+                data.w[r0:r1], mean, np.diag(sig2[b] * d[r0:r1] / data.n_block[b]))
+        assert ours - 0.5 * np.log(d).sum() == pytest.approx(dense, abs=1e-4)  # float32 Q
+    for b in range(data.n_blocks):
+        lo, hi = data.block_ptr[b], data.block_ptr[b + 1]
+        r0, r1 = data.rank_ptr[b], data.rank_ptr[b + 1]
+        np.testing.assert_allclose(new.qq[lo:hi], (data.q_block(b) ** 2 / d[r0:r1]).sum(1),
+                                   rtol=1e-5)
+    np.testing.assert_array_equal(new.ld_diagonal, data.qq)
+
+
+def test_genetic_variance_is_beta_r_beta(weighted, two_block_ld):  # noqa: F811
+    """GenVar of the weighted model is beta'R beta of the blocks' dense LD (all eigenpairs
+    kept), as it is for the unweighted one; the statistics' |w|^2 is the original's."""
+    data, new = weighted
+    blocks, _ = two_block_ld
+    beta = np.random.default_rng(6).normal(0, 0.03, data.n_snps)
+    dense = sum(beta[lo:lo + len(r)] @ r @ beta[lo:lo + len(r)]
+                for r, lo in zip(blocks, (0, 40)))
+    for held in (data, new):
+        residuals = EigenResiduals(SimpleNamespace(data=held))
+        assert residuals.genetic_variance({"beta": beta}) == pytest.approx(dense, rel=1e-5)
+    assert new.squared_norm(new.w) == pytest.approx(float(data.w @ data.w), rel=1e-12)
+
+
+def test_weighting_comes_after_the_cutoff_and_only_once(weighted):
+    data, new = weighted
+    with pytest.raises(ValueError, match="cut-off before"):
+        new.at_cutoff(0.9)
+    with pytest.raises(ValueError, match="already"):
+        with_eigen_noise(new, EigenNoiseFit(1.0, 0.1, 0.0, 70))
+    assert eigen_noise_data(data, "flat") is data
+
+
+@pytest.mark.slow
+def test_hsq_recovered_where_flat_noise_underestimates_it(tmp_path):
+    """Statistics drawn from the weighted model itself (200 AR(1) blocks of 50 SNPs, c = 0.6,
+    as a small panel gives; hsq 0.1, so a block holds little signal, as at genome-wide
+    sizes): SBayesC with the fitted weights recovers hsq, while one noise level per block,
+    which then overstates the noise along the large eigenvalues where the signal lies,
+    falls below it."""
+    rng = np.random.default_rng(11)
+    m_block, n_blocks, n = 50, 200, 50_000.0
+    idx = np.arange(m_block)
+    r = 0.9 ** np.abs(np.subtract.outer(idx, idx))
+    lam, u = np.linalg.eigh(r)
+    m = m_block * n_blocks
+    beta = np.zeros(m)
+    causal = rng.choice(m, 300, replace=False)
+    beta[causal] = rng.normal(0, 1, 300)
+    beta *= np.sqrt(0.1 / sum(beta[k:k + m_block] @ r @ beta[k:k + m_block]
+                              for k in range(0, m, m_block)))
+    b_std = np.empty(m)
+    for k in range(0, m, m_block):  # w = L^1/2 U'beta + e, e_t ~ N(0, (1 + c / lambda_t) / n)
+        w = np.sqrt(lam) * (u.T @ beta[k:k + m_block])
+        w += rng.standard_normal(m_block) * np.sqrt((1 + 0.6 / lam) / n)
+        b_std[k:k + m_block] = u @ (np.sqrt(lam) * w)
+    bases = rng.choice(list("ACG"), m)
+    import pandas as pd
+
+    snps = pd.DataFrame({"snp": [f"s{j}" for j in range(m)], "chr": "1",
+                         "bp": 1000 * np.arange(1, m + 1), "cm": 0.0, "a1": bases,
+                         "a2": np.where(bases == "A", "C", "T"), "freq": 0.3, "n": 1000})
+    data = prepare_eigen_data(sumstats_table(tmp_path / "t.ma", snps, b_std, n),
+                              eigen_folder([r] * n_blocks, snps))
+    settings = ChainSettings(chain_length=1500, burn_in=500, thin=1, out_freq=0, seed=2)
+    hsq = {}
+    for noise in ("lambda", "flat"):
+        result = run_chains(SBayesEigenModel(eigen_noise_data(data, noise), "C"),
+                            make_eigen_steps, settings)
+        hsq[noise] = result.pooled("hsq")
+    assert abs(hsq["lambda"].mean() - 0.1) < 0.15 * 0.1, hsq["lambda"].mean()
+    assert hsq["flat"].mean() < 0.9 * 0.1, hsq["flat"].mean()
