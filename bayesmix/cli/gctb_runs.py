@@ -176,8 +176,8 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     outputs. RC is SBayesR with annotation-dependent mixture weights (--annot)."""
     from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
     from bayesmix.models.alphabet import AlphabetPrior
+    from bayesmix.inference.eigen_noise import eigen_noise_data
     from bayesmix.models.sbayes_eigen import EIGEN_GAMMA, EIGEN_PI, SBayesEigenModel
-    from bayesmix.prepare.eigen_noise import eigen_noise_data
     from bayesmix.prepare.summary import load_eigen_data
 
     args = invocation.args
@@ -210,9 +210,20 @@ def run_sbayes_eigen(invocation, run_log) -> int:
             return stopped(run_log, "stopped while choosing the eigen cut-off; nothing "
                                     "written: rerun the same command")
     _report_data(data, args, run_log)
-    data = eigen_noise_data(data, args.eigen_noise, say=run_log.say)
-    model = SBayesEigenModel(data, prior, hyperpriors=hyperpriors,
-                             unscaled=args.unscale_genotype, threads=threads)
+
+    def make_model(held):
+        return SBayesEigenModel(held, prior, hyperpriors=hyperpriors,
+                                unscaled=args.unscale_genotype, threads=threads)
+
+    run_log.say()
+    data = eigen_noise_data(data, args.eigen_noise, make_model, make_eigen_steps,
+                            seed=args.seed, say=run_log.say)
+    if data is None:
+        from bayesmix.cli.common import stopped
+        return stopped(run_log, "stopped while fitting the noise per eigen direction; "
+                                "nothing written: rerun the same command")
+    run_log.say()
+    model = make_model(data)
     if model.implied_hsq > 0.9:
         run_log.say(f"Warning: the rotated statistics claim {model.implied_hsq:.2f} of the "
                     "phenotypic variance (|w|^2 beyond its sampling noise): the LD blocks may "
@@ -230,8 +241,8 @@ def run_sbayes_eigen(invocation, run_log) -> int:
 def _tuned_eigen_data(data, cutoffs, prior, hyperpriors, args, threads, run_log):
     """``data`` at the cut-off of ``cutoffs`` with the best pseudo-validation prediction
     accuracy (:mod:`bayesmix.inference.eigen_cutoff`), each scored by a short chain of the
-    analysis' own model (its noise model fitted to the training statistics); None when a
-    stop was requested meanwhile."""
+    analysis' own model (with one noise level per block, as GCTB's); None when a stop was
+    requested meanwhile."""
     from dataclasses import replace
 
     import numpy as np
@@ -242,7 +253,6 @@ def _tuned_eigen_data(data, cutoffs, prior, hyperpriors, args, threads, run_log)
                                                  tune_eigen_cutoff)
     from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
     from bayesmix.models.sbayes_eigen import SBayesEigenModel
-    from bayesmix.prepare.eigen_noise import eigen_noise_data
 
     settings = ChainSettings(chain_length=TUNING_LENGTH, burn_in=TUNING_BURN_IN, thin=1,
                              out_freq=0)
@@ -250,9 +260,8 @@ def _tuned_eigen_data(data, cutoffs, prior, hyperpriors, args, threads, run_log)
     def fit_effects(train, seed):
         if interrupt.requested():
             return np.zeros(train.n_snps)
-        model = SBayesEigenModel(eigen_noise_data(train, args.eigen_noise), prior,
-                                 hyperpriors=hyperpriors, unscaled=args.unscale_genotype,
-                                 threads=threads)
+        model = SBayesEigenModel(train, prior, hyperpriors=hyperpriors,
+                                 unscaled=args.unscale_genotype, threads=threads)
         result = run_chains(model, make_eigen_steps, replace(settings, seed=seed))
         return result.snp_accumulator.mean
 

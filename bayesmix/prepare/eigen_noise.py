@@ -12,17 +12,17 @@ sample itself adds to it in the same way. So instead of one residual variance pe
 
     e_b ~ N(0, sig2_b / n_b D_b),   D_b = diag(1 + c / lambda_t),
 
-and c is estimated once from the statistics before sampling: across all kept directions,
-the least-squares fit
-
-    n_b w_t^2 ~ a + b / lambda_t + s lambda_t
-
-separates the noise (a + b / lambda_t) from the signal (an effect variance spread over the
-SNPs puts E (Q beta)_t^2 in proportion to lambda_t), and c = b / a (0 when b < 0: no
-weighting). Measured on a coalescent genome of 1.1M SNPs with a 1,000-person panel
-(docs/sbayes.md): n_b e_t^2 of the true effects runs from 1.62 at lambda ~ 0.1 to 1.03 at
-lambda > 8, and the fit gives c = 0.088 where the true residuals give 0.080; with one noise
-level per block, SBayesR's hsq was 15-20% low, with D_b 3% high.
+and c is estimated before sampling from the residuals of short pilot chains
+(:mod:`bayesmix.inference.eigen_noise`): over their last draws, the mean of
+n_b e_t^2 d_t / sig2_b per direction (the standardised squared residual on the unweighted
+scale) is regressed on 1 and 1 / lambda_t, c = slope / intercept (0 when the slope is not
+positive); a first pilot runs with flat noise, a second with its c, whose fit is used. The
+marginal statistics alone cannot separate the noise from the signal: n_b w_t^2 ~ a + b /
+lambda_t + s lambda_t fits c 3-4 times too large where a block holds much signal (20,000-SNP
+genomes), the residuals of a fit do not. Measured on a coalescent genome of 1.1M SNPs with
+a 1,000-person panel (docs/sbayes.md): n_b e_t^2 of the *true* effects runs from 1.62 at
+lambda ~ 0.1 to 1.03 at lambda > 8 (c = 0.080 from them); the pilots give 0.070, then 0.077;
+with one noise level per block SBayesR's hsq was 15-20% low.
 
 The weighted model is the flat one on transformed statistics: w~_t = w_t / sqrt(d_t) and
 Q~_b = D_b^-1/2 Q_b (its log-likelihood differs by the constant -1/2 sum_t log d_t), so
@@ -46,13 +46,11 @@ EIGEN_NOISE_MODELS = ("lambda", "flat")
 
 @dataclass(frozen=True)
 class EigenNoiseFit:
-    """The least-squares fit n_b w_t^2 ~ a + b / lambda_t + s lambda_t over the kept
-    directions (module docstring): a and b on the scale of n_b w_t^2 (1 for the noise of a
-    matched direction), s per unit of eigenvalue."""
+    """The least-squares fit v_t ~ a + b / lambda_t of standardised squared residuals v_t
+    (module docstring; a ~ 1 when the block variances fit) over the kept directions."""
 
     a: float
     b: float
-    s: float
     n_directions: int
 
     @property
@@ -61,33 +59,29 @@ class EigenNoiseFit:
         return self.b / self.a if self.a > 0 and self.b > 0 else 0.0
 
     def describe(self) -> str:
-        return (f"residual variance per eigen direction proportional to 1 + c / lambda with c = "
-                f"{self.c:.4g} (least squares of n_b w^2 on 1, 1/lambda, lambda over "
-                f"{self.n_directions:,} directions: {self.a:.4g} + {self.b:.4g} / lambda + "
-                f"{self.s:.4g} lambda)")
+        return (f"residual variance per eigen direction proportional to 1 + c / lambda with c "
+                f"= {self.c:.4g} (pilot residuals over {self.n_directions:,} directions: "
+                f"{self.a:.4g} + {self.b:.4g} / lambda)")
 
 
-def fit_eigen_noise(data) -> EigenNoiseFit:
-    """The fit of the module docstring on ``data`` (EigenSummaryData, not yet weighted)."""
-    if data.noise_weights is not None:
-        raise ValueError("fit_eigen_noise needs the statistics before noise weighting")
-    lam = np.asarray(data.eigenvalues, np.float64)
+def fit_noise_slope(eigenvalues, mean_squares) -> EigenNoiseFit:
+    """The fit of ``mean_squares`` (v_t per kept direction) on 1 and 1 / ``eigenvalues``."""
+    lam = np.asarray(eigenvalues, np.float64)
     if lam.size < 3:
         raise InputError(f"{lam.size} eigenvectors are too few to fit the noise per eigen "
                          "direction: use --eigen-noise flat")
-    target = np.repeat(np.asarray(data.n_block, np.float64), data.ranks) * data.w ** 2
-    design = np.column_stack([np.ones_like(lam), 1.0 / lam, lam])
-    (a, b, s), *_ = np.linalg.lstsq(design, target, rcond=None)
-    return EigenNoiseFit(float(a), float(b), float(s), int(lam.size))
+    design = np.column_stack([np.ones_like(lam), 1.0 / lam])
+    (a, b), *_ = np.linalg.lstsq(design, np.asarray(mean_squares, np.float64), rcond=None)
+    return EigenNoiseFit(float(a), float(b), int(lam.size))
 
 
-def with_eigen_noise(data, fit: EigenNoiseFit):
-    """``data`` with per-direction noise weights d_t = 1 + ``fit.c`` / lambda_t: w and Q
-    divided by sqrt(d_t) (a copy of Q), ``qq`` their q~_j'q~_j (what the sweeps use) and
+def with_eigen_noise(data, c: float):
+    """``data`` with per-direction noise weights d_t = 1 + ``c`` / lambda_t: w and Q divided
+    by sqrt(d_t) (a copy of Q), ``qq`` their q~_j'q~_j (what the sweeps use) and
     ``unweighted_qq`` the LD diagonal the eigenvectors keep."""
     if data.noise_weights is not None:
         raise ValueError("the statistics are already noise-weighted")
-    d = 1.0 + fit.c / np.asarray(data.eigenvalues, np.float64)
+    d = 1.0 + float(c) / np.asarray(data.eigenvalues, np.float64)
     scale = 1.0 / np.sqrt(d)
     q_values = data.q_values.copy()
     sizes, ranks = np.diff(data.block_ptr), data.ranks
@@ -98,19 +92,3 @@ def with_eigen_noise(data, fit: EigenNoiseFit):
     return replace(data, w=data.w * scale, q_values=q_values,
                    qq=snp_sums_of_squares(data.block_ptr, data.rank_ptr, data.q_ptr, q_values),
                    unweighted_qq=data.qq, noise_weights=d)
-
-
-def eigen_noise_data(data, model: str, say=None):
-    """``data`` under the noise model ``model`` of :data:`EIGEN_NOISE_MODELS`, the fit said
-    through ``say`` when given."""
-    if model not in EIGEN_NOISE_MODELS:
-        raise InputError(f"--eigen-noise must be one of {', '.join(EIGEN_NOISE_MODELS)}, not "
-                         f"{model!r}")
-    if model == "flat":
-        if say:
-            say("Noise: one residual variance per LD block (--eigen-noise flat).")
-        return data
-    fit = fit_eigen_noise(data)
-    if say:
-        say(f"Noise: {fit.describe()}.")
-    return with_eigen_noise(data, fit)
