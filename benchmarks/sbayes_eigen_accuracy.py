@@ -213,6 +213,7 @@ def main(argv=None) -> int:
         table[label] = {"traits": rows, "failed": fit["failed"], "records": fit["records"]}
     Path(args.results).write_text(json.dumps({
         "what": __doc__.splitlines()[0], "machine": platform.platform(), "data": str(data),
+        "traits": str(traits), "eigen_noise": args.eigen_noise,
         "coalescent": json.loads(Path(f"{data}.coalescent.json").read_text()),
         "block_mb": args.block_mb, "chain_length": args.chain_length, "burn_in": args.burn_in,
         "ld_seconds": {k: round(v, 1) for k, v in seconds.items()}, "fits": table},

@@ -163,3 +163,23 @@ def test_a_stop_request_ends_the_pilots_without_a_fit(weighted):
         os.kill(os.getpid(), signal.SIGINT)
         assert eigen_noise_data(data, "lambda", lambda d: SBayesEigenModel(d, "C"),
                                 make_eigen_steps) is None
+
+
+def test_a_diverging_pilot_leaves_one_noise_level_per_block(weighted):
+    """A pilot that diverges (the harness's tiny data can, with the pilot's own seed) does not
+    stop the analysis: the pilots end, with c = 0 when it was the first, the log says why,
+    and the statistics are used as they are."""
+    from bayesmix.errors import ConvergenceError
+
+    class Diverging:
+        residuals = None
+
+        def step(self, point):
+            raise ConvergenceError("the chain diverged: SNP s1 has a standardised effect of 2")
+
+    data, _ = weighted
+    lines = []
+    held = eigen_noise_data(data, "lambda", lambda d: SBayesEigenModel(d, "C"),
+                            lambda model, rng: [Diverging()], say=lines.append)
+    assert held is data
+    assert any("diverged" in line and "c = 0 kept" in line for line in lines), lines

@@ -6,8 +6,7 @@ import xarray as xr
 
 import pytest
 
-from bayesmix.io.files import write_netcdf
-from bayesmix.io.netcdf import Group, tree_groups, write_groups
+from bayesmix.io.netcdf import Group, tree_groups, write_groups, write_netcdf
 
 
 def _random_groups(rng) -> dict:

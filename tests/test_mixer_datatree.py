@@ -13,7 +13,7 @@ import xarray as xr
 
 from bayesmix.inference.mle import fit_univariate
 from bayesmix.inference.mle_bivariate import fit_bivariate, profile_pi12
-from bayesmix.io.files import write_netcdf
+from bayesmix.io.netcdf import write_netcdf
 from bayesmix.models.mixer import simulate_z_from_model
 from bayesmix.prepare.mixer_data import BivariateData, MixerData
 from bayesmix.report.mixer_bivariate_json import fit_to_dict

@@ -326,7 +326,7 @@ OPTIONS = [
            metavar="DIR",
            help="eigen-decomposed block LD (GCTB's --make-ldm-eigen folder, or a bayesmix "
                 "eigen LD folder): SBayes on the low-rank likelihood of SBayesRC, one residual "
-                "variance per LD block"),
+                "variance per LD block (weighted per eigen direction: --eigen-noise)"),
     option("--ldm-eigen-cutoff", applies=SBAYES_EIGEN + ("make-ldm-eigen",
                                                         "make-ldm-eigen-bfile",
                                                         "impute-summary"),

@@ -117,7 +117,7 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts."""
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
-    from bayesmix.io.files import write_netcdf
+    from bayesmix.io.netcdf import write_netcdf
     from bayesmix.prepare.mixer import power_warning
 
     checkpoint = _checkpoint(out, resume)
@@ -157,7 +157,8 @@ def write_fit1(fit, out, options=None, extra: dict | None = None):
     """OUT.json (``extra`` keys added) and OUT.nc of a univariate fit; returns the tree."""
     import json
 
-    from bayesmix.io.files import json_types, write_netcdf
+    from bayesmix.io.files import json_types
+    from bayesmix.io.netcdf import write_netcdf
     from bayesmix.report.mixer_json import univariate_fit_json, write_json
 
     write_json(f"{out}.json", {**univariate_fit_json(fit, options=options or {}),
@@ -253,7 +254,8 @@ def write_fit2(fit, out, trait_files, options=None, extra: dict | None = None) -
     """OUT.json (with ``extra`` keys) and OUT.nc of a bivariate fit of ``trait_files``."""
     import json
 
-    from bayesmix.io.files import json_types, write_netcdf
+    from bayesmix.io.files import json_types
+    from bayesmix.io.netcdf import write_netcdf
     from bayesmix.report.mixer_bivariate_json import write_fit_json
 
     extra = {key: value for key, value in (extra or {}).items() if key != "interval_warning"}

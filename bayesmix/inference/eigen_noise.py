@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from bayesmix import interrupt
+from bayesmix.errors import ConvergenceError
 from bayesmix.prepare.eigen_noise import (EIGEN_NOISE_MODELS, EigenNoiseFit, fit_noise_slope,
                                           with_eigen_noise)
 
@@ -51,27 +52,37 @@ def pilot_mean_squares(model, make_steps, *, seed: int, length: int = PILOT_LENG
             e = residuals.sync(point)
             scale = data.n_block / np.asarray(model.derived(point)["sig2_e"], np.float64)
             total += np.repeat(scale, data.ranks) * e * e * d
+    if not np.isfinite(total).all():
+        raise ConvergenceError("the pilot chain's residuals are not finite")
     return total / kept
 
 
 def noise_slope(data, make_model, make_steps, *, seed: int = 0,
                 max_rounds: int = PILOT_MAX_ROUNDS, say=None) -> EigenNoiseFit | None:
     """The fit of the last pilot chain (module docstring) on ``data`` (EigenSummaryData, not
-    noise-weighted); ``make_model(data)`` builds the analysis' model. None when a stop was
-    requested meanwhile."""
-    fit, c = None, 0.0
+    noise-weighted); ``make_model(data)`` builds the analysis' model. A pilot that diverges
+    ends the pilots with the fit before it (no slope, c = 0, when it was the first): its
+    statistics may still suit the main chain's seed, which reports its own divergence. None
+    when a stop was requested meanwhile."""
+    fit, c = EigenNoiseFit(1.0, 0.0, len(data.w)), 0.0
     for round_ in range(max_rounds):
         started = time.time()
         held = data if c == 0.0 else with_eigen_noise(data, c)
-        squares = pilot_mean_squares(make_model(held), make_steps, seed=seed + round_)
+        label = f"  noise pilot {round_ + 1} ({'flat' if held is data else f'c = {c:.4g}'}"
+        try:
+            squares = pilot_mean_squares(make_model(held), make_steps, seed=seed + round_)
+        except ConvergenceError as err:
+            if say:
+                say(f"{label}): diverged ({str(err).splitlines()[0][:120]}); c = {c:.4g} kept")
+            break
         if squares is None:
             return None
         fit = fit_noise_slope(data.eigenvalues, squares)
         previous, c = c, fit.c
         if say:
-            say(f"  noise pilot {round_ + 1} ({'flat' if held is data else f'c = {previous:.4g}'}"
-                f", {PILOT_LENGTH} iterations): c = {c:.4g} ({time.time() - started:.1f} s)")
-        if abs(c - previous) <= PILOT_TOLERANCE * c:
+            say(f"{label}, {PILOT_LENGTH} iterations): c = {c:.4g} "
+                f"({time.time() - started:.1f} s)")
+        if c == 0.0 or abs(c - previous) <= PILOT_TOLERANCE * c:
             break
     return fit
 
@@ -91,6 +102,11 @@ def eigen_noise_data(data, model: str, make_model, make_steps, *, seed: int = 0,
     fit = noise_slope(data, make_model, make_steps, seed=seed, say=say)
     if fit is None:
         return None
+    if fit.c == 0.0:
+        if say:
+            say("Noise: no growth towards the small eigenvalues found; one residual variance "
+                "per LD block.")
+        return data
     if say:
         say(f"Noise: {fit.describe()}.")
     return with_eigen_noise(data, fit.c)

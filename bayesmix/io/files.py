@@ -267,15 +267,6 @@ def atomic_path(path):
                 tmp.unlink()
 
 
-def write_netcdf(tree, path) -> None:
-    """Write an xarray DataTree to netCDF-4 (h5netcdf) atomically, through
-    :func:`bayesmix.io.netcdf.write_groups` (xarray's own writer imports dask.distributed
-    when dask is installed: ~0.3 s of a MiXeR command for a file of a few arrays)."""
-    from bayesmix.io.netcdf import tree_groups, write_groups
-
-    write_groups(path, tree_groups(tree))
-
-
 @contextlib.contextmanager
 def atomic_open(path, mode: str = "wt"):
     """Open ``path`` for writing atomically; ``.gz`` paths are gzip-compressed."""

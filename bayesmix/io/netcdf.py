@@ -6,7 +6,7 @@ dask.distributed) whenever dask is installed: 0.55 s of every MCMC command's sta
 file of a few arrays. A :class:`Group` is the plain description such a file needs; the caller
 may build its xarray view from the same description, so the two cannot drift apart
 (tests/test_io_netcdf.py reads a written file back against xarray's own writer). Trees built
-with xarray (the MiXeR fits) are written through :func:`tree_groups`.
+with xarray (the MiXeR fits) are written by :func:`write_netcdf` through :func:`tree_groups`.
 """
 
 from __future__ import annotations
@@ -87,3 +87,10 @@ def tree_groups(tree) -> dict[str, Group]:
             {name: (v.dims, v.values) for name, v in data.data_vars.items()},
             {name: c.values for name, c in data.coords.items()}, dict(data.attrs))
     return groups
+
+
+def write_netcdf(tree, path) -> None:
+    """Write an xarray DataTree to netCDF-4 (h5netcdf) atomically, through
+    :func:`write_groups` (xarray's own writer imports dask.distributed when dask is
+    installed: ~0.3 s of a MiXeR command for a file of a few arrays)."""
+    write_groups(path, tree_groups(tree))

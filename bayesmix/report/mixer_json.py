@@ -1,5 +1,5 @@
 """MiXeR-style JSON views of univariate fits (the ArviZ DataTree view:
-:mod:`bayesmix.inference.mle_datatree`; :func:`bayesmix.io.files.write_netcdf` writes it).
+:mod:`bayesmix.inference.mle_datatree`; :func:`bayesmix.io.netcdf.write_netcdf` writes it).
 
 Fit JSON (``fit1``), MiXeR's field names where they exist::
 
