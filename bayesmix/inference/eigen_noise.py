@@ -9,9 +9,9 @@ first pilot runs with flat noise (d = 1); its fit v_t ~ a + b / lambda_t gives c
 with which the next pilot runs, and so on until c moves by less than ``PILOT_TOLERANCE`` of
 itself (at most ``PILOT_MAX_ROUNDS`` pilots; the last fit is used). A pilot overstates the
 noise along the large eigenvalues when its c is too low, and so finds c low again: the
-rounds climb to the fixed point. On the 1.1M-SNP genome of docs/scale.md c went 0.070,
-0.077, 0.078, where the true effects' residuals give 0.080; on statistics drawn with c =
-0.6 (tests/test_eigen_noise.py) 0.25, 0.47, 0.57, 0.61.
+rounds climb to the fixed point. On the 1.1M-SNP genome of docs/scale.md (all SNPs kept) c
+went 0.070, 0.077, 0.078, where the true effects' residuals give 0.080; on statistics drawn
+with c = 0.6 (tests/test_eigen_noise.py) 0.25, 0.47, 0.57, 0.61.
 """
 
 from __future__ import annotations

@@ -19,10 +19,11 @@ scale) is regressed on 1 and 1 / lambda_t, c = slope / intercept (0 when the slo
 positive); a first pilot runs with flat noise, a second with its c, whose fit is used. The
 marginal statistics alone cannot separate the noise from the signal: n_b w_t^2 ~ a + b /
 lambda_t + s lambda_t fits c 3-4 times too large where a block holds much signal (20,000-SNP
-genomes), the residuals of a fit do not. Measured on a coalescent genome of 1.1M SNPs with
-a 1,000-person panel (docs/sbayes.md): n_b e_t^2 of the *true* effects runs from 1.62 at
-lambda ~ 0.1 to 1.03 at lambda > 8 (c = 0.080 from them); the pilots give 0.070, then 0.077;
-with one noise level per block SBayesR's hsq was 15-20% low.
+genomes); the residuals of a fit come closer (about 2 times there). Measured on a coalescent
+genome of 1.1M SNPs with a 1,000-person panel (docs/sbayes.md; all SNPs kept): n_b e_t^2 of
+the *true* effects runs from 1.62 at lambda ~ 0.1 to 1.03 at lambda > 8 (c = 0.080 from
+them); the pilots give 0.070, 0.077, 0.078; with one noise level per block SBayesR's hsq was
+15-20% low.
 
 The weighted model is the flat one on transformed statistics: w~_t = w_t / sqrt(d_t) and
 Q~_b = D_b^-1/2 Q_b (its log-likelihood differs by the constant -1/2 sum_t log d_t), so
