@@ -312,13 +312,14 @@ def bases(w) -> dict:
     b[("bayesmix-gctb", "thin-ldm")] = ["--make-sparse-ldm", "--ldm", f"{d}/ld6.chr6.ldm.full"]
     b[("bayesmix-gctb", "write-ldm-txt")] = ["--write-ldm-txt", "--ldm",
                                              f"{d}/ld6.chr6.ldm.full"]
-    # one eigen cut-off: the default list's pseudo-validation runs 4 more chains per run (its
-    # own probe, --ldm-eigen-cutoff, runs it)
+    # one eigen cut-off and flat noise: the default list's pseudo-validation runs 4 more chains
+    # per run, the default noise model 2-6 pilot chains of 200 iterations (their own probes,
+    # --ldm-eigen-cutoff and --eigen-noise, run them)
     for m in ("C", "R", "S", "RC"):
         b[("bayesmix-gctb", f"sbayes-eigen-{m}")] = [
             "--sbayes", m, "--gwas-summary", f"{d}/sim1000.ma", "--ldm-eigen", f"{d}/gweig",
             *(["--annot", f"{d}/annot.txt"] if m == "RC" else []), "--ldm-eigen-cutoff",
-            "0.995", *GCTB_CHAIN]
+            "0.995", "--eigen-noise", "flat", *GCTB_CHAIN]
     b[("bayesmix-gctb", "impute-summary")] = ["--impute-summary", "--ldm-eigen", f"{d}/eig",
                                               "--gwas-summary", f"{d}/sim_miss.ma"]
     blocks = ["--bfile", bf, "--block-info", f"{d}/gw_blocks.txt"]
@@ -488,7 +489,7 @@ def probes(w) -> dict:
     P[G, "--ldm-eigen"] = Probe(["--ldm-eigen", f"{d}/eig22"])
     P[G, "--ldm-eigen-cutoff"] = Probe(["--ldm-eigen-cutoff", "0.9"], only={
         f"sbayes-eigen-{m}": ["--ldm-eigen-cutoff", "0.99,0.9"] for m in ("C", "R", "S", "RC")})
-    P[G, "--eigen-noise"] = Probe(["--eigen-noise", "flat"])
+    P[G, "--eigen-noise"] = Probe(["--eigen-noise", "lambda"])
     P[G, "--robust"] = Probe(["--robust"], same=True)
     P[G, "--no-robust"] = Probe(["--no-robust"])
     P[G, "--ld-ridge"] = Probe(["--ld-ridge", "0.3"])
