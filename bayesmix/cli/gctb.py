@@ -343,9 +343,9 @@ OPTIONS = [
            choices=("lambda", "flat"),
            help="residual variance of SBayes on eigen LD (bayesmix extra): 'lambda' (default) "
                 "one per block times 1 + c/lambda per eigen direction, as a reference "
-                "panel's small eigenvalues magnify the noise, c fitted to the residuals of two "
-                "200-iteration pilot chains; 'flat' one per block, SBayesRC's model "
-                "(docs/sbayes.md)"),
+                "panel's small eigenvalues magnify the noise, c fitted to the residuals of "
+                "200-iteration pilot chains run until it settles (2-6); 'flat' one per block, "
+                "SBayesRC's model (docs/sbayes.md)"),
     option("--annot", applies=("sbayes-eigen-RC",), required=("sbayes-eigen-RC",),
            input="file", group=SUMMARY, metavar="FILE",
            help="SNP annotations: a header line, then SNP and one column per annotation "
