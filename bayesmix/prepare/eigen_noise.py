@@ -16,14 +16,14 @@ and c is estimated before sampling from the residuals of short pilot chains
 (:mod:`bayesmix.inference.eigen_noise`): over their last draws, the mean of
 n_b e_t^2 d_t / sig2_b per direction (the standardised squared residual on the unweighted
 scale) is regressed on 1 and 1 / lambda_t, c = slope / intercept (0 when the slope is not
-positive); a first pilot runs with flat noise, a second with its c, whose fit is used. The
-marginal statistics alone cannot separate the noise from the signal: n_b w_t^2 ~ a + b /
-lambda_t + s lambda_t fits c 3-4 times too large where a block holds much signal (20,000-SNP
-genomes); the residuals of a fit come closer (about 2 times there). Measured on a coalescent
-genome of 1.1M SNPs with a 1,000-person panel (docs/sbayes.md; all SNPs kept): n_b e_t^2 of
-the *true* effects runs from 1.62 at lambda ~ 0.1 to 1.03 at lambda > 8 (c = 0.080 from
-them); the pilots give 0.070, 0.077, 0.078; with one noise level per block SBayesR's hsq was
-15-20% low.
+positive); a first pilot runs with flat noise, each next one with the last c until it
+settles. The marginal statistics alone cannot separate the noise from the signal: n_b w_t^2
+~ a + b / lambda_t + s lambda_t fits c 5-7 times too large where a block holds much signal
+(20,000-SNP genomes), the pilots' residuals 3-7 times (docs/sbayes.md: hsq 5-13% high
+there). Measured on a coalescent genome of 1.1M SNPs with a 1,000-person panel
+(docs/sbayes.md; all SNPs kept): n_b e_t^2 of the *true* effects runs from 1.62 at lambda ~
+0.1 to 1.03 at lambda > 8 (c = 0.080 from them); the pilots give 0.070, 0.077, 0.078; with
+one noise level per block SBayesR's hsq was 15-20% low.
 
 The weighted model is the flat one on transformed statistics: w~_t = w_t / sqrt(d_t) and
 Q~_b = D_b^-1/2 Q_b (its log-likelihood differs by the constant -1/2 sum_t log d_t), so
