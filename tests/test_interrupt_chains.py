@@ -3,7 +3,7 @@
 Issue 15: a Ctrl-C landing inside the effects sweep used to checkpoint old effects with a new
 residual vector, and the resumed chain silently drifted. Here SIGINT, SIGTERM or SIGHUP is
 sent to the process (for forked chains: the parent only) at a random delay; the run must stop
-within a second at an iteration boundary, return exactly the first iterations of the
+promptly (well before a long run would end) at an iteration boundary, return exactly the first iterations of the
 reference chain, checkpoint that state (residuals matching the effects), and a resumed run
 (interrupted again, possibly) must end with every result array identical to the reference.
 """
@@ -37,7 +37,11 @@ CONFIGS = {"bayesr": ("bayesr", 1, 1), "sbayesr": ("sbayesr", 1, 1),
            "bayesr-2-serial": ("bayesr", 2, 1), "bayesr-2-forked": ("bayesr", 2, 2),
            "sbayesr-2-forked": ("sbayesr", 2, 2)}
 TRIALS = 11
-MAX_STOP_SECONDS = 1.5  # from the signal to run_chains returning (iterations take ~1 ms)
+# From the signal to run_chains returning. Iterations take ~1 ms, so a stop that works
+# returns in tens of ms on a quiet machine; forked chains also join their workers, which a
+# loaded CI machine has stretched to 1.56 s. A stop that does not work runs the 200,000
+# iterations of the long forked test (minutes), far beyond this bound.
+MAX_STOP_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
