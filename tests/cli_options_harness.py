@@ -75,7 +75,10 @@ def harness(world, tmp_path_factory):
     """run(prog, argv) -> observation of a successful run; counts the runs made.
 
     A run is deterministic (each base run is run twice and compared, ``fresh=True``), so a
-    command line already run in this module is not run again: its observation is reused."""
+    command line already run in this module is not run again: its observation is reused.
+    Figures are observed by name only (:func:`observe`), so they are written as empty files
+    instead of rendered (a third of the MiXeR runs' time); test_mixer_cli.py and
+    test_mixer_bivariate_cli.py render them through the same commands."""
     root = tmp_path_factory.mktemp("option_runs")
     counter = {"n": 0}
     seen = {}
@@ -100,7 +103,17 @@ def harness(world, tmp_path_factory):
         return seen[key]
 
     run.counter = counter
-    return run
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("bayesmix.plots.mixer.save_figure", _unrendered_figure)
+        yield run
+
+
+def _unrendered_figure(fig, out_prefix) -> list[str]:
+    """Stand-in of :func:`bayesmix.plots.mixer.save_figure`: the same two paths, empty."""
+    paths = [f"{out_prefix}.{ext}" for ext in ("png", "pdf")]
+    for path in paths:
+        Path(path).write_bytes(b"")
+    return paths
 
 
 # --------------------------------------------------------------------------- tiny data
