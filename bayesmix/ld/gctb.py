@@ -283,16 +283,25 @@ class _BinFile:
                          f"{self.ends[i]}, {self.sizes[i]})", self.info_path, i + 2)
 
     def _chunks(self):
-        """Yield ``(lo, hi, words)``: rows lo..hi-1 of the .bin as uint32 words."""
+        """Yield ``(lo, hi, words)``: rows lo..hi-1 of the .bin as uint32 words, read into
+        one buffer reused for every chunk (valid until the next chunk is asked for): a fresh
+        array per chunk costs a page fault per 4 kB, as much as the read itself."""
         bounds = np.zeros(len(self.sizes) + 1, dtype=np.int64)
         np.cumsum(self.row_words, out=bounds[1:])
         limit = CHUNK_BYTES // 4
+        buffer = np.empty(0, dtype="<u4")
         with open(self.bin_path, "rb") as fh:
             lo = 0
             while lo < len(self.sizes):
                 hi = max(int(np.searchsorted(bounds, bounds[lo] + limit, side="right")) - 1,
                          lo + 1)
-                words = np.fromfile(fh, dtype="<u4", count=int(bounds[hi] - bounds[lo]))
+                count = int(bounds[hi] - bounds[lo])
+                if count > len(buffer):
+                    buffer = np.empty(max(count, min(limit, int(bounds[-1]))), dtype="<u4")
+                words = buffer[:count]
+                if fh.readinto(memoryview(words).cast("B")) != 4 * count:
+                    raise InputError(f"the file ends before row {hi - 1} does (it changed "
+                                     "while being read?)", self.bin_path)
                 yield lo, hi, words
                 lo = hi
 
