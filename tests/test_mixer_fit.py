@@ -228,6 +228,33 @@ def test_derived_quantities_without_draws_are_nan_not_a_crash():
     assert summary["point"] == pytest.approx(10.0) and np.isnan(summary["std"])
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_covariance_of_a_near_flat_ridge_is_the_inverse_hessian_and_samples(seed):
+    """On a quadratic logp with a known Hessian whose eigenvalues span 1e-7..1e3 (one
+    parameter nearly unidentified), the covariance is inv(-H) (up to the finite differences'
+    rounding, ~1e-3 along the flat direction) and symmetric, so drawing from it raises no
+    'not symmetric positive-semidefinite' warning (inv's rounding alone used to)."""
+    from bayesmix.inference.mle import observed_information_cov
+
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    curvature = np.array([1e-7, 1.0, 1e3])
+    precision = (q * curvature) @ q.T
+    u_hat = rng.standard_normal(3)
+
+    def logp_grad(u):
+        d = np.asarray(u) - u_hat
+        return -0.5 * d @ precision @ d, -precision @ d
+
+    cov = observed_information_cov(logp_grad, u_hat)
+    exact = (q / curvature) @ q.T
+    assert np.array_equal(cov, cov.T)
+    assert np.allclose(cov, exact, rtol=1e-2, atol=1e-2 * np.abs(exact).max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # draw_derived's draws (its natural scale would overflow)
+        rng.multivariate_normal(u_hat, cov, size=50, method="eigh")
+
+
 def test_data_differing_only_in_weak_ld_get_their_own_objective():
     """Two live MixerData with the same z, LD store and H but other weak-LD sums are fitted
     on their own likelihoods (the compiled-objective cache and checkpoints key on them too):

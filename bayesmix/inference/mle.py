@@ -174,7 +174,10 @@ def observed_information_cov(logp_grad, u_hat, step: float = 1e-3) -> np.ndarray
     except np.linalg.LinAlgError:
         log.warning("observed information is not positive definite: standard errors unavailable")
         return np.full((k, k), np.nan)
-    return np.linalg.inv(info)
+    cov = np.linalg.inv(info)
+    # inv's rounding leaves an ill-conditioned inverse (a parameter on a near-flat ridge)
+    # visibly asymmetric, which numpy's multivariate_normal then rejects as not a covariance
+    return 0.5 * (cov + cov.T)
 
 
 def summarize_draws(values) -> dict:
