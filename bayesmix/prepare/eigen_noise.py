@@ -19,8 +19,8 @@ scale) is regressed on 1 and 1 / lambda_t, c = slope / intercept (0 when the slo
 positive); a first pilot runs with flat noise, each next one with the last c until it
 settles. The marginal statistics alone cannot separate the noise from the signal: n_b w_t^2
 ~ a + b / lambda_t + s lambda_t fits c 5-7 times too large where a block holds much signal
-(20,000-SNP genomes), the pilots' residuals 3-7 times (docs/sbayes.md: hsq 5-13% high
-there). Measured on a coalescent genome of 1.1M SNPs with a 1,000-person panel
+(20,000-SNP genomes), the pilots' residuals 2-7 times, which there costs hsq 1-2 points
+(docs/sbayes.md). Measured on a coalescent genome of 1.1M SNPs with a 1,000-person panel
 (docs/sbayes.md; all SNPs kept): n_b e_t^2 of the *true* effects runs from 1.62 at lambda ~
 0.1 to 1.03 at lambda > 8 (c = 0.080 from them); the pilots give 0.070, 0.077, 0.078; with
 one noise level per block SBayesR's hsq was 15-20% low.
