@@ -173,13 +173,12 @@ def _model_tail_sums(data, fit, primary, tag_w, t, s, n_draws):
         col_ptr, col_rows, col_r2 = data.trait1.ld_columns
         joint, marginal = tails.full_conditional_tail_sums(
             data.trait1.n, data.trait2.n, data.trait1.weak, col_ptr, col_rows, col_r2,
-            data.trait1.het, fit.theta, k, seed, tag_w, primary == 2, t, s, tails.GL_X,
-            tails.GL_W)
+            data.trait1.het, fit.theta, k, seed, tag_w, primary == 2, t, s, tails.TAIL_RULES)
         return joint, marginal, f"full (K={k} of the fit's causal-set draws, seed={seed})"
     mix = fast_mixture(data, fit.theta)
     if primary == 2:  # swap the traits' roles in every component
         mix = (mix[0], mix[3], mix[2], mix[1])
-    joint, marginal = tails.conditional_tail_sums(*mix, tag_w, t, s, tails.GL_X, tails.GL_W)
+    joint, marginal = tails.conditional_tail_sums(*mix, tag_w, t, s, tails.TAIL_RULES)
     return joint, marginal, "fast"
 
 
