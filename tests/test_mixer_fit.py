@@ -255,6 +255,23 @@ def test_covariance_of_a_near_flat_ridge_is_the_inverse_hessian_and_samples(seed
         rng.multivariate_normal(u_hat, cov, size=50, method="eigh")
 
 
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("smallest", [1e-14, 1e-16])
+def test_covariance_of_an_unidentified_parameter_is_unavailable(seed, smallest):
+    """Curvature 1e-14 or 1e-16 along one direction against 1e3 along another: no covariance
+    (NaN, with a warning), not the inverse of rounding noise; numpy's inv called some of
+    these matrices singular and raised from inside the fit."""
+    from bayesmix.inference.mle import observed_information_cov
+
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((3, 3)))
+    precision = (q * np.array([smallest, 1.0, 1e3])) @ q.T
+
+    def logp_grad(u):
+        return -0.5 * u @ precision @ u, -precision @ np.asarray(u)
+
+    assert np.isnan(observed_information_cov(logp_grad, np.zeros(3))).all()
+
+
 def test_data_differing_only_in_weak_ld_get_their_own_objective():
     """Two live MixerData with the same z, LD store and H but other weak-LD sums are fitted
     on their own likelihoods (the compiled-objective cache and checkpoints key on them too):

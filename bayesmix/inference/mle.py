@@ -153,12 +153,19 @@ def maximize(logp, u0, *, optimizer: str = "neldermead", logp_grad=None, max_eva
     return np.array(trace[best][1:]), trace[best][0], len(trace), trace
 
 
+#: largest condition number of the observed information that standard errors are given for:
+#: beyond it the flat direction's variance is rounding noise (inv may even call the matrix
+#: singular, or return a covariance with negative eigenvalues)
+MAX_INFORMATION_CONDITION = 1e13
+
+
 def observed_information_cov(logp_grad, u_hat, step: float = 1e-3) -> np.ndarray:
     """Covariance of free parameters: inverse of -Hessian of logp at ``u_hat``.
 
     The Hessian is the central finite difference of the analytic gradient
     ``logp_grad(u) -> (logp, grad)``, symmetrised. Returns NaNs if -H is not positive definite
-    (e.g. a parameter on a flat ridge) rather than a misleading number.
+    or its condition number exceeds :data:`MAX_INFORMATION_CONDITION` (a parameter on a flat
+    ridge), rather than a misleading number.
     """
     u_hat = np.asarray(u_hat, dtype=float)
     k = len(u_hat)
@@ -169,15 +176,16 @@ def observed_information_cov(logp_grad, u_hat, step: float = 1e-3) -> np.ndarray
         hess[i] = (np.asarray(logp_grad(u_hat + e)[1]) - np.asarray(logp_grad(u_hat - e)[1])) / (2 * step)
     hess = 0.5 * (hess + hess.T)
     info = -hess
-    try:
-        np.linalg.cholesky(info)
-    except np.linalg.LinAlgError:
+    curvatures = np.linalg.eigvalsh(info) if np.isfinite(info).all() else np.full(k, np.nan)
+    if not curvatures[0] > 0:
         log.warning("observed information is not positive definite: standard errors unavailable")
         return np.full((k, k), np.nan)
+    if curvatures[0] < MAX_INFORMATION_CONDITION ** -1 * curvatures[-1]:
+        log.warning("observed information is nearly singular (a parameter is not identified "
+                    "by the data): standard errors unavailable")
+        return np.full((k, k), np.nan)
     cov = np.linalg.inv(info)
-    # inv's rounding leaves an ill-conditioned inverse (a parameter on a near-flat ridge)
-    # visibly asymmetric, which numpy's multivariate_normal then rejects as not a covariance
-    return 0.5 * (cov + cov.T)
+    return 0.5 * (cov + cov.T)  # inv's rounding is not symmetric
 
 
 def summarize_draws(values) -> dict:
