@@ -272,6 +272,22 @@ def test_covariance_of_an_unidentified_parameter_is_unavailable(seed, smallest):
     assert np.isnan(observed_information_cov(logp_grad, np.zeros(3))).all()
 
 
+def test_draws_beyond_a_parameter_scale_give_nan_intervals_and_say_so(caplog):
+    """An SE of ~1000 on log sig2_beta: many draws overflow exp; the interval summaries are
+    NaN (not an interval computed from the finite draws only) and the log counts them."""
+    from bayesmix.inference.mle import UNIVARIATE_SPACE, derived_by_draws
+
+    u_hat = UNIVARIATE_SPACE.free([0.01, 1e-4, 1.0])
+    derive = lambda natural: {"h2": natural[0] * natural[1] * 5000.0}  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = derived_by_draws(UNIVARIATE_SPACE, u_hat, np.diag([0.01, 1e6, 0.01]), derive,
+                                   n_draws=200, rng=np.random.default_rng(1))["h2"]
+    assert np.isnan(summary["std"]) and np.isnan(summary["upper"])
+    assert summary["point"] == pytest.approx(0.005)
+    assert "overflow a parameter's scale" in caplog.text
+
+
 def test_data_differing_only_in_weak_ld_get_their_own_objective():
     """Two live MixerData with the same z, LD store and H but other weak-LD sums are fitted
     on their own likelihoods (the compiled-objective cache and checkpoints key on them too):

@@ -202,15 +202,24 @@ def draw_derived(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 10
                  rng: np.random.Generator) -> dict:
     """Draws of ``derive(natural) -> dict of floats`` with u ~ N(u_hat, cov): name -> array.
 
-    Empty arrays when ``cov`` is not available (non-finite) or ``n_draws`` is 0.
+    Empty arrays when ``cov`` is not available (non-finite) or ``n_draws`` is 0. Draws so far
+    out that a parameter overflows its natural scale (a very large SE) give infinite
+    values, which make the summaries NaN (:func:`summarize_draws`); the log says how many.
     """
     if n_draws < 0:
         raise ValueError(f"n_draws must be >= 0, got {n_draws}")
     if n_draws == 0 or not np.all(np.isfinite(cov)):
         return {name: np.array([]) for name in derive(space.natural(u_hat))}
     draws = rng.multivariate_normal(u_hat, cov, size=n_draws, method="eigh")
-    values = [derive(space.natural(u)) for u in draws]
-    return {name: np.array([v[name] for v in values]) for name in values[0]}
+    with np.errstate(over="ignore"):
+        values = [derive(space.natural(u)) for u in draws]
+    out = {name: np.array([v[name] for v in values]) for name in values[0]}
+    unbounded = sum(not np.isfinite(list(v.values())).all() for v in values)
+    if unbounded:
+        log.warning("%d of %d draws of the estimate's asymptotic normal overflow a parameter's "
+                    "scale (its standard error is too large to bound): intervals unavailable",
+                    unbounded, n_draws)
+    return out
 
 
 def derived_by_draws(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 1000,
