@@ -288,6 +288,19 @@ def test_draws_beyond_a_parameter_scale_give_nan_intervals_and_say_so(caplog):
     assert "overflow a parameter's scale" in caplog.text
 
 
+def test_draws_too_large_to_square_give_nan_summaries():
+    """Finite draws near the float range (an SE of ~300 on a log scale) overflow the
+    variance: every summary is NaN rather than an infinite SD beside a finite mean."""
+    from bayesmix.inference.mle import summarize_draws
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = summarize_draws(np.array([1.0, 1e160, 1e200, 3e200]))
+    assert all(np.isnan(v) for v in summary.values())
+    assert summarize_draws(np.array([1.0, 2.0, 4.0]))["std"] == pytest.approx(np.std([1, 2, 4],
+                                                                                     ddof=1))
+
+
 def test_data_differing_only_in_weak_ld_get_their_own_objective():
     """Two live MixerData with the same z, LD store and H but other weak-LD sums are fitted
     on their own likelihoods (the compiled-objective cache and checkpoints key on them too):

@@ -189,13 +189,17 @@ def observed_information_cov(logp_grad, u_hat, step: float = 1e-3) -> np.ndarray
 
 
 def summarize_draws(values) -> dict:
-    """mean, median, std and the 95% interval (2.5%, 97.5% quantiles) of draws."""
+    """mean, median, std and the 95% interval (2.5%, 97.5% quantiles) of draws; all NaN
+    when a draw is not finite or the draws are too large for their mean or std to be."""
     v = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(v)):
-        return {"mean": float("nan"), "median": float("nan"), "std": float("nan"),
-                "lower": float("nan"), "upper": float("nan")}
-    return {"mean": float(v.mean()), "median": float(np.median(v)), "std": float(v.std(ddof=1)),
-            "lower": float(np.quantile(v, 0.025)), "upper": float(np.quantile(v, 0.975))}
+    with np.errstate(over="ignore"):
+        summary = ({"mean": float(v.mean()), "median": float(np.median(v)),
+                    "std": float(v.std(ddof=1)), "lower": float(np.quantile(v, 0.025)),
+                    "upper": float(np.quantile(v, 0.975))}
+                   if np.all(np.isfinite(v)) else {})
+    if not all(np.isfinite(x) for x in summary.values()) or not summary:
+        return dict.fromkeys(("mean", "median", "std", "lower", "upper"), float("nan"))
+    return summary
 
 
 def draw_derived(space: ParameterSpace, u_hat, cov, derive, *, n_draws: int = 1000,
