@@ -3,9 +3,10 @@
 Issue 15: a Ctrl-C landing inside the effects sweep used to checkpoint old effects with a new
 residual vector, and the resumed chain silently drifted. Here SIGINT, SIGTERM or SIGHUP is
 sent to the process (for forked chains: the parent only) at a random delay; the run must stop
-promptly (well before a long run would end) at an iteration boundary, return exactly the first iterations of the
-reference chain, checkpoint that state (residuals matching the effects), and a resumed run
-(interrupted again, possibly) must end with every result array identical to the reference.
+promptly (well before a long run would end) at an iteration boundary, return exactly the
+first iterations of the reference chain, checkpoint that state (residuals matching the
+effects), and a resumed run (interrupted again, possibly) must end with every result array
+identical to the reference.
 """
 
 import multiprocessing
