@@ -6,6 +6,7 @@ a zero diagonal)."""
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.linalg
 import scipy.sparse as sp
 
 import bayesmix.ld.gctb as gctb
@@ -51,11 +52,12 @@ def stored_dense(ld: LDMatrix) -> np.ndarray:
                          shape=csr.shape).toarray()
 
 
+@pytest.mark.parametrize("diag_high", [1.0, 1.2])   # 1.0: decoded in one pass, 1.2: in two
 @pytest.mark.parametrize("dtype", ["float32", "int16"])
 @pytest.mark.parametrize("gctb_type", ["full", "band", "shrunk"])
 def test_band_decoding_is_the_band_layout_of_the_csr_decoding(tmp_path, small_chunks, dtype,
-                                                              gctb_type):
-    dense = band_ld(150, seed=3, diag_high=1.2)
+                                                              gctb_type, diag_high):
+    dense = band_ld(150, seed=3, diag_high=diag_high)
     dense[5, 5] = 0.0            # a zero diagonal is still an entry of its row
     csr, band = csr_and_band(tmp_path, dense, gctb_type, dtype)
     assert band.is_band and band.indices is None and band.scale == csr.scale
@@ -115,6 +117,48 @@ def test_band_kernels_match_dense_references(tmp_path, seed):
         np.testing.assert_allclose(out, truth[lo:hi, lo:hi] @ x, rtol=1e-10, atol=1e-12)
         np.testing.assert_array_equal(dense_band_block(ptr, first, data, scale, lo, hi),
                                       truth[lo:hi, lo:hi])
+
+
+def wide_band(m, rng):
+    """A symmetric dense r whose rows run 0-150 columns right of the diagonal, with zeros at
+    the start of and inside some runs and one row without any entry (diagonal 0)."""
+    dense = np.zeros((m, m))
+    for i in range(m):
+        stop = min(m, i + 1 + int(rng.choice([0, 3, 40, 150])))
+        dense[i, i + 1:stop] = rng.uniform(-1.0, 1.0, stop - i - 1)
+        if rng.random() < 0.3:
+            dense[i, i + 1:stop:5] = 0.0
+        if rng.random() < 0.3:
+            dense[i, i + 1:i + 1 + int(rng.integers(1, 40))] = 0.0
+    dense = dense + dense.T
+    np.fill_diagonal(dense, rng.uniform(0.5, 1.5, m))
+    empty = int(rng.integers(m))
+    dense[empty] = dense[:, empty] = 0.0
+    return dense
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_band_matvec_of_wide_runs_equals_the_dense_product(seed, dtype):
+    """The product groups rows by four where their runs share columns (>= 32): long runs of
+    different lengths and starts, next to short and empty ones, in two independent blocks."""
+    rng = np.random.default_rng(seed)
+    sizes = (int(rng.integers(200, 320)), int(rng.integers(5, 60)))
+    truth = sp.csr_matrix(scipy.linalg.block_diag(*[wide_band(m, rng) for m in sizes]))
+    ld = LDMatrix.from_scipy(truth, snp_table(sum(sizes)), dtype=dtype)
+    first, row_ptr, values = band_from_csr(np.asarray(ld.indptr), np.asarray(ld.indices),
+                                           np.asarray(ld.data))
+    stored = sp.csr_matrix((ld.data * np.float64(ld.scale), ld.indices, ld.indptr),
+                           shape=ld.shape).toarray()
+    for lo, hi in ((0, sizes[0]), (sizes[0], sum(sizes))):
+        x, out = rng.normal(size=hi - lo), np.empty(hi - lo)
+        symmetric_band_matvec(row_ptr, first, values, ld.scale, lo, x, out)
+        np.testing.assert_allclose(out, stored[lo:hi, lo:hi] @ x, rtol=1e-12, atol=1e-12)
+
+
+def snp_table(m):
+    return pd.DataFrame({"snp": [f"s{j}" for j in range(m)], "chr": "1", "bp": np.arange(m) + 1,
+                         "a1": "A", "a2": "G", "freq": 0.3})
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -60,11 +60,21 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(gctb, "CHUNK_BYTES", 64)
 
 
+@pytest.fixture(params=["one pass", "two passes"])
+def passes(request, monkeypatch):
+    """Decode in one pass where it can (|r| <= 1), or always in two (what arrays too large to
+    reserve get)."""
+    if request.param == "two passes":
+        monkeypatch.setattr(gctb, "_one_pass_fits", lambda *args: False)
+    return request.param
+
+
+@pytest.mark.parametrize("diag_high", [1.0, 1.2])   # 1.2: one pass gives way to two
 @pytest.mark.parametrize("value_dtype", ["<f4", "<f8"])
 @pytest.mark.parametrize("gctb_type", ["sparse", "band", "shrunk"])
-def test_decoded_files_equal_the_matrices_written_by_hand(tmp_path, small_chunks, gctb_type,
-                                                          value_dtype):
-    dense = random_ld(120, seed=len(gctb_type), diag_high=1.2)
+def test_decoded_files_equal_the_matrices_written_by_hand(tmp_path, small_chunks, passes,
+                                                          gctb_type, value_dtype, diag_high):
+    dense = random_ld(120, seed=len(gctb_type), diag_high=diag_high)
     dense[7, 7] = 0.0          # a zero on the diagonal is still an entry of the row
     dense[7, 8] = dense[8, 7] = 0.5
     prefix = write_by_hand(dense, tmp_path / "x", gctb_type, value_dtype)
@@ -84,7 +94,7 @@ def test_decoded_files_equal_the_matrices_written_by_hand(tmp_path, small_chunks
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int16"])
-def test_a_list_of_whole_files_is_their_block_diagonal(tmp_path, small_chunks, dtype):
+def test_a_list_of_whole_files_is_their_block_diagonal(tmp_path, small_chunks, passes, dtype):
     blocks = [random_ld(m, seed=m, diag_high=high) for m, high in ((40, 1.0), (70, 1.3), (9, 1.0))]
     kinds = ["shrunk", "sparse", "band"]
     prefixes = [write_by_hand(b, tmp_path / f"c{k}", kind)
@@ -148,8 +158,8 @@ def test_subset_equals_scipy_slicing(seed, dtype):
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf])
 @pytest.mark.parametrize("band", [False, True])
 @pytest.mark.parametrize("gctb_type", ["sparse", "band", "shrunk"])
-def test_non_finite_values_are_refused_naming_file_and_row(tmp_path, small_chunks, gctb_type,
-                                                           band, bad_value):
+def test_non_finite_values_are_refused_naming_file_and_row(tmp_path, small_chunks, passes,
+                                                           gctb_type, band, bad_value):
     """A NaN or infinite r (a corrupt file) is an error naming the .bin and the row's SNP, in
     every decoding (it used to vanish from the int16 scale and be stored as an arbitrary code)."""
     dense = random_ld(60, seed=3)

@@ -324,61 +324,84 @@ def _store_run(row, first_col, indices, values, scale, quantize):
 
 
 @njit
-def count_dense_rows(raw, sizes, starts, diag_cols, counts):
-    """First pass over rows of a GCTB dense-row ``.bin`` (full, band, shrunk).
-
-    Row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32 or
-    float64, rows back to back). An entry is kept when it is nonzero or on the diagonal (column
-    ``diag_cols[i]``); zeros inside a row are entries GCTB did not keep. Writes the number of
-    kept entries of each row into ``counts``; returns (max(1, largest |r|), the first row
-    with a NaN or infinite value, or -1).
-    """
-    p = 0
-    largest = 1.0
-    for i in range(sizes.shape[0]):
-        row = raw[p:p + sizes[i]]
-        bound, finite = magnitude_bound(row)
-        if not finite:
-            return largest, i
-        nonzero = _count_nonzero(row)
-        d = diag_cols[i] - starts[i]
-        if 0 <= d < sizes[i] and raw[p + d] == 0:
-            nonzero += 1
-        counts[i] = nonzero
-        largest = max(largest, bound)
-        p += sizes[i]
-    return largest, -1
+def _fill_dense_row(row, start, diag_col, col_offset, all_kept, q, indices, values, scale,
+                    quantize):
+    """The kept entries of one dense row (columns ``start ..``) written from position ``q``
+    of ``indices`` (column + ``col_offset``) and ``values`` (r, or int16 codes rint(r / scale)
+    when ``quantize``, leaving out the off-diagonal entries whose code is 0); ``all_kept``
+    (every entry nonzero) copies the row as one run when not quantized. Returns the position
+    after the last entry written."""
+    n = row.shape[0]
+    if all_kept and not quantize:
+        _store_run(row, start + col_offset, indices[q:q + n], values[q:q + n], scale, quantize)
+        return q + n
+    for k in range(n):
+        v = row[k]
+        col = start + k
+        if col == diag_col or not stored_code_is_zero(v, scale, quantize):
+            indices[q] = col + col_offset
+            _stored_value(values, q, v, scale, quantize)
+            q += 1
+    return q
 
 
 @njit
 def fill_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_start, indices,
                     values, scale, quantize):
-    """Second pass (see :func:`count_dense_rows`, whose ``counts`` it takes): the kept entries
-    of the rows in ``raw`` written from position ``out_start`` of the CSR arrays ``indices``
-    (column + ``col_offset``) and ``values`` (r, or int16 codes rint(r / scale) when
-    ``quantize``, leaving out the off-diagonal entries whose code is 0 and lowering
-    ``counts`` by them). A row without zeros is copied as one run when not quantized.
+    """Second pass (see :func:`decode_dense_rows`, whose ``counts`` it takes): the kept entries
+    of the rows in ``raw`` written from position ``out_start`` of the CSR arrays
+    (:func:`_fill_dense_row`), lowering ``counts`` by the entries whose int16 code is 0.
     Returns the position after the last entry written."""
     p = 0
     q = out_start
     for i in range(sizes.shape[0]):
         n = sizes[i]
-        if counts[i] == n and not quantize:
-            _store_run(raw[p:p + n], starts[i] + col_offset, indices[q:q + n],
-                       values[q:q + n], scale, quantize)
-            q += n
-        else:
-            row_start = q
-            for k in range(n):
-                v = raw[p + k]
-                col = starts[i] + k
-                if col == diag_cols[i] or not stored_code_is_zero(v, scale, quantize):
-                    indices[q] = col + col_offset
-                    _stored_value(values, q, v, scale, quantize)
-                    q += 1
-            counts[i] = q - row_start
+        row_start = q
+        q = _fill_dense_row(raw[p:p + n], starts[i], diag_cols[i], col_offset, counts[i] == n, q,
+                            indices, values, scale, quantize)
+        counts[i] = q - row_start
         p += n
     return q
+
+
+@njit
+def decode_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_start, indices,
+                      values, scale, quantize, limit):
+    """Rows of a GCTB dense-row ``.bin`` (full, band, shrunk) checked and decoded in one pass.
+
+    Row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32 or
+    float64, rows back to back). An entry is kept when it is nonzero or on the diagonal (column
+    ``diag_cols[i]``); zeros inside a row are entries GCTB did not keep. Each row is checked,
+    then its kept entries are written from position ``out_start`` (:func:`_fill_dense_row`;
+    ``scale`` chosen before the values are seen) and their number into ``counts``. With
+    ``values`` None (a first pass, :func:`fill_dense_rows` follows) nothing is written but
+    ``counts``, the entries kept before int16 rounding. Stops at the first row with a NaN or
+    infinite value, or with a |r| above ``limit`` (the largest magnitude ``scale`` was chosen
+    for). Returns (the position after the last entry written, max(1, largest |r| seen), the
+    first row with a NaN or infinite value or -1)."""
+    p = 0
+    q = out_start
+    largest = 1.0
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        row = raw[p:p + n]
+        bound, finite = magnitude_bound(row)
+        if not finite:
+            return q, largest, i
+        largest = max(largest, bound)
+        if largest > limit:
+            return q, largest, -1
+        nonzero = _count_nonzero(row)
+        if values is None:
+            d = diag_cols[i] - starts[i]
+            counts[i] = nonzero + (0 <= d < n and row[d] == 0)
+        else:
+            row_start = q
+            q = _fill_dense_row(row, starts[i], diag_cols[i], col_offset, nonzero == n, q,
+                                indices, values, scale, quantize)
+            counts[i] = q - row_start
+        p += n
+    return q, largest, -1
 
 
 @njit
@@ -393,50 +416,81 @@ def _sparse_value(words, pos, value_words):
 
 
 @njit
-def check_sparse_rows(words, sizes, value_words):
-    """First pass over rows of a GCTB sparse ``.bin``: row i is ``sizes[i]`` uint32 column
-    indices then ``sizes[i]`` values of ``value_words`` 4-byte words each (float32 or
-    float64), rows back to back in ``words``.
-
-    Returns (the first bad row, or -1; why it is bad: 1 its indices do not ascend strictly,
-    2 a NaN or infinite value; the largest column index; the largest |r|), stopping at a bad
-    row.
-    """
-    p = 0
+def _check_sparse_row(words, p, n, value_words):
+    """Checks of one sparse row (``n`` column indices at word ``p``, then its values): (why it
+    is bad: 0 not, 1 its indices do not ascend strictly, 2 a NaN or infinite value; its
+    largest column index; its largest |r|), stopping at the first problem."""
     largest_col = -1
     largest = 0.0
-    for i in range(sizes.shape[0]):
-        n = sizes[i]
-        for k in range(n):
-            col = np.int64(words[p + k])
-            if k > 0 and col <= np.int64(words[p + k - 1]):
-                return i, 1, largest_col, largest
-            value = abs(_sparse_value(words, p + n + k * value_words, value_words))
-            if not value < np.inf:
-                return i, 2, largest_col, largest
-            largest_col = max(largest_col, col)
-            largest = max(largest, value)
-        p += n * (1 + value_words)
-    return -1, 0, largest_col, largest
+    for k in range(n):
+        col = np.int64(words[p + k])
+        if k > 0 and col <= np.int64(words[p + k - 1]):
+            return 1, largest_col, largest
+        value = abs(_sparse_value(words, p + n + k * value_words, value_words))
+        if not value < np.inf:
+            return 2, largest_col, largest
+        largest_col = max(largest_col, col)
+        largest = max(largest, value)
+    return 0, largest_col, largest
+
+
+@njit
+def _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values, scale, quantize):
+    """One sparse row's entries written from position ``q`` as in :func:`_fill_dense_row`.
+    Returns the position after the last entry written."""
+    for k in range(n):
+        indices[q] = np.int64(words[p + k]) + col_offset
+        _stored_value(values, q, _sparse_value(words, p + n + k * value_words, value_words),
+                      scale, quantize)
+        q += 1
+    return q
 
 
 @njit
 def fill_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, values, scale,
                      quantize):
-    """Second pass over sparse rows (see :func:`check_sparse_rows`): the entries written from
-    position ``out_start`` as in :func:`fill_dense_rows`. Returns the position after the last
+    """Second pass over sparse rows (see :func:`decode_sparse_rows`): the entries written from
+    position ``out_start`` (:func:`_fill_sparse_row`). Returns the position after the last
     entry written."""
     p = 0
     q = out_start
     for i in range(sizes.shape[0]):
         n = sizes[i]
-        for k in range(n):
-            indices[q] = np.int64(words[p + k]) + col_offset
-            _stored_value(values, q, _sparse_value(words, p + n + k * value_words,
-                                                   value_words), scale, quantize)
-            q += 1
+        q = _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values, scale,
+                             quantize)
         p += n * (1 + value_words)
     return q
+
+
+@njit
+def decode_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, values, scale,
+                       quantize, limit):
+    """Rows of a GCTB sparse ``.bin`` checked and decoded in one pass: row i is ``sizes[i]``
+    uint32 column indices then ``sizes[i]`` values of ``value_words`` 4-byte words each
+    (float32 or float64), rows back to back in ``words``. Each row is checked
+    (:func:`_check_sparse_row`), then written from position ``out_start``
+    (:func:`_fill_sparse_row`; nothing with ``values`` None, a first pass that
+    :func:`fill_sparse_rows` follows). Stops at a bad row or a |r| above ``limit``, as
+    :func:`decode_dense_rows`. Returns (the position after the last entry written, the first
+    bad row or -1, why it is bad, the largest column index, the largest |r| seen)."""
+    p = 0
+    q = out_start
+    largest_col = -1
+    largest = 0.0
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        why, row_col, row_largest = _check_sparse_row(words, p, n, value_words)
+        largest_col = max(largest_col, row_col)
+        largest = max(largest, row_largest)
+        if why:
+            return q, i, why, largest_col, largest
+        if largest > limit:
+            return q, -1, 0, largest_col, largest
+        if values is not None:
+            q = _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values,
+                                 scale, quantize)
+        p += n * (1 + value_words)
+    return q, -1, 0, largest_col, largest
 
 
 @njit

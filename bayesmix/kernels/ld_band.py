@@ -28,62 +28,91 @@ def _store_values(row, out, scale, quantize):
 
 
 @njit
-def dense_row_runs(raw, sizes, starts, diag_cols, run_first, run_length):
-    """First pass over rows of a GCTB dense-row ``.bin`` (full, band, shrunk), for the band
-    layout: row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32
-    or float64, rows back to back); its run goes from its first to its last stored entry
-    (nonzero, or column ``diag_cols[i]``). Writes each run's first column (file numbering)
-    and length into ``run_first``/``run_length``; returns (max(1, largest |r| kept), the
-    first row with a NaN or infinite value kept, or -1)."""
-    p = 0
-    largest = 1.0
-    for i in range(sizes.shape[0]):
-        row = raw[p:p + sizes[i]]
-        diag = diag_cols[i] - starts[i]  # the diagonal's position in the row (may be outside)
-        lo = 0
-        while lo < row.shape[0] and row[lo] == 0 and lo != diag:
-            lo += 1
-        hi = row.shape[0] - 1
-        while hi > lo and row[hi] == 0 and hi != diag:
-            hi -= 1
-        if lo == row.shape[0]:
-            run_first[i], run_length[i] = diag_cols[i], 0
-        else:
-            run_first[i], run_length[i] = starts[i] + lo, hi - lo + 1
-            bound, finite = magnitude_bound(row[lo:hi + 1])
-            if not finite:
-                return largest, i
-            largest = max(largest, bound)
-        p += sizes[i]
-    return largest, -1
+def _row_run(row, diag):
+    """(lo, hi): the positions of the first and last stored entry of a dense row (nonzero, or
+    at position ``diag``, the diagonal's, which may lie outside the row); lo = len(row) when
+    the row has none."""
+    lo = 0
+    while lo < row.shape[0] and row[lo] == 0 and lo != diag:
+        lo += 1
+    hi = row.shape[0] - 1
+    while hi > lo and row[hi] == 0 and hi != diag:
+        hi -= 1
+    return lo, hi
+
+
+@njit
+def _store_trimmed_run(run, first, diag_col, values, q, scale, quantize):
+    """A run of values (columns ``first ..``) written from position ``q`` of ``values`` (r, or
+    int16 codes rint(r / scale) when ``quantize``), trimmed of end values whose code is 0 (off
+    the diagonal, column ``diag_col``), as the CSR decoding leaves such entries out
+    (:func:`bayesmix.kernels.ld.fill_dense_rows`). Returns the run written: (its first
+    column, ``diag_col`` when empty; its length)."""
+    lo, hi = 0, run.shape[0]
+    while lo < hi and first + lo != diag_col and stored_code_is_zero(run[lo], scale, quantize):
+        lo += 1
+    while hi > lo and first + hi - 1 != diag_col and stored_code_is_zero(run[hi - 1], scale,
+                                                                         quantize):
+        hi -= 1
+    _store_values(run[lo:hi], values[q:q + hi - lo], scale, quantize)
+    return (first + lo if hi > lo else diag_col), hi - lo
 
 
 @njit
 def fill_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, out_start, values,
                     scale, quantize):
-    """Second pass (see :func:`dense_row_runs`): each row's run written from position
-    ``out_start`` of ``values`` (r, or int16 codes rint(r / scale) when ``quantize``). A run
-    is trimmed of end values whose int16 code is 0 (off the diagonal; ``run_first`` and
-    ``run_length`` are updated), as the CSR decoding leaves such entries out
-    (:func:`bayesmix.kernels.ld.fill_dense_rows`). Returns the position after the last value
-    written."""
+    """Second pass (see :func:`decode_dense_runs`): each row's run written from position
+    ``out_start`` of ``values`` by :func:`_store_trimmed_run` (``run_first`` and
+    ``run_length`` are updated to the trimmed runs). Returns the position after the last
+    value written."""
     p = 0
     q = out_start
     for i in range(sizes.shape[0]):
         offset = p + run_first[i] - starts[i]
-        lo, hi = 0, run_length[i]
-        while lo < hi and run_first[i] + lo != diag_cols[i] and stored_code_is_zero(
-                raw[offset + lo], scale, quantize):
-            lo += 1
-        while hi > lo and run_first[i] + hi - 1 != diag_cols[i] and stored_code_is_zero(
-                raw[offset + hi - 1], scale, quantize):
-            hi -= 1
-        _store_values(raw[offset + lo:offset + hi], values[q:q + hi - lo], scale, quantize)
-        run_first[i] = run_first[i] + lo if hi > lo else diag_cols[i]
-        run_length[i] = hi - lo
-        q += hi - lo
+        run_first[i], run_length[i] = _store_trimmed_run(
+            raw[offset:offset + run_length[i]], run_first[i], diag_cols[i], values, q, scale,
+            quantize)
+        q += run_length[i]
         p += sizes[i]
     return q
+
+
+@njit
+def decode_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, out_start, values,
+                      scale, quantize, limit):
+    """Rows of a GCTB dense-row ``.bin`` (full, band, shrunk) checked and decoded in one pass
+    into the band layout: row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in
+    ``raw`` (float32 or float64, rows back to back); its run goes from its first to its last
+    stored entry (:func:`_row_run`) and is written from position ``out_start`` by
+    :func:`_store_trimmed_run` (``scale`` chosen before the values are seen), its first column
+    (file numbering) and length into ``run_first``/``run_length``. With ``values`` None (a
+    first pass, :func:`fill_dense_runs` follows) only the untrimmed runs are recorded. Stops at
+    a row with a NaN or infinite value in its run, or with a |r| above ``limit``, as
+    :func:`bayesmix.kernels.ld.decode_dense_rows`. Returns (the position after the last value
+    written, max(1, largest |r| seen), the first row with a NaN or infinite value or -1)."""
+    p = 0
+    q = out_start
+    largest = 1.0
+    for i in range(sizes.shape[0]):
+        row = raw[p:p + sizes[i]]
+        lo, hi = _row_run(row, diag_cols[i] - starts[i])
+        if lo == row.shape[0]:
+            run_first[i], run_length[i] = diag_cols[i], 0
+        else:
+            bound, finite = magnitude_bound(row[lo:hi + 1])
+            if not finite:
+                return q, largest, i
+            largest = max(largest, bound)
+            if largest > limit:
+                return q, largest, -1
+            if values is None:
+                run_first[i], run_length[i] = starts[i] + lo, hi - lo + 1
+            else:
+                run_first[i], run_length[i] = _store_trimmed_run(
+                    row[lo:hi + 1], starts[i] + lo, diag_cols[i], values, q, scale, quantize)
+                q += run_length[i]
+        p += sizes[i]
+    return q, largest, -1
 
 
 @njit
@@ -209,29 +238,99 @@ def band_row_statistics(row_ptr, first, values, value_scale):
 
 
 @njit
+def _upper_part(values, p, column, stop, i, x, out):
+    """Row i's stored entries from position ``p`` (of column ``column`` >= i, block numbering)
+    up to column ``stop``: each off-diagonal R_ij adds R_ij x_i to out_j, and the sum over
+    them of R_ij x_j (plus R_ii x_i when the part starts at the diagonal) is returned."""
+    acc = 0.0
+    if column == i and column < stop:
+        acc = np.float64(values[p]) * x[i]
+        p += 1
+        column += 1
+    if column < stop:
+        length = stop - column
+        acc += _run_product(values[p:p + length], x[column:column + length],
+                            out[column:column + length], x[i])
+    return acc
+
+
+@njit
+def _four_run_product(v0, v1, v2, v3, x, out, x0, x1, x2, x3):
+    """:func:`bayesmix.kernels.ld_spectrum._run_product` of four rows over the same columns at
+    once: returns (sum_k v_r[k] x[k] for r = 0..3) and adds sum_r v_r[k] x_r to out[k], so
+    ``x`` and ``out`` pass through the cache once per four rows instead of once per row."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    for k in range(x.shape[0]):
+        w0 = np.float64(v0[k])
+        w1 = np.float64(v1[k])
+        w2 = np.float64(v2[k])
+        w3 = np.float64(v3[k])
+        xk = x[k]
+        a0 += w0 * xk
+        a1 += w1 * xk
+        a2 += w2 * xk
+        a3 += w3 * xk
+        out[k] += w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3
+    return a0, a1, a2, a3
+
+
+#: rows of a band product done together (:func:`_four_run_product`), and the fewest columns
+#: they must share for it
+ROW_GROUP = 4
+MIN_SHARED_COLUMNS = 32
+
+
+@njit
 def symmetric_band_matvec(row_ptr, first, values, value_scale, lo, x, out):
     """``out = R_block @ x`` for the independent block of rows/columns ``lo .. lo + len(x) - 1``
     of a symmetric band matrix, reading each value of the upper triangle once (as
     :func:`bayesmix.kernels.ld_spectrum.symmetric_block_matvec` does for CSR): the part of
-    row i right of the diagonal is one contiguous run. Sums in float64."""
+    row i right of the diagonal is one contiguous run. Rows go in groups of four: the
+    columns right of the group that all four runs cover are done together
+    (:func:`_four_run_product`), the rest row by row. Sums in float64."""
     n = x.shape[0]
     out[:] = 0.0
-    for i in range(n):
-        row = lo + i
-        start, end = row_ptr[row], row_ptr[row + 1]
-        p = start + max(0, row - first[row])   # the first value of column >= row
-        acc = 0.0
-        if p < end and first[row] + p - start == row:
-            acc = np.float64(values[p]) * x[i]
-            p += 1
-        if p < end:
-            column = first[row] + p - start - lo
-            length = end - p
-            acc += _run_product(values[p:end], x[column:column + length],
-                                out[column:column + length], x[i])
-        out[i] += acc
-    for i in range(n):
-        out[i] *= value_scale
+    p = np.empty(ROW_GROUP, np.int64)        # per row: position of its first upper entry,
+    column = np.empty(ROW_GROUP, np.int64)   # that entry's column (block numbering),
+    stop = np.empty(ROW_GROUP, np.int64)     # and the column after its last entry
+    i = 0
+    while i < n:
+        rows = min(ROW_GROUP, n - i)
+        shared_lo, shared_hi = i + rows, n
+        for r in range(rows):
+            row = lo + i + r
+            start, end = row_ptr[row], row_ptr[row + 1]
+            p[r] = start + max(0, row - first[row])
+            column[r] = first[row] + p[r] - start - lo
+            stop[r] = column[r] + max(end - p[r], 0)
+            shared_lo = max(shared_lo, column[r])
+            shared_hi = min(shared_hi, stop[r])
+        if rows < ROW_GROUP or shared_hi - shared_lo < MIN_SHARED_COLUMNS:
+            for r in range(rows):
+                out[i + r] += _upper_part(values, p[r], column[r], stop[r], i + r, x, out)
+        else:
+            for r in range(ROW_GROUP):
+                out[i + r] += (
+                    _upper_part(values, p[r], column[r], shared_lo, i + r, x, out)
+                    + _upper_part(values, p[r] + shared_hi - column[r], shared_hi, stop[r],
+                                  i + r, x, out))
+                p[r] += shared_lo - column[r]   # now: the position of column shared_lo
+            length = shared_hi - shared_lo
+            a0, a1, a2, a3 = _four_run_product(
+                values[p[0]:p[0] + length], values[p[1]:p[1] + length],
+                values[p[2]:p[2] + length], values[p[3]:p[3] + length],
+                x[shared_lo:shared_hi], out[shared_lo:shared_hi], x[i], x[i + 1], x[i + 2],
+                x[i + 3])
+            out[i] += a0
+            out[i + 1] += a1
+            out[i + 2] += a2
+            out[i + 3] += a3
+        i += rows
+    for k in range(n):
+        out[k] *= value_scale
 
 
 @njit

@@ -242,9 +242,11 @@ CHUNK_BYTES = 1 << 25
 
 
 class _BinFile:
-    """One GCTB ``.bin`` with its parsed ``.info``, scanned once (:meth:`scan`) for the
-    number of entries kept per row, the largest |r| and the largest column index, then
-    decoded into preallocated CSR arrays (:meth:`fill`), reading a chunk of rows at a time."""
+    """One GCTB ``.bin`` with its parsed ``.info``, decoded a chunk of rows at a time into
+    preallocated CSR (or band) arrays: in one pass (:meth:`decode`) into arrays sized for
+    every stored value, or in two where such arrays would not fit or that pass finds a |r|
+    above 1 (whose int16 codes need a coarser scale): :meth:`scan` for the number of entries
+    kept per row, the largest |r| and the largest column index, then :meth:`fill`."""
 
     def __init__(self, prefix: Path, gctb_type: str, info: pd.DataFrame):
         self.prefix, self.gctb_type, self.info = prefix, gctb_type, info
@@ -273,10 +275,7 @@ class _BinFile:
             bad = np.flatnonzero((self.ends - self.starts + 1 != self.sizes) | (self.starts < 0))
             if len(bad):
                 self._bad_window(int(bad[0]))
-        self.counts = self.sizes.copy()
-        self.largest = 0.0
-        self.max_col = -1
-        self.run_first = None   # band layout: per row its run's first column and length
+        self._start(band=False)   # counts, largest, max_col; run_first: a band pass's runs
 
     def _bad_window(self, i: int):
         raise InputError(f"WindStart/WindEnd/WindSize disagree ({self.starts[i]}, "
@@ -312,39 +311,71 @@ class _BinFile:
         """First pass: entries kept per row, largest |r|, largest column (rows checked).
         With ``band`` (dense types only): per row the run from its first to its last kept
         entry instead (``run_first`` and ``counts`` = run lengths)."""
-        from bayesmix.kernels.ld import check_sparse_rows, count_dense_rows
-        from bayesmix.kernels.ld_band import dense_row_runs
-
-        if band:
-            if self.sparse:
-                raise ValueError("the band layout is for full, band and shrunk files")
-            self.run_first = np.empty(len(self.sizes), dtype=np.int64)
-
-        for lo, hi, words in self._chunks():
-            if self.sparse:
-                bad, why, max_col, largest = check_sparse_rows(words, self.sizes[lo:hi],
-                                                               self.value_words)
-                self.max_col = max(self.max_col, int(max_col))
-            else:
-                first_pass = dense_row_runs if band else count_dense_rows
-                outputs = ((self.run_first[lo:hi], self.counts[lo:hi]) if band
-                           else (self.counts[lo:hi],))
-                largest, bad = first_pass(self._values(words), self.sizes[lo:hi],
-                                          self.starts[lo:hi], self.index[lo:hi], *outputs)
-                why = 2
-            if bad >= 0:
-                i = lo + int(bad)
-                problem = "column indices not ascending" if why == 1 else "a NaN or infinite value"
-                raise InputError(f"row {i} ({self.info['ID'].iloc[i]}): {problem}",
-                                 self.bin_path)
-            self.largest = max(self.largest, float(largest))
-        if not self.sparse and len(self.sizes):
-            self.max_col = int(self.ends[self.sizes > 0].max(initial=-1))
+        self._pass(band, 0, 0, None, None, 1.0, False, np.inf)
         return self
 
-    @property
-    def nnz(self) -> int:
-        return int(self.counts.sum())
+    def _start(self, band: bool):
+        """Reset what a pass finds (``band``: per-row runs instead of CSR rows)."""
+        if band and self.sparse:
+            raise ValueError("the band layout is for full, band and shrunk files")
+        self.run_first = np.empty(len(self.sizes), dtype=np.int64) if band else None
+        self.counts = self.sizes.copy()
+        self.largest = 0.0
+        self.max_col = -1
+
+    def _dense_max_col(self):
+        if not self.sparse and len(self.sizes):
+            self.max_col = int(self.ends[self.sizes > 0].max(initial=-1))
+
+    def _bad_row(self, i: int, why: int):
+        problem = "column indices not ascending" if why == 1 else "a NaN or infinite value"
+        raise InputError(f"row {i} ({self.info['ID'].iloc[i]}): {problem}", self.bin_path)
+
+    def decode(self, out_start: int, col_offset: int, indices, values, band: bool = False
+               ) -> int | None:
+        """One pass instead of :meth:`scan` + :meth:`fill`: every row checked and written from
+        ``out_start`` into arrays with room for all its values (``indices`` None for the
+        ``band`` layout), int16 codes at the scale of |r| <= 1 (:func:`int16_scale` of 1).
+        Returns the position after the last entry, or None when an |r| above 1 needs a
+        coarser int16 scale (what was written is then void: :meth:`scan` and :meth:`fill`)."""
+        quantize = values.dtype == np.int16
+        scale, limit = (int16_scale(1.0), 1.0) if quantize else (1.0, np.inf)
+        return self._pass(band, out_start, col_offset, indices, values, scale, quantize, limit)
+
+    def _pass(self, band, out_start, col_offset, indices, values, scale, quantize, limit):
+        """The decoding kernels over the file's chunks (``values`` None: a first pass that
+        writes nothing but counts or runs). Returns the position after the last entry, or
+        None at a |r| above ``limit``."""
+        from bayesmix.kernels.ld import decode_dense_rows, decode_sparse_rows
+        from bayesmix.kernels.ld_band import decode_dense_runs
+
+        self._start(band)
+        q = out_start
+        for lo, hi, words in self._chunks():
+            if self.sparse:
+                q, bad, why, max_col, largest = decode_sparse_rows(
+                    words, self.sizes[lo:hi], self.value_words, col_offset, q, indices, values,
+                    scale, quantize, limit)
+                self.max_col = max(self.max_col, int(max_col))
+            elif band:
+                q, largest, bad = decode_dense_runs(
+                    self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
+                    self.index[lo:hi], self.run_first[lo:hi], self.counts[lo:hi], q, values,
+                    scale, quantize, limit)
+                why = 2
+            else:
+                q, largest, bad = decode_dense_rows(
+                    self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
+                    self.index[lo:hi], self.counts[lo:hi], col_offset, q, indices, values,
+                    scale, quantize, limit)
+                why = 2
+            if bad >= 0:
+                self._bad_row(lo + int(bad), why)
+            self.largest = max(self.largest, float(largest))
+            if self.largest > limit:
+                return None
+        self._dense_max_col()
+        return q
 
     def check_columns(self, n_cols: int):
         """Stored columns must lie below ``n_cols``."""
@@ -396,9 +427,53 @@ def _csr_arrays(n_rows: int, nnz: int, dtype: str, largest: float, band: bool = 
     return indptr, indices, np.empty(nnz, dtype=np.dtype(dtype)), scale
 
 
+def _one_pass_fits(n_values: int, dtype: str, band: bool) -> bool:
+    """Whether arrays with room for every stored value (the one-pass decoding's; only the
+    pages written are ever touched) may be reserved: at most half the machine's memory, so
+    that the reservation itself cannot fail where the exact arrays of two passes fit."""
+    per_value = np.dtype(dtype).itemsize + (0 if band else 4)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return False
+    return n_values * per_value <= memory // 2
+
+
+def _decode_sources(sources, dtype: str, band: bool):
+    """(indptr, indices, values, scale) of the ``sources`` (:class:`_BinFile`) decoded into one
+    block-diagonal matrix (columns offset by the rows before), with each source's
+    ``counts``, ``run_first``, ``largest`` and ``max_col`` set. One pass over each file
+    when that fits (:meth:`_BinFile.decode`; the int16 scale of |r| <= 1), else or when some
+    |r| exceeds 1, two (:meth:`_BinFile.scan`, then :meth:`_BinFile.fill` at the scale of the
+    largest |r| of all files)."""
+    n_rows = sum(len(source.sizes) for source in sources)
+    stored = sum(int(source.sizes.sum()) for source in sources)
+    if _one_pass_fits(stored, dtype, band):
+        indptr, indices, values, scale = _csr_arrays(n_rows, stored, dtype, 1.0, band)
+        position, col_offset = 0, 0
+        for source in sources:
+            position = source.decode(position, col_offset, indices, values, band)
+            if position is None:
+                break
+            col_offset += len(source.info)
+        else:
+            return indptr, indices, values, scale
+        del indptr, indices, values
+    for source in sources:
+        source.scan(band)
+    counts = np.concatenate([source.counts for source in sources])
+    indptr, indices, values, scale = _csr_arrays(n_rows, int(counts.sum()), dtype,
+                                                 max(s.largest for s in sources), band)
+    position, col_offset = 0, 0
+    for source in sources:
+        position = source.fill(position, col_offset, indices, values, scale)
+        col_offset += len(source.info)
+    return indptr, indices, values, scale
+
+
 def _counted(indptr, counts, indices, values):
     """Fill ``indptr`` from the per-row ``counts`` the decoding wrote (int16 codes of 0 left
-    out make them smaller than the first pass's), and cut the arrays to that length."""
+    out make them smaller than the file's), and cut the arrays to that length."""
     np.cumsum(counts, out=indptr[1:])
     nnz = int(indptr[-1])
     return (None if indices is None else indices[:nnz]), values[:nnz]
@@ -407,16 +482,15 @@ def _counted(indptr, counts, indices, values):
 def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
             ref_snps: pd.DataFrame | None, band: bool = False) -> LDMatrix:
     """Decode the .bin of ``prefix`` given its parsed ``.info`` (see :func:`read_gctb_ldm`):
-    two passes over the file in row chunks, straight into CSR (or ``band``) arrays of
-    ``dtype``."""
+    straight into CSR (or ``band``) arrays of ``dtype``, reading the file in row chunks
+    (:func:`_decode_sources`)."""
     if band and (gctb_type == "sparse" or ref_snps is not None):
         band = False
-    source = _BinFile(prefix, gctb_type, info).scan(band)
+    source = _BinFile(prefix, gctb_type, info)
+    indptr, indices, values, scale = _decode_sources([source], dtype, band)
     m = len(info)
     n_cols = _column_count(prefix, info, source.max_col, ref_snps)
     source.check_columns(n_cols)
-    indptr, indices, values, scale = _csr_arrays(m, source.nnz, dtype, source.largest, band)
-    source.fill(0, 0, indices, values, scale)
     indices, values = _counted(indptr, source.counts, indices, values)
     meta = source.meta()
     index = source.index
@@ -433,26 +507,19 @@ def _combine_files(named, infos, dtype: str, band: bool = False) -> LDMatrix:
     from bayesmix.ld.store import combine_snp_tables
 
     band = band and all(gctb_type != "sparse" for _, gctb_type in named)
-    sources = [_BinFile(prefix, gctb_type, info).scan(band) for (prefix, gctb_type), info
+    sources = [_BinFile(prefix, gctb_type, info) for (prefix, gctb_type), info
                in zip(named, infos)]
+    indptr, indices, values, scale = _decode_sources(sources, dtype, band)
     for source in sources:
         source.check_columns(_column_count(source.prefix, source.info, source.max_col, None))
     snps = combine_snp_tables([_snp_table(info) for info in infos])
     counts = np.concatenate([source.counts for source in sources])
-    indptr, indices, values, scale = _csr_arrays(len(counts), int(counts.sum()), dtype,
-                                                 max(s.largest for s in sources), band)
-    position, col_offset, firsts = 0, 0, []
-    for source in sources:
-        position = source.fill(position, col_offset, indices, values, scale)
-        if band:
-            firsts.append(source.run_first + col_offset)
-        col_offset += len(source.info)
-    counts = np.concatenate([source.counts for source in sources])
     indices, values = _counted(indptr, counts, indices, values)
     meta = dict(sources[0].meta(), n_samples=max(s.meta()["n_samples"] for s in sources),
                 combined=len(sources))
-    return LDMatrix(indptr, indices, values, snps, None, meta, scale,
-                    row_first=np.concatenate(firsts) if band else None)
+    firsts = np.concatenate([source.run_first + offset for source, offset in zip(
+        sources, np.cumsum([0] + [len(info) for info in infos[:-1]]))]) if band else None
+    return LDMatrix(indptr, indices, values, snps, None, meta, scale, row_first=firsts)
 
 
 def _column_count(prefix: Path, info: pd.DataFrame, max_col: int,
