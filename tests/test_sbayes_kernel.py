@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import ndtri
 
-from bayesmix.kernels.sbayes import (band_from_csr, band_size, independent_blocks, mixture_terms,
+from bayesmix.kernels.sbayes import (band_from_csr, band_quadratic_form, band_size,
+                                     independent_blocks, mixture_terms,
                                      sbayes_sweep,
                                      sbayes_sweep_band, sbayes_sweep_blocks, xtx_times,
                                      xtx_times_band)
@@ -118,6 +119,27 @@ def test_sweep_matches_dense_reference(dtype, prior, ridge, layout):
     # the kept residual equals X'y - X'X beta recomputed from scratch
     recomputed = xty - product(*arrays, scale, s, diag, ridge, got_beta)
     np.testing.assert_allclose(got_r, recomputed, rtol=1e-9, atol=1e-7)
+
+
+@pytest.mark.parametrize("share_nonzero", [0.01, 0.05, 1.0])   # 1.0: streams whole columns
+@pytest.mark.parametrize("ridge", [0.0, 0.3])
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_band_quadratic_form_equals_the_dense_one(dtype, ridge, share_nonzero):
+    """beta'X'X_lam beta from the pairs of nonzero effects (or, with most effects nonzero, the
+    product it falls back to) against the dense form, over independent blocks of thresholded
+    LD whose band rows hold gaps (zeros)."""
+    rng = np.random.default_rng(11)
+    m = 600
+    R = random_ld(rng, m, threshold=0.05, n_blocks=3)
+    indptr, indices, values, scale = encode(R, dtype)
+    Rd = sp.csr_matrix((values.astype(np.float64) * scale, indices, indptr), shape=(m, m)).toarray()
+    s = np.sqrt(rng.integers(5_000, 20_000, m).astype(float))
+    xtx = np.outer(s, s) * ((1 - ridge) * Rd + ridge * np.diag(np.diag(Rd)))
+    beta = np.where(rng.random(m) < share_nonzero, rng.normal(0, 0.03, m), 0.0)
+    beta[[0, m - 1]] = 0.02                    # the first and last SNP among the nonzero ones
+    got = band_quadratic_form(*band_from_csr(indptr, indices, values), scale, s,
+                              s * s * Rd.diagonal(), ridge, beta)
+    assert got == pytest.approx(beta @ xtx @ beta, rel=1e-12)
 
 
 @pytest.mark.parametrize("layout", ["csr", "band", "upper"])

@@ -41,9 +41,9 @@ from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       shared_or_snp_weights)
 from bayesmix.kernels.random import sweep_uniforms
-from bayesmix.kernels.sbayes import (effect_products, mixture_terms, sbayes_sweep, sbayes_sweep_band,
-                                     sbayes_sweep_blocks, sbayes_sweep_upper, snp_weight_terms,
-                                     xtx_times,
+from bayesmix.kernels.sbayes import (band_quadratic_form, effect_products, mixture_terms,
+                                     sbayes_sweep, sbayes_sweep_band, sbayes_sweep_blocks,
+                                     sbayes_sweep_upper, snp_weight_terms, xtx_times,
                                      xtx_times_band, xtx_times_upper)
 from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT, divergence_advice
 
@@ -109,12 +109,16 @@ class SummaryResiduals:
 
     def genetic_variance(self, point) -> float:
         """beta'X'X beta / nobs (standardised scale, unscaled X'X): from r = X'y - X'X beta
-        without a plug-in, else by one product over the non-zero effects."""
+        without a plug-in, else from the LD between the non-zero effects (band layout:
+        :func:`~bayesmix.kernels.sbayes.band_quadratic_form`) or one product over them."""
         m = self.sbayes
         beta = np.asarray(point["beta"], dtype=np.float64)
         if self.ratio_of(point) is None:
             bxty, br = effect_products(beta, m.data.xty, self.sync(point))
             return (bxty - br) / m.data.nobs
+        if m.ld_layout == "band":
+            return band_quadratic_form(*m.ld_arrays, m.data.ld.scale, m.sqrt_n,
+                                       m.data.xtx_diag, m.ridge, beta) / m.data.nobs
         return float(beta @ self.xtx_times(beta)) / m.data.nobs
 
     def state(self) -> dict:
