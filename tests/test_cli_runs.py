@@ -143,6 +143,46 @@ def test_only_bayesmix_speaks_on_stderr(trait, bfile22):
     assert not np.any(["Traceback" in line for line in done.stderr.splitlines()])
 
 
+def _sbayes_process(trait, out, **popen):
+    """``bayesmix-gctb --sbayes C`` on the trait, as its own process (a console script's run,
+    which ends through :func:`bayesmix.cli.common.end_process`)."""
+    cmd = [sys.executable, "-m", "bayesmix.cli.gctb", "--sbayes", "C", "--gwas-summary",
+           str(trait / "sim.ma"), "--ldm", str(trait / "ref.ldm.full"), "--chain-length", "60",
+           "--burn-in", "20", "--out", str(out)]
+    return subprocess.Popen(cmd, **popen)
+
+
+def test_a_command_process_ends_with_its_status_and_all_its_output(trait):
+    """The process skips the interpreter's teardown, not its output: every printed line
+    reaches the pipe and the log file, the exit status is the run's (0, then 1 for an error
+    named on stderr)."""
+    done = _sbayes_process(trait, trait / "ended", stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    printed, errors = done.communicate(timeout=300)
+    assert done.returncode == 0, errors
+    assert printed.rstrip().splitlines()[-1].startswith("Analysis finished in")
+    assert (trait / "ended.log").read_text().rstrip().splitlines()[-1].startswith(
+        "Analysis finished in")
+    missing = _sbayes_process(trait, trait / "missing" / "x", stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    _, errors = missing.communicate(timeout=300)
+    assert missing.returncode == 1 and errors.strip().startswith("error:")
+
+
+def test_a_reader_that_stops_early_leaves_the_run_whole(trait):
+    """``bayesmix-gctb ... | head -1``: once the pipe has no reader the run goes on without
+    printing (no BrokenPipeError traceback); its outputs and log are complete."""
+    out = trait / "piped"
+    run = _sbayes_process(trait, out, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run.stdout.readline()
+    run.stdout.close()                     # the reader goes away after one line
+    errors = run.stderr.read().decode()
+    assert run.wait(timeout=300) == 0 and "Traceback" not in errors, errors
+    assert len((out.parent / "piped.snpRes").read_text().splitlines()) > 1
+    assert (out.parent / "piped.log").read_text().rstrip().splitlines()[-1].startswith(
+        "Analysis finished in")
+
+
 def _interrupted_run(argv, ready):
     """Run bayesmix-gctb in this process and send it SIGINT once ``ready()`` is true (polled;
     a fixed delay raced the run's start-up on a loaded machine)."""

@@ -78,15 +78,28 @@ class RunLog:
 
     def write(self, text: str) -> int:
         if self.echo:
-            sys.stdout.write(text)
+            self._to_stdout(sys.stdout.write, text)
         if self._file is not None:
             self._file.write(text)
         return len(text)
 
     def flush(self) -> None:
-        sys.stdout.flush()
+        self._to_stdout(sys.stdout.flush)
         if self._file is not None:
             self._file.flush()
+
+    def _to_stdout(self, action, *args) -> None:
+        """``action(*args)`` on stdout; when its reader has gone (``| head``), stdout becomes
+        /dev/null and the run goes on: the log file keeps every line."""
+        try:
+            action(*args)
+        except BrokenPipeError:
+            import os
+
+            self.echo = False
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            os.close(null)
 
     def say(self, text: str = "") -> None:
         print(text, file=self, flush=True)
@@ -129,7 +142,34 @@ def parse_and_execute(spec, argv, runner, *, parser=None, verbose: bool = False,
     except BayesmixError as exc:
         setup_logging(verbose)
         return _fail(None, f"error: {exc}", 1)
-    return execute(invocation, runner, program=program)
+    code = execute(invocation, runner, program=program)
+    if program:
+        end_process(code)
+    return code
+
+
+def end_process(code: int) -> None:
+    """End this command's process with exit status ``code`` once its work is done: the
+    ``atexit`` handlers run (logging, multiprocessing and Dask clean-ups), the standard
+    streams are flushed, and the process exits without the interpreter's teardown of every
+    module it imported (0.3-0.6 s of CPU after an SBayes run, most of it freeing PyMC's and
+    PyTensor's objects one by one; the operating system frees the memory at once). While a
+    thread that is not a daemon still runs, the normal exit waits for it: then
+    ``sys.exit``."""
+    import atexit
+    import os
+    import threading
+
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more to write
+            pass
+    os._exit(code)
 
 
 def execute(invocation, runner, *, program: bool = False) -> int:
