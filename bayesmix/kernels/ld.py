@@ -260,6 +260,22 @@ def prune_pass(indptr, indices, r, order, col_to_row, eligible, max_r2, kept):
                     removed[row] = True
 
 
+@njit(fastmath=False)
+def correlations_from_products(products, mean_a, mean_b, var_a, var_b, n):
+    """r_ij = (products_ij / n - mean_a_i mean_b_j) / sqrt(var_a_i var_b_j), float64 (ka, kb):
+    Pearson r of mean-imputed count columns from their cross-products (sums over n samples),
+    in one pass without the block-sized temporaries of the numpy expression, whose values it
+    equals bit for bit (no fastmath: the same operations in the same order, no fused
+    multiply-add). A zero variance gives NaN or inf, as numpy does."""
+    out = np.empty(products.shape)
+    for i in range(products.shape[0]):
+        ma = mean_a[i]
+        va = var_a[i]
+        for j in range(products.shape[1]):
+            out[i, j] = (np.float64(products[i, j]) / n - ma * mean_b[j]) / np.sqrt(va * var_b[j])
+    return out
+
+
 @njit
 def _stored_value(values, q, v, scale, quantize):
     """Store float ``v`` at ``values[q]``: as is, or as the int16 code rint(v / scale)."""

@@ -57,6 +57,7 @@ from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
 from bayesmix.kernels.ld import (
     WEAK_COLUMNS,
+    correlations_from_products,
     select_block_entries,
     select_from_cross_products,
     split_weak_sums,
@@ -570,9 +571,9 @@ def correlation_block(a: _Counts, b: _Counts, n: int, missing: str = "mean") -> 
 
 
 def r_from_cross_products(products: np.ndarray, a: _Counts, b: _Counts, n: int) -> np.ndarray:
-    """r (float64) of mean-imputed columns from their cross-products (sums over n samples)."""
-    cov = products.astype(np.float64) / n - np.outer(a.mean, b.mean)
-    return cov / np.sqrt(np.outer(a.variance, b.variance))
+    """r (float64) of mean-imputed columns from their cross-products (sums over n samples):
+    :func:`bayesmix.kernels.ld.correlations_from_products`."""
+    return correlations_from_products(products, a.mean, b.mean, a.variance, b.variance, float(n))
 
 
 def _read_raw_counts(genotypes: Genotypes, cols: np.ndarray) -> np.ndarray:
