@@ -16,6 +16,7 @@ from bayesmix.inference.mle import (
     causal_share_for_h2,
     fit_univariate,
     information_criteria,
+    univariate_objective,
 )
 from bayesmix.models.mixer import UnivariateLikelihood, simulate_z_from_model
 from bayesmix.prepare.mixer_data import MixerData
@@ -168,6 +169,34 @@ def test_information_criteria_and_fit_sequence_options():
         fit_univariate(data, sequence=("diffevo",))
     with pytest.raises(ValueError, match="not smooth"):
         fit_univariate(data, sequence=("infinitesimal", "lbfgs-full"))
+
+
+def test_an_infinitesimal_fit_has_the_standard_errors_of_its_two_parameters():
+    """A sequence ending with the infinitesimal model (a polygenic trait): pi is 1 by
+    definition (SE 0), and sig2_beta (= sig2_inf) and sig2_zero get the SEs of the
+    infinitesimal likelihood's curvature, here checked against second differences of its
+    log-likelihood values (the fit differentiates gradients); h2 has an interval around its
+    estimate. (They came from the convolve likelihood at pi = 1 - 1e-6 before: minutes per
+    evaluation, then NaN.)"""
+    data, _ = simulated(2000, 2000, 0.1, n=2e4, seed=3)
+    fit = fit_univariate(data, sequence=("infinitesimal",), n_draws=200)
+    assert fit.method == "infinitesimal" and fit.se["pi"] == 0.0
+    like = univariate_objective(data, "infinitesimal")
+    u = np.log([fit.params["sig2_beta"], fit.params["sig2_zero"]])
+    h = 1e-3
+    steps = h * np.eye(2)
+
+    def logp(v):
+        return like.logp((0.0, v[0], v[1]))
+
+    hess = np.array([[(logp(u + steps[i] + steps[j]) - logp(u + steps[i] - steps[j])
+                       - logp(u - steps[i] + steps[j]) + logp(u - steps[i] - steps[j]))
+                      / (4 * h * h) for j in range(2)] for i in range(2)])
+    expected = np.exp(u) * np.sqrt(np.diag(np.linalg.inv(-hess)))
+    assert fit.se["sig2_beta"] == pytest.approx(expected[0], rel=1e-3)
+    assert fit.se["sig2_zero"] == pytest.approx(expected[1], rel=1e-3)
+    h2 = fit.ci["h2"]
+    assert h2["lower"] < h2["point"] < h2["upper"]
 
 
 def test_logp_only_graphs_use_the_gradient_free_kernel():

@@ -577,14 +577,19 @@ def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, 
             data, method, digest=digest, censor_z=opts["censor_z"], kmax=opts["kmax"],
             seed=opts["seed"], tail_log=opts["tail_log"]), stages.monitor)
 
-    def run_infinitesimal(opt):
+    def infinitesimal_logp_grad():
+        """(logp, grad) of the infinitesimal model in u = (log sig2_inf, log sig2_zero)."""
         like = likelihood("infinitesimal")
-        sig2_inf0, s00 = _infinitesimal_start(data)
 
-        def lg(u):  # u = (log sig2_inf, log sig2_zero); the graph's pi is not read
+        def lg(u):  # the graph's pi is not read
             lp, g = like.logp_grad((0.0, u[0], u[1]))
             return lp, g[1:]
 
+        return lg
+
+    def run_infinitesimal(opt):
+        lg = infinitesimal_logp_grad()
+        sig2_inf0, s00 = _infinitesimal_start(data)
         u, lp, n_ev, trace = maximize(lambda u: lg(u)[0], np.log([sig2_inf0, s00]),
                                       optimizer=opt or "lbfgs", logp_grad=lg,
                                       max_evals=max_evals)
@@ -685,14 +690,23 @@ def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, 
     method = final.method
     if method == "infinitesimal":
         theta = np.array([1.0 - 1e-6, theta[1], theta[2]])
-    se_like = likelihood(method if method in ("fast", "convolve") else "convolve")
-    lg_free = se_like.logp_grad
     u_hat = UNIVARIATE_SPACE.free(theta)
     share = causal_share_for_h2(data.het)
     derive = univariate_derived(data, share)
 
+    def information_cov():
+        if method != "infinitesimal":
+            lg_free = likelihood(method if method in ("fast", "convolve") else "convolve")
+            return observed_information_cov(lg_free.logp_grad, u_hat)
+        # pi is 1 by the model's definition: only (sig2_inf, sig2_zero) vary, under the
+        # infinitesimal likelihood (the convolve likelihood at pi = 1 - 1e-6 took minutes per
+        # evaluation, to find pi unidentified)
+        cov = np.zeros((3, 3))
+        cov[1:, 1:] = observed_information_cov(infinitesimal_logp_grad(), u_hat[1:])
+        return cov
+
     def standard_errors():
-        cov = observed_information_cov(lg_free, u_hat)
+        cov = information_cov()
         return {"cov": cov, "draws": draw_derived(UNIVARIATE_SPACE, u_hat, cov, derive,
                                                   n_draws=n_draws, rng=rng)}
 
