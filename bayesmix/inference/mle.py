@@ -696,8 +696,8 @@ def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, 
 
     def information_cov():
         if method != "infinitesimal":
-            lg_free = likelihood(method if method in ("fast", "convolve") else "convolve")
-            return observed_information_cov(lg_free.logp_grad, u_hat)
+            se_like = likelihood(method if method in ("fast", "convolve") else "convolve")
+            return observed_information_cov(se_like.logp_grad, u_hat)
         # pi is 1 by the model's definition: only (sig2_inf, sig2_zero) vary, under the
         # infinitesimal likelihood (the convolve likelihood at pi = 1 - 1e-6 took minutes per
         # evaluation, to find pi unidentified)
