@@ -407,13 +407,13 @@ def decode_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_sta
         largest = max(largest, bound)
         if largest > limit:
             return q, largest, -1
-        nonzero = _count_nonzero(row)
         if values is None:
             d = diag_cols[i] - starts[i]
-            counts[i] = nonzero + (0 <= d < n and row[d] == 0)
-        else:
+            counts[i] = _count_nonzero(row) + (0 <= d < n and row[d] == 0)
+        else:   # the count only decides the float32 copy of a row without zeros
             row_start = q
-            q = _fill_dense_row(row, starts[i], diag_cols[i], col_offset, nonzero == n, q,
+            all_kept = not quantize and _count_nonzero(row) == n
+            q = _fill_dense_row(row, starts[i], diag_cols[i], col_offset, all_kept, q,
                                 indices, values, scale, quantize)
             counts[i] = q - row_start
         p += n
