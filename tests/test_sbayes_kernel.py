@@ -302,3 +302,23 @@ def test_normal_quantile_matches_scipy_to_double_precision():
     expect = np.where(upper, -ndtri(np.where(upper, (1 - u) - 2.0**-54, 0.5)), ndtri(u + 2.0**-54))
     np.testing.assert_allclose(got, expect, rtol=1e-12, atol=1e-13)
     assert np.isfinite(got).all()
+
+
+def test_mixture_terms_are_the_priors_odds_and_bounds():
+    """mixture_terms against its definition in numpy: odds_k = pi_k / pi_0 and the quick
+    bound's two sums (slabs: odds / sqrt(variance); point masses: odds)."""
+    rng = np.random.default_rng(5)
+    for k in (2, 3, 4, 6):
+        for _ in range(20):
+            pi = rng.dirichlet(np.ones(k))
+            comp_var = np.where(rng.random(k) < 0.3, 0.0, rng.uniform(1e-5, 1e-2, k))
+            log_pi, var, odds, (slab, point) = mixture_terms(np.log(pi), comp_var)
+            assert np.allclose(log_pi, np.log(pi), rtol=0, atol=0)
+            assert var == tuple(comp_var)
+            assert np.allclose(odds, pi / pi[0], rtol=1e-14)
+            is_slab = comp_var[1:] > 0
+            assert math.isclose(slab, np.sum(pi[1:][is_slab] / pi[0]
+                                              / np.sqrt(comp_var[1:][is_slab])), rel_tol=1e-13)
+            assert math.isclose(point, np.sum(pi[1:][~is_slab] / pi[0]), rel_tol=1e-13,
+                                abs_tol=1e-300)
+

@@ -15,7 +15,7 @@ def constant_value(var):
     """The numpy value of ``var`` if it depends on no random or free input, else None.
 
     Constants are returned directly; small constant sub-graphs (casts, ``nu * s2 / 2`` ...)
-    are evaluated op by op (:func:`_evaluation_mode`: no rewrites, no compilation; 1 ms where
+    are evaluated op by op (:func:`evaluation_mode`: no rewrites, no compilation; 1 ms where
     the default mode took 30 ms, paid for every prior parameter of every model built).
     """
     if isinstance(var, Constant):
@@ -25,14 +25,17 @@ def constant_value(var):
     if any(a.owner is None and not isinstance(a, Constant) for a in ancestors([var])):
         return None
     try:
-        return np.asarray(var.eval(mode=_evaluation_mode()))
+        return np.asarray(var.eval(mode=evaluation_mode()))
     except Exception:  # noqa: BLE001 - anything not evaluable is simply "not constant"
         return None
 
 
-def _evaluation_mode():
-    """PyTensor mode that runs each op's Python ``perform`` as the graph is, for one-off
-    evaluations of tiny constant graphs."""
+def evaluation_mode():
+    """PyTensor mode that runs each op's Python ``perform`` as the graph is (no rewrites), for
+    graphs evaluated once or twice: tiny constant graphs, the conjugacy checks of
+    :mod:`bayesmix.inference.conjugacy`. Compiling with rewrites costs tens of milliseconds
+    per graph, more than such an evaluation saves (:func:`small_graph_mode` is for the
+    per-iteration functions)."""
     from pytensor.compile.mode import Mode
 
     return Mode(linker="py", optimizer=None)

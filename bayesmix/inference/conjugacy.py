@@ -25,7 +25,7 @@ from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.basic import BernoulliRV, BetaRV, CategoricalRV, DirichletRV
 
-from bayesmix.distributions.graph import constant_value, small_graph_mode
+from bayesmix.distributions.graph import constant_value, evaluation_mode, small_graph_mode
 
 
 def direct_children(model, rv) -> list:
@@ -43,14 +43,15 @@ def constant_params(rv) -> list[np.ndarray] | None:
 
 def as_function_of(rv, expression):
     """``expression`` as a numpy function of the value of ``rv`` (every other input must be a
-    constant), or None when it depends on anything else."""
+    constant), or None when it depends on anything else. For a check or two: compiled
+    without rewrites (:func:`~bayesmix.distributions.graph.evaluation_mode`)."""
     x = rv.type()
     replaced = graph_replace(expression, {rv: x}, strict=False)
     if any(a.owner is None and a is not x and not isinstance(a, pt.TensorConstant)
            and not isinstance(a, pytensor.compile.SharedVariable)
            for a in ancestors([replaced])):
         return None
-    return pytensor.function([x], replaced, mode=small_graph_mode(), on_unused_input="ignore")
+    return pytensor.function([x], replaced, mode=evaluation_mode(), on_unused_input="ignore")
 
 
 def weights_role(model, rv) -> tuple | None:
@@ -89,7 +90,7 @@ def is_scale_of(model, rv, expression, point) -> bool:
     """Whether ``expression`` (e.g. the slab variance) is proportional to ``rv``: with every
     other variable at its value in ``point``, doubling rv doubles it (and it is not all 0)."""
     f = model.compile_fn(model.replace_rvs_by_values([expression])[0], inputs=model.value_vars,
-                         on_unused_input="ignore", point_fn=False, mode=small_graph_mode())
+                         on_unused_input="ignore", point_fn=False, mode=evaluation_mode())
     space = ValueSpace(model, rv)
     doubled = dict(point)
     space.write(doubled, 2.0 * space.read(point))

@@ -98,9 +98,10 @@ class SummaryResiduals:
         s, xtx_diag, xty = self.sbayes.summaries_at(ratio)
         if self.r is None or ratio != self.ratio:
             self.r = xty - self.xtx_times(beta, s, xtx_diag)
+            self.beta, self.ratio = beta.copy(), ratio
         elif not np.array_equal(beta, self.beta):
             self.r -= self.xtx_times(beta - self.beta, s, xtx_diag)
-        self.beta, self.ratio = beta.copy(), ratio
+            self.beta = beta.copy()
         return self.r
 
     def commit(self, *, beta=None, alpha=None) -> None:
@@ -142,6 +143,15 @@ class SBayesEffectsGibbs(AlphabetStep):
     stats_dtypes_shapes = {"n_nonzero": (np.int64, []), "genetic_variance": (np.float64, []),
                            "sweep_seconds": (np.float64, [])}
 
+    def _residual_variances(self, sig2_e: float) -> np.ndarray:
+        """(M,) sig2_e for the sweep, in an array of this step's that is refilled (read only
+        by the sweep)."""
+        buffer = getattr(self, "_vare", None)
+        if buffer is None or buffer.shape[0] != self.alphabet.n_snps:
+            buffer = self._vare = np.empty(self.alphabet.n_snps)
+        buffer.fill(sig2_e)
+        return buffer
+
     def step(self, point):
         m = self.alphabet
         derived = m.derived(point)
@@ -149,7 +159,7 @@ class SBayesEffectsGibbs(AlphabetStep):
         s, xtx_diag, _ = self.residuals.summaries(point)
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
-        vare = np.full(m.n_snps, derived["sig2_e"])
+        vare = self._residual_variances(derived["sig2_e"])
         uniforms, effect_uniforms = sweep_uniforms(self.rng, m.n_snps)
         log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
         args = (*m.ld_arrays, m.data.ld.scale, s, xtx_diag, m.ridge, r, beta, comp,
