@@ -321,4 +321,7 @@ def test_mixture_terms_are_the_priors_odds_and_bounds():
                                               / np.sqrt(comp_var[1:][is_slab])), rel_tol=1e-13)
             assert math.isclose(point, np.sum(pi[1:][~is_slab] / pi[0]), rel_tol=1e-13,
                                 abs_tol=1e-300)
+    # weights beyond the float range of their ratio: inf, as numpy's exp gives
+    _, _, odds, (slab, point) = mixture_terms([-800.0, 0.0, -np.inf], [0.0, 1e-3, 0.0])
+    assert odds == (1.0, np.inf, 0.0) and slab == np.inf and point == 0.0
 

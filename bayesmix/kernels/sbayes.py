@@ -57,7 +57,7 @@ def mixture_terms(log_pi, comp_var) -> tuple:
     """
     log_pi = np.asarray(log_pi, dtype=np.float64).tolist()
     comp_var = np.asarray(comp_var, dtype=np.float64).tolist()
-    odds = [math.exp(v - log_pi[0]) for v in log_pi]
+    odds = [_exp(v - log_pi[0]) for v in log_pi]
     slab_bound = 0.0
     point_bound = 0.0
     for o, v in zip(odds[1:], comp_var[1:]):
@@ -66,6 +66,14 @@ def mixture_terms(log_pi, comp_var) -> tuple:
         else:
             point_bound += o
     return (tuple(log_pi), tuple(comp_var), tuple(odds), (slab_bound, point_bound))
+
+
+def _exp(x: float) -> float:
+    """e^x as numpy gives it: inf past the float range (math.exp raises OverflowError)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 @njit
