@@ -35,6 +35,58 @@ def test_round_trip_is_bit_exact(tmp_path, genotypes, kind, options, gctb_type):
     assert back.kind == ld.kind and back.n_samples == genotypes.n_samples
 
 
+def reference_payload(ld, gctb_type):
+    """The ``.bin`` bytes and the LDsum / (1 - r^2)^2 sums of every row, by whole-array numpy
+    indexing (one index per stored entry: what the writer did before it streamed rows)."""
+    indptr, indices, values = ld.csr_arrays()
+    indptr, indices = np.asarray(indptr, np.int64), np.asarray(indices, np.int64)
+    n_rows, n_cols = ld.shape
+    counts = np.diff(indptr)
+    rows = np.repeat(np.arange(n_rows), counts)
+    within = np.arange(len(indices)) - np.repeat(indptr[:-1], counts)
+    if gctb_type == "full":
+        starts, ends = np.zeros(n_rows, np.int64), np.full(n_rows, n_cols - 1, np.int64)
+    else:
+        starts, ends = indices[indptr[:-1]], indices[indptr[1:] - 1]
+    if gctb_type == "sparse":
+        payload = np.empty(2 * len(indices), dtype="<u4")
+        first = np.repeat(2 * indptr[:-1], counts) + within
+        payload[first] = indices
+        payload[first + np.repeat(counts, counts)] = np.asarray(values, "<f4").view("<u4")
+    else:
+        offsets = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(ends - starts + 1, out=offsets[1:])
+        payload = np.zeros(offsets[-1], dtype="<f4")
+        payload[offsets[rows] + indices - starts[rows]] = values
+    r = np.asarray(values, np.float64)
+    return (payload.tobytes(), np.bincount(rows, weights=r, minlength=n_rows),
+            np.bincount(rows, weights=(1.0 - r * r) ** 2, minlength=n_rows))
+
+
+@pytest.mark.parametrize("chunk_words", [7, 1 << 24])
+def test_streamed_files_equal_the_whole_array_encoding(tmp_path, genotypes, monkeypatch,
+                                                       chunk_words):
+    """The writer encodes a chunk of rows at a time (numba); bytes and sums as the one-shot
+    numpy encoding gives them, for every type, with chunks smaller than a row too."""
+    import bayesmix.ld.gctb as gctb
+
+    monkeypatch.setattr(gctb, "WRITE_CHUNK_WORDS", chunk_words)
+    cases = [("sparse", {}, "sparse"), ("window", {"window_kb": 100}, "band"),
+             ("full", {}, "full"), ("shrunk", {"cm_per_mb": 1.0}, "shrunk"),
+             ("window", {"window_kb": 100}, "sparse"), ("sparse", {}, "full")]
+    for number, (kind, options, gctb_type) in enumerate(cases):
+        ld = build_ld(genotypes, kind, progress=False, **options)
+        prefix = write_gctb_ldm(ld, tmp_path / f"m{number}", gctb_type)
+        payload, ld_sum, sampling = reference_payload(ld, gctb_type)
+        assert open(f"{prefix}.bin", "rb").read() == payload, (kind, gctb_type)
+        info = pd.read_csv(f"{prefix}.info", sep=r"\s+")
+        np.testing.assert_array_equal(info["LDsum"], np.float64([f"{v:.9g}" for v in ld_sum]))
+        expected = (np.zeros(len(ld_sum)) if gctb_type == "shrunk"
+                    else sampling / genotypes.n_samples)
+        np.testing.assert_array_equal(info["SamplVar"],
+                                      np.float64([f"{v:.9g}" for v in expected]))
+
+
 def test_info_and_bin_layout_by_hand(tmp_path, genotypes):
     """Decode the files independently of the reader: header, sizes and sparse row layout."""
     ld = build_ld(genotypes, "sparse", progress=False)

@@ -510,6 +510,53 @@ def decode_sparse_rows(words, sizes, value_words, col_offset, out_start, indices
 
 
 @njit
+def encode_dense_rows(indptr, indices, values, starts, sizes, lo, hi, out):
+    """GCTB dense-row ``.bin`` payload of CSR rows ``lo .. hi - 1``: row i as ``sizes[i]``
+    float32 values of columns ``starts[i] ..``, 0 where nothing is stored, rows back to back
+    in ``out`` (float32, zeroed by the caller, of the rows' total size)."""
+    q = 0
+    for i in range(lo, hi):
+        for p in range(indptr[i], indptr[i + 1]):
+            out[q + indices[p] - starts[i]] = values[p]
+        q += sizes[i]
+
+
+@njit
+def encode_sparse_rows(indptr, indices, values, lo, hi, out):
+    """GCTB sparse ``.bin`` payload of CSR rows ``lo .. hi - 1`` as uint32 words: per row its
+    column indices, then its float32 values' bits, rows back to back in ``out`` (uint32, of
+    twice the rows' number of entries)."""
+    q = 0
+    bits = values.view(np.uint32)
+    for i in range(lo, hi):
+        n = indptr[i + 1] - indptr[i]
+        for k in range(n):
+            out[q + k] = indices[indptr[i] + k]
+            out[q + n + k] = bits[indptr[i] + k]
+        q += 2 * n
+
+
+@njit(fastmath=False)
+def row_r_sums(indptr, values):
+    """Per CSR row: (sum of r, sum of (1 - r^2)^2) in float64 over the stored entries, in
+    their order (the ``.info``'s LDsum and the sums behind SamplVar)."""
+    m = indptr.shape[0] - 1
+    ld_sum = np.zeros(m)
+    sampling = np.zeros(m)
+    for i in range(m):
+        a = 0.0
+        b = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            r = np.float64(values[p])
+            a += r
+            t = 1.0 - r * r
+            b += t * t
+        ld_sum[i] = a
+        sampling[i] = b
+    return ld_sum, sampling
+
+
+@njit
 def csr_diagonal(indptr, indices, values, value_scale):
     """Stored diagonal r_ii of a square CSR matrix (float32; 0 where not stored), read from
     the stored values (int16 codes times ``value_scale``, or float32 r)."""

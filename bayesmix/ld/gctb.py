@@ -42,6 +42,7 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
+from bayesmix.kernels.ld import encode_dense_rows, encode_sparse_rows, row_r_sums
 from bayesmix.ld.store import LDMatrix, int16_scale, merge
 
 GCTB_TYPES = ("full", "band", "sparse", "shrunk")
@@ -82,7 +83,7 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
         out_prefix = out_prefix.with_name(f"{out_prefix.name}.ldm.{gctb_type}")
     indptr, indices, values = ld.csr_arrays()
     indptr = np.asarray(indptr, dtype=np.int64)
-    indices = np.asarray(indices, dtype=np.int64)
+    values = np.ascontiguousarray(values, dtype=np.float32)
     snps = ld.snps
     n_rows, n_cols = ld.shape
     col_bp = ld.ref_snps["bp"].to_numpy()
@@ -91,36 +92,22 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
         i = int(np.flatnonzero(counts == 0)[0])
         raise InputError(f"row {i + 1} ({snps['snp'].iloc[i]}) stores no values; GCTB needs "
                          f"at least the diagonal")
-    rows = np.repeat(np.arange(n_rows), counts)
-    within = np.arange(len(indices)) - np.repeat(indptr[:-1], counts)
     if gctb_type == "full":
         starts, ends = np.zeros(n_rows, np.int64), np.full(n_rows, n_cols - 1, np.int64)
     else:
-        starts, ends = indices[indptr[:-1]], indices[indptr[1:] - 1]
-    if gctb_type == "sparse":
-        sizes = counts
-        words = np.empty(2 * len(indices), dtype="<u4")     # per row: indices, then values
-        first = np.repeat(2 * indptr[:-1], counts) + within
-        words[first] = indices
-        words[first + np.repeat(counts, counts)] = np.asarray(values, "<f4").view("<u4")
-        payload = words
-    else:
-        sizes = ends - starts + 1
-        offsets = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(sizes, out=offsets[1:])
-        payload = np.zeros(offsets[-1], dtype="<f4")
-        payload[offsets[rows] + indices - starts[rows]] = values
-    r64 = np.asarray(values, dtype=np.float64)
+        starts = indices[indptr[:-1]].astype(np.int64)
+        ends = indices[indptr[1:] - 1].astype(np.int64)
+    sizes = counts if gctb_type == "sparse" else ends - starts + 1
+    ld_sum, sampling_sums = row_r_sums(indptr, values)
     # GCTB writes the panel size (number of kept individuals) as N for every SNP
     n_panel = (np.full(n_rows, float(ld.n_samples)) if ld.n_samples
                else snps["n"].to_numpy().astype(np.float64))
-    ld_sum = np.bincount(rows, weights=r64, minlength=n_rows)
     sampl_var = np.zeros(n_rows)
     if gctb_type != "shrunk":
-        sums = np.bincount(rows, weights=(1.0 - r64 * r64) ** 2, minlength=n_rows)
-        sampl_var = np.where(n_panel > 0, sums / np.where(n_panel > 0, n_panel, 1), 0.0)
+        sampl_var = np.where(n_panel > 0, sampling_sums / np.where(n_panel > 0, n_panel, 1),
+                             0.0)
     with atomic_open(f"{out_prefix}.bin", "wb") as fh:
-        payload.tofile(fh)
+        _write_payload(fh, gctb_type, indptr, indices, values, starts, sizes)
     info = pd.DataFrame({
         "Chrom": snps["chr"], "ID": snps["snp"], "GenPos": snps["cm"], "PhysPos": snps["bp"],
         "A1": snps["a1"], "A2": snps["a2"], "A1Freq": snps["freq"],
@@ -131,6 +118,30 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
     with atomic_open(f"{out_prefix}.info", "wt") as fh:
         info.to_csv(fh, sep=" ", index=False, float_format="%.9g")
     return out_prefix
+
+
+#: words of one chunk of the ``.bin`` written at a time (the whole payload is never held)
+WRITE_CHUNK_WORDS = 1 << 24
+
+
+def _write_payload(fh, gctb_type, indptr, indices, values, starts, sizes) -> None:
+    """The ``.bin`` of CSR rows, a chunk of rows at a time (:data:`WRITE_CHUNK_WORDS`): dense
+    rows (``sizes[i]`` float32 values from column ``starts[i]``) or sparse rows (indices,
+    then values; ``sizes`` = entries per row)."""
+    words = sizes * (2 if gctb_type == "sparse" else 1)
+    ends = np.cumsum(words)
+    lo = 0
+    while lo < len(sizes):
+        done = ends[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(ends, done + WRITE_CHUNK_WORDS, side="right")), lo + 1)
+        if gctb_type == "sparse":
+            chunk = np.empty(int(ends[hi - 1] - done), dtype="<u4")
+            encode_sparse_rows(indptr, indices, values, lo, hi, chunk)
+        else:
+            chunk = np.zeros(int(ends[hi - 1] - done), dtype="<f4")
+            encode_dense_rows(indptr, indices, values, starts, sizes, lo, hi, chunk)
+        chunk.tofile(fh)
+        lo = hi
 
 
 def _piece_offset(ld: LDMatrix) -> int:
