@@ -88,6 +88,7 @@ def test_a_missing_output_directory_is_refused_before_any_work(trait, bfile22, c
                                  "--sbayes C/R/S, --ldm-eigen DIR --sbayes C/R/S/RC, "
                                  "--ldm-eigen DIR --gwas-summary --impute-summary)"),
     (["--covar", "c.txt", "--qcovar", "c.txt"], "exclude each other"),
+    (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),  # was a numpy traceback
 ])
 def test_argument_mistakes_are_one_line_errors(trait, bfile22, capsys, argv, message):
     (trait / "c.txt").write_text("")
@@ -96,6 +97,18 @@ def test_argument_mistakes_are_one_line_errors(trait, bfile22, capsys, argv, mes
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and message in err[0], err
     assert not list(trait.glob("mistake*"))
+
+
+@pytest.mark.parametrize("main, argv", [
+    (mixer_cli.main, ["snps", "--seed", "-2"]),
+    (bayesmix_cli.main, ["mixer", "fit", "--seed", "-2"]),
+    (bayesmix_cli.main, ["ld", "prune", "--seed", "-2"]),
+    (bayesmix_cli.main, ["demo", "--seed", "-2"]),
+])
+def test_every_seed_option_refuses_a_negative_seed(capsys, main, argv):
+    """numpy's generators take seeds >= 0: a negative one is refused up front."""
+    assert main(argv) == 1
+    assert "argument --seed: must be >= 0, got -2" in capsys.readouterr().err
 
 
 def test_mixer_fit_sequence_mistakes(trait, capsys):

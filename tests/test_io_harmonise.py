@@ -89,12 +89,23 @@ ALL_RULES = dict(min_info=0.8, min_maf=0.01, max_freq_diff=0.1, n_outlier_sd=3.0
                  exclude_mhc="hg19", exclude_regions=DATA / "regions.txt")
 
 
+def test_monomorphic_snps_are_dropped_by_the_frequency_rule():
+    """A GWAS FREQ of 0 or 1 (no information; H = 0 made the SBayes data preparation stop
+    with an error) is counted under rule 3, with the FREQ outside [0, 1]."""
+    table = sumstats_table()
+    table.loc[table["SNP"] == "match", "FREQ"] = 0.0
+    table.loc[table["SNP"] == "swap", "FREQ"] = 1.0
+    aligned, report = harmonise(table, reference_table())
+    assert dict(report.steps)["FREQ outside (0, 1) or P outside [0, 1]"] == 3  # + badfreq
+    assert not {"match", "swap", "badfreq"} & set(aligned["SNP"])
+
+
 def test_every_rule_drops_exactly_its_snp():
     aligned, report = harmonise(sumstats_table(), reference_table(), **ALL_RULES)
     expected = [
         ("SE <= 0", 1),
         ("N <= 0", 1),
-        ("FREQ or P outside [0, 1]", 1),                # badfreq
+        ("FREQ outside (0, 1) or P outside [0, 1]", 1),                # badfreq
         ("missing or non-finite values", 1),            # nan
         ("invalid alleles (not A/C/G/T, or A1 = A2)", 1),  # indel
         ("strand-ambiguous (A/T, C/G)", 1),
@@ -142,7 +153,7 @@ def test_keep_ambiguous_keeps_at_snp_on_reference_strand():
 def test_optional_rules_off_by_default():
     aligned, report = harmonise(sumstats_table(), reference_table())
     rules = [r for r, _ in report.steps]
-    assert rules == ["SE <= 0", "N <= 0", "FREQ or P outside [0, 1]", "missing or non-finite values",
+    assert rules == ["SE <= 0", "N <= 0", "FREQ outside (0, 1) or P outside [0, 1]", "missing or non-finite values",
                      "invalid alleles (not A/C/G/T, or A1 = A2)", "strand-ambiguous (A/T, C/G)",
                      "duplicated SNP in the summary statistics", "absent from the reference",
                      "alleles do not match the reference"]

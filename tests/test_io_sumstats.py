@@ -49,6 +49,33 @@ def test_gctb_unknown_frequency_minus_one_is_missing(tmp_path):
     assert np.isnan(df["FREQ"].iloc[0]) and df["FREQ"].iloc[1] == 0.2
 
 
+def test_missing_tokens_in_any_case_are_missing(tmp_path):
+    """NaN (how R, pandas and numpy print it), nAn, NULL ... are missing values in every
+    numeric column, as na and NA are (the case-sensitive parser choked on NaN)."""
+    path = write(tmp_path / "t.ma", "SNP A1 A2 freq b se p N\n"
+                                    "rs1 A G NaN 0.02 0.01 0.05 1000\n"
+                                    "rs2 C T 0.2 nAn 0.01 0.3 1000\n"
+                                    "rs3 C T 0.2 0.01 NULL 0.3 None\n"
+                                    "rs4 C T 0.2 0.01 0.01 0.3 1000\n")
+    df = read_sumstats(path)
+    assert np.isnan(df["FREQ"].iloc[0]) and np.isnan(df["BETA"].iloc[1])
+    assert np.isnan(df["SE"].iloc[2]) and np.isnan(df["N"].iloc[2])
+    assert df["BETA"].iloc[3] == 0.01 and df["N"].iloc[3] == 1000
+
+
+def test_p_of_zero_without_se_is_missing_not_an_se_of_zero(tmp_path):
+    """Without SE, Z and SE come from BETA and P; a P printed as 0 gives no finite Z: those
+    SNPs are missing (with a note), not SNPs with SE = 0 (which the QC reports as such)."""
+    path = write(tmp_path / "t.ma", "SNP A1 A2 freq b p N\nrs1 A G 0.3 0.2 0 1000\n"
+                                    "rs2 C T 0.2 -0.01 0.05 1000\n")
+    df = read_sumstats(path)
+    assert np.isnan(df["Z"].iloc[0]) and np.isnan(df["SE"].iloc[0])
+    z = -1.959963984540054  # Phi^-1(0.025): P = 0.05, BETA < 0
+    assert df["Z"].iloc[1] == pytest.approx(z, rel=1e-12)
+    assert df["SE"].iloc[1] == pytest.approx(-0.01 / z, rel=1e-12)
+    assert any("1 SNPs with P = 0" in note for note in df.attrs["notes"])
+
+
 def test_ldsc_reader_z_only_leaves_beta_se_missing_and_derives_p():
     df = read_sumstats(DATA / "ldsc.sumstats")
     assert df.attrs["format"] == "ldsc"

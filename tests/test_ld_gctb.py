@@ -127,6 +127,31 @@ def test_mismatched_or_misnamed_files_are_rejected(tmp_path, genotypes):
     assert err.value.line == 4
 
 
+@pytest.mark.parametrize("change", ["extra field", "missing field"])
+def test_info_line_with_another_field_count_is_named(tmp_path, genotypes, change):
+    """A line of the .info with a field more or fewer than the header: an error naming the
+    line (a pandas tokenizer traceback, or NaN for the missing field, before)."""
+    prefix = write_gctb_ldm(build_ld(genotypes, "full", progress=False), tmp_path / "z")
+    info = open(f"{prefix}.info").read().splitlines()
+    info[50] = info[50] + " 7" if change == "extra field" else info[50].rsplit(" ", 2)[0]
+    open(f"{prefix}.info", "w").write("\n".join(info) + "\n")
+    with pytest.raises(InputError, match="expected 15 fields as on line 1") as err:
+        read_gctb_ldm(prefix)
+    assert err.value.line == 51
+
+
+def test_info_with_a_snp_twice_is_named(tmp_path, genotypes):
+    prefix = write_gctb_ldm(build_ld(genotypes, "full", progress=False), tmp_path / "d")
+    info = open(f"{prefix}.info").read().splitlines()
+    fields = info[20].split()
+    fields[1] = info[10].split()[1]   # line 21 names the SNP of line 11
+    info[20] = " ".join(fields)
+    open(f"{prefix}.info", "w").write("\n".join(info) + "\n")
+    with pytest.raises(InputError, match=r"appears twice \(also on line 11\)") as err:
+        read_gctb_ldm(prefix)
+    assert err.value.line == 21 and err.value.column == 2 and str(prefix) in str(err.value)
+
+
 def test_text_dump_recovers_float32_values(tmp_path, genotypes):
     ld = build_ld(genotypes, "r2", r2min=0.1, progress=False)
     path = write_ldm_text(ld, tmp_path / "ld.txt.gz")

@@ -16,7 +16,7 @@ demo doubles as a worked example of the command line:
 
 from __future__ import annotations
 
-from bayesmix.cli.options import CommandSpec, option
+from bayesmix.cli.options import CommandSpec, nonnegative_int, option
 
 HELP = "run the main job end to end on the shipped 1000 Genomes subset"
 
@@ -24,7 +24,7 @@ HELP = "run the main job end to end on the shipped 1000 Genomes subset"
 OPTIONS = [
     option("--out", applies=("demo",), default="demo_out/demo", role="output", metavar="PREFIX",
            help="output prefix (its directory is created)"),
-    option("--seed", applies=("demo",), default=2026, type=int, help="random seed"),
+    option("--seed", applies=("demo",), default=2026, type=nonnegative_int, help="random seed"),
 ]
 # The demo's steps are commands with their own logs, so the demo keeps none of its own.
 SPEC = CommandSpec(prog="bayesmix demo", description=__doc__, analyses={"demo": "demo"},

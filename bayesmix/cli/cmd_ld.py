@@ -17,8 +17,9 @@ the actions (and, for ``build``, the kinds) declared with it; others refuse it.
 
 from __future__ import annotations
 
-from bayesmix.cli.options import (CommandSpec, dask_options, nonnegative_float, option,
-                                  positive_float, positive_int, snp_range, unit_interval)
+from bayesmix.cli.options import (CommandSpec, dask_options, nonnegative_float, nonnegative_int,
+                                  option, positive_float, positive_int, snp_range,
+                                  unit_interval)
 from bayesmix.errors import InputError
 
 HELP = "build, merge and convert LD matrices; LD scores and pruning weights"
@@ -120,7 +121,7 @@ OPTIONS = [
            help="random pruning passes"),
     option("--max-r2", applies=("prune",), default=0.1, type=unit_interval,
            help="pruning r^2 threshold"),
-    option("--seed", applies=("prune",), default=0, type=int, help="random seed"),
+    option("--seed", applies=("prune",), default=0, type=nonnegative_int, help="random seed"),
 ]
 
 

@@ -85,7 +85,7 @@ OPTIONS = [
            help="random-pruning passes of the tag-SNP weights"),
     option("--prune-r2", applies=ALL, default=0.1, type=unit_interval,
            help="random-pruning r^2 threshold"),
-    option("--seed", applies=ALL, default=0, type=int,
+    option("--seed", applies=ALL, default=0, type=nonnegative_int,
            help="seed of the pruning weights, the sampled likelihood and derived draws"),
     option("--resume", applies=("fit", "fit2"), role="runtime", action="store_true",
            help="continue an interrupted fit from its checkpoint OUT.ckpt (inputs and settings "

@@ -277,7 +277,7 @@ OPTIONS = [
            help="iterations discarded"),
     option("--thin", applies=MCMC, default=10, group=CHAIN, type=positive_int,
            help="keep every k-th iteration in the traces and MCMC sample files"),
-    option("--seed", applies=MCMC, default=1, group=CHAIN, type=int,
+    option("--seed", applies=MCMC, default=1, group=CHAIN, type=nonnegative_int,
            help="random seed: the same seed gives the same chain, bit for bit"),
     option("--chains", applies=MCMC, default=1, group=CHAIN, type=positive_int,
            help="independent chains (R-hat needs 2 or more; bayesmix extra)"),

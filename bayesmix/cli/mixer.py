@@ -98,7 +98,7 @@ OPTIONS = [
            help="random-pruning passes of the tag-SNP weights"),
     option("--randprune-r2", applies=FITS, default=0.1, type=unit_interval,
            help="random-pruning r^2 threshold"),
-    option("--seed", applies=REFERENCE, default=0, type=int,
+    option("--seed", applies=REFERENCE, default=0, type=nonnegative_int,
            help="seed of the pruning weights, the sampled likelihood and derived-quantity "
                 "draws (fit1/fit2 --replicates: replicate k uses seed + k); snps: of the "
                 "random subset"),

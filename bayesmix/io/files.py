@@ -139,6 +139,15 @@ def open_text(path):
 MISSING_TOKENS = frozenset({"", "na", "nan", ".", "-", "null", "none"})
 
 
+def missing_token_spellings() -> list[str]:
+    """Every upper/lower-case spelling of :data:`MISSING_TOKENS` (``NaN``, ``nAn``, ``NULL``
+    ...), for parsers whose missing-value lists are case-sensitive (pandas' ``na_values``)."""
+    import itertools
+
+    return sorted({"".join(chars) for token in MISSING_TOKENS
+                   for chars in itertools.product(*({c.lower(), c.upper()} for c in token))})
+
+
 def read_bytes(path) -> bytes:
     """Whole content of a plain or gzip-compressed file, decompressed.
 

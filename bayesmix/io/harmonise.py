@@ -7,7 +7,8 @@ rule removed, so nothing is dropped silently.
 
 Rules, in the order applied (those marked * are optional):
 
-1. SE <= 0; 2. N <= 0; 3. FREQ or P outside [0, 1];
+1. SE <= 0; 2. N <= 0; 3. FREQ outside (0, 1) (a monomorphic SNP carries no information) or
+   P outside [0, 1];
 4. missing or non-finite values (SNP, alleles, Z, and N/BETA/SE when the file had that
    column; a missing FREQ, P or INFO does not drop a SNP);
 5. invalid alleles: not a single A/C/G/T base, or A1 = A2;
@@ -210,11 +211,10 @@ def harmonise(
     with np.errstate(invalid="ignore"):
         apply("SE <= 0", se <= 0)
         apply("N <= 0", n <= 0)
-        outside = np.zeros(len(ss), dtype=bool)
-        for column in ("FREQ", "P"):
-            values = ss[column].to_numpy(dtype=np.float64)
-            outside |= (values < 0) | (values > 1)
-        apply("FREQ or P outside [0, 1]", outside)
+        freq = ss["FREQ"].to_numpy(dtype=np.float64)
+        p_value = ss["P"].to_numpy(dtype=np.float64)
+        apply("FREQ outside (0, 1) or P outside [0, 1]",
+              (freq <= 0) | (freq >= 1) | (p_value < 0) | (p_value > 1))
 
     # 4. missing values: always-needed columns, and optional columns the file provided.
     missing = ss["SNP"].isna().to_numpy() | ss["A1"].isna().to_numpy() | ss["A2"].isna().to_numpy()

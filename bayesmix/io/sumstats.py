@@ -37,8 +37,8 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import (MISSING_TOKENS, atomic_open, check_utf8, count_fields,
-                               first_non_numeric, read_bytes)
+from bayesmix.io.files import (atomic_open, check_utf8, count_fields, first_non_numeric,
+                               missing_token_spellings, read_bytes)
 
 CANONICAL_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
 NUMERIC_COLUMNS = ["FREQ", "BETA", "SE", "Z", "P", "N", "INFO"]
@@ -300,11 +300,11 @@ def _read_raw(path: Path) -> tuple[bytes, list[str], str, np.ndarray]:
 def _parse_columns(data, path, sep, rename, colno, lines) -> pd.DataFrame:
     """The mapped columns, renamed: strings for ids/alleles, float64 for the rest.
 
-    Missing tokens (:data:`MISSING_TOKENS`) become NaN; any other non-number is an
+    Missing tokens (:data:`~bayesmix.io.files.MISSING_TOKENS`, in any case) become NaN; any other non-number is an
     :class:`InputError` with its line and column (found by re-reading the column as text).
     """
     dtypes = {name: (str if target in STRING_TARGETS else np.float64) for name, target in rename.items()}
-    na = sorted({t for tok in MISSING_TOKENS for t in (tok, tok.upper(), tok.capitalize())})
+    na = missing_token_spellings()
     options = dict(sep=sep, header=0, usecols=list(rename), keep_default_na=False, quoting=3,
                    engine="c")
     try:
@@ -317,7 +317,8 @@ def _parse_columns(data, path, sep, rename, colno, lines) -> pd.DataFrame:
         for name, dtype in dtypes.items():
             if dtype is not str:
                 first_non_numeric(text[name], path, name, colno[rename[name]], lines)
-        raise
+        raise InputError("the numeric columns could not be read (no single value found to "
+                         "blame)", path) from None
     return table.rename(columns=rename)
 
 
@@ -398,6 +399,12 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
             with np.errstate(divide="ignore", invalid="ignore"):
                 se = beta / z
             notes.append("Z = sign(BETA) * Phi^-1(1 - P/2); SE = BETA / Z")
+            underflowed = (p == 0) & (beta != 0)
+            if underflowed.any():  # no finite Z: missing, not an SE of 0
+                z, se = np.where(underflowed, np.nan, z), np.where(underflowed, np.nan, se)
+                notes.append(f"{int(underflowed.sum())} SNPs with P = 0 (too small for the "
+                             "file's precision) have no Z or SE to derive: missing (give SE "
+                             "or Z to keep them)")
         else:
             raise InputError("need a Z column, or BETA (or OR) with SE or P", path, 1)
     if p is None:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from bayesmix.errors import InputError
-from bayesmix.io.files import atomic_open
+from bayesmix.io.files import atomic_open, count_fields, read_bytes
 from bayesmix.kernels.ld import encode_dense_rows, encode_sparse_rows, row_r_sums
 from bayesmix.ld.store import LDMatrix, int16_scale, merge
 
@@ -558,10 +558,16 @@ def _column_count(prefix: Path, info: pd.DataFrame, max_col: int,
 
 
 def _read_info(path: Path) -> pd.DataFrame:
-    """Parse a .info file (15-column header layout, or the headerless 12/14-token layouts)."""
+    """Parse a .info file (15-column header layout, or the headerless 12/14-token layouts).
+    Every line must have as many fields as the first (else an error naming the line)."""
     with open(path, "rt") as fh:
         first = fh.readline().split()
     header = bool(first) and first[0] == "Chrom"
+    counts, lines = count_fields(read_bytes(path), r"\s+")
+    wrong = np.flatnonzero(counts != len(first))
+    if len(wrong):
+        raise InputError(f"expected {len(first)} fields as on line {lines[0]}, found "
+                         f"{counts[wrong[0]]}", path, int(lines[wrong[0]]))
     if header:
         table = pd.read_csv(path, sep=r"\s+", dtype={"Chrom": str, "ID": str, "A1": str,
                                                       "A2": str})
@@ -593,9 +599,16 @@ def _read_info(path: Path) -> pd.DataFrame:
         bad = values.isna().to_numpy()
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(f"non-numeric {col} {table[col].iloc[i]!r}", path,
+            raise InputError(f"non-numeric {col} {str(table[col].iloc[i])!r}", path,
                              i + 1 + header, list(table.columns).index(col) + 1)
         table[col] = values
+    ids = table["ID"].astype(str)
+    again = np.flatnonzero(ids.duplicated().to_numpy())
+    if len(again):
+        i = int(again[0])
+        first = int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0])
+        raise InputError(f"SNP {ids.iloc[i]} appears twice (also on line {first + 1 + header})",
+                         path, i + 1 + header, 2)
     return table
 
 

@@ -75,6 +75,8 @@ def read_selected_sumstats(gwas_summary, selection: SummarySelection, say):
 
     sumstats = read_sumstats(gwas_summary)
     say(f"Read {len(sumstats)} SNPs from [{gwas_summary}].")
+    for note in sumstats.attrs.get("notes", []):
+        say(f"note: {gwas_summary}: {note}")
     if selection.p_value is not None:
         keep = ~(sumstats["P"] > selection.p_value).to_numpy()
         say(f"{int((~keep).sum())} SNPs with GWAS p-value > {selection.p_value:g} removed.")

@@ -296,7 +296,9 @@ def per_snp_columns(aligned: pd.DataFrame, reference_freq: np.ndarray) -> pd.Dat
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise InputError(f"{int(bad.sum())} SNPs are monomorphic or have no A1 frequency "
-                         f"(e.g. {snps['SNP'].iloc[j]}, freq {freq[j]}); filter them (min_maf)",
+                         f"(e.g. {snps['SNP'].iloc[j]}, freq {freq[j]} in the LD reference): "
+                         f"they carry no information; remove them from the statistics or the "
+                         f"reference",
                          aligned.attrs.get("path"))
     beta, se = snps["BETA"].to_numpy(np.float64), snps["SE"].to_numpy(np.float64)
     snps["FREQ"], snps["H"] = freq, het
