@@ -132,3 +132,29 @@ def test_fit2_bad_inputs(pair, capsys):
                          str(tmp / "t1.fit.json"), "--out", str(tmp / "y")])
     assert rc == 1
     assert "not a bayesmix bivariate fit" in capsys.readouterr().err
+
+
+def test_fit2_refuses_univariate_fits_of_other_statistics(pair, capsys):
+    """Swapped params files (or those of another trait) ran to a wrong overlap without a word:
+    fit1 records the digest of the statistics it fitted, and fit2 checks it; a copy of the
+    same file is fine. A test1 or fit2 JSON is not a univariate fit."""
+    tmp, _ = pair
+    swapped = ["--trait1-params-file", str(tmp / "t2.fit.json"),
+               "--trait2-params-file", str(tmp / "t1.fit.json")]
+    assert mixer_cli.main(["fit2", *_common(tmp), *swapped, "--out", str(tmp / "sw")]) == 1
+    err = capsys.readouterr().err
+    assert "t2.fit.json" in err and "the statistics of trait 1" in err
+    assert not (tmp / "sw.json").exists()  # (its .log says why)
+    doc = json.loads((tmp / "t1.fit.json").read_text())
+    assert doc["trait_file"] == str(tmp / "t1.sumstats.gz")
+    (tmp / "test1.json").write_text(json.dumps({**doc, "analysis": "univariate-test"}))
+    assert mixer_cli.main(["fit2", *_common(tmp), "--trait1-params-file",
+                           str(tmp / "test1.json"), "--trait2-params-file",
+                           str(tmp / "t2.fit.json"), "--out", str(tmp / "tt")]) == 1
+    assert "a 'univariate-test' result, not a univariate fit" in capsys.readouterr().err
+    from bayesmix.cli.mixer_runs import params_for_traits
+
+    (tmp / "copy1.sumstats.gz").write_bytes((tmp / "t1.sumstats.gz").read_bytes())
+    uni = params_for_traits([tmp / "t1.fit.json", tmp / "t2.fit.json"],
+                            [tmp / "copy1.sumstats.gz", tmp / "t2.sumstats.gz"])
+    assert uni[0]["pi"] == doc["params"]["pi"]

@@ -205,7 +205,8 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
                          censor_z=settings["censor_z"] or 0.0, kmax=settings["kmax"],
                          seed=inputs.seed, n_draws=settings["n_draws"], progress=progress,
                          checkpoint=unit.checkpoint, resume=True, fingerprint=fingerprint)
-    write_fit1(fit, unit.out, unit.options, {"run_unit": record})
+    write_fit1(fit, unit.out, unit.options, {"run_unit": record},
+               trait_file=inputs.trait_files[0])
     warnings = [w for w in (power_warning(data),) if w]
     if fit.criteria["AIC"] < 0:
         warnings.append("AIC prefers the infinitesimal model: pi is not identifiable at this "
@@ -214,12 +215,12 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
 
 
 def _fit2_unit(unit, inputs, record, progress, fingerprint):
-    from bayesmix.cli.mixer_runs import fit2_summary, fit2_with_profile, write_fit2
+    from bayesmix.cli.mixer_runs import (fit2_summary, fit2_with_profile, params_for_traits,
+                                         write_fit2)
     from bayesmix.prepare.mixer import power_warning
-    from bayesmix.report.mixer_json import read_params
 
     params_files = [replicate_file(p, unit.replicate) for p in unit.params_files]
-    uni = [read_params(path) for path in params_files]
+    uni = params_for_traits(params_files, inputs.trait_files)
     data = inputs.load_bivariate()
     settings = unit.settings
     fit, extra = fit2_with_profile(data, uni, sequence=settings["sequence"],

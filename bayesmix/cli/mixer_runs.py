@@ -131,7 +131,7 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
         fit = fit_univariate(data, sequence=list(sequence), censor_z=censor_z or 0.0,
                              kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info,
                              checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
-    tree = write_fit1(fit, out, options)
+    tree = write_fit1(fit, out, options, trait_file=inputs.trait_files[0])
     if nuts:
         from bayesmix.models.mixer import sample_nuts
 
@@ -153,15 +153,20 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     return 0
 
 
-def write_fit1(fit, out, options=None, extra: dict | None = None):
-    """OUT.json (``extra`` keys added) and OUT.nc of a univariate fit; returns the tree."""
+def write_fit1(fit, out, options=None, extra: dict | None = None, *, trait_file=None):
+    """OUT.json (``extra`` keys added; with ``trait_file``, the statistics fitted, its path
+    and content digest, ``trait_file`` and ``trait_sha256``, which fit2 checks) and OUT.nc of
+    a univariate fit; returns the tree."""
     import json
 
+    from bayesmix.io.digest import file_digest
     from bayesmix.io.files import json_types
     from bayesmix.io.netcdf import write_netcdf
     from bayesmix.report.mixer_json import univariate_fit_json, write_json
 
-    write_json(f"{out}.json", {**univariate_fit_json(fit, options=options or {}),
+    fitted = ({} if trait_file is None else
+              {"trait_file": str(trait_file), "trait_sha256": file_digest(trait_file)})
+    write_json(f"{out}.json", {**univariate_fit_json(fit, options=options or {}), **fitted,
                                **(extra or {})})
     tree = fit.to_datatree()
     tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
@@ -204,10 +209,9 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     interrupted."""
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.prepare.mixer import power_warning
-    from bayesmix.report.mixer_json import read_params
 
     checkpoint = _checkpoint(out, resume)
-    uni = [read_params(path) for path in params_files]
+    uni = params_for_traits(params_files, inputs.trait_files)
     data = inputs.load_bivariate()
     for trait, label in ((data.trait1, "trait 1"), (data.trait2, "trait 2")):
         warning = power_warning(trait, label=label)
@@ -226,6 +230,15 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     run_log.say(f"fit2: {fit2_summary(fit)}")
     run_log.say(f"wrote {out}.json and {out}.nc")
     return 0
+
+
+def params_for_traits(params_files, trait_files) -> list[dict]:
+    """The univariate params of fit2's two traits, each checked to be a fit of its trait's
+    statistics (:func:`~bayesmix.report.mixer_json.read_params`)."""
+    from bayesmix.report.mixer_json import read_params
+
+    return [read_params(path, trait_file=trait, trait_option=f"the statistics of trait {k}")
+            for k, (path, trait) in enumerate(zip(params_files, trait_files), start=1)]
 
 
 def fit2_with_profile(data, uni, *, sequence, kmax, seed, n_draws, profile_points,

@@ -91,9 +91,26 @@ def read_json(path):
         raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno, exc.colno) from None
 
 
-def read_params(path) -> dict:
-    """``params`` (pi, sig2_beta, sig2_zero) of a MiXeR or bayesmix univariate fit JSON."""
+def read_params(path, *, trait_file=None, trait_option: str = "") -> dict:
+    """``params`` (pi, sig2_beta, sig2_zero) of a MiXeR or bayesmix univariate fit JSON.
+
+    Another analysis's JSON (a test or a bivariate fit) is refused. With ``trait_file`` (the
+    statistics the params are about to be used with, given as ``trait_option``), a bayesmix
+    fit that recorded the digest of its own statistics (``trait_sha256``) must have been
+    fitted to that file's content: fit2 with swapped params files, or those of another trait,
+    otherwise runs to a wrong overlap without a word."""
     doc = read_json(path)
+    analysis = doc.get("analysis") if isinstance(doc, dict) else None
+    if analysis not in (None, "univariate"):
+        raise InputError(f"a {analysis!r} result, not a univariate fit (fit1's OUT.json)", path)
+    recorded = doc.get("trait_sha256") if isinstance(doc, dict) else None
+    if trait_file is not None and recorded is not None:
+        from bayesmix.io.digest import file_digest
+
+        if recorded != file_digest(trait_file):
+            raise InputError(f"this fit is of {doc.get('trait_file')}, whose content differs from "
+                             f"{trait_file} ({trait_option}): the params files of the other "
+                             f"trait, or swapped?", path)
     params = doc.get("params") if isinstance(doc, dict) else None
     if not isinstance(params, dict):
         if isinstance(doc, dict) and doc.get("format") == "bayesmix-mixer-combined-1":
