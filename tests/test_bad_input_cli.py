@@ -397,6 +397,22 @@ def test_underpowered_gwas_gets_a_warning(inputs, tmp_path):
     assert power_warning(data) is None
 
 
+def test_a_z_that_no_snp_could_have_gets_a_warning(inputs):
+    """z^2 > N (the SNP alone would explain more than half the phenotypic variance): a fit
+    accepted Z = 1e6 without a word and ran minutes on it. Real z-scores of the shipped
+    statistics at N = 100,000 give no warning; one z of 400 (400^2 > 100,000) does."""
+    from bayesmix.prepare.mixer import data_warnings, extreme_z_warning, load_mixer_data
+
+    data, _, _ = load_mixer_data(inputs.dir / "t22.sumstats.gz", inputs.dir / "mix_chr@.ld",
+                                 ["22"])
+    data.n = np.full(data.n.shape, 100_000.0)
+    assert extreme_z_warning(data) is None and data_warnings(data) == []
+    data.z[7] = -400.0
+    warning = extreme_z_warning(data, label="trait 2")
+    assert warning.startswith("trait 2: 1 tag SNPs have z^2 > N") and "largest |z| 400" in warning
+    assert data_warnings(data, label="trait 2") == [warning]
+
+
 # --------------------------------------------------------------------------- bayesmix munge
 def test_munge_refuses_damaged_statistics_and_writes_nothing(inputs, tmp_path, capsys):
     rows = (inputs.dir / "trait.ma").read_text().splitlines(keepends=True)

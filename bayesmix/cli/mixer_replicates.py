@@ -197,7 +197,7 @@ def _finished(unit: FitUnit) -> dict | None:
 def _fit1_unit(unit, inputs, record, progress, fingerprint):
     from bayesmix.cli.mixer_runs import fit1_summary, write_fit1
     from bayesmix.inference.mle import fit_univariate
-    from bayesmix.prepare.mixer import power_warning
+    from bayesmix.prepare.mixer import data_warnings
 
     data, _, _ = inputs.load_univariate()
     settings = unit.settings
@@ -207,7 +207,7 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
                          checkpoint=unit.checkpoint, resume=True, fingerprint=fingerprint)
     write_fit1(fit, unit.out, unit.options, {"run_unit": record},
                trait_file=inputs.trait_files[0])
-    warnings = [w for w in (power_warning(data),) if w]
+    warnings = data_warnings(data)
     if fit.criteria["AIC"] < 0:
         warnings.append("AIC prefers the infinitesimal model: pi is not identifiable at this "
                         "GWAS power")
@@ -217,7 +217,7 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
 def _fit2_unit(unit, inputs, record, progress, fingerprint):
     from bayesmix.cli.mixer_runs import (fit2_summary, fit2_with_profile, params_for_traits,
                                          write_fit2)
-    from bayesmix.prepare.mixer import power_warning
+    from bayesmix.prepare.mixer import data_warnings
 
     params_files = [replicate_file(p, unit.replicate) for p in unit.params_files]
     uni = params_for_traits(params_files, inputs.trait_files)
@@ -232,9 +232,9 @@ def _fit2_unit(unit, inputs, record, progress, fingerprint):
     record["params_files"] = params_files
     write_fit2(fit, unit.out, inputs.trait_files, unit.options,
                {**extra, "run_unit": record})
-    warnings = [w for w in (power_warning(data.trait1, label="trait 1"),
-                            power_warning(data.trait2, label="trait 2"),
-                            extra.get("interval_warning")) if w]
+    warnings = [*data_warnings(data.trait1, label="trait 1"),
+                *data_warnings(data.trait2, label="trait 2"),
+                *([extra["interval_warning"]] if extra.get("interval_warning") else [])]
     return fit2_summary(fit), warnings
 
 

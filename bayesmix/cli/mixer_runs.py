@@ -118,13 +118,12 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
     from bayesmix.io.netcdf import write_netcdf
-    from bayesmix.prepare.mixer import power_warning
+    from bayesmix.prepare.mixer import data_warnings
 
     checkpoint = _checkpoint(out, resume)
     data, maf, lines = inputs.load_univariate()
     _say_lines(run_log, lines)
-    warning = power_warning(data)
-    if warning:
+    for warning in data_warnings(data):
         log.warning("warning: %s", warning)
     with kept_on_interrupt(f"the finished fit stages are kept in {checkpoint}; rerun the same "
                            "command with --resume to finish"):
@@ -208,14 +207,13 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     same fit as an ArviZ DataTree); finished fit stages are kept in OUT.ckpt when
     interrupted."""
     from bayesmix.cli.common import kept_on_interrupt
-    from bayesmix.prepare.mixer import power_warning
+    from bayesmix.prepare.mixer import data_warnings
 
     checkpoint = _checkpoint(out, resume)
     uni = params_for_traits(params_files, inputs.trait_files)
     data = inputs.load_bivariate()
     for trait, label in ((data.trait1, "trait 1"), (data.trait2, "trait 2")):
-        warning = power_warning(trait, label=label)
-        if warning:
+        for warning in data_warnings(trait, label=label):
             log.warning("warning: %s", warning)
     with kept_on_interrupt(f"the finished fit stages are kept in {checkpoint}; rerun the same "
                            "command with --resume to finish"):

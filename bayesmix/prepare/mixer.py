@@ -47,6 +47,27 @@ def power_warning(data, *, label: str = "the GWAS", min_n: float = MIN_GWAS_N) -
             "infinitesimal model")
 
 
+def extreme_z_warning(data, *, label: str = "the GWAS") -> str | None:
+    """A warning when some tag's z^2 exceeds its N, else None: such a SNP alone would explain
+    more than half the phenotypic variance (r^2 = z^2 / (N + z^2) > 1/2), which no SNP of a
+    complex trait does; it is more likely a wrong Z or N, and it dominates the fit (its tail
+    probability, and a convolve fit's time). The fit still runs, as asked."""
+    extreme = data.z * data.z > data.n
+    if not extreme.any():
+        return None
+    j = int(np.argmax(np.abs(data.z)))
+    return (f"{label}: {int(extreme.sum())} tag SNPs have z^2 > N (each would explain more "
+            f"than half the phenotypic variance; largest |z| {abs(data.z[j]):.3g} with N "
+            f"{data.n[j]:,.0f}): check the Z and N columns; --z1max censors large z")
+
+
+def data_warnings(data, *, label: str = "the GWAS") -> list[str]:
+    """The warnings a fit of ``data`` (:class:`~bayesmix.prepare.mixer_data.MixerData`)
+    prints before it runs: :func:`power_warning` and :func:`extreme_z_warning`."""
+    return [w for w in (power_warning(data, label=label), extreme_z_warning(data, label=label))
+            if w]
+
+
 @dataclass
 class MixerInputs:
     """Where a MiXeR analysis reads its data, and how tag SNPs are chosen and weighted.
