@@ -365,6 +365,17 @@ def test_chromosomes_without_ld_are_named(inputs, tmp_path, capsys):
     no_outputs(tmp_path / "run")
 
 
+def test_an_ld_template_without_at_for_several_chromosomes_is_refused(inputs, tmp_path,
+                                                                       capsys):
+    """Every chromosome would read the same folder (chr21's statistics against chr22's LD:
+    all dropped as absent, and the fit ran on chr22 alone with exit 0)."""
+    rc = fit1(tmp_path / "run", "--trait1-file", str(inputs.dir / "t22.sumstats.gz"),
+              "--ld-file", str(inputs.dir / "mix_chr22.ld"), "--chr2use", "21-22")
+    message = refused(capsys, rc, inputs.dir / "mix_chr22.ld")
+    assert "no '@'" in message and "2 chromosomes" in message
+    no_outputs(tmp_path / "run")
+
+
 def test_truncated_inputs_of_a_mixer_fit(inputs, tmp_path, capsys):
     shutil.copytree(inputs.dir / "mix_chr22.ld", tmp_path / "cut_chr22.ld")
     truncate(tmp_path / "cut_chr22.ld" / "indices.npy")

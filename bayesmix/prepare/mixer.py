@@ -301,6 +301,11 @@ def _tag_weak_ld(per_chromosome, *, calibrate: bool) -> tuple:
 def _ld_paths(ld_template, chromosomes) -> dict:
     """Chromosome -> LD folder (``@`` of ``ld_template`` replaced); InputError naming the
     chromosomes without one."""
+    if "@" not in str(ld_template) and len(chromosomes) > 1:
+        raise InputError(f"the LD template has no '@' (the chromosome) but {len(chromosomes)} "
+                         f"chromosomes are asked for (--chr2use/--chr {','.join(chromosomes)}): "
+                         "each would read the same LD; give e.g. chr@.ld, or one chromosome",
+                         ld_template)
     ld_paths = {chrom: str(ld_template).replace("@", chrom) for chrom in chromosomes}
     no_ld = [chrom for chrom, path in ld_paths.items() if not Path(path).exists()]
     if no_ld:
