@@ -323,6 +323,15 @@ def magnitude_bound(row):
 
 
 @njit
+def _row_sum(row):
+    """Sum of a slice's values in float64 (a reduction that vectorises)."""
+    total = 0.0
+    for k in range(row.shape[0]):
+        total += np.float64(row[k])
+    return total
+
+
+@njit
 def _count_nonzero(row):
     """Number of nonzero values of a slice (vectorises)."""
     nonzero = 0
@@ -381,8 +390,8 @@ def fill_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_start
 
 
 @njit
-def decode_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_start, indices,
-                      values, scale, quantize, limit):
+def decode_dense_rows(raw, sizes, starts, diag_cols, counts, sums, col_offset, out_start,
+                      indices, values, scale, quantize, limit):
     """Rows of a GCTB dense-row ``.bin`` (full, band, shrunk) checked and decoded in one pass.
 
     Row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in ``raw`` (float32 or
@@ -391,10 +400,11 @@ def decode_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_sta
     then its kept entries are written from position ``out_start`` (:func:`_fill_dense_row`;
     ``scale`` chosen before the values are seen) and their number into ``counts``. With
     ``values`` None (a first pass, :func:`fill_dense_rows` follows) nothing is written but
-    ``counts``, the entries kept before int16 rounding. Stops at the first row with a NaN or
-    infinite value, or with a |r| above ``limit`` (the largest magnitude ``scale`` was chosen
-    for). Returns (the position after the last entry written, max(1, largest |r| seen), the
-    first row with a NaN or infinite value or -1)."""
+    ``counts``, the entries kept before int16 rounding. ``sums`` gets each row's sum of r as
+    stored in the file (what the ``.info``'s LDsum should say). Stops at the first row with a
+    NaN or infinite value, or with a |r| above ``limit`` (the largest magnitude ``scale`` was
+    chosen for). Returns (the position after the last entry written, max(1, largest |r|
+    seen), the first row with a NaN or infinite value or -1)."""
     p = 0
     q = out_start
     largest = 1.0
@@ -407,6 +417,7 @@ def decode_dense_rows(raw, sizes, starts, diag_cols, counts, col_offset, out_sta
         largest = max(largest, bound)
         if largest > limit:
             return q, largest, -1
+        sums[i] = _row_sum(row)
         if values is None:
             d = diag_cols[i] - starts[i]
             counts[i] = _count_nonzero(row) + (0 <= d < n and row[d] == 0)
@@ -479,15 +490,15 @@ def fill_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, 
 
 
 @njit
-def decode_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, values, scale,
-                       quantize, limit):
+def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, indices, values,
+                       scale, quantize, limit):
     """Rows of a GCTB sparse ``.bin`` checked and decoded in one pass: row i is ``sizes[i]``
     uint32 column indices then ``sizes[i]`` values of ``value_words`` 4-byte words each
     (float32 or float64), rows back to back in ``words``. Each row is checked
     (:func:`_check_sparse_row`), then written from position ``out_start``
     (:func:`_fill_sparse_row`; nothing with ``values`` None, a first pass that
-    :func:`fill_sparse_rows` follows). Stops at a bad row or a |r| above ``limit``, as
-    :func:`decode_dense_rows`. Returns (the position after the last entry written, the first
+    :func:`fill_sparse_rows` follows); ``sums`` gets each row's sum of r. Stops at a bad row
+    or a |r| above ``limit``, as :func:`decode_dense_rows`. Returns (the position after the last entry written, the first
     bad row or -1, why it is bad, the largest column index, the largest |r| seen)."""
     p = 0
     q = out_start
@@ -502,6 +513,10 @@ def decode_sparse_rows(words, sizes, value_words, col_offset, out_start, indices
             return q, i, why, largest_col, largest
         if largest > limit:
             return q, -1, 0, largest_col, largest
+        total = 0.0
+        for k in range(n):
+            total += _sparse_value(words, p + n + k * value_words, value_words)
+        sums[i] = total
         if values is not None:
             q = _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values,
                                  scale, quantize)

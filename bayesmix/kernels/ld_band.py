@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesmix.kernels.jit import njit
-from bayesmix.kernels.ld import _stored_value, magnitude_bound, stored_code_is_zero
+from bayesmix.kernels.ld import _row_sum, _stored_value, magnitude_bound, stored_code_is_zero
 from bayesmix.kernels.ld_spectrum import _run_product
 
 
@@ -78,15 +78,16 @@ def fill_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, out_st
 
 
 @njit
-def decode_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, out_start, values,
-                      scale, quantize, limit):
+def decode_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, sums, out_start,
+                      values, scale, quantize, limit):
     """Rows of a GCTB dense-row ``.bin`` (full, band, shrunk) checked and decoded in one pass
     into the band layout: row i holds ``sizes[i]`` values r of columns ``starts[i] ..`` in
     ``raw`` (float32 or float64, rows back to back); its run goes from its first to its last
     stored entry (:func:`_row_run`) and is written from position ``out_start`` by
     :func:`_store_trimmed_run` (``scale`` chosen before the values are seen), its first column
     (file numbering) and length into ``run_first``/``run_length``. With ``values`` None (a
-    first pass, :func:`fill_dense_runs` follows) only the untrimmed runs are recorded. Stops at
+    first pass, :func:`fill_dense_runs` follows) only the untrimmed runs are recorded.
+    ``sums`` gets each row's sum of r as stored in the file. Stops at
     a row with a NaN or infinite value in its run, or with a |r| above ``limit``, as
     :func:`bayesmix.kernels.ld.decode_dense_rows`. Returns (the position after the last value
     written, max(1, largest |r| seen), the first row with a NaN or infinite value or -1)."""
@@ -97,7 +98,7 @@ def decode_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, out_
         row = raw[p:p + sizes[i]]
         lo, hi = _row_run(row, diag_cols[i] - starts[i])
         if lo == row.shape[0]:
-            run_first[i], run_length[i] = diag_cols[i], 0
+            run_first[i], run_length[i], sums[i] = diag_cols[i], 0, 0.0
         else:
             bound, finite = magnitude_bound(row[lo:hi + 1])
             if not finite:
@@ -105,6 +106,7 @@ def decode_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, out_
             largest = max(largest, bound)
             if largest > limit:
                 return q, largest, -1
+            sums[i] = _row_sum(row[lo:hi + 1])
             if values is None:
                 run_first[i], run_length[i] = starts[i] + lo, hi - lo + 1
             else:

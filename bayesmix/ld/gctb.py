@@ -33,6 +33,7 @@ their own); :func:`read_gctb_list` does the same for a whole ``--mldm`` list.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -44,6 +45,8 @@ from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open, count_fields, read_bytes
 from bayesmix.kernels.ld import encode_dense_rows, encode_sparse_rows, row_r_sums
 from bayesmix.ld.store import LDMatrix, int16_scale, merge
+
+log = logging.getLogger("bayesmix")
 
 GCTB_TYPES = ("full", "band", "sparse", "shrunk")
 INFO_COLUMNS = ["Chrom", "ID", "GenPos", "PhysPos", "A1", "A2", "A1Freq", "Index", "WindStart",
@@ -331,6 +334,7 @@ class _BinFile:
             raise ValueError("the band layout is for full, band and shrunk files")
         self.run_first = np.empty(len(self.sizes), dtype=np.int64) if band else None
         self.counts = self.sizes.copy()
+        self.sums = np.zeros(len(self.sizes))
         self.largest = 0.0
         self.max_col = -1
 
@@ -365,20 +369,20 @@ class _BinFile:
         for lo, hi, words in self._chunks():
             if self.sparse:
                 q, bad, why, max_col, largest = decode_sparse_rows(
-                    words, self.sizes[lo:hi], self.value_words, col_offset, q, indices, values,
-                    scale, quantize, limit)
+                    words, self.sizes[lo:hi], self.value_words, self.sums[lo:hi], col_offset,
+                    q, indices, values, scale, quantize, limit)
                 self.max_col = max(self.max_col, int(max_col))
             elif band:
                 q, largest, bad = decode_dense_runs(
                     self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
-                    self.index[lo:hi], self.run_first[lo:hi], self.counts[lo:hi], q, values,
-                    scale, quantize, limit)
+                    self.index[lo:hi], self.run_first[lo:hi], self.counts[lo:hi],
+                    self.sums[lo:hi], q, values, scale, quantize, limit)
                 why = 2
             else:
                 q, largest, bad = decode_dense_rows(
                     self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
-                    self.index[lo:hi], self.counts[lo:hi], col_offset, q, indices, values,
-                    scale, quantize, limit)
+                    self.index[lo:hi], self.counts[lo:hi], self.sums[lo:hi], col_offset, q,
+                    indices, values, scale, quantize, limit)
                 why = 2
             if bad >= 0:
                 self._bad_row(lo + int(bad), why)
@@ -386,7 +390,27 @@ class _BinFile:
             if self.largest > limit:
                 return None
         self._dense_max_col()
+        self._check_ld_sums()
         return q
+
+    def _check_ld_sums(self) -> None:
+        """Warn when rows of the ``.bin`` do not sum to the ``.info``'s LDsum (sum of the
+        row's r, as GCTB and bayesmix write it; GCTB's float32 sums agree to ~1e-3): the
+        files do not belong together row by row (lines of the .info moved) or one was
+        changed since. A warning, not an error: older GCTB versions may have summed
+        otherwise."""
+        if "LDsum" not in self.info or not len(self.sums):
+            return
+        stated = self.info["LDsum"].to_numpy(dtype=np.float64)
+        tolerance = 1e-3 + 1e-6 * (self.sizes + np.abs(stated))
+        off = np.flatnonzero(~(np.abs(self.sums - stated) <= tolerance))
+        if len(off):
+            i = int(off[0])
+            log.warning("warning: %s: %d of %d rows do not sum to the LDsum of the .info "
+                        "(first: row %d, %s: %.6g against %.6g); the .info and .bin may not "
+                        "belong together (moved lines?) or one was changed: results built on "
+                        "them can be wrong", self.bin_path, len(off), len(self.sums), i,
+                        self.info["ID"].iloc[i], self.sums[i], stated[i])
 
     def check_columns(self, n_cols: int):
         """Stored columns must lie below ``n_cols``."""
