@@ -238,6 +238,12 @@ def build_world(d: Path, bfile22) -> dict:
         run(mixer_cli.main, "fit1", "--trait1-file", d / f"pair.trait{t}.sumstats.gz",
             "--ld-file", d / "tiny_chr@.ld", "--chr2use", "22", "--fit-sequence",
             "infinitesimal", "--n-draws", 20, "--exclude-ranges", "[]", "--out", d / f"fit{t}")
+    # other fits of each trait's own statistics (fit2 refuses the other trait's)
+    for t in (1, 2):
+        run(mixer_cli.main, "fit1", "--trait1-file", d / f"pair.trait{t}.sumstats.gz",
+            "--ld-file", d / "tiny_chr@.ld", "--chr2use", "22", "--fit-sequence",
+            "infinitesimal", "--n-draws", 20, "--extract", d / "extract.txt",
+            "--exclude-ranges", "[]", "--out", d / f"fit{t}b")
     run(mixer_cli.main, "fit2", "--trait1-file", d / "pair.trait1.sumstats.gz",
         "--trait2-file", d / "pair.trait2.sumstats.gz", "--trait1-params-file",
         d / "fit1.json", "--trait2-params-file", d / "fit2.json", "--ld-file",
@@ -524,8 +530,13 @@ def probes(w) -> dict:
     P[M, "--r2min"] = Probe(["--r2min", "0.2"])
     P[M, "--ld-window-kb"] = Probe(["--ld-window-kb", "500"])
     P[M, "--chr"] = Probe(["--chr", "22"])
-    P[M, "--trait1-file"] = Probe(["--trait1-file", f"{d}/pair.trait2.sumstats.gz"])
-    P[M, "--trait2-file"] = Probe(["--trait2-file", f"{d}/pair.trait1.sumstats.gz"])
+    # fit2 takes a trait's statistics with a fit of them: the other trait's, with its fit
+    P[M, "--trait1-file"] = Probe(["--trait1-file", f"{d}/pair.trait2.sumstats.gz"],
+                                  only={"fit2": ["--trait1-file", f"{d}/pair.trait2.sumstats.gz",
+                                                 "--trait1-params-file", f"{d}/fit2.json"]})
+    P[M, "--trait2-file"] = Probe(["--trait2-file", f"{d}/pair.trait1.sumstats.gz"],
+                                  only={"fit2": ["--trait2-file", f"{d}/pair.trait1.sumstats.gz",
+                                                 "--trait2-params-file", f"{d}/fit1.json"]})
     P[M, "--ld-file"] = Probe(["--ld-file", f"{d}/alt_chr@.ld"],
                               only={"snps": ["--ld-file", f"{d}/few_chr@.ld"]})
     P[M, "--bim-file"] = Probe(["--bim-file", f"{d}/tiny_chr@.bim"])
@@ -538,8 +549,8 @@ def probes(w) -> dict:
     P[M, "--randprune-r2", ] = Probe(["--randprune-r2", "0.5"])
     P[M, "--seed"] = Probe(["--seed", "9"])
     P[M, "--threads"] = Probe(["--threads", "1"], only={"ld": ["--threads", "2"]})
-    P[M, "--trait1-params-file"] = Probe(["--trait1-params-file", f"{d}/fit2.json"])
-    P[M, "--trait2-params-file"] = Probe(["--trait2-params-file", f"{d}/fit1.json"])
+    P[M, "--trait1-params-file"] = Probe(["--trait1-params-file", f"{d}/fit1b.json"])
+    P[M, "--trait2-params-file"] = Probe(["--trait2-params-file", f"{d}/fit2b.json"])
     P[M, "--load-params-file"] = Probe(["--load-params-file", f"{d}/fit2.json"],
                                        only={"test2": ["--load-params-file", f"{d}/fitb2.json"]})
     P[M, "--fit-sequence"] = Probe(["--fit-sequence", "infinitesimal"],
@@ -569,20 +580,25 @@ def probes(w) -> dict:
     P[M, "--trait-files"] = Probe(["--trait-files", traits, "--trait-params-files",
                                    f"{d}/fit1.json,{d}/fit2.json"], replaces=singles)
     P[M, "--trait-params-files"] = Probe(
-        ["--trait-params-files", f"{d}/fit2.json,{d}/fit1.json"], drop=singles,
+        ["--trait-params-files", f"{d}/fit1b.json,{d}/fit2b.json"], drop=singles,
         context=["--trait-files", traits, "--trait-params-files", f"{d}/fit1.json,{d}/fit2.json"])
     P[M, "--json"] = Probe(["--json", f"{d}/rep5.rep@.json"])
     P[M, "--rep2use"] = Probe(["--rep2use", "1"])
     # ----- bayesmix mixer
     P[N, "action"] = Probe([])
-    P[N, "--sumstats"] = Probe(["--sumstats", f"{d}/pair.trait2.sumstats.gz"])
-    P[N, "--sumstats2"] = Probe(["--sumstats2", f"{d}/pair.trait1.sumstats.gz"])
+    P[N, "--sumstats"] = Probe(["--sumstats", f"{d}/pair.trait2.sumstats.gz"],
+                               only={"fit2": ["--sumstats", f"{d}/pair.trait2.sumstats.gz",
+                                              "--params", f"{d}/fit2.json"]})
+    P[N, "--sumstats2"] = Probe(["--sumstats2", f"{d}/pair.trait1.sumstats.gz"],
+                                only={"fit2": ["--sumstats2", f"{d}/pair.trait1.sumstats.gz",
+                                               "--params2", f"{d}/fit1.json"]})
     P[N, "--ld"] = Probe(["--ld", f"{d}/alt_chr@.ld"])
     P[N, "--chr"] = Probe(["--chr", "6,22"])
     P[N, "--out"] = Probe([])
     P[N, "--params"] = Probe(["--params", f"{d}/fit2.json"],
-                             only={"test2": ["--params", f"{d}/fitb2.json"]})
-    P[N, "--params2"] = Probe(["--params2", f"{d}/fit1.json"])
+                             only={"test2": ["--params", f"{d}/fitb2.json"],
+                                   "fit2": ["--params", f"{d}/fit1b.json"]})
+    P[N, "--params2"] = Probe(["--params2", f"{d}/fit2b.json"])
     P[N, "--method"] = Probe(["--method", "fast"], drop=["--sequence"])
     P[N, "--optimizer"] = Probe(["--optimizer", "neldermead"], drop=["--sequence"])
     P[N, "--sequence"] = Probe(["--sequence", "infinitesimal"],

@@ -95,7 +95,9 @@ def test_harmonise_counts_the_imputation_in_the_qc_table():
     aligned, report = harmonise(table, reference, impute_n=True)
     steps = dict(report.steps)
     assert steps[f"{REASON_OUTSIDE} (--impute-n)"] == 2
-    assert steps[f"N not imputable: {REASON_FIXED}, or {REASON_NOT_POSITIVE} (--impute-n)"] == 2
+    # "z" (A1 frequency 0) goes at QC rule 3, before the imputation; "m" is not imputable
+    assert steps["FREQ outside (0, 1) or P outside [0, 1]"] == 1
+    assert steps[f"N not imputable: {REASON_FIXED}, or {REASON_NOT_POSITIVE} (--impute-n)"] == 1
     assert report.steps[-1][0].endswith("(--impute-n)")  # the last rule, as in GCTB
     assert aligned["SNP"].tolist() == KEPT
     np.testing.assert_allclose(aligned["N"], [10_000] * 8 + [9_500, 10_500], rtol=1e-9)

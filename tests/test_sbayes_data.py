@@ -89,13 +89,15 @@ def test_swapped_alleles_and_missing_snps_are_handled(gwas, tmp_path):
     np.testing.assert_allclose(data.ld.to_scipy().toarray(), r, atol=1e-6)
 
 
-def test_monomorphic_snp_is_an_input_error(gwas, tmp_path):
+def test_monomorphic_snp_is_dropped_and_counted(gwas, tmp_path):
+    """A GWAS FREQ of 0 (no information) is QC rule 3's; it used to stop the preparation."""
     ma = gwas["ma"].copy()
     ma.loc[10, "FREQ"] = 0.0
     path = tmp_path / "mono.ma"
     write_ma(ma, path)
-    with pytest.raises(InputError, match="monomorphic"):
-        prepare_summary_data(read_sumstats(path), gwas["ld"])
+    data = prepare_summary_data(read_sumstats(path), gwas["ld"])
+    assert dict(data.qc.steps)["FREQ outside (0, 1) or P outside [0, 1]"] == 1
+    assert ma.loc[10, "SNP"] not in set(data.snps["snp"]) and data.n_snps == len(ma) - 1
 
 
 def test_impute_n_recovers_per_snp_sample_sizes(gwas, tmp_path):
