@@ -530,13 +530,15 @@ def probes(w) -> dict:
     P[M, "--r2min"] = Probe(["--r2min", "0.2"])
     P[M, "--ld-window-kb"] = Probe(["--ld-window-kb", "500"])
     P[M, "--chr"] = Probe(["--chr", "22"])
-    # fit2 takes a trait's statistics with a fit of them: the other trait's, with its fit
-    P[M, "--trait1-file"] = Probe(["--trait1-file", f"{d}/pair.trait2.sumstats.gz"],
-                                  only={"fit2": ["--trait1-file", f"{d}/pair.trait2.sumstats.gz",
-                                                 "--trait1-params-file", f"{d}/fit2.json"]})
-    P[M, "--trait2-file"] = Probe(["--trait2-file", f"{d}/pair.trait1.sumstats.gz"],
-                                  only={"fit2": ["--trait2-file", f"{d}/pair.trait1.sumstats.gz",
-                                                 "--trait2-params-file", f"{d}/fit1.json"]})
+    def other_trait(file_flag, params_flag, trait):
+        """The statistics of ``trait`` for a trait's file flag; fit2 takes them with their
+        own fit in ``params_flag`` (it refuses the fit of other statistics)."""
+        statistics = [file_flag, f"{d}/pair.trait{trait}.sumstats.gz"]
+        return Probe(statistics, only={"fit2": [*statistics, params_flag,
+                                                f"{d}/fit{trait}.json"]})
+
+    P[M, "--trait1-file"] = other_trait("--trait1-file", "--trait1-params-file", 2)
+    P[M, "--trait2-file"] = other_trait("--trait2-file", "--trait2-params-file", 1)
     P[M, "--ld-file"] = Probe(["--ld-file", f"{d}/alt_chr@.ld"],
                               only={"snps": ["--ld-file", f"{d}/few_chr@.ld"]})
     P[M, "--bim-file"] = Probe(["--bim-file", f"{d}/tiny_chr@.bim"])
@@ -586,12 +588,8 @@ def probes(w) -> dict:
     P[M, "--rep2use"] = Probe(["--rep2use", "1"])
     # ----- bayesmix mixer
     P[N, "action"] = Probe([])
-    P[N, "--sumstats"] = Probe(["--sumstats", f"{d}/pair.trait2.sumstats.gz"],
-                               only={"fit2": ["--sumstats", f"{d}/pair.trait2.sumstats.gz",
-                                              "--params", f"{d}/fit2.json"]})
-    P[N, "--sumstats2"] = Probe(["--sumstats2", f"{d}/pair.trait1.sumstats.gz"],
-                                only={"fit2": ["--sumstats2", f"{d}/pair.trait1.sumstats.gz",
-                                               "--params2", f"{d}/fit1.json"]})
+    P[N, "--sumstats"] = other_trait("--sumstats", "--params", 2)
+    P[N, "--sumstats2"] = other_trait("--sumstats2", "--params2", 1)
     P[N, "--ld"] = Probe(["--ld", f"{d}/alt_chr@.ld"])
     P[N, "--chr"] = Probe(["--chr", "6,22"])
     P[N, "--out"] = Probe([])

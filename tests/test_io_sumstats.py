@@ -63,6 +63,14 @@ def test_missing_tokens_in_any_case_are_missing(tmp_path):
     assert df["BETA"].iloc[3] == 0.01 and df["N"].iloc[3] == 1000
 
 
+def test_a_byte_order_mark_before_the_header_is_dropped(tmp_path):
+    """A UTF-8 BOM made the first column 'U+FEFF SNP', and the file had 'no SNP column'."""
+    path = tmp_path / "bom.ma"
+    path.write_bytes(b"\xef\xbb\xbfSNP A1 A2 freq b se p N\nrs1 A G 0.3 0.02 0.01 0.05 1000\n")
+    df = read_sumstats(path)
+    assert df["SNP"].tolist() == ["rs1"] and df["BETA"].iloc[0] == 0.02
+
+
 def test_p_of_zero_without_se_is_missing_not_an_se_of_zero(tmp_path):
     """Without SE, Z and SE come from BETA and P; a P printed as 0 gives no finite Z: those
     SNPs are missing (with a note), not SNPs with SE = 0 (which the QC reports as such)."""

@@ -272,8 +272,11 @@ STRING_TARGETS = ("SNP", "CHR", "A1", "A2", "CHRPOS", "REF_ALLELE", "ALT_ALLELE"
 
 def _read_raw(path: Path) -> tuple[bytes, list[str], str, np.ndarray]:
     """File content, header names, separator and the 1-based line of each non-blank line
-    (header first); checks every line has the header's number of fields."""
+    (header first); checks every line has the header's number of fields. A UTF-8 byte-order
+    mark before the header (some Windows editors write one) is dropped."""
     data = read_bytes(path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     end = data.find(b"\n")
     first = (data if end < 0 else data[:end]).decode(errors="replace").rstrip("\r")
     if not first.strip():
@@ -300,8 +303,9 @@ def _read_raw(path: Path) -> tuple[bytes, list[str], str, np.ndarray]:
 def _parse_columns(data, path, sep, rename, colno, lines) -> pd.DataFrame:
     """The mapped columns, renamed: strings for ids/alleles, float64 for the rest.
 
-    Missing tokens (:data:`~bayesmix.io.files.MISSING_TOKENS`, in any case) become NaN; any other non-number is an
-    :class:`InputError` with its line and column (found by re-reading the column as text).
+    Missing tokens (:data:`~bayesmix.io.files.MISSING_TOKENS`, in any case) become NaN; any
+    other non-number is an :class:`InputError` with its line and column (found by re-reading
+    the column as text).
     """
     dtypes = {name: (str if target in STRING_TARGETS else np.float64) for name, target in rename.items()}
     na = missing_token_spellings()
