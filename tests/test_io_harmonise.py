@@ -153,8 +153,9 @@ def test_keep_ambiguous_keeps_at_snp_on_reference_strand():
 def test_optional_rules_off_by_default():
     aligned, report = harmonise(sumstats_table(), reference_table())
     rules = [r for r, _ in report.steps]
-    assert rules == ["SE <= 0", "N <= 0", "FREQ outside (0, 1) or P outside [0, 1]", "missing or non-finite values",
-                     "invalid alleles (not A/C/G/T, or A1 = A2)", "strand-ambiguous (A/T, C/G)",
+    assert rules == ["SE <= 0", "N <= 0", "FREQ outside (0, 1) or P outside [0, 1]",
+                     "missing or non-finite values", "invalid alleles (not A/C/G/T, or A1 = A2)",
+                     "strand-ambiguous (A/T, C/G)",
                      "duplicated SNP in the summary statistics", "absent from the reference",
                      "alleles do not match the reference"]
     assert {"lowinfo", "rare", "freqdiff", "nout", "mhc19", "region"} <= set(aligned["SNP"])

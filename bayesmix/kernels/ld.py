@@ -498,8 +498,9 @@ def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, i
     (:func:`_check_sparse_row`), then written from position ``out_start``
     (:func:`_fill_sparse_row`; nothing with ``values`` None, a first pass that
     :func:`fill_sparse_rows` follows); ``sums`` gets each row's sum of r. Stops at a bad row
-    or a |r| above ``limit``, as :func:`decode_dense_rows`. Returns (the position after the last entry written, the first
-    bad row or -1, why it is bad, the largest column index, the largest |r| seen)."""
+    or a |r| above ``limit``, as :func:`decode_dense_rows`. Returns (the position after the
+    last entry written, the first bad row or -1, why it is bad, the largest column index,
+    the largest |r| seen)."""
     p = 0
     q = out_start
     largest_col = -1
