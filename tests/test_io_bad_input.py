@@ -329,6 +329,13 @@ def ld_list_not_text(tmp, bfile):
     return lambda: read_ld_list(tmp / "list.txt"), "list.txt", 2, None
 
 
+def ld_list_missing_entry(tmp, bfile):
+    """An --mldm entry naming nothing: the list's line (the error named only the entry)."""
+    small_ld(tmp, "present.ld")
+    (tmp / "list.txt").write_text(f"{tmp / 'present.ld'}\n\n{tmp / 'absent.ldm.full'}\n")
+    return lambda: read_ld_list(tmp / "list.txt"), "list.txt", 3, 1
+
+
 def small_ld(tmp, name: str, layout: str = "csr") -> Path:
     """A 6-SNP LD folder (AR(1) correlations 0.5^|i-j|) in ``layout``."""
     r = 0.5 ** np.abs(np.subtract.outer(np.arange(6), np.arange(6)))
@@ -417,7 +424,7 @@ CASES = [truncated_bed, bim_bed_mismatch, bed_bad_magic, bim_non_numeric_positio
          keep_list_gzip_truncated, snp_list_gzip_truncated, regions_gzip_bad_crc,
          sumstats_gzip_truncated, sumstats_bgzip_second_member_truncated, sumstats_not_utf8,
          bim_not_utf8, phen_is_a_directory, genetic_map_gzip_truncated, genetic_map_missing,
-         ld_blocks_gzip_truncated, ld_list_not_text, ld_data_truncated,
+         ld_blocks_gzip_truncated, ld_list_not_text, ld_list_missing_entry, ld_data_truncated,
          ld_upper_offsets_truncated, ld_indices_not_npy, ld_data_wrong_dtype, ld_snp_table_cut]
 
 

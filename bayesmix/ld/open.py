@@ -96,9 +96,18 @@ def open_eigen(path):
 
 
 def read_ld_list(path) -> list[str]:
-    """The LD paths of a list file (one per line, blank lines skipped)."""
+    """The LD paths of a list file (one per line, blank lines skipped); an entry that names
+    nothing (no file, folder, or GCTB prefix with its ``.info``) is an error at its line."""
+    entries = []
     with open_text(path) as fh:
-        entries = [line.strip() for line in fh if line.strip()]
+        for number, line in enumerate(fh, start=1):
+            entry = line.strip()
+            if not entry:
+                continue
+            if not any(Path(candidate).exists() for candidate in (entry, f"{entry}.info")):
+                raise InputError(f"{entry}: no such file, folder or GCTB LD prefix "
+                                 "(PREFIX.info and PREFIX.bin)", path, number, 1)
+            entries.append(entry)
     if not entries:
         raise InputError("lists no LD matrix", path)
     return entries
