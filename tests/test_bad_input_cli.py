@@ -376,6 +376,17 @@ def test_an_ld_template_without_at_for_several_chromosomes_is_refused(inputs, tm
     no_outputs(tmp_path / "run")
 
 
+def test_an_extract_list_of_no_known_snp_is_named(inputs, tmp_path, capsys):
+    """The error named the statistics file and pointed at --chr2use."""
+    (tmp_path / "none.snps").write_text("rs_not_there\n")
+    rc = fit1(tmp_path / "run", "--trait1-file", str(inputs.dir / "t22.sumstats.gz"),
+              "--ld-file", str(inputs.dir / "mix_chr@.ld"), "--chr2use", "22",
+              "--extract", str(tmp_path / "none.snps"))
+    message = refused(capsys, rc, tmp_path / "none.snps")
+    assert "--extract/--exclude removed all" in message
+    no_outputs(tmp_path / "run")
+
+
 def test_truncated_inputs_of_a_mixer_fit(inputs, tmp_path, capsys):
     shutil.copytree(inputs.dir / "mix_chr22.ld", tmp_path / "cut_chr22.ld")
     truncate(tmp_path / "cut_chr22.ld" / "indices.npy")

@@ -191,6 +191,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     z_all, n_all, w_all, het_all, rows_all, tags_all, lines = [], [], [], [], [], [], []
     weak_all = []
     offset = 0
+    matched = selected = 0  # SNPs matching the reference; of them, kept by --extract/--exclude
     for chrom in chromosomes:
         ld_path = ld_paths[chrom]
         ld = LDMatrix.load(ld_path)
@@ -208,6 +209,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
             mask &= aligned["SNP"].isin(keep_ids).to_numpy()
         if drop_ids:
             mask &= ~aligned["SNP"].isin(drop_ids).to_numpy()
+        matched, selected = matched + len(mask), selected + int(mask.sum())
         aligned = aligned[mask]
         z = aligned["Z"].to_numpy(dtype=float, copy=True)
         missing_z = ~np.isfinite(z)
@@ -259,6 +261,10 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     if not het_all:
         for line in lines:  # the per-chromosome drops say where the SNPs went
             log.info(line)
+        if matched and not selected:
+            raise InputError(f"no tag SNP left: --extract/--exclude removed all {matched} SNPs "
+                             "of the summary statistics that match the reference (check the "
+                             "lists' SNP ids)", extract or exclude)
         raise InputError(_no_tags_reason(sumstats, chromosomes), trait_file)
     het = np.concatenate(het_all)
     weak, weak4, calibration = _tag_weak_ld(weak_all, calibrate=not ld_in_sample)
