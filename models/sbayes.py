@@ -259,8 +259,11 @@ class SBayesModel(SummaryAlphabetModel):
         self.ld_sampling_variance = self.robust if ld_sampling_variance is None else bool(
             ld_sampling_variance)
         if self.ld_sampling_variance and not np.isfinite(data.ld_sampling_var).all():
-            raise InputError("the LD sampling-variance correction needs the LD panel size "
-                             "(n_samples of the LD matrix); pass ld_sampling_variance=False")
+            raise InputError("the LD sampling-variance correction needs the LD panel's size, "
+                             "which the LD does not give (GCTB .info: N 0 or missing; a bayesmix "
+                             "LD folder: n_samples): fix it, or give --ld-in-sample for LD of "
+                             "the GWAS sample itself (Python: ld_sampling_variance=False)",
+                             data.ld.meta.get("source"))
         conditioned = condition_ld(data, robust=self.robust, ridge=ridge,
                                    min_eigenvalue=min_eigenvalue)
         self.data = data = conditioned.data  # the robust setting may have repaired its LD

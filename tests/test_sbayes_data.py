@@ -190,3 +190,20 @@ def test_rsq_filter_leaves_no_high_ld_pair_and_keeps_the_strongest(gwas):
         assert (z[partners[partners != j]] >= z[j] - 1e-9).any()
     assert dict(data.qc.steps)["in LD r^2 > 0.8 with a more significant SNP (--rsq)"] == len(dropped)
     assert data.ld.shape[0] == len(kept) == data.n_snps
+
+
+def test_ld_without_panel_size_names_the_ld_and_the_way_out(gwas, tmp_path):
+    """A GCTB .info with N 0 gives no panel size for the LD sampling-variance correction: the
+    error names the LD and --ld-in-sample (it named a Python argument only)."""
+    from bayesmix.ld.gctb import read_gctb_ldm, write_gctb_ldm
+    from bayesmix.models.sbayes import SBayesModel
+
+    prefix = write_gctb_ldm(gwas["ld"], tmp_path / "panel", "full")
+    info = pd.read_csv(f"{prefix}.info", sep=r"\s+")
+    info.assign(N=0).to_csv(f"{prefix}.info", sep=" ", index=False)
+    write_ma(gwas["ma"], tmp_path / "t.ma")
+    data = prepare_summary_data(read_sumstats(tmp_path / "t.ma"), read_gctb_ldm(prefix),
+                                ld_in_sample=False)
+    with pytest.raises(InputError, match="--ld-in-sample") as err:
+        SBayesModel(data, "C")
+    assert str(prefix) in str(err.value)
