@@ -33,6 +33,7 @@ their own); :func:`read_gctb_list` does the same for a whole ``--mldm`` list.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -584,21 +585,23 @@ def _column_count(prefix: Path, info: pd.DataFrame, max_col: int,
 def _read_info(path: Path) -> pd.DataFrame:
     """Parse a .info file (15-column header layout, or the headerless 12/14-token layouts).
     Every line must have as many fields as the first (else an error naming the line)."""
-    with open(path, "rt") as fh:
-        first = fh.readline().split()
+    data = read_bytes(path)  # read once: counted here, parsed below
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).decode(errors="replace").split()
     header = bool(first) and first[0] == "Chrom"
-    counts, lines = count_fields(read_bytes(path), r"\s+")
+    counts, lines = count_fields(data, r"\s+")
     wrong = np.flatnonzero(counts != len(first))
     if len(wrong):
         raise InputError(f"expected {len(first)} fields as on line {lines[0]}, found "
                          f"{counts[wrong[0]]}", path, int(lines[wrong[0]]))
     if header:
-        table = pd.read_csv(path, sep=r"\s+", dtype={"Chrom": str, "ID": str, "A1": str,
-                                                      "A2": str})
+        table = pd.read_csv(io.BytesIO(data), sep=r"\s+",
+                            dtype={"Chrom": str, "ID": str, "A1": str, "A2": str})
         if "A2Freq" in table and "A1Freq" not in table:
             table["A1Freq"] = 1.0 - table["A2Freq"]
     else:
-        table = pd.read_csv(path, sep=r"\s+", header=None, dtype={0: str, 1: str, 4: str, 5: str})
+        table = pd.read_csv(io.BytesIO(data), sep=r"\s+", header=None,
+                            dtype={0: str, 1: str, 4: str, 5: str})
         width = table.shape[1]
         if width not in (12, 14, 15, 16):
             raise InputError(f"headerless .info files must have 12 (oldest, no A1Freq), 14 (no "
