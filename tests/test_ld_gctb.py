@@ -177,6 +177,20 @@ def test_rows_that_do_not_sum_to_ldsum_are_reported(tmp_path, genotypes, caplog,
     assert len(warned) == 1 and "2 of 300 rows" in warned[0] and "row 30" in warned[0]
 
 
+def test_info_lines_moved_with_their_index_are_named(tmp_path, genotypes):
+    """Two .info lines exchanged whole (each keeps its Index): the Index column is no longer
+    consecutive, which was diagnosed as "a row piece" of a larger matrix; the error now names
+    the first row out of order and its Index."""
+    prefix = write_gctb_ldm(build_ld(genotypes, "full", progress=False), tmp_path / "s", "full")
+    lines = open(f"{prefix}.info").read().splitlines()
+    lines[31], lines[41] = lines[41], lines[31]        # line 31 = row 31 (Index 30)
+    open(f"{prefix}.info", "w").write("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"Index column is not consecutive: row 31 \(\S+\) "
+                                         r"has Index 40 after 29") as err:
+        read_gctb_ldm(prefix)
+    assert "row piece" not in str(err.value) and str(prefix) in str(err.value)
+
+
 def test_text_dump_recovers_float32_values(tmp_path, genotypes):
     ld = build_ld(genotypes, "r2", r2min=0.1, progress=False)
     path = write_ldm_text(ld, tmp_path / "ld.txt.gz")

@@ -564,6 +564,13 @@ def _column_count(prefix: Path, info: pd.DataFrame, max_col: int,
     rows are checked against ``ref_snps`` at their Index)."""
     m = len(info)
     index = info["Index"].to_numpy(dtype=np.int64)
+    jumps = np.flatnonzero(np.diff(index) != 1)
+    if len(jumps):
+        k = int(jumps[0]) + 1
+        raise InputError(f"the Index column is not consecutive: row {k + 1} ({info['ID'].iat[k]}) "
+                         f"has Index {index[k]} after {index[k - 1]}; lines of the .info were "
+                         f"moved, deleted or come from another file, so its rows no longer "
+                         f"describe the .bin's rows", f"{prefix}.info")
     piece = m > 0 and (index[0] != 0 or max_col >= m)
     if ref_snps is None:
         if piece:
