@@ -401,9 +401,34 @@ def divergence_advice(sbayes) -> str:
         tips.append("--ld-out-of-sample if the LD panel is not the GWAS sample")
     if getattr(data.qc, "imputed_n", None) is None:
         tips.append("per-SNP sample sizes from the statistics (--impute-n)")
-    return ("This happens when the LD matrix does not match the GWAS (LD from a small or "
+    data_note = _inconsistent_statistics_note(data)
+    return (data_note + ("Divergence also happens" if data_note else "This happens")
+            + " when the LD matrix does not match the GWAS (LD from a small or "
             "different reference panel, or LD that is not positive definite). Try: "
             + "; ".join(tips) + ". Check the allele alignment of the summary statistics too.")
+
+
+#: spread (95th over 5th percentile) of the per-SNP phenotypic variances from which the
+#: divergence advice points at the statistics first (1.5 x either way of a central value)
+VP_SPREAD = 1.5**2
+
+
+def _inconsistent_statistics_note(data) -> str:
+    """A sentence for the divergence advice when the per-SNP phenotypic variances
+    V_j = H_j (N_j SE_j^2 + BETA_j^2), which all estimate var(y), spread more than
+    :data:`VP_SPREAD` x over their middle 90%: the N or SE of some SNPs then contradict the
+    others' whatever the LD (e.g. a wrong N column); else ''. (The QC rule's 4 x from the
+    median keeps such SNPs.)"""
+    vp = data.stats["V"].to_numpy(np.float64)
+    low, high = np.percentile(vp, [5, 95]) if len(vp) else (0.0, 0.0)
+    if not (low > 0 and high > VP_SPREAD * low):
+        return ""
+    n = np.asarray(data.n, np.float64)
+    return (f"The per-SNP phenotypic variances H (N SE^2 + BETA^2), which all estimate "
+            f"var(y), range from {low:.4g} to {high:.4g} over the middle 90% of the "
+            f"{len(vp):,} SNPs (GWAS N from {n.min():,.0f} to {n.max():,.0f}): the N or SE of "
+            f"some SNPs contradict the others', which no LD can fit; check the N and SE "
+            f"columns. ")
 
 
 def _sweep_arrays(ld, ld_layout: str, parallel_blocks: bool) -> tuple:

@@ -4,6 +4,8 @@ Truth: an individual-level GWAS on the shipped chr22 panel computed here with nu
 standardised marginal effects, phenotypic variance and per-allele effects are known exactly.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,6 +67,41 @@ def test_normal_equations_match_individual_level(gwas):
     np.testing.assert_allclose(data.ld_score, (np.corrcoef(gwas["x"], rowvar=False) ** 2).sum(1),
                                rtol=1e-5)
     assert "Data summary" in data.format_summary()
+
+
+def test_summary_of_ld_without_panel_size_is_nan_without_numpy_warnings(gwas):
+    """LD without a panel size (GCTB .info N 0) has no LD sampling variance: the data summary
+    shows NaN for it (the other rows unchanged) instead of leaking numpy's empty-slice warnings."""
+    write_ma(gwas["ma"], gwas["path"])
+    ld = gwas["ld"]
+    no_size = LDMatrix.from_scipy(ld.to_scipy(), ld.snps.assign(n=0), meta={"kind": "full"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = prepare_summary_data(read_sumstats(gwas["path"]), no_size)
+        table = data.summary_table()
+    assert table.loc["LD sampling variance"].isna().all()
+    assert table.loc["GWAS SNP sample size", "mean"] == gwas["n"]
+    assert table.loc["GWAS SNP SE", "sd"] == pytest.approx(gwas["ma"]["SE"].std(ddof=1))
+
+
+def test_divergence_advice_points_at_contradicting_sample_sizes(gwas, tmp_path):
+    """N tripled on every other SNP (each within the 4 x QC rule) makes the per-SNP
+    phenotypic variances H (N SE^2 + BETA^2) disagree; the divergence advice says so with
+    their 5-95% range, computed here by hand. Consistent statistics get no such sentence."""
+    from bayesmix.models.sbayes import _inconsistent_statistics_note
+
+    write_ma(gwas["ma"], gwas["path"])
+    assert _inconsistent_statistics_note(
+        prepare_summary_data(read_sumstats(gwas["path"]), gwas["ld"])) == ""
+    ma = gwas["ma"].copy()
+    ma.loc[1::2, "N"] *= 3
+    write_ma(ma, tmp_path / "mixed.ma")
+    note = _inconsistent_statistics_note(
+        prepare_summary_data(read_sumstats(tmp_path / "mixed.ma"), gwas["ld"]))
+    vp = 2 * ma["FREQ"] * (1 - ma["FREQ"]) * (ma["N"] * ma["SE"] ** 2 + ma["BETA"] ** 2)
+    low, high = np.percentile(vp, [5, 95])
+    assert f"range from {low:.4g} to {high:.4g}" in note
+    assert f"GWAS N from {gwas['n']:,.0f} to {3 * gwas['n']:,.0f}" in note
 
 
 def test_swapped_alleles_and_missing_snps_are_handled(gwas, tmp_path):

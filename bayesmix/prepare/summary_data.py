@@ -125,12 +125,9 @@ class SummaryData(PerSnpStatistics):
             "LD sampling variance": self.ld_sampling_var,
             "LD score": self.ld_score,
         }
-        table = pd.DataFrame(
-            {"mean": [np.nanmean(np.asarray(v, np.float64)) for v in rows.values()],
-             "sd": [np.nanstd(np.asarray(v, np.float64), ddof=1) if len(v) > 1 else 0.0
-                    for v in rows.values()]},
-            index=pd.Index(list(rows), name="statistic"))
-        return table
+        moments = [_mean_sd(np.asarray(v, np.float64)) for v in rows.values()]
+        return pd.DataFrame(moments, columns=["mean", "sd"],
+                            index=pd.Index(list(rows), name="statistic"))
 
     def format_summary(self) -> str:
         """The data summary as GCTB prints it (``Data summary:`` then mean/sd rows)."""
@@ -140,6 +137,15 @@ class SummaryData(PerSnpStatistics):
         lines.append(f"  Median of per-SNP phenotypic variance: {self.vp:.6g}")
         lines.append(f"  Number of SNPs: {self.n_snps}; median sample size: {self.nobs:.0f}")
         return "\n".join(lines)
+
+
+def _mean_sd(values: np.ndarray) -> tuple[float, float]:
+    """Mean and SD (ddof 1) of the finite values; NaN when there are none (e.g. the LD
+    sampling variance of LD without a panel size), SD 0 for a single value."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.nan, np.nan
+    return float(finite.mean()), float(finite.std(ddof=1)) if finite.size > 1 else 0.0
 
 
 MAX_VP_RATIO = 4.0
