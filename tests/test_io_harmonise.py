@@ -147,7 +147,18 @@ def test_keep_ambiguous_keeps_at_snp_on_reference_strand():
     assert "strand-ambiguous (A/T, C/G)" not in dict(report.steps)
     row = aligned.set_index("SNP").loc["ambig"]
     assert row["BETA"] == pytest.approx(0.1)
-    assert any("strand-ambiguous" in n for n in report.notes)
+    assert "1 strand-ambiguous SNPs kept and aligned assuming the reference strand" in report.notes
+
+
+def test_keep_ambiguous_note_counts_only_snps_that_stay():
+    """An A/T SNP whose reference alleles are A/G is dropped by the allele check; the note
+    must not count it as kept (it said "2 ... kept" here)."""
+    table = sumstats_table()
+    table.loc[table["SNP"] == "mismatch", ["A1", "A2"]] = ["A", "T"]
+    aligned, report = harmonise(table, reference_table(), keep_ambiguous=True)
+    assert dict(report.steps)["alleles do not match the reference"] == 1
+    assert "mismatch" not in set(aligned["SNP"])
+    assert "1 strand-ambiguous SNPs kept and aligned assuming the reference strand" in report.notes
 
 
 def test_optional_rules_off_by_default():

@@ -54,6 +54,9 @@ from bayesmix.io.regions import MHC_REGIONS, chrom_code, region_masks
 from bayesmix.io.sumstats import CANONICAL_COLUMNS, map_distinct
 
 COMPLEMENT = {"A": "T", "T": "A", "C": "G", "G": "C"}
+#: the rule (10) dropping SNPs whose alleles match the reference neither directly, swapped
+#: nor on the other strand, as named in :attr:`QCReport.steps`
+ALLELE_MISMATCH = "alleles do not match the reference"
 
 
 @dataclass
@@ -233,10 +236,7 @@ def harmonise(
     valid = (c1 != "") & (c2 != "") & (a1 != a2)
     apply("invalid alleles (not A/C/G/T, or A1 = A2)", ~valid)
     ambiguous = valid & (c1 == a2)
-    if keep_ambiguous:
-        n_amb = int((ambiguous & keep).sum())
-        report.notes.append(f"{n_amb} strand-ambiguous SNPs kept and aligned assuming the reference strand")
-    else:
+    if not keep_ambiguous:
         apply("strand-ambiguous (A/T, C/G)", ambiguous)
 
     # 7. imputation quality
@@ -268,7 +268,7 @@ def harmonise(
     swapped = ~same & (a1 == r2) & (a2 == r1)
     flipped = ~same & ~swapped & (c1 == r1) & (c2 == r2)
     flipped_swapped = ~same & ~swapped & ~flipped & (c1 == r2) & (c2 == r1)
-    apply("alleles do not match the reference", ~(same | swapped | flipped | flipped_swapped))
+    apply(ALLELE_MISMATCH, ~(same | swapped | flipped | flipped_swapped))
     sign = np.where(swapped | flipped_swapped, -1.0, 1.0)
 
     freq = ss["FREQ"].to_numpy(dtype=np.float64)
@@ -316,6 +316,9 @@ def harmonise(
     if impute_n:
         n = _impute_n(ss, freq, sign, keep, ref_pos, apply, report, source)
 
+    if keep_ambiguous:     # counted on what every rule kept (the allele check drops some)
+        report.notes.append(f"{int((ambiguous & keep).sum())} strand-ambiguous SNPs kept and "
+                            f"aligned assuming the reference strand")
     report.n_swapped = int((sign < 0)[keep].sum())
     report.n_strand_flipped = int((flipped | flipped_swapped)[keep].sum())
 
