@@ -73,11 +73,13 @@ def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     assert (work / "trait.parRes").exists() and (work / "trait.nc").exists()
     assert "Posterior statistics" in (work / "trait.log").read_text()
 
-    # GCTB's --rsq high-LD filter and the in-sample override reach the analysis
+    # GCTB's --rsq high-LD filter and the in-sample override reach the analysis; a --thin
+    # that keeps one draw (iteration 80 of 21-100) runs with a warning that SDs will be NA
     rc = main(["--sbayes", "C", "--ldm", f"{ref}.ldm.full", "--gwas-summary",
                str(work / "trait.ma"), "--rsq", "0.9", "--ld-out-of-sample", "--chain-length",
-               "100", "--burn-in", "20", "--out", out + "_rsq"])
+               "100", "--burn-in", "20", "--thin", "80", "--out", out + "_rsq"])
     printed = capsys.readouterr().out
+    assert "--thin 80 keep a single draw" in printed
     n_dropped = int(re.search(r"in LD r\^2 > 0.9 .*\(--rsq\) +(\d+)", printed).group(1))
     assert rc == 0 and n_dropped > 0
     assert len(pd.read_csv(f"{out}_rsq.snpRes", sep=r"\s+")) == 400 - n_dropped

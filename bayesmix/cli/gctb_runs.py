@@ -88,6 +88,10 @@ def _sample(args, model, make_steps, settings, run_log, *, cores: int):
     from bayesmix.cli.common import dask_client
     from bayesmix.inference.chain import run_chains
 
+    if settings.n_kept_draws * args.chains < 2:
+        run_log.say(f"warning: --chain-length {settings.chain_length}, --burn-in "
+                    f"{settings.burn_in} and --thin {settings.thin} keep a single draw: the "
+                    f"posterior SD and ESS will be NA (summaries need hundreds of draws)")
     with dask_client(args) as client:
         return run_chains(model, make_steps, settings, chains=args.chains, cores=cores,
                           progress_stream=run_log, client=client)
