@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bayesmix.cli import gctb as gctb_cli
@@ -433,6 +434,143 @@ def test_a_z_that_no_snp_could_have_gets_a_warning(inputs):
     warning = extreme_z_warning(data, label="trait 2")
     assert warning.startswith("trait 2: 1 tag SNPs have z^2 > N") and "largest |z| 400" in warning
     assert data_warnings(data, label="trait 2") == [warning]
+
+
+def test_the_z_warning_names_the_censoring_option_of_the_command(inputs, tmp_path, capsys):
+    """The warning advised --z1max also under ``bayesmix mixer fit``, whose option is
+    --censor-z. One z of 100 among N = 503 (100^2 > 503) in the shipped statistics."""
+    table = read_table(inputs.dir / "t22.sumstats.gz")
+    table.loc[7, "Z"] = 100.0
+    write_table(table, tmp_path / "big.sumstats.gz")
+    for command, option, other in (
+            (["fit1", *MIXER_FIT, "--trait1-file"], "--z1max", "--censor-z"),
+            (["mixer", "fit", "--sequence", "infinitesimal", "--draws", "20", "--sumstats"],
+             "--censor-z", "--z1max")):
+        main = mixer_cli.main if command[0] == "fit1" else bayesmix_cli.main
+        place = ["--ld-file", "--chr2use"] if command[0] == "fit1" else ["--ld", "--chr"]
+        assert main([*command, str(tmp_path / "big.sumstats.gz"), place[0],
+                     str(inputs.dir / "mix_chr@.ld"), place[1], "22", "--out",
+                     str(tmp_path / command[0])]) == 0
+        err = capsys.readouterr().err
+        warning = next(line for line in err.splitlines() if "z^2 > N" in line)
+        assert "1 tag SNPs have z^2 > N" in warning and "largest |z| 100 with N 503" in warning
+        assert f"{option} censors large z" in warning and other not in warning
+
+
+def read_table(path):
+    return pd.read_csv(path, sep="\t")
+
+
+def write_table(table, path):
+    table.to_csv(path, sep="\t", index=False)
+
+
+def test_sumstats_without_a_snp_column_are_refused_for_mixer(inputs, tmp_path, capsys):
+    """The SNP column renamed to one no reader knows: the ids were built as CHR:BP, matched
+    none of the LD's rs ids, and the fit ended in "no tag SNP left"."""
+    table = read_table(inputs.dir / "t22.sumstats.gz").rename(columns={"SNP": "MARKER_ID"})
+    write_table(table, tmp_path / "noSNP.sumstats.gz")
+    rc = fit1(tmp_path / "run", "--trait1-file", str(tmp_path / "noSNP.sumstats.gz"),
+              "--ld-file", str(inputs.dir / "mix_chr@.ld"), "--chr2use", "22")
+    message = refused(capsys, rc, tmp_path / "noSNP.sumstats.gz", 1)
+    assert message.startswith("no SNP id column (expected one named SNP, RSID,")
+    assert f"header: {' '.join(table.columns)})" in message and "by SNP id" in message
+    no_outputs(tmp_path / "run")
+
+
+def test_allele_swaps_and_mismatches_are_counted(inputs, tmp_path):
+    """12 SNPs given with A1/A2 exchanged and Z negated, 5 with alleles of another variant:
+    the per-chromosome line counted the 5 as a drop but said nothing of the 12 sign flips.
+    The 12 come back with the z of the file before the edit."""
+    from bayesmix.prepare.mixer import load_mixer_data
+
+    table = read_table(inputs.dir / "t22.sumstats.gz")
+    swap, other = table.index[10:22], table.index[40:45]
+    table.loc[swap, ["A1", "A2"]] = table.loc[swap, ["A2", "A1"]].to_numpy()
+    table.loc[swap, "Z"] *= -1
+    table.loc[other, ["A1", "A2"]] = [_other_alleles(*pair) for pair in
+                                      table.loc[other, ["A1", "A2"]].to_numpy()]
+    write_table(table, tmp_path / "flips.sumstats.gz")
+    data, _, lines = load_mixer_data(tmp_path / "flips.sumstats.gz", inputs.dir / "mix_chr@.ld",
+                                     ["22"])
+    assert ("harmonisation drops: none; alleles: 12 swapped to the reference's (z sign "
+            "flipped), 0 on the other strand, 5 not matching it (dropped);") in lines[0]
+    truth = read_table(inputs.dir / "t22.sumstats.gz").set_index("SNP")["Z"]
+    got = dict(zip(data.tags["snp"], data.z))
+    assert len(got) == len(truth) - 5
+    np.testing.assert_allclose([got[snp] for snp in table.loc[swap, "SNP"]],
+                               truth[table.loc[swap, "SNP"]], rtol=1e-7)
+
+
+def _other_alleles(a1, a2):
+    """Two bases that are neither (a1, a2), swapped, nor on the other strand."""
+    strand = {"A": "T", "T": "A", "C": "G", "G": "C"}
+    return next(list(pair) for pair in ("AC", "AG", "CA", "GA") if
+                set(pair) not in ({a1, a2}, {strand[a1], strand[a2]}))
+
+
+def test_a_bim_whose_alleles_differ_from_the_ld_is_reported(inputs, tmp_path):
+    """A .bim with the LD's ids but A1/A2 exchanged on 7 SNPs was reported as matching (only
+    ids were compared); harmless for MiXeR (r^2 only, statistics aligned to the LD's
+    alleles), which the line says. 2 SNPs with other alleles make the line a warning."""
+    from bayesmix.ld.store import LDMatrix
+    from bayesmix.prepare.mixer import load_mixer_data
+
+    snps = LDMatrix.load(inputs.dir / "mix_chr22.ld").snps
+    bim = snps[["chr", "snp", "cm", "bp", "a1", "a2"]].copy()
+    bim.to_csv(tmp_path / "same_chr22.bim", sep="\t", header=False, index=False)
+    bim.loc[3:9, ["a1", "a2"]] = bim.loc[3:9, ["a2", "a1"]].to_numpy()
+    bim.to_csv(tmp_path / "swap_chr22.bim", sep="\t", header=False, index=False)
+    bim.loc[[20, 30], ["a1", "a2"]] = [_other_alleles(*pair) for pair in
+                                       bim.loc[[20, 30], ["a1", "a2"]].to_numpy()]
+    bim.to_csv(tmp_path / "other_chr22.bim", sep="\t", header=False, index=False)
+    first = (f"by id, but their alleles differ at {{}} of 300 SNPs (first {snps['snp'][3]}: "
+             f"A1/A2 {snps['a2'][3]}/{snps['a1'][3]} in the .bim, {snps['a1'][3]}/"
+             f"{snps['a2'][3]} in the LD; ")
+    expected = {
+        "same": f"chr22: the reference SNPs of {inputs.dir / 'mix_chr22.ld'} match "
+                f"{tmp_path / 'same_chr22.bim'} (ids and alleles)",
+        "swap": f"chr22: the reference SNPs of {inputs.dir / 'mix_chr22.ld'} match "
+                f"{tmp_path / 'swap_chr22.bim'} " + first.format(7) + "7 swapped or on the "
+                "other strand, 0 other alleles): harmless, as the MiXeR models use r^2 only; "
+                "the statistics are aligned to the LD folder's alleles, not the .bim's",
+        "other": f"chr22: warning: the reference SNPs of {inputs.dir / 'mix_chr22.ld'} match "
+                 f"{tmp_path / 'other_chr22.bim'} " + first.format(9) + "7 swapped or on the "
+                 "other strand, 2 other alleles): the .bim may be of another panel or genome "
+                 "build; the statistics are aligned to the LD folder's alleles, not the .bim's"}
+    for name, line in expected.items():
+        _, _, lines = load_mixer_data(inputs.dir / "t22.sumstats.gz",
+                                      inputs.dir / "mix_chr@.ld", ["22"],
+                                      bim_template=tmp_path / f"{name}_chr@.bim")
+        assert lines[0] == line
+
+
+@pytest.mark.parametrize("ld_in_sample", [True, False])
+def test_an_ld_folder_without_weak_ld_sums_is_not_said_to_use_them(inputs, tmp_path,
+                                                                   ld_in_sample):
+    """weak_ld.npy removed from chr22's folder: the warning said the weak LD is left out and
+    the next line that the sums were "used as stored". Now no line claims sums for chr22;
+    with chr21's folder intact, the line names chr21 (in-sample: used as stored; else as
+    stored too, its 300 rows being too few to calibrate)."""
+    from bayesmix.prepare.mixer import load_mixer_data
+
+    for chrom in ("21", "22"):
+        shutil.copytree(inputs.dir / f"mix_chr{chrom}.ld", tmp_path / f"mix_chr{chrom}.ld")
+    (tmp_path / "mix_chr22.ld" / "weak_ld.npy").unlink()
+    table = pd.concat([read_table(inputs.dir / f"t{c}.sumstats.gz") for c in (21, 22)])
+    write_table(table, tmp_path / "t.sumstats.gz")
+    _, _, lines = load_mixer_data(inputs.dir / "t22.sumstats.gz", tmp_path / "mix_chr@.ld",
+                                  ["22"], ld_in_sample=ld_in_sample)
+    assert lines[1].startswith(f"chr22: warning: {tmp_path / 'mix_chr22.ld'} has no weak-LD "
+                               "sums") and "left out" in lines[1]
+    assert len(lines) == 2, lines
+    _, _, lines = load_mixer_data(tmp_path / "t.sumstats.gz", tmp_path / "mix_chr@.ld",
+                                  ["21", "22"], ld_in_sample=ld_in_sample)
+    weak = [line for line in lines if "weak-LD sums" in line and "warning" not in line]
+    expected = ("chr21: weak-LD sums used as stored (--ld-in-sample" if ld_in_sample else
+                "chr21: weak-LD sums used as stored, not calibrated for the panel's sampling "
+                "noise: 300 rows, fewer than the 1000 the calibration needs")
+    assert len(weak) == 1 and weak[0].startswith(expected), lines
 
 
 # --------------------------------------------------------------------------- bayesmix munge

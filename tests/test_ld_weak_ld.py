@@ -93,3 +93,25 @@ def test_fits_use_calibrated_sums_unless_the_ld_is_in_sample():
         expect4 = [np.minimum(f[r], 0.025 * u[r]) for f, u, r in zip(fourth[:2], used, rows)]
         np.testing.assert_array_equal(got4, np.concatenate(expect4 + [np.zeros(2)]))
         assert 0 < (got4[:4] < np.concatenate([f[r] for f, r in zip(fourth[:2], rows)])).sum()
+
+
+def test_folders_with_split_halves_are_calibrated_next_to_one_without():
+    """A folder without split-half sums (an older LD build) next to two with them: those two
+    are calibrated (moments pooled over their rows), the third used as stored. Before, one
+    such folder left every folder's sums uncalibrated while the warnings blamed only it."""
+    from bayesmix.prepare.mixer import _tag_weak_ld, _weak_ld_line
+
+    rng = np.random.default_rng(15)
+    _, whole, halves = simulated_sums(rng)
+    rows = [np.arange(len(w)) for w in whole]
+    per_chromosome = [(whole[0], halves[0], None, 0.05, rows[0]),
+                      (whole[1], None, None, 0.05, rows[1]),
+                      (whole[2], halves[2], None, 0.05, rows[2])]
+    got, _, calibration = _tag_weak_ld(per_chromosome, calibrate=True)
+    calibrated, expected = calibrate_weak_ld([whole[0], whole[2]], [halves[0], halves[2]])
+    np.testing.assert_array_equal(got, np.concatenate([calibrated[0], whole[1], calibrated[1]]))
+    assert calibration == expected and calibration.rows == len(whole[0]) + len(whole[2])
+    line = _weak_ld_line(["1", "2", "3"], per_chromosome, calibration, ld_in_sample=False)
+    assert line == f"chr1, chr3: {calibration.describe()}"
+    assert _weak_ld_line(["1", "2", "3"], per_chromosome, None, ld_in_sample=True) == (
+        "weak-LD sums used as stored (--ld-in-sample: the LD is the GWAS sample's own)")

@@ -131,7 +131,8 @@ def run(invocation, run_log) -> int:
         if args.plots:
             qq = args.qq_method or ("fast" if sequence[-1].endswith("fast") else "convolve")
         return runs.run_fit1(run_log, inputs, args.out, sequence=sequence,
-                             censor_z=args.censor_z, kmax=args.kmax, n_draws=args.draws,
+                             censor_z=args.censor_z, censor_option="--censor-z",
+                             kmax=args.kmax, n_draws=args.draws,
                              nuts=args.nuts, options=options, plots_qq_method=qq,
                              resume=args.resume, fingerprint=invocation.fingerprint())
     if action == "test":

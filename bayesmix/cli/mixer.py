@@ -264,9 +264,9 @@ def run(invocation, run_log) -> int:
         return _run_fits(run_log, invocation, inputs, sequence, options)
     if command == "fit1":
         return runs.run_fit1(run_log, inputs, args.out, sequence=sequence,
-                             censor_z=args.z1max, kmax=args.kmax, n_draws=args.n_draws,
-                             nuts=args.nuts, options=options, resume=args.resume,
-                             fingerprint=invocation.fingerprint())
+                             censor_z=args.z1max, censor_option="--z1max", kmax=args.kmax,
+                             n_draws=args.n_draws, nuts=args.nuts, options=options,
+                             resume=args.resume, fingerprint=invocation.fingerprint())
     if command == "test1":
         return runs.run_test1(run_log, inputs, args.out, params_file=args.load_params_file,
                               qq_method=args.qq_method, options=options)

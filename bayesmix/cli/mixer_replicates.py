@@ -207,7 +207,7 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
                          checkpoint=unit.checkpoint, resume=True, fingerprint=fingerprint)
     write_fit1(fit, unit.out, unit.options, {"run_unit": record},
                trait_file=inputs.trait_files[0])
-    warnings = data_warnings(data)
+    warnings = data_warnings(data, censor_option="--z1max")   # plans are bayesmix-mixer's
     if fit.criteria["AIC"] < 0:
         warnings.append("AIC prefers the infinitesimal model: pi is not identifiable at this "
                         "GWAS power")

@@ -110,11 +110,13 @@ def _say_lines(run_log, lines, prefix=""):
         run_log.say(f"{prefix}{line}")
 
 
-def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draws=1000,
-             nuts=0, options=None, plots_qq_method=None, resume=False, fingerprint=None) -> int:
+def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, censor_option, kmax=20000,
+             n_draws=1000, nuts=0, options=None, plots_qq_method=None, resume=False,
+             fingerprint=None) -> int:
     """Univariate fit -> OUT.json and OUT.nc; with ``plots_qq_method`` also test1's outputs
     under OUT.test (``bayesmix mixer fit --plots``). Finished fit stages are kept in
-    OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts."""
+    OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts.
+    ``censor_option``: the command's name of the ``censor_z`` option, for the warnings."""
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
     from bayesmix.io.netcdf import write_netcdf
@@ -123,7 +125,7 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, kmax=20000, n_draw
     checkpoint = _checkpoint(out, resume)
     data, maf, lines = inputs.load_univariate()
     _say_lines(run_log, lines)
-    for warning in data_warnings(data):
+    for warning in data_warnings(data, censor_option=censor_option):
         log.warning("warning: %s", warning)
     with kept_on_interrupt(f"the finished fit stages are kept in {checkpoint}; rerun the same "
                            "command with --resume to finish"):

@@ -10,7 +10,7 @@ rules are documented in ``docs/formats.md``:
   :func:`align_samples` -> :class:`AlignedSamples`, :func:`check_design`.
 - summary statistics (``.sumstats``): :func:`read_sumstats`, :func:`write_ma`,
   :func:`write_sumstats`, :func:`fill_beta_se`, :func:`beta_se_from_z`,
-  :func:`require_sample_size`, ``CANONICAL_COLUMNS``.
+  :func:`require_sample_size`, :func:`require_snp_ids`, ``CANONICAL_COLUMNS``.
 - harmonisation (``.harmonise``): :func:`harmonise` -> (aligned table, :class:`QCReport`).
 - genomic regions (``.regions``): :func:`read_regions`, ``MHC_REGIONS``.
 - files (``.files``): :func:`open_text`, :func:`read_bytes`, :func:`input_file`,
@@ -25,7 +25,8 @@ _LAZY = {
     **dict.fromkeys(["read_phen", "read_qcovar", "read_covar", "align_samples",
                      "AlignedSamples", "check_design"], "bayesmix.io.pheno"),
     **dict.fromkeys(["read_sumstats", "write_ma", "write_sumstats", "fill_beta_se",
-                     "beta_se_from_z", "require_sample_size", "CANONICAL_COLUMNS"],
+                     "beta_se_from_z", "require_sample_size", "require_snp_ids",
+                     "CANONICAL_COLUMNS"],
                     "bayesmix.io.sumstats"),
     **dict.fromkeys(["harmonise", "QCReport"], "bayesmix.io.harmonise"),
     **dict.fromkeys(["read_regions", "MHC_REGIONS"], "bayesmix.io.regions"),

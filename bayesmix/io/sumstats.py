@@ -123,8 +123,10 @@ def read_sumstats(
     Returns
     -------
     pandas.DataFrame with :data:`CANONICAL_COLUMNS`; ``attrs`` holds ``path``, ``format``
-    (the one used), ``header`` (the file's column names) and ``notes`` (derivations
-    applied, e.g. ``"BETA = log(OR)"``).
+    (the one used), ``header`` (the file's column names), ``columns`` (canonical or
+    intermediate name -> the file's column read for it; a canonical column missing there
+    was derived or left empty) and ``notes`` (derivations applied, e.g.
+    ``"BETA = log(OR)"``).
     """
     path = Path(os.fspath(path))
     if format not in FORMATS:
@@ -144,7 +146,8 @@ def read_sumstats(
     colno = {target: header.index(name) + 1 for name, target in rename.items()}
     table = _parse_columns(data, path, sep, rename, colno, lines[1:])
     out, notes = _to_canonical(table, path, colno, n, lines[1:])
-    out.attrs.update(path=str(path), format=format, notes=notes, header=header)
+    out.attrs.update(path=str(path), format=format, notes=notes, header=header,
+                     columns={target: name for name, target in rename.items()})
     return out
 
 
@@ -207,9 +210,25 @@ def require_sample_size(sumstats: pd.DataFrame, advice: str) -> None:
     every line): an :class:`InputError` at line 1 (the header) of the file, naming the header
     and ending with ``advice`` (how to add N for the analysis at hand)."""
     if sumstats["N"].isna().all():
-        raise InputError(f"no per-SNP sample size (no N column, or N missing on every line; "
-                         f"header: {' '.join(sumstats.attrs.get('header', []))}); {advice}",
-                         sumstats.attrs.get("path"), 1)
+        _refuse_header(sumstats, "no per-SNP sample size",
+                       "no N column, or N missing on every line", advice)
+
+
+def require_snp_ids(sumstats: pd.DataFrame, advice: str) -> None:
+    """Refuse statistics without a SNP id column (the reader then builds ids as ``CHR:BP``,
+    which match no reference of rs ids), for analyses that match SNPs by id: an
+    :class:`InputError` at line 1 (the header) of the file, naming the column names accepted
+    (:data:`SYNONYMS`, any case) and the header, and ending with ``advice``."""
+    if "SNP" not in sumstats.attrs.get("columns", {"SNP": "SNP"}):
+        _refuse_header(sumstats, "no SNP id column",
+                       f"expected one named {', '.join(SYNONYMS['SNP'])}, in any case", advice)
+
+
+def _refuse_header(sumstats: pd.DataFrame, problem: str, detail: str, advice: str) -> None:
+    """The :class:`InputError` of the ``require_*`` checks, at line 1 (the header):
+    ``problem (detail; header: ...); advice``."""
+    raise InputError(f"{problem} ({detail}; header: {' '.join(sumstats.attrs.get('header', []))}"
+                     f"); {advice}", sumstats.attrs.get("path"), 1)
 
 
 def detect_format(header: list[str]) -> str:

@@ -47,24 +47,32 @@ def power_warning(data, *, label: str = "the GWAS", min_n: float = MIN_GWAS_N) -
             "infinitesimal model")
 
 
-def extreme_z_warning(data, *, label: str = "the GWAS") -> str | None:
+def extreme_z_warning(data, *, label: str = "the GWAS",
+                      censor_option: str | None = None) -> str | None:
     """A warning when some tag's z^2 exceeds its N, else None: such a SNP alone would explain
     more than half the phenotypic variance (r^2 = z^2 / (N + z^2) > 1/2), which no SNP of a
     complex trait does; it is more likely a wrong Z or N, and it dominates the fit (its tail
-    probability, and a convolve fit's time). The fit still runs, as asked."""
+    probability, and a convolve fit's time). The fit still runs, as asked. ``censor_option``:
+    the running command's option right-censoring large z (``--z1max`` of ``bayesmix-mixer
+    fit1``, ``--censor-z`` of ``bayesmix mixer fit``), named in the warning; None where
+    there is none (fit2)."""
     extreme = data.z * data.z > data.n
     if not extreme.any():
         return None
     j = int(np.argmax(np.abs(data.z)))
     return (f"{label}: {int(extreme.sum())} tag SNPs have z^2 > N (each would explain more "
             f"than half the phenotypic variance; largest |z| {abs(data.z[j]):.3g} with N "
-            f"{data.n[j]:,.0f}): check the Z and N columns; --z1max censors large z")
+            f"{data.n[j]:,.0f}): check the Z and N columns"
+            + (f"; {censor_option} censors large z" if censor_option else ""))
 
 
-def data_warnings(data, *, label: str = "the GWAS") -> list[str]:
+def data_warnings(data, *, label: str = "the GWAS", censor_option: str | None = None
+                  ) -> list[str]:
     """The warnings a fit of ``data`` (:class:`~bayesmix.prepare.mixer_data.MixerData`)
-    prints before it runs: :func:`power_warning` and :func:`extreme_z_warning`."""
-    return [w for w in (power_warning(data, label=label), extreme_z_warning(data, label=label))
+    prints before it runs: :func:`power_warning` and :func:`extreme_z_warning` (naming
+    ``censor_option``)."""
+    return [w for w in (power_warning(data, label=label),
+                        extreme_z_warning(data, label=label, censor_option=censor_option))
             if w]
 
 
@@ -173,14 +181,17 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     """
     import scipy.sparse as sp
 
-    from bayesmix.io.harmonise import harmonise
+    from bayesmix.io.harmonise import ALLELE_MISMATCH, harmonise
     from bayesmix.io.plink import read_snp_list
-    from bayesmix.io.sumstats import read_sumstats, require_sample_size
+    from bayesmix.io.sumstats import read_sumstats, require_sample_size, require_snp_ids
     from bayesmix.ld.pruning import random_pruning_weights
     from bayesmix.ld.store import LDMatrix
     from bayesmix.prepare.mixer_data import MixerData
 
     sumstats = read_sumstats(trait_file)
+    require_snp_ids(sumstats, "MiXeR matches the statistics to the LD reference by SNP id: "
+                    "rename the id column, or add the reference's ids with bayesmix munge "
+                    "--match-by chrpos --ref PREFIX (it writes OUT.sumstats.gz)")
     require_sample_size(sumstats, "MiXeR needs per-SNP N: add an N column (LDSC "
                         "munge_sumstats.py --N, or bayesmix munge --n N --ref PREFIX, which "
                         "writes OUT.sumstats.gz with N)")
@@ -189,7 +200,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     drop_ids = read_snp_list(exclude) if exclude else set()
     mhc, regions = parse_exclude_ranges(exclude_ranges)
     z_all, n_all, w_all, het_all, rows_all, tags_all, lines = [], [], [], [], [], [], []
-    weak_all = []
+    weak_all, chroms_loaded = [], []
     offset = 0
     matched = selected = 0  # SNPs matching the reference; of them, kept by --extract/--exclude
     for chrom in chromosomes:
@@ -216,9 +227,13 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
         z[missing_z] = (aligned["BETA"].to_numpy(float) / aligned["SE"].to_numpy(float))[missing_z]
         ok = np.isfinite(z) & np.isfinite(aligned["N"].to_numpy(float))
         aligned, z = aligned[ok], z[ok]
-        drops = ", ".join(f"{rule} {n}" for rule, n in report.steps if n) or "none"
+        drops = ", ".join(f"{rule} {n}" for rule, n in report.steps
+                          if n and rule != ALLELE_MISMATCH) or "none"
         lines.append(f"chr{chrom}: {len(aligned)} tag SNPs of {ld.shape[0]} reference SNPs "
-                     f"({report.n_input} sumstats rows; harmonisation drops: {drops}; "
+                     f"({report.n_input} sumstats rows; harmonisation drops: {drops}; alleles: "
+                     f"{report.n_swapped} swapped to the reference's (z sign flipped), "
+                     f"{report.n_strand_flipped} on the other strand, "
+                     f"{report.dropped(ALLELE_MISMATCH)} not matching it (dropped); "
                      f"{int((~mask).sum())} by --extract/--exclude, {int((~ok).sum())} without "
                      "Z or N)")
         if len(aligned) == 0:
@@ -250,6 +265,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                          "Gaussian, which biases h2 of sparse traits upwards (docs/mixer.md): "
                          "rebuild it with bayesmix-mixer ld")
         weak_all.append((ld.weak_ld, ld.weak_ld_halves, ld.weak_ld4, ld.meta.get("r2min"), rows))
+        chroms_loaded.append(chrom)
         freq = ld.snps["freq"].to_numpy(dtype=float)
         het_all.append(2 * freq * (1 - freq))
         z_all.append(z)
@@ -268,11 +284,9 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
         raise InputError(_no_tags_reason(sumstats, chromosomes), trait_file)
     het = np.concatenate(het_all)
     weak, weak4, calibration = _tag_weak_ld(weak_all, calibrate=not ld_in_sample)
-    if calibration is not None:
-        lines.append(calibration.describe())
-    elif ld_in_sample:
-        lines.append("weak-LD sums used as stored (--ld-in-sample: the LD is the GWAS "
-                     "sample's own)")
+    line = _weak_ld_line(chroms_loaded, weak_all, calibration, ld_in_sample)
+    if line:
+        lines.append(line)
     stacked = sp.vstack([sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], len(het)))
                          for m in rows_all], format="csr")
     stacked.sort_indices()
@@ -285,23 +299,60 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
 
 def _tag_weak_ld(per_chromosome, *, calibrate: bool) -> tuple:
     """The tags' weak-LD sums (0 where an LD folder has none), calibrated for the panel's
-    noise (:mod:`bayesmix.ld.weak_ld`) when ``calibrate`` and every folder has split-half
-    sums, their fourth-moment sums (:func:`bayesmix.ld.weak_ld.weak_fourth_moments`; 0 where
-    a folder has none) and the calibration (or None). ``per_chromosome``: (weak_ld,
-    weak_ld_halves, weak_ld4, r2min, tag rows) per folder."""
+    noise (:mod:`bayesmix.ld.weak_ld`, the moments pooled over the folders with split-half
+    sums; the others' as stored) when ``calibrate``, their fourth-moment sums
+    (:func:`bayesmix.ld.weak_ld.weak_fourth_moments`; 0 where a folder has none) and the
+    calibration (or None). ``per_chromosome``: (weak_ld, weak_ld_halves, weak_ld4, r2min,
+    tag rows) per folder."""
     from bayesmix.ld.weak_ld import calibrate_weak_ld, weak_fourth_moments
 
     calibration = None
     sums = [weak for weak, *_ in per_chromosome]
-    if calibrate and all(weak is not None and halves is not None
-                         for weak, halves, *_ in per_chromosome):
-        sums, calibration = calibrate_weak_ld(sums, [h for _, h, *_ in per_chromosome])
+    split = _with_split_halves(per_chromosome)
+    if calibrate and split:
+        calibrated, calibration = calibrate_weak_ld([sums[k] for k in split],
+                                                    [per_chromosome[k][1] for k in split])
+        for k, chrom_sums in zip(split, calibrated):
+            sums[k] = chrom_sums
     weak, weak4 = [], []
     for chrom_sums, (_, _, fourth, r2min, rows) in zip(sums, per_chromosome):
         fourth = weak_fourth_moments(chrom_sums, fourth, r2min)
         weak.append(np.zeros(len(rows)) if chrom_sums is None else chrom_sums[rows])
         weak4.append(np.zeros(len(rows)) if fourth is None else fourth[rows])
     return np.concatenate(weak), np.concatenate(weak4), calibration
+
+
+def _with_split_halves(per_chromosome) -> list[int]:
+    """Indices of the folders of ``per_chromosome`` (as :func:`_tag_weak_ld`'s) having
+    weak-LD sums and their split-half sums, the ones that can be calibrated."""
+    return [k for k, (weak, halves, *_) in enumerate(per_chromosome)
+            if weak is not None and halves is not None]
+
+
+def _weak_ld_line(chromosomes, per_chromosome, calibration, ld_in_sample) -> str | None:
+    """The line saying what became of the weak-LD sums of :func:`_tag_weak_ld`: calibrated
+    (and over which rows), or used as stored (``ld_in_sample``, or too few rows to
+    calibrate); prefixed with the chromosomes it is about when others have no sums (or, to
+    calibrate, no split-half sums: each such folder has its own warning line). None when no
+    folder has sums."""
+    from bayesmix.ld.weak_ld import MIN_ROWS
+
+    used = ([k for k, (weak, *_) in enumerate(per_chromosome) if weak is not None]
+            if ld_in_sample else _with_split_halves(per_chromosome))
+    if not used:
+        return None
+    if calibration is not None:
+        line = calibration.describe()
+    elif ld_in_sample:
+        line = "weak-LD sums used as stored (--ld-in-sample: the LD is the GWAS sample's own)"
+    else:
+        rows = sum(len(per_chromosome[k][0]) for k in used)
+        line = ("weak-LD sums used as stored, not calibrated for the panel's sampling noise: "
+                + (f"{rows} rows, fewer than the {MIN_ROWS} the calibration needs"
+                   if rows < MIN_ROWS else f"their spread over {rows} rows is degenerate"))
+    if len(used) < len(per_chromosome):
+        line = ", ".join(f"chr{chromosomes[k]}" for k in used) + f": {line}"
+    return line
 
 
 def _ld_paths(ld_template, chromosomes) -> dict:
@@ -327,7 +378,13 @@ def _ld_paths(ld_template, chromosomes) -> dict:
 
 def _check_bim(bim_template, chrom, ld, ld_path) -> str:
     """InputError unless the .bim of ``chrom`` (``@`` of ``bim_template``) lists the LD
-    matrix's SNPs in its order; else the line saying they match."""
+    matrix's SNPs in its order; else the line saying they match, alleles included.
+
+    Alleles that differ are reported (how many, how many of them swapped or on the other
+    strand, the first such SNP), not refused: the MiXeR models use r^2 only and the
+    statistics are aligned to the LD folder's alleles, so the .bim's enter no result. Other
+    alleles than those say the .bim is of another panel or build: the line is then a
+    warning."""
     from bayesmix.io.plink import read_bim
 
     bim_path = str(bim_template).replace("@", chrom)
@@ -336,7 +393,33 @@ def _check_bim(bim_template, chrom, ld, ld_path) -> str:
                                                      ld.snps["snp"].to_numpy()):
         raise InputError(f"the SNPs of {bim_path} differ from those of the LD matrix "
                          f"{ld_path}; build the LD from the same .bim", bim_path)
-    return f"chr{chrom}: the reference SNPs of {ld_path} match {bim_path}"
+    bim_alleles = bim[["a1", "a2"]].to_numpy(dtype=str)
+    ld_alleles = np.char.upper(ld.snps[["a1", "a2"]].to_numpy(dtype=str))
+    differ = np.flatnonzero((bim_alleles != ld_alleles).any(axis=1))
+    if not len(differ):
+        return f"chr{chrom}: the reference SNPs of {ld_path} match {bim_path} (ids and alleles)"
+    other = int((~_same_bases(bim_alleles[differ], ld_alleles[differ])).sum())
+    k = differ[0]
+    return (f"chr{chrom}: {'warning: ' if other else ''}the reference SNPs of {ld_path} match "
+            f"{bim_path} by id, but their alleles differ at {len(differ)} of {len(bim)} SNPs "
+            f"(first {bim['snp'].iloc[k]}: A1/A2 {'/'.join(bim_alleles[k])} in the .bim, "
+            f"{'/'.join(ld_alleles[k])} in the LD; {len(differ) - other} swapped or on the "
+            f"other strand, {other} other alleles): "
+            + ("the .bim may be of another panel or genome build" if other else "harmless, as "
+               "the MiXeR models use r^2 only")
+            + "; the statistics are aligned to the LD folder's alleles, not the .bim's")
+
+
+def _same_bases(alleles: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per row of the (n, 2) allele pairs: whether ``alleles`` is ``reference``'s pair,
+    swapped and/or on the other strand (complemented)."""
+    from bayesmix.io.harmonise import COMPLEMENT
+    from bayesmix.io.sumstats import map_distinct
+
+    (a1, a2), (r1, r2) = alleles.T, reference.T
+    c1, c2 = (map_distinct(a, lambda base: COMPLEMENT.get(base, base)) for a in (a1, a2))
+    return (((a1 == r1) & (a2 == r2)) | ((a1 == r2) & (a2 == r1))
+            | ((c1 == r1) & (c2 == r2)) | ((c1 == r2) & (c2 == r1)))
 
 
 def draw_snp_subset(ld_template, chromosomes, *, bim_template=None, r2: float = 0.8,
