@@ -236,15 +236,20 @@ def run(args):
     print(json.dumps(entry["costs"], indent=1))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("step", choices=["prepare", "run"])
+def add_tool_arguments(parser) -> None:
+    """--workdir, --gctb, --python and --label, shared with benchmarks/ld_gctb.py."""
     parser.add_argument("--workdir", default="/tmp/bayesmix_sbayes_startup")
     parser.add_argument("--gctb", default=os.environ.get("GCTB", "gctb"),
                         help="GCTB 2.x binary (built from source, see docs/ld.md)")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter that runs bayesmix (another venv's for a 'before')")
     parser.add_argument("--label", default="after")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=["prepare", "run"])
+    add_tool_arguments(parser)
     parser.add_argument("--methods", nargs="+", default=["R", "C"], choices=["C", "R"])
     parser.add_argument("--ld", nargs="+", default=["shrunk", "band"],
                         choices=["shrunk", "band", "sparse", "gctb_like"])

@@ -83,6 +83,9 @@ def test_upper_triangle_pieces_merge_into_the_serial_matrix(bfile, kind):
               for a, b in zip(cuts[:-1], cuts[1:])]
     assert pieces[0].nnz < build_ld(prefix, kind, snp_range=(1, 999), **options).nnz
     same_matrix(merge(reversed(pieces)), serial)
+    upper = merge(pieces, mirror=False)      # kept as the whole matrix's upper triangle
+    same_matrix(upper, build_ld(prefix, kind, upper_piece=True, **options))
+    assert upper.meta["upper_piece"] and upper.is_square and 2 * upper.nnz - m == serial.nnz
     with pytest.raises(InputError, match="cover every row"):
         merge(pieces[:-1])
     full_rows = build_ld(prefix, kind, snp_range=(cuts[-2], m), **options)

@@ -67,7 +67,9 @@ def reference_payload(ld, gctb_type):
 def test_streamed_files_equal_the_whole_array_encoding(tmp_path, genotypes, monkeypatch,
                                                        chunk_words):
     """The writer encodes a chunk of rows at a time (numba); bytes and sums as the one-shot
-    numpy encoding gives them, for every type, with chunks smaller than a row too."""
+    numpy encoding gives them, for every type, with chunks smaller than a row too. The
+    upper triangle of the same build (``upper_piece``, rows mirrored chunk by chunk while
+    writing) gives the same two files byte for byte."""
     import bayesmix.ld.gctb as gctb
 
     monkeypatch.setattr(gctb, "WRITE_CHUNK_WORDS", chunk_words)
@@ -85,6 +87,12 @@ def test_streamed_files_equal_the_whole_array_encoding(tmp_path, genotypes, monk
                     else sampling / genotypes.n_samples)
         np.testing.assert_array_equal(info["SamplVar"],
                                       np.float64([f"{v:.9g}" for v in expected]))
+        upper = build_ld(genotypes, kind, progress=False, upper_piece=True, **options)
+        assert upper.nnz < ld.nnz
+        from_upper = write_gctb_ldm(upper, tmp_path / f"u{number}", gctb_type)
+        for suffix in (".bin", ".info"):
+            assert (open(f"{from_upper}{suffix}", "rb").read()
+                    == open(f"{prefix}{suffix}", "rb").read()), (kind, gctb_type, suffix)
 
 
 def test_info_and_bin_layout_by_hand(tmp_path, genotypes):
@@ -175,6 +183,20 @@ def test_rows_that_do_not_sum_to_ldsum_are_reported(tmp_path, genotypes, caplog,
         read_gctb_ldm(prefix)
     warned = [r.getMessage() for r in caplog.records if "LDsum" in r.getMessage()]
     assert len(warned) == 1 and "2 of 300 rows" in warned[0] and "row 30" in warned[0]
+
+
+def test_an_upper_triangle_is_refused_where_the_whole_matrix_is_needed(genotypes):
+    """A build kept as its upper triangle (what --make-*-ldm writes from) is not an LD matrix:
+    SBayes and MiXeR refuse it by name instead of reading half the pairs."""
+    from bayesmix.prepare.mixer_data import MixerData
+    from bayesmix.prepare.summary_data import prepare_summary_data
+
+    upper = build_ld(genotypes, "full", progress=False, upper_piece=True)
+    sumstats = pd.DataFrame({"SNP": upper.snps["snp"]})
+    with pytest.raises(InputError, match="SBayes needs the whole LD matrix"):
+        prepare_summary_data(sumstats, upper)
+    with pytest.raises(InputError, match="MiXeR needs the whole LD matrix"):
+        MixerData.from_ld(upper, np.zeros(upper.shape[0]), np.ones(upper.shape[0]))
 
 
 def test_info_lines_moved_with_their_index_are_named(tmp_path, genotypes):

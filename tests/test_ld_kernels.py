@@ -6,6 +6,8 @@ import scipy.sparse as sp
 
 from bayesmix.kernels.ld import (
     correlations_from_products,
+    lower_extents,
+    mirror_upper_rows,
     prune_pass,
     select_from_cross_products,
     select_block_entries,
@@ -113,6 +115,37 @@ def test_symmetrize_upper_equals_scipy():
     np.testing.assert_array_equal(got.toarray(), expect.toarray())
     for i in range(m):   # columns ascending in each row
         assert np.all(np.diff(indices[indptr[i]:indptr[i + 1]]) > 0)
+
+
+@pytest.mark.parametrize("density", [0.02, 0.15, 1.0])
+def test_mirrored_row_ranges_equal_the_dense_symmetric_matrix(density):
+    """lower_extents + mirror_upper_rows over consecutive row ranges of random sizes give
+    each row of U + triu(U, 1)' (dense, by scipy): its columns ascending, values, and first
+    column; some rows with nothing left of the diagonal, some with nothing right of it."""
+    rng = np.random.default_rng(3)
+    m = 70
+    a = sp.random(m, m, density=density, random_state=rng, format="csr", dtype=np.float32)
+    upper = sp.triu(a, 1, format="csr") + sp.diags(rng.uniform(0.5, 1, m).astype(np.float32),
+                                                   format="csr")
+    upper.sort_indices()
+    indptr = upper.indptr.astype(np.int64)
+    dense = (upper + sp.triu(upper, 1).T).toarray()
+    lower, first = lower_extents(indptr, upper.indices)
+    np.testing.assert_array_equal(lower, (np.tril(dense, -1) != 0).sum(1))
+    np.testing.assert_array_equal(first, [np.flatnonzero(row)[0] for row in dense])
+    cursor, open_from, lo = indptr[:-1].copy(), 0, 0
+    while lo < m:
+        hi = min(m, lo + int(rng.integers(1, 12)))
+        n = int(lower[lo:hi].sum() + indptr[hi] - indptr[lo])
+        out_indptr = np.zeros(hi - lo + 1, np.int64)
+        out_indices, out_values = np.empty(n, np.int32), np.empty(n, np.float32)
+        open_from = mirror_upper_rows(indptr, upper.indices, upper.data, lower, cursor,
+                                      open_from, lo, hi, out_indptr, out_indices, out_values)
+        for i in range(lo, hi):
+            row = slice(out_indptr[i - lo], out_indptr[i - lo + 1])
+            np.testing.assert_array_equal(out_indices[row], np.flatnonzero(dense[i]))
+            np.testing.assert_array_equal(out_values[row], dense[i][dense[i] != 0])
+        lo = hi
 
 
 def test_weighted_r_power_sums_match_dense_sums():

@@ -544,7 +544,8 @@ def run_ld(invocation, run_log) -> int:
         run_log.say(f"Built with {args.thread} thread(s){dask_note(args)}.")
     what = (f"rows {args.snp} of the {kind} LD matrix ({ld.shape[0]} x {ld.shape[1]})"
             if not ld.is_square else f"the {kind} LD matrix of {ld.shape[0]} SNPs")
-    run_log.say(f"Written {what} ({ld.nnz} nonzeros) to [{prefix}.bin] and [{prefix}.info]"
+    nonzeros = 2 * ld.nnz - ld.shape[0] if ld.meta.get("upper_piece") else ld.nnz
+    run_log.say(f"Written {what} ({nonzeros} nonzeros) to [{prefix}.bin] and [{prefix}.info]"
                 + ("; merge the pieces with --mldm LIST --make-full-ldm." if not ld.is_square
                    else "."))
     if args.write_ldm_txt:
@@ -572,8 +573,12 @@ def _build_ld(args, analysis, fingerprint):
                          "a constant rate --cm-per-mb RATE")
     checkpoint = f"{_ld_name(args)}.ldm.{kind}.ckpt"
     Checkpoint.refuse_without_resume(checkpoint, args.resume)
+    # a whole matrix is kept as its upper triangle, mirrored while its files are written
+    # (half the memory); GCTB's pieces (--snp) and the text dump need whole rows
+    upper = args.snp is None and not args.write_ldm_txt
     options = dict(chrom=args.chrom, snp_range=args.snp, threads=args.thread, progress=True,
                    checkpoint=checkpoint, resume=args.resume, fingerprint=fingerprint,
+                   upper_piece=upper,
                    keep=args.keep, remove=args.remove, extract=args.extract,
                    exclude=args.exclude, exclude_mhc=args.exclude_mhc,
                    exclude_regions=args.exclude_region, maf=args.maf, pieces=args.pieces)

@@ -220,6 +220,59 @@ def symmetrize_upper(indptr, indices, values):
 
 
 @njit
+def lower_extents(indptr, indices):
+    """Per row i of the square matrix whose upper triangle (diagonal included) is the CSR:
+    the number of its entries left of the diagonal (stored as (j, i), j < i) and its first
+    column (the smallest such j; i when there is none)."""
+    n = len(indptr) - 1
+    lower = np.zeros(n, dtype=np.int64)
+    first = np.arange(n)
+    for j in range(n):
+        for p in range(indptr[j], indptr[j + 1]):
+            i = indices[p]
+            if i > j:
+                if lower[i] == 0:
+                    first[i] = j
+                lower[i] += 1
+    return lower, first
+
+
+@njit
+def mirror_upper_rows(indptr, indices, values, lower, cursor, open_from, lo, hi,
+                      out_indptr, out_indices, out_values):
+    """Rows ``lo .. hi - 1`` of the full symmetric matrix, as :func:`symmetrize_upper` makes
+    them (transposed entries of earlier rows ascending, then the row's upper part), from its
+    upper triangle, into the CSR ``out_*`` (``out_indptr`` of hi - lo + 1 zeros). Called for
+    consecutive ranges from row 0: ``cursor[j]`` is where row j's entries of columns >= lo
+    start (``indptr[:-1]`` before the first call), ``open_from`` the first row j with some
+    left; both advance. ``lower`` from :func:`lower_extents`. Returns the new ``open_from``."""
+    for i in range(lo, hi):
+        out_indptr[i - lo + 1] = out_indptr[i - lo] + lower[i] + indptr[i + 1] - indptr[i]
+    fill = out_indptr[:-1].copy()
+    while open_from < hi and cursor[open_from] == indptr[open_from + 1]:
+        open_from += 1
+    for j in range(open_from, hi):
+        p = cursor[j]
+        end = indptr[j + 1]
+        while p < end and indices[p] < hi:
+            i = indices[p]
+            if i > j:
+                q = fill[i - lo]
+                out_indices[q] = j
+                out_values[q] = values[p]
+                fill[i - lo] = q + 1
+            p += 1
+        cursor[j] = p
+    for i in range(lo, hi):
+        q = fill[i - lo]
+        for p in range(indptr[i], indptr[i + 1]):
+            out_indices[q] = indices[p]
+            out_values[q] = values[p]
+            q += 1
+    return open_from
+
+
+@njit
 def weighted_r_power_sums(indptr, indices, r, weights, power):
     """Per row j: sum over stored columns i of ``weights[i] * |r_ji| ** power`` (float64).
 

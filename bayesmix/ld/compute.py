@@ -189,10 +189,13 @@ def build_ld(
         ``checkpoint`` (kept on an interrupt, reused with ``resume``; default a temporary
         folder), then merged here. A worker that dies mid-piece has its piece rebuilt.
     pieces : number of row pieces with a ``client`` (default 4 per worker thread).
-    upper_piece : with ``snp_range``: keep only the entries on and right of the diagonal of
-        those rows (their share of the square matrix's upper triangle, half the arithmetic
-        of a full row piece); :func:`~bayesmix.ld.store.merge` mirrors such pieces into the
-        square matrix. What the pieces of a ``client`` build are; not an LD matrix by itself.
+    upper_piece : keep only the entries on and right of the diagonal: of the ``snp_range``
+        rows (their share of the square matrix's upper triangle, half the arithmetic of a
+        full row piece; what the pieces of a ``client`` build are), or without ``snp_range``
+        of the whole square matrix (half the memory of the mirrored matrix).
+        :func:`~bayesmix.ld.store.merge` mirrors such pieces into the square matrix and
+        :func:`~bayesmix.ld.gctb.write_gctb_ldm` writes a whole one's full rows; not an LD
+        matrix by itself.
 
     Raises
     ------
@@ -206,9 +209,8 @@ def build_ld(
     if dtype not in ("float32", "int16"):
         raise InputError(f"--dtype must be float32 or int16, not {dtype!r}")
     Checkpoint.refuse_without_resume(checkpoint, resume)
-    if upper_piece and (snp_range is None or tags is not None):
-        raise InputError("upper_piece is a piece of a square matrix: it needs snp_range and "
-                         "no tags")
+    if upper_piece and tags is not None:
+        raise InputError("upper_piece is a piece of a square matrix: it takes no tags")
     if upper_piece and kind in WEAK_LD_KINDS:
         raise InputError(f"the {kind} kind computes whole rows (their weak-LD sums need the "
                          "full window): build full-row pieces, without upper_piece")
@@ -221,7 +223,7 @@ def build_ld(
                              "opened Genotypes")
         return _build_on_dask(
             client, source, kind, pieces=pieces, folder=checkpoint, resume=resume,
-            progress=progress, fingerprint=fingerprint,
+            progress=progress, fingerprint=fingerprint, mirror=not upper_piece,
             options=dict(chrom=chrom, tags=tags, window_kb=window_kb, window_snps=window_snps,
                          window_cm=window_cm, chisq=chisq, r2min=r2min, gen_map=gen_map,
                          cm_per_mb=cm_per_mb, ne=ne, genmap_n=genmap_n, cutoff=cutoff,
@@ -266,7 +268,7 @@ def build_ld(
            "block_size": str(int(block_size)), "max_memory_mb": repr(float(max_memory_mb)),
            **{k: repr(v) for k, v in window.as_dict().items()},
            "rows": digest_arrays(row_pos), "square": str(square),
-           "upper_piece": str(bool(upper_piece)),
+           "upper_piece": str(bool(upper_piece) and not square),  # square: upper blocks
            "weak_ld": "with halves and fourth moments" if kind in WEAK_LD_KINDS else "False",
            "snps": _table_digest(col_snps), "samples": _table_digest(genotypes.samples)}
     if kind == "shrunk":
@@ -275,12 +277,12 @@ def build_ld(
                            fingerprint={**{f"ld.{k}": v for k, v in own.items()},
                                         **(fingerprint or {})})
     whole_rows = kind in WEAK_LD_KINDS     # their weak sums need every pair of the window
+    upper = (square or bool(upper_piece)) and not whole_rows
     engine = _BlockEngine(genotypes, use, block_size=block_size, missing=missing,
                           max_memory_mb=max_memory_mb, split_halves=whole_rows and n >= 8)
     indptr, indices, values, weak, halves = engine.run(
-        row_pos, lo, hi, min_r2, square=square,
-        upper=(square or bool(upper_piece)) and not whole_rows, transform=transform,
-        threads=threads, progress=progress, label=kind, checkpoint=ckpt)
+        row_pos, lo, hi, min_r2, upper=upper, mirror=upper and square and not upper_piece,
+        transform=transform, threads=threads, progress=progress, label=kind, checkpoint=ckpt)
     meta = dict(
         kind=kind, n_samples=n, missing=missing, min_r2=min_r2,
         chisq=chisq if kind == "sparse" else None,
@@ -306,8 +308,9 @@ def build_ld(
 
 
 def _build_on_dask(client, source, kind, *, pieces, folder, resume, progress, fingerprint,
-                   options) -> LDMatrix:
-    """:func:`build_ld` as Dask tasks of row pieces, merged (see its ``client``)."""
+                   mirror, options) -> LDMatrix:
+    """:func:`build_ld` as Dask tasks of row pieces, merged (see its ``client``); upper
+    pieces are mirrored unless ``mirror`` is False (the upper triangle is then returned)."""
     import json
     import shutil
     import tempfile
@@ -348,7 +351,7 @@ def _build_on_dask(client, source, kind, *, pieces, folder, resume, progress, fi
     try:
         paths = run_tasks(client, _build_piece, tasks, desc=f"LD ({kind}) pieces",
                           unit="pieces", progress=progress)
-        ld = merge(LDMatrix.load(path) for path in paths)
+        ld = merge((LDMatrix.load(path) for path in paths), mirror=mirror)
     except BaseException:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
@@ -662,7 +665,7 @@ class _BlockEngine:
         return selected + (split_weak_sums(block, half_r, block_lo, block_hi, s, diag, min_r2,
                                            col_het, half_n, self.n),)
 
-    def run(self, row_pos, lo, hi, min_r2, *, square, upper, transform, threads, progress,
+    def run(self, row_pos, lo, hi, min_r2, *, upper, mirror, transform, threads, progress,
             label, checkpoint: Checkpoint | None = None):
         """CSR arrays (indptr, indices, values float32) of the selected entries, and per row
         the weak-LD sums of the window's entries left out ((n_rows, 2) float64, see
@@ -671,7 +674,8 @@ class _BlockEngine:
         of the panel (None unless the engine splits halves).
 
         ``upper``: only the entries on and right of the diagonal (rows are then consecutive
-        columns); ``square``: those of every row, mirrored into the full matrix at the end.
+        columns); ``mirror`` (with ``upper``, rows = all columns): mirrored into the full
+        matrix at the end.
         Row blocks already in ``checkpoint`` are read back, the others computed and appended
         to it; a stop request (:func:`bayesmix.interrupt.requested`) raises
         :class:`~bayesmix.interrupt.Interrupted` after the running block, or within it
@@ -681,13 +685,14 @@ class _BlockEngine:
 
         from bayesmix.progress import Progress
 
-        row_counts, row_indices, row_values, row_weak, row_halves = [], [], [], [], []
+        row_counts, row_weak, row_halves = [], [], []
+        indices, values = _GrowingArray(np.int32), _GrowingArray(np.float32)
         first = 0
         if checkpoint is not None and checkpoint.resumed:
             first = int(checkpoint.state["rows_done"])
             row_counts.append(checkpoint.array("counts"))
-            row_indices.append(checkpoint.array("indices"))
-            row_values.append(checkpoint.array("values"))
+            indices.extend(checkpoint.array("indices"))
+            values.extend(checkpoint.array("values"))
             row_weak.append(checkpoint.array("weak").reshape(-1, WEAK_COLUMNS))  # stored flat
             if self.halves is not None:   # two sums per row
                 row_halves.append(checkpoint.array("weak_halves").reshape(-1, 2))
@@ -713,13 +718,14 @@ class _BlockEngine:
                     chunks.append(self._select(row_data, col_data, rows, block_lo, hi[a:b],
                                                s, e, min_r2, transform))
                     s = e
-                counts, indices, values, weak, halves = _merge_row_chunks(chunks, b - a)
+                counts, block_indices, block_values, weak, halves = _merge_row_chunks(chunks,
+                                                                                     b - a)
                 row_counts.append(counts)
-                row_indices.append(indices)
-                row_values.append(values)
+                indices.extend(block_indices)
+                values.extend(block_values)
                 row_weak.append(weak)
-                arrays = {"counts": counts.astype(np.int64), "indices": indices,
-                          "values": values, "weak": weak}
+                arrays = {"counts": counts.astype(np.int64), "indices": block_indices,
+                          "values": block_values, "weak": weak}
                 if halves is not None:
                     row_halves.append(halves)
                     arrays["weak_halves"] = halves
@@ -731,15 +737,35 @@ class _BlockEngine:
         counts = np.concatenate(row_counts)
         indptr = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        indices = np.concatenate(row_indices) if row_indices else np.zeros(0, np.int32)
-        values = np.concatenate(row_values) if row_values else np.zeros(0, np.float32)
+        indices, values = indices.finish(), values.finish()
         weak = None if upper else np.concatenate(row_weak)
         halves = np.concatenate(row_halves) if row_halves and not upper else None
-        row_indices.clear()      # free the per-block pieces before mirroring
-        row_values.clear()
-        if square and upper:
+        if mirror:
             indptr, indices, values = symmetrize_upper(indptr, indices, values)
         return indptr, indices, values, weak, halves
+
+
+class _GrowingArray:
+    """A 1-d array appended to block by block without a second copy of what it holds: it
+    grows by ``ndarray.resize`` (realloc, which remaps a large buffer's pages instead of
+    copying them), so the blocks are freed as they are added and never concatenated. numpy
+    zero-fills what a resize adds, so it grows by 1/4 at a time (at most 25% held unused)."""
+
+    def __init__(self, dtype):
+        self._array = np.empty(1 << 16, dtype=dtype)
+        self._size = 0
+
+    def extend(self, block: np.ndarray) -> None:
+        end = self._size + len(block)
+        if end > len(self._array):
+            self._array.resize(max(end, len(self._array) * 5 // 4), refcheck=False)
+        self._array[self._size:end] = block
+        self._size = end
+
+    def finish(self) -> np.ndarray:
+        """The values appended (the buffer shrunk to them; the object is done)."""
+        self._array.resize(self._size, refcheck=False)
+        return self._array
 
 
 def _weak_arrays(weak, halves) -> dict:

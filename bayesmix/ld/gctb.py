@@ -44,7 +44,8 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open, count_fields, read_bytes
-from bayesmix.kernels.ld import encode_dense_rows, encode_sparse_rows, row_r_sums
+from bayesmix.kernels.ld import (encode_dense_rows, encode_sparse_rows, lower_extents,
+                                 mirror_upper_rows, row_r_sums)
 from bayesmix.ld.store import LDMatrix, int16_scale, merge
 
 log = logging.getLogger("bayesmix")
@@ -76,7 +77,9 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
     last stored column of a row, with 0 for entries not stored. A row piece (rows i..j
     against all columns, e.g. ``build_ld(..., snp_range=(i, j))``) is written in GCTB's piece
     layout (module docstring): Index i - 1 .. j - 1, columns of the whole matrix; name it
-    ``X.snpi-j`` as GCTB does.
+    ``X.snpi-j`` as GCTB does. The upper triangle of a square matrix
+    (``build_ld(..., upper_piece=True)`` without ``snp_range``) is written as the full
+    matrix, its rows mirrored a chunk at a time (the mirrored matrix is never held).
     """
     gctb_type = gctb_type or _KIND_TO_TYPE.get(ld.kind, "sparse")
     if gctb_type not in GCTB_TYPES:
@@ -85,24 +88,17 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
     out_prefix = Path(os.fspath(out_prefix))
     if not re.search(r"\.ldm\.(full|band|sparse|shrunk)$", out_prefix.name):
         out_prefix = out_prefix.with_name(f"{out_prefix.name}.ldm.{gctb_type}")
-    indptr, indices, values = ld.csr_arrays()
-    indptr = np.asarray(indptr, dtype=np.int64)
-    values = np.ascontiguousarray(values, dtype=np.float32)
+    rows = _RowSource(ld)
     snps = ld.snps
     n_rows, n_cols = ld.shape
     col_bp = ld.ref_snps["bp"].to_numpy()
-    counts = np.diff(indptr)
-    if (counts == 0).any():
-        i = int(np.flatnonzero(counts == 0)[0])
-        raise InputError(f"row {i + 1} ({snps['snp'].iloc[i]}) stores no values; GCTB needs "
-                         f"at least the diagonal")
     if gctb_type == "full":
         starts, ends = np.zeros(n_rows, np.int64), np.full(n_rows, n_cols - 1, np.int64)
     else:
-        starts = indices[indptr[:-1]].astype(np.int64)
-        ends = indices[indptr[1:] - 1].astype(np.int64)
-    sizes = counts if gctb_type == "sparse" else ends - starts + 1
-    ld_sum, sampling_sums = row_r_sums(indptr, values)
+        starts, ends = rows.first_column, rows.last_column
+    sizes = rows.counts if gctb_type == "sparse" else ends - starts + 1
+    with atomic_open(f"{out_prefix}.bin", "wb") as fh:
+        ld_sum, sampling_sums = _write_payload(fh, gctb_type, rows, starts, sizes)
     # GCTB writes the panel size (number of kept individuals) as N for every SNP
     n_panel = (np.full(n_rows, float(ld.n_samples)) if ld.n_samples
                else snps["n"].to_numpy().astype(np.float64))
@@ -110,8 +106,6 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
     if gctb_type != "shrunk":
         sampl_var = np.where(n_panel > 0, sampling_sums / np.where(n_panel > 0, n_panel, 1),
                              0.0)
-    with atomic_open(f"{out_prefix}.bin", "wb") as fh:
-        _write_payload(fh, gctb_type, indptr, indices, values, starts, sizes)
     info = pd.DataFrame({
         "Chrom": snps["chr"], "ID": snps["snp"], "GenPos": snps["cm"], "PhysPos": snps["bp"],
         "A1": snps["a1"], "A2": snps["a2"], "A1Freq": snps["freq"],
@@ -125,27 +119,80 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
 
 
 #: words of one chunk of the ``.bin`` written at a time (the whole payload is never held)
-WRITE_CHUNK_WORDS = 1 << 24
+WRITE_CHUNK_WORDS = 1 << 22
 
 
-def _write_payload(fh, gctb_type, indptr, indices, values, starts, sizes) -> None:
-    """The ``.bin`` of CSR rows, a chunk of rows at a time (:data:`WRITE_CHUNK_WORDS`): dense
-    rows (``sizes[i]`` float32 values from column ``starts[i]``) or sparse rows (indices,
-    then values; ``sizes`` = entries per row)."""
-    words = sizes * (2 if gctb_type == "sparse" else 1)
-    ends = np.cumsum(words)
-    lo = 0
-    while lo < len(sizes):
-        done = ends[lo - 1] if lo else 0
-        hi = max(int(np.searchsorted(ends, done + WRITE_CHUNK_WORDS, side="right")), lo + 1)
-        if gctb_type == "sparse":
-            chunk = np.empty(int(ends[hi - 1] - done), dtype="<u4")
-            encode_sparse_rows(indptr, indices, values, lo, hi, chunk)
+class _RowSource:
+    """The rows of an LD matrix for the writer, in CSR chunks: those of a CSR matrix, or the
+    mirrored rows of a square matrix's upper triangle (``meta["upper_piece"]``).
+
+    counts, first_column, last_column : per row, stored entries and first/last column.
+    """
+
+    def __init__(self, ld: LDMatrix):
+        self.upper = bool(ld.meta.get("upper_piece"))
+        if self.upper and not ld.is_square:
+            raise InputError("an upper-triangle piece of a build on Dask is not a matrix by "
+                             "itself: merge the pieces first (bayesmix.ld.store.merge)")
+        indptr, self.indices, values = ld.csr_arrays()
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.values = np.ascontiguousarray(values, dtype=np.float32)
+        upper_counts = np.diff(self.indptr)
+        if (upper_counts == 0).any():   # (a square matrix's upper part holds the diagonal)
+            i = int(np.flatnonzero(upper_counts == 0)[0])
+            raise InputError(f"row {i + 1} ({ld.snps['snp'].iloc[i]}) stores no values; GCTB "
+                             f"needs at least the diagonal")
+        if self.upper:
+            self.lower, self.first_column = lower_extents(self.indptr, self.indices)
+            self.counts = self.lower + upper_counts
         else:
-            chunk = np.zeros(int(ends[hi - 1] - done), dtype="<f4")
-            encode_dense_rows(indptr, indices, values, starts, sizes, lo, hi, chunk)
+            self.counts = upper_counts
+            self.first_column = self.indices[self.indptr[:-1]].astype(np.int64)
+        self.last_column = self.indices[self.indptr[1:] - 1].astype(np.int64)
+
+    def chunks(self, words: np.ndarray, budget: int):
+        """(lo, hi, indptr, indices, values) of consecutive row ranges whose ``words`` (per
+        row) add up to at most ``budget`` (one row at least), CSR arrays local to the
+        range."""
+        ends = np.cumsum(words)
+        cursor, open_from = self.indptr[:-1].copy(), 0
+        lo = 0
+        while lo < len(words):
+            done = ends[lo - 1] if lo else 0
+            hi = max(int(np.searchsorted(ends, done + budget, side="right")), lo + 1)
+            if self.upper:
+                n = int(self.counts[lo:hi].sum())
+                indptr = np.zeros(hi - lo + 1, np.int64)
+                indices, values = np.empty(n, np.int32), np.empty(n, np.float32)
+                open_from = mirror_upper_rows(self.indptr, self.indices, self.values,
+                                              self.lower, cursor, open_from, lo, hi, indptr,
+                                              indices, values)
+            else:
+                a, b = self.indptr[lo], self.indptr[hi]
+                indptr = self.indptr[lo:hi + 1] - a
+                indices, values = self.indices[a:b], self.values[a:b]
+            yield lo, hi, indptr, indices, values
+            lo = hi
+
+
+def _write_payload(fh, gctb_type, rows: _RowSource, starts, sizes):
+    """The ``.bin`` of the rows, a chunk of rows at a time (:data:`WRITE_CHUNK_WORDS`): dense
+    rows (``sizes[i]`` float32 values from column ``starts[i]``) or sparse rows (indices,
+    then values; ``sizes`` = entries per row). Returns the rows' (LDsum, sum of
+    (1 - r^2)^2), summed in the stored order."""
+    words = sizes * (2 if gctb_type == "sparse" else 1)
+    ld_sum, sampling = np.empty(len(sizes)), np.empty(len(sizes))
+    for lo, hi, indptr, indices, values in rows.chunks(words, WRITE_CHUNK_WORDS):
+        if gctb_type == "sparse":
+            chunk = np.empty(int(words[lo:hi].sum()), dtype="<u4")
+            encode_sparse_rows(indptr, indices, values, 0, hi - lo, chunk)
+        else:
+            chunk = np.zeros(int(words[lo:hi].sum()), dtype="<f4")
+            encode_dense_rows(indptr, indices, values, starts[lo:hi], sizes[lo:hi], 0,
+                              hi - lo, chunk)
         chunk.tofile(fh)
-        lo = hi
+        ld_sum[lo:hi], sampling[lo:hi] = row_r_sums(indptr, values)
+    return ld_sum, sampling
 
 
 def _piece_offset(ld: LDMatrix) -> int:

@@ -231,6 +231,14 @@ class LDMatrix:
     def kind(self) -> str:
         return self.meta.get("kind", "unknown")
 
+    def refuse_upper_triangle(self, use: str) -> None:
+        """InputError when this holds only the entries on and right of the diagonal
+        (``build_ld(..., upper_piece=True)``), which ``use`` (e.g. "SBayes") needs whole."""
+        if self.meta.get("upper_piece"):
+            raise InputError(f"{use} needs the whole LD matrix; this one holds only its upper "
+                             f"triangle (built with upper_piece=True): mirror it with "
+                             f"bayesmix.ld.store.merge([ld]) (or write it with write_gctb_ldm)")
+
     @property
     def is_square(self) -> bool:
         """True when rows and columns are the same SNPs (the matrix is then symmetric)."""
@@ -457,14 +465,15 @@ def _load_weak_ld(folder: Path, n_rows: int) -> dict:
     return arrays
 
 
-def merge(pieces) -> LDMatrix:
+def merge(pieces, *, mirror: bool = True) -> LDMatrix:
     """Concatenate row pieces that share the same column SNPs into one matrix.
 
     Pieces are what ``--snp i-j`` builds produce (rows i..j against all reference columns);
     they are ordered by where their first row sits among the columns, must not overlap, and
     the result is square when the merged rows equal the columns. Pieces of the upper
     triangle (``build_ld(upper_piece=True)``, a build on Dask) must cover every row and are
-    mirrored into the square matrix.
+    mirrored into the square matrix (``mirror=False``: kept as the upper triangle of the
+    square matrix, ``meta["upper_piece"]`` True, for :func:`~bayesmix.ld.gctb.write_gctb_ldm`).
     """
     pieces = list(pieces)
     if not pieces:
@@ -498,6 +507,9 @@ def merge(pieces) -> LDMatrix:
     meta = dict(pieces[0].meta)
     for key in ("snp_range", "upper_piece"):
         meta.pop(key, None)
+    if upper and not mirror:
+        meta["upper_piece"] = True
+    mirror = upper and mirror
     meta["merged_pieces"] = len(pieces)
     ref = None if _same_snps(snps, ref) else ref
     if upper and ref is not None:
@@ -512,13 +524,13 @@ def merge(pieces) -> LDMatrix:
     if all(p.dtype == "int16" for p in pieces) and len({p.scale for p in pieces}) == 1:
         # one int16 code for all pieces (a diagonal of 1 in each): keep the codes as they are
         data = np.concatenate([np.asarray(p.data) for p in pieces])
-        if upper:  # mirrored as the serial build mirrors its upper triangle
+        if mirror:  # as the serial build mirrors its upper triangle
             indptr, indices, data = symmetrize_upper(indptr, indices, data)
         indptr = indptr.astype(np.int32 if len(data) < 2**31 else np.int64)
         return LDMatrix(indptr, indices, data, snps, ref, meta, pieces[0].scale, **weak)
     dtype = "int16" if all(p.dtype == "int16" for p in pieces) else "float32"
     values = np.concatenate([p.values() for p in pieces])
-    if upper:
+    if mirror:
         indptr, indices, values = symmetrize_upper(indptr, indices, values)
     return LDMatrix.from_csr(indptr, indices, values, snps, ref, meta=meta, dtype=dtype,
                              **weak)

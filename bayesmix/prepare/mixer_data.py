@@ -122,6 +122,7 @@ class MixerData:
         sample's own LD); their fourth moments as :func:`bayesmix.ld.weak_ld.
         weak_fourth_moments` gives them.
         """
+        ld.refuse_upper_triangle("MiXeR")
         indptr, indices, r = ld.csr_arrays()
         freq = ld.ref_snps["freq"].to_numpy(dtype=np.float64)
         het = 2.0 * freq * (1.0 - freq)

@@ -197,6 +197,7 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
     """
     if not ld.is_square:
         raise InputError(f"SBayes needs a square LD matrix (rows = columns); got {ld.shape}")
+    ld.refuse_upper_triangle("SBayes")
     source = sumstats.attrs.get("path")
     require_sample_size(sumstats, "add an N column, or write a .ma with N (bayesmix munge "
                         "--n N)")
