@@ -363,3 +363,85 @@ def test_alphabet_prior_options_reach_the_fingerprint():
         # InvGamma(alpha = nu / 2, beta = nu s2 / 2), nu = 4, s2 = (nu - 2) / nu (1 - hsq) var_y
         beta = 4 / 2 * (4 - 2) / 4 * (1 - hsq) * var_y
         assert fp["prior of sig2_e"] == f"InvGammaRV(2, {beta:.10g})"
+
+
+@pytest.fixture(scope="module")
+def small_run(bfile22, tmp_path_factory):
+    """Arguments of a short bayesmix-gctb BayesC run on 300 shipped SNPs and a simulated
+    trait (``--out`` appended by the tests), and its uninterrupted .parRes."""
+    import os
+
+    from bayesmix.cli.gctb import main
+    from bayesmix.io.plink import Genotypes
+    from bayesmix.simulate.effects import bayesc_effects
+    from bayesmix.simulate.phenotype import simulate_phenotypes, write_phen
+
+    work = tmp_path_factory.mktemp("write_stop")
+    snps = Genotypes.open(bfile22).snps["snp"].to_numpy()[:300]
+    (work / "snps.txt").write_text("\n".join(snps) + "\n")
+    geno = Genotypes.open(bfile22, extract=snps)
+    rng = np.random.default_rng(5)
+    pheno = simulate_phenotypes(geno, bayesc_effects(geno.heterozygosity, 0.5, rng=rng,
+                                                     n_causal=5), 0.5, rng=rng)
+    write_phen(work / "y.phen", pheno.samples, pheno.y)
+    argv = ["--bfile", str(bfile22), "--extract", str(work / "snps.txt"), "--pheno",
+            str(work / "y.phen"), "--bayes", "C", "--chain-length", "60", "--burn-in", "20",
+            "--thin", "2", "--out-freq", "0", "--seed", "3"]
+    assert main([*argv, "--out", str(work / "ref")]) == 0
+    assert not os.path.exists(work / "ref.ckpt.chain0")
+    return work, argv, (work / "ref.parRes").read_text()
+
+
+OUTPUTS = (".parRes", ".snpRes", ".mcmcsamples.Par", ".mcmcsamples.SnpEffects", ".nc")
+
+
+def test_a_signal_while_the_outputs_are_written_waits_for_them(small_run, monkeypatch):
+    """SIGINT arriving as the outputs are written (an audit lost every output but the
+    .parRes and the checkpoint with them): the writing finishes, the run exits 0 saying
+    the signal came after the work, and the checkpoint is gone."""
+    import os
+
+    import bayesmix.report.gctb as report
+    from bayesmix import interrupt
+    from bayesmix.cli.gctb import main
+
+    work, argv, expected = small_run
+    real = report.write_outputs
+
+    def signalled(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)            # the handler runs here, in the middle of the writing
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report, "write_outputs", signalled)
+    try:
+        rc = main([*argv, "--out", str(work / "sig")])
+    finally:
+        interrupt.forget()
+    assert rc == 0
+    assert all((work / f"sig{suffix}").exists() for suffix in OUTPUTS)
+    assert (work / "sig.parRes").read_text() == expected
+    assert not (work / "sig.ckpt.chain0").exists()
+    assert "arrived after the work had finished" in (work / "sig.log").read_text()
+
+
+def test_a_run_that_dies_while_writing_keeps_its_checkpoint(small_run, monkeypatch):
+    """The chains' checkpoints go only after the outputs are written: a run that fails there
+    (disk full, killed) is finished by --resume without sampling again, with the outputs
+    of an uninterrupted run."""
+    import bayesmix.report.gctb as report
+    from bayesmix.cli.gctb import main
+
+    work, argv, expected = small_run
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_outputs", disk_full)
+    with pytest.raises(OSError):
+        main([*argv, "--out", str(work / "full")])
+    assert (work / "full.ckpt.chain0").exists()
+    monkeypatch.undo()
+    assert main([*argv, "--resume", "--out", str(work / "full")]) == 0
+    assert (work / "full.parRes").read_text() == expected
+    assert not (work / "full.ckpt.chain0").exists()

@@ -94,7 +94,7 @@ def _sample(args, model, make_steps, settings, run_log, *, cores: int):
                     f"posterior SD and ESS will be NA (summaries need hundreds of draws)")
     with dask_client(args) as client:
         return run_chains(model, make_steps, settings, chains=args.chains, cores=cores,
-                          progress_stream=run_log, client=client)
+                          progress_stream=run_log, client=client, keep_checkpoints=True)
 
 
 def _need_statistics(invocation) -> None:
@@ -329,8 +329,12 @@ def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
     """Posterior table, GCTB files and the closing lines of an MCMC run (``unscaled``: the
     effects are per allele, as GCTB writes them for BayesS or --unscale-genotype). An
     interrupted run writes the outputs of its finished iterations (if any draw was kept)
-    and exits with 128 + the signal number."""
+    and exits with 128 + the signal number. The chains' checkpoints are removed only once
+    every output is written, and a signal that arrives while they are written waits for them
+    (a run stopped there lost its finished chains: the checkpoints were already gone)."""
+    from bayesmix import interrupt
     from bayesmix.cli.common import stopped
+    from bayesmix.inference.chain import remove_checkpoints
     from bayesmix.report.gctb import format_par_res, write_outputs
 
     resume = f"rerun the same command with --resume to finish ({result.progress_summary()})"
@@ -341,8 +345,11 @@ def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
     run_log.say("Posterior statistics from MCMC samples:")
     run_log.say(format_par_res(result))
     run_log.say()
-    paths = write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
-                          netcdf=not args.no_netcdf, unscaled=unscaled)
+    with interrupt.deferred():
+        paths = write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
+                              netcdf=not args.no_netcdf, unscaled=unscaled)
+        if not result.interrupted:
+            remove_checkpoints(result.settings, range(len(result.chains)))
     for path in paths + [f"{args.out}.log"]:
         run_log.say(f"Wrote {path}")
     run_log.say(f"Analysis finished in {time.time() - started:.1f} s "

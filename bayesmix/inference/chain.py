@@ -433,6 +433,7 @@ def check_checkpoints(settings: ChainSettings, fingerprint: dict, chains) -> dic
 
 
 def remove_checkpoints(settings: ChainSettings, chains) -> None:
+    """Delete the checkpoint files of ``chains`` (those that exist)."""
     for c in chains:
         path = checkpoint_path(settings, c)
         if path is not None and path.exists():
@@ -805,7 +806,7 @@ def _run_on_dask(client, model, make_steps, settings, fingerprint, chains: int,
 
 
 def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, cores: int = 1,
-               progress_stream=None, client=None):
+               progress_stream=None, client=None, keep_checkpoints: bool = False):
     """Run ``chains`` chains (in ``cores`` forked processes, or as Dask tasks) and combine
     them.
 
@@ -814,7 +815,9 @@ def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, c
     SIGTERM, SIGHUP) stops the running chains at their iteration boundaries (forked workers
     get the signal passed on) and starts no further chain; chains not started are returned
     as their checkpointed part (resume) or empty. Checkpoints are removed once every chain
-    has completed. Returns a :class:`~bayesmix.inference.results.ChainsResult`; progress
+    has completed, unless ``keep_checkpoints``: every chain then keeps its final checkpoint
+    and the caller removes them (:func:`remove_checkpoints`) once the results are saved, so
+    a run stopped while writing them loses nothing (``resume`` finds the chains complete). Returns a :class:`~bayesmix.inference.results.ChainsResult`; progress
     lines go to ``progress_stream`` (stdout by default; forked workers print to their
     stdout).
 
@@ -847,11 +850,11 @@ def run_chains(model, make_steps, settings: ChainSettings, *, chains: int = 1, c
                 results[c] = _run_chain(model, steps, settings, chain=c,
                                         fingerprint=fingerprint, chain_label=label(c),
                                         progress_stream=progress_stream,
-                                        keep_final=chains > 1)
+                                        keep_final=chains > 1 or keep_checkpoints)
         else:
             results = _run_forked(model, make_steps, settings, fingerprint, chains, cores)
         combined = [results[c] if c in results else _unstarted_result(model, settings, c)
                     for c in range(chains)]
-        if not any(r.interrupted for r in combined):
+        if not keep_checkpoints and not any(r.interrupted for r in combined):
             remove_checkpoints(settings, range(chains))
     return ChainsResult.from_chains(model, settings, combined)
