@@ -53,6 +53,11 @@ def test_errors_exit_1_without_traceback(tmp_path, bfile21, capsys):
     assert "PLINK fileset not found" in capsys.readouterr().err
     assert main(["ld", "convert", str(tmp_path / "nothing.ld"), "--to", "text",
                  "--out", str(tmp_path / "x")]) == 1
+    capsys.readouterr()
+    # refused before any LD is computed (it was a ValueError traceback after the build)
+    assert main(["ld", "--bfile", str(bfile21), "--kind", "full", "--snp", "1-50",
+                 "--layout", "upper", "--out", str(tmp_path / "x")]) == 1
+    assert "--layout upper stores square matrices" in capsys.readouterr().err
 
 
 def test_eigen_action(tmp_path, bfile21):

@@ -185,6 +185,25 @@ def test_rows_that_do_not_sum_to_ldsum_are_reported(tmp_path, genotypes, caplog,
     assert len(warned) == 1 and "2 of 300 rows" in warned[0] and "row 30" in warned[0]
 
 
+def test_gctb_types_that_change_the_analysis_are_refused_or_warned(tmp_path, genotypes,
+                                                                    caplog):
+    """An audit wrote window LD as GCTB 'shrunk' (SamplVar 0: SBayes then skips the LD
+    sampling-variance correction) without a word: refused, as shrunk LD written as another
+    type is. Sparse LD as 'full' stores its left-out pairs as zeros: a warning."""
+    window = build_ld(genotypes, "window", window_kb=100, progress=False)
+    with pytest.raises(InputError, match="window LD matrix cannot be written as GCTB 'shrunk'"):
+        write_gctb_ldm(window, tmp_path / "w", "shrunk")
+    shrunk = build_ld(genotypes, "shrunk", cm_per_mb=1.0, progress=False)
+    with pytest.raises(InputError, match="write it as 'shrunk'"):
+        write_gctb_ldm(shrunk, tmp_path / "s", "band")
+    sparse = build_ld(genotypes, "sparse", progress=False)
+    with caplog.at_level("WARNING", logger="bayesmix"):
+        write_gctb_ldm(sparse, tmp_path / "f", "full")
+        write_gctb_ldm(window, tmp_path / "b", "band")
+    warned = [r.getMessage() for r in caplog.records if "stored r = 0" in r.getMessage()]
+    assert len(warned) == 1 and "sparse LD matrix is written as GCTB full" in warned[0]
+
+
 def test_an_upper_triangle_is_refused_where_the_whole_matrix_is_needed(genotypes):
     """A build kept as its upper triangle (what --make-*-ldm writes from) is not an LD matrix:
     SBayes and MiXeR refuse it by name instead of reading half the pairs."""

@@ -174,6 +174,9 @@ def _build(invocation, run_log) -> int:
     from bayesmix.ld.compute import build_ld
 
     args = invocation.args
+    if args.layout == "upper" and (args.tags or args.snp):
+        raise InputError("--layout upper stores square matrices: --tags and --snp build "
+                         "rectangular ones (use --layout csr)")
     resumable, kept = _resumable(invocation)
     kind_options = {"sparse": {"chisq": args.chisq}, "r2": {"r2min": args.r2min},
                     "shrunk": {"ne": args.ne, "genmap_n": args.genmap_n,

@@ -439,6 +439,9 @@ def _row_positions(col_snps, tags, snp_range):
             raise InputError(f"--snp {first}-{last}: expected 1 <= i <= j")
         if first > len(row_pos):
             raise InputError(f"--snp {first}-{last}: only {len(row_pos)} SNPs are available")
+        if last > len(row_pos):   # as GCTB: the range ends at the last SNP
+            log.info("ld: --snp %d-%d ends past the last of the %d SNPs: rows %d-%d built",
+                     first, last, len(row_pos), first, len(row_pos))
         row_pos = row_pos[first - 1:min(last, len(row_pos))]
         square = square and len(row_pos) == len(col_snps)
     return row_pos, square

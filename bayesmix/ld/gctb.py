@@ -84,6 +84,7 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
     gctb_type = gctb_type or _KIND_TO_TYPE.get(ld.kind, "sparse")
     if gctb_type not in GCTB_TYPES:
         raise InputError(f"GCTB type must be one of {', '.join(GCTB_TYPES)}, not {gctb_type!r}")
+    _check_type_fits_kind(ld.kind, gctb_type)
     first_row = 0 if ld.is_square else _piece_offset(ld)
     out_prefix = Path(os.fspath(out_prefix))
     if not re.search(r"\.ldm\.(full|band|sparse|shrunk)$", out_prefix.name):
@@ -116,6 +117,24 @@ def write_gctb_ldm(ld: LDMatrix, out_prefix, gctb_type: str | None = None) -> Pa
     with atomic_open(f"{out_prefix}.info", "wt") as fh:
         info.to_csv(fh, sep=" ", index=False, float_format="%.9g")
     return out_prefix
+
+
+def _check_type_fits_kind(kind: str, gctb_type: str) -> None:
+    """Refuse writing shrunk LD as another GCTB type or other LD as ``shrunk``: SBayes reads
+    the type as what the matrix is (a shrunk file's SamplVar is 0 and its LD sampling
+    variance is not corrected for), so the analysis would change. Warn when a dense-row type
+    writes a matrix that leaves pairs out (window, sparse, r2): they become stored zeros."""
+    known = kind in _KIND_TO_TYPE
+    if known and (kind == "shrunk") != (gctb_type == "shrunk"):
+        raise InputError(f"a {kind} LD matrix cannot be written as GCTB {gctb_type!r}: SBayes "
+                         f"treats shrunk files apart (no LD sampling-variance correction), so "
+                         f"the analysis would change; write it as "
+                         f"{_KIND_TO_TYPE[kind]!r}")
+    if (kind, gctb_type) in (("window", "full"), ("sparse", "full"), ("sparse", "band"),
+                             ("r2", "full"), ("r2", "band")):
+        log.warning("warning: the %s LD matrix is written as GCTB %s: the pairs it leaves out "
+                    "become stored r = 0 entries (they add to SamplVar); write it as %r to "
+                    "keep them out", kind, gctb_type, _KIND_TO_TYPE[kind])
 
 
 #: words of one chunk of the ``.bin`` written at a time (the whole payload is never held)

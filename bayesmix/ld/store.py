@@ -376,7 +376,9 @@ class LDMatrix:
         if self.is_band:
             return self.to_csr().save(path, layout=layout)
         if layout == "upper" and not self.is_square:
-            raise ValueError("the 'upper' layout needs a square (symmetric) matrix")
+            raise InputError("the 'upper' layout needs a square (symmetric) matrix: this one "
+                             f"is {self.shape[0]} x {self.shape[1]} (tags or a --snp piece); "
+                             "use --layout csr")
         path = Path(path)
         meta = dict(self.meta)
         meta.update(format=FORMAT_NAME, version=FORMAT_VERSION, dtype=self.dtype,
