@@ -27,6 +27,15 @@ def test_a_file_where_the_directory_should_be(tmp_path):
             pass
 
 
+def test_a_prefix_ending_with_a_separator_is_refused(tmp_path):
+    """--out data/ wrote data/.parRes, data/.snpRes ... (hidden files; audit)."""
+    with pytest.raises(InputError, match="ends with a directory separator") as caught:
+        with claim_outputs(f"{tmp_path}/"):
+            pass
+    assert os.path.join(f"{tmp_path}/", "run1") in str(caught.value)
+    assert not list(tmp_path.iterdir())
+
+
 def test_an_unwritable_directory():
     """/proc/self refuses new files even to root (these tests run as root, so chmod would
     not show anything)."""

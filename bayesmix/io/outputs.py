@@ -41,6 +41,10 @@ def _size_text(n: int) -> str:
 def check_output_directory(prefix, expected_bytes: int = 0) -> Path:
     """The directory of ``prefix`` after checking it exists, is writable and has at least
     ``expected_bytes`` free; :class:`~bayesmix.errors.InputError` otherwise."""
+    if str(prefix).endswith(("/", os.sep)):
+        raise InputError("the output prefix ends with a directory separator: outputs are "
+                         "PREFIX.EXT, here hidden files .EXT inside the directory; give a "
+                         f"prefix such as {os.path.join(str(prefix), 'run1')}", prefix)
     directory = Path(prefix).parent
     shown = str(directory) if str(directory) != "." else "the current directory"
     if not directory.exists():
