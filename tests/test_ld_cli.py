@@ -8,7 +8,7 @@ from bayesmix.io.plink import read_bim
 from bayesmix.ld import LDMatrix, read_gctb_ldm
 
 
-def test_build_pieces_merge_convert_scores_prune(tmp_path, bfile21):
+def test_build_pieces_merge_convert_scores_prune(tmp_path, bfile21, capsys):
     snps = tmp_path / "snps.txt"
     snps.write_text("\n".join(read_bim(f"{bfile21}.bim")["snp"].iloc[:400]) + "\n")
     common = ["ld", "--bfile", str(bfile21), "--extract", str(snps), "--kind", "r2",
@@ -22,6 +22,11 @@ def test_build_pieces_merge_convert_scores_prune(tmp_path, bfile21):
     merged = LDMatrix.load(tmp_path / "merged.ld")
     assert merged.is_square and whole.shape == merged.shape == (400, 400)
     np.testing.assert_allclose(merged.to_scipy().toarray(), whole.to_scipy().toarray(), atol=1e-7)
+    capsys.readouterr()
+    assert main(["ld", "merge", str(tmp_path / "p151-400.ld"), "--out",
+                 str(tmp_path / "part.ld")]) == 0        # a piece missing: said so
+    assert ("cover 250 of the 400 rows (first missing: row 1, 150 in all)"
+            in capsys.readouterr().out)
 
     assert main(["ld", "convert", str(tmp_path / "whole.ld"), "--to", "gctb",
                  "--out", str(tmp_path / "g")]) == 0

@@ -218,6 +218,12 @@ def _merge(invocation, run_log) -> int:
     merged.save(args.out, layout=args.layout)
     run_log.say(f"ld: merged {len(args.inputs)} pieces into {args.out}: {merged.shape[0]} x "
                 f"{merged.shape[1]}")
+    if not merged.is_square:
+        have = set(merged.snps["snp"])
+        missing = [k for k, snp in enumerate(merged.ref_snps["snp"]) if snp not in have]
+        run_log.say(f"warning: the pieces cover {merged.shape[0]} of the {merged.shape[1]} "
+                    f"rows (first missing: row {missing[0] + 1}, {len(missing)} in all): "
+                    f"the result is a row piece, not the square matrix; merge every piece")
     return 0
 
 
