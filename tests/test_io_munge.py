@@ -158,3 +158,118 @@ def test_munge_explicit_columns_and_bad_column_syntax(tmp_path, bfile22, capsys)
     assert main(["munge", "--sumstats", str(tmp_path / "odd.txt"), "--ref", str(bfile22),
                  "--out", str(out), "--column", "marker"]) == 1
     assert "NAME=CANONICAL" in capsys.readouterr().err
+
+
+def _reference(bfile22, n):
+    return Genotypes.open(bfile22).snps.iloc[:n].reset_index(drop=True)
+
+
+def _munge(tmp_path, bfile22, path, *options):
+    out = tmp_path / "out"
+    rc = main(["munge", "--sumstats", str(path), "--ref", str(bfile22), "--out", str(out),
+               *options])
+    return rc, out
+
+
+def test_munge_plink2_logistic_keeps_the_log_odds_ratio_and_prints_the_notes(tmp_path, bfile22,
+                                                                            capsys):
+    """plink2 logistic output: BETA is log(OR) with SE = LOG(OR)_SE. Its SE went unrecognised
+    and munge replaced every BETA by one derived from Z for a variance-1 trait; the reader's
+    notes (BETA = log(OR)) were not printed."""
+    snps = _reference(bfile22, 60)
+    rng = np.random.default_rng(11)
+    log_or, se = rng.normal(0, 0.1, 60).tolist(), rng.uniform(0.03, 0.08, 60).tolist()
+    tested_ref = np.arange(60) % 4 == 1  # A1 = REF (the reference's a2): effect of the other
+    lines = ["#CHROM\tPOS\tID\tREF\tALT\tA1\tA1_FREQ\tTEST\tOBS_CT\tOR\tLOG(OR)_SE\tZ_STAT\tP\t"
+             "ERRCODE"]
+    for k, s in snps.iterrows():
+        b = -log_or[k] if tested_ref[k] else log_or[k]  # per A1
+        a1 = s["a2"] if tested_ref[k] else s["a1"]
+        lines.append(f"{s['chr']}\t{s['bp']}\t{s['snp']}\t{s['a2']}\t{s['a1']}\t{a1}\t0.3\tADD\t"
+                     f"900\t{float(np.exp(b))!r}\t{se[k]!r}\t{b / se[k]!r}\t0.5\t.")
+    (tmp_path / "g.glm.logistic").write_text("\n".join(lines) + "\n")
+    rc, out = _munge(tmp_path, bfile22, tmp_path / "g.glm.logistic")
+    assert rc == 0
+    ma = read_sumstats(f"{out}.ma")
+    np.testing.assert_allclose(ma["BETA"], log_or, rtol=1e-7)  # the reference's a1 effects
+    np.testing.assert_allclose(ma["SE"], se, rtol=1e-7)
+    printed = capsys.readouterr().out
+    note = "g.glm.logistic: BETA = log(OR); SE taken as the SE of log(OR)"
+    assert note in printed and note in open(f"{out}.log").read()
+
+
+def test_munge_saige_effects_keep_their_sign(tmp_path, bfile22):
+    """SAIGE's BETA is for Allele2; read for Allele1 every sign was flipped (and MarkerID was
+    not read as the id, so no SNP matched the reference)."""
+    snps = _reference(bfile22, 40)
+    truth = np.random.default_rng(12).normal(0, 0.1, 40).tolist()  # of the reference's a1
+    lines = ["CHR POS MarkerID Allele1 Allele2 AC_Allele2 AF_Allele2 imputationInfo N BETA SE "
+             "Tstat var p.value"]
+    lines += [f"{s['chr']} {s['bp']} {s['snp']} {s['a2']} {s['a1']} 10 0.3 1 800 {truth[k]!r} "
+              f"0.05 1 1 0.5" for k, s in snps.iterrows()]
+    (tmp_path / "saige.txt").write_text("\n".join(lines) + "\n")
+    rc, out = _munge(tmp_path, bfile22, tmp_path / "saige.txt")
+    assert rc == 0
+    ma = read_sumstats(f"{out}.ma")
+    assert ma["SNP"].tolist() == snps["snp"].tolist()
+    np.testing.assert_allclose(ma["BETA"], truth, rtol=1e-7)
+
+
+def test_munge_p_of_one_without_se_counts_as_missing(tmp_path, bfile22):
+    """BETA and P, no SE: rows with P = 1 have no SE; they were dropped as 'SE <= 0'."""
+    snps = _reference(bfile22, 50)
+    p_one = {3, 8, 21, 30, 44}
+    lines = ["SNP A1 A2 BETA P N"] + [
+        f"{s['snp']} {s['a1']} {s['a2']} 0.1 {1 if k in p_one else 0.05} 1000"
+        for k, s in snps.iterrows()]
+    (tmp_path / "bp.txt").write_text("\n".join(lines) + "\n")
+    rc, out = _munge(tmp_path, bfile22, tmp_path / "bp.txt")
+    assert rc == 0
+    qc = pd.read_csv(f"{out}.qc.tsv", sep="\t").set_index("rule")["dropped"]
+    assert qc["SE <= 0"] == 0 and qc["missing or non-finite values"] == len(p_one)
+
+
+def test_munge_options_without_effect_say_so(tmp_path, bfile22, capsys):
+    """--max-freq-diff on a file without FREQ, and --n with an N column, did nothing silently;
+    a LOG10P column of log10(P) dropped every SNP as 'P outside [0, 1]'."""
+    snps = _reference(bfile22, 30)
+    lines = ["SNP A1 A2 BETA SE N"] + [f"{s['snp']} {s['a1']} {s['a2']} 0.1 0.05 {600 + k}"
+                                       for k, s in snps.iterrows()]
+    (tmp_path / "nofreq.txt").write_text("\n".join(lines) + "\n")
+    rc, out = _munge(tmp_path, bfile22, tmp_path / "nofreq.txt", "--max-freq-diff", "0.1",
+                     "--n", "700")
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "note: --max-freq-diff not applied: the summary statistics have no FREQ" in printed
+    assert "N = 700 not used: the file gives N for every SNP (column N)" in printed
+    np.testing.assert_allclose(read_sumstats(f"{out}.ma")["N"], 600 + np.arange(30))
+
+    lines = ["SNP A1 A2 BETA SE N LOG10P"] + [
+        f"{s['snp']} {s['a1']} {s['a2']} 0.1 0.05 600 -1.3" for _, s in snps.iterrows()]
+    (tmp_path / "log10.txt").write_text("\n".join(lines) + "\n")
+    rc, _ = _munge(tmp_path, bfile22, tmp_path / "log10.txt")
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "log10.txt, line 2, column 7" in err and "log10(P)" in err
+
+
+def test_munge_by_position_on_another_build_warns(tmp_path, bfile22, capsys):
+    """Positions on another genome build match a few reference SNPs by coincidence; 4 of
+    10,000 were kept without a word."""
+    snps = _reference(bfile22, 200)
+    same = {5, 50, 120}  # the coincidences
+
+    def write(name, shift):
+        lines = ["CHR BP A1 A2 BETA SE N"] + [
+            f"{s['chr']} {s['bp'] + (0 if k in same else shift)} {s['a1']} {s['a2']} 0.1 0.05 900"
+            for k, s in snps.iterrows()]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+        return tmp_path / name
+
+    rc, out = _munge(tmp_path, bfile22, write("hg38.txt", 7), "--match-by", "chrpos")
+    assert rc == 0 and len(read_sumstats(f"{out}.ma")) == len(same)
+    printed = capsys.readouterr().out
+    assert f"warning: only {len(same)} of 200 SNPs matched a reference SNP" in printed
+    assert "genome build" in printed
+    rc, out = _munge(tmp_path, bfile22, write("hg19.txt", 0), "--match-by", "chrpos")
+    assert rc == 0 and "warning:" not in capsys.readouterr().out

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayesmix.errors import InputError
 from bayesmix.io.plink import Genotypes
 from bayesmix.io.sumstats import (
     CANONICAL_COLUMNS,
@@ -281,3 +282,119 @@ def test_regenie_style_allele0_and_log10p(tmp_path):
     assert (row["A1"], row["A2"], row["FREQ"], row["N"]) == ("A", "G", 0.2, 900)
     np.testing.assert_allclose(row["P"], 0.05, rtol=1e-5)
     np.testing.assert_allclose(row["Z"], 2.0)
+
+
+def test_plink2_logistic_log_or_se_is_the_se_and_beta_stays_log_or(tmp_path):
+    """plink2 --glm logistic: OR, LOG(OR)_SE and Z_STAT. LOG(OR)_SE was not recognised (the
+    parentheses), so SE was missing and munge replaced log(OR) by a Z-derived BETA."""
+    log_or, se = np.array([0.2, -0.35]), np.array([0.05, 0.07])
+    rows = [f"22\t{100 * (k + 1)}\trs{k}\tG\tA\tA\t0.3\tADD\t900\t{float(np.exp(b))!r}\t{s!r}\t"
+            f"{b / s!r}\t0.01\t." for k, (b, s) in enumerate(zip(log_or.tolist(), se.tolist()))]
+    path = write(tmp_path / "g.glm.logistic", "#CHROM\tPOS\tID\tREF\tALT\tA1\tA1_FREQ\tTEST\t"
+                 "OBS_CT\tOR\tLOG(OR)_SE\tZ_STAT\tP\tERRCODE\n" + "\n".join(rows) + "\n")
+    df = read_sumstats(path)
+    assert df.attrs["columns"]["SE"] == "LOG(OR)_SE"
+    np.testing.assert_allclose(df["BETA"], log_or, rtol=1e-12)
+    np.testing.assert_allclose(df["SE"], se, rtol=1e-12)
+
+
+@pytest.mark.parametrize("header", ["SNP A1 A2 BETA Z N", "SNP A1 A2 Z N OR",
+                                    "SNP CHR BP A1 A2 N Z LOG_ODDS"])
+def test_beta_and_z_without_se_derive_se_and_keep_beta(tmp_path, header):
+    """BETA (or OR) and Z without SE: SE = BETA / Z. These headers were read as ldsc / mixer
+    (Z only), and munge then wrote a variance-1 BETA over the file's."""
+    beta, se = -0.12, 0.04
+    values = {"SNP": "rs1", "CHR": "1", "BP": "100", "A1": "A", "A2": "G", "N": "1000",
+              "Z": repr(beta / se), "BETA": repr(beta), "LOG_ODDS": repr(beta),
+              "OR": repr(float(np.exp(beta)))}
+    path = write(tmp_path / "bz.txt", f"{header}\n{' '.join(values[h] for h in header.split())}\n")
+    df = read_sumstats(path)
+    assert df.attrs["format"] == "generic"
+    row = df.iloc[0]
+    np.testing.assert_allclose([row["BETA"], row["SE"], row["Z"]], [beta, se, beta / se],
+                               rtol=1e-12)
+    assert "SE = BETA / Z (no SE column)" in df.attrs["notes"]
+
+
+def test_z_and_se_without_beta_give_beta(tmp_path):
+    path = write(tmp_path / "zs.txt", "SNP A1 A2 Z SE N\nrs1 A G -2.5 0.02 1000\n")
+    row = read_sumstats(path).iloc[0]
+    np.testing.assert_allclose([row["BETA"], row["SE"]], [-0.05, 0.02], rtol=1e-12)
+
+
+def test_fill_beta_se_never_replaces_a_given_beta_or_se():
+    df = pd.DataFrame({"BETA": [0.3, np.nan, np.nan], "SE": [np.nan, 0.1, np.nan],
+                       "Z": [2.0, -3.0, 1.0], "N": [1000.0] * 3, "FREQ": [0.5] * 3})
+    filled, count = fill_beta_se(df)
+    np.testing.assert_allclose(filled["BETA"], [0.3, -0.3, 1.0 / np.sqrt(0.5 * 1001)])
+    np.testing.assert_allclose(filled["SE"], [0.15, 0.1, 1.0 / np.sqrt(0.5 * 1001)])
+    assert count == 1  # only the third from Z, N and FREQ
+
+
+SAIGE_HEADER = ("CHR POS MarkerID Allele1 Allele2 AC_Allele2 AF_Allele2 imputationInfo N BETA SE "
+                "Tstat var p.value p.value.NA Is.SPA.converge varT varTstar")
+
+
+def test_saige_effect_allele_is_allele2(tmp_path):
+    """SAIGE's BETA and AF_Allele2 are for Allele2: the generic ALLELE1 -> A1 flipped every
+    sign, and MarkerID was not an id (SNP became CHR:BP)."""
+    path = write(tmp_path / "saige.txt", f"{SAIGE_HEADER}\n"
+                 "1 100 rs1 G A 60 0.3 0.98 100 0.25 0.05 100 1 5.7e-07 5.7e-07 1 1 1\n")
+    df = read_sumstats(path)
+    row = df.iloc[0]
+    assert (row["SNP"], row["A1"], row["A2"], row["FREQ"]) == ("rs1", "A", "G", 0.3)
+    assert (row["BETA"], row["SE"], row["INFO"]) == (0.25, 0.05, 0.98)
+    assert any(note.startswith("SAIGE output") for note in df.attrs["notes"])
+
+
+@pytest.mark.parametrize("header, line, bp", [
+    # regenie: ALLELE1 is the effect allele, ALLELE0 the other; GENPOS the position
+    ("CHROM GENPOS ID ALLELE0 ALLELE1 A1FREQ N TEST BETA SE CHISQ LOG10P",
+     "1 100 rs1 G A 0.3 900 ADD 0.25 0.05 25 6.2", 100),
+    # BOLT-LMM: ALLELE1 effect, ALLELE0 other (BP wins over GENPOS, the genetic position)
+    ("SNP CHR BP GENPOS ALLELE1 ALLELE0 A1FREQ INFO BETA SE P_BOLT_LMM_INF P_BOLT_LMM",
+     "rs1 1 100 0.001 A G 0.3 1 0.25 0.05 5.7e-07 5.7e-07", 100),
+    # METAL: Allele1 effect (lower case); no position
+    ("MarkerName Allele1 Allele2 Freq1 Effect StdErr P-value Direction TotalSampleSize",
+     "rs1 a g 0.3 0.25 0.05 5.7e-07 ++ 900", None),
+])
+def test_other_tools_effect_allele(tmp_path, header, line, bp):
+    """The SAIGE rule leaves the other tools' alleles alone; regenie's GENPOS is its BP."""
+    row = read_sumstats(write(tmp_path / "t.txt", f"{header}\n{line}\n")).iloc[0]
+    assert (row["SNP"], row["A1"], row["A2"], row["FREQ"], row["BETA"]) == ("rs1", "A", "G", 0.3, 0.25)
+    assert (None if pd.isna(row["BP"]) else row["BP"]) == bp
+
+
+def test_p_of_one_without_se_is_missing_not_an_infinite_se(tmp_path):
+    """BETA and P = 1 without SE: Z = 0 and no SE to derive. It was -inf (or inf), counted by
+    munge as 'SE <= 0' though the file has no SE."""
+    path = write(tmp_path / "p1.txt", "SNP A1 A2 BETA P N\nrs1 A G 0.2 1 1000\nrs2 C T -0.1 1.0 1000\n"
+                                      "rs3 C T 0.1 0.05 1000\n")
+    df = read_sumstats(path)
+    assert df["SE"].isna().tolist() == [True, True, False]
+    assert (df["Z"].iloc[:2] == 0).all()
+    assert any(note.startswith("2 SNPs with Z = 0") for note in df.attrs["notes"])
+
+
+def test_log10p_holding_log10_p_is_refused(tmp_path):
+    """log10(P) (negative) in a LOG10P column made every P > 1: every SNP dropped as 'P outside
+    [0, 1]'. Refused at read, at the first negative value."""
+    path = write(tmp_path / "n.txt", "SNP A1 A2 BETA SE N LOG10P\nrs1 A G 0.1 0.05 900 0\n"
+                                     "rs2 A G 0.1 0.05 900 -1.3\nrs3 A G 0.1 0.05 900 -0.2\n")
+    with pytest.raises(InputError, match=r"log10\(P\)") as err:
+        read_sumstats(path)
+    assert (err.value.line, err.value.column) == (3, 7)
+    path = write(tmp_path / "ok.txt", "SNP A1 A2 BETA SE N LOG10P\nrs1 A G 0.1 0.05 900 0\n"
+                                      "rs2 A G 0.1 0.05 900 1.3\nrs3 A G 0.1 0.05 900 -0.2\n")
+    np.testing.assert_allclose(read_sumstats(path)["P"], [1.0, 10**-1.3, 10**0.2])
+
+
+def test_default_n_says_whether_it_was_used(tmp_path):
+    path = write(tmp_path / "n.txt", "SNP A1 A2 Z N\nrs1 A G 1 500\nrs2 C T 2 NA\n")
+    df = read_sumstats(path, n=800)
+    assert df["N"].tolist() == [500, 800]
+    assert "N = 800 for the 1 SNPs without N in the file (column N)" in df.attrs["notes"]
+    path = write(tmp_path / "full.txt", "SNP A1 A2 Z N\nrs1 A G 1 500\nrs2 C T 2 600\n")
+    df = read_sumstats(path, n=800)
+    assert df["N"].tolist() == [500, 600]
+    assert "N = 800 not used: the file gives N for every SNP (column N)" in df.attrs["notes"]

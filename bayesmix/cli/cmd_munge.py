@@ -56,8 +56,8 @@ def run(invocation, run_log) -> int:
     from bayesmix.errors import InputError
     from bayesmix.io.harmonise import harmonise
     from bayesmix.io.plink import reference_snps
-    from bayesmix.io.sumstats import (fill_beta_se, read_sumstats, require_sample_size, write_ma,
-                                      write_sumstats)
+    from bayesmix.io.sumstats import (fill_beta_se, read_sumstats, reading_notes,
+                                      require_sample_size, write_ma, write_sumstats)
 
     log = logging.getLogger("bayesmix")
     args = invocation.args
@@ -73,18 +73,27 @@ def run(invocation, run_log) -> int:
     require_sample_size(sumstats, "pass --n N")
     log.info("read %d SNPs from %s (format %s)", len(sumstats), args.sumstats,
              sumstats.attrs["format"])
+    for line in reading_notes(sumstats, args.sumstats):
+        run_log.say(line)
+    max_freq_diff = args.max_freq_diff
+    if max_freq_diff is not None and sumstats["FREQ"].isna().all():
+        max_freq_diff = None  # FREQ would be the reference's own: nothing to compare
 
     log.info("reading the reference %s (allele frequencies from the .bed when present)", args.ref)
     reference = reference_snps(args.ref, progress=True)
     log.info("harmonising to %d reference SNPs", len(reference))
     aligned, report = harmonise(
         sumstats, reference, match_by=args.match_by, keep_ambiguous=args.keep_ambiguous,
-        min_info=args.min_info, min_maf=args.min_maf, max_freq_diff=args.max_freq_diff,
+        min_info=args.min_info, min_maf=args.min_maf, max_freq_diff=max_freq_diff,
         impute_n=args.impute_n, exclude_mhc=args.exclude_mhc, exclude_regions=args.exclude_region,
         fill_freq=True,
     )
+    if max_freq_diff is None and args.max_freq_diff is not None:
+        report.notes.append("--max-freq-diff not applied: the summary statistics have no FREQ")
+    warning = _few_matched(report, args.match_by)
     if aligned.empty:
         run_log.say(str(report))
+        _say_warning(run_log, warning)
         raise InputError("no SNP survived harmonisation (see the table above)", args.sumstats)
     aligned, n_filled = fill_beta_se(aligned)
     if n_filled:
@@ -104,5 +113,31 @@ def run(invocation, run_log) -> int:
 
         write_imputed_n(report.imputed_n, f"{out}.imputedPerSnpN")
     run_log.say(str(report))
+    _say_warning(run_log, warning)
     log.info("wrote %s.ma, %s.sumstats.gz, %s.qc.tsv", out, out, out)
     return 0
+
+
+def _few_matched(report, match_by: str) -> str | None:
+    """A warning when fewer than half of the SNPs that could match do match the reference:
+    of the statistics' SNPs left before the reference look-up, or of the reference's SNPs
+    when it has fewer (a reference of HapMap3 SNPs for a GWAS of imputed SNPs is fine)."""
+    table = report.table().set_index("rule")
+    if "absent from the reference" not in table.index:
+        return None
+    dropped, matched = table.loc["absent from the reference", ["dropped", "remaining"]]
+    could = min(int(dropped + matched), report.n_reference)
+    if not could or matched * 2 >= could:
+        return None
+    advice = {"snp": "SNP id: do the statistics and the reference use the same kind of ids "
+                     "(rs ids, CHR:BP, ...)? With positions on the reference's genome build, "
+                     "try --match-by chrpos",
+              "chrpos": "CHR:BP: are the statistics and the reference on the same genome "
+                        "build? Lift the positions over, or match by id (--match-by snp)"}
+    return (f"only {int(matched)} of {int(dropped + matched)} SNPs matched a reference SNP "
+            f"({report.n_reference} in the reference) by {advice[match_by]}")
+
+
+def _say_warning(run_log, warning: str | None) -> None:
+    if warning is not None:
+        run_log.say(f"warning: {warning}")

@@ -19,10 +19,11 @@ INFO      imputation quality (NaN when unknown)
 ========  ==========================================================================
 
 Missing statistics are NaN. Z is derived from BETA / SE (or from the sign of BETA and P) when
-the file has no Z column; BETA and SE stay NaN when the file only has Z; P is derived from Z
-when absent. Missing values in the file (``NA``, ``nan``, ``.``, empty) become NaN and are left
-to :func:`bayesmix.io.harmonise.harmonise` to drop and count; any other non-numeric value is an
-:class:`~bayesmix.errors.InputError` naming the file, line and column.
+the file has no Z column; SE from BETA / Z when the file has BETA and Z but no SE, BETA from
+Z * SE when it has Z and SE but no BETA; BETA and SE stay NaN when the file only has Z; P is
+derived from Z when absent. Missing values in the file (``NA``, ``nan``, ``.``, empty) become
+NaN and are left to :func:`bayesmix.io.harmonise.harmonise` to drop and count; any other
+non-numeric value is an :class:`~bayesmix.errors.InputError` naming the file, line and column.
 """
 
 from __future__ import annotations
@@ -65,22 +66,24 @@ FORMAT_REQUIRED = {
     "mixer": ["SNP", "CHR", "BP", "A1", "A2", "N", "Z"],
 }
 
-# Synonyms recognised by the generic reader, matched after upper-casing and mapping '-', '.'
-# and spaces to '_'. For each target the first name of its list present in the header wins
-# (so plink2's A1/OMITTED beat its REF/ALT). Targets are canonical columns or the intermediate
-# names OR, NCASE, NCONTROL and CHRPOS.
+# Synonyms recognised by the generic reader, matched after upper-casing and mapping runs of '-',
+# '.', '(', ')', '_' and spaces to one '_', none at either end (LOG(OR)_SE -> LOG_OR_SE). For
+# each target the first name of its list present in the header wins (so plink2's A1/OMITTED
+# beat its REF/ALT; SAIGE's Allele1/Allele2 are the exception, see _saige_alleles). Targets
+# are canonical columns or the intermediate names OR, NCASE, NCONTROL, CHRPOS and LOG10P.
 SYNONYMS = {
-    "SNP": ["SNP", "RSID", "RS_ID", "RS", "SNPID", "SNP_ID", "MARKERNAME", "MARKER", "ID",
-            "VARIANT_ID", "VARIANT"],
+    "SNP": ["SNP", "RSID", "RS_ID", "RS", "SNPID", "SNP_ID", "MARKERNAME", "MARKERID", "MARKER",
+            "ID", "VARIANT_ID", "VARIANT"],
     "CHR": ["CHR", "#CHROM", "CHROM", "CHROMOSOME", "#CHR", "HG19CHRC"],
-    "BP": ["BP", "POS", "POSITION", "BASE_PAIR_LOCATION", "BP_HG19", "BPOS", "PHYSPOS"],
+    "BP": ["BP", "POS", "POSITION", "BASE_PAIR_LOCATION", "BP_HG19", "BPOS", "PHYSPOS",
+           "GENPOS"],  # regenie's GENPOS is the base-pair position (BOLT-LMM's BP wins)
     "A1": ["A1", "EFFECT_ALLELE", "EA", "ALLELE1", "ALLELE_1", "TESTED_ALLELE", "INC_ALLELE",
            "RISK_ALLELE", "ALT"],
     "A2": ["A2", "OMITTED", "OTHER_ALLELE", "NEA", "OA", "ALLELE2", "ALLELE_2",
            "NON_EFFECT_ALLELE", "DEC_ALLELE", "ALLELE0", "REF"],
     "FREQ": ["FREQ", "A1_FREQ", "A1FREQ", "FRQ", "EAF", "FREQ1", "FREQ_A1", "AF1", "AF",
              "EFFECT_ALLELE_FREQUENCY", "MAF"],
-    "BETA": ["BETA", "B", "EFFECT", "LOG_ODDS", "LOGOR"],
+    "BETA": ["BETA", "B", "EFFECT", "LOG_ODDS", "LOGOR", "LOG_OR"],
     "OR": ["OR", "ODDS_RATIO"],
     "SE": ["SE", "STDERR", "STANDARD_ERROR", "SE_BETA", "SEBETA", "LOG_OR_SE"],
     "Z": ["Z", "ZSCORE", "Z_SCORE", "ZSTAT", "Z_STAT", "GC_ZSCORE"],
@@ -90,7 +93,7 @@ SYNONYMS = {
           "SAMPLESIZE", "SAMPLE_SIZE", "OBS_CT", "NMISS"],
     "NCASE": ["NCASE", "N_CASE", "N_CASES", "NCASES", "NCAS", "N_CAS"],
     "NCONTROL": ["NCONTROL", "N_CONTROL", "N_CONTROLS", "NCONTROLS", "NCON", "N_CON"],
-    "INFO": ["INFO", "IMPINFO", "IMP_INFO", "INFO_SCORE"],
+    "INFO": ["INFO", "IMPINFO", "IMP_INFO", "INFO_SCORE", "IMPUTATIONINFO"],
     "CHRPOS": ["CHR:BP", "CHR_BP", "CHRPOS", "CHR:POS", "CHR_POS"],
 }
 
@@ -136,7 +139,7 @@ def read_sumstats(
         format = "generic"
     elif format == "auto":
         format = detect_format(header)
-    rename, required = _column_map(header, format, columns, path)
+    rename, required, notes = _column_map(header, format, columns, path)
     missing = [c for c in required if c not in rename.values()]
     if missing:
         raise InputError(
@@ -145,8 +148,9 @@ def read_sumstats(
         )
     colno = {target: header.index(name) + 1 for name, target in rename.items()}
     table = _parse_columns(data, path, sep, rename, colno, lines[1:])
-    out, notes = _to_canonical(table, path, colno, n, lines[1:])
-    out.attrs.update(path=str(path), format=format, notes=notes, header=header,
+    out, derived = _to_canonical(table, path, colno, n, lines[1:],
+                                 {target: name for name, target in rename.items()})
+    out.attrs.update(path=str(path), format=format, notes=notes + derived, header=header,
                      columns={target: name for name, target in rename.items()})
     return out
 
@@ -232,23 +236,39 @@ def _refuse_header(sumstats: pd.DataFrame, problem: str, detail: str, advice: st
 
 
 def detect_format(header: list[str]) -> str:
-    """Name of the tool format matching ``header`` (case-insensitive), else ``"generic"``."""
+    """Name of the tool format matching ``header`` (case-insensitive), else ``"generic"``.
+
+    A tool format is chosen only when it reads every effect column of the header (BETA, OR,
+    SE by their :data:`SYNONYMS`): ``SNP A1 A2 BETA Z N`` is generic, not ``ldsc``, whose
+    Z-only reading would drop the file's BETA.
+    """
     names = {h.upper() for h in header}
-    if {"SNP", "A1", "A2", "FREQ", "B", "SE", "P", "N"} <= names:
-        return "ma"
-    if {"SNP", "CHR", "BP", "A1", "A2", "N", "Z"} <= names:
-        return "mixer"
-    if {"SNP", "A1", "A2", "Z", "N"} <= names:
-        return "ldsc"
+    effects = {n for n in map(_normalise_name, header)
+               if n in (*SYNONYMS["BETA"], *SYNONYMS["OR"], *SYNONYMS["SE"])}
+    for format, needed in (("ma", {"SNP", "A1", "A2", "FREQ", "B", "SE", "P", "N"}),
+                           ("mixer", {"SNP", "CHR", "BP", "A1", "A2", "N", "Z"}),
+                           ("ldsc", {"SNP", "A1", "A2", "Z", "N"})):
+        if needed <= names and effects <= FORMAT_COLUMNS[format].keys():
+            return format
     return "generic"
 
 
+def reading_notes(sumstats: pd.DataFrame, name=None) -> list[str]:
+    """The reader's notes (``attrs["notes"]``: derivations, defaults used) as lines to print,
+    ``note: NAME: NOTE`` (NAME: ``name``, else the file read)."""
+    name = sumstats.attrs.get("path") if name is None else name
+    return [f"note: {name}: {note}" for note in sumstats.attrs.get("notes", [])]
+
+
 def _normalise_name(name: str) -> str:
-    return re.sub(r"[\s.\-]+", "_", name.strip().upper())
+    """``name`` upper-cased, runs of spaces, '.', '-', '(', ')' and '_' made one '_', none at
+    either end (``LOG(OR)_SE`` -> ``LOG_OR_SE``, ``p.value`` -> ``P_VALUE``)."""
+    return re.sub(r"[\s.\-()_]+", "_", name.strip().upper()).strip("_")
 
 
 def _column_map(header, format, explicit, path):
-    """File column -> canonical/intermediate name, and the canonical columns required."""
+    """File column -> canonical/intermediate name, the canonical columns required, and notes
+    on the choices made (SAIGE's alleles)."""
     rename: dict[str, str] = {}
     if format in FORMAT_COLUMNS:
         fixed = FORMAT_COLUMNS[format]
@@ -256,7 +276,7 @@ def _column_map(header, format, explicit, path):
             target = fixed.get(name.upper())
             if target is not None and target not in rename.values():
                 rename[name] = target
-        return rename, FORMAT_REQUIRED[format]
+        return rename, FORMAT_REQUIRED[format], []
     explicit = dict(explicit or {})
     for name, target in explicit.items():
         if name not in header:
@@ -267,6 +287,7 @@ def _column_map(header, format, explicit, path):
                              f"{', '.join((*CANONICAL_COLUMNS, *MAP_ONLY_TARGETS))}", path, 1)
         rename[name] = target.upper()
     by_name = {_normalise_name(h): h for h in header if h not in rename}
+    notes = _saige_alleles(rename, by_name)
     for target, names in SYNONYMS.items():
         if target in rename.values():
             continue
@@ -274,7 +295,31 @@ def _column_map(header, format, explicit, path):
         if found is not None and found not in rename:
             rename[found] = target
     _tested_allele_with_ref_alt(rename, by_name)
-    return rename, []
+    return rename, [], notes
+
+
+#: SAIGE's columns (``CHR POS MarkerID Allele1 Allele2 AC_Allele2 AF_Allele2 ... BETA SE``),
+#: normalised: its BETA is the effect of Allele2, so the generic ALLELE1 -> A1 would flip it
+SAIGE_COLUMNS = {"ALLELE2": "A1", "ALLELE1": "A2", "AF_ALLELE2": "FREQ", "MARKERID": "SNP"}
+
+
+def _saige_alleles(rename: dict, by_name: dict) -> list[str]:
+    """SAIGE output, recognised by its AC_Allele2 / AF_Allele2 columns: A1 = Allele2 (the
+    allele BETA and AF_Allele2 refer to), A2 = Allele1, FREQ = AF_Allele2, SNP = MarkerID
+    (FREQ and SNP unless the column map gave them; nothing when it gave A1 or A2). Returns
+    the note saying so, if any."""
+    saige = ("AC_ALLELE2" in by_name or "AF_ALLELE2" in by_name) and {
+        "ALLELE1", "ALLELE2"} <= by_name.keys()
+    if not saige or {"A1", "A2"} & set(rename.values()):
+        return []
+    taken = []
+    for name, target in SAIGE_COLUMNS.items():
+        if name in by_name and target not in rename.values():
+            rename[by_name[name]] = target
+            taken.append(f"{target} = {by_name[name]}")
+    marker = by_name.get("AF_ALLELE2", by_name.get("AC_ALLELE2"))
+    return [f"SAIGE output (its {marker} column): {', '.join(taken)} (SAIGE's BETA is the "
+            "effect of Allele2)"]
 
 
 def _tested_allele_with_ref_alt(rename: dict, by_name: dict) -> None:
@@ -356,8 +401,10 @@ def strip_chr(label: str) -> str:
     return label[3:] if label[:3].lower() == "chr" else label
 
 
-def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines) -> tuple[pd.DataFrame, list]:
-    """Convert the parsed, renamed table to canonical columns, deriving what can be derived."""
+def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines,
+                  names: dict) -> tuple[pd.DataFrame, list]:
+    """Convert the parsed, renamed table to canonical columns, deriving what can be derived
+    (``names``: canonical or intermediate name -> the file's column)."""
     notes: list[str] = []
     num = {c: table[c].to_numpy(dtype=np.float64)
            for c in (*NUMERIC_COLUMNS, "OR", "NCASE", "NCONTROL", "LOG10P") if c in table}
@@ -410,6 +457,7 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
     z = num.get("Z")
     p = num.get("P")
     if p is None and "LOG10P" in num:
+        _refuse_log10_p(num["LOG10P"], path, names["LOG10P"], colno["LOG10P"], lines)
         p = 10.0 ** -num["LOG10P"]
         notes.append("P = 10^-LOG10P")
     if z is None:
@@ -419,17 +467,22 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
             notes.append("Z = BETA / SE")
         elif beta is not None and p is not None:
             z = np.sign(beta) * -ndtri(p / 2.0)  # the normal's isf
-            with np.errstate(divide="ignore", invalid="ignore"):
-                se = beta / z
             notes.append("Z = sign(BETA) * Phi^-1(1 - P/2); SE = BETA / Z")
             underflowed = (p == 0) & (beta != 0)
             if underflowed.any():  # no finite Z: missing, not an SE of 0
-                z, se = np.where(underflowed, np.nan, z), np.where(underflowed, np.nan, se)
+                z = np.where(underflowed, np.nan, z)
                 notes.append(f"{int(underflowed.sum())} SNPs with P = 0 (too small for the "
                              "file's precision) have no Z or SE to derive: missing (give SE "
                              "or Z to keep them)")
+            se = _se_from_beta_z(beta, z, notes, "P = 1 or BETA = 0")
         else:
             raise InputError("need a Z column, or BETA (or OR) with SE or P", path, 1)
+    elif beta is not None and se is None:
+        notes.append("SE = BETA / Z (no SE column)")
+        se = _se_from_beta_z(beta, z, notes, "in the file")
+    elif beta is None and se is not None:
+        beta = z * se
+        notes.append("BETA = Z * SE (no BETA column)")
     if p is None:
         p = 2.0 * ndtr(-np.abs(z))  # the normal's sf
         notes.append("P = 2 Phi(-|Z|)")
@@ -440,9 +493,8 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
             n_col = 4.0 / (1.0 / num["NCASE"] + 1.0 / num["NCONTROL"])
         notes.append("N = 4 / (1/NCASE + 1/NCONTROL) (effective sample size)")
     if n_default is not None:
-        n_col = np.full(n_rows, float(n_default)) if n_col is None else np.where(
-            np.isnan(n_col), float(n_default), n_col)
-        notes.append(f"N = {n_default} where missing")
+        n_col, note = _default_n(n_col, float(n_default), n_rows, names)
+        notes.append(note)
 
     freq = num.get("FREQ", nan)
     if isinstance(freq, np.ndarray) and (freq == -1).any():  # GCTB's "frequency unknown"
@@ -457,6 +509,48 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
     out["N"] = n_col if n_col is not None else nan
     out["INFO"] = num.get("INFO", nan)
     return out[CANONICAL_COLUMNS], notes
+
+
+def _se_from_beta_z(beta, z, notes: list, why: str) -> np.ndarray:
+    """SE = BETA / Z; missing (with a note in ``notes``) where Z = 0 (``why``: when that
+    happens), which leaves no SE to derive, rather than an infinite or negative SE."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = beta / z
+    zero = z == 0
+    if zero.any():
+        se = np.where(zero, np.nan, se)
+        notes.append(f"{int(zero.sum())} SNPs with Z = 0 ({why}) have no SE to derive (SE = "
+                     "BETA / Z): missing (give SE to keep them)")
+    return se
+
+
+def _refuse_log10_p(log10p: np.ndarray, path, name: str, column: int, lines) -> None:
+    """A LOG10P column must hold -log10(P) >= 0: an :class:`InputError` (at the first negative
+    value) when most of its non-zero values are negative, i.e. it holds log10(P), which would
+    give every SNP a P above 1."""
+    with np.errstate(invalid="ignore"):
+        negative, nonzero = log10p < 0, np.isfinite(log10p) & (log10p != 0)
+    if negative.sum() and negative.sum() * 2 > nonzero.sum():
+        raise InputError(
+            f"column {name} is read as -log10(P), but {int(negative.sum())} of its "
+            f"{int(nonzero.sum())} non-zero values are negative: it seems to hold log10(P) "
+            "(every P would exceed 1); negate the column, or give a P column instead",
+            path, int(lines[np.flatnonzero(negative)[0]]), column)
+
+
+def _default_n(n_col, n_default: float, n_rows: int, names: dict) -> tuple[np.ndarray, str]:
+    """N with ``n_default`` (``read_sumstats(n=...)``, munge's ``--n``) where the file gives
+    none, and the note saying where it was used (or that it was not)."""
+    if n_col is None:
+        return np.full(n_rows, n_default), f"N = {n_default:.10g} for every SNP (no N column)"
+    gaps = np.isnan(n_col)
+    source = (f"columns {names['NCASE']} and {names['NCONTROL']}"
+              if {"NCASE", "NCONTROL"} <= names.keys() else f"column {names.get('N')}")
+    if not gaps.any():
+        return n_col, (f"N = {n_default:.10g} not used: the file gives N for every SNP "
+                       f"({source})")
+    return np.where(gaps, n_default, n_col), (f"N = {n_default:.10g} for the {int(gaps.sum())} "
+                                              f"SNPs without N in the file ({source})")
 
 
 def _format_column(values, spec: str = ".8g") -> list[str]:
@@ -529,15 +623,21 @@ def beta_se_from_z(z, n, freq) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fill_beta_se(df: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Fill missing BETA/SE from Z, N and FREQ with :func:`beta_se_from_z` (variance-1 trait).
+    """Fill missing BETA/SE; a BETA or SE the table has is never replaced.
 
-    Returns a copy and the number of rows filled. Rows lacking FREQ or N stay NaN.
+    Rows with BETA but no SE get SE = BETA / Z (missing where Z = 0), rows with SE but no
+    BETA get BETA = Z * SE, and rows with neither get both from Z, N and FREQ with
+    :func:`beta_se_from_z` (variance-1 trait; rows lacking FREQ or N stay NaN). Returns a
+    copy and the number of rows filled by :func:`beta_se_from_z`.
     """
     out = df.copy()
-    fill = (out["BETA"].isna() | out["SE"].isna()).to_numpy()
+    beta, se, z = (out[c].to_numpy(dtype=np.float64) for c in ("BETA", "SE", "Z"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.where(np.isnan(se) & ~np.isnan(beta) & (z != 0), beta / z, se)
+    beta = np.where(np.isnan(beta), z * se, beta)
+    fill = np.isnan(beta) & np.isnan(se)
     if fill.any():
-        beta, se = beta_se_from_z(out["Z"], out["N"], out["FREQ"])
-        out["BETA"] = np.where(fill, beta, out["BETA"])
-        out["SE"] = np.where(fill, se, out["SE"])
-    filled = int((fill & out["BETA"].notna().to_numpy()).sum())
-    return out, filled
+        beta_z, se_z = beta_se_from_z(z, out["N"], out["FREQ"])
+        beta, se = np.where(fill, beta_z, beta), np.where(fill, se_z, se)
+    out["BETA"], out["SE"] = beta, se
+    return out, int((fill & ~np.isnan(beta)).sum())

@@ -183,7 +183,8 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
 
     from bayesmix.io.harmonise import ALLELE_MISMATCH, harmonise
     from bayesmix.io.plink import read_snp_list
-    from bayesmix.io.sumstats import read_sumstats, require_sample_size, require_snp_ids
+    from bayesmix.io.sumstats import (read_sumstats, reading_notes, require_sample_size,
+                                      require_snp_ids)
     from bayesmix.ld.pruning import random_pruning_weights
     from bayesmix.ld.store import LDMatrix
     from bayesmix.prepare.mixer_data import MixerData
@@ -199,7 +200,8 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     keep_ids = read_snp_list(extract) if extract else None
     drop_ids = read_snp_list(exclude) if exclude else set()
     mhc, regions = parse_exclude_ranges(exclude_ranges)
-    z_all, n_all, w_all, het_all, rows_all, tags_all, lines = [], [], [], [], [], [], []
+    z_all, n_all, w_all, het_all, rows_all, tags_all = [], [], [], [], [], []
+    lines = reading_notes(sumstats, trait_file)
     weak_all, chroms_loaded = [], []
     offset = 0
     matched = selected = 0  # SNPs matching the reference; of them, kept by --extract/--exclude

@@ -71,12 +71,12 @@ def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
 
 def read_selected_sumstats(gwas_summary, selection: SummarySelection, say):
     """The statistics of ``gwas_summary`` with the p-value selection applied (counted)."""
-    from bayesmix.io.sumstats import read_sumstats
+    from bayesmix.io.sumstats import read_sumstats, reading_notes
 
     sumstats = read_sumstats(gwas_summary)
     say(f"Read {len(sumstats)} SNPs from [{gwas_summary}].")
-    for note in sumstats.attrs.get("notes", []):
-        say(f"note: {gwas_summary}: {note}")
+    for line in reading_notes(sumstats, gwas_summary):
+        say(line)
     if selection.p_value is not None:
         keep = ~(sumstats["P"] > selection.p_value).to_numpy()
         say(f"{int((~keep).sum())} SNPs with GWAS p-value > {selection.p_value:g} removed.")
