@@ -118,10 +118,13 @@ class AlphabetPrior:
             raise InputError(f"hsq must be in (0, 1), got {self.hsq}")
         if not self.wind > 0:
             raise InputError(f"--wind must be positive (Mb), got {self.wind}")
+        if not np.isfinite(self.S):
+            raise InputError(f"--S must be a finite number, got {self.S}")
         if not self.nested and (self.pi_snp is not None or self.fix_pi_snp):
             raise InputError("--pi-snp / --fix-pi-snp apply to BayesN and BayesNS only")
         if self.nested:
             self.pi_window_start  # validated here, at argument time
+        self.pi_values  # and so are --pi (--pi-snp) and --gamma
 
     @property
     def pi_window_start(self) -> float:
@@ -166,10 +169,18 @@ class AlphabetPrior:
             if pi.shape != (k,):
                 raise InputError(f"--pi needs {k} values (one per --gamma value), got {len(pi)}")
         else:
+            name = "--pi-snp" if self.nested else "--pi"
             start = self.pi_snp if self.nested else self.pi
-            p = DEFAULT_PI if start is None else np.atleast_1d(np.asarray(start, np.float64))
-            p = float(np.ravel(p)[-1])
-            pi = np.array([1.0 - p, p])
+            p = np.ravel(np.asarray(DEFAULT_PI if start is None else start, np.float64))
+            if p.size != 1:
+                raise InputError(f"{name} of Bayes{self.method} is the share of SNPs with an "
+                                 f"effect: Bayes{self.method} takes one value, got "
+                                 f"{', '.join(f'{v:g}' for v in p)} (one weight per "
+                                 "component is BayesR's --pi)")
+            if not 0 < p[0] <= 1:  # NaN fails too
+                raise InputError(f"{name} is the share of SNPs with an effect, in (0, 1]; got "
+                                 f"{p[0]:g}")
+            pi = np.array([1.0 - p[0], p[0]])
         if (pi < 0).any() or not np.isclose(pi.sum(), 1.0) or pi[1:].sum() <= 0:
             raise InputError(f"--pi values must be >= 0, sum to 1 and leave weight on non-zero "
                              f"effects; got {', '.join(map(str, pi))}")
@@ -296,8 +307,11 @@ class AlphabetModel:
 
     def _starting_values(self) -> dict:
         d, p = self.data, self.prior
+        if len(d.y) < 2:
+            raise InputError(f"{len(d.y)} sample(s): an alphabet model needs at least 2 (a "
+                             "variance needs two)")
         coef, *_ = np.linalg.lstsq(d.design, d.y, rcond=None)
-        var_y = float(np.var(d.y - d.design @ coef, ddof=1)) if len(d.y) > 1 else 1.0
+        var_y = float(np.var(d.y - d.design @ coef, ddof=1))
         if not var_y > 0:
             raise InputError("the phenotype has no variance after removing the covariates")
         var_g, var_e = p.hsq * var_y, (1.0 - p.hsq) * var_y

@@ -142,3 +142,79 @@ def test_interrupt_keeps_finished_output_and_resume_is_exact(simulated, bfile22,
     assert main([*common, "--out", str(tmp / "whole")]) == 0
     for suffix in (".snpRes", ".parRes", ".mcmcsamples.Par", ".mcmcsamples.SnpEffects"):
         assert open(f"{out}{suffix}", "rb").read() == open(f"{tmp}/whole{suffix}", "rb").read()
+
+
+# ----------------------------------------------------------------- audit of the individual path
+def _run(argv, out):
+    return main([*argv, "--chain-length", "30", "--burn-in", "10", "--thin", "1",
+                 "--out-freq", "0", "--no-netcdf", "--seed", "3", "--out", str(out)])
+
+
+def test_float_spellings_of_missing_and_of_region_positions_give_the_clean_run(simulated,
+                                                                                bfile22):
+    """-9.0 in the .phen (R's write.table) is missing as -9 is, and a region file with
+    positions 16000000.0 excludes its SNPs as one with 16000000 does: both ran silently
+    wrong (20 people with y = -9; the region taken as a header and dropped)."""
+    tmp, extract, geno, effects = simulated
+    lines = (tmp / "sim.phen").read_text().splitlines(keepends=True)
+    first, last = int(geno.snps["bp"].iloc[100]), int(geno.snps["bp"].iloc[199])
+    runs = {}
+    for name, missing, end in (("clean", "-9", f"{last}"), ("floats", "-9.000", f"{last}.0")):
+        edited = [" ".join(line.split()[:2] + [missing]) + "\n" if k % 25 == 0 else line
+                  for k, line in enumerate(lines)]
+        (tmp / f"{name}.phen").write_text("".join(edited))
+        (tmp / f"{name}.regions").write_text(f"22 {first} {end}\n")
+        out = tmp / f"audit_{name}"
+        assert _run(["--bfile", str(bfile22), "--pheno", str(tmp / f"{name}.phen"),
+                     "--extract", str(extract), "--exclude-region",
+                     str(tmp / f"{name}.regions"), "--bayes", "C"], out) == 0
+        runs[name] = {s: open(f"{out}{s}").read() for s in (".parRes", ".snpRes")}
+        counts = {line.rsplit(None, 1)[0].strip(): line.split()[-1]
+                  for line in open(f"{out}.log").read().splitlines()
+                  if line.startswith("  ") and line.split()[-1].isdigit()}
+        assert counts["phenotype missing"] == str(len(range(0, len(lines), 25)))
+        assert counts["SNPs in excluded regions"] == "100"
+    assert runs["floats"] == runs["clean"]
+
+
+@pytest.mark.parametrize("bayes", ["B", "C", "S"])
+def test_several_pi_values_are_refused_for_one_share_methods(simulated, bfile22, capsys, bayes):
+    """B/C/S take one pi (the last of a list was used); BayesR one per component."""
+    tmp, extract, geno, effects = simulated
+    rc = main(["--bfile", str(bfile22), "--pheno", str(tmp / "sim.phen"), "--bayes", bayes,
+               "--pi", "0.9,0.1", "--out", str(tmp / "never")])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert f"--pi of Bayes{bayes} is the share of SNPs with an effect: Bayes{bayes} takes one " \
+           "value, got 0.9, 0.1" in err
+    assert not (tmp / "never.parRes").exists()
+
+
+def test_prior_settings_checked_at_argument_time():
+    from bayesmix.errors import InputError
+    from bayesmix.models.alphabet import AlphabetPrior
+
+    with pytest.raises(InputError, match="BayesC takes one value"):
+        AlphabetPrior("C", pi=(0.95, 0.05))
+    with pytest.raises(InputError, match=r"--pi-snp is the share of SNPs .* got nan"):
+        AlphabetPrior("N", pi_snp=float("nan"))
+    with pytest.raises(InputError, match="--S must be a finite number"):
+        AlphabetPrior("S", S=float("inf"))
+    assert AlphabetPrior("C", pi=(0.1,)).pi_values.tolist() == [0.9, 0.1]
+
+
+def test_one_sample_is_refused_not_a_zero_division(simulated, bfile22, capsys):
+    """--keep of one person ran into ZeroDivisionError in the starting values."""
+    from bayesmix.errors import InputError
+    from bayesmix.models.alphabet import AlphabetModel
+    from bayesmix.prepare.alphabet_data import AlphabetData
+
+    tmp, extract, geno, effects = simulated
+    (tmp / "keep1.txt").write_text(" ".join(geno.samples.iloc[0]) + "\n")
+    rc = main(["--bfile", str(bfile22), "--pheno", str(tmp / "sim.phen"), "--bayes", "C",
+               "--keep", str(tmp / "keep1.txt"), "--out", str(tmp / "never")])
+    assert rc == 1
+    assert "only 1 sample has a phenotype and all covariates" in capsys.readouterr().err
+    data = AlphabetData.from_arrays(np.array([[0.0, 1.0, 2.0]]), [1.5])
+    with pytest.raises(InputError, match="needs at least 2"):
+        AlphabetModel(data, "C")

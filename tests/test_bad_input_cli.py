@@ -309,6 +309,15 @@ def test_absurd_snp_effect_is_dropped_and_counted_not_blamed_on_the_ld(inputs, t
     assert len(kept) == 99 and fields[0] not in kept
 
 
+def test_several_pi_values_for_sbayes_c_are_refused(inputs, tmp_path, capsys):
+    """SBayesC took the last of --pi 0.1,0.9 (pi 0.9) without a word; BayesC refused it."""
+    rc = sbayes(inputs, tmp_path / "pi", "--ldm", str(inputs.dir / "ref.ldm.full"),
+                "--gwas-summary", str(inputs.dir / "trait.ma"), "--pi", "0.1,0.9")
+    assert rc == 1
+    assert "BayesC takes one value, got 0.1, 0.9" in capsys.readouterr().err
+    assert not (tmp_path / "pi.parRes").exists()
+
+
 # --------------------------------------------------------------------------- bayesmix-gctb LD
 def test_missing_genetic_map_for_shrunk_ld_is_refused(inputs, tmp_path, capsys):
     rc = gctb_cli.main(["--bfile", str(inputs.bfile), "--extract", str(inputs.dir / "snps.txt"),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayesmix.errors import InputError
 from bayesmix.io.pheno import align_samples, read_covar, read_phen, read_qcovar
 from bayesmix.io.plink import Genotypes
 
@@ -74,3 +75,89 @@ def test_align_samples_on_shipped_fam(tmp_path, bfile22):
     expected = dict(zip(ids["iid"], range(len(ids))))
     np.testing.assert_array_equal(out.y, [expected[i] for i in out.samples["iid"]])
     assert out.design.shape == (len(ids), 1)
+
+
+# ----------------------------------------------------------------- audit of the individual path
+def test_minus_nine_written_as_a_float_is_missing(tmp_path, fam_samples):
+    """R and pandas write -9 as -9.0 / -9.000: the same as the token -9 (as in PLINK), in the
+    phenotype, quantitative and discrete covariates, and counted as missing."""
+    clean = {"p": "f1 a -9\nf2 b 2\nf3 c 3\nf4 d 4\nf5 e 5\nf6 f 6\n",
+             "q": "f1 a 1\nf2 b -9\nf3 c 0.5\nf4 d 2\nf5 e 1\nf6 f 3\n",
+             "c": "f1 a A\nf2 b B\nf3 c -9\nf4 d A\nf5 e B\nf6 f A\n"}
+    floats = {"p": clean["p"].replace("a -9", "a -9.0"),
+              "q": clean["q"].replace("b -9", "b -9.000"),
+              "c": clean["c"].replace("c -9", "c -9e0")}
+    assert floats != clean
+    runs = []
+    for name, texts in (("clean", clean), ("floats", floats)):
+        paths = {k: write(tmp_path / f"{name}.{k}", text) for k, text in texts.items()}
+        runs.append(align_samples(fam_samples, paths["p"], paths["q"], paths["c"]))
+    truth, out = runs
+    assert out.counts == truth.counts
+    assert out.counts["phenotype missing"] == 1
+    assert out.counts["quantitative covariate missing"] == 1
+    assert out.counts["discrete covariate missing"] == 1
+    np.testing.assert_array_equal(out.y, truth.y)
+    np.testing.assert_array_equal(out.design, truth.design)
+    np.testing.assert_array_equal(read_phen(tmp_path / "floats.p")["y"],
+                                  [np.nan, 2, 3, 4, 5, 6])
+    # -9.5 and 9 are values, not missing codes
+    np.testing.assert_array_equal(read_phen(write(tmp_path / "v", "f1 a -9.5\nf2 b 9\n"))["y"],
+                                  [-9.5, 9.0])
+
+
+def test_byte_order_mark_keeps_the_first_sample(tmp_path, fam_samples, bfile22):
+    """A UTF-8 byte-order mark (Windows editors) before the first FID is not part of it."""
+    bom = "\ufeff"
+    text = "f1 a 1\nf2 b 2\nf3 c 3\n"
+    for reader in (read_phen, read_qcovar, read_covar):
+        plain = reader(write(tmp_path / "plain", text))
+        marked = reader(write(tmp_path / "marked", bom + text))
+        pd.testing.assert_frame_equal(marked, plain)
+        assert marked["fid"].iloc[0] == "f1"
+    out = align_samples(fam_samples, write(tmp_path / "bom.phen", bom + text))
+    assert out.counts["not in the phenotype file"] == 3 and out.counts["kept"] == 3
+    # --keep / --remove lists
+    samples = Genotypes.open(bfile22).samples.iloc[:5]
+    listed = "".join(f"{f} {i}\n" for f, i in samples.itertuples(index=False))
+    kept = Genotypes.open(bfile22, keep=write(tmp_path / "keep", bom + listed))
+    assert kept.samples.values.tolist() == samples.values.tolist()
+    removed = Genotypes.open(bfile22, remove=write(tmp_path / "remove", bom + listed))
+    assert removed.filter_counts["samples in --remove"] == 5
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e400"])
+def test_non_finite_value_names_file_line_and_column(tmp_path, value):
+    path = write(tmp_path / "t.phen", f"f1 a 1 2\nf2 b 3 {value}\n")
+    with pytest.raises(InputError, match=rf"t.phen, line 2, column 4: non-finite value '{value}'"):
+        read_phen(path, mpheno=2)
+    with pytest.raises(InputError, match="line 2, column 4: non-finite"):
+        read_qcovar(path)
+    np.testing.assert_array_equal(read_phen(path, mpheno=1)["y"], [1.0, 3.0])  # other column
+
+
+def test_single_level_discrete_covariate_is_refused(tmp_path, fam_samples):
+    """One level over the samples kept is a copy of the intercept, as a constant
+    quantitative covariate is: refused naming the file and column, never dropped."""
+    phen = write(tmp_path / "p", "".join(f"{f} {i} {k}\n" for k, (f, i)
+                                        in enumerate(fam_samples.itertuples(index=False))))
+    covar = write(tmp_path / "c", "f1 a A x\nf2 b NA y\nf3 c A x\nf4 d A y\nf5 e A x\n"
+                                  "f6 f A y\n")  # column 3: A only (f2 missing)
+    with pytest.raises(InputError, match=r"c, column 3: discrete covariate covar1 has one level "
+                                         r"\(A\) over the 5 samples kept"):
+        align_samples(fam_samples, phen, covar=covar)
+    qcovar = write(tmp_path / "q", "".join(f"{f} {i} 7\n" for f, i
+                                           in fam_samples.itertuples(index=False)))
+    with pytest.raises(InputError, match="q, column 3: covariate qcovar1 is constant"):
+        align_samples(fam_samples, phen, qcovar)
+    two = write(tmp_path / "c2", "f1 a A\nf2 b B\nf3 c A\nf4 d A\nf5 e A\nf6 f A\n")
+    assert align_samples(fam_samples, phen, covar=two).design_columns == ["intercept", "covar1=B"]
+
+
+def test_fewer_than_two_samples_left_is_refused(tmp_path, fam_samples):
+    phen = write(tmp_path / "p", "f1 a 1\nf2 b NA\nf3 c -9.0\nzz z 4\n")
+    with pytest.raises(InputError, match=r"only 1 sample has a phenotype .*phenotype missing 2.*"
+                                         r"needs at least 2"):
+        align_samples(fam_samples, phen)
+    assert align_samples(fam_samples.iloc[:2], write(tmp_path / "p2", "f1 a 1\nf2 b 2\n")
+                         ).counts["kept"] == 2

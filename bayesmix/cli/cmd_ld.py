@@ -17,9 +17,9 @@ the actions (and, for ``build``, the kinds) declared with it; others refuse it.
 
 from __future__ import annotations
 
-from bayesmix.cli.options import (CommandSpec, dask_options, nonnegative_float, nonnegative_int,
-                                  option, positive_float, positive_int, snp_range,
-                                  unit_interval)
+from bayesmix.cli.options import (CommandSpec, dask_options, minor_allele_frequency,
+                                  nonnegative_float, nonnegative_int, option, positive_float,
+                                  positive_int, snp_range, unit_interval)
 from bayesmix.errors import InputError
 
 HELP = "build, merge and convert LD matrices; LD scores and pruning weights"
@@ -52,7 +52,7 @@ OPTIONS = [
            help="FID IID file of samples to remove"),
     option("--extract", applies=GENOTYPES, input="file", metavar="FILE", help="SNPs to keep"),
     option("--exclude", applies=GENOTYPES, input="file", metavar="FILE", help="SNPs to drop"),
-    option("--maf", applies=GENOTYPES, default=0.0, type=unit_interval,
+    option("--maf", applies=GENOTYPES, default=0.0, type=minor_allele_frequency,
            help="minimum minor allele frequency"),
     option("--missing", applies=GENOTYPES, default="mean", choices=["mean", "pairwise"],
            help="missing calls: mean-imputed, or pairwise-complete correlations (plink --r)"),

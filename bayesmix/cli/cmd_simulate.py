@@ -11,8 +11,9 @@ Outputs (one trait): ``OUT.phen`` (GCTA: FID IID y), ``OUT.ma`` (GCTB/COJO),
 
 from __future__ import annotations
 
-from bayesmix.cli.options import (CommandSpec, nonnegative_float, nonnegative_int, option,
-                                  positive_float, positive_int, probability, unit_interval)
+from bayesmix.cli.options import (CommandSpec, finite_float, minor_allele_frequency,
+                                  nonnegative_float, nonnegative_int, option, positive_float,
+                                  positive_int, probability)
 
 HELP = ("simulate effects, phenotypes and GWAS summary statistics (with the truth) on a PLINK "
         "fileset, or coalescent genotypes of a cohort and a reference panel")
@@ -55,7 +56,7 @@ OPTIONS = [
     option("--prior", applies=PRIORS, required=PRIORS, role="selector", choices=list(PRIORS),
            help="effect-size prior: BayesC, BayesR, BayesS, BayesB, BayesN, BayesNS, MiXeR, "
                 "or the bivariate MiXeR prior (two traits)"),
-    option("--h2", applies=PRIORS, required=PRIORS, type=float, nargs="+", metavar="H",
+    option("--h2", applies=PRIORS, required=PRIORS, type=finite_float, nargs="+", metavar="H",
            help="heritability in (0, 1); two values with --prior mixer2"),
     option("--n-causal", applies=PRIORS, type=nonnegative_int, nargs="+", metavar="K",
            conflicts=("pi",),
@@ -64,7 +65,7 @@ OPTIONS = [
     option("--pi", applies=SINGLE, type=probability, metavar="P", conflicts=("n_causal",),
            help="causal fraction (each polymorphic SNP causal with probability P; N/NS: the "
                 "share of windows with an effect)"),
-    option("--S", applies=("S", "NS"), type=float, metavar="s",
+    option("--S", applies=("S", "NS"), type=finite_float, metavar="s",
            help="per-allele effect variance proportional to (2p(1-p))^S (default -0.5)"),
     option("--pi-k", applies=("R",), type=probability, nargs="+", metavar="PI",
            help="BayesR mixture weights (default 0.95 0.02 0.02 0.01)"),
@@ -82,9 +83,9 @@ OPTIONS = [
            help="fraction causal for trait 2 only"),
     option("--pi12", applies=("mixer2",), type=probability, conflicts=("n_causal",),
            help="fraction causal for both traits"),
-    option("--rho12", applies=("mixer2",), default=0.0, type=float,
+    option("--rho12", applies=("mixer2",), default=0.0, type=finite_float,
            help="correlation of the shared effects"),
-    option("--residual-corr", applies=("mixer2",), default=0.0, type=float,
+    option("--residual-corr", applies=("mixer2",), default=0.0, type=finite_float,
            help="correlation of the two traits' residuals"),
     option("--prevalence", applies=PRIORS, type=probability, metavar="K",
            conflicts=("n_gwas",),
@@ -110,7 +111,7 @@ OPTIONS = [
            conflicts=("ld_block_size",),
            help="a saved LD matrix (bayesmix LD folder) to draw the --n-gwas statistics from"),
     option("--maf", applies=EVERY, default={**dict.fromkeys(PRIORS, 0.0), "coalescent": 0.01},
-           type=unit_interval,
+           type=minor_allele_frequency,
            help="drop SNPs with MAF below this (--coalescent: MAF of cohort and panel "
                 "together)"),
     option("--chr", applies=PRIORS, metavar="CHR", help="use only this chromosome"),

@@ -25,9 +25,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bayesmix.cli.options import (CommandSpec, dask_options, float_list, nonnegative_float,
-                                  nonnegative_int, half_open_unit, option, positive_float,
-                                  positive_int, probability, snp_range, unit_interval)
+from bayesmix.cli.options import (CommandSpec, dask_options, finite_float, float_list,
+                                  half_open_unit, minor_allele_frequency, nonnegative_float,
+                                  nonnegative_int, option, positive_float, positive_int,
+                                  probability, snp_range, unit_interval)
 from bayesmix.errors import InputError
 
 BAYES = ("bayes-B", "bayes-C", "bayes-S", "bayes-R", "bayes-N", "bayes-NS")
@@ -231,12 +232,14 @@ OPTIONS = [
            group=DATA,
            metavar="FILE", help="leave out SNPs in the regions of FILE (chr start end, "
                                 "1-based inclusive)"),
-    option("--maf", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, default=0.0, group=DATA, type=unit_interval,
+    option("--maf", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, default=0.0, group=DATA,
+           type=minor_allele_frequency,
            help="leave out SNPs whose minor allele frequency (in the analysed samples) is "
-                "below this"),
+                "below this (0 to 0.5)"),
     # ----------------------------------------------------------------- model
     option("--pi", applies=MCMC, group=MODEL, type=float_list, metavar="P[,P...]",
-           help="starting mixture weights: the non-zero share for B/C/S (default 0.05), the "
+           help="starting mixture weights: the non-zero share for B/C/S (one value, default "
+                "0.05), the "
                 "K weights of R (default 0.95,0.02,0.02,0.01; on eigen LD, as GCTB, "
                 "0.95,0.02,0.01,0.01,0.01), the share of windows with an effect for N/NS "
                 "(default 0.5)"),
@@ -256,7 +259,7 @@ OPTIONS = [
                 "0.5; on eigen LD, as GCTB, 0.1)"),
     option("--S", applies=("bayes-S", "bayes-NS", "sbayes-S", "sbayes-eigen-S"), default=0.0,
            group=MODEL,
-           type=float, dest="S", help="starting value of S (per-allele effect "
+           type=finite_float, dest="S", help="starting value of S (per-allele effect "
                                                "variance proportional to (2pq)^S)"),
     option("--wind", applies=("bayes-N", "bayes-NS"), default=1.0, group=MODEL,
            type=positive_float, help="window width in Mb"),

@@ -148,8 +148,8 @@ def run_sbayes(invocation, run_log) -> int:
     started = time.time()
     _need_statistics(invocation)
     settings = _chain_settings(invocation)
-    pi = args.pi if args.pi is None or args.sbayes == "R" else args.pi[-1]
-    prior = AlphabetPrior(args.sbayes, pi=pi, **_present(args, "gamma", "hsq", "S", "fix_pi"))
+    prior = AlphabetPrior(args.sbayes, pi=args.pi,
+                          **_present(args, "gamma", "hsq", "S", "fix_pi"))
     if args.ldm is None and args.mldm is None:
         raise InputError(f"{invocation.label} needs an LD matrix: --ldm LD or --mldm LIST")
     selection = _summary_selection(args)
@@ -189,8 +189,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     _need_statistics(invocation)
     settings = _chain_settings(invocation)
     method = "R" if args.sbayes == "RC" else args.sbayes
-    pi = args.pi if args.pi is None or method == "R" else args.pi[-1]
-    gamma = args.gamma
+    pi, gamma = args.pi, args.gamma
     if method == "R" and gamma is None:  # GCTB's five components on eigen LD
         gamma, pi = EIGEN_GAMMA, EIGEN_PI if pi is None else pi
     prior = AlphabetPrior(method, pi=pi, gamma=gamma, **_present(args, "hsq", "S", "fix_pi"))

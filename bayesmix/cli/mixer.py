@@ -31,9 +31,9 @@ import sys
 
 from bayesmix.cli.mixer_runs import (DEFAULT_FIT1_SEQUENCE, DEFAULT_FIT2_SEQUENCE, fit1_step,
                                      fit2_step)
-from bayesmix.cli.options import (CommandSpec, Parser, dask_options, nonnegative_int, option,
-                                  positive_float, positive_int, steps_of, unit_interval,
-                                  unsupported)
+from bayesmix.cli.options import (CommandSpec, Parser, dask_options, minor_allele_frequency,
+                                  nonnegative_int, option, positive_float, positive_int,
+                                  steps_of, unit_interval, unsupported)
 
 ANALYSES = {"ld": "ld", "fit1": "fit1", "test1": "test1", "fit2": "fit2", "test2": "test2",
             "snps": "snps", "combine": "combine"}
@@ -106,7 +106,7 @@ OPTIONS = [
     option("--r2", applies=("snps",), default=0.8, type=unit_interval,
            help="prune the subset at this r^2 (random order: a SNP is dropped when one kept "
                 "before it has r^2 >= this)"),
-    option("--maf", applies=("snps",), default=0.05, type=unit_interval,
+    option("--maf", applies=("snps",), default=0.05, type=minor_allele_frequency,
            help="only SNPs with minor allele frequency >= this (of the LD reference)"),
     option("--subset", applies=("snps",), default=2_000_000, type=positive_int,
            help="draw this many SNPs at random (of those passing --maf) before pruning"),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,23 +406,29 @@ def _check_input(opt: Option, value) -> None:
 
 # ------------------------------------------------------------------------- value parsers
 def float_list(text: str) -> tuple[float, ...]:
-    """``"0,0.01,0.1,1"`` -> (0.0, 0.01, 0.1, 1.0) (argparse type)."""
+    """``"0,0.01,0.1,1"`` -> (0.0, 0.01, 0.1, 1.0) (argparse type); finite numbers only."""
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers, got {text!r}")
     return values
 
 
 def _bounded(kind, low=None, high=None, low_open=False, high_open=False):
+    """An argparse type: ``kind`` (int or float) within the bounds given; a float must be a
+    finite number (``nan``, ``inf`` are refused: NaN passes every comparison with a bound)."""
     def parse_value(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
                                              f"got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         if low is not None and (value < low or (low_open and value == low)):
             raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low}, got {text}")
         if high is not None and (value > high or (high_open and value == high)):
@@ -439,6 +446,9 @@ nonnegative_float = _bounded(float, 0)
 probability = _bounded(float, 0, 1, low_open=True, high_open=True)
 unit_interval = _bounded(float, 0, 1)
 half_open_unit = _bounded(float, 0, 1, high_open=True)
+finite_float = _bounded(float)
+#: a minor allele frequency threshold (``--maf``): above 0.5 no SNP could pass
+minor_allele_frequency = _bounded(float, 0, 0.5)
 
 
 class SnpRange(tuple):

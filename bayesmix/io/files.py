@@ -123,12 +123,13 @@ class TextInput:
 @contextlib.contextmanager
 def open_text(path):
     """Open a plain or gzip-compressed text file (gzip recognised by its magic bytes) for
-    reading; yields a :class:`TextInput`. Missing files, directories and damaged data raise
+    reading; yields a :class:`TextInput`. A UTF-8 byte-order mark at the start (some Windows
+    editors write one) is dropped. Missing files, directories and damaged data raise
     :class:`InputError` naming the file (and the line where reading stopped)."""
     path = input_file(path)
     compressed = is_gzip(path)
-    handle = (gzip.open(path, "rt", encoding="utf-8") if compressed
-              else open(path, "rt", encoding="utf-8"))
+    handle = (gzip.open(path, "rt", encoding="utf-8-sig") if compressed
+              else open(path, "rt", encoding="utf-8-sig"))
     try:
         yield TextInput(path, handle, compressed)
     finally:

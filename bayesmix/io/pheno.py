@@ -1,13 +1,16 @@
 """Phenotypes and covariates in GCTA's formats, and their alignment to the genotyped samples.
 
-- ``.phen``: ``FID IID y1 y2 ...``, whitespace-separated, no header; missing values ``-9`` or
-  ``NA``. ``mpheno`` picks the trait (1-based, as in GCTA/GCTB ``--mpheno``).
+- ``.phen``: ``FID IID y1 y2 ...``, whitespace-separated, no header; missing values: any
+  number equal to -9 (``-9``, ``-9.0``, ``-9.000``, as PLINK reads them) and ``NA``/``NaN``/``.``.
+  ``mpheno`` picks the trait (1-based, as in GCTA/GCTB ``--mpheno``).
 - ``.qcovar``: ``FID IID q1 q2 ...`` quantitative covariates (same missing codes).
-- ``.covar``: ``FID IID c1 c2 ...`` discrete covariates (any labels; ``-9``/``NA`` missing),
+- ``.covar``: ``FID IID c1 c2 ...`` discrete covariates (any labels; the same missing codes),
   expanded to one-hot columns with the first level in sorted order as the reference level.
 
-A header line starting with ``FID IID`` is accepted and skipped. Samples are identified by the
-pair (FID, IID). Values are on the scale of the file (no standardisation).
+A header line starting with ``FID IID`` is accepted and skipped, and so is a UTF-8 byte-order
+mark at the start of the file. Samples are identified by the pair (FID, IID). Values are on
+the scale of the file (no standardisation); a value that is not a finite number (``inf``,
+``1e400``) is an error naming its line and column.
 """
 
 from __future__ import annotations
@@ -24,6 +27,15 @@ from bayesmix.errors import InputError
 from bayesmix.io.files import open_text
 
 MISSING_CODES = frozenset({"-9", "NA", "na", "NaN", "nan", "."})
+"""Missing-value tokens; besides these, any value numerically equal to :data:`MISSING_VALUE`."""
+MISSING_VALUE = -9.0
+
+
+def _missing(text: pd.Series) -> np.ndarray:
+    """Which of the string values ``text`` are missing: a token of :data:`MISSING_CODES` or a
+    number equal to -9 (``-9.0`` and ``-9.000`` as R and pandas write it, as PLINK reads it)."""
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    return text.isin(MISSING_CODES).to_numpy() | (numbers == MISSING_VALUE)
 
 
 def _read_id_table(path, kind: str) -> tuple[pd.DataFrame, list[int]]:
@@ -66,14 +78,16 @@ def _read_id_table(path, kind: str) -> tuple[pd.DataFrame, list[int]]:
 
 
 def _to_float(table: pd.DataFrame, column: int, lines: list[int]) -> np.ndarray:
-    """Numeric values of a value column (1-based after IID); missing codes -> NaN."""
+    """Numeric values of a value column (1-based after IID); missing values (:func:`_missing`)
+    -> NaN. A non-numeric or non-finite value is an error naming its line and column."""
     text = table[column].astype(str)
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, copy=True)
-    missing = text.isin(MISSING_CODES).to_numpy()
-    bad = np.isnan(values) & ~missing
+    missing = _missing(text)
+    bad = ~np.isfinite(values) & ~missing
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"non-numeric value {text.iloc[i]!r}", table.attrs["path"], lines[i],
+        what = "non-numeric" if np.isnan(values[i]) else "non-finite"
+        raise InputError(f"{what} value {text.iloc[i]!r}", table.attrs["path"], lines[i],
                          column + 2)
     values[missing] = np.nan
     return values
@@ -115,7 +129,7 @@ def read_covar(path) -> pd.DataFrame:
     out = pd.DataFrame({"fid": table["fid"], "iid": table["iid"]})
     for k in range(1, table.shape[1] - 1):
         labels = table[k].astype(object)
-        out[f"covar{k}"] = labels.where(~labels.isin(MISSING_CODES), np.nan)
+        out[f"covar{k}"] = labels.where(~_missing(labels.astype(str)), np.nan)
     out.attrs["path"] = table.attrs["path"]
     return out
 
@@ -158,9 +172,10 @@ def align_samples(genotypes_samples: pd.DataFrame, pheno, qcovar=None, covar=Non
     qcovar, covar : paths or tables from :func:`read_qcovar` / :func:`read_covar`, optional.
 
     Samples are dropped, and counted, when absent from a file or missing a value there.
-    Raises :class:`InputError` when no sample is shared, none is left, or a covariate is
-    constant or (nearly) a linear combination of the intercept and the covariates before it
-    over the samples kept (:func:`check_design`).
+    Raises :class:`InputError` when no sample is shared, fewer than :data:`MIN_SAMPLES` are
+    left, a discrete covariate has a single level, or a covariate is constant or (nearly) a
+    linear combination of the intercept and the covariates before it over the samples kept
+    (:func:`check_design`).
     """
     pheno = pheno if isinstance(pheno, pd.DataFrame) else read_phen(pheno, mpheno)
     qcovar = qcovar if qcovar is None or isinstance(qcovar, pd.DataFrame) else read_qcovar(qcovar)
@@ -203,6 +218,10 @@ def align_samples(genotypes_samples: pd.DataFrame, pheno, qcovar=None, covar=Non
         else:
             for k, column in enumerate(values.columns):
                 levels = sorted(values.loc[keep, column].astype(str).unique())
+                if len(levels) == 1:
+                    raise InputError(f"discrete covariate {column} has one level ({levels[0]}) "
+                                     f"over the {int(keep.sum())} samples kept, a copy of the "
+                                     "intercept: remove it", path, None, k + 3)
                 for level in levels[1:]:
                     blocks.append((values[column].astype(str) == level).to_numpy()[:, None] * 1.0)
                     names.append(f"{column}={level}")
@@ -210,12 +229,22 @@ def align_samples(genotypes_samples: pd.DataFrame, pheno, qcovar=None, covar=Non
     counts["kept"] = int(keep.sum())
     if not keep.any():
         raise InputError("no sample has a phenotype and all covariates", pheno.attrs.get("path"))
+    if counts["kept"] < MIN_SAMPLES:
+        dropped = ", ".join(f"{reason} {n}" for reason, n in counts.items() if n and reason not in
+                            ("genotyped samples", "kept"))
+        raise InputError(f"only {counts['kept']} sample has a phenotype and all covariates "
+                         f"(of {counts['genotyped samples']} genotyped"
+                         + (f"; dropped: {dropped}" if dropped else "") + "): an analysis "
+                         f"needs at least {MIN_SAMPLES}", pheno.attrs.get("path"))
     design = np.hstack(blocks)[keep]
     check_design(design, names, sources)
     index = np.flatnonzero(keep)
     samples = genotypes_samples.iloc[index][["fid", "iid"]].reset_index(drop=True)
     return AlignedSamples(index, samples, y[keep], design, names, counts)
 
+
+MIN_SAMPLES = 2
+"""Fewest samples :func:`align_samples` lets through (a variance needs two)."""
 
 COLLINEAR_TOL = 1e-4
 """Smallest share of a covariate's standard deviation that the intercept and the covariates

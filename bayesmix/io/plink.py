@@ -86,7 +86,8 @@ def _read_whitespace_table(path: Path, columns: list[str],
 
 
 def read_id_list(path) -> pd.DataFrame:
-    """Read a FID IID file (``--keep``/``--remove``): first two whitespace fields per line."""
+    """Read a FID IID file (``--keep``/``--remove``): first two whitespace fields per line
+    (a UTF-8 byte-order mark at the start is dropped)."""
     rows = []
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -163,7 +164,8 @@ class Genotypes:
         prefix : path without extension.
         keep, remove : path to a FID IID file, or a DataFrame with columns fid, iid.
         extract, exclude : path to a SNP list, or an iterable of SNP ids.
-        chrom : a chromosome label or a list of them (as in the ``.bim``).
+        chrom : a chromosome label or a list of them, matched as PLINK codes
+            (:func:`bayesmix.io.regions.chrom_code`: ``22`` selects ``chr22``, ``X`` ``23``).
         exclude_mhc, exclude_regions : drop SNPs in the MHC of that genome build (hg19, hg38)
             and in the regions of a ``chr start end`` file (or table); see
             :func:`bayesmix.io.regions.region_masks`.
@@ -205,9 +207,13 @@ class Genotypes:
             raise InputError("no samples left after --keep/--remove", paths["fam"])
 
         snp_mask = np.ones(len(bim), dtype=bool)
+        if chrom is not None or exclude_mhc is not None or exclude_regions is not None:
+            from bayesmix.io.regions import chrom_code, region_masks
+            from bayesmix.io.sumstats import map_distinct
+
+            codes = map_distinct(bim["chr"], chrom_code)  # PLINK codes: chr22 = 22, chrX = 23
         if chrom is not None:
-            chroms = {str(c) for c in np.atleast_1d(chrom)}
-            m = bim["chr"].isin(chroms).to_numpy()
+            m = np.isin(codes, [chrom_code(c) for c in np.atleast_1d(chrom)])
             counts["SNPs on other chromosomes"] = int((snp_mask & ~m).sum())
             snp_mask &= m
         if extract is not None:
@@ -221,10 +227,6 @@ class Genotypes:
             counts["SNPs in --exclude"] = int((snp_mask & m).sum())
             snp_mask &= ~m
         if exclude_mhc is not None or exclude_regions is not None:
-            from bayesmix.io.regions import chrom_code, region_masks
-            from bayesmix.io.sumstats import map_distinct
-
-            codes = map_distinct(bim["chr"], chrom_code)
             for rule, inside in region_masks(codes, bim["bp"].to_numpy(np.int64), exclude_mhc,
                                              exclude_regions):
                 counts[f"SNPs in the {rule}" if rule.startswith("MHC") else f"SNPs in {rule}"] = \

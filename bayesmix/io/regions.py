@@ -7,7 +7,9 @@ Positions are 1-based and regions inclusive of both ends.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +34,13 @@ def chrom_code(label: str) -> str:
 def read_regions(path) -> pd.DataFrame:
     """Read a region file: whitespace ``chr start end`` (1-based, inclusive) per line.
 
-    A ``chr`` prefix is removed; lines starting with ``#`` and a header line whose start/end
-    are not numbers are skipped. Returns columns chr (str), start, end (int64).
+    A ``chr`` prefix is removed; blank lines, lines starting with ``#`` and a header line are
+    skipped. Only the first line can be a header, and only if it does not look like data:
+    neither a chromosome-like first field (``22``, ``chr22``, ``X``) nor a number-like start
+    or end. Positions are integers; a number written with a decimal point or exponent is
+    accepted when it is a whole number (``16000000.0``, ``1.6e7``). Anything else (a
+    fraction, thousands separators, a word) is an error naming the file, line and column, so
+    no region is dropped silently. Returns columns chr (str), start, end (int64).
     """
     path = Path(os.fspath(path))
     rows = []
@@ -44,18 +51,42 @@ def read_regions(path) -> pd.DataFrame:
                 continue
             if len(fields) < 3:
                 raise InputError("expected chr start end", path, lineno)
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                if lineno == 1 and not rows:
-                    continue  # header
-                bad = 2 if not fields[1].lstrip("-").isdigit() else 3
-                raise InputError(f"non-integer position {fields[bad - 1]!r}", path, lineno, bad) from None
+            if not rows and lineno == 1 and not _looks_like_data(fields):
+                continue  # header
+            start, end = (_position(fields[k], path, lineno, k + 1) for k in (1, 2))
             if end < start:
                 raise InputError(f"region end {end} is before its start {start}", path, lineno, 3)
             rows.append((chrom_code(fields[0]), start, end))
     return pd.DataFrame(rows, columns=["chr", "start", "end"]).astype(
         {"chr": str, "start": np.int64, "end": np.int64})
+
+
+_NUMBER_LIKE = re.compile(r"[+-]?[\d.,_']*\d[\d.,_']*([eE][+-]?\d+)?")
+
+
+def _looks_like_data(fields: list) -> bool:
+    """Whether a ``chr start end`` line is data rather than a header (:func:`read_regions`)."""
+    return (chrom_code(fields[0]).isdigit()
+            or any(_NUMBER_LIKE.fullmatch(f) for f in fields[1:3]))
+
+
+def _position(text: str, path, lineno: int, column: int) -> int:
+    """A region file's start or end as an integer; whole numbers written as floats accepted."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    if "," in text or "'" in text:
+        raise InputError(f"position {text!r} is not a plain integer (a thousands separator "
+                         "or decimal comma?): write positions as digits only", path, lineno,
+                         column)
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"non-integer position {text!r}", path, lineno, column) from None
+    if not math.isfinite(value) or value != round(value):
+        raise InputError(f"position {text!r} is not a whole number", path, lineno, column)
+    return int(value)
 
 
 def region_masks(chrom: np.ndarray, bp: np.ndarray, exclude_mhc: str | None = None,

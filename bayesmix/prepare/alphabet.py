@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bayesmix.errors import InputError
+
 
 @dataclass
 class SampleSnpFilters:
@@ -33,6 +35,10 @@ class SampleSnpFilters:
     exclude_mhc: str | None = None
     exclude_regions: str | None = None
     maf: float = 0.0
+
+    def __post_init__(self):
+        if not 0 <= self.maf <= 0.5:  # NaN fails too
+            raise InputError(f"--maf is a minor allele frequency, in [0, 0.5]; got {self.maf}")
 
     def snp_options(self) -> dict:
         return dict(extract=self.extract, exclude=self.exclude, chrom=self.chrom,
@@ -78,8 +84,10 @@ def load_alphabet_data(bfile, pheno, *, mpheno: int = 1, qcovar=None, dcovar=Non
     counts += list(aligned.counts.items())
     genotypes = Genotypes.open(bfile, keep=aligned.samples, drop_monomorphic=True,
                                **filters.snp_options())
+    # every SNP filter asked for is reported, 0 included (a region file that matched nothing
+    # shows as 0); monomorphic SNPs, dropped without being asked, only when there are some
     counts += [(reason, n) for reason, n in genotypes.filter_counts.items()
-               if n and "sample" not in reason]
+               if "sample" not in reason and (n or reason != "monomorphic SNPs")]
     data = AlphabetData.from_plink(genotypes, aligned.y, aligned.design, aligned.design_columns,
                                    standardize=standardize)
     return LoadedAlphabetData(data, counts)
