@@ -110,6 +110,7 @@ def test_every_rule_drops_exactly_its_snp():
         ("invalid alleles (not A/C/G/T, or A1 = A2)", 1),  # indel
         ("strand-ambiguous (A/T, C/G)", 1),
         ("INFO < 0.8", 1),
+        ("other alleles than the reference's at a duplicated SNP (multi-allelic)", 0),
         ("duplicated SNP in the summary statistics", 2),  # both copies
         ("absent from the reference", 1),
         ("alleles do not match the reference", 1),
@@ -161,12 +162,32 @@ def test_keep_ambiguous_note_counts_only_snps_that_stay():
     assert "1 strand-ambiguous SNPs kept and aligned assuming the reference strand" in report.notes
 
 
+def test_a_multi_allelic_site_keeps_the_copy_with_the_reference_alleles():
+    """A site listed twice, A/G (the reference's) and A/C: the A/C copy goes, A/G stays with
+    its own BETA; an A/T second copy (strand-ambiguous, dropped first) gives the same result
+    (the audit found the two kinds of site treated differently). Two copies that both have
+    the reference's alleles are still both dropped as duplicates."""
+    base = sumstats_table()
+    for other in ("C", "T"):
+        extra = base[base["SNP"] == "match"].assign(A2=other, BETA=-0.3)
+        table = pd.concat([base, extra], ignore_index=True)
+        table.attrs["path"] = "hand-made"
+        aligned, report = harmonise(table, reference_table())
+        steps = dict(report.steps)
+        assert steps["duplicated SNP in the summary statistics"] == 2       # "dup" only
+        assert steps["other alleles than the reference's at a duplicated SNP "
+                     "(multi-allelic)"] == (1 if other == "C" else 0)
+        row = aligned.set_index("SNP").loc["match"]
+        assert (row["A1"], row["A2"], row["BETA"]) == ("A", "G", pytest.approx(0.1))
+
+
 def test_optional_rules_off_by_default():
     aligned, report = harmonise(sumstats_table(), reference_table())
     rules = [r for r, _ in report.steps]
     assert rules == ["SE <= 0", "N <= 0", "FREQ outside (0, 1) or P outside [0, 1]",
                      "missing or non-finite values", "invalid alleles (not A/C/G/T, or A1 = A2)",
                      "strand-ambiguous (A/T, C/G)",
+                     "other alleles than the reference's at a duplicated SNP (multi-allelic)",
                      "duplicated SNP in the summary statistics", "absent from the reference",
                      "alleles do not match the reference"]
     assert {"lowinfo", "rare", "freqdiff", "nout", "mhc19", "region"} <= set(aligned["SNP"])

@@ -119,6 +119,16 @@ class QCReport:
             self.table().to_csv(fh, sep="\t", index=False, lineterminator="\n")
 
 
+def _other_alleles_of_matched_sites(key, keep, matches) -> np.ndarray:
+    """Rows (of those kept) whose key is listed more than once and whose alleles do not
+    match the reference's, where another kept row of the same key does match: the other
+    alleles of a multi-allelic site whose reference allele pair is in the file."""
+    listed = np.zeros(len(key), dtype=bool)
+    listed[keep] = pd.Series(key[keep]).duplicated(keep=False).to_numpy()
+    matched_keys = pd.unique(key[listed & matches])
+    return listed & ~matches & np.isin(key, matched_keys)
+
+
 def _apply_selection(apply, ref, ref_pos, extract, exclude, chrom) -> None:
     """QC steps for a SNP selection (lists and chromosome), judged on the matched reference
     SNPs (summary statistics need not carry CHR)."""
@@ -248,27 +258,33 @@ def harmonise(
             else:
                 apply(f"INFO < {min_info:g}", info < min_info)
 
-    # 8. duplicates of the matching key
+    # 8. duplicates of the matching key: the copies of a multi-allelic site whose alleles are
+    # not the reference's go first when another copy has them (that copy stays, whatever
+    # rule would otherwise have met the copies first), then every copy of a key still listed
+    # more than once
     key_ss = _match_key(ss, match_by)
     key_ref = _match_key(ref, match_by)
-    dup = np.zeros(len(ss), dtype=bool)
-    dup[keep] = pd.Series(key_ss[keep]).duplicated(keep=False).to_numpy()
-    apply("duplicated SNP in the summary statistics", dup)
     _refuse_reference_duplicates(ref, key_ref, match_by)
-
-    # 9. presence in the reference
     ref_pos = pd.Index(key_ref).get_indexer(key_ss)
-    apply("absent from the reference", ref_pos < 0)
-    _apply_selection(apply, ref, ref_pos, extract, exclude, chrom)
-
-    # 10. allele alignment
     r1 = np.where(ref_pos >= 0, ref["a1"].to_numpy()[np.maximum(ref_pos, 0)], "")
     r2 = np.where(ref_pos >= 0, ref["a2"].to_numpy()[np.maximum(ref_pos, 0)], "")
     same = (a1 == r1) & (a2 == r2)
     swapped = ~same & (a1 == r2) & (a2 == r1)
     flipped = ~same & ~swapped & (c1 == r1) & (c2 == r2)
     flipped_swapped = ~same & ~swapped & ~flipped & (c1 == r2) & (c2 == r1)
-    apply(ALLELE_MISMATCH, ~(same | swapped | flipped | flipped_swapped))
+    matches = same | swapped | flipped | flipped_swapped
+    apply("other alleles than the reference's at a duplicated SNP (multi-allelic)",
+          _other_alleles_of_matched_sites(key_ss, keep, matches))
+    dup = np.zeros(len(ss), dtype=bool)
+    dup[keep] = pd.Series(key_ss[keep]).duplicated(keep=False).to_numpy()
+    apply("duplicated SNP in the summary statistics", dup)
+
+    # 9. presence in the reference
+    apply("absent from the reference", ref_pos < 0)
+    _apply_selection(apply, ref, ref_pos, extract, exclude, chrom)
+
+    # 10. allele alignment
+    apply(ALLELE_MISMATCH, ~matches)
     sign = np.where(swapped | flipped_swapped, -1.0, 1.0)
 
     freq = ss["FREQ"].to_numpy(dtype=np.float64)
