@@ -125,6 +125,11 @@ class AlphabetPrior:
         if self.nested:
             self.pi_window_start  # validated here, at argument time
         self.pi_values  # and so are --pi (--pi-snp) and --gamma
+        if (self.method == "R" and self.fix_pi and self.pi is None
+                and len(self.gamma_values) != len(DEFAULT_PI_R)):
+            raise InputError(f"--fix-pi keeps the mixture weights at --pi, which has no default "
+                             f"for {len(self.gamma_values)} --gamma values (equal weights would "
+                             f"be fixed): give --pi with {len(self.gamma_values)} values")
 
     @property
     def pi_window_start(self) -> float:

@@ -201,6 +201,10 @@ def test_prior_settings_checked_at_argument_time():
     with pytest.raises(InputError, match="--S must be a finite number"):
         AlphabetPrior("S", S=float("inf"))
     assert AlphabetPrior("C", pi=(0.1,)).pi_values.tolist() == [0.9, 0.1]
+    # --fix-pi with 3 --gamma values and no --pi fixed equal weights 1/3 without a word
+    with pytest.raises(InputError, match="give --pi with 3 values"):
+        AlphabetPrior("R", gamma=(0, 0.01, 0.1), fix_pi=True)
+    assert AlphabetPrior("R", fix_pi=True).pi_values.tolist() == [0.95, 0.02, 0.02, 0.01]
 
 
 def test_one_sample_is_refused_not_a_zero_division(simulated, bfile22, capsys):
