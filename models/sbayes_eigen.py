@@ -43,6 +43,16 @@ EIGEN_GAMMA = (0.0, 0.001, 0.01, 0.1, 1.0)
 EIGEN_PI = (0.95, 0.02, 0.01, 0.01, 0.01)
 
 
+def eigen_prior(method: str) -> AlphabetPrior:
+    """GCTB's prior settings on eigen LD for ``method``: starting hsq 0.1, and for R (and RC)
+    the five components :data:`EIGEN_GAMMA` with starting weights :data:`EIGEN_PI` (the
+    defaults of ``bayesmix-gctb --ldm-eigen``)."""
+    method = "R" if method == "RC" else method
+    if method == "R":
+        return AlphabetPrior("R", gamma=EIGEN_GAMMA, pi=EIGEN_PI, hsq=0.1)
+    return AlphabetPrior(method, hsq=0.1)
+
+
 class SBayesEigenModel(SummaryAlphabetModel):
     """A PyMC graph of SBayesC/R/S on eigen-decomposed block LD (see the module docstring).
 
@@ -51,7 +61,9 @@ class SBayesEigenModel(SummaryAlphabetModel):
     data : EigenSummaryData (from :func:`~bayesmix.prepare.eigen_data.prepare_eigen_data`).
     prior, hyperpriors, unscaled : as in :class:`~bayesmix.models.sbayes.SBayesModel`
         (``hyperpriors["sig2_e"]`` replaces the prior of the per-block residual variances:
-        a callable(name) declaring a variable of dims "block").
+        a callable(name) declaring a variable of dims "block"); a method name as ``prior``
+        takes GCTB's defaults on eigen LD, as ``bayesmix-gctb --ldm-eigen`` does
+        (:func:`eigen_prior`).
     threads : sweep runs of blocks in this many parallel threads (same draws).
 
     Attributes
@@ -66,7 +78,8 @@ class SBayesEigenModel(SummaryAlphabetModel):
             raise InputError("SBayesEigenModel needs EigenSummaryData (prepare_eigen_data)")
         self.data = data
         self.threads = int(threads)
-        self._init_prior(prior, hyperpriors, unscaled)
+        self._init_prior(eigen_prior(prior) if isinstance(prior, str) else prior, hyperpriors,
+                         unscaled)
         self._init_caches()
         self.start = self._starting_values()
         self.model = self._build()

@@ -445,3 +445,15 @@ def test_a_run_that_dies_while_writing_keeps_its_checkpoint(small_run, monkeypat
     assert main([*argv, "--resume", "--out", str(work / "full")]) == 0
     assert (work / "full.parRes").read_text() == expected
     assert not (work / "full.ckpt.chain0").exists()
+
+
+def test_only_chain_checkpoints_count_as_checkpoints(tmp_path):
+    """A trait named 'a.ckpt.chain9' has outputs 'OUT.a.ckpt.chain9.log' ...: they were
+    taken for a leftover checkpoint (and read as one with --resume)."""
+    from bayesmix.inference.chain import existing_checkpoints
+
+    for name in ("o.ckpt.chain0", "o.ckpt.chain12", "o.ckpt.chain9.log", "o.ckpt.chainX",
+                 "o.ckpt.chain3.parRes"):
+        (tmp_path / name).write_text("")
+    assert existing_checkpoints(tmp_path / "o.ckpt") == [str(tmp_path / "o.ckpt.chain0"),
+                                                         str(tmp_path / "o.ckpt.chain12")]

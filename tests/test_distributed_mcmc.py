@@ -217,22 +217,29 @@ def test_traits_on_dask_are_the_serial_traits_and_a_killed_worker_changes_nothin
 
 
 def test_resume_keeps_the_traits_an_unfinished_run_finished(data, tmp_path, capsys):
-    """A run whose second trait fails leaves the first trait's outputs and its marker;
-    without --resume that is refused, with it the first trait is kept and the second runs:
-    the files are those of an uninterrupted run."""
+    """A run whose second trait fails still runs the third (it stopped there, and --resume
+    failed the same way, so the third never ran) and exits 1 naming the failure; the
+    finished traits' outputs and markers are kept. Without --resume that is refused, with it
+    the finished traits are kept and the fixed one runs: the files are those of an
+    uninterrupted run."""
     d = data
     (tmp_path / "bad.ma").write_text("SNP A1 A2 freq b se p N\nrsNowhere A G 0.3 0.1 0.05 "
                                      "0.04 500\n")
-    (tmp_path / "list.txt").write_text(f"{d}/trait1.ma\n{tmp_path}/bad.ma height\n")
+    (tmp_path / "list.txt").write_text(f"{d}/trait1.ma\n{tmp_path}/bad.ma height\n"
+                                       f"{d}/trait1.ma third\n")
+    (tmp_path / "fixed.txt").write_text(Path(f"{d}/traits.txt").read_text().rstrip("\n")
+                                        + f"\n{d}/trait1.ma third\n")
     base = ["--sbayes", "C", "--ldm", f"{d}/ref.ldm.full", *CHAIN]
     out = str(tmp_path / "run")
     assert main([*base, "--mgwas-summary", str(tmp_path / "list.txt"), "--out", out]) == 1
-    assert "trait height" in capsys.readouterr().err
-    assert Path(f"{out}.trait1.done").exists()
+    err = capsys.readouterr().err
+    assert "2 of 3 traits finished; trait height failed: " in err
+    assert Path(f"{out}.trait1.done").exists() and Path(f"{out}.third.done").exists()
     first = Path(f"{out}.trait1.snpRes").stat().st_mtime_ns
-    assert main([*base, "--mgwas-summary", f"{d}/traits.txt", "--out", out]) == 1
+    assert main([*base, "--mgwas-summary", str(tmp_path / "fixed.txt"), "--out", out]) == 1
     assert "give --resume to keep it" in capsys.readouterr().err
-    assert main([*base, "--mgwas-summary", f"{d}/traits.txt", "--resume", "--out", out]) == 0
+    assert main([*base, "--mgwas-summary", str(tmp_path / "fixed.txt"), "--resume", "--out",
+                 out]) == 0
     assert "finished by the interrupted run: kept" in Path(f"{out}.log").read_text()
     assert Path(f"{out}.trait1.snpRes").stat().st_mtime_ns == first
     assert main([*base, "--mgwas-summary", f"{d}/traits.txt", "--out", str(tmp_path / "ref")]

@@ -56,3 +56,16 @@ def test_the_first_sweeps_do_not_fit_the_mismatch_noise(tmp_path):
             chain_length=2, burn_in=0, thin=1, out_freq=0, seed=seed))
         first = result.chains[0].traces["GenVar"]
         assert 0.1 < genetic < 0.35 and np.all(first < 0.75), (seed, first, genetic)
+
+
+def test_a_method_name_on_eigen_ld_takes_gctbs_eigen_defaults():
+    """SBayesEigenModel(data, "R") (the documented Python recipe) used the 4-component
+    default and a starting hsq of 0.5, while bayesmix-gctb --ldm-eigen uses GCTB's defaults
+    on eigen LD (gctb-facts: gamma 0, 0.001, 0.01, 0.1, 1; pi 0.95, 0.02, 0.01, 0.01, 0.01;
+    hsq 0.1): an audit found the recipe's numbers differ from the command line's."""
+    from chain_models import sbayes_eigen_r
+
+    model = sbayes_eigen_r()
+    assert model.prior.gamma_values.tolist() == [0.0, 0.001, 0.01, 0.1, 1.0]
+    assert model.prior.pi_values.tolist() == [0.95, 0.02, 0.01, 0.01, 0.01]
+    assert model.prior.hsq == 0.1

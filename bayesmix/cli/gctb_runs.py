@@ -30,9 +30,8 @@ def _summary_selection(args):
 def _chain_settings(invocation):
     """The MCMC settings (checked before any data is read); a leftover checkpoint without
     --resume is refused here too."""
-    import glob
-
-    from bayesmix.inference.chain import ChainSettings, read_checkpoint, refuse_other_run
+    from bayesmix.inference.chain import (ChainSettings, existing_checkpoints, read_checkpoint,
+                                          refuse_other_run)
 
     args = invocation.args
     _refuse_threads_on_dask(args)
@@ -41,7 +40,7 @@ def _chain_settings(invocation):
                              store_snp_draws=not args.no_mcmc_bin,
                              checkpoint=f"{args.out}.ckpt",
                              checkpoint_every=args.checkpoint_every, resume=args.resume)
-    left = sorted(glob.glob(glob.escape(settings.checkpoint) + ".chain*"))
+    left = existing_checkpoints(settings.checkpoint)
     if left and not args.resume:
         raise InputError(f"a checkpoint of an unfinished run exists at {', '.join(left)}: give "
                          "--resume to continue it, or delete it to start over")
@@ -363,10 +362,12 @@ def run_traits(invocation, run_log, runner) -> int:
     """SBayes on every trait of --mgwas-summary LIST: each trait's analysis as with
     --gwas-summary, into OUT.NAME.* with its own log OUT.NAME.log; one after the other, or
     one Dask task per trait (--cluster/--dask-scheduler); ``runner`` analyses one trait
-    (:func:`run_sbayes` or :func:`run_sbayes_eigen`). A trait finished by an interrupted
-    run (OUT.NAME.done, removed when every trait has finished) is kept by --resume."""
+    (:func:`run_sbayes` or :func:`run_sbayes_eigen`). A trait that fails (bad input, a
+    diverged chain) is reported and the others still run; the run then exits 1. A trait
+    finished by an interrupted or failed run (OUT.NAME.done, removed when every trait has
+    finished) is kept by --resume."""
     from bayesmix import interrupt
-    from bayesmix.cli.common import dask_client, dask_where, stopped
+    from bayesmix.cli.common import dask_client, dask_where, kept_on_interrupt, stopped
     from bayesmix.distributed import run_tasks
     from bayesmix.io.sumstats import read_trait_list
     from bayesmix.progress import Progress
@@ -398,7 +399,9 @@ def run_traits(invocation, run_log, runner) -> int:
         outcomes[todo[k][2]] = outcome
         run_log.say(_trait_line(todo[k][2], todo[k][1], outcome))
 
-    with dask_client(args) as client:
+    with kept_on_interrupt("the traits finished so far (OUT.NAME.done) and the chains' "
+                           "checkpoints are kept: rerun the same command with --resume to "
+                           "finish"), dask_client(args) as client:
         if client is None:
             with Progress(len(todo), desc="traits", unit="traits") as bar:
                 for k, job in enumerate(todo):
@@ -406,19 +409,24 @@ def run_traits(invocation, run_log, runner) -> int:
                         break
                     finished(k, _trait_task(job))
                     bar.update(1)
-                    if outcomes[job[2]][0] != 0:
-                        break
         else:
             run_tasks(client, _trait_task, todo, desc="traits", unit="traits",
                       on_result=finished, stop=interrupt.requested, retries=0)
     ok = set(done) | {name for name, outcome in outcomes.items() if outcome[0] == 0}
     left = [name for name, _ in traits if name not in ok]
+    failed = [name for name in left if name in outcomes and outcomes[name][2] is not None]
     run_log.say()
-    if left:
+    if interrupt.requested() and left:
         return stopped(run_log, f"{len(ok)} of {len(traits)} traits finished; "
                                 f"{', '.join(left)} did not (their logs OUT.NAME.log and "
                                 "checkpoints are kept): rerun the same command with --resume "
                                 "to finish them")
+    if left:
+        raise InputError(f"{len(ok)} of {len(traits)} traits finished; "
+                         + "; ".join(f"trait {name} failed: {outcomes[name][2]}"
+                                     for name in failed)
+                         + " (each trait's log is OUT.NAME.log). Fix those and rerun the same "
+                         "command with --resume: the finished traits are kept")
     for trait in (job[1] for job in jobs):
         _remove_done_marker(trait)
     run_log.say(f"All {len(traits)} traits finished in {time.time() - started:.1f} s.")
@@ -472,26 +480,28 @@ def _remove_done_marker(trait) -> None:
 def _trait_task(job) -> tuple:
     """One trait of :func:`run_traits` (a Dask task, or called in this process): its
     analysis with the log OUT.NAME.log; returns (exit code, where it ran). A finished trait
-    leaves OUT.NAME.done (its fingerprint) for --resume."""
+    leaves OUT.NAME.done (its fingerprint) for --resume. Returns (exit code, where it ran,
+    the error message of a trait that failed, else None): a failure is not raised, so the
+    other traits (and their Dask tasks) go on."""
     import argparse
     import dataclasses
-    import glob
     import json
     import os
     import socket
 
     from bayesmix.cli.common import RunLog, version_string
     from bayesmix.errors import BayesmixError
-    from bayesmix.inference.chain import one_blas_thread
+    from bayesmix.inference.chain import existing_checkpoints, one_blas_thread
     from bayesmix.io.files import atomic_open
 
     runner, trait, name = job
-    if not trait.args.resume and glob.glob(glob.escape(f"{trait.args.out}.ckpt") + ".chain*"):
+    if not trait.args.resume and existing_checkpoints(f"{trait.args.out}.ckpt"):
         # checkpoints of this run's own attempt whose worker died (run_traits refused any
         # other before the first trait started): continue from them
         trait = dataclasses.replace(trait, args=argparse.Namespace(
             **{**vars(trait.args), "resume": True}))
     run_log = RunLog(f"{trait.args.out}.log", echo=False)
+    error = None
     try:
         run_log.say(version_string(trait.spec.prog))
         run_log.say(f"Trait {name}: {trait.label} --gwas-summary {trait.args.gwas_summary} "
@@ -501,7 +511,7 @@ def _trait_task(job) -> tuple:
             rc = runner(trait, run_log)
     except BayesmixError as exc:
         run_log.note(f"error: {exc}")
-        raise type(exc)(f"trait {name}: {exc}") from None
+        rc, error = 1, str(exc)
     finally:
         run_log.close()
     if rc == 0:
@@ -513,12 +523,13 @@ def _trait_task(job) -> tuple:
         where = f"the Dask worker {get_worker().address}"
     except (ImportError, ValueError):
         where = f"process {os.getpid()} on {socket.gethostname()}"
-    return rc, where
+    return rc, where, error
 
 
 def _trait_line(name, trait, outcome) -> str:
-    rc, where = outcome
-    state = "finished" if rc == 0 else f"stopped (exit code {rc})"
+    rc, where, error = outcome
+    state = ("finished" if rc == 0 else f"failed ({error})" if error is not None
+             else f"stopped (exit code {rc})")
     return (f"Trait {name}: {state} in {where}; outputs {trait.args.out}.parRes, .snpRes, "
             f"...; log {trait.args.out}.log")
 

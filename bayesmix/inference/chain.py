@@ -362,6 +362,16 @@ def checkpoint_path(settings: ChainSettings, chain: int) -> Path | None:
     return Path(f"{settings.checkpoint}.chain{chain}")
 
 
+def existing_checkpoints(prefix) -> list[str]:
+    """The chain checkpoint files ``PREFIX.chainK`` (K digits) that exist, sorted (not other
+    files whose names start so, e.g. a trait's outputs ``PREFIX.chain9.log``)."""
+    import glob
+    import re
+
+    found = glob.glob(glob.escape(str(prefix)) + ".chain*")
+    return sorted(path for path in found if re.search(r"\.chain\d+$", path))
+
+
 def write_checkpoint(path, header: dict, state: dict) -> None:
     """Write a checkpoint atomically: the header pickle, then the state pickle."""
     header = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **header}
