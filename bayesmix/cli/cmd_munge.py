@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bayesmix.cli.options import CommandSpec, option, positive_float, unit_interval
+from bayesmix.cli.options import (CommandSpec, minor_allele_frequency, option, positive_float,
+                                  unit_interval)
 
 HELP = "harmonise GWAS summary statistics to a PLINK reference and write .ma / .sumstats.gz"
 
@@ -34,7 +35,7 @@ OPTIONS = [
            help="keep strand-ambiguous A/T and C/G SNPs"),
     option("--min-info", applies=MUNGE, type=unit_interval, metavar="X",
            help="drop SNPs with INFO below X"),
-    option("--min-maf", applies=MUNGE, type=unit_interval, metavar="X",
+    option("--min-maf", applies=MUNGE, type=minor_allele_frequency, metavar="X",
            help="drop SNPs with MAF below X"),
     option("--max-freq-diff", applies=MUNGE, type=unit_interval, metavar="X",
            help="drop SNPs whose allele frequency differs from the reference by more than X"),
