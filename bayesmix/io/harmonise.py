@@ -376,8 +376,9 @@ def _vp_outliers(ss: pd.DataFrame, freq: np.ndarray, keep: np.ndarray, ratio: fl
         v = 2.0 * freq * (1.0 - freq) * (n * se**2 + beta**2)
         usable = keep & np.isfinite(v) & (v > 0)
         if not usable.any():
-            report.notes.append("per-SNP phenotypic variance not tested: needs BETA, SE, N and "
-                                "FREQ")
+            if keep.any():   # (with no SNP left there is nothing to say)
+                report.notes.append("per-SNP phenotypic variance not tested: needs BETA, SE, "
+                                    "N and FREQ")
             return np.zeros(len(ss), dtype=bool)
         off = v / np.median(v[usable])
         outlier = usable & ((off > ratio) | (off < 1.0 / ratio))
