@@ -271,3 +271,13 @@ def test_missing_freq_is_kept_and_filled_from_reference():
     assert by_snp.loc["swap", "FREQ"] == pytest.approx(0.3)  # reference A1 frequency
     assert "match" in by_snp.index
     assert any("FREQ of 1 SNPs taken from the reference" in n for n in report.notes)
+
+
+def test_no_variance_note_when_no_snp_is_left():
+    """Statistics with BETA, SE, N and FREQ none of which is in the reference: the note that
+    the variance rule needs those columns was printed anyway (audit)."""
+    table = sumstats_table().assign(SNP=lambda t: "other_" + t["SNP"])
+    table.attrs["path"] = "hand-made"
+    aligned, report = harmonise(table, reference_table(), max_vp_ratio=4.0)
+    assert aligned.empty and dict(report.steps)["absent from the reference"] > 0
+    assert not any("phenotypic variance not tested" in note for note in report.notes)
