@@ -267,7 +267,7 @@ def test_combinations_that_make_no_sense_are_refused(data, bfile22, tmp_path, ca
         (sbayes, "needs --gwas-summary FILE (or several traits: --mgwas-summary LIST)"),
         ([*sbayes, "--gwas-summary", f"{d}/trait1.ma", "--cluster", "slurm:4"], "local:N"),
     ]
-    (tmp_path / "twice.txt").write_text(f"{d}/trait1.ma\n{d}/trait2.ma trait1\n")
+    (tmp_path / "twice.txt").write_text(f"{d}/trait1.ma\n{d}/trait2.ma Trait1\n")  # case
     (tmp_path / "missing.txt").write_text(f"{d}/trait1.ma\n{d}/nowhere.ma\n")
     (tmp_path / "badname.txt").write_text(f"{d}/trait1.ma a/b\n")
     for name, message in (("twice", "also that of line 1"), ("missing", "no such statistics"),

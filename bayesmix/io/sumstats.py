@@ -198,11 +198,12 @@ def read_trait_list(path) -> list[tuple[str, str]]:
                 raise InputError(f"trait name {name!r} cannot be part of an output file name "
                                  "(letters, digits and _.+- only, not starting with one of "
                                  "_.+-); give a name after the file name", path, number)
-            if name in seen:
-                raise InputError(f"trait name {name!r} is also that of line {seen[name]}: the "
-                                 "outputs OUT.NAME.* would collide; give each trait its own "
-                                 "name after the file name", path, number)
-            seen[name] = number
+            if name.lower() in seen:   # (case-insensitive file systems: macOS, Windows)
+                raise InputError(f"trait name {name!r} is also that of line "
+                                 f"{seen[name.lower()]} (names are compared ignoring case): "
+                                 "the outputs OUT.NAME.* would collide; give each trait its "
+                                 "own name after the file name", path, number)
+            seen[name.lower()] = number
             traits.append((name, file))
     if not traits:
         raise InputError("lists no statistics file", path)
