@@ -244,11 +244,21 @@ def build_world(d: Path, bfile22) -> dict:
             "--ld-file", d / "tiny_chr@.ld", "--chr2use", "22", "--fit-sequence",
             "infinitesimal", "--n-draws", 20, "--extract", d / "extract.txt",
             "--exclude-ranges", "[]", "--out", d / f"fit{t}b")
-    run(mixer_cli.main, "fit2", "--trait1-file", d / "pair.trait1.sumstats.gz",
-        "--trait2-file", d / "pair.trait2.sumstats.gz", "--trait1-params-file",
-        d / "fit1.json", "--trait2-params-file", d / "fit2.json", "--ld-file",
-        d / "tiny_chr@.ld", "--chr2use", "22", "--fit-sequence", "infinitesimal", "fast",
-        "--n-draws", 20, "--profile-points", 3, "--exclude-ranges", "[]", "--out", d / "fitb")
+    # fits of other settings fit2 needs its univariate fits made with (refused otherwise)
+    for t in (1, 2):
+        for name, setting in (("c", ["--chr2use", "6,22"]), ("s", ["--chr2use", "22",
+                                                                   "--ld-in-sample"])):
+            run(mixer_cli.main, "fit1", "--trait1-file", d / f"pair.trait{t}.sumstats.gz",
+                "--ld-file", d / "tiny_chr@.ld", *setting, "--fit-sequence",
+                "infinitesimal", "--n-draws", 20, "--exclude-ranges", "[]",
+                "--out", d / f"fit{t}{name}")
+    for out, order in (("fitb", (1, 2)), ("fitba", (2, 1))):   # test2 checks the traits
+        run(mixer_cli.main, "fit2", "--trait1-file", d / f"pair.trait{order[0]}.sumstats.gz",
+            "--trait2-file", d / f"pair.trait{order[1]}.sumstats.gz", "--trait1-params-file",
+            d / f"fit{order[0]}.json", "--trait2-params-file", d / f"fit{order[1]}.json",
+            "--ld-file", d / "tiny_chr@.ld", "--chr2use", "22", "--fit-sequence",
+            "infinitesimal", "fast", "--n-draws", 20, "--profile-points", 3,
+            "--exclude-ranges", "[]", "--out", d / out)
     run(mixer_cli.main, "fit2", "--trait1-file", d / "pair.trait1.sumstats.gz",
         "--trait2-file", d / "pair.trait2.sumstats.gz", "--trait1-params-file",
         d / "fit1.json", "--trait2-params-file", d / "fit2.json", "--ld-file",
@@ -530,30 +540,45 @@ def probes(w) -> dict:
     P[M, "--r2min"] = Probe(["--r2min", "0.2"])
     P[M, "--ld-window-kb"] = Probe(["--ld-window-kb", "500"])
     P[M, "--chr"] = Probe(["--chr", "22"])
-    def other_trait(file_flag, params_flag, trait):
-        """The statistics of ``trait`` for a trait's file flag; fit2 takes them with their
-        own fit in ``params_flag`` (it refuses the fit of other statistics)."""
+    def other_trait(file_flag, trait, flags=("--trait1-file", "--trait2-file"),
+                    params=("--trait1-params-file", "--trait2-params-file"),
+                    load="--load-params-file", tests=("test1", "test2")):
+        """The statistics of ``trait`` for a trait's file flag, with a fit of them (fit2,
+        test1 and test2 refuse the fit of other statistics, and fit2 the same statistics
+        twice): test1 takes that trait's fit, fit2 and test2 the traits swapped with their
+        fits swapped."""
         statistics = [file_flag, f"{d}/pair.trait{trait}.sumstats.gz"]
-        return Probe(statistics, only={"fit2": [*statistics, params_flag,
-                                                f"{d}/fit{trait}.json"]})
+        swapped = [flags[0], f"{d}/pair.trait2.sumstats.gz", flags[1],
+                   f"{d}/pair.trait1.sumstats.gz"]
+        return Probe(statistics, only={
+            "fit2": [*swapped, params[0], f"{d}/fit2.json", params[1], f"{d}/fit1.json"],
+            tests[0]: [*statistics, load, f"{d}/fit{trait}.json"],
+            tests[1]: [*swapped, load, f"{d}/fitba.json"]})
 
-    P[M, "--trait1-file"] = other_trait("--trait1-file", "--trait1-params-file", 2)
-    P[M, "--trait2-file"] = other_trait("--trait2-file", "--trait2-params-file", 1)
+    def fit2_setting(args, params_flags=("--trait1-params-file", "--trait2-params-file"),
+                     fits=None):
+        """``args`` for every analysis; fit2 with univariate fits made with them (``fits``:
+        the suffix of fit1c/fit1s), as it refuses others."""
+        return Probe(args, only={"fit2": [*args, params_flags[0], f"{d}/fit1{fits}.json",
+                                          params_flags[1], f"{d}/fit2{fits}.json"]})
+
+    P[M, "--trait1-file"] = other_trait("--trait1-file", 2)
+    P[M, "--trait2-file"] = other_trait("--trait2-file", 1)
     P[M, "--ld-file"] = Probe(["--ld-file", f"{d}/alt_chr@.ld"],
                               only={"snps": ["--ld-file", f"{d}/few_chr@.ld"]})
     P[M, "--bim-file"] = Probe(["--bim-file", f"{d}/tiny_chr@.bim"])
-    P[M, "--chr2use"] = Probe(["--chr2use", "6,22"])
+    P[M, "--chr2use"] = fit2_setting(["--chr2use", "6,22"], fits="c")
     P[M, "--extract"] = Probe(["--extract", f"{d}/extract.txt"])
     P[M, "--exclude"] = Probe(["--exclude", f"{d}/exclude.txt"])
     P[M, "--exclude-ranges"] = Probe(["--exclude-ranges", f"{d}/regions.txt"])
     P[M, "--randprune-n"] = Probe(["--randprune-n", "3"])
-    P[M, "--ld-in-sample"] = Probe(["--ld-in-sample"])
+    P[M, "--ld-in-sample"] = fit2_setting(["--ld-in-sample"], fits="s")
     P[M, "--randprune-r2", ] = Probe(["--randprune-r2", "0.5"])
     P[M, "--seed"] = Probe(["--seed", "9"])
     P[M, "--threads"] = Probe(["--threads", "1"], only={"ld": ["--threads", "2"]})
     P[M, "--trait1-params-file"] = Probe(["--trait1-params-file", f"{d}/fit1b.json"])
     P[M, "--trait2-params-file"] = Probe(["--trait2-params-file", f"{d}/fit2b.json"])
-    P[M, "--load-params-file"] = Probe(["--load-params-file", f"{d}/fit2.json"],
+    P[M, "--load-params-file"] = Probe(["--load-params-file", f"{d}/fit1b.json"],
                                        only={"test2": ["--load-params-file", f"{d}/fitb2.json"]})
     P[M, "--fit-sequence"] = Probe(["--fit-sequence", "infinitesimal"],
                                    only={"fit2": ["--fit-sequence", "infinitesimal", "fast",
@@ -588,14 +613,15 @@ def probes(w) -> dict:
     P[M, "--rep2use"] = Probe(["--rep2use", "1"])
     # ----- bayesmix mixer
     P[N, "action"] = Probe([])
-    P[N, "--sumstats"] = other_trait("--sumstats", "--params", 2)
-    P[N, "--sumstats2"] = other_trait("--sumstats2", "--params2", 1)
+    native_trait = dict(flags=("--sumstats", "--sumstats2"), params=("--params", "--params2"),
+                        load="--params", tests=("test", "test2"))
+    P[N, "--sumstats"] = other_trait("--sumstats", 2, **native_trait)
+    P[N, "--sumstats2"] = other_trait("--sumstats2", 1, **native_trait)
     P[N, "--ld"] = Probe(["--ld", f"{d}/alt_chr@.ld"])
-    P[N, "--chr"] = Probe(["--chr", "6,22"])
+    P[N, "--chr"] = fit2_setting(["--chr", "6,22"], ("--params", "--params2"), "c")
     P[N, "--out"] = Probe([])
-    P[N, "--params"] = Probe(["--params", f"{d}/fit2.json"],
-                             only={"test2": ["--params", f"{d}/fitb2.json"],
-                                   "fit2": ["--params", f"{d}/fit1b.json"]})
+    P[N, "--params"] = Probe(["--params", f"{d}/fit1b.json"],
+                             only={"test2": ["--params", f"{d}/fitb2.json"]})
     P[N, "--params2"] = Probe(["--params2", f"{d}/fit2b.json"])
     P[N, "--method"] = Probe(["--method", "fast"], drop=["--sequence"])
     P[N, "--optimizer"] = Probe(["--optimizer", "neldermead"], drop=["--sequence"])
@@ -616,7 +642,7 @@ def probes(w) -> dict:
     P[N, "--exclude"] = Probe(["--exclude", f"{d}/exclude.txt"])
     P[N, "--exclude-ranges"] = Probe(["--exclude-ranges", f"{d}/regions.txt"])
     P[N, "--prune-passes"] = Probe(["--prune-passes", "3"])
-    P[N, "--ld-in-sample"] = Probe(["--ld-in-sample"])
+    P[N, "--ld-in-sample"] = fit2_setting(["--ld-in-sample"], ("--params", "--params2"), "s")
     P[N, "--prune-r2"] = Probe(["--prune-r2", "0.5"])
     P[N, "--seed"] = Probe(["--seed", "9"])
     P[N, "--threads"] = Probe(["--threads", "1"])

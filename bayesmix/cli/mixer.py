@@ -72,7 +72,8 @@ OPTIONS = [
            conflicts=("trait1_file", "trait2_file"), requires=("trait_params_files",),
            help="summary statistics of several traits (comma-separated): fit2 of every pair, "
                 "written to OUT.A_vs_B.json (A, B: the file names without .gz and the format "
-                "extension) and the pairs' table OUT.pairs.csv"),
+                "extension) and the pairs' table OUT.pairs.csv (with --replicates: the mean "
+                "over the replicates, their SD as the error)"),
     option("--trait-params-files", applies=("fit2",), metavar="A,B,...",
            conflicts=("trait1_params_file", "trait2_params_file"), requires=("trait_files",),
            help="the univariate fit JSON of each trait of --trait-files, in the same order "
@@ -312,7 +313,7 @@ def _run_fits(run_log, invocation, inputs, sequence, options) -> int:
         plans.run_plan(run_log, groups, out=args.out, client=client, resume=args.resume,
                        plan={"fingerprint": invocation.fingerprint(), "units": [
                            unit.label for _, units in groups for unit in units]})
-    if pairs and not args.replicates:
+    if pairs:
         plans.write_pairs_table(run_log, args.out, groups)
     return 0
 

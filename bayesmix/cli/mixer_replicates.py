@@ -110,7 +110,7 @@ def trait_name(path) -> str:
 def trait_pairs(trait_files, params_files) -> list[tuple[str, tuple, tuple]]:
     """(pair name ``A_vs_B``, (file A, file B), (params A, params B)) for every pair i < j of
     the lists, in their order; InputError for lists of different lengths, fewer than two
-    traits or two traits of the same name."""
+    traits, two traits of the same name or a trait file that does not exist."""
     from bayesmix.errors import InputError
 
     trait_files, params_files = list(trait_files), list(params_files or ())
@@ -128,6 +128,11 @@ def trait_pairs(trait_files, params_files) -> list[tuple[str, tuple, tuple]]:
             raise InputError(f"two traits are named {name!r} ({seen[name]} and {path}): the "
                              "output names (OUT.A_vs_B) need distinct file names", path)
         seen[name] = path
+    for path in trait_files:
+        if not Path(path).is_file():
+            raise InputError("--trait-files: no such file" + (
+                " (a space after a comma? the list is split at the commas only)"
+                if path != path.strip() else ""), path)
     return [(f"{names[i]}_vs_{names[j]}", (trait_files[i], trait_files[j]),
              (params_files[i], params_files[j]))
             for i in range(len(names)) for j in range(i + 1, len(names))]
@@ -165,7 +170,13 @@ def run_unit(unit: FitUnit) -> dict:
                                      seed=unit.seed, extract=inputs.extract)
         with atomic_open(f"{unit.out}.snps", "wt") as fh:
             fh.write("".join(f"{snp}\n" for snp in ids))
-        notes.append(lines[-1].split(" (")[0])
+        note = lines[-1].split(" (")[0]
+        if inputs.exclude:   # the subset is drawn as 'snps' draws it, --exclude applied later
+            from bayesmix.io.plink import read_snp_list
+
+            left_out = len(set(ids) & set(read_snp_list(inputs.exclude)))
+            note += f", {left_out} of them left out by --exclude"
+        notes.append(note)
         inputs = dataclasses.replace(inputs, extract=f"{unit.out}.snps", seed=unit.seed)
     record = {"run": unit.run, "seed": unit.seed, "replicate": unit.replicate,
               "trait_files": [str(f) for f in inputs.trait_files]}
@@ -195,7 +206,7 @@ def _finished(unit: FitUnit) -> dict | None:
 
 
 def _fit1_unit(unit, inputs, record, progress, fingerprint):
-    from bayesmix.cli.mixer_runs import fit1_summary, write_fit1
+    from bayesmix.cli.mixer_runs import fit1_summary, fit1_warnings, write_fit1
     from bayesmix.inference.mle import fit_univariate
     from bayesmix.prepare.mixer import data_warnings
 
@@ -207,10 +218,8 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
                          checkpoint=unit.checkpoint, resume=True, fingerprint=fingerprint)
     write_fit1(fit, unit.out, unit.options, {"run_unit": record},
                trait_file=inputs.trait_files[0])
-    warnings = data_warnings(data, censor_option="--z1max")   # plans are bayesmix-mixer's
-    if fit.criteria["AIC"] < 0:
-        warnings.append("AIC prefers the infinitesimal model: pi is not identifiable at this "
-                        "GWAS power")
+    warnings = [*data_warnings(data, censor_option="--z1max"),   # plans are bayesmix-mixer's
+                *fit1_warnings(fit, ld_in_sample=inputs.ld_in_sample)]
     return fit1_summary(fit), warnings
 
 
@@ -263,14 +272,17 @@ def plan_units(analysis, out, inputs, *, settings, replicates=None, rule=None, p
 
 
 def check_params_files(groups) -> None:
-    """Read every univariate params file of the plan's fit2 units before any fit starts (a
-    missing or malformed one is an InputError here, not in a task)."""
-    from bayesmix.report.mixer_json import read_params
+    """Read every univariate params file of the plan's fit2 units before any fit starts and
+    any checkpoint is made (a missing or malformed one, one of other statistics or
+    settings, or a pair of the same statistics, is an InputError here, not in a task;
+    :func:`~bayesmix.cli.mixer_runs.params_for_traits`)."""
+    from bayesmix.cli.mixer_runs import params_for_traits
 
     for _, units in groups:
         for unit in units:
-            for template in unit.params_files:
-                read_params(replicate_file(template, unit.replicate))
+            if unit.params_files:
+                params_for_traits([replicate_file(t, unit.replicate) for t in unit.params_files],
+                                  unit.inputs.trait_files, options=unit.options)
 
 
 def run_plan(run_log, groups, *, out, client=None, resume=False, plan=None,
@@ -349,11 +361,17 @@ def _combine_groups(run_log, groups) -> None:
 
 def write_pairs_table(run_log, out, groups) -> str:
     """OUT.pairs.csv: one row per trait pair (MiXeR's Table 1 layout,
-    :func:`bayesmix.report.mixer_bivariate_json.pairs_table`) from the pairs' fit JSONs."""
+    :func:`bayesmix.report.mixer_bivariate_json.pairs_table`) from the pairs' fit JSONs;
+    of replicate fits, from each pair's combination (the mean over the replicates, and
+    their SD as the error: :func:`~bayesmix.report.mixer_combine.combined_as_fit_record`)."""
     from bayesmix.io.files import atomic_path
     from bayesmix.report.mixer_bivariate_json import pairs_table, read_fit_json
+    from bayesmix.report.mixer_combine import combined_as_fit_record
+    from bayesmix.report.mixer_json import read_json
 
-    table = pairs_table([read_fit_json(f"{prefix}.json") for prefix, _ in groups])
+    table = pairs_table([combined_as_fit_record(read_json(f"{prefix}.json"))
+                         if units[0].replicate is not None else read_fit_json(f"{prefix}.json")
+                         for prefix, units in groups])
     table.insert(0, "pair", [Path(prefix).name[len(Path(out).name) + 1:]
                              for prefix, _ in groups])
     path = f"{out}.pairs.csv"

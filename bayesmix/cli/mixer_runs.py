@@ -145,9 +145,8 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, censor_option, kma
 
         write_netcdf(with_nuts(tree, posterior), f"{out}.nc")
     run_log.say(f"fit1: {fit1_summary(fit)}")
-    if fit.criteria["AIC"] < 0:
-        log.warning("AIC prefers the infinitesimal model: pi is not identifiable at this "
-                    "GWAS power (MiXeR advises N >= 50,000); read pi/nc with their intervals")
+    for warning in fit1_warnings(fit, ld_in_sample=inputs.ld_in_sample):
+        log.warning("warning: %s", warning)
     run_log.say(f"wrote {out}.json and {out}.nc")
     if plots_qq_method is not None:
         _test1(run_log, data, maf, fit.params, f"{out}.test", options, plots_qq_method)
@@ -175,6 +174,32 @@ def write_fit1(fit, out, options=None, extra: dict | None = None, *, trait_file=
     return tree
 
 
+#: sig2_zero below this is at the optimiser's lower boundary (its values are ~1 for a GWAS
+#: with the right N; 1e-7..1e-6 when the fit put all of the z variance in the signal)
+SIG2_ZERO_FLOOR = 1e-3
+
+
+def fit1_warnings(fit, *, ld_in_sample: bool) -> list[str]:
+    """The warnings about a univariate fit's estimates: h2 above 1, sig2_zero at its lower
+    boundary (each with what it likely means) and an AIC preferring the infinitesimal model."""
+    out = []
+    h2 = fit.ci["h2"]["point"]
+    if h2 > 1:
+        out.append(f"h2 = {h2:.3g} is above 1: the N column is likely too small (h2 scales as "
+                   "1/N), or the LD reference is not the GWAS sample's population or build")
+    if fit.params["sig2_zero"] < SIG2_ZERO_FLOOR:
+        out.append(f"sig2_zero = {fit.params['sig2_zero']:.2g} is at its lower boundary (~1 for "
+                   "a GWAS with the right N): the fit has put all of the z variance in the "
+                   "signal, so h2 and pi are not to be trusted; "
+                   + ("check the N column (too large?)" if ld_in_sample else
+                      "typically the LD is the GWAS sample's own (or the statistics were "
+                      "simulated from it) and --ld-in-sample is missing, or N is wrong"))
+    if fit.criteria["AIC"] < 0:
+        out.append("AIC prefers the infinitesimal model: pi is not identifiable at this GWAS "
+                   "power (MiXeR advises N >= 50,000); read pi/nc with their intervals")
+    return out
+
+
 def fit1_summary(fit) -> str:
     """One line: the parameters, h2 and nc with 95% intervals, AIC/BIC of a univariate fit."""
     ci = fit.ci
@@ -189,7 +214,8 @@ def run_test1(run_log, inputs, out, *, params_file, qq_method="convolve", option
     """Q-Q / stratified Q-Q / power curve of a univariate fit -> OUT.json and figures."""
     from bayesmix.report.mixer_json import read_params
 
-    params = read_params(params_file)
+    params = read_params(params_file, trait_file=inputs.trait_files[0],
+                         trait_option="the statistics of trait 1")
     data, maf, lines = inputs.load_univariate()
     _say_lines(run_log, lines)
     _test1(run_log, data, maf, params, out, options, qq_method)
@@ -211,8 +237,8 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.prepare.mixer import data_warnings
 
+    uni = params_for_traits(params_files, inputs.trait_files, options=options)
     checkpoint = _checkpoint(out, resume)
-    uni = params_for_traits(params_files, inputs.trait_files)
     data = inputs.load_bivariate()
     for trait, label in ((data.trait1, "trait 1"), (data.trait2, "trait 2")):
         for warning in data_warnings(trait, label=label):
@@ -232,13 +258,56 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     return 0
 
 
-def params_for_traits(params_files, trait_files) -> list[dict]:
+def params_for_traits(params_files, trait_files, *, options=None) -> list[dict]:
     """The univariate params of fit2's two traits, each checked to be a fit of its trait's
-    statistics (:func:`~bayesmix.report.mixer_json.read_params`)."""
+    statistics (:func:`~bayesmix.report.mixer_json.read_params`); InputError when both
+    traits' statistics have the same content (rg and rho0 would be 1). With ``options``
+    (the fit2 command's recorded options), each params file's recorded settings are
+    compared with them (:func:`check_fit1_settings`)."""
+    from bayesmix.errors import InputError
+    from bayesmix.io.digest import file_digest
     from bayesmix.report.mixer_json import read_params
 
-    return [read_params(path, trait_file=trait, trait_option=f"the statistics of trait {k}")
-            for k, (path, trait) in enumerate(zip(params_files, trait_files), start=1)]
+    if file_digest(trait_files[0]) == file_digest(trait_files[1]):
+        raise InputError(f"the two traits' statistics have the same content ({trait_files[0]} "
+                         f"and {trait_files[1]}): fit2 of a trait with itself gives rg = 1 and "
+                         "rho0 = 1; give two different traits", trait_files[1])
+    uni = [read_params(path, trait_file=trait, trait_option=f"the statistics of trait {k}")
+           for k, (path, trait) in enumerate(zip(params_files, trait_files), start=1)]
+    if options is not None:
+        for path in params_files:
+            check_fit1_settings(path, options)
+    return uni
+
+
+#: fit1 settings fit2 refuses to differ (the tags' chromosomes, how the weak LD is treated);
+#: the other DATA_SETTINGS that differ are warned about
+_FIT2_REFUSED = ("chr2use", "ld_in_sample")
+
+
+def check_fit1_settings(params_file, options) -> None:
+    """Compare the settings recorded in a univariate fit JSON that change its estimates
+    (:data:`~bayesmix.report.mixer_json.DATA_SETTINGS`) with fit2's ``options``: InputError
+    for other chromosomes or --ld-in-sample, a warning for another LD template, --extract,
+    --exclude or --exclude-ranges. Settings not recorded on either side (MiXeR's JSON) are
+    not compared."""
+    from bayesmix.errors import InputError
+    from bayesmix.report.mixer_json import (DATA_SETTINGS, read_json, recorded_settings,
+                                            setting_text)
+
+    fitted = recorded_settings(read_json(params_file))
+    running = recorded_settings({"options": options})
+    for key in DATA_SETTINGS:
+        if key not in fitted or key not in running or fitted[key] == running[key]:
+            continue
+        option = f"--{key.replace('_', '-')}"
+        what = (f"this univariate fit was made {setting_text(option, fitted[key])}, this fit2 "
+                f"runs {setting_text(option, running[key])}")
+        if key in _FIT2_REFUSED:
+            raise InputError(f"{what}: fit2 needs univariate fits of the same settings; refit "
+                             "the trait with them", params_file)
+        log.warning("warning: %s: %s (the univariate parameters may not fit this fit2's "
+                    "tag SNPs)", params_file, what)
 
 
 def fit2_with_profile(data, uni, *, sequence, kmax, seed, n_draws, profile_points,
@@ -264,16 +333,21 @@ def fit2_with_profile(data, uni, *, sequence, kmax, seed, n_draws, profile_point
 
 
 def write_fit2(fit, out, trait_files, options=None, extra: dict | None = None) -> None:
-    """OUT.json (with ``extra`` keys) and OUT.nc of a bivariate fit of ``trait_files``."""
+    """OUT.json (with ``extra`` keys; the statistics fitted, their paths and content digests,
+    ``trait_files`` and ``trait_sha256``, which test2 checks) and OUT.nc of a bivariate fit
+    of ``trait_files``."""
     import json
 
+    from bayesmix.io.digest import file_digest
     from bayesmix.io.files import json_types
     from bayesmix.io.netcdf import write_netcdf
     from bayesmix.report.mixer_bivariate_json import write_fit_json
 
     extra = {key: value for key, value in (extra or {}).items() if key != "interval_warning"}
+    fitted = {"trait_files": [str(f) for f in trait_files],
+              "trait_sha256": [file_digest(f) for f in trait_files]}
     write_fit_json(f"{out}.json", fit, trait_names=tuple(map(str, trait_files)),
-                   extra={"options": options or {}, **extra})
+                   extra={"options": options or {}, **fitted, **extra})
     tree = fit.to_datatree(extra.get("pi12_profile"))
     tree.attrs["trait_names"] = json.dumps([str(f) for f in trait_files])
     tree.attrs["command_options"] = json.dumps(json_types(options or {}, finite=True))
@@ -304,9 +378,13 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
     from bayesmix.plots import bivariate as bplots
     from bayesmix.plots.mixer import save_figure
     from bayesmix.report.mixer_bivariate_json import read_fit_json
-    from bayesmix.report.mixer_json import write_json
+    from bayesmix.report.mixer_json import check_fitted_trait, write_json
 
     record = read_fit_json(params_file)
+    for k, (recorded, trait) in enumerate(zip(record.get("trait_sha256") or (None, None),
+                                              inputs.trait_files), start=1):
+        check_fitted_trait(params_file, recorded, (record.get("trait_files") or [None] * 2)
+                           [k - 1], trait, f"the statistics of trait {k}")
     data = inputs.load_bivariate()
     fit = fit_from_record(record, data)
     post = shared_posteriors(fit, data)

@@ -135,6 +135,11 @@ def parse_chromosomes(text: str) -> list[str]:
             out.append(part)
     if not out:
         raise InputError("--chr2use is empty")
+    repeated = [chrom for k, chrom in enumerate(out) if chrom in out[:k]]
+    if repeated:
+        # Loaded twice, a chromosome counts twice in h2 and nc: refused, not deduplicated.
+        raise InputError(f"--chr2use {text}: chromosome {repeated[0]} is given more than "
+                         "once (each chromosome once, e.g. 1-22 or 21,22)")
     return out
 
 
@@ -158,10 +163,14 @@ def parse_exclude_ranges(text):
                 span, unit = span[: -len(suffix)], factor
         a, _, b = span.partition("-")
         try:
-            rows.append((chrom.removeprefix("chr"), int(float(a) * unit), int(float(b) * unit)))
+            start, end = int(float(a) * unit), int(float(b) * unit)
         except ValueError:
             raise InputError(f"--exclude-ranges: cannot read {token!r} (expected CHR:FROM-TO[MB]"
                              " or a file of chr start end)") from None
+        if start > end:
+            raise InputError(f"--exclude-ranges: in {token!r} the region end {end} is before "
+                             f"its start {start} (expected CHR:FROM-TO[MB], FROM <= TO)")
+        rows.append((chrom.removeprefix("chr"), start, end))
     return None, pd.DataFrame(rows, columns=["chr", "start", "end"])
 
 

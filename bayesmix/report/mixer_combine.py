@@ -16,7 +16,7 @@ Combined JSON (``FORMAT``)::
 
     {"format": "bayesmix-mixer-combined-1", "analysis": "univariate" | "bivariate",
      "replicates": [paths], "n_replicates": N, "ci": {quantity: {mean, std, median, min,
-     max, values}}, "trait_files": {...}, "bayesmix_version"}
+     max, n, values}}, "trait_files": [the first fit's statistics], "bayesmix_version"}
 
 :func:`write_combined` writes it with a table ``OUT.csv`` (one row per quantity: mean, std,
 median, min, max, then one column per replicate) and the figure ``OUT.replicates``
@@ -26,7 +26,6 @@ median, min, max, then one column per replicate) and the figure ``OUT.replicates
 from __future__ import annotations
 
 import glob
-import json
 import math
 import re
 from pathlib import Path
@@ -130,18 +129,58 @@ def _put(values: dict, key, value) -> None:
         values.setdefault(str(key), float(value))
 
 
-def _trait_files(path) -> dict:
-    with open(path) as fh:
-        options = json.load(fh).get("options") or {}
-    return {k: options[k] for k in ("--trait1-file", "--trait2-file", "trait1_file",
-                                    "trait2_file") if isinstance(options.get(k), str)}
+def _identity(path) -> dict:
+    """What must be the same in replicate fits of one analysis: the statistics fitted (their
+    content digests where recorded, ``trait_sha256``; else the recorded trait files) and
+    the recorded settings that change the estimates (:func:`_differences`)."""
+    from bayesmix.report.mixer_json import DATA_SETTINGS, FIT_SETTINGS, recorded_settings
+
+    doc = read_json(path)
+    settings = recorded_settings(doc)
+    digests = doc.get("trait_sha256")
+    if isinstance(digests, str):
+        digests = [digests]
+    files = doc.get("trait_files") or doc.get("trait_file")
+    if files is None:
+        files = [settings[k] for k in ("trait1_file", "trait2_file") if k in settings]
+    if isinstance(files, str):
+        files = [files]
+    if isinstance(settings.get("extract"), str):
+        # replicates are fitted to their own subsets (T.rep1.snps, T.rep2.snps, ...)
+        settings["extract"] = re.sub(r"\d+", "#", settings["extract"])
+    return {"digests": digests, "files": [f for f in files if f is not None],
+            "settings": {k: settings[k] for k in DATA_SETTINGS + FIT_SETTINGS
+                         if k in settings}}
+
+
+def _differences(first: dict, other: dict) -> str | None:
+    """How the fit of identity ``other`` (:func:`_identity`) differs from ``first``: other
+    statistics, or the first differing setting; None when they agree as far as recorded."""
+    from bayesmix.report.mixer_json import setting_text
+
+    if first["digests"] and other["digests"]:
+        if first["digests"] != other["digests"]:
+            return (f"it is of other summary statistics ({', '.join(other['files'])}, content "
+                    f"differing from {', '.join(first['files'])})")
+    elif first["files"] and other["files"] and first["files"] != other["files"]:
+        return (f"it is of other summary statistics ({', '.join(other['files'])}, not "
+                f"{', '.join(first['files'])})")
+    for key, value in first["settings"].items():
+        if key in other["settings"] and other["settings"][key] != value:
+            option = f"--{key.replace('_', '-')}"
+            return (f"it was made {setting_text(option, other['settings'][key])}, the first "
+                    f"{setting_text(option, value)}")
+    return None
 
 
 def combine_fits(paths) -> dict:
     """The combined record of the fit JSONs ``paths`` (module docstring).
 
-    Refused: no path, univariate and bivariate fits mixed, or fits of different summary
-    statistics (as recorded in their ``options``).
+    Refused: no path, univariate and bivariate fits mixed, fits of different summary
+    statistics (by the content digests recorded, else the trait files) or made with
+    different settings that change the estimates (chromosomes, LD, --ld-in-sample,
+    --extract other than the replicate number, --exclude, --exclude-ranges, the fit
+    sequence, censoring), and the same fit twice.
     """
     paths = [str(p) for p in paths]
     if not paths:
@@ -152,13 +191,15 @@ def combine_fits(paths) -> dict:
         first = {kind: p for p, (kind, _) in zip(paths, records)}
         raise InputError("univariate and bivariate fits cannot be combined: "
                          + ", ".join(f"{p} is {k}" for k, p in first.items()), paths[0])
-    traits = [_trait_files(p) for p in paths]
-    for path, files in zip(paths[1:], traits[1:]):
-        differ = [k for k in files if k in traits[0] and files[k] != traits[0][k]]
-        if differ:
-            raise InputError(f"a fit of other summary statistics ({differ[0]} "
-                             f"{files[differ[0]]}, not {traits[0][differ[0]]} as in "
-                             f"{paths[0]})", path)
+    identities = [_identity(p) for p in paths]
+    for k, path in enumerate(paths[1:], start=1):
+        how = _differences(identities[0], identities[k])
+        if how:
+            raise InputError(f"not a replicate of the same fit as {paths[0]}: {how}", path)
+        same = next((paths[j] for j in range(k) if records[j][1] == records[k][1]), None)
+        if same is not None:
+            raise InputError(f"the same fit as {same} (every estimate equal): a replicate "
+                             "given twice?", path)
     names = list(dict.fromkeys(k for _, values in records for k in values))
     ci = {}
     for name in names:
@@ -171,8 +212,23 @@ def combine_fits(paths) -> dict:
                     "max": float(np.max(present)), "n": int(len(present)),
                     "values": [v if math.isfinite(v) else None for v in column]}
     return {"format": FORMAT, "analysis": kinds.pop(), "replicates": paths,
-            "n_replicates": len(paths), "ci": ci, "trait_files": traits[0],
+            "n_replicates": len(paths), "ci": ci, "trait_files": identities[0]["files"],
             "bayesmix_version": __version__}
+
+
+def combined_as_fit_record(combined: dict) -> dict:
+    """A bivariate combination as the fields of a fit2 record that
+    :func:`bayesmix.report.mixer_bivariate_json.pairs_table` reads: each quantity's mean
+    over the replicates as its point estimate and their SD (MiXeR's error over replicates)
+    as its standard error; the p9 Venn counts from ``nc1@p9``, ``nc12@p9``, ``nc2@p9``."""
+    ci = combined["ci"]
+    nan = {"mean": math.nan, "std": math.nan}
+    venn = {key: {"count": ci.get(f"nc{part}@p9", nan)["mean"],
+                  "se": ci.get(f"nc{part}@p9", nan)["std"]}
+            for key, part in (("n1", "1"), ("n12", "12"), ("n2", "2"))}
+    return {"trait_names": list(combined.get("trait_files") or ["trait1", "trait2"]),
+            "venn": {"p9": venn},
+            "ci": {k: {"point": e["mean"], "std": e["std"]} for k, e in ci.items()}}
 
 
 def combined_table(combined: dict):
@@ -210,6 +266,8 @@ def combined_summary(combined: dict) -> str:
     """One line: mean (SD) over the replicates of the headline quantities."""
     keys = (("h2", "nc", "pi", "sig2_zero") if combined["analysis"] == "univariate"
             else ("rg", "dice", "nc12", "rho_beta", "rho_zero"))
-    parts = [f"{k} {combined['ci'][k]['mean']:.4g} (SD {combined['ci'][k]['std']:.2g})"
-             for k in keys if k in combined["ci"]]
+    total = combined["n_replicates"]
+    parts = [f"{k} {entry['mean']:.4g} (SD {entry['std']:.2g}"
+             + (f", {entry['n']} of the {total} finite" if entry.get("n", total) < total else "")
+             + ")" for k, entry in ((k, combined["ci"][k]) for k in keys if k in combined["ci"])]
     return f"mean over {combined['n_replicates']} replicates: " + ", ".join(parts)

@@ -103,14 +103,9 @@ def read_params(path, *, trait_file=None, trait_option: str = "") -> dict:
     analysis = doc.get("analysis") if isinstance(doc, dict) else None
     if analysis not in (None, "univariate"):
         raise InputError(f"a {analysis!r} result, not a univariate fit (fit1's OUT.json)", path)
-    recorded = doc.get("trait_sha256") if isinstance(doc, dict) else None
-    if trait_file is not None and recorded is not None:
-        from bayesmix.io.digest import file_digest
-
-        if recorded != file_digest(trait_file):
-            raise InputError(f"this fit is of {doc.get('trait_file')}, whose content differs from "
-                             f"{trait_file} ({trait_option}): the params files of the other "
-                             f"trait, or swapped?", path)
+    if trait_file is not None and isinstance(doc, dict):
+        check_fitted_trait(path, doc.get("trait_sha256"), doc.get("trait_file"), trait_file,
+                           trait_option)
     params = doc.get("params") if isinstance(doc, dict) else None
     if not isinstance(params, dict):
         if isinstance(doc, dict) and doc.get("format") == "bayesmix-mixer-combined-1":
@@ -127,6 +122,21 @@ def read_params(path, *, trait_file=None, trait_option: str = "") -> dict:
     if out["pi"] > 1:
         raise InputError(f"params.pi must be <= 1, found {out['pi']}", path)
     return out
+
+
+def check_fitted_trait(path, recorded_sha256, recorded_file, trait_file,
+                       trait_option: str) -> None:
+    """InputError unless ``trait_file`` (given as ``trait_option``) has the content digest a
+    fit JSON ``path`` recorded of the statistics it was fitted to (``recorded_sha256``, of
+    ``recorded_file``); nothing to check when none was recorded (MiXeR's own JSON)."""
+    if recorded_sha256 is None:
+        return
+    from bayesmix.io.digest import file_digest
+
+    if recorded_sha256 != file_digest(trait_file):
+        raise InputError(f"this fit is of {recorded_file}, whose content differs from "
+                         f"{trait_file} ({trait_option}): the params files of the other "
+                         f"trait, or swapped?", path)
 
 
 def write_univariate_test(data, maf, params, out, *, options=None,
@@ -149,3 +159,46 @@ def write_univariate_test(data, maf, params, out, *, options=None,
                        f"{out}.qqbins")
     plot_power(arrays(doc["power"]), f"{out}.power")
     return doc
+
+
+#: option names of both front ends (and MiXeR's own JSON keys) -> one name, for comparing
+#: the settings recorded in fit JSONs (:func:`recorded_settings`)
+_SETTING_ALIASES = {"chr": "chr2use", "ld": "ld_file", "sequence": "fit_sequence",
+                    "censor_z": "z1max", "sumstats": "trait1_file", "sumstats2": "trait2_file",
+                    "prune_passes": "randprune_n", "prune_r2": "randprune_r2"}
+#: the recorded settings that change a fit's estimates (of the data, then of the fit)
+DATA_SETTINGS = ("chr2use", "ld_file", "ld_in_sample", "extract", "exclude", "exclude_ranges")
+FIT_SETTINGS = ("fit_sequence", "method", "optimizer", "z1max")
+
+
+def recorded_settings(doc) -> dict:
+    """The options recorded in a fit JSON's ``options`` under one name per setting, whichever
+    front end wrote it (``--chr2use``/``--chr``/MiXeR's ``chr2use`` -> ``chr2use``, ...);
+    ``chr2use`` as the list of chromosomes. Options not recorded are absent."""
+    from bayesmix.prepare.mixer import parse_chromosomes
+
+    options = doc.get("options") if isinstance(doc, dict) else None
+    out = {}
+    for key, value in (options if isinstance(options, dict) else {}).items():
+        name = str(key).lstrip("-").replace("-", "_")
+        out.setdefault(_SETTING_ALIASES.get(name, name), value)
+    if isinstance(out.get("chr2use"), str):
+        try:
+            out["chr2use"] = parse_chromosomes(out["chr2use"])
+        except InputError:
+            pass
+    elif isinstance(out.get("chr2use"), list):
+        out["chr2use"] = [str(c) for c in out["chr2use"]]
+    return out
+
+
+def setting_text(option: str, value) -> str:
+    """``option`` with a recorded setting as the command line gave it: ``with --chr2use 22``,
+    ``with --ld-in-sample``, ``without --extract``."""
+    if value is None or value is False:
+        return f"without {option}"
+    if value is True:
+        return f"with {option}"
+    if isinstance(value, list):
+        value = ",".join(map(str, value)) if option == "--chr2use" else " ".join(map(str, value))
+    return f"with {option} {value}"
