@@ -449,7 +449,7 @@ def test_the_z_warning_names_the_censoring_option_of_the_command(inputs, tmp_pat
     """The warning advised --z1max also under ``bayesmix mixer fit``, whose option is
     --censor-z. One z of 100 among N = 503 (100^2 > 503) in the shipped statistics."""
     table = read_table(inputs.dir / "t22.sumstats.gz")
-    table.loc[7, "Z"] = 100.0
+    table.loc[7, ["Z", "BETA"]] = 100.0, 100.0 * table.loc[7, "SE"]  # Z = BETA / SE
     write_table(table, tmp_path / "big.sumstats.gz")
     for command, option, other in (
             (["fit1", *MIXER_FIT, "--trait1-file"], "--z1max", "--censor-z"),
@@ -488,15 +488,15 @@ def test_sumstats_without_a_snp_column_are_refused_for_mixer(inputs, tmp_path, c
 
 
 def test_allele_swaps_and_mismatches_are_counted(inputs, tmp_path):
-    """12 SNPs given with A1/A2 exchanged and Z negated, 5 with alleles of another variant:
-    the per-chromosome line counted the 5 as a drop but said nothing of the 12 sign flips.
-    The 12 come back with the z of the file before the edit."""
+    """12 SNPs given with A1/A2 exchanged and Z and BETA negated, 5 with alleles of another
+    variant: the per-chromosome line counted the 5 as a drop but said nothing of the 12 sign
+    flips. The 12 come back with the z of the file before the edit."""
     from bayesmix.prepare.mixer import load_mixer_data
 
     table = read_table(inputs.dir / "t22.sumstats.gz")
     swap, other = table.index[10:22], table.index[40:45]
     table.loc[swap, ["A1", "A2"]] = table.loc[swap, ["A2", "A1"]].to_numpy()
-    table.loc[swap, "Z"] *= -1
+    table.loc[swap, ["Z", "BETA"]] *= -1
     table.loc[other, ["A1", "A2"]] = [_other_alleles(*pair) for pair in
                                       table.loc[other, ["A1", "A2"]].to_numpy()]
     write_table(table, tmp_path / "flips.sumstats.gz")

@@ -273,3 +273,135 @@ def test_munge_by_position_on_another_build_warns(tmp_path, bfile22, capsys):
     assert "genome build" in printed
     rc, out = _munge(tmp_path, bfile22, write("hg19.txt", 0), "--match-by", "chrpos")
     assert rc == 0 and "warning:" not in capsys.readouterr().out
+
+
+def _text_file(path, header, rows):
+    """``path`` holding the line ``header`` and then ``rows``, one a line."""
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def _plink2_glm(path, snps, beta, tests):
+    """A plink2 --glm file: per SNP one row per test of ``tests``; the ADD row carries
+    ``beta`` (per A1 = the reference's a1), SE 0.05 and OBS_CT 900, every other row BETA 0.7,
+    SE 0.01 and OBS_CT 1."""
+    rows = []
+    for k, s in snps.iterrows():
+        for test in tests:
+            b, se, n = (beta[k], 0.05, 900) if test == "ADD" else (0.7, 0.01, 1)
+            rows.append(f"{s['chr']}\t{s['bp']}\t{s['snp']}\t{s['a2']}\t{s['a1']}\t{s['a1']}\t"
+                        f"0.3\t{test}\t{n}\t{b!r}\t{se}\t{b / se!r}\t0.5\t.")
+    return _text_file(path, "#CHROM\tPOS\tID\tREF\tALT\tA1\tA1_FREQ\tTEST\tOBS_CT\tBETA\tSE\t"
+                            "T_STAT\tP\tERRCODE", rows)
+
+
+def test_munge_plink2_glm_with_covariates_reads_the_additive_test(tmp_path, bfile22, capsys):
+    """plink2 --glm with covariates writes a row per variant and test (ADD, then one per
+    covariate): every SNP was listed 4 times and dropped as 'duplicated SNP in the summary
+    statistics', then 'no SNP survived harmonisation'. Only the ADD rows are read now."""
+    snps = _reference(bfile22, 30)
+    beta = np.random.default_rng(21).normal(0, 0.1, 30).tolist()
+    path = _plink2_glm(tmp_path / "cov.glm.linear", snps, beta, ["ADD", "AGE", "SEX", "PC1"])
+    rc, out = _munge(tmp_path, bfile22, path)
+    assert rc == 0
+    ma = read_sumstats(f"{out}.ma")
+    assert ma["SNP"].tolist() == snps["snp"].tolist()
+    np.testing.assert_allclose(ma["BETA"], beta, rtol=1e-7)
+    np.testing.assert_allclose(ma["SE"], 0.05)
+    np.testing.assert_allclose(ma["N"], 900)
+    printed = capsys.readouterr().out
+    assert ("cov.glm.linear: read the 30 rows with TEST = ADD (the additive test of plink2 "
+            "--glm / regenie); 90 rows of other tests (AGE, SEX, PC1") in printed
+
+    path = _plink2_glm(tmp_path / "dom.glm.linear", snps, beta, ["DOM", "AGE"])
+    rc, _ = _munge(tmp_path, bfile22, path)
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "dom.glm.linear, line 2, column 8: column TEST" in err
+    assert "has no ADD row" in err and "DOM, AGE" in err
+
+
+@pytest.mark.parametrize("template", ["{chr}:{bp}", "chr{chr}:{bp}", "{chr}:{bp}:{a2}:{a1}"])
+def test_munge_match_by_position_reads_positions_from_ids(tmp_path, bfile22, capsys, template):
+    """Ids such as 22:16061016 without CHR/BP columns: --match-by chrpos stopped with
+    "match_by='chrpos' needs CHR and BP columns in the summary statistics"."""
+    snps = _reference(bfile22, 30)
+    swapped = np.arange(30) % 3 == 0
+    rows = [f"{template.format(chr=s['chr'], bp=s['bp'], a1=s['a1'], a2=s['a2'])} "
+            f"{s['a2'] if swapped[k] else s['a1']} {s['a1'] if swapped[k] else s['a2']} "
+            f"{-0.1 if swapped[k] else 0.1} 0.05 800" for k, s in snps.iterrows()]
+    rows.append("rs999999999 A G 0.1 0.05 800")  # an id without a position
+    path = _text_file(tmp_path / "ids.txt", "SNP A1 A2 BETA SE N", rows)
+    rc, out = _munge(tmp_path, bfile22, path, "--match-by", "chrpos")
+    assert rc == 0
+    ma = read_sumstats(f"{out}.ma")
+    assert ma["SNP"].tolist() == snps["snp"].tolist()  # the reference's ids
+    np.testing.assert_allclose(ma["BETA"], 0.1)  # per the reference's a1
+    qc = pd.read_csv(f"{out}.qc.tsv", sep="\t").set_index("rule")["dropped"]
+    assert qc["missing or non-finite values"] == 1
+    printed = capsys.readouterr().out
+    assert "note: CHR and BP taken from the SNP ids" in printed and "of 30 of 31 SNPs" in printed
+    assert "the other 1 (e.g. rs999999999) have no position" in printed
+
+
+def test_munge_match_by_position_without_positions_says_how_to_give_them(tmp_path, bfile22,
+                                                                          capsys):
+    snps = _reference(bfile22, 10)
+    path = _text_file(tmp_path / "rs.txt", "SNP A1 A2 BETA SE N",
+                      [f"{s['snp']} {s['a1']} {s['a2']} 0.1 0.05 800" for _, s in snps.iterrows()])
+    rc, _ = _munge(tmp_path, bfile22, path, "--match-by", "chrpos")
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "rs.txt: matching by position (--match-by chrpos) needs positions" in err
+    assert f"first id: {snps['snp'][0]}" in err and "add CHR and BP columns" in err
+
+
+def test_munge_z_against_beta_se_of_other_alleles_warns_and_uses_beta_se(tmp_path, bfile22,
+                                                                         capsys):
+    """A file whose Z is given for the other allele than its BETA (opposite signs): .ma took
+    BETA/SE and .sumstats.gz (MiXeR) the file's Z, without a word."""
+    snps = _reference(bfile22, 30)
+    beta = np.round(np.random.default_rng(22).uniform(0.02, 0.2, 30), 4).tolist()
+    path = _text_file(tmp_path / "bz.txt", "SNP A1 A2 BETA SE Z N", [
+        f"{s['snp']} {s['a1']} {s['a2']} {beta[k]} 0.05 {-beta[k] / 0.05:.3f} 800"
+        for k, s in snps.iterrows()])
+    rc, out = _munge(tmp_path, bfile22, path)
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert ("bz.txt: column Z disagrees with BETA / SE on 30 of 30 rows (|BETA/SE - Z| "
+            f"> 0.05 + 0.05 |Z|; first: line 2, BETA {beta[0]:.6g}, SE 0.05, BETA/SE "
+            f"{beta[0] / 0.05:.6g}, Z {-beta[0] / 0.05:.6g})") in printed
+    assert "on 30 of them Z has the opposite sign to BETA" in printed
+    assert "allele swap" in printed and "Z = BETA / SE is used" in printed
+    np.testing.assert_allclose(read_sumstats(f"{out}.ma")["BETA"], beta)
+    np.testing.assert_allclose(read_sumstats(f"{out}.sumstats.gz")["Z"],
+                               np.array(beta) / 0.05, rtol=1e-7)  # the same input as .ma
+
+
+def test_munge_column_map_over_a_column_of_that_name_says_so(tmp_path, bfile22, capsys):
+    """--column pval_gc=P read P from pval_gc and silently ignored the file's own P column."""
+    snps = _reference(bfile22, 20)
+    path = _text_file(tmp_path / "two.txt", "SNP A1 A2 BETA SE P pval_gc ORx N", [
+        f"{s['snp']} {s['a1']} {s['a2']} 0.1 0.05 0.5 0.9 {float(np.exp(0.3))!r} 800"
+        for _, s in snps.iterrows()])
+    rc, out = _munge(tmp_path, bfile22, path, "--column", "pval_gc=P")
+    assert rc == 0
+    np.testing.assert_allclose(read_sumstats(f"{out}.ma")["P"], 0.9)
+    assert ("two.txt: the column map reads pval_gc as P: the file's column P (read as P "
+            "by its name) not read") in capsys.readouterr().out
+    # a mapped OR replaces the file's BETA column (the BETA column won before, unnoted)
+    rc, out = _munge(tmp_path, bfile22, path, "--column", "ORx=OR")
+    assert rc == 0
+    np.testing.assert_allclose(read_sumstats(f"{out}.ma")["BETA"], 0.3, rtol=1e-12)
+    assert ("the column map reads ORx as OR: the file's column BETA (read as BETA by its "
+            "name) not read") in capsys.readouterr().out
+    for options, message in (
+            (["--column", "pval=P"], "two.txt, line 1: column 'pval' given in the column map "
+                                     "is not in the header (SNP A1 A2 BETA SE P pval_gc ORx N)"),
+            (["--column", "orx=OR"], "did you mean 'ORx'?"),
+            (["--column", "P=BETA", "--column", "pval_gc=BETA"],
+             "two.txt, line 1: the column map reads BETA from two columns, P and pval_gc"),
+            (["--column", "P=BETA", "--column", "P=P"], "--column maps P twice")):
+        rc, _ = _munge(tmp_path, bfile22, path, *options)
+        assert rc == 1
+        assert message in capsys.readouterr().err

@@ -398,3 +398,44 @@ def test_default_n_says_whether_it_was_used(tmp_path):
     df = read_sumstats(path, n=800)
     assert df["N"].tolist() == [500, 600]
     assert "N = 800 not used: the file gives N for every SNP (column N)" in df.attrs["notes"]
+
+
+def test_plink2_glm_rows_of_other_tests_are_not_read(tmp_path):
+    path = write(tmp_path / "g.glm.linear",
+                 "#CHROM\tPOS\tID\tREF\tALT\tA1\tTEST\tOBS_CT\tBETA\tSE\tP\n"
+                 "1\t100\trs1\tG\tA\tA\tADD\t900\t0.25\t0.05\t0.001\n"
+                 "1\t100\trs1\tG\tA\tA\tAGE\t900\t1.5\t0.01\t0.0\n"
+                 "1\t200\trs2\tC\tT\tT\tADD\t890\t-0.1\t0.04\t0.01\n"
+                 "1\t200\trs2\tC\tT\tT\tAGE\tNA\tNA\tNA\tNA\n")
+    df = read_sumstats(path)
+    assert df["SNP"].tolist() == ["rs1", "rs2"]
+    assert df["BETA"].tolist() == [0.25, -0.1] and df["N"].tolist() == [900, 890]
+    assert any(note.startswith("read the 2 rows with TEST = ADD") and "2 rows of other tests "
+               "(AGE: " in note for note in df.attrs["notes"])
+    path = write(tmp_path / "rec.glm.linear", "ID\tA1\tOMITTED\tTEST\tBETA\tSE\n"
+                                              "rs1\tA\tG\tREC\t0.25\t0.05\n")
+    with pytest.raises(InputError, match="column TEST .* has no ADD row") as err:
+        read_sumstats(path)
+    assert (err.value.line, err.value.column) == (2, 4)
+
+
+def test_z_disagreeing_with_beta_se_is_named_and_replaced(tmp_path):
+    """One row of 200 with a Z that contradicts BETA/SE: a note (not a warning) naming its
+    line and values; Z = BETA/SE is used. Rounded but agreeing values are no disagreement."""
+    beta = np.linspace(-0.3, 0.3, 200)
+    rounded = np.round(beta / 0.07, 2)  # Z rounded to 2 decimals, BETA to 3 significant digits
+    z = rounded.copy()
+    z[57] = -4.0  # the sign of BETA (-0.128), not its size
+    lines = ["SNP A1 A2 BETA SE Z N"] + [f"rs{k} A G {beta[k]:.3g} 0.07 {z[k]} 900"
+                                        for k in range(200)]
+    df = read_sumstats(write(tmp_path / "bz.txt", "\n".join(lines) + "\n"))
+    given = np.array([float(f"{b:.3g}") for b in beta]) / 0.07
+    np.testing.assert_allclose(df["Z"], given, rtol=1e-12)
+    notes = [n for n in df.attrs["notes"] if n.startswith("column Z disagrees")]
+    assert len(notes) == 1 and not df.attrs["warnings"]
+    assert "on 1 of 200 rows" in notes[0] and "first: line 59" in notes[0]
+    assert f"BETA/SE {given[57]:.6g}, Z -4)" in notes[0] and "opposite sign" not in notes[0]
+    lines[58] = lines[58].replace(" -4.0 ", f" {rounded[57]} ")  # the file without the bad Z
+    df = read_sumstats(write(tmp_path / "ok.txt", "\n".join(lines) + "\n"))
+    assert not any("disagrees" in n for n in df.attrs["notes"]) and not df.attrs["warnings"]
+    np.testing.assert_array_equal(df["Z"], rounded)  # the file's own Z when it agrees

@@ -69,6 +69,9 @@ def run(invocation, run_log) -> int:
             name, sep, target = item.partition("=")
             if not sep or not name or not target:
                 raise InputError(f"--column expects NAME=CANONICAL, got {item!r}")
+            if name in column_map:
+                raise InputError(f"--column maps {name} twice ({name}={column_map[name]}, "
+                                 f"{item}); give one")
             column_map[name] = target
     sumstats = read_sumstats(args.sumstats, args.format, column_map, n=args.n)
     require_sample_size(sumstats, "pass --n N")

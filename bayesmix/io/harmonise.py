@@ -39,6 +39,7 @@ Rules, in the order applied (those marked * are optional):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,8 @@ def harmonise(
     sumstats : DataFrame from :func:`bayesmix.io.sumstats.read_sumstats` (canonical columns).
     reference : a ``.bim`` path (or PLINK prefix), or a SNP table with columns snp chr bp a1 a2
         and optionally freq (A1 frequency), e.g. ``Genotypes.snps``.
-    match_by : ``"snp"`` (SNP id) or ``"chrpos"`` (CHR and BP; the sumstats need both).
+    match_by : ``"snp"`` (SNP id) or ``"chrpos"`` (CHR and BP; statistics without them take
+        them from SNP ids such as ``22:16061016`` (:data:`POSITION_ID`), with a note).
     keep_ambiguous : keep strand-ambiguous A/T, C/G SNPs.
     min_info, min_maf : drop SNPs with INFO / minor allele frequency below these.
     max_freq_diff : drop SNPs whose aligned FREQ differs from the reference freq by more.
@@ -237,8 +239,7 @@ def harmonise(
             missing |= ~np.isfinite(values)
     if match_by == "chrpos":
         if ss["CHR"].isna().all() or ss["BP"].isna().all():
-            raise InputError("match_by='chrpos' needs CHR and BP columns in the summary statistics",
-                             source)
+            _positions_from_ids(ss, source, report.notes)
         missing |= ss["CHR"].isna().to_numpy() | ss["BP"].isna().to_numpy()
     apply("missing or non-finite values", missing)
 
@@ -438,6 +439,36 @@ def _reference_table(reference) -> pd.DataFrame:
     ref["a1"] = map_distinct(ref["a1"], str.upper)
     ref["a2"] = map_distinct(ref["a2"], str.upper)
     return ref
+
+
+#: a SNP id that holds a position: CHR:BP, with an optional chr prefix and anything after a
+#: further colon (22:16061016, chr22:16061016, 22:16061016:A:G); any case
+POSITION_ID = r"^(?:chr)?([0-9]{1,2}|X|Y|XY|MT):([0-9]+)(?::.*)?$"
+
+
+def _positions_from_ids(ss: pd.DataFrame, source, notes: list) -> None:
+    """CHR and BP of ``ss`` (statistics without CHR/BP values, matched by position) taken
+    from SNP ids of the form :data:`POSITION_ID`, in place, with a note in ``notes``; ids
+    without a position leave CHR/BP missing. None of them a position: an InputError."""
+    parts = ss["SNP"].astype(str).str.extract(POSITION_ID, flags=re.IGNORECASE)
+    found = parts[1].notna().to_numpy()
+    if not found.any():
+        raise InputError(
+            "matching by position (--match-by chrpos) needs positions: the summary statistics "
+            "give no CHR and BP (columns or values) and their SNP ids are not positions such "
+            f"as 22:16061016, chr22:16061016 or 22:16061016:A:G (first id: "
+            f"{ss['SNP'].iloc[0]}); add CHR and BP "
+            "columns (e.g. named CHR and BP, or CHROM and POS; bayesmix munge --column "
+            "NAME=CHR maps other names), or match by SNP id (--match-by snp)", source)
+    ss["CHR"] = pd.array(parts[0].str.upper().to_numpy(), dtype="str")
+    ss["BP"] = pd.array(pd.to_numeric(parts[1]), dtype="Int64")
+    note = (f"CHR and BP taken from the SNP ids (CHR:BP, e.g. {ss['SNP'].iloc[found.argmax()]}) "
+            f"of {int(found.sum())} of {len(ss)} SNPs: the summary statistics give no CHR and "
+            "BP")
+    if not found.all():
+        note += (f"; the other {int((~found).sum())} (e.g. {ss['SNP'].iloc[(~found).argmax()]}) "
+                 "have no position: dropped as missing values")
+    notes.append(note)
 
 
 def _match_key(table: pd.DataFrame, match_by: str) -> np.ndarray:

@@ -21,9 +21,11 @@ INFO      imputation quality (NaN when unknown)
 Missing statistics are NaN. Z is derived from BETA / SE (or from the sign of BETA and P) when
 the file has no Z column; SE from BETA / Z when the file has BETA and Z but no SE, BETA from
 Z * SE when it has Z and SE but no BETA; BETA and SE stay NaN when the file only has Z; P is
-derived from Z when absent. Missing values in the file (``NA``, ``nan``, ``.``, empty) become
-NaN and are left to :func:`bayesmix.io.harmonise.harmonise` to drop and count; any other
-non-numeric value is an :class:`~bayesmix.errors.InputError` naming the file, line and column.
+derived from Z when absent. A file with BETA, SE and a Z that contradicts them on some row gets
+Z = BETA / SE, with a note or warning (:func:`_z_agreeing_with_beta_se`). Missing values in
+the file (``NA``, ``nan``, ``.``, empty) become NaN and are left to
+:func:`bayesmix.io.harmonise.harmonise` to drop and count; any other non-numeric value is an
+:class:`~bayesmix.errors.InputError` naming the file, line and column.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ FORMATS = ("auto", "ma", "ldsc", "mixer", "generic")
 # Column-map targets that are converted to canonical columns (OR -> BETA, NCASE + NCONTROL -> N,
 # CHRPOS "chr:bp" -> CHR and BP, LOG10P = -log10(P) -> P).
 MAP_ONLY_TARGETS = ("OR", "NCASE", "NCONTROL", "CHRPOS", "LOG10P")
+# Column-map targets that replace canonical columns: a column mapped to OR is read instead of
+# the file's BETA column, LOG10P instead of P, CHRPOS instead of CHR and BP.
+MAP_REPLACES = {"OR": ("BETA",), "LOG10P": ("P",), "CHRPOS": ("CHR", "BP")}
 
 
 # Fixed headers of the tool-specific formats (case-insensitive). Extra columns are ignored.
@@ -70,7 +75,8 @@ FORMAT_REQUIRED = {
 # '.', '(', ')', '_' and spaces to one '_', none at either end (LOG(OR)_SE -> LOG_OR_SE). For
 # each target the first name of its list present in the header wins (so plink2's A1/OMITTED
 # beat its REF/ALT; SAIGE's Allele1/Allele2 are the exception, see _saige_alleles). Targets
-# are canonical columns or the intermediate names OR, NCASE, NCONTROL, CHRPOS and LOG10P.
+# are canonical columns or the intermediate names OR, NCASE, NCONTROL, CHRPOS and LOG10P, and
+# TEST (the test of each row of plink2 --glm or regenie output: only ADD rows are read).
 SYNONYMS = {
     "SNP": ["SNP", "RSID", "RS_ID", "RS", "SNPID", "SNP_ID", "MARKERNAME", "MARKERID", "MARKER",
             "ID", "VARIANT_ID", "VARIANT"],
@@ -95,6 +101,7 @@ SYNONYMS = {
     "NCONTROL": ["NCONTROL", "N_CONTROL", "N_CONTROLS", "NCONTROLS", "NCON", "N_CON"],
     "INFO": ["INFO", "IMPINFO", "IMP_INFO", "INFO_SCORE", "IMPUTATIONINFO"],
     "CHRPOS": ["CHR:BP", "CHR_BP", "CHRPOS", "CHR:POS", "CHR_POS"],
+    "TEST": ["TEST"],
 }
 
 
@@ -119,7 +126,9 @@ def read_sumstats(
         present, else generic.
     columns : dict, optional
         Explicit map from the file's column names to canonical names (or ``OR``, ``NCASE``,
-        ``NCONTROL``, ``CHRPOS``); takes precedence over synonyms (implies ``generic``).
+        ``NCONTROL``, ``CHRPOS``, ``LOG10P``); takes precedence over synonyms (implies
+        ``generic``): a column of the file recognised by its name for a mapped target (or
+        for BETA, P, CHR/BP when OR, LOG10P, CHRPOS are mapped) is not read, with a note.
     n : float, optional
         Sample size for every SNP when the file has no N column (also fills missing N values).
 
@@ -128,8 +137,13 @@ def read_sumstats(
     pandas.DataFrame with :data:`CANONICAL_COLUMNS`; ``attrs`` holds ``path``, ``format``
     (the one used), ``header`` (the file's column names), ``columns`` (canonical or
     intermediate name -> the file's column read for it; a canonical column missing there
-    was derived or left empty) and ``notes`` (derivations applied, e.g.
-    ``"BETA = log(OR)"``).
+    was derived or left empty), ``notes`` (derivations applied, e.g.
+    ``"BETA = log(OR)"``) and ``warnings`` (contradictions in the file that were resolved,
+    e.g. a Z column disagreeing with BETA / SE; :func:`reading_notes` prints both).
+
+    A file with a ``TEST`` column (plink2 ``--glm`` with covariates, regenie) has one row per
+    test and variant: only the rows of the additive test (``TEST`` = ``ADD``) are read, with a
+    note counting the others; a file without ``ADD`` rows is an :class:`InputError`.
     """
     path = Path(os.fspath(path))
     if format not in FORMATS:
@@ -147,11 +161,13 @@ def read_sumstats(
             f"header is: {' '.join(header)}", path, 1,
         )
     colno = {target: header.index(name) + 1 for name, target in rename.items()}
+    names = {target: name for name, target in rename.items()}
     table = _parse_columns(data, path, sep, rename, colno, lines[1:])
-    out, derived = _to_canonical(table, path, colno, n, lines[1:],
-                                 {target: name for name, target in rename.items()})
-    out.attrs.update(path=str(path), format=format, notes=notes + derived, header=header,
-                     columns={target: name for name, target in rename.items()})
+    table, rows = _additive_test_rows(table, lines[1:], path, names, colno, notes)
+    warnings: list[str] = []
+    out, derived = _to_canonical(table, path, colno, n, rows, names, warnings)
+    out.attrs.update(path=str(path), format=format, notes=notes + derived, warnings=warnings,
+                     header=header, columns=names)
     return out
 
 
@@ -255,10 +271,13 @@ def detect_format(header: list[str]) -> str:
 
 
 def reading_notes(sumstats: pd.DataFrame, name=None) -> list[str]:
-    """The reader's notes (``attrs["notes"]``: derivations, defaults used) as lines to print,
-    ``note: NAME: NOTE`` (NAME: ``name``, else the file read)."""
+    """The reader's notes (``attrs["notes"]``: derivations, defaults used) and warnings
+    (``attrs["warnings"]``: contradictions in the file and how they were resolved) as lines
+    to print, ``note: NAME: NOTE`` then ``warning: NAME: WARNING`` (NAME: ``name``, else the
+    file read)."""
     name = sumstats.attrs.get("path") if name is None else name
-    return [f"note: {name}: {note}" for note in sumstats.attrs.get("notes", [])]
+    return ([f"note: {name}: {note}" for note in sumstats.attrs.get("notes", [])]
+            + [f"warning: {name}: {text}" for text in sumstats.attrs.get("warnings", [])])
 
 
 def _normalise_name(name: str) -> str:
@@ -281,21 +300,37 @@ def _column_map(header, format, explicit, path):
     explicit = dict(explicit or {})
     for name, target in explicit.items():
         if name not in header:
+            alike = [h for h in header if h.lower() == name.lower()]
             raise InputError(f"column {name!r} given in the column map is not in the header "
-                             f"({' '.join(header)})", path, 1)
+                             f"({' '.join(header)})" + (f"; did you mean {alike[0]!r}? (names "
+                             "in the column map are case-sensitive)" if alike else ""), path, 1)
         if target.upper() not in (*CANONICAL_COLUMNS, *MAP_ONLY_TARGETS):
             raise InputError(f"column map target {target!r} for {name!r} is not one of "
                              f"{', '.join((*CANONICAL_COLUMNS, *MAP_ONLY_TARGETS))}", path, 1)
+        if target.upper() in rename.values():
+            raise InputError(f"the column map reads {target.upper()} from two columns, "
+                             f"{next(n for n, t in rename.items() if t == target.upper())} and "
+                             f"{name}; give one", path, 1)
         rename[name] = target.upper()
     by_name = {_normalise_name(h): h for h in header if h not in rename}
     notes = _saige_alleles(rename, by_name)
+    # a mapped target, and the targets it replaces, are not looked for by synonym
+    mapped = {replaced: name for name, target in rename.items()
+              for replaced in (target, *MAP_REPLACES.get(target, ()))}
     for target, names in SYNONYMS.items():
-        if target in rename.values():
+        if target in rename.values() or target in mapped:
             continue
         found = next((by_name[n] for n in names if n in by_name), None)
         if found is not None and found not in rename:
             rename[found] = target
     _tested_allele_with_ref_alt(rename, by_name)
+    for target, name in mapped.items():
+        unread = [by_name[n] for n in SYNONYMS.get(target, ())
+                  if n in by_name and by_name[n] not in rename]
+        if unread and name in explicit:
+            notes.append(f"the column map reads {name} as {rename[name]}: the file's "
+                         f"column{'s' * (len(unread) > 1)} {', '.join(unread)} (read as "
+                         f"{target} by {'their' if len(unread) > 1 else 'its'} name) not read")
     return rename, [], notes
 
 
@@ -332,7 +367,7 @@ def _tested_allele_with_ref_alt(rename: dict, by_name: dict) -> None:
     rename[ref], rename[alt] = "REF_ALLELE", "ALT_ALLELE"
 
 
-STRING_TARGETS = ("SNP", "CHR", "A1", "A2", "CHRPOS", "REF_ALLELE", "ALT_ALLELE")
+STRING_TARGETS = ("SNP", "CHR", "A1", "A2", "CHRPOS", "REF_ALLELE", "ALT_ALLELE", "TEST")
 
 
 def _read_raw(path: Path) -> tuple[bytes, list[str], str, np.ndarray]:
@@ -391,6 +426,32 @@ def _parse_columns(data, path, sep, rename, colno, lines) -> pd.DataFrame:
     return table.rename(columns=rename)
 
 
+def _additive_test_rows(table: pd.DataFrame, lines: np.ndarray, path, names: dict,
+                        colno: dict, notes: list) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows of the additive test and their file lines, when the file has a TEST column
+    (plink2 ``--glm`` with covariates writes one row per variant and test: ADD, then one per
+    covariate; regenie too); a note in ``notes`` counts the other rows dropped. A TEST column
+    without ADD rows (``--glm dominant``, ``recessive``, ...) is an :class:`InputError`."""
+    if "TEST" not in table:
+        return table, lines
+    test = table["TEST"].astype(str).str.strip().str.upper()
+    table = table.drop(columns="TEST")
+    add = (test == "ADD").to_numpy()
+    others = ", ".join(pd.unique(test[~add])[:5]) + (", ..." if test[~add].nunique() > 5 else "")
+    if not add.any():
+        raise InputError(
+            f"column {names['TEST']} (the test of each row, as plink2 --glm and regenie write) "
+            f"has no ADD row, the additive test whose per-allele effects are read; it has "
+            f"{others}: rerun the GWAS with the additive model (plink2 --glm without "
+            "dominant/recessive/genotypic/hethom)", path, int(lines[0]), colno["TEST"])
+    if add.all():
+        return table, lines
+    notes.append(f"read the {int(add.sum())} rows with {names['TEST']} = ADD (the additive "
+                 f"test of plink2 --glm / regenie); {int((~add).sum())} rows of other tests "
+                 f"({others}: covariates, interactions) not read")
+    return table.loc[add].reset_index(drop=True), lines[add]
+
+
 def map_distinct(values, func) -> np.ndarray:
     """``func`` applied to each distinct string once (alleles and chromosomes repeat a lot)."""
     codes, uniques = pd.factorize(pd.Series(values).astype(str))
@@ -403,9 +464,10 @@ def strip_chr(label: str) -> str:
 
 
 def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines,
-                  names: dict) -> tuple[pd.DataFrame, list]:
+                  names: dict, warnings: list) -> tuple[pd.DataFrame, list]:
     """Convert the parsed, renamed table to canonical columns, deriving what can be derived
-    (``names``: canonical or intermediate name -> the file's column)."""
+    (``names``: canonical or intermediate name -> the file's column; contradictions found
+    are added to ``warnings``)."""
     notes: list[str] = []
     num = {c: table[c].to_numpy(dtype=np.float64)
            for c in (*NUMERIC_COLUMNS, "OR", "NCASE", "NCONTROL", "LOG10P") if c in table}
@@ -484,6 +546,8 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
     elif beta is None and se is not None:
         beta = z * se
         notes.append("BETA = Z * SE (no BETA column)")
+    elif beta is not None:
+        z = _z_agreeing_with_beta_se(beta, se, z, lines, names, notes, warnings)
     if p is None:
         p = 2.0 * ndtr(-np.abs(z))  # the normal's sf
         notes.append("P = 2 Phi(-|Z|)")
@@ -510,6 +574,44 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
     out["N"] = n_col if n_col is not None else nan
     out["INFO"] = num.get("INFO", nan)
     return out[CANONICAL_COLUMNS], notes
+
+
+#: a Z column disagrees with BETA / SE on a row when |BETA/SE - Z| > Z_ABS + Z_REL |Z|
+#: (files round each column on its own: 3 significant digits stay well inside this)
+Z_ABS, Z_REL = 0.05, 0.05
+#: share of the rows above which a disagreement is a warning rather than a note
+Z_WARN_SHARE = 0.01
+
+
+def _z_agreeing_with_beta_se(beta, se, z, lines, names: dict, notes: list,
+                             warnings: list) -> np.ndarray:
+    """Z when the file gives BETA (or OR), SE and Z: the file's Z when it agrees with
+    BETA / SE on every row (within :data:`Z_ABS` + :data:`Z_REL` |Z|), else BETA / SE wherever
+    BETA and SE are given (the file's Z only where one of them is missing), so that analyses
+    of Z and of BETA/SE (``.ma``) use the same input; a note, or a warning above
+    :data:`Z_WARN_SHARE` of the rows, names the count and the first disagreeing line."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = beta / se
+        both = np.isfinite(ratio)
+        off = both & (np.abs(ratio - z) > Z_ABS + Z_REL * np.abs(z))
+    if not off.any():
+        return z
+    compared = int((both & np.isfinite(z)).sum())
+    i = int(np.flatnonzero(off)[0])
+    opposite = int((off & (np.sign(ratio) * np.sign(z) < 0)).sum())
+    beta_name = names.get("BETA", f"log({names.get('OR')})")
+    text = (f"column {names['Z']} disagrees with {beta_name} / {names['SE']} on "
+            f"{int(off.sum())} of {compared} rows (|BETA/SE - Z| > {Z_ABS:g} + {Z_REL:g} |Z|; "
+            f"first: line {int(lines[i])}, BETA {beta[i]:.6g}, SE {se[i]:.6g}, BETA/SE "
+            f"{ratio[i]:.6g}, Z {z[i]:.6g})")
+    if opposite:
+        text += (f"; on {opposite} of them Z has the opposite sign to BETA, the usual symptom "
+                 "of BETA and Z given for different alleles (an allele swap between the "
+                 "columns)")
+    text += ("; Z = BETA / SE is used wherever BETA and SE are given (the Z column only where "
+             "one is missing): check the file, and remove the column that is wrong")
+    (warnings if off.sum() > Z_WARN_SHARE * compared else notes).append(text)
+    return np.where(both, ratio, z)
 
 
 def _se_from_beta_z(beta, z, notes: list, why: str) -> np.ndarray:
