@@ -79,15 +79,17 @@ class Checkpoint:
         """The checkpoint at ``path`` (None when ``path`` is None).
 
         An existing checkpoint is read when ``resume`` is true and its kind and fingerprint
-        match; otherwise :class:`InputError`. Without a checkpoint, ``resume`` only logs that
-        the run starts from the beginning.
+        match; otherwise :class:`InputError`. Without a checkpoint, ``resume`` only logs (at
+        DEBUG: a plan of many fits opens each one's with ``resume``) that the run starts from
+        the beginning; command lines warn about a ``--resume`` with nothing to resume up
+        front (:meth:`check_resume`).
         """
         if path is None:
             return None
         ckpt = cls(path, kind, fingerprint)
         if not ckpt.path.exists():
             if resume:
-                log.info("no checkpoint at %s: starting from the beginning", ckpt.path)
+                log.debug("no checkpoint at %s: starting from the beginning", ckpt.path)
             return ckpt
         if not ckpt.state_file.is_file():
             raise InputError("exists but is not a bayesmix checkpoint (no state.json); delete "
@@ -122,6 +124,15 @@ class Checkpoint:
         if path is not None and not resume and os.path.lexists(path):
             raise InputError("a checkpoint of an unfinished run exists here: give --resume "
                              "(resume=True) to continue it, or delete it to start over", path)
+
+    @classmethod
+    def check_resume(cls, path, resume: bool) -> None:
+        """The check of a command line before loading inputs: a checkpoint at ``path``
+        without ``resume`` is refused (:meth:`refuse_without_resume`); ``resume`` with no
+        checkpoint there is warned about (stderr and the run's log), once."""
+        cls.refuse_without_resume(path, resume)
+        if resume and not os.path.lexists(path):
+            log.warning(nothing_to_resume(path))
 
     # ------------------------------------------------------------------ writing
     def save(self, state: dict) -> None:
@@ -195,6 +206,13 @@ _DIGEST = re.compile(r"\b([0-9a-f]{12})[0-9a-f]{52}\b")
 def _shown(value) -> str:
     """A fingerprint value for a message: SHA-256 digests shortened to 12 hex digits."""
     return "(absent)" if value is None else _DIGEST.sub(r"\1", str(value))
+
+
+def nothing_to_resume(what, start: str = "the beginning") -> str:
+    """The warning of a ``--resume`` that finds no checkpoint ``what`` (the run starts from
+    ``start``)."""
+    return (f"warning: --resume: no checkpoint {what} to continue; starting from {start} "
+            "(resuming needs the interrupted command's --out)")
 
 
 def fingerprint_differences(old: dict, new: dict) -> list[str]:

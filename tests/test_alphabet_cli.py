@@ -222,3 +222,28 @@ def test_one_sample_is_refused_not_a_zero_division(simulated, bfile22, capsys):
     data = AlphabetData.from_arrays(np.array([[0.0, 1.0, 2.0]]), [1.5])
     with pytest.raises(InputError, match="needs at least 2"):
         AlphabetModel(data, "C")
+
+
+@pytest.mark.parametrize("kept, covariate, warned", [(5, False, True), (11, False, False),
+                                                     (11, True, True), (12, True, False)])
+def test_a_handful_of_individuals_is_warned_about(simulated, bfile22, capsys, kept, covariate,
+                                                  warned):
+    """BayesR on 5 people ran without a word (audit): below 10 degrees of freedom left by
+    the fixed effects (intercept, --covar's column) the run warns on stderr and in OUT.log,
+    naming the number of people."""
+    tmp, extract, geno, effects = simulated
+    keep = tmp / f"keep{kept}.txt"
+    keep.write_text("".join(f"{fid} {iid}\n" for fid, iid in geno.samples.iloc[:kept, :2]
+                            .itertuples(index=False)))
+    out = tmp / f"few{kept}{'c' if covariate else ''}"
+    rc = main(["--bfile", str(bfile22), "--pheno", str(tmp / "sim.phen"), "--extract",
+               str(extract), "--keep", str(keep), "--bayes", "R", "--chain-length", "30",
+               "--burn-in", "10", "--out-freq", "0", "--out", str(out)]
+              + (["--covar", str(tmp / "sim.covar")] if covariate else []))
+    assert rc == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if f"only {kept} individuals" in line]
+    assert len(lines) == int(warned), err
+    if warned:
+        assert lines[0].startswith("warning: ") and "meaningless" in lines[0]
+        assert lines[0] in (tmp / f"{out.name}.log").read_text()

@@ -86,7 +86,7 @@ def test_a_missing_output_directory_is_refused_before_any_work(trait, bfile22, c
     (["--make-full-ldm"], "one analysis per run"),
     (["--gwas-summary", "x.ma"], "--gwas-summary does not apply to --bayes C (it applies to "
                                  "--sbayes C/R/S, --ldm-eigen DIR --sbayes C/R/S/RC, "
-                                 "--ldm-eigen DIR --gwas-summary --impute-summary)"),
+                                 "--ldm-eigen DIR --impute-summary)"),
     (["--covar", "c.txt", "--qcovar", "c.txt"], "exclude each other"),
     (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),  # was a numpy traceback
 ])
@@ -264,3 +264,142 @@ def test_resume_refuses_changed_inputs_and_settings_naming_them(trait, bfile22, 
     assert _interrupted_run(argv + ["--resume"],
                             ready=lambda: checkpoint.stat().st_mtime_ns != saved) == 130
     assert "resuming chain 0 from iteration" in capsys.readouterr().err
+
+
+SBAYES_SHORT = ["--sbayes", "C", "--chain-length", "40", "--burn-in", "10", "--out-freq", "0"]
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_an_output_path_that_is_a_directory_is_refused_before_any_work(trait, bfile22, capsys,
+                                                                       monkeypatch):
+    """A directory at OUT.parRes (or any other file of the run) ended, after all the
+    sampling, in an IsADirectoryError traceback (audit): each is refused before any data is
+    read or any chain runs, naming it, and is left as it was."""
+    import bayesmix.inference.chain as chain
+    import bayesmix.ld.compute as compute
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the work started before the outputs were checked")
+
+    monkeypatch.setattr(chain, "run_chains", refuse)
+    monkeypatch.setattr(compute, "build_ld", refuse)
+    sbayes = [*SBAYES_SHORT, "--ldm", f"{trait}/ref.ldm.full", "--gwas-summary",
+              f"{trait}/sim.ma", "--chains", "2"]
+    bayes = ["--bayes", "C", "--bfile", str(bfile22), "--pheno", str(trait / "sim.phen"),
+             "--extract", str(trait / "snps.txt")]
+    ld = ["--bfile", str(bfile22), "--extract", str(trait / "snps.txt"), "--make-full-ldm"]
+    for k, (argv, name) in enumerate([
+            (sbayes, "parRes"), (sbayes, "snpRes"), (sbayes, "nc"),
+            (sbayes, "mcmcsamples.SnpEffects"), (sbayes, "chain1.mcmcsamples.Par"),
+            (sbayes, "ckpt.chain1"), (sbayes, "log"), (bayes, "covRes"),
+            (ld, "ldm.full.bin"), (ld, "ldm.full.info")]):
+        blocked = trait / f"blocked{k}.{name}"
+        blocked.mkdir()
+        assert gctb_cli.main([*argv, "--out", str(trait / f"blocked{k}")]) == 1, name
+        message = _one_error(capsys)
+        assert message == (f"error: {blocked}: is a directory, where this run writes an output "
+                           "file: move or delete it, or choose another --out"), message
+        assert blocked.is_dir() and not list(blocked.iterdir())
+        assert {p.name for p in trait.glob(f"blocked{k}.*")} <= {blocked.name,
+                                                                  f"blocked{k}.log"}
+
+
+def test_the_declared_mcmc_outputs_are_the_files_a_run_writes(trait, bfile22):
+    """The files checked before an MCMC run (gctb_runs._mcmc_outputs) are those it writes:
+    the run's files, less the chains' checkpoints (removed at the end), plus its log."""
+    from bayesmix.cli.gctb import SPEC
+    from bayesmix.cli.gctb_runs import _mcmc_outputs
+    from bayesmix.cli.options import parse
+
+    out = trait / "declared"
+    argv = ["--bayes", "C", "--bfile", str(bfile22), "--pheno", str(trait / "sim.phen"),
+            "--extract", str(trait / "snps.txt"), "--chain-length", "30", "--burn-in", "10",
+            "--out-freq", "0", "--chains", "2", "--out", str(out)]
+    assert gctb_cli.main(argv) == 0
+    written = {str(p) for p in trait.glob("declared.*")}
+    declared = set(_mcmc_outputs(parse(SPEC, argv)))
+    checkpoints = {p for p in declared if ".ckpt.chain" in p}
+    assert len(checkpoints) == 2
+    assert written == declared - checkpoints | {f"{out}.log"}
+
+
+def test_impute_summary_refused_for_a_trait_list_names_the_option_given(trait, capsys):
+    """--mgwas-summary with --impute-summary was refused naming --gwas-summary (in the
+    analysis' label), an option the user had not given (audit)."""
+    (trait / "impute_list.txt").write_text(f"{trait}/sim.ma\n")
+    assert gctb_cli.main(["--ldm-eigen", str(trait), "--mgwas-summary",
+                          str(trait / "impute_list.txt"), "--impute-summary", "--out",
+                          str(trait / "imputed")]) == 1
+    message = _one_error(capsys)
+    assert message.startswith("error: --mgwas-summary does not apply to --ldm-eigen DIR "
+                              "--impute-summary"), message
+    assert "--gwas-summary" not in message.replace("--mgwas-summary", "")
+
+
+def test_a_trait_list_takes_file_names_with_spaces(trait, capsys):
+    """A statistics file whose name has spaces is listed as a whole line, quoted, or with a
+    tab before the trait's name (audit: it was split at the space); each trait's analysis
+    is that of --gwas-summary on the file."""
+    import shutil
+
+    spaced = trait / "my trait.ma"
+    shutil.copy(trait / "sim.ma", spaced)
+    (trait / "spaced.txt").write_text(f"{spaced}\n\"{spaced}\" quoted\n{spaced}\ttabbed\n")
+    base = [*SBAYES_SHORT, "--ldm", f"{trait}/ref.ldm.full"]
+    assert gctb_cli.main([*base, "--mgwas-summary", str(trait / "spaced.txt"), "--out",
+                          str(trait / "spaced")]) == 0
+    assert gctb_cli.main([*base, "--gwas-summary", str(spaced), "--out",
+                          str(trait / "single")]) == 0
+    single = (trait / "single.snpRes").read_text()
+    for name in ("my_trait", "quoted", "tabbed"):
+        assert (trait / f"spaced.{name}.snpRes").read_text() == single
+    capsys.readouterr()
+    (trait / "unspaced.txt").write_text(f"{trait}/missing trait.ma\n")
+    assert gctb_cli.main([*base, "--mgwas-summary", str(trait / "unspaced.txt"), "--out",
+                          str(trait / "spaced")]) == 1
+    message = _one_error(capsys)
+    assert message.startswith(f"error: {trait}/unspaced.txt, line 1: no such statistics file: "
+                              f"{trait}/missing (nor is the whole line"), message
+    assert "quote it" in message and "tab" in message
+
+
+def _resume_warnings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("warning: --resume")]
+
+
+def test_resume_without_a_checkpoint_warns_once(trait, bfile22, capsys):
+    """--resume with no checkpoint to continue (a typo in --out?) started from iteration 0
+    with an info line per chain (audit): one warning, on stderr and in OUT.log, whatever the
+    number of chains or traits; LD builds warn the same way."""
+    base = [*SBAYES_SHORT, "--ldm", f"{trait}/ref.ldm.full", "--chains", "3", "--resume"]
+    out = trait / "fresh"
+    assert gctb_cli.main([*base, "--gwas-summary", f"{trait}/sim.ma", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    warning = (f"warning: --resume: no checkpoint {out}.ckpt.chain0 to .chain2 to continue; "
+               "starting from iteration 0 (resuming needs the interrupted command's --out)")
+    assert _resume_warnings(err) == [warning]
+    assert "starts from iteration 0" not in err    # not once more per chain
+    assert _resume_warnings((trait / "fresh.log").read_text()) == [warning]
+
+    (trait / "two.txt").write_text(f"{trait}/sim.ma one\n{trait}/sim.ma two\n")
+    out = trait / "fresh_traits"
+    assert gctb_cli.main([*base, "--mgwas-summary", str(trait / "two.txt"), "--out",
+                          str(out)]) == 0
+    err = capsys.readouterr().err
+    assert len(_resume_warnings(err)) == 1 and "starts from iteration 0" not in err
+    assert f"{out}.NAME.ckpt.chainK" in _resume_warnings(err)[0]
+    assert _resume_warnings((trait / "fresh_traits.log").read_text()) == _resume_warnings(err)
+    for name in ("one", "two"):   # each trait's own log says it of the trait
+        assert len(_resume_warnings((trait / f"fresh_traits.{name}.log").read_text())) == 1
+
+    out = trait / "fresh_ld"
+    assert gctb_cli.main(["--bfile", str(bfile22), "--extract", str(trait / "snps.txt"),
+                          "--make-full-ldm", "--resume", "--out", str(out)]) == 0
+    assert _resume_warnings(capsys.readouterr().err) == [
+        f"warning: --resume: no checkpoint {out}.ldm.full.ckpt to continue; starting from the "
+        "beginning (resuming needs the interrupted command's --out)"]

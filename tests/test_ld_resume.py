@@ -167,7 +167,7 @@ def test_partial_checkpoint_then_refusals_then_resume(bfile22, snps, tmp_path, m
 def test_resume_without_checkpoint_starts_over_and_garbage_is_refused(bfile22, snps, tmp_path,
                                                                       caplog):
     ckpt = tmp_path / "none.ckpt"
-    with caplog.at_level("INFO", logger="bayesmix"):
+    with caplog.at_level("DEBUG", logger="bayesmix"):   # (command lines warn: check_resume)
         build_ld(bfile22, "sparse", extract=snps[:40], progress=False, checkpoint=ckpt,
                  resume=True)
     assert "starting from the beginning" in caplog.text

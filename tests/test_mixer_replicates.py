@@ -286,6 +286,39 @@ def test_fit2_replicates_with_replicate_params_and_bivariate_combine(ref, serial
         combine_fits(replicate_paths(str(d / "mix.rep@.json")))
 
 
+def test_settings_warnings_once_per_params_file_and_resume_without_checkpoint(
+        ref, serial_reps, capsys):
+    """fit2 of several pairs or replicates warned about a fit1 made with other settings once
+    per pair and replicate (audit): each params file's warning comes once, its replicates
+    named ('@'). --resume with no OUT.ckpt is warned about once, not per fit."""
+    d, t = ref["d"], ref["traits"]
+    capsys.readouterr()
+    files = ",".join(str(t[k]) for k in "ABC")
+    params = ",".join(str(d / f"{k}.fit.json") for k in "ABC")
+    assert ref["mixer"]("fit2", "--trait-files", files, "--trait-params-files", params,
+                        *ref["common"], *FAST, "--profile-points", 0, "--resume",
+                        "--out", d / "W") == 0   # the fit1s had --extract X.snps, not this
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("warning:")]
+    assert warnings == [
+        *(f"warning: {d / f'{k}.fit.json'}: this univariate fit was made with --extract "
+          f"{d / 'X.snps'}, this fit2 runs without --extract (the univariate parameters may "
+          "not fit this fit2's tag SNPs)" for k in "ABC"),
+        f"warning: --resume: no checkpoint {d / 'W.ckpt'} to continue; starting from the "
+        "beginning (resuming needs the interrupted command's --out)"]
+    assert ref["mixer"]("fit2", "--trait1-file", t["A"], "--trait2-file", t["B"],
+                        "--trait1-params-file", f"{serial_reps}.rep@.json",
+                        "--trait2-params-file", d / "B.fit.json", *ref["common"], *FAST,
+                        "--profile-points", 0, "--replicates", 2, *SUBSET, "--seed", 10,
+                        "--extract", d / "X.snps", "--out", d / "WR") == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("warning:")] == [
+        f"warning: {serial_reps}.rep@.json (replicates 1-2): this univariate fit was made "
+        f"without --extract, this fit2 runs with --extract {d / 'X.snps'} (the univariate "
+        "parameters may not fit this fit2's tag SNPs)"]
+    assert "no checkpoint" not in err
+
+
 # ---------------------------------------------------------------------------------- errors
 def test_combine_errors(ref, serial_reps, tmp_path):
     with pytest.raises(InputError, match="needs '@'"):

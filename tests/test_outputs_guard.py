@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from bayesmix.errors import InputError
-from bayesmix.io.outputs import claim_outputs, mcmc_output_bytes
+from bayesmix.io.outputs import check_output_files, claim_outputs, mcmc_output_bytes
 
 
 def test_missing_directory_is_named_and_not_created(tmp_path):
@@ -58,6 +58,25 @@ def test_not_enough_space_names_both_numbers(tmp_path):
     assert abs(shown - free) < 1 << 30  # the free bytes of that file system
     with claim_outputs(tmp_path / "out", expected_bytes=1 << 20):  # enough: no error
         pass
+
+
+def test_an_output_file_in_the_way_is_named(tmp_path, monkeypatch):
+    """A directory where an output file goes, or a read-only output file, is refused naming
+    it and the option to change; a missing or writable file is not."""
+    (tmp_path / "out.parRes").mkdir()
+    (tmp_path / "out.snpRes").write_text("an old result")
+    check_output_files([tmp_path / "out.snpRes", tmp_path / "out.nc"])
+    with pytest.raises(InputError, match="is a directory, where this run writes") as caught:
+        check_output_files([tmp_path / "out.snpRes", tmp_path / "out.parRes"], "--out")
+    assert str(caught.value).startswith(f"{tmp_path / 'out.parRes'}: ")
+    assert "choose another --out" in str(caught.value)
+    # root may write anything, so the permission is faked for the file (tests run as root)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: (
+        os.fspath(path) != str(tmp_path / "out.snpRes") and real(path, mode)))
+    with pytest.raises(InputError, match="is read-only") as caught:
+        check_output_files([tmp_path / "out.snpRes"])
+    assert str(tmp_path / "out.snpRes") in str(caught.value)
 
 
 def test_the_lock_file_holds_the_run_and_goes_away(tmp_path):

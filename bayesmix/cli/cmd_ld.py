@@ -162,7 +162,7 @@ def _resumable(invocation):
 
     args = invocation.args
     path = f"{args.out}.ckpt"
-    Checkpoint.refuse_without_resume(path, args.resume)
+    Checkpoint.check_resume(path, args.resume)
     return (dict(checkpoint=path, resume=args.resume, fingerprint=invocation.fingerprint()),
             f"the finished blocks are kept in {path}; rerun the same command with --resume "
             "to finish")

@@ -5,7 +5,8 @@
 1. logging goes to the ``bayesmix`` logger only (stderr; other libraries' INFO messages stay
    quiet);
 2. signals stop the run gracefully (:mod:`bayesmix.interrupt`);
-3. the output prefix is checked and locked before any work (:func:`bayesmix.io.outputs.claim_outputs`);
+3. the output prefix is checked and locked before any work (:func:`bayesmix.io.outputs.claim_outputs`),
+   and ``OUT.log`` checked to be writable (:func:`bayesmix.io.outputs.check_output_files`);
 4. ``OUT.log`` receives, as they happen, the command line, everything the run prints and
    logs, and the final error or interrupt message;
 5. exit codes: 0 success, 1 a user-facing error (bad input, divergence), 128 + the signal
@@ -174,7 +175,7 @@ def end_process(code: int) -> None:
 
 def execute(invocation, runner, *, program: bool = False) -> int:
     """Run ``runner(invocation, run_log)`` with the shared plumbing (module docstring)."""
-    from bayesmix.io.outputs import claim_outputs
+    from bayesmix.io.outputs import check_output_files, claim_outputs
 
     spec, args = invocation.spec, invocation.args
     prefix = getattr(args, spec.log_option) if spec.log_option else None
@@ -183,6 +184,8 @@ def execute(invocation, runner, *, program: bool = False) -> int:
         try:
             with claim_outputs(prefix, command=" ".join([spec.prog, *invocation.argv])) \
                     if prefix is not None else _nothing():
+                if prefix is not None:
+                    check_output_files([f"{prefix}.log"], spec.option(spec.log_option).name)
                 run_log = RunLog(f"{prefix}.log" if prefix is not None else None)
                 run_log.say(version_string(spec.prog))
                 run_log.say(f"Options: {' '.join(invocation.argv)}")

@@ -50,7 +50,7 @@ ANALYSES = {
     "merge-block-ldm-info": "--ldm DIR --merge-block-ldm-info",
     "make-ldm-eigen": "--ldm DIR --make-ldm-eigen",
     "make-ldm-eigen-bfile": "--bfile --make-ldm-eigen --block-info",
-    "impute-summary": "--ldm-eigen DIR --gwas-summary --impute-summary",
+    "impute-summary": "--ldm-eigen DIR --impute-summary",
     "make-full-ldm": "--make-full-ldm",
     "make-sparse-ldm": "--make-sparse-ldm",
     "make-shrunk-ldm": "--make-shrunk-ldm",
@@ -321,7 +321,9 @@ OPTIONS = [
            conflicts=("gwas_summary",), group=SUMMARY, metavar="LIST",
            help="several traits in one run (bayesmix extra): a file listing statistics "
                 "files, one per line, each optionally followed by the trait's name (default: "
-                "the file name without .gz and its extension); each trait is analysed as "
+                "the file name without .gz and its extension); a file name with spaces is a "
+                "whole line, quoted (\"my trait.ma\" NAME) or tab-separated from the name; "
+                "each trait is analysed as "
                 "with --gwas-summary into OUT.NAME.* (log OUT.NAME.log), one after the other "
                 "or, with --cluster/--dask-scheduler, each as one Dask task"),
     option("--ldm-eigen", applies=SBAYES_EIGEN + ("impute-summary",),

@@ -8,9 +8,12 @@ through :mod:`bayesmix.report.gctb` / :mod:`bayesmix.ld.gctb`. Nothing here pars
 
 from __future__ import annotations
 
+import logging
 import time
 
 from bayesmix.errors import InputError
+
+log = logging.getLogger("bayesmix")
 
 
 def _present(args, *names) -> dict:
@@ -27,29 +30,56 @@ def _summary_selection(args):
                             p_value=args.p_value, keep_ambiguous=args.keep_ambiguous)
 
 
-def _chain_settings(invocation):
+def _chain_settings(invocation, run_log=None):
     """The MCMC settings (checked before any data is read); a leftover checkpoint without
-    --resume is refused here too."""
+    --resume is refused here too, and so is an output path that could not be written
+    (:func:`_mcmc_outputs`). --resume without any checkpoint is warned about once (stderr
+    and OUT.log; the log alone of one trait of several, whose command warns for all, and
+    nowhere without ``run_log``) and the chains start afresh (none of them logs it again)."""
+    from bayesmix.checkpoint import nothing_to_resume
     from bayesmix.inference.chain import (ChainSettings, existing_checkpoints, read_checkpoint,
                                           refuse_other_run)
+    from bayesmix.io.outputs import check_output_files
 
     args = invocation.args
     _refuse_threads_on_dask(args)
+    check_output_files(_mcmc_outputs(invocation))
+    left = existing_checkpoints(f"{args.out}.ckpt")
+    if left and not args.resume:
+        raise InputError(f"a checkpoint of an unfinished run exists at {', '.join(left)}: give "
+                         "--resume to continue it, or delete it to start over")
+    if args.resume and not left and run_log is not None:
+        last = f" to .chain{args.chains - 1}" if args.chains > 1 else ""
+        warning = nothing_to_resume(f"{args.out}.ckpt.chain0{last}", "iteration 0")
+        if run_log.echo:
+            log.warning(warning)
+        else:
+            run_log.note(warning)
     settings = ChainSettings(chain_length=args.chain_length, burn_in=args.burn_in,
                              thin=args.thin, out_freq=args.out_freq, seed=args.seed,
                              store_snp_draws=not args.no_mcmc_bin,
                              checkpoint=f"{args.out}.ckpt",
-                             checkpoint_every=args.checkpoint_every, resume=args.resume)
-    left = existing_checkpoints(settings.checkpoint)
-    if left and not args.resume:
-        raise InputError(f"a checkpoint of an unfinished run exists at {', '.join(left)}: give "
-                         "--resume to continue it, or delete it to start over")
+                             checkpoint_every=args.checkpoint_every, resume=bool(left))
     settings.fingerprint = invocation.fingerprint()
     for path in left:  # the command line's part of the fingerprint, before any data is read
         saved = read_checkpoint(path, state=False)[0]["fingerprint"]
         refuse_other_run(path, {k: saved.get(k) for k in settings.fingerprint},
                          settings.fingerprint)
     return settings
+
+
+def _mcmc_outputs(invocation) -> list[str]:
+    """The files an MCMC analysis writes (:func:`bayesmix.report.gctb.write_outputs`, the
+    chains' checkpoints, --impute-n's sizes), to check before any work."""
+    from bayesmix.cli.gctb import BAYES
+
+    args, out = invocation.args, invocation.args.out
+    samples = ["mcmcsamples.Par"] + ([] if args.no_mcmc_bin else ["mcmcsamples.SnpEffects"])
+    names = (["parRes", "snpRes"] + (["covRes"] if invocation.analysis in BAYES else [])
+             + samples + [f"chain{k}.{name}" for k in range(1, args.chains) for name in samples]
+             + [f"ckpt.chain{k}" for k in range(args.chains)]
+             + ([] if args.no_netcdf else ["nc"]) + (["imputedPerSnpN"] if args.impute_n else []))
+    return [f"{out}.{name}" for name in names]
 
 
 def _refuse_threads_on_dask(args) -> None:
@@ -110,7 +140,7 @@ def run_alphabet(invocation, run_log) -> int:
 
     args = invocation.args
     started = time.time()
-    settings = _chain_settings(invocation)
+    settings = _chain_settings(invocation, run_log)
     prior = AlphabetPrior(args.bayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi", "wind",
                                                  "pi_snp", "fix_pi_snp"))
     standardize = not (args.unscale_genotype or prior.base == "S")
@@ -123,6 +153,8 @@ def run_alphabet(invocation, run_log) -> int:
                                 filters=filters, standardize=standardize)
     for reason, count in loaded.counts:
         run_log.say(f"  {reason:<40} {count:>10}")
+    for warning in loaded.warnings:
+        log.warning("warning: %s", warning)
     data = loaded.data
     model = AlphabetModel(data, prior)
     run_log.say(f"Data: {data.genotypes.n_samples} individuals, {data.genotypes.n_snps} SNPs, "
@@ -146,7 +178,7 @@ def run_sbayes(invocation, run_log) -> int:
     args = invocation.args
     started = time.time()
     _need_statistics(invocation)
-    settings = _chain_settings(invocation)
+    settings = _chain_settings(invocation, run_log)
     prior = AlphabetPrior(args.sbayes, pi=args.pi,
                           **_present(args, "gamma", "hsq", "S", "fix_pi"))
     if args.ldm is None and args.mldm is None:
@@ -186,7 +218,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     args = invocation.args
     started = time.time()
     _need_statistics(invocation)
-    settings = _chain_settings(invocation)
+    settings = _chain_settings(invocation, run_log)
     method = "R" if args.sbayes == "RC" else args.sbayes
     pi, gamma = args.pi, args.gamma
     if method == "R" and gamma is None:  # GCTB's five components on eigen LD
@@ -367,23 +399,32 @@ def run_traits(invocation, run_log, runner) -> int:
     finished by an interrupted or failed run (OUT.NAME.done, removed when every trait has
     finished) is kept by --resume."""
     from bayesmix import interrupt
+    from bayesmix.checkpoint import nothing_to_resume
     from bayesmix.cli.common import dask_client, dask_where, kept_on_interrupt, stopped
     from bayesmix.distributed import run_tasks
-    from bayesmix.io.sumstats import read_trait_list
+    from bayesmix.inference.chain import existing_checkpoints
+    from bayesmix.io.outputs import check_output_files
+    from bayesmix.io.trait_list import read_trait_list
     from bayesmix.progress import Progress
 
     args = invocation.args
     started = time.time()
     _refuse_threads_on_dask(args)
     traits = read_trait_list(args.mgwas_summary)
-    jobs, done = [], {}
+    jobs, done, started_before = [], {}, False
     for name, path in traits:
         trait = _trait_invocation(invocation, name, path)
         _chain_settings(trait)  # leftover checkpoints refused before any trait runs
+        check_output_files([f"{trait.args.out}.log", _done_path(trait)])
         marker = _done_marker(trait)
         if marker is not None:
             done[name] = marker
+        started_before |= marker is not None or bool(existing_checkpoints(
+            f"{trait.args.out}.ckpt"))
         jobs.append((runner, trait, name))
+    if args.resume and not started_before:   # once, not once per trait or chain
+        log.warning(nothing_to_resume(f"{args.out}.NAME.ckpt.chainK nor finished trait "
+                                      f"{args.out}.NAME.done", "iteration 0"))
     where = dask_where(args)
     run_log.say(f"{len(traits)} traits listed in [{args.mgwas_summary}], each analysed as "
                 f"{invocation.label} --gwas-summary FILE into OUT.NAME.* (OUT = {args.out}), "
@@ -537,10 +578,12 @@ def _trait_line(name, trait, outcome) -> str:
 def run_ld(invocation, run_log) -> int:
     """Build, merge, thin or print LD matrices (GCTB's --make-*-ldm, --write-ldm-txt)."""
     from bayesmix.cli.common import dask_note
+    from bayesmix.io.outputs import check_output_files
     from bayesmix.ld.gctb import write_gctb_ldm, write_ldm_text
     from bayesmix.ld.open import open_ld, open_ld_list, thin_to_sparse
 
     args, analysis = invocation.args, invocation.analysis
+    check_output_files(_ld_outputs(args, analysis))
     if analysis == "write-ldm-txt":
         path = write_ldm_text(open_ld(args.ldm), f"{args.out}.ldm.txt")
         run_log.say(f"Written the LD matrix as text to [{path}].")
@@ -571,6 +614,20 @@ def run_ld(invocation, run_log) -> int:
     return 0
 
 
+def _ld_outputs(args, analysis) -> list[str]:
+    """The files :func:`run_ld` writes (named as :func:`bayesmix.ld.gctb.write_gctb_ldm`
+    does), to check before any work."""
+    import re
+
+    if analysis == "write-ldm-txt":
+        return [f"{args.out}.ldm.txt"]
+    kind = {"merge-ldm": "full", "thin-ldm": "sparse"}.get(analysis, analysis.split("-")[1])
+    prefix = _ld_name(args)
+    if not re.search(r"\.ldm\.(full|band|sparse|shrunk)$", prefix):
+        prefix = f"{prefix}.ldm.{kind}"
+    return [f"{prefix}.{ext}" for ext in ("bin", "info", "txt")[:3 if args.write_ldm_txt else 2]]
+
+
 def _ld_name(args) -> str:
     """GCTB's LD output name before ``.ldm.TYPE``: OUT[.chrC][.snpI-J]."""
     return ".".join([args.out] + ([f"chr{args.chrom}"] if args.chrom and not args.snp else [])
@@ -589,7 +646,7 @@ def _build_ld(args, analysis, fingerprint):
         raise InputError("--make-shrunk-ldm needs a genetic map: --gen-map FILE (SNP bp cM) or "
                          "a constant rate --cm-per-mb RATE")
     checkpoint = f"{_ld_name(args)}.ldm.{kind}.ckpt"
-    Checkpoint.refuse_without_resume(checkpoint, args.resume)
+    Checkpoint.check_resume(checkpoint, args.resume)
     # a whole matrix is kept as its upper triangle, mirrored while its files are written
     # (half the memory); GCTB's pieces (--snp) and the text dump need whole rows
     upper = args.snp is None and not args.write_ldm_txt
@@ -613,6 +670,7 @@ def run_impute_summary(invocation, run_log) -> int:
     """GCTB's --impute-summary: the statistics of the --ldm-eigen SNPs missing from
     --gwas-summary, imputed from their LD neighbours; writes OUT.imputed.ma and
     OUT.imputed.status."""
+    from bayesmix.io.outputs import check_output_files
     from bayesmix.ld.open import open_eigen
     from bayesmix.prepare.impute_summary import (impute_summary, write_impute_status,
                                                  write_imputed_ma)
@@ -620,6 +678,8 @@ def run_impute_summary(invocation, run_log) -> int:
 
     args = invocation.args
     started = time.time()
+    if not args.block:  # (with --block the block's id from the LD folder is in the names)
+        check_output_files([f"{args.out}.imputed.ma", f"{args.out}.imputed.status"])
     eigen = open_eigen(args.ldm_eigen)
     run_log.say(f"Read {eigen.n_blocks} eigen-decomposed LD blocks of {len(eigen.snps)} SNPs "
                 f"from [{args.ldm_eigen}].")

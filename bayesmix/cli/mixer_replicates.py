@@ -275,14 +275,29 @@ def check_params_files(groups) -> None:
     """Read every univariate params file of the plan's fit2 units before any fit starts and
     any checkpoint is made (a missing or malformed one, one of other statistics or
     settings, or a pair of the same statistics, is an InputError here, not in a task;
-    :func:`~bayesmix.cli.mixer_runs.params_for_traits`)."""
+    :func:`~bayesmix.cli.mixer_runs.params_for_traits`). A setting that differs is warned
+    about once per params file given (``@`` standing for the replicates that differ), not
+    once per pair or replicate."""
     from bayesmix.cli.mixer_runs import params_for_traits
 
+    found = {}   # (params file as given, warning) -> replicates
     for _, units in groups:
         for unit in units:
             if unit.params_files:
-                params_for_traits([replicate_file(t, unit.replicate) for t in unit.params_files],
-                                  unit.inputs.trait_files, options=unit.options)
+                paths = [replicate_file(t, unit.replicate) for t in unit.params_files]
+                given = dict(zip(paths, unit.params_files))
+                warnings = []
+                params_for_traits(paths, unit.inputs.trait_files, options=unit.options,
+                                  warnings=warnings)
+                for path, text in warnings:
+                    found.setdefault((given[path], text), set()).add(unit.replicate)
+    for (path, text), replicates in found.items():
+        numbers = sorted(replicates - {None})
+        if "@" in path and numbers:
+            path += (f" (replicates {numbers[0]}-{numbers[-1]})"
+                     if numbers == list(range(numbers[0], numbers[-1] + 1))
+                     else f" (replicates {', '.join(map(str, numbers))})")
+        log.warning("warning: %s: %s", path, text)
 
 
 def run_plan(run_log, groups, *, out, client=None, resume=False, plan=None,
@@ -296,10 +311,18 @@ def run_plan(run_log, groups, *, out, client=None, resume=False, plan=None,
     """
     from bayesmix.checkpoint import Checkpoint
     from bayesmix.cli.common import kept_on_interrupt
+    from bayesmix.cli.mixer_runs import check_outputs
     from bayesmix.errors import InputError
 
+    for prefix, group in groups:   # every file the plan writes, before any work
+        for unit in group:
+            check_outputs(unit.out, ("json", "nc", "snps")[:2 if unit.replicate is None else 3])
+        if group[0].replicate is not None:
+            check_outputs(prefix, ("json", "csv"), ("replicates",))
+    if any(prefix != out for prefix, _ in groups):
+        check_outputs(out, ("pairs.csv",))
     folder = Path(f"{out}.ckpt")
-    Checkpoint.refuse_without_resume(folder, resume)
+    Checkpoint.check_resume(folder, resume)
     plan = json.loads(json.dumps(plan or {}, default=str))
     plan_path = folder / "plan.json"
     run = uuid.uuid4().hex

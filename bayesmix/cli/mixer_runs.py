@@ -75,12 +75,28 @@ def set_threads(threads) -> None:
     log.info("likelihood kernels on %d thread(s)", numba.get_num_threads())
 
 
+#: the figures of test1 and test2 (OUT.NAME.png and OUT.NAME.pdf)
+TEST1_FIGURES = ("qq", "qqbins", "power")
+TEST2_FIGURES = ("venn", "condqq", "density", "profile")
+
+
+def check_outputs(out, names=("json", "nc"), figures=()) -> None:
+    """Refuse, before any work, an output OUT.NAME (and OUT.FIGURE.png/.pdf) that could not
+    be written: a directory in the way, a read-only file
+    (:func:`bayesmix.io.outputs.check_output_files`)."""
+    from bayesmix.io.outputs import check_output_files
+
+    check_output_files([f"{out}.{name}" for name in names]
+                       + [f"{out}.{name}.{ext}" for name in figures for ext in ("png", "pdf")])
+
+
 def _checkpoint(out, resume):
-    """OUT.ckpt, refused up front when it exists and ``resume`` is not asked for."""
+    """OUT.ckpt, refused up front when it exists and ``resume`` is not asked for (and
+    ``resume`` without it warned about)."""
     from bayesmix.checkpoint import Checkpoint
 
     path = f"{out}.ckpt"
-    Checkpoint.refuse_without_resume(path, resume)
+    Checkpoint.check_resume(path, resume)
     return path
 
 
@@ -122,6 +138,9 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, censor_option, kma
     from bayesmix.io.netcdf import write_netcdf
     from bayesmix.prepare.mixer import data_warnings
 
+    check_outputs(out)
+    if plots_qq_method is not None:
+        check_outputs(f"{out}.test", ("json",), TEST1_FIGURES)
     checkpoint = _checkpoint(out, resume)
     data, maf, lines = inputs.load_univariate()
     _say_lines(run_log, lines)
@@ -214,6 +233,7 @@ def run_test1(run_log, inputs, out, *, params_file, qq_method="convolve", option
     """Q-Q / stratified Q-Q / power curve of a univariate fit -> OUT.json and figures."""
     from bayesmix.report.mixer_json import read_params
 
+    check_outputs(out, ("json",), TEST1_FIGURES)
     params = read_params(params_file, trait_file=inputs.trait_files[0],
                          trait_option="the statistics of trait 1")
     data, maf, lines = inputs.load_univariate()
@@ -237,6 +257,7 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.prepare.mixer import data_warnings
 
+    check_outputs(out)
     uni = params_for_traits(params_files, inputs.trait_files, options=options)
     checkpoint = _checkpoint(out, resume)
     data = inputs.load_bivariate()
@@ -258,12 +279,15 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
     return 0
 
 
-def params_for_traits(params_files, trait_files, *, options=None) -> list[dict]:
+def params_for_traits(params_files, trait_files, *, options=None,
+                      warnings=None) -> list[dict]:
     """The univariate params of fit2's two traits, each checked to be a fit of its trait's
     statistics (:func:`~bayesmix.report.mixer_json.read_params`); InputError when both
     traits' statistics have the same content (rg and rho0 would be 1). With ``options``
     (the fit2 command's recorded options), each params file's recorded settings are
-    compared with them (:func:`check_fit1_settings`)."""
+    compared with them (:func:`check_fit1_settings`): the differences that are warned about
+    are logged, or appended to the list ``warnings`` as (params file, text) (a plan of
+    many fits prints each once: :func:`bayesmix.cli.mixer_replicates.check_params_files`)."""
     from bayesmix.errors import InputError
     from bayesmix.io.digest import file_digest
     from bayesmix.report.mixer_json import read_params
@@ -275,8 +299,13 @@ def params_for_traits(params_files, trait_files, *, options=None) -> list[dict]:
     uni = [read_params(path, trait_file=trait, trait_option=f"the statistics of trait {k}")
            for k, (path, trait) in enumerate(zip(params_files, trait_files), start=1)]
     if options is not None:
-        for path in params_files:
-            check_fit1_settings(path, options)
+        found = [(path, text) for path in params_files
+                 for text in check_fit1_settings(path, options)]
+        if warnings is None:
+            for path, text in found:
+                log.warning("warning: %s: %s", path, text)
+        else:
+            warnings.extend(found)
     return uni
 
 
@@ -285,18 +314,19 @@ def params_for_traits(params_files, trait_files, *, options=None) -> list[dict]:
 _FIT2_REFUSED = ("chr2use", "ld_in_sample")
 
 
-def check_fit1_settings(params_file, options) -> None:
+def check_fit1_settings(params_file, options) -> list[str]:
     """Compare the settings recorded in a univariate fit JSON that change its estimates
     (:data:`~bayesmix.report.mixer_json.DATA_SETTINGS`) with fit2's ``options``: InputError
-    for other chromosomes or --ld-in-sample, a warning for another LD template, --extract,
-    --exclude or --exclude-ranges. Settings not recorded on either side (MiXeR's JSON) are
-    not compared."""
+    for other chromosomes or --ld-in-sample; returns the warnings (texts without the file's
+    name) for another LD template, --extract, --exclude or --exclude-ranges. Settings not
+    recorded on either side (MiXeR's JSON) are not compared."""
     from bayesmix.errors import InputError
     from bayesmix.report.mixer_json import (DATA_SETTINGS, read_json, recorded_settings,
                                             setting_text)
 
     fitted = recorded_settings(read_json(params_file))
     running = recorded_settings({"options": options})
+    warnings = []
     for key in DATA_SETTINGS:
         if key not in fitted or key not in running or fitted[key] == running[key]:
             continue
@@ -306,8 +336,9 @@ def check_fit1_settings(params_file, options) -> None:
         if key in _FIT2_REFUSED:
             raise InputError(f"{what}: fit2 needs univariate fits of the same settings; refit "
                              "the trait with them", params_file)
-        log.warning("warning: %s: %s (the univariate parameters may not fit this fit2's "
-                    "tag SNPs)", params_file, what)
+        warnings.append(f"{what} (the univariate parameters may not fit this fit2's tag "
+                        "SNPs)")
+    return warnings
 
 
 def fit2_with_profile(data, uni, *, sequence, kmax, seed, n_draws, profile_points,
@@ -380,6 +411,7 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
     from bayesmix.report.mixer_bivariate_json import read_fit_json
     from bayesmix.report.mixer_json import check_fitted_trait, write_json
 
+    check_outputs(out, ("json", "snps.tsv.gz"), TEST2_FIGURES)
     record = read_fit_json(params_file)
     for k, (recorded, trait) in enumerate(zip(record.get("trait_sha256") or (None, None),
                                               inputs.trait_files), start=1):

@@ -12,6 +12,9 @@ The lock is released and ``PREFIX.lock`` removed when the block exits, also on e
 a run killed outright (SIGKILL) leaves the file but not the lock (the kernel releases it),
 so the next run goes ahead.
 
+:func:`check_output_files` refuses, also before any work, an output file of the run whose
+path holds a directory or a read-only file (it would fail only when written, at the end).
+
 :func:`mcmc_output_bytes` estimates the bytes an MCMC run writes (outputs and checkpoints),
 for ``expected_bytes``.
 """
@@ -66,6 +69,23 @@ def check_output_directory(prefix, expected_bytes: int = 0) -> Path:
                              f"{_size_text(expected_bytes)} ({expected_bytes} bytes), "
                              f"{_size_text(free)} ({free} bytes) are free", prefix)
     return directory
+
+
+def check_output_files(paths, option: str = "--out") -> None:
+    """Refuse, before any work, an output file of the run that could not be written at the
+    end: a directory at its path (a file written atomically replaces the path, and a
+    directory there failed only after all the sampling) or an existing read-only file (left
+    as the user protected it). :class:`~bayesmix.errors.InputError` names the path and
+    ``option`` (the command's output prefix option); their folder is checked by
+    :func:`check_output_directory`."""
+    for path in paths:
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise InputError(f"is a directory, where this run writes an output file: move or "
+                             f"delete it, or choose another {option}", path)
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise InputError(f"is an output file of this run and is read-only: make it "
+                             f"writable, move it, or choose another {option}", path)
 
 
 def _lock_holder(path) -> str:

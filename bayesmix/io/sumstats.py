@@ -172,60 +172,6 @@ def read_sumstats(
 
 
 #: characters allowed in a trait name (it becomes part of the output file names)
-_TRAIT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-
-
-def trait_name(path) -> str:
-    """A trait's name from its statistics file: the file name without ``.gz`` and then
-    without its last extension (``height.ma.gz`` -> ``height``, ``bmi.2018.txt`` ->
-    ``bmi.2018``)."""
-    name = Path(str(path)).name
-    if name.endswith(".gz"):
-        name = name[:-3]
-    stem, dot, _ = name.rpartition(".")
-    return stem if dot and stem else name
-
-
-def read_trait_list(path) -> list[tuple[str, str]]:
-    """(name, statistics file) per line of a trait list (``--mgwas-summary``).
-
-    A line holds a file name, optionally followed by the trait's name (else
-    :func:`trait_name` of the file); blank lines and lines starting with ``#`` are skipped;
-    relative file names are relative to the working directory, as GCTB reads ``--mldm``
-    lists. Raises :class:`InputError` (naming the line) for a missing file, a name that
-    cannot be part of a file name, a repeated name or an empty list.
-    """
-    from bayesmix.io.files import open_text
-
-    traits, seen = [], {}
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
-                continue
-            if len(fields) > 2:
-                raise InputError(f"expected a statistics file and optionally a trait name, "
-                                 f"found {len(fields)} fields", path, number)
-            file = fields[0]
-            name = fields[1] if len(fields) == 2 else trait_name(file)
-            if not Path(file).is_file():
-                raise InputError(f"no such statistics file: {file}", path, number)
-            if not _TRAIT_NAME.match(name):
-                raise InputError(f"trait name {name!r} cannot be part of an output file name "
-                                 "(letters, digits and _.+- only, not starting with one of "
-                                 "_.+-); give a name after the file name", path, number)
-            if name.lower() in seen:   # (case-insensitive file systems: macOS, Windows)
-                raise InputError(f"trait name {name!r} is also that of line "
-                                 f"{seen[name.lower()]} (names are compared ignoring case): "
-                                 "the outputs OUT.NAME.* would collide; give each trait its "
-                                 "own name after the file name", path, number)
-            seen[name.lower()] = number
-            traits.append((name, file))
-    if not traits:
-        raise InputError("lists no statistics file", path)
-    return traits
-
-
 def require_sample_size(sumstats: pd.DataFrame, advice: str) -> None:
     """Refuse statistics with no per-SNP sample size at all (no N column, or N missing on
     every line): an :class:`InputError` at line 1 (the header) of the file, naming the header

@@ -5,7 +5,8 @@ the genotyped samples with the phenotype and covariate files (counting every sam
 and why), applies the SNP filters (``--extract``/``--exclude``/``--chr``, MHC and region
 exclusion, ``--maf``, monomorphic SNPs) over the analysed samples, and builds the model's
 :class:`~bayesmix.prepare.alphabet_data.AlphabetData` (genotypes compacted, standardised or
-centred; the fixed-effect design with an intercept first).
+centred; the fixed-effect design with an intercept first), with a warning when too few
+individuals are left for the estimates to mean anything (:func:`sample_size_warning`).
 """
 
 from __future__ import annotations
@@ -46,15 +47,37 @@ class SampleSnpFilters:
                     maf=self.maf)
 
 
+#: fewest degrees of freedom (individuals minus fixed effects) without a warning: the
+#: residual and genetic variances share them, against the 4 of each of their
+#: scaled-inverse-chi-square priors; with fewer than 10 the posterior of hsq, Pi and the
+#: effects is mostly the prior's (GCTB gives no warning)
+MIN_DEGREES_OF_FREEDOM = 10
+
+
+def sample_size_warning(n_samples: int, n_fixed: int) -> str | None:
+    """The warning for an analysis of ``n_samples`` individuals with ``n_fixed`` fixed
+    effects (intercept included) that leaves fewer than :data:`MIN_DEGREES_OF_FREEDOM`
+    degrees of freedom, else None."""
+    if n_samples - n_fixed >= MIN_DEGREES_OF_FREEDOM:
+        return None
+    return (f"only {n_samples} individuals are analysed (genotyped, with a phenotype and "
+            f"every covariate, after the filters): {n_samples - n_fixed} degrees of freedom "
+            f"after {n_fixed} fixed effect(s), fewer than {MIN_DEGREES_OF_FREEDOM}, so the "
+            "estimates (hsq, Pi, the variances, the effects) are meaningless, mostly their "
+            "priors")
+
+
 @dataclass
 class LoadedAlphabetData:
     """An :class:`~bayesmix.prepare.alphabet_data.AlphabetData` and the report of how it was made.
 
     counts : (what, how many) rows: samples kept/dropped per reason, SNPs dropped per filter.
+    warnings : what makes the estimates doubtful (:func:`sample_size_warning`).
     """
 
     data: object
     counts: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 def load_alphabet_data(bfile, pheno, *, mpheno: int = 1, qcovar=None, dcovar=None,
@@ -90,4 +113,5 @@ def load_alphabet_data(bfile, pheno, *, mpheno: int = 1, qcovar=None, dcovar=Non
                if "sample" not in reason and (n or reason != "monomorphic SNPs")]
     data = AlphabetData.from_plink(genotypes, aligned.y, aligned.design, aligned.design_columns,
                                    standardize=standardize)
-    return LoadedAlphabetData(data, counts)
+    warning = sample_size_warning(data.genotypes.n_samples, data.design.shape[1])
+    return LoadedAlphabetData(data, counts, [warning] if warning else [])
