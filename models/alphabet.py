@@ -56,7 +56,7 @@ from pytensor.graph.traversal import ancestors
 from bayesmix.distributions.effects import (NormalMixtureEffects, annotation_structure,
                                             maf_scaled_variance, spike_slab_weights)
 from bayesmix.distributions.genetic_values import as_float64, genetic_values
-from bayesmix.distributions.graph import small_graph_mode
+from bayesmix.distributions.graph import NumpyProgram, small_graph_mode
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
 from bayesmix.kernels.gibbs import annotation_softmax, component_counts
@@ -219,6 +219,56 @@ def default_weights(prior: AlphabetPrior, start_pi, hyper):
     return spike_slab_weights(hyper("pi", lambda: pm.Beta("pi", 1.0, 1.0, default_transform=None)))
 
 
+class _Derived(dict):
+    """:meth:`AlphabetModel.derived`'s result: a dict whose ``slab_var`` (M,) is made from
+    ``slab_shared`` the first time it is read, when the slab variance is one value."""
+
+    def __init__(self, n_snps: int):
+        super().__init__()
+        self.n_snps = n_snps
+
+    def __missing__(self, key):
+        if key != "slab_var" or self.get("slab_shared") is None:
+            raise KeyError(key)
+        self[key] = value = np.full(self.n_snps, self["slab_shared"])
+        return value
+
+
+class _DerivedGraph:
+    """The graph's ``outputs`` as numpy values at a point: those that are value variables
+    themselves are read from the point (no copy), the others come from one function of the
+    value variables ``inputs``: PyTensor's (:func:`~bayesmix.distributions.graph.
+    small_graph_mode`), run as plain numpy calls where its ops allow
+    (:class:`~bayesmix.distributions.graph.NumpyProgram`, checked against it at ``example``,
+    a point). Per iteration this is most of the Python time of a BayesC sweep's
+    hyperparameters: PyTensor's linker costs ~15 us per node there."""
+
+    def __init__(self, model, outputs, inputs, example):
+        self.read = {k: out.name for k, out in enumerate(outputs)
+                     if any(out is v for v in model.value_vars)}
+        self.computed = [k for k in range(len(outputs)) if k not in self.read]
+        self.input_names = [v.name for v in inputs]
+        self.n_outputs = len(outputs)
+        self.function = None
+        if self.computed:
+            self.function = model.compile_fn([outputs[k] for k in self.computed], inputs=inputs,
+                                             on_unused_input="ignore", point_fn=False,
+                                             mode=small_graph_mode())
+            self.function.trust_input = True  # points hold arrays of the value variables' dtypes
+            self.function = NumpyProgram.of(
+                self.function, *[example[name] for name in self.input_names]) or self.function
+
+    def __call__(self, point) -> list:
+        values = [None] * self.n_outputs
+        for k, name in self.read.items():
+            values[k] = point[name]
+        if self.function is not None:
+            computed = self.function(*[point[name] for name in self.input_names])
+            for k, value in zip(self.computed, computed):
+                values[k] = value
+        return values
+
+
 class AlphabetModel:
     """A PyMC graph of one alphabet model plus what the Gibbs steps need to run it fast.
 
@@ -260,6 +310,7 @@ class AlphabetModel:
         self.model = self._build()
         self._derived = None
         self._derived_cache = None
+        self._unit_factors = None
         self._softmax_memo = {}
         self._annotations_t = None
         self._initial = None
@@ -435,25 +486,29 @@ class AlphabetModel:
         """Quantities the steps and the monitor need at ``point``, on the constrained scale.
 
         Returns sig2_e (a float, or one per LD block), log_pi (K,), or (M, K) for per-SNP
-        weights, mean_pi (K,): pi_k or its mean over SNPs, slab_var (M,) and ``hyper``: a dict of the other free variables (pi,
-        sig2_beta, S ...) on the constrained scale whatever their transform (arrays shared
-        with caches: read, do not modify). The last result is reused while the value
-        variables it depends on (read from the graph: never the effects, nor e.g. the LD
-        sampling plug-ins) are unchanged, so the steps of one iteration share it.
+        weights, mean_pi (K,): pi_k or its mean over SNPs, slab_var (M,), slab_shared: the
+        slab variance when it is one value for every SNP (a float; else None; e.g. sig2_beta
+        of BayesC/R), and ``hyper``: a dict of the other free variables (pi, sig2_beta, S ...)
+        on the constrained scale whatever their transform (arrays shared with caches and with
+        the point: read, do not modify). A shared slab variance is expanded to slab_var only
+        when that key is read, so a sweep that takes slab_shared allocates nothing per SNP.
+        The last result is reused while the value variables it depends on (read from the
+        graph: never the effects, nor e.g. the LD sampling plug-ins) are unchanged, so the
+        steps of one iteration share it.
         """
         function, inputs, _ = self._derived_function()
         key = tuple(np.asarray(point[name]).tobytes() for name in inputs)
         if self._derived_cache is not None and self._derived_cache[0] == key:
             return self._derived_cache[1]
-        out = self._compute_derived(function, inputs, point)
+        out = self._compute_derived(function, point)
         self._derived_cache = (key, out)
         return out
 
     def derived_value(self, point, name: str):
         """``derived(point)[name]`` for ``name`` in ``sig2_e``, ``log_pi``, ``mean_pi``,
-        ``slab_var``: the last result's value while the variables ``name`` itself depends on
-        are unchanged, though others moved (e.g. the effect-variance step reads slab_var
-        after the weights step changed pi, which slab_var does not involve)."""
+        ``slab_var``, ``slab_shared``: the last result's value while the variables ``name``
+        itself depends on are unchanged, though others moved (e.g. the effect-variance step
+        reads slab_var after the weights step changed pi, which slab_var does not involve)."""
         cached = self._derived_cache
         if cached is not None:
             key, out = cached
@@ -462,34 +517,45 @@ class AlphabetModel:
                 return out[name]
         return self.derived(point)[name]
 
+    def slab_terms(self, point) -> tuple:
+        """(component variances (K,), per-SNP factors (M,)) whose products comp_var_k v_j are
+        the slab variances gamma_k slab_var_j at ``point``: (gamma, slab_var), or (gamma times
+        the shared slab variance, ones) when every SNP has the same one (the same products,
+        without an (M,) array made per iteration). Read only."""
+        shared = self.derived_value(point, "slab_shared")
+        if shared is None:
+            return self.gamma, self.derived_value(point, "slab_var")
+        if self._unit_factors is None:
+            self._unit_factors = np.ones(self.n_snps)
+        return self.gamma * shared, self._unit_factors
+
     def _derived_function(self) -> tuple:
-        """(compiled derived graph, names of the value variables it reads, for each of
-        ``derived_value``'s names the positions in that list of the ones it reads)."""
+        """(a :class:`_DerivedGraph` of the derived quantities, names of the value variables
+        it reads, for each of ``derived_value``'s names the positions in that list of the
+        ones it reads)."""
         if self._derived is None:
             annotated = annotation_structure(self._weights)
             self._hyper_names = [rv.name for rv in self.model.free_RVs
                                  if rv.name not in self.not_hyperparameters]
             # annotation weights: theta here, its softmax in numba (annotation_softmax)
             weights = pt.log(self._weights) if annotated is None else annotated[1]
-            outs = [self._sig2_e, weights, pt.broadcast_to(self._slab_var, (self.n_snps,))]
+            outs = [self._sig2_e, weights, pt.as_tensor_variable(self._slab_var)]
             if self.prior.nested:
                 outs.append(pt.as_tensor_variable(self._pi_window))
             outs += [self.model[name] for name in self._hyper_names]
             outs = self.model.replace_rvs_by_values(outs)
             reads = [set(ancestors([out])) for out in outs]
             used = [v for v in self.model.value_vars if any(v in r for r in reads)]
-            function = self.model.compile_fn(outs, inputs=used, on_unused_input="ignore",
-                                             point_fn=False, mode=small_graph_mode())
-            function.trust_input = True  # points hold arrays of the value variables' dtypes
             needs = {name: [i for i, v in enumerate(used) if v in reads[k]]
                      for name, k in (("sig2_e", 0), ("log_pi", 1), ("mean_pi", 1),
-                                     ("slab_var", 2))}
-            self._derived = (function, [v.name for v in used], needs)
+                                     ("slab_var", 2), ("slab_shared", 2))}
+            self._derived = (_DerivedGraph(self.model, outs, used, self.initial_point()),
+                             [v.name for v in used], needs)
         return self._derived
 
-    def _compute_derived(self, function, inputs, point) -> dict:
+    def _compute_derived(self, function, point) -> dict:
         annotated = annotation_structure(self._weights)
-        sig2_e, log_pi, slab, *hyper = function(*[point[name] for name in inputs])
+        sig2_e, log_pi, slab, *hyper = function(point)
         if annotated is None:
             log_pi = np.asarray(log_pi, np.float64)
             mean_pi = np.exp(log_pi) if log_pi.ndim == 1 else np.exp(log_pi).mean(axis=0)
@@ -498,9 +564,15 @@ class AlphabetModel:
             _, log_pi, _, mean_pi, _, _ = self.annotation_softmax(
                 theta.reshape(theta.shape[0], -1))
         sig2_e = np.asarray(sig2_e, np.float64)  # one per LD block in the eigen SBayes model
-        out = {"sig2_e": float(sig2_e) if sig2_e.ndim == 0 else sig2_e, "log_pi": log_pi,
-               "mean_pi": mean_pi,
-               "slab_var": np.asarray(slab, np.float64)}
+        out = _Derived(self.n_snps)
+        out.update({"sig2_e": float(sig2_e) if sig2_e.ndim == 0 else sig2_e, "log_pi": log_pi,
+                    "mean_pi": mean_pi})
+        slab = np.asarray(slab, np.float64)
+        if slab.size == 1:
+            out["slab_shared"] = float(slab.reshape(()))
+        else:
+            out["slab_shared"] = None
+            out["slab_var"] = np.ascontiguousarray(np.broadcast_to(slab, (self.n_snps,)))
         if self.prior.nested:
             out["pi_window"] = float(hyper.pop(0))
         out["hyper"] = {name: np.asarray(v) for name, v in zip(self._hyper_names, hyper)}

@@ -123,8 +123,10 @@ class SummaryAlphabetModel(AlphabetModel):
 
     def _init_caches(self) -> None:
         self._summaries = None
+        self._max_sampling_var = None
         self._derived = None
         self._derived_cache = None
+        self._unit_factors = None
         self._softmax_memo = {}
         self._annotations_t = None
         self._initial = None  # AlphabetModel's cache of the initial point
@@ -165,12 +167,13 @@ class SummaryAlphabetModel(AlphabetModel):
         """What is wrong with the standardised effects ``beta`` (empty if nothing): non-finite
         values, or an effect above :data:`MAX_ABS_EFFECT`. O(M), so the effects steps run it
         every iteration (:meth:`check_effects`)."""
-        magnitude = np.abs(beta)
-        if magnitude.size == 0 or magnitude.max() <= MAX_ABS_EFFECT:  # one pass; NaN fails it
+        beta = np.asarray(beta)
+        # two passes without a temporary |beta|; a NaN fails both comparisons
+        if beta.size == 0 or (beta.max() <= MAX_ABS_EFFECT and beta.min() >= -MAX_ABS_EFFECT):
             return []
         if not np.isfinite(beta).all():
             return ["non-finite effects"]
-        j = int(magnitude.argmax())
+        j = int(np.abs(beta).argmax())
         return [f"SNP {self.data.stats['SNP'].iloc[j]} has a standardised effect of "
                 f"{beta[j]:.3g} (more than the whole phenotypic variance)"]
 
@@ -292,6 +295,12 @@ class SBayesModel(SummaryAlphabetModel):
         """kappa_j = 1 + LDsamplVar_j h: SNP j's residual variance is sig2_e kappa_j (numpy
         or symbolic ``ratio`` h)."""
         return 1.0 + self.data.ld_sampling_var * ratio
+
+    def max_inflation(self, ratio: float) -> float:
+        """The largest kappa_j at h = ``ratio`` >= 0 (LDsamplVar_j >= 0)."""
+        if self._max_sampling_var is None:
+            self._max_sampling_var = float(np.max(self.data.ld_sampling_var, initial=0.0))
+        return 1.0 + self._max_sampling_var * float(ratio)
 
     def summaries_at(self, ratio: float | None) -> tuple:
         """(s, X'X diagonal, X'y) of the target at plug-in h = ``ratio`` (None: no plug-in):

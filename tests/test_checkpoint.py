@@ -17,7 +17,7 @@ from bayesmix.errors import InputError
 from bayesmix.inference.chain import (ChainSettings, ProgressPrinter, fingerprint_differences,
                                       read_checkpoint, run_chain, run_chains, write_checkpoint)
 from bayesmix.inference.gibbs import make_steps
-from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+from bayesmix.inference.sbayes_gibbs import PLUG_IN_WARM_UP, make_sbayes_steps
 from bayesmix.report.gctb import write_outputs
 
 from chain_models import (assert_same_chain, bayes_r, cohort, kept_iterations, sbayes_r,
@@ -324,6 +324,20 @@ def test_resume_does_not_repeat_a_finished_chain(model, reference, tmp_path):
         assert_same_chain(chain, ref)
     assert not any(tmp_path.glob("run.chain*"))
     assert resumed.exit_code == 0 and not resumed.interrupted
+
+
+def test_robust_plug_ins_resume_on_their_schedule(tmp_path):
+    """SBayes with the LD-sampling plug-ins, stopped in burn-in after the plug-ins' warm-up
+    (from then on they are set every PLUG_IN_EVERY-th iteration, counted back from the last
+    burn-in iteration) and resumed: bit-identical to the uninterrupted chain."""
+    robust = sbayes_r(robust=True)
+    assert robust.has_sampling_ratio
+    changes = dict(chain_length=PLUG_IN_WARM_UP + 45, burn_in=PLUG_IN_WARM_UP + 27)
+    reference = run_chain(robust, make_sbayes_steps(robust), ChainSettings(**{**BASE, **changes}))
+    settings = interrupted_run(robust, tmp_path / "run", make=make_sbayes_steps,
+                               call=PLUG_IN_WARM_UP + 13, **changes)
+    settings.resume = True
+    assert_same_chain(run_chain(robust, make_sbayes_steps(robust), settings), reference)
 
 
 def test_a_chain_not_started_adds_nothing(model, tmp_path):

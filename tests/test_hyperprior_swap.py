@@ -24,7 +24,8 @@ from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import (EffectVarianceGibbs, MixtureWeightsGibbs, ResidualVarianceGibbs, make_steps)
 from bayesmix.inference.step_base import MarkovBlanketMetropolis
 from bayesmix.prepare.summary_data import SummaryData
-from bayesmix.inference.sbayes_gibbs import (LDSamplingRatioPlugIn, SBayesResidualVarianceGibbs,
+from bayesmix.inference.sbayes_gibbs import (PLUG_IN_EVERY, PLUG_IN_WARM_UP,
+                                              LDSamplingRatioPlugIn, SBayesResidualVarianceGibbs,
                                              make_sbayes_steps)
 from bayesmix.ld.store import LDMatrix
 from bayesmix.models.alphabet import AlphabetModel
@@ -290,3 +291,43 @@ def test_robust_plug_in_keeps_pymc_contract():
     assert (ratio == ratio[:, :1]).all() and ratio[0, 0] != ratio[1, 0] and (ratio > 0).all()
     weight = tree.posterior[SAMPLING_WEIGHT].values
     assert (weight == weight[:, :1]).all() and ((weight > 0) & (weight <= 1)).all()
+
+
+def test_robust_plug_in_schedule():
+    """During burn-in the plug-in h is set at each of the first PLUG_IN_WARM_UP iterations,
+    then at every PLUG_IN_EVERY-th counted back from the last one, each time to GenVar /
+    sig2_e of the state before that iteration (GenVar = beta'X'X beta / nobs, here from the
+    dense X'X); in between and after burn-in it stays."""
+    data = summary_data(seed=2, n=400, m=6, ld_sampling_var=np.linspace(0.2, 1.0, 6))
+    model = SBayesModel(data, "C", min_eigenvalue=0.0)
+    assert model.ridge == 0.0
+    xtx = data.nobs * data.ld.to_scipy().toarray()  # the helper's X'X: n R
+    burn_in = PLUG_IN_WARM_UP + 3 * PLUG_IN_EVERY + 4
+    steps = make_sbayes_steps(model, rng=5)
+    for k, step in enumerate(steps):
+        step.setup_chain(np.random.default_rng(k), burn_in, 15)
+    point = model.initial_point()
+    ratios, expected = [], []
+    for iteration in range(1, burn_in + 16):
+        beta = np.asarray(point["beta"])
+        expected.append(max(beta @ xtx @ beta / data.nobs, 0.0)
+                        / model.derived_value(point, "sig2_e"))
+        for step in steps:
+            point, stats = step.step(point)
+            if isinstance(step, LDSamplingRatioPlugIn):
+                ratios.append(stats[0]["ld_sampling_ratio"])
+        if iteration == burn_in:
+            for step in steps:
+                step.stop_tuning()
+    set_at = [t for t in range(1, burn_in + 1) if t <= PLUG_IN_WARM_UP
+              or (burn_in - t) % PLUG_IN_EVERY == 0]
+    assert set_at[-4:] == [burn_in - 3 * PLUG_IN_EVERY, burn_in - 2 * PLUG_IN_EVERY,
+                           burn_in - PLUG_IN_EVERY, burn_in]
+    held = None
+    for t, (ratio, truth) in enumerate(zip(ratios, expected), start=1):
+        if t in set_at:
+            assert ratio == pytest.approx(truth, rel=1e-6, abs=1e-15), t  # int16 LD
+            held = ratio
+        else:
+            assert ratio == held, t
+    assert len(set(np.round(ratios[PLUG_IN_WARM_UP:], 15))) > 2  # it moved after the warm-up

@@ -68,3 +68,30 @@ def test_uniform_distribution(seed):
     assert stats.chisquare(counts).pvalue > 1e-4
     assert abs(np.corrcoef(both[:-1], both[1:])[0, 1]) < 5e-3
     assert abs(np.corrcoef(component, effect)[0, 1]) < 7e-3
+
+
+@pytest.mark.parametrize("seed", [0, 2**63 + 5, MASK])
+def test_uniform_at_reads_the_stream_of_a_key_or_an_array(seed):
+    """uniform_at(key, i) is element i of fill_uniforms(key) (the Python reference stream),
+    in numba code and in Python; for an array it is the array's element; sweep_streams'
+    two keys give the two rows of sweep_uniforms drawn from the same generator (the second
+    key is the state of output n, wrapped modulo 2^64)."""
+    from bayesmix.kernels.jit import njit
+    from bayesmix.kernels.random import sweep_streams, uniform_at
+
+    @njit(cache=False)
+    def read(source, n):
+        out = np.empty(n)
+        for i in range(n):
+            out[i] = uniform_at(source, i)
+        return out
+
+    expected = [x >> 11 for x in splitmix64_reference(seed, 50)]
+    assert grid_steps(read(np.uint64(seed), 50)) == expected
+    assert grid_steps([uniform_at(np.uint64(seed), i) for i in range(50)]) == expected
+    array = np.random.default_rng(1).random(50)
+    np.testing.assert_array_equal(read(array, 50), array)
+    keys = sweep_streams(np.random.default_rng(seed % 1000), 700)
+    rows = sweep_uniforms(np.random.default_rng(seed % 1000), 700)
+    for key, row in zip(keys, rows):
+        np.testing.assert_array_equal(read(key, 700), row)

@@ -325,3 +325,44 @@ def test_mixture_terms_are_the_priors_odds_and_bounds():
     _, _, odds, (slab, point) = mixture_terms([-800.0, 0.0, -np.inf], [0.0, 1e-3, 0.0])
     assert odds == (1.0, np.inf, 0.0) and slab == np.inf and point == 0.0
 
+
+
+@pytest.mark.parametrize("layout", ["csr", "band", "upper", "blocks"])
+def test_streams_and_a_shared_residual_variance_give_the_array_draws(layout):
+    """The sweeps read their uniforms from the keys of the counter-based streams
+    (:func:`~bayesmix.kernels.random.sweep_streams`) and one residual variance for every SNP
+    exactly as from the arrays of :func:`~bayesmix.kernels.random.sweep_uniforms` (drawn
+    from the same generator) and an array filled with it: the same states, bit for bit,
+    over four sweeps."""
+    from bayesmix.kernels.random import sweep_streams, sweep_uniforms
+    from bayesmix.kernels.sbayes import sbayes_sweep_upper, upper_from_csr
+
+    rng = np.random.default_rng(21)
+    m = 300
+    R = random_ld(rng, m, n_blocks=3, threshold=0.05)
+    indptr, indices, values, scale = encode(R, "int16")
+    arrays, sweep = (indptr, indices, values), sbayes_sweep
+    if layout == "band":
+        arrays, sweep = band_from_csr(*arrays), sbayes_sweep_band
+    elif layout == "upper":
+        arrays, sweep = upper_from_csr(*arrays), sbayes_sweep_upper
+    elif layout == "blocks":
+        bounds = independent_blocks(indptr, indices)
+        sweep = lambda *a: sbayes_sweep_blocks(bounds, *a, threads=2)  # noqa: E731
+    n = rng.integers(5_000, 20_000, m).astype(float)
+    s, diag = np.sqrt(n), n * R.diagonal()
+    xty = s * rng.normal(size=m) * 4
+    mixture = mixture_terms(np.log([0.9, 0.07, 0.03]), np.array([0.0, 1e-4, 1e-3]))
+    states = []
+    for streams in (False, True):
+        beta, comp, r = np.zeros(m), np.zeros(m, np.int64), xty.copy()
+        draws = np.random.default_rng(5)
+        for _ in range(4):
+            u = sweep_streams(draws, m) if streams else sweep_uniforms(draws, m)
+            vare = 0.9 if streams else np.full(m, 0.9)
+            out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, mixture, np.ones(m), vare,
+                        u[0], u[1])
+        assert np.count_nonzero(beta) > 5
+        states.append((beta, comp, r, *out))
+    for a, b in zip(*states):
+        np.testing.assert_array_equal(a, b)

@@ -347,3 +347,35 @@ def test_plug_ins_do_not_recompute_the_derived_hyperparameters(in_sample_gwas):
         np.testing.assert_array_equal(first[key], fresh.derived(moved)[key])
     changed = {**moved, "sig2_e": np.asarray(float(point["sig2_e"]) * 1.5)}
     assert model.derived(changed)["sig2_e"] == pytest.approx(float(point["sig2_e"]) * 1.5)
+
+
+def test_summary_residuals_follow_the_effects_of_each_point():
+    """The cached r = X'y - X'X beta holds the effects of the last point (the array object,
+    not a copy: points' arrays are never modified in place). After the effects step, for a
+    point with another array of changed effects, and for the same objects again, r equals
+    X'y - X'X_lam beta from the dense X'X (truth), X'X_lam = (1 - lam) X'X + lam diag(X'X)."""
+    rng = np.random.default_rng(2)
+    n, m = 300, 12
+    x = rng.standard_normal((n, m)).cumsum(axis=1)
+    x = (x - x.mean(0)) / x.std(0)
+    y = x @ np.r_[0.3, np.zeros(m - 2), -0.2] + rng.standard_normal(n)
+    snps = pd.DataFrame({"snp": [f"s{j}" for j in range(m)], "chr": "1", "bp": np.arange(m) + 1,
+                         "a1": "A", "a2": "G", "freq": 0.3})
+    model = SBayesModel(summary_from_design(x, y, snps), "C", robust=False)
+    xtx = x.T @ x
+    xtx_lam = (1 - model.ridge) * xtx + model.ridge * np.diag(np.diag(xtx))
+    truth = lambda beta: x.T @ y - xtx_lam @ beta  # noqa: E731
+    steps = make_sbayes_steps(model, rng=1)
+    for k, step in enumerate(steps):
+        step.setup_chain(np.random.default_rng(k), 5, 5)
+    point = model.initial_point()
+    for _ in range(4):
+        for step in steps:
+            point, _ = step.step(point)
+    residuals = steps[0].residuals
+    assert residuals.beta is point["beta"] and np.count_nonzero(point["beta"]) > 0
+    np.testing.assert_allclose(residuals.sync(point), truth(point["beta"]), atol=1e-3)
+    moved = dict(point, beta=point["beta"].copy())
+    moved["beta"][[0, m - 1]] += [0.05, -0.02]
+    np.testing.assert_allclose(residuals.sync(moved), truth(moved["beta"]), atol=1e-3)
+    np.testing.assert_allclose(residuals.sync(point), truth(point["beta"]), atol=1e-3)

@@ -280,10 +280,10 @@ class EffectVarianceGibbs(_InverseGammaStep):
     def step(self, point):
         nu, s2 = self.prior()
         sig2_beta = float(self.space.read(point))
-        slab = self.alphabet.derived_value(point, "slab_var")
+        comp_var, factors = self.alphabet.slab_terms(point)
         k, weighted_ssq = slab_sum_of_squares(np.asarray(point["beta"], np.float64),
-                                              np.asarray(point["comp"]), self.alphabet.gamma,
-                                              slab, sig2_beta)
+                                              np.asarray(point["comp"]), comp_var, factors,
+                                              sig2_beta)
         dof = nu + k
         return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + weighted_ssq) / dof))
 

@@ -24,7 +24,7 @@ from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       _InverseGammaStep, is_likelihood_variance,
                                       shared_or_snp_weights)
-from bayesmix.kernels.random import sweep_uniforms
+from bayesmix.kernels.random import sweep_streams
 from bayesmix.kernels.sbayes import mixture_terms, snp_weight_terms
 from bayesmix.kernels.sbayes_eigen import (block_sums_of_squares, eigen_fitted, eigen_sweep,
                                            eigen_sweep_threads)
@@ -92,14 +92,15 @@ class EigenEffectsGibbs(AlphabetStep):
         e = self.residuals.sync(point)
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
-        uniforms, effect_uniforms = sweep_uniforms(self.rng, m.n_snps)
+        uniforms, effect_uniforms = sweep_streams(self.rng, m.n_snps)
         log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
         vare = np.broadcast_to(np.asarray(derived["sig2_e"], np.float64), (d.n_blocks,))
+        comp_var, var_scale = m.slab_terms(point)
         started = time.perf_counter()
         args = (d.block_ptr, d.rank_ptr, d.q_ptr, d.q_values, d.n_block, d.qq, e, beta, comp,
-                mixture_terms(log_pi, m.gamma), derived["slab_var"], np.ascontiguousarray(vare),
+                mixture_terms(log_pi, comp_var), var_scale, np.ascontiguousarray(vare),
                 uniforms, effect_uniforms,
-                None if snp_log_weights is None else snp_weight_terms(snp_log_weights, m.gamma))
+                None if snp_log_weights is None else snp_weight_terms(snp_log_weights, comp_var))
         with self.updating_residuals():
             if m.threads > 1:
                 counts, _ = eigen_sweep_threads(*args, threads=m.threads)

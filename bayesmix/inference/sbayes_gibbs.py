@@ -40,7 +40,7 @@ from bayesmix.errors import ConvergenceError
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       shared_or_snp_weights)
-from bayesmix.kernels.random import sweep_uniforms
+from bayesmix.kernels.random import sweep_streams
 from bayesmix.kernels.sbayes import (band_quadratic_form, effect_products, mixture_terms,
                                      sbayes_sweep, sbayes_sweep_band, sbayes_sweep_blocks,
                                      sbayes_sweep_upper, snp_weight_terms, xtx_times,
@@ -93,20 +93,29 @@ class SummaryResiduals:
                                          beta)
 
     def sync(self, point) -> np.ndarray:
-        beta = np.asarray(point["beta"], dtype=np.float64)
+        """r for ``point``: recomputed at a new plug-in h, else updated by the effects that
+        changed since the last point. The effects of the last point are held, not copied:
+        like PyMC's steps, bayesmix's never modify a point's arrays in place (a step returns
+        new ones), so the same array object means the same effects."""
+        held = point["beta"]
         ratio = self.ratio_of(point)
+        if self.r is not None and ratio == self.ratio and held is self.beta:
+            return self.r
+        beta = np.asarray(held, dtype=np.float64)
         s, xtx_diag, xty = self.sbayes.summaries_at(ratio)
         if self.r is None or ratio != self.ratio:
             self.r = xty - self.xtx_times(beta, s, xtx_diag)
-            self.beta, self.ratio = beta.copy(), ratio
+            self.ratio = ratio
         elif not np.array_equal(beta, self.beta):
             self.r -= self.xtx_times(beta - self.beta, s, xtx_diag)
-            self.beta = beta.copy()
+        self.beta = beta
         return self.r
 
     def commit(self, *, beta=None, alpha=None) -> None:
+        """Record that r already accounts for the effects ``beta``: the float64 array the
+        caller puts in its new point (held, see :meth:`sync`)."""
         if beta is not None:
-            self.beta = np.array(beta, dtype=np.float64)
+            self.beta = beta
 
     def genetic_variance(self, point) -> float:
         """beta'X'X beta / nobs (standardised scale, unscaled X'X): from r = X'y - X'X beta
@@ -143,15 +152,6 @@ class SBayesEffectsGibbs(AlphabetStep):
     stats_dtypes_shapes = {"n_nonzero": (np.int64, []), "genetic_variance": (np.float64, []),
                            "sweep_seconds": (np.float64, [])}
 
-    def _residual_variances(self, sig2_e: float) -> np.ndarray:
-        """(M,) sig2_e for the sweep, in an array of this step's that is refilled (read only
-        by the sweep)."""
-        buffer = getattr(self, "_vare", None)
-        if buffer is None or buffer.shape[0] != self.alphabet.n_snps:
-            buffer = self._vare = np.empty(self.alphabet.n_snps)
-        buffer.fill(sig2_e)
-        return buffer
-
     def step(self, point):
         m = self.alphabet
         derived = m.derived(point)
@@ -159,13 +159,13 @@ class SBayesEffectsGibbs(AlphabetStep):
         s, xtx_diag, _ = self.residuals.summaries(point)
         beta = np.array(point["beta"], dtype=np.float64)
         comp = np.array(point["comp"])
-        vare = self._residual_variances(derived["sig2_e"])
-        uniforms, effect_uniforms = sweep_uniforms(self.rng, m.n_snps)
+        uniforms, effect_uniforms = sweep_streams(self.rng, m.n_snps)
         log_pi, snp_log_weights = shared_or_snp_weights(derived["log_pi"])
+        comp_var, var_scale = m.slab_terms(point)
         args = (*m.ld_arrays, m.data.ld.scale, s, xtx_diag, m.ridge, r, beta, comp,
-                mixture_terms(log_pi, m.gamma), derived["slab_var"], vare,
-                uniforms, effect_uniforms,
-                None if snp_log_weights is None else snp_weight_terms(snp_log_weights, m.gamma))
+                mixture_terms(log_pi, comp_var), var_scale, float(derived["sig2_e"]), uniforms,
+                effect_uniforms,
+                None if snp_log_weights is None else snp_weight_terms(snp_log_weights, comp_var))
         started = time.perf_counter()
         with self.updating_residuals():
             if m.block_bounds is not None:
@@ -184,11 +184,20 @@ class SBayesEffectsGibbs(AlphabetStep):
                       "sweep_seconds": seconds}]
 
 
+#: the plug-ins follow the chain at each of the first burn-in iterations, while GenVar rises
+#: fastest from the empty start, then every PLUG_IN_EVERY-th, ending with the last one
+PLUG_IN_WARM_UP = 100
+PLUG_IN_EVERY = 10
+
+
 @dataclass_state
 class PlugInState(StepMethodState):
-    """Sampling state of :class:`LDSamplingRatioPlugIn`: the generator and the tuning flag."""
+    """Sampling state of :class:`LDSamplingRatioPlugIn`: the generator, the tuning flag and
+    the burn-in iterations done and planned."""
 
     tune: bool
+    tuned: int
+    tuning: int
 
 
 class LDSamplingRatioPlugIn(AlphabetStep):
@@ -204,6 +213,13 @@ class LDSamplingRatioPlugIn(AlphabetStep):
     burn-in (``stop_tuning``) this step leaves them unchanged and every other step targets one
     fixed density, ``model.logp()`` at those values. It runs before the effects sweep, which
     thus conditions on the previous state's GenVar, as in GCTB.
+
+    A new h rescales X'X, so the residuals are recomputed from every nonzero column (about a
+    sweep's cost). The plug-ins are therefore set at each of the first
+    :data:`PLUG_IN_WARM_UP` burn-in iterations, then at every :data:`PLUG_IN_EVERY`-th,
+    counted back from the last burn-in iteration, which always sets them: the values kept
+    afterwards are those of the state before the last burn-in sweep, as with an update at
+    every iteration.
     """
 
     name = "ld_sampling_ratio_plug_in"
@@ -213,14 +229,22 @@ class LDSamplingRatioPlugIn(AlphabetStep):
 
     def __init__(self, vars, **kwargs):
         super().__init__(vars, **kwargs)
-        self.tune = True  # until setup_chain or stop_tuning says otherwise
+        # until setup_chain or stop_tuning says otherwise; without a planned burn-in length
+        # (a caller that never calls setup_chain) every iteration sets the plug-ins
+        self.tune, self.tuned, self.tuning = True, 0, 0
 
     def setup_chain(self, rng, tune, draws) -> None:
         super().setup_chain(rng, tune, draws)
-        self.tune = tune > 0
+        self.tune, self.tuned, self.tuning = tune > 0, 0, int(tune)
+
+    def _sets_plug_ins(self) -> bool:
+        """Whether this burn-in iteration sets the plug-ins (see the class docstring)."""
+        self.tuned += 1
+        left = self.tuning - self.tuned  # burn-in iterations after this one
+        return self.tuned <= PLUG_IN_WARM_UP or left <= 0 or left % PLUG_IN_EVERY == 0
 
     def step(self, point):
-        if self.tune:
+        if self.tune and self._sets_plug_ins():
             m = self.alphabet
             genetic_variance = self.residuals.genetic_variance(point)
             ratio = max(genetic_variance, 0.0) / m.derived_value(point, "sig2_e")
@@ -230,7 +254,7 @@ class LDSamplingRatioPlugIn(AlphabetStep):
                 genetic_variance * m.data.nobs)
             weight = 1.0
             if explained > 0:
-                floor = 1.0 / float(m.inflation(ratio).max())
+                floor = 1.0 / m.max_inflation(ratio)
                 weight = min(max(self.residuals.explained(point) / explained, floor), 1.0)
             point[SAMPLING_WEIGHT] = np.asarray(weight)
         return point, [{"ld_sampling_ratio": float(point[SAMPLING_RATIO]),

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from numba.core import types
+from numba.extending import overload
+
 from bayesmix.kernels.jit import njit
 
 #: splitmix64's increment, 2^64 / golden ratio (odd)
 GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+#: the same as a Python integer (exact arithmetic modulo 2^64 without numpy's overflow warnings)
+_GOLDEN_GAMMA = int(GOLDEN_GAMMA)
 #: 2^-53: uniforms are multiples of it in [0, 1), as numpy's ``Generator.random``
 UNIT = 1.0 / 9007199254740992.0
 
@@ -45,5 +50,41 @@ def fill_uniforms(key, out):
 def sweep_uniforms(rng: np.random.Generator, n_snps: int) -> np.ndarray:
     """(2, n_snps) U[0, 1): a sweep's component and effect uniforms, from the stream of one
     uint64 key drawn from ``rng``."""
-    key = rng.integers(0, 2**64, dtype=np.uint64)
-    return fill_uniforms(key, np.empty((2, n_snps)))
+    return fill_uniforms(sweep_key(rng), np.empty((2, n_snps)))
+
+
+def sweep_key(rng: np.random.Generator) -> np.uint64:
+    """The uint64 key of a sweep's stream, drawn from ``rng`` (as :func:`sweep_uniforms`)."""
+    return rng.integers(0, 2**64, dtype=np.uint64)
+
+
+def sweep_streams(rng: np.random.Generator, n_snps: int) -> tuple:
+    """A sweep's component and effect uniforms as the two sources of :func:`uniform_at`:
+    the same numbers as the rows of :func:`sweep_uniforms` (the keys of outputs 0 and
+    ``n_snps`` of the stream keyed by a key drawn from ``rng``), computed by the sweep as it
+    reads them instead of filled into arrays first."""
+    key = sweep_key(rng)
+    return key, np.uint64((int(key) + n_snps * _GOLDEN_GAMMA) % 2**64)  # the state's wrap-around
+
+
+def uniform_at(source, i):
+    """U[0, 1) number i of ``source``: element i of a float64 array, or output i of the
+    splitmix64 stream keyed by a uint64 (:func:`fill_uniforms`'s element i). In numba
+    code each source type compiles to its own read (an array load, or one mix)."""
+    if isinstance(source, np.ndarray):
+        return float(source[i])
+    with np.errstate(over="ignore"):
+        state = np.uint64(source) + (np.uint64(i) + np.uint64(1)) * GOLDEN_GAMMA
+        return float(mix64(state) >> np.uint64(11)) * UNIT
+
+
+@overload(uniform_at, jit_options={"fastmath": False})
+def _uniform_at(source, i):
+    if isinstance(source, types.Array):
+        return lambda source, i: source[i]
+    if isinstance(source, types.Integer):
+        def from_key(source, i):
+            state = np.uint64(source) + (np.uint64(i) + np.uint64(1)) * GOLDEN_GAMMA
+            return np.float64(mix64(state) >> np.uint64(11)) * UNIT
+        return from_key
+    return None

@@ -29,9 +29,12 @@ own weights pi_jk (annotation-dependent weights): the sweeps' ``snp_weights`` ar
 :func:`snp_weight_terms`.
 
 The random numbers (two uniforms per SNP; the second becomes a standard normal only for SNPs
-drawn into a slab, which is cheaper than drawing M normals) are drawn by the caller
-(:func:`bayesmix.kernels.random.sweep_uniforms`), so the kernels are pure functions of their
-inputs and the block-parallel version gives the same draws as the serial one.
+drawn into a slab, which is cheaper than drawing M normals) come from the caller, as arrays
+(:func:`bayesmix.kernels.random.sweep_uniforms`) or as the keys of the same counter-based
+streams (:func:`~bayesmix.kernels.random.sweep_streams`, read by
+:func:`~bayesmix.kernels.random.uniform_at` as the sweep goes), so the kernels are pure
+functions of their inputs and the block-parallel version gives the same draws as the serial
+one. Likewise ``vare`` is an (M,) array or one float for every SNP (:func:`per_snp`).
 """
 
 from __future__ import annotations
@@ -41,8 +44,27 @@ import math
 import numpy as np
 from numba.cpython.unsafe.tuple import tuple_setitem
 
+from numba.core import types
+from numba.extending import overload
+
 from bayesmix.kernels.gibbs import draw_component
 from bayesmix.kernels.jit import njit
+from bayesmix.kernels.random import uniform_at
+
+
+def per_snp(value, j):
+    """SNP j's value of ``value``: element j of an array, or ``value`` itself for a number
+    shared by every SNP (in numba code each compiles to its own read)."""
+    return float(value[j]) if isinstance(value, np.ndarray) else float(value)
+
+
+@overload(per_snp)
+def _per_snp(value, j):
+    if isinstance(value, types.Array):
+        return lambda value, j: value[j]
+    if isinstance(value, types.Float):
+        return lambda value, j: value
+    return None
 
 
 def mixture_terms(log_pi, comp_var) -> tuple:
@@ -248,9 +270,9 @@ def _sweep_range(lo, hi, is_band, ptr, cols, values, value_scale, s, xtx_diag, r
     """
     scaled = _to_scaled(r, s, lo, hi)
     for j in range(lo, hi):
-        chosen, new = _draw_snp_j(j, scaled[j - lo] * s[j], xtx_diag[j], vare[j], beta[j],
-                                  mixture, snp_weights, snp_var_scale[j], uniforms[j],
-                                  effect_uniforms[j])
+        chosen, new = _draw_snp_j(j, scaled[j - lo] * s[j], xtx_diag[j], per_snp(vare, j),
+                                  beta[j], mixture, snp_weights, snp_var_scale[j],
+                                  uniform_at(uniforms, j), uniform_at(effect_uniforms, j))
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
@@ -558,8 +580,9 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     changed_before = np.zeros(m + 1, np.int64)  # number of changed SNPs among 0..k-1
     factor = value_scale * (1.0 - ridge)
     for j in range(m):
-        chosen, new = _draw_snp_j(j, r[j], xtx_diag[j], vare[j], beta[j], mixture, snp_weights,
-                                  snp_var_scale[j], uniforms[j], effect_uniforms[j])
+        chosen, new = _draw_snp_j(j, r[j], xtx_diag[j], per_snp(vare, j), beta[j], mixture,
+                                  snp_weights, snp_var_scale[j], uniform_at(uniforms, j),
+                                  uniform_at(effect_uniforms, j))
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from bayesmix.kernels.jit import njit
+from bayesmix.kernels.random import uniform_at
 from bayesmix.kernels.sbayes import _draw_snp_j, balanced_runs, sweep_in_threads
 
 
@@ -49,8 +50,8 @@ def _sweep_blocks(first, last, block_ptr, rank_ptr, q_ptr, q_values, n_block, qq
             for t in range(k):
                 dot += row[t] * e[t]
             chosen, new = _draw_snp_j(j, nb * dot, nb * qq[j], vare_block[b], beta[j], mixture,
-                                      snp_weights, snp_var_scale[j], uniforms[j],
-                                      effect_uniforms[j])
+                                      snp_weights, snp_var_scale[j], uniform_at(uniforms, j),
+                                      uniform_at(effect_uniforms, j))
             delta = new - beta[j]
             beta[j], comp[j] = new, chosen
             counts[chosen] += 1
