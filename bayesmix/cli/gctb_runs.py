@@ -71,11 +71,10 @@ def _chain_settings(invocation, run_log=None):
 def _mcmc_outputs(invocation) -> list[str]:
     """The files an MCMC analysis writes (:func:`bayesmix.report.gctb.write_outputs`, the
     chains' checkpoints, --impute-n's sizes), to check before any work."""
-    from bayesmix.cli.gctb import BAYES
-
     args, out = invocation.args, invocation.args.out
+    individual = invocation.analysis.startswith("bayes-")  # (--bayes: fixed effects, .covRes)
     samples = ["mcmcsamples.Par"] + ([] if args.no_mcmc_bin else ["mcmcsamples.SnpEffects"])
-    names = (["parRes", "snpRes"] + (["covRes"] if invocation.analysis in BAYES else [])
+    names = (["parRes", "snpRes"] + (["covRes"] if individual else [])
              + samples + [f"chain{k}.{name}" for k in range(1, args.chains) for name in samples]
              + [f"ckpt.chain{k}" for k in range(args.chains)]
              + ([] if args.no_netcdf else ["nc"]) + (["imputedPerSnpN"] if args.impute_n else []))

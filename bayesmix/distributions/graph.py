@@ -119,8 +119,9 @@ class NumpyProgram:
     def __call__(self, *inputs) -> list:
         values = list(self._values)
         values[:self._inputs] = inputs
-        for ufunc, ins, out, dtype in self._program:
-            values[out] = np.asarray(ufunc(*[values[k] for k in ins]), dtype=dtype)
+        with np.errstate(all="ignore"):  # nan/inf without a warning, as PyTensor's Elemwise
+            for ufunc, ins, out, dtype in self._program:
+                values[out] = np.asarray(ufunc(*[values[k] for k in ins]), dtype=dtype)
         return [np.asarray(values[k], dtype=d) for k, d in zip(self._outputs, self._dtypes)]
 
 
