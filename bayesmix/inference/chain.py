@@ -68,7 +68,9 @@ from bayesmix.kernels.blas import single_threaded_blas
 log = logging.getLogger("bayesmix")
 
 CHECKPOINT_FORMAT = "bayesmix-chain-checkpoint"
-CHECKPOINT_VERSION = 2
+#: raised whenever a step's sampling state changes shape (3: the LD-sampling plug-in's
+#: schedule), so that an older checkpoint is refused by name instead of failing to load
+CHECKPOINT_VERSION = 3
 
 
 @dataclass
