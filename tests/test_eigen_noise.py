@@ -38,6 +38,23 @@ def test_slope_fit_recovers_the_noise(a, b):
     assert fits[0].c == pytest.approx(max(fits[0].b, 0) / fits[0].a)
 
 
+@pytest.mark.parametrize("jitter", [0.0, 1e-7])
+def test_no_spread_of_eigenvalues_means_no_slope(jitter):
+    """Blocks of one SNP (every eigenvalue 1, up to float32 rounding): 1 / lambda does not
+    vary, so only the mean of the squares is identified (the fit used to split it between
+    intercept and slope, c = 1 exactly or any value from the rounding noise)."""
+    rng = np.random.default_rng(4)
+    lam = 1.0 + jitter * rng.standard_normal(15)
+    squares = rng.chisquare(100, 15) / 100 * 1.3
+    fit = fit_noise_slope(lam, squares)
+    assert fit.c == 0.0 and fit.b == 0.0
+    assert fit.a == pytest.approx(squares.mean(), rel=1e-12)
+    spread = fit_noise_slope(np.linspace(0.5, 5.0, 15), squares)  # spread: fitted as before
+    design = np.column_stack([np.ones(15), 1.0 / np.linspace(0.5, 5.0, 15)])
+    (a, b), *_ = np.linalg.lstsq(design, squares, rcond=None)
+    assert (spread.a, spread.b) == pytest.approx((a, b), rel=1e-12)
+
+
 def test_no_slope_means_no_weighting():
     """b <= 0 gives c = 0, and then every weight is 1."""
     assert EigenNoiseFit(a=1.0, b=-0.01, n_directions=10).c == 0.0

@@ -192,14 +192,27 @@ def kept_rank(values: np.ndarray, prop: float, total: float | None = None) -> tu
     return min(k, len(positive)), total
 
 
-def decompose_ld(r: np.ndarray, prop: float) -> tuple[np.ndarray, np.ndarray, float]:
+def decompose_ld(r: np.ndarray, prop: float, *,
+                 source=None) -> tuple[np.ndarray, np.ndarray, float]:
     """Truncated eigen-decomposition of one block's LD, in float64 (``numpy.linalg.eigh``).
 
     Returns ``(values, vectors, positive_sum)``: the kept eigenvalues, descending (k,), their
     eigenvectors as the columns of an (m, k) float64 array, and the sum of all positive
-    eigenvalues (the rule is :func:`kept_rank`'s).
+    eigenvalues (the rule is :func:`kept_rank`'s). An LD matrix with values that are not
+    finite (NaN from a SNP without variation, a damaged file) raises :class:`InputError`:
+    LAPACK would return NaN eigenpairs, written as a one-eigenvector decomposition.
+    ``source``: the file the matrix was read from, named in that error.
     """
-    values, vectors = np.linalg.eigh(np.asarray(r, dtype=np.float64))
+    r = np.asarray(r, dtype=np.float64)
+    finite = np.isfinite(r)
+    if not finite.all():
+        i, j = (int(x) for x in np.argwhere(~finite)[0])
+        raise InputError(f"the block's LD matrix ({r.shape[0]} SNPs) has "
+                         f"{int((~finite).sum())} values that are not finite numbers (the "
+                         f"first at row {i + 1}, column {j + 1} of the block): a damaged or "
+                         "foreign LD file, or a SNP without variation; build the block LD "
+                         "again", source)
+    values, vectors = np.linalg.eigh(r)
     values, vectors = values[::-1], vectors[:, ::-1]
     k, positive_sum = kept_rank(values, prop)
     return np.ascontiguousarray(values[:k]), np.ascontiguousarray(vectors[:, :k]), positive_sum
@@ -216,6 +229,8 @@ class EigenBlocks:
     eigenvectors: np.ndarray
     positive_sum: np.ndarray
     meta: dict = field(default_factory=dict)
+    #: the folder read (:meth:`load`), for messages; None when built in memory
+    path: Path | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.snps = normalize_snp_table(self.snps)
@@ -259,14 +274,49 @@ class EigenBlocks:
         """Block b's eigenvalues (descending) and eigenvectors (m_b, k) as float64, truncated
         at ``cutoff`` by :func:`kept_rank` against the block's full positive sum (GCTB's
         ``--ldm-eigen-cutoff``); all the folder keeps when ``cutoff`` is None or not below the
-        share it was built with (GCTB folders store it as float32: 0.995 reads 0.99500000477)."""
+        share it was built with (GCTB folders store it as float32: 0.995 reads 0.99500000477).
+
+        Eigenpairs stored with an eigenvalue not above :data:`POSITIVE_EIGENVALUE` (a folder
+        made with a cut-off of 1 by a tool that keeps them) are left out: they hold no LD
+        and the rotated statistics divide by sqrt(lambda). Values that are not finite (an
+        eigenvalue, an eigenvector entry, the block's positive sum) raise
+        :class:`InputError` naming the block and its file."""
         values, vectors = self.block(b)
         values = np.asarray(values, np.float64)
+        self._check_finite(b, values, vectors)
+        k = int(np.sum(values > POSITIVE_EIGENVALUE))  # descending: the positive ones lead
         built = float(self.meta.get("prop", 1.0))
-        if cutoff is not None and cutoff < built * (1 - 1e-6) and len(values):
-            k, _ = kept_rank(values, cutoff, self.positive_sum[b])
-            values, vectors = values[:k], vectors[:, :k]
-        return values, np.asarray(vectors, np.float64)
+        if cutoff is not None and cutoff < built * (1 - 1e-6) and k:
+            k = min(k, kept_rank(values, cutoff, self.positive_sum[b])[0])
+        return values[:k], np.asarray(vectors[:, :k], np.float64)
+
+    def block_name(self, b: int) -> str:
+        """Block b's ID (``meta["blocks"]``), else its 1-based position."""
+        names = self.meta.get("blocks") or []
+        return str(names[b]) if b < len(names) else str(b + 1)
+
+    def block_file(self, b: int, name: str = "eigenvectors") -> Path | None:
+        """The file holding block b's eigenpairs: ``block<ID>.eigen.bin`` of a GCTB folder,
+        ``name``.npy of a bayesmix folder; None when not read from a folder."""
+        if self.meta.get("source") == "gctb" and self.meta.get("folder"):
+            return Path(self.meta["folder"]) / f"block{self.block_name(b)}.eigen.bin"
+        return None if self.path is None else Path(self.path) / f"{name}.npy"
+
+    def _check_finite(self, b: int, values, vectors) -> None:
+        """InputError naming block b and its file when its eigenpairs or positive sum are not
+        all finite numbers."""
+        checks = (("eigenvalues", values, "eigenvalues"), ("eigenvectors", vectors,
+                                                            "eigenvectors"),
+                  ("sum of positive eigenvalues",
+                   np.asarray([self.positive_sum[b]], np.float64), "positive_sum"))
+        for what, array, name in checks:
+            bad = ~np.isfinite(array)
+            if bad.any():
+                raise InputError(f"block {self.block_name(b)} ({b + 1} of {self.n_blocks}): "
+                                 f"{int(bad.sum())} of its {what} are not finite numbers (NaN "
+                                 "or infinite): a damaged file, or LD with NaN decomposed; "
+                                 "build the eigen-decomposition again",
+                                 self.block_file(b, name))
 
     def approximate_ld(self, b: int) -> np.ndarray:
         """U_k diag(lambda_k) U_k' of block b (dense float64), the LD the decomposition keeps."""
@@ -305,7 +355,7 @@ class EigenBlocks:
                                "positive_sum")}
         snps = _read_snp_table(path / "snps.tsv")
         _check_layout(path, arrays, len(snps))
-        return cls(snps, meta=meta, **arrays)
+        return cls(snps, meta=meta, path=path, **arrays)
 
 
 def _check_layout(path: Path, arrays: dict, n_snps: int) -> None:

@@ -358,7 +358,35 @@ def _read_folder(folder) -> _Folder:
         raise InputError(f"SNP {snps['ID'].iloc[row]} is listed twice", snp_path,
                          int(snps["line"].iloc[row]), 2)
     snps = snps.iloc[np.argsort(which, kind="stable")].reset_index(drop=True)
+    _check_block_rows(ldm, snps, ldm_path, snp_path)
     return _Folder(folder, ldm, snps)
+
+
+def _check_block_rows(ldm: pd.DataFrame, snps: pd.DataFrame, ldm_path, snp_path) -> None:
+    """The rows of each block in snp.info are its SNPs in matrix order (the eigenvector rows
+    follow them, so a moved line would pair a SNP with another SNP's LD): their Index rises
+    within the block (GCTB writes the block's SNPs in genome order; excluded SNPs may leave
+    gaps) and its first and last IDs are ldm.info's StartSnpID and EndSnpID."""
+    sizes = ldm["NumSnps"].to_numpy(np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    index = snps["Index"].to_numpy(np.int64)
+    falls = np.flatnonzero(np.diff(index) <= 0) + 1  # rows whose Index is not above the last
+    falls = falls[~np.isin(falls, starts)]  # (a block's first row may start anywhere)
+    if len(falls):
+        row = int(falls[0])
+        raise InputError(f"SNP {snps['ID'].iloc[row]} has Index {index[row]}, not above the "
+                         f"{index[row - 1]} of the line before it in block "
+                         f"{snps['Block'].iloc[row]}: a block's SNPs are listed in matrix "
+                         "order, so lines were moved (or the files come from different "
+                         "builds); make the folder again", snp_path,
+                         int(snps["line"].iloc[row]), 3)
+    for b, (first, size) in enumerate(zip(starts, sizes)):
+        for snp, row, column in ((ldm["StartSnpID"].iloc[b], first, 4),
+                                 (ldm["EndSnpID"].iloc[b], first + size - 1, 6)):
+            if size and snps["ID"].iloc[row] != snp:
+                raise InputError(f"block {ldm['Block'].iloc[b]} starts or ends with SNP {snp}, "
+                                 f"but snp.info lists {snps['ID'].iloc[row]} there", ldm_path,
+                                 int(ldm["line"].iloc[b]), column)
 
 
 class BlockFileEigenvectors:
@@ -809,8 +837,9 @@ def make_ldm_eigen(folder, cutoff: float = 0.995, *, block: int | None = None,
                    "snp.info": file_digest(layout.path / "snp.info")}
 
     def work(block_id, m):
-        r = read_ldm_bin(layout.path / f"block{block_id}.ldm.bin", m)
-        return _write_eigen(layout.path, block_id, r, cutoff, write_text)
+        source = layout.path / f"block{block_id}.ldm.bin"
+        return _write_eigen(layout.path, block_id, read_ldm_bin(source, m), cutoff, write_text,
+                            source=source)
 
     summaries, taken = _each_block(layout.path, units, work, kind="make_ldm_eigen",
                                    fingerprint=fingerprint, resume=resume, progress=progress,
@@ -826,9 +855,11 @@ def _check_cutoff(cutoff: float) -> None:
         raise InputError(f"the eigen cut-off must be in (0, 1], not {cutoff}")
 
 
-def _write_eigen(folder: Path, block_id, r, cutoff: float, write_text: bool) -> dict:
-    """Decompose one block's LD and write its eigen.bin (and eigen.txt); the summary."""
-    values, vectors, positive_sum = decompose_ld(r, cutoff)
+def _write_eigen(folder: Path, block_id, r, cutoff: float, write_text: bool, *,
+                 source=None) -> dict:
+    """Decompose one block's LD (read from ``source``, named in errors) and write its
+    eigen.bin (and eigen.txt); the summary."""
+    values, vectors, positive_sum = decompose_ld(r, cutoff, source=source)
     name = f"block{block_id}"
     write_eigen_bin(folder / f"{name}.eigen.bin", values, vectors, positive_sum, cutoff)
     files = [f"{name}.eigen.bin"]

@@ -65,14 +65,29 @@ class EigenNoiseFit:
                 f"{self.a:.4g} + {self.b:.4g} / lambda)")
 
 
+#: 1 / lambda must vary by more than this share of its mean for a slope to be fitted
+MIN_INVERSE_EIGENVALUE_SPREAD = 1e-3
+
+
 def fit_noise_slope(eigenvalues, mean_squares) -> EigenNoiseFit:
-    """The fit of ``mean_squares`` (v_t per kept direction) on 1 and 1 / ``eigenvalues``."""
+    """The fit of ``mean_squares`` (v_t per kept direction) on 1 and 1 / ``eigenvalues``.
+
+    When 1 / lambda hardly varies (less than :data:`MIN_INVERSE_EIGENVALUE_SPREAD` of its
+    mean between the extremes, e.g. blocks of one SNP, whose eigenvalue is 1), the slope
+    cannot be told from the intercept: no slope (b = 0, a the mean), so no weighting. The
+    least-squares fit would split the mean between them at random (c = b / a of 0.35, 2.8
+    ... from rounding noise in lambda), and a constant weight 1 + c then scales ResVar by
+    1 / (1 + c)."""
     lam = np.asarray(eigenvalues, np.float64)
+    squares = np.asarray(mean_squares, np.float64)
     if lam.size < 3:
         raise InputError(f"{lam.size} eigenvectors are too few to fit the noise per eigen "
                          "direction: use --eigen-noise flat")
-    design = np.column_stack([np.ones_like(lam), 1.0 / lam])
-    (a, b), *_ = np.linalg.lstsq(design, np.asarray(mean_squares, np.float64), rcond=None)
+    inverse = 1.0 / lam
+    if np.ptp(inverse) <= MIN_INVERSE_EIGENVALUE_SPREAD * abs(float(np.mean(inverse))):
+        return EigenNoiseFit(float(np.mean(squares)), 0.0, int(lam.size))
+    design = np.column_stack([np.ones_like(lam), inverse])
+    (a, b), *_ = np.linalg.lstsq(design, squares, rcond=None)
     return EigenNoiseFit(float(a), float(b), int(lam.size))
 
 
