@@ -307,7 +307,7 @@ class AlphabetModel:
         self.gamma = self.prior.gamma_values
         self.window_ptr, self.snp_window = self._windows() if self.prior.nested else (None, None)
         self.start = self._starting_values()
-        self.model = self._build()
+        self.model = self._built()
         self._derived = None
         self._derived_cache = None
         self._unit_factors = None
@@ -382,7 +382,24 @@ class AlphabetModel:
 
     def _hyper(self, name, default):
         factory = self.hyperpriors.get(name)
-        return factory(name) if factory is not None else default()
+        if factory is None:
+            return default()
+        self._hyperpriors_used.add(name)
+        return factory(name)
+
+    def _built(self) -> pm.Model:
+        """:meth:`_build`, refusing a hyperprior the model never asked for: one for a variable
+        it does not have (S of BayesC, pi with ``fix_pi``, pi under a ``weights`` composition
+        that does not use the default weights) would otherwise be dropped without a word."""
+        self._hyperpriors_used = set()
+        model = self._build()
+        unused = sorted(set(self.hyperpriors) - self._hyperpriors_used)
+        if unused:
+            raise InputError(f"hyperpriors {unused} name no variable of this "
+                             f"{type(self).__name__} ({self.method}"
+                             f"{', pi fixed' if self.prior.fix_pi else ''}; a composed prior "
+                             "may leave out the default's variables): leave them out")
+        return model
 
     def _effect_piece(self, name, default, shapes):
         """The effect prior's ``weights`` or ``slab_var``: the user's callable(default) if
@@ -390,6 +407,7 @@ class AlphabetModel:
         factory = self.hyperpriors.get(name)
         if factory is None:
             return default()
+        self._hyperpriors_used.add(name)
         value = pt.as_tensor_variable(factory(default))
         shape = tuple(value.shape.eval(mode=small_graph_mode()))
         if shape not in shapes:

@@ -280,7 +280,7 @@ class SBayesModel(SummaryAlphabetModel):
             data.ld, ld_layout, parallel_blocks)
         self._init_caches()
         self.start = self._starting_values()
-        self.model = self._build()
+        self.model = self._built()
 
     @property
     def ld_bytes(self) -> int:

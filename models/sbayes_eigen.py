@@ -82,7 +82,7 @@ class SBayesEigenModel(SummaryAlphabetModel):
                          unscaled)
         self._init_caches()
         self.start = self._starting_values()
-        self.model = self._build()
+        self.model = self._built()
 
     @property
     def column_variance(self) -> np.ndarray:

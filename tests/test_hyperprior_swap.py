@@ -12,6 +12,8 @@
   finite differences.
 """
 
+import re
+
 import arviz as az
 import numpy as np
 import pandas as pd
@@ -331,3 +333,30 @@ def test_robust_plug_in_schedule():
         else:
             assert ratio == held, t
     assert len(set(np.round(ratios[PLUG_IN_WARM_UP:], 15))) > 2  # it moved after the warm-up
+
+
+@pytest.mark.parametrize("method,options,keys", [
+    ("C", {}, ["S"]),                                    # BayesC has no S
+    ("C", {"fix_pi": True}, ["pi"]),                     # a fixed pi is no variable
+    ("R", {}, ["S"]),
+])
+@pytest.mark.parametrize("level", ["summary", "individual"])
+def test_hyperpriors_for_variables_the_model_lacks_are_refused(method, options, keys, level):
+    """A hyperprior for a variable the model does not have was dropped silently (the model
+    ran with its default priors); now it is an InputError naming it. Truth: the model's own
+    free variables, which do not include the refused names."""
+    from bayesmix.errors import InputError
+    from bayesmix.models.alphabet import AlphabetPrior
+
+    hyper = {key: (lambda name: pm.HalfNormal(name, 1.0)) for key in keys}
+    prior = AlphabetPrior(method, **options)
+    if level == "summary":
+        build = lambda h: SBayesModel(summary_data(seed=3, m=6), prior, hyperpriors=h)  # noqa: E731
+    else:
+        rng = np.random.default_rng(3)
+        data = AlphabetData.from_arrays(rng.binomial(2, 0.3, (40, 6)).astype(float),
+                                        rng.normal(size=40))
+        build = lambda h: AlphabetModel(data, prior, hyperpriors=h)  # noqa: E731
+    assert not set(keys) & {rv.name for rv in build({}).model.free_RVs}
+    with pytest.raises(InputError, match=re.escape(f"hyperpriors {keys!r} name no variable")):
+        build(hyper)

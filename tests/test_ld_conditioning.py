@@ -83,3 +83,25 @@ def test_fixed_or_no_ridge_skips_the_check():
     assert (fixed.ridge, fixed.min_eigenvalue, fixed.repair) == (0.2, None, None)
     with pytest.raises(InputError, match=r"ridge must be in \[0, 1\)"):
         condition_ld(data, ridge=1.0)
+
+
+def test_min_eigenvalue_without_the_automatic_ridge_is_refused():
+    """--min-eigenvalue is the target of the robust setting's automatic ridge: with a given
+    ridge or without the robust setting no ridge is chosen from it, so it is refused (it was
+    silently ignored: the same ridge, 0.2 or 0, with any target)."""
+    from bayesmix.cli import gctb
+    from bayesmix.cli.options import parse
+
+    data = summary_with_ld(window_ld(50, 30, 5, rho=0.7), "window")
+    assert smallest_eigenvalue(data.ld, 0.2) < 0.5  # a target of 0.5 would need more ridge
+    with pytest.raises(InputError, match=r"--min-eigenvalue 0\.5 .*--ld-ridge"):
+        condition_ld(data, robust=True, ridge=0.2, min_eigenvalue=0.5)
+    with pytest.raises(InputError, match=r"--min-eigenvalue 0\.5 .*--no-robust"):
+        condition_ld(data, robust=False, min_eigenvalue=0.5)
+    base = ["--sbayes", "C", "--ldm", "x", "--gwas-summary", "y.ma", "--min-eigenvalue", "0.5"]
+    for other in (["--ld-ridge", "0.2"], ["--no-robust"]):
+        with pytest.raises(InputError, match="exclude each other"):
+            parse(gctb.SPEC, base + other)
+    # the target alone still sets the ridge (dense eigenvalues)
+    out = condition_ld(data, robust=True, min_eigenvalue=0.5)
+    assert smallest_eigenvalue(out.data.ld, out.ridge) >= 0.5 - 1e-5

@@ -22,6 +22,33 @@ def panel(bfile22, tmp_path_factory):
     return bfile22, work, snps.reset_index(drop=True)
 
 
+def full_ld(panel):
+    """The full LD of the panel's 400 SNPs, OUT ref.ldm.full in its folder (built once)."""
+    bfile, work, _ = panel
+    if not (work / "ref.ldm.full.bin").exists():
+        main(["--bfile", str(bfile), "--extract", str(work / "snps.txt"), "--out",
+              str(work / "ref"), "--make-full-ldm"])
+    return read_gctb_ldm(f"{work}/ref.ldm.full")
+
+
+def gwas_z(r, b, rng, n=20_000):
+    """z = sqrt(n) R b + e, e ~ N(0, R) (R ridged by 1e-3 for the Cholesky factor)."""
+    noise = np.linalg.cholesky(r + 1e-3 * np.eye(len(r))) @ rng.normal(size=len(r))
+    return np.sqrt(n) * r @ b + noise
+
+
+def two_block_eigen(panel, name):
+    """Eigen-decomposed LD of the panel in two blocks (SNPs 1-200, 201-400): its folder."""
+    bfile, work, snps = panel
+    cut = int(snps["bp"].iloc[200])
+    (work / f"{name}_blocks.txt").write_text(f"Block Chrom StartBP EndBP\n1 22 0 {cut}\n"
+                                             f"2 22 {cut} 60000000\n")
+    assert main(["--bfile", str(bfile), "--extract", str(work / "snps.txt"), "--make-ldm-eigen",
+                 "--block-info", str(work / f"{name}_blocks.txt"), "--out",
+                 str(work / name)]) == 0
+    return str(work / name)
+
+
 def test_ld_pieces_merge_to_the_full_matrix(panel):
     bfile, work, snps = panel
     ref = str(work / "ref")
@@ -49,15 +76,12 @@ def test_ld_pieces_merge_to_the_full_matrix(panel):
 def test_sbayes_command_line_and_divergence_exit_code(panel, capsys):
     bfile, work, snps = panel
     ref = str(work / "ref")
-    if not (work / "ref.ldm.full.bin").exists():
-        main(["--bfile", str(bfile), "--extract", str(work / "snps.txt"), "--out", ref,
-              "--make-full-ldm"])
-    ld = read_gctb_ldm(f"{ref}.ldm.full")
+    ld = full_ld(panel)
     rng = np.random.default_rng(4)
     b = np.zeros(400)
     b[rng.choice(400, 4, replace=False)] = 0.04
     r = ld.to_scipy().toarray().astype(np.float64)
-    z = np.sqrt(20_000) * r @ b + np.linalg.cholesky(r + 1e-3 * np.eye(400)) @ rng.normal(size=400)
+    z = gwas_z(r, b, rng)
     table = sumstats_table(z, 20_000, ld.snps.assign(freq=ld.snps["freq"]))
     write_ma(table, work / "trait.ma")
     out = str(work / "trait")
@@ -189,3 +213,61 @@ def test_sbayes_on_eigen_ld_from_the_gctb_commands(panel, capsys):
         assert main([*argv, "--gwas-summary", str(work / "eig_trait.ma"), "--out",
                      str(work / "refused")]) == 1
         assert message in capsys.readouterr().err
+
+
+def test_serial_ld_layouts_with_parallel_block_threads_are_refused_up_front(panel, capsys):
+    """--ld-layout band/upper sweep serially; --thread N with one chain sweeps LD blocks in
+    parallel in csr. The pair was refused only after the LD was read, by a message naming
+    neither option ("ld_layout must be 'band' or 'upper' (serial sweeps) or 'csr', not
+    'upper'"); now before any data is read. The layouts and threads still give the same
+    draws where they apply (with --chains 2 the threads run the chains)."""
+    bfile, work, snps = panel
+    ref = str(work / "ref")
+    ld = full_ld(panel)
+    b = np.zeros(400)
+    b[[40, 210, 350]] = 0.04
+    z = gwas_z(ld.to_scipy().toarray().astype(np.float64), b, np.random.default_rng(11))
+    write_ma(sumstats_table(z, 20_000, ld.snps), work / "layout.ma")
+    base = ["--sbayes", "C", "--ldm", f"{ref}.ldm.full", "--gwas-summary",
+            str(work / "layout.ma"), "--chain-length", "60", "--burn-in", "20", "--no-netcdf"]
+    capsys.readouterr()
+    for layout in ("upper", "band"):
+        assert main(base + ["--ld-layout", layout, "--thread", "2", "--out",
+                            str(work / "layout_refused")]) == 1
+        captured = capsys.readouterr()
+        assert f"--ld-layout {layout} sweeps the LD serially" in captured.err
+        assert "--thread 2" in captured.err and "--ld-layout csr" in captured.err
+        assert "Reading the LD matrix" not in captured.out
+    draws = {}
+    for name, extra in (("upper", ["--ld-layout", "upper"]),
+                        ("csr2", ["--ld-layout", "csr", "--thread", "2"]),
+                        ("upper_chains", ["--ld-layout", "upper", "--thread", "2",
+                                          "--chains", "2"])):
+        assert main(base + extra + ["--out", str(work / f"layout_{name}")]) == 0
+        draws[name] = (work / f"layout_{name}.mcmcsamples.Par").read_bytes()
+    assert draws["upper"] == draws["csr2"] == draws["upper_chains"]  # chain 0 of two
+
+
+def test_sbayes_rc_refuses_a_zero_starting_weight(panel, capsys):
+    """SBayesRC starts theta at log(pi_k / pi_0): a --pi with a 0 started it at -inf, where
+    its sampler never moved, and every weight stayed at --pi for the whole chain (Pi2 0,
+    the others exactly their starting values). Refused before any data is read."""
+    bfile, work, snps = panel
+    eig = two_block_eigen(panel, "rc_eig")
+    ld = full_ld(panel)
+    b = np.zeros(400)
+    b[[30, 250]] = 0.04
+    z = gwas_z(ld.to_scipy().toarray().astype(np.float64), b, np.random.default_rng(8))
+    write_ma(sumstats_table(z, 20_000, ld.snps), work / "rc_trait.ma")
+    pd.DataFrame({"SNP": snps["snp"], "coding": (np.arange(400) % 5 == 0).astype(int)}).to_csv(
+        work / "rc_annot.txt", sep=" ", index=False)
+    capsys.readouterr()
+    out = str(work / "rc_zero")
+    rc = main(["--sbayes", "RC", "--ldm-eigen", eig, "--annot", str(work / "rc_annot.txt"),
+               "--gwas-summary", str(work / "rc_trait.ma"), "--ldm-eigen-cutoff", "0.995",
+               "--pi", "0.97,0,0.01,0.01,0.01", "--chain-length", "60", "--burn-in", "20",
+               "--out", out])
+    captured = capsys.readouterr()
+    assert rc == 1 and not (work / "rc_zero.parRes").exists()
+    assert "--pi 0.97,0,0.01,0.01,0.01: SBayesRC's weights" in captured.err
+    assert "Read 2 eigen-decomposed" not in captured.out  # before the LD was read

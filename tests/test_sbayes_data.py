@@ -244,3 +244,27 @@ def test_ld_without_panel_size_names_the_ld_and_the_way_out(gwas, tmp_path):
     with pytest.raises(InputError, match="--ld-in-sample") as err:
         SBayesModel(data, "C")
     assert str(prefix) in str(err.value)
+
+
+def test_p_value_selection_tests_missing_p_values_by_z(gwas, tmp_path):
+    """--p-value keeps SNPs with p <= the threshold; a row whose P is missing (NA) was kept
+    whatever its statistics (NaN > t is false). Its p is the normal p-value of BETA/SE, as
+    --rsq ranks such SNPs; truth from scipy on the individual-level GWAS."""
+    from scipy.stats import norm
+
+    from bayesmix.prepare.summary import SummarySelection, read_selected_sumstats
+
+    truth_p = 2 * norm.sf(np.abs(gwas["b"] / gwas["ma"]["SE"].to_numpy()))
+    ma = gwas["ma"].assign(P=truth_p)
+    path = tmp_path / "p_missing.ma"
+    write_ma(ma, path)
+    lines = path.read_text().splitlines()
+    missing = [k for k in range(60) if truth_p[k] > 0.2][:5] + [int(np.argmin(truth_p))]
+    assert len(missing) == 6
+    for k in missing:  # P column (7th) of data line k -> NA
+        fields = lines[k + 1].split()
+        fields[6] = "NA"
+        lines[k + 1] = " ".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    kept = read_selected_sumstats(path, SummarySelection(p_value=0.2), lambda line: None)
+    assert set(kept["SNP"]) == set(ma["SNP"][truth_p <= 0.2])

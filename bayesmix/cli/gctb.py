@@ -292,7 +292,8 @@ OPTIONS = [
            help="threads: chains run in parallel processes (at most --chains); with one "
                 "chain, SBayes sweeps independent LD blocks (eigen LD: runs of blocks) in "
                 "parallel; LD building uses them for its matrix products (block LD: and "
-                "eigen-decompositions). Results do not depend on it"),
+                "eigen-decompositions, whose BLAS results can differ in the last bits, ~1e-15, "
+                "with the thread count). Other results do not depend on it"),
     option("--checkpoint-every", applies=MCMC, default=1000, role="runtime", group=CHAIN,
            type=nonnegative_int,
            help="write OUT.ckpt.chainK every k iterations (and always when interrupted by "
@@ -354,7 +355,8 @@ OPTIONS = [
     option("--annot", applies=("sbayes-eigen-RC",), required=("sbayes-eigen-RC",),
            input="file", group=SUMMARY, metavar="FILE",
            help="SNP annotations: a header line, then SNP and one column per annotation "
-                "(an intercept column of ones is added when absent)"),
+                "(an intercept column of ones is added when absent; SNPs not listed get the "
+                "intercept alone, so a file may list only the SNPs of a set annotation)"),
     option("--ldm", applies=SBAYES + ("thin-ldm", "write-ldm-txt", "merge-block-ldm-info",
                                       "make-ldm-eigen"),
            required=("thin-ldm", "write-ldm-txt", "merge-block-ldm-info", "make-ldm-eigen"),
@@ -370,7 +372,8 @@ OPTIONS = [
            help="GCTB's per-SNP sample size imputation: N_j from b, se and allele frequency, "
                 "SNPs with an outlying N dropped; writes OUT.imputedPerSnpN"),
     option("--p-value", applies=SUMMARY_ANALYSES + ("impute-summary",), group=SUMMARY,
-           type=probability, help="keep SNPs with GWAS p-value <= this"),
+           type=probability, help="keep SNPs with GWAS p-value <= this (where P is missing, "
+                                  "the normal p-value of BETA/SE)"),
     option("--rsq", applies=SBAYES, group=SUMMARY, type=unit_interval,
            help="drop SNPs in LD r^2 > this with a more significant SNP (GCTB's high-LD filter)"),
     option("--keep-ambiguous", applies=SUMMARY_ANALYSES + ("impute-summary",), group=SUMMARY,
@@ -398,8 +401,11 @@ OPTIONS = [
            help="LD layout of the sweeps (same results, different memory and speed): band "
                 "(contiguous row runs, 2 bytes per value with int16), upper (2 bytes per "
                 "nonzero, slower) or csr (6 bytes per nonzero); auto: band for window, band, "
-                "shrunk and full LD, else csr up to 2 GiB of LD arrays, else upper"),
-    option("--min-eigenvalue", applies=SBAYES, group=SUMMARY, type=nonnegative_float,
+                "shrunk and full LD, else csr up to 2 GiB of LD arrays, else upper; --thread "
+                "N with one chain sweeps LD blocks in parallel in csr (band and upper are "
+                "refused there)"),
+    option("--min-eigenvalue", applies=SBAYES, conflicts=("no_robust", "ld_ridge"),
+           group=SUMMARY, type=nonnegative_float,
            help="smallest LD eigenvalue the automatic ridge aims for (default 0.01; 0 with "
                 "in-sample LD)"),
     option("--ld-in-sample", applies=SBAYES, conflicts=("ld_out_of_sample",), group=SUMMARY,

@@ -182,6 +182,13 @@ def run_sbayes(invocation, run_log) -> int:
                           **_present(args, "gamma", "hsq", "S", "fix_pi"))
     if args.ldm is None and args.mldm is None:
         raise InputError(f"{invocation.label} needs an LD matrix: --ldm LD or --mldm LIST")
+    parallel_blocks = args.thread > 1 and args.chains == 1
+    if parallel_blocks and args.ld_layout in ("band", "upper"):
+        # before any data is read (SBayesModel refused it after reading the LD, naming no option)
+        raise InputError(f"--ld-layout {args.ld_layout} sweeps the LD serially, while --thread "
+                         f"{args.thread} with one chain sweeps independent LD blocks in "
+                         "parallel, in the csr layout: give --ld-layout csr (or auto), or leave "
+                         "--thread out (with --chains K the threads run the chains instead)")
     selection = _summary_selection(args)
     in_sample = True if args.ld_in_sample else (False if args.ld_out_of_sample else None)
     data = load_summary_data(args.gwas_summary, ldm=args.ldm, mldm=args.mldm,
@@ -193,8 +200,7 @@ def run_sbayes(invocation, run_log) -> int:
         run_log.say(note)
     model = SBayesModel(data, prior, robust=not args.no_robust, ridge=args.ld_ridge,
                         min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
-                        parallel_blocks=args.thread > 1 and args.chains == 1,
-                        ld_layout=args.ld_layout)
+                        parallel_blocks=parallel_blocks, ld_layout=args.ld_layout)
     run_log.say(f"\nSBayes{args.sbayes}: {model.robust_description()}; LD layout "
                 f"{model.ld_layout}; {_chain_description(settings, args)}.")
     run_log.say()
@@ -223,6 +229,8 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     if method == "R" and gamma is None:  # GCTB's five components on eigen LD
         gamma, pi = EIGEN_GAMMA, EIGEN_PI if pi is None else pi
     prior = AlphabetPrior(method, pi=pi, gamma=gamma, **_present(args, "hsq", "S", "fix_pi"))
+    if args.sbayes == "RC":
+        _annotation_start_weights(prior)  # before any data is read
     selection = _summary_selection(args)
     cutoffs = args.ldm_eigen_cutoff  # one share, or a list to choose from (GCTB's default)
     data = load_eigen_data(args.gwas_summary, args.ldm_eigen, selection=selection,
@@ -320,6 +328,20 @@ def _report_data(data, args, run_log) -> None:
     run_log.say(data.format_summary())
 
 
+def _annotation_start_weights(prior):
+    """SBayesRC's starting weights (``--pi``), refused when one is 0: theta would start at
+    log(0) = -inf, where its sampler never moves (every weight stayed at --pi for the whole
+    chain, silently)."""
+    import numpy as np
+
+    pi = np.asarray(prior.pi_values, np.float64)
+    if not (pi > 0).all():
+        raise InputError(f"--pi {','.join(f'{v:g}' for v in pi)}: SBayesRC's weights "
+                         "softmax([0, A_j theta]) are positive, so its starting weights must be "
+                         "too: give every component a weight above 0 (e.g. 0.001)")
+    return pi
+
+
 def _annotation_prior(path, data, prior, run_log) -> dict:
     """SBayesRC's prior: per-SNP weights softmax([0, A_j theta]) of the annotations A_j of
     ``path``, theta ~ N(0, 3^2) per annotation and component, started where every SNP has the
@@ -331,14 +353,16 @@ def _annotation_prior(path, data, prior, run_log) -> dict:
     from bayesmix.io.annotations import annotation_matrix, read_annotations
 
     table = read_annotations(path)
-    matrix, missing = annotation_matrix(table, data.stats["SNP"], path)
-    run_log.say(f"Read {table.shape[1]} annotations ({', '.join(table.columns)}) of "
-                f"{len(table)} SNPs from [{path}]; {missing} analysed SNPs are not in the file "
-                "and get the intercept alone.")
-    pi = np.asarray(prior.pi_values, np.float64)
+    annotations = annotation_matrix(table, data.stats["SNP"], path)
+    matrix = annotations.matrix
+    if annotations.note:
+        run_log.say(f"note: {path}: {annotations.note}")
+    run_log.say(f"Read {matrix.shape[1]} annotations ({', '.join(annotations.columns)}) of "
+                f"{len(table)} SNPs from [{path}]; {annotations.missing} analysed SNPs are not "
+                "in the file and get the intercept alone.")
+    pi = _annotation_start_weights(prior)
     start = np.zeros((matrix.shape[1], len(pi) - 1))
-    intercept = int(np.flatnonzero((table == 1.0).all(axis=0).to_numpy())[0])
-    start[intercept] = np.log(pi[1:] / pi[0])
+    start[annotations.intercept] = np.log(pi[1:] / pi[0])
     return {"weights": lambda default: annotation_weights(matrix, pm.Normal(
         "theta", 0.0, 3.0, shape=start.shape, initval=start))}
 

@@ -58,8 +58,14 @@ def condition_ld(data: SummaryData, *, robust: bool = True, ridge: float | None 
     ridge : lam in [0, 1) to use as is (no check, no repair); None = from the check when
         ``robust``, else 0.
     min_eigenvalue : target smallest eigenvalue of R_lam (robust only); None = 0.01, or 0 with
-        in-sample LD.
+        in-sample LD. Refused (InputError) with a given ``ridge`` or without ``robust``, where
+        no ridge is chosen from it (it was silently ignored).
     """
+    if min_eigenvalue is not None and (ridge is not None or not robust):
+        why = ("the ridge is given (--ld-ridge)" if ridge is not None
+               else "the robust setting is off (--no-robust)")
+        raise InputError(f"--min-eigenvalue {min_eigenvalue:g} is the target of the robust "
+                         f"setting's automatic LD ridge, and {why}: give one of them")
     if min_eigenvalue is None:
         min_eigenvalue = 0.0 if data.ld_in_sample else DEFAULT_MIN_EIGENVALUE
     eigenvalue, report = None, None

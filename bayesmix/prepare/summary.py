@@ -78,7 +78,9 @@ def read_selected_sumstats(gwas_summary, selection: SummarySelection, say):
     for line in reading_notes(sumstats, gwas_summary):
         say(line)
     if selection.p_value is not None:
-        keep = ~(sumstats["P"] > selection.p_value).to_numpy()
+        from bayesmix.prepare.summary_data import gwas_p_values
+
+        keep = ~(gwas_p_values(sumstats) > selection.p_value)
         say(f"{int((~keep).sum())} SNPs with GWAS p-value > {selection.p_value:g} removed.")
         sumstats = sumstats.loc[keep]
     return sumstats

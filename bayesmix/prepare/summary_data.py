@@ -220,18 +220,25 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
                                      ld_in_sample=ld_in_sample)
 
 
+def gwas_p_values(sumstats):
+    """The P column, the normal p-value of Z where it is missing (as ``--rsq`` ranks SNPs; a
+    missing P was kept by any ``--p-value``); NaN where Z is missing too (the QC drops
+    those SNPs)."""
+    from scipy.stats import norm
+
+    z = sumstats["Z"].to_numpy(np.float64) if "Z" in sumstats else np.full(len(sumstats), np.nan)
+    p = (sumstats["P"].to_numpy(np.float64) if "P" in sumstats
+         else np.full(len(sumstats), np.nan))
+    return np.where(np.isfinite(p), p, 2.0 * norm.sf(np.abs(z)))
+
+
 def _filter_high_ld(aligned: pd.DataFrame, ld: LDMatrix, rsq: float,
                     report: QCReport) -> tuple[pd.DataFrame, LDMatrix]:
     """GCTB's --rsq on statistics aligned to ``ld`` (same SNPs and order)."""
     from bayesmix.ld.pruning import high_ld_filter
 
-    from scipy.stats import norm
-
     # GCTB ranks by the file's p-values (ties included); where missing, the normal p of Z
-    z = aligned["Z"].to_numpy(np.float64)
-    p = aligned["P"].to_numpy(np.float64) if "P" in aligned else np.full(len(z), np.nan)
-    p = np.where(np.isfinite(p), p, 2.0 * norm.sf(np.abs(z)))
-    kept, n_dropped = high_ld_filter(ld.to_csr(), rsq, p)
+    kept, n_dropped = high_ld_filter(ld.to_csr(), rsq, gwas_p_values(aligned))
     report.steps.append((f"in LD r^2 > {rsq:g} with a more significant SNP (--rsq)", n_dropped))
     if not n_dropped:
         return aligned, ld
