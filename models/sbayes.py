@@ -392,6 +392,10 @@ def divergence_advice(sbayes) -> str:
     kind = data.ld.kind
     if not sbayes.robust:
         tips.append("the robust setting (drop --no-robust)")
+    elif sbayes.ld_min_eigenvalue is None:  # a given ridge: the check did not run
+        tips.append(f"leaving out --ld-ridge (its {sbayes.ridge:.3g} skipped the LD "
+                    "eigenvalue check, which chooses the ridge and replaces strongly "
+                    "indefinite LD by its nearest positive semi-definite matrix)")
     elif sbayes.ridge < 0.2:
         tips.append(f"a larger --ld-ridge (this run used {sbayes.ridge:.3g}; e.g. 0.2)")
     if not data.ld_in_sample:
@@ -444,10 +448,13 @@ def _sweep_arrays(ld, ld_layout: str, parallel_blocks: bool) -> tuple:
     """(layout, the LD arrays the sweeps read, block bounds or None) of :class:`SBayesModel`
     (``ld_layout`` and ``parallel_blocks`` as there). A matrix held in the band layout
     already (GCTB's full, band and shrunk files) is read as it is, without a copy."""
-    if ld_layout not in ("auto", "band", "upper", "csr") or (
-            ld_layout not in ("auto", "csr") and parallel_blocks):
-        raise InputError(f"ld_layout must be 'band' or 'upper' (serial sweeps) or 'csr', not "
+    if ld_layout not in ("auto", "band", "upper", "csr"):
+        raise InputError(f"ld_layout must be 'auto', 'band', 'upper' or 'csr', not "
                          f"{ld_layout!r}")
+    if ld_layout not in ("auto", "csr") and parallel_blocks:
+        raise InputError(f"ld_layout {ld_layout!r} sweeps serially: parallel_blocks (--thread "
+                         "N with one chain) sweeps blocks in the 'csr' layout ('auto' chooses "
+                         "it)")
     if ld.is_band and ld_layout in ("auto", "band") and not parallel_blocks:
         return "band", (ld.row_first, np.asarray(ld.indptr), np.asarray(ld.data)), None
     csr = ld.to_csr()

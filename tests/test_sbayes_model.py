@@ -379,3 +379,39 @@ def test_summary_residuals_follow_the_effects_of_each_point():
     moved["beta"][[0, m - 1]] += [0.05, -0.02]
     np.testing.assert_allclose(residuals.sync(moved), truth(moved["beta"]), atol=1e-3)
     np.testing.assert_allclose(residuals.sync(point), truth(point["beta"]), atol=1e-3)
+
+
+def _small_summary(m=8, seed=4):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((200, m)).cumsum(axis=1)
+    x = (x - x.mean(0)) / x.std(0)
+    y = x[:, 0] * 0.3 + rng.standard_normal(200)
+    snps = pd.DataFrame({"snp": [f"s{j}" for j in range(m)], "chr": "1", "bp": np.arange(m) + 1,
+                         "a1": "A", "a2": "G", "freq": 0.3})
+    return summary_from_design(x, y, snps)
+
+
+def test_a_serial_layout_with_parallel_blocks_names_both():
+    """SBayesModel(ld_layout='upper', parallel_blocks=True) said "ld_layout must be 'band' or
+    'upper' ..., not 'upper'", refusing the value it listed as allowed."""
+    from bayesmix.errors import InputError
+
+    data = _small_summary()
+    for layout in ("upper", "band"):
+        with pytest.raises(InputError, match=f"ld_layout '{layout}' sweeps serially: "
+                                             "parallel_blocks"):
+            SBayesModel(data, "C", ld_layout=layout, parallel_blocks=True)
+    with pytest.raises(InputError, match="must be 'auto', 'band', 'upper' or 'csr', not 'dense'"):
+        SBayesModel(data, "C", ld_layout="dense")
+    assert SBayesModel(data, "C", ld_layout="csr", parallel_blocks=True).ld_layout == "csr"
+
+
+def test_divergence_advice_with_a_given_ridge_suggests_the_check():
+    """A user ridge skips the eigenvalue check (and the repair of strongly indefinite LD);
+    the advice after a divergence asked for 'a larger --ld-ridge' only, never for the check.
+    With the check (no ridge given) the advice is unchanged."""
+    data = _small_summary()
+    given = SBayesModel(data, "C", ridge=0.3).divergence_advice()
+    assert "leaving out --ld-ridge (its 0.3 skipped the LD eigenvalue check" in given
+    checked = SBayesModel(data, "C").divergence_advice()
+    assert "leaving out --ld-ridge" not in checked
