@@ -109,17 +109,28 @@ def _last_sample(result) -> np.ndarray:
     return last
 
 
+#: the number format of each float column of ``.snpRes`` (the others are written as text)
+SNP_RES_FORMATS = {"A1Frq": ".6f", "A1Effect": ".8g", "SE": ".8g", "PIP": ".6f",
+                   "LastSampleEff": ".8g"}
+
+
 def write_snp_res(result, path) -> pd.DataFrame:
-    """Write ``.snpRes``; returns the table."""
+    """Write ``.snpRes``; returns the table. Formatted column by column (a row loop took
+    ~8 us per SNP: 9 s at 1.1M SNPs); ``LastSampleEff`` is ``NA`` where no draw was kept."""
     table = snp_res_table(result)
+    columns = []
+    for name in table.columns:
+        values = table[name].tolist()
+        spec = SNP_RES_FORMATS.get(name)
+        if spec is None:
+            columns.append([str(v) for v in values])
+        elif name == "LastSampleEff":
+            columns.append([_number(v, spec) for v in values])
+        else:
+            columns.append([format(v, spec) for v in values])
     with atomic_open(path) as fh:
         fh.write(" ".join(table.columns) + "\n")
-        for row in table.itertuples(index=False):
-            cells = [str(row.Id), str(row.Name), str(row.Chrom), str(row.Position), str(row.A1),
-                     str(row.A2), f"{row.A1Frq:.6f}", f"{row.A1Effect:.8g}", f"{row.SE:.8g}",
-                     f"{row.PIP:.6f}", _number(row.LastSampleEff, ".8g")]
-            cells += [str(v) for v in row[11:]]
-            fh.write(" ".join(cells) + "\n")
+        fh.writelines(" ".join(cells) + "\n" for cells in zip(*columns))
     return table
 
 
