@@ -414,3 +414,23 @@ def test_bad_compositions_are_input_errors():
         AlphabetModel(data, "C", hyperpriors={"slab_var": lambda default: np.ones(5)})
     with pytest.raises(InputError, match="annotations"):
         annotation_weights(np.ones(3), np.zeros(1))
+
+
+def test_annotation_weights_refuse_a_non_finite_start():
+    """theta started at log(0) = -inf (a starting weight of 0) left the Newton proposals at
+    -inf for the whole chain, and every weight at its start, without a word."""
+    from bayesmix.errors import InputError
+
+    m, k = 30, 3
+    dosages, y = tiny_cohort(9, 40, np.zeros(m))
+    a = np.column_stack([np.ones(m), np.random.default_rng(1).standard_normal(m)])
+    start = np.zeros((2, k - 1))
+    start[0, 0] = -np.inf
+    model = AlphabetModel(AlphabetData.from_arrays(dosages, y),
+                          AlphabetPrior("R", gamma=(0.0, 0.1, 1.0)), hyperpriors={
+        "weights": lambda default: annotation_weights(a, pm.Normal(
+            "theta", 0.0, 3.0, shape=(2, k - 1), initval=start))})
+    assert not np.isfinite(model.initial_point()["theta"]).all()
+    with pytest.raises(InputError, match="theta of the annotation weights starts at values "
+                                         "that are not finite"):
+        make_steps(model)

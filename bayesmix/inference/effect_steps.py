@@ -36,6 +36,7 @@ import pytensor.tensor as pt
 
 from bayesmix.distributions.effects import annotation_structure
 from bayesmix.distributions.graph import constant_value, small_graph_mode
+from bayesmix.errors import InputError
 from bayesmix.inference.step_base import Adaptive, AlphabetStep, MarkovBlanketMetropolis
 from bayesmix.kernels.gibbs import annotation_component_sums
 
@@ -286,7 +287,12 @@ class AnnotationWeightsMetropolis(AlphabetStep):
         self.annotations = np.ascontiguousarray(annotation_structure(self.alphabet._weights)[0])
         mu, sd = (np.asarray(constant_value(p), np.float64) for p in rv.owner.op.dist_params(rv.owner))
         self.value_name = self.model.rvs_to_values[rv].name
-        self.shape = np.shape(self.alphabet.initial_point()[self.value_name])
+        start = np.asarray(self.alphabet.initial_point()[self.value_name], np.float64)
+        if not np.isfinite(start).all():  # the Newton proposals never leave it
+            raise InputError(f"{rv.name} of the annotation weights starts at values that are "
+                             "not finite (a starting weight of 0 gives log 0 = -inf): start "
+                             "every component's weight above 0")
+        self.shape = start.shape
         n_free = self.alphabet.n_components - 1
         full = (self.annotations.shape[1], n_free)
         self.prior_mean = np.broadcast_to(mu, self.shape).reshape(full)
