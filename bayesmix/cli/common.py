@@ -5,8 +5,9 @@
 1. logging goes to the ``bayesmix`` logger only (stderr; other libraries' INFO messages stay
    quiet);
 2. signals stop the run gracefully (:mod:`bayesmix.interrupt`);
-3. the output prefix is checked and locked before any work (:func:`bayesmix.io.outputs.claim_outputs`),
-   and ``OUT.log`` checked to be writable (:func:`bayesmix.io.outputs.check_output_files`);
+3. the output prefix is checked and locked before any work
+   (:func:`bayesmix.io.outputs.claim_outputs`), and ``OUT.log`` checked to be writable
+   (:func:`bayesmix.io.outputs.check_output_files`);
 4. ``OUT.log`` receives, as they happen, the command line, everything the run prints and
    logs, and the final error or interrupt message;
 5. exit codes: 0 success, 1 a user-facing error (bad input, divergence), 128 + the signal

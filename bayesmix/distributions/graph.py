@@ -50,8 +50,8 @@ class NumpyProgram:
     flushed the caches: the derived hyperparameters of a BayesC iteration cost 45 us for
     three nodes). Here each node is one numpy call on the values of its inputs. Only
     elementwise ops whose scalar op names a numpy function, ``MakeVector``, ``DeepCopyOp``
-    and DimShuffles that add or drop length-1 axes are taken (:meth:`of` returns None for any other graph); the outputs are
-    the function's, as numpy arrays of its output types.
+    and DimShuffles that add or drop length-1 axes are taken (:meth:`of` returns None for
+    any other graph); the outputs are the function's, as numpy arrays of its output types.
     """
 
     def __init__(self, inputs: int, values: list, program: list, outputs: list, dtypes: list):
