@@ -74,6 +74,9 @@ DEFAULT_HSQ = 0.5
 PRIOR_VARIABLES = ("pi", "sig2_beta", "sig2_e", "S", "snp_var", "pi_window")
 EFFECT_PRIOR_PIECES = ("weights", "slab_var")
 HYPERPRIOR_KEYS = PRIOR_VARIABLES + EFFECT_PRIOR_PIECES
+#: sig2_beta's prior scale where it is a burn-in plug-in (GCTB adapts it; see
+#: :meth:`AlphabetModel.adapts_slab_scale`)
+SLAB_SCALE = "sig2_beta_scale"
 
 warnings.filterwarnings("ignore", message="Numba will use object mode to run Genotype")
 
@@ -295,7 +298,7 @@ class AlphabetModel:
     component_name = "comp"
     #: free variables that are not hyperparameters of the prior (left out of ``derived``'s
     #: ``hyper``, so its cache does not follow them)
-    not_hyperparameters = ("alpha", "beta", "comp", "snp_var", "window_on")
+    not_hyperparameters = ("alpha", "beta", "comp", "snp_var", "window_on", SLAB_SCALE)
 
     def __init__(self, data: AlphabetData, prior: AlphabetPrior | str = "C", *, hyperpriors=None):
         self.data = data
@@ -372,13 +375,53 @@ class AlphabetModel:
             raise InputError("the phenotype has no variance after removing the covariates")
         var_g, var_e = p.hsq * var_y, (1.0 - p.hsq) * var_y
         pi = p.pi_values
-        column_var = d.genotypes.xtx / d.genotypes.n_samples
-        weight = d.genotypes.heterozygosity ** p.S if p.base == "S" else np.ones(self.n_snps)
-        slab_mass = float((pi * self.gamma).sum())
         window_share = p.pi_window_start if p.nested else 1.0
-        sig2_beta = var_g / (window_share * slab_mass * float((column_var * weight).sum()))
+        sig2_beta = var_g / self._slab_denominator(pi, p.S, window_share)
         return {"alpha": coef, "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta, "S": p.S,
                 "var_y": var_y}
+
+    def _slab_denominator(self, pi, S, window_share) -> float:
+        """The prior's expected genetic variance per unit of sig2_beta at mixture weights
+        ``pi`` (K,), shape ``S`` and share of windows with an effect ``window_share`` (1
+        without windows): window_share sum_k pi_k gamma_k sum_j Var(x_j) w_j, w_j = H_j^S
+        for S (per-allele scale), else 1."""
+        genotypes = self.data.genotypes
+        column_var = genotypes.xtx / genotypes.n_samples
+        weight = genotypes.heterozygosity ** S if self.prior.base == "S" else 1.0
+        slab_mass = float((np.asarray(pi) * self.gamma).sum())
+        return window_share * slab_mass * float((column_var * weight).sum())
+
+    @property
+    def adapts_slab_scale(self) -> bool:
+        """Whether sig2_beta's prior scale is a burn-in plug-in (:data:`SLAB_SCALE`, set by
+        :class:`~bayesmix.inference.gibbs.SlabScalePlugIn`), as GCTB adapts it: on
+        individual data for BayesS/NS, whose S moves the prior's expected genetic variance
+        by orders of magnitude. Only with the default priors of sig2_beta and S."""
+        return (self.prior.base == "S" and "sig2_beta" not in self.hyperpriors
+                and "S" not in self.hyperpriors)
+
+    def slab_scale_at(self, point, genetic_variance: float) -> float:
+        """The prior scale of sig2_beta, (nu - 2)/nu times the value at which the prior's
+        expected genetic variance is ``genetic_variance`` at the point's mixture weights (their
+        mean over SNPs for per-SNP weights), S and window share: the starting scale's rule
+        (:meth:`_starting_values`) at the chain's state."""
+        d = self.derived(point)
+        S = float(d["hyper"]["S"]) if "S" in d["hyper"] else self.prior.S
+        window_share = d["pi_window"] if self.prior.nested else 1.0
+        nu = self.prior.nu_beta
+        return ((nu - 2.0) / nu * genetic_variance
+                / self._slab_denominator(d["mean_pi"], S, window_share))
+
+    def _declare_sig2_beta(self):
+        """sig2_beta ~ ScaledInvChi2(nu_beta, scale) in the current model, the scale (nu -
+        2)/nu x its start (GCTB's choice): a constant, or the starting value of the plug-in
+        :data:`SLAB_SCALE` (a ``pm.Flat``, :attr:`adapts_slab_scale`); unless a user prior
+        replaces it."""
+        nu = self.prior.nu_beta
+        scale = (nu - 2.0) / nu * self.start["sig2_beta"]
+        if self.adapts_slab_scale:
+            return ScaledInvChi2("sig2_beta", nu, pm.Flat(SLAB_SCALE, initval=scale))
+        return self._hyper("sig2_beta", lambda: ScaledInvChi2("sig2_beta", nu, scale))
 
     def _hyper(self, name, default):
         factory = self.hyperpriors.get(name)
@@ -462,7 +505,7 @@ class AlphabetModel:
             scale = (p.nu_snp - 2.0) / p.nu_snp * s["sig2_beta"] if p.nu_snp > 2 else s["sig2_beta"]
             return self._hyper("snp_var", lambda: ScaledInvChi2("snp_var", p.nu_snp, scale,
                                                                dims="snp"))
-        sig2_beta = declare_variance("sig2_beta", p.nu_beta, s["sig2_beta"], self._hyper)
+        sig2_beta = self._declare_sig2_beta()
         if p.base != "S":
             return sig2_beta
         S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))

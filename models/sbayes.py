@@ -142,17 +142,26 @@ class SummaryAlphabetModel(AlphabetModel):
         p = self.prior
         var_g, var_e = p.hsq, 1.0 - p.hsq  # phenotypic variance 1 on the standardised scale
         pi = p.pi_values
-        slab_mass = float((pi * self.gamma).sum())
-        sig2_beta = var_g / (slab_mass * float((self.column_variance
-                                                * self._slab_weight(p.S)).sum()))
+        sig2_beta = var_g / self._slab_denominator(pi, p.S, 1.0)
         return {"alpha": np.zeros(0), "sig2_e": var_e, "pi": pi, "sig2_beta": sig2_beta,
                 "S": p.S, "var_y": 1.0, "var_g": var_g}
 
+    def _slab_denominator(self, pi, S, window_share) -> float:
+        """The prior's expected genetic variance per unit of sig2_beta (standardised scale):
+        sum_k pi_k gamma_k sum_j R_jj v_j / sig2_beta (no windows here)."""
+        slab_mass = float((np.asarray(pi) * self.gamma).sum())
+        return slab_mass * float((self.column_variance * self._slab_weight(S)).sum())
+
+    @property
+    def adapts_slab_scale(self) -> bool:
+        """GCTB adapts sig2_beta's prior scale for every SBayes method (C, R, S; eigen LD
+        and SBayesRC too); here with the default priors of sig2_beta (and S)."""
+        return "sig2_beta" not in self.hyperpriors and "S" not in self.hyperpriors
+
     def _default_slab_var(self):
         """sig2_beta on the standardised scale: times H_j (unscaled) or H_j^(S+1) (S)."""
-        p, s, d = self.prior, self.start, self.data
-        sig2_beta = self._hyper("sig2_beta", lambda: ScaledInvChi2(
-            "sig2_beta", p.nu_beta, (p.nu_beta - 2.0) / p.nu_beta * s["sig2_beta"]))
+        p, d = self.prior, self.data
+        sig2_beta = self._declare_sig2_beta()
         if p.method == "S":
             S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
             return maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)

@@ -17,7 +17,8 @@ from bayesmix.errors import InputError
 from bayesmix.inference.chain import (ChainSettings, ProgressPrinter, fingerprint_differences,
                                       read_checkpoint, run_chain, run_chains, write_checkpoint)
 from bayesmix.inference.gibbs import make_steps
-from bayesmix.inference.sbayes_gibbs import PLUG_IN_WARM_UP, make_sbayes_steps
+from bayesmix.inference.sbayes_gibbs import make_sbayes_steps
+from bayesmix.inference.step_base import PLUG_IN_WARM_UP
 from bayesmix.report.gctb import write_outputs
 
 from chain_models import (assert_same_chain, bayes_r, cohort, kept_iterations, sbayes_r,

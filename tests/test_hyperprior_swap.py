@@ -22,12 +22,12 @@ import pytest
 from scipy.special import betaln
 
 from bayesmix.distributions.graph import small_graph_mode
+from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import (EffectVarianceGibbs, MixtureWeightsGibbs, ResidualVarianceGibbs, make_steps)
-from bayesmix.inference.step_base import MarkovBlanketMetropolis
+from bayesmix.inference.step_base import PLUG_IN_EVERY, PLUG_IN_WARM_UP, MarkovBlanketMetropolis
 from bayesmix.prepare.summary_data import SummaryData
-from bayesmix.inference.sbayes_gibbs import (PLUG_IN_EVERY, PLUG_IN_WARM_UP,
-                                              LDSamplingRatioPlugIn, SBayesResidualVarianceGibbs,
+from bayesmix.inference.sbayes_gibbs import (LDSamplingRatioPlugIn, SBayesResidualVarianceGibbs,
                                              make_sbayes_steps)
 from bayesmix.ld.store import LDMatrix
 from bayesmix.models.alphabet import AlphabetModel
@@ -117,9 +117,14 @@ def test_ordinary_pymc_priors_get_conjugate_steps_and_the_same_posterior(method,
 @pytest.mark.parametrize("robust", [False, True])
 def test_sbayes_ordinary_priors_get_conjugate_steps_and_the_same_posterior(robust):
     data = summary_data(seed=1, m=10, ld_sampling_var=np.linspace(0.2, 1.0, 10))
-    builtin = SBayesModel(data, "C", robust=robust)
+    adapted = SBayesModel(data, "C", robust=robust)
+    # the built-in sig2_beta prior with its scale held at the start (by default SBayes adapts
+    # it during burn-in, SlabScalePlugIn), against the same priors written as plain PyMC ones
+    s2 = (NU - 2) / NU * adapted.start["sig2_beta"]
+    builtin = SBayesModel(data, "C", robust=robust, hyperpriors={
+        "sig2_beta": lambda name: ScaledInvChi2(name, NU, s2)})
     swapped = SBayesModel(data, "C", robust=robust,
-                          hyperpriors=ordinary_priors(builtin, "beta"))
+                          hyperpriors=ordinary_priors(adapted, "beta"))
     kinds = {s.vars[0].name: type(s) for s in make_sbayes_steps(swapped)}
     assert kinds["sig2_e_log__"] is SBayesResidualVarianceGibbs
     assert kinds["pi_logodds__"] is MixtureWeightsGibbs

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.chain import ChainSettings, run_chains
 from bayesmix.inference.gibbs import make_steps
@@ -35,6 +36,14 @@ def summary_from_design(x, y, snps):
                        ld_score=np.zeros(m), ld_sampling_var=np.ones(m))
 
 
+def fixed_slab_scale(individual):
+    """Hyperpriors giving an SBayes model individual-level BayesC's sig2_beta prior: GCTB
+    adapts SBayesC's prior scale during burn-in, not BayesC's, so with few causal SNPs the
+    two defaults differ; with this the same fixed prior is on both sides."""
+    scale = individual.start["sig2_beta"] / 2.0  # (nu - 2) / nu of the start, nu = 4
+    return {"sig2_beta": lambda name: ScaledInvChi2(name, 4.0, scale)}
+
+
 @pytest.fixture(scope="module")
 def cohort(bfile22):
     """200 SNPs x 503 people of chr22, 4 causal SNPs, standardised phenotype."""
@@ -56,7 +65,8 @@ def test_sbayesc_in_sample_equals_individual_level_bayesc(cohort):
     dosages, y, snps = cohort
     individual = AlphabetModel(AlphabetData.from_arrays(dosages, y), "C")
     x = individual.data.genotypes.dense()
-    summary = SBayesModel(summary_from_design(x, y, snps), "C", robust=False)
+    summary = SBayesModel(summary_from_design(x, y, snps), "C", robust=False,
+                          hyperpriors=fixed_slab_scale(individual))
     settings = ChainSettings(chain_length=4000, burn_in=500, thin=1, out_freq=0, seed=3)
     ind = run_chains(individual, make_steps, settings)
     summ = run_chains(summary, make_sbayes_steps, settings)
@@ -308,15 +318,17 @@ def test_ld_sampling_variance_follows_gctb_formula_and_sample_overlap(in_sample_
 def test_default_settings_with_in_sample_full_ld_match_individual_level(in_sample_gwas, cohort):
     """GCTB's tutorial path (GWAS and full LD from the same people) with the DEFAULT (robust)
     settings gives individual-level BayesC's hsq within Monte Carlo error: the robust setting
-    must not add reference-panel LD noise that in-sample LD does not have."""
+    must not add reference-panel LD noise that in-sample LD does not have. (Both with
+    BayesC's fixed sig2_beta prior: :func:`fixed_slab_scale`.)"""
     from bayesmix.prepare.summary_data import prepare_summary_data
 
     gwas, ld, dosages = in_sample_gwas
     _, y, _ = cohort
     settings = ChainSettings(chain_length=3000, burn_in=500, thin=1, out_freq=0, seed=5)
-    ind = run_chains(AlphabetModel(AlphabetData.from_arrays(dosages, y), "C"), make_steps,
-                     settings)
-    model = SBayesModel(prepare_summary_data(gwas, ld), "C")
+    individual = AlphabetModel(AlphabetData.from_arrays(dosages, y), "C")
+    ind = run_chains(individual, make_steps, settings)
+    model = SBayesModel(prepare_summary_data(gwas, ld), "C",
+                        hyperpriors=fixed_slab_scale(individual))
     assert model.robust and model.ridge < 1e-3
     assert model.ld_layout == "band"  # full LD: rows are contiguous runs, 2 bytes per value
     summ = run_chains(model, make_sbayes_steps, settings)

@@ -260,11 +260,10 @@ OPTIONS = [
     option("--S", applies=("bayes-S", "bayes-NS", "sbayes-S", "sbayes-eigen-S"), default=0.0,
            group=MODEL,
            type=finite_float, dest="S", help="starting value of S (per-allele effect "
-                                               "variance proportional to (2pq)^S); the prior "
-                                               "scale of SigmaSq is set once from it (with "
-                                               "--hsq), so it is a prior setting too: GCTB "
-                                               "adapts that scale to S in its first 2,000 "
-                                               "iterations, bayesmix keeps one prior"),
+                                               "variance proportional to (2pq)^S); SigmaSq's "
+                                               "prior scale starts from it and --hsq and "
+                                               "then adapts to the chain during burn-in (GCTB: "
+                                               "its first 2,000 iterations)"),
     option("--wind", applies=("bayes-N", "bayes-NS"), default=1.0, group=MODEL,
            type=positive_float, help="window width in Mb"),
     option("--fix-pi", applies=tuple(a for a in MCMC if a != "sbayes-eigen-RC"), group=MODEL,

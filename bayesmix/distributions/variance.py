@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+from pytensor.graph.basic import Variable
 from pytensor.tensor.random.basic import InvGammaRV
 
 from bayesmix.distributions.graph import constant_value
@@ -22,14 +23,26 @@ def ScaledInvChi2(name: str, nu: float, s2, **kwargs):
     Parameters
     ----------
     nu : degrees of freedom (> 0).
-    s2 : scale (> 0); the prior mean is nu s2 / (nu - 2) for nu > 2.
+    s2 : scale (> 0); the prior mean is nu s2 / (nu - 2) for nu > 2. A number, an array, or
+        a PyTensor variable (e.g. a plug-in variable of the model).
     kwargs : passed to ``pm.InverseGamma`` (shape, dims, initval ...). The variable is left
         untransformed (Gibbs steps write it directly) unless ``default_transform`` is given.
     """
     kwargs.setdefault("default_transform", None)
     nu = np.asarray(nu, dtype=np.float64)
-    s2 = np.asarray(s2, dtype=np.float64)
+    if not isinstance(s2, Variable):
+        s2 = np.asarray(s2, dtype=np.float64)
     return pm.InverseGamma(name, alpha=nu / 2.0, beta=nu * s2 / 2.0, **kwargs)
+
+
+def scaled_inv_chi2_graphs(rv):
+    """(nu, s2) of an inverse-gamma variable as graphs (they may read other variables, e.g.
+    a plug-in scale), else None."""
+    if rv.owner is None or not isinstance(rv.owner.op, InvGammaRV):
+        return None
+    alpha, beta = rv.owner.op.dist_params(rv.owner)
+    nu = 2.0 * alpha
+    return nu, 2.0 * beta / nu
 
 
 def scaled_inv_chi2_params(rv):

@@ -69,8 +69,9 @@ log = logging.getLogger("bayesmix")
 
 CHECKPOINT_FORMAT = "bayesmix-chain-checkpoint"
 #: raised whenever a step's sampling state changes shape (3: the LD-sampling plug-in's
-#: schedule), so that an older checkpoint is refused by name instead of failing to load
-CHECKPOINT_VERSION = 3
+#: schedule; 4: sig2_beta's adapted prior scale, a new variable and step), so that an
+#: older checkpoint is refused by name instead of failing to load
+CHECKPOINT_VERSION = 4
 
 
 @dataclass

@@ -40,14 +40,17 @@ import time
 import numpy as np
 import pymc as pm
 from pymc.step_methods.compound import BlockedStep
+from pymc.step_methods.state import dataclass_state
 from pytensor.graph.traversal import ancestors
 
 from bayesmix.distributions.graph import small_graph_mode
-from bayesmix.distributions.variance import draw_scaled_inv_chi2, scaled_inv_chi2_params
+from bayesmix.distributions.variance import (draw_scaled_inv_chi2, scaled_inv_chi2_graphs,
+                                             scaled_inv_chi2_params)
 from bayesmix.inference.conjugacy import (ValueSpace, beta_or_dirichlet, constant_params,
                                           direct_children, is_scale_of, weights_role)
 from bayesmix.inference.effect_steps import choose_step
-from bayesmix.inference.step_base import Adaptive, AlphabetStep
+from bayesmix.inference.step_base import Adaptive, AlphabetStep, BurnInPlugIn, PlugInState
+from bayesmix.models.alphabet import SLAB_SCALE
 from bayesmix.kernels.gibbs import (slab_sum_of_squares, sweep_nested_windows,
                                      sweep_normal_mixture)
 
@@ -88,6 +91,13 @@ class Residuals:
             self.beta = np.array(beta, dtype=np.float64)
         if alpha is not None:
             self.alpha = np.array(alpha, dtype=np.float64)
+
+    def genetic_variance(self, point) -> float:
+        """Variance of the genetic values X beta = y - C alpha - e at ``point`` (1/n form, the
+        monitor's GenVar)."""
+        data = self.alphabet.data
+        e = self.sync(point)
+        return float(np.var(data.y - data.design @ np.asarray(point["alpha"]) - e))
 
     def state(self) -> dict:
         return {"e": None if self.e is None else self.e.copy(), "beta": self.beta, "alpha": self.alpha}
@@ -141,10 +151,7 @@ class EffectsGibbs(AlphabetStep):
             new["beta"], new["comp"] = beta, comp
             self.residuals.commit(beta=alphabet.snp_effects(new))
         seconds = time.perf_counter() - started
-        genetic_variance = math.nan
-        if self.monitoring:
-            genetic = alphabet.data.y - alphabet.data.design @ np.asarray(point["alpha"]) - e
-            genetic_variance = float(np.var(genetic))
+        genetic_variance = self.residuals.genetic_variance(new) if self.monitoring else math.nan
         return new, [{"n_nonzero": int(n_nonzero), "n_windows": int(n_windows),
                       "genetic_variance": genetic_variance, "sweep_seconds": seconds}]
 
@@ -235,24 +242,49 @@ class MixtureWeightsGibbs(ConjugateStep):
 
 
 class _InverseGammaStep(ConjugateStep):
-    """A variance with an inverse-gamma prior of constant parameters: ScaledInvChi2(nu, s2) =
-    InverseGamma(nu / 2, nu s2 / 2); given k normal terms with sum of squares SS scaled by the
-    variance, its conditional is ScaledInvChi2(nu + k, (nu s2 + SS) / (nu + k))."""
+    """A variance with an inverse-gamma prior: ScaledInvChi2(nu, s2) = InverseGamma(nu / 2,
+    nu s2 / 2); given k normal terms with sum of squares SS scaled by the variance, its
+    conditional is ScaledInvChi2(nu + k, (nu s2 + SS) / (nu + k)). The parameters are
+    constants, or read other variables of the point that are not this one (a plug-in
+    scale, :class:`SlabScalePlugIn`): the conditional is the same given them."""
 
     def __init__(self, vars, **kwargs):
         super().__init__(vars, **kwargs)
-        self.nu, self.s2 = scaled_inv_chi2_params(self.rv)
+        params = scaled_inv_chi2_params(self.rv)
+        self._params_at = None
+        if params is not None:
+            self.nu, self.s2 = params
+            return
+        graphs = self.model.replace_rvs_by_values(list(scaled_inv_chi2_graphs(self.rv)))
+        read = set(ancestors(graphs))
+        self._param_inputs = [v for v in self.model.value_vars if v in read]
+        self._params_at = self.model.compile_fn(graphs, inputs=self._param_inputs,
+                                                on_unused_input="ignore", point_fn=False,
+                                                mode=small_graph_mode())
+        self._params_key = None
 
     @classmethod
     def recognises(cls, alphabet, rv) -> bool:
-        return scaled_inv_chi2_params(rv) is not None and cls.plays_role(alphabet, rv)
+        graphs = scaled_inv_chi2_graphs(rv)
+        if graphs is None:
+            return False
+        own_value = alphabet.model.rvs_to_values.get(rv)
+        read = set(ancestors(graphs))
+        return rv not in read and own_value not in read and cls.plays_role(alphabet, rv)
 
     @classmethod
     def plays_role(cls, alphabet, rv) -> bool:
         raise NotImplementedError
 
-    def prior(self):
-        """(nu, s2) of the prior."""
+    def prior(self, point):
+        """(nu, s2) of the prior at ``point`` (evaluated again only when the variables they
+        read changed)."""
+        if self._params_at is not None:
+            key = tuple(np.asarray(point[v.name]).tobytes() for v in self._param_inputs)
+            if key != self._params_key:
+                values = self._params_at(*[point[v.name] for v in self._param_inputs])
+                self.nu, self.s2 = (np.asarray(v, np.float64) for v in values)
+                self._params_key = key
         return self.nu, self.s2
 
 
@@ -278,7 +310,7 @@ class EffectVarianceGibbs(_InverseGammaStep):
                 and is_scale_of(alphabet.model, rv, alphabet._slab_var, alphabet.initial_point()))
 
     def step(self, point):
-        nu, s2 = self.prior()
+        nu, s2 = self.prior(point)
         sig2_beta = float(self.space.read(point))
         comp_var, factors = self.alphabet.slab_terms(point)
         k, weighted_ssq = slab_sum_of_squares(np.asarray(point["beta"], np.float64),
@@ -299,7 +331,7 @@ class SnpVarianceGibbs(_InverseGammaStep):
         return rv.ndim == 1 and rv is alphabet._slab_var and _scales_the_effects(alphabet, rv)
 
     def step(self, point):
-        nu, s2 = self.prior()
+        nu, s2 = self.prior(point)
         comp = np.asarray(point["comp"])
         beta = np.asarray(point["beta"])
         slab = self.alphabet.gamma[comp] > 0
@@ -326,7 +358,7 @@ class ResidualVarianceGibbs(_InverseGammaStep):
         return rv.ndim == 0 and is_likelihood_variance(alphabet, rv)
 
     def step(self, point):
-        nu, s2 = self.prior()
+        nu, s2 = self.prior(point)
         e = self.residuals.sync(point)
         dof = nu + len(e)
         return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + float(e @ e)) / dof))
@@ -395,8 +427,86 @@ class ShapeScaleMetropolis(Adaptive, AlphabetStep):
         return (proposal if accept else dict(point)), [{"accepted": float(accept)}]
 
 
+@dataclass_state
+class SlabScaleState(PlugInState):
+    """Sampling state of :class:`SlabScalePlugIn`: the schedule's, and the running sums over
+    the burn-in iterations that set the scale: GenVar (and their count), the scales set
+    (and their count)."""
+
+    genetic_variance_sum: float
+    n_genetic_variances: int
+    scale_sum: float
+    n_scales: int
+
+
+class SlabScalePlugIn(BurnInPlugIn):
+    """sig2_beta's prior scale adapted during burn-in, as GCTB does, then held.
+
+    GCTB sets the prior scale of SigmaSq from the chain: at each of its first 2,000
+    iterations it computes 0.5 Vg / (the slab's expected genetic variance per unit of
+    SigmaSq) at the current state (for BayesS at the current S, with Vg the running mean of
+    GenVar), and from then on keeps the mean of those scales. Without it the prior scale
+    stays where ``--hsq`` and the starting S put it, and for BayesS the posterior of S then
+    depends on its starting value (the scale moves by orders of magnitude with S).
+
+    Here, on :class:`~bayesmix.inference.step_base.BurnInPlugIn`'s schedule, the plug-in
+    variable (:data:`~bayesmix.models.alphabet.SLAB_SCALE`, which sig2_beta's
+    ScaledInvChi2 prior reads) is set to ``alphabet.slab_scale_at(point, V)``, V the mean
+    GenVar of the iterations that set it so far, and at the last burn-in iteration to the
+    mean of the scales set: after burn-in it is held, and every step targets one fixed
+    density. It is the last step of an iteration, so it reads that iteration's state, as
+    GCTB does. The burn-in is the adaptation period (GCTB's is its first 2,000 iterations,
+    whatever the burn-in). While the mean GenVar is not positive (no effects yet) the scale
+    is left as it is.
+    """
+
+    name = "slab_scale_plug_in"
+    _state_class = SlabScaleState
+    stats_dtypes_shapes = {"slab_scale": (np.float64, [])}
+
+    def __init__(self, vars, **kwargs):
+        super().__init__(vars, **kwargs)
+        self._reset_sums()
+
+    def setup_chain(self, rng, tune, draws) -> None:
+        super().setup_chain(rng, tune, draws)
+        self._reset_sums()
+
+    def _reset_sums(self) -> None:
+        self.genetic_variance_sum, self.n_genetic_variances = 0.0, 0
+        self.scale_sum, self.n_scales = 0.0, 0
+
+    def step(self, point):
+        name = self.vars[0].name
+        if self.tune and self._sets_plug_ins():
+            self.genetic_variance_sum += max(self.residuals.genetic_variance(point), 0.0)
+            self.n_genetic_variances += 1
+            mean_genetic_variance = self.genetic_variance_sum / self.n_genetic_variances
+            scale = None
+            if mean_genetic_variance > 0:
+                scale = self.alphabet.slab_scale_at(point, mean_genetic_variance)
+                self.scale_sum += scale
+                self.n_scales += 1
+            if self.tuning and self.tuned >= self.tuning and self.n_scales:
+                scale = self.scale_sum / self.n_scales  # the last burn-in iteration
+            if scale is not None:
+                point = dict(point)
+                point[name] = np.asarray(scale)
+        return point, [{"slab_scale": float(point[name])}]
+
+
 CONJUGATE_STEPS = (FixedEffectsGibbs, MixtureWeightsGibbs, EffectVarianceGibbs,
                    SnpVarianceGibbs, ResidualVarianceGibbs)
+
+
+def slab_scale_plug_ins(alphabet, residuals) -> list[BlockedStep]:
+    """[:class:`SlabScalePlugIn`] when the model's sig2_beta prior reads the plug-in scale
+    :data:`~bayesmix.models.alphabet.SLAB_SCALE`, else []. It draws no random numbers, so
+    it takes no seed from the step list's and the other steps' streams stay as they were."""
+    if SLAB_SCALE not in alphabet.model.named_vars:
+        return []
+    return [SlabScalePlugIn([alphabet.model[SLAB_SCALE]], alphabet=alphabet,
+                            residuals=residuals, model=alphabet.model)]
 
 
 def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
@@ -406,14 +516,14 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     conjugate step that recognises the variable's prior, else a step for the per-SNP
     variables of a composed effect prior, else :class:`MarkovBlanketMetropolis`
     (:func:`bayesmix.inference.effect_steps.choose_step`); BayesS/NS add the joint
-    :class:`ShapeScaleMetropolis` move of (S, sig2_beta).
-    Random generators are spawned from ``rng`` (pm.sample and the chain driver re-seed them
+    :class:`ShapeScaleMetropolis` move of (S, sig2_beta), and last :class:`SlabScalePlugIn`
+    where sig2_beta's prior scale adapts. Random generators are spawned from ``rng`` (pm.sample and the chain driver re-seed them
     per chain through ``setup_chain``).
     """
     model = alphabet.model
     residuals = Residuals(alphabet)
     swept = ["beta", "comp"] + (["window_on"] if alphabet.window_ptr is not None else [])
-    others = [rv for rv in model.free_RVs if rv.name not in swept]
+    others = [rv for rv in model.free_RVs if rv.name not in (*swept, SLAB_SCALE)]
     seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [EffectsGibbs([model[name] for name in swept], alphabet=alphabet,
                           residuals=residuals, model=model, rng=seeds[0])]
@@ -423,7 +533,7 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     if ShapeScaleMetropolis.applies(alphabet):
         steps.append(ShapeScaleMetropolis([model["S"], model["sig2_beta"]], alphabet=alphabet,
                                           residuals=residuals, model=model, rng=seeds[-1]))
-    return steps
+    return steps + slab_scale_plug_ins(alphabet, residuals)
 
 
 def sample(alphabet, draws: int = 1000, tune: int = 500, chains: int = 2, cores: int = 1,

@@ -23,9 +23,10 @@ from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       _InverseGammaStep, is_likelihood_variance,
-                                      shared_or_snp_weights)
+                                      shared_or_snp_weights, slab_scale_plug_ins)
 from bayesmix.kernels.random import sweep_streams
 from bayesmix.kernels.sbayes import mixture_terms, snp_weight_terms
+from bayesmix.models.alphabet import SLAB_SCALE
 from bayesmix.kernels.sbayes_eigen import (block_sums_of_squares, eigen_fitted, eigen_sweep,
                                            eigen_sweep_threads)
 
@@ -129,7 +130,7 @@ class BlockResidualVarianceGibbs(_InverseGammaStep):
         return rv.ndim == 1 and is_likelihood_variance(alphabet, rv)
 
     def step(self, point):
-        nu, s2 = self.prior()
+        nu, s2 = self.prior(point)
         d = self.alphabet.data
         dof = nu + d.ranks.astype(np.float64)
         sse = self.residuals.block_sse(point)
@@ -140,10 +141,11 @@ def make_eigen_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     """The step list of an :class:`~bayesmix.models.sbayes_eigen.SBayesEigenModel`: the
     effects sweep, then per other free variable the first step that recognises its prior
     (the per-block residual variances, then the alphabet's conjugate steps), else the
-    alphabet's choice (:func:`bayesmix.inference.effect_steps.choose_step`)."""
+    alphabet's choice (:func:`bayesmix.inference.effect_steps.choose_step`); last
+    :class:`~bayesmix.inference.gibbs.SlabScalePlugIn` where sig2_beta's prior scale adapts."""
     model = sbayes.model
     residuals = EigenResiduals(sbayes)
-    swept = (sbayes.effects_name, sbayes.component_name)
+    swept = (sbayes.effects_name, sbayes.component_name, SLAB_SCALE)
     others = [rv for rv in model.free_RVs if rv.name not in swept]
     seeds = np.random.default_rng(rng).spawn(len(others) + 1)
     steps = [EigenEffectsGibbs([model["beta"], model["comp"]], alphabet=sbayes,
@@ -153,4 +155,4 @@ def make_eigen_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     for rv, seed in zip(others, seeds[1:]):
         chosen = choose_step(sbayes, rv, candidates)
         steps.append(chosen([rv], alphabet=sbayes, residuals=residuals, model=model, rng=seed))
-    return steps
+    return steps + slab_scale_plug_ins(sbayes, residuals)

@@ -32,19 +32,20 @@ import math
 import time
 
 import numpy as np
-from pymc.step_methods.compound import BlockedStep, StepMethodState
-from pymc.step_methods.state import dataclass_state
+from pymc.step_methods.compound import BlockedStep
 
 from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
-                                      shared_or_snp_weights)
+                                      shared_or_snp_weights, slab_scale_plug_ins)
+from bayesmix.inference.step_base import BurnInPlugIn
 from bayesmix.kernels.random import sweep_streams
 from bayesmix.kernels.sbayes import (band_quadratic_form, effect_products, mixture_terms,
                                      sbayes_sweep, sbayes_sweep_band, sbayes_sweep_blocks,
                                      sbayes_sweep_upper, snp_weight_terms, xtx_times,
                                      xtx_times_band, xtx_times_upper)
+from bayesmix.models.alphabet import SLAB_SCALE
 from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT, divergence_advice
 
 # the serial effects sweep and the X'X product for each LD layout of SBayesModel.ld_arrays
@@ -184,23 +185,7 @@ class SBayesEffectsGibbs(AlphabetStep):
                       "sweep_seconds": seconds}]
 
 
-#: the plug-ins follow the chain at each of the first burn-in iterations, while GenVar rises
-#: fastest from the empty start, then every PLUG_IN_EVERY-th, ending with the last one
-PLUG_IN_WARM_UP = 100
-PLUG_IN_EVERY = 10
-
-
-@dataclass_state
-class PlugInState(StepMethodState):
-    """Sampling state of :class:`LDSamplingRatioPlugIn`: the generator, the tuning flag and
-    the burn-in iterations done and planned."""
-
-    tune: bool
-    tuned: int
-    tuning: int
-
-
-class LDSamplingRatioPlugIn(AlphabetStep):
+class LDSamplingRatioPlugIn(BurnInPlugIn):
     """The robust setting's plug-ins, set from the current state at every burn-in iteration
     and then held fixed: h = GenVar / sig2_e (GenVar = beta'X'X beta / nobs) and omega, the
     share of the explained variance 2 beta'X'y - beta'X'X beta that the likelihood at h keeps
@@ -215,33 +200,14 @@ class LDSamplingRatioPlugIn(AlphabetStep):
     thus conditions on the previous state's GenVar, as in GCTB.
 
     A new h rescales X'X, so the residuals are recomputed from every nonzero column (about a
-    sweep's cost). The plug-ins are therefore set at each of the first
-    :data:`PLUG_IN_WARM_UP` burn-in iterations, then at every :data:`PLUG_IN_EVERY`-th,
-    counted back from the last burn-in iteration, which always sets them: the values kept
-    afterwards are those of the state before the last burn-in sweep, as with an update at
-    every iteration.
+    sweep's cost). The plug-ins are therefore set on :class:`BurnInPlugIn`'s schedule, which
+    ends with the last burn-in iteration: the values kept afterwards are those of the state
+    before the last burn-in sweep, as with an update at every iteration.
     """
 
     name = "ld_sampling_ratio_plug_in"
-    _state_class = PlugInState
     stats_dtypes_shapes = {"ld_sampling_ratio": (np.float64, []),
                            "ld_sampling_weight": (np.float64, [])}
-
-    def __init__(self, vars, **kwargs):
-        super().__init__(vars, **kwargs)
-        # until setup_chain or stop_tuning says otherwise; without a planned burn-in length
-        # (a caller that never calls setup_chain) every iteration sets the plug-ins
-        self.tune, self.tuned, self.tuning = True, 0, 0
-
-    def setup_chain(self, rng, tune, draws) -> None:
-        super().setup_chain(rng, tune, draws)
-        self.tune, self.tuned, self.tuning = tune > 0, 0, int(tune)
-
-    def _sets_plug_ins(self) -> bool:
-        """Whether this burn-in iteration sets the plug-ins (see the class docstring)."""
-        self.tuned += 1
-        left = self.tuning - self.tuned  # burn-in iterations after this one
-        return self.tuned <= PLUG_IN_WARM_UP or left <= 0 or left % PLUG_IN_EVERY == 0
 
     def step(self, point):
         if self.tune and self._sets_plug_ins():
@@ -267,7 +233,7 @@ class SBayesResidualVarianceGibbs(ResidualVarianceGibbs):
     name = "sbayes_residual_variance_gibbs"
 
     def step(self, point):
-        nu, s2 = self.prior()
+        nu, s2 = self.prior(point)
         m = self.alphabet
         weight = self.residuals.weight_of(point)
         sse = weight * m.data.yty - self.residuals.explained(point)  # ops.sbayes's SSE_kappa
@@ -287,11 +253,14 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     With the robust setting's LD-sampling plug-ins, :class:`LDSamplingRatioPlugIn` first; then
     the effects sweep, then per other free variable the first step that recognises its
     prior (the summary-data residual variance, then the alphabet's conjugate steps), else
-    the alphabet's choice for other variables (:func:`bayesmix.inference.effect_steps.choose_step`).
+    the alphabet's choice for other variables (:func:`bayesmix.inference.effect_steps.choose_step`);
+    last :class:`~bayesmix.inference.gibbs.SlabScalePlugIn` where sig2_beta's prior scale
+    adapts.
     """
     model = sbayes.model
     residuals = SummaryResiduals(sbayes)
-    swept = (sbayes.effects_name, sbayes.component_name, SAMPLING_RATIO, SAMPLING_WEIGHT)
+    swept = (sbayes.effects_name, sbayes.component_name, SAMPLING_RATIO, SAMPLING_WEIGHT,
+             SLAB_SCALE)
     others = [rv for rv in model.free_RVs if rv.name not in swept]
     seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [SBayesEffectsGibbs([model["beta"], model["comp"]], alphabet=sbayes,
@@ -305,4 +274,4 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     for rv, seed in zip(others, seeds[1:]):
         chosen = choose_step(sbayes, rv, candidates)
         steps.append(chosen([rv], alphabet=sbayes, residuals=residuals, model=model, rng=seed))
-    return steps
+    return steps + slab_scale_plug_ins(sbayes, residuals)

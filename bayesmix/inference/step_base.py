@@ -6,6 +6,8 @@
   chain and lives in PyMC's ``sampling_state`` (so checkpoints keep it).
 - :class:`MarkovBlanketMetropolis`: the fallback step for any hyperparameter no specialised
   step recognises.
+- :class:`BurnInPlugIn` / :class:`PlugInState`: steps that set plug-in variables of the graph
+  from the chain during burn-in and then hold them, on a schedule their state keeps.
 
 The specialised steps (:mod:`bayesmix.inference.gibbs`, :mod:`bayesmix.inference.effect_steps`,
 :mod:`bayesmix.inference.sbayes_gibbs`) build on these; keeping them here lets those modules
@@ -105,6 +107,50 @@ class Adaptive:
         """Robbins-Monro step of the log scale towards ``target_acceptance``."""
         self.log_scale[index] += ((np.asarray(accepted, np.float64) - self.target_acceptance)
                                   / math.sqrt(self.n_tuned + 10))
+
+
+#: plug-ins follow the chain at each of the first burn-in iterations, while the state moves
+#: fastest from the empty start, then every PLUG_IN_EVERY-th, ending with the last one
+PLUG_IN_WARM_UP = 100
+PLUG_IN_EVERY = 10
+
+
+@dataclass_state
+class PlugInState(StepMethodState):
+    """Sampling state of a :class:`BurnInPlugIn`: the generator, the tuning flag and the
+    burn-in iterations done and planned."""
+
+    tune: bool
+    tuned: int
+    tuning: int
+
+
+class BurnInPlugIn(AlphabetStep):
+    """Base of the steps that set plug-in variables of the graph (``pm.Flat`` values that
+    other variables' densities read) from the chain's state during burn-in and then hold
+    them, so that after burn-in every other step targets one fixed density.
+
+    :meth:`_sets_plug_ins` says whether this burn-in iteration sets them: each of the first
+    :data:`PLUG_IN_WARM_UP`, then every :data:`PLUG_IN_EVERY`-th counted back from the last
+    burn-in iteration, which always does. Without a planned burn-in length (a caller that
+    never calls ``setup_chain``) every iteration sets them until ``stop_tuning``.
+    """
+
+    _state_class = PlugInState
+
+    def __init__(self, vars, **kwargs):
+        super().__init__(vars, **kwargs)
+        self.tune, self.tuned, self.tuning = True, 0, 0
+
+    def setup_chain(self, rng, tune, draws) -> None:
+        super().setup_chain(rng, tune, draws)
+        self.tune, self.tuned, self.tuning = tune > 0, 0, int(tune)
+
+    def _sets_plug_ins(self) -> bool:
+        """Whether this burn-in iteration sets the plug-ins (counts it as done)."""
+        self.tuned += 1
+        left = self.tuning - self.tuned  # burn-in iterations after this one
+        return self.tuned <= PLUG_IN_WARM_UP or left <= 0 or left % PLUG_IN_EVERY == 0
 
 
 class MarkovBlanketMetropolis(Adaptive, AlphabetStep):
