@@ -391,6 +391,10 @@ def test_summary_residuals_follow_the_effects_of_each_point():
     moved["beta"][[0, m - 1]] += [0.05, -0.02]
     np.testing.assert_allclose(residuals.sync(moved), truth(moved["beta"]), atol=1e-3)
     np.testing.assert_allclose(residuals.sync(point), truth(point["beta"]), atol=1e-3)
+    # GenVar = beta'X'X_lam beta / n, reused only for the same effects array
+    for held in (point, point, moved, point):
+        assert residuals.genetic_variance(held) == pytest.approx(
+            held["beta"] @ xtx_lam @ held["beta"] / n, rel=1e-5)
 
 
 def _small_summary(m=8, seed=4):

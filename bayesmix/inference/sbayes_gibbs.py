@@ -66,6 +66,7 @@ class SummaryResiduals:
         self.r = None
         self.beta = None
         self.ratio = None
+        self._genetic_variance = (None, 0.0)  # (effects array, its GenVar)
 
     def ratio_of(self, point) -> float | None:
         """The plug-in h held by ``point`` (None when the model has none)."""
@@ -121,16 +122,26 @@ class SummaryResiduals:
     def genetic_variance(self, point) -> float:
         """beta'X'X beta / nobs (standardised scale, unscaled X'X): from r = X'y - X'X beta
         without a plug-in, else from the LD between the non-zero effects (band layout:
-        :func:`~bayesmix.kernels.sbayes.band_quadratic_form`) or one product over them."""
+        :func:`~bayesmix.kernels.sbayes.band_quadratic_form`) or one product over them.
+        The value does not depend on the plug-ins, so the last one is reused for the same
+        effects array (held, as in :meth:`sync`): in burn-in the monitor, the slab-scale
+        plug-in at the end of an iteration and the LD plug-ins at the start of the next all
+        ask for the same effects' (a quadratic form costs more than a sweep)."""
         m = self.sbayes
-        beta = np.asarray(point["beta"], dtype=np.float64)
+        held = point["beta"]
+        if held is self._genetic_variance[0]:
+            return self._genetic_variance[1]
+        beta = np.asarray(held, dtype=np.float64)
         if self.ratio_of(point) is None:
             bxty, br = effect_products(beta, m.data.xty, self.sync(point))
-            return (bxty - br) / m.data.nobs
-        if m.ld_layout == "band":
-            return band_quadratic_form(*m.ld_arrays, m.data.ld.scale, m.sqrt_n,
-                                       m.data.xtx_diag, m.ridge, beta) / m.data.nobs
-        return float(beta @ self.xtx_times(beta)) / m.data.nobs
+            value = (bxty - br) / m.data.nobs
+        elif m.ld_layout == "band":
+            value = band_quadratic_form(*m.ld_arrays, m.data.ld.scale, m.sqrt_n,
+                                        m.data.xtx_diag, m.ridge, beta) / m.data.nobs
+        else:
+            value = float(beta @ self.xtx_times(beta)) / m.data.nobs
+        self._genetic_variance = (held, value)
+        return value
 
     def state(self) -> dict:
         return {"r": None if self.r is None else self.r.copy(), "beta": self.beta,
@@ -138,6 +149,7 @@ class SummaryResiduals:
 
     def set_state(self, state: dict) -> None:
         self.r, self.beta, self.ratio = state["r"], state["beta"], state["ratio"]
+        self._genetic_variance = (None, 0.0)
 
 
 class SBayesEffectsGibbs(AlphabetStep):
