@@ -227,7 +227,7 @@ def test_pairs_table_of_replicate_pair_fits(ref, bfile22, tmp_path, caplog):
     assert table["rg"].iloc[0] == pytest.approx(np.mean(rg), rel=1e-5)
     assert table["rg_se"].iloc[0] == pytest.approx(np.std(rg), rel=1e-5, abs=1e-9)
     n12 = [r["venn"]["p9"]["n12"]["count"] for r in reps]
-    assert table["n12"].iloc[0] == pytest.approx(np.mean(n12) / 1000, rel=1e-5)
+    assert table["n12_thousands"].iloc[0] == pytest.approx(np.mean(n12) / 1000, rel=1e-5)
     drawn = set((tmp_path / f"P.{name}.rep1.snps").read_text().split())
     left_out = len(drawn & set(exclude.read_text().split()))
     assert left_out > 0

@@ -83,16 +83,24 @@ def read_fit_json(path) -> dict:
     return record
 
 
+#: column-name suffix of the causal-variant counts in each unit :func:`pairs_table` offers
+COUNT_UNITS = {1.0: "", 1000.0: "_thousands"}
+
+
 def pairs_table(records, *, counts: str = "p9", scale: float = 1000.0):
     """A table like MiXeR's Table 1 (Frei et al. 2019) from several fit2 records (dicts of
-    :func:`read_fit_json`): one row per trait pair with unique/shared causal variants (in
-    units of ``scale``; ``counts`` = "p9" for those explaining 90% of h2 or "total") and
-    their SEs, the shared share of each trait, dice, rho_beta, rg, rho_zero.
+    :func:`read_fit_json`): one row per trait pair with unique/shared causal variants
+    (``counts`` = "p9" for those explaining 90% of h2 or "total") in units of ``scale``,
+    named in the columns (``n1_thousands`` ... for 1000, :data:`COUNT_UNITS`), and their
+    SEs, the shared share of each trait, dice, rho_beta, rg, rho_zero.
 
     Returns a pandas DataFrame.
     """
     import pandas as pd
 
+    if scale not in COUNT_UNITS:
+        raise ValueError(f"scale must be one of {sorted(COUNT_UNITS)}, not {scale}")
+    unit = COUNT_UNITS[scale]
     rows = []
     for record in records:
         venn = record["venn"][counts]
@@ -100,8 +108,8 @@ def pairs_table(records, *, counts: str = "p9", scale: float = 1000.0):
         names = record.get("trait_names", ["trait1", "trait2"])
         row = {"trait1": names[0], "trait2": names[1]}
         for key in ("n1", "n12", "n2"):
-            row[key] = venn[key]["count"] / scale
-            row[f"{key}_se"] = None if venn[key]["se"] is None else venn[key]["se"] / scale
+            row[f"{key}{unit}"] = venn[key]["count"] / scale
+            row[f"{key}{unit}_se"] = None if venn[key]["se"] is None else venn[key]["se"] / scale
         for key in ("pi12_over_pi1u", "pi12_over_pi2u", "dice", "rho_beta", "rg", "rho_zero"):
             row[key] = ci[key]["point"]
             row[f"{key}_se"] = ci[key]["std"]
