@@ -67,7 +67,7 @@ NESTED = {"N": "C", "NS": "S"}
 DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)
 DEFAULT_PI_R = (0.95, 0.02, 0.02, 0.01)
 DEFAULT_PI = 0.05
-DEFAULT_PI_WINDOW = 0.5  # BayesN/NS: starting share of windows with an effect
+DEFAULT_PI_WINDOW = DEFAULT_PI  # BayesN/NS: share of windows with an effect (GCTB: --pi)
 DEFAULT_HSQ = 0.5
 # what ``hyperpriors`` can replace: random variables (callable(name) -> random variable) and
 # the two pieces of the effect prior (callable(default) -> PyMC expression)
@@ -304,9 +304,10 @@ class AlphabetModel:
         self.data = data
         self.prior = prior if isinstance(prior, AlphabetPrior) else AlphabetPrior(prior)
         self.hyperpriors = check_hyperprior_keys(hyperpriors, HYPERPRIOR_KEYS)
-        if self.prior.base == "S" and data.genotypes.standardized:
+        if self.prior.method == "S" and data.genotypes.standardized:
             raise InputError("BayesS works on per-allele effects: build AlphabetData with "
-                             "standardize=False (GCTB forces unscaled genotypes for BayesS)")
+                             "standardize=False (GCTB forces unscaled genotypes for BayesS; "
+                             "not for BayesNS, whose S is then on the standardised scale)")
         self.gamma = self.prior.gamma_values
         self.window_ptr, self.snp_window = self._windows() if self.prior.nested else (None, None)
         self.start = self._starting_values()

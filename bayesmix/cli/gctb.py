@@ -30,6 +30,7 @@ from bayesmix.cli.options import (CommandSpec, dask_options, finite_float, float
                                   nonnegative_int, option, positive_float, positive_int,
                                   probability, snp_range, unit_interval)
 from bayesmix.errors import InputError
+from bayesmix.io.gctb_rules import GctbRules
 
 BAYES = ("bayes-B", "bayes-C", "bayes-S", "bayes-R", "bayes-N", "bayes-NS")
 SBAYES = ("sbayes-C", "sbayes-R", "sbayes-S")
@@ -212,26 +213,28 @@ OPTIONS = [
     option("--remove", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, input="file", group=DATA, metavar="FILE",
            help="remove the individuals listed (FID IID)"),
     option("--extract", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
-           + ("impute-summary",), input="file",
+           + ("impute-summary",), input="file", type=GctbRules,
            group=DATA, metavar="FILE",
-           help="use only the SNPs listed (first column)"),
+           help="use only the SNPs listed (every whitespace-separated field is a SNP id, as "
+                "GCTB reads the list)"),
     option("--exclude", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
-           + ("impute-summary",), input="file",
+           + ("impute-summary",), input="file", type=GctbRules,
            group=DATA, metavar="FILE",
-           help="leave out the SNPs listed"),
+           help="leave out the SNPs listed (read as --extract's)"),
     option("--chr", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES + ("impute-summary",),
            group=DATA, metavar="CHR",
            dest="chrom", help="use only this chromosome"),
     option("--exclude-mhc", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
            + ("impute-summary",), group=DATA,
-           nargs="?", const="hg19",
-           choices=["hg19", "hg38"], metavar="BUILD",
-           help="leave out the MHC region (genome build hg19 unless hg38 is given)"),
+           nargs="?", const="gctb",
+           choices=["gctb", "hg19", "hg38"], metavar="BUILD",
+           help="leave out the MHC: without BUILD GCTB's (chr6, 28 Mb < bp < 34 Mb); hg19 "
+                "or hg38: the extended MHC of that build (hg19 28.48-33.45 Mb)"),
     option("--exclude-region", applies=MCMC + LD_BUILD + BLOCK_LD_FROM_GENOTYPES
-           + ("impute-summary",), input="file",
+           + ("impute-summary",), input="file", type=GctbRules,
            group=DATA,
-           metavar="FILE", help="leave out SNPs in the regions of FILE (chr start end, "
-                                "1-based inclusive)"),
+           metavar="FILE", help="leave out SNPs in the regions of FILE (chr start end per "
+                                "line; as GCTB, the SNPs strictly between start and end)"),
     option("--maf", applies=BAYES + LD_BUILD + BLOCK_LD_FROM_GENOTYPES, default=0.0, group=DATA,
            type=minor_allele_frequency,
            help="leave out SNPs whose minor allele frequency (in the analysed samples) is "
@@ -242,7 +245,7 @@ OPTIONS = [
                 "0.05), the "
                 "K weights of R (default 0.95,0.02,0.02,0.01; on eigen LD, as GCTB, "
                 "0.95,0.02,0.01,0.01,0.01), the share of windows with an effect for N/NS "
-                "(default 0.5)"),
+                "(default 0.05, as GCTB)"),
     option("--pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, type=probability,
            help="starting share of SNPs with an effect inside windows with one (0.05)"),
     option("--fix-pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, action="store_true",
@@ -271,11 +274,12 @@ OPTIONS = [
            help="keep the mixture weights at --pi (not sampled; SBayesRC's weights come from "
                 "the annotations)"),
     option("--unscale-genotype", applies=("bayes-B", "bayes-C", "bayes-R", "bayes-N",
-                                          "sbayes-C", "sbayes-R", "sbayes-eigen-C",
+                                          "bayes-NS", "sbayes-C", "sbayes-R", "sbayes-eigen-C",
                                           "sbayes-eigen-R", "sbayes-eigen-RC"),
            group=MODEL, action="store_true",
            help="per-allele effects: prior variance independent of allele frequency "
-                "(centred, not standardised, genotypes); BayesS/NS/SBayesS always are"),
+                "(centred, not standardised, genotypes); BayesS/SBayesS always are (as in "
+                "GCTB, BayesNS only with this option: its S is then per allele)"),
     # ----------------------------------------------------------------- MCMC
     option("--chain-length", applies=MCMC, default=3000, group=CHAIN, type=positive_int,
            help="iterations including burn-in"),

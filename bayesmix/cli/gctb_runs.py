@@ -142,7 +142,7 @@ def run_alphabet(invocation, run_log) -> int:
     settings = _chain_settings(invocation, run_log)
     prior = AlphabetPrior(args.bayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi", "wind",
                                                  "pi_snp", "fix_pi_snp"))
-    standardize = not (args.unscale_genotype or prior.base == "S")
+    standardize = not (args.unscale_genotype or prior.method == "S")  # GCTB: S, not NS
     filters = SampleSnpFilters(keep=args.keep, remove=args.remove, extract=args.extract,
                                exclude=args.exclude, chrom=args.chrom,
                                exclude_mhc=args.exclude_mhc,

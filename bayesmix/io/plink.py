@@ -18,6 +18,7 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import check_utf8, count_fields, first_non_numeric, open_text, read_bytes
+from bayesmix.io.gctb_rules import gctb_rules
 
 BIM_COLUMNS = ["chr", "snp", "cm", "bp", "a1", "a2"]
 FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "pheno"]
@@ -100,9 +101,17 @@ def read_id_list(path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["fid", "iid"])
 
 
-def read_snp_list(path) -> set[str]:
-    """Read a SNP list (``--extract``/``--exclude``): the first whitespace field of each line."""
+def read_snp_list(path, *, every_field: bool | None = None) -> set[str]:
+    """Read a SNP list (``--extract``/``--exclude``): the first whitespace field of each line,
+    or with ``every_field`` every whitespace-separated field (GCTB's and PLINK 1.9's reading:
+    ``rs1 rs2 rs3`` on one line lists three SNPs; the other fields of a multi-column file,
+    alleles or numbers, match no SNP id). ``every_field=None``: every field for a path given
+    to ``bayesmix-gctb`` (:class:`~bayesmix.io.files.GctbRules`), else the first."""
+    if every_field is None:
+        every_field = gctb_rules(path)
     with open_text(path) as fh:
+        if every_field:
+            return {field for line in fh for field in line.split()}
         return {line.split()[0] for line in fh if line.strip()}
 
 

@@ -2,7 +2,9 @@
 
 Shared by the genotype reader (:mod:`bayesmix.io.plink`) and the harmonisation of summary
 statistics (:mod:`bayesmix.io.harmonise`) for ``--exclude-mhc`` and ``--exclude-region``.
-Positions are 1-based and regions inclusive of both ends.
+Positions are 1-based and regions inclusive of both ends, except in region files given to
+``bayesmix-gctb``, which are read as GCTB reads them: a region covers the positions strictly
+between its start and end (:class:`~bayesmix.io.files.GctbRules`).
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import pandas as pd
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import open_text
+from bayesmix.io.gctb_rules import gctb_rules
 from bayesmix.io.sumstats import strip_chr
 
-# 1-based inclusive coordinates of the extended MHC on chromosome 6.
-MHC_REGIONS = {"hg19": ("6", 28_477_797, 33_448_354), "hg38": ("6", 28_510_120, 33_480_577)}
+# 1-based inclusive coordinates of the extended MHC on chromosome 6, and GCTB's MHC (its
+# --exclude-mhc: 28 Mb < bp < 34 Mb on chromosome 6, whatever the build)
+MHC_REGIONS = {"hg19": ("6", 28_477_797, 33_448_354), "hg38": ("6", 28_510_120, 33_480_577),
+               "gctb": ("6", 28_000_001, 33_999_999)}
 # PLINK 1 numeric codes of the non-autosomes, so "X" in one file matches "23" in another.
 PLINK_CHROM_CODES = {"X": "23", "Y": "24", "XY": "25", "MT": "26", "M": "26"}
 
@@ -40,8 +45,12 @@ def read_regions(path) -> pd.DataFrame:
     or end. Positions are integers; a number written with a decimal point or exponent is
     accepted when it is a whole number (``16000000.0``, ``1.6e7``). Anything else (a
     fraction, thousands separators, a word) is an error naming the file, line and column, so
-    no region is dropped silently. Returns columns chr (str), start, end (int64).
+    no region is dropped silently. Returns columns chr (str), start, end (int64), 1-based and
+    inclusive: for a file given to ``bayesmix-gctb`` (:class:`~bayesmix.io.files.GctbRules`)
+    each region is GCTB's open interval (start, end), i.e. start + 1 .. end - 1, and a region
+    with nothing strictly inside is left out.
     """
+    open_ends = gctb_rules(path)
     path = Path(os.fspath(path))
     rows = []
     with open_text(path) as fh:
@@ -56,6 +65,10 @@ def read_regions(path) -> pd.DataFrame:
             start, end = (_position(fields[k], path, lineno, k + 1) for k in (1, 2))
             if end < start:
                 raise InputError(f"region end {end} is before its start {start}", path, lineno, 3)
+            if open_ends:
+                start, end = start + 1, end - 1
+                if end < start:
+                    continue
             rows.append((chrom_code(fields[0]), start, end))
     return pd.DataFrame(rows, columns=["chr", "start", "end"]).astype(
         {"chr": str, "start": np.int64, "end": np.int64})
