@@ -454,8 +454,9 @@ class SlabScalePlugIn(BurnInPlugIn):
     ScaledInvChi2 prior reads) is set to ``alphabet.slab_scale_at(point, V)``, V the mean
     GenVar of the iterations that set it so far, and at the last burn-in iteration to the
     mean of the scales set: after burn-in it is held, and every step targets one fixed
-    density. It is the last step of an iteration, so it reads that iteration's state, as
-    GCTB does. The burn-in is the adaptation period (GCTB's is its first 2,000 iterations,
+    density. It is the last step of an iteration, reading that iteration's state as GCTB
+    does, except in robust SBayes, where it reads the previous iteration's with the LD
+    plug-ins (:func:`~bayesmix.inference.sbayes_gibbs.make_sbayes_steps`). The burn-in is the adaptation period (GCTB's is its first 2,000 iterations,
     whatever the burn-in). While the mean GenVar is not positive (no effects yet) the scale
     is left as it is.
     """

@@ -265,9 +265,11 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     With the robust setting's LD-sampling plug-ins, :class:`LDSamplingRatioPlugIn` first; then
     the effects sweep, then per other free variable the first step that recognises its
     prior (the summary-data residual variance, then the alphabet's conjugate steps), else
-    the alphabet's choice for other variables (:func:`bayesmix.inference.effect_steps.choose_step`);
-    last :class:`~bayesmix.inference.gibbs.SlabScalePlugIn` where sig2_beta's prior scale
-    adapts.
+    the alphabet's choice for other variables (:func:`bayesmix.inference.effect_steps.choose_step`).
+    Where sig2_beta's prior scale adapts, :class:`~bayesmix.inference.gibbs.SlabScalePlugIn`
+    runs right after the LD-sampling plug-ins, so that both read the previous iteration's
+    effects and share one GenVar (a quadratic form with the LD, more than a sweep's cost;
+    :meth:`SummaryResiduals.genetic_variance`), or last without them (GenVar from r).
     """
     model = sbayes.model
     residuals = SummaryResiduals(sbayes)
@@ -277,13 +279,15 @@ def make_sbayes_steps(sbayes, *, rng=None) -> list[BlockedStep]:
     seeds = np.random.default_rng(rng).spawn(len(others) + 2)
     steps = [SBayesEffectsGibbs([model["beta"], model["comp"]], alphabet=sbayes,
                                 residuals=residuals, model=model, rng=seeds[0])]
+    slab_scale = slab_scale_plug_ins(sbayes, residuals)
     if sbayes.has_sampling_ratio:
         plug_ins = [model[SAMPLING_RATIO], model[SAMPLING_WEIGHT]]
-        steps.insert(0, LDSamplingRatioPlugIn(plug_ins, alphabet=sbayes, residuals=residuals,
-                                              model=model, rng=seeds[-1]))
+        steps[:0] = [LDSamplingRatioPlugIn(plug_ins, alphabet=sbayes, residuals=residuals,
+                                           model=model, rng=seeds[-1]), *slab_scale]
+        slab_scale = []
     candidates = (SBayesResidualVarianceGibbs,) + tuple(
         c for c in CONJUGATE_STEPS if c is not ResidualVarianceGibbs)
     for rv, seed in zip(others, seeds[1:]):
         chosen = choose_step(sbayes, rv, candidates)
         steps.append(chosen([rv], alphabet=sbayes, residuals=residuals, model=model, rng=seed))
-    return steps + slab_scale_plug_ins(sbayes, residuals)
+    return steps + slab_scale
