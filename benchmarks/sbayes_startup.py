@@ -21,7 +21,8 @@ start-up cost and peak memory.
    ``/tmp/before/.venv/bin/pip install -e /tmp/before``, then ``--python
    /tmp/before/.venv/bin/python``. A PYTHONPATH pointing at the other checkout does not
    work with an editable install: ``bayesmix.models`` would still come from this one) run the same command line ``--sbayes M --gwas-summary gwas.ma --mldm LIST
-   --chain-length L --burn-in B --thread 1``, each in its own process with numba, OpenMP, MKL
+   --chain-length L --burn-in B --thread 1`` (for R with GCTB 2.05's default prior given
+   explicitly, :data:`SBAYESR_PRIOR`), each in its own process with numba, OpenMP, MKL
    and OpenBLAS limited to one thread, alternating which tool goes first. The CPU time
    (user + system) and peak RSS come from the child's rusage (``os.wait4``, what
    ``/usr/bin/time -v`` reports); the load average is recorded before and after each run
@@ -142,14 +143,23 @@ def prepare_gctb_like(work: Path):
     (work / "gctb_like.mldm").write_text(written["ldm"] + "\n")
 
 
+#: SBayesR's prior, given to both tools: GCTB 2.05's own default (options.hpp), where
+#: bayesmix's default is GCTB 2.0's four components (0, 0.01, 0.1, 1); without it the two
+#: tools ran different models (benchmark labels up to s24_after), and the fifth component
+#: (0.001) holds thousands of small nonzero effects that each sweep updates
+SBAYESR_PRIOR = ["--gamma", "0,0.001,0.01,0.1,1", "--pi", "0.95,0.02,0.01,0.01,0.01"]
+
+
 def sbayes_arguments(work: Path, method: str, ld: str, length: int, out: Path) -> list[str]:
     listing = work / f"{ld}.mldm"
     if ld == "gctb_like":  # one matrix: --ldm (GCTB 2.05 stops silently on a one-line --mldm)
         gwas, ld_option = work / "gctb_like.ma", ["--ldm", listing.read_text().strip()]
     else:
         gwas, ld_option = work / "gwas.ma", ["--mldm", str(listing)]
-    return ["--sbayes", method, "--gwas-summary", str(gwas), *ld_option, "--chain-length",
-            str(length), "--burn-in", str(length // 5), "--thread", "1", "--out", str(out)]
+    prior = SBAYESR_PRIOR if method == "R" else []
+    return ["--sbayes", method, "--gwas-summary", str(gwas), *ld_option, *prior,
+            "--chain-length", str(length), "--burn-in", str(length // 5), "--thread", "1",
+            "--out", str(out)]
 
 
 def run_tool(tool: str, args, method: str, ld: str, length: int, tag: str) -> dict:
