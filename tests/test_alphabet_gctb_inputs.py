@@ -112,3 +112,23 @@ def test_bayesns_genotypes_are_standardised_as_gctbs_and_n_fixes_pi_at_gctbs_def
     assert main(["--bayes", "N", "--fix-pi", *common, "--out", str(out)]) == 0
     par = pd.read_csv(f"{out}.parRes", sep=r"\s+", skiprows=1, header=None, index_col=0)
     assert par.loc["Pi", 1] == pytest.approx(0.05) and par.loc["Pi", 2] == 0
+
+
+def test_default_bayesr_mixture_says_it_is_not_gctb_205s(phen, bfile22, tmp_path):
+    # GCTB 2.05's BayesR/SBayesR default is five components (options.hpp: gamma 0, 0.001,
+    # 0.01, 0.1, 1); bayesmix's is GCTB 2.0's four, so a 2.05 command without --gamma and
+    # --pi runs another prior: the log says so, and says nothing once either is given.
+    from bayesmix.cli.gctb import main
+
+    tmp, path, snps = phen
+    (tmp_path / "snps.txt").write_text("\n".join(snps[:200]) + "\n")
+    common = ["--bayes", "R", "--bfile", str(bfile22), "--pheno", str(path), "--extract",
+              str(tmp_path / "snps.txt"), "--chain-length", "20", "--burn-in", "5",
+              "--out-freq", "0"]
+    logs = {}
+    for name, extra in (("default", []), ("five", ["--gamma", "0,0.001,0.01,0.1,1", "--pi",
+                                                   "0.95,0.02,0.01,0.01,0.01"])):
+        assert main([*common, *extra, "--out", str(tmp_path / name)]) == 0
+        logs[name] = open(tmp_path / f"{name}.log").read()
+    assert "GCTB 2.05 defaults to five components" in logs["default"]
+    assert "GCTB 2.05" not in logs["five"] and "NumSnp5" in logs["five"]

@@ -131,6 +131,15 @@ def _need_statistics(invocation) -> None:
                          "--mgwas-summary LIST)")
 
 
+def _default_mixture_note(args, method: str, run_log) -> None:
+    """Say that BayesR/SBayesR's default mixture is GCTB 2.0's, not GCTB 2.05's, when neither
+    --gamma nor --pi is given (a GCTB 2.05 command without them runs five components)."""
+    if method == "R" and args.gamma is None and args.pi is None:
+        run_log.say("note: the mixture is GCTB 2.0's default, gamma 0,0.01,0.1,1 with pi "
+                    "0.95,0.02,0.02,0.01; GCTB 2.05 defaults to five components: for its "
+                    "model give --gamma 0,0.001,0.01,0.1,1 --pi 0.95,0.02,0.01,0.01,0.01")
+
+
 def run_alphabet(invocation, run_log) -> int:
     """BayesB/C/S/R/N/NS on PLINK genotypes: load, sample, write GCTB outputs."""
     from bayesmix.inference.gibbs import make_steps
@@ -160,6 +169,7 @@ def run_alphabet(invocation, run_log) -> int:
                 f"{data.design.shape[1]} fixed effects ({', '.join(data.design_columns)}); "
                 f"genotypes {'standardised' if standardize else 'centred (per-allele effects)'}"
                 f", {data.genotypes.nbytes / 2**20:.1f} MiB in memory")
+    _default_mixture_note(args, prior.method, run_log)
     run_log.say(f"Running Bayes{prior.method}: {_chain_description(settings, args)}")
     run_log.say()
     _check_space(args, model, prior, settings)
@@ -201,6 +211,7 @@ def run_sbayes(invocation, run_log) -> int:
     model = SBayesModel(data, prior, robust=not args.no_robust, ridge=args.ld_ridge,
                         min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
                         parallel_blocks=parallel_blocks, ld_layout=args.ld_layout)
+    _default_mixture_note(args, args.sbayes, run_log)
     run_log.say(f"\nSBayes{args.sbayes}: {model.robust_description()}; LD layout "
                 f"{model.ld_layout}; {_chain_description(settings, args)}.")
     run_log.say()
