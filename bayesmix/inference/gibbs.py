@@ -50,9 +50,9 @@ from bayesmix.inference.conjugacy import (ValueSpace, beta_or_dirichlet, constan
                                           direct_children, is_scale_of, weights_role)
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.step_base import Adaptive, AlphabetStep, BurnInPlugIn, PlugInState
-from bayesmix.models.alphabet import SLAB_SCALE
 from bayesmix.kernels.gibbs import (slab_sum_of_squares, sweep_nested_windows,
                                      sweep_normal_mixture)
+from bayesmix.models.alphabet import SLAB_SCALE
 
 
 class Residuals:
@@ -456,9 +456,9 @@ class SlabScalePlugIn(BurnInPlugIn):
     mean of the scales set: after burn-in it is held, and every step targets one fixed
     density. It is the last step of an iteration, reading that iteration's state as GCTB
     does, except in robust SBayes, where it reads the previous iteration's with the LD
-    plug-ins (:func:`~bayesmix.inference.sbayes_gibbs.make_sbayes_steps`). The burn-in is the adaptation period (GCTB's is its first 2,000 iterations,
-    whatever the burn-in). While the mean GenVar is not positive (no effects yet) the scale
-    is left as it is.
+    plug-ins (:func:`~bayesmix.inference.sbayes_gibbs.make_sbayes_steps`). The burn-in is
+    the adaptation period (GCTB's is its first 2,000 iterations, whatever the burn-in).
+    While the mean GenVar is not positive (no effects yet) the scale is left as it is.
     """
 
     name = "slab_scale_plug_in"
@@ -518,8 +518,8 @@ def make_steps(alphabet, *, rng=None) -> list[BlockedStep]:
     variables of a composed effect prior, else :class:`MarkovBlanketMetropolis`
     (:func:`bayesmix.inference.effect_steps.choose_step`); BayesS/NS add the joint
     :class:`ShapeScaleMetropolis` move of (S, sig2_beta), and last :class:`SlabScalePlugIn`
-    where sig2_beta's prior scale adapts. Random generators are spawned from ``rng`` (pm.sample and the chain driver re-seed them
-    per chain through ``setup_chain``).
+    where sig2_beta's prior scale adapts. Random generators are spawned from ``rng``
+    (pm.sample and the chain driver re-seed them per chain through ``setup_chain``).
     """
     model = alphabet.model
     residuals = Residuals(alphabet)

@@ -26,9 +26,9 @@ from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVar
                                       shared_or_snp_weights, slab_scale_plug_ins)
 from bayesmix.kernels.random import sweep_streams
 from bayesmix.kernels.sbayes import mixture_terms, snp_weight_terms
-from bayesmix.models.alphabet import SLAB_SCALE
 from bayesmix.kernels.sbayes_eigen import (block_sums_of_squares, eigen_fitted, eigen_sweep,
                                            eigen_sweep_threads)
+from bayesmix.models.alphabet import SLAB_SCALE
 
 
 class EigenResiduals:
