@@ -303,7 +303,7 @@ ld = LDMatrix.load(cache, mmap=False)
 data = prepare_summary_data(pd.read_pickle(cache + ".sumstats.pkl"), ld)
 load_seconds = time.perf_counter() - t0
 t0 = time.perf_counter()
-model = SBayesModel(data, "R")  # GCTB's default pi (0.95, 0.02, 0.02, 0.01), gamma (0, .01, .1, 1)
+model = SBayesModel(data, "R")  # GCTB 2.0's documented pi (0.95, 0.02, 0.02, 0.01), gamma (0, .01, .1, 1)
 setup_seconds = time.perf_counter() - t0
 burn = 20
 settings = ChainSettings(chain_length=iterations + burn, burn_in=burn, thin=1, out_freq=0, seed=1)

@@ -143,10 +143,10 @@ def prepare_gctb_like(work: Path):
     (work / "gctb_like.mldm").write_text(written["ldm"] + "\n")
 
 
-#: SBayesR's prior, given to both tools: GCTB 2.05's own default (options.hpp), where
-#: bayesmix's default is GCTB 2.0's four components (0, 0.01, 0.1, 1); without it the two
-#: tools ran different models (benchmark labels up to s24_after), and the fifth component
-#: (0.001) holds thousands of small nonzero effects that each sweep updates
+#: SBayesR's prior, given to both tools: GCTB 2.05's own default (options.hpp), also
+#: bayesmix-gctb's since session 25; up to label s24_after bayesmix's default was GCTB 2.0's
+#: four components (0, 0.01, 0.1, 1), so the two tools ran different models, and the fifth
+#: component (0.001) holds thousands of small nonzero effects that each sweep updates
 SBAYESR_PRIOR = ["--gamma", "0,0.001,0.01,0.1,1", "--pi", "0.95,0.02,0.01,0.01,0.01"]
 
 

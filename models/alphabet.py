@@ -60,15 +60,18 @@ from bayesmix.distributions.graph import NumpyProgram, small_graph_mode
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
 from bayesmix.kernels.gibbs import annotation_softmax, component_counts
+from bayesmix.models.gctb_defaults import GCTB_GAMMA, GCTB_HSQ, GCTB_PI_R
 from bayesmix.prepare.alphabet_data import AlphabetData
 
 METHODS = ("B", "C", "S", "R", "N", "NS")
 NESTED = {"N": "C", "NS": "S"}
-DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)
+DEFAULT_GAMMA = (0.0, 0.01, 0.1, 1.0)  # BayesR's four components (GCTB 2.0's documented default)
 DEFAULT_PI_R = (0.95, 0.02, 0.02, 0.01)
 DEFAULT_PI = 0.05
 DEFAULT_PI_WINDOW = DEFAULT_PI  # BayesN/NS: share of windows with an effect (GCTB: --pi)
 DEFAULT_HSQ = 0.5
+# BayesR's starting weights when none are given, by number of components
+DEFAULT_PI_R_BY_K = {len(DEFAULT_PI_R): DEFAULT_PI_R, len(GCTB_PI_R): GCTB_PI_R}
 # what ``hyperpriors`` can replace: random variables (callable(name) -> random variable) and
 # the two pieces of the effect prior (callable(default) -> PyMC expression)
 PRIOR_VARIABLES = ("pi", "sig2_beta", "sig2_e", "S", "snp_var", "pi_window")
@@ -87,11 +90,14 @@ class AlphabetPrior:
 
     method : one of B, C, S, R (``--bayes``).
     pi : starting value(s) of the mixture weights (``--pi``): the non-zero share for B/C/S,
-        the K weights for R; with ``fix_pi`` (``--fix-pi``) they are not sampled. For N/NS, as
-        in GCTB, ``pi`` is the share of WINDOWS with an effect (default start 0.5, Beta(1, 1)
-        prior; ``fix_pi`` fixes it).
-    gamma : R's component variance multipliers (``--gamma``), first 0.
-    hsq : starting heritability (``--hsq``) that sets the starting values and prior scales.
+        the K weights for R (default :data:`DEFAULT_PI_R_BY_K` for 4 or 5 components, else
+        equal); with ``fix_pi`` (``--fix-pi``) they are not sampled. For N/NS, as in GCTB,
+        ``pi`` is the share of WINDOWS with an effect (default start 0.05, Beta(1, 1) prior;
+        ``fix_pi`` fixes it).
+    gamma : R's component variance multipliers (``--gamma``), first 0 (default
+        :data:`DEFAULT_GAMMA`, four components; :meth:`gctb` takes GCTB 2.05's five).
+    hsq : starting heritability (``--hsq``) that sets the starting values and prior scales
+        (default 0.5; GCTB 2.05's is 0.1, :meth:`gctb`).
     S : starting value of BayesS's S (``--S``).
     nu_beta, nu_e : degrees of freedom of the scaled-inv-chi2 priors of sig2_beta, sig2_e.
     nu_snp : BayesB's degrees of freedom of the SNP variances (t slab).
@@ -113,6 +119,14 @@ class AlphabetPrior:
     pi_snp: float | None = None
     fix_pi_snp: bool = False
 
+    @classmethod
+    def gctb(cls, method: str, **settings) -> "AlphabetPrior":
+        """The prior with GCTB 2.05's defaults for what ``settings`` leaves out: starting hsq
+        :data:`GCTB_HSQ`, and for R the five components :data:`GCTB_GAMMA` (``bayesmix-gctb``'s
+        defaults)."""
+        defaults = {"hsq": GCTB_HSQ, "gamma": GCTB_GAMMA if str(method).upper() == "R" else None}
+        return cls(method, **{**defaults, **settings})
+
     def __post_init__(self):
         self.method = str(self.method).upper()
         if self.method not in METHODS:
@@ -129,7 +143,7 @@ class AlphabetPrior:
             self.pi_window_start  # validated here, at argument time
         self.pi_values  # and so are --pi (--pi-snp) and --gamma
         if (self.method == "R" and self.fix_pi and self.pi is None
-                and len(self.gamma_values) != len(DEFAULT_PI_R)):
+                and len(self.gamma_values) not in DEFAULT_PI_R_BY_K):
             raise InputError(f"--fix-pi keeps the mixture weights at --pi, which has no default "
                              f"for {len(self.gamma_values)} --gamma values (equal weights would "
                              f"be fixed): give --pi with {len(self.gamma_values)} values")
@@ -172,10 +186,12 @@ class AlphabetPrior:
         share inside windows, ``pi_snp``)."""
         k = len(self.gamma_values)
         if self.method == "R":
-            pi = DEFAULT_PI_R if self.pi is None and k == 4 else self.pi
+            pi = DEFAULT_PI_R_BY_K.get(k) if self.pi is None else self.pi
             pi = np.full(k, 1.0 / k) if pi is None else np.atleast_1d(np.asarray(pi, np.float64))
             if pi.shape != (k,):
-                raise InputError(f"--pi needs {k} values (one per --gamma value), got {len(pi)}")
+                raise InputError(f"--pi needs {k} values, one per --gamma value "
+                                 f"({','.join(f'{g:g}' for g in self.gamma_values)}), got "
+                                 f"{len(pi)}")
         else:
             name = "--pi-snp" if self.nested else "--pi"
             start = self.pi_snp if self.nested else self.pi

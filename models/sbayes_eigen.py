@@ -37,20 +37,10 @@ from bayesmix.ops.sbayes_eigen import eigen_loglik
 from bayesmix.prepare.eigen_data import EigenSummaryData
 
 BLOCK_VARIANCE = "sig2_e"  # the per-block residual variances (dims "block")
-# GCTB's defaults for SBayesR/RC on eigen LD: five components (its starting hsq of 0.1 is
-# the default of bayesmix-gctb's --hsq there)
-EIGEN_GAMMA = (0.0, 0.001, 0.01, 0.1, 1.0)
-EIGEN_PI = (0.95, 0.02, 0.01, 0.01, 0.01)
-
-
 def eigen_prior(method: str) -> AlphabetPrior:
-    """GCTB's prior settings on eigen LD for ``method``: starting hsq 0.1, and for R (and RC)
-    the five components :data:`EIGEN_GAMMA` with starting weights :data:`EIGEN_PI` (the
-    defaults of ``bayesmix-gctb --ldm-eigen``)."""
-    method = "R" if method == "RC" else method
-    if method == "R":
-        return AlphabetPrior("R", gamma=EIGEN_GAMMA, pi=EIGEN_PI, hsq=0.1)
-    return AlphabetPrior(method, hsq=0.1)
+    """GCTB 2.05's prior settings for ``method`` (RC: R's), the defaults of ``bayesmix-gctb
+    --ldm-eigen``: starting hsq 0.1, and for R five components (:meth:`AlphabetPrior.gctb`)."""
+    return AlphabetPrior.gctb("R" if method == "RC" else method)
 
 
 class SBayesEigenModel(SummaryAlphabetModel):

@@ -477,10 +477,9 @@ def probes(w) -> dict:
                                            ("make-full-ldm", "make-sparse-ldm",
                                             "make-shrunk-ldm")})
     P[G, "--maf"] = Probe(["--maf", "0.2"])
-    P[G, "--pi"] = Probe(["--pi", "0.2"], only={
-        "bayes-R": ["--pi", "0.8,0.1,0.05,0.05"], "sbayes-R": ["--pi", "0.8,0.1,0.05,0.05"],
-        **{a: ["--pi", "0.8,0.1,0.05,0.03,0.02"] for a in ("sbayes-eigen-R",
-                                                           "sbayes-eigen-RC")}})
+    P[G, "--pi"] = Probe(["--pi", "0.2"], only={  # R: GCTB 2.05's five default components
+        a: ["--pi", "0.8,0.1,0.05,0.03,0.02"] for a in ("bayes-R", "sbayes-R", "sbayes-eigen-R",
+                                                        "sbayes-eigen-RC")})
     P[G, "--pi-snp"] = Probe(["--pi-snp", "0.3"])
     P[G, "--fix-pi-snp"] = Probe(["--fix-pi-snp"])
     P[G, "--gamma"] = Probe(["--gamma", "0,0.001,0.01,0.1"])

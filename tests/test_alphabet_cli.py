@@ -98,7 +98,7 @@ def test_bayes_r_gctb_options_and_bad_input(simulated, bfile22, capsys):
     rc = main(["--bfile", str(bfile22), "--pheno", str(tmp / "sim.phen"), "--bayes", "R",
                "--pi", "0.9,0.1", "--out", str(tmp / "bad")])
     assert rc == 1
-    assert "--pi needs 4 values" in capsys.readouterr().err
+    assert "--pi needs 5 values" in capsys.readouterr().err  # GCTB 2.05's five --gamma values
 
 
 @pytest.mark.slow

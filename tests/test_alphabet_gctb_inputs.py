@@ -5,6 +5,8 @@ input files themselves; the paths come from the command line's own parser, so th
 if an option stops marking its file for GCTB's rules.
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,10 +116,11 @@ def test_bayesns_genotypes_are_standardised_as_gctbs_and_n_fixes_pi_at_gctbs_def
     assert par.loc["Pi", 1] == pytest.approx(0.05) and par.loc["Pi", 2] == 0
 
 
-def test_default_bayesr_mixture_says_it_is_not_gctb_205s(phen, bfile22, tmp_path):
-    # GCTB 2.05's BayesR/SBayesR default is five components (options.hpp: gamma 0, 0.001,
-    # 0.01, 0.1, 1); bayesmix's is GCTB 2.0's four, so a 2.05 command without --gamma and
-    # --pi runs another prior: the log says so, and says nothing once either is given.
+def test_default_bayesr_prior_is_gctb_205s(phen, bfile22, tmp_path, capsys):
+    # GCTB 2.05's defaults (options.hpp lines 177 and 206-209): starting hsq 0.1, BayesR with
+    # five components, gamma 0, 0.001, 0.01, 0.1, 1 and pi 0.95, 0.02, 0.01, 0.01, 0.01. A
+    # command without them runs exactly the chain of one that spells them out; a four-value
+    # --pi without --gamma is refused, as GCTB refuses it.
     from bayesmix.cli.gctb import main
 
     tmp, path, snps = phen
@@ -125,10 +128,12 @@ def test_default_bayesr_mixture_says_it_is_not_gctb_205s(phen, bfile22, tmp_path
     common = ["--bayes", "R", "--bfile", str(bfile22), "--pheno", str(path), "--extract",
               str(tmp_path / "snps.txt"), "--chain-length", "20", "--burn-in", "5",
               "--out-freq", "0"]
-    logs = {}
-    for name, extra in (("default", []), ("five", ["--gamma", "0,0.001,0.01,0.1,1", "--pi",
-                                                   "0.95,0.02,0.01,0.01,0.01"])):
+    spelled = ["--gamma", "0,0.001,0.01,0.1,1", "--pi", "0.95,0.02,0.01,0.01,0.01", "--hsq", "0.1"]
+    for name, extra in (("default", []), ("spelled", spelled)):
         assert main([*common, *extra, "--out", str(tmp_path / name)]) == 0
-        logs[name] = open(tmp_path / f"{name}.log").read()
-    assert "GCTB 2.05 defaults to five components" in logs["default"]
-    assert "GCTB 2.05" not in logs["five"] and "NumSnp5" in logs["five"]
+    default, spelled_out = (open(tmp_path / f"{name}.parRes").read()
+                            for name in ("default", "spelled"))
+    assert "NumSnp5" in default and default == spelled_out
+    assert open(tmp_path / "default.snpRes").read() == open(tmp_path / "spelled.snpRes").read()
+    assert main([*common, "--pi", "0.95,0.02,0.02,0.01", "--out", str(tmp_path / "four")]) == 1
+    assert re.search(r"--pi needs 5 values.*\(0,0.001,0.01,0.1,1\)", capsys.readouterr().err)

@@ -248,7 +248,7 @@ def test_resume_refuses_changed_inputs_and_settings_naming_them(trait, bfile22, 
         return err[0]
 
     assert "give --resume" in refused([])
-    assert "--hsq: 0.5 in the checkpoint, now 0.3" in refused(["--resume", "--hsq", "0.3"])
+    assert "--hsq: 0.1 in the checkpoint, now 0.3" in refused(["--resume", "--hsq", "0.3"])
     assert "--seed" in refused(["--resume", "--seed", "7"])
     (trait / "few.snps").write_text("\n".join((trait / "snps.txt").read_text().split()[:5]))
     message = refused(["--resume", "--exclude", str(trait / "few.snps")])

@@ -31,6 +31,7 @@ from bayesmix.cli.options import (CommandSpec, dask_options, finite_float, float
                                   probability, snp_range, unit_interval)
 from bayesmix.errors import InputError
 from bayesmix.io.gctb_rules import GctbRules
+from bayesmix.models.gctb_defaults import GCTB_HSQ
 
 BAYES = ("bayes-B", "bayes-C", "bayes-S", "bayes-R", "bayes-N", "bayes-NS")
 SBAYES = ("sbayes-C", "sbayes-R", "sbayes-S")
@@ -242,10 +243,9 @@ OPTIONS = [
     # ----------------------------------------------------------------- model
     option("--pi", applies=MCMC, group=MODEL, type=float_list, metavar="P[,P...]",
            help="starting mixture weights: the non-zero share for B/C/S (one value, default "
-                "0.05), the "
-                "K weights of R (default 0.95,0.02,0.02,0.01; on eigen LD, as GCTB, "
-                "0.95,0.02,0.01,0.01,0.01), the share of windows with an effect for N/NS "
-                "(default 0.05, as GCTB)"),
+                "0.05), the K weights of R (default, as GCTB 2.05, 0.95,0.02,0.01,0.01,0.01; "
+                "0.95,0.02,0.02,0.01 with four --gamma values), the share of windows with an "
+                "effect for N/NS (default 0.05, as GCTB)"),
     option("--pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, type=probability,
            help="starting share of SNPs with an effect inside windows with one (0.05)"),
     option("--fix-pi-snp", applies=("bayes-N", "bayes-NS"), group=MODEL, action="store_true",
@@ -253,13 +253,11 @@ OPTIONS = [
     option("--gamma", applies=("bayes-R", "sbayes-R", "sbayes-eigen-R", "sbayes-eigen-RC"),
            group=MODEL, type=float_list,
            metavar="G,G,...", help="component variances relative to sig2_beta, first 0 "
-                                   "(default 0,0.01,0.1,1; on eigen LD, as GCTB, "
-                                   "0,0.001,0.01,0.1,1)"),
-    option("--hsq", applies=MCMC, default={**{a: 0.5 for a in BAYES + SBAYES},
-                                           **{a: 0.1 for a in SBAYES_EIGEN}},
-           group=MODEL, type=probability,
+                                   "(default, as GCTB 2.05, 0,0.001,0.01,0.1,1; GCTB 2.0's "
+                                   "documented default was 0,0.01,0.1,1)"),
+    option("--hsq", applies=MCMC, default=GCTB_HSQ, group=MODEL, type=probability,
            help="starting heritability: sets the starting values and prior scales (default "
-                "0.5; on eigen LD, as GCTB, 0.1)"),
+                "0.1, as GCTB 2.05)"),
     option("--S", applies=("bayes-S", "bayes-NS", "sbayes-S", "sbayes-eigen-S"), default=0.0,
            group=MODEL,
            type=finite_float, dest="S", help="starting value of S (per-allele effect "

@@ -131,15 +131,6 @@ def _need_statistics(invocation) -> None:
                          "--mgwas-summary LIST)")
 
 
-def _default_mixture_note(args, method: str, run_log) -> None:
-    """Say that BayesR/SBayesR's default mixture is GCTB 2.0's, not GCTB 2.05's, when neither
-    --gamma nor --pi is given (a GCTB 2.05 command without them runs five components)."""
-    if method == "R" and args.gamma is None and args.pi is None:
-        run_log.say("note: the mixture is GCTB 2.0's default, gamma 0,0.01,0.1,1 with pi "
-                    "0.95,0.02,0.02,0.01; GCTB 2.05 defaults to five components: for its "
-                    "model give --gamma 0,0.001,0.01,0.1,1 --pi 0.95,0.02,0.01,0.01,0.01")
-
-
 def run_alphabet(invocation, run_log) -> int:
     """BayesB/C/S/R/N/NS on PLINK genotypes: load, sample, write GCTB outputs."""
     from bayesmix.inference.gibbs import make_steps
@@ -149,8 +140,8 @@ def run_alphabet(invocation, run_log) -> int:
     args = invocation.args
     started = time.time()
     settings = _chain_settings(invocation, run_log)
-    prior = AlphabetPrior(args.bayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi", "wind",
-                                                 "pi_snp", "fix_pi_snp"))
+    prior = AlphabetPrior.gctb(args.bayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi",
+                                                      "wind", "pi_snp", "fix_pi_snp"))
     standardize = not (args.unscale_genotype or prior.method == "S")  # GCTB: S, not NS
     filters = SampleSnpFilters(keep=args.keep, remove=args.remove, extract=args.extract,
                                exclude=args.exclude, chrom=args.chrom,
@@ -169,7 +160,6 @@ def run_alphabet(invocation, run_log) -> int:
                 f"{data.design.shape[1]} fixed effects ({', '.join(data.design_columns)}); "
                 f"genotypes {'standardised' if standardize else 'centred (per-allele effects)'}"
                 f", {data.genotypes.nbytes / 2**20:.1f} MiB in memory")
-    _default_mixture_note(args, prior.method, run_log)
     run_log.say(f"Running Bayes{prior.method}: {_chain_description(settings, args)}")
     run_log.say()
     _check_space(args, model, prior, settings)
@@ -188,8 +178,7 @@ def run_sbayes(invocation, run_log) -> int:
     started = time.time()
     _need_statistics(invocation)
     settings = _chain_settings(invocation, run_log)
-    prior = AlphabetPrior(args.sbayes, pi=args.pi,
-                          **_present(args, "gamma", "hsq", "S", "fix_pi"))
+    prior = AlphabetPrior.gctb(args.sbayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi"))
     if args.ldm is None and args.mldm is None:
         raise InputError(f"{invocation.label} needs an LD matrix: --ldm LD or --mldm LIST")
     parallel_blocks = args.thread > 1 and args.chains == 1
@@ -211,7 +200,6 @@ def run_sbayes(invocation, run_log) -> int:
     model = SBayesModel(data, prior, robust=not args.no_robust, ridge=args.ld_ridge,
                         min_eigenvalue=args.min_eigenvalue, unscaled=args.unscale_genotype,
                         parallel_blocks=parallel_blocks, ld_layout=args.ld_layout)
-    _default_mixture_note(args, args.sbayes, run_log)
     run_log.say(f"\nSBayes{args.sbayes}: {model.robust_description()}; LD layout "
                 f"{model.ld_layout}; {_chain_description(settings, args)}.")
     run_log.say()
@@ -228,7 +216,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     from bayesmix.inference.sbayes_eigen_gibbs import make_eigen_steps
     from bayesmix.models.alphabet import AlphabetPrior
     from bayesmix.inference.eigen_noise import eigen_noise_data
-    from bayesmix.models.sbayes_eigen import EIGEN_GAMMA, EIGEN_PI, SBayesEigenModel
+    from bayesmix.models.sbayes_eigen import SBayesEigenModel
     from bayesmix.prepare.summary import load_eigen_data
 
     args = invocation.args
@@ -236,10 +224,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     _need_statistics(invocation)
     settings = _chain_settings(invocation, run_log)
     method = "R" if args.sbayes == "RC" else args.sbayes
-    pi, gamma = args.pi, args.gamma
-    if method == "R" and gamma is None:  # GCTB's five components on eigen LD
-        gamma, pi = EIGEN_GAMMA, EIGEN_PI if pi is None else pi
-    prior = AlphabetPrior(method, pi=pi, gamma=gamma, **_present(args, "hsq", "S", "fix_pi"))
+    prior = AlphabetPrior.gctb(method, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi"))
     if args.sbayes == "RC":
         _annotation_start_weights(prior)  # before any data is read
     selection = _summary_selection(args)
