@@ -154,6 +154,29 @@ def test_fam_with_a_duplicated_sample_is_refused(inputs, tmp_path, capsys):
     no_outputs(tmp_path / "run")
 
 
+@pytest.mark.parametrize("analysis", [["--bayes", "C", *CHAIN], ["--make-full-ldm"]])
+def test_bim_with_a_duplicated_snp_id_is_refused(inputs, tmp_path, capsys, analysis):
+    # GCTB stops on a duplicated SNP id ("Duplicate SNP ID found"): effects, SNP lists and LD
+    # are matched by id. Only ids among the analysed SNPs matter: line 5006 repeats the id
+    # of line 5005, both in --extract; the same damage outside it does not stop a run.
+    prefix = copy_bfile(inputs.bfile, tmp_path / "dup")
+    bim = Path(f"{prefix}.bim").read_text().splitlines(keepends=True)
+    bim[5005] = "\t".join([bim[5005].split()[0], bim[5004].split()[1], *bim[5005].split()[2:]])
+    bim[5005] += "\n"
+    Path(f"{prefix}.bim").write_text("".join(bim))
+    common = ["--bfile", str(prefix), "--pheno", str(inputs.dir / "y.phen")][
+        :2 if "--make-full-ldm" in analysis else 4]
+    rc = gctb_cli.main([*analysis, *common, "--extract", str(inputs.dir / "snps.txt"),
+                        "--out", str(tmp_path / "run")])
+    message = refused(capsys, rc, f"{prefix}.bim", 5006, 2)
+    assert message.startswith(f"SNP id {bim[5004].split()[1]} appears twice (first on line 5005)")
+    no_outputs(tmp_path / "run")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("\n".join(b.split()[1] for b in bim[6000:6050]) + "\n")
+    assert gctb_cli.main([*analysis, *common, "--extract", str(outside),
+                          "--out", str(tmp_path / "fine")]) == 0
+
+
 @pytest.mark.parametrize("option", ["--pheno", "--covar", "--dcovar"])
 def test_duplicated_sample_in_phenotype_or_covariates_is_refused(inputs, tmp_path, capsys,
                                                                  option):

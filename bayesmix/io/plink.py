@@ -26,13 +26,36 @@ FAM_COLUMNS = ["fid", "iid", "father", "mother", "sex", "pheno"]
 
 def read_bim(path) -> pd.DataFrame:
     """Read a ``.bim`` file: columns chr (str), snp, cm (float), bp (int), a1, a2 (upper case)."""
+    return _read_bim_lines(path)[0]
+
+
+def _read_bim_lines(path) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`read_bim` and the 1-based file line of each row."""
     path = Path(path)
-    table, _ = _read_whitespace_table(path, BIM_COLUMNS, {"cm": float, "bp": np.int64})
+    table, lines = _read_whitespace_table(path, BIM_COLUMNS, {"cm": float, "bp": np.int64})
     table["chr"] = table["chr"].astype(str)
     for col in ("a1", "a2"):
         table[col] = table[col].astype(str).str.upper()
     table.attrs["path"] = str(path)
-    return table
+    return table, lines
+
+
+def _refuse_duplicate_snp_ids(bim: pd.DataFrame, lines: np.ndarray, analysed: np.ndarray,
+                              path: Path) -> None:
+    """An id listed twice among the ``analysed`` SNPs of a ``.bim`` is an :class:`InputError`
+    naming both lines (column 2), as GCTB refuses it: outputs, SNP lists and LD are matched by
+    id, so each must name one SNP."""
+    ids = bim["snp"].to_numpy()[analysed]
+    copies = pd.Series(ids).duplicated().to_numpy()
+    if not copies.any():
+        return
+    rows = np.flatnonzero(analysed)
+    second = int(np.flatnonzero(copies)[0])
+    first = int(np.flatnonzero(ids == ids[second])[0])
+    raise InputError(f"SNP id {ids[second]} appears twice (first on line {lines[rows[first]]}); "
+                     "SNP ids must be unique: give the copies distinct ids (plink2 "
+                     "--set-all-var-ids) or leave them out with --exclude", path,
+                     int(lines[rows[second]]), 2)
 
 
 def read_fam(path) -> pd.DataFrame:
@@ -165,6 +188,7 @@ class Genotypes:
         drop_monomorphic: bool = False,
         block_size: int = 2048,
         progress: bool = False,
+        unique_snp_ids: bool = True,
     ) -> "Genotypes":
         """Open ``prefix.bed/.bim/.fam`` and apply filters.
 
@@ -184,6 +208,9 @@ class Genotypes:
         block_size : SNPs per block in the frequency pass.
         progress : progress of the frequency pass (:mod:`bayesmix.progress`: True = a bar on
             a terminal, log lines elsewhere; False = nothing).
+        unique_snp_ids : refuse a SNP id listed twice among the SNPs the id, chromosome and
+            region filters keep (an :class:`InputError` naming both lines), as GCTB does;
+            False for a table matched by position.
         """
         from bed_reader import open_bed
 
@@ -194,7 +221,7 @@ class Genotypes:
         for path in paths.values():
             if not path.exists():
                 raise InputError("file not found", path)
-        bim = read_bim(paths["bim"])
+        bim, bim_lines = _read_bim_lines(paths["bim"])
         fam = read_fam(paths["fam"])
         _check_bed_size(paths["bed"], len(fam), len(bim))
 
@@ -241,6 +268,8 @@ class Genotypes:
                 counts[f"SNPs in the {rule}" if rule.startswith("MHC") else f"SNPs in {rule}"] = \
                     int((snp_mask & inside).sum())
                 snp_mask &= ~inside
+        if unique_snp_ids:
+            _refuse_duplicate_snp_ids(bim, bim_lines, snp_mask, paths["bim"])
 
         bed = open_bed(paths["bed"], count_A1=True, iid_count=len(fam), sid_count=len(bim),
                        properties=_bed_properties(fam, bim), num_threads=1)
@@ -344,7 +373,7 @@ def reference_snps(prefix, *, progress: bool = False) -> pd.DataFrame:
     tables = []
     for p in prefixes:
         if Path(f"{p}.bed").exists() and Path(f"{p}.fam").exists():
-            tables.append(Genotypes.open(p, progress=progress).snps)
+            tables.append(Genotypes.open(p, progress=progress, unique_snp_ids=False).snps)
         else:
             tables.append(read_bim(f"{p}.bim"))
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
