@@ -153,10 +153,16 @@ MAX_VP_RATIO = 4.0
 phenotypic variance is 4 times above (or below) the median claims, with a sane SE, to explain
 3/4 of the trait's variance alone (b*^2 = 1 - 1/4; see the function's docstring)."""
 
+N_OUTLIER_SD = 3.0
+"""Default of ``n_outlier_sd`` in :func:`prepare_summary_data`: GCTB's SBayes on an LD matrix
+(``--ldm`` / ``--mldm``) always drops SNPs whose per-SNP N is more than 3 SD from the median N
+(``Data::readGwasSummaryFile`` with ``removeOutlierN`` true, gctb.cpp's ``inputSnpInfo``)."""
+
 
 def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool = False,
                          rsq: float | None = None, ld_in_sample: bool | None = None,
                          max_vp_ratio: float | None = MAX_VP_RATIO,
+                         n_outlier_sd: float | None = N_OUTLIER_SD,
                          **harmonise_options) -> SummaryData:
     """Harmonise GWAS statistics to ``ld`` and build the summary-data normal equations.
 
@@ -188,6 +194,12 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
         BETA/SE (z-only files) are not tested. Not applied with ``impute_n``: a per-SNP N off
         by a factor shifts V_j by that factor, and --impute-n replaces N (making every V_j
         equal to Vp) and drops its own outliers.
+    n_outlier_sd : drop, and count in the QC report, SNPs whose N (the file's) is more than
+        this many SD from the median N (harmonisation rule 14: GCTB's median, the upper
+        middle value, and population SD over the SNPs still kept; None: keep them). GCTB's
+        SBayes on an LD matrix always applies this with 3 SD, after matching the alleles and
+        after ``--p-value``, before ``--impute-n`` (a file with one N for every SNP loses
+        nothing: its SD is 0).
     **harmonise_options : passed to :func:`bayesmix.io.harmonise.harmonise` (exclude_mhc,
         exclude_regions, keep_ambiguous, min_maf, max_freq_diff, ...). Frequencies missing
         from the statistics are taken from the LD reference.
@@ -202,7 +214,7 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
     require_sample_size(sumstats, "add an N column, or write a .ma with N (bayesmix munge "
                         "--n N)")
     options = {"fill_freq": True, "max_vp_ratio": None if impute_n else max_vp_ratio,
-               **harmonise_options}
+               "n_outlier_sd": n_outlier_sd, **harmonise_options}
     aligned, report = harmonise(sumstats, ld.snps, impute_n=impute_n, **options)
     if aligned.empty:
         raise InputError("no SNP left after matching the summary statistics to the LD matrix "
