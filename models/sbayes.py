@@ -132,8 +132,9 @@ class SummaryAlphabetModel(AlphabetModel):
         self._initial = None  # AlphabetModel's cache of the initial point
 
     def _slab_weight(self, S) -> np.ndarray:
-        """v_j / sig2_beta on the standardised scale: 1, H_j (unscaled) or H_j^(S+1) (S)."""
-        het = self.data.het
+        """v_j / sig2_beta on the standardised scale: 1, H_j (unscaled) or H_j^(S+1) (S), H_j
+        the data's :attr:`~bayesmix.prepare.summary_data.SummaryData.prior_het`."""
+        het = self.data.prior_het
         if self.method == "S":
             return het ** (S + 1.0)
         return het.copy() if self.unscaled else np.ones(self.n_snps)
@@ -164,8 +165,8 @@ class SummaryAlphabetModel(AlphabetModel):
         sig2_beta = self._declare_sig2_beta()
         if p.method == "S":
             S = self._hyper("S", lambda: pm.Normal("S", 0.0, 1.0))
-            return maf_scaled_variance(sig2_beta, d.het, S) * as_float64(d.het)
-        return sig2_beta * as_float64(d.het) if self.unscaled else sig2_beta
+            return maf_scaled_variance(sig2_beta, d.prior_het, S) * as_float64(d.prior_het)
+        return sig2_beta * as_float64(d.prior_het) if self.unscaled else sig2_beta
 
     def initial_point(self) -> dict:
         point = super().initial_point()

@@ -120,3 +120,29 @@ def test_command_line_snpres_lists_the_snps_gctb_keeps(files):
     snp_res = pd.read_csv(f"{out}.snpRes", sep=r"\s+")
     expected = files["snps"]["snp"][~gctb_n_outliers(files["n"])].tolist()
     assert snp_res["Name"].tolist() == expected
+
+
+def test_sbayes_s_prior_uses_gctbs_back_derived_heterozygosity(files):
+    """On an LD matrix GCTB replaces each SNP's 2pq by Vp / (N se^2 + b^2) for the model
+    (``Data::buildSparseMME``: Vp the median of 2pq (N se^2 + b^2) over the SNPs), which
+    SBayesS's H^S weights and --unscale-genotype use; per-allele effects keep the frequency's
+    2pq. SNP 3's SE is 1.3 times what its frequency implies, so the two differ there."""
+    from bayesmix.models.alphabet import AlphabetPrior
+    from bayesmix.models.sbayes import SBayesModel
+
+    ma = read_sumstats(files["ma"])
+    ma["N"] = N_GWAS
+    ma.loc[3, "SE"] *= 1.3
+    data = prepare_summary_data(ma, files["ld"])
+    freq_het = 2 * ma["FREQ"].to_numpy() * (1 - ma["FREQ"].to_numpy())
+    spread = freq_het * (ma["N"].to_numpy() * ma["SE"].to_numpy() ** 2 + ma["BETA"].to_numpy() ** 2)
+    vp = np.median(spread)
+    gctb_het = vp / (ma["N"].to_numpy() * ma["SE"].to_numpy() ** 2 + ma["BETA"].to_numpy() ** 2)
+    assert abs(gctb_het[3] / freq_het[3] - 1) > 0.3
+    model = SBayesModel(data, AlphabetPrior("S"))
+    np.testing.assert_allclose(model._slab_weight(-0.5), gctb_het ** 0.5, rtol=1e-12)
+    np.testing.assert_allclose(model.per_allele_factor, np.sqrt(vp / freq_het), rtol=1e-12)
+    unscaled = SBayesModel(data, AlphabetPrior("C"), unscaled=True)
+    np.testing.assert_allclose(unscaled._slab_weight(0.0), gctb_het, rtol=1e-12)
+    summary = data.summary_table()
+    assert summary.loc["GWAS SNP heterozygosity", "mean"] == pytest.approx(gctb_het.mean())

@@ -30,6 +30,7 @@ the GWAS sample's own and the first term is 0 (``ld_in_sample``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,12 @@ class PerSnpStatistics:
     def het(self) -> np.ndarray:
         """H_j = 2 p_j (1 - p_j) of the A1 frequency used for per-allele conversions."""
         return self.stats["H"].to_numpy(np.float64)
+
+    @property
+    def prior_het(self) -> np.ndarray:
+        """H_j of the prior's per-SNP weights (SBayesS's H_j^S, ``--unscale-genotype``): the
+        A1 frequency's H_j here (as GCTB on eigen LD)."""
+        return self.het
 
     def per_allele(self, beta_std) -> np.ndarray:
         """Standardised effects -> per-allele effects of A1 in phenotype units."""
@@ -112,11 +119,23 @@ class SummaryData(PerSnpStatistics):
     notes: list = field(default_factory=list)
     design_columns: list = field(default_factory=list)  # no fixed effects in summary data
 
+    @cached_property
+    def prior_het(self) -> np.ndarray:
+        """H_j of the prior's per-SNP weights (SBayesS's H_j^S, ``--unscale-genotype``), as
+        GCTB on an LD matrix (``Data::buildSparseMME``, where it is "more reliable than input
+        allele frequencies"): the heterozygosity that gives SNP j the median phenotypic
+        variance, Vp / (N_j SE_j^2 + BETA_j^2) = H_j Vp / V_j; H_j where V_j is unknown (no
+        BETA and SE). Per-allele effects still use the frequency's H_j, as GCTB's."""
+        v = self.stats["V"].to_numpy(np.float64)
+        known = np.isfinite(v) & (v > 0)
+        return np.where(known, self.vp * self.het / np.where(known, v, 1.0), self.het)
+
     def summary_table(self) -> pd.DataFrame:
-        """GCTB's "Data summary": mean and SD over SNPs of the inputs of the model."""
+        """GCTB's "Data summary": mean and SD over SNPs of the inputs of the model (the
+        heterozygosity is the prior's, :attr:`prior_het`, as GCTB prints it)."""
         rows = {
             "GWAS SNP phenotypic variance": self.stats["V"],
-            "GWAS SNP heterozygosity": self.stats["H"],
+            "GWAS SNP heterozygosity": self.prior_het,
             "GWAS SNP sample size": self.n,
             "GWAS SNP effect": self.stats["BETA"],
             "GWAS SNP SE": self.stats["SE"],
