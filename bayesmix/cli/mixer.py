@@ -88,9 +88,10 @@ OPTIONS = [
            help="tag SNPs to use (e.g. one random pruned subset per fit, as MiXeR's 'snps')"),
     option("--exclude", applies=FITS, input="file", metavar="FILE",
            help="tag SNPs to leave out"),
-    option("--exclude-ranges", applies=FITS, default="MHC", metavar="RANGES",
-           help="regions to leave out: MHC (hg19), [] for none, a chr start end file, or "
-                "CHR:FROM-TO[KB|MB] tokens"),
+    option("--exclude-ranges", applies=FITS, default="MHC", metavar="RANGES", nargs="+",
+           help="regions of tag SNPs to leave out, as MiXeR's: CHR:FROM-TO[KB|MB] tokens "
+                "(e.g. chr6:25-35MB), MHC (= 6:25-35MB, MiXeR's MHC), APOE (= 19:45-46MB), "
+                "[] for none; or a chr start end file"),
     option("--ld-in-sample", applies=FITS, action="store_true",
            help="the LD folders are the GWAS sample's own LD (or the statistics were "
                 "simulated from them): use their weak-LD sums as stored (default: calibrated "
@@ -217,9 +218,37 @@ def inputs_from(args):
         traits = tuple(_comma_list(args.trait_files)[:2])
     return MixerInputs(traits, args.ld_file, parse_chromosomes(args.chr2use),
                        bim_template=args.bim_file, extract=args.extract, exclude=args.exclude,
-                       exclude_ranges=args.exclude_ranges, randprune_n=args.randprune_n,
+                       exclude_ranges=mixer_exclude_ranges(args.exclude_ranges),
+                       randprune_n=args.randprune_n,
                        randprune_r2=args.randprune_r2, seed=args.seed,
                        ld_in_sample=args.ld_in_sample)
+
+
+#: MiXeR's named ranges (precimed/common/utils_cli.py make_ranges: "MHC" is 6:25-35MB,
+#: "APOE" 19:45-46MB, both ends included)
+MIXER_NAMED_RANGES = {"MHC": "6:25000000-35000000", "APOE": "19:45000000-46000000"}
+
+
+def mixer_exclude_ranges(value) -> str:
+    """MiXeR's ``--exclude-ranges`` tokens (one string or a list) -> the text
+    :func:`bayesmix.prepare.mixer.parse_exclude_ranges` reads, with MiXeR's meaning: MHC and
+    APOE are MiXeR's regions (not bayesmix's hg19 extended MHC), a ``chr`` prefix of any case
+    is dropped, ``[]`` adds nothing (only ``[]``: no region). A single existing file of
+    ``chr start end`` lines is passed on as it is."""
+    import os
+
+    tokens = [value] if isinstance(value, str) else list(value or [])
+    if len(tokens) == 1 and os.path.isfile(tokens[0]):
+        return tokens[0]
+    out = []
+    for token in (t for text in tokens for t in str(text).replace(",", " ").split()):
+        token = token.strip()
+        if token == "[]":
+            continue
+        if token[:3].upper() == "CHR":
+            token = token[3:]
+        out.append(MIXER_NAMED_RANGES.get(token.upper(), token))
+    return " ".join(out) or "[]"
 
 
 def run(invocation, run_log) -> int:

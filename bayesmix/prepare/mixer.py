@@ -188,6 +188,22 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     panel's noise over all chromosomes' rows (:mod:`bayesmix.ld.weak_ld`), or as stored with
     ``ld_in_sample``. Returns ``(data, maf, report_lines)``.
     """
+    data, maf, lines, _ = _load_mixer_data(
+        trait_file, ld_template, chromosomes, bim_template=bim_template, extract=extract,
+        exclude=exclude, exclude_ranges=exclude_ranges, randprune_n=randprune_n,
+        randprune_r2=randprune_r2, seed=seed, ld_in_sample=ld_in_sample)
+    return data, maf, lines
+
+
+def _load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
+                     extract=None, exclude=None, exclude_ranges="MHC",
+                     randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0,
+                     ld_in_sample: bool = False, tags_of=None):
+    """:func:`load_mixer_data`, the tags restricted to the SNP ids ``tags_of`` when given
+    (the other trait's tags of a bivariate analysis: the random-pruning weights are then
+    computed among the tags both traits share, as MiXeR's ``set_weights_randprune`` does
+    over the SNPs with z and N defined in both). Returns ``(data, maf, report_lines,
+    n_not_shared)``, the last the count of tags left out for not being in ``tags_of``."""
     import scipy.sparse as sp
 
     from bayesmix.io.harmonise import ALLELE_MISMATCH, harmonise
@@ -214,6 +230,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     weak_all, chroms_loaded = [], []
     offset = 0
     matched = selected = 0  # SNPs matching the reference; of them, kept by --extract/--exclude
+    not_shared = 0  # tags left out for not being in tags_of
     for chrom in chromosomes:
         ld_path = ld_paths[chrom]
         ld = LDMatrix.load(ld_path)
@@ -238,6 +255,12 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
         z[missing_z] = (aligned["BETA"].to_numpy(float) / aligned["SE"].to_numpy(float))[missing_z]
         ok = np.isfinite(z) & np.isfinite(aligned["N"].to_numpy(float))
         aligned, z = aligned[ok], z[ok]
+        outside = 0
+        if tags_of is not None:
+            shared = aligned["SNP"].isin(tags_of).to_numpy()
+            outside = int((~shared).sum())
+            not_shared += outside
+            aligned, z = aligned[shared], z[shared]
         drops = ", ".join(f"{rule} {n}" for rule, n in report.steps
                           if n and rule != ALLELE_MISMATCH) or "none"
         lines.append(f"chr{chrom}: {len(aligned)} tag SNPs of {ld.shape[0]} reference SNPs "
@@ -246,7 +269,8 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                      f"{report.n_strand_flipped} on the other strand, "
                      f"{report.dropped(ALLELE_MISMATCH)} not matching it (dropped); "
                      f"{int((~mask).sum())} by --extract/--exclude, {int((~ok).sum())} without "
-                     "Z or N)")
+                     "Z or N" + (f", {outside} not tags of the other trait" if tags_of is not None
+                                 else "") + ")")
         if len(aligned) == 0:
             # A reference chromosome without any tag would enter h2 = pi sig2_beta sum H and
             # nc = pi M with no data behind it (doubling them when half the genome is missing).
@@ -288,6 +312,8 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     if not het_all:
         for line in lines:  # the per-chromosome drops say where the SNPs went
             log.info(line)
+        if tags_of is not None and not_shared:
+            raise InputError("the two traits share no tag SNP after harmonisation", trait_file)
         if matched and not selected:
             raise InputError(f"no tag SNP left: --extract/--exclude removed all {matched} SNPs "
                              "of the summary statistics that match the reference (check the "
@@ -305,7 +331,7 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     data = MixerData(np.concatenate(z_all), np.concatenate(n_all), np.concatenate(w_all),
                      stacked.indptr, stacked.indices, stacked.data, het, tags, weak, weak4)
     maf = np.minimum(tags["freq"].to_numpy(), 1 - tags["freq"].to_numpy())
-    return data, maf, lines
+    return data, maf, lines, not_shared
 
 
 def _tag_weak_ld(per_chromosome, *, calibrate: bool) -> tuple:
@@ -499,17 +525,24 @@ def load_bivariate_data(trait_files, ld_template, chromosomes, **options):
     """Both traits' summary statistics on their shared tag SNPs -> ``BivariateData``.
 
     ``trait_files`` are the two summary-statistics files; ``options`` are those of
-    :func:`load_mixer_data` (each trait is loaded as there; the pruning weights are trait
-    1's). Every drop is logged.
+    :func:`load_mixer_data` (each trait is loaded as there). The tags are the SNPs both
+    traits have (after every filter), and the random-pruning weights are computed among
+    them, as MiXeR's (its ``set_weights_randprune`` prunes the SNPs with z and N defined
+    in both traits): weights pruned among trait 1's tags alone would count, as LD
+    neighbours, SNPs that trait 2 lacks. Every drop is logged.
     """
     from bayesmix.prepare.mixer_data import BivariateData, MixerData
 
-    loaded = []
-    for path in trait_files:
-        data, _, lines = load_mixer_data(path, ld_template, chromosomes, **options)
-        for line in lines:
-            log.info("%s: %s", path, line)
-        loaded.append(data)
+    data, _, lines = load_mixer_data(trait_files[0], ld_template, chromosomes, **options)
+    for line in lines:
+        log.info("%s: %s", trait_files[0], line)
+    # trait 2 on trait 1's tags: its weights are those of the shared tags
+    data2, _, lines, only2 = _load_mixer_data(trait_files[1], ld_template, chromosomes,
+                                              tags_of=set(data.tags["snp"].astype(str)),
+                                              **options)
+    for line in lines:
+        log.info("%s: %s", trait_files[1], line)
+    loaded = [data, data2]
     ids = [pd.Index(d.tags["snp"].astype(str)) for d in loaded]
     common = ids[0].intersection(ids[1], sort=False)
     if len(common) == 0:
@@ -519,8 +552,9 @@ def load_bivariate_data(trait_files, ld_template, chromosomes, **options):
     order = np.argsort(rows[0])
     rows = [r[order] for r in rows]
     log.info("fit2: %d tag SNPs in both traits (%d only in trait 1, %d only in trait 2)",
-             len(common), len(ids[0]) - len(common), len(ids[1]) - len(common))
+             len(common), len(ids[0]) - len(common), only2)
     first = _rows(loaded[0], rows[0], MixerData)
+    first.weights = loaded[1].weights[rows[1]]
     z2 = loaded[1].z[rows[1]]
     n2 = loaded[1].n[rows[1]]
     return BivariateData.from_mixer_data(first, first.z, z2, first.n, n2)
