@@ -581,7 +581,9 @@ def probes(w) -> dict:
                                        only={"test2": ["--load-params-file", f"{d}/fitb2.json"]})
     P[M, "--fit-sequence"] = Probe(["--fit-sequence", "infinitesimal"],
                                    only={"fit2": ["--fit-sequence", "infinitesimal", "fast",
-                                                  "full"]})
+                                                  "full"],
+                                         **{a: ["--fit-sequence", "load"]
+                                            for a in ("test1", "test2")}})
     P[M, "--kmax"] = Probe(["--kmax", "7"], only={"fit1": ["--kmax", "7", "--fit-sequence",
                                                             "infinitesimal", "neldermead-full"],
                                                    "fit2": ["--kmax", "7", "--fit-sequence",

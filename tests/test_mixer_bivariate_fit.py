@@ -187,3 +187,28 @@ def test_interval_warning_compares_asymptotic_and_profile_widths():
     peaked = {"lr95_n12": [95.0, 150.0], "n12": np.linspace(10, 300, 25),
               "estimate": {"n12": 120.0}}
     assert interval_warning(ci, peaked) is None       # 40 >= 0.5 x 55
+
+
+def test_inflation_refit_recovers_simulated_sig2_zero_and_rho0(partial_fit):
+    """MiXeR's test2 'inflation' step from a fit whose inflation parameters are off (both
+    sig2_zero 1.3, rho0 0): the refit recovers the simulated 1.0 (within the fast
+    likelihood's few-percent upward bias on sparse effects, test_mixer_fit) and rho0 0.25
+    on these z-scores, holding pi12 and rho_beta (and the univariate pi, sig2_beta)."""
+    from dataclasses import replace
+
+    from bayesmix.inference.mle_bivariate import refit_bivariate_inflation
+    from bayesmix.models.mixer_bivariate import UnivariateParams
+
+    data, _, _, fit = partial_fit
+    off = replace(fit, params={**fit.params, "sig2_zero1": 1.3, "sig2_zero2": 1.3, "rho0": 0.0},
+                  uni1=UnivariateParams(fit.uni1.pi, fit.uni1.sig2_beta, 1.3),
+                  uni2=UnivariateParams(fit.uni2.pi, fit.uni2.sig2_beta, 1.3))
+    refit, steps = refit_bivariate_inflation(off, data)
+    assert refit.params["sig2_zero1"] == pytest.approx(1.0, abs=0.1)
+    assert refit.params["sig2_zero2"] == pytest.approx(1.0, abs=0.1)
+    assert refit.params["rho0"] == pytest.approx(0.25, abs=0.03)
+    for name in ("pi1", "pi2", "pi12", "sig2_beta1", "sig2_beta2", "rho12"):
+        assert refit.params[name] == fit.params[name]
+    assert refit.uni1.sig2_zero == refit.params["sig2_zero1"]
+    assert [s.get("trait") for s in steps] == [1, 2, None]
+    assert all(s["loglik"] >= s["loglik_loaded"] for s in steps)

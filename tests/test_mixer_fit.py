@@ -345,3 +345,32 @@ def test_data_differing_only_in_weak_ld_get_their_own_objective():
                                                     ("pi", "sig2_beta", "sig2_zero")])
         assert fit.loglik == pytest.approx(own, rel=1e-9)
     assert fits[0].params["sig2_beta"] != fits[1].params["sig2_beta"]
+
+
+def test_inflation_refit_recovers_a_simulated_sig2_zero():
+    """MiXeR's test1 'inflation' step refits sig2_zero by the fast likelihood, pi and
+    sig2_beta held: on z-scores drawn from that fast model with sig2_zero 1.3, loaded at 1.0,
+    it finds 1.3, at the maximum of the likelihood along sig2_zero (a grid around it is
+    lower), and a second refit stays there. (On z-scores from the full model with sparse
+    effects the fast likelihood's sig2_zero is ~0.3 higher: the approximation MiXeR's step
+    shares.)"""
+    from bayesmix.inference.mle import refit_inflation
+
+    rng = np.random.default_rng(11)
+    data, _ = MixerData.synthetic(10000, block_size=100, n=2e5, rng=rng)
+    pi = 300 / data.n_ref
+    sig2_beta = 0.3 / (pi * data.sum_het)
+    data = data.with_z(fast_model_draws(data, (pi, sig2_beta, 1.3), rng))
+    loaded = {"pi": pi, "sig2_beta": sig2_beta, "sig2_zero": 1.0}
+    params, record = refit_inflation(data, loaded)
+    assert params["sig2_zero"] == pytest.approx(1.3, abs=0.08)  # SD over 12 seeds: 0.023
+    assert (params["pi"], params["sig2_beta"]) == (pi, sig2_beta)
+    assert record["sig2_zero_loaded"] == 1.0 and record["loglik"] > record["loglik_loaded"]
+    like = univariate_objective(data, "fast")
+    free = (math.log(pi / (1 - pi)), math.log(sig2_beta))
+    best = like.logp((*free, math.log(params["sig2_zero"])))
+    assert best == pytest.approx(record["loglik"], rel=1e-12)
+    for factor in (0.98, 0.995, 1.005, 1.02):
+        assert like.logp((*free, math.log(params["sig2_zero"] * factor))) < best
+    again, _ = refit_inflation(data, params)
+    assert again["sig2_zero"] == pytest.approx(params["sig2_zero"], rel=1e-4)

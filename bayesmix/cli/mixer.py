@@ -35,6 +35,10 @@ from bayesmix.cli.options import (CommandSpec, Parser, dask_options, minor_allel
                                   nonnegative_int, option, positive_float, positive_int,
                                   steps_of, unit_interval, unsupported)
 
+#: MiXeR's test1/test2 --fit-sequence default (bivar_mixer/cli.py): the loaded parameters,
+#: then the inflation parameters refitted to the tested tags
+TEST_SEQUENCE = ("load", "inflation")
+
 ANALYSES = {"ld": "ld", "fit1": "fit1", "test1": "test1", "fit2": "fit2", "test2": "test2",
             "snps": "snps", "combine": "combine"}
 HELP = {"ld": "LD reference (r^2 >= r2min within a window) of one chromosome from PLINK",
@@ -142,13 +146,16 @@ OPTIONS = [
            help="univariate fit of trait 2"),
     option("--load-params-file", applies=("test1", "test2"), required=("test1", "test2"),
            input="file", metavar="JSON", help="the fit to test (fit1's or fit2's JSON)"),
-    option("--fit-sequence", applies=("fit1", "fit2"),
-           default={"fit1": DEFAULT_FIT1_SEQUENCE, "fit2": DEFAULT_FIT2_SEQUENCE}, nargs="+",
+    option("--fit-sequence", applies=FITS,
+           default={"fit1": DEFAULT_FIT1_SEQUENCE, "fit2": DEFAULT_FIT2_SEQUENCE,
+                    "test1": TEST_SEQUENCE, "test2": TEST_SEQUENCE}, nargs="+",
            metavar="STEP",
            help="fit steps: fit1 infinitesimal constrained fast full convolve (fast/full/"
                 "convolve optionally prefixed neldermead- or lbfgs-), fit2 infinitesimal fast "
                 "full; MiXeR's names (diffevo-fast, neldermead-fast, neldermead, brute1, "
-                "brent1, inflation) are mapped"),
+                "brent1, inflation) are mapped. test1/test2, as MiXeR's: load inflation "
+                "(default: sig2_zero, and rho_zero for test2, refitted to these tags by the "
+                "fast likelihood) or load (the loaded parameters as they are)"),
     option("--kmax", applies=("fit1", "fit2"), default={"fit1": 20000, "fit2": 1000},
            type=positive_int, help="causal-set draws of the sampled 'full' likelihood"),
     option("--n-draws", applies=("fit1", "fit2"), default=1000, type=positive_int,
@@ -268,6 +275,7 @@ def run(invocation, run_log) -> int:
     if command == "combine":
         return runs.run_combine(run_log, args.json, args.out, rep2use=args.rep2use)
     sequence = None
+    inflation = command in ("test1", "test2") and test_inflation(args.fit_sequence)
     if command in ("fit1", "fit2"):
         sequence = steps_of(args.fit_sequence, fit1_step if command == "fit1" else fit2_step,
                             "--fit-sequence")
@@ -299,14 +307,28 @@ def run(invocation, run_log) -> int:
                              resume=args.resume, fingerprint=invocation.fingerprint())
     if command == "test1":
         return runs.run_test1(run_log, inputs, args.out, params_file=args.load_params_file,
-                              qq_method=args.qq_method, options=options)
+                              qq_method=args.qq_method, options=options, inflation=inflation)
     if command == "fit2":
         return runs.run_fit2(run_log, inputs, args.out,
                              params_files=(args.trait1_params_file, args.trait2_params_file),
                              sequence=sequence, kmax=args.kmax, n_draws=args.n_draws,
                              profile_points=args.profile_points, options=options,
                              resume=args.resume, fingerprint=invocation.fingerprint())
-    return runs.run_test2(run_log, inputs, args.out, params_file=args.load_params_file)
+    return runs.run_test2(run_log, inputs, args.out, params_file=args.load_params_file,
+                          inflation=inflation)
+
+
+
+def test_inflation(sequence) -> bool:
+    """Whether a test1/test2 ``--fit-sequence`` (MiXeR's choices: ``load``, then optionally
+    ``inflation``) refits the inflation parameters."""
+    from bayesmix.errors import InputError
+
+    steps = [step for text in sequence for step in str(text).replace(",", " ").split()]
+    if steps not in (["load"], ["load", "inflation"]):
+        raise InputError(f"--fit-sequence of test1/test2 is 'load' or 'load inflation' (as "
+                         f"MiXeR's), got {' '.join(steps)!r}")
+    return steps == ["load", "inflation"]
 
 
 def _run_fits(run_log, invocation, inputs, sequence, options) -> int:

@@ -229,8 +229,11 @@ def fit1_summary(fit) -> str:
             f"AIC(inf-mix)={fit.criteria['AIC']:.2f} BIC={fit.criteria['BIC']:.2f}")
 
 
-def run_test1(run_log, inputs, out, *, params_file, qq_method="convolve", options=None) -> int:
-    """Q-Q / stratified Q-Q / power curve of a univariate fit -> OUT.json and figures."""
+def run_test1(run_log, inputs, out, *, params_file, qq_method="convolve", options=None,
+              inflation: bool = False) -> int:
+    """Q-Q / stratified Q-Q / power curve of a univariate fit -> OUT.json and figures; with
+    ``inflation`` (MiXeR's test1 default) at the fit's pi and sig2_beta with sig2_zero
+    refitted to these tags (:func:`~bayesmix.inference.mle.refit_inflation`)."""
     from bayesmix.report.mixer_json import read_params
 
     check_outputs(out, ("json",), TEST1_FIGURES)
@@ -238,14 +241,28 @@ def run_test1(run_log, inputs, out, *, params_file, qq_method="convolve", option
                          trait_option="the statistics of trait 1")
     data, maf, lines = inputs.load_univariate()
     _say_lines(run_log, lines)
-    _test1(run_log, data, maf, params, out, options, qq_method)
+    steps = []
+    if inflation:
+        from bayesmix.inference.mle import refit_inflation
+
+        params, record = refit_inflation(data, params)
+        steps.append(record)
+        run_log.say(_inflation_line(record, "sig2_zero"))
+    _test1(run_log, data, maf, params, out, options, qq_method, steps)
     return 0
 
 
-def _test1(run_log, data, maf, params, out, options, qq_method) -> None:
+def _inflation_line(record: dict, name: str) -> str:
+    return (f"inflation: {name} {record[name + '_loaded']:.5g} (loaded) -> {record[name]:.5g} on "
+            f"these tags (fast likelihood {record['loglik_loaded']:.6g} -> "
+            f"{record['loglik']:.6g})")
+
+
+def _test1(run_log, data, maf, params, out, options, qq_method, steps=()) -> None:
     from bayesmix.report.mixer_json import write_univariate_test
 
-    write_univariate_test(data, maf, params, out, options=options, qq_method=qq_method)
+    write_univariate_test(data, maf, params, out, options=options, qq_method=qq_method,
+                          steps=steps)
     run_log.say(f"wrote {out}.json and {out}.{{qq,qqbins,power}}.{{png,pdf}}")
 
 
@@ -396,8 +413,11 @@ def fit2_summary(fit) -> str:
             f"{fit.criteria.get('best_vs_maximal_overlap_AIC', float('nan')):.2f}")
 
 
-def run_test2(run_log, inputs, out, *, params_file) -> int:
-    """Venn, conditional Q-Q, densities and per-SNP shared posteriors of a bivariate fit."""
+def run_test2(run_log, inputs, out, *, params_file, inflation: bool = False) -> int:
+    """Venn, conditional Q-Q, densities and per-SNP shared posteriors of a bivariate fit;
+    with ``inflation`` (MiXeR's test2 default) at the fit's parameters with both sig2_zero
+    and rho_zero refitted to these tags
+    (:func:`~bayesmix.inference.mle_bivariate.refit_bivariate_inflation`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -419,6 +439,15 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
                            [k - 1], trait, f"the statistics of trait {k}")
     data = inputs.load_bivariate()
     fit = fit_from_record(record, data)
+    steps = []
+    if inflation:
+        from bayesmix.inference.mle_bivariate import refit_bivariate_inflation
+
+        fit, steps = refit_bivariate_inflation(fit, data)
+        for step in steps:
+            name = "rho0" if "rho0" in step else "sig2_zero"
+            run_log.say(_inflation_line(step, name) + (f" (trait {step['trait']})"
+                                                       if "trait" in step else ""))
     post = shared_posteriors(fit, data)
     table = data.trait1.tags[["snp", "chr", "bp"]].copy()
     table["z1"], table["z2"] = data.trait1.z, data.trait2.z
@@ -429,7 +458,10 @@ def run_test2(run_log, inputs, out, *, params_file) -> int:
     rng = np.random.default_rng(inputs.seed)
     names = tuple(Path(str(f)).name.split(".")[0] for f in inputs.trait_files)
     qq = [bplots.conditional_qq_data(data, fit, primary=p, rng=rng) for p in (1, 2)]
-    write_json(f"{out}.json", {"analysis": "bivariate-test", "params": record["params"],
+    write_json(f"{out}.json", {"analysis": "bivariate-test",
+                               "params": fit.params if inflation else record["params"],
+                               "fit_sequence": ["load", "inflation"] if inflation else ["load"],
+                               "steps": steps,
                                "venn": record.get("venn"), "conditional_qq": qq,
                                "n_tags": data.n_tags,
                                "n_shared_p90": int((post["p_shared"] >= 0.9).sum())})

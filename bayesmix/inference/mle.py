@@ -506,6 +506,43 @@ def _step_record(step: OptimizeStep) -> dict:
             "seconds": step.seconds, "trace": step.trace}
 
 
+#: test1/test2's inflation refit searches sig2_zero within this factor of the loaded value
+INFLATION_RANGE = 10.0
+
+
+def refit_inflation(data: MixerData, params: dict) -> tuple[dict, dict]:
+    """MiXeR's ``inflation`` step, the second of test1's default ``--fit-sequence load
+    inflation``: sig2_zero refitted to ``data`` by the fast (Gaussian) likelihood, pi and
+    sig2_beta held at ``params``, adjusting the inflation to these tags (another reference,
+    or all tags where the fit used a subset), within :data:`INFLATION_RANGE` of the loaded
+    value. Returns the parameters with the new sig2_zero
+    and a record of the step (sig2_zero loaded and refitted, log-likelihoods before and
+    after, evaluations)."""
+    like = univariate_objective(data, "fast")
+    pi_free = LOGIT.to_free(min(float(params["pi"]), 1 - 1e-9))
+    log_sig2_beta = math.log(params["sig2_beta"])
+    evaluations = 0
+
+    def neg(log_s0):
+        nonlocal evaluations
+        evaluations += 1
+        value = like.logp((pi_free, log_sig2_beta, float(log_s0)))
+        return -value if np.isfinite(value) else 1e300
+
+    start = math.log(params["sig2_zero"])
+    before = -neg(start)
+    span = math.log(INFLATION_RANGE)  # a flat likelihood (few tags) must not wander off
+    res = optimize.minimize_scalar(neg, bounds=(start - span, start + span), method="bounded",
+                                   options=dict(xatol=1e-6))
+    if not res.fun <= -before:  # never worse than the loaded value
+        res.x, res.fun = start, -before
+    refitted = {**params, "sig2_zero": float(math.exp(res.x))}
+    record = {"step": "inflation", "method": "fast", "sig2_zero_loaded": float(params["sig2_zero"]),
+              "sig2_zero": refitted["sig2_zero"], "loglik_loaded": float(before),
+              "loglik": float(-res.fun), "n_evals": evaluations}
+    return refitted, record
+
+
 def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained", "convolve"),
                    optimizer: str | None = None, censor_z: float = 0.0, kmax: int = 1000,
                    seed: int = 0, n_draws: int = 1000, start=None, max_evals: int = 400,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import optimize, stats
@@ -41,7 +41,7 @@ from bayesmix.inference.mle import (ERFINV, LOGIT, EvaluationMonitor, FitStages,
                                     ParameterSpace, _step_record, causal_share_for_h2,
                                     data_digest, derived_by_draws, draw_derived,
                                     information_criteria,
-                                    maximize, observed_information_cov)
+                                    maximize, observed_information_cov, refit_inflation)
 from bayesmix.kernels import mixer_bivariate as kern
 from bayesmix.models.mixer_bivariate import UnivariateParams
 from bayesmix.prepare.mixer_data import BivariateData
@@ -662,6 +662,49 @@ def interval_warning(ci: dict, profile: dict, *, ratio: float = 0.5) -> str | No
             f"{ratio:g}x as wide as the pi12 profile's likelihood-ratio interval "
             f"{lower:.0f}-{upper:.0f} (pi12_profile.lr95_n12): the likelihood is flatter in "
             "pi12 than the standard errors say; report the profile's interval")
+
+
+def refit_bivariate_inflation(fit: BivariateFit, data: BivariateData) -> tuple[BivariateFit,
+                                                                              list]:
+    """MiXeR's ``inflation`` step of test2 (its default ``--fit-sequence load inflation``):
+    each trait's sig2_zero refitted to its statistics on these tags
+    (:func:`~bayesmix.inference.mle.refit_inflation`: the fast likelihood, the univariate
+    pi and sig2_beta held), then rho_zero by the fast bivariate likelihood with pi12 and
+    rho_beta held (|rho_zero| <= RHO_LIMIT, fit2's bound). Returns the fit with those
+    parameters and the steps' records."""
+    records, unis = [], []
+    for k, (uni, trait) in enumerate(((fit.uni1, data.trait1), (fit.uni2, data.trait2)), 1):
+        params, record = refit_inflation(trait, {"pi": uni.pi, "sig2_beta": uni.sig2_beta,
+                                                 "sig2_zero": uni.sig2_zero})
+        unis.append(UnivariateParams(uni.pi, uni.sig2_beta, params["sig2_zero"]))
+        records.append({**record, "trait": k})
+    theta = np.array([fit.params[k] for k in kern.PARAM_NAMES], dtype=np.float64)
+    theta[kern.PARAM_NAMES.index("sig2_zero1")] = unis[0].sig2_zero
+    theta[kern.PARAM_NAMES.index("sig2_zero2")] = unis[1].sig2_zero
+    at_rho0 = kern.PARAM_NAMES.index("rho0")
+    evaluations = 0
+
+    def neg(u):
+        nonlocal evaluations
+        evaluations += 1
+        theta[at_rho0] = math.erf(float(u))
+        value = data.fast_logp_grad(theta)[0]
+        return -value if np.isfinite(value) else 1e300
+
+    loaded = float(fit.params["rho0"])
+    start = float(ERFINV.to_free(np.clip(loaded, -RHO_LIMIT, RHO_LIMIT)))
+    before = -neg(start)
+    limit = float(ERFINV.to_free(RHO_LIMIT))
+    res = optimize.minimize_scalar(neg, bounds=(-limit, limit), method="bounded",
+                                   options=dict(xatol=1e-6))
+    u = res.x if res.fun <= -before else start  # never worse than the loaded value
+    theta[at_rho0] = math.erf(float(u))
+    records.append({"step": "inflation", "method": "fast", "rho0_loaded": loaded,
+                    "rho0": float(theta[at_rho0]), "loglik_loaded": float(before),
+                    "loglik": float(-min(res.fun, -before)), "n_evals": evaluations})
+    params = dict(zip(kern.PARAM_NAMES, map(float, theta)))
+    return replace(fit, params=params, uni1=unis[0], uni2=unis[1], loglik=records[-1]["loglik"],
+                   steps=[*fit.steps, *records]), records
 
 
 def fit_from_record(record: dict, data: BivariateData) -> BivariateFit:

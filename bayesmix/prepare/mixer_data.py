@@ -222,7 +222,8 @@ class BivariateData:
     """Two traits' z-scores on the same tag SNPs and LD.
 
     ``trait1`` and ``trait2`` are :class:`MixerData` with the same LD
-    store, reference H, weak-LD sums and pruning weights (trait 1's are used); only z and N
+    store, reference H, weak-LD sums and pruning weights (pruned among the tags both traits
+    share, as MiXeR's: :func:`bayesmix.prepare.mixer.load_bivariate_data`); only z and N
     differ. LD moments and the reference-major store are those of the univariate data
     (cached).
     """

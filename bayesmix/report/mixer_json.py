@@ -57,16 +57,18 @@ def univariate_fit_json(fit, *, options: dict | None = None, include_trace: bool
 
 
 def univariate_test_json(data, params, maf=None, *, options: dict | None = None,
-                         qq_method: str = "convolve") -> dict:
+                         qq_method: str = "convolve", steps=()) -> dict:
     """Q-Q, stratified Q-Q (when ``maf`` is given) and power curve at ``params`` (dict);
-    ``qq_method``: model tails from the exact convolve likelihood or the fast moments."""
+    ``qq_method``: model tails from the exact convolve likelihood or the fast moments;
+    ``steps``: records of the steps that changed the loaded parameters (``inflation``)."""
     from bayesmix.plots.mixer import power_data, qq_curves, stratified_qq
 
     theta = [params[k] for k in PARAM_KEYS]
     out = {"analysis": "univariate-test", "params": dict(params), "options": options or {},
            "qqplot": qq_curves(data, theta, method=qq_method),
            "power": power_data(data, theta), "qq_method": qq_method,
-           "n_tags": data.n_tags, "bayesmix_version": __version__}
+           "n_tags": data.n_tags, "bayesmix_version": __version__,
+           "fit_sequence": ["load", *(step["step"] for step in steps)], "steps": list(steps)}
     if maf is not None:
         out["qqplot_bins"] = stratified_qq(data, theta, maf, method=qq_method)
     return _strict(out)
@@ -140,13 +142,14 @@ def check_fitted_trait(path, recorded_sha256, recorded_file, trait_file,
 
 
 def write_univariate_test(data, maf, params, out, *, options=None,
-                          qq_method: str = "convolve") -> dict:
+                          qq_method: str = "convolve", steps=()) -> dict:
     """test1's outputs: OUT.json (Q-Q, stratified Q-Q and power-curve data of the fitted
     ``params`` on ``data``; ``maf`` per tag SNP) and the figures OUT.qq, OUT.qqbins,
     OUT.power (.png and .pdf). Returns the JSON document."""
     from bayesmix.plots.mixer import plot_power, plot_qq, plot_stratified_qq
 
-    doc = univariate_test_json(data, params, maf, options=options or {}, qq_method=qq_method)
+    doc = univariate_test_json(data, params, maf, options=options or {}, qq_method=qq_method,
+                               steps=steps)
     write_json(f"{out}.json", doc)
 
     def arrays(d):
