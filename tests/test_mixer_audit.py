@@ -112,3 +112,16 @@ def test_bivariate_pruning_weights_are_among_the_shared_tags(chr6):
     order = pd.Index(swapped.trait1.tags["snp"]).get_indexer(tags)
     np.testing.assert_array_equal(swapped.weights[order], data.weights)
     np.testing.assert_array_equal(swapped.trait2.z[order], data.trait1.z)
+
+
+def test_test_sequences_are_mixers_choices():
+    """MiXeR's test1/test2 take --fit-sequence from 'load' and 'inflation' (bivar_mixer/cli.py,
+    default 'load inflation'); anything else is refused rather than run as something else."""
+    from bayesmix.errors import InputError
+
+    assert mixer_cli.TEST_SEQUENCE == ("load", "inflation")
+    assert mixer_cli.inflation_requested(["load", "inflation"])
+    assert not mixer_cli.inflation_requested(["load"])
+    for bad in (["inflation"], ["load", "diffevo-fast"], ["inflation", "load"]):
+        with pytest.raises(InputError, match="'load' or 'load inflation'"):
+            mixer_cli.inflation_requested(bad)

@@ -275,7 +275,7 @@ def run(invocation, run_log) -> int:
     if command == "combine":
         return runs.run_combine(run_log, args.json, args.out, rep2use=args.rep2use)
     sequence = None
-    inflation = command in ("test1", "test2") and test_inflation(args.fit_sequence)
+    inflation = command in ("test1", "test2") and inflation_requested(args.fit_sequence)
     if command in ("fit1", "fit2"):
         sequence = steps_of(args.fit_sequence, fit1_step if command == "fit1" else fit2_step,
                             "--fit-sequence")
@@ -319,7 +319,7 @@ def run(invocation, run_log) -> int:
 
 
 
-def test_inflation(sequence) -> bool:
+def inflation_requested(sequence) -> bool:
     """Whether a test1/test2 ``--fit-sequence`` (MiXeR's choices: ``load``, then optionally
     ``inflation``) refits the inflation parameters."""
     from bayesmix.errors import InputError
