@@ -111,6 +111,21 @@ def test_every_seed_option_refuses_a_negative_seed(capsys, main, argv):
     assert "argument --seed: must be >= 0, got -2" in capsys.readouterr().err
 
 
+def test_a_command_called_from_python_keeps_the_callers_garbage_collector(capsys):
+    """Only a console script's own process relaxes the cyclic garbage collector
+    (bayesmix.cli.common.PROGRAM_GC_THRESHOLD); a command run through ``main(argv)`` in
+    someone's Python session leaves the session's thresholds as they were."""
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(555, 7, 9)
+        assert bayesmix_cli.main(["demo", "--seed", "-2"]) == 1
+        assert gc.get_threshold() == (555, 7, 9)
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_mixer_fit_sequence_mistakes(trait, capsys):
     rc = mixer_cli.main(["fit1", "--trait1-file", str(trait / "sim.sumstats.gz"), "--ld-file",
                          str(trait / "x_chr@.ld"), "--fit-sequence", "infinitesimal", "bogus",

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
 import traceback
@@ -26,6 +27,16 @@ from bayesmix import __version__, interrupt
 from bayesmix.errors import BayesmixError, InputError
 
 log = logging.getLogger("bayesmix")
+
+#: generation-0 threshold of Python's cyclic garbage collector in a command's own process
+#: (Python's default is 700). A run's start-up creates ~400,000 long-lived objects (PyMC,
+#: PyTensor, pandas, numba and their imports), and at the default the collector passes over
+#: them again and again: 0.25 s of an SBayes start-up's 3 s of CPU, and about 0.03 ms per
+#: MCMC iteration after it. At this threshold a start-up triggers no collection and an MCMC
+#: chain (which leaves no growing cyclic garbage) almost none, while cyclic garbage is still
+#: collected once a million container objects have accumulated. Library callers keep their
+#: own setting: only :func:`parse_and_execute` with ``program=True`` changes it.
+PROGRAM_GC_THRESHOLD = 1_000_000
 
 
 class _ConsoleHandler(logging.Handler):
@@ -128,9 +139,13 @@ def parse_and_execute(spec, argv, runner, *, parser=None, verbose: bool = False,
     ``parser``: a parser of several commands (subcommands); ``spec`` is then a callable
     taking the parsed namespace and returning ``(spec, runner, verbose)``; ``runner`` is
     unused. Without a subcommand the help is printed (exit code 2). ``program``: this is the
-    process's own run (a console script), so signals after the work are ignored.
+    process's own run (a console script), so signals after the work are ignored and the
+    garbage collector runs less often (:data:`PROGRAM_GC_THRESHOLD`).
     """
     from bayesmix.cli.options import build_parser, parse
+
+    if program:
+        gc.set_threshold(PROGRAM_GC_THRESHOLD, *gc.get_threshold()[1:])
 
     try:
         namespace = (parser or build_parser(spec)).parse_args(argv)
