@@ -170,3 +170,23 @@ def test_non_finite_values_are_refused_naming_file_and_row(tmp_path, small_chunk
                 as err:
             gctb.read_gctb_list([prefix], dtype=dtype, band=band)
         assert err.value.path.endswith(".bin")
+
+
+@pytest.mark.parametrize("gctb_type", ["sparse", "shrunk"])
+def test_a_bin_shortened_after_it_was_opened_is_an_error_naming_it(tmp_path, small_chunks,
+                                                                    monkeypatch, gctb_type):
+    """The .bin is memory-mapped once its size was checked against the .info: a file cut
+    short in between (rewritten while being read) is an error naming the file, not a read
+    past its end."""
+    prefix = write_by_hand(random_ld(60, seed=5), tmp_path / "x", gctb_type)
+    opened = gctb._BinFile.__init__
+
+    def open_then_shorten(self, *args, **kwargs):
+        opened(self, *args, **kwargs)
+        with open(self.bin_path, "r+b") as fh:
+            fh.truncate(self.bin_path.stat().st_size // 2)
+
+    monkeypatch.setattr(gctb._BinFile, "__init__", open_then_shorten)
+    with pytest.raises(InputError, match="the file ends before row") as err:
+        gctb.read_gctb_ldm(prefix)
+    assert err.value.path.endswith(".bin")

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import io
 import logging
+import mmap
 import os
 import re
 from pathlib import Path
@@ -318,7 +319,7 @@ def _snp_table(info: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
-#: bytes of a .bin read at a time (the file is read in row chunks, never whole)
+#: bytes of a .bin decoded at a time (the file is mapped and decoded in row chunks)
 CHUNK_BYTES = 1 << 25
 
 
@@ -363,27 +364,32 @@ class _BinFile:
                          f"{self.ends[i]}, {self.sizes[i]})", self.info_path, i + 2)
 
     def _chunks(self):
-        """Yield ``(lo, hi, words)``: rows lo..hi-1 of the .bin as uint32 words, read into
-        one buffer reused for every chunk (valid until the next chunk is asked for): a fresh
-        array per chunk costs a page fault per 4 kB, as much as the read itself."""
+        """Yield ``(lo, hi, words)``: rows lo..hi-1 of the .bin as uint32 words, a view of the
+        memory-mapped file valid until the next chunk is asked for. The pages of a chunk are
+        released from the process once it is done (``MADV_DONTNEED``), so at most a chunk of
+        the file counts in its memory; mapped, the page cache is read without a copy (0.11
+        against 0.18 s of CPU per 400 MB read into a buffer). The file must not be shortened
+        while it is read (its size was checked against the .info when it was opened)."""
         bounds = np.zeros(len(self.sizes) + 1, dtype=np.int64)
         np.cumsum(self.row_words, out=bounds[1:])
         limit = CHUNK_BYTES // 4
-        buffer = np.empty(0, dtype="<u4")
         with open(self.bin_path, "rb") as fh:
-            lo = 0
-            while lo < len(self.sizes):
-                hi = max(int(np.searchsorted(bounds, bounds[lo] + limit, side="right")) - 1,
-                         lo + 1)
-                count = int(bounds[hi] - bounds[lo])
-                if count > len(buffer):
-                    buffer = np.empty(max(count, min(limit, int(bounds[-1]))), dtype="<u4")
-                words = buffer[:count]
-                if fh.readinto(memoryview(words).cast("B")) != 4 * count:
-                    raise InputError(f"the file ends before row {hi - 1} does (it changed "
-                                     "while being read?)", self.bin_path)
-                yield lo, hi, words
-                lo = hi
+            mapped = (mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                      if os.fstat(fh.fileno()).st_size else None)
+        words = (np.frombuffer(mapped, dtype="<u4", count=len(mapped) // 4)
+                 if mapped is not None else np.empty(0, dtype="<u4"))
+        release = getattr(mapped, "madvise", None)  # not on Windows
+        lo = 0
+        while lo < len(self.sizes):
+            hi = max(int(np.searchsorted(bounds, bounds[lo] + limit, side="right")) - 1, lo + 1)
+            if bounds[hi] > len(words):
+                raise InputError(f"the file ends before row {hi - 1} does (it changed while "
+                                 "being read?)", self.bin_path)
+            yield lo, hi, words[bounds[lo]:bounds[hi]]
+            if release is not None and bounds[hi] > bounds[lo]:
+                first = int(4 * bounds[lo]) // mmap.PAGESIZE * mmap.PAGESIZE
+                release(mmap.MADV_DONTNEED, first, int(4 * bounds[hi]) - first)
+            lo = hi
 
     def _values(self, words):
         return words.view("<f4" if self.value_words == 1 else "<f8")
