@@ -521,26 +521,37 @@ def refit_inflation(data: MixerData, params: dict) -> tuple[dict, dict]:
     like = univariate_objective(data, "fast")
     pi_free = LOGIT.to_free(min(float(params["pi"]), 1 - 1e-9))
     log_sig2_beta = math.log(params["sig2_beta"])
+    start = math.log(params["sig2_zero"])
+    span = math.log(INFLATION_RANGE)  # a flat likelihood (few tags) must not wander off
+    log_s0, loglik, before, evaluations = refit_scalar(
+        lambda log_s0: like.logp((pi_free, log_sig2_beta, log_s0)), start,
+        (start - span, start + span))
+    refitted = {**params, "sig2_zero": float(math.exp(log_s0))}
+    record = {"step": "inflation", "method": "fast", "sig2_zero_loaded": float(params["sig2_zero"]),
+              "sig2_zero": refitted["sig2_zero"], "loglik_loaded": before, "loglik": loglik,
+              "n_evals": evaluations}
+    return refitted, record
+
+
+def refit_scalar(loglik, start: float, bounds: tuple[float, float]
+                 ) -> tuple[float, float, float, int]:
+    """One parameter of a fit refitted with the others held: ``loglik(u)`` maximised over u in
+    ``bounds`` by bounded Brent (a non-finite value counts as the worst), never ending worse
+    than ``start``. Returns (u, its log-likelihood, the log-likelihood at ``start``, the
+    number of evaluations)."""
     evaluations = 0
 
-    def neg(log_s0):
+    def neg(u):
         nonlocal evaluations
         evaluations += 1
-        value = like.logp((pi_free, log_sig2_beta, float(log_s0)))
+        value = loglik(float(u))
         return -value if np.isfinite(value) else 1e300
 
-    start = math.log(params["sig2_zero"])
     before = -neg(start)
-    span = math.log(INFLATION_RANGE)  # a flat likelihood (few tags) must not wander off
-    res = optimize.minimize_scalar(neg, bounds=(start - span, start + span), method="bounded",
-                                   options=dict(xatol=1e-6))
-    if not res.fun <= -before:  # never worse than the loaded value
-        res.x, res.fun = start, -before
-    refitted = {**params, "sig2_zero": float(math.exp(res.x))}
-    record = {"step": "inflation", "method": "fast", "sig2_zero_loaded": float(params["sig2_zero"]),
-              "sig2_zero": refitted["sig2_zero"], "loglik_loaded": float(before),
-              "loglik": float(-res.fun), "n_evals": evaluations}
-    return refitted, record
+    res = optimize.minimize_scalar(neg, bounds=bounds, method="bounded", options=dict(xatol=1e-6))
+    if not res.fun <= -before:
+        return start, float(before), float(before), evaluations
+    return float(res.x), float(-res.fun), float(before), evaluations
 
 
 def fit_univariate(data: MixerData, *, sequence=("infinitesimal", "constrained", "convolve"),

@@ -40,8 +40,8 @@ from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.inference.mle import (ERFINV, LOGIT, EvaluationMonitor, FitStages, OptimizeStep,
                                     ParameterSpace, _step_record, causal_share_for_h2,
                                     data_digest, derived_by_draws, draw_derived,
-                                    information_criteria,
-                                    maximize, observed_information_cov, refit_inflation)
+                                    information_criteria, maximize, observed_information_cov,
+                                    refit_inflation, refit_scalar)
 from bayesmix.kernels import mixer_bivariate as kern
 from bayesmix.models.mixer_bivariate import UnivariateParams
 from bayesmix.prepare.mixer_data import BivariateData
@@ -682,26 +682,19 @@ def refit_bivariate_inflation(fit: BivariateFit, data: BivariateData) -> tuple[B
     theta[kern.PARAM_NAMES.index("sig2_zero1")] = unis[0].sig2_zero
     theta[kern.PARAM_NAMES.index("sig2_zero2")] = unis[1].sig2_zero
     at_rho0 = kern.PARAM_NAMES.index("rho0")
-    evaluations = 0
 
-    def neg(u):
-        nonlocal evaluations
-        evaluations += 1
-        theta[at_rho0] = math.erf(float(u))
-        value = data.fast_logp_grad(theta)[0]
-        return -value if np.isfinite(value) else 1e300
+    def loglik(u):
+        theta[at_rho0] = math.erf(u)
+        return data.fast_logp_grad(theta)[0]
 
     loaded = float(fit.params["rho0"])
-    start = float(ERFINV.to_free(np.clip(loaded, -RHO_LIMIT, RHO_LIMIT)))
-    before = -neg(start)
     limit = float(ERFINV.to_free(RHO_LIMIT))
-    res = optimize.minimize_scalar(neg, bounds=(-limit, limit), method="bounded",
-                                   options=dict(xatol=1e-6))
-    u = res.x if res.fun <= -before else start  # never worse than the loaded value
-    theta[at_rho0] = math.erf(float(u))
+    u, value, before, evaluations = refit_scalar(
+        loglik, float(ERFINV.to_free(np.clip(loaded, -RHO_LIMIT, RHO_LIMIT))), (-limit, limit))
+    theta[at_rho0] = math.erf(u)
     records.append({"step": "inflation", "method": "fast", "rho0_loaded": loaded,
-                    "rho0": float(theta[at_rho0]), "loglik_loaded": float(before),
-                    "loglik": float(-min(res.fun, -before)), "n_evals": evaluations})
+                    "rho0": float(theta[at_rho0]), "loglik_loaded": before, "loglik": value,
+                    "n_evals": evaluations})
     params = dict(zip(kern.PARAM_NAMES, map(float, theta)))
     return replace(fit, params=params, uni1=unis[0], uni2=unis[1], loglik=records[-1]["loglik"],
                    steps=[*fit.steps, *records]), records
