@@ -29,9 +29,10 @@ Robust setting (``robust=True``, the default), for LD from a reference panel:
   nobs times omega): sig2_e's conditional then has GCTB's residual sum of squares at the
   plug-in point instead of absorbing the down-weighted genetic variance (which lowered hsq by
   a third in examples/sbayes_recovery.py). Both are set from the state during burn-in and
-  held fixed afterwards (:class:`~bayesmix.inference.sbayes_gibbs.LDSamplingRatioPlugIn`), so
-  every step - the effects sweep, the conjugate sig2_e step, the Metropolis step of a
-  swapped prior - samples ``model.logp()`` at those plug-ins;
+  held fixed afterwards at their means over the burn-in's second half
+  (:class:`~bayesmix.inference.sbayes_gibbs.LDSamplingRatioPlugIn`), so every step - the
+  effects sweep, the conjugate sig2_e step, the Metropolis step of a swapped prior -
+  samples ``model.logp()`` at those plug-ins;
 - a ridge towards the LD diagonal, R_lam = (1 - lam) R + lam diag(R), with lam chosen from an
   up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`) so that
   R_lam's smallest eigenvalue is at least ``min_eigenvalue``. LD that is not positive

@@ -69,9 +69,10 @@ log = logging.getLogger("bayesmix")
 
 CHECKPOINT_FORMAT = "bayesmix-chain-checkpoint"
 #: raised whenever a step's sampling state changes shape (3: the LD-sampling plug-in's
-#: schedule; 4: sig2_beta's adapted prior scale, a new variable and step), so that an
-#: older checkpoint is refused by name instead of failing to load
-CHECKPOINT_VERSION = 4
+#: schedule; 4: sig2_beta's adapted prior scale, a new variable and step; 5: the
+#: LD-sampling plug-in's burn-in sums), so that an older checkpoint is refused by name
+#: instead of failing to load or resuming without them
+CHECKPOINT_VERSION = 5
 
 
 @dataclass

@@ -465,14 +465,6 @@ class SlabScalePlugIn(BurnInPlugIn):
     _state_class = SlabScaleState
     stats_dtypes_shapes = {"slab_scale": (np.float64, [])}
 
-    def __init__(self, vars, **kwargs):
-        super().__init__(vars, **kwargs)
-        self._reset_sums()
-
-    def setup_chain(self, rng, tune, draws) -> None:
-        super().setup_chain(rng, tune, draws)
-        self._reset_sums()
-
     def _reset_sums(self) -> None:
         self.genetic_variance_sum, self.n_genetic_variances = 0.0, 0
         self.scale_sum, self.n_scales = 0.0, 0

@@ -11,7 +11,7 @@ Steps that differ from the individual-level alphabet (:mod:`bayesmix.inference.g
   likelihood's residual variance;
 - :class:`LDSamplingRatioPlugIn` - the robust setting's plug-ins h and omega of the LD
   sampling variance (:mod:`bayesmix.models.sbayes`): set from the state during burn-in, then
-  fixed.
+  fixed at their means over the burn-in's second half.
 
 With the plug-ins, X'y, X'X and r are those of the graph's likelihood at h (per-SNP sample
 sizes n_j / kappa_j, :meth:`~bayesmix.models.sbayes.SBayesModel.summaries_at`), so every step
@@ -33,13 +33,14 @@ import time
 
 import numpy as np
 from pymc.step_methods.compound import BlockedStep
+from pymc.step_methods.state import dataclass_state
 
 from bayesmix.distributions.variance import draw_scaled_inv_chi2
 from bayesmix.errors import ConvergenceError
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       shared_or_snp_weights, slab_scale_plug_ins)
-from bayesmix.inference.step_base import BurnInPlugIn
+from bayesmix.inference.step_base import BurnInPlugIn, PlugInState
 from bayesmix.kernels.random import sweep_streams
 from bayesmix.kernels.sbayes import (band_quadratic_form, effect_products, mixture_terms,
                                      sbayes_sweep, sbayes_sweep_band, sbayes_sweep_blocks,
@@ -197,11 +198,21 @@ class SBayesEffectsGibbs(AlphabetStep):
                       "sweep_seconds": seconds}]
 
 
+@dataclass_state
+class LDSamplingState(PlugInState):
+    """Sampling state of :class:`LDSamplingRatioPlugIn`: the schedule's, and the running sums
+    of h and omega over the settings of the burn-in's second half (and their count)."""
+
+    ratio_sum: float
+    weight_sum: float
+    n_averaged: int
+
+
 class LDSamplingRatioPlugIn(BurnInPlugIn):
-    """The robust setting's plug-ins, set from the current state at every burn-in iteration
-    and then held fixed: h = GenVar / sig2_e (GenVar = beta'X'X beta / nobs) and omega, the
-    share of the explained variance 2 beta'X'y - beta'X'X beta that the likelihood at h keeps
-    (clipped to [1 / max kappa, 1]; 1 while it is not positive).
+    """The robust setting's plug-ins, set from the current state during burn-in and then held
+    fixed: h = GenVar / sig2_e (GenVar = beta'X'X beta / nobs) and omega, the share of the
+    explained variance 2 beta'X'y - beta'X'X beta that the likelihood at h keeps (clipped to
+    [1 / max kappa, 1]; 1 while it is not positive).
 
     Both are variables of the graph (``ld_sampling_ratio``, ``ld_sampling_weight``) that the
     likelihood reads, so during burn-in the target follows the chain as GCTB's correction does
@@ -211,29 +222,50 @@ class LDSamplingRatioPlugIn(BurnInPlugIn):
     fixed density, ``model.logp()`` at those values. It runs before the effects sweep, which
     thus conditions on the previous state's GenVar, as in GCTB.
 
+    The values held after burn-in are the means of those set in the second half of the
+    burn-in (set at the last burn-in iteration), not one state's: GCTB uses the current
+    GenVar at every iteration, so its posterior averages over GenVar's, while one state's h
+    is a single draw (its SD over the chain was 7% of h on a 20,000-SNP shrunk LD), which
+    made each chain target a different density: SBayesS's hsq moved by 0.011 (SD) between
+    seeds there, as much as its posterior SD, against 0.0003 for GCTB (docs/sbayes.md,
+    "Against GCTB 2.05: SBayesS"). Without a planned burn-in length (no ``setup_chain``)
+    the last state's values are held.
+
     A new h rescales X'X, so the residuals are recomputed from every nonzero column (about a
     sweep's cost). The plug-ins are therefore set on :class:`BurnInPlugIn`'s schedule, which
-    ends with the last burn-in iteration: the values kept afterwards are those of the state
-    before the last burn-in sweep, as with an update at every iteration.
+    ends with the last burn-in iteration.
     """
 
     name = "ld_sampling_ratio_plug_in"
+    _state_class = LDSamplingState
     stats_dtypes_shapes = {"ld_sampling_ratio": (np.float64, []),
                            "ld_sampling_weight": (np.float64, [])}
+
+    def _reset_sums(self) -> None:
+        self.ratio_sum, self.weight_sum, self.n_averaged = 0.0, 0.0, 0
 
     def step(self, point):
         if self.tune and self._sets_plug_ins():
             m = self.alphabet
             genetic_variance = self.residuals.genetic_variance(point)
             ratio = max(genetic_variance, 0.0) / m.derived_value(point, "sig2_e")
-            point = dict(point)
-            point[SAMPLING_RATIO] = np.asarray(ratio)
             explained = 2.0 * float(np.asarray(point["beta"]) @ m.data.xty) - (
                 genetic_variance * m.data.nobs)
             weight = 1.0
             if explained > 0:
                 floor = 1.0 / m.max_inflation(ratio)
+                point = dict(point)
+                point[SAMPLING_RATIO] = np.asarray(ratio)  # explained() reads the new h
                 weight = min(max(self.residuals.explained(point) / explained, floor), 1.0)
+            if self.tuning and 2 * self.tuned > self.tuning:  # the burn-in's second half
+                self.ratio_sum += ratio
+                self.weight_sum += weight
+                self.n_averaged += 1
+                if self.tuned >= self.tuning:  # the last burn-in iteration: hold the means
+                    ratio = self.ratio_sum / self.n_averaged
+                    weight = self.weight_sum / self.n_averaged
+            point = dict(point)
+            point[SAMPLING_RATIO] = np.asarray(ratio)
             point[SAMPLING_WEIGHT] = np.asarray(weight)
         return point, [{"ld_sampling_ratio": float(point[SAMPLING_RATIO]),
                         "ld_sampling_weight": float(point[SAMPLING_WEIGHT])}]

@@ -134,6 +134,8 @@ class BurnInPlugIn(AlphabetStep):
     :data:`PLUG_IN_WARM_UP`, then every :data:`PLUG_IN_EVERY`-th counted back from the last
     burn-in iteration, which always does. Without a planned burn-in length (a caller that
     never calls ``setup_chain``) every iteration sets them until ``stop_tuning``.
+    A subclass that averages over the burn-in zeroes its sums in :meth:`_reset_sums`, called
+    at construction and at the start of every chain.
     """
 
     _state_class = PlugInState
@@ -141,10 +143,15 @@ class BurnInPlugIn(AlphabetStep):
     def __init__(self, vars, **kwargs):
         super().__init__(vars, **kwargs)
         self.tune, self.tuned, self.tuning = True, 0, 0
+        self._reset_sums()
 
     def setup_chain(self, rng, tune, draws) -> None:
         super().setup_chain(rng, tune, draws)
         self.tune, self.tuned, self.tuning = tune > 0, 0, int(tune)
+        self._reset_sums()
+
+    def _reset_sums(self) -> None:
+        """Zero the sums a subclass keeps over the burn-in (none here)."""
 
     def _sets_plug_ins(self) -> bool:
         """Whether this burn-in iteration sets the plug-ins (counts it as done)."""

@@ -604,8 +604,9 @@ def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
     index = source.index
     if ref_snps is not None and not (m == n_cols and index[0] == 0):
         meta["snp_range"] = [int(index[0]) + 1, int(index[-1]) + 1]
+    window = _gctb_window(info, 0) if ref_snps is None and gctb_type != "sparse" else None
     return LDMatrix(indptr, indices, values, _snp_table(info), ref_snps, meta, scale,
-                    row_first=source.run_first)
+                    row_first=source.run_first, gctb_window=window)
 
 
 def _combine_files(named, infos, dtype: str, band: bool = False) -> LDMatrix:
@@ -627,7 +628,20 @@ def _combine_files(named, infos, dtype: str, band: bool = False) -> LDMatrix:
                 combined=len(sources))
     firsts = np.concatenate([source.run_first + offset for source, offset in zip(
         sources, np.cumsum([0] + [len(info) for info in infos[:-1]]))]) if band else None
-    return LDMatrix(indptr, indices, values, snps, None, meta, scale, row_first=firsts)
+    window = None
+    if all(gctb_type != "sparse" for _, gctb_type in named):
+        offsets = np.cumsum([0] + [len(info) for info in infos[:-1]])
+        window = np.concatenate([_gctb_window(info, int(offset))
+                                 for info, offset in zip(infos, offsets)])
+    return LDMatrix(indptr, indices, values, snps, None, meta, scale, row_first=firsts,
+                    gctb_window=window)
+
+
+def _gctb_window(info: pd.DataFrame, offset: int) -> np.ndarray:
+    """(rows, 2) [WindStart, WindEnd] of a whole dense-row file whose columns start at
+    ``offset`` (``LDMatrix.gctb_window``)."""
+    return np.stack([info["WindStart"].to_numpy(dtype=np.int64),
+                     info["WindEnd"].to_numpy(dtype=np.int64)], axis=1) + offset
 
 
 def _column_count(prefix: Path, info: pd.DataFrame, max_col: int,

@@ -110,6 +110,12 @@ class LDMatrix:
         ``indices`` is None and zeros inside a run are entries not stored
         (:mod:`bayesmix.kernels.ld_band`), so the matrix takes 2 bytes per value (int16).
         Code that needs column indices calls :meth:`to_csr`.
+    gctb_window : None, or for a square matrix read from whole GCTB dense-row files (full,
+        band, shrunk) an (n_rows, 2) int64 array: each row's stored window [WindStart,
+        WindEnd] of the .info, in this matrix's column numbering (kept through
+        :meth:`subset`, as GCTB's Data::resizeWindow). GCTB counts every SNP of the window in
+        the LD sampling variance, whatever its value, while entries whose int16 code is 0
+        (|r| < 1.5e-5) are not held here (bayesmix.prepare.summary_data).
     """
 
     indptr: np.ndarray
@@ -123,6 +129,7 @@ class LDMatrix:
     weak_ld_halves: np.ndarray | None = None
     row_first: np.ndarray | None = None
     weak_ld4: np.ndarray | None = None
+    gctb_window: np.ndarray | None = None
 
     def __post_init__(self):
         self.snps = normalize_snp_table(self.snps)
@@ -215,7 +222,7 @@ class LDMatrix:
         if indptr[-1] < 2**31:
             indptr = indptr.astype(np.int32)
         return LDMatrix(indptr, indices, data, self.snps, None, dict(self.meta), self.scale,
-                        **self.weak_sums())
+                        gctb_window=self.gctb_window, **self.weak_sums())
 
     def weak_sums(self, rows=None) -> dict:
         """The weak-LD arrays by name (:data:`WEAK_ARRAYS`), of the ``rows`` given (all by
@@ -346,20 +353,25 @@ class LDMatrix:
         else:
             col_map = np.arange(self.shape[1], dtype=np.int64)
         meta = dict(self.meta, subset=True)
+        window = None
+        if self.gctb_window is not None and self.is_square:
+            window = np.stack([np.searchsorted(rows, self.gctb_window[rows, 0], "left"),
+                               np.searchsorted(rows, self.gctb_window[rows, 1], "right") - 1],
+                              axis=1).astype(np.int64)
         if self.is_band:
             from bayesmix.kernels.ld_band import subset_band
 
             indptr, first, values = subset_band(np.asarray(self.indptr), self.row_first,
                                                 np.asarray(self.data), rows, col_map)
             return LDMatrix(indptr, None, values, snps, None, meta, self.scale,
-                            row_first=first)
+                            row_first=first, gctb_window=window)
         indptr, indices, values = subset_csr(np.asarray(self.indptr), np.asarray(self.indices),
                                              np.asarray(self.data), rows, col_map)
         if indptr[-1] < 2**31:
             indptr = indptr.astype(np.int32)
         weak = {} if self.is_square else self.weak_sums(rows)
         return LDMatrix(indptr, indices, values, snps, None if self.is_square else self.ref_snps,
-                        meta, self.scale, **weak)
+                        meta, self.scale, gctb_window=window, **weak)
 
     # ----------------------------------------------------------------- files
     def save(self, path, *, layout: str = "csr") -> Path:

@@ -307,6 +307,13 @@ def summary_data_from_aligned(aligned: pd.DataFrame, ld: LDMatrix, *, qc=None,
     else:
         ld_score, samp = row_ld_statistics(indptr, np.asarray(ld.data), ld.scale)
         stored = np.diff(indptr)
+    if ld.gctb_window is not None:
+        # GCTB sums over every SNP of the row's stored window (Data::readMultiLDmatBinFile):
+        # an entry not held (int16 code 0, |r| < 1.5e-5, or an exact 0) adds (1 - r^2)^2 = 1
+        # (to within 5e-10) and counts as stored
+        window = (ld.gctb_window[:, 1] - ld.gctb_window[:, 0] + 1).astype(np.int64)
+        samp = samp + (window - stored)
+        stored = window
     n_ref = ld.n_samples or _panel_size(ld)
     m = len(snps)
     if ld_in_sample is None:
