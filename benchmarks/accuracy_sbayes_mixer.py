@@ -7,7 +7,8 @@ Every step is the command a user runs:
 1. LD of the PANEL, per chromosome: ``bayesmix-gctb --bfile PANEL --chr C --make-shrunk-ldm
    --gen-map MAP`` (the map: the panel .bim's SNP, bp and cM, i.e. the true recombination map,
    as users pass a HapMap map) and, with ``--ld-kinds ... sparse``, ``--make-sparse-ldm``
-   (n r^2 >= 10); ``bayesmix-mixer ld --bfile PANEL --chr C`` for MiXeR.
+   (n r^2 >= 10); ``bayesmix-mixer ld --bfile PANEL --chr C --ld-window-kb 10000``
+   for MiXeR.
 2. Per seed: a BayesC trait on the COHORT (``bayesmix simulate --bfile COHORT --prior C
    --h2 H --n-causal K``; its GWAS is the marginal regression on the cohort's people, and
    the effects are rescaled so the cohort's genetic variance is exactly H).
@@ -152,7 +153,8 @@ def main(argv=None) -> int:
                                           for c in chromosomes))
     if not args.skip_mixer:
         seconds["ld_mixer"] = sum(
-            run("bayesmix-mixer", "ld", "--bfile", panel, "--chr", c, "--out",
+            run("bayesmix-mixer", "ld", "--bfile", panel, "--chr", c, "--ld-window-kb", 10000,
+                "--out",
                 work / f"mixer_chr{c}.ld") for c in chromosomes)
 
     # 2-3. traits on the cohort, fits

@@ -19,7 +19,8 @@ from the child's rusage, :func:`sbayes_startup.measured_run`; 2 threads, the mac
      (1 Mb blocks, GCTB's default cut-off), the LD of SBayesR;
    - ``sbayes_r``: ``bayesmix-gctb --sbayes R --ldm-eigen`` at two chain lengths
      (``--chain-lengths``), projected to 10,000 iterations through the straight line;
-   - ``mixer_ld``: ``bayesmix-mixer ld --bfile panel --chr C`` for C = 1..22 (summed);
+   - ``mixer_ld``: ``bayesmix-mixer ld --bfile panel --chr C --ld-window-kb 10000`` for
+     C = 1..22 (summed);
    - ``mixer_fit1`` (trait 1 and trait 2) and ``mixer_fit2``: ``bayesmix-mixer fit1 / fit2``
      with their defaults;
    - ``bayesr``: ``bayesmix-gctb --bayes R --bfile cohort --pheno`` (5,000 people x M SNPs)
@@ -181,7 +182,8 @@ def stage_commands(args, stage: str) -> list[tuple[str, list[str]]]:
     if stage == "mixer_ld":
         (work / "mixer_ld").mkdir(exist_ok=True)
         return [(f"mixer_ld_chr{c}", mixer + ["ld", "--bfile", str(work / "panel"), "--chr",
-                                                str(c), "--threads", THREADS, "--out",
+                                                str(c), "--ld-window-kb", "10000",
+                                                "--threads", THREADS, "--out",
                                                 str(work / "mixer_ld" / f"chr{c}")])
                 for c in range(1, CHROMOSOMES + 1)]
     if stage == "mixer_fit1":

@@ -27,8 +27,8 @@ def pair(tmp_path_factory):
     from bayesmix.simulate.from_ld import sumstats_table, weak_ld_signal
 
     tmp = tmp_path_factory.mktemp("mixer2_cli")
-    assert mixer_cli.main(["ld", "--bfile", str(example_bfile(22)), "--out",
-                           str(tmp / "ref_chr22.ld")]) == 0
+    assert mixer_cli.main(["ld", "--bfile", str(example_bfile(22)), "--ld-window-kb",
+                           "10000", "--out", str(tmp / "ref_chr22.ld")]) == 0
     ld = LDMatrix.load(tmp / "ref_chr22.ld")
     r = ld.to_scipy()
     freq = ld.snps["freq"].to_numpy()
@@ -76,6 +76,10 @@ def test_fit2_test2_and_native(pair):
     assert p["rho0"] == pytest.approx(0.2, abs=0.06)
     venn = doc["venn"]["total"]
     assert venn["n12"]["count"] == pytest.approx(p["pi12"] * doc["n_ref"])
+    # MiXeR's nc12@p9 = NCKoef pi12 num_snp, NCKoef = 0.319 (bivar_mixer/utils.py)
+    assert doc["ci"]["nc12@p9"]["point"] == pytest.approx(0.319 * p["pi12"] * doc["n_ref"])
+    assert doc["venn"]["p9"]["n12"]["count"] == doc["ci"]["nc12@p9"]["point"]
+    assert "nc12@p9_het" in doc["ci"]
     assert venn["n12"]["se"] > 0
     assert len(doc["pi12_profile"]["loglik"]) == 4
     for key in ("best_vs_minimal_overlap_AIC", "best_vs_maximal_overlap_AIC"):
@@ -110,11 +114,14 @@ def test_fit2_test2_and_native(pair):
                              str(tmp / "t1.fit.json"), "--params2", str(tmp / "t2.fit.json"),
                              "--extract", str(tmp / "tags.snps"),
                              "--sequence", "infinitesimal", "fast", "--draws", "100",
-                             "--out", str(tmp / "native")])
+                             "--seed", "123", "--out", str(tmp / "native")])
     assert rc == 0
     native = json.loads((tmp / "native.json").read_text())
     for key, value in p.items():  # same engine, same seed: the same estimate
         assert native["params"][key] == pytest.approx(value, rel=1e-9)
+    # the native command keeps bayesmix's count (the reference's heterozygosities)
+    assert native["ci"]["nc12@p9"]["point"] == pytest.approx(
+        doc["ci"]["nc12@p9_het"]["point"], rel=1e-9)
     assert (tmp / "native.nc").stat().st_size > 0
 
 

@@ -32,16 +32,20 @@ import sys
 from bayesmix.cli.mixer_runs import (DEFAULT_FIT1_SEQUENCE, DEFAULT_FIT2_SEQUENCE, fit1_step,
                                      fit2_step)
 from bayesmix.cli.options import (CommandSpec, Parser, dask_options, minor_allele_frequency,
-                                  nonnegative_int, option, positive_float, positive_int,
-                                  steps_of, unit_interval, unsupported)
+                                  nonnegative_float, nonnegative_int, option, positive_float,
+                                  positive_int, steps_of, unit_interval, unsupported)
 
+#: MiXeR's --seed default of fit1/test1/fit2/test2 and snps (precimed/bivar_mixer/cli.py,
+#: parser_add_common_arguments and parser_snps_add_arguments)
+MIXER_SEED = 123
 #: MiXeR's test1/test2 --fit-sequence default (bivar_mixer/cli.py): the loaded parameters,
 #: then the inflation parameters refitted to the tested tags
 TEST_SEQUENCE = ("load", "inflation")
 
 ANALYSES = {"ld": "ld", "fit1": "fit1", "test1": "test1", "fit2": "fit2", "test2": "test2",
             "snps": "snps", "combine": "combine"}
-HELP = {"ld": "LD reference (r^2 >= r2min within a window) of one chromosome from PLINK",
+HELP = {"ld": "LD reference (r^2 >= r2min; the whole chromosome or a window) of one "
+              "chromosome from PLINK",
         "fit1": "fit the univariate model", "test1": "Q-Q plots and power curve of fit1",
         "fit2": "fit the bivariate model (polygenic overlap)",
         "test2": "Venn, conditional Q-Q, densities and shared-SNP posteriors of fit2",
@@ -58,8 +62,13 @@ OPTIONS = [
     option("--r2min", applies=("ld",), default=0.05, type=unit_interval,
            help="store pairs with r^2 >= this; the window's weaker pairs are kept as "
                 "per-SNP weak-LD sums (of noise-corrected r^2 and r^4, all of them)"),
-    option("--ld-window-kb", applies=("ld",), default=10000.0, type=positive_float,
-           help="window in kb"),
+    option("--ld-window-kb", applies=("ld",), default=0.0, type=nonnegative_float,
+           help="store (and sum as weak LD) only pairs within this many kb; 0 (default, "
+                "MiXeR's): the whole chromosome. MiXeR's documented runs give 10000 (1000 "
+                "Genomes: 30000); on the shipped chr22 panel (10,000 SNPs over 20.7 Mb) the "
+                "whole chromosome took 1.25x the time of 10000 and gave a fit1 1-2%% lower "
+                "h2 (up to 8%% with --ld-in-sample; docs/mixer.md); a chromosome of L Mb "
+                "costs about L / 20 times a 10 Mb window"),
     option("--chr", applies=("ld",), metavar="CHR",
            help="the chromosome to use when the fileset holds several"),
     unsupported("--ldscore-r2min", reason="bayesmix keeps every pair of the window below "
@@ -104,10 +113,11 @@ OPTIONS = [
            help="random-pruning passes of the tag-SNP weights"),
     option("--randprune-r2", applies=FITS, default=0.1, type=unit_interval,
            help="random-pruning r^2 threshold"),
-    option("--seed", applies=REFERENCE, default=0, type=nonnegative_int,
+    option("--seed", applies=REFERENCE, default=MIXER_SEED, type=nonnegative_int,
            help="seed of the pruning weights, the sampled likelihood and derived-quantity "
                 "draws (fit1/fit2 --replicates: replicate k uses seed + k); snps: of the "
-                "random subset"),
+                "random subset (default 123, MiXeR's; the draws are bayesmix's own, so a "
+                "seed does not reproduce MiXeR's random numbers)"),
     # snps (MiXeR's names)
     option("--r2", applies=("snps",), default=0.8, type=unit_interval,
            help="prune the subset at this r^2 (random order: a SNP is dropped when one kept "
@@ -228,7 +238,7 @@ def inputs_from(args):
                        exclude_ranges=mixer_exclude_ranges(args.exclude_ranges),
                        randprune_n=args.randprune_n,
                        randprune_r2=args.randprune_r2, seed=args.seed,
-                       ld_in_sample=args.ld_in_sample)
+                       ld_in_sample=args.ld_in_sample, prefer_z=True)
 
 
 #: MiXeR's named ranges (precimed/common/utils_cli.py make_ranges: "MHC" is 6:25-35MB,
@@ -264,7 +274,8 @@ def run(invocation, run_log) -> int:
     args, command = invocation.args, invocation.analysis
     if command == "ld":
         return runs.run_ld(run_log, args, bfile=args.bfile, out=args.out, r2min=args.r2min,
-                           window_kb=args.ld_window_kb, chrom=args.chr, threads=args.threads,
+                           window_kb=args.ld_window_kb or None, chrom=args.chr,
+                           threads=args.threads,
                            resume=args.resume, fingerprint=invocation.fingerprint())
     if command == "snps":
         from bayesmix.prepare.mixer import parse_chromosomes
@@ -304,7 +315,8 @@ def run(invocation, run_log) -> int:
         return runs.run_fit1(run_log, inputs, args.out, sequence=sequence,
                              censor_z=args.z1max, censor_option="--z1max", kmax=args.kmax,
                              n_draws=args.n_draws, nuts=args.nuts, options=options,
-                             resume=args.resume, fingerprint=invocation.fingerprint())
+                             resume=args.resume, fingerprint=invocation.fingerprint(),
+                             mixer_counts=True)
     if command == "test1":
         return runs.run_test1(run_log, inputs, args.out, params_file=args.load_params_file,
                               qq_method=args.qq_method, options=options, inflation=inflation)
@@ -313,7 +325,8 @@ def run(invocation, run_log) -> int:
                              params_files=(args.trait1_params_file, args.trait2_params_file),
                              sequence=sequence, kmax=args.kmax, n_draws=args.n_draws,
                              profile_points=args.profile_points, options=options,
-                             resume=args.resume, fingerprint=invocation.fingerprint())
+                             resume=args.resume, fingerprint=invocation.fingerprint(),
+                             mixer_counts=True)
     return runs.run_test2(run_log, inputs, args.out, params_file=args.load_params_file,
                           inflation=inflation)
 

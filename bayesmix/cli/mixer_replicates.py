@@ -206,7 +206,8 @@ def _finished(unit: FitUnit) -> dict | None:
 
 
 def _fit1_unit(unit, inputs, record, progress, fingerprint):
-    from bayesmix.cli.mixer_runs import fit1_summary, fit1_warnings, write_fit1
+    from bayesmix.cli.mixer_runs import (fit1_summary, fit1_warnings, with_mixer_counts,
+                                         write_fit1)
     from bayesmix.inference.mle import fit_univariate
     from bayesmix.prepare.mixer import data_warnings
 
@@ -216,6 +217,7 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
                          censor_z=settings["censor_z"] or 0.0, kmax=settings["kmax"],
                          seed=inputs.seed, n_draws=settings["n_draws"], progress=progress,
                          checkpoint=unit.checkpoint, resume=True, fingerprint=fingerprint)
+    fit = with_mixer_counts(fit)   # plans are bayesmix-mixer's: MiXeR's nc@p9
     write_fit1(fit, unit.out, unit.options, {"run_unit": record},
                trait_file=inputs.trait_files[0])
     warnings = [*data_warnings(data, censor_option="--z1max"),   # plans are bayesmix-mixer's
@@ -225,7 +227,7 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
 
 def _fit2_unit(unit, inputs, record, progress, fingerprint):
     from bayesmix.cli.mixer_runs import (fit2_summary, fit2_with_profile, params_for_traits,
-                                         write_fit2)
+                                         with_mixer_counts, write_fit2)
     from bayesmix.prepare.mixer import data_warnings
 
     params_files = [replicate_file(p, unit.replicate) for p in unit.params_files]
@@ -239,6 +241,7 @@ def _fit2_unit(unit, inputs, record, progress, fingerprint):
                                    progress=progress, checkpoint=unit.checkpoint, resume=True,
                                    fingerprint=fingerprint)
     record["params_files"] = params_files
+    fit = with_mixer_counts(fit)
     write_fit2(fit, unit.out, inputs.trait_files, unit.options,
                {**extra, "run_unit": record})
     warnings = [*data_warnings(data.trait1, label="trait 1"),

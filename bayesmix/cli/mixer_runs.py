@@ -5,7 +5,7 @@ its own option names); fits run in :mod:`bayesmix.inference.mle` /
 :mod:`bayesmix.inference.mle_bivariate`; files are written by :mod:`bayesmix.report` and
 :mod:`bayesmix.plots`. Outputs:
 
-- ``ld``: the LD folder (r^2 >= r2min within a window) of one chromosome;
+- ``ld``: the LD folder (r^2 >= r2min; the whole chromosome or a window) of one chromosome;
 - ``fit1``: OUT.json (MiXeR fields) and OUT.nc (ArviZ; with a NUTS posterior on request);
 - ``test1``: OUT.json (Q-Q, stratified Q-Q, power curve) and OUT.{qq,qqbins,power}.{png,pdf};
 - ``fit2``: OUT.json (parameters, rg, Venn counts with SEs, AIC/BIC, pi12 profile) and
@@ -100,23 +100,32 @@ def _checkpoint(out, resume):
     return path
 
 
+#: ``ld`` without a window (MiXeR's --ld-window-kb 0, its default: gsa_mixer/cli.py
+#: parser_ld_add_arguments, ld_matrix.cc skips the bound when it is 0): a window longer than
+#: any chromosome (build_ld's r2 kind would otherwise take its 10,000 kb default)
+WHOLE_CHROMOSOME_KB = 1e9
+
+
 def run_ld(run_log, args, *, bfile, out, r2min, window_kb, chrom=None, threads=None,
            resume=False, fingerprint=None) -> int:
-    """MiXeR's ``ld``: r^2 >= r2min within ``window_kb`` of one chromosome -> LD folder.
-    ``args``: the parsed command line, for its Dask options (``--cluster``,
-    ``--dask-scheduler``, ``--pieces``: :func:`bayesmix.cli.common.dask_client`)."""
+    """MiXeR's ``ld``: r^2 >= r2min within ``window_kb`` (None: the whole chromosome, as
+    MiXeR's default) of one chromosome -> LD folder. ``args``: the parsed command line, for
+    its Dask options (``--cluster``, ``--dask-scheduler``, ``--pieces``:
+    :func:`bayesmix.cli.common.dask_client`)."""
     from bayesmix.cli.common import dask_client, dask_note, kept_on_interrupt
     from bayesmix.ld.compute import build_ld
 
     checkpoint = _checkpoint(out, resume)
     with kept_on_interrupt(f"the finished row blocks are kept in {checkpoint}; rerun the same "
                            "command with --resume to finish"), dask_client(args) as client:
-        ld = build_ld(bfile, "r2", r2min=r2min, window_kb=window_kb, chrom=chrom,
-                      threads=threads, progress=True, checkpoint=checkpoint, resume=resume,
-                      fingerprint=fingerprint, client=client, pieces=args.pieces)
+        ld = build_ld(bfile, "r2", r2min=r2min, window_kb=window_kb or WHOLE_CHROMOSOME_KB,
+                      chrom=chrom, threads=threads, progress=True, checkpoint=checkpoint,
+                      resume=resume, fingerprint=fingerprint, client=client,
+                      pieces=args.pieces)
     ld.save(out)
+    where = f"within {window_kb:g} kb" if window_kb else "on the whole chromosome"
     run_log.say(f"ld: wrote {out}: {ld.shape[0]} SNPs, {ld.nnz} pairs with r2 >= {r2min:g} "
-                f"within {window_kb:g} kb ({threads or 'default'} BLAS threads"
+                f"{where} ({threads or 'default'} BLAS threads"
                 f"{dask_note(args)})")
     return 0
 
@@ -128,11 +137,12 @@ def _say_lines(run_log, lines, prefix=""):
 
 def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, censor_option, kmax=20000,
              n_draws=1000, nuts=0, options=None, plots_qq_method=None, resume=False,
-             fingerprint=None) -> int:
+             fingerprint=None, mixer_counts: bool = False) -> int:
     """Univariate fit -> OUT.json and OUT.nc; with ``plots_qq_method`` also test1's outputs
     under OUT.test (``bayesmix mixer fit --plots``). Finished fit stages are kept in
     OUT.ckpt when interrupted; the fit is written before an optional NUTS run starts.
-    ``censor_option``: the command's name of the ``censor_z`` option, for the warnings."""
+    ``censor_option``: the command's name of the ``censor_z`` option, for the warnings;
+    ``mixer_counts``: ``nc@p9`` as MiXeR's (:func:`with_mixer_counts`)."""
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.inference.mle import fit_univariate
     from bayesmix.io.netcdf import write_netcdf
@@ -151,6 +161,8 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, censor_option, kma
         fit = fit_univariate(data, sequence=list(sequence), censor_z=censor_z or 0.0,
                              kmax=kmax, seed=inputs.seed, n_draws=n_draws, progress=log.info,
                              checkpoint=checkpoint, resume=resume, fingerprint=fingerprint)
+    if mixer_counts:
+        fit = with_mixer_counts(fit)
     tree = write_fit1(fit, out, options, trait_file=inputs.trait_files[0])
     if nuts:
         from bayesmix.models.mixer import sample_nuts
@@ -170,6 +182,42 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, censor_option, kma
     if plots_qq_method is not None:
         _test1(run_log, data, maf, fit.params, f"{out}.test", options, plots_qq_method)
     return 0
+
+
+#: MiXeR's share of the causal variants that explain 90% of h2 (``NCKoef`` of
+#: precimed/bivar_mixer/utils.py, _calculate_univariate_uncertainty_funcs and
+#: _calculate_bivariate_uncertainty_funcs: nc@p9 = 0.319 pi num_snp, nc12@p9 = 0.319 pi12
+#: num_snp, ...), a constant where bayesmix's own share depends on the reference's H
+HET_SUFFIX = "_het"
+MIXER_P9_SHARE = 0.319
+
+
+def with_mixer_counts(fit):
+    """The fit (univariate or bivariate) with MiXeR's ``@p9`` counts: each ``X@p9`` of its
+    ``ci`` (and ``draws``) becomes :data:`MIXER_P9_SHARE` times ``X`` (nc, nc1, nc2, nc12,
+    total), as MiXeR reports it, and bayesmix's own count, the share solved from the
+    reference's heterozygosities (:func:`bayesmix.inference.mle.causal_share_for_h2`), is
+    kept as ``X@p9_het``. The summaries come from the scaled draws
+    (:func:`bayesmix.inference.mle.summarize_draws`); the Venn counts follow the ``ci``."""
+    import dataclasses
+
+    import numpy as np
+
+    from bayesmix.inference.mle import summarize_draws
+
+    ci, draws = {}, dict(fit.draws)
+    for key, entry in fit.ci.items():
+        ci[key] = entry
+        if not key.endswith("@p9"):
+            continue
+        base = key.removesuffix("@p9")
+        values = MIXER_P9_SHARE * np.asarray(fit.draws.get(base, ()), dtype=float)
+        ci[key] = {**summarize_draws(values if values.size else [np.nan]),
+                   "point": MIXER_P9_SHARE * fit.ci[base]["point"]}
+        ci[key + HET_SUFFIX] = entry
+        if key in draws:
+            draws[key + HET_SUFFIX], draws[key] = draws[key], values
+    return dataclasses.replace(fit, ci=ci, draws=draws)
 
 
 def write_fit1(fit, out, options=None, extra: dict | None = None, *, trait_file=None):
@@ -267,10 +315,11 @@ def _test1(run_log, data, maf, params, out, options, qq_method, steps=()) -> Non
 
 
 def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws=1000,
-             profile_points=25, options=None, resume=False, fingerprint=None) -> int:
+             profile_points=25, options=None, resume=False, fingerprint=None,
+             mixer_counts: bool = False) -> int:
     """Bivariate fit -> OUT.json (with the pi12 log-likelihood profile) and OUT.nc (the
     same fit as an ArviZ DataTree); finished fit stages are kept in OUT.ckpt when
-    interrupted."""
+    interrupted. ``mixer_counts``: the ``@p9`` counts as MiXeR's (:func:`with_mixer_counts`)."""
     from bayesmix.cli.common import kept_on_interrupt
     from bayesmix.prepare.mixer import data_warnings
 
@@ -290,6 +339,8 @@ def run_fit2(run_log, inputs, out, *, params_files, sequence, kmax=1000, n_draws
                                        fingerprint=fingerprint)
         if extra.get("interval_warning"):
             log.warning("warning: %s", extra["interval_warning"])
+    if mixer_counts:
+        fit = with_mixer_counts(fit)
     write_fit2(fit, out, inputs.trait_files, options, extra)
     run_log.say(f"fit2: {fit2_summary(fit)}")
     run_log.say(f"wrote {out}.json and {out}.nc")

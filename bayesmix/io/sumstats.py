@@ -22,7 +22,8 @@ Missing statistics are NaN. Z is derived from BETA / SE (or from the sign of BET
 the file has no Z column; SE from BETA / Z when the file has BETA and Z but no SE, BETA from
 Z * SE when it has Z and SE but no BETA; BETA and SE stay NaN when the file only has Z; P is
 derived from Z when absent. A file with BETA, SE and a Z that contradicts them on some row gets
-Z = BETA / SE, with a note or warning (:func:`_z_agreeing_with_beta_se`). Missing values in
+Z = BETA / SE, with a note or warning (:func:`_z_agreeing_with_beta_se`; with ``prefer_z``,
+MiXeR's reading, the Z column is kept as it is and the note or warning says so). Missing values in
 the file (``NA``, ``nan``, ``.``, empty) become NaN and are left to
 :func:`bayesmix.io.harmonise.harmonise` to drop and count; any other non-numeric value is an
 :class:`~bayesmix.errors.InputError` naming the file, line and column.
@@ -111,6 +112,7 @@ def read_sumstats(
     columns: dict | None = None,
     *,
     n: float | None = None,
+    prefer_z: bool = False,
 ) -> pd.DataFrame:
     """Read GWAS summary statistics into the canonical table (module docstring).
 
@@ -131,6 +133,11 @@ def read_sumstats(
         for BETA, P, CHR/BP when OR, LOG10P, CHRPOS are mapped) is not read, with a note.
     n : float, optional
         Sample size for every SNP when the file has no N column (also fills missing N values).
+    prefer_z : bool
+        A file with a Z column is analysed by its Z, as MiXeR reads it (MiXeR reads only Z):
+        a Z that disagrees with BETA / SE is kept (with the same note or warning), and a
+        missing Z stays missing. Default: BETA / SE wherever both are given
+        (:func:`_z_agreeing_with_beta_se`). Without a Z column Z is BETA / SE either way.
 
     Returns
     -------
@@ -165,7 +172,7 @@ def read_sumstats(
     table = _parse_columns(data, path, sep, rename, colno, lines[1:])
     table, rows = _additive_test_rows(table, lines[1:], path, names, colno, notes)
     warnings: list[str] = []
-    out, derived = _to_canonical(table, path, colno, n, rows, names, warnings)
+    out, derived = _to_canonical(table, path, colno, n, rows, names, warnings, prefer_z)
     out.attrs.update(path=str(path), format=format, notes=notes + derived, warnings=warnings,
                      header=header, columns=names)
     return out
@@ -410,10 +417,11 @@ def strip_chr(label: str) -> str:
 
 
 def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines,
-                  names: dict, warnings: list) -> tuple[pd.DataFrame, list]:
+                  names: dict, warnings: list,
+                  prefer_z: bool = False) -> tuple[pd.DataFrame, list]:
     """Convert the parsed, renamed table to canonical columns, deriving what can be derived
     (``names``: canonical or intermediate name -> the file's column; contradictions found
-    are added to ``warnings``)."""
+    are added to ``warnings``; ``prefer_z``: :func:`read_sumstats`)."""
     notes: list[str] = []
     num = {c: table[c].to_numpy(dtype=np.float64)
            for c in (*NUMERIC_COLUMNS, "OR", "NCASE", "NCONTROL", "LOG10P") if c in table}
@@ -493,7 +501,7 @@ def _to_canonical(table: pd.DataFrame, path: Path, colno: dict, n_default, lines
         beta = z * se
         notes.append("BETA = Z * SE (no BETA column)")
     elif beta is not None:
-        z = _z_agreeing_with_beta_se(beta, se, z, lines, names, notes, warnings)
+        z = _z_agreeing_with_beta_se(beta, se, z, lines, names, notes, warnings, prefer_z)
     if p is None:
         p = 2.0 * ndtr(-np.abs(z))  # the normal's sf
         notes.append("P = 2 Phi(-|Z|)")
@@ -530,12 +538,13 @@ Z_WARN_SHARE = 0.01
 
 
 def _z_agreeing_with_beta_se(beta, se, z, lines, names: dict, notes: list,
-                             warnings: list) -> np.ndarray:
+                             warnings: list, prefer_z: bool = False) -> np.ndarray:
     """Z when the file gives BETA (or OR), SE and Z: the file's Z when it agrees with
     BETA / SE on every row (within :data:`Z_ABS` + :data:`Z_REL` |Z|), else BETA / SE wherever
     BETA and SE are given (the file's Z only where one of them is missing), so that analyses
-    of Z and of BETA/SE (``.ma``) use the same input; a note, or a warning above
-    :data:`Z_WARN_SHARE` of the rows, names the count and the first disagreeing line."""
+    of Z and of BETA/SE (``.ma``) use the same input; with ``prefer_z`` (MiXeR's reading) the
+    file's Z as it is. A note, or a warning above :data:`Z_WARN_SHARE` of the rows, names the
+    count and the first disagreeing line, and which of the two is used."""
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = beta / se
         both = np.isfinite(ratio)
@@ -554,10 +563,11 @@ def _z_agreeing_with_beta_se(beta, se, z, lines, names: dict, notes: list,
         text += (f"; on {opposite} of them Z has the opposite sign to BETA, the usual symptom "
                  "of BETA and Z given for different alleles (an allele swap between the "
                  "columns)")
-    text += ("; Z = BETA / SE is used wherever BETA and SE are given (the Z column only where "
-             "one is missing): check the file, and remove the column that is wrong")
+    text += (f"; the {names['Z']} column is used as it is (MiXeR reads only Z)" if prefer_z else
+             "; Z = BETA / SE is used wherever BETA and SE are given (the Z column only where "
+             "one is missing)") + ": check the file, and remove the column that is wrong"
     (warnings if off.sum() > Z_WARN_SHARE * compared else notes).append(text)
-    return np.where(both, ratio, z)
+    return z if prefer_z else np.where(both, ratio, z)
 
 
 def _se_from_beta_z(beta, z, notes: list, why: str) -> np.ndarray:

@@ -89,6 +89,8 @@ class MixerInputs:
     randprune_n, randprune_r2, seed : random-pruning weights (passes, r^2 threshold, seed).
     ld_in_sample : the LD folders are the GWAS sample's own LD (or the statistics were drawn
         from them): their weak-LD sums are used as stored, not calibrated for a panel's noise.
+    prefer_z : read the statistics as MiXeR does: a Z column is analysed as it is, even where
+        BETA / SE disagree (``bayesmix-mixer``; :func:`bayesmix.io.sumstats.read_sumstats`).
     """
 
     trait_files: tuple
@@ -102,12 +104,13 @@ class MixerInputs:
     randprune_r2: float = 0.1
     seed: int = 0
     ld_in_sample: bool = False
+    prefer_z: bool = False
 
     def _options(self) -> dict:
         return dict(bim_template=self.bim_template, extract=self.extract, exclude=self.exclude,
                     exclude_ranges=self.exclude_ranges, randprune_n=self.randprune_n,
                     randprune_r2=self.randprune_r2, seed=self.seed,
-                    ld_in_sample=self.ld_in_sample)
+                    ld_in_sample=self.ld_in_sample, prefer_z=self.prefer_z)
 
     def load_univariate(self):
         """Trait 1 -> ``(MixerData, maf, report_lines)`` (:func:`load_mixer_data`)."""
@@ -177,7 +180,7 @@ def parse_exclude_ranges(text):
 def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                          extract=None, exclude=None, exclude_ranges="MHC",
                          randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0,
-                         ld_in_sample: bool = False):
+                         ld_in_sample: bool = False, prefer_z: bool = False):
     """Summary statistics + per-chromosome LD -> :class:`bayesmix.prepare.mixer_data.MixerData`.
 
     Per chromosome: the LD folder (``ld_template`` with ``@`` = chromosome) gives the
@@ -186,19 +189,20 @@ def load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     SNPs in --extract and not in --exclude. Weights: random pruning among the tags
     (``randprune_n`` passes at r^2 ``randprune_r2``). Weak-LD sums: calibrated for the
     panel's noise over all chromosomes' rows (:mod:`bayesmix.ld.weak_ld`), or as stored with
-    ``ld_in_sample``. Returns ``(data, maf, report_lines)``.
+    ``ld_in_sample``. ``prefer_z``: the statistics' Z column as it is (MiXeR's reading,
+    :func:`bayesmix.io.sumstats.read_sumstats`). Returns ``(data, maf, report_lines)``.
     """
     data, maf, lines, _ = _load_mixer_data(
         trait_file, ld_template, chromosomes, bim_template=bim_template, extract=extract,
         exclude=exclude, exclude_ranges=exclude_ranges, randprune_n=randprune_n,
-        randprune_r2=randprune_r2, seed=seed, ld_in_sample=ld_in_sample)
+        randprune_r2=randprune_r2, seed=seed, ld_in_sample=ld_in_sample, prefer_z=prefer_z)
     return data, maf, lines
 
 
 def _load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
                      extract=None, exclude=None, exclude_ranges="MHC",
                      randprune_n: int = 64, randprune_r2: float = 0.1, seed: int = 0,
-                     ld_in_sample: bool = False, tags_of=None):
+                     ld_in_sample: bool = False, prefer_z: bool = False, tags_of=None):
     """:func:`load_mixer_data`, the tags restricted to the SNP ids ``tags_of`` when given
     (the other trait's tags of a bivariate analysis: the random-pruning weights are then
     computed among the tags both traits share, as MiXeR's ``set_weights_randprune`` does
@@ -214,7 +218,7 @@ def _load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
     from bayesmix.ld.store import LDMatrix
     from bayesmix.prepare.mixer_data import MixerData
 
-    sumstats = read_sumstats(trait_file)
+    sumstats = read_sumstats(trait_file, prefer_z=prefer_z)
     require_snp_ids(sumstats, "MiXeR matches the statistics to the LD reference by SNP id: "
                     "rename the id column, or add the reference's ids with bayesmix munge "
                     "--match-by chrpos --ref PREFIX (it writes OUT.sumstats.gz)")
@@ -250,9 +254,7 @@ def _load_mixer_data(trait_file, ld_template, chromosomes, *, bim_template=None,
             mask &= ~aligned["SNP"].isin(drop_ids).to_numpy()
         matched, selected = matched + len(mask), selected + int(mask.sum())
         aligned = aligned[mask]
-        z = aligned["Z"].to_numpy(dtype=float, copy=True)
-        missing_z = ~np.isfinite(z)
-        z[missing_z] = (aligned["BETA"].to_numpy(float) / aligned["SE"].to_numpy(float))[missing_z]
+        z = aligned["Z"].to_numpy(dtype=float)   # the reader derived it where it could
         ok = np.isfinite(z) & np.isfinite(aligned["N"].to_numpy(float))
         aligned, z = aligned[ok], z[ok]
         outside = 0
