@@ -345,6 +345,13 @@ def test_combine_errors(ref, serial_reps, tmp_path):
     (tmp_path / "T.rep2.json").write_text(json.dumps(other))
     with pytest.raises(InputError, match="other summary statistics"):
         combine_fits(replicate_paths(str(tmp_path / "T.rep@.json")))
+    # a native `bayesmix mixer` fit (nc@p9 from the reference's heterozygosities, no
+    # nc@p9_het) among bayesmix-mixer's (MiXeR's 0.319 x nc) would average two quantities
+    native = json.loads(open(f"{serial_reps}.rep2.json").read())
+    native["ci"] = {k: v for k, v in native["ci"].items() if not k.endswith("@p9_het")}
+    (tmp_path / "T.rep2.json").write_text(json.dumps(native))
+    with pytest.raises(InputError, match="nc@p9 counts are bayesmix's .* MiXeR's"):
+        combine_fits(replicate_paths(str(tmp_path / "T.rep@.json")))
 
 
 def test_options_refused_for_fits(ref, capsys):

@@ -153,6 +153,17 @@ def _identity(path) -> dict:
                          if k in settings}}
 
 
+def _p9_definition(path) -> str:
+    """Which ``@p9`` counts a fit JSON holds: MiXeR's (0.319 times the causal count; MiXeR's
+    own JSONs, and bayesmix-mixer's, which keep bayesmix's as ``X@p9_het``) or bayesmix's
+    (the share solved from the reference's heterozygosities: the native ``bayesmix mixer``,
+    and bayesmix-mixer before it followed MiXeR)."""
+    doc = read_json(path)
+    own = "bayesmix_version" in doc and not any(str(k).endswith("@p9_het") for k in doc["ci"])
+    return ("bayesmix's (from the reference's heterozygosities)" if own
+            else "MiXeR's (0.319 x the causal count)")
+
+
 def _differences(first: dict, other: dict) -> str | None:
     """How the fit of identity ``other`` (:func:`_identity`) differs from ``first``: other
     statistics, or the first differing setting; None when they agree as far as recorded."""
@@ -176,7 +187,8 @@ def _differences(first: dict, other: dict) -> str | None:
 def combine_fits(paths) -> dict:
     """The combined record of the fit JSONs ``paths`` (module docstring).
 
-    Refused: no path, univariate and bivariate fits mixed, fits of different summary
+    Refused: no path, univariate and bivariate fits mixed, fits whose ``nc@p9`` counts
+    differ in definition (:func:`_p9_definition`), fits of different summary
     statistics (by the content digests recorded, else the trait files) or made with
     different settings that change the estimates (chromosomes, LD, --ld-in-sample,
     --extract other than the replicate number, --exclude, --exclude-ranges, the fit
@@ -191,6 +203,11 @@ def combine_fits(paths) -> dict:
         first = {kind: p for p, (kind, _) in zip(paths, records)}
         raise InputError("univariate and bivariate fits cannot be combined: "
                          + ", ".join(f"{p} is {k}" for k, p in first.items()), paths[0])
+    counts = [_p9_definition(p) for p in paths]
+    for k, path in enumerate(paths[1:], start=1):
+        if counts[k] != counts[0]:
+            raise InputError(f"its nc@p9 counts are {counts[k]}, those of {paths[0]} "
+                             f"{counts[0]}: combine fits of one command", path)
     identities = [_identity(p) for p in paths]
     for k, path in enumerate(paths[1:], start=1):
         how = _differences(identities[0], identities[k])
