@@ -590,7 +590,7 @@ def _counted(indptr, counts, indices, values):
 def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
             ref_snps: pd.DataFrame | None, band: bool = False) -> LDMatrix:
     """Decode the .bin of ``prefix`` given its parsed ``.info`` (see :func:`read_gctb_ldm`):
-    straight into CSR (or ``band``) arrays of ``dtype``, reading the file in row chunks
+    straight into CSR (or ``band``) arrays of ``dtype``, decoding the mapped file in row chunks
     (:func:`_decode_sources`)."""
     if band and (gctb_type == "sparse" or ref_snps is not None):
         band = False
