@@ -164,6 +164,32 @@ def test_min_eigenvalue_of_band_with_clustered_low_spectrum(band_ld):
     assert ridge_for_min_eigenvalue(quick.value, 0.01) == 0.0
 
 
+def test_stop_above_is_not_fooled_by_a_late_drop_of_the_ritz_value(bfile21):
+    """1 Mb window LD of 2,000 SNPs of the shipped chr21 (503 people) shrunk towards I so that
+    its smallest eigenvalue (dense eigvalsh) is 0.02 below the ridge's target. Its Ritz value
+    stalls near the zero eigenvalues of the panel's rank-deficient LD for ~15 products, then
+    drops fast: at 20 products theta_k - (theta_{k/2} - theta_k) was above the target for
+    half of the start vectors (by up to 0.12), which gave no ridge at all. The stop above the
+    target must not happen while the Ritz value is still speeding up."""
+    target = 0.01
+    ids = set(Genotypes.open(bfile21).snps["snp"].iloc[4000:6000])
+    r = exact_matrix(build_ld(Genotypes.open(bfile21, extract=ids), "window", window_kb=1000,
+                              progress=False))
+    e = float(np.linalg.eigvalsh(r.toarray())[0])
+    c = (target - 0.02 - e) / (1 - e)   # (1 - c) R + c I: unit diagonal, lambda_min moved
+    ld = LDMatrix.from_scipy(((1 - c) * r + c * sp.identity(2000)).tocsr(), snp_table(2000),
+                             dtype="float32")
+    dense = exact_matrix(ld).toarray()
+    exact = float(np.linalg.eigvalsh(dense)[0])
+    assert target - 0.03 < exact < target - 0.01
+    for seed in range(6):
+        estimate = ld_min_eigenvalue(ld, dense_below=500, stop_above=target, seed=seed,
+                                     progress=False)
+        assert estimate <= exact + 1e-9
+        lam = ridge_for_min_eigenvalue(estimate, target)
+        assert np.linalg.eigvalsh((1 - lam) * dense + lam * np.eye(2000))[0] >= target - 1e-9
+
+
 def test_block_diagonal_matrix_mixes_dense_and_lanczos_blocks(sparse_ld_chr22, band_ld):
     """Blocks below ``dense_below`` exact, the others by Lanczos; the minimum over blocks."""
     real, real_exact = sparse_ld_chr22

@@ -39,6 +39,38 @@ orthogonality only duplicates converged Ritz values, it does not move the smalle
 lambda_min (Paige 1980). The bound does not see an eigenvalue that the Krylov space has not
 reached at all, which a random start vector makes unlikely.
 
+Stopping above a target (``stop_above``, the robust ridge's check). The bound fails while the
+Ritz value is still speeding up: on 1 Mb window LD of the shipped 503-person panels theta_k
+sits near 0 (the zero eigenvalues of the rank-deficient panel LD) for 10-16 products, then
+falls towards lambda_min (-0.56 .. -1.8) over the next 20-60, so at 20 products theta_k - e
+was up to 0.31 above lambda_min. Shrunk towards I so that lambda_min lay 0.02 below the
+target, such a matrix stopped after 20 products with an estimate above the target for half
+of the start vectors: no ridge on an indefinite matrix (tests/test_ld_spectrum.py). A stop
+above the target therefore needs the Ritz value to be slowing down. With
+e = theta_{k/2} - theta_k and d = theta_{k/4} - theta_{k/2} (the drop over the octave
+before), it stops only if d > e and theta_k - max(e, e^2 / (d - e)) is at or above the
+target (that value is returned): if each octave drops at most e/d times the one before, the
+drops after k sum to at most e^2 / (d - e) (a geometric series), which is below e when
+d >= 2e (error decaying at least like 1/k, where e alone is a bound). Measured by
+``benchmarks/lanczos_floor.py`` (results/lanczos_floor.json: 49 matrices of 900-2,000 SNPs
+and the two 10,000-SNP shrunk blocks of ``benchmarks/sbayes_startup.py``, six start vectors,
+each also shifted to lambda_min = target - 0.2 .. target + 0.1, 4,284 checks with target
+0.01):
+
+- of the k >= 20 with theta_k - e above lambda_min (by > 1e-6), those with d < e were up to
+  0.31 above (58), those with e <= d < 2e up to 3e-5 (172), those with d >= 2e up to 0.016
+  (1,528; the large ones where the Ritz value has settled on the second of a nearly
+  degenerate bottom pair, which no rule on Ritz values can see);
+- estimate >= target > lambda_min: 74 checks before (all 1 Mb window LD, up to 0.22 above
+  lambda_min), 2 now (that bottom pair: up to 0.006 above lambda_min = 0.005 and 0.008,
+  still positive definite; the library's own runs on the shifted matrices: the same 2);
+- products: the shrunk blocks still stop after 20 (d/e = 2.06-2.15 there; the extrapolation
+  keeps that stop down to d/e = 1.74, where requiring d >= 2e would fall back to the
+  tolerance, ~140); shifted just above the target, 1 Mb window LD needs 66 instead of 38 (it
+  waits out the fall) and AR(1) 0.95 bands 42 instead of 39, the rest within 0.1. Safety
+  factors instead (theta_k - c e): c = 2 still gave 16 wrong checks, c = 3 none but 67
+  products on the shrunk blocks.
+
 The Krylov space is shift-invariant, so running Lanczos on (lambda_max I - R) for its largest
 eigenvalue gives the same Ritz values after the same number of products: no gain.
 """
@@ -71,7 +103,8 @@ class LanczosEstimate:
     ----------
     value : the returned estimate ``ritz - error`` (meant to be <= the true eigenvalue).
     ritz : smallest Ritz value theta_k after the last product (>= the true eigenvalue).
-    error : the error bound subtracted, theta_{k/2} - theta_k (module docstring).
+    error : the error bound subtracted, theta_{k/2} - theta_k, or on a stop above
+        ``stop_above`` possibly its extrapolation (module docstring).
     n_products : number of matrix-vector products k.
     converged : whether the error bound reached the tolerance within ``max_iter`` products.
     """
@@ -93,9 +126,10 @@ def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = 
     matvec : callable ``matvec(x, out)`` writing the product with float64[n] ``x`` into ``out``.
     n : dimension.
     rtol, atol : stop when the error bound <= max(rtol * |theta_k|, atol).
-    stop_above : also stop once the estimate theta_k - error is >= this value (for a caller
-        that only needs to know that lambda_min is above it, e.g. the ridge's target: the
-        estimate is then less precise but still on the low side).
+    stop_above : also stop once the Ritz value is slowing down and theta_k minus the
+        extrapolated error bound is >= this value (for a caller that only needs to know that
+        lambda_min is above it, e.g. the ridge's target: the estimate is then less precise
+        but still on the low side; the rule and its measured safety: module docstring).
     min_iter, max_iter : bounds on the number of products (the Krylov dimension).
     seed : seed or ``numpy.random.Generator`` of the random start vector.
     report : optional callable ``report(k, ritz, estimate)`` after each product: the
@@ -128,9 +162,13 @@ def lanczos_min_eigenvalue(matvec, n: int, *, rtol: float = RTOL, atol: float = 
             return LanczosEstimate(ritz[-1], ritz[-1], 0.0, k, True)
         if k >= min_iter:
             error = ritz[k // 2 - 1] - ritz[-1]
-            if (error <= max(rtol * abs(ritz[-1]), atol)
-                    or (stop_above is not None and ritz[-1] - error >= stop_above)):
+            if error <= max(rtol * abs(ritz[-1]), atol):
                 return LanczosEstimate(ritz[-1] - error, ritz[-1], error, k, True)
+            if stop_above is not None:
+                drop = ritz[max(k // 4, 1) - 1] - ritz[k // 2 - 1]  # over the octave before
+                bound = max(error, error * error / (drop - error)) if drop > error else np.inf
+                if ritz[-1] - bound >= stop_above:
+                    return LanczosEstimate(ritz[-1] - bound, ritz[-1], bound, k, True)
         beta.append(b)
         q_prev, q = q, w / b
     error = ritz[len(ritz) // 2 - 1] - ritz[-1] if len(ritz) > 1 else 0.0
@@ -173,8 +211,8 @@ def ld_min_eigenvalue(ld: LDMatrix, *, dense_below: int = DENSE_BELOW, rtol: flo
     503-person panel gives about -5; a positive semi-definite matrix gives ~0 or more (minus
     at most the tolerance).
     Pass ``stop_above=target`` when only the ridge for ``target`` is needed: a block whose
-    estimate is already above the target stops there (e.g. 20 instead of 68 products on the
-    GCTB-like band of ``benchmarks/sbayes.py``).
+    estimate is already above the target, its Ritz value slowing down, stops there (e.g. 20
+    instead of 68 products on the GCTB-like band of ``benchmarks/sbayes.py``).
     ``progress``: progress over blocks and, every few seconds of a long Lanczos run, the
     number of products, the current estimate and the target (:mod:`bayesmix.progress`;
     nothing is shown for a check shorter than a couple of seconds).
