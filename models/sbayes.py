@@ -54,6 +54,8 @@ individual-level one (tested against BayesC on the same individuals).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -188,9 +190,28 @@ class SummaryAlphabetModel(AlphabetModel):
         return [f"SNP {self.data.stats['SNP'].iloc[j]} has a standardised effect of "
                 f"{beta[j]:.3g} (more than the whole phenotypic variance)"]
 
-    def check_effects(self, beta) -> None:
-        """ConvergenceError (with :meth:`divergence_advice`) if :meth:`effect_problems`."""
+    def check_effects(self, beta, ssq=None, var_scale=None) -> None:
+        """ConvergenceError (with :meth:`divergence_advice`) if :meth:`effect_problems`.
+
+        ``ssq`` (K,) and ``var_scale`` (M,): a sweep's sums over components of
+        beta_j^2 / var_scale_j (:func:`~bayesmix.kernels.sbayes.sbayes_sweep`) and the
+        divisors it used. Since sum_j beta_j^2 <= sum(ssq) max(var_scale), no effect can
+        exceed :data:`MAX_ABS_EFFECT` when that bound is at most its square: the O(M) pass
+        over the effects is then skipped (a NaN or infinite bound does not skip it)."""
+        if ssq is not None:
+            bound = float(np.sum(ssq)) * self._largest(var_scale)  # >= sum_j beta_j^2
+            if bound <= MAX_ABS_EFFECT**2:
+                return
         self.raise_diverged(self.effect_problems(beta))
+
+    _largest_seen = (None, math.inf)  # (an array, its largest value): see _largest
+
+    def _largest(self, values) -> float:
+        """max(values), computed once per array object (the sweeps' unit divisors or the
+        slab variances of a derived result are the same object from iteration to iteration)."""
+        if values is not self._largest_seen[0]:
+            self._largest_seen = (values, float(np.max(values)))
+        return self._largest_seen[1]
 
     def raise_diverged(self, problems: list[str]) -> None:
         if problems:

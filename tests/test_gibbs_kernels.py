@@ -156,3 +156,23 @@ def test_component_counts_and_slab_sum_of_squares_match_numpy():
     k, ssq = slab_sum_of_squares(beta, comp, gamma, slab, 0.3)
     assert k == (rel > 0).sum()
     assert ssq == pytest.approx((beta[rel > 0] ** 2 / rel[rel > 0]).sum(), rel=1e-12)
+    # int64 labels; a slab as component 0 (BayesA-like) and a zero slab variance
+    comp = rng.integers(0, 3, m)
+    gamma = np.array([0.5, 0.0, 2.0])
+    slab[:5] = 0.0
+    np.testing.assert_array_equal(component_counts(comp, 3), np.bincount(comp, minlength=3))
+    rel = gamma[comp] * slab / 0.3
+    k, ssq = slab_sum_of_squares(beta, comp, gamma, slab, 0.3)
+    assert k == (rel > 0).sum()
+    assert ssq == pytest.approx((beta[rel > 0] ** 2 / rel[rel > 0]).sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("label", [4, -1])
+def test_component_counts_refuses_a_label_outside_the_components(label):
+    """A label outside 0..K-1 is an error, not a write outside the counts."""
+    from bayesmix.kernels.gibbs import component_counts
+
+    comp = np.zeros(10, np.int64)
+    comp[3] = label
+    with pytest.raises(ValueError, match="outside"):
+        component_counts(comp, 4)

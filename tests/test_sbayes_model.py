@@ -118,6 +118,35 @@ def test_monitor_stops_a_blown_up_chain_with_advice(cohort):
     assert model.effect_problems(point["beta"]) == []
 
 
+def test_effect_check_with_sweep_sums_raises_exactly_when_an_effect_is_too_large(cohort):
+    """With a sweep's sums of beta_j^2 / var_scale_j the check skips its pass over the
+    effects only when no effect can exceed the limit: over random effects and divisors it
+    raises exactly when some |beta_j| > 1, and on non-finite effects."""
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    model = SBayesModel(summary_from_design(xs, y, snps), "C", robust=False)
+    m = model.n_snps
+    rng = np.random.default_rng(11)
+    unit = np.ones(m)
+    outcomes = set()
+    for trial in range(300):
+        beta = np.where(rng.random(m) < 0.05, rng.normal(0, rng.choice([0.05, 0.3, 0.6]), m),
+                        0.0)
+        var_scale = unit if trial % 2 else rng.uniform(0.05, 3.0, m)
+        ssq = np.array([0.0, float(np.sum(beta**2 / var_scale))])
+        too_large = np.abs(beta).max() > 1.0
+        outcomes.add(too_large)
+        if too_large:
+            with pytest.raises(ConvergenceError, match="standardised effect"):
+                model.check_effects(beta, ssq, var_scale)
+        else:
+            model.check_effects(beta, ssq, var_scale)
+    assert outcomes == {True, False}
+    beta[3] = np.nan
+    with pytest.raises(ConvergenceError, match="non-finite"):
+        model.check_effects(beta, np.array([0.0, np.nan]), unit)
+
+
 def test_effects_step_stops_a_blown_up_effect_at_every_iteration(cohort):
     """The effect-size check runs in the sweep's step itself, also at iterations where the
     monitor is not computed: statistics 1,000x stronger than the LD allows give effects far

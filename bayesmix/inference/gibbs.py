@@ -50,8 +50,8 @@ from bayesmix.inference.conjugacy import (ValueSpace, beta_or_dirichlet, constan
                                           direct_children, is_scale_of, weights_role)
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.step_base import Adaptive, AlphabetStep, BurnInPlugIn, PlugInState
-from bayesmix.kernels.gibbs import (slab_sum_of_squares, sweep_nested_windows,
-                                     sweep_normal_mixture)
+from bayesmix.kernels.gibbs import (component_counts, slab_sum_of_squares,
+                                     sweep_nested_windows, sweep_normal_mixture)
 from bayesmix.models.alphabet import SLAB_SCALE
 
 
@@ -232,11 +232,11 @@ class MixtureWeightsGibbs(ConjugateStep):
         return beta_or_dirichlet(rv) and weights_role(alphabet.model, rv) is not None
 
     def step(self, point):
-        labels = np.asarray(point[self.labels])
+        labels = np.asarray(point[self.labels]).ravel()
         if self.success is None:
-            counts = np.bincount(labels.ravel(), minlength=self.prior_params[0].shape[-1])
+            counts = component_counts(labels, self.prior_params[0].shape[-1])
             return self.write(point, self.rng.dirichlet(self.prior_params[0] + counts))
-        ones = int(np.count_nonzero(labels == self.success))
+        ones = int(component_counts(labels, 2)[self.success])  # labels are 0 or 1
         a, b = (float(p) for p in self.prior_params)
         return self.write(point, self.rng.beta(a + ones, b + labels.size - ones))
 

@@ -183,12 +183,12 @@ class SBayesEffectsGibbs(AlphabetStep):
         started = time.perf_counter()
         with self.updating_residuals():
             if m.block_bounds is not None:
-                counts, _ = sbayes_sweep_blocks(m.block_bounds, *args)
+                counts, ssq = sbayes_sweep_blocks(m.block_bounds, *args)
             else:
-                counts, _ = SWEEPS[m.ld_layout](*args)
+                counts, ssq = SWEEPS[m.ld_layout](*args)
             self.residuals.commit(beta=beta)
         seconds = time.perf_counter() - started
-        m.check_effects(beta)
+        m.check_effects(beta, ssq, var_scale)
         new = dict(point)
         new["beta"], new["comp"] = beta, comp
         n_nonzero = int(counts[m.gamma > 0].sum())
