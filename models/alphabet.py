@@ -56,7 +56,7 @@ from pytensor.graph.traversal import ancestors
 from bayesmix.distributions.effects import (NormalMixtureEffects, annotation_structure,
                                             maf_scaled_variance, spike_slab_weights)
 from bayesmix.distributions.genetic_values import as_float64, genetic_values
-from bayesmix.distributions.graph import NumpyProgram, small_graph_mode
+from bayesmix.distributions.graph import NumpyProgram, model_initial_point, small_graph_mode
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import InputError
 from bayesmix.kernels.gibbs import annotation_softmax, component_counts
@@ -534,7 +534,7 @@ class AlphabetModel:
         """Starting values in value-variable space: GCTB's choices, all effects at zero."""
         if self._initial is not None:
             return {k: v.copy() for k, v in self._initial.items()}
-        point = self.model.initial_point()
+        point = model_initial_point(self.model)
         s = self.start
         constrained = {"alpha": s["alpha"], "sig2_e": s.get("sig2_e_init", s["sig2_e"]),
                        "pi": s["pi"] if self.method == "R" else s["pi"][1],
