@@ -18,17 +18,22 @@ start-up cost and peak memory.
    (burn-in = a fifth of the chain), GCTB (``--gctb``) and bayesmix (``--python -m
    bayesmix.cli.gctb``; to measure a *before*, the interpreter of another checkout's own
    venv: ``git worktree add /tmp/before COMMIT``, ``python3 -m venv /tmp/before/.venv``,
-   ``/tmp/before/.venv/bin/pip install -e /tmp/before``, then ``--python
-   /tmp/before/.venv/bin/python``. A PYTHONPATH pointing at the other checkout does not
-   work with an editable install: ``bayesmix.models`` would still come from this one) run the same command line ``--sbayes M --gwas-summary gwas.ma --mldm LIST
-   --chain-length L --burn-in B --thread 1`` (for R with GCTB 2.05's default prior given
-   explicitly, :data:`SBAYESR_PRIOR`), each in its own process with numba, OpenMP, MKL
-   and OpenBLAS limited to one thread, alternating which tool goes first. The CPU time
-   (user + system) and peak RSS come from the child's rusage (``os.wait4``, what
+   a ``.pth`` file in its site-packages naming this venv's site-packages (the same
+   dependencies), ``/tmp/before/.venv/bin/pip install --no-deps --no-build-isolation -e
+   /tmp/before``, then ``--python /tmp/before/.venv/bin/python``. A PYTHONPATH pointing at
+   the other checkout does not work with an editable install: ``bayesmix.models`` would
+   still come from this one) run the same command line ``--sbayes M --gwas-summary gwas.ma
+   --mldm LIST --chain-length L --burn-in B --thread 1`` (for R with GCTB 2.05's default
+   prior given explicitly, :data:`SBAYESR_PRIOR`), each in its own process with numba,
+   OpenMP, MKL and OpenBLAS limited to one thread, alternating which tool goes first. The
+   CPU time (user + system) and peak RSS come from the child's rusage (``os.wait4``, what
    ``/usr/bin/time -v`` reports); the load average is recorded before and after each run
    (the machine is shared). A run counts as failed without a ``.parRes`` (GCTB exits 0 when
    its chain fails). bayesmix runs once unrecorded first, so numba's cache and Python's
    compiled modules (:data:`USER_ENVIRONMENT`) are warm as a user's second run finds them.
+   The robust LD check's memo (:mod:`bayesmix.ld.check_cache`) is off unless
+   ``--ld-check-cache warm``: then that first run stores the check's value and the measured
+   runs read it back, as a user's later traits on the same LD do.
 3. Start-up and per-iteration costs: the straight line through the two chain lengths,
    CPU = start-up + L x per-iteration (medians over ``--repeats``).
 
@@ -171,7 +176,9 @@ def run_tool(tool: str, args, method: str, ld: str, length: int, tag: str) -> di
     if tool == "gctb":
         command, env = [args.gctb, *sbayes], None
     else:
-        command, env = [args.python, "-m", "bayesmix.cli.gctb", *sbayes], None
+        command = [args.python, "-m", "bayesmix.cli.gctb", *sbayes]
+        env = {"BAYESMIX_LD_CHECK_CACHE": (str(work / "ld-check-cache")
+                                           if args.ld_check_cache == "warm" else "off")}
     # run from the work folder: `python -m` puts the current folder first on sys.path, where a
     # checkout would shadow the interpreter's own installation
     result = measured_run(command, env=env, log_path=f"{out}.stdout", cwd=work)
@@ -219,7 +226,8 @@ def save(args, runs: list[dict]) -> dict:
         "runs": runs, "costs": fitted_costs(runs, args.chain_lengths),
         "settings": {"methods": args.methods, "ld": args.ld,
                      "chain_lengths": args.chain_lengths, "repeats": args.repeats,
-                     "python": args.python, "panel": N_PEOPLE,
+                     "python": args.python, "ld_check_cache": args.ld_check_cache,
+                     "panel": N_PEOPLE,
                      "snps": SNPS_PER_CHROMOSOME * CHROMOSOMES},
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "python": sys.version.split()[0]},
@@ -265,6 +273,10 @@ def main():
                         choices=["shrunk", "band", "sparse", "gctb_like"])
     parser.add_argument("--chain-lengths", nargs=2, type=int, default=[100, 1000])
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--ld-check-cache", choices=["off", "warm"], default="off",
+                        help="bayesmix's memo of the LD eigenvalue check: off (every run "
+                             "checks) or warm (the unrecorded first run stores the value in "
+                             "WORKDIR/ld-check-cache, the measured runs read it back)")
     parser.add_argument("--bayesmix-only", action="store_true",
                         help="skip GCTB (e.g. for a 'before' of bayesmix alone)")
     args = parser.parse_args()

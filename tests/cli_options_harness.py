@@ -805,9 +805,10 @@ def _stable(value):
 def normalise_text(text: str, out: str) -> str:
     text = text.replace(out, "OUT")
     # progress lines ("LD blocks: 85/1,100 blocks (8%), ...") appear only when a step takes
-    # long enough, which depends on the machine's load
+    # long enough, which depends on the machine's load; the LD check's value is read back
+    # (bayesmix.ld.check_cache) by every run after the first on the same LD
     lines = [line for line in text.splitlines()
-             if not line.startswith(("Options:", "bayesmix", "usage"))
+             if not line.startswith(("Options:", "bayesmix", "usage", "LD check: read back"))
              and not re.search(r"\d[\d,]*/[\d,]+ .*\(\d+%\)", line)]
     text = "\n".join(lines)
     text = re.sub(r"\d+:\d\d:\d\d", "T", text)              # time left

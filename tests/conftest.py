@@ -1,5 +1,5 @@
-"""Test-wide settings: scratch compile caches, Python's compiled modules kept, and a fork-safe
-numba threading layer."""
+"""Test-wide settings: scratch compile and LD-check caches, Python's compiled modules kept, and
+a fork-safe numba threading layer."""
 
 import atexit
 import os
@@ -13,6 +13,12 @@ if "PYTENSOR_FLAGS" not in os.environ:
     _compiledir = tempfile.mkdtemp(prefix="bayesmix-pytensor-")
     atexit.register(shutil.rmtree, _compiledir, ignore_errors=True)
     os.environ["PYTENSOR_FLAGS"] = f"base_compiledir={_compiledir}"
+# The robust LD check's memo (bayesmix.ld.check_cache) in a scratch dir per session, so no test
+# reads a value another session (or an older checkout) stored.
+if "BAYESMIX_LD_CHECK_CACHE" not in os.environ:
+    _check_cache = tempfile.mkdtemp(prefix="bayesmix-ld-check-")
+    atexit.register(shutil.rmtree, _check_cache, ignore_errors=True)
+    os.environ["BAYESMIX_LD_CHECK_CACHE"] = _check_cache
 # GNU OpenMP aborts on fork(); pm.sample(cores=2) forks.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 os.environ.setdefault("MPLBACKEND", "Agg")

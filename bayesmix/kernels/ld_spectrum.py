@@ -120,3 +120,27 @@ def crossing_r2(indptr, indices, values, value_scale):
                 change[j + 1] -= r * r
                 total += r * r
     return np.cumsum(change), total
+
+
+#: odd 64-bit multipliers of :func:`word_lanes` (xxHash64's primes 1 and 2)
+LANE_P1 = np.uint64(0x9E3779B185EBCA87)
+LANE_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
+#: independent lanes of :func:`word_lanes` (word k goes to lane k % LANES)
+LANES = 4
+
+
+@njit
+def word_lanes(words):
+    """Four 64-bit lane states of a uint64 array, word k mixed into lane k % 4 by
+    acc <- rotl64(acc + w P2, 31) P1 (xxHash64's round; lanes start at their index + 1).
+
+    For a fixed word each round is a bijection of the lane state (P1 is odd), so a change of
+    one word always changes its lane's final state; a content digest of an LD matrix's arrays
+    (:mod:`bayesmix.ld.check_cache`), read at memory speed (four independent chains)."""
+    acc = np.arange(1, LANES + 1).astype(np.uint64)
+    n = words.shape[0]
+    for k in range(n):
+        lane = k % LANES
+        x = acc[lane] + words[k] * LANE_P2
+        acc[lane] = ((x << np.uint64(31)) | (x >> np.uint64(33))) * LANE_P1
+    return acc

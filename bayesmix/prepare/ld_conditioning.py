@@ -2,7 +2,8 @@
 
 The robust setting of :mod:`bayesmix.models.sbayes` (for LD from a reference panel) sweeps
 with R_lam = (1 - lam) R + lam diag(R), lam (the ridge, dimensionless, in [0, 1)) chosen from
-an up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`) so that
+an up-front eigenvalue check (:func:`~bayesmix.ld.spectrum.ld_min_eigenvalue`, remembered
+across runs on the same matrix by :mod:`bayesmix.ld.check_cache`) so that
 R_lam's smallest eigenvalue is at least ``min_eigenvalue``: LD that is not positive definite
 (a window or thresholded sparse matrix, a panel smaller than the window) otherwise lets the
 effects blow up. LD that would need lam > :data:`STRONG_RIDGE` (and thresholded sparse LD that
@@ -21,8 +22,9 @@ import logging
 from dataclasses import dataclass, replace
 
 from bayesmix.errors import InputError
+from bayesmix.ld.check_cache import remembered_min_eigenvalue
 from bayesmix.ld.repair import RepairReport, nearest_psd_blocks
-from bayesmix.ld.spectrum import ld_min_eigenvalue, ridge_for_min_eigenvalue
+from bayesmix.ld.spectrum import ridge_for_min_eigenvalue
 from bayesmix.prepare.summary_data import SummaryData
 
 log = logging.getLogger("bayesmix")
@@ -82,8 +84,9 @@ def condition_ld(data: SummaryData, *, robust: bool = True, ridge: float | None 
 def _robust_ridge(data: SummaryData, target: float):
     """The robust setting's ``(data, ridge, eigenvalue, repair report or None)`` for a
     smallest eigenvalue of at least ``target`` (see the module docstring)."""
-    # a low-side estimate; it stops early once it clears the target
-    eigenvalue = ld_min_eigenvalue(data.ld, stop_above=target)
+    # a low-side estimate; it stops early once it clears the target (remembered across runs
+    # on the same matrix: bayesmix.ld.check_cache)
+    eigenvalue = remembered_min_eigenvalue(data.ld, stop_above=target)
     ridge = ridge_for_min_eigenvalue(eigenvalue, target)
     log.info("LD check: smallest eigenvalue %.4g; ridge towards the diagonal %.4g",
              eigenvalue, ridge)
@@ -99,6 +102,6 @@ def _robust_ridge(data: SummaryData, target: float):
             "(--make-shrunk-ldm), windowed or full LD of a larger panel is better.",
             eigenvalue, ridge, report.n_blocks, report.clipped, report.r2_dropped)
         data = replace(data, ld=repaired)
-        eigenvalue = ld_min_eigenvalue(repaired, stop_above=target)
+        eigenvalue = remembered_min_eigenvalue(repaired, stop_above=target)
         ridge = ridge_for_min_eigenvalue(eigenvalue, target)
     return data, ridge, eigenvalue, report
