@@ -10,8 +10,10 @@ of both and read back by a later run on the same matrix instead of being compute
 The digest (SHA-256) covers the check's code (the source of the modules that compute it,
 :data:`CHECK_MODULES`: any edit there, even of a comment, makes every earlier value unused) and
 settings, the matrix's shape, layout, dtype and int16 scale, and every byte of its arrays
-(``indptr``, the
-band's ``row_first`` or the CSR ``indices``, ``data``). The large arrays are read through
+(``indptr``, the band's ``row_first`` or the CSR ``indices``, ``data``). Not covered: the
+versions of numpy's LAPACK (exact eigenvalues of blocks under 2,000 SNPs) and of numba; after
+an upgrade a value read back may differ from a fresh check in its last bits (delete the folder
+to check afresh). The large arrays are read through
 :func:`bayesmix.kernels.ld_spectrum.word_lanes` (about 0.03 s for 360 MB, against 0.5 s for
 SHA-256 itself), whose lanes change whenever one 8-byte word does; their states, the arrays'
 lengths and the bytes after the last whole word go into the SHA-256. So any change of the
