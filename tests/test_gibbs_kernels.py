@@ -176,3 +176,33 @@ def test_component_counts_refuses_a_label_outside_the_components(label):
     comp[3] = label
     with pytest.raises(ValueError, match="outside"):
         component_counts(comp, 4)
+
+
+def test_draw_component_inverts_the_categorical_cdf_for_arrays_and_tuples():
+    """draw_component picks k iff u lies in [F_{k-1}, F_k) of the normalised weights
+    exp(log_w) (brute force), the same index for a float array and a tuple of floats
+    (with_item), and leaves a tuple unchanged."""
+    from numba import njit
+
+    from bayesmix.kernels.gibbs import draw_component, with_item
+
+    @njit
+    def on_tuple(log_w, u):
+        return draw_component(log_w, len(log_w), u)
+
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        k = int(rng.integers(1, 6))
+        log_w = rng.normal(0, 3, k) - rng.choice([0.0, 700.0])  # weights far below exp's range
+        u = rng.random()
+        cdf = np.cumsum(np.exp(log_w - log_w.max()))
+        cdf /= cdf[-1]
+        expected = int(np.searchsorted(cdf, u, side="right"))
+        if np.min(np.abs(cdf - u)) < 1e-12:  # too close to a boundary to be decided by rounding
+            continue
+        as_tuple = tuple(log_w)
+        assert on_tuple(as_tuple, u) == expected
+        assert draw_component(log_w.copy(), k, u) == expected
+    assert with_item((1.0, 2.0, 3.0), 1, 5.0) == (1.0, 5.0, 3.0)
+    array = np.array([1.0, 2.0])
+    assert with_item(array, 0, 7.0) is array and array[0] == 7.0
