@@ -27,6 +27,9 @@ from bayesmix.kernels.ld_spectrum import crossing_r2, dense_block
 from bayesmix.ld.store import LDMatrix
 
 DEFAULT_BLOCK_SIZE = 1000
+#: share of negative eigenvalues of a block from which the next block is decomposed in full
+#: (computing that many eigenpairs alone costs more; break-even measured near 30%)
+MANY_NEGATIVE = 0.25
 
 
 @dataclass
@@ -74,31 +77,59 @@ def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
     """The block-diagonal, positive semi-definite repair of a square LD matrix (module
     docstring), stored like ``ld`` (same SNPs, dtype and panel size; ``meta["repaired"]``
     records the block size). The stored arrays are read in place and one block at a time is
-    dense (float64), so the extra memory is the repaired matrix (float32 blocks) and one
-    block, not a float64 copy of the input."""
-    import scipy.sparse as sp
+    dense (float64), so the extra memory is the repaired matrix's CSR arrays and one block,
+    not a float64 copy of the input.
+
+    The nearest PSD block V max(Lambda, 0) V' is the block minus V_- Lambda_- V_-' over the
+    non-positive eigenpairs. Where few eigenvalues are negative (LD of a large panel) only
+    those pairs are computed (LAPACK's MRRR driver, ``evr``: the reduction to tridiagonal
+    form plus work in proportion to their number); after a block with at least
+    :data:`MANY_NEGATIVE` of its eigenvalues negative (thresholded LD of a small panel),
+    where that costs more than a full decomposition (divide and conquer), the next block is
+    decomposed in full. Measured on one thread: shrunk-then-banded LD of a 1,000-person panel
+    (23 blocks, 0.1% of the eigenvalues negative) 4.8 instead of 8.6 s; GCTB-style sparse LD
+    of the 503-person chr22 panel (36% negative) and a random band (50%) as before."""
+    from scipy.linalg import eigh
 
     ld = ld.to_csr()
     if not ld.is_square:
         raise ValueError("nearest_psd_blocks needs a square LD matrix")
     cuts, total_r2 = _cuts_and_total(ld, block_size)
     stored = _stored(ld)
-    blocks = []
+    row_counts, indices, values = [], [], []
     clipped = 0.0
     kept_r2 = 0.0
+    only_negative = True
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         block = dense_block(*stored, lo, hi)
         block = 0.5 * (block + block.T)
-        kept_r2 += float((block[np.triu_indices(hi - lo, 1)] ** 2).sum())
-        values, vectors = np.linalg.eigh(block)
-        if values[0] < 0.0:
-            clipped += float(values[values < 0.0].sum())
-            block = (vectors * np.clip(values, 0.0, None)) @ vectors.T
+        kept_r2 += 0.5 * float((block * block).sum() - (np.diag(block) ** 2).sum())
+        if only_negative:
+            negative, vectors = eigh(block, subset_by_value=(-np.inf, 0.0), driver="evr",
+                                     check_finite=False)
+        else:
+            eigenvalues, vectors = np.linalg.eigh(block)
+            negative, vectors = (eigenvalues[eigenvalues <= 0.0],
+                                 vectors[:, eigenvalues <= 0.0])
+        only_negative = len(negative) < MANY_NEGATIVE * (hi - lo)
+        if len(negative) and negative[0] < 0.0:
+            clipped += float(negative[negative < 0.0].sum())
+            block -= (vectors * negative) @ vectors.T
             scale = 1.0 / np.sqrt(np.diag(block))
-            block = block * np.outer(scale, scale)
-        blocks.append(sp.csr_matrix(block.astype(np.float32)))
-    repaired = sp.block_diag(blocks, format="csr")
+            block *= np.outer(scale, scale)
+            row_counts.append(np.full(hi - lo, hi - lo))  # a repaired block is dense
+            indices.append(np.tile(np.arange(lo, hi, dtype=np.int32), hi - lo))
+            values.append(block.astype(np.float32).ravel())
+        else:  # a block left unchanged keeps its sparsity
+            kept = block != 0.0
+            row_counts.append(kept.sum(axis=1))
+            indices.append((np.nonzero(kept)[1] + lo).astype(np.int32))
+            values.append(block[kept].astype(np.float32))
+    indptr = np.zeros(ld.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(row_counts), out=indptr[1:])
     meta = dict(ld.meta, repaired={"method": "nearest_psd_blocks", "block_size": block_size})
     report = RepairReport(n_blocks=len(cuts) - 1, clipped=clipped,
                           r2_dropped=max(total_r2 - kept_r2, 0.0))
-    return LDMatrix.from_scipy(repaired, ld.snps, meta=meta, dtype=ld.dtype), report
+    repaired = LDMatrix.from_csr(indptr, np.concatenate(indices), np.concatenate(values),
+                                 ld.snps, meta=meta, dtype=ld.dtype)
+    return repaired, report

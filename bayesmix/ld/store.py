@@ -64,8 +64,10 @@ def int16_scale(max_abs: float) -> float:
 
 def quantize_int16(values: np.ndarray, scale: float) -> np.ndarray:
     """Round float values to int16 codes q = round(r / scale); |r - q scale| <= scale / 2."""
-    q = np.rint(np.asarray(values, dtype=np.float64) / scale)
-    return np.clip(q, -INT16_MAX, INT16_MAX).astype(np.int16)
+    q = np.asarray(values, dtype=np.float64) / scale  # the one temporary, changed in place
+    np.rint(q, out=q)
+    np.clip(q, -INT16_MAX, INT16_MAX, out=q)
+    return q.astype(np.int16)
 
 
 def normalize_snp_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -172,7 +174,7 @@ class LDMatrix:
         if dtype == "float32":
             data, scale = np.asarray(values, dtype=np.float32), 1.0
         elif dtype == "int16":
-            scale = int16_scale(np.abs(values).max() if nnz else 1.0)
+            scale = int16_scale(max(values.max(), -values.min()) if nnz else 1.0)
             data = quantize_int16(values, scale)
         else:
             raise ValueError(f"dtype must be 'float32' or 'int16', not {dtype!r}")
