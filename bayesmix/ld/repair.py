@@ -88,7 +88,9 @@ def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
     where that costs more than a full decomposition (divide and conquer), the next block is
     decomposed in full. Measured on one thread: shrunk-then-banded LD of a 1,000-person panel
     (23 blocks, 0.1% of the eigenvalues negative) 4.8 instead of 8.6 s; GCTB-style sparse LD
-    of the 503-person chr22 panel (36% negative) and a random band (50%) as before."""
+    of the 503-person chr22 panel (36% negative) 1.8-2.1 instead of 2.5-3.0 s; a random band
+    with half its eigenvalues negative (benchmarks/ld_repair_memory.py, two threads) 5.8
+    instead of 5.2 s, its first block paying for the subset."""
     from scipy.linalg import eigh
 
     ld = ld.to_csr()
