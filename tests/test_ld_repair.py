@@ -75,3 +75,23 @@ def test_psd_isolated_blocks_are_unchanged():
     # r2_dropped: total minus kept r^2, both sums of ~10^4 (rounding ~1e-9, a dropped pair >= 1e-4)
     assert report.clipped == 0 and report.r2_dropped == pytest.approx(0.0, abs=1e-6)
     np.testing.assert_allclose(repaired.to_scipy().toarray(), ld.to_scipy().toarray(), atol=1e-6)
+
+
+def test_band_layout_is_repaired_as_its_csr(sparse_ld):
+    """The same matrix held in the band layout (as SBayes reads GCTB's band/shrunk files) is
+    repaired without a CSR copy to the same result, cut for cut."""
+    from bayesmix.kernels.sbayes import band_from_csr
+    from bayesmix.ld.store import LDMatrix
+
+    csr = sparse_ld.astype("int16")
+    first, row_ptr, values = band_from_csr(np.asarray(csr.indptr), np.asarray(csr.indices),
+                                           np.asarray(csr.data))
+    band = LDMatrix(row_ptr, None, values, csr.snps, None, dict(csr.meta), csr.scale,
+                    row_first=first)
+    assert band.is_band
+    np.testing.assert_array_equal(block_cuts(band, 400), block_cuts(csr, 400))
+    from_band, band_report = nearest_psd_blocks(band, block_size=400)
+    from_csr, csr_report = nearest_psd_blocks(csr, block_size=400)
+    assert band_report == csr_report
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(from_band, name), getattr(from_csr, name))

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from bayesmix.io.plink import Genotypes
 from bayesmix.kernels.ld_spectrum import (crossing_r2, dense_block, symmetric_block_matvec,
                                           upper_starts)
+from bayesmix.kernels.sbayes import band_from_csr
 from bayesmix.ld import build_ld
 from bayesmix.ld.spectrum import (ATOL, RTOL, lanczos_min_eigenvalue, ld_block_matvec,
                                   ld_min_eigenvalue, ridge_for_min_eigenvalue)
@@ -84,10 +85,14 @@ def test_submatrix_and_crossing_sums_match_dense_references(dtype):
     for lo, hi in ((0, 300), (40, 170), (299, 300)):
         np.testing.assert_allclose(dense_block(ld.indptr, ld.indices, ld.data, ld.scale, lo, hi),
                                    dense[lo:hi, lo:hi], rtol=1e-15, atol=0)
-    crossing, total = crossing_r2(ld.indptr, ld.indices, ld.data, ld.scale)
     expected = [(dense[:c, c:] ** 2).sum() for c in range(301)]
-    np.testing.assert_allclose(crossing, expected, rtol=1e-12, atol=1e-12)
-    assert total == pytest.approx((np.triu(dense, 1) ** 2).sum(), rel=1e-12)
+    first, row_ptr, band = band_from_csr(np.asarray(ld.indptr), np.asarray(ld.indices),
+                                         np.asarray(ld.data))
+    for layout in (ld.indptr, ld.indices, ld.data, ld.scale), (row_ptr, first, band, ld.scale,
+                                                                True):
+        crossing, total = crossing_r2(*layout)
+        np.testing.assert_allclose(crossing, expected, rtol=1e-12, atol=1e-12)
+        assert total == pytest.approx((np.triu(dense, 1) ** 2).sum(), rel=1e-12)
 
 
 @pytest.fixture(scope="module")

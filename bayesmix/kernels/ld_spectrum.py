@@ -105,15 +105,17 @@ def dense_block(indptr, indices, values, value_scale, lo, hi):
 
 
 @njit
-def crossing_r2(indptr, indices, values, value_scale):
+def crossing_r2(indptr, columns, values, value_scale, is_band=False):
     """(crossing, total) of the stored upper triangle: crossing[c] (c = 0..M) is the sum of
-    r_ij^2 over stored pairs i < c <= j, total the sum of r_ij^2 over all stored i < j."""
+    r_ij^2 over stored pairs i < c <= j, total the sum of r_ij^2 over all stored i < j.
+    CSR (``columns`` = indices) or, with ``is_band``, the band layout of
+    :func:`~bayesmix.kernels.sbayes.band_from_csr` (``indptr, columns`` = row_ptr, first)."""
     m = indptr.shape[0] - 1
     change = np.zeros(m + 1)
     total = 0.0
     for i in range(m):
         for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
+            j = columns[i] + p - indptr[i] if is_band else columns[p]
             if j > i:
                 r = values[p] * value_scale
                 change[i + 1] += r * r

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesmix.kernels.ld_band import dense_band_block
 from bayesmix.kernels.ld_spectrum import crossing_r2, dense_block
 from bayesmix.ld.store import LDMatrix
 
@@ -54,16 +55,17 @@ def block_cuts(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE) -> np.ndarray
 
 
 def _stored(ld: LDMatrix) -> tuple:
-    """(indptr, indices, values, value_scale): the stored CSR arrays, read in place."""
-    return (np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data),
-            float(ld.scale) if ld.data.dtype == np.int16 else 1.0)
+    """(indptr, columns, values, value_scale): the stored arrays, read in place, CSR
+    (columns = indices) or band (indptr, columns = row_ptr, first)."""
+    return (np.asarray(ld.indptr), ld.row_first if ld.is_band else np.asarray(ld.indices),
+            np.asarray(ld.data), float(ld.scale) if ld.data.dtype == np.int16 else 1.0)
 
 
 def _cuts_and_total(ld: LDMatrix, block_size: int) -> tuple[np.ndarray, float]:
     """The block bounds and the sum of r^2 over stored pairs i < j, from one pass over the
     stored entries (no copy of the matrix)."""
     m = ld.shape[0]
-    crossing, total = crossing_r2(*_stored(ld))
+    crossing, total = crossing_r2(*_stored(ld), ld.is_band)
     cuts = [0]
     while m - cuts[-1] > 1.5 * block_size:
         candidates = np.arange(cuts[-1] + block_size // 2, cuts[-1] + 3 * block_size // 2)
@@ -76,9 +78,9 @@ def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
                        ) -> tuple[LDMatrix, RepairReport]:
     """The block-diagonal, positive semi-definite repair of a square LD matrix (module
     docstring), stored like ``ld`` (same SNPs, dtype and panel size; ``meta["repaired"]``
-    records the block size). The stored arrays are read in place and one block at a time is
-    dense (float64), so the extra memory is the repaired matrix's CSR arrays and one block,
-    not a float64 copy of the input.
+    records the block size; a band-layout input gives CSR). The stored arrays, CSR or band,
+    are read in place and one block at a time is dense (float64), so the extra memory is the
+    repaired matrix's CSR arrays and one block, not a copy of the input.
 
     The nearest PSD block V max(Lambda, 0) V' is the block minus V_- Lambda_- V_-' over the
     non-positive eigenpairs. Where few eigenvalues are negative (LD of a large panel) only
@@ -93,17 +95,17 @@ def nearest_psd_blocks(ld: LDMatrix, block_size: int = DEFAULT_BLOCK_SIZE
     instead of 5.2 s, its first block paying for the subset."""
     from scipy.linalg import eigh
 
-    ld = ld.to_csr()
     if not ld.is_square:
         raise ValueError("nearest_psd_blocks needs a square LD matrix")
     cuts, total_r2 = _cuts_and_total(ld, block_size)
     stored = _stored(ld)
+    block_of = dense_band_block if ld.is_band else dense_block
     row_counts, indices, values = [], [], []
     clipped = 0.0
     kept_r2 = 0.0
     only_negative = True
     for lo, hi in zip(cuts[:-1], cuts[1:]):
-        block = dense_block(*stored, lo, hi)
+        block = block_of(*stored, lo, hi)
         block = 0.5 * (block + block.T)
         kept_r2 += 0.5 * float((block * block).sum() - (np.diag(block) ** 2).sum())
         if only_negative:
