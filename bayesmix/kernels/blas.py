@@ -17,8 +17,15 @@ _modules_seen = -1
 
 
 def single_threaded_blas():
-    """Context manager limiting every loaded BLAS to one thread (threadpoolctl's ``limit``)."""
+    """Context manager limiting every loaded BLAS to one thread (threadpoolctl's ``limit``).
+
+    SciPy's wheels bring their own OpenBLAS next to numpy's; it is loaded here first, so that
+    SciPy's LAPACK called inside the context (``scipy.linalg.eigh`` in the LD repair, imported
+    there) is limited too: a library loaded after the limit was set would run on every core
+    under ``--thread 1``."""
     global _controller, _modules_seen
+    import scipy.linalg  # noqa: F401 - loads SciPy's BLAS before the controller looks
+
     if _controller is None or len(sys.modules) != _modules_seen:
         from threadpoolctl import ThreadpoolController
 
