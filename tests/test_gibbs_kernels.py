@@ -181,7 +181,7 @@ def test_component_counts_refuses_a_label_outside_the_components(label):
 def test_draw_component_inverts_the_categorical_cdf_for_arrays_and_tuples():
     """draw_component picks k iff u lies in [F_{k-1}, F_k) of the normalised weights
     exp(log_w) (brute force), the same index for a float array and a tuple of floats
-    (with_item), and leaves a tuple unchanged."""
+    (with_item); with_item sets an array's element in place and replaces a tuple's."""
     from numba import njit
 
     from bayesmix.kernels.gibbs import draw_component, with_item
