@@ -21,9 +21,11 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pymc.logprob.transforms import LogOddsTransform, LogTransform, SimplexTransform
 from pytensor.graph.replace import graph_replace
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.random.basic import BernoulliRV, BetaRV, CategoricalRV, DirichletRV
+from scipy import special
 
 from bayesmix.distributions.graph import constant_value, evaluation_mode, small_graph_mode
 
@@ -107,11 +109,58 @@ def beta_or_dirichlet(rv) -> bool:
     return is_family(rv, BetaRV, DirichletRV) and constant_params(rv) is not None
 
 
+def _log_odds(x):
+    return np.log(x / (1.0 - x))
+
+
+def _simplex_forward(x):
+    log_x = np.log(x)
+    return log_x[..., :-1] - np.sum(log_x, -1, keepdims=True) / x.shape[-1]
+
+
+def _simplex_backward(v):
+    full = np.concatenate([v, -np.sum(v, -1, keepdims=True)], axis=-1)
+    exp_shifted = np.exp(full - np.max(full, -1, keepdims=True))
+    return exp_shifted / np.sum(exp_shifted, -1, keepdims=True)
+
+
+#: (forward, backward) in numpy of PyMC's default transforms of the conjugate priors (log for
+#: inverse-gamma, logodds for Beta, simplex for Dirichlet): PyMC's formulas, ~1 us a call
+#: where PyTensor's Python linker takes 10-50 us (several per Gibbs iteration)
+NUMPY_TRANSFORMS = {
+    LogTransform: (np.log, np.exp),
+    LogOddsTransform: (_log_odds, special.expit),
+    SimplexTransform: (_simplex_forward, _simplex_backward),
+}
+
+
+class _Checked:
+    """One direction of a transform: the numpy form where there is one, checked on its first
+    value against PyTensor's function of the transform (``reference``), which is used from
+    then on if they differ (a transform subclassed or changed by another PyMC)."""
+
+    def __init__(self, fast, reference):
+        self.fast, self.reference = fast, reference
+        self.checked = fast is None
+
+    def __call__(self, value: np.ndarray) -> np.ndarray:
+        if self.checked:
+            return np.asarray((self.fast or self.reference)(value), np.float64)
+        self.checked = True
+        fast = np.asarray(self.fast(value), np.float64)
+        slow = np.asarray(self.reference(value), np.float64)
+        if fast.shape != slow.shape or not np.allclose(fast, slow, rtol=1e-12, atol=1e-12):
+            self.fast = None
+            return slow
+        return fast
+
+
 class ValueSpace:
     """Maps a variable's constrained value to and from its value variable in PyMC points.
 
     ``name`` is the value variable's name (``pi_logodds__``, ``sig2_e_log__``, or the variable's
-    own name when untransformed).
+    own name when untransformed). PyMC's log, logodds and simplex transforms are computed in
+    numpy (:data:`NUMPY_TRANSFORMS`), any other with PyTensor.
     """
 
     def __init__(self, model, rv):
@@ -122,18 +171,20 @@ class ValueSpace:
         if transform is not None:
             x, v = rv.type(), value_var.type()
             inputs = rv.owner.inputs
-            self._forward = pytensor.function([x], transform.forward(x, *inputs),
-                                              mode=small_graph_mode(), on_unused_input="ignore")
-            self._backward = pytensor.function([v], transform.backward(v, *inputs),
-                                               mode=small_graph_mode(), on_unused_input="ignore")
+            fast_forward, fast_backward = NUMPY_TRANSFORMS.get(type(transform), (None, None))
+            self._forward = _Checked(fast_forward, pytensor.function(
+                [x], transform.forward(x, *inputs), mode=small_graph_mode(),
+                on_unused_input="ignore"))
+            self._backward = _Checked(fast_backward, pytensor.function(
+                [v], transform.backward(v, *inputs), mode=small_graph_mode(),
+                on_unused_input="ignore"))
 
     def read(self, point) -> np.ndarray:
         """The constrained value held by ``point``."""
         value = np.asarray(point[self.name], np.float64)
-        return value if self._backward is None else np.asarray(self._backward(value), np.float64)
+        return value if self._backward is None else self._backward(value)
 
     def write(self, point: dict, constrained) -> None:
         """Store a constrained value in ``point`` (transformed when the variable is)."""
         value = np.asarray(constrained, np.float64)
-        point[self.name] = value if self._forward is None else np.asarray(self._forward(value),
-                                                                          np.float64)
+        point[self.name] = value if self._forward is None else self._forward(value)
