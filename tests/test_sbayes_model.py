@@ -188,6 +188,46 @@ def test_monitor_is_computed_only_where_used_and_right_there(cohort):
         assert gen_var == pytest.approx(np.sum((xs @ beta) ** 2) / len(y), rel=1e-5), iteration
 
 
+@pytest.mark.parametrize("method", ["C", "R"])
+def test_conjugate_steps_take_the_sweeps_sums_and_draw_the_same(cohort, method):
+    """After the effects sweep, the mixture-weights and effect-variance steps take the
+    component counts and sums of squares the sweep returned instead of passing over every SNP
+    again: from the same generator state they draw what the pass over the SNPs gives, and a
+    point whose labels are not the sweep's arrays is not taken for the sweep's."""
+    import copy
+
+    from bayesmix.inference.gibbs import EffectVarianceGibbs, MixtureWeightsGibbs
+
+    dosages, y, snps = cohort
+    xs = (dosages - dosages.mean(0)) / dosages.std(0)
+    model = SBayesModel(summary_from_design(xs, y, snps), method, robust=False)
+    steps = make_sbayes_steps(model)
+    for step in steps:
+        step.setup_chain(np.random.default_rng(3), 100, 100)
+    point = model.initial_point()
+    for _ in range(40):
+        for step in steps:
+            point, _ = step.step(point)
+    point, _ = steps[0].step(point)  # the effects sweep
+    residuals = steps[0].residuals
+    counts = np.bincount(point["comp"], minlength=model.n_components)
+    assert np.count_nonzero(counts[1:]) >= 1 and counts[0] > 0
+    conjugate = [s for s in steps if isinstance(s, (MixtureWeightsGibbs, EffectVarianceGibbs))]
+    assert len(conjugate) == 2
+    for step in conjugate:
+        assert step.swept_statistics(point) is residuals.swept
+        state = copy.deepcopy(step.rng.bit_generator.state)
+        from_sweep, _ = step.step(point)
+        swept, residuals.swept = residuals.swept, None
+        step.rng.bit_generator.state = state
+        from_pass, _ = step.step(point)
+        residuals.swept = swept
+        name = step.space.name
+        np.testing.assert_allclose(from_sweep[name], from_pass[name], rtol=1e-12, atol=0)
+        other = dict(point, comp=point["comp"].copy())
+        assert step.swept_statistics(other) is None
+
+
 @pytest.mark.parametrize("n_snps", [300, 900])
 def test_eigenvalue_check_and_ridge(n_snps):
     """Window-cut LD of a tiny panel is indefinite; the check finds its smallest eigenvalue

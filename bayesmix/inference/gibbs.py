@@ -233,12 +233,23 @@ class MixtureWeightsGibbs(ConjugateStep):
 
     def step(self, point):
         labels = np.asarray(point[self.labels]).ravel()
+        n_categories = 2 if self.success is not None else self.prior_params[0].shape[-1]
+        counts = self._swept_counts(point, n_categories)
+        if counts is None:
+            counts = component_counts(labels, n_categories)  # labels outside raise
         if self.success is None:
-            counts = component_counts(labels, self.prior_params[0].shape[-1])
             return self.write(point, self.rng.dirichlet(self.prior_params[0] + counts))
-        ones = int(component_counts(labels, 2)[self.success])  # labels are 0 or 1
+        ones = int(counts[self.success])
         a, b = (float(p) for p in self.prior_params)
         return self.write(point, self.rng.beta(a + ones, b + labels.size - ones))
+
+    def _swept_counts(self, point, n_categories: int) -> np.ndarray | None:
+        """The effects sweep's component counts when the labels are the effects' components
+        and ``point`` holds the sweep's (:meth:`swept_statistics`), else None."""
+        if self.labels != self.alphabet.component_name:
+            return None
+        swept = self.swept_statistics(point)
+        return swept.counts if swept is not None and len(swept.counts) == n_categories else None
 
 
 class _InverseGammaStep(ConjugateStep):
@@ -313,9 +324,16 @@ class EffectVarianceGibbs(_InverseGammaStep):
         nu, s2 = self.prior(point)
         sig2_beta = float(self.space.read(point))
         comp_var, factors = self.alphabet.slab_terms(point)
-        k, weighted_ssq = slab_sum_of_squares(np.asarray(point["beta"], np.float64),
-                                              np.asarray(point["comp"]), comp_var, factors,
-                                              sig2_beta)
+        swept = self.swept_statistics(point)
+        if swept is not None and swept.unit_scale and factors is swept.var_scale:
+            # w_j = comp_var[c_j] / sig2_beta: the sweep's sums of beta_j^2 per component
+            slab = comp_var > 0
+            k = int(swept.counts[slab].sum())
+            weighted_ssq = sig2_beta * float(np.sum(swept.ssq[slab] / comp_var[slab]))
+        else:
+            k, weighted_ssq = slab_sum_of_squares(np.asarray(point["beta"], np.float64),
+                                                  np.asarray(point["comp"]), comp_var, factors,
+                                                  sig2_beta)
         dof = nu + k
         return self.write(point, draw_scaled_inv_chi2(self.rng, dof, (nu * s2 + weighted_ssq) / dof))
 

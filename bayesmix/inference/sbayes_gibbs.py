@@ -40,7 +40,7 @@ from bayesmix.errors import ConvergenceError
 from bayesmix.inference.effect_steps import choose_step
 from bayesmix.inference.gibbs import (CONJUGATE_STEPS, AlphabetStep, ResidualVarianceGibbs,
                                       shared_or_snp_weights, slab_scale_plug_ins)
-from bayesmix.inference.step_base import BurnInPlugIn, PlugInState
+from bayesmix.inference.step_base import BurnInPlugIn, PlugInState, SweepStatistics
 from bayesmix.kernels.random import sweep_streams
 from bayesmix.kernels.sbayes import (band_quadratic_form, effect_products, mixture_terms,
                                      sbayes_sweep, sbayes_sweep_band, sbayes_sweep_blocks,
@@ -67,6 +67,7 @@ class SummaryResiduals:
         self.r = None
         self.beta = None
         self.ratio = None
+        self.swept = None  # the last sweep's SweepStatistics
         self._genetic_variance = (None, 0.0)  # (effects array, its GenVar)
 
     def ratio_of(self, point) -> float | None:
@@ -150,6 +151,7 @@ class SummaryResiduals:
 
     def set_state(self, state: dict) -> None:
         self.r, self.beta, self.ratio = state["r"], state["beta"], state["ratio"]
+        self.swept = None
         self._genetic_variance = (None, 0.0)
 
 
@@ -189,6 +191,8 @@ class SBayesEffectsGibbs(AlphabetStep):
             self.residuals.commit(beta=beta)
         seconds = time.perf_counter() - started
         m.check_effects(beta, ssq, var_scale)
+        self.residuals.swept = SweepStatistics(beta, comp, counts, ssq, var_scale,
+                                               derived["slab_shared"] is not None)
         new = dict(point)
         new["beta"], new["comp"] = beta, comp
         n_nonzero = int(counts[m.gamma > 0].sum())

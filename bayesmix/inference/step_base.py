@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from pymc.step_methods.compound import BlockedStep, Competence, StepMethodState
@@ -25,6 +26,28 @@ from pymc.step_methods.state import dataclass_state
 from pytensor.graph.traversal import ancestors
 
 from bayesmix.distributions.graph import small_graph_mode
+
+
+@dataclass(frozen=True)
+class SweepStatistics:
+    """Per-component sums an effects sweep returned, with the arrays they describe (held:
+    steps never modify a point's arrays in place, so the same objects mean the same values).
+
+    counts : (K,) int64, SNPs in each component; ssq : (K,) float64, sum of beta_j^2 / v_j
+    over each component's SNPs, for the effects ``beta`` and labels ``comp`` the sweep
+    returned and the per-SNP divisors ``var_scale`` (M,) it used; ``unit_scale``: whether
+    those are all 1 (one slab variance for every SNP)."""
+
+    beta: np.ndarray
+    comp: np.ndarray
+    counts: np.ndarray
+    ssq: np.ndarray
+    var_scale: np.ndarray
+    unit_scale: bool
+
+    def describes(self, point) -> bool:
+        """Whether ``point`` holds the effects and labels of the sweep."""
+        return point["beta"] is self.beta and point["comp"] is self.comp
 
 
 class AlphabetStep(BlockedStep):
@@ -67,6 +90,14 @@ class AlphabetStep(BlockedStep):
         except BaseException:
             self.residuals.reset()
             raise
+
+    def swept_statistics(self, point) -> SweepStatistics | None:
+        """The last effects sweep's :class:`SweepStatistics` (kept by the shared residuals of
+        the steps whose sweep returns them, as ``swept``) when ``point`` holds the effects and
+        labels it returned, else None: a conjugate step then need not pass over every SNP
+        again."""
+        swept = getattr(self.residuals, "swept", None)
+        return swept if swept is not None and swept.describes(point) else None
 
     @staticmethod
     def competence(var, has_grad):
