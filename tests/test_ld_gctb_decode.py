@@ -2,6 +2,8 @@
 here by hand from random matrices, and the store's subset/diagonal/combine kernels against
 scipy and numpy on random inputs."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -169,6 +171,31 @@ def test_non_finite_values_are_refused_naming_file_and_row(tmp_path, small_chunk
         with pytest.raises(InputError, match=r"row 41 \(x_41\): a NaN or infinite value") \
                 as err:
             gctb.read_gctb_list([prefix], dtype=dtype, band=band)
+        assert err.value.path.endswith(".bin")
+
+
+@pytest.mark.parametrize("fault", ["repeated", "descending"])
+def test_sparse_rows_whose_columns_do_not_ascend_are_refused(tmp_path, small_chunks, passes,
+                                                            fault):
+    """A sparse row must list its column indices in strictly ascending order (GCTB's writer
+    does): a repeated or descending index is an error naming the .bin and the row's SNP."""
+    dense = random_ld(60, seed=4)
+    prefix = write_by_hand(dense, tmp_path / "x", "sparse")
+    sizes = np.count_nonzero(dense, axis=1)
+    bin_path = Path(f"{prefix}.bin")
+    words = np.fromfile(bin_path, dtype="<u4")
+    row = 41
+    start = 2 * int(sizes[:row].sum())  # the row's column indices, then its values
+    assert sizes[row] >= 3
+    if fault == "repeated":
+        words[start + 2] = words[start + 1]
+    else:
+        words[start + 1], words[start + 2] = words[start + 2], words[start + 1]
+    words.tofile(bin_path)
+    for dtype in ("float32", "int16"):
+        with pytest.raises(InputError, match=rf"row {row} \(x_{row}\): column indices not "
+                                             "ascending") as err:
+            gctb.read_gctb_list([prefix], dtype=dtype)
         assert err.value.path.endswith(".bin")
 
 
