@@ -12,8 +12,8 @@ import scipy.sparse as sp
 import bayesmix.ld.gctb as gctb
 from bayesmix.kernels.ld_band import (band_diagonal, band_row_statistics, dense_band_block,
                                       symmetric_band_matvec)
-from bayesmix.kernels.sbayes import band_from_csr, independent_blocks, summary_loglik, \
-    summary_loglik_band
+from bayesmix.kernels.sbayes import band_from_csr, independent_blocks, row_ld_statistics, \
+    summary_loglik, summary_loglik_band
 from bayesmix.ld.spectrum import ld_min_eigenvalue
 from bayesmix.ld.store import LDMatrix
 from tests.test_ld_gctb_decode import random_ld, write_by_hand
@@ -94,10 +94,17 @@ def test_a_list_of_dense_files_decodes_into_one_band_matrix(tmp_path, small_chun
 def test_band_kernels_match_dense_references(tmp_path, seed):
     dense = band_ld(120, seed, blocks=3, diag_high=1.1)
     dense[7, 7] = 0.0
-    _, band = csr_and_band(tmp_path, dense)
+    csr, band = csr_and_band(tmp_path, dense)
     truth = stored_dense(band)
     is_stored = truth != 0
     np.fill_diagonal(is_stored, True)
+    # the CSR form's row statistics over its stored entries, summed here entry by entry
+    r = csr.data * np.float64(csr.scale)
+    rows = np.repeat(np.arange(120), np.diff(csr.indptr))
+    score, samp = row_ld_statistics(np.asarray(csr.indptr), csr.data, csr.scale)
+    np.testing.assert_allclose(score, np.bincount(rows, r ** 2, minlength=120), rtol=1e-12)
+    np.testing.assert_allclose(samp, np.bincount(rows, (1 - r ** 2) ** 2, minlength=120),
+                               rtol=1e-12)
     ptr, first, data, scale = np.asarray(band.indptr), band.row_first, band.data, band.scale
     np.testing.assert_allclose(band_diagonal(ptr, first, data, np.float32(scale)),
                                np.diag(truth), rtol=1e-6)

@@ -47,6 +47,7 @@ from numba.extending import overload
 
 from bayesmix.kernels.gibbs import draw_component, with_item
 from bayesmix.kernels.jit import njit
+from bayesmix.kernels.ld_band import _run_sums
 from bayesmix.kernels.random import uniform_at
 
 
@@ -479,16 +480,13 @@ def independent_blocks(ptr, cols, is_band=False):
 
 @njit
 def row_ld_statistics(indptr, values, value_scale):
-    """Per row j of an LD matrix: (sum_i r_ij^2, sum_i (1 - r_ij^2)^2) over stored entries."""
+    """Per row j of an LD matrix: (sum_i r_ij^2, sum_i (1 - r_ij^2)^2) over stored entries
+    (each row a reduction over its slice of ``values``, which vectorises)."""
     m = indptr.shape[0] - 1
-    score = np.zeros(m)
-    samp = np.zeros(m)
+    score = np.empty(m)
+    samp = np.empty(m)
     for j in range(m):
-        for p in range(indptr[j], indptr[j + 1]):
-            r = values[p] * value_scale
-            r2 = r * r
-            score[j] += r2
-            samp[j] += (1.0 - r2) * (1.0 - r2)
+        score[j], samp[j], _ = _run_sums(values[indptr[j]:indptr[j + 1]], value_scale)
     return score, samp
 
 
