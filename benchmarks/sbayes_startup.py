@@ -13,7 +13,10 @@ start-up cost and peak memory.
    GCTB's published benchmark shape with its own statistics (``benchmarks/sbayes.py
    --gctb-like``: 20,000 SNPs, a positive-definite band 10,001 wide, statistics of N 100,000
    drawn from it; written as ``gctb_like.ldm.band`` and ``gctb_like.ma``), the band that
-   GCTB itself can run (on the panel's own ``band`` LD it fails in its first iterations).
+   GCTB itself can run (on the panel's own ``band`` LD it fails in its first iterations);
+   ``gctb_like_sparse``, the same matrix and statistics in GCTB's sparse format
+   (``gctb_like_sparse.ldm.sparse``: the panel's thresholded sparse LD is too far from
+   positive definite for GCTB, so this is the sparse *format* on a matrix GCTB runs).
 2. ``run``: for every ``--methods`` x ``--ld`` configuration and every ``--chain-lengths``
    (burn-in = a fifth of the chain), GCTB (``--gctb``) and bayesmix (``--python -m
    bayesmix.cli.gctb``; to measure a *before*, the interpreter of another checkout's own
@@ -115,9 +118,9 @@ def prepare(args):
         "band": lambda c, out: [args.gctb, "--bfile", panel, "--make-band-ldm", "--wind", "5",
                                 "--chr", c, "--thread", "1", "--out", out],
     }
-    if "gctb_like" in args.ld:
-        prepare_gctb_like(work)
-    for kind in set(args.ld) - {"gctb_like"}:
+    for kind in {"gctb_like", "gctb_like_sparse"} & set(args.ld):
+        prepare_gctb_like(work, kind)
+    for kind in set(args.ld) - {"gctb_like", "gctb_like_sparse"}:
         maker = makers[kind]
         listing = work / f"{kind}.mldm"
         if listing.exists():
@@ -131,10 +134,11 @@ def prepare(args):
         listing.write_text("\n".join(prefixes) + "\n")
 
 
-def prepare_gctb_like(work: Path):
-    """``gctb_like.mldm`` and ``gctb_like.ma``: the LD and statistics of sbayes.py's GCTB-like
-    worker, written in GCTB's formats by sbayes_vs_cpp.py's writer."""
-    if (work / "gctb_like.mldm").exists():
+def prepare_gctb_like(work: Path, kind: str = "gctb_like"):
+    """``KIND.mldm`` and ``gctb_like.ma``: the LD and statistics of sbayes.py's GCTB-like
+    worker, written in GCTB's formats by sbayes_vs_cpp.py's writer (``gctb_like``: band,
+    ``gctb_like_sparse``: sparse)."""
+    if (work / f"{kind}.mldm").exists():
         return
     import importlib.util
 
@@ -143,9 +147,11 @@ def prepare_gctb_like(work: Path):
     vs_cpp = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(vs_cpp)
     cache = work / "gctb_like_cache"
-    vs_cpp.SBAYES._run(vs_cpp.SBAYES._WORKER_GCTB_LIKE_LD, 20_000, 5_000, 100_000, cache)
-    written = vs_cpp.SBAYES._run(vs_cpp._WORKER_WRITE_GCTB, cache, work / "gctb_like")
-    (work / "gctb_like.mldm").write_text(written["ldm"] + "\n")
+    if not cache.exists():
+        vs_cpp.SBAYES._run(vs_cpp.SBAYES._WORKER_GCTB_LIKE_LD, 20_000, 5_000, 100_000, cache)
+    gctb_type = "sparse" if kind == "gctb_like_sparse" else "band"
+    written = vs_cpp.SBAYES._run(vs_cpp._WORKER_WRITE_GCTB, cache, work / kind, gctb_type)
+    (work / f"{kind}.mldm").write_text(written["ldm"] + "\n")
 
 
 #: SBayesR's prior, given to both tools: GCTB 2.05's own default (options.hpp), also
@@ -157,7 +163,8 @@ SBAYESR_PRIOR = ["--gamma", "0,0.001,0.01,0.1,1", "--pi", "0.95,0.02,0.01,0.01,0
 
 def sbayes_arguments(work: Path, method: str, ld: str, length: int, out: Path) -> list[str]:
     listing = work / f"{ld}.mldm"
-    if ld == "gctb_like":  # one matrix: --ldm (GCTB 2.05 stops silently on a one-line --mldm)
+    if ld.startswith("gctb_like"):  # one matrix: --ldm (GCTB 2.05 stops silently on a
+        # one-line --mldm)
         gwas, ld_option = work / "gctb_like.ma", ["--ldm", listing.read_text().strip()]
     else:
         gwas, ld_option = work / "gwas.ma", ["--mldm", str(listing)]
@@ -270,7 +277,7 @@ def main():
     add_tool_arguments(parser)
     parser.add_argument("--methods", nargs="+", default=["R", "C"], choices=["C", "R"])
     parser.add_argument("--ld", nargs="+", default=["shrunk", "band"],
-                        choices=["shrunk", "band", "sparse", "gctb_like"])
+                        choices=["shrunk", "band", "sparse", "gctb_like", "gctb_like_sparse"])
     parser.add_argument("--chain-lengths", nargs=2, type=int, default=[100, 1000])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--ld-check-cache", choices=["off", "warm"], default="off",

@@ -65,8 +65,9 @@ from bayesmix.io.sumstats import write_ma
 from bayesmix.ld.gctb import write_gctb_ldm
 from bayesmix.ld.store import LDMatrix
 cache, out = sys.argv[1], sys.argv[2]
+gctb_type = sys.argv[3] if len(sys.argv) > 3 else "band"
 ld = LDMatrix.load(cache, mmap=False)
-prefix = write_gctb_ldm(ld, out, "band")
+prefix = write_gctb_ldm(ld, out, gctb_type)
 write_ma(pd.read_pickle(cache + ".sumstats.pkl"), out + ".ma")
 print(json.dumps({"ldm": str(prefix), "ma": out + ".ma", "nnz": int(ld.nnz)}))
 """
