@@ -405,7 +405,8 @@ def reference_ld_note(data) -> str | None:
     if data.ld_in_sample:
         return None
     if data.ld.kind == "sparse":
-        return ("Warning: thresholded sparse LD of a reference panel is not positive definite: "
+        return ("Warning: thresholded sparse LD of a reference panel is rarely positive "
+                "definite (the LD check below gives this one's smallest eigenvalue): "
                 "with a 1,000-person panel on a coalescent genome SBayesC diverged for mid and "
                 "polygenic traits and overestimated hsq by 39% for a sparse one, where "
                 "eigen-decomposed block LD (--make-ldm-eigen, then --ldm-eigen) was within 10% "
