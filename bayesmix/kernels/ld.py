@@ -559,10 +559,9 @@ def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, i
     :func:`fill_sparse_rows` follows); a float32 row that passes the checks is read as two
     slices in loops that vectorise instead (:func:`_sparse_row_is_clean`,
     :func:`_store_sparse_run`: 0.3 against 4.6 s for 175 M entries). ``sums`` gets each row's
-    sum of r. Stops at a bad row
-    or a |r| above ``limit``, as :func:`decode_dense_rows`. Returns (the position after the
-    last entry written, the first bad row or -1, why it is bad, the largest column index,
-    the largest |r| seen)."""
+    sum of r. Stops at a bad row or a |r| above ``limit``, as :func:`decode_dense_rows`.
+    Returns (the position after the last entry written, the first bad row or -1, why it is
+    bad, the largest column index, the largest |r| seen)."""
     floats = words.view(np.float32)
     p = 0
     q = out_start
