@@ -66,6 +66,7 @@ from bayesmix.distributions.graph import WeakLogp
 from bayesmix.distributions.variance import ScaledInvChi2
 from bayesmix.errors import ConvergenceError, InputError
 from bayesmix.kernels.sbayes import band_from_csr, band_size, independent_blocks, upper_from_csr
+from bayesmix.ld.store import BAND_PADDING_LIMIT
 from bayesmix.models.alphabet import (EFFECT_PRIOR_PIECES, AlphabetModel, AlphabetPrior,
                                       check_hyperprior_keys, default_weights)
 from bayesmix.ops.sbayes import summary_loglik
@@ -75,10 +76,8 @@ from bayesmix.prepare.summary_data import SummaryData
 METHODS = ("C", "R", "S")
 SAMPLING_RATIO = "ld_sampling_ratio"  # the robust setting's plug-in h = GenVar / ResVar
 SAMPLING_WEIGHT = "ld_sampling_weight"  # its effective share omega of the phenotype's nobs
-# ld_layout="auto" takes the band layout when it holds at most this many values per stored
-# nonzero (rows are contiguous runs of columns: window, band, shrunk, full LD) ...
-BAND_PADDING_LIMIT = 1.1
-# ... else the faster full CSR arrays up to this size, then the 2-byte upper layout
+# ld_layout="auto" takes the band layout when it holds at most BAND_PADDING_LIMIT values per
+# stored nonzero, else the faster full CSR arrays up to this size, then the 2-byte upper layout
 CSR_MEMORY_LIMIT = 2 * 2**30
 # An effect this large on the standardised scale (one SNP explaining > 100% of the phenotypic
 # variance on its own) only arises when the chain diverges.

@@ -1,7 +1,7 @@
-"""The band layout of LD (bayesmix.kernels.ld_band, LDMatrix.row_first): GCTB's dense files
-decoded into it equal the CSR decoding, and every band kernel equals a dense numpy reference
-on random matrices (runs with zeros inside and at their ends, int16 codes that round to 0,
-a zero diagonal)."""
+"""The band layout of LD (bayesmix.kernels.ld_band, LDMatrix.row_first): GCTB's dense files,
+and sparse files without gaps, decoded into it equal the CSR decoding, and every band kernel
+equals a dense numpy reference on random matrices (runs with zeros inside and at their ends,
+int16 codes that round to 0, a zero diagonal)."""
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,10 @@ from bayesmix.kernels.ld_band import (band_diagonal, band_row_statistics, dense_
                                       symmetric_band_matvec)
 from bayesmix.kernels.sbayes import band_from_csr, independent_blocks, row_ld_statistics, \
     summary_loglik, summary_loglik_band
+from bayesmix.errors import InputError
 from bayesmix.ld.spectrum import ld_min_eigenvalue
 from bayesmix.ld.store import LDMatrix
-from tests.test_ld_gctb_decode import random_ld, write_by_hand
+from tests.test_ld_gctb_decode import passes, random_ld, write_by_hand  # noqa: F401 (fixture)
 
 
 def band_ld(m, seed, blocks=1, diag_high=1.0):
@@ -76,6 +77,84 @@ def test_band_decoding_is_the_band_layout_of_the_csr_decoding(tmp_path, small_ch
         assert np.abs(stored_dense(band) - dense).max() <= csr.scale / 2 * 1.0001
 
 
+def without_stored_zeros(ld: LDMatrix):
+    """CSR arrays of ``ld`` without its off-diagonal entries stored as 0 (a sparse file's
+    entries that are 0 or whose int16 code is), which the band layout does not hold."""
+    indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
+    rows = np.repeat(np.arange(ld.shape[0]), np.diff(indptr))
+    keep = (data != 0) | (rows == indices)
+    kept = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=ld.shape[0]))])
+    return kept, indices[keep], data[keep]
+
+
+def run_padding(dense) -> float:
+    """Values per stored entry of the runs from each row's first to its last nonzero."""
+    runs = [np.flatnonzero(row)[[0, -1]] for row in dense if row.any()]
+    return sum(hi - lo + 1 for lo, hi in runs) / np.count_nonzero(dense)
+
+
+@pytest.mark.parametrize("diag_high", [1.0, 1.2])   # 1.0: decoded in one pass, 1.2: in two
+@pytest.mark.parametrize("value_dtype", ["<f4", "<f8"])
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+def test_sparse_decoding_into_the_band_layout_is_that_of_the_csr_decoding(
+        tmp_path, small_chunks, passes, monkeypatch, dtype, value_dtype, diag_high):
+    """Entries written by hand in GCTB's sparse format, with gaps inside and 1e-6 values at
+    the ends of runs (int16 codes of 0, which the band layout leaves out as it does for dense
+    files, except on the diagonal), and a row without its diagonal; any padding allowed
+    here."""
+    monkeypatch.setattr(gctb, "BAND_PADDING_LIMIT", np.inf)
+    dense = band_ld(150, seed=3, diag_high=diag_high)
+    dense[5, 5] = 0.0            # not in the file: the row's run is its off-diagonal entries
+    dense[-1, -1] = 1e-6         # a diagonal at the end of its run, int16 code 0: still held
+    prefix = write_by_hand(dense, tmp_path / "x", "sparse", value_dtype)
+    csr = gctb.read_gctb_ldm(prefix, dtype=dtype)
+    band = gctb.read_gctb_ldm(prefix, dtype=dtype, band=True)
+    assert band.is_band and band.indices is None and band.scale == csr.scale
+    first, row_ptr, values = band_from_csr(*without_stored_zeros(csr))
+    np.testing.assert_array_equal(band.row_first, first)
+    np.testing.assert_array_equal(np.asarray(band.indptr), row_ptr)
+    np.testing.assert_array_equal(band.data, values)
+    tolerance = csr.scale / 2 * 1.0001 if dtype == "int16" else 0.0
+    assert np.abs(stored_dense(band) - dense).max() <= tolerance
+
+
+def test_a_sparse_file_takes_the_band_layout_only_without_gaps(tmp_path, small_chunks):
+    """Sparse LD whose rows are runs (a window, stored whole) is read into the band layout;
+    LD thresholded into runs with gaps stays CSR, as does a list with such a file in it."""
+    rng = np.random.default_rng(7)
+    offsets = np.abs(np.subtract.outer(np.arange(80), np.arange(80)))
+    r = rng.uniform(-0.6, 0.6, (80, 80))
+    window = np.where(offsets <= 6, (r + r.T) / 2, 0.0).astype(np.float32)
+    np.fill_diagonal(window, 1.0)
+    thresholded = np.where(np.abs(window) >= 0.25, window, 0.0)
+    assert run_padding(window) == 1.0 and run_padding(thresholded) > gctb.BAND_PADDING_LIMIT
+    for dense, is_band in ((window, True), (thresholded, False)):
+        prefix = write_by_hand(dense, tmp_path / f"s{is_band}", "sparse")
+        ld = gctb.read_gctb_ldm(prefix, dtype="float32", band=True)
+        assert ld.is_band == is_band
+        np.testing.assert_array_equal(stored_dense(ld), dense)
+        shrunk = write_by_hand(band_ld(30, seed=1), tmp_path / f"d{is_band}", "shrunk")
+        assert gctb.read_gctb_list([shrunk, prefix], dtype="int16", band=True).is_band == is_band
+
+
+def test_a_sparse_column_beyond_the_matrix_is_refused_in_either_layout(tmp_path):
+    """A column index past the last SNP (a corrupt file) is an error naming the file, not a
+    band run reaching past the matrix."""
+    dense = band_ld(40, seed=2)
+    prefix = write_by_hand(dense, tmp_path / "x", "sparse")
+    words = np.fromfile(f"{prefix}.bin", dtype="<u4")
+    last_row = np.count_nonzero(dense[-1])
+    words[-2 * last_row + last_row - 1] = 40     # the last row's last column index
+    words.tofile(f"{prefix}.bin")
+    messages = []
+    for band in (False, True):
+        with pytest.raises(InputError) as err:
+            gctb.read_gctb_ldm(prefix, band=band)
+        assert err.value.path.endswith(".info") or err.value.path.endswith(".bin")
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
 def test_a_list_of_dense_files_decodes_into_one_band_matrix(tmp_path, small_chunks):
     blocks = [band_ld(m, seed=m) for m in (40, 70, 9)]
     prefixes = [write_by_hand(b, tmp_path / f"c{k}", kind)
@@ -85,9 +164,6 @@ def test_a_list_of_dense_files_decodes_into_one_band_matrix(tmp_path, small_chun
     assert band.is_band and band.meta["combined"] == 3
     np.testing.assert_array_equal(stored_dense(band), stored_dense(csr))
     np.testing.assert_array_equal(band.to_csr().indices, csr.indices)
-    # a sparse file in the list: CSR, as the band layout is for dense rows
-    prefixes[1] = write_by_hand(blocks[1], tmp_path / "s", "sparse")
-    assert not gctb.read_gctb_list(prefixes, dtype="int16", band=True).is_band
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -161,9 +161,11 @@ def test_subset_equals_scipy_slicing(seed, dtype):
 @pytest.mark.parametrize("band", [False, True])
 @pytest.mark.parametrize("gctb_type", ["sparse", "band", "shrunk"])
 def test_non_finite_values_are_refused_naming_file_and_row(tmp_path, small_chunks, passes,
-                                                           gctb_type, band, bad_value):
+                                                           monkeypatch, gctb_type, band,
+                                                           bad_value):
     """A NaN or infinite r (a corrupt file) is an error naming the .bin and the row's SNP, in
     every decoding (it used to vanish from the int16 scale and be stored as an arbitrary code)."""
+    monkeypatch.setattr(gctb, "BAND_PADDING_LIMIT", np.inf)   # sparse rows with gaps too
     dense = random_ld(60, seed=3)
     dense[41, 42] = dense[42, 41] = bad_value
     prefix = write_by_hand(dense, tmp_path / "x", gctb_type)
@@ -174,11 +176,14 @@ def test_non_finite_values_are_refused_naming_file_and_row(tmp_path, small_chunk
         assert err.value.path.endswith(".bin")
 
 
-@pytest.mark.parametrize("fault", ["repeated", "descending"])
+@pytest.mark.parametrize("band", [False, True])
+@pytest.mark.parametrize("fault", ["repeated", "descending", "last below first"])
 def test_sparse_rows_whose_columns_do_not_ascend_are_refused(tmp_path, small_chunks, passes,
-                                                            fault):
+                                                            monkeypatch, fault, band):
     """A sparse row must list its column indices in strictly ascending order (GCTB's writer
-    does): a repeated or descending index is an error naming the .bin and the row's SNP."""
+    does): a repeated or descending index is an error naming the .bin and the row's SNP, also
+    where the band layout took the row's run from its first and last index."""
+    monkeypatch.setattr(gctb, "BAND_PADDING_LIMIT", np.inf)   # sparse rows with gaps too
     dense = random_ld(60, seed=4)
     prefix = write_by_hand(dense, tmp_path / "x", "sparse")
     sizes = np.count_nonzero(dense, axis=1)
@@ -189,13 +194,15 @@ def test_sparse_rows_whose_columns_do_not_ascend_are_refused(tmp_path, small_chu
     assert sizes[row] >= 3
     if fault == "repeated":
         words[start + 2] = words[start + 1]
-    else:
+    elif fault == "descending":
         words[start + 1], words[start + 2] = words[start + 2], words[start + 1]
+    else:
+        words[start + sizes[row] - 1] = words[start] - 1
     words.tofile(bin_path)
     for dtype in ("float32", "int16"):
         with pytest.raises(InputError, match=rf"row {row} \(x_{row}\): column indices not "
                                              "ascending") as err:
-            gctb.read_gctb_list([prefix], dtype=dtype)
+            gctb.read_gctb_list([prefix], dtype=dtype, band=band)
         assert err.value.path.endswith(".bin")
 
 

@@ -527,6 +527,59 @@ def _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values, s
 
 
 @njit
+def _store_sparse_csr_row(words, floats, p, n, value_words, col_offset, q, indices, values,
+                          scale, quantize):
+    """A sparse row's entries written from position ``q`` (column indices offset by
+    ``col_offset``; float32 rows as slices, :func:`_store_sparse_run`). Returns the position
+    after the last entry written."""
+    if value_words == 1:
+        _store_sparse_run(words[p:p + n], floats[p + n:p + 2 * n], col_offset, indices[q:q + n],
+                          values[q:q + n], scale, quantize)
+        return q + n
+    return _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values, scale,
+                            quantize)
+
+
+@njit
+def _scatter_run(cols, row, first, out, scale, quantize):
+    """Float32 values ``row`` of columns ``cols`` into ``out``, the run from column ``first``
+    (slices: no per-entry view of the words)."""
+    for k in range(row.shape[0]):
+        _stored_value(out, np.int64(cols[k]) - first, row[k], scale, quantize)
+
+
+@njit
+def _store_sparse_band_run(words, floats, p, n, value_words, diag_col, values, q, scale,
+                           quantize):
+    """A checked sparse row (word ``p``, ``n`` ascending column indices; ``floats`` is
+    ``words`` viewed as float32) written as a run from position ``q`` of ``values``: zeros,
+    then each entry at its column's place (r, or int16 codes when ``quantize``), trimmed of end
+    entries stored as 0 off the diagonal (column ``diag_col``), as :func:`bayesmix.kernels.ld_band._store_trimmed_run`.
+    Returns (its first column, ``diag_col`` when empty; its length)."""
+    lo, hi = 0, n
+    while lo < hi and np.int64(words[p + lo]) != diag_col and stored_code_is_zero(
+            _sparse_value(words, p + n + lo * value_words, value_words), scale, quantize):
+        lo += 1
+    while hi > lo and np.int64(words[p + hi - 1]) != diag_col and stored_code_is_zero(
+            _sparse_value(words, p + n + (hi - 1) * value_words, value_words), scale, quantize):
+        hi -= 1
+    if hi == lo:
+        return diag_col, 0
+    first = np.int64(words[p + lo])
+    length = np.int64(words[p + hi - 1]) - first + 1
+    values[q:q + length] = 0
+    if value_words == 1:
+        _scatter_run(words[p + lo:p + hi], floats[p + n + lo:p + n + hi], first,
+                     values[q:q + length], scale, quantize)
+        return first, length
+    for k in range(lo, hi):
+        _stored_value(values, q + np.int64(words[p + k]) - first,
+                      _sparse_value(words, p + n + k * value_words, value_words), scale,
+                      quantize)
+    return first, length
+
+
+@njit
 def fill_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, values, scale,
                      quantize):
     """Second pass over sparse rows (see :func:`decode_sparse_rows`): the entries written from
@@ -537,31 +590,50 @@ def fill_sparse_rows(words, sizes, value_words, col_offset, out_start, indices, 
     q = out_start
     for i in range(sizes.shape[0]):
         n = sizes[i]
-        if value_words == 1:
-            _store_sparse_run(words[p:p + n], floats[p + n:p + 2 * n], col_offset,
-                              indices[q:q + n], values[q:q + n], scale, quantize)
-            q += n
-        else:
-            q = _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values,
-                                 scale, quantize)
+        q = _store_sparse_csr_row(words, floats, p, n, value_words, col_offset, q, indices,
+                                  values, scale, quantize)
         p += n * (1 + value_words)
     return q
 
 
 @njit
+def sparse_row_summary(words, floats, p, n, value_words):
+    """Checks of the sparse row at word ``p`` (``n`` column indices, then its values of
+    ``value_words`` words each; ``floats`` is ``words`` viewed as float32): (why it is bad: 0
+    not, 1 its indices do not ascend strictly, 2 a NaN or infinite value; its largest column
+    index, -1 when empty; its largest |r|; its sum of r, 0 when bad). A float32 row that
+    passes is read as two slices in loops that vectorise (:func:`_sparse_row_is_clean`: 0.3
+    against 4.6 s for 175 M entries); others entry by entry, stopping at the first problem."""
+    if value_words == 1 and _sparse_row_is_clean(words[p:p + n], floats[p + n:p + 2 * n]):
+        row = floats[p + n:p + 2 * n]
+        last = np.int64(words[p + n - 1]) if n else np.int64(-1)
+        return 0, last, _largest_magnitude(row), _row_sum(row)
+    why, largest_col, largest = _check_sparse_row(words, p, n, value_words)
+    if why:
+        return why, largest_col, largest, 0.0
+    total = 0.0
+    for k in range(n):
+        total += _sparse_value(words, p + n + k * value_words, value_words)
+    return 0, largest_col, largest, total
+
+
+@njit
 def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, indices, values,
-                       scale, quantize, limit):
+                       scale, quantize, limit, band, diag_cols, run_first, run_length):
     """Rows of a GCTB sparse ``.bin`` checked and decoded in one pass: row i is ``sizes[i]``
     uint32 column indices then ``sizes[i]`` values of ``value_words`` 4-byte words each
     (float32 or float64), rows back to back in ``words``. Each row is checked
-    (:func:`_check_sparse_row`), then written from position ``out_start``
-    (:func:`_fill_sparse_row`; nothing with ``values`` None, a first pass that
-    :func:`fill_sparse_rows` follows); a float32 row that passes the checks is read as two
-    slices in loops that vectorise instead (:func:`_sparse_row_is_clean`,
-    :func:`_store_sparse_run`: 0.3 against 4.6 s for 175 M entries). ``sums`` gets each row's
-    sum of r. Stops at a bad row or a |r| above ``limit``, as :func:`decode_dense_rows`.
-    Returns (the position after the last entry written, the first bad row or -1, why it is
-    bad, the largest column index, the largest |r| seen)."""
+    (:func:`sparse_row_summary`), then written from position ``out_start`` (nothing with
+    ``values`` None: a first pass, which :func:`fill_sparse_rows` follows for CSR): as CSR
+    entries (:func:`_store_sparse_csr_row`, columns offset by ``col_offset``) or, with
+    ``band`` (``indices`` and ``col_offset`` unused), into the band layout
+    (:func:`_store_sparse_band_run`, diagonal columns ``diag_cols``; each row's first column
+    and length into ``run_first`` and ``run_length``, which hold the runs of
+    :func:`bayesmix.kernels.ld_band.sparse_row_runs` before, and keep them in a first pass;
+    ``values`` must have room for those runs). ``sums`` gets each row's sum of r. Stops at a
+    bad row or a |r| above ``limit``, as :func:`decode_dense_rows`. Returns (the position
+    after the last entry written, the first bad row or -1, why it is bad, the largest column
+    index, the largest |r| seen)."""
     floats = words.view(np.float32)
     p = 0
     q = out_start
@@ -569,35 +641,22 @@ def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, i
     largest = 0.0
     for i in range(sizes.shape[0]):
         n = sizes[i]
-        if value_words == 1 and _sparse_row_is_clean(words[p:p + n], floats[p + n:p + 2 * n]):
-            # the common case in slices that vectorise: float32 values, ascending columns
-            row = floats[p + n:p + 2 * n]
-            if n:
-                largest_col = max(largest_col, np.int64(words[p + n - 1]))
-            largest = max(largest, _largest_magnitude(row))
-            if largest > limit:
-                return q, -1, 0, largest_col, largest
-            sums[i] = _row_sum(row)
-            if values is not None:
-                _store_sparse_run(words[p:p + n], row, col_offset, indices[q:q + n],
-                                  values[q:q + n], scale, quantize)
-                q += n
-            p += 2 * n
-            continue
-        why, row_col, row_largest = _check_sparse_row(words, p, n, value_words)
+        why, row_col, row_largest, total = sparse_row_summary(words, floats, p, n, value_words)
         largest_col = max(largest_col, row_col)
         largest = max(largest, row_largest)
         if why:
             return q, i, why, largest_col, largest
         if largest > limit:
             return q, -1, 0, largest_col, largest
-        total = 0.0
-        for k in range(n):
-            total += _sparse_value(words, p + n + k * value_words, value_words)
         sums[i] = total
         if values is not None:
-            q = _fill_sparse_row(words, p, n, value_words, col_offset, q, indices, values,
-                                 scale, quantize)
+            if band:
+                run_first[i], run_length[i] = _store_sparse_band_run(
+                    words, floats, p, n, value_words, diag_cols[i], values, q, scale, quantize)
+                q += run_length[i]
+            else:
+                q = _store_sparse_csr_row(words, floats, p, n, value_words, col_offset, q,
+                                          indices, values, scale, quantize)
         p += n * (1 + value_words)
     return q, -1, 0, largest_col, largest
 

@@ -118,6 +118,28 @@ def decode_dense_runs(raw, sizes, starts, diag_cols, run_first, run_length, sums
 
 
 @njit
+def sparse_row_runs(words, sizes, value_words, diag_cols, run_first, run_length):
+    """Each row of a GCTB sparse ``.bin`` (as :func:`bayesmix.kernels.ld.decode_sparse_rows`
+    reads them) as the run from its first to its last column index, read from those two
+    words only (whether the indices ascend is checked as the rows are decoded; a run whose
+    last index is below its first is empty): its first column into ``run_first``
+    (``diag_cols[i]`` when empty), its length into ``run_length``. Returns the largest last
+    column index (-1 when there is none)."""
+    p = 0
+    largest_col = -1
+    for i in range(sizes.shape[0]):
+        n = sizes[i]
+        run_first[i], run_length[i] = diag_cols[i], 0
+        if n:
+            first, last = np.int64(words[p]), np.int64(words[p + n - 1])
+            largest_col = max(largest_col, last)
+            if last >= first:
+                run_first[i], run_length[i] = first, last - first + 1
+        p += n * (1 + value_words)
+    return largest_col
+
+
+@njit
 def band_diagonal(row_ptr, first, values, value_scale):
     """Diagonal r_jj (float32; 0 where the run does not reach column j)."""
     m = row_ptr.shape[0] - 1

@@ -47,7 +47,7 @@ from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open, count_fields, read_bytes
 from bayesmix.kernels.ld import (encode_dense_rows, encode_sparse_rows, lower_extents,
                                  mirror_upper_rows, row_r_sums)
-from bayesmix.ld.store import LDMatrix, int16_scale, merge
+from bayesmix.ld.store import BAND_PADDING_LIMIT, LDMatrix, int16_scale, merge
 
 log = logging.getLogger("bayesmix")
 
@@ -235,7 +235,8 @@ def read_gctb_ldm(path, *, dtype: str = "float32", ref_snps: pd.DataFrame | None
 
     ``band``: decode a full, band or shrunk matrix into the band layout (``LDMatrix.row_first``:
     implicit column indices, 2 bytes per value with int16) instead of CSR (6 bytes per
-    nonzero with int16); sparse files and row pieces are always CSR.
+    nonzero with int16), and a sparse one whose rows are runs with (almost) no gaps
+    (:meth:`_BinFile.fits_band`); other sparse files and row pieces are always CSR.
     A row piece (module docstring) needs the SNP table of all columns, ``ref_snps`` (snp chr
     bp cm a1 a2 freq n, in column order): it is then returned as a rectangular LDMatrix of its
     rows against those columns. Pieces are usually read together with
@@ -264,8 +265,8 @@ def read_gctb_list(paths, *, dtype: str = "float32", band: bool = False) -> LDMa
     Files whose Index starts at 0 are matrices of their own (one per chromosome or block) and
     are combined block-diagonally (:func:`bayesmix.ld.store.combine_ld`); when a file after
     the first does not start at Index 0, the files are row pieces of one matrix and are merged
-    (:func:`merge_gctb_pieces`). ``band`` as in :func:`read_gctb_ldm` (whole matrices of the
-    full, band or shrunk type only).
+    (:func:`merge_gctb_pieces`). ``band`` as in :func:`read_gctb_ldm` (whole matrices only;
+    all of them in the band layout or none).
     """
     named = [gctb_prefix(p) for p in paths]
     infos = [_read_info(_existing(Path(f"{prefix}.info"))) for prefix, _ in named]
@@ -357,6 +358,7 @@ class _BinFile:
             bad = np.flatnonzero((self.ends - self.starts + 1 != self.sizes) | (self.starts < 0))
             if len(bad):
                 self._bad_window(int(bad[0]))
+        self._sparse_runs = None  # a sparse file's rows as runs (:meth:`sparse_runs`)
         self._start(band=False)   # counts, largest, max_col; run_first: a band pass's runs
 
     def _bad_window(self, i: int):
@@ -401,12 +403,50 @@ class _BinFile:
         self._pass(band, 0, 0, None, None, 1.0, False, np.inf)
         return self
 
-    def _start(self, band: bool):
-        """Reset what a pass finds (``band``: per-row runs instead of CSR rows)."""
+    def sparse_runs(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(first column, length) of each sparse row's run from its first to its last column
+        index, read from those two words of each row once
+        (:func:`~bayesmix.kernels.ld_band.sparse_row_runs`), and the largest last index."""
+        from bayesmix.kernels.ld_band import sparse_row_runs
+
+        if self._sparse_runs is None:
+            first = np.empty(len(self.sizes), dtype=np.int64)
+            length = np.empty(len(self.sizes), dtype=np.int64)
+            largest_col = -1
+            for lo, hi, words in self._chunks():
+                largest_col = max(largest_col, int(sparse_row_runs(
+                    words, self.sizes[lo:hi], self.value_words, self.index[lo:hi],
+                    first[lo:hi], length[lo:hi])))
+            self._sparse_runs = first, length, largest_col
+        return self._sparse_runs
+
+    def fits_band(self) -> bool:
+        """Whether the band layout suits this whole square file: always for dense rows; for a
+        sparse file, when its rows' runs (:meth:`sparse_runs`) stay within its columns and
+        hold at most :data:`~bayesmix.ld.store.BAND_PADDING_LIMIT` values per stored entry
+        (sparse LD with gaps, e.g. thresholded by significance, stays CSR)."""
+        if not self.sparse:
+            return True
+        _, length, largest_col = self.sparse_runs()
+        return (largest_col < len(self.sizes)
+                and int(length.sum()) <= BAND_PADDING_LIMIT * int(self.sizes.sum()))
+
+    def band_values(self, band: bool) -> int:
+        """Values the arrays of a decoding reserve for this file: one per stored entry, or
+        with ``band`` for a sparse file one per column of its runs."""
         if band and self.sparse:
-            raise ValueError("the band layout is for full, band and shrunk files")
-        self.run_first = np.empty(len(self.sizes), dtype=np.int64) if band else None
-        self.counts = self.sizes.copy()
+            return int(self.sparse_runs()[1].sum())
+        return int(self.sizes.sum())
+
+    def _start(self, band: bool):
+        """Reset what a pass finds (``band``: per-row runs instead of CSR rows; a sparse
+        file's start as :meth:`sparse_runs`)."""
+        if band and self.sparse:
+            first, length, _ = self.sparse_runs()
+            self.run_first, self.counts = first.copy(), length.copy()
+        else:
+            self.run_first = np.empty(len(self.sizes), dtype=np.int64) if band else None
+            self.counts = self.sizes.copy()
         self.sums = np.zeros(len(self.sizes))
         self.largest = 0.0
         self.max_col = -1
@@ -434,16 +474,15 @@ class _BinFile:
         """The decoding kernels over the file's chunks (``values`` None: a first pass that
         writes nothing but counts or runs). Returns the position after the last entry, or
         None at a |r| above ``limit``."""
-        from bayesmix.kernels.ld import decode_dense_rows, decode_sparse_rows
+        from bayesmix.kernels.ld import decode_dense_rows
         from bayesmix.kernels.ld_band import decode_dense_runs
 
         self._start(band)
         q = out_start
         for lo, hi, words in self._chunks():
             if self.sparse:
-                q, bad, why, max_col, largest = decode_sparse_rows(
-                    words, self.sizes[lo:hi], self.value_words, self.sums[lo:hi], col_offset,
-                    q, indices, values, scale, quantize, limit)
+                q, bad, why, max_col, largest = self._decode_sparse(
+                    lo, hi, words, col_offset, q, indices, values, scale, quantize, limit)
                 self.max_col = max(self.max_col, int(max_col))
             elif band:
                 q, largest, bad = decode_dense_runs(
@@ -465,6 +504,20 @@ class _BinFile:
         self._dense_max_col()
         self._check_ld_sums()
         return q
+
+    def _decode_sparse(self, lo, hi, words, col_offset, q, indices, values, scale, quantize,
+                       limit):
+        """:func:`~bayesmix.kernels.ld.decode_sparse_rows` of rows lo..hi-1 (``words``): into
+        the band layout after a band :meth:`_start`, else into CSR arrays."""
+        from bayesmix.kernels.ld import decode_sparse_rows
+
+        band = self.run_first is not None
+        unused = np.empty(0, dtype=np.int64)   # what the other layout's writes would go to
+        return decode_sparse_rows(
+            words, self.sizes[lo:hi], self.value_words, self.sums[lo:hi], col_offset, q,
+            unused.astype(np.int32) if band else indices, values, scale, quantize, limit, band,
+            self.index[lo:hi], self.run_first[lo:hi] if band else unused,
+            self.counts[lo:hi] if band else unused)
 
     def _check_ld_sums(self) -> None:
         """Warn when rows of the ``.bin`` do not sum to the ``.info``'s LDsum (sum of the
@@ -505,7 +558,10 @@ class _BinFile:
         quantize = values.dtype == np.int16
         q = out_start
         for lo, hi, words in self._chunks():
-            if self.run_first is not None:
+            if self.run_first is not None and self.sparse:   # rows checked by the scan
+                q = self._decode_sparse(lo, hi, words, col_offset, q, indices, values, scale,
+                                        quantize, np.inf)[0]
+            elif self.run_first is not None:
                 q = fill_dense_runs(self._values(words), self.sizes[lo:hi], self.starts[lo:hi],
                                     self.index[lo:hi], self.run_first[lo:hi],
                                     self.counts[lo:hi], q, values, scale, quantize)
@@ -555,7 +611,7 @@ def _decode_sources(sources, dtype: str, band: bool):
     |r| exceeds 1, two (:meth:`_BinFile.scan`, then :meth:`_BinFile.fill` at the scale of the
     largest |r| of all files)."""
     n_rows = sum(len(source.sizes) for source in sources)
-    stored = sum(int(source.sizes.sum()) for source in sources)
+    stored = sum(source.band_values(band) for source in sources)
     if _one_pass_fits(stored, dtype, band):
         indptr, indices, values, scale = _csr_arrays(n_rows, stored, dtype, 1.0, band)
         position, col_offset = 0, 0
@@ -592,9 +648,8 @@ def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
     """Decode the .bin of ``prefix`` given its parsed ``.info`` (see :func:`read_gctb_ldm`):
     straight into CSR (or ``band``) arrays of ``dtype``, decoding the mapped file in row chunks
     (:func:`_decode_sources`)."""
-    if band and (gctb_type == "sparse" or ref_snps is not None):
-        band = False
     source = _BinFile(prefix, gctb_type, info)
+    band = band and ref_snps is None and source.fits_band()
     indptr, indices, values, scale = _decode_sources([source], dtype, band)
     m = len(info)
     n_cols = _column_count(prefix, info, source.max_col, ref_snps)
@@ -612,12 +667,13 @@ def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
 def _combine_files(named, infos, dtype: str, band: bool = False) -> LDMatrix:
     """Whole GCTB matrices (one per chromosome or block) decoded straight into one
     block-diagonal matrix (what :func:`bayesmix.ld.store.combine_ld` gives for them, without
-    decoding each file into a matrix of its own first); ``band`` when no file is sparse."""
+    decoding each file into a matrix of its own first); ``band`` when every file fits it
+    (:meth:`_BinFile.fits_band`)."""
     from bayesmix.ld.store import combine_snp_tables
 
-    band = band and all(gctb_type != "sparse" for _, gctb_type in named)
     sources = [_BinFile(prefix, gctb_type, info) for (prefix, gctb_type), info
                in zip(named, infos)]
+    band = band and all(source.fits_band() for source in sources)
     indptr, indices, values, scale = _decode_sources(sources, dtype, band)
     for source in sources:
         source.check_columns(_column_count(source.prefix, source.info, source.max_col, None))

@@ -52,6 +52,11 @@ _SNP_DTYPES = {"snp": str, "chr": str, "bp": np.int64, "cm": np.float64, "a1": s
                "freq": np.float64, "n": np.int64}
 
 
+#: the band layout (:attr:`LDMatrix.row_first`) is taken for a matrix whose rows' runs, from
+#: their first to their last stored column, hold at most this many values per stored entry
+#: (window, band, shrunk and full LD, and sparse LD without gaps; SBayes's ``ld_layout="auto"``)
+BAND_PADDING_LIMIT = 1.1
+
 #: the optional per-row weak-LD arrays of an r2-kind matrix (:class:`LDMatrix` attributes and
 #: files NAME.npy): name -> columns after the row axis
 WEAK_ARRAYS = {"weak_ld": (), "weak_ld_halves": (2,), "weak_ld4": ()}
