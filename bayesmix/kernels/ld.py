@@ -554,8 +554,9 @@ def _store_sparse_band_run(words, floats, p, n, value_words, diag_col, values, q
     """A checked sparse row (word ``p``, ``n`` ascending column indices; ``floats`` is
     ``words`` viewed as float32) written as a run from position ``q`` of ``values``: zeros,
     then each entry at its column's place (r, or int16 codes when ``quantize``), trimmed of end
-    entries stored as 0 off the diagonal (column ``diag_col``), as :func:`bayesmix.kernels.ld_band._store_trimmed_run`.
-    Returns (its first column, ``diag_col`` when empty; its length)."""
+    entries stored as 0 off the diagonal (column ``diag_col``), as
+    :func:`bayesmix.kernels.ld_band._store_trimmed_run` trims dense runs. Returns (its first
+    column, ``diag_col`` when empty; its length)."""
     lo, hi = 0, n
     while lo < hi and np.int64(words[p + lo]) != diag_col and stored_code_is_zero(
             _sparse_value(words, p + n + lo * value_words, value_words), scale, quantize):

@@ -62,7 +62,8 @@ def load_summary_data(gwas_summary, *, ldm=None, mldm=None,
     started = time.perf_counter()
     say(f"Reading the LD matrix {ldm if ldm is not None else f'list {mldm}'} ...")
     ld = open_reference_ld(ldm, mldm, dtype=ld_dtype, band=True)
-    say(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} nonzeros, {ld.dtype}) in "
+    held = "values in the band layout" if ld.is_band else "nonzeros"
+    say(f"Read an LD matrix of {ld.shape[0]} SNPs ({ld.nnz} {held}, {ld.dtype}) in "
         f"{time.perf_counter() - started:.1f} s.")
     sumstats = read_selected_sumstats(gwas_summary, selection, say)
     return prepare_summary_data(sumstats, ld, impute_n=impute_n, rsq=rsq,
