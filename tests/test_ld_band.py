@@ -77,43 +77,53 @@ def test_band_decoding_is_the_band_layout_of_the_csr_decoding(tmp_path, small_ch
         assert np.abs(stored_dense(band) - dense).max() <= csr.scale / 2 * 1.0001
 
 
-def without_stored_zeros(ld: LDMatrix):
-    """CSR arrays of ``ld`` without its off-diagonal entries stored as 0 (a sparse file's
-    entries that are 0 or whose int16 code is), which the band layout does not hold."""
-    indptr, indices, data = np.asarray(ld.indptr), np.asarray(ld.indices), np.asarray(ld.data)
-    rows = np.repeat(np.arange(ld.shape[0]), np.diff(indptr))
-    keep = (data != 0) | (rows == indices)
-    kept = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=ld.shape[0]))])
-    return kept, indices[keep], data[keep]
-
-
 def run_padding(dense) -> float:
     """Values per stored entry of the runs from each row's first to its last nonzero."""
     runs = [np.flatnonzero(row)[[0, -1]] for row in dense if row.any()]
     return sum(hi - lo + 1 for lo, hi in runs) / np.count_nonzero(dense)
 
 
+@pytest.mark.parametrize("tiny", ["none", "1e-6", "0"])
 @pytest.mark.parametrize("diag_high", [1.0, 1.2])   # 1.0: decoded in one pass, 1.2: in two
 @pytest.mark.parametrize("value_dtype", ["<f4", "<f8"])
 @pytest.mark.parametrize("dtype", ["float32", "int16"])
 def test_sparse_decoding_into_the_band_layout_is_that_of_the_csr_decoding(
-        tmp_path, small_chunks, passes, monkeypatch, dtype, value_dtype, diag_high):
-    """Entries written by hand in GCTB's sparse format, with gaps inside and 1e-6 values at
-    the ends of runs (int16 codes of 0, which the band layout leaves out as it does for dense
-    files, except on the diagonal), and a row without its diagonal; any padding allowed
-    here."""
+        tmp_path, small_chunks, passes, monkeypatch, dtype, value_dtype, diag_high, tiny):
+    """Entries written by hand in GCTB's sparse format, with gaps inside runs, a row without
+    its diagonal and a diagonal whose int16 code is 0 (still an entry), any padding allowed
+    here. An off-diagonal entry stored as 0 (``tiny``: 1e-6, an int16 code of 0; or an
+    explicit 0 in the file) is an entry of the file, which GCTB counts and the band layout
+    cannot hold: such a file is read as CSR."""
     monkeypatch.setattr(gctb, "BAND_PADDING_LIMIT", np.inf)
     dense = band_ld(150, seed=3, diag_high=diag_high)
+    off_diagonal = ~np.eye(150, dtype=bool)
+    dense[off_diagonal & (np.abs(dense) < 1e-5)] = 0.0     # band_ld's 1e-6 entries
+    if tiny == "1e-6":
+        dense[40, 44] = dense[44, 40] = 1e-6
     dense[5, 5] = 0.0            # not in the file: the row's run is its off-diagonal entries
     dense[-1, -1] = 1e-6         # a diagonal at the end of its run, int16 code 0: still held
     prefix = write_by_hand(dense, tmp_path / "x", "sparse", value_dtype)
+    if tiny == "0":              # an explicit 0 written in place of row 40's second entry
+        words = np.fromfile(f"{prefix}.bin", dtype="<u4")
+        sizes = np.count_nonzero(dense, axis=1)
+        value_words = 1 if value_dtype == "<f4" else 2
+        start = int((sizes[:40] * (1 + value_words)).sum()) + sizes[40] + value_words
+        words[start:start + value_words] = 0
+        words.tofile(f"{prefix}.bin")
+        dense[40, np.flatnonzero(dense[40])[1]] = 0.0
     csr = gctb.read_gctb_ldm(prefix, dtype=dtype)
     band = gctb.read_gctb_ldm(prefix, dtype=dtype, band=True)
-    assert band.is_band and band.indices is None and band.scale == csr.scale
-    first, row_ptr, values = band_from_csr(*without_stored_zeros(csr))
-    np.testing.assert_array_equal(band.row_first, first)
-    np.testing.assert_array_equal(np.asarray(band.indptr), row_ptr)
-    np.testing.assert_array_equal(band.data, values)
+    held_zero = tiny == "0" or (tiny == "1e-6" and dtype == "int16")
+    assert band.is_band != held_zero and band.scale == csr.scale
+    if held_zero:
+        for name in ("indptr", "indices", "data"):
+            np.testing.assert_array_equal(getattr(band, name), getattr(csr, name))
+    else:
+        first, row_ptr, values = band_from_csr(np.asarray(csr.indptr),
+                                               np.asarray(csr.indices), np.asarray(csr.data))
+        np.testing.assert_array_equal(band.row_first, first)
+        np.testing.assert_array_equal(np.asarray(band.indptr), row_ptr)
+        np.testing.assert_array_equal(band.data, values)
     tolerance = csr.scale / 2 * 1.0001 if dtype == "int16" else 0.0
     assert np.abs(stored_dense(band) - dense).max() <= tolerance
 

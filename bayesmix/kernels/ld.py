@@ -549,35 +549,45 @@ def _scatter_run(cols, row, first, out, scale, quantize):
 
 
 @njit
-def _store_sparse_band_run(words, floats, p, n, value_words, diag_col, values, q, scale,
-                           quantize):
+def _zero_codes_off_diagonal(words, floats, p, n, value_words, diag_col, scale, quantize):
+    """Number of entries of the sparse row at word ``p`` (``floats``: ``words`` viewed as
+    float32), off the diagonal (column ``diag_col``), that store as 0
+    (:func:`stored_code_is_zero`: r = 0, or an int16 code of 0 when ``quantize``)."""
+    zeros = 0
+    if value_words == 1:   # branch-free counts that vectorise (rint(x) == 0 iff |x| <= 0.5)
+        cols, row = words[p:p + n], floats[p + n:p + 2 * n]
+        if quantize:
+            for k in range(n):
+                zeros += (abs(np.float64(row[k]) / scale) <= 0.5) & (cols[k] != diag_col)
+        else:
+            for k in range(n):
+                zeros += (row[k] == 0) & (cols[k] != diag_col)
+        return zeros
+    for k in range(n):
+        zeros += stored_code_is_zero(_sparse_value(words, p + n + k * value_words, value_words),
+                                     scale, quantize) and np.int64(words[p + k]) != diag_col
+    return zeros
+
+
+@njit
+def _store_sparse_band_run(words, floats, p, n, value_words, values, q, scale, quantize):
     """A checked sparse row (word ``p``, ``n`` ascending column indices; ``floats`` is
-    ``words`` viewed as float32) written as a run from position ``q`` of ``values``: zeros,
-    then each entry at its column's place (r, or int16 codes when ``quantize``), trimmed of end
-    entries stored as 0 off the diagonal (column ``diag_col``), as
-    :func:`bayesmix.kernels.ld_band._store_trimmed_run` trims dense runs. Returns (its first
-    column, ``diag_col`` when empty; its length)."""
-    lo, hi = 0, n
-    while lo < hi and np.int64(words[p + lo]) != diag_col and stored_code_is_zero(
-            _sparse_value(words, p + n + lo * value_words, value_words), scale, quantize):
-        lo += 1
-    while hi > lo and np.int64(words[p + hi - 1]) != diag_col and stored_code_is_zero(
-            _sparse_value(words, p + n + (hi - 1) * value_words, value_words), scale, quantize):
-        hi -= 1
-    if hi == lo:
-        return diag_col, 0
-    first = np.int64(words[p + lo])
-    length = np.int64(words[p + hi - 1]) - first + 1
+    ``words`` viewed as float32) written as the run from its first to its last column from
+    position ``q`` of ``values``: zeros, then each entry at its column's place (r, or int16
+    codes when ``quantize``)."""
+    if n == 0:
+        return
+    first = np.int64(words[p])
+    length = np.int64(words[p + n - 1]) - first + 1
     values[q:q + length] = 0
     if value_words == 1:
-        _scatter_run(words[p + lo:p + hi], floats[p + n + lo:p + n + hi], first,
-                     values[q:q + length], scale, quantize)
-        return first, length
-    for k in range(lo, hi):
+        _scatter_run(words[p:p + n], floats[p + n:p + 2 * n], first, values[q:q + length],
+                     scale, quantize)
+        return
+    for k in range(n):
         _stored_value(values, q + np.int64(words[p + k]) - first,
                       _sparse_value(words, p + n + k * value_words, value_words), scale,
                       quantize)
-    return first, length
 
 
 @njit
@@ -620,21 +630,22 @@ def sparse_row_summary(words, floats, p, n, value_words):
 
 @njit
 def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, indices, values,
-                       scale, quantize, limit, band, diag_cols, run_first, run_length):
+                       scale, quantize, limit, band, diag_cols, run_length):
     """Rows of a GCTB sparse ``.bin`` checked and decoded in one pass: row i is ``sizes[i]``
     uint32 column indices then ``sizes[i]`` values of ``value_words`` 4-byte words each
     (float32 or float64), rows back to back in ``words``. Each row is checked
     (:func:`sparse_row_summary`), then written from position ``out_start`` (nothing with
     ``values`` None: a first pass, which :func:`fill_sparse_rows` follows for CSR): as CSR
     entries (:func:`_store_sparse_csr_row`, columns offset by ``col_offset``) or, with
-    ``band`` (``indices`` and ``col_offset`` unused), into the band layout
-    (:func:`_store_sparse_band_run`, diagonal columns ``diag_cols``; each row's first column
-    and length into ``run_first`` and ``run_length``, which hold the runs of
-    :func:`bayesmix.kernels.ld_band.sparse_row_runs` before, and keep them in a first pass;
-    ``values`` must have room for those runs). ``sums`` gets each row's sum of r. Stops at a
-    bad row or a |r| above ``limit``, as :func:`decode_dense_rows`. Returns (the position
-    after the last entry written, the first bad row or -1, why it is bad, the largest column
-    index, the largest |r| seen)."""
+    ``band`` (``indices`` and ``col_offset`` unused), into the band layout: each row as the
+    run of :func:`bayesmix.kernels.ld_band.sparse_row_runs` (lengths ``run_length``;
+    ``values`` has room for them) by :func:`_store_sparse_band_run`. The band layout does not
+    hold an entry stored as 0 off the diagonal (columns ``diag_cols``), which the file and
+    GCTB count as one: the first row with one is reported as bad, why 3 (then decode the
+    file as CSR). ``sums`` gets each row's sum of r. Stops at a bad row or a |r| above
+    ``limit``, as :func:`decode_dense_rows`. Returns (the position after the last entry
+    written, the first bad row or -1, why it is bad, the largest column index, the largest |r|
+    seen)."""
     floats = words.view(np.float32)
     p = 0
     q = out_start
@@ -652,8 +663,11 @@ def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, i
         sums[i] = total
         if values is not None:
             if band:
-                run_first[i], run_length[i] = _store_sparse_band_run(
-                    words, floats, p, n, value_words, diag_cols[i], values, q, scale, quantize)
+                if _zero_codes_off_diagonal(words, floats, p, n, value_words, diag_cols[i],
+                                            scale, quantize):
+                    return q, i, 3, largest_col, largest
+                _store_sparse_band_run(words, floats, p, n, value_words, values, q, scale,
+                                       quantize)
                 q += run_length[i]
             else:
                 q = _store_sparse_csr_row(words, floats, p, n, value_words, col_offset, q,

@@ -324,6 +324,12 @@ def _snp_table(info: pd.DataFrame) -> pd.DataFrame:
 CHUNK_BYTES = 1 << 25
 
 
+class _HeldZero(Exception):
+    """A sparse file being decoded into the band layout has an entry stored as 0 off the
+    diagonal (r = 0, or an int16 code of 0): an entry of the file, which GCTB counts (e.g. in
+    its LD sampling variance) and the band layout cannot hold, so the file is read as CSR."""
+
+
 class _BinFile:
     """One GCTB ``.bin`` with its parsed ``.info``, decoded a chunk of rows at a time into
     preallocated CSR (or band) arrays: in one pass (:meth:`decode`) into arrays sized for
@@ -508,16 +514,19 @@ class _BinFile:
     def _decode_sparse(self, lo, hi, words, col_offset, q, indices, values, scale, quantize,
                        limit):
         """:func:`~bayesmix.kernels.ld.decode_sparse_rows` of rows lo..hi-1 (``words``): into
-        the band layout after a band :meth:`_start`, else into CSR arrays."""
+        the band layout after a band :meth:`_start` (:class:`_HeldZero` at an entry stored as
+        0 off the diagonal), else into CSR arrays."""
         from bayesmix.kernels.ld import decode_sparse_rows
 
         band = self.run_first is not None
         unused = np.empty(0, dtype=np.int64)   # what the other layout's writes would go to
-        return decode_sparse_rows(
+        q, bad, why, max_col, largest = decode_sparse_rows(
             words, self.sizes[lo:hi], self.value_words, self.sums[lo:hi], col_offset, q,
             unused.astype(np.int32) if band else indices, values, scale, quantize, limit, band,
-            self.index[lo:hi], self.run_first[lo:hi] if band else unused,
-            self.counts[lo:hi] if band else unused)
+            self.index[lo:hi], self.counts[lo:hi] if band else unused)
+        if why == 3:
+            raise _HeldZero(f"{self.bin_path}: row {lo + int(bad)}")
+        return q, bad, why, max_col, largest
 
     def _check_ld_sums(self) -> None:
         """Warn when rows of the ``.bin`` do not sum to the ``.info``'s LDsum (sum of the
@@ -603,6 +612,18 @@ def _one_pass_fits(n_values: int, dtype: str, band: bool) -> bool:
     return n_values * per_value <= memory // 2
 
 
+def _decode_band_or_csr(sources, dtype: str, band: bool):
+    """(indptr, indices, values, scale, band) of :func:`_decode_sources`: in the band layout
+    when asked for and every entry of sparse files can be held in it (:class:`_HeldZero`),
+    else CSR."""
+    if band:
+        try:
+            return _decode_sources(sources, dtype, True) + (True,)
+        except _HeldZero as held:
+            log.debug("%s: an entry stored as 0; decoded as CSR", held)
+    return _decode_sources(sources, dtype, False) + (False,)
+
+
 def _decode_sources(sources, dtype: str, band: bool):
     """(indptr, indices, values, scale) of the ``sources`` (:class:`_BinFile`) decoded into one
     block-diagonal matrix (columns offset by the rows before), with each source's
@@ -649,8 +670,8 @@ def _decode(prefix: Path, gctb_type: str, info: pd.DataFrame, dtype: str,
     straight into CSR (or ``band``) arrays of ``dtype``, decoding the mapped file in row chunks
     (:func:`_decode_sources`)."""
     source = _BinFile(prefix, gctb_type, info)
-    band = band and ref_snps is None and source.fits_band()
-    indptr, indices, values, scale = _decode_sources([source], dtype, band)
+    indptr, indices, values, scale, band = _decode_band_or_csr(
+        [source], dtype, band and ref_snps is None and source.fits_band())
     m = len(info)
     n_cols = _column_count(prefix, info, source.max_col, ref_snps)
     source.check_columns(n_cols)
@@ -673,8 +694,8 @@ def _combine_files(named, infos, dtype: str, band: bool = False) -> LDMatrix:
 
     sources = [_BinFile(prefix, gctb_type, info) for (prefix, gctb_type), info
                in zip(named, infos)]
-    band = band and all(source.fits_band() for source in sources)
-    indptr, indices, values, scale = _decode_sources(sources, dtype, band)
+    indptr, indices, values, scale, band = _decode_band_or_csr(
+        sources, dtype, band and all(source.fits_band() for source in sources))
     for source in sources:
         source.check_columns(_column_count(source.prefix, source.info, source.max_col, None))
     snps = combine_snp_tables([_snp_table(info) for info in infos])
