@@ -147,6 +147,27 @@ def test_a_sparse_file_takes_the_band_layout_only_without_gaps(tmp_path, small_c
         assert gctb.read_gctb_list([shrunk, prefix], dtype="int16", band=True).is_band == is_band
 
 
+def test_a_sparse_row_whose_run_changed_is_an_error_not_a_write_past_it(tmp_path, passes,
+                                                                        monkeypatch):
+    """The band arrays are sized from each row's first and last column index, read before the
+    rows are decoded: a row whose run no longer has that length (the file changed in between)
+    is an error naming the file and row, not a write past the arrays."""
+    monkeypatch.setattr(gctb, "BAND_PADDING_LIMIT", np.inf)
+    prefix = write_by_hand(band_ld(60, seed=4), tmp_path / "x", "sparse")
+    runs = gctb._BinFile.sparse_runs
+
+    def one_shorter(self):
+        first, length, largest_col = runs(self)
+        length = length.copy()
+        length[30] -= 1
+        return first, length, largest_col
+
+    monkeypatch.setattr(gctb._BinFile, "sparse_runs", one_shorter)
+    with pytest.raises(InputError, match=r"row 30 \(x_30\): its columns changed") as err:
+        gctb.read_gctb_ldm(prefix, dtype="float32", band=True)   # (int16: 1e-6 entries, CSR)
+    assert err.value.path.endswith(".bin")
+
+
 def test_a_sparse_column_beyond_the_matrix_is_refused_in_either_layout(tmp_path):
     """A column index past the last SNP (a corrupt file) is an error naming the file, not a
     band run reaching past the matrix."""

@@ -642,7 +642,8 @@ def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, i
     ``values`` has room for them) by :func:`_store_sparse_band_run`. The band layout does not
     hold an entry stored as 0 off the diagonal (columns ``diag_cols``), which the file and
     GCTB count as one: the first row with one is reported as bad, why 3 (then decode the
-    file as CSR). ``sums`` gets each row's sum of r. Stops at a bad row or a |r| above
+    file as CSR); a row whose run is not ``run_length`` long is bad, why 4 (the file changed
+    since its runs were read; nothing is written past them). ``sums`` gets each row's sum of r. Stops at a bad row or a |r| above
     ``limit``, as :func:`decode_dense_rows`. Returns (the position after the last entry
     written, the first bad row or -1, why it is bad, the largest column index, the largest |r|
     seen)."""
@@ -663,6 +664,8 @@ def decode_sparse_rows(words, sizes, value_words, sums, col_offset, out_start, i
         sums[i] = total
         if values is not None:
             if band:
+                if n and np.int64(words[p + n - 1]) - np.int64(words[p]) + 1 != run_length[i]:
+                    return q, i, 4, largest_col, largest   # the file changed since its runs
                 if _zero_codes_off_diagonal(words, floats, p, n, value_words, diag_cols[i],
                                             scale, quantize):
                     return q, i, 3, largest_col, largest

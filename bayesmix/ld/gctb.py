@@ -462,7 +462,8 @@ class _BinFile:
             self.max_col = int(self.ends[self.sizes > 0].max(initial=-1))
 
     def _bad_row(self, i: int, why: int):
-        problem = "column indices not ascending" if why == 1 else "a NaN or infinite value"
+        problem = {1: "column indices not ascending", 2: "a NaN or infinite value",
+                   4: "its columns changed while the file was read"}[why]
         raise InputError(f"row {i} ({self.info['ID'].iloc[i]}): {problem}", self.bin_path)
 
     def decode(self, out_start: int, col_offset: int, indices, values, band: bool = False
@@ -515,7 +516,8 @@ class _BinFile:
                        limit):
         """:func:`~bayesmix.kernels.ld.decode_sparse_rows` of rows lo..hi-1 (``words``): into
         the band layout after a band :meth:`_start` (:class:`_HeldZero` at an entry stored as
-        0 off the diagonal), else into CSR arrays."""
+        0 off the diagonal; an error at a row whose run changed since :meth:`sparse_runs`),
+        else into CSR arrays."""
         from bayesmix.kernels.ld import decode_sparse_rows
 
         band = self.run_first is not None
@@ -526,6 +528,8 @@ class _BinFile:
             self.index[lo:hi], self.counts[lo:hi] if band else unused)
         if why == 3:
             raise _HeldZero(f"{self.bin_path}: row {lo + int(bad)}")
+        if why == 4:
+            self._bad_row(lo + int(bad), why)
         return q, bad, why, max_col, largest
 
     def _check_ld_sums(self) -> None:
