@@ -173,9 +173,8 @@ def _draw_weighted(r_j, d, ve, old, log_pi, comp_var, odds, odds_over_sd, odds_p
     :func:`mixture_terms`, or a row of :func:`snp_weight_terms` as such tuples)."""
     rhs = (r_j + d * old) / ve
     if comp_var[0] == 0.0:
-        ratio = ve / d
-        weight = odds_over_sd * math.sqrt(ratio / var_scale_j) + odds_point_masses
-        if u * (1.0 + weight * _exp_bound(0.5 * rhs * rhs * ratio)) < 1.0:
+        ratio, weight = _quick_bound_terms(ve, d, var_scale_j, odds_over_sd, odds_point_masses)
+        if _quickly_zero(rhs, ratio, weight, u):
             return 0, 0.0
         weight = 0.0
         il_max = 0.0
@@ -191,6 +190,44 @@ def _draw_weighted(r_j, d, ve, old, log_pi, comp_var, odds, odds_over_sd, odds_p
         if u * (1.0 + weight * _exp_bound(0.5 * rhs * rhs * il_max)) < 1.0:
             return 0, 0.0
     return _draw_exact(rhs, d, ve, log_pi, comp_var, var_scale_j, u, u_effect)
+
+
+@njit(inline="always")
+def _quick_bound_terms(ve, d, var_scale_j, odds_over_sd, odds_point_masses):
+    """The per-SNP terms of the quick bound of :func:`_draw_snp`: (ratio, weight) =
+    (ve / d, odds_over_sd sqrt(ve / (d var_scale_j)) + odds_point_masses), the bounds
+    x_max <= rhs^2 ratio / 2 and sum_k odds_k sqrt(il_k / v_k) <= weight."""
+    ratio = ve / d
+    return ratio, odds_over_sd * math.sqrt(ratio / var_scale_j) + odds_point_masses
+
+
+@njit(inline="always")
+def _quickly_zero(rhs, ratio, weight, u):
+    """The quick bound's verdict (:func:`_draw_snp`): True when u < p_0 is certain, i.e.
+    the exact draw is component 0 with effect 0."""
+    return u * (1.0 + weight * _exp_bound(0.5 * rhs * rhs * ratio)) < 1.0
+
+
+@njit
+def quick_bound_table(mixture, snp_weights, xtx_diag, vare, snp_var_scale, lo, hi):
+    """:func:`_quick_bound_terms` of SNPs lo..hi-1 as two float64[hi - lo] arrays (ratio,
+    weight), computed in one vectorised pass before a sweep, so that the sweep's test of a
+    SNP at zero (:func:`_quickly_zero`) costs no division or square root but its rhs; empty
+    arrays when component 0 is not a point mass (the bound does not apply). ``snp_weights``:
+    as in :func:`sbayes_sweep` (its columns 2K and 2K + 1 replace the shared sums)."""
+    log_pi, comp_var, _, (odds_over_sd, odds_point_masses) = mixture
+    if comp_var[0] != 0.0:
+        return np.empty(0), np.empty(0)
+    n_comp = len(comp_var)
+    ratio = np.empty(hi - lo)
+    weight = np.empty(hi - lo)
+    for j in range(lo, hi):
+        over_sd, point_masses = odds_over_sd, odds_point_masses
+        if snp_weights is not None:
+            over_sd, point_masses = snp_weights[j, 2 * n_comp], snp_weights[j, 2 * n_comp + 1]
+        ratio[j - lo], weight[j - lo] = _quick_bound_terms(
+            per_snp(vare, j), xtx_diag[j], snp_var_scale[j], over_sd, point_masses)
+    return ratio, weight
 
 
 @njit(inline="always")
@@ -277,12 +314,29 @@ def _sweep_range(lo, hi, is_band, ptr, cols, values, value_scale, s, xtx_diag, r
     band). ``counts[k]`` and ``ssq[k]`` are incremented (not reset): the number of SNPs that
     end in component k and their sum of ``beta_j^2 / snp_var_scale_j``. No stored LD entry may
     link a SNP of ``lo..hi-1`` with one outside (see :func:`sbayes_sweep_blocks`).
+
+    A SNP whose effect is 0 is first put to the quick bound of :func:`_draw_snp` with its terms
+    from :func:`quick_bound_table`, inline: most SNPs of a sparse architecture stay at zero
+    there, with no call, no second uniform and no division but rhs's (the draws are the
+    exact draw's; the 20,000-SNP GCTB-like band of ``benchmarks/sbayes_startup.py``, SBayesC:
+    0.42 instead of 0.58-0.64 ms per sweep, of which ~0.3 ms is the residual updates).
     """
     scaled = _to_scaled(r, s, lo, hi)
+    ratio, weight = quick_bound_table(mixture, snp_weights, xtx_diag, vare, snp_var_scale, lo,
+                                      hi)
+    quick = ratio.shape[0] > 0
+    quick_zeros = 0
     for j in range(lo, hi):
-        chosen, new = _draw_snp_j(j, scaled[j - lo] * s[j], xtx_diag[j], per_snp(vare, j),
-                                  beta[j], mixture, snp_weights, snp_var_scale[j],
-                                  uniform_at(uniforms, j), uniform_at(effect_uniforms, j))
+        u = uniform_at(uniforms, j)
+        r_j = scaled[j - lo] * s[j]
+        if quick and beta[j] == 0.0 and _quickly_zero(r_j / per_snp(vare, j), ratio[j - lo],
+                                                      weight[j - lo], u):
+            beta[j], comp[j] = 0.0, 0  # the exact draw's; r does not change
+            quick_zeros += 1
+            continue
+        chosen, new = _draw_snp_j(j, r_j, xtx_diag[j], per_snp(vare, j), beta[j], mixture,
+                                  snp_weights, snp_var_scale[j], u,
+                                  uniform_at(effect_uniforms, j))
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
@@ -298,6 +352,7 @@ def _sweep_range(lo, hi, is_band, ptr, cols, values, value_scale, s, xtx_diag, r
                 for p in range(ptr[j], ptr[j + 1]):
                     scaled[cols[p] - lo] -= values[p] * f
             scaled[j - lo] -= ridge * xtx_diag[j] * delta / s[j]
+    counts[0] += quick_zeros
     _from_scaled(scaled, s, r, lo)
 
 
@@ -586,15 +641,23 @@ def sbayes_sweep_upper(row_ptr, offsets, values, value_scale, s, xtx_diag, ridge
     changed = np.empty(m, np.int64)  # indices of the changed SNPs, ascending
     changed_before = np.zeros(m + 1, np.int64)  # number of changed SNPs among 0..k-1
     factor = value_scale * (1.0 - ridge)
+    ratio, weight = quick_bound_table(mixture, snp_weights, xtx_diag, vare, snp_var_scale, 0, m)
+    quick = ratio.shape[0] > 0
     for j in range(m):
+        changed_before[j + 1] = changed_before[j]
+        u = uniform_at(uniforms, j)
+        if quick and beta[j] == 0.0 and _quickly_zero(r[j] / per_snp(vare, j), ratio[j],
+                                                      weight[j], u):
+            beta[j], comp[j] = 0.0, 0  # as in _sweep_range
+            counts[0] += 1
+            continue
         chosen, new = _draw_snp_j(j, r[j], xtx_diag[j], per_snp(vare, j), beta[j], mixture,
-                                  snp_weights, snp_var_scale[j], uniform_at(uniforms, j),
+                                  snp_weights, snp_var_scale[j], u,
                                   uniform_at(effect_uniforms, j))
         delta = new - beta[j]
         beta[j], comp[j] = new, chosen
         counts[chosen] += 1
         ssq[chosen] += new * new / snp_var_scale[j]
-        changed_before[j + 1] = changed_before[j]
         if delta != 0.0:
             change[j] = delta
             changed[changed_before[j]] = j
