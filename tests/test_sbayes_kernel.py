@@ -326,6 +326,39 @@ def test_mixture_terms_are_the_priors_odds_and_bounds():
     assert odds == (1.0, np.inf, 0.0) and slab == np.inf and point == 0.0
 
 
+@pytest.mark.parametrize("per_snp_weights", [False, True])
+@pytest.mark.parametrize("shared_vare", [False, True])
+def test_quick_bound_table_is_the_bounds_terms(per_snp_weights, shared_vare):
+    """quick_bound_table against its definition in numpy: ratio_j = ve_j / d_j and weight_j =
+    (slab odds sum) sqrt(ratio_j / var_scale_j) + (point-mass odds sum), with the sums shared
+    (mixture_terms) or SNP j's (columns 2K and 2K + 1 of snp_weight_terms), over SNPs lo..hi-1;
+    empty when component 0 is not a point mass."""
+    from bayesmix.kernels.sbayes import quick_bound_table, snp_weight_terms
+
+    rng = np.random.default_rng(11)
+    m, lo, hi = 50, 7, 41
+    comp_var = np.array([0.0, 1e-4, 0.0, 1e-2])
+    mixture = mixture_terms(np.log([0.7, 0.1, 0.05, 0.15]), comp_var)
+    xtx_diag, var_scale = rng.uniform(1e3, 1e5, m), rng.uniform(0.2, 2.0, m)
+    vare = 0.8 if shared_vare else rng.uniform(0.5, 1.0, m)
+    table = None
+    over_sd, point_masses = np.full(m, mixture[3][0]), np.full(m, mixture[3][1])
+    if per_snp_weights:
+        log_w = np.log(rng.dirichlet(np.ones(4), m))
+        table = snp_weight_terms(log_w, comp_var)
+        odds = np.exp(log_w - log_w[:, :1])
+        over_sd = odds[:, 1] / np.sqrt(1e-4) + odds[:, 3] / np.sqrt(1e-2)
+        point_masses = odds[:, 2]
+    ratio, weight = quick_bound_table(mixture, table, xtx_diag, vare, var_scale, lo, hi)
+    expect_ratio = (np.broadcast_to(vare, m) / xtx_diag)[lo:hi]
+    np.testing.assert_allclose(ratio, expect_ratio, rtol=1e-15)
+    np.testing.assert_allclose(weight, over_sd[lo:hi] * np.sqrt(expect_ratio / var_scale[lo:hi])
+                               + point_masses[lo:hi], rtol=1e-13)
+    slab_first = mixture_terms(np.log([0.5, 0.5]), np.array([1e-3, 1e-2]))
+    assert all(len(a) == 0 for a in quick_bound_table(slab_first, None, xtx_diag, vare,
+                                                     var_scale, lo, hi))
+
+
 
 @pytest.mark.parametrize("layout", ["csr", "band", "upper", "blocks"])
 def test_streams_and_a_shared_residual_variance_give_the_array_draws(layout):
