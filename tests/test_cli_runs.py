@@ -126,6 +126,38 @@ def test_a_command_called_from_python_keeps_the_callers_garbage_collector(capsys
         gc.set_threshold(*before)
 
 
+@pytest.mark.parametrize("user_flags", ["", "traceback__limit=3"])
+def test_a_console_scripts_graphs_carry_no_creation_traces(user_flags):
+    """A console script's own process builds its PyTensor graphs without the creation traces
+    PyTensor records by default (bayesmix.cli.common.drop_graph_traces): a variable made after
+    the command ran has an empty ``tag.trace``, unless the user's PYTENSOR_FLAGS set
+    ``traceback__limit``; a command run through ``main(argv)`` in the caller's process leaves
+    the caller's setting as it was."""
+    import os
+
+    import pytensor
+    import pytensor.tensor as pt
+
+    probe = ("import atexit, sys\n"
+             "def report():\n"
+             "    import pytensor.tensor as pt\n"
+             "    print('TRACE', len(pt.scalar('x').tag.trace))\n"
+             "atexit.register(report)\n"
+             "from bayesmix.cli import main\n"
+             "sys.argv = ['bayesmix', 'demo', '--seed', '-2']\n"
+             "sys.exit(main.main())\n")
+    env = {**os.environ, "PYTENSOR_FLAGS": user_flags}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 1 and "must be >= 0" in done.stderr, done.stderr
+    traced = int(re.search(r"^TRACE (\d+)$", done.stdout, re.M).group(1))
+    assert (traced > 0) == bool(user_flags), done.stdout
+
+    before = pytensor.config.traceback__limit
+    assert bayesmix_cli.main(["demo", "--seed", "-2"]) == 1
+    assert pytensor.config.traceback__limit == before and pt.scalar("y").tag.trace
+
+
 def test_mixer_fit_sequence_mistakes(trait, capsys):
     rc = mixer_cli.main(["fit1", "--trait1-file", str(trait / "sim.sumstats.gz"), "--ld-file",
                          str(trait / "x_chr@.ld"), "--fit-sequence", "infinitesimal", "bogus",
