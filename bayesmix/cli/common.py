@@ -46,8 +46,8 @@ def drop_graph_traces() -> None:
     stack lines outside PyTensor (read through ``linecache``), to say in an error message
     where the variable was made. Building a command's model and its step functions creates a
     few hundred to thousands of them, at ~0.5 ms each (an SBayes start-up: ~250, 0.1-0.2 s
-    of CPU; the option-effect test runs of the GCTB commands: 6% of their time). A command's
-    graphs are bayesmix's own, so its process does without them (``traceback__limit`` 0):
+    of CPU; MiXeR's fits and the individual-data alphabet models more). A command's graphs
+    are bayesmix's own, so its process does without them (``traceback__limit`` 0):
     through ``PYTENSOR_FLAGS`` before PyTensor is imported (child processes inherit it), else
     on the live config. A ``traceback__limit`` the user set in ``PYTENSOR_FLAGS`` (to debug a
     graph) is kept. Only :func:`parse_and_execute` with ``program=True`` calls this: library

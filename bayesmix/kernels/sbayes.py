@@ -215,7 +215,7 @@ def quick_bound_table(mixture, snp_weights, xtx_diag, vare, snp_var_scale, lo, h
     SNP at zero (:func:`_quickly_zero`) costs no division or square root but its rhs; empty
     arrays when component 0 is not a point mass (the bound does not apply). ``snp_weights``:
     as in :func:`sbayes_sweep` (its columns 2K and 2K + 1 replace the shared sums)."""
-    log_pi, comp_var, _, (odds_over_sd, odds_point_masses) = mixture
+    _, comp_var, _, (odds_over_sd, odds_point_masses) = mixture
     if comp_var[0] != 0.0:
         return np.empty(0), np.empty(0)
     n_comp = len(comp_var)
