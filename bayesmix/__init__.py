@@ -26,7 +26,8 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["BayesmixError", "InputError", "__version__", "pytensor_source_dir"]
+__all__ = ["BayesmixError", "InputError", "__version__", "pytensor_default",
+           "pytensor_source_dir"]
 
 
 def pytensor_source_dir() -> str:
@@ -36,19 +37,20 @@ def pytensor_source_dir() -> str:
     return _os.path.join(_tempfile.gettempdir(), f"bayesmix-pytensor{user}")
 
 
-def _keep_pytensor_sources() -> None:
-    """Set PyTensor's ``generated_src_dir`` to :func:`pytensor_source_dir` unless the user set
-    it: through ``PYTENSOR_FLAGS`` before PyTensor is imported (child processes inherit it),
-    else on the live config."""
+def pytensor_default(name: str, value, *, replace_live=lambda current: True) -> None:
+    """Set PyTensor's config flag ``name`` to ``value`` unless the user set it in
+    ``PYTENSOR_FLAGS``: through ``PYTENSOR_FLAGS`` before PyTensor is imported (child
+    processes inherit it), else on the live config when ``replace_live(current value)``."""
     flags = _os.environ.get("PYTENSOR_FLAGS", "")
-    if "generated_src_dir" in flags:
+    if name in flags:
         return
     pytensor = _sys.modules.get("pytensor")
     if pytensor is None:
         _os.environ["PYTENSOR_FLAGS"] = ",".join(
-            part for part in (flags, f"generated_src_dir={pytensor_source_dir()}") if part)
-    elif hasattr(pytensor, "config") and not pytensor.config.generated_src_dir:
-        pytensor.config.generated_src_dir = pytensor_source_dir()
+            part for part in (flags, f"{name}={value}") if part)
+    elif hasattr(pytensor, "config") and replace_live(getattr(pytensor.config, name)):
+        setattr(pytensor.config, name, value)
 
 
-_keep_pytensor_sources()
+pytensor_default("generated_src_dir", pytensor_source_dir(),
+                 replace_live=lambda current: not current)

@@ -50,19 +50,12 @@ def drop_graph_traces() -> None:
     are bayesmix's own, so its process does without them (``traceback__limit`` 0):
     through ``PYTENSOR_FLAGS`` before PyTensor is imported (child processes inherit it), else
     on the live config. A ``traceback__limit`` the user set in ``PYTENSOR_FLAGS`` (to debug a
-    graph) is kept. Only :func:`parse_and_execute` with ``program=True`` calls this: library
-    callers keep PyTensor's default.
+    graph) is kept (:func:`bayesmix.pytensor_default`). Only :func:`parse_and_execute` with
+    ``program=True`` calls this: library callers keep PyTensor's default.
     """
-    import os
+    from bayesmix import pytensor_default
 
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    if "traceback__limit" in flags:
-        return
-    pytensor = sys.modules.get("pytensor")
-    if pytensor is None:
-        os.environ["PYTENSOR_FLAGS"] = ",".join(p for p in (flags, "traceback__limit=0") if p)
-    else:
-        pytensor.config.traceback__limit = 0
+    pytensor_default("traceback__limit", 0)
 
 
 class _ConsoleHandler(logging.Handler):
