@@ -10,7 +10,10 @@
   functions.
 
 numba's cache key ignores jit options, so never compile one Python function under two
-option sets: give each variant its own ``def``.
+option sets: give each variant its own ``def``. Its index also checks only the file of the
+cached function itself: after editing a helper that kernels of other modules call
+(:mod:`bayesmix.kernels.vector_math`, :mod:`bayesmix.kernels.random`), clear the stale
+entries (``find bayesmix -name '*.nb[ic]' -delete``); an installed release changes every file.
 
 Parallel kernels use numba's ``workqueue`` threading layer unless ``NUMBA_THREADING_LAYER``
 says otherwise: chains run in forked processes, and a process that forks after an OpenMP
@@ -30,10 +33,17 @@ SAFE_FASTMATH = frozenset({"contract", "arcp", "reassoc", "afn", "nsz"})
 CACHE = os.environ.get("BAYESMIX_NUMBA_CACHE", "1") != "0"
 
 
-def njit(func=None, *, parallel: bool = False, fastmath: bool = True, **options):
-    """``numba.njit`` with the project's defaults; usable as ``@njit`` or ``@njit(...)``."""
+def njit(func=None, *, parallel: bool = False, fastmath: bool | set = True, **options):
+    """``numba.njit`` with the project's defaults; usable as ``@njit`` or ``@njit(...)``.
+
+    ``fastmath``: True for :data:`SAFE_FASTMATH`, False for none, or a subset of it (e.g.
+    ``{"contract"}`` for code whose rounding must not be reassociated)."""
     opts = dict(cache=CACHE, error_model="numpy", nogil=True, parallel=parallel)
-    if fastmath:
+    if isinstance(fastmath, (set, frozenset)):
+        if not fastmath <= SAFE_FASTMATH:
+            raise ValueError(f"fastmath flags {sorted(fastmath - SAFE_FASTMATH)} are unsafe")
+        opts["fastmath"] = set(fastmath)
+    elif fastmath:
         opts["fastmath"] = set(SAFE_FASTMATH)
     opts.update(options)
     if func is None:

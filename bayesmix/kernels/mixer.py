@@ -38,6 +38,7 @@ import numpy as np
 
 from bayesmix.kernels.jit import njit
 from bayesmix.kernels.random import GOLDEN_GAMMA, mix64
+from bayesmix.kernels.vector_math import vector_exp
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 #: Gauss-Legendre rule (nodes, weights on [-1, 1]) used per panel by the convolve kernel.
@@ -411,7 +412,7 @@ def _convolve_tag(z, n_j, ld_het_r2, weak_nu, weak_x, pi, sig2_beta, sig2_zero, 
             scale = -t2 * 0.5 * n_j
             if with_grad:
                 for e in range(m_ld):
-                    ex = math.exp(scale * sig2_beta * ld_het_r2[e])
+                    ex = vector_exp(scale * sig2_beta * ld_het_r2[e])
                     f = 1.0 - pi + pi * ex
                     prod *= f
                     inv = 1.0 / f
@@ -419,7 +420,7 @@ def _convolve_tag(z, n_j, ld_het_r2, weak_nu, weak_x, pi, sig2_beta, sig2_zero, 
                     s_sb += pi * ex * scale * ld_het_r2[e] * inv
             else:
                 for e in range(m_ld):
-                    prod *= 1.0 - pi + pi * math.exp(scale * sig2_beta * ld_het_r2[e])
+                    prod *= 1.0 - pi + pi * vector_exp(scale * sig2_beta * ld_het_r2[e])
             if weak_nu > 0.0:   # f^nu, f = 1 + pi (e^u - 1): expm1/log1p keep a tiny x exact
                 em = math.expm1(scale * sig2_beta * weak_x)
                 prod *= math.exp(weak_nu * math.log1p(pi * em))
@@ -524,7 +525,7 @@ def convolve_tail_probabilities(tags, n, weak, weak4, indptr, indices, r2, het, 
                 scale = -t * t * 0.5 * n[j] * sig2_beta
                 prod = 1.0
                 for e in range(lo, indptr[j + 1]):
-                    prod *= 1.0 - pi + pi * math.exp(scale * het[indices[e]] * r2[e])
+                    prod *= 1.0 - pi + pi * vector_exp(scale * het[indices[e]] * r2[e])
                 if nu > 0.0:
                     prod *= math.exp(nu * math.log1p(pi * math.expm1(scale * x)))
                 psi = math.exp(-0.5 * t * t * s0) * (prod - q0)
