@@ -75,7 +75,7 @@ def test_find_map_on_the_graph_reaches_the_fit_sequence_optimum(method, monkeypa
         warnings.simplefilter("ignore")  # full: "Gradient not available ... powell"
         mp = pm.find_MAP(initvals=start, progressbar=False, return_inferencedata=False,
                          jitter=False, compile_kwargs={"mode": graph_mode()})
-    logp = model.compile_logp(jacobian=False)
+    logp = model.compile_logp(jacobian=False, mode=graph_mode())
     at_map = float(logp({k: mp[k] for k in ("pi_interval__", "sig2_beta_log__",
                                             "sig2_zero_log__")}))
     if method == "full":  # piecewise constant in pi: compare the optimum's value

@@ -12,14 +12,21 @@ from bayesmix.inference import conjugacy
 from bayesmix.inference.conjugacy import ValueSpace
 
 
+# PyTensor's Python linker: the default (numba) compiled each one-off transform graph for ~6 s
+# of a cold session; the values do not depend on the linker
+EVAL_MODE = "FAST_COMPILE"
+
+
 def pymc_forward(model, rv, x):
     transform = model.rvs_to_transforms[rv]
-    return np.asarray(transform.forward(np.asarray(x, np.float64), *rv.owner.inputs).eval())
+    return np.asarray(transform.forward(np.asarray(x, np.float64), *rv.owner.inputs)
+                      .eval(mode=EVAL_MODE))
 
 
 def pymc_backward(model, rv, v):
     transform = model.rvs_to_transforms[rv]
-    return np.asarray(transform.backward(np.asarray(v, np.float64), *rv.owner.inputs).eval())
+    return np.asarray(transform.backward(np.asarray(v, np.float64), *rv.owner.inputs)
+                      .eval(mode=EVAL_MODE))
 
 
 def constrained_draws(rng, kind, size):
