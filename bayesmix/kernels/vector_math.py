@@ -33,10 +33,8 @@ LN2_LO = 1.90821492927058770002e-10   # ln 2 - LN2_HI
 INV_LN2 = 1.0 / math.log(2.0)
 #: Taylor coefficients 1/k! for k = 13 down to 0 (Horner order)
 TAYLOR = tuple(1.0 / math.factorial(k) for k in range(13, -1, -1))
-LOWEST = -708.0            # exp(-708) = 3.3e-308, the smallest argument with a normal result
+LOWEST = -708.0             # exp(-708) = 3.3e-308, still a normal double
 HIGHEST = 709.782712893384  # log of the largest double
-
-
 ROUNDING_SHIFT = 1.5 * 2.0**52  # x + this rounds x to an integer held in the low bits
 
 
