@@ -39,3 +39,42 @@ def test_kernels_are_registered_when_the_numba_dispatch_is_imported():
     done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", _SCRIPT],
                           capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+def _kernel_modules_referenced(modules):
+    """Every bayesmix.kernels module reachable from ``modules`` through their globals at run
+    time (modules, and functions or numba dispatchers by their ``__module__``): an
+    independent view of what their kernels can inline."""
+    import inspect
+
+    seen, queue = set(), list(modules)
+    while queue:
+        module = queue.pop()
+        if module.__name__ in seen:
+            continue
+        seen.add(module.__name__)
+        for value in vars(module).values():
+            name = (value.__name__ if inspect.ismodule(value)
+                    else getattr(value, "__module__", None) if callable(value) else None)
+            if isinstance(name, str) and name.startswith("bayesmix.kernels"):
+                queue.append(sys.modules[name])
+    return seen
+
+
+def test_kernel_cache_key_covers_every_kernel_module_inlined(monkeypatch):
+    """The numba cache key of each fused Op hashes its kernel module and every kernel module
+    that one uses (found at run time from the modules' globals), so an edited helper such as
+    ``kernels.random`` or ``kernels.vector_math`` is never served from a stale graph."""
+    import bayesmix.ops.fused as fused
+    from bayesmix.ops import mixer, mixer_bivariate, sbayes, sbayes_eigen
+
+    for op_module in (mixer, mixer_bivariate, sbayes, sbayes_eigen):
+        hashed = {m.__name__ for m in fused.imported_kernel_modules(op_module,
+                                                                    op_module.kernels)}
+        assert _kernel_modules_referenced([op_module.kernels]) <= hashed, op_module.__name__
+
+    before = fused.source_hash(mixer, mixer.kernels)
+    real_source = fused._source
+    monkeypatch.setattr(fused, "_source", lambda module: real_source(module) + (
+        "\n# edited\n" if module.__name__ == "bayesmix.kernels.vector_math" else ""))
+    assert fused.source_hash(mixer, mixer.kernels) != before

@@ -47,3 +47,17 @@ def test_vector_exp_outside_the_normal_range(x, want):
 
 def test_vector_exp_passes_nan_through():
     assert np.isnan(_exp_all(np.array([np.nan]))[0])
+
+
+def test_njit_refuses_fastmath_flags_outside_the_safe_set():
+    """``nnan`` / ``ninf`` let LLVM assume no NaN or inf (an isnan test may fold to False):
+    the project's njit refuses them, and compiles a safe subset as asked."""
+    with pytest.raises(ValueError, match=r"\['ninf', 'nnan'\] are unsafe"):
+        njit(fastmath={"contract", "nnan", "ninf"})
+
+    @njit(fastmath={"nsz"})
+    def is_nan(x):
+        return math.isnan(x)
+
+    assert is_nan(math.nan) and not is_nan(1.0)
+    assert is_nan.targetoptions["fastmath"] == {"nsz"}

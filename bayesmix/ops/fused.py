@@ -20,10 +20,13 @@ the gradient work (the grad output is then zeros and unused).
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib
 import importlib.abc
 import inspect
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytensor.tensor as pt
@@ -97,11 +100,50 @@ def fused_to_logp_only(fgraph, node):
     return {node.outputs[0]: lighter(*node.inputs)[0]}
 
 
+#: the package whose modules' sources key kernel Ops' compiled graphs (the kernels and what
+#: they import from it)
+KERNEL_PACKAGE = "bayesmix.kernels"
+
+
+def imported_kernel_modules(*modules) -> list:
+    """``modules`` and every :data:`KERNEL_PACKAGE` module they import, directly or through
+    each other (module-level ``import`` / ``from ... import`` statements, read from the
+    source), sorted by name: what a numba kernel of those modules may inline."""
+    found, queue = {}, list(modules)
+    while queue:
+        module = queue.pop(0)
+        if module.__name__ in found:
+            continue
+        found[module.__name__] = module
+        for node in ast.parse(_source(module)).body:
+            if isinstance(node, ast.Import):
+                queue += [importlib.import_module(alias.name) for alias in node.names
+                          if _in_kernel_package(alias.name)]
+            elif isinstance(node, ast.ImportFrom) and _in_kernel_package(node.module):
+                parent = importlib.import_module(node.module)
+                queue.append(parent)
+                queue += [value for alias in node.names
+                          if inspect.ismodule(value := getattr(parent, alias.name, None))
+                          and _in_kernel_package(value.__name__)]
+    return [found[name] for name in sorted(found)]
+
+
+def _in_kernel_package(name) -> bool:
+    return bool(name) and (name == KERNEL_PACKAGE or name.startswith(KERNEL_PACKAGE + "."))
+
+
+def _source(module) -> str:
+    return Path(module.__file__).read_text(encoding="utf-8")
+
+
 def source_hash(*modules) -> str:
-    """sha256 of the source of ``modules``: part of numba cache keys of kernel Ops."""
+    """sha256 of the source of ``modules`` and of the kernel modules they import
+    (:func:`imported_kernel_modules`): part of numba cache keys of kernel Ops, so editing a
+    shared helper (e.g. ``kernels.random``) invalidates every graph that inlines it."""
     h = hashlib.sha256()
-    for module in modules:
-        h.update(inspect.getsource(module).encode())
+    for module in imported_kernel_modules(*modules):
+        h.update(module.__name__.encode())
+        h.update(_source(module).encode())
     return h.hexdigest()
 
 
@@ -115,10 +157,11 @@ _pending: list = []
 def register_numba_kernel(op_class, *modules):
     """Let pytensor's numba linker inline ``op.kernel()`` for ``op_class``.
 
-    The cache key combines the class name, the Op's props and a hash of ``modules`` (the
-    kernel sources), so editing a kernel invalidates the compiled graph cache. The
-    registration is made as soon as pytensor's numba dispatch is imported (now, if it is),
-    before anything can compile with it.
+    The cache key combines the class name, the Op's props and a hash of the sources of
+    ``op_class``'s module, ``modules`` (its kernel modules) and every kernel module they import
+    (:func:`source_hash`), so editing a kernel or a helper it inlines invalidates the compiled
+    graph cache. The registration is made as soon as pytensor's numba dispatch is imported
+    (now, if it is), before anything can compile with it.
     """
     _pending.append((op_class, modules))
     if NUMBA_DISPATCH in sys.modules:

@@ -23,7 +23,6 @@ import numpy as np
 from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 
 from bayesmix.kernels import mixer as kernels
-from bayesmix.kernels import vector_math
 from bayesmix.ops.fused import FusedLogpGradOp, register_numba_kernel
 
 
@@ -126,7 +125,7 @@ def _kernel(method, censor_z, kmax, seed, n_chunks, tail_log, with_grad):
     return f
 
 
-register_numba_kernel(UnivariateMixerLogp, kernels, vector_math)  # modules its kernels use
+register_numba_kernel(UnivariateMixerLogp, kernels)
 
 
 def likelihood_data(like) -> dict:
