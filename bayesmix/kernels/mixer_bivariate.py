@@ -53,6 +53,7 @@ import numpy as np
 
 from bayesmix.kernels.jit import njit
 from bayesmix.kernels.mixer import n_causal_draw, permuted_index
+from bayesmix.kernels.vector_math import vector_exp
 
 PARAM_NAMES = (
     "pi1", "pi2", "pi12", "sig2_beta1", "sig2_beta2", "rho12", "sig2_zero1", "sig2_zero2",
@@ -371,24 +372,54 @@ def draw_covariance(j, s1, s2, s12, n1, n2, a0, b0, c0, sb1, sb2, sq_b):
             c0[j] + (s2 + s12) * n2[j] * sb2)
 
 
-@njit(inline="always")  # a call per draw and tag: numba's inlining keeps the loop tight
-def _add_draw_density(chunk, j, s1, s2, s12, z1, z2, n1, n2, a0, b0, c0, sb1, sb2, sq_b,
-                      run_top, run_sum, n_touched_draws):
-    """Add one draw's density at tag j, whose causal sets C1, C2, C12 have LD sums s1, s2, s12
-    with it, to ``chunk``'s running maximum ``run_top`` and scaled sum ``run_sum``
-    (:func:`full_tag_logpdf`)."""
-    a, bb, cc = draw_covariance(j, s1, s2, s12, n1, n2, a0, b0, c0, sb1, sb2, sq_b)
-    det = a * cc - bb * bb
-    if det > 0.0:  # else a zero density: counted as a touched draw, nothing added
+#: entries (tags of one draw) that :func:`_add_draw_densities` takes at a time
+DENSITY_BLOCK = 256
+
+
+@njit
+def density_scratch():
+    """Work arrays of :func:`_add_draw_densities` for one chunk of draws: a block's tags (int64),
+    LD sums (block, 3), exponents, exponents relative to the running maxima, determinants
+    and terms."""
+    return (np.empty(DENSITY_BLOCK, dtype=np.int64), np.empty((DENSITY_BLOCK, 3)),
+            np.empty(DENSITY_BLOCK), np.empty(DENSITY_BLOCK), np.empty(DENSITY_BLOCK),
+            np.empty(DENSITY_BLOCK))
+
+
+@njit
+def _add_draw_densities(chunk, n, tags, sums, z1, z2, n1, n2, a0, b0, c0, sb1, sb2, sq_b,
+                        run_top, run_sum, n_touched_draws, scratch):
+    """Add one draw's density at the ``n`` <= :data:`DENSITY_BLOCK` tags ``tags[:n]`` (distinct),
+    whose causal sets C1, C2, C12 have LD sums ``sums[t]`` with tag ``tags[t]``, to ``chunk``'s
+    running maxima ``run_top`` and scaled sums ``run_sum`` (:func:`full_tag_logpdf`).
+
+    In three passes, so that the middle one, the exponentials and square roots, runs on
+    contiguous arrays and vectorises (:func:`~bayesmix.kernels.vector_math.vector_exp`): the
+    exponent e of each tag and its excess x = e - max over the tag's running maximum; the
+    term exp(x) det^-1/2; then per tag either the term is added (x <= 0) or e becomes the
+    maximum and the sum is rescaled (x > 0, the first draws of a tag mostly).
+    A tag with det <= 0 has a zero density: counted as a touched draw, nothing added."""
+    _, _, expo, excess, dets, terms = scratch
+    for t in range(n):
+        j = tags[t]
+        a, bb, cc = draw_covariance(j, sums[t, 0], sums[t, 1], sums[t, 2], n1, n2, a0, b0, c0,
+                                    sb1, sb2, sq_b)
         x1, x2 = z1[j], z2[j]
-        e = -0.5 * (cc * x1 * x1 - 2.0 * bb * x1 * x2 + a * x2 * x2) / det
-        top = run_top[chunk, j]
-        if e > top:
-            run_sum[chunk, j] = run_sum[chunk, j] * math.exp(top - e) + 1.0 / math.sqrt(det)
-            run_top[chunk, j] = e
-        else:
-            run_sum[chunk, j] += math.exp(e - top) / math.sqrt(det)
-    n_touched_draws[chunk, j] += 1
+        dets[t] = a * cc - bb * bb
+        expo[t] = -0.5 * (cc * x1 * x1 - 2.0 * bb * x1 * x2 + a * x2 * x2) / dets[t]
+        excess[t] = expo[t] - run_top[chunk, j]
+    for t in range(n):
+        terms[t] = vector_exp(min(excess[t], 0.0)) / math.sqrt(dets[t])
+    for t in range(n):
+        j = tags[t]
+        if dets[t] > 0.0:
+            if excess[t] > 0.0:
+                run_sum[chunk, j] = (run_sum[chunk, j] * vector_exp(-excess[t])
+                                     + 1.0 / math.sqrt(dets[t]))
+                run_top[chunk, j] = expo[t]
+            else:
+                run_sum[chunk, j] += terms[t]
+        n_touched_draws[chunk, j] += 1
 
 
 @njit(parallel=True)
@@ -452,16 +483,23 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
     sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
     for chunk in numba.prange(n_chunks):
         s_sum, touched, is_touched = draw_scratch(n_tags)
+        scratch = density_scratch()
+        block_tags, block_sums = scratch[0], scratch[1]
         for k in range(chunk, n_draws, n_chunks):
             n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
                                      touched, is_touched)
             # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0j)
-            for t in range(n_touched):
-                j = touched[t]
-                _add_draw_density(chunk, j, s_sum[0, j], s_sum[1, j], s_sum[2, j], z1, z2, n1,
-                                  n2, a0, b0, c0, sb1, sb2, sq_b, run_top, run_sum,
-                                  n_touched_draws)
-                clear_tag(s_sum, is_touched, j)
+            for lo in range(0, n_touched, DENSITY_BLOCK):
+                n = min(DENSITY_BLOCK, n_touched - lo)
+                for t in range(n):
+                    j = touched[lo + t]
+                    block_tags[t] = j
+                    for c in range(3):
+                        block_sums[t, c] = s_sum[c, j]
+                    clear_tag(s_sum, is_touched, j)
+                _add_draw_densities(chunk, n, block_tags, block_sums, z1, z2, n1, n2, a0, b0,
+                                    c0, sb1, sb2, sq_b, run_top, run_sum, n_touched_draws,
+                                    scratch)
     return _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws)
 
 
@@ -508,11 +546,13 @@ def full_tag_logpdf_from_sums(z1, z2, n1, n2, weak, draw_ptr, draw_tags, draw_su
     n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
     sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
     for chunk in numba.prange(n_chunks):
+        scratch = density_scratch()
         for k in range(chunk, n_draws, n_chunks):
-            for e in range(draw_ptr[k], draw_ptr[k + 1]):
-                _add_draw_density(chunk, draw_tags[e], draw_sums[e, 0], draw_sums[e, 1],
-                                  draw_sums[e, 2], z1, z2, n1, n2, a0, b0, c0, sb1, sb2, sq_b,
-                                  run_top, run_sum, n_touched_draws)
+            for lo in range(draw_ptr[k], draw_ptr[k + 1], DENSITY_BLOCK):
+                hi = min(lo + DENSITY_BLOCK, draw_ptr[k + 1])
+                _add_draw_densities(chunk, hi - lo, draw_tags[lo:hi], draw_sums[lo:hi], z1, z2,
+                                    n1, n2, a0, b0, c0, sb1, sb2, sq_b, run_top, run_sum,
+                                    n_touched_draws, scratch)
     return _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws)
 
 
