@@ -38,7 +38,7 @@ import numpy as np
 
 from bayesmix.kernels.jit import njit
 from bayesmix.kernels.random import GOLDEN_GAMMA, mix64
-from bayesmix.kernels.vector_math import vector_exp
+from bayesmix.kernels.vector_math import SIN_LIMIT, vector_exp, vector_sin
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 #: Gauss-Legendre rule (nodes, weights on [-1, 1]) used per panel by the convolve kernel.
@@ -517,6 +517,7 @@ def convolve_tail_probabilities(tags, n, weak, weak4, indptr, indices, r2, het, 
         edges = _panel_edges(t_max, t_low, c_max)
         q0 = math.exp(m_all * math.log1p(-pi)) if pi < 1.0 else 0.0
         acc = np.zeros(n_thr)
+        in_sin_range = t_max * c_max <= SIN_LIMIT  # so far for Q-Q thresholds, always
         for b in range(len(edges) - 1):
             half = 0.5 * (edges[b + 1] - edges[b])
             mid = 0.5 * (edges[b + 1] + edges[b])
@@ -530,8 +531,12 @@ def convolve_tail_probabilities(tags, n, weak, weak4, indptr, indices, r2, het, 
                     prod *= math.exp(nu * math.log1p(pi * math.expm1(scale * x)))
                 psi = math.exp(-0.5 * t * t * s0) * (prod - q0)
                 wq = 2.0 * half * gl_w[q] * psi / (math.pi * t)
-                for c in range(n_thr):
-                    acc[c] -= wq * math.sin(t * thresholds[c])
+                if in_sin_range:  # one sine per (node, threshold): most of the work
+                    for c in range(n_thr):
+                        acc[c] -= wq * vector_sin(t * thresholds[c])
+                else:
+                    for c in range(n_thr):
+                        acc[c] -= wq * math.sin(t * thresholds[c])
         for c in range(n_thr):
             null_tail = math.erfc(thresholds[c] / math.sqrt(2.0 * s0))
             out[k, c] = min(1.0, max(0.0, q0 * null_tail + (1.0 - q0) + acc[c]))
