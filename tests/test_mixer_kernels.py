@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from scipy import integrate, stats
 
 from bayesmix.kernels import mixer as K
+from bayesmix.kernels.vector_math import SIN_LIMIT
 from bayesmix.models.mixer import UnivariateLikelihood, simulate_z_from_model
 from bayesmix.prepare.mixer_data import MixerData
 
@@ -333,12 +334,38 @@ def test_convolve_tail_probabilities_match_enumeration():
                                           s0, thresholds, K.GL_NODES, K.GL_WEIGHTS, 37.0)
     null = null_variance(data, pi, sb, s0)
     for j in range(6):
-        ref = np.zeros(thresholds.size)
-        for conf in itertools.product((0, 1), repeat=8):
-            c = np.array(conf)
-            var = null[j] + data.n[j] * sb * np.sum(c * data.het * dense[j])
-            ref += np.prod(np.where(c == 1, pi, 1 - pi)) * 2 * stats.norm.sf(thresholds / math.sqrt(var))
-        np.testing.assert_allclose(tails[j], ref, rtol=1e-7)
+        np.testing.assert_allclose(tails[j], _enumerated_tails(data, dense, j, null[j], pi, sb,
+                                                               thresholds), rtol=1e-7)
+
+
+def _enumerated_tails(data, dense, j, null_j, pi, sb, thresholds):
+    """P(|z_j| > c) for each threshold c by enumerating every causal configuration of the
+    reference SNPs (tag j's variance null_j + n_j sb sum_causal H_i r_ij^2)."""
+    tails = np.zeros(thresholds.size)
+    for conf in itertools.product((0, 1), repeat=dense.shape[1]):
+        c = np.array(conf)
+        var = null_j + data.n[j] * sb * np.sum(c * data.het * dense[j])
+        tails += (np.prod(np.where(c == 1, pi, 1 - pi))
+                  * 2 * stats.norm.sf(thresholds / math.sqrt(var)))
+    return tails
+
+
+def test_convolve_tail_probabilities_beyond_the_vector_sine_range():
+    """A threshold c with t_max c above vector_sin's range (SIN_LIMIT) makes the tag's sines
+    math.sin's: the enumeration's values still (P(|z| > c) = 0 at that c)."""
+    rng = np.random.default_rng(21)
+    data, dense = tiny_problem(rng, n_tags=6, n_ref=8, row_size=6)
+    pi, sb, s0 = 0.2, 5e-4, 1.05
+    null = null_variance(data, pi, sb, s0)[:2]
+    t_max = np.sqrt(2.0 * 37.0 / null)
+    thresholds = np.array([0.5, 2.0, 4.0, 1.5 * SIN_LIMIT / t_max.min()])
+    tails = K.convolve_tail_probabilities(np.arange(2), data.n, data.weak, data.weak4,
+                                          data.indptr, data.indices, data.r2, data.het, pi, sb,
+                                          s0, thresholds, K.GL_NODES, K.GL_WEIGHTS, 37.0)
+    for j in range(2):
+        np.testing.assert_allclose(tails[j], _enumerated_tails(data, dense, j, null[j], pi, sb,
+                                                               thresholds),
+                                   rtol=1e-7, atol=1e-10)
 
 
 def test_power_curve_matches_monte_carlo_of_the_moments_model():

@@ -340,7 +340,7 @@ def full_logp_grad(z, n, w, weak, col_indptr, col_rows, col_r2, het, pi, sig2_be
 # ---------------------------------------------------------------------------------------------
 @njit
 def _panel_edges(t_max, t_low, freq):
-    """Quadrature panels on [0, t_max]: [0, t_low], then octaves up to t_max, each octave cut
+    """Quadrature panels on [0, t_max]: [0, t_low], then octaves up to t_max, each of them cut
     so that no panel spans more than half a period of cos(freq t)."""
     n_oct = 0
     t = t_max
@@ -349,7 +349,9 @@ def _panel_edges(t_max, t_low, freq):
         n_oct += 1
     edges = [0.0]
     lo = t_max / 2.0 ** n_oct
-    edges.append(lo)
+    m = max(1, int(math.ceil(lo * freq / math.pi)))
+    for s in range(1, m + 1):
+        edges.append(lo * s / m)
     for _ in range(n_oct):
         hi = 2.0 * lo
         m = max(1, int(math.ceil((hi - lo) * freq / math.pi)))
