@@ -108,6 +108,20 @@ class UnivariateLikelihood:
     def logp(self, params) -> float:
         return self.logp_grad(params, with_grad=False)[0]
 
+    def unresolved_tags(self, params) -> np.ndarray:
+        """Indices of the tags (weight > 0) whose convolve log-density at natural ``params``
+        is below :data:`~bayesmix.kernels.mixer.CONVOLVE_LOG_P_FLOOR`: values the method
+        cannot resolve (their terms of the log-likelihood may be off by nats). Empty for the
+        other methods, whose densities are closed form or sampled."""
+        if self.method != "convolve":
+            return np.empty(0, dtype=np.int64)
+        d = self.data
+        pi, sig2_beta, sig2_zero = (float(x) for x in params)
+        lp = kernels.convolve_tag_logp(d.z, d.n, d.weak, d.weak4, d.indptr, d.indices, d.r2,
+                                       d.het, pi, sig2_beta, sig2_zero, self.censor_z,
+                                       kernels.GL_NODES, kernels.GL_WEIGHTS, self.tail_log)
+        return np.flatnonzero((d.weights > 0) & ~(lp >= kernels.CONVOLVE_LOG_P_FLOOR))
+
 
 def UnivariateMixer(data: MixerData, *, method: str = "convolve", censor_z: float = 0.0,
                     priors: dict | None = None, model=None, **likelihood_options):

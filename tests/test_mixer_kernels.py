@@ -215,6 +215,40 @@ def test_convolve_tail_accuracy_far_from_zero():
     assert UnivariateLikelihood(data, "convolve").logp(params) == pytest.approx(exact, rel=1e-7)
 
 
+def test_convolve_flags_the_tags_beyond_its_resolution():
+    """The quadrature's rounding (~1e-16 absolute) swamps densities far in the tails: tags
+    whose convolve log-density is below CONVOLVE_LOG_P_FLOOR are flagged by unresolved_tags
+    (and fit1 warns). Against enumeration, with |z| 6-30 on one tag at three sig2_beta:
+    every tag not flagged is exact to 1e-5, and every one the kernel gets wrong (by > 1e-3)
+    is flagged."""
+    from bayesmix.cli.mixer_runs import unresolved_tags_warning
+
+    rng = np.random.default_rng(14)
+    data, dense = tiny_problem(rng, n_tags=4, n_ref=6, row_size=3)
+    data.n[:] = 2e5
+    data.weak[:] = 0.0
+    wrong = unflagged = 0
+    for sig2_beta in (2e-4, 2e-5, 2e-6):
+        params = (0.02, sig2_beta, 1.0)
+        for z0 in (6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0):
+            tagged = data.with_z(np.array([z0, 1.0, -1.0, 0.5]))   # the others are exact
+            likelihood = UnivariateLikelihood(tagged, "convolve")
+            error = abs(likelihood.logp(params) - enumerate_logp(tagged, dense, *params))
+            flagged = list(likelihood.unresolved_tags(params))
+            assert flagged in ([], [0])
+            if not flagged:
+                unflagged += 1
+                assert error < 1e-5, (sig2_beta, z0, error)
+            if error > 1e-3:
+                wrong += 1
+                assert flagged, (sig2_beta, z0, error)
+            warning = unresolved_tags_warning(
+                tagged, dict(zip(("pi", "sig2_beta", "sig2_zero"), params)), 0.0, "--z1max")
+            assert len(warning) == len(flagged)
+            assert all("1 of the 4 tag SNPs" in w and "--z1max" in w for w in warning)
+    assert wrong >= 5 and unflagged >= 8  # both sides of the floor were tried
+
+
 def test_convolve_matches_quad_of_characteristic_function():
     """Direct numerical integration of the characteristic function on one LD row of 40 SNPs."""
     rng = np.random.default_rng(15)

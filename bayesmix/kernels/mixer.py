@@ -457,6 +457,32 @@ def _convolve_tag(z, n_j, ld_het_r2, weak_nu, weak_x, pi, sig2_beta, sig2_zero, 
     return math.log(p), (d_pi + i_pi) / p, (d_sb + i_sb) / p, (d_s0 + i_s0) / p
 
 
+#: log p(z_j) below which the convolve likelihood of a tag is beyond its resolution. The
+#: numerical part of p is an integral of O(1) terms that cancel to p: its rounding error is
+#: ~1e-17..1e-16 absolute whatever p is, so a density of 1e-11 (log -25.3) is known to ~1e-6
+#: relative, and below ~1e-15 not at all (against enumeration of a 3-SNP row: |z| = 30 at
+#: sig2_beta 2e-4 off by 1.4 nats, |z| = 12 at 2e-5 by 0.5, |z| = 20 at 2e-6 by 124; log p
+#: above -25 within 1e-5). :func:`convolve_tag_logp` reports such tags.
+CONVOLVE_LOG_P_FLOOR = -25.0
+
+
+@njit
+def _convolve_tag_at(j, z, n, weak, weak4, indptr, indices, r2, het, pi, sig2_beta, sig2_zero,
+                     censor_z, gl_x, gl_w, tail_log, with_grad):
+    """:func:`_convolve_tag` of tag j from the likelihood's arrays (its LD row as H_i r_ij^2,
+    its weak LD as pseudo-SNPs or in s0_j): log p and d log p / d (pi, sig2_beta, sig2_zero)."""
+    lo = indptr[j]
+    hi = indptr[j + 1]
+    row = np.empty(hi - lo)
+    for e in range(lo, hi):
+        row[e - lo] = het[indices[e]] * r2[e]
+    gaussian, nu, x = weak_pseudo_snps(weak[j], weak4[j])
+    s0, ds0_pi, ds0_sb = null_variance(n[j], gaussian, pi, sig2_beta, sig2_zero)
+    lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, nu, x, pi, sig2_beta, s0, censor_z, gl_x,
+                                   gl_w, tail_log, with_grad)
+    return lp, d1 + d3 * ds0_pi, d2 + d3 * ds0_sb, d3
+
+
 @njit(parallel=True)
 def convolve_logp_grad(z, n, w, weak, weak4, indptr, indices, r2, het, pi, sig2_beta,
                        sig2_zero, censor_z, gl_x, gl_w, tail_log, with_grad=True):
@@ -469,24 +495,33 @@ def convolve_logp_grad(z, n, w, weak, weak4, indptr, indices, r2, het, pi, sig2_
     sig2_zero). Smooth in all three parameters. Returns ``(logp, grad)`` in
     (pi, sig2_beta, sig2_zero);
     ``with_grad=False`` skips the gradient (returned as zeros) at about half the cost.
+    Tags whose density is below e^CONVOLVE_LOG_P_FLOOR are beyond the method's resolution
+    (:data:`CONVOLVE_LOG_P_FLOOR`, :func:`convolve_tag_logp`).
     """
     sums = np.zeros((_n_tag_chunks(z.shape[0]), 4))
     for c in numba.prange(sums.shape[0]):
         for j in range(c * TAG_CHUNK, min((c + 1) * TAG_CHUNK, z.shape[0])):
-            lo = indptr[j]
-            hi = indptr[j + 1]
-            row = np.empty(hi - lo)
-            for e in range(lo, hi):
-                row[e - lo] = het[indices[e]] * r2[e]
-            gaussian, nu, x = weak_pseudo_snps(weak[j], weak4[j])
-            s0, ds0_pi, ds0_sb = null_variance(n[j], gaussian, pi, sig2_beta, sig2_zero)
-            lp, d1, d2, d3 = _convolve_tag(z[j], n[j], row, nu, x, pi, sig2_beta, s0,
-                                           censor_z, gl_x, gl_w, tail_log, with_grad)
+            lp, g_pi, g_sb, g_s0 = _convolve_tag_at(j, z, n, weak, weak4, indptr, indices, r2,
+                                                    het, pi, sig2_beta, sig2_zero, censor_z,
+                                                    gl_x, gl_w, tail_log, with_grad)
             sums[c, 0] += w[j] * lp
-            sums[c, 1] += w[j] * (d1 + d3 * ds0_pi)
-            sums[c, 2] += w[j] * (d2 + d3 * ds0_sb)
-            sums[c, 3] += w[j] * d3
+            sums[c, 1] += w[j] * g_pi
+            sums[c, 2] += w[j] * g_sb
+            sums[c, 3] += w[j] * g_s0
     return _chunk_totals(sums)
+
+
+@njit(parallel=True)
+def convolve_tag_logp(z, n, weak, weak4, indptr, indices, r2, het, pi, sig2_beta, sig2_zero,
+                      censor_z, gl_x, gl_w, tail_log):
+    """(T,) log p(z_j) of each tag under the convolve likelihood (arguments as
+    :func:`convolve_logp_grad`), to find the tags below :data:`CONVOLVE_LOG_P_FLOOR`."""
+    out = np.empty(z.shape[0])
+    for j in numba.prange(z.shape[0]):
+        out[j] = _convolve_tag_at(j, z, n, weak, weak4, indptr, indices, r2, het, pi,
+                                  sig2_beta, sig2_zero, censor_z, gl_x, gl_w, tail_log,
+                                  False)[0]
+    return out
 
 
 @njit(parallel=True)
