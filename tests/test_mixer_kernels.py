@@ -215,6 +215,23 @@ def test_convolve_tail_accuracy_far_from_zero():
     assert UnivariateLikelihood(data, "convolve").logp(params) == pytest.approx(exact, rel=1e-7)
 
 
+@pytest.mark.parametrize("censor_z", [0.0, 2.0])
+def test_convolve_tag_logp_equals_enumeration_per_tag(censor_z):
+    """The per-tag log-densities of convolve_tag_logp are each tag's enumerated one (with the
+    weak LD as its Gaussian), censored tags' included."""
+    rng = np.random.default_rng(25)
+    data, dense = tiny_problem(rng, n_tags=6, n_ref=7, row_size=4)
+    params = (0.1, 3e-4, 1.05)
+    got = K.convolve_tag_logp(data.z, data.n, data.weak, data.weak4, data.indptr,
+                              data.indices, data.r2, data.het, *params, censor_z, K.GL_NODES,
+                              K.GL_WEIGHTS, 37.0)
+    for j in range(data.n_tags):
+        one = data.with_z(data.z)
+        one.weights = np.eye(data.n_tags)[j]
+        assert got[j] == pytest.approx(enumerate_logp(one, dense, *params, censor_z),
+                                       abs=1e-9)
+
+
 def test_convolve_flags_the_tags_beyond_its_resolution():
     """The quadrature's rounding (~1e-16 absolute) swamps densities far in the tails: tags
     whose convolve log-density is below CONVOLVE_LOG_P_FLOOR are flagged by unresolved_tags
