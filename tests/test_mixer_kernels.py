@@ -11,13 +11,14 @@ The tiny problems carry nonzero weak-LD sums, so every reference adds the weak L
 N_j pi sig2_beta weak_j to the tag's null variance (:func:`null_variance` below, written out).
 """
 
+import cmath
 import itertools
 import math
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from bayesmix.kernels import mixer as K
 from bayesmix.kernels.vector_math import SIN_LIMIT
@@ -215,55 +216,167 @@ def test_convolve_tail_accuracy_far_from_zero():
     assert UnivariateLikelihood(data, "convolve").logp(params) == pytest.approx(exact, rel=1e-7)
 
 
-@pytest.mark.parametrize("censor_z", [0.0, 2.0])
-def test_convolve_tag_logp_equals_enumeration_per_tag(censor_z):
-    """The per-tag log-densities of convolve_tag_logp are each tag's enumerated one (with the
-    weak LD as its Gaussian), censored tags' included."""
-    rng = np.random.default_rng(25)
-    data, dense = tiny_problem(rng, n_tags=6, n_ref=7, row_size=4)
-    params = (0.1, 3e-4, 1.05)
-    got = K.convolve_tag_logp(data.z, data.n, data.weak, data.weak4, data.indptr,
-                              data.indices, data.r2, data.het, *params, censor_z, K.GL_NODES,
-                              K.GL_WEIGHTS, 37.0)
-    for j in range(data.n_tags):
-        one = data.with_z(data.z)
-        one.weights = np.eye(data.n_tags)[j]
-        assert got[j] == pytest.approx(enumerate_logp(one, dense, *params, censor_z),
-                                       abs=1e-9)
+def grouped_enumeration_logp(z, n, groups, pi, sig2_beta, s0, censor_z=0.0):
+    """Exact log p(z) (log P(|z| > c) when censored) of a tag whose LD row is ``groups`` of
+    equal entries, (H r^2 value, count): a sum over how many of each group are causal
+    (multinomial weights), in log space, so also far in the tails and for rows of ~100."""
+    log_w = np.zeros(1)
+    var = np.full(1, s0)
+    for value, count in groups:
+        k = np.arange(count + 1)
+        log_wk = (special.gammaln(count + 1) - special.gammaln(k + 1)
+                  - special.gammaln(count - k + 1) + k * math.log(pi)
+                  + (count - k) * math.log1p(-pi))
+        log_w = (log_w[:, None] + log_wk[None, :]).ravel()
+        var = (var[:, None] + n * sig2_beta * value * k[None, :]).ravel()
+    if censor_z > 0 and abs(z) > censor_z:
+        return special.logsumexp(log_w + math.log(2)
+                                 + stats.norm.logsf(censor_z, scale=np.sqrt(var)))
+    return special.logsumexp(log_w + stats.norm.logpdf(z, scale=np.sqrt(var)))
 
 
-def test_convolve_flags_the_tags_beyond_its_resolution():
-    """The quadrature's rounding (~1e-16 absolute) swamps densities far in the tails: tags
-    whose convolve log-density is below CONVOLVE_LOG_P_FLOOR are flagged by unresolved_tags
-    (and fit1 warns). Against enumeration, with |z| 6-30 on one tag at three sig2_beta:
-    every tag not flagged is exact to 1e-5, and every one the kernel gets wrong (by > 1e-3)
-    is flagged."""
-    from bayesmix.cli.mixer_runs import unresolved_tags_warning
+@pytest.mark.parametrize("censor_z", [0.0, 5.45])
+@pytest.mark.parametrize("pi", [0.001, 0.05, 0.8])
+def test_saddle_point_contour_equals_enumeration(pi, censor_z):
+    """_tilted_tag on a 34-SNP row with 7 pseudo-SNPs, from the bulk (|z| = 0.5) to far tails
+    (|z| = 40, log p down to ~-600): log p to 1e-9 and its gradient to finite differences of the
+    grouped enumeration, at small and large signal variance (N sig2_beta H r^2 up to 35, where
+    K'(theta) grows steeply and Newton alone cycles) and two null variances."""
+    groups = [(0.35, 2), (0.2, 4), (0.1, 8), (0.03, 20)]
+    row = np.concatenate([np.full(count, value) for value, count in groups])
+    nu, x = 7.0, 0.03   # enumerated as a group of 7 SNPs of LD x
+    n = 2e5
+    for sig2_beta, s0 in itertools.product((5e-4, 2e-4, 2e-6), (0.4, 1.3)):
+        for z in (0.5, -6.0, 15.0, 40.0):
+            got = K._tilted_tag(z, n, row, nu, x, pi, sig2_beta, s0, censor_z, K.GL_NODES,
+                                K.GL_WEIGHTS, 37.0, True)
 
+            def exact(params):
+                return grouped_enumeration_logp(z, n, groups + [(x, 7)], *params, censor_z)
+
+            params = np.array([pi, sig2_beta, s0])
+            assert got[0] == pytest.approx(exact(params), abs=1e-9), (sig2_beta, s0, z)
+            # as elasticities d log p / d log param, which share one scale
+            np.testing.assert_allclose(np.asarray(got[1:]) * params,
+                                       finite_diff(exact, params) * params, rtol=1e-6,
+                                       atol=1e-6, err_msg=str((sig2_beta, s0, z)))
+
+
+def _series(x, coefficient, n_terms=40):
+    """sum_k coefficient(k) x^k for k = 1..n_terms in Python complex arithmetic (for |x| <= 0.2:
+    each part to ~1e-16 of itself, as no term cancels the leading one)."""
+    return sum(coefficient(k) * x ** k for k in range(1, n_terms + 1))
+
+
+def test_complex_expm1_log1p_and_snp_factor_against_references():
+    """_cexpm1 and _clog1p keep each part's relative precision for small arguments (where
+    cmath.exp(w) - 1 loses the real part of e^(i b) - 1 = -b^2 / 2 + ...) against their
+    Taylor series, and equal cmath beyond; _snp_log_mgf equals its formula
+    (log f, (e^w - 1) / f, pi e^w / f with f = 1 - pi + pi e^w) on both of its branches and
+    stays finite where e^w overflows."""
+    rng = np.random.default_rng(28)
+    small = (rng.uniform(-1, 1, 200) + 1j * rng.uniform(-1, 1, 200)) * 10.0 ** rng.uniform(-12, -0.7, 200)
+    for w in small:
+        for got, want in ((K._cexpm1(w), _series(w, lambda k: 1 / math.factorial(k))),
+                          (K._clog1p(w), _series(w, lambda k: (-1) ** (k + 1) / k))):
+            assert got.real == pytest.approx(want.real, rel=1e-14, abs=1e-300), w
+            assert got.imag == pytest.approx(want.imag, rel=1e-14, abs=1e-300), w
+    for w in rng.uniform(-5, 5, 50) + 1j * rng.uniform(-20, 20, 50):
+        assert K._cexpm1(w) == pytest.approx(cmath.exp(w) - 1, rel=1e-13)
+        assert K._clog1p(w) == pytest.approx(cmath.log(1 + w), rel=1e-13)
+    for pi in (0.001, 0.3, 0.9):
+        for w in rng.uniform(-30, 30, 40) + 1j * rng.uniform(-40, 40, 40):
+            f = 1 - pi + pi * cmath.exp(w)
+            got = K._snp_log_mgf(w, pi)
+            assert cmath.exp(got[0]) == pytest.approx(f, rel=1e-11), (pi, w)
+            assert got[1] == pytest.approx((cmath.exp(w) - 1) / f, rel=1e-11), (pi, w)
+            assert got[2] == pytest.approx(pi * cmath.exp(w) / f, rel=1e-11), (pi, w)
+        log_f, d_pi, resp = K._snp_log_mgf(1000.0 + 5j, pi)
+        assert log_f == pytest.approx(1000.0 + 5j + math.log(pi), rel=1e-15)
+        assert d_pi == pytest.approx(1 / pi) and resp == pytest.approx(1.0)
+
+
+def test_saddle_point_solves_the_cumulant_equation():
+    """theta of _saddle_point has K'(theta) = c, and the K, K'' it returns are those at theta,
+    for K(u) = u^2 s0 / 2 + sum_i log(1 - pi + pi e^(u^2 a_i)) written with numpy (logaddexp)
+    and differentiated by finite differences; on 56-SNP rows whose strongest a_i reach ~18,
+    where K' grows steeply (plain Newton cycled there and returned a stale K)."""
+    rng = np.random.default_rng(26)
+    for _ in range(40):
+        row = rng.uniform(0.1, 0.5, 56) * rng.uniform(0.05, 1, 56) ** 2
+        for pi, half_n_sb, s0, c in itertools.product((0.001, 0.003, 0.2), (0.5, 50.0),
+                                                      (0.6, 1.02), (3.0, 5.0, 9.8, 40.0)):
+            def cgf(u):
+                a = u * u * half_n_sb * row
+                return u * u * s0 / 2 + np.sum(np.logaddexp(math.log1p(-pi), math.log(pi) + a))
+
+            theta, k0, k2 = K._saddle_point(c, half_n_sb, row, 0.0, 0.0, pi, s0)
+            h = 1e-5 * theta
+            case = (pi, half_n_sb, s0, c)
+            assert k0 == pytest.approx(cgf(theta), rel=1e-12, abs=1e-12), case
+            assert (cgf(theta + h) - cgf(theta - h)) / (2 * h) == pytest.approx(c, rel=1e-7), case
+            second = (cgf(theta + h) - 2 * cgf(theta) + cgf(theta - h)) / (h * h)
+            assert k2 == pytest.approx(second, rel=1e-4), case
+
+
+def test_convolve_far_tails_equal_enumeration():
+    """The direct inversion's rounding (~1e-16 absolute) swamps densities far in the tails
+    (|z| = 30 at sig2_beta 2e-4 was 1.4 nats off, |z| = 20 at 2e-6 124): such tags go to the
+    saddle-point contour. Against enumeration, one tag at |z| 3-30 and three sig2_beta: the
+    likelihood and its gradient are exact on both sides of the switch, and both sides are
+    tried."""
     rng = np.random.default_rng(14)
     data, dense = tiny_problem(rng, n_tags=4, n_ref=6, row_size=3)
     data.n[:] = 2e5
-    data.weak[:] = 0.0
-    wrong = unflagged = 0
+    params = np.array([0.02, 2e-5, 1.0])
+    tilted = direct = 0
     for sig2_beta in (2e-4, 2e-5, 2e-6):
-        params = (0.02, sig2_beta, 1.0)
-        for z0 in (6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0):
-            tagged = data.with_z(np.array([z0, 1.0, -1.0, 0.5]))   # the others are exact
+        params[1] = sig2_beta
+        for z0 in (3.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0):
+            tagged = data.with_z(np.array([z0, 1.0, -1.0, 0.5]))
+            tagged.weights = np.array([1.0, 0.0, 0.0, 0.0])
+
+            def exact(p):
+                return enumerate_logp(tagged, dense, *p)
+
             likelihood = UnivariateLikelihood(tagged, "convolve")
-            error = abs(likelihood.logp(params) - enumerate_logp(tagged, dense, *params))
-            flagged = list(likelihood.unresolved_tags(params))
-            assert flagged in ([], [0])
-            if not flagged:
-                unflagged += 1
-                assert error < 1e-5, (sig2_beta, z0, error)
-            if error > 1e-3:
-                wrong += 1
-                assert flagged, (sig2_beta, z0, error)
-            warning = unresolved_tags_warning(
-                tagged, dict(zip(("pi", "sig2_beta", "sig2_zero"), params)), 0.0, "--z1max")
-            assert len(warning) == len(flagged)
-            assert all("1 of the 4 tag SNPs" in w and "--z1max" in w for w in warning)
-    assert wrong >= 5 and unflagged >= 8  # both sides of the floor were tried
+            value, grad = likelihood.logp_grad(params)
+            assert value == pytest.approx(exact(params), abs=1e-8), (sig2_beta, z0)
+            np.testing.assert_allclose(grad, finite_diff(exact, params), rtol=1e-5,
+                                       err_msg=str((sig2_beta, z0)))
+            if value < K.TILT_BELOW_LOG_P:
+                tilted += 1
+            else:
+                direct += 1
+    assert tilted >= 8 and direct >= 8
+
+
+@pytest.mark.parametrize("params", [(0.01, 1e-6, 1.0), (0.05, 1e-5, 0.9)])
+def test_convolve_model_shares_beyond_resolution_are_nan(params):
+    """Weak-signal models have tail shares far below the convolve tails' ~1e-16 absolute
+    rounding at high thresholds (a share of 1e-20 came out as 4e-17): against enumeration,
+    every share model_tail_probability gives is within 1e-4 relative, shares above 1e-11 are
+    all given, and the unresolved ones are NaN (both kinds occur)."""
+    from bayesmix.models.mixer import model_tail_probability
+
+    rng = np.random.default_rng(27)
+    data, dense = tiny_problem(rng, n_tags=5, n_ref=7, row_size=4)
+    data.n[:] = 2e5
+    thresholds = stats.norm.isf(10.0 ** -np.linspace(0, 30, 16) / 2)
+    s0 = null_variance(data, *params)
+    exact = np.zeros(thresholds.size)
+    for j in range(data.n_tags):
+        for conf in itertools.product((0, 1), repeat=data.n_ref):
+            c = np.array(conf)
+            prob = np.prod(np.where(c == 1, params[0], 1 - params[0]))
+            var = s0[j] + data.n[j] * params[1] * np.sum(c * data.het * dense[j])
+            exact += data.weights[j] * prob * 2 * stats.norm.sf(thresholds, scale=math.sqrt(var))
+    exact /= data.weights.sum()
+    got = model_tail_probability(data, params, thresholds, method="convolve")
+    given = np.isfinite(got)
+    np.testing.assert_allclose(got[given], exact[given], rtol=1e-4)
+    assert given[exact > 1e-11].all() and np.isnan(got[~given]).all()
+    assert 0 < given.sum() < thresholds.size
 
 
 def test_convolve_matches_quad_of_characteristic_function():

@@ -221,8 +221,7 @@ def _fit1_unit(unit, inputs, record, progress, fingerprint):
     write_fit1(fit, unit.out, unit.options, {"run_unit": record},
                trait_file=inputs.trait_files[0])
     warnings = [*data_warnings(data, censor_option="--z1max"),   # plans are bayesmix-mixer's
-                *fit1_warnings(fit, ld_in_sample=inputs.ld_in_sample, data=data,
-                               censor_z=settings["censor_z"] or 0.0)]
+                *fit1_warnings(fit, ld_in_sample=inputs.ld_in_sample)]
     return fit1_summary(fit), warnings
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
-
 log = logging.getLogger("bayesmix")
 
 #: MiXeR univariate fit-sequence names -> bayesmix steps
@@ -178,8 +176,7 @@ def run_fit1(run_log, inputs, out, *, sequence, censor_z=0.0, censor_option, kma
 
         write_netcdf(with_nuts(tree, posterior), f"{out}.nc")
     run_log.say(f"fit1: {fit1_summary(fit)}")
-    for warning in fit1_warnings(fit, ld_in_sample=inputs.ld_in_sample, data=data,
-                                 censor_z=censor_z, censor_option=censor_option):
+    for warning in fit1_warnings(fit, ld_in_sample=inputs.ld_in_sample):
         log.warning("warning: %s", warning)
     run_log.say(f"wrote {out}.json and {out}.nc")
     if plots_qq_method is not None:
@@ -249,15 +246,10 @@ def write_fit1(fit, out, options=None, extra: dict | None = None, *, trait_file=
 SIG2_ZERO_FLOOR = 1e-3
 
 
-def fit1_warnings(fit, *, ld_in_sample: bool, data=None, censor_z: float = 0.0,
-                  censor_option: str = "--z1max") -> list[str]:
+def fit1_warnings(fit, *, ld_in_sample: bool) -> list[str]:
     """The warnings about a univariate fit's estimates: h2 above 1, sig2_zero at its lower
-    boundary (each with what it likely means), an AIC preferring the infinitesimal model and,
-    given the fit's ``data`` and censoring, tags whose convolve density at the estimates is
-    below what that likelihood resolves (:func:`unresolved_tags_warning`)."""
+    boundary (each with what it likely means) and an AIC preferring the infinitesimal model."""
     out = []
-    if data is not None and fit.method == "convolve":
-        out += unresolved_tags_warning(data, fit.params, censor_z, censor_option)
     h2 = fit.ci["h2"]["point"]
     if h2 > 1:
         out.append(f"h2 = {h2:.3g} is above 1: the N column is likely too small (h2 scales as "
@@ -273,26 +265,6 @@ def fit1_warnings(fit, *, ld_in_sample: bool, data=None, censor_z: float = 0.0,
         out.append("AIC prefers the infinitesimal model: pi is not identifiable at this GWAS "
                    "power (MiXeR advises N >= 50,000); read pi/nc with their intervals")
     return out
-
-
-def unresolved_tags_warning(data, params, censor_z: float, censor_option: str) -> list[str]:
-    """One warning when tags of ``data`` have a convolve log-density at ``params`` (the dict
-    of a fit) below :data:`~bayesmix.kernels.mixer.CONVOLVE_LOG_P_FLOOR`
-    (:meth:`~bayesmix.models.mixer.UnivariateLikelihood.unresolved_tags`), else none."""
-    from bayesmix.kernels.mixer import CONVOLVE_LOG_P_FLOOR
-    from bayesmix.models.mixer import UnivariateLikelihood
-
-    likelihood = UnivariateLikelihood(data, "convolve", censor_z=censor_z or 0.0)
-    tags = likelihood.unresolved_tags([params["pi"], params["sig2_beta"], params["sig2_zero"]])
-    if not len(tags):
-        return []
-    abs_z = np.abs(data.z[tags])
-    return [f"{len(tags)} of the {int(np.sum(data.weights > 0))} tag SNPs (|z| {abs_z.min():.3g} "
-            f"to {abs_z.max():.3g}) have a log-density below {CONVOLVE_LOG_P_FLOOR:g} at the "
-            "estimates, beyond what the exact (convolve) likelihood resolves (its quadrature "
-            "is good to ~1e-16 absolute): their terms of the log-likelihood, and with them the "
-            f"fit, can be off by several units; right-censor them with {censor_option} below "
-            f"{abs_z.min():.3g} (MiXeR's runs use 5.45) and fit again"]
 
 
 def fit1_summary(fit) -> str:

@@ -5,8 +5,9 @@ also written to the test JSON) and a drawing function (PNG/PDF via matplotlib).
 Q-Q convention (MiXeR's): for a grid of observed -log10 p values ``hv_logp`` (y axis, up to
 :data:`MAX_QQ_LOGP`), x is -log10 of the weighted share of tags at least that significant,
 for the data (``data_logpvec``) and under the fitted model (``model_logpvec``: exact tail
-probabilities of the convolve likelihood by default, or the fast moments approximation);
-the band is the 95% binomial interval of the observed share around the model with the
+probabilities of the convolve likelihood by default, or the fast moments approximation;
+NaN, not drawn, where the convolve share is below
+:data:`~bayesmix.models.mixer.CONVOLVE_SHARE_FLOOR`, beyond its resolution); the band is the 95% binomial interval of the observed share around the model with the
 effective number of tags sum(w).
 """
 
