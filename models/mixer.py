@@ -167,7 +167,7 @@ def fast_components(data: MixerData, params, n=None):
 #: model shares below this are NaN under method "convolve" of :func:`model_tail_probability`:
 #: each tag's tail probability is an integral of O(1) terms that cancel down to it, so the
 #: share carries ~1e-16 absolute rounding (against enumeration: 4e-5 relative at a share of
-#: 1e-12, 0.6 at 1e-16, and 1e-17 came out as 6e-17)
+#: 1.2e-12, 0.6 at 1.3e-16, and 1.3e-18 came out as 5.7e-17)
 CONVOLVE_SHARE_FLOOR = 1e-12
 
 

@@ -275,7 +275,8 @@ def test_complex_expm1_log1p_and_snp_factor_against_references():
     (log f, (e^w - 1) / f, pi e^w / f with f = 1 - pi + pi e^w) on both of its branches and
     stays finite where e^w overflows."""
     rng = np.random.default_rng(28)
-    small = (rng.uniform(-1, 1, 200) + 1j * rng.uniform(-1, 1, 200)) * 10.0 ** rng.uniform(-12, -0.7, 200)
+    small = ((rng.uniform(-1, 1, 200) + 1j * rng.uniform(-1, 1, 200))
+             * 10.0 ** rng.uniform(-12, -0.7, 200))
     for w in small:
         for got, want in ((K._cexpm1(w), _series(w, lambda k: 1 / math.factorial(k))),
                           (K._clog1p(w), _series(w, lambda k: (-1) ** (k + 1) / k))):

@@ -7,8 +7,9 @@ Q-Q convention (MiXeR's): for a grid of observed -log10 p values ``hv_logp`` (y 
 for the data (``data_logpvec``) and under the fitted model (``model_logpvec``: exact tail
 probabilities of the convolve likelihood by default, or the fast moments approximation;
 NaN, not drawn, where the convolve share is below
-:data:`~bayesmix.models.mixer.CONVOLVE_SHARE_FLOOR`, beyond its resolution); the band is the 95% binomial interval of the observed share around the model with the
-effective number of tags sum(w).
+:data:`~bayesmix.models.mixer.CONVOLVE_SHARE_FLOOR`, beyond its resolution); the band is the
+95% binomial interval of the observed share around the model with the effective number of
+tags sum(w).
 """
 
 from __future__ import annotations
