@@ -236,9 +236,10 @@ def test_large_components_are_cut_for_the_noise_but_not_for_r_b():
 
 
 def test_weak_ld_signal_has_the_covariance_of_the_weak_pairs():
-    """Per SNP j the weak-LD signal of two traits has covariance weak_j C, C = mean_i b_i b_i'
-    / H_i: checked against the empirical covariance over many draws, and an LDMatrix with
-    weak sums adds it to R b (without them R b is unchanged)."""
+    """Without fourth-moment sums, per SNP j the weak-LD signal of two traits is Gaussian of
+    covariance weak_j C, C = mean_i b_i b_i' / H_i: checked against the empirical covariance
+    over many draws, and an LDMatrix with weak sums adds it to R b (without them R b is
+    unchanged)."""
     from bayesmix.ld.store import LDMatrix
 
     rng = np.random.default_rng(3)
@@ -262,3 +263,100 @@ def test_weak_ld_signal_has_the_covariance_of_the_weak_pairs():
     assert np.array_equal(LDSampler(plain).draw(b_std, np.random.default_rng(1)).rb, b_std)
     extra = LDSampler(with_weak).draw(b_std, np.random.default_rng(1)).rb - b_std
     assert np.all(extra[weak > 0] != 0) and extra.shape == b_std.shape
+
+
+def test_weak_ld_signal_is_the_convolve_likelihoods_pseudo_snps(monkeypatch):
+    """With fourth-moment sums the weak-LD signal of SNP j is sqrt(x_j) times the sum of K
+    per-allele effects drawn uniformly from the M SNPs', each with a random sign (K =
+    floor(nu_j) or that plus one, with mean nu_j; nu_j = weak_j^2 / weak4_j, x_j = weak4_j /
+    weak_j). Against the exact values over many draws: the characteristic function
+    E cos(t s) = E_K [mean_i cos(t sqrt(x_j) beta_i)]^K (for a sparse trait mostly the
+    chance of no causal term), E s^2 = weak_j C, E s^4 = x_j^2 E[K m4 + 3 K (K - 1) m2^2]
+    (m2, m4 the effects' moments); both traits take the same SNP's effects (cross moment
+    weak_j C_12). A SNP expecting more nonzero terms than PSEUDO_SNP_GAUSSIAN_ABOVE is
+    Gaussian. Half the draws are made a few terms at a time (the chunks of a genome-wide
+    draw)."""
+    from bayesmix.simulate import from_ld
+
+    rng = np.random.default_rng(11)
+    m = 400
+    het = rng.uniform(0.1, 0.5, m)
+    beta = np.zeros((m, 2))
+    causal = rng.choice(m, 6, replace=False)      # a sparse trait: f = 6 / 400
+    beta[causal] = rng.multivariate_normal([0, 0], [[0.04, 0.02], [0.02, 0.03]], 6)
+    b_std = beta * np.sqrt(het)[:, None]
+    weak, weak4 = np.zeros(m), np.zeros(m)        # SNPs 4.. have no weak LD
+    weak[:4] = [0.8, 0.3, 2.5, 1e6]
+    weak4[:4] = [0.004, 0.01, 0.0125, 1e-2]       # nu = 160, 9, 500 and 1e14
+    n_draws = 40_000
+    draws = []
+    for i in range(n_draws):
+        monkeypatch.setattr(from_ld, "PSEUDO_SNP_TERMS_PER_CHUNK", 3 if i % 2 else 1 << 22)
+        draws.append(weak_ld_signal(weak, het, b_std, rng, weak4)[:4])
+    draws = np.stack(draws)
+    f = len(causal) / m
+    c = beta.T @ beta / m
+
+    def within(draws_of, expected, n_se=5):   # the mean within n_se standard errors
+        se = np.std(draws_of) / np.sqrt(len(draws_of))
+        assert abs(np.mean(draws_of) - expected) < n_se * se, (np.mean(draws_of), expected)
+
+    for j in range(3):
+        nu, x = weak[j] ** 2 / weak4[j], weak4[j] / weak[j]
+        k = np.array([np.floor(nu), np.floor(nu) + 1])
+        p = np.array([1 - (nu - k[0]), nu - k[0]])
+        for a in (0.5, 2.0, 8.0):   # characteristic function of trait 1 at a / its SD
+            t = a / np.sqrt(weak[j] * c[0, 0])
+            term = np.mean(np.cos(t * np.sqrt(x) * beta[:, 0]))
+            within(np.cos(t * draws[:, j, 0]), np.sum(p * term ** k))
+        within(draws[:, j, 0] * draws[:, j, 1], weak[j] * c[0, 1])
+        for t in range(2):
+            s_t = draws[:, j, t]
+            m2, m4 = np.mean(beta[:, t] ** 2), np.mean(beta[:, t] ** 4)
+            within(s_t ** 2, weak[j] * m2)
+            within(s_t ** 4, x ** 2 * np.sum(p * (k * m4 + 3 * k * (k - 1) * m2 ** 2)))
+    # the last SNP expects ~1.5e12 nonzero terms: drawn as Gaussian of covariance weak_j C
+    assert weak[3] ** 2 / weak4[3] * f > from_ld.PSEUDO_SNP_GAUSSIAN_ABOVE
+    big = draws[:, 3]
+    assert np.mean(big[:, 0] == 0) == 0
+    np.testing.assert_allclose(np.cov(big.T), weak[3] * c, rtol=0.05,
+                               atol=0.05 * weak[3] * np.sqrt(c[0, 0] * c[1, 1]))
+    assert abs(stats.kurtosis(big[:, 0])) < 0.1
+
+
+def test_a_sparse_trait_drawn_from_ld_is_fitted_in_sample(tmp_path, bfile22):
+    """End to end, a sparse trait at a large N: ``bayesmix simulate --prior mixer --ld`` on
+    MiXeR-style LD (r^2 >= 0.05 within 10 Mb, with weak-LD sums), fitted by fit1 (convolve)
+    as in-sample LD, recovers the truth: the causal count (20), sig2_zero 1 and the realised
+    h2 on MiXeR's scale, sum_i H_i * mean_i beta_i^2 (per-allele effects beta). The weak-LD
+    signal then dominates a null tag's variance (N pi sig2_beta weak_j ~ 40 here); drawn as
+    Gaussian, as the convolve likelihood does not model it, the fit had 160 causal SNPs and
+    sig2_zero 2.4."""
+    import json
+
+    from bayesmix.cli import main as bayesmix_main
+    from bayesmix.cli import mixer as mixer_cli
+    from bayesmix.ld.store import LDMatrix
+
+    ref = tmp_path / "ref_chr22.ld"
+    assert mixer_cli.main(["ld", "--bfile", str(bfile22), "--ld-window-kb", "10000",
+                           "--out", str(ref)]) == 0
+    assert bayesmix_main.main(["simulate", "--bfile", str(bfile22), "--prior", "mixer",
+                               "--h2", "0.3", "--n-causal", "20", "--n-gwas", "1000000",
+                               "--ld", str(ref), "--seed", "22",
+                               "--out", str(tmp_path / "t")]) == 0
+    snps = pd.read_csv(f"{bfile22}.bim", sep=r"\s+", header=None)[1]
+    (tmp_path / "tags.snps").write_text("\n".join(snps.iloc[::2]) + "\n")
+    assert mixer_cli.main(["fit1", "--trait1-file", str(tmp_path / "t.sumstats.gz"),
+                           "--ld-file", str(tmp_path / "ref_chr@.ld"), "--chr2use", "22",
+                           "--extract", str(tmp_path / "tags.snps"), "--ld-in-sample",
+                           "--n-draws", "50", "--out", str(tmp_path / "fit")]) == 0
+    fit = json.loads((tmp_path / "fit.json").read_text())
+    truth = json.loads((tmp_path / "t.truth.json").read_text())
+    freq = LDMatrix.load(ref).snps["freq"].to_numpy()
+    het = 2 * freq * (1 - freq)
+    per_allele_sq = np.array(truth["causal"]["b_std"]) ** 2 / het[truth["causal"]["index"]]
+    realised_h2 = per_allele_sq.sum() / len(het) * het.sum()
+    assert fit["ci"]["nc"]["point"] == pytest.approx(truth["n_causal"], rel=0.3)
+    assert fit["params"]["sig2_zero"] == pytest.approx(1.0, abs=0.15)
+    assert fit["ci"]["h2"]["point"] == pytest.approx(realised_h2, rel=0.25)
