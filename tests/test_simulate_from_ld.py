@@ -118,12 +118,18 @@ def test_two_traits_cross_moment(geno, ld, sampler):
 
 
 def test_indefinite_matrix_is_clipped():
+    """The noise of an indefinite R has the covariance of R with its negative eigenvalues
+    clipped, rescaled to R's unit diagonal: every SNP's noise variance stays 1."""
     r = np.array([[1.0, 0.9, 0.9], [0.9, 1.0, -0.9], [0.9, -0.9, 1.0]])
     w, v = np.linalg.eigh(r)
     assert w.min() < -0.5
-    psd = (v * np.clip(w, 0, None)) @ v.T
+    clipped = (v * np.clip(w, 0, None)) @ v.T
+    assert np.all(np.diag(clipped) > 1.1)
+    psd = clipped / np.sqrt(np.outer(np.diag(clipped), np.diag(clipped)))
     sampler = LDSampler(r)
     assert np.isclose(sampler.clipped, w[w < 0].sum())
+    (_, root), = sampler.blocks
+    np.testing.assert_allclose(root @ root.T, psd, atol=1e-12)
     rng = np.random.default_rng(7)
     e = np.array([sampler.noise(rng) for _ in range(20000)])
     np.testing.assert_allclose(e.T @ e / len(e), psd, atol=5 * np.sqrt(2 * 2.5**2 / len(e)))

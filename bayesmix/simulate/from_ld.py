@@ -89,12 +89,24 @@ def ld_blocks(ld, max_block: int | None = None) -> list[np.ndarray]:
 
 
 def psd_root(block: np.ndarray) -> tuple[np.ndarray, float]:
-    """Root L of one LD block with L L' = R_c after clipping: R_c = V diag(lambda) V',
-    L = V diag(sqrt(max(lambda, 0))). Returns L and the sum of the clipped eigenvalues (<= 0)."""
+    """Root L of one LD block after clipping its negative eigenvalues, rescaled by row to keep
+    the block's diagonal: R_c = V diag(lambda) V', L0 = V diag(sqrt(max(lambda, 0))), L = S L0
+    with S = diag(sqrt(R_jj / (L0 L0')_jj)), so L L' is positive semi-definite with the
+    diagonal of R_c. Returns L and the sum of the clipped eigenvalues (<= 0).
+
+    Clipping alone adds sum_k |lambda_k| V_jk^2 to SNP j's noise variance, more where the LD
+    is dense: on the shipped chr22's MiXeR LD (r^2 >= 0.05 within 10 Mb) 1.05 for the quarter
+    of SNPs with the lowest LD scores and 1.12 for the highest, a slope along the LD score
+    that a fit reads as heritability. A PSD matrix is unchanged (S = I)."""
     with single_threaded_blas():
         eigenvalues, vectors = np.linalg.eigh(block)
     clipped = float(eigenvalues[eigenvalues < 0].sum())
-    return vectors * np.sqrt(np.clip(eigenvalues, 0.0, None)), clipped
+    root = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
+    if clipped < 0:
+        kept = np.einsum("ij,ij->i", root, root)
+        target = np.diagonal(block)
+        root *= np.sqrt(np.divide(target, kept, out=np.ones_like(kept), where=kept > 0))[:, None]
+    return root, clipped
 
 
 @dataclass
