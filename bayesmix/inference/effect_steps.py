@@ -37,7 +37,8 @@ import pytensor.tensor as pt
 from bayesmix.distributions.effects import annotation_structure
 from bayesmix.distributions.graph import constant_value, small_graph_mode
 from bayesmix.errors import InputError
-from bayesmix.inference.step_base import Adaptive, AlphabetStep, MarkovBlanketMetropolis
+from bayesmix.inference.step_base import (Adaptive, AlphabetStep, MarkovBlanketMetropolis,
+                                          logp_terms)
 from bayesmix.kernels.gibbs import annotation_component_sums
 
 
@@ -202,7 +203,7 @@ class SnpwiseMetropolis(Adaptive, AlphabetStep):
     @staticmethod
     def _elementwise_logp(alphabet, rv):
         model = alphabet.model
-        terms = model.logp(vars=[rv, *children(model, rv)], sum=False)
+        terms = [logp_terms(model)[r] for r in (rv, *children(model, rv))]
         total = sum(pt.broadcast_to(t, (alphabet.n_snps,)) for t in terms)
         fn = model.compile_fn(total, inputs=model.value_vars, on_unused_input="ignore",
                               point_fn=False, mode=small_graph_mode())

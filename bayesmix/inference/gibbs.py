@@ -49,7 +49,8 @@ from bayesmix.distributions.variance import (draw_scaled_inv_chi2, scaled_inv_ch
 from bayesmix.inference.conjugacy import (ValueSpace, beta_or_dirichlet, constant_params,
                                           direct_children, is_scale_of, weights_role)
 from bayesmix.inference.effect_steps import choose_step
-from bayesmix.inference.step_base import Adaptive, AlphabetStep, BurnInPlugIn, PlugInState
+from bayesmix.inference.step_base import (Adaptive, AlphabetStep, BurnInPlugIn, PlugInState,
+                                          blanket_logp)
 from bayesmix.kernels.gibbs import (component_counts, slab_sum_of_squares,
                                      sweep_nested_windows, sweep_normal_mixture)
 from bayesmix.models.alphabet import SLAB_SCALE
@@ -403,7 +404,7 @@ class ShapeScaleMetropolis(Adaptive, AlphabetStep):
         others = [r for r in self.model.basic_RVs if r is not shape_rv and r is not scale_rv]
         children = [r for r in others
                     if {shape_rv, scale_rv} & set(ancestors(r.owner.inputs, blockers=others))]
-        logp = self.model.logp(vars=[shape_rv, scale_rv, *children], sum=True)
+        logp = blanket_logp(self.model, [shape_rv, scale_rv, *children])
         self._logp = self.model.compile_fn(logp, inputs=self.model.value_vars,
                                            on_unused_input="ignore", point_fn=False,
                                            mode=small_graph_mode())
