@@ -254,13 +254,14 @@ def prepare_summary_data(sumstats: pd.DataFrame, ld: LDMatrix, *, impute_n: bool
 def gwas_p_values(sumstats):
     """The P column, the normal p-value of Z where it is missing (as ``--rsq`` ranks SNPs; a
     missing P was kept by any ``--p-value``); NaN where Z is missing too (the QC drops
-    those SNPs)."""
-    from scipy.stats import norm
+    those SNPs). The normal tail is ``scipy.special.ndtr(-|z|)``, the very function
+    ``scipy.stats.norm.sf`` calls, without importing scipy.stats (0.6 s of a command)."""
+    from scipy.special import ndtr
 
     z = sumstats["Z"].to_numpy(np.float64) if "Z" in sumstats else np.full(len(sumstats), np.nan)
     p = (sumstats["P"].to_numpy(np.float64) if "P" in sumstats
          else np.full(len(sumstats), np.nan))
-    return np.where(np.isfinite(p), p, 2.0 * norm.sf(np.abs(z)))
+    return np.where(np.isfinite(p), p, 2.0 * ndtr(-np.abs(z)))
 
 
 def _filter_high_ld(aligned: pd.DataFrame, ld: LDMatrix, rsq: float,
