@@ -384,7 +384,7 @@ def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
     from bayesmix import interrupt
     from bayesmix.cli.common import stopped
     from bayesmix.inference.chain import remove_checkpoints
-    from bayesmix.report.gctb import format_par_res, write_outputs
+    from bayesmix.report.gctb import format_par_res, par_res_table, write_outputs
 
     resume = f"rerun the same command with --resume to finish ({result.progress_summary()})"
     if result.n_draws == 0:
@@ -392,11 +392,12 @@ def _finish_mcmc(result, args, run_log, started, *, unscaled: bool) -> int:
                                 f"{args.out}.ckpt.chainK is kept: {resume}")
     run_log.say()
     run_log.say("Posterior statistics from MCMC samples:")
-    run_log.say(format_par_res(result))
+    table = par_res_table(result)  # the screen's and the .parRes file's
+    run_log.say(format_par_res(result, table=table))
     run_log.say()
     with interrupt.deferred():
         paths = write_outputs(result, args.out, mcmc_bin=not args.no_mcmc_bin,
-                              netcdf=not args.no_netcdf, unscaled=unscaled)
+                              netcdf=not args.no_netcdf, unscaled=unscaled, par_res=table)
         if not result.interrupted:
             remove_checkpoints(result.settings, range(len(result.chains)))
     for path in paths + [f"{args.out}.log"]:

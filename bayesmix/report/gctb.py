@@ -51,10 +51,12 @@ def par_res_table(result) -> pd.DataFrame:
     return result.diagnostics()[columns]
 
 
-def format_par_res(result) -> str:
+def format_par_res(result, *, table: pd.DataFrame | None = None) -> str:
     """The ``.parRes`` text (also for the screen, after "Posterior statistics from MCMC
-    samples:"): GCTB's ``Mean SD`` table plus bayesmix's ESS / R-hat columns."""
-    return _format_par_table(par_res_table(result))
+    samples:"): GCTB's ``Mean SD`` table plus bayesmix's ESS / R-hat columns. ``table``:
+    ``result``'s :func:`par_res_table` when the caller has it already (it computes the ESS
+    of every monitored quantity)."""
+    return _format_par_table(par_res_table(result) if table is None else table)
 
 
 def _format_par_table(table: pd.DataFrame) -> str:
@@ -68,9 +70,10 @@ def _format_par_table(table: pd.DataFrame) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def write_par_res(result, path) -> pd.DataFrame:
-    """Write ``.parRes`` (:func:`format_par_res`); returns :func:`par_res_table`."""
-    table = par_res_table(result)
+def write_par_res(result, path, *, table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Write ``.parRes`` (:func:`format_par_res`, ``table`` as there); returns
+    :func:`par_res_table`."""
+    table = par_res_table(result) if table is None else table
     with atomic_open(path) as fh:
         fh.write(_format_par_table(table))
     return table
@@ -207,16 +210,18 @@ def _number(value, spec: str) -> str:
 
 
 def write_outputs(result, prefix, *, mcmc_bin: bool = True, netcdf: bool = True,
-                  unscaled: bool = False) -> list[str]:
+                  unscaled: bool = False, par_res: pd.DataFrame | None = None) -> list[str]:
     """Write every GCTB-format output (and the ArviZ netCDF ``PREFIX.nc``); returns the paths.
 
     ``unscaled``: the model used unscaled genotypes (``--unscale-genotype``; implied for
     BayesS/NS), which sets the scale of ``.mcmcsamples.SnpEffects``. ``.covRes`` is written
     only when there are fixed effects; chains after the first get their own sample files.
+    ``par_res``: ``result``'s :func:`par_res_table` when the caller has it already (e.g.
+    shown on the screen), so that it is not computed again.
     """
     prefix = str(prefix)
     paths = [f"{prefix}.parRes", f"{prefix}.snpRes"]
-    write_par_res(result, paths[0])
+    write_par_res(result, paths[0], table=par_res)
     write_snp_res(result, paths[1])
     if result.design_columns:
         paths.append(f"{prefix}.covRes")
