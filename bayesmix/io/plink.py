@@ -145,6 +145,34 @@ def snp_id_set(ids) -> set[str]:
     return {str(i) for i in ids}
 
 
+def _plink_prefix(prefix) -> Path:
+    """A PLINK prefix as given, or without the .bed/.bim/.fam suffix it was given with."""
+    prefix = Path(os.fspath(prefix))
+    return prefix.with_suffix("") if prefix.suffix in (".bed", ".bim", ".fam") else prefix
+
+
+def _sample_mask(fam: pd.DataFrame, keep, remove, path) -> tuple[np.ndarray, dict]:
+    """(which rows of ``fam`` --keep and --remove keep, the number each dropped); refuses
+    an empty selection (``path``: the .fam named in the error)."""
+    counts: dict[str, int] = {}
+    sample_mask = np.ones(len(fam), dtype=bool)
+    if keep is not None:
+        ids = keep if isinstance(keep, pd.DataFrame) else read_id_list(keep)
+        wanted = set(zip(ids["fid"].astype(str), ids["iid"].astype(str)))
+        m = np.array([(f, i) in wanted for f, i in zip(fam["fid"], fam["iid"])])
+        counts["samples not in --keep"] = int((sample_mask & ~m).sum())
+        sample_mask &= m
+    if remove is not None:
+        ids = remove if isinstance(remove, pd.DataFrame) else read_id_list(remove)
+        unwanted = set(zip(ids["fid"].astype(str), ids["iid"].astype(str)))
+        m = np.array([(f, i) in unwanted for f, i in zip(fam["fid"], fam["iid"])])
+        counts["samples in --remove"] = int((sample_mask & m).sum())
+        sample_mask &= ~m
+    if not sample_mask.any():
+        raise InputError("no samples left after --keep/--remove", path)
+    return sample_mask, counts
+
+
 @dataclass
 class Genotypes:
     """A PLINK 1 fileset with sample and SNP filters applied.
@@ -170,6 +198,21 @@ class Genotypes:
     @property
     def n_snps(self) -> int:
         return len(self.snps)
+
+    @staticmethod
+    def kept_samples(prefix, *, keep=None, remove=None) -> tuple[pd.DataFrame, dict]:
+        """The samples (fid, iid, in .fam order) that :meth:`open` keeps with ``keep`` and
+        ``remove``, and the number each of them dropped, from the ``.fam`` alone: no pass
+        over the genotypes (:meth:`open` computes every SNP's allele frequency, a read of the
+        whole ``.bed``), for callers that choose their samples before opening."""
+        path = Path(f"{_plink_prefix(prefix)}.fam")
+        if not path.exists():
+            raise InputError("file not found", path)
+        fam = read_fam(path)
+        mask, counts = _sample_mask(fam, keep, remove, path)
+        samples = fam.loc[mask, ["fid", "iid"]].reset_index(drop=True)
+        samples.attrs["path"] = str(path)
+        return samples, counts
 
     @classmethod
     def open(
@@ -214,9 +257,7 @@ class Genotypes:
         """
         from bed_reader import open_bed
 
-        prefix = Path(os.fspath(prefix))
-        if prefix.suffix in (".bed", ".bim", ".fam"):
-            prefix = prefix.with_suffix("")
+        prefix = _plink_prefix(prefix)
         paths = {ext: Path(f"{prefix}.{ext}") for ext in ("bed", "bim", "fam")}
         for path in paths.values():
             if not path.exists():
@@ -225,22 +266,7 @@ class Genotypes:
         fam = read_fam(paths["fam"])
         _check_bed_size(paths["bed"], len(fam), len(bim))
 
-        counts: dict[str, int] = {}
-        sample_mask = np.ones(len(fam), dtype=bool)
-        if keep is not None:
-            ids = keep if isinstance(keep, pd.DataFrame) else read_id_list(keep)
-            wanted = set(zip(ids["fid"].astype(str), ids["iid"].astype(str)))
-            m = np.array([(f, i) in wanted for f, i in zip(fam["fid"], fam["iid"])])
-            counts["samples not in --keep"] = int((sample_mask & ~m).sum())
-            sample_mask &= m
-        if remove is not None:
-            ids = remove if isinstance(remove, pd.DataFrame) else read_id_list(remove)
-            unwanted = set(zip(ids["fid"].astype(str), ids["iid"].astype(str)))
-            m = np.array([(f, i) in unwanted for f, i in zip(fam["fid"], fam["iid"])])
-            counts["samples in --remove"] = int((sample_mask & m).sum())
-            sample_mask &= ~m
-        if not sample_mask.any():
-            raise InputError("no samples left after --keep/--remove", paths["fam"])
+        sample_mask, counts = _sample_mask(fam, keep, remove, paths["fam"])
 
         snp_mask = np.ones(len(bim), dtype=bool)
         if chrom is not None or exclude_mhc is not None or exclude_regions is not None:

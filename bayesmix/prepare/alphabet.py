@@ -98,10 +98,12 @@ def load_alphabet_data(bfile, pheno, *, mpheno: int = 1, qcovar=None, dcovar=Non
     from bayesmix.prepare.alphabet_data import AlphabetData
 
     filters = filters or SampleSnpFilters()
-    samples = Genotypes.open(bfile, keep=filters.keep, remove=filters.remove,
-                             **filters.snp_options())
-    counts = [(reason, n) for reason, n in samples.filter_counts.items() if "sample" in reason]
-    aligned = align_samples(samples.samples, read_phen(pheno, mpheno),
+    # the samples first (from the .fam alone), then one pass over the genotypes of the
+    # analysed ones for the allele frequencies
+    samples, sample_counts = Genotypes.kept_samples(bfile, keep=filters.keep,
+                                                    remove=filters.remove)
+    counts = list(sample_counts.items())
+    aligned = align_samples(samples, read_phen(pheno, mpheno),
                             read_qcovar(qcovar) if qcovar else None,
                             read_covar(dcovar) if dcovar else None)
     counts += list(aligned.counts.items())
