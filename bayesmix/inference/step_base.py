@@ -248,7 +248,8 @@ class MarkovBlanketMetropolis(Adaptive, AlphabetStep):
         children = [r for r in others  # direct children only: stop at other random variables
                     if rv in set(ancestors(r.owner.inputs, blockers=others))]
         self.blanket = [rv.name] + [c.name for c in children]
-        self._logp = self.model.compile_fn(blanket_logp(self.model, [rv, *children]), inputs=self.model.value_vars,
+        self._logp = self.model.compile_fn(blanket_logp(self.model, [rv, *children]),
+                                           inputs=self.model.value_vars,
                                            on_unused_input="ignore", point_fn=False,
                                            mode=small_graph_mode())
         self._logp.trust_input = True  # points hold arrays of the value variables' dtypes
