@@ -374,3 +374,22 @@ def test_inflation_refit_recovers_a_simulated_sig2_zero():
         assert like.logp((*free, math.log(params["sig2_zero"] * factor))) < best
     again, _ = refit_inflation(data, params)
     assert again["sig2_zero"] == pytest.approx(params["sig2_zero"], rel=1e-4)
+
+
+def test_sig2_zero_stops_at_its_lower_bound_and_is_flagged():
+    """z whose variance is all LD-proportional signal (z_j ~ N(0, 50 l_j / mean l), no
+    intercept): the likelihood rises as sig2_zero falls, and the fits stop at
+    SIG2_ZERO_LOWER instead of running log sig2_zero down (to 1e-6 here before, and to
+    exp(-745) = 0.0 on a replicate of sparse statistics, which fit2 refused to read); fit1's
+    warning names the boundary."""
+    from bayesmix.cli.mixer_runs import fit1_warnings
+    from bayesmix.inference.mle import SIG2_ZERO_LOWER
+
+    rng = np.random.default_rng(4)
+    data, _ = MixerData.synthetic(2000, block_size=100, n=2e4, rng=rng)
+    l2, _ = data.ld_moments
+    data = data.with_z(np.sqrt(50.0 * l2 / l2.mean()) * rng.standard_normal(data.n_tags))
+    fit = fit_univariate(data, sequence=("infinitesimal", "fast"), n_draws=20)
+    for step in fit.steps:
+        assert step.params["sig2_zero"] == pytest.approx(SIG2_ZERO_LOWER, rel=1e-9)
+    assert any("lower boundary" in w for w in fit1_warnings(fit, ld_in_sample=False))

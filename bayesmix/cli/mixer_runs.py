@@ -241,8 +241,9 @@ def write_fit1(fit, out, options=None, extra: dict | None = None, *, trait_file=
     return tree
 
 
-#: sig2_zero below this is at the optimiser's lower boundary (its values are ~1 for a GWAS
-#: with the right N; 1e-7..1e-6 when the fit put all of the z variance in the signal)
+#: sig2_zero below this is at the optimisers' lower bound (its values are ~1 for a GWAS with
+#: the right N; :data:`bayesmix.inference.mle.SIG2_ZERO_LOWER`, 1e-4, when the fit put all of
+#: the z variance in the signal)
 SIG2_ZERO_FLOOR = 1e-3
 
 

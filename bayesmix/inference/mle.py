@@ -89,6 +89,15 @@ class ParameterSpace:
 #: MiXeR univariate free space: (logit pi, log sig2_beta, log sig2_zero)
 UNIVARIATE_SPACE = ParameterSpace(PARAM_NAMES, (LOGIT, LOG, LOG))
 
+#: lower bound of sig2_zero in the univariate fits' optimisers. Where the signal terms take
+#: all of the z variance (a Gaussian weak-LD term too large, N too large) the likelihood
+#: keeps rising as sig2_zero falls, and the optimisers in log sig2_zero ran it to exp(-745),
+#: written as 0.0, which fit2 and test1 refuse as parameters. Below the boundary warning's
+#: 1e-3 (``bayesmix.cli.mixer_runs.SIG2_ZERO_FLOOR``), so such a fit is still flagged.
+SIG2_ZERO_LOWER = 1e-4
+#: (low, high) of a free coordinate that is log sig2_zero
+LOG_SIG2_ZERO_BOUNDS = (math.log(SIG2_ZERO_LOWER), None)
+
 
 # ---------------------------------------------------------------------------------------------
 # optimisation
@@ -113,15 +122,21 @@ class OptimizeStep:
 
 
 def maximize(logp, u0, *, optimizer: str = "neldermead", logp_grad=None, max_evals: int = 400,
-             simplex_step: float = 0.3, tol: float = 1e-4):
+             simplex_step: float = 0.3, tol: float = 1e-4, bounds=None):
     """Maximise ``logp(u)`` over unconstrained u.
 
     ``optimizer``: "neldermead" (derivative-free; initial simplex ``u0 + simplex_step e_i``)
     or "lbfgs" (needs ``logp_grad(u) -> (logp, grad)``). Non-finite values count as -inf.
-    Returns ``(u_hat, logp_hat, n_evals, trace)``; trace = [[logp, *u], ...] per evaluation.
+    ``bounds``: optional (low, high) per coordinate (None: unbounded), ``u0`` clipped into
+    them. Returns ``(u_hat, logp_hat, n_evals, trace)``; trace = [[logp, *u], ...] per
+    evaluation.
     """
     trace = []
     u0 = np.asarray(u0, dtype=float)
+    if bounds is not None:
+        low = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+        high = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+        u0 = np.clip(u0, low, high)
 
     def neg(u):
         value = logp(u)
@@ -130,7 +145,7 @@ def maximize(logp, u0, *, optimizer: str = "neldermead", logp_grad=None, max_eva
 
     if optimizer == "neldermead":
         simplex = np.vstack([u0] + [u0 + simplex_step * np.eye(len(u0))[i] for i in range(len(u0))])
-        res = optimize.minimize(neg, u0, method="Nelder-Mead",
+        res = optimize.minimize(neg, u0, method="Nelder-Mead", bounds=bounds,
                                 options=dict(initial_simplex=simplex, maxfev=max_evals,
                                              xatol=tol, fatol=tol))
     elif optimizer == "lbfgs":
@@ -144,7 +159,7 @@ def maximize(logp, u0, *, optimizer: str = "neldermead", logp_grad=None, max_eva
                 return 1e300, np.zeros_like(u)
             return -value, -np.asarray(grad)
 
-        res = optimize.minimize(neg_and_grad, u0, jac=True, method="L-BFGS-B",
+        res = optimize.minimize(neg_and_grad, u0, jac=True, method="L-BFGS-B", bounds=bounds,
                                 options=dict(maxfun=max_evals, ftol=1e-12, gtol=tol))
     else:
         raise ValueError(f"optimizer must be 'neldermead' or 'lbfgs', not {optimizer!r}")
@@ -640,7 +655,8 @@ def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, 
         sig2_inf0, s00 = _infinitesimal_start(data)
         u, lp, n_ev, trace = maximize(lambda u: lg(u)[0], np.log([sig2_inf0, s00]),
                                       optimizer=opt or "lbfgs", logp_grad=lg,
-                                      max_evals=max_evals)
+                                      max_evals=max_evals,
+                                      bounds=[(None, None), LOG_SIG2_ZERO_BOUNDS])
         return lp, math.exp(u[0]), math.exp(u[1]), n_ev, trace, opt or "lbfgs"
 
     def stage(name, opt, theta, inf_fit):
@@ -695,6 +711,7 @@ def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, 
                 raise ValueError("the sampled full likelihood is not smooth in pi: use neldermead")
             like = likelihood(name)
             theta = np.clip(theta, [1e-7, 1e-12, 0.1], [1 - 1e-6, np.inf, np.inf])
+            free_bounds = [(None, None), (None, None), LOG_SIG2_ZERO_BOUNDS]  # either space
             if used == "neldermead":
                 def lp_mixer(v):
                     pi = math.exp(0.5 * (v[0] + v[1]))
@@ -705,13 +722,13 @@ def _fit_univariate(data, digest, stages: FitStages, sequence, optimizer, opts, 
                 v0 = np.array([math.log(theta[0] * theta[1]), math.log(theta[0] / theta[1]),
                                math.log(theta[2])])
                 v, lp, n_ev, trace = maximize(lp_mixer, v0, optimizer="neldermead",
-                                              max_evals=max_evals)
+                                              max_evals=max_evals, bounds=free_bounds)
                 theta = np.array([math.exp(0.5 * (v[0] + v[1])), math.exp(0.5 * (v[0] - v[1])),
                                   math.exp(v[2])])
             else:
                 u, lp, n_ev, trace = maximize(like.logp, UNIVARIATE_SPACE.free(theta),
                                               optimizer="lbfgs", logp_grad=like.logp_grad,
-                                              max_evals=max_evals)
+                                              max_evals=max_evals, bounds=free_bounds)
                 theta = UNIVARIATE_SPACE.natural(u)
             step = OptimizeStep(name, name, used, dict(zip(PARAM_NAMES, map(float, theta))),
                                 float(lp), n_ev, time.perf_counter() - t0, trace)
