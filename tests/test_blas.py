@@ -4,15 +4,18 @@ process, rebuilt after new imports."""
 import importlib
 import sys
 
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from bayesmix.kernels import blas
 
 
 def test_every_blas_runs_one_thread_inside_and_the_controller_is_reused_until_an_import():
-    with blas.single_threaded_blas():
-        inside = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
-        first = blas._controller
+    with threadpool_limits(2, user_api="blas"):   # the test processes run BLAS on 1 (conftest)
+        before = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        with blas.single_threaded_blas():
+            inside = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+            first = blas._controller
+    assert max(before) == 2
     assert inside and all(lib["num_threads"] == 1 for lib in inside)
     with blas.single_threaded_blas():
         assert blas._controller is first
