@@ -79,7 +79,8 @@ def harness(world, tmp_path_factory):
     Figures are observed by name only (:func:`observe`), so they are written as empty files
     instead of rendered (a third of the MiXeR runs' time), and not laid out (``tight_layout``
     measures every label's text: a tenth of it); test_mixer_cli.py and
-    test_mixer_bivariate_cli.py render them through the same commands."""
+    test_mixer_bivariate_cli.py render them through the same commands. ``--cluster local:N``
+    starts its workers in this process (:func:`_in_process_local_cluster`)."""
     root = tmp_path_factory.mktemp("option_runs")
     counter = {"n": 0}
     seen = {}
@@ -107,7 +108,21 @@ def harness(world, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("bayesmix.plots.mixer.save_figure", _unrendered_figure)
         patch.setattr("matplotlib.figure.Figure.tight_layout", lambda fig, **kwargs: None)
+        patch.setattr("distributed.LocalCluster", _in_process_local_cluster)
         yield run
+
+
+def _in_process_local_cluster(*args, **kwargs):
+    """``distributed.LocalCluster`` with its workers as threads of this process.
+
+    Starting, importing bayesmix in and stopping a worker process took 1.5-2 s per
+    ``--cluster local:1`` run (a fifth of the option runs' time). What the probe checks, that
+    the analysis goes through the client, is the same on in-process workers; real worker
+    processes are started by test_distributed.py, test_distributed_mcmc.py and
+    test_mixer_replicates.py."""
+    from distributed.deploy.local import LocalCluster  # the class the patch stands in for
+
+    return LocalCluster(*args, **{**kwargs, "processes": False})
 
 
 def _unrendered_figure(fig, out_prefix) -> list[str]:

@@ -73,7 +73,9 @@ def test_fit2_test2_and_native(pair):
     p = doc["params"]
     assert p["pi12"] / (p["pi1"] + p["pi12"]) == pytest.approx(0.5, abs=0.2)
     assert doc["rg"] == pytest.approx(rg, abs=0.1)
-    assert p["rho0"] == pytest.approx(0.2, abs=0.06)
+    # rho0's spread over the fixture's random stream: 0.20 / 0.26 / 0.13 / 0.18 on four rng
+    # seeds (SD ~0.05), so 3 SD; the test failed at 0.096 when the stream was only shifted
+    assert p["rho0"] == pytest.approx(0.2, abs=0.15)
     venn = doc["venn"]["total"]
     assert venn["n12"]["count"] == pytest.approx(p["pi12"] * doc["n_ref"])
     # MiXeR's nc12@p9 = NCKoef pi12 num_snp, NCKoef = 0.319 (bivar_mixer/utils.py)
