@@ -280,8 +280,13 @@ def test_weak_ld_signal_is_the_convolve_likelihoods_pseudo_snps(monkeypatch):
     chance of no causal term), E s^2 = weak_j C, E s^4 = x_j^2 E[K m4 + 3 K (K - 1) m2^2]
     (m2, m4 the effects' moments); both traits take the same SNP's effects (cross moment
     weak_j C_12). A SNP expecting more nonzero terms than PSEUDO_SNP_GAUSSIAN_ABOVE is
-    Gaussian. Half the draws are made a few terms at a time (the chunks of a genome-wide
-    draw)."""
+    Gaussian. Half the draws are made 64 terms at a time (the chunks of a genome-wide
+    draw).
+
+    The draws of one call are independent given the effects, so one call makes them all:
+    the 400 SNPs' effects tiled 400 times (the effect drawn for a partner has the same
+    distribution, uniform over the 400) and the four weak-LD settings given to a quarter of
+    the rows each."""
     from bayesmix.simulate import from_ld
 
     rng = np.random.default_rng(11)
@@ -291,15 +296,17 @@ def test_weak_ld_signal_is_the_convolve_likelihoods_pseudo_snps(monkeypatch):
     causal = rng.choice(m, 6, replace=False)      # a sparse trait: f = 6 / 400
     beta[causal] = rng.multivariate_normal([0, 0], [[0.04, 0.02], [0.02, 0.03]], 6)
     b_std = beta * np.sqrt(het)[:, None]
-    weak, weak4 = np.zeros(m), np.zeros(m)        # SNPs 4.. have no weak LD
-    weak[:4] = [0.8, 0.3, 2.5, 1e6]
-    weak4[:4] = [0.004, 0.01, 0.0125, 1e-2]       # nu = 160, 9, 500 and 1e14
-    n_draws = 40_000
+    weak = np.array([0.8, 0.3, 2.5, 1e6])
+    weak4 = np.array([0.004, 0.01, 0.0125, 1e-2])  # nu = 160, 9, 500 and 1e14
+    n_draws, tiles = 40_000, 400
+    setting = np.arange(m * tiles) % 4              # row -> its weak-LD setting
     draws = []
-    for i in range(n_draws):
-        monkeypatch.setattr(from_ld, "PSEUDO_SNP_TERMS_PER_CHUNK", 3 if i % 2 else 1 << 22)
-        draws.append(weak_ld_signal(weak, het, b_std, rng, weak4)[:4])
-    draws = np.stack(draws)
+    for terms_per_chunk in (64, 1 << 22):
+        monkeypatch.setattr(from_ld, "PSEUDO_SNP_TERMS_PER_CHUNK", terms_per_chunk)
+        drawn = weak_ld_signal(weak[setting], np.tile(het, tiles), np.tile(b_std, (tiles, 1)),
+                               rng, weak4[setting])
+        draws.append(np.stack([drawn[setting == j][:n_draws // 2] for j in range(4)], axis=1))
+    draws = np.concatenate(draws)
     f = len(causal) / m
     c = beta.T @ beta / m
 
