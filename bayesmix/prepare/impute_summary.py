@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.linalg
-from scipy import stats as sps
+from scipy.special import ndtr
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
@@ -299,7 +299,7 @@ def _fill_imputed(untyped, z_u, block, typed, ref_freq, z, gwas_freq, out, statu
     z[idx] = z_ok
     out["BETA"][idx], out["SE"][idx] = z_ok * se, se
     out["N"][idx] = n_med
-    out["P"][idx] = 2.0 * sps.norm.sf(np.abs(z_ok))
+    out["P"][idx] = 2.0 * ndtr(-np.abs(z_ok))
 
 
 def write_imputed_ma(table: pd.DataFrame, path) -> int:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
+from scipy.special import ndtr
 from scipy.sparse.csgraph import connected_components
 
 from bayesmix.errors import InputError
@@ -369,7 +369,7 @@ def sumstats_table(z, n, snps: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({
         "SNP": snps["snp"].to_numpy(), "CHR": snps["chr"].to_numpy(), "BP": snps["bp"].to_numpy(),
         "A1": snps["a1"].to_numpy(), "A2": snps["a2"].to_numpy(), "FREQ": freq,
-        "BETA": z * se, "SE": se, "Z": z, "P": 2.0 * stats.norm.sf(np.abs(z)), "N": n,
+        "BETA": z * se, "SE": se, "Z": z, "P": 2.0 * ndtr(-np.abs(z)), "N": n,
         "INFO": np.full(len(z), np.nan),
     })
     return table[CANONICAL_COLUMNS]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtr
 
 from bayesmix.errors import InputError
 from bayesmix.io.sumstats import CANONICAL_COLUMNS
@@ -131,7 +131,7 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
             "SNP": snps["snp"].to_numpy(), "CHR": snps["chr"].to_numpy(),
             "BP": snps["bp"].to_numpy(), "A1": snps["a1"].to_numpy(),
             "A2": snps["a2"].to_numpy(), "FREQ": freq, "BETA": beta[:, trait],
-            "SE": se[:, trait], "Z": z, "P": 2.0 * stats.t.sf(np.abs(z), df), "N": n_obs,
+            "SE": se[:, trait], "Z": z, "P": 2.0 * stdtr(df, -np.abs(z)), "N": n_obs,
             "INFO": np.full(m, np.nan),
         })
         out.append(table[CANONICAL_COLUMNS])

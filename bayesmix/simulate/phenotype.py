@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from bayesmix.errors import InputError
 from bayesmix.io.files import atomic_open
@@ -115,7 +115,7 @@ def simulate_phenotypes(genotypes, effects: Effects, h2, *, rng: np.random.Gener
     if prevalence is None:
         y = liability.copy()
     else:
-        threshold = stats.norm.isf(prevalence)
+        threshold = -ndtri(prevalence)   # scipy.stats.norm.isf, without importing it
         y = (liability > threshold).astype(np.float64)
     return Phenotypes(genotypes.samples.copy(), y, g, liability, h2, prevalence,
                       float(residual_corr) if n_traits > 1 else 0.0, effects)
