@@ -45,7 +45,7 @@ def iter_simulated_blocks(n: int, m: int, *, rng: np.random.Generator, freqs=Non
     freqs = np.asarray(freqs, dtype=np.float64)
     if freqs.shape != (m,) or ((freqs < 0) | (freqs > 1)).any():
         raise InputError(f"freqs must be {m} A1 frequencies in [0, 1]")
-    thresholds = ndtri(freqs)   # scipy.stats.norm.ppf, without importing it
+    thresholds = ndtri(freqs)   # scipy.stats.norm.ppf
     innovation = np.sqrt(1.0 - rho**2)
     for start in range(0, m, block_size):
         stop = min(start + block_size, m)
