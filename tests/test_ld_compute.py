@@ -54,6 +54,38 @@ def test_missing_calls_mean_imputed_and_pairwise(tmp_path, bfile22):
         assert got[i, j] == pytest.approx(np.corrcoef(raw[ok, i], raw[ok, j])[0, 1], abs=6e-8)
 
 
+def test_halves_weak_ld_with_missing_calls_imputes_each_half_at_its_own_mean(tmp_path, bfile22):
+    """With missing calls the halves' products are not the whole panel's split in two (each
+    half is imputed at its own mean): their weak-LD sums against np.corrcoef of each half's
+    counts imputed at the half's means, over the pairs the whole panel (imputed at its means)
+    leaves out."""
+    prefix = make_bfile_with_missing(bfile22, tmp_path / "miss", n_snps=90, per_snp=40)
+    genotypes = Genotypes.open(prefix)
+    raw = genotypes.read(standardize=False, impute=False).astype(np.float64)
+    assert np.isnan(raw).any()
+
+    def imputed_r(x):
+        x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.corrcoef(x.T)
+
+    n = len(raw)
+    r = imputed_r(raw)
+    freq = genotypes.snps["freq"].to_numpy()
+    het = 2 * freq * (1 - freq)
+    left_out = np.float32(r) .astype(np.float64) ** 2 < 0.05
+    np.fill_diagonal(left_out, False)
+    ld = build_ld(genotypes, "r2", r2min=0.05, window_kb=100_000, progress=False,
+                  block_size=16, max_memory_mb=0.05)
+    for h in range(2):
+        half = raw[h::2]
+        r_half = imputed_r(half)
+        n_half = np.where(np.isnan(r_half), n, len(half))
+        r_half = np.where(np.isnan(r_half), np.float32(r), r_half)
+        expect = (left_out * het[None, :] * (r_half**2 - (1 - r_half**2) / (n_half - 2))).sum(1)
+        np.testing.assert_allclose(ld.weak_ld_halves[:, h], expect, rtol=1e-9, atol=1e-12)
+
+
 def dense(ld):
     return ld.to_scipy().toarray().astype(np.float64)
 

@@ -12,6 +12,7 @@ from bayesmix.kernels.ld import (
     select_from_cross_products,
     select_block_entries,
     split_weak_sums,
+    split_weak_sums_from_products,
     symmetrize_upper,
     weighted_r_power_sums,
 )
@@ -62,6 +63,63 @@ def test_split_weak_sums_match_a_loop_over_the_pairs_the_whole_panel_leaves_out(
                          for k in range(cols) if lo[b] <= col0 + k < hi[b]
                          and col0 + k != diag[b] and float(np.float32(full[b, k])) ** 2 < min_r2)
             assert got[b, h] == pytest.approx(expect, abs=1e-12)
+
+
+def test_split_weak_sums_from_products_match_the_halves_r_of_the_genotypes():
+    """The fused kernel's sums, from cross-products of allele counts, against a loop over the
+    pairs with each r computed by np.corrcoef of the whole panel's and each half's counts
+    (the independent truth; a SNP monomorphic in one half takes the whole panel's term), and
+    against :func:`split_weak_sums` on the r blocks it replaces."""
+    rng = np.random.default_rng(11)
+    n, rows, cols, col0, min_r2 = 64, 9, 23, 6, 0.05
+    shared = rng.binomial(2, 0.3, (n, 1))            # some LD between rows and columns
+    a = np.where(rng.random((n, rows)) < 0.5, shared, rng.binomial(2, 0.3, (n, rows)))
+    b = np.where(rng.random((n, cols)) < 0.3, shared, rng.binomial(2, 0.4, (n, cols)))
+    b[1::2, 5] = 1                                   # monomorphic in the odd half only
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    halves = (np.arange(0, n, 2), np.arange(1, n, 2))
+    lo = rng.integers(0, 15, rows).astype(np.int64)
+    hi = lo + rng.integers(5, 30, rows)
+    diag = rng.integers(-1, 30, rows).astype(np.int64)
+    het = rng.uniform(0.05, 0.5, cols)
+
+    def moments(x):
+        return x.mean(axis=0, dtype=np.float64), x.var(axis=0, dtype=np.float64)
+
+    (mean_a, var_a), (mean_b, var_b) = moments(a), moments(b)
+    parts = [(moments(a[h]), moments(b[h])) for h in halves]
+    part_n = np.array([len(h) for h in halves], dtype=np.float64)
+    got = split_weak_sums_from_products(
+        a.T @ b, (mean_a, mean_b), (var_a, var_b), float(n),
+        np.stack([a[h].T @ b[h] for h in halves]),
+        (np.stack([p[0][0] for p in parts]), np.stack([p[1][0] for p in parts])),
+        (np.stack([p[0][1] for p in parts]), np.stack([p[1][1] for p in parts])),
+        part_n, lo, hi, col0, diag, min_r2, het, n)
+
+    def r(x, y):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.corrcoef(x.T.astype(np.float64), y.T.astype(np.float64))[:rows, rows:]
+
+    full, half_r = r(a, b), [r(a[h], b[h]) for h in halves]
+    assert np.isnan(half_r[1][:, 5]).all() and not np.isnan(half_r[0][:, 5]).any()
+    expect = np.zeros((rows, 2))
+    for i in range(rows):
+        for k in range(cols):
+            v = float(np.float32(full[i, k]))
+            if not lo[i] <= col0 + k < hi[i] or col0 + k == diag[i] or v * v >= min_r2:
+                continue
+            for h in range(2):
+                u, n_h = (half_r[h][i, k], part_n[h]) if np.isfinite(half_r[h][i, k]) else (v, n)
+                expect[i, h] += het[k] * (u * u - (1 - u * u) / (n_h - 2))
+    assert (expect != 0).any()
+    np.testing.assert_allclose(got, expect, rtol=1e-10, atol=1e-12)
+    blocks = split_weak_sums(
+        correlations_from_products(a.T @ b, mean_a, mean_b, var_a, var_b, float(n)),
+        np.stack([correlations_from_products(a[h].T @ b[h], *p[0][:1], *p[1][:1], p[0][1],
+                                             p[1][1], float(len(h)))
+                  for h, p in zip(halves, parts)]),
+        lo, hi, col0, diag, min_r2, het, part_n, n)
+    np.testing.assert_allclose(got, blocks, rtol=1e-13, atol=1e-15)
 
 
 def test_weak_ld_sums_are_unbiased_for_unlinked_snps():

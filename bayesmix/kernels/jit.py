@@ -7,7 +7,10 @@
 - fastmath without ``nnan``/``ninf``: plain ``fastmath=True`` lets LLVM assume no NaN/inf, so
   ``np.isfinite`` and ``x != x`` checks silently stop working (verified: under it
   ``np.isfinite(math.log(0.0))`` is True). We keep contraction, reassociation and approximate
-  functions.
+  functions. The option is always passed, also as False: a kernel that leaves it unset
+  inherits the fastmath flags of the jitted caller that first compiles it, and that version
+  is then cached for every caller (seen: a ``fastmath=False`` kernel then divided by a
+  reciprocal).
 
 numba's cache key ignores jit options, so never compile one Python function under two
 option sets: give each variant its own ``def``. Its index also checks only the file of the
@@ -43,8 +46,8 @@ def njit(func=None, *, parallel: bool = False, fastmath: bool | set = True, **op
         if not fastmath <= SAFE_FASTMATH:
             raise ValueError(f"fastmath flags {sorted(fastmath - SAFE_FASTMATH)} are unsafe")
         opts["fastmath"] = set(fastmath)
-    elif fastmath:
-        opts["fastmath"] = set(SAFE_FASTMATH)
+    else:  # always given: numba lets a kernel that leaves it unset inherit its caller's
+        opts["fastmath"] = set(SAFE_FASTMATH) if fastmath else False
     opts.update(options)
     if func is None:
         return lambda f: numba.njit(**opts)(f)

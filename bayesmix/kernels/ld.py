@@ -176,12 +176,62 @@ def split_weak_sums(full_r, part_r, row_lo, row_hi, col0, diag_col, min_r2, col_
             if col0 + k == diag_col[b] or v * v >= min_r2:
                 continue
             for h in range(n_parts):
-                u = np.float64(part_r[h, b, k])
-                if np.isfinite(u):
-                    out[b, h] += col_het[k] * unbiased_r2(u * u, part_n[h])
-                else:
-                    out[b, h] += col_het[k] * unbiased_r2(v * v, n_samples)
+                _add_split_weak(out, b, h, col_het[k], np.float64(part_r[h, b, k]), v,
+                                part_n[h], n_samples)
     return out
+
+
+@njit
+def split_weak_sums_from_products(products, mean, var, n, part_products, part_mean, part_var,
+                                  part_n, row_lo, row_hi, col0, diag_col, min_r2, col_het,
+                                  n_samples):
+    """:func:`split_weak_sums` with every r computed from cross-products inside the rows'
+    windows only (:func:`_r_from_product`, the r of :func:`correlations_from_products` bit
+    for bit), so that no r block of the whole panel or of its parts is held.
+
+    Parameters
+    ----------
+    products : (B, C) sums over the ``n`` samples of the panel of x_a x_b (allele counts,
+        mean-imputed); mean, var : the tuple (rows (B,), columns (C,)) of the counts' means and
+        1/n variances.
+    part_products : (P, B, C) the same sums over each part's samples; part_mean, part_var :
+        tuples (rows (P, B), columns (P, C)) of each part's moments; part_n : (P,) samples per
+        part (float64).
+    row_lo, row_hi, col0, diag_col, min_r2, col_het, n_samples : as :func:`split_weak_sums`.
+    """
+    n_parts, n_rows, n_cols = part_products.shape
+    out = np.zeros((n_rows, n_parts))
+    full_r = np.empty(n_cols)             # one row's r over its window, then each part's:
+    part_r = np.empty((n_parts, n_cols))  # loops without branches, which vectorise
+    for b in range(n_rows):
+        start = max(row_lo[b] - col0, 0)
+        stop = min(row_hi[b] - col0, n_cols)
+        for k in range(start, stop):
+            full_r[k] = _r_from_product(products[b, k], n, mean[0][b], mean[1][k], var[0][b],
+                                        var[1][k])
+        for h in range(n_parts):
+            for k in range(start, stop):
+                part_r[h, k] = _r_from_product(part_products[h, b, k], part_n[h],
+                                               part_mean[0][h, b], part_mean[1][h, k],
+                                               part_var[0][h, b], part_var[1][h, k])
+        for k in range(start, stop):
+            v = np.float64(np.float32(full_r[k]))
+            if col0 + k == diag_col[b] or v * v >= min_r2:
+                continue
+            for h in range(n_parts):
+                _add_split_weak(out, b, h, col_het[k], part_r[h, k], v, part_n[h], n_samples)
+    return out
+
+
+@njit
+def _add_split_weak(out, b, h, het, u, v, part_n, n_samples):
+    """Part h of row b gains a pair the whole panel leaves out: H_i times :func:`unbiased_r2`
+    of the part's r ``u`` and size ``part_n``, or of the whole panel's (float32) r ``v`` and
+    ``n_samples`` where the part has no r (NaN: a SNP monomorphic in the part)."""
+    if np.isfinite(u):
+        out[b, h] += het * unbiased_r2(u * u, part_n)
+    else:
+        out[b, h] += het * unbiased_r2(v * v, n_samples)
 
 
 @njit
@@ -318,15 +368,22 @@ def correlations_from_products(products, mean_a, mean_b, var_a, var_b, n):
     """r_ij = (products_ij / n - mean_a_i mean_b_j) / sqrt(var_a_i var_b_j), float64 (ka, kb):
     Pearson r of mean-imputed count columns from their cross-products (sums over n samples),
     in one pass without the block-sized temporaries of the numpy expression, whose values it
-    equals bit for bit (no fastmath: the same operations in the same order, no fused
-    multiply-add). A zero variance gives NaN or inf, as numpy does."""
+    equals bit for bit (:func:`_r_from_product`). A zero variance gives NaN or inf, as numpy
+    does."""
     out = np.empty(products.shape)
     for i in range(products.shape[0]):
-        ma = mean_a[i]
-        va = var_a[i]
         for j in range(products.shape[1]):
-            out[i, j] = (np.float64(products[i, j]) / n - ma * mean_b[j]) / np.sqrt(va * var_b[j])
+            out[i, j] = _r_from_product(products[i, j], n, mean_a[i], mean_b[j], var_a[i],
+                                        var_b[j])
     return out
+
+
+@njit(fastmath=False)
+def _r_from_product(product, n, mean_a, mean_b, var_a, var_b):
+    """One r of :func:`correlations_from_products`: no fastmath (LLVM keeps the flags of an
+    inlined function's instructions), so the same operations in the same order as the numpy
+    expression, no fused multiply-add."""
+    return (np.float64(product) / n - mean_a * mean_b) / np.sqrt(var_a * var_b)
 
 
 @njit

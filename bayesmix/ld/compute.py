@@ -61,6 +61,7 @@ from bayesmix.kernels.ld import (
     select_block_entries,
     select_from_cross_products,
     split_weak_sums,
+    split_weak_sums_from_products,
     symmetrize_upper,
 )
 from bayesmix.ld import shrunk as ws
@@ -643,30 +644,60 @@ class _BlockEngine:
         fused = transform is None and (self.missing == "mean" or (
             row_data.missing is None and col_data.missing is None))
         if fused:     # r computed inside the selection kernel, only within the window
-            products = np.ascontiguousarray(imputed_cross_products(row_data, col_data, self.n))
+            products, halves = self._cross_products(row_data, col_data)
             selected = select_from_cross_products(
                 products, row_data.mean, 1.0 / np.sqrt(row_data.variance), col_data.mean,
                 1.0 / np.sqrt(col_data.variance), 1.0 / self.n, block_lo, block_hi, s, diag,
                 min_r2, col_het, self.n)
-            if self.halves is None:
+            if halves is None:
                 return selected + (None,)
-            block = r_from_cross_products(products, row_data, col_data, self.n)
-            del products
-        else:
-            block = correlation_block(row_data, col_data, self.n, self.missing)
-            if transform is not None:
-                block = transform(block, rows, np.arange(s, e), self.variance)
-            block = np.ascontiguousarray(block, dtype=np.float32)
-            selected = select_block_entries(block, block_lo, block_hi, s, diag, min_r2,
-                                            col_het, self.n)
-            if self.halves is None:
-                return selected + (None,)
+            part_products, part_rows, part_cols = halves
+            return selected + (split_weak_sums_from_products(
+                products, (row_data.mean, col_data.mean),
+                (row_data.variance, col_data.variance), float(self.n), part_products,
+                (np.stack([a.mean for a in part_rows]), np.stack([b.mean for b in part_cols])),
+                (np.stack([a.variance for a in part_rows]),
+                 np.stack([b.variance for b in part_cols])),
+                self._half_sizes(), block_lo, block_hi, s, diag, min_r2, col_het, self.n),)
+        block = correlation_block(row_data, col_data, self.n, self.missing)
+        if transform is not None:
+            block = transform(block, rows, np.arange(s, e), self.variance)
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        selected = select_block_entries(block, block_lo, block_hi, s, diag, min_r2, col_het,
+                                        self.n)
+        if self.halves is None:
+            return selected + (None,)
         with np.errstate(invalid="ignore", divide="ignore"):  # monomorphic in a half: NaN
             half_r = np.stack([correlation_block(row_data.samples(h), col_data.samples(h),
                                                  len(h), self.missing) for h in self.halves])
-        half_n = np.array([len(h) for h in self.halves], dtype=np.float64)
         return selected + (split_weak_sums(block, half_r, block_lo, block_hi, s, diag, min_r2,
-                                           col_het, half_n, self.n),)
+                                           col_het, self._half_sizes(), self.n),)
+
+    def _half_sizes(self) -> np.ndarray:
+        return np.array([len(h) for h in self.halves], dtype=np.float64)
+
+    def _cross_products(self, row_data: _Counts, col_data: _Counts):
+        """The whole panel's cross-products (B, C) of mean-imputed counts and, when the engine
+        splits halves, ``(products (2, B, C), the halves' row counts, their column counts)``
+        (else None). Without missing calls the whole panel's products are the sum of the
+        halves' (exact integers in float32, :func:`_gemm_dtype`), so each sample enters one
+        product instead of two."""
+        if self.halves is None:
+            return np.ascontiguousarray(imputed_cross_products(row_data, col_data, self.n)), None
+        part_rows = [row_data.samples(h) for h in self.halves]
+        part_cols = [col_data.samples(h) for h in self.halves]
+        exact = row_data.missing is None and col_data.missing is None
+        dtype = _gemm_dtype(self.n) if exact else np.float64
+        parts = np.empty((len(self.halves), len(row_data.mean), len(col_data.mean)), dtype)
+        for h, (a, b) in enumerate(zip(part_rows, part_cols)):
+            if exact:
+                np.matmul(a.x.astype(dtype, copy=False).T, b.x.astype(dtype, copy=False),
+                          out=parts[h])
+            else:
+                parts[h] = imputed_cross_products(a, b, len(self.halves[h]))
+        products = (parts.sum(axis=0) if exact else
+                    np.ascontiguousarray(imputed_cross_products(row_data, col_data, self.n)))
+        return products, (parts, part_rows, part_cols)
 
     def run(self, row_pos, lo, hi, min_r2, *, upper, mirror, transform, threads, progress,
             label, checkpoint: Checkpoint | None = None):
