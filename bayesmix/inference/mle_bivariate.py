@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from bayesmix import interrupt
 from bayesmix.checkpoint import digest_arrays
@@ -490,7 +490,7 @@ def shared_posteriors(fit: BivariateFit, data: BivariateData) -> dict:
 
 
 #: log-likelihood drop bounding a 95% likelihood-ratio interval: chi2_1(0.95) / 2
-LR_DROP_95 = 0.5 * float(stats.chi2.ppf(0.95, 1))
+LR_DROP_95 = 0.5 * float(special.chdtri(1, 1 - 0.95))  # scipy.stats.chi2.ppf(0.95, 1)
 #: a profile point this far (log-likelihood units) above the fit is reported: 5% of the
 #: LR_DROP_95 cut-off, small against inference, above the optimisers' tolerances
 EXCESS_WARNING = 0.1
