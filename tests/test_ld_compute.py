@@ -73,7 +73,7 @@ def test_halves_weak_ld_with_missing_calls_imputes_each_half_at_its_own_mean(tmp
     r = imputed_r(raw)
     freq = genotypes.snps["freq"].to_numpy()
     het = 2 * freq * (1 - freq)
-    left_out = np.float32(r) .astype(np.float64) ** 2 < 0.05
+    left_out = np.float32(r).astype(np.float64) ** 2 < 0.05
     np.fill_diagonal(left_out, False)
     ld = build_ld(genotypes, "r2", r2min=0.05, window_kb=100_000, progress=False,
                   block_size=16, max_memory_mb=0.05)

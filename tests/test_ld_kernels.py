@@ -113,12 +113,11 @@ def test_split_weak_sums_from_products_match_the_halves_r_of_the_genotypes():
                 expect[i, h] += het[k] * (u * u - (1 - u * u) / (n_h - 2))
     assert (expect != 0).any()
     np.testing.assert_allclose(got, expect, rtol=1e-10, atol=1e-12)
+    part_r = [correlations_from_products(a[h].T @ b[h], row[0], col[0], row[1], col[1],
+                                         float(len(h))) for h, (row, col) in zip(halves, parts)]
     blocks = split_weak_sums(
         correlations_from_products(a.T @ b, mean_a, mean_b, var_a, var_b, float(n)),
-        np.stack([correlations_from_products(a[h].T @ b[h], *p[0][:1], *p[1][:1], p[0][1],
-                                             p[1][1], float(len(h)))
-                  for h, p in zip(halves, parts)]),
-        lo, hi, col0, diag, min_r2, het, part_n, n)
+        np.stack(part_r), lo, hi, col0, diag, min_r2, het, part_n, n)
     np.testing.assert_allclose(got, blocks, rtol=1e-13, atol=1e-15)
 
 

@@ -380,9 +380,9 @@ def correlations_from_products(products, mean_a, mean_b, var_a, var_b, n):
 
 @njit(fastmath=False)
 def _r_from_product(product, n, mean_a, mean_b, var_a, var_b):
-    """One r of :func:`correlations_from_products`: no fastmath (LLVM keeps the flags of an
-    inlined function's instructions), so the same operations in the same order as the numpy
-    expression, no fused multiply-add."""
+    """One r of :func:`correlations_from_products`: compiled without fastmath whatever its
+    caller's flags (:mod:`bayesmix.kernels.jit`), so the same operations in the same order as
+    the numpy expression, no fused multiply-add or reciprocal."""
     return (np.float64(product) / n - mean_a * mean_b) / np.sqrt(var_a * var_b)
 
 
