@@ -21,8 +21,9 @@ def region(bfile22):
     return genotypes, np.corrcoef(x.T)
 
 
-def make_bfile_with_missing(bfile, prefix, *, n_snps, per_snp, seed=7):
-    """Copy the first ``n_snps`` SNPs of ``bfile`` with ``per_snp`` random calls set missing."""
+def first_snps_bfile(bfile, prefix, *, n_snps, missing_per_snp=0, seed=7):
+    """Copy the first ``n_snps`` SNPs of ``bfile`` to ``prefix``, with ``missing_per_snp``
+    random calls of each set missing."""
     import shutil
 
     n = len(open(f"{bfile}.fam").read().splitlines())
@@ -30,7 +31,7 @@ def make_bfile_with_missing(bfile, prefix, *, n_snps, per_snp, seed=7):
     bed = bytearray(open(f"{bfile}.bed", "rb").read()[: 3 + n_snps * row])
     rng = np.random.default_rng(seed)
     for j in range(n_snps):
-        for i in rng.choice(n, per_snp, replace=False):
+        for i in rng.choice(n, missing_per_snp, replace=False):
             k, shift = 3 + j * row + i // 4, 2 * (i % 4)
             bed[k] = (bed[k] & ~(3 << shift)) | (1 << shift)    # 01 = missing call
     open(f"{prefix}.bed", "wb").write(bytes(bed))
@@ -40,7 +41,7 @@ def make_bfile_with_missing(bfile, prefix, *, n_snps, per_snp, seed=7):
 
 
 def test_missing_calls_mean_imputed_and_pairwise(tmp_path, bfile22):
-    prefix = make_bfile_with_missing(bfile22, tmp_path / "miss", n_snps=90, per_snp=40)
+    prefix = first_snps_bfile(bfile22, tmp_path / "miss", n_snps=90, missing_per_snp=40)
     genotypes = Genotypes.open(prefix)
     imputed = genotypes.read(standardize=False).astype(np.float64)
     ld = build_ld(genotypes, "full", progress=False, block_size=16, max_memory_mb=0.05)
@@ -59,7 +60,7 @@ def test_halves_weak_ld_with_missing_calls_imputes_each_half_at_its_own_mean(tmp
     half is imputed at its own mean): their weak-LD sums against np.corrcoef of each half's
     counts imputed at the half's means, over the pairs the whole panel (imputed at its means)
     leaves out."""
-    prefix = make_bfile_with_missing(bfile22, tmp_path / "miss", n_snps=90, per_snp=40)
+    prefix = first_snps_bfile(bfile22, tmp_path / "miss", n_snps=90, missing_per_snp=40)
     genotypes = Genotypes.open(prefix)
     raw = genotypes.read(standardize=False, impute=False).astype(np.float64)
     assert np.isnan(raw).any()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bayesmix.ld import build_ld
-from test_ld_compute import make_bfile_with_missing
+from test_ld_compute import first_snps_bfile
 
 PLINK = shutil.which("plink1.9") or shutil.which("plink")
 pytestmark = [pytest.mark.slow,
@@ -57,7 +57,7 @@ def test_r2_threshold_equals_plink_r2(tmp_path, bfile22):
 
 def test_pairwise_missing_matches_plink_with_missing_calls(tmp_path, bfile22):
     """plink drops samples missing at either SNP; missing='pairwise' does the same."""
-    prefix = make_bfile_with_missing(bfile22, tmp_path / "miss", n_snps=120, per_snp=30)
+    prefix = first_snps_bfile(bfile22, tmp_path / "miss", n_snps=120, missing_per_snp=30)
     table = run_plink(prefix, tmp_path / "miss", "--r", "--ld-window-r2", "0",
                       "--ld-window-kb", "100000")
     ld = build_ld(prefix, "full", missing="pairwise", progress=False, block_size=50)

@@ -7,8 +7,9 @@ analysis (combine), and the warnings of a fit1 with h2 > 1 or sig2_zero at its f
 Truths: the edit made to an input (a copied file, a changed recorded option), the file's
 own SHA-256, and a clean run.
 
-Data: test_mixer_replicates's (the LD of the shipped chr22 subset, a pair of traits
-simulated from it, their fit1 JSONs); fits use the cheap infinitesimal -> fast sequence.
+Data: test_mixer_replicates's (the LD of a PLINK fileset, a pair of traits and a third trait
+simulated from it, their fit1 JSONs), built on the first 3,000 SNPs of the shipped chr22
+subset; fits use the cheap infinitesimal -> fast sequence.
 """
 
 from __future__ import annotations
@@ -27,12 +28,22 @@ from bayesmix.cli.mixer_runs import fit1_warnings
 from bayesmix.errors import InputError
 from bayesmix.prepare.mixer import parse_chromosomes, parse_exclude_ranges
 from bayesmix.report.mixer_combine import combine_fits, combined_summary
-from test_mixer_replicates import ref  # noqa: F401  (the chr22 LD, traits A, B, C, their fits)
+from test_ld_compute import first_snps_bfile
+from test_mixer_replicates import build_reference
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 FAST = ["--fit-sequence", "infinitesimal", "fast", "--n-draws", "20"]
 FIT2 = [*FAST, "--profile-points", "0"]
+#: SNPs of the shipped chr22 subset the checks' data use: they need fits, not their size
+CHECK_SNPS = 3000
+
+
+@pytest.fixture(scope="module")
+def ref(tmp_path_factory, bfile22):
+    """test_mixer_replicates's data (:func:`build_reference`) on the first CHECK_SNPS SNPs."""
+    d = tmp_path_factory.mktemp("mixer_checks")
+    return build_reference(d, first_snps_bfile(bfile22, d / "chr22", n_snps=CHECK_SNPS))
 
 
 def pair(ref, t1="A", t2="B", p1="A.fit.json", p2="B.fit.json"):
@@ -210,10 +221,10 @@ def test_combined_summary_counts_the_finite_values():
     assert "nc 100 (SD 5, 2 of the 3 finite)" in line
 
 
-def test_pairs_table_of_replicate_pair_fits(ref, bfile22, tmp_path, caplog):
+def test_pairs_table_of_replicate_pair_fits(ref, tmp_path, caplog):
     d, t = ref["d"], ref["traits"]
     exclude = tmp_path / "ex.snps"
-    ids = [line.split()[1] for line in open(f"{bfile22}.bim")]
+    ids = [line.split()[1] for line in open(f"{ref['bfile']}.bim")]
     exclude.write_text("".join(f"{snp}\n" for snp in ids[::5]))
     assert ref["mixer"]("fit2", "--trait-files", f"{t['A']},{t['B']}",
                         "--trait-params-files", f"{d / 'A.fit.json'},{d / 'B.fit.json'}",
