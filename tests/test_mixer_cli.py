@@ -147,7 +147,7 @@ def test_reference_chromosome_without_tags_is_left_out(reference, bfile21, bfile
         assert mixer_cli.main(["fit1", "--trait1-file", str(tmp / "trait.sumstats.gz"),
                                "--ld-file", str(tmp / "ref_chr@.ld"), "--bim-file", bim,
                                "--chr2use", chroms, "--fit-sequence", "infinitesimal",
-                               "diffevo-fast", "fast", "--n-draws", "100",
+                               "fast", "--n-draws", "100",
                                "--out", str(out)]) == 0
         fits[chroms] = json.loads(out.with_suffix(".json").read_text())
     assert fits["21-22"]["n_ref"] == fits["22"]["n_ref"]
