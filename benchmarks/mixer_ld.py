@@ -54,6 +54,12 @@ def simulated_chromosome(workdir: Path) -> str:
     return str(prefix)
 
 
+def summary(runs: list[dict]) -> dict:
+    """[lowest, highest] CPU seconds, peak GB and wall seconds of one input's runs."""
+    return {key: [round(min(r[key] for r in runs), 3), round(max(r[key] for r in runs), 3)]
+            for key in ("cpu_s", "peak_gb", "wall_s")}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="/tmp/bayesmix_mixer_ld")
@@ -82,13 +88,11 @@ def main():
             raise SystemExit(f"{name}: bayesmix-mixer ld exited with {warm['exit_status']}")
         for _ in range(args.repeats):
             run = {"input": name, **measured_run(command, cwd=work)}
+            if run["exit_status"] != 0:
+                raise SystemExit(f"{name}: bayesmix-mixer ld exited with {run['exit_status']}")
             entry["runs"].append(run)
             print(json.dumps(run))
-    entry["summary"] = {name: {key: [round(min(r[key] for r in entry["runs"]
-                                               if r["input"] == name), 3),
-                                     round(max(r[key] for r in entry["runs"]
-                                               if r["input"] == name), 3)]
-                               for key in ("cpu_s", "peak_gb", "wall_s")}
+    entry["summary"] = {name: summary([r for r in entry["runs"] if r["input"] == name])
                         for name in inputs}
     entry["when"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
