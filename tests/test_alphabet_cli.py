@@ -192,6 +192,27 @@ def test_several_pi_values_are_refused_for_one_share_methods(simulated, bfile22,
     assert not (tmp / "never.parRes").exists()
 
 
+@pytest.mark.parametrize("bayes, burn_in, refused", [("S", 1, True), ("NS", 0, True),
+                                                    ("C", 0, False)])
+def test_a_burn_in_too_short_for_the_adaptive_prior_scale_is_refused(simulated, bfile22, capsys,
+                                                                     bayes, burn_in, refused):
+    """BayesS/NS adapt sig2_beta's prior scale during burn-in (GCTB all along its first 2,000
+    iterations): with --burn-in 0 the scale kept its start, a different analysis from GCTB's.
+    Refused before the genotypes are read; BayesC, which has no plug-in, keeps --burn-in 0."""
+    tmp, extract, geno, effects = simulated
+    out = tmp / f"burn_in_{bayes}"
+    rc = main(["--bfile", str(bfile22), "--pheno", str(tmp / "sim.phen"), "--bayes", bayes,
+               "--extract", str(extract), "--chain-length", "12", "--burn-in", str(burn_in),
+               "--thin", "1", "--out-freq", "0", "--no-netcdf", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == (1 if refused else 0), captured.err
+    if refused:
+        assert (f"a burn-in of {burn_in} iterations (--burn-in, or pm.sample's tune) is too "
+                f"short for Bayes{bayes}'s plug-ins (sig2_beta's prior scale") in captured.err
+        assert "individuals" not in captured.out  # before the genotypes were read
+    assert (tmp / f"burn_in_{bayes}.parRes").exists() != refused
+
+
 def test_prior_settings_checked_at_argument_time():
     from bayesmix.errors import InputError
     from bayesmix.models.alphabet import AlphabetPrior

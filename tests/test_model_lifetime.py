@@ -30,7 +30,7 @@ def test_a_dropped_model_frees_its_data(make, steps, mode):
     model = make()
     logp = model.model.compile_logp(mode=mode)
     assert np.isfinite(logp(model.model.initial_point()))
-    run_chains(model, steps, ChainSettings(chain_length=3, burn_in=1, thin=1, out_freq=0))
+    run_chains(model, steps, ChainSettings(chain_length=3, burn_in=2, thin=1, out_freq=0))
     data = weakref.ref(model.data)
     del model, logp
     gc.collect()

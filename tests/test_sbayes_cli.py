@@ -219,8 +219,9 @@ def test_serial_ld_layouts_with_parallel_block_threads_are_refused_up_front(pane
     """--ld-layout band/upper sweep serially; --thread N with one chain sweeps LD blocks in
     parallel in csr. The pair was refused only after the LD was read, by a message naming
     neither option ("ld_layout must be 'band' or 'upper' (serial sweeps) or 'csr', not
-    'upper'"); now before any data is read. The layouts and threads still give the same
-    draws where they apply (with --chains 2 the threads run the chains)."""
+    'upper'"); now before any data is read, as is a burn-in too short for the plug-ins. The
+    layouts and threads still give the same draws where they apply (with --chains 2 the
+    threads run the chains)."""
     bfile, work, snps = panel
     ref = str(work / "ref")
     ld = full_ld(panel)
@@ -238,6 +239,14 @@ def test_serial_ld_layouts_with_parallel_block_threads_are_refused_up_front(pane
         assert f"--ld-layout {layout} sweeps the LD serially" in captured.err
         assert "--thread 2" in captured.err and "--ld-layout csr" in captured.err
         assert "Reading the LD matrix" not in captured.out
+    # a burn-in too short for the plug-ins (sig2_beta's prior scale, the LD correction's h
+    # and omega: test_sbayes_ld_plug_in_mean.py), likewise before any data is read
+    assert main(base + ["--burn-in", "1", "--out", str(work / "burn_in_refused")]) == 1
+    captured = capsys.readouterr()
+    assert ("is too short for SBayesC's plug-ins (sig2_beta's prior scale, adapted as GCTB's "
+            "and the robust setting's LD sampling-variance correction (h and omega))"
+            in captured.err)
+    assert "Reading the LD matrix" not in captured.out
     draws = {}
     for name, extra in (("upper", ["--ld-layout", "upper"]),
                         ("csr2", ["--ld-layout", "csr", "--thread", "2"]),

@@ -15,11 +15,13 @@ with LDsamplVar_j = 1 for every SNP (K = (1 + h) I, no ridge), omega = the share
 from __future__ import annotations
 
 import numpy as np
+import pymc as pm
 import pytest
 
-from bayesmix.inference.chain import chain_seeds
+from bayesmix.errors import InputError
+from bayesmix.inference.chain import ChainSettings, chain_seeds, run_chains
 from bayesmix.inference.sbayes_gibbs import LDSamplingRatioPlugIn, make_sbayes_steps
-from bayesmix.inference.step_base import PLUG_IN_EVERY, PLUG_IN_WARM_UP
+from bayesmix.inference.step_base import MIN_PLUG_IN_BURN_IN, PLUG_IN_EVERY, PLUG_IN_WARM_UP
 from bayesmix.io.plink import Genotypes
 from bayesmix.models.sbayes import SAMPLING_RATIO, SAMPLING_WEIGHT, SBayesModel
 from test_sbayes_model import summary_from_design
@@ -44,7 +46,7 @@ def _sets(t: int, burn_in: int) -> bool:
     return t <= PLUG_IN_WARM_UP or (burn_in - t) % PLUG_IN_EVERY == 0
 
 
-@pytest.mark.parametrize("burn_in", [240, 7])
+@pytest.mark.parametrize("burn_in", [240, 7, MIN_PLUG_IN_BURN_IN])
 def test_held_plug_ins_are_the_means_over_the_burn_ins_second_half(design, burn_in):
     xs, y, snps = design
     n = len(y)
@@ -84,6 +86,34 @@ def test_held_plug_ins_are_the_means_over_the_burn_ins_second_half(design, burn_
         assert omega == pytest.approx(omega_mean, rel=1e-6)
     if len(averaged) > 1:  # the test tells the mean from the last state's value
         assert abs(state_h[burn_in] - h_mean) > 1e-4 * h_mean
+    # the first setting reads the empty start (h = 0); the shortest burn-in allowed holds the
+    # state of a swept chain
+    assert state_h[1] == 0.0 and h_mean > 0.0
+
+
+def test_a_burn_in_too_short_to_set_the_plug_ins_is_refused(design):
+    """With --burn-in 0 the plug-ins were never set: the run used h and omega at their
+    starting values (from the starting hsq) while its log said the correction was on, and on
+    GCTB's benchmark shape (benchmarks/sbayes_startup.py, gctb_like) SBayesR's ResVar settled
+    at 0.86 instead of the 0.72 of any burn-in from 20 on; sig2_beta's prior scale (every
+    SBayes model adapts it) kept its start. With 1, the LD plug-ins are set once, from the
+    empty start (h = 0: no correction). Both are refused, by run_chains and pm.sample."""
+    xs, y, snps = design
+    for robust, plug_in in ((True, "ld_sampling_ratio_plug_in"),
+                            (False, "slab_scale_plug_in")):
+        model = SBayesModel(summary_from_design(xs, y, snps), "C", robust=robust, ridge=0.0)
+        assert model.has_sampling_ratio == robust
+        for step in make_sbayes_steps(model):  # each plug-in step refuses on its own
+            if step.name == plug_in:
+                with pytest.raises(InputError, match=f"{plug_in}.*at least {MIN_PLUG_IN_BURN_IN}"):
+                    step.setup_chain(np.random.default_rng(0), MIN_PLUG_IN_BURN_IN - 1, 5)
+        for burn_in in range(MIN_PLUG_IN_BURN_IN):
+            with pytest.raises(InputError, match=f"burn-in of {burn_in} iterations"):
+                run_chains(model, make_sbayes_steps, ChainSettings(
+                    chain_length=5, burn_in=burn_in, thin=1, out_freq=0, seed=1))
+        with model.model, pytest.raises(InputError, match="pm.sample's tune"):
+            pm.sample(draws=3, tune=0, chains=1, cores=1, step=make_sbayes_steps(model),
+                      progressbar=False, compute_convergence_checks=False)
 
 
 def test_the_sums_are_part_of_the_checkpointed_state(design):

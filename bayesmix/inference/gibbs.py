@@ -482,6 +482,7 @@ class SlabScalePlugIn(BurnInPlugIn):
 
     name = "slab_scale_plug_in"
     _state_class = SlabScaleState
+    plug_in_role = "sig2_beta's prior scale, adapted to the chain as GCTB's"
     stats_dtypes_shapes = {"slab_scale": (np.float64, [])}
 
     def _reset_sums(self) -> None:

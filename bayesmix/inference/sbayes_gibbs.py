@@ -242,6 +242,7 @@ class LDSamplingRatioPlugIn(BurnInPlugIn):
 
     name = "ld_sampling_ratio_plug_in"
     _state_class = LDSamplingState
+    plug_in_role = "the LD sampling-variance correction's h = GenVar / sig2_e and omega"
     stats_dtypes_shapes = {"ld_sampling_ratio": (np.float64, []),
                            "ld_sampling_weight": (np.float64, [])}
 

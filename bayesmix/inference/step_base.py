@@ -30,6 +30,7 @@ from pytensor.tensor import as_tensor
 from pytensor.tensor.math import variadic_add
 
 from bayesmix.distributions.graph import small_graph_mode
+from bayesmix.errors import InputError
 
 
 #: model -> (its random variables, {random variable: its log density term}), see
@@ -178,6 +179,22 @@ class Adaptive:
 #: fastest from the empty start, then every PLUG_IN_EVERY-th, ending with the last one
 PLUG_IN_WARM_UP = 100
 PLUG_IN_EVERY = 10
+#: fewest burn-in iterations of a chain with plug-in steps. The plug-ins are set from the
+#: chain's state during burn-in only, and a plug-in that reads the previous iteration's state
+#: (robust SBayes) sees the empty start in the first: with a burn-in of 0 or 1 they would keep
+#: their starting values, a different analysis from the one the run reports
+MIN_PLUG_IN_BURN_IN = 2
+
+
+def too_short_burn_in(burn_in: int, plug_ins: str) -> InputError:
+    """The error refusing a burn-in of fewer than :data:`MIN_PLUG_IN_BURN_IN` iterations for
+    a chain with plug-ins (``plug_ins`` says what they are)."""
+    return InputError(
+        f"a burn-in of {burn_in} iterations (--burn-in, or pm.sample's tune) is too short for "
+        f"{plug_ins}: they are set from the chain during burn-in and held after it, so they "
+        f"would keep their starting values (GCTB updates them as its chain runs, whatever the "
+        f"burn-in). Use a burn-in of at least {MIN_PLUG_IN_BURN_IN} iterations (the default "
+        f"is 1,000, as GCTB's)")
 
 
 @dataclass_state
@@ -200,10 +217,14 @@ class BurnInPlugIn(AlphabetStep):
     burn-in iteration, which always does. Without a planned burn-in length (a caller that
     never calls ``setup_chain``) every iteration sets them until ``stop_tuning``.
     A subclass that averages over the burn-in zeroes its sums in :meth:`_reset_sums`, called
-    at construction and at the start of every chain.
+    at construction and at the start of every chain. A chain of fewer than
+    :data:`MIN_PLUG_IN_BURN_IN` burn-in iterations is refused (``setup_chain``: run_chains
+    and ``pm.sample`` alike); :attr:`plug_in_role` names what would be left unset.
     """
 
     _state_class = PlugInState
+    #: what the plug-ins are, for the error refusing a too short burn-in
+    plug_in_role = "plug-in variables of the graph"
 
     def __init__(self, vars, **kwargs):
         super().__init__(vars, **kwargs)
@@ -211,6 +232,9 @@ class BurnInPlugIn(AlphabetStep):
         self._reset_sums()
 
     def setup_chain(self, rng, tune, draws) -> None:
+        if tune < MIN_PLUG_IN_BURN_IN:
+            raise too_short_burn_in(tune, f"the values of the plug-in step {self.name!r} "
+                                          f"({self.plug_in_role})")
         super().setup_chain(rng, tune, draws)
         self.tune, self.tuned, self.tuning = tune > 0, 0, int(tune)
         self._reset_sums()
