@@ -207,7 +207,7 @@ def test_a_burn_in_too_short_for_the_adaptive_prior_scale_is_refused(simulated, 
     captured = capsys.readouterr()
     assert rc == (1 if refused else 0), captured.err
     if refused:
-        assert (f"a burn-in of {burn_in} iterations (--burn-in, or pm.sample's tune) is too "
+        assert (f"a burn-in of {burn_in} (--burn-in, or pm.sample's tune) is too "
                 f"short for Bayes{bayes}'s plug-ins (sig2_beta's prior scale") in captured.err
         assert "individuals" not in captured.out  # before the genotypes were read
     assert (tmp / f"burn_in_{bayes}.parRes").exists() != refused

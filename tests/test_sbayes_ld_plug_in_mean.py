@@ -108,7 +108,7 @@ def test_a_burn_in_too_short_to_set_the_plug_ins_is_refused(design):
                 with pytest.raises(InputError, match=f"{plug_in}.*at least {MIN_PLUG_IN_BURN_IN}"):
                     step.setup_chain(np.random.default_rng(0), MIN_PLUG_IN_BURN_IN - 1, 5)
         for burn_in in range(MIN_PLUG_IN_BURN_IN):
-            with pytest.raises(InputError, match=f"burn-in of {burn_in} iterations"):
+            with pytest.raises(InputError, match=f"a burn-in of {burn_in} \\(--burn-in"):
                 run_chains(model, make_sbayes_steps, ChainSettings(
                     chain_length=5, burn_in=burn_in, thin=1, out_freq=0, seed=1))
         with model.model, pytest.raises(InputError, match="pm.sample's tune"):

@@ -190,7 +190,7 @@ def too_short_burn_in(burn_in: int, plug_ins: str) -> InputError:
     """The error refusing a burn-in of fewer than :data:`MIN_PLUG_IN_BURN_IN` iterations for
     a chain with plug-ins (``plug_ins`` says what they are)."""
     return InputError(
-        f"a burn-in of {burn_in} iterations (--burn-in, or pm.sample's tune) is too short for "
+        f"a burn-in of {burn_in} (--burn-in, or pm.sample's tune) is too short for "
         f"{plug_ins}: they are set from the chain during burn-in and held after it, so they "
         f"would keep their starting values (GCTB updates them as its chain runs, whatever the "
         f"burn-in). Use a burn-in of at least {MIN_PLUG_IN_BURN_IN} iterations (the default "
