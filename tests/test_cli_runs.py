@@ -388,6 +388,20 @@ def test_impute_summary_refused_for_a_trait_list_names_the_option_given(trait, c
     assert "--gwas-summary" not in message.replace("--mgwas-summary", "")
 
 
+def test_a_too_short_burn_in_is_refused_once_for_a_trait_list(trait, capsys):
+    """A burn-in too short for SBayes's plug-ins (test_sbayes_ld_plug_in_mean.py) was refused
+    by each trait's run, after its data was read, and reported once per trait and again in
+    the summary; it is one error before any trait runs, whatever the number of traits."""
+    (trait / "burn_in_list.txt").write_text(f"{trait}/sim.ma one\n{trait}/sim.ma two\n")
+    assert gctb_cli.main(["--sbayes", "C", "--ldm", f"{trait}/ref.ldm.full", "--mgwas-summary",
+                          str(trait / "burn_in_list.txt"), "--chain-length", "40",
+                          "--burn-in", "1", "--out", str(trait / "burn_in")]) == 1
+    message = _one_error(capsys)
+    assert message.startswith("error: a burn-in of 1 (--burn-in, or pm.sample's tune) is too "
+                              "short for SBayesC's plug-ins"), message
+    assert not list(trait.glob("burn_in.one*")) and not list(trait.glob("burn_in.two*"))
+
+
 def test_a_trait_list_takes_file_names_with_spaces(trait, capsys):
     """A statistics file whose name has spaces is listed as a whole line, quoted, or with a
     tab before the trait's name (audit: it was split at the space); each trait's analysis

@@ -125,17 +125,17 @@ def _sample(args, model, make_steps, settings, run_log, *, cores: int):
                           progress_stream=run_log, client=client, keep_checkpoints=True)
 
 
-def _need_plug_in_burn_in(settings, analysis: str, robust_sbayes: bool) -> None:
+def _need_plug_in_burn_in(burn_in: int, analysis: str, robust_sbayes: bool) -> None:
     """Before any data is read: a burn-in too short for the plug-ins of ``analysis`` (which
     adapts sig2_beta's prior scale: every SBayes method, BayesS/NS) is refused. The plug-in
     steps refuse it too, but only once the data is loaded and the model built."""
     from bayesmix.inference.step_base import MIN_PLUG_IN_BURN_IN, too_short_burn_in
 
-    if settings.burn_in < MIN_PLUG_IN_BURN_IN:
+    if burn_in < MIN_PLUG_IN_BURN_IN:
         ld = (" and the robust setting's LD sampling-variance correction (h and omega)"
               if robust_sbayes else "")
-        raise too_short_burn_in(settings.burn_in, f"{analysis}'s plug-ins (sig2_beta's prior "
-                                                  f"scale, adapted as GCTB's{ld})")
+        raise too_short_burn_in(burn_in, f"{analysis}'s plug-ins (sig2_beta's prior scale, "
+                                         f"adapted as GCTB's{ld})")
 
 
 def _need_statistics(invocation) -> None:
@@ -156,7 +156,7 @@ def run_alphabet(invocation, run_log) -> int:
     prior = AlphabetPrior.gctb(args.bayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi",
                                                       "wind", "pi_snp", "fix_pi_snp"))
     if prior.base == "S":
-        _need_plug_in_burn_in(settings, f"Bayes{prior.method}", robust_sbayes=False)
+        _need_plug_in_burn_in(settings.burn_in, f"Bayes{prior.method}", robust_sbayes=False)
     standardize = not (args.unscale_genotype or prior.method == "S")  # GCTB: S, not NS
     filters = SampleSnpFilters(keep=args.keep, remove=args.remove, extract=args.extract,
                                exclude=args.exclude, chrom=args.chrom,
@@ -194,7 +194,8 @@ def run_sbayes(invocation, run_log) -> int:
     _need_statistics(invocation)
     settings = _chain_settings(invocation, run_log)
     prior = AlphabetPrior.gctb(args.sbayes, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi"))
-    _need_plug_in_burn_in(settings, f"SBayes{args.sbayes}", robust_sbayes=not args.no_robust)
+    _need_plug_in_burn_in(settings.burn_in, f"SBayes{args.sbayes}",
+                          robust_sbayes=not args.no_robust)
     if args.ldm is None and args.mldm is None:
         raise InputError(f"{invocation.label} needs an LD matrix: --ldm LD or --mldm LIST")
     parallel_blocks = args.thread > 1 and args.chains == 1
@@ -240,7 +241,7 @@ def run_sbayes_eigen(invocation, run_log) -> int:
     _need_statistics(invocation)
     settings = _chain_settings(invocation, run_log)
     method = "R" if args.sbayes == "RC" else args.sbayes
-    _need_plug_in_burn_in(settings, f"SBayes{args.sbayes}", robust_sbayes=False)
+    _need_plug_in_burn_in(settings.burn_in, f"SBayes{args.sbayes}", robust_sbayes=False)
     prior = AlphabetPrior.gctb(method, **_present(args, "pi", "gamma", "hsq", "S", "fix_pi"))
     if args.sbayes == "RC":
         _annotation_start_weights(prior)  # before any data is read
@@ -447,6 +448,8 @@ def run_traits(invocation, run_log, runner) -> int:
     args = invocation.args
     started = time.time()
     _refuse_threads_on_dask(args)
+    _need_plug_in_burn_in(args.burn_in, f"SBayes{args.sbayes}",  # once, not once per trait
+                          robust_sbayes=runner is run_sbayes and not args.no_robust)
     traits = read_trait_list(args.mgwas_summary)
     jobs, done, started_before = [], {}, False
     for name, path in traits:
