@@ -282,7 +282,8 @@ OPTIONS = [
     option("--chain-length", applies=MCMC, default=3000, group=CHAIN, type=positive_int,
            help="iterations including burn-in"),
     option("--burn-in", applies=MCMC, default=1000, group=CHAIN, type=nonnegative_int,
-           help="iterations discarded"),
+           help="iterations discarded; at least 2 for SBayes and BayesS/NS, whose plug-ins "
+                "(sig2_beta's prior scale, robust SBayes's LD correction) adapt during it"),
     option("--thin", applies=MCMC, default=10, group=CHAIN, type=positive_int,
            help="keep every k-th iteration in the traces and MCMC sample files"),
     option("--seed", applies=MCMC, default=1, group=CHAIN, type=nonnegative_int,
