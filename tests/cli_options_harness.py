@@ -90,7 +90,8 @@ def harness(world, tmp_path_factory):
         if not fresh and key in seen:
             return seen[key]
         counter["n"] += 1
-        out = root / f"r{counter['n']}"
+        out = root / f"r{counter['n']}" / "out"  # a folder per run: observe() lists it
+        out.parent.mkdir()
         for target, source in world["restore"].items():  # inputs a run changes in place
             if target in argv:
                 shutil.rmtree(target, ignore_errors=True)
