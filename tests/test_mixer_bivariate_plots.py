@@ -215,17 +215,31 @@ def _fast_density(data, params):
 
 
 def _full_density(data, params, n_draws, seed):
-    col_ptr, col_rows, col_r2 = data.trait1.ld_columns
-    t = data.n_tags
+    """sum_j w_j (1/K) sum_k N(z; 0, Sigma_jk) over the full model's K draws, written out in
+    numpy: the draws' LD sums from draw_tag_sums (what full_tag_logpdf adds up, equal to it
+    by tests/test_mixer_bivariate_kernels.py), Sigma_jk the tag's null covariance plus the
+    draw's causal part (the module docstring of bayesmix.kernels.mixer_bivariate)."""
+    a, b = data.trait1, data.trait2
+    counts = kern.full_causal_counts(params, a.n_ref)
+    args = (counts, seed, n_draws, *a.ld_columns, a.het, data.n_tags)
+    n_touched, _, _ = kern.draw_tag_sums(*args, np.empty(0, dtype=np.int64))
+    draw_ptr = np.concatenate([[0], np.cumsum(n_touched)])
+    _, tags, sums = kern.draw_tag_sums(*args, draw_ptr)
+    sb1, sb2, sq_b, a0, b0, c0 = kern.full_setting(params, a.n, b.n, a.weak)
+    var1, cov, var2 = (np.repeat(x[:, None], n_draws, axis=1) for x in (a0, b0, c0))
+    for k in range(n_draws):  # the tags draw k reaches: its causal part on top
+        j, (s1, s2, s12) = tags[draw_ptr[k]:draw_ptr[k + 1]], sums[draw_ptr[k]:draw_ptr[k + 1]].T
+        var1[j, k] += (s1 + s12) * a.n[j] * sb1
+        cov[j, k] += s12 * np.sqrt(a.n[j] * b.n[j]) * sq_b
+        var2[j, k] += (s2 + s12) * b.n[j] * sb2
+    live = data.weights > 0
+    var1, cov, var2 = (x[live].ravel()[:, None] for x in (var1, cov, var2))
+    mix_w = np.repeat(data.weights[live] / n_draws, n_draws)
+    det = var1 * var2 - cov**2
 
     def density(z1, z2):
-        out = np.empty(len(z1))
-        for i in range(len(z1)):
-            lp = kern.full_tag_logpdf(np.full(t, z1[i]), np.full(t, z2[i]), data.trait1.n,
-                                      data.trait2.n, data.trait1.weak, col_ptr, col_rows,
-                                      col_r2, data.trait1.het, params, n_draws, seed)
-            out[i] = (data.weights * np.exp(lp)).sum()
-        return out
+        quad = (var2 * z1**2 - 2 * cov * z1 * z2 + var1 * z2**2) / det
+        return mix_w @ (np.exp(-0.5 * quad) / (2 * np.pi * np.sqrt(det)))
 
     return density
 
@@ -234,7 +248,8 @@ def _full_density(data, params, n_draws, seed):
 def test_model_curves_match_integrated_density(tiny, method):
     """The model share sum_j w_j P_j(|z1| > t, |z2| > s) / sum_j w_j P_j(|z2| > s) at a few
     grid points equals the same ratio of 2-D integrals of the likelihood kernel's density
-    (fast: fast_tag_logpdf; full: full_tag_logpdf over the same draws); both directions."""
+    (fast: fast_tag_logpdf; full: the same draws' normals, :func:`_full_density`); both
+    directions."""
     fit = SimpleNamespace(method=method, theta=PARAMS, options={"kmax": 1000, "seed": 3})
     n_draws = 6  # the full model's draws in parallel chunks of unequal size (2, 2, 1, 1)
     density = (_fast_density(tiny, PARAMS) if method == "fast"
