@@ -24,8 +24,14 @@ def test_cuts_sit_where_the_least_ld_crosses(sparse_ld):
     cuts = block_cuts(sparse_ld, 400)
     assert cuts[0] == 0 and cuts[-1] == m and (np.diff(cuts) > 0).all()
 
+    # prefix[a, b] = sum of r_ij^2 over i <= a, j <= b: the pairs a cut at c separates are
+    # rows i < c, columns j >= c
+    prefix = np.cumsum(np.cumsum(r**2, axis=0), axis=1)
+
     def crossing(c):
-        return (r[:c, c:] ** 2).sum()
+        return prefix[c - 1, m - 1] - prefix[c - 1, c - 1]
+
+    assert crossing(m // 3) == pytest.approx((r[:m // 3, m // 3:] ** 2).sum(), rel=1e-12)
 
     for previous, cut in zip(cuts[:-2], cuts[1:-1]):
         window = range(previous + 200, previous + 600)
