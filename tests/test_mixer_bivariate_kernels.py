@@ -242,9 +242,6 @@ def test_full_model_equals_slow_reference_with_the_same_draws():
     got = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
     want = _full_reference(z1, z2, n1, n2, weak, r2.toarray(), het, PARAMS, 30, 123)
     np.testing.assert_allclose(got, want, rtol=1e-9)
-    w = rng.uniform(0, 1, 12)
-    assert kb.full_logp(z1, z2, n1, n2, weak, w, *ld, PARAMS, 30, 123) == pytest.approx(
-        np.dot(w, want), rel=1e-9)
     # the draws run in fixed parallel chunks: the same numbers on any number of threads
     threads = numba.get_num_threads()
     try:
@@ -259,6 +256,44 @@ def test_full_model_equals_slow_reference_with_the_same_draws():
     want = _full_reference(z1, z2, n1, n2, weak, r2.toarray(), het, PARAMS, 30, 123)
     assert np.isfinite(got).all() and want[:4].max() < -700
     np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_full_model_gradient_in_the_correlations_matches_finite_differences():
+    """At fixed causal fractions the sampled likelihood is smooth in rho12 and rho0: its
+    analytic gradient (slopes of full_tag_densities, from the draws or from their stored sums,
+    through rho_gradient) equals central differences of the slow reference, also with
+    z-scores whose densities underflow in linear scale; the slopes leave the log pdf as it
+    was."""
+    rng = np.random.default_rng(11)
+    r2, z1, z2, n1, n2, weak, ld = _random_pair(rng, 14, 40)
+    z1[:3], z2[:3] = [45.0, -60.0, 3.0], [-50.0, 40.0, 70.0]
+    w = rng.uniform(0, 1, 14)
+    w[5] = 0.0
+    counts = kb.full_causal_counts(PARAMS, 40)
+    n_touched, _, _ = kb.draw_tag_sums(counts, 123, 30, *ld, 14, np.empty(0, np.int64))
+    draw_ptr = np.concatenate([[0], np.cumsum(n_touched)])
+    stored = (draw_ptr, *kb.draw_tag_sums(counts, 123, 30, *ld, 14, draw_ptr)[1:])
+
+    def reference_logp(params):
+        return np.dot(w, _full_reference(z1, z2, n1, n2, weak, r2.toarray(), ld[3], params,
+                                         30, 123))
+
+    for rho12, rho0 in [(0.6, 0.3), (-0.85, 0.1), (0.2, -0.6)]:
+        params = PARAMS.copy()
+        params[5], params[8] = rho12, rho0
+        logpdf, slope = kb.full_tag_densities(z1, z2, n1, n2, weak, *ld, params, 30, 123, True)
+        np.testing.assert_array_equal(logpdf, kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld,
+                                                                 params, 30, 123))
+        grad = kb.rho_gradient(n1, n2, weak, w, params, slope)
+        _, stored_slope = kb.full_tag_densities_from_sums(z1, z2, n1, n2, weak, *stored, params,
+                                                          True)
+        np.testing.assert_allclose(stored_slope, slope, rtol=1e-12, atol=1e-15)
+        for i, k in enumerate((5, 8)):
+            up, down = params.copy(), params.copy()
+            up[k] += 1e-5
+            down[k] -= 1e-5
+            fd = (reference_logp(up) - reference_logp(down)) / 2e-5
+            assert grad[i] == pytest.approx(fd, rel=1e-6, abs=1e-8), kb.PARAM_NAMES[k]
 
 
 def _bvn_pdf(z1, z2, a, b, c):
@@ -354,8 +389,8 @@ def test_stored_draw_sums_give_the_same_likelihood_bit_for_bit():
     a, b = pair.trait1, pair.trait2
     for rho12 in (0.5, 0.1, -0.3, 0.8):
         theta[5] = rho12
-        direct = kb.full_logp(a.z, b.z, a.n, b.n, a.weak, a.weights, *a.ld_columns, a.het,
-                              theta, 50, 4)
+        direct = kb.weighted_total(a.weights, kb.full_tag_logpdf(
+            a.z, b.z, a.n, b.n, a.weak, *a.ld_columns, a.het, theta, 50, 4))
         assert pair.full_logp(theta, 50, 4) == direct
         assert small.full_logp(theta, 50, 4) == direct
     assert pair.full_draws.arrays is not None          # stored from the second call on

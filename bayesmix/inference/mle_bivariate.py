@@ -235,6 +235,12 @@ class _WatchedBivariateData(BivariateData):
         self.monitor.record(value)
         return value
 
+    def full_logp_rho_grad(self, params, n_draws: int, seed: int):
+        self.monitor.poll()
+        value, grad = super().full_logp_rho_grad(params, n_draws, seed)
+        self.monitor.record(value)
+        return value, grad
+
 
 def fit_bivariate(data: BivariateData, uni1, uni2, *, sequence=("infinitesimal", "fast"),
                   kmax: int = 1000, seed: int = 0,
@@ -491,6 +497,12 @@ def shared_posteriors(fit: BivariateFit, data: BivariateData) -> dict:
 
 #: log-likelihood drop bounding a 95% likelihood-ratio interval: chi2_1(0.95) / 2
 LR_DROP_95 = 0.5 * float(special.chdtri(1, 1 - 0.95))  # scipy.stats.chi2.ppf(0.95, 1)
+#: L-BFGS's gradient tolerance on the sampled likelihood at a profile point (log-likelihood
+#: per unit of erfinv rho): on docs/mixer-bivariate.md's pair every point came within 3e-4
+#: log-likelihood units of Nelder-Mead's (tolerance 1e-2), or above it, in 7 instead of 27
+#: evaluations
+PROFILE_GRADIENT_TOL = 1e-2
+
 #: a profile point this far (log-likelihood units) above the fit is reported: 5% of the
 #: LR_DROP_95 cut-off, small against inference, above the optimisers' tolerances
 EXCESS_WARNING = 0.1
@@ -501,9 +513,11 @@ def _profile_objective(fit: BivariateFit, data: BivariateData, max_evals: int):
     v = (erfinv rho12, erfinv rho0) at a fixed overlap share, from the best (by value) of the
     starting points ``v_starts``, and a description of it.
 
-    The objective is the one that produced ``fit.params``: the fast likelihood (L-BFGS with
-    the analytic gradient) or, for a ``full`` fit, the sampled likelihood with the fit's K
-    draws and seed (Nelder-Mead: it is piecewise constant in pi12, not differentiable).
+    The objective is the one that produced ``fit.params``: the fast likelihood or, for a
+    ``full`` fit, the sampled likelihood with the fit's K draws and seed. Both are maximised by
+    L-BFGS on their analytic gradients: the sampled likelihood is piecewise constant in pi12
+    (its draws' sizes round(pi_c M)), but at a fixed share its draws are fixed and it is
+    smooth in the two correlations (:meth:`BivariateData.full_logp_rho_grad`).
     """
     like = OverlapLikelihood(data, fit.uni1, fit.uni2)
     if fit.method == "fast":
@@ -517,14 +531,27 @@ def _profile_objective(fit: BivariateFit, data: BivariateData, max_evals: int):
     elif fit.method == "full":
         kmax, seed = int(fit.options["kmax"]), int(fit.options["seed"])
 
+        known = {}  # (s_free, *v) -> (logp, grad) at the current share: the starting
+        # point best() chose is L-BFGS's first evaluation
+
+        def value_grad(s_free, v):
+            key = (s_free, *map(float, v))
+            if key not in known:
+                if known and next(iter(known))[0] != s_free:
+                    known.clear()
+                logp, grad = data.full_logp_rho_grad(like.natural(np.array([s_free, *v])),
+                                                     kmax, seed)
+                known[key] = logp, grad * ERFINV.dx_du(v)
+            return known[key]
+
         def value(s_free, v):
-            return data.full_logp(like.natural(np.array([s_free, *v])), kmax, seed)
+            return value_grad(s_free, v)[0]
 
         def optimize(share, v_start):
             s_free = LOGIT.to_free(share)
-            v, logp, _, _ = maximize(lambda v: value(s_free, v), v_start,
-                                     optimizer="neldermead", max_evals=max_evals,
-                                     simplex_step=0.05, tol=1e-2)
+            v, logp, _, _ = maximize(lambda v: value(s_free, v), v_start, optimizer="lbfgs",
+                                     logp_grad=lambda v: value_grad(s_free, v),
+                                     max_evals=max_evals, tol=PROFILE_GRADIENT_TOL)
             return logp, v
         description = f"full (K={kmax}, seed={seed})"
     else:
@@ -605,8 +632,8 @@ def profile_pi12(fit: BivariateFit, data: BivariateData, shares=None,
     for indices in (np.flatnonzero(shares < s_hat)[::-1], np.flatnonzero(shares >= s_hat)):
         # each point starts where the last two optima extrapolate to (the nuisance
         # parameters move smoothly with the share), or at the fit's rg and rho0 if that is
-        # better: with rho12 near +-1 a Nelder-Mead simplex in erfinv rho12 is stuck on the
-        # flat end, and the profile fell far below the rg-held curve of the full step
+        # better: with rho12 near +-1 an optimiser in erfinv rho12 is stuck on the flat end
+        # (the profile fell far below the rg-held curve of the full step)
         path = [(s_hat, v_at_hat)]
         for i in indices:
             (s0, v0), (s1, v1) = path[max(len(path) - 2, 0)], path[-1]

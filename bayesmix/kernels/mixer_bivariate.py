@@ -379,27 +379,37 @@ DENSITY_BLOCK = 256
 @njit
 def density_scratch():
     """Work arrays of :func:`_add_draw_densities` for one chunk of draws: a block's tags (int64),
-    LD sums (block, 3), exponents, exponents relative to the running maxima, determinants
-    and terms."""
+    LD sums (block, 3), exponents, exponents relative to the running maxima, determinants,
+    terms and slopes."""
     return (np.empty(DENSITY_BLOCK, dtype=np.int64), np.empty((DENSITY_BLOCK, 3)),
             np.empty(DENSITY_BLOCK), np.empty(DENSITY_BLOCK), np.empty(DENSITY_BLOCK),
-            np.empty(DENSITY_BLOCK))
+            np.empty(DENSITY_BLOCK), np.empty(DENSITY_BLOCK))
+
+
+@njit(inline="always")
+def covariance_slope(x1, x2, a, b, c, det):
+    """d log N((x1, x2); 0, [[a, b], [b, c]]) / d b = b / det + u1 u2, u = Sigma^-1 x."""
+    return b / det + (c * x1 - b * x2) * (a * x2 - b * x1) / (det * det)
 
 
 @njit
 def _add_draw_densities(chunk, n, tags, sums, z1, z2, n1, n2, a0, b0, c0, sb1, sb2, sq_b,
-                        run_top, run_sum, n_touched_draws, scratch):
+                        run_top, run_sum, run_slope, n_touched_draws, scratch):
     """Add one draw's density at the ``n`` <= :data:`DENSITY_BLOCK` tags ``tags[:n]`` (distinct),
     whose causal sets C1, C2, C12 have LD sums ``sums[t]`` with tag ``tags[t]``, to ``chunk``'s
-    running maxima ``run_top`` and scaled sums ``run_sum`` (:func:`full_tag_logpdf`).
+    running maxima ``run_top`` and scaled sums ``run_sum`` (:func:`full_tag_densities`).
+    Unless ``run_slope`` is empty (0, 0, 2), also to its scaled sums of term x g and
+    term x g x s12, g the slope of the log density in the covariance
+    (:func:`covariance_slope`), s12 the draw's shared-set LD sum.
 
     In three passes, so that the middle one, the exponentials and square roots, runs on
     contiguous arrays and vectorises (:func:`~bayesmix.kernels.vector_math.vector_exp`): the
     exponent e of each tag and its excess x = e - max over the tag's running maximum; the
     term exp(x) det^-1/2; then per tag either the term is added (x <= 0) or e becomes the
-    maximum and the sum is rescaled (x > 0, the first draws of a tag mostly).
+    maximum and the sums are rescaled (x > 0, the first draws of a tag mostly).
     A tag with det <= 0 has a zero density: counted as a touched draw, nothing added."""
-    _, _, expo, excess, dets, terms = scratch
+    _, _, expo, excess, dets, terms, slopes = scratch
+    with_slopes = run_slope.shape[0] > 0
     for t in range(n):
         j = tags[t]
         a, bb, cc = draw_covariance(j, sums[t, 0], sums[t, 1], sums[t, 2], n1, n2, a0, b0, c0,
@@ -408,26 +418,41 @@ def _add_draw_densities(chunk, n, tags, sums, z1, z2, n1, n2, a0, b0, c0, sb1, s
         dets[t] = a * cc - bb * bb
         expo[t] = -0.5 * (cc * x1 * x1 - 2.0 * bb * x1 * x2 + a * x2 * x2) / dets[t]
         excess[t] = expo[t] - run_top[chunk, j]
+        if with_slopes:
+            slopes[t] = covariance_slope(x1, x2, a, bb, cc, dets[t])
     for t in range(n):
         terms[t] = vector_exp(min(excess[t], 0.0)) / math.sqrt(dets[t])
     for t in range(n):
         j = tags[t]
         if dets[t] > 0.0:
             if excess[t] > 0.0:
-                run_sum[chunk, j] = (run_sum[chunk, j] * vector_exp(-excess[t])
-                                     + 1.0 / math.sqrt(dets[t]))
+                shrink = vector_exp(-excess[t])
+                term = 1.0 / math.sqrt(dets[t])
+                run_sum[chunk, j] = run_sum[chunk, j] * shrink + term
                 run_top[chunk, j] = expo[t]
+                if with_slopes:
+                    run_slope[chunk, j, 0] = run_slope[chunk, j, 0] * shrink + term * slopes[t]
+                    run_slope[chunk, j, 1] = (run_slope[chunk, j, 1] * shrink
+                                              + term * slopes[t] * sums[t, 2])
             else:
                 run_sum[chunk, j] += terms[t]
+                if with_slopes:
+                    run_slope[chunk, j, 0] += terms[t] * slopes[t]
+                    run_slope[chunk, j, 1] += terms[t] * slopes[t] * sums[t, 2]
         n_touched_draws[chunk, j] += 1
 
 
 @njit(parallel=True)
-def _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws):
+def _merged_densities(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, run_slope,
+                      n_touched_draws):
     """(T,) log of the average density over the draws: the chunks' sums, in chunk order, plus
-    the null density N(0, Sigma_0j) for each draw that did not reach tag j."""
+    the null density N(0, Sigma_0j) for each draw that did not reach tag j. With the slope
+    sums (``run_slope`` not empty), also (T, 2) the posterior means over the draws of g and
+    g s12 (:func:`_add_draw_densities`), else (0, 2)."""
     n_tags = z1.shape[0]
+    with_slopes = run_slope.shape[0] > 0
     out = np.empty(n_tags)
+    slope = np.zeros((n_tags if with_slopes else 0, 2))
     for j in numba.prange(n_tags):
         det0 = a0[j] * c0[j] - b0[j] * b0[j]
         n_null = n_draws
@@ -441,19 +466,41 @@ def _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draw
                          + a0[j] * z2[j] ** 2) / det0
             top = max(top, e0)
         total = 0.0
+        g = 0.0
+        g12 = 0.0
         if e0 > -np.inf:
             total = n_null * math.exp(e0 - top) / math.sqrt(det0)
+            if with_slopes:
+                g = total * covariance_slope(z1[j], z2[j], a0[j], b0[j], c0[j], det0)
         for chunk in range(run_top.shape[0]):
             if run_sum[chunk, j] > 0.0:
-                total += run_sum[chunk, j] * math.exp(run_top[chunk, j] - top)
+                scale = math.exp(run_top[chunk, j] - top)
+                total += run_sum[chunk, j] * scale
+                if with_slopes:
+                    g += run_slope[chunk, j, 0] * scale
+                    g12 += run_slope[chunk, j, 1] * scale
         out[j] = -LOG_2PI + top + math.log(total / n_draws) if total > 0.0 else -np.inf
-    return out
+        if with_slopes and total > 0.0:
+            slope[j, 0] = g / total
+            slope[j, 1] = g12 / total
+    return out, slope
+
+
+@njit
+def _density_sums(n_tags, with_slopes):
+    """Zeroed per-chunk sums of :func:`_add_draw_densities`: running maxima, scaled sums, slope
+    sums ((0, 0, 2) without slopes) and touched-draw counts."""
+    n_chunks = FULL_DRAW_CHUNKS
+    return (np.full((n_chunks, n_tags), -np.inf), np.zeros((n_chunks, n_tags)),
+            np.zeros((n_chunks if with_slopes else 0, n_tags if with_slopes else 0, 2)),
+            np.zeros((n_chunks, n_tags), dtype=np.int64))
 
 
 @njit(parallel=True)
-def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
-                    seed):
-    """(T,) per-tag log pdf of the full (sampling) model, averaged over ``n_draws`` draws.
+def full_tag_densities(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
+                       seed, with_slopes):
+    """(T,) per-tag log pdf of the full (sampling) model, averaged over ``n_draws`` draws, and
+    with ``with_slopes`` the (T, 2) slopes for :func:`rho_gradient` (else (0, 2)).
 
     Parameters
     ----------
@@ -475,17 +522,14 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
     overflows, and a term lost to underflow is below e^-745 of the largest.
     """
     n_tags = z1.shape[0]
-    n_chunks = FULL_DRAW_CHUNKS
-    run_top = np.full((n_chunks, n_tags), -np.inf)
-    run_sum = np.zeros((n_chunks, n_tags))
-    n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
+    run_top, run_sum, run_slope, n_touched_draws = _density_sums(n_tags, with_slopes)
     counts = full_causal_counts(params, het.shape[0])
     sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
-    for chunk in numba.prange(n_chunks):
+    for chunk in numba.prange(FULL_DRAW_CHUNKS):
         s_sum, touched, is_touched = draw_scratch(n_tags)
         scratch = density_scratch()
         block_tags, block_sums = scratch[0], scratch[1]
-        for k in range(chunk, n_draws, n_chunks):
+        for k in range(chunk, n_draws, FULL_DRAW_CHUNKS):
             n_touched = draw_ld_sums(k, counts, seed, col_ptr, col_tags, col_r2, het, s_sum,
                                      touched, is_touched)
             # only tags in LD with a causal SNP differ from the all-null normal N(0, Sigma_0j)
@@ -498,15 +542,24 @@ def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params
                         block_sums[t, c] = s_sum[c, j]
                     clear_tag(s_sum, is_touched, j)
                 _add_draw_densities(chunk, n, block_tags, block_sums, z1, z2, n1, n2, a0, b0,
-                                    c0, sb1, sb2, sq_b, run_top, run_sum, n_touched_draws,
-                                    scratch)
-    return _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws)
+                                    c0, sb1, sb2, sq_b, run_top, run_sum, run_slope,
+                                    n_touched_draws, scratch)
+    return _merged_densities(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, run_slope,
+                             n_touched_draws)
+
+
+@njit
+def full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params, n_draws,
+                    seed):
+    """(T,) per-tag log pdf of the full (sampling) model (:func:`full_tag_densities`)."""
+    return full_tag_densities(z1, z2, n1, n2, weak, col_ptr, col_tags, col_r2, het, params,
+                              n_draws, seed, False)[0]
 
 
 @njit(parallel=True)
 def draw_tag_sums(counts, seed, n_draws, col_ptr, col_tags, col_r2, het, n_tags, draw_ptr):
-    """The tags each causal-set draw of :func:`full_tag_logpdf` reaches and their LD sums with
-    its three sets, in the order that function visits them.
+    """The tags each causal-set draw of :func:`full_tag_densities` reaches and their LD sums
+    with its three sets, in the order that function visits them.
 
     Returns ``(n_touched, tags, sums)``: (K,) tags reached per draw; with ``draw_ptr`` =
     [0, cumsum(n_touched)] (K + 1,) also ``tags`` (E,) int32 and ``sums`` (E, 3), draw k at
@@ -535,25 +588,53 @@ def draw_tag_sums(counts, seed, n_draws, col_ptr, col_tags, col_r2, het, n_tags,
 
 
 @njit(parallel=True)
-def full_tag_logpdf_from_sums(z1, z2, n1, n2, weak, draw_ptr, draw_tags, draw_sums, params):
-    """:func:`full_tag_logpdf` from the draws' LD sums stored by :func:`draw_tag_sums` (same
-    causal-set sizes, K and seed): the same numbers, without redoing the draws."""
+def full_tag_densities_from_sums(z1, z2, n1, n2, weak, draw_ptr, draw_tags, draw_sums, params,
+                                 with_slopes):
+    """:func:`full_tag_densities` from the draws' LD sums stored by :func:`draw_tag_sums`
+    (same causal-set sizes, K and seed): the same numbers, without redoing the draws."""
     n_tags = z1.shape[0]
     n_draws = draw_ptr.shape[0] - 1
-    n_chunks = FULL_DRAW_CHUNKS
-    run_top = np.full((n_chunks, n_tags), -np.inf)
-    run_sum = np.zeros((n_chunks, n_tags))
-    n_touched_draws = np.zeros((n_chunks, n_tags), dtype=np.int64)
+    run_top, run_sum, run_slope, n_touched_draws = _density_sums(n_tags, with_slopes)
     sb1, sb2, sq_b, a0, b0, c0 = full_setting(params, n1, n2, weak)
-    for chunk in numba.prange(n_chunks):
+    for chunk in numba.prange(FULL_DRAW_CHUNKS):
         scratch = density_scratch()
-        for k in range(chunk, n_draws, n_chunks):
+        for k in range(chunk, n_draws, FULL_DRAW_CHUNKS):
             for lo in range(draw_ptr[k], draw_ptr[k + 1], DENSITY_BLOCK):
                 hi = min(lo + DENSITY_BLOCK, draw_ptr[k + 1])
                 _add_draw_densities(chunk, hi - lo, draw_tags[lo:hi], draw_sums[lo:hi], z1, z2,
                                     n1, n2, a0, b0, c0, sb1, sb2, sq_b, run_top, run_sum,
-                                    n_touched_draws, scratch)
-    return _merged_logpdf(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, n_touched_draws)
+                                    run_slope, n_touched_draws, scratch)
+    return _merged_densities(z1, z2, a0, b0, c0, n_draws, run_top, run_sum, run_slope,
+                             n_touched_draws)
+
+
+@njit
+def full_tag_logpdf_from_sums(z1, z2, n1, n2, weak, draw_ptr, draw_tags, draw_sums, params):
+    """(T,) per-tag log pdf of the full model from stored draw sums
+    (:func:`full_tag_densities_from_sums`)."""
+    return full_tag_densities_from_sums(z1, z2, n1, n2, weak, draw_ptr, draw_tags, draw_sums,
+                                        params, False)[0]
+
+
+@njit
+def rho_gradient(n1, n2, weak, weights, params, slope):
+    """(2,) gradient of the weighted full log-likelihood in (rho12, rho0), from the per-tag
+    ``slope`` (T, 2) of :func:`full_tag_densities`.
+
+    rho12 and rho0 enter a draw's covariance only through its off-diagonal
+    b = rho0 sqrt(sig2_zero1 sig2_zero2) + rho12 sqrt(N1 N2 sig2_beta1 sig2_beta2)
+    (pi12 weak + s12), so d log pdf_j / d rho0 = sqrt(sig2_zero1 sig2_zero2) E[g] and
+    d log pdf_j / d rho12 = sqrt(N1_j N2_j sig2_beta1 sig2_beta2) (pi12 weak_j E[g] + E[g s12]),
+    the expectations over the draws weighted by their densities at the tag."""
+    pi12, sb1, sb2, s01, s02 = params[2], params[3], params[4], params[6], params[7]
+    grad = np.zeros(2)
+    for j in range(weights.shape[0]):
+        if weights[j] != 0.0:
+            root = math.sqrt(n1[j] * n2[j] * sb1 * sb2)
+            grad[0] += weights[j] * root * (pi12 * weak[j] * slope[j, 0] + slope[j, 1])
+            grad[1] += weights[j] * slope[j, 0]
+    grad[1] *= math.sqrt(s01 * s02)
+    return grad
 
 
 @njit
@@ -564,11 +645,3 @@ def weighted_total(weights, tag_logpdf):
         if weights[j] != 0.0:
             total += weights[j] * tag_logpdf[j]
     return total
-
-
-@njit
-def full_logp(z1, z2, n1, n2, weak, weights, col_ptr, col_tags, col_r2, het, params, n_draws,
-              seed):
-    """Weighted log-likelihood ``sum_j w_j log pdf(z_j)`` of the full model."""
-    return weighted_total(weights, full_tag_logpdf(z1, z2, n1, n2, weak, col_ptr, col_tags,
-                                                   col_r2, het, params, n_draws, seed))

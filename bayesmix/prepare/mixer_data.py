@@ -177,7 +177,8 @@ class FullDrawCache:
     A draw's sums depend on the causal-set sizes round(pi_c M), K and the seed only, not on
     the variances and correlations: an optimiser that moves rho12 and rho0 at a fixed overlap
     share (each point of the pi12 profile) evaluates the same draws again and again. The sums
-    are stored the second time in a row one setting is asked for, when they fit in
+    are stored the second time in a row one setting is asked for, or the first time when the
+    caller says it will repeat it (``repeats``), when they fit in
     :data:`FULL_DRAW_CACHE_BYTES` (28 bytes per tag a draw reaches; e.g. 2,800 tags per draw
     for 190 causal SNPs among 10,000, 80 MB at K = 1,000); the likelihood is the same number
     either way (tests/test_mixer_bivariate_kernels.py).
@@ -195,13 +196,14 @@ class FullDrawCache:
         """The stored setting's (draw_ptr, tags, sums), or None."""
         return self.stored[1]
 
-    def arrays_for(self, key, build):
+    def arrays_for(self, key, build, repeats: bool = False):
         """(draw_ptr, tags, sums) of setting ``key`` if stored or now stored, else None;
-        ``build(limit_bytes)`` makes them or returns None when they take more."""
+        ``build(limit_bytes)`` makes them or returns None when they take more. ``repeats``:
+        the caller will ask for ``key`` again (store it now)."""
         stored_key, arrays = self.stored
         if key == stored_key:
             return arrays
-        if key != self.asked:
+        if key != self.asked and not repeats:
             self.asked = key
             return None
         self.stored = (None, None)  # free the previous setting's arrays first
@@ -273,18 +275,37 @@ class BivariateData:
 
     def full_logp(self, params, n_draws: int, seed: int) -> float:
         """Weighted full (sampled) log-likelihood with K = ``n_draws`` causal-set draws."""
+        return kern.weighted_total(self.weights, self._full_densities(params, n_draws, seed,
+                                                                      False)[0])
+
+    def full_logp_rho_grad(self, params, n_draws: int, seed: int):
+        """(:meth:`full_logp`, its (2,) gradient in (rho12, rho0)): the draws depend on the
+        causal fractions only, so at fixed fractions the sampled likelihood is smooth in the
+        two correlations (:func:`bayesmix.kernels.mixer_bivariate.rho_gradient`). Asked by an
+        optimiser over the correlations, which evaluates these draws again: their sums are
+        stored at the first call (:class:`FullDrawCache`)."""
+        params = np.asarray(params, dtype=np.float64)
+        logpdf, slope = self._full_densities(params, n_draws, seed, True)
+        a, b = self.trait1, self.trait2
+        return (kern.weighted_total(self.weights, logpdf),
+                kern.rho_gradient(a.n, b.n, a.weak, self.weights, params, slope))
+
+    def _full_densities(self, params, n_draws: int, seed: int, with_slopes: bool):
+        """:func:`bayesmix.kernels.mixer_bivariate.full_tag_densities`, from the stored draw
+        sums when :attr:`full_draws` holds (or now stores) them; with the slopes, the draws
+        are stored at once."""
         params = np.asarray(params, dtype=np.float64)
         a, b = self.trait1, self.trait2
-        col_ptr, col_rows, col_r2 = a.ld_columns
         counts = kern.full_causal_counts(params, a.n_ref)
         stored = self.full_draws.arrays_for((n_draws, seed, *counts.tolist()),
                                             lambda limit: self._draw_sums(counts, n_draws,
-                                                                          seed, limit))
+                                                                          seed, limit),
+                                            repeats=with_slopes)
         if stored is None:
-            return kern.full_logp(a.z, b.z, a.n, b.n, a.weak, self.weights, col_ptr, col_rows,
-                                  col_r2, a.het, params, n_draws, seed)
-        lp = kern.full_tag_logpdf_from_sums(a.z, b.z, a.n, b.n, a.weak, *stored, params)
-        return kern.weighted_total(self.weights, lp)
+            return kern.full_tag_densities(a.z, b.z, a.n, b.n, a.weak, *a.ld_columns, a.het,
+                                           params, n_draws, seed, with_slopes)
+        return kern.full_tag_densities_from_sums(a.z, b.z, a.n, b.n, a.weak, *stored, params,
+                                                 with_slopes)
 
     def _draw_sums(self, counts, n_draws: int, seed: int, limit_bytes: int):
         """(draw_ptr, tags, sums) of :func:`bayesmix.kernels.mixer_bivariate.draw_tag_sums`,
