@@ -28,8 +28,9 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 # two xdist workers already keep both cores busy, and OpenBLAS's second thread spins on the
 # other worker's core. Measured on test_mixer_fit.py + test_mixer_bivariate_fit.py alone:
 # 60 -> 45 s of user CPU for the same wall time; the whole suite with one BLAS and numba
-# thread took 648 instead of 705 s. numba keeps its threads: tests compare thread counts
-# and the --threads options raise them. Tests of BLAS threading set their own limits.
+# thread took 648 instead of 705 s. numba keeps its pool of threads (NUMBA_NUM_THREADS):
+# tests compare thread counts and the --threads options raise them; each test starts on one
+# of them (:func:`_one_numba_thread`). Tests of BLAS threading set their own limits.
 for _blas_threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_blas_threads, "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -61,6 +62,19 @@ SLOW_FIRST = [
     "test_alphabet_nested.py", "test_alphabet_cli.py", "test_alphabet_examples.py",
     "test_ld_repair.py",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _one_numba_thread():
+    """Each test starts with numba's parallel kernels on one thread (of the pool of
+    NUMBA_NUM_THREADS), as the two xdist workers already keep both cores busy: a subset of
+    files heavy in in-process kernels took 146-158 instead of 161-167 s. numba's count is
+    per thread and stays set, so it is reset before every test (a MiXeR command raises it to
+    the pool for itself, as for users). Tests of thread counts set them explicitly
+    (test_mixer_kernels.py, test_mixer_bivariate_kernels.py, test_sbayes_kernel.py)."""
+    import numba
+
+    numba.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(items):

@@ -246,10 +246,14 @@ def test_full_model_equals_slow_reference_with_the_same_draws():
     threads = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        again = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
+        one = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
     finally:
         numba.set_num_threads(threads)
-    np.testing.assert_array_equal(got, again)
+    assert numba.config.NUMBA_NUM_THREADS > 1
+    np.testing.assert_array_equal(one, got)
+    np.testing.assert_array_equal(many, got)
     # z-scores whose densities underflow in linear scale (GWAS hits of biobank size)
     z1[:4], z2[:4] = [45.0, -60.0, 3.0, 80.0], [-50.0, 40.0, 70.0, 1.0]
     got = kb.full_tag_logpdf(z1, z2, n1, n2, weak, *ld, PARAMS, 30, 123)
