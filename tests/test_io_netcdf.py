@@ -1,5 +1,6 @@
-"""netCDF groups written with h5netcdf (bayesmix.io.netcdf) read back as xarray's own writer's
-file of the same data does; an MCMC result's file equals its DataTree."""
+"""netCDF groups written by bayesmix.io.netcdf read back as xarray's own writer's file of the
+same data does, and hold the HDF5 objects and attributes h5netcdf writes for them; an MCMC
+result's file equals its DataTree."""
 
 import numpy as np
 import xarray as xr
@@ -51,6 +52,85 @@ def test_written_groups_read_back_as_xarrays_own_writer(tmp_path):
         xr.testing.assert_identical(ours, reference)
         for node in reference.subtree:
             assert ours[node.path].attrs == node.attrs, node.path
+
+
+def _h5netcdf_file(path, groups: dict) -> None:
+    """The reference: ``groups`` written through h5netcdf's netCDF-4 API."""
+    import h5netcdf
+
+    from bayesmix.io.netcdf import _h5_data
+
+    with h5netcdf.File(path, "w") as f:
+        for name, group in groups.items():
+            node = f if name.strip("/") == "" else f.create_group(name.strip("/"))
+            sizes = {dim: len(values) for dim, values in group.coords.items()}
+            for dims, values in group.data_vars.values():
+                sizes.update(zip(dims, np.shape(values)))
+            node.dimensions = sizes
+            coords = [(dim, ((dim,), values)) for dim, values in group.coords.items()]
+            for var, (dims, values) in [*coords, *group.data_vars.items()]:
+                data, dtype, attrs = _h5_data(values)
+                node.create_variable(var, tuple(dims), data=data, dtype=dtype).attrs.update(attrs)
+            node.attrs.update(group.attrs)
+
+
+def _hdf5_layout(path) -> dict:
+    """Every group and dataset of an HDF5 file: kind, dtype, shape, fill value, values, and
+    attributes (dimension-scale references as the paths they point to; of ``_NCProperties``
+    only its type and format version)."""
+    import h5py
+
+    def attributes(obj):
+        out = {}
+        for key, value in obj.attrs.items():
+            if key == "DIMENSION_LIST":
+                value = [[obj.file[ref].name for ref in refs] for refs in value]
+            elif key == "REFERENCE_LIST":
+                value = sorted((obj.file[ref].name, int(axis)) for ref, axis in value)
+            elif key == "_NCProperties":  # the writer's name and versions differ
+                value = (type(value).__name__, bytes(value).startswith(b"version=2,"))
+            else:
+                value = (type(value).__name__, np.asarray(value).dtype.str,
+                         np.asarray(value).tolist())
+            out[key] = value
+        return out
+
+    layout = {}
+    with h5py.File(path) as f:
+        layout["/"] = ("group", sorted(attributes(f).items()))
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                string = h5py.check_string_dtype(obj.dtype)
+                layout[name] = ("dataset", str(string) if string else obj.dtype.str, obj.shape,
+                                obj.maxshape, obj.chunks, None if string else obj.fillvalue,
+                                obj.asstr()[()].tolist() if string
+                                else np.asarray(obj[()]).tobytes(),  # NaN equal to NaN
+                                sorted(attributes(obj).items()))
+            else:
+                layout[name] = ("group", sorted(attributes(obj).items()))
+
+        f.visititems(visit)
+    return layout
+
+
+def test_the_files_hold_what_h5netcdf_writes_for_the_same_groups(tmp_path):
+    """Random groups and MiXeR-like trees: the same HDF5 groups, datasets (dtypes, shapes,
+    values) and attributes as h5netcdf's file of the same data, netCDF-4's own ones included
+    (dimension numbers, coordinate lists, dimension-scale names and references), so that
+    what reads h5netcdf's files (netCDF-C among them) reads these."""
+    rng = np.random.default_rng(9)
+    for trial in range(4):
+        for groups in (_random_groups(rng), tree_groups(_random_tree(rng))):
+            if "deep/snp_summary" in groups:  # h5netcdf makes the parent group first
+                groups = {"deep": Group({}), **groups}
+            write_groups(tmp_path / "ours.nc", groups)
+            _h5netcdf_file(tmp_path / "reference.nc", groups)
+            ours, reference = (_hdf5_layout(tmp_path / f"{name}.nc")
+                               for name in ("ours", "reference"))
+            assert ours.keys() == reference.keys()
+            for name in reference:
+                assert ours[name] == reference[name], name
 
 
 def test_mcmc_result_file_equals_its_datatree(tmp_path):
