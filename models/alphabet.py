@@ -605,6 +605,7 @@ class AlphabetModel:
             return self.gamma, self.derived_value(point, "slab_var")
         if self._unit_factors is None:
             self._unit_factors = np.ones(self.n_snps)
+            self._unit_factors.flags.writeable = False
         return self.gamma * shared, self._unit_factors
 
     def _derived_function(self) -> tuple:
@@ -650,7 +651,9 @@ class AlphabetModel:
             out["slab_shared"] = float(slab.reshape(()))
         else:
             out["slab_shared"] = None
+            # read-only whatever PyTensor returned: the sweeps compile once for one type
             out["slab_var"] = np.ascontiguousarray(np.broadcast_to(slab, (self.n_snps,)))
+            out["slab_var"].flags.writeable = False
         if self.prior.nested:
             out["pi_window"] = float(hyper.pop(0))
         out["hyper"] = {name: np.asarray(v) for name, v in zip(self._hyper_names, hyper)}

@@ -488,7 +488,9 @@ def _sweep_arrays(ld, ld_layout: str, parallel_blocks: bool) -> tuple:
                          "N with one chain) sweeps blocks in the 'csr' layout ('auto' chooses "
                          "it)")
     if ld.is_band and ld_layout in ("auto", "band") and not parallel_blocks:
-        return "band", (ld.row_first, np.asarray(ld.indptr), np.asarray(ld.data)), None
+        # int64 row pointers from every reader (a copy of M + 1 numbers at most): the band
+        # sweep compiles once
+        return "band", (ld.row_first, np.asarray(ld.indptr, np.int64), np.asarray(ld.data)), None
     csr = ld.to_csr()
     indptr, indices, values = np.asarray(csr.indptr), np.asarray(csr.indices), np.asarray(csr.data)
     bounds = independent_blocks(indptr, indices) if parallel_blocks else None
