@@ -119,7 +119,7 @@ def _regress(genotypes, y, cov, rows, block_size, progress) -> list[pd.DataFrame
         if incomplete.any():
             cols = where[incomplete]
             beta[cols], se[cols], n_obs[cols], x_sum[cols] = complete_case_regression(
-                np.asfortranarray(x[:, incomplete]), *raw)
+                np.ascontiguousarray(x[:, incomplete].T), *raw)
     df = n_obs - basis.shape[1] - 1
     freq = x_sum / (2.0 * n_obs)
     snps = genotypes.snps
