@@ -53,8 +53,8 @@ import pytest  # noqa: E402
 from bayesmix.data import example_bfile  # noqa: E402
 
 
-#: The slowest test files, slowest first (on the 2-core machine: test_docs.py ~400-560 s,
-#: each cli_options part 100-180 s, the others under 60 s). With ``--dist loadfile
+#: The slowest test files, slowest first (on the 2-core machine, warm / fresh checkout:
+#: test_docs.py ~230 / 290 s, the cli_options parts 20-55 / 25-90 s, the others under 40 s). With ``--dist loadfile
 #: --no-loadscope-reorder`` (pyproject.toml) xdist hands files to the workers in collection
 #: order, so these start first and the many short files fill in behind them: both workers
 #: finish together. (xdist's default order, most tests first, started the one 15-minute
