@@ -53,20 +53,16 @@ import pytest  # noqa: E402
 from bayesmix.data import example_bfile  # noqa: E402
 
 
-#: The slowest test files (on the 2-core machine, warm / fresh checkout: test_docs.py
-#: ~230 / 290 s, the cli_options parts 20-55 / 25-90 s, the others under 40 s). With
-#: ``--dist loadfile --no-loadscope-reorder`` (pyproject.toml) xdist hands files to the
-#: workers in this order, so these start first and the many short files fill in behind them:
-#: both workers finish together. (xdist's default order, most tests first, started the one
-#: 15-minute test_cli_options.py three quarters of the way through, and one worker then ran
-#: it alone.) The option-effect files come before test_docs.py: they compile most of the
-#: production kernels in-process, which the docs pages' commands then load from numba's cache
-#: (with test_docs.py first, its subprocesses and the other worker compiled the same kernels
-#: at the same time on a fresh checkout). Files not listed keep their alphabetical order; a
-#: stale entry only costs balance.
+#: The slowest test files, slowest first (on the 2-core machine, warm / fresh checkout:
+#: test_docs.py ~230 / 290 s, the cli_options parts 20-55 / 25-90 s, the others under 40 s). With ``--dist loadfile
+#: --no-loadscope-reorder`` (pyproject.toml) xdist hands files to the workers in collection
+#: order, so these start first and the many short files fill in behind them: both workers
+#: finish together. (xdist's default order, most tests first, started the one 15-minute
+#: test_cli_options.py three quarters of the way through, and one worker then ran it
+#: alone.) Files not listed keep their alphabetical order; a stale entry only costs balance.
 SLOW_FIRST = [
-    "test_cli_options_gctb_eigen.py", "test_cli_options_mixer.py", "test_cli_options_gctb.py",
-    "test_cli_options_mixer_native.py", "test_docs.py", "test_cli_options.py",
+    "test_docs.py", "test_cli_options_gctb_eigen.py", "test_cli_options_mixer.py",
+    "test_cli_options_gctb.py", "test_cli_options_mixer_native.py", "test_cli_options.py",
     "test_mixer_replicates.py", "test_mixer_fit.py", "test_distributed_mcmc.py",
     "test_mixer_bivariate_plots.py", "test_interrupt_chains.py", "test_notebooks.py",
     "test_mixer_resume.py", "test_mixer_cli.py", "test_mixer_bivariate_fit.py",
