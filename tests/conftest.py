@@ -44,8 +44,9 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # commands' main() in-process: at the default generation-0 threshold (700) the ~500,000
 # long-lived objects of PyMC, PyTensor, numba and pytest were scanned again in 18 full
 # collections, 5.3 s of test_cli_options_mixer.py's 44 s (2.7 s in all at 50,000; peak
-# memory unchanged); the warm suite took 476 instead of 568 s (one run each, user CPU 830
-# instead of 965 s). Tests of object lifetimes call gc.collect() themselves.
+# memory unchanged). A warm run of the suite took 476 instead of 568 s (one run each; the
+# docs pages, subprocesses that this does not touch, differed by 38 s of it, so part is the
+# host). Tests of object lifetimes call gc.collect() themselves.
 gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
 import pytest  # noqa: E402
@@ -54,12 +55,13 @@ from bayesmix.data import example_bfile  # noqa: E402
 
 
 #: The slowest test files, slowest first (on the 2-core machine, warm / fresh checkout:
-#: test_docs.py ~230 / 290 s, the cli_options parts 20-55 / 25-90 s, the others under 40 s). With ``--dist loadfile
-#: --no-loadscope-reorder`` (pyproject.toml) xdist hands files to the workers in collection
-#: order, so these start first and the many short files fill in behind them: both workers
-#: finish together. (xdist's default order, most tests first, started the one 15-minute
-#: test_cli_options.py three quarters of the way through, and one worker then ran it
-#: alone.) Files not listed keep their alphabetical order; a stale entry only costs balance.
+#: test_docs.py ~230 / 290 s, the cli_options parts 20-55 / 25-90 s, the others under 40 s).
+#: With ``--dist loadfile --no-loadscope-reorder`` (pyproject.toml) xdist hands files to the
+#: workers in collection order, so these start first and the many short files fill in behind
+#: them: both workers finish together. (xdist's default order, most tests first, started the
+#: one 15-minute test_cli_options.py three quarters of the way through, and one worker then
+#: ran it alone.) Files not listed keep their alphabetical order; a stale entry only costs
+#: balance.
 SLOW_FIRST = [
     "test_docs.py", "test_cli_options_gctb_eigen.py", "test_cli_options_mixer.py",
     "test_cli_options_gctb.py", "test_cli_options_mixer_native.py", "test_cli_options.py",
