@@ -83,7 +83,7 @@ def test_nuts_runs_on_the_smooth_fast_likelihood(small_pair):
     fit = fit_bivariate(data, uni[0], uni[1], compare_overlap=False, n_draws=20)
     model = BivariateMixer(data, uni1=uni[0], uni2=uni[1])
     with model:
-        idata = pm.sample(150, tune=150, chains=2, cores=1, random_seed=4, progressbar=False,
+        idata = pm.sample(150, tune=150, chains=1, random_seed=4, progressbar=False,
                           compute_convergence_checks=False,
                           initvals={"share": fit.share, "rho12": fit.params["rho12"],
                                     "rho0": fit.params["rho0"]})
