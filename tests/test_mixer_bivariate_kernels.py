@@ -17,8 +17,9 @@ PARAMS = np.array([0.2, 0.1, 0.15, 2e-5, 3e-5, 0.6, 1.1, 1.05, 0.3])
 
 
 def _random_ld(rng, n_tags, n_snps, density=0.3):
+    """Random tag x SNP r^2 (CSR) with values that float32 holds exactly, and H of the SNPs."""
     r2 = sparse.random(n_tags, n_snps, density=density, random_state=rng, format="csr")
-    r2.data = rng.uniform(0.05, 1.0, r2.nnz)
+    r2.data = rng.uniform(0.05, 1.0, r2.nnz).astype(np.float32).astype(np.float64)
     het = rng.uniform(0.1, 0.5, n_snps)
     return r2, het
 
@@ -224,15 +225,22 @@ def _full_reference(z1, z2, n1, n2, weak, r2_dense, het, params, n_draws, seed):
     return special.logsumexp(logpdf, axis=0) - np.log(n_draws)
 
 
+def _ld_columns(r2):
+    """The full kernels' LD columns of an r^2 matrix in the dtypes of
+    :class:`~bayesmix.prepare.mixer_data.MixerData` (int64 pointers, int32 tags, float32 r^2:
+    the signatures the fits compile)."""
+    csc = r2.tocsc()
+    return csc.indptr.astype(np.int64), csc.indices.astype(np.int32), csc.data.astype(np.float32)
+
+
 def _random_pair(rng, n_tags, n_snps):
     """(r2 CSR, z1, z2, n1, n2, weak, ld): random LD and per-tag data of a trait pair; ``ld``
     = (col_ptr, col_tags, col_r2, het), the full kernels' LD arguments."""
     r2, het = _random_ld(rng, n_tags, n_snps)
-    csc = r2.tocsc()
     z1, z2 = rng.normal(0, 2, n_tags), rng.normal(0, 2, n_tags)
     n1, n2 = rng.uniform(2e4, 8e4, n_tags), rng.uniform(2e4, 8e4, n_tags)
     weak = rng.uniform(0, 3, n_tags)
-    return r2, z1, z2, n1, n2, weak, (csc.indptr, csc.indices, csc.data, het)
+    return r2, z1, z2, n1, n2, weak, (*_ld_columns(r2), het)
 
 
 def test_full_model_equals_slow_reference_with_the_same_draws():
@@ -314,7 +322,6 @@ def test_full_model_converges_to_uniform_random_causal_sets():
     m, t = 300, 6
     r2, het = _random_ld(rng, t, m, density=0.1)
     dense = r2.toarray()
-    csc = r2.tocsc()
     params = np.array([0.05, 0.1, 0.08, 3e-5, 2e-5, 0.5, 1.0, 1.1, 0.2])
     n1, n2 = 5e4, 4e4
     z1, z2 = rng.normal(0, 3, t), rng.normal(0, 3, t)
@@ -335,8 +342,8 @@ def test_full_model_converges_to_uniform_random_causal_sets():
     n_draws = 20000
     want = values.mean(0)
     se = values.std(0) * math.sqrt(1 / n_draws + 1 / n_ref_draws)
-    got = np.exp(kb.full_tag_logpdf(z1, z2, np.full(t, n1), np.full(t, n2), weak, csc.indptr,
-                                    csc.indices, csc.data, het, params, n_draws, 9))
+    got = np.exp(kb.full_tag_logpdf(z1, z2, np.full(t, n1), np.full(t, n2), weak,
+                                    *_ld_columns(r2), het, params, n_draws, 9))
     assert np.all(np.abs(got - want) < 5 * se), (got - want) / se
 
 

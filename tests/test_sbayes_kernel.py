@@ -1,4 +1,12 @@
-"""The SBayes sparse-LD sweep against a slow dense reference on random inputs."""
+"""The SBayes sparse-LD sweep against a slow dense reference on random inputs.
+
+The sweeps are called as the samplers call them (:mod:`bayesmix.inference.sbayes_gibbs`):
+the keys of the random streams, one residual variance for every SNP, int64 component labels,
+read-only slab factors, ``snp_weights`` given (None or a table) and the priors' K of 2 (C, S)
+or 5 (GCTB's SBayesR), so that the tests run the signatures the samplers compile (each
+combination of argument types is compiled anew: ~1.3 s on a fresh checkout); the dense
+reference reads the same numbers as arrays (:func:`production_draws`).
+"""
 
 import math
 
@@ -7,6 +15,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import ndtri
 
+from bayesmix.kernels.random import sweep_streams, sweep_uniforms
 from bayesmix.kernels.sbayes import (band_from_csr, band_quadratic_form, band_size,
                                      independent_blocks, mixture_terms,
                                      sbayes_sweep,
@@ -24,6 +33,29 @@ def random_ld(rng, m, n_ref=60, threshold=0.15, n_blocks=1):
         r[np.abs(r) < threshold] = 0.0
         blocks.append(r)
     return sp.csr_matrix(sp.block_diag([sp.csr_array(b) for b in blocks], format="csr"))
+
+
+def production_draws(seed, m):
+    """A sweep's random numbers: the keys of the streams the kernels read
+    (:func:`~bayesmix.kernels.random.sweep_streams`), and the same numbers as arrays for the
+    dense reference, (component uniforms, standard normals of the slab effects), from
+    :func:`~bayesmix.kernels.random.sweep_uniforms` of an identical generator (the two agree:
+    test_streams_and_a_shared_residual_variance_give_the_array_draws)."""
+    keys = sweep_streams(np.random.default_rng(seed), m)
+    u, u_effect = sweep_uniforms(np.random.default_rng(seed), m)
+    return keys, u, kernel_normal(u_effect)
+
+
+def kernel_normal(u_effect):
+    """The standard normal the kernels make of a uniform (normal_quantile of u + 2^-54)."""
+    return np.where(u_effect < 0.5, ndtri(u_effect + 2.0**-54), -ndtri((1 - u_effect) - 2.0**-54))
+
+
+def read_only(values):
+    """A read-only float64 copy (the samplers' slab factors are read-only arrays)."""
+    out = np.array(values, dtype=np.float64)
+    out.flags.writeable = False
+    return out
 
 
 def reference_sweep(R, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge=0.0):
@@ -88,29 +120,28 @@ def test_sweep_matches_dense_reference(dtype, prior, ridge, layout):
     n = rng.integers(5_000, 20_000, m).astype(float)
     s = np.sqrt(n)
     if prior == "R":
-        pi = np.array([0.6, 0.2, 0.15, 0.05])
-        comp_var = np.array([0.0, 1e-4, 1e-3, 1e-2])
+        pi = np.array([0.55, 0.2, 0.15, 0.07, 0.03])
+        comp_var = np.array([0.0, 1e-5, 1e-4, 1e-3, 1e-2])
     else:
         pi = np.array([0.7, 0.3])
         comp_var = np.array([0.0, 2e-3])
     h = 2 * rng.uniform(0.05, 0.5, m) * (1 - rng.uniform(0.05, 0.5, m))
-    snp_var_scale = h ** (1 - 0.5) if prior == "S" else np.ones(m)
+    snp_var_scale = read_only(h ** (1 - 0.5) if prior == "S" else np.ones(m))
     b_true = np.where(rng.random(m) < 0.2, rng.normal(0, 0.05, m), 0.0)
     xty = (np.outer(s, s) * Rd) @ b_true + s * rng.normal(size=m)
     beta = np.where(rng.random(m) < 0.3, rng.normal(0, 0.03, m), 0.0)
-    comp = np.where(beta != 0, len(pi) - 1, 0).astype(np.int8)
+    comp = np.where(beta != 0, len(pi) - 1, 0)
     xtx = np.outer(s, s) * ((1 - ridge) * Rd + ridge * np.diag(np.diag(Rd)))
     r = xty - xtx @ beta
-    vare = rng.uniform(0.8, 1.0, m)
-    u, u_effect = rng.random(m), rng.random(m)
-    z = np.where(u_effect < 0.5, ndtri(u_effect + 2.0**-54),
-                 -ndtri((1 - u_effect) - 2.0**-54))  # the kernel's normal from its uniform
+    vare = rng.uniform(0.8, 1.0)
+    keys, u, z = production_draws(17, m)
 
-    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z, ridge)
+    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, np.full(m, vare),
+                          u, z, ridge)
     diag = n * Rd.diagonal()
     got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
     counts, ssq = sweep(*arrays, scale, s, diag, ridge, got_r, got_beta, got_comp,
-                        mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, u, u_effect)
+                        mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, *keys, None)
     np.testing.assert_array_equal(got_comp, exp[1])
     np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
@@ -159,28 +190,28 @@ def test_per_snp_weights_sweep_matches_dense_reference(layout):
     Rd = sp.csr_matrix((values.astype(np.float64) * scale, indices, indptr), shape=(m, m)).toarray()
     n = rng.integers(5_000, 20_000, m).astype(float)
     s = np.sqrt(n)
-    comp_var = np.array([0.0, 1e-4, 0.0, 1e-2])  # a second point mass among the components
-    pi = rng.dirichlet(np.ones(4), size=m)
-    pi[:5] = [0.999, 0.0005, 0.0003, 0.0002]
-    pi[5:10] = [1e-6, 0.3, 0.3, 0.4 - 1e-6]
+    comp_var = np.array([0.0, 1e-4, 0.0, 1e-3, 1e-2])  # a second point mass among them
+    pi = rng.dirichlet(np.ones(5), size=m)
+    pi[:5] = [0.999, 0.0004, 0.0003, 0.0002, 0.0001]
+    pi[5:10] = [1e-6, 0.3, 0.3, 0.2, 0.2 - 1e-6]
     xty = s * rng.normal(size=m) * 3
     beta = np.where(rng.random(m) < 0.3, rng.normal(0, 0.03, m), 0.0)
-    comp = np.where(beta != 0, 3, 0).astype(np.int8)
+    comp = np.where(beta != 0, 4, 0)
     xtx = np.outer(s, s) * Rd
     r = xty - xtx @ beta
-    vare = rng.uniform(0.8, 1.0, m)
-    snp_var_scale = rng.uniform(0.5, 2.0, m)
-    u, u_effect = rng.random(m), rng.random(m)
-    z = np.where(u_effect < 0.5, ndtri(u_effect + 2.0**-54), -ndtri((1 - u_effect) - 2.0**-54))
-    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, vare, u, z)
+    vare = rng.uniform(0.8, 1.0)
+    snp_var_scale = read_only(rng.uniform(0.5, 2.0, m))
+    keys, u, z = production_draws(23, m)
+    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, np.full(m, vare),
+                          u, z)
     table = snp_weight_terms(np.log(pi), comp_var)
     odds = pi / pi[:, :1]  # the table's columns, written out
     np.testing.assert_allclose(table, np.column_stack([
-        np.log(pi), odds, odds[:, 1] / np.sqrt(1e-4) + odds[:, 3] / np.sqrt(1e-2), odds[:, 2]]),
-        rtol=1e-12)
+        np.log(pi), odds, odds[:, 1] / np.sqrt(1e-4) + odds[:, 3] / np.sqrt(1e-3)
+        + odds[:, 4] / np.sqrt(1e-2), odds[:, 2]]), rtol=1e-12)
     got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
     counts, ssq = sweep(*arrays, scale, s, n * Rd.diagonal(), 0.0, got_r, got_beta, got_comp,
-                        mixture_terms(np.log(pi[0]), comp_var), snp_var_scale, vare, u, u_effect,
+                        mixture_terms(np.log(pi[0]), comp_var), snp_var_scale, vare, *keys,
                         table)
     np.testing.assert_array_equal(got_comp, exp[1])
     np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
@@ -194,7 +225,7 @@ def test_block_parallel_sweep_equals_serial():
     rng = np.random.default_rng(3)
     m = 90
     R = random_ld(rng, m, n_blocks=3)
-    indptr, indices, values, scale = encode(R, "float32")
+    indptr, indices, values, scale = encode(R, "int16")
     bounds = independent_blocks(indptr, indices)
     assert bounds[0] == 0 and bounds[-1] == m and np.isin([30, 60], bounds).all()
     # no stored entry crosses a block boundary
@@ -207,13 +238,12 @@ def test_block_parallel_sweep_equals_serial():
     args = dict(pi=np.array([0.8, 0.2]), comp_var=np.array([0.0, 1e-3]))
     out = []
     for parallel in (False, True):
-        beta, comp, r = np.zeros(m), np.zeros(m, np.int8), xty.copy()
+        beta, comp, r = np.zeros(m), np.zeros(m, np.int64), xty.copy()
         r_rng = np.random.default_rng(11)
         for _ in range(3):
-            u, z = r_rng.random(m), r_rng.random(m)
             common = (indptr, indices, values, scale, s, n * 1.0, 0.0, r, beta, comp,
-                      mixture_terms(np.log(args["pi"]), args["comp_var"]), np.ones(m), np.ones(m),
-                      u, z)
+                      mixture_terms(np.log(args["pi"]), args["comp_var"]), read_only(np.ones(m)),
+                      1.0, *sweep_streams(r_rng, m), None)
             res = sbayes_sweep_blocks(bounds, *common, threads=3) if parallel else sbayes_sweep(*common)
         out.append((beta, comp, r, res))
     np.testing.assert_array_equal(out[0][0], out[1][0])
@@ -238,8 +268,7 @@ def test_upper_triangle_sweep_equals_csr_sweep(dtype, null_weight):
     s = np.sqrt(n)
     diag = n * R.diagonal()
     xty = s * rng.normal(size=m) * 4
-    rest = 1 - null_weight
-    log_pi, comp_var = np.log([null_weight, rest * 2 / 3, rest / 3]), np.array([0.0, 1e-4, 1e-3])
+    log_pi, comp_var = np.log([null_weight, 1 - null_weight]), np.array([0.0, 5e-4])
     states = []
     for sweep in (sbayes_sweep, sbayes_sweep_upper):
         arrays = (indptr, indices, values) if sweep is sbayes_sweep else (row_ptr, offsets, upper)
@@ -247,7 +276,7 @@ def test_upper_triangle_sweep_equals_csr_sweep(dtype, null_weight):
         draws = np.random.default_rng(5)
         for _ in range(4):
             out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, mixture_terms(log_pi, comp_var),
-                        np.ones(m), np.full(m, 0.9), draws.random(m), draws.random(m))
+                        read_only(np.ones(m)), 0.9, *sweep_streams(draws, m), None)
         states.append((beta, comp, r, out))
     np.testing.assert_array_equal(states[0][1], states[1][1])
     np.testing.assert_allclose(states[0][0], states[1][0], rtol=1e-10, atol=1e-13)
@@ -367,7 +396,6 @@ def test_streams_and_a_shared_residual_variance_give_the_array_draws(layout):
     exactly as from the arrays of :func:`~bayesmix.kernels.random.sweep_uniforms` (drawn
     from the same generator) and an array filled with it: the same states, bit for bit,
     over four sweeps."""
-    from bayesmix.kernels.random import sweep_streams, sweep_uniforms
     from bayesmix.kernels.sbayes import sbayes_sweep_upper, upper_from_csr
 
     rng = np.random.default_rng(21)
@@ -385,7 +413,7 @@ def test_streams_and_a_shared_residual_variance_give_the_array_draws(layout):
     n = rng.integers(5_000, 20_000, m).astype(float)
     s, diag = np.sqrt(n), n * R.diagonal()
     xty = s * rng.normal(size=m) * 4
-    mixture = mixture_terms(np.log([0.9, 0.07, 0.03]), np.array([0.0, 1e-4, 1e-3]))
+    mixture = mixture_terms(np.log([0.9, 0.1]), np.array([0.0, 5e-4]))
     states = []
     for streams in (False, True):
         beta, comp, r = np.zeros(m), np.zeros(m, np.int64), xty.copy()
@@ -393,8 +421,8 @@ def test_streams_and_a_shared_residual_variance_give_the_array_draws(layout):
         for _ in range(4):
             u = sweep_streams(draws, m) if streams else sweep_uniforms(draws, m)
             vare = 0.9 if streams else np.full(m, 0.9)
-            out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, mixture, np.ones(m), vare,
-                        u[0], u[1])
+            out = sweep(*arrays, scale, s, diag, 0.1, r, beta, comp, mixture,
+                        read_only(np.ones(m)), vare, u[0], u[1], None)
         assert np.count_nonzero(beta) > 5
         states.append((beta, comp, r, *out))
     for a, b in zip(*states):
