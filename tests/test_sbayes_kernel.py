@@ -133,23 +133,34 @@ def test_sweep_matches_dense_reference(dtype, prior, ridge, layout):
     comp = np.where(beta != 0, len(pi) - 1, 0)
     xtx = np.outer(s, s) * ((1 - ridge) * Rd + ridge * np.diag(np.diag(Rd)))
     r = xty - xtx @ beta
-    vare = rng.uniform(0.8, 1.0)
-    keys, u, z = production_draws(17, m)
-
-    exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale, np.full(m, vare),
-                          u, z, ridge)
     diag = n * Rd.diagonal()
-    got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
-    counts, ssq = sweep(*arrays, scale, s, diag, ridge, got_r, got_beta, got_comp,
-                        mixture_terms(np.log(pi), comp_var), snp_var_scale, vare, *keys, None)
-    np.testing.assert_array_equal(got_comp, exp[1])
-    np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
-    np.testing.assert_array_equal(counts, exp[3])
-    np.testing.assert_allclose(ssq, exp[4], rtol=1e-9)
+
+    def sweep_against_reference(vare, kernel_draws, u, z):
+        exp = reference_sweep(Rd, s, r, beta, comp, pi, comp_var, snp_var_scale,
+                              np.broadcast_to(vare, m), u, z, ridge)
+        got_beta, got_comp, got_r = beta.copy(), comp.copy(), r.copy()
+        counts, ssq = sweep(*arrays, scale, s, diag, ridge, got_r, got_beta, got_comp,
+                            mixture_terms(np.log(pi), comp_var), snp_var_scale, vare,
+                            *kernel_draws, None)
+        np.testing.assert_array_equal(got_comp, exp[1])
+        np.testing.assert_allclose(got_beta, exp[0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got_r, exp[2], rtol=1e-9, atol=1e-7)
+        np.testing.assert_array_equal(counts, exp[3])
+        np.testing.assert_allclose(ssq, exp[4], rtol=1e-9)
+        return got_beta, got_r
+
+    keys, u, z = production_draws(17, m)
+    got_beta, got_r = sweep_against_reference(rng.uniform(0.8, 1.0), keys, u, z)
     # the kept residual equals X'y - X'X beta recomputed from scratch
     recomputed = xty - product(*arrays, scale, s, diag, ridge, got_beta)
     np.testing.assert_allclose(got_r, recomputed, rtol=1e-9, atol=1e-7)
+    if dtype == "int16" and prior == "C":
+        # a residual variance per SNP and the uniforms as arrays, which the kernels also take
+        # (in the signature test_streams_and_a_shared_residual_variance_give_the_array_draws
+        # compiles)
+        arrays_of_draws = sweep_uniforms(np.random.default_rng(29), m)
+        sweep_against_reference(rng.uniform(0.8, 1.0, m), arrays_of_draws, arrays_of_draws[0],
+                                kernel_normal(arrays_of_draws[1]))
 
 
 @pytest.mark.parametrize("share_nonzero", [0.01, 0.05, 1.0])   # 1.0: streams whole columns
