@@ -34,6 +34,8 @@ written with more digits than GCTB's fixed 6 decimals where that loses precision
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -118,22 +120,23 @@ SNP_RES_FORMATS = {"A1Frq": ".6f", "A1Effect": ".8g", "SE": ".8g", "PIP": ".6f",
 
 
 def write_snp_res(result, path) -> pd.DataFrame:
-    """Write ``.snpRes``; returns the table. Formatted column by column (a row loop took
-    ~8 us per SNP: 9 s at 1.1M SNPs); ``LastSampleEff`` is ``NA`` where no draw was kept."""
+    """Write ``.snpRes``; returns the table. Each line is one %-format of the row's values
+    from the columns as lists (1.1M SNPs: 2.0 s, against 3.3 s formatting value by value and
+    9 s for a pandas row loop); ``LastSampleEff`` is ``NA`` where no draw was kept."""
     table = snp_res_table(result)
-    columns = []
+    columns, fields = [], []
     for name in table.columns:
         values = table[name].tolist()
         spec = SNP_RES_FORMATS.get(name)
-        if spec is None:
-            columns.append([str(v) for v in values])
-        elif name == "LastSampleEff":
-            columns.append([_number(v, spec) for v in values])
-        else:
-            columns.append([format(v, spec) for v in values])
+        if name == "LastSampleEff":  # NA or the number: text before the row format
+            values = [_number(v, spec) for v in values]
+            spec = None
+        columns.append(values)
+        fields.append("%s" if spec is None else f"%{spec}")
+    line = " ".join(fields) + "\n"
     with atomic_open(path) as fh:
         fh.write(" ".join(table.columns) + "\n")
-        fh.writelines(" ".join(cells) + "\n" for cells in zip(*columns))
+        fh.writelines([line % row for row in zip(*columns)])
     return table
 
 
@@ -206,7 +209,7 @@ def read_snp_effect_samples(path):
 
 
 def _number(value, spec: str) -> str:
-    return "NA" if not np.isfinite(value) else format(value, spec)
+    return "NA" if not math.isfinite(value) else format(value, spec)
 
 
 def write_outputs(result, prefix, *, mcmc_bin: bool = True, netcdf: bool = True,
